@@ -1,0 +1,140 @@
+# capsule — top-level build.
+#
+#   make demo    install what is missing, build, run examples/demo.xml
+#   make test    install what is missing, build, run every test (also ASan/UBSan)
+#   make bench   benchmarks, each printed as a ratio against a reference
+#
+# Host code (kernel, core, init, libbase native, tools) goes to $(B)/host,
+# guest code (libbase guest, libc, components) to $(B)/guest.  SAN=1 builds
+# the host side with AddressSanitizer and UBSan into build-san/.
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+	-Iinclude -Ibase/include -I. $(SANFLAGS) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+HOST_LDLIBS := -lunicorn -lzstd -lxxhash $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
+TEST_LDLIBS := -lcmocka
+
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-builtin \
+	-mcmodel=small -nostdinc -isystem base/libc/include -isystem $(shell $(CC) -print-file-name=include) \
+	-Iinclude -Ibase/include -DCAPSULE_GUEST
+GUEST_LDFLAGS := -static -nostdlib -no-pie -Wl,-T,sdk/guest.ld -Wl,--build-id=none
+
+# ---- sources ---------------------------------------------------------------
+
+KERNEL_SRC := $(wildcard kernel/*.c kernel/native/*.c kernel/guest/*.c)
+BASE_SRC := $(wildcard base/*.c)
+BASE_NATIVE_SRC := $(wildcard base/native/*.c)
+BASE_GUEST_SRC := $(wildcard base/guest/*.c base/guest/*.S)
+LIBC_SRC := $(wildcard base/libc/*.c)
+CORE_SRC := $(wildcard core/*.c)
+INIT_SRC := $(wildcard init/*.c)
+TOOL_SRC := $(filter-out tools/capsule.c,$(wildcard tools/*.c))
+SDK_SRC := $(wildcard sdk/*.S sdk/*.c)
+
+HOST_OBJ := $(patsubst %.c,$(B)/host/%.o,$(KERNEL_SRC) $(BASE_SRC) $(BASE_NATIVE_SRC) \
+	$(CORE_SRC) $(INIT_SRC) $(TOOL_SRC))
+GUEST_LIB_OBJ := $(patsubst %,$(B)/guest/%.o,$(BASE_SRC) $(BASE_GUEST_SRC) $(LIBC_SRC) $(SDK_SRC))
+
+COMPONENTS := $(notdir $(wildcard components/*))
+COMPONENT_BIN := $(addprefix $(B)/components/,$(COMPONENTS))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
+
+CAPSULE := $(B)/capsule
+
+.PHONY: all deps demo test unit scenario san-test bench format format-check clean
+all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
+
+deps:
+	@sh mk/deps.sh
+
+# ---- host ------------------------------------------------------------------
+
+$(B)/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/libcapsule.a: $(HOST_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CAPSULE): $(B)/host/tools/capsule.o $(B)/libcapsule.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(HOST_LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libcapsule.a
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(B)/libcapsule.a $(HOST_LDLIBS) $(TEST_LDLIBS) \
+		$(shell sed -n 's|^/\* *LDFLAGS: *\(.*\)\*/|\1|p' $<)
+
+# ---- guest -----------------------------------------------------------------
+
+$(B)/guest/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(B)/guest/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(B)/guest/libguest.a: $(GUEST_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# A component is components/NAME/*.c; one rule builds them all.
+.SECONDEXPANSION:
+$(B)/components/%: $$(patsubst %.c,$(B)/guest/%.c.o,$$(wildcard components/%/*.c)) \
+		$(B)/guest/libguest.a sdk/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $(B)/guest/sdk/crt0.S.o \
+		$(filter %.o,$^) -Wl,--start-group $(B)/guest/libguest.a -Wl,--end-group -lgcc
+
+# ---- the two commands ------------------------------------------------------
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(CAPSULE) run examples/demo.xml
+
+unit: all
+	@sh tests/run-unit.sh $(B)
+
+scenario: all
+	@sh tests/run-scenarios.sh $(B)
+
+san-test:
+	@$(MAKE) --no-print-directory SAN=1 unit scenario
+
+test: deps
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory unit scenario
+	@$(MAKE) --no-print-directory san-test
+	@echo "test: all passed"
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+$(B)/bench/%: bench/%.c $(B)/libcapsule.a $(COMPONENT_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(B)/libcapsule.a $(HOST_LDLIBS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: clean"
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

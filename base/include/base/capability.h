@@ -1,0 +1,90 @@
+/*
+ * Capabilities and the cap map (REFERENCE.md, "Capability map").
+ *
+ * A component keeps one cap map: CAP_SLOTS entries in a fixed array inside
+ * libbase's data (a guest's .bss).  An entry is an AVL node keyed by the
+ * badge (id) plus a refcount; its position in the array *is* the kcap
+ * (kcap = index << CAP_SHIFT).  A capability value (cap_t) is a pointer to
+ * its entry, so a restore that keeps every entry in its slot keeps every
+ * stored cap_t valid and only has to rewrite ids and rebuild the tree.
+ *
+ * id 0 marks an unused entry, CAP_ID_INVALID an entry whose object is
+ * known to be gone.  Entries below FIXED_USER_BASE are fixed selectors:
+ * placed with cap_map_insert_at(), never refcounted, never first-fit.
+ */
+#ifndef BASE_CAPABILITY_H
+#define BASE_CAPABILITY_H
+
+#include <stdint.h>
+#include <capsule/abi.h>
+
+#define CAP_ID_INVALID (~0ULL)
+
+/* One cap map entry.  Layout is part of what a checkpointer reads from
+ * the component's memory: keep it fixed-width. */
+struct cap_index {
+	uint64_t id;		 /* badge; 0 = free */
+	struct cap_index *left;	 /* AVL children, keyed by id */
+	struct cap_index *right;
+	struct cap_index *parent;
+	uint8_t depth;		 /* AVL height of this subtree, 1 for a leaf */
+	uint8_t ref;		 /* references held by cap_t values */
+	uint8_t fixed;		 /* 1 for selectors below FIXED_USER_BASE */
+	uint8_t pad[5];
+};
+
+struct cap_map {
+	uint64_t magic; /* CAP_MAP_MAGIC, for whoever reads it from outside */
+	uint64_t entries; /* CAP_SLOTS */
+	struct cap_index *root; /* AVL root */
+	uint64_t first_free_hint;
+	struct cap_index slot[CAP_SLOTS];
+};
+#define CAP_MAP_MAGIC 0xcab3a9ULL
+
+/* A capability: a reference to a cap map entry, or NULL (invalid). */
+typedef struct {
+	struct cap_index *idx;
+} cap_t;
+
+#define CAP_INVALID ((cap_t){0})
+
+/* This component's cap map (the platform layer knows where it lives). */
+struct cap_map *cap_map(void);
+
+void cap_map_init(struct cap_map *m);
+/* First-fit free slot >= FIXED_USER_BASE for a new id.  NULL if the id is
+ * already in the tree or no slot is free.  ref starts at 1. */
+struct cap_index *cap_map_insert(struct cap_map *m, uint64_t id);
+/* Place id at a fixed kcap (any slot).  NULL if occupied or id known. */
+struct cap_index *cap_map_insert_at(struct cap_map *m, uint64_t id, uint64_t kcap);
+struct cap_index *cap_map_find(struct cap_map *m, uint64_t id);
+/* Unlink from the tree and free the slot; does not touch the cap space. */
+void cap_map_remove(struct cap_map *m, struct cap_index *e);
+/* Allocate n consecutive free slots (the receive window); NULL if none. */
+struct cap_index *cap_map_alloc_range(struct cap_map *m, unsigned n);
+/* Change the id of an entry and re-sort it (used by a restorer). */
+int cap_map_rekey(struct cap_map *m, struct cap_index *e, uint64_t new_id);
+/* Check AVL order, balance, parent links and that every tree node is a
+ * used slot; 0 if consistent. */
+int cap_map_check(const struct cap_map *m);
+
+uint64_t cap_map_kcap(const struct cap_map *m, const struct cap_index *e);
+struct cap_index *cap_map_entry(struct cap_map *m, uint64_t kcap);
+
+static inline int cap_valid(cap_t c)
+{
+	return c.idx && c.idx->id && c.idx->id != CAP_ID_INVALID;
+}
+static inline uint64_t cap_badge(cap_t c)
+{
+	return c.idx ? c.idx->id : 0;
+}
+/* kcap of c in this component, KCAP_INVALID if c is invalid */
+uint64_t cap_kcap(cap_t c);
+/* Take / drop a reference; dropping the last unmaps the kcap and frees
+ * the entry (fixed selectors are never freed). */
+cap_t cap_ref(cap_t c);
+void cap_release(cap_t c);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * RPC objects and the entrypoint (REFERENCE.md, "Threads and the
+ * entrypoint").
+ *
+ * An entrypoint is a thread with an object pool: an AVL tree of
+ * rpc_objects keyed by badge.  ep_manage() asks core for a gate bound to
+ * the entrypoint's thread (PD alloc_rpc_cap with the thread's own kcap
+ * from its UTCB) and inserts the object; dispatch looks the incoming badge
+ * (label & ~3) up and answers RPC_INVALID_OBJECT when it is unknown.
+ * The entrypoint manages an exit object (its exit cap) from the start.
+ */
+#ifndef BASE_ENTRYPOINT_H
+#define BASE_ENTRYPOINT_H
+
+#include <base/ipc.h>
+
+enum rpc_exception {
+	RPC_OK		   = 0,
+	RPC_INVALID_OBJECT = 1, /* badge unknown in the object pool */
+	RPC_INVALID_OPCODE = 2,
+	RPC_ERROR	   = 3, /* server-side error; payload w[0] = -errno */
+};
+
+struct rpc_object;
+/* Handle request m (m->code = opcode) in place: set m to the reply,
+ * m->code to an enum rpc_exception or a service-defined code. */
+typedef void (*rpc_dispatch_t)(struct rpc_object *obj, struct msg *m);
+
+struct rpc_object {
+	struct rpc_object *left, *right, *parent; /* pool AVL, keyed by badge */
+	int depth;
+	uint64_t badge;
+	cap_t cap;
+	rpc_dispatch_t dispatch;
+};
+
+struct entrypoint;
+
+/* the component's main entrypoint (its initial thread) */
+struct entrypoint *ep_main(void);
+/* Manage obj: returns its capability or CAP_INVALID (quota, no slots). */
+cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn);
+/* Remove from the pool and free the gate at core. */
+void ep_dissolve(struct entrypoint *ep, struct rpc_object *obj);
+struct rpc_object *ep_lookup(struct entrypoint *ep, uint64_t badge);
+/* Run fn(arg) once, after the reply to the request being handled is sent
+ * (a server that must call back a client does it here). */
+void ep_defer(struct entrypoint *ep, void (*fn)(void *), void *arg);
+/* Serve requests until the component exits. */
+void ep_run(struct entrypoint *ep);
+/* Rebuild the object pool after its badges were rewritten (restorer). */
+void ep_pool_rebuild(struct entrypoint *ep);
+int ep_pool_check(struct entrypoint *ep);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * Session interfaces of core and the parent: opcodes (shared by the
+ * clients in libbase and the servers in core/ and init/) and client calls.
+ * Every client call returns 0 or a negative errno.
+ */
+#ifndef BASE_SESSIONS_H
+#define BASE_SESSIONS_H
+
+#include <base/ipc.h>
+
+/* PD session: RAM, RPC caps, address space, native-PD extension */
+enum pd_op {
+	PD_ALLOC_RAM = 1,  /* w0 = size -> caps[0] = dataspace */
+	PD_FREE_RAM,	   /* caps[0] = dataspace */
+	PD_ATTACH,	   /* caps[0] = ds, w0 = addr|0, w1 = offset, w2 = size|0,
+			      w3 = MEM_* -> w0 = address (a host address for a
+			      native PD) */
+	PD_DETACH,	   /* w0 = address */
+	PD_ALLOC_RPC_CAP,  /* caps[0] = entrypoint thread cap -> caps[0] = gate */
+	PD_FREE_RPC_CAP,   /* caps[0] = gate */
+	PD_CAP_MAP_REPORT, /* w0 = address of the cap map, w1 = entries */
+	PD_CAP_MAP_INFO,   /* -> w0 = reported address, w1 = entries */
+	PD_MAP_CAP,	   /* caps[0] = cap, w0 = kcap in this PD */
+	PD_ASSIGN_PARENT,  /* caps[0] = parent cap: mapped at FIXED_PARENT */
+	PD_QUOTA,	   /* -> w0 ram quota, w1 ram used, w2 cap quota, w3 used */
+	PD_TRANSFER_QUOTA, /* caps[0] = other PD session, w0 = ram, w1 = caps */
+	PD_DS_SIZE,	   /* caps[0] = ds -> w0 = size */
+};
+
+/* CPU session: threads of one PD */
+enum cpu_op {
+	CPU_CREATE_THREAD = 1, /* caps[0] = PD session, str name -> caps[0] =
+				  thread object, w0 = thread nr, w1 = utcb
+				  address, w2 = badge of the kernel thread, which
+				  core maps at KCAP_THREAD(nr, THREAD_SLOT_GATE) */
+	CPU_START,	       /* caps[0] = thread, w0 = ip, w1 = sp */
+	CPU_PAUSE,	       /* caps[0] = thread */
+	CPU_RESUME,
+	CPU_GET_REGS,	       /* -> w[0..CPU_REGS_WORDS) = struct cpu_regs */
+	CPU_SET_REGS,	       /* w[0..] = struct cpu_regs */
+	CPU_STATE,	       /* -> w0 state, w1 fault kind, w2 ip, w3 address */
+	CPU_KILL,
+};
+
+enum rom_op { ROM_DATASPACE = 1 }; /* -> caps[0] = ds, w0 = size */
+enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
+enum ds_op { DS_SIZE = 1 };	   /* -> w0 = size */
+
+enum parent_op {
+	PARENT_EXIT = 1,   /* w0 = exit code */
+	PARENT_ANNOUNCE,   /* str service, caps[0] = root */
+	PARENT_SESSION,	   /* str service, str args -> caps[0] = session */
+	PARENT_CLOSE,	   /* caps[0] = session */
+	PARENT_UPGRADE,	   /* caps[0] = session, str args */
+};
+enum root_op {
+	ROOT_SESSION = 1, /* str args (incl. label="...") -> caps[0] */
+	ROOT_CLOSE,	  /* caps[0] = session */
+};
+
+int pd_alloc_ram(cap_t pd, uint64_t size, cap_t *ds);
+int pd_free_ram(cap_t pd, cap_t ds);
+int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
+	      unsigned perm, uint64_t *at);
+int pd_detach(cap_t pd, uint64_t addr);
+int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate);
+int pd_free_rpc_cap(cap_t pd, cap_t gate);
+int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries);
+int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
+int pd_assign_parent(cap_t pd, cap_t parent);
+int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
+
+int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread,
+		      uint64_t *nr, uint64_t *utcb, uint64_t *thread_badge);
+int cpu_start(cap_t cpu, cap_t thread, uint64_t ip, uint64_t sp);
+int cpu_pause(cap_t cpu, cap_t thread);
+int cpu_resume(cap_t cpu, cap_t thread);
+int cpu_get_regs(cap_t cpu, cap_t thread, struct cpu_regs *r);
+int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r);
+
+int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
+int log_write(cap_t log, const char *line, uint64_t len);
+
+int parent_session(cap_t parent, const char *service, const char *args, cap_t *out);
+int parent_announce(cap_t parent, const char *service, cap_t root);
+int parent_exit(cap_t parent, int code);
+
+#endif
