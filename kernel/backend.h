@@ -40,7 +40,8 @@ int vspace_create(struct vspace **out);
 void vspace_destroy(struct vspace *vs);
 /* Map host memory [host, host+size) at guest address addr, page aligned,
  * perms = MEM_R|MEM_W|MEM_X.  Fails with -EEXIST on overlap. */
-int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host, unsigned perms);
+int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,
+	       unsigned perms);
 int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size);
 
 int vcpu_create(struct vspace *vs, struct vcpu **out);
@@ -48,7 +49,8 @@ void vcpu_destroy(struct vcpu *cpu);
 void vcpu_get_regs(struct vcpu *cpu, struct cpu_regs *out);
 void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in);
 /* Read the arguments of the syscall the vcpu just trapped with. */
-void vcpu_syscall_args(struct vcpu *cpu, uint64_t *kcap, uint64_t *tag, uint64_t *timeout);
+void vcpu_syscall_args(struct vcpu *cpu, uint64_t *kcap, uint64_t *tag,
+		       uint64_t *timeout);
 /* Set the syscall's results (rax = tag, rdx = label). */
 void vcpu_syscall_result(struct vcpu *cpu, uint64_t tag, uint64_t label);
 /* Move ip back over the `syscall` instruction, so resuming re-issues it. */

@@ -27,7 +27,8 @@ static int cmd_run(int argc, char **argv)
 				return usage();
 			rom[nrom++] = argv[++i];
 		} else if (argv[i][0] == '-' || config) {
-			fprintf(stderr, "capsule run: unexpected argument '%s'\n", argv[i]);
+			fprintf(stderr, "capsule run: unexpected argument '%s'\n",
+				argv[i]);
 			return usage();
 		} else {
 			config = argv[i];

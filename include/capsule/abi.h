@@ -28,37 +28,36 @@
 
 /* --- capability selectors ------------------------------------------- */
 
-#define CAP_SHIFT	  12 /* kcap = index << CAP_SHIFT, as in L4 */
-#define CAP_SLOTS	  4096 /* entries of a task's cap space and cap map */
-#define KCAP(index)	  ((uint64_t)(index) << CAP_SHIFT)
+#define CAP_SHIFT	 12   /* kcap = index << CAP_SHIFT, as in L4 */
+#define CAP_SLOTS	 4096 /* entries of a task's cap space and cap map */
+#define KCAP(index)	 ((uint64_t)(index) << CAP_SHIFT)
 #define KCAP_INDEX(kcap) ((uint64_t)(kcap) >> CAP_SHIFT)
-#define KCAP_INVALID	  0ULL /* slot 0 is never used */
+#define KCAP_INVALID	 0ULL /* slot 0 is never used */
 
 /* Fixed selectors below KCAP_USER_BASE are managed by core, never
  * refcounted, never allocated by the cap map's first-fit allocator. */
 enum fixed_cap {
-	FIXED_TASK	   = 0x1, /* the task itself */
-	FIXED_FACTORY	   = 0x2, /* only core's task holds a factory */
-	FIXED_PARENT	   = 0xb, /* parent interface (REFERENCE.md) */
-	FIXED_THREAD_AREA  = 0xc, /* first thread slot group */
-	THREAD_AREA_SLOTS  = 5, /* per thread: gate, pager, irq, vcpu, vcpu-irq */
-	THREAD_SLOT_GATE   = 0, /* the thread's own kernel thread cap */
-	THREAD_SLOT_PAGER  = 1, /* its pager / exception handler gate */
-	THREAD_SLOT_IRQ	   = 2, /* an irq core gives each thread */
-	FIXED_USER_BASE	   = 0x300, /* first-fit allocation starts here */
+	FIXED_TASK = 0x1,	 /* the task itself */
+	FIXED_FACTORY = 0x2,	 /* only core's task holds a factory */
+	FIXED_PARENT = 0xb,	 /* parent interface (REFERENCE.md) */
+	FIXED_THREAD_AREA = 0xc, /* first thread slot group */
+	THREAD_AREA_SLOTS = 5,	 /* per thread: gate, pager, irq, vcpu, vcpu-irq */
+	THREAD_SLOT_GATE = 0,	 /* the thread's own kernel thread cap */
+	THREAD_SLOT_PAGER = 1,	 /* its pager / exception handler gate */
+	THREAD_SLOT_IRQ = 2,	 /* an irq core gives each thread */
+	FIXED_USER_BASE = 0x300, /* first-fit allocation starts here */
 	THREAD_AREA_THREADS = (FIXED_USER_BASE - FIXED_THREAD_AREA) / THREAD_AREA_SLOTS,
 };
 
 /* kcap of slot `slot` of thread number `nr` in the thread area */
-#define KCAP_THREAD(nr, slot) \
-	KCAP(FIXED_THREAD_AREA + (nr) * THREAD_AREA_SLOTS + (slot))
+#define KCAP_THREAD(nr, slot) KCAP(FIXED_THREAD_AREA + (nr)*THREAD_AREA_SLOTS + (slot))
 
 /* --- rights (low bits of a map item and of a delivered gate label) ---- */
 
 enum cap_rights {
-	RIGHT_W	  = 0x1, /* may send / write */
-	RIGHT_S	  = 0x2, /* special: kernel-object protocol of a gate/irq */
-	RIGHT_R	  = 0x4, /* read; always present on a valid cap */
+	RIGHT_W = 0x1, /* may send / write */
+	RIGHT_S = 0x2, /* special: kernel-object protocol of a gate/irq */
+	RIGHT_R = 0x4, /* read; always present on a valid cap */
 	RIGHTS_ALL = 0x7,
 	LABEL_RIGHTS_MASK = 0x3, /* rights folded into a gate label */
 };
@@ -66,18 +65,20 @@ enum cap_rights {
 /* --- message tag -------------------------------------------------------- */
 
 enum sys_op {
-	SYS_OP_SEND	  = 1, /* send to kcap, no receive */
-	SYS_OP_WAIT	  = 2, /* open receive: any gate/irq bound to me */
-	SYS_OP_CALL	  = 3, /* send to kcap, then receive its reply */
+	SYS_OP_SEND = 1,       /* send to kcap, no receive */
+	SYS_OP_WAIT = 2,       /* open receive: any gate/irq bound to me */
+	SYS_OP_CALL = 3,       /* send to kcap, then receive its reply */
 	SYS_OP_REPLY_WAIT = 4, /* reply to the last caller, then open receive */
-	SYS_OP_REPLY	  = 5, /* reply to the last caller only, never blocks */
+	SYS_OP_REPLY = 5,      /* reply to the last caller only, never blocks */
 };
 
 #define SYS_TIMEOUT_NEVER (~0ULL)
-#define UTCB_MRS	   64 /* message registers */
-#define UTCB_BRS	   4 /* buffer registers */
-#define UTCB_TCRS	   8 /* thread-control registers */
-#define MSG_MAX_ITEMS	   4 /* map items (capabilities) per message */
+/* SYS_OP_WAIT on KCAP_NIL is a closed wait on nobody: sleep for timeout */
+#define KCAP_NIL      (~0ULL)
+#define UTCB_MRS      64 /* message registers */
+#define UTCB_BRS      4	 /* buffer registers */
+#define UTCB_TCRS     8	 /* thread-control registers */
+#define MSG_MAX_ITEMS 4	 /* map items (capabilities) per message */
 
 /*
  * Tag layout (64 bits):
@@ -97,22 +98,22 @@ enum sys_op {
 #define TAG_PROTO(t) ((unsigned)(((t) >> 16) & 0xffff))
 #define TAG_ERROR(t) ((unsigned)(((t) >> 32) & 0xffff))
 #define TAG(op, proto, words, items)                                                     \
-	((uint64_t)(words) | ((uint64_t)(items) << 8) | ((uint64_t)(op) << 12) |          \
+	((uint64_t)(words) | ((uint64_t)(items) << 8) | ((uint64_t)(op) << 12) |         \
 	 ((uint64_t)(proto) << 16))
-#define TAG_WITH_ERROR(t, err) (((t) & 0xffffffffULL) | ((uint64_t)(err) << 32))
+#define TAG_WITH_ERROR(t, err) (((t)&0xffffffffULL) | ((uint64_t)(err) << 32))
 
 /* The kernel's one error enum, returned in the result tag. */
 enum kerr {
-	KERR_OK	     = 0,
+	KERR_OK = 0,
 	KERR_INVAL_CAP = 1, /* empty, revoked or wrong-type kcap */
-	KERR_TIMEOUT = 2, /* timeout expired before the partner was ready */
-	KERR_ABORTED = 3, /* partner vanished (task/thread/gate destroyed) */
-	KERR_PERM    = 4, /* missing right for this operation */
-	KERR_INVAL   = 5, /* malformed message or argument */
-	KERR_NOSYS   = 6, /* unknown protocol or opcode */
-	KERR_NOMEM   = 7, /* host memory or slots exhausted */
-	KERR_BUSY    = 8, /* object already bound / in use */
-	KERR_RANGE   = 9, /* address or index out of range */
+	KERR_TIMEOUT = 2,   /* timeout expired before the partner was ready */
+	KERR_ABORTED = 3,   /* partner vanished (task/thread/gate destroyed) */
+	KERR_PERM = 4,	    /* missing right for this operation */
+	KERR_INVAL = 5,	    /* malformed message or argument */
+	KERR_NOSYS = 6,	    /* unknown protocol or opcode */
+	KERR_NOMEM = 7,	    /* host memory or slots exhausted */
+	KERR_BUSY = 8,	    /* object already bound / in use */
+	KERR_RANGE = 9,	    /* address or index out of range */
 };
 
 /* --- UTCB: one per thread, in the thread's task ------------------------ */
@@ -126,20 +127,21 @@ struct utcb {
 
 enum utcb_tcr {
 	TCR_THREAD_KCAP = 0, /* the thread's own kcap: the "Ipc_server" cap */
-	TCR_CAP_ENTRY	= 1, /* libbase: address of its own cap map entry */
-	TCR_THREAD_NR	= 2, /* its number in the thread area */
-	TCR_USER	= 3, /* free for libbase (e.g. thread object pointer) */
+	TCR_CAP_ENTRY = 1,   /* libbase: address of its own cap map entry */
+	TCR_THREAD_NR = 2,   /* its number in the thread area */
+	TCR_USER = 3,	     /* free for libbase (e.g. thread object pointer) */
+	TCR_COMPONENT = 4,   /* native threads: libbase's per-component state */
 };
 
 /* --- kernel-object protocols (TAG proto, mr[0] = opcode) ---------------- */
 
 enum proto {
-	PROTO_IPC     = 0,
+	PROTO_IPC = 0,
 	PROTO_FACTORY = 1,
-	PROTO_TASK    = 2,
-	PROTO_THREAD  = 3,
-	PROTO_GATE    = 4, /* needs RIGHT_S on the gate cap */
-	PROTO_IRQ     = 5,
+	PROTO_TASK = 2,
+	PROTO_THREAD = 3,
+	PROTO_GATE = 4, /* needs RIGHT_S on the gate cap */
+	PROTO_IRQ = 5,
 };
 
 /*
@@ -267,22 +269,22 @@ enum irq_op { IRQ_BIND = 1, IRQ_UNBIND, IRQ_TRIGGER };
 
 /* --- guest address-space layout (every guest task) ---------------------- */
 
-#define GUEST_IMAGE_BASE 0x400000ULL /* linker script puts .text here */
+#define GUEST_IMAGE_BASE 0x400000ULL   /* linker script puts .text here */
 #define GUEST_UTCB_AREA	 0x10000000ULL /* one page per thread number */
 #define GUEST_UTCB_SIZE	 0x1000ULL
-#define GUEST_STACK_AREA 0x40000000ULL /* one slot per thread number */
-#define GUEST_STACK_SLOT 0x100000ULL /* 1 MiB virtual per thread */
+#define GUEST_STACK_AREA 0x40000000ULL	/* one slot per thread number */
+#define GUEST_STACK_SLOT 0x100000ULL	/* 1 MiB virtual per thread */
 #define GUEST_RM_BASE	 0x100000000ULL /* region-map attach area */
 #define GUEST_RM_SIZE	 0x7f00000000ULL
 
 /* What the parent writes at the top of a new component's initial stack;
  * crt0 hands its address to libbase. */
 struct startup_info {
-	uint64_t magic; /* STARTUP_MAGIC */
+	uint64_t magic;	       /* STARTUP_MAGIC */
 	uint64_t parent_badge; /* badge of the cap at FIXED_PARENT */
-	uint64_t thread_nr; /* thread-area number of the initial thread */
+	uint64_t thread_nr;    /* thread-area number of the initial thread */
 	uint64_t thread_badge; /* id of its CPU-thread object (0 if none) */
-	uint64_t utcb; /* its UTCB address */
+	uint64_t utcb;	       /* its UTCB address */
 };
 #define STARTUP_MAGIC 0xca95013e57a27ULL
 

@@ -13,7 +13,8 @@
 /* Invoke kcap with tag; blocks the calling native thread (not the host
  * thread) as the kernel decides.  Returns the result tag; *label gets the
  * received label. */
-uint64_t kernel_native_invoke(uint64_t kcap, uint64_t tag, uint64_t timeout, uint64_t *label);
+uint64_t kernel_native_invoke(uint64_t kcap, uint64_t tag, uint64_t timeout,
+			      uint64_t *label);
 
 /* UTCB of the calling native thread. */
 struct utcb *kernel_native_utcb(void);

@@ -24,7 +24,8 @@ static void kcap_index_and_thread_area(void **state)
 	assert_int_equal(KCAP_INDEX(0x300000), 0x300);
 	assert_int_equal(KCAP_THREAD(0, THREAD_SLOT_GATE), KCAP(0xc));
 	assert_int_equal(KCAP_THREAD(1, THREAD_SLOT_IRQ), KCAP(0xc + 5 + 2));
-	assert_true(KCAP_INDEX(KCAP_THREAD(THREAD_AREA_THREADS - 1, 4)) < FIXED_USER_BASE);
+	assert_true(KCAP_INDEX(KCAP_THREAD(THREAD_AREA_THREADS - 1, 4)) <
+		    FIXED_USER_BASE);
 }
 
 static void register_state_fits_in_message(void **state)
@@ -36,9 +37,9 @@ static void register_state_fits_in_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(tag_fields_round_trip),
-		cmocka_unit_test(kcap_index_and_thread_area),
-		cmocka_unit_test(register_state_fits_in_message),
+	    cmocka_unit_test(tag_fields_round_trip),
+	    cmocka_unit_test(kcap_index_and_thread_area),
+	    cmocka_unit_test(register_state_fits_in_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,19 +23,19 @@
 /* One cap map entry.  Layout is part of what a checkpointer reads from
  * the component's memory: keep it fixed-width. */
 struct cap_index {
-	uint64_t id;		 /* badge; 0 = free */
-	struct cap_index *left;	 /* AVL children, keyed by id */
+	uint64_t id;		/* badge; 0 = free */
+	struct cap_index *left; /* AVL children, keyed by id */
 	struct cap_index *right;
 	struct cap_index *parent;
-	uint8_t depth;		 /* AVL height of this subtree, 1 for a leaf */
-	uint8_t ref;		 /* references held by cap_t values */
-	uint8_t fixed;		 /* 1 for selectors below FIXED_USER_BASE */
+	uint8_t depth; /* AVL height of this subtree, 1 for a leaf */
+	uint8_t ref;   /* references held by cap_t values */
+	uint8_t fixed; /* 1 for selectors below FIXED_USER_BASE */
 	uint8_t pad[5];
 };
 
 struct cap_map {
-	uint64_t magic; /* CAP_MAP_MAGIC, for whoever reads it from outside */
-	uint64_t entries; /* CAP_SLOTS */
+	uint64_t magic;		/* CAP_MAP_MAGIC, for whoever reads it from outside */
+	uint64_t entries;	/* CAP_SLOTS */
 	struct cap_index *root; /* AVL root */
 	uint64_t first_free_hint;
 	struct cap_index slot[CAP_SLOTS];

@@ -15,10 +15,10 @@
 #include <base/ipc.h>
 
 enum rpc_exception {
-	RPC_OK		   = 0,
+	RPC_OK = 0,
 	RPC_INVALID_OBJECT = 1, /* badge unknown in the object pool */
 	RPC_INVALID_OPCODE = 2,
-	RPC_ERROR	   = 3, /* server-side error; payload w[0] = -errno */
+	RPC_ERROR = 3, /* server-side error; payload w[0] = -errno */
 };
 
 struct rpc_object;
@@ -46,6 +46,9 @@ struct rpc_object *ep_lookup(struct entrypoint *ep, uint64_t badge);
 /* Run fn(arg) once, after the reply to the request being handled is sent
  * (a server that must call back a client does it here). */
 void ep_defer(struct entrypoint *ep, void (*fn)(void *), void *arg);
+/* Bind irq to the entrypoint's thread: each trigger runs fn(arg) on the
+ * entrypoint (no reply is sent).  0 or -errno. */
+int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *arg);
 /* Serve requests until the component exits. */
 void ep_run(struct entrypoint *ep);
 /* Rebuild the object pool after its badges were rewritten (restorer). */

@@ -18,10 +18,10 @@
 
 struct env {
 	struct entrypoint *ep;
-	cap_t parent; /* at FIXED_PARENT */
-	cap_t pd;     /* PD session */
-	cap_t cpu;    /* CPU session */
-	cap_t log;    /* LOG session */
+	cap_t parent;	   /* at FIXED_PARENT */
+	cap_t pd;	   /* PD session */
+	cap_t cpu;	   /* CPU session */
+	cap_t log;	   /* LOG session */
 	const char *label; /* this component's label (from the parent) */
 };
 

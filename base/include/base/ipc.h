@@ -45,7 +45,8 @@ int msg_put_bytes(struct msg *m, const void *p, uint64_t len);
 /* read back from word *pos, advancing it; -EINVAL if out of range or not
  * terminated within the buffer */
 int msg_get_str(const struct msg *m, unsigned *pos, char *buf, unsigned size);
-int msg_get_bytes(const struct msg *m, unsigned *pos, void *buf, uint64_t size, uint64_t *len);
+int msg_get_bytes(const struct msg *m, unsigned *pos, void *buf, uint64_t size,
+		  uint64_t *len);
 
 /* Write m into the UTCB (words + items); returns the tag's word/item counts
  * as TAG(op, 0, words, items) without op.  dst_badge goes to mr[0] if

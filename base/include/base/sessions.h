@@ -36,9 +36,9 @@ enum cpu_op {
 	CPU_START,	       /* caps[0] = thread, w0 = ip, w1 = sp */
 	CPU_PAUSE,	       /* caps[0] = thread */
 	CPU_RESUME,
-	CPU_GET_REGS,	       /* -> w[0..CPU_REGS_WORDS) = struct cpu_regs */
-	CPU_SET_REGS,	       /* w[0..] = struct cpu_regs */
-	CPU_STATE,	       /* -> w0 state, w1 fault kind, w2 ip, w3 address */
+	CPU_GET_REGS, /* -> w[0..CPU_REGS_WORDS) = struct cpu_regs */
+	CPU_SET_REGS, /* w[0..] = struct cpu_regs */
+	CPU_STATE,    /* -> w0 state, w1 fault kind, w2 ip, w3 address */
 	CPU_KILL,
 };
 
@@ -47,11 +47,11 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
 enum ds_op { DS_SIZE = 1 };	   /* -> w0 = size */
 
 enum parent_op {
-	PARENT_EXIT = 1,   /* w0 = exit code */
-	PARENT_ANNOUNCE,   /* str service, caps[0] = root */
-	PARENT_SESSION,	   /* str service, str args -> caps[0] = session */
-	PARENT_CLOSE,	   /* caps[0] = session */
-	PARENT_UPGRADE,	   /* caps[0] = session, str args */
+	PARENT_EXIT = 1, /* w0 = exit code */
+	PARENT_ANNOUNCE, /* str service, caps[0] = root */
+	PARENT_SESSION,	 /* str service, str args -> caps[0] = session */
+	PARENT_CLOSE,	 /* caps[0] = session */
+	PARENT_UPGRADE,	 /* caps[0] = session, str args */
 };
 enum root_op {
 	ROOT_SESSION = 1, /* str args (incl. label="...") -> caps[0] */
@@ -70,8 +70,8 @@ int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
 
-int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread,
-		      uint64_t *nr, uint64_t *utcb, uint64_t *thread_badge);
+int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread, uint64_t *nr,
+		      uint64_t *utcb, uint64_t *thread_badge);
 int cpu_start(cap_t cpu, cap_t thread, uint64_t ip, uint64_t sp);
 int cpu_pause(cap_t cpu, cap_t thread);
 int cpu_resume(cap_t cpu, cap_t thread);
