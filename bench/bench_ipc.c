@@ -1,0 +1,180 @@
+/*
+ * IPC benchmark: call + reply between two guest components, against two
+ * references measured in the same run:
+ *   floor   a guest system call that the kernel answers at once (one
+ *           engine exit and re-entry), in the same node runtime;
+ *   socket  a Unix-domain-socket round trip between two Linux processes.
+ *
+ * Guests have no clock, so each guest figure is the difference of two whole
+ * node runs (`capsule run`) that differ only in the iteration count read
+ * from the ROM "bench.count": (t(N_BIG) - t(N_SMALL)) / (N_BIG - N_SMALL).
+ * This cancels boot, loading and exit.  Each run is repeated and the
+ * fastest kept, because this machine is noisy.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_SMALL 1000ULL
+#define N_BIG	201000ULL
+#define REPEAT	3
+
+static char capsule[PATH_MAX], components[PATH_MAX],
+    tmpdir[] = "/tmp/capsule-bench-XXXXXX";
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int write_file(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		fprintf(stderr, "bench_ipc: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Run one node with `count` iterations; wall time in seconds, < 0 on failure. */
+static double run_node(const char *config, unsigned long long count)
+{
+	char text[32], cfg[PATH_MAX], cmd[4 * PATH_MAX];
+	double t0;
+	int rc;
+
+	snprintf(text, sizeof text, "%llu\n", count);
+	if (write_file("bench.count", text))
+		return -1;
+	snprintf(cfg, sizeof cfg, "%s/%s", tmpdir, config);
+	snprintf(cmd, sizeof cmd, "%s run --rom %s --rom %s %s >%s/out.log 2>&1", capsule,
+		 tmpdir, components, cfg, tmpdir);
+	t0 = now();
+	rc = system(cmd);
+	if (rc != 0) {
+		fprintf(stderr,
+			"bench_ipc: node run of %s failed (status %d), see %s/out.log\n",
+			config, rc, tmpdir);
+		return -1;
+	}
+	return now() - t0;
+}
+
+static double best_run(const char *config, unsigned long long count)
+{
+	double best = -1;
+
+	for (int i = 0; i < REPEAT; i++) {
+		double t = run_node(config, count);
+		if (t < 0)
+			return -1;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
+/* Seconds per iteration of a guest loop, by difference of two node runs. */
+static double per_iteration(const char *config)
+{
+	double small = best_run(config, N_SMALL), big = best_run(config, N_BIG);
+
+	if (small < 0 || big < 0)
+		return -1;
+	return (big - small) / (double)(N_BIG - N_SMALL);
+}
+
+static double socket_round_trip(unsigned long n)
+{
+	int sv[2];
+	uint64_t w = 0;
+	double t0, t;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(sv[0]);
+		while (read(sv[1], &w, sizeof w) == sizeof w) {
+			w++;
+			if (write(sv[1], &w, sizeof w) != sizeof w)
+				break;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	t0 = now();
+	for (unsigned long i = 0; i < n; i++) {
+		if (write(sv[0], &w, sizeof w) != sizeof w ||
+		    read(sv[0], &w, sizeof w) != sizeof w)
+			return -1;
+	}
+	t = now() - t0;
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	return t / n;
+}
+
+static const char ipc_config[] =
+    "<config>\n"
+    "  <start name=\"ping\" caps=\"50\"><binary name=\"bench_ping\"/>\n"
+    "    <resource name=\"RAM\" quantum=\"1M\"/>\n"
+    "    <provides><service name=\"Ping\"/></provides></start>\n"
+    "  <start name=\"pong\" caps=\"50\"><binary name=\"bench_pong\"/>\n"
+    "    <resource name=\"RAM\" quantum=\"1M\"/>\n"
+    "    <route><service name=\"Ping\"><child name=\"ping\"/></service>\n"
+    "      <any-service><parent/></any-service></route></start>\n"
+    "</config>\n";
+
+static const char null_config[] =
+    "<config>\n"
+    "  <start name=\"null\" caps=\"50\"><binary name=\"bench_null\"/>\n"
+    "    <resource name=\"RAM\" quantum=\"1M\"/></start>\n"
+    "</config>\n";
+
+int main(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	double ipc, floor_, sock;
+
+	if (len < 0)
+		return 1;
+	self[len] = 0;
+	/* the benchmark lives in $(B)/bench; capsule and components in $(B) */
+	snprintf(capsule, sizeof capsule, "%s/../capsule", dirname(self));
+	snprintf(components, sizeof components, "%s/../components", self);
+	if (!mkdtemp(tmpdir) || write_file("ipc.xml", ipc_config) ||
+	    write_file("null.xml", null_config))
+		return 1;
+
+	sock = socket_round_trip(200000);
+	floor_ = per_iteration("null.xml");
+	ipc = per_iteration("ipc.xml");
+	if (sock < 0 || floor_ < 0 || ipc < 0)
+		return 1;
+	printf("ipc round trip (guest call+reply): %8.0f ns\n", ipc * 1e9);
+	printf("floor (null guest syscall):        %8.0f ns\n", floor_ * 1e9);
+	printf("unix socket round trip:            %8.0f ns\n", sock * 1e9);
+	printf("ratio ipc/floor:  %6.2f   (target <= 5)\n", ipc / floor_);
+	printf("ratio socket/ipc: %6.2f   (target >= 20)\n", sock / ipc);
+	return 0;
+}
