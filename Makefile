@@ -92,8 +92,9 @@ $(B)/guest/libguest.a: $(GUEST_LIB_OBJ)
 	ar rcs $@ $^
 
 # A component is components/NAME/*.c; one rule builds them all.
+guest_objs = $(patsubst %.c,$(B)/guest/%.c.o,$(1))
 .SECONDEXPANSION:
-$(B)/components/%: $$(patsubst %.c,$(B)/guest/%.c.o,$$(wildcard components/%/*.c)) \
+$(B)/components/%: $$(call guest_objs,$$(wildcard components/$$*/*.c)) \
 		$(B)/guest/libguest.a sdk/guest.ld
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_LDFLAGS) -o $@ $(B)/guest/sdk/crt0.S.o \

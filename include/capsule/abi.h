@@ -166,7 +166,12 @@ enum task_flags { TASK_GUEST = 1, TASK_NATIVE = 2 };
  *                   revoked).
  *   TASK_UNMAP      mr[1] = kcap in the invoked task, mr[2] = UNMAP_* flags.
  *                   Revokes every mapping derived from it, recursively; with
- *                   UNMAP_SELF also the slot itself.
+ *                   UNMAP_SELF also the slot itself.  With UNMAP_RELEASE
+ *                   only the slot is emptied and what was derived from it
+ *                   stays (re-attached to the slot's own source), i.e.
+ *                   dropping a local reference without revoking copies
+ *                   given away.  A receive into an occupied window slot
+ *                   releases its old content the same way.
  *   TASK_CAP_VALID  mr[1] = kcap -> result mr[0] = 1 if it names an object
  *   TASK_CAP_EQUAL  mr[1], mr[2] = kcaps -> mr[0] = 1 if the same object
  *   TASK_MAP_MEM    core only: mr[1] = host address, mr[2] = task address,
@@ -182,7 +187,7 @@ enum task_op {
 	TASK_UNMAP_MEM,
 	TASK_CAP_INFO, /* mr[1] = kcap -> mr[0] = enum kobj_type, mr[1] = rights */
 };
-enum unmap_flags { UNMAP_SELF = 1 };
+enum unmap_flags { UNMAP_SELF = 1, UNMAP_RELEASE = 2 };
 enum mem_perm { MEM_R = 1, MEM_W = 2, MEM_X = 4 };
 enum kobj_type {
 	KOBJ_NONE = 0,

@@ -1,0 +1,146 @@
+/*
+ * The substrate floor, and a Linux reference to hold it against.
+ *
+ *  floor: a guest `syscall` that the kernel side answers at once: one
+ *         engine exit, reading the arguments, setting the result, and the
+ *         re-entry through vcpu_run (kernel/backend.h).  No IPC can be
+ *         cheaper than this on the Unicorn backend.
+ *  unix:  a one-word round trip over a Unix-domain socketpair between two
+ *         Linux processes (parent and forked child ping-pong).
+ *
+ * Prints both in ns per round trip and floor / unix.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "kernel/backend.h"
+
+#define PAGE	    0x1000ULL
+#define CODE	    0x400000ULL
+#define FLOOR_ITERS 2000000
+#define UNIX_ITERS  200000
+#define SLICE_US    10000
+
+/* guest: 1: inc %rax; syscall; jmp 1b */
+static const uint8_t floor_code[] = {0x48, 0xff, 0xc0, 0x0f, 0x05, 0xeb, 0xf9};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* ns per guest syscall round trip, or a negative value on error */
+static double bench_floor(void)
+{
+	struct vspace *vs = NULL;
+	struct vcpu *cpu = NULL;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+	uint64_t kcap, tag, timeout;
+	uint8_t *code = aligned_alloc(PAGE, PAGE);
+	double t0, ns = -1;
+	long done = 0;
+
+	if (!code || vspace_create(&vs) || vcpu_create(vs, &cpu))
+		goto out;
+	memset(code, 0xcc, PAGE);
+	memcpy(code, floor_code, sizeof(floor_code));
+	if (vspace_map(vs, CODE, PAGE, code, MEM_R | MEM_X))
+		goto out;
+	vcpu_get_regs(cpu, &r);
+	r.rip = CODE;
+	vcpu_set_regs(cpu, &r);
+	for (int warm = 0; warm < 1000; warm++)
+		vcpu_run(cpu, SLICE_US, &t);
+	t0 = now_ns();
+	for (long i = 0; i < FLOOR_ITERS; i++) {
+		vcpu_run(cpu, SLICE_US, &t);
+		if (t.why != VCPU_SYSCALL)
+			continue; /* a preemption: not a round trip */
+		vcpu_syscall_args(cpu, &kcap, &tag, &timeout);
+		vcpu_syscall_result(cpu, tag, kcap);
+		done++;
+	}
+	ns = (now_ns() - t0) / (double)done;
+out:
+	vcpu_destroy(cpu);
+	vspace_destroy(vs);
+	free(code);
+	return ns;
+}
+
+static int full_io(int fd, void *buf, size_t n, int write_it)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t k = write_it ? write(fd, (char *)buf + off, n - off)
+				     : read(fd, (char *)buf + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		off += (size_t)k;
+	}
+	return 0;
+}
+
+/* ns per one-word round trip between two processes, or negative */
+static double bench_unix(void)
+{
+	int sv[2];
+	uint64_t w = 0;
+	double t0, ns;
+	pid_t pid;
+	int status;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) { /* echo each word back, incremented */
+		close(sv[0]);
+		while (!full_io(sv[1], &w, sizeof(w), 0)) {
+			w++;
+			if (full_io(sv[1], &w, sizeof(w), 1))
+				break;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	t0 = now_ns();
+	for (long i = 0; i < UNIX_ITERS; i++) {
+		if (full_io(sv[0], &w, sizeof(w), 1) || full_io(sv[0], &w, sizeof(w), 0))
+			return -1;
+	}
+	ns = (now_ns() - t0) / UNIX_ITERS;
+	close(sv[0]);
+	waitpid(pid, &status, 0);
+	return w == UNIX_ITERS ? ns : -1;
+}
+
+int main(void)
+{
+	/* fork before any engine exists: the child needs no watchdog */
+	double unix_ns = bench_unix();
+	double floor_ns = bench_floor();
+
+	if (unix_ns <= 0 || floor_ns <= 0) {
+		fprintf(stderr, "bench_floor: measurement failed\n");
+		return 1;
+	}
+	printf("bench_floor: guest syscall exit+re-entry  %8.1f ns\n", floor_ns);
+	printf("bench_floor: unix socketpair round trip   %8.1f ns\n", unix_ns);
+	printf("bench_floor: floor / unix                 %8.3f\n", floor_ns / unix_ns);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * Internals of the Unicorn guest backend (kernel/backend.h, "guest").
+ *
+ * Only the files in this folder include this header and <unicorn/...>.
+ *
+ *   vspace.c    one Unicorn engine per task: creation, memory map, hooks
+ *   vcpu.c      register contexts, lazy register switching, vcpu_run
+ *   watchdog.c  the one preemption thread of the process
+ */
+#ifndef KERNEL_GUEST_GUEST_H
+#define KERNEL_GUEST_GUEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+#include "kernel/backend.h"
+
+/*
+ * A run slot: how the watchdog sees one engine.
+ *
+ * state = gen << 2 | phase.  Only the owner (the thread calling vcpu_run)
+ * moves IDLE -> RUNNING and RUNNING -> IDLE; only the watchdog moves
+ * RUNNING -> STOPPING -> STOPPED, and only for the generation it observed
+ * running for longer than slice_us.  An owner that finds its run in
+ * STOPPING/STOPPED waits for STOPPED before it returns, so a stop request
+ * never outlives the run it was meant for and the engine is never closed
+ * while the watchdog is stopping it.
+ */
+enum wd_phase { WD_IDLE = 0, WD_RUNNING = 1, WD_STOPPING = 2, WD_STOPPED = 3 };
+
+struct wd_slot {
+	_Atomic uint64_t state;
+	_Atomic uint32_t slice_us;
+	uint64_t gen;  /* owner only: generation of the current/last run */
+	uc_engine *uc; /* constant while registered */
+	/* watchdog thread only (under the registry lock): */
+	uint64_t seen_state;
+	uint64_t seen_at_ns;
+	struct wd_slot *next;
+	struct wd_slot *prev;
+};
+
+/* Put a slot on the watchdog's list (starting the thread the first time).
+ * 0 or -errno. */
+int wd_register(struct wd_slot *s, uc_engine *uc);
+/* Take it off; afterwards the watchdog never touches s or its engine. */
+void wd_unregister(struct wd_slot *s);
+/* Owner side: bracket one uc_emu_start.  wd_run_end returns true if the
+ * watchdog stopped (or tried to stop) this run. */
+void wd_run_begin(struct wd_slot *s, unsigned slice_us);
+bool wd_run_end(struct wd_slot *s);
+
+/*
+ * A task's address space: one engine.
+ *
+ * loaded is the vcpu whose registers the engine holds (NULL: none); trap
+ * is written by the hooks during a run and read by vcpu_run afterwards
+ * (trap.why == 0: no hook fired).
+ */
+struct vspace {
+	uc_engine *uc;
+	struct vcpu *loaded;
+	struct vcpu_trap trap;
+	uc_hook hooks[4];
+	struct wd_slot wd;
+};
+
+/*
+ * One thread's register context.
+ *
+ * If vs->loaded == cpu and !dirty, the engine's registers are the truth
+ * and regs may be stale; otherwise regs is the truth (dirty: regs were set
+ * while loaded, the engine must be reloaded before it runs).
+ */
+struct vcpu {
+	struct vspace *vs;
+	struct cpu_regs regs;
+	bool dirty;
+};
+
+/* Map a Unicorn error to -errno (for the memory calls). */
+int guest_uc_errno(uc_err err);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * Guest threads: register contexts on a shared engine, and running them.
+ *
+ * Several vcpus share their vspace's engine.  The engine holds the
+ * registers of at most one of them (vs->loaded); they are written into the
+ * engine only when another vcpu runs next or after vcpu_set_regs, and read
+ * back only when another vcpu is loaded or vcpu_get_regs asks.  The
+ * syscall accessors touch only the registers they need, so the common
+ * path "trap, read args, set result, run again" moves a handful of words.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernel/guest/guest.h"
+
+#define SYSCALL_INSN_LEN 2	   /* 0f 05 */
+#define RUN_UNTIL	 (~0ULL)   /* never a legitimate rip */
+#define RFLAGS_RESERVED	 0x2ULL	   /* bit 1 always reads as 1 */
+#define MXCSR_DEFAULT	 0x1f80ULL /* all exceptions masked */
+#define REGS_COUNT	 (21 + 16) /* GPRs, rip, rflags, bases, mxcsr, xmm */
+
+/* Engine register ids in the order regs_ptrs() lists the fields. */
+static int regs_ids[REGS_COUNT] = {
+    UC_X86_REG_RAX,   UC_X86_REG_RBX,	 UC_X86_REG_RCX,     UC_X86_REG_RDX,
+    UC_X86_REG_RSI,   UC_X86_REG_RDI,	 UC_X86_REG_RBP,     UC_X86_REG_RSP,
+    UC_X86_REG_R8,    UC_X86_REG_R9,	 UC_X86_REG_R10,     UC_X86_REG_R11,
+    UC_X86_REG_R12,   UC_X86_REG_R13,	 UC_X86_REG_R14,     UC_X86_REG_R15,
+    UC_X86_REG_RIP,   UC_X86_REG_RFLAGS, UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
+    UC_X86_REG_MXCSR, UC_X86_REG_XMM0,	 UC_X86_REG_XMM1,    UC_X86_REG_XMM2,
+    UC_X86_REG_XMM3,  UC_X86_REG_XMM4,	 UC_X86_REG_XMM5,    UC_X86_REG_XMM6,
+    UC_X86_REG_XMM7,  UC_X86_REG_XMM8,	 UC_X86_REG_XMM9,    UC_X86_REG_XMM10,
+    UC_X86_REG_XMM11, UC_X86_REG_XMM12,	 UC_X86_REG_XMM13,   UC_X86_REG_XMM14,
+    UC_X86_REG_XMM15,
+};
+
+_Static_assert(offsetof(struct cpu_regs, gs_base) == 19 * 8 &&
+		   offsetof(struct cpu_regs, mxcsr) == 20 * 8,
+	       "cpu_regs: rax..gs_base must be 20 consecutive words");
+
+/* Pointers to r's fields in regs_ids order.  MXCSR is 32 bits in the
+ * engine: it goes through *mxcsr32. */
+static void regs_ptrs(struct cpu_regs *r, uint32_t *mxcsr32, void **p)
+{
+	uint64_t *gpr = &r->rax;
+
+	for (int i = 0; i < 20; i++)
+		p[i] = &gpr[i]; /* rax..r15, rip, rflags, fs_base, gs_base */
+	p[20] = mxcsr32;
+	for (int i = 0; i < 16; i++)
+		p[21 + i] = r->xmm[i];
+}
+
+static void regs_to_engine(struct vspace *vs, struct cpu_regs *r)
+{
+	uint32_t mxcsr = (uint32_t)r->mxcsr;
+	void *p[REGS_COUNT];
+
+	regs_ptrs(r, &mxcsr, p);
+	uc_reg_write_batch(vs->uc, regs_ids, p, REGS_COUNT);
+}
+
+static void regs_from_engine(struct vspace *vs, struct cpu_regs *r)
+{
+	uint32_t mxcsr = 0;
+	void *p[REGS_COUNT];
+
+	regs_ptrs(r, &mxcsr, p);
+	uc_reg_read_batch(vs->uc, regs_ids, p, REGS_COUNT);
+	r->mxcsr = mxcsr;
+}
+
+/* True if the engine holds cpu's authoritative registers. */
+static bool vcpu_in_engine(const struct vcpu *cpu)
+{
+	return cpu->vs->loaded == cpu && !cpu->dirty;
+}
+
+/* Save the loaded vcpu's registers and forget it. */
+static void vspace_unload(struct vspace *vs)
+{
+	struct vcpu *old = vs->loaded;
+
+	if (!old)
+		return;
+	if (!old->dirty)
+		regs_from_engine(vs, &old->regs);
+	old->dirty = false;
+	vs->loaded = NULL;
+}
+
+/* Make the engine hold cpu's registers.  Returns true if it wrote them
+ * (so cpu->regs.rip is current). */
+static bool vcpu_load(struct vcpu *cpu)
+{
+	struct vspace *vs = cpu->vs;
+
+	if (vcpu_in_engine(cpu))
+		return false;
+	if (vs->loaded != cpu)
+		vspace_unload(vs);
+	regs_to_engine(vs, &cpu->regs);
+	vs->loaded = cpu;
+	cpu->dirty = false;
+	return true;
+}
+
+/* Contract: *out is a vcpu with zeroed registers (rflags and mxcsr at
+ * their reset values), not loaded.  0 or -ENOMEM. */
+int vcpu_create(struct vspace *vs, struct vcpu **out)
+{
+	struct vcpu *cpu = calloc(1, sizeof(*cpu));
+
+	if (!cpu)
+		return -ENOMEM;
+	cpu->vs = vs;
+	cpu->regs.rflags = RFLAGS_RESERVED;
+	cpu->regs.mxcsr = MXCSR_DEFAULT;
+	*out = cpu;
+	return 0;
+}
+
+/* Contract: cpu is not running. */
+void vcpu_destroy(struct vcpu *cpu)
+{
+	if (!cpu)
+		return;
+	if (cpu->vs->loaded == cpu)
+		cpu->vs->loaded = NULL;
+	free(cpu);
+}
+
+void vcpu_get_regs(struct vcpu *cpu, struct cpu_regs *out)
+{
+	if (vcpu_in_engine(cpu))
+		regs_from_engine(cpu->vs, &cpu->regs);
+	*out = cpu->regs;
+}
+
+void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
+{
+	cpu->regs = *in;
+	cpu->regs.mxcsr &= 0xffffffffULL;
+	if (cpu->vs->loaded == cpu)
+		cpu->dirty = true;
+}
+
+void vcpu_syscall_args(struct vcpu *cpu, uint64_t *kcap, uint64_t *tag, uint64_t *timeout)
+{
+	if (vcpu_in_engine(cpu)) {
+		int ids[3] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX};
+		void *p[3] = {kcap, tag, timeout};
+
+		uc_reg_read_batch(cpu->vs->uc, ids, p, 3);
+		return;
+	}
+	*kcap = cpu->regs.rdi;
+	*tag = cpu->regs.rsi;
+	*timeout = cpu->regs.rdx;
+}
+
+void vcpu_syscall_result(struct vcpu *cpu, uint64_t tag, uint64_t label)
+{
+	if (vcpu_in_engine(cpu)) {
+		int ids[2] = {UC_X86_REG_RAX, UC_X86_REG_RDX};
+		void *p[2] = {&tag, &label};
+
+		uc_reg_write_batch(cpu->vs->uc, ids, p, 2);
+		return;
+	}
+	cpu->regs.rax = tag;
+	cpu->regs.rdx = label;
+}
+
+void vcpu_rewind_syscall(struct vcpu *cpu)
+{
+	if (vcpu_in_engine(cpu)) {
+		uint64_t rip = 0;
+
+		uc_reg_read(cpu->vs->uc, UC_X86_REG_RIP, &rip);
+		rip -= SYSCALL_INSN_LEN;
+		uc_reg_write(cpu->vs->uc, UC_X86_REG_RIP, &rip);
+		return;
+	}
+	cpu->regs.rip -= SYSCALL_INSN_LEN;
+}
+
+static unsigned err_fault_kind(uc_err err)
+{
+	switch (err) {
+	case UC_ERR_READ_UNMAPPED:
+	case UC_ERR_READ_PROT:
+	case UC_ERR_READ_UNALIGNED:
+		return FAULT_READ;
+	case UC_ERR_WRITE_UNMAPPED:
+	case UC_ERR_WRITE_PROT:
+	case UC_ERR_WRITE_UNALIGNED:
+		return FAULT_WRITE;
+	case UC_ERR_FETCH_UNMAPPED:
+	case UC_ERR_FETCH_PROT:
+	case UC_ERR_FETCH_UNALIGNED:
+		return FAULT_EXEC;
+	case UC_ERR_INSN_INVALID:
+		return FAULT_ILLEGAL;
+	default:
+		return FAULT_OTHER;
+	}
+}
+
+/*
+ * Classify the end of a run.  A hook's record wins (a syscall or fault
+ * that raced with the watchdog's stop is still reported); then an error
+ * without a hook record; then the watchdog's stop.  A clean stop nobody
+ * asked for is `hlt` (or the guest jumping to RUN_UNTIL): a fault.
+ */
+static void vcpu_classify(struct vcpu *cpu, uc_err err, bool stopped,
+			  struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	uint64_t rip = 0;
+
+	if (vs->trap.why) {
+		*trap = vs->trap;
+		return;
+	}
+	if (err == UC_ERR_OK && stopped) {
+		*trap = (struct vcpu_trap){.why = VCPU_PREEMPTED};
+		return;
+	}
+	uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
+	trap->why = VCPU_FAULT;
+	trap->fault_kind = err == UC_ERR_OK ? FAULT_OTHER : err_fault_kind(err);
+	trap->fault_ip = rip;
+	trap->fault_addr = 0;
+}
+
+/* Contract: cpu is not running and its vspace runs nothing else.  Runs
+ * it until a syscall, a fault or the watchdog's stop after slice_us. */
+void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	uint64_t rip = 0;
+	bool stopped;
+	uc_err err;
+
+	if (vcpu_load(cpu))
+		rip = cpu->regs.rip;
+	else
+		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
+	memset(&vs->trap, 0, sizeof(vs->trap));
+	wd_run_begin(&vs->wd, slice_us);
+	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
+	stopped = wd_run_end(&vs->wd);
+	vcpu_classify(cpu, err, stopped, trap);
+}

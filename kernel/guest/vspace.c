@@ -1,0 +1,214 @@
+/*
+ * Guest address spaces: one Unicorn x86-64 engine per task.
+ *
+ * Memory is host memory mapped with uc_mem_map_ptr, so the same host pages
+ * can appear in several engines.  The hooks installed here turn every way
+ * a guest can leave the engine into a vcpu_trap: `syscall` (the only
+ * legitimate one), invalid memory accesses, invalid instructions and any
+ * interrupt or exception (int3, int n, #DE, ...).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "kernel/guest/guest.h"
+
+#define CR4_OSFXSR     (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define PAGE_MASK      0xfffULL
+
+int guest_uc_errno(uc_err err)
+{
+	switch (err) {
+	case UC_ERR_OK:
+		return 0;
+	case UC_ERR_NOMEM:
+		return -ENOMEM;
+	case UC_ERR_MAP:
+		return -EEXIST;
+	case UC_ERR_ARG:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+static uint64_t vspace_rip(uc_engine *uc)
+{
+	uint64_t rip = 0;
+
+	uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+	return rip;
+}
+
+/* Record the first trap of a run; later ones (e.g. a stop racing with a
+ * fault) do not overwrite it. */
+static void vspace_trap(struct vspace *vs, enum vcpu_exit why, unsigned kind, uint64_t ip,
+			uint64_t addr)
+{
+	if (vs->trap.why)
+		return;
+	vs->trap.why = why;
+	vs->trap.fault_kind = kind;
+	vs->trap.fault_ip = ip;
+	vs->trap.fault_addr = addr;
+}
+
+static void hook_syscall(uc_engine *uc, void *user)
+{
+	vspace_trap(user, VCPU_SYSCALL, FAULT_NONE, 0, 0);
+	uc_emu_stop(uc);
+}
+
+static unsigned mem_fault_kind(uc_mem_type type)
+{
+	switch (type) {
+	case UC_MEM_WRITE_UNMAPPED:
+	case UC_MEM_WRITE_PROT:
+		return FAULT_WRITE;
+	case UC_MEM_FETCH_UNMAPPED:
+	case UC_MEM_FETCH_PROT:
+		return FAULT_EXEC;
+	default:
+		return FAULT_READ;
+	}
+}
+
+/* Unicorn 2.0.1 does not sync RIP before a memory access (only when
+ * UC_HOOK_MEM_READ/WRITE exist, which slows every access ~10x), so for a
+ * data fault RIP is the start of the translation block holding the
+ * faulting instruction; the registers reflect the instructions before it.
+ * Fetch faults are exact: ip = the address that could not be fetched. */
+static bool hook_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+			     int64_t value, void *user)
+{
+	unsigned kind = mem_fault_kind(type);
+	uint64_t ip = kind == FAULT_EXEC ? addr : vspace_rip(uc);
+
+	vspace_trap(user, VCPU_FAULT, kind, ip, addr);
+	return false; /* uc_emu_start returns the matching UC_ERR_* */
+}
+
+static bool hook_insn_invalid(uc_engine *uc, void *user)
+{
+	vspace_trap(user, VCPU_FAULT, FAULT_ILLEGAL, vspace_rip(uc), 0);
+	return false;
+}
+
+static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+	unsigned kind = intno == 6 ? FAULT_ILLEGAL : FAULT_OTHER;
+
+	vspace_trap(user, VCPU_FAULT, kind, vspace_rip(uc), intno);
+	uc_emu_stop(uc);
+}
+
+static int vspace_add_hooks(struct vspace *vs)
+{
+	uc_err err;
+
+	err = uc_hook_add(vs->uc, &vs->hooks[0], UC_HOOK_INSN, hook_syscall, vs, 1, 0,
+			  UC_X86_INS_SYSCALL);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[1], UC_HOOK_MEM_INVALID,
+				  hook_mem_invalid, vs, 1, 0);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[2], UC_HOOK_INSN_INVALID,
+				  hook_insn_invalid, vs, 1, 0);
+	if (!err)
+		err =
+		    uc_hook_add(vs->uc, &vs->hooks[3], UC_HOOK_INTR, hook_intr, vs, 1, 0);
+	return err ? -EIO : 0;
+}
+
+/* Long mode with flat segments is Unicorn's UC_MODE_64 default; SSE needs
+ * the OS-support bits in CR4 or gcc's -O2 code takes #UD. */
+static int vspace_enable_sse(uc_engine *uc)
+{
+	uint64_t cr4 = 0;
+
+	if (uc_reg_read(uc, UC_X86_REG_CR4, &cr4))
+		return -EIO;
+	cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
+	if (uc_reg_write(uc, UC_X86_REG_CR4, &cr4))
+		return -EIO;
+	return 0;
+}
+
+/* Contract: on success *out is an empty address space registered with the
+ * watchdog; on failure nothing is left allocated. */
+int vspace_create(struct vspace **out)
+{
+	struct vspace *vs = calloc(1, sizeof(*vs));
+	int err = -ENOMEM;
+
+	if (!vs)
+		return -ENOMEM;
+	if (uc_open(UC_ARCH_X86, UC_MODE_64, &vs->uc) != UC_ERR_OK) {
+		vs->uc = NULL;
+		goto err;
+	}
+	err = vspace_enable_sse(vs->uc);
+	if (!err)
+		err = vspace_add_hooks(vs);
+	if (!err)
+		err = wd_register(&vs->wd, vs->uc);
+	if (err)
+		goto err;
+	*out = vs;
+	return 0;
+err:
+	if (vs->uc)
+		uc_close(vs->uc);
+	free(vs);
+	return err;
+}
+
+/* Contract: every vcpu of vs has been destroyed (none is running). */
+void vspace_destroy(struct vspace *vs)
+{
+	if (!vs)
+		return;
+	wd_unregister(&vs->wd);
+	uc_close(vs->uc);
+	free(vs);
+}
+
+static int vspace_range_ok(uint64_t addr, uint64_t size)
+{
+	if (!size || (addr & PAGE_MASK) || (size & PAGE_MASK))
+		return 0;
+	return addr + size > addr; /* no wrap-around */
+}
+
+/* Contract: host stays valid and mapped until vspace_unmap or
+ * vspace_destroy.  -EINVAL on misalignment or bad perms, -EEXIST if any
+ * page of the range is already mapped. */
+int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,
+	       unsigned perms)
+{
+	uint32_t prot = 0;
+
+	if (!vspace_range_ok(addr, size) || !host || (perms & ~(MEM_R | MEM_W | MEM_X)))
+		return -EINVAL;
+	if (perms & MEM_R)
+		prot |= UC_PROT_READ;
+	if (perms & MEM_W)
+		prot |= UC_PROT_WRITE;
+	if (perms & MEM_X)
+		prot |= UC_PROT_EXEC;
+	return guest_uc_errno(uc_mem_map_ptr(vs->uc, addr, size, prot, host));
+}
+
+/* Contract: [addr, addr+size) must be entirely mapped (it may span or
+ * split earlier mappings).  -EINVAL on misalignment, -ENOENT if a page of
+ * the range is not mapped. */
+int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size)
+{
+	uc_err err;
+
+	if (!vspace_range_ok(addr, size))
+		return -EINVAL;
+	err = uc_mem_unmap(vs->uc, addr, size);
+	if (err == UC_ERR_NOMEM)
+		return -ENOENT;
+	return guest_uc_errno(err);
+}

@@ -1,0 +1,159 @@
+/*
+ * Task: a protection domain (cap space + address space) and the TASK_*
+ * protocol of abi.h.
+ */
+#include <stdlib.h>
+#include "kernel/kernel.h"
+
+struct task *task_create(struct node *n, unsigned flags)
+{
+	struct task *t;
+
+	if (flags != TASK_GUEST && flags != TASK_NATIVE)
+		return NULL;
+	t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	if (cap_space_init(&t->caps))
+		goto err;
+	if (flags == TASK_GUEST && vspace_create(&t->vs))
+		goto err_caps;
+	t->flags = flags;
+	klist_init(&t->threads);
+	klist_init(&t->regions);
+	kobj_init(&t->obj, n, KOBJ_TASK);
+	return t;
+err_caps:
+	free(t->caps.slots);
+err:
+	free(t);
+	return NULL;
+}
+
+void task_kill(struct task *t)
+{
+	while (!klist_empty(&t->threads)) {
+		struct thread *th =
+		    klist_entry(t->threads.next, struct thread, task_link);
+		kobj_kill(&th->obj); /* unlinks th from t->threads */
+	}
+	cap_space_fini(&t->caps);
+	task_mem_fini(t);
+	if (t->vs) {
+		vspace_destroy(t->vs);
+		t->vs = NULL;
+	}
+}
+
+unsigned task_map_cap(struct task *dst, uint64_t dst_kcap, struct task *src,
+		      uint64_t src_kcap, unsigned mask)
+{
+	struct cap_slot *s = cap_space_slot(&src->caps, src_kcap);
+	struct cap_slot *d = cap_space_slot(&dst->caps, dst_kcap);
+
+	if (!s || !s->obj)
+		return KERR_INVAL_CAP;
+	if (!d)
+		return KERR_RANGE;
+	if (d == s)
+		return KERR_OK; /* mapping a slot onto itself changes nothing */
+	if (mapdb_is_ancestor(d, s))
+		return KERR_INVAL; /* replacing d would revoke the source */
+	mapdb_map(d, s, mask, true);
+	return KERR_OK;
+}
+
+unsigned task_unmap_cap(struct task *t, uint64_t kcap, unsigned flags)
+{
+	struct cap_slot *s = cap_space_slot(&t->caps, kcap);
+
+	if (!s)
+		return KERR_RANGE;
+	if (flags & ~(unsigned)(UNMAP_SELF | UNMAP_RELEASE))
+		return KERR_INVAL;
+	if (flags & UNMAP_RELEASE)
+		mapdb_release(s);
+	else
+		mapdb_revoke(s, flags & UNMAP_SELF);
+	return KERR_OK;
+}
+
+/* Resolve a task kcap of the caller; KCAP_INVALID names the caller's task. */
+static struct task *task_arg(struct thread *caller, uint64_t kcap)
+{
+	struct kobj *o;
+
+	if (kcap == KCAP_INVALID)
+		return caller->task;
+	o = cap_space_lookup(&caller->task->caps, kcap, NULL);
+	return o && o->type == KOBJ_TASK && !o->dead ? (struct task *)o : NULL;
+}
+
+static uint64_t task_cap_info(struct task *t, struct utcb *u, unsigned op)
+{
+	unsigned r1, r2;
+	struct kobj *a = cap_space_lookup(&t->caps, u->mr[1], &r1);
+	struct kobj *b;
+
+	switch (op) {
+	case TASK_CAP_VALID:
+		u->mr[0] = a && !a->dead;
+		return kres_words(1, 0);
+	case TASK_CAP_EQUAL:
+		b = cap_space_lookup(&t->caps, u->mr[2], &r2);
+		u->mr[0] = a && a == b;
+		return kres_words(1, 0);
+	default: /* TASK_CAP_INFO */
+		u->mr[0] = a ? a->type : KOBJ_NONE;
+		u->mr[1] = a ? r1 : 0;
+		return kres_words(2, 0);
+	}
+}
+
+/* TASK_* protocol on task t, invoked by caller; message in u. */
+uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint64_t tag)
+{
+	bool root = caller->task == caller->obj.node->root;
+	struct task *src;
+
+	if (TAG_WORDS(tag) < 1)
+		return kres(KERR_INVAL);
+	switch (u->mr[0]) {
+	case TASK_MAP:
+		if (TAG_WORDS(tag) < 4)
+			return kres(KERR_INVAL);
+		src = task_arg(caller, u->mr[1]);
+		if (!src)
+			return kres(KERR_INVAL_CAP);
+		return kres(
+		    task_map_cap(t, u->mr[3], src, u->mr[2], u->mr[2] & RIGHTS_ALL));
+	case TASK_UNMAP:
+		if (TAG_WORDS(tag) < 3)
+			return kres(KERR_INVAL);
+		return kres(task_unmap_cap(t, u->mr[1], (unsigned)u->mr[2]));
+	case TASK_CAP_VALID:
+	case TASK_CAP_INFO:
+		if (TAG_WORDS(tag) < 2)
+			return kres(KERR_INVAL);
+		return task_cap_info(t, u, (unsigned)u->mr[0]);
+	case TASK_CAP_EQUAL:
+		if (TAG_WORDS(tag) < 3)
+			return kres(KERR_INVAL);
+		return task_cap_info(t, u, TASK_CAP_EQUAL);
+	case TASK_MAP_MEM:
+		if (!root)
+			return kres(KERR_PERM);
+		if (TAG_WORDS(tag) < 5)
+			return kres(KERR_INVAL);
+		return kres(
+		    task_mem_map(t, u->mr[1], u->mr[2], u->mr[3], (unsigned)u->mr[4]));
+	case TASK_UNMAP_MEM:
+		if (!root)
+			return kres(KERR_PERM);
+		if (TAG_WORDS(tag) < 3)
+			return kres(KERR_INVAL);
+		return kres(task_mem_unmap(t, u->mr[1], u->mr[2]));
+	default:
+		return kres(KERR_NOSYS);
+	}
+}

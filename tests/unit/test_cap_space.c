@@ -1,0 +1,132 @@
+/* Capability spaces: slots, lookup, rights, bad kcaps, object death. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include "kernel/kernel.h"
+
+struct fixture {
+	struct node *n;
+	struct task *t;
+};
+
+static int setup(void **state)
+{
+	static struct fixture f;
+
+	f.n = node_create();
+	f.t = task_create(f.n, TASK_NATIVE);
+	if (!f.n || !f.t)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	kobj_put(&f->t->obj);
+	return node_destroy(f->n) == 0 ? 0 : -1;
+}
+
+/* bad kcaps name no slot: 0, past the end, KCAP_NIL */
+static void bad_kcaps_have_no_slot(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_null(cap_space_slot(&f->t->caps, KCAP_INVALID));
+	assert_null(cap_space_slot(&f->t->caps, KCAP(CAP_SLOTS)));
+	assert_null(cap_space_slot(&f->t->caps, KCAP_NIL));
+	assert_non_null(cap_space_slot(&f->t->caps, KCAP(CAP_SLOTS - 1)));
+	assert_null(cap_space_lookup(&f->t->caps, KCAP(5), NULL));
+}
+
+/* a set slot is found by its kcap, low bits ignored, R always present */
+static void set_and_lookup_with_rights(void **state)
+{
+	struct fixture *f = *state;
+	struct gate *g = gate_create(f->n);
+	struct cap_slot *s = cap_space_slot(&f->t->caps, KCAP(0x300));
+	unsigned rights;
+
+	cap_slot_set(s, &g->obj, RIGHT_W);
+	assert_ptr_equal(cap_space_lookup(&f->t->caps, KCAP(0x300) | 7, &rights),
+			 &g->obj);
+	assert_int_equal(rights, RIGHT_W | RIGHT_R);
+	assert_int_equal(cap_space_kcap(&f->t->caps, s), KCAP(0x300));
+	assert_int_equal(g->obj.ncaps, 1);
+	assert_int_equal(g->obj.refs, 2);
+	kobj_put(&g->obj);
+}
+
+/* mapping rights are the source's masked, plus R; bad destinations fail */
+static void map_reduces_rights_and_checks_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct irq *q = irq_create(f->n);
+	unsigned rights;
+
+	cap_slot_set(cap_space_slot(&f->t->caps, KCAP(0x301)), &q->obj, RIGHTS_ALL);
+	assert_int_equal(task_map_cap(f->t, KCAP(0x302), f->t, KCAP(0x301), RIGHT_S),
+			 KERR_OK);
+	assert_ptr_equal(cap_space_lookup(&f->t->caps, KCAP(0x302), &rights), &q->obj);
+	assert_int_equal(rights, RIGHT_S | RIGHT_R);
+	assert_int_equal(task_map_cap(f->t, KCAP(0x303), f->t, KCAP(0x399), RIGHTS_ALL),
+			 KERR_INVAL_CAP);
+	assert_int_equal(
+	    task_map_cap(f->t, KCAP(CAP_SLOTS), f->t, KCAP(0x301), RIGHTS_ALL),
+	    KERR_RANGE);
+	assert_int_equal(task_map_cap(f->t, 0, f->t, KCAP(0x301), RIGHTS_ALL),
+			 KERR_RANGE);
+	assert_int_equal(task_unmap_cap(f->t, KCAP_NIL, 0), KERR_RANGE);
+	kobj_put(&q->obj);
+}
+
+/* the object dies (deferred to reap) when its last cap is unmapped */
+static void last_cap_gone_kills_object(void **state)
+{
+	struct fixture *f = *state;
+	struct gate *g = gate_create(f->n);
+
+	cap_slot_set(cap_space_slot(&f->t->caps, KCAP(0x310)), &g->obj, RIGHTS_ALL);
+	assert_int_equal(task_map_cap(f->t, KCAP(0x311), f->t, KCAP(0x310), RIGHTS_ALL),
+			 KERR_OK);
+	kobj_get(&g->obj); /* keep it observable */
+	kobj_put(&g->obj); /* creator's reference */
+	assert_int_equal(task_unmap_cap(f->t, KCAP(0x311), UNMAP_SELF), KERR_OK);
+	kobj_reap(f->n);
+	assert_false(g->obj.dead);
+	assert_int_equal(task_unmap_cap(f->t, KCAP(0x310), UNMAP_SELF), KERR_OK);
+	assert_false(g->obj.dead); /* deferred */
+	kobj_reap(f->n);
+	assert_true(g->obj.dead);
+	assert_int_equal(g->obj.ncaps, 0);
+	kobj_put(&g->obj);
+}
+
+/* TASK_CAP_INFO-style lookups see the type of what a slot names */
+static void lookup_reports_type(void **state)
+{
+	struct fixture *f = *state;
+	struct kobj *fac = factory_create(f->n);
+	struct kobj *o;
+
+	cap_slot_set(cap_space_slot(&f->t->caps, KCAP(FIXED_FACTORY)), fac, RIGHTS_ALL);
+	o = cap_space_lookup(&f->t->caps, KCAP(FIXED_FACTORY), NULL);
+	assert_int_equal(o->type, KOBJ_FACTORY);
+	kobj_put(fac);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(bad_kcaps_have_no_slot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(set_and_lookup_with_rights, setup, teardown),
+	    cmocka_unit_test_setup_teardown(map_reduces_rights_and_checks_slots, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(last_cap_gone_kills_object, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lookup_reports_type, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,491 @@
+/*
+ * The Unicorn guest backend through kernel/backend.h only: syscall traps,
+ * preemption, faults, register contexts, shared memory and moving a
+ * running computation to a fresh engine.
+ *
+ * Guest code is assembled by the host assembler into .rodata snippets and
+ * copied into a page mapped at CODE; DATA is a read-write page.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+#include "kernel/backend.h"
+
+#define PAGE	 0x1000ULL
+#define CODE	 0x400000ULL
+#define DATA	 0x600000ULL
+#define WILD	 0xdead0000ULL
+#define SLICE_US 1000
+
+/* A guest snippet: bytes between name and name_end in .rodata. */
+#define SNIPPET(name, body)                                                              \
+	__asm__(".pushsection .rodata\n.globl " #name "\n" #name ":\n" body              \
+		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                \
+	extern const uint8_t name[], name##_end[]
+
+/* rdi/rsi/rdx = args; syscall; store rax, rdx to DATA; syscall again */
+SNIPPET(g_sys, "mov $0x1111, %edi\n mov $0x2222, %esi\n mov $0x3333, %edx\n"
+	       ".globl g_sys_after\n syscall\n g_sys_after:\n"
+	       " movq %rax, 0x600000\n movq %rdx, 0x600008\n syscall\n");
+extern const uint8_t g_sys_after[];
+SNIPPET(g_loop, "1: jmp 1b\n");
+SNIPPET(g_wild_write, "movabs $0xdead0000, %rbx\n .globl g_ww_insn\n g_ww_insn:\n"
+		      " movq $7, (%rbx)\n syscall\n");
+extern const uint8_t g_ww_insn[];
+SNIPPET(g_wild_read, "movabs $0xdead0008, %rbx\n mov (%rbx), %rax\n");
+SNIPPET(g_write_code, "movq $1, 0x400000\n");
+SNIPPET(g_jump_wild, "movabs $0xdead0000, %rax\n jmp *%rax\n");
+SNIPPET(g_ud2, "nop\n ud2\n");
+SNIPPET(g_hlt, "nop\n hlt\n");
+SNIPPET(g_int3, "int3\n");
+SNIPPET(g_int80, "int $0x80\n");
+SNIPPET(g_divzero, "xor %ecx, %ecx\n mov $1, %eax\n div %ecx\n");
+/* privileged or odd instructions: the guest runs at CPL 0 in the engine,
+ * so these may succeed or fault, but must never take the node down */
+SNIPPET(g_cr0, "xor %eax, %eax\n mov %rax, %cr0\n nop\n syscall\n");
+SNIPPET(g_lgdt, "lgdt 0x600000\n mov $0x10, %eax\n mov %eax, %ds\n syscall\n");
+SNIPPET(g_ljmp, "ljmp *0x600000\n syscall\n");
+SNIPPET(g_iret, "iretq\n");
+SNIPPET(g_lidt, "lidt 0x600000\n int $0x21\n syscall\n");
+SNIPPET(g_sysenter, "sysenter\n syscall\n");
+SNIPPET(g_push_wild, "mov $0xdead0000, %rsp\n push %rax\n syscall\n");
+SNIPPET(g_to_ss, "mov $0x2b, %eax\n mov %eax, %ss\n syscall\n");
+/* count in rax, one syscall per step */
+SNIPPET(g_count, "1: inc %rax\n syscall\n jmp 1b\n");
+/* store a marker to DATA / load it back */
+SNIPPET(g_store, "movq $0x5a5a, 0x600000\n syscall\n");
+SNIPPET(g_load, "movq 0x600000, %rax\n syscall\n");
+/* %gs:0 through gs_base */
+SNIPPET(g_gs, "movq %gs:0, %rax\n syscall\n");
+/* x = DATA[0]; repeat DATA[2] times: x = x * f + f (f = DATA[1]);
+ * DATA[3] = x; plus an xmm2 running sum, also stored (DATA[4]). */
+SNIPPET(g_sse, "movsd 0x600000, %xmm0\n movsd 0x600008, %xmm1\n"
+	       " xorpd %xmm2, %xmm2\n xor %ecx, %ecx\n"
+	       "1: mulsd %xmm1, %xmm0\n addsd %xmm1, %xmm0\n addsd %xmm0, %xmm2\n"
+	       " inc %rcx\n cmp 0x600010, %rcx\n jb 1b\n"
+	       " movsd %xmm0, 0x600018\n movsd %xmm2, 0x600020\n syscall\n");
+
+/* One address space with CODE (rx) and DATA (rw) from host pages. */
+struct fixture {
+	struct vspace *vs;
+	struct vcpu *cpu;
+	uint8_t *code;
+	uint64_t *data;
+};
+
+static void *page_alloc(size_t n)
+{
+	void *p = aligned_alloc(PAGE, n * PAGE);
+
+	assert_non_null(p);
+	memset(p, 0, n * PAGE);
+	return p;
+}
+
+static void fixture_init(struct fixture *f, const uint8_t *start, const uint8_t *end)
+{
+	assert_int_equal(vspace_create(&f->vs), 0);
+	f->code = page_alloc(1);
+	f->data = page_alloc(1);
+	memset(f->code, 0xcc, PAGE);
+	memcpy(f->code, start, end - start);
+	assert_int_equal(vspace_map(f->vs, CODE, PAGE, f->code, MEM_R | MEM_X), 0);
+	assert_int_equal(vspace_map(f->vs, DATA, PAGE, f->data, MEM_R | MEM_W), 0);
+	assert_int_equal(vcpu_create(f->vs, &f->cpu), 0);
+	struct cpu_regs r;
+	vcpu_get_regs(f->cpu, &r);
+	r.rip = CODE;
+	r.rsp = DATA + PAGE;
+	vcpu_set_regs(f->cpu, &r);
+}
+
+static void fixture_fini(struct fixture *f)
+{
+	vcpu_destroy(f->cpu);
+	vspace_destroy(f->vs);
+	free(f->code);
+	free(f->data);
+}
+
+#define FIXTURE(f, snip) fixture_init(&(f), snip, snip##_end)
+
+static uint64_t rip_of(struct vcpu *cpu)
+{
+	struct cpu_regs r;
+
+	vcpu_get_regs(cpu, &r);
+	return r.rip;
+}
+
+/* a syscall traps with its args; ip is past it; results reach the guest */
+static void syscall_args_and_results(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	uint64_t kcap, tag, timeout;
+
+	FIXTURE(f, g_sys);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	vcpu_syscall_args(f.cpu, &kcap, &tag, &timeout);
+	assert_int_equal(kcap, 0x1111);
+	assert_int_equal(tag, 0x2222);
+	assert_int_equal(timeout, 0x3333);
+	assert_int_equal(rip_of(f.cpu), CODE + (g_sys_after - g_sys));
+	vcpu_syscall_result(f.cpu, 0xaaaa, 0xbbbb);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_int_equal(f.data[0], 0xaaaa);
+	assert_int_equal(f.data[1], 0xbbbb);
+	fixture_fini(&f);
+}
+
+/* rewinding re-issues the same syscall, also after a register round trip */
+static void syscall_rewind(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+
+	FIXTURE(f, g_sys);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	vcpu_rewind_syscall(f.cpu);
+	assert_int_equal(rip_of(f.cpu), CODE + (g_sys_after - g_sys) - 2);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_int_equal(rip_of(f.cpu), CODE + (g_sys_after - g_sys));
+	vcpu_get_regs(f.cpu, &r); /* struct now authoritative after set */
+	vcpu_set_regs(f.cpu, &r);
+	vcpu_rewind_syscall(f.cpu);
+	vcpu_syscall_result(f.cpu, 1, 2);
+	vcpu_get_regs(f.cpu, &r);
+	assert_int_equal(r.rip, CODE + (g_sys_after - g_sys) - 2);
+	assert_int_equal(r.rax, 1);
+	assert_int_equal(r.rdx, 2);
+	fixture_fini(&f);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* an endless loop is preempted after about a slice, repeatedly */
+static void loop_is_preempted(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+
+	FIXTURE(f, g_loop);
+	for (int i = 0; i < 5; i++) {
+		double t0 = now_ms();
+		vcpu_run(f.cpu, SLICE_US, &t);
+		double ms = now_ms() - t0;
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+		assert_true(ms >= SLICE_US / 1000.0 * 0.9);
+		assert_true(ms < 100.0); /* a few slices, with slack for load */
+		assert_int_equal(rip_of(f.cpu), CODE);
+	}
+	fixture_fini(&f);
+}
+
+/* after a long idle time (the watchdog sleeps) a loop is still preempted */
+static void preempted_after_idle(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	struct timespec idle = {0, 400 * 1000 * 1000};
+
+	FIXTURE(f, g_loop);
+	nanosleep(&idle, NULL);
+	double t0 = now_ms();
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_PREEMPTED);
+	assert_true(now_ms() - t0 < 100.0);
+	fixture_fini(&f);
+}
+
+struct fault_case {
+	const char *name;
+	const uint8_t *start, *end;
+	unsigned kind;
+	uint64_t ip_off; /* expected ip - CODE, or ~0: not checked */
+	int ip_exact;	 /* 0: ip may be earlier in the same basic block */
+	uint64_t addr;	 /* expected fault address, or ~0: not checked */
+};
+
+#define NOCHK (~0ULL)
+static const struct fault_case fault_cases[] = {
+    {"wild write", g_wild_write, g_wild_write_end, FAULT_WRITE, 10, 0, WILD},
+    {"wild read", g_wild_read, g_wild_read_end, FAULT_READ, 10, 0, WILD + 8},
+    {"write to code", g_write_code, g_write_code_end, FAULT_WRITE, 0, 1, CODE},
+    {"jump unmapped", g_jump_wild, g_jump_wild_end, FAULT_EXEC, WILD - CODE, 1, WILD},
+    {"ud2", g_ud2, g_ud2_end, FAULT_ILLEGAL, 1, 1, NOCHK},
+    {"hlt", g_hlt, g_hlt_end, FAULT_OTHER, NOCHK, 1, NOCHK},
+    {"int3", g_int3, g_int3_end, FAULT_OTHER, NOCHK, 1, 3},
+    {"int 0x80", g_int80, g_int80_end, FAULT_OTHER, NOCHK, 1, 0x80},
+    {"divide by zero", g_divzero, g_divzero_end, FAULT_OTHER, NOCHK, 1, 0},
+};
+
+/* each way out but syscall is a fault with kind, ip and address */
+static void faults_are_reported(void **state)
+{
+	for (size_t i = 0; i < sizeof(fault_cases) / sizeof(fault_cases[0]); i++) {
+		const struct fault_case *c = &fault_cases[i];
+		struct fixture f;
+		struct vcpu_trap t;
+
+		print_message("fault: %s\n", c->name);
+		fixture_init(&f, c->start, c->end);
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_FAULT);
+		assert_int_equal(t.fault_kind, c->kind);
+		if (c->ip_off != NOCHK && c->ip_exact)
+			assert_int_equal(t.fault_ip, CODE + c->ip_off);
+		if (c->ip_off != NOCHK && !c->ip_exact)
+			assert_in_range(t.fault_ip, CODE, CODE + c->ip_off);
+		if (c->addr != NOCHK)
+			assert_int_equal(t.fault_addr, c->addr);
+		/* the engine stays usable: a second run faults the same way */
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_FAULT);
+		assert_int_equal(t.fault_kind, c->kind);
+		fixture_fini(&f);
+	}
+}
+
+static const struct {
+	const char *name;
+	const uint8_t *start, *end;
+} hostile_cases[] = {
+    {"mov cr0", g_cr0, g_cr0_end},
+    {"lgdt + mov ds", g_lgdt, g_lgdt_end},
+    {"ljmp", g_ljmp, g_ljmp_end},
+    {"iretq", g_iret, g_iret_end},
+    {"lidt + int", g_lidt, g_lidt_end},
+    {"sysenter", g_sysenter, g_sysenter_end},
+    {"push wild", g_push_wild, g_push_wild_end},
+    {"mov ss", g_to_ss, g_to_ss_end},
+};
+
+/* hostile instructions end in a trap, repeatedly, and never crash us */
+static void hostile_instructions_trap(void **state)
+{
+	for (size_t i = 0; i < sizeof(hostile_cases) / sizeof(hostile_cases[0]); i++) {
+		struct fixture f;
+		struct vcpu_trap t;
+
+		print_message("hostile: %s\n", hostile_cases[i].name);
+		fixture_init(&f, hostile_cases[i].start, hostile_cases[i].end);
+		for (int k = 0; k < 3; k++) {
+			vcpu_run(f.cpu, SLICE_US, &t);
+			assert_true(t.why == VCPU_SYSCALL || t.why == VCPU_FAULT);
+		}
+		fixture_fini(&f);
+	}
+}
+
+/* a resolved fault (pager maps the page) re-executes the access.  Unicorn
+ * 2.0.1 reports a data fault at the start of its translation block, so
+ * the (idempotent) movabs before the store runs twice. */
+static void fault_then_map_resumes(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	uint64_t *wild = page_alloc(1);
+
+	FIXTURE(f, g_wild_write);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_FAULT);
+	assert_in_range(rip_of(f.cpu), CODE, CODE + (g_ww_insn - g_wild_write));
+	assert_int_equal(vspace_map(f.vs, WILD, PAGE, wild, MEM_R | MEM_W), 0);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_int_equal(wild[0], 7);
+	assert_int_equal(vspace_unmap(f.vs, WILD, PAGE), 0);
+	fixture_fini(&f);
+	free(wild);
+}
+
+/* map: alignment, overlap, unmap of unmapped ranges */
+static void map_errors(void **state)
+{
+	struct vspace *vs;
+	uint8_t *mem = page_alloc(2);
+
+	assert_int_equal(vspace_create(&vs), 0);
+	assert_int_equal(vspace_map(vs, 0x10000, PAGE, mem, MEM_R), 0);
+	assert_int_equal(vspace_map(vs, 0x10000, PAGE, mem, MEM_R), -EEXIST);
+	assert_int_equal(vspace_map(vs, 0xf000, 2 * PAGE, mem, MEM_R), -EEXIST);
+	assert_int_equal(vspace_map(vs, 0x20010, PAGE, mem, MEM_R), -EINVAL);
+	assert_int_equal(vspace_map(vs, 0x20000, 100, mem, MEM_R), -EINVAL);
+	assert_int_equal(vspace_map(vs, 0x20000, PAGE, mem, 8), -EINVAL);
+	assert_int_equal(vspace_unmap(vs, 0x30000, PAGE), -ENOENT);
+	assert_int_equal(vspace_unmap(vs, 0x10000, PAGE), 0);
+	assert_int_equal(vspace_map(vs, 0x10000, 2 * PAGE, mem, MEM_R | MEM_W), 0);
+	vspace_destroy(vs);
+	free(mem);
+}
+
+/* two vcpus on one engine keep separate registers */
+static void vcpus_are_separate(void **state)
+{
+	struct fixture f;
+	struct vcpu *b;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+	uint64_t x, y, z;
+
+	FIXTURE(f, g_count);
+	assert_int_equal(vcpu_create(f.vs, &b), 0);
+	vcpu_get_regs(f.cpu, &r);
+	r.rax = 1000;
+	r.rbx = 0xa;
+	r.xmm[3][0] = 0xa3;
+	vcpu_set_regs(f.cpu, &r);
+	r.rax = 5000;
+	r.rbx = 0xb;
+	r.xmm[3][0] = 0xb3;
+	vcpu_set_regs(b, &r);
+	for (int i = 1; i <= 3; i++) {
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_SYSCALL);
+		vcpu_run(b, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_SYSCALL);
+		vcpu_syscall_args(b, &x, &y, &z);
+	}
+	vcpu_get_regs(f.cpu, &r);
+	assert_int_equal(r.rax, 1003);
+	assert_int_equal(r.rbx, 0xa);
+	assert_int_equal(r.xmm[3][0], 0xa3);
+	vcpu_get_regs(b, &r);
+	assert_int_equal(r.rax, 5003);
+	assert_int_equal(r.rbx, 0xb);
+	assert_int_equal(r.xmm[3][0], 0xb3);
+	vcpu_destroy(b);
+	fixture_fini(&f);
+}
+
+/* the same host page in two engines is one memory */
+static void shared_page_between_vspaces(void **state)
+{
+	struct fixture a, b;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+
+	FIXTURE(a, g_store);
+	FIXTURE(b, g_load);
+	assert_int_equal(vspace_unmap(b.vs, DATA, PAGE), 0);
+	assert_int_equal(vspace_map(b.vs, DATA, PAGE, a.data, MEM_R), 0);
+	vcpu_run(a.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_int_equal(a.data[0], 0x5a5a);
+	vcpu_run(b.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	vcpu_get_regs(b.cpu, &r);
+	assert_int_equal(r.rax, 0x5a5a);
+	fixture_fini(&a);
+	fixture_fini(&b);
+}
+
+/* gs_base set through the portable registers is what %gs:0 reads */
+static void gs_base_reaches_guest(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+
+	FIXTURE(f, g_gs);
+	f.data[4] = 0x7e57;
+	vcpu_get_regs(f.cpu, &r);
+	r.gs_base = DATA + 32;
+	vcpu_set_regs(f.cpu, &r);
+	vcpu_run(f.cpu, SLICE_US, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	vcpu_get_regs(f.cpu, &r);
+	assert_int_equal(r.rax, 0x7e57);
+	assert_int_equal(r.gs_base, DATA + 32);
+	fixture_fini(&f);
+}
+
+#define SSE_STEPS 40000000ULL
+#define MXCSR_RZ  0x7f80ULL /* exceptions masked, round toward zero */
+
+static void sse_setup(struct fixture *f)
+{
+	double x0 = 1.0, fac = 1.0000001;
+	struct cpu_regs r;
+
+	FIXTURE(*f, g_sse);
+	memcpy(&f->data[0], &x0, 8);
+	memcpy(&f->data[1], &fac, 8);
+	f->data[2] = SSE_STEPS;
+	vcpu_get_regs(f->cpu, &r);
+	r.mxcsr = MXCSR_RZ;
+	vcpu_set_regs(f->cpu, &r);
+}
+
+/* registers moved mid-loop into a fresh engine over copied memory finish
+ * the SSE computation bit-exactly */
+static void regs_move_to_fresh_engine(void **state)
+{
+	struct fixture ref, src, dst;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+	int slices = 0;
+
+	sse_setup(&ref);
+	do
+		vcpu_run(ref.cpu, 1000000, &t);
+	while (t.why == VCPU_PREEMPTED);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+
+	sse_setup(&src);
+	vcpu_run(src.cpu, 2000, &t);
+	assert_int_equal(t.why, VCPU_PREEMPTED);
+	vcpu_get_regs(src.cpu, &r);
+	assert_true(r.rcx > 0 && r.rcx < SSE_STEPS);
+	assert_int_equal(r.mxcsr & 0xffc0, MXCSR_RZ);
+
+	FIXTURE(dst, g_loop); /* different code, overwritten below */
+	memcpy(dst.code, src.code, PAGE);
+	memcpy(dst.data, src.data, PAGE);
+	fixture_fini(&src);
+	vcpu_set_regs(dst.cpu, &r);
+	do {
+		vcpu_run(dst.cpu, 1000000, &t);
+		slices++;
+	} while (t.why == VCPU_PREEMPTED);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_memory_equal(&dst.data[3], &ref.data[3], 16);
+	assert_true(ref.data[3] != 0 && ref.data[4] != 0);
+	fixture_fini(&ref);
+	fixture_fini(&dst);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(syscall_args_and_results),
+	    cmocka_unit_test(syscall_rewind),
+	    cmocka_unit_test(loop_is_preempted),
+	    cmocka_unit_test(preempted_after_idle),
+	    cmocka_unit_test(faults_are_reported),
+	    cmocka_unit_test(hostile_instructions_trap),
+	    cmocka_unit_test(fault_then_map_resumes),
+	    cmocka_unit_test(map_errors),
+	    cmocka_unit_test(vcpus_are_separate),
+	    cmocka_unit_test(shared_page_between_vspaces),
+	    cmocka_unit_test(gs_base_reaches_guest),
+	    cmocka_unit_test(regs_move_to_fresh_engine),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
