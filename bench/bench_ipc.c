@@ -133,19 +133,23 @@ static double socket_round_trip(unsigned long n)
 	return t / n;
 }
 
+#define BENCH_ROUTE                                                                      \
+	"  <parent-provides><service name=\"PD\"/><service name=\"CPU\"/>"               \
+	"<service name=\"LOG\"/><service name=\"ROM\"/></parent-provides>\n"             \
+	"  <default-route><any-service><parent/><any-child/></any-service>"              \
+	"</default-route>\n"
+
 static const char ipc_config[] =
-    "<config>\n"
+    "<config>\n" BENCH_ROUTE
     "  <start name=\"ping\" caps=\"50\"><binary name=\"bench_ping\"/>\n"
     "    <resource name=\"RAM\" quantum=\"1M\"/>\n"
     "    <provides><service name=\"Ping\"/></provides></start>\n"
     "  <start name=\"pong\" caps=\"50\"><binary name=\"bench_pong\"/>\n"
-    "    <resource name=\"RAM\" quantum=\"1M\"/>\n"
-    "    <route><service name=\"Ping\"><child name=\"ping\"/></service>\n"
-    "      <any-service><parent/></any-service></route></start>\n"
+    "    <resource name=\"RAM\" quantum=\"1M\"/></start>\n"
     "</config>\n";
 
 static const char null_config[] =
-    "<config>\n"
+    "<config>\n" BENCH_ROUTE
     "  <start name=\"null\" caps=\"50\"><binary name=\"bench_null\"/>\n"
     "    <resource name=\"RAM\" quantum=\"1M\"/></start>\n"
     "</config>\n";
@@ -160,8 +164,11 @@ int main(int argc, char **argv)
 		return 1;
 	self[len] = 0;
 	/* the benchmark lives in $(B)/bench; capsule and components in $(B) */
-	snprintf(capsule, sizeof capsule, "%s/../capsule", dirname(self));
-	snprintf(components, sizeof components, "%s/../components", self);
+	dirname(self); /* in place: self is now $(B)/bench */
+	if (strlen(self) + 16 > sizeof capsule)
+		return 1;
+	snprintf(capsule, sizeof capsule, "%.4000s/../capsule", self);
+	snprintf(components, sizeof components, "%.4000s/../components", self);
 	if (!mkdtemp(tmpdir) || write_file("ipc.xml", ipc_config) ||
 	    write_file("null.xml", null_config))
 		return 1;

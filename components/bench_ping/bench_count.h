@@ -4,6 +4,7 @@
 
 #include <base/env.h>
 #include <stdlib.h>
+#include <string.h>
 
 static inline uint64_t bench_count(struct env *env)
 {

@@ -65,6 +65,10 @@ void cap_map_remove(struct cap_map *m, struct cap_index *e);
 struct cap_index *cap_map_alloc_range(struct cap_map *m, unsigned n);
 /* Change the id of an entry and re-sort it (used by a restorer). */
 int cap_map_rekey(struct cap_map *m, struct cap_index *e, uint64_t new_id);
+/* Rebuild the tree from the ids in the array (after a restorer rewrote
+ * them in place); an id found twice is set to CAP_ID_INVALID in the later
+ * slot.  0, or -EEXIST if that happened. */
+int cap_map_rebuild(struct cap_map *m);
 /* Check AVL order, balance, parent links and that every tree node is a
  * used slot; 0 if consistent. */
 int cap_map_check(const struct cap_map *m);

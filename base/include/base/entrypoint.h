@@ -49,7 +49,10 @@ void ep_defer(struct entrypoint *ep, void (*fn)(void *), void *arg);
 /* Bind irq to the entrypoint's thread: each trigger runs fn(arg) on the
  * entrypoint (no reply is sent).  0 or -errno. */
 int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *arg);
-/* Serve requests until the component exits. */
+/* The entrypoint's exit cap (its exit object, managed from the start):
+ * a request to it makes ep_run return once the reply is sent. */
+cap_t ep_exit_cap(struct entrypoint *ep);
+/* Serve requests until the exit cap is invoked. */
 void ep_run(struct entrypoint *ep);
 /* Rebuild the object pool after its badges were rewritten (restorer). */
 void ep_pool_rebuild(struct entrypoint *ep);

@@ -13,6 +13,7 @@
 #ifndef BASE_ENV_H
 #define BASE_ENV_H
 
+#include <stddef.h>
 #include <base/entrypoint.h>
 #include <base/sessions.h>
 
@@ -34,6 +35,12 @@ int env_session(struct env *env, const char *service, const char *args, cap_t *o
 int env_announce(struct env *env, const char *service, cap_t root);
 /* parent.exit(code); never returns */
 void env_exit(struct env *env, int code) __attribute__((noreturn));
+
+/* Guest entry of libbase, called by crt0 with the startup_info the parent
+ * wrote on the initial stack (checked by its magic): sets everything up,
+ * calls component_construct, serves the entrypoint, and reports exit 0
+ * to the parent when the entrypoint's exit cap is invoked. */
+void base_start(const struct startup_info *si);
 
 /* heap: backed by PD RAM dataspaces attached to the address space */
 void *heap_alloc(uint64_t size);

@@ -40,6 +40,9 @@ enum cpu_op {
 	CPU_SET_REGS, /* w[0..] = struct cpu_regs */
 	CPU_STATE,    /* -> w0 state, w1 fault kind, w2 ip, w3 address */
 	CPU_KILL,
+	CPU_EXCEPTION_IRQ, /* -> caps[0] = irq (FACTORY_IRQ) core triggers when a
+			      thread of this session faults; bind it with
+			      ep_irq_handler, then ask CPU_STATE */
 };
 
 enum rom_op { ROM_DATASPACE = 1 }; /* -> caps[0] = ds, w0 = size */

@@ -1,0 +1,52 @@
+/*
+ * Capability values: references to cap map entries, with refcounts.
+ * Releasing the last reference of a non-fixed entry unmaps its kcap from
+ * the own task and frees the entry.
+ */
+#include "platform.h"
+
+#define CAP_REF_MAX 0xff /* a saturated entry stays pinned */
+
+uint64_t cap_kcap(cap_t c)
+{
+	if (!cap_valid(c))
+		return KCAP_INVALID;
+	return cap_map_kcap(cap_map(), c.idx);
+}
+
+cap_t cap_ref(cap_t c)
+{
+	if (c.idx && c.idx->id && !c.idx->fixed && c.idx->ref < CAP_REF_MAX)
+		c.idx->ref++;
+	return c;
+}
+
+unsigned base_unmap(uint64_t kcap, unsigned flags)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label, tag;
+
+	u->mr[0] = TASK_UNMAP;
+	u->mr[1] = kcap;
+	u->mr[2] = flags;
+	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	return TAG_ERROR(tag);
+}
+
+void cap_release(cap_t c)
+{
+	struct cap_map *m = cap_map();
+	struct cap_index *e = c.idx;
+	uint64_t kcap;
+
+	if (!e || !e->id || e->fixed || e->ref == 0 || e->ref == CAP_REF_MAX)
+		return;
+	if (--e->ref)
+		return;
+	kcap = cap_map_kcap(m, e);
+	if (kcap == KCAP_INVALID)
+		return; /* not an entry of this map: leave it alone */
+	base_unmap(kcap, UNMAP_SELF);
+	cap_map_remove(m, e);
+}

@@ -1,0 +1,160 @@
+/*
+ * Receive-side dedupe of capabilities (insert_map) and synchronous RPC.
+ *
+ * Moving a received cap out of the receive window: the entry's slot is
+ * mapped from the window slot (TASK_MAP inside the own task), which makes
+ * it a child of the window slot in the kernel's mapping database.  The
+ * window slot is therefore NOT unmapped afterwards (TASK_UNMAP would
+ * revoke the child too); the kernel releases it, handing the child to its
+ * parent, when the next map item lands in that slot.  Window slots are
+ * marked CAP_ID_INVALID in the cap map, so a reader of the map knows to
+ * skip them.  A window slot whose cap was not moved (duplicate, forged)
+ * has no children and is unmapped at once.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include "platform.h"
+
+struct base_thread *base_thread_self(void)
+{
+	return (struct base_thread *)(uintptr_t)sys_utcb()->tcr[TCR_USER];
+}
+
+int kerr_to_errno(unsigned kerr)
+{
+	switch (kerr) {
+	case KERR_OK:
+		return 0;
+	case KERR_INVAL_CAP:
+		return -ECONNREFUSED;
+	case KERR_TIMEOUT:
+		return -ETIMEDOUT;
+	case KERR_ABORTED:
+		return -EPIPE;
+	case KERR_PERM:
+		return -EPERM;
+	case KERR_INVAL:
+		return -EINVAL;
+	case KERR_NOSYS:
+		return -ENOSYS;
+	case KERR_NOMEM:
+		return -ENOMEM;
+	case KERR_BUSY:
+		return -EBUSY;
+	case KERR_RANGE:
+		return -ERANGE;
+	default:
+		return -EIO;
+	}
+}
+
+/* TASK_* op on the own task with two arguments; *res = mr[0] of the
+ * answer.  enum kerr. */
+static unsigned task_op(uint64_t op, uint64_t a, uint64_t b, uint64_t c, unsigned words,
+			uint64_t *res)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label, tag;
+
+	u->mr[0] = op;
+	u->mr[1] = a;
+	u->mr[2] = b;
+	u->mr[3] = c;
+	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, words, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	if (!TAG_ERROR(tag) && res)
+		*res = TAG_WORDS(tag) ? u->mr[0] : 0;
+	return TAG_ERROR(tag);
+}
+
+/* Map own kcap src to own kcap dst (dst's old content is revoked). */
+static unsigned task_move(uint64_t src, uint64_t dst)
+{
+	return task_op(TASK_MAP, KCAP_INVALID, src | RIGHTS_ALL, dst, 4, NULL);
+}
+
+static int task_same(uint64_t a, uint64_t b)
+{
+	uint64_t r = 0;
+
+	return !task_op(TASK_CAP_EQUAL, a, b, 0, 3, &r) && r == 1;
+}
+
+static int task_valid(uint64_t kcap)
+{
+	uint64_t r = 0;
+
+	return !task_op(TASK_CAP_VALID, kcap, 0, 0, 2, &r) && r == 1;
+}
+
+cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
+{
+	struct cap_index *e = cap_map_find(m, id);
+	uint64_t kcap;
+
+	if (!e) {
+		/* a new badge: a fresh entry, the cap moved out of the window */
+		e = cap_map_insert(m, id);
+		if (!e)
+			goto drop;
+		if (task_move(window_kcap, cap_map_kcap(m, e)) != KERR_OK) {
+			cap_map_remove(m, e);
+			goto drop;
+		}
+		return (cap_t){e};
+	}
+	kcap = cap_map_kcap(m, e);
+	if (task_same(window_kcap, kcap)) {
+		base_unmap(window_kcap, UNMAP_SELF);
+		return cap_ref((cap_t){e});
+	}
+	if (!task_valid(kcap)) {
+		/* our copy was revoked: the new one takes its place */
+		if (task_move(window_kcap, kcap) != KERR_OK)
+			goto drop;
+		return cap_ref((cap_t){e});
+	}
+	/* a known badge naming a different object: forged */
+drop:
+	base_unmap(window_kcap, UNMAP_SELF);
+	return CAP_INVALID;
+}
+
+/* A call to an object of the calling thread's own entrypoint would wait
+ * for itself: dispatch it directly, with the reference effects of a real
+ * round trip (the caller gains a reference to every cap in the reply). */
+static int rpc_call_local(struct entrypoint *ep, struct rpc_object *obj, struct msg *m)
+{
+	obj->dispatch(obj, m);
+	for (unsigned i = 0; i < m->ncaps; i++)
+		cap_ref(m->caps[i]);
+	(void)ep;
+	return 0;
+}
+
+int rpc_call(cap_t dst, struct msg *m)
+{
+	struct base_thread *bt;
+	struct utcb *u;
+	uint64_t tag, label, first;
+	int err;
+
+	if (!cap_valid(dst))
+		return -EINVAL;
+	bt = base_thread_self();
+	if (bt && bt->ep) {
+		struct rpc_object *obj = ep_lookup(bt->ep, cap_badge(dst));
+
+		if (obj && obj->cap.idx == dst.idx)
+			return rpc_call_local(bt->ep, obj, m);
+	}
+	u = sys_utcb();
+	tag = msg_to_utcb(u, m, cap_badge(dst));
+	u->br[0] = bt ? bt->window : KCAP_INVALID;
+	tag = sys_invoke(cap_kcap(dst), tag | TAG(SYS_OP_CALL, 0, 0, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	if (TAG_ERROR(tag))
+		return kerr_to_errno(TAG_ERROR(tag));
+	err = msg_from_utcb(u, tag, m, &first);
+	return err ? -EPROTO : 0;
+}

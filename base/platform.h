@@ -1,0 +1,133 @@
+/*
+ * libbase internals: the per-component state and the platform hooks.
+ *
+ * Everything mutable that libbase keeps for a component lives in one
+ * struct base_state (plus the cap map, which the platform places), so
+ * that several native components can share one host process.  The
+ * platform layer (base/guest/ or base/native/) provides:
+ *
+ *   sys_invoke(), sys_utcb()      (declared in base/ipc.h)
+ *   cap_map()                     (declared in base/capability.h)
+ *   base_state()                  this component's struct base_state
+ *   base_console(label, line)     last-resort output when a component has
+ *                                 no LOG session (native: stderr; guest:
+ *                                 may drop the line)
+ *
+ * Guests: base_state() and cap_map() return statics.  Natives: both are
+ * found through the calling thread's utcb->tcr[TCR_COMPONENT].
+ */
+#ifndef BASE_PLATFORM_H
+#define BASE_PLATFORM_H
+
+#include <stdint.h>
+#include <base/env.h>
+#include <base/native_component.h>
+
+#define RECV_WINDOW_SLOTS MSG_MAX_ITEMS
+
+/* Per-thread libbase state, found through utcb->tcr[TCR_USER].
+ * Invariant: window is the kcap of RECV_WINDOW_SLOTS consecutive cap map
+ * slots reserved for this thread (or KCAP_INVALID: caps sent to it are
+ * dropped by the kernel); ep is the entrypoint run by this thread, if any. */
+struct base_thread {
+	uint64_t window;
+	cap_t self; /* its own thread cap (entry at KCAP_THREAD(nr, GATE)) */
+	struct entrypoint *ep;
+};
+
+#define EP_IRQ_MAX   8
+#define EP_DEFER_MAX 8
+/* Irq labels: bit 63 set, low bits 01.  Irq messages carry no words, so
+ * they are told from gate messages (>= 3 words) by the tag; the label
+ * range is one core never hands out as a badge. */
+#define EP_IRQ_LABEL(i)	    ((1ULL << 63) | ((uint64_t)(i) << 2) | 1)
+#define EP_IRQ_INDEX(label) (((label) & ~(1ULL << 63)) >> 2)
+
+struct ep_irq {
+	cap_t irq; /* invalid: slot free */
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct ep_deferred {
+	void (*fn)(void *);
+	void *arg;
+};
+
+/*
+ * An entrypoint.  Invariants: every object in pool is managed (has a
+ * gate bound to `thread`, obj->badge == cap_badge(obj->cap)); exit_obj is
+ * in the pool from ep_init until the entrypoint ends; ndefer <=
+ * EP_DEFER_MAX, nlate <= MSG_MAX_ITEMS.  `exit_obj` is the exit handler a checkpointer
+ * finds by name (its badge is the exit cap's); room is left for the constructor and
+ * signal-proxy objects of a later version.
+ */
+struct entrypoint {
+	uint64_t magic; /* EP_MAGIC */
+	cap_t thread;	/* the entrypoint thread's own cap */
+	struct base_thread *bt;
+	struct rpc_object *pool;
+	const struct rpc_cap_factory *factory; /* NULL: PD session of env */
+	struct env *env;
+	struct rpc_object exit_obj; /* the exit cap: invoking it ends ep_run */
+	int exit_requested;
+	struct ep_irq irqs[EP_IRQ_MAX];
+	struct ep_deferred defer[EP_DEFER_MAX];
+	unsigned ndefer;
+	/* request caps the reply carries, released once it is sent */
+	cap_t late_release[MSG_MAX_ITEMS];
+	unsigned nlate;
+};
+#define EP_MAGIC 0xe9e9e9ULL
+
+/* Free-list heap.  Invariant: `free` is sorted by address, no two free
+ * blocks are adjacent (they are coalesced); every block is 16-aligned. */
+struct heap_block;
+struct heap {
+	struct heap_block *free;
+	uint64_t chunks; /* dataspaces attached so far */
+	uint64_t bytes;	 /* total bytes of all chunks */
+};
+
+#define BASE_LABEL_MAX 64
+struct base_state {
+	uint64_t magic; /* BASE_STATE_MAGIC once started */
+	struct env env;
+	struct entrypoint ep;
+	struct base_thread main_thread;
+	struct heap heap;
+	char label[BASE_LABEL_MAX];
+};
+#define BASE_STATE_MAGIC 0xba5e57a7eULL
+
+/* ---- platform hooks ---- */
+struct base_state *base_state(void);
+void base_console(const char *label, const char *line);
+
+/* ---- shared internals ---- */
+/* The calling thread's libbase state (NULL if it has none). */
+struct base_thread *base_thread_self(void);
+
+/* Run a component: the start sequence shared by guests (base_start) and
+ * native components.  si was checked by the caller.  factory NULL: ask
+ * the parent for PD/CPU/LOG and use the PD for gates; else no parent, no
+ * env sessions.  Returns the exit code ep_run ended with (0), or a
+ * negative errno if set-up failed. */
+int base_component_run(const struct startup_info *si, const char *label,
+		       const struct rpc_cap_factory *factory,
+		       void (*construct)(struct env *, void *), void *arg);
+
+/* Set up ep for thread cap `thread` run by bt; manages the exit object.
+ * 0 or -errno. */
+int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_thread *bt,
+	    const struct rpc_cap_factory *factory);
+/* Handle one received message (tag, label in the UTCB u) on ep: decode,
+ * dispatch, and leave the reply in u.  Returns 1 if a reply must be
+ * sent (its tag in *reply), 0 if not (irq, error). */
+int ep_handle(struct entrypoint *ep, struct utcb *u, uint64_t tag, uint64_t label,
+	      uint64_t *reply);
+
+/* Unmap kcap from the own task (flags: UNMAP_SELF or 0); enum kerr. */
+unsigned base_unmap(uint64_t kcap, unsigned flags);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * Client calls of core's sessions and of the parent interface: each is
+ * one rpc_call with the word layout documented in base/sessions.h.  The
+ * caller owns the caps it gets back; any cap a reply carries that the
+ * call does not hand out is released here.
+ */
+#include <errno.h>
+#include <string.h>
+#include "platform.h"
+
+/* Call and turn the reply's exception into 0 / -errno.  On failure every
+ * cap in the reply is released. */
+static int session_call(cap_t dst, struct msg *m)
+{
+	int err = rpc_call(dst, m);
+
+	if (err)
+		return err;
+	switch (m->code) {
+	case RPC_OK:
+		return 0;
+	case RPC_ERROR:
+		err = m->nwords && (int64_t)m->w[0] < 0 && (int64_t)m->w[0] >= -4095
+			  ? (int)(int64_t)m->w[0]
+			  : -EIO;
+		break;
+	case RPC_INVALID_OBJECT:
+		err = -EBADF;
+		break;
+	case RPC_INVALID_OPCODE:
+		err = -ENOSYS;
+		break;
+	default:
+		err = -EPROTO;
+		break;
+	}
+	for (unsigned i = 0; i < m->ncaps; i++)
+		cap_release(m->caps[i]);
+	m->ncaps = 0;
+	return err;
+}
+
+/* Hand out reply cap 0 (which must be valid), release the others. */
+static int session_take_cap(struct msg *m, cap_t *out)
+{
+	cap_t c = m->ncaps ? m->caps[0] : CAP_INVALID;
+
+	for (unsigned i = 1; i < m->ncaps; i++)
+		cap_release(m->caps[i]);
+	if (!cap_valid(c)) {
+		cap_release(c);
+		return -EPROTO;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Reply caps are not expected: drop them. */
+static int session_no_caps(struct msg *m, int err)
+{
+	if (!err)
+		for (unsigned i = 0; i < m->ncaps; i++)
+			cap_release(m->caps[i]);
+	return err;
+}
+
+/* Send opcode op with cap c (may be invalid) and words w[0..n). */
+static int session_simple(cap_t dst, uint64_t op, cap_t c, const uint64_t *w, unsigned n,
+			  struct msg *m)
+{
+	msg_reset(m, op);
+	if (cap_valid(c) && msg_put_cap(m, c))
+		return -E2BIG;
+	for (unsigned i = 0; i < n; i++)
+		if (msg_put(m, w[i]))
+			return -E2BIG;
+	return session_call(dst, m);
+}
+
+int pd_alloc_ram(cap_t pd, uint64_t size, cap_t *ds)
+{
+	struct msg m;
+	int err = session_simple(pd, PD_ALLOC_RAM, CAP_INVALID, &size, 1, &m);
+
+	return err ? err : session_take_cap(&m, ds);
+}
+
+int pd_free_ram(cap_t pd, cap_t ds)
+{
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(pd, PD_FREE_RAM, ds, NULL, 0, &m));
+}
+
+int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
+	      unsigned perm, uint64_t *at)
+{
+	uint64_t w[4] = {addr, off, size, perm};
+	struct msg m;
+	int err = session_no_caps(&m, session_simple(pd, PD_ATTACH, ds, w, 4, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	*at = m.w[0];
+	return 0;
+}
+
+int pd_detach(cap_t pd, uint64_t addr)
+{
+	struct msg m;
+
+	return session_no_caps(&m,
+			       session_simple(pd, PD_DETACH, CAP_INVALID, &addr, 1, &m));
+}
+
+int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate)
+{
+	struct msg m;
+	int err = session_simple(pd, PD_ALLOC_RPC_CAP, ep_thread, NULL, 0, &m);
+
+	return err ? err : session_take_cap(&m, gate);
+}
+
+int pd_free_rpc_cap(cap_t pd, cap_t gate)
+{
+	struct msg m;
+
+	return session_no_caps(&m,
+			       session_simple(pd, PD_FREE_RPC_CAP, gate, NULL, 0, &m));
+}
+
+int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries)
+{
+	uint64_t w[2] = {addr, entries};
+	struct msg m;
+
+	return session_no_caps(
+	    &m, session_simple(pd, PD_CAP_MAP_REPORT, CAP_INVALID, w, 2, &m));
+}
+
+int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap)
+{
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(pd, PD_MAP_CAP, c, &kcap, 1, &m));
+}
+
+int pd_assign_parent(cap_t pd, cap_t parent)
+{
+	struct msg m;
+
+	return session_no_caps(&m,
+			       session_simple(pd, PD_ASSIGN_PARENT, parent, NULL, 0, &m));
+}
+
+int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps)
+{
+	uint64_t w[2] = {ram, caps};
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(pd, PD_TRANSFER_QUOTA, to, w, 2, &m));
+}
+
+int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread, uint64_t *nr,
+		      uint64_t *utcb, uint64_t *thread_badge)
+{
+	struct msg m;
+	int err;
+
+	msg_reset(&m, CPU_CREATE_THREAD);
+	if (msg_put_cap(&m, pd) || msg_put_str(&m, name ? name : ""))
+		return -E2BIG;
+	err = session_call(cpu, &m);
+	if (err)
+		return err;
+	if (m.nwords < 3) {
+		session_no_caps(&m, 0);
+		return -EPROTO;
+	}
+	err = session_take_cap(&m, thread);
+	if (err)
+		return err;
+	*nr = m.w[0];
+	*utcb = m.w[1];
+	*thread_badge = m.w[2];
+	return 0;
+}
+
+int cpu_start(cap_t cpu, cap_t thread, uint64_t ip, uint64_t sp)
+{
+	uint64_t w[2] = {ip, sp};
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(cpu, CPU_START, thread, w, 2, &m));
+}
+
+int cpu_pause(cap_t cpu, cap_t thread)
+{
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(cpu, CPU_PAUSE, thread, NULL, 0, &m));
+}
+
+int cpu_resume(cap_t cpu, cap_t thread)
+{
+	struct msg m;
+
+	return session_no_caps(&m, session_simple(cpu, CPU_RESUME, thread, NULL, 0, &m));
+}
+
+int cpu_get_regs(cap_t cpu, cap_t thread, struct cpu_regs *r)
+{
+	struct msg m;
+	int err =
+	    session_no_caps(&m, session_simple(cpu, CPU_GET_REGS, thread, NULL, 0, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < CPU_REGS_WORDS)
+		return -EPROTO;
+	memcpy(r, m.w, sizeof(*r));
+	return 0;
+}
+
+int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r)
+{
+	uint64_t w[CPU_REGS_WORDS];
+	struct msg m;
+
+	memcpy(w, r, sizeof(w));
+	return session_no_caps(
+	    &m, session_simple(cpu, CPU_SET_REGS, thread, w, CPU_REGS_WORDS, &m));
+}
+
+int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size)
+{
+	struct msg m;
+	int err = session_simple(rom, ROM_DATASPACE, CAP_INVALID, NULL, 0, &m);
+
+	if (err)
+		return err;
+	if (m.nwords < 1) {
+		session_no_caps(&m, 0);
+		return -EPROTO;
+	}
+	*size = m.w[0];
+	return session_take_cap(&m, ds);
+}
+
+int log_write(cap_t log, const char *line, uint64_t len)
+{
+	struct msg m;
+
+	msg_reset(&m, LOG_WRITE);
+	if (msg_put_bytes(&m, line, len))
+		return -E2BIG;
+	return session_no_caps(&m, session_call(log, &m));
+}
+
+int parent_session(cap_t parent, const char *service, const char *args, cap_t *out)
+{
+	struct msg m;
+	int err;
+
+	msg_reset(&m, PARENT_SESSION);
+	if (msg_put_str(&m, service) || msg_put_str(&m, args ? args : ""))
+		return -E2BIG;
+	err = session_call(parent, &m);
+	return err ? err : session_take_cap(&m, out);
+}
+
+int parent_announce(cap_t parent, const char *service, cap_t root)
+{
+	struct msg m;
+
+	msg_reset(&m, PARENT_ANNOUNCE);
+	if (msg_put_str(&m, service) || msg_put_cap(&m, root))
+		return -E2BIG;
+	return session_no_caps(&m, session_call(parent, &m));
+}
+
+int parent_exit(cap_t parent, int code)
+{
+	uint64_t w = (uint64_t)(int64_t)code;
+	struct msg m;
+
+	return session_no_caps(
+	    &m, session_simple(parent, PARENT_EXIT, CAP_INVALID, &w, 1, &m));
+}

@@ -1,0 +1,22 @@
+/*
+ * Guest entry: crt0 calls base_start() with the startup_info its parent
+ * wrote on the initial stack.  Kept apart from the shared start sequence
+ * so that native links never pull in component_construct.
+ */
+#include <stddef.h>
+#include "platform.h"
+
+static void base_construct_guest(struct env *env, void *arg)
+{
+	(void)arg;
+	component_construct(env);
+}
+
+/* Start the component; returns only if it could not start or its
+ * entrypoint ended without the parent stopping it. */
+void base_start(const struct startup_info *si)
+{
+	if (!si || si->magic != STARTUP_MAGIC)
+		return;
+	base_component_run(si, "", NULL, base_construct_guest, NULL);
+}

@@ -1,0 +1,52 @@
+/*
+ * core: the roottask.  This header is the one interface core exposes to
+ * the node launcher (tools/node.c) and to tests; everything else in
+ * core/ is private (core/core_internal.h).
+ *
+ * Use:
+ *     struct core_config cfg = { .rom_dirs = dirs, .nrom = n,
+ *                                .init_construct = init_construct,
+ *                                .init_arg = &my_init_state };
+ *     int code = kernel_boot(core_main, &cfg);
+ *
+ * core_main runs as the root task's first thread.  It sets core up as a
+ * native component (its own RPC cap factory, no parent), then creates
+ * init: a native PD session (ram_quota / cap_quota below), one thread in
+ * it, the parent cap at FIXED_PARENT, and starts that thread at
+ * init_entry(struct native_start *) with label "init", the startup_info
+ * (parent badge, thread nr, thread badge, utcb) and construct/arg =
+ * init_construct/init_arg.  init ends the node with PARENT_EXIT, which
+ * core turns into kernel_stop(code): kernel_boot then returns code.
+ */
+#ifndef CORE_CORE_H
+#define CORE_CORE_H
+
+#include <stdint.h>
+#include <capsule/native.h>
+#include <base/env.h>
+
+struct core_config {
+	const char **rom_dirs; /* where ROM session names are looked up, in order */
+	int nrom;
+	uint64_t ram_total; /* RAM quota given to init, bytes; 0: CORE_DEFAULT_RAM */
+	uint64_t cap_total; /* cap quota given to init; 0: CORE_DEFAULT_CAPS */
+	/* entry of init's first thread; NULL: native_component_main */
+	native_entry_t init_entry;
+	/* init's construct function and its argument, passed in the
+	 * struct native_start that init_entry receives */
+	void (*init_construct)(struct env *env, void *arg);
+	void *init_arg;
+	/* out: 0 once init started, else the -errno of the failed step */
+	int status;
+};
+
+#define CORE_DEFAULT_RAM  (256ULL << 20)
+#define CORE_DEFAULT_CAPS 2000ULL
+
+/* The root task's first thread: arg is a struct core_config * that must
+ * stay valid until kernel_boot returns.  If core or init cannot be set
+ * up, core prints one line on stderr, sets cfg->status and calls
+ * kernel_stop(-1). */
+void core_main(void *core_config);
+
+#endif

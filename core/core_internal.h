@@ -1,0 +1,237 @@
+/*
+ * core's private types, shared by its files.  Every service object is an
+ * RPC object of core's one entrypoint; all of core's state is touched
+ * only from that entrypoint thread (and from the fault thread, which runs
+ * only between the entrypoint's kernel invocations: native threads are
+ * coroutines on one host thread, so no locks are needed).
+ */
+#ifndef CORE_CORE_INTERNAL_H
+#define CORE_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <base/env.h>
+#include <base/native_component.h>
+#include "core/badge.h"
+#include "core/core.h"
+#include "core/region_map.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define PAGE_SIZE		      0x1000ULL
+#define PAGE_ROUND(x)		      (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+#define CORE_LABEL_MAX		      128
+
+enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM };
+
+struct pd_session;
+struct core_parent;
+
+/* Header of every session object.  Invariant: on core's session list
+ * exactly while obj is managed by core's entrypoint; donor (if any) is a
+ * live PD session that gave this session's RAM/cap quota. */
+struct core_session {
+	struct rpc_object obj; /* first: its cap is the session cap */
+	struct core_session *next;
+	enum core_service type;
+	struct core_parent *owner; /* parent object it was created through */
+	struct pd_session *donor;
+	char label[CORE_LABEL_MAX];
+};
+
+/* The roottask.  One per node; cfg outlives it. */
+struct core {
+	struct core_config *cfg; /* status is written back */
+	struct badge_alloc badges;
+	struct rpc_cap_factory factory;
+	struct env *env;
+	struct core_session *sessions;
+	struct core_parent *parents;
+	cap_t fault_thread; /* core's thread receiving FAULT_MSG on pager gates */
+	struct native_start init_start; /* what init's first thread receives */
+};
+
+/* ---- kobj.c: core's raw kernel-object invocations ---- */
+/* Invoke kernel object kcap (protocol proto) with words in[0..nin);
+ * copy nout result words to out.  0 or -errno. */
+int kobj_invoke(uint64_t kcap, unsigned proto, const uint64_t *in, unsigned nin,
+		uint64_t *out, unsigned nout);
+/* Create a kernel object through FIXED_FACTORY (op, a1, a2) straight into
+ * a fresh cap map entry with id `id`.  0 or -errno, nothing left behind. */
+int kobj_create(unsigned op, uint64_t a1, uint64_t a2, uint64_t id, cap_t *out);
+/* Revoke c everywhere (TASK_UNMAP | UNMAP_SELF) and free its entry. */
+void kobj_destroy(cap_t c);
+/* Map core's cap c into task at kcap dst (TASK_MAP).  0 or -errno. */
+int kobj_map(cap_t task, cap_t c, uint64_t dst);
+
+/* ---- rpc_cap_factory.c ---- */
+void core_factory_init(struct core *c);
+/* New badge + gate bound to ep_thread, entry in core's cap map.  0 or -errno. */
+int core_gate_alloc(struct core *c, cap_t ep_thread, cap_t *gate);
+/* Revoke the gate everywhere and forget it. */
+int core_gate_free(struct core *c, cap_t gate);
+uint64_t core_badge(struct core *c); /* 0 when exhausted */
+
+/* ---- dataspace.c ---- */
+/* A block of page-aligned, zero-filled host memory served as an RPC
+ * object (DS_SIZE).  Invariant: refs = 1 while its owner holds it + one
+ * per attachment; the memory is unmapped when refs reaches 0, the cap is
+ * revoked as soon as the owner drops it. */
+struct dataspace {
+	struct rpc_object obj;
+	struct dataspace *next; /* in the owner's list */
+	void *host;
+	uint64_t size; /* multiple of PAGE_SIZE */
+	int writable;
+	unsigned refs;
+	int managed; /* obj is in core's pool */
+};
+int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out);
+/* Owner drops it: cap revoked, memory freed once no attachment remains. */
+void ds_release(struct core *c, struct dataspace *ds);
+void ds_ref(struct dataspace *ds);
+void ds_unref(struct dataspace *ds);
+struct dataspace *ds_from_cap(struct core *c, cap_t cap);
+
+/* ---- core_session.c ---- */
+void core_session_add(struct core *c, struct core_session *s, enum core_service type,
+		      const char *label);
+void core_session_remove(struct core *c, struct core_session *s);
+/* The live session of type `type` (0: any) named by cap, or NULL. */
+struct core_session *core_session_find(struct core *c, cap_t cap, enum core_service type);
+/* Create a session of the named service ("PD", "CPU", "LOG", "ROM") with
+ * args; quotas are charged to donor (NULL: none).  0 or -errno. */
+int core_session_create(struct core *c, const char *service, const char *args,
+			struct pd_session *donor, struct core_parent *owner,
+			struct core_session **out);
+void core_session_close(struct core *c, struct core_session *s);
+/* After the node that ran c is gone (every kernel object already freed by
+ * the kernel): free core's host memory of it, touching no kernel object. */
+void core_forget(struct core *c);
+
+/* ---- pd_session.c ---- */
+struct pd_gate {
+	struct pd_gate *next;
+	cap_t cap;
+};
+
+/* Invariants: ram_used <= ram_quota, cap_used <= cap_quota; ram_used is
+ * the sum of the sizes of `ram`; thread_used[nr] iff a CPU thread of this
+ * PD has number nr; every region of rm holds a ds reference. */
+struct pd_session {
+	struct core_session s;
+	struct core *core;
+	int native;
+	cap_t task;
+	uint64_t ram_quota, ram_used, cap_quota, cap_used;
+	struct dataspace *ram;
+	struct region_map rm;
+	struct pd_gate *gates; /* RPC caps allocated by the component */
+	struct pd_gate *held;  /* caps core keeps so MAP_CAP mappings live */
+	uint64_t cap_map_addr, cap_map_entries;
+	uint8_t thread_used[THREAD_AREA_THREADS];
+};
+int pd_session_create(struct core *c, const char *args, struct pd_session *donor,
+		      struct pd_session **out);
+void pd_session_destroy(struct pd_session *pd);
+struct pd_session *pd_session_from_cap(struct core *c, cap_t cap);
+/* RAM for core's own use on behalf of pd (UTCB pages), charged to it. */
+int pd_alloc_ds(struct pd_session *pd, uint64_t size, struct dataspace **out);
+void pd_free_ds(struct pd_session *pd, struct dataspace *ds);
+void pd_rm_init(struct pd_session *pd);
+/* Detach everything and free every RAM dataspace (session close). */
+void pd_memory_release(struct pd_session *pd);
+/* Attach ds at addr (0: anywhere) into pd.  0 or -errno, *at = address. */
+int pd_attach_ds(struct pd_session *pd, struct dataspace *ds, uint64_t addr, uint64_t off,
+		 uint64_t size, unsigned perm, uint64_t *at);
+int pd_detach_addr(struct pd_session *pd, uint64_t addr);
+/* Move unused quota from one PD to another.  0, -EDQUOT or -EINVAL. */
+int pd_session_transfer(struct pd_session *from, struct pd_session *to, uint64_t ram,
+			uint64_t caps);
+/* Quota: charge or give back; -EDQUOT when it would exceed. */
+int pd_charge_caps(struct pd_session *pd, uint64_t n);
+void pd_uncharge_caps(struct pd_session *pd, uint64_t n);
+int pd_charge_ram(struct pd_session *pd, uint64_t n);
+void pd_uncharge_ram(struct pd_session *pd, uint64_t n);
+
+/* ---- cpu_session.c / cpu_thread.c ---- */
+/* A thread of a PD.  Invariant: on its CPU session's list; pd is live
+ * (destroying a PD destroys its threads first); nr is marked in
+ * pd->thread_used; thread's id is the thread badge. */
+struct cpu_thread {
+	struct rpc_object obj; /* the CPU-thread object the client holds */
+	struct cpu_thread *next;
+	struct cpu_session *cpu;
+	struct pd_session *pd;
+	char name[32];
+	uint64_t nr;
+	uint64_t utcb;
+	struct dataspace *utcb_ds; /* guest PDs: the UTCB page */
+	cap_t thread;		   /* kernel thread, id = thread badge */
+	cap_t pager;		   /* gate to core's fault thread */
+	int started;
+	unsigned fault_kind;
+	uint64_t fault_ip, fault_addr;
+};
+struct cpu_session {
+	struct core_session s;
+	struct core *core;
+	struct cpu_thread *threads;
+	cap_t exc_irq; /* CPU_EXCEPTION_IRQ, invalid until asked for */
+	/* its kcap in core, for the fault thread (which has no libbase
+	 * state, so cannot use cap_kcap) */
+	uint64_t exc_irq_kcap;
+};
+int cpu_session_create(struct core *c, const char *args, struct cpu_session **out);
+void cpu_session_destroy(struct cpu_session *cpu);
+int cpu_thread_create(struct cpu_session *cpu, struct pd_session *pd, const char *name,
+		      struct cpu_thread **out);
+void cpu_thread_destroy(struct cpu_thread *t);
+/* Dispatch a CPU op addressed to thread t (m: request -> reply). */
+void cpu_thread_op(struct cpu_thread *t, struct msg *m);
+/* Destroy every thread of pd, in all CPU sessions. */
+void cpu_threads_of_pd_destroy(struct core *c, struct pd_session *pd);
+/* A fault arrived on pager gate `label`: record it on the thread; returns
+ * the kcap of its CPU session's exception irq to trigger, or KCAP_INVALID. */
+uint64_t cpu_thread_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip,
+			  uint64_t addr);
+
+/* ---- core_fault.c ---- */
+int core_fault_thread_start(struct core *c);
+
+/* ---- log_session.c, rom_session.c ---- */
+int log_session_create(struct core *c, const char *args, struct core_session **out);
+void log_session_destroy(struct core *c, struct core_session *s);
+int rom_session_create(struct core *c, const char *args, struct core_session **out);
+void rom_session_destroy(struct core *c, struct core_session *s);
+/* core_forget's part for ROM and LOG sessions. */
+void rom_session_forget(struct core_session *s);
+
+/* ---- core_parent.c ---- */
+/* The parent object core serves to its child (init).  pd and cpu are the
+ * child's env sessions, made by core; log is made on the first request.
+ * A PARENT_SESSION with empty args asks for an env session (libbase's
+ * start sequence); any other request creates a new session. */
+struct core_parent {
+	struct rpc_object obj;
+	struct core_parent *next;
+	struct core *core;
+	struct pd_session *pd;
+	struct cpu_session *cpu;
+	struct core_session *log;
+	char label[CORE_LABEL_MAX];
+};
+int core_parent_create(struct core *c, struct pd_session *pd, struct cpu_session *cpu,
+		       const char *label, struct core_parent **out);
+
+/* reply helpers */
+static inline void core_reply_err(struct msg *m, int err)
+{
+	msg_reset(m, RPC_ERROR);
+	msg_put(m, (uint64_t)(int64_t)err);
+}
+static inline void core_reply_ok(struct msg *m)
+{
+	msg_reset(m, RPC_OK);
+}
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * core_main: the root task's first thread.  Sets core up as a native
+ * component with its own RPC cap factory (core makes its gates itself and
+ * has no parent), starts the fault thread, then creates init: a native
+ * PD session holding all of the node's RAM and cap quota, a CPU session
+ * with init's first thread, and the parent object mapped at init's
+ * FIXED_PARENT.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/core_internal.h"
+
+/* One core per node, and one node per process at a time: the state is
+ * static so that it stays reachable (and leak-checkable) after
+ * kernel_boot returns. */
+static struct core core_state;
+
+static int core_start_init(struct core *c)
+{
+	struct core_config *cfg = c->cfg;
+	char args[160];
+	struct pd_session *pd;
+	struct cpu_session *cpu;
+	struct cpu_thread *t;
+	struct core_parent *parent;
+	int err;
+
+	snprintf(
+	    args, sizeof(args), "native=1 ram_quota=%llu cap_quota=%llu label=\"init\"",
+	    (unsigned long long)(cfg->ram_total ? cfg->ram_total : CORE_DEFAULT_RAM),
+	    (unsigned long long)(cfg->cap_total ? cfg->cap_total : CORE_DEFAULT_CAPS));
+	err = pd_session_create(c, args, NULL, &pd);
+	if (err)
+		return err;
+	err = cpu_session_create(c, "label=\"init\"", &cpu);
+	if (err)
+		return err;
+	err = cpu_thread_create(cpu, pd, "init", &t);
+	if (err)
+		return err;
+	err = core_parent_create(c, pd, cpu, "init", &parent);
+	if (err)
+		return err;
+	err = kobj_map(pd->task, parent->obj.cap, KCAP(FIXED_PARENT));
+	if (err)
+		return err;
+	c->init_start = (struct native_start){
+	    .si = {.magic = STARTUP_MAGIC,
+		   .parent_badge = parent->obj.badge,
+		   .thread_nr = t->nr,
+		   .thread_badge = cap_badge(t->thread),
+		   .utcb = t->utcb},
+	    .label = "init",
+	    .construct = cfg->init_construct,
+	    .arg = cfg->init_arg,
+	};
+	native_entry_t entry = cfg->init_entry ? cfg->init_entry : native_component_main;
+	uint64_t w[3] = {THREAD_EX_REGS, (uint64_t)(uintptr_t)entry,
+			 (uint64_t)(uintptr_t)&c->init_start};
+	return kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, w, 3, NULL, 0);
+}
+
+static void core_construct(struct env *env, void *arg)
+{
+	struct core *c = arg;
+	struct core_session *log;
+	int err;
+
+	c->env = env;
+	env->label = "core";
+	err = core_fault_thread_start(c);
+	if (!err && !log_session_create(c, "label=\"core\"", &log))
+		env->log = log->obj.cap;
+	if (!err)
+		err = core_start_init(c);
+	c->cfg->status = err;
+	if (err) {
+		fprintf(stderr, "core: cannot start init: %s\n", strerror(-err));
+		kernel_stop(-1);
+	}
+}
+
+void core_main(void *arg)
+{
+	struct core_config *cfg = arg;
+	struct core *c = &core_state;
+	static struct native_start start;
+
+	core_forget(c); /* a previous node's leftovers, if this process ran one */
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	badge_alloc_init(&c->badges, BADGE_FIRST, BADGE_LAST);
+	core_factory_init(c);
+	/* kernel_boot put core's first thread at thread-area slot 0 */
+	start = (struct native_start){
+	    .si = {.magic = STARTUP_MAGIC,
+		   .parent_badge = 0,
+		   .thread_nr = 0,
+		   .thread_badge = core_badge(c),
+		   .utcb = (uint64_t)(uintptr_t)kernel_native_utcb()},
+	    .label = "core",
+	    .construct = core_construct,
+	    .arg = c,
+	    .factory = &c->factory,
+	};
+	native_component_main(&start);
+}

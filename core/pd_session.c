@@ -1,0 +1,309 @@
+/*
+ * PD session: one kernel task (TASK_GUEST, or TASK_NATIVE with
+ * `native=1`), its RAM and cap quota (`ram_quota=N cap_quota=N`, taken
+ * from the donor PD when created through a parent), its RAM dataspaces,
+ * region map, RPC gates, and the native-PD extension (cap map address,
+ * mapping a cap at a chosen kcap).  Every op validates before it acts, so
+ * a refused request changes nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core_internal.h"
+#include "core/session_args.h"
+
+static void pd_dispatch(struct rpc_object *obj, struct msg *m);
+
+struct pd_session *pd_session_from_cap(struct core *c, cap_t cap)
+{
+	struct core_session *s = core_session_find(c, cap, SVC_PD);
+
+	return s ? container_of(s, struct pd_session, s) : NULL;
+}
+
+/* Keep a reference to cap c for the PD's lifetime (see PD_MAP_CAP). */
+static int pd_hold(struct pd_session *pd, cap_t c)
+{
+	struct pd_gate *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	h->cap = cap_ref(c);
+	h->next = pd->held;
+	pd->held = h;
+	return 0;
+}
+
+/* A kcap a client may have core map into its PD: not 0, inside the cap
+ * space, and not one of the fixed selectors other than the parent and
+ * the thread area. */
+static int pd_kcap_ok(uint64_t kcap)
+{
+	uint64_t idx = KCAP_INDEX(kcap);
+
+	if (!kcap || kcap % KCAP(1) || idx >= CAP_SLOTS)
+		return 0;
+	return idx >= FIXED_USER_BASE || idx == FIXED_PARENT || idx >= FIXED_THREAD_AREA;
+}
+
+static int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap)
+{
+	int err;
+
+	if (!cap_valid(c) || !pd_kcap_ok(kcap))
+		return -EINVAL;
+	err = kobj_map(pd->task, c, kcap);
+	if (err)
+		return err;
+	return pd_hold(pd, c);
+}
+
+static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)
+{
+	struct pd_gate *g = calloc(1, sizeof(*g));
+	int err = g ? pd_charge_caps(pd, 1) : -ENOMEM;
+
+	if (err)
+		goto err;
+	err = core_gate_alloc(pd->core, ep_thread, &g->cap);
+	if (err) {
+		pd_uncharge_caps(pd, 1);
+		goto err;
+	}
+	g->next = pd->gates;
+	pd->gates = g;
+	*out = g->cap;
+	return 0;
+err:
+	free(g);
+	return err;
+}
+
+static int pd_session_free_gate(struct pd_session *pd, cap_t gate)
+{
+	uint64_t badge = cap_badge(gate);
+
+	if (!cap_valid(gate))
+		return -EINVAL;
+	for (struct pd_gate **pp = &pd->gates; *pp; pp = &(*pp)->next) {
+		struct pd_gate *g = *pp;
+		if (cap_badge(g->cap) != badge)
+			continue;
+		*pp = g->next;
+		core_gate_free(pd->core, g->cap);
+		pd_uncharge_caps(pd, 1);
+		free(g);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int pd_session_transfer(struct pd_session *from, struct pd_session *to, uint64_t ram,
+			uint64_t caps)
+{
+	if (!to || to == from)
+		return -EINVAL;
+	if (ram > from->ram_quota - from->ram_used ||
+	    caps > from->cap_quota - from->cap_used)
+		return -EDQUOT;
+	if (to->ram_quota + ram < ram || to->cap_quota + caps < caps)
+		return -EINVAL;
+	from->ram_quota -= ram;
+	from->cap_quota -= caps;
+	to->ram_quota += ram;
+	to->cap_quota += caps;
+	return 0;
+}
+
+static int pd_op_free_ram(struct pd_session *pd, cap_t cap)
+{
+	struct dataspace *ds = ds_from_cap(pd->core, cap);
+	struct dataspace *d;
+
+	for (d = pd->ram; d && d != ds; d = d->next)
+		;
+	if (!ds || !d)
+		return -EINVAL;
+	/* a freed dataspace vanishes from the owner's address space */
+	for (struct region *r = pd->rm.head, *n; r; r = n) {
+		n = r->next;
+		if (r->ds == ds)
+			pd_detach_addr(pd, r->addr);
+	}
+	pd_free_ds(pd, ds);
+	return 0;
+}
+
+/* Ops with a dataspace / cap / PD argument; returns 0 or -errno and
+ * fills the reply payload on success. */
+static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
+{
+	struct core *c = pd->core;
+	struct dataspace *ds;
+	cap_t cap0 = m->ncaps ? m->caps[0] : CAP_INVALID;
+	uint64_t at;
+	int err;
+
+	switch (m->code) {
+	case PD_ALLOC_RAM:
+		if (m->nwords < 1)
+			return -EINVAL;
+		err = pd_alloc_ds(pd, m->w[0], &ds);
+		if (!err)
+			msg_put_cap(r, ds->obj.cap);
+		return err;
+	case PD_FREE_RAM:
+		return pd_op_free_ram(pd, cap0);
+	case PD_ATTACH:
+		ds = ds_from_cap(c, cap0);
+		if (!ds || m->nwords < 4)
+			return -EINVAL;
+		err = pd_attach_ds(pd, ds, m->w[0], m->w[1], m->w[2], (unsigned)m->w[3],
+				   &at);
+		if (!err)
+			msg_put(r, at);
+		return err;
+	case PD_DETACH:
+		return m->nwords < 1 ? -EINVAL : pd_detach_addr(pd, m->w[0]);
+	case PD_ALLOC_RPC_CAP:
+		err = pd_session_alloc_gate(pd, cap0, &r->caps[0]);
+		if (!err)
+			r->ncaps = 1;
+		return err;
+	case PD_FREE_RPC_CAP:
+		return pd_session_free_gate(pd, cap0);
+	case PD_CAP_MAP_REPORT:
+		if (m->nwords < 2)
+			return -EINVAL;
+		pd->cap_map_addr = m->w[0];
+		pd->cap_map_entries = m->w[1];
+		return 0;
+	case PD_CAP_MAP_INFO:
+		msg_put(r, pd->cap_map_addr);
+		msg_put(r, pd->cap_map_entries);
+		return 0;
+	case PD_MAP_CAP:
+		return m->nwords < 1 ? -EINVAL : pd_session_map_cap(pd, cap0, m->w[0]);
+	case PD_ASSIGN_PARENT:
+		return pd_session_map_cap(pd, cap0, KCAP(FIXED_PARENT));
+	case PD_QUOTA:
+		msg_put(r, pd->ram_quota);
+		msg_put(r, pd->ram_used);
+		msg_put(r, pd->cap_quota);
+		msg_put(r, pd->cap_used);
+		return 0;
+	case PD_TRANSFER_QUOTA:
+		if (m->nwords < 2)
+			return -EINVAL;
+		return pd_session_transfer(pd, pd_session_from_cap(c, cap0), m->w[0],
+					   m->w[1]);
+	case PD_DS_SIZE:
+		ds = ds_from_cap(c, cap0);
+		if (!ds)
+			return -EINVAL;
+		msg_put(r, ds->size);
+		return 0;
+	}
+	return -ENOSYS;
+}
+
+static void pd_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
+	struct msg r;
+	int err;
+
+	if (m->code < PD_ALLOC_RAM || m->code > PD_DS_SIZE) {
+		msg_reset(m, RPC_INVALID_OPCODE);
+		return;
+	}
+	msg_reset(&r, RPC_OK);
+	err = pd_op(pd, m, &r);
+	if (err)
+		core_reply_err(m, err);
+	else
+		*m = r;
+}
+
+int pd_session_create(struct core *c, const char *args, struct pd_session *donor,
+		      struct pd_session **out)
+{
+	struct pd_session *pd;
+	char label[CORE_LABEL_MAX] = "";
+	uint64_t native, ram, caps, badge;
+	int err;
+
+	if (session_arg_u64(args, "native", 0, &native) ||
+	    session_arg_u64(args, "ram_quota", 0, &ram) ||
+	    session_arg_u64(args, "cap_quota", 0, &caps) || native > 1)
+		return -EINVAL;
+	session_arg_str(args, "label", label, sizeof(label));
+	if (donor && (ram > donor->ram_quota - donor->ram_used ||
+		      caps > donor->cap_quota - donor->cap_used))
+		return -EDQUOT;
+	pd = calloc(1, sizeof(*pd));
+	if (!pd)
+		return -ENOMEM;
+	pd->core = c;
+	pd->native = (int)native;
+	pd_rm_init(pd);
+	badge = core_badge(c);
+	err = badge ? kobj_create(FACTORY_TASK, native ? TASK_NATIVE : TASK_GUEST, 0,
+				  badge, &pd->task)
+		    : -ENOSPC;
+	if (err)
+		goto err;
+	/* the task's own cap at FIXED_TASK, derived from core's: revoking
+	 * core's cap takes it along */
+	err = kobj_map(pd->task, pd->task, KCAP(FIXED_TASK));
+	if (err) {
+		kobj_destroy(pd->task);
+		goto err;
+	}
+	if (!cap_valid(ep_manage(c->env->ep, &pd->s.obj, pd_dispatch))) {
+		kobj_destroy(pd->task);
+		err = -ENOSPC;
+		goto err;
+	}
+	pd->ram_quota = ram;
+	pd->cap_quota = caps;
+	if (donor) {
+		donor->ram_quota -= ram;
+		donor->cap_quota -= caps;
+	}
+	pd->s.donor = donor;
+	core_session_add(c, &pd->s, SVC_PD, label);
+	*out = pd;
+	return 0;
+err:
+	free(pd);
+	return err;
+}
+
+void pd_session_destroy(struct pd_session *pd)
+{
+	struct core *c = pd->core;
+
+	cpu_threads_of_pd_destroy(c, pd);
+	pd_memory_release(pd);
+	while (pd->gates)
+		pd_session_free_gate(pd, pd->gates->cap);
+	while (pd->held) {
+		struct pd_gate *h = pd->held;
+		pd->held = h->next;
+		cap_release(h->cap);
+		free(h);
+	}
+	kobj_destroy(pd->task);
+	if (pd->s.donor) {
+		pd->s.donor->ram_quota += pd->ram_quota;
+		pd->s.donor->cap_quota += pd->cap_quota;
+	}
+	/* quota this PD gave away cannot come back to it any more */
+	for (struct core_session *s = c->sessions; s; s = s->next)
+		if (s->donor == pd)
+			s->donor = NULL;
+	core_session_remove(c, &pd->s);
+	ep_dissolve(c->env->ep, &pd->s.obj);
+	free(pd);
+}

@@ -1,0 +1,280 @@
+/*
+ * Starting and destroying one child: its env sessions at init's parent
+ * (core), its image, its parent interface, its initial thread and stack,
+ * and the exception irq through which init learns of its faults.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "init/elf.h"
+#include "init/init.h"
+
+static const char *fault_kind_name(unsigned kind)
+{
+	switch (kind) {
+	case FAULT_READ:
+		return "read fault";
+	case FAULT_WRITE:
+		return "write fault";
+	case FAULT_EXEC:
+		return "exec fault";
+	case FAULT_ILLEGAL:
+		return "illegal instruction";
+	default:
+		return "exception";
+	}
+}
+
+/* State of thread (CPU_STATE): 0 or -errno. */
+static int cpu_state(cap_t cpu, cap_t thread, uint64_t st[4])
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, CPU_STATE);
+	msg_put_cap(&m, thread);
+	if ((rc = rpc_call(cpu, &m)))
+		return rc;
+	if (m.code != RPC_OK)
+		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
+	if (m.nwords < 4)
+		return -EPROTO;
+	memcpy(st, m.w, 4 * sizeof st[0]);
+	return 0;
+}
+
+static int cpu_exception_irq(cap_t cpu, cap_t *irq)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, CPU_EXCEPTION_IRQ);
+	if ((rc = rpc_call(cpu, &m)))
+		return rc;
+	if (m.code != RPC_OK)
+		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
+	if (m.ncaps < 1 || !cap_valid(m.caps[0]))
+		return -EPROTO;
+	*irq = m.caps[0];
+	return 0;
+}
+
+/* Runs on init's entrypoint when the child's CPU session signals a fault. */
+static void child_fault(void *arg)
+{
+	struct child *c = arg;
+	struct init *in = c->init;
+	uint64_t st[4];
+
+	if (c->state != CHILD_RUNNING || cpu_state(c->cpu, c->thread, st))
+		return;
+	if (st[0] != TS_FAULTED)
+		return;
+	c->fault_kind = (unsigned)st[1];
+	c->fault_ip = st[2];
+	c->fault_addr = st[3];
+	c->state = CHILD_FAULTED;
+	env_log(in->env, "init: child '%s' faulted: %s at ip=0x%llx addr=0x%llx",
+		c->cfg->name, fault_kind_name(c->fault_kind),
+		(unsigned long long)c->fault_ip, (unsigned long long)c->fault_addr);
+	child_destroy(c);
+	init_child_ended(in);
+}
+
+const char *child_fault_name(const struct child *c)
+{
+	return fault_kind_name(c->fault_kind);
+}
+
+static int open_sessions(struct child *c, const char **what)
+{
+	struct init *in = c->init;
+	const struct start_config *s = c->cfg;
+	char args[INIT_ARGS_MAX];
+	int rc;
+
+	snprintf(args, sizeof args, "label=\"%s\", ram_quota=%llu, cap_quota=%llu",
+		 s->name, (unsigned long long)s->ram, (unsigned long long)s->caps);
+	*what = "cannot create its PD session";
+	if ((rc = init_session_parent(in, "PD", args, &c->pd)))
+		return rc;
+	snprintf(args, sizeof args, "label=\"%s\"", s->name);
+	*what = "cannot create its CPU session";
+	if ((rc = init_session_parent(in, "CPU", args, &c->cpu)))
+		return rc;
+	*what = "cannot create its LOG session";
+	if ((rc = init_session_parent(in, "LOG", args, &c->log)))
+		return rc;
+	snprintf(args, sizeof args, "label=\"%s\"", s->binary);
+	rc = init_session_parent(in, "ROM", args, &c->rom);
+	*what = rc == -ENOENT ? "not found" : "cannot open its ROM";
+	return rc;
+}
+
+/* Map the binary into init, check and load it; *entry = its entry point. */
+static int load_binary(struct child *c, uint64_t *entry, const char **what)
+{
+	struct env *env = c->init->env;
+	struct elf_image *img = heap_alloc(sizeof *img);
+	uint64_t size, host = 0;
+	cap_t ds = CAP_INVALID;
+	int rc;
+
+	*what = "out of memory";
+	if (!img)
+		return -ENOMEM;
+	*what = "cannot read the ROM";
+	if ((rc = rom_dataspace(c->rom, &ds, &size)) ||
+	    (rc = pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &host)))
+		goto out;
+	if ((rc = elf_parse((const void *)(uintptr_t)host, size, img, what)) ||
+	    (rc = elf_load(img, env->pd, c->pd, what)))
+		goto out;
+	*entry = img->entry;
+out:
+	if (host)
+		pd_detach(env->pd, host);
+	if (cap_valid(ds))
+		cap_release(ds);
+	heap_free(img);
+	return rc;
+}
+
+/* Allocate the initial stack and write the startup info at its top;
+ * *sp = the startup info's address in the child. */
+static int make_stack(struct child *c, uint64_t nr, uint64_t tbadge, uint64_t utcb,
+		      uint64_t *sp)
+{
+	struct env *env = c->init->env;
+	uint64_t base =
+	    GUEST_STACK_AREA + nr * GUEST_STACK_SLOT + GUEST_STACK_SLOT - INIT_STACK_SIZE;
+	uint64_t at, host = 0,
+		     off = (INIT_STACK_SIZE - sizeof(struct startup_info)) & ~63ULL;
+	struct startup_info si = {
+	    .magic = STARTUP_MAGIC,
+	    .parent_badge = c->parent_obj.badge,
+	    .thread_nr = nr,
+	    .thread_badge = tbadge,
+	    .utcb = utcb,
+	};
+	cap_t ds;
+	int rc;
+
+	if (nr >= THREAD_AREA_THREADS)
+		return -ERANGE;
+	if ((rc = pd_alloc_ram(c->pd, INIT_STACK_SIZE, &ds)))
+		return rc;
+	if ((rc = pd_attach(c->pd, ds, base, 0, INIT_STACK_SIZE, MEM_R | MEM_W, &at)))
+		goto out;
+	if ((rc = pd_attach(env->pd, ds, 0, 0, INIT_STACK_SIZE, MEM_R | MEM_W, &host)))
+		goto out;
+	memcpy((char *)(uintptr_t)host + off, &si, sizeof si);
+	pd_detach(env->pd, host);
+	*sp = at + off;
+out:
+	cap_release(ds);
+	return rc;
+}
+
+int child_start(struct child *c)
+{
+	struct init *in = c->init;
+	const char *what = "";
+	uint64_t entry = 0, nr, utcb, tbadge, sp;
+	cap_t parent_cap;
+	int rc;
+
+	c->state = CHILD_RUNNING;
+	if ((rc = open_sessions(c, &what)) || (rc = load_binary(c, &entry, &what)))
+		goto err;
+	what = "cannot create its parent interface";
+	parent_cap = ep_manage(in->env->ep, &c->parent_obj, parent_dispatch);
+	if (!cap_valid(parent_cap)) {
+		rc = -ENOSPC;
+		goto err;
+	}
+	if ((rc = pd_assign_parent(c->pd, parent_cap)))
+		goto err;
+	what = "cannot create its thread";
+	if ((rc = cpu_create_thread(c->cpu, c->pd, c->cfg->name, &c->thread, &nr, &utcb,
+				    &tbadge)))
+		goto err;
+	what = "cannot set up its stack";
+	if ((rc = make_stack(c, nr, tbadge, utcb, &sp)))
+		goto err;
+	what = "cannot watch it for faults";
+	if ((rc = cpu_exception_irq(c->cpu, &c->exc_irq)) ||
+	    (rc = ep_irq_handler(in->env->ep, c->exc_irq, child_fault, c)))
+		goto err;
+	what = "cannot start its thread";
+	if ((rc = cpu_start(c->cpu, c->thread, entry, sp)))
+		goto err;
+	return 0;
+err:
+	if (!strcmp(what, "not found") || rc == -ENOEXEC)
+		env_log(in->env, "init: child '%s': binary '%s': %s", c->cfg->name,
+			c->cfg->binary, what);
+	else
+		env_log(in->env, "init: child '%s': %s: %s", c->cfg->name, what,
+			strerror(-rc));
+	c->state = CHILD_FAILED;
+	c->exit_code = rc;
+	child_destroy(c);
+	return rc;
+}
+
+static void drop(cap_t *c)
+{
+	if (c->idx)
+		cap_release(*c);
+	*c = CAP_INVALID;
+}
+
+/* Close the sessions the child opened through init. */
+static void close_child_sessions(struct child *c)
+{
+	struct init *in = c->init;
+
+	for (int i = 0; i < c->nsessions; i++) {
+		struct child_session *s = &c->session[i];
+		struct child *srv = s->server >= 0 ? &in->child[s->server] : NULL;
+		struct msg m;
+
+		if (!srv) {
+			init_session_close_parent(in, s->cap);
+		} else if (srv->state == CHILD_RUNNING && s->service < srv->nservices) {
+			msg_reset(&m, ROOT_CLOSE);
+			msg_put_cap(&m, s->cap);
+			init_call(srv->service[s->service].root, &m,
+				  INIT_SERVER_TIMEOUT_US);
+		}
+		drop(&s->cap);
+	}
+	c->nsessions = 0;
+}
+
+void child_destroy(struct child *c)
+{
+	struct init *in = c->init;
+
+	close_child_sessions(c);
+	for (int i = 0; i < c->nservices; i++)
+		drop(&c->service[i].root);
+	c->nservices = 0;
+	if (c->parent_obj.cap.idx)
+		ep_dissolve(in->env->ep, &c->parent_obj);
+	memset(&c->parent_obj, 0, sizeof c->parent_obj);
+	drop(&c->thread);
+	/* c->exc_irq stays in init's cap map: the entrypoint's irq binding
+	 * refers to it; the irq object itself dies with the CPU session. */
+	/* CPU first: its threads go before the PD they run in */
+	init_session_close_parent(in, c->cpu);
+	drop(&c->cpu);
+	init_session_close_parent(in, c->log);
+	drop(&c->log);
+	init_session_close_parent(in, c->rom);
+	drop(&c->rom);
+	init_session_close_parent(in, c->pd);
+	drop(&c->pd);
+}

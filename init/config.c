@@ -1,0 +1,542 @@
+/*
+ * init's config reader: libxml2 parses (no network, no entities), this
+ * file walks the tree and rejects anything it does not know, so that a
+ * config that loads is one init can run entirely.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "init/config.h"
+
+/* State of one load: where errors go. */
+struct parse {
+	const char *path;
+	char *err;
+	size_t errlen;
+	int failed; /* an error message is in err */
+};
+
+static int fail(struct parse *p, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parse *p, long line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (p->failed)
+		return -EINVAL;
+	p->failed = 1;
+	n = snprintf(p->err, p->errlen, "%s:%ld: ", p->path, line);
+	if (n < 0 || (size_t)n >= p->errlen)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static long line_of(xmlNode *n)
+{
+	return xmlGetLineNo(n);
+}
+
+/* libxml2's structured error handler: keep the first error as one line. */
+static void on_xml_error(void *ctx, xmlErrorPtr e)
+{
+	struct parse *p = ctx;
+	char msg[256];
+	size_t len;
+
+	if (!e || p->failed)
+		return;
+	snprintf(msg, sizeof msg, "%s", e->message ? e->message : "malformed XML");
+	len = strlen(msg);
+	while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		msg[--len] = 0;
+	fail(p, e->line, "%s", msg);
+}
+
+/* Names of children, services and binaries end up in labels and session
+ * arguments: keep them to a plain character set. */
+static int name_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+static int is_elem(xmlNode *n, const char *name)
+{
+	return !xmlStrcmp(n->name, (const xmlChar *)name);
+}
+
+/* Every attribute of n must be one of allowed (NULL-terminated). */
+static int check_attrs(struct parse *p, xmlNode *n, const char *const *allowed)
+{
+	for (xmlAttr *a = n->properties; a; a = a->next) {
+		int ok = 0;
+		for (const char *const *x = allowed; *x; x++)
+			ok |= !xmlStrcmp(a->name, (const xmlChar *)*x);
+		if (!ok)
+			return fail(p, line_of(n), "<%s>: unknown attribute '%s'",
+				    (const char *)n->name, (const char *)a->name);
+	}
+	return 0;
+}
+
+/* Copy attribute name of n into buf.  1 if absent, 0 if present and it
+ * fits, -EINVAL (with message) if too long. */
+static int attr_get(struct parse *p, xmlNode *n, const char *name, char *buf, size_t size)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	int rc = 0;
+
+	if (!v)
+		return 1;
+	if (strlen((const char *)v) >= size)
+		rc = fail(p, line_of(n), "<%s>: attribute '%s' is too long",
+			  (const char *)n->name, name);
+	else
+		strcpy(buf, (const char *)v);
+	xmlFree(v);
+	return rc;
+}
+
+/* A required name attribute that must pass name_ok(). */
+static int attr_name(struct parse *p, xmlNode *n, const char *attr, char *buf)
+{
+	int rc = attr_get(p, n, attr, buf, CONFIG_NAME_MAX);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return fail(p, line_of(n), "<%s>: missing attribute '%s'",
+			    (const char *)n->name, attr);
+	if (!name_ok(buf))
+		return fail(p, line_of(n), "<%s>: invalid %s '%s'", (const char *)n->name,
+			    attr, buf);
+	return 0;
+}
+
+/* Step to the next child element of a node, rejecting stray content.
+ * Returns 1 with *out set, 0 at the end, -EINVAL on stray content. */
+static int next_elem(struct parse *p, xmlNode **cur, xmlNode **out)
+{
+	for (xmlNode *n = *cur; n; n = n->next) {
+		if (n->type == XML_ELEMENT_NODE) {
+			*cur = n->next;
+			*out = n;
+			return 1;
+		}
+		if (n->type == XML_COMMENT_NODE)
+			continue;
+		if (n->type == XML_TEXT_NODE) {
+			const xmlChar *t = n->content;
+			while (t && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
+				t++;
+			if (!t || !*t)
+				continue;
+		}
+		return fail(p, line_of(n), "unexpected content in <%s>",
+			    n->parent ? (const char *)n->parent->name : "?");
+	}
+	return 0;
+}
+
+#define FOR_EACH_ELEM(p, parent, n, rc)                                                  \
+	for (xmlNode *cur_ = (parent)->children;                                         \
+	     ((rc) = next_elem((p), &cur_, &(n))) == 1;)
+
+static int unknown_elem(struct parse *p, xmlNode *n, xmlNode *in)
+{
+	return fail(p, line_of(n), "unknown element <%s> in <%s>", (const char *)n->name,
+		    (const char *)in->name);
+}
+
+static int expect_empty(struct parse *p, xmlNode *n)
+{
+	xmlNode *c;
+	int rc;
+
+	FOR_EACH_ELEM(p, n, c, rc)
+	return unknown_elem(p, c, n);
+	return rc;
+}
+
+/* <service name="S"/> lists (parent-provides, provides) */
+static int parse_service_list(struct parse *p, xmlNode *n, char (*names)[CONFIG_NAME_MAX],
+			      int *count)
+{
+	static const char *const attrs[] = {"name", NULL};
+	xmlNode *c;
+	int rc;
+
+	if ((rc = check_attrs(p, n, (const char *const[]){NULL})))
+		return rc;
+	FOR_EACH_ELEM(p, n, c, rc)
+	{
+		char name[CONFIG_NAME_MAX];
+		if (!is_elem(c, "service"))
+			return unknown_elem(p, c, n);
+		if ((rc = check_attrs(p, c, attrs)) ||
+		    (rc = attr_name(p, c, "name", name)) || (rc = expect_empty(p, c)))
+			return rc;
+		for (int i = 0; i < *count; i++)
+			if (!strcmp(names[i], name))
+				return fail(p, line_of(c), "service '%s' listed twice",
+					    name);
+		if (*count == CONFIG_MAX_SERVICES)
+			return fail(p, line_of(c), "more than %d services",
+				    CONFIG_MAX_SERVICES);
+		strcpy(names[(*count)++], name);
+	}
+	return rc;
+}
+
+/* The targets inside a <service> or <any-service> route entry. */
+static int parse_targets(struct parse *p, xmlNode *n, struct route_entry *e)
+{
+	static const char *const child_attrs[] = {"name", NULL};
+	xmlNode *c;
+	int rc;
+
+	FOR_EACH_ELEM(p, n, c, rc)
+	{
+		struct route_target *t = &e->target[e->ntargets];
+		if (e->ntargets == CONFIG_MAX_TARGETS)
+			return fail(p, line_of(c), "more than %d route targets",
+				    CONFIG_MAX_TARGETS);
+		memset(t, 0, sizeof *t);
+		if (is_elem(c, "parent")) {
+			t->kind = ROUTE_PARENT;
+			rc = check_attrs(p, c, (const char *const[]){NULL});
+		} else if (is_elem(c, "any-child")) {
+			t->kind = ROUTE_ANY_CHILD;
+			rc = check_attrs(p, c, (const char *const[]){NULL});
+		} else if (is_elem(c, "child")) {
+			t->kind = ROUTE_CHILD;
+			if (!(rc = check_attrs(p, c, child_attrs)))
+				rc = attr_name(p, c, "name", t->child);
+		} else {
+			return unknown_elem(p, c, n);
+		}
+		if (rc || (rc = expect_empty(p, c)))
+			return rc;
+		e->ntargets++;
+	}
+	if (rc)
+		return rc;
+	if (!e->ntargets)
+		return fail(p, line_of(n), "<%s> without a target",
+			    (const char *)n->name);
+	return 0;
+}
+
+/* <route> or <default-route> */
+static int parse_route(struct parse *p, xmlNode *n, struct route_table *rt)
+{
+	static const char *const attrs[] = {"name", NULL};
+	xmlNode *c;
+	int rc;
+
+	if ((rc = check_attrs(p, n, (const char *const[]){NULL})))
+		return rc;
+	FOR_EACH_ELEM(p, n, c, rc)
+	{
+		struct route_entry *e = &rt->entry[rt->nentries];
+		if (rt->nentries == CONFIG_MAX_ROUTES)
+			return fail(p, line_of(c), "more than %d route entries",
+				    CONFIG_MAX_ROUTES);
+		memset(e, 0, sizeof *e);
+		if (is_elem(c, "service")) {
+			if ((rc = check_attrs(p, c, attrs)) ||
+			    (rc = attr_name(p, c, "name", e->service)))
+				return rc;
+		} else if (is_elem(c, "any-service")) {
+			if ((rc = check_attrs(p, c, (const char *const[]){NULL})))
+				return rc;
+		} else {
+			return unknown_elem(p, c, n);
+		}
+		if ((rc = parse_targets(p, c, e)))
+			return rc;
+		rt->nentries++;
+	}
+	return rc;
+}
+
+static int parse_resource(struct parse *p, xmlNode *n, struct start_config *s)
+{
+	static const char *const attrs[] = {"name", "quantum", NULL};
+	char name[CONFIG_NAME_MAX], quantum[32];
+	int rc;
+
+	if ((rc = check_attrs(p, n, attrs)) || (rc = attr_name(p, n, "name", name)))
+		return rc;
+	if (strcmp(name, "RAM"))
+		return fail(p, line_of(n), "unknown resource '%s' (only RAM)", name);
+	rc = attr_get(p, n, "quantum", quantum, sizeof quantum);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return fail(p, line_of(n), "<resource>: missing attribute 'quantum'");
+	if (config_parse_size(quantum, &s->ram) || s->ram == 0)
+		return fail(p, line_of(n), "<resource>: invalid quantum '%s'", quantum);
+	return expect_empty(p, n);
+}
+
+static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s,
+			     unsigned *seen)
+{
+	static const char *const name_attr[] = {"name", NULL};
+	const char *const order[] = {"binary", "resource", "provides", "route"};
+	int rc;
+
+	for (unsigned i = 0; i < 4; i++) {
+		if (!is_elem(c, order[i]))
+			continue;
+		if (*seen & (1u << i))
+			return fail(p, line_of(c),
+				    "<start name=\"%s\">: <%s> given twice", s->name,
+				    order[i]);
+		*seen |= 1u << i;
+		switch (i) {
+		case 0:
+			if ((rc = check_attrs(p, c, name_attr)) ||
+			    (rc = attr_name(p, c, "name", s->binary)))
+				return rc;
+			return expect_empty(p, c);
+		case 1:
+			return parse_resource(p, c, s);
+		case 2:
+			return parse_service_list(p, c, s->provides, &s->nprovides);
+		default:
+			return parse_route(p, c, &s->route);
+		}
+	}
+	return fail(p, line_of(c), "unknown element <%s> in <start name=\"%s\">",
+		    (const char *)c->name, s->name);
+}
+
+static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
+{
+	static const char *const attrs[] = {"name", "caps", NULL};
+	struct start_config *s = &cfg->start[cfg->nstart];
+	char caps[32];
+	unsigned seen = 0;
+	xmlNode *c;
+	int rc;
+
+	if (cfg->nstart == CONFIG_MAX_CHILDREN)
+		return fail(p, line_of(n), "more than %d <start> nodes",
+			    CONFIG_MAX_CHILDREN);
+	memset(s, 0, sizeof *s);
+	s->line = line_of(n);
+	s->ram = CONFIG_DEFAULT_RAM;
+	s->caps = CONFIG_DEFAULT_CAPS;
+	if ((rc = check_attrs(p, n, attrs)) || (rc = attr_name(p, n, "name", s->name)))
+		return rc;
+	if (config_find_start(cfg, s->name))
+		return fail(p, s->line, "duplicate <start> name '%s'", s->name);
+	rc = attr_get(p, n, "caps", caps, sizeof caps);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		char *end;
+		errno = 0;
+		s->caps = strtoull(caps, &end, 10);
+		if (errno || end == caps || *end || caps[0] == '-' || s->caps == 0)
+			return fail(p, s->line, "<start name=\"%s\">: invalid caps '%s'",
+				    s->name, caps);
+	}
+	strcpy(s->binary, s->name);
+	FOR_EACH_ELEM(p, n, c, rc)
+	if ((rc = parse_start_child(p, c, s, &seen)))
+		return rc;
+	if (rc)
+		return rc;
+	cfg->nstart++;
+	return 0;
+}
+
+/* After all <start> nodes are known: every <child name=X/> must exist and
+ * not be the child itself. */
+static int check_route_targets(struct parse *p, const struct init_config *cfg,
+			       const struct route_table *rt, const char *self, long line)
+{
+	for (int i = 0; i < rt->nentries; i++)
+		for (int j = 0; j < rt->entry[i].ntargets; j++) {
+			const struct route_target *t = &rt->entry[i].target[j];
+			if (t->kind != ROUTE_CHILD)
+				continue;
+			if (!config_find_start(cfg, t->child))
+				return fail(p, line, "route to unknown child '%s'",
+					    t->child);
+			if (self && !strcmp(self, t->child))
+				return fail(p, line, "child '%s' routes to itself", self);
+		}
+	return 0;
+}
+
+static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
+{
+	unsigned seen = 0;
+	long default_line = 0;
+	xmlNode *c;
+	int rc;
+
+	if (!is_elem(root, "config"))
+		return fail(p, line_of(root), "root element is <%s>, not <config>",
+			    (const char *)root->name);
+	if ((rc = check_attrs(p, root, (const char *const[]){NULL})))
+		return rc;
+	FOR_EACH_ELEM(p, root, c, rc)
+	{
+		if (is_elem(c, "start")) {
+			rc = parse_start(p, c, cfg);
+		} else if (is_elem(c, "parent-provides") && !(seen & 1)) {
+			seen |= 1;
+			cfg->has_parent_provides = 1;
+			rc = parse_service_list(p, c, cfg->parent_provides,
+						&cfg->nparent_provides);
+		} else if (is_elem(c, "default-route") && !(seen & 2)) {
+			seen |= 2;
+			default_line = line_of(c);
+			rc = parse_route(p, c, &cfg->default_route);
+		} else if (is_elem(c, "parent-provides") || is_elem(c, "default-route")) {
+			rc = fail(p, line_of(c), "<%s> given twice",
+				  (const char *)c->name);
+		} else {
+			rc = unknown_elem(p, c, root);
+		}
+		if (rc)
+			return rc;
+	}
+	if (rc)
+		return rc;
+	if (!cfg->nstart)
+		return fail(p, line_of(root), "no <start> node");
+	if ((rc = check_route_targets(p, cfg, &cfg->default_route, NULL, default_line)))
+		return rc;
+	for (int i = 0; i < cfg->nstart; i++)
+		if ((rc = check_route_targets(p, cfg, &cfg->start[i].route,
+					      cfg->start[i].name, cfg->start[i].line)))
+			return rc;
+	return 0;
+}
+
+int config_load(const char *path, struct init_config *cfg, char *err, size_t errlen)
+{
+	struct parse p = {.path = path, .err = err, .errlen = errlen};
+	xmlDoc *doc;
+	FILE *f;
+	int rc;
+
+	if (errlen)
+		err[0] = 0;
+	memset(cfg, 0, sizeof *cfg);
+	if (!(f = fopen(path, "r"))) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return rc;
+	}
+	fclose(f);
+	snprintf(cfg->path, sizeof cfg->path, "%s", path);
+	xmlSetStructuredErrorFunc(&p, on_xml_error);
+	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	if (!doc || !xmlDocGetRootElement(doc)) {
+		rc = p.failed ? -EINVAL : fail(&p, 1, "cannot parse config");
+		goto out;
+	}
+	rc = parse_config(&p, xmlDocGetRootElement(doc), cfg);
+out:
+	if (doc)
+		xmlFreeDoc(doc);
+	return rc;
+}
+
+const struct start_config *config_find_start(const struct init_config *cfg,
+					     const char *name)
+{
+	for (int i = 0; i < cfg->nstart; i++)
+		if (!strcmp(cfg->start[i].name, name))
+			return &cfg->start[i];
+	return NULL;
+}
+
+static const struct route_entry *route_match(const struct route_table *rt,
+					     const char *service)
+{
+	for (int i = 0; i < rt->nentries; i++)
+		if (!rt->entry[i].service[0] || !strcmp(rt->entry[i].service, service))
+			return &rt->entry[i];
+	return NULL;
+}
+
+const struct route_entry *config_route(const struct init_config *cfg,
+				       const struct start_config *s, const char *service)
+{
+	const struct route_entry *e = route_match(&s->route, service);
+
+	return e ? e : route_match(&cfg->default_route, service);
+}
+
+int config_parent_provides(const struct init_config *cfg, const char *service)
+{
+	if (!cfg->has_parent_provides)
+		return 1;
+	for (int i = 0; i < cfg->nparent_provides; i++)
+		if (!strcmp(cfg->parent_provides[i], service))
+			return 1;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mul = 1;
+	const char *c = s;
+
+	if (*c < '0' || *c > '9')
+		return -EINVAL;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		if (v > (UINT64_MAX - (uint64_t)(*c - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	switch (*c) {
+	case 0:
+		break;
+	case 'K':
+		mul = 1ULL << 10;
+		break;
+	case 'M':
+		mul = 1ULL << 20;
+		break;
+	case 'G':
+		mul = 1ULL << 30;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*c && c[1])
+		return -EINVAL;
+	if (v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}

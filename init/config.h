@@ -1,0 +1,106 @@
+/*
+ * init's configuration: a Genode-style XML config read with libxml2 and
+ * validated completely before anything is started.
+ *
+ *   <config>
+ *     <parent-provides> <service name="LOG"/> ... </parent-provides>
+ *     <default-route> <any-service> <parent/> <any-child/> </any-service>
+ *     </default-route>
+ *     <start name="X" caps="N">
+ *       <binary name="..."/>                    default: the start name
+ *       <resource name="RAM" quantum="1M"/>     K/M/G suffixes
+ *       <provides> <service name="S"/> </provides>
+ *       <route> <service name="S"> <child name="Y"/> </service>
+ *               <any-service> <parent/> </any-service> </route>
+ *     </start>
+ *   </config>
+ */
+#ifndef INIT_CONFIG_H
+#define INIT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_NAME_MAX	    64 /* names of children, services, binaries */
+#define CONFIG_MAX_CHILDREN 32
+#define CONFIG_MAX_SERVICES 16	/* per <parent-provides> / <provides> */
+#define CONFIG_MAX_ROUTES   16	/* <service>/<any-service> per <route> */
+#define CONFIG_MAX_TARGETS  4	/* targets per route entry */
+#define CONFIG_ERR_MAX	    512 /* size of an error message buffer */
+#define CONFIG_DEFAULT_CAPS 100
+#define CONFIG_DEFAULT_RAM  (4ULL << 20)
+
+enum route_kind { ROUTE_PARENT = 1, ROUTE_CHILD, ROUTE_ANY_CHILD };
+
+/* One target of a route entry; child is set only for ROUTE_CHILD and then
+ * names a <start> of the same config (checked at load). */
+struct route_target {
+	enum route_kind kind;
+	char child[CONFIG_NAME_MAX];
+};
+
+/* A <service name=S> (service non-empty) or <any-service> (service "")
+ * entry: its targets are tried in order. ntargets >= 1. */
+struct route_entry {
+	char service[CONFIG_NAME_MAX];
+	int ntargets;
+	struct route_target target[CONFIG_MAX_TARGETS];
+};
+
+struct route_table {
+	int nentries;
+	struct route_entry entry[CONFIG_MAX_ROUTES];
+};
+
+/* One <start>: name unique in the config, binary non-empty, ram > 0. */
+struct start_config {
+	char name[CONFIG_NAME_MAX];
+	char binary[CONFIG_NAME_MAX];
+	uint64_t ram;
+	uint64_t caps;
+	int nprovides;
+	char provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];
+	struct route_table route;
+	int line; /* of the <start> element */
+};
+
+/* A whole validated config.  has_parent_provides = 0: the parent may be
+ * asked for any service. */
+struct init_config {
+	char path[512];
+	int has_parent_provides;
+	int nparent_provides;
+	char parent_provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];
+	struct route_table default_route;
+	int nstart;
+	struct start_config start[CONFIG_MAX_CHILDREN];
+};
+
+/*
+ * Read and validate the config at path into *cfg.  Returns 0, or -EINVAL
+ * (-ENOENT if the file cannot be read) with a one-line message
+ * "FILE:LINE: what is wrong" in err (size errlen).  *cfg is undefined on
+ * failure; nothing is allocated past the call.
+ */
+int config_load(const char *path, struct init_config *cfg, char *err, size_t errlen);
+
+/* The <start> named name, or NULL. */
+const struct start_config *config_find_start(const struct init_config *cfg,
+					     const char *name);
+
+/*
+ * The route entry for a session request of service from child s: the
+ * first matching entry of s's <route>, else of <default-route>; NULL if
+ * none matches.
+ */
+const struct route_entry *config_route(const struct init_config *cfg,
+				       const struct start_config *s, const char *service);
+
+/* 1 if the parent may be asked for service (per <parent-provides>). */
+int config_parent_provides(const struct init_config *cfg, const char *service);
+
+/* Parse "123", "64K", "1M", "2G" into *out; -EINVAL if malformed or
+ * overflowing. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * init: the native launcher.  It starts one child per <start> node of its
+ * config, serves each child's parent interface on its entrypoint, routes
+ * session requests, and reports exits and faults.  All state below is
+ * touched only on init's entrypoint thread.
+ */
+#ifndef INIT_INIT_H
+#define INIT_INIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <base/env.h>
+
+#include "init/config.h"
+
+#define INIT_MAX_SESSIONS 16 /* sessions a child opened through init */
+#define INIT_ARGS_MAX	  256
+#define INIT_STACK_SIZE	  0x10000ULL
+
+#define init_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+enum child_state {
+	CHILD_UNUSED = 0,
+	CHILD_RUNNING,
+	CHILD_EXITED,
+	CHILD_FAULTED,
+	CHILD_FAILED, /* could not be started */
+};
+
+/* A session opened on a child's behalf: at init's parent (server < 0) or
+ * at the root of child number `server`. */
+struct child_session {
+	cap_t cap;
+	int server;
+	int service; /* index into the server's announced services */
+};
+
+/* A service a child announced: root valid while the child runs. */
+struct child_service {
+	char name[CONFIG_NAME_MAX];
+	cap_t root;
+};
+
+struct init;
+
+/*
+ * One child.  Invariants: while state == CHILD_RUNNING, pd/cpu/log/rom are
+ * sessions at init's parent, thread is its initial thread, and
+ * parent_obj is managed by init's entrypoint (its cap is mapped at the
+ * child's FIXED_PARENT).  After the child ended every cap is released and
+ * parent_obj is dissolved; only state, exit_code and the fault fields
+ * remain meaningful.
+ */
+struct child {
+	struct init *init;
+	const struct start_config *cfg;
+	int index;
+	enum child_state state;
+	int exit_code;
+	unsigned fault_kind;
+	uint64_t fault_ip, fault_addr;
+	cap_t pd, cpu, log, rom;
+	cap_t thread, exc_irq;
+	struct rpc_object parent_obj;
+	int nsessions;
+	struct child_session session[INIT_MAX_SESSIONS];
+	int nservices;
+	struct child_service service[CONFIG_MAX_SERVICES];
+};
+
+struct init {
+	struct env *env;
+	const struct init_config *cfg;
+	int nchildren;
+	int done; /* the summary was sent */
+	struct child child[CONFIG_MAX_CHILDREN];
+};
+
+/* ---- init.c ---- */
+/*
+ * init's construct function (struct core_config.init_construct): arg is
+ * the validated struct init_config, which must outlive the node.  Starts
+ * every child; a child that cannot be started is reported and counted as
+ * failed.
+ */
+void init_construct(struct env *env, void *arg);
+/* A child ended (exit, fault or failed start): if it was the last one,
+ * log the summary and exit init with 0 if every child exited 0, else 1. */
+void init_child_ended(struct init *in);
+
+/* ---- child.c ---- */
+/* Create child's sessions, load its binary, start its initial thread.
+ * 0, or -errno after logging one line; everything made is undone. */
+int child_start(struct child *c);
+/* Name of the child's recorded fault kind ("write fault", ...). */
+const char *child_fault_name(const struct child *c);
+/* Close every session of a running child and release all its caps; the
+ * child's threads stop, its memory is freed.  state must already say why. */
+void child_destroy(struct child *c);
+
+/* ---- parent.c ---- */
+/* The child's parent interface, managed by init's entrypoint. */
+void parent_dispatch(struct rpc_object *obj, struct msg *m);
+
+/* ---- session.c ---- */
+/* Open service at init's parent with args (0 or -errno). */
+int init_session_parent(struct init *in, const char *service, const char *args,
+			cap_t *out);
+/* Close a session opened with init_session_parent. */
+void init_session_close_parent(struct init *in, cap_t session);
+/*
+ * rpc_call with a deadline for calls into children (a server's root): the
+ * whole call must complete within timeout_us, so a server that is itself
+ * blocked calling init, or never answers, cannot stall init.  0 or
+ * -errno (-ETIMEDOUT when the deadline passed).
+ */
+int init_call(cap_t dst, struct msg *m, uint64_t timeout_us);
+#define INIT_SERVER_TIMEOUT_US 100000
+
+/* ---- args.c ---- */
+/*
+ * Rewrite args into out: any label removed (the label is init's to give),
+ * `native` removed (a child must not make core create a native PD, i.e.
+ * host code, on its behalf), with ARGS_DROP_QUOTA also ram_quota and
+ * cap_quota (core would take them from init's own quota), and
+ * label="label" appended.  0, or -EINVAL for malformed args / -E2BIG if
+ * out is too small.
+ */
+#define ARGS_DROP_QUOTA 1u
+int session_args_relabel(const char *args, const char *label, unsigned flags, char *out,
+			 size_t size);
+/* Value of key label in args into buf; 0, -ENOENT, -EINVAL. */
+int session_args_label(const char *args, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * core on a real kernel: each case boots a node whose init is a native
+ * function of this test that uses core's sessions through libbase and
+ * the parent interface, then ends the node with parent_exit.  A case's
+ * checks run inside the node; the first failing one is recorded and
+ * reported here after kernel_boot returns.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <capsule/native.h>
+#include <base/env.h>
+#include "core/core.h"
+
+#define PENDING 0x70e /* the case continues in an irq handler */
+
+struct tcase {
+	int (*run)(struct env *env, struct tcase *t);
+	uint64_t ram_total;
+	const char *expect_stdout; /* must appear in what the node prints */
+	int fail_line;
+	const char *fail_expr;
+	char romdir[64];
+	/* state of the asynchronous cases */
+	struct env *env;
+	cap_t cpu, thread;
+};
+
+#define CHECK(t, e)                                                                      \
+	do {                                                                             \
+		if (!(e)) {                                                              \
+			(t)->fail_line = __LINE__;                                       \
+			(t)->fail_expr = #e;                                             \
+			return 1;                                                        \
+		}                                                                        \
+	} while (0)
+
+/* An RPC to core with its error convention: 0 or the server's -errno. */
+static int call(cap_t dst, struct msg *m)
+{
+	int rc = rpc_call(dst, m);
+
+	if (rc)
+		return rc;
+	if (m->code == RPC_ERROR)
+		return m->nwords ? (int)(int64_t)m->w[0] : -EIO;
+	return m->code == RPC_OK ? 0 : -EPROTO;
+}
+
+static int pd_quota(cap_t pd, uint64_t q[4])
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, PD_QUOTA);
+	rc = call(pd, &m);
+	for (int i = 0; !rc && i < 4; i++)
+		q[i] = m.w[i];
+	return rc;
+}
+
+static int parent_close(cap_t parent, cap_t session)
+{
+	struct msg m;
+
+	msg_reset(&m, PARENT_CLOSE);
+	msg_put_cap(&m, session);
+	return call(parent, &m);
+}
+
+static cap_t own_thread(void)
+{
+	return (cap_t){cap_map_entry(cap_map(), KCAP_THREAD(0, THREAD_SLOT_GATE))};
+}
+
+/* RAM allocations are charged to the PD's quota; beyond it: -EDQUOT. */
+static int case_ram_quota(struct env *env, struct tcase *t)
+{
+	cap_t pd, ds, ds2;
+	uint64_t q[4];
+	struct msg m;
+
+	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=65536 cap_quota=4", &pd));
+	CHECK(t, !pd_alloc_ram(pd, 10000, &ds));
+	msg_reset(&m, DS_SIZE);
+	CHECK(t, !call(ds, &m) && m.w[0] == 12288);
+	CHECK(t, pd_alloc_ram(pd, 65536, &ds2) == -EDQUOT);
+	CHECK(t, !pd_quota(pd, q) && q[0] == 65536 && q[1] == 12288 && q[2] == 4);
+	CHECK(t, !pd_free_ram(pd, ds));
+	CHECK(t, !pd_quota(pd, q) && q[1] == 0);
+	CHECK(t, !pd_alloc_ram(pd, 65536, &ds2));
+	CHECK(t, pd_alloc_ram(pd, 1, &ds) == -EDQUOT);
+	CHECK(t, pd_alloc_ram(pd, 0, &ds) == -EINVAL);
+	return 0;
+}
+
+/* A session's quota comes out of the requester's PD and returns on close;
+ * empty args name the requester's own env session. */
+static int case_session_quota(struct env *env, struct tcase *t)
+{
+	cap_t a, b, own;
+	uint64_t q[4], avail, half;
+
+	CHECK(t, !parent_session(env->parent, "PD", "", &own));
+	CHECK(t, cap_badge(own) == cap_badge(env->pd));
+	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20));
+	avail = q[0] - q[1];
+	half = (avail / 2 + 4096) & ~4095ULL;
+	char args[64];
+	snprintf(args, sizeof(args), "ram_quota=%llu", (unsigned long long)avail + 1);
+	CHECK(t, parent_session(env->parent, "PD", args, &a) == -EDQUOT);
+	snprintf(args, sizeof(args), "ram_quota=%llu", (unsigned long long)half);
+	CHECK(t, !parent_session(env->parent, "PD", args, &a));
+	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20) - half);
+	CHECK(t, parent_session(env->parent, "PD", args, &b) == -EDQUOT);
+	CHECK(t, !parent_close(env->parent, a));
+	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20));
+	CHECK(t, !parent_session(env->parent, "PD", args, &b));
+	CHECK(t, parent_session(env->parent, "PD", "ram_quota=x", &a) == -EINVAL);
+	CHECK(t, parent_session(env->parent, "NOPE", "label=\"x\"", &a) == -ENOENT);
+	CHECK(t, parent_close(env->parent, env->pd) == -EINVAL);
+	return 0;
+}
+
+/* RPC caps: badges are increasing multiples of 4, counted against the
+ * cap quota; a freed gate is revoked in the client's cap space. */
+static int case_rpc_caps(struct env *env, struct tcase *t)
+{
+	cap_t pd, g[3], extra;
+	uint64_t kcap, prev = 0, out[1];
+	uint64_t label;
+	struct utcb *u;
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=3", &pd));
+	for (int i = 0; i < 3; i++) {
+		CHECK(t, !pd_alloc_rpc_cap(pd, own_thread(), &g[i]));
+		CHECK(t, cap_valid(g[i]) && cap_badge(g[i]) % 4 == 0);
+		CHECK(t, cap_badge(g[i]) > prev);
+		prev = cap_badge(g[i]);
+	}
+	CHECK(t, pd_alloc_rpc_cap(pd, own_thread(), &extra) == -EDQUOT);
+	kcap = cap_kcap(g[0]);
+	CHECK(t, !pd_free_rpc_cap(pd, g[0]));
+	u = sys_utcb();
+	u->mr[0] = TASK_CAP_VALID;
+	u->mr[1] = kcap;
+	CHECK(t,
+	      !TAG_ERROR(sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 2, 0),
+				    SYS_TIMEOUT_NEVER, &label)));
+	out[0] = u->mr[0];
+	CHECK(t, out[0] == 0);
+	CHECK(t, TAG_ERROR(sys_invoke(kcap, TAG(SYS_OP_SEND, 0, 0, 0), 0, &label)));
+	CHECK(t, !pd_alloc_rpc_cap(pd, own_thread(), &extra));
+	CHECK(t, cap_badge(extra) > prev);
+	return 0;
+}
+
+/* The cap map address a component reports comes back from CAP_MAP_INFO
+ * (libbase reported init's own at start). */
+static int case_cap_map_report(struct env *env, struct tcase *t)
+{
+	cap_t pd;
+	struct msg m;
+
+	msg_reset(&m, PD_CAP_MAP_INFO);
+	CHECK(t, !call(env->pd, &m) && m.w[0] == (uint64_t)(uintptr_t)cap_map() &&
+		     m.w[1] == CAP_SLOTS);
+	CHECK(t, !parent_session(env->parent, "PD", "label=\"x\"", &pd));
+	msg_reset(&m, PD_CAP_MAP_INFO);
+	CHECK(t, !call(pd, &m) && m.w[0] == 0);
+	CHECK(t, !pd_cap_map_report(pd, 0x7000, CAP_SLOTS));
+	msg_reset(&m, PD_CAP_MAP_INFO);
+	CHECK(t, !call(pd, &m) && m.w[0] == 0x7000 && m.w[1] == CAP_SLOTS);
+	return 0;
+}
+
+/* MAP_CAP refuses kcap 0, fixed selectors and out-of-range kcaps. */
+static int case_map_cap(struct env *env, struct tcase *t)
+{
+	cap_t pd, ds;
+
+	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=8192", &pd));
+	CHECK(t, !pd_alloc_ram(pd, 4096, &ds));
+	CHECK(t, pd_map_cap(pd, ds, 0) == -EINVAL);
+	CHECK(t, pd_map_cap(pd, ds, KCAP(FIXED_FACTORY)) == -EINVAL);
+	CHECK(t, pd_map_cap(pd, ds, KCAP(FIXED_TASK)) == -EINVAL);
+	CHECK(t, pd_map_cap(pd, ds, KCAP(CAP_SLOTS)) == -EINVAL);
+	CHECK(t, pd_map_cap(pd, ds, KCAP(0x400) + 8) == -EINVAL);
+	CHECK(t, !pd_map_cap(pd, ds, KCAP(0x400)));
+	CHECK(t, !pd_map_cap(pd, ds, KCAP_THREAD(3, THREAD_SLOT_IRQ)));
+	CHECK(t, !pd_assign_parent(pd, env->parent));
+	return 0;
+}
+
+/* ROM: a file of the ROM directory as a read-only dataspace; missing
+ * files and names escaping the directory are refused. */
+static int case_rom(struct env *env, struct tcase *t)
+{
+	cap_t rom, ds, pd;
+	uint64_t size, host;
+
+	CHECK(t, parent_session(env->parent, "ROM", "label=\"no_such_file\"", &rom) ==
+		     -ENOENT);
+	CHECK(t, parent_session(env->parent, "ROM", "label=\"../etc/passwd\"", &rom) ==
+		     -EINVAL);
+	CHECK(t,
+	      !parent_session(env->parent, "ROM", "label=\"init -> hello.txt\"", &rom));
+	CHECK(t, !rom_dataspace(rom, &ds, &size) && size == 6);
+	CHECK(t, !parent_session(env->parent, "PD", "native=1", &pd));
+	CHECK(t, pd_attach(pd, ds, 0, 0, 0, MEM_R | MEM_W, &host) == -EPERM);
+	CHECK(t, !pd_attach(pd, ds, 0, 0, 0, MEM_R, &host));
+	CHECK(t, !memcmp((void *)(uintptr_t)host, "hello\n", 6));
+	CHECK(t, !pd_detach(pd, host));
+	CHECK(t, pd_detach(pd, host) == -ENOENT);
+	return 0;
+}
+
+/* LOG: "[label] line", control characters replaced. */
+static int case_log_lines(struct env *env, struct tcase *t)
+{
+	cap_t log;
+
+	CHECK(t, !parent_session(env->parent, "LOG", "label=\"tlog\"", &log));
+	CHECK(t, !log_write(log, "hi\athere", 8));
+	return 0;
+}
+
+static void fault_seen(void *arg)
+{
+	struct tcase *t = arg;
+	struct msg m;
+	int code = 1;
+
+	msg_reset(&m, CPU_STATE);
+	msg_put_cap(&m, t->thread);
+	if (call(t->cpu, &m) || m.w[0] != TS_FAULTED || m.w[1] != FAULT_ILLEGAL ||
+	    m.w[2] != 0x400000) {
+		t->fail_line = __LINE__;
+		t->fail_expr = "CPU_STATE after the exception irq";
+	} else {
+		code = 0;
+	}
+	parent_exit(t->env->parent, code);
+}
+
+/* A guest thread: UTCB at its thread-area slot, a fault is recorded and
+ * signalled through the CPU session's exception irq. */
+static int case_cpu_fault(struct env *env, struct tcase *t)
+{
+	cap_t gpd, npd, ds, irq;
+	uint64_t nr, utcb, badge, host, at;
+	struct msg m;
+
+	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=65536 cap_quota=4", &gpd));
+	CHECK(t, !parent_session(env->parent, "PD", "native=1", &npd));
+	CHECK(t, !parent_session(env->parent, "CPU", "label=\"t\"", &t->cpu));
+	CHECK(t,
+	      !cpu_create_thread(t->cpu, gpd, "victim", &t->thread, &nr, &utcb, &badge));
+	CHECK(t, nr == 0 && utcb == GUEST_UTCB_AREA && badge % 4 == 0 && badge);
+	CHECK(t, !pd_alloc_ram(gpd, 4096, &ds));
+	CHECK(t, !pd_attach(npd, ds, 0, 0, 0, MEM_R | MEM_W, &host));
+	memcpy((void *)(uintptr_t)host, "\x0f\x0b", 2); /* ud2 */
+	CHECK(t, pd_attach(gpd, ds, GUEST_UTCB_AREA, 0, 0, MEM_R, &at) == -EEXIST);
+	CHECK(t,
+	      !pd_attach(gpd, ds, 0x400000, 0, 0, MEM_R | MEM_X, &at) && at == 0x400000);
+	msg_reset(&m, CPU_STATE);
+	msg_put_cap(&m, t->thread);
+	CHECK(t, !call(t->cpu, &m) && m.w[0] == TS_INACTIVE);
+	msg_reset(&m, CPU_EXCEPTION_IRQ);
+	CHECK(t, !call(t->cpu, &m) && m.ncaps == 1);
+	irq = m.caps[0];
+	t->env = env;
+	CHECK(t, !ep_irq_handler(env->ep, irq, fault_seen, t));
+	CHECK(t, !cpu_start(t->cpu, t->thread, 0x400000, 0));
+	return PENDING;
+}
+
+static void run_case(struct env *env, void *arg)
+{
+	struct tcase *t = arg;
+	int rc = t->run(env, t);
+
+	if (rc != PENDING)
+		parent_exit(env->parent, rc);
+}
+
+static void boot(struct tcase *t)
+{
+	const char *dirs[1] = {t->romdir};
+	struct core_config cfg = {.rom_dirs = dirs,
+				  .nrom = 1,
+				  .ram_total = t->ram_total,
+				  .init_construct = run_case,
+				  .init_arg = t};
+	char path[128];
+	FILE *f;
+	int code;
+
+	snprintf(t->romdir, sizeof(t->romdir), "/tmp/capsule_test_core.%d",
+		 (int)getpid());
+	mkdir(t->romdir, 0700);
+	snprintf(path, sizeof(path), "%s/hello.txt", t->romdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("hello\n", f);
+	fclose(f);
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	FILE *out = tmpfile();
+	assert_non_null(out);
+	dup2(fileno(out), STDOUT_FILENO);
+	code = kernel_boot(core_main, &cfg);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	char text[4096] = "";
+	rewind(out);
+	text[fread(text, 1, sizeof(text) - 1, out)] = 0;
+	fclose(out);
+	fputs(text, stdout);
+	if (t->expect_stdout)
+		assert_non_null(strstr(text, t->expect_stdout));
+	unlink(path);
+	rmdir(t->romdir);
+	assert_int_equal(cfg.status, 0);
+	if (code)
+		fprintf(stderr, "failed at line %d: %s\n", t->fail_line,
+			t->fail_expr ? t->fail_expr : "?");
+	assert_int_equal(code, 0);
+}
+
+#define CASE(name, ram, out)                                                             \
+	static void name(void **state)                                                   \
+	{                                                                                \
+		struct tcase t = {                                                       \
+		    .run = case_##name, .ram_total = ram, .expect_stdout = out};         \
+		boot(&t);                                                                \
+	}
+CASE(ram_quota, 0, NULL)
+CASE(session_quota, 1 << 20, NULL)
+CASE(rpc_caps, 0, NULL)
+CASE(cap_map_report, 0, NULL)
+CASE(map_cap, 0, NULL)
+CASE(rom, 0, NULL)
+CASE(log_lines, 0, "[tlog] hi?there\n")
+CASE(cpu_fault, 0, NULL)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(ram_quota),      /* RAM quota: charge, -EDQUOT, free */
+	    cmocka_unit_test(session_quota),  /* session quota from the parent's PD */
+	    cmocka_unit_test(rpc_caps),	      /* badges, cap quota, revocation */
+	    cmocka_unit_test(cap_map_report), /* CAP_MAP_REPORT round trip */
+	    cmocka_unit_test(map_cap),	      /* MAP_CAP kcap validation */
+	    cmocka_unit_test(rom),	      /* ROM found / missing / escaping */
+	    cmocka_unit_test(log_lines),      /* LOG line printing */
+	    cmocka_unit_test(cpu_fault),      /* guest fault -> exception irq */
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

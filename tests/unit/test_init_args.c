@@ -1,0 +1,86 @@
+/* init's session-argument rewriting: labels are replaced, `native` is
+ * dropped, other keys survive, malformed args are rejected. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <string.h>
+
+#include "init/init.h"
+
+struct relabel_case {
+	const char *intent;
+	const char *args;
+	const char *label;
+	unsigned flags;
+	int rc;
+	const char *out;
+};
+
+static const struct relabel_case relabel_cases[] = {
+    {"empty args get just the label", "", "c", 0, 0, "label=\"c\""},
+    {"a client label is replaced", "label=\"evil\"", "c", 0, 0, "label=\"c\""},
+    {"other keys survive", "ram_quota=4096, label=\"x\" cap_quota=3", "c", 0, 0,
+     "ram_quota=4096, cap_quota=3, label=\"c\""},
+    {"quoted values keep their spaces", "name=\"a b\"", "c", 0, 0,
+     "name=\"a b\", label=\"c\""},
+    {"native is dropped", "native=1 ram_quota=1", "c", 0, 0, "ram_quota=1, label=\"c\""},
+    {"quotas are dropped for the parent", "ram_quota=1, cap_quota=2, x=3", "c",
+     ARGS_DROP_QUOTA, 0, "x=3, label=\"c\""},
+    {"key without value", "ram_quota", "c", 0, -EINVAL, NULL},
+    {"unterminated quote", "label=\"abc", "c", 0, -EINVAL, NULL},
+    {"quote inside a plain value", "a=b\"c", "c", 0, -EINVAL, NULL},
+    {"empty key", "=3", "c", 0, -EINVAL, NULL},
+    {"a label with a quote", "", "a\"b", 0, -EINVAL, NULL},
+};
+
+static void relabel(void **state)
+{
+	for (size_t i = 0; i < sizeof relabel_cases / sizeof relabel_cases[0]; i++) {
+		const struct relabel_case *c = &relabel_cases[i];
+		char out[128];
+		print_message("case: %s\n", c->intent);
+		assert_int_equal(
+		    session_args_relabel(c->args, c->label, c->flags, out, sizeof out),
+		    c->rc);
+		if (!c->rc)
+			assert_string_equal(out, c->out);
+	}
+}
+
+static void relabel_too_long(void **state)
+{
+	char out[16];
+
+	assert_int_equal(
+	    session_args_relabel("ram_quota=123456789", "c", 0, out, sizeof out), -E2BIG);
+	assert_int_equal(
+	    session_args_relabel("", "a_long_label_here", 0, out, sizeof out), -E2BIG);
+}
+
+static void label_lookup(void **state)
+{
+	char buf[16];
+
+	assert_int_equal(session_args_label("a=1, label=\"rom.x\"", buf, sizeof buf), 0);
+	assert_string_equal(buf, "rom.x");
+	assert_int_equal(session_args_label("label=plain", buf, sizeof buf), 0);
+	assert_string_equal(buf, "plain");
+	assert_int_equal(session_args_label("a=1", buf, sizeof buf), -ENOENT);
+	assert_int_equal(session_args_label("", buf, sizeof buf), -ENOENT);
+	assert_int_equal(
+	    session_args_label("label=\"0123456789abcdefXYZ\"", buf, sizeof buf),
+	    -EINVAL);
+	assert_int_equal(session_args_label("label=\"open", buf, sizeof buf), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(relabel),
+	    cmocka_unit_test(relabel_too_long),
+	    cmocka_unit_test(label_lookup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
