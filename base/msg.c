@@ -8,7 +8,9 @@
  *   mr[2 .. 2+n)       badge of each cap, CAP_ID_INVALID for an invalid one
  *   mr[2+n]            m->code (opcode of a call, exception of a reply)
  *   mr[3+n .. 3+n+w)   payload
- *   then k map items   kcap | RIGHTS_ALL of each valid cap, in cap order
+ *   then k map items   kcap | RIGHT_R | RIGHT_W of each valid cap, in cap
+ *                      order: RIGHT_S (the kernel-object protocol of a gate,
+ *                      e.g. rebinding it) never leaves its holder
  * so a message takes 3 + n + w words + k items <= UTCB_MRS; msg_put and
  * msg_put_cap refuse what would not fit (worst case: every cap valid).
  */
@@ -114,7 +116,7 @@ uint64_t msg_to_utcb(struct utcb *u, const struct msg *m, uint64_t first_word)
 			continue;
 		}
 		u->mr[2 + i] = cap_badge(c);
-		u->mr[words + items++] = kcap | RIGHTS_ALL;
+		u->mr[words + items++] = kcap | RIGHT_R | RIGHT_W;
 	}
 	u->mr[2 + ncaps] = m->code;
 	memcpy(&u->mr[MSG_HDR_WORDS + ncaps], m->w, nwords * sizeof(uint64_t));

@@ -60,8 +60,9 @@ int kobj_invoke(uint64_t kcap, unsigned proto, const uint64_t *in, unsigned nin,
 int kobj_create(unsigned op, uint64_t a1, uint64_t a2, uint64_t id, cap_t *out);
 /* Revoke c everywhere (TASK_UNMAP | UNMAP_SELF) and free its entry. */
 void kobj_destroy(cap_t c);
-/* Map core's cap c into task at kcap dst (TASK_MAP).  0 or -errno. */
-int kobj_map(cap_t task, cap_t c, uint64_t dst);
+/* Map c into task at dst with at most `rights`: gates handed to others get
+ * RIGHT_R | RIGHT_W, never RIGHT_S (which would let them rebind the gate). */
+int kobj_map(cap_t task, cap_t c, uint64_t dst, unsigned rights);
 
 /* ---- rpc_cap_factory.c ---- */
 void core_factory_init(struct core *c);

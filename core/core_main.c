@@ -42,7 +42,7 @@ static int core_start_init(struct core *c)
 	err = core_parent_create(c, pd, cpu, "init", &parent);
 	if (err)
 		return err;
-	err = kobj_map(pd->task, parent->obj.cap, KCAP(FIXED_PARENT));
+	err = kobj_map(pd->task, parent->obj.cap, KCAP(FIXED_PARENT), RIGHT_R | RIGHT_W);
 	if (err)
 		return err;
 	c->init_start = (struct native_start){

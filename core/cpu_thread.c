@@ -81,7 +81,8 @@ static int thread_kernel_setup(struct core *c, struct cpu_thread *t)
 	err = kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, w, 5, NULL, 0);
 	if (err)
 		goto err_pager;
-	err = kobj_map(t->pd->task, t->thread, KCAP_THREAD(t->nr, THREAD_SLOT_GATE));
+	err = kobj_map(t->pd->task, t->thread, KCAP_THREAD(t->nr, THREAD_SLOT_GATE),
+		       RIGHTS_ALL);
 	if (err)
 		goto err_pager;
 	return 0;

@@ -63,9 +63,10 @@ void kobj_destroy(cap_t c)
 	cap_release(c);
 }
 
-int kobj_map(cap_t task, cap_t c, uint64_t dst)
+int kobj_map(cap_t task, cap_t c, uint64_t dst, unsigned rights)
 {
-	uint64_t w[4] = {TASK_MAP, KCAP_INVALID, cap_kcap(c) | RIGHTS_ALL, dst};
+	uint64_t w[4] = {TASK_MAP, KCAP_INVALID, cap_kcap(c) | (rights & RIGHTS_ALL),
+			 dst};
 
 	if (!cap_valid(task) || !cap_valid(c))
 		return -EINVAL;

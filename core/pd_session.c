@@ -52,7 +52,7 @@ static int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap)
 
 	if (!cap_valid(c) || !pd_kcap_ok(kcap))
 		return -EINVAL;
-	err = kobj_map(pd->task, c, kcap);
+	err = kobj_map(pd->task, c, kcap, RIGHT_R | RIGHT_W);
 	if (err)
 		return err;
 	return pd_hold(pd, c);
@@ -255,7 +255,7 @@ int pd_session_create(struct core *c, const char *args, struct pd_session *donor
 		goto err;
 	/* the task's own cap at FIXED_TASK, derived from core's: revoking
 	 * core's cap takes it along */
-	err = kobj_map(pd->task, pd->task, KCAP(FIXED_TASK));
+	err = kobj_map(pd->task, pd->task, KCAP(FIXED_TASK), RIGHTS_ALL);
 	if (err) {
 		kobj_destroy(pd->task);
 		goto err;

@@ -6,7 +6,9 @@
  *   2. well-formed RPCs to its parent and its core sessions with forged
  *      destination badges, forged capability badges and garbage payload
  *      (never PARENT_EXIT: the component must live to round 3);
- *   3. a write to a wild address.
+ *   3. rebinding the gates of caps it was given (its parent, its core
+ *      sessions) to its own thread, which needs a right nobody hands out;
+ *   4. a write to a wild address.
  * The node must survive all of it; init reports the fault.
  */
 #include <base/env.h>
@@ -141,12 +143,31 @@ static void forged_round(struct env *env, struct utcb *u)
 	}
 }
 
+static void rebind_round(struct env *env, struct utcb *u)
+{
+	cap_t given[] = {env->parent, env->pd, env->cpu, env->log};
+	unsigned refused = 0;
+	uint64_t label;
+
+	for (unsigned i = 0; i < sizeof given / sizeof given[0]; i++) {
+		u->mr[0] = GATE_BIND;
+		u->mr[1] = u->tcr[TCR_THREAD_KCAP];
+		u->mr[2] = 0x1000;
+		uint64_t tag = sys_invoke(cap_kcap(given[i]),
+					  TAG(SYS_OP_CALL, PROTO_GATE, 3, 0), 0, &label);
+		refused += TAG_ERROR(tag) == KERR_PERM;
+	}
+	env_log(env, "hostile: gate rebinds refused for lack of the right: %u of %u",
+		refused, (unsigned)(sizeof given / sizeof given[0]));
+}
+
 void component_construct(struct env *env)
 {
 	struct utcb *u = sys_utcb();
 	uint64_t nr = u->tcr[TCR_THREAD_NR];
 
 	env_log(env, "hostile: starting");
+	rebind_round(env, u);
 	abuse_round(env);
 	raw_round(u, nr);
 	forged_round(env, u);

@@ -247,8 +247,8 @@ static void to_utcb_layout(void **state)
 	assert_int_equal(fake_utcb.mr[5], 9);
 	assert_int_equal(fake_utcb.mr[6], 111);
 	assert_int_equal(fake_utcb.mr[7], 222);
-	assert_int_equal(fake_utcb.mr[8], cap_kcap(a) | RIGHTS_ALL);
-	assert_int_equal(fake_utcb.mr[9], cap_kcap(b) | RIGHTS_ALL);
+	assert_int_equal(fake_utcb.mr[8], cap_kcap(a) | RIGHT_R | RIGHT_W);
+	assert_int_equal(fake_utcb.mr[9], cap_kcap(b) | RIGHT_R | RIGHT_W);
 }
 
 /* Sending and receiving (with the kernel's item rewrite) round-trips the
