@@ -75,9 +75,9 @@ static void child_fault(void *arg)
 	c->fault_ip = st[2];
 	c->fault_addr = st[3];
 	c->state = CHILD_FAULTED;
-	env_log(in->env, "init: child '%s' faulted: %s at ip=0x%llx addr=0x%llx",
-		c->cfg->name, fault_kind_name(c->fault_kind),
-		(unsigned long long)c->fault_ip, (unsigned long long)c->fault_addr);
+	env_log(in->env, "child '%s' faulted: %s at ip=0x%llx addr=0x%llx", c->cfg->name,
+		fault_kind_name(c->fault_kind), (unsigned long long)c->fault_ip,
+		(unsigned long long)c->fault_addr);
 	child_destroy(c);
 	init_child_ended(in);
 }
@@ -213,11 +213,10 @@ int child_start(struct child *c)
 	return 0;
 err:
 	if (!strcmp(what, "not found") || rc == -ENOEXEC)
-		env_log(in->env, "init: child '%s': binary '%s': %s", c->cfg->name,
+		env_log(in->env, "child '%s': binary '%s': %s", c->cfg->name,
 			c->cfg->binary, what);
 	else
-		env_log(in->env, "init: child '%s': %s: %s", c->cfg->name, what,
-			strerror(-rc));
+		env_log(in->env, "child '%s': %s: %s", c->cfg->name, what, strerror(-rc));
 	c->state = CHILD_FAILED;
 	c->exit_code = rc;
 	child_destroy(c);

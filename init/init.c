@@ -14,7 +14,7 @@ void init_construct(struct env *env, void *arg)
 	struct init *in = calloc(1, sizeof *in);
 
 	if (!in) {
-		env_log(env, "init: out of memory");
+		env_log(env, "out of memory");
 		env_exit(env, 2);
 	}
 	in->env = env;
@@ -59,16 +59,14 @@ void init_child_ended(struct init *in)
 		const struct child *c = &in->child[i];
 		switch (c->state) {
 		case CHILD_EXITED:
-			env_log(in->env, "init: %s exited with %d", c->cfg->name,
-				c->exit_code);
+			env_log(in->env, "%s exited with %d", c->cfg->name, c->exit_code);
 			break;
 		case CHILD_FAULTED:
-			env_log(in->env, "init: %s faulted (%s at ip=0x%llx)",
-				c->cfg->name, child_fault_name(c),
-				(unsigned long long)c->fault_ip);
+			env_log(in->env, "%s faulted (%s at ip=0x%llx)", c->cfg->name,
+				child_fault_name(c), (unsigned long long)c->fault_ip);
 			break;
 		default:
-			env_log(in->env, "init: %s failed to start", c->cfg->name);
+			env_log(in->env, "%s failed to start", c->cfg->name);
 		}
 	}
 	code = node_result(in);

@@ -83,8 +83,7 @@ static void op_announce(struct child *c, struct msg *m)
 	    !cap_valid(m->caps[0]))
 		return reply_err(m, -EINVAL);
 	if (!declares(c, name)) {
-		env_log(c->init->env,
-			"init: child '%s' announces undeclared service '%s'",
+		env_log(c->init->env, "child '%s' announces undeclared service '%s'",
 			c->cfg->name, name);
 		return reply_err(m, -EPERM);
 	}
@@ -238,7 +237,7 @@ static void op_session(struct child *c, struct msg *m)
 	for (int i = 0; e && rc == 1 && i < e->ntargets; i++)
 		rc = try_target(c, &e->target[i], service, args, &s);
 	if (rc == 1) {
-		env_log(c->init->env, "init: child '%s': no route to service '%s'",
+		env_log(c->init->env, "child '%s': no route to service '%s'",
 			c->cfg->name, service);
 		return reply_err(m, -ENOENT);
 	}
