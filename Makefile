@@ -17,10 +17,23 @@ B ?= build
 SANFLAGS :=
 endif
 
+# Unicorn 2.1.1, fetched once into third_party/ by mk/unicorn.sh and linked
+# statically (2.0.1 from bookworm costs ~110 ns per guest store, 2.1.1 ~4 ns).
+# UNICORN=system uses the installed libunicorn instead.
+UNICORN ?= vendored
+ifeq ($(UNICORN),system)
+UC_CFLAGS :=
+UC_LIBS := -lunicorn
+else
+UC_DIR := third_party/unicorn-2.1.1
+UC_CFLAGS := -isystem $(UC_DIR)/include
+UC_LIBS := $(UC_DIR)/lib/libunicorn.a -lm
+endif
+
 CC ?= cc
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
-	-Iinclude -Ibase/include -I. $(SANFLAGS) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-HOST_LDLIBS := -lunicorn -lzstd -lxxhash $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
+	-Iinclude -Ibase/include -I. $(UC_CFLAGS) $(SANFLAGS) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
 TEST_LDLIBS := -lcmocka
 
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
@@ -64,6 +77,12 @@ deps:
 $(B)/host/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+ifneq ($(UNICORN),system)
+$(HOST_OBJ): | $(UC_DIR)/.stamp
+$(UC_DIR)/.stamp: mk/unicorn.sh
+	@sh mk/unicorn.sh $(UC_DIR)
+endif
 
 $(B)/libcapsule.a: $(HOST_OBJ)
 	@rm -f $@

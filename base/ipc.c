@@ -134,6 +134,11 @@ static int rpc_call_local(struct entrypoint *ep, struct rpc_object *obj, struct 
 
 int rpc_call(cap_t dst, struct msg *m)
 {
+	return rpc_call_timeout(dst, m, SYS_TIMEOUT_NEVER);
+}
+
+int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
+{
 	struct base_thread *bt;
 	struct utcb *u;
 	uint64_t tag, label, first;
@@ -151,8 +156,8 @@ int rpc_call(cap_t dst, struct msg *m)
 	u = sys_utcb();
 	tag = msg_to_utcb(u, m, cap_badge(dst));
 	u->br[0] = bt ? bt->window : KCAP_INVALID;
-	tag = sys_invoke(cap_kcap(dst), tag | TAG(SYS_OP_CALL, 0, 0, 0),
-			 SYS_TIMEOUT_NEVER, &label);
+	tag = sys_invoke(cap_kcap(dst), tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us,
+			 &label);
 	if (TAG_ERROR(tag))
 		return kerr_to_errno(TAG_ERROR(tag));
 	err = msg_from_utcb(u, tag, m, &first);

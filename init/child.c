@@ -245,8 +245,8 @@ static void close_child_sessions(struct child *c)
 		} else if (srv->state == CHILD_RUNNING && s->service < srv->nservices) {
 			msg_reset(&m, ROOT_CLOSE);
 			msg_put_cap(&m, s->cap);
-			init_call(srv->service[s->service].root, &m,
-				  INIT_SERVER_TIMEOUT_US);
+			rpc_call_timeout(srv->service[s->service].root, &m,
+					 INIT_SERVER_TIMEOUT_US);
 		}
 		drop(&s->cap);
 	}

@@ -108,13 +108,8 @@ int init_session_parent(struct init *in, const char *service, const char *args,
 			cap_t *out);
 /* Close a session opened with init_session_parent. */
 void init_session_close_parent(struct init *in, cap_t session);
-/*
- * rpc_call with a deadline for calls into children (a server's root): the
- * whole call must complete within timeout_us, so a server that is itself
- * blocked calling init, or never answers, cannot stall init.  0 or
- * -errno (-ETIMEDOUT when the deadline passed).
- */
-int init_call(cap_t dst, struct msg *m, uint64_t timeout_us);
+/* calls into children (a server's root) give up if the server does not
+ * take the request in time: it may itself be blocked calling init */
 #define INIT_SERVER_TIMEOUT_US 100000
 
 /* ---- args.c ---- */

@@ -130,7 +130,7 @@ static int session_at_child(struct child *c, struct child *srv, const char *serv
 	msg_reset(&m, ROOT_SESSION);
 	rc = msg_put_str(&m, relabeled);
 	if (!rc)
-		rc = init_call(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
+		rc = rpc_call_timeout(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
 	if (rc == -ETIMEDOUT)
 		return -EAGAIN; /* the server is busy (maybe calling us): retry */
 	if (rc)
@@ -148,7 +148,7 @@ static int session_at_child(struct child *c, struct child *srv, const char *serv
 	if ((rc = track(c, *out, srv->index, i))) {
 		msg_reset(&m, ROOT_CLOSE);
 		msg_put_cap(&m, *out);
-		init_call(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
+		rpc_call_timeout(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
 		cap_release(*out);
 	}
 	return rc;
@@ -263,8 +263,8 @@ static void op_close(struct child *c, struct msg *m)
 		} else if (in->child[s->server].state == CHILD_RUNNING) {
 			msg_reset(&r, ROOT_CLOSE);
 			msg_put_cap(&r, s->cap);
-			init_call(in->child[s->server].service[s->service].root, &r,
-				  INIT_SERVER_TIMEOUT_US);
+			rpc_call_timeout(in->child[s->server].service[s->service].root,
+					 &r, INIT_SERVER_TIMEOUT_US);
 		}
 		cap_release(s->cap);
 		c->session[i] = c->session[--c->nsessions];

@@ -66,6 +66,11 @@ cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap);
  * kcap empty or revoked, -EPIPE when the server vanished.
  */
 int rpc_call(cap_t dst, struct msg *m);
+/* The same, but give up with -ETIMEDOUT if the server has not taken the
+ * request within send_timeout_us; once taken, the reply is awaited without
+ * limit (the kernel's call semantics).  For callers that must not block on
+ * a busy server, e.g. init calling a child's root. */
+int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us);
 /* translate enum kerr to -errno */
 int kerr_to_errno(unsigned kerr);
 
