@@ -129,6 +129,24 @@ int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *a
 	return 0;
 }
 
+int ep_irq_dissolve(struct entrypoint *ep, cap_t irq)
+{
+	uint64_t label;
+
+	for (unsigned i = 0; ep && i < EP_IRQ_MAX; i++) {
+		if (!cap_valid(ep->irqs[i].irq) || ep->irqs[i].irq.idx != irq.idx)
+			continue;
+		sys_utcb()->mr[0] = IRQ_UNBIND;
+		/* the irq may be gone with its session already: nothing to undo */
+		sys_invoke(cap_kcap(irq), TAG(SYS_OP_CALL, PROTO_IRQ, 1, 0), SYS_TIMEOUT_NEVER,
+			   &label);
+		cap_release(ep->irqs[i].irq);
+		ep->irqs[i] = (struct ep_irq){0};
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* The exit object: any request ends ep_run once it is answered. */
 static void ep_exit_dispatch(struct rpc_object *obj, struct msg *m)
 {

@@ -35,7 +35,7 @@ struct base_thread {
 	struct entrypoint *ep;
 };
 
-#define EP_IRQ_MAX   8
+#define EP_IRQ_MAX   64 /* init binds one per child */
 #define EP_DEFER_MAX 8
 /* Irq labels: bit 63 set, low bits 01.  Irq messages carry no words, so
  * they are told from gate messages (>= 3 words) by the tag; the label

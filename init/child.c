@@ -265,8 +265,9 @@ void child_destroy(struct child *c)
 		ep_dissolve(in->env->ep, &c->parent_obj);
 	memset(&c->parent_obj, 0, sizeof c->parent_obj);
 	drop(&c->thread);
-	/* c->exc_irq stays in init's cap map: the entrypoint's irq binding
-	 * refers to it; the irq object itself dies with the CPU session. */
+	if (c->exc_irq.idx)
+		ep_irq_dissolve(in->env->ep, c->exc_irq);
+	drop(&c->exc_irq);
 	/* CPU first: its threads go before the PD they run in */
 	init_session_close_parent(in, c->cpu);
 	drop(&c->cpu);

@@ -49,6 +49,9 @@ void ep_defer(struct entrypoint *ep, void (*fn)(void *), void *arg);
 /* Bind irq to the entrypoint's thread: each trigger runs fn(arg) on the
  * entrypoint (no reply is sent).  0 or -errno. */
 int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *arg);
+/* Unbind irq from the entrypoint and free its handler slot (-ENOENT if it
+ * has none). */
+int ep_irq_dissolve(struct entrypoint *ep, cap_t irq);
 /* The entrypoint's exit cap (its exit object, managed from the start):
  * a request to it makes ep_run return once the reply is sent. */
 cap_t ep_exit_cap(struct entrypoint *ep);
