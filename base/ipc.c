@@ -101,6 +101,8 @@ cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
 			cap_map_remove(m, e);
 			goto drop;
 		}
+		/* empty the window slot, keeping the copy derived from it */
+		base_unmap(window_kcap, UNMAP_RELEASE);
 		return (cap_t){e};
 	}
 	kcap = cap_map_kcap(m, e);
@@ -112,6 +114,7 @@ cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
 		/* our copy was revoked: the new one takes its place */
 		if (task_move(window_kcap, kcap) != KERR_OK)
 			goto drop;
+		base_unmap(window_kcap, UNMAP_RELEASE);
 		return cap_ref((cap_t){e});
 	}
 	/* a known badge naming a different object: forged */

@@ -40,14 +40,22 @@ static void fk_revoke(unsigned s, int self)
 	}
 }
 
+/* Empty slot s, handing what was derived from it up to s's own source. */
+static void fk_release(unsigned s)
+{
+	for (unsigned i = 1; i < CAP_SLOTS; i++)
+		if (obj[i] && parent[i] == (int)s)
+			parent[i] = parent[s];
+	obj[s] = 0;
+	parent[s] = NOBJ_PARENT;
+}
+
 /* The kernel delivering map item j with object o into the window. */
 static uint64_t fk_deliver(unsigned j, uint64_t o)
 {
 	unsigned s = (unsigned)KCAP_INDEX(fake_utcb.br[0]) + j;
 
-	for (unsigned i = 1; i < CAP_SLOTS; i++)
-		if (obj[i] && parent[i] == (int)s)
-			parent[i] = parent[s];
+	fk_release(s);
 	obj[s] = o;
 	parent[s] = NOBJ_PARENT;
 	return KCAP(s) | RIGHTS_ALL;
@@ -72,7 +80,10 @@ static uint64_t fk_task(uint64_t tag)
 		return 0;
 	}
 	case TASK_UNMAP:
-		fk_revoke(a, mr[2] & UNMAP_SELF);
+		if (mr[2] & UNMAP_RELEASE)
+			fk_release(a);
+		else
+			fk_revoke(a, mr[2] & UNMAP_SELF);
 		return 0;
 	case TASK_CAP_VALID:
 		mr[0] = obj[a] != 0;
@@ -320,7 +331,8 @@ static void insert_map_new(void **state)
 	assert_int_equal(obj[KCAP_INDEX(cap_kcap(c))], 42);
 	assert_true(KCAP_INDEX(cap_kcap(c)) >= FIXED_USER_BASE);
 	assert_true(cap_kcap(c) != win);
-	fk_deliver(0, 43); /* next receipt reuses the slot */
+	assert_int_equal(obj[KCAP_INDEX(win)], 0); /* the window slot is empty again */
+	fk_deliver(0, 43);			   /* next receipt reuses the slot */
 	assert_int_equal(obj[KCAP_INDEX(cap_kcap(c))], 42);
 	assert_int_equal(cap_map_check(m), 0);
 }
