@@ -20,23 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 #include "kernel/backend.h"
+#include "bench/unix_rtt.h"
 
 #define PAGE	    0x1000ULL
 #define CODE	    0x400000ULL
 #define FLOOR_ITERS 2000000
-#define UNIX_ITERS  200000
 #define SLICE_US    10000
 
 /* guest: 1: inc %rax; syscall; jmp 1b */
 static const uint8_t floor_code[] = {0x48, 0xff, 0xc0, 0x0f, 0x05, 0xeb, 0xf9};
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* ns per guest syscall round trip, or a negative value on error */
 static double bench_floor(void)
@@ -76,57 +68,6 @@ out:
 	vspace_destroy(vs);
 	free(code);
 	return ns;
-}
-
-static int full_io(int fd, void *buf, size_t n, int write_it)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		ssize_t k = write_it ? write(fd, (char *)buf + off, n - off)
-				     : read(fd, (char *)buf + off, n - off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		off += (size_t)k;
-	}
-	return 0;
-}
-
-/* ns per one-word round trip between two processes, or negative */
-static double bench_unix(void)
-{
-	int sv[2];
-	uint64_t w = 0;
-	double t0, ns;
-	pid_t pid;
-	int status;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) { /* echo each word back, incremented */
-		close(sv[0]);
-		while (!full_io(sv[1], &w, sizeof(w), 0)) {
-			w++;
-			if (full_io(sv[1], &w, sizeof(w), 1))
-				break;
-		}
-		_exit(0);
-	}
-	close(sv[1]);
-	t0 = now_ns();
-	for (long i = 0; i < UNIX_ITERS; i++) {
-		if (full_io(sv[0], &w, sizeof(w), 1) || full_io(sv[0], &w, sizeof(w), 0))
-			return -1;
-	}
-	ns = (now_ns() - t0) / UNIX_ITERS;
-	close(sv[0]);
-	waitpid(pid, &status, 0);
-	return w == UNIX_ITERS ? ns : -1;
 }
 
 int main(void)

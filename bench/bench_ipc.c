@@ -23,19 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/unix_rtt.h"
+
 #define N_SMALL 1000ULL
 #define N_BIG	201000ULL
 #define REPEAT	3
 
 static char capsule[PATH_MAX], components[PATH_MAX],
     tmpdir[] = "/tmp/capsule-bench-XXXXXX";
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int write_file(const char *name, const char *text)
 {
@@ -64,7 +59,7 @@ static double run_node(const char *config, unsigned long long count)
 	snprintf(cfg, sizeof cfg, "%s/%s", tmpdir, config);
 	snprintf(cmd, sizeof cmd, "%s run --rom %s --rom %s %s >%s/out.log 2>&1", capsule,
 		 tmpdir, components, cfg, tmpdir);
-	t0 = now();
+	t0 = now_ns() * 1e-9;
 	rc = system(cmd);
 	if (rc != 0) {
 		fprintf(stderr,
@@ -72,7 +67,7 @@ static double run_node(const char *config, unsigned long long count)
 			config, rc, tmpdir);
 		return -1;
 	}
-	return now() - t0;
+	return now_ns() * 1e-9 - t0;
 }
 
 static double best_run(const char *config, unsigned long long count)
@@ -97,40 +92,6 @@ static double per_iteration(const char *config)
 	if (small < 0 || big < 0)
 		return -1;
 	return (big - small) / (double)(N_BIG - N_SMALL);
-}
-
-static double socket_round_trip(unsigned long n)
-{
-	int sv[2];
-	uint64_t w = 0;
-	double t0, t;
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(sv[0]);
-		while (read(sv[1], &w, sizeof w) == sizeof w) {
-			w++;
-			if (write(sv[1], &w, sizeof w) != sizeof w)
-				break;
-		}
-		_exit(0);
-	}
-	close(sv[1]);
-	t0 = now();
-	for (unsigned long i = 0; i < n; i++) {
-		if (write(sv[0], &w, sizeof w) != sizeof w ||
-		    read(sv[0], &w, sizeof w) != sizeof w)
-			return -1;
-	}
-	t = now() - t0;
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	return t / n;
 }
 
 #define BENCH_ROUTE                                                                      \
@@ -173,7 +134,7 @@ int main(int argc, char **argv)
 	    write_file("null.xml", null_config))
 		return 1;
 
-	sock = socket_round_trip(200000);
+	sock = bench_unix() * 1e-9;
 	floor_ = per_iteration("null.xml");
 	ipc = per_iteration("ipc.xml");
 	if (sock < 0 || floor_ < 0 || ipc < 0)
