@@ -21,7 +21,7 @@
 #define PAGE_ROUND(x)		      (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define CORE_LABEL_MAX		      128
 
-enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM };
+enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM, SVC_TIMER, SVC_RM };
 
 struct pd_session;
 struct core_parent;
@@ -198,6 +198,17 @@ uint64_t cpu_thread_fault(struct core *c, uint64_t label, unsigned kind, uint64_
 
 /* ---- core_fault.c ---- */
 int core_fault_thread_start(struct core *c);
+
+/* ---- signal_source.c: the PD session's signal ops (PD_ALLOC_SIGNAL_SOURCE
+ * .. PD_SUBMIT); the reply goes to r.  0 or -errno. ---- */
+int signal_pd_op(struct pd_session *pd, const struct msg *m, struct msg *r);
+/* ---- rm_session.c: RM sessions; PD_ADDRESS_SPACE / PD_STACK_AREA ---- */
+int rm_pd_op(struct pd_session *pd, const struct msg *m, struct msg *r);
+int rm_session_create(struct core *c, const char *args, struct core_session **out);
+void rm_session_destroy(struct core *c, struct core_session *s);
+/* ---- timer_session.c ---- */
+int timer_session_create(struct core *c, const char *args, struct core_session **out);
+void timer_session_destroy(struct core *c, struct core_session *s);
 
 /* ---- log_session.c, rom_session.c ---- */
 int log_session_create(struct core *c, const char *args, struct core_session **out);

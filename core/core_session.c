@@ -61,6 +61,10 @@ int core_session_create(struct core *c, const char *service, const char *args,
 		err = log_session_create(c, args, &s);
 	} else if (!strcmp(service, "ROM")) {
 		err = rom_session_create(c, args, &s);
+	} else if (!strcmp(service, "Timer")) {
+		err = timer_session_create(c, args, &s);
+	} else if (!strcmp(service, "RM")) {
+		err = rm_session_create(c, args, &s);
 	} else {
 		return -ENOENT;
 	}
@@ -85,6 +89,12 @@ void core_session_close(struct core *c, struct core_session *s)
 		break;
 	case SVC_ROM:
 		rom_session_destroy(c, s);
+		break;
+	case SVC_TIMER:
+		timer_session_destroy(c, s);
+		break;
+	case SVC_RM:
+		rm_session_destroy(c, s);
 		break;
 	}
 }

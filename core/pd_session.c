@@ -203,6 +203,15 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 			return -EINVAL;
 		msg_put(r, ds->size);
 		return 0;
+	case PD_ALLOC_SIGNAL_SOURCE:
+	case PD_FREE_SIGNAL_SOURCE:
+	case PD_ALLOC_CONTEXT:
+	case PD_FREE_CONTEXT:
+	case PD_SUBMIT:
+		return signal_pd_op(pd, m, r);
+	case PD_ADDRESS_SPACE:
+	case PD_STACK_AREA:
+		return rm_pd_op(pd, m, r);
 	}
 	return -ENOSYS;
 }

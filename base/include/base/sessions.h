@@ -25,6 +25,48 @@ enum pd_op {
 	PD_QUOTA,	   /* -> w0 ram quota, w1 ram used, w2 cap quota, w3 used */
 	PD_TRANSFER_QUOTA, /* caps[0] = other PD session, w0 = ram, w1 = caps */
 	PD_DS_SIZE,	   /* caps[0] = ds -> w0 = size */
+	/* signals (REFERENCE.md "Signals"); implemented in core/signal_source.c */
+	PD_ALLOC_SIGNAL_SOURCE, /* -> caps[0] = signal source (a gate to core) */
+	PD_FREE_SIGNAL_SOURCE,	/* caps[0] = source */
+	PD_ALLOC_CONTEXT,	/* caps[0] = source, w0 = imprint -> caps[0] =
+				   context (a gate to core) */
+	PD_FREE_CONTEXT,	/* caps[0] = context */
+	PD_SUBMIT,		/* caps[0] = context, w0 = count */
+	PD_ADDRESS_SPACE,	/* -> caps[0] = region map of the address space */
+	PD_STACK_AREA,		/* -> caps[0] = region map of the stack area */
+};
+
+/* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
+enum signal_source_op {
+	SIGNAL_WAIT = 1,  /* -> w0 = imprint, w1 = count; (0, 0) if none queued */
+	SIGNAL_SEMAPHORE, /* -> caps[0] = the source's semaphore irq */
+};
+
+/* RM session: region maps usable as managed dataspaces */
+enum rm_op {
+	RM_CREATE = 1, /* w0 = size -> caps[0] = region map */
+	RM_DESTROY,    /* caps[0] = region map */
+};
+/* Region map object (from RM_CREATE, PD_ADDRESS_SPACE, PD_STACK_AREA) */
+enum region_map_op {
+	REGION_ATTACH = 1,    /* caps[0] = ds (RAM, ROM or a region map's), w0 = addr
+				 (REGION_ANY: any), w1 = offset, w2 = size|0, w3 =
+				 MEM_* -> w0 = address */
+	REGION_DETACH,	      /* w0 = address */
+	REGION_FAULT_HANDLER, /* caps[0] = signal context */
+	REGION_STATE,	      /* -> w0 = enum region_fault_state, w1 = address,
+				 w2 = fault kind */
+	REGION_DATASPACE,     /* -> caps[0] = the managed dataspace */
+};
+#define REGION_ANY (~0ULL)
+enum region_fault_state { REGION_READY = 0, REGION_FAULTED = 1 };
+
+/* Timer session (core) */
+enum timer_op {
+	TIMER_SIGH = 1, /* caps[0] = signal context */
+	TIMER_ONESHOT,	/* w0 = µs from now */
+	TIMER_PERIODIC, /* w0 = period in µs (0 stops) */
+	TIMER_ELAPSED,	/* -> w0 = µs since the session was opened */
 };
 
 /* CPU session: threads of one PD */
