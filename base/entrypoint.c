@@ -138,8 +138,8 @@ int ep_irq_dissolve(struct entrypoint *ep, cap_t irq)
 			continue;
 		sys_utcb()->mr[0] = IRQ_UNBIND;
 		/* the irq may be gone with its session already: nothing to undo */
-		sys_invoke(cap_kcap(irq), TAG(SYS_OP_CALL, PROTO_IRQ, 1, 0), SYS_TIMEOUT_NEVER,
-			   &label);
+		sys_invoke(cap_kcap(irq), TAG(SYS_OP_CALL, PROTO_IRQ, 1, 0),
+			   SYS_TIMEOUT_NEVER, &label);
 		cap_release(ep->irqs[i].irq);
 		ep->irqs[i] = (struct ep_irq){0};
 		return 0;

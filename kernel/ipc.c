@@ -21,6 +21,15 @@ uint64_t ipc_deadline(uint64_t now, uint64_t timeout)
 	return now + timeout;
 }
 
+uint64_t ipc_timeout_deadline(uint64_t timeout)
+{
+	if (!timeout)
+		return 0;
+	if (timeout == SYS_TIMEOUT_NEVER)
+		return UINT64_MAX; /* no clock read on the common path */
+	return ipc_deadline(timeout_now(), timeout);
+}
+
 void ipc_cancel(struct thread *t)
 {
 	if (t->wait == IPC_SENDING)
@@ -117,7 +126,7 @@ static void ipc_handover(struct thread *snd, struct thread *rcv, uint64_t tag,
 void ipc_send(struct thread *t, struct thread *dst, uint64_t tag, uint64_t label,
 	      unsigned op, uint64_t timeout)
 {
-	uint64_t deadline = timeout ? ipc_deadline(timeout_now(), timeout) : 0;
+	uint64_t deadline = ipc_timeout_deadline(timeout);
 
 	/* the reply phase of a call with timeout 0 is not bounded */
 	t->reply_deadline = timeout ? deadline : UINT64_MAX;

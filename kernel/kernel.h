@@ -290,6 +290,9 @@ static inline bool thread_is_native(const struct thread *t)
 
 /* Deadline for a timeout given at time now. */
 uint64_t ipc_deadline(uint64_t now, uint64_t timeout);
+/* Deadline for a syscall's timeout: 0 stays 0, SYS_TIMEOUT_NEVER is
+ * UINT64_MAX (both without reading the clock), else now + timeout. */
+uint64_t ipc_timeout_deadline(uint64_t timeout);
 /* t sends (op SEND or CALL) to dst with label; may block t. */
 void ipc_send(struct thread *t, struct thread *dst, uint64_t tag, uint64_t label,
 	      unsigned op, uint64_t timeout);
@@ -382,6 +385,9 @@ void sched_unready(struct thread *t);
 int sched_run(struct node *n);
 
 uint64_t timeout_now(void);
+/* A clock of jiffy resolution (a few ms), cheap: for time-slice accounting
+ * only, never for deadlines. */
+uint64_t timeout_now_coarse(void);
 void timeout_arm(struct thread *t, uint64_t deadline);
 void timeout_disarm(struct thread *t);
 /* Time out every thread whose deadline is <= now. */

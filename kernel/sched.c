@@ -38,7 +38,8 @@ static bool sched_keep(struct node *n, struct thread *t)
 {
 	if (n->stop || t->state != TS_READY || t->paused)
 		return false;
-	if (!klist_empty(&n->ready) && timeout_now() - t->run_since >= n->slice_us) {
+	if (!klist_empty(&n->ready) &&
+	    timeout_now_coarse() - t->run_since >= n->slice_us) {
 		n->direct_run = 0;
 		return false;
 	}
@@ -89,7 +90,7 @@ static void sched_run_thread(struct node *n, struct thread *t)
 {
 	kobj_get(&t->obj);
 	n->current = t;
-	t->run_since = timeout_now();
+	t->run_since = timeout_now_coarse();
 	for (;;) {
 		if (t->coro || t->reissue)
 			sched_run_native(n, t);

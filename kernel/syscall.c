@@ -83,14 +83,14 @@ void syscall_dispatch(struct thread *t, uint64_t kcap, uint64_t tag, uint64_t ti
 		return;
 	case SYS_OP_WAIT:
 		if (kcap == KCAP_NIL)
-			ipc_sleep(t, timeout ? ipc_deadline(timeout_now(), timeout) : 0);
+			ipc_sleep(t, ipc_timeout_deadline(timeout));
 		else
-			ipc_wait(t, timeout ? ipc_deadline(timeout_now(), timeout) : 0);
+			ipc_wait(t, ipc_timeout_deadline(timeout));
 		return;
 	case SYS_OP_REPLY_WAIT:
 		/* a failed reply (caller gone, timed out) does not stop the wait */
 		(void)ipc_reply(t, tag);
-		ipc_wait(t, timeout ? ipc_deadline(timeout_now(), timeout) : 0);
+		ipc_wait(t, ipc_timeout_deadline(timeout));
 		return;
 	case SYS_OP_REPLY:
 		ipc_complete(t, kres(ipc_reply(t, tag)), 0, false);

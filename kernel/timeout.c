@@ -13,6 +13,14 @@ uint64_t timeout_now(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+uint64_t timeout_now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 void timeout_arm(struct thread *t, uint64_t deadline)
 {
 	struct klist *head = &t->obj.node->timeouts, *l;

@@ -1,22 +1,34 @@
 /*
- * Guest libc: memory and string functions.
+ * The freestanding string functions of the guest libc.
  *
- * memcpy/memmove/memset use the string instructions, so gcc can never
- * turn their bodies back into calls to themselves (it emits such calls
- * for struct copies and zeroing even with -fno-builtin).
+ * memcpy/memmove/memset copy whole 64-bit words in a plain loop, then the
+ * tail bytes.  Not `rep movs`: under Unicorn's TCG every iteration of a
+ * rep-prefixed instruction is a separate translation-block lookup (about
+ * 10 ns a byte), while a word loop is one chained block.  The functions are
+ * compiled without loop-pattern distribution so gcc can never turn their
+ * bodies back into calls to themselves (it emits such calls for struct
+ * copies and zeroing even with -fno-builtin).
  */
 #include <stdint.h>
 #include <string.h>
 
-void *memcpy(void *restrict dst, const void *restrict src, size_t n)
-{
-	void *d = dst;
+#define NO_LIBCALL __attribute__((optimize("no-tree-loop-distribute-patterns")))
 
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+typedef uint64_t __attribute__((may_alias, aligned(1))) word_t;
+
+NO_LIBCALL void *memcpy(void *restrict dst, const void *restrict src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	for (; n >= 8; n -= 8, d += 8, s += 8)
+		*(word_t *)d = *(const word_t *)s;
+	while (n--)
+		*d++ = *s++;
 	return dst;
 }
 
-void *memmove(void *dst, const void *src, size_t n)
+NO_LIBCALL void *memmove(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = dst;
 	const unsigned char *s = src;
@@ -24,20 +36,27 @@ void *memmove(void *dst, const void *src, size_t n)
 	if (d <= s || d >= s + n)
 		return memcpy(dst, src, n);
 	/* overlapping with dst above src: copy backwards */
-	d += n - 1;
-	s += n - 1;
-	__asm__ volatile("std\n\trep movsb\n\tcld"
-			 : "+D"(d), "+S"(s), "+c"(n)
-			 :
-			 : "memory");
+	d += n;
+	s += n;
+	for (; n >= 8; n -= 8) {
+		d -= 8;
+		s -= 8;
+		*(word_t *)d = *(const word_t *)s;
+	}
+	while (n--)
+		*--d = *--s;
 	return dst;
 }
 
-void *memset(void *dst, int c, size_t n)
+NO_LIBCALL void *memset(void *dst, int c, size_t n)
 {
-	void *d = dst;
+	unsigned char *d = dst;
+	uint64_t w = (unsigned char)c * 0x0101010101010101ULL;
 
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	for (; n >= 8; n -= 8, d += 8)
+		*(word_t *)d = w;
+	while (n--)
+		*d++ = (unsigned char)c;
 	return dst;
 }
 
