@@ -51,11 +51,13 @@ BASE_GUEST_SRC := $(wildcard base/guest/*.c base/guest/*.S)
 LIBC_SRC := $(wildcard base/libc/*.c)
 CORE_SRC := $(wildcard core/*.c)
 INIT_SRC := $(wildcard init/*.c)
+MONITOR_SRC := $(wildcard monitor/*.c)
 TOOL_SRC := $(filter-out tools/capsule.c,$(wildcard tools/*.c))
+IMAGE_SRC := $(wildcard image/*.c)
 SDK_SRC := $(wildcard sdk/*.S sdk/*.c)
 
 HOST_OBJ := $(patsubst %.c,$(B)/host/%.o,$(KERNEL_SRC) $(BASE_SRC) $(BASE_NATIVE_SRC) \
-	$(CORE_SRC) $(INIT_SRC) $(TOOL_SRC))
+	$(CORE_SRC) $(INIT_SRC) $(MONITOR_SRC) $(TOOL_SRC) $(IMAGE_SRC))
 GUEST_LIB_OBJ := $(patsubst %,$(B)/guest/%.o,$(BASE_SRC) $(BASE_GUEST_SRC) $(LIBC_SRC) $(SDK_SRC))
 
 COMPONENTS := $(notdir $(wildcard components/*))
@@ -130,6 +132,7 @@ unit: all
 
 scenario: all
 	@sh tests/run-scenarios.sh $(B)
+	@sh tests/cli/run.sh $(B)
 
 san-test:
 	@$(MAKE) --no-print-directory SAN=1 unit scenario

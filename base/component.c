@@ -85,7 +85,7 @@ int base_component_run(const struct startup_info *si, const char *label,
 	err = ep_init(&bs->ep, env, self, &bs->main_thread, factory);
 	if (err)
 		goto err;
-	construct(env, arg);
+	ep_construct(&bs->ep, construct, env, arg);
 	ep_run(&bs->ep);
 	if (cap_valid(env->parent))
 		parent_exit(env->parent, 0);

@@ -157,6 +157,30 @@ static void ep_exit_dispatch(struct rpc_object *obj, struct msg *m)
 	msg_reset(m, RPC_OK);
 }
 
+/* The signal-proxy object: the signal handler thread calls it with
+ * (imprint, count) so that the handler runs here, on the entrypoint. */
+static void ep_signal_proxy_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	int err;
+
+	if (m->code != EP_SIGNAL_PROXY_DELIVER || m->nwords < 2) {
+		msg_reset(m, RPC_INVALID_OPCODE);
+		return;
+	}
+	err = signal_deliver(m->w[0], m->w[1]);
+	msg_reset(m, err ? RPC_ERROR : RPC_OK);
+	if (err)
+		msg_put(m, (uint64_t)(int64_t)err);
+}
+
+/* The constructor object: while it exists the component is being
+ * constructed; asking it says so. */
+static void ep_constructor_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	msg_reset(m, RPC_OK);
+	msg_put(m, 1);
+}
+
 int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_thread *bt,
 	    const struct rpc_cap_factory *factory)
 {
@@ -167,17 +191,44 @@ int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_th
 	ep->env = env;
 	ep->factory = factory;
 	bt->ep = ep;
-	if (!cap_valid(ep_manage(ep, &ep->exit_obj, ep_exit_dispatch))) {
-		bt->ep = NULL;
-		ep->magic = 0;
-		return -ENOSPC;
+	if (!cap_valid(ep_manage(ep, &ep->exit_obj, ep_exit_dispatch)))
+		goto err;
+	if (!cap_valid(ep_manage(ep, &ep->signal_proxy_obj, ep_signal_proxy_dispatch))) {
+		ep_dissolve(ep, &ep->exit_obj);
+		goto err;
 	}
 	return 0;
+err:
+	bt->ep = NULL;
+	ep->magic = 0;
+	return -ENOSPC;
+}
+
+void ep_construct(struct entrypoint *ep, void (*construct)(struct env *, void *),
+		  struct env *env, void *arg)
+{
+	/* without a constructor cap (no quota) the component still starts */
+	ep->constructing =
+	    cap_valid(ep_manage(ep, &ep->constructor_obj, ep_constructor_dispatch));
+	construct(env, arg);
+	if (ep->constructing)
+		ep_dissolve(ep, &ep->constructor_obj);
+	ep->constructing = 0;
 }
 
 cap_t ep_exit_cap(struct entrypoint *ep)
 {
 	return ep->exit_obj.cap;
+}
+
+cap_t ep_signal_proxy_cap(struct entrypoint *ep)
+{
+	return ep->signal_proxy_obj.cap;
+}
+
+cap_t ep_constructor_cap(struct entrypoint *ep)
+{
+	return ep->constructing ? ep->constructor_obj.cap : CAP_INVALID;
 }
 
 static void ep_handle_irq(struct entrypoint *ep, uint64_t label)
@@ -310,6 +361,9 @@ int ep_pool_check(struct entrypoint *ep)
 		return -1;
 	if (ep->exit_obj.badge &&
 	    pool_avl_find(ep->pool, ep->exit_obj.badge) != &ep->exit_obj)
+		return -1;
+	if (ep->signal_proxy_obj.badge &&
+	    pool_avl_find(ep->pool, ep->signal_proxy_obj.badge) != &ep->signal_proxy_obj)
 		return -1;
 	return 0;
 }

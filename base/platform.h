@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <base/env.h>
 #include <base/native_component.h>
+#include <base/thread.h>
 
 #define RECV_WINDOW_SLOTS MSG_MAX_ITEMS
 
@@ -33,6 +34,33 @@ struct base_thread {
 	uint64_t window;
 	cap_t self; /* its own thread cap (entry at KCAP_THREAD(nr, GATE)) */
 	struct entrypoint *ep;
+	struct thread *thread; /* its struct thread (base/thread.c), or NULL */
+};
+
+/*
+ * A thread as the threads API sees it (base/thread.c).  Invariants:
+ * bt->thread == this; nr is its thread-area number, so its irq is at
+ * KCAP_THREAD(nr, THREAD_SLOT_IRQ); `next` links it into at most one
+ * mutex's waiter FIFO, and only while it blocks in `wait`.  The fields
+ * below `wait` belong to threads made by thread_create: the CPU-thread
+ * object, their own base_thread, the stack (guests: a RAM dataspace at
+ * stack_at), and `join`, which the thread wakes when fn has returned.
+ */
+struct thread {
+	struct base_thread *bt;
+	uint64_t nr;
+	struct thread *next;
+	struct blockade wait;
+	struct env *env;
+	cap_t cpu_thread;
+	struct base_thread own_bt;
+	cap_t stack_ds;
+	uint64_t stack_at;
+	uint64_t component; /* natives: the creator's tcr[TCR_COMPONENT] */
+	void (*fn)(void *);
+	void *arg;
+	struct blockade join;
+	int joined;
 };
 
 #define EP_IRQ_MAX   64 /* init binds one per child */
@@ -58,9 +86,11 @@ struct ep_deferred {
  * An entrypoint.  Invariants: every object in pool is managed (has a
  * gate bound to `thread`, obj->badge == cap_badge(obj->cap)); exit_obj is
  * in the pool from ep_init until the entrypoint ends; ndefer <=
- * EP_DEFER_MAX, nlate <= MSG_MAX_ITEMS.  `exit_obj` is the exit handler a checkpointer
- * finds by name (its badge is the exit cap's); room is left for the constructor and
- * signal-proxy objects of a later version.
+ * EP_DEFER_MAX, nlate <= MSG_MAX_ITEMS.  A checkpointer finds the objects of
+ * seed 002 by name: `exit_obj` (the exit cap), `signal_proxy_obj` (the
+ * signal-proxy cap, in the pool from ep_init on, like exit_obj) and
+ * `constructor_obj` (the constructor cap: in the pool only while
+ * `constructing` is 1, i.e. during ep_construct; badge 0 otherwise).
  */
 struct entrypoint {
 	uint64_t magic; /* EP_MAGIC */
@@ -69,7 +99,13 @@ struct entrypoint {
 	struct rpc_object *pool;
 	const struct rpc_cap_factory *factory; /* NULL: PD session of env */
 	struct env *env;
-	struct rpc_object exit_obj; /* the exit cap: invoking it ends ep_run */
+	/* the exit cap: invoking it ends ep_run */
+	struct rpc_object exit_obj;
+	/* the signal-proxy cap (base/signal.c) */
+	struct rpc_object signal_proxy_obj;
+	/* the constructor cap, see above */
+	struct rpc_object constructor_obj;
+	int constructing;
 	int exit_requested;
 	struct ep_irq irqs[EP_IRQ_MAX];
 	struct ep_deferred defer[EP_DEFER_MAX];
@@ -89,14 +125,35 @@ struct heap {
 	uint64_t bytes;	 /* total bytes of all chunks */
 };
 
+/*
+ * Signal state of a component (base/signal.c, REFERENCE.md "Signals").
+ * Invariant: once `ready`, source is the component's signal source at
+ * core, semaphore its semaphore irq (bound by handler_thread to itself,
+ * with label SIGNAL_SEMAPHORE_LABEL) and handler_thread runs the
+ * receive / SIGNAL_WAIT / signal-proxy loop; `handlers` lists every
+ * managed struct signal_handler (imprints are only trusted if listed).
+ * Guests set this up at start-up, natives on their first handler.
+ */
+struct base_signal {
+	int ready;
+	cap_t source;
+	cap_t semaphore;
+	struct thread *handler_thread;
+	struct signal_handler *handlers;
+};
+#define SIGNAL_SEMAPHORE_LABEL ((1ULL << 63) | (0x5169ULL << 2) | 1)
+
 #define BASE_LABEL_MAX 64
 struct base_state {
 	uint64_t magic; /* BASE_STATE_MAGIC once started */
 	struct env env;
 	struct entrypoint ep;
 	struct base_thread main_thread;
+	struct thread main_thread_obj; /* thread_self() of the main thread */
+	struct mutex thread_lock;      /* thread_create / thread_join */
 	struct heap heap;
 	char label[BASE_LABEL_MAX];
+	struct base_signal signal;
 };
 #define BASE_STATE_MAGIC 0xba5e57a7eULL
 
@@ -126,6 +183,21 @@ int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_th
  * sent (its tag in *reply), 0 if not (irq, error). */
 int ep_handle(struct entrypoint *ep, struct utcb *u, uint64_t tag, uint64_t label,
 	      uint64_t *reply);
+
+/* Run construct(env, arg) with the entrypoint's constructor object managed
+ * (ep->constructing = 1), dissolve it afterwards. */
+void ep_construct(struct entrypoint *ep, void (*construct)(struct env *, void *),
+		  struct env *env, void *arg);
+
+/* base/signal.c: set up the signal source, semaphore and handler thread
+ * (idempotent); 0 or -errno (-ENOSYS without a PD session). */
+int signal_start(struct env *env);
+/* Run the handler with this imprint (signal-proxy object, entrypoint
+ * thread); -ENOENT if no managed handler has it. */
+int signal_deliver(uint64_t imprint, uint64_t count);
+/* rpc_call with the reply's exception turned into 0 / -errno; on failure
+ * the reply's caps are released. */
+int base_call(cap_t dst, struct msg *m);
 
 /* Unmap kcap from the own task (flags: UNMAP_SELF or 0); enum kerr. */
 unsigned base_unmap(uint64_t kcap, unsigned flags);

@@ -289,3 +289,42 @@ int parent_exit(cap_t parent, int code)
 	return session_no_caps(
 	    &m, session_simple(parent, PARENT_EXIT, CAP_INVALID, &w, 1, &m));
 }
+
+int parent_close(cap_t parent, cap_t session)
+{
+	struct msg m;
+
+	if (!cap_valid(session))
+		return -EINVAL;
+	return session_no_caps(
+	    &m, session_simple(parent, PARENT_CLOSE, session, NULL, 0, &m));
+}
+
+int parent_upgrade(cap_t parent, cap_t session, const char *args)
+{
+	struct msg m;
+
+	if (!cap_valid(session) || !args)
+		return -EINVAL;
+	msg_reset(&m, PARENT_UPGRADE);
+	if (msg_put_cap(&m, session) || msg_put_str(&m, args))
+		return -E2BIG;
+	return session_no_caps(&m, session_call(parent, &m));
+}
+
+int pd_quota_get(cap_t pd, struct pd_quota *q)
+{
+	struct msg m;
+	int err =
+	    session_no_caps(&m, session_simple(pd, PD_QUOTA, CAP_INVALID, NULL, 0, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 4)
+		return -EPROTO;
+	q->ram_quota = m.w[0];
+	q->ram_used = m.w[1];
+	q->cap_quota = m.w[2];
+	q->cap_used = m.w[3];
+	return 0;
+}

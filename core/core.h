@@ -36,6 +36,10 @@ struct core_config {
 	 * struct native_start that init_entry receives */
 	void (*init_construct)(struct env *env, void *arg);
 	void *init_arg;
+	/* capsule node: init's exit does not end the node (it waits for
+	 * control requests) and core registers control endpoint "core"
+	 * (include/capsule/control.h; ps, stop) */
+	int serve;
 	/* out: 0 once init started, else the -errno of the failed step */
 	int status;
 };

@@ -21,7 +21,7 @@
 #define PAGE_ROUND(x)		      (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define CORE_LABEL_MAX		      128
 
-enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM, SVC_TIMER, SVC_RM };
+enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM, SVC_TIMER, SVC_RM, SVC_IRQ };
 
 struct pd_session;
 struct core_parent;
@@ -47,6 +47,8 @@ struct core {
 	struct core_session *sessions;
 	struct core_parent *parents;
 	cap_t fault_thread; /* core's thread receiving FAULT_MSG on pager gates */
+	/* timer_session.c: made with the first Timer session */
+	struct timer_service *timer;
 	struct native_start init_start; /* what init's first thread receives */
 };
 
@@ -130,6 +132,9 @@ struct pd_session {
 	struct pd_gate *held;  /* caps core keeps so MAP_CAP mappings live */
 	uint64_t cap_map_addr, cap_map_entries;
 	uint8_t thread_used[THREAD_AREA_THREADS];
+	/* signal_source.c */
+	struct signal_source *signal_sources;
+	struct rm_object *stack_area, *address_space; /* rm_session.c */
 };
 int pd_session_create(struct core *c, const char *args, struct pd_session *donor,
 		      struct pd_session **out);
@@ -145,6 +150,16 @@ void pd_memory_release(struct pd_session *pd);
 int pd_attach_ds(struct pd_session *pd, struct dataspace *ds, uint64_t addr, uint64_t off,
 		 uint64_t size, unsigned perm, uint64_t *at);
 int pd_detach_addr(struct pd_session *pd, uint64_t addr);
+/* Attach a dataspace or (exclusive) a managed dataspace sub at addr
+ * (fixed) or anywhere: fixed addresses inside the stack area go into its
+ * map.  0 or -errno, *at = address. */
+int pd_attach_region(struct pd_session *pd, struct dataspace *ds, struct region_map *sub,
+		     uint64_t addr, int fixed, uint64_t off, uint64_t size, unsigned perm,
+		     uint64_t *at);
+/* Detach ds wherever pd has it attached (PD_FREE_RAM). */
+void pd_detach_ds(struct pd_session *pd, struct dataspace *ds);
+/* core_forget's part: host memory of pd's regions and RAM only. */
+void pd_memory_forget(struct pd_session *pd);
 /* Move unused quota from one PD to another.  0, -EDQUOT or -EINVAL. */
 int pd_session_transfer(struct pd_session *from, struct pd_session *to, uint64_t ram,
 			uint64_t caps);
@@ -169,6 +184,7 @@ struct cpu_thread {
 	struct dataspace *utcb_ds; /* guest PDs: the UTCB page */
 	cap_t thread;		   /* kernel thread, id = thread badge */
 	cap_t pager;		   /* gate to core's fault thread */
+	cap_t irq;		   /* its own irq, bound to it (cpu_thread.c) */
 	int started;
 	unsigned fault_kind;
 	uint64_t fault_ip, fault_addr;
@@ -202,13 +218,67 @@ int core_fault_thread_start(struct core *c);
 /* ---- signal_source.c: the PD session's signal ops (PD_ALLOC_SIGNAL_SOURCE
  * .. PD_SUBMIT); the reply goes to r.  0 or -errno. ---- */
 int signal_pd_op(struct pd_session *pd, const struct msg *m, struct msg *r);
+/* Free every signal source (and its contexts) of pd: PD session close. */
+void signal_pd_release(struct pd_session *pd);
+/* core_forget's part: free their host memory, touching no kernel object. */
+void signal_pd_forget(struct pd_session *pd);
+/* Badge of the live signal context named by cap, 0 if cap is none. */
+uint64_t signal_context_badge(struct core *c, cap_t cap);
+/* Submit count (> 0) to the context with this badge; -EINVAL if it is
+ * gone.  Safe on any of core's threads. */
+int signal_submit_badge(struct core *c, uint64_t badge, uint64_t count);
 /* ---- rm_session.c: RM sessions; PD_ADDRESS_SPACE / PD_STACK_AREA ---- */
 int rm_pd_op(struct pd_session *pd, const struct msg *m, struct msg *r);
 int rm_session_create(struct core *c, const char *args, struct core_session **out);
 void rm_session_destroy(struct core *c, struct core_session *s);
+/* core_forget's part for an RM session: host memory only. */
+void rm_session_forget(struct core_session *s);
+/* A guest PD's region-map objects: its stack area (a managed dataspace
+ * attached at GUEST_STACK_AREA) and, made on demand, the RPC view of its
+ * address space.  0 or -errno. */
+int rm_pd_init(struct pd_session *pd);
+void rm_pd_release(struct pd_session *pd);
+void rm_pd_forget(struct pd_session *pd);
+/* The stack area's map of pd, or NULL (native PDs). */
+struct region_map *rm_pd_stack(struct pd_session *pd);
+/* The region map of the managed dataspace named by cap, or NULL. */
+struct region_map *rm_managed_from_cap(struct core *c, cap_t cap);
+/* Something was attached into m, one of pd's maps: wake its waiters. */
+void rm_pd_attached(struct pd_session *pd, struct region_map *m);
+/* The fault thread got a fault of the thread with pager badge `label`:
+ * if addr lies in a hole of a managed dataspace, record it there, submit
+ * to the map's fault handler and keep the thread halted until something
+ * is attached (1); if it is already resolved, resume the thread (1);
+ * else 0: the fault is fatal. */
+int rm_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip, uint64_t addr);
+/* ---- rm_mapping.c: attach into a map, reflected into every task where
+ * the map appears (see there) ---- */
+/* Attach ds or (exclusive) the managed dataspace sub at addr (fixed) or
+ * anywhere.  0 or -errno (nothing changed), *at = offset in m. */
+int rm_attach(struct region_map *m, struct dataspace *ds, struct region_map *sub,
+	      uint64_t addr, int fixed, uint64_t off, uint64_t size, unsigned perm,
+	      uint64_t *at);
+int rm_detach(struct region_map *m, uint64_t addr);
+/* Unmap r from every task, unlink it, drop its reference, free it. */
+void rm_region_drop(struct region *r);
+/* Detach m from everywhere it is attached and everything from m. */
+void rm_release(struct region_map *m);
+/* Free m's regions' host memory, touching no kernel object. */
+void rm_forget(struct region_map *m);
 /* ---- timer_session.c ---- */
 int timer_session_create(struct core *c, const char *args, struct core_session **out);
 void timer_session_destroy(struct core *c, struct core_session *s);
+
+/* ---- irq_session.c: IRQ sessions (args `line=N`), one per line ---- */
+int irq_session_create(struct core *c, const char *args, struct core_session **out);
+void irq_session_destroy(struct core *c, struct core_session *s);
+/* The session's Irq (bound to its line), for core's own use. */
+cap_t irq_session_irq(struct core_session *s);
+
+/* ---- core_control.c: core's control endpoint "core" (ps, stop) ---- */
+/* Register "core" and bind its line to the entrypoint, if a control
+ * registry is in use.  0 or -errno (core runs on without it). */
+int core_control_start(struct core *c);
 
 /* ---- log_session.c, rom_session.c ---- */
 int log_session_create(struct core *c, const char *args, struct core_session **out);

@@ -73,6 +73,8 @@ static void core_construct(struct env *env, void *arg)
 	if (!err && !log_session_create(c, "label=\"core\"", &log))
 		env->log = log->obj.cap;
 	if (!err)
+		err = core_control_start(c);
+	if (!err)
 		err = core_start_init(c);
 	c->cfg->status = err;
 	if (err) {

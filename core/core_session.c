@@ -65,6 +65,8 @@ int core_session_create(struct core *c, const char *service, const char *args,
 		err = timer_session_create(c, args, &s);
 	} else if (!strcmp(service, "RM")) {
 		err = rm_session_create(c, args, &s);
+	} else if (!strcmp(service, "IRQ")) {
+		err = irq_session_create(c, args, &s);
 	} else {
 		return -ENOENT;
 	}
@@ -96,6 +98,9 @@ void core_session_close(struct core *c, struct core_session *s)
 	case SVC_RM:
 		rm_session_destroy(c, s);
 		break;
+	case SVC_IRQ:
+		irq_session_destroy(c, s);
+		break;
 	}
 }
 
@@ -104,6 +109,7 @@ static void core_session_forget(struct core_session *s)
 {
 	if (s->type == SVC_PD) {
 		struct pd_session *pd = container_of(s, struct pd_session, s);
+		signal_pd_forget(pd);
 		for (struct pd_gate *g = pd->gates, *n; g; g = n) {
 			n = g->next;
 			free(g);
@@ -120,6 +126,8 @@ static void core_session_forget(struct core_session *s)
 			free(t);
 		}
 		free(cpu);
+	} else if (s->type == SVC_RM) {
+		rm_session_forget(s);
 	} else {
 		rom_session_forget(s); /* frees LOG sessions too */
 	}
@@ -132,15 +140,7 @@ void core_forget(struct core *c)
 		struct pd_session *pd = container_of(s, struct pd_session, s);
 		if (s->type != SVC_PD)
 			continue;
-		for (struct region *r = pd->rm.head, *n; r; r = n) {
-			n = r->next;
-			ds_unref(r->ds);
-			free(r);
-		}
-		for (struct dataspace *d = pd->ram, *n; d; d = n) {
-			n = d->next;
-			ds_unref(d);
-		}
+		pd_memory_forget(pd);
 	}
 	for (struct core_session *s = c->sessions, *n; s; s = n) {
 		n = s->next;

@@ -130,6 +130,12 @@ static int cpu_op(struct cpu_session *cpu, struct msg *m, struct msg *r)
 	case CPU_KILL:
 		cpu_thread_destroy(t);
 		return 0;
+	case CPU_UTCB_DATASPACE: /* the thread's state includes its UTCB */
+		if (!t->utcb_ds)
+			return -ENOENT; /* a native thread has no UTCB page */
+		return msg_put_cap(r, t->utcb_ds->obj.cap);
+	case CPU_KERNEL_THREAD: /* the "Ipc_server" cap (seed 003) */
+		return msg_put_cap(r, t->thread);
 	}
 	return -ENOSYS;
 }
@@ -140,7 +146,7 @@ static void cpu_dispatch(struct rpc_object *obj, struct msg *m)
 	struct msg r;
 	int err;
 
-	if (m->code < CPU_CREATE_THREAD || m->code > CPU_EXCEPTION_IRQ) {
+	if (m->code < CPU_CREATE_THREAD || m->code > CPU_KERNEL_THREAD) {
 		msg_reset(m, RPC_INVALID_OPCODE);
 		return;
 	}

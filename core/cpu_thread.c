@@ -93,12 +93,46 @@ err_thread:
 	return err;
 }
 
+/*
+ * The thread's own irq (REFERENCE.md "Threads and the entrypoint"): bound
+ * to the thread and mapped at KCAP_THREAD(nr, THREAD_SLOT_IRQ), where
+ * libbase's blockade waits on it in a closed wait.  Its label has bit 63
+ * set and low bits 10, so an entrypoint's open wait that gets a stray
+ * trigger ignores it (ep irq labels end in 01).
+ */
+#define CPU_THREAD_IRQ_LABEL(nr) ((1ULL << 63) | ((uint64_t)(nr) << 2) | 2)
+
+static int thread_irq_setup(struct core *c, struct cpu_thread *t)
+{
+	uint64_t badge = core_badge(c), label = CPU_THREAD_IRQ_LABEL(t->nr);
+	int err;
+
+	if (!badge)
+		return -ENOSPC;
+	err = kobj_create(FACTORY_IRQ, label, 0, badge, &t->irq);
+	if (err)
+		return err;
+	uint64_t w[3] = {IRQ_BIND, cap_kcap(t->thread), label};
+	err = kobj_invoke(cap_kcap(t->irq), PROTO_IRQ, w, 3, NULL, 0);
+	if (!err)
+		err = kobj_map(t->pd->task, t->irq, KCAP_THREAD(t->nr, THREAD_SLOT_IRQ),
+			       RIGHTS_ALL);
+	if (err) {
+		kobj_destroy(t->irq);
+		t->irq = CAP_INVALID;
+	}
+	return err;
+}
+
+/* caps charged per thread: the kernel thread and its irq */
+#define CPU_THREAD_CAPS 2
+
 int cpu_thread_create(struct cpu_session *cpu, struct pd_session *pd, const char *name,
 		      struct cpu_thread **out)
 {
 	struct core *c = cpu->core;
 	struct cpu_thread *t = calloc(1, sizeof(*t));
-	int err = t ? pd_charge_caps(pd, 1) : -ENOMEM;
+	int err = t ? pd_charge_caps(pd, CPU_THREAD_CAPS) : -ENOMEM;
 
 	if (err)
 		goto err_free;
@@ -114,6 +148,9 @@ int cpu_thread_create(struct cpu_session *cpu, struct pd_session *pd, const char
 	err = thread_kernel_setup(c, t);
 	if (err)
 		goto err_utcb;
+	err = thread_irq_setup(c, t);
+	if (err)
+		goto err_kernel;
 	if (!cap_valid(ep_manage(c->env->ep, &t->obj, cpu_thread_dispatch))) {
 		err = -ENOSPC;
 		goto err_kernel;
@@ -123,6 +160,7 @@ int cpu_thread_create(struct cpu_session *cpu, struct pd_session *pd, const char
 	*out = t;
 	return 0;
 err_kernel:
+	kobj_destroy(t->irq);
 	kobj_destroy(t->pager);
 	kobj_destroy(t->thread);
 err_utcb:
@@ -130,7 +168,7 @@ err_utcb:
 err_nr:
 	pd->thread_used[t->nr] = 0;
 err_quota:
-	pd_uncharge_caps(pd, 1);
+	pd_uncharge_caps(pd, CPU_THREAD_CAPS);
 err_free:
 	free(t);
 	return err;
@@ -148,11 +186,12 @@ void cpu_thread_destroy(struct cpu_thread *t)
 	}
 	ep_dissolve(cpu->core->env->ep, &t->obj);
 	/* revoking core's thread cap kills the kernel thread everywhere */
+	kobj_destroy(t->irq);
 	kobj_destroy(t->thread);
 	kobj_destroy(t->pager);
 	thread_utcb_free(t);
 	t->pd->thread_used[t->nr] = 0;
-	pd_uncharge_caps(t->pd, 1);
+	pd_uncharge_caps(t->pd, CPU_THREAD_CAPS);
 	free(t);
 }
 

@@ -125,11 +125,7 @@ static int pd_op_free_ram(struct pd_session *pd, cap_t cap)
 	if (!ds || !d)
 		return -EINVAL;
 	/* a freed dataspace vanishes from the owner's address space */
-	for (struct region *r = pd->rm.head, *n; r; r = n) {
-		n = r->next;
-		if (r->ds == ds)
-			pd_detach_addr(pd, r->addr);
-	}
+	pd_detach_ds(pd, ds);
 	pd_free_ds(pd, ds);
 	return 0;
 }
@@ -154,15 +150,20 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return err;
 	case PD_FREE_RAM:
 		return pd_op_free_ram(pd, cap0);
-	case PD_ATTACH:
+	case PD_ATTACH: {
+		/* a dataspace, or a region map's (managed) dataspace */
+		struct region_map *sub = NULL;
 		ds = ds_from_cap(c, cap0);
-		if (!ds || m->nwords < 4)
+		if (!ds)
+			sub = rm_managed_from_cap(c, cap0);
+		if ((!ds && !sub) || m->nwords < 4)
 			return -EINVAL;
-		err = pd_attach_ds(pd, ds, m->w[0], m->w[1], m->w[2], (unsigned)m->w[3],
-				   &at);
+		err = pd_attach_region(pd, ds, sub, m->w[0], m->w[0] != 0, m->w[1],
+				       m->w[2], (unsigned)m->w[3], &at);
 		if (!err)
 			msg_put(r, at);
 		return err;
+	}
 	case PD_DETACH:
 		return m->nwords < 1 ? -EINVAL : pd_detach_addr(pd, m->w[0]);
 	case PD_ALLOC_RPC_CAP:
@@ -222,7 +223,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct msg r;
 	int err;
 
-	if (m->code < PD_ALLOC_RAM || m->code > PD_DS_SIZE) {
+	if (m->code < PD_ALLOC_RAM || m->code > PD_STACK_AREA) {
 		msg_reset(m, RPC_INVALID_OPCODE);
 		return;
 	}
@@ -285,6 +286,7 @@ int pd_session_create(struct core *c, const char *args, struct pd_session *donor
 	*out = pd;
 	return 0;
 err:
+	rm_pd_release(pd);
 	free(pd);
 	return err;
 }
@@ -294,6 +296,7 @@ void pd_session_destroy(struct pd_session *pd)
 	struct core *c = pd->core;
 
 	cpu_threads_of_pd_destroy(c, pd);
+	signal_pd_release(pd);
 	pd_memory_release(pd);
 	while (pd->gates)
 		pd_session_free_gate(pd, pd->gates->cap);

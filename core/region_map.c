@@ -16,6 +16,9 @@ void rm_init(struct region_map *rm, uint64_t base, uint64_t size, uint64_t limit
 	rm->size = size;
 	rm->limit = limit;
 	rm->overlap = overlap;
+	rm->pd = NULL;
+	rm->uses = NULL;
+	rm->count = 0;
 }
 
 /* 1 if [addr, addr+size) meets no region */
@@ -27,20 +30,27 @@ static int rm_free(const struct region_map *rm, uint64_t addr, uint64_t size)
 	return 1;
 }
 
+int rm_place_fixed(const struct region_map *rm, uint64_t addr, uint64_t size,
+		   uint64_t *at)
+{
+	if (!size || size % RM_PAGE || addr % RM_PAGE)
+		return -EINVAL;
+	if (addr + size < addr || addr + size > rm->limit)
+		return -EINVAL;
+	if (!rm->overlap && !rm_free(rm, addr, size))
+		return -EEXIST;
+	*at = addr;
+	return 0;
+}
+
 int rm_place(const struct region_map *rm, uint64_t addr, uint64_t size, uint64_t *at)
 {
 	uint64_t cand, end;
 
 	if (!size || size % RM_PAGE || addr % RM_PAGE)
 		return -EINVAL;
-	if (addr) {
-		if (addr + size < addr || addr + size > rm->limit)
-			return -EINVAL;
-		if (!rm->overlap && !rm_free(rm, addr, size))
-			return -EEXIST;
-		*at = addr;
-		return 0;
-	}
+	if (addr)
+		return rm_place_fixed(rm, addr, size, at);
 	cand = rm->base;
 	end = rm->base + rm->size;
 	if (size > rm->size)
@@ -67,6 +77,12 @@ void rm_link(struct region_map *rm, struct region *r)
 		pp = &(*pp)->next;
 	r->next = *pp;
 	*pp = r;
+	rm->count++;
+	r->in = rm;
+	if (r->sub) {
+		r->use_next = r->sub->uses;
+		r->sub->uses = r;
+	}
 }
 
 void rm_unlink(struct region_map *rm, struct region *r)
@@ -75,6 +91,16 @@ void rm_unlink(struct region_map *rm, struct region *r)
 		if (*pp == r) {
 			*pp = r->next;
 			r->next = NULL;
+			rm->count--;
+			break;
+		}
+	}
+	if (!r->sub)
+		return;
+	for (struct region **pp = &r->sub->uses; *pp; pp = &(*pp)->use_next) {
+		if (*pp == r) {
+			*pp = r->use_next;
+			r->use_next = NULL;
 			return;
 		}
 	}
@@ -86,4 +112,22 @@ struct region *rm_find(const struct region_map *rm, uint64_t addr)
 		if (r->addr == addr)
 			return r;
 	return NULL;
+}
+
+struct region *rm_lookup(const struct region_map *rm, uint64_t addr)
+{
+	for (struct region *r = rm->head; r && r->addr <= addr; r = r->next)
+		if (addr - r->addr < r->size)
+			return r;
+	return NULL;
+}
+
+int rm_contains(const struct region_map *outer, const struct region_map *inner)
+{
+	if (outer == inner)
+		return 1;
+	for (const struct region *r = outer->head; r; r = r->next)
+		if (r->sub && rm_contains(r->sub, inner))
+			return 1;
+	return 0;
 }

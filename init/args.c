@@ -112,3 +112,38 @@ int session_args_label(const char *args, char *buf, size_t size)
 	}
 	return rc < 0 ? rc : -ENOENT;
 }
+
+/* Value of key as a size (0 if absent); 0 or -EINVAL. */
+static int args_size(const char *args, const char *key, uint64_t *out)
+{
+	const char *p = args, *k, *val;
+	size_t klen, vlen;
+	char buf[32];
+	int rc;
+
+	*out = 0;
+	while ((rc = next_arg(&p, &k, &klen, &val, &vlen)) == 1) {
+		if (klen != strlen(key) || strncmp(k, key, klen))
+			continue;
+		if (vlen >= 2 && val[0] == '"') {
+			val++;
+			vlen -= 2;
+		}
+		if (vlen >= sizeof buf)
+			return -EINVAL;
+		memcpy(buf, val, vlen);
+		buf[vlen] = 0;
+		/* plain decimal, as core reads it */
+		if (strspn(buf, "0123456789") != vlen)
+			return -EINVAL;
+		return config_parse_size(buf, out);
+	}
+	return rc;
+}
+
+int session_args_quota(const char *args, uint64_t *ram, uint64_t *caps)
+{
+	int rc = args_size(args, "ram_quota", ram);
+
+	return rc ? rc : args_size(args, "cap_quota", caps);
+}

@@ -9,6 +9,7 @@
 
 #include "init/elf.h"
 #include "init/init.h"
+#include "init/native_child.h"
 
 static const char *fault_kind_name(unsigned kind)
 {
@@ -183,8 +184,10 @@ int child_start(struct child *c)
 	const char *what = "";
 	uint64_t entry = 0, nr, utcb, tbadge, sp;
 	cap_t parent_cap;
-	int rc;
+	int rc = native_child_start(c); /* 1: not a native binary */
 
+	if (rc <= 0)
+		return rc;
 	c->state = CHILD_RUNNING;
 	if ((rc = open_sessions(c, &what)) || (rc = load_binary(c, &entry, &what)))
 		goto err;
@@ -230,27 +233,12 @@ static void drop(cap_t *c)
 	*c = CAP_INVALID;
 }
 
-/* Close the sessions the child opened through init. */
+/* Close the sessions the child opened through init: quota back to its
+ * PD, which returns it to init when it is closed below. */
 static void close_child_sessions(struct child *c)
 {
-	struct init *in = c->init;
-
-	for (int i = 0; i < c->nsessions; i++) {
-		struct child_session *s = &c->session[i];
-		struct child *srv = s->server >= 0 ? &in->child[s->server] : NULL;
-		struct msg m;
-
-		if (!srv) {
-			init_session_close_parent(in, s->cap);
-		} else if (srv->state == CHILD_RUNNING && s->service < srv->nservices) {
-			msg_reset(&m, ROOT_CLOSE);
-			msg_put_cap(&m, s->cap);
-			rpc_call_timeout(srv->service[s->service].root, &m,
-					 INIT_SERVER_TIMEOUT_US);
-		}
-		drop(&s->cap);
-	}
-	c->nsessions = 0;
+	while (c->nsessions)
+		session_close(c, c->nsessions - 1);
 }
 
 void child_destroy(struct child *c)
@@ -258,6 +246,7 @@ void child_destroy(struct child *c)
 	struct init *in = c->init;
 
 	close_child_sessions(c);
+	session_drop_served_by(c);
 	for (int i = 0; i < c->nservices; i++)
 		drop(&c->service[i].root);
 	c->nservices = 0;

@@ -262,6 +262,7 @@ static int parse_route(struct parse *p, xmlNode *n, struct route_table *rt)
 			return fail(p, line_of(c), "more than %d route entries",
 				    CONFIG_MAX_ROUTES);
 		memset(e, 0, sizeof *e);
+		e->line = (int)line_of(c);
 		if (is_elem(c, "service")) {
 			if ((rc = check_attrs(p, c, attrs)) ||
 			    (rc = attr_name(p, c, "name", e->service)))
@@ -328,6 +329,8 @@ static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s
 			return parse_route(p, c, &s->route);
 		}
 	}
+	if (is_elem(c, "config"))
+		return 0; /* a native child's own config (init/native_child.c) */
 	return fail(p, line_of(c), "unknown element <%s> in <start name=\"%s\">",
 		    (const char *)c->name, s->name);
 }
@@ -373,8 +376,16 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 	return 0;
 }
 
-/* After all <start> nodes are known: every <child name=X/> must exist and
- * not be the child itself. */
+static int start_provides(const struct start_config *s, const char *service)
+{
+	for (int i = 0; i < s->nprovides; i++)
+		if (!strcmp(s->provides[i], service))
+			return 1;
+	return 0;
+}
+
+/* After all <start> nodes are known: every <child name=X/> must exist,
+ * not be the child itself, and (in a <service name=S> entry) provide S. */
 static int check_route_targets(struct parse *p, const struct init_config *cfg,
 			       const struct route_table *rt, const char *self, long line)
 {
@@ -388,6 +399,13 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 					    t->child);
 			if (self && !strcmp(self, t->child))
 				return fail(p, line, "child '%s' routes to itself", self);
+			if (rt->entry[i].service[0] &&
+			    !start_provides(config_find_start(cfg, t->child),
+					    rt->entry[i].service))
+				return fail(p, rt->entry[i].line,
+					    "route of service '%s' to child '%s', "
+					    "which does not provide it",
+					    rt->entry[i].service, t->child);
 		}
 	return 0;
 }

@@ -43,6 +43,7 @@ struct route_target {
  * entry: its targets are tried in order. ntargets >= 1. */
 struct route_entry {
 	char service[CONFIG_NAME_MAX];
+	int line; /* of the <service>/<any-service> element */
 	int ntargets;
 	struct route_target target[CONFIG_MAX_TARGETS];
 };

@@ -28,11 +28,14 @@ enum child_state {
 };
 
 /* A session opened on a child's behalf: at init's parent (server < 0) or
- * at the root of child number `server`. */
+ * at the root of child number `server`.  ram/caps: the quota the client
+ * paid for it, now in the server's PD (or in init's PD, charged by core,
+ * for a session at init's parent); it goes back to the client on close. */
 struct child_session {
 	cap_t cap;
 	int server;
 	int service; /* index into the server's announced services */
+	uint64_t ram, caps;
 };
 
 /* A service a child announced: root valid while the child runs. */
@@ -112,6 +115,23 @@ void init_session_close_parent(struct init *in, cap_t session);
  * take the request in time: it may itself be blocked calling init */
 #define INIT_SERVER_TIMEOUT_US 100000
 
+/* ---- quota.c ---- */
+/* Move ram/caps of unused quota from PD session `from` to `to` (both
+ * sessions at init's parent).  0, -EDQUOT if from has not enough. */
+int quota_move(cap_t from, cap_t to, uint64_t ram, uint64_t caps);
+/* The PD that holds the quota of session s of client c: the server's PD,
+ * or init's own for a session at init's parent. */
+cap_t quota_holder(const struct child *c, const struct child_session *s);
+/* Give s's quota back to client c as far as its holder has it unused
+ * (a server may have spent some); logs what could not come back. */
+void quota_return(struct child *c, const struct child_session *s);
+/* End session number i of client c: close it at its server (or at init's
+ * parent), return its quota, release init's cap, drop it from the list. */
+void session_close(struct child *c, int i);
+/* Server srv ends: every session other children have at it is dropped,
+ * with its quota returned while srv's PD still holds it. */
+void session_drop_served_by(struct child *srv);
+
 /* ---- args.c ---- */
 /*
  * Rewrite args into out: any label removed (the label is init's to give),
@@ -126,5 +146,8 @@ int session_args_relabel(const char *args, const char *label, unsigned flags, ch
 			 size_t size);
 /* Value of key label in args into buf; 0, -ENOENT, -EINVAL. */
 int session_args_label(const char *args, char *buf, size_t size);
+/* ram_quota and cap_quota of args (plain decimal, as core reads them; 0
+ * when absent).  0 or -EINVAL. */
+int session_args_quota(const char *args, uint64_t *ram, uint64_t *caps);
 
 #endif

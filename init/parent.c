@@ -1,6 +1,7 @@
 /*
  * The parent interface init serves to each child (PARENT_* in
- * base/sessions.h): exit, announce, session routing and close.  Requests
+ * base/sessions.h): exit, announce, session routing, upgrade and close.
+ * Requests
  * come from guests, so every word is checked; a malformed or forged
  * request gets an error reply and changes nothing.
  */
@@ -39,13 +40,56 @@ static int declares(const struct child *c, const char *service)
 }
 
 /* Keep a session opened for c so it can be closed with c; takes over the
- * caller's reference to s. */
-static int track(struct child *c, cap_t s, int server, int service)
+ * caller's reference to s.  The caller checked there is room. */
+static void track(struct child *c, cap_t s, int server, int service, uint64_t ram,
+		  uint64_t caps)
 {
+	c->session[c->nsessions++] =
+	    (struct child_session){s, server, service, ram, caps};
+}
+
+/* The label init gives c's request: "<child>", or "<child> -> <label>"
+ * when the child gave one.  0 or -EINVAL. */
+static int client_label(const struct child *c, const char *args, char *label, size_t size)
+{
+	char client[CONFIG_NAME_MAX * 2];
+	int rc = session_args_label(args, client, sizeof client);
+
+	if (rc == -ENOENT) {
+		snprintf(label, size, "%s", c->cfg->name);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (strchr(client, '/') || !client[0])
+		return -EINVAL;
+	snprintf(label, size, "%s -> %s", c->cfg->name, client);
+	return 0;
+}
+
+/* Rewrite a child's args for its server and take the quota it pays from
+ * its PD into `holder`.  0, -EINVAL, -E2BIG, -EDQUOT (logged). */
+static int prepare_request(struct child *c, const char *service, const char *args,
+			   cap_t holder, char *out, size_t size, uint64_t *ram,
+			   uint64_t *caps)
+{
+	char label[CONFIG_NAME_MAX * 4];
+	int rc;
+
 	if (c->nsessions == INIT_MAX_SESSIONS)
 		return -ENOSPC;
-	c->session[c->nsessions++] = (struct child_session){s, server, service};
-	return 0;
+	if ((rc = client_label(c, args, label, sizeof label)) ||
+	    (rc = session_args_quota(args, ram, caps)) ||
+	    (rc = session_args_relabel(args, label, 0, out, size)))
+		return rc;
+	rc = quota_move(c->pd, holder, *ram, *caps);
+	if (rc == -EDQUOT)
+		env_log(c->init->env,
+			"child '%s': '%s' session needs ram_quota=%llu cap_quota=%llu, "
+			"more than it has left",
+			c->cfg->name, service, (unsigned long long)*ram,
+			(unsigned long long)*caps);
+	return rc;
 }
 
 static void release_caps(struct msg *m)
@@ -114,71 +158,63 @@ static cap_t env_session_of(struct child *c, const char *service)
 	return CAP_INVALID;
 }
 
-/* Ask server srv's root for a session for client c.  0 or -errno. */
+/* Ask server srv's root for a session for client c.  0 or -errno; on
+ * failure the quota is back with the client. */
 static int session_at_child(struct child *c, struct child *srv, const char *service,
 			    const char *args, cap_t *out)
 {
 	char relabeled[INIT_ARGS_MAX];
 	int i = service_index(srv, service), rc;
+	uint64_t ram, caps;
 	struct msg m;
 
 	if (i < 0)
 		return -EAGAIN;
-	if ((rc = session_args_relabel(args, c->cfg->name, 0, relabeled,
-				       sizeof relabeled)))
+	if ((rc = prepare_request(c, service, args, srv->pd, relabeled, sizeof relabeled,
+				  &ram, &caps)))
 		return rc;
 	msg_reset(&m, ROOT_SESSION);
 	rc = msg_put_str(&m, relabeled);
 	if (!rc)
 		rc = rpc_call_timeout(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
 	if (rc == -ETIMEDOUT)
-		return -EAGAIN; /* the server is busy (maybe calling us): retry */
-	if (rc)
-		return rc;
-	if (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0])) {
+		rc = -EAGAIN; /* the server is busy (maybe calling us): retry */
+	if (!rc && (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0]))) {
 		rc = m.code == RPC_ERROR && m.nwords && (int64_t)m.w[0] < 0
 			 ? (int)(int64_t)m.w[0]
 			 : -EPROTO;
 		release_caps(&m);
+	}
+	if (rc) {
+		quota_move(srv->pd, c->pd, ram, caps);
 		return rc;
 	}
 	*out = m.caps[0];
 	for (unsigned k = 1; k < m.ncaps; k++)
 		cap_release(m.caps[k]);
-	if ((rc = track(c, *out, srv->index, i))) {
-		msg_reset(&m, ROOT_CLOSE);
-		msg_put_cap(&m, *out);
-		rpc_call_timeout(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
-		cap_release(*out);
-	}
-	return rc;
+	track(c, *out, srv->index, i, ram, caps);
+	return 0;
 }
 
-/* Forward to init's parent with the label "<child> -> <client label>". */
+/* Forward to init's parent (core), which charges the session's quota to
+ * init's PD after init took it from the client's. */
 static int session_at_parent(struct child *c, const char *service, const char *args,
 			     cap_t *out)
 {
-	char client[CONFIG_NAME_MAX * 2], label[CONFIG_NAME_MAX * 4];
 	char relabeled[INIT_ARGS_MAX];
-	int rc = session_args_label(args, client, sizeof client);
+	cap_t own = c->init->env->pd;
+	uint64_t ram, caps;
+	int rc;
 
-	if (rc == -ENOENT)
-		snprintf(label, sizeof label, "%s", c->cfg->name);
-	else if (rc)
+	if ((rc = prepare_request(c, service, args, own, relabeled, sizeof relabeled,
+				  &ram, &caps)))
 		return rc;
-	else if (strchr(client, '/') || !client[0])
-		return -EINVAL;
-	else
-		snprintf(label, sizeof label, "%s -> %s", c->cfg->name, client);
-	if ((rc = session_args_relabel(args, label, ARGS_DROP_QUOTA, relabeled,
-				       sizeof relabeled)) ||
-	    (rc = init_session_parent(c->init, service, relabeled, out)))
+	if ((rc = init_session_parent(c->init, service, relabeled, out))) {
+		quota_move(own, c->pd, ram, caps);
 		return rc;
-	if ((rc = track(c, *out, -1, -1))) {
-		init_session_close_parent(c->init, *out);
-		cap_release(*out);
 	}
-	return rc;
+	track(c, *out, -1, -1, ram, caps);
+	return 0;
 }
 
 /*
@@ -246,32 +282,85 @@ static void op_session(struct child *c, struct msg *m)
 	reply_cap(m, s);
 }
 
-static void op_close(struct child *c, struct msg *m)
+/* Index of c's session named by the request's caps[0], or -1. */
+static int find_session(const struct child *c, const struct msg *m)
 {
-	struct init *in = c->init;
-	uint64_t badge = m->ncaps ? cap_badge(m->caps[0]) : 0;
+	uint64_t badge;
 
 	if (!m->ncaps || !cap_valid(m->caps[0]))
+		return -1;
+	badge = cap_badge(m->caps[0]);
+	for (int i = 0; i < c->nsessions; i++)
+		if (cap_badge(c->session[i].cap) == badge)
+			return i;
+	return -1;
+}
+
+static void op_close(struct child *c, struct msg *m)
+{
+	int i = find_session(c, m);
+
+	if (i < 0)
 		return reply_err(m, -EINVAL);
-	for (int i = 0; i < c->nsessions; i++) {
-		struct child_session *s = &c->session[i];
-		struct msg r;
-		if (cap_badge(s->cap) != badge)
-			continue;
-		if (s->server < 0) {
-			init_session_close_parent(in, s->cap);
-		} else if (in->child[s->server].state == CHILD_RUNNING) {
-			msg_reset(&r, ROOT_CLOSE);
-			msg_put_cap(&r, s->cap);
-			rpc_call_timeout(in->child[s->server].service[s->service].root,
-					 &r, INIT_SERVER_TIMEOUT_US);
-		}
-		cap_release(s->cap);
-		c->session[i] = c->session[--c->nsessions];
-		msg_reset(m, RPC_OK);
-		return;
+	session_close(c, i);
+	msg_reset(m, RPC_OK);
+}
+
+/* Tell the server (ROOT_UPGRADE) or core (PARENT_UPGRADE) that session s
+ * got ram/caps more.  0 or -errno. */
+static int upgrade_at_server(struct child *c, struct child_session *s, uint64_t ram,
+			     uint64_t caps)
+{
+	struct init *in = c->init;
+	char args[64];
+	struct msg r;
+
+	snprintf(args, sizeof args, "ram_quota=%llu, cap_quota=%llu",
+		 (unsigned long long)ram, (unsigned long long)caps);
+	if (s->server < 0)
+		return parent_upgrade(in->env->parent, s->cap, args);
+	/* the quota is the server's already; the note is a courtesy */
+	msg_reset(&r, ROOT_UPGRADE);
+	if (!msg_put_cap(&r, s->cap) && !msg_put_str(&r, args) &&
+	    !rpc_call_timeout(in->child[s->server].service[s->service].root, &r,
+			      INIT_SERVER_TIMEOUT_US))
+		release_caps(&r);
+	return 0;
+}
+
+static void op_upgrade(struct child *c, struct msg *m)
+{
+	char args[INIT_ARGS_MAX];
+	struct child_session *s;
+	uint64_t ram, caps;
+	unsigned pos = 0;
+	cap_t holder;
+	int i = find_session(c, m), rc;
+
+	if (i < 0 || msg_get_str(m, &pos, args, sizeof args) ||
+	    session_args_quota(args, &ram, &caps))
+		return reply_err(m, -EINVAL);
+	s = &c->session[i];
+	if (s->ram + ram < s->ram || s->caps + caps < s->caps)
+		return reply_err(m, -EOVERFLOW);
+	holder = quota_holder(c, s);
+	if ((rc = quota_move(c->pd, holder, ram, caps))) {
+		env_log(
+		    c->init->env,
+		    "child '%s': upgrade by ram_quota=%llu cap_quota=%llu refused: %s",
+		    c->cfg->name, (unsigned long long)ram, (unsigned long long)caps,
+		    rc == -EDQUOT ? "more than it has left" : strerror(-rc));
+		return reply_err(m, rc);
 	}
-	reply_err(m, -EINVAL);
+	if ((rc = upgrade_at_server(c, s, ram, caps))) {
+		env_log(c->init->env, "child '%s': upgrade refused by init's parent: %s",
+			c->cfg->name, strerror(-rc));
+		quota_move(holder, c->pd, ram, caps);
+		return reply_err(m, rc);
+	}
+	s->ram += ram;
+	s->caps += caps;
+	msg_reset(m, RPC_OK);
 }
 
 void parent_dispatch(struct rpc_object *obj, struct msg *m)
@@ -290,8 +379,7 @@ void parent_dispatch(struct rpc_object *obj, struct msg *m)
 	case PARENT_CLOSE:
 		return op_close(c, m);
 	case PARENT_UPGRADE:
-		/* quotas are fixed by the config; there is nothing to move */
-		return reply_err(m, -EOPNOTSUPP);
+		return op_upgrade(c, m);
 	default:
 		msg_reset(m, RPC_INVALID_OPCODE);
 	}

@@ -69,7 +69,7 @@ static int boot_root(struct node *n, native_entry_t entry, void *arg)
 {
 	struct task *task = task_create(n, TASK_NATIVE);
 	struct kobj *factory = factory_create(n);
-	struct thread *t = thread_create(n);
+	struct thread *t = kthread_create(n);
 	int rc = -1;
 
 	if (!task || !factory || !t)

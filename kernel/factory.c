@@ -33,7 +33,7 @@ static struct kobj *factory_make(struct thread *caller, struct utcb *u, unsigned
 		return (struct kobj *)task_create(n, (unsigned)u->mr[1]);
 	case FACTORY_THREAD:
 		*err = KERR_NOMEM;
-		return (struct kobj *)thread_create(n);
+		return (struct kobj *)kthread_create(n);
 	case FACTORY_GATE:
 		if (words < 3 || u->mr[2] & LABEL_RIGHTS_MASK)
 			return NULL;

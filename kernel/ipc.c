@@ -36,6 +36,7 @@ void ipc_cancel(struct thread *t)
 		klist_del(&t->send_link);
 	timeout_disarm(t);
 	t->wait = IPC_NONE;
+	t->wait_irq = NULL;
 	if (t->partner) {
 		kobj_put(&t->partner->obj);
 		t->partner = NULL;
@@ -207,6 +208,22 @@ void ipc_sleep(struct thread *t, uint64_t deadline)
 		return;
 	}
 	ipc_block(t, IPC_SLEEPING, NULL, deadline);
+}
+
+void ipc_wait_irq(struct thread *t, struct irq *q, uint64_t deadline)
+{
+	uint64_t label;
+
+	if (irq_take_one(q, &label)) {
+		ipc_complete(t, TAG(0, 0, 0, 0), label, false);
+		return;
+	}
+	if (deadline <= timeout_now()) {
+		ipc_complete(t, kres(KERR_TIMEOUT), 0, false);
+		return;
+	}
+	ipc_block(t, IPC_IRQ_WAIT, NULL, deadline);
+	t->wait_irq = q;
 }
 
 unsigned ipc_reply(struct thread *t, uint64_t tag)

@@ -1,7 +1,9 @@
 /*
  * Irq: a counting semaphore bound to a thread.  Every trigger counts; the
  * bound thread receives one message (label, 0 words) per trigger in its
- * open wait.  A triggered irq with count > 0 is queued on its thread.
+ * open wait, or in a closed wait on this irq (SYS_OP_WAIT on its kcap),
+ * which takes triggers of this irq only.  A triggered irq with count > 0
+ * is queued on its thread.
  */
 #include <stdlib.h>
 #include "kernel/kernel.h"
@@ -20,6 +22,8 @@ struct irq *irq_create(struct node *n)
 static void irq_unbind(struct irq *q)
 {
 	klist_del(&q->pending_link);
+	if (q->thread && q->thread->wait == IPC_IRQ_WAIT && q->thread->wait_irq == q)
+		ipc_complete(q->thread, kres(KERR_ABORTED), 0, false);
 	if (q->thread) {
 		kobj_put(&q->thread->obj);
 		q->thread = NULL;
@@ -28,6 +32,7 @@ static void irq_unbind(struct irq *q)
 
 void irq_kill(struct irq *q)
 {
+	irq_line_forget(q);
 	irq_unbind(q);
 }
 
@@ -45,6 +50,17 @@ bool irq_take(struct thread *t, uint64_t *label)
 	return true;
 }
 
+bool irq_take_one(struct irq *q, uint64_t *label)
+{
+	if (!q->count)
+		return false;
+	klist_del(&q->pending_link);
+	*label = q->label;
+	if (--q->count > 0 && q->thread)
+		klist_add_tail(&q->thread->irqs, &q->pending_link);
+	return true;
+}
+
 void irq_unqueue_all(struct thread *t)
 {
 	while (!klist_empty(&t->irqs))
@@ -56,12 +72,17 @@ void irq_unqueue_all(struct thread *t)
 static void irq_kick(struct irq *q)
 {
 	struct thread *t = q->thread;
+	uint64_t label;
 
 	if (!t || t->state == TS_DEAD || !q->count || !klist_empty(&q->pending_link))
 		return;
 	klist_add_tail(&t->irqs, &q->pending_link);
-	if (t->state == TS_BLOCKED && t->wait == IPC_RECEIVING && t->utcb)
+	if (t->state != TS_BLOCKED || !t->utcb)
+		return;
+	if (t->wait == IPC_RECEIVING)
 		ipc_deliver_pending(t);
+	else if (t->wait == IPC_IRQ_WAIT && t->wait_irq == q && irq_take_one(q, &label))
+		ipc_complete(t, TAG(0, 0, 0, 0), label, false);
 }
 
 static unsigned irq_bind(struct irq *q, struct thread *caller, uint64_t kcap,
@@ -82,6 +103,13 @@ static unsigned irq_bind(struct irq *q, struct thread *caller, uint64_t kcap,
 	return KERR_OK;
 }
 
+void irq_trigger(struct irq *q)
+{
+	if (q->count != UINT64_MAX)
+		q->count++;
+	irq_kick(q);
+}
+
 uint64_t irq_invoke(struct thread *caller, struct irq *q, struct utcb *u, uint64_t tag)
 {
 	if (TAG_WORDS(tag) < 1)
@@ -95,10 +123,12 @@ uint64_t irq_invoke(struct thread *caller, struct irq *q, struct utcb *u, uint64
 		irq_unbind(q);
 		return kres(KERR_OK);
 	case IRQ_TRIGGER:
-		if (q->count != UINT64_MAX)
-			q->count++;
-		irq_kick(q);
+		irq_trigger(q);
 		return kres(KERR_OK);
+	case IRQ_LINE: /* kernel/irq_line.c */
+		if (TAG_WORDS(tag) < 2)
+			return kres(KERR_INVAL);
+		return kres(irq_line_bind(caller, q, u->mr[1]));
 	default:
 		return kres(KERR_NOSYS);
 	}

@@ -197,6 +197,7 @@ enum ipc_wait {
 	IPC_RECEIVING,	/* open wait */
 	IPC_REPLY_WAIT, /* closed wait for partner's reply */
 	IPC_SLEEPING,	/* closed wait on nobody */
+	IPC_IRQ_WAIT,	/* closed wait on one irq bound to it (wait_irq) */
 };
 
 /* A kernel-generated one-way message (a fault report). */
@@ -244,6 +245,7 @@ struct thread {
 	unsigned snd_op;
 	struct klist kmsgs;	 /* queued kernel messages (struct kmsg) */
 	struct klist irqs;	 /* triggered irqs bound to me (struct irq) */
+	struct irq *wait_irq;	 /* IPC_IRQ_WAIT: the irq (bound to me, no ref) */
 	uint64_t deadline;	 /* absolute µs, UINT64_MAX = never */
 	uint64_t reply_deadline; /* for the reply phase of a call */
 	struct klist timeout_link;
@@ -262,7 +264,7 @@ struct thread {
 	uint64_t fault_ip, fault_addr;
 };
 
-struct thread *thread_create(struct node *n);
+struct thread *kthread_create(struct node *n);
 void thread_kill(struct thread *t);
 /* Entry returned (native) : the thread ends like a kill but keeps its caps. */
 void thread_exit(struct thread *t);
@@ -300,6 +302,8 @@ void ipc_send(struct thread *t, struct thread *dst, uint64_t tag, uint64_t label
 void ipc_wait(struct thread *t, uint64_t deadline);
 /* Sleep (closed wait on nobody). */
 void ipc_sleep(struct thread *t, uint64_t deadline);
+/* Closed wait of t for irq q, which is bound to t; may block. */
+void ipc_wait_irq(struct thread *t, struct irq *q, uint64_t deadline);
 /* Reply to t's last caller; returns enum kerr. */
 unsigned ipc_reply(struct thread *t, uint64_t tag);
 /* End t's blocking with a result and make it ready (direct: run it next). */
@@ -339,9 +343,28 @@ struct irq *irq_create(struct node *n);
 void irq_kill(struct irq *q);
 /* Take one pending trigger of an irq queued on t; false if none. */
 bool irq_take(struct thread *t, uint64_t *label);
+/* Take one pending trigger of q itself; false if none. */
+bool irq_take_one(struct irq *q, uint64_t *label);
 /* Forget all pending irqs of t (t dies). */
 void irq_unqueue_all(struct thread *t);
 uint64_t irq_invoke(struct thread *caller, struct irq *q, struct utcb *u, uint64_t tag);
+/* Count one trigger of q and deliver it if its thread waits (IRQ_TRIGGER). */
+void irq_trigger(struct irq *q);
+
+/* ---- external irq lines (irq_line.c) ---- */
+
+#define KERNEL_LINES 64
+/* Bit i set: line i was raised and not yet drained (any host thread). */
+extern _Atomic uint64_t irq_line_pending;
+/* IRQ_LINE: bind q to line (root task only).  Returns enum kerr. */
+unsigned irq_line_bind(struct thread *caller, struct irq *q, uint64_t line);
+/* q dies: free the line it is bound to, if any. */
+void irq_line_forget(struct irq *q);
+/* Trigger the irq of every raised line bound in n (scheduler thread). */
+void irq_line_drain(struct node *n);
+/* Nothing is ready: wait for a raised line or the deadline (UINT64_MAX:
+ * none).  false if n has no line bound and no deadline (a deadlock). */
+bool irq_line_wait(struct node *n, uint64_t deadline);
 
 struct kobj *factory_create(struct node *n);
 uint64_t factory_invoke(struct thread *caller, struct utcb *u, uint64_t tag);

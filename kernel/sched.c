@@ -36,7 +36,7 @@ void sched_unready(struct thread *t)
 /* After a syscall or fault: may t keep running? */
 static bool sched_keep(struct node *n, struct thread *t)
 {
-	if (n->stop || t->state != TS_READY || t->paused)
+	if (n->stop || t->state != TS_READY || t->paused || irq_line_pending)
 		return false;
 	if (!klist_empty(&n->ready) &&
 	    timeout_now_coarse() - t->run_since >= n->slice_us) {
@@ -118,19 +118,11 @@ static unsigned sched_count_blocked(struct node *n)
 	return c;
 }
 
-/* Nothing ready: sleep until the next deadline.  false if there is none. */
+/* Nothing ready: sleep until the next deadline or a raised line.  false
+ * if there is neither a deadline nor a bound line. */
 static bool sched_idle(struct node *n)
 {
-	uint64_t next = timeout_next(n);
-	struct timespec ts;
-
-	if (next == UINT64_MAX)
-		return false;
-	ts.tv_sec = (time_t)(next / 1000000u);
-	ts.tv_nsec = (long)(next % 1000000u) * 1000;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-	return true;
+	return irq_line_wait(n, timeout_next(n));
 }
 
 int sched_run(struct node *n)
@@ -140,6 +132,8 @@ int sched_run(struct node *n)
 	while (!n->stop) {
 		struct thread *t;
 
+		if (irq_line_pending)
+			irq_line_drain(n);
 		if (!klist_empty(&n->timeouts))
 			timeout_expire(n, timeout_now());
 		kobj_reap(n);

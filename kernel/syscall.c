@@ -82,10 +82,21 @@ void syscall_dispatch(struct thread *t, uint64_t kcap, uint64_t tag, uint64_t ti
 		syscall_invoke(t, o, rights, tag, timeout);
 		return;
 	case SYS_OP_WAIT:
-		if (kcap == KCAP_NIL)
+		if (kcap == KCAP_NIL) {
 			ipc_sleep(t, ipc_timeout_deadline(timeout));
-		else
+			return;
+		}
+		if (KCAP_INDEX(kcap) == 0) {
 			ipc_wait(t, ipc_timeout_deadline(timeout));
+			return;
+		}
+		/* closed wait on an irq: only one bound to the caller */
+		o = cap_space_lookup(&t->task->caps, kcap, NULL);
+		if (o && o->type == KOBJ_IRQ && !o->dead &&
+		    ((struct irq *)o)->thread == t)
+			ipc_wait_irq(t, (struct irq *)o, ipc_timeout_deadline(timeout));
+		else
+			ipc_complete(t, kres(KERR_INVAL_CAP), 0, false);
 		return;
 	case SYS_OP_REPLY_WAIT:
 		/* a failed reply (caller gone, timed out) does not stop the wait */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include "kernel/kernel.h"
 
-struct thread *thread_create(struct node *n)
+struct thread *kthread_create(struct node *n)
 {
 	struct thread *t = calloc(1, sizeof *t);
 

@@ -113,8 +113,26 @@ static unsigned thread_pause(struct thread *t)
 	return KERR_OK;
 }
 
+/* A guest thread halted by a memory fault waits for its pager: once the
+ * pager has mapped the page, THREAD_RESUME continues it at the faulting
+ * instruction (the backend re-executes it). */
+static bool thread_pager_resumable(const struct thread *t)
+{
+	return t->state == TS_FAULTED && t->vcpu &&
+	       (t->fault_kind == FAULT_READ || t->fault_kind == FAULT_WRITE ||
+		t->fault_kind == FAULT_EXEC);
+}
+
 static unsigned thread_resume(struct thread *t)
 {
+	if (t->state == TS_FAULTED) {
+		if (!thread_pager_resumable(t))
+			return KERR_INVAL;
+		t->state = TS_READY;
+		t->fault_kind = FAULT_NONE;
+		sched_ready(t, false);
+		return KERR_OK;
+	}
 	if (!t->paused)
 		return KERR_OK;
 	t->paused = false;

@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tools/control.h"
+#include "tools/inspect.h"
 #include "tools/node.h"
 
 #define MAX_ROM_DIRS 8
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: capsule run [--rom DIR]... CONFIG\n");
+	fprintf(stderr, "usage: capsule run [--rom DIR]... CONFIG\n"
+			"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
+			"       capsule ps --node SOCK\n"
+			"       capsule checkpoint --node SOCK NAME -o IMAGE\n"
+			"       capsule restore --node SOCK IMAGE [NAME]\n");
 	return 2;
 }
 
@@ -45,6 +51,16 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 2, argv + 2);
-	fprintf(stderr, "capsule: unknown command '%s'\n", argv[1]);
-	return usage();
+	if (!strcmp(argv[1], "inspect"))
+		return inspect_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "node"))
+		return control_node_cli(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "ps") || !strcmp(argv[1], "checkpoint") ||
+	    !strcmp(argv[1], "restore"))
+		return control_cli(argv[1], argc - 2, argv + 2);
+	fprintf(stderr,
+		"capsule: unknown command '%s' (run, node, ps, checkpoint, restore, "
+		"inspect)\n",
+		argv[1]);
+	return 2;
 }

@@ -17,6 +17,11 @@
 
 int node_run(const char *config, const char **rom_dirs, int nrom)
 {
+	return node_boot(config, rom_dirs, nrom, 0);
+}
+
+int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
+{
 	const char *dirs[NODE_MAX_ROM_DIRS];
 	char err[CONFIG_ERR_MAX], *copy = NULL;
 	struct core_config core = {0};
@@ -44,6 +49,7 @@ int node_run(const char *config, const char **rom_dirs, int nrom)
 	core.nrom = n;
 	core.init_construct = init_construct;
 	core.init_arg = cfg;
+	core.serve = serve;
 	fflush(stdout);
 	code = kernel_boot(core_main, &core);
 	fflush(stdout);

@@ -11,5 +11,8 @@
  * 1 if any exited non-zero or faulted, 2 on a config or boot error.
  */
 int node_run(const char *config, const char **rom_dirs, int nrom);
+/* The same; with serve, the node runs on after init's children exited
+ * (core's control endpoint "core" ends it: `capsule node`). */
+int node_boot(const char *config, const char **rom_dirs, int nrom, int serve);
 
 #endif

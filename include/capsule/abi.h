@@ -10,7 +10,7 @@
  * components, so it uses only fixed-width integer types.
  *
  * Guest calling convention (the x86-64 `syscall` instruction):
- *   in:  rdi = kcap invoked (ignored by SYS_OP_WAIT)
+ *   in:  rdi = kcap invoked (SYS_OP_WAIT: see KCAP_NIL)
  *        rsi = message tag (below)
  *        rdx = timeout in microseconds (SYS_TIMEOUT_NEVER: block forever,
  *              0: do not block)
@@ -73,7 +73,12 @@ enum sys_op {
 };
 
 #define SYS_TIMEOUT_NEVER (~0ULL)
-/* SYS_OP_WAIT on KCAP_NIL is a closed wait on nobody: sleep for timeout */
+/* SYS_OP_WAIT on KCAP_NIL is a closed wait on nobody: sleep for timeout.
+ * SYS_OP_WAIT on the kcap of an irq bound to the caller is a closed wait
+ * for that irq only: it returns one trigger (label, 0 words) and leaves
+ * other pending messages, irqs and senders queued.  SYS_OP_WAIT on
+ * KCAP_INVALID (index 0) is the open wait; on any other kcap (empty, not
+ * an irq, an irq bound to another thread) it fails with KERR_INVAL_CAP. */
 #define KCAP_NIL      (~0ULL)
 #define UTCB_MRS      64 /* message registers */
 #define UTCB_BRS      4	 /* buffer registers */
@@ -209,7 +214,10 @@ enum kobj_type {
  *                   taken out of it and restarts the receive on resume; a
  *                   call whose send phase did not complete is rewound so
  *                   that resume re-issues the syscall.
- *   THREAD_RESUME
+ *   THREAD_RESUME   also continues a TS_FAULTED guest thread halted by a
+ *                   read/write/exec fault once its pager mapped the page:
+ *                   it re-executes the faulting instruction (other faults:
+ *                   KERR_INVAL)
  *   THREAD_GET_REGS -> mr[0..] = struct cpu_regs (paused threads only)
  *   THREAD_SET_REGS mr[1..] = struct cpu_regs (paused threads only)
  *   THREAD_STATE    -> mr[0] = enum thread_state, mr[1] = fault ip,
@@ -270,7 +278,13 @@ struct cpu_regs {
  *   IRQ_TRIGGER counts; semaphore semantics, never blocks
  */
 enum gate_op { GATE_BIND = 1, GATE_INFO };
-enum irq_op { IRQ_BIND = 1, IRQ_UNBIND, IRQ_TRIGGER };
+enum irq_op { IRQ_BIND = 1, IRQ_UNBIND, IRQ_TRIGGER, IRQ_LINE };
+/*
+ *   IRQ_LINE    mr[1] = external line number (< 64), root task only
+ *               (KERR_PERM otherwise): every kernel_line_raise(line)
+ *               (native.h) triggers this irq once; KERR_BUSY if another
+ *               irq holds the line.  The binding ends when the irq dies.
+ */
 
 /* --- guest address-space layout (every guest task) ---------------------- */
 

@@ -33,4 +33,12 @@ typedef void (*native_entry_t)(void *arg);
 int kernel_boot(native_entry_t root_entry, void *arg);
 /* Called by a native component (init / capsule run) to end the node. */
 void kernel_stop(int code);
+/*
+ * Raise external irq line `line` (0..63) of the running node: callable
+ * from ANY host thread (a device such as the control socket).  The node's
+ * scheduler wakes up and triggers the Irq object bound to the line with
+ * IRQ_LINE (abi.h) once per drain; raises before the drain coalesce like
+ * a level.  0, -EINVAL (line out of range) or -ENODEV (no irq bound).
+ */
+int kernel_line_raise(unsigned line);
 #endif

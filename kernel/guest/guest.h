@@ -6,6 +6,7 @@
  *   vspace.c    one Unicorn engine per task: creation, memory map, hooks
  *   vcpu.c      register contexts, lazy register switching, vcpu_run
  *   watchdog.c  the one preemption thread of the process
+ *   fault_locate.c  the exact instruction of a data fault
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -58,12 +59,15 @@ bool wd_run_end(struct wd_slot *s);
  * is written by the hooks during a run and read by vcpu_run afterwards
  * (trap.why == 0: no hook fired).
  */
+struct probe_engine;
+
 struct vspace {
 	uc_engine *uc;
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
 	uc_hook hooks[4];
 	struct wd_slot wd;
+	struct probe_engine *probe; /* fault_locate.c, made on first use */
 };
 
 /*
@@ -81,5 +85,27 @@ struct vcpu {
 
 /* Map a Unicorn error to -errno (for the memory calls). */
 int guest_uc_errno(uc_err err);
+/* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
+int guest_enable_sse(uc_engine *uc);
+
+/* fault_locate.c: what one single-instruction probe run saw ... */
+struct probe {
+	uint32_t insn_size; /* 0: the instruction was not reached */
+	bool faulted;	    /* its first invalid access: */
+	unsigned kind;
+	uint64_t addr;
+	int size;
+};
+/* ... in a code-only engine (hooks write p). */
+struct probe_engine {
+	uc_engine *uc;
+	struct probe p;
+};
+/* A data fault of kind at addr was reported at block start `start` with
+ * registers now (those before the faulting instruction): find the
+ * faulting instruction's address.  0 and *ip, or -ENOENT / -ENOMEM. */
+int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
+		       unsigned kind, uint64_t addr, uint64_t *ip);
+void guest_probe_destroy(struct vspace *vs);
 
 #endif

@@ -234,6 +234,27 @@ static void vcpu_classify(struct vcpu *cpu, uc_err err, bool stopped,
 	trap->fault_addr = 0;
 }
 
+/* A data fault leaves RIP at the start of its translation block (see
+ * fault_locate.c): move it to the faulting instruction, so that the trap
+ * reports it and resuming after the pager mapped the page runs exactly
+ * the rest of the thread. */
+static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	struct cpu_regs r;
+	uint64_t ip;
+
+	if (trap->why != VCPU_FAULT ||
+	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE))
+		return;
+	regs_from_engine(vs, &r);
+	if (guest_fault_locate(vs, &r, trap->fault_ip, trap->fault_kind, trap->fault_addr,
+			       &ip))
+		return;
+	uc_reg_write(vs->uc, UC_X86_REG_RIP, &ip);
+	trap->fault_ip = ip;
+}
+
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs
  * it until a syscall, a fault or the watchdog's stop after slice_us. */
 void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
@@ -252,4 +273,5 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);
 	vcpu_classify(cpu, err, stopped, trap);
+	vcpu_fault_exact(cpu, trap);
 }

@@ -134,7 +134,7 @@ static int vspace_add_hooks(struct vspace *vs)
 
 /* Long mode with flat segments is Unicorn's UC_MODE_64 default; SSE needs
  * the OS-support bits in CR4 or gcc's -O2 code takes #UD. */
-static int vspace_enable_sse(uc_engine *uc)
+int guest_enable_sse(uc_engine *uc)
 {
 	uint64_t cr4 = 0;
 
@@ -159,7 +159,7 @@ int vspace_create(struct vspace **out)
 		vs->uc = NULL;
 		goto err;
 	}
-	err = vspace_enable_sse(vs->uc);
+	err = guest_enable_sse(vs->uc);
 	if (!err)
 		err = vspace_add_hooks(vs);
 	if (!err)
@@ -181,6 +181,7 @@ void vspace_destroy(struct vspace *vs)
 	if (!vs)
 		return;
 	wd_unregister(&vs->wd);
+	guest_probe_destroy(vs);
 	uc_close(vs->uc);
 	free(vs);
 }

@@ -98,6 +98,15 @@ static const struct bad_case bad_cases[] = {
      "<config>\n<start name=\"a\">\n<binary name=\"x\"/>\n<binary name=\"y\"/>\n"
      "</start>\n</config>",
      4, "<binary> given twice"},
+    {"route of a service to a child that does not provide it",
+     "<config>\n<start name=\"a\">\n<route>\n<service name=\"X\"><child name=\"b\"/>"
+     "</service></route>\n</start>\n<start name=\"b\"><provides><service name=\"Y\"/>"
+     "</provides></start>\n</config>",
+     4, "route of service 'X' to child 'b', which does not provide it"},
+    {"default route of a service to a child that does not provide it",
+     "<config>\n<default-route>\n<service name=\"X\"><child name=\"b\"/></service>\n"
+     "</default-route>\n<start name=\"b\"/>\n</config>",
+     3, "which does not provide it"},
     {"a config without children", "<config>\n</config>\n", 1, "no <start>"},
     {"external entities are not fetched",
      "<!DOCTYPE config [<!ENTITY x SYSTEM \"http://example.invalid/x\">]>\n"

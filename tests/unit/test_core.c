@@ -66,15 +66,6 @@ static int pd_quota(cap_t pd, uint64_t q[4])
 	return rc;
 }
 
-static int parent_close(cap_t parent, cap_t session)
-{
-	struct msg m;
-
-	msg_reset(&m, PARENT_CLOSE);
-	msg_put_cap(&m, session);
-	return call(parent, &m);
-}
-
 static cap_t own_thread(void)
 {
 	return (cap_t){cap_map_entry(cap_map(), KCAP_THREAD(0, THREAD_SLOT_GATE))};

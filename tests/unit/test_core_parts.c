@@ -58,6 +58,72 @@ static void fixed_addresses_are_checked(void **state)
 	assert_int_equal(rm_place(&rm, 0x401000, PG, &at), 0);
 }
 
+/* In a managed map (base 0) address 0 is an address: rm_place_fixed
+ * takes it literally, rm_place would read it as "anywhere". */
+static void fixed_zero_is_an_address(void **state)
+{
+	struct region_map rm;
+	struct region a = reg(0, PG);
+	uint64_t at = 1;
+
+	rm_init(&rm, 0, 4 * PG, 4 * PG, 0);
+	assert_int_equal(rm_place_fixed(&rm, 0, PG, &at), 0);
+	assert_int_equal(at, 0);
+	rm_link(&rm, &a);
+	assert_int_equal(rm_place_fixed(&rm, 0, PG, &at), -EEXIST);
+	assert_int_equal(rm_place(&rm, 0, PG, &at), 0);
+	assert_int_equal(at, PG);
+	assert_int_equal(rm_place_fixed(&rm, 3 * PG, 2 * PG, &at), -EINVAL);
+}
+
+/* rm_lookup finds the region containing an address, not only its start. */
+static void lookup_finds_containing_region(void **state)
+{
+	struct region_map rm;
+	struct region a = reg(PG, 2 * PG), b = reg(4 * PG, PG);
+
+	rm_init(&rm, 0, 8 * PG, 8 * PG, 0);
+	rm_link(&rm, &b);
+	rm_link(&rm, &a);
+	assert_null(rm_lookup(&rm, 0));
+	assert_ptr_equal(rm_lookup(&rm, PG), &a);
+	assert_ptr_equal(rm_lookup(&rm, 3 * PG - 1), &a);
+	assert_null(rm_lookup(&rm, 3 * PG));
+	assert_ptr_equal(rm_lookup(&rm, 4 * PG + 8), &b);
+	assert_null(rm_lookup(&rm, 5 * PG));
+	assert_ptr_equal(a.in, &rm);
+}
+
+/* A managed region links itself into its map's uses, unlinking takes it
+ * out again; rm_contains sees nesting, so cycles can be refused. */
+static void managed_regions_track_uses(void **state)
+{
+	struct region_map outer, mid, inner;
+	struct region r1 = reg(0, 4 * PG), r2 = reg(PG, PG), r3 = reg(8 * PG, 4 * PG);
+
+	rm_init(&outer, 0, 16 * PG, 16 * PG, 0);
+	rm_init(&mid, 0, 4 * PG, 4 * PG, 0);
+	rm_init(&inner, 0, PG, PG, 0);
+	r1.sub = &mid;
+	r2.sub = &inner;
+	r3.sub = &mid;
+	rm_link(&outer, &r1);
+	rm_link(&mid, &r2);
+	rm_link(&outer, &r3);
+	assert_ptr_equal(mid.uses, &r3);
+	assert_ptr_equal(r3.use_next, &r1);
+	assert_ptr_equal(inner.uses, &r2);
+	assert_true(rm_contains(&outer, &inner));
+	assert_true(rm_contains(&mid, &mid));
+	assert_false(rm_contains(&inner, &outer));
+	rm_unlink(&outer, &r3);
+	assert_ptr_equal(mid.uses, &r1);
+	assert_null(r1.use_next);
+	rm_unlink(&outer, &r1);
+	assert_null(mid.uses);
+	assert_false(rm_contains(&outer, &inner));
+}
+
 /* Key/value pairs, quoted or plain, separated by spaces or commas. */
 static void args_are_parsed(void **state)
 {
@@ -103,6 +169,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(anywhere_is_first_fit),
 	    cmocka_unit_test(fixed_addresses_are_checked),
+	    cmocka_unit_test(fixed_zero_is_an_address),
+	    cmocka_unit_test(lookup_finds_containing_region),
+	    cmocka_unit_test(managed_regions_track_uses),
 	    cmocka_unit_test(args_are_parsed),
 	    cmocka_unit_test(bad_args_are_refused),
 	};

@@ -371,8 +371,7 @@ static int case_regs(struct env *env, struct tcase *t)
 	struct gthread g;
 	struct cpu_regs r, r2;
 	struct rmsg m;
-	uint64_t w[4], off;
-	double expect;
+	uint64_t w[4];
 
 	if (case_setup(env, t) || guest_pd(env, t, &pa) ||
 	    guest_thread(t, pa, "loop", &g))

@@ -75,12 +75,48 @@ static void label_lookup(void **state)
 	assert_int_equal(session_args_label("label=\"open", buf, sizeof buf), -EINVAL);
 }
 
+struct quota_case {
+	const char *intent;
+	const char *args;
+	int rc;
+	uint64_t ram, caps;
+};
+
+static const struct quota_case quota_cases[] = {
+    {"no quota keys: nothing to pay", "label=\"x\"", 0, 0, 0},
+    {"both keys", "ram_quota=8192, cap_quota=4", 0, 8192, 4},
+    {"quoted values", "ram_quota=\"4096\" cap_quota=\"1\"", 0, 4096, 1},
+    {"only caps", "cap_quota=7", 0, 0, 7},
+    {"suffixes are not what core reads", "ram_quota=12K", -EINVAL, 0, 0},
+    {"negative", "ram_quota=-1", -EINVAL, 0, 0},
+    {"empty value", "ram_quota=", -EINVAL, 0, 0},
+    {"overflow", "ram_quota=18446744073709551616", -EINVAL, 0, 0},
+    {"malformed args", "ram_quota", -EINVAL, 0, 0},
+    {"too long a number", "cap_quota=000000000000000000000000000000000001", -EINVAL, 0,
+     0},
+};
+
+static void quota_lookup(void **state)
+{
+	for (size_t i = 0; i < sizeof quota_cases / sizeof quota_cases[0]; i++) {
+		const struct quota_case *c = &quota_cases[i];
+		uint64_t ram = 99, caps = 99;
+		print_message("case: %s\n", c->intent);
+		assert_int_equal(session_args_quota(c->args, &ram, &caps), c->rc);
+		if (!c->rc) {
+			assert_int_equal(ram, c->ram);
+			assert_int_equal(caps, c->caps);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(relabel),
 	    cmocka_unit_test(relabel_too_long),
 	    cmocka_unit_test(label_lookup),
+	    cmocka_unit_test(quota_lookup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

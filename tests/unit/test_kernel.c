@@ -472,6 +472,198 @@ static void guest_call_and_fault(void **state)
 	munmap(guest_mem, 3 * 4096);
 }
 
+/* Guest code for the pager test: rbx += 1, store it to 0x50000000 (not
+ * mapped yet: the root maps it lazily and resumes), load it back into
+ * rcx, then store to 0xdead000 (fatal).  A resume that re-ran the add
+ * would leave rbx == 2. */
+extern const unsigned char pager_code_start[], pager_code_store[], pager_code_ud2[],
+    pager_code_end[];
+__asm__(".pushsection .rodata\n"
+	"pager_code_start:\n"
+	"	mov $0x50000000, %edi\n"
+	"	add $1, %rbx\n"
+	"	add $3, %r14\n"
+	"pager_code_store:\n"
+	"	mov %rbx, (%rdi)\n"
+	"	add %rbx, %r14\n"
+	"	mov 8(%rdi), %rcx\n"
+	"	add $1, %rcx\n"
+	"	mov %rcx, 0xdead000\n"
+	"1:	jmp 1b\n"
+	"pager_code_ud2:\n"
+	"	ud2\n"
+	"pager_code_end:\n"
+	".popsection\n");
+
+static uint8_t *pager_mem; /* code page, UTCB page, stack page, lazy page */
+
+/* wait for one fault message on the pager gate (label 0x300); its ip */
+static uint64_t wait_fault(unsigned kind, uint64_t addr)
+{
+	struct utcb *u = kernel_native_utcb();
+	uint64_t label,
+	    tag = kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER, &label);
+
+	CHECK(!TAG_ERROR(tag) && label == (0x300 | 3) && u->mr[0] == FAULT_MSG);
+	CHECK(u->mr[1] == kind && u->mr[3] == addr);
+	return u->mr[2];
+}
+
+static void root_pager(void *arg)
+{
+	struct utcb *u = kernel_native_utcb();
+	uint64_t h = (uint64_t)(uintptr_t)pager_mem;
+	uint64_t *lazy = (uint64_t *)(pager_mem + 3 * 4096), label;
+	struct cpu_regs r;
+
+	memcpy(pager_mem, pager_code_start, (size_t)(pager_code_end - pager_code_start));
+	lazy[1] = 41;
+	CHECK(create(KCAP(0x380), FACTORY_TASK, TASK_GUEST, 0) == KERR_OK);
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x380), PROTO_TASK, TASK_MAP_MEM, h, GUEST_IMAGE_BASE,
+			       4096, MEM_R | MEM_X)));
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x380), PROTO_TASK, TASK_MAP_MEM, h + 4096,
+			       GUEST_UTCB_AREA, 8192, MEM_R | MEM_W)));
+	CHECK(create(KCAP(0x382), FACTORY_GATE, ROOT_THREAD, 0x300) == KERR_OK);
+	CHECK(create(KCAP(0x383), FACTORY_THREAD, 0, 0) == KERR_OK);
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_CONTROL, KCAP(0x380),
+			       GUEST_UTCB_AREA, KCAP(0x382), 1)));
+	/* resuming a thread that never faulted is a no-op */
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_RESUME)));
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_EX_REGS,
+			       GUEST_IMAGE_BASE, GUEST_UTCB_AREA + 8192 - 8)));
+	/* the reported ip is the faulting store, not its block's start */
+	CHECK(wait_fault(FAULT_WRITE, 0x50000000) ==
+	      GUEST_IMAGE_BASE + (uint64_t)(pager_code_store - pager_code_start));
+	CHECK(thread_state(KCAP(0x383)) == TS_FAULTED);
+	/* resuming before the page is there faults again, the same way */
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_RESUME)));
+	wait_fault(FAULT_WRITE, 0x50000000);
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x380), PROTO_TASK, TASK_MAP_MEM, h + 3 * 4096,
+			       0x50000000, 4096, MEM_R | MEM_W)));
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_RESUME)));
+	wait_fault(FAULT_WRITE, 0xdead000);
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x383), PROTO_THREAD, THREAD_GET_REGS)));
+	memcpy(&r, u->mr, sizeof r);
+	if (r.rbx != 1 || r.r14 != 4)
+		fprintf(stderr, "pager resume not exact: rbx=%llu r14=%llu\n",
+			(unsigned long long)r.rbx, (unsigned long long)r.r14);
+	CHECK(r.rbx == 1 && r.r14 == 4 && r.rcx == 42 && lazy[0] == 1);
+	/* an illegal instruction is no fault a pager can resolve */
+	CHECK(create(KCAP(0x384), FACTORY_THREAD, 0, 0) == KERR_OK);
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x384), PROTO_THREAD, THREAD_CONTROL, KCAP(0x380),
+			       GUEST_UTCB_AREA + 0x800, KCAP(0x382), 2)));
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x384), PROTO_THREAD, THREAD_EX_REGS,
+			       GUEST_IMAGE_BASE + (pager_code_ud2 - pager_code_start),
+			       GUEST_UTCB_AREA + 8192 - 64)));
+	CHECK(!TAG_ERROR(
+	    kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER, &label)));
+	CHECK(u->mr[0] == FAULT_MSG && u->mr[1] == FAULT_ILLEGAL);
+	CHECK(TAG_ERROR(KCALL(KCAP(0x384), PROTO_THREAD, THREAD_RESUME)) == KERR_INVAL);
+	CHECK(thread_state(KCAP(0x384)) == TS_FAULTED);
+	kernel_stop(0);
+}
+
+/* a guest thread faulting on an unmapped page is reported at the faulting
+ * instruction and continues exactly there once the pager mapped the page
+ * and resumed it; a non-memory fault cannot be resumed */
+static void guest_pager_resume(void **state)
+{
+	pager_mem = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(pager_mem != MAP_FAILED);
+	assert_int_equal(boot(root_pager), 0);
+	assert_int_equal(failed_line, 0);
+	munmap(pager_mem, 4 * 4096);
+}
+
+/* ---- closed wait on an irq ------------------------------------------------ */
+
+#define CW_IRQ	  KCAP(0x360) /* bound to the waiter, label 0x64 */
+#define CW_THREAD KCAP(0x361)
+#define CW_GATE	  KCAP(0x362) /* bound to the waiter */
+#define CW_OTHER  KCAP(0x363) /* a second irq bound to the waiter, label 0x68 */
+static struct {
+	unsigned woken;	     /* closed waits that ended */
+	uint64_t label[3];   /* their labels */
+	unsigned err[3];     /* and errors */
+	uint64_t open_label; /* what the open wait in between got */
+} cw;
+
+/* closed wait, open wait, closed wait */
+static void closed_waiter(void *arg)
+{
+	uint64_t label = 0, tag;
+
+	for (int i = 0; i < 3; i++) {
+		if (i == 1) {
+			tag = kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER,
+						   &label);
+			cw.open_label = TAG_ERROR(tag) ? 0 : label;
+		}
+		tag = kernel_native_invoke(CW_IRQ, TAG(SYS_OP_WAIT, 0, 0, 0),
+					   i == 1 ? 0 : NEVER, &label);
+		cw.err[cw.woken] = TAG_ERROR(tag);
+		cw.label[cw.woken++] = label;
+	}
+	for (;;)
+		sleep_us(1000000);
+}
+
+static void root_closed_wait(void *arg)
+{
+	uint64_t label, tag;
+
+	cw = (typeof(cw)){0};
+	CHECK(create(CW_IRQ, FACTORY_IRQ, 0, 0) == KERR_OK);
+	CHECK(create(CW_OTHER, FACTORY_IRQ, 0, 0) == KERR_OK);
+	spawn(ROOT_TASK, CW_THREAD, 1, closed_waiter, NULL);
+	CHECK(create(CW_GATE, FACTORY_GATE, CW_THREAD, 0x80) == KERR_OK);
+	CHECK(!TAG_ERROR(KCALL(CW_IRQ, PROTO_IRQ, IRQ_BIND, CW_THREAD, 0x64)));
+	CHECK(!TAG_ERROR(KCALL(CW_OTHER, PROTO_IRQ, IRQ_BIND, CW_THREAD, 0x68)));
+	/* the root may not wait on an irq bound to another thread, nor on a
+	 * kcap that is no irq or empty */
+	CHECK(TAG_ERROR(kernel_native_invoke(CW_IRQ, TAG(SYS_OP_WAIT, 0, 0, 0), 0,
+					     &label)) == KERR_INVAL_CAP);
+	CHECK(TAG_ERROR(kernel_native_invoke(ROOT_TASK, TAG(SYS_OP_WAIT, 0, 0, 0), 0,
+					     &label)) == KERR_INVAL_CAP);
+	CHECK(TAG_ERROR(kernel_native_invoke(KCAP(0x777), TAG(SYS_OP_WAIT, 0, 0, 0), 0,
+					     &label)) == KERR_INVAL_CAP);
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(thread_state(CW_THREAD) == TS_BLOCKED);
+	/* neither an IPC to its gate or thread nor its other irq ends it */
+	CHECK(TAG_ERROR(call_echo(CW_GATE, 1, 2, 2000)) == KERR_TIMEOUT);
+	CHECK(TAG_ERROR(call_echo(CW_THREAD, 1, 2, 2000)) == KERR_TIMEOUT);
+	CHECK(!TAG_ERROR(KCALL(CW_OTHER, PROTO_IRQ, IRQ_TRIGGER)));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(cw.woken == 0 && thread_state(CW_THREAD) == TS_BLOCKED);
+	/* its irq does; the other irq stays pending for the open wait, and a
+	 * closed wait with timeout 0 and nothing pending times out */
+	CHECK(!TAG_ERROR(KCALL(CW_IRQ, PROTO_IRQ, IRQ_TRIGGER)));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(cw.woken == 2 && cw.err[0] == KERR_OK && cw.label[0] == 0x64);
+	CHECK(cw.open_label == 0x68);
+	CHECK(cw.err[1] == KERR_TIMEOUT);
+	/* unbinding the irq aborts the third closed wait */
+	CHECK(thread_state(CW_THREAD) == TS_BLOCKED);
+	CHECK(!TAG_ERROR(KCALL(CW_IRQ, PROTO_IRQ, IRQ_UNBIND)));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(cw.woken == 3 && cw.err[2] == KERR_ABORTED);
+	/* a trigger counted before the wait ends the wait at once */
+	CHECK(!TAG_ERROR(KCALL(CW_IRQ, PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x6c)));
+	CHECK(!TAG_ERROR(KCALL(CW_IRQ, PROTO_IRQ, IRQ_TRIGGER)));
+	tag = kernel_native_invoke(CW_IRQ, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER, &label);
+	CHECK(TAG_ERROR(tag) == KERR_OK && label == 0x6c && TAG_WORDS(tag) == 0);
+	kernel_stop(0);
+}
+
+/* SYS_OP_WAIT on an irq bound to the caller waits for that irq only: IPC
+ * and other irqs stay queued; unbinding aborts the wait */
+static void closed_wait_on_irq(void **state)
+{
+	assert_int_equal(boot(root_closed_wait), 0);
+	assert_int_equal(failed_line, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +676,8 @@ int main(void)
 	    cmocka_unit_test(stop_code_and_reboot),
 	    cmocka_unit_test(deadlock_detected),
 	    cmocka_unit_test(guest_call_and_fault),
+	    cmocka_unit_test(guest_pager_resume),
+	    cmocka_unit_test(closed_wait_on_irq),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  * the entrypoint's thread (PD alloc_rpc_cap with the thread's own kcap
  * from its UTCB) and inserts the object; dispatch looks the incoming badge
  * (label & ~3) up and answers RPC_INVALID_OBJECT when it is unknown.
- * The entrypoint manages an exit object (its exit cap) from the start.
+ * The entrypoint manages an exit object (its exit cap) and a signal-proxy
+ * object from the start, and a constructor object while the component is
+ * being constructed.
  */
 #ifndef BASE_ENTRYPOINT_H
 #define BASE_ENTRYPOINT_H
@@ -55,6 +57,15 @@ int ep_irq_dissolve(struct entrypoint *ep, cap_t irq);
 /* The entrypoint's exit cap (its exit object, managed from the start):
  * a request to it makes ep_run return once the reply is sent. */
 cap_t ep_exit_cap(struct entrypoint *ep);
+/* The signal-proxy cap (REFERENCE.md "Signals"): managed from the start
+ * like the exit cap; the signal handler thread calls it with
+ * EP_SIGNAL_PROXY_DELIVER, w0 = imprint, w1 = count, and the handler runs
+ * on the entrypoint. */
+cap_t ep_signal_proxy_cap(struct entrypoint *ep);
+#define EP_SIGNAL_PROXY_DELIVER 1
+/* The constructor cap: valid only while component_construct runs; the
+ * object is dissolved (gate freed, cap map entry removed) right after. */
+cap_t ep_constructor_cap(struct entrypoint *ep);
 /* Serve requests until the exit cap is invoked. */
 void ep_run(struct entrypoint *ep);
 /* Rebuild the object pool after its badges were rewritten (restorer). */

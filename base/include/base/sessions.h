@@ -82,10 +82,19 @@ enum cpu_op {
 	CPU_SET_REGS, /* w[0..] = struct cpu_regs */
 	CPU_STATE,    /* -> w0 state, w1 fault kind, w2 ip, w3 address */
 	CPU_KILL,
-	CPU_EXCEPTION_IRQ, /* -> caps[0] = irq (FACTORY_IRQ) core triggers when a
-			      thread of this session faults; bind it with
-			      ep_irq_handler, then ask CPU_STATE */
+	CPU_EXCEPTION_IRQ,  /* -> caps[0] = irq (FACTORY_IRQ) core triggers when a
+			       thread of this session faults; bind it with
+			       ep_irq_handler, then ask CPU_STATE */
+	CPU_UTCB_DATASPACE, /* caps[0] = thread -> caps[0] = its UTCB page (a
+			       dataspace; guest threads only): a parent reads
+			       and writes the UTCB as thread state */
+	CPU_KERNEL_THREAD,  /* caps[0] = thread -> caps[0] = its kernel thread
+			       (the cap core maps at KCAP_THREAD(nr, GATE)), to
+			       bind gates (PD_ALLOC_RPC_CAP) and irqs to it */
 };
+
+/* IRQ session (core), args `line=N`: an external irq line (abi.h IRQ_LINE) */
+enum irq_session_op { IRQ_SESSION_IRQ = 1 }; /* -> caps[0] = the line's Irq */
 
 enum rom_op { ROM_DATASPACE = 1 }; /* -> caps[0] = ds, w0 = size */
 enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
@@ -101,6 +110,8 @@ enum parent_op {
 enum root_op {
 	ROOT_SESSION = 1, /* str args (incl. label="...") -> caps[0] */
 	ROOT_CLOSE,	  /* caps[0] = session */
+	ROOT_UPGRADE,	  /* caps[0] = session, str args ("ram_quota=N cap_quota=N"):
+			     the quota was moved to the server's PD */
 };
 
 int pd_alloc_ram(cap_t pd, uint64_t size, cap_t *ds);
@@ -129,5 +140,17 @@ int log_write(cap_t log, const char *line, uint64_t len);
 int parent_session(cap_t parent, const char *service, const char *args, cap_t *out);
 int parent_announce(cap_t parent, const char *service, cap_t root);
 int parent_exit(cap_t parent, int code);
+/* Close a session opened with parent_session: the parent gives its quota
+ * back and the session's caps (session) are revoked by the server. */
+int parent_close(cap_t parent, cap_t session);
+/* Move more quota ("ram_quota=N cap_quota=N") from this component to the
+ * session's server; -EDQUOT beyond this component's unused quota. */
+int parent_upgrade(cap_t parent, cap_t session, const char *args);
+
+/* PD_QUOTA of a PD session */
+struct pd_quota {
+	uint64_t ram_quota, ram_used, cap_quota, cap_used;
+};
+int pd_quota_get(cap_t pd, struct pd_quota *q);
 
 #endif

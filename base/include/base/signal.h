@@ -41,5 +41,7 @@ int signal_handler_init(struct env *env, struct signal_handler *h,
 void signal_handler_dissolve(struct env *env, struct signal_handler *h);
 /* Submit count signals to context (any context cap this component holds). */
 int signal_submit(struct env *env, cap_t context, unsigned count);
+/* The component's semaphore irq (CAP_INVALID before signals are set up). */
+cap_t signal_semaphore(struct env *env);
 
 #endif

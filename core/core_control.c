@@ -1,0 +1,140 @@
+/*
+ * core's control endpoint "core" (include/capsule/control.h), made only
+ * when the node serves a control socket (core_config.serve): core opens
+ * the IRQ session for the endpoint's line itself and serves requests on
+ * its entrypoint like any RPC.
+ *
+ *   ps    one line per PD: label, kernel task kcap in core, reported cap
+ *         map address and entries, number of occupied cap-space slots
+ *         (TASK_CAP_INFO over every slot); below it one line per thread:
+ *         number, name, state (THREAD_STATE), ip if paused or faulted.
+ *   stop  end the node (the socket server's SIGINT/SIGTERM).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <capsule/control.h>
+#include "core/core_internal.h"
+
+static const char *const core_thread_states[] = {
+    [TS_INACTIVE] = "inactive", [TS_READY] = "ready",	  [TS_BLOCKED] = "blocked",
+    [TS_PAUSED] = "paused",	[TS_FAULTED] = "faulted", [TS_DEAD] = "dead",
+};
+
+/* Occupied slots of the cap space of task (a kcap in core). */
+static unsigned core_count_caps(uint64_t task)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 1; i < CAP_SLOTS; i++) {
+		uint64_t w[2] = {TASK_CAP_INFO, KCAP(i)}, out[1];
+		if (!kobj_invoke(task, PROTO_TASK, w, 2, out, 1) && out[0] != KOBJ_NONE)
+			n++;
+	}
+	return n;
+}
+
+static void core_ps_thread(struct control_mailbox *mb, struct cpu_thread *t)
+{
+	uint64_t w[1] = {THREAD_STATE}, st[2] = {0};
+	struct cpu_regs regs;
+	const char *name = "?";
+
+	if (kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, w, 1, st, 2)) {
+		control_reply(mb, "  thread %llu %s gone", (unsigned long long)t->nr,
+			      t->name);
+		return;
+	}
+	if (st[0] < sizeof(core_thread_states) / sizeof(*core_thread_states))
+		name = core_thread_states[st[0]];
+	if (st[0] == TS_PAUSED) {
+		uint64_t g[1] = {THREAD_GET_REGS};
+		if (!kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, g, 1,
+				 (uint64_t *)&regs, CPU_REGS_WORDS))
+			st[1] = regs.rip;
+	}
+	if (st[0] == TS_PAUSED || st[0] == TS_FAULTED)
+		control_reply(mb, "  thread %llu %s %s ip=0x%llx",
+			      (unsigned long long)t->nr, t->name, name,
+			      (unsigned long long)st[1]);
+	else
+		control_reply(mb, "  thread %llu %s %s", (unsigned long long)t->nr,
+			      t->name, name);
+}
+
+static void core_ps(struct core *c, struct control_mailbox *mb)
+{
+	unsigned npd = 0;
+
+	control_reply(mb, "pd \"core\" task=0x%llx caps=%u",
+		      (unsigned long long)KCAP(FIXED_TASK),
+		      core_count_caps(KCAP(FIXED_TASK)));
+	for (struct core_session *s = c->sessions; s; s = s->next) {
+		struct pd_session *pd = container_of(s, struct pd_session, s);
+		if (s->type != SVC_PD)
+			continue;
+		npd++;
+		control_reply(mb,
+			      "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u",
+			      s->label, (unsigned long long)cap_kcap(pd->task),
+			      (unsigned long long)pd->cap_map_addr,
+			      (unsigned long long)pd->cap_map_entries,
+			      core_count_caps(cap_kcap(pd->task)));
+		for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
+			struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
+			if (cs->type != SVC_CPU)
+				continue;
+			for (struct cpu_thread *t = cpu->threads; t; t = t->next)
+				if (t->pd == pd)
+					core_ps_thread(mb, t);
+		}
+	}
+	control_done(mb, "ok %u components", npd + 1);
+}
+
+static void core_control_request(struct control_mailbox *mb,
+				 const struct control_request *req, void *arg)
+{
+	struct core *c = arg;
+
+	switch (req->op) {
+	case CONTROL_PS:
+		core_ps(c, mb);
+		return;
+	case CONTROL_STOP:
+		control_done(mb, "ok stopping");
+		kernel_stop(0);
+		return;
+	default:
+		control_done(mb, "error: core: operation not supported");
+	}
+}
+
+int core_control_start(struct core *c)
+{
+	struct control_mailbox *mb;
+	struct core_session *s;
+	char args[64];
+	unsigned line;
+	int err;
+
+	if (!c->cfg->serve)
+		return 0;
+	mb = control_register("core", CONTROL_PS | CONTROL_STOP, &line);
+	if (!mb)
+		return -EEXIST;
+	snprintf(args, sizeof(args), "line=%u label=\"core\"", line);
+	err = irq_session_create(c, args, &s);
+	if (err)
+		goto err;
+	err = control_endpoint_attach(c->env, mb, irq_session_irq(s),
+				      core_control_request, c);
+	if (err) {
+		irq_session_destroy(c, s);
+		goto err;
+	}
+	return 0;
+err:
+	control_unregister(mb);
+	return err;
+}

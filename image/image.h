@@ -1,0 +1,305 @@
+/*
+ * capsule checkpoint image, format v1: the public record definitions.
+ *
+ * This header is the plain-C description of the file (seed 004): any tool
+ * may include it to read an image.  All integers are little-endian and
+ * fixed-width, all records packed with explicit sizes (checked below);
+ * strings are fixed-size, NUL-padded arrays that always contain a NUL.
+ *
+ * File layout:
+ *   struct image_header
+ *   section_count times: struct image_section, then `length` payload bytes
+ * A section's payload is an array of the fixed-width record of its type
+ * (image/subsystems.def), except memory: one struct image_mem_chunk then
+ * its page data.  The section checksum is XXH3-64 over the section header
+ * without its checksum field, followed by the payload.  Sections appear in
+ * the order of image/subsystems.def.  Nothing may follow the last section.
+ *
+ * Objects are referred to by ids the checkpointer assigns: sessions by
+ * session id, dataspaces by dataspace id, threads by thread number.  Every
+ * cap record names the object it belongs to, and a valid image names only
+ * objects it contains.
+ */
+#ifndef CAPSULE_IMAGE_H
+#define CAPSULE_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <capsule/abi.h>
+
+#define IMAGE_MAGIC	  0x31474d4943535043ULL /* "CPSCIMG1" */
+#define IMAGE_VERSION	  1u
+#define IMAGE_PAGE_SIZE	  4096u
+#define IMAGE_CHUNK_PAGES 64u /* pages per memory chunk: 256 KiB */
+#define IMAGE_ZSTD_LEVEL  1
+
+/* header flags */
+enum image_flags {
+	IMAGE_F_INCREMENTAL = 0x1, /* parent_id names the image this builds on */
+};
+
+/* 152 bytes.  checksum: XXH3-64 of the bytes before it. */
+struct image_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t flags;		/* enum image_flags */
+	uint32_t section_count; /* sections that follow */
+	uint32_t header_size;	/* sizeof(struct image_header) */
+	uint64_t image_id;	/* nonzero, chosen by the writer */
+	uint64_t parent_id;	/* 0 = full image */
+	uint64_t created_ns;	/* CLOCK_REALTIME at write */
+	char node[48];		/* label of the node it was taken on */
+	char label[48];		/* label of the component */
+	uint64_t checksum;
+} __attribute__((packed));
+
+/* 24 bytes, followed by `length` payload bytes. */
+struct image_section {
+	uint32_t type; /* image/subsystems.def */
+	uint32_t flags;
+	uint64_t length;
+	uint64_t checksum;
+} __attribute__((packed));
+
+/* Section types: IMAGE_SEC_component, IMAGE_SEC_thread, ... as numbered
+ * in the one list of subsystems. */
+#define IMAGE_SUBSYSTEM(name, type, record, flags) IMAGE_SEC_##name = type,
+enum image_section_type {
+#include "image/subsystems.def"
+};
+#undef IMAGE_SUBSYSTEM
+
+/* --- records --------------------------------------------------------- */
+
+/* The component: exactly one record. */
+struct image_component {
+	char label[48];
+	char binary[48]; /* ROM name of its ELF */
+	uint64_t ram_quota, ram_used;
+	uint64_t cap_quota, cap_used;
+	uint64_t cap_map_addr; /* where its struct cap_map lives (guest address) */
+	uint64_t cap_map_entries;
+	uint64_t parent_badge; /* badge of its cap at FIXED_PARENT */
+	uint64_t startup_info; /* address of its struct startup_info */
+} __attribute__((packed));
+
+enum image_session_type {
+	IMAGE_SESSION_PD = 1,
+	IMAGE_SESSION_CPU,
+	IMAGE_SESSION_RM,
+	IMAGE_SESSION_ROM,
+	IMAGE_SESSION_LOG,
+	IMAGE_SESSION_TIMER,
+	IMAGE_SESSION_PARENT,
+	IMAGE_SESSION_OTHER, /* a service routed outside the monitor */
+	IMAGE_SESSION_MAX_,
+};
+enum image_session_flags {
+	IMAGE_SESSION_F_OUTSIDE = 0x1, /* reopen at the real service on restore */
+};
+
+/* A session the component opened.  id unique, nonzero. */
+struct image_session {
+	uint64_t id;
+	uint32_t type;	/* enum image_session_type */
+	uint32_t flags; /* enum image_session_flags */
+	uint64_t ram_quota;
+	char service[32];
+	char label[64];
+	char args[256];
+} __attribute__((packed));
+
+/* A thread: nr unique, < THREAD_AREA_THREADS. */
+struct image_thread {
+	uint32_t nr;
+	uint32_t state; /* enum thread_state */
+	char name[32];
+	uint64_t utcb_addr;
+	uint64_t cpu_session; /* session id of its CPU session, 0 = none */
+	struct cpu_regs regs;
+	struct utcb utcb;
+} __attribute__((packed));
+
+enum image_ds_kind {
+	IMAGE_DS_RAM = 1,
+	IMAGE_DS_ROM,	  /* rom names the module */
+	IMAGE_DS_MANAGED, /* a managed region map's dataspace */
+	IMAGE_DS_MAX_,
+};
+
+/* A dataspace.  id unique, nonzero; size a nonzero multiple of pages. */
+struct image_dataspace {
+	uint64_t id;
+	uint64_t size;
+	uint32_t kind;	/* enum image_ds_kind */
+	uint32_t flags; /* reserved: 0 */
+	char rom[48];
+} __attribute__((packed));
+
+enum image_rm_kind {
+	IMAGE_RM_ADDRESS_SPACE = 1,
+	IMAGE_RM_STACK_AREA,
+	IMAGE_RM_MANAGED, /* rm_ds names the IMAGE_DS_MANAGED dataspace */
+	IMAGE_RM_MAX_,
+};
+
+/* One attachment.  Regions of one region map never overlap; a region of
+ * a managed region map lies within its dataspace. */
+struct image_region {
+	uint32_t rm_kind; /* enum image_rm_kind */
+	uint32_t perms;	  /* enum mem_perm */
+	uint64_t rm_ds;	  /* IMAGE_RM_MANAGED: its dataspace id, else 0 */
+	uint64_t addr;
+	uint64_t size;
+	uint64_t ds_id; /* what is attached */
+	uint64_t offset;
+} __attribute__((packed));
+
+/* Classes of DESIGN.md's checkpoint table; `obj` and `arg` per class: */
+enum image_cap_class {
+	IMAGE_CAP_FIXED = 1,	  /* core-made fixed selector (task, thread area):
+				     obj = thread nr (thread-area slots) */
+	IMAGE_CAP_SESSION,	  /* obj = session id (monitor-served) */
+	IMAGE_CAP_DATASPACE,	  /* obj = dataspace id */
+	IMAGE_CAP_REGION_MAP,	  /* arg = enum image_rm_kind, obj = managed ds id */
+	IMAGE_CAP_THREAD,	  /* obj = thread nr */
+	IMAGE_CAP_RPC_GATE,	  /* obj = PD session id, arg = entrypoint thread nr */
+	IMAGE_CAP_SIGNAL_SOURCE,  /* obj = PD session id */
+	IMAGE_CAP_SIGNAL_CONTEXT, /* obj = PD session id, arg = imprint */
+	IMAGE_CAP_SEMAPHORE_IRQ,  /* obj = PD session id, arg = bound thread nr */
+	IMAGE_CAP_OUTSIDE,	  /* obj = session id (IMAGE_SESSION_F_OUTSIDE) */
+	IMAGE_CAP_DEAD,		  /* arg = enum image_dead_reason, skipped */
+	IMAGE_CAP_MAX_,
+};
+enum image_dead_reason {
+	IMAGE_DEAD_CONSTRUCTOR = 1, /* entrypoint constructor cap after construction */
+	IMAGE_DEAD_REVOKED,	    /* object gone (CAP_ID_INVALID or revoked) */
+	IMAGE_DEAD_MAX_,
+};
+
+/* One live (kcap, badge) pair of the cap map.  kcaps unique. */
+struct image_cap {
+	uint64_t kcap;
+	uint64_t badge; /* at checkpoint; restore assigns new ones */
+	uint32_t class; /* enum image_cap_class */
+	uint32_t rights;
+	uint64_t obj;
+	uint64_t arg;
+	char note[32]; /* free text (e.g. why an entry is dead) */
+} __attribute__((packed));
+
+/* Memory section header: IMAGE_CHUNK_PAGES pages of one dataspace from
+ * first_page on (fewer at its end).  Bit i of `present` says the chunk
+ * carries page first_page + i (a full image carries all pages, an
+ * incremental one the dirty ones); bit i of `nonzero` (a subset) that the
+ * page's bytes follow -- a present page without it is all zeros.  The
+ * data is the nonzero pages in order: zstd-compressed (one frame of
+ * data_len bytes) or, with IMAGE_MEM_RAW, stored. */
+enum image_mem_flags { IMAGE_MEM_RAW = 0x1 };
+struct image_mem_chunk {
+	uint64_t ds_id;
+	uint64_t first_page; /* a multiple of IMAGE_CHUNK_PAGES */
+	uint64_t present;
+	uint64_t nonzero;
+	uint32_t npages; /* 1..IMAGE_CHUNK_PAGES */
+	uint32_t flags;	 /* enum image_mem_flags */
+	uint32_t data_len;
+	uint32_t raw_len; /* popcount(nonzero) * IMAGE_PAGE_SIZE */
+} __attribute__((packed));
+
+/* CRIU-like statistics: exactly one record, the last section. */
+struct image_stats {
+	uint64_t paused_ns;	   /* target paused (set by the monitor) */
+	uint64_t write_ns;	   /* time to write the sections before this one */
+	uint64_t pages_scanned;	   /* pages looked at */
+	uint64_t pages_written;	   /* present pages (incl. zero ones) */
+	uint64_t zero_pages;	   /* present pages elided as zero */
+	uint64_t bytes_raw;	   /* nonzero page bytes */
+	uint64_t bytes_compressed; /* their bytes in the image */
+	uint64_t image_bytes;	   /* file size up to the stats section */
+} __attribute__((packed));
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "records are little-endian");
+_Static_assert(sizeof(struct image_header) == 152, "header");
+_Static_assert(sizeof(struct image_section) == 24, "section");
+_Static_assert(sizeof(struct image_component) == 160, "component");
+_Static_assert(sizeof(struct image_session) == 376, "session");
+_Static_assert(sizeof(struct image_thread) == 1096, "thread");
+_Static_assert(sizeof(struct image_dataspace) == 72, "dataspace");
+_Static_assert(sizeof(struct image_region) == 48, "region");
+_Static_assert(sizeof(struct image_cap) == 72, "cap");
+_Static_assert(sizeof(struct image_mem_chunk) == 48, "mem chunk");
+_Static_assert(sizeof(struct image_stats) == 64, "stats");
+
+/* --- in-memory model ------------------------------------------------- */
+
+/* Memory of one dataspace.  data: `size` bytes (the dataspace's whole
+ * contents).  present: NULL = every page; else a bitmap (bit i of byte
+ * i/8) of the pages this image carries (incremental images). */
+struct image_memory {
+	uint64_t ds_id;
+	uint64_t size;
+	uint8_t *data;
+	uint8_t *present;
+};
+
+/*
+ * What a checkpointer fills and a restorer consumes: the records of every
+ * section plus the memory.  image_write() only reads it.  A model from
+ * image_read() owns every array and buffer (free it with
+ * image_model_free()) and is fully validated: references resolve, kcaps
+ * obey the fixed-selector rules, regions do not overlap, memory lies
+ * within its dataspaces.  Counts are element counts.
+ */
+struct image_model {
+	uint32_t flags; /* enum image_flags */
+	uint64_t image_id, parent_id, created_ns;
+	char node[48];
+	struct image_component component;
+	struct image_session *sessions;
+	uint32_t nsessions;
+	struct image_thread *threads;
+	uint32_t nthreads;
+	struct image_dataspace *dataspaces;
+	uint32_t ndataspaces;
+	struct image_region *regions;
+	uint32_t nregions;
+	struct image_cap *caps;
+	uint32_t ncaps;
+	struct image_memory *memory;
+	uint32_t nmemory;
+	struct image_stats stats; /* image_write fills all but paused_ns */
+};
+
+/* Write `m` to fd (any file, pipe or socket; written sequentially) or to
+ * path (created/truncated, removed on failure).  stats (may be NULL)
+ * receives what was written in the stats section.  0 or -errno; on error
+ * err (may be NULL) holds one line. */
+int image_write_fd(int fd, const struct image_model *m, struct image_stats *stats,
+		   char *err, size_t errlen);
+int image_write(const char *path, const struct image_model *m, struct image_stats *stats,
+		char *err, size_t errlen);
+
+/* Read and validate the image at path.  0 and *out (free with
+ * image_model_free) or -errno (-EINVAL: invalid image) with one line in
+ * err naming the file, the section and what is wrong; *out is NULL. */
+int image_read(const char *path, struct image_model **out, char *err, size_t errlen);
+/* The same on an image held in memory; name is used in messages. */
+int image_read_mem(const char *name, const void *buf, size_t len,
+		   struct image_model **out, char *err, size_t errlen);
+void image_model_free(struct image_model *m);
+
+/* Validate a model the way the reader does (references, kcap rules,
+ * overlaps); 0 or -EINVAL with one line in err.  Also run by image_write. */
+int image_model_check(const struct image_model *m, char *err, size_t errlen);
+
+/* Names for printing; "?" for unknown values. */
+const char *image_section_name(uint32_t type);
+const char *image_cap_class_name(uint32_t class);
+const char *image_session_type_name(uint32_t type);
+const char *image_ds_kind_name(uint32_t kind);
+const char *image_rm_kind_name(uint32_t kind);
+const char *image_thread_state_name(uint32_t state);
+const char *image_dead_reason_name(uint32_t reason);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * The memory subsystem: dataspace contents, one section per chunk of
+ * IMAGE_CHUNK_PAGES pages (so a section stays small and a writer streams),
+ * zero pages elided through the chunk's `nonzero` bitmap, the rest zstd-
+ * compressed (stored raw when that does not shrink them).  The reader
+ * maps each dataspace's memory lazily (untouched pages cost nothing),
+ * accepts each page at most once, and decompresses into a bounded buffer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "image/internal.h"
+
+#define CHUNK_BYTES ((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE)
+
+static uint64_t chunk_mask(uint32_t npages)
+{
+	return npages >= 64 ? ~0ull : (1ull << npages) - 1;
+}
+
+static uint32_t chunk_pages(uint64_t size, uint64_t first)
+{
+	uint64_t left = size / IMAGE_PAGE_SIZE - first;
+	return left < IMAGE_CHUNK_PAGES ? (uint32_t)left : IMAGE_CHUNK_PAGES;
+}
+
+/* bits of `present` for the chunk at first (all if present is NULL) */
+static uint64_t present_bits(const struct image_memory *e, uint64_t first, uint32_t np)
+{
+	if (!e->present)
+		return chunk_mask(np);
+	uint64_t v = 0;
+	memcpy(&v, e->present + first / 8, (np + 7) / 8);
+	return v & chunk_mask(np);
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *q = (const uint64_t *)p;
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < IMAGE_PAGE_SIZE / 8; i += 8) {
+		acc |= q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] |
+		       q[i + 6] | q[i + 7];
+		if (acc)
+			return false;
+	}
+	return true;
+}
+
+/* nonzero is one run of bits: its first bit, else -1 */
+static int one_run(uint64_t bits)
+{
+	if (!bits)
+		return -1;
+	int s = __builtin_ctzll(bits);
+	uint64_t run = bits >> s;
+	return (run & (run + 1)) == 0 ? s : -1;
+}
+
+static int put_chunk(struct image_writer *w, const struct image_memory *e, uint64_t first,
+		     uint32_t np, uint64_t present)
+{
+	struct image_mem_chunk c = {
+	    .ds_id = e->ds_id, .first_page = first, .present = present, .npages = np};
+	const uint8_t *base = e->data + first * IMAGE_PAGE_SIZE;
+	for (uint32_t i = 0; i < np; i++)
+		if (((present >> i) & 1) &&
+		    !page_zero(base + (size_t)i * IMAGE_PAGE_SIZE))
+			c.nonzero |= 1ull << i;
+	unsigned nz = (unsigned)__builtin_popcountll(c.nonzero);
+	c.raw_len = nz * IMAGE_PAGE_SIZE;
+	w->stats.pages_scanned += np;
+	w->stats.pages_written += (unsigned)__builtin_popcountll(present);
+	w->stats.zero_pages += (unsigned)__builtin_popcountll(present) - nz;
+	w->stats.bytes_raw += c.raw_len;
+
+	const uint8_t *src = base;
+	int run = one_run(c.nonzero);
+	if (run >= 0) {
+		src = base + (size_t)run * IMAGE_PAGE_SIZE;
+	} else if (c.nonzero) {
+		uint8_t *d = w->scratch;
+		for (uint32_t i = 0; i < np; i++)
+			if ((c.nonzero >> i) & 1) {
+				memcpy(d, base + (size_t)i * IMAGE_PAGE_SIZE,
+				       IMAGE_PAGE_SIZE);
+				d += IMAGE_PAGE_SIZE;
+			}
+		src = w->scratch;
+	}
+	int rc = image_writer_begin(w, IMAGE_SEC_memory);
+	if (rc < 0)
+		return rc;
+	size_t at = w->len;
+	size_t bound = c.raw_len ? ZSTD_compressBound(c.raw_len) : 0;
+	if (!image_writer_reserve(w, sizeof(c) + bound))
+		return -ENOMEM;
+	uint8_t *dst = w->buf + at + sizeof(c);
+	if (c.raw_len) {
+		size_t n = ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
+					     IMAGE_ZSTD_LEVEL);
+		if (ZSTD_isError(n) || n >= c.raw_len) {
+			memcpy(dst, src, c.raw_len);
+			n = c.raw_len;
+			c.flags = IMAGE_MEM_RAW;
+		}
+		c.data_len = (uint32_t)n;
+		image_writer_unreserve(w, bound - n);
+	}
+	w->stats.bytes_compressed += c.data_len;
+	memcpy(w->buf + at, &c, sizeof(c));
+	return image_writer_end(w);
+}
+
+int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
+{
+	if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
+		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
+	if (!w->scratch && !(w->scratch = malloc(CHUNK_BYTES)))
+		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
+	for (uint32_t k = 0; k < m->nmemory; k++) {
+		const struct image_memory *e = &m->memory[k];
+		for (uint64_t first = 0; first < e->size / IMAGE_PAGE_SIZE;
+		     first += IMAGE_CHUNK_PAGES) {
+			uint32_t np = chunk_pages(e->size, first);
+			uint64_t present = present_bits(e, first, np);
+			if (!present) {
+				w->stats.pages_scanned += np;
+				continue;
+			}
+			int rc = put_chunk(w, e, first, np, present);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+uint64_t image_memory_sections(const struct image_model *m)
+{
+	uint64_t n = 0;
+	for (uint32_t k = 0; k < m->nmemory; k++) {
+		const struct image_memory *e = &m->memory[k];
+		for (uint64_t f = 0; f < e->size / IMAGE_PAGE_SIZE;
+		     f += IMAGE_CHUNK_PAGES)
+			n += present_bits(e, f, chunk_pages(e->size, f)) != 0;
+	}
+	return n;
+}
+
+/* --- reading ----------------------------------------------------------- */
+
+/* first memory section: the dataspaces it refers to must be valid now */
+static int reader_setup(struct image_reader *r, struct image_model *m)
+{
+	uint32_t idx = r->sec_index, type = r->sec_type;
+	uint64_t off = r->sec_off, dup;
+	image_reader_at(r, IMAGE_SEC_dataspace);
+	int rc = image_dataspace_check(r, m);
+	r->sec_index = idx;
+	r->sec_type = type;
+	r->sec_off = off;
+	if (rc < 0)
+		return rc;
+	rc = image_ids_build(&r->ds_ids, m->dataspaces, m->ndataspaces,
+			     sizeof(*m->dataspaces), offsetof(struct image_dataspace, id),
+			     &dup);
+	if (rc < 0)
+		return rc;
+	r->dctx = ZSTD_createDCtx();
+	r->scratch = malloc(CHUNK_BYTES);
+	r->ds_mem = malloc(((size_t)m->ndataspaces + 1) * sizeof(*r->ds_mem));
+	m->memory = calloc((size_t)m->ndataspaces + 1, sizeof(*m->memory));
+	if (!r->dctx || !r->scratch || !r->ds_mem || !m->memory)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->ndataspaces; i++)
+		r->ds_mem[i] = -1;
+	return 0;
+}
+
+static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_id,
+		     struct image_memory **out)
+{
+	int64_t i = image_ids_find(&r->ds_ids, ds_id);
+	if (i < 0)
+		return image_reader_fail(r, "memory of dataspace %llu, not in image",
+					 (unsigned long long)ds_id);
+	const struct image_dataspace *d = &m->dataspaces[i];
+	if (d->kind == IMAGE_DS_MANAGED)
+		return image_reader_fail(r, "memory of managed dataspace %llu",
+					 (unsigned long long)ds_id);
+	if (r->ds_mem[i] < 0) {
+		struct image_memory *e = &m->memory[m->nmemory];
+		void *p = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return image_reader_fail(
+			    r, "cannot map %llu bytes for dataspace %llu",
+			    (unsigned long long)d->size, (unsigned long long)ds_id);
+		madvise(p, d->size, MADV_HUGEPAGE); /* fewer faults; a hint only */
+		e->present = calloc(d->size / IMAGE_PAGE_SIZE / 8 + 8, 1);
+		if (!e->present) {
+			munmap(p, d->size);
+			return -ENOMEM;
+		}
+		e->ds_id = ds_id;
+		e->size = d->size;
+		e->data = p;
+		r->ds_mem[i] = (int32_t)m->nmemory++;
+	}
+	*out = &m->memory[r->ds_mem[i]];
+	return 0;
+}
+
+static int chunk_ok(struct image_reader *r, const struct image_model *m,
+		    const struct image_memory *e, const struct image_mem_chunk *c,
+		    uint64_t len)
+{
+	unsigned long long ds = c->ds_id, pg = c->first_page;
+	if (c->first_page % IMAGE_CHUNK_PAGES ||
+	    c->first_page >= e->size / IMAGE_PAGE_SIZE ||
+	    c->npages != chunk_pages(e->size, c->first_page))
+		return image_reader_fail(
+		    r, "dataspace %llu page %llu: bad chunk position", ds, pg);
+	uint64_t mask = chunk_mask(c->npages);
+	if (!c->present || (c->present & ~mask) || (c->nonzero & ~c->present))
+		return image_reader_fail(r, "dataspace %llu page %llu: bad page bitmaps",
+					 ds, pg);
+	if (!(m->flags & IMAGE_F_INCREMENTAL) && c->present != mask)
+		return image_reader_fail(
+		    r, "dataspace %llu page %llu: full image lacks pages", ds, pg);
+	if (present_bits(e, c->first_page, c->npages) & c->present)
+		return image_reader_fail(r, "dataspace %llu page %llu: pages given twice",
+					 ds, pg);
+	if (c->flags & ~(uint32_t)IMAGE_MEM_RAW)
+		return image_reader_fail(r, "unknown memory flags 0x%x", c->flags);
+	if (c->raw_len != (uint64_t)__builtin_popcountll(c->nonzero) * IMAGE_PAGE_SIZE ||
+	    c->data_len != len - sizeof(*c) || (!c->raw_len && c->data_len) ||
+	    ((c->flags & IMAGE_MEM_RAW) && c->data_len != c->raw_len))
+		return image_reader_fail(
+		    r, "dataspace %llu page %llu: inconsistent lengths", ds, pg);
+	return 0;
+}
+
+int image_memory_restore(struct image_reader *r, struct image_model *m,
+			 const void *payload, uint64_t len)
+{
+	struct image_mem_chunk c;
+	struct image_memory *e = NULL;
+	int rc;
+	if (len < sizeof(c))
+		return image_reader_fail(r, "length %llu below the chunk header",
+					 (unsigned long long)len);
+	memcpy(&c, payload, sizeof(c));
+	if (!r->ds_mem && (rc = reader_setup(r, m)) < 0)
+		return rc;
+	if ((rc = entry_for(r, m, c.ds_id, &e)) < 0 ||
+	    (rc = chunk_ok(r, m, e, &c, len)) < 0)
+		return rc;
+	uint8_t *base = e->data + c.first_page * IMAGE_PAGE_SIZE;
+	const uint8_t *src = (const uint8_t *)payload + sizeof(c);
+	int run = one_run(c.nonzero);
+	uint8_t *dst = run >= 0 ? base + (size_t)run * IMAGE_PAGE_SIZE : r->scratch;
+	if (c.flags & IMAGE_MEM_RAW) {
+		memcpy(dst, src, c.raw_len);
+	} else if (c.raw_len) {
+		size_t n = ZSTD_decompressDCtx(r->dctx, dst, c.raw_len, src, c.data_len);
+		if (ZSTD_isError(n) || n != c.raw_len)
+			return image_reader_fail(
+			    r, "dataspace %llu page %llu: zstd: %s",
+			    (unsigned long long)c.ds_id, (unsigned long long)c.first_page,
+			    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short data");
+	}
+	if (run < 0 && c.nonzero) {
+		const uint8_t *s = r->scratch;
+		for (uint32_t i = 0; i < c.npages; i++)
+			if ((c.nonzero >> i) & 1) {
+				memcpy(base + (size_t)i * IMAGE_PAGE_SIZE, s,
+				       IMAGE_PAGE_SIZE);
+				s += IMAGE_PAGE_SIZE;
+			}
+	}
+	for (uint32_t i = 0; i < c.npages; i++)
+		if ((c.present >> i) & 1)
+			e->present[(c.first_page + i) / 8] |=
+			    (uint8_t)(1u << ((c.first_page + i) % 8));
+	return 0;
+}
+
+void image_memory_undo(struct image_model *m)
+{
+	for (uint32_t k = 0; k < m->nmemory; k++) {
+		munmap(m->memory[k].data, m->memory[k].size);
+		free(m->memory[k].present);
+	}
+	free(m->memory);
+	m->memory = NULL;
+	m->nmemory = 0;
+}
+
+int image_memory_check(struct image_reader *r, const struct image_model *m)
+{
+	struct image_ids ds, mem;
+	uint64_t dup;
+	int rc =
+	    image_ids_build(&ds, m->dataspaces, m->ndataspaces, sizeof(*m->dataspaces),
+			    offsetof(struct image_dataspace, id), &dup);
+	if (rc < 0)
+		goto out_ds;
+	rc = image_ids_build(&mem, m->memory, m->nmemory, sizeof(*m->memory),
+			     offsetof(struct image_memory, ds_id), &dup);
+	if (rc == -EEXIST)
+		rc = image_reader_fail(r, "memory of dataspace %llu given twice",
+				       (unsigned long long)dup);
+	for (uint32_t k = 0; k < m->nmemory && rc == 0; k++) {
+		const struct image_memory *e = &m->memory[k];
+		int64_t i = image_ids_find(&ds, e->ds_id);
+		if (i < 0 || m->dataspaces[i].kind == IMAGE_DS_MANAGED ||
+		    m->dataspaces[i].size != e->size || !e->data)
+			rc = image_reader_fail(
+			    r,
+			    "memory of dataspace %llu: no such RAM/ROM "
+			    "dataspace of %llu bytes",
+			    (unsigned long long)e->ds_id, (unsigned long long)e->size);
+		for (uint64_t f = 0; rc == 0 && f < e->size / IMAGE_PAGE_SIZE;
+		     f += IMAGE_CHUNK_PAGES) {
+			uint32_t np = chunk_pages(e->size, f);
+			if (!(m->flags & IMAGE_F_INCREMENTAL) &&
+			    present_bits(e, f, np) != chunk_mask(np))
+				rc = image_reader_fail(
+				    r,
+				    "dataspace %llu page %llu: full image "
+				    "lacks pages",
+				    (unsigned long long)e->ds_id, (unsigned long long)f);
+		}
+	}
+	image_ids_free(&mem);
+out_ds:
+	image_ids_free(&ds);
+	return rc;
+}

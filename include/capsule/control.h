@@ -1,0 +1,107 @@
+/*
+ * The control plane, seen from a native component (core, a monitor).
+ *
+ * `capsule node CONFIG --control SOCK` serves a Unix socket from a host
+ * thread outside the node.  That socket is a DEVICE: a request reaches a
+ * component as an interrupt on an external irq line (kernel_line_raise,
+ * IRQ_LINE in abi.h), handed out by core's "IRQ" session, plus a mailbox
+ * in host memory (native components share the node's address space).
+ *
+ * Integration (a monitor, ~10 lines):
+ *
+ *     #include <capsule/control.h>
+ *
+ *     static void on_request(struct control_mailbox *mb,
+ *                            const struct control_request *req, void *arg)
+ *     {
+ *             struct monitor *m = arg;
+ *             switch (req->op) {
+ *             case CONTROL_CHECKPOINT:          // req->path: absolute
+ *                     control_progress(mb, 10); // optional, 0..100
+ *                     err = monitor_checkpoint(m, req->path);
+ *                     break;
+ *             case CONTROL_RESTORE:
+ *                     err = monitor_restore(m, req->path);
+ *                     break;
+ *             default: err = -EOPNOTSUPP;
+ *             }
+ *             if (err) control_done(mb, "error: %s: %s", req->name, strerror(-err));
+ *             else     control_done(mb, "ok %s %s", req->name, req->path);
+ *     }
+ *
+ *     // in component_construct, name = its <start> name (the last
+ *     // element of env->label, "init -> counter" -> "counter"):
+ *     control_endpoint_open(env, name, CONTROL_CHECKPOINT | CONTROL_RESTORE,
+ *                           on_request, m, &m->control); // a mailbox *
+ *     // on exit: control_endpoint_close(env, m->control);
+ *
+ * The config must route "IRQ" to core: <parent-provides> lists
+ * <service name="IRQ"/> (see examples/counter-node.xml).  on_request runs
+ * on the component's entrypoint (an irq handler, ep_irq_handler), one
+ * request at a time; it may take long (the socket client waits and shows
+ * progress) and must end with exactly one control_done().  Lines given
+ * with control_reply() before it are passed to the client as they are.
+ * An op not in the registered mask never reaches the component: the
+ * server answers "error: NAME: OP not supported" itself.  Outside
+ * `capsule node` (capsule run, tests) control_endpoint_open still works:
+ * the endpoint simply never gets a request.
+ */
+#ifndef CAPSULE_CONTROL_H
+#define CAPSULE_CONTROL_H
+
+#include <base/env.h>
+
+#define CONTROL_NAME_MAX 64
+#define CONTROL_PATH_MAX 4096
+
+enum control_op {
+	CONTROL_PS = 1,		/* "ps": core */
+	CONTROL_CHECKPOINT = 2, /* "checkpoint NAME PATH" */
+	CONTROL_RESTORE = 4,	/* "restore PATH [NAME]" */
+	CONTROL_STOP = 8,	/* internal: end the node (core, on SIGTERM) */
+};
+
+struct control_request {
+	enum control_op op;
+	char name[CONTROL_NAME_MAX]; /* the endpoint addressed */
+	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE: absolute image path */
+};
+
+struct control_mailbox;
+
+/* Register endpoint `name` for the ops in mask `ops`: *line gets the
+ * external irq line the registry raises for each request.  Any host
+ * thread.  NULL if the name is taken, invalid or the table is full. */
+struct control_mailbox *control_register(const char *name, unsigned ops, unsigned *line);
+/* Remove the endpoint; a request waiting on it fails ("error: NAME: gone"). */
+void control_unregister(struct control_mailbox *mb);
+
+/* Component side (its entrypoint): take the posted request into *req.
+ * 0, or -EAGAIN if none is waiting. */
+int control_take(struct control_mailbox *mb, struct control_request *req);
+/* Report progress (0..100) of the request being served. */
+void control_progress(struct control_mailbox *mb, unsigned percent);
+/* Add one reply line (no '\n') for the client. */
+void control_reply(struct control_mailbox *mb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Final line ("ok ..." or "error: ..."): the request is complete. */
+void control_done(struct control_mailbox *mb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* All of it for a native component: register, open an IRQ session for
+ * the line through env's parent, bind it with ep_irq_handler so that
+ * fn(mb, req, arg) runs on env's entrypoint per request.  0 or -errno;
+ * *out is the endpoint's mailbox (host memory of the registry: nothing
+ * to free if the node ends without control_endpoint_close). */
+typedef void (*control_handler_t)(struct control_mailbox *mb,
+				  const struct control_request *req, void *arg);
+int control_endpoint_open(struct env *env, const char *name, unsigned ops,
+			  control_handler_t fn, void *arg, struct control_mailbox **out);
+/* Same with an Irq the caller already bound to mb's line (core, which
+ * serves the IRQ session itself). */
+int control_endpoint_attach(struct env *env, struct control_mailbox *mb, cap_t irq,
+			    control_handler_t fn, void *arg);
+/* Unbind, close the IRQ session (if open_endpoint made it), unregister. */
+void control_endpoint_close(struct env *env, struct control_mailbox *mb);
+
+#endif

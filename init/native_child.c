@@ -1,0 +1,149 @@
+/*
+ * Starting a native child (init/native_child.h).  Like child_start for a
+ * guest, except: its PD session is native (`native=1`, which init strips
+ * from any child's own request, so only init can ask core for one), no
+ * binary is loaded and no stack is made (the kernel runs the child's
+ * first thread as a coroutine at native_component_main), and the child's
+ * <config> element is handed to its entry's parser.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "init/init.h"
+#include "init/native_child.h"
+#include <base/native_component.h>
+#include "monitor/monitor.h"
+
+static int monitor_parse(const void *xml, void *arg, char *err, size_t errlen)
+{
+	return monitor_config_parse(xml, arg, err, errlen);
+}
+
+static const struct native_entry native_entries[] = {
+    {"monitor", sizeof(struct monitor_config), monitor_parse, monitor_construct},
+};
+
+/* Per child: what its first thread starts with (must outlive it). */
+struct native_slot {
+	const struct child *owner;
+	struct native_start start;
+	union {
+		struct monitor_config monitor;
+	} arg;
+};
+static struct native_slot native_slots[CONFIG_MAX_CHILDREN];
+
+const struct native_entry *native_child_find(const char *binary)
+{
+	for (size_t i = 0; i < sizeof native_entries / sizeof native_entries[0]; i++)
+		if (!strcmp(native_entries[i].binary, binary))
+			return &native_entries[i];
+	return NULL;
+}
+
+/* The <config> element of <start name=name> in the file at path, parsed
+ * with the entry's parser (NULL node if the start has no <config>). */
+static int read_config(const char *path, const char *name, const struct native_entry *e,
+		       void *arg, char *err, size_t errlen)
+{
+	xmlDoc *doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
+	xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL, *cfg = NULL;
+	int rc;
+
+	if (!root) {
+		snprintf(err, errlen, "cannot read %.200s", path);
+		xmlFreeDoc(doc);
+		return -EINVAL;
+	}
+	for (xmlNode *s = root->children; s && !cfg; s = s->next) {
+		xmlChar *n;
+		if (s->type != XML_ELEMENT_NODE || strcmp((const char *)s->name, "start"))
+			continue;
+		n = xmlGetProp(s, (const xmlChar *)"name");
+		if (n && !strcmp((const char *)n, name))
+			for (xmlNode *c = s->children; c; c = c->next)
+				if (c->type == XML_ELEMENT_NODE &&
+				    !strcmp((const char *)c->name, "config"))
+					cfg = c;
+		xmlFree(n);
+	}
+	rc = e->parse(cfg, arg, err, errlen);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+static int open_sessions(struct child *c, const char **what)
+{
+	const struct start_config *s = c->cfg;
+	char args[INIT_ARGS_MAX];
+	int rc;
+
+	snprintf(args, sizeof args,
+		 "native=1, label=\"%s\", ram_quota=%llu, cap_quota=%llu", s->name,
+		 (unsigned long long)s->ram, (unsigned long long)s->caps);
+	*what = "cannot create its PD session";
+	if ((rc = init_session_parent(c->init, "PD", args, &c->pd)))
+		return rc;
+	snprintf(args, sizeof args, "label=\"%s\"", s->name);
+	*what = "cannot create its CPU session";
+	if ((rc = init_session_parent(c->init, "CPU", args, &c->cpu)))
+		return rc;
+	*what = "cannot create its LOG session";
+	return init_session_parent(c->init, "LOG", args, &c->log);
+}
+
+int native_child_start(struct child *c)
+{
+	const struct native_entry *e = native_child_find(c->cfg->binary);
+	struct native_slot *slot = &native_slots[c->index];
+	char err[CONFIG_ERR_MAX] = "";
+	uint64_t nr, utcb, tbadge;
+	const char *what = "";
+	cap_t parent_cap;
+	int rc;
+
+	if (!e)
+		return 1;
+	c->state = CHILD_RUNNING;
+	memset(slot, 0, sizeof *slot);
+	slot->owner = c;
+	what = err;
+	if ((rc = read_config(c->init->cfg->path, c->cfg->name, e, &slot->arg, err,
+			      sizeof err)) ||
+	    (rc = open_sessions(c, &what)))
+		goto err;
+	what = "cannot create its parent interface";
+	parent_cap = ep_manage(c->init->env->ep, &c->parent_obj, parent_dispatch);
+	if (!cap_valid(parent_cap)) {
+		rc = -ENOSPC;
+		goto err;
+	}
+	if ((rc = pd_assign_parent(c->pd, parent_cap)))
+		goto err;
+	what = "cannot create its thread";
+	if ((rc = cpu_create_thread(c->cpu, c->pd, c->cfg->name, &c->thread, &nr, &utcb,
+				    &tbadge)))
+		goto err;
+	slot->start = (struct native_start){
+	    .si = {STARTUP_MAGIC, c->parent_obj.badge, nr, tbadge, utcb},
+	    .label = c->cfg->name,
+	    .construct = e->construct,
+	    .arg = &slot->arg,
+	};
+	what = "cannot start its thread";
+	if ((rc = cpu_start(c->cpu, c->thread, (uint64_t)(uintptr_t)native_component_main,
+			    (uint64_t)(uintptr_t)&slot->start)))
+		goto err;
+	return 0;
+err:
+	env_log(c->init->env, "child '%s': %s%s%s", c->cfg->name, what,
+		what == err ? "" : ": ", what == err ? "" : strerror(-rc));
+	c->state = CHILD_FAILED;
+	c->exit_code = rc;
+	child_destroy(c);
+	return rc;
+}

@@ -1,0 +1,157 @@
+/*
+ * Exact data faults.  Unicorn reports a data fault with RIP at the start
+ * of the translation block holding the faulting instruction (unicorn
+ * issue #1323, still so in 2.1.1), while the registers already reflect
+ * the block's instructions before it.  Resuming there would run those
+ * again.  This finds the faulting instruction: in a probe engine that
+ * holds only a copy of the block's code pages, each instruction from the
+ * block start is run alone (count 1) with the registers as they are now;
+ * the first whose first memory access hits the faulting address with the
+ * same kind is taken as the faulting one.  Nothing of the task changes:
+ * the probe has no data memory, so every access in it faults.
+ *
+ * Limits: a block whose earlier instruction computes the same address
+ * from the current registers (e.g. two stores through one register that
+ * the block changes in between) is ambiguous; the first match wins.  If
+ * nothing matches, RIP stays at the block start.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "kernel/guest/guest.h"
+
+#define PAGE	     0x1000ULL
+#define CODE_PAGES   2
+#define LOCATE_INSNS 256
+#define LOCATE_UNTIL (~0ULL)
+#define PROBE_REGS   20 /* rax..r15, rip, rflags, fs_base, gs_base */
+
+static const int probe_ids[PROBE_REGS] = {
+    UC_X86_REG_RAX, UC_X86_REG_RBX,    UC_X86_REG_RCX,	   UC_X86_REG_RDX,
+    UC_X86_REG_RSI, UC_X86_REG_RDI,    UC_X86_REG_RBP,	   UC_X86_REG_RSP,
+    UC_X86_REG_R8,  UC_X86_REG_R9,     UC_X86_REG_R10,	   UC_X86_REG_R11,
+    UC_X86_REG_R12, UC_X86_REG_R13,    UC_X86_REG_R14,	   UC_X86_REG_R15,
+    UC_X86_REG_RIP, UC_X86_REG_RFLAGS, UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
+};
+
+static void probe_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+	struct probe *p = user;
+
+	if (!p->insn_size)
+		p->insn_size = size;
+}
+
+static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+		      int64_t value, void *user)
+{
+	struct probe *p = user;
+
+	if (!p->faulted) {
+		p->faulted = true;
+		p->kind = type == UC_MEM_WRITE_UNMAPPED || type == UC_MEM_WRITE_PROT
+			      ? FAULT_WRITE
+			  : type == UC_MEM_FETCH_UNMAPPED || type == UC_MEM_FETCH_PROT
+			      ? FAULT_EXEC
+			      : FAULT_READ;
+		p->addr = addr;
+		p->size = size;
+	}
+	return false;
+}
+
+/* The probe engine of vs, made on first use.  NULL if that fails. */
+static struct probe_engine *probe_get(struct vspace *vs)
+{
+	struct probe_engine *pe = vs->probe;
+	uc_hook h;
+
+	if (pe)
+		return pe;
+	pe = calloc(1, sizeof(*pe));
+	if (!pe)
+		return NULL;
+	if (uc_open(UC_ARCH_X86, UC_MODE_64, &pe->uc) != UC_ERR_OK) {
+		free(pe);
+		return NULL;
+	}
+	if (guest_enable_sse(pe->uc) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_CODE, probe_code, &pe->p, 1, 0) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0)) {
+		uc_close(pe->uc);
+		free(pe);
+		return NULL;
+	}
+	vs->probe = pe;
+	return pe;
+}
+
+void guest_probe_destroy(struct vspace *vs)
+{
+	if (!vs->probe)
+		return;
+	uc_close(vs->probe->uc);
+	free(vs->probe);
+	vs->probe = NULL;
+}
+
+/* Copy the code pages from the block start into the probe; how many. */
+static unsigned probe_load_code(struct vspace *vs, struct probe_engine *pe, uint64_t page)
+{
+	uint8_t buf[PAGE];
+	unsigned n;
+
+	for (n = 0; n < CODE_PAGES; n++) {
+		uint64_t a = page + n * PAGE;
+		if (uc_mem_read(vs->uc, a, buf, PAGE) != UC_ERR_OK)
+			break;
+		if (uc_mem_map(pe->uc, a, PAGE, UC_PROT_READ | UC_PROT_EXEC) != UC_ERR_OK)
+			break;
+		uc_mem_write(pe->uc, a, buf, PAGE);
+	}
+	return n;
+}
+
+/* Run the one instruction at ip with regs r in the probe. */
+static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
+{
+	void *p[PROBE_REGS];
+	uint64_t *gpr = &r->rax;
+
+	r->rip = ip;
+	for (int i = 0; i < PROBE_REGS; i++)
+		p[i] = &gpr[i];
+	uc_reg_write_batch(pe->uc, (int *)probe_ids, p, PROBE_REGS);
+	pe->p = (struct probe){0};
+	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
+}
+
+int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
+		       unsigned kind, uint64_t addr, uint64_t *ip)
+{
+	struct probe_engine *pe = probe_get(vs);
+	uint64_t page = start & ~(PAGE - 1), a = start, end;
+	struct cpu_regs r;
+	unsigned pages;
+	int err = -ENOENT;
+
+	if (!pe)
+		return -ENOMEM;
+	pages = probe_load_code(vs, pe, page);
+	end = page + pages * PAGE;
+	for (unsigned i = 0; i < LOCATE_INSNS && a < end; i++) {
+		r = *now;
+		probe_step(pe, &r, a);
+		if (!pe->p.insn_size)
+			break;
+		if (pe->p.faulted && pe->p.kind == kind && pe->p.addr <= addr &&
+		    addr - pe->p.addr < (uint64_t)(pe->p.size > 0 ? pe->p.size : 1)) {
+			*ip = a;
+			err = 0;
+			break;
+		}
+		a += pe->p.insn_size;
+	}
+	if (pages)
+		uc_mem_unmap(pe->uc, page, pages * PAGE);
+	return err;
+}

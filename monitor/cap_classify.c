@@ -1,0 +1,98 @@
+/*
+ * Classify every live entry of the target's cap map (read from the
+ * checkpoint's copy of its memory, at the address its libbase reported)
+ * by the monitor's records, per DESIGN.md's table.  An entry that fits
+ * no class fails the checkpoint with a line naming its kcap and badge.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "monitor/checkpoint.h"
+
+void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
+{
+	for (unsigned i = 0; i < model->nregions; i++) {
+		const struct mon_model_region *r = &model->region[i];
+		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
+			return r->data + (addr - r->at);
+	}
+	return NULL;
+}
+
+static int is_thread_badge(const struct monitor *mon, uint64_t badge)
+{
+	for (int i = 0; i < MON_MAX_THREADS; i++)
+		if (mon->thread[i].used && mon->thread[i].badge == badge)
+			return 1;
+	return 0;
+}
+
+/* Class of slot i holding id; *aux gets what restore needs. */
+static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
+			       uint64_t *aux)
+{
+	struct mon_record *r;
+	struct proxy *p;
+
+	*aux = 0;
+	if (id == CAP_ID_INVALID)
+		return MON_CLASS_SKIPPED; /* receive window slot or a dead entry */
+	if (i == FIXED_TASK)
+		return MON_CLASS_TASK;
+	if (i == FIXED_PARENT)
+		return id == mon->parent_obj.badge ? MON_CLASS_PARENT : MON_CLASS_UNKNOWN;
+	if (i >= FIXED_THREAD_AREA && i < FIXED_USER_BASE) {
+		uint64_t slot = (i - FIXED_THREAD_AREA) % THREAD_AREA_SLOTS;
+		*aux = (i - FIXED_THREAD_AREA) / THREAD_AREA_SLOTS;
+		return slot == THREAD_SLOT_GATE && is_thread_badge(mon, id)
+			   ? MON_CLASS_THREAD
+			   : MON_CLASS_UNKNOWN;
+	}
+	if ((p = proxy_find(mon, id)) != NULL) {
+		*aux = (uint64_t)(p - mon->proxy); /* which proxy (image_convert.c) */
+		return p->type == &signal_proxy_type ? MON_CLASS_SIGNAL_SOURCE
+						     : MON_CLASS_SESSION;
+	}
+	if ((r = record_find(mon, id)) != NULL) {
+		*aux = r->aux;
+		return r->cls;
+	}
+	return MON_CLASS_UNKNOWN;
+}
+
+int cap_classify(struct monitor *mon, struct mon_model *model)
+{
+	const struct cap_map *m;
+	int unknown = 0;
+
+	model->ncaps = 0;
+	memset(model->count, 0, sizeof model->count);
+	if (!mon->cap_map_addr) {
+		env_log(mon->env, "monitor: checkpoint: the target reported no cap map");
+		return -ENOENT;
+	}
+	m = model_ptr(model, mon->cap_map_addr, sizeof *m);
+	if (!m || m->magic != CAP_MAP_MAGIC || m->entries != CAP_SLOTS) {
+		env_log(mon->env, "monitor: checkpoint: no cap map at 0x%llx",
+			(unsigned long long)mon->cap_map_addr);
+		return -EINVAL;
+	}
+	for (uint64_t i = 1; i < CAP_SLOTS; i++) {
+		uint64_t id = m->slot[i].id, aux;
+		enum mon_class c;
+
+		if (!id)
+			continue;
+		c = classify(mon, i, id, &aux);
+		if (c == MON_CLASS_UNKNOWN) {
+			env_log(
+			    mon->env,
+			    "monitor: checkpoint: kcap 0x%llx badge 0x%llx fits no class",
+			    (unsigned long long)KCAP(i), (unsigned long long)id);
+			unknown++;
+		}
+		model->cap[model->ncaps++] = (struct mon_model_cap){KCAP(i), id, aux, c};
+		model->count[c]++;
+	}
+	return unknown ? -ENOTRECOVERABLE : 0;
+}

@@ -1,0 +1,300 @@
+/*
+ * Checkpoint: pause, registers, memory, then the cap map (cap_classify.c).
+ *
+ * A thread paused in the middle of an IPC call (docs/seed002.md): the
+ * kernel rewinds a call whose send phase has not completed (the server
+ * has not taken it), so resume or restore re-issues it; for a call a
+ * server has already taken the thread stays blocked in its reply wait
+ * even while paused, and the checkpoint waits, bounded by
+ * CKPT_REPLY_WAIT_MS, until the reply has arrived (the thread is then
+ * paused with the reply in its UTCB).  If it does not arrive in time the
+ * checkpoint fails and the target runs on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/platform.h"
+#include "monitor/restore.h"
+
+#define CKPT_REPLY_WAIT_MS 200
+
+static int cpu_state(cap_t cpu, cap_t thread, uint64_t *state)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, CPU_STATE);
+	msg_put_cap(&m, thread);
+	if ((rc = rpc_call(cpu, &m)))
+		return rc;
+	if (m.code != RPC_OK)
+		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
+	if (m.nwords < 1)
+		return -EPROTO;
+	*state = m.w[0];
+	return 0;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	uint64_t label;
+
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
+}
+
+void monitor_resume(struct monitor *mon)
+{
+	for (int i = 0; i < MON_MAX_THREADS; i++)
+		if (mon->thread[i].used)
+			cpu_resume(mon->cpu, mon->thread[i].cap);
+}
+
+static int pause_each(struct monitor *mon)
+{
+	int rc;
+
+	for (int i = 0; i < MON_MAX_THREADS; i++)
+		if (mon->thread[i].used && (rc = cpu_pause(mon->cpu, mon->thread[i].cap)))
+			return rc;
+	return 0;
+}
+
+/* States of all threads into model; *blocked = 1 if one is still in the
+ * reply wait of a call a server has taken. */
+static int read_states(struct monitor *mon, struct mon_model *model, int *blocked)
+{
+	int rc;
+
+	*blocked = 0;
+	model->nthreads = 0;
+	for (int i = 0; i < MON_MAX_THREADS; i++) {
+		struct mon_thread *t = &mon->thread[i];
+		struct mon_model_thread *mt = &model->thread[model->nthreads];
+		if (!t->used)
+			continue;
+		if ((rc = cpu_state(mon->cpu, t->cap, &mt->state)))
+			return rc;
+		*blocked |= mt->state == TS_BLOCKED;
+		mt->nr = t->nr;
+		mt->badge = t->badge;
+		mt->utcb = t->utcb;
+		mt->obj_badge = cap_badge(t->cap);
+		model->nthreads++;
+	}
+	return 0;
+}
+
+/* Pause all so that none is blocked in a taken call.  The server of such
+ * a call may be a thread of the target itself (paused too, it would never
+ * reply), so each try resumes everything and lets it run 1 ms. */
+static int pause_all(struct monitor *mon, struct mon_model *model)
+{
+	int blocked, rc;
+
+	for (int tries = 0;; tries++) {
+		if ((rc = pause_each(mon)) || (rc = read_states(mon, model, &blocked)))
+			return rc;
+		if (!blocked) {
+			if (tries)
+				env_log(mon->env,
+					"monitor: checkpoint waited %d ms for a "
+					"call being served",
+					tries);
+			return 0;
+		}
+		monitor_resume(mon);
+		if (tries == CKPT_REPLY_WAIT_MS) {
+			env_log(mon->env,
+				"monitor: checkpoint: a thread's call is still "
+				"being served after %d ms",
+				CKPT_REPLY_WAIT_MS);
+			return -EBUSY;
+		}
+		sleep_ms(1);
+	}
+}
+
+int cpu_thread_cap(cap_t cpu, cap_t thread, uint64_t op, cap_t *out)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, op);
+	msg_put_cap(&m, thread);
+	if ((rc = rpc_call(cpu, &m)))
+		return rc;
+	if (m.code != RPC_OK)
+		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
+	if (m.ncaps < 1 || !cap_valid(m.caps[0]))
+		return -EPROTO;
+	*out = m.caps[0];
+	return 0;
+}
+
+int ds_copy(struct monitor *mon, cap_t ds, uint64_t off, void *buf, uint64_t size,
+	    int write)
+{
+	uint64_t host;
+	int rc =
+	    pd_attach(mon->env->pd, ds, 0, off, size, MEM_R | (write ? MEM_W : 0), &host);
+
+	if (rc)
+		return rc;
+	if (write)
+		memcpy((void *)(uintptr_t)host, buf, size);
+	else
+		memcpy(buf, (const void *)(uintptr_t)host, size);
+	pd_detach(mon->env->pd, host);
+	return 0;
+}
+
+/* The thread's UTCB (message, buffer and thread-control registers). */
+static int read_utcb(struct monitor *mon, cap_t thread, struct utcb *u)
+{
+	cap_t ds;
+	int rc = cpu_thread_cap(mon->cpu, thread, CPU_UTCB_DATASPACE, &ds);
+
+	if (rc)
+		return rc;
+	rc = ds_copy(mon, ds, 0, u, sizeof *u, 0);
+	cap_release(ds);
+	return rc;
+}
+
+static int read_regs(struct monitor *mon, struct mon_model *model)
+{
+	unsigned k = 0;
+	int rc;
+
+	for (int i = 0; i < MON_MAX_THREADS; i++) {
+		struct mon_model_thread *mt = &model->thread[k];
+		if (!mon->thread[i].used)
+			continue;
+		k++;
+		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+			continue;
+		if (mt->state == TS_FAULTED)
+			return -EFAULT;
+		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
+		    (rc = read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Copy every attached region through a temporary attachment of its
+ * dataspace in the monitor (seed 000, approach 1). */
+static int read_memory(struct monitor *mon, struct mon_model *model)
+{
+	int rc;
+
+	model->nregions = 0;
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		struct mon_region *g = &mon->region[i];
+		struct mon_record *ds = g->used ? record_find(mon, g->ds_badge) : NULL;
+		struct mon_model_region *mr = &model->region[model->nregions];
+
+		if (!g->used)
+			continue;
+		if (!ds || !g->size)
+			return -ESTALE;
+		mr->data = malloc(g->size);
+		if (!mr->data)
+			return -ENOMEM;
+		mr->at = g->at;
+		mr->off = g->off;
+		mr->size = g->size;
+		mr->perm = g->perm;
+		mr->ds_badge = g->ds_badge;
+		mr->ds_size = ds->aux;
+		model->nregions++;
+		if ((rc = ds_copy(mon, ds->cap, g->off, mr->data, g->size, 0)))
+			return rc;
+	}
+	return 0;
+}
+
+void model_free(struct mon_model *model)
+{
+	for (unsigned i = 0; i < model->nregions; i++) {
+		free(model->region[i].data);
+		model->region[i].data = NULL;
+	}
+	model->nregions = 0;
+}
+
+/* "kcap 0x..." of the cap with this badge, or "none". */
+static const char *kcap_of(const struct mon_model *model, uint64_t badge, char *buf,
+			   size_t size)
+{
+	for (unsigned i = 0; badge && i < model->ncaps; i++)
+		if (model->cap[i].badge == badge) {
+			snprintf(buf, size, "kcap 0x%llx",
+				 (unsigned long long)model->cap[i].kcap);
+			return buf;
+		}
+	return "none";
+}
+
+/* Seed 002's entrypoint caps, found by name in libbase's state. */
+static void log_seed002(struct monitor *mon, const struct mon_model *model)
+{
+	char a[32], b[32], c[32];
+	uint64_t guest;
+	const struct entrypoint *ep = model_entrypoint(model, &guest);
+
+	if (!ep)
+		return;
+	env_log(mon->env,
+		"monitor: seed 002: exit cap %s, signal-proxy cap %s, "
+		"constructor cap %s",
+		kcap_of(model, ep->exit_obj.badge, a, sizeof a),
+		kcap_of(model, ep->signal_proxy_obj.badge, b, sizeof b),
+		kcap_of(model, ep->constructing ? ep->constructor_obj.badge : 0, c,
+			sizeof c));
+}
+
+static void log_summary(struct monitor *mon, const struct mon_model *model)
+{
+	char line[512];
+	size_t n = 0;
+	uint64_t bytes = 0;
+
+	for (unsigned i = 0; i < model->nregions; i++)
+		bytes += model->region[i].size;
+	for (int c = 1; c < MON_CLASS_COUNT && n < sizeof line; c++)
+		if (model->count[c])
+			n += snprintf(line + n, sizeof line - n, "%s%u %s", n ? ", " : "",
+				      model->count[c], mon_class_name(c));
+	env_log(mon->env,
+		"monitor: checkpoint %llu: %u threads, %u regions (%llu KiB), "
+		"%u caps",
+		(unsigned long long)mon->checkpoints, model->nthreads, model->nregions,
+		(unsigned long long)(bytes >> 10), model->ncaps);
+	env_log(mon->env, "monitor: caps: %s", line);
+	log_seed002(mon, model);
+}
+
+int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
+{
+	int rc;
+
+	memset(model, 0, offsetof(struct mon_model, region));
+	model->nregions = 0;
+	snprintf(model->binary, sizeof model->binary, "%s", mon->cfg.binary);
+	model->cap_map_addr = mon->cap_map_addr;
+	model->base_state_addr = mon->base_state_addr;
+	if ((rc = pause_all(mon, model)) || (rc = read_regs(mon, model)) ||
+	    (rc = read_memory(mon, model)) || (rc = cap_classify(mon, model)))
+		goto err;
+	mon->checkpoints++;
+	log_summary(mon, model);
+	return 0;
+err:
+	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
+	model_free(model);
+	monitor_resume(mon);
+	return rc;
+}

@@ -1,0 +1,78 @@
+/*
+ * The monitor's in-memory checkpoint model and its entry points (the
+ * control socket and the image converter use these).
+ */
+#ifndef MONITOR_CHECKPOINT_H
+#define MONITOR_CHECKPOINT_H
+
+#include "monitor/monitor.h"
+
+/* One thread: its thread-area number, kernel-thread badge, UTCB address,
+ * the state it was paused in and its registers. */
+struct mon_model_thread {
+	uint64_t nr, badge, utcb, state;
+	uint64_t obj_badge; /* its CPU-thread object */
+	struct cpu_regs regs;
+	struct utcb utcb_data; /* its UTCB page's struct utcb */
+};
+
+/* One attached region: [at, at + size) of dataspace ds_badge (ds_size
+ * bytes) from off, its bytes in data (malloc'd, size bytes). */
+struct mon_model_region {
+	uint64_t at, off, size, ds_badge, ds_size;
+	unsigned perm;
+	uint8_t *data;
+};
+
+/* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a
+ * model a checkpoint returned). */
+struct mon_model_cap {
+	uint64_t kcap, badge, aux;
+	enum mon_class cls;
+};
+
+/* A checkpoint.  Invariants: every count within its array; cap sorted by
+ * kcap; regions do not overlap. */
+struct mon_model {
+	char binary[MON_NAME_MAX];
+	uint64_t cap_map_addr, base_state_addr;
+	unsigned nthreads, nregions, ncaps;
+	struct mon_model_thread thread[MON_MAX_THREADS];
+	struct mon_model_region region[MON_MAX_REGIONS];
+	struct mon_model_cap cap[CAP_SLOTS];
+	unsigned count[MON_CLASS_COUNT];
+};
+
+/*
+ * Checkpoint the running target into model: pause every thread (waiting,
+ * bounded, for the reply to a call a server has already taken), read the
+ * registers, copy every attached region, read the cap map and classify
+ * every live entry.  0 with the target paused; -errno (logged, naming an
+ * unclassifiable kcap and badge) with the target resumed.
+ */
+int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
+/* Resume every thread of the target. */
+void monitor_resume(struct monitor *mon);
+/*
+ * Replace the paused target by a new one made from model (same node):
+ * all or nothing.  0 with the new target running, or -errno with the new
+ * one destroyed and the old one resumed.
+ */
+int monitor_restore(struct monitor *mon, const struct mon_model *model);
+void model_free(struct mon_model *model);
+
+/* A CPU-session op on a thread answering with one cap (CPU_UTCB_DATASPACE,
+ * CPU_KERNEL_THREAD): 0 with *out, or -errno. */
+int cpu_thread_cap(cap_t cpu, cap_t thread, uint64_t op, cap_t *out);
+/* Copy size bytes between the monitor and [off, off + size) of dataspace
+ * ds through a temporary attachment (write: to the dataspace). */
+int ds_copy(struct monitor *mon, cap_t ds, uint64_t off, void *buf, uint64_t size,
+	    int write);
+
+/* cap_classify.c: classify the cap map copy in model's regions. */
+int cap_classify(struct monitor *mon, struct mon_model *model);
+/* The host copy of target address [addr, addr + size) inside model's
+ * regions, or NULL. */
+void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size);
+
+#endif

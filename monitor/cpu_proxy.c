@@ -1,0 +1,19 @@
+/*
+ * The target's CPU session, intercepted: every thread it creates is
+ * recorded with its thread-area number, UTCB address and kernel-thread
+ * badge (its "Ipc_server" cap, seed 003).
+ */
+#include <errno.h>
+
+#include "monitor/monitor.h"
+
+static void cpu_after(struct proxy *p, const struct mon_req *req, struct msg *r)
+{
+	if (req->code != CPU_CREATE_THREAD || r->ncaps < 1 || r->nwords < 3 ||
+	    !cap_valid(r->caps[0]))
+		return;
+	if (thread_add(p->mon, r->caps[0], r->w[0], r->w[1], r->w[2]))
+		env_log(p->mon->env, "monitor: too many threads to record");
+}
+
+const struct proxy_type cpu_proxy_type = {"CPU", NULL, cpu_after, NULL};

@@ -1,0 +1,404 @@
+/*
+ * The monitor's model <-> image/'s struct image_model (seed 004's plain-C
+ * format), so that checkpoint -> file -> restore works.  Objects are named
+ * in the image by ids: a session by its proxy's badge, a dataspace by its
+ * badge at checkpoint time, a thread by its number; badges are kept in
+ * the cap records, which is what a restore on the same monitor needs to
+ * find its proxies and records again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "monitor/image_convert.h"
+#include "monitor/restore.h"
+
+#define PAGE 4096ULL
+
+static uint32_t session_type(const struct monitor *mon, uint64_t proxy_index)
+{
+	const struct proxy_type *t =
+	    proxy_index < MON_MAX_PROXIES ? mon->proxy[proxy_index].type : NULL;
+
+	if (t == &pd_proxy_type)
+		return IMAGE_SESSION_PD;
+	if (t == &cpu_proxy_type)
+		return IMAGE_SESSION_CPU;
+	if (t == &log_proxy_type)
+		return IMAGE_SESSION_LOG;
+	if (t == &rom_proxy_type)
+		return IMAGE_SESSION_ROM;
+	if (t == &timer_proxy_type)
+		return IMAGE_SESSION_TIMER;
+	return 0;
+}
+
+static int add_session(struct image_model *im, uint64_t id, uint32_t type, uint32_t flags,
+		       const char *service, const char *args)
+{
+	struct image_session *s;
+
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if (im->sessions[i].id == id)
+			return 0;
+	s = &im->sessions[im->nsessions++];
+	memset(s, 0, sizeof *s);
+	s->id = id;
+	s->type = type;
+	s->flags = flags;
+	snprintf(s->service, sizeof s->service, "%s", service);
+	snprintf(s->args, sizeof s->args, "%s", args ? args : "");
+	return 0;
+}
+
+static int add_ds(struct image_model *im, uint64_t id, uint64_t size, uint32_t kind,
+		  const char *rom)
+{
+	struct image_dataspace *d;
+
+	for (uint32_t i = 0; i < im->ndataspaces; i++)
+		if (im->dataspaces[i].id == id)
+			return 0;
+	if (!size)
+		return -EINVAL;
+	d = &im->dataspaces[im->ndataspaces++];
+	memset(d, 0, sizeof *d);
+	d->id = id;
+	d->size = (size + PAGE - 1) & ~(PAGE - 1);
+	d->kind = kind;
+	snprintf(d->rom, sizeof d->rom, "%s", rom ? rom : "");
+	return 0;
+}
+
+static uint64_t thread_nr_of_badge(const struct mon_model *m, uint64_t badge)
+{
+	for (unsigned i = 0; i < m->nthreads; i++)
+		if (m->thread[i].badge == badge || m->thread[i].obj_badge == badge)
+			return m->thread[i].nr;
+	return THREAD_AREA_THREADS; /* none: the image check refuses it */
+}
+
+/* One cap of the model as an image cap (sessions and dataspaces it
+ * names are added on the way). */
+static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
+			const struct mon_model_cap *mc, struct image_model *im,
+			struct image_cap *c)
+{
+	uint64_t pd = mon->pd_proxy ? mon->pd_proxy->obj.badge : 0, nr;
+	const struct mon_record *r;
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	c->kcap = mc->kcap;
+	c->badge = mc->badge;
+	c->rights = RIGHT_R | RIGHT_W;
+	switch (mc->cls) {
+	case MON_CLASS_TASK:
+		c->class = IMAGE_CAP_FIXED;
+		return 0;
+	case MON_CLASS_PARENT:
+		c->class = IMAGE_CAP_SESSION;
+		c->obj = mc->badge;
+		im->component.parent_badge = mc->badge;
+		return add_session(im, mc->badge, IMAGE_SESSION_PARENT, 0, "parent",
+				   NULL);
+	case MON_CLASS_SKIPPED:
+		c->class = IMAGE_CAP_DEAD;
+		c->arg = IMAGE_DEAD_REVOKED;
+		snprintf(c->note, sizeof c->note, "receive window");
+		return 0;
+	case MON_CLASS_SESSION:
+		c->class = IMAGE_CAP_SESSION;
+		c->obj = mc->badge;
+		return add_session(im, mc->badge, session_type(mon, mc->aux), 0,
+				   mon->proxy[mc->aux % MON_MAX_PROXIES].type->name,
+				   NULL);
+	case MON_CLASS_ROUTED:
+		r = record_find((struct monitor *)mon, mc->badge);
+		c->class = IMAGE_CAP_OUTSIDE;
+		c->obj = mc->badge;
+		return add_session(im, mc->badge, IMAGE_SESSION_OTHER,
+				   IMAGE_SESSION_F_OUTSIDE, r ? r->what : "?",
+				   r ? r->args : NULL);
+	case MON_CLASS_DATASPACE:
+	case MON_CLASS_ROM_DS:
+		c->class = IMAGE_CAP_DATASPACE;
+		c->obj = mc->badge;
+		return add_ds(im, mc->badge, mc->aux,
+			      mc->cls == MON_CLASS_ROM_DS ? IMAGE_DS_ROM : IMAGE_DS_RAM,
+			      mc->cls == MON_CLASS_ROM_DS ? m->binary : NULL);
+	case MON_CLASS_REGION_MAP:
+		c->class = IMAGE_CAP_REGION_MAP;
+		c->arg = mc->aux == PD_STACK_AREA ? IMAGE_RM_STACK_AREA
+						  : IMAGE_RM_ADDRESS_SPACE;
+		return 0;
+	case MON_CLASS_THREAD:
+		nr = thread_nr_of_badge(m, mc->badge);
+		c->class = KCAP_INDEX(mc->kcap) < FIXED_USER_BASE ? IMAGE_CAP_FIXED
+								  : IMAGE_CAP_THREAD;
+		c->obj = nr;
+		return 0;
+	case MON_CLASS_RPC_GATE:
+		c->class = IMAGE_CAP_RPC_GATE;
+		c->obj = pd;
+		c->arg = thread_nr_of_badge(m, mc->aux);
+		return 0;
+	case MON_CLASS_SIGNAL_SOURCE:
+		c->class = IMAGE_CAP_SIGNAL_SOURCE;
+		c->obj = pd;
+		return 0;
+	case MON_CLASS_SIGNAL_CONTEXT:
+		c->class = IMAGE_CAP_SIGNAL_CONTEXT;
+		c->obj = pd;
+		c->arg = mc->aux;
+		return 0;
+	case MON_CLASS_SEMAPHORE:
+		c->class = IMAGE_CAP_SEMAPHORE_IRQ;
+		c->obj = pd;
+		rc = model_handler_thread_nr(m, &nr);
+		c->arg = nr;
+		return rc;
+	default:
+		return -ENOTSUP;
+	}
+}
+
+/* Memory: per dataspace its whole contents, from the regions. */
+static int memory_to_image(const struct mon_model *m, struct image_model *im)
+{
+	for (uint32_t d = 0; d < im->ndataspaces; d++) {
+		struct image_memory *mem = NULL;
+		for (unsigned i = 0; i < m->nregions; i++) {
+			const struct mon_model_region *r = &m->region[i];
+			if (r->ds_badge != im->dataspaces[d].id)
+				continue;
+			if (!mem) {
+				mem = &im->memory[im->nmemory++];
+				mem->ds_id = im->dataspaces[d].id;
+				mem->size = im->dataspaces[d].size;
+				mem->data = calloc(1, mem->size);
+				if (!mem->data)
+					return -ENOMEM;
+			}
+			if (r->off > mem->size || r->size > mem->size - r->off)
+				return -EINVAL;
+			memcpy(mem->data + r->off, r->data, r->size);
+		}
+	}
+	return 0;
+}
+
+int model_to_image(const struct monitor *mon, const struct mon_model *m,
+		   struct image_model *im)
+{
+	struct image_component *comp = &im->component;
+	int rc = -ENOMEM;
+
+	memset(im, 0, sizeof *im);
+	im->sessions = calloc(m->ncaps + 2, sizeof *im->sessions);
+	im->threads = calloc(m->nthreads + 1, sizeof *im->threads);
+	im->dataspaces = calloc(m->ncaps + m->nregions + 1, sizeof *im->dataspaces);
+	im->regions = calloc(m->nregions + 1, sizeof *im->regions);
+	im->caps = calloc(m->ncaps + 1, sizeof *im->caps);
+	im->memory = calloc(m->ncaps + m->nregions + 1, sizeof *im->memory);
+	if (!im->sessions || !im->threads || !im->dataspaces || !im->regions ||
+	    !im->caps || !im->memory)
+		goto err;
+	snprintf(comp->label, sizeof comp->label, "%.47s",
+		 mon->env && mon->env->label ? mon->env->label : m->binary);
+	snprintf(comp->binary, sizeof comp->binary, "%.47s", m->binary);
+	comp->ram_quota = mon->cfg.ram;
+	comp->cap_quota = mon->cfg.caps;
+	comp->cap_map_addr = m->cap_map_addr;
+	comp->cap_map_entries = CAP_SLOTS;
+	for (unsigned i = 0; i < m->ncaps; i++)
+		if ((rc = cap_to_image(mon, m, &m->cap[i], im, &im->caps[im->ncaps++])))
+			goto err;
+	for (unsigned i = 0; i < m->nthreads; i++) {
+		struct image_thread *t = &im->threads[im->nthreads++];
+		t->nr = (uint32_t)m->thread[i].nr;
+		t->state = (uint32_t)m->thread[i].state;
+		t->utcb_addr = m->thread[i].utcb;
+		t->cpu_session = mon->cpu_proxy ? mon->cpu_proxy->obj.badge : 0;
+		t->regs = m->thread[i].regs;
+		t->utcb = m->thread[i].utcb_data;
+	}
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct mon_model_region *r = &m->region[i];
+		if ((rc = add_ds(im, r->ds_badge, r->ds_size, IMAGE_DS_RAM, NULL)))
+			goto err;
+		im->regions[im->nregions++] =
+		    (struct image_region){IMAGE_RM_ADDRESS_SPACE,
+					  r->perm,
+					  0,
+					  r->at,
+					  r->size,
+					  r->ds_badge,
+					  r->off};
+	}
+	if ((rc = memory_to_image(m, im)))
+		goto err;
+	return 0;
+err:
+	image_model_release(im);
+	return rc ? rc : -ENOMEM;
+}
+
+void image_model_release(struct image_model *im)
+{
+	for (uint32_t i = 0; im->memory && i < im->nmemory; i++)
+		free(im->memory[i].data);
+	free(im->sessions);
+	free(im->threads);
+	free(im->dataspaces);
+	free(im->regions);
+	free(im->caps);
+	free(im->memory);
+	memset(im, 0, sizeof *im);
+}
+
+/* ---- back ----------------------------------------------------------- */
+
+static const struct image_dataspace *find_ds(const struct image_model *im, uint64_t id)
+{
+	for (uint32_t i = 0; i < im->ndataspaces; i++)
+		if (im->dataspaces[i].id == id)
+			return &im->dataspaces[i];
+	return NULL;
+}
+
+static uint64_t thread_badge(const struct image_model *im, uint64_t nr, int obj)
+{
+	for (uint32_t i = 0; i < im->ncaps; i++) {
+		const struct image_cap *c = &im->caps[i];
+		uint64_t idx = KCAP_INDEX(c->kcap);
+		if (c->obj != nr)
+			continue;
+		if (!obj && c->class == IMAGE_CAP_FIXED && c->kcap == KCAP_THREAD(nr, 0))
+			return c->badge;
+		if (obj && c->class == IMAGE_CAP_THREAD && idx >= FIXED_USER_BASE)
+			return c->badge;
+	}
+	return 0;
+}
+
+static int cap_from_image(const struct image_model *im, const struct image_cap *c,
+			  struct mon_model_cap *mc, const struct monitor *mon)
+{
+	const struct image_dataspace *d;
+	struct proxy *p;
+
+	*mc = (struct mon_model_cap){c->kcap, c->badge, 0, MON_CLASS_UNKNOWN};
+	switch (c->class) {
+	case IMAGE_CAP_FIXED:
+		mc->cls =
+		    KCAP_INDEX(c->kcap) == FIXED_TASK ? MON_CLASS_TASK : MON_CLASS_THREAD;
+		mc->aux = c->obj;
+		return 0;
+	case IMAGE_CAP_SESSION:
+		if (KCAP_INDEX(c->kcap) == FIXED_PARENT) {
+			mc->cls = MON_CLASS_PARENT;
+			return 0;
+		}
+		p = proxy_find((struct monitor *)mon, c->badge);
+		mc->cls = MON_CLASS_SESSION;
+		mc->aux = p ? (uint64_t)(p - mon->proxy) : 0;
+		return 0;
+	case IMAGE_CAP_OUTSIDE:
+		mc->cls = MON_CLASS_ROUTED;
+		return 0;
+	case IMAGE_CAP_DATASPACE:
+		d = find_ds(im, c->obj);
+		if (!d)
+			return -EINVAL;
+		mc->cls =
+		    d->kind == IMAGE_DS_ROM ? MON_CLASS_ROM_DS : MON_CLASS_DATASPACE;
+		mc->aux = d->size;
+		return 0;
+	case IMAGE_CAP_REGION_MAP:
+		mc->cls = MON_CLASS_REGION_MAP;
+		mc->aux =
+		    c->arg == IMAGE_RM_STACK_AREA ? PD_STACK_AREA : PD_ADDRESS_SPACE;
+		return 0;
+	case IMAGE_CAP_THREAD:
+		mc->cls = MON_CLASS_THREAD;
+		mc->aux = c->obj;
+		return 0;
+	case IMAGE_CAP_RPC_GATE:
+		mc->cls = MON_CLASS_RPC_GATE;
+		mc->aux = thread_badge(im, c->arg, 0);
+		return mc->aux ? 0 : -EINVAL;
+	case IMAGE_CAP_SIGNAL_SOURCE:
+		mc->cls = MON_CLASS_SIGNAL_SOURCE;
+		p = proxy_find((struct monitor *)mon, c->badge);
+		mc->aux = p ? (uint64_t)(p - mon->proxy) : 0;
+		return 0;
+	case IMAGE_CAP_SIGNAL_CONTEXT:
+		mc->cls = MON_CLASS_SIGNAL_CONTEXT;
+		mc->aux = c->arg;
+		return 0;
+	case IMAGE_CAP_SEMAPHORE_IRQ:
+		mc->cls = MON_CLASS_SEMAPHORE;
+		return 0;
+	case IMAGE_CAP_DEAD:
+		mc->cls = MON_CLASS_SKIPPED;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int image_to_model(const struct image_model *im, const struct monitor *mon,
+		   struct mon_model *m)
+{
+	int rc;
+
+	memset(m, 0, sizeof *m);
+	if (im->nthreads > MON_MAX_THREADS || im->nregions > MON_MAX_REGIONS ||
+	    im->ncaps > CAP_SLOTS)
+		return -E2BIG;
+	snprintf(m->binary, sizeof m->binary, "%s", im->component.binary);
+	m->cap_map_addr = im->component.cap_map_addr;
+	for (uint32_t i = 0; i < im->nthreads; i++) {
+		struct mon_model_thread *t = &m->thread[m->nthreads++];
+		t->nr = im->threads[i].nr;
+		t->state = im->threads[i].state;
+		t->utcb = im->threads[i].utcb_addr;
+		t->badge = thread_badge(im, t->nr, 0);
+		t->obj_badge = thread_badge(im, t->nr, 1);
+		t->regs = im->threads[i].regs;
+		t->utcb_data = im->threads[i].utcb;
+	}
+	for (uint32_t i = 0; i < im->ncaps; i++) {
+		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], mon)))
+			goto err;
+		m->count[m->cap[m->ncaps++].cls]++;
+	}
+	for (uint32_t i = 0; i < im->nregions; i++) {
+		const struct image_region *ir = &im->regions[i];
+		const struct image_dataspace *d = find_ds(im, ir->ds_id);
+		struct mon_model_region *r = &m->region[m->nregions];
+		const struct image_memory *mem = NULL;
+
+		for (uint32_t k = 0; k < im->nmemory; k++)
+			if (im->memory[k].ds_id == ir->ds_id)
+				mem = &im->memory[k];
+		rc = -EINVAL;
+		if (!d || !mem || ir->offset > mem->size ||
+		    ir->size > mem->size - ir->offset)
+			goto err;
+		*r = (struct mon_model_region){ir->addr,	ir->offset, ir->size,
+					       ir->ds_id,	d->size,    ir->perms,
+					       malloc(ir->size)};
+		rc = -ENOMEM;
+		if (!r->data)
+			goto err;
+		m->nregions++;
+		memcpy(r->data, mem->data + ir->offset, ir->size);
+	}
+	return 0;
+err:
+	model_free(m);
+	return rc;
+}

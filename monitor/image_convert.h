@@ -1,0 +1,18 @@
+/* The monitor's model <-> image/'s struct image_model (image_convert.c). */
+#ifndef MONITOR_IMAGE_CONVERT_H
+#define MONITOR_IMAGE_CONVERT_H
+
+#include "image/image.h"
+#include "monitor/checkpoint.h"
+
+/* Fill im (arrays malloc'd: free with image_model_release) from the
+ * checkpoint m of mon's target.  0 or -errno. */
+int model_to_image(const struct monitor *mon, const struct mon_model *m,
+		   struct image_model *im);
+void image_model_release(struct image_model *im);
+/* Fill m from an image (as image_read returns it) for a restore by mon.
+ * 0 or -errno (-EINVAL: the image names what it does not contain). */
+int image_to_model(const struct image_model *im, const struct monitor *mon,
+		   struct mon_model *m);
+
+#endif

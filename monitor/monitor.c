@@ -1,0 +1,288 @@
+/*
+ * The monitor component: its config, its construction (control object,
+ * target, test trigger) and its end when the target ends.
+ *
+ *   <config>
+ *     <target binary="counter" ram="1M" caps="100"/>
+ *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]/>
+ *   </config>
+ *
+ * The <test> element is a hook for scenario tests until the control
+ * socket exists: after the given time a trigger thread asks the control
+ * object for a checkpoint (run on the entrypoint, between the target's
+ * requests), then for a resume or a restore; with image="FILE" the
+ * restore goes through an image file: checkpoint -> FILE -> read back ->
+ * restore from what was read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libxml/tree.h>
+#include <base/thread.h>
+
+#include "init/config.h"
+#include "monitor/checkpoint.h"
+#include "monitor/monitor.h"
+#include "monitor/image_convert.h"
+#include "monitor/verify.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+enum control_op { CONTROL_TEST = 1 };
+
+static int attr(xmlNode *n, const char *name, char *buf, size_t size)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	int rc = v ? 0 : -ENOENT;
+
+	if (v) {
+		if (snprintf(buf, size, "%s", (const char *)v) >= (int)size)
+			rc = -E2BIG;
+		xmlFree(v);
+	}
+	return rc;
+}
+
+static int parse_target(xmlNode *n, struct monitor_config *cfg, char *err, size_t errlen)
+{
+	char v[32];
+
+	if (attr(n, "binary", cfg->binary, sizeof cfg->binary) || !cfg->binary[0]) {
+		snprintf(err, errlen, "<target>: missing or invalid 'binary'");
+		return -EINVAL;
+	}
+	if (!attr(n, "ram", v, sizeof v) &&
+	    (config_parse_size(v, &cfg->ram) || !cfg->ram)) {
+		snprintf(err, errlen, "<target>: invalid ram '%s'", v);
+		return -EINVAL;
+	}
+	if (!attr(n, "caps", v, sizeof v)) {
+		char *end;
+		cfg->caps = strtoull(v, &end, 10);
+		if (end == v || *end || !cfg->caps || v[0] == '-') {
+			snprintf(err, errlen, "<target>: invalid caps '%s'", v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t errlen)
+{
+	char v[32];
+	char *end;
+
+	if (!attr(n, "checkpoint_after_ms", v, sizeof v)) {
+		cfg->checkpoint_after_ms = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' ||
+		    cfg->checkpoint_after_ms > 3600000) {
+			snprintf(err, errlen, "<test>: invalid checkpoint_after_ms '%s'",
+				 v);
+			return -EINVAL;
+		}
+	}
+	if (attr(n, "image", cfg->image, sizeof cfg->image) == -E2BIG) {
+		snprintf(err, errlen, "<test>: image path too long");
+		return -EINVAL;
+	}
+	cfg->restore = MON_RESTORE_NONE;
+	if (!attr(n, "restore", v, sizeof v)) {
+		if (!strcmp(v, "same-node"))
+			cfg->restore = MON_RESTORE_SAME_NODE;
+		else if (strcmp(v, "none")) {
+			snprintf(err, errlen, "<test>: invalid restore '%s'", v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
+			 size_t errlen)
+{
+	xmlNode *root = (xmlNode *)xml_node;
+	int have_target = 0, rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->ram = CONFIG_DEFAULT_RAM;
+	cfg->caps = CONFIG_DEFAULT_CAPS;
+	for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)n->name, "target")) {
+			if ((rc = parse_target(n, cfg, err, errlen)))
+				return rc;
+			have_target = 1;
+		} else if (!strcmp((const char *)n->name, "test")) {
+			if ((rc = parse_test(n, cfg, err, errlen)))
+				return rc;
+		} else {
+			snprintf(err, errlen,
+				 "unknown element <%s> in the monitor's <config>",
+				 (const char *)n->name);
+			return -EINVAL;
+		}
+	}
+	if (!have_target) {
+		snprintf(err, errlen, "the monitor's <config> needs a <target>");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Replace model by what an image file of it reads back as. */
+static int through_image(struct monitor *mon, struct mon_model *model)
+{
+	struct image_model im, *back = NULL;
+	struct image_stats st;
+	char err[256] = "", path[300];
+	const char *pid = strstr(mon->cfg.image, "%p");
+	int rc = model_to_image(mon, model, &im);
+
+	/* "%p" in the path: this host process's id (parallel test runs) */
+	if (pid)
+		snprintf(path, sizeof path, "%.*s%ld%s", (int)(pid - mon->cfg.image),
+			 mon->cfg.image, (long)getpid(), pid + 2);
+	else
+		snprintf(path, sizeof path, "%s", mon->cfg.image);
+
+	if (rc) {
+		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
+		goto out;
+	}
+	rc = image_write(path, &im, &st, err, sizeof err);
+	image_model_release(&im);
+	if (!rc)
+		rc = image_read(path, &back, err, sizeof err);
+	if (rc) {
+		env_log(mon->env, "monitor: image: %s", err);
+		goto out;
+	}
+	model_free(model);
+	rc = image_to_model(back, mon, model);
+	image_model_free(back);
+	if (rc) {
+		env_log(mon->env, "monitor: image: cannot use what was read: %s",
+			strerror(-rc));
+		goto out;
+	}
+	env_log(mon->env, "monitor: image: %llu bytes written, read back: %u caps",
+		(unsigned long long)st.image_bytes, model->ncaps);
+	unlink(path);
+	return 0;
+out:
+	unlink(path);
+	monitor_resume(mon);
+	return rc;
+}
+
+/* Checkpoint the restored target again and compare (then resume it). */
+static int verify(struct monitor *mon, const struct mon_model *before)
+{
+	struct mon_model *after = calloc(1, sizeof *after);
+	int rc = -ENOMEM;
+
+	if (after && !(rc = monitor_checkpoint(mon, after))) {
+		rc = monitor_verify_restore(mon, before, after);
+		monitor_resume(mon);
+	}
+	if (after)
+		model_free(after);
+	free(after);
+	return rc;
+}
+
+/* The test hook: checkpoint, then resume or restore, per <test>. */
+static int control_test(struct monitor *mon)
+{
+	struct mon_model *model = calloc(1, sizeof *model);
+	int rc;
+
+	if (!model)
+		return -ENOMEM;
+	rc = monitor_checkpoint(mon, model);
+	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE && mon->cfg.image[0])
+		rc = through_image(mon, model);
+	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {
+		rc = monitor_restore(mon, model);
+		if (!rc)
+			rc = verify(mon, model);
+	} else if (!rc) {
+		monitor_resume(mon);
+	}
+	model_free(model);
+	free(model);
+	return rc;
+}
+
+static void control_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	struct monitor *mon = container_of(obj, struct monitor, control_obj);
+	int rc;
+
+	if (m->code != CONTROL_TEST)
+		return msg_reset(m, RPC_INVALID_OPCODE);
+	if (mon->state != MON_RUNNING)
+		return mon_reply_err(m, -ESRCH);
+	rc = control_test(mon);
+	if (rc)
+		return mon_reply_err(m, rc);
+	msg_reset(m, RPC_OK);
+}
+
+/* The trigger thread: sleep, then ask the entrypoint for the test. */
+static void trigger_main(void *arg)
+{
+	struct monitor *mon = arg;
+	uint64_t label;
+	struct msg m;
+
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0),
+		   mon->cfg.checkpoint_after_ms * 1000, &label);
+	msg_reset(&m, CONTROL_TEST);
+	rpc_call(mon->control, &m);
+}
+
+void monitor_target_ended(struct monitor *mon, int code)
+{
+	env_log(mon->env, "monitor: target exited with %d after %llu checkpoint(s)", code,
+		(unsigned long long)mon->checkpoints);
+	target_destroy(mon);
+	if (mon->trigger) {
+		thread_join(mon->trigger);
+		mon->trigger = NULL;
+	}
+	if (mon->control_obj.cap.idx)
+		ep_dissolve(mon->env->ep, &mon->control_obj);
+	parent_exit(mon->env->parent, code);
+}
+
+void monitor_construct(struct env *env, void *arg)
+{
+	struct monitor *mon = calloc(1, sizeof *mon);
+	int rc;
+
+	if (!mon) {
+		env_log(env, "monitor: out of memory");
+		parent_exit(env->parent, 2);
+		return;
+	}
+	mon->env = env;
+	mon->cfg = *(const struct monitor_config *)arg;
+	mon->control = ep_manage(env->ep, &mon->control_obj, control_dispatch);
+	if (!cap_valid(mon->control)) {
+		env_log(env, "monitor: no control object");
+		parent_exit(env->parent, 2);
+		return;
+	}
+	if ((rc = target_start(mon))) {
+		parent_exit(env->parent, 2);
+		return;
+	}
+	if (mon->cfg.checkpoint_after_ms &&
+	    (rc =
+		 thread_create(env, "monitor-test", trigger_main, mon, 0, &mon->trigger)))
+		env_log(env, "monitor: no test trigger: %s", strerror(-rc));
+}

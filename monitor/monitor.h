@@ -1,0 +1,236 @@
+/*
+ * The checkpoint/restore monitor (DESIGN.md "monitor/"): a native
+ * component that starts its target as its own child and serves every
+ * session the target asks for by interception, forwarding to the real
+ * services it opened through its own parent and recording what a
+ * checkpoint and a restore need.
+ *
+ * Boundary: the monitor is a user-level component.  It holds only caps it
+ * legitimately got (the target's real sessions, caps in the replies it
+ * forwards), attaches the target's dataspaces into its own address space
+ * to read and write its memory (seed 000, approach 1), learns the cap
+ * map's address from the target's own PD_CAP_MAP_REPORT (approach 2) and
+ * uses the native-PD extension (PD_MAP_CAP).  Nothing here includes a
+ * kernel/ or core/ header (tests/unit/test_monitor.c checks it).
+ *
+ * Everything below is touched only on the monitor's entrypoint thread
+ * (the checkpoint trigger thread only calls the control object).
+ */
+#ifndef MONITOR_MONITOR_H
+#define MONITOR_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <base/env.h>
+
+#define MON_NAME_MAX	64
+#define MON_ARGS_MAX	256
+#define MON_MAX_PROXIES 32
+#define MON_MAX_RECORDS 128
+#define MON_MAX_REGIONS 64
+#define MON_MAX_THREADS 16
+
+enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
+
+/* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=/>
+ * </config>.  binary non-empty, ram > 0, caps > 0. */
+struct monitor_config {
+	char binary[MON_NAME_MAX];
+	uint64_t ram, caps;
+	uint64_t checkpoint_after_ms; /* 0: no test checkpoint */
+	enum mon_restore restore;
+	char image[256]; /* non-empty: restore through an image file there */
+};
+
+struct monitor;
+struct proxy;
+struct mon_req;
+struct badge_map;
+
+/*
+ * A session type the monitor serves by interception: one per file
+ * (pd_proxy.c, cpu_proxy.c, ...).  before() may answer the request itself
+ * (return 1, m is the reply) or refuse it (-errno); 0 forwards m to the
+ * real object.  after() sees the request's summary and the real reply
+ * and records what it needs (it may replace reply caps by proxies).
+ */
+struct proxy_type {
+	const char *name;
+	int (*before)(struct proxy *p, struct msg *m);
+	void (*after)(struct proxy *p, const struct mon_req *req, struct msg *reply);
+	/* after a restore: re-establish state at the real object that names
+	 * the target's recreated objects (old -> new badges in bm); 0 or
+	 * -errno (logged by the caller).  NULL: nothing to do. */
+	int (*restored)(struct proxy *p, const struct badge_map *bm);
+};
+
+/* One intercepted object: obj is managed by the monitor's entrypoint and
+ * its cap is what the target holds; real is the object it stands for.
+ * Invariant: used == 1 iff obj is managed. */
+struct proxy {
+	struct rpc_object obj;
+	struct monitor *mon;
+	const struct proxy_type *type;
+	cap_t real;
+	int used;
+	uint64_t state[4]; /* the type's own record (e.g. a timer's sigh) */
+};
+
+/* What after() needs of a request (the message itself becomes the reply). */
+struct mon_req {
+	uint64_t code;
+	unsigned nwords;
+	uint64_t w[8];
+	unsigned ncaps;
+	uint64_t badge[MSG_MAX_ITEMS]; /* real badges, after proxy translation */
+};
+
+/* Classes of DESIGN.md's table, plus what the monitor knows it cannot
+ * restore (MON_CLASS_UNKNOWN: a checkpoint that finds one live fails). */
+enum mon_class {
+	MON_CLASS_UNKNOWN = 0,
+	MON_CLASS_SESSION,    /* a session the monitor serves */
+	MON_CLASS_DATASPACE,  /* RAM dataspace */
+	MON_CLASS_ROM_DS,     /* ROM dataspace */
+	MON_CLASS_REGION_MAP, /* address space / stack area region map */
+	MON_CLASS_THREAD,     /* CPU thread object */
+	MON_CLASS_RPC_GATE,   /* a gate the target allocated for its own object */
+	MON_CLASS_SIGNAL_SOURCE,
+	MON_CLASS_SIGNAL_CONTEXT,
+	MON_CLASS_SEMAPHORE, /* the signal source's semaphore irq */
+	MON_CLASS_ROUTED,    /* a session routed outside through the monitor's parent */
+	MON_CLASS_ROOT,	     /* a root the target announced */
+	MON_CLASS_TASK,	     /* FIXED_TASK: the target's own task, core-managed */
+	MON_CLASS_PARENT,    /* FIXED_PARENT: the monitor's parent object */
+	MON_CLASS_SKIPPED,   /* receive window / dead entry: nothing to restore */
+	MON_CLASS_COUNT,
+};
+const char *mon_class_name(enum mon_class c);
+
+/* A cap the monitor learned of.  Invariants: used == 1 iff the entry is
+ * live; the monitor holds `refs` references to cap (0 for caps it only
+ * knows of, e.g. proxies); badge == cap_badge(cap) at record time;
+ * aux: size for dataspaces, entrypoint-thread badge for gates, imprint
+ * for contexts, thread nr for threads. */
+struct mon_record {
+	int used;
+	unsigned refs;
+	enum mon_class cls;
+	cap_t cap;
+	uint64_t badge;
+	uint64_t aux, aux2;
+	char what[MON_NAME_MAX]; /* service name, args for routed sessions */
+	char args[MON_ARGS_MAX];
+};
+
+/* A dataspace attached in the target: [at, at + size) maps ds from off. */
+struct mon_region {
+	int used;
+	uint64_t ds_badge;
+	uint64_t at, off, size;
+	unsigned perm;
+};
+
+/* A thread of the target: cap at the real CPU session. */
+struct mon_thread {
+	int used;
+	cap_t cap;
+	uint64_t nr, utcb, badge;
+};
+
+enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
+
+struct monitor {
+	struct env *env;
+	struct monitor_config cfg;
+	enum mon_state state;
+	int exit_code;
+	/* the target's real sessions, opened at the monitor's parent */
+	cap_t pd, cpu, log, rom;
+	/* the proxies the target holds instead (pd_proxy is proxy[0] etc.) */
+	struct proxy *pd_proxy, *cpu_proxy, *log_proxy, *rom_proxy;
+	struct proxy proxy[MON_MAX_PROXIES];
+	struct rpc_object parent_obj;  /* the target's parent interface */
+	struct rpc_object control_obj; /* checkpoint / restore requests */
+	cap_t control;
+	cap_t exc_irq; /* the target CPU session's exception irq */
+	struct thread *trigger;
+	uint64_t cap_map_addr, cap_map_entries, base_state_addr;
+	struct mon_record rec[MON_MAX_RECORDS];
+	struct mon_region region[MON_MAX_REGIONS];
+	struct mon_thread thread[MON_MAX_THREADS];
+	uint64_t checkpoints, restores;
+	/* services the target announced: name and its root's badge */
+	int nannounced;
+	struct {
+		char name[MON_NAME_MAX];
+		uint64_t badge;
+	} announced[4];
+};
+
+/* ---- monitor.c ---- */
+/* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
+ * -EINVAL with a one-line message in err. */
+int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
+			 size_t errlen);
+/* The native construct function; arg is a struct monitor_config that
+ * outlives the component. */
+void monitor_construct(struct env *env, void *arg);
+/* The target ended (exit code, or fault): tear it down, exit the monitor. */
+void monitor_target_ended(struct monitor *mon, int code);
+
+/* ---- target.c ---- */
+/* Open the target's sessions, load its binary, start its first thread.
+ * 0 or -errno (logged); on failure what was made is torn down. */
+int target_start(struct monitor *mon);
+/* Kill the target's threads, free its memory, close its sessions. */
+void target_destroy(struct monitor *mon);
+/* Watch the target's CPU session (mon->cpu) for faults: a faulting
+ * target ends like an exiting one, with exit code 1.  0 or -errno. */
+int target_watch(struct monitor *mon);
+/* Open a PD and a CPU session for the target at the monitor's parent
+ * (its configured quota).  0 or -errno; nothing is left open on error. */
+int target_open_pd_cpu(struct monitor *mon, cap_t *pd, cap_t *cpu);
+/* Close a session opened at the monitor's parent and drop the cap. */
+void target_close_session(struct monitor *mon, cap_t *s);
+
+/* ---- proxy.c ---- */
+/* Make a proxy of type t for real (takes over the reference); its cap,
+ * or CAP_INVALID when no slot is free (real is then released). */
+cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
+		struct proxy **out);
+/* The proxy whose cap has this badge, or NULL. */
+struct proxy *proxy_find(struct monitor *mon, uint64_t badge);
+/* Dissolve every proxy and drop its real cap. */
+void proxy_destroy_all(struct monitor *mon);
+void mon_reply_err(struct msg *m, int err);
+
+/* ---- the session types (one file each) ---- */
+extern const struct proxy_type pd_proxy_type;	  /* pd_proxy.c */
+extern const struct proxy_type cpu_proxy_type;	  /* cpu_proxy.c */
+extern const struct proxy_type log_proxy_type;	  /* log_rom_proxy.c */
+extern const struct proxy_type rom_proxy_type;	  /* log_rom_proxy.c */
+extern const struct proxy_type signal_proxy_type; /* signal_proxy.c */
+extern const struct proxy_type timer_proxy_type;  /* timer_proxy.c */
+/* The target's parent interface (parent_proxy.c). */
+void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m);
+
+/* ---- records.c ---- */
+/* Find or create the record of cap and give it class cls and aux unless
+ * it has a class already; takes no reference.  NULL when full. */
+struct mon_record *record_add(struct monitor *mon, enum mon_class cls, cap_t cap,
+			      uint64_t aux);
+/* Take over one reference to cap (a cap received in a reply): find or
+ * create its record (MON_CLASS_UNKNOWN).  If full, the cap is released. */
+void record_hold(struct monitor *mon, cap_t cap, const char *what);
+struct mon_record *record_find(struct monitor *mon, uint64_t badge);
+void record_drop(struct monitor *mon, uint64_t badge);
+int region_add(struct monitor *mon, uint64_t ds_badge, uint64_t at, uint64_t off,
+	       uint64_t size, unsigned perm);
+void region_drop(struct monitor *mon, uint64_t at);
+int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb,
+	       uint64_t badge);
+/* Drop every record, region and thread (references released). */
+void records_clear(struct monitor *mon);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * The target's parent interface, served by the monitor.  The env sessions
+ * (asked for with empty args) are the monitor's proxies; any other
+ * session is routed through the monitor's own parent and recorded with
+ * its service and args (DESIGN.md: "caps obtained through sessions routed
+ * outside: re-open the session with the recorded arguments").  Requests
+ * come from the guest, so every word is checked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "monitor/monitor.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+static struct proxy *env_proxy(struct monitor *mon, const char *service)
+{
+	if (!strcmp(service, "PD"))
+		return mon->pd_proxy;
+	if (!strcmp(service, "CPU"))
+		return mon->cpu_proxy;
+	if (!strcmp(service, "LOG"))
+		return mon->log_proxy;
+	if (!strcmp(service, "ROM"))
+		return mon->rom_proxy;
+	return NULL;
+}
+
+static void op_session(struct monitor *mon, struct msg *m)
+{
+	char service[MON_NAME_MAX], args[MON_ARGS_MAX];
+	struct mon_record *r;
+	struct proxy *p;
+	unsigned pos = 0;
+	cap_t s;
+	int rc;
+
+	if (msg_get_str(m, &pos, service, sizeof service) ||
+	    msg_get_str(m, &pos, args, sizeof args))
+		return mon_reply_err(m, -EINVAL);
+	if (!args[0] && (p = env_proxy(mon, service)) != NULL) {
+		msg_reset(m, RPC_OK);
+		msg_put_cap(m, p->obj.cap);
+		return;
+	}
+	if ((rc = parent_session(mon->env->parent, service, args, &s)))
+		return mon_reply_err(m, rc);
+	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
+	record_hold(mon, s, service);
+	if (r) {
+		snprintf(r->what, sizeof r->what, "%s", service);
+		snprintf(r->args, sizeof r->args, "%s", args);
+	}
+	/* a session type with state naming the target's objects is served
+	 * through a proxy (the record keeps the monitor's own reference) */
+	if (!strcmp(service, "Timer")) {
+		s = proxy_new(mon, &timer_proxy_type, cap_ref(s), NULL);
+		if (!cap_valid(s))
+			return mon_reply_err(m, -ENOSPC);
+	}
+	msg_reset(m, RPC_OK);
+	msg_put_cap(m, s);
+}
+
+/* Remember (name, root badge) so a restore can announce the new root. */
+static void announced(struct monitor *mon, const char *name, uint64_t badge)
+{
+	int i;
+
+	for (i = 0; i < mon->nannounced; i++)
+		if (!strcmp(mon->announced[i].name, name))
+			break;
+	if (i == 4)
+		return;
+	if (i == mon->nannounced)
+		mon->nannounced++;
+	snprintf(mon->announced[i].name, sizeof mon->announced[i].name, "%s", name);
+	mon->announced[i].badge = badge;
+}
+
+static void op_announce(struct monitor *mon, struct msg *m)
+{
+	char name[MON_NAME_MAX];
+	unsigned pos = 0;
+	int rc;
+
+	if (msg_get_str(m, &pos, name, sizeof name) || m->ncaps < 1 ||
+	    !cap_valid(m->caps[0]))
+		return mon_reply_err(m, -EINVAL);
+	if ((rc = parent_announce(mon->env->parent, name, m->caps[0])))
+		return mon_reply_err(m, rc);
+	record_hold(mon, cap_ref(m->caps[0]), name);
+	record_add(mon, MON_CLASS_ROOT, m->caps[0], 0);
+	announced(mon, name, cap_badge(m->caps[0]));
+	msg_reset(m, RPC_OK);
+}
+
+static void op_forward_session_cap(struct monitor *mon, struct msg *m)
+{
+	int rc;
+
+	if (m->ncaps < 1 || !record_find(mon, cap_badge(m->caps[0])))
+		return mon_reply_err(m, -EINVAL);
+	if (m->code == PARENT_CLOSE) {
+		uint64_t badge = cap_badge(m->caps[0]);
+		rc = rpc_call(mon->env->parent, m);
+		if (!rc && m->code == RPC_OK)
+			record_drop(mon, badge);
+	} else {
+		rc = rpc_call(mon->env->parent, m);
+	}
+	if (rc)
+		mon_reply_err(m, rc);
+}
+
+static void exit_deferred(void *arg)
+{
+	struct monitor *mon = arg;
+
+	monitor_target_ended(mon, mon->exit_code);
+}
+
+void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	struct monitor *mon = container_of(obj, struct monitor, parent_obj);
+
+	if (mon->state != MON_RUNNING)
+		return mon_reply_err(m, -ESRCH);
+	switch (m->code) {
+	case PARENT_EXIT:
+		if (!m->nwords)
+			return mon_reply_err(m, -EINVAL);
+		mon->exit_code = (int)(int64_t)m->w[0];
+		mon->state = MON_EXITED;
+		msg_reset(m, RPC_OK);
+		ep_defer(mon->env->ep, exit_deferred, mon);
+		return;
+	case PARENT_SESSION:
+		return op_session(mon, m);
+	case PARENT_ANNOUNCE:
+		return op_announce(mon, m);
+	case PARENT_CLOSE:
+	case PARENT_UPGRADE:
+		return op_forward_session_cap(mon, m);
+	default:
+		msg_reset(m, RPC_INVALID_OPCODE);
+	}
+}

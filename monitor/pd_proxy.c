@@ -1,0 +1,100 @@
+/*
+ * The target's PD session, intercepted: RAM dataspaces, attachments,
+ * RPC gates (with the entrypoint thread they are bound to), the cap map
+ * report (seed 000, approach 2), signal sources and contexts, region maps.
+ * Requests that would hand the target the monitor's power over its PD
+ * (mapping caps, assigning a parent) are refused.
+ */
+#include <errno.h>
+
+#include "monitor/monitor.h"
+
+static int pd_before(struct proxy *p, struct msg *m)
+{
+	struct monitor *mon = p->mon;
+
+	switch (m->code) {
+	case PD_MAP_CAP:
+	case PD_ASSIGN_PARENT:
+		return -EPERM;
+	case PD_CAP_MAP_REPORT:
+		/* w0 = cap map, w1 = entries, w2 (optional) = base_state */
+		if (m->nwords < 2)
+			return -EINVAL;
+		mon->cap_map_addr = m->w[0];
+		mon->cap_map_entries = m->w[1];
+		mon->base_state_addr = m->nwords > 2 ? m->w[2] : 0;
+		return 0;
+	}
+	return 0;
+}
+
+/* Record an attachment; size 0 meant "the rest of the dataspace". */
+static void attached(struct monitor *mon, const struct mon_req *req, uint64_t at)
+{
+	struct mon_record *ds = record_find(mon, req->badge[0]);
+	uint64_t size = req->w[2];
+
+	if (!size && ds && ds->aux > req->w[1])
+		size = ds->aux - req->w[1];
+	if (region_add(mon, req->badge[0], at, req->w[1], size, (unsigned)req->w[3]))
+		env_log(mon->env, "monitor: too many regions to record");
+}
+
+static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
+{
+	struct monitor *mon = p->mon;
+	cap_t c0 = r->ncaps ? r->caps[0] : CAP_INVALID;
+
+	switch (req->code) {
+	case PD_ALLOC_RAM: /* core rounds the size up to pages */
+		if (cap_valid(c0))
+			record_add(mon, MON_CLASS_DATASPACE, c0,
+				   (req->w[0] + 0xfff) & ~0xfffULL);
+		break;
+	case PD_FREE_RAM:
+		for (int i = 0; i < MON_MAX_REGIONS; i++)
+			if (mon->region[i].used &&
+			    mon->region[i].ds_badge == req->badge[0])
+				region_drop(mon, mon->region[i].at);
+		record_drop(mon, req->badge[0]);
+		break;
+	case PD_ATTACH:
+		if (r->nwords >= 1 && req->ncaps >= 1)
+			attached(mon, req, r->w[0]);
+		break;
+	case PD_DETACH:
+		region_drop(mon, req->w[0]);
+		break;
+	case PD_ALLOC_RPC_CAP:
+		if (cap_valid(c0))
+			record_add(mon, MON_CLASS_RPC_GATE, c0, req->badge[0]);
+		break;
+	case PD_FREE_RPC_CAP:
+		record_drop(mon, req->badge[0]);
+		break;
+	case PD_ALLOC_SIGNAL_SOURCE:
+		/* wrap the source: its semaphore is fetched through it */
+		if (cap_valid(c0)) {
+			cap_t w = proxy_new(mon, &signal_proxy_type, c0, NULL);
+			r->caps[0] = w;
+			if (!cap_valid(w))
+				r->ncaps = 0;
+		}
+		break;
+	case PD_ALLOC_CONTEXT:
+		if (cap_valid(c0))
+			record_add(mon, MON_CLASS_SIGNAL_CONTEXT, c0, req->w[0]);
+		break;
+	case PD_FREE_CONTEXT:
+		record_drop(mon, req->badge[0]);
+		break;
+	case PD_ADDRESS_SPACE:
+	case PD_STACK_AREA:
+		if (cap_valid(c0))
+			record_add(mon, MON_CLASS_REGION_MAP, c0, req->code);
+		break;
+	}
+}
+
+const struct proxy_type pd_proxy_type = {"PD", pd_before, pd_after, NULL};

@@ -1,0 +1,110 @@
+/*
+ * Interception by proxy objects.  The target holds the cap of a proxy
+ * (an RPC object of the monitor); each request is summarised, its caps
+ * translated (a proxy cap becomes the real cap it stands for), offered to
+ * the type's before() hook, forwarded to the real object, and the reply
+ * offered to after() before it goes back to the target.  Adding a session
+ * type is one file with a struct proxy_type.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "monitor/monitor.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+void mon_reply_err(struct msg *m, int err)
+{
+	msg_reset(m, RPC_ERROR);
+	msg_put(m, (uint64_t)(int64_t)err);
+}
+
+struct proxy *proxy_find(struct monitor *mon, uint64_t badge)
+{
+	if (!badge)
+		return NULL;
+	for (int i = 0; i < MON_MAX_PROXIES; i++)
+		if (mon->proxy[i].used && mon->proxy[i].obj.badge == badge)
+			return &mon->proxy[i];
+	return NULL;
+}
+
+/* Replace proxy caps by the real caps they stand for; summarise. */
+static void translate(struct monitor *mon, struct msg *m, struct mon_req *req)
+{
+	req->code = m->code;
+	req->nwords = m->nwords;
+	for (unsigned i = 0; i < 8; i++)
+		req->w[i] = i < m->nwords ? m->w[i] : 0;
+	req->ncaps = m->ncaps;
+	for (unsigned i = 0; i < m->ncaps; i++) {
+		struct proxy *p = proxy_find(mon, cap_badge(m->caps[i]));
+		if (p)
+			m->caps[i] = p->real; /* the entrypoint releases its own list */
+		req->badge[i] = cap_badge(m->caps[i]);
+	}
+}
+
+static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	struct proxy *p = container_of(obj, struct proxy, obj);
+	struct mon_req req;
+	int rc;
+
+	if (!p->used || p->mon->state != MON_RUNNING)
+		return mon_reply_err(m, -ESRCH);
+	translate(p->mon, m, &req);
+	rc = p->type->before ? p->type->before(p, m) : 0;
+	if (rc == 1)
+		return;
+	if (rc < 0)
+		return mon_reply_err(m, rc);
+	rc = rpc_call(p->real, m);
+	if (rc)
+		return mon_reply_err(m, rc);
+	if (p->type->after && m->code == RPC_OK)
+		p->type->after(p, &req, m);
+	/* every cap the reply carries stays known: the monitor keeps the
+	 * reference it received (a proxy cap put in by after() is its own) */
+	for (unsigned i = 0; i < m->ncaps; i++)
+		if (cap_valid(m->caps[i]) && !proxy_find(p->mon, cap_badge(m->caps[i])))
+			record_hold(p->mon, m->caps[i], p->type->name);
+}
+
+cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
+		struct proxy **out)
+{
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		cap_t c;
+
+		if (p->used)
+			continue;
+		memset(p, 0, sizeof *p);
+		p->mon = mon;
+		p->type = t;
+		p->real = real;
+		c = ep_manage(mon->env->ep, &p->obj, proxy_dispatch);
+		if (!cap_valid(c))
+			break;
+		p->used = 1;
+		if (out)
+			*out = p;
+		return c;
+	}
+	cap_release(real);
+	return CAP_INVALID;
+}
+
+void proxy_destroy_all(struct monitor *mon)
+{
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		if (!p->used)
+			continue;
+		ep_dissolve(mon->env->ep, &p->obj);
+		cap_release(p->real);
+		memset(p, 0, sizeof *p);
+	}
+	mon->pd_proxy = mon->cpu_proxy = mon->log_proxy = mon->rom_proxy = NULL;
+}

@@ -1,0 +1,140 @@
+/*
+ * The monitor's records: every cap it learned of while serving the
+ * target (with its class and what restore needs), the target's attached
+ * regions and its threads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "monitor/monitor.h"
+
+static const char *const class_names[MON_CLASS_COUNT] = {
+    [MON_CLASS_UNKNOWN] = "unknown",
+    [MON_CLASS_SESSION] = "session",
+    [MON_CLASS_DATASPACE] = "dataspace",
+    [MON_CLASS_ROM_DS] = "rom dataspace",
+    [MON_CLASS_REGION_MAP] = "region map",
+    [MON_CLASS_THREAD] = "thread",
+    [MON_CLASS_RPC_GATE] = "rpc gate",
+    [MON_CLASS_SIGNAL_SOURCE] = "signal source",
+    [MON_CLASS_SIGNAL_CONTEXT] = "signal context",
+    [MON_CLASS_SEMAPHORE] = "semaphore irq",
+    [MON_CLASS_ROUTED] = "routed session",
+    [MON_CLASS_ROOT] = "announced root",
+    [MON_CLASS_TASK] = "task",
+    [MON_CLASS_PARENT] = "parent",
+    [MON_CLASS_SKIPPED] = "skipped",
+};
+
+const char *mon_class_name(enum mon_class c)
+{
+	return c < MON_CLASS_COUNT && class_names[c] ? class_names[c] : "?";
+}
+
+struct mon_record *record_find(struct monitor *mon, uint64_t badge)
+{
+	if (!badge || badge == CAP_ID_INVALID)
+		return NULL;
+	for (int i = 0; i < MON_MAX_RECORDS; i++)
+		if (mon->rec[i].used && mon->rec[i].badge == badge)
+			return &mon->rec[i];
+	return NULL;
+}
+
+static struct mon_record *record_get(struct monitor *mon, cap_t cap)
+{
+	struct mon_record *r = record_find(mon, cap_badge(cap));
+
+	if (r || !cap_valid(cap))
+		return r;
+	for (int i = 0; i < MON_MAX_RECORDS; i++) {
+		if (mon->rec[i].used)
+			continue;
+		r = &mon->rec[i];
+		memset(r, 0, sizeof *r);
+		r->used = 1;
+		r->cap = cap;
+		r->badge = cap_badge(cap);
+		return r;
+	}
+	return NULL;
+}
+
+struct mon_record *record_add(struct monitor *mon, enum mon_class cls, cap_t cap,
+			      uint64_t aux)
+{
+	struct mon_record *r = record_get(mon, cap);
+
+	if (r && r->cls == MON_CLASS_UNKNOWN) {
+		r->cls = cls;
+		r->aux = aux;
+	}
+	return r;
+}
+
+void record_hold(struct monitor *mon, cap_t cap, const char *what)
+{
+	struct mon_record *r = record_get(mon, cap);
+
+	if (!r) {
+		cap_release(cap);
+		return;
+	}
+	r->refs++;
+	if (!r->what[0] && what)
+		snprintf(r->what, sizeof r->what, "%s", what);
+}
+
+void record_drop(struct monitor *mon, uint64_t badge)
+{
+	struct mon_record *r = record_find(mon, badge);
+
+	if (!r)
+		return;
+	while (r->refs--)
+		cap_release(r->cap);
+	memset(r, 0, sizeof *r);
+}
+
+int region_add(struct monitor *mon, uint64_t ds_badge, uint64_t at, uint64_t off,
+	       uint64_t size, unsigned perm)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		struct mon_region *g = &mon->region[i];
+		if (g->used)
+			continue;
+		*g = (struct mon_region){1, ds_badge, at, off, size, perm};
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void region_drop(struct monitor *mon, uint64_t at)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++)
+		if (mon->region[i].used && mon->region[i].at == at)
+			memset(&mon->region[i], 0, sizeof mon->region[i]);
+}
+
+int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb, uint64_t badge)
+{
+	for (int i = 0; i < MON_MAX_THREADS; i++) {
+		struct mon_thread *t = &mon->thread[i];
+		if (t->used)
+			continue;
+		*t = (struct mon_thread){1, cap, nr, utcb, badge};
+		record_add(mon, MON_CLASS_THREAD, cap, nr);
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+void records_clear(struct monitor *mon)
+{
+	for (int i = 0; i < MON_MAX_RECORDS; i++)
+		if (mon->rec[i].used)
+			record_drop(mon, mon->rec[i].badge);
+	memset(mon->region, 0, sizeof mon->region);
+	memset(mon->thread, 0, sizeof mon->thread);
+}

@@ -1,0 +1,595 @@
+/*
+ * Restore on the same node (DESIGN.md "Restore"): a new PD and CPU
+ * session, threads at their old thread-area numbers, dataspaces recreated
+ * and attached at the same addresses, every cap of the model mapped at its
+ * old kcap (PD_MAP_CAP) — objects the target owns (gates, dataspaces,
+ * threads, signal objects) recreated with new badges — the new badges
+ * written into the same cap map slots, the cap map and the object pool
+ * rebuilt on a copy of the memory, memory, UTCBs and registers written,
+ * then the old target destroyed and the new one started.  All or nothing:
+ * until the commit point every failure destroys what was made and the
+ * old target runs on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/platform.h"
+#include "monitor/restore.h"
+
+struct rs_thread {
+	cap_t obj, kthread;
+	uint64_t nr, badge;
+};
+struct rs_ds {
+	uint64_t old_badge, size;
+	cap_t cap;
+};
+struct rs_cap {
+	enum mon_class cls;
+	cap_t cap;
+	uint64_t aux;
+};
+
+/* Everything a restore made so far (released on failure, recorded on
+ * success).  Invariant: each valid cap here is one reference held. */
+struct rs {
+	struct monitor *mon;
+	struct mon_model *m; /* a copy of the model, rewritten in place */
+	cap_t pd, cpu, source;
+	struct rs_thread thread[MON_MAX_THREADS];
+	unsigned nfill;
+	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
+	unsigned nds;
+	struct rs_ds ds[MON_MAX_REGIONS];
+	unsigned ncaps;
+	struct rs_cap cap[MON_MAX_RECORDS];
+	struct badge_map bm;
+	const char *what;
+};
+
+static int reply_rc(const struct msg *m)
+{
+	return m->code == RPC_ERROR && m->nwords ? (int)(int64_t)m->w[0] : -EPROTO;
+}
+
+/* A call answering with one cap. */
+static int call_cap(cap_t dst, struct msg *m, cap_t *out)
+{
+	int rc = rpc_call(dst, m);
+
+	if (rc)
+		return rc;
+	if (m->code != RPC_OK)
+		return reply_rc(m);
+	if (m->ncaps < 1 || !cap_valid(m->caps[0]))
+		return -EPROTO;
+	*out = m->caps[0];
+	return 0;
+}
+
+static int badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
+{
+	if (rs->bm.n == CAP_SLOTS)
+		return -ENOSPC;
+	rs->bm.pair[rs->bm.n].old_badge = old_badge;
+	rs->bm.pair[rs->bm.n].new_badge = new_badge;
+	rs->bm.n++;
+	return 0;
+}
+
+/* Keep a new cap (one reference) until commit or rollback. */
+static int keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
+{
+	if (rs->ncaps == MON_MAX_RECORDS) {
+		cap_release(cap);
+		return -ENOSPC;
+	}
+	rs->cap[rs->ncaps++] = (struct rs_cap){cls, cap, aux};
+	return 0;
+}
+
+static void cpu_kill(cap_t cpu, cap_t thread)
+{
+	struct msg m;
+
+	msg_reset(&m, CPU_KILL);
+	msg_put_cap(&m, thread);
+	rpc_call(cpu, &m);
+}
+
+/* ---- threads ---------------------------------------------------------- */
+
+static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
+		       struct rs_thread *t)
+{
+	uint64_t nr, utcb, badge;
+	cap_t obj;
+	int rc;
+
+	for (;;) {
+		if ((rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
+					    &badge)))
+			return rc;
+		if (nr == mt->nr)
+			break;
+		if (nr > mt->nr || rs->nfill == MON_MAX_THREADS) {
+			cpu_kill(rs->cpu, obj);
+			cap_release(obj);
+			return -EADDRINUSE;
+		}
+		rs->fill[rs->nfill++] = obj; /* a number the target had freed */
+	}
+	*t = (struct rs_thread){obj, CAP_INVALID, nr, badge};
+	if (utcb != mt->utcb)
+		return -EADDRINUSE;
+	if ((rc = cpu_thread_cap(rs->cpu, obj, CPU_KERNEL_THREAD, &t->kthread)))
+		return rc;
+	if ((rc = badge_add(rs, mt->badge, badge)))
+		return rc;
+	return badge_add(rs, mt->obj_badge, cap_badge(obj));
+}
+
+/* In ascending thread number, so that core hands out the old numbers. */
+static int make_threads(struct rs *rs)
+{
+	const struct mon_model *m = rs->m;
+	int done[MON_MAX_THREADS] = {0}, rc;
+
+	rs->what = "cannot recreate a thread at its number";
+	for (unsigned k = 0; k < m->nthreads; k++) {
+		unsigned best = m->nthreads;
+		for (unsigned i = 0; i < m->nthreads; i++)
+			if (!done[i] &&
+			    (best == m->nthreads || m->thread[i].nr < m->thread[best].nr))
+				best = i;
+		done[best] = 1;
+		if ((rc = make_thread(rs, &m->thread[best], &rs->thread[best])))
+			return rc;
+	}
+	return 0;
+}
+
+static struct rs_thread *thread_by_badge(struct rs *rs, uint64_t old_badge, int obj)
+{
+	for (unsigned i = 0; i < rs->m->nthreads; i++) {
+		const struct mon_model_thread *mt = &rs->m->thread[i];
+		if ((obj ? mt->obj_badge : mt->badge) == old_badge)
+			return &rs->thread[i];
+	}
+	return NULL;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+static struct rs_ds *ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
+{
+	struct rs_ds *d;
+
+	for (unsigned i = 0; i < rs->nds; i++)
+		if (rs->ds[i].old_badge == old_badge)
+			return &rs->ds[i];
+	if (rs->nds == MON_MAX_REGIONS || !size)
+		return NULL;
+	d = &rs->ds[rs->nds];
+	if (pd_alloc_ram(rs->pd, size, &d->cap))
+		return NULL;
+	d->old_badge = old_badge;
+	d->size = size;
+	rs->nds++;
+	if (badge_add(rs, old_badge, cap_badge(d->cap)))
+		return NULL;
+	return d;
+}
+
+static int make_regions(struct rs *rs)
+{
+	uint64_t at;
+	int rc;
+
+	rs->what = "cannot recreate its memory";
+	for (unsigned i = 0; i < rs->m->nregions; i++) {
+		const struct mon_model_region *r = &rs->m->region[i];
+		struct rs_ds *d = ds_get(rs, r->ds_badge, r->ds_size);
+		if (!d)
+			return -ENOMEM;
+		if ((rc =
+			 pd_attach(rs->pd, d->cap, r->at, r->off, r->size, r->perm, &at)))
+			return rc;
+		if (at != r->at)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static int fill_memory(struct rs *rs)
+{
+	int rc;
+
+	rs->what = "cannot write its memory";
+	for (unsigned i = 0; i < rs->m->nregions; i++) {
+		const struct mon_model_region *r = &rs->m->region[i];
+		struct rs_ds *d = ds_get(rs, r->ds_badge, 0);
+		if (!d)
+			return -ENOENT;
+		if ((rc = ds_copy(rs->mon, d->cap, r->off, r->data, r->size, 1)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- caps ------------------------------------------------------------- */
+
+static int pd_call_cap(struct rs *rs, uint64_t op, cap_t arg, int have_w0, uint64_t w0,
+		       cap_t *out)
+{
+	struct msg m;
+
+	msg_reset(&m, op);
+	if (cap_valid(arg))
+		msg_put_cap(&m, arg);
+	if (have_w0)
+		msg_put(&m, w0);
+	return call_cap(rs->pd, &m, out);
+}
+
+static int signal_source(struct rs *rs)
+{
+	if (cap_valid(rs->source))
+		return 0;
+	return pd_call_cap(rs, PD_ALLOC_SIGNAL_SOURCE, CAP_INVALID, 0, 0, &rs->source);
+}
+
+/* A new object for an entry the target owns: *c (one reference, kept). */
+static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
+{
+	struct rs_thread *t;
+	struct msg m;
+	int rc;
+
+	switch (mc->cls) {
+	case MON_CLASS_RPC_GATE: /* bound to the restored entrypoint thread */
+		t = thread_by_badge(rs, mc->aux, 0);
+		if (!t)
+			return -ESRCH;
+		rc = pd_alloc_rpc_cap(rs->pd, t->kthread, c);
+		return rc ? rc : keep(rs, mc->cls, *c, t->badge);
+	case MON_CLASS_SIGNAL_CONTEXT:
+		if ((rc = signal_source(rs)) ||
+		    (rc = pd_call_cap(rs, PD_ALLOC_CONTEXT, rs->source, 1, mc->aux, c)))
+			return rc;
+		return keep(rs, mc->cls, *c, mc->aux);
+	case MON_CLASS_SEMAPHORE:
+		if ((rc = signal_source(rs)))
+			return rc;
+		msg_reset(&m, SIGNAL_SEMAPHORE);
+		if ((rc = call_cap(rs->source, &m, c)))
+			return rc;
+		return keep(rs, mc->cls, *c, 0);
+	case MON_CLASS_REGION_MAP:
+		if ((rc = pd_call_cap(rs, mc->aux, CAP_INVALID, 0, 0, c)))
+			return rc;
+		return keep(rs, mc->cls, *c, mc->aux);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+/* The cap for model entry mc in the new target (borrowed), or an error. */
+static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
+{
+	struct mon_record *r;
+	struct rs_thread *t;
+	struct proxy *p;
+	struct rs_ds *d;
+	int rc;
+
+	switch (mc->cls) {
+	case MON_CLASS_SESSION: /* the same proxy, served by the monitor */
+	case MON_CLASS_SIGNAL_SOURCE:
+		p = proxy_find(rs->mon, mc->badge);
+		if (!p)
+			return -ESRCH;
+		if (mc->cls == MON_CLASS_SIGNAL_SOURCE && (rc = signal_source(rs)))
+			return rc;
+		*c = p->obj.cap;
+		return 0;
+	case MON_CLASS_ROM_DS: /* held by the monitor's sessions: unchanged */
+	case MON_CLASS_ROUTED:
+		r = record_find(rs->mon, mc->badge);
+		if (!r)
+			return -ESRCH;
+		*c = r->cap;
+		return 0;
+	case MON_CLASS_DATASPACE:
+		d = ds_get(rs, mc->badge, mc->aux);
+		if (!d)
+			return -ENOMEM;
+		*c = d->cap;
+		return 0;
+	case MON_CLASS_THREAD:
+		t = thread_by_badge(rs, mc->badge, 1);
+		if (!t)
+			return -ESRCH;
+		*c = t->obj;
+		return 0;
+	default:
+		if ((rc = recreate(rs, mc, c)))
+			return rc;
+		return badge_add(rs, mc->badge, cap_badge(*c));
+	}
+}
+
+static int map_caps(struct rs *rs)
+{
+	int rc;
+
+	for (unsigned i = 0; i < rs->m->ncaps; i++) {
+		const struct mon_model_cap *mc = &rs->m->cap[i];
+		uint64_t idx = KCAP_INDEX(mc->kcap);
+		cap_t c;
+
+		rs->what = mon_class_name(mc->cls);
+		switch (mc->cls) {
+		case MON_CLASS_TASK:
+		case MON_CLASS_SKIPPED:
+			continue;
+		case MON_CLASS_PARENT:
+			rc = pd_assign_parent(rs->pd, rs->mon->parent_obj.cap);
+			break;
+		case MON_CLASS_THREAD:
+			if (idx < FIXED_USER_BASE)
+				continue; /* core mapped the kernel thread there */
+					  /* fall through */
+		default:
+			rc = cap_for(rs, mc, &c);
+			if (!rc)
+				rc = pd_map_cap(rs->pd, c, mc->kcap);
+		}
+		if (rc) {
+			env_log(rs->mon->env,
+				"monitor: restore: kcap 0x%llx badge 0x%llx (%s): %s",
+				(unsigned long long)mc->kcap,
+				(unsigned long long)mc->badge, mon_class_name(mc->cls),
+				strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Bind the new semaphore to the restored handler thread, as the target's
+ * libbase bound the old one (REFERENCE.md "Signals"). */
+static int bind_semaphore(struct rs *rs)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t nr, label, tag;
+	int rc;
+
+	for (unsigned i = 0; i < rs->ncaps; i++) {
+		if (rs->cap[i].cls != MON_CLASS_SEMAPHORE)
+			continue;
+		rs->what = "cannot bind its signal semaphore";
+		if ((rc = model_handler_thread_nr(rs->m, &nr)))
+			return rc;
+		for (unsigned k = 0; k < rs->m->nthreads; k++) {
+			if (rs->thread[k].nr != nr)
+				continue;
+			u->mr[0] = IRQ_BIND;
+			u->mr[1] = cap_kcap(rs->thread[k].kthread);
+			u->mr[2] = SIGNAL_SEMAPHORE_LABEL;
+			tag = sys_invoke(cap_kcap(rs->cap[i].cap),
+					 TAG(SYS_OP_CALL, PROTO_IRQ, 3, 0),
+					 SYS_TIMEOUT_NEVER, &label);
+			return TAG_ERROR(tag) ? kerr_to_errno(TAG_ERROR(tag)) : 0;
+		}
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/* UTCBs and registers.  A call the pause rewound is re-issued from the
+ * UTCB: its destination badge (mr[0]) and cap badges get the new ids. */
+static int write_threads(struct rs *rs)
+{
+	int rc;
+
+	rs->what = "cannot set its threads' state";
+	for (unsigned i = 0; i < rs->m->nthreads; i++) {
+		struct mon_model_thread *mt = &rs->m->thread[i];
+		struct utcb *u = &mt->utcb_data;
+		cap_t ds;
+
+		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+			continue;
+		u->mr[0] = badge_map_new(&rs->bm, u->mr[0]);
+		for (uint64_t k = 0; k < u->mr[1] && k < MSG_MAX_ITEMS; k++)
+			u->mr[2 + k] = badge_map_new(&rs->bm, u->mr[2 + k]);
+		if ((rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
+					 &ds)))
+			return rc;
+		rc = ds_copy(rs->mon, ds, 0, u, sizeof *u, 1);
+		cap_release(ds);
+		if (rc || (rc = cpu_set_regs(rs->cpu, rs->thread[i].obj, &mt->regs)))
+			return rc;
+	}
+	return 0;
+}
+
+static void rollback(struct rs *rs)
+{
+	for (unsigned i = 0; i < rs->ncaps; i++)
+		cap_release(rs->cap[i].cap);
+	for (unsigned i = 0; i < rs->nds; i++)
+		cap_release(rs->ds[i].cap);
+	for (unsigned i = 0; i < MON_MAX_THREADS; i++) {
+		if (rs->thread[i].obj.idx)
+			cap_release(rs->thread[i].obj);
+		if (rs->thread[i].kthread.idx)
+			cap_release(rs->thread[i].kthread);
+	}
+	for (unsigned i = 0; i < rs->nfill; i++)
+		cap_release(rs->fill[i]);
+	if (rs->source.idx)
+		cap_release(rs->source);
+	/* closing the sessions frees every object made in them */
+	target_close_session(rs->mon, &rs->cpu);
+	target_close_session(rs->mon, &rs->pd);
+}
+
+/* Replace a proxy's real object (the proxy's cap stays what the target
+ * holds). */
+static void proxy_retarget(struct proxy *p, cap_t real)
+{
+	cap_release(p->real);
+	p->real = cap_ref(real);
+}
+
+/* Past the point of no return: the old target goes, the new one's
+ * objects become the monitor's records, its threads start. */
+static void commit(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+
+	/* the old target: threads, memory, objects, sessions */
+	for (int i = 0; i < MON_MAX_RECORDS; i++) {
+		struct mon_record *r = &mon->rec[i];
+		if (r->used && r->cls != MON_CLASS_ROM_DS && r->cls != MON_CLASS_ROUTED)
+			record_drop(mon, r->badge);
+	}
+	memset(mon->region, 0, sizeof mon->region);
+	memset(mon->thread, 0, sizeof mon->thread);
+	target_close_session(mon, &mon->cpu);
+	target_close_session(mon, &mon->pd);
+	mon->pd = rs->pd;
+	mon->cpu = rs->cpu;
+	proxy_retarget(mon->pd_proxy, rs->pd);
+	proxy_retarget(mon->cpu_proxy, rs->cpu);
+	if (target_watch(mon))
+		env_log(mon->env, "monitor: restore: cannot watch the target for faults");
+	for (int i = 0; i < MON_MAX_PROXIES; i++)
+		if (mon->proxy[i].used && mon->proxy[i].type == &signal_proxy_type &&
+		    cap_valid(rs->source))
+			proxy_retarget(&mon->proxy[i], rs->source);
+	if (rs->source.idx)
+		cap_release(rs->source);
+	/* the new objects become records */
+	for (unsigned i = 0; i < rs->m->nthreads; i++) {
+		struct rs_thread *t = &rs->thread[i];
+		thread_add(mon, t->obj, t->nr, rs->m->thread[i].utcb, t->badge);
+		record_hold(mon, t->obj, "restore");
+		cap_release(t->kthread);
+	}
+	for (unsigned i = 0; i < rs->nds; i++) {
+		record_add(mon, MON_CLASS_DATASPACE, rs->ds[i].cap, rs->ds[i].size);
+		record_hold(mon, rs->ds[i].cap, "restore");
+	}
+	for (unsigned i = 0; i < rs->m->nregions; i++) {
+		const struct mon_model_region *r = &rs->m->region[i];
+		region_add(mon, badge_map_new(&rs->bm, r->ds_badge), r->at, r->off,
+			   r->size, r->perm);
+	}
+	for (unsigned i = 0; i < rs->ncaps; i++) {
+		record_add(mon, rs->cap[i].cls, rs->cap[i].cap, rs->cap[i].aux);
+		record_hold(mon, rs->cap[i].cap, "restore");
+	}
+	/* clients reach the target's services through its new roots */
+	for (int i = 0; i < mon->nannounced; i++) {
+		struct mon_record *r =
+		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
+		mon->announced[i].badge = r ? r->badge : 0;
+		if (r &&
+		    parent_announce(mon->env->parent, mon->announced[i].name, r->cap))
+			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
+				mon->announced[i].name);
+	}
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		int rc = p->used && p->type->restored ? p->type->restored(p, &rs->bm) : 0;
+		if (rc)
+			env_log(mon->env, "monitor: restore: %s session: %s",
+				p->type->name, strerror(-rc));
+	}
+	for (unsigned i = 0; i < rs->nfill; i++) {
+		cpu_kill(mon->cpu, rs->fill[i]);
+		cap_release(rs->fill[i]);
+	}
+	for (unsigned i = 0; i < rs->m->nthreads; i++) {
+		const struct mon_model_thread *mt = &rs->m->thread[i];
+		if (mt->state != TS_INACTIVE && mt->state != TS_DEAD)
+			cpu_start(mon->cpu, rs->thread[i].obj, mt->regs.rip,
+				  mt->regs.rsp);
+	}
+}
+
+/* A working copy of the model: the fix-ups rewrite its memory. */
+static struct mon_model *model_dup(const struct mon_model *src)
+{
+	struct mon_model *m = malloc(sizeof *m);
+
+	if (!m)
+		return NULL;
+	memcpy(m, src, sizeof *m);
+	for (unsigned i = 0; i < m->nregions; i++) {
+		m->region[i].data = malloc(m->region[i].size);
+		if (!m->region[i].data) {
+			m->nregions = i;
+			model_free(m);
+			free(m);
+			return NULL;
+		}
+		memcpy(m->region[i].data, src->region[i].data, m->region[i].size);
+	}
+	return m;
+}
+
+static unsigned rebadged(const struct badge_map *bm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < bm->n; i++)
+		n += bm->pair[i].old_badge != bm->pair[i].new_badge;
+	return n;
+}
+
+int monitor_restore(struct monitor *mon, const struct mon_model *model)
+{
+	struct rs *rs = calloc(1, sizeof *rs);
+	int rc = -ENOMEM;
+
+	if (!rs || !model->nthreads || !(rs->m = model_dup(model)))
+		goto out;
+	rs->mon = mon;
+	rs->what = "cannot open its sessions";
+	if ((rc = target_open_pd_cpu(mon, &rs->pd, &rs->cpu)) ||
+	    (rc = make_threads(rs)) || (rc = make_regions(rs)) || (rc = map_caps(rs)) ||
+	    (rc = bind_semaphore(rs)))
+		goto fail;
+	rs->what = "cannot rebuild its cap map";
+	if ((rc = cap_map_fix(rs->m, &rs->bm)))
+		goto fail;
+	rs->what = "cannot rebuild its object pool";
+	if ((rc = pool_fix(rs->m)) || (rc = fill_memory(rs)) || (rc = write_threads(rs)))
+		goto fail;
+	commit(rs);
+	mon->restores++;
+	env_log(
+	    mon->env,
+	    "monitor: restored: %u threads, %u regions, %u caps at their kcaps, %u new "
+	    "badges; cap map and object pool consistent",
+	    rs->m->nthreads, rs->m->nregions, rs->m->ncaps, rebadged(&rs->bm));
+	rc = 0;
+	goto out;
+fail:
+	env_log(mon->env, "monitor: restore failed: %s: %s", rs->what, strerror(-rc));
+	rollback(rs);
+	monitor_resume(mon);
+out:
+	if (rs && rs->m) {
+		model_free(rs->m);
+		free(rs->m);
+	}
+	free(rs);
+	return rc;
+}

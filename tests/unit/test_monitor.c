@@ -1,0 +1,334 @@
+/* The checkpoint/restore monitor's pure parts: its boundary (no kernel or
+ * core headers), its config, classification of a cap map copy, and the
+ * restore fix-ups (cap map and object pool rebuilt on a copy of guest
+ * memory with guest<->host pointer translation).  Logging is faked. */
+/* LDFLAGS: -Wl,--wrap=env_log */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <libxml/parser.h>
+
+#include "base/platform.h"
+#include "monitor/restore.h"
+#include "monitor/verify.h"
+
+static char last_log[512];
+
+void __wrap_env_log(struct env *env, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_log, sizeof last_log, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- boundary ---- */
+
+/* Every #include in monitor/ names neither kernel/ nor core/. */
+static void test_boundary(void **state)
+{
+	DIR *d = opendir("monitor");
+	struct dirent *e;
+	int files = 0;
+
+	assert_non_null(d); /* run from the repository root */
+	while ((e = readdir(d))) {
+		char path[512], line[512];
+		FILE *f;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "monitor/%s", e->d_name);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		files++;
+		while (fgets(line, sizeof line, f)) {
+			if (strncmp(line, "#include", 8))
+				continue;
+			if (strstr(line, "kernel/") || strstr(line, "core/"))
+				fail_msg("%s: %s", path, line);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(files >= 10);
+}
+
+/* ---- config ---- */
+
+static int parse(const char *xml, struct monitor_config *cfg, char *err)
+{
+	xmlDoc *doc =
+	    xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
+	int rc;
+
+	assert_non_null(doc);
+	rc = monitor_config_parse(xmlDocGetRootElement(doc), cfg, err, 256);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+static void test_config(void **state)
+{
+	static const struct {
+		const char *xml; /* one-line intent in the comment */
+		int ok;
+	} cases[] = {
+	    /* full config */
+	    {"<config><target binary=\"c\" ram=\"1M\" caps=\"7\"/>"
+	     "<test checkpoint_after_ms=\"30\" restore=\"same-node\"/></config>",
+	     1},
+	    /* target only: defaults */
+	    {"<config><target binary=\"c\"/></config>", 1},
+	    /* no target */
+	    {"<config><test checkpoint_after_ms=\"30\"/></config>", 0},
+	    /* empty binary */
+	    {"<config><target binary=\"\"/></config>", 0},
+	    /* bad ram */
+	    {"<config><target binary=\"c\" ram=\"lots\"/></config>", 0},
+	    /* zero caps */
+	    {"<config><target binary=\"c\" caps=\"0\"/></config>", 0},
+	    /* negative time */
+	    {"<config><target binary=\"c\"/><test checkpoint_after_ms=\"-1\"/></config>",
+	     0},
+	    /* unknown restore mode */
+	    {"<config><target binary=\"c\"/><test restore=\"elsewhere\"/></config>", 0},
+	    /* unknown element */
+	    {"<config><target binary=\"c\"/><bogus/></config>", 0},
+	};
+	struct monitor_config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		err[0] = 0;
+		int rc = parse(cases[i].xml, &cfg, err);
+		if (cases[i].ok)
+			assert_int_equal(rc, 0);
+		else {
+			assert_int_equal(rc, -EINVAL);
+			assert_true(err[0] != 0);
+		}
+	}
+	assert_int_equal(parse(cases[0].xml, &cfg, err), 0);
+	assert_string_equal(cfg.binary, "c");
+	assert_int_equal(cfg.ram, 1 << 20);
+	assert_int_equal(cfg.caps, 7);
+	assert_int_equal(cfg.checkpoint_after_ms, 30);
+	assert_int_equal(cfg.restore, MON_RESTORE_SAME_NODE);
+}
+
+/* ---- a synthetic target: one region holding a cap map, libbase's state
+ * (base_thread + entrypoint) and two RPC objects, at GUEST_BASE ---- */
+
+#define GUEST_BASE 0x600000ULL
+
+struct fake_mem {
+	struct cap_map map;
+	struct base_thread bt;
+	struct entrypoint ep;
+	struct rpc_object obj[2];
+};
+
+static uint64_t g(const struct fake_mem *fm, const void *p)
+{
+	return GUEST_BASE + (uint64_t)((const char *)p - (const char *)fm);
+}
+
+/* Turn every host pointer of the fake memory into its guest address, as
+ * the target itself would hold them. */
+static void to_guest(struct mon_model *m)
+{
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+	for (unsigned i = 0; i < CAP_SLOTS; i++) {
+		struct cap_index *e = &fm->map.slot[i];
+		assert_int_equal(model_h2g_ptr(m, (void **)&e->left), 0);
+		assert_int_equal(model_h2g_ptr(m, (void **)&e->right), 0);
+		assert_int_equal(model_h2g_ptr(m, (void **)&e->parent), 0);
+	}
+	assert_int_equal(model_h2g_ptr(m, (void **)&fm->map.root), 0);
+	struct rpc_object *objs[] = {&fm->obj[0], &fm->obj[1], &fm->ep.exit_obj,
+				     &fm->ep.signal_proxy_obj};
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->left), 0);
+		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->right), 0);
+		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->parent), 0);
+		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->cap.idx), 0);
+	}
+	assert_int_equal(model_h2g_ptr(m, (void **)&fm->ep.pool), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&fm->bt.ep), 0);
+}
+
+/* A model with the fake memory: ids 0x100, 0x200 (own objects), 0x300,
+ * 0x400 (exit and signal-proxy objects), all in the pool. */
+static struct mon_model *fake_model(void)
+{
+	struct mon_model *m = calloc(1, sizeof *m);
+	struct fake_mem *fm = calloc(1, sizeof *fm);
+	struct rpc_object *objs[] = {&fm->obj[0], &fm->obj[1], &fm->ep.exit_obj,
+				     &fm->ep.signal_proxy_obj};
+
+	cap_map_init(&fm->map);
+	fm->ep.magic = EP_MAGIC;
+	fm->bt.ep = &fm->ep;
+	for (unsigned i = 0; i < 4; i++) {
+		struct cap_index *e = cap_map_insert(&fm->map, 0x100 * (i + 1));
+		assert_non_null(e);
+		objs[i]->cap = (cap_t){e};
+		objs[i]->badge = e->id;
+	}
+	/* pool: a valid AVL with the four objects (insert in a list shape and
+	 * let libbase rebuild it) */
+	fm->ep.pool = objs[0];
+	objs[0]->right = objs[1];
+	objs[1]->parent = objs[0];
+	objs[1]->right = objs[2];
+	objs[2]->parent = objs[1];
+	objs[2]->right = objs[3];
+	objs[3]->parent = objs[2];
+	ep_pool_rebuild(&fm->ep);
+	assert_int_equal(ep_pool_check(&fm->ep), 0);
+	m->nregions = 1;
+	m->region[0] = (struct mon_model_region){
+	    GUEST_BASE, 0, sizeof *fm, 1, sizeof *fm, MEM_R | MEM_W, (uint8_t *)fm};
+	m->cap_map_addr = g(fm, &fm->map);
+	m->nthreads = 1;
+	m->thread[0].utcb_data.tcr[TCR_USER] = g(fm, &fm->bt);
+	to_guest(m);
+	return m;
+}
+
+static void drop_model(struct mon_model *m)
+{
+	model_free(m);
+	free(m);
+}
+
+/* model_ptr: inside, at the end, past the end, overflowing. */
+static void test_model_ptr(void **state)
+{
+	struct mon_model *m = fake_model();
+	uint64_t size = m->region[0].size;
+
+	assert_ptr_equal(model_ptr(m, GUEST_BASE, 8), m->region[0].data);
+	assert_non_null(model_ptr(m, GUEST_BASE + size - 8, 8));
+	assert_null(model_ptr(m, GUEST_BASE + size - 4, 8));
+	assert_null(model_ptr(m, GUEST_BASE - 8, 8));
+	assert_null(model_ptr(m, ~0ULL - 2, 8));
+	drop_model(m);
+}
+
+/* New badges go into the same slots; tree rebuilt, links guest addresses,
+ * the pool rebuilt to the new badges and consistent. */
+static void test_rebadge(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+	struct badge_map *bm = calloc(1, sizeof *bm);
+
+	for (unsigned i = 0; i < 4; i++) {
+		bm->pair[i].old_badge = 0x100 * (i + 1);
+		bm->pair[i].new_badge = 0x10000 - 0x100 * i; /* reverses the order */
+	}
+	bm->n = 4;
+	assert_int_equal(cap_map_fix(m, bm), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(fm->map.slot[FIXED_USER_BASE + i].id,
+				 0x10000 - 0x100 * i);
+	/* links are guest addresses again */
+	assert_true((uint64_t)(uintptr_t)fm->map.root >= GUEST_BASE &&
+		    (uint64_t)(uintptr_t)fm->map.root < GUEST_BASE + sizeof *fm);
+	assert_int_equal(cap_map_verify(m), 0);
+	assert_int_equal(pool_fix(m), 0);
+	assert_int_equal(fm->obj[0].badge, 0x10000);
+	assert_int_equal(fm->ep.exit_obj.badge, 0x10000 - 0x200);
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
+	free(bm);
+	drop_model(m);
+}
+
+/* A pool whose badges do not match its caps' ids fails the check. */
+static void test_pool_check_detects(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
+	fm->obj[1].badge = 0x999;
+	assert_int_equal(pool_fix_or_check(m, 0), -EINVAL);
+	drop_model(m);
+}
+
+/* A pointer out of the copy makes the fix-up fail instead of writing. */
+static void test_wild_pointer(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+
+	fm->ep.pool = (struct rpc_object *)(uintptr_t)0xdead0000;
+	assert_int_equal(pool_fix(m), -EFAULT);
+	drop_model(m);
+}
+
+/* Classification: every entry by the records; an unknown badge fails and
+ * the log names its kcap and badge. */
+static void test_classify(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct monitor *mon = calloc(1, sizeof *mon);
+
+	mon->cap_map_addr = m->cap_map_addr;
+	for (unsigned i = 0; i < 4; i++) /* caps never dereferenced here */
+		mon->rec[i] = (struct mon_record){
+		    .used = 1, .cls = MON_CLASS_RPC_GATE, .badge = 0x100 * (i + 1)};
+	assert_int_equal(cap_classify(mon, m), 0);
+	assert_int_equal(m->ncaps, 4);
+	assert_int_equal(m->count[MON_CLASS_RPC_GATE], 4);
+	mon->rec[2].used = 0;
+	assert_int_equal(cap_classify(mon, m), -ENOTRECOVERABLE);
+	assert_non_null(strstr(last_log, "badge 0x300 fits no class"));
+	assert_non_null(strstr(last_log, "kcap 0x302000"));
+	mon->cap_map_addr = 0;
+	assert_int_equal(cap_classify(mon, m), -ENOENT);
+	free(mon);
+	drop_model(m);
+}
+
+/* verify: a restore that kept an own object's badge is refused. */
+static void test_verify(void **state)
+{
+	struct monitor *mon = calloc(1, sizeof *mon);
+	struct mon_model *before = fake_model(), *after = fake_model();
+
+	before->ncaps = after->ncaps = 1;
+	before->cap[0] = (struct mon_model_cap){0x300000, 0x100, 0, MON_CLASS_RPC_GATE};
+	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_RPC_GATE};
+	assert_int_equal(monitor_verify_restore(mon, before, after), 0);
+	after->cap[0].badge = 0x100;
+	assert_int_equal(monitor_verify_restore(mon, before, after), -EINVAL);
+	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_DATASPACE};
+	assert_int_equal(monitor_verify_restore(mon, before, after), -EINVAL);
+	free(mon);
+	drop_model(before);
+	drop_model(after);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_boundary),
+	    cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_model_ptr),
+	    cmocka_unit_test(test_rebadge),
+	    cmocka_unit_test(test_pool_check_detects),
+	    cmocka_unit_test(test_wild_pointer),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_verify),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,39 @@
+/*
+ * The host side of the control plane: the endpoint registry as the
+ * socket server uses it (the component side is include/capsule/control.h),
+ * the server itself and the CLI clients.
+ */
+#ifndef TOOLS_CONTROL_H
+#define TOOLS_CONTROL_H
+
+#include <capsule/control.h>
+
+#define CONTROL_ENDPOINTS 32 /* lines 0..31 of the kernel's external lines */
+
+/* Called with each line the endpoint produces (progress, reply, final). */
+typedef void (*control_line_fn)(const char *line, void *arg);
+
+/*
+ * Post req to endpoint req->name, raise its line and wait until the
+ * component completes, passing every line it writes to fn as it comes.
+ * Any host thread but the node's.  0 once the final line was passed;
+ * -ENOENT no such endpoint, -EOPNOTSUPP op not in its mask, -EBUSY a
+ * request is already posted, -ENODEV its line is not bound (yet),
+ * -ESHUTDOWN the endpoint or the node went away meanwhile.
+ */
+int control_call(const struct control_request *req, control_line_fn fn, void *arg);
+/* true if an endpoint of that name is registered. */
+int control_exists(const char *name);
+/* The node ended: drop every endpoint, fail the calls waiting on them. */
+void control_reset(void);
+
+/* `capsule node CONFIG --control SOCK [--rom DIR]...` (argv after "node"):
+ * node_run plus the control socket; runs until SIGINT/SIGTERM, then
+ * removes the socket.  Exit code as node_run's (2 on a usage error). */
+int control_node_cli(int argc, char **argv);
+
+/* `capsule ps|checkpoint|restore --node SOCK ...`: argv after the command
+ * name.  0, 1 on an "error:" answer, 2 on a usage or connection error. */
+int control_cli(const char *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * `capsule inspect IMAGE [--json]`: the image is read and validated by
+ * image_read() and printed through a small emitter that renders either
+ * readable text (one line per record) or JSON.  The JSON emitter is
+ * hand-written (a few lines; strings escaped, non-ASCII bytes as \u00XX so
+ * the output is valid UTF-8 whatever the image holds).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "tools/inspect.h"
+
+/* Emitter.  first[d]: nothing printed yet at depth d (JSON commas);
+ * in_item: inside an array element (text: one line). */
+struct out {
+	FILE *f;
+	bool json;
+	int depth;
+	bool first[8];
+	bool in_item;
+};
+
+static void put_str(struct out *o, const char *s, size_t size)
+{
+	fputc('"', o->f);
+	for (size_t i = 0; i < size && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(o->f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(o->f, "\\u%04x", c);
+		else
+			fputc(c, o->f);
+	}
+	fputc('"', o->f);
+}
+
+/* start a member: comma/indent (JSON) or separator (text) */
+static void key(struct out *o, const char *k)
+{
+	if (o->json) {
+		fprintf(o->f, "%s\n%*s", o->first[o->depth] ? "" : ",", 2 * o->depth, "");
+		o->first[o->depth] = false;
+		if (k)
+			fprintf(o->f, "\"%s\": ", k);
+	} else if (o->in_item) {
+		fprintf(o->f, " %s=", k);
+	} else {
+		fprintf(o->f, "%*s%s: ", 2 * o->depth, "", k);
+	}
+}
+
+static void end_field(struct out *o)
+{
+	if (!o->json && !o->in_item)
+		fputc('\n', o->f);
+}
+
+static void e_u64(struct out *o, const char *k, uint64_t v)
+{
+	key(o, k);
+	fprintf(o->f, "%llu", (unsigned long long)v);
+	end_field(o);
+}
+
+/* hex in text, a JSON number would lose bits above 2^53: a "0x.." string */
+static void e_hex(struct out *o, const char *k, uint64_t v)
+{
+	key(o, k);
+	fprintf(o->f, o->json ? "\"%#llx\"" : "%#llx", (unsigned long long)v);
+	end_field(o);
+}
+
+static void e_str(struct out *o, const char *k, const char *s, size_t size)
+{
+	key(o, k);
+	put_str(o, s, size);
+	end_field(o);
+}
+
+static void e_name(struct out *o, const char *k, const char *s)
+{
+	e_str(o, k, s, strlen(s));
+}
+
+static void e_words(struct out *o, const char *k, const uint64_t *w, size_t n)
+{
+	key(o, k);
+	fputc(o->json ? '[' : ' ', o->f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(o->f, o->json ? "%s\"%#llx\"" : "%s%#llx",
+			i ? (o->json ? ", " : " ") : "", (unsigned long long)w[i]);
+	if (o->json)
+		fputc(']', o->f);
+	end_field(o);
+}
+
+static void open_(struct out *o, const char *k, char bracket, uint32_t n)
+{
+	if (o->json) {
+		key(o, k);
+		fputc(bracket, o->f);
+	} else if (k) {
+		fprintf(o->f, "%*s%s", 2 * o->depth, "", k);
+		fprintf(o->f, bracket == '[' ? " (%u):\n" : ":\n", n);
+	}
+	o->first[++o->depth] = true;
+}
+
+static void close_(struct out *o, char bracket)
+{
+	o->depth--;
+	if (o->json)
+		fprintf(o->f, "\n%*s%c", 2 * o->depth, "", bracket);
+}
+
+static void item_begin(struct out *o)
+{
+	if (o->json) {
+		key(o, NULL);
+		fputc('{', o->f);
+		o->first[++o->depth] = true;
+	} else {
+		fprintf(o->f, "%*s-", 2 * o->depth, "");
+		o->in_item = true;
+	}
+}
+
+static void item_end(struct out *o)
+{
+	if (o->json) {
+		close_(o, '}');
+	} else {
+		fputc('\n', o->f);
+		o->in_item = false;
+	}
+}
+
+static const char *perms(uint32_t p, char *buf)
+{
+	buf[0] = p & MEM_R ? 'r' : '-';
+	buf[1] = p & MEM_W ? 'w' : '-';
+	buf[2] = p & MEM_X ? 'x' : '-';
+	buf[3] = 0;
+	return buf;
+}
+
+static void print_header(struct out *o, const char *path, const struct image_model *m)
+{
+	open_(o, "image", '{', 0);
+	e_name(o, "file", path);
+	e_u64(o, "version", IMAGE_VERSION);
+	e_name(o, "kind", m->flags & IMAGE_F_INCREMENTAL ? "incremental" : "full");
+	e_hex(o, "id", m->image_id);
+	e_hex(o, "parent", m->parent_id);
+	e_u64(o, "created_ns", m->created_ns);
+	e_str(o, "node", m->node, sizeof(m->node));
+	close_(o, '}');
+
+	const struct image_component *c = &m->component;
+	open_(o, "component", '{', 0);
+	e_str(o, "label", c->label, sizeof(c->label));
+	e_str(o, "binary", c->binary, sizeof(c->binary));
+	e_u64(o, "ram_quota", c->ram_quota);
+	e_u64(o, "ram_used", c->ram_used);
+	e_u64(o, "cap_quota", c->cap_quota);
+	e_u64(o, "cap_used", c->cap_used);
+	e_hex(o, "cap_map", c->cap_map_addr);
+	e_u64(o, "cap_map_entries", c->cap_map_entries);
+	e_hex(o, "parent_badge", c->parent_badge);
+	e_hex(o, "startup_info", c->startup_info);
+	close_(o, '}');
+}
+
+static void print_threads(struct out *o, const struct image_model *m)
+{
+	open_(o, "threads", '[', m->nthreads);
+	for (uint32_t i = 0; i < m->nthreads; i++) {
+		const struct image_thread *t = &m->threads[i];
+		item_begin(o);
+		e_u64(o, "nr", t->nr);
+		e_str(o, "name", t->name, sizeof(t->name));
+		e_name(o, "state", image_thread_state_name(t->state));
+		e_u64(o, "cpu_session", t->cpu_session);
+		e_hex(o, "utcb", t->utcb_addr);
+		e_hex(o, "rip", t->regs.rip);
+		e_hex(o, "rsp", t->regs.rsp);
+		e_hex(o, "thread_kcap", t->utcb.tcr[TCR_THREAD_KCAP]);
+		if (o->json) {
+			struct cpu_regs regs; /* aligned copies of the packed fields */
+			struct utcb u;
+			memcpy(&regs,
+			       (const char *)t + offsetof(struct image_thread, regs),
+			       sizeof(regs));
+			memcpy(&u, (const char *)t + offsetof(struct image_thread, utcb),
+			       sizeof(u));
+			e_words(o, "regs", (const uint64_t *)&regs, CPU_REGS_WORDS);
+			e_words(o, "mr", u.mr, UTCB_MRS);
+			e_words(o, "br", u.br, UTCB_BRS);
+			e_words(o, "tcr", u.tcr, UTCB_TCRS);
+		}
+		item_end(o);
+	}
+	close_(o, ']');
+}
+
+static void print_objects(struct out *o, const struct image_model *m)
+{
+	char pb[4];
+	open_(o, "sessions", '[', m->nsessions);
+	for (uint32_t i = 0; i < m->nsessions; i++) {
+		const struct image_session *s = &m->sessions[i];
+		item_begin(o);
+		e_u64(o, "id", s->id);
+		e_name(o, "type", image_session_type_name(s->type));
+		e_name(o, "route",
+		       s->flags & IMAGE_SESSION_F_OUTSIDE ? "outside" : "monitor");
+		e_str(o, "service", s->service, sizeof(s->service));
+		e_str(o, "label", s->label, sizeof(s->label));
+		e_str(o, "args", s->args, sizeof(s->args));
+		e_u64(o, "ram_quota", s->ram_quota);
+		item_end(o);
+	}
+	close_(o, ']');
+	print_threads(o, m);
+	open_(o, "dataspaces", '[', m->ndataspaces);
+	for (uint32_t i = 0; i < m->ndataspaces; i++) {
+		const struct image_dataspace *d = &m->dataspaces[i];
+		item_begin(o);
+		e_u64(o, "id", d->id);
+		e_name(o, "kind", image_ds_kind_name(d->kind));
+		e_hex(o, "size", d->size);
+		e_str(o, "rom", d->rom, sizeof(d->rom));
+		item_end(o);
+	}
+	close_(o, ']');
+	open_(o, "regions", '[', m->nregions);
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		const struct image_region *g = &m->regions[i];
+		item_begin(o);
+		e_name(o, "region_map", image_rm_kind_name(g->rm_kind));
+		e_u64(o, "rm_ds", g->rm_ds);
+		e_hex(o, "addr", g->addr);
+		e_hex(o, "size", g->size);
+		e_name(o, "perms", perms(g->perms, pb));
+		e_u64(o, "ds", g->ds_id);
+		e_hex(o, "offset", g->offset);
+		item_end(o);
+	}
+	close_(o, ']');
+}
+
+static void print_caps(struct out *o, const struct image_model *m)
+{
+	char pb[4];
+	open_(o, "caps", '[', m->ncaps);
+	for (uint32_t i = 0; i < m->ncaps; i++) {
+		const struct image_cap *c = &m->caps[i];
+		item_begin(o);
+		e_hex(o, "kcap", c->kcap);
+		e_hex(o, "badge", c->badge);
+		e_name(o, "class", image_cap_class_name(c->class));
+		pb[0] = c->rights & RIGHT_R ? 'r' : '-';
+		pb[1] = c->rights & RIGHT_W ? 'w' : '-';
+		pb[2] = c->rights & RIGHT_S ? 's' : '-';
+		e_name(o, "rights", pb);
+		e_u64(o, "obj", c->obj);
+		if (c->class == IMAGE_CAP_DEAD)
+			e_name(o, "reason", image_dead_reason_name((uint32_t)c->arg));
+		else
+			e_hex(o, "arg", c->arg);
+		e_str(o, "note", c->note, sizeof(c->note));
+		item_end(o);
+	}
+	close_(o, ']');
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	for (unsigned i = 0; i < IMAGE_PAGE_SIZE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static void print_memory(struct out *o, const struct image_model *m)
+{
+	open_(o, "memory", '[', m->nmemory);
+	for (uint32_t k = 0; k < m->nmemory; k++) {
+		const struct image_memory *e = &m->memory[k];
+		uint64_t present = 0, zero = 0;
+		for (uint64_t p = 0; p < e->size / IMAGE_PAGE_SIZE; p++)
+			if (!e->present || (e->present[p / 8] >> (p % 8) & 1)) {
+				present++;
+				zero += page_zero(e->data + p * IMAGE_PAGE_SIZE);
+			}
+		item_begin(o);
+		e_u64(o, "ds", e->ds_id);
+		e_hex(o, "size", e->size);
+		e_u64(o, "pages", present);
+		e_u64(o, "zero_pages", zero);
+		item_end(o);
+	}
+	close_(o, ']');
+	const struct image_stats *s = &m->stats;
+	open_(o, "stats", '{', 0);
+	e_u64(o, "paused_ns", s->paused_ns);
+	e_u64(o, "write_ns", s->write_ns);
+	e_u64(o, "pages_scanned", s->pages_scanned);
+	e_u64(o, "pages_written", s->pages_written);
+	e_u64(o, "zero_pages", s->zero_pages);
+	e_u64(o, "bytes_raw", s->bytes_raw);
+	e_u64(o, "bytes_compressed", s->bytes_compressed);
+	e_u64(o, "image_bytes", s->image_bytes);
+	close_(o, '}');
+}
+
+int inspect_image(const char *path, int json, FILE *out, char *err, size_t errlen)
+{
+	struct image_model *m;
+	int rc = image_read(path, &m, err, errlen);
+	if (rc < 0)
+		return rc;
+	struct out o = {.f = out, .json = json != 0};
+	if (o.json)
+		fputc('{', out);
+	o.first[0] = true;
+	print_header(&o, path, m);
+	print_objects(&o, m);
+	print_caps(&o, m);
+	print_memory(&o, m);
+	if (o.json)
+		fputs("\n}\n", out);
+	image_model_free(m);
+	if (fflush(out) == EOF || ferror(out)) {
+		snprintf(err, errlen, "inspect: write error: %s", strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int inspect_main(int argc, char **argv)
+{
+	const char *path = NULL;
+	int json = 0;
+	char err[512];
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (argv[i][0] != '-' && !path)
+			path = argv[i];
+		else
+			path = NULL, argc = -1;
+	}
+	if (!path || argc < 0) {
+		fprintf(stderr, "usage: capsule inspect IMAGE [--json]\n");
+		return 2;
+	}
+	if (inspect_image(path, json, stdout, err, sizeof(err)) < 0) {
+		fprintf(stderr, "capsule inspect: %s\n", err);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,18 @@
+/*
+ * `capsule inspect IMAGE [--json]`: decode a checkpoint image to text or
+ * JSON (image/image.h describes the records).
+ */
+#ifndef TOOLS_INSPECT_H
+#define TOOLS_INSPECT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Read and validate the image at path and print it to out (json: as one
+ * JSON object).  0, or -errno with one line in err. */
+int inspect_image(const char *path, int json, FILE *out, char *err, size_t errlen);
+/* The subcommand: argv after "inspect"; exit status (0, 1 on a bad image,
+ * 2 on usage). */
+int inspect_main(int argc, char **argv);
+
+#endif
