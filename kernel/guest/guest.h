@@ -33,6 +33,9 @@ enum wd_phase { WD_IDLE = 0, WD_RUNNING = 1, WD_STOPPING = 2, WD_STOPPED = 3 };
 struct wd_slot {
 	_Atomic uint64_t state;
 	_Atomic uint32_t slice_us;
+	/* set by the watchdog, taken by the engine's block hook, which stops
+	 * the run at the next block boundary (see watchdog.c) */
+	_Atomic uint32_t stop_request;
 	uint64_t gen;  /* owner only: generation of the current/last run */
 	uc_engine *uc; /* constant while registered */
 	/* watchdog thread only (under the registry lock): */
@@ -65,7 +68,7 @@ struct vspace {
 	uc_engine *uc;
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
-	uc_hook hooks[4];
+	uc_hook hooks[5];
 	struct wd_slot wd;
 	struct probe_engine *probe; /* fault_locate.c, made on first use */
 };

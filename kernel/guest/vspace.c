@@ -114,6 +114,17 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 	uc_emu_stop(uc);
 }
 
+/* Preemption point: the watchdog asked to end this run (watchdog.c). */
+static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+	struct vspace *vs = user;
+
+	if (atomic_load_explicit(&vs->wd.stop_request, memory_order_relaxed)) {
+		atomic_store_explicit(&vs->wd.stop_request, 0, memory_order_relaxed);
+		uc_emu_stop(uc);
+	}
+}
+
 static int vspace_add_hooks(struct vspace *vs)
 {
 	uc_err err;
@@ -129,6 +140,9 @@ static int vspace_add_hooks(struct vspace *vs)
 	if (!err)
 		err =
 		    uc_hook_add(vs->uc, &vs->hooks[3], UC_HOOK_INTR, hook_intr, vs, 1, 0);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[4], UC_HOOK_BLOCK, hook_block, vs, 1,
+				  0);
 	return err ? -EIO : 0;
 }
 

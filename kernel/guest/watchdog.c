@@ -57,7 +57,11 @@ static void wd_check_slot(struct wd_slot *s, uint64_t st, uint64_t now)
 	if (!atomic_compare_exchange_strong(&s->state, &expect,
 					    WD_STATE(st >> 2, WD_STOPPING)))
 		return; /* the run ended meanwhile */
-	uc_emu_stop(s->uc);
+	/* Not uc_emu_stop from this thread: Unicorn 2.1.1 then may leave RIP
+	 * at the start of a block whose first instructions already changed
+	 * registers (seen with a store in the block), so resuming runs them
+	 * twice.  The engine's own block hook stops at a block boundary. */
+	atomic_store(&s->stop_request, 1);
 	atomic_store(&s->state, WD_STATE(st >> 2, WD_STOPPED));
 }
 
@@ -207,6 +211,7 @@ void wd_unregister(struct wd_slot *s)
 void wd_run_begin(struct wd_slot *s, unsigned slice_us)
 {
 	s->gen++;
+	atomic_store_explicit(&s->stop_request, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->slice_us, slice_us, memory_order_relaxed);
 	atomic_store(&s->state, WD_STATE(s->gen, WD_RUNNING));
 	if (atomic_load(&wd.sleeping)) {

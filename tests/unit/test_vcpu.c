@@ -55,6 +55,9 @@ SNIPPET(g_lidt, "lidt 0x600000\n int $0x21\n syscall\n");
 SNIPPET(g_sysenter, "sysenter\n syscall\n");
 SNIPPET(g_push_wild, "mov $0xdead0000, %rsp\n push %rax\n syscall\n");
 SNIPPET(g_to_ss, "mov $0x2b, %eax\n mov %eax, %ss\n syscall\n");
+/* rax and rbx step together around a store: at the loop head rax == rbx */
+SNIPPET(g_lockstep,
+	"mov $0x600000, %edi\n 1: inc %rax\n movq %rax, (%rdi)\n inc %rbx\n jmp 1b\n");
 /* count in rax, one syscall per step */
 SNIPPET(g_count, "1: inc %rax\n syscall\n jmp 1b\n");
 /* store a marker to DATA / load it back */
@@ -193,6 +196,29 @@ static void loop_is_preempted(void **state)
 		assert_true(ms >= SLICE_US / 1000.0 * 0.9);
 		assert_true(ms < 100.0); /* a few slices, with slack for load */
 		assert_int_equal(rip_of(f.cpu), CODE);
+	}
+	fixture_fini(&f);
+}
+
+/* preemption never splits a block: a thread stopped at the loop head has
+ * rax == rbx, and resuming continues exactly (Unicorn stopped from another
+ * thread could leave rip at a block start with its first steps done) */
+static void preemption_keeps_state_consistent(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	struct cpu_regs r;
+
+	FIXTURE(f, g_lockstep);
+	for (int i = 0; i < 200; i++) {
+		vcpu_run(f.cpu, 100, &t);
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+		vcpu_get_regs(f.cpu, &r);
+		if (r.rip == CODE + 5) /* the loop head, past the mov to edi */
+			assert_true(r.rax == r.rbx);
+		else
+			assert_true(r.rax == r.rbx || r.rax == r.rbx + 1);
+		assert_true(f.data[0] == r.rax || f.data[0] + 1 == r.rax || r.rax == 0);
 	}
 	fixture_fini(&f);
 }
@@ -478,6 +504,7 @@ int main(void)
 	    cmocka_unit_test(syscall_rewind),
 	    cmocka_unit_test(loop_is_preempted),
 	    cmocka_unit_test(preempted_after_idle),
+	    cmocka_unit_test(preemption_keeps_state_consistent),
 	    cmocka_unit_test(faults_are_reported),
 	    cmocka_unit_test(hostile_instructions_trap),
 	    cmocka_unit_test(fault_then_map_resumes),
