@@ -62,6 +62,33 @@ static void core_ps_thread(struct control_mailbox *mb, struct cpu_thread *t)
 			      t->name, name);
 }
 
+static void core_ps_pd(struct core *c, struct control_mailbox *mb, struct pd_session *pd)
+{
+	control_reply(
+	    mb, "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u", pd->s.label,
+	    (unsigned long long)cap_kcap(pd->task), (unsigned long long)pd->cap_map_addr,
+	    (unsigned long long)pd->cap_map_entries, core_count_caps(cap_kcap(pd->task)));
+	for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
+		struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
+		if (cs->type != SVC_CPU)
+			continue;
+		for (struct cpu_thread *t = cpu->threads; t; t = t->next)
+			if (t->pd == pd)
+				core_ps_thread(mb, t);
+	}
+}
+
+/* The k-th PD session from the end of core's list (the oldest first). */
+static struct pd_session *core_pd_nth_oldest(struct core *c, unsigned k, unsigned npd)
+{
+	unsigned i = 0;
+
+	for (struct core_session *s = c->sessions; s; s = s->next)
+		if (s->type == SVC_PD && i++ == npd - 1 - k)
+			return container_of(s, struct pd_session, s);
+	return NULL;
+}
+
 static void core_ps(struct core *c, struct control_mailbox *mb)
 {
 	unsigned npd = 0;
@@ -69,26 +96,10 @@ static void core_ps(struct core *c, struct control_mailbox *mb)
 	control_reply(mb, "pd \"core\" task=0x%llx caps=%u",
 		      (unsigned long long)KCAP(FIXED_TASK),
 		      core_count_caps(KCAP(FIXED_TASK)));
-	for (struct core_session *s = c->sessions; s; s = s->next) {
-		struct pd_session *pd = container_of(s, struct pd_session, s);
-		if (s->type != SVC_PD)
-			continue;
-		npd++;
-		control_reply(mb,
-			      "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u",
-			      s->label, (unsigned long long)cap_kcap(pd->task),
-			      (unsigned long long)pd->cap_map_addr,
-			      (unsigned long long)pd->cap_map_entries,
-			      core_count_caps(cap_kcap(pd->task)));
-		for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
-			struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
-			if (cs->type != SVC_CPU)
-				continue;
-			for (struct cpu_thread *t = cpu->threads; t; t = t->next)
-				if (t->pd == pd)
-					core_ps_thread(mb, t);
-		}
-	}
+	for (struct core_session *s = c->sessions; s; s = s->next)
+		npd += s->type == SVC_PD;
+	for (unsigned k = 0; k < npd; k++)
+		core_ps_pd(c, mb, core_pd_nth_oldest(c, k, npd));
 	control_done(mb, "ok %u components", npd + 1);
 }
 

@@ -75,6 +75,8 @@ expect_err "no monitor" 1 "^error: counter: not under a monitor$" \
 	"$cap" checkpoint --node "$sock" counter -o "$tmp/c.img"
 expect_err "restore of a missing image" 2 "^capsule restore: $tmp/none.img: No such file" \
 	"$cap" restore --node "$sock" "$tmp/none.img" counter
+expect_err "restore of a non-image" 1 "^error: $tmp/node.log: not a capsule image$" \
+	"$cap" restore --node "$sock" "$tmp/node.log"
 if command -v python3 >/dev/null; then
 	ans=$(python3 -c '
 import socket, sys
