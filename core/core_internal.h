@@ -115,6 +115,7 @@ void core_forget(struct core *c);
 struct pd_gate {
 	struct pd_gate *next;
 	cap_t cap;
+	uint64_t kcap; /* held list only: where MAP_CAP put it in the PD */
 };
 
 /* Invariants: ram_used <= ram_quota, cap_used <= cap_quota; ram_used is

@@ -21,14 +21,27 @@ struct pd_session *pd_session_from_cap(struct core *c, cap_t cap)
 	return s ? container_of(s, struct pd_session, s) : NULL;
 }
 
-/* Keep a reference to cap c for the PD's lifetime (see PD_MAP_CAP). */
-static int pd_hold(struct pd_session *pd, cap_t c)
+/* Keep a reference to cap c, mapped at kcap, for the PD's lifetime (see
+ * PD_MAP_CAP).  At most one hold per kcap: mapping again over a kcap drops
+ * the earlier hold, so a client repeating the call cannot grow core. */
+static int pd_hold(struct pd_session *pd, cap_t c, uint64_t kcap)
 {
-	struct pd_gate *h = calloc(1, sizeof(*h));
+	struct pd_gate *h;
 
+	for (h = pd->held; h; h = h->next) {
+		if (h->kcap == kcap) {
+			cap_t old = h->cap;
+
+			h->cap = cap_ref(c);
+			cap_release(old);
+			return 0;
+		}
+	}
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	h->cap = cap_ref(c);
+	h->kcap = kcap;
 	h->next = pd->held;
 	pd->held = h;
 	return 0;
@@ -55,7 +68,7 @@ static int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap)
 	err = kobj_map(pd->task, c, kcap, RIGHT_R | RIGHT_W);
 	if (err)
 		return err;
-	return pd_hold(pd, c);
+	return pd_hold(pd, c, kcap);
 }
 
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)

@@ -19,6 +19,9 @@
 #include "core/core_internal.h"
 #include "core/session_args.h"
 
+#define TIMER_MIN_PERIOD_US 100ULL
+#define TIMER_MAX_US	    (100ULL * 365 * 24 * 3600 * 1000000) /* a century */
+
 #define TIMER_THREAD_NR 2 /* core: 0 entrypoint, 1 fault thread */
 #define TIMER_FIRE_MAX	32
 #define TIMER_NONE	UINT64_MAX
@@ -171,6 +174,12 @@ static int timer_op(struct timer_session *t, struct msg *m, struct msg *r)
 	case TIMER_ONESHOT:
 	case TIMER_PERIODIC:
 		if (m->nwords < 1)
+			return -EINVAL;
+		/* a period below TIMER_MIN_PERIOD_US would keep core's timer
+		 * thread busy; a timeout past TIMER_MAX_US would overflow */
+		if (m->code == TIMER_PERIODIC && m->w[0] && m->w[0] < TIMER_MIN_PERIOD_US)
+			return -EINVAL;
+		if (m->w[0] > TIMER_MAX_US)
 			return -EINVAL;
 		t->period = m->code == TIMER_PERIODIC ? m->w[0] : 0;
 		if (m->code == TIMER_PERIODIC && !m->w[0])

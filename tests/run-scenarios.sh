@@ -2,7 +2,8 @@
 # Scenario tests: each tests/scenario/NAME.xml is booted as a node with
 # `capsule run`; tests/scenario/NAME.expect lists lines (fixed strings) that
 # must appear in its output, in that order.  A line "exit N" in the expect
-# file is the node's expected exit status (default 0).
+# file is the node's expected exit status (default 0); a line "!TEXT" says
+# TEXT must appear nowhere in the output.
 b=${1:-build}
 fail=0
 for cfg in tests/scenario/*.xml; do
@@ -18,6 +19,12 @@ for cfg in tests/scenario/*.xml; do
 	pos=1
 	while IFS= read -r line; do
 		case "$line" in "exit "*|"") continue ;; esac
+		case "$line" in "!"*)
+			if grep -q -F -- "${line#!}" "$out"; then
+				echo "scenario $name: must not appear: ${line#!}"; ok=0; break
+			fi
+			continue ;;
+		esac
 		n=$(tail -n +"$pos" "$out" | grep -n -F -m1 -- "$line" | cut -d: -f1)
 		if [ -z "$n" ]; then
 			echo "scenario $name: missing (in order): $line"; ok=0; break

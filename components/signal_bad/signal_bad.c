@@ -108,6 +108,8 @@ static void timer_bad_sigh(void)
 	expect("TIMER_SIGH with the PD session cap", timer_sigh(timer, bad_env->pd), -22);
 	expect("TIMER_SIGH with the timer cap itself", timer_sigh(timer, timer), -22);
 	expect("TIMER_SIGH without a cap", timer_sigh(timer, CAP_INVALID), -22);
+	expect("TIMER_PERIODIC of 1 us", timer_periodic(timer, 1), -22);
+	expect("TIMER_ONESHOT of ~0 us", timer_oneshot(timer, ~0ULL), -22);
 }
 
 /* A second signal source: quota, SIGNAL_WAIT after free, contexts on a
