@@ -36,11 +36,11 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
 HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
 TEST_LDLIBS := -lcmocka
 
-GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
+GUEST_CFLAGS := -std=gnu11 -O2 -flto -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
 	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-builtin \
 	-mcmodel=small -nostdinc -isystem base/libc/include -isystem $(shell $(CC) -print-file-name=include) \
 	-Iinclude -Ibase/include -DCAPSULE_GUEST
-GUEST_LDFLAGS := -static -nostdlib -no-pie -Wl,-T,sdk/guest.ld -Wl,--build-id=none
+GUEST_LDFLAGS := -flto -O2 -static -nostdlib -no-pie -Wl,-T,sdk/guest.ld -Wl,--build-id=none
 
 # ---- sources ---------------------------------------------------------------
 
@@ -110,7 +110,7 @@ $(B)/guest/%.S.o: %.S
 
 $(B)/guest/libguest.a: $(GUEST_LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	gcc-ar rcs $@ $^
 
 # A component is components/NAME/*.c; one rule builds them all.
 guest_objs = $(patsubst %.c,$(B)/guest/%.c.o,$(1))

@@ -45,7 +45,7 @@ struct thread *thread_self(void)
 
 /* First C code of a new thread: its UTCB registers, then fn, then wait
  * to be killed by thread_join. */
-void base_thread_run(struct thread *t) __attribute__((noreturn));
+void base_thread_run(struct thread *t) __attribute__((noreturn, used));
 void base_thread_run(struct thread *t)
 {
 	struct utcb *u = sys_utcb();
