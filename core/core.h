@@ -44,7 +44,7 @@ struct core_config {
 	int status;
 };
 
-#define CORE_DEFAULT_RAM  (256ULL << 20)
+#define CORE_DEFAULT_RAM  (1ULL << 30) /* bench_cr: a 256 MiB target under the monitor */
 #define CORE_DEFAULT_CAPS 2000ULL
 
 /* The root task's first thread: arg is a struct core_config * that must
