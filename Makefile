@@ -133,6 +133,9 @@ unit: all
 scenario: all
 	@sh tests/run-scenarios.sh $(B)
 	@sh tests/cli/run.sh $(B)
+	@sh tests/cr/cross_node.sh $(B)
+	@sh tests/cr/bad_images.sh $(B)
+	@sh tests/zdtm/run.sh $(B)
 
 san-test:
 	@$(MAKE) --no-print-directory SAN=1 unit scenario

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/platform.h"
 #include "monitor/restore.h"
@@ -44,8 +45,73 @@ static void sleep_ms(uint64_t ms)
 	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
 }
 
+void signals_resubmit(struct monitor *mon)
+{
+	for (unsigned i = 0; i < mon->npending; i++) {
+		struct mon_record *ctx = NULL;
+		struct msg m;
+
+		for (int k = 0; k < MON_MAX_RECORDS && !ctx; k++)
+			if (mon->rec[k].used &&
+			    mon->rec[k].cls == MON_CLASS_SIGNAL_CONTEXT &&
+			    mon->rec[k].aux == mon->pending[i].imprint)
+				ctx = &mon->rec[k];
+		if (!ctx) {
+			env_log(mon->env, "monitor: a pending signal lost its context");
+			continue;
+		}
+		msg_reset(&m, PD_SUBMIT);
+		msg_put_cap(&m, ctx->cap);
+		msg_put(&m, mon->pending[i].count);
+		if (rpc_call(mon->pd, &m) || m.code != RPC_OK)
+			env_log(mon->env, "monitor: cannot re-submit a pending signal");
+	}
+	mon->npending = 0;
+}
+
+/* Take every queued signal out of the target's signal sources (its
+ * threads are paused, so its handler thread cannot race us) into
+ * mon->pending and model: they are re-submitted on resume or restore. */
+static int signals_drain(struct monitor *mon, struct mon_model *model)
+{
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		if (!p->used || p->type != &signal_proxy_type)
+			continue;
+		for (;;) {
+			struct msg m;
+			int rc;
+
+			msg_reset(&m, SIGNAL_WAIT);
+			if ((rc = rpc_call(p->real, &m)))
+				return rc;
+			if (m.code != RPC_OK || m.nwords < 2)
+				return -EPROTO;
+			if (!m.w[0])
+				break;
+			if (mon->npending == MON_MAX_RECORDS)
+				return -ENOSPC;
+			mon->pending[mon->npending].imprint = m.w[0];
+			mon->pending[mon->npending++].count = m.w[1];
+		}
+	}
+	model->npending = mon->npending;
+	memcpy(model->pending, mon->pending, sizeof model->pending);
+	return 0;
+}
+
+/* Monotonic host time in microseconds (the timing log lines). */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void monitor_resume(struct monitor *mon)
 {
+	signals_resubmit(mon);
 	for (int i = 0; i < MON_MAX_THREADS; i++)
 		if (mon->thread[i].used)
 			cpu_resume(mon->cpu, mon->thread[i].cap);
@@ -279,18 +345,26 @@ static void log_summary(struct monitor *mon, const struct mon_model *model)
 
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 {
+	uint64_t t0 = now_us(), bytes = 0;
 	int rc;
 
 	memset(model, 0, offsetof(struct mon_model, region));
 	model->nregions = 0;
+	model->npending = 0;
 	snprintf(model->binary, sizeof model->binary, "%s", mon->cfg.binary);
 	model->cap_map_addr = mon->cap_map_addr;
 	model->base_state_addr = mon->base_state_addr;
-	if ((rc = pause_all(mon, model)) || (rc = read_regs(mon, model)) ||
-	    (rc = read_memory(mon, model)) || (rc = cap_classify(mon, model)))
+	if ((rc = pause_all(mon, model)) || (rc = signals_drain(mon, model)) ||
+	    (rc = read_regs(mon, model)) || (rc = read_memory(mon, model)) ||
+	    (rc = cap_classify(mon, model)))
 		goto err;
+	t0 = now_us() - t0; /* paused until here (and until resume or restore) */
+	for (unsigned i = 0; i < model->nregions; i++)
+		bytes += model->region[i].size;
 	mon->checkpoints++;
 	log_summary(mon, model);
+	env_log(mon->env, "monitor: checkpoint paused %llu us, %llu bytes",
+		(unsigned long long)t0, (unsigned long long)bytes);
 	return 0;
 err:
 	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));

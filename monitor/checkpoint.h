@@ -41,6 +41,11 @@ struct mon_model {
 	struct mon_model_region region[MON_MAX_REGIONS];
 	struct mon_model_cap cap[CAP_SLOTS];
 	unsigned count[MON_CLASS_COUNT];
+	/* signals queued at the source, drained at the checkpoint */
+	unsigned npending;
+	struct {
+		uint64_t imprint, count;
+	} pending[MON_MAX_RECORDS];
 };
 
 /*
@@ -60,6 +65,19 @@ void monitor_resume(struct monitor *mon);
  */
 int monitor_restore(struct monitor *mon, const struct mon_model *model);
 void model_free(struct mon_model *model);
+
+/*
+ * Other-node restore: read the image file at path (image_read validates
+ * it), check that this monitor can recreate everything it names, open
+ * the target's sessions at this monitor's parent with the recorded args,
+ * and restore it (monitor_restore), then verify it with a second
+ * checkpoint.  mon must have no target.  All or nothing: 0 with the
+ * target running, or -errno (one line logged) with nothing left open.
+ */
+int monitor_restore_image(struct monitor *mon, const char *path);
+/* Checkpoint the target into an image file at path; the target is
+ * resumed, or with keep_paused left paused.  0 or -errno (logged). */
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused);
 
 /* A CPU-session op on a thread answering with one cap (CPU_UTCB_DATASPACE,
  * CPU_KERNEL_THREAD): 0 with *out, or -errno. */

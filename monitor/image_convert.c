@@ -80,6 +80,46 @@ static uint64_t thread_nr_of_badge(const struct mon_model *m, uint64_t badge)
 	return THREAD_AREA_THREADS; /* none: the image check refuses it */
 }
 
+static uint64_t pending_of(const struct mon_model *m, uint64_t imprint)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < m->npending; i++)
+		if (m->pending[i].imprint == imprint)
+			n += m->pending[i].count;
+	return n;
+}
+
+/* A session the monitor serves: its type, the args it was opened with at
+ * the monitor's parent (what a restore on another node opens again) and,
+ * for a timer, its state in the label (timer_state_save). */
+static int session_to_image(const struct monitor *mon, const struct mon_model *m,
+			    const struct mon_model_cap *mc, struct image_model *im)
+{
+	struct proxy *p = (struct proxy *)&mon->proxy[mc->aux % MON_MAX_PROXIES];
+	uint32_t type = session_type(mon, mc->aux);
+	char args[MON_ARGS_MAX] = "", label[64] = "";
+	const struct mon_record *r;
+	int rc;
+
+	if (type == IMAGE_SESSION_LOG)
+		snprintf(args, sizeof args, "ram_quota=0");
+	else if (type == IMAGE_SESSION_ROM)
+		snprintf(args, sizeof args, "label=\"%s\"", m->binary);
+	else if (type == IMAGE_SESSION_TIMER) {
+		r = record_find((struct monitor *)mon, cap_badge(p->real));
+		snprintf(args, sizeof args, "%s", r ? r->args : "");
+		if ((rc = timer_state_save(p, label, sizeof label)))
+			return rc;
+	}
+	if ((rc = add_session(im, mc->badge, type, 0, p->type->name, args)))
+		return rc;
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if (im->sessions[i].id == mc->badge)
+			snprintf(im->sessions[i].label, sizeof label, "%s", label);
+	return 0;
+}
+
 /* One cap of the model as an image cap (sessions and dataspaces it
  * names are added on the way). */
 static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
@@ -112,9 +152,7 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 	case MON_CLASS_SESSION:
 		c->class = IMAGE_CAP_SESSION;
 		c->obj = mc->badge;
-		return add_session(im, mc->badge, session_type(mon, mc->aux), 0,
-				   mon->proxy[mc->aux % MON_MAX_PROXIES].type->name,
-				   NULL);
+		return session_to_image(mon, m, mc, im);
 	case MON_CLASS_ROUTED:
 		r = record_find((struct monitor *)mon, mc->badge);
 		c->class = IMAGE_CAP_OUTSIDE;
@@ -153,6 +191,9 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 		c->class = IMAGE_CAP_SIGNAL_CONTEXT;
 		c->obj = pd;
 		c->arg = mc->aux;
+		if (m->npending)
+			snprintf(c->note, sizeof c->note, "pending=%llu",
+				 (unsigned long long)pending_of(m, mc->aux));
 		return 0;
 	case MON_CLASS_SEMAPHORE:
 		c->class = IMAGE_CAP_SEMAPHORE_IRQ;
@@ -284,8 +325,28 @@ static uint64_t thread_badge(const struct image_model *im, uint64_t nr, int obj)
 	return 0;
 }
 
+/* "pending=N" in a signal context's note: N signals were queued for it
+ * at the checkpoint (docs/cr.md). */
+static int pending_from_note(const struct image_cap *c, struct mon_model *m)
+{
+	unsigned long long n;
+
+	if (strncmp(c->note, "pending=", 8))
+		return 0;
+	if (sscanf(c->note + 8, "%llu", &n) != 1 || n > UINT32_MAX)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	if (m->npending == MON_MAX_RECORDS)
+		return -E2BIG;
+	m->pending[m->npending].imprint = c->arg;
+	m->pending[m->npending++].count = n;
+	return 0;
+}
+
 static int cap_from_image(const struct image_model *im, const struct image_cap *c,
-			  struct mon_model_cap *mc, const struct monitor *mon)
+			  struct mon_model_cap *mc, struct mon_model *m,
+			  const struct monitor *mon)
 {
 	const struct image_dataspace *d;
 	struct proxy *p;
@@ -338,7 +399,7 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 	case IMAGE_CAP_SIGNAL_CONTEXT:
 		mc->cls = MON_CLASS_SIGNAL_CONTEXT;
 		mc->aux = c->arg;
-		return 0;
+		return pending_from_note(c, m);
 	case IMAGE_CAP_SEMAPHORE_IRQ:
 		mc->cls = MON_CLASS_SEMAPHORE;
 		return 0;
@@ -371,7 +432,7 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		t->utcb_data = im->threads[i].utcb;
 	}
 	for (uint32_t i = 0; i < im->ncaps; i++) {
-		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], mon)))
+		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], m, mon)))
 			goto err;
 		m->count[m->cap[m->ncaps++].cls]++;
 	}

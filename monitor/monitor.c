@@ -4,8 +4,13 @@
  *
  *   <config>
  *     <target binary="counter" ram="1M" caps="100"/>
- *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]/>
+ *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
+ *           [then="exit"]/>
  *   </config>
+ *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
+ *   that restores FILE at start, or waits for the control plane's restore
+ *   (docs/cr.md).  The monitor registers control endpoint NAME (its
+ *   <start> name) for `capsule checkpoint` / `capsule restore`.
  *
  * The <test> element is a hook for scenario tests until the control
  * socket exists: after the given time a trigger thread asks the control
@@ -22,6 +27,8 @@
 #include <libxml/tree.h>
 #include <base/thread.h>
 
+#include <capsule/control.h>
+
 #include "init/config.h"
 #include "monitor/checkpoint.h"
 #include "monitor/monitor.h"
@@ -30,7 +37,7 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
-enum control_op { CONTROL_TEST = 1 };
+enum mon_control_op { MON_CONTROL_TEST = 1 };
 
 static int attr(xmlNode *n, const char *name, char *buf, size_t size)
 {
@@ -88,6 +95,15 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 		return -EINVAL;
 	}
 	cfg->restore = MON_RESTORE_NONE;
+	if (!attr(n, "then", v, sizeof v)) {
+		if (strcmp(v, "exit") || !cfg->image[0]) {
+			snprintf(err, errlen,
+				 "<test>: then='%s': only then=\"exit\" with an image",
+				 v);
+			return -EINVAL;
+		}
+		cfg->then_exit = 1;
+	}
 	if (!attr(n, "restore", v, sizeof v)) {
 		if (!strcmp(v, "same-node"))
 			cfg->restore = MON_RESTORE_SAME_NODE;
@@ -103,7 +119,7 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 			 size_t errlen)
 {
 	xmlNode *root = (xmlNode *)xml_node;
-	int have_target = 0, rc;
+	int have_target = 0, have_restore = 0, rc;
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->ram = CONFIG_DEFAULT_RAM;
@@ -115,6 +131,17 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 			if ((rc = parse_target(n, cfg, err, errlen)))
 				return rc;
 			have_target = 1;
+		} else if (!strcmp((const char *)n->name, "restore")) {
+			/* no image: wait for the control plane's restore */
+			rc = attr(n, "image", cfg->restore_image,
+				  sizeof cfg->restore_image);
+			if ((rc && rc != -ENOENT) ||
+			    (!rc && cfg->restore_image[0] != '/')) {
+				snprintf(err, errlen,
+					 "<restore>: 'image' must be an absolute path");
+				return -EINVAL;
+			}
+			have_restore = 1;
 		} else if (!strcmp((const char *)n->name, "test")) {
 			if ((rc = parse_test(n, cfg, err, errlen)))
 				return rc;
@@ -125,8 +152,9 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 			return -EINVAL;
 		}
 	}
-	if (!have_target) {
-		snprintf(err, errlen, "the monitor's <config> needs a <target>");
+	if (have_target == have_restore) {
+		snprintf(err, errlen,
+			 "the monitor's <config> needs a <target> or a <restore>");
 		return -EINVAL;
 	}
 	return 0;
@@ -194,12 +222,30 @@ static int verify(struct monitor *mon, const struct mon_model *before)
 	return rc;
 }
 
-/* The test hook: checkpoint, then resume or restore, per <test>. */
+static void stop_deferred(void *arg)
+{
+	struct monitor *mon = arg;
+
+	env_log(mon->env, "monitor: target stopped after its image was written");
+	mon->state = MON_EXITED;
+	monitor_target_ended(mon, 0);
+}
+
+/* The test hook: checkpoint, then resume or restore, per <test>; with
+ * then="exit" the checkpoint goes to the image file and the target is
+ * stopped there (it goes on in the node that restores the file). */
 static int control_test(struct monitor *mon)
 {
-	struct mon_model *model = calloc(1, sizeof *model);
+	struct mon_model *model;
 	int rc;
 
+	if (mon->cfg.then_exit) {
+		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1)))
+			return rc;
+		ep_defer(mon->env->ep, stop_deferred, mon);
+		return 0;
+	}
+	model = calloc(1, sizeof *model);
 	if (!model)
 		return -ENOMEM;
 	rc = monitor_checkpoint(mon, model);
@@ -222,7 +268,7 @@ static void control_dispatch(struct rpc_object *obj, struct msg *m)
 	struct monitor *mon = container_of(obj, struct monitor, control_obj);
 	int rc;
 
-	if (m->code != CONTROL_TEST)
+	if (m->code != MON_CONTROL_TEST)
 		return msg_reset(m, RPC_INVALID_OPCODE);
 	if (mon->state != MON_RUNNING)
 		return mon_reply_err(m, -ESRCH);
@@ -241,7 +287,7 @@ static void trigger_main(void *arg)
 
 	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0),
 		   mon->cfg.checkpoint_after_ms * 1000, &label);
-	msg_reset(&m, CONTROL_TEST);
+	msg_reset(&m, MON_CONTROL_TEST);
 	rpc_call(mon->control, &m);
 }
 
@@ -257,6 +303,40 @@ void monitor_target_ended(struct monitor *mon, int code)
 	if (mon->control_obj.cap.idx)
 		ep_dissolve(mon->env->ep, &mon->control_obj);
 	parent_exit(mon->env->parent, code);
+}
+
+/* A request of the control plane (capsule node --control), on the
+ * entrypoint: checkpoint to a file (the target runs on), or restore a
+ * file into this monitor if it has no target. */
+static void control_request(struct control_mailbox *mb, const struct control_request *req,
+			    void *arg)
+{
+	struct monitor *mon = arg;
+	int rc = -EOPNOTSUPP;
+
+	if (req->op == CONTROL_CHECKPOINT)
+		rc = monitor_checkpoint_image(mon, req->path, 0);
+	else if (req->op == CONTROL_RESTORE)
+		rc = monitor_restore_image(mon, req->path);
+	if (rc)
+		control_done(mb, "error: %s: %s", req->name, strerror(-rc));
+	else
+		control_done(mb, "ok %s %s", req->name, req->path);
+}
+
+/* The endpoint's name: the last element of the label ("init -> x"). */
+static void control_open(struct monitor *mon)
+{
+	const char *label = mon->env->label ? mon->env->label : "monitor";
+	const char *name = strrchr(label, '>');
+	struct control_mailbox *mb;
+
+	name = name ? name + 1 : label;
+	while (*name == ' ')
+		name++;
+	if (control_endpoint_open(mon->env, name, CONTROL_CHECKPOINT | CONTROL_RESTORE,
+				  control_request, mon, &mb))
+		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }
 
 void monitor_construct(struct env *env, void *arg)
@@ -277,10 +357,18 @@ void monitor_construct(struct env *env, void *arg)
 		parent_exit(env->parent, 2);
 		return;
 	}
-	if ((rc = target_start(mon))) {
+	if (mon->cfg.restore_image[0]) {
+		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image))) {
+			parent_exit(env->parent, 2);
+			return;
+		}
+	} else if (!mon->cfg.binary[0]) {
+		env_log(env, "monitor: no target: waiting for a restore");
+	} else if ((rc = target_start(mon))) {
 		parent_exit(env->parent, 2);
 		return;
 	}
+	control_open(mon);
 	if (mon->cfg.checkpoint_after_ms &&
 	    (rc =
 		 thread_create(env, "monitor-test", trigger_main, mon, 0, &mon->trigger)))

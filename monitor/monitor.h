@@ -32,14 +32,19 @@
 
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
 
-/* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=/>
- * </config>.  binary non-empty, ram > 0, caps > 0. */
+/* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=
+ * image= then=/></config>, or <config><restore image=/></config> (an
+ * empty monitor that restores an image file at start).  With a target:
+ * binary non-empty, ram > 0, caps > 0; without one: binary empty and
+ * restore_image set, or empty (<restore/>: wait for a control restore). */
 struct monitor_config {
 	char binary[MON_NAME_MAX];
 	uint64_t ram, caps;
 	uint64_t checkpoint_after_ms; /* 0: no test checkpoint */
 	enum mon_restore restore;
-	char image[256]; /* non-empty: restore through an image file there */
+	char image[256];	 /* non-empty: restore through an image file there */
+	int then_exit;		 /* then="exit": after the image is written, stop */
+	char restore_image[256]; /* <restore image=>: restore this at start */
 };
 
 struct monitor;
@@ -73,7 +78,7 @@ struct proxy {
 	const struct proxy_type *type;
 	cap_t real;
 	int used;
-	uint64_t state[4]; /* the type's own record (e.g. a timer's sigh) */
+	uint64_t state[6]; /* the type's own record (e.g. a timer's sigh) */
 };
 
 /* What after() needs of a request (the message itself becomes the reply). */
@@ -160,6 +165,12 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
+	/* signals drained from the source at the last checkpoint (re-submitted
+	 * on resume and after a restore; see docs/cr.md) */
+	unsigned npending;
+	struct {
+		uint64_t imprint, count;
+	} pending[MON_MAX_RECORDS];
 	/* services the target announced: name and its root's badge */
 	int nannounced;
 	struct {
@@ -212,6 +223,10 @@ extern const struct proxy_type log_proxy_type;	  /* log_rom_proxy.c */
 extern const struct proxy_type rom_proxy_type;	  /* log_rom_proxy.c */
 extern const struct proxy_type signal_proxy_type; /* signal_proxy.c */
 extern const struct proxy_type timer_proxy_type;  /* timer_proxy.c */
+/* A timer proxy's state as text for an image (read at the real timer
+ * now: the one-shot time left, the time elapsed) and back. */
+int timer_state_save(struct proxy *p, char *buf, size_t size);
+int timer_state_load(struct proxy *p, const char *text);
 /* The target's parent interface (parent_proxy.c). */
 void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m);
 

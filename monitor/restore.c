@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/platform.h"
 #include "monitor/restore.h"
@@ -286,9 +287,10 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	int rc;
 
 	switch (mc->cls) {
-	case MON_CLASS_SESSION: /* the same proxy, served by the monitor */
+	case MON_CLASS_SESSION: /* the proxy, served by the monitor (a new one
+				   after an image restore: the seeded map) */
 	case MON_CLASS_SIGNAL_SOURCE:
-		p = proxy_find(rs->mon, mc->badge);
+		p = proxy_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
 		if (!p)
 			return -ESRCH;
 		if (mc->cls == MON_CLASS_SIGNAL_SOURCE && (rc = signal_source(rs)))
@@ -297,7 +299,7 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 		return 0;
 	case MON_CLASS_ROM_DS: /* held by the monitor's sessions: unchanged */
 	case MON_CLASS_ROUTED:
-		r = record_find(rs->mon, mc->badge);
+		r = record_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
 		if (!r)
 			return -ESRCH;
 		*c = r->cap;
@@ -515,6 +517,10 @@ static void commit(struct rs *rs)
 		cpu_kill(mon->cpu, rs->fill[i]);
 		cap_release(rs->fill[i]);
 	}
+	/* signals drained at the checkpoint go to the new contexts */
+	mon->npending = rs->m->npending;
+	memcpy(mon->pending, rs->m->pending, sizeof mon->pending);
+	signals_resubmit(mon);
 	for (unsigned i = 0; i < rs->m->nthreads; i++) {
 		const struct mon_model_thread *mt = &rs->m->thread[i];
 		if (mt->state != TS_INACTIVE && mt->state != TS_DEAD)
@@ -553,14 +559,27 @@ static unsigned rebadged(const struct badge_map *bm)
 	return n;
 }
 
-int monitor_restore(struct monitor *mon, const struct mon_model *model)
+/* Monotonic host time in microseconds (the timing log line). */
+static uint64_t now_us(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
+			   const struct badge_map *seed, struct badge_map *made)
+{
+	uint64_t t0 = now_us();
 	struct rs *rs = calloc(1, sizeof *rs);
 	int rc = -ENOMEM;
 
 	if (!rs || !model->nthreads || !(rs->m = model_dup(model)))
 		goto out;
 	rs->mon = mon;
+	if (seed)
+		rs->bm = *seed;
 	rs->what = "cannot open its sessions";
 	if ((rc = target_open_pd_cpu(mon, &rs->pd, &rs->cpu)) ||
 	    (rc = make_threads(rs)) || (rc = make_regions(rs)) || (rc = map_caps(rs)) ||
@@ -573,12 +592,16 @@ int monitor_restore(struct monitor *mon, const struct mon_model *model)
 	if ((rc = pool_fix(rs->m)) || (rc = fill_memory(rs)) || (rc = write_threads(rs)))
 		goto fail;
 	commit(rs);
+	if (made)
+		*made = rs->bm;
 	mon->restores++;
 	env_log(
 	    mon->env,
 	    "monitor: restored: %u threads, %u regions, %u caps at their kcaps, %u new "
 	    "badges; cap map and object pool consistent",
 	    rs->m->nthreads, rs->m->nregions, rs->m->ncaps, rebadged(&rs->bm));
+	env_log(mon->env, "monitor: restore took %llu us, %u caps",
+		(unsigned long long)(now_us() - t0), rs->m->ncaps);
 	rc = 0;
 	goto out;
 fail:
@@ -592,4 +615,9 @@ out:
 	}
 	free(rs);
 	return rc;
+}
+
+int monitor_restore(struct monitor *mon, const struct mon_model *model)
+{
+	return monitor_restore_seeded(mon, model, NULL, NULL);
 }

@@ -39,4 +39,14 @@ int model_handler_thread_nr(const struct mon_model *model, uint64_t *nr);
  * address), or NULL. */
 struct entrypoint *model_entrypoint(const struct mon_model *model, uint64_t *guest);
 
+/* monitor_restore with the badge map seeded with seed (may be NULL): the
+ * sessions, signal sources and outside objects an image restore made
+ * beforehand, old badge -> the new proxy's or record's badge.  On
+ * success *made (if not NULL) is the whole map of the restore. */
+int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
+			   const struct badge_map *seed, struct badge_map *made);
+/* Submit the signals drained at the last checkpoint (mon->pending) to the
+ * contexts with their imprints, then forget them (checkpoint.c). */
+void signals_resubmit(struct monitor *mon);
+
 #endif

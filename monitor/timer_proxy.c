@@ -1,24 +1,86 @@
 /*
  * The target's Timer sessions (routed through the monitor's parent),
- * intercepted: the signal context the target registered (TIMER_SIGH) and
- * a periodic timeout are recorded, so that after a restore, whose
- * contexts are new objects with new badges, the timer signals the new
- * context again and keeps its period.  A pending one-shot timeout is not
- * re-armed (its deadline is not known to the monitor): documented in
- * docs/seed002.md.
+ * intercepted: the signal context the target registered (TIMER_SIGH), a
+ * periodic timeout and a pending one-shot are recorded, so that after a
+ * restore, whose contexts are new objects with new badges, the timer
+ * signals the new context again, keeps its period and fires the one-shot
+ * when it was due.  After an image restore the session is a new one at
+ * the new node's timer: TIMER_ELAPSED answers are shifted so that the
+ * target's clock goes on from what it read before (the time the image
+ * spent on disk does not count, as with CRIU's monotonic offset).
  *
- * state[0]: badge of the registered context; state[1]: period in µs.
+ * state[0]: badge of the registered context; state[1]: period in µs;
+ * state[2]: one-shot deadline in the real session's elapsed µs (0: none);
+ * state[3]: one-shot µs left to arm after an image restore;
+ * state[4]: offset added to TIMER_ELAPSED (two's complement).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 
 #include "monitor/restore.h"
 
+static int elapsed(cap_t real, uint64_t *us)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, TIMER_ELAPSED);
+	if ((rc = rpc_call(real, &m)))
+		return rc;
+	if (m.code != RPC_OK || m.nwords < 1)
+		return -EPROTO;
+	*us = m.w[0];
+	return 0;
+}
+
 static void timer_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
+	uint64_t now;
+
 	if (req->code == TIMER_SIGH && req->ncaps >= 1)
 		p->state[0] = req->badge[0];
 	if (req->code == TIMER_PERIODIC && req->nwords >= 1)
 		p->state[1] = req->w[0];
+	if (req->code == TIMER_ONESHOT && req->nwords >= 1)
+		p->state[2] = elapsed(p->real, &now) ? 0 : now + req->w[0];
+	if (req->code == TIMER_ELAPSED && r->nwords >= 1)
+		r->w[0] += p->state[4];
+}
+
+int timer_state_save(struct proxy *p, char *buf, size_t size)
+{
+	uint64_t now;
+	int rc = elapsed(p->real, &now);
+
+	if (rc)
+		return rc;
+	snprintf(buf, size,
+		 "sigh=%" PRIx64 " period=%" PRIu64 " oneshot=%" PRIu64
+		 " elapsed=%" PRIu64,
+		 p->state[0], p->state[1], p->state[2] > now ? p->state[2] - now : 0,
+		 now + p->state[4]);
+	return 0;
+}
+
+int timer_state_load(struct proxy *p, const char *text)
+{
+	uint64_t sigh, period, left, was, now;
+	int rc;
+
+	if (sscanf(text,
+		   "sigh=%" SCNx64 " period=%" SCNu64 " oneshot=%" SCNu64
+		   " elapsed=%" SCNu64,
+		   &sigh, &period, &left, &was) != 4)
+		return -EINVAL;
+	if ((rc = elapsed(p->real, &now)))
+		return rc;
+	p->state[0] = sigh;
+	p->state[1] = period;
+	p->state[2] = 0;
+	p->state[3] = left;
+	p->state[4] = was - now;
+	return 0;
 }
 
 static int timer_restored(struct proxy *p, const struct badge_map *bm)
@@ -37,6 +99,15 @@ static int timer_restored(struct proxy *p, const struct badge_map *bm)
 	msg_put_cap(&m, ctx->cap);
 	if ((rc = rpc_call(p->real, &m)) || m.code != RPC_OK)
 		return rc ? rc : -EPROTO;
+	if (p->state[3]) {
+		uint64_t now;
+		msg_reset(&m, TIMER_ONESHOT);
+		msg_put(&m, p->state[3]);
+		if ((rc = rpc_call(p->real, &m)) || m.code != RPC_OK)
+			return rc ? rc : -EPROTO;
+		p->state[2] = elapsed(p->real, &now) ? 0 : now + p->state[3];
+		p->state[3] = 0;
+	}
 	if (!p->state[1])
 		return 0;
 	msg_reset(&m, TIMER_PERIODIC);

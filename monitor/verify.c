@@ -26,8 +26,22 @@ static const struct mon_model_cap *cap_at(const struct mon_model *m, uint64_t kc
 	return NULL;
 }
 
+static int recreated(const struct badge_map *bm, uint64_t old)
+{
+	for (unsigned i = 0; i < bm->n; i++)
+		if (bm->pair[i].old_badge == old)
+			return 1;
+	return 0;
+}
+
 int monitor_verify_restore(struct monitor *mon, const struct mon_model *before,
 			   struct mon_model *after)
+{
+	return monitor_verify_restore_map(mon, before, after, NULL);
+}
+
+int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *before,
+			       struct mon_model *after, const struct badge_map *bm)
 {
 	unsigned same = 0, renewed = 0;
 
@@ -43,13 +57,16 @@ int monitor_verify_restore(struct monitor *mon, const struct mon_model *before,
 			return -EINVAL;
 		}
 		same++;
-		if (rebadged_class(b->cls) && a->badge == b->badge) {
+		if (rebadged_class(b->cls) &&
+		    (bm ? !recreated(bm, b->badge) ||
+			      a->badge != badge_map_new(bm, b->badge)
+			: a->badge == b->badge)) {
 			env_log(
 			    mon->env, "monitor: verify: kcap 0x%llx kept badge 0x%llx",
 			    (unsigned long long)b->kcap, (unsigned long long)b->badge);
 			return -EINVAL;
 		}
-		renewed += a->badge != b->badge;
+		renewed += bm ? recreated(bm, b->badge) : a->badge != b->badge;
 	}
 	if (cap_map_verify(after) || pool_fix_or_check(after, 0)) {
 		env_log(mon->env, "monitor: verify: cap map or object pool inconsistent");

@@ -10,5 +10,11 @@
  * `after` are consistent; -EINVAL (logged) otherwise. */
 int monitor_verify_restore(struct monitor *mon, const struct mon_model *before,
 			   struct mon_model *after);
+/* The same after a restore on another node, where core may hand out a
+ * number an old badge had: "new badge" means the badge the restore's
+ * map made gives (the object was recreated), not a different number. */
+struct badge_map;
+int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *before,
+			       struct mon_model *after, const struct badge_map *bm);
 
 #endif

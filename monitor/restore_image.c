@@ -1,0 +1,368 @@
+/*
+ * Restore from an image file in a monitor that has no target (another
+ * node process, or the same one): the image names sessions by the badges
+ * the checkpointing monitor's proxies had, so this monitor first opens
+ * the target's sessions at its own parent with the recorded args and
+ * makes its own proxies for them (PD and CPU proxies get their real
+ * sessions from the restore itself), then seeds the restore's badge map
+ * with old session badge -> new proxy badge.  Everything else (threads at
+ * their numbers, dataspaces at their addresses, gates, signal objects,
+ * every cap at its kcap, the cap map and object pool) is
+ * monitor_restore's work.  Before anything is opened, the image is
+ * checked for what this monitor cannot recreate (docs/cr.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "monitor/image_convert.h"
+#include "monitor/restore.h"
+#include "monitor/verify.h"
+
+static int seed_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
+{
+	if (bm->n == CAP_SLOTS)
+		return -ENOSPC;
+	bm->pair[bm->n].old_badge = old_badge;
+	bm->pair[bm->n++].new_badge = new_badge;
+	return 0;
+}
+
+static const struct image_session *session_of(const struct image_model *im, uint64_t id)
+{
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if (im->sessions[i].id == id)
+			return &im->sessions[i];
+	return NULL;
+}
+
+static int session_ok(const struct image_model *im, const struct image_session *s,
+		      char *err, size_t n)
+{
+	switch (s->type) {
+	case IMAGE_SESSION_PD:
+	case IMAGE_SESSION_CPU:
+	case IMAGE_SESSION_LOG:
+	case IMAGE_SESSION_ROM:
+	case IMAGE_SESSION_TIMER:
+	case IMAGE_SESSION_PARENT:
+		return 0;
+	case IMAGE_SESSION_OTHER:
+		if (s->flags & IMAGE_SESSION_F_OUTSIDE)
+			return 0;
+	}
+	(void)im;
+	snprintf(err, n, "session 0x%llx: a %s session cannot be recreated here",
+		 (unsigned long long)s->id, image_session_type_name(s->type));
+	return -ENOTSUP;
+}
+
+/* The object a cap names, for the "one badge, one object" rule. */
+static int same_object(const struct image_cap *a, const struct image_cap *b)
+{
+	return a->class == b->class && a->obj == b->obj &&
+	       (a->class != IMAGE_CAP_SIGNAL_CONTEXT || a->arg == b->arg);
+}
+
+static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
+{
+	const struct image_cap *c = &im->caps[k];
+	const struct image_session *s;
+	const char *why = NULL;
+
+	switch (c->class) {
+	case IMAGE_CAP_SESSION:
+	case IMAGE_CAP_OUTSIDE:
+		if (c->badge != c->obj)
+			why = "its badge is not the session's";
+		break;
+	case IMAGE_CAP_DATASPACE:
+		if (c->badge != c->obj)
+			why = "its badge is not the dataspace's";
+		break;
+	case IMAGE_CAP_REGION_MAP:
+		if (c->arg == IMAGE_RM_MANAGED)
+			why = "a managed region map cannot be recreated here";
+		break;
+	case IMAGE_CAP_RPC_GATE:
+	case IMAGE_CAP_SIGNAL_SOURCE:
+	case IMAGE_CAP_SIGNAL_CONTEXT:
+	case IMAGE_CAP_SEMAPHORE_IRQ:
+		s = session_of(im, c->obj);
+		if (!s || s->type != IMAGE_SESSION_PD)
+			why = "names an object of no PD session in the image";
+		break;
+	}
+	for (uint32_t i = 0; !why && i < k; i++)
+		if (im->caps[i].badge == c->badge && c->class != IMAGE_CAP_DEAD &&
+		    !same_object(&im->caps[i], c))
+			why = "its badge names another object of the image";
+	if (!why)
+		return 0;
+	snprintf(err, n, "kcap 0x%llx badge 0x%llx (%s): %s", (unsigned long long)c->kcap,
+		 (unsigned long long)c->badge, image_cap_class_name(c->class), why);
+	return -EINVAL;
+}
+
+/* What image_read does not know: what this monitor can recreate. */
+static int image_admit(const struct image_model *im, char *err, size_t n)
+{
+	int rc;
+
+	if (!im->component.binary[0] || !im->component.ram_quota ||
+	    !im->component.cap_quota) {
+		snprintf(err, n, "the component record names no binary or quota");
+		return -EINVAL;
+	}
+	if (!im->nthreads || im->nthreads > MON_MAX_THREADS ||
+	    im->nregions > MON_MAX_REGIONS) {
+		snprintf(err, n, "%u threads, %u regions: beyond this monitor's limits",
+			 im->nthreads, im->nregions);
+		return -E2BIG;
+	}
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if ((rc = session_ok(im, &im->sessions[i], err, n)))
+			return rc;
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *d = &im->dataspaces[i];
+		if (d->kind == IMAGE_DS_RAM ||
+		    (d->kind == IMAGE_DS_ROM && !strcmp(d->rom, im->component.binary)))
+			continue;
+		snprintf(err, n,
+			 "dataspace 0x%llx: a %s dataspace cannot be recreated here",
+			 (unsigned long long)d->id, image_ds_kind_name(d->kind));
+		return -ENOTSUP;
+	}
+	for (uint32_t i = 0; i < im->ncaps; i++)
+		if ((rc = cap_ok(im, i, err, n)))
+			return rc;
+	return 0;
+}
+
+/* A session routed outside, opened again with its recorded args (a
+ * Timer behind a new proxy with its recorded state). */
+static int open_outside(struct monitor *mon, const struct image_session *s,
+			struct badge_map *seed)
+{
+	const char *service = s->type == IMAGE_SESSION_TIMER ? "Timer" : s->service;
+	struct mon_record *r;
+	struct proxy *p;
+	cap_t c, t;
+	int rc;
+
+	if ((rc = parent_session(mon->env->parent, service, s->args, &c)))
+		return rc;
+	r = record_add(mon, MON_CLASS_ROUTED, c, 0);
+	record_hold(mon, c, service);
+	if (!r)
+		return -ENOSPC;
+	snprintf(r->what, sizeof r->what, "%s", service);
+	snprintf(r->args, sizeof r->args, "%s", s->args);
+	if (s->type != IMAGE_SESSION_TIMER)
+		return seed_add(seed, s->id, cap_badge(c));
+	t = proxy_new(mon, &timer_proxy_type, cap_ref(c), &p);
+	if (!cap_valid(t))
+		return -ENOSPC;
+	if ((rc = timer_state_load(p, s->label)))
+		return rc;
+	return seed_add(seed, s->id, cap_badge(t));
+}
+
+static int open_sessions(struct monitor *mon, const struct image_model *im,
+			 struct badge_map *seed)
+{
+	char rom_args[MON_ARGS_MAX];
+	int rc;
+
+	snprintf(rom_args, sizeof rom_args, "label=\"%s\"", mon->cfg.binary);
+	if ((rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
+	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
+		return rc;
+	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
+	    !cap_valid(proxy_new(mon, &cpu_proxy_type, CAP_INVALID, &mon->cpu_proxy)) ||
+	    !cap_valid(
+		proxy_new(mon, &log_proxy_type, cap_ref(mon->log), &mon->log_proxy)) ||
+	    !cap_valid(
+		proxy_new(mon, &rom_proxy_type, cap_ref(mon->rom), &mon->rom_proxy)))
+		return -ENOSPC;
+	if (!cap_valid(ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch)))
+		return -ENOSPC;
+	for (uint32_t i = 0; i < im->nsessions && !rc; i++) {
+		const struct image_session *s = &im->sessions[i];
+		uint64_t nb = 0;
+
+		switch (s->type) {
+		case IMAGE_SESSION_PD:
+			nb = mon->pd_proxy->obj.badge;
+			break;
+		case IMAGE_SESSION_CPU:
+			nb = mon->cpu_proxy->obj.badge;
+			break;
+		case IMAGE_SESSION_LOG:
+			nb = mon->log_proxy->obj.badge;
+			break;
+		case IMAGE_SESSION_ROM:
+			nb = mon->rom_proxy->obj.badge;
+			break;
+		case IMAGE_SESSION_PARENT:
+			nb = mon->parent_obj.badge;
+			break;
+		default:
+			rc = open_outside(mon, s, seed);
+			continue;
+		}
+		rc = seed_add(seed, s->id, nb);
+	}
+	return rc;
+}
+
+/* Signal sources (served by new proxies whose real source the restore
+ * makes) and the binary's ROM dataspace (fetched again). */
+static int open_objects(struct monitor *mon, const struct image_model *im,
+			struct badge_map *seed)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; i < im->ncaps && !rc; i++) {
+		const struct image_cap *c = &im->caps[i];
+		struct proxy *p;
+		uint64_t size;
+		cap_t ds;
+
+		if (badge_map_new(seed, c->badge) != c->badge)
+			continue; /* done already */
+		if (c->class == IMAGE_CAP_SIGNAL_SOURCE) {
+			if (!cap_valid(
+				proxy_new(mon, &signal_proxy_type, CAP_INVALID, &p)))
+				return -ENOSPC;
+			rc = seed_add(seed, c->badge, p->obj.badge);
+		} else if (c->class == IMAGE_CAP_DATASPACE) {
+			uint32_t k = 0;
+			while (k < im->ndataspaces && im->dataspaces[k].id != c->obj)
+				k++;
+			if (k == im->ndataspaces ||
+			    im->dataspaces[k].kind != IMAGE_DS_ROM)
+				continue;
+			if ((rc = rom_dataspace(mon->rom, &ds, &size)))
+				return rc;
+			record_add(mon, MON_CLASS_ROM_DS, ds, size);
+			record_hold(mon, ds, "ROM");
+			rc = seed_add(seed, c->badge, cap_badge(ds));
+		}
+	}
+	return rc;
+}
+
+static int verify_now(struct monitor *mon, const struct mon_model *before,
+		      const struct badge_map *bm)
+{
+	struct mon_model *after = calloc(1, sizeof *after);
+	int rc = -ENOMEM;
+
+	if (after && !(rc = monitor_checkpoint(mon, after))) {
+		rc = monitor_verify_restore_map(mon, before, after, bm);
+		monitor_resume(mon);
+	}
+	if (after)
+		model_free(after);
+	free(after);
+	return rc;
+}
+
+int monitor_restore_image(struct monitor *mon, const char *path)
+{
+	struct mon_model *model = calloc(1, sizeof *model);
+	struct badge_map *seed = calloc(1, sizeof *seed);
+	struct image_model *im = NULL;
+	char err[300] = "";
+	int rc = -ENOMEM;
+
+	if (!model || !seed)
+		goto out;
+	if (mon->state == MON_RUNNING || mon->pd_proxy) {
+		env_log(mon->env, "monitor: restore: this monitor has a target already");
+		rc = -EBUSY;
+		goto out;
+	}
+	if ((rc = image_read(path, &im, err, sizeof err)) ||
+	    (rc = image_admit(im, err, sizeof err))) {
+		env_log(mon->env, "monitor: restore refused: %s", err);
+		goto out;
+	}
+	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
+	mon->cfg.ram = im->component.ram_quota;
+	mon->cfg.caps = im->component.cap_quota;
+	mon->state = MON_RUNNING;
+	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed))) {
+		env_log(mon->env,
+			"monitor: restore: cannot open the target's sessions: %s",
+			strerror(-rc));
+		goto fail;
+	}
+	if ((rc = image_to_model(im, mon, model))) {
+		env_log(mon->env,
+			"monitor: restore refused: %s: the image names what it "
+			"does not contain",
+			path);
+		goto fail;
+	}
+	mon->cap_map_addr = model->cap_map_addr;
+	mon->cap_map_entries = CAP_SLOTS;
+	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
+		mon->cfg.binary, model->nthreads, model->ncaps);
+	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
+		goto fail;
+	if ((rc = verify_now(mon, model, seed)))
+		goto fail;
+	goto out;
+fail:
+	target_destroy(mon);
+	mon->state = MON_STARTING;
+	mon->cap_map_addr = 0;
+out:
+	if (model)
+		model_free(model);
+	free(model);
+	free(seed);
+	if (im)
+		image_model_free(im);
+	return rc;
+}
+
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
+{
+	struct mon_model *model = calloc(1, sizeof *model);
+	struct image_model im;
+	struct image_stats st;
+	char err[300] = "";
+	int rc = -ENOMEM;
+
+	if (!model)
+		return rc;
+	if (mon->state != MON_RUNNING) {
+		free(model);
+		return -ESRCH;
+	}
+	if ((rc = monitor_checkpoint(mon, model))) {
+		free(model);
+		return rc;
+	}
+	if ((rc = model_to_image(mon, model, &im))) {
+		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
+	} else {
+		rc = image_write(path, &im, &st, err, sizeof err);
+		image_model_release(&im);
+		if (rc)
+			env_log(mon->env, "monitor: image: %s", err);
+		else
+			env_log(mon->env, "monitor: image: %llu bytes written to %s",
+				(unsigned long long)st.image_bytes, path);
+	}
+	if (rc || !keep_paused)
+		monitor_resume(mon);
+	model_free(model);
+	free(model);
+	return rc;
+}
