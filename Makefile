@@ -1,6 +1,7 @@
 # capsule — top-level build.
 #
-#   make demo    install what is missing, build, run examples/demo.xml
+#   make demo    install what is missing, build, checkpoint a component on one
+#                node and restore it on another (mk/demo.sh)
 #   make test    install what is missing, build, run every test (also ASan/UBSan)
 #   make bench   benchmarks, each printed as a ratio against a reference
 #
@@ -125,7 +126,7 @@ $(B)/components/%: $$(call guest_objs,$$(wildcard components/$$*/*.c)) \
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	$(CAPSULE) run examples/demo.xml
+	@sh mk/demo.sh $(B)
 
 unit: all
 	@sh tests/run-unit.sh $(B)
@@ -136,6 +137,8 @@ scenario: all
 	@sh tests/cr/cross_node.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
+	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
+		{ cat $(B)/demo.log; exit 1; }
 
 san-test:
 	@$(MAKE) --no-print-directory SAN=1 unit scenario
