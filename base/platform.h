@@ -195,9 +195,16 @@ int signal_start(struct env *env);
 /* Run the handler with this imprint (signal-proxy object, entrypoint
  * thread); -ENOENT if no managed handler has it. */
 int signal_deliver(uint64_t imprint, uint64_t count);
-/* rpc_call with the reply's exception turned into 0 / -errno; on failure
- * the reply's caps are released. */
-int base_call(cap_t dst, struct msg *m);
+/* base/rpc_invoke.c, for the client stubs: rpc_invoke of opcode op with
+ * cap c (if valid) and words w[0..n); -E2BIG if they do not fit. */
+int base_request(cap_t dst, uint64_t op, cap_t c, const uint64_t *w, unsigned n,
+		 struct msg *m);
+/* Hand out reply cap 0 in *out, release the others; -EPROTO (and nothing
+ * handed out) if cap 0 is missing or invalid. */
+int base_take_cap(struct msg *m, cap_t *out);
+/* A reply that hands out no cap: if err is 0 release its caps.  Returns
+ * err (a failed call has released them already). */
+int base_drop_caps(struct msg *m, int err);
 
 /* Unmap kcap from the own task (flags: UNMAP_SELF or 0); enum kerr. */
 unsigned base_unmap(uint64_t kcap, unsigned flags);

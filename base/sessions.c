@@ -1,6 +1,6 @@
 /*
  * Client calls of core's sessions and of the parent interface: each is
- * one rpc_call with the word layout documented in base/sessions.h.  The
+ * one rpc_invoke with the word layout documented in base/sessions.h.  The
  * caller owns the caps it gets back; any cap a reply carries that the
  * call does not hand out is released here.
  */
@@ -8,88 +8,19 @@
 #include <string.h>
 #include "platform.h"
 
-/* Call and turn the reply's exception into 0 / -errno.  On failure every
- * cap in the reply is released. */
-static int session_call(cap_t dst, struct msg *m)
-{
-	int err = rpc_call(dst, m);
-
-	if (err)
-		return err;
-	switch (m->code) {
-	case RPC_OK:
-		return 0;
-	case RPC_ERROR:
-		err = m->nwords && (int64_t)m->w[0] < 0 && (int64_t)m->w[0] >= -4095
-			  ? (int)(int64_t)m->w[0]
-			  : -EIO;
-		break;
-	case RPC_INVALID_OBJECT:
-		err = -EBADF;
-		break;
-	case RPC_INVALID_OPCODE:
-		err = -ENOSYS;
-		break;
-	default:
-		err = -EPROTO;
-		break;
-	}
-	for (unsigned i = 0; i < m->ncaps; i++)
-		cap_release(m->caps[i]);
-	m->ncaps = 0;
-	return err;
-}
-
-/* Hand out reply cap 0 (which must be valid), release the others. */
-static int session_take_cap(struct msg *m, cap_t *out)
-{
-	cap_t c = m->ncaps ? m->caps[0] : CAP_INVALID;
-
-	for (unsigned i = 1; i < m->ncaps; i++)
-		cap_release(m->caps[i]);
-	if (!cap_valid(c)) {
-		cap_release(c);
-		return -EPROTO;
-	}
-	*out = c;
-	return 0;
-}
-
-/* Reply caps are not expected: drop them. */
-static int session_no_caps(struct msg *m, int err)
-{
-	if (!err)
-		for (unsigned i = 0; i < m->ncaps; i++)
-			cap_release(m->caps[i]);
-	return err;
-}
-
-/* Send opcode op with cap c (may be invalid) and words w[0..n). */
-static int session_simple(cap_t dst, uint64_t op, cap_t c, const uint64_t *w, unsigned n,
-			  struct msg *m)
-{
-	msg_reset(m, op);
-	if (cap_valid(c) && msg_put_cap(m, c))
-		return -E2BIG;
-	for (unsigned i = 0; i < n; i++)
-		if (msg_put(m, w[i]))
-			return -E2BIG;
-	return session_call(dst, m);
-}
-
 int pd_alloc_ram(cap_t pd, uint64_t size, cap_t *ds)
 {
 	struct msg m;
-	int err = session_simple(pd, PD_ALLOC_RAM, CAP_INVALID, &size, 1, &m);
+	int err = base_request(pd, PD_ALLOC_RAM, CAP_INVALID, &size, 1, &m);
 
-	return err ? err : session_take_cap(&m, ds);
+	return err ? err : base_take_cap(&m, ds);
 }
 
 int pd_free_ram(cap_t pd, cap_t ds)
 {
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(pd, PD_FREE_RAM, ds, NULL, 0, &m));
+	return base_drop_caps(&m, base_request(pd, PD_FREE_RAM, ds, NULL, 0, &m));
 }
 
 int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
@@ -97,7 +28,7 @@ int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
 {
 	uint64_t w[4] = {addr, off, size, perm};
 	struct msg m;
-	int err = session_no_caps(&m, session_simple(pd, PD_ATTACH, ds, w, 4, &m));
+	int err = base_drop_caps(&m, base_request(pd, PD_ATTACH, ds, w, 4, &m));
 
 	if (err)
 		return err;
@@ -111,24 +42,22 @@ int pd_detach(cap_t pd, uint64_t addr)
 {
 	struct msg m;
 
-	return session_no_caps(&m,
-			       session_simple(pd, PD_DETACH, CAP_INVALID, &addr, 1, &m));
+	return base_drop_caps(&m, base_request(pd, PD_DETACH, CAP_INVALID, &addr, 1, &m));
 }
 
 int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate)
 {
 	struct msg m;
-	int err = session_simple(pd, PD_ALLOC_RPC_CAP, ep_thread, NULL, 0, &m);
+	int err = base_request(pd, PD_ALLOC_RPC_CAP, ep_thread, NULL, 0, &m);
 
-	return err ? err : session_take_cap(&m, gate);
+	return err ? err : base_take_cap(&m, gate);
 }
 
 int pd_free_rpc_cap(cap_t pd, cap_t gate)
 {
 	struct msg m;
 
-	return session_no_caps(&m,
-			       session_simple(pd, PD_FREE_RPC_CAP, gate, NULL, 0, &m));
+	return base_drop_caps(&m, base_request(pd, PD_FREE_RPC_CAP, gate, NULL, 0, &m));
 }
 
 int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries)
@@ -136,23 +65,23 @@ int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries)
 	uint64_t w[2] = {addr, entries};
 	struct msg m;
 
-	return session_no_caps(
-	    &m, session_simple(pd, PD_CAP_MAP_REPORT, CAP_INVALID, w, 2, &m));
+	return base_drop_caps(&m,
+			      base_request(pd, PD_CAP_MAP_REPORT, CAP_INVALID, w, 2, &m));
 }
 
 int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap)
 {
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(pd, PD_MAP_CAP, c, &kcap, 1, &m));
+	return base_drop_caps(&m, base_request(pd, PD_MAP_CAP, c, &kcap, 1, &m));
 }
 
 int pd_assign_parent(cap_t pd, cap_t parent)
 {
 	struct msg m;
 
-	return session_no_caps(&m,
-			       session_simple(pd, PD_ASSIGN_PARENT, parent, NULL, 0, &m));
+	return base_drop_caps(&m,
+			      base_request(pd, PD_ASSIGN_PARENT, parent, NULL, 0, &m));
 }
 
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps)
@@ -160,7 +89,7 @@ int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps)
 	uint64_t w[2] = {ram, caps};
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(pd, PD_TRANSFER_QUOTA, to, w, 2, &m));
+	return base_drop_caps(&m, base_request(pd, PD_TRANSFER_QUOTA, to, w, 2, &m));
 }
 
 int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread, uint64_t *nr,
@@ -172,14 +101,14 @@ int cpu_create_thread(cap_t cpu, cap_t pd, const char *name, cap_t *thread, uint
 	msg_reset(&m, CPU_CREATE_THREAD);
 	if (msg_put_cap(&m, pd) || msg_put_str(&m, name ? name : ""))
 		return -E2BIG;
-	err = session_call(cpu, &m);
+	err = rpc_invoke(cpu, &m);
 	if (err)
 		return err;
 	if (m.nwords < 3) {
-		session_no_caps(&m, 0);
+		base_drop_caps(&m, 0);
 		return -EPROTO;
 	}
-	err = session_take_cap(&m, thread);
+	err = base_take_cap(&m, thread);
 	if (err)
 		return err;
 	*nr = m.w[0];
@@ -193,28 +122,28 @@ int cpu_start(cap_t cpu, cap_t thread, uint64_t ip, uint64_t sp)
 	uint64_t w[2] = {ip, sp};
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(cpu, CPU_START, thread, w, 2, &m));
+	return base_drop_caps(&m, base_request(cpu, CPU_START, thread, w, 2, &m));
 }
 
 int cpu_pause(cap_t cpu, cap_t thread)
 {
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(cpu, CPU_PAUSE, thread, NULL, 0, &m));
+	return base_drop_caps(&m, base_request(cpu, CPU_PAUSE, thread, NULL, 0, &m));
 }
 
 int cpu_resume(cap_t cpu, cap_t thread)
 {
 	struct msg m;
 
-	return session_no_caps(&m, session_simple(cpu, CPU_RESUME, thread, NULL, 0, &m));
+	return base_drop_caps(&m, base_request(cpu, CPU_RESUME, thread, NULL, 0, &m));
 }
 
 int cpu_get_regs(cap_t cpu, cap_t thread, struct cpu_regs *r)
 {
 	struct msg m;
 	int err =
-	    session_no_caps(&m, session_simple(cpu, CPU_GET_REGS, thread, NULL, 0, &m));
+	    base_drop_caps(&m, base_request(cpu, CPU_GET_REGS, thread, NULL, 0, &m));
 
 	if (err)
 		return err;
@@ -230,23 +159,23 @@ int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r)
 	struct msg m;
 
 	memcpy(w, r, sizeof(w));
-	return session_no_caps(
-	    &m, session_simple(cpu, CPU_SET_REGS, thread, w, CPU_REGS_WORDS, &m));
+	return base_drop_caps(
+	    &m, base_request(cpu, CPU_SET_REGS, thread, w, CPU_REGS_WORDS, &m));
 }
 
 int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size)
 {
 	struct msg m;
-	int err = session_simple(rom, ROM_DATASPACE, CAP_INVALID, NULL, 0, &m);
+	int err = base_request(rom, ROM_DATASPACE, CAP_INVALID, NULL, 0, &m);
 
 	if (err)
 		return err;
 	if (m.nwords < 1) {
-		session_no_caps(&m, 0);
+		base_drop_caps(&m, 0);
 		return -EPROTO;
 	}
 	*size = m.w[0];
-	return session_take_cap(&m, ds);
+	return base_take_cap(&m, ds);
 }
 
 int log_write(cap_t log, const char *line, uint64_t len)
@@ -256,7 +185,7 @@ int log_write(cap_t log, const char *line, uint64_t len)
 	msg_reset(&m, LOG_WRITE);
 	if (msg_put_bytes(&m, line, len))
 		return -E2BIG;
-	return session_no_caps(&m, session_call(log, &m));
+	return base_drop_caps(&m, rpc_invoke(log, &m));
 }
 
 int parent_session(cap_t parent, const char *service, const char *args, cap_t *out)
@@ -267,8 +196,8 @@ int parent_session(cap_t parent, const char *service, const char *args, cap_t *o
 	msg_reset(&m, PARENT_SESSION);
 	if (msg_put_str(&m, service) || msg_put_str(&m, args ? args : ""))
 		return -E2BIG;
-	err = session_call(parent, &m);
-	return err ? err : session_take_cap(&m, out);
+	err = rpc_invoke(parent, &m);
+	return err ? err : base_take_cap(&m, out);
 }
 
 int parent_announce(cap_t parent, const char *service, cap_t root)
@@ -278,7 +207,7 @@ int parent_announce(cap_t parent, const char *service, cap_t root)
 	msg_reset(&m, PARENT_ANNOUNCE);
 	if (msg_put_str(&m, service) || msg_put_cap(&m, root))
 		return -E2BIG;
-	return session_no_caps(&m, session_call(parent, &m));
+	return base_drop_caps(&m, rpc_invoke(parent, &m));
 }
 
 int parent_exit(cap_t parent, int code)
@@ -286,8 +215,8 @@ int parent_exit(cap_t parent, int code)
 	uint64_t w = (uint64_t)(int64_t)code;
 	struct msg m;
 
-	return session_no_caps(
-	    &m, session_simple(parent, PARENT_EXIT, CAP_INVALID, &w, 1, &m));
+	return base_drop_caps(&m,
+			      base_request(parent, PARENT_EXIT, CAP_INVALID, &w, 1, &m));
 }
 
 int parent_close(cap_t parent, cap_t session)
@@ -296,8 +225,8 @@ int parent_close(cap_t parent, cap_t session)
 
 	if (!cap_valid(session))
 		return -EINVAL;
-	return session_no_caps(
-	    &m, session_simple(parent, PARENT_CLOSE, session, NULL, 0, &m));
+	return base_drop_caps(&m,
+			      base_request(parent, PARENT_CLOSE, session, NULL, 0, &m));
 }
 
 int parent_upgrade(cap_t parent, cap_t session, const char *args)
@@ -309,14 +238,14 @@ int parent_upgrade(cap_t parent, cap_t session, const char *args)
 	msg_reset(&m, PARENT_UPGRADE);
 	if (msg_put_cap(&m, session) || msg_put_str(&m, args))
 		return -E2BIG;
-	return session_no_caps(&m, session_call(parent, &m));
+	return base_drop_caps(&m, rpc_invoke(parent, &m));
 }
 
 int pd_quota_get(cap_t pd, struct pd_quota *q)
 {
 	struct msg m;
 	int err =
-	    session_no_caps(&m, session_simple(pd, PD_QUOTA, CAP_INVALID, NULL, 0, &m));
+	    base_drop_caps(&m, base_request(pd, PD_QUOTA, CAP_INVALID, NULL, 0, &m));
 
 	if (err)
 		return err;

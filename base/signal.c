@@ -20,54 +20,6 @@
 
 #define SIGNAL_THREAD_STACK (16 * 1024)
 
-int base_call(cap_t dst, struct msg *m)
-{
-	int err = rpc_call(dst, m);
-
-	if (!err && m->code == RPC_OK)
-		return 0;
-	if (!err && m->code == RPC_ERROR)
-		err = m->nwords && (int64_t)m->w[0] < 0 && (int64_t)m->w[0] >= -4095
-			  ? (int)(int64_t)m->w[0]
-			  : -EIO;
-	else if (!err)
-		err = m->code == RPC_INVALID_OBJECT   ? -EBADF
-		      : m->code == RPC_INVALID_OPCODE ? -ENOSYS
-						      : -EPROTO;
-	for (unsigned i = 0; i < m->ncaps; i++)
-		cap_release(m->caps[i]);
-	m->ncaps = 0;
-	return err;
-}
-
-/* Call with cap c (may be invalid) and up to two words; reply in m. */
-static int signal_call(cap_t dst, uint64_t op, cap_t c, unsigned n, uint64_t w0,
-		       uint64_t w1, struct msg *m)
-{
-	msg_reset(m, op);
-	if (cap_valid(c))
-		msg_put_cap(m, c);
-	if (n > 0)
-		msg_put(m, w0);
-	if (n > 1)
-		msg_put(m, w1);
-	return base_call(dst, m);
-}
-
-/* Keep reply cap 0, release the rest; -EPROTO if there is none. */
-static int signal_take_cap(struct msg *m, cap_t *out)
-{
-	for (unsigned i = 1; i < m->ncaps; i++)
-		cap_release(m->caps[i]);
-	if (!m->ncaps || !cap_valid(m->caps[0])) {
-		if (m->ncaps)
-			cap_release(m->caps[0]);
-		return -EPROTO;
-	}
-	*out = m->caps[0];
-	return 0;
-}
-
 /* The signal handler thread (see above).  It ends only if its semaphore
  * or source is gone. */
 static void signal_thread(void *arg)
@@ -94,13 +46,14 @@ static void signal_thread(void *arg)
 		if (TAG_ERROR(tag) || label != SIGNAL_SEMAPHORE_LABEL)
 			continue;
 		for (;;) {
-			if (signal_call(sig->source, SIGNAL_WAIT, CAP_INVALID, 0, 0, 0,
-					&m))
+			if (base_request(sig->source, SIGNAL_WAIT, CAP_INVALID, NULL, 0,
+					 &m))
 				return; /* source freed */
 			if (m.nwords < 2 || !m.w[0])
 				break;
-			signal_call(proxy, EP_SIGNAL_PROXY_DELIVER, CAP_INVALID, 2,
-				    m.w[0], m.w[1], &m);
+			uint64_t got[2] = {m.w[0], m.w[1]};
+			base_request(proxy, EP_SIGNAL_PROXY_DELIVER, CAP_INVALID, got, 2,
+				     &m);
 		}
 	}
 }
@@ -116,14 +69,14 @@ int signal_start(struct env *env)
 		return 0;
 	if (!cap_valid(env->pd) || !cap_valid(env->cpu))
 		return -ENOSYS;
-	err = signal_call(env->pd, PD_ALLOC_SIGNAL_SOURCE, CAP_INVALID, 0, 0, 0, &m);
+	err = base_request(env->pd, PD_ALLOC_SIGNAL_SOURCE, CAP_INVALID, NULL, 0, &m);
 	if (!err)
-		err = signal_take_cap(&m, &sig->source);
+		err = base_take_cap(&m, &sig->source);
 	if (err)
 		return err;
-	err = signal_call(sig->source, SIGNAL_SEMAPHORE, CAP_INVALID, 0, 0, 0, &m);
+	err = base_request(sig->source, SIGNAL_SEMAPHORE, CAP_INVALID, NULL, 0, &m);
 	if (!err)
-		err = signal_take_cap(&m, &sig->semaphore);
+		err = base_take_cap(&m, &sig->semaphore);
 	if (err)
 		goto err_source;
 	err = thread_create(env, "signal", signal_thread, bs, SIGNAL_THREAD_STACK,
@@ -136,7 +89,7 @@ err_sem:
 	cap_release(sig->semaphore);
 	sig->semaphore = CAP_INVALID;
 err_source:
-	signal_call(env->pd, PD_FREE_SIGNAL_SOURCE, sig->source, 0, 0, 0, &m);
+	base_request(env->pd, PD_FREE_SIGNAL_SOURCE, sig->source, NULL, 0, &m);
 	cap_release(sig->source);
 	sig->source = CAP_INVALID;
 	return err;
@@ -158,6 +111,7 @@ int signal_handler_init(struct env *env, struct signal_handler *h,
 			void (*fn)(void *arg, unsigned count), void *arg)
 {
 	struct base_signal *sig = &base_state()->signal;
+	uint64_t imprint = (uint64_t)(uintptr_t)h;
 	struct msg m;
 	int err;
 
@@ -166,10 +120,9 @@ int signal_handler_init(struct env *env, struct signal_handler *h,
 	err = signal_start(env);
 	if (err)
 		return err;
-	err = signal_call(env->pd, PD_ALLOC_CONTEXT, sig->source, 1,
-			  (uint64_t)(uintptr_t)h, 0, &m);
+	err = base_request(env->pd, PD_ALLOC_CONTEXT, sig->source, &imprint, 1, &m);
 	if (!err)
-		err = signal_take_cap(&m, &h->context);
+		err = base_take_cap(&m, &h->context);
 	if (err)
 		return err;
 	h->fn = fn;
@@ -193,7 +146,7 @@ void signal_handler_dissolve(struct env *env, struct signal_handler *h)
 			break;
 		}
 	}
-	signal_call(env->pd, PD_FREE_CONTEXT, h->context, 0, 0, 0, &m);
+	base_request(env->pd, PD_FREE_CONTEXT, h->context, NULL, 0, &m);
 	cap_release(h->context);
 	h->context = CAP_INVALID;
 	h->magic = 0;
@@ -202,11 +155,12 @@ void signal_handler_dissolve(struct env *env, struct signal_handler *h)
 
 int signal_submit(struct env *env, cap_t context, unsigned count)
 {
+	uint64_t w = count;
 	struct msg m;
 
 	if (!env || !count)
 		return -EINVAL;
-	return signal_call(env->pd, PD_SUBMIT, context, 1, count, 0, &m);
+	return base_request(env->pd, PD_SUBMIT, context, &w, 1, &m);
 }
 
 cap_t signal_semaphore(struct env *env)

@@ -144,16 +144,9 @@ static void thread_window_free(struct cap_map *cm, struct thread *t)
 static int thread_kill(struct thread *t)
 {
 	struct msg m;
-	int err;
+	int err = base_drop_caps(
+	    &m, base_request(t->env->cpu, CPU_KILL, t->cpu_thread, NULL, 0, &m));
 
-	msg_reset(&m, CPU_KILL);
-	if (msg_put_cap(&m, t->cpu_thread))
-		return -E2BIG;
-	err = rpc_call(t->env->cpu, &m);
-	if (!err && m.code != RPC_OK)
-		err = m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EIO;
-	for (unsigned i = 0; i < m.ncaps; i++)
-		cap_release(m.caps[i]);
 	cap_release(t->cpu_thread);
 	t->cpu_thread = CAP_INVALID;
 	return err;

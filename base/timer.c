@@ -14,42 +14,31 @@ int timer_connect(struct env *env, cap_t *timer)
 	return env_session(env, "Timer", "", timer);
 }
 
-static int timer_call(cap_t timer, uint64_t op, cap_t c, int with_word, uint64_t w,
-		      struct msg *m)
-{
-	msg_reset(m, op);
-	if (cap_valid(c))
-		msg_put_cap(m, c);
-	if (with_word)
-		msg_put(m, w);
-	return base_call(timer, m);
-}
-
 int timer_sigh(cap_t timer, cap_t context)
 {
 	struct msg m;
 
-	return timer_call(timer, TIMER_SIGH, context, 0, 0, &m);
+	return base_request(timer, TIMER_SIGH, context, NULL, 0, &m);
 }
 
 int timer_oneshot(cap_t timer, uint64_t us)
 {
 	struct msg m;
 
-	return timer_call(timer, TIMER_ONESHOT, CAP_INVALID, 1, us, &m);
+	return base_request(timer, TIMER_ONESHOT, CAP_INVALID, &us, 1, &m);
 }
 
 int timer_periodic(cap_t timer, uint64_t us)
 {
 	struct msg m;
 
-	return timer_call(timer, TIMER_PERIODIC, CAP_INVALID, 1, us, &m);
+	return base_request(timer, TIMER_PERIODIC, CAP_INVALID, &us, 1, &m);
 }
 
 int timer_elapsed_us(cap_t timer, uint64_t *us)
 {
 	struct msg m;
-	int err = timer_call(timer, TIMER_ELAPSED, CAP_INVALID, 0, 0, &m);
+	int err = base_request(timer, TIMER_ELAPSED, CAP_INVALID, NULL, 0, &m);
 
 	if (err)
 		return err;

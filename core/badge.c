@@ -38,3 +38,10 @@ int badge_alloc_issued(const struct badge_alloc *b, uint64_t badge)
 		return 0;
 	return b->exhausted ? badge <= b->last : badge < b->next;
 }
+
+uint64_t badge_alloc_count(const struct badge_alloc *b)
+{
+	uint64_t end = b->exhausted ? b->last + BADGE_STEP : b->next;
+
+	return (end - b->first) / BADGE_STEP;
+}

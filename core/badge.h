@@ -31,5 +31,7 @@ int badge_alloc_init(struct badge_alloc *b, uint64_t first, uint64_t last);
 uint64_t badge_alloc_next(struct badge_alloc *b);
 /* 1 if badge was handed out by b. */
 int badge_alloc_issued(const struct badge_alloc *b, uint64_t badge);
+/* How many badges b handed out so far (only grows). */
+uint64_t badge_alloc_count(const struct badge_alloc *b);
 
 #endif

@@ -7,7 +7,9 @@
  *   ps    one line per PD: label, kernel task kcap in core, reported cap
  *         map address and entries, number of occupied cap-space slots
  *         (TASK_CAP_INFO over every slot); below it one line per thread:
- *         number, name, state (THREAD_STATE), ip if paused or faulted.
+ *         number, name, state (THREAD_STATE), ip if paused or faulted;
+ *         last a "kernel: ..." line of object, mapping and badge counts
+ *         (core_ps_counts), for leak checks.
  *   stop  end the node (the socket server's SIGINT/SIGTERM).
  */
 #include <errno.h>
@@ -89,6 +91,42 @@ static struct pd_session *core_pd_nth_oldest(struct core *c, unsigned k, unsigne
 	return NULL;
 }
 
+/* Badges still held: entries of core's cap map keyed by a badge it
+ * issued (every gate, task, thread and irq core made sits there under
+ * its badge until core destroys it). */
+static uint64_t core_badges_live(struct core *c)
+{
+	const struct cap_map *m = cap_map();
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < m->entries; i++)
+		n += badge_alloc_issued(&c->badges, m->slot[i].id);
+	return n;
+}
+
+/* The leak-check line: live kernel objects by type and cap mappings
+ * (FACTORY_STATS), badges handed out and still held. */
+static void core_ps_counts(struct core *c, struct control_mailbox *mb)
+{
+	uint64_t w[1] = {FACTORY_STATS}, st[FACTORY_STAT_WORDS];
+
+	if (kobj_invoke(KCAP(FIXED_FACTORY), PROTO_FACTORY, w, 1, st,
+			FACTORY_STAT_WORDS)) {
+		control_reply(mb, "kernel: counts unavailable");
+		return;
+	}
+	control_reply(mb,
+		      "kernel: tasks %llu threads %llu gates %llu irqs %llu mappings "
+		      "%llu; badges allocated %llu, live %llu",
+		      (unsigned long long)st[FACTORY_STAT_TASKS],
+		      (unsigned long long)st[FACTORY_STAT_THREADS],
+		      (unsigned long long)st[FACTORY_STAT_GATES],
+		      (unsigned long long)st[FACTORY_STAT_IRQS],
+		      (unsigned long long)st[FACTORY_STAT_MAPPINGS],
+		      (unsigned long long)badge_alloc_count(&c->badges),
+		      (unsigned long long)core_badges_live(c));
+}
+
 static void core_ps(struct core *c, struct control_mailbox *mb)
 {
 	unsigned npd = 0;
@@ -100,6 +138,7 @@ static void core_ps(struct core *c, struct control_mailbox *mb)
 		npd += s->type == SVC_PD;
 	for (unsigned k = 0; k < npd; k++)
 		core_ps_pd(c, mb, core_pd_nth_oldest(c, k, npd));
+	core_ps_counts(c, mb);
 	control_done(mb, "ok %u components", npd + 1);
 }
 

@@ -86,7 +86,9 @@ struct dataspace {
 	uint64_t size; /* multiple of PAGE_SIZE */
 	int writable;
 	unsigned refs;
-	int managed; /* obj is in core's pool */
+	int managed;	     /* obj is in core's pool */
+	int pinned;	     /* core frees it (a UTCB page), PD_FREE_RAM may not */
+	struct region *uses; /* the regions attaching it (core/region_map.h) */
 };
 int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out);
 /* Owner drops it: cap revoked, memory freed once no attachment remains. */
@@ -157,6 +159,9 @@ int pd_detach_addr(struct pd_session *pd, uint64_t addr);
 int pd_attach_region(struct pd_session *pd, struct dataspace *ds, struct region_map *sub,
 		     uint64_t addr, int fixed, uint64_t off, uint64_t size, unsigned perm,
 		     uint64_t *at);
+/* Detach ds from every region map it is attached to, in any PD or RM
+ * session: RAM whose quota is given back must not stay in use. */
+void ds_detach_all(struct dataspace *ds);
 /* Detach ds wherever pd has it attached (PD_FREE_RAM). */
 void pd_detach_ds(struct pd_session *pd, struct dataspace *ds);
 /* core_forget's part: host memory of pd's regions and RAM only. */
@@ -315,6 +320,26 @@ static inline void core_reply_err(struct msg *m, int err)
 static inline void core_reply_ok(struct msg *m)
 {
 	msg_reset(m, RPC_OK);
+}
+/* A dispatch function's frame: core_reply_begin answers RPC_INVALID_OPCODE
+ * and returns 0 if the opcode is not known, else readies r as an RPC_OK
+ * reply and returns 1; core_reply_end then makes m that reply, or the
+ * error reply for err if the op failed. */
+static inline int core_reply_begin(struct msg *m, int known, struct msg *r)
+{
+	if (!known) {
+		msg_reset(m, RPC_INVALID_OPCODE);
+		return 0;
+	}
+	msg_reset(r, RPC_OK);
+	return 1;
+}
+static inline void core_reply_end(struct msg *m, const struct msg *r, int err)
+{
+	if (err)
+		core_reply_err(m, err);
+	else
+		*m = *r;
 }
 
 #endif

@@ -109,18 +109,9 @@ static void parent_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct core_parent *p = container_of(obj, struct core_parent, obj);
 	struct msg r;
-	int err;
 
-	if (m->code < PARENT_EXIT || m->code > PARENT_UPGRADE) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = parent_op(p, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(m, m->code >= PARENT_EXIT && m->code <= PARENT_UPGRADE, &r))
+		core_reply_end(m, &r, parent_op(p, m, &r));
 }
 
 int core_parent_create(struct core *c, struct pd_session *pd, struct cpu_session *cpu,

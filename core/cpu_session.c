@@ -144,18 +144,10 @@ static void cpu_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct cpu_session *cpu = container_of(obj, struct cpu_session, s.obj);
 	struct msg r;
-	int err;
 
-	if (m->code < CPU_CREATE_THREAD || m->code > CPU_KERNEL_THREAD) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = cpu_op(cpu, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(
+		m, m->code >= CPU_CREATE_THREAD && m->code <= CPU_KERNEL_THREAD, &r))
+		core_reply_end(m, &r, cpu_op(cpu, m, &r));
 }
 
 int cpu_session_create(struct core *c, const char *args, struct cpu_session **out)

@@ -42,6 +42,7 @@ static int thread_utcb_alloc(struct cpu_thread *t)
 	err = pd_alloc_ds(pd, GUEST_UTCB_SIZE, &t->utcb_ds);
 	if (err)
 		return err;
+	t->utcb_ds->pinned = 1; /* the client gets its cap, core keeps the pointer */
 	err = pd_attach_ds(pd, t->utcb_ds, GUEST_UTCB_AREA + t->nr * GUEST_UTCB_SIZE, 0,
 			   GUEST_UTCB_SIZE, MEM_R | MEM_W, &at);
 	if (err) {

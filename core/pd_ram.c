@@ -81,6 +81,7 @@ void pd_free_ds(struct pd_session *pd, struct dataspace *ds)
 	for (struct dataspace **pp = &pd->ram; *pp; pp = &(*pp)->next) {
 		if (*pp == ds) {
 			*pp = ds->next;
+			ds_detach_all(ds); /* its quota goes back: so must it */
 			pd_uncharge_ram(pd, ds->size);
 			ds_release(pd->core, ds);
 			return;

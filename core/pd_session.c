@@ -137,6 +137,8 @@ static int pd_op_free_ram(struct pd_session *pd, cap_t cap)
 		;
 	if (!ds || !d)
 		return -EINVAL;
+	if (ds->pinned)
+		return -EBUSY;
 	/* a freed dataspace vanishes from the owner's address space */
 	pd_detach_ds(pd, ds);
 	pd_free_ds(pd, ds);
@@ -234,18 +236,9 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
-	int err;
 
-	if (m->code < PD_ALLOC_RAM || m->code > PD_STACK_AREA) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = pd_op(pd, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_STACK_AREA, &r))
+		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 
 int pd_session_create(struct core *c, const char *args, struct pd_session *donor,

@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include "core/region_map.h"
+#include "core/core_internal.h"
 
 #define RM_PAGE 0x1000ULL
 
@@ -83,6 +83,23 @@ void rm_link(struct region_map *rm, struct region *r)
 		r->use_next = r->sub->uses;
 		r->sub->uses = r;
 	}
+	if (r->ds) {
+		r->ds_next = r->ds->uses;
+		r->ds->uses = r;
+	}
+}
+
+void rm_ds_unlink(struct region *r)
+{
+	if (!r->ds)
+		return;
+	for (struct region **pp = &r->ds->uses; *pp; pp = &(*pp)->ds_next) {
+		if (*pp == r) {
+			*pp = r->ds_next;
+			r->ds_next = NULL;
+			return;
+		}
+	}
 }
 
 void rm_unlink(struct region_map *rm, struct region *r)
@@ -95,6 +112,7 @@ void rm_unlink(struct region_map *rm, struct region *r)
 			break;
 		}
 	}
+	rm_ds_unlink(r);
 	if (!r->sub)
 		return;
 	for (struct region **pp = &r->sub->uses; *pp; pp = &(*pp)->use_next) {

@@ -16,7 +16,8 @@ struct pd_session;
 struct region_map;
 
 /* Invariants: exactly one of ds / sub is set; `in` is the map holding the
- * region; a region with sub is on sub->uses (linked through use_next). */
+ * region; a region with sub is on sub->uses (linked through use_next), a
+ * linked region with ds is on ds->uses (linked through ds_next). */
 struct region {
 	struct region *next;
 	uint64_t addr, size;
@@ -24,6 +25,7 @@ struct region {
 	struct region_map *sub; /* managed dataspace attached here */
 	struct region_map *in;
 	struct region *use_next;
+	struct region *ds_next;
 	uint64_t off;
 	unsigned perm;
 };
@@ -56,6 +58,8 @@ int rm_place_fixed(const struct region_map *rm, uint64_t addr, uint64_t size,
  * r->in and, for a managed region, puts r on r->sub->uses. */
 void rm_link(struct region_map *rm, struct region *r);
 void rm_unlink(struct region_map *rm, struct region *r);
+/* Take r off its dataspace's list of attachments (rm_unlink does it). */
+void rm_ds_unlink(struct region *r);
 /* The region starting at addr, or NULL. */
 struct region *rm_find(const struct region_map *rm, uint64_t addr);
 /* The region containing addr, or NULL. */

@@ -137,6 +137,13 @@ void rm_region_drop(struct region *r)
 	free(r);
 }
 
+void ds_detach_all(struct dataspace *ds)
+{
+	/* the owner's reference keeps ds alive through the loop */
+	while (ds->uses)
+		rm_region_drop(ds->uses);
+}
+
 int rm_detach(struct region_map *m, uint64_t addr)
 {
 	struct region *r = rm_find(m, addr);
@@ -159,6 +166,7 @@ void rm_forget(struct region_map *m)
 {
 	for (struct region *r = m->head, *n; r; r = n) {
 		n = r->next;
+		rm_ds_unlink(r);
 		if (r->ds)
 			ds_unref(r->ds);
 		free(r);

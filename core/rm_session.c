@@ -273,18 +273,10 @@ static void rm_obj_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct rm_object *o = container_of(obj, struct rm_object, obj);
 	struct msg r;
-	int err;
 
-	if (m->code < REGION_ATTACH || m->code > REGION_DATASPACE) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = rm_obj_op(o, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(m, m->code >= REGION_ATTACH && m->code <= REGION_DATASPACE,
+			     &r))
+		core_reply_end(m, &r, rm_obj_op(o, m, &r));
 }
 
 /* A new object over a map of `size` bytes (view: pd's address space). */
@@ -467,18 +459,9 @@ static void rm_session_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct rm_session *rs = container_of(obj, struct rm_session, s.obj);
 	struct msg r;
-	int err;
 
-	if (m->code != RM_CREATE && m->code != RM_DESTROY) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = rm_session_op(rs, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(m, m->code == RM_CREATE || m->code == RM_DESTROY, &r))
+		core_reply_end(m, &r, rm_session_op(rs, m, &r));
 }
 
 int rm_session_create(struct core *c, const char *args, struct core_session **out)

@@ -42,9 +42,21 @@ static const char *rom_name(const char *label)
 	return name;
 }
 
+/* Length of the prefix of name without control characters: a name a
+ * client chose must not forge lines of others in core's messages. */
+static int rom_printable_len(const char *name)
+{
+	int n = 0;
+
+	while (name[n] && (unsigned char)name[n] >= 0x20 && name[n] != 0x7f)
+		n++;
+	return n;
+}
+
 static int rom_name_ok(const char *name)
 {
-	return name[0] && !strchr(name, '/') && !strstr(name, "..");
+	return name[0] && !name[rom_printable_len(name)] && !strchr(name, '/') &&
+	       !strstr(name, "..");
 }
 
 /* Read the whole regular file at fd into a fresh read-only dataspace. */
@@ -101,7 +113,8 @@ int rom_session_create(struct core *c, const char *args, struct core_session **o
 		return -EINVAL;
 	name = rom_name(label);
 	if (!rom_name_ok(name)) {
-		fprintf(stderr, "core: ROM \"%s\": invalid name\n", name);
+		fprintf(stderr, "core: ROM \"%.*s\": invalid name\n",
+			rom_printable_len(name), name);
 		return -EINVAL;
 	}
 	fd = rom_open(c->cfg, name);
@@ -135,6 +148,9 @@ void rom_session_destroy(struct core *c, struct core_session *s)
 
 	core_session_remove(c, s);
 	ep_dissolve(c->env->ep, &s->obj);
+	/* its memory is charged to nobody: it must not outlive the session
+	 * in a client's attachments */
+	ds_detach_all(rs->ds);
 	ds_release(c, rs->ds);
 	free(rs);
 }

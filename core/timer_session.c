@@ -199,18 +199,9 @@ static void timer_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct timer_session *t = container_of(obj, struct timer_session, s.obj);
 	struct msg r;
-	int err;
 
-	if (m->code < TIMER_SIGH || m->code > TIMER_ELAPSED) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	msg_reset(&r, RPC_OK);
-	err = timer_op(t, m, &r);
-	if (err)
-		core_reply_err(m, err);
-	else
-		*m = r;
+	if (core_reply_begin(m, m->code >= TIMER_SIGH && m->code <= TIMER_ELAPSED, &r))
+		core_reply_end(m, &r, timer_op(t, m, &r));
 }
 
 int timer_session_create(struct core *c, const char *args, struct core_session **out)

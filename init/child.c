@@ -35,10 +35,8 @@ static int cpu_state(cap_t cpu, cap_t thread, uint64_t st[4])
 
 	msg_reset(&m, CPU_STATE);
 	msg_put_cap(&m, thread);
-	if ((rc = rpc_call(cpu, &m)))
+	if ((rc = rpc_invoke(cpu, &m)))
 		return rc;
-	if (m.code != RPC_OK)
-		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
 	if (m.nwords < 4)
 		return -EPROTO;
 	memcpy(st, m.w, 4 * sizeof st[0]);
@@ -51,10 +49,8 @@ static int cpu_exception_irq(cap_t cpu, cap_t *irq)
 	int rc;
 
 	msg_reset(&m, CPU_EXCEPTION_IRQ);
-	if ((rc = rpc_call(cpu, &m)))
+	if ((rc = rpc_invoke(cpu, &m)))
 		return rc;
-	if (m.code != RPC_OK)
-		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
 	if (m.ncaps < 1 || !cap_valid(m.caps[0]))
 		return -EPROTO;
 	*irq = m.caps[0];
@@ -88,15 +84,16 @@ const char *child_fault_name(const struct child *c)
 	return fault_kind_name(c->fault_kind);
 }
 
-static int open_sessions(struct child *c, const char **what)
+int child_open_sessions(struct child *c, int native, const char **what)
 {
 	struct init *in = c->init;
 	const struct start_config *s = c->cfg;
 	char args[INIT_ARGS_MAX];
 	int rc;
 
-	snprintf(args, sizeof args, "label=\"%s\", ram_quota=%llu, cap_quota=%llu",
-		 s->name, (unsigned long long)s->ram, (unsigned long long)s->caps);
+	snprintf(args, sizeof args, "%slabel=\"%s\", ram_quota=%llu, cap_quota=%llu",
+		 native ? "native=1, " : "", s->name, (unsigned long long)s->ram,
+		 (unsigned long long)s->caps);
 	*what = "cannot create its PD session";
 	if ((rc = init_session_parent(in, "PD", args, &c->pd)))
 		return rc;
@@ -105,12 +102,29 @@ static int open_sessions(struct child *c, const char **what)
 	if ((rc = init_session_parent(in, "CPU", args, &c->cpu)))
 		return rc;
 	*what = "cannot create its LOG session";
-	if ((rc = init_session_parent(in, "LOG", args, &c->log)))
+	if ((rc = init_session_parent(in, "LOG", args, &c->log)) || native)
 		return rc;
 	snprintf(args, sizeof args, "label=\"%s\"", s->binary);
 	rc = init_session_parent(in, "ROM", args, &c->rom);
 	*what = rc == -ENOENT ? "not found" : "cannot open its ROM";
 	return rc;
+}
+
+int child_create_thread(struct child *c, const char **what, uint64_t *nr, uint64_t *utcb,
+			uint64_t *badge)
+{
+	cap_t parent_cap;
+	int rc;
+
+	*what = "cannot create its parent interface";
+	parent_cap = ep_manage(c->init->env->ep, &c->parent_obj, parent_dispatch);
+	if (!cap_valid(parent_cap))
+		return -ENOSPC;
+	if ((rc = pd_assign_parent(c->pd, parent_cap)))
+		return rc;
+	*what = "cannot create its thread";
+	return cpu_create_thread(c->cpu, c->pd, c->cfg->name, &c->thread, nr, utcb,
+				 badge);
 }
 
 /* Map the binary into init, check and load it; *entry = its entry point. */
@@ -183,25 +197,14 @@ int child_start(struct child *c)
 	struct init *in = c->init;
 	const char *what = "";
 	uint64_t entry = 0, nr, utcb, tbadge, sp;
-	cap_t parent_cap;
 	int rc = native_child_start(c); /* 1: not a native binary */
 
 	if (rc <= 0)
 		return rc;
 	c->state = CHILD_RUNNING;
-	if ((rc = open_sessions(c, &what)) || (rc = load_binary(c, &entry, &what)))
-		goto err;
-	what = "cannot create its parent interface";
-	parent_cap = ep_manage(in->env->ep, &c->parent_obj, parent_dispatch);
-	if (!cap_valid(parent_cap)) {
-		rc = -ENOSPC;
-		goto err;
-	}
-	if ((rc = pd_assign_parent(c->pd, parent_cap)))
-		goto err;
-	what = "cannot create its thread";
-	if ((rc = cpu_create_thread(c->cpu, c->pd, c->cfg->name, &c->thread, &nr, &utcb,
-				    &tbadge)))
+	if ((rc = child_open_sessions(c, 0, &what)) ||
+	    (rc = load_binary(c, &entry, &what)) ||
+	    (rc = child_create_thread(c, &what, &nr, &utcb, &tbadge)))
 		goto err;
 	what = "cannot set up its stack";
 	if ((rc = make_stack(c, nr, tbadge, utcb, &sp)))

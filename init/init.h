@@ -95,6 +95,15 @@ void init_child_ended(struct init *in);
 /* Create child's sessions, load its binary, start its initial thread.
  * 0, or -errno after logging one line; everything made is undone. */
 int child_start(struct child *c);
+/* Open the child's PD, CPU and LOG sessions at init's parent (for a
+ * native child a native PD) and, for a guest child, its ROM; *what names
+ * the step that failed.  0 or -errno; what was opened stays in c. */
+int child_open_sessions(struct child *c, int native, const char **what);
+/* Give the child its parent interface (managed by init's entrypoint) and
+ * create its initial thread at its CPU session (c->thread; *nr, *utcb,
+ * *badge as cpu_create_thread); *what names the step that failed. */
+int child_create_thread(struct child *c, const char **what, uint64_t *nr, uint64_t *utcb,
+			uint64_t *badge);
 /* Name of the child's recorded fault kind ("write fault", ...). */
 const char *child_fault_name(const struct child *c);
 /* Close every session of a running child and release all its caps; the

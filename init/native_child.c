@@ -76,26 +76,6 @@ static int read_config(const char *path, const char *name, const struct native_e
 	return rc;
 }
 
-static int open_sessions(struct child *c, const char **what)
-{
-	const struct start_config *s = c->cfg;
-	char args[INIT_ARGS_MAX];
-	int rc;
-
-	snprintf(args, sizeof args,
-		 "native=1, label=\"%s\", ram_quota=%llu, cap_quota=%llu", s->name,
-		 (unsigned long long)s->ram, (unsigned long long)s->caps);
-	*what = "cannot create its PD session";
-	if ((rc = init_session_parent(c->init, "PD", args, &c->pd)))
-		return rc;
-	snprintf(args, sizeof args, "label=\"%s\"", s->name);
-	*what = "cannot create its CPU session";
-	if ((rc = init_session_parent(c->init, "CPU", args, &c->cpu)))
-		return rc;
-	*what = "cannot create its LOG session";
-	return init_session_parent(c->init, "LOG", args, &c->log);
-}
-
 int native_child_start(struct child *c)
 {
 	const struct native_entry *e = native_child_find(c->cfg->binary);
@@ -103,7 +83,6 @@ int native_child_start(struct child *c)
 	char err[CONFIG_ERR_MAX] = "";
 	uint64_t nr, utcb, tbadge;
 	const char *what = "";
-	cap_t parent_cap;
 	int rc;
 
 	if (!e)
@@ -114,19 +93,8 @@ int native_child_start(struct child *c)
 	what = err;
 	if ((rc = read_config(c->init->cfg->path, c->cfg->name, e, &slot->arg, err,
 			      sizeof err)) ||
-	    (rc = open_sessions(c, &what)))
-		goto err;
-	what = "cannot create its parent interface";
-	parent_cap = ep_manage(c->init->env->ep, &c->parent_obj, parent_dispatch);
-	if (!cap_valid(parent_cap)) {
-		rc = -ENOSPC;
-		goto err;
-	}
-	if ((rc = pd_assign_parent(c->pd, parent_cap)))
-		goto err;
-	what = "cannot create its thread";
-	if ((rc = cpu_create_thread(c->cpu, c->pd, c->cfg->name, &c->thread, &nr, &utcb,
-				    &tbadge)))
+	    (rc = child_open_sessions(c, 1, &what)) ||
+	    (rc = child_create_thread(c, &what, &nr, &utcb, &tbadge)))
 		goto err;
 	slot->start = (struct native_start){
 	    .si = {STARTUP_MAGIC, c->parent_obj.badge, nr, tbadge, utcb},

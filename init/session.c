@@ -17,11 +17,6 @@ int init_session_parent(struct init *in, const char *service, const char *args,
 
 void init_session_close_parent(struct init *in, cap_t session)
 {
-	struct msg m;
-
-	if (!cap_valid(session))
-		return;
-	msg_reset(&m, PARENT_CLOSE);
-	msg_put_cap(&m, session);
-	rpc_call(in->env->parent, &m);
+	if (cap_valid(session))
+		parent_close(in->env->parent, session);
 }

@@ -1,7 +1,8 @@
 /*
  * Factory: creates tasks, threads, gates and irqs.  The new object's only
  * cap is a root mapping in the caller's receive window br[0], delivered
- * like map item 0 of a reply (mr[0] = kcap | RIGHTS_ALL).
+ * like map item 0 of a reply (mr[0] = kcap | RIGHTS_ALL).  FACTORY_STATS
+ * reads the node's live-object and mapping counters.
  */
 #include <stdlib.h>
 #include "kernel/kernel.h"
@@ -65,14 +66,29 @@ static struct kobj *factory_make(struct thread *caller, struct utcb *u, unsigned
 	}
 }
 
+/* FACTORY_STATS: the node's counters (kobj.c keeps them), no walk. */
+static uint64_t factory_stats(struct node *n, struct utcb *u)
+{
+	u->mr[FACTORY_STAT_TASKS] = n->nobj[KOBJ_TASK];
+	u->mr[FACTORY_STAT_THREADS] = n->nobj[KOBJ_THREAD];
+	u->mr[FACTORY_STAT_GATES] = n->nobj[KOBJ_GATE];
+	u->mr[FACTORY_STAT_IRQS] = n->nobj[KOBJ_IRQ];
+	u->mr[FACTORY_STAT_FACTORIES] = n->nobj[KOBJ_FACTORY];
+	u->mr[FACTORY_STAT_MAPPINGS] = n->nmappings;
+	return kres_words(FACTORY_STAT_WORDS, 0);
+}
+
 uint64_t factory_invoke(struct thread *caller, struct utcb *u, uint64_t tag)
 {
-	struct cap_slot *win = cap_space_slot(&caller->task->caps, u->br[0]);
+	struct cap_slot *win;
 	struct kobj *o;
 	unsigned err;
 
 	if (TAG_WORDS(tag) < 1)
 		return kres(KERR_INVAL);
+	if (u->mr[0] == FACTORY_STATS)
+		return factory_stats(caller->obj.node, u);
+	win = cap_space_slot(&caller->task->caps, u->br[0]);
 	if (!win)
 		return kres(KERR_INVAL);
 	o = factory_make(caller, u, TAG_WORDS(tag), &err);

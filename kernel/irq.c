@@ -120,6 +120,11 @@ uint64_t irq_invoke(struct thread *caller, struct irq *q, struct utcb *u, uint64
 			return kres(KERR_INVAL);
 		return kres(irq_bind(q, caller, u->mr[1], u->mr[2]));
 	case IRQ_UNBIND:
+		/* only the bound thread's task may take the irq away from it
+		 * (a child holding its parent's fault irq must not) */
+		if (q->thread && q->thread->state != TS_DEAD &&
+		    q->thread->task != caller->task)
+			return kres(KERR_PERM);
 		irq_unbind(q);
 		return kres(KERR_OK);
 	case IRQ_TRIGGER:

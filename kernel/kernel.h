@@ -375,12 +375,16 @@ uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint
 
 /*
  * One node's kernel state.  Invariants: objects lists every kobj not yet
- * freed; threads every thread object; ready holds READY, unpaused
- * threads other than current, in run order; timeouts holds blocked
- * threads with finite deadlines, sorted by deadline.
+ * freed; nobj[type] counts them by type; nmappings is the sum of ncaps
+ * over them (occupied cap slots); threads every thread object; ready
+ * holds READY, unpaused threads other than current, in run order;
+ * timeouts holds blocked threads with finite deadlines, sorted by
+ * deadline.
  */
 struct node {
 	struct klist objects;
+	uint64_t nobj[KOBJ_FACTORY + 1];
+	uint64_t nmappings;
 	struct klist dying;
 	struct klist threads;
 	struct klist ready;

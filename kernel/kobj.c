@@ -20,6 +20,7 @@ void kobj_init(struct kobj *o, struct node *n, enum kobj_type type)
 	o->node = n;
 	klist_init(&o->dying_link);
 	klist_add_tail(&n->objects, &o->all);
+	n->nobj[type]++;
 }
 
 void kobj_get(struct kobj *o)
@@ -31,6 +32,8 @@ void kobj_get(struct kobj *o)
 static void kobj_free(struct kobj *o)
 {
 	assert(o->dead || o->ncaps == 0);
+	assert(o->node->nobj[o->type] > 0);
+	o->node->nobj[o->type]--;
 	klist_del(&o->all);
 	free(o);
 }
@@ -53,11 +56,13 @@ void kobj_cap_add(struct kobj *o)
 {
 	o->ncaps++;
 	o->refs++;
+	o->node->nmappings++;
 }
 
 void kobj_cap_drop(struct kobj *o)
 {
-	assert(o->ncaps > 0);
+	assert(o->ncaps > 0 && o->node->nmappings > 0);
+	o->node->nmappings--;
 	if (--o->ncaps == 0 && !o->dead && !o->dying) {
 		o->dying = true;
 		o->refs++;

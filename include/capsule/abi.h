@@ -157,8 +157,29 @@ enum proto {
  *   FACTORY_GATE    mr[1] = thread kcap to bind or KCAP_INVALID,
  *                   mr[2] = label (low 2 bits must be 0)
  *   FACTORY_IRQ     mr[1] = label
+ *   FACTORY_STATS   no receive window, no cap delivered: result words
+ *                   mr[FACTORY_STAT_*] = the node's kernel objects not yet
+ *                   freed, by type, and mr[FACTORY_STAT_MAPPINGS] = the
+ *                   occupied cap slots of all tasks (FACTORY_STAT_WORDS
+ *                   words).  Only core holds the factory, so only core
+ *                   can ask (leak checks, `capsule ps`).
  */
-enum factory_op { FACTORY_TASK = 1, FACTORY_THREAD, FACTORY_GATE, FACTORY_IRQ };
+enum factory_op {
+	FACTORY_TASK = 1,
+	FACTORY_THREAD,
+	FACTORY_GATE,
+	FACTORY_IRQ,
+	FACTORY_STATS
+};
+enum factory_stat {
+	FACTORY_STAT_TASKS = 0,
+	FACTORY_STAT_THREADS,
+	FACTORY_STAT_GATES,
+	FACTORY_STAT_IRQS,
+	FACTORY_STAT_FACTORIES,
+	FACTORY_STAT_MAPPINGS,
+	FACTORY_STAT_WORDS
+};
 enum task_flags { TASK_GUEST = 1, TASK_NATIVE = 2 };
 
 /*
@@ -274,7 +295,8 @@ struct cpu_regs {
  * Irq:
  *   IRQ_BIND    mr[1] = thread kcap, mr[2] = label: the thread receives
  *               (open wait) one message with this label per trigger
- *   IRQ_UNBIND
+ *   IRQ_UNBIND  only from the task of the bound thread (KERR_PERM while
+ *               it is bound to a live thread of another task)
  *   IRQ_TRIGGER counts; semaphore semantics, never blocks
  */
 enum gate_op { GATE_BIND = 1, GATE_INFO };

@@ -68,6 +68,27 @@ static void bad_ranges_are_refused(void **state)
 	assert_int_equal(badge_alloc_init(&b, 4, 1ULL << 63), -EINVAL);
 }
 
+/* The allocated count grows by one per badge and stops at exhaustion. */
+static void count_is_monotonic_and_stops_at_exhaustion(void **state)
+{
+	struct badge_alloc b;
+
+	assert_int_equal(badge_alloc_init(&b, 8, 16), 0);
+	assert_int_equal(badge_alloc_count(&b), 0);
+	badge_alloc_next(&b);
+	assert_int_equal(badge_alloc_count(&b), 1);
+	badge_alloc_next(&b);
+	badge_alloc_next(&b);
+	assert_int_equal(badge_alloc_count(&b), 3);
+	badge_alloc_next(&b); /* exhausted: nothing more handed out */
+	assert_int_equal(badge_alloc_count(&b), 3);
+	assert_int_equal(badge_alloc_init(&b, BADGE_LAST - 4, BADGE_LAST), 0);
+	badge_alloc_next(&b);
+	badge_alloc_next(&b);
+	badge_alloc_next(&b);
+	assert_int_equal(badge_alloc_count(&b), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +96,7 @@ int main(void)
 	    cmocka_unit_test(exhaustion_is_an_error_not_a_wrap),
 	    cmocka_unit_test(top_of_range_does_not_overflow),
 	    cmocka_unit_test(bad_ranges_are_refused),
+	    cmocka_unit_test(count_is_monotonic_and_stops_at_exhaustion),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,9 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include <capsule/native.h>
 #include <base/env.h>
-#include "core/core.h"
 
 #define PENDING 0x70e /* the case continues in an irq handler */
 
@@ -33,43 +31,7 @@ struct tcase {
 	cap_t cpu, thread;
 };
 
-#define CHECK(t, e)                                                                      \
-	do {                                                                             \
-		if (!(e)) {                                                              \
-			(t)->fail_line = __LINE__;                                       \
-			(t)->fail_expr = #e;                                             \
-			return 1;                                                        \
-		}                                                                        \
-	} while (0)
-
-/* An RPC to core with its error convention: 0 or the server's -errno. */
-static int call(cap_t dst, struct msg *m)
-{
-	int rc = rpc_call(dst, m);
-
-	if (rc)
-		return rc;
-	if (m->code == RPC_ERROR)
-		return m->nwords ? (int)(int64_t)m->w[0] : -EIO;
-	return m->code == RPC_OK ? 0 : -EPROTO;
-}
-
-static int pd_quota(cap_t pd, uint64_t q[4])
-{
-	struct msg m;
-	int rc;
-
-	msg_reset(&m, PD_QUOTA);
-	rc = call(pd, &m);
-	for (int i = 0; !rc && i < 4; i++)
-		q[i] = m.w[i];
-	return rc;
-}
-
-static cap_t own_thread(void)
-{
-	return (cap_t){cap_map_entry(cap_map(), KCAP_THREAD(0, THREAD_SLOT_GATE))};
-}
+#include "fixture_node.h"
 
 /* RAM allocations are charged to the PD's quota; beyond it: -EDQUOT. */
 static int case_ram_quota(struct env *env, struct tcase *t)
@@ -81,11 +43,11 @@ static int case_ram_quota(struct env *env, struct tcase *t)
 	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=65536 cap_quota=4", &pd));
 	CHECK(t, !pd_alloc_ram(pd, 10000, &ds));
 	msg_reset(&m, DS_SIZE);
-	CHECK(t, !call(ds, &m) && m.w[0] == 12288);
+	CHECK(t, !node_call(ds, &m) && m.w[0] == 12288);
 	CHECK(t, pd_alloc_ram(pd, 65536, &ds2) == -EDQUOT);
-	CHECK(t, !pd_quota(pd, q) && q[0] == 65536 && q[1] == 12288 && q[2] == 4);
+	CHECK(t, !node_pd_quota(pd, q) && q[0] == 65536 && q[1] == 12288 && q[2] == 4);
 	CHECK(t, !pd_free_ram(pd, ds));
-	CHECK(t, !pd_quota(pd, q) && q[1] == 0);
+	CHECK(t, !node_pd_quota(pd, q) && q[1] == 0);
 	CHECK(t, !pd_alloc_ram(pd, 65536, &ds2));
 	CHECK(t, pd_alloc_ram(pd, 1, &ds) == -EDQUOT);
 	CHECK(t, pd_alloc_ram(pd, 0, &ds) == -EINVAL);
@@ -101,7 +63,7 @@ static int case_session_quota(struct env *env, struct tcase *t)
 
 	CHECK(t, !parent_session(env->parent, "PD", "", &own));
 	CHECK(t, cap_badge(own) == cap_badge(env->pd));
-	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20));
+	CHECK(t, !node_pd_quota(env->pd, q) && q[0] == (1 << 20));
 	avail = q[0] - q[1];
 	half = (avail / 2 + 4096) & ~4095ULL;
 	char args[64];
@@ -109,10 +71,10 @@ static int case_session_quota(struct env *env, struct tcase *t)
 	CHECK(t, parent_session(env->parent, "PD", args, &a) == -EDQUOT);
 	snprintf(args, sizeof(args), "ram_quota=%llu", (unsigned long long)half);
 	CHECK(t, !parent_session(env->parent, "PD", args, &a));
-	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20) - half);
+	CHECK(t, !node_pd_quota(env->pd, q) && q[0] == (1 << 20) - half);
 	CHECK(t, parent_session(env->parent, "PD", args, &b) == -EDQUOT);
 	CHECK(t, !parent_close(env->parent, a));
-	CHECK(t, !pd_quota(env->pd, q) && q[0] == (1 << 20));
+	CHECK(t, !node_pd_quota(env->pd, q) && q[0] == (1 << 20));
 	CHECK(t, !parent_session(env->parent, "PD", args, &b));
 	CHECK(t, parent_session(env->parent, "PD", "ram_quota=x", &a) == -EINVAL);
 	CHECK(t, parent_session(env->parent, "NOPE", "label=\"x\"", &a) == -ENOENT);
@@ -131,12 +93,12 @@ static int case_rpc_caps(struct env *env, struct tcase *t)
 
 	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=3", &pd));
 	for (int i = 0; i < 3; i++) {
-		CHECK(t, !pd_alloc_rpc_cap(pd, own_thread(), &g[i]));
+		CHECK(t, !pd_alloc_rpc_cap(pd, node_own_thread(), &g[i]));
 		CHECK(t, cap_valid(g[i]) && cap_badge(g[i]) % 4 == 0);
 		CHECK(t, cap_badge(g[i]) > prev);
 		prev = cap_badge(g[i]);
 	}
-	CHECK(t, pd_alloc_rpc_cap(pd, own_thread(), &extra) == -EDQUOT);
+	CHECK(t, pd_alloc_rpc_cap(pd, node_own_thread(), &extra) == -EDQUOT);
 	kcap = cap_kcap(g[0]);
 	CHECK(t, !pd_free_rpc_cap(pd, g[0]));
 	u = sys_utcb();
@@ -148,7 +110,7 @@ static int case_rpc_caps(struct env *env, struct tcase *t)
 	out[0] = u->mr[0];
 	CHECK(t, out[0] == 0);
 	CHECK(t, TAG_ERROR(sys_invoke(kcap, TAG(SYS_OP_SEND, 0, 0, 0), 0, &label)));
-	CHECK(t, !pd_alloc_rpc_cap(pd, own_thread(), &extra));
+	CHECK(t, !pd_alloc_rpc_cap(pd, node_own_thread(), &extra));
 	CHECK(t, cap_badge(extra) > prev);
 	return 0;
 }
@@ -161,14 +123,14 @@ static int case_cap_map_report(struct env *env, struct tcase *t)
 	struct msg m;
 
 	msg_reset(&m, PD_CAP_MAP_INFO);
-	CHECK(t, !call(env->pd, &m) && m.w[0] == (uint64_t)(uintptr_t)cap_map() &&
+	CHECK(t, !node_call(env->pd, &m) && m.w[0] == (uint64_t)(uintptr_t)cap_map() &&
 		     m.w[1] == CAP_SLOTS);
 	CHECK(t, !parent_session(env->parent, "PD", "label=\"x\"", &pd));
 	msg_reset(&m, PD_CAP_MAP_INFO);
-	CHECK(t, !call(pd, &m) && m.w[0] == 0);
+	CHECK(t, !node_call(pd, &m) && m.w[0] == 0);
 	CHECK(t, !pd_cap_map_report(pd, 0x7000, CAP_SLOTS));
 	msg_reset(&m, PD_CAP_MAP_INFO);
-	CHECK(t, !call(pd, &m) && m.w[0] == 0x7000 && m.w[1] == CAP_SLOTS);
+	CHECK(t, !node_call(pd, &m) && m.w[0] == 0x7000 && m.w[1] == CAP_SLOTS);
 	return 0;
 }
 
@@ -231,7 +193,7 @@ static void fault_seen(void *arg)
 
 	msg_reset(&m, CPU_STATE);
 	msg_put_cap(&m, t->thread);
-	if (call(t->cpu, &m) || m.w[0] != TS_FAULTED || m.w[1] != FAULT_ILLEGAL ||
+	if (node_call(t->cpu, &m) || m.w[0] != TS_FAULTED || m.w[1] != FAULT_ILLEGAL ||
 	    m.w[2] != 0x400000) {
 		t->fail_line = __LINE__;
 		t->fail_expr = "CPU_STATE after the exception irq";
@@ -263,9 +225,9 @@ static int case_cpu_fault(struct env *env, struct tcase *t)
 	      !pd_attach(gpd, ds, 0x400000, 0, 0, MEM_R | MEM_X, &at) && at == 0x400000);
 	msg_reset(&m, CPU_STATE);
 	msg_put_cap(&m, t->thread);
-	CHECK(t, !call(t->cpu, &m) && m.w[0] == TS_INACTIVE);
+	CHECK(t, !node_call(t->cpu, &m) && m.w[0] == TS_INACTIVE);
 	msg_reset(&m, CPU_EXCEPTION_IRQ);
-	CHECK(t, !call(t->cpu, &m) && m.ncaps == 1);
+	CHECK(t, !node_call(t->cpu, &m) && m.ncaps == 1);
 	irq = m.caps[0];
 	t->env = env;
 	CHECK(t, !ep_irq_handler(env->ep, irq, fault_seen, t));
@@ -320,11 +282,7 @@ static void boot(struct tcase *t)
 		assert_non_null(strstr(text, t->expect_stdout));
 	unlink(path);
 	rmdir(t->romdir);
-	assert_int_equal(cfg.status, 0);
-	if (code)
-		fprintf(stderr, "failed at line %d: %s\n", t->fail_line,
-			t->fail_expr ? t->fail_expr : "?");
-	assert_int_equal(code, 0);
+	node_report(t, cfg.status, code);
 }
 
 #define CASE(name, ram, out)                                                             \

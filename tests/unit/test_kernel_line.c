@@ -4,57 +4,18 @@
  * receives one trigger per drain; binding rules; sequential boots leave
  * no binding behind.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <unistd.h>
-#include <cmocka.h>
-#include <capsule/abi.h>
-#include <capsule/native.h>
-#include "kernel/kernel.h"
+#include "kernel_node.h"
 
-static int failed_line;
-#define CHECK(c)                                                                         \
-	do {                                                                             \
-		if (!(c)) {                                                              \
-			fprintf(stderr, "CHECK failed line %d: %s\n", __LINE__, #c);     \
-			failed_line = __LINE__;                                          \
-			kernel_stop(1000 + __LINE__);                                    \
-		}                                                                        \
-	} while (0)
-
-#define ROOT_TASK   KCAP(FIXED_TASK)
-#define ROOT_THREAD KCAP_THREAD(0, THREAD_SLOT_GATE)
-#define NEVER	    SYS_TIMEOUT_NEVER
-#define IRQ_A	    KCAP(0x350)
-#define IRQ_B	    KCAP(0x351)
-#define TASK_X	    KCAP(0x360)
-#define THREAD_X    KCAP(0x361)
-#define LINE	    5
-
-static uint64_t kcall_v(uint64_t kcap, unsigned proto, const uint64_t *w, unsigned n)
-{
-	struct utcb *u = kernel_native_utcb();
-	uint64_t label;
-
-	for (unsigned i = 0; i < n; i++)
-		u->mr[i] = w[i];
-	return kernel_native_invoke(kcap, TAG(SYS_OP_CALL, proto, n, 0), NEVER, &label);
-}
-#define KCALL(kcap, proto, ...)                                                          \
-	kcall_v(kcap, proto, (const uint64_t[]){__VA_ARGS__},                            \
-		sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
-#define KERR(t) TAG_ERROR(t)
-
-static unsigned create(uint64_t dst, uint64_t op, uint64_t a1, uint64_t a2)
-{
-	kernel_native_utcb()->br[0] = dst;
-	return KERR(KCALL(KCAP(FIXED_FACTORY), PROTO_FACTORY, op, a1, a2));
-}
+#define IRQ_A	 KCAP(0x350)
+#define IRQ_B	 KCAP(0x351)
+#define TASK_X	 KCAP(0x360)
+#define THREAD_X KCAP(0x361)
+#define LINE	 5
+#define KERR(t)	 TAG_ERROR(t)
 
 /* ---- a host thread raising the line ------------------------------------ */
 

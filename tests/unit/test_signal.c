@@ -5,16 +5,7 @@
  * the semaphore irq to its own thread to count the triggers (closed wait
  * with timeout).  The first failing check is reported after kernel_boot.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <cmocka.h>
-#include <capsule/native.h>
 #include <base/env.h>
-#include "core/core.h"
 
 struct tcase {
 	int (*run)(struct env *env, struct tcase *t);
@@ -22,31 +13,17 @@ struct tcase {
 	const char *fail_expr;
 };
 
-#define CHECK(t, e)                                                                      \
-	do {                                                                             \
-		if (!(e)) {                                                              \
-			(t)->fail_line = __LINE__;                                       \
-			(t)->fail_expr = #e;                                             \
-			return 1;                                                        \
-		}                                                                        \
-	} while (0)
+#include "fixture_node.h"
 
 /* One RPC: opcode op, optional cap, optional word; 0 or -errno. */
 static int call(cap_t dst, uint64_t op, cap_t c, int nwords, uint64_t w, struct msg *m)
 {
-	int rc;
-
 	msg_reset(m, op);
 	if (cap_valid(c))
 		msg_put_cap(m, c);
 	if (nwords)
 		msg_put(m, w);
-	rc = rpc_call(dst, m);
-	if (rc)
-		return rc;
-	if (m->code == RPC_ERROR)
-		return m->nwords ? (int)(int64_t)m->w[0] : -EIO;
-	return m->code == RPC_OK ? 0 : -EPROTO;
+	return node_call(dst, m);
 }
 
 static uint64_t caps_used(cap_t pd)
@@ -202,34 +179,9 @@ static int case_timer(struct env *env, struct tcase *t)
 	return 0;
 }
 
-static void run_case(struct env *env, void *arg)
-{
-	struct tcase *t = arg;
-
-	parent_exit(env->parent, t->run(env, t));
-}
-
-static void boot(struct tcase *t)
-{
-	struct core_config cfg = {.init_construct = run_case, .init_arg = t};
-	int code = kernel_boot(core_main, &cfg);
-
-	assert_int_equal(cfg.status, 0);
-	if (code)
-		fprintf(stderr, "failed at line %d: %s\n", t->fail_line,
-			t->fail_expr ? t->fail_expr : "?");
-	assert_int_equal(code, 0);
-}
-
-#define CASE(name)                                                                       \
-	static void name(void **state)                                                   \
-	{                                                                                \
-		struct tcase t = {.run = case_##name};                                   \
-		boot(&t);                                                                \
-	}
-CASE(queue)
-CASE(release)
-CASE(timer)
+NODE_CASE(queue)
+NODE_CASE(release)
+NODE_CASE(timer)
 
 int main(void)
 {

@@ -7,18 +7,9 @@
  * critical section.  The first failing check is reported after
  * kernel_boot.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <cmocka.h>
-#include <capsule/native.h>
 #include <base/env.h>
 #include <base/sessions.h>
 #include <base/thread.h>
-#include "core/core.h"
 
 struct tcase {
 	int (*run)(struct env *env, struct tcase *t);
@@ -26,14 +17,7 @@ struct tcase {
 	const char *fail_expr;
 };
 
-#define CHECK(t, e)                                                                      \
-	do {                                                                             \
-		if (!(e)) {                                                              \
-			(t)->fail_line = __LINE__;                                       \
-			(t)->fail_expr = #e;                                             \
-			return 1;                                                        \
-		}                                                                        \
-	} while (0)
+#include "fixture_node.h"
 
 static void sleep_us(uint64_t us)
 {
@@ -148,34 +132,9 @@ static int case_join(struct env *env, struct tcase *t)
 	return 0;
 }
 
-static void run_case(struct env *env, void *arg)
-{
-	struct tcase *t = arg;
-
-	parent_exit(env->parent, t->run(env, t));
-}
-
-static void boot(struct tcase *t)
-{
-	struct core_config cfg = {.init_construct = run_case, .init_arg = t};
-	int code = kernel_boot(core_main, &cfg);
-
-	assert_int_equal(cfg.status, 0);
-	if (code)
-		fprintf(stderr, "failed at line %d: %s\n", t->fail_line,
-			t->fail_expr ? t->fail_expr : "?");
-	assert_int_equal(code, 0);
-}
-
-#define CASE(name)                                                                       \
-	static void name(void **state)                                                   \
-	{                                                                                \
-		struct tcase t = {.run = case_##name};                                   \
-		boot(&t);                                                                \
-	}
-CASE(mutex)
-CASE(blockade)
-CASE(join)
+NODE_CASE(mutex)
+NODE_CASE(blockade)
+NODE_CASE(join)
 
 int main(void)
 {

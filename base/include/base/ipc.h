@@ -71,6 +71,12 @@ int rpc_call(cap_t dst, struct msg *m);
  * limit (the kernel's call semantics).  For callers that must not block on
  * a busy server, e.g. init calling a child's root. */
 int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us);
+/* rpc_call, then the reply's exception as 0 / -errno: RPC_OK 0,
+ * RPC_ERROR its w[0] if that is an -errno (else -EIO), RPC_INVALID_OBJECT
+ * -EBADF, RPC_INVALID_OPCODE -ENOSYS, any other code -EPROTO.  On failure
+ * no reply cap is kept (they are released, m->ncaps = 0); on success the
+ * caller owns them. */
+int rpc_invoke(cap_t dst, struct msg *m);
 /* translate enum kerr to -errno */
 int kerr_to_errno(unsigned kerr);
 

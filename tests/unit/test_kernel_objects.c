@@ -1,0 +1,99 @@
+/*
+ * Kernel objects and their caps: empty, revoked and unmapped kcaps, the
+ * wrong protocol, and destroying a task or thread under its partners.
+ */
+#include "kernel_node.h"
+
+static void root_inval_cap(void *arg)
+{
+	start_echo();
+	CHECK(TAG_ERROR(call_echo(KCAP(0x777), 1, 1, NEVER)) == KERR_INVAL_CAP);
+	CHECK(TAG_ERROR(call_echo(KCAP_INVALID, 1, 1, NEVER)) == KERR_INVAL_CAP);
+	/* map, then unmap with UNMAP_SELF: the copy is gone */
+	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID,
+			       SRV_GATE | RIGHTS_ALL, KCAP(0x320))));
+	CHECK(!TAG_ERROR(call_echo(KCAP(0x320), 1, 1, NEVER)));
+	CHECK(!TAG_ERROR(
+	    KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, KCAP(0x320), UNMAP_SELF)));
+	CHECK(TAG_ERROR(call_echo(KCAP(0x320), 1, 1, NEVER)) == KERR_INVAL_CAP);
+	/* revoke: a copy given to the server's task goes when the root's
+	 * cap is unmapped without UNMAP_SELF */
+	CHECK(!TAG_ERROR(KCALL(SRV_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID,
+			       SRV_GATE | RIGHTS_ALL, KCAP(0x330))));
+	CHECK(!TAG_ERROR(KCALL(SRV_TASK, PROTO_TASK, TASK_CAP_VALID, KCAP(0x330))));
+	CHECK(kernel_native_utcb()->mr[0] == 1);
+	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, SRV_GATE, 0)));
+	CHECK(!TAG_ERROR(KCALL(SRV_TASK, PROTO_TASK, TASK_CAP_VALID, KCAP(0x330))));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	CHECK(!TAG_ERROR(call_echo(SRV_GATE, 1, 1, NEVER)));
+	/* wrong protocol for the object, missing RIGHT_S, non-root MAP_MEM */
+	CHECK(TAG_ERROR(KCALL(SRV_TASK, PROTO_THREAD, THREAD_STATE)) == KERR_NOSYS);
+	CHECK(TAG_ERROR(KCALL(KCAP(0x311), PROTO_GATE, GATE_INFO)) == KERR_INVAL_CAP);
+	kernel_stop(0);
+}
+
+/* empty, revoked and unmapped kcaps answer KERR_INVAL_CAP */
+static void invalid_caps(void **state)
+{
+	assert_int_equal(boot(root_inval_cap), 0);
+}
+
+static unsigned client_err = ~0u;
+static void client(void *arg)
+{
+	uint64_t gate = (uint64_t)(uintptr_t)arg;
+
+	client_err = TAG_ERROR(call_echo(gate, 0, 0, NEVER));
+	kernel_native_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER, NULL);
+}
+
+static void silent_server(void *arg)
+{
+	for (;;)
+		kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), NEVER, NULL);
+}
+
+static void root_abort(void *arg)
+{
+	/* server takes the call and never replies; its task then dies */
+	CHECK(create(KCAP(0x360), FACTORY_TASK, TASK_NATIVE, 0) == KERR_OK);
+	spawn(KCAP(0x360), KCAP(0x361), 1, silent_server, NULL);
+	CHECK(create(KCAP(0x362), FACTORY_GATE, KCAP(0x361), 0x10) == KERR_OK);
+	spawn(ROOT_TASK, KCAP(0x363), 1, client, (void *)(uintptr_t)KCAP(0x362));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(thread_state(KCAP(0x363)) == TS_BLOCKED && client_err == ~0u);
+	CHECK(!TAG_ERROR(
+	    KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, KCAP(0x360), UNMAP_SELF)));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(client_err == KERR_ABORTED);
+	CHECK(thread_state(KCAP(0x361)) == TS_DEAD);
+	CHECK(TAG_ERROR(call_echo(KCAP(0x362), 0, 0, NEVER)) == KERR_ABORTED);
+
+	/* a sender still queued at a thread that is destroyed */
+	client_err = ~0u;
+	CHECK(create(KCAP(0x370), FACTORY_THREAD, 0, 0) == KERR_OK);
+	CHECK(create(KCAP(0x371), FACTORY_GATE, KCAP(0x370), 0x20) == KERR_OK);
+	spawn(ROOT_TASK, KCAP(0x372), 2, client, (void *)(uintptr_t)KCAP(0x371));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(client_err == ~0u);
+	CHECK(!TAG_ERROR(
+	    KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, KCAP(0x370), UNMAP_SELF)));
+	CHECK(sleep_us(1000) == KERR_TIMEOUT);
+	CHECK(client_err == KERR_ABORTED);
+	kernel_stop(0);
+}
+
+/* destroying a task or thread aborts the partners waiting on it */
+static void destroy_aborts_partner(void **state)
+{
+	assert_int_equal(boot(root_abort), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(invalid_caps),
+	    cmocka_unit_test(destroy_aborts_partner),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
