@@ -44,8 +44,10 @@ struct core_config {
 	int status;
 };
 
-#define CORE_DEFAULT_RAM  (1ULL << 30) /* bench_cr: a 256 MiB target under the monitor */
-#define CORE_DEFAULT_CAPS 2000ULL
+/* Defaults sized for bench_cr: a 256 MiB target and two 4096-cap targets
+ * under the monitor.  RAM dataspaces are lazily backed host memory. */
+#define CORE_DEFAULT_RAM  (1ULL << 30)
+#define CORE_DEFAULT_CAPS 16384ULL
 
 /* The root task's first thread: arg is a struct core_config * that must
  * stay valid until kernel_boot returns.  If core or init cannot be set

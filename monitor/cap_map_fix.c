@@ -7,6 +7,7 @@
  * for the rebuild and back afterwards.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "monitor/restore.h"
@@ -62,6 +63,59 @@ uint64_t badge_map_new(const struct badge_map *bm, uint64_t old)
 	return old;
 }
 
+/* A badge map's pairs sorted by old badge, then by position (so that the
+ * first pair of an old badge wins, as in badge_map_new). */
+struct sorted_pair {
+	uint64_t old_badge, new_badge;
+	unsigned pos;
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+	const struct sorted_pair *x = a, *y = b;
+
+	if (x->old_badge != y->old_badge)
+		return x->old_badge < y->old_badge ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* badge_map_new on the sorted pairs sp[0, n). */
+static uint64_t sorted_new(const struct sorted_pair *sp, unsigned n, uint64_t old)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) { /* the first pair with old_badge >= old */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (sp[mid].old_badge < old)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && sp[lo].old_badge == old ? sp[lo].new_badge : old;
+}
+
+/* New badges into every live slot of m: one sorted index of bm, then a
+ * binary search per slot. */
+static int rebadge_slots(struct cap_map *m, const struct badge_map *bm)
+{
+	unsigned n = bm->n < CAP_SLOTS ? bm->n : CAP_SLOTS;
+	struct sorted_pair *sp = malloc((n ? n : 1) * sizeof *sp);
+
+	if (!sp)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		sp[i] =
+		    (struct sorted_pair){bm->pair[i].old_badge, bm->pair[i].new_badge, i};
+	qsort(sp, n, sizeof *sp, pair_cmp);
+	for (unsigned i = 0; i < CAP_SLOTS; i++) {
+		struct cap_index *e = &m->slot[i];
+		if (e->id && e->id != CAP_ID_INVALID)
+			e->id = sorted_new(sp, n, e->id);
+	}
+	free(sp);
+	return 0;
+}
+
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm)
 {
 	struct cap_map *m = model_ptr(model, model->cap_map_addr, sizeof *m);
@@ -70,11 +124,8 @@ int cap_map_fix(struct mon_model *model, const struct badge_map *bm)
 
 	if (!m || m->magic != CAP_MAP_MAGIC || m->entries != CAP_SLOTS)
 		return -EINVAL;
-	for (unsigned i = 0; i < CAP_SLOTS; i++) {
-		struct cap_index *e = &m->slot[i];
-		if (e->id && e->id != CAP_ID_INVALID)
-			e->id = badge_map_new(bm, e->id);
-	}
+	if ((rc = rebadge_slots(m, bm)))
+		return rc;
 	if ((rc = cap_map_rebuild(m)) || (rc = cap_map_check(m)))
 		return rc ? rc : -EINVAL;
 	/* host -> guest: the tree's links point into the same array */

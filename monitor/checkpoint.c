@@ -12,6 +12,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -89,7 +91,7 @@ static int signals_drain(struct monitor *mon, struct mon_model *model)
 				return -EPROTO;
 			if (!m.w[0])
 				break;
-			if (mon->npending == MON_MAX_RECORDS)
+			if (mon->npending == MON_MAX_PENDING)
 				return -ENOSPC;
 			mon->pending[mon->npending].imprint = m.w[0];
 			mon->pending[mon->npending++].count = m.w[1];
@@ -250,9 +252,58 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 	return 0;
 }
 
+/* Buffers for the regions' copies, made before the pause (indexed like
+ * mon->region): allocated and pre-faulted so that the paused copy is a
+ * plain memcpy.  A region that changed size by the pause gets a fresh
+ * buffer then. */
+struct ckpt_bufs {
+	uint64_t size[MON_MAX_REGIONS];
+	uint8_t *buf[MON_MAX_REGIONS];
+};
+
+#define HUGE_PAGE (2ULL << 20)
+
+void *mon_buf_prefault(void *p, uint64_t size)
+{
+	uintptr_t a = (uintptr_t)p, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = (a + page - 1) & ~(page - 1), hi = (a + size) & ~(page - 1);
+	uintptr_t hlo = (a + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uintptr_t hhi = (a + size) & ~(HUGE_PAGE - 1);
+
+	if (!p)
+		return NULL;
+	if (hhi > hlo) /* fewer, larger faults (best effort) */
+		madvise((void *)hlo, hhi - hlo, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE))
+		return p;
+#endif
+	for (uint64_t i = 0; i < size; i += page) /* older kernels */
+		((volatile uint8_t *)p)[i] = 0;
+	return p;
+}
+
+static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		if (!g->used || !g->size)
+			continue;
+		b->buf[i] = mon_buf_prefault(malloc(g->size), g->size);
+		b->size[i] = b->buf[i] ? g->size : 0;
+	}
+}
+
+static void bufs_free(struct ckpt_bufs *b)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++)
+		free(b->buf[i]);
+}
+
 /* Copy every attached region through a temporary attachment of its
- * dataspace in the monitor (seed 000, approach 1). */
-static int read_memory(struct monitor *mon, struct mon_model *model)
+ * dataspace in the monitor (seed 000, approach 1), into the prepared
+ * buffers (taken over by model). */
+static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt_bufs *b)
 {
 	int rc;
 
@@ -266,7 +317,12 @@ static int read_memory(struct monitor *mon, struct mon_model *model)
 			continue;
 		if (!ds || !g->size)
 			return -ESTALE;
-		mr->data = malloc(g->size);
+		if (b->buf[i] && b->size[i] == g->size) {
+			mr->data = b->buf[i];
+			b->buf[i] = NULL;
+		} else {
+			mr->data = malloc(g->size);
+		}
 		if (!mr->data)
 			return -ENOMEM;
 		mr->at = g->at;
@@ -345,8 +401,9 @@ static void log_summary(struct monitor *mon, const struct mon_model *model)
 
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 {
-	uint64_t t0 = now_us(), bytes = 0;
-	int rc;
+	struct ckpt_bufs *b = calloc(1, sizeof *b);
+	uint64_t t0, bytes = 0;
+	int rc = -ENOMEM;
 
 	memset(model, 0, offsetof(struct mon_model, region));
 	model->nregions = 0;
@@ -354,11 +411,17 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	snprintf(model->binary, sizeof model->binary, "%s", mon->cfg.binary);
 	model->cap_map_addr = mon->cap_map_addr;
 	model->base_state_addr = mon->base_state_addr;
+	if (!b)
+		goto err;
+	bufs_prepare(mon, b); /* before the pause: not counted in it */
+	t0 = now_us();
 	if ((rc = pause_all(mon, model)) || (rc = signals_drain(mon, model)) ||
-	    (rc = read_regs(mon, model)) || (rc = read_memory(mon, model)) ||
+	    (rc = read_regs(mon, model)) || (rc = read_memory(mon, model, b)) ||
 	    (rc = cap_classify(mon, model)))
 		goto err;
 	t0 = now_us() - t0; /* paused until here (and until resume or restore) */
+	bufs_free(b);
+	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
 		bytes += model->region[i].size;
 	mon->checkpoints++;
@@ -368,6 +431,9 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	return 0;
 err:
 	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
+	if (b)
+		bufs_free(b);
+	free(b);
 	model_free(model);
 	monitor_resume(mon);
 	return rc;

@@ -45,7 +45,7 @@ struct mon_model {
 	unsigned npending;
 	struct {
 		uint64_t imprint, count;
-	} pending[MON_MAX_RECORDS];
+	} pending[MON_MAX_PENDING];
 };
 
 /*
@@ -86,6 +86,11 @@ int cpu_thread_cap(cap_t cpu, cap_t thread, uint64_t op, cap_t *out);
  * ds through a temporary attachment (write: to the dataspace). */
 int ds_copy(struct monitor *mon, cap_t ds, uint64_t off, void *buf, uint64_t size,
 	    int write);
+
+/* Pre-fault size bytes at p (a malloc'd buffer or an attachment) for
+ * writing, with huge pages where the kernel offers them; p (NULL stays
+ * NULL).  Best effort: never fails. */
+void *mon_buf_prefault(void *p, uint64_t size);
 
 /* cap_classify.c: classify the cap map copy in model's regions. */
 int cap_classify(struct monitor *mon, struct mon_model *model);

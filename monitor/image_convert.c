@@ -337,7 +337,7 @@ static int pending_from_note(const struct image_cap *c, struct mon_model *m)
 		return -EINVAL;
 	if (!n)
 		return 0;
-	if (m->npending == MON_MAX_RECORDS)
+	if (m->npending == MON_MAX_PENDING)
 		return -E2BIG;
 	m->pending[m->npending].imprint = c->arg;
 	m->pending[m->npending++].count = n;

@@ -26,9 +26,13 @@
 #define MON_NAME_MAX	64
 #define MON_ARGS_MAX	256
 #define MON_MAX_PROXIES 32
-#define MON_MAX_RECORDS 128
-#define MON_MAX_REGIONS 64
-#define MON_MAX_THREADS 16
+/* every cap the target can hold: its cap map's slots (records.c keeps
+ * them in struct monitor, which is heap-allocated, with a badge index) */
+#define MON_MAX_RECORDS	  CAP_SLOTS
+#define MON_MAX_PENDING	  128 /* signals drained at one checkpoint */
+#define MON_REC_HASH_BITS 13  /* index slots: twice MON_MAX_RECORDS */
+#define MON_MAX_REGIONS	  64
+#define MON_MAX_THREADS	  16
 
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
 
@@ -162,6 +166,13 @@ struct monitor {
 	struct thread *trigger;
 	uint64_t cap_map_addr, cap_map_entries, base_state_addr;
 	struct mon_record rec[MON_MAX_RECORDS];
+	/* records.c's index over rec[] (rebuilt from rec[] while rec_indexed
+	 * is 0): open addressing by badge, entries index + 1 of a record;
+	 * rec_free[0, rec_nfree) the indices of unused records */
+	int rec_indexed;
+	unsigned rec_nfree;
+	uint16_t rec_hash[1u << MON_REC_HASH_BITS];
+	uint16_t rec_free[MON_MAX_RECORDS];
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
@@ -170,7 +181,7 @@ struct monitor {
 	unsigned npending;
 	struct {
 		uint64_t imprint, count;
-	} pending[MON_MAX_RECORDS];
+	} pending[MON_MAX_PENDING];
 	/* services the target announced: name and its root's badge */
 	int nannounced;
 	struct {

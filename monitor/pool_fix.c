@@ -17,7 +17,7 @@
 #include "base/platform.h"
 #include "monitor/restore.h"
 
-#define POOL_MAX 256
+#define POOL_MAX CAP_SLOTS /* every object has a cap in the map */
 
 struct pool_nodes {
 	unsigned n;

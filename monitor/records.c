@@ -32,33 +32,93 @@ const char *mon_class_name(enum mon_class c)
 	return c < MON_CLASS_COUNT && class_names[c] ? class_names[c] : "?";
 }
 
+/*
+ * The badge index: rec_hash is an open-addressing table (linear probing,
+ * backward-shift deletion) of record index + 1, keyed by badge; rec_free
+ * a stack of unused record indices.  Both are derived from rec[] and
+ * rebuilt from it while rec_indexed is 0 (a zeroed monitor).
+ */
+#define HASH_MASK ((1u << MON_REC_HASH_BITS) - 1)
+
+static unsigned hash_home(uint64_t badge)
+{
+	return (unsigned)((badge * 0x9e3779b97f4a7c15ULL) >> (64 - MON_REC_HASH_BITS));
+}
+
+static void hash_insert(struct monitor *mon, unsigned i)
+{
+	unsigned p = hash_home(mon->rec[i].badge);
+
+	while (mon->rec_hash[p])
+		p = (p + 1) & HASH_MASK;
+	mon->rec_hash[p] = (uint16_t)(i + 1);
+}
+
+static void hash_remove(struct monitor *mon, unsigned i)
+{
+	unsigned p = hash_home(mon->rec[i].badge), k;
+
+	while (mon->rec_hash[p] && mon->rec_hash[p] != i + 1)
+		p = (p + 1) & HASH_MASK;
+	if (!mon->rec_hash[p])
+		return;
+	/* shift back every later entry of the run that may live at p */
+	for (k = (p + 1) & HASH_MASK; mon->rec_hash[k]; k = (k + 1) & HASH_MASK) {
+		unsigned home = hash_home(mon->rec[mon->rec_hash[k] - 1].badge);
+		if (((k - home) & HASH_MASK) >= ((k - p) & HASH_MASK)) {
+			mon->rec_hash[p] = mon->rec_hash[k];
+			p = k;
+		}
+	}
+	mon->rec_hash[p] = 0;
+}
+
+static void index_build(struct monitor *mon)
+{
+	memset(mon->rec_hash, 0, sizeof mon->rec_hash);
+	mon->rec_nfree = 0;
+	for (unsigned i = MON_MAX_RECORDS; i-- > 0;) {
+		if (mon->rec[i].used)
+			hash_insert(mon, i);
+		else
+			mon->rec_free[mon->rec_nfree++] = (uint16_t)i;
+	}
+	mon->rec_indexed = 1;
+}
+
 struct mon_record *record_find(struct monitor *mon, uint64_t badge)
 {
 	if (!badge || badge == CAP_ID_INVALID)
 		return NULL;
-	for (int i = 0; i < MON_MAX_RECORDS; i++)
-		if (mon->rec[i].used && mon->rec[i].badge == badge)
-			return &mon->rec[i];
+	if (!mon->rec_indexed)
+		index_build(mon);
+	for (unsigned p = hash_home(badge); mon->rec_hash[p]; p = (p + 1) & HASH_MASK) {
+		struct mon_record *r = &mon->rec[mon->rec_hash[p] - 1];
+		if (r->used && r->badge == badge)
+			return r;
+	}
 	return NULL;
 }
 
 static struct mon_record *record_get(struct monitor *mon, cap_t cap)
 {
 	struct mon_record *r = record_find(mon, cap_badge(cap));
+	unsigned i;
 
 	if (r || !cap_valid(cap))
 		return r;
-	for (int i = 0; i < MON_MAX_RECORDS; i++) {
-		if (mon->rec[i].used)
-			continue;
-		r = &mon->rec[i];
-		memset(r, 0, sizeof *r);
-		r->used = 1;
-		r->cap = cap;
-		r->badge = cap_badge(cap);
-		return r;
-	}
-	return NULL;
+	if (!mon->rec_indexed)
+		index_build(mon);
+	if (!mon->rec_nfree)
+		return NULL;
+	i = mon->rec_free[--mon->rec_nfree];
+	r = &mon->rec[i];
+	memset(r, 0, sizeof *r);
+	r->used = 1;
+	r->cap = cap;
+	r->badge = cap_badge(cap);
+	hash_insert(mon, i);
+	return r;
 }
 
 struct mon_record *record_add(struct monitor *mon, enum mon_class cls, cap_t cap,
@@ -94,6 +154,8 @@ void record_drop(struct monitor *mon, uint64_t badge)
 		return;
 	while (r->refs--)
 		cap_release(r->cap);
+	hash_remove(mon, (unsigned)(r - mon->rec));
+	mon->rec_free[mon->rec_nfree++] = (uint16_t)(r - mon->rec);
 	memset(r, 0, sizeof *r);
 }
 

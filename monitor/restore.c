@@ -37,7 +37,10 @@ struct rs_cap {
  * success).  Invariant: each valid cap here is one reference held. */
 struct rs {
 	struct monitor *mon;
-	struct mon_model *m; /* a copy of the model, rewritten in place */
+	/* a copy of the model's description, rewritten in place; its regions'
+	 * data point into the new dataspaces once fill_memory copied them */
+	struct mon_model *m;
+	uint64_t host[MON_MAX_REGIONS]; /* the monitor's attachment of region i */
 	cap_t pd, cpu, source;
 	struct rs_thread thread[MON_MAX_THREADS];
 	unsigned nfill;
@@ -45,7 +48,7 @@ struct rs {
 	unsigned nds;
 	struct rs_ds ds[MON_MAX_REGIONS];
 	unsigned ncaps;
-	struct rs_cap cap[MON_MAX_RECORDS];
+	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
 	const char *what;
 };
@@ -83,7 +86,7 @@ static int badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
 /* Keep a new cap (one reference) until commit or rollback. */
 static int keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
 {
-	if (rs->ncaps == MON_MAX_RECORDS) {
+	if (rs->ncaps == CAP_SLOTS) {
 		cap_release(cap);
 		return -ENOSPC;
 	}
@@ -204,20 +207,34 @@ static int make_regions(struct rs *rs)
 	return 0;
 }
 
+/* Copy each region once, from the model straight into its new dataspace
+ * attached in the monitor; the region's data then points there, so the
+ * fix-ups below rewrite the new target's memory in place. */
 static int fill_memory(struct rs *rs)
 {
 	int rc;
 
 	rs->what = "cannot write its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
-		const struct mon_model_region *r = &rs->m->region[i];
+		struct mon_model_region *r = &rs->m->region[i];
 		struct rs_ds *d = ds_get(rs, r->ds_badge, 0);
 		if (!d)
 			return -ENOENT;
-		if ((rc = ds_copy(rs->mon, d->cap, r->off, r->data, r->size, 1)))
+		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
+				    MEM_R | MEM_W, &rs->host[i])))
 			return rc;
+		mon_buf_prefault((void *)(uintptr_t)rs->host[i], r->size);
+		memcpy((void *)(uintptr_t)rs->host[i], r->data, r->size);
+		r->data = (uint8_t *)(uintptr_t)rs->host[i];
 	}
 	return 0;
+}
+
+static void unmap_memory(struct rs *rs)
+{
+	for (unsigned i = 0; i < MON_MAX_REGIONS; i++)
+		if (rs->host[i])
+			pd_detach(rs->mon->env->pd, rs->host[i]);
 }
 
 /* ---- caps ------------------------------------------------------------- */
@@ -529,24 +546,13 @@ static void commit(struct rs *rs)
 	}
 }
 
-/* A working copy of the model: the fix-ups rewrite its memory. */
+/* A working copy of the model's description (not of its memory). */
 static struct mon_model *model_dup(const struct mon_model *src)
 {
 	struct mon_model *m = malloc(sizeof *m);
 
-	if (!m)
-		return NULL;
-	memcpy(m, src, sizeof *m);
-	for (unsigned i = 0; i < m->nregions; i++) {
-		m->region[i].data = malloc(m->region[i].size);
-		if (!m->region[i].data) {
-			m->nregions = i;
-			model_free(m);
-			free(m);
-			return NULL;
-		}
-		memcpy(m->region[i].data, src->region[i].data, m->region[i].size);
-	}
+	if (m)
+		memcpy(m, src, sizeof *m);
 	return m;
 }
 
@@ -582,16 +588,17 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 		rs->bm = *seed;
 	rs->what = "cannot open its sessions";
 	if ((rc = target_open_pd_cpu(mon, &rs->pd, &rs->cpu)) ||
-	    (rc = make_threads(rs)) || (rc = make_regions(rs)) || (rc = map_caps(rs)) ||
-	    (rc = bind_semaphore(rs)))
+	    (rc = make_threads(rs)) || (rc = make_regions(rs)) ||
+	    (rc = fill_memory(rs)) || (rc = map_caps(rs)) || (rc = bind_semaphore(rs)))
 		goto fail;
 	rs->what = "cannot rebuild its cap map";
 	if ((rc = cap_map_fix(rs->m, &rs->bm)))
 		goto fail;
 	rs->what = "cannot rebuild its object pool";
-	if ((rc = pool_fix(rs->m)) || (rc = fill_memory(rs)) || (rc = write_threads(rs)))
+	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
 		goto fail;
 	commit(rs);
+	unmap_memory(rs);
 	if (made)
 		*made = rs->bm;
 	mon->restores++;
@@ -606,13 +613,12 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	goto out;
 fail:
 	env_log(mon->env, "monitor: restore failed: %s: %s", rs->what, strerror(-rc));
+	unmap_memory(rs);
 	rollback(rs);
 	monitor_resume(mon);
 out:
-	if (rs && rs->m) {
-		model_free(rs->m);
-		free(rs->m);
-	}
+	if (rs)
+		free(rs->m); /* its regions' data are not its own */
 	free(rs);
 	return rc;
 }
