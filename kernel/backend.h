@@ -1,7 +1,7 @@
 /*
  * Execution backends behind one thread interface.
  *
- * guest (kernel/guest/, the only folder that includes <unicorn/...>):
+ * guest (kernel/guest/, the only folder that includes Unicorn's headers):
  *   a vspace is one Unicorn engine per task; a vcpu is one thread's
  *   register context in it.  Memory is host memory mapped with
  *   uc_mem_map_ptr, so one dataspace can appear in several tasks.
