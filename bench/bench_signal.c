@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/unix_rtt.h"
+#include "bench/bench_node.h"
 
 #define SIG_SMALL   1000ULL
 #define SIG_BIG	    41000ULL
@@ -31,69 +31,7 @@
 #define TICK_PERIOD 0.010
 #define REPEAT	    3
 
-static char capsule[PATH_MAX], components[PATH_MAX],
-    tmpdir[] = "/tmp/capsule-bench-XXXXXX";
-
-static int write_file(const char *name, const char *text)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f)) {
-		fprintf(stderr, "bench_signal: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static const char *count_suffix = "";
-
-/* Run one node with `count`; wall time in seconds, < 0 on failure. */
-static double run_node(const char *config, unsigned long long count)
-{
-	char text[48], cfg[PATH_MAX], cmd[4 * PATH_MAX];
-	double t0;
-	int rc;
-
-	snprintf(text, sizeof text, "%llu%s\n", count, count_suffix);
-	if (write_file("bench.count", text))
-		return -1;
-	snprintf(cfg, sizeof cfg, "%s/%s", tmpdir, config);
-	snprintf(cmd, sizeof cmd, "%s run --rom %s --rom %s %s >%s/out.log 2>&1", capsule,
-		 tmpdir, components, cfg, tmpdir);
-	t0 = now_ns() * 1e-9;
-	rc = system(cmd);
-	if (rc != 0) {
-		fprintf(
-		    stderr,
-		    "bench_signal: node run of %s failed (status %d), see %s/out.log\n",
-		    config, rc, tmpdir);
-		return -1;
-	}
-	return now_ns() * 1e-9 - t0;
-}
-
-/* Seconds per unit of count, by difference of the fastest of REPEAT runs
- * at each count. */
-static double per_unit(const char *config, unsigned long long small,
-		       unsigned long long big)
-{
-	double t[2] = {-1, -1};
-	unsigned long long n[2] = {small, big};
-
-	for (int k = 0; k < 2; k++) {
-		for (int i = 0; i < REPEAT; i++) {
-			double r = run_node(config, n[k]);
-			if (r < 0)
-				return -1;
-			if (t[k] < 0 || r < t[k])
-				t[k] = r;
-		}
-	}
-	return (t[1] - t[0]) / (double)(big - small);
-}
+static struct bench_node node;
 
 #define BENCH_ROUTE                                                                      \
 	"  <parent-provides><service name=\"PD\"/><service name=\"CPU\"/>"               \
@@ -119,25 +57,18 @@ static const char timer_config[] =
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
 	double sig, tick, shot, sock, dev, shot_dev;
 
-	if (len < 0)
-		return 1;
-	self[len] = 0;
-	dirname(self); /* $(B)/bench; capsule and components are in $(B) */
-	snprintf(capsule, sizeof capsule, "%.4000s/../capsule", self);
-	snprintf(components, sizeof components, "%.4000s/../components", self);
-	if (!mkdtemp(tmpdir) || write_file("sig.xml", sig_config) ||
-	    write_file("timer.xml", timer_config))
+	if (bench_node_init(&node, "bench_signal") ||
+	    bench_node_file(&node, "sig.xml", sig_config) ||
+	    bench_node_file(&node, "timer.xml", timer_config))
 		return 1;
 
 	sock = bench_unix() * 1e-9;
-	sig = per_unit("sig.xml", SIG_SMALL, SIG_BIG);
-	tick = per_unit("timer.xml", TICK_SMALL, TICK_BIG);
-	count_suffix = " oneshot";
-	shot = per_unit("timer.xml", TICK_SMALL, TICK_BIG);
+	sig = bench_node_per_unit(&node, "sig.xml", SIG_SMALL, SIG_BIG, "", REPEAT);
+	tick = bench_node_per_unit(&node, "timer.xml", TICK_SMALL, TICK_BIG, "", REPEAT);
+	shot = bench_node_per_unit(&node, "timer.xml", TICK_SMALL, TICK_BIG, " oneshot",
+				   REPEAT);
 	if (sock < 0 || sig < 0 || tick < 0 || shot < 0)
 		return 1;
 	dev = (tick - TICK_PERIOD) / TICK_PERIOD * 100.0;

@@ -1,0 +1,105 @@
+/*
+ * Running whole nodes from a benchmark.  Guests have no clock, so a guest
+ * figure is the difference of two `capsule run` nodes that differ only in
+ * the count read from the ROM "bench.count": boot, loading and exit cancel.
+ * Each node run is repeated and the fastest kept, because this machine is
+ * noisy.  Header-only: each benchmark is one C file.
+ */
+#ifndef BENCH_NODE_H
+#define BENCH_NODE_H
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/unix_rtt.h"
+
+struct bench_node {
+	const char *prog; /* for messages */
+	char capsule[PATH_MAX], components[PATH_MAX];
+	char tmpdir[64];
+};
+
+/* The benchmark lives in $(B)/bench; capsule and the components are in
+ * $(B).  Makes a temporary directory for configs and ROMs.  0 or -1. */
+static int bench_node_init(struct bench_node *b, const char *prog)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	b->prog = prog;
+	snprintf(b->tmpdir, sizeof b->tmpdir, "/tmp/capsule-bench-XXXXXX");
+	if (len < 0 || !mkdtemp(b->tmpdir))
+		return -1;
+	self[len] = 0;
+	dirname(self); /* in place: self is now $(B)/bench */
+	snprintf(b->capsule, sizeof b->capsule, "%.4000s/../capsule", self);
+	snprintf(b->components, sizeof b->components, "%.4000s/../components", self);
+	return 0;
+}
+
+/* Write text to the file `name` in the temporary directory.  0 or -1. */
+static int bench_node_file(struct bench_node *b, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", b->tmpdir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		fprintf(stderr, "%s: %s: %s\n", b->prog, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Run one node of `config` (in the temporary directory) with "COUNT
+ * SUFFIX" in bench.count; wall time in seconds, < 0 on failure. */
+static double bench_node_run(struct bench_node *b, const char *config,
+			     unsigned long long count, const char *suffix)
+{
+	char text[64], cmd[4 * PATH_MAX];
+	double t0;
+	int rc;
+
+	snprintf(text, sizeof text, "%llu%s\n", count, suffix);
+	if (bench_node_file(b, "bench.count", text))
+		return -1;
+	snprintf(cmd, sizeof cmd, "%s run --rom %s --rom %s %s/%s >%s/out.log 2>&1",
+		 b->capsule, b->tmpdir, b->components, b->tmpdir, config, b->tmpdir);
+	t0 = now_ns() * 1e-9;
+	rc = system(cmd);
+	if (rc != 0) {
+		fprintf(stderr, "%s: node run of %s failed (status %d), see %s/out.log\n",
+			b->prog, config, rc, b->tmpdir);
+		return -1;
+	}
+	return now_ns() * 1e-9 - t0;
+}
+
+/* Seconds per unit of count: the fastest of `repeat` runs at `small` and
+ * at `big`, their difference divided by big - small.  < 0 on failure. */
+static double bench_node_per_unit(struct bench_node *b, const char *config,
+				  unsigned long long small, unsigned long long big,
+				  const char *suffix, int repeat)
+{
+	double t[2] = {-1, -1};
+	unsigned long long n[2] = {small, big};
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = 0; i < repeat; i++) {
+			double r = bench_node_run(b, config, n[k], suffix);
+			if (r < 0)
+				return -1;
+			if (t[k] < 0 || r < t[k])
+				t[k] = r;
+		}
+	}
+	return (t[1] - t[0]) / (double)(big - small);
+}
+
+#endif
