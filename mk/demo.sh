@@ -25,6 +25,11 @@ echo "== capsule checkpoint --node a.sock cr_all -o cr_all.img"
 "$cap" checkpoint --node "$tmp/a.sock" cr_all -o "$img" || die "checkpoint failed"
 wait_for "$tmp/a.log" "[init] cr_all exited" 20 || die "node A's target did not finish"
 sed 's/^/  A | /' "$tmp/a.log"
+# A's monitor left the control plane when its target ended
+"$cap" checkpoint --node "$tmp/a.sock" cr_all -o "$tmp/late.img" 2>"$tmp/late.err" &&
+	die "checkpoint of a finished component succeeded"
+grep -q "cr_all: not under a monitor" "$tmp/late.err" ||
+	die "a finished monitor still looks reachable: $(cat "$tmp/late.err")"
 
 echo "== capsule inspect cr_all.img (first lines)"
 "$cap" inspect "$img" | head -12 | sed 's/^/  | /'

@@ -302,6 +302,10 @@ void monitor_target_ended(struct monitor *mon, int code)
 	}
 	if (mon->control_obj.cap.idx)
 		ep_dissolve(mon->env->ep, &mon->control_obj);
+	/* leave the control plane: a later `capsule checkpoint` of this name
+	 * is told there is no such monitor, not that a dead one is silent */
+	control_endpoint_close(mon->env, mon->endpoint);
+	mon->endpoint = NULL;
 	parent_exit(mon->env->parent, code);
 }
 
@@ -329,13 +333,12 @@ static void control_open(struct monitor *mon)
 {
 	const char *label = mon->env->label ? mon->env->label : "monitor";
 	const char *name = strrchr(label, '>');
-	struct control_mailbox *mb;
 
 	name = name ? name + 1 : label;
 	while (*name == ' ')
 		name++;
 	if (control_endpoint_open(mon->env, name, CONTROL_CHECKPOINT | CONTROL_RESTORE,
-				  control_request, mon, &mb))
+				  control_request, mon, &mon->endpoint))
 		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }
 

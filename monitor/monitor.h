@@ -149,6 +149,8 @@ struct mon_thread {
 
 enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
 
+struct control_mailbox;
+
 struct monitor {
 	struct env *env;
 	struct monitor_config cfg;
@@ -162,7 +164,8 @@ struct monitor {
 	struct rpc_object parent_obj;  /* the target's parent interface */
 	struct rpc_object control_obj; /* checkpoint / restore requests */
 	cap_t control;
-	cap_t exc_irq; /* the target CPU session's exception irq */
+	struct control_mailbox *endpoint; /* control plane (capsule checkpoint) */
+	cap_t exc_irq;			  /* the target CPU session's exception irq */
 	struct thread *trigger;
 	uint64_t cap_map_addr, cap_map_entries, base_state_addr;
 	struct mon_record rec[MON_MAX_RECORDS];
