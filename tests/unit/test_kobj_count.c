@@ -14,45 +14,15 @@
 #include <capsule/abi.h>
 #include <capsule/native.h>
 
-/* ---- helpers run inside the node ---------------------------------------- */
+#include "kernel_node.h"
 
-static int failed_line;
-#define CHECK(c)                                                                         \
-	do {                                                                             \
-		if (!(c)) {                                                              \
-			fprintf(stderr, "CHECK failed line %d: %s\n", __LINE__, #c);     \
-			failed_line = __LINE__;                                          \
-			kernel_stop(1000 + __LINE__);                                    \
-		}                                                                        \
-	} while (0)
-
-#define ROOT_TASK   KCAP(FIXED_TASK)
-#define ROOT_THREAD KCAP_THREAD(0, THREAD_SLOT_GATE)
-#define FACTORY	    KCAP(FIXED_FACTORY)
-#define NEVER	    SYS_TIMEOUT_NEVER
-
-#define SRV_TASK   KCAP(0x300)
-#define SRV_THREAD KCAP(0x301)
-#define SRV_GATE   KCAP(0x302)
-#define SRV_IRQ	   KCAP(0x303)
-#define SRV_WINDOW KCAP(0x600)
+/* kernel_node.h: CHECK, KCALL, create, boot, ROOT_*, SRV_TASK/THREAD/GATE */
+#define FACTORY KCAP(FIXED_FACTORY)
+#define SRV_IRQ KCAP(0x303)
 
 struct counts {
 	uint64_t w[FACTORY_STAT_WORDS];
 };
-
-static uint64_t kcall_v(uint64_t kcap, unsigned proto, const uint64_t *w, unsigned n)
-{
-	struct utcb *u = kernel_native_utcb();
-	uint64_t label;
-
-	for (unsigned i = 0; i < n; i++)
-		u->mr[i] = w[i];
-	return kernel_native_invoke(kcap, TAG(SYS_OP_CALL, proto, n, 0), NEVER, &label);
-}
-#define KCALL(kcap, proto, ...)                                                          \
-	kcall_v(kcap, proto, (const uint64_t[]){__VA_ARGS__},                            \
-		sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
 
 /* The node's counters now (no receive window needed). */
 static struct counts counts(void)
@@ -89,12 +59,6 @@ static int same(struct counts a, struct counts b)
 		fprintf(stderr, "  stat %u: %llu vs %llu\n", i,
 			(unsigned long long)a.w[i], (unsigned long long)b.w[i]);
 	return 0;
-}
-
-static unsigned create(uint64_t dst, uint64_t op, uint64_t a1, uint64_t a2)
-{
-	kernel_native_utcb()->br[0] = dst;
-	return TAG_ERROR(KCALL(FACTORY, PROTO_FACTORY, op, a1, a2));
 }
 
 static unsigned unmap_self(uint64_t kcap)
@@ -137,12 +101,6 @@ static void stop_server(void)
 	CHECK(unmap_self(SRV_GATE) == KERR_OK);
 	CHECK(unmap_self(SRV_THREAD) == KERR_OK);
 	CHECK(unmap_self(SRV_TASK) == KERR_OK);
-}
-
-static int boot(native_entry_t root)
-{
-	failed_line = 0;
-	return kernel_boot(root, NULL);
 }
 
 /* ---- cases ---------------------------------------------------------------- */
