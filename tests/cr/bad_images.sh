@@ -16,18 +16,8 @@ cc -std=gnu11 -O2 $san -Iinclude -Ibase/include -I. -o "$tmp/forge" tests/cr/for
 	"$b/libcapsule.a" -lzstd -lxxhash $(pkg-config --libs libxml-2.0) -lpthread -lm \
 	2>"$tmp/cc.log" || { tail -5 "$tmp/cc.log"; die "cannot build the forge tool"; }
 
-node_cfg() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="cr_all" caps="500">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="16M"/>
-		<config>$1</config>
-	</start>
-</config>
-CFG
-}
+. tests/cr/monitor_node.sh
+node_cfg() { monitor_node cr_all "$1"; }
 node_cfg "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_ms=\"40\" image=\"$tmp/good.img\" then=\"exit\"/>" >"$tmp/a.xml"
 timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||

@@ -11,18 +11,8 @@ trap 'rm -rf "$tmp"' EXIT
 [ -n "$CR_KEEP" ] && trap - EXIT
 fail() { echo "cross_node: FAIL: $*"; for f in "$tmp"/*.log; do echo "--- $f"; sed 's/^/  | /' "$f"; done; exit 1; }
 
-node_cfg() { # $1 = the monitor's <config> contents
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="cr_all" caps="500">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="16M"/>
-		<config>$1</config>
-	</start>
-</config>
-CFG
-}
+. tests/cr/monitor_node.sh
+node_cfg() { monitor_node cr_all "$1"; }
 node_cfg "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_ms=\"40\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
 node_cfg "<restore image=\"$tmp/a.img\"/>" >"$tmp/b.xml"

@@ -12,18 +12,8 @@ tmp=$(mktemp -d /tmp/capsule-zdtm.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 
-cfg() { # NAME MONITOR-CONFIG
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="$1" caps="500">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="16M"/>
-		<config>$2</config>
-	</start>
-</config>
-CFG
-}
+. tests/cr/monitor_node.sh
+cfg() { monitor_node "$1" "$2"; } # NAME MONITOR-CONFIG
 run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
 own() { grep "^\[$1\] " "$2" | grep -v "^\[$1\] monitor: " | grep -Ev "${3:-^$}"; }
 
