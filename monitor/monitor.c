@@ -206,22 +206,6 @@ out:
 	return rc;
 }
 
-/* Checkpoint the restored target again and compare (then resume it). */
-static int verify(struct monitor *mon, const struct mon_model *before)
-{
-	struct mon_model *after = calloc(1, sizeof *after);
-	int rc = -ENOMEM;
-
-	if (after && !(rc = monitor_checkpoint(mon, after))) {
-		rc = monitor_verify_restore(mon, before, after);
-		monitor_resume(mon);
-	}
-	if (after)
-		model_free(after);
-	free(after);
-	return rc;
-}
-
 static void stop_deferred(void *arg)
 {
 	struct monitor *mon = arg;
@@ -254,7 +238,7 @@ static int control_test(struct monitor *mon)
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {
 		rc = monitor_restore(mon, model);
 		if (!rc)
-			rc = verify(mon, model);
+			rc = monitor_verify_now(mon, model, NULL);
 	} else if (!rc) {
 		monitor_resume(mon);
 	}

@@ -255,22 +255,6 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 	return rc;
 }
 
-static int verify_now(struct monitor *mon, const struct mon_model *before,
-		      const struct badge_map *bm)
-{
-	struct mon_model *after = calloc(1, sizeof *after);
-	int rc = -ENOMEM;
-
-	if (after && !(rc = monitor_checkpoint(mon, after))) {
-		rc = monitor_verify_restore_map(mon, before, after, bm);
-		monitor_resume(mon);
-	}
-	if (after)
-		model_free(after);
-	free(after);
-	return rc;
-}
-
 int monitor_restore_image(struct monitor *mon, const char *path)
 {
 	struct mon_model *model = calloc(1, sizeof *model);
@@ -314,7 +298,7 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail;
-	if ((rc = verify_now(mon, model, seed)))
+	if ((rc = monitor_verify_now(mon, model, seed)))
 		goto fail;
 	goto out;
 fail:

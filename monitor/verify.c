@@ -34,12 +34,6 @@ static int recreated(const struct badge_map *bm, uint64_t old)
 	return 0;
 }
 
-int monitor_verify_restore(struct monitor *mon, const struct mon_model *before,
-			   struct mon_model *after)
-{
-	return monitor_verify_restore_map(mon, before, after, NULL);
-}
-
 int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *before,
 			       struct mon_model *after, const struct badge_map *bm)
 {
@@ -77,4 +71,20 @@ int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *befo
 		"badges; cap map and object pool consistent in the target",
 		same, renewed);
 	return 0;
+}
+
+int monitor_verify_now(struct monitor *mon, const struct mon_model *before,
+		       const struct badge_map *bm)
+{
+	struct mon_model *after = calloc(1, sizeof *after);
+	int rc = -ENOMEM;
+
+	if (after && !(rc = monitor_checkpoint(mon, after))) {
+		rc = monitor_verify_restore_map(mon, before, after, bm);
+		monitor_resume(mon);
+	}
+	if (after)
+		model_free(after);
+	free(after);
+	return rc;
 }

@@ -308,11 +308,11 @@ static void test_verify(void **state)
 	before->ncaps = after->ncaps = 1;
 	before->cap[0] = (struct mon_model_cap){0x300000, 0x100, 0, MON_CLASS_RPC_GATE};
 	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_RPC_GATE};
-	assert_int_equal(monitor_verify_restore(mon, before, after), 0);
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), 0);
 	after->cap[0].badge = 0x100;
-	assert_int_equal(monitor_verify_restore(mon, before, after), -EINVAL);
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), -EINVAL);
 	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_DATASPACE};
-	assert_int_equal(monitor_verify_restore(mon, before, after), -EINVAL);
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), -EINVAL);
 	free(mon);
 	drop_model(before);
 	drop_model(after);
