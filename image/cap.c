@@ -204,6 +204,37 @@ static int one_cap(struct image_reader *r, const struct image_model *m,
 	return rc < 0 ? rc : object_ok(r, m, x, c);
 }
 
+/* A managed dataspace names its RM session and the context cap of its
+ * fault handler (if any) in the image. */
+static int managed_ok(struct image_reader *r, const struct image_model *m,
+		      const struct cap_ctx *x, const struct image_dataspace *d)
+{
+	unsigned long long id = d->id;
+	int64_t s;
+
+	if (d->kind != IMAGE_DS_MANAGED)
+		return 0;
+	s = image_ids_find(&x->sessions, d->managed.rm_session);
+	if (s < 0 || m->sessions[s].type != IMAGE_SESSION_RM)
+		return image_reader_fail(
+		    r, "managed dataspace %llu: RM session %llu not in image", id,
+		    (unsigned long long)d->managed.rm_session);
+	if (!d->managed.fault_kcap)
+		return 0;
+	for (uint32_t i = 0; i < m->ncaps; i++)
+		if (m->caps[i].kcap == d->managed.fault_kcap)
+			return m->caps[i].class == IMAGE_CAP_SIGNAL_CONTEXT
+				   ? 0
+				   : image_reader_fail(
+					 r,
+					 "managed dataspace %llu: fault handler kcap "
+					 "0x%llx is no signal context",
+					 id, (unsigned long long)d->managed.fault_kcap);
+	return image_reader_fail(
+	    r, "managed dataspace %llu: fault handler kcap 0x%llx not in image", id,
+	    (unsigned long long)d->managed.fault_kcap);
+}
+
 /* live badges are unique: the cap map holds each badge once */
 static int badges_unique(struct image_reader *r, const struct image_model *m)
 {
@@ -248,6 +279,8 @@ int image_cap_check(struct image_reader *r, const struct image_model *m)
 		rc = one_cap(r, m, &x, &m->caps[i], used);
 	if (rc == 0)
 		rc = badges_unique(r, m);
+	for (uint32_t i = 0; i < m->ndataspaces && rc == 0; i++)
+		rc = managed_ok(r, m, &x, &m->dataspaces[i]);
 out:
 	image_ids_free(&x.sessions);
 	image_ids_free(&x.ds);

@@ -133,7 +133,15 @@ struct image_dataspace {
 	uint64_t size;
 	uint32_t kind;	/* enum image_ds_kind */
 	uint32_t flags; /* reserved: 0 */
-	char rom[48];
+	union {
+		char rom[48]; /* IMAGE_DS_ROM: the module's name; else empty */
+		struct {      /* IMAGE_DS_MANAGED: the region map */
+			uint64_t rm_session; /* the IMAGE_SESSION_RM that made it */
+			uint64_t
+			    fault_kcap; /* its fault handler's context cap, 0: none */
+			uint8_t zero[32];
+		} __attribute__((packed)) managed;
+	};
 } __attribute__((packed));
 
 enum image_rm_kind {

@@ -229,9 +229,14 @@ int image_dataspace_check(struct image_reader *r, const struct image_model *m)
 		if (d->flags)
 			return image_reader_fail(r, "dataspace %llu: unknown flags 0x%x",
 						 id, d->flags);
-		if (!image_str_ok(d->rom, sizeof(d->rom)) ||
-		    (d->kind == IMAGE_DS_ROM && !d->rom[0]))
+		if (d->kind != IMAGE_DS_MANAGED &&
+		    (!image_str_ok(d->rom, sizeof(d->rom)) ||
+		     (d->kind == IMAGE_DS_ROM && !d->rom[0])))
 			return image_reader_fail(r, "dataspace %llu: bad ROM name", id);
+		if (d->kind == IMAGE_DS_MANAGED && !d->managed.rm_session)
+			return image_reader_fail(
+			    r, "dataspace %llu: a managed dataspace of no RM session",
+			    id);
 	}
 	int rc =
 	    image_ids_build(&ids, m->dataspaces, m->ndataspaces, sizeof(*m->dataspaces),

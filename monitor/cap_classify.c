@@ -13,6 +13,8 @@ void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 {
 	for (unsigned i = 0; i < model->nregions; i++) {
 		const struct mon_model_region *r = &model->region[i];
+		if (r->rm || !r->data)
+			continue;
 		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
 			return r->data + (addr - r->at);
 	}
@@ -50,6 +52,10 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 	}
 	if ((p = proxy_find(mon, id)) != NULL) {
 		*aux = (uint64_t)(p - mon->proxy); /* which proxy (image_convert.c) */
+		if (p->type == &region_map_proxy_type) {
+			*aux = p->state[RMAP_KIND];
+			return MON_CLASS_REGION_MAP;
+		}
 		return p->type == &signal_proxy_type ? MON_CLASS_SIGNAL_SOURCE
 						     : MON_CLASS_SESSION;
 	}

@@ -18,6 +18,8 @@ int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest)
 
 	for (unsigned i = 0; i < model->nregions; i++) {
 		const struct mon_model_region *r = &model->region[i];
+		if (r->rm || !r->data) /* inside a managed map / no bytes */
+			continue;
 		if (p >= r->data && p < r->data + r->size) {
 			*guest = r->at + (uint64_t)(p - r->data);
 			return 0;

@@ -34,8 +34,15 @@ static int cpu_state(cap_t cpu, cap_t thread, uint64_t *state)
 		return rc;
 	if (m.code != RPC_OK)
 		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
-	if (m.nwords < 1)
+	if (m.nwords < 2)
 		return -EPROTO;
+	/* a thread halted by a page fault waits for its pager (a region
+	 * map's fault handler): its registers are those of the faulting
+	 * instruction, which runs again on resume and after a restore; any
+	 * other fault ends the target (target.c) */
+	if (m.w[0] == TS_FAULTED && m.w[1] != FAULT_READ && m.w[1] != FAULT_WRITE &&
+	    m.w[1] != FAULT_EXEC)
+		return -EFAULT;
 	*state = m.w[0];
 	return 0;
 }
@@ -243,8 +250,6 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		k++;
 		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
 			continue;
-		if (mt->state == TS_FAULTED)
-			return -EFAULT;
 		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
 		    (rc = read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
 			return rc;
@@ -287,7 +292,9 @@ static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
 {
 	for (int i = 0; i < MON_MAX_REGIONS; i++) {
 		const struct mon_region *g = &mon->region[i];
-		if (!g->used || !g->size)
+		const struct mon_record *ds =
+		    g->used ? record_find(mon, g->ds_badge) : NULL;
+		if (!g->used || !g->size || (ds && ds->cls == MON_CLASS_MANAGED_DS))
 			continue;
 		b->buf[i] = mon_buf_prefault(malloc(g->size), g->size);
 		b->size[i] = b->buf[i] ? g->size : 0;
@@ -317,6 +324,18 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 			continue;
 		if (!ds || !g->size)
 			return -ESTALE;
+		mr->rm = g->rm;
+		mr->at = g->at;
+		mr->off = g->off;
+		mr->size = g->size;
+		mr->perm = g->perm;
+		mr->ds_badge = g->ds_badge;
+		mr->ds_size = record_ds_size(mon, ds);
+		mr->data = NULL;
+		if (ds->cls == MON_CLASS_MANAGED_DS) {
+			model->nregions++; /* its memory is what the map holds */
+			continue;
+		}
 		if (b->buf[i] && b->size[i] == g->size) {
 			mr->data = b->buf[i];
 			b->buf[i] = NULL;
@@ -325,12 +344,6 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 		}
 		if (!mr->data)
 			return -ENOMEM;
-		mr->at = g->at;
-		mr->off = g->off;
-		mr->size = g->size;
-		mr->perm = g->perm;
-		mr->ds_badge = g->ds_badge;
-		mr->ds_size = ds->aux;
 		model->nregions++;
 		if ((rc = ds_copy(mon, ds->cap, g->off, mr->data, g->size, 0)))
 			return rc;
@@ -417,13 +430,13 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	t0 = now_us();
 	if ((rc = pause_all(mon, model)) || (rc = signals_drain(mon, model)) ||
 	    (rc = read_regs(mon, model)) || (rc = read_memory(mon, model, b)) ||
-	    (rc = cap_classify(mon, model)))
+	    (rc = rmaps_record(mon, model)) || (rc = cap_classify(mon, model)))
 		goto err;
 	t0 = now_us() - t0; /* paused until here (and until resume or restore) */
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
-		bytes += model->region[i].size;
+		bytes += model->region[i].data ? model->region[i].size : 0;
 	mon->checkpoints++;
 	log_summary(mon, model);
 	env_log(mon->env, "monitor: checkpoint paused %llu us, %llu bytes",

@@ -17,9 +17,12 @@ struct mon_model_thread {
 };
 
 /* One attached region: [at, at + size) of dataspace ds_badge (ds_size
- * bytes) from off, its bytes in data (malloc'd, size bytes). */
+ * bytes) from off, in the address space (rm 0) or in the managed region
+ * map whose proxy badge is rm; its bytes in data (malloc'd, size bytes),
+ * NULL where a managed dataspace is attached (its memory is what is
+ * attached inside that map). */
 struct mon_model_region {
-	uint64_t at, off, size, ds_badge, ds_size;
+	uint64_t rm, at, off, size, ds_badge, ds_size;
 	unsigned perm;
 	uint8_t *data;
 };
@@ -31,12 +34,19 @@ struct mon_model_cap {
 	enum mon_class cls;
 };
 
+/* A region map the target holds, served by a proxy with badge `badge`:
+ * state as in the proxy (RMAP_* in monitor.h). */
+struct mon_model_rmap {
+	uint64_t badge, kind, size, session, ds_badge, sigh;
+};
+
 /* A checkpoint.  Invariants: every count within its array; cap sorted by
  * kcap; regions do not overlap. */
 struct mon_model {
 	char binary[MON_NAME_MAX];
 	uint64_t cap_map_addr, base_state_addr;
-	unsigned nthreads, nregions, ncaps;
+	unsigned nthreads, nregions, ncaps, nrmaps;
+	struct mon_model_rmap rmap[MON_MAX_RMAPS];
 	struct mon_model_thread thread[MON_MAX_THREADS];
 	struct mon_model_region region[MON_MAX_REGIONS];
 	struct mon_model_cap cap[CAP_SLOTS];
@@ -91,6 +101,9 @@ int ds_copy(struct monitor *mon, cap_t ds, uint64_t off, void *buf, uint64_t siz
  * writing, with huge pages where the kernel offers them; p (NULL stays
  * NULL).  Best effort: never fails. */
 void *mon_buf_prefault(void *p, uint64_t size);
+
+/* rm_proxy.c: the region maps the target holds into model->rmap. */
+int rmaps_record(struct monitor *mon, struct mon_model *model);
 
 /* cap_classify.c: classify the cap map copy in model's regions. */
 int cap_classify(struct monitor *mon, struct mon_model *model);

@@ -32,6 +32,8 @@ static uint32_t session_type(const struct monitor *mon, uint64_t proxy_index)
 		return IMAGE_SESSION_ROM;
 	if (t == &timer_proxy_type)
 		return IMAGE_SESSION_TIMER;
+	if (t == &rm_proxy_type)
+		return IMAGE_SESSION_RM;
 	return 0;
 }
 
@@ -106,10 +108,11 @@ static int session_to_image(const struct monitor *mon, const struct mon_model *m
 		snprintf(args, sizeof args, "ram_quota=0");
 	else if (type == IMAGE_SESSION_ROM)
 		snprintf(args, sizeof args, "label=\"%s\"", m->binary);
-	else if (type == IMAGE_SESSION_TIMER) {
+	else if (type == IMAGE_SESSION_TIMER || type == IMAGE_SESSION_RM) {
 		r = record_find((struct monitor *)mon, cap_badge(p->real));
 		snprintf(args, sizeof args, "%s", r ? r->args : "");
-		if ((rc = timer_state_save(p, label, sizeof label)))
+		if (type == IMAGE_SESSION_TIMER &&
+		    (rc = timer_state_save(p, label, sizeof label)))
 			return rc;
 	}
 	if ((rc = add_session(im, mc->badge, type, 0, p->type->name, args)))
@@ -117,6 +120,46 @@ static int session_to_image(const struct monitor *mon, const struct mon_model *m
 	for (uint32_t i = 0; i < im->nsessions; i++)
 		if (im->sessions[i].id == mc->badge)
 			snprintf(im->sessions[i].label, sizeof label, "%s", label);
+	return 0;
+}
+
+/* The dataspace id of the managed map whose proxy has badge, or 0. */
+static uint64_t rmap_ds(const struct mon_model *m, uint64_t badge)
+{
+	for (unsigned i = 0; i < m->nrmaps; i++)
+		if (m->rmap[i].badge == badge && m->rmap[i].kind == RM_CREATE)
+			return m->rmap[i].ds_badge;
+	return 0;
+}
+
+/* Each managed map as a managed dataspace naming its RM session (added
+ * with its args) and its fault handler's context cap. */
+static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
+			  struct image_model *im)
+{
+	for (unsigned i = 0; i < m->nrmaps; i++) {
+		const struct mon_model_rmap *mr = &m->rmap[i];
+		struct image_dataspace *d = &im->dataspaces[im->ndataspaces];
+		struct proxy *s = proxy_find((struct monitor *)mon, mr->session);
+		const struct mon_record *r;
+		int rc;
+
+		if (mr->kind != RM_CREATE)
+			continue;
+		if (!s || !mr->ds_badge)
+			return -ESRCH;
+		r = record_find((struct monitor *)mon, cap_badge(s->real));
+		if ((rc = add_session(im, mr->session, IMAGE_SESSION_RM, 0, "RM",
+				      r ? r->args : "")) ||
+		    (rc = add_ds(im, mr->ds_badge, mr->size, IMAGE_DS_MANAGED, NULL)))
+			return rc;
+		d->managed.rm_session = mr->session;
+		for (unsigned k = 0; mr->sigh && k < m->ncaps; k++)
+			if (m->cap[k].badge == mr->sigh)
+				d->managed.fault_kcap = m->cap[k].kcap;
+		if (mr->sigh && !d->managed.fault_kcap)
+			return -ENOENT; /* the target holds no cap of its handler */
+	}
 	return 0;
 }
 
@@ -170,7 +213,13 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 	case MON_CLASS_REGION_MAP:
 		c->class = IMAGE_CAP_REGION_MAP;
 		c->arg = mc->aux == PD_STACK_AREA ? IMAGE_RM_STACK_AREA
+			 : mc->aux == RM_CREATE	  ? IMAGE_RM_MANAGED
 						  : IMAGE_RM_ADDRESS_SPACE;
+		c->obj = c->arg == IMAGE_RM_MANAGED ? rmap_ds(m, mc->badge) : 0;
+		return c->arg == IMAGE_RM_MANAGED && !c->obj ? -ESRCH : 0;
+	case MON_CLASS_MANAGED_DS: /* added by rmaps_to_image */
+		c->class = IMAGE_CAP_DATASPACE;
+		c->obj = mc->badge;
 		return 0;
 	case MON_CLASS_THREAD:
 		nr = thread_nr_of_badge(m, mc->badge);
@@ -213,7 +262,7 @@ static int memory_to_image(const struct mon_model *m, struct image_model *im)
 		struct image_memory *mem = NULL;
 		for (unsigned i = 0; i < m->nregions; i++) {
 			const struct mon_model_region *r = &m->region[i];
-			if (r->ds_badge != im->dataspaces[d].id)
+			if (r->ds_badge != im->dataspaces[d].id || !r->data)
 				continue;
 			if (!mem) {
 				mem = &im->memory[im->nmemory++];
@@ -238,9 +287,10 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 	int rc = -ENOMEM;
 
 	memset(im, 0, sizeof *im);
-	im->sessions = calloc(m->ncaps + 2, sizeof *im->sessions);
+	im->sessions = calloc(m->ncaps + MON_MAX_RMAPS + 2, sizeof *im->sessions);
 	im->threads = calloc(m->nthreads + 1, sizeof *im->threads);
-	im->dataspaces = calloc(m->ncaps + m->nregions + 1, sizeof *im->dataspaces);
+	im->dataspaces =
+	    calloc(m->ncaps + m->nregions + MON_MAX_RMAPS + 1, sizeof *im->dataspaces);
 	im->regions = calloc(m->nregions + 1, sizeof *im->regions);
 	im->caps = calloc(m->ncaps + 1, sizeof *im->caps);
 	im->memory = calloc(m->ncaps + m->nregions + 1, sizeof *im->memory);
@@ -254,6 +304,8 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 	comp->cap_quota = mon->cfg.caps;
 	comp->cap_map_addr = m->cap_map_addr;
 	comp->cap_map_entries = CAP_SLOTS;
+	if ((rc = rmaps_to_image(mon, m, im)))
+		goto err;
 	for (unsigned i = 0; i < m->ncaps; i++)
 		if ((rc = cap_to_image(mon, m, &m->cap[i], im, &im->caps[im->ncaps++])))
 			goto err;
@@ -270,14 +322,14 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		const struct mon_model_region *r = &m->region[i];
 		if ((rc = add_ds(im, r->ds_badge, r->ds_size, IMAGE_DS_RAM, NULL)))
 			goto err;
-		im->regions[im->nregions++] =
-		    (struct image_region){IMAGE_RM_ADDRESS_SPACE,
-					  r->perm,
-					  0,
-					  r->at,
-					  r->size,
-					  r->ds_badge,
-					  r->off};
+		im->regions[im->nregions++] = (struct image_region){
+		    r->rm ? IMAGE_RM_MANAGED : IMAGE_RM_ADDRESS_SPACE,
+		    r->perm,
+		    r->rm ? rmap_ds(m, r->rm) : 0,
+		    r->at,
+		    r->size,
+		    r->ds_badge,
+		    r->off};
 	}
 	if ((rc = memory_to_image(m, im)))
 		goto err;
@@ -374,14 +426,16 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 		d = find_ds(im, c->obj);
 		if (!d)
 			return -EINVAL;
-		mc->cls =
-		    d->kind == IMAGE_DS_ROM ? MON_CLASS_ROM_DS : MON_CLASS_DATASPACE;
+		mc->cls = d->kind == IMAGE_DS_ROM	? MON_CLASS_ROM_DS
+			  : d->kind == IMAGE_DS_MANAGED ? MON_CLASS_MANAGED_DS
+							: MON_CLASS_DATASPACE;
 		mc->aux = d->size;
 		return 0;
 	case IMAGE_CAP_REGION_MAP:
 		mc->cls = MON_CLASS_REGION_MAP;
-		mc->aux =
-		    c->arg == IMAGE_RM_STACK_AREA ? PD_STACK_AREA : PD_ADDRESS_SPACE;
+		mc->aux = c->arg == IMAGE_RM_STACK_AREA ? PD_STACK_AREA
+			  : c->arg == IMAGE_RM_MANAGED	? RM_CREATE
+							: PD_ADDRESS_SPACE;
 		return 0;
 	case IMAGE_CAP_THREAD:
 		mc->cls = MON_CLASS_THREAD;
@@ -410,6 +464,57 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 	return -EINVAL;
 }
 
+static int rmap_add(struct mon_model *m, const struct mon_model_rmap *mr)
+{
+	if (m->nrmaps == MON_MAX_RMAPS)
+		return -E2BIG;
+	m->rmap[m->nrmaps++] = *mr;
+	return 0;
+}
+
+/* The region maps: one per region-map cap, and one per managed dataspace
+ * (keyed by its id where the target holds no cap of the map). */
+static int rmaps_from_image(const struct image_model *im, struct mon_model *m)
+{
+	int rc;
+
+	for (uint32_t i = 0; i < im->ncaps; i++) {
+		const struct image_cap *c = &im->caps[i];
+		if (c->class == IMAGE_CAP_REGION_MAP && c->arg != IMAGE_RM_MANAGED &&
+		    (rc = rmap_add(
+			 m, &(struct mon_model_rmap){.badge = c->badge,
+						     .kind = c->arg == IMAGE_RM_STACK_AREA
+								 ? PD_STACK_AREA
+								 : PD_ADDRESS_SPACE})))
+			return rc;
+	}
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *d = &im->dataspaces[i];
+		struct mon_model_rmap mr = {
+		    d->id, RM_CREATE, d->size, d->managed.rm_session, d->id, 0};
+		if (d->kind != IMAGE_DS_MANAGED)
+			continue;
+		for (uint32_t k = 0; k < im->ncaps; k++) {
+			const struct image_cap *c = &im->caps[k];
+			if (c->class == IMAGE_CAP_REGION_MAP && c->obj == d->id)
+				mr.badge = c->badge;
+			if (d->managed.fault_kcap && c->kcap == d->managed.fault_kcap)
+				mr.sigh = c->badge;
+		}
+		if ((rc = rmap_add(m, &mr)))
+			return rc;
+	}
+	return 0;
+}
+
+static uint64_t rmap_of_ds(const struct mon_model *m, uint64_t ds_id)
+{
+	for (unsigned i = 0; i < m->nrmaps; i++)
+		if (m->rmap[i].kind == RM_CREATE && m->rmap[i].ds_badge == ds_id)
+			return m->rmap[i].badge;
+	return 0;
+}
+
 int image_to_model(const struct image_model *im, const struct monitor *mon,
 		   struct mon_model *m)
 {
@@ -436,6 +541,8 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 			goto err;
 		m->count[m->cap[m->ncaps++].cls]++;
 	}
+	if ((rc = rmaps_from_image(im, m)))
+		goto err;
 	for (uint32_t i = 0; i < im->nregions; i++) {
 		const struct image_region *ir = &im->regions[i];
 		const struct image_dataspace *d = find_ds(im, ir->ds_id);
@@ -446,14 +553,25 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 			if (im->memory[k].ds_id == ir->ds_id)
 				mem = &im->memory[k];
 		rc = -EINVAL;
-		if (!d || !mem || ir->offset > mem->size ||
-		    ir->size > mem->size - ir->offset)
+		if (!d || (ir->rm_kind == IMAGE_RM_MANAGED && !rmap_of_ds(m, ir->rm_ds)))
 			goto err;
-		*r = (struct mon_model_region){ir->addr,	ir->offset, ir->size,
-					       ir->ds_id,	d->size,    ir->perms,
-					       malloc(ir->size)};
+		*r = (struct mon_model_region){
+		    ir->rm_kind == IMAGE_RM_MANAGED ? rmap_of_ds(m, ir->rm_ds) : 0,
+		    ir->addr,
+		    ir->offset,
+		    ir->size,
+		    ir->ds_id,
+		    d->size,
+		    ir->perms,
+		    NULL};
+		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
+			m->nregions++;
+			continue;
+		}
+		if (!mem || ir->offset > mem->size || ir->size > mem->size - ir->offset)
+			goto err;
 		rc = -ENOMEM;
-		if (!r->data)
+		if (!(r->data = malloc(ir->size)))
 			goto err;
 		m->nregions++;
 		memcpy(r->data, mem->data + ir->offset, ir->size);

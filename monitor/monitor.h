@@ -32,6 +32,7 @@
 #define MON_MAX_PENDING	  128 /* signals drained at one checkpoint */
 #define MON_REC_HASH_BITS 13  /* index slots: twice MON_MAX_RECORDS */
 #define MON_MAX_REGIONS	  64
+#define MON_MAX_RMAPS	  8 /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
 
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
@@ -101,7 +102,8 @@ enum mon_class {
 	MON_CLASS_SESSION,    /* a session the monitor serves */
 	MON_CLASS_DATASPACE,  /* RAM dataspace */
 	MON_CLASS_ROM_DS,     /* ROM dataspace */
-	MON_CLASS_REGION_MAP, /* address space / stack area region map */
+	MON_CLASS_REGION_MAP, /* a region map (rm_proxy.c serves every one) */
+	MON_CLASS_MANAGED_DS, /* a region map's dataspace: aux = the map's proxy badge */
 	MON_CLASS_THREAD,     /* CPU thread object */
 	MON_CLASS_RPC_GATE,   /* a gate the target allocated for its own object */
 	MON_CLASS_SIGNAL_SOURCE,
@@ -132,9 +134,13 @@ struct mon_record {
 	char args[MON_ARGS_MAX];
 };
 
-/* A dataspace attached in the target: [at, at + size) maps ds from off. */
+/* A dataspace attached in the target: [at, at + size) maps ds from off,
+ * in the address space (rm == 0; the stack area's attachments too, at
+ * their absolute addresses) or inside the managed region map whose proxy
+ * has badge rm (at is an offset in the map). */
 struct mon_region {
 	int used;
+	uint64_t rm;
 	uint64_t ds_badge;
 	uint64_t at, off, size;
 	unsigned perm;
@@ -226,17 +232,38 @@ cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
 		struct proxy **out);
 /* The proxy whose cap has this badge, or NULL. */
 struct proxy *proxy_find(struct monitor *mon, uint64_t badge);
+/* Dissolve one proxy and drop its real cap. */
+void proxy_destroy(struct monitor *mon, struct proxy *p);
 /* Dissolve every proxy and drop its real cap. */
 void proxy_destroy_all(struct monitor *mon);
 void mon_reply_err(struct msg *m, int err);
 
 /* ---- the session types (one file each) ---- */
-extern const struct proxy_type pd_proxy_type;	  /* pd_proxy.c */
-extern const struct proxy_type cpu_proxy_type;	  /* cpu_proxy.c */
-extern const struct proxy_type log_proxy_type;	  /* log_rom_proxy.c */
-extern const struct proxy_type rom_proxy_type;	  /* log_rom_proxy.c */
-extern const struct proxy_type signal_proxy_type; /* signal_proxy.c */
-extern const struct proxy_type timer_proxy_type;  /* timer_proxy.c */
+extern const struct proxy_type pd_proxy_type;	      /* pd_proxy.c */
+extern const struct proxy_type cpu_proxy_type;	      /* cpu_proxy.c */
+extern const struct proxy_type log_proxy_type;	      /* log_rom_proxy.c */
+extern const struct proxy_type rom_proxy_type;	      /* log_rom_proxy.c */
+extern const struct proxy_type signal_proxy_type;     /* signal_proxy.c */
+extern const struct proxy_type timer_proxy_type;      /* timer_proxy.c */
+extern const struct proxy_type rm_proxy_type;	      /* rm_proxy.c: RM session */
+extern const struct proxy_type region_map_proxy_type; /* rm_proxy.c */
+/* Region-map proxy state (rm_proxy.c): */
+enum {
+	RMAP_KIND,    /* PD_ADDRESS_SPACE, PD_STACK_AREA or RM_CREATE (managed) */
+	RMAP_SIZE,    /* managed: its size */
+	RMAP_SESSION, /* managed: badge of the RM-session proxy that made it */
+	RMAP_DS,      /* managed: real badge of its dataspace (a MANAGED_DS record) */
+	RMAP_SIGH,    /* badge of its fault-handler context, 0: none */
+};
+/* Serve the region map real (taken over) of the given kind to the target;
+ * managed maps get their dataspace fetched and recorded.  The proxy's
+ * cap, or CAP_INVALID (real released). */
+cap_t region_map_wrap(struct monitor *mon, cap_t real, uint64_t kind, uint64_t size,
+		      uint64_t session, struct proxy **out);
+/* The region-map proxy with this badge, or NULL. */
+struct proxy *region_map_find(struct monitor *mon, uint64_t badge);
+/* The map is gone: drop its attachments, its dataspace and its proxy. */
+void region_map_forget(struct monitor *mon, struct proxy *map);
 /* A timer proxy's state as text for an image (read at the real timer
  * now: the one-shot time left, the time elapsed) and back. */
 int timer_state_save(struct proxy *p, char *buf, size_t size);
@@ -254,9 +281,15 @@ struct mon_record *record_add(struct monitor *mon, enum mon_class cls, cap_t cap
 void record_hold(struct monitor *mon, cap_t cap, const char *what);
 struct mon_record *record_find(struct monitor *mon, uint64_t badge);
 void record_drop(struct monitor *mon, uint64_t badge);
-int region_add(struct monitor *mon, uint64_t ds_badge, uint64_t at, uint64_t off,
-	       uint64_t size, unsigned perm);
-void region_drop(struct monitor *mon, uint64_t at);
+int region_add(struct monitor *mon, uint64_t rm, uint64_t ds_badge, uint64_t at,
+	       uint64_t off, uint64_t size, unsigned perm);
+/* Record the attachment a PD_ATTACH / REGION_ATTACH request made at at
+ * (size 0 in the request: the rest of the dataspace). */
+void region_attached(struct monitor *mon, uint64_t rm, const struct mon_req *req,
+		     uint64_t at);
+void region_drop(struct monitor *mon, uint64_t rm, uint64_t at);
+/* The size of a dataspace the monitor recorded (0: unknown). */
+uint64_t record_ds_size(struct monitor *mon, const struct mon_record *ds);
 int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb,
 	       uint64_t badge);
 /* Drop every record, region and thread (references released). */

@@ -54,8 +54,9 @@ static void op_session(struct monitor *mon, struct msg *m)
 	}
 	/* a session type with state naming the target's objects is served
 	 * through a proxy (the record keeps the monitor's own reference) */
-	if (!strcmp(service, "Timer")) {
-		s = proxy_new(mon, &timer_proxy_type, cap_ref(s), NULL);
+	if (!strcmp(service, "Timer") || !strcmp(service, "RM")) {
+		s = proxy_new(mon, service[0] == 'T' ? &timer_proxy_type : &rm_proxy_type,
+			      cap_ref(s), NULL);
 		if (!cap_valid(s))
 			return mon_reply_err(m, -ENOSPC);
 	}

@@ -29,18 +29,6 @@ static int pd_before(struct proxy *p, struct msg *m)
 	return 0;
 }
 
-/* Record an attachment; size 0 meant "the rest of the dataspace". */
-static void attached(struct monitor *mon, const struct mon_req *req, uint64_t at)
-{
-	struct mon_record *ds = record_find(mon, req->badge[0]);
-	uint64_t size = req->w[2];
-
-	if (!size && ds && ds->aux > req->w[1])
-		size = ds->aux - req->w[1];
-	if (region_add(mon, req->badge[0], at, req->w[1], size, (unsigned)req->w[3]))
-		env_log(mon->env, "monitor: too many regions to record");
-}
-
 static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
 	struct monitor *mon = p->mon;
@@ -56,15 +44,15 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		for (int i = 0; i < MON_MAX_REGIONS; i++)
 			if (mon->region[i].used &&
 			    mon->region[i].ds_badge == req->badge[0])
-				region_drop(mon, mon->region[i].at);
+				region_drop(mon, mon->region[i].rm, mon->region[i].at);
 		record_drop(mon, req->badge[0]);
 		break;
 	case PD_ATTACH:
 		if (r->nwords >= 1 && req->ncaps >= 1)
-			attached(mon, req, r->w[0]);
+			region_attached(mon, 0, req, r->w[0]);
 		break;
 	case PD_DETACH:
-		region_drop(mon, req->w[0]);
+		region_drop(mon, 0, req->w[0]);
 		break;
 	case PD_ALLOC_RPC_CAP:
 		if (cap_valid(c0))
@@ -90,9 +78,12 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		record_drop(mon, req->badge[0]);
 		break;
 	case PD_ADDRESS_SPACE:
-	case PD_STACK_AREA:
-		if (cap_valid(c0))
-			record_add(mon, MON_CLASS_REGION_MAP, c0, req->code);
+	case PD_STACK_AREA: /* served too: attachments through it are recorded */
+		if (cap_valid(c0)) {
+			r->caps[0] = region_map_wrap(mon, c0, req->code, 0, 0, NULL);
+			if (!cap_valid(r->caps[0]))
+				r->ncaps = 0;
+		}
 		break;
 	}
 }

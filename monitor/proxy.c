@@ -96,15 +96,18 @@ cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
 	return CAP_INVALID;
 }
 
+void proxy_destroy(struct monitor *mon, struct proxy *p)
+{
+	if (!p->used)
+		return;
+	ep_dissolve(mon->env->ep, &p->obj);
+	cap_release(p->real);
+	memset(p, 0, sizeof *p);
+}
+
 void proxy_destroy_all(struct monitor *mon)
 {
-	for (int i = 0; i < MON_MAX_PROXIES; i++) {
-		struct proxy *p = &mon->proxy[i];
-		if (!p->used)
-			continue;
-		ep_dissolve(mon->env->ep, &p->obj);
-		cap_release(p->real);
-		memset(p, 0, sizeof *p);
-	}
+	for (int i = 0; i < MON_MAX_PROXIES; i++)
+		proxy_destroy(mon, &mon->proxy[i]);
 	mon->pd_proxy = mon->cpu_proxy = mon->log_proxy = mon->rom_proxy = NULL;
 }

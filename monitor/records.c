@@ -15,6 +15,7 @@ static const char *const class_names[MON_CLASS_COUNT] = {
     [MON_CLASS_DATASPACE] = "dataspace",
     [MON_CLASS_ROM_DS] = "rom dataspace",
     [MON_CLASS_REGION_MAP] = "region map",
+    [MON_CLASS_MANAGED_DS] = "managed dataspace",
     [MON_CLASS_THREAD] = "thread",
     [MON_CLASS_RPC_GATE] = "rpc gate",
     [MON_CLASS_SIGNAL_SOURCE] = "signal source",
@@ -159,23 +160,48 @@ void record_drop(struct monitor *mon, uint64_t badge)
 	memset(r, 0, sizeof *r);
 }
 
-int region_add(struct monitor *mon, uint64_t ds_badge, uint64_t at, uint64_t off,
-	       uint64_t size, unsigned perm)
+int region_add(struct monitor *mon, uint64_t rm, uint64_t ds_badge, uint64_t at,
+	       uint64_t off, uint64_t size, unsigned perm)
 {
 	for (int i = 0; i < MON_MAX_REGIONS; i++) {
 		struct mon_region *g = &mon->region[i];
 		if (g->used)
 			continue;
-		*g = (struct mon_region){1, ds_badge, at, off, size, perm};
+		*g = (struct mon_region){1, rm, ds_badge, at, off, size, perm};
 		return 0;
 	}
 	return -ENOSPC;
 }
 
-void region_drop(struct monitor *mon, uint64_t at)
+uint64_t record_ds_size(struct monitor *mon, const struct mon_record *ds)
+{
+	struct proxy *map;
+
+	if (!ds)
+		return 0;
+	if (ds->cls != MON_CLASS_MANAGED_DS)
+		return ds->aux;
+	map = region_map_find(mon, ds->aux);
+	return map ? map->state[RMAP_SIZE] : 0;
+}
+
+void region_attached(struct monitor *mon, uint64_t rm, const struct mon_req *req,
+		     uint64_t at)
+{
+	uint64_t size = req->w[2], ds_size;
+
+	ds_size = record_ds_size(mon, record_find(mon, req->badge[0]));
+	if (!size && ds_size > req->w[1])
+		size = ds_size - req->w[1];
+	if (region_add(mon, rm, req->badge[0], at, req->w[1], size, (unsigned)req->w[3]))
+		env_log(mon->env, "monitor: too many regions to record");
+}
+
+void region_drop(struct monitor *mon, uint64_t rm, uint64_t at)
 {
 	for (int i = 0; i < MON_MAX_REGIONS; i++)
-		if (mon->region[i].used && mon->region[i].at == at)
+		if (mon->region[i].used && mon->region[i].rm == rm &&
+		    mon->region[i].at == at)
 			memset(&mon->region[i], 0, sizeof mon->region[i]);
 }
 

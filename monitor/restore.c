@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "base/platform.h"
+#include <base/region_map.h>
 #include "monitor/restore.h"
 
 struct rs_thread {
@@ -47,6 +48,7 @@ struct rs {
 	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
 	unsigned nds;
 	struct rs_ds ds[MON_MAX_REGIONS];
+	struct rm_restore rm;
 	unsigned ncaps;
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
@@ -58,8 +60,7 @@ static int reply_rc(const struct msg *m)
 	return m->code == RPC_ERROR && m->nwords ? (int)(int64_t)m->w[0] : -EPROTO;
 }
 
-/* A call answering with one cap. */
-static int call_cap(cap_t dst, struct msg *m, cap_t *out)
+int restore_call_cap(cap_t dst, struct msg *m, cap_t *out)
 {
 	int rc = rpc_call(dst, m);
 
@@ -73,14 +74,19 @@ static int call_cap(cap_t dst, struct msg *m, cap_t *out)
 	return 0;
 }
 
+int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
+{
+	if (bm->n == CAP_SLOTS)
+		return -ENOSPC;
+	bm->pair[bm->n].old_badge = old_badge;
+	bm->pair[bm->n].new_badge = new_badge;
+	bm->n++;
+	return 0;
+}
+
 static int badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
 {
-	if (rs->bm.n == CAP_SLOTS)
-		return -ENOSPC;
-	rs->bm.pair[rs->bm.n].old_badge = old_badge;
-	rs->bm.pair[rs->bm.n].new_badge = new_badge;
-	rs->bm.n++;
-	return 0;
+	return badge_map_add(&rs->bm, old_badge, new_badge);
 }
 
 /* Keep a new cap (one reference) until commit or rollback. */
@@ -192,14 +198,25 @@ static int make_regions(struct rs *rs)
 	uint64_t at;
 	int rc;
 
+	rs->what = "cannot recreate its region maps";
+	if ((rc = rm_restore_make(rs->mon, rs->pd, rs->m, &rs->bm, &rs->rm)))
+		return rc;
 	rs->what = "cannot recreate its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		const struct mon_model_region *r = &rs->m->region[i];
-		struct rs_ds *d = ds_get(rs, r->ds_badge, r->ds_size);
-		if (!d)
-			return -ENOMEM;
-		if ((rc =
-			 pd_attach(rs->pd, d->cap, r->at, r->off, r->size, r->perm, &at)))
+		cap_t ds = rm_restore_ds(&rs->rm, r->ds_badge), map = CAP_INVALID;
+		struct rs_ds *d;
+
+		if (!cap_valid(ds)) { /* RAM: a new dataspace */
+			if (!(d = ds_get(rs, r->ds_badge, r->ds_size)))
+				return -ENOMEM;
+			ds = d->cap;
+		}
+		if (r->rm && !cap_valid(map = rm_restore_map(&rs->rm, r->rm)))
+			return -ESRCH;
+		rc = r->rm ? region_attach(map, ds, r->at, r->off, r->size, r->perm, &at)
+			   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);
+		if (rc)
 			return rc;
 		if (at != r->at)
 			return -EFAULT;
@@ -217,8 +234,11 @@ static int fill_memory(struct rs *rs)
 	rs->what = "cannot write its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		struct mon_model_region *r = &rs->m->region[i];
-		struct rs_ds *d = ds_get(rs, r->ds_badge, 0);
-		if (!d)
+		struct rs_ds *d;
+
+		if (!r->data)
+			continue; /* a managed dataspace: filled through its map */
+		if (!(d = ds_get(rs, r->ds_badge, 0)))
 			return -ENOENT;
 		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
 				    MEM_R | MEM_W, &rs->host[i])))
@@ -249,7 +269,7 @@ static int pd_call_cap(struct rs *rs, uint64_t op, cap_t arg, int have_w0, uint6
 		msg_put_cap(&m, arg);
 	if (have_w0)
 		msg_put(&m, w0);
-	return call_cap(rs->pd, &m, out);
+	return restore_call_cap(rs->pd, &m, out);
 }
 
 static int signal_source(struct rs *rs)
@@ -282,13 +302,9 @@ static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 		if ((rc = signal_source(rs)))
 			return rc;
 		msg_reset(&m, SIGNAL_SEMAPHORE);
-		if ((rc = call_cap(rs->source, &m, c)))
+		if ((rc = restore_call_cap(rs->source, &m, c)))
 			return rc;
 		return keep(rs, mc->cls, *c, 0);
-	case MON_CLASS_REGION_MAP:
-		if ((rc = pd_call_cap(rs, mc->aux, CAP_INVALID, 0, 0, c)))
-			return rc;
-		return keep(rs, mc->cls, *c, mc->aux);
 	default:
 		return -ENOTSUP;
 	}
@@ -306,6 +322,7 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	switch (mc->cls) {
 	case MON_CLASS_SESSION: /* the proxy, served by the monitor (a new one
 				   after an image restore: the seeded map) */
+	case MON_CLASS_REGION_MAP: /* a new proxy (rm_restore_make) */
 	case MON_CLASS_SIGNAL_SOURCE:
 		p = proxy_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
 		if (!p)
@@ -321,6 +338,9 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 			return -ESRCH;
 		*c = r->cap;
 		return 0;
+	case MON_CLASS_MANAGED_DS:
+		*c = rm_restore_ds(&rs->rm, mc->badge);
+		return cap_valid(*c) ? 0 : -ESRCH;
 	case MON_CLASS_DATASPACE:
 		d = ds_get(rs, mc->badge, mc->aux);
 		if (!d)
@@ -450,6 +470,7 @@ static void rollback(struct rs *rs)
 	}
 	for (unsigned i = 0; i < rs->nfill; i++)
 		cap_release(rs->fill[i]);
+	rm_restore_rollback(rs->mon, &rs->rm);
 	if (rs->source.idx)
 		cap_release(rs->source);
 	/* closing the sessions frees every object made in them */
@@ -479,6 +500,7 @@ static void commit(struct rs *rs)
 	}
 	memset(mon->region, 0, sizeof mon->region);
 	memset(mon->thread, 0, sizeof mon->thread);
+	rm_restore_commit(mon, &rs->rm);
 	target_close_session(mon, &mon->cpu);
 	target_close_session(mon, &mon->pd);
 	mon->pd = rs->pd;
@@ -506,8 +528,9 @@ static void commit(struct rs *rs)
 	}
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		const struct mon_model_region *r = &rs->m->region[i];
-		region_add(mon, badge_map_new(&rs->bm, r->ds_badge), r->at, r->off,
-			   r->size, r->perm);
+		region_add(mon, r->rm ? badge_map_new(&rs->bm, r->rm) : 0,
+			   badge_map_new(&rs->bm, r->ds_badge), r->at, r->off, r->size,
+			   r->perm);
 	}
 	for (unsigned i = 0; i < rs->ncaps; i++) {
 		record_add(mon, rs->cap[i].cls, rs->cap[i].cap, rs->cap[i].aux);

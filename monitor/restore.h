@@ -16,6 +16,33 @@ struct badge_map {
 };
 /* The new badge for old (old itself if it did not change). */
 uint64_t badge_map_new(const struct badge_map *bm, uint64_t old);
+/* A call answering with one cap: 0 with *out, or -errno (restore.c). */
+int restore_call_cap(cap_t dst, struct msg *m, cap_t *out);
+/* Add old -> new (0 or -ENOSPC). */
+int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge);
+
+/* Region maps a restore made (rm_restore.c).  Each: the new proxy (its
+ * own reference to real), the real map (one reference), a managed map's
+ * dataspace (one reference) and the RM session's real cap (borrowed). */
+struct rm_made {
+	uint64_t old_badge, old_ds;
+	struct proxy *p;
+	cap_t real, ds, session;
+};
+struct rm_restore {
+	unsigned n;
+	struct rm_made map[MON_MAX_RMAPS];
+};
+/* New maps for the model's, their badges (proxy, dataspace) into bm. */
+int rm_restore_make(struct monitor *mon, cap_t pd, const struct mon_model *m,
+		    struct badge_map *bm, struct rm_restore *rr);
+/* The new real map for the map whose proxy had old_badge / the new
+ * dataspace for a managed map's old one (CAP_INVALID: none). */
+cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge);
+cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge);
+void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr);
+/* The old maps go, the new ones' dataspaces become records. */
+void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);
 
 /* Target address of a host pointer into model's copy; -EFAULT if none. */
 int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);

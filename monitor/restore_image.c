@@ -21,15 +21,6 @@
 #include "monitor/restore.h"
 #include "monitor/verify.h"
 
-static int seed_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
-{
-	if (bm->n == CAP_SLOTS)
-		return -ENOSPC;
-	bm->pair[bm->n].old_badge = old_badge;
-	bm->pair[bm->n++].new_badge = new_badge;
-	return 0;
-}
-
 static const struct image_session *session_of(const struct image_model *im, uint64_t id)
 {
 	for (uint32_t i = 0; i < im->nsessions; i++)
@@ -47,6 +38,7 @@ static int session_ok(const struct image_model *im, const struct image_session *
 	case IMAGE_SESSION_LOG:
 	case IMAGE_SESSION_ROM:
 	case IMAGE_SESSION_TIMER:
+	case IMAGE_SESSION_RM:
 	case IMAGE_SESSION_PARENT:
 		return 0;
 	case IMAGE_SESSION_OTHER:
@@ -81,10 +73,6 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 	case IMAGE_CAP_DATASPACE:
 		if (c->badge != c->obj)
 			why = "its badge is not the dataspace's";
-		break;
-	case IMAGE_CAP_REGION_MAP:
-		if (c->arg == IMAGE_RM_MANAGED)
-			why = "a managed region map cannot be recreated here";
 		break;
 	case IMAGE_CAP_RPC_GATE:
 	case IMAGE_CAP_SIGNAL_SOURCE:
@@ -127,7 +115,7 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 			return rc;
 	for (uint32_t i = 0; i < im->ndataspaces; i++) {
 		const struct image_dataspace *d = &im->dataspaces[i];
-		if (d->kind == IMAGE_DS_RAM ||
+		if (d->kind == IMAGE_DS_RAM || d->kind == IMAGE_DS_MANAGED ||
 		    (d->kind == IMAGE_DS_ROM && !strcmp(d->rom, im->component.binary)))
 			continue;
 		snprintf(err, n,
@@ -142,11 +130,14 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 }
 
 /* A session routed outside, opened again with its recorded args (a
- * Timer behind a new proxy with its recorded state). */
+ * Timer behind a new proxy with its recorded state, an RM session behind
+ * a new proxy: its maps are made again by the restore). */
 static int open_outside(struct monitor *mon, const struct image_session *s,
 			struct badge_map *seed)
 {
-	const char *service = s->type == IMAGE_SESSION_TIMER ? "Timer" : s->service;
+	const char *service = s->type == IMAGE_SESSION_TIMER ? "Timer"
+			      : s->type == IMAGE_SESSION_RM  ? "RM"
+							     : s->service;
 	struct mon_record *r;
 	struct proxy *p;
 	cap_t c, t;
@@ -160,14 +151,16 @@ static int open_outside(struct monitor *mon, const struct image_session *s,
 		return -ENOSPC;
 	snprintf(r->what, sizeof r->what, "%s", service);
 	snprintf(r->args, sizeof r->args, "%s", s->args);
-	if (s->type != IMAGE_SESSION_TIMER)
-		return seed_add(seed, s->id, cap_badge(c));
-	t = proxy_new(mon, &timer_proxy_type, cap_ref(c), &p);
+	if (s->type != IMAGE_SESSION_TIMER && s->type != IMAGE_SESSION_RM)
+		return badge_map_add(seed, s->id, cap_badge(c));
+	t = proxy_new(mon,
+		      s->type == IMAGE_SESSION_RM ? &rm_proxy_type : &timer_proxy_type,
+		      cap_ref(c), &p);
 	if (!cap_valid(t))
 		return -ENOSPC;
-	if ((rc = timer_state_load(p, s->label)))
+	if (s->type == IMAGE_SESSION_TIMER && (rc = timer_state_load(p, s->label)))
 		return rc;
-	return seed_add(seed, s->id, cap_badge(t));
+	return badge_map_add(seed, s->id, cap_badge(t));
 }
 
 static int open_sessions(struct monitor *mon, const struct image_model *im,
@@ -213,7 +206,7 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 			rc = open_outside(mon, s, seed);
 			continue;
 		}
-		rc = seed_add(seed, s->id, nb);
+		rc = badge_map_add(seed, s->id, nb);
 	}
 	return rc;
 }
@@ -237,7 +230,7 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			if (!cap_valid(
 				proxy_new(mon, &signal_proxy_type, CAP_INVALID, &p)))
 				return -ENOSPC;
-			rc = seed_add(seed, c->badge, p->obj.badge);
+			rc = badge_map_add(seed, c->badge, p->obj.badge);
 		} else if (c->class == IMAGE_CAP_DATASPACE) {
 			uint32_t k = 0;
 			while (k < im->ndataspaces && im->dataspaces[k].id != c->obj)
@@ -249,7 +242,7 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 				return rc;
 			record_add(mon, MON_CLASS_ROM_DS, ds, size);
 			record_hold(mon, ds, "ROM");
-			rc = seed_add(seed, c->badge, cap_badge(ds));
+			rc = badge_map_add(seed, c->badge, cap_badge(ds));
 		}
 	}
 	return rc;

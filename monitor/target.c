@@ -84,7 +84,7 @@ static int load_ds(struct monitor *mon, uint64_t at, uint64_t size, unsigned per
 		return rc;
 	if (got != at)
 		return -EFAULT;
-	return region_add(mon, cap_badge(ds), at, 0, size, perm);
+	return region_add(mon, 0, cap_badge(ds), at, 0, size, perm);
 }
 
 struct region_fill {

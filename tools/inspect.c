@@ -234,7 +234,12 @@ static void print_objects(struct out *o, const struct image_model *m)
 		e_u64(o, "id", d->id);
 		e_name(o, "kind", image_ds_kind_name(d->kind));
 		e_hex(o, "size", d->size);
-		e_str(o, "rom", d->rom, sizeof(d->rom));
+		if (d->kind == IMAGE_DS_MANAGED) {
+			e_u64(o, "rm_session", d->managed.rm_session);
+			e_hex(o, "fault_kcap", d->managed.fault_kcap);
+		} else {
+			e_str(o, "rom", d->rom, sizeof(d->rom));
+		}
 		item_end(o);
 	}
 	close_(o, ']');

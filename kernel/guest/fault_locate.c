@@ -125,20 +125,17 @@ static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
 	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
 }
 
-int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
+/* Walk from start, one probed instruction at a time, for the first whose
+ * access matches; with branches, the next instruction is where the probe
+ * went (a branch decided by the current flags), else the one after. */
+static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
+		       uint64_t start, uint64_t lo, uint64_t end, bool branches,
 		       unsigned kind, uint64_t addr, uint64_t *ip)
 {
-	struct probe_engine *pe = probe_get(vs);
-	uint64_t page = start & ~(PAGE - 1), a = start, end;
+	uint64_t a = start, next;
 	struct cpu_regs r;
-	unsigned pages;
-	int err = -ENOENT;
 
-	if (!pe)
-		return -ENOMEM;
-	pages = probe_load_code(vs, pe, page);
-	end = page + pages * PAGE;
-	for (unsigned i = 0; i < LOCATE_INSNS && a < end; i++) {
+	for (unsigned i = 0; i < LOCATE_INSNS && a >= lo && a < end; i++) {
 		r = *now;
 		probe_step(pe, &r, a);
 		if (!pe->p.insn_size)
@@ -146,11 +143,38 @@ int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t s
 		if (pe->p.faulted && pe->p.kind == kind && pe->p.addr <= addr &&
 		    addr - pe->p.addr < (uint64_t)(pe->p.size > 0 ? pe->p.size : 1)) {
 			*ip = a;
-			err = 0;
-			break;
+			return 0;
 		}
-		a += pe->p.insn_size;
+		next = a + pe->p.insn_size;
+		if (branches && !pe->p.faulted &&
+		    uc_reg_read(pe->uc, UC_X86_REG_RIP, &next) != UC_ERR_OK)
+			next = a + pe->p.insn_size;
+		a = next;
 	}
+	return -ENOENT;
+}
+
+/*
+ * Unicorn chains translation blocks: a fault in a block entered by a
+ * direct jump from another may report the start of that earlier block,
+ * with its instructions (and the jump) already done.  So when the plain
+ * walk finds nothing, walk again following the probe's branches.
+ */
+int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
+		       unsigned kind, uint64_t addr, uint64_t *ip)
+{
+	struct probe_engine *pe = probe_get(vs);
+	uint64_t page = start & ~(PAGE - 1), end;
+	unsigned pages;
+	int err;
+
+	if (!pe)
+		return -ENOMEM;
+	pages = probe_load_code(vs, pe, page);
+	end = page + pages * PAGE;
+	err = locate_walk(pe, now, start, page, end, false, kind, addr, ip);
+	if (err)
+		err = locate_walk(pe, now, start, page, end, true, kind, addr, ip);
 	if (pages)
 		uc_mem_unmap(pe->uc, page, pages * PAGE);
 	return err;

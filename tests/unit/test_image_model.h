@@ -182,6 +182,12 @@ static T_UNUSED void t_model_init(struct t_model *t)
 	t_cap(t, KCAP(k++ + 100), IMAGE_CAP_DEAD, 0, IMAGE_DEAD_CONSTRUCTOR);
 	t->c[m->ncaps - 1].badge = ~0ull;
 	t_cap(t, KCAP(CAP_SLOTS - 1), IMAGE_CAP_DEAD, 0, IMAGE_DEAD_REVOKED);
+	/* the managed map: made at the RM session (id 3), the context as its
+	 * fault handler */
+	t->d[T_RAM_DS + 1].managed.rm_session = 3;
+	for (unsigned i = 0; i < m->ncaps; i++)
+		if (t->c[i].class == IMAGE_CAP_SIGNAL_CONTEXT)
+			t->d[T_RAM_DS + 1].managed.fault_kcap = t->c[i].kcap;
 
 	for (unsigned i = 0; i < T_RAM_DS; i++) {
 		struct image_memory *e = &t->mem[i];

@@ -195,7 +195,7 @@ static struct mon_model *fake_model(void)
 	assert_int_equal(ep_pool_check(&fm->ep), 0);
 	m->nregions = 1;
 	m->region[0] = (struct mon_model_region){
-	    GUEST_BASE, 0, sizeof *fm, 1, sizeof *fm, MEM_R | MEM_W, (uint8_t *)fm};
+	    0, GUEST_BASE, 0, sizeof *fm, 1, sizeof *fm, MEM_R | MEM_W, (uint8_t *)fm};
 	m->cap_map_addr = g(fm, &fm->map);
 	m->nthreads = 1;
 	m->thread[0].utcb_data.tcr[TCR_USER] = g(fm, &fm->bt);

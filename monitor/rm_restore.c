@@ -1,0 +1,161 @@
+/*
+ * Region maps in a restore: a new region map for every one the target
+ * held -- its PD's address space and stack area from the new PD, each
+ * managed map made again at its RM session with its recorded size --
+ * each behind a new proxy (a new badge for the target), a managed map's
+ * dataspace fetched again.  restore.c attaches the regions into them;
+ * the fault handlers are set once the contexts exist (region_map_proxy's
+ * restored hook).  Until commit everything here can be taken back.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "monitor/restore.h"
+
+/* The new real map for model map mr: *session is the RM session's real
+ * cap it was made at (managed maps; borrowed). */
+static int make_real(struct monitor *mon, cap_t pd, const struct mon_model_rmap *mr,
+		     const struct badge_map *bm, cap_t *session, cap_t *real)
+{
+	struct proxy *s;
+	struct msg m;
+
+	*session = CAP_INVALID;
+	if (mr->kind == PD_ADDRESS_SPACE || mr->kind == PD_STACK_AREA) {
+		msg_reset(&m, mr->kind);
+		return restore_call_cap(pd, &m, real);
+	}
+	if (mr->kind != RM_CREATE || !mr->size)
+		return -EINVAL;
+	s = proxy_find(mon, badge_map_new(bm, mr->session));
+	if (!s || s->type != &rm_proxy_type)
+		return -ESRCH;
+	*session = s->real;
+	msg_reset(&m, RM_CREATE);
+	msg_put(&m, mr->size);
+	return restore_call_cap(s->real, &m, real);
+}
+
+static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *mr,
+		    struct badge_map *bm, struct rm_restore *rr)
+{
+	struct rm_made *made = &rr->map[rr->n];
+	struct proxy *p;
+	cap_t real;
+	int rc;
+
+	memset(made, 0, sizeof *made);
+	if ((rc = make_real(mon, pd, mr, bm, &made->session, &real)))
+		return rc;
+	made->real = real;
+	if (!cap_valid(proxy_new(mon, &region_map_proxy_type, cap_ref(real), &p)))
+		return -ENOSPC;
+	made->p = p;
+	made->old_badge = mr->badge;
+	rr->n++;
+	p->state[RMAP_KIND] = mr->kind;
+	p->state[RMAP_SIZE] = mr->size;
+	p->state[RMAP_SESSION] = badge_map_new(bm, mr->session);
+	p->state[RMAP_SIGH] = mr->sigh; /* the old context until restored() */
+	if ((rc = badge_map_add(bm, mr->badge, p->obj.badge)))
+		return rc;
+	if (mr->kind != RM_CREATE)
+		return 0;
+	struct msg m;
+	msg_reset(&m, REGION_DATASPACE);
+	if ((rc = restore_call_cap(real, &m, &made->ds)))
+		return rc;
+	p->state[RMAP_DS] = cap_badge(made->ds);
+	made->old_ds = mr->ds_badge;
+	return badge_map_add(bm, mr->ds_badge, cap_badge(made->ds));
+}
+
+int rm_restore_make(struct monitor *mon, cap_t pd, const struct mon_model *m,
+		    struct badge_map *bm, struct rm_restore *rr)
+{
+	int rc;
+
+	for (unsigned i = 0; i < m->nrmaps; i++) {
+		if (rr->n == MON_MAX_RMAPS)
+			return -E2BIG;
+		if ((rc = make_one(mon, pd, &m->rmap[i], bm, rr)))
+			return rc;
+	}
+	return 0;
+}
+
+cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge)
+{
+	for (unsigned i = 0; i < rr->n; i++)
+		if (rr->map[i].old_badge == old_badge)
+			return rr->map[i].real;
+	return CAP_INVALID;
+}
+
+cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge)
+{
+	for (unsigned i = 0; old_ds_badge && i < rr->n; i++)
+		if (rr->map[i].old_ds == old_ds_badge && cap_valid(rr->map[i].ds))
+			return rr->map[i].ds;
+	return CAP_INVALID;
+}
+
+static void destroy_at(cap_t session, cap_t real)
+{
+	struct msg m;
+
+	if (!cap_valid(session))
+		return;
+	msg_reset(&m, RM_DESTROY);
+	msg_put_cap(&m, real);
+	rpc_call(session, &m);
+}
+
+void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr)
+{
+	for (unsigned i = 0; i < rr->n; i++) {
+		struct rm_made *made = &rr->map[i];
+		destroy_at(made->session, made->real);
+		if (cap_valid(made->ds))
+			cap_release(made->ds);
+		if (made->p)
+			proxy_destroy(mon, made->p);
+		if (cap_valid(made->real))
+			cap_release(made->real);
+	}
+	rr->n = 0;
+}
+
+static int is_made(const struct rm_restore *rr, const struct proxy *p)
+{
+	for (unsigned i = 0; i < rr->n; i++)
+		if (rr->map[i].p == p)
+			return 1;
+	return 0;
+}
+
+void rm_restore_commit(struct monitor *mon, struct rm_restore *rr)
+{
+	/* the old target's maps (same node): destroyed at their sessions */
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		struct proxy *s;
+		if (!p->used || p->type != &region_map_proxy_type || is_made(rr, p))
+			continue;
+		s = proxy_find(
+		    mon, p->state[RMAP_KIND] == RM_CREATE ? p->state[RMAP_SESSION] : 0);
+		if (s)
+			destroy_at(s->real, p->real);
+		region_map_forget(mon, p);
+	}
+	for (unsigned i = 0; i < rr->n; i++) {
+		struct rm_made *made = &rr->map[i];
+		if (cap_valid(made->ds)) {
+			record_add(mon, MON_CLASS_MANAGED_DS, made->ds,
+				   made->p->obj.badge);
+			record_hold(mon, made->ds, "region map");
+		}
+		cap_release(made->real);
+	}
+	rr->n = 0;
+}
