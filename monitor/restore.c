@@ -320,8 +320,8 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	int rc;
 
 	switch (mc->cls) {
-	case MON_CLASS_SESSION: /* the proxy, served by the monitor (a new one
-				   after an image restore: the seeded map) */
+	case MON_CLASS_SESSION:	   /* the proxy, served by the monitor (a new one
+				      after an image restore: the seeded map) */
 	case MON_CLASS_REGION_MAP: /* a new proxy (rm_restore_make) */
 	case MON_CLASS_SIGNAL_SOURCE:
 		p = proxy_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
