@@ -53,6 +53,29 @@ int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate)
 	return err ? err : base_take_cap(&m, gate);
 }
 
+int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
+		      cap_t *gates)
+{
+	struct msg m;
+	int err;
+
+	if (!n || n > MSG_MAX_ITEMS)
+		return -EINVAL;
+	err = base_request(pd, PD_ALLOC_RPC_CAPS, ep_thread, kcaps, n, &m);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < m.ncaps; i++)
+		if (!cap_valid(m.caps[i]))
+			n = 0; /* a reply core never sends */
+	if (m.ncaps != n) {
+		base_drop_caps(&m, 0);
+		return -EPROTO;
+	}
+	for (unsigned i = 0; i < n; i++)
+		gates[i] = m.caps[i];
+	return 0;
+}
+
 int pd_free_rpc_cap(cap_t pd, cap_t gate)
 {
 	struct msg m;

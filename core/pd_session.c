@@ -13,6 +13,7 @@
 #include "core/session_args.h"
 
 static void pd_dispatch(struct rpc_object *obj, struct msg *m);
+static int pd_session_free_gate(struct pd_session *pd, cap_t gate);
 
 struct pd_session *pd_session_from_cap(struct core *c, cap_t cap)
 {
@@ -90,6 +91,44 @@ static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *
 err:
 	free(g);
 	return err;
+}
+
+/* PD_ALLOC_RPC_CAPS: the request's words are kcaps in this PD.  Every
+ * kcap is checked before anything is made, and a failure part-way frees
+ * the gates made so far, so the call does all or nothing.  Core's gate
+ * list keeps each gate alive, so no MAP_CAP hold is needed. */
+static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
+				     const struct msg *m, struct msg *r)
+{
+	unsigned k = m->nwords, made;
+	cap_t gate[MSG_MAX_ITEMS];
+	int err = 0;
+
+	if (k < 1 || k > MSG_MAX_ITEMS || !cap_valid(ep_thread))
+		return -EINVAL;
+	for (unsigned i = 0; i < k; i++) {
+		if (!pd_kcap_ok(m->w[i]) || m->w[i] == KCAP(FIXED_PARENT))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (m->w[j] == m->w[i])
+				return -EINVAL;
+	}
+	for (made = 0; made < k && !err; made++) {
+		err = pd_session_alloc_gate(pd, ep_thread, &gate[made]);
+		if (err)
+			break;
+		err = kobj_map(pd->task, gate[made], m->w[made], RIGHT_R | RIGHT_W);
+	}
+	if (err) {
+		/* unmapping is part of freeing: core revokes every copy */
+		for (unsigned i = 0; i < made; i++)
+			pd_session_free_gate(pd, gate[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < k; i++)
+		r->caps[i] = gate[i];
+	r->ncaps = k;
+	return 0;
 }
 
 static int pd_session_free_gate(struct pd_session *pd, cap_t gate)
@@ -188,6 +227,8 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return err;
 	case PD_FREE_RPC_CAP:
 		return pd_session_free_gate(pd, cap0);
+	case PD_ALLOC_RPC_CAPS:
+		return pd_session_alloc_gates_at(pd, cap0, m, r);
 	case PD_CAP_MAP_REPORT:
 		if (m->nwords < 2)
 			return -EINVAL;
@@ -237,7 +278,8 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_STACK_AREA, &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_RPC_CAPS,
+			     &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

@@ -16,6 +16,7 @@ static int pd_before(struct proxy *p, struct msg *m)
 	switch (m->code) {
 	case PD_MAP_CAP:
 	case PD_ASSIGN_PARENT:
+	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
 		return -EPERM;
 	case PD_CAP_MAP_REPORT:
 		/* w0 = cap map, w1 = entries, w2 (optional) = base_state */

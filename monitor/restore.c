@@ -282,17 +282,10 @@ static int signal_source(struct rs *rs)
 /* A new object for an entry the target owns: *c (one reference, kept). */
 static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 {
-	struct rs_thread *t;
 	struct msg m;
 	int rc;
 
 	switch (mc->cls) {
-	case MON_CLASS_RPC_GATE: /* bound to the restored entrypoint thread */
-		t = thread_by_badge(rs, mc->aux, 0);
-		if (!t)
-			return -ESRCH;
-		rc = pd_alloc_rpc_cap(rs->pd, t->kthread, c);
-		return rc ? rc : keep(rs, mc->cls, *c, t->badge);
 	case MON_CLASS_SIGNAL_CONTEXT:
 		if ((rc = signal_source(rs)) ||
 		    (rc = pd_call_cap(rs, PD_ALLOC_CONTEXT, rs->source, 1, mc->aux, c)))
@@ -360,8 +353,75 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	}
 }
 
+/*
+ * RPC gates, the bulk of a large cap map, are made in batches: core
+ * allocates each gate and maps it at its kcap in one call
+ * (PD_ALLOC_RPC_CAPS), for up to MSG_MAX_ITEMS consecutive entries bound
+ * to the same entrypoint thread.  Per gate that saves a round trip and
+ * sending the cap back to core.
+ */
+struct gate_batch {
+	struct rs_thread *t;
+	unsigned n;
+	const struct mon_model_cap *mc[MSG_MAX_ITEMS];
+};
+
+static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
+{
+	env_log(rs->mon->env, "monitor: restore: kcap 0x%llx badge 0x%llx (%s): %s",
+		(unsigned long long)mc->kcap, (unsigned long long)mc->badge,
+		mon_class_name(mc->cls), strerror(-rc));
+}
+
+static int gates_flush(struct rs *rs, struct gate_batch *b)
+{
+	uint64_t kcap[MSG_MAX_ITEMS];
+	cap_t gate[MSG_MAX_ITEMS];
+	unsigned n = b->n;
+	int rc;
+
+	if (!n)
+		return 0;
+	b->n = 0;
+	rs->what = mon_class_name(MON_CLASS_RPC_GATE);
+	for (unsigned i = 0; i < n; i++)
+		kcap[i] = b->mc[i]->kcap;
+	if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap, n, gate))) {
+		map_failed(rs, b->mc[0], rc);
+		return rc;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (rc) { /* keep() failed: the rest is released here */
+			cap_release(gate[i]);
+			continue;
+		}
+		if (!(rc = keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
+			rc = badge_add(rs, b->mc[i]->badge, cap_badge(gate[i]));
+	}
+	return rc;
+}
+
+/* Queue a gate entry, first flushing a batch it cannot join. */
+static int gate_add(struct rs *rs, struct gate_batch *b, const struct mon_model_cap *mc)
+{
+	/* bound to the restored entrypoint thread */
+	struct rs_thread *t = thread_by_badge(rs, mc->aux, 0);
+	int rc;
+
+	if (!t) {
+		map_failed(rs, mc, -ESRCH);
+		return -ESRCH;
+	}
+	if (b->n && (b->t != t || b->n == MSG_MAX_ITEMS) && (rc = gates_flush(rs, b)))
+		return rc;
+	b->t = t;
+	b->mc[b->n++] = mc;
+	return 0;
+}
+
 static int map_caps(struct rs *rs)
 {
+	struct gate_batch b = {0};
 	int rc;
 
 	for (unsigned i = 0; i < rs->m->ncaps; i++) {
@@ -373,6 +433,10 @@ static int map_caps(struct rs *rs)
 		switch (mc->cls) {
 		case MON_CLASS_TASK:
 		case MON_CLASS_SKIPPED:
+			continue;
+		case MON_CLASS_RPC_GATE:
+			if ((rc = gate_add(rs, &b, mc)))
+				return rc;
 			continue;
 		case MON_CLASS_PARENT:
 			rc = pd_assign_parent(rs->pd, rs->mon->parent_obj.cap);
@@ -387,15 +451,11 @@ static int map_caps(struct rs *rs)
 				rc = pd_map_cap(rs->pd, c, mc->kcap);
 		}
 		if (rc) {
-			env_log(rs->mon->env,
-				"monitor: restore: kcap 0x%llx badge 0x%llx (%s): %s",
-				(unsigned long long)mc->kcap,
-				(unsigned long long)mc->badge, mon_class_name(mc->cls),
-				strerror(-rc));
+			map_failed(rs, mc, rc);
 			return rc;
 		}
 	}
-	return 0;
+	return gates_flush(rs, &b);
 }
 
 /* Bind the new semaphore to the restored handler thread, as the target's

@@ -275,6 +275,55 @@ static void test_wild_pointer(void **state)
 	drop_model(m);
 }
 
+/* An object crossing from one region into the next (the target's heap
+ * merges chunks whose dataspaces are attached back to back): the copy
+ * keeps the two regions in separate buffers, and the fix-ups still
+ * rebuild and check the pool and write the object's new state into both
+ * halves. */
+static void test_pool_straddles_regions(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+	struct badge_map *bm = calloc(1, sizeof *bm);
+	/* split obj[1] between its badge and its cap */
+	uint64_t cut =
+	    offsetof(struct fake_mem, obj[1]) + offsetof(struct rpc_object, cap);
+	uint64_t rest = sizeof *fm - cut;
+	uint8_t *tail = malloc(rest);
+	struct fake_mem *whole = malloc(sizeof *fm);
+
+	memcpy(tail, (uint8_t *)fm + cut, rest);
+	memset((uint8_t *)fm + cut, 0xee, rest); /* stale: must not be read */
+	m->region[0].size = cut;
+	m->region[1] = (struct mon_model_region){.at = GUEST_BASE + cut,
+						 .size = rest,
+						 .ds_badge = 2,
+						 .ds_size = rest,
+						 .perm = MEM_R | MEM_W,
+						 .data = tail};
+	m->nregions = 2;
+	for (unsigned i = 0; i < 4; i++) {
+		bm->pair[i].old_badge = 0x100 * (i + 1);
+		bm->pair[i].new_badge = 0x10000 - 0x100 * i;
+	}
+	bm->n = 4;
+	assert_int_equal(cap_map_fix(m, bm), 0);
+	assert_int_equal(pool_fix(m), 0);
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
+	/* obj[1]'s badge (first half) is the new id of its cap (second half) */
+	memcpy(whole, fm, cut);
+	memcpy((uint8_t *)whole + cut, tail, rest);
+	assert_int_equal(whole->obj[1].badge, 0x10000 - 0x100);
+	assert_int_equal((uint64_t)(uintptr_t)whole->obj[1].cap.idx,
+			 g(fm, &fm->map.slot[FIXED_USER_BASE + 1]));
+	/* a pointer to an object that runs past the last region still fails */
+	m->region[1].size = rest - 8;
+	assert_int_equal(pool_fix_or_check(m, 0), -EFAULT);
+	free(whole);
+	free(bm);
+	drop_model(m);
+}
+
 /* Classification: every entry by the records; an unknown badge fails and
  * the log names its kcap and badge. */
 static void test_classify(void **state)
@@ -327,6 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_rebadge),
 	    cmocka_unit_test(test_pool_check_detects),
 	    cmocka_unit_test(test_wild_pointer),
+	    cmocka_unit_test(test_pool_straddles_regions),
 	    cmocka_unit_test(test_classify),
 	    cmocka_unit_test(test_verify),
 	};

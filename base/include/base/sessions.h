@@ -34,6 +34,11 @@ enum pd_op {
 	PD_SUBMIT,		/* caps[0] = context, w0 = count */
 	PD_ADDRESS_SPACE,	/* -> caps[0] = region map of the address space */
 	PD_STACK_AREA,		/* -> caps[0] = region map of the stack area */
+	/* w0..w(k-1) = kcaps in this PD (1 <= k <= MSG_MAX_ITEMS, distinct),
+	   caps[0] = entrypoint thread cap -> caps[0..k-1] = k new gates bound
+	   to it, each also mapped at its kcap (PD_ALLOC_RPC_CAP and
+	   PD_MAP_CAP in one call); all or none */
+	PD_ALLOC_RPC_CAPS,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -120,6 +125,10 @@ int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
 	      unsigned perm, uint64_t *at);
 int pd_detach(cap_t pd, uint64_t addr);
 int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate);
+/* PD_ALLOC_RPC_CAPS: n gates bound to ep_thread, gates[i] mapped at
+ * kcaps[i] in the PD; 0 with gates[0..n-1] or -errno with none. */
+int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
+		      cap_t *gates);
 int pd_free_rpc_cap(cap_t pd, cap_t gate);
 int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries);
 int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
