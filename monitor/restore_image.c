@@ -110,9 +110,22 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 			 im->nthreads, im->nregions);
 		return -E2BIG;
 	}
-	for (uint32_t i = 0; i < im->nsessions; i++)
+	unsigned pd = 0, cpu = 0, log = 0;
+	for (uint32_t i = 0; i < im->nsessions; i++) {
 		if ((rc = session_ok(im, &im->sessions[i], err, n)))
 			return rc;
+		pd += im->sessions[i].type == IMAGE_SESSION_PD;
+		cpu += im->sessions[i].type == IMAGE_SESSION_CPU;
+		log += im->sessions[i].type == IMAGE_SESSION_LOG;
+	}
+	if (pd != 1 || cpu != 1 || log != 1) { /* libbase holds each of them */
+		snprintf(
+		    err, n,
+		    "the image needs one PD, one CPU and one LOG session (has %u, %u, "
+		    "%u)",
+		    pd, cpu, log);
+		return -EINVAL;
+	}
 	for (uint32_t i = 0; i < im->ndataspaces; i++) {
 		const struct image_dataspace *d = &im->dataspaces[i];
 		if (d->kind == IMAGE_DS_RAM || d->kind == IMAGE_DS_MANAGED ||

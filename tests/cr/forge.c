@@ -65,7 +65,7 @@ static int forge(struct image_model *m, const char *defect)
 		c->obj = s->id;
 		return 0;
 	}
-	if (!strcmp(defect, "rm-session")) { /* a session no monitor serves */
+	if (!strcmp(defect, "rm-session")) { /* its LOG session retyped as RM */
 		s = session_of(m, IMAGE_SESSION_LOG);
 		if (!s)
 			return -1;
