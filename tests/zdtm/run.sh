@@ -47,5 +47,6 @@ done <<'TESTS'
 cr_counter cr_counter 40 ^$
 ticker ticker 50 ^$
 cr_all cr_all 60 (tick|oneshot)
+cr_rm cr_rm 90 ^$
 TESTS
 exit $fail
