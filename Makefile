@@ -135,6 +135,7 @@ scenario: all
 	@sh tests/run-scenarios.sh $(B)
 	@sh tests/cli/run.sh $(B)
 	@sh tests/cr/cross_node.sh $(B)
+	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \

@@ -10,6 +10,7 @@
  * (a handler that keeps one takes its own reference with cap_ref).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include "platform.h"
 
@@ -202,6 +203,55 @@ err:
 	bt->ep = NULL;
 	ep->magic = 0;
 	return -ENOSPC;
+}
+
+/* ep_create's handshake with the new thread: it sets up its entrypoint
+ * (its gates are bound to it) and reports before it serves. */
+struct ep_start {
+	struct entrypoint *ep;
+	struct env *env;
+	struct blockade ready;
+	int err;
+};
+
+static void ep_thread(void *arg)
+{
+	struct ep_start *st = arg;
+	struct entrypoint *ep = st->ep;
+	struct thread *self = thread_self();
+
+	int err = self ? ep_init(ep, st->env, self->bt->self, self->bt, NULL) : -ESRCH;
+
+	st->err = err;
+	blockade_wakeup(&st->ready); /* st (and on error ep) is gone after this */
+	if (!err)
+		ep_run(ep);
+}
+
+int ep_create(struct env *env, const char *name, struct entrypoint **out)
+{
+	struct ep_start st = {.env = env};
+	struct thread *t;
+	int err;
+
+	if (!env || !out)
+		return -EINVAL;
+	st.ep = calloc(1, sizeof(*st.ep));
+	if (!st.ep)
+		return -ENOMEM;
+	err = thread_create(env, name, ep_thread, &st, 0, &t);
+	if (!err) {
+		blockade_block(&st.ready);
+		err = st.err;
+	}
+	if (err) {
+		if (st.err) /* the thread ended; t is joined with the component */
+			thread_join(t);
+		free(st.ep);
+		return err;
+	}
+	*out = st.ep;
+	return 0;
 }
 
 void ep_construct(struct entrypoint *ep, void (*construct)(struct env *, void *),

@@ -163,6 +163,22 @@ static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 	return 0;
 }
 
+/* A root the target announced: "announce=NAME" in its gate's note, so
+ * that a restore on another node announces it there (restore_image.c). */
+static int announce_note(const struct monitor *mon, uint64_t badge, struct image_cap *c)
+{
+	for (int i = 0; i < mon->nannounced; i++) {
+		if (mon->announced[i].badge != badge)
+			continue;
+		if (strlen(mon->announced[i].name) + sizeof IMAGE_NOTE_ANNOUNCE >
+		    sizeof c->note)
+			return -ENAMETOOLONG;
+		snprintf(c->note, sizeof c->note, IMAGE_NOTE_ANNOUNCE "%s",
+			 mon->announced[i].name);
+	}
+	return 0;
+}
+
 /* One cap of the model as an image cap (sessions and dataspaces it
  * names are added on the way). */
 static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
@@ -231,7 +247,7 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 		c->class = IMAGE_CAP_RPC_GATE;
 		c->obj = pd;
 		c->arg = thread_nr_of_badge(m, mc->aux);
-		return 0;
+		return announce_note(mon, mc->badge, c);
 	case MON_CLASS_SIGNAL_SOURCE:
 		c->class = IMAGE_CAP_SIGNAL_SOURCE;
 		c->obj = pd;
@@ -580,4 +596,23 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 err:
 	model_free(m);
 	return rc;
+}
+
+int image_announced(const struct image_model *im, struct monitor *mon)
+{
+	const size_t pre = sizeof IMAGE_NOTE_ANNOUNCE - 1;
+
+	mon->nannounced = 0;
+	for (uint32_t i = 0; i < im->ncaps; i++) {
+		const struct image_cap *c = &im->caps[i];
+		if (c->class != IMAGE_CAP_RPC_GATE ||
+		    strncmp(c->note, IMAGE_NOTE_ANNOUNCE, pre))
+			continue;
+		if (!c->note[pre] || mon->nannounced == 4)
+			return -EINVAL;
+		snprintf(mon->announced[mon->nannounced].name, MON_NAME_MAX, "%s",
+			 c->note + pre);
+		mon->announced[mon->nannounced++].badge = c->badge;
+	}
+	return 0;
 }

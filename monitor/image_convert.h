@@ -5,6 +5,12 @@
 #include "image/image.h"
 #include "monitor/checkpoint.h"
 
+/* The note of an announced root's gate: this, then the service name. */
+#define IMAGE_NOTE_ANNOUNCE "announce="
+/* The services the image's target announced (IMAGE_NOTE_ANNOUNCE) into
+ * mon->announced, with their roots' old badges.  0 or -errno. */
+int image_announced(const struct image_model *im, struct monitor *mon);
+
 /* Fill im (arrays malloc'd: free with image_model_release) from the
  * checkpoint m of mon's target.  0 or -errno. */
 int model_to_image(const struct monitor *mon, const struct mon_model *m,

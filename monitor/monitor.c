@@ -236,7 +236,9 @@ static int control_test(struct monitor *mon)
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE && mon->cfg.image[0])
 		rc = through_image(mon, model);
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {
+		mon->restoring = 1; /* served calls that fail wait for it (proxy.c) */
 		rc = monitor_restore(mon, model);
+		mon->restoring = 0;
 		if (!rc)
 			rc = monitor_verify_now(mon, model, NULL);
 	} else if (!rc) {
@@ -279,13 +281,22 @@ void monitor_target_ended(struct monitor *mon, int code)
 {
 	env_log(mon->env, "monitor: target exited with %d after %llu checkpoint(s)", code,
 		(unsigned long long)mon->checkpoints);
+	/* the target's last answers to its clients go out first: the serving
+	 * entrypoint takes its exit request only after its current reply */
+	if (mon->serve_ep) {
+		struct msg m;
+		msg_reset(&m, 0);
+		rpc_call(ep_exit_cap(mon->serve_ep), &m);
+	}
 	target_destroy(mon);
+	/* the control object first: a test trigger still asleep then finds
+	 * it gone instead of waiting for this entrypoint, which joins it */
+	if (mon->control_obj.cap.idx)
+		ep_dissolve(mon->env->ep, &mon->control_obj);
 	if (mon->trigger) {
 		thread_join(mon->trigger);
 		mon->trigger = NULL;
 	}
-	if (mon->control_obj.cap.idx)
-		ep_dissolve(mon->env->ep, &mon->control_obj);
 	/* leave the control plane: a later `capsule checkpoint` of this name
 	 * is told there is no such monitor, not that a dead one is silent */
 	control_endpoint_close(mon->env, mon->endpoint);

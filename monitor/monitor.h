@@ -25,7 +25,7 @@
 
 #define MON_NAME_MAX	64
 #define MON_ARGS_MAX	256
-#define MON_MAX_PROXIES 32
+#define MON_MAX_PROXIES 64
 /* every cap the target can hold: its cap map's slots (records.c keeps
  * them in struct monitor, which is heap-allocated, with a badge index) */
 #define MON_MAX_RECORDS	  CAP_SLOTS
@@ -79,6 +79,7 @@ struct proxy_type {
  * Invariant: used == 1 iff obj is managed. */
 struct proxy {
 	struct rpc_object obj;
+	struct entrypoint *ep; /* the monitor's entrypoint that serves it */
 	struct monitor *mon;
 	const struct proxy_type *type;
 	cap_t real;
@@ -167,6 +168,7 @@ struct monitor {
 	/* the proxies the target holds instead (pd_proxy is proxy[0] etc.) */
 	struct proxy *pd_proxy, *cpu_proxy, *log_proxy, *rom_proxy;
 	struct proxy proxy[MON_MAX_PROXIES];
+	struct entrypoint *serve_ep;   /* serves the target's clients (served_proxy.c) */
 	struct rpc_object parent_obj;  /* the target's parent interface */
 	struct rpc_object control_obj; /* checkpoint / restore requests */
 	cap_t control;
@@ -185,6 +187,7 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
+	int restoring; /* a same-node restore is under way */
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */
 	unsigned npending;
@@ -230,6 +233,9 @@ void target_close_session(struct monitor *mon, cap_t *s);
  * or CAP_INVALID when no slot is free (real is then released). */
 cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
 		struct proxy **out);
+/* The same, served by entrypoint ep instead of the main one. */
+cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct proxy_type *t,
+		   cap_t real, struct proxy **out);
 /* The proxy whose cap has this badge, or NULL. */
 struct proxy *proxy_find(struct monitor *mon, uint64_t badge);
 /* Dissolve one proxy and drop its real cap. */
@@ -268,6 +274,14 @@ void region_map_forget(struct monitor *mon, struct proxy *map);
  * now: the one-shot time left, the time elapsed) and back. */
 int timer_state_save(struct proxy *p, char *buf, size_t size);
 int timer_state_load(struct proxy *p, const char *text);
+/* The target's services (served_proxy.c): its announced roots and the
+ * objects its clients get through them, served on mon->serve_ep. */
+extern const struct proxy_type root_proxy_type;
+extern const struct proxy_type served_proxy_type;
+/* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
+int served_announce(struct monitor *mon, const char *name, cap_t root);
+/* Is the root with this badge announced through a proxy? */
+int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */
 void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m);
 

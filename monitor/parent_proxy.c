@@ -89,7 +89,9 @@ static void op_announce(struct monitor *mon, struct msg *m)
 	if (msg_get_str(m, &pos, name, sizeof name) || m->ncaps < 1 ||
 	    !cap_valid(m->caps[0]))
 		return mon_reply_err(m, -EINVAL);
-	if ((rc = parent_announce(mon->env->parent, name, m->caps[0])))
+	/* clients get the monitor's proxies of the target's objects: they
+	 * outlive a restore (served_proxy.c) */
+	if ((rc = served_announce(mon, name, m->caps[0])))
 		return mon_reply_err(m, rc);
 	record_hold(mon, cap_ref(m->caps[0]), name);
 	record_add(mon, MON_CLASS_ROOT, m->caps[0], 0);

@@ -600,9 +600,13 @@ static void commit(struct rs *rs)
 	for (int i = 0; i < mon->nannounced; i++) {
 		struct mon_record *r =
 		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
-		mon->announced[i].badge = r ? r->badge : 0;
-		if (r &&
-		    parent_announce(mon->env->parent, mon->announced[i].name, r->cap))
+		/* a root served through a proxy is retargeted by its hook */
+		if (!r || served_root(mon, mon->announced[i].badge)) {
+			mon->announced[i].badge = r ? r->badge : 0;
+			continue;
+		}
+		mon->announced[i].badge = r->badge;
+		if (served_announce(mon, mon->announced[i].name, r->cap))
 			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
 				mon->announced[i].name);
 	}

@@ -298,6 +298,11 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 			path);
 		goto fail;
 	}
+	if ((rc = image_announced(im, mon))) {
+		env_log(mon->env, "monitor: restore refused: %s: a bad announce note",
+			path);
+		goto fail;
+	}
 	mon->cap_map_addr = model->cap_map_addr;
 	mon->cap_map_entries = CAP_SLOTS;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",

@@ -40,6 +40,12 @@ struct entrypoint;
 
 /* the component's main entrypoint (its initial thread) */
 struct entrypoint *ep_main(void);
+struct env;
+/* A further entrypoint: a new thread of the component serving its own
+ * objects (managed with ep_manage on it), so that a handler blocked in a
+ * call does not hold up the main entrypoint.  0 with *out, or -errno.
+ * It serves until its exit cap is invoked. */
+int ep_create(struct env *env, const char *name, struct entrypoint **out);
 /* Manage obj: returns its capability or CAP_INVALID (quota, no slots). */
 cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn);
 /* Remove from the pool and free the gate at core. */
