@@ -50,6 +50,10 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 			   ? MON_CLASS_THREAD
 			   : MON_CLASS_UNKNOWN;
 	}
+	if (record_is_dead(mon, id)) {
+		*aux = 1; /* an object gone while the target held it */
+		return MON_CLASS_SKIPPED;
+	}
 	if ((p = proxy_find(mon, id)) != NULL) {
 		*aux = (uint64_t)(p - mon->proxy); /* which proxy (image_convert.c) */
 		if (p->type == &region_map_proxy_type) {

@@ -206,7 +206,8 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 	case MON_CLASS_SKIPPED:
 		c->class = IMAGE_CAP_DEAD;
 		c->arg = IMAGE_DEAD_REVOKED;
-		snprintf(c->note, sizeof c->note, "receive window");
+		snprintf(c->note, sizeof c->note, "%s",
+			 mc->aux ? "object destroyed" : "receive window");
 		return 0;
 	case MON_CLASS_SESSION:
 		c->class = IMAGE_CAP_SESSION;
@@ -475,6 +476,7 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 		return 0;
 	case IMAGE_CAP_DEAD:
 		mc->cls = MON_CLASS_SKIPPED;
+		mc->aux = c->badge && c->badge != CAP_ID_INVALID; /* a dead object's */
 		return 0;
 	}
 	return -EINVAL;

@@ -32,7 +32,8 @@
 #define MON_MAX_PENDING	  128 /* signals drained at one checkpoint */
 #define MON_REC_HASH_BITS 13  /* index slots: twice MON_MAX_RECORDS */
 #define MON_MAX_REGIONS	  64
-#define MON_MAX_RMAPS	  8 /* managed region maps of a target */
+#define MON_MAX_RMAPS	  8  /* managed region maps of a target */
+#define MON_MAX_DEAD	  16 /* badges of objects gone while the target held them */
 #define MON_MAX_THREADS	  16
 
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
@@ -188,6 +189,10 @@ struct monitor {
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
 	int restoring; /* a same-node restore is under way */
+	/* badges of objects the monitor served that are gone while the
+	 * target may still hold their caps (a destroyed region map): a ring */
+	uint64_t dead[MON_MAX_DEAD];
+	unsigned ndead;
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */
 	unsigned npending;
@@ -306,6 +311,10 @@ void region_drop(struct monitor *mon, uint64_t rm, uint64_t at);
 uint64_t record_ds_size(struct monitor *mon, const struct mon_record *ds);
 int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb,
 	       uint64_t badge);
+/* An object with this badge is gone; the target may still hold its cap
+ * (a dead entry, skipped by checkpoints). */
+void record_dead(struct monitor *mon, uint64_t badge);
+int record_is_dead(const struct monitor *mon, uint64_t badge);
 /* Drop every record, region and thread (references released). */
 void records_clear(struct monitor *mon);
 

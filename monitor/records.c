@@ -218,6 +218,20 @@ int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb, uint6
 	return -ENOSPC;
 }
 
+void record_dead(struct monitor *mon, uint64_t badge)
+{
+	if (badge && !record_is_dead(mon, badge))
+		mon->dead[mon->ndead++ % MON_MAX_DEAD] = badge;
+}
+
+int record_is_dead(const struct monitor *mon, uint64_t badge)
+{
+	for (unsigned i = 0; badge && i < MON_MAX_DEAD; i++)
+		if (mon->dead[i] == badge)
+			return 1;
+	return 0;
+}
+
 void records_clear(struct monitor *mon)
 {
 	for (int i = 0; i < MON_MAX_RECORDS; i++)

@@ -152,8 +152,10 @@ static void rm_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 			    req->ncaps >= 1 &&
 			    cap_badge(p->mon->proxy[i].real) == req->badge[0])
 				map = &p->mon->proxy[i];
-		if (map)
+		if (map) {
+			record_dead(p->mon, map->obj.badge);
 			region_map_forget(p->mon, map);
+		}
 		break;
 	}
 }

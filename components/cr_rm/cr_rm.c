@@ -9,7 +9,8 @@
  * page nobody attached yet -- the access faults, the handler (on the
  * entrypoint) attaches a fresh RAM page there, and the worker goes on.
  * It also attaches a RAM dataspace through its address space's region map
- * and holds its stack area's.  After a restore the counter in the paged
+ * and holds its stack area's, and keeps the cap of a map it destroyed (a
+ * dead entry a checkpoint skips).  After a restore the counter in the paged
  * memory goes on, the pages attached before are there with their words,
  * and a page first touched after the restore faults into the restored
  * map's (new) fault handler.
@@ -28,7 +29,7 @@
 #define RM_MAGIC    0x5eed0000ULL
 
 static struct env *rm_env;
-static cap_t rm, map, as, stack_area;
+static cap_t rm, map, as, stack_area, gone;
 static uint64_t base, as_at;
 static struct signal_handler fault_sigh;
 static volatile unsigned faults;
@@ -121,6 +122,9 @@ void component_construct(struct env *env)
 	if ((rc = env_session(env, "RM", "", &rm)) ||
 	    (rc = rm_create(rm, RM_PAGES * RM_PAGE, &map)))
 		fail("region map", rc);
+	/* a map destroyed while its cap stays in the cap map: a dead entry */
+	if ((rc = rm_create(rm, RM_PAGE, &gone)) || (rc = rm_destroy(rm, gone)))
+		fail("a destroyed region map", rc);
 	if ((rc = signal_handler_init(env, &fault_sigh, on_fault, NULL)) ||
 	    (rc = region_fault_handler(map, fault_sigh.context)))
 		fail("fault handler", rc);
