@@ -6,6 +6,7 @@
  * the attachments.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include "core/core_internal.h"
@@ -22,6 +23,27 @@ static void ds_dispatch(struct rpc_object *obj, struct msg *m)
 	msg_put(m, ds->size);
 }
 
+#define DS_HUGE (2ULL << 20)
+
+/* size bytes of zeroed host memory; from DS_HUGE on aligned to DS_HUGE,
+ * so that a user who asks for huge pages (the monitor's restore fills a
+ * dataspace that way) gets them for all of it, not for all but its ends. */
+static void *ds_map(uint64_t size)
+{
+	uint64_t slack = size >= DS_HUGE ? DS_HUGE - PAGE_SIZE : 0, head;
+	uint8_t *p = mmap(NULL, size + slack, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || !slack)
+		return p;
+	head = (DS_HUGE - (uintptr_t)p % DS_HUGE) % DS_HUGE;
+	if (head)
+		munmap(p, head);
+	if (slack - head)
+		munmap(p + head + size, slack - head);
+	return p + head;
+}
+
 int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out)
 {
 	struct dataspace *ds;
@@ -33,7 +55,7 @@ int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **ou
 	ds = calloc(1, sizeof(*ds));
 	if (!ds)
 		return -ENOMEM;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = ds_map(size);
 	if (p == MAP_FAILED) {
 		free(ds);
 		return -ENOMEM;

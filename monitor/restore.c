@@ -34,6 +34,21 @@ struct rs_cap {
 	uint64_t aux;
 };
 
+/* The phases of a restore, timed for the log line (bench_cr reads it). */
+enum {
+	RS_OPEN,
+	RS_THREADS,
+	RS_REGIONS,
+	RS_MEMORY,
+	RS_CAPS,
+	RS_FIX,
+	RS_COMMIT,
+	RS_FREE,
+	RS_PHASES
+};
+static const char *const rs_phase_name[RS_PHASES] = {
+    "open", "threads", "regions", "memory", "caps", "fix", "commit", "free-old"};
+
 /* Everything a restore made so far (released on failure, recorded on
  * success).  Invariant: each valid cap here is one reference held. */
 struct rs {
@@ -53,7 +68,18 @@ struct rs {
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
 	const char *what;
+	cap_t old_pd; /* the old target's PD, closed after the new one runs */
+	uint64_t t0, us[RS_PHASES]; /* host time spent in each phase */
 };
+
+/* Monotonic host time in microseconds (the timing log line). */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static int reply_rc(const struct msg *m)
 {
@@ -243,8 +269,7 @@ static int fill_memory(struct rs *rs)
 		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
 				    MEM_R | MEM_W, &rs->host[i])))
 			return rc;
-		mon_buf_prefault((void *)(uintptr_t)rs->host[i], r->size);
-		memcpy((void *)(uintptr_t)rs->host[i], r->data, r->size);
+		restore_fill((void *)(uintptr_t)rs->host[i], r->data, r->size);
 		r->data = (uint8_t *)(uintptr_t)rs->host[i];
 	}
 	return 0;
@@ -562,7 +587,7 @@ static void commit(struct rs *rs)
 	memset(mon->thread, 0, sizeof mon->thread);
 	rm_restore_commit(mon, &rs->rm);
 	target_close_session(mon, &mon->cpu);
-	target_close_session(mon, &mon->pd);
+	rs->old_pd = mon->pd; /* its memory is freed once the new one runs */
 	mon->pd = rs->pd;
 	mon->cpu = rs->cpu;
 	proxy_retarget(mon->pd_proxy, rs->pd);
@@ -652,13 +677,66 @@ static unsigned rebadged(const struct badge_map *bm)
 	return n;
 }
 
-/* Monotonic host time in microseconds (the timing log line). */
-static uint64_t now_us(void)
+/* End phase p: the host time since the previous mark goes to it. */
+static void mark(struct rs *rs, int p)
 {
-	struct timespec ts;
+	uint64_t t = now_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	rs->us[p] += t - rs->t0;
+	rs->t0 = t;
+}
+
+/* Everything up to the commit point, each step timed. */
+static int build(struct rs *rs)
+{
+	int rc;
+
+	rs->what = "cannot open its sessions";
+	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
+		return rc;
+	mark(rs, RS_OPEN);
+	if ((rc = make_threads(rs)))
+		return rc;
+	mark(rs, RS_THREADS);
+	if ((rc = make_regions(rs)))
+		return rc;
+	mark(rs, RS_REGIONS);
+	if ((rc = fill_memory(rs)))
+		return rc;
+	mark(rs, RS_MEMORY);
+	if ((rc = map_caps(rs)) || (rc = bind_semaphore(rs)))
+		return rc;
+	mark(rs, RS_CAPS);
+	rs->what = "cannot rebuild its cap map";
+	if ((rc = cap_map_fix(rs->m, &rs->bm)))
+		return rc;
+	rs->what = "cannot rebuild its object pool";
+	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
+		return rc;
+	mark(rs, RS_FIX);
+	return 0;
+}
+
+/* "restore took" is the time until the new target runs; the old target's
+ * freeing (a same-node restore only) is timed and logged beside it. */
+static void log_times(struct rs *rs)
+{
+	char line[256];
+	uint64_t run = 0;
+	int n = 0;
+
+	for (int p = 0; p < RS_PHASES; p++) {
+		n += snprintf(line + n, sizeof line - (size_t)n, "%s%s %llu",
+			      p ? ", " : "", rs_phase_name[p],
+			      (unsigned long long)rs->us[p]);
+		run += p == RS_FREE ? 0 : rs->us[p];
+	}
+	env_log(rs->mon->env, "monitor: restore phases (us): %s", line);
+	env_log(rs->mon->env,
+		"monitor: restore took %llu us, %u caps; %llu us with freeing the old "
+		"target",
+		(unsigned long long)run, rs->m->ncaps,
+		(unsigned long long)(run + rs->us[RS_FREE]));
 }
 
 int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
@@ -670,22 +748,17 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 
 	if (!rs || !model->nthreads || !(rs->m = model_dup(model)))
 		goto out;
+	rs->t0 = t0; /* the working copies count as opening */
 	rs->mon = mon;
 	if (seed)
 		rs->bm = *seed;
-	rs->what = "cannot open its sessions";
-	if ((rc = target_open_pd_cpu(mon, &rs->pd, &rs->cpu)) ||
-	    (rc = make_threads(rs)) || (rc = make_regions(rs)) ||
-	    (rc = fill_memory(rs)) || (rc = map_caps(rs)) || (rc = bind_semaphore(rs)))
-		goto fail;
-	rs->what = "cannot rebuild its cap map";
-	if ((rc = cap_map_fix(rs->m, &rs->bm)))
-		goto fail;
-	rs->what = "cannot rebuild its object pool";
-	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
+	if ((rc = build(rs)))
 		goto fail;
 	commit(rs);
 	unmap_memory(rs);
+	mark(rs, RS_COMMIT);
+	target_close_session(mon, &rs->old_pd);
+	mark(rs, RS_FREE);
 	if (made)
 		*made = rs->bm;
 	mon->restores++;
@@ -694,8 +767,7 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	    "monitor: restored: %u threads, %u regions, %u caps at their kcaps, %u new "
 	    "badges; cap map and object pool consistent",
 	    rs->m->nthreads, rs->m->nregions, rs->m->ncaps, rebadged(&rs->bm));
-	env_log(mon->env, "monitor: restore took %llu us, %u caps",
-		(unsigned long long)(now_us() - t0), rs->m->ncaps);
+	log_times(rs);
 	rc = 0;
 	goto out;
 fail:

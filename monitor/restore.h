@@ -51,6 +51,11 @@ int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);
 int model_g2h_ptr(const struct mon_model *model, void **field, uint64_t size);
 int model_h2g_ptr(const struct mon_model *model, void **field);
 
+/* Copy size bytes from src to dst, where dst is fresh, zero-filled
+ * memory: pages of zeros are skipped, the rest populated and copied
+ * chunk by chunk (restore_fill.c).  The number of bytes written. */
+uint64_t restore_fill(void *dst, const void *src, uint64_t size);
+
 /* New badges into the cap map copy, tree rebuilt and checked. */
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm);
 /* The entrypoint object pool rebuilt from the (fixed) cap map and checked

@@ -1,0 +1,120 @@
+/*
+ * PD_ALLOC_RPC_CAPS (core/pd_session.c), the batched gate allocation a
+ * restore uses: n gates bound to one entrypoint thread, each mapped at a
+ * kcap the caller names.  Its decoder must refuse a bad count, a
+ * duplicate kcap, the parent's slot and the fixed slots, and every
+ * refusal (quota included) must leave nothing behind.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <cmocka.h>
+#include <base/env.h>
+
+struct tcase {
+	int (*run)(struct env *env, struct tcase *t);
+	int fail_line;
+	const char *fail_expr;
+};
+
+#define NODE_ALARM_S 60
+#include "fixture_node.h"
+
+/* A raw PD_ALLOC_RPC_CAPS of nwords kcaps (the client library refuses a
+ * bad count before sending, so the decoder is reached directly). */
+static int raw_alloc(cap_t pd, cap_t thread, const uint64_t *kcap, unsigned nwords)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, PD_ALLOC_RPC_CAPS);
+	if (cap_valid(thread))
+		msg_put_cap(&m, thread);
+	for (unsigned i = 0; i < nwords; i++)
+		msg_put(&m, kcap[i]);
+	rc = node_call(pd, &m);
+	for (unsigned i = 0; i < m.ncaps; i++)
+		cap_release(m.caps[i]);
+	return rc;
+}
+
+/* The PD's cap quota in use (q[3]); ~0 if PD_QUOTA fails. */
+static uint64_t caps_used(cap_t pd)
+{
+	uint64_t q[4];
+
+	return node_pd_quota(pd, q) ? ~0ULL : q[3];
+}
+
+/* Count and slots: nothing is made for a refused request. */
+static int case_bad_requests(struct env *env, struct tcase *t)
+{
+	uint64_t k[MSG_MAX_WORDS];
+	cap_t pd, gates[MSG_MAX_ITEMS];
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &pd));
+	for (unsigned i = 0; i < MSG_MAX_WORDS; i++)
+		k[i] = KCAP(0x400 + i);
+	/* the count: none, and more gates than a reply can carry */
+	CHECK(t, raw_alloc(pd, node_own_thread(), k, 0) == -EINVAL);
+	CHECK(t, raw_alloc(pd, node_own_thread(), k, MSG_MAX_ITEMS + 1) == -EINVAL);
+	CHECK(t, raw_alloc(pd, node_own_thread(), k, MSG_MAX_WORDS) == -EINVAL);
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), k, 0, gates) == -EINVAL);
+	/* no entrypoint thread */
+	CHECK(t, raw_alloc(pd, CAP_INVALID, k, 1) == -EINVAL);
+	/* a duplicate kcap, next to or apart from its twin */
+	k[1] = k[0];
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), k, 2, gates) == -EINVAL);
+	k[1] = KCAP(0x401);
+	k[3] = k[1];
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), k, 4, gates) == -EINVAL);
+	k[3] = KCAP(0x403);
+	/* the parent's slot (PD_ASSIGN_PARENT's only), fixed slots, kcap 0,
+	 * a kcap that is not a slot boundary, one past the cap space */
+	static const uint64_t bad[] = {KCAP(FIXED_PARENT),  KCAP(FIXED_TASK),
+				       KCAP(FIXED_FACTORY), 0,
+				       KCAP(0x400) + 8,	    KCAP(CAP_SLOTS)};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		k[2] = bad[i];
+		CHECK(t,
+		      pd_alloc_rpc_caps(pd, node_own_thread(), k, 3, gates) == -EINVAL);
+	}
+	CHECK(t, caps_used(pd) == 0);
+	return 0;
+}
+
+/* Quota: a batch that does not fit fails whole, and the gates made before
+ * the quota ran out are freed; a batch that fits gives distinct gates. */
+static int case_quota_all_or_nothing(struct env *env, struct tcase *t)
+{
+	uint64_t k[MSG_MAX_ITEMS];
+	cap_t pd, gates[MSG_MAX_ITEMS];
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=3", &pd));
+	for (unsigned i = 0; i < MSG_MAX_ITEMS; i++)
+		k[i] = KCAP(0x500 + i);
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), k, MSG_MAX_ITEMS, gates) ==
+		     -EDQUOT);
+	CHECK(t, caps_used(pd) == 0);
+	CHECK(t, !pd_alloc_rpc_caps(pd, node_own_thread(), k, 3, gates));
+	CHECK(t, caps_used(pd) == 3);
+	CHECK(t, cap_badge(gates[0]) != cap_badge(gates[1]) &&
+		     cap_badge(gates[1]) != cap_badge(gates[2]));
+	/* each one is an ordinary gate of the PD: freeing it gives quota back */
+	CHECK(t, !pd_free_rpc_cap(pd, gates[1]));
+	CHECK(t, caps_used(pd) == 2);
+	return 0;
+}
+
+NODE_CASE(bad_requests)
+NODE_CASE(quota_all_or_nothing)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(bad_requests),	    /* count, duplicates, slots */
+	    cmocka_unit_test(quota_all_or_nothing), /* -EDQUOT frees the partial batch */
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,91 @@
+/*
+ * restore_fill (monitor/restore_fill.c): a checkpointed region written
+ * into fresh zeroed memory must read back byte for byte, whatever the
+ * alignment of the destination and the length; chunks of zeros are not
+ * written.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+#include "monitor/restore.h"
+
+#define MIB (1ULL << 20)
+#define PG  4096ULL
+
+static uint8_t *fresh(uint64_t size)
+{
+	void *p =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* Source of 9 MiB + 100 bytes: MiB 0-2 zero (a whole 2 MiB chunk of the
+ * destination wherever it starts), then data on even pages, a lone
+ * non-zero byte at the end of an otherwise zero page, a data tail. */
+static void fill(uint8_t *src, uint64_t size)
+{
+	memset(src, 0, size);
+	for (uint64_t p = 3 * MIB; p + PG <= size; p += 2 * PG)
+		memset(src + p, (int)(p / PG) | 1, PG);
+	src[5 * MIB + PG - 1] = 0x5a; /* page 5 MiB + 1 page is odd: else zero */
+	memset(src + size - 100, 0xa5, 100);
+}
+
+static void check_at(uint64_t shift)
+{
+	uint64_t size = 9 * MIB + 100;
+	uint8_t *src = fresh(size), *map = fresh(size + 2 * MIB + shift);
+	uint8_t *dst =
+	    (uint8_t *)(((uintptr_t)map + 2 * MIB - 1) & ~(2 * MIB - 1)) + shift;
+	uint64_t copied;
+
+	fill(src, size);
+	copied = restore_fill(dst, src, size);
+	assert_memory_equal(dst, src, size);
+	/* nothing before the first data page (3 MiB), and at most a chunk's
+	 * leading zero pages skipped after it */
+	assert_true(copied <= size - 3 * MIB);
+	assert_true(copied >= size - 3 * MIB - 4 * PG);
+	munmap(src, size);
+	munmap(map, size + 2 * MIB + shift);
+}
+
+static void copies_exactly_aligned(void **state)
+{
+	check_at(0);
+}
+
+static void copies_exactly_unaligned(void **state)
+{
+	check_at(PG);	  /* chunks then end mid-source */
+	check_at(3 * PG); /* and the first one is short */
+}
+
+/* All zeros: nothing written, the destination still reads zero. */
+static void zeros_are_not_written(void **state)
+{
+	uint64_t size = 4 * MIB + 3 * PG;
+	uint8_t *src = fresh(size), *dst = fresh(size);
+
+	assert_int_equal(restore_fill(dst, src, size), 0);
+	assert_memory_equal(dst, src, size);
+	assert_int_equal(restore_fill(dst, src, 0), 0);
+	munmap(src, size);
+	munmap(dst, size);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(copies_exactly_aligned),
+	    cmocka_unit_test(copies_exactly_unaligned),
+	    cmocka_unit_test(zeros_are_not_written),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
