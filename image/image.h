@@ -232,7 +232,7 @@ _Static_assert(sizeof(struct image_header) == 152, "header");
 _Static_assert(sizeof(struct image_section) == 24, "section");
 _Static_assert(sizeof(struct image_component) == 160, "component");
 _Static_assert(sizeof(struct image_session) == 376, "session");
-_Static_assert(sizeof(struct image_thread) == 1096, "thread");
+_Static_assert(sizeof(struct image_thread) == 1264, "thread");
 _Static_assert(sizeof(struct image_dataspace) == 72, "dataspace");
 _Static_assert(sizeof(struct image_region) == 48, "region");
 _Static_assert(sizeof(struct image_cap) == 72, "cap");

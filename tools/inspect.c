@@ -189,6 +189,11 @@ static void print_threads(struct out *o, const struct image_model *m)
 		e_hex(o, "utcb", t->utcb_addr);
 		e_hex(o, "rip", t->regs.rip);
 		e_hex(o, "rsp", t->regs.rsp);
+		/* x87 control, status (TOP) and tag words; its data registers
+		 * are in the JSON "regs" words */
+		e_hex(o, "fpcw", t->regs.fpcw);
+		e_hex(o, "fpsw", t->regs.fpsw);
+		e_hex(o, "fptag", t->regs.fptag);
 		e_hex(o, "thread_kcap", t->utcb.tcr[TCR_THREAD_KCAP]);
 		if (o->json) {
 			struct cpu_regs regs; /* aligned copies of the packed fields */

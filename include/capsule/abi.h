@@ -80,7 +80,7 @@ enum sys_op {
  * KCAP_INVALID (index 0) is the open wait; on any other kcap (empty, not
  * an irq, an irq bound to another thread) it fails with KERR_INVAL_CAP. */
 #define KCAP_NIL      (~0ULL)
-#define UTCB_MRS      64 /* message registers */
+#define UTCB_MRS      74 /* message registers: an RPC carries struct cpu_regs */
 #define UTCB_BRS      4	 /* buffer registers */
 #define UTCB_TCRS     8	 /* thread-control registers */
 #define MSG_MAX_ITEMS 4	 /* map items (capabilities) per message */
@@ -278,15 +278,35 @@ enum fault_kind {
  */
 #define FAULT_MSG 0xfa017ULL
 
-/* Portable register state of a guest thread (THREAD_GET/SET_REGS). */
+/*
+ * Portable register state of a guest thread (THREAD_GET/SET_REGS).
+ *
+ * The x87 part is what a computation continues from: control word
+ * (precision and rounding), status word (condition codes, sticky
+ * exception flags and TOP in bits 11..13), the full tag word and the
+ * eight physical data registers R0..R7 -- not in stack order: ST(i) is
+ * R[(TOP + i) & 7], as the tag word counts them.  Each register is laid
+ * out like a long double in memory: 64-bit significand, then sign and
+ * 15-bit exponent.  The last-instruction pointers (FIP/FDP/FOP) are left
+ * out: only an exception handler reads them, never an x87 operation.
+ */
 struct cpu_regs {
 	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp;
 	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
 	uint64_t rip, rflags, fs_base, gs_base;
 	uint64_t mxcsr;
 	uint64_t xmm[16][2];
+	uint16_t fpcw, fpsw, fptag;
+	uint16_t fp_reserved; /* 0 */
+	uint8_t fpr[8][10];
 };
-#define CPU_REGS_WORDS (sizeof(struct cpu_regs) / 8) /* 53 */
+#define CPU_REGS_WORDS (sizeof(struct cpu_regs) / 8) /* 64 */
+_Static_assert(sizeof(struct cpu_regs) % 8 == 0, "cpu_regs: whole message words");
+/* THREAD_SET_REGS sends op + the struct; CPU_GET/SET_REGS send it as the
+ * payload of one RPC that may carry MSG_MAX_ITEMS caps (base/ipc.h). */
+_Static_assert(1 + CPU_REGS_WORDS <= UTCB_MRS &&
+		   CPU_REGS_WORDS <= UTCB_MRS - 2 - 2 * MSG_MAX_ITEMS,
+	       "cpu_regs: must fit in one message");
 
 /*
  * Gate (invoked with RIGHT_S):

@@ -18,9 +18,14 @@
 #define RUN_UNTIL	 (~0ULL)   /* never a legitimate rip */
 #define RFLAGS_RESERVED	 0x2ULL	   /* bit 1 always reads as 1 */
 #define MXCSR_DEFAULT	 0x1f80ULL /* all exceptions masked */
-#define REGS_COUNT	 (21 + 16) /* GPRs, rip, rflags, bases, mxcsr, xmm */
+#define FPCW_DEFAULT	 0x037f	   /* FNINIT: masked, 64-bit, to nearest */
+#define FPTAG_EMPTY	 0xffff	   /* FNINIT: every x87 register empty */
+/* GPRs, rip, rflags, bases, mxcsr, xmm; x87 control, status, tag, R0..R7 */
+#define REGS_COUNT (21 + 16 + 3 + 8)
 
-/* Engine register ids in the order regs_ptrs() lists the fields. */
+/* Engine register ids in the order regs_ptrs() lists the fields.  FP0..7
+ * are the physical x87 registers: ST0..7 would depend on TOP, so they
+ * would have to follow FPSW in a write. */
 static int regs_ids[REGS_COUNT] = {
     UC_X86_REG_RAX,   UC_X86_REG_RBX,	 UC_X86_REG_RCX,     UC_X86_REG_RDX,
     UC_X86_REG_RSI,   UC_X86_REG_RDI,	 UC_X86_REG_RBP,     UC_X86_REG_RSP,
@@ -31,7 +36,9 @@ static int regs_ids[REGS_COUNT] = {
     UC_X86_REG_XMM3,  UC_X86_REG_XMM4,	 UC_X86_REG_XMM5,    UC_X86_REG_XMM6,
     UC_X86_REG_XMM7,  UC_X86_REG_XMM8,	 UC_X86_REG_XMM9,    UC_X86_REG_XMM10,
     UC_X86_REG_XMM11, UC_X86_REG_XMM12,	 UC_X86_REG_XMM13,   UC_X86_REG_XMM14,
-    UC_X86_REG_XMM15,
+    UC_X86_REG_XMM15, UC_X86_REG_FPCW,	 UC_X86_REG_FPSW,    UC_X86_REG_FPTAG,
+    UC_X86_REG_FP0,   UC_X86_REG_FP1,	 UC_X86_REG_FP2,     UC_X86_REG_FP3,
+    UC_X86_REG_FP4,   UC_X86_REG_FP5,	 UC_X86_REG_FP6,     UC_X86_REG_FP7,
 };
 
 _Static_assert(offsetof(struct cpu_regs, gs_base) == 19 * 8 &&
@@ -39,7 +46,8 @@ _Static_assert(offsetof(struct cpu_regs, gs_base) == 19 * 8 &&
 	       "cpu_regs: rax..gs_base must be 20 consecutive words");
 
 /* Pointers to r's fields in regs_ids order.  MXCSR is 32 bits in the
- * engine: it goes through *mxcsr32. */
+ * engine: it goes through *mxcsr32.  The x87 fields have the engine's
+ * sizes (16-bit words, 10-byte registers). */
 static void regs_ptrs(struct cpu_regs *r, uint32_t *mxcsr32, void **p)
 {
 	uint64_t *gpr = &r->rax;
@@ -49,6 +57,11 @@ static void regs_ptrs(struct cpu_regs *r, uint32_t *mxcsr32, void **p)
 	p[20] = mxcsr32;
 	for (int i = 0; i < 16; i++)
 		p[21 + i] = r->xmm[i];
+	p[37] = &r->fpcw;
+	p[38] = &r->fpsw;
+	p[39] = &r->fptag;
+	for (int i = 0; i < 8; i++)
+		p[40 + i] = r->fpr[i];
 }
 
 static void regs_to_engine(struct vspace *vs, struct cpu_regs *r)
@@ -105,8 +118,9 @@ static bool vcpu_load(struct vcpu *cpu)
 	return true;
 }
 
-/* Contract: *out is a vcpu with zeroed registers (rflags and mxcsr at
- * their reset values), not loaded.  0 or -ENOMEM. */
+/* Contract: *out is a vcpu with zeroed registers (rflags, mxcsr and the
+ * x87 control and tag words at their reset values), not loaded.  0 or
+ * -ENOMEM. */
 int vcpu_create(struct vspace *vs, struct vcpu **out)
 {
 	struct vcpu *cpu = calloc(1, sizeof(*cpu));
@@ -116,6 +130,11 @@ int vcpu_create(struct vspace *vs, struct vcpu **out)
 	cpu->vs = vs;
 	cpu->regs.rflags = RFLAGS_RESERVED;
 	cpu->regs.mxcsr = MXCSR_DEFAULT;
+	/* Unicorn's reset leaves the x87 control word 0, which written back
+	 * would mean 24-bit precision and no masked exception: start from
+	 * FNINIT's state instead, as a Linux process does */
+	cpu->regs.fpcw = FPCW_DEFAULT;
+	cpu->regs.fptag = FPTAG_EMPTY;
 	*out = cpu;
 	return 0;
 }
@@ -141,6 +160,7 @@ void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
 {
 	cpu->regs = *in;
 	cpu->regs.mxcsr &= 0xffffffffULL;
+	cpu->regs.fp_reserved = 0;
 	if (cpu->vs->loaded == cpu)
 		cpu->dirty = true;
 }

@@ -179,7 +179,7 @@ static void put_bounds(void **state)
 	assert_int_equal(msg_put(&m, 0), -E2BIG);
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(msg_put_cap(&m, c), 0);
-	assert_int_equal(msg_put_cap(&m, c), -E2BIG); /* 4 caps + 54 words overflow */
+	assert_int_equal(msg_put_cap(&m, c), -E2BIG); /* 4 caps + 64 words overflow */
 	msg_reset(&m, 7);
 	for (unsigned i = 0; i < MSG_MAX_ITEMS; i++)
 		assert_int_equal(msg_put_cap(&m, c), 0);

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <base/capability.h>
 
-#define MSG_MAX_WORDS (UTCB_MRS - 2 - 2 * MSG_MAX_ITEMS) /* 54 */
+#define MSG_MAX_WORDS (UTCB_MRS - 2 - 2 * MSG_MAX_ITEMS) /* 64 */
 
 struct msg {
 	uint64_t code; /* opcode on a call, exception code on a reply */
