@@ -18,59 +18,10 @@
 
 #include "base/platform.h"
 #include <base/region_map.h>
-#include "monitor/restore.h"
+#include "monitor/restore_state.h"
 
-struct rs_thread {
-	cap_t obj, kthread;
-	uint64_t nr, badge;
-};
-struct rs_ds {
-	uint64_t old_badge, size;
-	cap_t cap;
-};
-struct rs_cap {
-	enum mon_class cls;
-	cap_t cap;
-	uint64_t aux;
-};
-
-/* The phases of a restore, timed for the log line (bench_cr reads it). */
-enum {
-	RS_OPEN,
-	RS_THREADS,
-	RS_REGIONS,
-	RS_MEMORY,
-	RS_CAPS,
-	RS_FIX,
-	RS_COMMIT,
-	RS_FREE,
-	RS_PHASES
-};
 static const char *const rs_phase_name[RS_PHASES] = {
     "open", "threads", "regions", "memory", "caps", "fix", "commit", "free-old"};
-
-/* Everything a restore made so far (released on failure, recorded on
- * success).  Invariant: each valid cap here is one reference held. */
-struct rs {
-	struct monitor *mon;
-	/* a copy of the model's description, rewritten in place; its regions'
-	 * data point into the new dataspaces once fill_memory copied them */
-	struct mon_model *m;
-	uint64_t host[MON_MAX_REGIONS]; /* the monitor's attachment of region i */
-	cap_t pd, cpu, source;
-	struct rs_thread thread[MON_MAX_THREADS];
-	unsigned nfill;
-	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
-	unsigned nds;
-	struct rs_ds ds[MON_MAX_REGIONS];
-	struct rm_restore rm;
-	unsigned ncaps;
-	struct rs_cap cap[CAP_SLOTS];
-	struct badge_map bm;
-	const char *what;
-	cap_t old_pd; /* the old target's PD, closed after the new one runs */
-	uint64_t t0, us[RS_PHASES]; /* host time spent in each phase */
-};
 
 /* Monotonic host time in microseconds (the timing log line). */
 static uint64_t now_us(void)
@@ -110,13 +61,13 @@ int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
 	return 0;
 }
 
-static int badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
+int rs_badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
 {
 	return badge_map_add(&rs->bm, old_badge, new_badge);
 }
 
 /* Keep a new cap (one reference) until commit or rollback. */
-static int keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
+int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
 {
 	if (rs->ncaps == CAP_SLOTS) {
 		cap_release(cap);
@@ -162,9 +113,9 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 		return -EADDRINUSE;
 	if ((rc = cpu_thread_cap(rs->cpu, obj, CPU_KERNEL_THREAD, &t->kthread)))
 		return rc;
-	if ((rc = badge_add(rs, mt->badge, badge)))
+	if ((rc = rs_badge_add(rs, mt->badge, badge)))
 		return rc;
-	return badge_add(rs, mt->obj_badge, cap_badge(obj));
+	return rs_badge_add(rs, mt->obj_badge, cap_badge(obj));
 }
 
 /* In ascending thread number, so that core hands out the old numbers. */
@@ -187,7 +138,7 @@ static int make_threads(struct rs *rs)
 	return 0;
 }
 
-static struct rs_thread *thread_by_badge(struct rs *rs, uint64_t old_badge, int obj)
+struct rs_thread *rs_thread_by_badge(struct rs *rs, uint64_t old_badge, int obj)
 {
 	for (unsigned i = 0; i < rs->m->nthreads; i++) {
 		const struct mon_model_thread *mt = &rs->m->thread[i];
@@ -199,7 +150,7 @@ static struct rs_thread *thread_by_badge(struct rs *rs, uint64_t old_badge, int 
 
 /* ---- memory ----------------------------------------------------------- */
 
-static struct rs_ds *ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
+struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 {
 	struct rs_ds *d;
 
@@ -214,7 +165,7 @@ static struct rs_ds *ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	d->old_badge = old_badge;
 	d->size = size;
 	rs->nds++;
-	if (badge_add(rs, old_badge, cap_badge(d->cap)))
+	if (rs_badge_add(rs, old_badge, cap_badge(d->cap)))
 		return NULL;
 	return d;
 }
@@ -234,7 +185,7 @@ static int make_regions(struct rs *rs)
 		struct rs_ds *d;
 
 		if (!cap_valid(ds)) { /* RAM: a new dataspace */
-			if (!(d = ds_get(rs, r->ds_badge, r->ds_size)))
+			if (!(d = rs_ds_get(rs, r->ds_badge, r->ds_size)))
 				return -ENOMEM;
 			ds = d->cap;
 		}
@@ -264,7 +215,7 @@ static int fill_memory(struct rs *rs)
 
 		if (!r->data)
 			continue; /* a managed dataspace: filled through its map */
-		if (!(d = ds_get(rs, r->ds_badge, 0)))
+		if (!(d = rs_ds_get(rs, r->ds_badge, 0)))
 			return -ENOENT;
 		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
 				    MEM_R | MEM_W, &rs->host[i])))
@@ -283,235 +234,6 @@ static void unmap_memory(struct rs *rs)
 }
 
 /* ---- caps ------------------------------------------------------------- */
-
-static int pd_call_cap(struct rs *rs, uint64_t op, cap_t arg, int have_w0, uint64_t w0,
-		       cap_t *out)
-{
-	struct msg m;
-
-	msg_reset(&m, op);
-	if (cap_valid(arg))
-		msg_put_cap(&m, arg);
-	if (have_w0)
-		msg_put(&m, w0);
-	return restore_call_cap(rs->pd, &m, out);
-}
-
-static int signal_source(struct rs *rs)
-{
-	if (cap_valid(rs->source))
-		return 0;
-	return pd_call_cap(rs, PD_ALLOC_SIGNAL_SOURCE, CAP_INVALID, 0, 0, &rs->source);
-}
-
-/* A new object for an entry the target owns: *c (one reference, kept). */
-static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
-{
-	struct msg m;
-	int rc;
-
-	switch (mc->cls) {
-	case MON_CLASS_SIGNAL_CONTEXT:
-		if ((rc = signal_source(rs)) ||
-		    (rc = pd_call_cap(rs, PD_ALLOC_CONTEXT, rs->source, 1, mc->aux, c)))
-			return rc;
-		return keep(rs, mc->cls, *c, mc->aux);
-	case MON_CLASS_SEMAPHORE:
-		if ((rc = signal_source(rs)))
-			return rc;
-		msg_reset(&m, SIGNAL_SEMAPHORE);
-		if ((rc = restore_call_cap(rs->source, &m, c)))
-			return rc;
-		return keep(rs, mc->cls, *c, 0);
-	default:
-		return -ENOTSUP;
-	}
-}
-
-/* The cap for model entry mc in the new target (borrowed), or an error. */
-static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
-{
-	struct mon_record *r;
-	struct rs_thread *t;
-	struct proxy *p;
-	struct rs_ds *d;
-	int rc;
-
-	switch (mc->cls) {
-	case MON_CLASS_SESSION:	   /* the proxy, served by the monitor (a new one
-				      after an image restore: the seeded map) */
-	case MON_CLASS_REGION_MAP: /* a new proxy (rm_restore_make) */
-	case MON_CLASS_SIGNAL_SOURCE:
-		p = proxy_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
-		if (!p)
-			return -ESRCH;
-		if (mc->cls == MON_CLASS_SIGNAL_SOURCE && (rc = signal_source(rs)))
-			return rc;
-		*c = p->obj.cap;
-		return 0;
-	case MON_CLASS_ROM_DS: /* held by the monitor's sessions: unchanged */
-	case MON_CLASS_ROUTED:
-		r = record_find(rs->mon, badge_map_new(&rs->bm, mc->badge));
-		if (!r)
-			return -ESRCH;
-		*c = r->cap;
-		return 0;
-	case MON_CLASS_MANAGED_DS:
-		*c = rm_restore_ds(&rs->rm, mc->badge);
-		return cap_valid(*c) ? 0 : -ESRCH;
-	case MON_CLASS_DATASPACE:
-		d = ds_get(rs, mc->badge, mc->aux);
-		if (!d)
-			return -ENOMEM;
-		*c = d->cap;
-		return 0;
-	case MON_CLASS_THREAD:
-		t = thread_by_badge(rs, mc->badge, 1);
-		if (!t)
-			return -ESRCH;
-		*c = t->obj;
-		return 0;
-	default:
-		if ((rc = recreate(rs, mc, c)))
-			return rc;
-		return badge_add(rs, mc->badge, cap_badge(*c));
-	}
-}
-
-/*
- * RPC gates, the bulk of a large cap map, are made in batches: core
- * allocates each gate and maps it at its kcap in one call
- * (PD_ALLOC_RPC_CAPS), for up to MSG_MAX_ITEMS consecutive entries bound
- * to the same entrypoint thread.  Per gate that saves a round trip and
- * sending the cap back to core.
- */
-struct gate_batch {
-	struct rs_thread *t;
-	unsigned n;
-	const struct mon_model_cap *mc[MSG_MAX_ITEMS];
-};
-
-static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
-{
-	env_log(rs->mon->env, "monitor: restore: kcap 0x%llx badge 0x%llx (%s): %s",
-		(unsigned long long)mc->kcap, (unsigned long long)mc->badge,
-		mon_class_name(mc->cls), strerror(-rc));
-}
-
-static int gates_flush(struct rs *rs, struct gate_batch *b)
-{
-	uint64_t kcap[MSG_MAX_ITEMS];
-	cap_t gate[MSG_MAX_ITEMS];
-	unsigned n = b->n;
-	int rc;
-
-	if (!n)
-		return 0;
-	b->n = 0;
-	rs->what = mon_class_name(MON_CLASS_RPC_GATE);
-	for (unsigned i = 0; i < n; i++)
-		kcap[i] = b->mc[i]->kcap;
-	if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap, n, gate))) {
-		map_failed(rs, b->mc[0], rc);
-		return rc;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (rc) { /* keep() failed: the rest is released here */
-			cap_release(gate[i]);
-			continue;
-		}
-		if (!(rc = keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
-			rc = badge_add(rs, b->mc[i]->badge, cap_badge(gate[i]));
-	}
-	return rc;
-}
-
-/* Queue a gate entry, first flushing a batch it cannot join. */
-static int gate_add(struct rs *rs, struct gate_batch *b, const struct mon_model_cap *mc)
-{
-	/* bound to the restored entrypoint thread */
-	struct rs_thread *t = thread_by_badge(rs, mc->aux, 0);
-	int rc;
-
-	if (!t) {
-		map_failed(rs, mc, -ESRCH);
-		return -ESRCH;
-	}
-	if (b->n && (b->t != t || b->n == MSG_MAX_ITEMS) && (rc = gates_flush(rs, b)))
-		return rc;
-	b->t = t;
-	b->mc[b->n++] = mc;
-	return 0;
-}
-
-static int map_caps(struct rs *rs)
-{
-	struct gate_batch b = {0};
-	int rc;
-
-	for (unsigned i = 0; i < rs->m->ncaps; i++) {
-		const struct mon_model_cap *mc = &rs->m->cap[i];
-		uint64_t idx = KCAP_INDEX(mc->kcap);
-		cap_t c;
-
-		rs->what = mon_class_name(mc->cls);
-		switch (mc->cls) {
-		case MON_CLASS_TASK:
-		case MON_CLASS_SKIPPED:
-			continue;
-		case MON_CLASS_RPC_GATE:
-			if ((rc = gate_add(rs, &b, mc)))
-				return rc;
-			continue;
-		case MON_CLASS_PARENT:
-			rc = pd_assign_parent(rs->pd, rs->mon->parent_obj.cap);
-			break;
-		case MON_CLASS_THREAD:
-			if (idx < FIXED_USER_BASE)
-				continue; /* core mapped the kernel thread there */
-					  /* fall through */
-		default:
-			rc = cap_for(rs, mc, &c);
-			if (!rc)
-				rc = pd_map_cap(rs->pd, c, mc->kcap);
-		}
-		if (rc) {
-			map_failed(rs, mc, rc);
-			return rc;
-		}
-	}
-	return gates_flush(rs, &b);
-}
-
-/* Bind the new semaphore to the restored handler thread, as the target's
- * libbase bound the old one (REFERENCE.md "Signals"). */
-static int bind_semaphore(struct rs *rs)
-{
-	struct utcb *u = sys_utcb();
-	uint64_t nr, label, tag;
-	int rc;
-
-	for (unsigned i = 0; i < rs->ncaps; i++) {
-		if (rs->cap[i].cls != MON_CLASS_SEMAPHORE)
-			continue;
-		rs->what = "cannot bind its signal semaphore";
-		if ((rc = model_handler_thread_nr(rs->m, &nr)))
-			return rc;
-		for (unsigned k = 0; k < rs->m->nthreads; k++) {
-			if (rs->thread[k].nr != nr)
-				continue;
-			u->mr[0] = IRQ_BIND;
-			u->mr[1] = cap_kcap(rs->thread[k].kthread);
-			u->mr[2] = SIGNAL_SEMAPHORE_LABEL;
-			tag = sys_invoke(cap_kcap(rs->cap[i].cap),
-					 TAG(SYS_OP_CALL, PROTO_IRQ, 3, 0),
-					 SYS_TIMEOUT_NEVER, &label);
-			return TAG_ERROR(tag) ? kerr_to_errno(TAG_ERROR(tag)) : 0;
-		}
-		return -ESRCH;
-	}
-	return 0;
-}
 
 /* UTCBs and registers.  A call the pause rewound is re-issued from the
  * UTCB: its destination badge (mr[0]) and cap badges get the new ids. */
@@ -704,7 +426,7 @@ static int build(struct rs *rs)
 	if ((rc = fill_memory(rs)))
 		return rc;
 	mark(rs, RS_MEMORY);
-	if ((rc = map_caps(rs)) || (rc = bind_semaphore(rs)))
+	if ((rc = rs_map_caps(rs)) || (rc = rs_bind_semaphore(rs)))
 		return rc;
 	mark(rs, RS_CAPS);
 	rs->what = "cannot rebuild its cap map";

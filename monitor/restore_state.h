@@ -1,0 +1,79 @@
+/*
+ * A restore's working state, shared by restore.c (threads, memory,
+ * commit and rollback) and restore_caps.c (the cap map entries).
+ */
+#ifndef MONITOR_RESTORE_STATE_H
+#define MONITOR_RESTORE_STATE_H
+
+#include "monitor/restore.h"
+
+struct rs_thread {
+	cap_t obj, kthread;
+	uint64_t nr, badge;
+};
+struct rs_ds {
+	uint64_t old_badge, size;
+	cap_t cap;
+};
+struct rs_cap {
+	enum mon_class cls;
+	cap_t cap;
+	uint64_t aux;
+};
+
+/* The phases of a restore, timed for the log line (bench_cr reads it). */
+enum {
+	RS_OPEN,
+	RS_THREADS,
+	RS_REGIONS,
+	RS_MEMORY,
+	RS_CAPS,
+	RS_FIX,
+	RS_COMMIT,
+	RS_FREE,
+	RS_PHASES
+};
+
+/* Everything a restore made so far (released on failure, recorded on
+ * success).  Invariant: each valid cap here is one reference held. */
+struct rs {
+	struct monitor *mon;
+	/* a copy of the model's description, rewritten in place; its regions'
+	 * data point into the new dataspaces once fill_memory copied them */
+	struct mon_model *m;
+	uint64_t host[MON_MAX_REGIONS]; /* the monitor's attachment of region i */
+	cap_t pd, cpu, source;
+	struct rs_thread thread[MON_MAX_THREADS];
+	unsigned nfill;
+	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
+	unsigned nds;
+	struct rs_ds ds[MON_MAX_REGIONS];
+	struct rm_restore rm;
+	unsigned ncaps;
+	struct rs_cap cap[CAP_SLOTS];
+	struct badge_map bm;
+	const char *what;
+	cap_t old_pd; /* the old target's PD, closed after the new one runs */
+	uint64_t t0, us[RS_PHASES]; /* host time spent in each phase */
+};
+
+/* restore.c */
+/* Add old -> new to the restore's badge map; 0 or -ENOSPC. */
+int rs_badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge);
+/* Keep a new cap (one reference) until commit or rollback. */
+int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux);
+/* The restored thread whose old kernel-thread badge (obj: CPU-thread
+ * object badge) was old_badge, or NULL. */
+struct rs_thread *rs_thread_by_badge(struct rs *rs, uint64_t old_badge, int obj);
+/* The new dataspace for an old one (made with size on first use; size 0:
+ * only find it), or NULL. */
+struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size);
+
+/* restore_caps.c */
+/* Every cap of the model at its old kcap in the new PD (objects the
+ * target owns made anew).  0 or -errno (logged, naming the kcap). */
+int rs_map_caps(struct rs *rs);
+/* The new semaphore bound to the restored signal handler thread. */
+int rs_bind_semaphore(struct rs *rs);
+
+#endif
