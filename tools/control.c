@@ -27,6 +27,10 @@ enum mb_state { MB_FREE = 0, MB_IDLE, MB_POSTED, MB_TAKEN, MB_DONE };
 struct control_mailbox {
 	enum mb_state state;
 	unsigned gen;
+	/* gen + 1 of the last request answered in full: its caller still
+	 * gets the answer if the slot is freed before it collected it (a
+	 * node that stops right after answering) */
+	unsigned answered;
 	unsigned ops;
 	char name[CONTROL_NAME_MAX];
 	struct control_request req;
@@ -197,6 +201,7 @@ void control_done(struct control_mailbox *mb, const char *fmt, ...)
 		control_append(mb, fmt, ap, 1);
 		va_end(ap);
 		mb->state = MB_DONE;
+		mb->answered = mb->gen + 1;
 		pthread_cond_broadcast(&control_cond);
 	}
 	pthread_mutex_unlock(&control_lock);
@@ -272,7 +277,10 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 	}
 	for (;;) {
 		if (mb->gen != gen) {
-			err = -ESHUTDOWN;
+			if (mb->answered == gen + 1) /* answered, then freed */
+				control_forward(mb, &sent, fn, arg);
+			else
+				err = -ESHUTDOWN;
 			break;
 		}
 		control_forward(mb, &sent, fn, arg);
