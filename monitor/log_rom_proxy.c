@@ -1,11 +1,27 @@
 /*
  * The target's LOG and ROM sessions, intercepted.  LOG has no state
- * worth recording (lines already written are the past); ROM dataspaces
- * are recorded so a restore can fetch them again.
+ * worth recording (lines already written are the past; they are counted
+ * for the test hook); ROM dataspaces are recorded so a restore can fetch
+ * them again.
  */
 #include "monitor/monitor.h"
 
-const struct proxy_type log_proxy_type = {"LOG", NULL, NULL, NULL};
+static void run_test(void *arg)
+{
+	monitor_test_now(arg);
+}
+
+/* <test checkpoint_after_log="N">: the checkpoint follows the target's
+ * Nth line, once its reply is out (the target is not in a call then). */
+static void log_after(struct proxy *p, const struct mon_req *req, struct msg *r)
+{
+	struct monitor *mon = p->mon;
+
+	if (req->code == LOG_WRITE && ++mon->log_lines == mon->cfg.checkpoint_after_log)
+		ep_defer(mon->env->ep, run_test, mon);
+}
+
+const struct proxy_type log_proxy_type = {"LOG", NULL, log_after, NULL};
 
 static void rom_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {

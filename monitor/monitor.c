@@ -6,6 +6,7 @@
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
  *           [then="exit"]/>
+ *     (or checkpoint_after_log="N": after the target's Nth LOG line)
  *   </config>
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
  *   that restores FILE at start, or waits for the control plane's restore
@@ -86,6 +87,17 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 		if (end == v || *end || v[0] == '-' ||
 		    cfg->checkpoint_after_ms > 3600000) {
 			snprintf(err, errlen, "<test>: invalid checkpoint_after_ms '%s'",
+				 v);
+			return -EINVAL;
+		}
+	}
+	if (!attr(n, "checkpoint_after_log", v, sizeof v)) {
+		cfg->checkpoint_after_log = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' || !cfg->checkpoint_after_log ||
+		    cfg->checkpoint_after_log > 1000000 || cfg->checkpoint_after_ms) {
+			snprintf(err, errlen,
+				 "<test>: invalid checkpoint_after_log '%s' (1..1000000, "
+				 "not with checkpoint_after_ms)",
 				 v);
 			return -EINVAL;
 		}
@@ -264,6 +276,16 @@ static void control_dispatch(struct rpc_object *obj, struct msg *m)
 	msg_reset(m, RPC_OK);
 }
 
+void monitor_test_now(struct monitor *mon)
+{
+	int rc;
+
+	if (mon->state != MON_RUNNING)
+		return;
+	if ((rc = control_test(mon)))
+		env_log(mon->env, "monitor: test checkpoint: %s", strerror(-rc));
+}
+
 /* The trigger thread: sleep, then ask the entrypoint for the test. */
 static void trigger_main(void *arg)
 {
@@ -281,8 +303,12 @@ void monitor_target_ended(struct monitor *mon, int code)
 {
 	env_log(mon->env, "monitor: target exited with %d after %llu checkpoint(s)", code,
 		(unsigned long long)mon->checkpoints);
-	/* the target's last answers to its clients go out first: the serving
-	 * entrypoint takes its exit request only after its current reply */
+	/* The target's threads go first: a client's call the serving
+	 * entrypoint forwarded to the (ended) target then fails instead of
+	 * waiting for it forever.  Then the serving entrypoint sends its last
+	 * reply (the target's last answer to a client) and stops: it takes
+	 * the exit request only after that. */
+	target_close_session(mon, &mon->cpu);
 	if (mon->serve_ep) {
 		struct msg m;
 		msg_reset(&m, 0);

@@ -46,7 +46,8 @@ enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE 
 struct monitor_config {
 	char binary[MON_NAME_MAX];
 	uint64_t ram, caps;
-	uint64_t checkpoint_after_ms; /* 0: no test checkpoint */
+	uint64_t checkpoint_after_ms;  /* 0: no test checkpoint */
+	uint64_t checkpoint_after_log; /* or after the target's Nth LOG line */
 	enum mon_restore restore;
 	char image[256];	 /* non-empty: restore through an image file there */
 	int then_exit;		 /* then="exit": after the image is written, stop */
@@ -188,7 +189,8 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
-	int restoring; /* a same-node restore is under way */
+	int restoring;	    /* a same-node restore is under way */
+	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	/* badges of objects the monitor served that are gone while the
 	 * target may still hold their caps (a destroyed region map): a ring */
 	uint64_t dead[MON_MAX_DEAD];
@@ -215,6 +217,8 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 /* The native construct function; arg is a struct monitor_config that
  * outlives the component. */
 void monitor_construct(struct env *env, void *arg);
+/* Run the <test> checkpoint now (on the entrypoint, between requests). */
+void monitor_test_now(struct monitor *mon);
 /* The target ended (exit code, or fault): tear it down, exit the monitor. */
 void monitor_target_ended(struct monitor *mon, int code);
 

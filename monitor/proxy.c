@@ -90,6 +90,8 @@ static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
 	if (rc < 0)
 		return mon_reply_err(m, rc);
 	rc = p->ep != p->mon->env->ep ? served_call(p, m) : rpc_call(p->real, m);
+	if (!p->used) /* dissolved while the call was out (the target ended) */
+		return mon_reply_err(m, -ESRCH);
 	if (rc)
 		return mon_reply_err(m, rc);
 	if (p->type->after && m->code == RPC_OK)

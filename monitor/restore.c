@@ -409,6 +409,24 @@ static void mark(struct rs *rs, int p)
 }
 
 /* Everything up to the commit point, each step timed. */
+/* Entries of objects that were gone at the checkpoint keep their slots
+ * but leave the cap map's tree (id CAP_ID_INVALID, as libbase marks a
+ * revoked entry): their old badges could be new badges on this node. */
+static int dead_entries(struct rs *rs)
+{
+	struct cap_map *cm = model_ptr(rs->m, rs->m->cap_map_addr, sizeof *cm);
+
+	if (!cm)
+		return -EFAULT;
+	for (unsigned i = 0; i < rs->m->ncaps; i++) {
+		const struct mon_model_cap *mc = &rs->m->cap[i];
+		struct cap_index *e = &cm->slot[KCAP_INDEX(mc->kcap)];
+		if (mc->cls == MON_CLASS_SKIPPED && mc->aux && e->id == mc->badge)
+			e->id = CAP_ID_INVALID;
+	}
+	return 0;
+}
+
 static int build(struct rs *rs)
 {
 	int rc;
@@ -430,7 +448,7 @@ static int build(struct rs *rs)
 		return rc;
 	mark(rs, RS_CAPS);
 	rs->what = "cannot rebuild its cap map";
-	if ((rc = cap_map_fix(rs->m, &rs->bm)))
+	if ((rc = dead_entries(rs)) || (rc = cap_map_fix(rs->m, &rs->bm)))
 		return rc;
 	rs->what = "cannot rebuild its object pool";
 	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))

@@ -145,6 +145,8 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 /* A session routed outside, opened again with its recorded args (a
  * Timer behind a new proxy with its recorded state, an RM session behind
  * a new proxy: its maps are made again by the restore). */
+#define OUTSIDE_WAIT_MS 10000
+
 static int open_outside(struct monitor *mon, const struct image_session *s,
 			struct badge_map *seed)
 {
@@ -156,8 +158,21 @@ static int open_outside(struct monitor *mon, const struct image_session *s,
 	cap_t c, t;
 	int rc;
 
-	if ((rc = parent_session(mon->env->parent, service, s->args, &c)))
+	/* the server may not have announced its service yet (a node that
+	 * starts it after the monitor): ask again, for a while */
+	for (int i = 0;
+	     (rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
+	     i < OUTSIDE_WAIT_MS;
+	     i++) {
+		uint64_t label;
+		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
+	}
+	if (rc) {
+		env_log(mon->env,
+			"monitor: restore: cannot open its '%s' session again: %s",
+			service, strerror(-rc));
 		return rc;
+	}
 	r = record_add(mon, MON_CLASS_ROUTED, c, 0);
 	record_hold(mon, c, service);
 	if (!r)

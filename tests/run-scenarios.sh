@@ -3,7 +3,8 @@
 # `capsule run`; tests/scenario/NAME.expect lists lines (fixed strings) that
 # must appear in its output, in that order.  A line "exit N" in the expect
 # file is the node's expected exit status (default 0); a line "!TEXT" says
-# TEXT must appear nowhere in the output.
+# TEXT must appear nowhere in the output, and "~TEXT" that TEXT appears
+# somewhere, in any order (lines of components that run independently).
 b=${1:-build}
 fail=0
 for cfg in tests/scenario/*.xml; do
@@ -22,6 +23,12 @@ for cfg in tests/scenario/*.xml; do
 		case "$line" in "!"*)
 			if grep -q -F -- "${line#!}" "$out"; then
 				echo "scenario $name: must not appear: ${line#!}"; ok=0; break
+			fi
+			continue ;;
+		esac
+		case "$line" in "~"*)
+			if ! grep -q -F -- "${line#\~}" "$out"; then
+				echo "scenario $name: missing: ${line#\~}"; ok=0; break
 			fi
 			continue ;;
 		esac

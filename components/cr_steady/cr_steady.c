@@ -11,7 +11,7 @@
 
 #include "../cr_server/cr_echo.h"
 
-#define STEADY_GAP_US 50000
+#define STEADY_GAP_US 80000
 
 void component_construct(struct env *env)
 {

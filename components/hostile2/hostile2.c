@@ -216,9 +216,13 @@ uint64_t h2_touch(struct h2 *h, uint64_t addr, int write)
 		return state;
 	h2_call(h, h->env->cpu, CPU_START, &t, 1,
 		(uint64_t[]){(uint64_t)(uintptr_t)toucher, sp}, 2, NULL);
-	h2_sleep(20000);
-	if (!h2_call_r(h, h->env->cpu, CPU_STATE, &t, 1, NULL, 0, &m) && m.nwords)
-		state = m.w[0];
+	/* until it has done its access: faulted, or asleep after it (a loaded
+	 * machine may take long to run it at all) */
+	for (int i = 0; i < 200 && (state == ~0ULL || state == TS_READY); i++) {
+		h2_sleep(10000);
+		if (!h2_call_r(h, h->env->cpu, CPU_STATE, &t, 1, NULL, 0, &m) && m.nwords)
+			state = m.w[0];
+	}
 	h2_call(h, h->env->cpu, CPU_KILL, &t, 1, NULL, 0, NULL);
 	cap_release(t);
 	return state;

@@ -181,7 +181,13 @@ void round_uaf(struct h2 *h)
 		recv_window = KCAP_INVALID;
 		h2_call(h, h->env->cpu, CPU_START, &thr, 1,
 			(uint64_t[]){(uint64_t)(uintptr_t)receiver, sp}, 2, NULL);
-		h2_sleep(2000);
+		/* until it waits in its receive (a loaded machine is slow) */
+		for (int i = 0; i < 1000; i++) {
+			h2_sleep(2000);
+			if (!h2_call_r(h, h->env->cpu, CPU_STATE, &thr, 1, NULL, 0, &m) &&
+			    m.nwords && m.w[0] == TS_BLOCKED)
+				break;
+		}
 		if (!h2_call(h, h->env->cpu, CPU_UTCB_DATASPACE, &thr, 1, NULL, 0,
 			     &uds)) {
 			h2_call(h, h->env->pd, PD_FREE_RAM, &uds, 1, NULL, 0, NULL);
@@ -217,11 +223,12 @@ void round_uaf(struct h2 *h)
 	env_log(
 	    h->env,
 	    "hostile2: uaf: thread states: freed ram %llu, region map %llu/%llu/%llu, "
-	    "dead utcb %llu, closed rom %llu, live thread without utcb %llu",
+	    "dead utcb %llu, closed rom %llu, live thread without utcb %s",
 	    (unsigned long long)st[0], (unsigned long long)st[1],
 	    (unsigned long long)st[2], (unsigned long long)st[3],
 	    (unsigned long long)st[4], (unsigned long long)st[5],
-	    (unsigned long long)st[6]);
+	    /* it waits in 1 ms slices: ready or blocked, it lives on */
+	    st[6] == TS_READY || st[6] == TS_BLOCKED ? "alive" : "not alive");
 }
 
 /* A second PD session of our own: a thread of our CPU session in it, its

@@ -73,9 +73,10 @@ void component_construct(struct env *env)
 	int rc;
 
 	lz_env = env;
-	own_maps();
+	/* the session first: the pager's lines then come before ours */
 	if ((rc = env_session(env, "Lazy", "", &s)))
 		fail("Lazy session", rc);
+	own_maps();
 	msg_reset(&m, LAZY_DATASPACE);
 	if ((rc = rpc_call(s, &m)) || m.code != RPC_OK || m.ncaps < 1)
 		fail("LAZY_DATASPACE", rc);

@@ -152,9 +152,10 @@ void component_construct(struct env *env)
 	rc = region_attach(inner, inner_ds, 0, 0, 0, MEM_R, NULL);
 	env_log(env, "pager: attaching a map into itself: %s",
 		rc == -EINVAL ? "refused" : "allowed");
+	/* logged before the announce: a client's lines come after it */
+	env_log(env, "pager: serving %u lazy pages", (unsigned)LAZY_PAGES);
 	if (!cap_valid(ep_manage(env->ep, &session_obj, session_dispatch)) ||
 	    !cap_valid(ep_manage(env->ep, &root_obj, root_dispatch)) ||
 	    env_announce(env, "Lazy", root_obj.cap))
 		fail("announce", -1);
-	env_log(env, "pager: serving %u lazy pages", (unsigned)LAZY_PAGES);
 }
