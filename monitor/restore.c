@@ -343,26 +343,27 @@ static void commit(struct rs *rs)
 		record_add(mon, rs->cap[i].cls, rs->cap[i].cap, rs->cap[i].aux);
 		record_hold(mon, rs->cap[i].cap, "restore");
 	}
-	/* clients reach the target's services through its new roots */
-	for (int i = 0; i < mon->nannounced; i++) {
-		struct mon_record *r =
-		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
-		/* a root served through a proxy is retargeted by its hook */
-		if (!r || served_root(mon, mon->announced[i].badge)) {
-			mon->announced[i].badge = r ? r->badge : 0;
-			continue;
-		}
-		mon->announced[i].badge = r->badge;
-		if (served_announce(mon, mon->announced[i].name, r->cap))
-			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
-				mon->announced[i].name);
-	}
 	for (int i = 0; i < MON_MAX_PROXIES; i++) {
 		struct proxy *p = &mon->proxy[i];
 		int rc = p->used && p->type->restored ? p->type->restored(p, &rs->bm) : 0;
 		if (rc)
 			env_log(mon->env, "monitor: restore: %s session: %s",
 				p->type->name, strerror(-rc));
+	}
+	/* Clients reach the target's services through its new roots: a
+	 * root proxy that served them was pointed at its new root above; a
+	 * root announced on another node gets a proxy now -- after the hooks,
+	 * which map old badges to new ones: on another node a new badge may
+	 * equal an unrelated old one. */
+	for (int i = 0; i < mon->nannounced; i++) {
+		struct mon_record *r =
+		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
+		mon->announced[i].badge = r ? r->badge : 0;
+		if (!r || served_root(mon, r->badge))
+			continue;
+		if (served_announce(mon, mon->announced[i].name, r->cap))
+			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
+				mon->announced[i].name);
 	}
 	for (unsigned i = 0; i < rs->nfill; i++) {
 		cpu_kill(mon->cpu, rs->fill[i]);
