@@ -201,6 +201,65 @@ int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size)
 	return base_take_cap(&m, ds);
 }
 
+int ds_dirty_start(cap_t ds, uint64_t *pages)
+{
+	struct msg m;
+	int err = base_drop_caps(
+	    &m, base_request(ds, DS_DIRTY_START, CAP_INVALID, NULL, 0, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	if (pages)
+		*pages = m.w[0];
+	return 0;
+}
+
+int ds_dirty_stop(cap_t ds)
+{
+	struct msg m;
+
+	return base_drop_caps(&m,
+			      base_request(ds, DS_DIRTY_STOP, CAP_INVALID, NULL, 0, &m));
+}
+
+int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
+		   uint64_t *ndirty)
+{
+	uint64_t w[2] = {first, *n};
+	struct msg m;
+	int err =
+	    base_drop_caps(&m, base_request(ds, DS_DIRTY_FETCH, CAP_INVALID, w, 2, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 2 || m.nwords - 1 > *n)
+		return -EPROTO;
+	*n = m.nwords - 1;
+	memcpy(bits, &m.w[1], *n * sizeof(*bits));
+	if (ndirty)
+		*ndirty = m.w[0];
+	return 0;
+}
+
+int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
+{
+	uint64_t words = (pages + 63) / 64, done = 0, dirty = 0, got;
+
+	while (done < words) {
+		unsigned n = words - done < DS_DIRTY_WORDS ? (unsigned)(words - done)
+							   : DS_DIRTY_WORDS;
+		int err = ds_dirty_fetch(ds, done, bits + done, &n, &got);
+
+		if (err)
+			return err;
+		done += n;
+		dirty += got;
+	}
+	return (int64_t)dirty;
+}
+
 int log_write(cap_t log, const char *line, uint64_t len)
 {
 	struct msg m;

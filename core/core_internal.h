@@ -89,6 +89,9 @@ struct dataspace {
 	int managed;	     /* obj is in core's pool */
 	int pinned;	     /* core frees it (a UTCB page), PD_FREE_RAM may not */
 	struct region *uses; /* the regions attaching it (core/region_map.h) */
+	struct core *core;   /* that made it */
+	/* while DS_DIRTY tracking is on: the PD charged for its bitmaps */
+	struct pd_session *dirty_payer;
 };
 int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out);
 /* Owner drops it: cap revoked, memory freed once no attachment remains. */
@@ -121,8 +124,9 @@ struct pd_gate {
 };
 
 /* Invariants: ram_used <= ram_quota, cap_used <= cap_quota; ram_used is
- * the sum of the sizes of `ram`; thread_used[nr] iff a CPU thread of this
- * PD has number nr; every region of rm holds a ds reference. */
+ * the sum of the sizes of `ram` and of the dirty bitmaps it pays for
+ * (DS_DIRTY_START); thread_used[nr] iff a CPU thread of this PD has
+ * number nr; every region of rm holds a ds reference. */
 struct pd_session {
 	struct core_session s;
 	struct core *core;

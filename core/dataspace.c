@@ -1,7 +1,8 @@
 /*
  * Dataspaces: page-aligned, zero-filled host memory, each an RPC object
- * of core (DS_SIZE).  The same host memory is mapped into every task that
- * attaches it (TASK_MAP_MEM), so a dataspace's memory must outlive its
+ * of core (DS_SIZE, and dirty-page tracking of RAM dataspaces with
+ * DS_DIRTY_*, core/dirty.h).  The same host memory is mapped into every
+ * task that attaches it (TASK_MAP_MEM), so a dataspace's memory must outlive its
  * last attachment even when its owner frees it: refs counts the owner and
  * the attachments.
  */
@@ -10,17 +11,114 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include "core/core_internal.h"
+#include "core/dirty.h"
+
+/* The PD whose RAM ds is (UTCB pages are core's, on a PD's behalf), or
+ * NULL: ROM dataspaces belong to no PD. */
+static struct pd_session *ds_owner(struct dataspace *ds)
+{
+	if (ds->pinned || !ds->writable)
+		return NULL;
+	for (struct core_session *s = ds->core->sessions; s; s = s->next) {
+		struct pd_session *pd;
+
+		if (s->type != SVC_PD)
+			continue;
+		pd = container_of(s, struct pd_session, s);
+		for (struct dataspace *d = pd->ram; d; d = d->next)
+			if (d == ds)
+				return pd;
+	}
+	return NULL;
+}
+
+static uint64_t ds_track_charge(struct dataspace *ds)
+{
+	return PAGE_ROUND(dirty_bitmap_bytes(ds->size / PAGE_SIZE));
+}
+
+static int ds_track_start(struct dataspace *ds, struct msg *r)
+{
+	struct pd_session *pd = ds_owner(ds);
+	struct dirty_range *dr;
+	int err;
+
+	if (!pd)
+		return -EPERM;
+	if (ds->dirty_payer)
+		return -EBUSY;
+	if ((err = pd_charge_ram(pd, ds_track_charge(ds))))
+		return err;
+	if ((err = dirty_start(ds->host, ds->size / PAGE_SIZE, ds, &dr))) {
+		pd_uncharge_ram(pd, ds_track_charge(ds));
+		return err;
+	}
+	ds->dirty_payer = pd;
+	msg_put(r, ds->size / PAGE_SIZE);
+	return 0;
+}
+
+static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg *r)
+{
+	struct dirty_range *dr = ds->dirty_payer ? dirty_find(ds) : NULL;
+	uint64_t bits[DS_DIRTY_WORDS], dirty;
+	unsigned n;
+	int err;
+
+	if (!dr)
+		return -ENOENT;
+	if (m->nwords < 2 || !m->w[1] || m->w[1] > DS_DIRTY_WORDS)
+		return -EINVAL;
+	n = (unsigned)m->w[1];
+	if ((err = dirty_fetch(dr, m->w[0], &n, bits, &dirty)))
+		return err;
+	msg_put(r, dirty);
+	for (unsigned i = 0; i < n; i++)
+		msg_put(r, bits[i]);
+	return 0;
+}
+
+/* Tracking off and its quota back to whoever paid.  0 or -errno. */
+static int ds_track_end(struct dataspace *ds)
+{
+	struct dirty_range *dr = ds->dirty_payer ? dirty_find(ds) : NULL;
+	int err;
+
+	if (!dr)
+		return -ENOENT;
+	if ((err = dirty_stop(dr)))
+		return err;
+	pd_uncharge_ram(ds->dirty_payer, ds_track_charge(ds));
+	ds->dirty_payer = NULL;
+	return 0;
+}
+
+static int ds_op(struct dataspace *ds, const struct msg *m, struct msg *r)
+{
+	switch (m->code) {
+	case DS_SIZE:
+		msg_put(r, ds->size);
+		return 0;
+	case DS_DIRTY_START:
+		return ds_track_start(ds, r);
+	case DS_DIRTY_FETCH:
+		return ds_track_fetch(ds, m, r);
+	case DS_DIRTY_STOP:
+		return ds_track_end(ds);
+	}
+	return -ENOSYS;
+}
 
 static void ds_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct dataspace *ds = container_of(obj, struct dataspace, obj);
+	struct msg r;
 
-	if (m->code != DS_SIZE) {
-		msg_reset(m, RPC_INVALID_OPCODE);
-		return;
-	}
-	core_reply_ok(m);
-	msg_put(m, ds->size);
+	if (core_reply_begin(m,
+			     m->code == DS_SIZE ||
+				 (m->code >= DS_DIRTY_START && m->code <= DS_DIRTY_STOP),
+			     &r))
+		core_reply_end(m, &r, ds_op(ds, m, &r));
 }
 
 #define DS_HUGE (2ULL << 20)
@@ -64,6 +162,7 @@ int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **ou
 	ds->size = size;
 	ds->writable = writable;
 	ds->refs = 1;
+	ds->core = c;
 	if (!cap_valid(ep_manage(c->env->ep, &ds->obj, ds_dispatch))) {
 		munmap(p, size);
 		free(ds);
@@ -81,14 +180,21 @@ void ds_ref(struct dataspace *ds)
 
 void ds_unref(struct dataspace *ds)
 {
+	struct dirty_range *dr;
+
 	if (--ds->refs)
 		return;
+	/* still tracked only when its node is forgotten: nobody to pay back */
+	if ((dr = dirty_find(ds)))
+		dirty_stop(dr);
 	munmap(ds->host, ds->size);
 	free(ds);
 }
 
 void ds_release(struct core *c, struct dataspace *ds)
 {
+	if (ds->dirty_payer)
+		ds_track_end(ds);
 	if (ds->managed) {
 		ep_dissolve(c->env->ep, &ds->obj);
 		ds->managed = 0;

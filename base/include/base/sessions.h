@@ -103,7 +103,30 @@ enum irq_session_op { IRQ_SESSION_IRQ = 1 }; /* -> caps[0] = the line's Irq */
 
 enum rom_op { ROM_DATASPACE = 1 }; /* -> caps[0] = ds, w0 = size */
 enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
-enum ds_op { DS_SIZE = 1 };	   /* -> w0 = size */
+/*
+ * Dataspace object.  The DS_DIRTY ops track which pages of a RAM dataspace
+ * are written (core/dirty.h): whoever holds its cap may ask, and the
+ * bitmaps are charged to the PD that allocated the dataspace (one page
+ * per 64 MiB, page-rounded), -EDQUOT if it has no room.  A ROM or UTCB
+ * dataspace answers -EPERM; their opcodes are used by no other object, so
+ * a cap that is no dataspace (a region map's managed dataspace included)
+ * answers -ENOSYS.  The bitmap comes back in chunks, not in a dataspace:
+ * no allocation, cap or quota per fetch, and each chunk is re-armed as it
+ * is read, so nothing written during a fetch of many chunks is lost.
+ */
+#define DS_DIRTY_WORDS (MSG_MAX_WORDS - 1) /* bitmap words per FETCH */
+enum ds_op {
+	DS_SIZE = 1,		 /* -> w0 = size */
+	DS_DIRTY_START = 0xd100, /* -> w0 = pages; all clean from now on;
+				    -EBUSY if already tracked */
+	DS_DIRTY_FETCH,		 /* w0 = first word, w1 = words (1..DS_DIRTY_WORDS)
+				    -> w0 = dirty pages in the words returned,
+				    w1.. = bitmap words (fewer at the end), bit i of
+				    word j = page 64 * (first + j) + i, written since
+				    the last fetch or start; those pages are clean
+				    again.  -ENOENT if not tracked */
+	DS_DIRTY_STOP,		 /* tracking off, quota back; -ENOENT if not on */
+};
 
 enum parent_op {
 	PARENT_EXIT = 1, /* w0 = exit code */
@@ -144,6 +167,16 @@ int cpu_get_regs(cap_t cpu, cap_t thread, struct cpu_regs *r);
 int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r);
 
 int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
+/* DS_DIRTY_START / STOP; *pages may be NULL. */
+int ds_dirty_start(cap_t ds, uint64_t *pages);
+int ds_dirty_stop(cap_t ds);
+/* DS_DIRTY_FETCH of bitmap words [first, first + *n), *n <= DS_DIRTY_WORDS:
+ * *n = words stored in bits, *ndirty = pages set in them (may be NULL). */
+int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
+		   uint64_t *ndirty);
+/* The whole bitmap of a dataspace of `pages` pages into bits[(pages + 63)
+ * / 64], chunk by chunk.  Dirty pages (>= 0) or -errno. */
+int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
 int log_write(cap_t log, const char *line, uint64_t len);
 
 int parent_session(cap_t parent, const char *service, const char *args, cap_t *out);

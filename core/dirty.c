@@ -1,0 +1,341 @@
+/*
+ * Dirty-page tracking of host memory ranges: a fixed table of ranges and
+ * one process-wide SIGSEGV handler (see core/dirty.h for the model).
+ *
+ * The handler may run on any thread, at any point of the interrupted
+ * code, so it takes no lock and allocates nothing: it scans the static
+ * table, and a range's bitmaps are only freed after the range has left
+ * the table and no handler is still looking at it.  Table slot protocol:
+ * FREE -> SETUP (claimed, fields being written; the handler ignores it)
+ * -> LIVE -> DYING (memory already writable again, so a handler finding
+ * its address there just lets the access retry) -> FREE once inflight,
+ * the number of handlers inside the slot, is 0.  All of that is sequential
+ * consistent atomics: a handler raises inflight before it reads state, a
+ * stopper sets DYING before it waits for inflight to drop.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include "core/dirty.h"
+
+enum { SLOT_FREE, SLOT_SETUP, SLOT_LIVE, SLOT_DYING };
+
+struct dirty_range {
+	_Atomic int state;
+	_Atomic unsigned inflight;
+	const void *key;
+	uintptr_t base;
+	uint64_t pages, words;
+	_Atomic uint64_t *bits;	  /* written since the last fetch */
+	_Atomic uint64_t *island; /* unprotected one page at a time */
+	_Atomic uint64_t islands; /* bits set in island */
+	_Atomic uint64_t fallbacks;
+};
+
+static struct dirty_range table[DIRTY_MAX_RANGES];
+static _Atomic unsigned table_used; /* slots at or above are FREE */
+static _Atomic uint64_t islands_total;
+static struct sigaction segv_prev; /* the handler ours chains to */
+
+static uint64_t last_word_mask(const struct dirty_range *r)
+{
+	unsigned tail = r->pages % 64;
+
+	return tail ? (1ULL << tail) - 1 : ~0ULL;
+}
+
+static void island_drop(struct dirty_range *r, uint64_t n)
+{
+	atomic_fetch_sub(&r->islands, n);
+	atomic_fetch_sub(&islands_total, n);
+}
+
+/* Whole range writable and dirty: bounded VMAs whatever gets written. */
+static int range_fallback(struct dirty_range *r)
+{
+	if (mprotect((void *)r->base, r->pages * DIRTY_PAGE, PROT_READ | PROT_WRITE))
+		return 0;
+	for (uint64_t w = 0; w < r->words; w++) {
+		atomic_store(&r->bits[w], w + 1 < r->words ? ~0ULL : last_word_mask(r));
+		atomic_store(&r->island[w], 0);
+	}
+	island_drop(r, atomic_load(&r->islands));
+	atomic_fetch_add(&r->fallbacks, 1);
+	return 1;
+}
+
+/* Signal context: a write fault on page p of the live range r.  The page
+ * is made writable before its bit is set (dirty_fetch relies on it). */
+static int range_mark(struct dirty_range *r, uint64_t p)
+{
+	uint64_t w = p / 64, b = 1ULL << (p % 64);
+
+	if (atomic_load(&islands_total) >= DIRTY_ISLAND_BUDGET)
+		return range_fallback(r);
+	if (mprotect((void *)(r->base + p * DIRTY_PAGE), DIRTY_PAGE,
+		     PROT_READ | PROT_WRITE))
+		return range_fallback(r); /* ENOMEM: out of VMAs */
+	atomic_fetch_or(&r->bits[w], b);
+	if (!(atomic_fetch_or(&r->island[w], b) & b)) {
+		atomic_fetch_add(&r->islands, 1);
+		atomic_fetch_add(&islands_total, 1);
+	}
+	return 1;
+}
+
+/* Signal context: 1 if addr lies in a tracked range (the access may be
+ * retried), 0 if it is none of ours (or the fallback failed). */
+static int dirty_fault(uintptr_t addr)
+{
+	unsigned used = atomic_load(&table_used);
+
+	for (unsigned i = 0; i < used; i++) {
+		struct dirty_range *r = &table[i];
+		int st, res = -1;
+
+		if (atomic_load_explicit(&r->state, memory_order_relaxed) == SLOT_FREE)
+			continue;
+		atomic_fetch_add(&r->inflight, 1);
+		st = atomic_load(&r->state);
+		if ((st == SLOT_LIVE || st == SLOT_DYING) && addr >= r->base &&
+		    (addr - r->base) / DIRTY_PAGE < r->pages)
+			res = st == SLOT_DYING
+				  ? 1
+				  : range_mark(r, (addr - r->base) / DIRTY_PAGE);
+		atomic_fetch_sub(&r->inflight, 1);
+		if (res >= 0)
+			return res;
+	}
+	return 0;
+}
+
+/* Not ours: behave as if our handler had never been installed. */
+static void segv_chain(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction dfl;
+
+	if (segv_prev.sa_flags & SA_SIGINFO) {
+		segv_prev.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (segv_prev.sa_handler != SIG_DFL && segv_prev.sa_handler != SIG_IGN) {
+		segv_prev.sa_handler(sig);
+		return;
+	}
+	/* default action: a faulting access faults again on return and
+	 * kills; a sent signal is sent again (it is blocked until then) */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGSEGV, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void dirty_segv(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	int ours = si->si_code == SEGV_ACCERR && dirty_fault((uintptr_t)si->si_addr);
+
+	errno = saved;
+	if (!ours)
+		segv_chain(sig, si, uc);
+}
+
+static int handler_ensure(void)
+{
+	struct sigaction cur, sa;
+
+	if (sigaction(SIGSEGV, NULL, &cur))
+		return -errno;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == dirty_segv)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = dirty_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	segv_prev = cur;
+	return sigaction(SIGSEGV, &sa, NULL) ? -errno : 0;
+}
+
+uint64_t dirty_bitmap_bytes(uint64_t pages)
+{
+	return 2 * ((pages + 63) / 64) * sizeof(uint64_t);
+}
+
+struct dirty_range *dirty_find(const void *key)
+{
+	unsigned used = atomic_load(&table_used);
+
+	for (unsigned i = 0; i < used; i++)
+		if (atomic_load(&table[i].state) == SLOT_LIVE && table[i].key == key)
+			return &table[i];
+	return NULL;
+}
+
+static struct dirty_range *slot_claim(void)
+{
+	for (unsigned i = 0; i < DIRTY_MAX_RANGES; i++) {
+		int st = SLOT_FREE;
+		unsigned used = atomic_load(&table_used);
+
+		if (!atomic_compare_exchange_strong(&table[i].state, &st, SLOT_SETUP))
+			continue;
+		while (used < i + 1 &&
+		       !atomic_compare_exchange_weak(&table_used, &used, i + 1))
+			;
+		return &table[i];
+	}
+	return NULL;
+}
+
+int dirty_start(void *base, uint64_t pages, const void *key, struct dirty_range **out)
+{
+	uint64_t words = (pages + 63) / 64;
+	struct dirty_range *r;
+	int err;
+
+	if (!pages || (uintptr_t)base % DIRTY_PAGE || pages > UINT64_MAX / DIRTY_PAGE)
+		return -EINVAL;
+	if (key && dirty_find(key))
+		return -EBUSY;
+	if ((err = handler_ensure()))
+		return err;
+	r = slot_claim();
+	if (!r)
+		return -ENOSPC;
+	r->bits = calloc(words, sizeof(*r->bits));
+	r->island = calloc(words, sizeof(*r->island));
+	if (!r->bits || !r->island) {
+		err = -ENOMEM;
+		goto undo;
+	}
+	r->key = key;
+	r->base = (uintptr_t)base;
+	r->pages = pages;
+	r->words = words;
+	atomic_store(&r->islands, 0);
+	atomic_store(&r->fallbacks, 0);
+	/* live before read-only: every fault must find the range */
+	atomic_store(&r->state, SLOT_LIVE);
+	if (!mprotect(base, pages * DIRTY_PAGE, PROT_READ)) {
+		*out = r;
+		return 0;
+	}
+	err = -errno;
+	atomic_store(&r->state, SLOT_SETUP);
+	while (atomic_load(&r->inflight))
+		sched_yield();
+undo:
+	free(r->bits);
+	free(r->island);
+	r->bits = r->island = NULL;
+	atomic_store(&r->state, SLOT_FREE);
+	return err;
+}
+
+/* The first page from p on (below end) whose bit in words (bitmap words
+ * from w0) is `set`; end if none. */
+static uint64_t next_page(const uint64_t *words, uint64_t w0, uint64_t p, uint64_t end,
+			  int set)
+{
+	while (p < end) {
+		uint64_t w = words[p / 64 - w0];
+
+		w = (set ? w : ~w) >> (p % 64);
+		if (w) {
+			p += (uint64_t)__builtin_ctzll(w);
+			return p < end ? p : end;
+		}
+		p = (p / 64 + 1) * 64;
+	}
+	return end;
+}
+
+/* mprotect every run of set bits of words[0..n) (bitmap words from w0). */
+static int protect_runs(struct dirty_range *r, uint64_t w0, const uint64_t *words,
+			unsigned n, int prot)
+{
+	uint64_t end = (w0 + n) * 64, p = next_page(words, w0, w0 * 64, end, 1);
+
+	while (p < end) {
+		uint64_t q = next_page(words, w0, p, end, 0);
+
+		if (mprotect((void *)(r->base + p * DIRTY_PAGE), (q - p) * DIRTY_PAGE,
+			     prot))
+			return -errno;
+		p = next_page(words, w0, q, end, 1);
+	}
+	return 0;
+}
+
+/*
+ * Take the bits, then protect what was taken.  A write between the two
+ * lands in a page reported now (the caller copies it after the fetch);
+ * from the protect on, every write faults again.  The handler makes a
+ * page writable before it sets its bit, so a page with its bit clear is
+ * never left writable.
+ */
+int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+		uint64_t *ndirty)
+{
+	uint64_t count = 0;
+	unsigned k;
+	int err;
+
+	if (!*n || word >= r->words)
+		return -EINVAL;
+	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
+	for (unsigned i = 0; i < k; i++) {
+		out[i] = atomic_exchange(&r->bits[word + i], 0);
+		count += (uint64_t)__builtin_popcountll(out[i]);
+	}
+	if ((err = protect_runs(r, word, out, k, PROT_READ))) {
+		for (unsigned i = 0; i < k; i++) /* still writable: still dirty */
+			atomic_fetch_or(&r->bits[word + i], out[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t isl = atomic_fetch_and(&r->island[word + i], ~out[i]) & out[i];
+
+		island_drop(r, (uint64_t)__builtin_popcountll(isl));
+	}
+	*n = k;
+	*ndirty = count;
+	return 0;
+}
+
+int dirty_stop(struct dirty_range *r)
+{
+	if (mprotect((void *)r->base, r->pages * DIRTY_PAGE, PROT_READ | PROT_WRITE))
+		return -errno;
+	atomic_store(&r->state, SLOT_DYING);
+	while (atomic_load(&r->inflight))
+		sched_yield();
+	island_drop(r, atomic_load(&r->islands));
+	free(r->bits);
+	free(r->island);
+	r->bits = r->island = NULL;
+	r->key = NULL;
+	atomic_store(&r->state, SLOT_FREE);
+	return 0;
+}
+
+uint64_t dirty_pages(const struct dirty_range *r)
+{
+	return r->pages;
+}
+
+uint64_t dirty_fallbacks(const struct dirty_range *r)
+{
+	return atomic_load(&r->fallbacks);
+}
+
+uint64_t dirty_islands(void)
+{
+	return atomic_load(&islands_total);
+}

@@ -1,0 +1,68 @@
+/*
+ * Dirty-page tracking of host memory ranges (core/dirty.c), the mechanism
+ * under DS_DIRTY_START/FETCH/STOP (core/dataspace.c).
+ *
+ * A tracked range is made read-only at host level; the first write to a
+ * page faults, the process-wide SIGSEGV handler marks the page in the
+ * range's bitmap and makes that page writable again, and the write
+ * completes.  Because dataspaces are mapped into Unicorn engines with
+ * uc_mem_map_ptr, this sees guest stores from TCG code and writes by the
+ * node itself alike, without splitting Unicorn regions.
+ *
+ * Every page unprotected on its own may split a host VMA (the kernel's
+ * limit is about 65 530 per process): once DIRTY_ISLAND_BUDGET such pages
+ * exist across all ranges, the range that faults next is unprotected as a
+ * whole and marked dirty as a whole (its "fallback").
+ *
+ * Writes by a system call (read(2) into tracked memory) do not fault into
+ * the handler: they fail with EFAULT.  Track memory only while nothing
+ * fills it that way.
+ */
+#ifndef CORE_DIRTY_H
+#define CORE_DIRTY_H
+
+#include <stdint.h>
+
+#define DIRTY_PAGE	    4096ULL
+#define DIRTY_MAX_RANGES    1024 /* tracked ranges per process */
+#define DIRTY_ISLAND_BUDGET 8192 /* pages unprotected one by one, all ranges */
+
+struct dirty_range;
+
+/* Bytes of bookkeeping (two bitmaps) for a range of pages pages: what a
+ * caller charges to someone's quota. */
+uint64_t dirty_bitmap_bytes(uint64_t pages);
+
+/* Track [base, base + pages * DIRTY_PAGE) (page aligned, readable and
+ * writable), all pages clean, under `key` (dirty_find).  Installs the
+ * SIGSEGV handler if it is not installed (again: a test framework may have
+ * replaced it).  0 or -EINVAL, -EBUSY (key already tracked), -ENOSPC (no
+ * free range), -ENOMEM, or mprotect's -errno. */
+int dirty_start(void *base, uint64_t pages, const void *key, struct dirty_range **out);
+
+/* The range tracked under key, or NULL. */
+struct dirty_range *dirty_find(const void *key);
+
+/* Bitmap words [word, word + *n) (clamped to the range; bit i of word j is
+ * page 64 * (word + j) + i) into out, and re-arm those pages: clear their
+ * bits and make them read-only again, so the next fetch reports only what
+ * was written after this one.  A write racing with the fetch on another
+ * thread lands in a page reported now (so copy reported pages after the
+ * fetch) or is reported next time: an incremental copy loses nothing.
+ * *n = words copied, *ndirty = pages set in them.  0, -EINVAL (word out
+ * of range or *n == 0) or mprotect's -errno (bits kept). */
+int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+		uint64_t *ndirty);
+
+/* Stop tracking: the memory is writable again, the bitmaps freed.  0 or
+ * mprotect's -errno (still tracked). */
+int dirty_stop(struct dirty_range *r);
+
+/* Pages of r: and how many times r fell back to whole-range tracking. */
+uint64_t dirty_pages(const struct dirty_range *r);
+uint64_t dirty_fallbacks(const struct dirty_range *r);
+
+/* Pages unprotected one by one in all ranges now (at most the budget). */
+uint64_t dirty_islands(void);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * Dirty-page tracking of host memory (core/dirty.h), below core's
+ * DS_DIRTY ops: native writes and guest stores from a Unicorn engine mark
+ * exactly the pages written, a fetch re-arms, a large dirty set falls back
+ * to the whole range, a racing writer loses nothing, and a fault outside
+ * tracked memory still reaches the handler that was there before (the
+ * default one kills; under ASan, ASan's reports).
+ *
+ * The crash cases run this binary again as a child (--segv-child) outside
+ * cmocka, which installs its own SIGSEGV handler around every test.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include "core/dirty.h"
+#include "kernel/backend.h"
+
+#define PAGE  DIRTY_PAGE
+#define CODE  0x400000ULL
+#define DATA  0x600000ULL
+#define NDATA 16
+
+static void *pages_map(uint64_t n)
+{
+	void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* The whole bitmap of r (at most 64 * 64 pages here). */
+static uint64_t fetch_all(struct dirty_range *r, uint64_t *bits)
+{
+	uint64_t words = (dirty_pages(r) + 63) / 64, dirty;
+	unsigned n = (unsigned)words;
+
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), 0);
+	assert_int_equal(n, words);
+	return dirty;
+}
+
+/* bits (of a range of at most 64 pages) as a mask */
+static uint64_t mask_of(const int *pages, unsigned n)
+{
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		m |= 1ULL << pages[i];
+	return m;
+}
+
+static unsigned maps_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned n = 0;
+	int c;
+
+	assert_non_null(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Native writes: exactly the pages written; reads mark nothing; after a
+ * fetch only later writes count; stop makes everything writable. */
+static void native_writes(void **state)
+{
+	uint8_t *m = pages_map(70);
+	struct dirty_range *r;
+	uint64_t bits[2], dirty;
+	unsigned n = 2;
+	volatile uint8_t sink;
+
+	m[5 * PAGE] = 9; /* content from before the start stays */
+	assert_int_equal(dirty_start(m, 70, m, &r), 0);
+	assert_ptr_equal(dirty_find(m), r);
+	assert_int_equal(dirty_pages(r), 70);
+	sink = m[5 * PAGE] + m[6 * PAGE];
+	(void)sink;
+	m[0] = 1;
+	m[3 * PAGE + 17] = 2;
+	m[3 * PAGE + 18] = 3;
+	m[69 * PAGE + PAGE - 1] = 4;		 /* the last page: in the second word */
+	memset(m + 10 * PAGE + PAGE - 8, 5, 16); /* pages 10 and 11 */
+	assert_int_equal(fetch_all(r, bits), 5);
+	assert_int_equal(bits[0],
+			 (1ULL << 0) | (1ULL << 3) | (1ULL << 10) | (1ULL << 11));
+	assert_int_equal(bits[1], 1ULL << (69 - 64));
+	assert_int_equal(m[5 * PAGE], 9);
+	assert_int_equal(m[3 * PAGE + 17], 2);
+
+	/* second round: page 3 again, page 64; nothing else */
+	m[3 * PAGE] = 6;
+	m[64 * PAGE] = 7;
+	assert_int_equal(fetch_all(r, bits), 2);
+	assert_int_equal(bits[0], 1ULL << 3);
+	assert_int_equal(bits[1], 1ULL);
+	assert_int_equal(fetch_all(r, bits), 0);
+	assert_int_equal(bits[0] | bits[1], 0);
+
+	/* a fetch of the second word only re-arms the second word */
+	m[1 * PAGE] = 1;
+	m[65 * PAGE] = 1;
+	n = 1;
+	assert_int_equal(dirty_fetch(r, 1, &n, bits, &dirty), 0);
+	assert_true(n == 1 && dirty == 1 && bits[0] == 2);
+	assert_int_equal(fetch_all(r, bits), 1);
+	assert_true(bits[0] == 2 && bits[1] == 0);
+
+	assert_int_equal(dirty_stop(r), 0);
+	assert_null(dirty_find(m));
+	m[2 * PAGE] = 8; /* writable, no handler involved */
+	assert_int_equal(dirty_islands(), 0);
+	munmap(m, 70 * PAGE);
+}
+
+/* Guest code run by a Unicorn engine over the tracked memory: three
+ * rounds of stores, each ending with a syscall. */
+#define SNIPPET(name, body)                                                              \
+	__asm__(".pushsection .rodata\n.globl " #name "\n" #name ":\n" body              \
+		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                \
+	extern const uint8_t name[], name##_end[]
+SNIPPET(g_rounds, "movq $1, 0x600000\n movq $2, 0x603000\n movb $3, 0x603fff\n"
+		  " movl $0x04040404, 0x605ffe\n mov 0x607000, %rax\n syscall\n"
+		  " movq $5, 0x601000\n movq $6, 0x603008\n syscall\n"
+		  " mov $0x608000, %edi\n mov $2048, %ecx\n mov $7, %eax\n rep stosq\n"
+		  " syscall\n");
+
+static void guest_run(struct vcpu *cpu)
+{
+	struct vcpu_trap t;
+
+	for (int i = 0; i < 1000; i++) {
+		vcpu_run(cpu, 1000, &t);
+		if (t.why != VCPU_PREEMPTED)
+			break;
+	}
+	assert_int_equal(t.why, VCPU_SYSCALL);
+}
+
+static void guest_stores(void **state)
+{
+	uint8_t *code = pages_map(1), *data = pages_map(NDATA);
+	const int round1[] = {0, 3, 5, 6}, round3[] = {8, 9, 10, 11};
+	struct dirty_range *r;
+	struct vspace *vs;
+	struct vcpu *cpu;
+	struct cpu_regs regs;
+	uint64_t bits[1];
+
+	memcpy(code, g_rounds, (size_t)(g_rounds_end - g_rounds));
+	assert_int_equal(vspace_create(&vs), 0);
+	assert_int_equal(vspace_map(vs, CODE, PAGE, code, MEM_R | MEM_X), 0);
+	assert_int_equal(vspace_map(vs, DATA, NDATA * PAGE, data, MEM_R | MEM_W), 0);
+	assert_int_equal(vcpu_create(vs, &cpu), 0);
+	vcpu_get_regs(cpu, &regs);
+	regs.rip = CODE;
+	vcpu_set_regs(cpu, &regs);
+	assert_int_equal(dirty_start(data, NDATA, data, &r), 0);
+
+	guest_run(cpu);
+	assert_int_equal(fetch_all(r, bits), 4);
+	assert_int_equal(bits[0], mask_of(round1, 4));
+	assert_int_equal(data[0x3fff], 3);
+	assert_int_equal(data[0x5fff] + data[0x6000], 8);
+
+	data[15 * PAGE] = 1; /* the node's own write between rounds */
+	guest_run(cpu);
+	assert_int_equal(fetch_all(r, bits), 3);
+	assert_int_equal(bits[0], (1ULL << 1) | (1ULL << 3) | (1ULL << 15));
+
+	guest_run(cpu);
+	assert_int_equal(fetch_all(r, bits), 4);
+	assert_int_equal(bits[0], mask_of(round3, 4));
+	assert_int_equal(((uint64_t *)data)[(11 * PAGE) / 8 + 511], 7);
+
+	assert_int_equal(dirty_stop(r), 0);
+	vcpu_destroy(cpu);
+	vspace_destroy(vs);
+	munmap(code, PAGE);
+	munmap(data, NDATA * PAGE);
+}
+
+/* More isolated dirty pages than the budget: the range falls back to
+ * whole-range tracking, everything reported dirty, VMAs merged again;
+ * the next fetch re-arms it page by page as usual. */
+static void fallback(void **state)
+{
+	uint64_t pages = 2 * DIRTY_ISLAND_BUDGET + 64, words = (pages + 63) / 64;
+	uint8_t *m = pages_map(pages);
+	uint64_t *bits = calloc(words, sizeof(*bits)), dirty;
+	unsigned before = maps_count(), n = (unsigned)words;
+	struct dirty_range *r;
+
+	assert_non_null(bits);
+	assert_int_equal(dirty_start(m, pages, m, &r), 0);
+	for (uint64_t p = 0; p < DIRTY_ISLAND_BUDGET; p++)
+		m[2 * p * PAGE] = 1; /* every other page: each its own VMA */
+	assert_int_equal(dirty_islands(), DIRTY_ISLAND_BUDGET);
+	assert_true(maps_count() > before + DIRTY_ISLAND_BUDGET);
+	assert_int_equal(dirty_fallbacks(r), 0);
+	m[2 * DIRTY_ISLAND_BUDGET * PAGE + PAGE] = 1; /* one more */
+	assert_int_equal(dirty_fallbacks(r), 1);
+	assert_int_equal(dirty_islands(), 0);
+	assert_true(maps_count() <= before + 2);
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), 0);
+	assert_int_equal(dirty, pages);
+	for (uint64_t w = 0; w < words; w++)
+		assert_int_equal(bits[w], ~0ULL);
+
+	m[7 * PAGE] = 2; /* re-armed: tracked page by page again */
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), 0);
+	assert_true(dirty == 1 && bits[0] == 1ULL << 7);
+	assert_int_equal(dirty_stop(r), 0);
+	munmap(m, pages * PAGE);
+	free(bits);
+}
+
+/* A writer thread stores into random pages while the main thread fetches
+ * and copies the pages each fetch reports into an image, the way an
+ * incremental checkpoint would, for RACE_S seconds: after the writer stops
+ * and a last round, the image equals the memory. */
+#define RACE_PAGES 256
+#define RACE_S	   0.2
+struct racer {
+	volatile uint64_t *mem;
+	atomic_int stop;
+	atomic_ulong writes;
+};
+
+static void *race_writer(void *arg)
+{
+	struct racer *rc = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ULL, seq = 0;
+
+	while (!atomic_load(&rc->stop)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		seq++;
+		rc->mem[(x % RACE_PAGES) * (PAGE / 8) + seq % 512] = seq;
+		atomic_store_explicit(&rc->writes, seq, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+/* one fetch, reported pages copied: how many */
+static uint64_t race_round(struct dirty_range *r, const uint8_t *mem, uint8_t *image)
+{
+	uint64_t bits[RACE_PAGES / 64], dirty;
+	unsigned n = RACE_PAGES / 64;
+
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), 0);
+	for (unsigned p = 0; p < RACE_PAGES; p++)
+		if (bits[p / 64] >> (p % 64) & 1)
+			memcpy(image + p * PAGE, mem + p * PAGE, PAGE);
+	return dirty;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void racing_writer(void **state)
+{
+	struct racer rc = {.mem = pages_map(RACE_PAGES)};
+	uint8_t *mem = (uint8_t *)rc.mem, *image = calloc(RACE_PAGES, PAGE);
+	uint64_t reported = 0;
+	struct dirty_range *r;
+	pthread_t th;
+	double t0;
+
+	assert_non_null(image);
+	assert_int_equal(dirty_start(mem, RACE_PAGES, &rc, &r), 0);
+	assert_int_equal(pthread_create(&th, NULL, race_writer, &rc), 0);
+	while (!atomic_load(&rc.writes))
+		sched_yield();
+	t0 = now_s();
+	while (now_s() - t0 < RACE_S)
+		reported += race_round(r, mem, image);
+	atomic_store(&rc.stop, 1);
+	pthread_join(th, NULL);
+	race_round(r, mem, image);
+	assert_true(reported > 0);
+	for (unsigned p = 0; p < RACE_PAGES; p++)
+		assert_memory_equal(image + p * PAGE, mem + p * PAGE, PAGE);
+	assert_int_equal(dirty_stop(r), 0);
+	munmap(mem, RACE_PAGES * PAGE);
+	free(image);
+}
+
+static void bad_arguments(void **state)
+{
+	uint8_t *m = pages_map(4);
+	struct dirty_range *r, *r2;
+	uint64_t bits[1], dirty;
+	unsigned n = 1;
+
+	assert_int_equal(dirty_start(m + 1, 1, NULL, &r), -EINVAL);
+	assert_int_equal(dirty_start(m, 0, NULL, &r), -EINVAL);
+	assert_int_equal(dirty_start(m, 4, m, &r), 0);
+	assert_int_equal(dirty_start(m, 4, m, &r2), -EBUSY);
+	assert_int_equal(dirty_fetch(r, 1, &n, bits, &dirty), -EINVAL);
+	n = 0;
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), -EINVAL);
+	n = 5; /* more words than there are: clamped */
+	m[PAGE] = 1;
+	assert_int_equal(dirty_fetch(r, 0, &n, bits, &dirty), 0);
+	assert_true(n == 1 && dirty == 1 && bits[0] == 2);
+	assert_int_equal(dirty_stop(r), 0);
+	assert_int_equal(dirty_bitmap_bytes(65536), 16384);
+	munmap(m, 4 * PAGE);
+}
+
+/* Child (no cmocka): a tracked write is handled, then a write to
+ * read-only memory that nobody tracks goes to the previous handler.  With
+ * argv "custom" that is a handler of ours that exits 42. */
+static void custom_segv(int sig, siginfo_t *si, void *uc)
+{
+	static const char msg[] = "custom handler\n";
+
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(si->si_addr ? 42 : 43);
+}
+
+static int segv_child(const char *how)
+{
+	uint8_t *t = pages_map(2), *u = pages_map(1);
+	struct dirty_range *r;
+	uint64_t bits[1], dirty;
+	unsigned n = 1;
+
+	if (!strcmp(how, "custom")) {
+		struct sigaction sa = {.sa_sigaction = custom_segv,
+				       .sa_flags = SA_SIGINFO};
+		sigaction(SIGSEGV, &sa, NULL);
+	}
+	if (dirty_start(t, 2, t, &r))
+		return 3;
+	t[PAGE] = 1;
+	if (dirty_fetch(r, 0, &n, bits, &dirty) || bits[0] != 2)
+		return 4;
+	fprintf(stderr, "tracked write handled\n");
+	mprotect(u, PAGE, PROT_READ);
+	*(volatile uint8_t *)(u + 8) = 1;
+	return 5; /* not reached */
+}
+
+/* Run this binary as a segv child; its exit status and stderr. */
+static int run_child(const char *how, char *err, size_t len)
+{
+	int pipefd[2], status;
+	ssize_t got, total = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		execl("/proc/self/exe", "test_dirty", "--segv-child", how, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((got = read(pipefd[0], err + total, len - 1 - (size_t)total)) > 0)
+		total += got;
+	err[total] = 0;
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void untracked_crashes(void **state)
+{
+	char err[8192];
+	int status = run_child("default", err, sizeof(err));
+
+	assert_non_null(strstr(err, "tracked write handled"));
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's handler was the previous one: it reports and exits */
+	assert_non_null(strstr(err, "AddressSanitizer: SEGV"));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+#else
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+#endif
+	status = run_child("custom", err, sizeof(err));
+	assert_non_null(strstr(err, "tracked write handled"));
+	assert_non_null(strstr(err, "custom handler"));
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 42);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(native_writes), cmocka_unit_test(guest_stores),
+	    cmocka_unit_test(fallback),	     cmocka_unit_test(racing_writer),
+	    cmocka_unit_test(bad_arguments), cmocka_unit_test(untracked_crashes),
+	};
+
+	if (argc == 3 && !strcmp(argv[1], "--segv-child"))
+		return segv_child(argv[2]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
