@@ -7,6 +7,7 @@
  * for the rebuild and back afterwards.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,63 +66,125 @@ uint64_t badge_map_new(const struct badge_map *bm, uint64_t old)
 	return old;
 }
 
-/* A badge map's pairs sorted by old badge, then by position (so that the
- * first pair of an old badge wins, as in badge_map_new). */
-struct sorted_pair {
-	uint64_t old_badge, new_badge;
-	unsigned pos;
+/*
+ * A badge map as an open-addressing hash table keyed by old badge, for
+ * the one lookup per live slot: a sorted index with a binary search per
+ * slot cost a dozen mispredicted steps each.  Badges are never 0 (a free
+ * slot's id), so 0 marks an empty bucket.  The first pair of an old badge
+ * wins, as in badge_map_new.
+ */
+struct badge_hash {
+	unsigned mask;
+	struct {
+		uint64_t old_badge, new_badge;
+	} b[];
 };
 
-static int pair_cmp(const void *a, const void *b)
+static unsigned badge_home(const struct badge_hash *h, uint64_t badge)
 {
-	const struct sorted_pair *x = a, *y = b;
-
-	if (x->old_badge != y->old_badge)
-		return x->old_badge < y->old_badge ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
+	/* badges go in steps of 4: the multiply spreads their high bits */
+	return (unsigned)((badge * 0x9e3779b97f4a7c15ULL) >> 32) & h->mask;
 }
 
-/* badge_map_new on the sorted pairs sp[0, n). */
-static uint64_t sorted_new(const struct sorted_pair *sp, unsigned n, uint64_t old)
+static struct badge_hash *badge_hash_make(const struct badge_map *bm)
 {
-	unsigned lo = 0, hi = n;
+	unsigned n = bm->n < CAP_SLOTS ? bm->n : CAP_SLOTS, size = 64;
+	struct badge_hash *h;
 
-	while (lo < hi) { /* the first pair with old_badge >= old */
-		unsigned mid = lo + (hi - lo) / 2;
-		if (sp[mid].old_badge < old)
-			lo = mid + 1;
-		else
-			hi = mid;
+	while (size < 2 * n) /* at most half full */
+		size *= 2;
+	h = calloc(1, sizeof *h + size * sizeof h->b[0]);
+	if (!h)
+		return NULL;
+	h->mask = size - 1;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t old = bm->pair[i].old_badge;
+		unsigned p = badge_home(h, old);
+		if (!old)
+			continue;
+		while (h->b[p].old_badge && h->b[p].old_badge != old)
+			p = (p + 1) & h->mask;
+		if (!h->b[p].old_badge) {
+			h->b[p].old_badge = old;
+			h->b[p].new_badge = bm->pair[i].new_badge;
+		}
 	}
-	return lo < n && sp[lo].old_badge == old ? sp[lo].new_badge : old;
+	return h;
 }
 
-/* New badges into every live slot of m: one sorted index of bm, then a
- * binary search per slot. */
+static uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old)
+{
+	for (unsigned p = badge_home(h, old); h->b[p].old_badge; p = (p + 1) & h->mask)
+		if (h->b[p].old_badge == old)
+			return h->b[p].new_badge;
+	return old;
+}
+
+/* New badges into every live slot of m. */
 static int rebadge_slots(struct cap_map *m, const struct badge_map *bm)
 {
-	unsigned n = bm->n < CAP_SLOTS ? bm->n : CAP_SLOTS;
-	struct sorted_pair *sp = malloc((n ? n : 1) * sizeof *sp);
+	struct badge_hash *h = badge_hash_make(bm);
 
-	if (!sp)
+	if (!h)
 		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++)
-		sp[i] =
-		    (struct sorted_pair){bm->pair[i].old_badge, bm->pair[i].new_badge, i};
-	qsort(sp, n, sizeof *sp, pair_cmp);
 	for (unsigned i = 0; i < CAP_SLOTS; i++) {
 		struct cap_index *e = &m->slot[i];
 		if (e->id && e->id != CAP_ID_INVALID)
-			e->id = sorted_new(sp, n, e->id);
+			e->id = badge_hash_new(h, e->id);
 	}
-	free(sp);
+	free(h);
 	return 0;
+}
+
+/*
+ * The tree's links all point at slots of the cap map itself, which lies
+ * in one region of the copy (model_ptr found it whole): a link moves
+ * between host and target address by the map's offset, with no region
+ * search per link (three links for each of the CAP_SLOTS slots).
+ */
+struct map_span {
+	uint8_t *host;	/* the map in the copy */
+	uint64_t guest; /* its address in the target */
+};
+
+/* One link field, host -> target (to_host 0) or back; NULL stays NULL.
+ * -EFAULT for a link that is not a slot of the map. */
+static int link_move(const struct map_span *s, void **field, int to_host)
+{
+	uint64_t v = (uint64_t)(uintptr_t)*field, base, off;
+
+	if (!v)
+		return 0;
+	base = (to_host ? s->guest : (uint64_t)(uintptr_t)s->host) +
+	       offsetof(struct cap_map, slot);
+	off = v - base;
+	if (v < base || off >= sizeof(struct cap_index) * CAP_SLOTS ||
+	    off % sizeof(struct cap_index))
+		return -EFAULT;
+	off += offsetof(struct cap_map, slot);
+	*field = to_host ? (void *)(s->host + off) : (void *)(uintptr_t)(s->guest + off);
+	return 0;
+}
+
+/* Translate every link of the cap map copy (to_host 1: target -> host). */
+static int cap_map_links(struct cap_map *m, uint64_t guest, int to_host)
+{
+	const struct map_span s = {(uint8_t *)m, guest};
+	int rc = 0;
+
+	for (unsigned i = 0; i < CAP_SLOTS && !rc; i++) {
+		struct cap_index *e = &m->slot[i];
+		if (!(rc = link_move(&s, (void **)&e->left, to_host)))
+			rc = link_move(&s, (void **)&e->right, to_host);
+		if (!rc)
+			rc = link_move(&s, (void **)&e->parent, to_host);
+	}
+	return rc ? rc : link_move(&s, (void **)&m->root, to_host);
 }
 
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm)
 {
 	struct cap_map *m = model_ptr(model, model->cap_map_addr, sizeof *m);
-	uint64_t g;
 	int rc;
 
 	if (!m || m->magic != CAP_MAP_MAGIC || m->entries != CAP_SLOTS)
@@ -130,36 +193,7 @@ int cap_map_fix(struct mon_model *model, const struct badge_map *bm)
 		return rc;
 	if ((rc = cap_map_rebuild(m)) || (rc = cap_map_check(m)))
 		return rc ? rc : -EINVAL;
-	/* host -> guest: the tree's links point into the same array */
-	if ((rc = model_h2g(model, m, &g)))
-		return rc;
-	for (unsigned i = 0; i < CAP_SLOTS; i++) {
-		struct cap_index *e = &m->slot[i];
-		if ((rc = model_h2g_ptr(model, (void **)&e->left)) ||
-		    (rc = model_h2g_ptr(model, (void **)&e->right)) ||
-		    (rc = model_h2g_ptr(model, (void **)&e->parent)))
-			return rc;
-	}
-	return model_h2g_ptr(model, (void **)&m->root);
-}
-
-/* Translate every link of the cap map copy (dir 1: guest -> host). */
-static int cap_map_links(struct mon_model *model, struct cap_map *m, int to_host)
-{
-	int rc = 0;
-
-	for (unsigned i = 0; i < CAP_SLOTS && !rc; i++) {
-		struct cap_index *e = &m->slot[i];
-		void **f[3] = {(void **)&e->left, (void **)&e->right,
-			       (void **)&e->parent};
-		for (int k = 0; k < 3 && !rc; k++)
-			rc = to_host ? model_g2h_ptr(model, f[k], sizeof *e)
-				     : model_h2g_ptr(model, f[k]);
-	}
-	if (!rc)
-		rc = to_host ? model_g2h_ptr(model, (void **)&m->root, sizeof *m->root)
-			     : model_h2g_ptr(model, (void **)&m->root);
-	return rc;
+	return cap_map_links(m, model->cap_map_addr, 0);
 }
 
 int cap_map_verify(struct mon_model *model)
@@ -169,9 +203,9 @@ int cap_map_verify(struct mon_model *model)
 
 	if (!m)
 		return -EINVAL;
-	if ((rc = cap_map_links(model, m, 1)))
+	if ((rc = cap_map_links(m, model->cap_map_addr, 1)))
 		return rc;
 	rc = cap_map_check(m) ? -EINVAL : 0;
-	cap_map_links(model, m, 0);
+	cap_map_links(m, model->cap_map_addr, 0);
 	return rc;
 }

@@ -4,7 +4,9 @@
  * N read from the ROM "bench.count"; then it idles on a worker thread for
  * BENCH_CR_IDLE_MS (the monitor's test hook checkpoints and restores it
  * meanwhile) and exits 0 after calling every object once, 1 if one does
- * not answer with its own number.  Logs "bench_cr_caps: N objects".
+ * not answer with its own number.  Logs "bench_cr_caps: N objects", or
+ * "bench_cr_caps: cannot set up: WHY" and exits 2 (bench_cr prints WHY
+ * when it looks for the largest N that fits).
  *
  * The ROM is read and its dataspace detached and released before the
  * objects are made: the monitor does not record the dataspace of a ROM
@@ -94,31 +96,44 @@ void component_construct(struct env *env)
 {
 	struct caps_state *s = calloc(1, sizeof *s);
 	struct thread *t;
+	int rc;
 
-	if (!s)
-		goto err;
-	s->env = env;
-	s->n = read_count(env);
-	if (!s->n) {
-		env_log(env, "bench_cr_caps: cannot read a count from ROM 'bench.count'");
+	if (!s) {
+		env_log(env, "bench_cr_caps: cannot set up: no memory");
 		goto err;
 	}
-	s->obj = calloc(s->n ? s->n : 1, sizeof *s->obj);
-	if (!s->obj)
+	if (!(s->n = read_count(env))) {
+		env_log(env,
+			"bench_cr_caps: cannot set up: no count in ROM 'bench.count'");
 		goto err;
+	}
+	s->env = env;
+	s->obj = calloc(s->n, sizeof *s->obj);
+	if (!s->obj) {
+		env_log(env, "bench_cr_caps: cannot set up: no memory for %llu objects",
+			(unsigned long long)s->n);
+		goto err;
+	}
 	for (uint64_t i = 0; i < s->n; i++) {
 		s->obj[i].nr = i;
 		if (!cap_valid(ep_manage(env->ep, &s->obj[i].rpc, obj_dispatch))) {
-			env_log(env, "bench_cr_caps: ep_manage failed at object %llu",
+			env_log(env,
+				"bench_cr_caps: cannot set up: ep_manage failed at "
+				"object %llu",
 				(unsigned long long)i);
 			goto err;
 		}
 	}
 	env_log(env, "bench_cr_caps: %llu objects", (unsigned long long)s->n);
-	if (thread_create(env, "idle", idle, s, 0, &t))
+	/* the worker needs cap map slots of its own (a receive window) */
+	if ((rc = thread_create(env, "idle", idle, s, 0, &t))) {
+		env_log(env,
+			"bench_cr_caps: cannot set up: no idle thread after %llu objects "
+			"(errno %d)",
+			(unsigned long long)s->n, -rc);
 		goto err;
+	}
 	return;
 err:
-	env_log(env, "bench_cr_caps: cannot set up");
 	env_exit(env, 2);
 }
