@@ -93,6 +93,10 @@ static unsigned irq_bind(struct irq *q, struct thread *caller, uint64_t kcap,
 
 	if (!o || o->type != KOBJ_THREAD || t->state == TS_DEAD)
 		return KERR_INVAL_CAP;
+	/* bound so already: a no-op (a thread restored before its own bind
+	 * ran finds the irq bound to it by the restorer) */
+	if (q->thread == t && q->label == label)
+		return KERR_OK;
 	if (q->thread && q->thread->state != TS_DEAD)
 		return KERR_BUSY;
 	irq_unbind(q);

@@ -50,10 +50,6 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 			   ? MON_CLASS_THREAD
 			   : MON_CLASS_UNKNOWN;
 	}
-	if (record_is_dead(mon, id)) {
-		*aux = 1; /* an object gone while the target held it */
-		return MON_CLASS_SKIPPED;
-	}
 	if ((p = proxy_find(mon, id)) != NULL) {
 		*aux = (uint64_t)(p - mon->proxy); /* which proxy (image_convert.c) */
 		if (p->type == &region_map_proxy_type) {
@@ -64,6 +60,11 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 						     : MON_CLASS_SESSION;
 	}
 	if ((r = record_find(mon, id)) != NULL) {
+		if (r->cls == MON_CLASS_DEAD) {
+			r->aux2 = mon->checkpoints + 1; /* still held: kept */
+			*aux = 1; /* an object gone while the target held it */
+			return MON_CLASS_SKIPPED;
+		}
 		*aux = r->aux;
 		return r->cls;
 	}
@@ -104,5 +105,10 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 		model->cap[model->ncaps++] = (struct mon_model_cap){KCAP(i), id, aux, c};
 		model->count[c]++;
 	}
+	/* dead records whose entries the target has dropped are done with */
+	for (unsigned i = 0; i < MON_MAX_RECORDS; i++)
+		if (mon->rec[i].used && mon->rec[i].cls == MON_CLASS_DEAD &&
+		    mon->rec[i].aux2 != mon->checkpoints + 1)
+			record_drop(mon, mon->rec[i].badge);
 	return unknown ? -ENOTRECOVERABLE : 0;
 }

@@ -1,7 +1,7 @@
 /*
  * The target's CPU session, intercepted: every thread it creates is
  * recorded with its thread-area number, UTCB address and kernel-thread
- * badge (its "Ipc_server" cap, seed 003).
+ * badge (its "Ipc_server" cap, seed 003), until it kills it.
  */
 #include <errno.h>
 
@@ -9,6 +9,10 @@
 
 static void cpu_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
+	if (req->code == CPU_KILL && req->ncaps >= 1) { /* gone: not checkpointed */
+		thread_drop(p->mon, req->badge[0]);
+		return;
+	}
 	if (req->code != CPU_CREATE_THREAD || r->ncaps < 1 || r->nwords < 3 ||
 	    !cap_valid(r->caps[0]))
 		return;

@@ -32,8 +32,7 @@
 #define MON_MAX_PENDING	  128 /* signals drained at one checkpoint */
 #define MON_REC_HASH_BITS 13  /* index slots: twice MON_MAX_RECORDS */
 #define MON_MAX_REGIONS	  64
-#define MON_MAX_RMAPS	  8  /* managed region maps of a target */
-#define MON_MAX_DEAD	  16 /* badges of objects gone while the target held them */
+#define MON_MAX_RMAPS	  8 /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
 
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
@@ -117,6 +116,8 @@ enum mon_class {
 	MON_CLASS_TASK,	     /* FIXED_TASK: the target's own task, core-managed */
 	MON_CLASS_PARENT,    /* FIXED_PARENT: the monitor's parent object */
 	MON_CLASS_SKIPPED,   /* receive window / dead entry: nothing to restore */
+	MON_CLASS_DEAD,	     /* record of an object gone while the target may
+				still hold its cap (classified as skipped) */
 	MON_CLASS_COUNT,
 };
 const char *mon_class_name(enum mon_class c);
@@ -191,10 +192,6 @@ struct monitor {
 	uint64_t checkpoints, restores;
 	int restoring;	    /* a same-node restore is under way */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
-	/* badges of objects the monitor served that are gone while the
-	 * target may still hold their caps (a destroyed region map): a ring */
-	uint64_t dead[MON_MAX_DEAD];
-	unsigned ndead;
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */
 	unsigned npending;
@@ -315,10 +312,13 @@ void region_drop(struct monitor *mon, uint64_t rm, uint64_t at);
 uint64_t record_ds_size(struct monitor *mon, const struct mon_record *ds);
 int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb,
 	       uint64_t badge);
-/* An object with this badge is gone; the target may still hold its cap
- * (a dead entry, skipped by checkpoints). */
+/* Forget the thread whose CPU-thread object has this badge. */
+void thread_drop(struct monitor *mon, uint64_t obj_badge);
+/* The object with this badge is gone (freed, killed, destroyed, closed)
+ * but the target may still hold its cap: its record becomes
+ * MON_CLASS_DEAD (references released), so checkpoints skip the entry;
+ * cap_classify drops it once the target's cap map no longer has it. */
 void record_dead(struct monitor *mon, uint64_t badge);
-int record_is_dead(const struct monitor *mon, uint64_t badge);
 /* Drop every record, region and thread (references released). */
 void records_clear(struct monitor *mon);
 

@@ -109,7 +109,7 @@ static void op_forward_session_cap(struct monitor *mon, struct msg *m)
 		uint64_t badge = cap_badge(m->caps[0]);
 		rc = rpc_call(mon->env->parent, m);
 		if (!rc && m->code == RPC_OK)
-			record_drop(mon, badge);
+			record_dead(mon, badge);
 	} else {
 		rc = rpc_call(mon->env->parent, m);
 	}

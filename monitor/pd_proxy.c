@@ -46,7 +46,7 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 			if (mon->region[i].used &&
 			    mon->region[i].ds_badge == req->badge[0])
 				region_drop(mon, mon->region[i].rm, mon->region[i].at);
-		record_drop(mon, req->badge[0]);
+		record_dead(mon, req->badge[0]);
 		break;
 	case PD_ATTACH:
 		if (r->nwords >= 1 && req->ncaps >= 1)
@@ -60,7 +60,7 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 			record_add(mon, MON_CLASS_RPC_GATE, c0, req->badge[0]);
 		break;
 	case PD_FREE_RPC_CAP:
-		record_drop(mon, req->badge[0]);
+		record_dead(mon, req->badge[0]);
 		break;
 	case PD_ALLOC_SIGNAL_SOURCE:
 		/* wrap the source: its semaphore is fetched through it */
@@ -76,7 +76,7 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 			record_add(mon, MON_CLASS_SIGNAL_CONTEXT, c0, req->w[0]);
 		break;
 	case PD_FREE_CONTEXT:
-		record_drop(mon, req->badge[0]);
+		record_dead(mon, req->badge[0]);
 		break;
 	case PD_ADDRESS_SPACE:
 	case PD_STACK_AREA: /* served too: attachments through it are recorded */

@@ -26,6 +26,7 @@ static const char *const class_names[MON_CLASS_COUNT] = {
     [MON_CLASS_TASK] = "task",
     [MON_CLASS_PARENT] = "parent",
     [MON_CLASS_SKIPPED] = "skipped",
+    [MON_CLASS_DEAD] = "dead",
 };
 
 const char *mon_class_name(enum mon_class c)
@@ -218,18 +219,43 @@ int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb, uint6
 	return -ENOSPC;
 }
 
-void record_dead(struct monitor *mon, uint64_t badge)
+void thread_drop(struct monitor *mon, uint64_t obj_badge)
 {
-	if (badge && !record_is_dead(mon, badge))
-		mon->dead[mon->ndead++ % MON_MAX_DEAD] = badge;
+	for (int i = 0; i < MON_MAX_THREADS; i++) {
+		struct mon_thread *t = &mon->thread[i];
+		if (!t->used || cap_badge(t->cap) != obj_badge)
+			continue;
+		memset(t, 0, sizeof *t);
+		record_dead(mon, obj_badge); /* references released */
+	}
 }
 
-int record_is_dead(const struct monitor *mon, uint64_t badge)
+void record_dead(struct monitor *mon, uint64_t badge)
 {
-	for (unsigned i = 0; badge && i < MON_MAX_DEAD; i++)
-		if (mon->dead[i] == badge)
-			return 1;
-	return 0;
+	struct mon_record *r = record_find(mon, badge);
+	unsigned i;
+
+	if (!badge || badge == CAP_ID_INVALID)
+		return;
+	if (!r) {
+		if (!mon->rec_indexed)
+			index_build(mon);
+		if (!mon->rec_nfree)
+			return; /* full: a later checkpoint names the entry */
+		i = mon->rec_free[--mon->rec_nfree];
+		r = &mon->rec[i];
+		memset(r, 0, sizeof *r);
+		r->used = 1;
+		r->badge = badge;
+		hash_insert(mon, i);
+	}
+	while (r->refs) {
+		r->refs--;
+		cap_release(r->cap);
+	}
+	r->cap = CAP_INVALID;
+	r->cls = MON_CLASS_DEAD;
+	r->aux = r->aux2 = 0;
 }
 
 void records_clear(struct monitor *mon)

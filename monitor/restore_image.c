@@ -313,10 +313,6 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 			path);
 		goto fail;
 	}
-	/* entries of objects that were gone stay dead here too */
-	for (unsigned i = 0; i < model->ncaps; i++)
-		if (model->cap[i].cls == MON_CLASS_SKIPPED && model->cap[i].aux)
-			record_dead(mon, model->cap[i].badge);
 	if ((rc = image_announced(im, mon))) {
 		env_log(mon->env, "monitor: restore refused: %s: a bad announce note",
 			path);

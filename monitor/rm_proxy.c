@@ -71,7 +71,7 @@ void region_map_forget(struct monitor *mon, struct proxy *map)
 		if (mon->region[i].used && mon->region[i].rm == map->obj.badge)
 			region_drop(mon, map->obj.badge, mon->region[i].at);
 	if (map->state[RMAP_DS])
-		record_drop(mon, map->state[RMAP_DS]);
+		record_dead(mon, map->state[RMAP_DS]);
 	proxy_destroy(mon, map);
 }
 

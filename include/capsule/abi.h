@@ -314,7 +314,9 @@ _Static_assert(1 + CPU_REGS_WORDS <= UTCB_MRS &&
  *   GATE_INFO  -> mr[0] = label, mr[1] = 1 if bound
  * Irq:
  *   IRQ_BIND    mr[1] = thread kcap, mr[2] = label: the thread receives
- *               (open wait) one message with this label per trigger
+ *               (open wait) one message with this label per trigger;
+ *               KERR_BUSY while bound to a live thread, except the same
+ *               bind again (same thread and label), which is a no-op
  *   IRQ_UNBIND  only from the task of the bound thread (KERR_PERM while
  *               it is bound to a live thread of another task)
  *   IRQ_TRIGGER counts; semaphore semantics, never blocks

@@ -88,14 +88,19 @@ static void root_irq(void *arg)
 	}
 	tag = kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), 0, &label);
 	CHECK(TAG_ERROR(tag) == KERR_TIMEOUT);
-	/* a second bind is refused; unbind, then bind to a waiting thread */
-	CHECK(TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x99)) ==
+	/* the same bind again is a no-op; another label (or, below, another
+	 * thread) is refused while bound; unbind, then bind to a waiting
+	 * thread */
+	CHECK(!TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x99)));
+	CHECK(TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x98)) ==
 	      KERR_BUSY);
 	CHECK(!TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_UNBIND)));
 	irq_hits = 0;
 	spawn(ROOT_TASK, KCAP(0x351), 1, irq_waiter, NULL);
 	CHECK(sleep_us(1000) == KERR_TIMEOUT);
 	CHECK(!TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_BIND, KCAP(0x351), 0x55)));
+	CHECK(TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x55)) ==
+	      KERR_BUSY);
 	for (int i = 0; i < 5; i++)
 		CHECK(!TAG_ERROR(KCALL(KCAP(0x350), PROTO_IRQ, IRQ_TRIGGER)));
 	CHECK(sleep_us(1000) == KERR_TIMEOUT);

@@ -122,5 +122,14 @@ rpc	rpc.xml	client	rpc_client	2M	200	L1	1	^$
 demo	demo.xml	calc_client	rpc_client	2M	200	L1	1	^$
 # a server whose client stays outside: node B's client reaches the restored root
 rpc_server	rpc_server.xml	server	rpc_server	2M	200	L1	1	^$
+# a server whose session is its signal context: node B's producer signals it
+signals	signals.xml	consumer	sig_consumer	2M	200	L1	1	^$
+# worker after round 1: its first four threads were killed and joined
+worker_round2	-	worker	worker	2M	200	L1	1	^$
+# quota after its RAM round: the dataspaces it freed are still in its cap map
+quota	-	quota	quota	2M	200	L2	2	^$
+# seed002 during construction (its signal thread may not have bound its
+# semaphore yet); its lines name badges, which are new after a restore
+seed002	-	seed002	seed002	2M	200	L2	2	badge 0x
 TESTS
 exit $fail
