@@ -79,6 +79,8 @@ static void sleep_us(uint64_t us)
 
 static void worker(void *arg)
 {
+	int rc;
+
 	volatile uint64_t *counter = (volatile uint64_t *)(uintptr_t)base;
 	volatile uint64_t *as_word = (volatile uint64_t *)(uintptr_t)as_at;
 
@@ -102,6 +104,9 @@ static void worker(void *arg)
 	}
 	if (*as_word != RM_MAGIC)
 		fail("the address-space attachment", -1);
+	/* the session goes, and its map with it (served by the monitor) */
+	if ((rc = parent_close(rm_env->parent, rm)))
+		fail("closing the RM session", rc);
 	env_log(rm_env, "cr_rm: done: %u faults, pages and counter intact", faults);
 	env_exit(rm_env, 0);
 }

@@ -10,6 +10,12 @@
  * same kind is taken as the faulting one.  Nothing of the task changes:
  * the probe has no data memory, so every access in it faults.
  *
+ * The block: with chained blocks RIP may name the block that jumped into
+ * the faulting one (its instructions and the jump already done), so the
+ * caller passes the block the block hook saw entered last, and the walk
+ * ends at that block's end (code past it did not run; walking on could
+ * match a later instruction that reads the same address).
+ *
  * Limits: a block whose earlier instruction computes the same address
  * from the current registers (e.g. two stores through one register that
  * the block changes in between) is ambiguous; the first match wins.  If
@@ -125,43 +131,31 @@ static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
 	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
 }
 
-/* Walk from start, one probed instruction at a time, for the first whose
- * access matches; with branches, the next instruction is where the probe
- * went (a branch decided by the current flags), else the one after. */
+/* Walk [start, end) one probed instruction at a time for the first whose
+ * access matches. */
 static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
-		       uint64_t start, uint64_t lo, uint64_t end, bool branches,
-		       unsigned kind, uint64_t addr, uint64_t *ip)
+		       uint64_t start, uint64_t end, unsigned kind, uint64_t addr,
+		       uint64_t *ip)
 {
-	uint64_t a = start, next;
 	struct cpu_regs r;
 
-	for (unsigned i = 0; i < LOCATE_INSNS && a >= lo && a < end; i++) {
+	for (unsigned i = 0; i < LOCATE_INSNS && start < end; i++) {
 		r = *now;
-		probe_step(pe, &r, a);
+		probe_step(pe, &r, start);
 		if (!pe->p.insn_size)
 			break;
 		if (pe->p.faulted && pe->p.kind == kind && pe->p.addr <= addr &&
 		    addr - pe->p.addr < (uint64_t)(pe->p.size > 0 ? pe->p.size : 1)) {
-			*ip = a;
+			*ip = start;
 			return 0;
 		}
-		next = a + pe->p.insn_size;
-		if (branches && !pe->p.faulted &&
-		    uc_reg_read(pe->uc, UC_X86_REG_RIP, &next) != UC_ERR_OK)
-			next = a + pe->p.insn_size;
-		a = next;
+		start += pe->p.insn_size;
 	}
 	return -ENOENT;
 }
 
-/*
- * Unicorn chains translation blocks: a fault in a block entered by a
- * direct jump from another may report the start of that earlier block,
- * with its instructions (and the jump) already done.  So when the plain
- * walk finds nothing, walk again following the probe's branches.
- */
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
-		       unsigned kind, uint64_t addr, uint64_t *ip)
+		       uint64_t block_end, unsigned kind, uint64_t addr, uint64_t *ip)
 {
 	struct probe_engine *pe = probe_get(vs);
 	uint64_t page = start & ~(PAGE - 1), end;
@@ -172,9 +166,9 @@ int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t s
 		return -ENOMEM;
 	pages = probe_load_code(vs, pe, page);
 	end = page + pages * PAGE;
-	err = locate_walk(pe, now, start, page, end, false, kind, addr, ip);
-	if (err)
-		err = locate_walk(pe, now, start, page, end, true, kind, addr, ip);
+	if (block_end > start && block_end < end)
+		end = block_end; /* past the block's end is code that did not run */
+	err = locate_walk(pe, now, start, end, kind, addr, ip);
 	if (pages)
 		uc_mem_unmap(pe->uc, page, pages * PAGE);
 	return err;

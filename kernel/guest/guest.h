@@ -71,6 +71,9 @@ struct vspace {
 	uc_hook hooks[5];
 	struct wd_slot wd;
 	struct probe_engine *probe; /* fault_locate.c, made on first use */
+	/* the translation block being run, [block, block_end) (hook_block;
+	 * block 0: none yet in this run): a data fault lies in it */
+	uint64_t block, block_end;
 };
 
 /*
@@ -104,11 +107,12 @@ struct probe_engine {
 	uc_engine *uc;
 	struct probe p;
 };
-/* A data fault of kind at addr was reported at block start `start` with
- * registers now (those before the faulting instruction): find the
- * faulting instruction's address.  0 and *ip, or -ENOENT / -ENOMEM. */
+/* A data fault of kind at addr happened in the block [start, block_end)
+ * (block_end 0: unknown) with registers now (those before the faulting
+ * instruction): find the faulting instruction's address.  0 and *ip, or
+ * -ENOENT / -ENOMEM. */
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
-		       unsigned kind, uint64_t addr, uint64_t *ip);
+		       uint64_t block_end, unsigned kind, uint64_t addr, uint64_t *ip);
 void guest_probe_destroy(struct vspace *vs);
 
 #endif

@@ -268,9 +268,15 @@ static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
 	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE))
 		return;
 	regs_from_engine(vs, &r);
-	if (guest_fault_locate(vs, &r, trap->fault_ip, trap->fault_kind, trap->fault_addr,
-			       &ip))
+	/* the block hook saw the block the fault is in; RIP may name the
+	 * block that jumped into it (chained blocks) */
+	if (vs->block && guest_fault_locate(vs, &r, vs->block, vs->block_end,
+					    trap->fault_kind, trap->fault_addr, &ip) == 0)
+		goto found;
+	if (guest_fault_locate(vs, &r, trap->fault_ip, 0, trap->fault_kind,
+			       trap->fault_addr, &ip))
 		return;
+found:
 	uc_reg_write(vs->uc, UC_X86_REG_RIP, &ip);
 	trap->fault_ip = ip;
 }
@@ -289,6 +295,7 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 	else
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
 	memset(&vs->trap, 0, sizeof(vs->trap));
+	vs->block = vs->block_end = 0;
 	wd_run_begin(&vs->wd, slice_us);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);

@@ -114,11 +114,15 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 	uc_emu_stop(uc);
 }
 
-/* Preemption point: the watchdog asked to end this run (watchdog.c). */
+/* Each block's start: a preemption point (the watchdog asked to end this
+ * run, watchdog.c), and where a data fault is looked for (fault_locate.c):
+ * a chained block may report the start of the one before it as RIP. */
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct vspace *vs = user;
 
+	vs->block = addr;
+	vs->block_end = addr + size;
 	if (atomic_load_explicit(&vs->wd.stop_request, memory_order_relaxed)) {
 		atomic_store_explicit(&vs->wd.stop_request, 0, memory_order_relaxed);
 		uc_emu_stop(uc);
