@@ -210,10 +210,21 @@ static int managed_ok(struct image_reader *r, const struct image_model *m,
 		      const struct cap_ctx *x, const struct image_dataspace *d)
 {
 	unsigned long long id = d->id;
+	unsigned maps = 0;
 	int64_t s;
 
 	if (d->kind != IMAGE_DS_MANAGED)
 		return 0;
+	for (size_t i = 0; i < sizeof d->managed.zero; i++)
+		if (d->managed.zero[i])
+			return image_reader_fail(
+			    r, "managed dataspace %llu: reserved bytes set", id);
+	for (uint32_t i = 0; i < m->ncaps; i++)
+		maps += m->caps[i].class == IMAGE_CAP_REGION_MAP &&
+			m->caps[i].arg == IMAGE_RM_MANAGED && m->caps[i].obj == d->id;
+	if (maps > 1)
+		return image_reader_fail(
+		    r, "managed dataspace %llu: named by %u region maps", id, maps);
 	s = image_ids_find(&x->sessions, d->managed.rm_session);
 	if (s < 0 || m->sessions[s].type != IMAGE_SESSION_RM)
 		return image_reader_fail(

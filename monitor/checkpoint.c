@@ -322,8 +322,15 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 
 		if (!g->used)
 			continue;
-		if (!ds || !g->size)
-			return -ESTALE;
+		if (!ds || !g->size) { /* e.g. a dataspace from another component */
+			env_log(
+			    mon->env,
+			    "monitor: checkpoint: region 0x%llx (%llu bytes): dataspace "
+			    "badge 0x%llx fits no class",
+			    (unsigned long long)g->at, (unsigned long long)g->size,
+			    (unsigned long long)g->ds_badge);
+			return -ENOTRECOVERABLE;
+		}
 		mr->rm = g->rm;
 		mr->at = g->at;
 		mr->off = g->off;

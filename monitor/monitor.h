@@ -81,6 +81,7 @@ struct proxy_type {
 struct proxy {
 	struct rpc_object obj;
 	struct entrypoint *ep; /* the monitor's entrypoint that serves it */
+	uint64_t gen;	       /* which use of this slot (a blocked call checks) */
 	struct monitor *mon;
 	const struct proxy_type *type;
 	cap_t real;
@@ -191,6 +192,7 @@ struct monitor {
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
 	int restoring;	    /* a same-node restore is under way */
+	uint64_t proxy_gen; /* the last proxy's gen */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */

@@ -99,22 +99,42 @@ static void op_announce(struct monitor *mon, struct msg *m)
 	msg_reset(m, RPC_OK);
 }
 
+/* A session served through a proxy (Timer, RM) is gone: its proxy and,
+ * for RM, the maps made through it (the target may keep dead caps). */
+static void proxied_closed(struct monitor *mon, struct proxy *p)
+{
+	for (int i = 0; p->type == &rm_proxy_type && i < MON_MAX_PROXIES; i++) {
+		struct proxy *map = &mon->proxy[i];
+		if (map->used && map->type == &region_map_proxy_type &&
+		    map->state[RMAP_SESSION] == p->obj.badge) {
+			record_dead(mon, map->obj.badge);
+			region_map_forget(mon, map);
+		}
+	}
+	record_dead(mon, p->obj.badge);
+	proxy_destroy(mon, p);
+}
+
 static void op_forward_session_cap(struct monitor *mon, struct msg *m)
 {
+	struct proxy *p = m->ncaps >= 1 ? proxy_find(mon, cap_badge(m->caps[0])) : NULL;
+	uint64_t op = m->code, badge;
 	int rc;
 
+	if (p && (p->type == &timer_proxy_type || p->type == &rm_proxy_type))
+		m->caps[0] = p->real; /* the routed session it stands for */
+	else
+		p = NULL;
 	if (m->ncaps < 1 || !record_find(mon, cap_badge(m->caps[0])))
 		return mon_reply_err(m, -EINVAL);
-	if (m->code == PARENT_CLOSE) {
-		uint64_t badge = cap_badge(m->caps[0]);
-		rc = rpc_call(mon->env->parent, m);
-		if (!rc && m->code == RPC_OK)
-			record_dead(mon, badge);
-	} else {
-		rc = rpc_call(mon->env->parent, m);
-	}
-	if (rc)
-		mon_reply_err(m, rc);
+	badge = cap_badge(m->caps[0]);
+	if ((rc = rpc_call(mon->env->parent, m)))
+		return mon_reply_err(m, rc);
+	if (op != PARENT_CLOSE || m->code != RPC_OK)
+		return;
+	record_dead(mon, badge);
+	if (p)
+		proxied_closed(mon, p);
 }
 
 static void exit_deferred(void *arg)

@@ -56,41 +56,51 @@ static void sleep_us(uint64_t us)
  * A client's call to the target (served_proxy.c), forwarded from the
  * serving entrypoint.  A call the paused target had not taken when a
  * same-node restore destroyed it fails; it is made again, once, at the
- * restored object the proxy stands for then.  (A call the old target had
- * taken runs again too: see docs/cr.md.)
+ * restored object the proxy stands for then, with the client's caps
+ * translated anew (orig: the request as the client sent it).  (A call the
+ * old target had taken runs again too: see docs/cr.md.)  The proxy may be
+ * gone or its slot reused when the call comes back: gen tells.
  */
-static int served_call(struct proxy *p, struct msg *m)
+static int served_call(struct proxy *p, struct msg *m, const struct msg *orig)
 {
-	struct msg req = *m;
-	uint64_t object = p->state[0];
+	struct monitor *mon = p->mon;
+	uint64_t gen = p->gen, object = p->state[0];
+	struct mon_req again;
 	int rc = rpc_call(p->real, m);
 
 	if (!rc && m->code != RPC_INVALID_OBJECT)
 		return 0;
-	for (int i = 0; i < 5000 && p->mon->restoring; i++)
+	for (int i = 0; i < 5000 && mon->restoring; i++)
 		sleep_us(1000);
-	if (!p->used || p->state[0] == object)
+	if (!p->used || p->gen != gen || p->state[0] == object)
 		return rc;
-	*m = req;
+	*m = *orig;
+	translate(mon, m, &again);
 	return rpc_call(p->real, m);
 }
 
 static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct proxy *p = container_of(obj, struct proxy, obj);
+	struct monitor *mon = p->mon;
+	int served = p->ep != mon->env->ep;
+	uint64_t gen = p->gen;
 	struct mon_req req;
+	struct msg orig;
 	int rc;
 
-	if (!p->used || p->mon->state != MON_RUNNING)
+	if (!p->used || mon->state != MON_RUNNING)
 		return mon_reply_err(m, -ESRCH);
-	translate(p->mon, m, &req);
+	if (served)
+		orig = *m;
+	translate(mon, m, &req);
 	rc = p->type->before ? p->type->before(p, m) : 0;
 	if (rc == 1)
 		return;
 	if (rc < 0)
 		return mon_reply_err(m, rc);
-	rc = p->ep != p->mon->env->ep ? served_call(p, m) : rpc_call(p->real, m);
-	if (!p->used) /* dissolved while the call was out (the target ended) */
+	rc = served ? served_call(p, m, &orig) : rpc_call(p->real, m);
+	if (!p->used || p->gen != gen) /* dissolved while the call was out */
 		return mon_reply_err(m, -ESRCH);
 	if (rc)
 		return mon_reply_err(m, rc);
@@ -99,8 +109,8 @@ static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
 	/* every cap the reply carries stays known: the monitor keeps the
 	 * reference it received (a proxy cap put in by after() is its own) */
 	for (unsigned i = 0; i < m->ncaps; i++)
-		if (cap_valid(m->caps[i]) && !proxy_find(p->mon, cap_badge(m->caps[i])))
-			record_hold(p->mon, m->caps[i], p->type->name);
+		if (cap_valid(m->caps[i]) && !proxy_find(mon, cap_badge(m->caps[i])))
+			record_hold(mon, m->caps[i], p->type->name);
 }
 
 cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
@@ -120,6 +130,7 @@ cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct prox
 			continue;
 		memset(p, 0, sizeof *p);
 		p->mon = mon;
+		p->gen = ++mon->proxy_gen;
 		p->ep = ep;
 		p->type = t;
 		p->real = real;

@@ -10,6 +10,7 @@
  * Region-map proxy state: see RMAP_* in monitor.h.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "monitor/restore.h"
 
@@ -40,6 +41,18 @@ cap_t region_map_wrap(struct monitor *mon, cap_t real, uint64_t kind, uint64_t s
 	struct proxy *p;
 	cap_t c, ds = CAP_INVALID;
 
+	/* the PD's address space and stack area are one map each: served by
+	 * one proxy however often the target asks */
+	for (int i = 0; kind != RM_CREATE && i < MON_MAX_PROXIES; i++) {
+		p = &mon->proxy[i];
+		if (p->used && p->type == &region_map_proxy_type &&
+		    p->state[RMAP_KIND] == kind) {
+			cap_release(real);
+			if (out)
+				*out = p;
+			return p->obj.cap;
+		}
+	}
 	/* a managed map's dataspace names it in the records and the image,
 	 * whether or not the target ever asks for it */
 	if (kind == RM_CREATE && map_dataspace(real, &ds)) {
@@ -67,9 +80,13 @@ cap_t region_map_wrap(struct monitor *mon, cap_t real, uint64_t kind, uint64_t s
 
 void region_map_forget(struct monitor *mon, struct proxy *map)
 {
+	/* what is attached in it, and where its dataspace is attached */
 	for (int i = 0; i < MON_MAX_REGIONS; i++)
-		if (mon->region[i].used && mon->region[i].rm == map->obj.badge)
-			region_drop(mon, map->obj.badge, mon->region[i].at);
+		if (mon->region[i].used &&
+		    (mon->region[i].rm == map->obj.badge ||
+		     (map->state[RMAP_DS] &&
+		      mon->region[i].ds_badge == map->state[RMAP_DS])))
+			memset(&mon->region[i], 0, sizeof mon->region[i]);
 	if (map->state[RMAP_DS])
 		record_dead(mon, map->state[RMAP_DS]);
 	proxy_destroy(mon, map);

@@ -36,6 +36,17 @@ static int make_real(struct monitor *mon, cap_t pd, const struct mon_model_rmap 
 	return restore_call_cap(s->real, &m, real);
 }
 
+static void destroy_at(cap_t session, cap_t real)
+{
+	struct msg m;
+
+	if (!cap_valid(session))
+		return;
+	msg_reset(&m, RM_DESTROY);
+	msg_put_cap(&m, real);
+	rpc_call(session, &m);
+}
+
 static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *mr,
 		    struct badge_map *bm, struct rm_restore *rr)
 {
@@ -48,8 +59,11 @@ static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *
 	if ((rc = make_real(mon, pd, mr, bm, &made->session, &real)))
 		return rc;
 	made->real = real;
-	if (!cap_valid(proxy_new(mon, &region_map_proxy_type, cap_ref(real), &p)))
+	if (!cap_valid(proxy_new(mon, &region_map_proxy_type, cap_ref(real), &p))) {
+		destroy_at(made->session, real); /* not in rr: undone here */
+		cap_release(real);
 		return -ENOSPC;
+	}
 	made->p = p;
 	made->old_badge = mr->badge;
 	rr->n++;
@@ -98,17 +112,6 @@ cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge)
 		if (rr->map[i].old_ds == old_ds_badge && cap_valid(rr->map[i].ds))
 			return rr->map[i].ds;
 	return CAP_INVALID;
-}
-
-static void destroy_at(cap_t session, cap_t real)
-{
-	struct msg m;
-
-	if (!cap_valid(session))
-		return;
-	msg_reset(&m, RM_DESTROY);
-	msg_put_cap(&m, real);
-	rpc_call(session, &m);
 }
 
 void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr)

@@ -52,6 +52,21 @@ run_a() {
 lines() { grep "^\[$1\] " "$2" | grep -v "^\[$1\] monitor: "; }
 own() { lines "$1" "$2" | grep -Ev "$3"; }
 
+# refused NAME LABEL AT: node A's checkpoint was refused as DESIGN.md
+# wants for a cap (or an attached dataspace) of no class, named, and the
+# target, resumed, went on
+# exactly as in the uninterrupted run
+refused() {
+	grep -q "^\[$2\] monitor: checkpoint: .*badge 0x[0-9a-f]* fits no class" "$tmp/a.log" &&
+		grep -q "^\[$2\] monitor: checkpoint failed" "$tmp/a.log" ||
+		{ echo "zdtm $1: checkpoint $3 was not refused naming a kcap"; return 1; }
+	lines "$2" "$tmp/plain.log" >"$tmp/want"
+	lines "$2" "$tmp/a.log" >"$tmp/got"
+	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
+		{ echo "zdtm $1: after the refused checkpoint the target went on differently:"; cat "$tmp/diff"; return 1; }
+	echo "zdtm: PASS $1 ($2, checkpoint $3 refused as it must be, the target went on)"
+}
+
 # test_one NAME TEMPLATE LABEL BINARY RAM CAPS MS BEFORE UNORDERED
 test_one() {
 	name=$1 tpl=$2 label=$3 ms=$7 before=$8 unordered=$9
@@ -61,6 +76,8 @@ test_one() {
 	img=$tmp/$name.img
 	target="<target binary=\"$4\" ram=\"$5\" caps=\"$6\"/>"
 	cfg "$tpl" "$label" "$target" >"$tmp/plain.xml"
+	expect_refusal=0
+	case "$ms" in *!) expect_refusal=1 ms=${ms%!} ;; esac
 	case "$ms" in
 	L*) when="checkpoint_after_log=\"${ms#L}\"" at="after line ${ms#L}" ;;
 	*) when="checkpoint_after_ms=\"$ms\"" at="at $ms ms" ;;
@@ -71,6 +88,10 @@ test_one() {
 	rc=$?
 	[ $rc -lt 124 ] || { echo "zdtm $name: plain run timed out or was killed ($rc)"; return 1; }
 	run_a "$tmp/a.xml" "$tmp/a.log" "$label"
+	if [ $expect_refusal = 1 ]; then
+		refused "$name" "$label" "$at"
+		return
+	fi
 	[ -s "$img" ] && grep -q "^\[$label\] monitor: target stopped after its image" "$tmp/a.log" ||
 		{ echo "zdtm $name: node A wrote no image and did not stop"; return 1; }
 	run "$tmp/b.xml" "$tmp/b.log"
@@ -96,7 +117,9 @@ test_one() {
 #   target's <start> name; before: the fewest of the target's lines node A
 #   must print (0 where the checkpoint lands before the first one);
 #   checkpoint-ms "LN": after the target's Nth LOG line instead of a time
-#   (<test checkpoint_after_log>), for targets that never wait on time
+#   (<test checkpoint_after_log>), for targets that never wait on time;
+#   a trailing "!": the target holds a cap of no class there, so the
+#   checkpoint must be refused, naming it, and the target go on unchanged
 while read -r name tpl label bin ram caps ms before unordered; do
 	case "$name" in "" | "#"*) continue ;; esac
 	if ! test_one "$name" "$tpl" "$label" "$bin" "$ram" "$caps" "$ms" "$before" "${unordered:-^$}"; then
@@ -128,6 +151,10 @@ signals	signals.xml	consumer	sig_consumer	2M	200	L1	1	^$
 worker_round2	-	worker	worker	2M	200	L1	1	^$
 # quota after its RAM round: the dataspaces it freed are still in its cap map
 quota	-	quota	quota	2M	200	L2	2	^$
+# caps of no class (docs/cr.md): objects got through calls in a session
+# routed outside (revoke), a foreign managed dataspace (lazy)
+revoke	revoke.xml	revoke_client	revoke_client	2M	200	L1!	1	^$
+pager	pager.xml	lazy	lazy	2M	200	L5!	5	^$
 # seed002 during construction (its signal thread may not have bound its
 # semaphore yet); its lines name badges, which are new after a restore
 seed002	-	seed002	seed002	2M	200	L2	2	badge 0x
