@@ -38,6 +38,8 @@ struct mon_model_cap {
  * state as in the proxy (RMAP_* in monitor.h). */
 struct mon_model_rmap {
 	uint64_t badge, kind, size, session, ds_badge, sigh;
+	int nocap; /* from an image whose target held no cap of the map:
+		      badge is then its dataspace's id, a key only */
 };
 
 /* A checkpoint.  Invariants: every count within its array; cap sorted by

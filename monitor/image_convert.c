@@ -509,13 +509,15 @@ static int rmaps_from_image(const struct image_model *im, struct mon_model *m)
 	for (uint32_t i = 0; i < im->ndataspaces; i++) {
 		const struct image_dataspace *d = &im->dataspaces[i];
 		struct mon_model_rmap mr = {
-		    d->id, RM_CREATE, d->size, d->managed.rm_session, d->id, 0};
+		    d->id, RM_CREATE, d->size, d->managed.rm_session, d->id, 0, 1};
 		if (d->kind != IMAGE_DS_MANAGED)
 			continue;
 		for (uint32_t k = 0; k < im->ncaps; k++) {
 			const struct image_cap *c = &im->caps[k];
-			if (c->class == IMAGE_CAP_REGION_MAP && c->obj == d->id)
+			if (c->class == IMAGE_CAP_REGION_MAP && c->obj == d->id) {
 				mr.badge = c->badge;
+				mr.nocap = 0;
+			}
 			if (d->managed.fault_kcap && c->kcap == d->managed.fault_kcap)
 				mr.sigh = c->badge;
 		}

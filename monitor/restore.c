@@ -335,7 +335,7 @@ static void commit(struct rs *rs)
 	}
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		const struct mon_model_region *r = &rs->m->region[i];
-		region_add(mon, r->rm ? badge_map_new(&rs->bm, r->rm) : 0,
+		region_add(mon, r->rm ? rm_restore_proxy(&rs->rm, r->rm) : 0,
 			   badge_map_new(&rs->bm, r->ds_badge), r->at, r->off, r->size,
 			   r->perm);
 	}

@@ -40,6 +40,8 @@ int rm_restore_make(struct monitor *mon, cap_t pd, const struct mon_model *m,
  * dataspace for a managed map's old one (CAP_INVALID: none). */
 cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge);
 cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge);
+/* The new proxy's badge for the map keyed old_badge (0: none). */
+uint64_t rm_restore_proxy(const struct rm_restore *rr, uint64_t old_badge);
 void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr);
 /* The old maps go, the new ones' dataspaces become records. */
 void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);

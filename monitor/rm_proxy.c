@@ -191,9 +191,14 @@ int rmaps_record(struct monitor *mon, struct mon_model *model)
 				MON_MAX_RMAPS);
 			return -E2BIG;
 		}
-		model->rmap[model->nrmaps++] = (struct mon_model_rmap){
-		    p->obj.badge,	    p->state[RMAP_KIND], p->state[RMAP_SIZE],
-		    p->state[RMAP_SESSION], p->state[RMAP_DS],	 p->state[RMAP_SIGH]};
+		model->rmap[model->nrmaps++] =
+		    (struct mon_model_rmap){p->obj.badge,
+					    p->state[RMAP_KIND],
+					    p->state[RMAP_SIZE],
+					    p->state[RMAP_SESSION],
+					    p->state[RMAP_DS],
+					    p->state[RMAP_SIGH],
+					    0};
 	}
 	return 0;
 }

@@ -71,7 +71,9 @@ static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *
 	p->state[RMAP_SIZE] = mr->size;
 	p->state[RMAP_SESSION] = badge_map_new(bm, mr->session);
 	p->state[RMAP_SIGH] = mr->sigh; /* the old context until restored() */
-	if ((rc = badge_map_add(bm, mr->badge, p->obj.badge)))
+	/* a map the target holds no cap of is keyed by its dataspace's id,
+	 * which is no badge of the map */
+	if (!mr->nocap && (rc = badge_map_add(bm, mr->badge, p->obj.badge)))
 		return rc;
 	if (mr->kind != RM_CREATE)
 		return 0;
@@ -104,6 +106,14 @@ cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge)
 		if (rr->map[i].old_badge == old_badge)
 			return rr->map[i].real;
 	return CAP_INVALID;
+}
+
+uint64_t rm_restore_proxy(const struct rm_restore *rr, uint64_t old_badge)
+{
+	for (unsigned i = 0; i < rr->n; i++)
+		if (rr->map[i].old_badge == old_badge)
+			return rr->map[i].p->obj.badge;
+	return 0;
 }
 
 cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge)
@@ -160,5 +170,5 @@ void rm_restore_commit(struct monitor *mon, struct rm_restore *rr)
 		}
 		cap_release(made->real);
 	}
-	rr->n = 0;
+	/* rr stays readable: the commit looks its maps up afterwards */
 }

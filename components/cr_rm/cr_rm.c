@@ -9,10 +9,11 @@
  * page nobody attached yet -- the access faults, the handler (on the
  * entrypoint) attaches a fresh RAM page there, and the worker goes on.
  * It also attaches a RAM dataspace through its address space's region map
- * and holds its stack area's, and keeps the cap of a map it destroyed (a
- * dead entry a checkpoint skips).  After a restore the counter in the paged
- * memory goes on, the pages attached before are there with their words,
- * and a page first touched after the restore faults into the restored
+ * and holds its stack area's, keeps the cap of a map it destroyed (a
+ * dead entry a checkpoint skips), and lets go of the cap of a map whose
+ * dataspace stays attached (an image then names the map by its dataspace).  After a
+ * restore the counter in the paged memory goes on, the pages attached before are there
+ * with their words, and a page first touched after the restore faults into the restored
  * map's (new) fault handler.
  */
 #include <base/env.h>
@@ -27,10 +28,11 @@
 #define RM_STEPS    (RM_PAGES * RM_STRIDE)
 #define RM_SLEEP_US 8000
 #define RM_MAGIC    0x5eed0000ULL
+#define RM_MAGIC2   0x1005e000ULL
 
 static struct env *rm_env;
 static cap_t rm, map, as, stack_area, gone;
-static uint64_t base, as_at;
+static uint64_t base, as_at, loose_at;
 static struct signal_handler fault_sigh;
 static volatile unsigned faults;
 
@@ -104,11 +106,32 @@ static void worker(void *arg)
 	}
 	if (*as_word != RM_MAGIC)
 		fail("the address-space attachment", -1);
+	if (*(volatile uint64_t *)(uintptr_t)loose_at != RM_MAGIC2)
+		fail("the map whose cap was let go", -1);
 	/* the session goes, and its map with it (served by the monitor) */
 	if ((rc = parent_close(rm_env->parent, rm)))
 		fail("closing the RM session", rc);
 	env_log(rm_env, "cr_rm: done: %u faults, pages and counter intact", faults);
 	env_exit(rm_env, 0);
+}
+
+/* A one-page map with a RAM page inside, attached, whose cap the target
+ * then lets go: only its dataspace (attached) keeps it in use. */
+static int loose_map(struct env *env)
+{
+	cap_t m, ds, mds;
+	uint64_t at;
+	int rc;
+
+	if ((rc = rm_create(rm, RM_PAGE, &m)) ||
+	    (rc = pd_alloc_ram(env->pd, RM_PAGE, &ds)) ||
+	    (rc = region_attach(m, ds, 0, 0, RM_PAGE, MEM_R | MEM_W, &at)) ||
+	    (rc = region_dataspace(m, &mds)) ||
+	    (rc = pd_attach(env->pd, mds, 0, 0, 0, MEM_R | MEM_W, &loose_at)))
+		return rc;
+	*(volatile uint64_t *)(uintptr_t)loose_at = RM_MAGIC2;
+	cap_release(m);
+	return 0;
 }
 
 void component_construct(struct env *env)
@@ -127,6 +150,8 @@ void component_construct(struct env *env)
 	if ((rc = env_session(env, "RM", "", &rm)) ||
 	    (rc = rm_create(rm, RM_PAGES * RM_PAGE, &map)))
 		fail("region map", rc);
+	if ((rc = loose_map(env)))
+		fail("a map whose cap is let go", rc);
 	/* a map destroyed while its cap stays in the cap map: a dead entry */
 	if ((rc = rm_create(rm, RM_PAGE, &gone)) || (rc = rm_destroy(rm, gone)))
 		fail("a destroyed region map", rc);
