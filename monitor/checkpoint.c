@@ -248,7 +248,9 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		if (!mon->thread[i].used)
 			continue;
 		k++;
-		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+		/* an inactive thread's registers and UTCB are read too: a
+		 * restore's verify sees its threads before they start */
+		if (mt->state == TS_DEAD)
 			continue;
 		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
 		    (rc = read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))

@@ -72,10 +72,13 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
 void monitor_resume(struct monitor *mon);
 /*
  * Replace the paused target by a new one made from model (same node):
- * all or nothing.  0 with the new target running, or -errno with the new
- * one destroyed and the old one resumed.
+ * all or nothing.  0 with the new target committed but not yet running
+ * (verify it, then monitor_restore_start), or -errno with the new one
+ * destroyed and the old one resumed.
  */
 int monitor_restore(struct monitor *mon, const struct mon_model *model);
+/* Start the threads of a committed restore of model where it stopped. */
+void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
 void model_free(struct mon_model *model);
 
 /*

@@ -218,6 +218,13 @@ out:
 	return rc;
 }
 
+static void end_deferred(void *arg)
+{
+	struct monitor *mon = arg;
+
+	monitor_target_ended(mon, mon->exit_code);
+}
+
 static void stop_deferred(void *arg)
 {
 	struct monitor *mon = arg;
@@ -251,8 +258,16 @@ static int control_test(struct monitor *mon)
 		mon->restoring = 1; /* served calls that fail wait for it (proxy.c) */
 		rc = monitor_restore(mon, model);
 		mon->restoring = 0;
-		if (!rc)
-			rc = monitor_verify_now(mon, model, NULL);
+		if (!rc && (rc = monitor_verify_now(mon, model, NULL))) {
+			/* the old target is gone and the new one never ran */
+			env_log(mon->env, "monitor: the restored target failed its "
+					  "verify: it does not run");
+			mon->state = MON_EXITED;
+			mon->exit_code = 1;
+			ep_defer(mon->env->ep, end_deferred, mon);
+		} else if (!rc) {
+			monitor_restore_start(mon, model);
+		}
 	} else if (!rc) {
 		monitor_resume(mon);
 	}

@@ -373,11 +373,20 @@ static void commit(struct rs *rs)
 	mon->npending = rs->m->npending;
 	memcpy(mon->pending, rs->m->pending, sizeof mon->pending);
 	signals_resubmit(mon);
-	for (unsigned i = 0; i < rs->m->nthreads; i++) {
-		const struct mon_model_thread *mt = &rs->m->thread[i];
-		if (mt->state != TS_INACTIVE && mt->state != TS_DEAD)
-			cpu_start(mon->cpu, rs->thread[i].obj, mt->regs.rip,
-				  mt->regs.rsp);
+	/* its threads start once the restore is verified
+	 * (monitor_restore_start) */
+}
+
+void monitor_restore_start(struct monitor *mon, const struct mon_model *model)
+{
+	for (unsigned i = 0; i < model->nthreads; i++) {
+		const struct mon_model_thread *mt = &model->thread[i];
+		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+			continue;
+		for (int k = 0; k < MON_MAX_THREADS; k++)
+			if (mon->thread[k].used && mon->thread[k].nr == mt->nr)
+				cpu_start(mon->cpu, mon->thread[k].cap, mt->regs.rip,
+					  mt->regs.rsp);
 	}
 }
 

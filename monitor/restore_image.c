@@ -325,7 +325,8 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail;
 	if ((rc = monitor_verify_now(mon, model, seed)))
-		goto fail;
+		goto fail; /* none of it ran */
+	monitor_restore_start(mon, model);
 	goto out;
 fail:
 	target_destroy(mon);
