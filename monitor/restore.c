@@ -444,6 +444,10 @@ static int build(struct rs *rs)
 	rs->what = "cannot open its sessions";
 	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
 		return rc;
+	/* what the target's libbase told its old PD (capsule ps shows it) */
+	if (rs->m->cap_map_addr &&
+	    (rc = pd_cap_map_report(rs->pd, rs->m->cap_map_addr, CAP_SLOTS)))
+		return rc;
 	mark(rs, RS_OPEN);
 	if ((rc = make_threads(rs)))
 		return rc;
