@@ -350,20 +350,16 @@ static void commit(struct rs *rs)
 			env_log(mon->env, "monitor: restore: %s session: %s",
 				p->type->name, strerror(-rc));
 	}
-	/* Clients reach the target's services through its new roots: a
-	 * root proxy that served them was pointed at its new root above; a
-	 * root announced on another node gets a proxy now -- after the hooks,
-	 * which map old badges to new ones: on another node a new badge may
-	 * equal an unrelated old one. */
+	/* the roots it announced are its recreated gates now (a root proxy
+	 * that served clients was pointed at its new root above; a root
+	 * announced on another node is announced once the target runs,
+	 * monitor_restore_start) -- after the hooks, which map old badges to
+	 * new ones: on another node a new badge may equal an unrelated old
+	 * one */
 	for (int i = 0; i < mon->nannounced; i++) {
 		struct mon_record *r =
 		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
 		mon->announced[i].badge = r ? r->badge : 0;
-		if (!r || served_root(mon, r->badge))
-			continue;
-		if (served_announce(mon, mon->announced[i].name, r->cap))
-			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
-				mon->announced[i].name);
 	}
 	for (unsigned i = 0; i < rs->nfill; i++) {
 		cpu_kill(mon->cpu, rs->fill[i]);
@@ -387,6 +383,17 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model)
 			if (mon->thread[k].used && mon->thread[k].nr == mt->nr)
 				cpu_start(mon->cpu, mon->thread[k].cap, mt->regs.rip,
 					  mt->regs.rsp);
+	}
+	/* clients reach a root announced on another node once the target
+	 * runs (a session request to it before would wait on it, and init
+	 * gives up a request after INIT_SERVER_TIMEOUT_US and asks again) */
+	for (int i = 0; i < mon->nannounced; i++) {
+		struct mon_record *r = record_find(mon, mon->announced[i].badge);
+		if (!r || served_root(mon, r->badge))
+			continue;
+		if (served_announce(mon, mon->announced[i].name, r->cap))
+			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
+				mon->announced[i].name);
 	}
 }
 
