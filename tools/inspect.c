@@ -266,7 +266,7 @@ static void print_objects(struct out *o, const struct image_model *m)
 
 static void print_caps(struct out *o, const struct image_model *m)
 {
-	char pb[4];
+	char pb[4] = "---"; /* three letters and the NUL */
 	open_(o, "caps", '[', m->ncaps);
 	for (uint32_t i = 0; i < m->ncaps; i++) {
 		const struct image_cap *c = &m->caps[i];
