@@ -11,39 +11,32 @@ tmp=$(mktemp -d /tmp/capsule-xserver.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "cross_server: FAIL: $*"; for f in "$tmp"/*.log; do echo "--- $f"; sed 's/^/  | /' "$f"; done; exit 1; }
 
-cat >"$tmp/a.xml" <<CFG
+# node CONFIG-OF-THE-MONITOR [MORE-START-NODES]: a node with the monitor
+# "server" providing Echo
+node() {
+	cat <<CFG
 <config>
 	<default-route> <any-service> <parent/> </any-service> </default-route>
 	<start name="server" caps="500">
 		<binary name="monitor"/>
 		<resource name="RAM" quantum="16M"/>
 		<provides> <service name="Echo"/> </provides>
-		<config>
-			<target binary="cr_server" ram="2M" caps="100"/>
-			<test checkpoint_after_ms="20" image="$tmp/a.img" then="exit"/>
-		</config>
-	</start>
+		<config>$1</config>
+	</start>$2
 </config>
 CFG
-cat >"$tmp/b.xml" <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="server" caps="500">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="16M"/>
-		<provides> <service name="Echo"/> </provides>
-		<config> <restore image="$tmp/a.img"/> </config>
-	</start>
-	<start name="client" caps="100">
-		<binary name="cr_client"/>
-		<resource name="RAM" quantum="2M"/>
+}
+node "<target binary=\"cr_server\" ram=\"2M\" caps=\"100\"/>
+	<test checkpoint_after_ms=\"20\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
+node "<restore image=\"$tmp/a.img\"/>" "
+	<start name=\"client\" caps=\"100\">
+		<binary name=\"cr_client\"/>
+		<resource name=\"RAM\" quantum=\"2M\"/>
 		<route>
-			<service name="Echo"> <child name="server"/> </service>
+			<service name=\"Echo\"> <child name=\"server\"/> </service>
 			<any-service> <parent/> </any-service>
 		</route>
-	</start>
-</config>
-CFG
+	</start>" >"$tmp/b.xml"
 
 timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include "guest_snippet.h"
 #include "core/dirty.h"
 #include "kernel/backend.h"
 
@@ -132,10 +133,6 @@ static void native_writes(void **state)
 
 /* Guest code run by a Unicorn engine over the tracked memory: three
  * rounds of stores, each ending with a syscall. */
-#define SNIPPET(name, body)                                                              \
-	__asm__(".pushsection .rodata\n.globl " #name "\n" #name ":\n" body              \
-		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                \
-	extern const uint8_t name[], name##_end[]
 SNIPPET(g_rounds, "movq $1, 0x600000\n movq $2, 0x603000\n movb $3, 0x603fff\n"
 		  " movl $0x04040404, 0x605ffe\n mov 0x607000, %rax\n syscall\n"
 		  " movq $5, 0x601000\n movq $6, 0x603008\n syscall\n"

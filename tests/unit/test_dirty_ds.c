@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <base/region_map.h>
 #include "cpu_guest.h"
+#include "guest_snippet.h"
 
 #define DATA	   0x10000000ULL
 #define NDATA	   16
@@ -20,10 +21,6 @@
 
 /* Guest rounds: stores (and one load), then send(INIT_GATE, mr[0] = MARK)
  * and sleep.  Assembled by the host assembler, copied to the code page. */
-#define SNIPPET(name, body)                                                              \
-	__asm__(".pushsection .rodata\n.globl " #name "\n" #name ":\n" body              \
-		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                \
-	extern const uint8_t name[], name##_end[]
 #define SEND_AND_SLEEP                                                                   \
 	" movq $0xd1, %gs:8\n mov $0x400000, %edi\n mov $0x1001, %esi\n"                 \
 	" mov $-1, %rdx\n syscall\n"                                                     \

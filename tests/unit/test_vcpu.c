@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include "guest_snippet.h"
 #include "kernel/backend.h"
 
 #define PAGE	 0x1000ULL
@@ -32,12 +33,6 @@ static void run_trap(struct vcpu *cpu, struct vcpu_trap *t)
 			return;
 	}
 }
-
-/* A guest snippet: bytes between name and name_end in .rodata. */
-#define SNIPPET(name, body)                                                              \
-	__asm__(".pushsection .rodata\n.globl " #name "\n" #name ":\n" body              \
-		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n");                \
-	extern const uint8_t name[], name##_end[]
 
 /* rdi/rsi/rdx = args; syscall; store rax, rdx to DATA; syscall again */
 SNIPPET(g_sys, "mov $0x1111, %edi\n mov $0x2222, %esi\n mov $0x3333, %edx\n"
