@@ -225,6 +225,13 @@ static void end_deferred(void *arg)
 	monitor_target_ended(mon, mon->exit_code);
 }
 
+void monitor_target_ends(struct monitor *mon, int code)
+{
+	mon->state = MON_EXITED;
+	mon->exit_code = code;
+	ep_defer(mon->env->ep, end_deferred, mon);
+}
+
 static void stop_deferred(void *arg)
 {
 	struct monitor *mon = arg;
@@ -262,9 +269,7 @@ static int control_test(struct monitor *mon)
 			/* the old target is gone and the new one never ran */
 			env_log(mon->env, "monitor: the restored target failed its "
 					  "verify: it does not run");
-			mon->state = MON_EXITED;
-			mon->exit_code = 1;
-			ep_defer(mon->env->ep, end_deferred, mon);
+			monitor_target_ends(mon, 1);
 		} else if (!rc) {
 			monitor_restore_start(mon, model);
 		}

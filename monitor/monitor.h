@@ -218,6 +218,9 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 void monitor_construct(struct env *env, void *arg);
 /* Run the <test> checkpoint now (on the entrypoint, between requests). */
 void monitor_test_now(struct monitor *mon);
+/* The target ends with code: it is torn down and the monitor exits once
+ * the request being served is answered (deferred). */
+void monitor_target_ends(struct monitor *mon, int code);
 /* The target ended (exit code, or fault): tear it down, exit the monitor. */
 void monitor_target_ended(struct monitor *mon, int code);
 
@@ -246,6 +249,9 @@ cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct prox
 		   cap_t real, struct proxy **out);
 /* The proxy whose cap has this badge, or NULL. */
 struct proxy *proxy_find(struct monitor *mon, uint64_t badge);
+/* A proxy of type t whose state[k] is v, or NULL. */
+struct proxy *proxy_with(struct monitor *mon, const struct proxy_type *t, unsigned k,
+			 uint64_t v);
 /* Dissolve one proxy and drop its real cap. */
 void proxy_destroy(struct monitor *mon, struct proxy *p);
 /* Dissolve every proxy and drop its real cap. */
@@ -274,6 +280,9 @@ enum {
  * cap, or CAP_INVALID (real released). */
 cap_t region_map_wrap(struct monitor *mon, cap_t real, uint64_t kind, uint64_t size,
 		      uint64_t session, struct proxy **out);
+/* REGION_DATASPACE on the real map: 0 with *ds (one reference), or
+ * -errno. */
+int region_map_dataspace(cap_t real, cap_t *ds);
 /* The region-map proxy with this badge, or NULL. */
 struct proxy *region_map_find(struct monitor *mon, uint64_t badge);
 /* The map is gone: drop its attachments, its dataspace and its proxy. */

@@ -137,13 +137,6 @@ static void op_forward_session_cap(struct monitor *mon, struct msg *m)
 		proxied_closed(mon, p);
 }
 
-static void exit_deferred(void *arg)
-{
-	struct monitor *mon = arg;
-
-	monitor_target_ended(mon, mon->exit_code);
-}
-
 void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	struct monitor *mon = container_of(obj, struct monitor, parent_obj);
@@ -154,10 +147,8 @@ void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m)
 	case PARENT_EXIT:
 		if (!m->nwords)
 			return mon_reply_err(m, -EINVAL);
-		mon->exit_code = (int)(int64_t)m->w[0];
-		mon->state = MON_EXITED;
+		monitor_target_ends(mon, (int)(int64_t)m->w[0]);
 		msg_reset(m, RPC_OK);
-		ep_defer(mon->env->ep, exit_deferred, mon);
 		return;
 	case PARENT_SESSION:
 		return op_session(mon, m);

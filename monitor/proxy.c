@@ -29,6 +29,16 @@ struct proxy *proxy_find(struct monitor *mon, uint64_t badge)
 	return NULL;
 }
 
+struct proxy *proxy_with(struct monitor *mon, const struct proxy_type *t, unsigned k,
+			 uint64_t v)
+{
+	for (int i = 0; i < MON_MAX_PROXIES; i++)
+		if (mon->proxy[i].used && mon->proxy[i].type == t &&
+		    mon->proxy[i].state[k] == v)
+			return &mon->proxy[i];
+	return NULL;
+}
+
 /* Replace proxy caps by the real caps they stand for; summarise. */
 static void translate(struct monitor *mon, struct msg *m, struct mon_req *req)
 {

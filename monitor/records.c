@@ -102,12 +102,14 @@ struct mon_record *record_find(struct monitor *mon, uint64_t badge)
 	return NULL;
 }
 
-static struct mon_record *record_get(struct monitor *mon, cap_t cap)
+/* The record of badge, made (unused fields zero) if there is none;
+ * NULL when the table is full. */
+static struct mon_record *record_of(struct monitor *mon, uint64_t badge)
 {
-	struct mon_record *r = record_find(mon, cap_badge(cap));
+	struct mon_record *r = record_find(mon, badge);
 	unsigned i;
 
-	if (r || !cap_valid(cap))
+	if (r)
 		return r;
 	if (!mon->rec_indexed)
 		index_build(mon);
@@ -117,9 +119,20 @@ static struct mon_record *record_get(struct monitor *mon, cap_t cap)
 	r = &mon->rec[i];
 	memset(r, 0, sizeof *r);
 	r->used = 1;
-	r->cap = cap;
-	r->badge = cap_badge(cap);
+	r->badge = badge;
 	hash_insert(mon, i);
+	return r;
+}
+
+static struct mon_record *record_get(struct monitor *mon, cap_t cap)
+{
+	struct mon_record *r;
+
+	if (!cap_valid(cap))
+		return record_find(mon, cap_badge(cap));
+	r = record_of(mon, cap_badge(cap));
+	if (r && !r->cap.idx)
+		r->cap = cap;
 	return r;
 }
 
@@ -232,23 +245,12 @@ void thread_drop(struct monitor *mon, uint64_t obj_badge)
 
 void record_dead(struct monitor *mon, uint64_t badge)
 {
-	struct mon_record *r = record_find(mon, badge);
-	unsigned i;
+	struct mon_record *r;
 
 	if (!badge || badge == CAP_ID_INVALID)
 		return;
-	if (!r) {
-		if (!mon->rec_indexed)
-			index_build(mon);
-		if (!mon->rec_nfree)
-			return; /* full: a later checkpoint names the entry */
-		i = mon->rec_free[--mon->rec_nfree];
-		r = &mon->rec[i];
-		memset(r, 0, sizeof *r);
-		r->used = 1;
-		r->badge = badge;
-		hash_insert(mon, i);
-	}
+	if (!(r = record_of(mon, badge)))
+		return; /* full: a later checkpoint names the entry */
 	while (r->refs) {
 		r->refs--;
 		cap_release(r->cap);

@@ -181,7 +181,9 @@ static int make_regions(struct rs *rs)
 	rs->what = "cannot recreate its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		const struct mon_model_region *r = &rs->m->region[i];
-		cap_t ds = rm_restore_ds(&rs->rm, r->ds_badge), map = CAP_INVALID;
+		cap_t ds = rm_restore_ds(&rs->rm, r->ds_badge);
+		const struct rm_made *map =
+		    r->rm ? rm_restore_find(&rs->rm, r->rm) : NULL;
 		struct rs_ds *d;
 
 		if (!cap_valid(ds)) { /* RAM: a new dataspace */
@@ -189,9 +191,10 @@ static int make_regions(struct rs *rs)
 				return -ENOMEM;
 			ds = d->cap;
 		}
-		if (r->rm && !cap_valid(map = rm_restore_map(&rs->rm, r->rm)))
+		if (r->rm && !map)
 			return -ESRCH;
-		rc = r->rm ? region_attach(map, ds, r->at, r->off, r->size, r->perm, &at)
+		rc = r->rm ? region_attach(map->real, ds, r->at, r->off, r->size, r->perm,
+					   &at)
 			   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);
 		if (rc)
 			return rc;
@@ -335,7 +338,9 @@ static void commit(struct rs *rs)
 	}
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
 		const struct mon_model_region *r = &rs->m->region[i];
-		region_add(mon, r->rm ? rm_restore_proxy(&rs->rm, r->rm) : 0,
+		const struct rm_made *map =
+		    r->rm ? rm_restore_find(&rs->rm, r->rm) : NULL;
+		region_add(mon, map ? map->p->obj.badge : 0,
 			   badge_map_new(&rs->bm, r->ds_badge), r->at, r->off, r->size,
 			   r->perm);
 	}

@@ -36,12 +36,11 @@ struct rm_restore {
 /* New maps for the model's, their badges (proxy, dataspace) into bm. */
 int rm_restore_make(struct monitor *mon, cap_t pd, const struct mon_model *m,
 		    struct badge_map *bm, struct rm_restore *rr);
-/* The new real map for the map whose proxy had old_badge / the new
- * dataspace for a managed map's old one (CAP_INVALID: none). */
-cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge);
+/* What was made for the map keyed old_badge (its old proxy badge, or its
+ * dataspace's id for a map of no cap), or NULL / the new dataspace for a
+ * managed map's old one (CAP_INVALID: none). */
+const struct rm_made *rm_restore_find(const struct rm_restore *rr, uint64_t old_badge);
 cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge);
-/* The new proxy's badge for the map keyed old_badge (0: none). */
-uint64_t rm_restore_proxy(const struct rm_restore *rr, uint64_t old_badge);
 void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr);
 /* The old maps go, the new ones' dataspaces become records. */
 void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);

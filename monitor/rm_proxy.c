@@ -14,18 +14,12 @@
 
 #include "monitor/restore.h"
 
-static int map_dataspace(cap_t real, cap_t *ds)
+int region_map_dataspace(cap_t real, cap_t *ds)
 {
 	struct msg m;
-	int rc;
 
 	msg_reset(&m, REGION_DATASPACE);
-	if ((rc = rpc_call(real, &m)))
-		return rc;
-	if (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0]))
-		return -EPROTO;
-	*ds = m.caps[0];
-	return 0;
+	return restore_call_cap(real, &m, ds);
 }
 
 struct proxy *region_map_find(struct monitor *mon, uint64_t badge)
@@ -43,19 +37,16 @@ cap_t region_map_wrap(struct monitor *mon, cap_t real, uint64_t kind, uint64_t s
 
 	/* the PD's address space and stack area are one map each: served by
 	 * one proxy however often the target asks */
-	for (int i = 0; kind != RM_CREATE && i < MON_MAX_PROXIES; i++) {
-		p = &mon->proxy[i];
-		if (p->used && p->type == &region_map_proxy_type &&
-		    p->state[RMAP_KIND] == kind) {
-			cap_release(real);
-			if (out)
-				*out = p;
-			return p->obj.cap;
-		}
+	if (kind != RM_CREATE &&
+	    (p = proxy_with(mon, &region_map_proxy_type, RMAP_KIND, kind)) != NULL) {
+		cap_release(real);
+		if (out)
+			*out = p;
+		return p->obj.cap;
 	}
 	/* a managed map's dataspace names it in the records and the image,
 	 * whether or not the target ever asks for it */
-	if (kind == RM_CREATE && map_dataspace(real, &ds)) {
+	if (kind == RM_CREATE && region_map_dataspace(real, &ds)) {
 		cap_release(real);
 		return CAP_INVALID;
 	}

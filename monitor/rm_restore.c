@@ -77,9 +77,7 @@ static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *
 		return rc;
 	if (mr->kind != RM_CREATE)
 		return 0;
-	struct msg m;
-	msg_reset(&m, REGION_DATASPACE);
-	if ((rc = restore_call_cap(real, &m, &made->ds)))
+	if ((rc = region_map_dataspace(real, &made->ds)))
 		return rc;
 	p->state[RMAP_DS] = cap_badge(made->ds);
 	made->old_ds = mr->ds_badge;
@@ -100,20 +98,12 @@ int rm_restore_make(struct monitor *mon, cap_t pd, const struct mon_model *m,
 	return 0;
 }
 
-cap_t rm_restore_map(const struct rm_restore *rr, uint64_t old_badge)
+const struct rm_made *rm_restore_find(const struct rm_restore *rr, uint64_t old_badge)
 {
 	for (unsigned i = 0; i < rr->n; i++)
 		if (rr->map[i].old_badge == old_badge)
-			return rr->map[i].real;
-	return CAP_INVALID;
-}
-
-uint64_t rm_restore_proxy(const struct rm_restore *rr, uint64_t old_badge)
-{
-	for (unsigned i = 0; i < rr->n; i++)
-		if (rr->map[i].old_badge == old_badge)
-			return rr->map[i].p->obj.badge;
-	return 0;
+			return &rr->map[i];
+	return NULL;
 }
 
 cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge)

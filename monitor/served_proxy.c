@@ -41,15 +41,12 @@ static int target_object(struct monitor *mon, uint64_t badge)
 static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t real)
 {
 	struct entrypoint *ep = serve_ep(mon);
-	struct proxy *p;
+	struct proxy *p = proxy_with(mon, t, 0, cap_badge(real));
 	cap_t c;
 
-	for (int i = 0; i < MON_MAX_PROXIES; i++) {
-		p = &mon->proxy[i];
-		if (p->used && p->type == t && p->state[0] == cap_badge(real)) {
-			cap_release(real);
-			return p->obj.cap;
-		}
+	if (p) {
+		cap_release(real);
+		return p->obj.cap;
 	}
 	if (!ep) {
 		cap_release(real);
@@ -116,9 +113,5 @@ int served_announce(struct monitor *mon, const char *name, cap_t root)
 
 int served_root(struct monitor *mon, uint64_t root_badge)
 {
-	for (int i = 0; i < MON_MAX_PROXIES; i++)
-		if (mon->proxy[i].used && mon->proxy[i].type == &root_proxy_type &&
-		    mon->proxy[i].state[0] == root_badge)
-			return 1;
-	return 0;
+	return proxy_with(mon, &root_proxy_type, 0, root_badge) != NULL;
 }
