@@ -113,6 +113,13 @@ static struct mon_record *record_of(struct monitor *mon, uint64_t badge)
 		return r;
 	if (!mon->rec_indexed)
 		index_build(mon);
+	/* full: dead records go first (a target that frees objects for long
+	 * without a checkpoint would fill the table with them); one still in
+	 * its cap map then fails a checkpoint, naming it, instead of a live
+	 * object going unrecorded */
+	for (unsigned k = 0; !mon->rec_nfree && k < MON_MAX_RECORDS; k++)
+		if (mon->rec[k].used && mon->rec[k].cls == MON_CLASS_DEAD)
+			record_drop(mon, mon->rec[k].badge);
 	if (!mon->rec_nfree)
 		return NULL;
 	i = mon->rec_free[--mon->rec_nfree];
