@@ -61,11 +61,6 @@ int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
 	return 0;
 }
 
-int rs_badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge)
-{
-	return badge_map_add(&rs->bm, old_badge, new_badge);
-}
-
 /* Keep a new cap (one reference) until commit or rollback. */
 int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
 {
@@ -113,9 +108,9 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 		return -EADDRINUSE;
 	if ((rc = cpu_thread_cap(rs->cpu, obj, CPU_KERNEL_THREAD, &t->kthread)))
 		return rc;
-	if ((rc = rs_badge_add(rs, mt->badge, badge)))
+	if ((rc = badge_map_add(&rs->bm, mt->badge, badge)))
 		return rc;
-	return rs_badge_add(rs, mt->obj_badge, cap_badge(obj));
+	return badge_map_add(&rs->bm, mt->obj_badge, cap_badge(obj));
 }
 
 /* In ascending thread number, so that core hands out the old numbers. */
@@ -165,7 +160,7 @@ struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	d->old_badge = old_badge;
 	d->size = size;
 	rs->nds++;
-	if (rs_badge_add(rs, old_badge, cap_badge(d->cap)))
+	if (badge_map_add(&rs->bm, old_badge, cap_badge(d->cap)))
 		return NULL;
 	return d;
 }

@@ -103,7 +103,7 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	default:
 		if ((rc = recreate(rs, mc, c)))
 			return rc;
-		return rs_badge_add(rs, mc->badge, cap_badge(*c));
+		return badge_map_add(&rs->bm, mc->badge, cap_badge(*c));
 	}
 }
 
@@ -150,7 +150,7 @@ static int gates_flush(struct rs *rs, struct gate_batch *b)
 			continue;
 		}
 		if (!(rc = rs_keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
-			rc = rs_badge_add(rs, b->mc[i]->badge, cap_badge(gate[i]));
+			rc = badge_map_add(&rs->bm, b->mc[i]->badge, cap_badge(gate[i]));
 	}
 	return rc;
 }

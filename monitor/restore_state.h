@@ -58,8 +58,6 @@ struct rs {
 };
 
 /* restore.c */
-/* Add old -> new to the restore's badge map; 0 or -ENOSPC. */
-int rs_badge_add(struct rs *rs, uint64_t old_badge, uint64_t new_badge);
 /* Keep a new cap (one reference) until commit or rollback. */
 int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux);
 /* The restored thread whose old kernel-thread badge (obj: CPU-thread
