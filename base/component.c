@@ -32,7 +32,7 @@ static int base_env_sessions(struct env *env)
 	err = parent_session(env->parent, "PD", "", &env->pd);
 	if (err)
 		return err;
-	err = pd_cap_map_report(env->pd, (uint64_t)(uintptr_t)cap_map(), CAP_SLOTS);
+	err = cr_report_send(base_state(), env->pd);
 	if (err)
 		return err;
 	err = parent_session(env->parent, "CPU", "", &env->cpu);
@@ -59,6 +59,7 @@ int base_component_run(const struct startup_info *si, const char *label,
 		return -EINVAL;
 	memset(bs, 0, sizeof(*bs));
 	cap_map_init(m);
+	cr_report_init(bs, m);
 	for (unsigned i = 0; label && label[i] && i + 1 < sizeof(bs->label); i++)
 		bs->label[i] = label[i];
 	env->label = bs->label;

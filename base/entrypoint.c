@@ -192,6 +192,7 @@ int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_th
 	ep->env = env;
 	ep->factory = factory;
 	bt->ep = ep;
+	cr_report_add_ep(base_state(), ep);
 	if (!cap_valid(ep_manage(ep, &ep->exit_obj, ep_exit_dispatch)))
 		goto err;
 	if (!cap_valid(ep_manage(ep, &ep->signal_proxy_obj, ep_signal_proxy_dispatch))) {
@@ -200,6 +201,7 @@ int ep_init(struct entrypoint *ep, struct env *env, cap_t thread, struct base_th
 	}
 	return 0;
 err:
+	cr_report_remove_ep(base_state(), ep);
 	bt->ep = NULL;
 	ep->magic = 0;
 	return -ENOSPC;

@@ -23,6 +23,7 @@
 #include <base/env.h>
 #include <base/native_component.h>
 #include <base/thread.h>
+#include <capsule/checkpoint_abi.h>
 
 #define RECV_WINDOW_SLOTS MSG_MAX_ITEMS
 
@@ -86,19 +87,20 @@ struct ep_deferred {
  * An entrypoint.  Invariants: every object in pool is managed (has a
  * gate bound to `thread`, obj->badge == cap_badge(obj->cap)); exit_obj is
  * in the pool from ep_init until the entrypoint ends; ndefer <=
- * EP_DEFER_MAX, nlate <= MSG_MAX_ITEMS.  A checkpointer finds the objects of
- * seed 002 by name: `exit_obj` (the exit cap), `signal_proxy_obj` (the
- * signal-proxy cap, in the pool from ep_init on, like exit_obj) and
- * `constructor_obj` (the constructor cap: in the pool only while
- * `constructing` is 1, i.e. during ep_construct; badge 0 otherwise).
+ * EP_DEFER_MAX, nlate <= MSG_MAX_ITEMS.  The fields up to `constructing`
+ * are struct cr_entrypoint of the checkpoint ABI (<capsule/checkpoint_abi.h>,
+ * checked in base/checkpoint_report.c): a checkpointer finds every
+ * entrypoint through `next` and the objects of seed 002 by name: `exit_obj`
+ * (the exit cap), `signal_proxy_obj` (the signal-proxy cap, in the pool
+ * from ep_init on, like exit_obj) and `constructor_obj` (the constructor
+ * cap: in the pool only while `constructing` is 1, i.e. during
+ * ep_construct; badge 0 otherwise).
  */
 struct entrypoint {
-	uint64_t magic; /* EP_MAGIC */
-	cap_t thread;	/* the entrypoint thread's own cap */
-	struct base_thread *bt;
+	uint64_t magic;		 /* EP_MAGIC */
+	struct entrypoint *next; /* the component's entrypoints, main first */
+	cap_t thread;		 /* the entrypoint thread's own cap */
 	struct rpc_object *pool;
-	const struct rpc_cap_factory *factory; /* NULL: PD session of env */
-	struct env *env;
 	/* the exit cap: invoking it ends ep_run */
 	struct rpc_object exit_obj;
 	/* the signal-proxy cap (base/signal.c) */
@@ -106,6 +108,10 @@ struct entrypoint {
 	/* the constructor cap, see above */
 	struct rpc_object constructor_obj;
 	int constructing;
+	/* libbase's own from here */
+	struct base_thread *bt;
+	const struct rpc_cap_factory *factory; /* NULL: PD session of env */
+	struct env *env;
 	int exit_requested;
 	struct ep_irq irqs[EP_IRQ_MAX];
 	struct ep_deferred defer[EP_DEFER_MAX];
@@ -154,8 +160,22 @@ struct base_state {
 	struct heap heap;
 	char label[BASE_LABEL_MAX];
 	struct base_signal signal;
+	/* what a checkpointer reads (base/checkpoint_report.c) */
+	struct cr_report report;
 };
 #define BASE_STATE_MAGIC 0xba5e57a7eULL
+
+/* ---- base/checkpoint_report.c ---- */
+/* Fill bs->report for the cap map m (no entrypoint yet). */
+void cr_report_init(struct base_state *bs, struct cap_map *m);
+/* Tell core where the cap map and the report are (PD_CAP_MAP_REPORT). */
+int cr_report_send(struct base_state *bs, cap_t pd);
+/* Put ep on the component's list of entrypoints (the main one first). */
+void cr_report_add_ep(struct base_state *bs, struct entrypoint *ep);
+/* Take ep off that list (its set-up failed). */
+void cr_report_remove_ep(struct base_state *bs, struct entrypoint *ep);
+/* The signal handler thread is thread number nr (CR_NO_THREAD: none). */
+void cr_report_signal_handler(struct base_state *bs, uint64_t nr);
 
 /* ---- platform hooks ---- */
 struct base_state *base_state(void);

@@ -83,13 +83,14 @@ int pd_free_rpc_cap(cap_t pd, cap_t gate)
 	return base_drop_caps(&m, base_request(pd, PD_FREE_RPC_CAP, gate, NULL, 0, &m));
 }
 
-int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries)
+int pd_cap_map_report(cap_t pd, uint64_t cap_map, uint64_t entries, uint64_t report,
+		      uint64_t version)
 {
-	uint64_t w[2] = {addr, entries};
+	uint64_t w[4] = {cap_map, entries, report, version};
 	struct msg m;
 
 	return base_drop_caps(&m,
-			      base_request(pd, PD_CAP_MAP_REPORT, CAP_INVALID, w, 2, &m));
+			      base_request(pd, PD_CAP_MAP_REPORT, CAP_INVALID, w, 4, &m));
 }
 
 int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap)

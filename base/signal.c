@@ -83,6 +83,7 @@ int signal_start(struct env *env)
 			    &sig->handler_thread);
 	if (err)
 		goto err_sem;
+	cr_report_signal_handler(bs, sig->handler_thread->nr);
 	sig->ready = 1;
 	return 0;
 err_sem:

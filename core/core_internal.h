@@ -138,6 +138,7 @@ struct pd_session {
 	struct pd_gate *gates; /* RPC caps allocated by the component */
 	struct pd_gate *held;  /* caps core keeps so MAP_CAP mappings live */
 	uint64_t cap_map_addr, cap_map_entries;
+	uint64_t cr_report_addr, cr_abi_version; /* the checkpoint report */
 	uint8_t thread_used[THREAD_AREA_THREADS];
 	/* signal_source.c */
 	struct signal_source *signal_sources;

@@ -234,10 +234,14 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 			return -EINVAL;
 		pd->cap_map_addr = m->w[0];
 		pd->cap_map_entries = m->w[1];
+		pd->cr_report_addr = m->nwords > 2 ? m->w[2] : 0;
+		pd->cr_abi_version = m->nwords > 3 ? m->w[3] : 0;
 		return 0;
 	case PD_CAP_MAP_INFO:
 		msg_put(r, pd->cap_map_addr);
 		msg_put(r, pd->cap_map_entries);
+		msg_put(r, pd->cr_report_addr);
+		msg_put(r, pd->cr_abi_version);
 		return 0;
 	case PD_MAP_CAP:
 		return m->nwords < 1 ? -EINVAL : pd_session_map_cap(pd, cap0, m->w[0]);

@@ -28,7 +28,7 @@
 #include <capsule/abi.h>
 
 #define IMAGE_MAGIC	  0x31474d4943535043ULL /* "CPSCIMG1" */
-#define IMAGE_VERSION	  1u
+#define IMAGE_VERSION	  2u
 #define IMAGE_PAGE_SIZE	  4096u
 #define IMAGE_CHUNK_PAGES 64u /* pages per memory chunk: 256 KiB */
 #define IMAGE_ZSTD_LEVEL  1
@@ -81,6 +81,11 @@ struct image_component {
 	uint64_t cap_map_entries;
 	uint64_t parent_badge; /* badge of its cap at FIXED_PARENT */
 	uint64_t startup_info; /* address of its struct startup_info */
+	/* its checkpoint report (<capsule/checkpoint_abi.h>) and the ABI
+	 * version its libbase reported */
+	uint64_t cr_report_addr;
+	uint32_t cr_abi_version;
+	uint32_t pad;
 } __attribute__((packed));
 
 enum image_session_type {
@@ -230,7 +235,7 @@ struct image_stats {
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "records are little-endian");
 _Static_assert(sizeof(struct image_header) == 152, "header");
 _Static_assert(sizeof(struct image_section) == 24, "section");
-_Static_assert(sizeof(struct image_component) == 160, "component");
+_Static_assert(sizeof(struct image_component) == 176, "component");
 _Static_assert(sizeof(struct image_session) == 376, "session");
 _Static_assert(sizeof(struct image_thread) == 1264, "thread");
 _Static_assert(sizeof(struct image_dataspace) == 72, "dataspace");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "monitor/checkpoint.h"
+#include "monitor/target_report.h"
 
 void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 {
@@ -71,10 +72,60 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 	return MON_CLASS_UNKNOWN;
 }
 
+/*
+ * Every RPC gate the target holds is bound to a thread that runs one of
+ * the entrypoints it reported (the gate's record names the thread's
+ * badge): otherwise a restore could not rebuild the pool that serves it.
+ */
+static int gates_have_entrypoints(struct monitor *mon, const struct mon_model *model,
+				  const struct cr_report *report)
+{
+	const struct cr_cap_map *m = report_cap_map(model);
+	uint64_t ep[CR_MAX_EPS], thread[CR_MAX_EPS];
+	unsigned n;
+	int rc;
+
+	if ((rc = report_entrypoints(model, report, ep, &n))) {
+		env_log(mon->env, "monitor: checkpoint: the target's list of entrypoints "
+				  "is unreadable");
+		return rc;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct cr_entrypoint e;
+		long slot;
+
+		model_read(model, ep[i], &e, sizeof e);
+		slot = report_entry_slot(model, e.thread);
+		thread[i] = slot < 0 ? 0 : m->slot[slot].id;
+	}
+	for (unsigned i = 0; i < model->ncaps; i++) {
+		const struct mon_model_cap *c = &model->cap[i];
+		unsigned k = 0;
+
+		if (c->cls != MON_CLASS_RPC_GATE)
+			continue;
+		while (k < n && thread[k] != c->aux)
+			k++;
+		if (k == n) {
+			env_log(
+			    mon->env,
+			    "monitor: checkpoint: kcap 0x%llx badge 0x%llx: RPC gate of "
+			    "thread badge 0x%llx, which runs no entrypoint the target "
+			    "reported",
+			    (unsigned long long)c->kcap, (unsigned long long)c->badge,
+			    (unsigned long long)c->aux);
+			return -ENOTRECOVERABLE;
+		}
+	}
+	return 0;
+}
+
 int cap_classify(struct monitor *mon, struct mon_model *model)
 {
-	const struct cap_map *m;
-	int unknown = 0;
+	const struct cr_cap_map *m;
+	struct cr_report report;
+	char why[160];
+	int unknown = 0, rc;
 
 	model->ncaps = 0;
 	memset(model->count, 0, sizeof model->count);
@@ -82,8 +133,12 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 		env_log(mon->env, "monitor: checkpoint: the target reported no cap map");
 		return -ENOENT;
 	}
-	m = model_ptr(model, mon->cap_map_addr, sizeof *m);
-	if (!m || m->magic != CAP_MAP_MAGIC || m->entries != CAP_SLOTS) {
+	if ((rc = report_read(model, &report, why, sizeof why))) {
+		env_log(mon->env, "monitor: checkpoint refused: %s", why);
+		return rc;
+	}
+	m = report_cap_map(model);
+	if (!m) {
 		env_log(mon->env, "monitor: checkpoint: no cap map at 0x%llx",
 			(unsigned long long)mon->cap_map_addr);
 		return -EINVAL;
@@ -105,6 +160,8 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 		model->cap[model->ncaps++] = (struct mon_model_cap){KCAP(i), id, aux, c};
 		model->count[c]++;
 	}
+	if (!unknown && (rc = gates_have_entrypoints(mon, model, &report)))
+		return rc;
 	/* dead records whose entries the target has dropped are done with */
 	for (unsigned i = 0; i < MON_MAX_RECORDS; i++)
 		if (mon->rec[i].used && mon->rec[i].cls == MON_CLASS_DEAD &&

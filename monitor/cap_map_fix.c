@@ -1,17 +1,19 @@
 /*
  * Rewriting the target's cap map for a restore, on the checkpoint's copy
- * of its memory: new badges into the same slots (so every cap_t in the
- * target's memory stays valid), then the AVL tree rebuilt by libbase's own
- * cap_map_rebuild and checked by cap_map_check.  The tree's links are
- * target addresses; they are translated to host pointers into the copy
- * for the rebuild and back afterwards.
+ * of its memory (the layout is the checkpoint ABI's struct cr_cap_map):
+ * new badges into the same slots (so every capability value stored in
+ * the target's memory stays valid), then the AVL tree over the slots
+ * rebuilt by the ABI's tree rule (cr_tree.c) and checked.  Links are
+ * target addresses of slots.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor/cr_tree.h"
 #include "monitor/restore.h"
+#include "monitor/target_report.h"
 
 int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest)
 {
@@ -27,22 +29,6 @@ int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest)
 		}
 	}
 	return -EFAULT;
-}
-
-/* Guest pointer field -> host pointer (NULL stays NULL); -EFAULT if it
- * points outside the copy. */
-int model_g2h_ptr(const struct mon_model *model, void **field, uint64_t size)
-{
-	uint64_t g = (uint64_t)(uintptr_t)*field;
-	void *h;
-
-	if (!g)
-		return 0;
-	h = model_ptr(model, g, size);
-	if (!h)
-		return -EFAULT;
-	*field = h;
-	return 0;
 }
 
 int model_h2g_ptr(const struct mon_model *model, void **field)
@@ -120,92 +106,101 @@ static uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old)
 	return old;
 }
 
+static int keyed(uint64_t id)
+{
+	return id && id != CR_ID_INVALID;
+}
+
 /* New badges into every live slot of m. */
-static int rebadge_slots(struct cap_map *m, const struct badge_map *bm)
+static int rebadge_slots(struct cr_cap_map *m, const struct badge_map *bm)
 {
 	struct badge_hash *h = badge_hash_make(bm);
 
 	if (!h)
 		return -ENOMEM;
 	for (unsigned i = 0; i < CAP_SLOTS; i++) {
-		struct cap_index *e = &m->slot[i];
-		if (e->id && e->id != CAP_ID_INVALID)
+		struct cr_cap_entry *e = &m->slot[i];
+		if (keyed(e->id))
 			e->id = badge_hash_new(h, e->id);
 	}
 	free(h);
 	return 0;
 }
 
-/*
- * The tree's links all point at slots of the cap map itself, which lies
- * in one region of the copy (model_ptr found it whole): a link moves
- * between host and target address by the map's offset, with no region
- * search per link (three links for each of the CAP_SLOTS slots).
- */
-struct map_span {
-	uint8_t *host;	/* the map in the copy */
-	uint64_t guest; /* its address in the target */
-};
-
-/* One link field, host -> target (to_host 0) or back; NULL stays NULL.
- * -EFAULT for a link that is not a slot of the map. */
-static int link_move(const struct map_span *s, void **field, int to_host)
+/* Every keyed slot into one tree; -EEXIST if two slots share an id. */
+static int rebuild(const struct mon_model *model, struct cr_cap_map *m)
 {
-	uint64_t v = (uint64_t)(uintptr_t)*field, base, off;
+	struct cr_tree_node *node = calloc(CAP_SLOTS, sizeof *node);
+	unsigned n = 0;
+	int rc;
 
-	if (!v)
-		return 0;
-	base = (to_host ? s->guest : (uint64_t)(uintptr_t)s->host) +
-	       offsetof(struct cap_map, slot);
-	off = v - base;
-	if (v < base || off >= sizeof(struct cap_index) * CAP_SLOTS ||
-	    off % sizeof(struct cap_index))
-		return -EFAULT;
-	off += offsetof(struct cap_map, slot);
-	*field = to_host ? (void *)(s->host + off) : (void *)(uintptr_t)(s->guest + off);
-	return 0;
-}
-
-/* Translate every link of the cap map copy (to_host 1: target -> host). */
-static int cap_map_links(struct cap_map *m, uint64_t guest, int to_host)
-{
-	const struct map_span s = {(uint8_t *)m, guest};
-	int rc = 0;
-
-	for (unsigned i = 0; i < CAP_SLOTS && !rc; i++) {
-		struct cap_index *e = &m->slot[i];
-		if (!(rc = link_move(&s, (void **)&e->left, to_host)))
-			rc = link_move(&s, (void **)&e->right, to_host);
-		if (!rc)
-			rc = link_move(&s, (void **)&e->parent, to_host);
+	if (!node)
+		return -ENOMEM;
+	for (unsigned i = 0; i < CAP_SLOTS; i++) {
+		struct cr_cap_entry *e = &m->slot[i];
+		e->left = e->right = e->parent = 0;
+		e->depth = 0;
+		if (keyed(e->id))
+			node[n++] = (struct cr_tree_node){
+			    .addr = report_entry_addr(model, i), .key = e->id};
 	}
-	return rc ? rc : link_move(&s, (void **)&m->root, to_host);
+	rc = cr_tree_build(node, n, &m->root);
+	for (unsigned i = 0; !rc && i < n; i++) {
+		struct cr_cap_entry *e = &m->slot[report_entry_slot(model, node[i].addr)];
+		e->left = node[i].left;
+		e->right = node[i].right;
+		e->parent = node[i].parent;
+		e->depth = (uint8_t)node[i].depth;
+	}
+	free(node);
+	return rc;
 }
 
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm)
 {
-	struct cap_map *m = model_ptr(model, model->cap_map_addr, sizeof *m);
-	int rc;
-
-	if (!m || m->magic != CAP_MAP_MAGIC || m->entries != CAP_SLOTS)
-		return -EINVAL;
-	if ((rc = rebadge_slots(m, bm)))
-		return rc;
-	if ((rc = cap_map_rebuild(m)) || (rc = cap_map_check(m)))
-		return rc ? rc : -EINVAL;
-	return cap_map_links(m, model->cap_map_addr, 0);
-}
-
-int cap_map_verify(struct mon_model *model)
-{
-	struct cap_map *m = model_ptr(model, model->cap_map_addr, sizeof *m);
+	struct cr_cap_map *m = report_cap_map(model);
 	int rc;
 
 	if (!m)
 		return -EINVAL;
-	if ((rc = cap_map_links(m, model->cap_map_addr, 1)))
+	if ((rc = rebadge_slots(m, bm)) || (rc = rebuild(model, m)))
 		return rc;
-	rc = cap_map_check(m) ? -EINVAL : 0;
-	cap_map_links(m, model->cap_map_addr, 0);
-	return rc;
+	return cap_map_verify(model);
+}
+
+struct map_walk {
+	const struct mon_model *model;
+	const struct cr_cap_map *m;
+};
+
+static int read_entry(void *ctx, uint64_t addr, struct cr_tree_node *out)
+{
+	const struct map_walk *w = ctx;
+	long slot = report_entry_slot(w->model, addr);
+	const struct cr_cap_entry *e;
+
+	if (slot < 0)
+		return -EFAULT;
+	e = &w->m->slot[slot];
+	if (!keyed(e->id)) /* a free or gone slot in the tree */
+		return -EINVAL;
+	*out = (struct cr_tree_node){addr, e->id, e->left, e->right, e->parent, e->depth};
+	return 0;
+}
+
+int cap_map_verify(struct mon_model *model)
+{
+	struct map_walk w = {model, report_cap_map(model)};
+	unsigned count, keyed_slots = 0;
+	int rc;
+
+	if (!w.m)
+		return -EINVAL;
+	if ((rc = cr_tree_check(w.m->root, read_entry, &w, CAP_SLOTS, &count, NULL)))
+		return rc; /* -EFAULT: a link that is not a slot */
+	for (unsigned i = 0; i < CAP_SLOTS; i++)
+		keyed_slots += keyed(w.m->slot[i].id);
+	/* every keyed slot is a node: the walk saw distinct slots with
+	 * strictly increasing ids, as many as there are keyed slots */
+	return count == keyed_slots ? 0 : -EINVAL;
 }

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/platform.h"
 #include "monitor/restore.h"
+#include "monitor/target_report.h"
 
 #define CKPT_REPLY_WAIT_MS 200
 
@@ -382,22 +382,24 @@ static const char *kcap_of(const struct mon_model *model, uint64_t badge, char *
 	return "none";
 }
 
-/* Seed 002's entrypoint caps, found by name in libbase's state. */
+/* Seed 002's entrypoint caps, by name in the main entrypoint the
+ * target reported. */
 static void log_seed002(struct monitor *mon, const struct mon_model *model)
 {
-	char a[32], b[32], c[32];
-	uint64_t guest;
-	const struct entrypoint *ep = model_entrypoint(model, &guest);
+	char a[32], b[32], c[32], why[160];
+	struct cr_entrypoint ep;
+	struct cr_report r;
 
-	if (!ep)
+	if (report_read(model, &r, why, sizeof why) ||
+	    model_read(model, r.entrypoints, &ep, sizeof ep))
 		return;
-	env_log(mon->env,
-		"monitor: seed 002: exit cap %s, signal-proxy cap %s, "
-		"constructor cap %s",
-		kcap_of(model, ep->exit_obj.badge, a, sizeof a),
-		kcap_of(model, ep->signal_proxy_obj.badge, b, sizeof b),
-		kcap_of(model, ep->constructing ? ep->constructor_obj.badge : 0, c,
-			sizeof c));
+	env_log(
+	    mon->env,
+	    "monitor: seed 002: exit cap %s, signal-proxy cap %s, "
+	    "constructor cap %s",
+	    kcap_of(model, ep.exit_obj.badge, a, sizeof a),
+	    kcap_of(model, ep.signal_proxy_obj.badge, b, sizeof b),
+	    kcap_of(model, ep.constructing ? ep.constructor_obj.badge : 0, c, sizeof c));
 }
 
 static void log_summary(struct monitor *mon, const struct mon_model *model)
@@ -432,7 +434,8 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	model->npending = 0;
 	snprintf(model->binary, sizeof model->binary, "%s", mon->cfg.binary);
 	model->cap_map_addr = mon->cap_map_addr;
-	model->base_state_addr = mon->base_state_addr;
+	model->report_addr = mon->cr_report_addr;
+	model->abi_version = mon->cr_abi_version;
 	if (!b)
 		goto err;
 	bufs_prepare(mon, b); /* before the pause: not counted in it */

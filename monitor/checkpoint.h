@@ -46,7 +46,8 @@ struct mon_model_rmap {
  * kcap; regions do not overlap. */
 struct mon_model {
 	char binary[MON_NAME_MAX];
-	uint64_t cap_map_addr, base_state_addr;
+	/* what its libbase reported (<capsule/checkpoint_abi.h>) */
+	uint64_t cap_map_addr, report_addr, abi_version;
 	unsigned nthreads, nregions, ncaps, nrmaps;
 	struct mon_model_rmap rmap[MON_MAX_RMAPS];
 	struct mon_model_thread thread[MON_MAX_THREADS];

@@ -321,6 +321,8 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 	comp->cap_quota = mon->cfg.caps;
 	comp->cap_map_addr = m->cap_map_addr;
 	comp->cap_map_entries = CAP_SLOTS;
+	comp->cr_report_addr = m->report_addr;
+	comp->cr_abi_version = (uint32_t)m->abi_version;
 	if ((rc = rmaps_to_image(mon, m, im)))
 		goto err;
 	for (unsigned i = 0; i < m->ncaps; i++)
@@ -546,6 +548,8 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		return -E2BIG;
 	snprintf(m->binary, sizeof m->binary, "%s", im->component.binary);
 	m->cap_map_addr = im->component.cap_map_addr;
+	m->report_addr = im->component.cr_report_addr;
+	m->abi_version = im->component.cr_abi_version;
 	for (uint32_t i = 0; i < im->nthreads; i++) {
 		struct mon_model_thread *t = &m->thread[m->nthreads++];
 		t->nr = im->threads[i].nr;

@@ -179,7 +179,8 @@ struct monitor {
 	struct control_mailbox *endpoint; /* control plane (capsule checkpoint) */
 	cap_t exc_irq;			  /* the target CPU session's exception irq */
 	struct thread *trigger;
-	uint64_t cap_map_addr, cap_map_entries, base_state_addr;
+	/* what the target's libbase reported (<capsule/checkpoint_abi.h>) */
+	uint64_t cap_map_addr, cap_map_entries, cr_report_addr, cr_abi_version;
 	struct mon_record rec[MON_MAX_RECORDS];
 	/* records.c's index over rec[] (rebuilt from rec[] while rec_indexed
 	 * is 0): open addressing by badge, entries index + 1 of a record;

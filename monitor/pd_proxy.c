@@ -19,12 +19,14 @@ static int pd_before(struct proxy *p, struct msg *m)
 	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
 		return -EPERM;
 	case PD_CAP_MAP_REPORT:
-		/* w0 = cap map, w1 = entries, w2 (optional) = base_state */
-		if (m->nwords < 2)
+		/* w0 = cap map, w1 = entries, w2 = checkpoint report, w3 =
+		 * its ABI version; forwarded, so core knows them too */
+		if (m->nwords < 4)
 			return -EINVAL;
 		mon->cap_map_addr = m->w[0];
 		mon->cap_map_entries = m->w[1];
-		mon->base_state_addr = m->nwords > 2 ? m->w[2] : 0;
+		mon->cr_report_addr = m->w[2];
+		mon->cr_abi_version = m->w[3];
 		return 0;
 	}
 	return 0;

@@ -1,221 +1,142 @@
 /*
- * Rebuilding the target's entrypoint object pool for a restore, on the
- * checkpoint's copy of its memory: the pool is an AVL tree of rpc_objects
- * keyed by badge, and each object's badge must become the new id of its
- * cap (already rewritten by cap_map_fix).  Links and cap pointers are
- * translated to host pointers into the copy, libbase's ep_pool_rebuild
- * and ep_pool_check run on it, and everything is translated back.  A
- * heap object may cross from one heap chunk into the next (see struct
- * pool_bounce): it is worked on in a contiguous copy.
- *
- * The entrypoint is found like a debugger would: the main thread's UTCB
- * names its struct base_thread (tcr[TCR_USER]), which names its
- * entrypoint.
+ * The object pools of every entrypoint of the target, on a checkpoint's
+ * copy of its memory (the checkpoint ABI names them: the report's list of
+ * entrypoints, each with the root of its pool).  A pool is an AVL tree of
+ * objects keyed by badge, and each object's badge must be the id of its
+ * cap in the cap map.  A restore, after cap_map_fix gave the caps their
+ * new badges, re-keys every object and rebuilds each tree; a verify checks
+ * each tree and every object's badge against its cap.
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "base/platform.h"
+#include "monitor/cr_tree.h"
 #include "monitor/restore.h"
+#include "monitor/target_report.h"
 
-#define POOL_MAX CAP_SLOTS /* every object has a cap in the map */
-
-/* An object that straddles two target regions which are adjacent in the
- * target but separate buffers in the copy: the heap coalesces a chunk's
- * free tail with the next chunk when their dataspaces are attached back
- * to back, so an array of objects can cross from one dataspace into the
- * next.  It is worked on in obj and written back at guest afterwards.
- * Objects do not overlap, so each region boundary holds at most one. */
-struct pool_bounce {
-	uint64_t guest;
-	struct rpc_object obj;
+struct pool_walk {
+	const struct mon_model *model;
+	const struct cr_cap_map *map;
+	struct cr_tree_node *node; /* CAP_SLOTS: every object has a cap */
+	unsigned n;
+	int bad;   /* an object whose badge is not its cap's id */
+	int rekey; /* key by the cap's (new) id instead of the stored badge */
 };
 
-struct pool_nodes {
-	unsigned n, nbounce;
-	struct rpc_object *node[POOL_MAX]; /* host pointers */
-	struct pool_bounce bounce[MON_MAX_REGIONS];
-};
-
-/* Copy size bytes at target address g out of the model (to = 0) or into
- * it (to = 1), across adjacent regions.  0, or -EFAULT if a byte of it
- * lies in no region. */
-static int span_copy(const struct mon_model *model, uint64_t g, void *buf, uint64_t size,
-		     int to)
+static int cap_id(const struct pool_walk *w, uint64_t cap, uint64_t *id)
 {
-	uint8_t *b = buf;
+	long slot = report_entry_slot(w->model, cap);
 
-	while (size) {
-		const struct mon_model_region *r = NULL;
-		uint64_t n;
-
-		for (unsigned i = 0; i < model->nregions && !r; i++)
-			if (!model->region[i].rm && model->region[i].data &&
-			    g >= model->region[i].at &&
-			    g - model->region[i].at < model->region[i].size)
-				r = &model->region[i];
-		if (!r)
-			return -EFAULT;
-		n = r->size - (g - r->at);
-		n = n < size ? n : size;
-		if (to)
-			memcpy(r->data + (g - r->at), b, n);
-		else
-			memcpy(b, r->data + (g - r->at), n);
-		g += n;
-		b += n;
-		size -= n;
-	}
-	return 0;
-}
-
-/* Guest node pointer -> host pointer: into the copy, or into a bounce
- * buffer when the node straddles regions.  -EFAULT if it lies outside. */
-static int node_g2h(const struct mon_model *model, struct pool_nodes *pn, void **field)
-{
-	uint64_t g = (uint64_t)(uintptr_t)*field;
-	struct pool_bounce *b;
-
-	if (!model_g2h_ptr(model, field, sizeof(struct rpc_object)))
-		return 0;
-	if (pn->nbounce == MON_MAX_REGIONS)
+	if (slot < 0)
 		return -EFAULT;
-	b = &pn->bounce[pn->nbounce];
-	if (span_copy(model, g, &b->obj, sizeof b->obj, 0))
+	*id = w->map->slot[slot].id;
+	return 0;
+}
+
+static int read_obj(void *ctx, uint64_t addr, struct cr_tree_node *out)
+{
+	struct pool_walk *w = ctx;
+	struct cr_object o;
+
+	if (model_read(w->model, addr, &o, sizeof o))
 		return -EFAULT;
-	b->guest = g;
-	pn->nbounce++;
-	*field = &b->obj;
+	*out = (struct cr_tree_node){addr, o.badge, o.left, o.right, o.parent, o.depth};
 	return 0;
 }
 
-/* Host pointer (into the copy or a bounce buffer) -> guest pointer. */
-static int node_h2g(const struct mon_model *model, const struct pool_nodes *pn,
-		    void **field)
+static void collect(void *ctx, const struct cr_tree_node *n)
 {
-	for (unsigned i = 0; i < pn->nbounce; i++)
-		if (*field == &pn->bounce[i].obj) {
-			*field = (void *)(uintptr_t)pn->bounce[i].guest;
-			return 0;
-		}
-	return model_h2g_ptr(model, field);
-}
+	struct pool_walk *w = ctx;
+	struct cr_object o;
+	uint64_t id;
 
-/* Collect the tree at guest address g, translating each node's links and
- * cap pointer to host pointers. */
-static int collect(const struct mon_model *model, void **field, struct pool_nodes *pn,
-		   unsigned depth)
-{
-	struct rpc_object *o;
-	int rc;
-
-	if (!*field)
-		return 0;
-	if (depth > 64 || pn->n == POOL_MAX)
-		return -ELOOP;
-	if ((rc = node_g2h(model, pn, field)))
-		return rc;
-	o = *field;
-	pn->node[pn->n++] = o;
-	if ((rc = model_g2h_ptr(model, (void **)&o->cap.idx, sizeof(struct cap_index))))
-		return rc;
-	o->parent = NULL; /* rebuilt */
-	if ((rc = collect(model, (void **)&o->left, pn, depth + 1)))
-		return rc;
-	return collect(model, (void **)&o->right, pn, depth + 1);
-}
-
-/* Links back to guest pointers, then the bounced nodes back into the
- * copy. */
-static int translate_back(const struct mon_model *model, struct pool_nodes *pn)
-{
-	int rc;
-
-	for (unsigned i = 0; i < pn->n; i++) {
-		struct rpc_object *o = pn->node[i];
-		if ((rc = node_h2g(model, pn, (void **)&o->left)) ||
-		    (rc = node_h2g(model, pn, (void **)&o->right)) ||
-		    (rc = node_h2g(model, pn, (void **)&o->parent)) ||
-		    (rc = model_h2g_ptr(model, (void **)&o->cap.idx)))
-			return rc;
-	}
-	for (unsigned i = 0; i < pn->nbounce; i++)
-		if ((rc = span_copy(model, pn->bounce[i].guest, &pn->bounce[i].obj,
-				    sizeof pn->bounce[i].obj, 1)))
-			return rc;
-	return 0;
-}
-
-static void relink(struct rpc_object *n, struct rpc_object *parent)
-{
-	if (!n)
+	if (model_read(w->model, n->addr, &o, sizeof o) || cap_id(w, o.cap, &id) || !id ||
+	    id == CR_ID_INVALID || (!w->rekey && id != o.badge)) {
+		w->bad = 1;
 		return;
-	n->parent = parent;
-	relink(n->left, n);
-	relink(n->right, n);
+	}
+	w->node[w->n] = *n;
+	w->node[w->n].key = id;
+	w->n++;
 }
 
-struct entrypoint *model_entrypoint(const struct mon_model *model, uint64_t *guest)
+/* Write the rebuilt links and new badges of w's objects back. */
+static int write_back(struct pool_walk *w)
 {
-	const struct mon_model_thread *main = &model->thread[0];
-	struct base_thread *bt =
-	    model_ptr(model, main->utcb_data.tcr[TCR_USER], sizeof(struct base_thread));
-	struct entrypoint *ep;
+	for (unsigned i = 0; i < w->n; i++) {
+		const struct cr_tree_node *n = &w->node[i];
+		struct cr_object o;
 
-	if (!bt || !bt->ep)
-		return NULL;
-	ep = model_ptr(model, (uint64_t)(uintptr_t)bt->ep, sizeof *ep);
-	if (!ep || ep->magic != EP_MAGIC)
-		return NULL;
-	*guest = (uint64_t)(uintptr_t)bt->ep;
-	return ep;
+		if (model_read(w->model, n->addr, &o, sizeof o))
+			return -EFAULT;
+		o.left = n->left;
+		o.right = n->right;
+		o.parent = n->parent;
+		o.depth = n->depth;
+		o.badge = n->key;
+		if (model_write(w->model, n->addr, &o, sizeof o))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/* One entrypoint's pool at ep: checked, and with w->rekey rebuilt. */
+static int pool_one(struct pool_walk *w, uint64_t ep)
+{
+	struct cr_entrypoint e;
+	unsigned count;
+	uint64_t root;
+	int rc;
+
+	w->n = 0;
+	w->bad = 0;
+	if (model_read(w->model, ep, &e, sizeof e))
+		return -EFAULT;
+	if ((rc = cr_tree_check(e.pool, read_obj, w, CAP_SLOTS, &count, collect)))
+		return rc;
+	if (w->bad || w->n != count)
+		return -EINVAL;
+	if (!w->rekey)
+		return 0;
+	if ((rc = cr_tree_build(w->node, w->n, &root)) || (rc = write_back(w)))
+		return rc;
+	e.pool = root;
+	return model_write(w->model, ep + offsetof(struct cr_entrypoint, pool), &e.pool,
+			   sizeof e.pool);
 }
 
 int pool_fix_or_check(struct mon_model *model, int rebuild)
 {
-	struct pool_nodes *pn = calloc(1, sizeof *pn);
-	struct entrypoint *ep;
-	uint64_t g;
-	int rc = -EINVAL;
+	struct pool_walk w = {.model = model, .rekey = rebuild};
+	uint64_t ep[CR_MAX_EPS];
+	struct cr_report r;
+	unsigned n;
+	char why[160];
+	int rc;
 
-	if (!pn)
+	if ((rc = report_read(model, &r, why, sizeof why)) ||
+	    (rc = report_entrypoints(model, &r, ep, &n)))
+		return rc;
+	if (!(w.map = report_cap_map(model)))
+		return -EINVAL;
+	if (!(w.node = calloc(CAP_SLOTS, sizeof *w.node)))
 		return -ENOMEM;
-	ep = model_entrypoint(model, &g);
-	if (!ep)
-		goto out;
-	if ((rc = collect(model, (void **)&ep->pool, pn, 0)))
-		goto out;
-	if (rebuild)
-		ep_pool_rebuild(ep);
-	else /* collect() cleared the parent links: recompute them */
-		relink(ep->pool, NULL);
-	rc = ep_pool_check(ep) ? -EINVAL : 0;
-	/* the root before the nodes: translate_back ends the bounces */
-	if (!rc)
-		rc = node_h2g(model, pn, (void **)&ep->pool);
-	if (!rc)
-		rc = translate_back(model, pn);
-out:
-	free(pn);
+	for (unsigned i = 0; i < n && !rc; i++)
+		rc = pool_one(&w, ep[i]);
+	free(w.node);
 	return rc;
 }
 
 int model_handler_thread_nr(const struct mon_model *model, uint64_t *nr)
 {
-	uint64_t bt = model->thread[0].utcb_data.tcr[TCR_USER];
-	const struct base_state *bs;
-	struct thread t;
+	struct cr_report r;
+	char why[160];
+	int rc;
 
-	if (bt < offsetof(struct base_state, main_thread))
-		return -EINVAL;
-	bs = model_ptr(model, bt - offsetof(struct base_state, main_thread), sizeof *bs);
-	if (!bs || bs->magic != BASE_STATE_MAGIC || !bs->signal.handler_thread)
+	if ((rc = report_read(model, &r, why, sizeof why)))
+		return rc;
+	if (r.signal_handler_nr == CR_NO_THREAD)
 		return -ENOENT;
-	/* a heap object: it may straddle two adjacent chunks */
-	if (span_copy(model, (uint64_t)(uintptr_t)bs->signal.handler_thread, &t, sizeof t,
-		      0))
-		return -EFAULT;
-	*nr = t.nr;
+	*nr = r.signal_handler_nr;
 	return 0;
 }

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/platform.h"
 #include <base/region_map.h>
 #include "monitor/restore_state.h"
+#include "monitor/target_report.h"
 
 static const char *const rs_phase_name[RS_PHASES] = {
     "open", "threads", "regions", "memory", "caps", "fix", "commit", "free-old"};
@@ -431,15 +431,15 @@ static void mark(struct rs *rs, int p)
  * revoked entry): their old badges could be new badges on this node. */
 static int dead_entries(struct rs *rs)
 {
-	struct cap_map *cm = model_ptr(rs->m, rs->m->cap_map_addr, sizeof *cm);
+	struct cr_cap_map *cm = report_cap_map(rs->m);
 
 	if (!cm)
 		return -EFAULT;
 	for (unsigned i = 0; i < rs->m->ncaps; i++) {
 		const struct mon_model_cap *mc = &rs->m->cap[i];
-		struct cap_index *e = &cm->slot[KCAP_INDEX(mc->kcap)];
+		struct cr_cap_entry *e = &cm->slot[KCAP_INDEX(mc->kcap)];
 		if (mc->cls == MON_CLASS_SKIPPED && mc->aux && e->id == mc->badge)
-			e->id = CAP_ID_INVALID;
+			e->id = CR_ID_INVALID;
 	}
 	return 0;
 }
@@ -453,7 +453,8 @@ static int build(struct rs *rs)
 		return rc;
 	/* what the target's libbase told its old PD (capsule ps shows it) */
 	if (rs->m->cap_map_addr &&
-	    (rc = pd_cap_map_report(rs->pd, rs->m->cap_map_addr, CAP_SLOTS)))
+	    (rc = pd_cap_map_report(rs->pd, rs->m->cap_map_addr, CAP_SLOTS,
+				    rs->m->report_addr, rs->m->abi_version)))
 		return rc;
 	mark(rs, RS_OPEN);
 	if ((rc = make_threads(rs)))

@@ -47,9 +47,8 @@ void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);
 
 /* Target address of a host pointer into model's copy; -EFAULT if none. */
 int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);
-/* Translate a pointer field in place, guest -> host (the object of size
- * bytes must lie in the copy) or host -> guest.  NULL stays NULL. */
-int model_g2h_ptr(const struct mon_model *model, void **field, uint64_t size);
+/* Translate a pointer field in place, host -> target address (NULL stays
+ * NULL): for tools that build a model from host data. */
 int model_h2g_ptr(const struct mon_model *model, void **field);
 
 /* Copy size bytes from src to dst, where dst is fresh, zero-filled
@@ -59,18 +58,16 @@ uint64_t restore_fill(void *dst, const void *src, uint64_t size);
 
 /* New badges into the cap map copy, tree rebuilt and checked. */
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm);
-/* The entrypoint object pool rebuilt from the (fixed) cap map and checked
- * (rebuild = 0: only checked, e.g. on a fresh checkpoint's copy). */
+/* Every entrypoint's object pool (the report's list) re-keyed from the
+ * (fixed) cap map, rebuilt and checked (rebuild = 0: only checked, e.g.
+ * on a fresh checkpoint's copy). */
 int pool_fix_or_check(struct mon_model *model, int rebuild);
 #define pool_fix(model) pool_fix_or_check(model, 1)
 /* cap_map_check on the copy (links translated for the check, then back). */
 int cap_map_verify(struct mon_model *model);
-/* The number of the target's signal handler thread (libbase's state in
- * the copy, found through the main thread's UTCB).  0 or -errno. */
+/* The number of the target's signal handler thread, as its checkpoint
+ * report says.  0 or -errno (-ENOENT: it has none). */
 int model_handler_thread_nr(const struct mon_model *model, uint64_t *nr);
-/* The main entrypoint inside the copy (host pointer; *guest its target
- * address), or NULL. */
-struct entrypoint *model_entrypoint(const struct mon_model *model, uint64_t *guest);
 
 /* monitor_restore with the badge map seeded with seed (may be NULL): the
  * sessions, signal sources and outside objects an image restore made

@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/platform.h"
+#include <capsule/checkpoint_abi.h>
+
 #include "monitor/restore_state.h"
 
 static int pd_call_cap(struct rs *rs, uint64_t op, cap_t arg, int have_w0, uint64_t w0,
@@ -231,7 +232,7 @@ int rs_bind_semaphore(struct rs *rs)
 				continue;
 			u->mr[0] = IRQ_BIND;
 			u->mr[1] = cap_kcap(rs->thread[k].kthread);
-			u->mr[2] = SIGNAL_SEMAPHORE_LABEL;
+			u->mr[2] = CR_SIGNAL_SEMAPHORE_LABEL;
 			tag = sys_invoke(cap_kcap(rs->cap[i].cap),
 					 TAG(SYS_OP_CALL, PROTO_IRQ, 3, 0),
 					 SYS_TIMEOUT_NEVER, &label);

@@ -19,6 +19,7 @@
 #include "image/image.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
+#include "monitor/target_report.h"
 #include "monitor/verify.h"
 
 static const struct image_session *session_of(const struct image_model *im, uint64_t id)
@@ -296,6 +297,15 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		env_log(mon->env, "monitor: restore refused: %s", err);
 		goto out;
 	}
+	if (!report_version_known(im->component.cr_abi_version)) {
+		env_log(
+		    mon->env,
+		    "monitor: restore refused: %s: the target's checkpoint ABI version "
+		    "%u is unknown (this monitor knows version %u)",
+		    path, im->component.cr_abi_version, CR_ABI_VERSION);
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	}
 	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
@@ -320,6 +330,8 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	}
 	mon->cap_map_addr = model->cap_map_addr;
 	mon->cap_map_entries = CAP_SLOTS;
+	mon->cr_report_addr = model->report_addr;
+	mon->cr_abi_version = model->abi_version;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))

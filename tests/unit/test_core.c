@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <capsule/checkpoint_abi.h>
 #include <base/env.h>
 
 #define PENDING 0x70e /* the case continues in an irq handler */
@@ -128,9 +129,10 @@ static int case_cap_map_report(struct env *env, struct tcase *t)
 	CHECK(t, !parent_session(env->parent, "PD", "label=\"x\"", &pd));
 	msg_reset(&m, PD_CAP_MAP_INFO);
 	CHECK(t, !node_call(pd, &m) && m.w[0] == 0);
-	CHECK(t, !pd_cap_map_report(pd, 0x7000, CAP_SLOTS));
+	CHECK(t, !pd_cap_map_report(pd, 0x7000, CAP_SLOTS, 0x9000, CR_ABI_VERSION));
 	msg_reset(&m, PD_CAP_MAP_INFO);
-	CHECK(t, !node_call(pd, &m) && m.w[0] == 0x7000 && m.w[1] == CAP_SLOTS);
+	CHECK(t, !node_call(pd, &m) && m.w[0] == 0x7000 && m.w[1] == CAP_SLOTS &&
+		     m.w[2] == 0x9000 && m.w[3] == CR_ABI_VERSION);
 	return 0;
 }
 

@@ -123,21 +123,40 @@ static void test_config(void **state)
 	assert_int_equal(cfg.restore, MON_RESTORE_SAME_NODE);
 }
 
-/* ---- a synthetic target: one region holding a cap map, libbase's state
- * (base_thread + entrypoint) and two RPC objects, at GUEST_BASE ---- */
+/* ---- a synthetic target: one region holding a cap map, the checkpoint
+ * report, libbase's state (base_thread + two entrypoints) and three RPC
+ * objects, at GUEST_BASE ---- */
 
 #define GUEST_BASE 0x600000ULL
+#define EP1_THREAD 0x50 /* badges of the entrypoints' threads */
+#define EP2_THREAD 0x54
 
 struct fake_mem {
 	struct cap_map map;
+	struct cr_report report;
 	struct base_thread bt;
-	struct entrypoint ep;
-	struct rpc_object obj[2];
+	struct entrypoint ep, ep2;
+	struct rpc_object obj[3]; /* obj[2] is managed by ep2 */
 };
 
 static uint64_t g(const struct fake_mem *fm, const void *p)
 {
 	return GUEST_BASE + (uint64_t)((const char *)p - (const char *)fm);
+}
+
+static void obj_to_guest(struct mon_model *m, struct rpc_object *o)
+{
+	assert_int_equal(model_h2g_ptr(m, (void **)&o->left), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&o->right), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&o->parent), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&o->cap.idx), 0);
+}
+
+static void ep_to_guest(struct mon_model *m, struct entrypoint *ep)
+{
+	assert_int_equal(model_h2g_ptr(m, (void **)&ep->pool), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&ep->thread.idx), 0);
+	assert_int_equal(model_h2g_ptr(m, (void **)&ep->next), 0);
 }
 
 /* Turn every host pointer of the fake memory into its guest address, as
@@ -153,52 +172,63 @@ static void to_guest(struct mon_model *m)
 	}
 	assert_int_equal(model_h2g_ptr(m, (void **)&fm->map.root), 0);
 	struct rpc_object *objs[] = {&fm->obj[0], &fm->obj[1], &fm->ep.exit_obj,
-				     &fm->ep.signal_proxy_obj};
-	for (unsigned i = 0; i < 4; i++) {
-		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->left), 0);
-		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->right), 0);
-		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->parent), 0);
-		assert_int_equal(model_h2g_ptr(m, (void **)&objs[i]->cap.idx), 0);
-	}
-	assert_int_equal(model_h2g_ptr(m, (void **)&fm->ep.pool), 0);
+				     &fm->ep.signal_proxy_obj, &fm->obj[2]};
+	for (unsigned i = 0; i < 5; i++)
+		obj_to_guest(m, objs[i]);
+	ep_to_guest(m, &fm->ep);
+	ep_to_guest(m, &fm->ep2);
 	assert_int_equal(model_h2g_ptr(m, (void **)&fm->bt.ep), 0);
 }
 
+/* A pool of n objects as libbase builds it (a list, rebuilt by libbase). */
+static void pool_of(struct entrypoint *ep, struct rpc_object **objs, unsigned n)
+{
+	ep->magic = EP_MAGIC;
+	ep->pool = objs[0];
+	for (unsigned i = 1; i < n; i++) {
+		objs[i - 1]->right = objs[i];
+		objs[i]->parent = objs[i - 1];
+	}
+	ep_pool_rebuild(ep);
+	assert_int_equal(ep_pool_check(ep), 0);
+}
+
 /* A model with the fake memory: ids 0x100, 0x200 (own objects), 0x300,
- * 0x400 (exit and signal-proxy objects), all in the pool. */
+ * 0x400 (exit and signal-proxy objects) in the main entrypoint's pool,
+ * 0x500 in the second entrypoint's; the threads' caps at the thread
+ * area. */
 static struct mon_model *fake_model(void)
 {
 	struct mon_model *m = calloc(1, sizeof *m);
 	struct fake_mem *fm = calloc(1, sizeof *fm);
 	struct rpc_object *objs[] = {&fm->obj[0], &fm->obj[1], &fm->ep.exit_obj,
-				     &fm->ep.signal_proxy_obj};
+				     &fm->ep.signal_proxy_obj, &fm->obj[2]};
 
 	cap_map_init(&fm->map);
-	fm->ep.magic = EP_MAGIC;
 	fm->bt.ep = &fm->ep;
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		struct cap_index *e = cap_map_insert(&fm->map, 0x100 * (i + 1));
 		assert_non_null(e);
 		objs[i]->cap = (cap_t){e};
 		objs[i]->badge = e->id;
 	}
-	/* pool: a valid AVL with the four objects (insert in a list shape and
-	 * let libbase rebuild it) */
-	fm->ep.pool = objs[0];
-	objs[0]->right = objs[1];
-	objs[1]->parent = objs[0];
-	objs[1]->right = objs[2];
-	objs[2]->parent = objs[1];
-	objs[2]->right = objs[3];
-	objs[3]->parent = objs[2];
-	ep_pool_rebuild(&fm->ep);
-	assert_int_equal(ep_pool_check(&fm->ep), 0);
+	fm->ep.thread = (cap_t){
+	    cap_map_insert_at(&fm->map, EP1_THREAD, KCAP_THREAD(0, THREAD_SLOT_GATE))};
+	fm->ep2.thread = (cap_t){
+	    cap_map_insert_at(&fm->map, EP2_THREAD, KCAP_THREAD(1, THREAD_SLOT_GATE))};
+	pool_of(&fm->ep, objs, 4);
+	pool_of(&fm->ep2, &objs[4], 1);
+	fm->ep.next = &fm->ep2;
 	m->nregions = 1;
 	m->region[0] = (struct mon_model_region){
 	    0, GUEST_BASE, 0, sizeof *fm, 1, sizeof *fm, MEM_R | MEM_W, (uint8_t *)fm};
 	m->cap_map_addr = g(fm, &fm->map);
+	m->report_addr = g(fm, &fm->report);
+	m->abi_version = CR_ABI_VERSION;
+	fm->report =
+	    (struct cr_report){CR_REPORT_MAGIC, CR_ABI_VERSION, sizeof fm->report,
+			       m->cap_map_addr, g(fm, &fm->ep), CR_NO_THREAD};
 	m->nthreads = 1;
-	m->thread[0].utcb_data.tcr[TCR_USER] = g(fm, &fm->bt);
 	to_guest(m);
 	return m;
 }
@@ -231,13 +261,13 @@ static void test_rebadge(void **state)
 	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
 	struct badge_map *bm = calloc(1, sizeof *bm);
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		bm->pair[i].old_badge = 0x100 * (i + 1);
 		bm->pair[i].new_badge = 0x10000 - 0x100 * i; /* reverses the order */
 	}
-	bm->n = 4;
+	bm->n = 5;
 	assert_int_equal(cap_map_fix(m, bm), 0);
-	for (unsigned i = 0; i < 4; i++)
+	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(fm->map.slot[FIXED_USER_BASE + i].id,
 				 0x10000 - 0x100 * i);
 	/* links are guest addresses again */
@@ -247,6 +277,9 @@ static void test_rebadge(void **state)
 	assert_int_equal(pool_fix(m), 0);
 	assert_int_equal(fm->obj[0].badge, 0x10000);
 	assert_int_equal(fm->ep.exit_obj.badge, 0x10000 - 0x200);
+	/* the second entrypoint's object too (it used to be left behind) */
+	assert_int_equal(fm->obj[2].badge, 0x10000 - 0x400);
+	assert_int_equal((uint64_t)(uintptr_t)fm->ep2.pool, g(fm, &fm->obj[2]));
 	assert_int_equal(pool_fix_or_check(m, 0), 0);
 	free(bm);
 	drop_model(m);
@@ -261,6 +294,42 @@ static void test_pool_check_detects(void **state)
 	assert_int_equal(pool_fix_or_check(m, 0), 0);
 	fm->obj[1].badge = 0x999;
 	assert_int_equal(pool_fix_or_check(m, 0), -EINVAL);
+	drop_model(m);
+}
+
+/* The check covers every entrypoint on the report's list, and a list
+ * that loops is refused. */
+static void test_pool_every_entrypoint(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+
+	fm->obj[2].badge = 0x999; /* the second entrypoint's object */
+	assert_int_equal(pool_fix_or_check(m, 0), -EINVAL);
+	fm->obj[2].badge = 0x500;
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
+	fm->ep2.next = (struct entrypoint *)(uintptr_t)g(fm, &fm->ep);
+	assert_int_equal(pool_fix_or_check(m, 0), -ELOOP);
+	drop_model(m);
+}
+
+/* A target whose report has another ABI version is refused with a line
+ * that names both versions; a report with a bad magic too. */
+static void test_abi_version(void **state)
+{
+	struct mon_model *m = fake_model();
+	struct fake_mem *fm = (struct fake_mem *)m->region[0].data;
+	struct monitor *mon = calloc(1, sizeof *mon);
+
+	mon->cap_map_addr = m->cap_map_addr;
+	m->abi_version = CR_ABI_VERSION + 1;
+	assert_int_equal(cap_classify(mon, m), -EINVAL);
+	assert_non_null(strstr(last_log, "ABI version 2 is unknown"));
+	assert_non_null(strstr(last_log, "knows version 1"));
+	m->abi_version = CR_ABI_VERSION;
+	fm->report.magic = 0;
+	assert_int_equal(pool_fix_or_check(m, 0), -EINVAL);
+	free(mon);
 	drop_model(m);
 }
 
@@ -332,12 +401,22 @@ static void test_classify(void **state)
 	struct monitor *mon = calloc(1, sizeof *mon);
 
 	mon->cap_map_addr = m->cap_map_addr;
-	for (unsigned i = 0; i < 4; i++) /* caps never dereferenced here */
-		mon->rec[i] = (struct mon_record){
-		    .used = 1, .cls = MON_CLASS_RPC_GATE, .badge = 0x100 * (i + 1)};
+	for (unsigned i = 0; i < 5; i++) /* caps never dereferenced here */
+		mon->rec[i] = (struct mon_record){.used = 1,
+						  .cls = MON_CLASS_RPC_GATE,
+						  .badge = 0x100 * (i + 1),
+						  .aux = i < 4 ? EP1_THREAD : EP2_THREAD};
+	mon->thread[0] = (struct mon_thread){.used = 1, .nr = 0, .badge = EP1_THREAD};
+	mon->thread[1] = (struct mon_thread){.used = 1, .nr = 1, .badge = EP2_THREAD};
 	assert_int_equal(cap_classify(mon, m), 0);
-	assert_int_equal(m->ncaps, 4);
-	assert_int_equal(m->count[MON_CLASS_RPC_GATE], 4);
+	assert_int_equal(m->ncaps, 7);
+	assert_int_equal(m->count[MON_CLASS_RPC_GATE], 5);
+	/* a gate bound to a thread that runs no reported entrypoint */
+	mon->rec[4].aux = 0x58;
+	assert_int_equal(cap_classify(mon, m), -ENOTRECOVERABLE);
+	assert_non_null(strstr(last_log, "kcap 0x304000 badge 0x500: RPC gate"));
+	assert_non_null(strstr(last_log, "no entrypoint"));
+	mon->rec[4].aux = EP2_THREAD;
 	mon->rec[2].used = 0;
 	assert_int_equal(cap_classify(mon, m), -ENOTRECOVERABLE);
 	assert_non_null(strstr(last_log, "badge 0x300 fits no class"));
@@ -375,6 +454,8 @@ int main(void)
 	    cmocka_unit_test(test_model_ptr),
 	    cmocka_unit_test(test_rebadge),
 	    cmocka_unit_test(test_pool_check_detects),
+	    cmocka_unit_test(test_pool_every_entrypoint),
+	    cmocka_unit_test(test_abi_version),
 	    cmocka_unit_test(test_wild_pointer),
 	    cmocka_unit_test(test_pool_straddles_regions),
 	    cmocka_unit_test(test_classify),

@@ -134,6 +134,8 @@ cr_counter	-	cr_counter	cr_counter	2M	200	40	1	^$
 ticker	-	ticker	ticker	2M	200	50	1	^$
 cr_all	-	cr_all	cr_all	2M	200	60	1	(tick|oneshot)
 cr_rm	-	cr_rm	cr_rm	2M	200	90	1	^$
+# objects on two entrypoints of its own besides the main one
+cr_eps	-	cr_eps	cr_eps	2M	200	40	1	^$
 # the examples (tests/scenario/*.xml, examples/demo.xml); most never wait
 # on time, so their checkpoint follows a LOG line
 hello	-	hello	hello	2M	200	L1	1	^$

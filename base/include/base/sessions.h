@@ -18,8 +18,10 @@ enum pd_op {
 	PD_DETACH,	   /* w0 = address */
 	PD_ALLOC_RPC_CAP,  /* caps[0] = entrypoint thread cap -> caps[0] = gate */
 	PD_FREE_RPC_CAP,   /* caps[0] = gate */
-	PD_CAP_MAP_REPORT, /* w0 = address of the cap map, w1 = entries */
-	PD_CAP_MAP_INFO,   /* -> w0 = reported address, w1 = entries */
+	PD_CAP_MAP_REPORT, /* w0 = address of the cap map, w1 = entries,
+			      w2 = address of the checkpoint report,
+			      w3 = its ABI version (checkpoint_abi.h) */
+	PD_CAP_MAP_INFO,   /* -> w0..w3 as reported */
 	PD_MAP_CAP,	   /* caps[0] = cap, w0 = kcap in this PD */
 	PD_ASSIGN_PARENT,  /* caps[0] = parent cap: mapped at FIXED_PARENT */
 	PD_QUOTA,	   /* -> w0 ram quota, w1 ram used, w2 cap quota, w3 used */
@@ -153,7 +155,10 @@ int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate);
 int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
 		      cap_t *gates);
 int pd_free_rpc_cap(cap_t pd, cap_t gate);
-int pd_cap_map_report(cap_t pd, uint64_t addr, uint64_t entries);
+/* PD_CAP_MAP_REPORT: the cap map's address and entries, the address of
+ * the checkpoint report and its ABI version (<capsule/checkpoint_abi.h>). */
+int pd_cap_map_report(cap_t pd, uint64_t cap_map, uint64_t entries, uint64_t report,
+		      uint64_t version);
 int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
