@@ -93,9 +93,9 @@ static void bad_framing_refused(void **state)
 	size_t s2 = t_section(buf, len, 2);
 #define FRESH() memcpy(b, buf, len)
 	FRESH();
-	set_u32(b + hv, 2);
+	set_u32(b + hv, IMAGE_VERSION + 1);
 	t_reseal_header(b);
-	refused(b, len, "unsupported version 2");
+	refused(b, len, "unsupported version 3");
 	FRESH();
 	b[0] ^= 1;
 	refused(b, len, "bad magic");
