@@ -20,4 +20,5 @@ static void cpu_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		env_log(p->mon->env, "monitor: too many threads to record");
 }
 
-const struct proxy_type cpu_proxy_type = {"CPU", NULL, cpu_after, NULL};
+const struct proxy_type cpu_proxy_type = {
+    .name = "CPU", .before = NULL, .after = cpu_after};

@@ -32,6 +32,7 @@ typedef int (*cr_tree_read_fn)(void *ctx, uint64_t addr, struct cr_tree_node *ou
  * -EINVAL (-ELOOP past max nodes / a deep walk, or what read returned).
  * If visit is not NULL it is called for each node in key order. */
 int cr_tree_check(uint64_t root, cr_tree_read_fn read, void *ctx, unsigned max,
-		  unsigned *count, void (*visit)(void *ctx, const struct cr_tree_node *n));
+		  unsigned *count,
+		  void (*visit)(void *ctx, const struct cr_tree_node *n));
 
 #endif

@@ -21,7 +21,8 @@ static void log_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		ep_defer(mon->env->ep, run_test, mon);
 }
 
-const struct proxy_type log_proxy_type = {"LOG", NULL, log_after, NULL};
+const struct proxy_type log_proxy_type = {
+    .name = "LOG", .before = NULL, .after = log_after};
 
 static void rom_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
@@ -29,4 +30,5 @@ static void rom_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		record_add(p->mon, MON_CLASS_ROM_DS, r->caps[0], r->nwords ? r->w[0] : 0);
 }
 
-const struct proxy_type rom_proxy_type = {"ROM", NULL, rom_after, NULL};
+const struct proxy_type rom_proxy_type = {
+    .name = "ROM", .before = NULL, .after = rom_after};

@@ -51,12 +51,17 @@ struct monitor_config {
 	char image[256];	 /* non-empty: restore through an image file there */
 	int then_exit;		 /* then="exit": after the image is written, stop */
 	char restore_image[256]; /* <restore image=>: restore this at start */
+	/* <test fail_restore_at="STEP">: a restore fails at that step (a
+	 * prepare hook's name, "verify" or "announce"), for the tests that
+	 * show a failed restore leaves everything as it was */
+	char fail_restore_at[32];
 };
 
 struct monitor;
 struct proxy;
 struct mon_req;
 struct badge_map;
+struct rs; /* a restore under way (restore_state.h) */
 
 /*
  * A session type the monitor serves by interception: one per file
@@ -69,10 +74,17 @@ struct proxy_type {
 	const char *name;
 	int (*before)(struct proxy *p, struct msg *m);
 	void (*after)(struct proxy *p, const struct mon_req *req, struct msg *reply);
-	/* after a restore: re-establish state at the real object that names
-	 * the target's recreated objects (old -> new badges in bm); 0 or
-	 * -errno (logged by the caller).  NULL: nothing to do. */
-	int (*restored)(struct proxy *p, const struct badge_map *bm);
+	/* A restore's hooks (restore_hooks.c drives them), all NULL where
+	 * there is nothing to do.  prepare: make, at a real object, the state
+	 * that names the target's recreated objects (restore_new_badge,
+	 * restore_new_cap), without changing what the old target uses; keep
+	 * it in next_real / next_state; 0 or -errno (the restore is then
+	 * rolled back, undo called for each proxy whose prepare succeeded).
+	 * apply: past the point of no return, make the prepared state the
+	 * proxy's own; it cannot fail. */
+	int (*prepare)(struct proxy *p, struct rs *rs);
+	void (*undo)(struct proxy *p);
+	void (*apply)(struct proxy *p);
 };
 
 /* One intercepted object: obj is managed by the monitor's entrypoint and
@@ -87,6 +99,10 @@ struct proxy {
 	cap_t real;
 	int used;
 	uint64_t state[6]; /* the type's own record (e.g. a timer's sigh) */
+	/* what a restore prepared (prepare -> apply / undo) */
+	int prepared;
+	cap_t next_real;
+	uint64_t next_state[6];
 };
 
 /* What after() needs of a request (the message itself becomes the reply). */
@@ -234,6 +250,16 @@ void target_destroy(struct monitor *mon);
 /* Watch the target's CPU session (mon->cpu) for faults: a faulting
  * target ends like an exiting one, with exit code 1.  0 or -errno. */
 int target_watch(struct monitor *mon);
+/* The same for a restore, in steps: bind the fault irq of CPU session
+ * cpu (*irq; 0 or -errno, nothing bound), then either make it the
+ * watched one (apply) or unbind it (undo). */
+int target_watch_prepare(struct monitor *mon, cap_t cpu, cap_t *irq);
+void target_watch_apply(struct monitor *mon, cap_t *irq);
+void target_watch_undo(struct monitor *mon, cap_t *irq);
+/* A restore: the new badge of an object (old itself if not recreated)
+ * and the new object's cap (borrowed; CAP_INVALID: none) (restore_hooks.c). */
+uint64_t restore_new_badge(const struct rs *rs, uint64_t old);
+cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge);
 /* Open a PD and a CPU session for the target at the monitor's parent
  * (its configured quota).  0 or -errno; nothing is left open on error. */
 int target_open_pd_cpu(struct monitor *mon, cap_t *pd, cap_t *cpu);

@@ -91,4 +91,5 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 	}
 }
 
-const struct proxy_type pd_proxy_type = {"PD", pd_before, pd_after, NULL};
+const struct proxy_type pd_proxy_type = {
+    .name = "PD", .before = pd_before, .after = pd_after};

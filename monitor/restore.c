@@ -312,8 +312,6 @@ static void commit(struct rs *rs)
 	mon->cpu = rs->cpu;
 	proxy_retarget(mon->pd_proxy, rs->pd);
 	proxy_retarget(mon->cpu_proxy, rs->cpu);
-	if (target_watch(mon))
-		env_log(mon->env, "monitor: restore: cannot watch the target for faults");
 	for (int i = 0; i < MON_MAX_PROXIES; i++)
 		if (mon->proxy[i].used && mon->proxy[i].type == &signal_proxy_type &&
 		    cap_valid(rs->source))
@@ -343,34 +341,15 @@ static void commit(struct rs *rs)
 		record_add(mon, rs->cap[i].cls, rs->cap[i].cap, rs->cap[i].aux);
 		record_hold(mon, rs->cap[i].cap, "restore");
 	}
-	for (int i = 0; i < MON_MAX_PROXIES; i++) {
-		struct proxy *p = &mon->proxy[i];
-		int rc = p->used && p->type->restored ? p->type->restored(p, &rs->bm) : 0;
-		if (rc)
-			env_log(mon->env, "monitor: restore: %s session: %s",
-				p->type->name, strerror(-rc));
-	}
-	/* the roots it announced are its recreated gates now (a root proxy
-	 * that served clients was pointed at its new root above; a root
-	 * announced on another node is announced once the target runs,
-	 * monitor_restore_start) -- after the hooks, which map old badges to
-	 * new ones: on another node a new badge may equal an unrelated old
-	 * one */
-	for (int i = 0; i < mon->nannounced; i++) {
-		struct mon_record *r =
-		    record_find(mon, badge_map_new(&rs->bm, mon->announced[i].badge));
-		mon->announced[i].badge = r ? r->badge : 0;
-	}
+	restore_apply(rs);
 	for (unsigned i = 0; i < rs->nfill; i++) {
 		cpu_kill(mon->cpu, rs->fill[i]);
 		cap_release(rs->fill[i]);
 	}
-	/* signals drained at the checkpoint go to the new contexts */
-	mon->npending = rs->m->npending;
-	memcpy(mon->pending, rs->m->pending, sizeof mon->pending);
-	signals_resubmit(mon);
-	/* its threads start once the restore is verified
-	 * (monitor_restore_start) */
+	/* the signals drained at the checkpoint were queued at the new
+	 * contexts (restore_prepare) */
+	mon->npending = 0;
+	/* its threads start with monitor_restore_start */
 }
 
 void monitor_restore_start(struct monitor *mon, const struct mon_model *model)
@@ -383,17 +362,6 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model)
 			if (mon->thread[k].used && mon->thread[k].nr == mt->nr)
 				cpu_start(mon->cpu, mon->thread[k].cap, mt->regs.rip,
 					  mt->regs.rsp);
-	}
-	/* clients reach a root announced on another node once the target
-	 * runs (a session request to it before would wait on it, and init
-	 * gives up a request after INIT_SERVER_TIMEOUT_US and asks again) */
-	for (int i = 0; i < mon->nannounced; i++) {
-		struct mon_record *r = record_find(mon, mon->announced[i].badge);
-		if (!r || served_root(mon, r->badge))
-			continue;
-		if (served_announce(mon, mon->announced[i].name, r->cap))
-			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
-				mon->announced[i].name);
 	}
 }
 
@@ -446,8 +414,19 @@ static int dead_entries(struct rs *rs)
 
 static int build(struct rs *rs)
 {
+	struct cr_report report;
+	char why[160];
 	int rc;
 
+	/* the report, its cap map and its entrypoints must be readable in the
+	 * memory to restore before anything is made */
+	rs->what = "its checkpoint report does not match its memory";
+	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
+		env_log(rs->mon->env, "monitor: restore: %s", why);
+		return rc;
+	}
+	if (!report_cap_map(rs->m))
+		return -EINVAL;
 	rs->what = "cannot open its sessions";
 	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
 		return rc;
@@ -514,8 +493,10 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	rs->mon = mon;
 	if (seed)
 		rs->bm = *seed;
-	if ((rc = build(rs)))
+	if ((rc = build(rs)) || (rc = restore_prepare(rs)) ||
+	    (rc = restore_verify(rs, model)) || (rc = restore_announce(rs)))
 		goto fail;
+	/* the point of no return: nothing below can fail */
 	commit(rs);
 	unmap_memory(rs);
 	mark(rs, RS_COMMIT);
@@ -534,6 +515,7 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	goto out;
 fail:
 	env_log(mon->env, "monitor: restore failed: %s: %s", rs->what, strerror(-rc));
+	restore_undo(rs);
 	unmap_memory(rs);
 	rollback(rs);
 	monitor_resume(mon);

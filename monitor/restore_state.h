@@ -53,7 +53,8 @@ struct rs {
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
 	const char *what;
-	cap_t old_pd; /* the old target's PD, closed after the new one runs */
+	cap_t old_pd;  /* the old target's PD, closed after the new one runs */
+	cap_t exc_irq; /* the new CPU session's fault irq, bound (prepared) */
 	uint64_t t0, us[RS_PHASES]; /* host time spent in each phase */
 };
 
@@ -66,6 +67,20 @@ struct rs_thread *rs_thread_by_badge(struct rs *rs, uint64_t old_badge, int obj)
 /* The new dataspace for an old one (made with size on first use; size 0:
  * only find it), or NULL. */
 struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size);
+
+/* restore_hooks.c: the steps around the point of no return */
+/* The test hook: -ECANCELED (logged) if the config names this step. */
+int restore_forced(struct rs *rs, const char *step);
+/* Proxy hooks, the fault irq, pending signals: 0, or -errno with what
+ * was prepared still to be undone by restore_undo. */
+int restore_prepare(struct rs *rs);
+void restore_undo(struct rs *rs);
+/* The new target's memory checked against the model before (verify.c). */
+int restore_verify(struct rs *rs, const struct mon_model *before);
+/* Announce again what the target announced (another node only). */
+int restore_announce(struct rs *rs);
+/* After the commit: the prepared state becomes current. */
+void restore_apply(struct rs *rs);
 
 /* restore_caps.c */
 /* Every cap of the model at its old kcap in the new PD (objects the

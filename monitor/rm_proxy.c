@@ -113,29 +113,38 @@ static void region_map_after(struct proxy *p, const struct mon_req *req, struct 
 	}
 }
 
-/* After a restore the map is a new one: its fault handler is the
- * target's recreated context. */
-static int region_map_restored(struct proxy *p, const struct badge_map *bm)
+/* A restore makes the map anew (rm_restore.c): its fault handler is set
+ * to the recreated context right away, at the new map, which the old
+ * target does not use (a rollback destroys the map). */
+static int region_map_prepare(struct proxy *p, struct rs *rs)
 {
-	struct mon_record *ctx;
 	struct msg m;
+	uint64_t nb;
+	cap_t ctx;
 	int rc;
 
 	if (!p->state[RMAP_SIGH])
 		return 0;
-	ctx = record_find(p->mon, badge_map_new(bm, p->state[RMAP_SIGH]));
-	if (!ctx)
+	nb = restore_new_badge(rs, p->state[RMAP_SIGH]);
+	ctx = restore_new_cap(rs, nb);
+	if (!cap_valid(ctx))
 		return -ESRCH;
-	p->state[RMAP_SIGH] = ctx->badge;
+	p->next_state[RMAP_SIGH] = nb;
 	msg_reset(&m, REGION_FAULT_HANDLER);
-	msg_put_cap(&m, ctx->cap);
+	msg_put_cap(&m, ctx);
 	if ((rc = rpc_call(p->real, &m)))
 		return rc;
 	return m.code == RPC_OK ? 0 : -EPROTO;
 }
 
-const struct proxy_type region_map_proxy_type = {"region map", NULL, region_map_after,
-						 region_map_restored};
+static void region_map_apply(struct proxy *p)
+{
+	if (p->state[RMAP_SIGH])
+		p->state[RMAP_SIGH] = p->next_state[RMAP_SIGH];
+}
+
+const struct proxy_type region_map_proxy_type = {
+    "region map", NULL, region_map_after, region_map_prepare, NULL, region_map_apply};
 
 /* ---- the RM session ------------------------------------------------------ */
 
@@ -168,7 +177,7 @@ static void rm_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 	}
 }
 
-const struct proxy_type rm_proxy_type = {"RM", NULL, rm_after, NULL};
+const struct proxy_type rm_proxy_type = {.name = "RM", .before = NULL, .after = rm_after};
 
 int rmaps_record(struct monitor *mon, struct mon_model *model)
 {

@@ -76,26 +76,44 @@ static void served_after(struct proxy *p, const struct mon_req *req, struct msg 
 		}
 }
 
-/* After a restore: stand for the target's recreated object. */
-static int served_restored(struct proxy *p, const struct badge_map *bm)
+/* A restore: stand for the target's recreated object from the commit
+ * on (a reference to it is taken now, dropped again by undo). */
+static int served_prepare(struct proxy *p, struct rs *rs)
 {
-	uint64_t nb = badge_map_new(bm, p->state[0]);
-	struct mon_record *r;
+	uint64_t nb = restore_new_badge(rs, p->state[0]);
+	cap_t c;
 
 	if (nb == p->state[0]) /* made by this restore, or gone with the old target */
 		return target_object(p->mon, nb) ? 0 : -ESRCH;
-	r = record_find(p->mon, nb);
-	if (!r)
+	c = restore_new_cap(rs, nb);
+	if (!cap_valid(c))
 		return -ESRCH;
-	cap_release(p->real);
-	p->real = cap_ref(r->cap);
-	p->state[0] = nb;
+	p->next_real = cap_ref(c);
+	p->next_state[0] = nb;
 	return 0;
 }
 
-const struct proxy_type served_proxy_type = {"served object", NULL, served_after,
-					     served_restored};
-const struct proxy_type root_proxy_type = {"root", NULL, served_after, served_restored};
+static void served_undo(struct proxy *p)
+{
+	if (p->next_real.idx)
+		cap_release(p->next_real);
+	p->next_real = CAP_INVALID;
+}
+
+static void served_apply(struct proxy *p)
+{
+	if (!p->next_real.idx)
+		return;
+	cap_release(p->real);
+	p->real = p->next_real;
+	p->state[0] = p->next_state[0];
+	p->next_real = CAP_INVALID;
+}
+
+const struct proxy_type served_proxy_type = {"served object", NULL,	   served_after,
+					     served_prepare,  served_undo, served_apply};
+const struct proxy_type root_proxy_type = {"root",	   NULL,	served_after,
+					   served_prepare, served_undo, served_apply};
 
 int served_announce(struct monitor *mon, const char *name, cap_t root)
 {

@@ -11,4 +11,5 @@ static void signal_after(struct proxy *p, const struct mon_req *req, struct msg 
 		record_add(p->mon, MON_CLASS_SEMAPHORE, r->caps[0], 0);
 }
 
-const struct proxy_type signal_proxy_type = {"signal source", NULL, signal_after, NULL};
+const struct proxy_type signal_proxy_type = {
+    .name = "signal source", .before = NULL, .after = signal_after};

@@ -184,21 +184,48 @@ static void unwatch(struct monitor *mon)
 	mon->exc_irq = CAP_INVALID;
 }
 
-int target_watch(struct monitor *mon)
+int target_watch_prepare(struct monitor *mon, cap_t cpu, cap_t *irq)
 {
 	struct msg m;
 	int rc;
 
-	unwatch(mon);
 	msg_reset(&m, CPU_EXCEPTION_IRQ);
-	if ((rc = rpc_call(mon->cpu, &m)))
+	if ((rc = rpc_call(cpu, &m)))
 		return rc;
 	if (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0]))
 		return -EPROTO;
-	mon->exc_irq = m.caps[0];
-	if ((rc = ep_irq_handler(mon->env->ep, mon->exc_irq, target_fault, mon)))
-		unwatch(mon);
-	return rc;
+	if ((rc = ep_irq_handler(mon->env->ep, m.caps[0], target_fault, mon))) {
+		cap_release(m.caps[0]);
+		return rc;
+	}
+	*irq = m.caps[0];
+	return 0;
+}
+
+void target_watch_undo(struct monitor *mon, cap_t *irq)
+{
+	ep_irq_dissolve(mon->env->ep, *irq);
+	cap_release(*irq);
+	*irq = CAP_INVALID;
+}
+
+void target_watch_apply(struct monitor *mon, cap_t *irq)
+{
+	unwatch(mon);
+	mon->exc_irq = *irq;
+	*irq = CAP_INVALID;
+}
+
+int target_watch(struct monitor *mon)
+{
+	cap_t irq;
+	int rc;
+
+	unwatch(mon);
+	if ((rc = target_watch_prepare(mon, mon->cpu, &irq)))
+		return rc;
+	target_watch_apply(mon, &irq);
+	return 0;
 }
 
 int target_start(struct monitor *mon)

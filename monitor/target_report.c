@@ -61,14 +61,16 @@ int report_read(const struct mon_model *model, struct cr_report *out, char *err,
 		return -ENOENT;
 	}
 	if (!report_version_known(model->abi_version)) {
-		snprintf(err, errlen,
-			 "the target's checkpoint ABI version %llu is unknown (this monitor "
-			 "knows version %u)",
-			 (unsigned long long)model->abi_version, CR_ABI_VERSION);
+		snprintf(
+		    err, errlen,
+		    "the target's checkpoint ABI version %llu is unknown (this monitor "
+		    "knows version %u)",
+		    (unsigned long long)model->abi_version, CR_ABI_VERSION);
 		return -EINVAL;
 	}
 	if (model_read(model, model->report_addr, out, sizeof *out)) {
-		snprintf(err, errlen, "checkpoint report at 0x%llx lies outside its memory",
+		snprintf(err, errlen,
+			 "checkpoint report at 0x%llx lies outside its memory",
 			 (unsigned long long)model->report_addr);
 		return -EINVAL;
 	}

@@ -83,37 +83,55 @@ int timer_state_load(struct proxy *p, const char *text)
 	return 0;
 }
 
-static int timer_restored(struct proxy *p, const struct badge_map *bm)
+/* A restore: the recreated context the timer is to signal (found now,
+ * so that apply only sends core's timer what it accepts). */
+static int timer_prepare(struct proxy *p, struct rs *rs)
 {
-	struct mon_record *ctx;
-	struct msg m;
-	int rc;
+	uint64_t nb;
 
 	if (!p->state[0])
 		return 0;
-	ctx = record_find(p->mon, badge_map_new(bm, p->state[0]));
-	if (!ctx)
+	nb = restore_new_badge(rs, p->state[0]);
+	p->next_real = restore_new_cap(rs, nb); /* borrowed: a record at commit */
+	if (!cap_valid(p->next_real))
 		return -ESRCH;
-	p->state[0] = ctx->badge;
+	p->next_state[0] = nb;
+	return 0;
+}
+
+/* Past the commit: point the timer at the new context and re-arm it.
+ * The requests are ones core's timer always accepts (a context cap the
+ * monitor holds, times it was given before); a failure would mean the
+ * timer service itself is gone, and is logged. */
+static void timer_apply(struct proxy *p)
+{
+	struct msg m;
+	int rc = 0;
+
+	if (!p->state[0])
+		return;
+	p->state[0] = p->next_state[0];
 	msg_reset(&m, TIMER_SIGH);
-	msg_put_cap(&m, ctx->cap);
-	if ((rc = rpc_call(p->real, &m)) || m.code != RPC_OK)
-		return rc ? rc : -EPROTO;
-	if (p->state[3]) {
+	msg_put_cap(&m, p->next_real);
+	rc = rpc_call(p->real, &m);
+	if (!rc && p->state[3]) {
 		uint64_t now;
 		msg_reset(&m, TIMER_ONESHOT);
 		msg_put(&m, p->state[3]);
-		if ((rc = rpc_call(p->real, &m)) || m.code != RPC_OK)
-			return rc ? rc : -EPROTO;
+		rc = rpc_call(p->real, &m);
 		p->state[2] = elapsed(p->real, &now) ? 0 : now + p->state[3];
 		p->state[3] = 0;
 	}
-	if (!p->state[1])
-		return 0;
-	msg_reset(&m, TIMER_PERIODIC);
-	msg_put(&m, p->state[1]);
-	rc = rpc_call(p->real, &m);
-	return rc ? rc : m.code == RPC_OK ? 0 : -EPROTO;
+	if (!rc && p->state[1]) {
+		msg_reset(&m, TIMER_PERIODIC);
+		msg_put(&m, p->state[1]);
+		rc = rpc_call(p->real, &m);
+	}
+	p->next_real = CAP_INVALID;
+	if (rc)
+		env_log(p->mon->env, "monitor: restore: the timer service is gone (%d)",
+			rc);
 }
 
-const struct proxy_type timer_proxy_type = {"Timer", NULL, timer_after, timer_restored};
+const struct proxy_type timer_proxy_type = {"Timer",	   NULL, timer_after,
+					    timer_prepare, NULL, timer_apply};

@@ -1,13 +1,16 @@
 /*
- * Verifying a restore (the test hook's proof, also usable by the CLI):
- * a fresh checkpoint of the restored target must find every cap at the
- * kcap and in the class it had before, the target's own objects with new
- * badges, and its cap map and object pool consistent in its memory.
+ * Verifying a restore before its point of no return: in the new target's
+ * memory as the restore wrote it, every cap the checkpoint classified
+ * sits at its old kcap with its new badge (the objects the target owns
+ * all recreated with new badges), and the cap map and the object pool of
+ * every entrypoint are consistent.  Each cap's class is the one it was
+ * recreated in (restore_caps.c makes each by its recorded class).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "monitor/restore.h"
+#include "monitor/target_report.h"
 #include "monitor/verify.h"
 
 /* Classes whose objects a restore recreates with new badges. */
@@ -18,14 +21,6 @@ static int rebadged_class(enum mon_class c)
 	       c == MON_CLASS_SEMAPHORE || c == MON_CLASS_REGION_MAP;
 }
 
-static const struct mon_model_cap *cap_at(const struct mon_model *m, uint64_t kcap)
-{
-	for (unsigned i = 0; i < m->ncaps; i++)
-		if (m->cap[i].kcap == kcap)
-			return &m->cap[i];
-	return NULL;
-}
-
 static int recreated(const struct badge_map *bm, uint64_t old)
 {
 	for (unsigned i = 0; i < bm->n; i++)
@@ -34,36 +29,44 @@ static int recreated(const struct badge_map *bm, uint64_t old)
 	return 0;
 }
 
+/* The id in the restored cap map at kcap, 0 if the slot is free. */
+static uint64_t id_at(const struct cr_cap_map *m, uint64_t kcap)
+{
+	return KCAP_INDEX(kcap) < CAP_SLOTS ? m->slot[KCAP_INDEX(kcap)].id : 0;
+}
+
 int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *before,
 			       struct mon_model *after, const struct badge_map *bm)
 {
+	const struct cr_cap_map *m = report_cap_map(after);
 	unsigned same = 0, renewed = 0;
 
-	for (unsigned i = 0; i < before->ncaps; i++) {
-		const struct mon_model_cap *b = &before->cap[i],
-					   *a = cap_at(after, b->kcap);
+	for (unsigned i = 0; m && i < before->ncaps; i++) {
+		const struct mon_model_cap *b = &before->cap[i];
+		uint64_t id = id_at(m, b->kcap), want = badge_map_new(bm, b->badge);
+
 		if (b->cls == MON_CLASS_SKIPPED)
 			continue;
-		if (!a || a->cls != b->cls) {
-			env_log(mon->env, "monitor: verify: kcap 0x%llx (%s) %s",
+		if (!id || id == CR_ID_INVALID || id != want) {
+			env_log(mon->env,
+				"monitor: verify: kcap 0x%llx (%s) holds badge 0x%llx, "
+				"not 0x%llx",
 				(unsigned long long)b->kcap, mon_class_name(b->cls),
-				a ? "changed class" : "is gone");
+				(unsigned long long)id, (unsigned long long)want);
 			return -EINVAL;
 		}
-		same++;
-		if (rebadged_class(b->cls) &&
-		    (bm ? !recreated(bm, b->badge) ||
-			      a->badge != badge_map_new(bm, b->badge)
-			: a->badge == b->badge)) {
+		if (rebadged_class(b->cls) && !recreated(bm, b->badge)) {
 			env_log(
 			    mon->env, "monitor: verify: kcap 0x%llx kept badge 0x%llx",
 			    (unsigned long long)b->kcap, (unsigned long long)b->badge);
 			return -EINVAL;
 		}
-		renewed += bm ? recreated(bm, b->badge) : a->badge != b->badge;
+		same++;
+		renewed += recreated(bm, b->badge);
 	}
-	if (cap_map_verify(after) || pool_fix_or_check(after, 0)) {
-		env_log(mon->env, "monitor: verify: cap map or object pool inconsistent");
+	if (!m || cap_map_verify(after) || pool_fix_or_check(after, 0)) {
+		env_log(mon->env,
+			"monitor: verify: cap map or an object pool inconsistent");
 		return -EINVAL;
 	}
 	env_log(mon->env,
@@ -71,20 +74,4 @@ int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *befo
 		"badges; cap map and object pool consistent in the target",
 		same, renewed);
 	return 0;
-}
-
-int monitor_verify_now(struct monitor *mon, const struct mon_model *before,
-		       const struct badge_map *bm)
-{
-	struct mon_model *after = calloc(1, sizeof *after);
-	int rc = -ENOMEM;
-
-	if (after && !(rc = monitor_checkpoint(mon, after))) {
-		rc = monitor_verify_restore_map(mon, before, after, bm);
-		monitor_resume(mon);
-	}
-	if (after)
-		model_free(after);
-	free(after);
-	return rc;
 }

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROUNDS	  12
-#define SLEEP_US  8000
-#define OP_ADD	  1
-#define NOBJ	  4
+#define ROUNDS	 12
+#define SLEEP_US 8000
+#define OP_ADD	 1
+#define NOBJ	 4
 
 struct eps_obj {
 	struct rpc_object obj; /* first: the dispatcher gets its address */
@@ -65,8 +65,9 @@ static void worker(void *arg)
 		for (unsigned i = 0; i < NOBJ; i++) {
 			got[i] = call(s, i, r);
 			if (got[i] != r + (long)s->o[i].offset) {
-				env_log(s->env, "cr_eps: round %ld: object %u answered %ld",
-					r, i, got[i]);
+				env_log(s->env,
+					"cr_eps: round %ld: object %u answered %ld", r, i,
+					got[i]);
 				env_exit(s->env, 1);
 			}
 		}

@@ -44,8 +44,8 @@
 
 #include <stdint.h>
 
-#define CR_ABI_VERSION	1
-#define CR_REPORT_MAGIC 0x31765f7274706372ULL /* "rcptr_v1" */
+#define CR_ABI_VERSION	 1
+#define CR_REPORT_MAGIC	 0x31765f7274706372ULL /* "rcptr_v1" */
 #define CR_CAP_MAP_MAGIC 0xcab3a9ULL
 #define CR_EP_MAGIC	 0xe9e9e9ULL
 #define CR_ID_INVALID	 (~0ULL)
@@ -57,11 +57,11 @@
 
 /* One cap map entry (40 bytes). */
 struct cr_cap_entry {
-	uint64_t id;		       /* badge; 0 free, CR_ID_INVALID gone */
+	uint64_t id;		      /* badge; 0 free, CR_ID_INVALID gone */
 	uint64_t left, right, parent; /* AVL links: entry addresses */
-	uint8_t depth;		       /* AVL height, 1 for a leaf */
-	uint8_t ref;		       /* references held inside the component */
-	uint8_t fixed;		       /* 1: a fixed selector, never refcounted */
+	uint8_t depth;		      /* AVL height, 1 for a leaf */
+	uint8_t ref;		      /* references held inside the component */
+	uint8_t fixed;		      /* 1: a fixed selector, never refcounted */
 	uint8_t pad[5];
 };
 
@@ -77,7 +77,7 @@ struct cr_cap_map {
 /* An RPC object in an entrypoint's pool (56 bytes). */
 struct cr_object {
 	uint64_t left, right, parent; /* pool AVL links: object addresses */
-	int32_t depth;		       /* AVL height, 1 for a leaf */
+	int32_t depth;		      /* AVL height, 1 for a leaf */
 	uint32_t pad;
 	uint64_t badge;	   /* its gate's badge: the key */
 	uint64_t cap;	   /* its gate: a cap map entry address */
@@ -86,11 +86,11 @@ struct cr_object {
 
 /* The head of an entrypoint. */
 struct cr_entrypoint {
-	uint64_t magic;	 /* CR_EP_MAGIC */
-	uint64_t next;	 /* the component's next entrypoint, 0: last */
-	uint64_t thread; /* its thread's own cap: a cap map entry address */
-	uint64_t pool;	 /* root of the object pool: an object address */
-	struct cr_object exit_obj;	   /* seed 002: the exit cap */
+	uint64_t magic;		   /* CR_EP_MAGIC */
+	uint64_t next;		   /* the component's next entrypoint, 0: last */
+	uint64_t thread;	   /* its thread's own cap: a cap map entry address */
+	uint64_t pool;		   /* root of the object pool: an object address */
+	struct cr_object exit_obj; /* seed 002: the exit cap */
 	struct cr_object signal_proxy_obj; /* seed 002: the signal-proxy cap */
 	struct cr_object constructor_obj;  /* seed 002: the constructor cap */
 	int32_t constructing;		   /* 1 while constructor_obj is managed */
@@ -99,10 +99,10 @@ struct cr_entrypoint {
 
 /* What libbase reports (its address goes to core with the cap map's). */
 struct cr_report {
-	uint64_t magic;	  /* CR_REPORT_MAGIC */
-	uint32_t version; /* CR_ABI_VERSION */
-	uint32_t size;	  /* sizeof(struct cr_report) of that version */
-	uint64_t cap_map; /* struct cr_cap_map */
+	uint64_t magic;	      /* CR_REPORT_MAGIC */
+	uint32_t version;     /* CR_ABI_VERSION */
+	uint32_t size;	      /* sizeof(struct cr_report) of that version */
+	uint64_t cap_map;     /* struct cr_cap_map */
 	uint64_t entrypoints; /* first struct cr_entrypoint: the main one */
 	/* thread-area number of the signal handler thread (its semaphore irq
 	 * is attached to it), CR_NO_THREAD while there is none */

@@ -427,20 +427,35 @@ static void test_classify(void **state)
 	drop_model(m);
 }
 
-/* verify: a restore that kept an own object's badge is refused. */
+/* verify, on the restored memory: every cap at its kcap with the badge
+ * the restore gave it, cap map and every pool consistent; a slot with
+ * another badge, a recreated class left out of the badge map, and a pool
+ * not rebuilt are each refused. */
 static void test_verify(void **state)
 {
 	struct monitor *mon = calloc(1, sizeof *mon);
 	struct mon_model *before = fake_model(), *after = fake_model();
+	struct badge_map *bm = calloc(1, sizeof *bm);
 
-	before->ncaps = after->ncaps = 1;
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(badge_map_add(bm, 0x100 * (i + 1), 0x2000 + 4 * i), 0);
+	assert_int_equal(cap_map_fix(after, bm), 0);
+	before->ncaps = 1;
 	before->cap[0] = (struct mon_model_cap){0x300000, 0x100, 0, MON_CLASS_RPC_GATE};
-	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_RPC_GATE};
-	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), 0);
-	after->cap[0].badge = 0x100;
-	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), -EINVAL);
-	after->cap[0] = (struct mon_model_cap){0x300000, 0x104, 0, MON_CLASS_DATASPACE};
-	assert_int_equal(monitor_verify_restore_map(mon, before, after, NULL), -EINVAL);
+	/* the pools still hold the old badges */
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, bm), -EINVAL);
+	assert_non_null(strstr(last_log, "object pool inconsistent"));
+	assert_int_equal(pool_fix(after), 0);
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, bm), 0);
+	assert_non_null(strstr(last_log, "1 caps at their kcaps"));
+	bm->pair[0].new_badge = 0x3000; /* the slot holds 0x2000 */
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, bm), -EINVAL);
+	assert_non_null(strstr(last_log, "kcap 0x300000 (rpc gate) holds badge 0x2000"));
+	bm->pair[0].new_badge = 0x2000;
+	before->cap[0] = (struct mon_model_cap){0x300000, 0x2000, 0, MON_CLASS_RPC_GATE};
+	assert_int_equal(monitor_verify_restore_map(mon, before, after, bm), -EINVAL);
+	assert_non_null(strstr(last_log, "kept badge 0x2000"));
+	free(bm);
 	free(mon);
 	drop_model(before);
 	drop_model(after);

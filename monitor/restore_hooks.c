@@ -1,0 +1,197 @@
+/*
+ * The steps of a restore between building the new target and the point
+ * of no return, and the step after it.  Every step that can fail runs
+ * before the commit and changes nothing the old target uses, so that a
+ * failure leaves the node as it was:
+ *
+ *   prepare   each proxy's hook (Timer, region map, served object) sets
+ *             up, at real objects, the state that names the recreated
+ *             objects; the new CPU session's fault irq is bound; signals
+ *             drained at the checkpoint are queued at the new contexts.
+ *   verify    the new target's memory: every cap at its kcap with its new
+ *             badge, cap map and every object pool consistent.
+ *   announce  a root the target announced on another node is announced
+ *             again (last: an announcement cannot be taken back).
+ *   apply     after the commit: the prepared state becomes current; no
+ *             step of it can fail.
+ *
+ * The test hook <test fail_restore_at="STEP"> makes the named step fail.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "monitor/restore_state.h"
+#include "monitor/verify.h"
+
+int restore_forced(struct rs *rs, const char *step)
+{
+	if (strcmp(rs->mon->cfg.fail_restore_at, step))
+		return 0;
+	env_log(rs->mon->env, "monitor: restore: failing at '%s' (test hook)", step);
+	return -ECANCELED;
+}
+
+uint64_t restore_new_badge(const struct rs *rs, uint64_t old)
+{
+	return badge_map_new(&rs->bm, old);
+}
+
+cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge)
+{
+	struct mon_record *r;
+
+	for (unsigned i = 0; i < rs->ncaps; i++)
+		if (cap_badge(rs->cap[i].cap) == new_badge)
+			return rs->cap[i].cap;
+	for (unsigned i = 0; i < rs->nds; i++)
+		if (cap_badge(rs->ds[i].cap) == new_badge)
+			return rs->ds[i].cap;
+	/* objects an image restore made beforehand are records already */
+	r = record_find(rs->mon, new_badge);
+	return r && r->cls != MON_CLASS_DEAD ? r->cap : CAP_INVALID;
+}
+
+/* Is p one of the region maps this restore made (the old target's go at
+ * the commit and are not prepared)? */
+static int made_map(const struct rs *rs, const struct proxy *p)
+{
+	for (unsigned i = 0; i < rs->rm.n; i++)
+		if (rs->rm.map[i].p == p)
+			return 1;
+	return 0;
+}
+
+static int hooked(const struct rs *rs, const struct proxy *p)
+{
+	return p->used && p->type->prepare &&
+	       (p->type != &region_map_proxy_type || made_map(rs, p));
+}
+
+static int prepare_proxies(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+	int rc;
+
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		if (!hooked(rs, p))
+			continue;
+		rs->what = p->type->name;
+		if ((rc = restore_forced(rs, p->type->name)) || (rc = p->type->prepare(p, rs)))
+			return rc;
+		p->prepared = 1;
+	}
+	return 0;
+}
+
+/* The drained signals, queued at the new target's contexts. */
+static int prepare_signals(struct rs *rs)
+{
+	int rc;
+
+	rs->what = "signals";
+	if ((rc = restore_forced(rs, "signals")))
+		return rc;
+	for (unsigned i = 0; i < rs->m->npending; i++) {
+		cap_t ctx = CAP_INVALID;
+		struct msg m;
+
+		for (unsigned k = 0; k < rs->ncaps && !ctx.idx; k++)
+			if (rs->cap[k].cls == MON_CLASS_SIGNAL_CONTEXT &&
+			    rs->cap[k].aux == rs->m->pending[i].imprint)
+				ctx = rs->cap[k].cap;
+		if (!ctx.idx)
+			return -ESRCH; /* a pending signal whose context is gone */
+		msg_reset(&m, PD_SUBMIT);
+		msg_put_cap(&m, ctx);
+		msg_put(&m, rs->m->pending[i].count);
+		if ((rc = rpc_call(rs->pd, &m)) || m.code != RPC_OK)
+			return rc ? rc : -EPROTO;
+	}
+	return 0;
+}
+
+int restore_prepare(struct rs *rs)
+{
+	int rc;
+
+	if ((rc = prepare_proxies(rs)))
+		return rc;
+	rs->what = "watch";
+	if ((rc = restore_forced(rs, "watch")) ||
+	    (rc = target_watch_prepare(rs->mon, rs->cpu, &rs->exc_irq)))
+		return rc;
+	return prepare_signals(rs);
+}
+
+void restore_undo(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		if (!p->prepared)
+			continue;
+		if (p->type->undo)
+			p->type->undo(p);
+		p->prepared = 0;
+	}
+	if (rs->exc_irq.idx)
+		target_watch_undo(mon, &rs->exc_irq);
+}
+
+int restore_verify(struct rs *rs, const struct mon_model *before)
+{
+	int rc;
+
+	rs->what = "verify";
+	if ((rc = restore_forced(rs, "verify")))
+		return rc;
+	return monitor_verify_restore_map(rs->mon, before, rs->m, &rs->bm);
+}
+
+int restore_announce(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+	int rc;
+
+	rs->what = "announce";
+	if ((rc = restore_forced(rs, "announce")))
+		return rc;
+	for (int i = 0; i < mon->nannounced; i++) {
+		uint64_t nb = restore_new_badge(rs, mon->announced[i].badge);
+		cap_t root = restore_new_cap(rs, nb);
+
+		if (!root.idx)
+			continue; /* it holds no cap of its root any more */
+		if (served_root(mon, mon->announced[i].badge))
+			continue; /* its proxy stays announced and is retargeted */
+		if ((rc = served_announce(mon, mon->announced[i].name, root))) {
+			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
+				mon->announced[i].name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void restore_apply(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+
+	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+		struct proxy *p = &mon->proxy[i];
+		if (!p->prepared)
+			continue;
+		if (p->type->apply)
+			p->type->apply(p);
+		p->prepared = 0;
+	}
+	target_watch_apply(mon, &rs->exc_irq);
+	/* the roots it announced are its recreated gates now */
+	for (int i = 0; i < mon->nannounced; i++) {
+		struct mon_record *r =
+		    record_find(mon, restore_new_badge(rs, mon->announced[i].badge));
+		mon->announced[i].badge = r ? r->badge : 0;
+	}
+}
