@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "init/config.h"
+#include "config/config.h"
 
 static char tmpdir[] = "/tmp/capsule-test-config-XXXXXX";
 static char path[600];
