@@ -5,9 +5,10 @@
 #   make test    install what is missing, build, run every test (also ASan/UBSan)
 #   make bench   benchmarks, each printed as a ratio against a reference
 #
-# Host code (kernel, core, init, libbase native, tools) goes to $(B)/host,
-# guest code (libbase guest, libc, components) to $(B)/guest.  SAN=1 builds
-# the host side with AddressSanitizer and UBSan into build-san/.
+# Host code (kernel, core, config, loader, init, monitor, libbase native,
+# tools) goes to $(B)/host, guest code (libbase guest, libc, components) to
+# $(B)/guest.  SAN=1 builds the host side with AddressSanitizer and UBSan
+# into build-san/.
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -51,6 +52,8 @@ BASE_NATIVE_SRC := $(wildcard base/native/*.c)
 BASE_GUEST_SRC := $(wildcard base/guest/*.c base/guest/*.S)
 LIBC_SRC := $(wildcard base/libc/*.c)
 CORE_SRC := $(wildcard core/*.c)
+CONFIG_SRC := $(wildcard config/*.c)
+LOADER_SRC := $(wildcard loader/*.c)
 INIT_SRC := $(wildcard init/*.c)
 MONITOR_SRC := $(wildcard monitor/*.c)
 TOOL_SRC := $(filter-out tools/capsule.c,$(wildcard tools/*.c))
@@ -58,7 +61,7 @@ IMAGE_SRC := $(wildcard image/*.c)
 SDK_SRC := $(wildcard sdk/*.S sdk/*.c)
 
 HOST_OBJ := $(patsubst %.c,$(B)/host/%.o,$(KERNEL_SRC) $(BASE_SRC) $(BASE_NATIVE_SRC) \
-	$(CORE_SRC) $(INIT_SRC) $(MONITOR_SRC) $(TOOL_SRC) $(IMAGE_SRC))
+	$(CORE_SRC) $(CONFIG_SRC) $(LOADER_SRC) $(INIT_SRC) $(MONITOR_SRC) $(TOOL_SRC) $(IMAGE_SRC))
 GUEST_LIB_OBJ := $(patsubst %,$(B)/guest/%.o,$(BASE_SRC) $(BASE_GUEST_SRC) $(LIBC_SRC) $(SDK_SRC))
 
 COMPONENTS := $(notdir $(wildcard components/*))

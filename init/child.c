@@ -1,15 +1,16 @@
 /*
  * Starting and destroying one child: its env sessions at init's parent
- * (core), its image, its parent interface, its initial thread and stack,
- * and the exception irq through which init learns of its faults.
+ * (core), its parent interface, its initial thread, its image and stack
+ * (the child loader, loader/loader.h), and the exception irq through
+ * which init learns of its faults.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "init/elf.h"
 #include "init/init.h"
 #include "init/native_child.h"
+#include "loader/loader.h"
 
 static const char *fault_kind_name(unsigned kind)
 {
@@ -127,87 +128,27 @@ int child_create_thread(struct child *c, const char **what, uint64_t *nr, uint64
 				 badge);
 }
 
-/* Map the binary into init, check and load it; *entry = its entry point. */
-static int load_binary(struct child *c, uint64_t *entry, const char **what)
-{
-	struct env *env = c->init->env;
-	struct elf_image *img = heap_alloc(sizeof *img);
-	uint64_t size, host = 0;
-	cap_t ds = CAP_INVALID;
-	int rc;
-
-	*what = "out of memory";
-	if (!img)
-		return -ENOMEM;
-	*what = "cannot read the ROM";
-	if ((rc = rom_dataspace(c->rom, &ds, &size)) ||
-	    (rc = pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &host)))
-		goto out;
-	if ((rc = elf_parse((const void *)(uintptr_t)host, size, img, what)) ||
-	    (rc = elf_load(img, env->pd, c->pd, what)))
-		goto out;
-	*entry = img->entry;
-out:
-	if (host)
-		pd_detach(env->pd, host);
-	if (cap_valid(ds))
-		cap_release(ds);
-	heap_free(img);
-	return rc;
-}
-
-/* Allocate the initial stack and write the startup info at its top;
- * *sp = the startup info's address in the child. */
-static int make_stack(struct child *c, uint64_t nr, uint64_t tbadge, uint64_t utcb,
-		      uint64_t *sp)
-{
-	struct env *env = c->init->env;
-	uint64_t base =
-	    GUEST_STACK_AREA + nr * GUEST_STACK_SLOT + GUEST_STACK_SLOT - INIT_STACK_SIZE;
-	uint64_t at, host = 0,
-		     off = (INIT_STACK_SIZE - sizeof(struct startup_info)) & ~63ULL;
-	struct startup_info si = {
-	    .magic = STARTUP_MAGIC,
-	    .parent_badge = c->parent_obj.badge,
-	    .thread_nr = nr,
-	    .thread_badge = tbadge,
-	    .utcb = utcb,
-	};
-	cap_t ds;
-	int rc;
-
-	if (nr >= THREAD_AREA_THREADS)
-		return -ERANGE;
-	if ((rc = pd_alloc_ram(c->pd, INIT_STACK_SIZE, &ds)))
-		return rc;
-	if ((rc = pd_attach(c->pd, ds, base, 0, INIT_STACK_SIZE, MEM_R | MEM_W, &at)))
-		goto out;
-	if ((rc = pd_attach(env->pd, ds, 0, 0, INIT_STACK_SIZE, MEM_R | MEM_W, &host)))
-		goto out;
-	memcpy((char *)(uintptr_t)host + off, &si, sizeof si);
-	pd_detach(env->pd, host);
-	*sp = at + off;
-out:
-	cap_release(ds);
-	return rc;
-}
-
 int child_start(struct child *c)
 {
 	struct init *in = c->init;
 	const char *what = "";
-	uint64_t entry = 0, nr, utcb, tbadge, sp;
+	uint64_t entry = 0, sp;
+	struct startup_info si = {.magic = STARTUP_MAGIC};
+	struct loader l = {.own_pd = in->env->pd};
 	int rc = native_child_start(c); /* 1: not a native binary */
 
 	if (rc <= 0)
 		return rc;
 	c->state = CHILD_RUNNING;
-	if ((rc = child_open_sessions(c, 0, &what)) ||
-	    (rc = load_binary(c, &entry, &what)) ||
-	    (rc = child_create_thread(c, &what, &nr, &utcb, &tbadge)))
+	if ((rc = child_open_sessions(c, 0, &what)))
 		goto err;
-	what = "cannot set up its stack";
-	if ((rc = make_stack(c, nr, tbadge, utcb, &sp)))
+	l.child_pd = c->pd;
+	if ((rc = loader_load_binary(&l, c->rom, &entry, &what)) ||
+	    (rc = child_create_thread(c, &what, &si.thread_nr, &si.utcb,
+				      &si.thread_badge)))
+		goto err;
+	si.parent_badge = c->parent_obj.badge;
+	if ((rc = loader_make_stack(&l, &si, &sp, &what)))
 		goto err;
 	what = "cannot watch it for faults";
 	if ((rc = cpu_exception_irq(c->cpu, &c->exc_irq)) ||

@@ -13,12 +13,14 @@ static struct init init_state;
 
 void init_construct(struct env *env, void *arg)
 {
-	const struct init_config *cfg = arg;
+	const struct init_args *args = arg;
+	const struct init_config *cfg = args->cfg;
 	struct init *in = &init_state;
 
 	memset(in, 0, sizeof *in);
 	in->env = env;
 	in->cfg = cfg;
+	in->natives = args->natives;
 	in->nchildren = cfg->nstart;
 	for (int i = 0; i < cfg->nstart; i++) {
 		in->child[i].init = in;

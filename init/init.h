@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include <base/env.h>
 
-#include "init/config.h"
+#include "config/config.h"
+
+struct native_registry;
 
 #define INIT_MAX_SESSIONS 16 /* sessions a child opened through init */
 #define INIT_ARGS_MAX	  256
-#define INIT_STACK_SIZE	  0x10000ULL
 
 #define init_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
@@ -74,17 +75,23 @@ struct child {
 struct init {
 	struct env *env;
 	const struct init_config *cfg;
+	const struct native_registry *natives; /* NULL: none */
 	int nchildren;
 	int done; /* the summary was sent */
 	struct child child[CONFIG_MAX_CHILDREN];
 };
 
 /* ---- init.c ---- */
+/* What init is started with: a validated config and the native
+ * components it may start (NULL: guests only); both outlive the node. */
+struct init_args {
+	const struct init_config *cfg;
+	const struct native_registry *natives;
+};
 /*
  * init's construct function (struct core_config.init_construct): arg is
- * the validated struct init_config, which must outlive the node.  Starts
- * every child; a child that cannot be started is reported and counted as
- * failed.
+ * a struct init_args.  Starts every child; a child that cannot be
+ * started is reported and counted as failed.
  */
 void init_construct(struct env *env, void *arg);
 /* A child ended (exit, fault or failed start): if it was the last one,

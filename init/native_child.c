@@ -1,12 +1,14 @@
 /*
- * Starting a native child (init/native_child.h).  Like child_start for a
- * guest, except: its PD session is native (`native=1`, which init strips
- * from any child's own request, so only init can ask core for one), no
+ * Starting a native child (init/native_child.h), one init's registry
+ * names (init/native_registry.h).  Like child_start for a guest, except:
+ * its PD session is native (`native=1`, which init strips from any
+ * child's own request, so only init can ask core for one), no
  * binary is loaded and no stack is made (the kernel runs the child's
  * first thread as a coroutine at native_component_main), and the child's
  * <config> element is handed to its entry's parser.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +17,16 @@
 
 #include "init/init.h"
 #include "init/native_child.h"
+#include "init/native_registry.h"
 #include <base/native_component.h>
-#include "monitor/monitor.h"
-
-static int monitor_parse(const void *xml, void *arg, char *err, size_t errlen)
-{
-	return monitor_config_parse(xml, arg, err, errlen);
-}
-
-static const struct native_entry native_entries[] = {
-    {"monitor", sizeof(struct monitor_config), monitor_parse, monitor_construct},
-};
 
 /* Per child: what its first thread starts with (must outlive it). */
 struct native_slot {
 	const struct child *owner;
 	struct native_start start;
-	union {
-		struct monitor_config monitor;
-	} arg;
+	_Alignas(max_align_t) unsigned char arg[NATIVE_ARG_MAX];
 };
 static struct native_slot native_slots[CONFIG_MAX_CHILDREN];
-
-const struct native_entry *native_child_find(const char *binary)
-{
-	for (size_t i = 0; i < sizeof native_entries / sizeof native_entries[0]; i++)
-		if (!strcmp(native_entries[i].binary, binary))
-			return &native_entries[i];
-	return NULL;
-}
 
 /* The <config> element of <start name=name> in the file at path, parsed
  * with the entry's parser (NULL node if the start has no <config>). */
@@ -78,7 +61,8 @@ static int read_config(const char *path, const char *name, const struct native_e
 
 int native_child_start(struct child *c)
 {
-	const struct native_entry *e = native_child_find(c->cfg->binary);
+	const struct native_entry *e =
+	    native_registry_find(c->init->natives, c->cfg->binary);
 	struct native_slot *slot = &native_slots[c->index];
 	char err[CONFIG_ERR_MAX] = "";
 	uint64_t nr, utcb, tbadge;
@@ -91,7 +75,7 @@ int native_child_start(struct child *c)
 	memset(slot, 0, sizeof *slot);
 	slot->owner = c;
 	what = err;
-	if ((rc = read_config(c->init->cfg->path, c->cfg->name, e, &slot->arg, err,
+	if ((rc = read_config(c->init->cfg->path, c->cfg->name, e, slot->arg, err,
 			      sizeof err)) ||
 	    (rc = child_open_sessions(c, 1, &what)) ||
 	    (rc = child_create_thread(c, &what, &nr, &utcb, &tbadge)))
@@ -100,7 +84,7 @@ int native_child_start(struct child *c)
 	    .si = {STARTUP_MAGIC, c->parent_obj.badge, nr, tbadge, utcb},
 	    .label = c->cfg->name,
 	    .construct = e->construct,
-	    .arg = &slot->arg,
+	    .arg = slot->arg,
 	};
 	what = "cannot start its thread";
 	if ((rc = cpu_start(c->cpu, c->thread, (uint64_t)(uintptr_t)native_component_main,

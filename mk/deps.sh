@@ -2,7 +2,7 @@
 # Install the Debian packages capsule needs, when they are missing.
 # Runs apt-get only as root; otherwise names what is missing and fails.
 set -e
-pkgs="gcc make pkg-config curl libunicorn-dev libzstd-dev libxxhash-dev libxml2-dev \
+pkgs="gcc make pkg-config libunicorn-dev libzstd-dev libxxhash-dev libxml2-dev \
 libcmocka-dev libcap-dev clang-format"
 missing=""
 for p in $pkgs; do

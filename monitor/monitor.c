@@ -30,7 +30,7 @@
 
 #include <capsule/control.h>
 
-#include "init/config.h"
+#include "config/config.h"
 #include "monitor/checkpoint.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"

@@ -1,18 +1,16 @@
 /*
- * Starting the target as the monitor's own child, as init starts a child
- * (init/child.c), except that the target's sessions are opened at the
- * monitor's parent and the target gets proxies for them, and that every
- * dataspace, attachment and thread made here is recorded.
+ * Starting the target as the monitor's own child with the child loader
+ * (loader/loader.h), as init starts a child, except that the target's
+ * sessions are opened at the monitor's parent and the target gets proxies
+ * for them, and that every dataspace, attachment and thread made here is
+ * recorded.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "init/elf.h"
+#include "loader/loader.h"
 #include "monitor/monitor.h"
-
-#define TARGET_STACK_SIZE 0x10000ULL
 
 /* Non-empty args: empty ones would give the monitor its own env session.
  * No label: init labels the session with the monitor's name, which is
@@ -63,88 +61,15 @@ static int make_proxies(struct monitor *mon)
 	return 0;
 }
 
-/* A RAM dataspace of the target, filled through a temporary attachment
- * in the monitor by fill(ctx, host), attached in the target at at. */
-static int load_ds(struct monitor *mon, uint64_t at, uint64_t size, unsigned perm,
-		   void (*fill)(void *ctx, uint8_t *host), void *ctx)
+/* The loader placed a dataspace in the target: the monitor keeps a
+ * reference to it and records it and its attachment. */
+static int placed(void *ctx, cap_t ds, uint64_t at, uint64_t size, unsigned perm)
 {
-	uint64_t host, got;
-	cap_t ds;
-	int rc;
+	struct monitor *mon = ctx;
 
-	if ((rc = pd_alloc_ram(mon->pd, size, &ds)))
-		return rc;
 	record_add(mon, MON_CLASS_DATASPACE, ds, size);
-	record_hold(mon, ds, "monitor");
-	if ((rc = pd_attach(mon->env->pd, ds, 0, 0, size, MEM_R | MEM_W, &host)))
-		return rc;
-	fill(ctx, (uint8_t *)(uintptr_t)host);
-	pd_detach(mon->env->pd, host);
-	if ((rc = pd_attach(mon->pd, ds, at, 0, size, perm, &got)))
-		return rc;
-	if (got != at)
-		return -EFAULT;
+	record_hold(mon, cap_ref(ds), "monitor");
 	return region_add(mon, 0, cap_badge(ds), at, 0, size, perm);
-}
-
-struct region_fill {
-	const struct elf_image *img;
-	const struct elf_region *r;
-};
-
-static void fill_region(void *ctx, uint8_t *host)
-{
-	const struct region_fill *f = ctx;
-
-	memset(host, 0, f->r->end - f->r->start);
-	for (int i = 0; i < f->img->nsegments; i++) {
-		const struct elf_segment *s = &f->img->segment[i];
-		if (s->vaddr < f->r->start || s->vaddr >= f->r->end)
-			continue;
-		memcpy(host + (s->vaddr - f->r->start), f->img->data + s->offset,
-		       s->filesz);
-	}
-}
-
-static int load_binary(struct monitor *mon, uint64_t *entry, const char **what)
-{
-	struct elf_image *img = calloc(1, sizeof *img);
-	uint64_t size, host = 0;
-	cap_t ds = CAP_INVALID;
-	int rc;
-
-	*what = "out of memory";
-	if (!img)
-		return -ENOMEM;
-	*what = "cannot read the ROM";
-	if ((rc = rom_dataspace(mon->rom, &ds, &size)) ||
-	    (rc = pd_attach(mon->env->pd, ds, 0, 0, 0, MEM_R, &host)))
-		goto out;
-	if ((rc = elf_parse((const void *)(uintptr_t)host, size, img, what)))
-		goto out;
-	*what = "cannot load a segment";
-	for (int i = 0; i < img->nregions && !rc; i++) {
-		struct region_fill f = {img, &img->region[i]};
-		rc = load_ds(mon, f.r->start, f.r->end - f.r->start, f.r->perm,
-			     fill_region, &f);
-	}
-	*entry = img->entry;
-out:
-	if (host)
-		pd_detach(mon->env->pd, host);
-	if (cap_valid(ds))
-		cap_release(ds);
-	free(img);
-	return rc;
-}
-
-static void fill_startup(void *ctx, uint8_t *host)
-{
-	const struct startup_info *si = ctx;
-	uint64_t off = (TARGET_STACK_SIZE - sizeof *si) & ~63ULL;
-
-	memset(host, 0, TARGET_STACK_SIZE);
-	memcpy(host + off, si, sizeof *si);
 }
 
 /* Runs on the monitor's entrypoint when the target's CPU session
@@ -231,16 +156,19 @@ int target_watch(struct monitor *mon)
 int target_start(struct monitor *mon)
 {
 	const char *what = "";
-	uint64_t entry = 0, nr, utcb, tbadge, base, sp;
-	struct startup_info si;
+	uint64_t entry = 0, sp;
+	struct startup_info si = {.magic = STARTUP_MAGIC};
+	struct loader l = {.own_pd = mon->env->pd, .placed = placed, .ctx = mon};
 	cap_t parent_cap, thread;
 	int rc;
 
 	mon->state = MON_RUNNING;
 	if ((rc = open_sessions(mon, &what)))
 		goto err;
+	l.child_pd = mon->pd;
 	what = "cannot make its proxies";
-	if ((rc = make_proxies(mon)) || (rc = load_binary(mon, &entry, &what)))
+	if ((rc = make_proxies(mon)) ||
+	    (rc = loader_load_binary(&l, mon->rom, &entry, &what)))
 		goto err;
 	what = "cannot create its parent interface";
 	parent_cap = ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch);
@@ -251,27 +179,17 @@ int target_start(struct monitor *mon)
 	if ((rc = pd_assign_parent(mon->pd, parent_cap)))
 		goto err;
 	what = "cannot create its thread";
-	if ((rc = cpu_create_thread(mon->cpu, mon->pd, mon->cfg.binary, &thread, &nr,
-				    &utcb, &tbadge)))
+	if ((rc = cpu_create_thread(mon->cpu, mon->pd, mon->cfg.binary, &thread,
+				    &si.thread_nr, &si.utcb, &si.thread_badge)))
 		goto err;
-	if ((rc = thread_add(mon, thread, nr, utcb, tbadge))) {
+	if ((rc = thread_add(mon, thread, si.thread_nr, si.utcb, si.thread_badge))) {
 		cap_release(thread);
 		goto err;
 	}
 	record_hold(mon, thread, "monitor");
-	what = "cannot set up its stack";
-	si =
-	    (struct startup_info){STARTUP_MAGIC, mon->parent_obj.badge, nr, tbadge, utcb};
-	base = GUEST_STACK_AREA + nr * GUEST_STACK_SLOT + GUEST_STACK_SLOT -
-	       TARGET_STACK_SIZE;
-	if (nr >= THREAD_AREA_THREADS) {
-		rc = -ERANGE;
+	si.parent_badge = mon->parent_obj.badge;
+	if ((rc = loader_make_stack(&l, &si, &sp, &what)))
 		goto err;
-	}
-	if ((rc =
-		 load_ds(mon, base, TARGET_STACK_SIZE, MEM_R | MEM_W, fill_startup, &si)))
-		goto err;
-	sp = base + ((TARGET_STACK_SIZE - sizeof si) & ~63ULL);
 	what = "cannot watch it for faults";
 	if ((rc = target_watch(mon)))
 		goto err;

@@ -1,19 +1,45 @@
 /*
  * Booting a node in this process: the config is read and validated first
  * (a bad config never boots), then the kernel runs core, which starts
- * init with the config.
+ * init with the config and the native components a node offers (the
+ * monitor), registered here so that init knows none of them.
  */
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "core/core.h"
-#include "init/config.h"
 #include "init/init.h"
+#include "init/native_registry.h"
+#include "monitor/monitor.h"
 #include "tools/node.h"
 
 #define NODE_MAX_ROM_DIRS 16
+
+static int monitor_parse(const void *xml, void *arg, char *err, size_t errlen)
+{
+	return monitor_config_parse(xml, arg, err, errlen);
+}
+
+/* The native binaries a <start> of a node's config may name. */
+static const struct native_entry node_natives[] = {
+    {"monitor", sizeof(struct monitor_config), monitor_parse, monitor_construct},
+};
+
+static int register_natives(struct native_registry *r)
+{
+	int rc;
+
+	for (size_t i = 0; i < sizeof node_natives / sizeof node_natives[0]; i++)
+		if ((rc = native_registry_add(r, &node_natives[i]))) {
+			fprintf(stderr, "capsule run: native component '%s': %s\n",
+				node_natives[i].binary, strerror(-rc));
+			return rc;
+		}
+	return 0;
+}
 
 int node_run(const char *config, const char **rom_dirs, int nrom)
 {
@@ -25,6 +51,8 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	const char *dirs[NODE_MAX_ROM_DIRS];
 	char err[CONFIG_ERR_MAX], *copy = NULL;
 	struct core_config core = {0};
+	struct native_registry natives = {0};
+	struct init_args init = {0};
 	struct init_config *cfg;
 	int n = 0, code;
 
@@ -32,6 +60,10 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	if (!cfg) {
 		fprintf(stderr, "capsule run: out of memory\n");
 		return 2;
+	}
+	if (register_natives(&natives)) {
+		code = 2;
+		goto out;
 	}
 	if (config_load(config, cfg, err, sizeof err)) {
 		fprintf(stderr, "%s\n", err);
@@ -48,7 +80,9 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	core.rom_dirs = dirs;
 	core.nrom = n;
 	core.init_construct = init_construct;
-	core.init_arg = cfg;
+	init.cfg = cfg;
+	init.natives = &natives;
+	core.init_arg = &init;
 	core.serve = serve;
 	fflush(stdout);
 	code = kernel_boot(core_main, &core);

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "init/elf.h"
+#include "loader/elf.h"
 
 #define IMG_SIZE 0x3000
 

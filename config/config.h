@@ -1,6 +1,8 @@
 /*
- * init's configuration: a Genode-style XML config read with libxml2 and
- * validated completely before anything is started.
+ * A node's configuration: a Genode-style XML config read with libxml2 and
+ * validated completely before anything is started.  init runs it; its
+ * value syntax (sizes, defaults) also serves native components' own
+ * <config> (the monitor's), which is why it lives outside init/.
  *
  *   <config>
  *     <parent-provides> <service name="LOG"/> ... </parent-provides>
@@ -15,8 +17,8 @@
  *     </start>
  *   </config>
  */
-#ifndef INIT_CONFIG_H
-#define INIT_CONFIG_H
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,9 @@
 /*
- * ELF loader for guest children.  Every field of the image is checked
- * before anything is allocated: a broken binary yields an error naming
- * what is wrong, never a crash of init.  (Hand-written: the format is
- * small and libelf would add a dependency for three structs.)
+ * ELF parser for guest binaries (loader/elf.h).  Every field of the image
+ * is checked before anything is allocated: a broken binary yields an error
+ * naming what is wrong, never a crash of the component that loads it.
+ * (Hand-written: the format is small and libelf would add a dependency
+ * for three structs.)
  */
 #include <elf.h>
 #include <errno.h>
@@ -10,7 +11,7 @@
 
 #include <base/sessions.h>
 
-#include "init/elf.h"
+#include "loader/elf.h"
 
 #define PAGE_DOWN(x) ((x) & ~(ELF_PAGE - 1))
 
@@ -143,8 +144,8 @@ int elf_parse(const void *data, uint64_t size, struct elf_image *img, const char
 }
 
 /* Fill one region's host copy from every segment that lies in it. */
-static void fill_region(const struct elf_image *img, const struct elf_region *r,
-			uint8_t *host)
+void elf_fill_region(const struct elf_image *img, const struct elf_region *r,
+		     uint8_t *host)
 {
 	memset(host, 0, r->end - r->start);
 	for (int i = 0; i < img->nsegments; i++) {
@@ -153,44 +154,4 @@ static void fill_region(const struct elf_image *img, const struct elf_region *r,
 			continue;
 		memcpy(host + (s->vaddr - r->start), img->data + s->offset, s->filesz);
 	}
-}
-
-static int load_region(const struct elf_image *img, const struct elf_region *r,
-		       cap_t own_pd, cap_t child_pd, const char **why)
-{
-	uint64_t size = r->end - r->start, host, at;
-	cap_t ds;
-	int rc;
-
-	if ((rc = pd_alloc_ram(child_pd, size, &ds))) {
-		*why = "cannot allocate RAM for a segment";
-		return rc;
-	}
-	if ((rc = pd_attach(own_pd, ds, 0, 0, size, MEM_R | MEM_W, &host))) {
-		*why = "cannot attach a segment in init";
-		goto out;
-	}
-	fill_region(img, r, (uint8_t *)(uintptr_t)host);
-	pd_detach(own_pd, host);
-	if ((rc = pd_attach(child_pd, ds, r->start, 0, size, r->perm, &at))) {
-		*why = "cannot attach a segment in the child";
-		goto out;
-	}
-	if (at != r->start) {
-		*why = "segment attached at the wrong address";
-		rc = -EFAULT;
-	}
-out:
-	cap_release(ds);
-	return rc;
-}
-
-int elf_load(const struct elf_image *img, cap_t own_pd, cap_t child_pd, const char **why)
-{
-	int rc;
-
-	for (int i = 0; i < img->nregions; i++)
-		if ((rc = load_region(img, &img->region[i], own_pd, child_pd, why)))
-			return rc;
-	return 0;
 }

@@ -1,9 +1,10 @@
 /*
- * Loading a static x86-64 ELF executable into a child's PD.  Parsing is
- * separate from loading so that it can be tested on plain memory.
+ * Parsing a static x86-64 ELF executable into the regions a child's PD
+ * gets (loader/loader.h loads them).  Parsing is separate from loading so
+ * that it can be tested on plain memory.
  */
-#ifndef INIT_ELF_H
-#define INIT_ELF_H
+#ifndef LOADER_ELF_H
+#define LOADER_ELF_H
 
 #include <stdint.h>
 #include <base/ipc.h>
@@ -29,7 +30,7 @@ struct elf_segment {
 /* A validated image: every PT_LOAD's file bytes lie inside the image and
  * its memory inside one region; entry lies in an executable region. */
 struct elf_image {
-	const uint8_t *data; /* the file, as mapped in init */
+	const uint8_t *data; /* the file, as mapped in the loading component */
 	uint64_t size;
 	uint64_t entry;
 	int nregions;
@@ -45,14 +46,9 @@ struct elf_image {
  */
 int elf_parse(const void *data, uint64_t size, struct elf_image *img, const char **why);
 
-/*
- * Load img into the PD session child_pd: per region a RAM dataspace from
- * child_pd, filled through a temporary attachment in init's own PD
- * (own_pd, a native PD: attach returns a host pointer), then attached in
- * the child at the region's address with its permissions.  0 or -errno
- * with *why set; on failure the dataspaces allocated so far stay charged
- * to child_pd (freed when that session is closed).
- */
-int elf_load(const struct elf_image *img, cap_t own_pd, cap_t child_pd, const char **why);
+/* Copy the file bytes of every segment inside region r into host (the
+ * region's r->end - r->start bytes, zeroed first). */
+void elf_fill_region(const struct elf_image *img, const struct elf_region *r,
+		     uint8_t *host);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * init's config reader: libxml2 parses (no network, no entities), this
- * file walks the tree and rejects anything it does not know, so that a
- * config that loads is one init can run entirely.
+ * The node's config reader (config/config.h): libxml2 parses (no
+ * network, no entities), this file walks the tree and rejects anything it
+ * does not know, so that a config that loads is one init can run
+ * entirely.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
-#include "init/config.h"
+#include "config/config.h"
 
 /* State of one load: where errors go. */
 struct parse {
