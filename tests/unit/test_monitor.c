@@ -63,25 +63,10 @@ static int base_private(const char *inc)
 	return access(pub, F_OK) != 0;
 }
 
-/* Files of monitor/ that still include base/platform.h: being removed
- * (the monitor is to use only the component API); nothing else may. */
-static const char *const platform_users[] = {"pool_fix.c", "checkpoint.c", "restore.c",
-					     "restore_caps.c", NULL};
-
-static int listed(const char *name, const char *const *list)
-{
-	for (; list && *list; list++)
-		if (!strcmp(*list, name))
-			return 1;
-	return 0;
-}
-
 /* Check every #include of every file in dir: none may name a folder in
  * banned (NULL-terminated), go up with "..", or (with no_private) name a
- * libbase-private header, except base/platform.h in the files of
- * platform_ok.  Returns how many files were read. */
-static int check_includes(const char *dir, const char *const *banned, int no_private,
-			  const char *const *platform_ok)
+ * libbase-private header.  Returns how many files were read. */
+static int check_includes(const char *dir, const char *const *banned, int no_private)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -107,9 +92,7 @@ static int check_includes(const char *dir, const char *const *banned, int no_pri
 			for (const char *const *b = banned; *b; b++)
 				if (!strncmp(inc, *b, strlen(*b)))
 					fail_msg("%s: %s", path, line);
-			if (no_private && base_private(inc) &&
-			    !(!strcmp(inc, "base/platform.h") &&
-			      listed(e->d_name, platform_ok)))
+			if (no_private && base_private(inc))
 				fail_msg("%s: libbase-private header: %s", path, line);
 		}
 		fclose(f);
@@ -128,10 +111,10 @@ static void test_boundary(void **state)
 						    "monitor/", NULL};
 	static const char *const init_banned[] = {"monitor/", NULL};
 
-	assert_true(check_includes("monitor", mon_banned, 1, platform_users) >= 10);
-	assert_true(check_includes("loader", shared_banned, 1, NULL) >= 2);
-	assert_true(check_includes("config", shared_banned, 1, NULL) >= 2);
-	assert_true(check_includes("init", init_banned, 0, NULL) >= 5);
+	assert_true(check_includes("monitor", mon_banned, 1) >= 10);
+	assert_true(check_includes("loader", shared_banned, 1) >= 2);
+	assert_true(check_includes("config", shared_banned, 1) >= 2);
+	assert_true(check_includes("init", init_banned, 0) >= 5);
 	/* the checks see what they should */
 	assert_true(base_private("base/platform.h"));
 	assert_true(base_private("base/native/native.h"));
