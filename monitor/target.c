@@ -122,6 +122,7 @@ static int load_binary(struct monitor *mon, uint64_t *entry, const char **what)
 		goto out;
 	if ((rc = elf_parse((const void *)(uintptr_t)host, size, img, what)))
 		goto out;
+	binary_id_of((const void *)(uintptr_t)host, size, &mon->binary);
 	*what = "cannot load a segment";
 	for (int i = 0; i < img->nregions && !rc; i++) {
 		struct region_fill f = {img, &img->region[i]};
