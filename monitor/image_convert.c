@@ -458,8 +458,7 @@ static int pending_from_image(const struct image_model *im, struct mon_model *m)
 }
 
 static int cap_from_image(const struct image_model *im, const struct image_cap *c,
-			  struct mon_model_cap *mc, struct mon_model *m,
-			  const struct monitor *mon)
+			  struct mon_model_cap *mc, const struct monitor *mon)
 {
 	const struct image_dataspace *d;
 	struct proxy *p;
@@ -601,7 +600,7 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		t->utcb_data = im->threads[i].utcb;
 	}
 	for (uint32_t i = 0; i < im->ncaps; i++) {
-		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], m, mon)))
+		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], mon)))
 			goto err;
 		m->count[m->cap[m->ncaps++].cls]++;
 	}

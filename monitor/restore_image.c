@@ -97,9 +97,8 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 /* What image_read does not know: what this monitor can recreate. */
 static int image_admit(const struct image_model *im, char *err, size_t n)
 {
-	int rc;
-
 	static const uint8_t none[IMAGE_HASH_SIZE];
+	int rc;
 
 	if (!im->component.binary[0] || !im->component.ram_quota ||
 	    !im->component.cap_quota) {
@@ -240,10 +239,11 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 		      cap_ref(c), &p);
 	if (!cap_valid(t))
 		return -ENOSPC;
-	if (s->type == IMAGE_SESSION_TIMER &&
-	    (rc = timer_of(im, s->id) ? timer_state_load(p, timer_of(im, s->id))
-				      : -EINVAL))
-		return rc;
+	if (s->type == IMAGE_SESSION_TIMER) { /* the reader saw to its record */
+		const struct image_timer *tm = timer_of(im, s->id);
+		if ((rc = tm ? timer_state_load(p, tm) : -EINVAL))
+			return rc;
+	}
 	return badge_map_add(seed, s->id, cap_badge(t));
 }
 
