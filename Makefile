@@ -138,6 +138,7 @@ scenario: all
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/cr/binary_check.sh $(B)
+	@sh tests/cr/pending_signal.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
 		{ cat $(B)/demo.log; exit 1; }
