@@ -42,7 +42,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -flto -g -Wall -Wextra -Wno-unused-parameter -MMD
 	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-builtin \
 	-mcmodel=small -nostdinc -isystem base/libc/include -isystem $(shell $(CC) -print-file-name=include) \
 	-Iinclude -Ibase/include -DCAPSULE_GUEST
-GUEST_LDFLAGS := -flto -O2 -static -nostdlib -no-pie -Wl,-T,sdk/guest.ld -Wl,--build-id=none
+GUEST_LDFLAGS := -flto -O2 -static -nostdlib -no-pie -Wl,-T,sdk/guest.ld -Wl,--build-id=sha1
 
 # ---- sources ---------------------------------------------------------------
 
@@ -141,6 +141,8 @@ scenario: all
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/cr/restore_fail.sh $(B)
+	@sh tests/cr/binary_check.sh $(B)
+	@sh tests/cr/pending_signal.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
 		{ cat $(B)/demo.log; exit 1; }

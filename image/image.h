@@ -1,5 +1,5 @@
 /*
- * capsule checkpoint image, format v1: the public record definitions.
+ * capsule checkpoint image, format v2: the public record definitions.
  *
  * This header is the plain-C description of the file (seed 004): any tool
  * may include it to read an image.  All integers are little-endian and
@@ -27,7 +27,10 @@
 #include <stdint.h>
 #include <capsule/abi.h>
 
-#define IMAGE_MAGIC	  0x31474d4943535043ULL /* "CPSCIMG1" */
+#define IMAGE_MAGIC 0x31474d4943535043ULL /* "CPSCIMG1" */
+/* v2: signal and timer records (v1 kept them as text in a cap's note and
+ * a session's label) and the binary's hash and build-id in the component
+ * record.  A reader refuses every other version. */
 #define IMAGE_VERSION	  2u
 #define IMAGE_PAGE_SIZE	  4096u
 #define IMAGE_CHUNK_PAGES 64u /* pages per memory chunk: 256 KiB */
@@ -71,7 +74,13 @@ enum image_section_type {
 
 /* --- records --------------------------------------------------------- */
 
-/* The component: exactly one record. */
+/* The component: exactly one record.  binary_hash is XXH3-128 of the
+ * ELF file in its canonical (big-endian) byte order, the digest
+ * `xxh128sum` prints; all zero: not recorded.  build_id holds the
+ * descriptor of the ELF's NT_GNU_BUILD_ID note (build_id_len bytes, the
+ * rest zero; 0: the ELF has none). */
+#define IMAGE_HASH_SIZE	    16u
+#define IMAGE_BUILD_ID_SIZE 32u
 struct image_component {
 	char label[48];
 	char binary[48]; /* ROM name of its ELF */
@@ -81,6 +90,10 @@ struct image_component {
 	uint64_t cap_map_entries;
 	uint64_t parent_badge; /* badge of its cap at FIXED_PARENT */
 	uint64_t startup_info; /* address of its struct startup_info */
+	uint8_t binary_hash[IMAGE_HASH_SIZE];
+	uint8_t build_id[IMAGE_BUILD_ID_SIZE];
+	uint32_t build_id_len; /* 0..IMAGE_BUILD_ID_SIZE */
+	uint32_t reserved;     /* 0 */
 	/* its checkpoint report (<capsule/checkpoint_abi.h>) and the ABI
 	 * version its libbase reported */
 	uint64_t cr_report_addr;
@@ -201,6 +214,32 @@ struct image_cap {
 	char note[32]; /* free text (e.g. why an entry is dead) */
 } __attribute__((packed));
 
+/* A signal context of the component's PD.  One record per context the
+ * cap map names: its IMAGE_CAP_SIGNAL_CONTEXT caps carry this badge, obj
+ * = pd_session and arg = imprint.  badge and imprint unique, nonzero. */
+struct image_signal {
+	uint64_t badge;	     /* at checkpoint; restore assigns a new one */
+	uint64_t pd_session; /* the session it was made at */
+	uint64_t imprint;    /* what its handler receives with a signal */
+	uint64_t pending;    /* submitted and not yet taken at the checkpoint:
+				submitted again after a restore (< 2^32) */
+	uint32_t flags;	     /* reserved: 0 */
+	uint32_t reserved;   /* 0 */
+} __attribute__((packed));
+
+/* The state of one IMAGE_SESSION_TIMER session: exactly one record per
+ * Timer session of the image.  Times in microseconds. */
+struct image_timer {
+	uint64_t session;  /* the Timer session */
+	uint64_t sigh;	   /* badge of the image_signal it signals, 0: none */
+	uint64_t period;   /* periodic timeout, 0: none */
+	uint64_t oneshot;  /* a pending one-shot's time left, 0: none */
+	uint64_t elapsed;  /* TIMER_ELAPSED as the component would read it at
+			      the checkpoint (it goes on from there) */
+	uint32_t flags;	   /* reserved: 0 */
+	uint32_t reserved; /* 0 */
+} __attribute__((packed));
+
 /* Memory section header: IMAGE_CHUNK_PAGES pages of one dataspace from
  * first_page on (fewer at its end).  Bit i of `present` says the chunk
  * carries page first_page + i (a full image carries all pages, an
@@ -235,12 +274,14 @@ struct image_stats {
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "records are little-endian");
 _Static_assert(sizeof(struct image_header) == 152, "header");
 _Static_assert(sizeof(struct image_section) == 24, "section");
-_Static_assert(sizeof(struct image_component) == 176, "component");
+_Static_assert(sizeof(struct image_component) == 232, "component");
 _Static_assert(sizeof(struct image_session) == 376, "session");
 _Static_assert(sizeof(struct image_thread) == 1264, "thread");
 _Static_assert(sizeof(struct image_dataspace) == 72, "dataspace");
 _Static_assert(sizeof(struct image_region) == 48, "region");
 _Static_assert(sizeof(struct image_cap) == 72, "cap");
+_Static_assert(sizeof(struct image_signal) == 40, "signal");
+_Static_assert(sizeof(struct image_timer) == 48, "timer");
 _Static_assert(sizeof(struct image_mem_chunk) == 48, "mem chunk");
 _Static_assert(sizeof(struct image_stats) == 64, "stats");
 
@@ -262,7 +303,8 @@ struct image_memory {
  * image_read() owns every array and buffer (free it with
  * image_model_free()) and is fully validated: references resolve, kcaps
  * obey the fixed-selector rules, regions do not overlap, memory lies
- * within its dataspaces.  Counts are element counts.
+ * within its dataspaces, every signal-context cap has its signal record
+ * and every Timer session its timer record.  Counts are element counts.
  */
 struct image_model {
 	uint32_t flags; /* enum image_flags */
@@ -279,6 +321,10 @@ struct image_model {
 	uint32_t nregions;
 	struct image_cap *caps;
 	uint32_t ncaps;
+	struct image_signal *signals;
+	uint32_t nsignals;
+	struct image_timer *timers;
+	uint32_t ntimers;
 	struct image_memory *memory;
 	uint32_t nmemory;
 	struct image_stats stats; /* image_write fills all but paused_ns */

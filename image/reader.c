@@ -136,6 +136,12 @@ static int read_header(struct image_reader *r, struct image_model *m, uint32_t *
 	memcpy(&h, r->base, sizeof(h));
 	if (h.magic != IMAGE_MAGIC)
 		return image_reader_fail(r, "not a capsule image (bad magic)");
+	if (h.version < IMAGE_VERSION)
+		return image_reader_fail(
+		    r,
+		    "format version %u is older than this reader's %u (no timer, "
+		    "signal or binary-hash records): checkpoint the component again",
+		    h.version, IMAGE_VERSION);
 	if (h.version != IMAGE_VERSION)
 		return image_reader_fail(r,
 					 "unsupported version %u (this reader knows %u)",

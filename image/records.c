@@ -58,6 +58,16 @@ int image_component_check(struct image_reader *r, const struct image_model *m)
 		return image_reader_fail(r, "cap map of %llu entries (at most %u)",
 					 (unsigned long long)c->cap_map_entries,
 					 CAP_SLOTS);
+	if (c->build_id_len > IMAGE_BUILD_ID_SIZE)
+		return image_reader_fail(r, "component build_id_len %u (at most %u)",
+					 c->build_id_len, IMAGE_BUILD_ID_SIZE);
+	for (uint32_t i = c->build_id_len; i < IMAGE_BUILD_ID_SIZE; i++)
+		if (c->build_id[i])
+			return image_reader_fail(
+			    r, "component build_id: byte %u beyond build_id_len %u", i,
+			    c->build_id_len);
+	if (c->reserved)
+		return image_reader_fail(r, "component reserved field 0x%x", c->reserved);
 	return 0;
 }
 

@@ -92,15 +92,31 @@ static uint64_t pending_of(const struct mon_model *m, uint64_t imprint)
 	return n;
 }
 
+/* A Timer session's state as its timer record (once per session). */
+static int timer_to_image(struct proxy *p, uint64_t id, struct image_model *im)
+{
+	struct image_timer *t = &im->timers[im->ntimers];
+
+	for (uint32_t i = 0; i < im->ntimers; i++)
+		if (im->timers[i].session == id)
+			return 0;
+	memset(t, 0, sizeof *t);
+	t->session = id;
+	int rc = timer_state_save(p, t);
+	if (!rc)
+		im->ntimers++;
+	return rc;
+}
+
 /* A session the monitor serves: its type, the args it was opened with at
  * the monitor's parent (what a restore on another node opens again) and,
- * for a timer, its state in the label (timer_state_save). */
+ * for a timer, its timer record (timer_state_save). */
 static int session_to_image(const struct monitor *mon, const struct mon_model *m,
 			    const struct mon_model_cap *mc, struct image_model *im)
 {
 	struct proxy *p = (struct proxy *)&mon->proxy[mc->aux % MON_MAX_PROXIES];
 	uint32_t type = session_type(mon, mc->aux);
-	char args[MON_ARGS_MAX] = "", label[64] = "";
+	char args[MON_ARGS_MAX] = "";
 	const struct mon_record *r;
 	int rc;
 
@@ -112,14 +128,39 @@ static int session_to_image(const struct monitor *mon, const struct mon_model *m
 		r = record_find((struct monitor *)mon, cap_badge(p->real));
 		snprintf(args, sizeof args, "%s", r ? r->args : "");
 		if (type == IMAGE_SESSION_TIMER &&
-		    (rc = timer_state_save(p, label, sizeof label)))
+		    (rc = timer_to_image(p, mc->badge, im)))
 			return rc;
 	}
-	if ((rc = add_session(im, mc->badge, type, 0, p->type->name, args)))
-		return rc;
-	for (uint32_t i = 0; i < im->nsessions; i++)
-		if (im->sessions[i].id == mc->badge)
-			snprintf(im->sessions[i].label, sizeof label, "%s", label);
+	return add_session(im, mc->badge, type, 0, p->type->name, args);
+}
+
+/* A signal context as its signal record (once per context) with the
+ * signals drained for it at the checkpoint. */
+static void signal_to_image(const struct mon_model *m, const struct image_cap *c,
+			    struct image_model *im)
+{
+	for (uint32_t i = 0; i < im->nsignals; i++)
+		if (im->signals[i].badge == c->badge)
+			return;
+	im->signals[im->nsignals++] =
+	    (struct image_signal){.badge = c->badge,
+				  .pd_session = c->obj,
+				  .imprint = c->arg,
+				  .pending = pending_of(m, c->arg)};
+}
+
+/* Every drained signal belongs to a context of the image, or the
+ * checkpoint would lose it. */
+static int pending_kept(const struct mon_model *m, const struct image_model *im)
+{
+	for (unsigned i = 0; i < m->npending; i++) {
+		uint32_t k = 0;
+		while (k < im->nsignals &&
+		       im->signals[k].imprint != m->pending[i].imprint)
+			k++;
+		if (k == im->nsignals)
+			return -ESRCH;
+	}
 	return 0;
 }
 
@@ -257,9 +298,7 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 		c->class = IMAGE_CAP_SIGNAL_CONTEXT;
 		c->obj = pd;
 		c->arg = mc->aux;
-		if (m->npending)
-			snprintf(c->note, sizeof c->note, "pending=%llu",
-				 (unsigned long long)pending_of(m, mc->aux));
+		signal_to_image(m, c, im);
 		return 0;
 	case MON_CLASS_SEMAPHORE:
 		c->class = IMAGE_CAP_SEMAPHORE_IRQ;
@@ -311,8 +350,10 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 	im->regions = calloc(m->nregions + 1, sizeof *im->regions);
 	im->caps = calloc(m->ncaps + 1, sizeof *im->caps);
 	im->memory = calloc(m->ncaps + m->nregions + 1, sizeof *im->memory);
+	im->signals = calloc(m->ncaps + 1, sizeof *im->signals);
+	im->timers = calloc(m->ncaps + 1, sizeof *im->timers);
 	if (!im->sessions || !im->threads || !im->dataspaces || !im->regions ||
-	    !im->caps || !im->memory)
+	    !im->caps || !im->memory || !im->signals || !im->timers)
 		goto err;
 	snprintf(comp->label, sizeof comp->label, "%.47s",
 		 mon->env && mon->env->label ? mon->env->label : m->binary);
@@ -323,11 +364,16 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 	comp->cap_map_entries = CAP_SLOTS;
 	comp->cr_report_addr = m->report_addr;
 	comp->cr_abi_version = (uint32_t)m->abi_version;
+	memcpy(comp->binary_hash, mon->binary.hash, sizeof comp->binary_hash);
+	memcpy(comp->build_id, mon->binary.build_id, sizeof comp->build_id);
+	comp->build_id_len = mon->binary.build_id_len;
 	if ((rc = rmaps_to_image(mon, m, im)))
 		goto err;
 	for (unsigned i = 0; i < m->ncaps; i++)
 		if ((rc = cap_to_image(mon, m, &m->cap[i], im, &im->caps[im->ncaps++])))
 			goto err;
+	if ((rc = pending_kept(m, im)))
+		goto err;
 	for (unsigned i = 0; i < m->nthreads; i++) {
 		struct image_thread *t = &im->threads[im->nthreads++];
 		t->nr = (uint32_t)m->thread[i].nr;
@@ -368,6 +414,8 @@ void image_model_release(struct image_model *im)
 	free(im->regions);
 	free(im->caps);
 	free(im->memory);
+	free(im->signals);
+	free(im->timers);
 	memset(im, 0, sizeof *im);
 }
 
@@ -396,28 +444,23 @@ static uint64_t thread_badge(const struct image_model *im, uint64_t nr, int obj)
 	return 0;
 }
 
-/* "pending=N" in a signal context's note: N signals were queued for it
- * at the checkpoint (docs/cr.md). */
-static int pending_from_note(const struct image_cap *c, struct mon_model *m)
+/* The signals queued for each context at the checkpoint (its signal
+ * record's pending), submitted again after the restore. */
+static int pending_from_image(const struct image_model *im, struct mon_model *m)
 {
-	unsigned long long n;
-
-	if (strncmp(c->note, "pending=", 8))
-		return 0;
-	if (sscanf(c->note + 8, "%llu", &n) != 1 || n > UINT32_MAX)
-		return -EINVAL;
-	if (!n)
-		return 0;
-	if (m->npending == MON_MAX_PENDING)
-		return -E2BIG;
-	m->pending[m->npending].imprint = c->arg;
-	m->pending[m->npending++].count = n;
+	for (uint32_t i = 0; i < im->nsignals; i++) {
+		if (!im->signals[i].pending)
+			continue;
+		if (m->npending == MON_MAX_PENDING)
+			return -E2BIG;
+		m->pending[m->npending].imprint = im->signals[i].imprint;
+		m->pending[m->npending++].count = im->signals[i].pending;
+	}
 	return 0;
 }
 
 static int cap_from_image(const struct image_model *im, const struct image_cap *c,
-			  struct mon_model_cap *mc, struct mon_model *m,
-			  const struct monitor *mon)
+			  struct mon_model_cap *mc, const struct monitor *mon)
 {
 	const struct image_dataspace *d;
 	struct proxy *p;
@@ -472,7 +515,7 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 	case IMAGE_CAP_SIGNAL_CONTEXT:
 		mc->cls = MON_CLASS_SIGNAL_CONTEXT;
 		mc->aux = c->arg;
-		return pending_from_note(c, m);
+		return 0;
 	case IMAGE_CAP_SEMAPHORE_IRQ:
 		mc->cls = MON_CLASS_SEMAPHORE;
 		return 0;
@@ -561,11 +604,11 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		t->utcb_data = im->threads[i].utcb;
 	}
 	for (uint32_t i = 0; i < im->ncaps; i++) {
-		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], m, mon)))
+		if ((rc = cap_from_image(im, &im->caps[i], &m->cap[m->ncaps], mon)))
 			goto err;
 		m->count[m->cap[m->ncaps++].cls]++;
 	}
-	if ((rc = rmaps_from_image(im, m)))
+	if ((rc = rmaps_from_image(im, m)) || (rc = pending_from_image(im, m)))
 		goto err;
 	for (uint32_t i = 0; i < im->nregions; i++) {
 		const struct image_region *ir = &im->regions[i];

@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <base/env.h>
 
+#include "monitor/binary_id.h"
+
 #define MON_NAME_MAX	64
 #define MON_ARGS_MAX	256
 #define MON_MAX_PROXIES 64
@@ -217,6 +219,9 @@ struct monitor {
 	struct {
 		uint64_t imprint, count;
 	} pending[MON_MAX_PENDING];
+	/* the ELF it runs (hashed where it is loaded or, on an image
+	 * restore, checked against the image) */
+	struct binary_id binary;
 	/* services the target announced: name and its root's badge */
 	int nannounced;
 	struct {
@@ -314,10 +319,11 @@ int region_map_dataspace(cap_t real, cap_t *ds);
 struct proxy *region_map_find(struct monitor *mon, uint64_t badge);
 /* The map is gone: drop its attachments, its dataspace and its proxy. */
 void region_map_forget(struct monitor *mon, struct proxy *map);
-/* A timer proxy's state as text for an image (read at the real timer
- * now: the one-shot time left, the time elapsed) and back. */
-int timer_state_save(struct proxy *p, char *buf, size_t size);
-int timer_state_load(struct proxy *p, const char *text);
+/* A timer proxy's state as an image's timer record (read at the real
+ * timer now: the one-shot time left, the time elapsed) and back. */
+struct image_timer;
+int timer_state_save(struct proxy *p, struct image_timer *t);
+int timer_state_load(struct proxy *p, const struct image_timer *t);
 /* The target's services (served_proxy.c): its announced roots and the
  * objects its clients get through them, served on mon->serve_ep. */
 extern const struct proxy_type root_proxy_type;

@@ -98,11 +98,17 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 /* What image_read does not know: what this monitor can recreate. */
 static int image_admit(const struct image_model *im, char *err, size_t n)
 {
+	static const uint8_t none[IMAGE_HASH_SIZE];
 	int rc;
 
 	if (!im->component.binary[0] || !im->component.ram_quota ||
 	    !im->component.cap_quota) {
 		snprintf(err, n, "the component record names no binary or quota");
+		return -EINVAL;
+	}
+	if (!memcmp(im->component.binary_hash, none, sizeof none)) {
+		snprintf(err, n, "the image records no hash of its binary '%s'",
+			 im->component.binary);
 		return -EINVAL;
 	}
 	if (!im->nthreads || im->nthreads > MON_MAX_THREADS ||
@@ -143,13 +149,60 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 	return 0;
 }
 
+/* The binary this node's ROM has under the image's name is the one the
+ * image was taken of (XXH3-128 of the file, monitor/binary_id.c): the
+ * image's registers and memory belong to that code.  Checked before
+ * anything else is opened; on success mon->binary is that identity. */
+static int binary_check(struct monitor *mon, const struct image_model *im, char *err,
+			size_t n)
+{
+	const struct image_component *c = &im->component;
+	struct binary_id want = {.build_id_len = c->build_id_len}, have;
+	char args[MON_ARGS_MAX], ws[120], hs[120];
+	cap_t rom;
+	int rc;
+
+	snprintf(args, sizeof args, "label=\"%s\"", c->binary);
+	if ((rc = parent_session(mon->env->parent, "ROM", args, &rom))) {
+		snprintf(err, n, "binary '%s': cannot open it at this node's ROM: %s",
+			 c->binary, strerror(-rc));
+		return rc;
+	}
+	rc = binary_id_rom(rom, mon->env->pd, &have);
+	target_close_session(mon, &rom);
+	if (rc) {
+		snprintf(err, n, "binary '%s': cannot read it: %s", c->binary,
+			 strerror(-rc));
+		return rc;
+	}
+	memcpy(want.hash, c->binary_hash, sizeof want.hash);
+	memcpy(want.build_id, c->build_id, sizeof want.build_id);
+	if (!memcmp(want.hash, have.hash, sizeof want.hash)) {
+		mon->binary = have;
+		return 0;
+	}
+	binary_id_str(&want, ws, sizeof ws);
+	binary_id_str(&have, hs, sizeof hs);
+	snprintf(err, n, "binary '%s' differs: the image's is %s, this node's is %s",
+		 c->binary, ws, hs);
+	return -EINVAL;
+}
+
 /* A session routed outside, opened again with its recorded args (a
  * Timer behind a new proxy with its recorded state, an RM session behind
  * a new proxy: its maps are made again by the restore). */
 #define OUTSIDE_WAIT_MS 10000
 
-static int open_outside(struct monitor *mon, const struct image_session *s,
-			struct badge_map *seed)
+static const struct image_timer *timer_of(const struct image_model *im, uint64_t id)
+{
+	for (uint32_t i = 0; i < im->ntimers; i++)
+		if (im->timers[i].session == id)
+			return &im->timers[i];
+	return NULL;
+}
+
+static int open_outside(struct monitor *mon, const struct image_model *im,
+			const struct image_session *s, struct badge_map *seed)
 {
 	const char *service = s->type == IMAGE_SESSION_TIMER ? "Timer"
 			      : s->type == IMAGE_SESSION_RM  ? "RM"
@@ -187,8 +240,11 @@ static int open_outside(struct monitor *mon, const struct image_session *s,
 		      cap_ref(c), &p);
 	if (!cap_valid(t))
 		return -ENOSPC;
-	if (s->type == IMAGE_SESSION_TIMER && (rc = timer_state_load(p, s->label)))
-		return rc;
+	if (s->type == IMAGE_SESSION_TIMER) { /* the reader saw to its record */
+		const struct image_timer *tm = timer_of(im, s->id);
+		if ((rc = tm ? timer_state_load(p, tm) : -EINVAL))
+			return rc;
+	}
 	return badge_map_add(seed, s->id, cap_badge(t));
 }
 
@@ -232,7 +288,7 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 			nb = mon->parent_obj.badge;
 			break;
 		default:
-			rc = open_outside(mon, s, seed);
+			rc = open_outside(mon, im, s, seed);
 			continue;
 		}
 		rc = badge_map_add(seed, s->id, nb);
@@ -282,7 +338,7 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
-	char err[300] = "";
+	char err[400] = "";
 	int rc = -ENOMEM;
 
 	if (!model || !seed)
@@ -293,7 +349,8 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		goto out;
 	}
 	if ((rc = image_read(path, &im, err, sizeof err)) ||
-	    (rc = image_admit(im, err, sizeof err))) {
+	    (rc = image_admit(im, err, sizeof err)) ||
+	    (rc = binary_check(mon, im, err, sizeof err))) {
 		env_log(mon->env, "monitor: restore refused: %s", err);
 		goto out;
 	}

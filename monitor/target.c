@@ -170,6 +170,9 @@ int target_start(struct monitor *mon)
 	if ((rc = make_proxies(mon)) ||
 	    (rc = loader_load_binary(&l, mon->rom, &entry, &what)))
 		goto err;
+	what = "cannot hash its binary";
+	if ((rc = binary_id_rom(mon->rom, mon->env->pd, &mon->binary)))
+		goto err;
 	what = "cannot create its parent interface";
 	parent_cap = ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch);
 	if (!cap_valid(parent_cap)) {

@@ -13,11 +13,11 @@
  * state[2]: one-shot deadline in the real session's elapsed µs (0: none);
  * state[3]: one-shot µs left to arm after an image restore;
  * state[4]: offset added to TIMER_ELAPSED (two's complement).
+ * In an image they are the session's struct image_timer (image/image.h).
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 
+#include "image/image.h"
 #include "monitor/restore.h"
 
 static int elapsed(cap_t real, uint64_t *us)
@@ -48,38 +48,32 @@ static void timer_after(struct proxy *p, const struct mon_req *req, struct msg *
 		r->w[0] += p->state[4];
 }
 
-int timer_state_save(struct proxy *p, char *buf, size_t size)
+int timer_state_save(struct proxy *p, struct image_timer *t)
 {
 	uint64_t now;
 	int rc = elapsed(p->real, &now);
 
 	if (rc)
 		return rc;
-	snprintf(buf, size,
-		 "sigh=%" PRIx64 " period=%" PRIu64 " oneshot=%" PRIu64
-		 " elapsed=%" PRIu64,
-		 p->state[0], p->state[1], p->state[2] > now ? p->state[2] - now : 0,
-		 now + p->state[4]);
+	t->sigh = p->state[0];
+	t->period = p->state[1];
+	t->oneshot = p->state[2] > now ? p->state[2] - now : 0;
+	t->elapsed = now + p->state[4];
 	return 0;
 }
 
-int timer_state_load(struct proxy *p, const char *text)
+int timer_state_load(struct proxy *p, const struct image_timer *t)
 {
-	uint64_t sigh, period, left, was, now;
+	uint64_t now;
 	int rc;
 
-	if (sscanf(text,
-		   "sigh=%" SCNx64 " period=%" SCNu64 " oneshot=%" SCNu64
-		   " elapsed=%" SCNu64,
-		   &sigh, &period, &left, &was) != 4)
-		return -EINVAL;
 	if ((rc = elapsed(p->real, &now)))
 		return rc;
-	p->state[0] = sigh;
-	p->state[1] = period;
+	p->state[0] = t->sigh;
+	p->state[1] = t->period;
 	p->state[2] = 0;
-	p->state[3] = left;
-	p->state[4] = was - now;
+	p->state[3] = t->oneshot;
+	p->state[4] = t->elapsed - now;
 	return 0;
 }
 

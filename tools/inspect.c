@@ -87,6 +87,15 @@ static void e_name(struct out *o, const char *k, const char *s)
 	e_str(o, k, s, strlen(s));
 }
 
+/* bytes as one hex string (a digest) */
+static void e_bytes(struct out *o, const char *k, const uint8_t *b, size_t n)
+{
+	char buf[2 * 64 + 1] = "";
+	for (size_t i = 0; i < n && i < 64; i++)
+		snprintf(buf + 2 * i, 3, "%02x", b[i]);
+	e_name(o, k, buf);
+}
+
 static void e_words(struct out *o, const char *k, const uint64_t *w, size_t n)
 {
 	key(o, k);
@@ -173,6 +182,9 @@ static void print_header(struct out *o, const char *path, const struct image_mod
 	e_u64(o, "cap_map_entries", c->cap_map_entries);
 	e_hex(o, "parent_badge", c->parent_badge);
 	e_hex(o, "startup_info", c->startup_info);
+	e_bytes(o, "binary_xxh3_128", c->binary_hash, sizeof(c->binary_hash));
+	e_bytes(o, "build_id", c->build_id,
+		c->build_id_len <= sizeof(c->build_id) ? c->build_id_len : 0);
 	close_(o, '}');
 }
 
@@ -289,6 +301,33 @@ static void print_caps(struct out *o, const struct image_model *m)
 	close_(o, ']');
 }
 
+static void print_signals_timers(struct out *o, const struct image_model *m)
+{
+	open_(o, "signals", '[', m->nsignals);
+	for (uint32_t i = 0; i < m->nsignals; i++) {
+		const struct image_signal *s = &m->signals[i];
+		item_begin(o);
+		e_hex(o, "badge", s->badge);
+		e_u64(o, "pd_session", s->pd_session);
+		e_hex(o, "imprint", s->imprint);
+		e_u64(o, "pending", s->pending);
+		item_end(o);
+	}
+	close_(o, ']');
+	open_(o, "timers", '[', m->ntimers);
+	for (uint32_t i = 0; i < m->ntimers; i++) {
+		const struct image_timer *t = &m->timers[i];
+		item_begin(o);
+		e_u64(o, "session", t->session);
+		e_hex(o, "sigh", t->sigh);
+		e_u64(o, "period_us", t->period);
+		e_u64(o, "oneshot_us", t->oneshot);
+		e_u64(o, "elapsed_us", t->elapsed);
+		item_end(o);
+	}
+	close_(o, ']');
+}
+
 static bool page_zero(const uint8_t *p)
 {
 	for (unsigned i = 0; i < IMAGE_PAGE_SIZE; i++)
@@ -342,6 +381,7 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
 	print_header(&o, path, m);
 	print_objects(&o, m);
 	print_caps(&o, m);
+	print_signals_timers(&o, m);
 	print_memory(&o, m);
 	if (o.json)
 		fputs("\n}\n", out);

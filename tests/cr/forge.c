@@ -62,7 +62,13 @@ static int forge(struct image_model *m, const char *defect)
 		s = session_of(m, IMAGE_SESSION_LOG);
 		if (!c || !s)
 			return -1;
-		c->obj = s->id;
+		for (uint32_t i = 0; i < m->ncaps; i++) /* and its other caps */
+			if (m->caps[i].class == IMAGE_CAP_SIGNAL_CONTEXT &&
+			    m->caps[i].badge == c->badge)
+				m->caps[i].obj = s->id;
+		for (uint32_t i = 0; i < m->nsignals; i++) /* and its record */
+			if (m->signals[i].badge == c->badge)
+				m->signals[i].pd_session = s->id;
 		return 0;
 	}
 	if (!strcmp(defect, "rm-session")) { /* its LOG session retyped as RM */

@@ -89,6 +89,13 @@ static void every_record_round_trips(void **state)
 			assert_int_equal(o->caps[i].class, t.c[i].class);
 			assert_memory_equal(&o->caps[i], &t.c[i], sizeof(t.c[i]));
 		}
+		assert_int_equal(o->nsignals, 2);
+		assert_memory_equal(o->signals, t.sig, sizeof(t.sig));
+		assert_true(o->signals[0].pending > 0);
+		assert_int_equal(o->ntimers, 1);
+		assert_memory_equal(o->timers, t.tim, sizeof(t.tim));
+		assert_int_equal(o->timers[0].sigh, o->signals[0].badge);
+		assert_int_equal(o->component.build_id_len, 20);
 		assert_int_equal(o->nmemory, T_RAM_DS);
 		for (uint32_t i = 0; i < o->nmemory; i++) {
 			assert_int_equal(o->memory[i].ds_id, t.mem[i].ds_id);
@@ -261,6 +268,17 @@ static void inspect_text_and_json(void **state)
 	assert_non_null(strstr(txt, "semaphore irq"));
 	assert_non_null(strstr(json, "\"class\": \"outside session\""));
 	assert_non_null(strstr(json, "\"zero_pages\": "));
+	/* the signal and timer records, the binary's identity */
+	snprintf(want, sizeof(want), "pending=%llu",
+		 (unsigned long long)t.sig[0].pending);
+	assert_non_null(strstr(txt, want));
+	snprintf(want, sizeof(want), "\"period_us\": %llu",
+		 (unsigned long long)t.tim[0].period);
+	assert_non_null(strstr(json, want));
+	snprintf(want, sizeof(want), "binary_xxh3_128: \"%02x%02x",
+		 t.m.component.binary_hash[0], t.m.component.binary_hash[1]);
+	assert_non_null(strstr(txt, want));
+	assert_non_null(strstr(json, "\"build_id\": \""));
 	/* a JSON string never contains a raw control char or an unescaped quote */
 	for (char *p = json; *p; p++)
 		assert_true((unsigned char)*p >= 0x20 || *p == '\n');

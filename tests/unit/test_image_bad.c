@@ -1,4 +1,4 @@
-/* Image format v1: corrupt, truncated and forged images are refused with
+/* Image format v2: corrupt, truncated and forged images are refused with
  * one clear line naming the image, the section and what is wrong. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,9 +93,13 @@ static void bad_framing_refused(void **state)
 	size_t s2 = t_section(buf, len, 2);
 #define FRESH() memcpy(b, buf, len)
 	FRESH();
-	set_u32(b + hv, IMAGE_VERSION + 1);
+	set_u32(b + hv, 3);
 	t_reseal_header(b);
 	refused(b, len, "unsupported version 3");
+	FRESH(); /* v1 kept timers and signals as text: refused, not misread */
+	set_u32(b + hv, 1);
+	t_reseal_header(b);
+	refused(b, len, "format version 1 is older than this reader's 2");
 	FRESH();
 	b[0] ^= 1;
 	refused(b, len, "bad magic");
@@ -158,6 +162,13 @@ struct forge {
 #define RGNF(f)                                                                          \
 	IMAGE_SEC_region, sizeof(struct image_region), offsetof(struct image_region, f)
 #define MEMF(f) IMAGE_SEC_memory, 0, offsetof(struct image_mem_chunk, f)
+#define SIGF(f)                                                                          \
+	IMAGE_SEC_signal, sizeof(struct image_signal), offsetof(struct image_signal, f)
+#define TIMF(f)                                                                          \
+	IMAGE_SEC_timer, sizeof(struct image_timer), offsetof(struct image_timer, f)
+#define COMPF(f)                                                                         \
+	IMAGE_SEC_component, sizeof(struct image_component),                             \
+	    offsetof(struct image_component, f)
 
 static const struct forge forges[] = {
     {"overlapping regions", RGNF(addr), 1, 8, 0x402000, "overlap"},
@@ -184,13 +195,35 @@ static const struct forge forges[] = {
     {"thread cap of a thread not in the image", CAPF(obj), 26, 8, 4, "thread 4 not in"},
     {"rpc gate of an entrypoint not in the image", CAPF(arg), 27, 8, 5,
      "thread 5 not in"},
-    {"semaphore irq bound to no thread", CAPF(arg), 31, 8, 7, "thread 7 not in"},
+    {"semaphore irq bound to no thread", CAPF(arg), 32, 8, 7, "thread 7 not in"},
     {"rpc gate of a non-PD session", CAPF(obj), 27, 8, 2, "CPU session"},
     {"managed region-map cap of a RAM dataspace", CAPF(obj), 25, 8, 100, "not in image"},
     {"unknown cap class", CAPF(class), 20, 4, 77, "unknown class 77"},
     {"live cap with badge 0", CAPF(badge), 20, 8, 0, "invalid badge"},
     {"parent cap with another badge", CAPF(badge), 1, 8, 42, "not the parent badge"},
-    {"dead cap without reason", CAPF(arg), 33, 8, 0, "unknown dead reason"},
+    {"dead cap without reason", CAPF(arg), 34, 8, 0, "unknown dead reason"},
+    {"signal context cap of another imprint", CAPF(arg), 30, 8, 5, "differ from cap"},
+    {"pending count beyond 32 bits", SIGF(pending), 0, 8, 1ull << 32,
+     "(signal) at offset"},
+    {"pending count beyond 32 bits", SIGF(pending), 0, 8, 1ull << 32,
+     "pending 4294967296 is beyond"},
+    {"signal of a session not in the image", SIGF(pd_session), 1, 8, 99,
+     "pd_session 99 not in image"},
+    {"signal record no cap names", SIGF(badge), 1, 8, 0x999, "has no signal record"},
+    {"signal imprint 0", SIGF(imprint), 1, 8, 0, "imprint 0"},
+    {"signal record flags", SIGF(flags), 0, 4, 1, "unknown flags"},
+    {"signal record with badge 0", SIGF(badge), 1, 8, 0, "invalid badge"},
+    {"timer of a session that is no Timer", TIMF(session), 0, 8, 1, "(timer) at offset"},
+    {"timer of a session that is no Timer", TIMF(session), 0, 8, 1,
+     "session 1 is no Timer session"},
+    {"timer signalling no context of the image", TIMF(sigh), 0, 8, 0x4444,
+     "sigh 0x4444 is no signal"},
+    {"timer reserved field", TIMF(reserved), 0, 4, 2, "unknown flags"},
+    {"build-id longer than its field", COMPF(build_id_len), 0, 4, 33,
+     "(component) at offset"},
+    {"build-id longer than its field", COMPF(build_id_len), 0, 4, 33, "build_id_len 33"},
+    {"build-id bytes beyond its length", COMPF(build_id) + 24, 0, 8, 7,
+     "byte 24 beyond build_id_len 20"},
     {"thread number twice", IMAGE_SEC_thread, sizeof(struct image_thread),
      offsetof(struct image_thread, nr), 1, 4, 0, "thread 0 appears twice"},
     {"thread beyond the thread area", IMAGE_SEC_thread, sizeof(struct image_thread),
@@ -287,6 +320,17 @@ static void writer_refuses_invalid_model(void **state)
 	t.c[5].kcap = KCAP(7);
 	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not a fixed selector"));
+	assert_int_equal(access(path, F_OK), -1);
+	t_model_free(&t);
+	t_model_init(&t); /* a Timer session without its state */
+	t.m.ntimers = 0;
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "Timer session 6 has no timer record"));
+	t_model_free(&t);
+	t_model_init(&t); /* a signal-context cap without its record */
+	t.m.nsignals = 1;
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "has no signal record"));
 	assert_int_equal(access(path, F_OK), -1);
 	t_model_free(&t);
 }

@@ -68,6 +68,8 @@ struct t_model {
 	struct image_region g[6];
 	struct image_cap c[64];
 	struct image_memory mem[T_RAM_DS];
+	struct image_signal sig[2];
+	struct image_timer tim[1];
 };
 
 static T_UNUSED void t_cap(struct t_model *t, uint64_t kcap, uint32_t class, uint64_t obj,
@@ -98,6 +100,9 @@ static T_UNUSED void t_model_init(struct t_model *t)
 	m->component.cap_used = m->component.cap_quota / 3;
 	m->component.cap_map_entries = CAP_SLOTS;
 	m->component.parent_badge = 0x1234 + (t_rand() & 0xff0);
+	m->component.build_id_len = 20;
+	memset(m->component.build_id + 20, 0, IMAGE_BUILD_ID_SIZE - 20);
+	m->component.reserved = 0;
 	m->stats.paused_ns = t_rand() >> 20;
 
 	static const uint32_t types[8] = {IMAGE_SESSION_PD,	IMAGE_SESSION_CPU,
@@ -178,6 +183,7 @@ static T_UNUSED void t_model_init(struct t_model *t)
 	t_cap(t, KCAP(k++), IMAGE_CAP_RPC_GATE, 1, t->t[2].nr);
 	t_cap(t, KCAP(k++), IMAGE_CAP_SIGNAL_SOURCE, 1, 0);
 	t_cap(t, KCAP(k++), IMAGE_CAP_SIGNAL_CONTEXT, 1, t_rand());
+	t_cap(t, KCAP(k++), IMAGE_CAP_SIGNAL_CONTEXT, 1, t_rand());
 	t_cap(t, KCAP(k++), IMAGE_CAP_SEMAPHORE_IRQ, 1, t->t[3].nr);
 	t_cap(t, KCAP(k++ + 100), IMAGE_CAP_DEAD, 0, IMAGE_DEAD_CONSTRUCTOR);
 	t->c[m->ncaps - 1].badge = ~0ull;
@@ -188,6 +194,20 @@ static T_UNUSED void t_model_init(struct t_model *t)
 	for (unsigned i = 0; i < m->ncaps; i++)
 		if (t->c[i].class == IMAGE_CAP_SIGNAL_CONTEXT)
 			t->d[T_RAM_DS + 1].managed.fault_kcap = t->c[i].kcap;
+
+	/* the contexts' records (one with signals queued), the Timer
+	 * session's (id 6) signalling the first */
+	for (unsigned i = 0; i < m->ncaps; i++)
+		if (t->c[i].class == IMAGE_CAP_SIGNAL_CONTEXT) {
+			uint64_t pending = m->nsignals ? 0 : 1 + (t_rand() & 0xffff);
+			t->sig[m->nsignals++] = (struct image_signal){
+			    t->c[i].badge, t->c[i].obj, t->c[i].arg, pending, 0, 0};
+		}
+	m->signals = t->sig;
+	t->tim[0] = (struct image_timer){
+	    6, t->sig[0].badge, t_rand() >> 40, t_rand() >> 40, t_rand() >> 20, 0, 0};
+	m->timers = t->tim;
+	m->ntimers = 1;
 
 	for (unsigned i = 0; i < T_RAM_DS; i++) {
 		struct image_memory *e = &t->mem[i];
