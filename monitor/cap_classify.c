@@ -10,18 +10,6 @@
 #include "monitor/checkpoint.h"
 #include "monitor/target_report.h"
 
-void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
-{
-	for (unsigned i = 0; i < model->nregions; i++) {
-		const struct mon_model_region *r = &model->region[i];
-		if (r->rm || !r->data)
-			continue;
-		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
-			return r->data + (addr - r->at);
-	}
-	return NULL;
-}
-
 static int is_thread_badge(const struct monitor *mon, uint64_t badge)
 {
 	for (int i = 0; i < MON_MAX_THREADS; i++)

@@ -360,15 +360,6 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 	return 0;
 }
 
-void model_free(struct mon_model *model)
-{
-	for (unsigned i = 0; i < model->nregions; i++) {
-		free(model->region[i].data);
-		model->region[i].data = NULL;
-	}
-	model->nregions = 0;
-}
-
 /* "kcap 0x..." of the cap with this badge, or "none". */
 static const char *kcap_of(const struct mon_model *model, uint64_t badge, char *buf,
 			   size_t size)

@@ -5,61 +5,8 @@
 #ifndef MONITOR_CHECKPOINT_H
 #define MONITOR_CHECKPOINT_H
 
+#include "monitor/model.h"
 #include "monitor/monitor.h"
-
-/* One thread: its thread-area number, kernel-thread badge, UTCB address,
- * the state it was paused in and its registers. */
-struct mon_model_thread {
-	uint64_t nr, badge, utcb, state;
-	uint64_t obj_badge; /* its CPU-thread object */
-	struct cpu_regs regs;
-	struct utcb utcb_data; /* its UTCB page's struct utcb */
-};
-
-/* One attached region: [at, at + size) of dataspace ds_badge (ds_size
- * bytes) from off, in the address space (rm 0) or in the managed region
- * map whose proxy badge is rm; its bytes in data (malloc'd, size bytes),
- * NULL where a managed dataspace is attached (its memory is what is
- * attached inside that map). */
-struct mon_model_region {
-	uint64_t rm, at, off, size, ds_badge, ds_size;
-	unsigned perm;
-	uint8_t *data;
-};
-
-/* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a
- * model a checkpoint returned). */
-struct mon_model_cap {
-	uint64_t kcap, badge, aux;
-	enum mon_class cls;
-};
-
-/* A region map the target holds, served by a proxy with badge `badge`:
- * state as in the proxy (RMAP_* in monitor.h). */
-struct mon_model_rmap {
-	uint64_t badge, kind, size, session, ds_badge, sigh;
-	int nocap; /* from an image whose target held no cap of the map:
-		      badge is then its dataspace's id, a key only */
-};
-
-/* A checkpoint.  Invariants: every count within its array; cap sorted by
- * kcap; regions do not overlap. */
-struct mon_model {
-	char binary[MON_NAME_MAX];
-	/* what its libbase reported (<capsule/checkpoint_abi.h>) */
-	uint64_t cap_map_addr, report_addr, abi_version;
-	unsigned nthreads, nregions, ncaps, nrmaps;
-	struct mon_model_rmap rmap[MON_MAX_RMAPS];
-	struct mon_model_thread thread[MON_MAX_THREADS];
-	struct mon_model_region region[MON_MAX_REGIONS];
-	struct mon_model_cap cap[CAP_SLOTS];
-	unsigned count[MON_CLASS_COUNT];
-	/* signals queued at the source, drained at the checkpoint */
-	unsigned npending;
-	struct {
-		uint64_t imprint, count;
-	} pending[MON_MAX_PENDING];
-};
 
 /*
  * Checkpoint the running target into model: pause every thread (waiting,
@@ -80,7 +27,6 @@ void monitor_resume(struct monitor *mon);
 int monitor_restore(struct monitor *mon, const struct mon_model *model);
 /* Start the threads of a committed restore of model where it stopped. */
 void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
-void model_free(struct mon_model *model);
 
 /*
  * Other-node restore: read the image file at path (image_read validates
@@ -113,8 +59,4 @@ int rmaps_record(struct monitor *mon, struct mon_model *model);
 
 /* cap_classify.c: classify the cap map copy in model's regions. */
 int cap_classify(struct monitor *mon, struct mon_model *model);
-/* The host copy of target address [addr, addr + size) inside model's
- * regions, or NULL. */
-void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size);
-
 #endif

@@ -51,16 +51,6 @@ int restore_call_cap(cap_t dst, struct msg *m, cap_t *out)
 	return 0;
 }
 
-int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge)
-{
-	if (bm->n == CAP_SLOTS)
-		return -ENOSPC;
-	bm->pair[bm->n].old_badge = old_badge;
-	bm->pair[bm->n].new_badge = new_badge;
-	bm->n++;
-	return 0;
-}
-
 /* Keep a new cap (one reference) until commit or rollback. */
 int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
 {

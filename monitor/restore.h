@@ -5,22 +5,11 @@
 #ifndef MONITOR_RESTORE_H
 #define MONITOR_RESTORE_H
 
+#include "monitor/badge_map.h"
 #include "monitor/checkpoint.h"
 
-/* Old badge -> new badge of every object a restore recreated. */
-struct badge_map {
-	unsigned n;
-	struct {
-		uint64_t old_badge, new_badge;
-	} pair[CAP_SLOTS];
-};
-/* The new badge for old (old itself if it did not change). */
-uint64_t badge_map_new(const struct badge_map *bm, uint64_t old);
 /* A call answering with one cap: 0 with *out, or -errno (restore.c). */
 int restore_call_cap(cap_t dst, struct msg *m, cap_t *out);
-/* Add old -> new (0 or -ENOSPC). */
-int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge);
-
 /* Region maps a restore made (rm_restore.c).  Each: the new proxy (its
  * own reference to real), the real map (one reference), a managed map's
  * dataspace (one reference) and the RM session's real cap (borrowed). */
@@ -44,12 +33,6 @@ cap_t rm_restore_ds(const struct rm_restore *rr, uint64_t old_ds_badge);
 void rm_restore_rollback(struct monitor *mon, struct rm_restore *rr);
 /* The old maps go, the new ones' dataspaces become records. */
 void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);
-
-/* Target address of a host pointer into model's copy; -EFAULT if none. */
-int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);
-/* Translate a pointer field in place, host -> target address (NULL stays
- * NULL): for tools that build a model from host data. */
-int model_h2g_ptr(const struct mon_model *model, void **field);
 
 /* Copy size bytes from src to dst, where dst is fresh, zero-filled
  * memory: pages of zeros are skipped, the rest populated and copied

@@ -14,45 +14,6 @@ int report_version_known(uint64_t version)
 	return version == CR_ABI_VERSION;
 }
 
-static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t size,
-		int write)
-{
-	uint8_t *b = buf;
-
-	while (size) {
-		const struct mon_model_region *r = NULL;
-		uint64_t n;
-
-		for (unsigned i = 0; i < model->nregions && !r; i++)
-			if (!model->region[i].rm && model->region[i].data &&
-			    g >= model->region[i].at &&
-			    g - model->region[i].at < model->region[i].size)
-				r = &model->region[i];
-		if (!r)
-			return -EFAULT;
-		n = r->size - (g - r->at);
-		n = n < size ? n : size;
-		if (write)
-			memcpy(r->data + (g - r->at), b, n);
-		else
-			memcpy(b, r->data + (g - r->at), n);
-		g += n;
-		b += n;
-		size -= n;
-	}
-	return 0;
-}
-
-int model_read(const struct mon_model *model, uint64_t g, void *buf, uint64_t size)
-{
-	return span(model, g, buf, size, 0);
-}
-
-int model_write(const struct mon_model *model, uint64_t g, const void *buf, uint64_t size)
-{
-	return span(model, g, (void *)buf, size, 1);
-}
-
 int report_read(const struct mon_model *model, struct cr_report *out, char *err,
 		size_t errlen)
 {

@@ -32,12 +32,6 @@ struct cr_cap_map *report_cap_map(const struct mon_model *model);
 int report_entrypoints(const struct mon_model *model, const struct cr_report *r,
 		       uint64_t ep[CR_MAX_EPS], unsigned *n);
 
-/* Read / write size bytes at target address g in the copy, across
- * adjacent regions (a heap object may straddle two).  0 or -EFAULT. */
-int model_read(const struct mon_model *model, uint64_t g, void *buf, uint64_t size);
-int model_write(const struct mon_model *model, uint64_t g, const void *buf,
-		uint64_t size);
-
 /* The target address of cap map entry e of m (m at model->cap_map_addr)
  * and back: the slot index of an entry address, or -1. */
 uint64_t report_entry_addr(const struct mon_model *model, unsigned slot);

@@ -1,0 +1,101 @@
+/*
+ * The checkpoint model's copy of the target's memory, addressed by target
+ * address: a range inside one region (model_ptr), or read and written
+ * across adjacent regions (a heap object may straddle two dataspaces
+ * attached back to back).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/model.h"
+
+void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
+{
+	for (unsigned i = 0; i < model->nregions; i++) {
+		const struct mon_model_region *r = &model->region[i];
+		if (r->rm || !r->data)
+			continue;
+		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
+			return r->data + (addr - r->at);
+	}
+	return NULL;
+}
+
+void model_free(struct mon_model *model)
+{
+	for (unsigned i = 0; i < model->nregions; i++) {
+		free(model->region[i].data);
+		model->region[i].data = NULL;
+	}
+	model->nregions = 0;
+}
+
+int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest)
+{
+	const uint8_t *p = host;
+
+	for (unsigned i = 0; i < model->nregions; i++) {
+		const struct mon_model_region *r = &model->region[i];
+		if (r->rm || !r->data) /* inside a managed map / no bytes */
+			continue;
+		if (p >= r->data && p < r->data + r->size) {
+			*guest = r->at + (uint64_t)(p - r->data);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+int model_h2g_ptr(const struct mon_model *model, void **field)
+{
+	uint64_t g;
+	int rc;
+
+	if (!*field)
+		return 0;
+	if ((rc = model_h2g(model, *field, &g)))
+		return rc;
+	*field = (void *)(uintptr_t)g;
+	return 0;
+}
+
+static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t size,
+		int write)
+{
+	uint8_t *b = buf;
+
+	while (size) {
+		const struct mon_model_region *r = NULL;
+		uint64_t n;
+
+		for (unsigned i = 0; i < model->nregions && !r; i++)
+			if (!model->region[i].rm && model->region[i].data &&
+			    g >= model->region[i].at &&
+			    g - model->region[i].at < model->region[i].size)
+				r = &model->region[i];
+		if (!r)
+			return -EFAULT;
+		n = r->size - (g - r->at);
+		n = n < size ? n : size;
+		if (write)
+			memcpy(r->data + (g - r->at), b, n);
+		else
+			memcpy(b, r->data + (g - r->at), n);
+		g += n;
+		b += n;
+		size -= n;
+	}
+	return 0;
+}
+
+int model_read(const struct mon_model *model, uint64_t g, void *buf, uint64_t size)
+{
+	return span(model, g, buf, size, 0);
+}
+
+int model_write(const struct mon_model *model, uint64_t g, const void *buf, uint64_t size)
+{
+	return span(model, g, (void *)buf, size, 1);
+}
+

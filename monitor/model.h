@@ -1,0 +1,88 @@
+/*
+ * The checkpoint model (model.c): what a checkpoint holds of its target
+ * (threads, attached regions with a copy of their bytes, live caps and
+ * their classes, region maps, drained signals), and access to the copy
+ * of the target's memory by target address.
+ */
+#ifndef MONITOR_MODEL_H
+#define MONITOR_MODEL_H
+
+#include <stdint.h>
+#include <base/env.h>
+
+#include "monitor/limits.h"
+#include "monitor/records.h"
+
+/* One thread: its thread-area number, kernel-thread badge, UTCB address,
+ * the state it was paused in and its registers. */
+struct mon_model_thread {
+	uint64_t nr, badge, utcb, state;
+	uint64_t obj_badge; /* its CPU-thread object */
+	struct cpu_regs regs;
+	struct utcb utcb_data; /* its UTCB page's struct utcb */
+};
+
+/* One attached region: [at, at + size) of dataspace ds_badge (ds_size
+ * bytes) from off, in the address space (rm 0) or in the managed region
+ * map whose proxy badge is rm; its bytes in data (malloc'd, size bytes),
+ * NULL where a managed dataspace is attached (its memory is what is
+ * attached inside that map). */
+struct mon_model_region {
+	uint64_t rm, at, off, size, ds_badge, ds_size;
+	unsigned perm;
+	uint8_t *data;
+};
+
+/* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a
+ * model a checkpoint returned). */
+struct mon_model_cap {
+	uint64_t kcap, badge, aux;
+	enum mon_class cls;
+};
+
+/* A region map the target holds, served by a proxy with badge `badge`:
+ * state as in the proxy (RMAP_* in monitor.h). */
+struct mon_model_rmap {
+	uint64_t badge, kind, size, session, ds_badge, sigh;
+	int nocap; /* from an image whose target held no cap of the map:
+		      badge is then its dataspace's id, a key only */
+};
+
+/* A checkpoint.  Invariants: every count within its array; cap sorted by
+ * kcap; regions do not overlap. */
+struct mon_model {
+	char binary[MON_NAME_MAX];
+	/* what its libbase reported (<capsule/checkpoint_abi.h>) */
+	uint64_t cap_map_addr, report_addr, abi_version;
+	unsigned nthreads, nregions, ncaps, nrmaps;
+	struct mon_model_rmap rmap[MON_MAX_RMAPS];
+	struct mon_model_thread thread[MON_MAX_THREADS];
+	struct mon_model_region region[MON_MAX_REGIONS];
+	struct mon_model_cap cap[CAP_SLOTS];
+	unsigned count[MON_CLASS_COUNT];
+	/* signals queued at the source, drained at the checkpoint */
+	unsigned npending;
+	struct {
+		uint64_t imprint, count;
+	} pending[MON_MAX_PENDING];
+};
+
+/* Free the copies of the regions' bytes. */
+void model_free(struct mon_model *model);
+/* The host copy of target address [addr, addr + size) inside model's
+ * regions, or NULL. */
+void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size);
+
+/* Read / write size bytes at target address g in the copy, across
+ * adjacent regions (a heap object may straddle two).  0 or -EFAULT. */
+int model_read(const struct mon_model *model, uint64_t g, void *buf, uint64_t size);
+int model_write(const struct mon_model *model, uint64_t g, const void *buf,
+		uint64_t size);
+
+/* Target address of a host pointer into model's copy; -EFAULT if none. */
+int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);
+/* Translate a pointer field in place, host -> target address (NULL stays
+ * NULL): for tools that build a model from host data. */
+int model_h2g_ptr(const struct mon_model *model, void **field);
+
+#endif

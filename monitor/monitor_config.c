@@ -1,0 +1,160 @@
+/*
+ * The monitor's <config>:
+ *
+ *   <config>
+ *     <target binary="counter" ram="1M" caps="100"/>
+ *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
+ *           [then="exit"] [fail_restore_at="STEP"]/>
+ *     (or checkpoint_after_log="N": after the target's Nth LOG line)
+ *   </config>
+ *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
+ *   that restores FILE at start, or waits for the control plane's restore.
+ *
+ * Sizes and their defaults are the node config reader's (config/config.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/tree.h>
+
+#include "config/config.h"
+#include "monitor/monitor_config.h"
+
+static int attr(xmlNode *n, const char *name, char *buf, size_t size)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	int rc = v ? 0 : -ENOENT;
+
+	if (v) {
+		if (snprintf(buf, size, "%s", (const char *)v) >= (int)size)
+			rc = -E2BIG;
+		xmlFree(v);
+	}
+	return rc;
+}
+
+static int parse_target(xmlNode *n, struct monitor_config *cfg, char *err, size_t errlen)
+{
+	char v[32];
+
+	if (attr(n, "binary", cfg->binary, sizeof cfg->binary) || !cfg->binary[0]) {
+		snprintf(err, errlen, "<target>: missing or invalid 'binary'");
+		return -EINVAL;
+	}
+	if (!attr(n, "ram", v, sizeof v) &&
+	    (config_parse_size(v, &cfg->ram) || !cfg->ram)) {
+		snprintf(err, errlen, "<target>: invalid ram '%s'", v);
+		return -EINVAL;
+	}
+	if (!attr(n, "caps", v, sizeof v)) {
+		char *end;
+		cfg->caps = strtoull(v, &end, 10);
+		if (end == v || *end || !cfg->caps || v[0] == '-') {
+			snprintf(err, errlen, "<target>: invalid caps '%s'", v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t errlen)
+{
+	char v[32];
+	char *end;
+
+	if (!attr(n, "checkpoint_after_ms", v, sizeof v)) {
+		cfg->checkpoint_after_ms = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' ||
+		    cfg->checkpoint_after_ms > 3600000) {
+			snprintf(err, errlen, "<test>: invalid checkpoint_after_ms '%s'",
+				 v);
+			return -EINVAL;
+		}
+	}
+	if (!attr(n, "checkpoint_after_log", v, sizeof v)) {
+		cfg->checkpoint_after_log = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' || !cfg->checkpoint_after_log ||
+		    cfg->checkpoint_after_log > 1000000 || cfg->checkpoint_after_ms) {
+			snprintf(err, errlen,
+				 "<test>: invalid checkpoint_after_log '%s' (1..1000000, "
+				 "not with checkpoint_after_ms)",
+				 v);
+			return -EINVAL;
+		}
+	}
+	if (attr(n, "image", cfg->image, sizeof cfg->image) == -E2BIG) {
+		snprintf(err, errlen, "<test>: image path too long");
+		return -EINVAL;
+	}
+	cfg->restore = MON_RESTORE_NONE;
+	if (!attr(n, "then", v, sizeof v)) {
+		if (strcmp(v, "exit") || !cfg->image[0]) {
+			snprintf(err, errlen,
+				 "<test>: then='%s': only then=\"exit\" with an image",
+				 v);
+			return -EINVAL;
+		}
+		cfg->then_exit = 1;
+	}
+	if (attr(n, "fail_restore_at", cfg->fail_restore_at,
+		 sizeof cfg->fail_restore_at) == -E2BIG) {
+		snprintf(err, errlen, "<test>: fail_restore_at too long");
+		return -EINVAL;
+	}
+	if (!attr(n, "restore", v, sizeof v)) {
+		if (!strcmp(v, "same-node"))
+			cfg->restore = MON_RESTORE_SAME_NODE;
+		else if (strcmp(v, "none")) {
+			snprintf(err, errlen, "<test>: invalid restore '%s'", v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
+			 size_t errlen)
+{
+	xmlNode *root = (xmlNode *)xml_node;
+	int have_target = 0, have_restore = 0, rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->ram = CONFIG_DEFAULT_RAM;
+	cfg->caps = CONFIG_DEFAULT_CAPS;
+	for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!strcmp((const char *)n->name, "target")) {
+			if ((rc = parse_target(n, cfg, err, errlen)))
+				return rc;
+			have_target = 1;
+		} else if (!strcmp((const char *)n->name, "restore")) {
+			/* no image: wait for the control plane's restore */
+			rc = attr(n, "image", cfg->restore_image,
+				  sizeof cfg->restore_image);
+			if ((rc && rc != -ENOENT) ||
+			    (!rc && cfg->restore_image[0] != '/')) {
+				snprintf(err, errlen,
+					 "<restore>: 'image' must be an absolute path");
+				return -EINVAL;
+			}
+			have_restore = 1;
+		} else if (!strcmp((const char *)n->name, "test")) {
+			if ((rc = parse_test(n, cfg, err, errlen)))
+				return rc;
+		} else {
+			snprintf(err, errlen,
+				 "unknown element <%s> in the monitor's <config>",
+				 (const char *)n->name);
+			return -EINVAL;
+		}
+	}
+	if (have_target == have_restore) {
+		snprintf(err, errlen,
+			 "the monitor's <config> needs a <target> or a <restore>");
+		return -EINVAL;
+	}
+	return 0;
+}
+

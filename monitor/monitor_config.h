@@ -1,0 +1,38 @@
+/* The monitor's <config> (monitor_config.c). */
+#ifndef MONITOR_MONITOR_CONFIG_H
+#define MONITOR_MONITOR_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "monitor/limits.h"
+
+enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
+
+/* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=
+ * image= then=/></config>, or <config><restore image=/></config> (an
+ * empty monitor that restores an image file at start).  With a target:
+ * binary non-empty, ram > 0, caps > 0; without one: binary empty and
+ * restore_image set, or empty (<restore/>: wait for a control restore). */
+struct monitor_config {
+	char binary[MON_NAME_MAX];
+	uint64_t ram, caps;
+	uint64_t checkpoint_after_ms;  /* 0: no test checkpoint */
+	uint64_t checkpoint_after_log; /* or after the target's Nth LOG line */
+	enum mon_restore restore;
+	char image[256];	 /* non-empty: restore through an image file there */
+	int then_exit;		 /* then="exit": after the image is written, stop */
+	char restore_image[256]; /* <restore image=>: restore this at start */
+	/* <test fail_restore_at="STEP">: a restore fails at that step (a
+	 * prepare hook's name, "verify" or "announce"), for the tests that
+	 * show a failed restore leaves everything as it was */
+	char fail_restore_at[32];
+};
+
+
+/* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
+ * -EINVAL with a one-line message in err. */
+int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
+			 size_t errlen);
+
+#endif
