@@ -1,5 +1,5 @@
 /*
- * The cap map (REFERENCE.md, "Capability map"): a fixed array of
+ * The cap map (docs/design.md, "The cap map"): a fixed array of
  * CAP_SLOTS entries whose position is the kcap, with an AVL tree keyed by
  * id over the entries that name a known object.
  *

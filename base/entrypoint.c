@@ -2,7 +2,7 @@
  * The entrypoint: object pool, gates from the rpc cap factory, the exit
  * object, irq handlers, deferred work and the server loop.
  *
- * Dispatch rule (REFERENCE.md): a request names its destination badge in
+ * Dispatch rule (docs/design.md): a request names its destination badge in
  * mr[0]; the kernel delivers the gate label (badge | rights).  The
  * request is served only if mr[0] == label & ~3 and that badge is in the
  * pool, else it is answered RPC_INVALID_OBJECT.  Caps received with a

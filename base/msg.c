@@ -1,5 +1,5 @@
 /*
- * Message marshalling (REFERENCE.md, "IPC marshalling").
+ * Message marshalling (docs/design.md, "IPC marshalling").
  *
  * UTCB layout of a message with n caps, k of them valid, and w words:
  *   mr[0]              first word: destination badge (call) or exception

@@ -132,7 +132,7 @@ struct heap {
 };
 
 /*
- * Signal state of a component (base/signal.c, REFERENCE.md "Signals").
+ * Signal state of a component (base/signal.c, docs/design.md "Signals").
  * Invariant: once `ready`, source is the component's signal source at
  * core, semaphore its semaphore irq (bound by handler_thread to itself,
  * with label SIGNAL_SEMAPHORE_LABEL) and handler_thread runs the

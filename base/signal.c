@@ -1,5 +1,5 @@
 /*
- * Signals in libbase (REFERENCE.md "Signals", seed 002).
+ * Signals in libbase (docs/design.md "Signals", seed 002).
  *
  * signal_start asks the PD session for the component's signal source,
  * fetches its semaphore irq (SIGNAL_SEMAPHORE) and creates the signal

@@ -1,6 +1,6 @@
 /*
  * Badge allocator: node-unique ids that core imprints into IPC gates and
- * uses as cap map ids (REFERENCE.md, "Badges").
+ * uses as cap map ids (docs/design.md, "Badges").
  */
 #ifndef CORE_BADGE_H
 #define CORE_BADGE_H

@@ -95,7 +95,7 @@ err_thread:
 }
 
 /*
- * The thread's own irq (REFERENCE.md "Threads and the entrypoint"): bound
+ * The thread's own irq (docs/design.md "Threads and entrypoints"): bound
  * to the thread and mapped at KCAP_THREAD(nr, THREAD_SLOT_IRQ), where
  * libbase's blockade waits on it in a closed wait.  Its label has bit 63
  * set and low bits 10, so an entrypoint's open wait that gets a stray

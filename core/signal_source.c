@@ -1,5 +1,5 @@
 /*
- * Signal sources and contexts (REFERENCE.md "Signals", seed 002), the
+ * Signal sources and contexts (docs/design.md "Signals", seed 002), the
  * PD session's signal ops.
  *
  * A signal source is an RPC object of core (SIGNAL_WAIT, SIGNAL_SEMAPHORE)

@@ -1,6 +1,6 @@
 /*
  * The cap subsystem: every live (kcap, badge) pair of the cap map with
- * its class (DESIGN.md, "Checkpoint").  Validation enforces the kcap
+ * its class (docs/design.md, "The monitor").  Validation enforces the kcap
  * rules -- below FIXED_USER_BASE only the task, the parent and the thread
  * area slots of threads in the image -- and that every cap names an
  * object (session, dataspace, thread) the image contains.

@@ -181,7 +181,7 @@ struct image_region {
 	uint64_t offset;
 } __attribute__((packed));
 
-/* Classes of DESIGN.md's checkpoint table; `obj` and `arg` per class: */
+/* Classes of docs/design.md's checkpoint table; `obj` and `arg` per class: */
 enum image_cap_class {
 	IMAGE_CAP_FIXED = 1,	  /* core-made fixed selector (task, thread area):
 				     obj = thread nr (thread-area slots) */

@@ -77,4 +77,3 @@ uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old)
 			return h->b[p].new_badge;
 	return old;
 }
-

@@ -21,7 +21,6 @@ uint64_t badge_map_new(const struct badge_map *bm, uint64_t old);
 /* Add old -> new (0 or -ENOSPC). */
 int badge_map_add(struct badge_map *bm, uint64_t old_badge, uint64_t new_badge);
 
-
 /* An index over bm's pairs (the first pair of an old badge wins), NULL
  * without memory; free() it. */
 struct badge_hash;

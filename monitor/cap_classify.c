@@ -1,7 +1,7 @@
 /*
  * Classify every live entry of the target's cap map (read from the
  * checkpoint's copy of its memory, at the address its libbase reported)
- * by the monitor's records, per DESIGN.md's table.  An entry that fits
+ * by the monitor's records, per docs/design.md's table.  An entry that fits
  * no class fails the checkpoint with a line naming its kcap and badge.
  */
 #include <errno.h>

@@ -98,4 +98,3 @@ int model_write(const struct mon_model *model, uint64_t g, const void *buf, uint
 {
 	return span(model, g, (void *)buf, size, 1);
 }
-

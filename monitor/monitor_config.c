@@ -157,4 +157,3 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 	}
 	return 0;
 }
-

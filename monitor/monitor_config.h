@@ -29,7 +29,6 @@ struct monitor_config {
 	char fail_restore_at[32];
 };
 
-
 /* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
  * -EINVAL with a one-line message in err. */
 int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,

@@ -2,7 +2,7 @@
  * The target's parent interface, served by the monitor.  The env sessions
  * (asked for with empty args) are the monitor's proxies; any other
  * session is routed through the monitor's own parent and recorded with
- * its service and args (DESIGN.md: "caps obtained through sessions routed
+ * its service and args (docs/design.md: "caps obtained through sessions routed
  * outside: re-open the session with the recorded arguments").  Requests
  * come from the guest, so every word is checked.
  */

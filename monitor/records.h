@@ -14,8 +14,8 @@
 struct monitor;
 struct mon_req;
 
-/* The classes of the checkpoint's table (docs/design.md), plus what the monitor knows it cannot
- * restore (MON_CLASS_UNKNOWN: a checkpoint that finds one live fails). */
+/* The classes of the checkpoint's table (docs/design.md), plus what the monitor knows it
+ * cannot restore (MON_CLASS_UNKNOWN: a checkpoint that finds one live fails). */
 enum mon_class {
 	MON_CLASS_UNKNOWN = 0,
 	MON_CLASS_SESSION,    /* a session the monitor serves */

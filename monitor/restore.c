@@ -1,5 +1,5 @@
 /*
- * Restore on the same node (DESIGN.md "Restore"): a new PD and CPU
+ * Restore on the same node (docs/design.md): a new PD and CPU
  * session, threads at their old thread-area numbers, dataspaces recreated
  * and attached at the same addresses, every cap of the model mapped at its
  * old kcap (PD_MAP_CAP) — objects the target owns (gates, dataspaces,

@@ -214,7 +214,7 @@ int rs_map_caps(struct rs *rs)
 }
 
 /* Bind the new semaphore to the restored handler thread, as the target's
- * libbase bound the old one (REFERENCE.md "Signals"). */
+ * libbase bound the old one (docs/design.md "Signals"). */
 int rs_bind_semaphore(struct rs *rs)
 {
 	struct utcb *u = sys_utcb();

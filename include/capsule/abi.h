@@ -39,7 +39,7 @@
 enum fixed_cap {
 	FIXED_TASK = 0x1,	 /* the task itself */
 	FIXED_FACTORY = 0x2,	 /* only core's task holds a factory */
-	FIXED_PARENT = 0xb,	 /* parent interface (REFERENCE.md) */
+	FIXED_PARENT = 0xb,	 /* parent interface (docs/design.md) */
 	FIXED_THREAD_AREA = 0xc, /* first thread slot group */
 	THREAD_AREA_SLOTS = 5,	 /* per thread: gate, pager, irq, vcpu, vcpu-irq */
 	THREAD_SLOT_GATE = 0,	 /* the thread's own kernel thread cap */

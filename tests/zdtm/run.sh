@@ -52,7 +52,7 @@ run_a() {
 lines() { grep "^\[$1\] " "$2" | grep -v "^\[$1\] monitor: "; }
 own() { lines "$1" "$2" | grep -Ev "$3"; }
 
-# refused NAME LABEL AT: node A's checkpoint was refused as DESIGN.md
+# refused NAME LABEL AT: node A's checkpoint was refused as docs/design.md
 # wants for a cap (or an attached dataspace) of no class, named, and the
 # target, resumed, went on
 # exactly as in the uninterrupted run

@@ -1,5 +1,5 @@
 /*
- * Capabilities and the cap map (REFERENCE.md, "Capability map").
+ * Capabilities and the cap map (docs/design.md, "The cap map").
  *
  * A component keeps one cap map: CAP_SLOTS entries in a fixed array inside
  * libbase's data (a guest's .bss).  An entry is an AVL node keyed by the

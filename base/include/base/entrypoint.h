@@ -1,6 +1,6 @@
 /*
- * RPC objects and the entrypoint (REFERENCE.md, "Threads and the
- * entrypoint").
+ * RPC objects and the entrypoint (docs/design.md, "Threads and
+ * entrypoints").
  *
  * An entrypoint is a thread with an object pool: an AVL tree of
  * rpc_objects keyed by badge.  ep_manage() asks core for a gate bound to
@@ -63,7 +63,7 @@ int ep_irq_dissolve(struct entrypoint *ep, cap_t irq);
 /* The entrypoint's exit cap (its exit object, managed from the start):
  * a request to it makes ep_run return once the reply is sent. */
 cap_t ep_exit_cap(struct entrypoint *ep);
-/* The signal-proxy cap (REFERENCE.md "Signals"): managed from the start
+/* The signal-proxy cap (docs/design.md "Signals"): managed from the start
  * like the exit cap; the signal handler thread calls it with
  * EP_SIGNAL_PROXY_DELIVER, w0 = imprint, w1 = count, and the handler runs
  * on the entrypoint. */

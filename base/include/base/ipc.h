@@ -1,5 +1,5 @@
 /*
- * IPC marshalling (REFERENCE.md, "IPC marshalling").
+ * IPC marshalling (docs/design.md, "IPC marshalling").
  *
  * On the wire, mr[0] is the destination's badge on a call and the
  * exception code on a reply; mr[1] the number of capabilities (at most

@@ -27,7 +27,7 @@ enum pd_op {
 	PD_QUOTA,	   /* -> w0 ram quota, w1 ram used, w2 cap quota, w3 used */
 	PD_TRANSFER_QUOTA, /* caps[0] = other PD session, w0 = ram, w1 = caps */
 	PD_DS_SIZE,	   /* caps[0] = ds -> w0 = size */
-	/* signals (REFERENCE.md "Signals"); implemented in core/signal_source.c */
+	/* signals (docs/design.md "Signals"); implemented in core/signal_source.c */
 	PD_ALLOC_SIGNAL_SOURCE, /* -> caps[0] = signal source (a gate to core) */
 	PD_FREE_SIGNAL_SOURCE,	/* caps[0] = source */
 	PD_ALLOC_CONTEXT,	/* caps[0] = source, w0 = imprint -> caps[0] =

@@ -1,5 +1,5 @@
 /*
- * Signals, as on Fiasco.OC (REFERENCE.md "Signals", seed 002).
+ * Signals, as on Fiasco.OC (docs/design.md "Signals", seed 002).
  *
  * Core keeps a signal source per component with a semaphore irq.  A
  * context is a gate to core whose imprint is the address of the
