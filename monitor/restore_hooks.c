@@ -125,20 +125,26 @@ int restore_prepare(struct rs *rs)
 	return prepare_signals(rs);
 }
 
-void restore_undo(struct rs *rs)
+/* End every prepared proxy hook with its undo (apply 0) or apply. */
+static void end_prepared(struct monitor *mon, int apply)
 {
-	struct monitor *mon = rs->mon;
-
 	for (int i = 0; i < MON_MAX_PROXIES; i++) {
 		struct proxy *p = &mon->proxy[i];
+		void (*end)(struct proxy *) = apply ? p->type->apply : p->type->undo;
+
 		if (!p->prepared)
 			continue;
-		if (p->type->undo)
-			p->type->undo(p);
+		if (end)
+			end(p);
 		p->prepared = 0;
 	}
+}
+
+void restore_undo(struct rs *rs)
+{
+	end_prepared(rs->mon, 0);
 	if (rs->exc_irq.idx)
-		target_watch_undo(mon, &rs->exc_irq);
+		target_watch_undo(rs->mon, &rs->exc_irq);
 }
 
 int restore_verify(struct rs *rs, const struct mon_model *before)
@@ -180,14 +186,7 @@ void restore_apply(struct rs *rs)
 {
 	struct monitor *mon = rs->mon;
 
-	for (int i = 0; i < MON_MAX_PROXIES; i++) {
-		struct proxy *p = &mon->proxy[i];
-		if (!p->prepared)
-			continue;
-		if (p->type->apply)
-			p->type->apply(p);
-		p->prepared = 0;
-	}
+	end_prepared(mon, 1);
 	target_watch_apply(mon, &rs->exc_irq);
 	/* the roots it announced are its recreated gates now */
 	for (int i = 0; i < mon->nannounced; i++) {
