@@ -59,7 +59,7 @@ static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
 			  : type == UC_MEM_FETCH_UNMAPPED || type == UC_MEM_FETCH_PROT
 			      ? FAULT_EXEC
 			      : FAULT_READ;
-		p->addr = addr;
+		p->addr = guest_fault_addr(addr);
 		p->size = size;
 	}
 	return false;
@@ -80,10 +80,13 @@ static struct probe_engine *probe_get(struct vspace *vs)
 		free(pe);
 		return NULL;
 	}
-	if (guest_enable_sse(pe->uc) ||
+	/* at CPL 3 like the guest: the walk may run instructions past the
+	 * faulting one */
+	if (guest_enable_sse(pe->uc) || guest_user_mode(pe->uc, &pe->kpage) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_CODE, probe_code, &pe->p, 1, 0) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0)) {
 		uc_close(pe->uc);
+		free(pe->kpage);
 		free(pe);
 		return NULL;
 	}
@@ -96,6 +99,7 @@ void guest_probe_destroy(struct vspace *vs)
 	if (!vs->probe)
 		return;
 	uc_close(vs->probe->uc);
+	free(vs->probe->kpage);
 	free(vs->probe);
 	vs->probe = NULL;
 }

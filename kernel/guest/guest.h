@@ -7,6 +7,7 @@
  *   vcpu.c      register contexts, lazy register switching, vcpu_run
  *   watchdog.c  the one preemption thread of the process
  *   fault_locate.c  the exact instruction of a data fault
+ *   user_mode.c the move of each engine to CPL 3
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -66,6 +67,7 @@ struct probe_engine;
 
 struct vspace {
 	uc_engine *uc;
+	void *kpage; /* user_mode.c: the engine's GDT and TSS */
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
 	uc_hook hooks[5];
@@ -94,6 +96,15 @@ int guest_uc_errno(uc_err err);
 /* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
 int guest_enable_sse(uc_engine *uc);
 
+/* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c); *kpage is
+ * the kernel page it maps, to be freed after uc_close.  0 or -errno. */
+int guest_user_mode(uc_engine *uc, void **kpage);
+/* rflags as a guest may hold them (no IOPL, IF, VM, ...). */
+uint64_t guest_user_rflags(uint64_t rflags);
+/* A fault address as the engine reports it (the low 52 bits of the
+ * linear address) extended to 64 bits. */
+uint64_t guest_fault_addr(uint64_t addr);
+
 /* fault_locate.c: what one single-instruction probe run saw ... */
 struct probe {
 	uint32_t insn_size; /* 0: the instruction was not reached */
@@ -105,6 +116,7 @@ struct probe {
 /* ... in a code-only engine (hooks write p). */
 struct probe_engine {
 	uc_engine *uc;
+	void *kpage;
 	struct probe p;
 };
 /* A data fault of kind at addr happened in the block [start, block_end)

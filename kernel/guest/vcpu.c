@@ -159,6 +159,7 @@ void vcpu_get_regs(struct vcpu *cpu, struct cpu_regs *out)
 void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
 {
 	cpu->regs = *in;
+	cpu->regs.rflags = guest_user_rflags(in->rflags);
 	cpu->regs.mxcsr &= 0xffffffffULL;
 	cpu->regs.fp_reserved = 0;
 	if (cpu->vs->loaded == cpu)

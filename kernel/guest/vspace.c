@@ -85,6 +85,19 @@ static unsigned mem_fault_kind(uc_mem_type type)
 	}
 }
 
+/* The engine reports the low 52 bits of a linear address (its physical
+ * address width; paging is off): 0xffff800000000000 arrives as
+ * 0xf800000000000.  Guests map only the lower canonical half, so bits
+ * 47..51 set mean an upper-half or non-canonical address: extend bit 51,
+ * which restores every upper-half address and every non-canonical one
+ * whose bits 51..63 agree (the others cannot be told apart). */
+uint64_t guest_fault_addr(uint64_t addr)
+{
+	if (addr & (1ULL << 51))
+		addr |= ~((1ULL << 52) - 1);
+	return addr;
+}
+
 /* Unicorn 2.0.1 does not sync RIP before a memory access (only when
  * UC_HOOK_MEM_READ/WRITE exist, which slows every access ~10x), so for a
  * data fault RIP is the start of the translation block holding the
@@ -94,7 +107,10 @@ static bool hook_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int
 			     int64_t value, void *user)
 {
 	unsigned kind = mem_fault_kind(type);
-	uint64_t ip = kind == FAULT_EXEC ? addr : vspace_rip(uc);
+	uint64_t ip;
+
+	addr = guest_fault_addr(addr);
+	ip = kind == FAULT_EXEC ? addr : vspace_rip(uc);
 
 	vspace_trap(user, VCPU_FAULT, kind, ip, addr);
 	return false; /* uc_emu_start returns the matching UC_ERR_* */
@@ -179,6 +195,8 @@ int vspace_create(struct vspace **out)
 	}
 	err = guest_enable_sse(vs->uc);
 	if (!err)
+		err = guest_user_mode(vs->uc, &vs->kpage);
+	if (!err)
 		err = vspace_add_hooks(vs);
 	if (!err)
 		err = wd_register(&vs->wd, vs->uc);
@@ -189,6 +207,7 @@ int vspace_create(struct vspace **out)
 err:
 	if (vs->uc)
 		uc_close(vs->uc);
+	free(vs->kpage);
 	free(vs);
 	return err;
 }
@@ -201,6 +220,7 @@ void vspace_destroy(struct vspace *vs)
 	wd_unregister(&vs->wd);
 	guest_probe_destroy(vs);
 	uc_close(vs->uc);
+	free(vs->kpage);
 	free(vs);
 }
 
