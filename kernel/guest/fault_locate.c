@@ -16,6 +16,11 @@
  * ends at that block's end (code past it did not run; walking on could
  * match a later instruction that reads the same address).
  *
+ * Port accesses (`in`, `out`, vspace.c) are found the same way: their
+ * hook cannot stop the engine before the rest of the block has run, so
+ * only RIP is exact for them, the other registers are those at the block's
+ * end (the thread never resumes from such a fault).
+ *
  * Limits: a block whose earlier instruction computes the same address
  * from the current registers (e.g. two stores through one register that
  * the block changes in between) is ambiguous; the first match wins.  If
@@ -45,6 +50,17 @@ static void probe_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 	if (!p->insn_size)
 		p->insn_size = size;
+}
+
+static uint32_t probe_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+	((struct probe *)user)->port = true;
+	return 0;
+}
+
+static void probe_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+	((struct probe *)user)->port = true;
 }
 
 static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
@@ -84,7 +100,11 @@ static struct probe_engine *probe_get(struct vspace *vs)
 	 * faulting one */
 	if (guest_enable_sse(pe->uc) || guest_user_mode(pe->uc, &pe->kpage) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_CODE, probe_code, &pe->p, 1, 0) ||
-	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0)) {
+	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_in, &pe->p, 1, 0,
+			UC_X86_INS_IN) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_out, &pe->p, 1, 0,
+			UC_X86_INS_OUT)) {
 		uc_close(pe->uc);
 		free(pe->kpage);
 		free(pe);
@@ -135,6 +155,16 @@ static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
 	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
 }
 
+/* Does the probed instruction's first access match a fault of kind at
+ * addr (FAULT_OTHER: a port access, see vspace.c)? */
+static bool probe_matches(const struct probe *p, unsigned kind, uint64_t addr)
+{
+	if (kind == FAULT_OTHER)
+		return p->port;
+	return p->faulted && p->kind == kind && p->addr <= addr &&
+	       addr - p->addr < (uint64_t)(p->size > 0 ? p->size : 1);
+}
+
 /* Walk [start, end) one probed instruction at a time for the first whose
  * access matches. */
 static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
@@ -148,8 +178,7 @@ static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
 		probe_step(pe, &r, start);
 		if (!pe->p.insn_size)
 			break;
-		if (pe->p.faulted && pe->p.kind == kind && pe->p.addr <= addr &&
-		    addr - pe->p.addr < (uint64_t)(pe->p.size > 0 ? pe->p.size : 1)) {
+		if (probe_matches(&pe->p, kind, addr)) {
 			*ip = start;
 			return 0;
 		}

@@ -70,12 +70,13 @@ struct vspace {
 	void *kpage; /* user_mode.c: the engine's GDT and TSS */
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
-	uc_hook hooks[5];
+	uc_hook hooks[7];
 	struct wd_slot wd;
 	struct probe_engine *probe; /* fault_locate.c, made on first use */
 	/* the translation block being run, [block, block_end) (hook_block;
 	 * block 0: none yet in this run): a data fault lies in it */
 	uint64_t block, block_end;
+	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
 };
 
 /*
@@ -108,6 +109,7 @@ uint64_t guest_fault_addr(uint64_t addr);
 /* fault_locate.c: what one single-instruction probe run saw ... */
 struct probe {
 	uint32_t insn_size; /* 0: the instruction was not reached */
+	bool port;	    /* it executed `in` or `out` */
 	bool faulted;	    /* its first invalid access: */
 	unsigned kind;
 	uint64_t addr;
@@ -119,8 +121,8 @@ struct probe_engine {
 	void *kpage;
 	struct probe p;
 };
-/* A data fault of kind at addr happened in the block [start, block_end)
- * (block_end 0: unknown) with registers now (those before the faulting
+/* A data fault of kind at addr (FAULT_OTHER: a port access) happened in the block [start,
+ * block_end) (block_end 0: unknown) with registers now (those before the faulting
  * instruction): find the faulting instruction's address.  0 and *ip, or
  * -ENOENT / -ENOMEM. */
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,

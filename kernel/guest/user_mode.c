@@ -95,7 +95,8 @@ static int user_mode_tables(uc_engine *uc)
 
 	if (uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr) ||
 	    uc_reg_write(uc, UC_X86_REG_IDTR, &idtr) ||
-	    uc_reg_write(uc, UC_X86_REG_LDTR, &ldtr) || uc_reg_write(uc, UC_X86_REG_TR, &tr))
+	    uc_reg_write(uc, UC_X86_REG_LDTR, &ldtr) ||
+	    uc_reg_write(uc, UC_X86_REG_TR, &tr))
 		return -EIO;
 	return 0;
 }

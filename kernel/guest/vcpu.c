@@ -266,7 +266,8 @@ static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
 	uint64_t ip;
 
 	if (trap->why != VCPU_FAULT ||
-	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE))
+	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE &&
+	     !vs->port_fault))
 		return;
 	regs_from_engine(vs, &r);
 	/* the block hook saw the block the fault is in; RIP may name the
@@ -297,6 +298,7 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
 	memset(&vs->trap, 0, sizeof(vs->trap));
 	vs->block = vs->block_end = 0;
+	vs->port_fault = false;
 	wd_run_begin(&vs->wd, slice_us);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);

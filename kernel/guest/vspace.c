@@ -14,6 +14,7 @@
 #define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define PAGE_MASK      0xfffULL
+#define INTR_GP	       13 /* general protection, as the CPU reports it */
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -130,6 +131,30 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 	uc_emu_stop(uc);
 }
 
+/* `in`/`out`: there are no ports.  Unicorn does not check the I/O
+ * permission (IOPL 0, the TSS's map) at CPL 3, so they are refused here
+ * as the CPU would refuse them, with #GP.  The engine stops only after
+ * the rest of the block; RIP then names the block, and vcpu_run finds
+ * the instruction (fault_locate.c). */
+static void port_fault(uc_engine *uc, struct vspace *vs)
+{
+	if (!vs->trap.why)
+		vs->port_fault = true;
+	vspace_trap(vs, VCPU_FAULT, FAULT_OTHER, vspace_rip(uc), INTR_GP);
+	uc_emu_stop(uc);
+}
+
+static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+	port_fault(uc, user);
+	return 0;
+}
+
+static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+	port_fault(uc, user);
+}
+
 /* Each block's start: a preemption point (the watchdog asked to end this
  * run, watchdog.c), and where a data fault is looked for (fault_locate.c):
  * a chained block may report the start of the one before it as RIP. */
@@ -163,6 +188,12 @@ static int vspace_add_hooks(struct vspace *vs)
 	if (!err)
 		err = uc_hook_add(vs->uc, &vs->hooks[4], UC_HOOK_BLOCK, hook_block, vs, 1,
 				  0);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[5], UC_HOOK_INSN, hook_in, vs, 1, 0,
+				  UC_X86_INS_IN);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[6], UC_HOOK_INSN, hook_out, vs, 1, 0,
+				  UC_X86_INS_OUT);
 	return err ? -EIO : 0;
 }
 
