@@ -63,6 +63,12 @@ static void probe_out(uc_engine *uc, uint32_t port, int size, uint32_t value, vo
 	((struct probe *)user)->port = true;
 }
 
+static void probe_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+	((struct probe *)user)->exception = true;
+	uc_emu_stop(uc);
+}
+
 static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
 		      int64_t value, void *user)
 {
@@ -98,15 +104,16 @@ static struct probe_engine *probe_get(struct vspace *vs)
 	}
 	/* at CPL 3 like the guest: the walk may run instructions past the
 	 * faulting one */
-	if (guest_enable_sse(pe->uc) || guest_user_mode(pe->uc, &pe->kpage) ||
+	if (guest_enable_sse(pe->uc) || guest_user_mode(pe->uc, &pe->user) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_CODE, probe_code, &pe->p, 1, 0) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INTR, probe_intr, &pe->p, 1, 0) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_in, &pe->p, 1, 0,
 			UC_X86_INS_IN) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_out, &pe->p, 1, 0,
 			UC_X86_INS_OUT)) {
 		uc_close(pe->uc);
-		free(pe->kpage);
+		guest_user_free(&pe->user);
 		free(pe);
 		return NULL;
 	}
@@ -119,7 +126,7 @@ void guest_probe_destroy(struct vspace *vs)
 	if (!vs->probe)
 		return;
 	uc_close(vs->probe->uc);
-	free(vs->probe->kpage);
+	guest_user_free(&vs->probe->user);
 	free(vs->probe);
 	vs->probe = NULL;
 }
@@ -153,6 +160,9 @@ static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
 	uc_reg_write_batch(pe->uc, (int *)probe_ids, p, PROBE_REGS);
 	pe->p = (struct probe){0};
 	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
+	/* the next step's #GP must not be a #DF, nor run in vm86 mode */
+	if (pe->p.exception || guest_user_left(pe->uc))
+		guest_user_reset(pe->uc, &pe->user);
 }
 
 /* Does the probed instruction's first access match a fault of kind at

@@ -65,9 +65,15 @@ bool wd_run_end(struct wd_slot *s);
  */
 struct probe_engine;
 
+/* user_mode.c: what moving an engine to CPL 3 left to free. */
+struct guest_user {
+	void *kpage;	   /* the engine's GDT and TSS */
+	uc_context *clean; /* its CPU state right after the move */
+};
+
 struct vspace {
 	uc_engine *uc;
-	void *kpage; /* user_mode.c: the engine's GDT and TSS */
+	struct guest_user user;
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
 	uc_hook hooks[7];
@@ -77,6 +83,7 @@ struct vspace {
 	 * block 0: none yet in this run): a data fault lies in it */
 	uint64_t block, block_end;
 	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
+	bool exception;	 /* the trap is an exception (hook_intr) */
 };
 
 /*
@@ -97,9 +104,15 @@ int guest_uc_errno(uc_err err);
 /* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
 int guest_enable_sse(uc_engine *uc);
 
-/* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c); *kpage is
- * the kernel page it maps, to be freed after uc_close.  0 or -errno. */
-int guest_user_mode(uc_engine *uc, void **kpage);
+/* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c).  0 or
+ * -errno; guest_user_free(u) after uc_close either way. */
+int guest_user_mode(uc_engine *uc, struct guest_user *u);
+/* Forget pending exception state (see user_mode.c): the engine's CPU
+ * state is that right after the move, the caller reloads registers. */
+int guest_user_reset(uc_engine *uc, struct guest_user *u);
+/* True if the engine left 64-bit mode for virtual-8086 mode. */
+bool guest_user_left(uc_engine *uc);
+void guest_user_free(struct guest_user *u);
 /* rflags as a guest may hold them (no IOPL, IF, VM, ...). */
 uint64_t guest_user_rflags(uint64_t rflags);
 /* A fault address as the engine reports it (the low 52 bits of the
@@ -110,6 +123,7 @@ uint64_t guest_fault_addr(uint64_t addr);
 struct probe {
 	uint32_t insn_size; /* 0: the instruction was not reached */
 	bool port;	    /* it executed `in` or `out` */
+	bool exception;	    /* it raised an exception */
 	bool faulted;	    /* its first invalid access: */
 	unsigned kind;
 	uint64_t addr;
@@ -118,7 +132,7 @@ struct probe {
 /* ... in a code-only engine (hooks write p). */
 struct probe_engine {
 	uc_engine *uc;
-	void *kpage;
+	struct guest_user user;
 	struct probe p;
 };
 /* A data fault of kind at addr (FAULT_OTHER: a port access) happened in the block [start,

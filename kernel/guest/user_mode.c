@@ -59,6 +59,7 @@ static const uint64_t gdt[] = {
  * RF, VM, VIF, VIP); bit 1 always reads as 1. */
 #define RFLAGS_USER 0x244fd5ULL
 #define RFLAGS_ONE  0x2ULL
+#define RFLAGS_VM   (1ULL << 17)
 
 uint64_t guest_user_rflags(uint64_t rflags)
 {
@@ -102,24 +103,22 @@ static int user_mode_tables(uc_engine *uc)
 }
 
 /* Contract: uc is a fresh UC_MODE_64 engine without hooks.  Maps the
- * kernel page (*kpage, to be freed after uc_close) and leaves the engine
- * at CPL 3.  0 or -errno; on failure *kpage is NULL. */
-int guest_user_mode(uc_engine *uc, void **kpage)
+ * kernel page and leaves the engine at CPL 3 with its CPU state saved in
+ * u->clean.  0 or -errno; guest_user_free(u) after uc_close either way. */
+int guest_user_mode(uc_engine *uc, struct guest_user *u)
 {
 	uint64_t rsp = KPAGE_ADDR + FRAME_OFF, cs = 0;
 	uint8_t *kp = aligned_alloc(KPAGE, KPAGE);
 	int err;
 
-	*kpage = NULL;
+	u->kpage = kp;
+	u->clean = NULL;
 	if (!kp)
 		return -ENOMEM;
 	kpage_fill(kp);
 	err = guest_uc_errno(uc_mem_map_ptr(uc, KPAGE_PHYS, KPAGE, UC_PROT_ALL, kp));
-	if (err) {
-		free(kp);
+	if (err)
 		return err;
-	}
-	*kpage = kp;
 	if (user_mode_tables(uc) || uc_reg_write(uc, UC_X86_REG_RSP, &rsp) ||
 	    uc_emu_start(uc, KPAGE_ADDR + STUB_OFF, KPAGE_ADDR + STUB_OFF + 2, 0, 0) ||
 	    uc_reg_read(uc, UC_X86_REG_CS, &cs) || cs != SEL_USER_CODE)
@@ -129,5 +128,42 @@ int guest_user_mode(uc_engine *uc, void **kpage)
 		return -EIO;
 	rsp = 0;
 	uc_reg_write(uc, UC_X86_REG_RSP, &rsp);
+	if (uc_context_alloc(uc, &u->clean) || uc_context_save(uc, u->clean))
+		return -ENOMEM;
 	return 0;
+}
+
+/*
+ * Forget the exceptions raised so far.  The CPU remembers a contributory
+ * exception (#DE, #GP, ...) until it has been delivered through the IDT,
+ * which Unicorn never does while an interrupt hook exists: the next #GP
+ * of any thread of the engine would be a double fault, the one after it
+ * a triple fault.  Restoring the CPU state saved at CPL 3 forgets it; the
+ * caller reloads the guest registers afterwards.
+ */
+int guest_user_reset(uc_engine *uc, struct guest_user *u)
+{
+	return uc_context_restore(uc, u->clean) ? -EIO : 0;
+}
+
+/* Has the engine left 64-bit mode?  QEMU lets a 32-bit `iret` at CPL 3
+ * whose flags image has VM set enter virtual-8086 mode (no CPU does that
+ * in long mode), with segment bases taken from the stack; the segment
+ * state is not part of a thread's registers, so it would stay for every
+ * thread of the task.  It is a #GP of the thread that did it. */
+bool guest_user_left(uc_engine *uc)
+{
+	uint64_t rflags = 0;
+
+	uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
+	return rflags & RFLAGS_VM;
+}
+
+void guest_user_free(struct guest_user *u)
+{
+	if (u->clean)
+		uc_context_free(u->clean);
+	free(u->kpage);
+	u->clean = NULL;
+	u->kpage = NULL;
 }

@@ -16,6 +16,7 @@
 
 #define SYSCALL_INSN_LEN 2	   /* 0f 05 */
 #define RUN_UNTIL	 (~0ULL)   /* never a legitimate rip */
+#define INTR_GP		 13	   /* general protection, as the CPU reports it */
 #define RFLAGS_RESERVED	 0x2ULL	   /* bit 1 always reads as 1 */
 #define MXCSR_DEFAULT	 0x1f80ULL /* all exceptions masked */
 #define FPCW_DEFAULT	 0x037f	   /* FNINIT: masked, 64-bit, to nearest */
@@ -283,6 +284,31 @@ found:
 	trap->fault_ip = ip;
 }
 
+/* After a run: an exception or the move to vm86 mode (user_mode.c)
+ * leaves CPU state that is no thread's.  The registers go back to
+ * cpu->regs, the engine returns to its state right after the move to
+ * CPL 3 and gets them back on the next run.  Leaving 64-bit mode is a #GP
+ * of the thread (whatever trap the run ended with). */
+static void vcpu_user_check(struct vcpu *cpu, struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	bool left = guest_user_left(vs->uc);
+
+	if (left) {
+		uint64_t rip = 0;
+
+		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
+		*trap = (struct vcpu_trap){.why = VCPU_FAULT,
+					   .fault_kind = FAULT_OTHER,
+					   .fault_ip = rip,
+					   .fault_addr = INTR_GP};
+	}
+	if (left || vs->exception) {
+		vspace_unload(vs);
+		guest_user_reset(vs->uc, &vs->user);
+	}
+}
+
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs
  * it until a syscall, a fault or the watchdog's stop after slice_us. */
 void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
@@ -298,10 +324,11 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
 	memset(&vs->trap, 0, sizeof(vs->trap));
 	vs->block = vs->block_end = 0;
-	vs->port_fault = false;
+	vs->port_fault = vs->exception = false;
 	wd_run_begin(&vs->wd, slice_us);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);
 	vcpu_classify(cpu, err, stopped, trap);
 	vcpu_fault_exact(cpu, trap);
+	vcpu_user_check(cpu, trap);
 }

@@ -126,7 +126,9 @@ static bool hook_insn_invalid(uc_engine *uc, void *user)
 static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 {
 	unsigned kind = intno == 6 ? FAULT_ILLEGAL : FAULT_OTHER;
+	struct vspace *vs = user;
 
+	vs->exception = true;
 	vspace_trap(user, VCPU_FAULT, kind, vspace_rip(uc), intno);
 	uc_emu_stop(uc);
 }
@@ -226,7 +228,7 @@ int vspace_create(struct vspace **out)
 	}
 	err = guest_enable_sse(vs->uc);
 	if (!err)
-		err = guest_user_mode(vs->uc, &vs->kpage);
+		err = guest_user_mode(vs->uc, &vs->user);
 	if (!err)
 		err = vspace_add_hooks(vs);
 	if (!err)
@@ -238,7 +240,7 @@ int vspace_create(struct vspace **out)
 err:
 	if (vs->uc)
 		uc_close(vs->uc);
-	free(vs->kpage);
+	guest_user_free(&vs->user);
 	free(vs);
 	return err;
 }
@@ -251,7 +253,7 @@ void vspace_destroy(struct vspace *vs)
 	wd_unregister(&vs->wd);
 	guest_probe_destroy(vs);
 	uc_close(vs->uc);
-	free(vs->kpage);
+	guest_user_free(&vs->user);
 	free(vs);
 }
 

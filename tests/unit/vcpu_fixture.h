@@ -46,7 +46,8 @@ static inline void *page_alloc(size_t n)
 	return p;
 }
 
-static inline void fixture_init(struct fixture *f, const uint8_t *start, const uint8_t *end)
+static inline void fixture_init(struct fixture *f, const uint8_t *start,
+				const uint8_t *end)
 {
 	assert_int_equal(vspace_create(&f->vs), 0);
 	f->code = page_alloc(1);
