@@ -23,31 +23,31 @@
 static const struct {
 	unsigned char len, b[6];
 } insns[] = {
-    {3, {0x0f, 0x23, 0xf8}}, /* mov %rax, %dr7 */
-    {3, {0x0f, 0x22, 0xc0}}, /* mov %rax, %cr0 */
-    {3, {0x0f, 0x01, 0x10}}, /* lgdt (%rax) */
-    {3, {0x0f, 0x00, 0xd8}}, /* ltr %ax */
-    {2, {0x0f, 0x30}},	     /* wrmsr */
-    {3, {0x48, 0x0f, 0x07}}, /* sysretq */
-    {2, {0x0f, 0x34}},	     /* sysenter */
-    {2, {0x48, 0xcf}},	     /* iretq */
-    {1, {0xcf}},	     /* iret */
-    {2, {0xff, 0x18}},	     /* lcall *(%rax) */
-    {2, {0x48, 0xcb}},	     /* lretq */
-    {1, {0xf1}},	     /* int1 */
-    {1, {0xf4}},	     /* hlt */
-    {1, {0xfa}},	     /* cli */
-    {2, {0xe6, 0x80}},	     /* out %al, $0x80 */
-    {1, {0xed}},	     /* in (%dx), %eax */
-    {3, {0x0f, 0x01, 0x38}}, /* invlpg (%rax) */
-    {2, {0x0f, 0x09}},	     /* wbinvd */
-    {3, {0x0f, 0x01, 0xf8}}, /* swapgs */
-    {3, {0x0f, 0x01, 0xd1}}, /* xsetbv */
-    {2, {0x8e, 0xd0}},	     /* mov %eax, %ss */
-    {2, {0x8e, 0xe0}},	     /* mov %eax, %fs */
-    {3, {0x0f, 0xae, 0x08}}, /* fxrstor (%rax) */
-    {2, {0xf3, 0xaa}},	     /* rep stosb */
-    {2, {0x0f, 0x0b}},	     /* ud2 */
+    {3, {0x0f, 0x23, 0xf8}},		       /* mov %rax, %dr7 */
+    {3, {0x0f, 0x22, 0xc0}},		       /* mov %rax, %cr0 */
+    {3, {0x0f, 0x01, 0x10}},		       /* lgdt (%rax) */
+    {3, {0x0f, 0x00, 0xd8}},		       /* ltr %ax */
+    {2, {0x0f, 0x30}},			       /* wrmsr */
+    {3, {0x48, 0x0f, 0x07}},		       /* sysretq */
+    {2, {0x0f, 0x34}},			       /* sysenter */
+    {2, {0x48, 0xcf}},			       /* iretq */
+    {1, {0xcf}},			       /* iret */
+    {2, {0xff, 0x18}},			       /* lcall *(%rax) */
+    {2, {0x48, 0xcb}},			       /* lretq */
+    {1, {0xf1}},			       /* int1 */
+    {1, {0xf4}},			       /* hlt */
+    {1, {0xfa}},			       /* cli */
+    {2, {0xe6, 0x80}},			       /* out %al, $0x80 */
+    {1, {0xed}},			       /* in (%dx), %eax */
+    {3, {0x0f, 0x01, 0x38}},		       /* invlpg (%rax) */
+    {2, {0x0f, 0x09}},			       /* wbinvd */
+    {3, {0x0f, 0x01, 0xf8}},		       /* swapgs */
+    {3, {0x0f, 0x01, 0xd1}},		       /* xsetbv */
+    {2, {0x8e, 0xd0}},			       /* mov %eax, %ss */
+    {2, {0x8e, 0xe0}},			       /* mov %eax, %fs */
+    {3, {0x0f, 0xae, 0x08}},		       /* fxrstor (%rax) */
+    {2, {0xf3, 0xaa}},			       /* rep stosb */
+    {2, {0x0f, 0x0b}},			       /* ud2 */
     {6, {0x68, 0x00, 0x32, 0x02, 0x00, 0x9d}}, /* push $0x23200; popf */
 };
 #define NINSNS (sizeof(insns) / sizeof(insns[0]))
@@ -101,7 +101,7 @@ static void blob_fill(uint8_t *code, uint8_t *data)
 	unsigned i = 0;
 
 	for (unsigned r = 0; r < NREGS; r++) {
-		uint64_t v = r == RSP	   ? DATA_AT + PAGE / 2
+		uint64_t v = r == RSP	 ? DATA_AT + PAGE / 2
 			     : rnd() & 1 ? DATA_AT + rnd() % PAGE
 					 : rnd();
 		code[i++] = r < 8 ? 0x48 : 0x49;

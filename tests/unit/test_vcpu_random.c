@@ -29,68 +29,68 @@
 static const struct {
 	unsigned char len, b[10];
 } insns[] = {
-    {3, {0x0f, 0x23, 0xf8}},	   /* mov %rax, %dr7 */
-    {3, {0x0f, 0x23, 0xc0}},	   /* mov %rax, %dr0 */
-    {3, {0x0f, 0x21, 0xf0}},	   /* mov %dr6, %rax */
-    {3, {0x0f, 0x22, 0xc0}},	   /* mov %rax, %cr0 */
-    {3, {0x0f, 0x22, 0xd8}},	   /* mov %rax, %cr3 */
-    {3, {0x0f, 0x22, 0xe0}},	   /* mov %rax, %cr4 */
-    {3, {0x0f, 0x01, 0x10}},	   /* lgdt (%rax) */
-    {3, {0x0f, 0x01, 0x18}},	   /* lidt (%rax) */
-    {3, {0x0f, 0x00, 0xd0}},	   /* lldt %ax */
-    {3, {0x0f, 0x00, 0xd8}},	   /* ltr %ax */
-    {2, {0x0f, 0x30}},		   /* wrmsr */
-    {2, {0x0f, 0x32}},		   /* rdmsr */
-    {3, {0x48, 0x0f, 0x07}},	   /* sysretq */
-    {2, {0x0f, 0x34}},		   /* sysenter */
-    {2, {0x0f, 0x35}},		   /* sysexit */
-    {2, {0x0f, 0x05}},		   /* syscall */
-    {3, {0x0f, 0x01, 0xf8}},	   /* swapgs */
-    {2, {0x48, 0xcf}},		   /* iretq */
-    {2, {0xff, 0x18}},		   /* lcall *(%rax) */
-    {2, {0xff, 0x28}},		   /* ljmp *(%rax) */
-    {2, {0x48, 0xcb}},		   /* lretq */
-    {1, {0xcc}},		   /* int3 */
-    {2, {0xcd, 0x80}},		   /* int $0x80 */
-    {1, {0xf1}},		   /* int1 */
-    {1, {0xf4}},		   /* hlt */
-    {1, {0xfa}},		   /* cli */
-    {1, {0xfb}},		   /* sti */
-    {2, {0xe4, 0x60}},		   /* in $0x60, %al */
-    {2, {0xe6, 0x80}},		   /* out %al, $0x80 */
-    {1, {0xed}},		   /* in (%dx), %eax */
-    {1, {0x6e}},		   /* outsb */
-    {3, {0x0f, 0x01, 0x38}},	   /* invlpg (%rax) */
-    {2, {0x0f, 0x09}},		   /* wbinvd */
-    {2, {0x0f, 0x08}},		   /* invd */
-    {2, {0x0f, 0x06}},		   /* clts */
-    {2, {0x0f, 0x31}},		   /* rdtsc */
-    {3, {0x0f, 0x01, 0xf9}},	   /* rdtscp */
-    {2, {0x0f, 0x33}},		   /* rdpmc */
-    {2, {0x0f, 0xa2}},		   /* cpuid */
-    {3, {0x0f, 0x01, 0xd1}},	   /* xsetbv */
-    {3, {0x0f, 0x01, 0xd0}},	   /* xgetbv */
-    {3, {0x0f, 0x01, 0xc8}},	   /* monitor */
-    {3, {0x0f, 0x01, 0xc9}},	   /* mwait */
-    {3, {0x0f, 0x01, 0xc1}},	   /* vmcall */
-    {3, {0x0f, 0x01, 0xca}},	   /* clac */
-    {2, {0x8e, 0xd0}},		   /* mov %eax, %ss */
-    {2, {0x8e, 0xd8}},		   /* mov %eax, %ds */
-    {2, {0x0f, 0xa1}},		   /* pop %fs */
-    {3, {0x0f, 0xb2, 0x00}},	   /* lss (%rax), %eax */
-    {3, {0x0f, 0x01, 0xe0}},	   /* smsw %eax */
-    {3, {0x0f, 0x01, 0x00}},	   /* sgdt (%rax) */
-    {3, {0x0f, 0x00, 0xc8}},	   /* str %eax */
-    {3, {0x0f, 0x02, 0xc0}},	   /* lar %eax, %eax */
-    {3, {0x0f, 0x00, 0xe0}},	   /* verr %ax */
-    {3, {0x0f, 0xae, 0x08}},	   /* fxrstor (%rax) */
-    {3, {0x0f, 0xae, 0x28}},	   /* xrstor (%rax) */
-    {3, {0x0f, 0xae, 0x10}},	   /* ldmxcsr (%rax) */
-    {2, {0xf3, 0xa4}},		   /* rep movsb */
-    {2, {0xf3, 0xaa}},		   /* rep stosb */
-    {3, {0x0f, 0xc7, 0xf0}},	   /* rdrand %eax */
+    {3, {0x0f, 0x23, 0xf8}},		 /* mov %rax, %dr7 */
+    {3, {0x0f, 0x23, 0xc0}},		 /* mov %rax, %dr0 */
+    {3, {0x0f, 0x21, 0xf0}},		 /* mov %dr6, %rax */
+    {3, {0x0f, 0x22, 0xc0}},		 /* mov %rax, %cr0 */
+    {3, {0x0f, 0x22, 0xd8}},		 /* mov %rax, %cr3 */
+    {3, {0x0f, 0x22, 0xe0}},		 /* mov %rax, %cr4 */
+    {3, {0x0f, 0x01, 0x10}},		 /* lgdt (%rax) */
+    {3, {0x0f, 0x01, 0x18}},		 /* lidt (%rax) */
+    {3, {0x0f, 0x00, 0xd0}},		 /* lldt %ax */
+    {3, {0x0f, 0x00, 0xd8}},		 /* ltr %ax */
+    {2, {0x0f, 0x30}},			 /* wrmsr */
+    {2, {0x0f, 0x32}},			 /* rdmsr */
+    {3, {0x48, 0x0f, 0x07}},		 /* sysretq */
+    {2, {0x0f, 0x34}},			 /* sysenter */
+    {2, {0x0f, 0x35}},			 /* sysexit */
+    {2, {0x0f, 0x05}},			 /* syscall */
+    {3, {0x0f, 0x01, 0xf8}},		 /* swapgs */
+    {2, {0x48, 0xcf}},			 /* iretq */
+    {2, {0xff, 0x18}},			 /* lcall *(%rax) */
+    {2, {0xff, 0x28}},			 /* ljmp *(%rax) */
+    {2, {0x48, 0xcb}},			 /* lretq */
+    {1, {0xcc}},			 /* int3 */
+    {2, {0xcd, 0x80}},			 /* int $0x80 */
+    {1, {0xf1}},			 /* int1 */
+    {1, {0xf4}},			 /* hlt */
+    {1, {0xfa}},			 /* cli */
+    {1, {0xfb}},			 /* sti */
+    {2, {0xe4, 0x60}},			 /* in $0x60, %al */
+    {2, {0xe6, 0x80}},			 /* out %al, $0x80 */
+    {1, {0xed}},			 /* in (%dx), %eax */
+    {1, {0x6e}},			 /* outsb */
+    {3, {0x0f, 0x01, 0x38}},		 /* invlpg (%rax) */
+    {2, {0x0f, 0x09}},			 /* wbinvd */
+    {2, {0x0f, 0x08}},			 /* invd */
+    {2, {0x0f, 0x06}},			 /* clts */
+    {2, {0x0f, 0x31}},			 /* rdtsc */
+    {3, {0x0f, 0x01, 0xf9}},		 /* rdtscp */
+    {2, {0x0f, 0x33}},			 /* rdpmc */
+    {2, {0x0f, 0xa2}},			 /* cpuid */
+    {3, {0x0f, 0x01, 0xd1}},		 /* xsetbv */
+    {3, {0x0f, 0x01, 0xd0}},		 /* xgetbv */
+    {3, {0x0f, 0x01, 0xc8}},		 /* monitor */
+    {3, {0x0f, 0x01, 0xc9}},		 /* mwait */
+    {3, {0x0f, 0x01, 0xc1}},		 /* vmcall */
+    {3, {0x0f, 0x01, 0xca}},		 /* clac */
+    {2, {0x8e, 0xd0}},			 /* mov %eax, %ss */
+    {2, {0x8e, 0xd8}},			 /* mov %eax, %ds */
+    {2, {0x0f, 0xa1}},			 /* pop %fs */
+    {3, {0x0f, 0xb2, 0x00}},		 /* lss (%rax), %eax */
+    {3, {0x0f, 0x01, 0xe0}},		 /* smsw %eax */
+    {3, {0x0f, 0x01, 0x00}},		 /* sgdt (%rax) */
+    {3, {0x0f, 0x00, 0xc8}},		 /* str %eax */
+    {3, {0x0f, 0x02, 0xc0}},		 /* lar %eax, %eax */
+    {3, {0x0f, 0x00, 0xe0}},		 /* verr %ax */
+    {3, {0x0f, 0xae, 0x08}},		 /* fxrstor (%rax) */
+    {3, {0x0f, 0xae, 0x28}},		 /* xrstor (%rax) */
+    {3, {0x0f, 0xae, 0x10}},		 /* ldmxcsr (%rax) */
+    {2, {0xf3, 0xa4}},			 /* rep movsb */
+    {2, {0xf3, 0xaa}},			 /* rep stosb */
+    {3, {0x0f, 0xc7, 0xf0}},		 /* rdrand %eax */
     {5, {0xf3, 0x48, 0x0f, 0xae, 0xd0}}, /* wrfsbase %rax */
-    {2, {0x0f, 0x0b}},		   /* ud2 */
+    {2, {0x0f, 0x0b}},			 /* ud2 */
     /* pushf; orq $0x100, (%rsp); popf: single-step */
     {10, {0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d}},
     /* pushq $0x3200; popf: IOPL 3 and IF */
@@ -173,10 +173,11 @@ static void blob_run(struct vcpu *cpu, struct tally *t, uint64_t seed)
 	for (int i = 0; i < RUNS_PER_BLOB; i++) {
 		vcpu_run(cpu, BLOB_SLICE_US, &trap);
 		if (verbose)
-			print_message("seed %llu: trap %d kind %u ip 0x%llx addr 0x%llx\n",
-				      (unsigned long long)seed, trap.why, trap.fault_kind,
-				      (unsigned long long)trap.fault_ip,
-				      (unsigned long long)trap.fault_addr);
+			print_message(
+			    "seed %llu: trap %d kind %u ip 0x%llx addr 0x%llx\n",
+			    (unsigned long long)seed, trap.why, trap.fault_kind,
+			    (unsigned long long)trap.fault_ip,
+			    (unsigned long long)trap.fault_addr);
 		if (trap.why == VCPU_SYSCALL) {
 			t->syscalls++;
 			vcpu_syscall_result(cpu, rnd(), rnd());
@@ -206,9 +207,13 @@ static void check_user_mode(struct vspace *vs, uint64_t seed)
 	r.rip = PROBE;
 	vcpu_set_regs(probe, &r);
 	run_trap(probe, &trap);
-	if (trap.why != VCPU_FAULT || trap.fault_ip != PROBE || trap.fault_addr != INTR_GP)
-		fail_msg("seed %llu: the engine left CPL 3 (trap %d kind %u ip 0x%llx addr 0x%llx)",
-			 (unsigned long long)seed, trap.why, trap.fault_kind, (unsigned long long)trap.fault_ip, (unsigned long long)trap.fault_addr);
+	if (trap.why != VCPU_FAULT || trap.fault_ip != PROBE ||
+	    trap.fault_addr != INTR_GP)
+		fail_msg("seed %llu: the engine left CPL 3 (trap %d kind %u ip 0x%llx "
+			 "addr 0x%llx)",
+			 (unsigned long long)seed, trap.why, trap.fault_kind,
+			 (unsigned long long)trap.fault_ip,
+			 (unsigned long long)trap.fault_addr);
 	vcpu_destroy(probe);
 }
 
@@ -232,12 +237,14 @@ static void random_blobs(void **state)
 			if (vs)
 				vspace_destroy(vs);
 			assert_int_equal(vspace_create(&vs), 0);
-			assert_int_equal(vspace_map(vs, PROBE, PAGE, probe, MEM_R | MEM_X), 0);
+			assert_int_equal(
+			    vspace_map(vs, PROBE, PAGE, probe, MEM_R | MEM_X), 0);
 		}
 		rng = seed * 0x9e3779b97f4a7c15ULL | 1;
 		blob_fill(code, data);
 		/* code is writable: blobs may modify themselves */
-		assert_int_equal(vspace_map(vs, CODE, PAGE, code, MEM_R | MEM_W | MEM_X), 0);
+		assert_int_equal(vspace_map(vs, CODE, PAGE, code, MEM_R | MEM_W | MEM_X),
+				 0);
 		assert_int_equal(vspace_map(vs, DATA, PAGE, data, MEM_R | MEM_W), 0);
 		assert_int_equal(vcpu_create(vs, &cpu), 0);
 		blob_regs(cpu);
@@ -249,13 +256,13 @@ static void random_blobs(void **state)
 	}
 	vspace_destroy(vs);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	print_message("%lu blobs from seed %llu in %.1f s: faults read %lu write %lu exec "
-		      "%lu illegal %lu other %lu; %lu syscalls; %lu still running\n",
-		      blobs, (unsigned long long)seed0,
-		      (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
-		      t.faults[FAULT_READ], t.faults[FAULT_WRITE], t.faults[FAULT_EXEC],
-		      t.faults[FAULT_ILLEGAL], t.faults[FAULT_OTHER], t.syscalls,
-		      t.still_running);
+	print_message(
+	    "%lu blobs from seed %llu in %.1f s: faults read %lu write %lu exec "
+	    "%lu illegal %lu other %lu; %lu syscalls; %lu still running\n",
+	    blobs, (unsigned long long)seed0,
+	    (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9,
+	    t.faults[FAULT_READ], t.faults[FAULT_WRITE], t.faults[FAULT_EXEC],
+	    t.faults[FAULT_ILLEGAL], t.faults[FAULT_OTHER], t.syscalls, t.still_running);
 	free(code);
 	free(data);
 	free(probe);
