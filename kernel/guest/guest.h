@@ -82,6 +82,10 @@ struct vspace {
 	/* the translation block being run, [block, block_end) (hook_block;
 	 * block 0: none yet in this run): a data fault lies in it */
 	uint64_t block, block_end;
+	/* the arguments of the syscall cpu sys_cpu trapped with, read in one
+	 * batch with rflags after the run (vcpu.c; NULL: none) */
+	struct vcpu *sys_cpu;
+	uint64_t sys_args[3];
 	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
 	bool exception;	 /* the trap is an exception (hook_intr) */
 };
@@ -110,6 +114,8 @@ int guest_user_mode(uc_engine *uc, struct guest_user *u);
 /* Forget pending exception state (see user_mode.c): the engine's CPU
  * state is that right after the move, the caller reloads registers. */
 int guest_user_reset(uc_engine *uc, struct guest_user *u);
+/* rflags.VM: virtual-8086 mode (see user_mode.c) */
+#define GUEST_RFLAGS_VM (1ULL << 17)
 /* True if the engine left 64-bit mode for virtual-8086 mode. */
 bool guest_user_left(uc_engine *uc);
 void guest_user_free(struct guest_user *u);

@@ -59,7 +59,6 @@ static const uint64_t gdt[] = {
  * RF, VM, VIF, VIP); bit 1 always reads as 1. */
 #define RFLAGS_USER 0x244fd5ULL
 #define RFLAGS_ONE  0x2ULL
-#define RFLAGS_VM   (1ULL << 17)
 
 uint64_t guest_user_rflags(uint64_t rflags)
 {
@@ -156,7 +155,7 @@ bool guest_user_left(uc_engine *uc)
 	uint64_t rflags = 0;
 
 	uc_reg_read(uc, UC_X86_REG_RFLAGS, &rflags);
-	return rflags & RFLAGS_VM;
+	return rflags & GUEST_RFLAGS_VM;
 }
 
 void guest_user_free(struct guest_user *u)

@@ -147,6 +147,8 @@ void vcpu_destroy(struct vcpu *cpu)
 		return;
 	if (cpu->vs->loaded == cpu)
 		cpu->vs->loaded = NULL;
+	if (cpu->vs->sys_cpu == cpu)
+		cpu->vs->sys_cpu = NULL;
 	free(cpu);
 }
 
@@ -169,6 +171,14 @@ void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
 
 void vcpu_syscall_args(struct vcpu *cpu, uint64_t *kcap, uint64_t *tag, uint64_t *timeout)
 {
+	struct vspace *vs = cpu->vs;
+
+	if (vs->sys_cpu == cpu && vcpu_in_engine(cpu)) {
+		*kcap = vs->sys_args[0];
+		*tag = vs->sys_args[1];
+		*timeout = vs->sys_args[2];
+		return;
+	}
 	if (vcpu_in_engine(cpu)) {
 		int ids[3] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX};
 		void *p[3] = {kcap, tag, timeout};
@@ -284,6 +294,28 @@ found:
 	trap->fault_ip = ip;
 }
 
+/* rflags after a run; for a syscall read in one batch with its arguments
+ * (vcpu_syscall_args takes them from there): the check costs the
+ * syscall path no extra engine call. */
+static uint64_t vcpu_exit_flags(struct vcpu *cpu, const struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	uint64_t rflags = 0;
+
+	if (trap->why == VCPU_SYSCALL) {
+		int ids[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX,
+			      UC_X86_REG_RFLAGS};
+		void *p[4] = {&vs->sys_args[0], &vs->sys_args[1], &vs->sys_args[2],
+			      &rflags};
+
+		uc_reg_read_batch(vs->uc, ids, p, 4);
+		vs->sys_cpu = cpu;
+		return rflags;
+	}
+	uc_reg_read(vs->uc, UC_X86_REG_RFLAGS, &rflags);
+	return rflags;
+}
+
 /* After a run: an exception or the move to vm86 mode (user_mode.c)
  * leaves CPU state that is no thread's.  The registers go back to
  * cpu->regs, the engine returns to its state right after the move to
@@ -292,9 +324,10 @@ found:
 static void vcpu_user_check(struct vcpu *cpu, struct vcpu_trap *trap)
 {
 	struct vspace *vs = cpu->vs;
-	bool left = guest_user_left(vs->uc);
+	bool left = vcpu_exit_flags(cpu, trap) & GUEST_RFLAGS_VM;
 
 	if (left) {
+		vs->sys_cpu = NULL;
 		uint64_t rip = 0;
 
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
@@ -325,6 +358,7 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 	memset(&vs->trap, 0, sizeof(vs->trap));
 	vs->block = vs->block_end = 0;
 	vs->port_fault = vs->exception = false;
+	vs->sys_cpu = NULL;
 	wd_run_begin(&vs->wd, slice_us);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);

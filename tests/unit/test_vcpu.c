@@ -152,6 +152,30 @@ static void loop_is_preempted(void **state)
 	fixture_fini(&f);
 }
 
+/* code that rewrites itself on every pass (the immediate of its own
+ * `mov`, so each pass retranslates the block) is preempted too */
+SNIPPET(g_smc, "1: incl 2f+1(%rip)\n 2: mov $0, %eax\n jmp 1b\n");
+
+static void self_modifying_loop_is_preempted(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+
+	FIXTURE(f, g_smc);
+	/* the code page becomes writable */
+	assert_int_equal(vspace_unmap(f.vs, CODE, PAGE), 0);
+	assert_int_equal(vspace_map(f.vs, CODE, PAGE, f.code, MEM_R | MEM_W | MEM_X), 0);
+	for (int i = 0; i < 3; i++) {
+		double t0 = now_ms();
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+		assert_true(now_ms() - t0 < 100.0);
+	}
+	/* it did rewrite itself */
+	assert_true(f.code[7] || f.code[8] || f.code[9] || f.code[10]);
+	fixture_fini(&f);
+}
+
 /* preemption never splits a block: a thread stopped at the loop head has
  * rax == rbx, and resuming continues exactly (Unicorn stopped from another
  * thread could leave rip at a block start with its first steps done) */
@@ -533,6 +557,7 @@ int main(void)
 	    cmocka_unit_test(syscall_args_and_results),
 	    cmocka_unit_test(syscall_rewind),
 	    cmocka_unit_test(loop_is_preempted),
+	    cmocka_unit_test(self_modifying_loop_is_preempted),
 	    cmocka_unit_test(preempted_after_idle),
 	    cmocka_unit_test(preemption_keeps_state_consistent),
 	    cmocka_unit_test(faults_are_reported),
