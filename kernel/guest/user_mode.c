@@ -8,10 +8,10 @@
  * armed debug breakpoint flushes translated code from inside the running
  * block.  Instead of listing such instructions, each engine is moved to
  * CPL 3 once, the way a kernel enters user mode: a kernel-owned page holds
- * a GDT (flat 64-bit code and data, DPL 0 and 3), a TSS whose I/O map lies
- * beyond its limit, and an `iretq` to CPL 3.  From then on the CPU itself
- * raises #GP (or #UD) for every privileged instruction, which the engine
- * reports as an interrupt (UC_HOOK_INTR): a fault of that thread.
+ * a GDT (flat 64-bit code and data, DPL 0 and 3), a TSS for the task
+ * register, and an `iretq` to CPL 3.  From then on the CPU itself raises
+ * #GP (or #UD) for every privileged instruction, which the engine reports
+ * as an interrupt (UC_HOOK_INTR): a fault of that thread.
  *
  * Nothing brings the engine back to CPL 0: `syscall` is taken by the
  * engine's hook (it never loads the kernel's CS), Unicorn does not deliver
@@ -20,6 +20,16 @@
  * page is read-only to it) nor GDTR/LDTR/TR.  IOPL stays 0: the kernel
  * masks it out of every rflags it writes (guest_user_rflags), and popf at
  * CPL 3 cannot raise it.
+ *
+ * Where Unicorn differs from the CPU, the kernel makes up for it:
+ *   - it never checks the I/O permission of `in`/`out` at CPL 3: port
+ *     hooks make them a #GP (vspace.c);
+ *   - it keeps a contributory exception pending (the next #GP would be a
+ *     double fault, then a triple fault): after an exception the engine
+ *     returns to the CPU state saved here (guest_user_reset);
+ *   - a 32-bit `iret` with VM in its flags image enters virtual-8086 mode
+ *     even in long mode: that is a #GP of the thread, and the engine is
+ *     reset the same way (guest_user_left, vcpu.c).
  */
 #include <errno.h>
 #include <stdlib.h>
