@@ -186,6 +186,10 @@ int rm_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip, uint64_
 	if (m->pd)
 		return 0; /* nothing at all there: a wild access */
 	o = container_of(m, struct rm_object, own);
+	/* a hole of the stack area (a guard page, a stack overflow): nobody
+	 * can be its pager, so it is a fault like any other */
+	if (o == t->pd->stack_area)
+		return 0;
 	for (w = o->waiters; w && w->pager != badge; w = w->next)
 		;
 	if (!w) {

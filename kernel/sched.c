@@ -33,13 +33,20 @@ void sched_unready(struct thread *t)
 	klist_del(&t->ready_link);
 }
 
-/* After a syscall or fault: may t keep running? */
+/* After a syscall or fault: may t keep running?  Not past its slice if
+ * another thread is ready or a timeout is due: a guest looping on system
+ * calls never returns to sched_run's loop, which is where timeouts expire
+ * and where the threads they wake get their turn. */
 static bool sched_keep(struct node *n, struct thread *t)
 {
+	uint64_t now;
+
 	if (n->stop || t->state != TS_READY || t->paused || irq_line_pending)
 		return false;
-	if (!klist_empty(&n->ready) &&
-	    timeout_now_coarse() - t->run_since >= n->slice_us) {
+	now = timeout_now_coarse();
+	if (now - t->run_since < n->slice_us)
+		return true;
+	if (!klist_empty(&n->ready) || timeout_next(n) <= now) {
 		n->direct_run = 0;
 		return false;
 	}

@@ -16,6 +16,11 @@
  * ends at that block's end (code past it did not run; walking on could
  * match a later instruction that reads the same address).
  *
+ * Port accesses (`in`, `out`, vspace.c) are found the same way: their
+ * hook cannot stop the engine before the rest of the block has run, so
+ * only RIP is exact for them, the other registers are those at the block's
+ * end (the thread never resumes from such a fault).
+ *
  * Limits: a block whose earlier instruction computes the same address
  * from the current registers (e.g. two stores through one register that
  * the block changes in between) is ambiguous; the first match wins.  If
@@ -47,6 +52,23 @@ static void probe_code(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 		p->insn_size = size;
 }
 
+static uint32_t probe_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+	((struct probe *)user)->port = true;
+	return 0;
+}
+
+static void probe_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+	((struct probe *)user)->port = true;
+}
+
+static void probe_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+	((struct probe *)user)->exception = true;
+	uc_emu_stop(uc);
+}
+
 static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
 		      int64_t value, void *user)
 {
@@ -59,7 +81,7 @@ static bool probe_mem(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
 			  : type == UC_MEM_FETCH_UNMAPPED || type == UC_MEM_FETCH_PROT
 			      ? FAULT_EXEC
 			      : FAULT_READ;
-		p->addr = addr;
+		p->addr = guest_fault_addr(addr);
 		p->size = size;
 	}
 	return false;
@@ -80,10 +102,18 @@ static struct probe_engine *probe_get(struct vspace *vs)
 		free(pe);
 		return NULL;
 	}
-	if (guest_enable_sse(pe->uc) ||
+	/* at CPL 3 like the guest: the walk may run instructions past the
+	 * faulting one */
+	if (guest_enable_sse(pe->uc) || guest_user_mode(pe->uc, &pe->user) ||
 	    uc_hook_add(pe->uc, &h, UC_HOOK_CODE, probe_code, &pe->p, 1, 0) ||
-	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0)) {
+	    uc_hook_add(pe->uc, &h, UC_HOOK_MEM_INVALID, probe_mem, &pe->p, 1, 0) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INTR, probe_intr, &pe->p, 1, 0) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_in, &pe->p, 1, 0,
+			UC_X86_INS_IN) ||
+	    uc_hook_add(pe->uc, &h, UC_HOOK_INSN, probe_out, &pe->p, 1, 0,
+			UC_X86_INS_OUT)) {
 		uc_close(pe->uc);
+		guest_user_free(&pe->user);
 		free(pe);
 		return NULL;
 	}
@@ -96,6 +126,7 @@ void guest_probe_destroy(struct vspace *vs)
 	if (!vs->probe)
 		return;
 	uc_close(vs->probe->uc);
+	guest_user_free(&vs->probe->user);
 	free(vs->probe);
 	vs->probe = NULL;
 }
@@ -129,6 +160,19 @@ static void probe_step(struct probe_engine *pe, struct cpu_regs *r, uint64_t ip)
 	uc_reg_write_batch(pe->uc, (int *)probe_ids, p, PROBE_REGS);
 	pe->p = (struct probe){0};
 	uc_emu_start(pe->uc, ip, LOCATE_UNTIL, 0, 1);
+	/* the next step's #GP must not be a #DF, nor run in vm86 mode */
+	if (pe->p.exception || guest_user_left(pe->uc))
+		guest_user_reset(pe->uc, &pe->user);
+}
+
+/* Does the probed instruction's first access match a fault of kind at
+ * addr (FAULT_OTHER: a port access, see vspace.c)? */
+static bool probe_matches(const struct probe *p, unsigned kind, uint64_t addr)
+{
+	if (kind == FAULT_OTHER)
+		return p->port;
+	return p->faulted && p->kind == kind && p->addr <= addr &&
+	       addr - p->addr < (uint64_t)(p->size > 0 ? p->size : 1);
 }
 
 /* Walk [start, end) one probed instruction at a time for the first whose
@@ -144,8 +188,7 @@ static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
 		probe_step(pe, &r, start);
 		if (!pe->p.insn_size)
 			break;
-		if (pe->p.faulted && pe->p.kind == kind && pe->p.addr <= addr &&
-		    addr - pe->p.addr < (uint64_t)(pe->p.size > 0 ? pe->p.size : 1)) {
+		if (probe_matches(&pe->p, kind, addr)) {
 			*ip = start;
 			return 0;
 		}

@@ -7,6 +7,7 @@
  *   vcpu.c      register contexts, lazy register switching, vcpu_run
  *   watchdog.c  the one preemption thread of the process
  *   fault_locate.c  the exact instruction of a data fault
+ *   user_mode.c the move of each engine to CPL 3
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -64,16 +65,29 @@ bool wd_run_end(struct wd_slot *s);
  */
 struct probe_engine;
 
+/* user_mode.c: what moving an engine to CPL 3 left to free. */
+struct guest_user {
+	void *kpage;	   /* the engine's GDT and TSS */
+	uc_context *clean; /* its CPU state right after the move */
+};
+
 struct vspace {
 	uc_engine *uc;
+	struct guest_user user;
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
-	uc_hook hooks[5];
+	uc_hook hooks[7];
 	struct wd_slot wd;
 	struct probe_engine *probe; /* fault_locate.c, made on first use */
 	/* the translation block being run, [block, block_end) (hook_block;
 	 * block 0: none yet in this run): a data fault lies in it */
 	uint64_t block, block_end;
+	/* the arguments of the syscall cpu sys_cpu trapped with, read in one
+	 * batch with rflags after the run (vcpu.c; NULL: none) */
+	struct vcpu *sys_cpu;
+	uint64_t sys_args[3];
+	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
+	bool exception;	 /* the trap is an exception (hook_intr) */
 };
 
 /*
@@ -94,9 +108,28 @@ int guest_uc_errno(uc_err err);
 /* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
 int guest_enable_sse(uc_engine *uc);
 
+/* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c).  0 or
+ * -errno; guest_user_free(u) after uc_close either way. */
+int guest_user_mode(uc_engine *uc, struct guest_user *u);
+/* Forget pending exception state (see user_mode.c): the engine's CPU
+ * state is that right after the move, the caller reloads registers. */
+int guest_user_reset(uc_engine *uc, struct guest_user *u);
+/* rflags.VM: virtual-8086 mode (see user_mode.c) */
+#define GUEST_RFLAGS_VM (1ULL << 17)
+/* True if the engine left 64-bit mode for virtual-8086 mode. */
+bool guest_user_left(uc_engine *uc);
+void guest_user_free(struct guest_user *u);
+/* rflags as a guest may hold them (no IOPL, IF, VM, ...). */
+uint64_t guest_user_rflags(uint64_t rflags);
+/* A fault address as the engine reports it (the low 52 bits of the
+ * linear address) extended to 64 bits. */
+uint64_t guest_fault_addr(uint64_t addr);
+
 /* fault_locate.c: what one single-instruction probe run saw ... */
 struct probe {
 	uint32_t insn_size; /* 0: the instruction was not reached */
+	bool port;	    /* it executed `in` or `out` */
+	bool exception;	    /* it raised an exception */
 	bool faulted;	    /* its first invalid access: */
 	unsigned kind;
 	uint64_t addr;
@@ -105,10 +138,11 @@ struct probe {
 /* ... in a code-only engine (hooks write p). */
 struct probe_engine {
 	uc_engine *uc;
+	struct guest_user user;
 	struct probe p;
 };
-/* A data fault of kind at addr happened in the block [start, block_end)
- * (block_end 0: unknown) with registers now (those before the faulting
+/* A data fault of kind at addr (FAULT_OTHER: a port access) happened in the block [start,
+ * block_end) (block_end 0: unknown) with registers now (those before the faulting
  * instruction): find the faulting instruction's address.  0 and *ip, or
  * -ENOENT / -ENOMEM. */
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,

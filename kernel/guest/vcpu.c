@@ -16,6 +16,7 @@
 
 #define SYSCALL_INSN_LEN 2	   /* 0f 05 */
 #define RUN_UNTIL	 (~0ULL)   /* never a legitimate rip */
+#define INTR_GP		 13	   /* general protection, as the CPU reports it */
 #define RFLAGS_RESERVED	 0x2ULL	   /* bit 1 always reads as 1 */
 #define MXCSR_DEFAULT	 0x1f80ULL /* all exceptions masked */
 #define FPCW_DEFAULT	 0x037f	   /* FNINIT: masked, 64-bit, to nearest */
@@ -146,6 +147,8 @@ void vcpu_destroy(struct vcpu *cpu)
 		return;
 	if (cpu->vs->loaded == cpu)
 		cpu->vs->loaded = NULL;
+	if (cpu->vs->sys_cpu == cpu)
+		cpu->vs->sys_cpu = NULL;
 	free(cpu);
 }
 
@@ -159,6 +162,7 @@ void vcpu_get_regs(struct vcpu *cpu, struct cpu_regs *out)
 void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
 {
 	cpu->regs = *in;
+	cpu->regs.rflags = guest_user_rflags(in->rflags);
 	cpu->regs.mxcsr &= 0xffffffffULL;
 	cpu->regs.fp_reserved = 0;
 	if (cpu->vs->loaded == cpu)
@@ -167,6 +171,14 @@ void vcpu_set_regs(struct vcpu *cpu, const struct cpu_regs *in)
 
 void vcpu_syscall_args(struct vcpu *cpu, uint64_t *kcap, uint64_t *tag, uint64_t *timeout)
 {
+	struct vspace *vs = cpu->vs;
+
+	if (vs->sys_cpu == cpu && vcpu_in_engine(cpu)) {
+		*kcap = vs->sys_args[0];
+		*tag = vs->sys_args[1];
+		*timeout = vs->sys_args[2];
+		return;
+	}
 	if (vcpu_in_engine(cpu)) {
 		int ids[3] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX};
 		void *p[3] = {kcap, tag, timeout};
@@ -265,7 +277,8 @@ static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
 	uint64_t ip;
 
 	if (trap->why != VCPU_FAULT ||
-	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE))
+	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE &&
+	     !vs->port_fault))
 		return;
 	regs_from_engine(vs, &r);
 	/* the block hook saw the block the fault is in; RIP may name the
@@ -279,6 +292,54 @@ static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
 found:
 	uc_reg_write(vs->uc, UC_X86_REG_RIP, &ip);
 	trap->fault_ip = ip;
+}
+
+/* rflags after a run; for a syscall read in one batch with its arguments
+ * (vcpu_syscall_args takes them from there): the check costs the
+ * syscall path no extra engine call. */
+static uint64_t vcpu_exit_flags(struct vcpu *cpu, const struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	uint64_t rflags = 0;
+
+	if (trap->why == VCPU_SYSCALL) {
+		int ids[4] = {UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX,
+			      UC_X86_REG_RFLAGS};
+		void *p[4] = {&vs->sys_args[0], &vs->sys_args[1], &vs->sys_args[2],
+			      &rflags};
+
+		uc_reg_read_batch(vs->uc, ids, p, 4);
+		vs->sys_cpu = cpu;
+		return rflags;
+	}
+	uc_reg_read(vs->uc, UC_X86_REG_RFLAGS, &rflags);
+	return rflags;
+}
+
+/* After a run: an exception or the move to vm86 mode (user_mode.c)
+ * leaves CPU state that is no thread's.  The registers go back to
+ * cpu->regs, the engine returns to its state right after the move to
+ * CPL 3 and gets them back on the next run.  Leaving 64-bit mode is a #GP
+ * of the thread (whatever trap the run ended with). */
+static void vcpu_user_check(struct vcpu *cpu, struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	bool left = vcpu_exit_flags(cpu, trap) & GUEST_RFLAGS_VM;
+
+	if (left) {
+		vs->sys_cpu = NULL;
+		uint64_t rip = 0;
+
+		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
+		*trap = (struct vcpu_trap){.why = VCPU_FAULT,
+					   .fault_kind = FAULT_OTHER,
+					   .fault_ip = rip,
+					   .fault_addr = INTR_GP};
+	}
+	if (left || vs->exception) {
+		vspace_unload(vs);
+		guest_user_reset(vs->uc, &vs->user);
+	}
 }
 
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs
@@ -296,9 +357,12 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
 	memset(&vs->trap, 0, sizeof(vs->trap));
 	vs->block = vs->block_end = 0;
+	vs->port_fault = vs->exception = false;
+	vs->sys_cpu = NULL;
 	wd_run_begin(&vs->wd, slice_us);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
 	stopped = wd_run_end(&vs->wd);
 	vcpu_classify(cpu, err, stopped, trap);
 	vcpu_fault_exact(cpu, trap);
+	vcpu_user_check(cpu, trap);
 }

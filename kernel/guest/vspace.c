@@ -14,6 +14,7 @@
 #define CR4_OSFXSR     (1ULL << 9)
 #define CR4_OSXMMEXCPT (1ULL << 10)
 #define PAGE_MASK      0xfffULL
+#define INTR_GP	       13 /* general protection, as the CPU reports it */
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -85,6 +86,19 @@ static unsigned mem_fault_kind(uc_mem_type type)
 	}
 }
 
+/* The engine reports the low 52 bits of a linear address (its physical
+ * address width; paging is off): 0xffff800000000000 arrives as
+ * 0xf800000000000.  Guests map only the lower canonical half, so bits
+ * 47..51 set mean an upper-half or non-canonical address: extend bit 51,
+ * which restores every upper-half address and every non-canonical one
+ * whose bits 51..63 agree (the others cannot be told apart). */
+uint64_t guest_fault_addr(uint64_t addr)
+{
+	if (addr & (1ULL << 51))
+		addr |= ~((1ULL << 52) - 1);
+	return addr;
+}
+
 /* Unicorn 2.0.1 does not sync RIP before a memory access (only when
  * UC_HOOK_MEM_READ/WRITE exist, which slows every access ~10x), so for a
  * data fault RIP is the start of the translation block holding the
@@ -94,7 +108,10 @@ static bool hook_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int
 			     int64_t value, void *user)
 {
 	unsigned kind = mem_fault_kind(type);
-	uint64_t ip = kind == FAULT_EXEC ? addr : vspace_rip(uc);
+	uint64_t ip;
+
+	addr = guest_fault_addr(addr);
+	ip = kind == FAULT_EXEC ? addr : vspace_rip(uc);
 
 	vspace_trap(user, VCPU_FAULT, kind, ip, addr);
 	return false; /* uc_emu_start returns the matching UC_ERR_* */
@@ -109,9 +126,35 @@ static bool hook_insn_invalid(uc_engine *uc, void *user)
 static void hook_intr(uc_engine *uc, uint32_t intno, void *user)
 {
 	unsigned kind = intno == 6 ? FAULT_ILLEGAL : FAULT_OTHER;
+	struct vspace *vs = user;
 
+	vs->exception = true;
 	vspace_trap(user, VCPU_FAULT, kind, vspace_rip(uc), intno);
 	uc_emu_stop(uc);
+}
+
+/* `in`/`out`: there are no ports.  Unicorn does not check the I/O
+ * permission (IOPL 0, the TSS's map) at CPL 3, so they are refused here
+ * as the CPU would refuse them, with #GP.  The engine stops only after
+ * the rest of the block; RIP then names the block, and vcpu_run finds
+ * the instruction (fault_locate.c). */
+static void port_fault(uc_engine *uc, struct vspace *vs)
+{
+	if (!vs->trap.why)
+		vs->port_fault = true;
+	vspace_trap(vs, VCPU_FAULT, FAULT_OTHER, vspace_rip(uc), INTR_GP);
+	uc_emu_stop(uc);
+}
+
+static uint32_t hook_in(uc_engine *uc, uint32_t port, int size, void *user)
+{
+	port_fault(uc, user);
+	return 0;
+}
+
+static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *user)
+{
+	port_fault(uc, user);
 }
 
 /* Each block's start: a preemption point (the watchdog asked to end this
@@ -147,6 +190,12 @@ static int vspace_add_hooks(struct vspace *vs)
 	if (!err)
 		err = uc_hook_add(vs->uc, &vs->hooks[4], UC_HOOK_BLOCK, hook_block, vs, 1,
 				  0);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[5], UC_HOOK_INSN, hook_in, vs, 1, 0,
+				  UC_X86_INS_IN);
+	if (!err)
+		err = uc_hook_add(vs->uc, &vs->hooks[6], UC_HOOK_INSN, hook_out, vs, 1, 0,
+				  UC_X86_INS_OUT);
 	return err ? -EIO : 0;
 }
 
@@ -179,6 +228,8 @@ int vspace_create(struct vspace **out)
 	}
 	err = guest_enable_sse(vs->uc);
 	if (!err)
+		err = guest_user_mode(vs->uc, &vs->user);
+	if (!err)
 		err = vspace_add_hooks(vs);
 	if (!err)
 		err = wd_register(&vs->wd, vs->uc);
@@ -189,6 +240,7 @@ int vspace_create(struct vspace **out)
 err:
 	if (vs->uc)
 		uc_close(vs->uc);
+	guest_user_free(&vs->user);
 	free(vs);
 	return err;
 }
@@ -201,6 +253,7 @@ void vspace_destroy(struct vspace *vs)
 	wd_unregister(&vs->wd);
 	guest_probe_destroy(vs);
 	uc_close(vs->uc);
+	guest_user_free(&vs->user);
 	free(vs);
 }
 
