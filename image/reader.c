@@ -158,6 +158,9 @@ static int read_header(struct image_reader *r, struct image_model *m, uint32_t *
 					 (unsigned long long)h.parent_id, h.flags);
 	if (!h.image_id)
 		return image_reader_fail(r, "image id 0");
+	if (h.parent_id && h.parent_id == h.image_id)
+		return image_reader_fail(r, "image %llu names itself as its parent",
+					 (unsigned long long)h.image_id);
 	if (!image_str_ok(h.node, sizeof(h.node)) ||
 	    !image_str_ok(h.label, sizeof(h.label)))
 		return image_reader_fail(r, "unterminated node or label in the header");

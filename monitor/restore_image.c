@@ -101,6 +101,13 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 	static const uint8_t none[IMAGE_HASH_SIZE];
 	int rc;
 
+	if (im->flags & IMAGE_F_INCREMENTAL) {
+		snprintf(err, n,
+			 "an incremental image (parent %llu): only full images can be "
+			 "restored",
+			 (unsigned long long)im->parent_id);
+		return -ENOTSUP;
+	}
 	if (!im->component.binary[0] || !im->component.ram_quota ||
 	    !im->component.cap_quota) {
 		snprintf(err, n, "the component record names no binary or quota");

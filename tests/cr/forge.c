@@ -88,6 +88,11 @@ static int forge(struct image_model *m, const char *defect)
 		m->threads[1].utcb_addr += 0x100000;
 		return 0;
 	}
+	if (!strcmp(defect, "incremental")) { /* pages since a parent not here */
+		m->flags |= IMAGE_F_INCREMENTAL;
+		m->parent_id = m->image_id ^ 0x5a5a;
+		return 0;
+	}
 	if (!strcmp(defect, "binary")) { /* a binary this node does not have */
 		snprintf(m->component.binary, sizeof m->component.binary, "no_such_rom");
 		return 0;

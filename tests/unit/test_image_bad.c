@@ -100,6 +100,12 @@ static void bad_framing_refused(void **state)
 	set_u32(b + hv, 1);
 	t_reseal_header(b);
 	refused(b, len, "format version 1 is older than this reader's 2");
+	FRESH(); /* an incremental image that names itself as its parent */
+	set_u32(b + offsetof(struct image_header, flags), IMAGE_F_INCREMENTAL);
+	memcpy(b + offsetof(struct image_header, parent_id),
+	       b + offsetof(struct image_header, image_id), 8);
+	t_reseal_header(b);
+	refused(b, len, "names itself as its parent");
 	FRESH();
 	b[0] ^= 1;
 	refused(b, len, "bad magic");
