@@ -199,7 +199,8 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 			return image_reader_fail(
 			    r, "cannot map %llu bytes for dataspace %llu",
 			    (unsigned long long)d->size, (unsigned long long)ds_id);
-		madvise(p, d->size, MADV_HUGEPAGE); /* fewer faults; a hint only */
+		/* no huge-page advice: a page with data would cost 2 MiB, and a
+		 * small image may describe a huge, sparse dataspace */
 		e->present = calloc(d->size / IMAGE_PAGE_SIZE / 8 + 8, 1);
 		if (!e->present) {
 			munmap(p, d->size);
