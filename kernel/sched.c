@@ -36,7 +36,7 @@ void sched_unready(struct thread *t)
 /* After a syscall or fault: may t keep running? */
 static bool sched_keep(struct node *n, struct thread *t)
 {
-	if (n->stop || t->state != TS_READY || t->paused || irq_line_pending)
+	if (n->stop || t->state != TS_READY || t->paused || n->line_pending)
 		return false;
 	if (!klist_empty(&n->ready) &&
 	    timeout_now_coarse() - t->run_since >= n->slice_us) {
@@ -132,7 +132,7 @@ int sched_run(struct node *n)
 	while (!n->stop) {
 		struct thread *t;
 
-		if (irq_line_pending)
+		if (n->line_pending)
 			irq_line_drain(n);
 		if (!klist_empty(&n->timeouts))
 			timeout_expire(n, timeout_now());
