@@ -7,14 +7,12 @@
 
 #include "init/init.h"
 
-/* init's state lives as long as its node; one node runs per process at a
- * time, so one instance suffices (and nothing is left to free at the end) */
-static struct init init_state;
-
 void init_construct(struct env *env, void *arg)
 {
-	const struct init_config *cfg = arg;
-	struct init *in = &init_state;
+	/* init's state belongs to its node: the launcher made it, with the
+	 * config, and frees it after the node ended */
+	struct init *in = arg;
+	const struct init_config *cfg = in->cfg;
 
 	memset(in, 0, sizeof *in);
 	in->env = env;

@@ -82,9 +82,11 @@ struct init {
 /* ---- init.c ---- */
 /*
  * init's construct function (struct core_config.init_construct): arg is
- * the validated struct init_config, which must outlive the node.  Starts
- * every child; a child that cannot be started is reported and counted as
- * failed.
+ * the node's struct init, whose cfg the launcher set to the validated
+ * config; both must outlive the node (init's state is per node: several
+ * nodes may run in one process).  Everything else of *arg is reset here.
+ * Starts every child; a child that cannot be started is reported and
+ * counted as failed.
  */
 void init_construct(struct env *env, void *arg);
 /* A child ended (exit, fault or failed start): if it was the last one,

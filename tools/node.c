@@ -26,13 +26,20 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	char err[CONFIG_ERR_MAX], *copy = NULL;
 	struct core_config core = {0};
 	struct init_config *cfg;
+	struct init *in;
 	int n = 0, code;
 
+	/* this node's own config and init state: nothing is shared with
+	 * another node this process may run */
 	cfg = calloc(1, sizeof *cfg);
-	if (!cfg) {
+	in = calloc(1, sizeof *in);
+	if (!cfg || !in) {
 		fprintf(stderr, "capsule run: out of memory\n");
+		free(cfg);
+		free(in);
 		return 2;
 	}
+	in->cfg = cfg;
 	if (config_load(config, cfg, err, sizeof err)) {
 		fprintf(stderr, "%s\n", err);
 		code = 2;
@@ -48,7 +55,7 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	core.rom_dirs = dirs;
 	core.nrom = n;
 	core.init_construct = init_construct;
-	core.init_arg = cfg;
+	core.init_arg = in;
 	core.serve = serve;
 	fflush(stdout);
 	code = kernel_boot(core_main, &core);
@@ -64,6 +71,7 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	}
 out:
 	free(copy);
+	free(in);
 	free(cfg);
 	return code;
 }
