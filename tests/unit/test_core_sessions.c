@@ -25,8 +25,7 @@ struct tcase {
 #include "fixture_node.h"
 #include "core/core_internal.h"
 
-
-#define ROM_FILE     "sessions.txt"
+#define ROM_FILE "sessions.txt"
 
 /* The services core must have, with args that open one session each.  A
  * type added to core's table without a line here fails
@@ -114,7 +113,8 @@ static int case_every_type_opens_and_closes(struct env *env, struct tcase *t)
 	 * line, for one) */
 	for (unsigned i = 0; i < n; i++) {
 		const char *name = core_session_type_at(i)->name;
-		CHECK(t, parent_session(env->parent, name, service_args(name), &cap[i]) == 0);
+		CHECK(t, parent_session(env->parent, name, service_args(name), &cap[i]) ==
+			     0);
 		CHECK(t, parent_close(env->parent, cap[i]) == 0);
 	}
 	return 0;
@@ -192,8 +192,8 @@ static int case_upgrade_moves_quota_into_pd_only(struct env *env, struct tcase *
 	CHECK(t, !init_quota(env, before));
 	CHECK(t, before[0] == after[0] && before[2] == after[2]);
 	/* more than init has is refused */
-	CHECK(t, parent_upgrade(env->parent, pd_cap, "ram_quota=99999999999999") ==
-		     -EDQUOT);
+	CHECK(t,
+	      parent_upgrade(env->parent, pd_cap, "ram_quota=99999999999999") == -EDQUOT);
 	CHECK(t, parent_close(env->parent, pd_cap) == 0);
 	CHECK(t, parent_close(env->parent, log_cap) == 0);
 	CHECK(t, !init_quota(env, after));
@@ -214,7 +214,8 @@ static int case_left_open_at_node_end(struct env *env, struct tcase *t)
 
 	for (unsigned i = 0; i < n; i++) {
 		const char *name = core_session_type_at(i)->name;
-		CHECK(t, parent_session(env->parent, name, service_args(name), &cap[i]) == 0);
+		CHECK(t, parent_session(env->parent, name, service_args(name), &cap[i]) ==
+			     0);
 		if (!strcmp(name, "PD"))
 			pd = cap[i];
 		else if (!strcmp(name, "CPU"))

@@ -33,8 +33,7 @@ struct tcase {
 #include "fixture_node.h"
 #include "core/core_internal.h"
 
-#define MEET_MS	   20000 /* the other node is given this long to arrive */
-
+#define MEET_MS 20000 /* the other node is given this long to arrive */
 
 /* Both nodes have reached step (each node's host thread waits here, so
  * the other node runs meanwhile).  0, or -1 if the other never came. */
@@ -82,8 +81,8 @@ static int case_share_nothing(struct env *env, struct tcase *t)
 	CHECK(t, n <= 16);
 	for (unsigned i = 0; i < n; i++) {
 		const char *name = core_session_type_at(i)->name;
-		CHECK(t, parent_session(env->parent, name, args_of(name, t->node, buf, 64),
-					&cap[i]) == 0);
+		CHECK(t, parent_session(env->parent, name,
+					args_of(name, t->node, buf, 64), &cap[i]) == 0);
 		CHECK(t, !record(t, cap[i]));
 	}
 	CHECK(t, meet(0) == 0);

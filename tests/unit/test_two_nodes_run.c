@@ -80,7 +80,8 @@ static void components_run_to_completion(void **state)
 	fclose(f);
 	alarm(ALARM_S);
 	for (int i = 0; i < 2; i++) {
-		r[i] = (struct run){.config = config, .components = components, .code = -1};
+		r[i] =
+		    (struct run){.config = config, .components = components, .code = -1};
 		assert_int_equal(pthread_create(&th[i], NULL, run_thread, &r[i]), 0);
 	}
 	for (int i = 0; i < 2; i++)
