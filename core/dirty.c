@@ -41,7 +41,9 @@ struct dirty_range {
 /* Process-wide on purpose, not per node: a SIGSEGV handler is one per
  * process, and it must find a faulting address without locks or node
  * state, so the ranges of every node that runs in this process share this
- * table (a range is keyed by its own memory, so nodes cannot mix them). */
+ * table (a range is keyed by its own memory, so nodes cannot mix them).
+ * islands_total is bounded by DIRTY_ISLAND_BUDGET because the VMAs the
+ * islands cost come out of the process's map count limit. */
 static struct dirty_range table[DIRTY_MAX_RANGES];
 static _Atomic unsigned table_used; /* slots at or above are FREE */
 static _Atomic uint64_t islands_total;
