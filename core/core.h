@@ -17,6 +17,10 @@
  * (parent badge, thread nr, thread badge, utcb) and construct/arg =
  * init_construct/init_arg.  init ends the node with PARENT_EXIT, which
  * core turns into kernel_stop(code): kernel_boot then returns code.
+ *
+ * core's state belongs to its node: core_main allocates it and it is
+ * freed before kernel_boot returns.  Several nodes may run in one process
+ * at the same time, each booted by kernel_boot on its own host thread.
  */
 #ifndef CORE_CORE_H
 #define CORE_CORE_H

@@ -72,7 +72,7 @@ static void core_ps_pd(struct core *c, struct control_mailbox *mb, struct pd_ses
 	    (unsigned long long)pd->cap_map_entries, core_count_caps(cap_kcap(pd->task)));
 	for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
 		struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
-		if (cs->type != SVC_CPU)
+		if (cs->ops != &cpu_session_ops)
 			continue;
 		for (struct cpu_thread *t = cpu->threads; t; t = t->next)
 			if (t->pd == pd)
@@ -86,7 +86,7 @@ static struct pd_session *core_pd_nth_oldest(struct core *c, unsigned k, unsigne
 	unsigned i = 0;
 
 	for (struct core_session *s = c->sessions; s; s = s->next)
-		if (s->type == SVC_PD && i++ == npd - 1 - k)
+		if (s->ops == &pd_session_ops && i++ == npd - 1 - k)
 			return container_of(s, struct pd_session, s);
 	return NULL;
 }
@@ -135,7 +135,7 @@ static void core_ps(struct core *c, struct control_mailbox *mb)
 		      (unsigned long long)KCAP(FIXED_TASK),
 		      core_count_caps(KCAP(FIXED_TASK)));
 	for (struct core_session *s = c->sessions; s; s = s->next)
-		npd += s->type == SVC_PD;
+		npd += s->ops == &pd_session_ops;
 	for (unsigned k = 0; k < npd; k++)
 		core_ps_pd(c, mb, core_pd_nth_oldest(c, k, npd));
 	core_ps_counts(c, mb);

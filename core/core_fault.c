@@ -13,17 +13,13 @@
 
 #define CORE_FAULT_THREAD_NR 1 /* core's entrypoint is thread 0 */
 
-/* libbase's per-component state of core (the entrypoint's
- * tcr[TCR_COMPONENT]); one core per process at a time, like core_state */
-static uint64_t core_component;
-
 static void core_fault_loop(void *arg)
 {
 	struct core *c = arg;
 	struct utcb *u = kernel_native_utcb();
 
 	/* share core's libbase state (cap map) with the entrypoint thread */
-	u->tcr[TCR_COMPONENT] = core_component;
+	u->tcr[TCR_COMPONENT] = c->component;
 	for (;;) {
 		uint64_t label, irq;
 		uint64_t tag = kernel_native_invoke(
@@ -50,7 +46,7 @@ int core_fault_thread_start(struct core *c)
 
 	if (!badge)
 		return -ENOSPC;
-	core_component = kernel_native_utcb()->tcr[TCR_COMPONENT];
+	c->component = kernel_native_utcb()->tcr[TCR_COMPONENT];
 	err = kobj_create(FACTORY_THREAD, 0, 0, badge, &c->fault_thread);
 	if (err)
 		return err;

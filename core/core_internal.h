@@ -21,10 +21,40 @@
 #define PAGE_ROUND(x)		      (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define CORE_LABEL_MAX		      128
 
-enum core_service { SVC_PD = 1, SVC_CPU, SVC_LOG, SVC_ROM, SVC_TIMER, SVC_RM, SVC_IRQ };
-
 struct pd_session;
 struct core_parent;
+struct core_session;
+struct core;
+
+/* A session type: everything core does with a session that depends on
+ * its type.  Each session file defines its type's ops; core_session.c
+ * lists them in core_session_types, the one table of core's services, so
+ * a new service is one more entry there.  An op only ever touches
+ * sessions of its own type. */
+struct core_session_ops {
+	const char *name; /* service name in a session request: "PD", ... */
+	/* A session made from args, its quota charged to donor (NULL: none),
+	 * on core's session list.  0 or -errno, nothing left behind. */
+	int (*create)(struct core *c, const char *args, struct pd_session *donor,
+		      struct core_session **out);
+	/* Close s: its kernel objects and memory are freed, its quota goes
+	 * back to its donor. */
+	void (*close)(struct core *c, struct core_session *s);
+	/* PARENT_UPGRADE: move ram/caps of quota from the client's PD `from`
+	 * to s.  0 or -errno.  NULL: the type consumes no quota, an upgrade
+	 * is accepted and moves nothing. */
+	int (*upgrade)(struct core_session *s, struct pd_session *from, uint64_t ram,
+		       uint64_t caps);
+	/* core_forget, first pass (NULL: nothing to do): drop the references
+	 * s holds on other sessions' objects (attachments hold dataspaces
+	 * and managed dataspaces), touching no kernel object. */
+	void (*forget_refs)(struct core_session *s);
+	/* core_forget, second pass: free s's host memory, touching no kernel
+	 * object. */
+	void (*forget)(struct core_session *s);
+};
+extern const struct core_session_ops pd_session_ops, cpu_session_ops, log_session_ops,
+    rom_session_ops, timer_session_ops, rm_session_ops, irq_session_ops;
 
 /* Header of every session object.  Invariant: on core's session list
  * exactly while obj is managed by core's entrypoint; donor (if any) is a
@@ -32,13 +62,15 @@ struct core_parent;
 struct core_session {
 	struct rpc_object obj; /* first: its cap is the session cap */
 	struct core_session *next;
-	enum core_service type;
-	struct core_parent *owner; /* parent object it was created through */
+	const struct core_session_ops *ops; /* its type */
+	struct core_parent *owner;	    /* parent object it was created through */
 	struct pd_session *donor;
 	char label[CORE_LABEL_MAX];
 };
 
-/* The roottask.  One per node; cfg outlives it. */
+/* The roottask.  One per node (core_main allocates it; it is freed once
+ * the node is gone), so several nodes may run in one process; cfg
+ * outlives it.  Nothing of core's state is process-wide. */
 struct core {
 	struct core_config *cfg; /* status is written back */
 	struct badge_alloc badges;
@@ -50,6 +82,10 @@ struct core {
 	/* timer_session.c: made with the first Timer session */
 	struct timer_service *timer;
 	struct native_start init_start; /* what init's first thread receives */
+	struct native_start start;	/* what core's own first thread runs with */
+	/* libbase's per-component state of core (the entrypoint's
+	 * tcr[TCR_COMPONENT]), shared with core's other threads */
+	uint64_t component;
 };
 
 /* ---- kobj.c: core's raw kernel-object invocations ---- */
@@ -101,17 +137,28 @@ void ds_unref(struct dataspace *ds);
 struct dataspace *ds_from_cap(struct core *c, cap_t cap);
 
 /* ---- core_session.c ---- */
-void core_session_add(struct core *c, struct core_session *s, enum core_service type,
-		      const char *label);
+void core_session_add(struct core *c, struct core_session *s,
+		      const struct core_session_ops *type, const char *label);
 void core_session_remove(struct core *c, struct core_session *s);
-/* The live session of type `type` (0: any) named by cap, or NULL. */
-struct core_session *core_session_find(struct core *c, cap_t cap, enum core_service type);
-/* Create a session of the named service ("PD", "CPU", "LOG", "ROM") with
- * args; quotas are charged to donor (NULL: none).  0 or -errno. */
+/* The live session of type `type` (NULL: any) named by cap, or NULL. */
+struct core_session *core_session_find(struct core *c, cap_t cap,
+				       const struct core_session_ops *type);
+/* The session type serving `service` (its name in core_session_types),
+ * or NULL. */
+const struct core_session_ops *core_session_type(const char *service);
+/* The number of session types and type number i (0 <= i < n). */
+unsigned core_session_ntypes(void);
+const struct core_session_ops *core_session_type_at(unsigned i);
+/* Create a session of the named service with args; quotas are charged to
+ * donor (NULL: none).  0 or -errno; -ENOENT (after one line on stderr
+ * naming it) for a service core does not have. */
 int core_session_create(struct core *c, const char *service, const char *args,
 			struct pd_session *donor, struct core_parent *owner,
 			struct core_session **out);
 void core_session_close(struct core *c, struct core_session *s);
+/* PARENT_UPGRADE of s with quota from the client's PD.  0 or -errno. */
+int core_session_upgrade(struct core_session *s, struct pd_session *from, uint64_t ram,
+			 uint64_t caps);
 /* After the node that ran c is gone (every kernel object already freed by
  * the kernel): free core's host memory of it, touching no kernel object. */
 void core_forget(struct core *c);
@@ -242,8 +289,6 @@ int signal_submit_badge(struct core *c, uint64_t badge, uint64_t count);
 int rm_pd_op(struct pd_session *pd, const struct msg *m, struct msg *r);
 int rm_session_create(struct core *c, const char *args, struct core_session **out);
 void rm_session_destroy(struct core *c, struct core_session *s);
-/* core_forget's part for an RM session: host memory only. */
-void rm_session_forget(struct core_session *s);
 /* A guest PD's region-map objects: its stack area (a managed dataspace
  * attached at GUEST_STACK_AREA) and, made on demand, the RPC view of its
  * address space.  0 or -errno. */
@@ -279,6 +324,8 @@ void rm_forget(struct region_map *m);
 /* ---- timer_session.c ---- */
 int timer_session_create(struct core *c, const char *args, struct core_session **out);
 void timer_session_destroy(struct core *c, struct core_session *s);
+/* core_forget's part: free the timer service's host memory. */
+void timer_service_forget(struct core *c);
 
 /* ---- irq_session.c: IRQ sessions (args `line=N`), one per line ---- */
 int irq_session_create(struct core *c, const char *args, struct core_session **out);
@@ -296,8 +343,6 @@ int log_session_create(struct core *c, const char *args, struct core_session **o
 void log_session_destroy(struct core *c, struct core_session *s);
 int rom_session_create(struct core *c, const char *args, struct core_session **out);
 void rom_session_destroy(struct core *c, struct core_session *s);
-/* core_forget's part for ROM and LOG sessions. */
-void rom_session_forget(struct core_session *s);
 
 /* ---- core_parent.c ---- */
 /* The parent object core serves to its child (init).  pd and cpu are the

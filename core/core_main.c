@@ -8,13 +8,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/core_internal.h"
-
-/* One core per node, and one node per process at a time: the state is
- * static so that it stays reachable (and leak-checkable) after
- * kernel_boot returns. */
-static struct core core_state;
 
 static int core_start_init(struct core *c)
 {
@@ -83,19 +79,35 @@ static void core_construct(struct env *env, void *arg)
 	}
 }
 
+/* The node has ended (kernel_at_end): every kernel object is gone, so
+ * only core's host memory is left to free. */
+static void core_end(void *arg)
+{
+	struct core *c = arg;
+
+	core_forget(c);
+	free(c);
+}
+
 void core_main(void *arg)
 {
 	struct core_config *cfg = arg;
-	struct core *c = &core_state;
-	static struct native_start start;
+	struct core *c = calloc(1, sizeof(*c));
 
-	core_forget(c); /* a previous node's leftovers, if this process ran one */
-	memset(c, 0, sizeof(*c));
+	/* one core per node: its state hangs off the node, so nodes that run
+	 * in one process (each on its own host thread) share nothing */
+	if (!c || kernel_at_end(core_end, c)) {
+		free(c);
+		fprintf(stderr, "core: out of memory\n");
+		cfg->status = -ENOMEM;
+		kernel_stop(-1);
+		return;
+	}
 	c->cfg = cfg;
 	badge_alloc_init(&c->badges, BADGE_FIRST, BADGE_LAST);
 	core_factory_init(c);
 	/* kernel_boot put core's first thread at thread-area slot 0 */
-	start = (struct native_start){
+	c->start = (struct native_start){
 	    .si = {.magic = STARTUP_MAGIC,
 		   .parent_badge = 0,
 		   .thread_nr = 0,
@@ -106,5 +118,5 @@ void core_main(void *arg)
 	    .arg = c,
 	    .factory = &c->factory,
 	};
-	native_component_main(&start);
+	native_component_main(&c->start);
 }

@@ -72,10 +72,7 @@ static int parent_op_upgrade(struct core_parent *p, struct msg *m)
 	    session_arg_u64(args, "ram_quota", 0, &ram) ||
 	    session_arg_u64(args, "cap_quota", 0, &caps))
 		return -EINVAL;
-	if (s->type != SVC_PD)
-		return 0; /* core's other sessions consume no quota */
-	return pd_session_transfer(p->pd, container_of(s, struct pd_session, s), ram,
-				   caps);
+	return core_session_upgrade(s, p->pd, ram, caps);
 }
 
 static int parent_op(struct core_parent *p, struct msg *m, struct msg *r)
@@ -94,8 +91,8 @@ static int parent_op(struct core_parent *p, struct msg *m, struct msg *r)
 		return parent_op_session(p, m, r);
 	case PARENT_CLOSE:
 		s = parent_session_of(p, m);
-		if (!s ||
-		    (s->type == SVC_PD && container_of(s, struct pd_session, s) == p->pd))
+		if (!s || (s->ops == &pd_session_ops &&
+			   container_of(s, struct pd_session, s) == p->pd))
 			return -EINVAL;
 		core_session_close(p->core, s);
 		return 0;

@@ -1,16 +1,47 @@
 /*
- * core's table of sessions: creation by service name, lookup of a
- * session cap a client passes back, close.
+ * core's sessions: the table of session types (one entry per service),
+ * creation by service name, lookup of a session cap a client passes
+ * back, close, upgrade, and freeing what a finished node left.  What a
+ * session of a type is and does lives in that type's file; this file only
+ * dispatches through its ops.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/core_internal.h"
 
-void core_session_add(struct core *c, struct core_session *s, enum core_service type,
-		      const char *label)
+/* core's services.  A new session type is one more entry here (and its
+ * ops in its own file). */
+static const struct core_session_ops *const core_session_types[] = {
+    &pd_session_ops,	&cpu_session_ops, &log_session_ops, &rom_session_ops,
+    &timer_session_ops, &rm_session_ops,  &irq_session_ops,
+};
+
+#define CORE_SESSION_NTYPES (sizeof core_session_types / sizeof core_session_types[0])
+
+unsigned core_session_ntypes(void)
 {
-	s->type = type;
+	return CORE_SESSION_NTYPES;
+}
+
+const struct core_session_ops *core_session_type_at(unsigned i)
+{
+	return i < CORE_SESSION_NTYPES ? core_session_types[i] : NULL;
+}
+
+const struct core_session_ops *core_session_type(const char *service)
+{
+	for (unsigned i = 0; i < CORE_SESSION_NTYPES; i++)
+		if (!strcmp(core_session_types[i]->name, service))
+			return core_session_types[i];
+	return NULL;
+}
+
+void core_session_add(struct core *c, struct core_session *s,
+		      const struct core_session_ops *type, const char *label)
+{
+	s->ops = type;
 	strncpy(s->label, label ? label : "", sizeof(s->label) - 1);
 	s->label[sizeof(s->label) - 1] = 0;
 	s->next = c->sessions;
@@ -28,48 +59,45 @@ void core_session_remove(struct core *c, struct core_session *s)
 	}
 }
 
-struct core_session *core_session_find(struct core *c, cap_t cap, enum core_service type)
+struct core_session *core_session_find(struct core *c, cap_t cap,
+				       const struct core_session_ops *type)
 {
 	uint64_t badge = cap_badge(cap);
 
 	if (!cap_valid(cap))
 		return NULL;
 	for (struct core_session *s = c->sessions; s; s = s->next)
-		if (s->obj.badge == badge && (!type || s->type == type))
+		if (s->obj.badge == badge && (!type || s->ops == type))
 			return s;
 	return NULL;
+}
+
+/* The client chose the name: print only its printable prefix, so that it
+ * cannot forge lines in core's messages. */
+static int core_service_printable_len(const char *service)
+{
+	int n = 0;
+
+	while (service[n] && (unsigned char)service[n] >= 0x20 && service[n] != 0x7f)
+		n++;
+	return n;
 }
 
 int core_session_create(struct core *c, const char *service, const char *args,
 			struct pd_session *donor, struct core_parent *owner,
 			struct core_session **out)
 {
+	const struct core_session_ops *type = core_session_type(service);
 	struct core_session *s = NULL;
 	int err;
 
-	if (!strcmp(service, "PD")) {
-		struct pd_session *pd;
-		err = pd_session_create(c, args, donor, &pd);
-		if (!err)
-			s = &pd->s;
-	} else if (!strcmp(service, "CPU")) {
-		struct cpu_session *cpu;
-		err = cpu_session_create(c, args, &cpu);
-		if (!err)
-			s = &cpu->s;
-	} else if (!strcmp(service, "LOG")) {
-		err = log_session_create(c, args, &s);
-	} else if (!strcmp(service, "ROM")) {
-		err = rom_session_create(c, args, &s);
-	} else if (!strcmp(service, "Timer")) {
-		err = timer_session_create(c, args, &s);
-	} else if (!strcmp(service, "RM")) {
-		err = rm_session_create(c, args, &s);
-	} else if (!strcmp(service, "IRQ")) {
-		err = irq_session_create(c, args, &s);
-	} else {
+	if (!type) {
+		fprintf(stderr,
+			"core: session request for service \"%.*s\": no such service\n",
+			core_service_printable_len(service), service);
 		return -ENOENT;
 	}
+	err = type->create(c, args, donor, &s);
 	if (err)
 		return err;
 	s->owner = owner;
@@ -79,77 +107,31 @@ int core_session_create(struct core *c, const char *service, const char *args,
 
 void core_session_close(struct core *c, struct core_session *s)
 {
-	switch (s->type) {
-	case SVC_PD:
-		pd_session_destroy(container_of(s, struct pd_session, s));
-		break;
-	case SVC_CPU:
-		cpu_session_destroy(container_of(s, struct cpu_session, s));
-		break;
-	case SVC_LOG:
-		log_session_destroy(c, s);
-		break;
-	case SVC_ROM:
-		rom_session_destroy(c, s);
-		break;
-	case SVC_TIMER:
-		timer_session_destroy(c, s);
-		break;
-	case SVC_RM:
-		rm_session_destroy(c, s);
-		break;
-	case SVC_IRQ:
-		irq_session_destroy(c, s);
-		break;
-	}
+	s->ops->close(c, s);
 }
 
-/* Free one session's host memory without talking to the kernel. */
-static void core_session_forget(struct core_session *s)
+int core_session_upgrade(struct core_session *s, struct pd_session *from, uint64_t ram,
+			 uint64_t caps)
 {
-	if (s->type == SVC_PD) {
-		struct pd_session *pd = container_of(s, struct pd_session, s);
-		signal_pd_forget(pd);
-		for (struct pd_gate *g = pd->gates, *n; g; g = n) {
-			n = g->next;
-			free(g);
-		}
-		for (struct pd_gate *g = pd->held, *n; g; g = n) {
-			n = g->next;
-			free(g);
-		}
-		free(pd);
-	} else if (s->type == SVC_CPU) {
-		struct cpu_session *cpu = container_of(s, struct cpu_session, s);
-		for (struct cpu_thread *t = cpu->threads, *n; t; t = n) {
-			n = t->next;
-			free(t);
-		}
-		free(cpu);
-	} else if (s->type == SVC_RM) {
-		rm_session_forget(s);
-	} else {
-		rom_session_forget(s); /* frees LOG sessions too */
-	}
+	return s->ops->upgrade ? s->ops->upgrade(s, from, ram, caps) : 0;
 }
 
 void core_forget(struct core *c)
 {
-	/* attachments first: they hold references on the dataspaces */
-	for (struct core_session *s = c->sessions; s; s = s->next) {
-		struct pd_session *pd = container_of(s, struct pd_session, s);
-		if (s->type != SVC_PD)
-			continue;
-		pd_memory_forget(pd);
-	}
+	/* references first: attachments hold dataspaces and managed
+	 * dataspaces of other sessions */
+	for (struct core_session *s = c->sessions; s; s = s->next)
+		if (s->ops->forget_refs)
+			s->ops->forget_refs(s);
 	for (struct core_session *s = c->sessions, *n; s; s = n) {
 		n = s->next;
-		core_session_forget(s);
+		s->ops->forget(s);
 	}
 	for (struct core_parent *p = c->parents, *n; p; p = n) {
 		n = p->next;
 		free(p);
 	}
+	timer_service_forget(c);
 	c->sessions = NULL;
 	c->parents = NULL;
 }

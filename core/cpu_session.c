@@ -164,7 +164,7 @@ int cpu_session_create(struct core *c, const char *args, struct cpu_session **ou
 		free(cpu);
 		return -ENOSPC;
 	}
-	core_session_add(c, &cpu->s, SVC_CPU, label);
+	core_session_add(c, &cpu->s, &cpu_session_ops, label);
 	*out = cpu;
 	return 0;
 }
@@ -182,3 +182,39 @@ void cpu_session_destroy(struct cpu_session *cpu)
 	ep_dissolve(c->env->ep, &cpu->s.obj);
 	free(cpu);
 }
+
+/* ---- the session type ---- */
+
+static int cpu_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			  struct core_session **out)
+{
+	struct cpu_session *cpu;
+	int err = cpu_session_create(c, args, &cpu);
+
+	if (!err)
+		*out = &cpu->s;
+	return err;
+}
+
+static void cpu_ops_close(struct core *c, struct core_session *s)
+{
+	cpu_session_destroy(container_of(s, struct cpu_session, s));
+}
+
+static void cpu_ops_forget(struct core_session *s)
+{
+	struct cpu_session *cpu = container_of(s, struct cpu_session, s);
+
+	for (struct cpu_thread *t = cpu->threads, *n; t; t = n) {
+		n = t->next;
+		free(t);
+	}
+	free(cpu);
+}
+
+const struct core_session_ops cpu_session_ops = {
+    .name = "CPU",
+    .create = cpu_ops_create,
+    .close = cpu_ops_close,
+    .forget = cpu_ops_forget,
+};

@@ -200,7 +200,7 @@ void cpu_threads_of_pd_destroy(struct core *c, struct pd_session *pd)
 {
 	for (struct core_session *s = c->sessions; s; s = s->next) {
 		struct cpu_session *cpu;
-		if (s->type != SVC_CPU)
+		if (s->ops != &cpu_session_ops)
 			continue;
 		cpu = container_of(s, struct cpu_session, s);
 		for (struct cpu_thread *t = cpu->threads, *n; t; t = n) {
@@ -220,7 +220,7 @@ uint64_t cpu_thread_fault(struct core *c, uint64_t label, unsigned kind, uint64_
 
 	for (struct core_session *s = c->sessions; s; s = s->next) {
 		struct cpu_session *cpu;
-		if (s->type != SVC_CPU)
+		if (s->ops != &cpu_session_ops)
 			continue;
 		cpu = container_of(s, struct cpu_session, s);
 		for (struct cpu_thread *t = cpu->threads; t; t = t->next) {

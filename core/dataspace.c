@@ -22,7 +22,7 @@ static struct pd_session *ds_owner(struct dataspace *ds)
 	for (struct core_session *s = ds->core->sessions; s; s = s->next) {
 		struct pd_session *pd;
 
-		if (s->type != SVC_PD)
+		if (s->ops != &pd_session_ops)
 			continue;
 		pd = container_of(s, struct pd_session, s);
 		for (struct dataspace *d = pd->ram; d; d = d->next)

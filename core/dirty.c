@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -37,6 +38,12 @@ struct dirty_range {
 	_Atomic uint64_t fallbacks;
 };
 
+/* Process-wide on purpose, not per node: a SIGSEGV handler is one per
+ * process, and it must find a faulting address without locks or node
+ * state, so the ranges of every node that runs in this process share this
+ * table (a range is keyed by its own memory, so nodes cannot mix them).
+ * islands_total is bounded by DIRTY_ISLAND_BUDGET because the VMAs the
+ * islands cost come out of the process's map count limit. */
 static struct dirty_range table[DIRTY_MAX_RANGES];
 static _Atomic unsigned table_used; /* slots at or above are FREE */
 static _Atomic uint64_t islands_total;
@@ -146,20 +153,28 @@ static void dirty_segv(int sig, siginfo_t *si, void *uc)
 		segv_chain(sig, si, uc);
 }
 
+/* Nodes on several host threads may start tracking at once: one of them
+ * installs the handler, and segv_prev is written once. */
+static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static int handler_ensure(void)
 {
 	struct sigaction cur, sa;
+	int rc = 0;
 
-	if (sigaction(SIGSEGV, NULL, &cur))
-		return -errno;
-	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == dirty_segv)
-		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = dirty_segv;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	segv_prev = cur;
-	return sigaction(SIGSEGV, &sa, NULL) ? -errno : 0;
+	pthread_mutex_lock(&handler_lock);
+	if (sigaction(SIGSEGV, NULL, &cur)) {
+		rc = -errno;
+	} else if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != dirty_segv) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = dirty_segv;
+		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		segv_prev = cur;
+		rc = sigaction(SIGSEGV, &sa, NULL) ? -errno : 0;
+	}
+	pthread_mutex_unlock(&handler_lock);
+	return rc;
 }
 
 uint64_t dirty_bitmap_bytes(uint64_t pages)

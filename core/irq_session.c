@@ -16,7 +16,7 @@
 /* Invariant: irq is a live Irq bound to `line`, on core's session list
  * while obj is managed. */
 struct irq_session {
-	struct core_session s; /* first: core_forget frees it as a header */
+	struct core_session s;
 	cap_t irq;
 	uint64_t line;
 };
@@ -36,7 +36,7 @@ static void irq_session_dispatch(struct rpc_object *obj, struct msg *m)
 static int irq_line_taken(struct core *c, uint64_t line)
 {
 	for (struct core_session *s = c->sessions; s; s = s->next)
-		if (s->type == SVC_IRQ &&
+		if (s->ops == &irq_session_ops &&
 		    container_of(s, struct irq_session, s)->line == line)
 			return 1;
 	return 0;
@@ -72,7 +72,7 @@ int irq_session_create(struct core *c, const char *args, struct core_session **o
 		err = -ENOSPC;
 		goto err_irq;
 	}
-	core_session_add(c, &is->s, SVC_IRQ, label);
+	core_session_add(c, &is->s, &irq_session_ops, label);
 	*out = &is->s;
 	return 0;
 err_irq:
@@ -96,3 +96,21 @@ cap_t irq_session_irq(struct core_session *s)
 {
 	return container_of(s, struct irq_session, s)->irq;
 }
+
+static int irq_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			  struct core_session **out)
+{
+	return irq_session_create(c, args, out);
+}
+
+static void irq_ops_forget(struct core_session *s)
+{
+	free(container_of(s, struct irq_session, s));
+}
+
+const struct core_session_ops irq_session_ops = {
+    .name = "IRQ",
+    .create = irq_ops_create,
+    .close = irq_session_destroy,
+    .forget = irq_ops_forget,
+};

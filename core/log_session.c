@@ -74,7 +74,7 @@ int log_session_create(struct core *c, const char *args, struct core_session **o
 		free(ls);
 		return -ENOSPC;
 	}
-	core_session_add(c, &ls->s, SVC_LOG, label);
+	core_session_add(c, &ls->s, &log_session_ops, label);
 	*out = &ls->s;
 	return 0;
 }
@@ -85,3 +85,21 @@ void log_session_destroy(struct core *c, struct core_session *s)
 	ep_dissolve(c->env->ep, &s->obj);
 	free(container_of(s, struct log_session, s));
 }
+
+static int log_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			  struct core_session **out)
+{
+	return log_session_create(c, args, out);
+}
+
+static void log_ops_forget(struct core_session *s)
+{
+	free(container_of(s, struct log_session, s));
+}
+
+const struct core_session_ops log_session_ops = {
+    .name = "LOG",
+    .create = log_ops_create,
+    .close = log_session_destroy,
+    .forget = log_ops_forget,
+};

@@ -17,7 +17,7 @@ static int pd_session_free_gate(struct pd_session *pd, cap_t gate);
 
 struct pd_session *pd_session_from_cap(struct core *c, cap_t cap)
 {
-	struct core_session *s = core_session_find(c, cap, SVC_PD);
+	struct core_session *s = core_session_find(c, cap, &pd_session_ops);
 
 	return s ? container_of(s, struct pd_session, s) : NULL;
 }
@@ -334,7 +334,7 @@ int pd_session_create(struct core *c, const char *args, struct pd_session *donor
 		donor->cap_quota -= caps;
 	}
 	pd->s.donor = donor;
-	core_session_add(c, &pd->s, SVC_PD, label);
+	core_session_add(c, &pd->s, &pd_session_ops, label);
 	*out = pd;
 	return 0;
 err:
@@ -371,3 +371,58 @@ void pd_session_destroy(struct pd_session *pd)
 	ep_dissolve(c->env->ep, &pd->s.obj);
 	free(pd);
 }
+
+/* ---- the session type ---- */
+
+static int pd_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			 struct core_session **out)
+{
+	struct pd_session *pd;
+	int err = pd_session_create(c, args, donor, &pd);
+
+	if (!err)
+		*out = &pd->s;
+	return err;
+}
+
+static void pd_ops_close(struct core *c, struct core_session *s)
+{
+	pd_session_destroy(container_of(s, struct pd_session, s));
+}
+
+static int pd_ops_upgrade(struct core_session *s, struct pd_session *from, uint64_t ram,
+			  uint64_t caps)
+{
+	return pd_session_transfer(from, container_of(s, struct pd_session, s), ram,
+				   caps);
+}
+
+static void pd_ops_forget_refs(struct core_session *s)
+{
+	pd_memory_forget(container_of(s, struct pd_session, s));
+}
+
+static void pd_ops_forget(struct core_session *s)
+{
+	struct pd_session *pd = container_of(s, struct pd_session, s);
+
+	signal_pd_forget(pd);
+	for (struct pd_gate *g = pd->gates, *n; g; g = n) {
+		n = g->next;
+		free(g);
+	}
+	for (struct pd_gate *g = pd->held, *n; g; g = n) {
+		n = g->next;
+		free(g);
+	}
+	free(pd);
+}
+
+const struct core_session_ops pd_session_ops = {
+    .name = "PD",
+    .create = pd_ops_create,
+    .close = pd_ops_close,
+    .upgrade = pd_ops_upgrade,
+    .forget_refs = pd_ops_forget_refs,
+    .forget = pd_ops_forget,
+};

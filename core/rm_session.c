@@ -84,7 +84,7 @@ static struct cpu_thread *rm_thread_of_pager(struct core *c, uint64_t badge)
 {
 	for (struct core_session *s = c->sessions; s; s = s->next) {
 		struct cpu_session *cpu;
-		if (s->type != SVC_CPU)
+		if (s->ops != &cpu_session_ops)
 			continue;
 		cpu = container_of(s, struct cpu_session, s);
 		for (struct cpu_thread *t = cpu->threads; t; t = t->next)
@@ -482,7 +482,7 @@ int rm_session_create(struct core *c, const char *args, struct core_session **ou
 		free(rs);
 		return -ENOSPC;
 	}
-	core_session_add(c, &rs->s, SVC_RM, label);
+	core_session_add(c, &rs->s, &rm_session_ops, label);
 	*out = &rs->s;
 	return 0;
 }
@@ -501,7 +501,7 @@ void rm_session_destroy(struct core *c, struct core_session *s)
 	free(rs);
 }
 
-void rm_session_forget(struct core_session *s)
+static void rm_session_forget(struct core_session *s)
 {
 	struct rm_session *rs = container_of(s, struct rm_session, s);
 
@@ -512,3 +512,16 @@ void rm_session_forget(struct core_session *s)
 	}
 	free(rs);
 }
+
+static int rm_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			 struct core_session **out)
+{
+	return rm_session_create(c, args, out);
+}
+
+const struct core_session_ops rm_session_ops = {
+    .name = "RM",
+    .create = rm_ops_create,
+    .close = rm_session_destroy,
+    .forget = rm_session_forget,
+};

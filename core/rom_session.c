@@ -133,7 +133,7 @@ int rom_session_create(struct core *c, const char *args, struct core_session **o
 		ds_release(c, rs->ds);
 		goto err;
 	}
-	core_session_add(c, &rs->s, SVC_ROM, label);
+	core_session_add(c, &rs->s, &rom_session_ops, label);
 	*out = &rs->s;
 	return 0;
 err:
@@ -155,13 +155,23 @@ void rom_session_destroy(struct core *c, struct core_session *s)
 	free(rs);
 }
 
-void rom_session_forget(struct core_session *s)
+static void rom_session_forget(struct core_session *s)
 {
-	if (s->type == SVC_ROM) {
-		struct rom_session *rs = container_of(s, struct rom_session, s);
-		ds_unref(rs->ds);
-		free(rs);
-	} else {
-		free(s); /* a LOG session is its header */
-	}
+	struct rom_session *rs = container_of(s, struct rom_session, s);
+
+	ds_unref(rs->ds);
+	free(rs);
 }
+
+static int rom_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			  struct core_session **out)
+{
+	return rom_session_create(c, args, out);
+}
+
+const struct core_session_ops rom_session_ops = {
+    .name = "ROM",
+    .create = rom_ops_create,
+    .close = rom_session_destroy,
+    .forget = rom_session_forget,
+};

@@ -29,7 +29,7 @@
 /* Invariant: on the service's session list while its obj is managed;
  * deadline is TIMER_NONE or an absolute time; period 0 means one-shot. */
 struct timer_session {
-	struct core_session s; /* first: core_forget frees it as a header */
+	struct core_session s;
 	struct timer_session *next;
 	struct core *core;
 	uint64_t opened;   /* µs */
@@ -38,7 +38,8 @@ struct timer_session {
 	uint64_t period;   /* µs */
 };
 
-/* One per core, reset whenever a new core starts (c->timer is NULL). */
+/* One per core (c->timer), made with its first Timer session, freed with
+ * core (timer_service_forget). */
 struct timer_service {
 	struct core *core;
 	cap_t thread;
@@ -46,8 +47,6 @@ struct timer_service {
 	uint64_t wake_kcap; /* for the thread itself, which has no cap map */
 	struct timer_session *sessions;
 };
-
-static struct timer_service timer_service_state;
 
 static uint64_t timer_now(void)
 {
@@ -212,10 +211,12 @@ int timer_session_create(struct core *c, const char *args, struct core_session *
 	int err;
 
 	if (!ts) {
-		ts = &timer_service_state;
-		err = timer_service_start(c, ts);
-		if (err)
+		ts = calloc(1, sizeof(*ts));
+		err = ts ? timer_service_start(c, ts) : -ENOMEM;
+		if (err) {
+			free(ts);
 			return err;
+		}
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -230,7 +231,7 @@ int timer_session_create(struct core *c, const char *args, struct core_session *
 	t->deadline = TIMER_NONE;
 	t->next = ts->sessions;
 	ts->sessions = t;
-	core_session_add(c, &t->s, SVC_TIMER, label);
+	core_session_add(c, &t->s, &timer_session_ops, label);
 	*out = &t->s;
 	return 0;
 }
@@ -251,3 +252,27 @@ void timer_session_destroy(struct core *c, struct core_session *s)
 	ep_dissolve(c->env->ep, &s->obj);
 	free(t);
 }
+
+void timer_service_forget(struct core *c)
+{
+	free(c->timer);
+	c->timer = NULL;
+}
+
+static int timer_ops_create(struct core *c, const char *args, struct pd_session *donor,
+			    struct core_session **out)
+{
+	return timer_session_create(c, args, out);
+}
+
+static void timer_ops_forget(struct core_session *s)
+{
+	free(container_of(s, struct timer_session, s));
+}
+
+const struct core_session_ops timer_session_ops = {
+    .name = "Timer",
+    .create = timer_ops_create,
+    .close = timer_session_destroy,
+    .forget = timer_ops_forget,
+};

@@ -7,20 +7,18 @@
 
 #include "init/init.h"
 
-/* init's state lives as long as its node; one node runs per process at a
- * time, so one instance suffices (and nothing is left to free at the end) */
-static struct init init_state;
-
 void init_construct(struct env *env, void *arg)
 {
-	const struct init_args *args = arg;
-	const struct init_config *cfg = args->cfg;
-	struct init *in = &init_state;
+	/* init's state belongs to its node: the launcher made it, with the
+	 * config, and frees it after the node ended */
+	struct init *in = arg;
+	const struct init_config *cfg = in->cfg;
+	const struct native_registry *natives = in->natives;
 
 	memset(in, 0, sizeof *in);
 	in->env = env;
 	in->cfg = cfg;
-	in->natives = args->natives;
+	in->natives = natives;
 	in->nchildren = cfg->nstart;
 	for (int i = 0; i < cfg->nstart; i++) {
 		in->child[i].init = in;

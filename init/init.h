@@ -12,6 +12,7 @@
 #include <base/env.h>
 
 #include "config/config.h"
+#include "init/native_child.h"
 
 struct native_registry;
 
@@ -70,6 +71,7 @@ struct child {
 	struct child_session session[INIT_MAX_SESSIONS];
 	int nservices;
 	struct child_service service[CONFIG_MAX_SERVICES];
+	struct native_slot native; /* a native child's start (native_child.c) */
 };
 
 struct init {
@@ -82,16 +84,14 @@ struct init {
 };
 
 /* ---- init.c ---- */
-/* What init is started with: a validated config and the native
- * components it may start (NULL: guests only); both outlive the node. */
-struct init_args {
-	const struct init_config *cfg;
-	const struct native_registry *natives;
-};
 /*
  * init's construct function (struct core_config.init_construct): arg is
- * a struct init_args.  Starts every child; a child that cannot be
- * started is reported and counted as failed.
+ * the node's struct init, whose cfg the launcher set to the validated
+ * config and natives to the native components it may start (NULL:
+ * guests only); both must outlive the node (init's state is per node: several
+ * nodes may run in one process).  Everything else of *arg is reset here.
+ * Starts every child; a child that cannot be started is reported and
+ * counted as failed.
  */
 void init_construct(struct env *env, void *arg);
 /* A child ended (exit, fault or failed start): if it was the last one,

@@ -20,14 +20,6 @@
 #include "init/native_registry.h"
 #include <base/native_component.h>
 
-/* Per child: what its first thread starts with (must outlive it). */
-struct native_slot {
-	const struct child *owner;
-	struct native_start start;
-	_Alignas(max_align_t) unsigned char arg[NATIVE_ARG_MAX];
-};
-static struct native_slot native_slots[CONFIG_MAX_CHILDREN];
-
 /* The <config> element of <start name=name> in the file at path, parsed
  * with the entry's parser (NULL node if the start has no <config>). */
 static int read_config(const char *path, const char *name, const struct native_entry *e,
@@ -63,7 +55,7 @@ int native_child_start(struct child *c)
 {
 	const struct native_entry *e =
 	    native_registry_find(c->init->natives, c->cfg->binary);
-	struct native_slot *slot = &native_slots[c->index];
+	struct native_slot *slot = &c->native;
 	char err[CONFIG_ERR_MAX] = "";
 	uint64_t nr, utcb, tbadge;
 	const char *what = "";

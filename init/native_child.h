@@ -6,7 +6,21 @@
 #ifndef INIT_NATIVE_CHILD_H
 #define INIT_NATIVE_CHILD_H
 
+#include <stddef.h>
+#include <base/native_component.h>
+
+#include "init/native_registry.h"
+
 struct child;
+
+/* Per native child: what its first thread starts with.  It lives in the
+ * child's record of its node's init (it must outlive the thread; nothing
+ * is shared between nodes of one process). */
+struct native_slot {
+	const struct child *owner;
+	struct native_start start;
+	_Alignas(max_align_t) unsigned char arg[NATIVE_ARG_MAX];
+};
 
 /*
  * Start child c if its binary is a registered native one: read its

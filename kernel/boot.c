@@ -24,6 +24,7 @@ struct node *node_create(void)
 	klist_init(&n->threads);
 	klist_init(&n->ready);
 	klist_init(&n->timeouts);
+	n->line_efd = -1;
 	return n;
 }
 
@@ -60,8 +61,33 @@ unsigned node_destroy(struct node *n)
 		free(o);
 		leaks++;
 	}
+	irq_line_node_end(n);
+	/* the node's host state (core's) goes last: nothing refers to it now */
+	while (n->ends) {
+		struct node_end *e = n->ends;
+		n->ends = e->next;
+		e->fn(e->arg);
+		free(e);
+	}
 	free(n);
 	return leaks;
+}
+
+int kernel_at_end(void (*fn)(void *arg), void *arg)
+{
+	struct node *n = node_current;
+	struct node_end *e;
+
+	if (!n || !fn)
+		return -1;
+	e = calloc(1, sizeof *e);
+	if (!e)
+		return -1;
+	e->fn = fn;
+	e->arg = arg;
+	e->next = n->ends;
+	n->ends = e;
+	return 0;
 }
 
 /* Root task, factory and first thread; 0 or -1. */

@@ -3,13 +3,20 @@
  * External irq lines: how a device outside the node (a host thread: the
  * control socket, later a network card) interrupts it.
  *
- * A line is a bit in a process-wide pending mask.  kernel_line_raise()
- * sets the bit from any host thread and wakes the scheduler through an
- * eventfd; the scheduler drains the mask at every loop iteration and
- * triggers the Irq object bound to each raised line (IRQ_LINE, root task
- * only).  The binding table is touched only by the scheduler thread of
- * the node that made it; raisers read the atomic `bound` mask only.
- * Lines are a process-wide resource: one node at a time binds them.
+ * Line numbers are a process-wide name space (the control registry gives
+ * each endpoint of the process its own line), so the binding table
+ * line_irq is process-wide: it says which node's Irq a line is bound to,
+ * and a line is bound in one node at most.  Everything else is the
+ * node's: kernel_line_raise() sets the line's bit in the bound node's
+ * pending mask and wakes that node's scheduler through the node's
+ * eventfd; the scheduler drains its own mask at every loop iteration and
+ * triggers the Irq bound to each raised line (IRQ_LINE, root task only).
+ * Several nodes in one process therefore neither take each other's
+ * raises nor each other's wake-ups.
+ *
+ * line_lock guards line_irq and keeps a raiser off a node's eventfd while
+ * the node unbinds its lines (which it does before it closes the fd).
+ * The scheduler's hot path reads only its node's atomic pending mask.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,109 +27,133 @@
 #include <unistd.h>
 #include "kernel/kernel.h"
 
-_Atomic uint64_t irq_line_pending;
-static _Atomic uint64_t line_bound;
-
-/* Invariant: irq != NULL iff the line's bit is set in line_bound; the
- * table holds no reference (irq_kill unbinds through irq_line_forget). */
+/* Invariant: irq != NULL iff node != NULL; then the line's bit is set in
+ * node->line_bound and node->line_efd is open.  The table holds no
+ * reference (irq_kill unbinds through irq_line_forget). */
 static struct {
 	struct node *node;
 	struct irq *irq;
 } line_irq[KERNEL_LINES];
-
-static pthread_once_t line_once = PTHREAD_ONCE_INIT;
-static int line_efd = -1; /* lives as long as the process */
-
-static void line_init(void)
-{
-	line_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-}
+static pthread_mutex_t line_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int kernel_line_raise(unsigned line)
 {
 	uint64_t one = 1, bit;
+	struct node *n;
+	int rc = 0;
 
 	if (line >= KERNEL_LINES)
 		return -EINVAL;
 	bit = 1ULL << line;
-	if (!(atomic_load(&line_bound) & bit))
-		return -ENODEV;
-	pthread_once(&line_once, line_init);
-	if (line_efd < 0)
-		return -ENOMEM;
-	atomic_fetch_or(&irq_line_pending, bit);
-	if (write(line_efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		return -errno;
-	return 0;
+	pthread_mutex_lock(&line_lock);
+	n = line_irq[line].node;
+	if (!n) {
+		rc = -ENODEV;
+	} else {
+		atomic_fetch_or(&n->line_pending, bit);
+		if (write(n->line_efd, &one, sizeof one) < 0 && errno != EAGAIN)
+			rc = -errno;
+	}
+	pthread_mutex_unlock(&line_lock);
+	return rc;
 }
 
+/* Under line_lock. */
 static void line_unbind(unsigned line)
 {
+	struct node *n = line_irq[line].node;
 	uint64_t bit = 1ULL << line;
 
 	line_irq[line].irq = NULL;
 	line_irq[line].node = NULL;
-	atomic_fetch_and(&line_bound, ~bit);
-	atomic_fetch_and(&irq_line_pending, ~bit);
+	n->line_bound &= ~bit;
+	atomic_fetch_and(&n->line_pending, ~bit);
 }
 
 unsigned irq_line_bind(struct thread *caller, struct irq *q, uint64_t line)
 {
 	struct node *n = q->obj.node;
+	unsigned rc = KERR_OK;
 
 	if (caller->task != n->root)
 		return KERR_PERM;
 	if (line >= KERNEL_LINES)
 		return KERR_RANGE;
+	if (n->line_efd < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return KERR_NOMEM;
+		n->line_efd = fd;
+	}
+	pthread_mutex_lock(&line_lock);
 	if (line_irq[line].irq == q)
-		return KERR_OK;
-	if (line_irq[line].irq)
-		return KERR_BUSY;
-	pthread_once(&line_once, line_init);
-	if (line_efd < 0)
-		return KERR_NOMEM;
-	irq_line_forget(q); /* an irq serves one line at most */
+		goto out;
+	if (line_irq[line].irq) {
+		rc = KERR_BUSY;
+		goto out;
+	}
+	for (unsigned i = 0; i < KERNEL_LINES; i++) /* an irq serves one line at most */
+		if (line_irq[i].irq == q)
+			line_unbind(i);
 	line_irq[line].irq = q;
 	line_irq[line].node = n;
-	atomic_fetch_or(&line_bound, 1ULL << line);
-	return KERR_OK;
+	n->line_bound |= 1ULL << line;
+out:
+	pthread_mutex_unlock(&line_lock);
+	return rc;
 }
 
 void irq_line_forget(struct irq *q)
 {
+	if (!q->obj.node->line_bound)
+		return; /* the common case: no lock taken */
+	pthread_mutex_lock(&line_lock);
 	for (unsigned i = 0; i < KERNEL_LINES; i++)
 		if (line_irq[i].irq == q)
 			line_unbind(i);
+	pthread_mutex_unlock(&line_lock);
+}
+
+void irq_line_node_end(struct node *n)
+{
+	pthread_mutex_lock(&line_lock);
+	for (unsigned i = 0; i < KERNEL_LINES; i++)
+		if (line_irq[i].node == n)
+			line_unbind(i);
+	pthread_mutex_unlock(&line_lock);
+	if (n->line_efd >= 0)
+		close(n->line_efd);
+	n->line_efd = -1;
 }
 
 void irq_line_drain(struct node *n)
 {
-	uint64_t raised = atomic_exchange(&irq_line_pending, 0);
+	uint64_t raised = atomic_exchange(&n->line_pending, 0);
+	struct irq *irq[KERNEL_LINES];
+	unsigned nirq = 0;
 
+	/* only n's scheduler thread binds and unbinds n's lines, so the irqs
+	 * found here live on while they are triggered outside the lock */
+	pthread_mutex_lock(&line_lock);
 	while (raised) {
 		unsigned i = (unsigned)__builtin_ctzll(raised);
 
 		raised &= raised - 1;
 		if (line_irq[i].node == n && line_irq[i].irq)
-			irq_trigger(line_irq[i].irq);
+			irq[nirq++] = line_irq[i].irq;
 	}
-}
-
-static bool line_any_bound(struct node *n)
-{
-	for (unsigned i = 0; i < KERNEL_LINES; i++)
-		if (line_irq[i].node == n)
-			return true;
-	return false;
+	pthread_mutex_unlock(&line_lock);
+	for (unsigned i = 0; i < nirq; i++)
+		irq_trigger(irq[i]);
 }
 
 bool irq_line_wait(struct node *n, uint64_t deadline)
 {
-	struct pollfd p = {.fd = line_efd, .events = POLLIN};
+	struct pollfd p = {.fd = n->line_efd, .events = POLLIN};
 	struct timespec ts, *tsp = NULL;
 	uint64_t buf;
 
-	if (!line_any_bound(n)) {
+	if (!n->line_bound) {
 		if (deadline == UINT64_MAX)
 			return false;
 		ts.tv_sec = (time_t)(deadline / 1000000u);
@@ -132,7 +163,7 @@ bool irq_line_wait(struct node *n, uint64_t deadline)
 			;
 		return true;
 	}
-	if (atomic_load(&irq_line_pending))
+	if (atomic_load(&n->line_pending))
 		return true;
 	if (deadline != UINT64_MAX) {
 		uint64_t now = timeout_now(), d = deadline > now ? deadline - now : 0;
@@ -141,7 +172,7 @@ bool irq_line_wait(struct node *n, uint64_t deadline)
 		tsp = &ts;
 	}
 	if (ppoll(&p, 1, tsp, NULL) > 0)
-		while (read(line_efd, &buf, sizeof buf) > 0)
+		while (read(n->line_efd, &buf, sizeof buf) > 0)
 			;
 	return true;
 }

@@ -354,14 +354,15 @@ void irq_trigger(struct irq *q);
 /* ---- external irq lines (irq_line.c) ---- */
 
 #define KERNEL_LINES 64
-/* Bit i set: line i was raised and not yet drained (any host thread). */
-extern _Atomic uint64_t irq_line_pending;
 /* IRQ_LINE: bind q to line (root task only).  Returns enum kerr. */
 unsigned irq_line_bind(struct thread *caller, struct irq *q, uint64_t line);
 /* q dies: free the line it is bound to, if any. */
 void irq_line_forget(struct irq *q);
 /* Trigger the irq of every raised line bound in n (scheduler thread). */
 void irq_line_drain(struct node *n);
+/* n ends (node_destroy, after its objects): unbind what is left of its
+ * lines and close its eventfd. */
+void irq_line_node_end(struct node *n);
 /* Nothing is ready: wait for a raised line or the deadline (UINT64_MAX:
  * none).  false if n has no line bound and no deadline (a deadlock). */
 bool irq_line_wait(struct node *n, uint64_t deadline);
@@ -395,6 +396,21 @@ struct node {
 	int stop_code;
 	unsigned direct_run; /* consecutive direct switches */
 	unsigned slice_us;
+	struct node_end *ends; /* kernel_at_end, latest first */
+	/* external irq lines (irq_line.c): bit i set in line_pending: line
+	 * i was raised and not yet drained (set by any host thread);
+	 * line_bound: the lines bound to irqs of this node; line_efd: the
+	 * eventfd raisers wake the scheduler with (-1 until a line is bound) */
+	_Atomic uint64_t line_pending;
+	uint64_t line_bound;
+	int line_efd;
+};
+
+/* A function kernel_at_end registered: run by node_destroy. */
+struct node_end {
+	struct node_end *next;
+	void (*fn)(void *arg);
+	void *arg;
 };
 
 /* The node being run by kernel_boot on this host thread (or NULL). */

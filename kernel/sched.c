@@ -41,7 +41,7 @@ static bool sched_keep(struct node *n, struct thread *t)
 {
 	uint64_t now;
 
-	if (n->stop || t->state != TS_READY || t->paused || irq_line_pending)
+	if (n->stop || t->state != TS_READY || t->paused || n->line_pending)
 		return false;
 	now = timeout_now_coarse();
 	if (now - t->run_since < n->slice_us)
@@ -139,7 +139,7 @@ int sched_run(struct node *n)
 	while (!n->stop) {
 		struct thread *t;
 
-		if (irq_line_pending)
+		if (n->line_pending)
 			irq_line_drain(n);
 		if (!klist_empty(&n->timeouts))
 			timeout_expire(n, timeout_now());

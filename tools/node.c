@@ -52,19 +52,26 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	char err[CONFIG_ERR_MAX], *copy = NULL;
 	struct core_config core = {0};
 	struct native_registry natives = {0};
-	struct init_args init = {0};
 	struct init_config *cfg;
+	struct init *in;
 	int n = 0, code;
 
+	/* this node's own config and init state: nothing is shared with
+	 * another node this process may run */
 	cfg = calloc(1, sizeof *cfg);
-	if (!cfg) {
+	in = calloc(1, sizeof *in);
+	if (!cfg || !in) {
 		fprintf(stderr, "capsule run: out of memory\n");
+		free(cfg);
+		free(in);
 		return 2;
 	}
 	if (register_natives(&natives)) {
 		code = 2;
 		goto out;
 	}
+	in->cfg = cfg;
+	in->natives = &natives;
 	if (config_load(config, cfg, err, sizeof err)) {
 		fprintf(stderr, "%s\n", err);
 		code = 2;
@@ -80,9 +87,7 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	core.rom_dirs = dirs;
 	core.nrom = n;
 	core.init_construct = init_construct;
-	init.cfg = cfg;
-	init.natives = &natives;
-	core.init_arg = &init;
+	core.init_arg = in;
 	core.serve = serve;
 	fflush(stdout);
 	code = kernel_boot(core_main, &core);
@@ -98,6 +103,7 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	}
 out:
 	free(copy);
+	free(in);
 	free(cfg);
 	return code;
 }

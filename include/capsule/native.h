@@ -34,6 +34,13 @@ int kernel_boot(native_entry_t root_entry, void *arg);
 /* Called by a native component (init / capsule run) to end the node. */
 void kernel_stop(int code);
 /*
+ * Run fn(arg) when the calling thread's node has ended: after kernel_boot
+ * has freed every kernel object of it, before kernel_boot returns; the
+ * latest registered runs first.  For host memory a root task keeps per
+ * node (core's state).  0, or -1 (no node running here, out of memory).
+ */
+int kernel_at_end(void (*fn)(void *arg), void *arg);
+/*
  * Raise external irq line `line` (0..63) of the running node: callable
  * from ANY host thread (a device such as the control socket).  The node's
  * scheduler wakes up and triggers the Irq object bound to the line with

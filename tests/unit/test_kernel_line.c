@@ -2,7 +2,7 @@
  * External irq lines (kernel/irq_line.c): a host pthread raises a line
  * while the node idles; the native thread bound to the line's Irq
  * receives one trigger per drain; binding rules; sequential boots leave
- * no binding behind.
+ * no binding behind; two nodes running at once each get their own raises.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -161,13 +161,83 @@ static void sequential_boots(void **state)
 	}
 }
 
+/* ---- two nodes at once, each with its own line -------------------------- */
+
+#define TWO_LINE0  10
+#define TWO_ROUNDS 20
+
+static atomic_uint two_received[2];
+static atomic_int two_bound;
+
+/* Node on its own host thread: bind line arg, receive TWO_ROUNDS
+ * triggers, each within a second (a raise the other node swallowed would
+ * never come). */
+static void root_own_line(void *arg)
+{
+	unsigned line = (unsigned)(uintptr_t)arg, me = line - TWO_LINE0;
+	uint64_t label, tag;
+
+	CHECK(create(IRQ_A, FACTORY_IRQ, 0, 0) == KERR_OK);
+	CHECK(!KERR(KCALL(IRQ_A, PROTO_IRQ, IRQ_BIND, ROOT_THREAD, 0x80 + me)));
+	CHECK(!KERR(KCALL(IRQ_A, PROTO_IRQ, IRQ_LINE, line)));
+	atomic_fetch_add(&two_bound, 1);
+	for (unsigned i = 0; i < TWO_ROUNDS; i++) {
+		tag = kernel_native_invoke(0, TAG(SYS_OP_WAIT, 0, 0, 0), 1000000, &label);
+		CHECK(!KERR(tag) && label == 0x80 + me);
+		atomic_fetch_add(&two_received[me], 1);
+	}
+	kernel_stop(0);
+}
+
+static void *two_node(void *arg)
+{
+	return (void *)(intptr_t)kernel_boot(root_own_line, arg);
+}
+
+/* Raise both lines back to back, round after round: each node is woken
+ * for its own line and drains only its own. */
+static void two_nodes_own_lines(void **state)
+{
+	pthread_t th[2];
+	void *res[2];
+
+	failed_line = 0;
+	atomic_store(&two_bound, 0);
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&two_received[i], 0);
+		assert_int_equal(pthread_create(&th[i], NULL, two_node,
+						(void *)(uintptr_t)(TWO_LINE0 + i)),
+				 0);
+	}
+	while (atomic_load(&two_bound) < 2 && !failed_line)
+		usleep(1000);
+	for (unsigned r = 0; r < TWO_ROUNDS && !failed_line; r++) {
+		assert_int_equal(kernel_line_raise(TWO_LINE0), 0);
+		assert_int_equal(kernel_line_raise(TWO_LINE0 + 1), 0);
+		for (int ms = 0; ms < 2000 && !failed_line &&
+				 (atomic_load(&two_received[0]) <= r ||
+				  atomic_load(&two_received[1]) <= r);
+		     ms++)
+			usleep(1000);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], &res[i]), 0);
+	assert_int_equal(failed_line, 0);
+	assert_int_equal((intptr_t)res[0], 0);
+	assert_int_equal((intptr_t)res[1], 0);
+	assert_int_equal(atomic_load(&two_received[0]), TWO_ROUNDS);
+	assert_int_equal(atomic_load(&two_received[1]), TWO_ROUNDS);
+	/* both lines are free again */
+	assert_int_equal(kernel_line_raise(TWO_LINE0), -ENODEV);
+	assert_int_equal(kernel_line_raise(TWO_LINE0 + 1), -ENODEV);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(host_thread_raises),
-	    cmocka_unit_test(binding_rules),
-	    cmocka_unit_test(deadlock_without_line),
-	    cmocka_unit_test(sequential_boots),
+	    cmocka_unit_test(host_thread_raises),    cmocka_unit_test(binding_rules),
+	    cmocka_unit_test(deadlock_without_line), cmocka_unit_test(sequential_boots),
+	    cmocka_unit_test(two_nodes_own_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
