@@ -17,6 +17,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "transport/transport.h"
 
@@ -113,6 +114,7 @@ int handshake_client(int fd, const struct transport_key *key, struct transport_c
 
 	memset(c, 0, sizeof *c);
 	c->fd = fd;
+	c->start_ms = transport_now_ms();
 	address_peer(fd, c->peer, sizeof c->peer);
 	if (sodium_init() < 0) {
 		snprintf(err, size, "libsodium cannot start");
@@ -159,6 +161,7 @@ int handshake_server(int fd, const struct transport_key *key, struct transport_c
 
 	memset(c, 0, sizeof *c);
 	c->fd = fd;
+	c->start_ms = transport_now_ms();
 	address_peer(fd, c->peer, sizeof c->peer);
 	if (sodium_init() < 0) {
 		snprintf(err, size, "libsodium cannot start");
@@ -194,6 +197,14 @@ int handshake_server(int fd, const struct transport_key *key, struct transport_c
 out:
 	hs_wipe(&h);
 	return rc;
+}
+
+uint64_t transport_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void transport_close(struct transport_conn *c)

@@ -105,7 +105,11 @@ struct transport_conn {
 	int fd;
 	struct stream tx, rx;
 	char peer[64];
+	uint64_t start_ms; /* CLOCK_MONOTONIC when the handshake began */
 };
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t transport_now_ms(void);
 
 /*
  * Client: hello (nonce, ephemeral key), check the server's proof, send
