@@ -140,6 +140,7 @@ scenario: all
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/cr/restore_fail.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
+	@sh tests/migrate/loopback.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
 		{ cat $(B)/demo.log; exit 1; }
 

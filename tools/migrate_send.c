@@ -69,7 +69,7 @@ static int migrate_transfer(struct transport_conn *c, int spool, int deadline_ms
 			    uint64_t start, uint64_t *image, char *ans, size_t *alen,
 			    char *err, size_t size)
 {
-	char head[64];
+	char head[64], why[TRANSPORT_ERR_MAX / 2];
 	uint64_t now;
 
 	snprintf(head, sizeof head, MIGRATE_HEADER "%d", deadline_ms);
@@ -85,8 +85,10 @@ static int migrate_transfer(struct transport_conn *c, int spool, int deadline_ms
 		return -1;
 	}
 	address_set_timeout(c->fd, (int)(start + deadline_ms + MIGRATE_GRACE_MS - now));
-	if (stream_recv(&c->rx, ans, alen, err, size))
+	if (stream_recv(&c->rx, ans, alen, why, sizeof why)) {
+		snprintf(err, size, "no answer (%s)", why);
 		return -1;
+	}
 	if (!c->rx.final) {
 		snprintf(err, size, "the answer is not one message");
 		return -1;

@@ -27,7 +27,8 @@ int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t siz
 		if (r > 0) {
 			got += (size_t)r;
 		} else if (r == 0) {
-			snprintf(err, size, "%s: the peer closed the connection", what);
+			snprintf(err, size, "%s: the peer closed the connection%s", what,
+				 got ? " in mid-message" : "");
 			return -1;
 		} else if (errno != EINTR) {
 			io_error(errno, what, err, size);

@@ -96,7 +96,7 @@ int stream_recv(struct stream *s, void *buf, size_t *len, char *err, size_t size
 		snprintf(err, size, "stream: already ended");
 		return -1;
 	}
-	if (io_read(s->fd, hdr, 4, "stream (truncated)", err, size))
+	if (io_read(s->fd, hdr, 4, "stream", err, size))
 		return -1;
 	clen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
 	       hdr[3];
@@ -109,7 +109,7 @@ int stream_recv(struct stream *s, void *buf, size_t *len, char *err, size_t size
 		snprintf(err, size, "stream: out of memory");
 		return -1;
 	}
-	rc = io_read(s->fd, c, clen, "stream (truncated)", err, size);
+	rc = io_read(s->fd, c, clen, "stream", err, size);
 	if (!rc && crypto_secretstream_xchacha20poly1305_pull(&s->st, buf, &mlen, &tag, c,
 							      clen, NULL, 0)) {
 		snprintf(err, size,

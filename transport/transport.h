@@ -61,7 +61,8 @@ void address_peer(int fd, char *buf, size_t size);
 /* ---- io.c ---------------------------------------------------------------- */
 
 /* Exactly n bytes, or -1 with err naming `what` and why (the peer closed
- * the connection, it timed out, or the socket error). */
+ * the connection, before or in the middle of the n bytes; it timed out;
+ * or the socket error). */
 int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t size);
 int io_write(int fd, const void *buf, size_t n, const char *what, char *err, size_t size);
 
