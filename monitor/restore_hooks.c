@@ -77,7 +77,8 @@ static int prepare_proxies(struct rs *rs)
 		if (!hooked(rs, p))
 			continue;
 		rs->what = p->type->name;
-		if ((rc = restore_forced(rs, p->type->name)) || (rc = p->type->prepare(p, rs)))
+		if ((rc = restore_forced(rs, p->type->name)) ||
+		    (rc = p->type->prepare(p, rs)))
 			return rc;
 		p->prepared = 1;
 	}
