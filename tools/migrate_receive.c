@@ -19,7 +19,8 @@
 #include <unistd.h>
 #include "tools/migrate.h"
 
-/* The test hook of tests/migrate/loopback.sh: stall this long after the
+/* Test hooks of tests/migrate/loopback.sh, read from the environment of
+ * the destination node.  This one: stall this long after the
  * handshake, before reading the stream (a destination killed or slow
  * while the image is in flight). */
 static void migrate_test_stall(const char *peer)
@@ -32,6 +33,17 @@ static void migrate_test_stall(const char *peer)
 	fprintf(stderr, "capsule node: test: migration from %s stalls %ld ms\n", peer,
 		ms);
 	usleep((useconds_t)ms * 1000);
+}
+
+/* The test hook that shows the stream is the image: keep a copy of
+ * what arrived (a hard link to the spool file) at this path. */
+static void migrate_test_keep(const char *spool)
+{
+	const char *path = getenv("CAPSULE_TEST_MIGRATE_KEEP");
+
+	if (path && path[0] && link(spool, path))
+		fprintf(stderr, "capsule node: test: cannot keep the image as %s: %s\n",
+			path, strerror(errno));
 }
 
 /* The request line: 0 with *deadline_ms, or -1 with err. */
@@ -90,6 +102,7 @@ static int migrate_restore(struct transport_conn *c, const char *spool, int fd,
 		snprintf(ans, size, "error: %.400s", err);
 		return -1;
 	}
+	migrate_test_keep(spool);
 	if (transport_now_ms() > c->start_ms + (uint64_t)deadline_ms) {
 		snprintf(ans, size, "error: the image came after the deadline (%d ms)",
 			 deadline_ms);

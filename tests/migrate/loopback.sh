@@ -119,15 +119,22 @@ sed 's/name="counter"/name="other"/' examples/empty-node.xml >"$tmp/other.xml"
 start_node W examples/empty-node.xml --listen "127.0.0.1:$pW" --key "$tmp/other.key"
 start_node S "$tmp/other.xml" --listen "127.0.0.1:$pS" --key "$tmp/key"
 start_node U examples/counter-node.xml --listen "127.0.0.1:$pU" --key "$tmp/key"
-start_node B examples/empty-node.xml --listen "127.0.0.1:$pB" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_KEEP=$tmp/received.img start_node B examples/empty-node.xml \
+	--listen "127.0.0.1:$pB" --key "$tmp/key"
+start_node N examples/empty-node.xml
 CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K examples/empty-node.xml \
 	--listen "127.0.0.1:$pK" --key "$tmp/key"
 CAPSULE_TEST_MIGRATE_STALL_MS=3000 start_node T examples/empty-node.xml \
 	--listen "127.0.0.1:$pT" --key "$tmp/key"
-for n in W S U B K T; do wait_node $n; done
+for n in W S U B K T N; do wait_node $n; done
 start_node A examples/counter-node.xml --key "$tmp/key"
 wait_node A
 wait_count "$tmp/A.log" 1 || die "A does not count"
+
+# 0. a node without a key cannot migrate
+expect_err "no key: refused" "error: counter: this node has no key (start it with --key FILE)" \
+	"$cap" migrate --node "$tmp/N.sock" counter --to "127.0.0.1:$pB"
+kill -TERM "$pid_N"
 
 # 1. a destination with another key
 expect_err "wrong key refused" "does not hold our key (the target runs on here)" \
@@ -202,6 +209,15 @@ grep -q "monitor: target released" "$tmp/A.log" || bad "A's monitor did not rele
 contiguous "$(counts "$tmp/A.log"; counts "$tmp/B.log")" &&
 	ok "A -> B: $(cat "$tmp/ok.out"); counts 1..$last on A, $((last + 1))..$(last_count "$tmp/B.log") on B" ||
 	bad "counts lost or repeated between A and B"
+# the decrypted stream B received is the image file: inspect decodes it
+size=$(sed -n 's/.* image \([0-9]*\) bytes.*/\1/p' "$tmp/ok.out")
+if "$cap" inspect "$tmp/received.img" >"$tmp/inspect.out" 2>&1 &&
+   grep -q "slow_counter" "$tmp/inspect.out" &&
+   [ "$(stat -c %s "$tmp/received.img")" = "$size" ]; then
+	ok "the stream B received is an image: capsule inspect decodes it"
+else
+	bad "capsule inspect on the received stream: $(head -n 5 "$tmp/inspect.out")"
+fi
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"
