@@ -222,4 +222,16 @@ for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"
 done
+# every node stops cleanly on SIGTERM, listener included, and no
+# sanitizer (make san-test) reported anything
+for n in A B W S U T; do
+	eval "p=\$pid_$n"
+	kill -TERM "$p" 2>/dev/null
+	wait "$p" 2>/dev/null || bad "node $n did not stop cleanly on SIGTERM"
+done
+pids=
+if grep -l "Sanitizer\|runtime error" "$tmp"/*.log 2>/dev/null; then
+	bad "sanitizer reports in the node logs"
+	grep -h -A5 "Sanitizer\|runtime error" "$tmp"/*.log | head -n 30
+fi
 exit $fail
