@@ -35,7 +35,7 @@ endif
 CC ?= cc
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
 	-Iinclude -Ibase/include -I. $(UC_CFLAGS) $(SANFLAGS) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
+HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash -lsodium $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
 TEST_LDLIBS := -lcmocka
 
 GUEST_CFLAGS := -std=gnu11 -O2 -flto -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
@@ -58,10 +58,11 @@ INIT_SRC := $(wildcard init/*.c)
 MONITOR_SRC := $(wildcard monitor/*.c)
 TOOL_SRC := $(filter-out tools/capsule.c,$(wildcard tools/*.c))
 IMAGE_SRC := $(wildcard image/*.c)
+TRANSPORT_SRC := $(wildcard transport/*.c)
 SDK_SRC := $(wildcard sdk/*.S sdk/*.c)
 
 HOST_OBJ := $(patsubst %.c,$(B)/host/%.o,$(KERNEL_SRC) $(BASE_SRC) $(BASE_NATIVE_SRC) \
-	$(CORE_SRC) $(CONFIG_SRC) $(LOADER_SRC) $(INIT_SRC) $(MONITOR_SRC) $(TOOL_SRC) $(IMAGE_SRC))
+	$(CORE_SRC) $(CONFIG_SRC) $(LOADER_SRC) $(INIT_SRC) $(MONITOR_SRC) $(TOOL_SRC) $(IMAGE_SRC) $(TRANSPORT_SRC))
 GUEST_LIB_OBJ := $(patsubst %,$(B)/guest/%.o,$(BASE_SRC) $(BASE_GUEST_SRC) $(LIBC_SRC) $(SDK_SRC))
 
 COMPONENTS := $(notdir $(wildcard components/*))
@@ -144,6 +145,7 @@ scenario: all
 	@sh tests/cr/binary_check.sh $(B)
 	@sh tests/cr/pending_signal.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
+	@sh tests/migrate/loopback.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
 		{ cat $(B)/demo.log; exit 1; }
 

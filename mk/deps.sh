@@ -3,7 +3,7 @@
 # Runs apt-get only as root; otherwise names what is missing and fails.
 set -e
 pkgs="gcc make pkg-config libunicorn-dev libzstd-dev libxxhash-dev libxml2-dev \
-libcmocka-dev libcap-dev clang-format"
+libcmocka-dev libcap-dev libsodium-dev clang-format"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

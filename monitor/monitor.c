@@ -11,7 +11,8 @@
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
  *   that restores FILE at start, or waits for the control plane's restore
  *   (docs/cr.md).  The monitor registers control endpoint NAME (its
- *   <start> name) for `capsule checkpoint` / `capsule restore`.
+ *   <start> name) for `capsule checkpoint` / `capsule restore` and the
+ *   steps of `capsule migrate` (freeze, thaw, release).
  *
  * The <test> element is a hook for scenario tests until the control
  * socket exists: after the given time a trigger thread asks the control
@@ -212,9 +213,46 @@ void monitor_target_ended(struct monitor *mon, int code)
 	parent_exit(mon->env->parent, code);
 }
 
+static void release_deferred(void *arg)
+{
+	struct monitor *mon = arg;
+
+	env_log(mon->env, "monitor: target released: it runs on at the migration's "
+			  "destination");
+	mon->state = MON_EXITED;
+	monitor_target_ended(mon, 0);
+}
+
+/* The migration ops (tools/migrate_send.c): freeze = checkpoint to a
+ * file and stay paused; then thaw (resume: the migration failed) or
+ * release (end: the destination runs it).  0 or -errno. */
+static int control_migration(struct monitor *mon, enum control_op op, const char *path)
+{
+	int rc;
+
+	if (op == CONTROL_FREEZE) {
+		if (mon->frozen)
+			return -EBUSY;
+		if (!(rc = monitor_checkpoint_image(mon, path, 1)))
+			mon->frozen = 1;
+		return rc;
+	}
+	if (!mon->frozen)
+		return -EINVAL;
+	mon->frozen = 0;
+	if (op == CONTROL_THAW) {
+		env_log(mon->env, "monitor: target resumed: the migration failed");
+		monitor_resume(mon);
+	} else {
+		mon->state = MON_EXITED; /* no request takes it any more */
+		ep_defer(mon->env->ep, release_deferred, mon);
+	}
+	return 0;
+}
+
 /* A request of the control plane (capsule node --control), on the
- * entrypoint: checkpoint to a file (the target runs on), or restore a
- * file into this monitor if it has no target. */
+ * entrypoint: checkpoint to a file (the target runs on), restore a
+ * file into this monitor if it has no target, or a migration step. */
 static void control_request(struct control_mailbox *mb, const struct control_request *req,
 			    void *arg)
 {
@@ -222,9 +260,11 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 	int rc = -EOPNOTSUPP;
 
 	if (req->op == CONTROL_CHECKPOINT)
-		rc = monitor_checkpoint_image(mon, req->path, 0);
+		rc = mon->frozen ? -EBUSY : monitor_checkpoint_image(mon, req->path, 0);
 	else if (req->op == CONTROL_RESTORE)
 		rc = monitor_restore_image(mon, req->path);
+	else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE))
+		rc = control_migration(mon, req->op, req->path);
 	if (rc)
 		control_done(mb, "error: %s: %s", req->name, strerror(-rc));
 	else
@@ -240,7 +280,9 @@ static void control_open(struct monitor *mon)
 	name = name ? name + 1 : label;
 	while (*name == ' ')
 		name++;
-	if (control_endpoint_open(mon->env, name, CONTROL_CHECKPOINT | CONTROL_RESTORE,
+	if (control_endpoint_open(mon->env, name,
+				  CONTROL_CHECKPOINT | CONTROL_RESTORE | CONTROL_FREEZE |
+				      CONTROL_THAW | CONTROL_RELEASE,
 				  control_request, mon, &mon->endpoint))
 		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }

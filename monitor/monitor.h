@@ -70,6 +70,7 @@ struct monitor {
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
 	int restoring;	    /* a same-node restore is under way */
+	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	uint64_t proxy_gen; /* the last proxy's gen */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	/* signals drained from the source at the last checkpoint (re-submitted

@@ -8,6 +8,7 @@
 #include "tools/control.h"
 #include "tools/inspect.h"
 #include "tools/node.h"
+#include "transport/transport.h"
 
 #define MAX_ROM_DIRS 8
 
@@ -15,9 +16,14 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: capsule run [--rom DIR]... CONFIG\n"
 			"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
+			"                    [--listen HOST:PORT] [--key FILE]\n"
 			"       capsule ps --node SOCK\n"
 			"       capsule checkpoint --node SOCK NAME -o IMAGE\n"
-			"       capsule restore --node SOCK IMAGE [NAME]\n");
+			"       capsule restore --node SOCK IMAGE [NAME]\n"
+			"       capsule migrate --node SOCK NAME --to HOST:PORT "
+			"[--timeout SECONDS]\n"
+			"       capsule keygen FILE\n"
+			"       capsule inspect IMAGE [--json]\n");
 	return 2;
 }
 
@@ -45,6 +51,22 @@ static int cmd_run(int argc, char **argv)
 	return node_run(config, rom, nrom);
 }
 
+/* `capsule keygen FILE`: a new pre-shared key for node-to-node links. */
+static int cmd_keygen(int argc, char **argv)
+{
+	char err[TRANSPORT_ERR_MAX];
+
+	if (argc != 1 || argv[0][0] == '-') {
+		fprintf(stderr, "usage: capsule keygen FILE\n");
+		return 2;
+	}
+	if (key_generate(argv[0], err, sizeof err)) {
+		fprintf(stderr, "capsule keygen: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -55,12 +77,14 @@ int main(int argc, char **argv)
 		return inspect_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "node"))
 		return control_node_cli(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "keygen"))
+		return cmd_keygen(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "ps") || !strcmp(argv[1], "checkpoint") ||
-	    !strcmp(argv[1], "restore"))
+	    !strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate"))
 		return control_cli(argv[1], argc - 2, argv + 2);
 	fprintf(stderr,
 		"capsule: unknown command '%s' (run, node, ps, checkpoint, restore, "
-		"inspect)\n",
+		"migrate, keygen, inspect)\n",
 		argv[1]);
 	return 2;
 }

@@ -218,6 +218,12 @@ static const char *control_op_name(enum control_op op)
 		return "restore";
 	case CONTROL_STOP:
 		return "stop";
+	case CONTROL_FREEZE:
+		return "freeze";
+	case CONTROL_THAW:
+		return "thaw";
+	case CONTROL_RELEASE:
+		return "release";
 	}
 	return "?";
 }

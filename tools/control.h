@@ -9,6 +9,7 @@
 #include <capsule/control.h>
 
 #define CONTROL_ENDPOINTS 32 /* lines 0..31 of the kernel's external lines */
+#define CONTROL_LINE_MAX  (CONTROL_PATH_MAX + 2 * CONTROL_NAME_MAX)
 
 /* Called with each line the endpoint produces (progress, reply, final). */
 typedef void (*control_line_fn)(const char *line, void *arg);
@@ -27,13 +28,21 @@ int control_exists(const char *name);
 /* The node ended: drop every endpoint, fail the calls waiting on them. */
 void control_reset(void);
 
-/* `capsule node CONFIG --control SOCK [--rom DIR]...` (argv after "node"):
- * node_run plus the control socket; runs until SIGINT/SIGTERM, then
- * removes the socket.  Exit code as node_run's (2 on a usage error). */
+/* control_call, keeping only the final line in last (or the error line
+ * for a request it could not deliver): 0 if it starts with "ok", else -1. */
+int control_call_final(const struct control_request *req, char *last, size_t size);
+/* The target an image file names (its header's label, last element) into
+ * name[CONTROL_NAME_MAX]; 0, or -1 with an "error: ..." line in err. */
+int control_image_target(const char *path, char *name, char *err, size_t size);
+
+/* `capsule node CONFIG --control SOCK [--rom DIR]... [--listen HOST:PORT]
+ * [--key FILE]` (argv after "node"): node_run plus the control socket
+ * and, with --listen, the migration listener; runs until SIGINT/SIGTERM,
+ * then removes the socket.  Exit code as node_run's (2 on a usage error). */
 int control_node_cli(int argc, char **argv);
 
-/* `capsule ps|checkpoint|restore --node SOCK ...`: argv after the command
- * name.  0, 1 on an "error:" answer, 2 on a usage or connection error. */
+/* `capsule ps|checkpoint|restore|migrate --node SOCK ...`: argv after the
+ * command name.  0, 1 on an "error:" answer, 2 on a usage or connection error. */
 int control_cli(const char *cmd, int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * The control clients: `capsule ps|checkpoint|restore --node SOCK ...`
+ * The control clients: `capsule ps|checkpoint|restore|migrate --node SOCK ...`
  * send one request line to a node's control socket (tools/control_server.c)
  * and print its answer.  Reply lines go to stdout; "progress: N%" lines
  * are shown on stderr only when it is a terminal; an "error: ..." line
@@ -24,6 +24,9 @@ static int control_usage(const char *cmd)
 		fprintf(stderr, "usage: capsule ps --node SOCK\n");
 	else if (!strcmp(cmd, "checkpoint"))
 		fprintf(stderr, "usage: capsule checkpoint --node SOCK NAME -o IMAGE\n");
+	else if (!strcmp(cmd, "migrate"))
+		fprintf(stderr, "usage: capsule migrate --node SOCK NAME --to HOST:PORT "
+				"[--timeout SECONDS]\n");
 	else
 		fprintf(stderr, "usage: capsule restore --node SOCK IMAGE [NAME]\n");
 	return 2;
@@ -144,17 +147,47 @@ static int control_request(const char *cmd, const char *sock, const char *reques
 	return failed;
 }
 
+/* `migrate NAME --to HOST:PORT [--timeout SECONDS]`: the node does it. */
+static int control_migrate_cli(const char *sock, const char *name, const char *to,
+			       const char *timeout)
+{
+	char req[CONTROL_NAME_MAX + 256], *end;
+	double s = timeout ? strtod(timeout, &end) : 30;
+
+	if (timeout && (*end || end == timeout || !(s >= 0.1 && s <= 3600))) {
+		fprintf(stderr,
+			"capsule migrate: --timeout %s: not a number of seconds "
+			"from 0.1 to 3600\n",
+			timeout);
+		return 2;
+	}
+	if (strlen(name) >= CONTROL_NAME_MAX || strlen(to) > 128 ||
+	    strpbrk(to, " \t\n")) {
+		fprintf(stderr,
+			"capsule migrate: %s: not a component name and HOST:PORT\n",
+			name);
+		return 2;
+	}
+	snprintf(req, sizeof(req), "migrate %s %s %ld", name, to, (long)(s * 1000));
+	return control_request("migrate", sock, req);
+}
+
 int control_cli(const char *cmd, int argc, char **argv)
 {
 	const char *sock = NULL, *out = NULL, *pos[2] = {NULL, NULL};
+	const char *to = NULL, *timeout = NULL;
 	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
-	int npos = 0;
+	int npos = 0, migrate = !strcmp(cmd, "migrate");
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--node") && i + 1 < argc) {
 			sock = argv[++i];
-		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc && !migrate) {
 			out = argv[++i];
+		} else if (!strcmp(argv[i], "--to") && i + 1 < argc && migrate) {
+			to = argv[++i];
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && migrate) {
+			timeout = argv[++i];
 		} else if (argv[i][0] == '-' || npos == 2) {
 			fprintf(stderr, "capsule %s: unexpected argument '%s'\n", cmd,
 				argv[i]);
@@ -165,6 +198,11 @@ int control_cli(const char *cmd, int argc, char **argv)
 	}
 	if (!sock)
 		return control_usage(cmd);
+	if (migrate) {
+		if (npos != 1 || !to)
+			return control_usage(cmd);
+		return control_migrate_cli(sock, pos[0], to, timeout);
+	}
 	if (!strcmp(cmd, "ps")) {
 		if (npos || out)
 			return control_usage(cmd);

@@ -7,11 +7,14 @@
  *     ps
  *     checkpoint NAME PATH
  *     restore PATH NAME
+ *     migrate NAME HOST:PORT DEADLINE_MS   (tools/migrate_send.c)
  * -- answered by lines, "progress: N%" while it runs, the last one
  * starting with "ok" or "error: ".  Requests are served one at a time;
  * each goes to a control endpoint (tools/control.c) whose component
  * does the work inside the node.  PATH is absolute: the node reads and
- * writes the image itself (same host).
+ * writes the image itself (same host).  With --listen HOST:PORT and
+ * --key FILE a listener thread takes migrations from other nodes
+ * (tools/migrate_receive.c); --key alone lets this node send them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,15 +31,15 @@
 #include <unistd.h>
 #include "image/image.h"
 #include "tools/control.h"
+#include "tools/migrate.h"
 #include "tools/node.h"
-
-#define CONTROL_LINE_MAX (CONTROL_PATH_MAX + 2 * CONTROL_NAME_MAX)
 
 struct control_server {
 	int lfd;     /* listening socket */
 	int quit[2]; /* pipe: the node ended */
 	atomic_int quitting;
 	pthread_t sig_thread;
+	const struct transport_key *key; /* --key: migrations to and from here */
 };
 
 static void control_send(int fd, const char *line)
@@ -76,7 +79,7 @@ static int control_read_line(int fd, char *buf, size_t size)
 /* The target name recorded in the image at path (the last element of
  * its header's label) into name; path is then copied to the request by
  * the caller.  0 or -1 with the answer in err. */
-static int control_image_target(const char *path, char *name, char *err, size_t size)
+int control_image_target(const char *path, char *name, char *err, size_t size)
 {
 	struct image_header h;
 	const char *p, *label;
@@ -143,43 +146,110 @@ static int control_parse(char *line, struct control_request *req, char *err, siz
 	return -1;
 }
 
-static void control_serve(int fd)
+static const char *control_op_word(enum control_op op)
+{
+	switch (op) {
+	case CONTROL_PS:
+		return "ps";
+	case CONTROL_CHECKPOINT:
+		return "checkpoint";
+	case CONTROL_RESTORE:
+		return "restore";
+	case CONTROL_FREEZE:
+	case CONTROL_THAW:
+	case CONTROL_RELEASE:
+		return "migrate";
+	default:
+		return "stop";
+	}
+}
+
+/* The answer for a request control_call could not deliver (rc < 0). */
+static void control_error_line(const struct control_request *req, int rc, char *err,
+			       size_t size)
+{
+	const char *op = control_op_word(req->op);
+
+	if (rc == -ENOENT && req->op == CONTROL_PS)
+		snprintf(err, size, "error: core: no control endpoint (node starting?)");
+	else if (rc == -ENOENT)
+		snprintf(err, size, "error: %s: not under a monitor", req->name);
+	else if (rc == -EOPNOTSUPP)
+		snprintf(err, size, "error: %s: %s not supported", req->name, op);
+	else if (rc == -EBUSY)
+		snprintf(err, size, "error: %s: busy with another request", req->name);
+	else if (rc == -ESHUTDOWN)
+		snprintf(err, size, "error: %s: gone (the node stopped)", req->name);
+	else
+		snprintf(err, size, "error: %s: cannot reach it (%s)", req->name,
+			 strerror(-rc));
+}
+
+static void control_keep_last(const char *line, void *arg)
+{
+	char **last = arg;
+
+	if (!strncmp(line, "ok", 2) || !strncmp(line, "error: ", 7))
+		snprintf(last[0], (size_t)(last[1] - last[0]), "%s", line);
+}
+
+int control_call_final(const struct control_request *req, char *last, size_t size)
+{
+	char *range[2] = {last, last + size};
+	int rc;
+
+	last[0] = 0;
+	rc = control_call(req, control_keep_last, range);
+	if (rc)
+		control_error_line(req, rc, last, size);
+	else if (!last[0])
+		snprintf(last, size, "error: %s: no answer", req->name);
+	return strncmp(last, "ok", 2) ? -1 : 0;
+}
+
+/* "migrate NAME HOST:PORT DEADLINE_MS": the whole migration runs here,
+ * on the control thread (other requests wait for it). */
+static void control_migrate(struct control_server *srv, char *line, int fd)
+{
+	char *save, *name, *to, *ms, *end;
+	long deadline;
+
+	strtok_r(line, " ", &save);
+	name = strtok_r(NULL, " ", &save);
+	to = strtok_r(NULL, " ", &save);
+	ms = strtok_r(NULL, " ", &save);
+	deadline = ms ? strtol(ms, &end, 10) : 0;
+	if (!to || !ms || *end || strtok_r(NULL, " ", &save) || deadline < 100 ||
+	    deadline > 3600 * 1000 || strlen(name) >= CONTROL_NAME_MAX) {
+		control_send(fd, "error: usage: migrate NAME HOST:PORT DEADLINE_MS "
+				 "(100..3600000)");
+		return;
+	}
+	migrate_send(srv->key, name, to, (int)deadline, control_forward_line, &fd);
+}
+
+static void control_serve(struct control_server *srv, int fd)
 {
 	char line[CONTROL_LINE_MAX], err[CONTROL_LINE_MAX];
 	struct control_request req;
-	const char *op;
 	int rc;
 
 	if (control_read_line(fd, line, sizeof(line))) {
 		control_send(fd, "error: request line missing or too long");
 		return;
 	}
+	if (!strncmp(line, "migrate ", 8)) {
+		control_migrate(srv, line, fd);
+		return;
+	}
 	if (control_parse(line, &req, err, sizeof(err))) {
 		control_send(fd, err);
 		return;
 	}
-	op = req.op == CONTROL_PS	    ? "ps"
-	     : req.op == CONTROL_CHECKPOINT ? "checkpoint"
-					    : "restore";
 	rc = control_call(&req, control_forward_line, &fd);
 	if (!rc)
 		return;
-	if (rc == -ENOENT && req.op == CONTROL_PS)
-		snprintf(err, sizeof(err),
-			 "error: core: no control endpoint (node starting?)");
-	else if (rc == -ENOENT)
-		snprintf(err, sizeof(err), "error: %s: not under a monitor", req.name);
-	else if (rc == -EOPNOTSUPP)
-		snprintf(err, sizeof(err), "error: %s: %s not supported", req.name, op);
-	else if (rc == -EBUSY)
-		snprintf(err, sizeof(err), "error: %s: busy with another request",
-			 req.name);
-	else if (rc == -ESHUTDOWN)
-		snprintf(err, sizeof(err), "error: %s: gone (the node stopped)",
-			 req.name);
-	else
-		snprintf(err, sizeof(err), "error: %s: cannot reach it (%s)", req.name,
-			 strerror(-rc));
+	control_error_line(&req, rc, err, sizeof(err));
 	control_send(fd, err);
 }
 
@@ -198,7 +268,7 @@ static void *control_thread(void *arg)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		control_serve(fd);
+		control_serve(srv, fd);
 		close(fd);
 	}
 	return NULL;
@@ -268,14 +338,28 @@ err:
 	return -1;
 }
 
-static int control_node_main(const char *config, const char *sock, const char **rom_dirs,
-			     int nrom)
+struct control_node_opts {
+	const char *config, *sock, *listen, *key;
+	const char **rom;
+	int nrom;
+};
+
+static int control_node_main(const struct control_node_opts *o)
 {
 	struct control_server srv = {.lfd = -1, .quit = {-1, -1}};
+	struct listener lst = {0};
+	struct transport_key key;
+	char err[TRANSPORT_ERR_MAX];
+	const char *sock = o->sock;
 	pthread_t ctl;
 	sigset_t set, old;
 	int code;
 
+	if (o->key && key_load(o->key, &key, err, sizeof err)) {
+		fprintf(stderr, "capsule node: %s\n", err);
+		return 2;
+	}
+	srv.key = o->key ? &key : NULL;
 	srv.lfd = control_listen(sock);
 	if (srv.lfd < 0)
 		return 2;
@@ -288,7 +372,13 @@ static int control_node_main(const char *config, const char *sock, const char **
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
+	pthread_sigmask(SIG_BLOCK, &set, &old); /* the threads below inherit it */
+	if (o->listen && listener_start(&lst, o->listen, &key, migrate_receive, NULL, err,
+					sizeof err)) {
+		fprintf(stderr, "capsule node: %s\n", err);
+		code = 2;
+		goto out;
+	}
 	if (pthread_create(&ctl, NULL, control_thread, &srv)) {
 		fprintf(stderr, "capsule node: %s: cannot start the control thread\n",
 			sock);
@@ -304,7 +394,7 @@ static int control_node_main(const char *config, const char *sock, const char **
 		code = 2;
 		goto out;
 	}
-	code = node_boot(config, rom_dirs, nrom, 1);
+	code = node_boot(o->config, o->rom, o->nrom, 1);
 	atomic_store(&srv.quitting, 1);
 	control_reset();
 	(void)!write(srv.quit[1], "q", 1);
@@ -312,6 +402,8 @@ static int control_node_main(const char *config, const char *sock, const char **
 	pthread_join(ctl, NULL);
 	pthread_join(srv.sig_thread, NULL);
 out:
+	listener_stop(&lst);
+	sodium_memzero(&key, sizeof key);
 	close(srv.lfd);
 	close(srv.quit[0]);
 	close(srv.quit[1]);
@@ -324,28 +416,40 @@ out:
 
 int control_node_cli(int argc, char **argv)
 {
-	const char *rom[CONTROL_ROM_DIRS], *config = NULL, *sock = NULL;
-	int nrom = 0;
+	const char *rom[CONTROL_ROM_DIRS];
+	struct control_node_opts o = {.rom = rom};
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--rom") && i + 1 < argc &&
-		    nrom < CONTROL_ROM_DIRS) {
-			rom[nrom++] = argv[++i];
+		    o.nrom < CONTROL_ROM_DIRS) {
+			rom[o.nrom++] = argv[++i];
 		} else if (!strcmp(argv[i], "--control") && i + 1 < argc) {
-			sock = argv[++i];
-		} else if (argv[i][0] == '-' || config) {
+			o.sock = argv[++i];
+		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+			o.listen = argv[++i];
+		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			o.key = argv[++i];
+		} else if (argv[i][0] == '-' || o.config) {
 			fprintf(stderr, "capsule node: unexpected argument '%s'\n",
 				argv[i]);
-			config = sock = NULL;
+			o.config = o.sock = NULL;
 			break;
 		} else {
-			config = argv[i];
+			o.config = argv[i];
 		}
 	}
-	if (!config || !sock) {
+	if (!o.config || !o.sock) {
 		fprintf(stderr,
-			"usage: capsule node [--rom DIR]... CONFIG --control SOCK\n");
+			"usage: capsule node [--rom DIR]... CONFIG --control SOCK "
+			"[--listen HOST:PORT] [--key FILE]\n");
 		return 2;
 	}
-	return control_node_main(config, sock, rom, nrom);
+	if (o.listen && !o.key) {
+		fprintf(stderr,
+			"capsule node: --listen %s needs --key FILE (a key made by "
+			"capsule keygen; the peers hold the same)\n",
+			o.listen);
+		return 2;
+	}
+	return control_node_main(&o);
 }

@@ -59,12 +59,16 @@ enum control_op {
 	CONTROL_CHECKPOINT = 2, /* "checkpoint NAME PATH" */
 	CONTROL_RESTORE = 4,	/* "restore PATH [NAME]" */
 	CONTROL_STOP = 8,	/* internal: end the node (core, on SIGTERM) */
+	/* the steps of `capsule migrate` on the source node, to a monitor: */
+	CONTROL_FREEZE = 16,  /* checkpoint NAME to PATH, the target stays paused */
+	CONTROL_THAW = 32,    /* resume the frozen target (the migration failed) */
+	CONTROL_RELEASE = 64, /* end the frozen target (it runs at the destination) */
 };
 
 struct control_request {
 	enum control_op op;
 	char name[CONTROL_NAME_MAX]; /* the endpoint addressed */
-	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE: absolute image path */
+	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE/FREEZE: absolute image path */
 };
 
 struct control_mailbox;

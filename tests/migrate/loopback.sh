@@ -1,0 +1,237 @@
+#!/bin/sh
+# capsule migrate between nodes on 127.0.0.1 (loopback only), with a key
+# made by capsule keygen.  Node A runs slow_counter under a monitor
+# ("counter"); every refused migration must leave it counting on A
+# (frozen, then resumed: no count lost or repeated), and the successful
+# one must move it to B, where the count goes on from A's last.
+#   wrong key, no monitor for it at the destination, a destination whose
+#   monitor is busy, a peer that sends garbage (both ways), a destination
+#   killed while the image is in flight, one too slow for the deadline,
+#   then A -> B.
+b=${1:-build}
+cap=$b/capsule
+tmp=$(mktemp -d /tmp/capsule-migrate.XXXXXX)
+pids=
+fail=0
+
+bad() { echo "migrate: FAIL $*"; fail=1; }
+ok() { echo "migrate: PASS $*"; }
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	[ -n "$MIGRATE_KEEP" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+die() {
+	bad "$*"
+	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 15 "$f" | sed 's/^/  | /'; done
+	exit 1
+}
+
+cc -std=gnu11 -O2 -o "$tmp/garbage" tests/migrate/garbage.c 2>"$tmp/cc.err" ||
+	die "cannot build the garbage peer: $(cat "$tmp/cc.err")"
+
+# Ports on 127.0.0.1 for this run.
+base=$((30000 + $$ % 20000))
+pB=$base pW=$((base + 1)) pS=$((base + 2)) pU=$((base + 3))
+pG=$((base + 4)) pK=$((base + 5)) pT=$((base + 6))
+
+# start_node NAME CONFIG ARGS...: node NAME in the background, control
+# socket $tmp/NAME.sock, log $tmp/NAME.log.
+start_node() {
+	name=$1 cfg=$2
+	shift 2
+	"$cap" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
+		>"$tmp/$name.log" 2>&1 &
+	eval "pid_$name=$!"
+	pids="$pids $!"
+}
+# wait_node NAME: until its ps answers (20 s at most)
+wait_node() {
+	i=0
+	while [ $i -lt 200 ]; do
+		"$cap" ps --node "$tmp/$1.sock" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	die "node $1 did not come up"
+}
+
+counts() { sed -n 's/^\[counter\] count \([0-9]*\) (echo \1)$/\1/p' "$1"; }
+last_count() { counts "$1" | tail -n 1; }
+# contiguous "N1 N2 ...": the numbers are exactly 1..Nlast, each once
+contiguous() {
+	set -- $1
+	i=1
+	for n in "$@"; do
+		[ "$n" = $i ] || { echo "  counts: $*"; return 1; }
+		i=$((i + 1))
+	done
+}
+# wait_count LOG N: until LOG has count N (10 s at most)
+wait_count() {
+	i=0
+	while [ $i -lt 100 ]; do
+		[ "$(last_count "$1")" ] && [ "$(last_count "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+# still_on_a CASE: A counts on after CASE, with no count lost or repeated
+still_on_a() {
+	n=$(last_count "$tmp/A.log")
+	wait_count "$tmp/A.log" $((n + 1)) || die "$1: the counter stopped on A at $n"
+	contiguous "$(counts "$tmp/A.log")" || die "$1: A's counts are not 1..N"
+}
+# expect_err CASE PATTERN CMD...: exit code 1, one stderr line matching
+# PATTERN, nothing on stdout
+expect_err() {
+	name=$1 pat=$2
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ $got -ne 1 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+	   ! grep -q -- "$pat" "$tmp/err" || [ -s "$tmp/out" ]; then
+		bad "$name (rc $got, stderr: $(cat "$tmp/err"), stdout: $(cat "$tmp/out"))"
+		return 1
+	fi
+	ok "$name: $(cat "$tmp/err")"
+}
+migrate_to() {
+	port=$1
+	shift
+	"$cap" migrate --node "$tmp/A.sock" counter --to "127.0.0.1:$port" "$@"
+}
+
+"$cap" keygen "$tmp/key" && "$cap" keygen "$tmp/other.key" || die "keygen failed"
+[ "$(stat -c %a "$tmp/key")" = 600 ] || bad "the key file is not 0600"
+"$cap" node examples/empty-node.xml --control "$tmp/x.sock" --listen "127.0.0.1:$pB" \
+	>"$tmp/out" 2>"$tmp/err"
+if [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "needs --key" "$tmp/err"; then
+	ok "--listen without --key: $(cat "$tmp/err")"
+else
+	bad "--listen without --key: $(cat "$tmp/err")"
+fi
+
+# The destinations first: slow_counter ends after 30 s, all of it is
+# for the cases below.
+sed 's/name="counter"/name="other"/' examples/empty-node.xml >"$tmp/other.xml"
+start_node W examples/empty-node.xml --listen "127.0.0.1:$pW" --key "$tmp/other.key"
+start_node S "$tmp/other.xml" --listen "127.0.0.1:$pS" --key "$tmp/key"
+start_node U examples/counter-node.xml --listen "127.0.0.1:$pU" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_KEEP=$tmp/received.img start_node B examples/empty-node.xml \
+	--listen "127.0.0.1:$pB" --key "$tmp/key"
+start_node N examples/empty-node.xml
+CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K examples/empty-node.xml \
+	--listen "127.0.0.1:$pK" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_STALL_MS=3000 start_node T examples/empty-node.xml \
+	--listen "127.0.0.1:$pT" --key "$tmp/key"
+for n in W S U B K T N; do wait_node $n; done
+start_node A examples/counter-node.xml --key "$tmp/key"
+wait_node A
+wait_count "$tmp/A.log" 1 || die "A does not count"
+
+# 0. a node without a key cannot migrate
+expect_err "no key: refused" "error: counter: this node has no key (start it with --key FILE)" \
+	"$cap" migrate --node "$tmp/N.sock" counter --to "127.0.0.1:$pB"
+kill -TERM "$pid_N"
+
+# 1. a destination with another key
+expect_err "wrong key refused" "does not hold our key (the target runs on here)" \
+	migrate_to $pW
+grep -q "capsule node: refused 127.0.0.1:[0-9]*: handshake" "$tmp/W.log" ||
+	bad "W does not name the refused peer: $(cat "$tmp/W.log")"
+grep -q "monitor: checkpoint" "$tmp/A.log" && bad "A was checkpointed for a peer without the key"
+still_on_a "wrong key"
+
+# 2. a destination without a monitor for it
+expect_err "no monitor slot: refused, resumed on A" \
+	"refused it: counter: not under a monitor; resumed here" migrate_to $pS
+still_on_a "no monitor slot"
+
+# 3. a destination whose monitor has a target already
+expect_err "busy monitor: refused, resumed on A" \
+	"refused it: counter: Device or resource busy; resumed here" migrate_to $pU
+still_on_a "busy monitor"
+
+# 4. a peer that answers garbage, and a client that sends garbage to B
+"$tmp/garbage" serve $pG >"$tmp/G.log" 2>&1 &
+pids="$pids $!"
+i=0
+while ! grep -q listening "$tmp/G.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+expect_err "garbage peer" "the peer is not a capsule node" migrate_to $pG
+still_on_a "garbage peer"
+"$tmp/garbage" send $pB 2>>"$tmp/G.log"
+grep -q "refused 127.0.0.1:[0-9]*: handshake: not a capsule migration (bad greeting)" \
+	"$tmp/B.log" && "$cap" ps --node "$tmp/B.sock" >/dev/null 2>&1 &&
+	ok "garbage client refused by B in one line, B serves on" ||
+	bad "garbage client: $(cat "$tmp/B.log")"
+
+# 5. the destination is killed while the image is in flight
+migrate_to $pK >"$tmp/k.out" 2>"$tmp/k.err" &
+mig=$!
+i=0
+while ! grep -q "stalls" "$tmp/K.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.2
+kill -KILL "$pid_K"
+wait $mig
+rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/k.err")" -eq 1 ] && grep -q "resumed here" "$tmp/k.err"; then
+	ok "destination killed mid-transfer: $(cat "$tmp/k.err")"
+else
+	bad "destination killed mid-transfer: rc $rc: $(cat "$tmp/k.err" "$tmp/k.out")"
+fi
+still_on_a "destination killed"
+
+# 6. a destination too slow for the deadline: A gives up and resumes,
+# the destination refuses the late image and never runs it
+expect_err "deadline passed: resumed on A" "no answer (stream: timed out); resumed here" \
+	migrate_to $pT --timeout 0.5
+still_on_a "deadline"
+i=0
+while ! grep -q "migration from .*: [oe][kr]" "$tmp/T.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "error: the image came after the deadline" "$tmp/T.log" && [ -z "$(counts "$tmp/T.log")" ] &&
+	ok "the late destination refused the image" ||
+	bad "the late destination: $(cat "$tmp/T.log")"
+
+# 7. A -> B
+"$cap" migrate --node "$tmp/A.sock" counter --to "127.0.0.1:$pB" >"$tmp/ok.out" 2>"$tmp/ok.err" ||
+	die "migrate A -> B: $(cat "$tmp/ok.err")"
+grep -Eq "^ok counter migrated to 127.0.0.1:$pB: total [0-9]+ ms, paused [0-9]+ ms, image [1-9][0-9]* bytes" \
+	"$tmp/ok.out" && [ ! -s "$tmp/ok.err" ] || bad "migrate's figures: $(cat "$tmp/ok.out" "$tmp/ok.err")"
+last=$(last_count "$tmp/A.log")
+wait_count "$tmp/B.log" $((last + 4)) || die "B does not count on from $last"
+sleep 0.5
+[ "$(last_count "$tmp/A.log")" = "$last" ] || bad "A counts on after the migration"
+grep -q "monitor: target released" "$tmp/A.log" || bad "A's monitor did not release its target"
+[ "$(counts "$tmp/B.log" | head -n 1)" = $((last + 1)) ] ||
+	bad "B starts at $(counts "$tmp/B.log" | head -n 1), A stopped at $last"
+contiguous "$(counts "$tmp/A.log"; counts "$tmp/B.log")" &&
+	ok "A -> B: $(cat "$tmp/ok.out"); counts 1..$last on A, $((last + 1))..$(last_count "$tmp/B.log") on B" ||
+	bad "counts lost or repeated between A and B"
+# the decrypted stream B received is the image file: inspect decodes it
+size=$(sed -n 's/.* image \([0-9]*\) bytes.*/\1/p' "$tmp/ok.out")
+if "$cap" inspect "$tmp/received.img" >"$tmp/inspect.out" 2>&1 &&
+   grep -q "slow_counter" "$tmp/inspect.out" &&
+   [ "$(stat -c %s "$tmp/received.img")" = "$size" ]; then
+	ok "the stream B received is an image: capsule inspect decodes it"
+else
+	bad "capsule inspect on the received stream: $(head -n 5 "$tmp/inspect.out")"
+fi
+for n in W S U; do
+	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
+		bad "node $n restored something"
+done
+# every node stops cleanly on SIGTERM, listener included, and no
+# sanitizer (make san-test) reported anything
+for n in A B W S U T; do
+	eval "p=\$pid_$n"
+	kill -TERM "$p" 2>/dev/null
+	wait "$p" 2>/dev/null || bad "node $n did not stop cleanly on SIGTERM"
+done
+pids=
+if grep -l "Sanitizer\|runtime error" "$tmp"/*.log 2>/dev/null; then
+	bad "sanitizer reports in the node logs"
+	grep -h -A5 "Sanitizer\|runtime error" "$tmp"/*.log | head -n 30
+fi
+exit $fail
