@@ -81,7 +81,7 @@ void signals_resubmit(struct monitor *mon)
 /* Take every queued signal out of the target's signal sources (its
  * threads are paused, so its handler thread cannot race us) into
  * mon->pending and model: they are re-submitted on resume or restore. */
-static int signals_drain(struct monitor *mon, struct mon_model *model)
+static int drain_sources(struct monitor *mon)
 {
 	for (int i = 0; i < MON_MAX_PROXIES; i++) {
 		struct proxy *p = &mon->proxy[i];
@@ -104,6 +104,24 @@ static int signals_drain(struct monitor *mon, struct mon_model *model)
 			mon->pending[mon->npending++].count = m.w[1];
 		}
 	}
+	return 0;
+}
+
+/* Drain, note each timer's clock, drain again: a one-shot due up to the
+ * noted time has fired into a source by the second pass (its signal is
+ * kept), one due later has not and must fire after the checkpoint (the
+ * target's threads are paused, but core's timer is not). */
+static int signals_drain(struct monitor *mon, struct mon_model *model)
+{
+	int rc;
+
+	if ((rc = drain_sources(mon)))
+		return rc;
+	for (int i = 0; i < MON_MAX_PROXIES; i++)
+		if (mon->proxy[i].used && mon->proxy[i].type == &timer_proxy_type)
+			timer_note_drain(&mon->proxy[i]);
+	if ((rc = drain_sources(mon)))
+		return rc;
 	model->npending = mon->npending;
 	memcpy(model->pending, mon->pending, sizeof model->pending);
 	return 0;

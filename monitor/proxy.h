@@ -119,6 +119,8 @@ void region_map_forget(struct monitor *mon, struct proxy *map);
  * timer now: the one-shot time left, the time elapsed) and back. */
 struct image_timer;
 int timer_state_save(struct proxy *p, struct image_timer *t);
+/* Note the timer's clock once a checkpoint has drained the signals. */
+void timer_note_drain(struct proxy *p);
 int timer_state_load(struct proxy *p, const struct image_timer *t);
 /* The target's services (served_proxy.c): its announced roots and the
  * objects its clients get through them, served on mon->serve_ep. */

@@ -12,7 +12,9 @@
  * state[0]: badge of the registered context; state[1]: period in µs;
  * state[2]: one-shot deadline in the real session's elapsed µs (0: none);
  * state[3]: one-shot µs left to arm after an image restore;
- * state[4]: offset added to TIMER_ELAPSED (two's complement).
+ * state[4]: offset added to TIMER_ELAPSED (two's complement);
+ * state[5]: the real session's elapsed µs when the last checkpoint had
+ * drained the signals (timer_note_drain).
  * In an image they are the session's struct image_timer (image/image.h).
  */
 #include <errno.h>
@@ -48,6 +50,20 @@ static void timer_after(struct proxy *p, const struct mon_req *req, struct msg *
 		r->w[0] += p->state[4];
 }
 
+void timer_note_drain(struct proxy *p)
+{
+	uint64_t now;
+
+	p->state[5] = elapsed(p->real, &now) ? 0 : now;
+}
+
+/* Did the one-shot come due after the checkpoint drained the signals
+ * (its signal was not kept)? */
+static int oneshot_after_drain(const struct proxy *p)
+{
+	return p->state[2] && p->state[2] > p->state[5];
+}
+
 int timer_state_save(struct proxy *p, struct image_timer *t)
 {
 	uint64_t now;
@@ -57,7 +73,11 @@ int timer_state_save(struct proxy *p, struct image_timer *t)
 		return rc;
 	t->sigh = p->state[0];
 	t->period = p->state[1];
-	t->oneshot = p->state[2] > now ? p->state[2] - now : 0;
+	/* due during the pause: fire right after the restore (its firing
+	 * into the old context is not in the image) */
+	t->oneshot = p->state[2] > now	      ? p->state[2] - now
+		     : oneshot_after_drain(p) ? 1
+					      : 0;
 	t->elapsed = now + p->state[4];
 	return 0;
 }
@@ -108,6 +128,13 @@ static void timer_apply(struct proxy *p)
 	msg_reset(&m, TIMER_SIGH);
 	msg_put_cap(&m, p->next_real);
 	rc = rpc_call(p->real, &m);
+	/* same node: a one-shot that came due during the pause fired into the
+	 * old context after the checkpoint kept the signals: fire it again */
+	if (!rc && !p->state[3] && oneshot_after_drain(p)) {
+		uint64_t now;
+		if (!elapsed(p->real, &now) && p->state[2] <= now)
+			p->state[3] = 1;
+	}
 	if (!rc && p->state[3]) {
 		uint64_t now;
 		msg_reset(&m, TIMER_ONESHOT);
