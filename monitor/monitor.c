@@ -178,6 +178,7 @@ static void trigger_main(void *arg)
 
 	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0),
 		   mon->cfg.checkpoint_after_ms * 1000, &label);
+	__atomic_store_n(&mon->trigger_calling, 1, __ATOMIC_SEQ_CST);
 	msg_reset(&m, MON_CONTROL_TEST);
 	rpc_call(mon->control, &m);
 }
@@ -202,7 +203,9 @@ void monitor_target_ended(struct monitor *mon, int code)
 	 * it gone instead of waiting for this entrypoint, which joins it */
 	if (mon->control_obj.cap.idx)
 		ep_dissolve(mon->env->ep, &mon->control_obj);
-	if (mon->trigger) {
+	/* a trigger whose call is queued at this entrypoint already would
+	 * wait for it forever: it ends with the component instead */
+	if (mon->trigger && !__atomic_load_n(&mon->trigger_calling, __ATOMIC_SEQ_CST)) {
 		thread_join(mon->trigger);
 		mon->trigger = NULL;
 	}

@@ -56,6 +56,7 @@ struct monitor {
 	struct control_mailbox *endpoint; /* control plane (capsule checkpoint) */
 	cap_t exc_irq;			  /* the target CPU session's exception irq */
 	struct thread *trigger;
+	int trigger_calling; /* the trigger has sent its call (monitor.c) */
 	/* what the target's libbase reported (<capsule/checkpoint_abi.h>) */
 	uint64_t cap_map_addr, cap_map_entries, cr_report_addr, cr_abi_version;
 	struct mon_record rec[MON_MAX_RECORDS];
