@@ -130,10 +130,11 @@ static void end_prepared(struct monitor *mon, int apply)
 {
 	for (int i = 0; i < MON_MAX_PROXIES; i++) {
 		struct proxy *p = &mon->proxy[i];
-		void (*end)(struct proxy *) = apply ? p->type->apply : p->type->undo;
+		void (*end)(struct proxy *);
 
 		if (!p->prepared)
 			continue;
+		end = apply ? p->type->apply : p->type->undo;
 		if (end)
 			end(p);
 		p->prepared = 0;
