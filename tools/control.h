@@ -27,6 +27,10 @@ int control_exists(const char *name);
 /* The node ended: drop every endpoint, fail the calls waiting on them. */
 void control_reset(void);
 
+/* Parse a request line (changed in place) into req; 0, or -1 with the
+ * answer line ("error: ...") in err (tools/control_parse.c). */
+int control_parse(char *line, struct control_request *req, char *err, size_t size);
+
 /* `capsule node CONFIG --control SOCK [--rom DIR]...` (argv after "node"):
  * node_run plus the control socket; runs until SIGINT/SIGTERM, then
  * removes the socket.  Exit code as node_run's (2 on a usage error). */
