@@ -4,6 +4,8 @@
 #                node and restore it on another (mk/demo.sh)
 #   make test    install what is missing, build, run every test (also ASan/UBSan)
 #   make bench   benchmarks, each printed as a ratio against a reference
+#   make fuzz    libFuzzer targets (fuzz/) built with clang, each run for
+#                FUZZ_TIME seconds (make fuzz FUZZ_TIME=60)
 #
 # Host code (kernel, core, config, loader, init, monitor, libbase native,
 # tools) goes to $(B)/host, guest code (libbase guest, libc, components) to
@@ -73,7 +75,8 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 CAPSULE := $(B)/capsule
 
-.PHONY: all deps demo test unit scenario san-test bench format format-check clean
+.PHONY: all deps demo test unit scenario san-test bench format format-check clean \
+	fuzz fuzz-deps fuzz-build fuzz-check
 all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
 
 deps:
@@ -152,10 +155,11 @@ scenario: all
 san-test:
 	@$(MAKE) --no-print-directory SAN=1 unit scenario
 
-test: deps
+test: deps fuzz-deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory unit scenario
 	@$(MAKE) --no-print-directory san-test
+	@$(MAKE) --no-print-directory fuzz-check
 	@echo "test: all passed"
 
 bench: deps
@@ -165,6 +169,49 @@ bench: deps
 $(B)/bench/%: bench/%.c $(B)/libcapsule.a $(COMPONENT_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -o $@ $< $(B)/libcapsule.a $(HOST_LDLIBS)
+
+# ---- fuzzing ---------------------------------------------------------------
+# libFuzzer targets, one file each in fuzz/ (fuzz_TARGET.c), built with clang
+# and ASan/UBSan into build/fuzz/fuzz_TARGET from the sources they test.
+# Seeds: fuzz/corpus/TARGET/.  `make fuzz` runs each for FUZZ_TIME seconds;
+# `make test` runs each for FUZZ_RUNS executions (fuzz/run.sh).
+
+FUZZ_CC ?= clang-14
+FUZZ_TIME ?= 10
+FUZZ_RUNS ?= 3000
+FB := build/fuzz
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Iinclude -Ibase/include -I. $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+FUZZ_SRC_image := fuzz/fuzz_image.c fuzz/image_mutator.c $(IMAGE_SRC) tools/inspect.c
+FUZZ_LIBS_image := -lzstd -lxxhash
+FUZZ_SRC_control := fuzz/fuzz_control.c tools/control_parse.c
+FUZZ_LIBS_control := -Wl,--wrap=open
+FUZZ_SRC_config := fuzz/fuzz_config.c init/config.c
+FUZZ_LIBS_config := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
+FUZZ_TARGETS := image control config
+FUZZ_BIN := $(addprefix $(FB)/fuzz_,$(FUZZ_TARGETS))
+
+fuzz-deps:
+	@sh mk/fuzz-deps.sh
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+fuzz_objs = $(patsubst %.c,$(FB)/obj/%.o,$(1))
+$(FB)/fuzz_%: $$(call fuzz_objs,$$(FUZZ_SRC_$$*))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh fuzz/run.sh $(FB) time $(FUZZ_TIME)
+
+fuzz-check: fuzz-build
+	@sh fuzz/run.sh $(FB) runs $(FUZZ_RUNS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
@@ -176,3 +223,4 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(FB) -name '*.d' 2>/dev/null)

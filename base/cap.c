@@ -1,7 +1,11 @@
 /*
  * Capability values: references to cap map entries, with refcounts.
  * Releasing the last reference of a non-fixed entry unmaps its kcap from
- * the own task and frees the entry.
+ * the own task and frees the entry.  Both run under the cap map lock
+ * (base/platform.h): without it, a thread cut off between the last
+ * release's unmap and the entry's removal lets another thread that
+ * receives the same badge take the dying entry, which is then freed under
+ * it; and two refcount updates of one entry may lose one.
  */
 #include "platform.h"
 
@@ -14,10 +18,30 @@ uint64_t cap_kcap(cap_t c)
 	return cap_map_kcap(cap_map(), c.idx);
 }
 
-cap_t cap_ref(cap_t c)
+void cap_map_lock(void)
+{
+	spinlock_lock(&base_state()->cap_lock);
+}
+
+void cap_map_unlock(void)
+{
+	spinlock_unlock(&base_state()->cap_lock);
+}
+
+cap_t cap_ref_locked(cap_t c)
 {
 	if (c.idx && c.idx->id && !c.idx->fixed && c.idx->ref < CAP_REF_MAX)
 		c.idx->ref++;
+	return c;
+}
+
+cap_t cap_ref(cap_t c)
+{
+	if (!c.idx)
+		return c;
+	cap_map_lock();
+	cap_ref_locked(c);
+	cap_map_unlock();
 	return c;
 }
 
@@ -34,13 +58,11 @@ unsigned base_unmap(uint64_t kcap, unsigned flags)
 	return TAG_ERROR(tag);
 }
 
-void cap_release(cap_t c)
+static void cap_release_locked(struct cap_map *m, struct cap_index *e)
 {
-	struct cap_map *m = cap_map();
-	struct cap_index *e = c.idx;
 	uint64_t kcap;
 
-	if (!e || !e->id || e->fixed || e->ref == 0 || e->ref == CAP_REF_MAX)
+	if (!e->id || e->fixed || e->ref == 0 || e->ref == CAP_REF_MAX)
 		return;
 	if (--e->ref)
 		return;
@@ -49,4 +71,13 @@ void cap_release(cap_t c)
 		return; /* not an entry of this map: leave it alone */
 	base_unmap(kcap, UNMAP_SELF);
 	cap_map_remove(m, e);
+}
+
+void cap_release(cap_t c)
+{
+	if (!c.idx)
+		return;
+	cap_map_lock();
+	cap_release_locked(cap_map(), c.idx);
+	cap_map_unlock();
 }

@@ -327,13 +327,15 @@ int ep_handle(struct entrypoint *ep, struct utcb *u, uint64_t tag, uint64_t labe
 	ep_dispatch(ep, u, tag, label, &m, &req);
 	/* Release the request's caps now, before the reply is in the UTCB
 	 * (a last release unmaps, which uses the UTCB); one the reply still
-	 * carries waits until the reply is out. */
+	 * carries waits until the reply is out.  Whether a release will be
+	 * the last one is not asked: another thread of the component may
+	 * drop its reference meanwhile. */
 	for (unsigned i = 0; i < req.ncaps; i++) {
 		int in_reply = 0;
 
 		for (unsigned j = 0; j < m.ncaps; j++)
 			in_reply |= m.caps[j].idx == req.caps[i].idx;
-		if (in_reply && req.caps[i].idx && req.caps[i].idx->ref == 1)
+		if (in_reply && req.caps[i].idx)
 			ep->late_release[ep->nlate++] = req.caps[i];
 		else
 			cap_release(req.caps[i]);

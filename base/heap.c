@@ -7,6 +7,13 @@
  * Every block starts with a 16-byte header; payloads are 16-aligned.
  * Free blocks are kept sorted by address and coalesced with their
  * neighbours.  Chunks are never given back.
+ *
+ * The heap is shared by all threads of the component, and a guest thread
+ * is preempted anywhere: heap_alloc, heap_free and heap_check hold the
+ * heap's spinlock (struct heap.lock) over the whole free-list change,
+ * including heap_grow's calls to the PD session (they receive and may
+ * release a dataspace cap, which takes the cap map lock inside this one;
+ * see base/platform.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -120,20 +127,56 @@ void *heap_alloc(uint64_t size)
 	need = HEAP_HDR + ((size + HEAP_ALIGN - 1) & ~(HEAP_ALIGN - 1));
 	if (need < HEAP_MIN_BLOCK)
 		need = HEAP_MIN_BLOCK;
+	spinlock_lock(&h->lock);
 	p = heap_take(h, need);
 	if (!p && !heap_grow(h, need))
 		p = heap_take(h, need);
+	spinlock_unlock(&h->lock);
 	return p;
 }
 
 void heap_free(void *p)
 {
+	struct heap *h = &base_state()->heap;
 	struct heap_block *b;
 
 	if (!p || (uintptr_t)p % HEAP_ALIGN)
 		return;
 	b = (struct heap_block *)((char *)p - HEAP_HDR);
-	if (b->tag != HEAP_USED_MAGIC)
-		return; /* not ours, or freed twice: ignore rather than corrupt */
-	heap_insert_free(&base_state()->heap, b);
+	spinlock_lock(&h->lock);
+	/* not ours, or freed twice: ignore rather than corrupt */
+	if (b->tag == HEAP_USED_MAGIC)
+		heap_insert_free(h, b);
+	spinlock_unlock(&h->lock);
+}
+
+/* Walk the free list: every block inside the heap's bytes, aligned, at
+ * least HEAP_MIN_BLOCK, marked free, in address order and not adjacent to
+ * the next (they would have been coalesced). */
+static int heap_check_locked(const struct heap *h)
+{
+	uint64_t free_bytes = 0;
+
+	for (struct heap_block *b = h->free; b; b = b->next) {
+		if ((uintptr_t)b % HEAP_ALIGN || b->size % HEAP_ALIGN ||
+		    b->size < HEAP_MIN_BLOCK || b->tag != 0)
+			return -1;
+		free_bytes += b->size;
+		if (free_bytes > h->bytes)
+			return -1; /* more free than was ever added: a cycle or overlap */
+		if (b->next && (char *)b->next <= block_end(b))
+			return -1;
+	}
+	return 0;
+}
+
+int heap_check(void)
+{
+	struct heap *h = &base_state()->heap;
+	int err;
+
+	spinlock_lock(&h->lock);
+	err = heap_check_locked(h);
+	spinlock_unlock(&h->lock);
+	return err;
 }

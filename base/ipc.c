@@ -10,6 +10,12 @@
  * marked CAP_ID_INVALID in the cap map, so a reader of the map knows to
  * skip them.  A window slot whose cap was not moved (duplicate, forged)
  * has no children and is unmapped at once.
+ *
+ * insert_map runs under the cap map lock (base/platform.h) from the lookup
+ * to the reference it hands out: two threads that receive the same new
+ * badge would otherwise both insert it (the second one's cap dropped), and
+ * one that finds an entry whose last reference is being released would
+ * take it while it is freed.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -87,7 +93,7 @@ static int task_valid(uint64_t kcap)
 	return !task_op(TASK_CAP_VALID, kcap, 0, 0, 2, &r) && r == 1;
 }
 
-cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
+static cap_t insert_map_locked(struct cap_map *m, uint64_t id, uint64_t window_kcap)
 {
 	struct cap_index *e = cap_map_find(m, id);
 	uint64_t kcap;
@@ -108,19 +114,29 @@ cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
 	kcap = cap_map_kcap(m, e);
 	if (task_same(window_kcap, kcap)) {
 		base_unmap(window_kcap, UNMAP_SELF);
-		return cap_ref((cap_t){e});
+		return cap_ref_locked((cap_t){e});
 	}
 	if (!task_valid(kcap)) {
 		/* our copy was revoked: the new one takes its place */
 		if (task_move(window_kcap, kcap) != KERR_OK)
 			goto drop;
 		base_unmap(window_kcap, UNMAP_RELEASE);
-		return cap_ref((cap_t){e});
+		return cap_ref_locked((cap_t){e});
 	}
 	/* a known badge naming a different object: forged */
 drop:
 	base_unmap(window_kcap, UNMAP_SELF);
 	return CAP_INVALID;
+}
+
+cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap)
+{
+	cap_t c;
+
+	cap_map_lock();
+	c = insert_map_locked(m, id, window_kcap);
+	cap_map_unlock();
+	return c;
 }
 
 /* A call to an object of the calling thread's own entrypoint would wait
@@ -129,8 +145,10 @@ drop:
 static int rpc_call_local(struct entrypoint *ep, struct rpc_object *obj, struct msg *m)
 {
 	obj->dispatch(obj, m);
+	cap_map_lock();
 	for (unsigned i = 0; i < m->ncaps; i++)
-		cap_ref(m->caps[i]);
+		cap_ref_locked(m->caps[i]);
+	cap_map_unlock();
 	(void)ep;
 	return 0;
 }

@@ -123,12 +123,21 @@ struct entrypoint {
 #define EP_MAGIC 0xe9e9e9ULL
 
 /* Free-list heap.  Invariant: `free` is sorted by address, no two free
- * blocks are adjacent (they are coalesced); every block is 16-aligned. */
+ * blocks are adjacent (they are coalesced); every block is 16-aligned.
+ * All of it is changed only with `lock` held (heap_alloc, heap_free). */
+/* base/spinlock.c: a lock word; 0 = free. */
+struct spinlock {
+	volatile uint32_t locked;
+};
+void spinlock_lock(struct spinlock *l);
+void spinlock_unlock(struct spinlock *l);
+
 struct heap_block;
 struct heap {
 	struct heap_block *free;
 	uint64_t chunks; /* dataspaces attached so far */
 	uint64_t bytes;	 /* total bytes of all chunks */
+	struct spinlock lock;
 };
 
 /*
@@ -162,6 +171,9 @@ struct base_state {
 	struct base_signal signal;
 	/* what a checkpointer reads (base/checkpoint_report.c) */
 	struct cr_report report;
+	/* The cap map lock (base/cap.c).  It lives here, not in struct
+	 * cap_map, whose layout is the checkpoint ABI's struct cr_cap_map. */
+	struct spinlock cap_lock;
 };
 #define BASE_STATE_MAGIC 0xba5e57a7eULL
 
@@ -225,6 +237,26 @@ int base_take_cap(struct msg *m, cap_t *out);
 /* A reply that hands out no cap: if err is 0 release its caps.  Returns
  * err (a failed call has released them already). */
 int base_drop_caps(struct msg *m, int err);
+
+/*
+ * The cap map lock (base/cap.c).  Threads of a component receive and drop
+ * caps concurrently and a guest thread is preempted anywhere, so every
+ * change of the component's cap map (cap_map_insert*, _remove,
+ * _alloc_range) and of an entry's refcount is made with it held, the
+ * lookup that decides on the change included: cap_ref, cap_release and
+ * the receive path (cap_map_insert_map) take it themselves; other
+ * changers (base/thread.c) take it around their cap_map_* calls.  Held
+ * only across system calls on the own task, never across an RPC, so a
+ * holder never waits for another thread.  The heap's lock may be held
+ * when it is taken (heap_grow receives and releases a dataspace cap),
+ * never the other way round.  A spinlock (base/spinlock.c): it works
+ * before the component has threads, in threads without a struct thread and
+ * for natives as for guests; it starts zeroed with base_state.
+ */
+void cap_map_lock(void);
+void cap_map_unlock(void);
+/* cap_ref with the cap map lock held */
+cap_t cap_ref_locked(cap_t c);
 
 /* Unmap kcap from the own task (flags: UNMAP_SELF or 0); enum kerr. */
 unsigned base_unmap(uint64_t kcap, unsigned flags);

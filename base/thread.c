@@ -13,9 +13,9 @@
  * and sleeps until thread_join kills it through the CPU session and frees
  * what thread_create made.
  *
- * thread_create and thread_join serialise on the component's thread_lock,
- * since the cap map and the heap they change are shared by all threads of
- * the component.
+ * thread_create and thread_join serialise on the component's thread_lock;
+ * their changes of the cap map, which other threads change as they
+ * receive caps, are made under the cap map lock (base/platform.h).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -132,10 +132,12 @@ static void thread_window_free(struct cap_map *cm, struct thread *t)
 {
 	if (t->own_bt.window == KCAP_INVALID)
 		return;
+	cap_map_lock();
 	for (unsigned j = 0; j < RECV_WINDOW_SLOTS; j++) {
 		base_unmap(t->own_bt.window + KCAP(j), UNMAP_RELEASE);
 		cap_map_remove(cm, cap_map_entry(cm, t->own_bt.window + KCAP(j)));
 	}
+	cap_map_unlock();
 	t->own_bt.window = KCAP_INVALID;
 }
 
@@ -158,8 +160,10 @@ static void thread_free_local(struct cap_map *cm, struct thread *t)
 {
 	thread_stack_free(t);
 	thread_window_free(cm, t);
+	cap_map_lock();
 	if (t->own_bt.self.idx)
 		cap_map_remove(cm, t->own_bt.self.idx);
+	cap_map_unlock();
 	t->own_bt.self = CAP_INVALID;
 }
 
@@ -177,11 +181,13 @@ static int thread_caps(struct cap_map *cm, struct thread *t, uint64_t badge)
 {
 	struct cap_index *self, *win;
 
+	cap_map_lock();
 	self = cap_map_insert_at(cm, badge, KCAP_THREAD(t->nr, THREAD_SLOT_GATE));
+	win = self ? cap_map_alloc_range(cm, RECV_WINDOW_SLOTS) : NULL;
+	cap_map_unlock();
 	if (!self)
 		return -EEXIST;
 	t->own_bt.self = (cap_t){self};
-	win = cap_map_alloc_range(cm, RECV_WINDOW_SLOTS);
 	if (!win)
 		return -ENOSPC;
 	t->own_bt.window = cap_map_kcap(cm, win);

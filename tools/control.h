@@ -31,9 +31,13 @@ void control_reset(void);
 /* control_call, keeping only the final line in last (or the error line
  * for a request it could not deliver): 0 if it starts with "ok", else -1. */
 int control_call_final(const struct control_request *req, char *last, size_t size);
-/* The target an image file names (its header's label, last element) into
- * name[CONTROL_NAME_MAX]; 0, or -1 with an "error: ..." line in err. */
+/* The target an image file names (tools/control_parse.c) (its header's label, last
+ * element) into name[CONTROL_NAME_MAX]; 0, or -1 with an "error: ..." line in err. */
 int control_image_target(const char *path, char *name, char *err, size_t size);
+
+/* Parse a request line (changed in place) into req; 0, or -1 with the
+ * answer line ("error: ...") in err (tools/control_parse.c). */
+int control_parse(char *line, struct control_request *req, char *err, size_t size);
 
 /* `capsule node CONFIG --control SOCK [--rom DIR]... [--listen HOST:PORT]
  * [--key FILE]` (argv after "node"): node_run plus the control socket

@@ -45,5 +45,8 @@ void base_start(const struct startup_info *si);
 /* heap: backed by PD RAM dataspaces attached to the address space */
 void *heap_alloc(uint64_t size);
 void heap_free(void *p);
+/* Consistency of the heap's free list (sorted, coalesced, aligned, within
+ * the heap's chunks); 0 if consistent. */
+int heap_check(void);
 
 #endif

@@ -1,0 +1,83 @@
+/*
+ * The control protocol's request line (tools/control_server.c): "ps",
+ * "checkpoint NAME PATH" or "restore PATH [NAME]", split at spaces, into
+ * a struct control_request.  For "restore PATH" without NAME the target
+ * is the component named in the image's header.  Kept apart from the
+ * socket server so that it can be tested and fuzzed on its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "image/image.h"
+#include "tools/control.h"
+
+/* The target name recorded in the image at path (the last element of
+ * its header's label) into name; path is then copied to the request by
+ * the caller.  0 or -1 with the answer in err. */
+int control_image_target(const char *path, char *name, char *err, size_t size)
+{
+	struct image_header h;
+	const char *p, *label;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, &h, sizeof(h));
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(h) || h.magic != IMAGE_MAGIC) {
+		snprintf(err, size, "error: %.256s: %s", path,
+			 n < 0 ? strerror(errno) : "not a capsule image");
+		return -1;
+	}
+	h.label[sizeof(h.label) - 1] = 0;
+	for (label = h.label; (p = strstr(label, " -> ")); label = p + 4)
+		;
+	if (!label[0]) {
+		snprintf(err, size, "error: %.256s: the image names no component", path);
+		return -1;
+	}
+	snprintf(name, CONTROL_NAME_MAX, "%s", label);
+	return 0;
+}
+
+int control_parse(char *line, struct control_request *req, char *err, size_t size)
+{
+	char *save, *cmd = strtok_r(line, " ", &save);
+	char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save);
+	char *extra = strtok_r(NULL, " ", &save);
+
+	memset(req, 0, sizeof(*req));
+	if (!cmd) {
+		snprintf(err, size, "error: empty request");
+		return -1;
+	}
+	if (!strcmp(cmd, "ps") && !a) {
+		req->op = CONTROL_PS;
+		snprintf(req->name, sizeof(req->name), "core");
+		return 0;
+	}
+	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore")) {
+		int ckpt = cmd[0] == 'c';
+		char *name = ckpt ? a : b, *path = ckpt ? b : a;
+		if ((!name && ckpt) || !path || extra) {
+			snprintf(err, size, "error: usage: %s",
+				 ckpt ? "checkpoint NAME PATH" : "restore PATH [NAME]");
+			return -1;
+		}
+		if (path[0] != '/' || strlen(path) >= CONTROL_PATH_MAX ||
+		    (name && strlen(name) >= CONTROL_NAME_MAX)) {
+			snprintf(err, size,
+				 "error: %.64s: the image path must be absolute", path);
+			return -1;
+		}
+		req->op = ckpt ? CONTROL_CHECKPOINT : CONTROL_RESTORE;
+		snprintf(req->path, sizeof(req->path), "%s", path);
+		if (!name)
+			return control_image_target(path, req->name, err, size);
+		snprintf(req->name, sizeof(req->name), "%s", name);
+		return 0;
+	}
+	snprintf(err, size, "error: unknown command '%.64s'", cmd);
+	return -1;
+}
