@@ -21,6 +21,8 @@
 # prints one line of progress, or one line of error and exits 1.
 set -eu
 dir=${1:-third_party/unicorn-2.1.1}
+# apt resolves its Dir:: settings against its own root: give it absolute paths
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
 pkg=libunicorn-dev
 ver=2.1.1-2+b2
 suite=trixie
