@@ -1,9 +1,11 @@
 #!/bin/sh
-# Install the Debian packages capsule needs, when they are missing.
+# Install the Debian packages capsule needs, when they are missing (or the
+# packages named as arguments, e.g. by mk/fuzz-deps.sh).
 # Runs apt-get only as root; otherwise names what is missing and fails.
 set -e
 pkgs="gcc make pkg-config libunicorn-dev libzstd-dev libxxhash-dev libxml2-dev \
 libcmocka-dev libcap-dev libsodium-dev clang-format"
+[ $# -gt 0 ] && pkgs="$*"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -207,7 +207,7 @@ void control_done(struct control_mailbox *mb, const char *fmt, ...)
 	pthread_mutex_unlock(&control_lock);
 }
 
-static const char *control_op_name(enum control_op op)
+const char *control_op_name(enum control_op op)
 {
 	switch (op) {
 	case CONTROL_PS:

@@ -25,6 +25,8 @@ typedef void (*control_line_fn)(const char *line, void *arg);
 int control_call(const struct control_request *req, control_line_fn fn, void *arg);
 /* true if an endpoint of that name is registered. */
 int control_exists(const char *name);
+/* The request's name ("ps", "checkpoint", ..., "freeze"). */
+const char *control_op_name(enum control_op op);
 /* The node ended: drop every endpoint, fail the calls waiting on them. */
 void control_reset(void);
 

@@ -75,22 +75,12 @@ static int control_read_line(int fd, char *buf, size_t size)
 	return n + 1 < size ? 0 : -1;
 }
 
+/* The request's word in an error line: the migration's steps say "migrate". */
 static const char *control_op_word(enum control_op op)
 {
-	switch (op) {
-	case CONTROL_PS:
-		return "ps";
-	case CONTROL_CHECKPOINT:
-		return "checkpoint";
-	case CONTROL_RESTORE:
-		return "restore";
-	case CONTROL_FREEZE:
-	case CONTROL_THAW:
-	case CONTROL_RELEASE:
+	if (op == CONTROL_FREEZE || op == CONTROL_THAW || op == CONTROL_RELEASE)
 		return "migrate";
-	default:
-		return "stop";
-	}
+	return control_op_name(op);
 }
 
 /* The answer for a request control_call could not deliver (rc < 0). */
