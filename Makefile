@@ -187,7 +187,7 @@ FUZZ_SRC_image := fuzz/fuzz_image.c fuzz/image_mutator.c $(IMAGE_SRC) tools/insp
 FUZZ_LIBS_image := -lzstd -lxxhash
 FUZZ_SRC_control := fuzz/fuzz_control.c tools/control_parse.c
 FUZZ_LIBS_control := -Wl,--wrap=open
-FUZZ_SRC_config := fuzz/fuzz_config.c init/config.c
+FUZZ_SRC_config := fuzz/fuzz_config.c config/config.c
 FUZZ_LIBS_config := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 FUZZ_TARGETS := image control config
 FUZZ_BIN := $(addprefix $(FB)/fuzz_,$(FUZZ_TARGETS))
@@ -203,6 +203,9 @@ fuzz_objs = $(patsubst %.c,$(FB)/obj/%.o,$(1))
 $(FB)/fuzz_%: $$(call fuzz_objs,$$(FUZZ_SRC_$$*))
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
+
+# the objects are kept: a second fuzz run rebuilds nothing
+.PRECIOUS: $(FB)/obj/%.o
 
 fuzz-build: $(FUZZ_BIN)
 

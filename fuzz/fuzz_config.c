@@ -1,5 +1,5 @@
 /*
- * Fuzz target: init's config reader (config_load in init/config.c:
+ * Fuzz target: the node config reader (config_load in config/config.c:
  * libxml2 and the walk over its tree).  The input is the config file.  A
  * refused config must come with an error message; in an accepted one
  * every child has a NUL-terminated name and binary.
@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "init/config.h"
+#include "config/config.h"
 
 static int memfd = -1;
 static char path[64];
