@@ -70,10 +70,21 @@ struct badge_hash *badge_hash_make(const struct badge_map *bm)
 	return h;
 }
 
-uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old)
+int badge_hash_find(const struct badge_hash *h, uint64_t old, uint64_t *new_badge)
 {
 	for (unsigned p = badge_home(h, old); h->b[p].old_badge; p = (p + 1) & h->mask)
-		if (h->b[p].old_badge == old)
-			return h->b[p].new_badge;
-	return old;
+		if (h->b[p].old_badge == old) {
+			*new_badge = h->b[p].new_badge;
+			return 1;
+		}
+	*new_badge = old;
+	return 0;
+}
+
+uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old)
+{
+	uint64_t nb;
+
+	badge_hash_find(h, old, &nb);
+	return nb;
 }

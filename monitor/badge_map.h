@@ -27,5 +27,7 @@ struct badge_hash;
 struct badge_hash *badge_hash_make(const struct badge_map *bm);
 /* The new badge for old (old itself if the map does not name it). */
 uint64_t badge_hash_new(const struct badge_hash *h, uint64_t old);
+/* The same, and whether the map names old (1) or not (0). */
+int badge_hash_find(const struct badge_hash *h, uint64_t old, uint64_t *new_badge);
 
 #endif

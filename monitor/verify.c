@@ -21,14 +21,6 @@ static int rebadged_class(enum mon_class c)
 	       c == MON_CLASS_SEMAPHORE || c == MON_CLASS_REGION_MAP;
 }
 
-static int recreated(const struct badge_map *bm, uint64_t old)
-{
-	for (unsigned i = 0; i < bm->n; i++)
-		if (bm->pair[i].old_badge == old)
-			return 1;
-	return 0;
-}
-
 /* The id in the restored cap map at kcap, 0 if the slot is free. */
 static uint64_t id_at(const struct cr_cap_map *m, uint64_t kcap)
 {
@@ -39,11 +31,16 @@ int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *befo
 			       struct mon_model *after, const struct badge_map *bm)
 {
 	const struct cr_cap_map *m = report_cap_map(after);
+	struct badge_hash *h = badge_hash_make(bm);
 	unsigned same = 0, renewed = 0;
+	int rc = -EINVAL;
 
+	if (!h)
+		return -ENOMEM;
 	for (unsigned i = 0; m && i < before->ncaps; i++) {
 		const struct mon_model_cap *b = &before->cap[i];
-		uint64_t id = id_at(m, b->kcap), want = badge_map_new(bm, b->badge);
+		uint64_t id = id_at(m, b->kcap), want;
+		int recreated = badge_hash_find(h, b->badge, &want);
 
 		if (b->cls == MON_CLASS_SKIPPED)
 			continue;
@@ -53,25 +50,28 @@ int monitor_verify_restore_map(struct monitor *mon, const struct mon_model *befo
 				"not 0x%llx",
 				(unsigned long long)b->kcap, mon_class_name(b->cls),
 				(unsigned long long)id, (unsigned long long)want);
-			return -EINVAL;
+			goto out;
 		}
-		if (rebadged_class(b->cls) && !recreated(bm, b->badge)) {
+		if (rebadged_class(b->cls) && !recreated) {
 			env_log(
 			    mon->env, "monitor: verify: kcap 0x%llx kept badge 0x%llx",
 			    (unsigned long long)b->kcap, (unsigned long long)b->badge);
-			return -EINVAL;
+			goto out;
 		}
 		same++;
-		renewed += recreated(bm, b->badge);
+		renewed += recreated;
 	}
 	if (!m || cap_map_verify(after) || pool_fix_or_check(after, 0)) {
 		env_log(mon->env,
 			"monitor: verify: cap map or an object pool inconsistent");
-		return -EINVAL;
+		goto out;
 	}
 	env_log(mon->env,
 		"monitor: verify: %u caps at their kcaps in their classes, %u with new "
 		"badges; cap map and object pool consistent in the target",
 		same, renewed);
-	return 0;
+	rc = 0;
+out:
+	free(h);
+	return rc;
 }
