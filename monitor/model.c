@@ -31,35 +31,6 @@ void model_free(struct mon_model *model)
 	model->nregions = 0;
 }
 
-int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest)
-{
-	const uint8_t *p = host;
-
-	for (unsigned i = 0; i < model->nregions; i++) {
-		const struct mon_model_region *r = &model->region[i];
-		if (r->rm || !r->data) /* inside a managed map / no bytes */
-			continue;
-		if (p >= r->data && p < r->data + r->size) {
-			*guest = r->at + (uint64_t)(p - r->data);
-			return 0;
-		}
-	}
-	return -EFAULT;
-}
-
-int model_h2g_ptr(const struct mon_model *model, void **field)
-{
-	uint64_t g;
-	int rc;
-
-	if (!*field)
-		return 0;
-	if ((rc = model_h2g(model, *field, &g)))
-		return rc;
-	*field = (void *)(uintptr_t)g;
-	return 0;
-}
-
 static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t size,
 		int write)
 {

@@ -79,10 +79,4 @@ int model_read(const struct mon_model *model, uint64_t g, void *buf, uint64_t si
 int model_write(const struct mon_model *model, uint64_t g, const void *buf,
 		uint64_t size);
 
-/* Target address of a host pointer into model's copy; -EFAULT if none. */
-int model_h2g(const struct mon_model *model, const void *host, uint64_t *guest);
-/* Translate a pointer field in place, host -> target address (NULL stays
- * NULL): for tools that build a model from host data. */
-int model_h2g_ptr(const struct mon_model *model, void **field);
-
 #endif

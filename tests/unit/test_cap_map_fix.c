@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "monitor/restore.h"
+#include "tests/unit/model_fixture.h"
 
 #define GUEST_BASE 0x700000ULL
 #define NLIVE	   3000 /* about what one component's cap map can hold */

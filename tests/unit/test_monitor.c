@@ -18,6 +18,7 @@
 
 #include "base/platform.h"
 #include "monitor/restore.h"
+#include "tests/unit/model_fixture.h"
 #include "monitor/verify.h"
 
 static char last_log[512];
