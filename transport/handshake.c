@@ -104,14 +104,9 @@ static void hs_wipe(struct hs *h)
 	sodium_memzero(h, sizeof *h);
 }
 
-int handshake_client(int fd, const struct transport_key *key, struct transport_conn *c,
-		     char *err, size_t size)
+/* Both sides: the connection's fd, start time and peer; libsodium up. */
+static int conn_begin(struct transport_conn *c, int fd, char *err, size_t size)
 {
-	unsigned char *hc, *hsv, mac[HS_MAC];
-	char why[TRANSPORT_ERR_MAX / 2];
-	struct hs h;
-	int rc = -1;
-
 	memset(c, 0, sizeof *c);
 	c->fd = fd;
 	c->start_ms = transport_now_ms();
@@ -120,6 +115,19 @@ int handshake_client(int fd, const struct transport_key *key, struct transport_c
 		snprintf(err, size, "libsodium cannot start");
 		return -1;
 	}
+	return 0;
+}
+
+int handshake_client(int fd, const struct transport_key *key, struct transport_conn *c,
+		     char *err, size_t size)
+{
+	unsigned char *hc, *hsv, mac[HS_MAC];
+	char why[TRANSPORT_ERR_MAX / 2];
+	struct hs h;
+	int rc = -1;
+
+	if (conn_begin(c, fd, err, size))
+		return -1;
 	hc = h.transcript;
 	hsv = h.transcript + HS_HELLO;
 	hs_hello(&h, hc);
@@ -159,14 +167,8 @@ int handshake_server(int fd, const struct transport_key *key, struct transport_c
 	struct hs h;
 	int rc = -1;
 
-	memset(c, 0, sizeof *c);
-	c->fd = fd;
-	c->start_ms = transport_now_ms();
-	address_peer(fd, c->peer, sizeof c->peer);
-	if (sodium_init() < 0) {
-		snprintf(err, size, "libsodium cannot start");
+	if (conn_begin(c, fd, err, size))
 		return -1;
-	}
 	hc = h.transcript;
 	hsv = h.transcript + HS_HELLO;
 	if (io_read(fd, hc, HS_HELLO, "handshake", err, size))
