@@ -88,6 +88,8 @@ int loader_load_binary(const struct loader *l, cap_t rom, uint64_t *entry,
 		goto out;
 	if ((rc = elf_parse((const void *)(uintptr_t)host, size, img, what)))
 		goto out;
+	if (l->binary)
+		l->binary(l->ctx, (const void *)(uintptr_t)host, size);
 	for (int i = 0; i < img->nregions && !rc; i++) {
 		const struct elf_region *r = &img->region[i];
 		struct region_fill f = {img, r};

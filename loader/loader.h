@@ -22,11 +22,13 @@
  * if set, is told of every dataspace attached in the child (each ELF
  * region, the stack) right after it is; it may take its own reference
  * (cap_ref), the loader releases its own afterwards.  A non-zero return
- * of placed fails the load with that code.
+ * of placed fails the load with that code.  binary, if set, sees the
+ * binary's bytes once they passed the ELF checks (e.g. to hash them).
  */
 struct loader {
 	cap_t own_pd, child_pd;
 	int (*placed)(void *ctx, cap_t ds, uint64_t at, uint64_t size, unsigned perm);
+	void (*binary)(void *ctx, const void *data, uint64_t size);
 	void *ctx;
 };
 

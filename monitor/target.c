@@ -63,6 +63,15 @@ static int make_proxies(struct monitor *mon)
 
 /* The loader placed a dataspace in the target: the monitor keeps a
  * reference to it and records it and its attachment. */
+/* The binary's identity, from the bytes the loader loads (an image
+ * records it; a restore elsewhere checks it). */
+static void hash_binary(void *ctx, const void *data, uint64_t size)
+{
+	struct monitor *mon = ctx;
+
+	binary_id_of(data, size, &mon->binary);
+}
+
 static int placed(void *ctx, cap_t ds, uint64_t at, uint64_t size, unsigned perm)
 {
 	struct monitor *mon = ctx;
@@ -158,7 +167,8 @@ int target_start(struct monitor *mon)
 	const char *what = "";
 	uint64_t entry = 0, sp;
 	struct startup_info si = {.magic = STARTUP_MAGIC};
-	struct loader l = {.own_pd = mon->env->pd, .placed = placed, .ctx = mon};
+	struct loader l = {
+	    .own_pd = mon->env->pd, .placed = placed, .binary = hash_binary, .ctx = mon};
 	cap_t parent_cap, thread;
 	int rc;
 
@@ -169,9 +179,6 @@ int target_start(struct monitor *mon)
 	what = "cannot make its proxies";
 	if ((rc = make_proxies(mon)) ||
 	    (rc = loader_load_binary(&l, mon->rom, &entry, &what)))
-		goto err;
-	what = "cannot hash its binary";
-	if ((rc = binary_id_rom(mon->rom, mon->env->pd, &mon->binary)))
 		goto err;
 	what = "cannot create its parent interface";
 	parent_cap = ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch);
