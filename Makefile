@@ -98,6 +98,10 @@ $(B)/libcapsule.a: $(HOST_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# the version `capsule --version` prints: the checkout's description
+CAPSULE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(B)/host/tools/cli.o: HOST_CFLAGS += -DCAPSULE_VERSION='"$(CAPSULE_VERSION)"'
+
 $(CAPSULE): $(B)/host/tools/capsule.o $(B)/libcapsule.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(HOST_LDLIBS)
 

@@ -119,8 +119,11 @@ int rom_session_create(struct core *c, const char *args, struct core_session **o
 	}
 	fd = rom_open(c->cfg, name);
 	if (fd < 0) {
-		fprintf(stderr, "core: ROM \"%s\": no such file in the ROM directories\n",
+		fprintf(stderr, "core: ROM \"%s\": no such file in the ROM directories (",
 			name);
+		for (int i = 0; i < c->cfg->nrom; i++)
+			fprintf(stderr, "%s%s", i ? ", " : "", c->cfg->rom_dirs[i]);
+		fprintf(stderr, "; capsule run|node --rom DIR adds one)\n");
 		return -ENOENT;
 	}
 	rs = calloc(1, sizeof(*rs));

@@ -74,8 +74,8 @@ static int gates_have_entrypoints(struct monitor *mon, const struct mon_model *m
 	int rc;
 
 	if ((rc = report_entrypoints(model, report, ep, &n))) {
-		env_log(mon->env, "monitor: checkpoint: the target's list of entrypoints "
-				  "is unreadable");
+		monitor_why(mon, "checkpoint: the target's list of entrypoints "
+				 "is unreadable");
 		return rc;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -95,9 +95,9 @@ static int gates_have_entrypoints(struct monitor *mon, const struct mon_model *m
 		while (k < n && thread[k] != c->aux)
 			k++;
 		if (k == n) {
-			env_log(
-			    mon->env,
-			    "monitor: checkpoint: kcap 0x%llx badge 0x%llx: RPC gate of "
+			monitor_why(
+			    mon,
+			    "checkpoint: kcap 0x%llx badge 0x%llx: RPC gate of "
 			    "thread badge 0x%llx, which runs no entrypoint the target "
 			    "reported",
 			    (unsigned long long)c->kcap, (unsigned long long)c->badge,
@@ -118,17 +118,17 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 	model->ncaps = 0;
 	memset(model->count, 0, sizeof model->count);
 	if (!mon->cap_map_addr) {
-		env_log(mon->env, "monitor: checkpoint: the target reported no cap map");
+		monitor_why(mon, "checkpoint: the target reported no cap map");
 		return -ENOENT;
 	}
 	if ((rc = report_read(model, &report, why, sizeof why))) {
-		env_log(mon->env, "monitor: checkpoint refused: %s", why);
+		monitor_why(mon, "checkpoint refused: %s", why);
 		return rc;
 	}
 	m = report_cap_map(model);
 	if (!m) {
-		env_log(mon->env, "monitor: checkpoint: no cap map at 0x%llx",
-			(unsigned long long)mon->cap_map_addr);
+		monitor_why(mon, "checkpoint: no cap map at 0x%llx",
+			    (unsigned long long)mon->cap_map_addr);
 		return -EINVAL;
 	}
 	for (uint64_t i = 1; i < CAP_SLOTS; i++) {
@@ -139,10 +139,9 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 			continue;
 		c = classify(mon, i, id, &aux);
 		if (c == MON_CLASS_UNKNOWN) {
-			env_log(
-			    mon->env,
-			    "monitor: checkpoint: kcap 0x%llx badge 0x%llx fits no class",
-			    (unsigned long long)KCAP(i), (unsigned long long)id);
+			monitor_why(mon,
+				    "checkpoint: kcap 0x%llx badge 0x%llx fits no class",
+				    (unsigned long long)KCAP(i), (unsigned long long)id);
 			unknown++;
 		}
 		model->cap[model->ncaps++] = (struct mon_model_cap){KCAP(i), id, aux, c};

@@ -343,12 +343,12 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 		if (!g->used)
 			continue;
 		if (!ds || !g->size) { /* e.g. a dataspace from another component */
-			env_log(
-			    mon->env,
-			    "monitor: checkpoint: region 0x%llx (%llu bytes): dataspace "
-			    "badge 0x%llx fits no class",
-			    (unsigned long long)g->at, (unsigned long long)g->size,
-			    (unsigned long long)g->ds_badge);
+			monitor_why(mon,
+				    "checkpoint: region 0x%llx (%llu bytes): dataspace "
+				    "badge 0x%llx fits no class",
+				    (unsigned long long)g->at,
+				    (unsigned long long)g->size,
+				    (unsigned long long)g->ds_badge);
 			return -ENOTRECOVERABLE;
 		}
 		mr->rm = g->rm;
@@ -454,6 +454,7 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	    (rc = rmaps_record(mon, model)) || (rc = cap_classify(mon, model)))
 		goto err;
 	t0 = now_us() - t0; /* paused until here (and until resume or restore) */
+	mon->paused_us = t0;
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)

@@ -22,6 +22,7 @@
  * restore from what was read.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,11 +257,52 @@ static int control_migration(struct monitor *mon, enum control_op op, const char
 /* A request of the control plane (capsule node --control), on the
  * entrypoint: checkpoint to a file (the target runs on), restore a
  * file into this monitor if it has no target, or a migration step. */
+void monitor_why(struct monitor *mon, const char *fmt, ...)
+{
+	char line[sizeof mon->why];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	env_log(mon->env, "monitor: %s", line);
+	if (!mon->why[0])
+		snprintf(mon->why, sizeof mon->why, "%s", line);
+}
+
+/* The client's line for a failed request: the reason logged first, and
+ * for the errors that have one, what to do about it. */
+static void control_failed(struct control_mailbox *mb, struct monitor *mon,
+			   const struct control_request *req, int rc)
+{
+	const char *hint = "";
+
+	if (rc == -ECANCELED) {
+		control_done(mb, "error: %s: cancelled; it runs on, no image written",
+			     req->name);
+		return;
+	}
+	if (rc == -ESRCH)
+		hint = "its target is not running (restore an image into it first)";
+	else if (rc == -EBUSY && mon->frozen)
+		hint = "a migration holds it paused; retry when it is over";
+	if (!mon->why[0] && hint[0])
+		control_done(mb, "error: %s: %s", req->name, hint);
+	else if (!mon->why[0])
+		control_done(mb, "error: %s: %s (see the node's log)", req->name,
+			     strerror(-rc));
+	else
+		control_done(mb, "error: %s: %s", req->name, mon->why);
+}
+
 static void control_request(struct control_mailbox *mb, const struct control_request *req,
 			    void *arg)
 {
 	struct monitor *mon = arg;
 	int rc = -EOPNOTSUPP;
+
+	mon->why[0] = 0;
+	mon->done_note[0] = 0;
 
 	if (req->op == CONTROL_CHECKPOINT)
 		rc = mon->frozen ? -EBUSY : monitor_checkpoint_image(mon, req->path, 0);
@@ -269,9 +311,9 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 	else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE))
 		rc = control_migration(mon, req->op, req->path);
 	if (rc)
-		control_done(mb, "error: %s: %s", req->name, strerror(-rc));
+		control_failed(mb, mon, req, rc);
 	else
-		control_done(mb, "ok %s %s", req->name, req->path);
+		control_done(mb, "ok %s %s%s", req->name, req->path, mon->done_note);
 }
 
 /* The endpoint's name: the last element of the label ("init -> x"). */

@@ -83,6 +83,12 @@ struct monitor {
 	/* the ELF it runs (hashed where it is loaded or, on an image
 	 * restore, checked against the image) */
 	struct binary_id binary;
+	/* for the client of the control request being served: the first
+	 * reason a step failed (monitor_why), and what the request did (the
+	 * "ok" line's figures); paused_us: the last checkpoint's pause */
+	char why[400];
+	char done_note[200];
+	uint64_t paused_us;
 	/* services the target announced: name and its root's badge */
 	int nannounced;
 	struct {
@@ -92,6 +98,10 @@ struct monitor {
 };
 
 /* ---- monitor.c ---- */
+/* Log "monitor: MESSAGE" and keep the first one of a request in mon->why:
+ * the one-line reason its client is told. */
+void monitor_why(struct monitor *mon, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The native construct function; arg is a struct monitor_config that
  * outlives the component. */
 void monitor_construct(struct env *env, void *arg);

@@ -412,7 +412,7 @@ static int build(struct rs *rs)
 	 * memory to restore before anything is made */
 	rs->what = "its checkpoint report does not match its memory";
 	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
-		env_log(rs->mon->env, "monitor: restore: %s", why);
+		monitor_why(rs->mon, "restore: %s", why);
 		return rc;
 	}
 	if (!report_cap_map(rs->m))
@@ -504,7 +504,7 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	rc = 0;
 	goto out;
 fail:
-	env_log(mon->env, "monitor: restore failed: %s: %s", rs->what, strerror(-rc));
+	monitor_why(mon, "restore failed: %s: %s", rs->what, strerror(-rc));
 	restore_undo(rs);
 	unmap_memory(rs);
 	rollback(rs);

@@ -123,9 +123,9 @@ struct gate_batch {
 
 static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
 {
-	env_log(rs->mon->env, "monitor: restore: kcap 0x%llx badge 0x%llx (%s): %s",
-		(unsigned long long)mc->kcap, (unsigned long long)mc->badge,
-		mon_class_name(mc->cls), strerror(-rc));
+	monitor_why(rs->mon, "restore: kcap 0x%llx badge 0x%llx (%s): %s",
+		    (unsigned long long)mc->kcap, (unsigned long long)mc->badge,
+		    mon_class_name(mc->cls), strerror(-rc));
 }
 
 static int gates_flush(struct rs *rs, struct gate_batch *b)

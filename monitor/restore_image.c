@@ -12,10 +12,13 @@
  * checked for what this monitor cannot recreate (docs/cr.md).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <capsule/control.h>
 #include "image/image.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
@@ -229,9 +232,8 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
 	}
 	if (rc) {
-		env_log(mon->env,
-			"monitor: restore: cannot open its '%s' session again: %s",
-			service, strerror(-rc));
+		monitor_why(mon, "restore: cannot open its '%s' session again: %s",
+			    service, strerror(-rc));
 		return rc;
 	}
 	r = record_add(mon, MON_CLASS_ROUTED, c, 0);
@@ -340,6 +342,30 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 	return rc;
 }
 
+/* A "progress: ..." line for the client of the request being served. */
+static void control_progress_line(struct monitor *mon, const char *fmt, ...)
+{
+	char line[200];
+	va_list ap;
+
+	if (!mon->endpoint)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	control_reply(mon->endpoint, "progress: %s", line);
+}
+
+/* Bytes of memory the model carries. */
+static uint64_t model_bytes(const struct mon_model *model)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < model->nregions; i++)
+		n += model->region[i].data ? model->region[i].size : 0;
+	return n;
+}
+
 int monitor_restore_image(struct monitor *mon, const char *path)
 {
 	struct mon_model *model = calloc(1, sizeof *model);
@@ -351,22 +377,26 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	if (!model || !seed)
 		goto out;
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
-		env_log(mon->env, "monitor: restore: this monitor has a target already");
+		monitor_why(mon,
+			    "restore: this monitor runs '%s' already (a restore needs a "
+			    "monitor without a running target: end it, or restore into "
+			    "another monitor with capsule restore IMAGE NAME)",
+			    mon->cfg.binary);
 		rc = -EBUSY;
 		goto out;
 	}
+	control_progress_line(mon, "reading %s", path);
 	if ((rc = image_read(path, &im, err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
-		env_log(mon->env, "monitor: restore refused: %s", err);
+		monitor_why(mon, "restore refused: %s", err);
 		goto out;
 	}
 	if (!report_version_known(im->component.cr_abi_version)) {
-		env_log(
-		    mon->env,
-		    "monitor: restore refused: %s: the target's checkpoint ABI version "
-		    "%u is unknown (this monitor knows version %u)",
-		    path, im->component.cr_abi_version, CR_ABI_VERSION);
+		monitor_why(mon,
+			    "restore refused: %s: the target's checkpoint ABI version "
+			    "%u is unknown (this monitor knows version %u)",
+			    path, im->component.cr_abi_version, CR_ABI_VERSION);
 		rc = -EPROTONOSUPPORT;
 		goto out;
 	}
@@ -381,15 +411,14 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		goto fail;
 	}
 	if ((rc = image_to_model(im, mon, model))) {
-		env_log(mon->env,
-			"monitor: restore refused: %s: the image names what it "
-			"does not contain",
-			path);
+		monitor_why(mon,
+			    "restore refused: %s: the image names what it "
+			    "does not contain",
+			    path);
 		goto fail;
 	}
 	if ((rc = image_announced(im, mon))) {
-		env_log(mon->env, "monitor: restore refused: %s: a bad announce note",
-			path);
+		monitor_why(mon, "restore refused: %s: a bad announce note", path);
 		goto fail;
 	}
 	mon->cap_map_addr = model->cap_map_addr;
@@ -398,6 +427,12 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cr_abi_version = model->abi_version;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
+	control_progress_line(mon, "restoring %u threads, %llu bytes of memory, %u caps",
+			      model->nthreads, (unsigned long long)model_bytes(model),
+			      model->ncaps);
+	snprintf(mon->done_note, sizeof mon->done_note,
+		 ": %u threads, %llu bytes of memory, %u caps", model->nthreads,
+		 (unsigned long long)model_bytes(model), model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
 	monitor_restore_start(mon, model);
@@ -430,21 +465,37 @@ int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_pau
 		free(model);
 		return -ESRCH;
 	}
+	control_progress_line(mon, "pausing %s", mon->cfg.binary);
 	if ((rc = monitor_checkpoint(mon, model))) {
 		free(model);
 		return rc;
 	}
-	if ((rc = model_to_image(mon, model, &im))) {
-		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
+	control_progress_line(mon, "writing %llu bytes of memory",
+			      (unsigned long long)model_bytes(model));
+	if (control_cancelled(mon->endpoint)) {
+		rc = -ECANCELED;
+	} else if ((rc = model_to_image(mon, model, &im))) {
+		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
 	} else {
 		rc = image_write(path, &im, &st, err, sizeof err);
 		image_model_release(&im);
 		if (rc)
-			env_log(mon->env, "monitor: image: %s", err);
+			monitor_why(mon, "image: %s", err);
 		else
 			env_log(mon->env, "monitor: image: %llu bytes written to %s",
 				(unsigned long long)st.image_bytes, path);
+		if (!rc && control_cancelled(mon->endpoint)) {
+			unlink(path);
+			rc = -ECANCELED;
+		}
 	}
+	if (!rc)
+		snprintf(mon->done_note, sizeof mon->done_note,
+			 ": paused %.1f ms, image %llu bytes, %llu pages, %u caps, %u "
+			 "threads",
+			 mon->paused_us / 1000.0, (unsigned long long)st.image_bytes,
+			 (unsigned long long)st.pages_written, model->ncaps,
+			 model->nthreads);
 	if (rc || !keep_paused)
 		monitor_resume(mon);
 	model_free(model);

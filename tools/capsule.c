@@ -1,10 +1,14 @@
 /*
- * capsule: the command line.  `capsule run CONFIG` boots a node in the
- * foreground and exits when all of init's children have exited.
+ * capsule: the command line.  Each command is one entry of the table
+ * below: its options, positional arguments, help text and example
+ * (tools/cli.h); tools/cli.c parses argv against it and renders the
+ * help, the man page and the completion lists from it.  An option is
+ * one line here plus cli_get() in the command's function.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/inspect.h"
 #include "tools/node.h"
@@ -12,79 +16,167 @@
 
 #define MAX_ROM_DIRS 8
 
-static int usage(void)
-{
-	fprintf(stderr, "usage: capsule run [--rom DIR]... CONFIG\n"
-			"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
-			"                    [--listen HOST:PORT] [--key FILE]\n"
-			"       capsule ps --node SOCK\n"
-			"       capsule checkpoint --node SOCK NAME -o IMAGE\n"
-			"       capsule restore --node SOCK IMAGE [NAME]\n"
-			"       capsule migrate --node SOCK NAME --to HOST:PORT "
-			"[--timeout SECONDS]\n"
-			"       capsule keygen FILE\n"
-			"       capsule inspect IMAGE [--json]\n");
-	return 2;
-}
+#define OPT_NODE                                                                         \
+	{                                                                                \
+		"--node", NULL, "SOCK",                                                  \
+		    "the node's control socket (capsule node --control)", CLI_REQUIRED   \
+	}
+#define OPT_ROM                                                                          \
+	{                                                                                \
+		"--rom", NULL, "DIR",                                                    \
+		    "look for component binaries in DIR (before the defaults)",          \
+		    CLI_REPEAT                                                           \
+	}
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct cli_args *a)
 {
 	const char *rom[MAX_ROM_DIRS];
-	int nrom = 0;
-	const char *config = NULL;
+	int nrom = cli_all(a, "--rom", rom, MAX_ROM_DIRS);
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--rom")) {
-			if (i + 1 >= argc || nrom == MAX_ROM_DIRS)
-				return usage();
-			rom[nrom++] = argv[++i];
-		} else if (argv[i][0] == '-' || config) {
-			fprintf(stderr, "capsule run: unexpected argument '%s'\n",
-				argv[i]);
-			return usage();
-		} else {
-			config = argv[i];
-		}
-	}
-	if (!config)
-		return usage();
-	return node_run(config, rom, nrom);
+	return node_run(a->pos[0], rom, nrom);
 }
 
 /* `capsule keygen FILE`: a new pre-shared key for node-to-node links. */
-static int cmd_keygen(int argc, char **argv)
+static int cmd_keygen(const struct cli_args *a)
 {
 	char err[TRANSPORT_ERR_MAX];
 
-	if (argc != 1 || argv[0][0] == '-') {
-		fprintf(stderr, "usage: capsule keygen FILE\n");
-		return 2;
-	}
-	if (key_generate(argv[0], err, sizeof err)) {
+	if (key_generate(a->pos[0], err, sizeof err)) {
 		fprintf(stderr, "capsule keygen: %s\n", err);
-		return 1;
+		return CLI_FAILED;
 	}
 	return 0;
 }
 
+/* inspect keeps its own argument reader (tools/inspect.c): it gets the
+ * options given, as given, then the image. */
+static int cmd_inspect(const struct cli_args *a)
+{
+	char *argv[2 * CLI_MAX_OPTS + CLI_MAX_POS];
+	int argc = 0;
+
+	for (int i = 0; i < CLI_MAX_OPTS && a->cmd->opts[i].name; i++) {
+		if (!a->val[i])
+			continue;
+		argv[argc++] = (char *)a->cmd->opts[i].name;
+		if (a->cmd->opts[i].arg)
+			argv[argc++] = (char *)a->val[i];
+	}
+	for (int i = 0; i < a->npos; i++)
+		argv[argc++] = (char *)a->pos[i];
+	return inspect_main(argc, argv);
+}
+
+static const struct cli_cmd commands[] = {
+    {.name = "run",
+     .args = "CONFIG",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "boot a node in the foreground from an init config",
+     .text = "Boots a node in this process: the kernel, core, and init with\n"
+	     "CONFIG (an XML <config>).  Component output is prefixed by its\n"
+	     "label.  When all of init's children have exited, init prints one\n"
+	     "line per child and capsule exits: 0 if every child exited with 0,\n"
+	     "1 if one failed or faulted, 2 for a bad config.  Binaries are looked\n"
+	     "up in each --rom DIR in turn (with no --rom: build/components of\n"
+	     "the current directory), then in CONFIG's directory.",
+     .example = "  capsule run --rom build/components examples/demo.xml",
+     .opts = {OPT_ROM},
+     .run = cmd_run},
+    {.name = "node",
+     .args = "CONFIG",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "run a node that takes requests on a control socket",
+     .text = "Like run, but the node also serves the control socket SOCK for\n"
+	     "ps, checkpoint, restore and migrate, and runs until SIGINT or\n"
+	     "SIGTERM (it says when all of init's children have ended).  With\n"
+	     "--listen it takes migrations from other nodes holding the same --key.",
+     .example = "  capsule node --rom build/components examples/counter-node.xml \\\n"
+		"      --control /tmp/a.sock &\n"
+		"  capsule ps --node /tmp/a.sock",
+     .opts = {OPT_ROM,
+	      {"--control", NULL, "SOCK", "serve the control socket SOCK", CLI_REQUIRED},
+	      {"--listen", NULL, "HOST:PORT",
+	       "take migrations on HOST:PORT (needs --key)"},
+	      {"--key", NULL, "FILE", "the pre-shared key of the node-to-node link"},
+	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"}},
+     .run = control_node_cli},
+    {.name = "ps",
+     .args = "",
+     .summary = "list a node's components, threads and kernel objects",
+     .text = "Asks the node at SOCK for its components: one line each with its\n"
+	     "state, RAM, threads and capabilities, whether it runs under a\n"
+	     "monitor and how many checkpoints were taken, then the kernel's\n"
+	     "object counts.  Answered even while a checkpoint or restore runs.",
+     .example = "  capsule ps --node /tmp/a.sock\n  capsule ps --node /tmp/a.sock --json",
+     .opts = {OPT_NODE},
+     .run = control_ps_cli},
+    {.name = "checkpoint",
+     .args = "NAME",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "write a component's state to an image file",
+     .text = "Pauses component NAME (it must run under a monitor), writes its\n"
+	     "threads, memory and capabilities to IMAGE and lets it run on.  The\n"
+	     "image is written under a temporary name and renamed when complete;\n"
+	     "an existing IMAGE is kept unless --force is given.  Ctrl-C cancels:\n"
+	     "the component runs on and no file is left.",
+     .example = "  capsule checkpoint --node /tmp/a.sock counter -o counter.img",
+     .opts = {OPT_NODE,
+	      {"--output", "-o", "IMAGE", "the image file to write", CLI_REQUIRED},
+	      {"--force", "-f", NULL, "replace IMAGE if it exists"}},
+     .run = control_checkpoint_cli},
+    {.name = "restore",
+     .args = "IMAGE [NAME]",
+     .min_pos = 1,
+     .max_pos = 2,
+     .summary = "bring a component back from an image",
+     .text = "Restores IMAGE into the monitor NAME of the node at SOCK (by\n"
+	     "default the component the image names).  That monitor must have\n"
+	     "no target yet (a <start> of the monitor with no <target> binary\n"
+	     "running).  The component goes on where it was checkpointed.",
+     .example = "  capsule restore --node /tmp/b.sock counter.img",
+     .opts = {OPT_NODE},
+     .run = control_restore_cli},
+    {.name = "migrate",
+     .args = "NAME",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "move a component to another node",
+     .text = "Checkpoints NAME, sends the image to the node listening on\n"
+	     "HOST:PORT (capsule node --listen, same --key), which restores it;\n"
+	     "NAME ends here once the destination runs it, and runs on here if\n"
+	     "the migration fails.",
+     .example = "  capsule migrate --node /tmp/a.sock counter --to 127.0.0.1:7000",
+     .opts = {OPT_NODE,
+	      {"--to", NULL, "HOST:PORT", "the destination node's listener",
+	       CLI_REQUIRED},
+	      {"--timeout", NULL, "SECONDS", "give up after SECONDS (0.1 to 3600; 30)"}},
+     .run = control_migrate_cli},
+    {.name = "inspect",
+     .args = "IMAGE",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "print what an image file holds",
+     .text = "Reads and checks IMAGE (checksums, sizes, references) and prints\n"
+	     "its header, component, threads, memory regions and capabilities.",
+     .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img",
+     .opts = {{"--json", NULL, NULL, "print JSON instead of text"}},
+     .run = cmd_inspect},
+    {.name = "keygen",
+     .args = "FILE",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "make a key for node-to-node links",
+     .text = "Writes a new random pre-shared key to FILE (mode 0600).  Nodes\n"
+	     "that migrate to each other are started with the same --key FILE.",
+     .example = "  capsule keygen /tmp/link.key",
+     .run = cmd_keygen},
+};
+
 int main(int argc, char **argv)
 {
-	if (argc < 2)
-		return usage();
-	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "inspect"))
-		return inspect_main(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "node"))
-		return control_node_cli(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "keygen"))
-		return cmd_keygen(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "ps") || !strcmp(argv[1], "checkpoint") ||
-	    !strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate"))
-		return control_cli(argv[1], argc - 2, argv + 2);
-	fprintf(stderr,
-		"capsule: unknown command '%s' (run, node, ps, checkpoint, restore, "
-		"migrate, keygen, inspect)\n",
-		argv[1]);
-	return 2;
+	return cli_main(commands, (int)(sizeof commands / sizeof commands[0]), argc,
+			argv);
 }

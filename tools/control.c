@@ -32,6 +32,7 @@ struct control_mailbox {
 	 * node that stops right after answering) */
 	unsigned answered;
 	unsigned ops;
+	int cancel; /* the client asked to drop the request being served */
 	char name[CONTROL_NAME_MAX];
 	struct control_request req;
 	char out[CONTROL_OUT_MAX];
@@ -207,6 +208,41 @@ void control_done(struct control_mailbox *mb, const char *fmt, ...)
 	pthread_mutex_unlock(&control_lock);
 }
 
+int control_cancel(const char *name)
+{
+	struct control_mailbox *mb;
+	int err = 0;
+
+	pthread_mutex_lock(&control_lock);
+	mb = control_find(name);
+	if (!mb) {
+		err = -ENOENT;
+	} else if (mb->state == MB_POSTED) { /* not begun: answered here */
+		mb->state = MB_TAKEN;
+		control_emit(mb, 1, "error: %s: %s cancelled before it began", mb->name,
+			     control_op_name(mb->req.op));
+		mb->state = MB_DONE;
+		mb->answered = mb->gen + 1;
+		pthread_cond_broadcast(&control_cond);
+	} else if (mb->state == MB_TAKEN) {
+		mb->cancel = 1;
+	} else {
+		err = -ESRCH;
+	}
+	pthread_mutex_unlock(&control_lock);
+	return err;
+}
+
+int control_cancelled(struct control_mailbox *mb)
+{
+	int c;
+
+	pthread_mutex_lock(&control_lock);
+	c = mb && mb->state == MB_TAKEN && mb->cancel;
+	pthread_mutex_unlock(&control_lock);
+	return c;
+}
+
 const char *control_op_name(enum control_op op)
 {
 	switch (op) {
@@ -267,6 +303,7 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 		return err;
 	}
 	mb->req = *req;
+	mb->cancel = 0;
 	mb->out_len = 0;
 	mb->out[0] = 0;
 	mb->state = MB_POSTED;

@@ -23,6 +23,11 @@ typedef void (*control_line_fn)(const char *line, void *arg);
  * -ESHUTDOWN the endpoint or the node went away meanwhile.
  */
 int control_call(const struct control_request *req, control_line_fn fn, void *arg);
+/* Cancel the request endpoint name serves: one not yet taken is
+ * answered "cancelled" at once, one being served is marked (the component
+ * looks at control_cancelled()).  0, -ENOENT no such endpoint, -ESRCH no
+ * request. */
+int control_cancel(const char *name);
 /* true if an endpoint of that name is registered. */
 int control_exists(const char *name);
 /* The request's name ("ps", "checkpoint", ..., "freeze"). */
@@ -41,14 +46,19 @@ int control_image_target(const char *path, char *name, char *err, size_t size);
  * answer line ("error: ...") in err (tools/control_parse.c). */
 int control_parse(char *line, struct control_request *req, char *err, size_t size);
 
+struct cli_args;
 /* `capsule node CONFIG --control SOCK [--rom DIR]... [--listen HOST:PORT]
- * [--key FILE]` (argv after "node"): node_run plus the control socket
- * and, with --listen, the migration listener; runs until SIGINT/SIGTERM,
- * then removes the socket.  Exit code as node_run's (2 on a usage error). */
-int control_node_cli(int argc, char **argv);
+ * [--key FILE] [--log FILE]`: node_run plus the control socket and, with
+ * --listen, the migration listener; runs until SIGINT/SIGTERM, then
+ * removes the socket.  Exit code as node_run's (2 on a usage error). */
+int control_node_cli(const struct cli_args *a);
 
-/* `capsule ps|checkpoint|restore|migrate --node SOCK ...`: argv after the
- * command name.  0, 1 on an "error:" answer, 2 on a usage or connection error. */
-int control_cli(const char *cmd, int argc, char **argv);
+/* `capsule ps|checkpoint|restore|migrate --node SOCK ...`
+ * (tools/control_client.c): 0, 1 on an "error:" answer, 2 on a usage or
+ * connection error, 130 when cancelled with Ctrl-C. */
+int control_ps_cli(const struct cli_args *a);
+int control_checkpoint_cli(const struct cli_args *a);
+int control_restore_cli(const struct cli_args *a);
+int control_migrate_cli(const struct cli_args *a);
 
 #endif

@@ -1,40 +1,214 @@
 /*
- * The control clients: `capsule ps|checkpoint|restore|migrate --node SOCK ...`
+ * The control clients: `capsule ps|checkpoint|restore|migrate --node SOCK`
  * send one request line to a node's control socket (tools/control_server.c)
- * and print its answer.  Reply lines go to stdout; "progress: N%" lines
- * are shown on stderr only when it is a terminal; an "error: ..." line
- * goes to stderr and makes the exit code 1.  Image paths are made
- * absolute here: the node, another process, opens them itself.
+ * and print its answer.  Reply lines go to stdout; the final "ok ..." line
+ * too (with the total time added), unless -q; an "error: ..." line goes to
+ * stderr and makes the exit code 1.  "progress: ..." lines are shown on
+ * stderr only when it is a terminal (and not -q); "info: ..." lines only
+ * with -v.  Image paths are made absolute here: the node, another process
+ * on this host, opens them itself.
+ *
+ * A checkpoint is written to a temporary name next to IMAGE, created here
+ * (so a file the node could not write is named before any work), and
+ * renamed to IMAGE when the node answered "ok": an existing IMAGE is only
+ * replaced with --force.  Ctrl-C sends "cancel NAME" on a second
+ * connection: the node stops the checkpoint, the target runs on, and the
+ * temporary file is removed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+#include "tools/cli.h"
 #include "tools/control.h"
 
-static int control_usage(const char *cmd)
+/* One request as the client sees it. */
+struct client {
+	const char *cmd, *sock, *name;
+	int tty, quiet, verbose, failed, done, cancel;
+	double t0;
+	char final[CONTROL_LINE_MAX];
+};
+
+static volatile sig_atomic_t client_interrupted;
+
+static void client_sigint(int sig)
 {
-	if (!strcmp(cmd, "ps"))
-		fprintf(stderr, "usage: capsule ps --node SOCK\n");
-	else if (!strcmp(cmd, "checkpoint"))
-		fprintf(stderr, "usage: capsule checkpoint --node SOCK NAME -o IMAGE\n");
-	else if (!strcmp(cmd, "migrate"))
-		fprintf(stderr, "usage: capsule migrate --node SOCK NAME --to HOST:PORT "
-				"[--timeout SECONDS]\n");
-	else
-		fprintf(stderr, "usage: capsule restore --node SOCK IMAGE [NAME]\n");
-	return 2;
+	(void)sig;
+	client_interrupted = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int client_connect(const char *cmd, const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "capsule %s: %s: socket path too long\n", cmd, sock);
+		return -1;
+	}
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return fd;
+	fprintf(stderr,
+		"capsule %s: %s: no node listening (%s; start one with capsule node "
+		"--control %s)\n",
+		cmd, sock, strerror(errno), sock);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Print one answer line; sets c->done on the last ("ok"/"error:"). */
+static void client_show(struct client *c, const char *line)
+{
+	if (!strncmp(line, "progress: ", 10)) {
+		if (c->tty && !c->quiet)
+			fprintf(stderr, "\r\033[K%s %s: %s", c->cmd,
+				c->name ? c->name : "", line + 10);
+		return;
+	}
+	if (c->tty && !c->quiet)
+		fprintf(stderr, "\r\033[K");
+	if (!strncmp(line, "info: ", 6)) {
+		if (c->verbose)
+			fprintf(stderr, "%s\n", line + 6);
+		return;
+	}
+	if (!strncmp(line, "error: ", 7) ||
+	    (!strncmp(line, "ok", 2) && (line[2] == ' ' || !line[2]))) {
+		snprintf(c->final, sizeof c->final, "%s", line);
+		c->failed = line[0] == 'e';
+		c->done = 1;
+		return;
+	}
+	printf("%s\n", line);
+}
+
+/* "cancel NAME" on its own connection; the answer is not waited for
+ * beyond a second (the request's own connection brings the outcome). */
+static void client_cancel(struct client *c)
+{
+	char req[CONTROL_NAME_MAX + 16], ans[256];
+	int fd = client_connect(c->cmd, c->sock);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	c->cancel = 1;
+	if (fd < 0)
+		return;
+	snprintf(req, sizeof req, "cancel %s\n", c->name);
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) > 0 && poll(&p, 1, 1000) > 0)
+		(void)!read(fd, ans, sizeof ans);
+	close(fd);
+}
+
+/* Read the answer on fd into c until its last line. */
+static void client_read(struct client *c, int fd)
+{
+	char buf[CONTROL_LINE_MAX + 2];
+	size_t n = 0;
+
+	while (!c->done) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+		char *nl;
+		if (client_interrupted && !c->cancel && c->name)
+			client_cancel(c);
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		r = read(fd, buf + n, sizeof buf - 1 - n);
+		if (r <= 0)
+			return;
+		n += (size_t)r;
+		buf[n] = 0;
+		while ((nl = memchr(buf, '\n', n)) || n == sizeof buf - 1) {
+			size_t len = nl ? (size_t)(nl - buf) : n;
+			buf[len] = 0;
+			client_show(c, buf);
+			len += nl ? 1 : 0;
+			memmove(buf, buf + len, n - len);
+			n -= len;
+			if (c->done)
+				return;
+		}
+	}
+}
+
+/* Send request, read the answer into c: 0, or CLI_USAGE (printed). */
+static int client_request(struct client *c, const char *request)
+{
+	char buf[CONTROL_PATH_MAX + 256];
+	int fd = client_connect(c->cmd, c->sock);
+
+	c->tty = isatty(2);
+	c->t0 = now_s();
+	if (fd < 0)
+		return CLI_USAGE;
+	snprintf(buf, sizeof(buf), "%s\n", request);
+	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "capsule %s: %s: %s\n", c->cmd, c->sock, strerror(errno));
+		close(fd);
+		return CLI_USAGE;
+	}
+	client_read(c, fd);
+	close(fd);
+	fflush(stdout);
+	if (!c->done) {
+		fprintf(stderr,
+			"capsule %s: %s: the node closed the connection without an "
+			"answer (see the node's log)\n",
+			c->cmd, c->sock);
+		return CLI_USAGE;
+	}
+	return 0;
+}
+
+/* The final line: errors to stderr, "ok" with the total time to stdout. */
+static int client_finish(struct client *c)
+{
+	if (c->failed) {
+		fprintf(stderr, "%s\n", c->final);
+		return CLI_FAILED;
+	}
+	if (!c->quiet && strcmp(c->cmd, "ps"))
+		printf("%s%s total %.0f ms\n", c->final,
+		       strchr(c->final, ':') ? "," : ":", (now_s() - c->t0) * 1000);
+	return CLI_OK;
+}
+
+static void client_init(struct client *c, const struct cli_args *a, const char *name)
+{
+	memset(c, 0, sizeof *c);
+	c->cmd = a->cmd->name;
+	c->sock = cli_get(a, "--node");
+	c->name = name;
+	c->quiet = a->quiet;
+	c->verbose = a->verbose;
 }
 
 /* Absolute path of a file that may not exist yet (its directory must). */
-static int control_abs_path(const char *cmd, const char *path, int must_exist, char *out,
-			    size_t size)
+static int client_abs_path(const char *cmd, const char *path, int must_exist, char *out,
+			   size_t size)
 {
 	char dir[PATH_MAX], base[PATH_MAX], real[PATH_MAX];
 
@@ -51,7 +225,7 @@ static int control_abs_path(const char *cmd, const char *path, int must_exist, c
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(base, sizeof(base), "%s", path);
 	if (!realpath(dirname(dir), real)) {
-		fprintf(stderr, "capsule %s: %s: directory: %s\n", cmd, path,
+		fprintf(stderr, "capsule %s: %s: its directory: %s\n", cmd, path,
 			strerror(errno));
 		return -1;
 	}
@@ -69,158 +243,141 @@ toolong:
 	return -1;
 }
 
-static int control_connect(const char *cmd, const char *sock)
+int control_ps_cli(const struct cli_args *a)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	struct client c;
+	int rc;
 
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "capsule %s: %s: socket path too long\n", cmd, sock);
-		return -1;
-	}
-	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return fd;
-	fprintf(stderr, "capsule %s: %s: no node listening (%s)\n", cmd, sock,
-		strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	client_init(&c, a, NULL);
+	c.quiet = 1;
+	if ((rc = client_request(&c, "ps")))
+		return rc;
+	return client_finish(&c);
 }
 
-/* Print one answer line; 1 if it was the last ("ok"/"error:"), with
- * *failed set for an error. */
-static int control_show(const char *cmd, const char *line, int tty, int *failed)
+int control_restore_cli(const struct cli_args *a)
 {
-	if (!strncmp(line, "progress: ", 10)) {
-		if (tty)
-			fprintf(stderr, "\r%s: %s", cmd, line + 10);
-		return 0;
-	}
-	if (tty)
-		fprintf(stderr, "\r\033[K");
-	if (!strncmp(line, "error: ", 7)) {
-		fprintf(stderr, "%s\n", line);
-		*failed = 1;
-		return 1;
-	}
-	if (!strncmp(line, "ok", 2) && (line[2] == ' ' || !line[2])) {
-		if (strcmp(cmd, "ps"))
-			printf("%s\n", line);
-		return 1;
-	}
-	printf("%s\n", line);
-	return 0;
-}
+	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
+	struct client c;
+	int rc;
 
-/* Send request, print the answer; the exit code. */
-static int control_request(const char *cmd, const char *sock, const char *request)
-{
-	char buf[CONTROL_PATH_MAX + 256];
-	size_t n = 0;
-	int fd = control_connect(cmd, sock), tty = isatty(2), failed = 0, done = 0;
-	FILE *in;
-
-	if (fd < 0)
-		return 2;
-	snprintf(buf, sizeof(buf), "%s\n", request);
-	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) < 0 || !(in = fdopen(fd, "r"))) {
-		fprintf(stderr, "capsule %s: %s: %s\n", cmd, sock, strerror(errno));
-		close(fd);
-		return 2;
-	}
-	while (!done && fgets(buf, sizeof(buf), in)) {
-		n = strcspn(buf, "\n");
-		buf[n] = 0;
-		done = control_show(cmd, buf, tty, &failed);
-	}
-	fclose(in);
-	fflush(stdout);
-	if (!done) {
-		fprintf(stderr,
-			"capsule %s: %s: the node closed the connection without an "
-			"answer\n",
-			cmd, sock);
-		return 2;
-	}
-	return failed;
+	client_init(&c, a, a->pos[1]);
+	if (client_abs_path(c.cmd, a->pos[0], 1, path, sizeof(path)))
+		return CLI_USAGE;
+	snprintf(req, sizeof(req), "restore %s%s%s", path, a->pos[1] ? " " : "",
+		 a->pos[1] ? a->pos[1] : "");
+	if ((rc = client_request(&c, req)))
+		return rc;
+	return client_finish(&c);
 }
 
 /* `migrate NAME --to HOST:PORT [--timeout SECONDS]`: the node does it. */
-static int control_migrate_cli(const char *sock, const char *name, const char *to,
-			       const char *timeout)
+int control_migrate_cli(const struct cli_args *a)
 {
+	const char *name = a->pos[0], *to = cli_get(a, "--to");
+	const char *timeout = cli_get(a, "--timeout");
 	char req[CONTROL_NAME_MAX + 256], *end;
 	double s = timeout ? strtod(timeout, &end) : 30;
+	struct client c;
+	int rc;
 
-	if (timeout && (*end || end == timeout || !(s >= 0.1 && s <= 3600))) {
-		fprintf(stderr,
-			"capsule migrate: --timeout %s: not a number of seconds "
-			"from 0.1 to 3600\n",
-			timeout);
-		return 2;
-	}
-	if (strlen(name) >= CONTROL_NAME_MAX || strlen(to) > 128 ||
-	    strpbrk(to, " \t\n")) {
-		fprintf(stderr,
-			"capsule migrate: %s: not a component name and HOST:PORT\n",
-			name);
-		return 2;
-	}
+	if (timeout && (*end || end == timeout || !(s >= 0.1 && s <= 3600)))
+		return cli_usage_error(a->cmd,
+				       "--timeout %s: not a number of seconds from 0.1 "
+				       "to 3600",
+				       timeout);
+	if (strlen(name) >= CONTROL_NAME_MAX || strlen(to) > 128 || strpbrk(to, " \t\n"))
+		return cli_usage_error(a->cmd, "%s: not a component name and HOST:PORT",
+				       name);
+	client_init(&c, a, name);
 	snprintf(req, sizeof(req), "migrate %s %s %ld", name, to, (long)(s * 1000));
-	return control_request("migrate", sock, req);
+	if ((rc = client_request(&c, req)))
+		return rc;
+	return client_finish(&c);
 }
 
-int control_cli(const char *cmd, int argc, char **argv)
+/* Create a new temporary file next to out: its path into tmp. */
+static int client_tmp_file(const char *cmd, const char *out, char *tmp, size_t size)
 {
-	const char *sock = NULL, *out = NULL, *pos[2] = {NULL, NULL};
-	const char *to = NULL, *timeout = NULL;
-	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
-	int npos = 0, migrate = !strcmp(cmd, "migrate");
+	char dir[PATH_MAX], base[PATH_MAX];
+	int fd;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--node") && i + 1 < argc) {
-			sock = argv[++i];
-		} else if (!strcmp(argv[i], "-o") && i + 1 < argc && !migrate) {
-			out = argv[++i];
-		} else if (!strcmp(argv[i], "--to") && i + 1 < argc && migrate) {
-			to = argv[++i];
-		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && migrate) {
-			timeout = argv[++i];
-		} else if (argv[i][0] == '-' || npos == 2) {
-			fprintf(stderr, "capsule %s: unexpected argument '%s'\n", cmd,
-				argv[i]);
-			return control_usage(cmd);
-		} else {
-			pos[npos++] = argv[i];
+	snprintf(dir, sizeof dir, "%s", out);
+	snprintf(base, sizeof base, "%s", out);
+	if (snprintf(tmp, size, "%s/.%s.tmp-%ld", dirname(dir), basename(base),
+		     (long)getpid()) >= (int)size) {
+		fprintf(stderr, "capsule %s: %s: path too long\n", cmd, out);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "capsule %s: %s: cannot create a file there: %s\n", cmd,
+			out, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The complete image at tmp becomes out (replacing it only if force). */
+static int client_commit(const char *cmd, const char *tmp, const char *out, int force)
+{
+	int rc = force ? rename(tmp, out) : link(tmp, out);
+
+	if (rc) {
+		fprintf(stderr, "capsule %s: %s: %s%s\n", cmd, out, strerror(errno),
+			errno == EEXIST ? " (it appeared meanwhile; --force replaces it)"
+					: "");
+		unlink(tmp);
+		return -1;
+	}
+	if (!force)
+		unlink(tmp);
+	return 0;
+}
+
+int control_checkpoint_cli(const struct cli_args *a)
+{
+	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX], tmp[CONTROL_PATH_MAX];
+	const char *name = a->pos[0], *out = cli_get(a, "--output");
+	struct sigaction sa = {.sa_handler = client_sigint}, old;
+	int force = cli_get(a, "--force") != NULL, rc;
+	struct client c;
+	char *at;
+
+	client_init(&c, a, name);
+	if (client_abs_path(c.cmd, out, 0, path, sizeof(path)))
+		return CLI_USAGE;
+	if (!force && !access(path, F_OK)) {
+		fprintf(stderr, "capsule checkpoint: %s exists (--force replaces it)\n",
+			out);
+		return CLI_FAILED;
+	}
+	if (client_tmp_file(c.cmd, path, tmp, sizeof tmp))
+		return CLI_FAILED;
+	snprintf(req, sizeof(req), "checkpoint %s %s", name, tmp);
+	sigaction(SIGINT, &sa, &old);
+	rc = client_request(&c, req);
+	sigaction(SIGINT, &old, NULL);
+	if (rc || c.failed || c.cancel) {
+		unlink(tmp);
+		if (c.cancel) {
+			fprintf(stderr,
+				"capsule checkpoint: cancelled: %s runs on, no image "
+				"written\n",
+				name);
+			return CLI_CANCELLED;
 		}
+		return rc ? rc : client_finish(&c);
 	}
-	if (!sock)
-		return control_usage(cmd);
-	if (migrate) {
-		if (npos != 1 || !to)
-			return control_usage(cmd);
-		return control_migrate_cli(sock, pos[0], to, timeout);
+	if (client_commit(c.cmd, tmp, path, force))
+		return CLI_FAILED;
+	/* the node named the temporary file: show the image's name */
+	if ((at = strstr(c.final, tmp)) &&
+	    strlen(c.final) - strlen(tmp) + strlen(path) < sizeof c.final) {
+		char rest[CONTROL_LINE_MAX];
+		snprintf(rest, sizeof rest, "%s", at + strlen(tmp));
+		snprintf(at, sizeof c.final - (size_t)(at - c.final), "%s%s", path, rest);
 	}
-	if (!strcmp(cmd, "ps")) {
-		if (npos || out)
-			return control_usage(cmd);
-		return control_request(cmd, sock, "ps");
-	}
-	if (!strcmp(cmd, "checkpoint")) {
-		if (npos != 1 || !out)
-			return control_usage(cmd);
-		if (control_abs_path(cmd, out, 0, path, sizeof(path)))
-			return 2;
-		snprintf(req, sizeof(req), "checkpoint %s %s", pos[0], path);
-		return control_request(cmd, sock, req);
-	}
-	if (npos < 1 || out)
-		return control_usage(cmd);
-	if (control_abs_path(cmd, pos[0], 1, path, sizeof(path)))
-		return 2;
-	snprintf(req, sizeof(req), "restore %s%s%s", path, pos[1] ? " " : "",
-		 pos[1] ? pos[1] : "");
-	return control_request(cmd, sock, req);
+	return client_finish(&c);
 }

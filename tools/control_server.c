@@ -8,11 +8,15 @@
  *     checkpoint NAME PATH
  *     restore PATH NAME
  *     migrate NAME HOST:PORT DEADLINE_MS   (tools/migrate_send.c)
- * -- answered by lines, "progress: N%" while it runs, the last one
- * starting with "ok" or "error: ".  Requests are served one at a time;
- * each goes to a control endpoint (tools/control.c) whose component
- * does the work inside the node.  PATH is absolute: the node reads and
- * writes the image itself (same host).  With --listen HOST:PORT and
+ *     cancel NAME                          (the request NAME is serving)
+ * -- answered by lines, "progress: ..." while it runs, the last one
+ * starting with "ok" or "error: ".  Each connection is served by a
+ * thread of its own (at most CONTROL_CONNS at once), so that `ps` and
+ * `cancel` are answered while a checkpoint, restore or migration runs;
+ * each request goes to a control endpoint (tools/control.c) whose
+ * component does the work inside the node (one request per endpoint at
+ * a time: a second one is told the endpoint is busy).  PATH is absolute: the node reads
+ * and writes the image itself (same host).  With --listen HOST:PORT and
  * --key FILE a listener thread takes migrations from other nodes
  * (tools/migrate_receive.c); --key alone lets this node send them.
  */
@@ -24,14 +28,18 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/migrate.h"
 #include "tools/node.h"
+
+#define CONTROL_CONNS 16 /* connections served at once */
 
 struct control_server {
 	int lfd;     /* listening socket */
@@ -39,6 +47,14 @@ struct control_server {
 	atomic_int quitting;
 	pthread_t sig_thread;
 	const struct transport_key *key; /* --key: migrations to and from here */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int nconns; /* connection threads running (under lock) */
+};
+
+struct control_conn {
+	struct control_server *srv;
+	int fd;
 };
 
 static void control_send(int fd, const char *line)
@@ -147,6 +163,8 @@ static void control_migrate(struct control_server *srv, char *line, int fd)
 	migrate_send(srv->key, name, to, (int)deadline, control_forward_line, &fd);
 }
 
+static void control_cancel_line(const char *name, char *ans, size_t size);
+
 static void control_serve(struct control_server *srv, int fd)
 {
 	char line[CONTROL_LINE_MAX], err[CONTROL_LINE_MAX];
@@ -161,6 +179,11 @@ static void control_serve(struct control_server *srv, int fd)
 		control_migrate(srv, line, fd);
 		return;
 	}
+	if (!strncmp(line, "cancel ", 7)) {
+		control_cancel_line(line + 7, err, sizeof err);
+		control_send(fd, err);
+		return;
+	}
 	if (control_parse(line, &req, err, sizeof(err))) {
 		control_send(fd, err);
 		return;
@@ -172,24 +195,80 @@ static void control_serve(struct control_server *srv, int fd)
 	control_send(fd, err);
 }
 
+/* "cancel NAME": ask the endpoint NAME to drop the request it serves. */
+static void control_cancel_line(const char *name, char *ans, size_t size)
+{
+	int rc = control_cancel(name);
+
+	if (!rc)
+		snprintf(ans, size, "ok cancel %.64s", name);
+	else if (rc == -ENOENT)
+		snprintf(ans, size, "error: %.64s: not under a monitor", name);
+	else
+		snprintf(ans, size, "error: %.64s: no request to cancel", name);
+}
+
+static void *control_conn_thread(void *arg)
+{
+	struct control_conn *cc = arg;
+	struct control_server *srv = cc->srv;
+	struct timeval tv = {.tv_sec = 5};
+
+	setsockopt(cc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	control_serve(srv, cc->fd);
+	close(cc->fd);
+	free(cc);
+	pthread_mutex_lock(&srv->lock);
+	srv->nconns--;
+	pthread_cond_broadcast(&srv->idle);
+	pthread_mutex_unlock(&srv->lock);
+	return NULL;
+}
+
+/* Serve fd on a thread of its own; too many at once are told so. */
+static void control_spawn(struct control_server *srv, int fd)
+{
+	struct control_conn *cc = malloc(sizeof *cc);
+	pthread_attr_t attr;
+	pthread_t t;
+	int ok = 0;
+
+	pthread_mutex_lock(&srv->lock);
+	if (cc && srv->nconns < CONTROL_CONNS) {
+		*cc = (struct control_conn){srv, fd};
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ok = !pthread_create(&t, &attr, control_conn_thread, cc);
+		pthread_attr_destroy(&attr);
+		srv->nconns += ok;
+	}
+	pthread_mutex_unlock(&srv->lock);
+	if (ok)
+		return;
+	control_send(fd, "error: the node serves too many requests at once; retry");
+	close(fd);
+	free(cc);
+}
+
 static void *control_thread(void *arg)
 {
 	struct control_server *srv = arg;
 	struct pollfd p[2] = {{.fd = srv->lfd, .events = POLLIN},
 			      {.fd = srv->quit[0], .events = POLLIN}};
-	struct timeval tv = {.tv_sec = 5};
 
 	while (!atomic_load(&srv->quitting)) {
 		int fd;
 		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
 			continue; /* EINTR, or quitting: the loop condition decides */
 		fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		control_serve(srv, fd);
-		close(fd);
+		if (fd >= 0)
+			control_spawn(srv, fd);
 	}
+	/* the endpoints are gone (control_reset): the connections end soon */
+	pthread_mutex_lock(&srv->lock);
+	while (srv->nconns)
+		pthread_cond_wait(&srv->idle, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
 	return NULL;
 }
 
@@ -258,14 +337,17 @@ err:
 }
 
 struct control_node_opts {
-	const char *config, *sock, *listen, *key;
+	const char *config, *sock, *listen, *key, *log;
 	const char **rom;
 	int nrom;
 };
 
 static int control_node_main(const struct control_node_opts *o)
 {
-	struct control_server srv = {.lfd = -1, .quit = {-1, -1}};
+	struct control_server srv = {.lfd = -1,
+				     .quit = {-1, -1},
+				     .lock = PTHREAD_MUTEX_INITIALIZER,
+				     .idle = PTHREAD_COND_INITIALIZER};
 	struct listener lst = {0};
 	struct transport_key key;
 	char err[TRANSPORT_ERR_MAX];
@@ -274,8 +356,17 @@ static int control_node_main(const struct control_node_opts *o)
 	sigset_t set, old;
 	int code;
 
+	int logfd =
+	    o->log ? open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+
+	if (o->log && logfd < 0) {
+		fprintf(stderr, "capsule node: --log %s: %s\n", o->log, strerror(errno));
+		return 2;
+	}
 	if (o->key && key_load(o->key, &key, err, sizeof err)) {
 		fprintf(stderr, "capsule node: %s\n", err);
+		if (logfd >= 0)
+			close(logfd);
 		return 2;
 	}
 	srv.key = o->key ? &key : NULL;
@@ -313,6 +404,14 @@ static int control_node_main(const struct control_node_opts *o)
 		code = 2;
 		goto out;
 	}
+	if (logfd >= 0) { /* from here on the node's output goes to --log */
+		fflush(stdout);
+		fflush(stderr);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		close(logfd);
+		logfd = -1;
+	}
 	code = node_boot(o->config, o->rom, o->nrom, 1);
 	atomic_store(&srv.quitting, 1);
 	control_reset();
@@ -321,6 +420,8 @@ static int control_node_main(const struct control_node_opts *o)
 	pthread_join(ctl, NULL);
 	pthread_join(srv.sig_thread, NULL);
 out:
+	if (logfd >= 0)
+		close(logfd);
 	listener_stop(&lst);
 	sodium_memzero(&key, sizeof key);
 	close(srv.lfd);
@@ -333,42 +434,21 @@ out:
 
 #define CONTROL_ROM_DIRS 8
 
-int control_node_cli(int argc, char **argv)
+int control_node_cli(const struct cli_args *a)
 {
 	const char *rom[CONTROL_ROM_DIRS];
 	struct control_node_opts o = {.rom = rom};
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--rom") && i + 1 < argc &&
-		    o.nrom < CONTROL_ROM_DIRS) {
-			rom[o.nrom++] = argv[++i];
-		} else if (!strcmp(argv[i], "--control") && i + 1 < argc) {
-			o.sock = argv[++i];
-		} else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
-			o.listen = argv[++i];
-		} else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-			o.key = argv[++i];
-		} else if (argv[i][0] == '-' || o.config) {
-			fprintf(stderr, "capsule node: unexpected argument '%s'\n",
-				argv[i]);
-			o.config = o.sock = NULL;
-			break;
-		} else {
-			o.config = argv[i];
-		}
-	}
-	if (!o.config || !o.sock) {
-		fprintf(stderr,
-			"usage: capsule node [--rom DIR]... CONFIG --control SOCK "
-			"[--listen HOST:PORT] [--key FILE]\n");
-		return 2;
-	}
-	if (o.listen && !o.key) {
-		fprintf(stderr,
-			"capsule node: --listen %s needs --key FILE (a key made by "
-			"capsule keygen; the peers hold the same)\n",
-			o.listen);
-		return 2;
-	}
+	o.nrom = cli_all(a, "--rom", rom, CONTROL_ROM_DIRS);
+	o.config = a->pos[0];
+	o.sock = cli_get(a, "--control");
+	o.listen = cli_get(a, "--listen");
+	o.key = cli_get(a, "--key");
+	o.log = cli_get(a, "--log");
+	if (o.listen && !o.key)
+		return cli_usage_error(a->cmd,
+				       "--listen %s needs --key FILE (a key made by "
+				       "capsule keygen; the peers hold the same)",
+				       o.listen);
 	return control_node_main(&o);
 }

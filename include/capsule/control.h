@@ -88,6 +88,10 @@ void control_progress(struct control_mailbox *mb, unsigned percent);
 /* Add one reply line (no '\n') for the client. */
 void control_reply(struct control_mailbox *mb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* true if the client cancelled the request being served (`capsule
+ * checkpoint` and Ctrl-C): the component stops as soon as it can, undoes
+ * what it did and answers with an error. */
+int control_cancelled(struct control_mailbox *mb);
 /* Final line ("ok ..." or "error: ..."): the request is complete. */
 void control_done(struct control_mailbox *mb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
