@@ -75,7 +75,7 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 CAPSULE := $(B)/capsule
 
-.PHONY: all deps demo test unit scenario san-test bench format format-check clean \
+.PHONY: all deps demo test unit scenario san-test bench format format-check clean install \
 	fuzz fuzz-deps fuzz-build fuzz-check
 all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
 
@@ -145,6 +145,7 @@ unit: all
 scenario: all
 	@sh tests/run-scenarios.sh $(B)
 	@sh tests/cli/run.sh $(B)
+	@sh tests/cli/help.sh $(B)
 	@sh tests/cr/cross_node.sh $(B)
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
@@ -219,6 +220,20 @@ fuzz: deps fuzz-deps
 
 fuzz-check: fuzz-build
 	@sh fuzz/run.sh $(FB) runs $(FUZZ_RUNS)
+
+# ---- install ---------------------------------------------------------------
+# make install PREFIX=DIR: the program, its man page (rendered from the
+# command table by `capsule help --man`) and the bash completion.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: $(CAPSULE)
+	@mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(CAPSULE) $(DESTDIR)$(PREFIX)/bin/capsule
+	$(CAPSULE) help --man >$(DESTDIR)$(PREFIX)/share/man/man1/capsule.1
+	install -m 644 tools/capsule.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/capsule
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -150,10 +150,13 @@ void cli_list(FILE *f, const struct cli_cmd *cmds, int n, const char *cmd)
 		}
 		if (strcmp(cmds[i].name, cmd))
 			continue;
-		for (int k = 0; k < CLI_MAX_OPTS && cmds[i].opts[k].name; k++)
-			fprintf(f, "%s%s%s\n", cmds[i].opts[k].name,
-				cmds[i].opts[k].arg ? " " : "",
-				cmds[i].opts[k].arg ? cmds[i].opts[k].arg : "");
+		for (int k = 0; k < CLI_MAX_OPTS && cmds[i].opts[k].name; k++) {
+			const struct cli_opt *o = &cmds[i].opts[k];
+			fprintf(f, "%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+			if (o->alias)
+				fprintf(f, "%s%s%s\n", o->alias, o->arg ? " " : "",
+					o->arg ? o->arg : "");
+		}
 		fprintf(f, "--quiet\n--verbose\n--help\n");
 	}
 	if (!cmd)

@@ -97,7 +97,7 @@ static void client_show(struct client *c, const char *line)
 	}
 	if (!strncmp(line, "error: ", 7) ||
 	    (!strncmp(line, "ok", 2) && (line[2] == ' ' || !line[2]))) {
-		snprintf(c->final, sizeof c->final, "%s", line);
+		snprintf(c->final, sizeof c->final, "%.*s", (int)sizeof c->final - 1, line);
 		c->failed = line[0] == 'e';
 		c->done = 1;
 		return;
