@@ -139,9 +139,12 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 			continue;
 		c = classify(mon, i, id, &aux);
 		if (c == MON_CLASS_UNKNOWN) {
-			monitor_why(mon,
-				    "checkpoint: kcap 0x%llx badge 0x%llx fits no class",
-				    (unsigned long long)KCAP(i), (unsigned long long)id);
+			monitor_why(
+			    mon,
+			    "checkpoint: kcap 0x%llx badge 0x%llx fits no class (the "
+			    "monitor did not see it handed out: route the session it "
+			    "came from through the monitor; the target runs on)",
+			    (unsigned long long)KCAP(i), (unsigned long long)id);
 			unknown++;
 		}
 		model->cap[model->ncaps++] = (struct mon_model_cap){KCAP(i), id, aux, c};

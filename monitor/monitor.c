@@ -276,6 +276,7 @@ static void control_failed(struct control_mailbox *mb, struct monitor *mon,
 			   const struct control_request *req, int rc)
 {
 	const char *hint = "";
+	char quota[200] = "";
 
 	if (rc == -ECANCELED) {
 		control_done(mb, "error: %s: cancelled; it runs on, no image written",
@@ -286,13 +287,20 @@ static void control_failed(struct control_mailbox *mb, struct monitor *mon,
 		hint = "its target is not running (restore an image into it first)";
 	else if (rc == -EBUSY && mon->frozen)
 		hint = "a migration holds it paused; retry when it is over";
+	else if (rc == -EDQUOT) /* opening the target's PD or CPU at our parent */
+		snprintf(
+		    quota, sizeof quota,
+		    "; the target needs %llu KiB of RAM and %llu caps, more than this "
+		    "monitor has: raise the RAM quantum and caps of its <start>",
+		    (unsigned long long)(mon->cfg.ram >> 10),
+		    (unsigned long long)mon->cfg.caps);
 	if (!mon->why[0] && hint[0])
 		control_done(mb, "error: %s: %s", req->name, hint);
 	else if (!mon->why[0])
-		control_done(mb, "error: %s: %s (see the node's log)", req->name,
-			     strerror(-rc));
+		control_done(mb, "error: %s: %s%s (see the node's log)", req->name,
+			     strerror(-rc), quota);
 	else
-		control_done(mb, "error: %s: %s", req->name, mon->why);
+		control_done(mb, "error: %s: %s%s", req->name, mon->why, quota);
 }
 
 static void control_request(struct control_mailbox *mb, const struct control_request *req,

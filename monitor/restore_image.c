@@ -174,7 +174,10 @@ static int binary_check(struct monitor *mon, const struct image_model *im, char 
 
 	snprintf(args, sizeof args, "label=\"%s\"", c->binary);
 	if ((rc = parent_session(mon->env->parent, "ROM", args, &rom))) {
-		snprintf(err, n, "binary '%s': cannot open it at this node's ROM: %s",
+		snprintf(err, n,
+			 "binary '%s': cannot open it at this node's ROM: %s (this node "
+			 "needs the same binary in one of its ROM directories, "
+			 "capsule node --rom DIR)",
 			 c->binary, strerror(-rc));
 		return rc;
 	}

@@ -53,8 +53,8 @@ static int cli_common(struct cli_args *a, const char *s)
 }
 
 /* One option at argv[*i]; 0 or CLI_USAGE. */
-static int cli_option(const struct cli_cmd *cmd, struct cli_args *a, int argc, char **argv,
-		      int *i)
+static int cli_option(const struct cli_cmd *cmd, struct cli_args *a, int argc,
+		      char **argv, int *i)
 {
 	const char *s = argv[*i], *eq = strchr(s, '=');
 	size_t len = eq && s[1] == '-' ? (size_t)(eq - s) : strlen(s);
@@ -79,8 +79,8 @@ static int cli_option(const struct cli_cmd *cmd, struct cli_args *a, int argc, c
 		return cli_usage_error(cmd, "%s: the %s is empty", o->name, o->arg);
 	if (o->flags & CLI_REPEAT) {
 		if (a->nrep == CLI_MAX_REPEAT)
-			return cli_usage_error(cmd, "%s given more than %d times", o->name,
-					       CLI_MAX_REPEAT);
+			return cli_usage_error(cmd, "%s given more than %d times",
+					       o->name, CLI_MAX_REPEAT);
 		a->rep_opt[a->nrep] = k;
 		a->rep[a->nrep++] = v;
 	}

@@ -41,7 +41,7 @@ struct cli_args;
 
 struct cli_cmd {
 	const char *name;
-	const char *args;    /* the positional arguments ("NAME", "IMAGE [NAME]") */
+	const char *args; /* the positional arguments ("NAME", "IMAGE [NAME]") */
 	int min_pos, max_pos;
 	const char *summary; /* one line for the overview */
 	const char *text;    /* what it does: a paragraph, lines of ~72 columns */
@@ -53,7 +53,7 @@ struct cli_cmd {
 /* A parsed command line: values by the option's index in cmd->opts. */
 struct cli_args {
 	const struct cli_cmd *cmd;
-	const char *val[CLI_MAX_OPTS]; /* the last value; "" for a given flag */
+	const char *val[CLI_MAX_OPTS];	 /* the last value; "" for a given flag */
 	const char *rep[CLI_MAX_REPEAT]; /* values of CLI_REPEAT options, in order */
 	int rep_opt[CLI_MAX_REPEAT];
 	int nrep;

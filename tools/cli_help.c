@@ -8,14 +8,16 @@
 
 #include "tools/cli.h"
 
-static const char cli_exit_text[] = "0 done; 1 the node or the tool refused (the reason is "
-				    "printed);\n2 bad arguments, or no node at the socket; "
-				    "130 cancelled with Ctrl-C.";
+static const char cli_exit_text[] =
+    "0 done; 1 the node or the tool refused (the reason is "
+    "printed);\n2 bad arguments, or no node at the socket; "
+    "130 cancelled with Ctrl-C.";
 
-static const char cli_common_text[] = "  -q, --quiet           print only errors\n"
-				      "  -v, --verbose         print what the node reports "
-				      "on the way\n"
-				      "  -h, --help            this text\n";
+static const char cli_common_text[] =
+    "  -q, --quiet           print only errors\n"
+    "  -v, --verbose         print what the node reports "
+    "on the way\n"
+    "  -h, --help            this text\n";
 
 /* "--node SOCK" or "[--force]" as the synopsis shows it into buf. */
 static const char *cli_opt_synopsis(const struct cli_opt *o, char *buf, size_t size)
@@ -23,7 +25,8 @@ static const char *cli_opt_synopsis(const struct cli_opt *o, char *buf, size_t s
 	int req = o->flags & CLI_REQUIRED;
 
 	snprintf(buf, size, "%s%s%s%s%s%s", req ? "" : "[", o->name, o->arg ? " " : "",
-		 o->arg ? o->arg : "", req ? "" : "]", o->flags & CLI_REPEAT ? "..." : "");
+		 o->arg ? o->arg : "", req ? "" : "]",
+		 o->flags & CLI_REPEAT ? "..." : "");
 	return buf;
 }
 
@@ -64,15 +67,17 @@ void cli_help_cmd(FILE *f, const struct cli_cmd *c)
 
 void cli_help_all(FILE *f, const struct cli_cmd *cmds, int n)
 {
-	fprintf(f, "capsule %s: run components on a capability microkernel node;\n"
-		   "checkpoint, restore and migrate them with their capabilities.\n\n"
-		   "usage: capsule COMMAND [OPTION]... [ARGUMENT]...\n\ncommands:\n",
+	fprintf(f,
+		"capsule %s: run components on a capability microkernel node;\n"
+		"checkpoint, restore and migrate them with their capabilities.\n\n"
+		"usage: capsule COMMAND [OPTION]... [ARGUMENT]...\n\ncommands:\n",
 		cli_version);
 	for (int i = 0; i < n; i++)
 		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\n  capsule help COMMAND    a command's options and an example\n"
-		   "  capsule --version       the version, image format and ABI\n"
-		   "\nOptions take --opt VALUE or --opt=VALUE.\nexit status:\n%s\n",
+	fprintf(f,
+		"\n  capsule help COMMAND    a command's options and an example\n"
+		"  capsule --version       the version, image format and ABI\n"
+		"\nOptions take --opt VALUE or --opt=VALUE.\nexit status:\n%s\n",
 		cli_exit_text);
 }
 
@@ -120,11 +125,12 @@ static void cli_man_cmd(FILE *f, const struct cli_cmd *c)
 
 void cli_man(FILE *f, const struct cli_cmd *cmds, int n)
 {
-	fprintf(f, ".TH CAPSULE 1 \"\" \"capsule %s\" \"User Commands\"\n"
-		   ".SH NAME\ncapsule \\- run, checkpoint, restore and migrate "
-		   "components of a capability microkernel node\n"
-		   ".SH SYNOPSIS\n.B capsule\n.I command\n[\\fIoption\\fR]... "
-		   "[\\fIargument\\fR]...\n.SH DESCRIPTION\n",
+	fprintf(f,
+		".TH CAPSULE 1 \"\" \"capsule %s\" \"User Commands\"\n"
+		".SH NAME\ncapsule \\- run, checkpoint, restore and migrate "
+		"components of a capability microkernel node\n"
+		".SH SYNOPSIS\n.B capsule\n.I command\n[\\fIoption\\fR]... "
+		"[\\fIargument\\fR]...\n.SH DESCRIPTION\n",
 		cli_version);
 	roff(f, "A node is one Linux process running a kernel, core, init and the "
 		"components its config names.  A component under a monitor can be "
@@ -152,7 +158,8 @@ void cli_list(FILE *f, const struct cli_cmd *cmds, int n, const char *cmd)
 			continue;
 		for (int k = 0; k < CLI_MAX_OPTS && cmds[i].opts[k].name; k++) {
 			const struct cli_opt *o = &cmds[i].opts[k];
-			fprintf(f, "%s%s%s\n", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+			fprintf(f, "%s%s%s\n", o->name, o->arg ? " " : "",
+				o->arg ? o->arg : "");
 			if (o->alias)
 				fprintf(f, "%s%s%s\n", o->alias, o->arg ? " " : "",
 					o->arg ? o->arg : "");

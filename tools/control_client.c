@@ -97,7 +97,8 @@ static void client_show(struct client *c, const char *line)
 	}
 	if (!strncmp(line, "error: ", 7) ||
 	    (!strncmp(line, "ok", 2) && (line[2] == ' ' || !line[2]))) {
-		snprintf(c->final, sizeof c->final, "%.*s", (int)sizeof c->final - 1, line);
+		snprintf(c->final, sizeof c->final, "%.*s", (int)sizeof c->final - 1,
+			 line);
 		c->failed = line[0] == 'e';
 		c->done = 1;
 		return;
@@ -353,10 +354,12 @@ int control_checkpoint_cli(const struct cli_args *a)
 			out);
 		return CLI_FAILED;
 	}
-	if (client_tmp_file(c.cmd, path, tmp, sizeof tmp))
+	sigaction(SIGINT, &sa, &old); /* before the file: a test waits for it */
+	if (client_tmp_file(c.cmd, path, tmp, sizeof tmp)) {
+		sigaction(SIGINT, &old, NULL);
 		return CLI_FAILED;
+	}
 	snprintf(req, sizeof(req), "checkpoint %s %s", name, tmp);
-	sigaction(SIGINT, &sa, &old);
 	rc = client_request(&c, req);
 	sigaction(SIGINT, &old, NULL);
 	if (rc || c.failed || c.cancel) {

@@ -78,7 +78,8 @@ expect "too many arguments" 2 err "^capsule keygen: unexpected argument 'b'" \
 # --opt=value reaches the command: the socket is named in its error
 expect "--opt=value" 2 err "^capsule ps: $tmp/none.sock: no node listening" \
 	"$cap" ps --node="$tmp/none.sock"
-(cd "$tmp" && "$OLDPWD/$cap" keygen -- -k) >"$tmp/out" 2>&1 && [ -s "$tmp/-k" ] &&
+capabs=$(cd "$(dirname "$cap")" && pwd)/capsule
+(cd "$tmp" && "$capabs" keygen -- -k) >"$tmp/out" 2>&1 && [ -s "$tmp/-k" ] &&
 	ok "-- ends the options" || bad "-- ends the options: $(cat "$tmp/out")"
 expect "bad --timeout" 2 err "^capsule migrate: --timeout 0: not a number of seconds" \
 	"$cap" migrate --node=x --to=127.0.0.1:1 --timeout=0 c

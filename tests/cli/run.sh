@@ -75,7 +75,7 @@ expect_err "no such socket" 2 "^capsule ps: $tmp/none.sock: no node listening" \
 	"$cap" ps --node "$tmp/none.sock"
 expect_err "unknown command" 2 "^capsule: unknown command 'frobnicate'" \
 	"$cap" frobnicate --node "$sock"
-expect_err "usage error" 2 "^usage: capsule checkpoint" \
+expect_err "usage error" 2 "^capsule checkpoint: missing --output IMAGE" \
 	"$cap" checkpoint --node "$sock" counter
 expect_err "no monitor" 1 "^error: counter: not under a monitor$" \
 	"$cap" checkpoint --node "$sock" counter -o "$tmp/c.img"

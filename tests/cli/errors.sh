@@ -1,0 +1,171 @@
+#!/bin/sh
+# Errors travel to the CLI, and the control plane stays responsive:
+#  - the node's one-line reason is printed by the client, naming the file,
+#    component, binary or quota and what to do (-o into /proc, a second
+#    restore, a missing binary at the destination, a too-small quota);
+#  - an existing -o file is kept without --force, no temporary file is
+#    left behind, Ctrl-C cancels a checkpoint (the target runs on, no file);
+#  - ps is answered while a migration waits for its peer, and the
+#    migration still ends with its own answer.
+b=${1:-build}
+cap=$b/capsule
+tmp=$(mktemp -d /tmp/capsule-err.XXXXXX)
+fail=0
+pids=
+
+bad() { echo "cli-errors: FAIL $*"; fail=1; }
+ok() { echo "cli-errors: PASS $*"; }
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# node NAME CONFIG [ROMDIR]: background node on $tmp/NAME.sock, log
+# $tmp/NAME.log, once ps answers
+node() {
+	"$cap" node --rom "${3:-$b/components}" "$2" --control "$tmp/$1.sock" \
+		--log "$tmp/$1.log" >"$tmp/$1.out" 2>&1 &
+	pids="$pids $!"
+	eval "pid_$1=$!"
+	i=0
+	until "$cap" ps --node "$tmp/$1.sock" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { bad "node $1 did not come up: $(cat "$tmp/$1.out")"; return 1; }
+		sleep 0.05
+	done
+}
+
+# wait_log NAME PATTERN: until the node's log has a matching line (20 s)
+wait_log() {
+	i=0
+	until grep -q -- "$2" "$tmp/$1.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 400 ] && return 1
+		sleep 0.05
+	done
+}
+
+# expect NAME RC PATTERN CMD...: exit code RC, one stderr line matching
+expect() {
+	name=$1 rc=$2 pat=$3
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ $got -ne "$rc" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] ||
+	   ! grep -q -- "$pat" "$tmp/err"; then
+		bad "$name (rc $got, stderr: $(cat "$tmp/err"))"
+	else
+		ok "$name: $(cat "$tmp/err")"
+	fi
+}
+
+node a examples/counter-node.xml || exit 1
+wait_log a "count 1" || bad "counter does not count: $(tail -n 3 "$tmp/a.log")"
+img=$tmp/c.img
+"$cap" checkpoint --node "$tmp/a.sock" counter -o "$img" >"$tmp/out" 2>"$tmp/err" ||
+	bad "checkpoint: $(cat "$tmp/err")"
+grep -Eq "^ok counter $img: paused [0-9.]+ ms, image [0-9]+ bytes, [0-9]+ pages, [0-9]+ caps, [0-9]+ threads, total [0-9]+ ms$" \
+	"$tmp/out" && ok "checkpoint: one final line with the figures: $(cat "$tmp/out")" ||
+	bad "checkpoint's final line: $(cat "$tmp/out")"
+[ -s "$tmp/err" ] && bad "checkpoint wrote to stderr, not a terminal: $(cat "$tmp/err")"
+"$cap" checkpoint -q --node "$tmp/a.sock" counter -o "$tmp/q.img" >"$tmp/out" 2>&1
+[ $? -eq 0 ] && [ ! -s "$tmp/out" ] && [ -s "$tmp/q.img" ] && ok "-q prints nothing" ||
+	bad "-q: $(cat "$tmp/out")"
+ls -A "$tmp" | grep -q '\.tmp-' && bad "a temporary image is left: $(ls -A "$tmp")"
+
+cksum <"$img" >"$tmp/sum1"
+expect "an existing -o file is kept" 1 "^capsule checkpoint: $img exists (--force replaces it)$" \
+	"$cap" checkpoint --node "$tmp/a.sock" counter -o "$img"
+cksum <"$img" | cmp -s - "$tmp/sum1" || bad "the existing image was changed"
+"$cap" checkpoint --node "$tmp/a.sock" counter --force -o "$img" >/dev/null 2>&1 &&
+	! cksum <"$img" | cmp -s - "$tmp/sum1" && ok "--force replaces it" || bad "--force"
+expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: " \
+	"$cap" checkpoint --node "$tmp/a.sock" counter -o /proc/x.img
+expect "a second restore" 1 \
+	"^error: counter: restore: this monitor runs 'slow_counter' already (a restore needs a monitor without a running target" \
+	"$cap" restore --node "$tmp/a.sock" "$img"
+expect "a component not under a monitor" 1 "^error: nobody: not under a monitor$" \
+	"$cap" checkpoint --node "$tmp/a.sock" nobody -o "$tmp/n.img"
+[ -e "$tmp/n.img" ] && bad "a refused checkpoint left $tmp/n.img"
+
+# a destination without the binary: named, and where to put it
+mkdir "$tmp/rom"
+node b examples/empty-node.xml "$tmp/rom" || exit 1
+expect "a missing binary at the destination" 1 \
+	"^error: counter: restore refused: binary 'slow_counter': cannot open it at this node's ROM: .*capsule node --rom DIR)$" \
+	"$cap" restore --node "$tmp/b.sock" "$img"
+# a monitor whose quota is smaller than the target's
+sed 's/quantum="16M"/quantum="1M"/' examples/empty-node.xml >"$tmp/small.xml"
+node s "$tmp/small.xml" || exit 1
+expect "a too-small quota" 1 \
+	"^error: counter: .*the target needs 2048 KiB of RAM and 100 caps, more than this monitor has: raise the RAM quantum and caps of its <start>$" \
+	"$cap" restore --node "$tmp/s.sock" "$img"
+
+# Ctrl-C during a checkpoint of 256 MiB: exit 130, no file, the target
+# runs on (bench_cr_mem checks its memory and exits 0)
+sed -e 's/quantum="16M"/quantum="300M"/' \
+	-e 's|<target binary="slow_counter" ram="2M" caps="100"/>|<target binary="bench_cr_mem" ram="264M" caps="150"/>|' \
+	examples/counter-node.xml >"$tmp/mem.xml"
+node m "$tmp/mem.xml" || exit 1
+if wait_log m "bench_cr_mem: touched"; then
+	"$cap" checkpoint --node "$tmp/m.sock" counter -o "$tmp/m.img" >"$tmp/out" 2>"$tmp/err" &
+	cpid=$!
+	i=0 # the client made its temporary file: the request is on its way
+	until ls -A "$tmp" | grep -q '^\.m\.img\.tmp-' || [ $i -gt 200 ]; do
+		sleep 0.01
+		i=$((i + 1))
+	done
+	kill -INT $cpid
+	wait $cpid
+	rc=$?
+	if [ $rc -eq 130 ] && [ ! -e "$tmp/m.img" ] && ! ls -A "$tmp" | grep -q '\.m\.img\.tmp' &&
+	   grep -q "^capsule checkpoint: cancelled: counter runs on, no image written$" "$tmp/err"; then
+		ok "Ctrl-C cancels: $(cat "$tmp/err") (node: $(grep -c 'bytes written' "$tmp/m.log") image written)"
+	else
+		bad "Ctrl-C: rc $rc, $(cat "$tmp/err" "$tmp/out"), files: $(ls -A "$tmp")"
+	fi
+	wait_log m "counter exited with 0" &&
+		ok "the target ran on and exited 0" || bad "after the cancel: $(tail -n 4 "$tmp/m.log")"
+else
+	bad "bench_cr_mem did not start: $(tail -n 3 "$tmp/m.log")"
+fi
+
+# ps while a migration waits for a peer that accepts and never answers
+if command -v python3 >/dev/null; then
+	python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); time.sleep(30)' >"$tmp/port" &
+	pids="$pids $!"
+	i=0
+	until [ -s "$tmp/port" ] || [ $i -gt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	"$cap" keygen "$tmp/key"
+	node k examples/counter-node.xml || exit 1
+	kill "$pid_k"
+	wait "$pid_k" 2>/dev/null
+	"$cap" node --rom "$b/components" examples/counter-node.xml --control "$tmp/k.sock" \
+		--key "$tmp/key" --log "$tmp/k.log" >"$tmp/k.out" 2>&1 &
+	pids="$pids $!"
+	until "$cap" ps --node "$tmp/k.sock" >/dev/null 2>&1; do sleep 0.05; done
+	t0=$(date +%s%N)
+	"$cap" migrate --node "$tmp/k.sock" counter --to "127.0.0.1:$(cat "$tmp/port")" \
+		--timeout 3 >"$tmp/mig.out" 2>"$tmp/mig.err" &
+	mpid=$!
+	sleep 0.5
+	"$cap" ps --node "$tmp/k.sock" >"$tmp/ps.out" 2>&1
+	t1=$(date +%s%N)
+	kill -0 $mpid 2>/dev/null && grep -q '^pd "counter"' "$tmp/ps.out" &&
+		ok "ps answered in $(((t1 - t0) / 1000000)) ms while a migration runs" ||
+		bad "ps during a migration: $(cat "$tmp/ps.out")"
+	wait $mpid
+	[ $? -eq 1 ] && grep -q "^error: counter: 127.0.0.1:.*(the target runs on here)" "$tmp/mig.err" &&
+		ok "the migration ends with its own answer: $(cat "$tmp/mig.err")" ||
+		bad "migration: $(cat "$tmp/mig.out" "$tmp/mig.err")"
+fi
+
+# capsule node --log FILE: the node's output went to the file
+grep -q "^\[counter\] count" "$tmp/a.log" && [ ! -s "$tmp/a.out" ] &&
+	ok "capsule node --log FILE takes the node's output" || bad "--log: $(head -n 3 "$tmp/a.out")"
+exit $fail
