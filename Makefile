@@ -142,31 +142,32 @@ demo: deps
 unit: all
 	@sh tests/run-unit.sh $(B)
 
+# The shell harnesses `make scenario` runs after tests/run-scenarios.sh,
+# each with the build directory; all of them run whatever fails.
+SCENARIO_TESTS := tests/cli/run.sh tests/cli/help.sh tests/cli/errors.sh \
+	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
+	tests/cr/restore_fail.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
+	tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh
+
 scenario: all
-	@sh tests/run-scenarios.sh $(B)
-	@sh tests/cli/run.sh $(B)
-	@sh tests/cli/help.sh $(B)
-	@sh tests/cli/errors.sh $(B)
-	@sh tests/cr/cross_node.sh $(B)
-	@sh tests/cr/cross_server.sh $(B)
-	@sh tests/cr/bad_images.sh $(B)
-	@sh tests/cr/restore_fail.sh $(B)
-	@sh tests/cr/binary_check.sh $(B)
-	@sh tests/cr/pending_signal.sh $(B)
-	@sh tests/zdtm/run.sh $(B)
-	@sh tests/migrate/loopback.sh $(B)
-	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
-		{ cat $(B)/demo.log; exit 1; }
+	@fail=0; \
+	for t in tests/run-scenarios.sh $(SCENARIO_TESTS); do \
+		sh $$t $(B) || fail=1; \
+	done; \
+	if sh mk/demo.sh $(B) >$(B)/demo.log 2>&1; then \
+		echo "demo: PASS (two nodes, checkpoint/restore through the CLI)"; \
+	else \
+		cat $(B)/demo.log; echo "demo: FAIL (mk/demo.sh, its output above)"; fail=1; \
+	fi; \
+	exit $$fail
 
 san-test:
-	@$(MAKE) --no-print-directory SAN=1 unit scenario
+	@$(MAKE) --no-print-directory -k SAN=1 unit scenario
 
+# every step runs whatever failed before; the last line counts the tests
 test: deps fuzz-deps
-	@$(MAKE) --no-print-directory format-check
-	@$(MAKE) --no-print-directory unit scenario
-	@$(MAKE) --no-print-directory san-test
-	@$(MAKE) --no-print-directory fuzz-check
-	@echo "test: all passed"
+	@sh tests/summary.sh "$(MAKE) --no-print-directory -k" \
+		format-check unit scenario san-test fuzz-check
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCHES)
@@ -240,7 +241,8 @@ FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
-	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: clean"
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: PASS clang-format finds nothing to change" || \
+		{ echo "format: FAIL (make format fixes it)"; exit 1; }
 
 clean:
 	rm -rf build build-san
