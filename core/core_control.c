@@ -6,11 +6,10 @@
  *
  *   ps    one line per PD: label, kernel task kcap in core, reported cap
  *         map address and entries, number of occupied cap-space slots
- *         (TASK_CAP_INFO over every slot); below it one line per thread:
- *         number, name, state (THREAD_STATE), ip if paused or faulted;
- *         last a "kernel: ..." line of object, mapping and badge counts
- *         (core_ps_counts), for leak checks.
- *   stop  end the node (the socket server's SIGINT/SIGTERM).
+ *         (TASK_CAP_INFO over every slot), RAM used/quota, native or not; below it one
+ * line per thread: number, name, state (THREAD_STATE), ip if paused or faulted; last a
+ * "kernel: ..." line of object, mapping and badge counts (core_ps_counts), for leak
+ * checks. stop  end the node (the socket server's SIGINT/SIGTERM).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,9 +66,13 @@ static void core_ps_thread(struct control_mailbox *mb, struct cpu_thread *t)
 static void core_ps_pd(struct core *c, struct control_mailbox *mb, struct pd_session *pd)
 {
 	control_reply(
-	    mb, "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u", pd->s.label,
-	    (unsigned long long)cap_kcap(pd->task), (unsigned long long)pd->cap_map_addr,
-	    (unsigned long long)pd->cap_map_entries, core_count_caps(cap_kcap(pd->task)));
+	    mb,
+	    "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u "
+	    "ram=%llu/%llu native=%d",
+	    pd->s.label, (unsigned long long)cap_kcap(pd->task),
+	    (unsigned long long)pd->cap_map_addr, (unsigned long long)pd->cap_map_entries,
+	    core_count_caps(cap_kcap(pd->task)), (unsigned long long)pd->ram_used,
+	    (unsigned long long)pd->ram_quota, pd->native);
 	for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
 		struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
 		if (cs->ops != &cpu_session_ops)

@@ -257,6 +257,18 @@ static int control_migration(struct monitor *mon, enum control_op op, const char
 /* A request of the control plane (capsule node --control), on the
  * entrypoint: checkpoint to a file (the target runs on), restore a
  * file into this monitor if it has no target, or a migration step. */
+/* The monitor's state in one word for `capsule ps`. */
+static const char *monitor_state_word(const struct monitor *mon)
+{
+	if (mon->frozen)
+		return "frozen";
+	if (mon->state == MON_RUNNING)
+		return "running";
+	if (mon->state == MON_EXITED)
+		return "ended";
+	return "empty";
+}
+
 void monitor_why(struct monitor *mon, const char *fmt, ...)
 {
 	char line[sizeof mon->why];
@@ -311,6 +323,15 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 
 	mon->why[0] = 0;
 	mon->done_note[0] = 0;
+	if (req->op == CONTROL_STATUS) {
+		control_done(mb,
+			     "ok %s state=%s target=%s checkpoints=%llu restores=%llu",
+			     req->name, monitor_state_word(mon),
+			     mon->cfg.binary[0] ? mon->cfg.binary : "-",
+			     (unsigned long long)mon->checkpoints,
+			     (unsigned long long)mon->restores);
+		return;
+	}
 
 	if (req->op == CONTROL_CHECKPOINT)
 		rc = mon->frozen ? -EBUSY : monitor_checkpoint_image(mon, req->path, 0);
@@ -335,7 +356,7 @@ static void control_open(struct monitor *mon)
 		name++;
 	if (control_endpoint_open(mon->env, name,
 				  CONTROL_CHECKPOINT | CONTROL_RESTORE | CONTROL_FREEZE |
-				      CONTROL_THAW | CONTROL_RELEASE,
+				      CONTROL_THAW | CONTROL_RELEASE | CONTROL_STATUS,
 				  control_request, mon, &mon->endpoint))
 		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }

@@ -106,11 +106,16 @@ static const struct cli_cmd commands[] = {
      .args = "",
      .summary = "list a node's components, threads and kernel objects",
      .text = "Asks the node at SOCK for its components: one line each with its\n"
-	     "state, RAM, threads and capabilities, whether it runs under a\n"
-	     "monitor and how many checkpoints were taken, then the kernel's\n"
-	     "object counts.  Answered even while a checkpoint or restore runs.",
+	     "role (a monitor, the target it runs, or a plain component), state,\n"
+	     "RAM used/quota, threads and capabilities, and for a target the\n"
+	     "checkpoints and restores its monitor did; then the kernel's object\n"
+	     "counts.  The control socket answers while a checkpoint, restore or\n"
+	     "migration runs (a monitor that is busy shows state busy).",
      .example = "  capsule ps --node /tmp/a.sock\n  capsule ps --node /tmp/a.sock --json",
-     .opts = {OPT_NODE},
+     .opts = {OPT_NODE,
+	      {"--json", NULL, NULL, "print JSON instead of a table"},
+	      {"--raw", NULL, NULL,
+	       "print the node's lines as they come (pd, thread, kernel)"}},
      .run = control_ps_cli},
     {.name = "checkpoint",
      .args = "NAME",

@@ -260,6 +260,8 @@ const char *control_op_name(enum control_op op)
 		return "thaw";
 	case CONTROL_RELEASE:
 		return "release";
+	case CONTROL_STATUS:
+		return "status";
 	}
 	return "?";
 }

@@ -56,7 +56,13 @@ int control_node_cli(const struct cli_args *a);
 /* `capsule ps|checkpoint|restore|migrate --node SOCK ...`
  * (tools/control_client.c): 0, 1 on an "error:" answer, 2 on a usage or
  * connection error, 130 when cancelled with Ctrl-C. */
-int control_ps_cli(const struct cli_args *a);
+int control_ps_cli(const struct cli_args *a); /* tools/ps.c */
+int control_ps_raw_cli(const struct cli_args *a);
+/* Send request to the node at sock, pass each reply line to fn and the
+ * final one ("ok ..."/"error: ...") into final: 0, or CLI_USAGE after
+ * one line on stderr (no node, or no answer). */
+int control_lines(const char *cmd, const char *sock, const char *request,
+		  control_line_fn fn, void *arg, char *final, size_t size);
 int control_checkpoint_cli(const struct cli_args *a);
 int control_restore_cli(const struct cli_args *a);
 int control_migrate_cli(const struct cli_args *a);

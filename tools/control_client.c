@@ -38,6 +38,8 @@ struct client {
 	const char *cmd, *sock, *name;
 	int tty, quiet, verbose, failed, done, cancel;
 	double t0;
+	control_line_fn fn; /* takes the reply lines instead of stdout */
+	void *fn_arg;
 	char final[CONTROL_LINE_MAX];
 };
 
@@ -103,7 +105,10 @@ static void client_show(struct client *c, const char *line)
 		c->done = 1;
 		return;
 	}
-	printf("%s\n", line);
+	if (c->fn)
+		c->fn(line, c->fn_arg);
+	else
+		printf("%s\n", line);
 }
 
 /* "cancel NAME" on its own connection; the answer is not waited for
@@ -244,7 +249,17 @@ toolong:
 	return -1;
 }
 
-int control_ps_cli(const struct cli_args *a)
+int control_lines(const char *cmd, const char *sock, const char *request,
+		  control_line_fn fn, void *arg, char *final, size_t size)
+{
+	struct client c = {.cmd = cmd, .sock = sock, .quiet = 1, .fn = fn, .fn_arg = arg};
+	int rc = client_request(&c, request);
+
+	snprintf(final, size, "%s", c.final);
+	return rc;
+}
+
+int control_ps_raw_cli(const struct cli_args *a)
 {
 	struct client c;
 	int rc;

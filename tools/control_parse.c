@@ -1,6 +1,6 @@
 /*
  * The control protocol's request line (tools/control_server.c): "ps",
- * "checkpoint NAME PATH" or "restore PATH [NAME]", split at spaces, into
+ * "status NAME", "checkpoint NAME PATH" or "restore PATH [NAME]", split at spaces, into
  * a struct control_request.  For "restore PATH" without NAME the target
  * is the component named in the image's header.  Kept apart from the
  * socket server so that it can be tested and fuzzed on its own.
@@ -55,6 +55,11 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 	if (!strcmp(cmd, "ps") && !a) {
 		req->op = CONTROL_PS;
 		snprintf(req->name, sizeof(req->name), "core");
+		return 0;
+	}
+	if (!strcmp(cmd, "status") && a && !b && strlen(a) < CONTROL_NAME_MAX) {
+		req->op = CONTROL_STATUS;
+		snprintf(req->name, sizeof(req->name), "%s", a);
 		return 0;
 	}
 	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore")) {

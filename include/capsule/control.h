@@ -63,6 +63,8 @@ enum control_op {
 	CONTROL_FREEZE = 16,  /* checkpoint NAME to PATH, the target stays paused */
 	CONTROL_THAW = 32,    /* resume the frozen target (the migration failed) */
 	CONTROL_RELEASE = 64, /* end the frozen target (it runs at the destination) */
+	/* "status NAME" (capsule ps): a monitor's state and counts */
+	CONTROL_STATUS = 4096,
 };
 
 struct control_request {

@@ -82,6 +82,25 @@ cksum <"$img" | cmp -s - "$tmp/sum1" || bad "the existing image was changed"
 	! cksum <"$img" | cmp -s - "$tmp/sum1" && ok "--force replaces it" || bad "--force"
 expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: " \
 	"$cap" checkpoint --node "$tmp/a.sock" counter -o /proc/x.img
+# ps: a header, the monitor and its target told apart, the checkpoints
+"$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
+if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
+   grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +1 +[0-9]+ +-$' "$tmp/ps" &&
+   grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +3/0$' "$tmp/ps" &&
+   grep -q '^kernel: tasks' "$tmp/ps"; then
+	ok "ps: header, monitor and target apart, 3 checkpoints"
+else
+	bad "ps table: $(cat "$tmp/ps")"
+fi
+if command -v python3 >/dev/null; then
+	"$cap" ps --json --node "$tmp/a.sock" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = [c for c in d["components"] if c["role"] == "target"]
+assert len(t) == 1 and t[0]["name"] == "counter" and t[0]["checkpoints"] == 3, t
+assert t[0]["ram_quota"] == 2 << 20 and t[0]["threads"] == 2, t
+assert d["kernel"].startswith("tasks ")' && ok "ps --json" || bad "ps --json"
+fi
 expect "a second restore" 1 \
 	"^error: counter: restore: this monitor runs 'slow_counter' already (a restore needs a monitor without a running target" \
 	"$cap" restore --node "$tmp/a.sock" "$img"
@@ -156,7 +175,7 @@ c, _ = s.accept(); time.sleep(30)' >"$tmp/port" &
 	sleep 0.5
 	"$cap" ps --node "$tmp/k.sock" >"$tmp/ps.out" 2>&1
 	t1=$(date +%s%N)
-	kill -0 $mpid 2>/dev/null && grep -q '^pd "counter"' "$tmp/ps.out" &&
+	kill -0 $mpid 2>/dev/null && grep -q "^counter  *target" "$tmp/ps.out" &&
 		ok "ps answered in $(((t1 - t0) / 1000000)) ms while a migration runs" ||
 		bad "ps during a migration: $(cat "$tmp/ps.out")"
 	wait $mpid

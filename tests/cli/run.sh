@@ -23,7 +23,7 @@ start_node() {
 	node_pid=$!
 	i=0
 	while [ $i -lt 100 ]; do
-		"$cap" ps --node "$sock" >"$tmp/ps.out" 2>"$tmp/ps.err" && return 0
+		"$cap" ps --raw --node "$sock" >"$tmp/ps.out" 2>"$tmp/ps.err" && return 0
 		kill -0 "$node_pid" 2>/dev/null || break
 		sleep 0.1
 		i=$((i + 1))
@@ -55,7 +55,7 @@ ok "node serves ps"
 i=0 # init starts its children one after the other: wait until both sleep
 while ! grep -q '^  thread 0 beta blocked' "$tmp/ps.out" && [ $i -lt 200 ]; do
 	sleep 0.05
-	"$cap" ps --node "$sock" >"$tmp/ps.out" 2>&1
+	"$cap" ps --raw --node "$sock" >"$tmp/ps.out" 2>&1
 	i=$((i + 1))
 done
 for want in 'pd "core"' 'pd "init"' 'pd "alpha" task=0x[0-9a-f]* cap_map=0x[0-9a-f]* entries=[0-9]* caps=[1-9]' \
@@ -65,7 +65,7 @@ done
 i=0 # hello exits right away: once it has, ps no longer lists it
 while grep -q '^pd "hello"' "$tmp/ps.out" && [ $i -lt 50 ]; do
 	sleep 0.1
-	"$cap" ps --node "$sock" >"$tmp/ps.out" 2>&1
+	"$cap" ps --raw --node "$sock" >"$tmp/ps.out" 2>&1
 	i=$((i + 1))
 done
 grep -q '^pd "hello"' "$tmp/ps.out" && bad "ps lists hello, which exited"
@@ -132,7 +132,7 @@ wait_log() {
 # kernel_line ROUND: the "kernel:" line of ps in the pause after ROUND
 kernel_line() {
 	wait_log "leak_probe: round $1 done, paused" || return 1
-	"$cap" ps --node "$sock" 2>&1 | grep '^kernel: ' >"$tmp/k$1" || return 1
+	"$cap" ps --raw --node "$sock" 2>&1 | grep '^kernel: ' >"$tmp/k$1" || return 1
 	# taken too late if the probe already resumed
 	! grep -q "leak_probe: round $1 resumed" "$tmp/node.log"
 }
@@ -166,7 +166,7 @@ else
 	t4=$(sed 's/^kernel: tasks \([0-9]*\) .*/\1/' "$tmp/k4")
 	i=0
 	while [ $i -lt 50 ]; do
-		"$cap" ps --node "$sock" 2>&1 | grep '^kernel: ' >"$tmp/k5"
+		"$cap" ps --raw --node "$sock" 2>&1 | grep '^kernel: ' >"$tmp/k5"
 		[ "$(sed 's/^kernel: tasks \([0-9]*\) .*/\1/' "$tmp/k5")" = $((t4 - 1)) ] && break
 		sleep 0.1
 		i=$((i + 1))

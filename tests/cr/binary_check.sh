@@ -51,9 +51,9 @@ cp "$b/components/ticker" "$tmp/rom/cr_all"
 pb=$!
 i=0
 # until B is up and settled: two answers 0.2 s apart are the same
-until "$cap" ps --node "$tmp/b.sock" >"$tmp/ps-before.out" 2>/dev/null &&
+until "$cap" ps --raw --node "$tmp/b.sock" >"$tmp/ps-before.out" 2>/dev/null &&
 	grep -q "cr_all" "$tmp/ps-before.out" && sleep 0.2 &&
-	"$cap" ps --node "$tmp/b.sock" >"$tmp/ps-again.out" 2>/dev/null &&
+	"$cap" ps --raw --node "$tmp/b.sock" >"$tmp/ps-again.out" 2>/dev/null &&
 	cmp -s "$tmp/ps-before.out" "$tmp/ps-again.out"; do
 	i=$((i + 1)); [ $i -gt 100 ] && fail "node B does not answer ps"; sleep 0.02
 done
@@ -66,7 +66,7 @@ echo "$why" | grep -qF "binary 'cr_all' differs: the image's is xxh3-128 $hash b
 	fail "the refusal does not name the binary and the image's identity: $why"
 echo "$why" | grep -qF "build-id $other_bid" || fail "the refusal does not name this node's build-id"
 grep -q "^\[cr_all\] count\|monitor: restoring" "$tmp/b.log" && fail "B ran some of the image"
-"$cap" ps --node "$tmp/b.sock" >"$tmp/ps-after.out" 2>&1 || fail "B stopped answering"
+"$cap" ps --raw --node "$tmp/b.sock" >"$tmp/ps-after.out" 2>&1 || fail "B stopped answering"
 # the check opened and closed one ROM session: core's badge counter
 # (never reused) moved on, every live object is as before
 for f in before after; do
