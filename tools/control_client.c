@@ -3,10 +3,11 @@
  * send one request line to a node's control socket (tools/control_server.c)
  * and print its answer.  Reply lines go to stdout; the final "ok ..." line
  * too (with the total time added), unless -q; an "error: ..." line goes to
- * stderr and makes the exit code 1.  "progress: ..." lines are shown on
- * stderr only when it is a terminal (and not -q); "info: ..." lines only
- * with -v.  Image paths are made absolute here: the node, another process
- * on this host, opens them itself.
+ * stderr and makes the exit code 1.  "progress: PHASE" lines are shown on
+ * stderr only when it is a terminal (and not -q), redrawn with the time
+ * so far; with -v each is also printed on a line of its own, terminal or
+ * not, as are "info: ..." lines.  Image paths are made absolute here: the node, another
+ * process on this host, opens them itself.
  *
  * A checkpoint is written to a temporary name next to IMAGE, created here
  * (so a file the node could not write is named before any work), and
@@ -38,6 +39,7 @@ struct client {
 	const char *cmd, *sock, *name;
 	int tty, quiet, verbose, failed, done, cancel;
 	double t0;
+	char phase[160];    /* the last progress line's text */
 	control_line_fn fn; /* takes the reply lines instead of stdout */
 	void *fn_arg;
 	char final[CONTROL_LINE_MAX];
@@ -81,16 +83,27 @@ static int client_connect(const char *cmd, const char *sock)
 	return -1;
 }
 
+/* On a terminal (and not -q): the phase and the time so far, redrawn. */
+static void client_progress(struct client *c)
+{
+	if (c->tty && !c->quiet && c->phase[0])
+		fprintf(stderr, "\r\033[K%s %s: %s, %.1f s", c->cmd,
+			c->name ? c->name : "", c->phase, now_s() - c->t0);
+}
+
 /* Print one answer line; sets c->done on the last ("ok"/"error:"). */
 static void client_show(struct client *c, const char *line)
 {
 	if (!strncmp(line, "progress: ", 10)) {
-		if (c->tty && !c->quiet)
-			fprintf(stderr, "\r\033[K%s %s: %s", c->cmd,
-				c->name ? c->name : "", line + 10);
+		snprintf(c->phase, sizeof c->phase, "%.150s", line + 10);
+		if (c->verbose)
+			fprintf(stderr, "%s%s %s: %s (at %.2f s)\n",
+				c->tty ? "\r\033[K" : "", c->cmd, c->name ? c->name : "",
+				c->phase, now_s() - c->t0);
+		client_progress(c);
 		return;
 	}
-	if (c->tty && !c->quiet)
+	if (c->tty && !c->quiet && c->phase[0])
 		fprintf(stderr, "\r\033[K");
 	if (!strncmp(line, "info: ", 6)) {
 		if (c->verbose)
@@ -140,8 +153,10 @@ static void client_read(struct client *c, int fd)
 		char *nl;
 		if (client_interrupted && !c->cancel && c->name)
 			client_cancel(c);
-		if (poll(&p, 1, 200) <= 0)
+		if (poll(&p, 1, 200) <= 0) {
+			client_progress(c);
 			continue;
+		}
 		r = read(fd, buf + n, sizeof buf - 1 - n);
 		if (r <= 0)
 			return;

@@ -72,7 +72,8 @@ static const char *ps_state(const struct ps_row *r)
 }
 
 /* A monitor's field ("checkpoints") from its status answer, or NULL. */
-static const char *ps_field(const struct ps_row *r, const char *key, char *buf, size_t size)
+static const char *ps_field(const struct ps_row *r, const char *key, char *buf,
+			    size_t size)
 {
 	char pat[40];
 	const char *p;
@@ -126,8 +127,8 @@ static void ps_table(const struct ps *ps)
 {
 	char used[24], quota[24], ram[56], ck[24], rs[24], cr[56];
 
-	printf("%-20s %-9s %-8s %-15s %7s %5s %s\n", "NAME", "ROLE", "STATE", "RAM", "THREADS",
-	       "CAPS", "CHECKPOINTS/RESTORES");
+	printf("%-20s %-9s %-8s %-15s %7s %5s %s\n", "NAME", "ROLE", "STATE", "RAM",
+	       "THREADS", "CAPS", "CHECKPOINTS/RESTORES");
 	for (int i = 0; i < ps->n; i++) {
 		const struct ps_row *r = &ps->row[i];
 		int target = r->monitor[0] && !r->native;
@@ -155,7 +156,8 @@ static void ps_json(const struct ps *ps)
 		int mon = r->monitor[0] != 0;
 		printf("%s\n    {\"name\": \"%s\", \"role\": \"%s\", \"state\": \"%s\", "
 		       "\"threads\": %u, \"caps\": %u",
-		       i ? "," : "", r->name, ps_role(r), ps_state(r), r->threads, r->caps);
+		       i ? "," : "", r->name, ps_role(r), ps_state(r), r->threads,
+		       r->caps);
 		if (r->has_ram)
 			printf(", \"ram_used\": %" PRIu64 ", \"ram_quota\": %" PRIu64,
 			       r->ram_used, r->ram_quota);

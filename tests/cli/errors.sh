@@ -72,6 +72,10 @@ grep -Eq "^ok counter $img: paused [0-9.]+ ms, image [0-9]+ bytes, [0-9]+ pages,
 "$cap" checkpoint -q --node "$tmp/a.sock" counter -o "$tmp/q.img" >"$tmp/out" 2>&1
 [ $? -eq 0 ] && [ ! -s "$tmp/out" ] && [ -s "$tmp/q.img" ] && ok "-q prints nothing" ||
 	bad "-q: $(cat "$tmp/out")"
+"$cap" checkpoint -v --node "$tmp/a.sock" counter -o "$tmp/v.img" >"$tmp/out" 2>"$tmp/err"
+grep -q "^checkpoint counter: pausing slow_counter (at [0-9.]* s)$" "$tmp/err" &&
+	grep -q "^checkpoint counter: writing [0-9]* bytes of memory (at [0-9.]* s)$" "$tmp/err" &&
+	ok "-v prints the phases: $(tr '\n' ';' <"$tmp/err")" || bad "-v: $(cat "$tmp/err")"
 ls -A "$tmp" | grep -q '\.tmp-' && bad "a temporary image is left: $(ls -A "$tmp")"
 
 cksum <"$img" >"$tmp/sum1"
@@ -86,9 +90,9 @@ expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
    grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +1 +[0-9]+ +-$' "$tmp/ps" &&
-   grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +3/0$' "$tmp/ps" &&
+   grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +4/0$' "$tmp/ps" &&
    grep -q '^kernel: tasks' "$tmp/ps"; then
-	ok "ps: header, monitor and target apart, 3 checkpoints"
+	ok "ps: header, monitor and target apart, 4 checkpoints"
 else
 	bad "ps table: $(cat "$tmp/ps")"
 fi
@@ -97,7 +101,7 @@ if command -v python3 >/dev/null; then
 import json, sys
 d = json.load(sys.stdin)
 t = [c for c in d["components"] if c["role"] == "target"]
-assert len(t) == 1 and t[0]["name"] == "counter" and t[0]["checkpoints"] == 3, t
+assert len(t) == 1 and t[0]["name"] == "counter" and t[0]["checkpoints"] == 4, t
 assert t[0]["ram_quota"] == 2 << 20 and t[0]["threads"] == 2, t
 assert d["kernel"].startswith("tasks ")' && ok "ps --json" || bad "ps --json"
 fi
