@@ -135,9 +135,11 @@ $(B)/components/%: $$(call guest_objs,$$(wildcard components/$$*/*.c)) \
 
 # ---- the two commands ------------------------------------------------------
 
+# quiet unless V=1: the build prints only warnings and errors
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@sh mk/demo.sh $(B)
+	@echo "demo: building what changed$(if $(V),, (make demo V=1 shows the commands))"
+	@$(MAKE) --no-print-directory $(if $(V),,-s) all
+	@V=$(V) sh mk/demo.sh $(B)
 
 unit: all
 	@sh tests/run-unit.sh $(B)
