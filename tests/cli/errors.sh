@@ -188,6 +188,27 @@ c, _ = s.accept(); time.sleep(30)' >"$tmp/port" &
 		bad "migration: $(cat "$tmp/mig.out" "$tmp/mig.err")"
 fi
 
+# a node whose children all ended says so (and keeps serving); a missing
+# binary is reported with the ROM directories looked at
+cat >"$tmp/ends.xml" <<'EOF'
+<config>
+	<parent-provides> <service name="PD"/> <service name="CPU"/> <service name="LOG"/>
+		<service name="ROM"/> <service name="RM"/> <service name="Timer"/> </parent-provides>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="counter" caps="50"> <resource name="RAM" quantum="1M"/> </start>
+	<start name="nothing" caps="50"> <binary name="no_such_binary"/>
+		<resource name="RAM" quantum="1M"/> </start>
+</config>
+EOF
+node e "$tmp/ends.xml" || exit 1
+wait_log e "^node: all of init's children have ended (result 2); the control socket is served until SIGINT or SIGTERM$" &&
+	"$cap" ps --node "$tmp/e.sock" >/dev/null 2>&1 &&
+	ok "capsule node says when all children ended, and still serves" ||
+	bad "no word of the children's end: $(tail -n 3 "$tmp/e.log")"
+grep -qF "core: ROM \"no_such_binary\": no such file in the ROM directories ($b/components, $tmp; capsule run|node --rom DIR adds one)" \
+	"$tmp/e.log" && ok "a missing binary names the ROM directories looked at" ||
+	bad "the ROM error: $(grep 'no_such' "$tmp/e.log")"
+
 # capsule node --log FILE: the node's output went to the file
 grep -q "^\[counter\] count" "$tmp/a.log" && [ ! -s "$tmp/a.out" ] &&
 	ok "capsule node --log FILE takes the node's output" || bad "--log: $(head -n 3 "$tmp/a.out")"
