@@ -11,6 +11,7 @@
 #include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/inspect.h"
+#include "tools/inspect_dot.h"
 #include "tools/node.h"
 #include "transport/transport.h"
 
@@ -55,8 +56,11 @@ static int cmd_inspect(const struct cli_args *a)
 	char *argv[2 * CLI_MAX_OPTS + CLI_MAX_POS];
 	int argc = 0;
 
+	if (cli_get(a, "--dot") || cli_get(a, "--svg"))
+		return inspect_dot_main(a->pos[0], cli_get(a, "--svg"));
+
 	for (int i = 0; i < CLI_MAX_OPTS && a->cmd->opts[i].name; i++) {
-		if (!a->val[i])
+		if (!a->val[i] || !strcmp(a->cmd->opts[i].name, "--svg"))
 			continue;
 		argv[argc++] = (char *)a->cmd->opts[i].name;
 		if (a->cmd->opts[i].arg)
@@ -165,9 +169,16 @@ static const struct cli_cmd commands[] = {
      .max_pos = 1,
      .summary = "print what an image file holds",
      .text = "Reads and checks IMAGE (checksums, sizes, references) and prints\n"
-	     "its header, component, threads, memory regions and capabilities.",
-     .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img",
-     .opts = {{"--json", NULL, NULL, "print JSON instead of text"}},
+	     "its header, component, threads, memory regions and capabilities.\n"
+	     "--dot draws the capabilities: each kcap with its badge, the object\n"
+	     "it names (session, dataspace, region map, thread, the PD session\n"
+	     "of a gate or signal), and each session's server.",
+     .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img\n"
+		"  capsule inspect --dot counter.img | dot -Tsvg -o caps.svg",
+     .opts = {{"--json", NULL, NULL, "print JSON instead of text"},
+	      {"--dot", NULL, NULL, "print the capability graph as Graphviz DOT"},
+	      {"--svg", NULL, "FILE",
+	       "render the capability graph to FILE (needs Graphviz)"}},
      .run = cmd_inspect},
     {.name = "keygen",
      .args = "FILE",

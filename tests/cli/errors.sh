@@ -86,6 +86,33 @@ cksum <"$img" | cmp -s - "$tmp/sum1" || bad "the existing image was changed"
 	! cksum <"$img" | cmp -s - "$tmp/sum1" && ok "--force replaces it" || bad "--force"
 expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: " \
 	"$cap" checkpoint --node "$tmp/a.sock" counter -o /proc/x.img
+# the capability graph: every cap a node, every edge between declared nodes
+"$cap" inspect --dot "$img" >"$tmp/caps.dot" 2>"$tmp/err" || bad "inspect --dot: $(cat "$tmp/err")"
+if command -v python3 >/dev/null; then
+	python3 - "$tmp/caps.dot" "$("$cap" inspect --json "$img" | python3 -c '
+import json, sys; print(len(json.load(sys.stdin)["caps"]))')" <<'EOF' &&
+import re, sys
+text = open(sys.argv[1]).read()
+assert text.startswith("digraph capsule {") and text.rstrip().endswith("}")
+nodes = set(re.findall(r'^  ("[^"]*"|\w+) \[', text, re.M))
+edges = re.findall(r'^  ("[^"]*"|\w+) -> ("[^"]*"|\w+)', text, re.M)
+kcaps = [n for n in nodes if n.startswith("kcap")]
+assert len(kcaps) == int(sys.argv[2]), (len(kcaps), sys.argv[2])
+assert edges and all(a in nodes and b in nodes for a, b in edges), edges
+assert any(a.startswith("kcap") and b.startswith("session") for a, b in edges)
+assert any(b.startswith('"server monitor') for a, b in edges)
+EOF
+		ok "inspect --dot: every cap, object and server in a well-formed graph" ||
+		bad "inspect --dot: $(head -c 400 "$tmp/caps.dot")"
+fi
+if command -v dot >/dev/null; then
+	"$cap" inspect --svg "$tmp/caps.svg" "$img" && grep -q "<svg" "$tmp/caps.svg" &&
+		ok "inspect --svg" || bad "inspect --svg"
+else
+	expect "inspect --svg without Graphviz" 1 "^capsule inspect: --svg $tmp/caps.svg: Graphviz's dot is not installed" \
+		"$cap" inspect --svg "$tmp/caps.svg" "$img"
+fi
+
 # ps: a header, the monitor and its target told apart, the checkpoints
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
