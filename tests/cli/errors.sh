@@ -113,6 +113,24 @@ else
 		"$cap" inspect --svg "$tmp/caps.svg" "$img"
 fi
 
+# inspect --json follows its JSON Schema (docs/inspect.schema.json), which
+# rejects what it must (a kcap as a number)
+"$cap" inspect --json "$img" >"$tmp/img.json" || bad "inspect --json"
+python3 - docs/inspect.schema.json "$tmp/img.json" <<'EOF' >"$tmp/schema.out" 2>&1 &&
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+doc = json.load(open(sys.argv[2]))
+jsonschema.validate(doc, schema)
+doc["caps"][0]["kcap"] = int(doc["caps"][0]["kcap"], 16)
+try:
+    jsonschema.validate(doc, schema)
+    sys.exit("a kcap as a number was accepted")
+except jsonschema.ValidationError:
+    pass
+EOF
+	ok "inspect --json follows docs/inspect.schema.json" || bad "schema: $(tail -n 3 "$tmp/schema.out")"
+
 # ps: a header, the monitor and its target told apart, the checkpoints
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
