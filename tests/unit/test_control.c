@@ -97,6 +97,21 @@ static void call_errors(void **state)
 	control_reset();
 }
 
+/* cancel: only an endpoint serving a request has something to cancel */
+static void cancel_rules(void **state)
+{
+	unsigned line;
+	struct control_mailbox *mb = control_register("c1", CONTROL_CHECKPOINT, &line);
+
+	assert_non_null(mb);
+	assert_int_equal(control_cancel("nobody"), -ENOENT);
+	assert_int_equal(control_cancel("c1"), -ESRCH); /* idle */
+	assert_false(control_cancelled(mb));
+	assert_false(control_cancelled(NULL));
+	control_reset();
+	assert_int_equal(control_cancel("c1"), -ENOENT);
+}
+
 /* ---- a fake endpoint inside a node -------------------------------------- */
 
 static struct control_mailbox *fake_mb;
@@ -301,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(register_rules),
 	    cmocka_unit_test(call_errors),
+	    cmocka_unit_test(cancel_rules),
 	    cmocka_unit_test(fake_endpoint),
 	    cmocka_unit_test(node_stops_mid_request),
 	    cmocka_unit_test(endpoint_through_core),
