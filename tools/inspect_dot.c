@@ -69,7 +69,9 @@ static void dot_objects(FILE *f, const struct image_model *m)
 	for (uint32_t i = 0; i < m->nsessions; i++) {
 		const struct image_session *s = &m->sessions[i];
 		int outside = s->flags & IMAGE_SESSION_F_OUTSIDE;
-		fprintf(f, "  session%" PRIu64 " [shape=ellipse, label=\"session %" PRIu64 "\\n%s ",
+		fprintf(f,
+			"  session%" PRIu64 " [shape=ellipse, label=\"session %" PRIu64
+			"\\n%s ",
 			s->id, s->id, image_session_type_name(s->type));
 		dot_str(f, s->label, sizeof s->label);
 		fprintf(f, "\"];\n  session%" PRIu64 " -> \"server %s ", s->id,
@@ -80,8 +82,8 @@ static void dot_objects(FILE *f, const struct image_model *m)
 		dot_str(f, s->service, sizeof s->service);
 		fprintf(f, "\" [shape=house, label=\"");
 		dot_str(f, s->service, sizeof s->service);
-		fprintf(f, "\\n%s\"];\n", outside ? "server outside the monitor"
-						   : "the monitor (proxy)");
+		fprintf(f, "\\n%s\"];\n",
+			outside ? "server outside the monitor" : "the monitor (proxy)");
 	}
 	for (uint32_t i = 0; i < m->ndataspaces; i++) {
 		const struct image_dataspace *d = &m->dataspaces[i];
@@ -92,7 +94,8 @@ static void dot_objects(FILE *f, const struct image_model *m)
 	}
 	for (uint32_t i = 0; i < m->nthreads; i++) {
 		const struct image_thread *t = &m->threads[i];
-		fprintf(f, "  thread%u [shape=octagon, label=\"thread %u\\n", t->nr, t->nr);
+		fprintf(f, "  thread%u [shape=octagon, label=\"thread %u\\n", t->nr,
+			t->nr);
 		dot_str(f, t->name, sizeof t->name);
 		fprintf(f, "\"];\n");
 	}
@@ -110,12 +113,12 @@ void inspect_dot(const struct image_model *m, FILE *f)
 		const struct image_cap *c = &m->caps[i];
 		const char *t = dot_target(c, to, sizeof to);
 		fprintf(f,
-			"  kcap%" PRIx64 " [shape=box, label=\"kcap %#" PRIx64 "\\nbadge %#" PRIx64
-			"\\n%s\"];\n",
+			"  kcap%" PRIx64 " [shape=box, label=\"kcap %#" PRIx64
+			"\\nbadge %#" PRIx64 "\\n%s\"];\n",
 			c->kcap, c->kcap, c->badge, image_cap_class_name(c->class));
 		if (c->class == IMAGE_CAP_REGION_MAP)
-			fprintf(f, "  %s [shape=component, label=\"region map\\n%s\"];\n", t,
-				image_rm_kind_name((uint32_t)c->arg));
+			fprintf(f, "  %s [shape=component, label=\"region map\\n%s\"];\n",
+				t, image_rm_kind_name((uint32_t)c->arg));
 		if (t)
 			fprintf(f, "  kcap%" PRIx64 " -> %s;\n", c->kcap, t);
 		if (c->class == IMAGE_CAP_SESSION || c->class == IMAGE_CAP_OUTSIDE) {
@@ -155,10 +158,11 @@ int inspect_dot_main(const char *path, const char *svg)
 		return 2;
 	}
 	if (svg && !dot_installed()) {
-		fprintf(stderr,
-			"capsule inspect: --svg %s: Graphviz's dot is not installed (Debian: "
-			"apt-get install graphviz; --dot prints the graph)\n",
-			svg);
+		fprintf(
+		    stderr,
+		    "capsule inspect: --svg %s: Graphviz's dot is not installed (Debian: "
+		    "apt-get install graphviz; --dot prints the graph)\n",
+		    svg);
 		return 1;
 	}
 	if (image_read(path, &m, err, sizeof err) < 0) {

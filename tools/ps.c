@@ -135,12 +135,14 @@ static void ps_table(const struct ps *ps)
 		ps_mib(used, sizeof used, r->ram_used);
 		ps_mib(quota, sizeof quota, r->ram_quota);
 		snprintf(ram, sizeof ram, "%s/%s", used, quota);
+		if (target && ps_field(r, "checkpoints", ck, sizeof ck) &&
+		    ps_field(r, "restores", rs, sizeof rs))
+			snprintf(cr, sizeof cr, "%s/%s", ck, rs);
+		else /* a monitor serving a request does not answer status */
+			snprintf(cr, sizeof cr, "%s",
+				 strstr(r->monitor, "state=busy") ? "busy" : "-");
 		printf("%-20s %-9s %-8s %-15s %7u %5u %s\n", r->name, ps_role(r),
-		       ps_state(r), r->has_ram ? ram : "-", r->threads, r->caps,
-		       target && ps_field(r, "checkpoints", ck, sizeof ck) &&
-			       ps_field(r, "restores", rs, sizeof rs)
-			   ? (snprintf(cr, sizeof cr, "%s/%s", ck, rs), cr)
-			   : "-");
+		       ps_state(r), r->has_ram ? ram : "-", r->threads, r->caps, cr);
 	}
 	if (ps->kernel[0])
 		printf("kernel: %s\n", ps->kernel);

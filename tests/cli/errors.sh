@@ -187,6 +187,11 @@ if wait_log m "bench_cr_mem: touched"; then
 		sleep 0.01
 		i=$((i + 1))
 	done
+	# the control socket answers ps while the checkpoint runs
+	"$cap" ps --node "$tmp/m.sock" >"$tmp/ps-m" 2>&1 &&
+		grep -q "^counter  *target " "$tmp/ps-m" &&
+		ok "ps answered during the checkpoint: $(grep '^counter  *target' "$tmp/ps-m" | tr -s ' ')" ||
+		bad "ps during a checkpoint: $(cat "$tmp/ps-m")"
 	kill -INT $cpid
 	wait $cpid
 	rc=$?

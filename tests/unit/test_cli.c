@@ -47,8 +47,8 @@ static int parse(struct cli_args *a, int argc, const char **argv)
 
 static void values_and_forms(void **state)
 {
-	const char *argv[] = {"--node=/s", "x", "-o", "out", "--rom", "r1", "-f",
-			      "--rom=r2", "-q", "y", "-v"};
+	const char *argv[] = {"--node=/s", "x",	       "-o", "out", "--rom", "r1",
+			      "-f",	   "--rom=r2", "-q", "y",   "-v"};
 	const char *rom[4];
 	struct cli_args a;
 
