@@ -8,6 +8,7 @@
  *     checkpoint NAME PATH
  *     restore PATH NAME
  *     migrate NAME HOST:PORT DEADLINE_MS   (tools/migrate_send.c)
+ *     status NAME                          (a monitor: state and counts)
  *     cancel NAME                          (the request NAME is serving)
  * -- answered by lines, "progress: ..." while it runs, the last one
  * starting with "ok" or "error: ".  Each connection is served by a
