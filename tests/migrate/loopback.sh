@@ -151,7 +151,7 @@ still_on_a "no monitor slot"
 
 # 3. a destination whose monitor has a target already
 expect_err "busy monitor: refused, resumed on A" \
-	"refused it: counter: Device or resource busy; resumed here" migrate_to $pU
+	"refused it: counter: restore: this monitor runs 'slow_counter' already .*; resumed here" migrate_to $pU
 still_on_a "busy monitor"
 
 # 4. a peer that answers garbage, and a client that sends garbage to B
