@@ -211,7 +211,11 @@ static int client_finish(struct client *c)
 		fprintf(stderr, "%s\n", c->final);
 		return CLI_FAILED;
 	}
-	if (!c->quiet && strcmp(c->cmd, "ps"))
+	if (c->quiet || !strcmp(c->cmd, "ps"))
+		return CLI_OK;
+	if (strstr(c->final, " total ")) /* the node measured it (migrate) */
+		printf("%s\n", c->final);
+	else
 		printf("%s%s total %.0f ms\n", c->final,
 		       strchr(c->final, ':') ? "," : ":", (now_s() - c->t0) * 1000);
 	return CLI_OK;
