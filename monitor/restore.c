@@ -189,36 +189,94 @@ static int make_regions(struct rs *rs)
 	return 0;
 }
 
-/* Copy each region once, from the model straight into its new dataspace
- * attached in the monitor; the region's data then points there, so the
- * fix-ups below rewrite the new target's memory in place. */
+/* The parts of region i not covered by an earlier region of the same
+ * dataspace, copied from the region's data into the dataspace mapped at
+ * host: aliasing regions are written once. */
+static void fill_region(const struct mon_model *m, unsigned i, uint8_t *host)
+{
+	const struct mon_model_region *r = &m->region[i];
+	uint64_t at = r->off, end = r->off + r->size;
+
+	while (at < end) {
+		uint64_t stop = end;
+		int covered = 0;
+		for (unsigned k = 0; k < i; k++) {
+			const struct mon_model_region *o = &m->region[k];
+			if (o->ds_badge != r->ds_badge || !o->data)
+				continue;
+			if (o->off <= at && at < o->off + o->size) {
+				stop = o->off + o->size < end ? o->off + o->size : end;
+				covered = 1;
+				break;
+			}
+			if (o->off > at && o->off < stop)
+				stop = o->off;
+		}
+		if (!covered)
+			restore_fill(host + at, r->data + (at - r->off), stop - at);
+		at = stop;
+	}
+}
+
+/* Each dataspace with bytes is attached in the monitor once and written
+ * once: from the image straight into it (a model with a fill), or from
+ * the regions' copies, each part once however many regions alias it.
+ * The regions' data then point there, so the fix-ups below rewrite the
+ * new target's memory in place. */
+static int fill_ds(struct rs *rs, struct rs_ds *d)
+{
+	struct mon_model *m = rs->m;
+	uint8_t *host;
+	char err[300] = "";
+	int rc, lazy = 0;
+
+	if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size, MEM_R | MEM_W,
+			    &d->host)))
+		return rc;
+	host = (uint8_t *)(uintptr_t)d->host;
+	for (unsigned i = 0; i < m->nregions; i++)
+		lazy |= m->region[i].ds_badge == d->old_badge && m->region[i].from_src;
+	if (lazy && m->fill &&
+	    (rc = m->fill(m->fill_src, d->old_badge, host, d->size, err, sizeof err))) {
+		env_log(rs->mon->env, "monitor: restore: %s", err);
+		return rc;
+	}
+	for (unsigned i = 0; !lazy && i < m->nregions; i++)
+		if (m->region[i].ds_badge == d->old_badge && m->region[i].data)
+			fill_region(m, i, host);
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mon_model_region *r = &m->region[i];
+		if (r->ds_badge == d->old_badge && (r->data || r->from_src)) {
+			r->data = host + r->off;
+			r->from_src = 0;
+		}
+	}
+	return 0;
+}
+
 static int fill_memory(struct rs *rs)
 {
 	int rc;
 
 	rs->what = "cannot write its memory";
-	for (unsigned i = 0; i < rs->m->nregions; i++) {
-		struct mon_model_region *r = &rs->m->region[i];
-		struct rs_ds *d;
-
-		if (!r->data)
-			continue; /* a managed dataspace: filled through its map */
-		if (!(d = rs_ds_get(rs, r->ds_badge, 0)))
-			return -ENOENT;
-		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
-				    MEM_R | MEM_W, &rs->host[i])))
+	for (unsigned k = 0; k < rs->nds; k++) {
+		int used = 0;
+		for (unsigned i = 0; i < rs->m->nregions && !used; i++)
+			used = rs->m->region[i].ds_badge == rs->ds[k].old_badge &&
+			       (rs->m->region[i].data || rs->m->region[i].from_src);
+		if (used && (rc = fill_ds(rs, &rs->ds[k])))
 			return rc;
-		restore_fill((void *)(uintptr_t)rs->host[i], r->data, r->size);
-		r->data = (uint8_t *)(uintptr_t)rs->host[i];
 	}
 	return 0;
 }
 
 static void unmap_memory(struct rs *rs)
 {
-	for (unsigned i = 0; i < MON_MAX_REGIONS; i++)
-		if (rs->host[i])
-			pd_detach(rs->mon->env->pd, rs->host[i]);
+	for (unsigned i = 0; i < rs->nds; i++)
+		if (rs->ds[i].host) {
+			pd_detach(rs->mon->env->pd, rs->ds[i].host);
+			rs->ds[i].host = 0;
+		}
 }
 
 /* ---- caps ------------------------------------------------------------- */
@@ -408,15 +466,6 @@ static int build(struct rs *rs)
 	char why[160];
 	int rc;
 
-	/* the report, its cap map and its entrypoints must be readable in the
-	 * memory to restore before anything is made */
-	rs->what = "its checkpoint report does not match its memory";
-	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
-		env_log(rs->mon->env, "monitor: restore: %s", why);
-		return rc;
-	}
-	if (!report_cap_map(rs->m))
-		return -EINVAL;
 	rs->what = "cannot open its sessions";
 	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
 		return rc;
@@ -435,6 +484,15 @@ static int build(struct rs *rs)
 	if ((rc = fill_memory(rs)))
 		return rc;
 	mark(rs, RS_MEMORY);
+	/* the report, its cap map and its entrypoints must be readable in the
+	 * memory written (an image's bytes are only there now) */
+	rs->what = "its checkpoint report does not match its memory";
+	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
+		env_log(rs->mon->env, "monitor: restore: %s", why);
+		return rc;
+	}
+	if (!report_cap_map(rs->m))
+		return -EINVAL;
 	if ((rc = rs_map_caps(rs)) || (rc = rs_bind_semaphore(rs)))
 		return rc;
 	mark(rs, RS_CAPS);

@@ -355,8 +355,11 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		rc = -EBUSY;
 		goto out;
 	}
-	if ((rc = image_read(path, &im, err, sizeof err)) ||
+	/* streamed: the memory stays in the file until it is written into
+	 * the new dataspaces */
+	if ((rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
+	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
 		env_log(mon->env, "monitor: restore refused: %s", err);
 		goto out;
