@@ -45,16 +45,16 @@ int image_stream_note(struct image_reader *r, struct image_memory *e,
 		e->chunk = p;
 		e->chunk_cap = cap;
 	}
-	e->chunk[e->nchunks++] = (struct image_chunk_ref){
-	    .first_page = c->first_page,
-	    .nonzero = c->nonzero,
-	    .data_off = (uint64_t)(data - r->base),
-	    .sec_off = r->sec_off,
-	    .sec_index = r->sec_index,
-	    .npages = c->npages,
-	    .flags = c->flags,
-	    .data_len = c->data_len,
-	    .raw_len = c->raw_len};
+	e->chunk[e->nchunks++] =
+	    (struct image_chunk_ref){.first_page = c->first_page,
+				     .nonzero = c->nonzero,
+				     .data_off = (uint64_t)(data - r->base),
+				     .sec_off = r->sec_off,
+				     .sec_index = r->sec_index,
+				     .npages = c->npages,
+				     .flags = c->flags,
+				     .data_len = c->data_len,
+				     .raw_len = c->raw_len};
 	return 0;
 }
 
@@ -119,8 +119,8 @@ static int fill_chunk(const struct image_stream *s, const struct image_chunk_ref
 #ifdef MADV_POPULATE_WRITE
 		madvise(to, k->raw_len, MADV_POPULATE_WRITE); /* fewer faults */
 #endif
-	} else if (!*scratch && !(*scratch = malloc((size_t)IMAGE_CHUNK_PAGES *
-						    IMAGE_PAGE_SIZE))) {
+	} else if (!*scratch &&
+		   !(*scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE))) {
 		return -ENOMEM;
 	} else {
 		to = *scratch;

@@ -463,6 +463,8 @@ static int dead_entries(struct rs *rs)
 static int build(struct rs *rs)
 {
 	struct cr_report report;
+	uint64_t eps[CR_MAX_EPS];
+	unsigned neps;
 	char why[160];
 	int rc;
 
@@ -493,13 +495,18 @@ static int build(struct rs *rs)
 	}
 	if (!report_cap_map(rs->m))
 		return -EINVAL;
+	rs->what = "its checkpoint report's entrypoint list (field next of struct "
+		   "cr_entrypoint) loops or leaves its memory";
+	if ((rc = report_entrypoints(rs->m, &report, eps, &neps)))
+		return rc;
 	if ((rc = rs_map_caps(rs)) || (rc = rs_bind_semaphore(rs)))
 		return rc;
 	mark(rs, RS_CAPS);
 	rs->what = "cannot rebuild its cap map";
 	if ((rc = dead_entries(rs)) || (rc = cap_map_fix(rs->m, &rs->bm)))
 		return rc;
-	rs->what = "cannot rebuild its object pool";
+	rs->what = "cannot rebuild its object pool (fields left, right, parent, depth "
+		   "of its struct cr_object trees)";
 	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
 		return rc;
 	mark(rs, RS_FIX);
