@@ -145,6 +145,7 @@ scenario: all
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
 	@sh tests/cr/restore_memory.sh $(B)
+	@sh tests/cr/outside_wait.sh $(B)
 	@sh tests/cr/restore_fail.sh $(B)
 	@sh tests/cr/binary_check.sh $(B)
 	@sh tests/cr/pending_signal.sh $(B)

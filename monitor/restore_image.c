@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "image/image.h"
 #include "monitor/image_convert.h"
@@ -197,8 +198,18 @@ static int binary_check(struct monitor *mon, const struct image_model *im, char 
 
 /* A session routed outside, opened again with its recorded args (a
  * Timer behind a new proxy with its recorded state, an RM session behind
- * a new proxy: its maps are made again by the restore). */
-#define OUTSIDE_WAIT_MS 10000
+ * a new proxy: its maps are made again by the restore).  A service that
+ * is declared but not announced yet is asked again until OUTSIDE_WAIT_US
+ * of host time have passed, then the restore gives up naming it. */
+#define OUTSIDE_WAIT_US 1000000ULL
+
+static uint64_t host_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static const struct image_timer *timer_of(const struct image_model *im, uint64_t id)
 {
@@ -220,13 +231,19 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 	int rc;
 
 	/* the server may not have announced its service yet (a node that
-	 * starts it after the monitor): ask again, for a while */
-	for (int i = 0;
-	     (rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
-	     i < OUTSIDE_WAIT_MS;
-	     i++) {
+	 * starts it after the monitor): ask again, for a bounded time */
+	uint64_t until = host_us() + OUTSIDE_WAIT_US;
+	while ((rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
+	       host_us() < until) {
 		uint64_t label;
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
+	}
+	if (rc == -EAGAIN) {
+		env_log(mon->env,
+			"monitor: restore: service '%s' is declared but was not "
+			"announced within %llu ms: giving up",
+			service, OUTSIDE_WAIT_US / 1000);
+		return -ETIMEDOUT;
 	}
 	if (rc) {
 		env_log(mon->env,
