@@ -147,6 +147,7 @@ scenario: all
 	@sh tests/cr/restore_memory.sh $(B)
 	@sh tests/cr/outside_wait.sh $(B)
 	@sh tests/cr/restore_fail.sh $(B)
+	@sh tests/cr/restore_inject.sh $(B)
 	@sh tests/cr/binary_check.sh $(B)
 	@sh tests/cr/pending_signal.sh $(B)
 	@sh tests/zdtm/run.sh $(B)

@@ -81,7 +81,8 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 	int rc;
 
 	for (;;) {
-		if ((rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
+		if ((rc = restore_point(rs->mon, "thread")) ||
+		    (rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
 					    &badge)))
 			return rc;
 		if (nr == mt->nr)
@@ -145,7 +146,7 @@ struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	if (rs->nds == MON_MAX_REGIONS || !size)
 		return NULL;
 	d = &rs->ds[rs->nds];
-	if (pd_alloc_ram(rs->pd, size, &d->cap))
+	if (restore_point(rs->mon, "dataspace") || pd_alloc_ram(rs->pd, size, &d->cap))
 		return NULL;
 	d->old_badge = old_badge;
 	d->size = size;
@@ -161,7 +162,8 @@ static int make_regions(struct rs *rs)
 	int rc;
 
 	rs->what = "cannot recreate its region maps";
-	if ((rc = rm_restore_make(rs->mon, rs->pd, rs->m, &rs->bm, &rs->rm)))
+	if ((rc = restore_point(rs->mon, "region maps")) ||
+	    (rc = rm_restore_make(rs->mon, rs->pd, rs->m, &rs->bm, &rs->rm)))
 		return rc;
 	rs->what = "cannot recreate its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
@@ -178,6 +180,8 @@ static int make_regions(struct rs *rs)
 		}
 		if (r->rm && !map)
 			return -ESRCH;
+		if ((rc = restore_point(rs->mon, "attach")))
+			return rc;
 		rc = r->rm ? region_attach(map->real, ds, r->at, r->off, r->size, r->perm,
 					   &at)
 			   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);
@@ -230,7 +234,8 @@ static int fill_ds(struct rs *rs, struct rs_ds *d)
 	char err[300] = "";
 	int rc, lazy = 0;
 
-	if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size, MEM_R | MEM_W,
+	if ((rc = restore_point(rs->mon, "memory")) ||
+	    (rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size, MEM_R | MEM_W,
 			    &d->host)))
 		return rc;
 	host = (uint8_t *)(uintptr_t)d->host;
@@ -298,7 +303,8 @@ static int write_threads(struct rs *rs)
 		u->mr[0] = badge_map_new(&rs->bm, u->mr[0]);
 		for (uint64_t k = 0; k < u->mr[1] && k < MSG_MAX_ITEMS; k++)
 			u->mr[2 + k] = badge_map_new(&rs->bm, u->mr[2 + k]);
-		if ((rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
+		if ((rc = restore_point(rs->mon, "thread state")) ||
+		    (rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
 					 &ds)))
 			return rc;
 		rc = ds_copy(rs->mon, ds, 0, u, sizeof *u, 1);
@@ -469,7 +475,8 @@ static int build(struct rs *rs)
 	int rc;
 
 	rs->what = "cannot open its sessions";
-	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
+	if ((rc = restore_point(rs->mon, "PD and CPU sessions")) ||
+	    (rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
 		return rc;
 	/* what the target's libbase told its old PD (capsule ps shows it) */
 	if (rs->m->cap_map_addr &&
@@ -503,11 +510,13 @@ static int build(struct rs *rs)
 		return rc;
 	mark(rs, RS_CAPS);
 	rs->what = "cannot rebuild its cap map";
-	if ((rc = dead_entries(rs)) || (rc = cap_map_fix(rs->m, &rs->bm)))
+	if ((rc = restore_point(rs->mon, "cap map")) || (rc = dead_entries(rs)) ||
+	    (rc = cap_map_fix(rs->m, &rs->bm)))
 		return rc;
 	rs->what = "cannot rebuild its object pool (fields left, right, parent, depth "
 		   "of its struct cr_object trees)";
-	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
+	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)) ||
+	    (rc = write_threads(rs)))
 		return rc;
 	mark(rs, RS_FIX);
 	return 0;
@@ -546,6 +555,8 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 		goto out;
 	rs->t0 = t0; /* the working copies count as opening */
 	rs->mon = mon;
+	if (!seed) /* a same-node restore starts here; an image's earlier */
+		mon->restore_points = 0;
 	if (seed)
 		rs->bm = *seed;
 	if ((rc = build(rs)) || (rc = restore_prepare(rs)) ||
@@ -566,6 +577,8 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	    "badges; cap map and object pool consistent",
 	    rs->m->nthreads, rs->m->nregions, rs->m->ncaps, rebadged(&rs->bm));
 	log_times(rs);
+	env_log(mon->env, "monitor: restore: %u points that can fail passed",
+		mon->restore_points);
 	rc = 0;
 	goto out;
 fail:

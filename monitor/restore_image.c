@@ -279,7 +279,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 	int rc;
 
 	snprintf(rom_args, sizeof rom_args, "label=\"%s\"", mon->cfg.binary);
-	if ((rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
+	if ((rc = restore_point(mon, "LOG and ROM sessions")) ||
+	    (rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
 	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
 		return rc;
 	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
@@ -312,7 +313,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 			nb = mon->parent_obj.badge;
 			break;
 		default:
-			rc = open_outside(mon, im, s, seed);
+			if (!(rc = restore_point(mon, "outside session")))
+				rc = open_outside(mon, im, s, seed);
 			continue;
 		}
 		rc = badge_map_add(seed, s->id, nb);
@@ -347,7 +349,8 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			if (k == im->ndataspaces ||
 			    im->dataspaces[k].kind != IMAGE_DS_ROM)
 				continue;
-			if ((rc = rom_dataspace(mon->rom, &ds, &size)))
+			if ((rc = restore_point(mon, "ROM dataspace")) ||
+			    (rc = rom_dataspace(mon->rom, &ds, &size)))
 				return rc;
 			record_add(mon, MON_CLASS_ROM_DS, ds, size);
 			record_hold(mon, ds, "ROM");
@@ -394,6 +397,7 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
 	mon->state = MON_RUNNING;
+	mon->restore_points = 0;
 	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed))) {
 		env_log(mon->env,
 			"monitor: restore: cannot open the target's sessions: %s",
