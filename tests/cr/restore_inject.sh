@@ -8,7 +8,7 @@
 # and live badge counts (`capsule ps`) are as before and the node's RSS
 # within SLACK_KB of what it was; then the same image restores in the same
 # node and the target runs to its end.  (The "badges allocated" figure is
-# not compared: core never hands a badge out twice.)  make test takes every STRIDE-th
+# not compared: core never hands a badge out twice.)  make test takes every STRIDE-th (5th)
 # point (STRIDE=1 or INJECT_ALL=1: all of them).
 b=${1:-build}
 cap=$b/capsule
@@ -20,7 +20,7 @@ trap cleanup EXIT
 die() { echo "restore_inject: FAIL: $*"; exit 1; }
 fails=0
 SLACK_KB=8192
-STRIDE=${STRIDE:-4}
+STRIDE=${STRIDE:-5}
 [ -n "$INJECT_ALL" ] && STRIDE=1
 
 . tests/cr/monitor_node.sh
