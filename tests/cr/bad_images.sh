@@ -43,6 +43,7 @@ run_b "$tmp/good.img"
 grep -qF "cr_all: done: 30 signals" "$tmp/b.log" ||
 	{ sed 's/^/  | /' "$tmp/b.log"; die "the good image does not restore"; }
 base_kb=$rss
+regions=$(sed -n 's/.*monitor: restored: [0-9]* threads, \([0-9]*\) regions.*/\1/p' "$tmp/b.log")
 echo "bad_images: good.img restores: peak RSS $rss KiB, ${secs} s"
 
 # restore IMAGE WANT: node B must refuse IMAGE with a line containing WANT,
@@ -141,7 +142,7 @@ done
 	die "cannot forge alias-fits: $(cat "$tmp/forge.log")"
 run_b "$tmp/alias-fits.img" 300M
 if ! grep -qF "cr_all: done: 30 signals" "$tmp/b.log" ||
-	! grep -q "restored: 3 threads, 15 regions" "$tmp/b.log"; then
+	! grep -q "restored: [0-9]* threads, $((regions + 8)) regions" "$tmp/b.log"; then
 	sed 's/^/  | /' "$tmp/b.log"
 	echo "bad_images: FAIL alias-fits.img does not restore"
 	fails=1
