@@ -148,7 +148,8 @@ unit: all
 # each with the build directory; all of them run whatever fails.
 SCENARIO_TESTS := tests/cli/run.sh tests/cli/help.sh tests/cli/errors.sh \
 	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
-	tests/cr/restore_fail.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
+	tests/cr/restore_memory.sh tests/cr/outside_wait.sh tests/cr/restore_fail.sh \
+	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh
 
 scenario: all

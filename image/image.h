@@ -288,14 +288,23 @@ _Static_assert(sizeof(struct image_stats) == 64, "stats");
 /* --- in-memory model ------------------------------------------------- */
 
 /* Memory of one dataspace.  data: `size` bytes (the dataspace's whole
- * contents).  present: NULL = every page; else a bitmap (bit i of byte
- * i/8) of the pages this image carries (incremental images). */
+ * contents); NULL in a model read with IMAGE_READ_STREAM, whose bytes
+ * stay in the file (image_memory_fill).  present: NULL = every page; else
+ * a bitmap (bit i of byte i/8) of the pages this image carries
+ * (incremental images).  pages, nonzero_pages: counted by the reader
+ * (present pages, those of them with bytes in the image); 0 in a model
+ * built by hand. */
+struct image_chunk_ref;
 struct image_memory {
 	uint64_t ds_id;
 	uint64_t size;
 	uint8_t *data;
 	uint8_t *present;
+	uint64_t pages, nonzero_pages;
+	struct image_chunk_ref *chunk; /* IMAGE_READ_STREAM: chunks with bytes */
+	uint32_t nchunks, chunk_cap;
 };
+struct image_stream;
 
 /*
  * What a checkpointer fills and a restorer consumes: the records of every
@@ -327,7 +336,8 @@ struct image_model {
 	uint32_t ntimers;
 	struct image_memory *memory;
 	uint32_t nmemory;
-	struct image_stats stats; /* image_write fills all but paused_ns */
+	struct image_stats stats;    /* image_write fills all but paused_ns */
+	struct image_stream *stream; /* IMAGE_READ_STREAM: the file, kept mapped */
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to
@@ -343,6 +353,22 @@ int image_write(const char *path, const struct image_model *m, struct image_stat
  * image_model_free) or -errno (-EINVAL: invalid image) with one line in
  * err naming the file, the section and what is wrong; *out is NULL. */
 int image_read(const char *path, struct image_model **out, char *err, size_t errlen);
+/* image_read with flags.  IMAGE_READ_STREAM: memory sections are checked
+ * (bitmaps, lengths, each zstd frame's size) but not decompressed; the
+ * file stays mapped in the model and image_memory_fill writes a
+ * dataspace's bytes straight into their destination, so that reading
+ * costs memory in proportion to the file, not to the dataspaces. */
+enum image_read_flags { IMAGE_READ_STREAM = 0x1 };
+int image_read_flags(const char *path, unsigned flags, struct image_model **out,
+		     char *err, size_t errlen);
+/* Of a streamed model: write the pages of dataspace ds_id that hold data
+ * into dst (its `size` bytes, zero on entry: pages without data are not
+ * touched), decompressing each chunk from the file into place; the
+ * file's pages are dropped as they are consumed.  *written: bytes
+ * written.  0, or -EINVAL/-ENOMEM with one line in err naming the file,
+ * the section and the chunk. */
+int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
+		      uint64_t size, uint64_t *written, char *err, size_t errlen);
 /* The same on an image held in memory; name is used in messages. */
 int image_read_mem(const char *name, const void *buf, size_t len,
 		   struct image_model **out, char *err, size_t errlen);

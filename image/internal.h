@@ -85,6 +85,7 @@ struct image_reader {
 	uint8_t *scratch;	 /* one chunk of pages */
 	struct image_ids ds_ids; /* memory: dataspace id -> index */
 	int32_t *ds_mem;	 /* memory: per dataspace index, its memory entry */
+	unsigned flags;		 /* enum image_read_flags */
 	char *err;
 	size_t errlen;
 };
@@ -139,6 +140,28 @@ int image_restore_all(struct image_reader *r, struct image_model *m, uint64_t of
 		      uint32_t count);
 void image_undo_all(struct image_model *m);
 int image_check_all(struct image_reader *r, const struct image_model *m);
+
+/* A memory chunk left in the file (IMAGE_READ_STREAM), with where its
+ * section is, for messages. */
+struct image_chunk_ref {
+	uint64_t first_page, nonzero;
+	uint64_t data_off; /* its data in the file */
+	uint64_t sec_off;
+	uint32_t sec_index, npages, flags, data_len, raw_len;
+};
+/* The file a streamed model reads its memory from. */
+struct image_stream {
+	const uint8_t *base;
+	size_t size;
+	char name[256];
+};
+/* memory_stream.c: note chunk c (its data at `data`) of entry e; checks
+ * that its zstd frame holds raw_len bytes.  0 or the reader's error. */
+int image_stream_note(struct image_reader *r, struct image_memory *e,
+		      const struct image_mem_chunk *c, const uint8_t *data);
+void image_stream_free(struct image_model *m);
+int image_read_mem_flags(const char *name, const void *buf, size_t len, unsigned flags,
+			 struct image_model **out, char *err, size_t errlen);
 
 /* XXH3-64 over the section header without its checksum, then payload. */
 uint64_t image_section_checksum(const struct image_section *h, const void *payload);

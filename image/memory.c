@@ -193,8 +193,11 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 					 (unsigned long long)ds_id);
 	if (r->ds_mem[i] < 0) {
 		struct image_memory *e = &m->memory[m->nmemory];
-		void *p = mmap(NULL, d->size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		/* streamed: the bytes stay in the file (memory_stream.c) */
+		void *p = r->flags & IMAGE_READ_STREAM
+			      ? NULL
+			      : mmap(NULL, d->size, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (p == MAP_FAILED)
 			return image_reader_fail(
 			    r, "cannot map %llu bytes for dataspace %llu",
@@ -203,7 +206,8 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 		 * small image may describe a huge, sparse dataspace */
 		e->present = calloc(d->size / IMAGE_PAGE_SIZE / 8 + 8, 1);
 		if (!e->present) {
-			munmap(p, d->size);
+			if (p)
+				munmap(p, d->size);
 			return -ENOMEM;
 		}
 		e->ds_id = ds_id;
@@ -260,6 +264,14 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 	if ((rc = entry_for(r, m, c.ds_id, &e)) < 0 ||
 	    (rc = chunk_ok(r, m, e, &c, len)) < 0)
 		return rc;
+	e->pages += (unsigned)__builtin_popcountll(c.present);
+	e->nonzero_pages += (unsigned)__builtin_popcountll(c.nonzero);
+	if (r->flags & IMAGE_READ_STREAM) {
+		if ((rc = image_stream_note(r, e, &c,
+					    (const uint8_t *)payload + sizeof(c))))
+			return rc;
+		goto mark;
+	}
 	uint8_t *base = e->data + c.first_page * IMAGE_PAGE_SIZE;
 	const uint8_t *src = (const uint8_t *)payload + sizeof(c);
 	int run = one_run(c.nonzero);
@@ -283,6 +295,7 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 				s += IMAGE_PAGE_SIZE;
 			}
 	}
+mark:
 	for (uint32_t i = 0; i < c.npages; i++)
 		if ((c.present >> i) & 1)
 			e->present[(c.first_page + i) / 8] |=
@@ -293,9 +306,12 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 void image_memory_undo(struct image_model *m)
 {
 	for (uint32_t k = 0; k < m->nmemory; k++) {
-		munmap(m->memory[k].data, m->memory[k].size);
+		if (m->memory[k].data)
+			munmap(m->memory[k].data, m->memory[k].size);
 		free(m->memory[k].present);
+		free(m->memory[k].chunk);
 	}
+	image_stream_free(m);
 	free(m->memory);
 	m->memory = NULL;
 	m->nmemory = 0;
@@ -319,12 +335,17 @@ int image_memory_check(struct image_reader *r, const struct image_model *m)
 		const struct image_memory *e = &m->memory[k];
 		int64_t i = image_ids_find(&ds, e->ds_id);
 		if (i < 0 || m->dataspaces[i].kind == IMAGE_DS_MANAGED ||
-		    m->dataspaces[i].size != e->size || !e->data)
+		    m->dataspaces[i].size != e->size || (!e->data && !m->stream))
 			rc = image_reader_fail(
 			    r,
 			    "memory of dataspace %llu: no such RAM/ROM "
 			    "dataspace of %llu bytes",
 			    (unsigned long long)e->ds_id, (unsigned long long)e->size);
+		/* the reader counted its pages, each accepted once: all there
+		 * when the count is the dataspace's (no scan of huge bitmaps) */
+		if (e->pages == e->size / IMAGE_PAGE_SIZE ||
+		    (m->flags & IMAGE_F_INCREMENTAL))
+			continue;
 		for (uint64_t f = 0; rc == 0 && f < e->size / IMAGE_PAGE_SIZE;
 		     f += IMAGE_CHUNK_PAGES) {
 			uint32_t np = chunk_pages(e->size, f);

@@ -180,10 +180,19 @@ static int read_header(struct image_reader *r, struct image_model *m, uint32_t *
 int image_read_mem(const char *name, const void *buf, size_t len,
 		   struct image_model **out, char *err, size_t errlen)
 {
+	return image_read_mem_flags(name, buf, len, 0, out, err, errlen);
+}
+
+/* IMAGE_READ_STREAM: buf must stay mapped while the model lives (the
+ * caller hands it over to m->stream on success). */
+int image_read_mem_flags(const char *name, const void *buf, size_t len, unsigned flags,
+			 struct image_model **out, char *err, size_t errlen)
+{
 	struct image_reader r = {.name = name,
 				 .base = buf,
 				 .size = len,
 				 .sec_index = UINT32_MAX,
+				 .flags = flags,
 				 .err = err,
 				 .errlen = errlen};
 	uint32_t count = 0;
@@ -197,6 +206,10 @@ int image_read_mem(const char *name, const void *buf, size_t len,
 	struct image_model *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	if ((flags & IMAGE_READ_STREAM) && !(m->stream = calloc(1, sizeof(*m->stream)))) {
+		free(m);
+		return -ENOMEM;
+	}
 	rc = read_header(&r, m, &count);
 	if (rc < 0)
 		goto err;
@@ -208,6 +221,7 @@ int image_read_mem(const char *name, const void *buf, size_t len,
 err:
 	if (rc == -ENOMEM && err && errlen && !err[0])
 		snprintf(err, errlen, "image %s: out of memory", name);
+	free(m->stream);
 	free(m);
 out:
 	ZSTD_freeDCtx(r.dctx);
@@ -218,6 +232,12 @@ out:
 }
 
 int image_read(const char *path, struct image_model **out, char *err, size_t errlen)
+{
+	return image_read_flags(path, 0, out, err, errlen);
+}
+
+int image_read_flags(const char *path, unsigned flags, struct image_model **out,
+		     char *err, size_t errlen)
 {
 	struct stat st;
 	int rc;
@@ -246,7 +266,18 @@ int image_read(const char *path, struct image_model **out, char *err, size_t err
 		}
 	}
 	close(fd);
-	rc = image_read_mem(path, p ? p : "", (size_t)st.st_size, out, err, errlen);
+	rc = image_read_mem_flags(path, p ? p : "", (size_t)st.st_size, flags, out, err,
+				  errlen);
+	if (rc == 0 && (*out)->stream) { /* the model reads its memory from it */
+		struct image_stream *s = (*out)->stream;
+		s->base = p;
+		s->size = p ? (size_t)st.st_size : 0;
+		snprintf(s->name, sizeof s->name, "%s", path);
+		/* read once for the checksums: dropped until a fill needs it */
+		if (p)
+			madvise(p, (size_t)st.st_size, MADV_DONTNEED);
+		return 0;
+	}
 	if (p)
 		munmap(p, (size_t)st.st_size);
 	return rc;

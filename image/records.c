@@ -231,8 +231,9 @@ int image_dataspace_check(struct image_reader *r, const struct image_model *m)
 		if (!d->id)
 			return image_reader_fail(r, "dataspace %u: id 0", i);
 		if (!d->size || d->size % IMAGE_PAGE_SIZE || d->size > GUEST_RM_SIZE)
-			return image_reader_fail(r, "dataspace %llu: bad size %llu", id,
-						 (unsigned long long)d->size);
+			return image_reader_fail(
+			    r, "dataspace %llu: field size: bad size %llu", id,
+			    (unsigned long long)d->size);
 		if (!d->kind || d->kind >= IMAGE_DS_MAX_)
 			return image_reader_fail(r, "dataspace %llu: unknown kind %u", id,
 						 d->kind);

@@ -47,15 +47,20 @@ static int one_region(struct image_reader *r, const struct image_model *m,
 					 g->perms);
 	if (!g->size || (g->addr | g->size | g->offset) % IMAGE_PAGE_SIZE ||
 	    g->addr + g->size < g->addr)
-		return image_reader_fail(r, "region 0x%llx: bad size 0x%llx or alignment",
-					 a, (unsigned long long)g->size);
+		return image_reader_fail(
+		    r, "region 0x%llx: field size/offset: bad size 0x%llx or alignment",
+		    a, (unsigned long long)g->size);
 	int64_t i = image_ids_find(ds, g->ds_id);
 	if (i < 0)
 		return image_reader_fail(r, "region 0x%llx: dataspace %llu not in image",
 					 a, (unsigned long long)g->ds_id);
 	const struct image_dataspace *d = &m->dataspaces[i];
 	if (g->offset > d->size || g->size > d->size - g->offset)
-		return image_reader_fail(r, "region 0x%llx: beyond dataspace %llu", a,
+		return image_reader_fail(r,
+					 "region 0x%llx: field offset 0x%llx size "
+					 "0x%llx: beyond dataspace %llu",
+					 a, (unsigned long long)g->offset,
+					 (unsigned long long)g->size,
 					 (unsigned long long)d->id);
 	if (g->rm_kind != IMAGE_RM_MANAGED) {
 		if (g->rm_ds)

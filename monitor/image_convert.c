@@ -580,6 +580,28 @@ static uint64_t rmap_of_ds(const struct mon_model *m, uint64_t ds_id)
 	return 0;
 }
 
+/* The model's fill: a dataspace's bytes from an image.  A model read
+ * with IMAGE_READ_STREAM decompresses them straight into dst; one read
+ * whole has them in its memory entry. */
+static int image_fill(const void *src, uint64_t ds_badge, void *dst, uint64_t size,
+		      char *err, size_t errlen)
+{
+	const struct image_model *im = src;
+	uint64_t written;
+
+	if (im->stream)
+		return image_memory_fill(im, ds_badge, dst, size, &written, err, errlen);
+	for (uint32_t k = 0; k < im->nmemory; k++)
+		if (im->memory[k].ds_id == ds_badge && im->memory[k].size == size &&
+		    im->memory[k].data) {
+			restore_fill(dst, im->memory[k].data, size);
+			return 0;
+		}
+	snprintf(err, errlen, "image: no memory of dataspace %llu",
+		 (unsigned long long)ds_badge);
+	return -EINVAL;
+}
+
 int image_to_model(const struct image_model *im, const struct monitor *mon,
 		   struct mon_model *m)
 {
@@ -630,23 +652,48 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    ir->ds_id,
 		    d->size,
 		    ir->perms,
-		    NULL};
+		    NULL,
+		    0};
 		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
 			m->nregions++;
 			continue;
 		}
 		if (!mem || ir->offset > mem->size || ir->size > mem->size - ir->offset)
 			goto err;
-		rc = -ENOMEM;
-		if (!(r->data = malloc(ir->size)))
-			goto err;
+		/* no copy: the restore writes its dataspace from the image */
+		r->from_src = 1;
 		m->nregions++;
-		memcpy(r->data, mem->data + ir->offset, ir->size);
 	}
+	m->fill = image_fill;
+	m->fill_src = im;
 	return 0;
 err:
 	model_free(m);
 	return rc;
+}
+
+int image_model_copy_memory(const struct image_model *im, struct mon_model *m)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mon_model_region *r = &m->region[i];
+		const struct image_memory *mem = NULL;
+
+		if (!r->from_src)
+			continue;
+		for (uint32_t k = 0; k < im->nmemory; k++)
+			if (im->memory[k].ds_id == r->ds_badge)
+				mem = &im->memory[k];
+		if (!mem || !mem->data || r->off > mem->size ||
+		    r->size > mem->size - r->off)
+			return -EINVAL;
+		if (!(r->data = malloc(r->size)))
+			return -ENOMEM;
+		memcpy(r->data, mem->data + r->off, r->size);
+		r->from_src = 0;
+	}
+	m->fill = NULL;
+	m->fill_src = NULL;
+	return 0;
 }
 
 int image_announced(const struct image_model *im, struct monitor *mon)

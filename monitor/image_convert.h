@@ -17,8 +17,19 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		   struct image_model *im);
 void image_model_release(struct image_model *im);
 /* Fill m from an image (as image_read returns it) for a restore by mon.
- * 0 or -errno (-EINVAL: the image names what it does not contain). */
+ * The regions' bytes are not copied: m->fill writes each dataspace from
+ * im at the restore, so im must outlive m's restore.  0 or -errno
+ * (-EINVAL: the image names what it does not contain). */
 int image_to_model(const struct image_model *im, const struct monitor *mon,
 		   struct mon_model *m);
+/* Before anything is opened: the image's RAM dataspaces (each once)
+ * within its component's ram_quota, that within this monitor's free RAM
+ * and MON_RESTORE_MAX_BYTES (restore_budget.c).  0, or -E2BIG with one
+ * line in err naming the section and field. */
+int restore_budget(struct monitor *mon, const struct image_model *im, const char *path,
+		   char *err, size_t n);
+/* Give m copies of its regions' bytes from im (read whole, not streamed),
+ * so that m no longer needs im.  0 or -errno. */
+int image_model_copy_memory(const struct image_model *im, struct mon_model *m);
 
 #endif

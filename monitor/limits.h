@@ -15,5 +15,7 @@
 #define MON_MAX_REGIONS	  64
 #define MON_MAX_RMAPS	  8 /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
+/* RAM one restore may make the node allocate, whatever the quotas say */
+#define MON_RESTORE_MAX_BYTES (4ULL << 30)
 
 #endif

@@ -31,6 +31,7 @@ struct mon_model_region {
 	uint64_t rm, at, off, size, ds_badge, ds_size;
 	unsigned perm;
 	uint8_t *data;
+	int from_src; /* data NULL: its bytes come from the model's fill */
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a
@@ -65,6 +66,13 @@ struct mon_model {
 	struct {
 		uint64_t imprint, count;
 	} pending[MON_MAX_PENDING];
+	/* a model read from an image: the regions marked from_src hold no
+	 * copy; a restore writes each of their dataspaces once with
+	 * fill(fill_src, ds_badge, dst, ds_size), straight from the image
+	 * into the new dataspace.  0, or -errno with one line in err. */
+	int (*fill)(const void *fill_src, uint64_t ds_badge, void *dst, uint64_t size,
+		    char *err, size_t errlen);
+	const void *fill_src;
 };
 
 /* Free the copies of the regions' bytes. */

@@ -71,7 +71,9 @@ static int through_image(struct monitor *mon, struct mon_model *model)
 		goto out;
 	}
 	model_free(model);
-	rc = image_to_model(back, mon, model);
+	if (!(rc = image_to_model(back, mon, model)) &&
+	    (rc = image_model_copy_memory(back, model)))
+		model_free(model);
 	image_model_free(back);
 	if (rc) {
 		env_log(mon->env, "monitor: image: cannot use what was read: %s",

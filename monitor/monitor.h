@@ -42,6 +42,7 @@ struct control_mailbox;
 struct monitor {
 	struct env *env;
 	struct monitor_config cfg;
+	unsigned restore_points; /* failure points the running restore passed */
 	enum mon_state state;
 	int exit_code;
 	/* the target's real sessions, opened at the monitor's parent */

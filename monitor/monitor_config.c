@@ -4,7 +4,7 @@
  *   <config>
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
- *           [then="exit"] [fail_restore_at="STEP"]/>
+ *           [then="exit"] [fail_restore_at="STEP"] [fail_restore_nth="N"]/>
  *     (or checkpoint_after_log="N": after the target's Nth LOG line)
  *   </config>
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
@@ -101,6 +101,14 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 		 sizeof cfg->fail_restore_at) == -E2BIG) {
 		snprintf(err, errlen, "<test>: fail_restore_at too long");
 		return -EINVAL;
+	}
+	if (!attr(n, "fail_restore_nth", v, sizeof v)) {
+		unsigned long long k = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' || !k || k > 1000000) {
+			snprintf(err, errlen, "<test>: invalid fail_restore_nth '%s'", v);
+			return -EINVAL;
+		}
+		cfg->fail_restore_nth = (unsigned)k;
 	}
 	if (!attr(n, "restore", v, sizeof v)) {
 		if (!strcmp(v, "same-node"))

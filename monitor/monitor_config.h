@@ -27,6 +27,10 @@ struct monitor_config {
 	 * prepare hook's name, "verify" or "announce"), for the tests that
 	 * show a failed restore leaves everything as it was */
 	char fail_restore_at[32];
+	/* <test fail_restore_nth="N">: the Nth point of the next restore that
+	 * can fail (each allocation, core call, cap mapping, prepare step,
+	 * the verify) fails, once; 0: none */
+	unsigned fail_restore_nth;
 };
 
 /* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or

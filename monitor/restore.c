@@ -81,7 +81,8 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 	int rc;
 
 	for (;;) {
-		if ((rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
+		if ((rc = restore_point(rs->mon, "thread")) ||
+		    (rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
 					    &badge)))
 			return rc;
 		if (nr == mt->nr)
@@ -145,7 +146,7 @@ struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	if (rs->nds == MON_MAX_REGIONS || !size)
 		return NULL;
 	d = &rs->ds[rs->nds];
-	if (pd_alloc_ram(rs->pd, size, &d->cap))
+	if (restore_point(rs->mon, "dataspace") || pd_alloc_ram(rs->pd, size, &d->cap))
 		return NULL;
 	d->old_badge = old_badge;
 	d->size = size;
@@ -161,7 +162,8 @@ static int make_regions(struct rs *rs)
 	int rc;
 
 	rs->what = "cannot recreate its region maps";
-	if ((rc = rm_restore_make(rs->mon, rs->pd, rs->m, &rs->bm, &rs->rm)))
+	if ((rc = restore_point(rs->mon, "region maps")) ||
+	    (rc = rm_restore_make(rs->mon, rs->pd, rs->m, &rs->bm, &rs->rm)))
 		return rc;
 	rs->what = "cannot recreate its memory";
 	for (unsigned i = 0; i < rs->m->nregions; i++) {
@@ -178,6 +180,8 @@ static int make_regions(struct rs *rs)
 		}
 		if (r->rm && !map)
 			return -ESRCH;
+		if ((rc = restore_point(rs->mon, "attach")))
+			return rc;
 		rc = r->rm ? region_attach(map->real, ds, r->at, r->off, r->size, r->perm,
 					   &at)
 			   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);
@@ -189,36 +193,95 @@ static int make_regions(struct rs *rs)
 	return 0;
 }
 
-/* Copy each region once, from the model straight into its new dataspace
- * attached in the monitor; the region's data then points there, so the
- * fix-ups below rewrite the new target's memory in place. */
+/* The parts of region i not covered by an earlier region of the same
+ * dataspace, copied from the region's data into the dataspace mapped at
+ * host: aliasing regions are written once. */
+static void fill_region(const struct mon_model *m, unsigned i, uint8_t *host)
+{
+	const struct mon_model_region *r = &m->region[i];
+	uint64_t at = r->off, end = r->off + r->size;
+
+	while (at < end) {
+		uint64_t stop = end;
+		int covered = 0;
+		for (unsigned k = 0; k < i; k++) {
+			const struct mon_model_region *o = &m->region[k];
+			if (o->ds_badge != r->ds_badge || !o->data)
+				continue;
+			if (o->off <= at && at < o->off + o->size) {
+				stop = o->off + o->size < end ? o->off + o->size : end;
+				covered = 1;
+				break;
+			}
+			if (o->off > at && o->off < stop)
+				stop = o->off;
+		}
+		if (!covered)
+			restore_fill(host + at, r->data + (at - r->off), stop - at);
+		at = stop;
+	}
+}
+
+/* Each dataspace with bytes is attached in the monitor once and written
+ * once: from the image straight into it (a model with a fill), or from
+ * the regions' copies, each part once however many regions alias it.
+ * The regions' data then point there, so the fix-ups below rewrite the
+ * new target's memory in place. */
+static int fill_ds(struct rs *rs, struct rs_ds *d)
+{
+	struct mon_model *m = rs->m;
+	uint8_t *host;
+	char err[300] = "";
+	int rc, lazy = 0;
+
+	if ((rc = restore_point(rs->mon, "memory")) ||
+	    (rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size, MEM_R | MEM_W,
+			    &d->host)))
+		return rc;
+	host = (uint8_t *)(uintptr_t)d->host;
+	for (unsigned i = 0; i < m->nregions; i++)
+		lazy |= m->region[i].ds_badge == d->old_badge && m->region[i].from_src;
+	if (lazy && m->fill &&
+	    (rc = m->fill(m->fill_src, d->old_badge, host, d->size, err, sizeof err))) {
+		env_log(rs->mon->env, "monitor: restore: %s", err);
+		return rc;
+	}
+	for (unsigned i = 0; !lazy && i < m->nregions; i++)
+		if (m->region[i].ds_badge == d->old_badge && m->region[i].data)
+			fill_region(m, i, host);
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mon_model_region *r = &m->region[i];
+		if (r->ds_badge == d->old_badge && (r->data || r->from_src)) {
+			r->data = host + r->off;
+			r->from_src = 0;
+		}
+	}
+	return 0;
+}
+
 static int fill_memory(struct rs *rs)
 {
 	int rc;
 
 	rs->what = "cannot write its memory";
-	for (unsigned i = 0; i < rs->m->nregions; i++) {
-		struct mon_model_region *r = &rs->m->region[i];
-		struct rs_ds *d;
-
-		if (!r->data)
-			continue; /* a managed dataspace: filled through its map */
-		if (!(d = rs_ds_get(rs, r->ds_badge, 0)))
-			return -ENOENT;
-		if ((rc = pd_attach(rs->mon->env->pd, d->cap, 0, r->off, r->size,
-				    MEM_R | MEM_W, &rs->host[i])))
+	for (unsigned k = 0; k < rs->nds; k++) {
+		int used = 0;
+		for (unsigned i = 0; i < rs->m->nregions && !used; i++)
+			used = rs->m->region[i].ds_badge == rs->ds[k].old_badge &&
+			       (rs->m->region[i].data || rs->m->region[i].from_src);
+		if (used && (rc = fill_ds(rs, &rs->ds[k])))
 			return rc;
-		restore_fill((void *)(uintptr_t)rs->host[i], r->data, r->size);
-		r->data = (uint8_t *)(uintptr_t)rs->host[i];
 	}
 	return 0;
 }
 
 static void unmap_memory(struct rs *rs)
 {
-	for (unsigned i = 0; i < MON_MAX_REGIONS; i++)
-		if (rs->host[i])
-			pd_detach(rs->mon->env->pd, rs->host[i]);
+	for (unsigned i = 0; i < rs->nds; i++)
+		if (rs->ds[i].host) {
+			pd_detach(rs->mon->env->pd, rs->ds[i].host);
+			rs->ds[i].host = 0;
+		}
 }
 
 /* ---- caps ------------------------------------------------------------- */
@@ -240,7 +303,8 @@ static int write_threads(struct rs *rs)
 		u->mr[0] = badge_map_new(&rs->bm, u->mr[0]);
 		for (uint64_t k = 0; k < u->mr[1] && k < MSG_MAX_ITEMS; k++)
 			u->mr[2 + k] = badge_map_new(&rs->bm, u->mr[2 + k]);
-		if ((rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
+		if ((rc = restore_point(rs->mon, "thread state")) ||
+		    (rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
 					 &ds)))
 			return rc;
 		rc = ds_copy(rs->mon, ds, 0, u, sizeof *u, 1);
@@ -405,20 +469,14 @@ static int dead_entries(struct rs *rs)
 static int build(struct rs *rs)
 {
 	struct cr_report report;
+	uint64_t eps[CR_MAX_EPS];
+	unsigned neps;
 	char why[160];
 	int rc;
 
-	/* the report, its cap map and its entrypoints must be readable in the
-	 * memory to restore before anything is made */
-	rs->what = "its checkpoint report does not match its memory";
-	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
-		monitor_why(rs->mon, "restore: %s", why);
-		return rc;
-	}
-	if (!report_cap_map(rs->m))
-		return -EINVAL;
 	rs->what = "cannot open its sessions";
-	if ((rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
+	if ((rc = restore_point(rs->mon, "PD and CPU sessions")) ||
+	    (rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
 		return rc;
 	/* what the target's libbase told its old PD (capsule ps shows it) */
 	if (rs->m->cap_map_addr &&
@@ -435,14 +493,30 @@ static int build(struct rs *rs)
 	if ((rc = fill_memory(rs)))
 		return rc;
 	mark(rs, RS_MEMORY);
+	/* the report, its cap map and its entrypoints must be readable in the
+	 * memory written (an image's bytes are only there now) */
+	rs->what = "its checkpoint report does not match its memory";
+	if ((rc = report_read(rs->m, &report, why, sizeof why))) {
+		monitor_why(rs->mon, "restore: %s", why);
+		return rc;
+	}
+	if (!report_cap_map(rs->m))
+		return -EINVAL;
+	rs->what = "its checkpoint report's entrypoint list (field next of struct "
+		   "cr_entrypoint) loops or leaves its memory";
+	if ((rc = report_entrypoints(rs->m, &report, eps, &neps)))
+		return rc;
 	if ((rc = rs_map_caps(rs)) || (rc = rs_bind_semaphore(rs)))
 		return rc;
 	mark(rs, RS_CAPS);
 	rs->what = "cannot rebuild its cap map";
-	if ((rc = dead_entries(rs)) || (rc = cap_map_fix(rs->m, &rs->bm)))
+	if ((rc = restore_point(rs->mon, "cap map")) || (rc = dead_entries(rs)) ||
+	    (rc = cap_map_fix(rs->m, &rs->bm)))
 		return rc;
-	rs->what = "cannot rebuild its object pool";
-	if ((rc = pool_fix(rs->m)) || (rc = write_threads(rs)))
+	rs->what = "cannot rebuild its object pool (fields left, right, parent, depth "
+		   "of its struct cr_object trees)";
+	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)) ||
+	    (rc = write_threads(rs)))
 		return rc;
 	mark(rs, RS_FIX);
 	return 0;
@@ -481,6 +555,8 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 		goto out;
 	rs->t0 = t0; /* the working copies count as opening */
 	rs->mon = mon;
+	if (!seed) /* a same-node restore starts here; an image's earlier */
+		mon->restore_points = 0;
 	if (seed)
 		rs->bm = *seed;
 	if ((rc = build(rs)) || (rc = restore_prepare(rs)) ||
@@ -501,6 +577,8 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	    "badges; cap map and object pool consistent",
 	    rs->m->nthreads, rs->m->nregions, rs->m->ncaps, rebadged(&rs->bm));
 	log_times(rs);
+	env_log(mon->env, "monitor: restore: %u points that can fail passed",
+		mon->restore_points);
 	rc = 0;
 	goto out;
 fail:

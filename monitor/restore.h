@@ -8,6 +8,10 @@
 #include "monitor/badge_map.h"
 #include "monitor/checkpoint.h"
 
+/* Every point of a restore that can fail calls this first (what: for
+ * the log): the test hook <test fail_restore_nth="N"> makes the Nth
+ * point of a restore fail once, with -ECANCELED (restore_hooks.c). */
+int restore_point(struct monitor *mon, const char *what);
 /* A call answering with one cap: 0 with *out, or -errno (restore.c). */
 int restore_call_cap(cap_t dst, struct msg *m, cap_t *out);
 /* Region maps a restore made (rm_restore.c).  Each: the new proxy (its

@@ -190,8 +190,11 @@ int rs_map_caps(struct rs *rs)
 		case MON_CLASS_SKIPPED:
 			continue;
 		case MON_CLASS_RPC_GATE:
-			if ((rc = gate_add(rs, &b, mc)))
+			if ((rc = restore_point(rs->mon, "gate")) ||
+			    (rc = gate_add(rs, &b, mc))) {
+				map_failed(rs, mc, rc);
 				return rc;
+			}
 			continue;
 		case MON_CLASS_PARENT:
 			rc = pd_assign_parent(rs->pd, rs->mon->parent_obj.cap);
@@ -201,7 +204,9 @@ int rs_map_caps(struct rs *rs)
 				continue; /* core mapped the kernel thread there */
 					  /* fall through */
 		default:
-			rc = cap_for(rs, mc, &c);
+			rc = restore_point(rs->mon, "cap");
+			if (!rc)
+				rc = cap_for(rs, mc, &c);
 			if (!rc)
 				rc = pd_map_cap(rs->pd, c, mc->kcap);
 		}

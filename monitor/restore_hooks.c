@@ -15,7 +15,8 @@
  *   apply     after the commit: the prepared state becomes current; no
  *             step of it can fail.
  *
- * The test hook <test fail_restore_at="STEP"> makes the named step fail.
+ * The test hook <test fail_restore_at="STEP"> makes the named step fail;
+ * <test fail_restore_nth="N"> the Nth point of any kind (restore_point).
  */
 #include <errno.h>
 #include <string.h>
@@ -23,10 +24,24 @@
 #include "monitor/restore_state.h"
 #include "monitor/verify.h"
 
+int restore_point(struct monitor *mon, const char *what)
+{
+	unsigned n = ++mon->restore_points;
+
+	if (n != mon->cfg.fail_restore_nth)
+		return 0;
+	mon->cfg.fail_restore_nth = 0; /* once: the next restore goes through */
+	env_log(mon->env, "monitor: restore: failing at point %u (%s) (test hook)", n,
+		what);
+	return -ECANCELED;
+}
+
 int restore_forced(struct rs *rs, const char *step)
 {
-	if (strcmp(rs->mon->cfg.fail_restore_at, step))
-		return 0;
+	int rc = restore_point(rs->mon, step);
+
+	if (rc || strcmp(rs->mon->cfg.fail_restore_at, step))
+		return rc;
 	env_log(rs->mon->env, "monitor: restore: failing at '%s' (test hook)", step);
 	return -ECANCELED;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <capsule/control.h>
@@ -203,8 +204,18 @@ static int binary_check(struct monitor *mon, const struct image_model *im, char 
 
 /* A session routed outside, opened again with its recorded args (a
  * Timer behind a new proxy with its recorded state, an RM session behind
- * a new proxy: its maps are made again by the restore). */
-#define OUTSIDE_WAIT_MS 10000
+ * a new proxy: its maps are made again by the restore).  A service that
+ * is declared but not announced yet is asked again until OUTSIDE_WAIT_US
+ * of host time have passed, then the restore gives up naming it. */
+#define OUTSIDE_WAIT_US 1000000ULL
+
+static uint64_t host_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static const struct image_timer *timer_of(const struct image_model *im, uint64_t id)
 {
@@ -226,13 +237,19 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 	int rc;
 
 	/* the server may not have announced its service yet (a node that
-	 * starts it after the monitor): ask again, for a while */
-	for (int i = 0;
-	     (rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
-	     i < OUTSIDE_WAIT_MS;
-	     i++) {
+	 * starts it after the monitor): ask again, for a bounded time */
+	uint64_t until = host_us() + OUTSIDE_WAIT_US;
+	while ((rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
+	       host_us() < until) {
 		uint64_t label;
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
+	}
+	if (rc == -EAGAIN) {
+		monitor_why(mon,
+			    "restore: service '%s' is declared but was not "
+			    "announced within %llu ms: giving up",
+			    service, OUTSIDE_WAIT_US / 1000);
+		return -ETIMEDOUT;
 	}
 	if (rc) {
 		monitor_why(mon, "restore: cannot open its '%s' session again: %s",
@@ -267,7 +284,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 	int rc;
 
 	snprintf(rom_args, sizeof rom_args, "label=\"%s\"", mon->cfg.binary);
-	if ((rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
+	if ((rc = restore_point(mon, "LOG and ROM sessions")) ||
+	    (rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
 	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
 		return rc;
 	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
@@ -300,7 +318,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 			nb = mon->parent_obj.badge;
 			break;
 		default:
-			rc = open_outside(mon, im, s, seed);
+			if (!(rc = restore_point(mon, "outside session")))
+				rc = open_outside(mon, im, s, seed);
 			continue;
 		}
 		rc = badge_map_add(seed, s->id, nb);
@@ -335,7 +354,8 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			if (k == im->ndataspaces ||
 			    im->dataspaces[k].kind != IMAGE_DS_ROM)
 				continue;
-			if ((rc = rom_dataspace(mon->rom, &ds, &size)))
+			if ((rc = restore_point(mon, "ROM dataspace")) ||
+			    (rc = rom_dataspace(mon->rom, &ds, &size)))
 				return rc;
 			record_add(mon, MON_CLASS_ROM_DS, ds, size);
 			record_hold(mon, ds, "ROM");
@@ -389,8 +409,11 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		goto out;
 	}
 	control_progress_line(mon, "reading %s", path);
-	if ((rc = image_read(path, &im, err, sizeof err)) ||
+	/* streamed: the memory stays in the file until it is written into
+	 * the new dataspaces */
+	if ((rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
+	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto out;
@@ -407,6 +430,7 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
 	mon->state = MON_RUNNING;
+	mon->restore_points = 0;
 	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed))) {
 		env_log(mon->env,
 			"monitor: restore: cannot open the target's sessions: %s",

@@ -14,6 +14,7 @@ struct rs_thread {
 struct rs_ds {
 	uint64_t old_badge, size;
 	cap_t cap;
+	uint64_t host; /* the monitor's attachment while the restore writes it */
 };
 struct rs_cap {
 	enum mon_class cls;
@@ -41,7 +42,6 @@ struct rs {
 	/* a copy of the model's description, rewritten in place; its regions'
 	 * data point into the new dataspaces once fill_memory copied them */
 	struct mon_model *m;
-	uint64_t host[MON_MAX_REGIONS]; /* the monitor's attachment of region i */
 	cap_t pd, cpu, source;
 	struct rs_thread thread[MON_MAX_THREADS];
 	unsigned nfill;

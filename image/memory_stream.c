@@ -1,0 +1,177 @@
+/*
+ * Streamed memory (IMAGE_READ_STREAM): the reader checks each memory
+ * chunk and notes where its data lies in the file instead of
+ * decompressing it; image_memory_fill later decompresses a dataspace's
+ * chunks straight into their destination (a restore: the new dataspace,
+ * mapped in the monitor).  Reading an image then costs memory in
+ * proportion to the file, and a restore the target's pages with data plus
+ * one chunk of scratch, with no intermediate copy of the memory.  The
+ * file's pages are dropped from the mapping once their chunk is written.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "image/internal.h"
+
+#define STREAM_PAGE 4096ULL
+
+int image_stream_note(struct image_reader *r, struct image_memory *e,
+		      const struct image_mem_chunk *c, const uint8_t *data)
+{
+	if (!c->nonzero)
+		return 0; /* only zero pages: nothing to write */
+	if (!(c->flags & IMAGE_MEM_RAW)) {
+		/* a frame must say what it holds: a restore decompresses it
+		 * into exactly raw_len bytes of the destination */
+		unsigned long long n = ZSTD_getFrameContentSize(data, c->data_len);
+		size_t f = ZSTD_findFrameCompressedSize(data, c->data_len);
+		if (n != c->raw_len || ZSTD_isError(f) || f != c->data_len)
+			return image_reader_fail(
+			    r,
+			    "dataspace %llu page %llu: field data_len: not one zstd "
+			    "frame of raw_len %u bytes",
+			    (unsigned long long)c->ds_id,
+			    (unsigned long long)c->first_page, c->raw_len);
+	}
+	if (e->nchunks == e->chunk_cap) {
+		uint32_t cap = e->chunk_cap ? 2 * e->chunk_cap : 16;
+		struct image_chunk_ref *p = realloc(e->chunk, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		e->chunk = p;
+		e->chunk_cap = cap;
+	}
+	e->chunk[e->nchunks++] =
+	    (struct image_chunk_ref){.first_page = c->first_page,
+				     .nonzero = c->nonzero,
+				     .data_off = (uint64_t)(data - r->base),
+				     .sec_off = r->sec_off,
+				     .sec_index = r->sec_index,
+				     .npages = c->npages,
+				     .flags = c->flags,
+				     .data_len = c->data_len,
+				     .raw_len = c->raw_len};
+	return 0;
+}
+
+void image_stream_free(struct image_model *m)
+{
+	if (!m->stream)
+		return;
+	if (m->stream->base && m->stream->size)
+		munmap((void *)m->stream->base, m->stream->size);
+	free(m->stream);
+	m->stream = NULL;
+}
+
+static int fill_fail(const struct image_stream *s, const struct image_chunk_ref *k,
+		     uint64_t ds, char *err, size_t errlen, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (err && errlen)
+		snprintf(err, errlen,
+			 "image %s: section %u (memory) at offset %llu: dataspace %llu "
+			 "page %llu: %s",
+			 s->name, k->sec_index, (unsigned long long)k->sec_off,
+			 (unsigned long long)ds, (unsigned long long)k->first_page, msg);
+	return -EINVAL;
+}
+
+static int one_run(uint64_t bits)
+{
+	int s = __builtin_ctzll(bits);
+	uint64_t run = bits >> s;
+
+	return (run & (run + 1)) == 0 ? s : -1;
+}
+
+/* The file's pages that hold only [off, off + len): no longer needed
+ * (a private, unwritten file mapping reads them again if need be). */
+static void drop_file(const struct image_stream *s, uint64_t off, uint64_t len)
+{
+	uintptr_t lo = ((uintptr_t)s->base + off) & ~(uintptr_t)(STREAM_PAGE - 1);
+	uintptr_t hi = ((uintptr_t)s->base + off + len + STREAM_PAGE - 1) &
+		       ~(uintptr_t)(STREAM_PAGE - 1);
+
+	madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* One chunk into the dataspace at dst. */
+static int fill_chunk(const struct image_stream *s, const struct image_chunk_ref *k,
+		      uint64_t ds, uint8_t *dst, uint8_t **scratch, ZSTD_DCtx *dctx,
+		      char *err, size_t errlen)
+{
+	const uint8_t *src = s->base + k->data_off;
+	uint8_t *base = dst + k->first_page * STREAM_PAGE, *to;
+	int run = one_run(k->nonzero);
+
+	if (run >= 0) {
+		to = base + (size_t)run * STREAM_PAGE;
+#ifdef MADV_POPULATE_WRITE
+		madvise(to, k->raw_len, MADV_POPULATE_WRITE); /* fewer faults */
+#endif
+	} else if (!*scratch &&
+		   !(*scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE))) {
+		return -ENOMEM;
+	} else {
+		to = *scratch;
+	}
+	if (k->flags & IMAGE_MEM_RAW) {
+		memcpy(to, src, k->raw_len);
+	} else {
+		size_t n = ZSTD_decompressDCtx(dctx, to, k->raw_len, src, k->data_len);
+		if (ZSTD_isError(n) || n != k->raw_len)
+			return fill_fail(s, k, ds, err, errlen, "zstd: %s",
+					 ZSTD_isError(n) ? ZSTD_getErrorName(n)
+							 : "short data");
+	}
+	if (run < 0)
+		for (uint32_t i = 0; i < k->npages; i++)
+			if ((k->nonzero >> i) & 1) {
+				memcpy(base + (size_t)i * STREAM_PAGE, to, STREAM_PAGE);
+				to += STREAM_PAGE;
+			}
+	drop_file(s, k->data_off, k->data_len);
+	return 0;
+}
+
+int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
+		      uint64_t size, uint64_t *written, char *err, size_t errlen)
+{
+	const struct image_memory *e = NULL;
+	uint8_t *scratch = NULL;
+	ZSTD_DCtx *dctx;
+	int rc = 0;
+
+	*written = 0;
+	for (uint32_t i = 0; i < m->nmemory && !e; i++)
+		if (m->memory[i].ds_id == ds_id)
+			e = &m->memory[i];
+	if (!m->stream || !e || e->size != size) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "image: no streamed memory of dataspace %llu (%llu "
+				 "bytes)",
+				 (unsigned long long)ds_id, (unsigned long long)size);
+		return -EINVAL;
+	}
+	if (!(dctx = ZSTD_createDCtx()))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < e->nchunks && !rc; i++) {
+		rc = fill_chunk(m->stream, &e->chunk[i], ds_id, dst, &scratch, dctx, err,
+				errlen);
+		*written += rc ? 0 : e->chunk[i].raw_len;
+	}
+	ZSTD_freeDCtx(dctx);
+	free(scratch);
+	return rc;
+}

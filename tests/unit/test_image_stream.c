@@ -1,0 +1,136 @@
+/* A streamed read (IMAGE_READ_STREAM) keeps memory in the file:
+ * image_memory_fill writes each dataspace's bytes, exactly as a whole read
+ * has them, into a zeroed destination (single runs, scattered pages, raw
+ * and compressed chunks), counts pages from the bitmaps, and refuses a
+ * chunk that does not decompress, naming the section and the page. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include "image/internal.h"
+#include "test_image_model.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+	strcpy(path, "/tmp/test_image_stream_XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(path);
+	return 0;
+}
+
+static struct image_model *read_as(unsigned flags)
+{
+	char err[256] = "";
+	struct image_model *m = NULL;
+	int rc = image_read_flags(path, flags, &m, err, sizeof err);
+	if (rc)
+		fprintf(stderr, "%s\n", err);
+	assert_int_equal(rc, 0);
+	return m;
+}
+
+static void fill_matches_whole_read(void **state)
+{
+	struct t_model t;
+	char err[256] = "";
+	t_model_init(&t);
+	/* a second pattern in ds 0: a run of pages, then every third page */
+	for (uint64_t p = 0; p < t.mem[0].size / IMAGE_PAGE_SIZE; p++)
+		if (p < 3 || p % 3 == 0)
+			t_fill(t.mem[0].data + p * IMAGE_PAGE_SIZE, IMAGE_PAGE_SIZE);
+		else
+			memset(t.mem[0].data + p * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof err), 0);
+	struct image_model *whole = read_as(0), *s = read_as(IMAGE_READ_STREAM);
+	assert_non_null(s->stream);
+	assert_int_equal(s->nmemory, whole->nmemory);
+	for (uint32_t k = 0; k < s->nmemory; k++) {
+		const struct image_memory *e = &s->memory[k];
+		uint64_t written, nz = 0;
+		assert_null(e->data);
+		assert_int_equal(e->pages, e->size / IMAGE_PAGE_SIZE);
+		uint8_t *dst = mmap(NULL, e->size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		assert_true(dst != MAP_FAILED);
+		assert_int_equal(image_memory_fill(s, e->ds_id, dst, e->size, &written,
+						   err, sizeof err),
+				 0);
+		assert_memory_equal(dst, whole->memory[k].data, e->size);
+		for (uint64_t p = 0; p < e->size / IMAGE_PAGE_SIZE; p++)
+			for (unsigned i = 0; i < IMAGE_PAGE_SIZE; i++)
+				if (dst[p * IMAGE_PAGE_SIZE + i]) {
+					nz++;
+					break;
+				}
+		assert_int_equal(e->nonzero_pages, nz);
+		assert_int_equal(written, nz * IMAGE_PAGE_SIZE);
+		munmap(dst, e->size);
+	}
+	image_model_free(whole);
+	image_model_free(s);
+	t_model_free(&t);
+}
+
+/* A compressed chunk whose frame is damaged past the reader's checks
+ * (header intact, section checksum recomputed) fails at the fill. */
+static void bad_frame_fails_at_fill(void **state)
+{
+	struct t_model t;
+	char err[256] = "";
+	t_model_init(&t);
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof err), 0);
+	struct image_model *s = read_as(IMAGE_READ_STREAM);
+	const struct image_memory *e = NULL;
+	for (uint32_t k = 0; k < s->nmemory && !e; k++)
+		for (uint32_t c = 0; c < s->memory[k].nchunks && !e; c++)
+			if (!(s->memory[k].chunk[c].flags & IMAGE_MEM_RAW))
+				e = &s->memory[k];
+	assert_non_null(e);
+	const struct image_chunk_ref *c = &e->chunk[0];
+	for (uint32_t i = 0; i < e->nchunks; i++)
+		if (!(e->chunk[i].flags & IMAGE_MEM_RAW)) {
+			c = &e->chunk[i];
+			break;
+		}
+	/* the model's mapping is private: damage the frame in it past its
+	 * magic and descriptor (what the reader looked at is gone by now) */
+	uint8_t *frame = (uint8_t *)s->stream->base + c->data_off;
+	uintptr_t lo = (uintptr_t)frame & ~4095ul;
+	assert_int_equal(mprotect((void *)lo, (uintptr_t)frame + c->data_len - lo,
+				  PROT_READ | PROT_WRITE),
+			 0);
+	memset(frame + 6, 0xff, c->data_len - 6);
+	uint8_t *dst = mmap(NULL, e->size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t written;
+	assert_int_equal(
+	    image_memory_fill(s, e->ds_id, dst, e->size, &written, err, sizeof err),
+	    -EINVAL);
+	assert_non_null(strstr(err, "(memory) at offset"));
+	assert_non_null(strstr(err, "zstd"));
+	munmap(dst, e->size);
+	image_model_free(s);
+	t_model_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(fill_matches_whole_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(bad_frame_fails_at_fill, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
