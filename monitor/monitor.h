@@ -38,6 +38,8 @@
 enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
 
 struct control_mailbox;
+struct host_worker;
+struct ckpt_write;
 
 struct monitor {
 	struct env *env;
@@ -70,6 +72,13 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
+	/* copies, compression and writes run on this host worker, off the
+	 * node's scheduler thread (NULL: no IRQ route, they run in place) */
+	struct host_worker *worker;
+	struct ckpt_write *writing; /* the image write the worker runs */
+	/* the target's threads stopped by a checkpoint: since when (host
+	 * monotonic us, 0 = not paused by one) and the last pause's length */
+	uint64_t paused_since_us, paused_us;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	uint64_t proxy_gen; /* the last proxy's gen */

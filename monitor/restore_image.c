@@ -415,39 +415,3 @@ out:
 		image_model_free(im);
 	return rc;
 }
-
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
-{
-	struct mon_model *model = calloc(1, sizeof *model);
-	struct image_model im;
-	struct image_stats st;
-	char err[300] = "";
-	int rc = -ENOMEM;
-
-	if (!model)
-		return rc;
-	if (mon->state != MON_RUNNING) {
-		free(model);
-		return -ESRCH;
-	}
-	if ((rc = monitor_checkpoint(mon, model))) {
-		free(model);
-		return rc;
-	}
-	if ((rc = model_to_image(mon, model, &im))) {
-		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
-	} else {
-		rc = image_write(path, &im, &st, err, sizeof err);
-		image_model_release(&im);
-		if (rc)
-			env_log(mon->env, "monitor: image: %s", err);
-		else
-			env_log(mon->env, "monitor: image: %llu bytes written to %s",
-				(unsigned long long)st.image_bytes, path);
-	}
-	if (rc || !keep_paused)
-		monitor_resume(mon);
-	model_free(model);
-	free(model);
-	return rc;
-}
