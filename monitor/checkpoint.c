@@ -310,10 +310,12 @@ struct ckpt_bufs {
  * core), and short enough for the node's other components. */
 #define CKPT_INLINE_BYTES (1ULL << 20)
 
-/* fn(b) here or on the worker, by the bytes it moves. */
+/* fn(b) here or on the worker, by the bytes it moves, at nice value
+ * nice (host_worker_set_nice). */
 static int ckpt_job(struct monitor *mon, host_job_fn fn, struct ckpt_bufs *b,
-		    uint64_t bytes)
+		    uint64_t bytes, int nice)
 {
+	host_worker_set_nice(mon->worker, nice);
 	return host_worker_run(bytes > CKPT_INLINE_BYTES ? mon->worker : NULL, fn, b);
 }
 
@@ -362,7 +364,7 @@ static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
 		if (g->used && g->size && !(ds && ds->cls == MON_CLASS_MANAGED_DS))
 			bytes += b->size[i] = g->size;
 	}
-	ckpt_job(mon, bufs_alloc_job, b, bytes);
+	ckpt_job(mon, bufs_alloc_job, b, bytes, MON_WORKER_NICE);
 }
 
 static void bufs_free(struct ckpt_bufs *b)
@@ -452,7 +454,7 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 	for (unsigned i = 0; i < b->ncopies; i++)
 		bytes += b->copy[i].size;
 	if (!rc)
-		rc = ckpt_job(mon, copy_job, b, bytes);
+		rc = ckpt_job(mon, copy_job, b, bytes, 0); /* paused: at full speed */
 	for (unsigned i = 0; i < b->ncopies; i++)
 		pd_detach(mon->env->pd, b->copy[i].host);
 	return rc;

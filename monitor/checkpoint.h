@@ -19,6 +19,9 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
 /* Resume every thread of the target; the pause a checkpoint began ends
  * (mon->paused_us). */
 void monitor_resume(struct monitor *mon);
+/* The host worker's nice value for work the target does not wait for
+ * (buffers before the pause, the image write after it). */
+#define MON_WORKER_NICE 10
 /* Host monotonic time in microseconds. */
 uint64_t mon_now_us(void);
 /*

@@ -16,6 +16,9 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <capsule/native.h>
@@ -37,6 +40,7 @@ struct host_worker {
 	int started;
 	int done;
 	int rc;
+	int nice; /* of the jobs started from now on */
 	host_job_fn fn;
 	void *arg;
 	host_done_fn done_fn;
@@ -74,6 +78,8 @@ static void *job_main(void *p)
 	struct host_worker *w = p;
 	unsigned line = w->line;
 
+	if (w->nice) /* this thread only; best effort */
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
 	w->rc = w->fn(w->arg);
 	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
 	kernel_line_raise(line); /* -ENODEV after a close: nobody waits */
@@ -199,6 +205,12 @@ int host_worker_wait(struct host_worker *w)
 		}
 	}
 	return collect(w);
+}
+
+void host_worker_set_nice(struct host_worker *w, int nice)
+{
+	if (w)
+		w->nice = nice < 0 ? 0 : nice > 19 ? 19 : nice;
 }
 
 int host_worker_busy(const struct host_worker *w)

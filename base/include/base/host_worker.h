@@ -53,6 +53,11 @@ int host_worker_start(struct host_worker *w, host_job_fn fn, void *arg, host_don
  * job has ended; the job's result, or -ECHILD if no job was started.  The
  * job's done function is not called. */
 int host_worker_wait(struct host_worker *w);
+/* Jobs started from now on run at this nice value (0..19, clamped), below
+ * the node's thread when both want a CPU: work that nobody waits for (a
+ * write while the target runs) then delays the node's components less
+ * on a busy host.  0 (the default): the node thread's priority. */
+void host_worker_set_nice(struct host_worker *w, int nice);
 /* 1 while a job is started and not yet collected. */
 int host_worker_busy(const struct host_worker *w);
 
