@@ -20,10 +20,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "bench/bench_node.h"
-
 /* bench_node.h's helpers this benchmark does not use */
 #pragma GCC diagnostic ignored "-Wunused-function"
+#include "bench/bench_node.h"
 
 #define MEM_BYTES    (256ULL << 20)
 #define REPEAT	     3
