@@ -20,7 +20,6 @@
 
 #include <base/host_worker.h>
 
-#include "monitor/checkpoint_memory.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 
@@ -150,13 +149,6 @@ void monitor_resume(struct monitor *mon)
 		mon->paused_us = mon_now_us() - mon->paused_since_us;
 		mon->paused_since_us = 0;
 	}
-	monitor_checkpoint_end(mon);
-}
-
-void monitor_checkpoint_end(struct monitor *mon)
-{
-	ckpt_mem_free(mon, mon->ckpt_mem);
-	mon->ckpt_mem = NULL;
 }
 
 static int pause_each(struct monitor *mon)
@@ -293,7 +285,40 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 	return 0;
 }
 
+/* The regions' copies.  Their buffers are made before the pause
+ * (indexed like mon->region), allocated and pre-faulted on the host
+ * worker so that neither the node's thread nor the paused copy pays for
+ * page faults; a region that changed size by the pause gets a fresh
+ * buffer then.  The paused copy itself is a list of memcpys from the
+ * monitor's attachments of the target's dataspaces, run on the worker
+ * too: the node's other components run on meanwhile. */
+struct ckpt_bufs {
+	uint64_t size[MON_MAX_REGIONS];
+	uint8_t *buf[MON_MAX_REGIONS];
+	unsigned ncopies;
+	struct {
+		void *dst;
+		uint64_t host; /* the attachment (detached after the copy) */
+		uint64_t size;
+	} copy[MON_MAX_REGIONS];
+};
+
 #define HUGE_PAGE (2ULL << 20)
+/* Up to this many bytes the copy (and the buffers' allocation) runs in
+ * place: a memcpy of 1 MiB takes ~0.1-0.3 ms, less than handing it to a
+ * host thread on a loaded machine (1-15 ms seen with the load at 5 per
+ * core), and short enough for the node's other components. */
+#define CKPT_INLINE_BYTES (1ULL << 20)
+
+/* fn(b) here or on the worker, by the bytes it moves, at nice value
+ * nice (host_worker_set_nice). */
+static int ckpt_job(struct monitor *mon, host_job_fn fn, struct ckpt_bufs *b,
+		    uint64_t bytes, int nice)
+{
+	host_worker_set_nice(mon->worker, nice);
+	return host_worker_run(bytes > CKPT_INLINE_BYTES ? mon->worker : NULL, fn, b);
+}
+
 void *mon_buf_prefault(void *p, uint64_t size)
 {
 	uintptr_t a = (uintptr_t)p, page = (uintptr_t)sysconf(_SC_PAGESIZE);
@@ -312,6 +337,127 @@ void *mon_buf_prefault(void *p, uint64_t size)
 	for (uint64_t i = 0; i < size; i += page) /* older kernels */
 		((volatile uint8_t *)p)[i] = 0;
 	return p;
+}
+
+/* Host worker job: allocate and pre-fault b->buf[i] for each size. */
+static int bufs_alloc_job(void *arg)
+{
+	struct ckpt_bufs *b = arg;
+
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		if (!b->size[i])
+			continue;
+		b->buf[i] = mon_buf_prefault(malloc(b->size[i]), b->size[i]);
+		b->size[i] = b->buf[i] ? b->size[i] : 0;
+	}
+	return 0;
+}
+
+static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
+{
+	uint64_t bytes = 0;
+
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		const struct mon_record *ds =
+		    g->used ? record_find(mon, g->ds_badge) : NULL;
+		if (g->used && g->size && !(ds && ds->cls == MON_CLASS_MANAGED_DS))
+			bytes += b->size[i] = g->size;
+	}
+	ckpt_job(mon, bufs_alloc_job, b, bytes, MON_WORKER_NICE);
+}
+
+static void bufs_free(struct ckpt_bufs *b)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++)
+		free(b->buf[i]);
+}
+
+/* Host worker job: the paused copy. */
+static int copy_job(void *arg)
+{
+	struct ckpt_bufs *b = arg;
+
+	for (unsigned i = 0; i < b->ncopies; i++)
+		memcpy(b->copy[i].dst, (const void *)(uintptr_t)b->copy[i].host,
+		       b->copy[i].size);
+	return 0;
+}
+
+/* Attach region g's dataspace and note its copy into mr->data. */
+static int copy_add(struct monitor *mon, struct ckpt_bufs *b, const struct mon_region *g,
+		    const struct mon_record *ds, struct mon_model_region *mr)
+{
+	uint64_t host;
+	int rc = pd_attach(mon->env->pd, ds->cap, 0, g->off, g->size, MEM_R, &host);
+
+	if (rc)
+		return rc;
+	b->copy[b->ncopies].dst = mr->data;
+	b->copy[b->ncopies].host = host;
+	b->copy[b->ncopies++].size = g->size;
+	return 0;
+}
+
+/* Copy every attached region through a temporary attachment of its
+ * dataspace in the monitor (seed 000, approach 1), into the prepared
+ * buffers (taken over by model); the memcpys run on the host worker. */
+static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt_bufs *b)
+{
+	uint64_t bytes = 0;
+	int rc = 0;
+
+	model->nregions = 0;
+	b->ncopies = 0;
+	for (int i = 0; i < MON_MAX_REGIONS && !rc; i++) {
+		struct mon_region *g = &mon->region[i];
+		struct mon_record *ds = g->used ? record_find(mon, g->ds_badge) : NULL;
+		struct mon_model_region *mr = &model->region[model->nregions];
+
+		if (!g->used)
+			continue;
+		if (!ds || !g->size) { /* e.g. a dataspace from another component */
+			env_log(
+			    mon->env,
+			    "monitor: checkpoint: region 0x%llx (%llu bytes): dataspace "
+			    "badge 0x%llx fits no class",
+			    (unsigned long long)g->at, (unsigned long long)g->size,
+			    (unsigned long long)g->ds_badge);
+			rc = -ENOTRECOVERABLE;
+			break;
+		}
+		mr->rm = g->rm;
+		mr->at = g->at;
+		mr->off = g->off;
+		mr->size = g->size;
+		mr->perm = g->perm;
+		mr->ds_badge = g->ds_badge;
+		mr->ds_size = record_ds_size(mon, ds);
+		mr->data = NULL;
+		if (ds->cls == MON_CLASS_MANAGED_DS) {
+			model->nregions++; /* its memory is what the map holds */
+			continue;
+		}
+		if (b->buf[i] && b->size[i] == g->size) {
+			mr->data = b->buf[i];
+			b->buf[i] = NULL;
+		} else {
+			mr->data = malloc(g->size);
+		}
+		if (!mr->data) {
+			rc = -ENOMEM;
+			break;
+		}
+		model->nregions++;
+		rc = copy_add(mon, b, g, ds, mr);
+	}
+	for (unsigned i = 0; i < b->ncopies; i++)
+		bytes += b->copy[i].size;
+	if (!rc)
+		rc = ckpt_job(mon, copy_job, b, bytes, 0); /* paused: at full speed */
+	for (unsigned i = 0; i < b->ncopies; i++)
+		pd_detach(mon->env->pd, b->copy[i].host);
+	return rc;
 }
 
 /* "kcap 0x..." of the cap with this badge, or "none". */
@@ -370,7 +516,7 @@ static void log_summary(struct monitor *mon, const struct mon_model *model)
 
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 {
-	struct ckpt_mem *cm = NULL;
+	struct ckpt_bufs *b = calloc(1, sizeof *b);
 	uint64_t t0, t1, bytes = 0;
 	int rc = -ENOMEM;
 
@@ -381,41 +527,39 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	model->cap_map_addr = mon->cap_map_addr;
 	model->report_addr = mon->cr_report_addr;
 	model->abi_version = mon->cr_abi_version;
-	monitor_write_settle(mon); /* the worker is free */
-	monitor_checkpoint_end(mon);
-	/* before the pause: buffers and the pre-copy, not counted in it */
-	if (!(cm = ckpt_mem_prepare(mon)))
+	if (!b)
 		goto err;
+	monitor_write_settle(mon); /* the worker is free */
+	bufs_prepare(mon, b);	   /* before the pause: not counted in it */
 	if ((rc = pause_all(mon, model)))
 		goto err;
 	t0 = mon->paused_since_us;
 	if ((rc = signals_drain(mon, model)) || (rc = read_regs(mon, model)))
 		goto err;
 	t1 = mon_now_us();
-	if ((rc = ckpt_mem_copy(mon, cm, model)))
+	if ((rc = read_memory(mon, model, b)))
 		goto err;
 	t1 = mon_now_us() - t1;
 	if ((rc = rmaps_record(mon, model)) || (rc = cap_classify(mon, model)))
 		goto err;
 	t0 = mon_now_us() - t0; /* paused until here (and until resume or restore) */
+	bufs_free(b);
+	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
 		bytes += model->region[i].data ? model->region[i].size : 0;
 	mon->checkpoints++;
 	log_summary(mon, model);
 	env_log(
 	    mon->env,
-	    "monitor: checkpoint paused %llu us, %llu bytes, %llu pages, copy %llu us, "
-	    "%llu bytes copied paused",
+	    "monitor: checkpoint paused %llu us, %llu bytes, %llu pages, copy %llu us",
 	    (unsigned long long)t0, (unsigned long long)bytes,
-	    (unsigned long long)(bytes / MON_PAGE), (unsigned long long)t1,
-	    (unsigned long long)ckpt_mem_copied(cm));
-	/* stopping the tracking costs core a write-enable of every tracked
-	 * page: after the resume (monitor_checkpoint_end) */
-	mon->ckpt_mem = cm;
+	    (unsigned long long)(bytes / MON_PAGE), (unsigned long long)t1);
 	return 0;
 err:
 	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
-	ckpt_mem_free(mon, cm);
+	if (b)
+		bufs_free(b);
+	free(b);
 	model_free(model);
 	monitor_resume(mon);
 	return rc;

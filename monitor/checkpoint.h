@@ -22,10 +22,6 @@ void monitor_resume(struct monitor *mon);
 /* The host worker's nice value for work the target does not wait for
  * (buffers before the pause, the image write after it). */
 #define MON_WORKER_NICE 10
-/* The last checkpoint's dirty tracking and attachments end (done by
- * monitor_resume; before a restore replaces or the monitor ends the
- * target).  Nothing if none is left. */
-void monitor_checkpoint_end(struct monitor *mon);
 /* Host monotonic time in microseconds. */
 uint64_t mon_now_us(void);
 /*

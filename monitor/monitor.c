@@ -132,7 +132,6 @@ static int control_test(struct monitor *mon)
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE && mon->cfg.image[0])
 		rc = through_image(mon, model);
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {
-		monitor_checkpoint_end(mon); /* the old target goes */
 		mon->restoring = 1; /* served calls that fail wait for it (proxy.c) */
 		rc = monitor_restore(mon, model); /* verified before its commit */
 		mon->restoring = 0;
@@ -190,7 +189,6 @@ void monitor_target_ended(struct monitor *mon, int code)
 	/* an image write still running ends first (and is answered) */
 	host_worker_close(mon->env, mon->worker);
 	mon->worker = NULL;
-	monitor_checkpoint_end(mon);
 	env_log(mon->env, "monitor: target exited with %d after %llu checkpoint(s)", code,
 		(unsigned long long)mon->checkpoints);
 	/* The target's threads go first: a client's call the serving

@@ -40,7 +40,6 @@ enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
 struct control_mailbox;
 struct host_worker;
 struct ckpt_write;
-struct ckpt_mem;
 
 struct monitor {
 	struct env *env;
@@ -80,9 +79,6 @@ struct monitor {
 	/* the target's threads stopped by a checkpoint: since when (host
 	 * monotonic us, 0 = not paused by one) and the last pause's length */
 	uint64_t paused_since_us, paused_us;
-	/* the last checkpoint's memory copy: its dirty tracking is still on
-	 * until monitor_checkpoint_end (checkpoint_memory.c) */
-	struct ckpt_mem *ckpt_mem;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	uint64_t proxy_gen; /* the last proxy's gen */
