@@ -16,8 +16,14 @@
  * unclassifiable kcap and badge) with the target resumed.
  */
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
-/* Resume every thread of the target. */
+/* Resume every thread of the target; the pause a checkpoint began ends
+ * (mon->paused_us). */
 void monitor_resume(struct monitor *mon);
+/* The host worker's nice value for work the target does not wait for
+ * (buffers before the pause, the image write after it). */
+#define MON_WORKER_NICE 10
+/* Host monotonic time in microseconds. */
+uint64_t mon_now_us(void);
 /*
  * Replace the paused target by a new one made from model (same node):
  * all or nothing.  0 with the new target committed but not yet running
@@ -37,9 +43,28 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
  * target running, or -errno (one line logged) with nothing left open.
  */
 int monitor_restore_image(struct monitor *mon, const char *path);
-/* Checkpoint the target into an image file at path; the target is
- * resumed, or with keep_paused left paused.  0 or -errno (logged). */
+/* checkpoint_image.c: checkpoint the target into an image file at path;
+ * the target is resumed, or with keep_paused left paused (also if the
+ * write fails it is resumed).  The memory is copied, compressed and
+ * written on the host worker; this waits for it.  0 or -errno (logged). */
 int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused);
+/* What a checkpoint into a file took: total and paused time, the memory
+ * copied (bytes, pages of 4 KiB) and the file's size. */
+struct mon_ckpt_figures {
+	uint64_t total_us, paused_us, bytes, pages, image_bytes;
+	unsigned caps, threads;
+};
+typedef void (*mon_ckpt_done_fn)(struct monitor *mon, int rc,
+				 const struct mon_ckpt_figures *f, void *arg);
+/* The same without waiting for the write: the snapshot is taken and the
+ * target resumed (unless keep_paused) before this returns; done(mon, rc,
+ * figures, arg) runs on the entrypoint once the file is written (or
+ * failed).  0: done will be called once; -errno (logged): the snapshot
+ * failed, the target runs, done is not called. */
+int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int keep_paused,
+				   mon_ckpt_done_fn done, void *arg);
+/* Wait for an image write still running and finish it (its done). */
+void monitor_write_settle(struct monitor *mon);
 
 /* A CPU-session op on a thread answering with one cap (CPU_UTCB_DATASPACE,
  * CPU_KERNEL_THREAD): 0 with *out, or -errno. */

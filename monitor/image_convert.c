@@ -339,6 +339,21 @@ static int memory_to_image(const struct mon_model *m, struct image_model *im)
 int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		   struct image_model *im)
 {
+	int rc = model_to_image_records(mon, m, im);
+
+	if (!rc && (rc = model_memory_to_image(m, im)))
+		image_model_release(im);
+	return rc;
+}
+
+int model_memory_to_image(const struct mon_model *m, struct image_model *im)
+{
+	return memory_to_image(m, im);
+}
+
+int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
+			   struct image_model *im)
+{
 	struct image_component *comp = &im->component;
 	int rc = -ENOMEM;
 
@@ -396,8 +411,6 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		    r->ds_badge,
 		    r->off};
 	}
-	if ((rc = memory_to_image(m, im)))
-		goto err;
 	return 0;
 err:
 	image_model_release(im);

@@ -15,6 +15,11 @@ int image_announced(const struct image_model *im, struct monitor *mon);
  * checkpoint m of mon's target.  0 or -errno. */
 int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		   struct image_model *im);
+/* The same in two steps: every record (reads mon: on its entrypoint,
+ * with the target paused), then the memory (reads m only: any thread). */
+int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
+			   struct image_model *im);
+int model_memory_to_image(const struct mon_model *m, struct image_model *im);
 void image_model_release(struct image_model *im);
 /* Fill m from an image (as image_read returns it) for a restore by mon.
  * The regions' bytes are not copied: m->fill writes each dataspace from

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <libxml/tree.h>
+#include <base/host_worker.h>
 #include <base/thread.h>
 
 #include <capsule/control.h>
@@ -188,6 +189,9 @@ static void trigger_main(void *arg)
 
 void monitor_target_ended(struct monitor *mon, int code)
 {
+	/* an image write still running ends first (and is answered) */
+	host_worker_close(mon->env, mon->worker);
+	mon->worker = NULL;
 	env_log(mon->env, "monitor: target exited with %d after %llu checkpoint(s)", code,
 		(unsigned long long)mon->checkpoints);
 	/* The target's threads go first: a client's call the serving
@@ -256,9 +260,20 @@ static int control_migration(struct monitor *mon, enum control_op op, const char
 	return 0;
 }
 
-/* A request of the control plane (capsule node --control), on the
- * entrypoint: checkpoint to a file (the target runs on), restore a
- * file into this monitor if it has no target, or a migration step. */
+/* A "progress: ..." line for the client of the request being served. */
+void monitor_progress(struct monitor *mon, const char *fmt, ...)
+{
+	char line[200];
+	va_list ap;
+
+	if (!mon->endpoint)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	control_reply(mon->endpoint, "progress: %s", line);
+}
+
 /* The monitor's state in one word for `capsule ps`. */
 static const char *monitor_state_word(const struct monitor *mon)
 {
@@ -287,14 +302,14 @@ void monitor_why(struct monitor *mon, const char *fmt, ...)
 /* The client's line for a failed request: the reason logged first, and
  * for the errors that have one, what to do about it. */
 static void control_failed(struct control_mailbox *mb, struct monitor *mon,
-			   const struct control_request *req, int rc)
+			   const char *name, int rc)
 {
 	const char *hint = "";
 	char quota[200] = "";
 
 	if (rc == -ECANCELED) {
 		control_done(mb, "error: %s: cancelled; it runs on, no image written",
-			     req->name);
+			     name);
 		return;
 	}
 	if (rc == -ESRCH)
@@ -309,14 +324,72 @@ static void control_failed(struct control_mailbox *mb, struct monitor *mon,
 		    (unsigned long long)(mon->cfg.ram >> 10),
 		    (unsigned long long)mon->cfg.caps);
 	if (!mon->why[0] && hint[0])
-		control_done(mb, "error: %s: %s", req->name, hint);
+		control_done(mb, "error: %s: %s", name, hint);
 	else if (!mon->why[0])
-		control_done(mb, "error: %s: %s%s (see the node's log)", req->name,
+		control_done(mb, "error: %s: %s%s (see the node's log)", name,
 			     strerror(-rc), quota);
 	else
-		control_done(mb, "error: %s: %s%s", req->name, mon->why, quota);
+		control_done(mb, "error: %s: %s%s", name, mon->why, quota);
 }
 
+/* A checkpoint request's answer, once its image is written. */
+struct checkpoint_answer {
+	struct control_mailbox *mb;
+	char name[CONTROL_NAME_MAX];
+	char path[CONTROL_PATH_MAX];
+};
+
+static void checkpoint_answered(struct monitor *mon, int rc,
+				const struct mon_ckpt_figures *f, void *arg)
+{
+	struct checkpoint_answer *a = arg;
+
+	if (rc) {
+		control_failed(a->mb, mon, a->name, rc);
+	} else {
+		control_reply(a->mb,
+			      "checkpoint %s: total %llu us, paused %llu us, %llu bytes, "
+			      "%llu pages, image %llu bytes",
+			      a->name, (unsigned long long)f->total_us,
+			      (unsigned long long)f->paused_us,
+			      (unsigned long long)f->bytes, (unsigned long long)f->pages,
+			      (unsigned long long)f->image_bytes);
+		control_done(a->mb,
+			     "ok %s %s: paused %.1f ms, image %llu bytes, %llu pages, %u "
+			     "caps, %u threads",
+			     a->name, a->path, f->paused_us / 1000.0,
+			     (unsigned long long)f->image_bytes,
+			     (unsigned long long)f->pages, f->caps, f->threads);
+	}
+	free(a);
+}
+
+/* Checkpoint to a file, the target running on: answered once the image
+ * is written (the entrypoint serves the target meanwhile).  0 or -errno
+ * (answered by the caller). */
+static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
+			      const struct control_request *req)
+{
+	struct checkpoint_answer *a;
+	int rc;
+
+	if (mon->frozen)
+		return -EBUSY;
+	if (!(a = calloc(1, sizeof *a)))
+		return -ENOMEM;
+	a->mb = mb;
+	snprintf(a->name, sizeof a->name, "%s", req->name);
+	snprintf(a->path, sizeof a->path, "%s", req->path);
+	control_answer_later(mb);
+	if ((rc = monitor_checkpoint_image_start(mon, req->path, 0, checkpoint_answered,
+						 a)))
+		free(a);
+	return rc;
+}
+
+/* A request of the control plane (capsule node --control), on the
+ * entrypoint: checkpoint to a file (the target runs on), restore a
+ * file into this monitor if it has no target, or a migration step. */
 static void control_request(struct control_mailbox *mb, const struct control_request *req,
 			    void *arg)
 {
@@ -334,15 +407,15 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 			     (unsigned long long)mon->restores);
 		return;
 	}
-
-	if (req->op == CONTROL_CHECKPOINT)
-		rc = mon->frozen ? -EBUSY : monitor_checkpoint_image(mon, req->path, 0);
-	else if (req->op == CONTROL_RESTORE)
+	if (req->op == CONTROL_CHECKPOINT) {
+		if (!(rc = control_checkpoint(mon, mb, req)))
+			return; /* answered when the image is written */
+	} else if (req->op == CONTROL_RESTORE)
 		rc = monitor_restore_image(mon, req->path);
 	else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE))
 		rc = control_migration(mon, req->op, req->path);
 	if (rc)
-		control_failed(mb, mon, req, rc);
+		control_failed(mb, mon, req->name, rc);
 	else
 		control_done(mb, "ok %s %s%s", req->name, req->path, mon->done_note);
 }
@@ -381,6 +454,11 @@ void monitor_construct(struct env *env, void *arg)
 		parent_exit(env->parent, 2);
 		return;
 	}
+	if ((rc = host_worker_open(env, env->ep, &mon->worker)))
+		env_log(env,
+			"monitor: no host worker (%s): checkpoints copy and write on "
+			"the node's thread",
+			strerror(-rc));
 	if (mon->cfg.restore_image[0]) {
 		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image))) {
 			parent_exit(env->parent, 2);

@@ -38,6 +38,8 @@
 enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
 
 struct control_mailbox;
+struct host_worker;
+struct ckpt_write;
 
 struct monitor {
 	struct env *env;
@@ -71,6 +73,13 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
+	/* copies, compression and writes run on this host worker, off the
+	 * node's scheduler thread (NULL: no IRQ route, they run in place) */
+	struct host_worker *worker;
+	struct ckpt_write *writing; /* the image write the worker runs */
+	/* the target's threads stopped by a checkpoint: since when (host
+	 * monotonic us, 0 = not paused by one) and the last pause's length */
+	uint64_t paused_since_us, paused_us;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	uint64_t proxy_gen; /* the last proxy's gen */
@@ -86,10 +95,9 @@ struct monitor {
 	struct binary_id binary;
 	/* for the client of the control request being served: the first
 	 * reason a step failed (monitor_why), and what the request did (the
-	 * "ok" line's figures); paused_us: the last checkpoint's pause */
+	 * "ok" line's figures) */
 	char why[400];
 	char done_note[200];
-	uint64_t paused_us;
 	/* services the target announced: name and its root's badge */
 	int nannounced;
 	struct {
@@ -101,6 +109,9 @@ struct monitor {
 /* ---- monitor.c ---- */
 /* Log "monitor: MESSAGE" and keep the first one of a request in mon->why:
  * the one-line reason its client is told. */
+/* A "progress: ..." line for the client of the request being served. */
+void monitor_progress(struct monitor *mon, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void monitor_why(struct monitor *mon, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The native construct function; arg is a struct monitor_config that

@@ -365,20 +365,6 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 	return rc;
 }
 
-/* A "progress: ..." line for the client of the request being served. */
-static void control_progress_line(struct monitor *mon, const char *fmt, ...)
-{
-	char line[200];
-	va_list ap;
-
-	if (!mon->endpoint)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	control_reply(mon->endpoint, "progress: %s", line);
-}
-
 /* Bytes of memory the model carries. */
 static uint64_t model_bytes(const struct mon_model *model)
 {
@@ -408,7 +394,7 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		rc = -EBUSY;
 		goto out;
 	}
-	control_progress_line(mon, "reading %s", path);
+	monitor_progress(mon, "reading %s", path);
 	/* streamed: the memory stays in the file until it is written into
 	 * the new dataspaces */
 	if ((rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) ||
@@ -454,9 +440,9 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cr_abi_version = model->abi_version;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
-	control_progress_line(mon, "restoring %u threads, %llu bytes of memory, %u caps",
-			      model->nthreads, (unsigned long long)model_bytes(model),
-			      model->ncaps);
+	monitor_progress(mon, "restoring %u threads, %llu bytes of memory, %u caps",
+			 model->nthreads, (unsigned long long)model_bytes(model),
+			 model->ncaps);
 	snprintf(mon->done_note, sizeof mon->done_note,
 		 ": %u threads, %llu bytes of memory, %u caps", model->nthreads,
 		 (unsigned long long)model_bytes(model), model->ncaps);
@@ -475,57 +461,5 @@ out:
 	free(seed);
 	if (im)
 		image_model_free(im);
-	return rc;
-}
-
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
-{
-	struct mon_model *model = calloc(1, sizeof *model);
-	struct image_model im;
-	struct image_stats st;
-	char err[300] = "";
-	int rc = -ENOMEM;
-
-	if (!model)
-		return rc;
-	if (mon->state != MON_RUNNING) {
-		free(model);
-		return -ESRCH;
-	}
-	control_progress_line(mon, "pausing %s", mon->cfg.binary);
-	if ((rc = monitor_checkpoint(mon, model))) {
-		free(model);
-		return rc;
-	}
-	control_progress_line(mon, "writing %llu bytes of memory",
-			      (unsigned long long)model_bytes(model));
-	if (control_cancelled(mon->endpoint)) {
-		rc = -ECANCELED;
-	} else if ((rc = model_to_image(mon, model, &im))) {
-		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
-	} else {
-		rc = image_write(path, &im, &st, err, sizeof err);
-		image_model_release(&im);
-		if (rc)
-			monitor_why(mon, "image: %s", err);
-		else
-			env_log(mon->env, "monitor: image: %llu bytes written to %s",
-				(unsigned long long)st.image_bytes, path);
-		if (!rc && control_cancelled(mon->endpoint)) {
-			unlink(path);
-			rc = -ECANCELED;
-		}
-	}
-	if (!rc)
-		snprintf(mon->done_note, sizeof mon->done_note,
-			 ": paused %.1f ms, image %llu bytes, %llu pages, %u caps, %u "
-			 "threads",
-			 mon->paused_us / 1000.0, (unsigned long long)st.image_bytes,
-			 (unsigned long long)st.pages_written, model->ncaps,
-			 model->nthreads);
-	if (rc || !keep_paused)
-		monitor_resume(mon);
-	model_free(model);
-	free(model);
 	return rc;
 }

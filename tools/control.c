@@ -26,6 +26,7 @@ enum mb_state { MB_FREE = 0, MB_IDLE, MB_POSTED, MB_TAKEN, MB_DONE };
  * slot is freed. */
 struct control_mailbox {
 	enum mb_state state;
+	int later; /* TAKEN: the handler answers later (control_answer_later) */
 	unsigned gen;
 	/* gen + 1 of the last request answered in full: its caller still
 	 * gets the answer if the slot is freed before it collected it (a
@@ -128,6 +129,7 @@ int control_take(struct control_mailbox *mb, struct control_request *req)
 	if (mb->state == MB_POSTED) {
 		*req = mb->req;
 		mb->state = MB_TAKEN;
+		mb->later = 0;
 		err = 0;
 	}
 	pthread_mutex_unlock(&control_lock);
@@ -192,6 +194,26 @@ void control_reply(struct control_mailbox *mb, const char *fmt, ...)
 	pthread_mutex_unlock(&control_lock);
 }
 
+void control_answer_later(struct control_mailbox *mb)
+{
+	pthread_mutex_lock(&control_lock);
+	if (mb->state == MB_TAKEN)
+		mb->later = 1;
+	pthread_mutex_unlock(&control_lock);
+}
+
+/* The request taken last is still open and its handler said it answers
+ * later. */
+static int control_later(struct control_mailbox *mb)
+{
+	int later;
+
+	pthread_mutex_lock(&control_lock);
+	later = mb->state == MB_TAKEN && mb->later;
+	pthread_mutex_unlock(&control_lock);
+	return later;
+}
+
 void control_done(struct control_mailbox *mb, const char *fmt, ...)
 {
 	va_list ap;
@@ -202,6 +224,7 @@ void control_done(struct control_mailbox *mb, const char *fmt, ...)
 		control_append(mb, fmt, ap, 1);
 		va_end(ap);
 		mb->state = MB_DONE;
+		mb->later = 0;
 		mb->answered = mb->gen + 1;
 		pthread_cond_broadcast(&control_cond);
 	}
@@ -343,7 +366,8 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 /* ---- the native component's side: an irq handler per endpoint ---------- */
 
 /* One trigger: serve whatever is posted (a request the handler left
- * unanswered is answered here, so the client never hangs). */
+ * unanswered, and did not promise to answer later, is answered here, so
+ * the client never hangs). */
 static void control_irq(void *arg)
 {
 	struct control_mailbox *mb = arg;
@@ -351,6 +375,8 @@ static void control_irq(void *arg)
 
 	while (!control_take(mb, &req)) {
 		mb->fn(mb, &req, mb->fn_arg);
+		if (control_later(mb))
+			break; /* taken: no other request is posted meanwhile */
 		control_done(mb, "error: %s: %s not answered", req.name,
 			     control_op_name(req.op));
 	}

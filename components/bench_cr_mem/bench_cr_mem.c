@@ -2,7 +2,8 @@
  * Checkpoint/restore benchmark target (bench/bench_cr.c): BENCH_CR_MB MiB
  * of RAM in BENCH_CR_DS_MB MiB dataspaces, every page touched — even
  * pages filled with a non-zero pattern, odd pages written with zeros —
- * then it idles on a worker thread for BENCH_CR_IDLE_MS (the monitor's
+ * then it idles on a worker thread for BENCH_CR_IDLE_MS, or the ms in the
+ * ROM "bench_cr_mem.idle_ms" if there is one (the monitor's
  * test hook checkpoints and restores it meanwhile) and exits 0 if the
  * pattern is intact, 1 if not.  Logs "bench_cr_mem: touched" once the
  * memory is ready, so the benchmark can check the checkpoint came after.
@@ -10,6 +11,7 @@
 #include <base/env.h>
 #include <base/thread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BENCH_CR_MB	  256
 #define BENCH_CR_DS_MB	  16
@@ -21,6 +23,7 @@
 
 struct mem_state {
 	struct env *env;
+	uint64_t idle_ms;
 	uint64_t at[BENCH_CR_NDS];
 };
 
@@ -58,7 +61,7 @@ static void idle(void *arg)
 	struct mem_state *s = arg;
 	uint64_t label;
 
-	for (int i = 0; i < BENCH_CR_IDLE_MS / BENCH_CR_STEP_MS; i++)
+	for (uint64_t i = 0; i < s->idle_ms / BENCH_CR_STEP_MS; i++)
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), BENCH_CR_STEP_MS * 1000,
 			   &label);
 	if (!intact(s)) {
@@ -69,6 +72,26 @@ static void idle(void *arg)
 	env_exit(s->env, 0);
 }
 
+/* The idle time: the ROM "bench_cr_mem.idle_ms" if there is one (a test
+ * that needs the target alive longer), else BENCH_CR_IDLE_MS. */
+static uint64_t idle_ms(struct env *env)
+{
+	cap_t rom, ds;
+	uint64_t size, at, ms = 0;
+	char buf[24] = {0};
+
+	if (env_session(env, "ROM", "label=\"bench_cr_mem.idle_ms\"", &rom) ||
+	    rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
+		return BENCH_CR_IDLE_MS;
+	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
+	ms = strtoul(buf, NULL, 10);
+	pd_detach(env->pd, at); /* nothing of it stays for a checkpoint */
+	cap_release(ds);
+	parent_close(env->parent, rom);
+	cap_release(rom);
+	return ms ? ms : BENCH_CR_IDLE_MS;
+}
+
 void component_construct(struct env *env)
 {
 	struct mem_state *s = calloc(1, sizeof *s);
@@ -77,6 +100,7 @@ void component_construct(struct env *env)
 	if (!s)
 		goto err;
 	s->env = env;
+	s->idle_ms = idle_ms(env);
 	for (unsigned d = 0; d < BENCH_CR_NDS; d++) {
 		cap_t ds;
 		if (pd_alloc_ram(env->pd, BENCH_CR_DS_BYTES, &ds) ||

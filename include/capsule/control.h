@@ -39,7 +39,9 @@
  * <service name="IRQ"/> (see examples/counter-node.xml).  on_request runs
  * on the component's entrypoint (an irq handler, ep_irq_handler), one
  * request at a time; it may take long (the socket client waits and shows
- * progress) and must end with exactly one control_done().  Lines given
+ * progress) and must end with exactly one control_done() -- or call
+ * control_answer_later() and send that control_done() from the
+ * entrypoint later, so that the entrypoint serves on meanwhile.  Lines given
  * with control_reply() before it are passed to the client as they are.
  * An op not in the registered mask never reaches the component: the
  * server answers "error: NAME: OP not supported" itself.  Outside
@@ -94,6 +96,11 @@ void control_reply(struct control_mailbox *mb, const char *fmt, ...)
  * checkpoint` and Ctrl-C): the component stops as soon as it can, undoes
  * what it did and answers with an error. */
 int control_cancelled(struct control_mailbox *mb);
+/* In the handler: the request is answered later, by a control_done from
+ * the entrypoint once the work the handler started has ended (e.g. a
+ * host worker's job).  Until then the endpoint takes no other request
+ * (a caller meanwhile is told it is busy). */
+void control_answer_later(struct control_mailbox *mb);
 /* Final line ("ok ..." or "error: ..."): the request is complete. */
 void control_done(struct control_mailbox *mb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -227,9 +227,21 @@ static int svc_fail;
 		}                                                                        \
 	} while (0)
 
+/* The answer to a freeze, from the entrypoint after the handler
+ * returned (control_answer_later). */
+static void svc_answer_later(void *arg)
+{
+	control_done(arg, "ok svc later");
+}
+
 static void svc_request(struct control_mailbox *mb, const struct control_request *req,
 			void *arg)
 {
+	if (req->op == CONTROL_FREEZE) {
+		control_answer_later(mb);
+		ep_defer(ep_main(), svc_answer_later, mb);
+		return;
+	}
 	control_progress(mb, 100);
 	control_done(mb, "ok %s %s", req->name, req->path);
 }
@@ -242,8 +254,8 @@ static void svc_init(struct env *env, void *arg)
 	char args[32];
 	cap_t s1, s2;
 
-	SVC_CHECK(!control_endpoint_open(env, "svc", CONTROL_CHECKPOINT, svc_request,
-					 NULL, &mb));
+	SVC_CHECK(!control_endpoint_open(env, "svc", CONTROL_CHECKPOINT | CONTROL_FREEZE,
+					 svc_request, NULL, &mb));
 	SVC_CHECK(control_endpoint_open(env, "svc", CONTROL_CHECKPOINT, svc_request, NULL,
 					&other) == -EEXIST);
 	other = control_register("raw", CONTROL_PS, &line);
@@ -259,8 +271,8 @@ static void svc_init(struct env *env, void *arg)
 }
 
 struct svc_client {
-	int rc_ps, rc_ckpt, rc_restore, rc_stop;
-	struct client ps, ckpt;
+	int rc_ps, rc_ckpt, rc_restore, rc_later, rc_stop;
+	struct client ps, ckpt, later;
 };
 
 static void *svc_client_thread(void *arg)
@@ -276,6 +288,8 @@ static void *svc_client_thread(void *arg)
 	c->rc_ckpt = control_call(&r, client_line, &c->ckpt);
 	r = make_req(CONTROL_RESTORE, "svc", "/tmp/svc.img");
 	c->rc_restore = control_call(&r, NULL, NULL);
+	r = make_req(CONTROL_FREEZE, "svc", "/tmp/svc.img");
+	c->rc_later = control_call(&r, client_line, &c->later);
 	r = make_req(CONTROL_STOP, "core", "");
 	c->rc_stop = control_call(&r, NULL, NULL);
 	return NULL;
@@ -308,6 +322,10 @@ static void endpoint_through_core(void **state)
 	assert_string_equal(c.ckpt.lines[0], "progress: 100%");
 	assert_string_equal(c.ckpt.lines[1], "ok svc /tmp/svc.img");
 	assert_int_equal(c.rc_restore, -EOPNOTSUPP);
+	/* answered after the handler returned, not "not answered" */
+	assert_int_equal(c.rc_later, 0);
+	assert_int_equal(c.later.nlines, 1);
+	assert_string_equal(c.later.lines[0], "ok svc later");
 	assert_int_equal(c.rc_stop, 0);
 }
 

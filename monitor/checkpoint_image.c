@@ -1,0 +1,219 @@
+/*
+ * A checkpoint into an image file while the rest of the node runs on.
+ *
+ * What runs where:
+ *   - on the monitor's entrypoint, target paused: pause, signals,
+ *     registers, UTCBs, region and cap records (monitor_checkpoint), the
+ *     image's records (model_to_image_records: they read the monitor's
+ *     proxies, which change once the target runs);
+ *   - on the host worker, target paused: the copy of its memory
+ *     (monitor_checkpoint's read_memory: plain memcpys from the monitor's
+ *     attachments);
+ *   - then the target resumes (unless it is kept paused for a migration);
+ *   - on the host worker, target running: the memory into the image,
+ *     zero-page elision, compression, writing and fsync (write_job);
+ *   - on the entrypoint again: the log lines and the answer (write_done).
+ * The entrypoint waits for the worker only while the target is paused;
+ * otherwise it serves the target (and the control plane's next request
+ * is told it is busy) until the worker's interrupt says the file is done.
+ *
+ * "Paused" is the time the target's threads were stopped: from the pause
+ * that held to the resume (monitor_resume), or, for a target kept
+ * paused, up to the start of the write.  It goes into the image's stats
+ * (paused_ns) and into the log line and answer, next to the total time.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <base/host_worker.h>
+#include <capsule/control.h>
+
+#include "image/image.h"
+#include "monitor/image_convert.h"
+#include "monitor/checkpoint.h"
+
+#define MON_PAGE 4096ULL
+
+/* Invariant: while mon->writing == this, the worker runs write_job on it
+ * and model/im belong to the job. */
+struct ckpt_write {
+	struct monitor *mon;
+	struct mon_model *model;
+	struct image_model im;
+	struct image_stats st;
+	char path[4096];
+	char err[4400];
+	int keep_paused;
+	struct mon_ckpt_figures fig;
+	mon_ckpt_done_fn done;
+	void *arg;
+};
+
+static void cw_free(struct ckpt_write *cw)
+{
+	image_model_release(&cw->im);
+	if (cw->model)
+		model_free(cw->model);
+	free(cw->model);
+	free(cw);
+}
+
+/* Host worker job, the target running: memory into the image, compress,
+ * write, fsync. */
+static int write_job(void *arg)
+{
+	struct ckpt_write *cw = arg;
+	int rc = model_memory_to_image(cw->model, &cw->im);
+
+	if (rc)
+		snprintf(cw->err, sizeof cw->err,
+			 "image %s: cannot convert the memory: %s", cw->path,
+			 strerror(-rc));
+	else
+		rc = image_write(cw->path, &cw->im, &cw->st, cw->err, sizeof cw->err);
+	image_model_release(&cw->im);
+	model_free(cw->model); /* the copies: no longer needed */
+	return rc;
+}
+
+/* On the entrypoint: the write has ended with rc. */
+static void write_done(void *arg, int rc)
+{
+	struct ckpt_write *cw = arg;
+	struct monitor *mon = cw->mon;
+
+	mon->writing = NULL;
+	cw->fig.total_us = mon_now_us() - cw->fig.total_us;
+	cw->fig.image_bytes = rc ? 0 : cw->st.image_bytes;
+	if (!rc && mon->endpoint && control_cancelled(mon->endpoint)) {
+		unlink(cw->path); /* the client gave up (Ctrl-C): leave no file */
+		rc = -ECANCELED;
+		cw->fig.image_bytes = 0;
+		env_log(mon->env, "monitor: image: %s: cancelled, removed", cw->path);
+		if (cw->keep_paused && mon->state == MON_RUNNING)
+			monitor_resume(mon);
+	} else if (rc) {
+		monitor_why(mon, "image: %s", cw->err);
+		if (cw->keep_paused && mon->state == MON_RUNNING)
+			monitor_resume(mon); /* it was to stay paused for its image */
+	} else {
+		env_log(mon->env,
+			"monitor: image: %llu bytes written to %s, total %llu us, paused "
+			"%llu us, %llu bytes, %llu pages",
+			(unsigned long long)cw->st.image_bytes, cw->path,
+			(unsigned long long)cw->fig.total_us,
+			(unsigned long long)cw->fig.paused_us,
+			(unsigned long long)cw->fig.bytes,
+			(unsigned long long)cw->fig.pages);
+	}
+	if (cw->done)
+		cw->done(mon, rc, &cw->fig, cw->arg);
+	cw_free(cw);
+}
+
+void monitor_write_settle(struct monitor *mon)
+{
+	struct ckpt_write *cw = mon->writing;
+
+	if (cw)
+		write_done(cw, host_worker_wait(mon->worker));
+}
+
+/* On the entrypoint: the snapshot and the image's records; the target
+ * is resumed (unless keep_paused) before this returns.  0 with *out
+ * ready for write_job, or -errno (logged) with the target running. */
+static int snapshot(struct monitor *mon, const char *path, int keep_paused,
+		    struct ckpt_write **out)
+{
+	struct ckpt_write *cw;
+	int rc;
+
+	if (mon->state != MON_RUNNING)
+		return -ESRCH;
+	if (strlen(path) >= sizeof cw->path)
+		return -ENAMETOOLONG;
+	monitor_write_settle(mon);
+	cw = calloc(1, sizeof *cw);
+	if (!cw || !(cw->model = calloc(1, sizeof *cw->model))) {
+		free(cw);
+		return -ENOMEM;
+	}
+	cw->mon = mon;
+	cw->keep_paused = keep_paused;
+	snprintf(cw->path, sizeof cw->path, "%s", path);
+	cw->fig.total_us = mon_now_us();
+	monitor_progress(mon, "pausing %s", mon->cfg.binary);
+	if ((rc = monitor_checkpoint(mon, cw->model))) {
+		free(cw->model); /* freed by the failed checkpoint */
+		free(cw);
+		return rc;
+	}
+	if ((rc = model_to_image_records(mon, cw->model, &cw->im))) {
+		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
+		monitor_resume(mon);
+		cw_free(cw);
+		return rc;
+	}
+	for (unsigned i = 0; i < cw->model->nregions; i++)
+		cw->fig.bytes +=
+		    cw->model->region[i].data ? cw->model->region[i].size : 0;
+	cw->fig.pages = cw->fig.bytes / MON_PAGE;
+	cw->fig.caps = cw->model->ncaps;
+	cw->fig.threads = cw->model->nthreads;
+	monitor_progress(mon, "writing %llu bytes of memory",
+			 (unsigned long long)cw->fig.bytes);
+	if (!keep_paused) {
+		monitor_resume(mon);
+		cw->fig.paused_us = mon->paused_us;
+	} else {
+		cw->fig.paused_us = mon_now_us() - mon->paused_since_us;
+	}
+	cw->im.stats.paused_ns = cw->fig.paused_us * 1000;
+	*out = cw;
+	return 0;
+}
+
+int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int keep_paused,
+				   mon_ckpt_done_fn done, void *arg)
+{
+	struct ckpt_write *cw;
+	int rc = snapshot(mon, path, keep_paused, &cw);
+
+	if (rc)
+		return rc;
+	cw->done = done;
+	cw->arg = arg;
+	if (!mon->worker) { /* no worker: in place, answered at once */
+		write_done(cw, write_job(cw));
+		return 0;
+	}
+	mon->writing = cw;
+	host_worker_set_nice(mon->worker, MON_WORKER_NICE);
+	if ((rc = host_worker_start(mon->worker, write_job, cw, write_done, cw))) {
+		mon->writing = NULL;
+		snprintf(cw->err, sizeof cw->err, "image %s: no worker: %s", path,
+			 strerror(-rc));
+		write_done(cw, rc);
+	}
+	return 0;
+}
+
+static void sync_done(struct monitor *mon, int rc, const struct mon_ckpt_figures *f,
+		      void *arg)
+{
+	*(int *)arg = rc;
+}
+
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
+{
+	int result = -EINPROGRESS;
+	int rc =
+	    monitor_checkpoint_image_start(mon, path, keep_paused, sync_done, &result);
+
+	if (rc)
+		return rc;
+	monitor_write_settle(mon);
+	return result;
+}
