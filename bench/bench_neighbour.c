@@ -188,7 +188,7 @@ struct ckpt {
 
 static int ckpt_node(struct ckpt *c)
 {
-	char cfg[2048], cmd[4 * PATH_MAX], path[PATH_MAX];
+	char cfg[2048], cmd[4 * PATH_MAX], path[PATH_MAX], line[512];
 	unsigned w0, w1;
 	pid_t pid;
 	FILE *f;
@@ -207,8 +207,8 @@ static int ckpt_node(struct ckpt *c)
 	w0 = count_of("neighbour: ticks ");
 	snprintf(path, sizeof path, "%s/answer", bn.tmpdir);
 	snprintf(cmd, sizeof cmd,
-		 "%s checkpoint --node %s/a.sock big -o %s/big.img >%s 2>&1", bn.capsule,
-		 bn.tmpdir, bn.tmpdir, path);
+		 "%s checkpoint -v --node %s/a.sock big -o %s/big.img >%s 2>&1",
+		 bn.capsule, bn.tmpdir, bn.tmpdir, path);
 	if (system(cmd)) {
 		fprintf(stderr, "bench_neighbour: checkpoint failed, see %s\n", path);
 		goto out;
@@ -219,15 +219,14 @@ static int ckpt_node(struct ckpt *c)
 		goto out;
 	windows(w0 + 1, w1 + 1, &c->l);
 	f = fopen(path, "r");
-	if (!f ||
-	    fscanf(f,
-		   "checkpoint big: total %llu us, paused %llu us, %llu bytes, %llu "
-		   "pages, image %llu bytes",
-		   &c->total, &c->paused, &c->bytes, &c->pages, &c->image) != 5) {
+	while (f && rc && fgets(line, sizeof line, f))
+		if (sscanf(line,
+			   "checkpoint big: total %llu us, paused %llu us, %llu bytes, "
+			   "%llu pages, image %llu bytes",
+			   &c->total, &c->paused, &c->bytes, &c->pages, &c->image) == 5)
+			rc = 0;
+	if (rc)
 		fprintf(stderr, "bench_neighbour: no figures in %s\n", path);
-	} else {
-		rc = 0;
-	}
 	if (f)
 		fclose(f);
 out:

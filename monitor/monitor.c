@@ -348,7 +348,8 @@ static void checkpoint_answered(struct monitor *mon, int rc,
 		control_failed(a->mb, mon, a->name, rc);
 	} else {
 		control_reply(a->mb,
-			      "checkpoint %s: total %llu us, paused %llu us, %llu bytes, "
+			      "info: checkpoint %s: total %llu us, paused %llu us, %llu "
+			      "bytes, "
 			      "%llu pages, image %llu bytes",
 			      a->name, (unsigned long long)f->total_us,
 			      (unsigned long long)f->paused_us,

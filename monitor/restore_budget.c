@@ -49,17 +49,23 @@ int restore_budget(struct monitor *mon, const struct image_model *im, const char
 			 path, rc);
 		return rc;
 	}
-	if (quota > MON_RESTORE_MAX_BYTES || q.ram_used > q.ram_quota ||
-	    quota > q.ram_quota - q.ram_used) {
+	if (quota > MON_RESTORE_MAX_BYTES) {
 		snprintf(err, n,
 			 "image %s: component section, field ram_quota: %llu bytes, "
-			 "more than this monitor has free (%llu) or allows one "
-			 "restore (%llu)",
+			 "more than one restore may take (%llu)",
 			 path, (unsigned long long)quota,
-			 (unsigned long long)(q.ram_quota > q.ram_used
-						  ? q.ram_quota - q.ram_used
-						  : 0),
 			 (unsigned long long)MON_RESTORE_MAX_BYTES);
+		return -E2BIG;
+	}
+	if (q.ram_used > q.ram_quota || quota > q.ram_quota - q.ram_used) {
+		snprintf(err, n,
+			 "image %s: component section, field ram_quota: the target "
+			 "needs %llu KiB of RAM, more than this monitor has free (%llu "
+			 "KiB): raise the RAM quantum of its <start>",
+			 path, (unsigned long long)(quota >> 10),
+			 (unsigned long long)(q.ram_quota > q.ram_used
+						  ? (q.ram_quota - q.ram_used) >> 10
+						  : 0));
 		return -E2BIG;
 	}
 	return 0;

@@ -170,7 +170,7 @@ expect "a missing binary at the destination" 1 \
 sed 's/quantum="16M"/quantum="1M"/' examples/empty-node.xml >"$tmp/small.xml"
 node s "$tmp/small.xml" || exit 1
 expect "a too-small quota" 1 \
-	"^error: counter: .*the target needs 2048 KiB of RAM and 100 caps, more than this monitor has: raise the RAM quantum and caps of its <start>$" \
+	"^error: counter: restore refused: image .*: component section, field ram_quota: the target needs 2048 KiB of RAM, more than this monitor has free (.* KiB): raise the RAM quantum of its <start>$" \
 	"$cap" restore --node "$tmp/s.sock" "$img"
 
 # Ctrl-C during a checkpoint of 256 MiB: exit 130, no file, the target
