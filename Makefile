@@ -75,7 +75,8 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 CAPSULE := $(B)/capsule
 
-.PHONY: all deps demo test unit scenario san-test bench format format-check clean \
+.PHONY: all deps demo test unit scenario san-test bench bench-deps bench-shaped \
+	migrate-long format format-check clean \
 	fuzz fuzz-deps fuzz-build fuzz-check
 all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
 
@@ -162,9 +163,25 @@ test: deps fuzz-deps
 	@$(MAKE) --no-print-directory fuzz-check
 	@echo "test: all passed"
 
-bench: deps
-	@$(MAKE) --no-print-directory all $(BENCHES)
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory all $(BENCHES) $(QEMU_GUESTS)
 	@for b in $(BENCHES); do $$b || exit 1; done
+
+# bench_migrate's reference is QEMU (mk/bench-deps.sh installs it) with a
+# guest of its own, one per size; bench-shaped: its two-namespace variant
+# over a veth shaped with tbf 100mbit (root).
+QEMU_GUESTS := $(B)/bench/qemu_wset_16.elf $(B)/bench/qemu_wset_256.elf
+bench-deps:
+	@sh mk/bench-deps.sh
+
+$(B)/bench/qemu_wset_%.elf: bench/qemu_wset.S
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -DWSET_MB=$* -c $< -o $@.o
+	ld -m elf_i386 -Ttext=0x100000 -o $@ $@.o
+
+bench-shaped: deps bench-deps
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_migrate $(QEMU_GUESTS)
+	@$(B)/bench/bench_migrate --shaped
 
 $(B)/bench/%: bench/%.c $(B)/libcapsule.a $(COMPONENT_BIN)
 	@mkdir -p $(dir $@)
