@@ -150,8 +150,17 @@ scenario: all
 	@sh tests/cr/pending_signal.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
 	@sh tests/migrate/loopback.sh $(B)
+	@if [ -n "$(MIGRATE_LONG)" ]; then $(MAKE) --no-print-directory migrate-long; fi
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \
 		{ cat $(B)/demo.log; exit 1; }
+
+# The long migration tests, 2-3 minutes each (make migrate-long, or
+# MIGRATE_LONG=1 in make test/scenario): every zdtm example both ways
+# between two network namespaces (root; loopback otherwise), and faults
+# at each phase.  MIGRATE_MODES="default postcopy" runs both modes.
+migrate-long: all
+	@sh tests/migrate/twohost.sh $(B)
+	@sh tests/migrate/faults.sh $(B)
 
 san-test:
 	@$(MAKE) --no-print-directory SAN=1 unit scenario

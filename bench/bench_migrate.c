@@ -42,15 +42,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RUNS	   5
-#define ARGS_MAX   40
-#define WAIT_S	   120 /* for a node to come up and touch its memory */
-#define MIG_S	   300 /* for one migration */
-#define NS_A	   "capsule-bma"
-#define NS_B	   "capsule-bmb"
-#define ADDR_A_NS  "10.77.1.1"
-#define ADDR_B_NS  "10.77.1.2"
-#define QEMU	   "qemu-system-x86_64"
+#define RUNS	  5
+#define ARGS_MAX  40
+#define WAIT_S	  120 /* for a node to come up and touch its memory */
+#define MIG_S	  300 /* for one migration */
+#define NS_A	  "capsule-bma"
+#define NS_B	  "capsule-bmb"
+#define ADDR_A_NS "10.77.1.1"
+#define ADDR_B_NS "10.77.1.2"
+#define QEMU	  "qemu-system-x86_64"
 
 static char capsule[PATH_MAX], components[PATH_MAX], benchdir[PATH_MAX], tmp[64];
 static int shaped, port;
@@ -182,17 +182,18 @@ static void net_down(void)
 static int net_up(void)
 {
 	net_down();
-	return sh("ip netns add " NS_A " && ip netns add " NS_B " && "
-		  "ip link add cbm-a type veth peer name cbm-b && "
-		  "ip link set cbm-a netns " NS_A " && ip link set cbm-b netns " NS_B " && "
-		  "ip -n " NS_A " addr add " ADDR_A_NS "/24 dev cbm-a && "
-		  "ip -n " NS_B " addr add " ADDR_B_NS "/24 dev cbm-b && "
-		  "ip -n " NS_A " link set lo up && ip -n " NS_B " link set lo up && "
-		  "ip -n " NS_A " link set cbm-a up && ip -n " NS_B " link set cbm-b up && "
-		  "tc -n " NS_A " qdisc add dev cbm-a root tbf rate 100mbit burst 32kb "
-		  "latency 20ms && "
-		  "tc -n " NS_B " qdisc add dev cbm-b root tbf rate 100mbit burst 32kb "
-		  "latency 20ms");
+	return sh(
+	    "ip netns add " NS_A " && ip netns add " NS_B " && "
+	    "ip link add cbm-a type veth peer name cbm-b && "
+	    "ip link set cbm-a netns " NS_A " && ip link set cbm-b netns " NS_B " && "
+	    "ip -n " NS_A " addr add " ADDR_A_NS "/24 dev cbm-a && "
+	    "ip -n " NS_B " addr add " ADDR_B_NS "/24 dev cbm-b && "
+	    "ip -n " NS_A " link set lo up && ip -n " NS_B " link set lo up && "
+	    "ip -n " NS_A " link set cbm-a up && ip -n " NS_B " link set cbm-b up && "
+	    "tc -n " NS_A " qdisc add dev cbm-a root tbf rate 100mbit burst 32kb "
+	    "latency 20ms && "
+	    "tc -n " NS_B " qdisc add dev cbm-b root tbf rate 100mbit burst 32kb "
+	    "latency 20ms");
 }
 
 /* ---- capsule ------------------------------------------------------------ */
@@ -224,8 +225,10 @@ static int node_config(const char *path, int mb, const char *what)
  * ms.  0, or -1 with the reason printed. */
 static int capsule_once(int mb, const char *mode, double *down, double *total)
 {
-	char a[PATH_MAX], bcfg[PATH_MAX], path[PATH_MAX], asock[PATH_MAX], bsock[PATH_MAX];
-	char alog[PATH_MAX], blog[PATH_MAX], listen[64], to[64], target[128], cmd[4 * PATH_MAX];
+	char a[PATH_MAX], bcfg[PATH_MAX], path[PATH_MAX], asock[PATH_MAX],
+	    bsock[PATH_MAX];
+	char alog[PATH_MAX], blog[PATH_MAX], listen[64], to[64], target[128],
+	    cmd[4 * PATH_MAX];
 	char line[1024] = "", flag[64] = "";
 	const char *addr_b = shaped ? ADDR_B_NS : "127.0.0.1";
 	pid_t pa = -1, pb = -1;
@@ -233,8 +236,8 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 	FILE *p;
 
 	snprintf(path, sizeof path, "%s/bench.count", tmp);
-	snprintf(target, sizeof target, "<target binary=\"bench_wset\" ram=\"%dM\" caps=\"150\"/>",
-		 mb + 16);
+	snprintf(target, sizeof target,
+		 "<target binary=\"bench_wset\" ram=\"%dM\" caps=\"150\"/>", mb + 16);
 	snprintf(a, sizeof a, "%s/a.xml", tmp);
 	snprintf(bcfg, sizeof bcfg, "%s/b.xml", tmp);
 	snprintf(line, sizeof line, "%d\n", mb);
@@ -251,24 +254,27 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 	unlink(asock);
 	unlink(bsock);
 	{
-		char *bargs[] = {capsule, "node", "--rom", tmp, "--rom", components, bcfg,
-				 "--control", bsock, "--listen", listen, "--key", path, NULL};
-		char *aargs[] = {capsule, "node", "--rom", tmp, "--rom", components, a,
-				 "--control", asock, "--key", path, NULL};
+		char *bargs[] = {capsule,    "node",  "--rom",	   tmp,	  "--rom",
+				 components, bcfg,    "--control", bsock, "--listen",
+				 listen,     "--key", path,	   NULL};
+		char *aargs[] = {capsule, "node",     "--rom", tmp,
+				 "--rom", components, a,       "--control",
+				 asock,	  "--key",    path,    NULL};
 		pb = spawn(shaped ? NS_B : NULL, bargs, blog);
 		pa = spawn(shaped ? NS_A : NULL, aargs, alog);
 	}
 	if (wait_for(blog, "waiting for a restore", WAIT_S) ||
 	    wait_for(alog, "bench_wset: touched", WAIT_S)) {
-		fprintf(stderr, "bench_migrate: the capsule nodes did not come up: see %s, %s\n",
+		fprintf(stderr,
+			"bench_migrate: the capsule nodes did not come up: see %s, %s\n",
 			alog, blog);
 		goto out;
 	}
 	usleep(300000); /* the working set is being rewritten */
 	if (strcmp(mode, "default"))
 		snprintf(flag, sizeof flag, "--%s", mode);
-	snprintf(cmd, sizeof cmd, "timeout %d %s migrate --node %s wset --to %s %s 2>&1", MIG_S,
-		 capsule, asock, to, flag);
+	snprintf(cmd, sizeof cmd, "timeout %d %s migrate --node %s wset --to %s %s 2>&1",
+		 MIG_S, capsule, asock, to, flag);
 	p = popen(cmd, "r");
 	if (!p || !fgets(line, sizeof line, p)) {
 		if (p)
@@ -293,7 +299,8 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 	}
 	/* the destination runs it */
 	if (wait_for(blog, "ok wset restored", 10)) {
-		fprintf(stderr, "bench_migrate: the destination did not restore it: %s\n", blog);
+		fprintf(stderr, "bench_migrate: the destination did not restore it: %s\n",
+			blog);
 		goto out;
 	}
 	rc = 0;
@@ -383,17 +390,19 @@ static int qemu_once(int mb, double *down, double *total)
 	snprintf(qaa, sizeof qaa, "unix:%s,server=on,wait=off", qa);
 	snprintf(qba, sizeof qba, "unix:%s,server=on,wait=off", qb);
 	snprintf(inc, sizeof inc, "tcp:%s:%d", addr_b, ++port);
-	snprintf(uri, sizeof uri, "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"%s\"}}\n",
-		 inc);
+	snprintf(uri, sizeof uri,
+		 "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"%s\"}}\n", inc);
 	snprintf(alog, sizeof alog, "%s/qa.log", tmp);
 	snprintf(blog, sizeof blog, "%s/qb.log", tmp);
 	unlink(dbg);
 	unlink(qa);
 	unlink(qb);
 	{
-		char *common[] = {QEMU, "-machine", "pc,accel=tcg", "-m", mem, "-kernel", elf,
-				  "-display", "none", "-nodefaults", "-debugcon", dbgarg,
-				  "-qmp", NULL, NULL, NULL, NULL};
+		char *common[] = {
+		    QEMU,	 "-machine", "pc,accel=tcg", "-m",   mem,
+		    "-kernel",	 elf,	     "-display",     "none", "-nodefaults",
+		    "-debugcon", dbgarg,     "-qmp",	     NULL,   NULL,
+		    NULL,	 NULL};
 		common[13] = qba;
 		common[14] = "-incoming";
 		common[15] = inc;
@@ -403,7 +412,8 @@ static int qemu_once(int mb, double *down, double *total)
 		pa = spawn(shaped ? NS_A : NULL, common, alog);
 	}
 	if (wait_for(dbg, "T", WAIT_S) || (fd = qmp_open(qa)) < 0) {
-		fprintf(stderr, "bench_migrate: QEMU did not come up: see %s, %s\n", alog, blog);
+		fprintf(stderr, "bench_migrate: QEMU did not come up: see %s, %s\n", alog,
+			blog);
 		goto out;
 	}
 	usleep(300000);
@@ -537,7 +547,8 @@ int main(int argc, char **argv)
 					"namespaces (ip netns, veth, tc tbf)\n");
 			return 1;
 		}
-		printf("bench_migrate: two network namespaces, veth shaped by tc tbf 100mbit; "
+		printf("bench_migrate: two network namespaces, veth shaped by tc tbf "
+		       "100mbit; "
 		       "median of %d; modes: %s\n",
 		       RUNS, modes);
 		rc = size_figures(16, modes) || size_figures(256, modes);

@@ -20,8 +20,8 @@ struct monitor_config {
 	uint64_t checkpoint_after_ms;  /* 0: no test checkpoint */
 	uint64_t checkpoint_after_log; /* or after the target's Nth LOG line */
 	enum mon_restore restore;
-	char image[256];	 /* non-empty: restore through an image file there */
-	int then_exit;		 /* then="exit": after the image is written, stop */
+	char image[256]; /* non-empty: restore through an image file there */
+	int then_exit;	 /* then="exit": after the image is written, stop */
 	/* then="hold": the test checkpoint pauses the target and keeps it
 	 * paused, for `capsule migrate` to take it from there (a migration
 	 * at a fixed point of a target that never waits on time;

@@ -158,8 +158,7 @@ void migrate_receive(struct transport_conn *c, void *arg)
 			"%s undone\n",
 			c->peer, err, name);
 		migrate_undo(name, spool);
-	}
-	else if (!rc)
+	} else if (!rc)
 		migrate_phase("done");
 	if (fd >= 0)
 		unlink(spool);

@@ -1,22 +1,21 @@
 /*
  * Migration benchmark target (bench/bench_migrate.c): N MiB of RAM (N
  * from the ROM "bench.count", 16 MiB dataspaces or one smaller), every
- * page written with a non-zero pattern that does not compress, then a working set of 1% of the
- * pages (655 of 65536 at 256 MiB), spread evenly over the memory,
- * rewritten continuously: one word of each working-set page per pass, the
- * pass count in it, so every page of the set is dirty again within a
- * pass.  QEMU's guest in the same benchmark (bench/qemu_wset.S) does the
- * same.  Logs "bench_wset: touched N MiB, working set W pages" once the
- * memory is ready; never ends by itself.
+ * page written with a non-zero pattern that does not compress, then a working set of 1%
+ * of the pages (655 of 65536 at 256 MiB), spread evenly over the memory, rewritten
+ * continuously: one word of each working-set page per pass, the pass count in it, so
+ * every page of the set is dirty again within a pass.  QEMU's guest in the same benchmark
+ * (bench/qemu_wset.S) does the same.  Logs "bench_wset: touched N MiB, working set W
+ * pages" once the memory is ready; never ends by itself.
  */
 #include <base/env.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WSET_DS_MB   16
-#define WSET_PAGE    4096ULL
-#define WSET_MAX_DS  256 /* 4 GiB */
-#define WSET_PERMILLE 10 /* 1% */
+#define WSET_DS_MB    16
+#define WSET_PAGE     4096ULL
+#define WSET_MAX_DS   256 /* 4 GiB */
+#define WSET_PERMILLE 10  /* 1% */
 
 /* The size in MiB from the ROM "bench.count"; its dataspace detached
  * and released again (the monitor does not record the dataspace of a
@@ -55,8 +54,8 @@ void component_construct(struct env *env)
 	nds = (unsigned)((mb + WSET_DS_MB - 1) / WSET_DS_MB);
 	for (unsigned d = 0; d < nds; d++) {
 		uint64_t bytes = mb - (uint64_t)d * WSET_DS_MB < WSET_DS_MB
-					 ? (mb - (uint64_t)d * WSET_DS_MB) << 20
-					 : (uint64_t)WSET_DS_MB << 20;
+				     ? (mb - (uint64_t)d * WSET_DS_MB) << 20
+				     : (uint64_t)WSET_DS_MB << 20;
 		cap_t ds;
 		if (pd_alloc_ram(env->pd, bytes, &ds) ||
 		    pd_attach(env->pd, ds, 0, 0, bytes, MEM_R | MEM_W, &at[d])) {
@@ -78,7 +77,8 @@ void component_construct(struct env *env)
 		(unsigned long long)mb, (unsigned long long)wset);
 	for (uint64_t pass = 1;; pass++)
 		for (uint64_t i = 0; i < wset; i++) {
-			uint64_t p = i * stride, d = p / (((uint64_t)WSET_DS_MB << 20) / WSET_PAGE);
+			uint64_t p = i * stride,
+				 d = p / (((uint64_t)WSET_DS_MB << 20) / WSET_PAGE);
 			uint64_t off = (p * WSET_PAGE) % ((uint64_t)WSET_DS_MB << 20);
 			*(volatile uint64_t *)(at[d] + off) = pass;
 		}

@@ -218,8 +218,9 @@ for mode in $modes; do
 	verdict "$mode: the destination's answer lost (held by the relay, then cut)"
 	stop
 
-	# a stream cut mid-section: the relay passes 3000 bytes of A's stream
-	RELAY_CUT=3000 start || { bad "mid-section: nodes did not start"; stop; }
+	# a stream cut mid-section: the relay passes 12000 bytes of A's stream
+	# (inside the image, which is about 21 KB)
+	RELAY_CUT=12000 start || { bad "mid-section: nodes did not start"; stop; }
 	migrate >"$tmp/mig.log" 2>&1
 	rc=$?
 	sleep 1
@@ -227,7 +228,7 @@ for mode in $modes; do
 	   grep -q "capsule node: migration from .*: error: " "$tmp/B.log" &&
 	   [ "$(grep -c "capsule node: migration from" "$tmp/B.log")" = 1 ] &&
 	   ! grep -q restored "$tmp/B.log"; then
-		ok "$mode: stream cut after 3000 bytes: A: $(cat "$tmp/mig.log"); B: $(grep "migration from" "$tmp/B.log" | sed 's/^capsule node: //')"
+		ok "$mode: stream cut after 12000 bytes: A: $(cat "$tmp/mig.log"); B: $(grep "migration from" "$tmp/B.log" | sed 's/^capsule node: //')"
 	else
 		bad "$mode: stream cut mid-section: rc $rc: $(cat "$tmp/mig.log")"
 		show

@@ -86,7 +86,8 @@ static void relay(int c, int s, long cut_bytes)
 	int held = 0;
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = c, .events = POLLIN},
+				      {.fd = s, .events = POLLIN}};
 
 		if (cut_now)
 			why = "on command";
@@ -96,7 +97,8 @@ static void relay(int c, int s, long cut_bytes)
 			break;
 		if (hold_now && !held) {
 			held = 1;
-			printf("relay: held after %ld bytes to the server, %ld to the client\n",
+			printf("relay: held after %ld bytes to the server, %ld to the "
+			       "client\n",
 			       up, down);
 			fflush(stdout);
 		}

@@ -9,7 +9,8 @@
 # and the target's own lines of the source followed by the destination's
 # must equal an uninterrupted run's, as tests/zdtm/run.sh compares them.
 # The source's monitor holds the target at the point run.sh checkpoints
-# it (<test ... then="hold">: paused after its Nth line or after MS ms),
+# it (<test ... then="hold">: paused after its Nth line, or after MS ms
+# where the row wants no line before it),
 # so the migration lands mid-run even for a target that never waits on
 # time.  A target holding a cap of no class (run.sh's "!") must be
 # refused by the migration in one line, and go on at the source exactly
@@ -105,9 +106,16 @@ one() {
 	name=$1 tpl=$2 label=$3 ms=$7 before=$8 unordered=$9 dir=${10} mode=${11}
 	refusal=0
 	case "$ms" in *!) refusal=1 ms=${ms%!} ;; esac
+	# a hold after MS ms lands before the target's first lines on a
+	# loaded machine: where the row wants lines before it, the hold
+	# follows the last of them instead (the same point, without the race)
 	case "$ms" in
 	L*) when="checkpoint_after_log=\"${ms#L}\"" ;;
-	*) when="checkpoint_after_ms=\"$ms\"" ;;
+	*) if [ "$before" -ge 1 ]; then
+		when="checkpoint_after_log=\"$before\""
+	   else
+		when="checkpoint_after_ms=\"$ms\""
+	   fi ;;
 	esac
 	if [ "$dir" = AB ]; then
 		inS=$inA inD=$inB to=$addrB
