@@ -15,7 +15,10 @@
  * max-bandwidth, raised to 10 GiB/s so that its default 128 MiB/s
  * throttle does not decide its total time on loopback.
  *
- *   bench_migrate              256 MiB over 127.0.0.1
+ *   bench_migrate              256 MiB over 127.0.0.1; with "postcopy"
+ *                              in MIGRATE_MODES also its downtime at
+ *                              16, 256 and 1024 MiB (BENCH_MIGRATE_SLOPE_
+ *                              SIZES) and the fitted slope
  *   bench_migrate --shaped     16 and 256 MiB between two network
  *                              namespaces joined by a veth pair shaped
  *                              with tc tbf 100mbit (root; make
@@ -345,7 +348,7 @@ static int qmp_open(const char *path)
 	char buf[4096];
 	int fd = -1;
 
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", path);
 	for (int i = 0; i < 200; i++) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (!connect(fd, (struct sockaddr *)&sa, sizeof sa))
@@ -374,14 +377,14 @@ static double json_num(const char *s, const char *key)
 static int qemu_once(int mb, double *down, double *total)
 {
 	char elf[PATH_MAX], mem[32], dbg[PATH_MAX], dbgarg[PATH_MAX + 8], qa[PATH_MAX],
-	    qb[PATH_MAX], qaa[PATH_MAX + 40], qba[PATH_MAX + 40], inc[64], uri[80],
+	    qb[PATH_MAX], qaa[PATH_MAX + 40], qba[PATH_MAX + 40], inc[64], uri[160],
 	    alog[PATH_MAX], blog[PATH_MAX], buf[8192];
 	const char *addr_b = shaped ? ADDR_B_NS : "127.0.0.1";
 	pid_t pa = -1, pb = -1;
 	int fd = -1, rc = -1;
 	double t0;
 
-	snprintf(elf, sizeof elf, "%s/qemu_wset_%d.elf", benchdir, mb);
+	snprintf(elf, sizeof elf, "%.4000s/qemu_wset_%d.elf", benchdir, mb);
 	snprintf(mem, sizeof mem, "%dM", mb + 32);
 	snprintf(dbg, sizeof dbg, "%s/q.dbg", tmp);
 	snprintf(dbgarg, sizeof dbgarg, "file:%s", dbg);
@@ -506,6 +509,39 @@ static int size_figures(int mb, const char *modes)
 	return 0;
 }
 
+/* Post-copy's downtime should not grow with the memory: capsule's median
+ * downtime at each size of BENCH_MIGRATE_SLOPE_SIZES (MiB, default "16
+ * 256 1024") and the least-squares slope in ms per GiB. */
+static int slope_figures(const char *mode)
+{
+	const char *env = getenv("BENCH_MIGRATE_SLOPE_SIZES");
+	char list[256], *save, *tok, what[64];
+	double x[16], y[16], sx = 0, sy = 0, sxx = 0, sxy = 0;
+	int n = 0;
+	struct fig c;
+
+	snprintf(list, sizeof list, "%s", env && *env ? env : "16 256 1024");
+	snprintf(what, sizeof what, "capsule (%s)", mode);
+	for (tok = strtok_r(list, " ", &save); tok && n < 16;
+	     tok = strtok_r(NULL, " ", &save)) {
+		int mb = atoi(tok);
+		if (mb < 1 || series(what, mb, mode, &c))
+			return -1;
+		x[n] = mb / 1024.0;
+		y[n++] = median(c.down, c.n);
+	}
+	for (int i = 0; i < n; i++) {
+		sx += x[i];
+		sy += y[i];
+		sxx += x[i] * x[i];
+		sxy += x[i] * y[i];
+	}
+	if (n >= 2 && n * sxx - sx * sx > 0)
+		printf("    capsule (%s): downtime slope %.2f ms per GiB over %d sizes\n",
+		       mode, (n * sxy - sx * sy) / (n * sxx - sx * sx), n);
+	return 0;
+}
+
 static void cleanup(void)
 {
 	char cmd[128];
@@ -519,7 +555,7 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-	char self[PATH_MAX], key[PATH_MAX + 64];
+	char self[PATH_MAX], key[PATH_MAX + 160];
 	const char *modes = getenv("MIGRATE_MODES");
 	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
 	int rc = 0;
@@ -557,6 +593,8 @@ int main(int argc, char **argv)
 		       "127.0.0.1; median of %d; modes: %s\n",
 		       RUNS, modes);
 		rc = size_figures(256, modes);
+		if (!rc && strstr(modes, "postcopy"))
+			rc = slope_figures("postcopy");
 	}
 	return rc ? 1 : 0;
 }
