@@ -276,8 +276,10 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 	usleep(300000); /* the working set is being rewritten */
 	if (strcmp(mode, "default"))
 		snprintf(flag, sizeof flag, "--%s", mode);
-	snprintf(cmd, sizeof cmd, "timeout %d %s migrate --node %s wset --to %s %s 2>&1",
-		 MIG_S, capsule, asock, to, flag);
+	/* the default deadline (30 s) is too short for 256 MiB at 100 Mbit/s */
+	snprintf(cmd, sizeof cmd,
+		 "timeout %d %s migrate --node %s wset --to %s --timeout %d %s 2>&1",
+		 MIG_S, capsule, asock, to, MIG_S - 20, flag);
 	p = popen(cmd, "r");
 	if (!p || !fgets(line, sizeof line, p)) {
 		if (p)
