@@ -256,6 +256,8 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 	snprintf(path, sizeof path, "%s/key", tmp);
 	unlink(asock);
 	unlink(bsock);
+	unlink(alog); /* not the last run's lines: the child opens them anew */
+	unlink(blog);
 	{
 		char *bargs[] = {capsule,    "node",  "--rom",	   tmp,	  "--rom",
 				 components, bcfg,    "--control", bsock, "--listen",
@@ -402,6 +404,8 @@ static int qemu_once(int mb, double *down, double *total)
 	unlink(dbg);
 	unlink(qa);
 	unlink(qb);
+	unlink(alog);
+	unlink(blog);
 	{
 		char *common[] = {
 		    QEMU,	 "-machine", "pc,accel=tcg", "-m",   mem,
