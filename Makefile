@@ -75,7 +75,8 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 CAPSULE := $(B)/capsule
 
-.PHONY: all deps demo test unit scenario san-test bench format format-check clean install \
+.PHONY: all deps demo test unit scenario san-test bench bench-deps bench-shaped \
+	migrate-long format format-check clean install \
 	fuzz fuzz-deps fuzz-build fuzz-check
 all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
 
@@ -150,7 +151,7 @@ SCENARIO_TESTS := tests/cli/run.sh tests/cli/help.sh tests/cli/errors.sh \
 	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
 	tests/cr/restore_memory.sh tests/cr/outside_wait.sh tests/cr/restore_fail.sh \
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
-	tests/cr/neighbour.sh 	tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh
+	tests/cr/neighbour.sh tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh
 
 scenario: all
 	@fail=0; \
@@ -162,7 +163,18 @@ scenario: all
 	else \
 		cat $(B)/demo.log; echo "demo: FAIL (mk/demo.sh, its output above)"; fail=1; \
 	fi; \
+	if [ -n "$(MIGRATE_LONG)" ]; then \
+		$(MAKE) --no-print-directory migrate-long || fail=1; \
+	fi; \
 	exit $$fail
+
+# The long migration tests, 2-3 minutes each (make migrate-long, or
+# MIGRATE_LONG=1 in make test/scenario): every zdtm example both ways
+# between two network namespaces (root; loopback otherwise), and faults
+# at each phase.  MIGRATE_MODES="default postcopy" runs both modes.
+migrate-long: all
+	@sh tests/migrate/twohost.sh $(B)
+	@sh tests/migrate/faults.sh $(B)
 
 san-test:
 	@$(MAKE) --no-print-directory -k SAN=1 unit scenario
@@ -172,9 +184,25 @@ test: deps fuzz-deps
 	@sh tests/summary.sh "$(MAKE) --no-print-directory -k" \
 		format-check unit scenario san-test fuzz-check
 
-bench: deps
-	@$(MAKE) --no-print-directory all $(BENCHES)
+bench: deps bench-deps
+	@$(MAKE) --no-print-directory all $(BENCHES) $(QEMU_GUESTS)
 	@for b in $(BENCHES); do $$b || exit 1; done
+
+# bench_migrate's reference is QEMU (mk/bench-deps.sh installs it) with a
+# guest of its own, one per size; bench-shaped: its two-namespace variant
+# over a veth shaped with tbf 100mbit (root).
+QEMU_GUESTS := $(B)/bench/qemu_wset_16.elf $(B)/bench/qemu_wset_256.elf
+bench-deps:
+	@sh mk/bench-deps.sh
+
+$(B)/bench/qemu_wset_%.elf: bench/qemu_wset.S
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -DWSET_MB=$* -c $< -o $@.o
+	ld -m elf_i386 -Ttext=0x100000 -o $@ $@.o
+
+bench-shaped: deps bench-deps
+	@$(MAKE) --no-print-directory all $(B)/bench/bench_migrate $(QEMU_GUESTS)
+	@$(B)/bench/bench_migrate --shaped
 
 $(B)/bench/%: bench/%.c $(B)/libcapsule.a $(COMPONENT_BIN)
 	@mkdir -p $(dir $@)

@@ -6,7 +6,8 @@
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
  *           [then="exit"] [fail_restore_at="STEP"]/>
- *     (or checkpoint_after_log="N": after the target's Nth LOG line)
+ *     (or checkpoint_after_log="N": after the target's Nth LOG line;
+ *     then="hold": the target stays paused there until a migration)
  *   </config>
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
  *   that restores FILE at start, or waits for the control plane's restore
@@ -132,6 +133,12 @@ static int control_test(struct monitor *mon)
 	if (!model)
 		return -ENOMEM;
 	rc = monitor_checkpoint(mon, model);
+	if (!rc && mon->cfg.then_hold) { /* paused: a migration's freeze takes it */
+		env_log(mon->env, "monitor: target held for a migration");
+		model_free(model);
+		free(model);
+		return 0;
+	}
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE && mon->cfg.image[0])
 		rc = through_image(mon, model);
 	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {

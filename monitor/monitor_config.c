@@ -5,7 +5,8 @@
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
  *           [then="exit"] [fail_restore_at="STEP"] [fail_restore_nth="N"]/>
- *     (or checkpoint_after_log="N": after the target's Nth LOG line)
+ *     (or checkpoint_after_log="N": after the target's Nth LOG line;
+ *     then="hold": the target stays paused there until a migration)
  *   </config>
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
  *   that restores FILE at start, or waits for the control plane's restore.
@@ -89,13 +90,17 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 	}
 	cfg->restore = MON_RESTORE_NONE;
 	if (!attr(n, "then", v, sizeof v)) {
-		if (strcmp(v, "exit") || !cfg->image[0]) {
+		if (!strcmp(v, "hold") && !cfg->image[0]) {
+			cfg->then_hold = 1;
+		} else if (strcmp(v, "exit") || !cfg->image[0]) {
 			snprintf(err, errlen,
-				 "<test>: then='%s': only then=\"exit\" with an image",
+				 "<test>: then='%s': only then=\"exit\" with an image, "
+				 "or then=\"hold\" without",
 				 v);
 			return -EINVAL;
+		} else {
+			cfg->then_exit = 1;
 		}
-		cfg->then_exit = 1;
 	}
 	if (attr(n, "fail_restore_at", cfg->fail_restore_at,
 		 sizeof cfg->fail_restore_at) == -E2BIG) {

@@ -20,8 +20,13 @@ struct monitor_config {
 	uint64_t checkpoint_after_ms;  /* 0: no test checkpoint */
 	uint64_t checkpoint_after_log; /* or after the target's Nth LOG line */
 	enum mon_restore restore;
-	char image[256];	 /* non-empty: restore through an image file there */
-	int then_exit;		 /* then="exit": after the image is written, stop */
+	char image[256]; /* non-empty: restore through an image file there */
+	int then_exit;	 /* then="exit": after the image is written, stop */
+	/* then="hold": the test checkpoint pauses the target and keeps it
+	 * paused, for `capsule migrate` to take it from there (a migration
+	 * at a fixed point of a target that never waits on time;
+	 * tests/migrate/twohost.sh) */
+	int then_hold;
 	char restore_image[256]; /* <restore image=>: restore this at start */
 	/* <test fail_restore_at="STEP">: a restore fails at that step (a
 	 * prepare hook's name, "verify" or "announce"), for the tests that

@@ -42,4 +42,8 @@ int migrate_spool(char *path, size_t size);
  * monitor of the image's name, answer. */
 void migrate_receive(struct transport_conn *c, void *arg);
 
+/* Log "migrate: phase NAME" as this node enters a phase (handshake,
+ * round-N, final, commit, postcopy, done); tools/migrate_phase.c. */
+void migrate_phase(const char *name);
+
 #endif

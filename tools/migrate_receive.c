@@ -97,8 +97,12 @@ static int migrate_restore(struct transport_conn *c, const char *spool, int fd,
 	char err[512];
 	int deadline_ms;
 
-	if (migrate_request(c, &deadline_ms, err, sizeof err) ||
-	    stream_recv_file(&c->rx, fd, MIGRATE_IMAGE_MAX, err, sizeof err)) {
+	if (migrate_request(c, &deadline_ms, err, sizeof err)) {
+		snprintf(ans, size, "error: %.400s", err);
+		return -1;
+	}
+	migrate_phase("final");
+	if (stream_recv_file(&c->rx, fd, MIGRATE_IMAGE_MAX, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
 		return -1;
 	}
@@ -114,6 +118,7 @@ static int migrate_restore(struct transport_conn *c, const char *spool, int fd,
 	}
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", spool);
+	migrate_phase("commit");
 	if (control_call_final(&req, ans, size))
 		return -1;
 	if (transport_now_ms() > c->start_ms + (uint64_t)deadline_ms) {
@@ -133,6 +138,7 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	char err[TRANSPORT_ERR_MAX];
 	int fd, rc;
 
+	migrate_phase("handshake");
 	migrate_test_stall(c->peer);
 	fd = migrate_spool(spool, sizeof spool);
 	if (fd < 0) {
@@ -152,7 +158,8 @@ void migrate_receive(struct transport_conn *c, void *arg)
 			"%s undone\n",
 			c->peer, err, name);
 		migrate_undo(name, spool);
-	}
+	} else if (!rc)
+		migrate_phase("done");
 	if (fd >= 0)
 		unlink(spool);
 }

@@ -114,6 +114,7 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		fn(why, arg);
 		return;
 	}
+	migrate_phase("handshake");
 	fd = address_connect(to, deadline_ms, err, sizeof err);
 	if (fd < 0 || handshake_client(fd, key, &c, err, sizeof err)) {
 		snprintf(why, sizeof why, "error: %s: %s: %s (the target runs on here)",
@@ -131,6 +132,7 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		fn(why, arg);
 		goto out;
 	}
+	migrate_phase("final");
 	tp = transport_now_ms();
 	if (migrate_step(CONTROL_FREEZE, name, path, last, sizeof last)) {
 		fn(last, arg); /* the monitor resumed it, or there is none */
@@ -149,6 +151,7 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		goto out;
 	}
 	tr = transport_now_ms();
+	migrate_phase("commit");
 	if (migrate_step(CONTROL_RELEASE, name, path, last, sizeof last)) {
 		snprintf(why, sizeof why,
 			 "error: %s: it runs at %s, but could not be ended here: %s",
@@ -156,6 +159,7 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		fn(why, arg);
 		goto out;
 	}
+	migrate_phase("done");
 	snprintf(why, sizeof why,
 		 "ok %s migrated to %s: total %llu ms, paused %llu ms, image %llu bytes, "
 		 "%llu bytes encrypted",

@@ -163,6 +163,16 @@ static void test_config(void **state)
 	    {"<config><target binary=\"c\"/><test restore=\"elsewhere\"/></config>", 0},
 	    /* unknown element */
 	    {"<config><target binary=\"c\"/><bogus/></config>", 0},
+	    /* hold for a migration */
+	    {"<config><target binary=\"c\"/>"
+	     "<test checkpoint_after_log=\"2\" then=\"hold\"/></config>",
+	     1},
+	    /* hold with an image: then="exit" is what takes one */
+	    {"<config><target binary=\"c\"/>"
+	     "<test checkpoint_after_log=\"2\" image=\"/x\" then=\"hold\"/></config>",
+	     0},
+	    /* neither exit nor hold */
+	    {"<config><target binary=\"c\"/><test then=\"pause\"/></config>", 0},
 	};
 	struct monitor_config cfg;
 	char err[256];
@@ -183,6 +193,11 @@ static void test_config(void **state)
 	assert_int_equal(cfg.caps, 7);
 	assert_int_equal(cfg.checkpoint_after_ms, 30);
 	assert_int_equal(cfg.restore, MON_RESTORE_SAME_NODE);
+	assert_false(cfg.then_hold);
+	assert_int_equal(parse(cases[9].xml, &cfg, err), 0);
+	assert_true(cfg.then_hold);
+	assert_false(cfg.then_exit);
+	assert_int_equal(cfg.checkpoint_after_log, 2);
 }
 
 /* ---- a synthetic target: one region holding a cap map, the checkpoint

@@ -1,0 +1,34 @@
+/*
+ * The migration phases in the node's log: one line "capsule node:
+ * migrate: phase NAME" when a side enters a phase (handshake, round-N,
+ * final, commit, postcopy, done), so that tests and operators see where
+ * a migration was when it failed (tests/migrate/faults.sh kills a node
+ * or cuts the connection at each).
+ *
+ * The test hook of tests/migrate/faults.sh: CAPSULE_TEST_MIGRATE_HOLD=
+ * "NAME:MS" in the node's environment holds that node MS ms right after
+ * it logged phase NAME, so that a kill or a cut lands inside the phase
+ * and not after it.  The line "... phase NAME (held N ms)" says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tools/migrate.h"
+
+void migrate_phase(const char *name)
+{
+	const char *v = getenv("CAPSULE_TEST_MIGRATE_HOLD");
+	const char *colon = v ? strchr(v, ':') : NULL;
+	size_t n = strlen(name);
+	long ms = 0;
+
+	if (colon && (size_t)(colon - v) == n && !strncmp(v, name, n))
+		ms = strtol(colon + 1, NULL, 10);
+	if (ms <= 0 || ms > 600000) {
+		fprintf(stderr, "capsule node: migrate: phase %s\n", name);
+		return;
+	}
+	fprintf(stderr, "capsule node: migrate: phase %s (held %ld ms)\n", name, ms);
+	usleep((useconds_t)ms * 1000);
+}
