@@ -142,6 +142,7 @@ scenario: all
 	@sh tests/run-scenarios.sh $(B)
 	@sh tests/cli/run.sh $(B)
 	@sh tests/kernel/memory.sh $(B)
+	@sh tests/kernel/components.sh $(B)
 	@sh tests/cr/cross_node.sh $(B)
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)

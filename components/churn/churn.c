@@ -54,7 +54,8 @@ static void pd_churn(void)
 
 	for (unsigned r = 0; r < PD_ROUNDS; r++) {
 		for (unsigned i = 0; i < PD_SESSIONS; i++) {
-			int rc = env_session(ch_env, "PD", "ram_quota=0, cap_quota=0", &s[i]);
+			int rc =
+			    env_session(ch_env, "PD", "ram_quota=0, cap_quota=0", &s[i]);
 
 			if (rc)
 				fail("PD session", rc);
@@ -93,7 +94,8 @@ static void worker(void *arg)
 		blockade_block(&step_go);
 		for (unsigned i = 0; i < FAULTS; i++) {
 			uint64_t off = (i % MAP_PAGES) * PAGE;
-			volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)(base + off);
+			volatile uint64_t *w =
+			    (volatile uint64_t *)(uintptr_t)(base + off);
 
 			if (*w != 0x6368726e)
 				failures++;

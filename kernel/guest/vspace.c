@@ -281,6 +281,9 @@ void vspace_destroy(struct vspace *vs)
 	uc_close(vs->uc);
 	guest_user_free(&vs->user);
 	free(vs);
+	/* an engine's small blocks are freed among those of engines still
+	 * running: give the pages that are wholly free back to the host */
+	malloc_trim(0);
 }
 
 static int vspace_range_ok(uint64_t addr, uint64_t size)
