@@ -143,6 +143,7 @@ scenario: all
 	@sh tests/cli/run.sh $(B)
 	@sh tests/kernel/memory.sh $(B)
 	@sh tests/kernel/components.sh $(B)
+	@sh tests/kernel/rsys.sh $(B)
 	@sh tests/cr/cross_node.sh $(B)
 	@sh tests/cr/cross_server.sh $(B)
 	@sh tests/cr/bad_images.sh $(B)
