@@ -22,8 +22,8 @@
 
 #define STEPS	    6
 #define PD_SESSIONS 12
-#define PD_ROUNDS   100
-#define FAULTS	    2000
+#define PD_ROUNDS   50
+#define FAULTS	    1000
 #define PAGE	    0x1000ULL
 #define MAP_PAGES   64
 #define PAUSE_US    1000000

@@ -271,6 +271,9 @@ err:
 	return err;
 }
 
+#define VSPACE_TRIM_EVERY 8
+static _Atomic unsigned vspace_closed;
+
 /* Contract: every vcpu of vs has been destroyed (none is running). */
 void vspace_destroy(struct vspace *vs)
 {
@@ -282,8 +285,10 @@ void vspace_destroy(struct vspace *vs)
 	guest_user_free(&vs->user);
 	free(vs);
 	/* an engine's small blocks are freed among those of engines still
-	 * running: give the pages that are wholly free back to the host */
-	malloc_trim(0);
+	 * running: give the pages that are wholly free back to the host,
+	 * every VSPACE_TRIM_EVERY engines (a trim walks the whole heap) */
+	if (atomic_fetch_add(&vspace_closed, 1) % VSPACE_TRIM_EVERY == 0)
+		malloc_trim(0);
 }
 
 static int vspace_range_ok(uint64_t addr, uint64_t size)
