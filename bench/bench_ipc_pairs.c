@@ -67,12 +67,13 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof name, "pairs%u.xml", p);
 		if (pairs_config(p, cfg, sizeof cfg) || bench_node_file(&node, name, cfg))
 			return 1;
-		per[k] = bench_node_per_unit(&node, name, N_SMALL, N_SMALL + RT_TOTAL / p, "",
-					     REPEAT);
+		per[k] = bench_node_per_unit(&node, name, N_SMALL, N_SMALL + RT_TOTAL / p,
+					     "", REPEAT);
 		if (per[k] < 0)
 			return 1;
 		per[k] /= p;
-		printf("ipc %2u pairs: %7.0f ns per round trip (node total), ratio to 1 pair "
+		printf("ipc %2u pairs: %7.0f ns per round trip (node total), ratio to 1 "
+		       "pair "
 		       "%5.2f, socket/ipc %5.2f\n",
 		       p, per[k] * 1e9, per[k] / per[0], sock / per[k]);
 	}
