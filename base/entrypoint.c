@@ -107,6 +107,23 @@ static void ep_run_deferred(struct entrypoint *ep)
 	}
 }
 
+/* Twice the irq slots (the new ones free). */
+static int ep_irqs_grow(struct entrypoint *ep)
+{
+	unsigned n = ep->nirqs ? 2 * ep->nirqs : EP_IRQ_FIRST;
+	struct ep_irq *a = malloc(n * sizeof *a);
+
+	if (!a)
+		return -ENOMEM;
+	memset(a, 0, n * sizeof *a);
+	if (ep->nirqs)
+		memcpy(a, ep->irqs, ep->nirqs * sizeof *a);
+	free(ep->irqs);
+	ep->irqs = a;
+	ep->nirqs = n;
+	return 0;
+}
+
 int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *arg)
 {
 	struct utcb *u = sys_utcb();
@@ -115,10 +132,10 @@ int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *a
 
 	if (!ep || !fn || !cap_valid(irq))
 		return -EINVAL;
-	for (i = 0; i < EP_IRQ_MAX && cap_valid(ep->irqs[i].irq); i++)
+	for (i = 0; i < ep->nirqs && cap_valid(ep->irqs[i].irq); i++)
 		;
-	if (i == EP_IRQ_MAX)
-		return -ENOSPC;
+	if (i == ep->nirqs && ep_irqs_grow(ep))
+		return -ENOMEM;
 	u->mr[0] = IRQ_BIND;
 	u->mr[1] = cap_kcap(ep->thread);
 	u->mr[2] = EP_IRQ_LABEL(i);
@@ -134,7 +151,7 @@ int ep_irq_dissolve(struct entrypoint *ep, cap_t irq)
 {
 	uint64_t label;
 
-	for (unsigned i = 0; ep && i < EP_IRQ_MAX; i++) {
+	for (unsigned i = 0; ep && i < ep->nirqs; i++) {
 		if (!cap_valid(ep->irqs[i].irq) || ep->irqs[i].irq.idx != irq.idx)
 			continue;
 		sys_utcb()->mr[0] = IRQ_UNBIND;
@@ -287,7 +304,7 @@ static void ep_handle_irq(struct entrypoint *ep, uint64_t label)
 {
 	uint64_t i = EP_IRQ_INDEX(label);
 
-	if (i < EP_IRQ_MAX && label == EP_IRQ_LABEL(i) && cap_valid(ep->irqs[i].irq))
+	if (i < ep->nirqs && label == EP_IRQ_LABEL(i) && cap_valid(ep->irqs[i].irq))
 		ep->irqs[i].fn(ep->irqs[i].arg);
 }
 

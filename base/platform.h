@@ -64,7 +64,7 @@ struct thread {
 	int joined;
 };
 
-#define EP_IRQ_MAX   64 /* init binds one per child */
+#define EP_IRQ_FIRST 8 /* irq slots an entrypoint starts with; it doubles them */
 #define EP_DEFER_MAX 8
 /* Irq labels: bit 63 set, low bits 01.  Irq messages carry no words, so
  * they are told from gate messages (>= 3 words) by the tag; the label
@@ -113,7 +113,8 @@ struct entrypoint {
 	const struct rpc_cap_factory *factory; /* NULL: PD session of env */
 	struct env *env;
 	int exit_requested;
-	struct ep_irq irqs[EP_IRQ_MAX];
+	struct ep_irq *irqs; /* nirqs slots (init binds one per child) */
+	unsigned nirqs;
 	struct ep_deferred defer[EP_DEFER_MAX];
 	unsigned ndefer;
 	/* request caps the reply carries, released once it is sent */

@@ -22,6 +22,7 @@ struct parse {
 	char *err;
 	size_t errlen;
 	int failed; /* an error message is in err */
+	int nalloc; /* room in cfg->start */
 };
 
 static int fail(struct parse *p, long line, const char *fmt, ...)
@@ -336,18 +337,35 @@ static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s
 		    (const char *)c->name, s->name);
 }
 
+/* Room for one more <start> (doubling; p->nalloc counts the room). */
+static int grow_starts(struct parse *p, xmlNode *n, struct init_config *cfg)
+{
+	struct start_config *a;
+	int want;
+
+	if (cfg->nstart < p->nalloc)
+		return 0;
+	want = p->nalloc ? 2 * p->nalloc : 8;
+	a = realloc(cfg->start, (size_t)want * sizeof *a);
+	if (!a)
+		return fail(p, line_of(n), "out of memory for %d <start> nodes", want);
+	cfg->start = a;
+	p->nalloc = want;
+	return 0;
+}
+
 static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 {
 	static const char *const attrs[] = {"name", "caps", NULL};
-	struct start_config *s = &cfg->start[cfg->nstart];
+	struct start_config *s;
 	char caps[32];
 	unsigned seen = 0;
 	xmlNode *c;
 	int rc;
 
-	if (cfg->nstart == CONFIG_MAX_CHILDREN)
-		return fail(p, line_of(n), "more than %d <start> nodes",
-			    CONFIG_MAX_CHILDREN);
+	if ((rc = grow_starts(p, n, cfg)))
+		return rc;
+	s = &cfg->start[cfg->nstart];
 	memset(s, 0, sizeof *s);
 	s->line = line_of(n);
 	s->ram = CONFIG_DEFAULT_RAM;
@@ -411,6 +429,29 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 	return 0;
 }
 
+/* <config ram="2G" caps="40000">: the node's budget (absent: 0, core's
+ * default). */
+static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
+{
+	char v[32], *end;
+	int rc = attr_get(p, root, "ram", v, sizeof v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0 && (config_parse_size(v, &cfg->ram) || cfg->ram == 0))
+		return fail(p, line_of(root), "<config>: invalid ram '%s'", v);
+	rc = attr_get(p, root, "caps", v, sizeof v);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		errno = 0;
+		cfg->caps = strtoull(v, &end, 10);
+		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0)
+			return fail(p, line_of(root), "<config>: invalid caps '%s'", v);
+	}
+	return 0;
+}
+
 static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	unsigned seen = 0;
@@ -421,7 +462,8 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if (!is_elem(root, "config"))
 		return fail(p, line_of(root), "root element is <%s>, not <config>",
 			    (const char *)root->name);
-	if ((rc = check_attrs(p, root, (const char *const[]){NULL})))
+	if ((rc = check_attrs(p, root, (const char *const[]){"ram", "caps", NULL})) ||
+	    (rc = parse_budget(p, root, cfg)))
 		return rc;
 	FOR_EACH_ELEM(p, root, c, rc)
 	{
@@ -467,7 +509,7 @@ int config_load(const char *path, struct init_config *cfg, char *err, size_t err
 
 	if (errlen)
 		err[0] = 0;
-	memset(cfg, 0, sizeof *cfg);
+	config_free(cfg);
 	if (!(f = fopen(path, "r"))) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
@@ -486,7 +528,15 @@ int config_load(const char *path, struct init_config *cfg, char *err, size_t err
 out:
 	if (doc)
 		xmlFreeDoc(doc);
+	if (rc)
+		config_free(cfg);
 	return rc;
+}
+
+void config_free(struct init_config *cfg)
+{
+	free(cfg->start);
+	memset(cfg, 0, sizeof *cfg);
 }
 
 const struct start_config *config_find_start(const struct init_config *cfg,

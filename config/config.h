@@ -4,7 +4,7 @@
  * value syntax (sizes, defaults) also serves native components' own
  * <config> (the monitor's), which is why it lives outside init/.
  *
- *   <config>
+ *   <config ram="2G" caps="40000">              node budget, default: core's
  *     <parent-provides> <service name="LOG"/> ... </parent-provides>
  *     <default-route> <any-service> <parent/> <any-child/> </any-service>
  *     </default-route>
@@ -23,8 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_NAME_MAX	    64 /* names of children, services, binaries */
-#define CONFIG_MAX_CHILDREN 32
+#define CONFIG_NAME_MAX	    64	/* names of children, services, binaries */
 #define CONFIG_MAX_SERVICES 16	/* per <parent-provides> / <provides> */
 #define CONFIG_MAX_ROUTES   16	/* <service>/<any-service> per <route> */
 #define CONFIG_MAX_TARGETS  4	/* targets per route entry */
@@ -71,21 +70,26 @@ struct start_config {
  * asked for any service. */
 struct init_config {
 	char path[512];
+	uint64_t ram, caps; /* <config ram= caps=>: the node's budget, 0: default */
 	int has_parent_provides;
 	int nparent_provides;
 	char parent_provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];
 	struct route_table default_route;
 	int nstart;
-	struct start_config start[CONFIG_MAX_CHILDREN];
+	struct start_config *start; /* nstart of them, allocated by config_load */
 };
 
 /*
- * Read and validate the config at path into *cfg.  Returns 0, or -EINVAL
- * (-ENOENT if the file cannot be read) with a one-line message
- * "FILE:LINE: what is wrong" in err (size errlen).  *cfg is undefined on
- * failure; nothing is allocated past the call.
+ * Read and validate the config at path into *cfg, which is zeroed or holds
+ * an earlier load (whose memory is reused or freed).  Returns 0, or
+ * -EINVAL (-ENOENT if the file cannot be read, -ENOMEM) with a one-line
+ * message "FILE:LINE: what is wrong" in err (size errlen).  On failure
+ * *cfg holds no config and nothing allocated.  There is no limit on the
+ * number of <start> nodes: the quota they ask for limits them.
  */
 int config_load(const char *path, struct init_config *cfg, char *err, size_t errlen);
+/* Free what config_load allocated; cfg is zeroed. */
+void config_free(struct init_config *cfg);
 
 /* The <start> named name, or NULL. */
 const struct start_config *config_find_start(const struct init_config *cfg,

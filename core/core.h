@@ -48,9 +48,13 @@ struct core_config {
 	int status;
 };
 
-/* Defaults sized for bench_cr: a 256 MiB target and two 4096-cap targets
- * under the monitor.  RAM dataspaces are lazily backed host memory. */
-#define CORE_DEFAULT_RAM  (1ULL << 30)
+/* Defaults: the node may hand out as much RAM as the host has (RAM
+ * dataspaces are lazily backed host memory, so quota is a bound, not a
+ * reservation; 1 GiB if the host does not say), and 16384 caps (sized for
+ * bench_cr: two 4096-cap targets under the monitor).  A node's config
+ * sets either (<config ram= caps=>). */
+uint64_t core_default_ram(void);
+#define CORE_DEFAULT_RAM  core_default_ram()
 #define CORE_DEFAULT_CAPS 16384ULL
 
 /* The root task's first thread: arg is a struct core_config * that must

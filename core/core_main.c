@@ -10,7 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/core_internal.h"
+
+uint64_t core_default_ram(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || page <= 0)
+		return 1ULL << 30;
+	return (uint64_t)pages * (uint64_t)page;
+}
 
 static int core_start_init(struct core *c)
 {

@@ -128,6 +128,20 @@ int child_create_thread(struct child *c, const char **what, uint64_t *nr, uint64
 				 badge);
 }
 
+/* A step of c's start was refused for quota: the PD session is paid by
+ * init (c's RAM and caps), every later step by c's own PD. */
+static void child_quota_error(struct child *c, const char *what)
+{
+	struct init *in = c->init;
+	char why[160];
+
+	if (cap_valid(c->pd))
+		quota_explain(c->pd, 0, 0, why, sizeof why);
+	else
+		quota_explain(in->env->pd, c->cfg->ram, c->cfg->caps, why, sizeof why);
+	env_log(in->env, "child '%s': %s: %s", c->cfg->name, what, why);
+}
+
 int child_start(struct child *c)
 {
 	struct init *in = c->init;
@@ -162,6 +176,8 @@ err:
 	if (!strcmp(what, "not found") || rc == -ENOEXEC)
 		env_log(in->env, "child '%s': binary '%s': %s", c->cfg->name,
 			c->cfg->binary, what);
+	else if (rc == -EDQUOT)
+		child_quota_error(c, what);
 	else
 		env_log(in->env, "child '%s': %s: %s", c->cfg->name, what, strerror(-rc));
 	c->state = CHILD_FAILED;

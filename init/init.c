@@ -3,6 +3,7 @@
  * one has ended, print the summary and exit with the node's result.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "init/init.h"
@@ -19,6 +20,11 @@ void init_construct(struct env *env, void *arg)
 	in->env = env;
 	in->cfg = cfg;
 	in->natives = natives;
+	in->child = calloc((size_t)cfg->nstart, sizeof *in->child);
+	if (!in->child) {
+		env_log(env, "init: no memory for %d children", cfg->nstart);
+		env_exit(env, 2);
+	}
 	in->nchildren = cfg->nstart;
 	for (int i = 0; i < cfg->nstart; i++) {
 		in->child[i].init = in;
@@ -71,4 +77,11 @@ void init_child_ended(struct init *in)
 	}
 	code = node_result(in);
 	env_exit(in->env, code);
+}
+
+void init_release(struct init *in)
+{
+	free(in->child);
+	in->child = NULL;
+	in->nchildren = 0;
 }

@@ -79,8 +79,8 @@ struct init {
 	const struct init_config *cfg;
 	const struct native_registry *natives; /* NULL: none */
 	int nchildren;
-	int done; /* the summary was sent */
-	struct child child[CONFIG_MAX_CHILDREN];
+	int done;	     /* the summary was sent */
+	struct child *child; /* nchildren, one per <start> (init_construct) */
 };
 
 /* ---- init.c ---- */
@@ -94,6 +94,8 @@ struct init {
  * counted as failed.
  */
 void init_construct(struct env *env, void *arg);
+/* Free what init_construct allocated (after the node ended). */
+void init_release(struct init *in);
 /* A child ended (exit, fault or failed start): if it was the last one,
  * log the summary and exit init with 0 if every child exited 0, else 1. */
 void init_child_ended(struct init *in);
@@ -135,6 +137,9 @@ void init_session_close_parent(struct init *in, cap_t session);
 /* Move ram/caps of unused quota from PD session `from` to `to` (both
  * sessions at init's parent).  0, -EDQUOT if from has not enough. */
 int quota_move(cap_t from, cap_t to, uint64_t ram, uint64_t caps);
+/* Why pd cannot pay ram bytes and caps caps (both 0: not known), in one
+ * phrase: which quota, how much was asked, how much is left. */
+void quota_explain(cap_t pd, uint64_t ram, uint64_t caps, char *buf, size_t size);
 /* The PD that holds the quota of session s of client c: the server's PD,
  * or init's own for a session at init's parent. */
 cap_t quota_holder(const struct child *c, const struct child_session *s);

@@ -83,12 +83,13 @@ static int prepare_request(struct child *c, const char *service, const char *arg
 	    (rc = session_args_relabel(args, label, 0, out, size)))
 		return rc;
 	rc = quota_move(c->pd, holder, *ram, *caps);
-	if (rc == -EDQUOT)
-		env_log(c->init->env,
-			"child '%s': '%s' session needs ram_quota=%llu cap_quota=%llu, "
-			"more than it has left",
-			c->cfg->name, service, (unsigned long long)*ram,
-			(unsigned long long)*caps);
+	if (rc == -EDQUOT) {
+		char why[160];
+
+		quota_explain(c->pd, *ram, *caps, why, sizeof why);
+		env_log(c->init->env, "child '%s': '%s' session: %s", c->cfg->name,
+			service, why);
+	}
 	return rc;
 }
 
@@ -345,11 +346,16 @@ static void op_upgrade(struct child *c, struct msg *m)
 		return reply_err(m, -EOVERFLOW);
 	holder = quota_holder(c, s);
 	if ((rc = quota_move(c->pd, holder, ram, caps))) {
+		char why[160];
+
+		if (rc == -EDQUOT)
+			quota_explain(c->pd, ram, caps, why, sizeof why);
+		else
+			snprintf(why, sizeof why, "%s", strerror(-rc));
 		env_log(
 		    c->init->env,
 		    "child '%s': upgrade by ram_quota=%llu cap_quota=%llu refused: %s",
-		    c->cfg->name, (unsigned long long)ram, (unsigned long long)caps,
-		    rc == -EDQUOT ? "more than it has left" : strerror(-rc));
+		    c->cfg->name, (unsigned long long)ram, (unsigned long long)caps, why);
 		return reply_err(m, rc);
 	}
 	if ((rc = upgrade_at_server(c, s, ram, caps))) {

@@ -6,6 +6,7 @@
  * session, or the end of either side, moves it back.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "init/init.h"
@@ -15,6 +16,32 @@ int quota_move(cap_t from, cap_t to, uint64_t ram, uint64_t caps)
 	if (!ram && !caps)
 		return 0;
 	return pd_transfer_quota(from, to, ram, caps);
+}
+
+void quota_explain(cap_t pd, uint64_t ram, uint64_t caps, char *buf, size_t size)
+{
+	struct pd_quota q;
+	unsigned long long rl, cl;
+
+	if (pd_quota_get(pd, &q)) {
+		snprintf(buf, size, "quota exceeded (the quota cannot be read)");
+		return;
+	}
+	rl = q.ram_quota - q.ram_used;
+	cl = q.cap_quota - q.cap_used;
+	if (ram > rl)
+		snprintf(buf, size, "RAM quota exceeded: %llu bytes asked, %llu left",
+			 (unsigned long long)ram, rl);
+	else if (caps > cl)
+		snprintf(buf, size, "cap quota exceeded: %llu caps asked, %llu left",
+			 (unsigned long long)caps, cl);
+	else
+		snprintf(
+		    buf, size,
+		    "quota exceeded: %llu of %llu bytes of RAM and %llu of %llu caps "
+		    "left",
+		    rl, (unsigned long long)q.ram_quota, cl,
+		    (unsigned long long)q.cap_quota);
 }
 
 cap_t quota_holder(const struct child *c, const struct child_session *s)

@@ -84,6 +84,8 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	copy = strdup(config);
 	if (copy)
 		dirs[n++] = dirname(copy);
+	core.ram_total = cfg->ram;
+	core.cap_total = cfg->caps;
 	core.rom_dirs = dirs;
 	core.nrom = n;
 	core.init_construct = init_construct;
@@ -103,7 +105,9 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	}
 out:
 	free(copy);
+	init_release(in);
 	free(in);
+	config_free(cfg);
 	free(cfg);
 	return code;
 }

@@ -35,6 +35,14 @@
 #define LOCATE_INSNS 256
 #define LOCATE_UNTIL (~0ULL)
 #define PROBE_REGS   20 /* rax..r15, rip, rflags, fs_base, gs_base */
+/* Every locate maps code pages, runs single-instruction blocks and unmaps
+ * the pages: the engine translates them anew each time into its
+ * translation buffer, which Unicorn fills up to 1 GiB before reusing it
+ * (10,000 data faults grew a node by 34 KB each).  Flushing the buffer
+ * costs more than a fresh engine, so the probe is closed after this many
+ * locates and made again on the next: a task's probe holds a few MB at
+ * most, and the renewal is a small part of a fault's cost. */
+#define PROBE_USES 32
 
 static const int probe_ids[PROBE_REGS] = {
     UC_X86_REG_RAX, UC_X86_REG_RBX,    UC_X86_REG_RCX,	   UC_X86_REG_RDX,
@@ -98,7 +106,7 @@ static struct probe_engine *probe_get(struct vspace *vs)
 	pe = calloc(1, sizeof(*pe));
 	if (!pe)
 		return NULL;
-	if (uc_open(UC_ARCH_X86, UC_MODE_64, &pe->uc) != UC_ERR_OK) {
+	if (guest_uc_open(&pe->uc)) {
 		free(pe);
 		return NULL;
 	}
@@ -214,5 +222,7 @@ int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t s
 	err = locate_walk(pe, now, start, end, kind, addr, ip);
 	if (pages)
 		uc_mem_unmap(pe->uc, page, pages * PAGE);
+	if (++pe->uses >= PROBE_USES)
+		guest_probe_destroy(vs);
 	return err;
 }

@@ -107,6 +107,9 @@ struct vcpu {
 int guest_uc_errno(uc_err err);
 /* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
 int guest_enable_sse(uc_engine *uc);
+/* A new x86-64 engine (and, once per process, the heap policy engines
+ * need, vspace.c): 0 or -ENOMEM. */
+int guest_uc_open(uc_engine **out);
 
 /* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c).  0 or
  * -errno; guest_user_free(u) after uc_close either way. */
@@ -140,6 +143,7 @@ struct probe_engine {
 	uc_engine *uc;
 	struct guest_user user;
 	struct probe p;
+	unsigned uses; /* locates run in it (fault_locate.c renews it) */
 };
 /* A data fault of kind at addr (FAULT_OTHER: a port access) happened in the block [start,
  * block_end) (block_end 0: unknown) with registers now (those before the faulting

@@ -41,6 +41,13 @@ static const struct bad_case bad_cases[] = {
     {"malformed XML is reported with libxml2's line",
      "<config>\n<start name=\"a\">\n</config>\n", 3, "mismatch"},
     {"root must be <config>", "<konfig/>\n", 1, "not <config>"},
+    {"node RAM must be a size", "<config ram=\"lots\">\n<start name=\"a\"/>\n</config>",
+     1, "invalid ram 'lots'"},
+    {"node caps must be a positive number",
+     "<config caps=\"0\">\n<start name=\"a\"/>\n</config>", 1, "invalid caps '0'"},
+    {"unknown attribute on <config>",
+     "<config cpus=\"2\">\n<start name=\"a\"/>\n</config>", 1,
+     "unknown attribute 'cpus'"},
     {"unknown element in <config>", "<config>\n<strat name=\"a\"/>\n</config>", 2,
      "unknown element <strat>"},
     {"unknown attribute on <start>",
@@ -248,6 +255,33 @@ static void sizes_parse(void **state)
 	}
 }
 
+/* No limit on <start> nodes but quota; the node's budget attributes. */
+static void many_starts_and_budget(void **state)
+{
+	enum { N = 500 };
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("<config ram=\"3G\" caps=\"40000\">\n", f);
+	for (int i = 0; i < N; i++)
+		fprintf(f, "<start name=\"c%d\"><binary name=\"counter\"/></start>\n", i);
+	fputs("</config>\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.nstart, N);
+	assert_string_equal(cfg.start[N - 1].name, "c499");
+	assert_non_null(config_find_start(&cfg, "c250"));
+	assert_true(cfg.ram == 3ULL << 30);
+	assert_true(cfg.caps == 40000);
+	/* a second load reuses cfg; a failed one leaves nothing */
+	assert_int_equal(load("<config>\n<start name=\"a\"/>\n</config>"), 0);
+	assert_int_equal(cfg.nstart, 1);
+	assert_true(cfg.ram == 0 && cfg.caps == 0);
+	assert_int_not_equal(load("<config/>"), 0);
+	assert_null(cfg.start);
+	config_free(&cfg);
+}
+
 static int setup(void **state)
 {
 	FILE *f;
@@ -279,6 +313,7 @@ int main(void)
 	    cmocka_unit_test(routes_resolve_in_order),
 	    cmocka_unit_test(no_route_at_all),
 	    cmocka_unit_test(sizes_parse),
+	    cmocka_unit_test(many_starts_and_budget),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

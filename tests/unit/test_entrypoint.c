@@ -136,6 +136,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	free(ep->irqs); /* an entrypoint's irq table lives as long as it */
+	ep->irqs = NULL;
+	ep->nirqs = 0;
 	free(fake_nc);
 	return 0;
 }
@@ -289,6 +292,29 @@ static void irq_handlers(void **state)
 	assert_int_equal(irq_hits, 3);
 }
 
+/* No fixed number of irqs per entrypoint (init binds one per child): the
+ * table grows, and every irq keeps its own label. */
+static void many_irq_handlers(void **state)
+{
+	enum { N = 300 };
+	uint64_t reply;
+
+	irq_hits = 0;
+	for (unsigned i = 0; i < N; i++) {
+		cap_t irq = {cap_map_insert(cap_map(), 0x10000 + 4 * i)};
+
+		assert_int_equal(
+		    ep_irq_handler(ep, irq, irq_fn, (void *)(uintptr_t)(i + 1)), 0);
+	}
+	assert_int_equal(irq_binds, N);
+	assert_int_equal(
+	    ep_handle(ep, &fake_utcb, TAG(0, 0, 0, 0), EP_IRQ_LABEL(N - 1), &reply), 0);
+	assert_int_equal(irq_hits, N);
+	assert_int_equal(
+	    ep_handle(ep, &fake_utcb, TAG(0, 0, 0, 0), EP_IRQ_LABEL(7), &reply), 0);
+	assert_int_equal(irq_hits, N + 8);
+}
+
 static unsigned deferred_runs, replies_at_defer;
 static void deferred(void *arg)
 {
@@ -333,13 +359,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-	    T(exit_object_managed),
-	    T(pool_manage_lookup_dissolve),
-	    T(pool_rebuild_after_rebadge),
-	    T(dispatch_rules),
-	    T(malformed_request_answered),
-	    T(irq_handlers),
-	    T(run_until_exit),
+	    T(exit_object_managed),	   T(pool_manage_lookup_dissolve),
+	    T(pool_rebuild_after_rebadge), T(dispatch_rules),
+	    T(malformed_request_answered), T(irq_handlers),
+	    T(many_irq_handlers),	   T(run_until_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,75 @@
+#!/bin/sh
+# A node with many components: COMPONENTS (default 100) counters start,
+# run and exit cleanly under one init (no limit but quota), and what they
+# held is given back: the node's RSS once they have all exited, compared
+# with that of a node whose single counter exited, must not grow by more
+# than EXITED_SLACK_KB (default 16 MiB; 0.4 MB a component was kept
+# before, 40 MB for 100).
+b=${1:-build}
+cap=$b/capsule
+n=${COMPONENTS:-100}
+slack=${EXITED_SLACK_KB:-16384}
+tmp=$(mktemp -d)
+fail=0
+node_pid=
+
+bad() { echo "kernel: FAIL $*"; fail=1; }
+ok() { echo "kernel: PASS $*"; }
+cleanup() {
+	[ -n "$node_pid" ] && kill -KILL "$node_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# config N FILE: N counters, caps and RAM from node-wide budgets
+config() {
+	{
+		echo "<config caps=\"$(($1 * 50 + 1000))\">"
+		i=1
+		while [ $i -le "$1" ]; do
+			echo "<start name=\"counter$i\" caps=\"40\"><binary name=\"counter\"/><resource name=\"RAM\" quantum=\"1M\"/></start>"
+			i=$((i + 1))
+		done
+		echo "</config>"
+	} >"$2"
+}
+
+# exited_rss N: start a node with N counters, wait until all have exited,
+# echo its RSS in kB
+exited_rss() {
+	config "$1" "$tmp/c$1.xml"
+	"$cap" node --rom "$b/components" "$tmp/c$1.xml" --control "$tmp/s$1" \
+		>"$tmp/node$1.log" 2>&1 &
+	node_pid=$!
+	i=0
+	while [ "$(grep -c 'exited with' "$tmp/node$1.log")" -lt "$1" ]; do
+		if [ $i -ge 3000 ] || ! kill -0 "$node_pid" 2>/dev/null; then
+			echo "timeout"
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 0.5
+	sed -n 's/^VmRSS:[^0-9]*\([0-9]*\) kB/\1/p' /proc/"$node_pid"/status
+	kill -TERM "$node_pid"
+	wait "$node_pid"
+	node_pid=
+}
+
+start=$(date +%s)
+r1=$(exited_rss 1)
+rn=$(exited_rss "$n")
+secs=$(($(date +%s) - start))
+good=$(grep -c '^\[init\] counter[0-9]* exited with 0$' "$tmp/node$n.log")
+counted=$(grep -c '^\[counter[0-9]*\] count 5$' "$tmp/node$n.log")
+if [ "$good" != "$n" ] || [ "$counted" != "$n" ]; then
+	bad "components: $good of $n counters exited with 0, $counted counted to 5: $(grep -v 'count [1-5]$' "$tmp/node$n.log" | head -n 5)"
+elif [ "$rn" = timeout ] || [ "$r1" = timeout ]; then
+	bad "components: not every counter ended"
+elif [ $((rn - r1)) -gt "$slack" ]; then
+	bad "components: node RSS $rn kB after $n counters exited, $r1 kB after 1"
+else
+	ok "components: $n counters started, ran and exited with 0 (${secs}s); node RSS $rn kB after they exited, $r1 kB after 1"
+fi
+exit $fail
