@@ -70,10 +70,12 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
-	int restoring;	    /* a same-node restore is under way */
-	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
-	uint64_t proxy_gen; /* the last proxy's gen */
-	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
+	int restoring;		/* a same-node restore is under way */
+	int frozen;		/* paused by CONTROL_FREEZE: a migration decides */
+	int restore_lazy;	/* the next image restore is lazy (lazy_fill.h) */
+	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
+	uint64_t proxy_gen;	/* the last proxy's gen */
+	uint64_t log_lines;	/* LOG lines the target wrote (log_rom_proxy.c) */
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */
 	unsigned npending;

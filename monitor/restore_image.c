@@ -18,6 +18,7 @@
 
 #include "image/image.h"
 #include "monitor/image_convert.h"
+#include "monitor/lazy_fill.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 #include "monitor/verify.h"
@@ -396,13 +397,24 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cap_map_entries = CAP_SLOTS;
 	mon->cr_report_addr = model->report_addr;
 	mon->cr_abi_version = model->abi_version;
+	if (mon->restore_lazy && (rc = lazy_fill_new(mon)))
+		goto fail;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
+	if (mon->lazy) {   /* the fill owns the model from here on */
+		if (!(rc = lazy_fill_run(mon, model, seed)))
+			monitor_restore_start(mon, model);
+		else /* committed, but it cannot run without its memory */
+			monitor_target_ends(mon, 1);
+		model = NULL;
+		goto out;
+	}
 	monitor_restore_start(mon, model);
 	goto out;
 fail:
+	lazy_fill_free(mon);
 	target_destroy(mon);
 	mon->state = MON_STARTING;
 	mon->cap_map_addr = 0;

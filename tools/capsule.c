@@ -19,7 +19,7 @@ static int usage(void)
 			"                    [--listen HOST:PORT] [--key FILE]\n"
 			"       capsule ps --node SOCK\n"
 			"       capsule checkpoint --node SOCK NAME -o IMAGE\n"
-			"       capsule restore --node SOCK IMAGE [NAME]\n"
+			"       capsule restore --node SOCK [--lazy] IMAGE [NAME]\n"
 			"       capsule migrate --node SOCK NAME --to HOST:PORT "
 			"[--timeout SECONDS]\n"
 			"       capsule keygen FILE\n"

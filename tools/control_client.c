@@ -28,7 +28,8 @@ static int control_usage(const char *cmd)
 		fprintf(stderr, "usage: capsule migrate --node SOCK NAME --to HOST:PORT "
 				"[--timeout SECONDS]\n");
 	else
-		fprintf(stderr, "usage: capsule restore --node SOCK IMAGE [NAME]\n");
+		fprintf(stderr,
+			"usage: capsule restore --node SOCK [--lazy] IMAGE [NAME]\n");
 	return 2;
 }
 
@@ -177,7 +178,7 @@ int control_cli(const char *cmd, int argc, char **argv)
 	const char *sock = NULL, *out = NULL, *pos[2] = {NULL, NULL};
 	const char *to = NULL, *timeout = NULL;
 	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
-	int npos = 0, migrate = !strcmp(cmd, "migrate");
+	int npos = 0, migrate = !strcmp(cmd, "migrate"), lazy = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--node") && i + 1 < argc) {
@@ -188,6 +189,8 @@ int control_cli(const char *cmd, int argc, char **argv)
 			to = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && migrate) {
 			timeout = argv[++i];
+		} else if (!strcmp(argv[i], "--lazy") && !strcmp(cmd, "restore")) {
+			lazy = 1;
 		} else if (argv[i][0] == '-' || npos == 2) {
 			fprintf(stderr, "capsule %s: unexpected argument '%s'\n", cmd,
 				argv[i]);
@@ -220,7 +223,7 @@ int control_cli(const char *cmd, int argc, char **argv)
 		return control_usage(cmd);
 	if (control_abs_path(cmd, pos[0], 1, path, sizeof(path)))
 		return 2;
-	snprintf(req, sizeof(req), "restore %s%s%s", path, pos[1] ? " " : "",
-		 pos[1] ? pos[1] : "");
+	snprintf(req, sizeof(req), "restore %s%s%s%s", lazy ? "--lazy " : "", path,
+		 pos[1] ? " " : "", pos[1] ? pos[1] : "");
 	return control_request(cmd, sock, req);
 }

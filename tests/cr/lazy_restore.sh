@@ -1,0 +1,82 @@
+#!/bin/sh
+# Lazy restore (capsule restore --lazy): node A runs cr_lazy (8 MiB of
+# patterned memory, checked word by word at every count) under a monitor
+# that checkpoints it after its 5th line to an image and stops it.  Node B
+# (capsule node, an empty monitor) restores the image with --lazy through
+# the control socket: the target must run before its pages are there,
+# take some of them on demand, get the rest in the background, and go on
+# from A's last count with the checksums of an uninterrupted run (the
+# target checks every word itself and exits 1 on a wrong one).  A
+# checkpoint asked for while pages are still missing is refused.
+b=${1:-build}
+cap=$b/capsule
+tmp=$(mktemp -d /tmp/capsule-lazy.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+	[ -n "$CR_KEEP" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "lazy_restore: FAIL: $*"; for f in "$tmp"/*.log; do echo "--- $f"; sed 's/^/  | /' "$f" | tail -n 40; done; exit 1; }
+
+. tests/cr/monitor_node.sh
+target='<target binary="cr_lazy" ram="12M" caps="200"/>'
+monitor_node cr_lazy "$target" >"$tmp/ref.xml"
+monitor_node cr_lazy "$target
+	<test checkpoint_after_log=\"5\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
+monitor_node cr_lazy "<restore/>" >"$tmp/b.xml"
+sums() { sed -n 's/^\[cr_lazy\] \(count [0-9]* sum [0-9a-f]*\)$/\1/p' "$1"; }
+
+timeout 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
+	fail "the uninterrupted run exited with $?"
+timeout 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+	fail "node A exited with $?"
+[ -s "$tmp/a.img" ] || fail "node A wrote no image"
+last=$(sums "$tmp/a.log" | tail -n 1 | cut -d' ' -f2)
+[ -n "$last" ] || fail "node A counted nothing"
+
+"$cap" node --rom "$b/components" "$tmp/b.xml" --control "$tmp/b.sock" \
+	>"$tmp/b.log" 2>&1 &
+pid=$!
+i=0
+until "$cap" ps --node "$tmp/b.sock" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "node B did not come up"
+	sleep 0.1
+done
+"$cap" restore --node "$tmp/b.sock" --lazy "$tmp/a.img" >"$tmp/restore.log" 2>&1 ||
+	fail "capsule restore --lazy: $(cat "$tmp/restore.log")"
+# at once, while its pages may still be arriving: refused, or (filled
+# already) written; never a checkpoint of missing pages
+if "$cap" checkpoint --node "$tmp/b.sock" cr_lazy -o "$tmp/b.img" \
+	>"$tmp/ckpt.log" 2>&1; then
+	grep -q "lazy restore complete" "$tmp/b.log" ||
+		fail "a checkpoint was taken before the lazy restore completed"
+else
+	grep -q "its memory is still being restored" "$tmp/ckpt.log" ||
+		fail "checkpoint refused for another reason: $(cat "$tmp/ckpt.log")"
+fi
+i=0
+until grep -q "^\[init\] cr_lazy exited" "$tmp/b.log"; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "the target did not end on node B"
+	sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+{ sums "$tmp/a.log"; sums "$tmp/b.log"; } >"$tmp/ab.sums"
+sums "$tmp/ref.log" >"$tmp/ref.sums"
+cmp -s "$tmp/ab.sums" "$tmp/ref.sums" ||
+	fail "A then B differ from the uninterrupted run: $(diff "$tmp/ref.sums" "$tmp/ab.sums" | head -5)"
+first=$(sums "$tmp/b.log" | head -n 1 | cut -d' ' -f2)
+[ "$first" = $((last + 1)) ] || fail "B starts at count '$first', A stopped at $last"
+for line in "monitor: lazy restore: the target runs, " "monitor: lazy restore complete: " \
+	"[cr_lazy] cr_lazy: done, 8 MiB intact" "[init] cr_lazy exited with 0"; do
+	grep -qF -- "$line" "$tmp/b.log" || fail "B: missing: $line"
+done
+demand=$(sed -n 's/.*lazy restore complete: [0-9]* pages, \([0-9]*\) of them on demand.*/\1/p' "$tmp/b.log")
+[ "${demand:-0}" -gt 0 ] || fail "B: no page came on demand"
+echo "lazy_restore: PASS (A stopped at count $last, B went on lazily)"
+grep -E "monitor: (lazy restore|restore took)" "$tmp/b.log"
