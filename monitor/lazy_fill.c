@@ -60,7 +60,7 @@ struct lazy_fill {
 	unsigned nds;
 	struct lazy_ds ds[MON_MAX_REGIONS];
 	struct mon_model *model; /* owned from lazy_fill_run on */
-	int running;
+	int running, no_steps;
 	uint64_t t0_us, total, left, demand, faults;
 };
 
@@ -151,14 +151,17 @@ static void on_fault(void *arg, unsigned count)
 		if (!d->left)
 			continue;
 		if ((rc = ds_lazy_wanted(d->cap, pages, DS_LAZY_WANTED_MAX, &n, NULL)))
-			return lazy_fail(lf, "cannot ask core which pages are wanted", rc);
+			return lazy_fail(lf, "cannot ask core which pages are wanted",
+					 rc);
 		for (unsigned k = 0; k < n && pages[k] < d->pages; k++) {
 			uint64_t b = pages[k] - pages[k] % LAZY_BLOCK;
-			uint64_t e = b + LAZY_BLOCK < d->pages ? b + LAZY_BLOCK : d->pages;
+			uint64_t e =
+			    b + LAZY_BLOCK < d->pages ? b + LAZY_BLOCK : d->pages;
 			lf->faults++;
 			for (; next_absent(d, b, e, &p, &q); b = q) {
 				if ((rc = fill_run(lf, d, p, q)))
-					return lazy_fail(lf, "cannot map a filled page", rc);
+					return lazy_fail(lf, "cannot map a filled page",
+							 rc);
 				lf->demand += q - p;
 			}
 		}
@@ -270,7 +273,8 @@ static int add_segments(struct lazy_fill *lf, const struct badge_map *bm)
 	return 0;
 }
 
-int lazy_fill_run(struct monitor *mon, struct mon_model *model, const struct badge_map *bm)
+int lazy_fill_run(struct monitor *mon, struct mon_model *model,
+		  const struct badge_map *bm)
 {
 	struct lazy_fill *lf = mon->lazy;
 	uint64_t at;
@@ -287,8 +291,10 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model, const struct bad
 			goto fail;
 		d->host = (uint8_t *)(uintptr_t)at;
 	}
+	/* test hook (tests/cr/lazy_restore.sh): pages only on demand */
+	lf->no_steps = getenv("CAPSULE_TEST_LAZY_DEMAND_ONLY") != NULL;
 	if ((rc = add_segments(lf, bm)) ||
-	    (rc = signal_submit(mon->env, lf->step_h.context, 1)))
+	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
 		goto fail;
 	lf->running = 1;
 	env_log(mon->env, "monitor: lazy restore: the target runs, %llu pages to fill",
@@ -319,6 +325,13 @@ void lazy_fill_free(struct monitor *mon)
 
 	if (!lf)
 		return;
+	if (lf->running && lf->left)
+		env_log(mon->env,
+			"monitor: lazy restore ended with the target: %llu of %llu pages "
+			"filled, %llu on demand (%llu faults)",
+			(unsigned long long)(lf->total - lf->left),
+			(unsigned long long)lf->total, (unsigned long long)lf->demand,
+			(unsigned long long)lf->faults);
 	mon->lazy = NULL;
 	for (unsigned i = 0; i < lf->nds; i++) {
 		struct lazy_ds *d = &lf->ds[i];
