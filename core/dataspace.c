@@ -46,8 +46,8 @@ static int ds_track_start(struct dataspace *ds, struct msg *r)
 
 	if (!pd)
 		return -EPERM;
-	if (ds->dirty_payer)
-		return -EBUSY;
+	if (ds->dirty_payer || ds->lazy)
+		return -EBUSY; /* a lazy one's absent pages are not the target's yet */
 	if ((err = pd_charge_ram(pd, ds_track_charge(ds))))
 		return err;
 	if ((err = dirty_start(ds->host, ds->size / PAGE_SIZE, ds, &dr))) {
