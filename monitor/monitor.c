@@ -119,6 +119,11 @@ static int control_test(struct monitor *mon)
 	struct mon_model *model;
 	int rc;
 
+	if (lazy_fill_busy(mon)) { /* what it would copy is not all there yet */
+		env_log(mon->env, "monitor: checkpoint refused: the lazy restore is "
+				  "still filling its memory");
+		return -EBUSY;
+	}
 	if (mon->cfg.then_exit) {
 		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1)))
 			return rc;
