@@ -37,7 +37,7 @@ struct lazy_waiter {
 struct ds_lazy {
 	uint64_t pages, absent;
 	uint64_t *present;
-	uint64_t sigh;		 /* badge of the fill handler's context */
+	uint64_t sigh;		  /* badge of the fill handler's context */
 	struct pd_session *payer; /* charged for the bitmap */
 	struct lazy_waiter *waiters;
 };
@@ -56,8 +56,8 @@ int lazy_present(const struct dataspace *ds, uint64_t page)
 	return page < l->pages && (l->present[page / 64] >> (page % 64) & 1);
 }
 
-int lazy_next_run(const struct dataspace *ds, uint64_t from, uint64_t to,
-		     uint64_t *first, uint64_t *end)
+int lazy_next_run(const struct dataspace *ds, uint64_t from, uint64_t to, uint64_t *first,
+		  uint64_t *end)
 {
 	uint64_t p = from;
 
@@ -147,7 +147,7 @@ int lazy_fault(struct core *c, struct dataspace *ds, uint64_t page, uint64_t pag
 }
 
 uint64_t lazy_wanted(const struct dataspace *ds, uint64_t *pages, unsigned max,
-			unsigned *n)
+		     unsigned *n)
 {
 	const struct ds_lazy *l = ds->lazy;
 
@@ -186,7 +186,7 @@ static void lazy_wake(struct core *c, struct dataspace *ds)
 }
 
 int lazy_filled(struct core *c, struct dataspace *ds, uint64_t first, uint64_t count,
-		   uint64_t *absent)
+		uint64_t *absent)
 {
 	struct ds_lazy *l = ds->lazy;
 	uint64_t a, b;

@@ -15,15 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LZ_MB	  8
-#define LZ_NDS	  4
-#define LZ_PAGE	  4096ULL
-#define LZ_BYTES  ((uint64_t)LZ_MB << 20)
-#define LZ_DS	  (LZ_BYTES / LZ_NDS)
-#define LZ_PAGES  (LZ_BYTES / LZ_PAGE)
-#define LZ_WORDS  (LZ_PAGE / 8)
-#define LZ_LIMIT  16
-#define LZ_MS	  5
+#define LZ_MB	 8
+#define LZ_NDS	 4
+#define LZ_PAGE	 4096ULL
+#define LZ_BYTES ((uint64_t)LZ_MB << 20)
+#define LZ_DS	 (LZ_BYTES / LZ_NDS)
+#define LZ_PAGES (LZ_BYTES / LZ_PAGE)
+#define LZ_WORDS (LZ_PAGE / 8)
+#define LZ_LIMIT 16
+#define LZ_MS	 5
 
 struct lz_state {
 	struct env *env;
