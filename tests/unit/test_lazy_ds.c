@@ -81,7 +81,8 @@ static int case_fault_and_fill(struct env *env, struct tcase *t)
 	CHECK(t, !pd_attach(env->pd, code, 0, 0, 0, MEM_R | MEM_W, &h_at));
 	memcpy((void *)(uintptr_t)h_at, g_lazy, (size_t)(g_lazy_end - g_lazy));
 	CHECK(t, !pd_alloc_rpc_cap(env->pd, node_own_thread(), &t->gate));
-	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=262144 cap_quota=8", &gpd));
+	CHECK(t,
+	      !parent_session(env->parent, "PD", "ram_quota=262144 cap_quota=8", &gpd));
 	CHECK(t, !pd_attach(gpd, code, CODE, 0, 0, MEM_R | MEM_X, &at) && at == CODE);
 	CHECK(t, !pd_map_cap(gpd, t->gate, INIT_GATE));
 	CHECK(t, !pd_alloc_ram(gpd, NDATA * PG, &data));
