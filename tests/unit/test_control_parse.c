@@ -25,8 +25,8 @@ static void restore_lazy(void **state)
 	struct control_request req;
 	char err[256];
 
-	assert_int_equal(parse("restore --lazy /tmp/a.img counter", &req, err, sizeof err),
-			 0);
+	assert_int_equal(
+	    parse("restore --lazy /tmp/a.img counter", &req, err, sizeof err), 0);
 	assert_int_equal(req.op, CONTROL_RESTORE);
 	assert_int_equal(req.flags, CONTROL_F_LAZY);
 	assert_string_equal(req.path, "/tmp/a.img");
