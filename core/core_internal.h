@@ -160,7 +160,8 @@ uint64_t lazy_wanted(const struct dataspace *ds, uint64_t *pages, unsigned max,
  * now).  0, -ENOENT (not lazy), -EINVAL, or a mapping's -errno. */
 int lazy_filled(struct core *c, struct dataspace *ds, uint64_t first, uint64_t count,
 		uint64_t *absent);
-/* Forget the lazy state (uncharge: give the bitmap's quota back). */
+/* Forget the lazy state; uncharge (the node runs on): give the bitmap's
+ * quota back and let the threads waiting for its pages go on. */
 void lazy_drop(struct dataspace *ds, int uncharge);
 
 /* ---- core_session.c ---- */

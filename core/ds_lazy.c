@@ -88,10 +88,19 @@ static void lazy_free(struct dataspace *ds)
 
 void lazy_drop(struct dataspace *ds, int uncharge)
 {
-	if (!ds->lazy)
+	struct ds_lazy *l = ds->lazy;
+
+	if (!l)
 		return;
-	if (uncharge && ds->lazy->payer)
-		pd_uncharge_ram(ds->lazy->payer, lazy_charge(ds->lazy->pages));
+	if (uncharge && l->payer)
+		pd_uncharge_ram(l->payer, lazy_charge(l->pages));
+	/* freed while threads wait for its pages (the node runs on): they
+	 * go on and touch whatever is there now, a fault if nothing is */
+	for (struct lazy_waiter *w = uncharge ? l->waiters : NULL; w; w = w->next) {
+		struct cpu_thread *t = rm_thread_of_pager(ds->core, w->pager);
+		if (t)
+			rm_thread_resume(t);
+	}
 	lazy_free(ds);
 }
 

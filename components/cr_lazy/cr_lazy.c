@@ -23,7 +23,7 @@
 #define LZ_PAGES (LZ_BYTES / LZ_PAGE)
 #define LZ_WORDS (LZ_PAGE / 8)
 #define LZ_LIMIT 16
-#define LZ_MS	 5
+#define LZ_MS	 40
 
 struct lz_state {
 	struct env *env;

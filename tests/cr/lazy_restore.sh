@@ -7,7 +7,9 @@
 # take some of them on demand, get the rest in the background, and go on
 # from A's last count with the checksums of an uninterrupted run (the
 # target checks every word itself and exits 1 on a wrong one).  A
-# checkpoint asked for while pages are still missing is refused.
+# checkpoint asked for while pages are still missing is refused; one asked
+# for once they are all there is written, and node C, restoring that
+# image, goes on with the uninterrupted run's checksums too.
 b=${1:-build}
 cap=$b/capsule
 tmp=$(mktemp -d /tmp/capsule-lazy.XXXXXX)
@@ -59,6 +61,19 @@ else
 	grep -q "its memory is still being restored" "$tmp/ckpt.log" ||
 		fail "checkpoint refused for another reason: $(cat "$tmp/ckpt.log")"
 fi
+if [ "$2" = again ]; then # once every page is there: a checkpoint
+	i=0
+	until grep -q "lazy restore complete" "$tmp/$1"; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "the lazy restore did not complete"
+		sleep 0.05
+	done
+	grep -q "^\[init\] cr_lazy exited" "$tmp/$1" &&
+		fail "the target ended before it could be checkpointed again"
+	"$cap" checkpoint --node "$tmp/b.sock" cr_lazy -o "$tmp/b2.img" \
+		>"$tmp/ckpt2.log" 2>&1 ||
+		fail "checkpoint after the lazy restore: $(cat "$tmp/ckpt2.log")"
+fi
 i=0
 until grep -q "^\[init\] cr_lazy exited" "$tmp/$1"; do
 	i=$((i + 1))
@@ -70,7 +85,7 @@ wait "$pid"
 pid=
 
 }
-restore_b b.log
+restore_b b.log again
 { sums "$tmp/a.log"; sums "$tmp/b.log"; } >"$tmp/ab.sums"
 sums "$tmp/ref.log" >"$tmp/ref.sums"
 cmp -s "$tmp/ab.sums" "$tmp/ref.sums" ||
@@ -81,6 +96,16 @@ for line in "monitor: lazy restore: the target runs, " "monitor: lazy restore co
 	"[cr_lazy] cr_lazy: done, 8 MiB intact" "[init] cr_lazy exited with 0"; do
 	grep -qF -- "$line" "$tmp/b.log" || fail "B: missing: $line"
 done
+# node C restores what B checkpointed once its pages were all there
+monitor_node cr_lazy "<restore image=\"$tmp/b2.img\"/>" >"$tmp/c.xml"
+timeout 60 "$cap" run --rom "$b/components" "$tmp/c.xml" >"$tmp/c.log" 2>&1 ||
+	fail "node C exited with $?"
+at=$(sed -n "/written to .*b2.img/q;s/^\[cr_lazy\] count \([0-9]*\) sum .*/\1/p" "$tmp/b.log" | tail -n 1)
+sums "$tmp/c.log" >"$tmp/c.sums"
+sed -n "$((at + 1)),\$p" "$tmp/ref.sums" >"$tmp/ref_c.sums"
+[ -s "$tmp/c.sums" ] && cmp -s "$tmp/c.sums" "$tmp/ref_c.sums" ||
+	fail "C (from count $((at + 1))) differs from the uninterrupted run"
+
 # every page on demand (no background fill): the same sums
 export CAPSULE_TEST_LAZY_DEMAND_ONLY=1
 restore_b d.log
