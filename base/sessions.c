@@ -261,6 +261,53 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 	return (int64_t)dirty;
 }
 
+int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)
+{
+	struct msg m;
+	int err = base_drop_caps(&m, base_request(ds, DS_LAZY_START, sigh, NULL, 0, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	if (pages)
+		*pages = m.w[0];
+	return 0;
+}
+
+int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n, uint64_t *absent)
+{
+	struct msg m;
+	int err = base_drop_caps(
+	    &m, base_request(ds, DS_LAZY_WANTED, CAP_INVALID, NULL, 0, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	*n = m.nwords - 1 < max ? m.nwords - 1 : max;
+	memcpy(pages, &m.w[1], *n * sizeof(*pages));
+	if (absent)
+		*absent = m.w[0];
+	return 0;
+}
+
+int ds_lazy_filled(cap_t ds, uint64_t first, uint64_t count, uint64_t *absent)
+{
+	uint64_t w[2] = {first, count};
+	struct msg m;
+	int err =
+	    base_drop_caps(&m, base_request(ds, DS_LAZY_FILLED, CAP_INVALID, w, 2, &m));
+
+	if (err)
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	if (absent)
+		*absent = m.w[0];
+	return 0;
+}
+
 int log_write(cap_t log, const char *line, uint64_t len)
 {
 	struct msg m;

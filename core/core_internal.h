@@ -128,6 +128,7 @@ struct dataspace {
 	struct core *core;   /* that made it */
 	/* while DS_DIRTY tracking is on: the PD charged for its bitmaps */
 	struct pd_session *dirty_payer;
+	struct ds_lazy *lazy; /* pages still absent (ds_lazy.c), or NULL */
 };
 int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out);
 /* Owner drops it: cap revoked, memory freed once no attachment remains. */
@@ -135,6 +136,33 @@ void ds_release(struct core *c, struct dataspace *ds);
 void ds_ref(struct dataspace *ds);
 void ds_unref(struct dataspace *ds);
 struct dataspace *ds_from_cap(struct core *c, cap_t cap);
+
+/* ---- ds_lazy.c: lazy RAM dataspaces (pages filled after start) ---- */
+/* All pages of ds absent, the fill handler context sigh; the bitmap is
+ * charged to owner.  0, -EPERM (no owner), -EBUSY (attached, tracked or
+ * lazy already), -EINVAL, -EDQUOT, -ENOMEM. */
+int lazy_start(struct dataspace *ds, struct pd_session *owner, uint64_t sigh);
+/* 1 if page of ds is present (every page of a dataspace that is not lazy). */
+int lazy_present(const struct dataspace *ds, uint64_t page);
+/* The first run [*first, *end) of present pages within [from, to): 1, or
+ * 0 if there is none. */
+int lazy_next_run(const struct dataspace *ds, uint64_t from, uint64_t to, uint64_t *first,
+		  uint64_t *end);
+/* The thread with this pager badge touched absent page `page`: it waits,
+ * the fill handler is signalled (1); 0 if the page is present. */
+int lazy_fault(struct core *c, struct dataspace *ds, uint64_t page, uint64_t pager);
+/* Up to max distinct pages threads wait for into pages (*n); returns
+ * the pages still absent. */
+uint64_t lazy_wanted(const struct dataspace *ds, uint64_t *pages, unsigned max,
+		     unsigned *n);
+/* Pages [first, first + count) were written: map them, wake their
+ * waiters; *absent = pages still absent (0: ds is an ordinary dataspace
+ * now).  0, -ENOENT (not lazy), -EINVAL, or a mapping's -errno. */
+int lazy_filled(struct core *c, struct dataspace *ds, uint64_t first, uint64_t count,
+		uint64_t *absent);
+/* Forget the lazy state; uncharge (the node runs on): give the bitmap's
+ * quota back and let the threads waiting for its pages go on. */
+void lazy_drop(struct dataspace *ds, int uncharge);
 
 /* ---- core_session.c ---- */
 void core_session_add(struct core *c, struct core_session *s,
@@ -307,6 +335,10 @@ void rm_pd_attached(struct pd_session *pd, struct region_map *m);
  * is attached (1); if it is already resolved, resume the thread (1);
  * else 0: the fault is fatal. */
 int rm_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip, uint64_t addr);
+/* The CPU thread whose pager gate has badge `pager`, or NULL; resume a
+ * thread halted on a fault. */
+struct cpu_thread *rm_thread_of_pager(struct core *c, uint64_t pager);
+void rm_thread_resume(struct cpu_thread *t);
 /* ---- rm_mapping.c: attach into a map, reflected into every task where
  * the map appears (see there) ---- */
 /* Attach ds or (exclusive) the managed dataspace sub at addr (fixed) or
@@ -315,6 +347,10 @@ int rm_attach(struct region_map *m, struct dataspace *ds, struct region_map *sub
 	      uint64_t addr, int fixed, uint64_t off, uint64_t size, unsigned perm,
 	      uint64_t *at);
 int rm_detach(struct region_map *m, uint64_t addr);
+/* Pages [a, b) of ds became one run of present pages: in every region
+ * attaching ds, unmap the runs mapped inside it and map it as one.  0 or
+ * the first mapping error. */
+int rm_ds_remap(struct dataspace *ds, uint64_t a, uint64_t b);
 /* Unmap r from every task, unlink it, drop its reference, free it. */
 void rm_region_drop(struct region *r);
 /* Detach m from everywhere it is attached and everything from m. */

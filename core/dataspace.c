@@ -1,7 +1,8 @@
 /*
  * Dataspaces: page-aligned, zero-filled host memory, each an RPC object
- * of core (DS_SIZE, and dirty-page tracking of RAM dataspaces with
- * DS_DIRTY_*, core/dirty.h).  The same host memory is mapped into every
+ * of core (DS_SIZE, dirty-page tracking of RAM dataspaces with
+ * DS_DIRTY_*, core/dirty.h, and lazy filling with DS_LAZY_*,
+ * core/ds_lazy.c).  The same host memory is mapped into every
  * task that attaches it (TASK_MAP_MEM), so a dataspace's memory must outlive its
  * last attachment even when its owner frees it: refs counts the owner and
  * the attachments.
@@ -45,8 +46,8 @@ static int ds_track_start(struct dataspace *ds, struct msg *r)
 
 	if (!pd)
 		return -EPERM;
-	if (ds->dirty_payer)
-		return -EBUSY;
+	if (ds->dirty_payer || ds->lazy)
+		return -EBUSY; /* a lazy one's absent pages are not the target's yet */
 	if ((err = pd_charge_ram(pd, ds_track_charge(ds))))
 		return err;
 	if ((err = dirty_start(ds->host, ds->size / PAGE_SIZE, ds, &dr))) {
@@ -93,9 +94,46 @@ static int ds_track_end(struct dataspace *ds)
 	return 0;
 }
 
+/* DS_LAZY_*: lazy dataspaces (ds_lazy.c). */
+static int ds_lazy_op(struct dataspace *ds, const struct msg *m, struct msg *r)
+{
+	uint64_t pages[DS_LAZY_WANTED_MAX], absent;
+	unsigned n;
+	int err;
+
+	switch (m->code) {
+	case DS_LAZY_START:
+		err = lazy_start(
+		    ds, ds_owner(ds),
+		    signal_context_badge(ds->core, m->ncaps ? m->caps[0] : CAP_INVALID));
+		if (!err)
+			msg_put(r, ds->size / PAGE_SIZE);
+		return err;
+	case DS_LAZY_WANTED:
+		if (!ds->lazy)
+			return -ENOENT;
+		msg_put(r, lazy_wanted(ds, pages, DS_LAZY_WANTED_MAX, &n));
+		for (unsigned i = 0; i < n; i++)
+			msg_put(r, pages[i]);
+		return 0;
+	case DS_LAZY_FILLED:
+		if (m->nwords < 2)
+			return -EINVAL;
+		if ((err = lazy_filled(ds->core, ds, m->w[0], m->w[1], &absent)))
+			return err;
+		msg_put(r, absent);
+		return 0;
+	}
+	return -ENOSYS;
+}
+
 static int ds_op(struct dataspace *ds, const struct msg *m, struct msg *r)
 {
 	switch (m->code) {
+	case DS_LAZY_START:
+	case DS_LAZY_WANTED:
+	case DS_LAZY_FILLED:
+		return ds_lazy_op(ds, m, r);
 	case DS_SIZE:
 		msg_put(r, ds->size);
 		return 0;
@@ -114,10 +152,12 @@ static void ds_dispatch(struct rpc_object *obj, struct msg *m)
 	struct dataspace *ds = container_of(obj, struct dataspace, obj);
 	struct msg r;
 
-	if (core_reply_begin(m,
-			     m->code == DS_SIZE ||
-				 (m->code >= DS_DIRTY_START && m->code <= DS_DIRTY_STOP),
-			     &r))
+	if (core_reply_begin(
+		m,
+		m->code == DS_SIZE ||
+		    (m->code >= DS_DIRTY_START && m->code <= DS_DIRTY_STOP) ||
+		    (m->code >= DS_LAZY_START && m->code <= DS_LAZY_FILLED),
+		&r))
 		core_reply_end(m, &r, ds_op(ds, m, &r));
 }
 
@@ -187,6 +227,7 @@ void ds_unref(struct dataspace *ds)
 	/* still tracked only when its node is forgotten: nobody to pay back */
 	if ((dr = dirty_find(ds)))
 		dirty_stop(dr);
+	lazy_drop(ds, 0);
 	munmap(ds->host, ds->size);
 	free(ds);
 }
@@ -195,6 +236,7 @@ void ds_release(struct core *c, struct dataspace *ds)
 {
 	if (ds->dirty_payer)
 		ds_track_end(ds);
+	lazy_drop(ds, 1);
 	if (ds->managed) {
 		ep_dissolve(c->env->ep, &ds->obj);
 		ds->managed = 0;

@@ -42,6 +42,46 @@ static void rm_tasks_unmap(struct region_map *m, uint64_t at, uint64_t size)
 		rm_tasks_unmap(u->in, u->addr + at, size);
 }
 
+/* Map [off, off + size) of ds at offset at of m: all of it, or, for a
+ * lazy dataspace (ds_lazy.c), each run of its present pages. */
+static int rm_tasks_map_ds(struct region_map *m, uint64_t at, struct dataspace *ds,
+			   uint64_t off, uint64_t size, unsigned perm)
+{
+	uint64_t p = off / PAGE_SIZE, to = (off + size) / PAGE_SIZE, q;
+	int err = 0, e;
+
+	if (!ds->lazy)
+		return rm_tasks_map(m, at, (uint64_t)ds->host + off, size, perm);
+	while (lazy_next_run(ds, p, to, &p, &q)) {
+		e = rm_tasks_map(m, at + p * PAGE_SIZE - off,
+				 (uint64_t)ds->host + p * PAGE_SIZE, (q - p) * PAGE_SIZE,
+				 perm);
+		err = err ? err : e;
+		p = q;
+	}
+	return err;
+}
+
+int rm_ds_remap(struct dataspace *ds, uint64_t a, uint64_t b)
+{
+	int err = 0, e;
+
+	for (struct region *u = ds->uses; u; u = u->ds_next) {
+		uint64_t wo = u->off / PAGE_SIZE, we = (u->off + u->size) / PAGE_SIZE;
+		uint64_t x = a > wo ? a : wo, y = b < we ? b : we, at;
+
+		if (x >= y)
+			continue;
+		at = u->addr + x * PAGE_SIZE - u->off;
+		/* the runs inside [x, y) were mapped each on its own */
+		rm_tasks_unmap(u->in, at, (y - x) * PAGE_SIZE);
+		e = rm_tasks_map(u->in, at, (uint64_t)ds->host + x * PAGE_SIZE,
+				 (y - x) * PAGE_SIZE, u->perm);
+		err = err ? err : e;
+	}
+	return err;
+}
+
 /* Map everything attached in sub (recursively) at offset at of m. */
 static int rm_tasks_map_sub(struct region_map *m, uint64_t at, struct region_map *sub,
 			    unsigned perm)
@@ -50,8 +90,8 @@ static int rm_tasks_map_sub(struct region_map *m, uint64_t at, struct region_map
 
 	for (struct region *r = sub->head; r; r = r->next) {
 		if (r->ds)
-			e = rm_tasks_map(m, at + r->addr, (uint64_t)r->ds->host + r->off,
-					 r->size, perm & r->perm);
+			e = rm_tasks_map_ds(m, at + r->addr, r->ds, r->off, r->size,
+					    perm & r->perm);
 		else
 			e = rm_tasks_map_sub(m, at + r->addr, r->sub, perm & r->perm);
 		err = err ? err : e;
@@ -111,7 +151,7 @@ int rm_attach(struct region_map *m, struct dataspace *ds, struct region_map *sub
 	*r = (struct region){
 	    .addr = where, .size = size, .ds = ds, .sub = sub, .off = off, .perm = perm};
 	if (ds)
-		err = rm_tasks_map(m, where, (uint64_t)ds->host + off, size, perm);
+		err = rm_tasks_map_ds(m, where, ds, off, size, perm);
 	else
 		err = rm_tasks_map_sub(m, where, sub, perm);
 	if (err) {

@@ -80,7 +80,7 @@ struct region_map *rm_managed_from_cap(struct core *c, cap_t cap)
 }
 
 /* The CPU thread whose pager gate has this badge, or NULL.  Reads only. */
-static struct cpu_thread *rm_thread_of_pager(struct core *c, uint64_t badge)
+struct cpu_thread *rm_thread_of_pager(struct core *c, uint64_t badge)
 {
 	for (struct core_session *s = c->sessions; s; s = s->next) {
 		struct cpu_session *cpu;
@@ -94,7 +94,7 @@ static struct cpu_thread *rm_thread_of_pager(struct core *c, uint64_t badge)
 	return NULL;
 }
 
-static void rm_thread_resume(struct cpu_thread *t)
+void rm_thread_resume(struct cpu_thread *t)
 {
 	uint64_t w = THREAD_RESUME;
 
@@ -155,6 +155,21 @@ static int rm_perm_allows(unsigned perm, unsigned kind)
 	return 0;
 }
 
+/* addr (in r's map) lies in r, a dataspace region: if that page of a lazy
+ * dataspace is absent, or the next one is (an access across the page
+ * boundary reports its first byte), the thread waits for it (1). */
+static int rm_lazy_fault(struct core *c, struct region *r, uint64_t addr, uint64_t pager)
+{
+	uint64_t page = (addr - r->addr + r->off) / PAGE_SIZE;
+
+	if (!r->ds->lazy)
+		return 0;
+	if (lazy_fault(c, r->ds, page, pager))
+		return 1;
+	return addr - r->addr + PAGE_SIZE < r->size &&
+	       lazy_fault(c, r->ds, page + 1, pager);
+}
+
 int rm_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip, uint64_t addr)
 {
 	uint64_t fault_addr = addr;
@@ -177,6 +192,8 @@ int rm_fault(struct core *c, uint64_t label, unsigned kind, uint64_t ip, uint64_
 			/* attached meanwhile, or a real protection fault */
 			if (!rm_perm_allows(perm, kind))
 				return 0;
+			if (rm_lazy_fault(c, r, addr, badge))
+				return 1; /* waits for its page (ds_lazy.c) */
 			rm_thread_resume(t);
 			return 1;
 		}

@@ -38,6 +38,7 @@
 #include "monitor/checkpoint.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
+#include "monitor/lazy_fill.h"
 #include "monitor/verify.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -123,6 +124,11 @@ static int control_test(struct monitor *mon)
 	struct mon_model *model;
 	int rc;
 
+	if (lazy_fill_busy(mon)) { /* what it would copy is not all there yet */
+		env_log(mon->env, "monitor: checkpoint refused: the lazy restore is "
+				  "still filling its memory");
+		return -EBUSY;
+	}
 	if (mon->cfg.then_exit) {
 		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1)))
 			return rc;
@@ -207,6 +213,7 @@ void monitor_target_ended(struct monitor *mon, int code)
 	 * reply (the target's last answer to a client) and stops: it takes
 	 * the exit request only after that. */
 	target_close_session(mon, &mon->cpu);
+	lazy_fill_free(mon);
 	if (mon->serve_ep) {
 		struct msg m;
 		msg_reset(&m, 0);
@@ -415,13 +422,26 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 			     (unsigned long long)mon->restores);
 		return;
 	}
+	if ((req->op & (CONTROL_CHECKPOINT | CONTROL_FREEZE)) && lazy_fill_busy(mon)) {
+		uint64_t done, total;
+		lazy_fill_progress(mon, &done, &total);
+		control_done(
+		    mb,
+		    "error: %s: its memory is still being restored (%llu of %llu "
+		    "pages): checkpoint it when that is done",
+		    req->name, (unsigned long long)done, (unsigned long long)total);
+		return;
+	}
 	if (req->op == CONTROL_CHECKPOINT) {
 		if (!(rc = control_checkpoint(mon, mb, req)))
 			return; /* answered when the image is written */
-	} else if (req->op == CONTROL_RESTORE)
+	} else if (req->op == CONTROL_RESTORE) {
+		mon->restore_lazy = !!(req->flags & CONTROL_F_LAZY);
 		rc = monitor_restore_image(mon, req->path);
-	else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE))
+		mon->restore_lazy = 0;
+	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req->op, req->path);
+	}
 	if (rc)
 		control_failed(mb, mon, req->name, rc);
 	else

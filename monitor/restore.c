@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <base/region_map.h>
+#include "monitor/lazy_fill.h"
 #include "monitor/restore_state.h"
 #include "monitor/target_report.h"
 
@@ -148,6 +149,11 @@ struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	d = &rs->ds[rs->nds];
 	if (restore_point(rs->mon, "dataspace") || pd_alloc_ram(rs->pd, size, &d->cap))
 		return NULL;
+	/* a lazy restore: no page of it is mapped until it is filled */
+	if (rs->mon->lazy && lazy_fill_add(rs->mon, d->cap, size)) {
+		cap_release(d->cap);
+		return NULL;
+	}
 	d->old_badge = old_badge;
 	d->size = size;
 	rs->nds++;
@@ -264,6 +270,8 @@ static int fill_memory(struct rs *rs)
 	int rc;
 
 	rs->what = "cannot write its memory";
+	if (rs->mon->lazy)
+		return 0; /* filled after the commit (lazy_fill.c); fixed in the model */
 	for (unsigned k = 0; k < rs->nds; k++) {
 		int used = 0;
 		for (unsigned i = 0; i < rs->m->nregions && !used; i++)

@@ -22,6 +22,7 @@
 #include <capsule/control.h>
 #include "image/image.h"
 #include "monitor/image_convert.h"
+#include "monitor/lazy_fill.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 #include "monitor/verify.h"
@@ -396,8 +397,10 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	}
 	monitor_progress(mon, "reading %s", path);
 	/* streamed: the memory stays in the file until it is written into
-	 * the new dataspaces */
-	if ((rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) ||
+	 * the new dataspaces; a lazy restore keeps it in memory instead, as
+	 * the source its pages are filled from after the commit */
+	if ((rc = image_read_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM, &im,
+				   err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
 	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
@@ -438,6 +441,8 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	mon->cap_map_entries = CAP_SLOTS;
 	mon->cr_report_addr = model->report_addr;
 	mon->cr_abi_version = model->abi_version;
+	if (mon->restore_lazy && (rc = lazy_fill_new(mon)))
+		goto fail;
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	monitor_progress(mon, "restoring %u threads, %llu bytes of memory, %u caps",
@@ -448,9 +453,18 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		 (unsigned long long)model_bytes(model), model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
+	if (mon->lazy) {   /* the fill owns the model from here on */
+		if (!(rc = lazy_fill_run(mon, model, seed)))
+			monitor_restore_start(mon, model);
+		else /* committed, but it cannot run without its memory */
+			monitor_target_ends(mon, 1);
+		model = NULL;
+		goto out;
+	}
 	monitor_restore_start(mon, model);
 	goto out;
 fail:
+	lazy_fill_free(mon);
 	target_destroy(mon);
 	mon->state = MON_STARTING;
 	mon->cap_map_addr = 0;

@@ -144,9 +144,14 @@ static const struct cli_cmd commands[] = {
      .text = "Restores IMAGE into the monitor NAME of the node at SOCK (by\n"
 	     "default the component the image names).  That monitor must have\n"
 	     "no target yet (a <start> of the monitor with no <target> binary\n"
-	     "running).  The component goes on where it was checkpointed.",
-     .example = "  capsule restore --node /tmp/b.sock counter.img",
-     .opts = {OPT_NODE},
+	     "running).  The component goes on where it was checkpointed.\n"
+	     "With --lazy it goes on as soon as its threads and capabilities are\n"
+	     "back; its memory pages follow on first touch and in the background.",
+     .example = "  capsule restore --node /tmp/b.sock counter.img\n"
+		"  capsule restore --node /tmp/b.sock --lazy big.img",
+     .opts = {OPT_NODE,
+	      {"--lazy", NULL, NULL,
+	       "resume before the memory is back; pages come on demand"}},
      .run = control_restore_cli},
     {.name = "migrate",
      .args = "NAME",

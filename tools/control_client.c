@@ -299,7 +299,8 @@ int control_restore_cli(const struct cli_args *a)
 	client_init(&c, a, a->pos[1]);
 	if (client_abs_path(c.cmd, a->pos[0], 1, path, sizeof(path)))
 		return CLI_USAGE;
-	snprintf(req, sizeof(req), "restore %s%s%s", path, a->pos[1] ? " " : "",
+	snprintf(req, sizeof(req), "restore %s%s%s%s",
+		 cli_get(a, "--lazy") ? "--lazy " : "", path, a->pos[1] ? " " : "",
 		 a->pos[1] ? a->pos[1] : "");
 	if ((rc = client_request(&c, req)))
 		return rc;

@@ -1,6 +1,7 @@
 /*
  * The control protocol's request line (tools/control_server.c): "ps",
- * "status NAME", "checkpoint NAME PATH" or "restore PATH [NAME]", split at spaces, into
+ * "status NAME", "checkpoint NAME PATH" or "restore [--lazy] PATH [NAME]",
+ * split at spaces, into
  * a struct control_request.  For "restore PATH" without NAME the target
  * is the component named in the image's header.  Kept apart from the
  * socket server so that it can be tested and fuzzed on its own.
@@ -44,10 +45,16 @@ int control_image_target(const char *path, char *name, char *err, size_t size)
 int control_parse(char *line, struct control_request *req, char *err, size_t size)
 {
 	char *save, *cmd = strtok_r(line, " ", &save);
-	char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save);
-	char *extra = strtok_r(NULL, " ", &save);
+	char *a = strtok_r(NULL, " ", &save), *b, *extra;
+	unsigned flags = 0;
 
 	memset(req, 0, sizeof(*req));
+	if (cmd && !strcmp(cmd, "restore") && a && !strcmp(a, "--lazy")) {
+		flags = CONTROL_F_LAZY; /* restore --lazy PATH [NAME] */
+		a = strtok_r(NULL, " ", &save);
+	}
+	b = strtok_r(NULL, " ", &save);
+	extra = strtok_r(NULL, " ", &save);
 	if (!cmd) {
 		snprintf(err, size, "error: empty request");
 		return -1;
@@ -67,7 +74,8 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 		char *name = ckpt ? a : b, *path = ckpt ? b : a;
 		if ((!name && ckpt) || !path || extra) {
 			snprintf(err, size, "error: usage: %s",
-				 ckpt ? "checkpoint NAME PATH" : "restore PATH [NAME]");
+				 ckpt ? "checkpoint NAME PATH"
+				      : "restore [--lazy] PATH [NAME]");
 			return -1;
 		}
 		if (path[0] != '/' || strlen(path) >= CONTROL_PATH_MAX ||
@@ -77,6 +85,7 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 			return -1;
 		}
 		req->op = ckpt ? CONTROL_CHECKPOINT : CONTROL_RESTORE;
+		req->flags = flags;
 		snprintf(req->path, sizeof(req->path), "%s", path);
 		if (!name)
 			return control_image_target(path, req->name, err, size);

@@ -73,7 +73,9 @@ struct control_request {
 	enum control_op op;
 	char name[CONTROL_NAME_MAX]; /* the endpoint addressed */
 	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE/FREEZE: absolute image path */
+	unsigned flags;		     /* CONTROL_F_* */
 };
+#define CONTROL_F_LAZY 1 /* RESTORE: "restore --lazy PATH": pages after the start */
 
 struct control_mailbox;
 

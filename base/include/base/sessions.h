@@ -128,7 +128,22 @@ enum ds_op {
 				    the last fetch or start; those pages are clean
 				    again.  -ENOENT if not tracked */
 	DS_DIRTY_STOP,		 /* tracking off, quota back; -ENOENT if not on */
+	/* Lazy RAM dataspaces (core/ds_lazy.c): pages that arrive after the
+	 * component runs.  A guest touching an absent page waits (only that
+	 * thread) and the fill handler is signalled. */
+	DS_LAZY_START = 0xd200, /* caps[0] = fill handler's signal context
+				   -> w0 = pages, all absent from now on.  Only a
+				   fresh RAM dataspace (not attached, tracked or
+				   lazy: -EBUSY); the bitmap is charged as
+				   DS_DIRTY's */
+	DS_LAZY_WANTED,		/* -> w0 = pages still absent, w1.. = (at most
+				   DS_LAZY_WANTED_MAX) pages threads wait for;
+				   -ENOENT if not lazy (all present) */
+	DS_LAZY_FILLED,		/* w0 = first page, w1 = pages: written, map
+				   them and wake their waiters -> w0 = pages
+				   still absent (0: an ordinary dataspace now) */
 };
+#define DS_LAZY_WANTED_MAX (MSG_MAX_WORDS - 1)
 
 enum parent_op {
 	PARENT_EXIT = 1, /* w0 = exit code */
@@ -182,6 +197,13 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 /* The whole bitmap of a dataspace of `pages` pages into bits[(pages + 63)
  * / 64], chunk by chunk.  Dirty pages (>= 0) or -errno. */
 int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
+/* DS_LAZY_START with the fill handler's context; *pages may be NULL. */
+int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages);
+/* DS_LAZY_WANTED: up to max pages into pages (*n); *absent (may be NULL). */
+int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n,
+		   uint64_t *absent);
+/* DS_LAZY_FILLED of [first, first + count); *absent (may be NULL). */
+int ds_lazy_filled(cap_t ds, uint64_t first, uint64_t count, uint64_t *absent);
 int log_write(cap_t log, const char *line, uint64_t len);
 
 int parent_session(cap_t parent, const char *service, const char *args, cap_t *out);

@@ -1,0 +1,351 @@
+/*
+ * Lazy restore: filling a restored target's memory after it runs.
+ *
+ * Every RAM dataspace the restore makes is lazy at core (DS_LAZY_START,
+ * core/ds_lazy.c) before it is attached: none of its pages is mapped in
+ * the target.  The restore fixes the cap map and the object pools in the
+ * model's copy of the memory instead of the new dataspaces (restore.c),
+ * verifies it there and commits; from then on this file owns the model
+ * and fills the dataspaces from it, through the monitor's own attachment:
+ *
+ *  - on demand: a target thread that touches an absent page is halted by
+ *    the kernel, core signals fault_h, and the handler fills the
+ *    LAZY_BLOCK-page block around each page a thread waits for and
+ *    reports it (DS_LAZY_FILLED): core maps it and the thread runs the
+ *    instruction again.  Only that thread waited; the rest of the node
+ *    (and of the target) ran on.
+ *  - in the background: step_h fills LAZY_STEP pages in address order
+ *    and signals itself for the next step, so faults and every other
+ *    request of the monitor's entrypoint are served between steps.
+ *
+ * Both run on the monitor's entrypoint, so a page is written at most once
+ * (done[]), and before core maps it: a page the target has written is
+ * never overwritten by its old contents.  When every page is there the
+ * model is freed and the dataspaces are ordinary ones.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <base/region_map.h>
+#include <base/signal.h>
+#include "monitor/badge_map.h"
+#include "monitor/lazy_fill.h"
+#include "monitor/model.h"
+#include "monitor/restore.h"
+
+#define LAZY_PAGE  4096ULL
+#define LAZY_BLOCK 16ULL  /* pages filled for one fault: 64 KiB */
+#define LAZY_STEP  256ULL /* pages per background step: 1 MiB */
+
+/* Bytes of the model that belong in [off, off + size) of the dataspace. */
+struct lazy_seg {
+	uint64_t off, size;
+	const uint8_t *data;
+};
+
+struct lazy_ds {
+	cap_t cap;
+	uint64_t badge, pages, left, cursor;
+	uint8_t *host; /* the monitor's attachment */
+	uint64_t *done;
+	unsigned nseg;
+	struct lazy_seg *seg;
+};
+
+struct lazy_fill {
+	struct monitor *mon;
+	struct signal_handler fault_h, step_h;
+	unsigned nds;
+	struct lazy_ds ds[MON_MAX_REGIONS];
+	struct mon_model *model; /* owned from lazy_fill_run on */
+	int running, no_steps;
+	uint64_t t0_us, total, left, demand, faults;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int done_bit(const struct lazy_ds *d, uint64_t p)
+{
+	return d->done[p / 64] >> (p % 64) & 1;
+}
+
+/* The first run [*p, *q) of pages not yet filled within [from, to). */
+static int next_absent(const struct lazy_ds *d, uint64_t from, uint64_t to, uint64_t *p,
+		       uint64_t *q)
+{
+	while (from < to && done_bit(d, from))
+		from++;
+	if (from >= to)
+		return 0;
+	*p = from;
+	while (from < to && !done_bit(d, from))
+		from++;
+	*q = from;
+	return 1;
+}
+
+static void lazy_fail(struct lazy_fill *lf, const char *what, int rc)
+{
+	struct monitor *mon = lf->mon;
+
+	env_log(mon->env,
+		"monitor: lazy restore failed: %s: %s: %llu of %llu pages never "
+		"arrived; the target is stopped",
+		what, strerror(-rc), (unsigned long long)lf->left,
+		(unsigned long long)lf->total);
+	lf->running = 0;
+	monitor_target_ends(mon, 1);
+}
+
+/* Write pages [p, q) (none filled yet) from the model and report them. */
+static int fill_run(struct lazy_fill *lf, struct lazy_ds *d, uint64_t p, uint64_t q)
+{
+	uint64_t lo = p * LAZY_PAGE, hi = q * LAZY_PAGE;
+	int rc;
+
+	for (unsigned i = 0; i < d->nseg; i++) {
+		const struct lazy_seg *s = &d->seg[i];
+		uint64_t o = lo > s->off ? lo : s->off;
+		uint64_t e = hi < s->off + s->size ? hi : s->off + s->size;
+		if (o < e) /* fresh memory reads as zeros: zero pages are skipped */
+			restore_fill(d->host + o, s->data + (o - s->off), e - o);
+	}
+	if ((rc = ds_lazy_filled(d->cap, p, q - p, NULL)))
+		return rc;
+	for (uint64_t k = p; k < q; k++)
+		d->done[k / 64] |= 1ULL << (k % 64);
+	d->left -= q - p;
+	lf->left -= q - p;
+	return 0;
+}
+
+static void lazy_finish(struct lazy_fill *lf)
+{
+	env_log(lf->mon->env,
+		"monitor: lazy restore complete: %llu pages, %llu of them on demand "
+		"(%llu faults), in %llu ms",
+		(unsigned long long)lf->total, (unsigned long long)lf->demand,
+		(unsigned long long)lf->faults,
+		(unsigned long long)((now_us() - lf->t0_us) / 1000));
+	lazy_fill_free(lf->mon);
+}
+
+/* fault_h: a target thread waits for a page. */
+static void on_fault(void *arg, unsigned count)
+{
+	struct lazy_fill *lf = arg;
+	uint64_t pages[DS_LAZY_WANTED_MAX], p, q;
+	unsigned n;
+	int rc;
+
+	for (unsigned i = 0; lf->running && i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		if (!d->left)
+			continue;
+		if ((rc = ds_lazy_wanted(d->cap, pages, DS_LAZY_WANTED_MAX, &n, NULL)))
+			return lazy_fail(lf, "cannot ask core which pages are wanted",
+					 rc);
+		for (unsigned k = 0; k < n && pages[k] < d->pages; k++) {
+			uint64_t b = pages[k] - pages[k] % LAZY_BLOCK;
+			uint64_t e =
+			    b + LAZY_BLOCK < d->pages ? b + LAZY_BLOCK : d->pages;
+			lf->faults++;
+			for (; next_absent(d, b, e, &p, &q); b = q) {
+				if ((rc = fill_run(lf, d, p, q)))
+					return lazy_fail(lf, "cannot map a filled page",
+							 rc);
+				lf->demand += q - p;
+			}
+		}
+	}
+	if (lf->running && !lf->left)
+		lazy_finish(lf);
+}
+
+/* step_h: the next LAZY_STEP pages in address order, then the next step. */
+static void on_step(void *arg, unsigned count)
+{
+	struct lazy_fill *lf = arg;
+	uint64_t budget = LAZY_STEP, p, q;
+	int rc;
+
+	for (unsigned i = 0; lf->running && budget && i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		while (budget && next_absent(d, d->cursor, d->pages, &p, &q)) {
+			q = q - p > budget ? p + budget : q;
+			if ((rc = fill_run(lf, d, p, q)))
+				return lazy_fail(lf, "cannot map a filled page", rc);
+			budget -= q - p;
+			d->cursor = q;
+		}
+	}
+	if (!lf->running)
+		return;
+	if (!lf->left)
+		return lazy_finish(lf);
+	if ((rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
+		lazy_fail(lf, "cannot schedule the next step", rc);
+}
+
+int lazy_fill_new(struct monitor *mon)
+{
+	struct lazy_fill *lf = calloc(1, sizeof *lf);
+	int rc;
+
+	if (!lf)
+		return -ENOMEM;
+	lf->mon = mon;
+	if ((rc = signal_handler_init(mon->env, &lf->fault_h, on_fault, lf))) {
+		free(lf);
+		return rc;
+	}
+	if ((rc = signal_handler_init(mon->env, &lf->step_h, on_step, lf))) {
+		signal_handler_dissolve(mon->env, &lf->fault_h);
+		free(lf);
+		return rc;
+	}
+	mon->lazy = lf;
+	return 0;
+}
+
+int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size)
+{
+	struct lazy_fill *lf = mon->lazy;
+	struct lazy_ds *d;
+	int rc;
+
+	if (!lf || lf->nds == MON_MAX_REGIONS)
+		return -ENOSPC;
+	d = &lf->ds[lf->nds];
+	memset(d, 0, sizeof *d);
+	d->pages = size / LAZY_PAGE;
+	d->done = calloc((d->pages + 63) / 64, sizeof *d->done);
+	if (!d->done)
+		return -ENOMEM;
+	if ((rc = ds_lazy_start(ds, lf->fault_h.context, NULL))) {
+		free(d->done);
+		return rc;
+	}
+	d->cap = cap_ref(ds);
+	d->badge = cap_badge(ds);
+	d->left = d->pages;
+	lf->total += d->pages;
+	lf->nds++;
+	return 0;
+}
+
+static struct lazy_ds *ds_of(struct lazy_fill *lf, uint64_t badge)
+{
+	for (unsigned i = 0; i < lf->nds; i++)
+		if (lf->ds[i].badge == badge)
+			return &lf->ds[i];
+	return NULL;
+}
+
+/* Each region's bytes become a segment of its (new) dataspace. */
+static int add_segments(struct lazy_fill *lf, const struct badge_map *bm)
+{
+	const struct mon_model *m = lf->model;
+
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct mon_model_region *r = &m->region[i];
+		struct lazy_ds *d;
+		struct lazy_seg *s;
+
+		if (!r->data)
+			continue; /* managed: its bytes are in the regions inside */
+		if (!(d = ds_of(lf, badge_map_new(bm, r->ds_badge))))
+			return -ENOENT;
+		s = realloc(d->seg, (d->nseg + 1) * sizeof *s);
+		if (!s)
+			return -ENOMEM;
+		d->seg = s;
+		d->seg[d->nseg++] = (struct lazy_seg){r->off, r->size, r->data};
+	}
+	return 0;
+}
+
+int lazy_fill_run(struct monitor *mon, struct mon_model *model,
+		  const struct badge_map *bm)
+{
+	struct lazy_fill *lf = mon->lazy;
+	uint64_t at;
+	int rc;
+
+	if (!lf)
+		return -EINVAL;
+	lf->model = model;
+	lf->t0_us = now_us();
+	lf->left = lf->total;
+	for (unsigned i = 0; i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		if ((rc = pd_attach(mon->env->pd, d->cap, 0, 0, 0, MEM_R | MEM_W, &at)))
+			goto fail;
+		d->host = (uint8_t *)(uintptr_t)at;
+	}
+	/* test hook (tests/cr/lazy_restore.sh): pages only on demand */
+	lf->no_steps = getenv("CAPSULE_TEST_LAZY_DEMAND_ONLY") != NULL;
+	if ((rc = add_segments(lf, bm)) ||
+	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
+		goto fail;
+	lf->running = 1;
+	env_log(mon->env, "monitor: lazy restore: the target runs, %llu pages to fill",
+		(unsigned long long)lf->total);
+	return 0;
+fail:
+	env_log(mon->env, "monitor: lazy restore failed: cannot start filling: %s",
+		strerror(-rc));
+	return rc;
+}
+
+int lazy_fill_busy(const struct monitor *mon)
+{
+	return mon->lazy != NULL;
+}
+
+void lazy_fill_progress(const struct monitor *mon, uint64_t *done, uint64_t *total)
+{
+	const struct lazy_fill *lf = mon->lazy;
+
+	*total = lf ? lf->total : 0;
+	*done = lf ? lf->total - lf->left : 0;
+}
+
+void lazy_fill_free(struct monitor *mon)
+{
+	struct lazy_fill *lf = mon->lazy;
+
+	if (!lf)
+		return;
+	if (lf->running && lf->left)
+		env_log(mon->env,
+			"monitor: lazy restore ended with the target: %llu of %llu pages "
+			"filled, %llu on demand (%llu faults)",
+			(unsigned long long)(lf->total - lf->left),
+			(unsigned long long)lf->total, (unsigned long long)lf->demand,
+			(unsigned long long)lf->faults);
+	mon->lazy = NULL;
+	for (unsigned i = 0; i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		if (d->host)
+			pd_detach(mon->env->pd, (uint64_t)(uintptr_t)d->host);
+		cap_release(d->cap);
+		free(d->done);
+		free(d->seg);
+	}
+	signal_handler_dissolve(mon->env, &lf->fault_h);
+	signal_handler_dissolve(mon->env, &lf->step_h);
+	if (lf->model) {
+		model_free(lf->model);
+		free(lf->model);
+	}
+	free(lf);
+}
