@@ -433,6 +433,13 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 			    path);
 		goto fail;
 	}
+	/* lazy: the model holds the memory, the source of the fill after the
+	 * commit (and of the fix-ups before it) */
+	if (mon->restore_lazy && (rc = image_model_copy_memory(im, model))) {
+		monitor_why(mon, "restore: %s: no copy of its memory: %s", path,
+			    strerror(-rc));
+		goto fail;
+	}
 	if ((rc = image_announced(im, mon))) {
 		monitor_why(mon, "restore refused: %s: a bad announce note", path);
 		goto fail;

@@ -53,7 +53,7 @@ done
 	fail "capsule restore --lazy: $(cat "$tmp/restore.log")"
 # at once, while its pages may still be arriving: refused, or (filled
 # already) written; never a checkpoint of missing pages
-if "$cap" checkpoint --node "$tmp/b.sock" cr_lazy -o "$tmp/b.img" \
+if "$cap" checkpoint --force --node "$tmp/b.sock" cr_lazy -o "$tmp/b.img" \
 	>"$tmp/ckpt.log" 2>&1; then
 	grep -q "lazy restore complete" "$tmp/$1" ||
 		fail "a checkpoint was taken before the lazy restore completed"
@@ -70,7 +70,7 @@ if [ "$2" = again ]; then # once every page is there: a checkpoint
 	done
 	grep -q "^\[init\] cr_lazy exited" "$tmp/$1" &&
 		fail "the target ended before it could be checkpointed again"
-	"$cap" checkpoint --node "$tmp/b.sock" cr_lazy -o "$tmp/b2.img" \
+	"$cap" checkpoint --force --node "$tmp/b.sock" cr_lazy -o "$tmp/b2.img" \
 		>"$tmp/ckpt2.log" 2>&1 ||
 		fail "checkpoint after the lazy restore: $(cat "$tmp/ckpt2.log")"
 fi
@@ -100,7 +100,11 @@ done
 monitor_node cr_lazy "<restore image=\"$tmp/b2.img\"/>" >"$tmp/c.xml"
 timeout 60 "$cap" run --rom "$b/components" "$tmp/c.xml" >"$tmp/c.log" 2>&1 ||
 	fail "node C exited with $?"
-at=$(sed -n "/written to .*b2.img/q;s/^\[cr_lazy\] count \([0-9]*\) sum .*/\1/p" "$tmp/b.log" | tail -n 1)
+# the last count before the snapshot of b2.img (the target runs on while
+# the image is written, so counts may follow the snapshot line)
+at=$(awk '/^\[cr_lazy\] count [0-9]+ sum /{last = $3}
+	/monitor: checkpoint [0-9]+: /{snap = last}
+	/written to .*b2\.img/{print snap; exit}' "$tmp/b.log")
 sums "$tmp/c.log" >"$tmp/c.sums"
 sed -n "$((at + 1)),\$p" "$tmp/ref.sums" >"$tmp/ref_c.sums"
 [ -s "$tmp/c.sums" ] && cmp -s "$tmp/c.sums" "$tmp/ref_c.sums" ||
