@@ -101,13 +101,6 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 	static const uint8_t none[IMAGE_HASH_SIZE];
 	int rc;
 
-	if (im->flags & IMAGE_F_INCREMENTAL) {
-		snprintf(err, n,
-			 "an incremental image (parent %llu): only full images can be "
-			 "restored",
-			 (unsigned long long)im->parent_id);
-		return -ENOTSUP;
-	}
 	if (!im->component.binary[0] || !im->component.ram_quota ||
 	    !im->component.cap_quota) {
 		snprintf(err, n, "the component record names no binary or quota");
@@ -355,7 +348,9 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		rc = -EBUSY;
 		goto out;
 	}
-	if ((rc = image_read(path, &im, err, sizeof err)) ||
+	/* an incremental image brings its chain (image/chain.c): what is
+	 * admitted is the merged, full model */
+	if ((rc = image_read_chain(path, &im, err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
 		env_log(mon->env, "monitor: restore refused: %s", err);
