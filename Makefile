@@ -147,6 +147,7 @@ scenario: all
 	@sh tests/cr/restore_fail.sh $(B)
 	@sh tests/cr/binary_check.sh $(B)
 	@sh tests/cr/pending_signal.sh $(B)
+	@sh tests/cr/incremental.sh $(B)
 	@sh tests/zdtm/run.sh $(B)
 	@sh tests/migrate/loopback.sh $(B)
 	@sh mk/demo.sh $(B) >$(B)/demo.log 2>&1 && echo "demo: PASS (two nodes, checkpoint/restore through the CLI)" || \

@@ -106,8 +106,8 @@ static int parent_read(const char *child, const struct image_model *c,
 			return -ELOOP;
 		}
 	if (nids >= IMAGE_CHAIN_MAX) {
-		snprintf(err, errlen, "image %s: more than %u images in the chain",
-			 child, IMAGE_CHAIN_MAX);
+		snprintf(err, errlen, "image %s: more than %u images in the chain", child,
+			 IMAGE_CHAIN_MAX);
 		return -ELOOP;
 	}
 	if (image_parent_find(child, &c->parent, path, pathlen)) {
@@ -128,8 +128,8 @@ static int parent_read(const char *child, const struct image_model *c,
 	if ((rc = image_read(path, out, err, errlen)))
 		return rc;
 	if ((*out)->image_id != c->parent_id) {
-		snprintf(err, errlen, "image %s: parent %s is image %llu, not %llu", child,
-			 path, (unsigned long long)(*out)->image_id,
+		snprintf(err, errlen, "image %s: parent %s is image %llu, not %llu",
+			 child, path, (unsigned long long)(*out)->image_id,
 			 (unsigned long long)c->parent_id);
 		image_model_free(*out);
 		*out = NULL;
@@ -158,8 +158,8 @@ static struct image_memory *entry_of(struct image_model *m,
 	for (uint32_t k = 0; k < m->nmemory; k++)
 		if (m->memory[k].ds_id == d->id)
 			return &m->memory[k];
-	if (!m->memory && !(m->memory = calloc((size_t)m->ndataspaces + 1,
-					       sizeof(*m->memory))))
+	if (!m->memory &&
+	    !(m->memory = calloc((size_t)m->ndataspaces + 1, sizeof(*m->memory))))
 		return NULL;
 	if (m->nmemory >= m->ndataspaces)
 		return NULL;
@@ -238,8 +238,7 @@ static int complete(const char *path, struct image_model *m, char *err, size_t e
 	return 0;
 }
 
-int image_read_chain(const char *path, struct image_model **out, char *err,
-		     size_t errlen)
+int image_read_chain(const char *path, struct image_model **out, char *err, size_t errlen)
 {
 	uint64_t ids[IMAGE_CHAIN_MAX];
 	char child[IMAGE_PARENT_PATH + 2048], ppath[sizeof(child)];

@@ -34,12 +34,21 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
  * the target's sessions at this monitor's parent with the recorded args,
  * and restore it (monitor_restore), then verify it with a second
  * checkpoint.  mon must have no target.  All or nothing: 0 with the
- * target running, or -errno (one line logged) with nothing left open.
+ * target running (with paused: made, verified and committed, but its
+ * threads not started, mon->frozen set), or -errno (one line logged)
+ * with nothing left open.
  */
-int monitor_restore_image(struct monitor *mon, const char *path);
+int monitor_restore_image(struct monitor *mon, const char *path, int paused);
+/* A restore made with paused: its threads start now (the commit). */
+void monitor_restore_held_start(struct monitor *mon);
 /* Checkpoint the target into an image file at path; the target is
- * resumed, or with keep_paused left paused.  0 or -errno (logged). */
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused);
+ * resumed, or with keep_paused left paused.  req (NULL: none): dirty
+ * tracking from this snapshot on, or an incremental image of the pages
+ * written since req->parent (monitor/dirty_pages.h).  0 or -errno
+ * (logged). */
+struct incr_request;
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
+			     const struct incr_request *req);
 
 /* A CPU-session op on a thread answering with one cap (CPU_UTCB_DATASPACE,
  * CPU_KERNEL_THREAD): 0 with *out, or -errno. */

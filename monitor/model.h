@@ -31,6 +31,11 @@ struct mon_model_region {
 	uint64_t rm, at, off, size, ds_badge, ds_size;
 	unsigned perm;
 	uint8_t *data;
+	/* an incremental checkpoint (monitor/dirty_pages.c): data holds only
+	 * the pages set in present (malloc'd bitmap, NULL: all); live, while
+	 * the target stays paused, is its memory itself, read in data's place */
+	uint8_t *present;
+	uint8_t *live;
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a

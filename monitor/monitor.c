@@ -33,6 +33,7 @@
 
 #include "config/config.h"
 #include "monitor/checkpoint.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
 #include "monitor/verify.h"
@@ -119,7 +120,7 @@ static int control_test(struct monitor *mon)
 	int rc;
 
 	if (mon->cfg.then_exit) {
-		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1)))
+		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1, NULL)))
 			return rc;
 		ep_defer(mon->env->ep, stop_deferred, mon);
 		return 0;
@@ -192,6 +193,7 @@ void monitor_target_ended(struct monitor *mon, int code)
 	 * waiting for it forever.  Then the serving entrypoint sends its last
 	 * reply (the target's last answer to a client) and stops: it takes
 	 * the exit request only after that. */
+	incr_forget(mon);
 	target_close_session(mon, &mon->cpu);
 	if (mon->serve_ep) {
 		struct msg m;
@@ -227,30 +229,56 @@ static void release_deferred(void *arg)
 }
 
 /* The migration ops (tools/migrate_send.c): freeze = checkpoint to a
- * file and stay paused; then thaw (resume: the migration failed) or
- * release (end: the destination runs it).  0 or -errno. */
-static int control_migration(struct monitor *mon, enum control_op op, const char *path)
+ * file (with a parent: the pages written since, the last pre-copy round)
+ * and stay paused; then thaw (resume: the migration failed) or release
+ * (end: the destination runs it).  At a destination, a restore kept
+ * paused is frozen too: thaw is the commit that starts it, release ends
+ * it.  0 or -errno. */
+static int control_migration(struct monitor *mon, const struct control_request *req)
 {
+	struct incr_request incr = {.parent = req->parent, .track = 1};
 	int rc;
 
-	if (op == CONTROL_FREEZE) {
+	if (req->op == CONTROL_FREEZE) {
 		if (mon->frozen)
 			return -EBUSY;
-		if (!(rc = monitor_checkpoint_image(mon, path, 1)))
+		if (!(rc = monitor_checkpoint_image(mon, req->path, 1,
+						    req->parent[0] ? &incr : NULL)))
 			mon->frozen = 1;
 		return rc;
 	}
 	if (!mon->frozen)
 		return -EINVAL;
 	mon->frozen = 0;
-	if (op == CONTROL_THAW) {
+	if (req->op == CONTROL_THAW && mon->nheld) {
+		env_log(mon->env, "monitor: target started: the migration committed");
+		monitor_restore_held_start(mon);
+	} else if (req->op == CONTROL_THAW) {
 		env_log(mon->env, "monitor: target resumed: the migration failed");
 		monitor_resume(mon);
 	} else {
+		mon->nheld = 0;
 		mon->state = MON_EXITED; /* no request takes it any more */
 		ep_defer(mon->env->ep, release_deferred, mon);
 	}
 	return 0;
+}
+
+/* `capsule checkpoint`: the image (incremental with a parent); the target
+ * runs on and its writes are tracked from this snapshot (the parent of
+ * a next --parent), or with --stop it ends once the image is written. */
+static int control_checkpoint(struct monitor *mon, const struct control_request *req)
+{
+	int stop = !!(req->flags & CONTROL_F_STOP);
+	struct incr_request incr = {.parent = req->parent[0] ? req->parent : NULL,
+				    .track = !stop};
+	int rc = monitor_checkpoint_image(mon, req->path, stop, &incr);
+
+	if (!rc && stop) {
+		mon->state = MON_EXITED; /* no request takes it any more */
+		ep_defer(mon->env->ep, stop_deferred, mon);
+	}
+	return rc;
 }
 
 /* A request of the control plane (capsule node --control), on the
@@ -263,11 +291,12 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 	int rc = -EOPNOTSUPP;
 
 	if (req->op == CONTROL_CHECKPOINT)
-		rc = mon->frozen ? -EBUSY : monitor_checkpoint_image(mon, req->path, 0);
+		rc = mon->frozen ? -EBUSY : control_checkpoint(mon, req);
 	else if (req->op == CONTROL_RESTORE)
-		rc = monitor_restore_image(mon, req->path);
+		rc = monitor_restore_image(mon, req->path,
+					   !!(req->flags & CONTROL_F_PAUSED));
 	else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE))
-		rc = control_migration(mon, req->op, req->path);
+		rc = control_migration(mon, req);
 	if (rc)
 		control_done(mb, "error: %s: %s", req->name, strerror(-rc));
 	else
@@ -309,7 +338,7 @@ void monitor_construct(struct env *env, void *arg)
 		return;
 	}
 	if (mon->cfg.restore_image[0]) {
-		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image))) {
+		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image, 0))) {
 			parent_exit(env->parent, 2);
 			return;
 		}

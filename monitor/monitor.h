@@ -70,8 +70,15 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
-	int restoring;	    /* a same-node restore is under way */
-	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
+	int restoring;	       /* a same-node restore is under way */
+	int frozen;	       /* paused by CONTROL_FREEZE: a migration decides */
+	struct mon_incr *incr; /* dirty tracking between checkpoints (dirty_pages.c) */
+	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start
+	 * on the THAW that commits it (restore_image.c) */
+	unsigned nheld;
+	struct {
+		uint64_t nr, rip, rsp;
+	} held[MON_MAX_THREADS];
 	uint64_t proxy_gen; /* the last proxy's gen */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	/* signals drained from the source at the last checkpoint (re-submitted

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "image/image.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
@@ -333,7 +334,32 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 	return rc;
 }
 
-int monitor_restore_image(struct monitor *mon, const char *path)
+/* The restored threads' start points, for monitor_restore_held_start. */
+static void hold_start(struct monitor *mon, const struct mon_model *model)
+{
+	mon->nheld = 0;
+	for (unsigned i = 0; i < model->nthreads && mon->nheld < MON_MAX_THREADS; i++) {
+		const struct mon_model_thread *mt = &model->thread[i];
+		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+			continue;
+		mon->held[mon->nheld].nr = mt->nr;
+		mon->held[mon->nheld].rip = mt->regs.rip;
+		mon->held[mon->nheld++].rsp = mt->regs.rsp;
+	}
+	mon->frozen = 1;
+}
+
+void monitor_restore_held_start(struct monitor *mon)
+{
+	for (unsigned i = 0; i < mon->nheld; i++)
+		for (int k = 0; k < MON_MAX_THREADS; k++)
+			if (mon->thread[k].used && mon->thread[k].nr == mon->held[i].nr)
+				cpu_start(mon->cpu, mon->thread[k].cap, mon->held[i].rip,
+					  mon->held[i].rsp);
+	mon->nheld = 0;
+}
+
+int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
@@ -395,7 +421,10 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
-	monitor_restore_start(mon, model);
+	if (paused)
+		hold_start(mon, model);
+	else
+		monitor_restore_start(mon, model);
 	goto out;
 fail:
 	target_destroy(mon);
@@ -411,13 +440,14 @@ out:
 	return rc;
 }
 
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
+			     const struct incr_request *req)
 {
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct image_model im;
 	struct image_stats st;
-	char err[300] = "";
-	int rc = -ENOMEM;
+	char err[600] = "";
+	int rc = -ENOMEM, early = 0;
 
 	if (!model)
 		return rc;
@@ -425,13 +455,28 @@ int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_pau
 		free(model);
 		return -ESRCH;
 	}
-	if ((rc = monitor_checkpoint(mon, model))) {
+	if (req && (rc = incr_begin(mon, req, err, sizeof err))) {
+		env_log(mon->env, "monitor: checkpoint refused: %s", err);
 		free(model);
 		return rc;
+	}
+	if ((rc = monitor_checkpoint(mon, model))) {
+		incr_end(mon, model, NULL, rc);
+		free(model);
+		return rc;
+	}
+	/* an incremental snapshot holds copies of what it needs: the target
+	 * goes on while it is converted and written */
+	if (req && req->parent && !keep_paused) {
+		incr_drop_live(mon, model);
+		monitor_resume(mon);
+		early = 1;
 	}
 	if ((rc = model_to_image(mon, model, &im))) {
 		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
 	} else {
+		if (req)
+			incr_image(mon, &im);
 		rc = image_write(path, &im, &st, err, sizeof err);
 		image_model_release(&im);
 		if (rc)
@@ -440,7 +485,9 @@ int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_pau
 			env_log(mon->env, "monitor: image: %llu bytes written to %s",
 				(unsigned long long)st.image_bytes, path);
 	}
-	if (rc || !keep_paused)
+	if (req)
+		incr_end(mon, model, path, rc);
+	if (!early && (rc || !keep_paused))
 		monitor_resume(mon);
 	model_free(model);
 	free(model);

@@ -23,7 +23,8 @@ static int control_usage(const char *cmd)
 	if (!strcmp(cmd, "ps"))
 		fprintf(stderr, "usage: capsule ps --node SOCK\n");
 	else if (!strcmp(cmd, "checkpoint"))
-		fprintf(stderr, "usage: capsule checkpoint --node SOCK NAME -o IMAGE\n");
+		fprintf(stderr, "usage: capsule checkpoint --node SOCK NAME -o IMAGE "
+				"[--parent IMAGE] [--stop|--leave-running]\n");
 	else if (!strcmp(cmd, "migrate"))
 		fprintf(stderr, "usage: capsule migrate --node SOCK NAME --to HOST:PORT "
 				"[--timeout SECONDS]\n");
@@ -175,9 +176,11 @@ static int control_migrate_cli(const char *sock, const char *name, const char *t
 int control_cli(const char *cmd, int argc, char **argv)
 {
 	const char *sock = NULL, *out = NULL, *pos[2] = {NULL, NULL};
-	const char *to = NULL, *timeout = NULL;
-	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
-	int npos = 0, migrate = !strcmp(cmd, "migrate");
+	const char *to = NULL, *timeout = NULL, *parent = NULL;
+	char req[2 * CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
+	char ppath[CONTROL_PATH_MAX] = "";
+	int npos = 0, migrate = !strcmp(cmd, "migrate"), stop = -1;
+	int ckpt = !strcmp(cmd, "checkpoint");
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--node") && i + 1 < argc) {
@@ -188,6 +191,12 @@ int control_cli(const char *cmd, int argc, char **argv)
 			to = argv[++i];
 		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && migrate) {
 			timeout = argv[++i];
+		} else if (!strcmp(argv[i], "--parent") && i + 1 < argc && ckpt) {
+			parent = argv[++i];
+		} else if ((!strcmp(argv[i], "--stop") ||
+			    !strcmp(argv[i], "--leave-running")) &&
+			   ckpt && stop < 0) {
+			stop = argv[i][2] == 's';
 		} else if (argv[i][0] == '-' || npos == 2) {
 			fprintf(stderr, "capsule %s: unexpected argument '%s'\n", cmd,
 				argv[i]);
@@ -211,9 +220,12 @@ int control_cli(const char *cmd, int argc, char **argv)
 	if (!strcmp(cmd, "checkpoint")) {
 		if (npos != 1 || !out)
 			return control_usage(cmd);
-		if (control_abs_path(cmd, out, 0, path, sizeof(path)))
+		if (control_abs_path(cmd, out, 0, path, sizeof(path)) ||
+		    (parent && control_abs_path(cmd, parent, 1, ppath, sizeof(ppath))))
 			return 2;
-		snprintf(req, sizeof(req), "checkpoint %s %s", pos[0], path);
+		/* the default: leave it running (docs/cr.md, "After a checkpoint") */
+		snprintf(req, sizeof(req), "checkpoint %s %s%s%s%s", pos[0], path,
+			 ppath[0] ? " parent=" : "", ppath, stop > 0 ? " stop" : "");
 		return control_request(cmd, sock, req);
 	}
 	if (npos < 1 || out)

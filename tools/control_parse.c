@@ -1,6 +1,7 @@
 /*
  * The control protocol's request line (tools/control_server.c): "ps",
- * "checkpoint NAME PATH" or "restore PATH [NAME]", split at spaces, into
+ * "checkpoint NAME PATH [parent=PATH] [stop|leave-running]" or
+ * "restore PATH [NAME]", split at spaces, into
  * a struct control_request.  For "restore PATH" without NAME the target
  * is the component named in the image's header.  Kept apart from the
  * socket server so that it can be tested and fuzzed on its own.
@@ -41,11 +42,34 @@ int control_image_target(const char *path, char *name, char *err, size_t size)
 	return 0;
 }
 
+/* The options after "checkpoint NAME PATH": "parent=ABSPATH" (an
+ * incremental image), "stop" or "leave-running" (the default).  0 or -1. */
+static int checkpoint_options(char *save, struct control_request *req, char *err,
+			      size_t size)
+{
+	for (char *o; (o = strtok_r(NULL, " ", &save));) {
+		if (!strncmp(o, "parent=", 7) && o[7] == '/' &&
+		    strlen(o + 7) < CONTROL_PATH_MAX && !req->parent[0]) {
+			snprintf(req->parent, sizeof(req->parent), "%s", o + 7);
+		} else if (!strcmp(o, "stop")) {
+			req->flags |= CONTROL_F_STOP;
+		} else if (strcmp(o, "leave-running")) {
+			snprintf(err, size,
+				 "error: checkpoint: '%.64s' is not parent=ABSPATH, stop "
+				 "or leave-running",
+				 o);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int control_parse(char *line, struct control_request *req, char *err, size_t size)
 {
 	char *save, *cmd = strtok_r(line, " ", &save);
 	char *a = strtok_r(NULL, " ", &save), *b = strtok_r(NULL, " ", &save);
-	char *extra = strtok_r(NULL, " ", &save);
+	char *extra =
+	    cmd && !strcmp(cmd, "checkpoint") ? NULL : strtok_r(NULL, " ", &save);
 
 	memset(req, 0, sizeof(*req));
 	if (!cmd) {
@@ -71,6 +95,8 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 				 "error: %.64s: the image path must be absolute", path);
 			return -1;
 		}
+		if (ckpt && checkpoint_options(save, req, err, size))
+			return -1;
 		req->op = ckpt ? CONTROL_CHECKPOINT : CONTROL_RESTORE;
 		snprintf(req->path, sizeof(req->path), "%s", path);
 		if (!name)

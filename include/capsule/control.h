@@ -65,10 +65,22 @@ enum control_op {
 	CONTROL_RELEASE = 64, /* end the frozen target (it runs at the destination) */
 };
 
+/* Options of a request (flags). */
+enum control_flags {
+	CONTROL_F_STOP = 1,   /* CHECKPOINT: end the target once its image is written */
+	CONTROL_F_PAUSED = 2, /* RESTORE: keep the restored target paused until a
+				 THAW (start it) or a RELEASE (end it): a migration's
+				 destination waits for the source's commit */
+};
+
 struct control_request {
 	enum control_op op;
 	char name[CONTROL_NAME_MAX]; /* the endpoint addressed */
 	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE/FREEZE: absolute image path */
+	unsigned flags;		     /* enum control_flags */
+	/* CHECKPOINT/FREEZE: an incremental image of the pages written since
+	 * this image (absolute path; "": a full image) */
+	char parent[CONTROL_PATH_MAX];
 };
 
 struct control_mailbox;
