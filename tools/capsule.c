@@ -18,7 +18,9 @@ static int usage(void)
 			"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
 			"                    [--listen HOST:PORT] [--key FILE]\n"
 			"       capsule ps --node SOCK\n"
-			"       capsule checkpoint --node SOCK NAME -o IMAGE\n"
+			"       capsule checkpoint --node SOCK NAME -o IMAGE [--parent IMAGE]\n"
+			"                          [--stop|--leave-running]\n"
+			"       capsule resume|discard --node SOCK NAME\n"
 			"       capsule restore --node SOCK IMAGE [NAME]\n"
 			"       capsule migrate --node SOCK NAME --to HOST:PORT "
 			"[--timeout SECONDS]\n"
@@ -80,11 +82,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "keygen"))
 		return cmd_keygen(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "ps") || !strcmp(argv[1], "checkpoint") ||
-	    !strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate"))
+	    !strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate") ||
+	    !strcmp(argv[1], "resume") || !strcmp(argv[1], "discard"))
 		return control_cli(argv[1], argc - 2, argv + 2);
 	fprintf(stderr,
 		"capsule: unknown command '%s' (run, node, ps, checkpoint, restore, "
-		"migrate, keygen, inspect)\n",
+		"migrate, resume, discard, keygen, inspect)\n",
 		argv[1]);
 	return 2;
 }

@@ -25,6 +25,8 @@ static int control_usage(const char *cmd)
 	else if (!strcmp(cmd, "checkpoint"))
 		fprintf(stderr, "usage: capsule checkpoint --node SOCK NAME -o IMAGE "
 				"[--parent IMAGE] [--stop|--leave-running]\n");
+	else if (!strcmp(cmd, "resume") || !strcmp(cmd, "discard"))
+		fprintf(stderr, "usage: capsule %s --node SOCK NAME\n", cmd);
 	else if (!strcmp(cmd, "migrate"))
 		fprintf(stderr, "usage: capsule migrate --node SOCK NAME --to HOST:PORT "
 				"[--timeout SECONDS]\n");
@@ -211,6 +213,13 @@ int control_cli(const char *cmd, int argc, char **argv)
 		if (npos != 1 || !to)
 			return control_usage(cmd);
 		return control_migrate_cli(sock, pos[0], to, timeout);
+	}
+	if (!strcmp(cmd, "resume") || !strcmp(cmd, "discard")) {
+		/* a target a migration left paused (docs/migration.md) */
+		if (npos != 1 || out || strlen(pos[0]) >= CONTROL_NAME_MAX)
+			return control_usage(cmd);
+		snprintf(req, sizeof(req), "%s %s", cmd, pos[0]);
+		return control_request(cmd, sock, req);
 	}
 	if (!strcmp(cmd, "ps")) {
 		if (npos || out)

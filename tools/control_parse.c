@@ -81,6 +81,14 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 		snprintf(req->name, sizeof(req->name), "core");
 		return 0;
 	}
+	if ((!strcmp(cmd, "resume") || !strcmp(cmd, "discard")) && a && !b &&
+	    strlen(a) < CONTROL_NAME_MAX) {
+		/* a target left paused by a migration: start it / end it */
+		req->op = cmd[0] == 'r' ? CONTROL_THAW : CONTROL_RELEASE;
+		snprintf(req->name, sizeof(req->name), "%s", a);
+		snprintf(req->path, sizeof(req->path), "-");
+		return 0;
+	}
 	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore")) {
 		int ckpt = cmd[0] == 'c';
 		char *name = ckpt ? a : b, *path = ckpt ? b : a;
