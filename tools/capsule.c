@@ -14,18 +14,19 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: capsule run [--rom DIR]... CONFIG\n"
-			"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
-			"                    [--listen HOST:PORT] [--key FILE]\n"
-			"       capsule ps --node SOCK\n"
-			"       capsule checkpoint --node SOCK NAME -o IMAGE [--parent IMAGE]\n"
-			"                          [--stop|--leave-running]\n"
-			"       capsule resume|discard --node SOCK NAME\n"
-			"       capsule restore --node SOCK IMAGE [NAME]\n"
-			"       capsule migrate --node SOCK NAME --to HOST:PORT "
-			"[--timeout SECONDS]\n"
-			"       capsule keygen FILE\n"
-			"       capsule inspect IMAGE [--json]\n");
+	fprintf(stderr,
+		"usage: capsule run [--rom DIR]... CONFIG\n"
+		"       capsule node [--rom DIR]... CONFIG --control SOCK\n"
+		"                    [--listen HOST:PORT] [--key FILE]\n"
+		"       capsule ps --node SOCK\n"
+		"       capsule checkpoint --node SOCK NAME -o IMAGE [--parent IMAGE]\n"
+		"                          [--stop|--leave-running]\n"
+		"       capsule resume|discard --node SOCK NAME\n"
+		"       capsule restore --node SOCK IMAGE [NAME]\n"
+		"       capsule migrate --node SOCK NAME --to HOST:PORT "
+		"[--timeout SECONDS]\n"
+		"       capsule keygen FILE\n"
+		"       capsule inspect IMAGE [--json]\n");
 	return 2;
 }
 

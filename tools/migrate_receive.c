@@ -118,8 +118,10 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	while (bytes) {
 		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 			goto out;
-		if (len > bytes || d->c->rx.final || write(fd, d->buf, len) != (ssize_t)len) {
-			snprintf(err, size, "%s: a bad or unwritable image message", file);
+		if (len > bytes || d->c->rx.final ||
+		    write(fd, d->buf, len) != (ssize_t)len) {
+			snprintf(err, size, "%s: a bad or unwritable image message",
+				 file);
 			goto out;
 		}
 		bytes -= len;
@@ -174,8 +176,8 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
 		snprintf(ans, size,
-			 "error: %s: restored after the deadline (%d ms); undone", d->name,
-			 d->deadline_ms);
+			 "error: %s: restored after the deadline (%d ms); undone",
+			 d->name, d->deadline_ms);
 		return -1;
 	}
 	snprintf(ans, size, "ready %s", d->name);
@@ -201,8 +203,8 @@ static void await_commit(struct dest *d)
 	if (len == 6 && !memcmp(d->buf, "commit", 6) && d->c->rx.final) {
 		migrate_phase("commit");
 		if (dest_step(d, CONTROL_THAW, 0, last, sizeof last))
-			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s", d->name,
-				 last);
+			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s",
+				 d->name, last);
 		else
 			snprintf(ok, sizeof ok, "ok %s started", d->name);
 		fprintf(stderr, "capsule node: migration from %s: %s\n", d->c->peer, ok);

@@ -147,8 +147,8 @@ static int precopy(struct mig *m)
 	for (int r = 1; r <= MIGRATE_ROUNDS; r++) {
 		snprintf(file, sizeof file, "round-%d.img", r);
 		migrate_phase("round-%d", r);
-		if (take_and_send(m, CONTROL_CHECKPOINT, file, r > 1 ? prev : NULL,
-				  r - 1, &taken))
+		if (take_and_send(m, CONTROL_CHECKPOINT, file, r > 1 ? prev : NULL, r - 1,
+				  &taken))
 			return -1;
 		m->rounds = r;
 		snprintf(prev, sizeof prev, "%s", file);
@@ -170,7 +170,8 @@ static int precopy(struct mig *m)
  * TRANSPORT_MSG_MAX + 1), NUL-ended, by the deadline.  0 or -1. */
 static int answer(struct mig *m, char *buf)
 {
-	uint64_t now = transport_now_ms(), end = m->start + m->deadline_ms + MIGRATE_GRACE_MS;
+	uint64_t now = transport_now_ms(),
+		 end = m->start + m->deadline_ms + MIGRATE_GRACE_MS;
 	char why[TRANSPORT_ERR_MAX / 2];
 	size_t len;
 
@@ -227,7 +228,10 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 	uint64_t image = 0;
 
 	migrate_phase("commit");
-	if (!ans || migrate_step(CONTROL_RELEASE, m->name, "-", NULL, last, sizeof last)) {
+	if (getenv("CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT")) /* loopback.sh: the source */
+		_exit(9); /* dies between the destination's ready and the commit */
+	if (!ans ||
+	    migrate_step(CONTROL_RELEASE, m->name, "-", NULL, last, sizeof last)) {
 		snprintf(line, sizeof line, "error: %s: cannot end it here: %s", m->name,
 			 ans ? last : "out of memory");
 		give_up(m, line, fn, arg);
@@ -235,19 +239,21 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 		return;
 	}
 	if (stream_send(&m->c.tx, "commit", 6, 1, m->err, sizeof m->err)) {
-		snprintf(line, sizeof line,
-			 "error: %s: ended here, but the commit did not reach %s (%s): it "
-			 "waits there paused; `capsule resume --node SOCK %s` on %s starts it",
-			 m->name, m->to, m->err, m->name, m->to);
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here, but the commit did not reach %s (%s): it "
+		    "waits there paused; `capsule resume --node SOCK %s` on %s starts it",
+		    m->name, m->to, m->err, m->name, m->to);
 		fn(line, arg);
 		free(ans);
 		return;
 	}
 	if (answer(m, ans) || strncmp(ans, "ok ", 3)) {
-		snprintf(line, sizeof line,
-			 "error: %s: ended here and committed, but %s did not confirm the "
-			 "start (%.200s): see its log",
-			 m->name, m->to, m->err[0] ? m->err : ans);
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here and committed, but %s did not confirm the "
+		    "start (%.200s): see its log",
+		    m->name, m->to, m->err[0] ? m->err : ans);
 		fn(line, arg);
 		free(ans);
 		return;

@@ -235,6 +235,32 @@ for n in A B; do
 	*) bad "$n's phases: $phases" ;;
 	esac
 done
+# 8. exactly one copy: source C dies after D's "ready", before its commit.
+# D keeps its restored copy paused (it cannot know whether C ended
+# its copy) and says so; `capsule resume` starts it there, from C's last
+# count, none lost or repeated.
+pD=$((base + 7))
+start_node D examples/empty-node.xml --listen "127.0.0.1:$pD" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT=1 start_node C examples/counter-node.xml --key "$tmp/key"
+wait_node D
+wait_node C
+wait_count "$tmp/C.log" 3 || die "C does not count"
+"$cap" migrate --node "$tmp/C.sock" counter --to "127.0.0.1:$pD" >"$tmp/c.out" 2>"$tmp/c.err"
+i=0
+while ! grep -q "no commit" "$tmp/D.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+last=$(last_count "$tmp/C.log")
+sleep 0.5
+if grep -q "no commit (.*): counter is kept paused here" "$tmp/D.log" &&
+   [ -z "$(counts "$tmp/D.log")" ] && ! kill -0 "$pid_C" 2>/dev/null; then
+	ok "source died before its commit: D keeps it paused: $(grep -o 'no commit.*kept paused here' "$tmp/D.log")"
+else
+	bad "source died before its commit: $(tail -n 5 "$tmp/D.log")"
+fi
+"$cap" resume --node "$tmp/D.sock" counter >/dev/null 2>"$tmp/err" || bad "resume: $(cat "$tmp/err")"
+wait_count "$tmp/D.log" $((last + 2)) && [ "$(counts "$tmp/D.log" | head -n 1)" = $((last + 1)) ] &&
+	ok "capsule resume starts it on D from $((last + 1)) (C's last: $last)" ||
+	bad "resume on D: C's last $last, D: $(counts "$tmp/D.log" | tr '\n' ' ')"
+kill -TERM "$pid_D"
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"
