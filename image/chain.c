@@ -58,6 +58,8 @@ static void dir_of(const char *child, char *dir, size_t n)
 	snprintf(dir, n, "%.*s", len, child);
 }
 
+/* Next to the child first: a chain copied or received elsewhere (a
+ * migration's rounds) uses its own files even where the writer's are. */
 int image_parent_find(const char *child, const struct image_parent *p, char *out,
 		      size_t n)
 {
@@ -65,13 +67,13 @@ int image_parent_find(const char *child, const struct image_parent *p, char *out
 	const char *base = strrchr(p->path, '/');
 
 	dir_of(child, dir, sizeof(dir));
-	if (p->path[0] == '/')
-		snprintf(out, n, "%s", p->path);
-	else
-		snprintf(out, n, "%s%s", dir, p->path);
+	snprintf(out, n, "%s%s", dir, base ? base + 1 : p->path);
 	if (!access(out, F_OK))
 		return 0;
-	snprintf(alt, sizeof(alt), "%s%s", dir, base ? base + 1 : p->path);
+	if (p->path[0] == '/')
+		snprintf(alt, sizeof(alt), "%s", p->path);
+	else
+		snprintf(alt, sizeof(alt), "%s%s", dir, p->path);
 	if (!access(alt, F_OK)) {
 		snprintf(out, n, "%s", alt);
 		return 0;

@@ -263,9 +263,9 @@ struct image_mem_chunk {
  * incremental image (the section after the component), none in a full
  * one.  hash is XXH3-128 of the whole parent file in canonical byte
  * order (as `xxh128sum` prints it); path is where the writer found the
- * parent.  A reader looks for the parent file at path (a relative path
- * from the child's directory) and, if it is not there, under path's last
- * element next to the child (docs/cr.md). */
+ * parent.  A reader looks for the parent file under path's last element
+ * next to the child and, if it is not there, at path (a relative path
+ * from the child's directory) (docs/cr.md). */
 #define IMAGE_PARENT_PATH 256u
 #define IMAGE_CHAIN_MAX	  64u /* images in one chain, the full one included */
 struct image_parent {
@@ -378,9 +378,9 @@ int image_model_check(const struct image_model *m, char *err, size_t errlen);
  * one line in err. */
 int image_file_hash(const char *path, uint8_t hash[IMAGE_HASH_SIZE], char *err,
 		    size_t errlen);
-/* Where the parent p of the image at child is: p->path (relative: from
- * child's directory) if it exists, else p->path's last element in child's
- * directory.  0 with out, or -ENOENT with out = the first candidate. */
+/* Where the parent p of the image at child is: p->path's last element in
+ * child's directory if it exists, else p->path (relative: from child's
+ * directory).  0 with out, or -ENOENT with out = the first candidate. */
 int image_parent_find(const char *child, const struct image_parent *p, char *out,
 		      size_t n);
 /* Read the image at path and, if it is incremental, every parent down to

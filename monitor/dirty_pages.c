@@ -36,13 +36,21 @@ struct mon_incr {
 	char base_path[IMAGE_PARENT_PATH];
 	/* the checkpoint under way */
 	int track, incremental;
-	uint64_t image_id, pages_copied;
+	uint64_t image_id, pages_copied, fetch_us, copy_us;
 	struct incr_ds ds[MON_MAX_REGIONS];
 	unsigned nds;
 	/* host views lent to the model (native attachments) */
 	uint64_t live[MON_MAX_REGIONS];
 	unsigned nlive;
 };
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 static struct mon_incr *incr_of(struct monitor *mon)
 {
@@ -90,7 +98,7 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	}
 	in->track = req->track || req->parent;
 	in->incremental = 0;
-	in->pages_copied = 0;
+	in->pages_copied = in->fetch_us = in->copy_us = 0;
 	in->nlive = 0;
 	if (!req->parent)
 		return 0;
@@ -114,7 +122,8 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	if (image_file_hash(req->parent, hash, err, errlen))
 		return -EIO;
 	if (memcmp(hash, in->base_hash, sizeof hash)) {
-		snprintf(err, errlen, "parent %s changed since it was written", req->parent);
+		snprintf(err, errlen, "parent %s changed since it was written",
+			 req->parent);
 		return -EINVAL;
 	}
 	if (in->base_depth + 1 >= IMAGE_CHAIN_MAX) {
@@ -164,18 +173,24 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
 		      struct mon_model_region *mr, const uint8_t *host)
 {
-	uint64_t first = g->off / PAGE, n = g->size / PAGE;
+	uint64_t first = g->off / PAGE, n = g->size / PAGE, k = 0;
 
-	if (!(mr->data = calloc(1, g->size)) || !(mr->present = calloc(n / 8 + 8, 1)))
+	if (!(mr->present = calloc(n / 8 + 8, 1)))
 		return -ENOMEM;
 	for (uint64_t p = 0; p < n; p++) {
 		uint64_t dp = first + p;
-		if (dp >= d->pages || !((d->bits[dp / 64] >> (dp % 64)) & 1))
-			continue;
-		memcpy(mr->data + p * PAGE, host + p * PAGE, PAGE);
-		mr->present[p / 8] |= (uint8_t)(1u << (p % 8));
-		in->pages_copied++;
+		if (dp < d->pages && ((d->bits[dp / 64] >> (dp % 64)) & 1)) {
+			mr->present[p / 8] |= (uint8_t)(1u << (p % 8));
+			k++;
+		}
 	}
+	/* the pages only, one after the other (model.h) */
+	if (!(mr->data = malloc(k ? k * PAGE : 1)))
+		return -ENOMEM;
+	for (uint64_t p = 0, i = 0; p < n; p++)
+		if ((mr->present[p / 8] >> (p % 8)) & 1)
+			memcpy(mr->data + i++ * PAGE, host + p * PAGE, PAGE);
+	in->pages_copied += k;
 	return 0;
 }
 
@@ -196,15 +211,20 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 			track(in, ds, g->ds_badge, g->size);
 		return 0;
 	}
+	uint64_t t0 = now_us();
 	if ((rc = fetch(d)))
 		return rc;
+	in->fetch_us += now_us() - t0;
 	if (in->nlive == MON_MAX_REGIONS)
 		return -ENOSPC;
 	if ((rc = pd_attach(mon->env->pd, ds, 0, g->off, g->size, MEM_R, &host)))
 		return rc;
 	in->live[in->nlive++] = host;
 	mr->live = (uint8_t *)(uintptr_t)host;
-	return copy_dirty(in, d, g, mr, mr->live);
+	t0 = now_us();
+	rc = copy_dirty(in, d, g, mr, mr->live);
+	in->copy_us += now_us() - t0;
+	return rc;
 }
 
 void incr_image(struct monitor *mon, struct image_model *im)
@@ -222,7 +242,8 @@ void incr_image(struct monitor *mon, struct image_model *im)
 		return;
 	im->flags |= IMAGE_F_INCREMENTAL;
 	im->parent_id = in->base_id;
-	im->parent = (struct image_parent){.id = in->base_id, .depth = in->base_depth + 1};
+	im->parent =
+	    (struct image_parent){.id = in->base_id, .depth = in->base_depth + 1};
 	memcpy(im->parent.hash, in->base_hash, sizeof im->parent.hash);
 	snprintf(im->parent.path, sizeof im->parent.path, "%s", in->base_path);
 }
@@ -246,6 +267,13 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path, in
 
 	if (!in)
 		return;
+	if (in->incremental)
+		env_log(
+		    mon->env,
+		    "monitor: incremental: %llu pages copied in the pause (dirty bitmaps "
+		    "%llu us, copies %llu us)",
+		    (unsigned long long)in->pages_copied,
+		    (unsigned long long)in->fetch_us, (unsigned long long)in->copy_us);
 	incr_drop_live(mon, model);
 	for (unsigned i = 0; i < in->nds; i++) {
 		free(in->ds[i].bits);
