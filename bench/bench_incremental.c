@@ -51,10 +51,11 @@ static pid_t node(const char *n, const char *cfg, const char *args)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		snprintf(cmd, sizeof cmd,
-			 "exec %s node --rom %s %s/%s --control %s/%s.sock %s >%s/%s.log 2>&1",
-			 bn.capsule, bn.components, bn.tmpdir, cfg, bn.tmpdir, n, args,
-			 bn.tmpdir, n);
+		snprintf(
+		    cmd, sizeof cmd,
+		    "exec %s node --rom %s %s/%s --control %s/%s.sock %s >%s/%s.log 2>&1",
+		    bn.capsule, bn.components, bn.tmpdir, cfg, bn.tmpdir, n, args,
+		    bn.tmpdir, n);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -85,10 +86,11 @@ static double last_pause(const char *n)
 	char cmd[PATH_MAX + 128], line[64] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof cmd,
-		 "sed -n 's/.*monitor: checkpoint paused \\([0-9]*\\) us.*/\\1/p' %s/%s.log "
-		 "| tail -n 1",
-		 bn.tmpdir, n);
+	snprintf(
+	    cmd, sizeof cmd,
+	    "sed -n 's/.*monitor: checkpoint paused \\([0-9]*\\) us.*/\\1/p' %s/%s.log "
+	    "| tail -n 1",
+	    bn.tmpdir, n);
 	if (!(p = popen(cmd, "r")))
 		return -1;
 	if (!fgets(line, sizeof line, p))
@@ -117,7 +119,8 @@ static int incremental(void)
 	if (wait_log("A", "dirty_writer: ready"))
 		return stop(a), -1;
 	for (int i = 0; i < 3; i++) {
-		if (sh("%s checkpoint --node %s/A.sock " NAME " -o %s/base.img >/dev/null",
+		if (sh("%s checkpoint --node %s/A.sock " NAME
+		       " -o %s/base.img >/dev/null",
 		       bn.capsule, bn.tmpdir, bn.tmpdir))
 			return stop(a), -1;
 		full[i] = last_pause("A");
@@ -152,11 +155,13 @@ static double migrate_once(int port, char *line, size_t size)
 
 	snprintf(args, sizeof args, "--key %s/key", bn.tmpdir);
 	a = node("A", "a.xml", args);
-	snprintf(args, sizeof args, "--key %s/key --listen 127.0.0.1:%d", bn.tmpdir, port);
+	snprintf(args, sizeof args, "--key %s/key --listen 127.0.0.1:%d", bn.tmpdir,
+		 port);
 	b = node("B", "b.xml", args);
 	if (wait_log("A", "dirty_writer: pass") || wait_log("B", "waiting for a restore"))
 		goto out;
-	snprintf(cmd, sizeof cmd, "%s migrate --node %s/A.sock " NAME " --to 127.0.0.1:%d 2>&1",
+	snprintf(cmd, sizeof cmd,
+		 "%s migrate --node %s/A.sock " NAME " --to 127.0.0.1:%d 2>&1",
 		 bn.capsule, bn.tmpdir, port);
 	if ((p = popen(cmd, "r"))) {
 		if (fgets(line, (int)size, p) && strstr(line, "ok ")) {
@@ -181,7 +186,8 @@ static int precopy(void)
 		return -1;
 	for (int i = 0; i < 5; i++) {
 		if ((v[i] = migrate_once(port + i, line, sizeof line)) < 0) {
-			fprintf(stderr, "bench_incremental: migration %d: %s", i + 1, line);
+			fprintf(stderr, "bench_incremental: migration %d: %s", i + 1,
+				line);
 			return -1;
 		}
 		printf("bench_incremental: pre-copy %d: %s", i + 1, line);
@@ -199,8 +205,10 @@ int main(void)
 
 	if (bench_node_init(&bn, "bench_incremental"))
 		return 1;
-	snprintf(cfg, sizeof cfg, "%s<target binary=\"dirty_writer\" ram=\"272M\" "
-		 "caps=\"150\"/>%s", config_head, config_tail);
+	snprintf(cfg, sizeof cfg,
+		 "%s<target binary=\"dirty_writer\" ram=\"272M\" "
+		 "caps=\"150\"/>%s",
+		 config_head, config_tail);
 	if (bench_node_file(&bn, "a.xml", cfg))
 		return 1;
 	snprintf(cfg, sizeof cfg, "%s<restore/>%s", config_head, config_tail);

@@ -9,13 +9,13 @@
 #include <base/env.h>
 #include <stdlib.h>
 
-#define DIRTY_MB	 256
-#define DIRTY_DS_MB	 16
-#define DIRTY_NDS	 (DIRTY_MB / DIRTY_DS_MB)
-#define DIRTY_PAGE	 4096ULL
-#define DIRTY_DS_PAGES	 (((uint64_t)DIRTY_DS_MB << 20) / DIRTY_PAGE)
-#define DIRTY_STRIDE	 100 /* every 100th page: 655 of 65536 */
-#define DIRTY_STEP_MS	 5
+#define DIRTY_MB       256
+#define DIRTY_DS_MB    16
+#define DIRTY_NDS      (DIRTY_MB / DIRTY_DS_MB)
+#define DIRTY_PAGE     4096ULL
+#define DIRTY_DS_PAGES (((uint64_t)DIRTY_DS_MB << 20) / DIRTY_PAGE)
+#define DIRTY_STRIDE   100 /* every 100th page: 655 of 65536 */
+#define DIRTY_STEP_MS  5
 
 static uint64_t at[DIRTY_NDS];
 
