@@ -184,12 +184,11 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 			k++;
 		}
 	}
-	/* the pages only, one after the other (model.h) */
-	if (!(mr->data = malloc(k ? k * PAGE : 1)))
+	if (!(mr->data = calloc(1, g->size)))
 		return -ENOMEM;
-	for (uint64_t p = 0, i = 0; p < n; p++)
+	for (uint64_t p = 0; p < n; p++)
 		if ((mr->present[p / 8] >> (p % 8)) & 1)
-			memcpy(mr->data + i++ * PAGE, host + p * PAGE, PAGE);
+			memcpy(mr->data + p * PAGE, host + p * PAGE, PAGE);
 	in->pages_copied += k;
 	return 0;
 }

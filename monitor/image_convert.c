@@ -321,12 +321,10 @@ static void region_to_memory(const struct mon_model_region *r, struct image_memo
 		memcpy(mem->data + r->off, r->data, r->size);
 		return;
 	}
-	for (uint64_t p = 0, i = 0; p < r->size / pg; p++) {
+	for (uint64_t p = 0; p < r->size / pg; p++) {
 		if (r->present && !((r->present[p / 8] >> (p % 8)) & 1))
 			continue;
-		/* a region with present holds its pages one after the other */
-		memcpy(mem->data + r->off + p * pg, r->data + (r->present ? i++ : p) * pg,
-		       pg);
+		memcpy(mem->data + r->off + p * pg, r->data + p * pg, pg);
 		mem->present[(first + p) / 8] |= (uint8_t)(1u << ((first + p) % 8));
 	}
 }

@@ -32,8 +32,8 @@ struct mon_model_region {
 	unsigned perm;
 	uint8_t *data;
 	/* an incremental checkpoint (monitor/dirty_pages.c): data holds only
-	 * the pages set in present (malloc'd bitmap, NULL: all), one after the
-	 * other; live, while the target stays paused, is its memory itself,
+	 * the pages set in present (malloc'd bitmap, NULL: all), each at its
+	 * place; live, while the target stays paused, is its memory itself,
 	 * read in data's place */
 	uint8_t *present;
 	uint8_t *live;

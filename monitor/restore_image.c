@@ -465,14 +465,16 @@ int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_pau
 		free(model);
 		return rc;
 	}
-	/* an incremental snapshot holds copies of what it needs: the target
-	 * goes on while it is converted and written */
+	/* the conversion still reads the paused target's memory (the report:
+	 * the handler thread); once converted, an incremental snapshot holds
+	 * copies of what it needs: the target goes on while it is written */
+	rc = model_to_image(mon, model, &im);
 	if (req && req->parent && !keep_paused) {
 		incr_drop_live(mon, model);
 		monitor_resume(mon);
 		early = 1;
 	}
-	if ((rc = model_to_image(mon, model, &im))) {
+	if (rc) {
 		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));
 	} else {
 		if (req)

@@ -14,7 +14,7 @@ bad() { echo "incremental: FAIL $*"; fail=1; }
 ok() { echo "incremental: PASS $*"; }
 cleanup() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$tmp"
+	[ -n "$KEEP" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 die() {
