@@ -259,6 +259,24 @@ struct image_mem_chunk {
 	uint32_t raw_len; /* popcount(nonzero) * IMAGE_PAGE_SIZE */
 } __attribute__((packed));
 
+/* The parent of an incremental image: exactly one record in an
+ * incremental image (the section after the component), none in a full
+ * one.  hash is XXH3-128 of the whole parent file in canonical byte
+ * order (as `xxh128sum` prints it); path is where the writer found the
+ * parent.  A reader looks for the parent file under path's last element
+ * next to the child and, if it is not there, at path (a relative path
+ * from the child's directory) (docs/cr.md). */
+#define IMAGE_PARENT_PATH 256u
+#define IMAGE_CHAIN_MAX	  64u /* images in one chain, the full one included */
+struct image_parent {
+	uint64_t id;		       /* the header's parent_id */
+	uint8_t hash[IMAGE_HASH_SIZE]; /* of the parent file */
+	uint32_t depth;		       /* incremental images up to the full one,
+					  this one included: 1..IMAGE_CHAIN_MAX-1 */
+	uint32_t reserved;	       /* 0 */
+	char path[IMAGE_PARENT_PATH];  /* nonempty */
+} __attribute__((packed));
+
 /* CRIU-like statistics: exactly one record, the last section. */
 struct image_stats {
 	uint64_t paused_ns;	   /* target paused (set by the monitor) */
@@ -284,6 +302,7 @@ _Static_assert(sizeof(struct image_signal) == 40, "signal");
 _Static_assert(sizeof(struct image_timer) == 48, "timer");
 _Static_assert(sizeof(struct image_mem_chunk) == 48, "mem chunk");
 _Static_assert(sizeof(struct image_stats) == 64, "stats");
+_Static_assert(sizeof(struct image_parent) == 288, "parent");
 
 /* --- in-memory model ------------------------------------------------- */
 
@@ -338,6 +357,7 @@ struct image_model {
 	uint32_t nmemory;
 	struct image_stats stats;    /* image_write fills all but paused_ns */
 	struct image_stream *stream; /* IMAGE_READ_STREAM: the file, kept mapped */
+	struct image_parent parent;  /* incremental images only; else all 0 */
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to
@@ -377,6 +397,30 @@ void image_model_free(struct image_model *m);
 /* Validate a model the way the reader does (references, kcap rules,
  * overlaps); 0 or -EINVAL with one line in err.  Also run by image_write. */
 int image_model_check(const struct image_model *m, char *err, size_t errlen);
+
+/* --- chains of incremental images (image/chain.c) --------------------- */
+
+/* XXH3-128 of the file at path, canonical byte order.  0 or -errno with
+ * one line in err. */
+int image_file_hash(const char *path, uint8_t hash[IMAGE_HASH_SIZE], char *err,
+		    size_t errlen);
+/* Where the parent p of the image at child is: p->path's last element in
+ * child's directory if it exists, else p->path (relative: from child's
+ * directory).  0 with out, or -ENOENT with out = the first candidate. */
+int image_parent_find(const char *child, const struct image_parent *p, char *out,
+		      size_t n);
+/* Read the image at path and, if it is incremental, every parent down to
+ * the full image, into one full model: the newest image's records, every
+ * page from the newest image that carries it.  A missing parent, one
+ * whose id or hash is not what its child names, a chain that loops or is
+ * longer than IMAGE_CHAIN_MAX, or a page no image of the chain carries is
+ * refused with one line naming the file.  *out as image_read's. */
+int image_read_chain(const char *path, struct image_model **out, char *err,
+		     size_t errlen);
+/* The same with image_read_flags' flags for a full image (an incremental
+ * one and its parents are read whole, to be merged). */
+int image_read_chain_flags(const char *path, unsigned flags, struct image_model **out,
+			   char *err, size_t errlen);
 
 /* Names for printing; "?" for unknown values. */
 const char *image_section_name(uint32_t type);

@@ -20,6 +20,7 @@
 
 #include <base/host_worker.h>
 
+#include "monitor/dirty_pages.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 
@@ -433,9 +434,15 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 		mr->perm = g->perm;
 		mr->ds_badge = g->ds_badge;
 		mr->ds_size = record_ds_size(mon, ds);
-		mr->data = NULL;
+		mr->data = mr->present = mr->live = NULL;
 		if (ds->cls == MON_CLASS_MANAGED_DS) {
 			model->nregions++; /* its memory is what the map holds */
+			continue;
+		}
+		if ((rc = incr_region(mon, ds->cap, g, mr))) { /* only pages written */
+			if (rc < 0)
+				return rc;
+			model->nregions++;
 			continue;
 		}
 		if (b->buf[i] && b->size[i] == g->size) {

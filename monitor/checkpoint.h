@@ -40,14 +40,23 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
  * the target's sessions at this monitor's parent with the recorded args,
  * and restore it (monitor_restore), then verify it with a second
  * checkpoint.  mon must have no target.  All or nothing: 0 with the
- * target running, or -errno (one line logged) with nothing left open.
+ * target running (with paused: made, verified and committed, but its
+ * threads not started, mon->frozen set), or -errno (one line logged)
+ * with nothing left open.
  */
-int monitor_restore_image(struct monitor *mon, const char *path);
+int monitor_restore_image(struct monitor *mon, const char *path, int paused);
+/* A restore made with paused: its threads start now (the commit). */
+void monitor_restore_held_start(struct monitor *mon);
 /* checkpoint_image.c: checkpoint the target into an image file at path;
  * the target is resumed, or with keep_paused left paused (also if the
- * write fails it is resumed).  The memory is copied, compressed and
- * written on the host worker; this waits for it.  0 or -errno (logged). */
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused);
+ * write fails it is resumed).  req (NULL: none): dirty tracking from
+ * this snapshot on, or an incremental image of the pages written since
+ * req->parent (monitor/dirty_pages.h).  The memory is copied, compressed
+ * and written on the host worker; this waits for it.  0 or -errno
+ * (logged). */
+struct incr_request;
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
+			     const struct incr_request *req);
 /* What a checkpoint into a file took: total and paused time, the memory
  * copied (bytes, pages of 4 KiB) and the file's size. */
 struct mon_ckpt_figures {
@@ -62,7 +71,8 @@ typedef void (*mon_ckpt_done_fn)(struct monitor *mon, int rc,
  * failed).  0: done will be called once; -errno (logged): the snapshot
  * failed, the target runs, done is not called. */
 int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int keep_paused,
-				   mon_ckpt_done_fn done, void *arg);
+				   const struct incr_request *req, mon_ckpt_done_fn done,
+				   void *arg);
 /* Wait for an image write still running and finish it (its done). */
 void monitor_write_settle(struct monitor *mon);
 

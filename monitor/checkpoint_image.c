@@ -33,6 +33,7 @@
 #include "image/image.h"
 #include "monitor/image_convert.h"
 #include "monitor/checkpoint.h"
+#include "monitor/dirty_pages.h"
 
 #define MON_PAGE 4096ULL
 
@@ -46,6 +47,7 @@ struct ckpt_write {
 	char path[4096];
 	char err[4400];
 	int keep_paused;
+	int incr; /* an incr_request was given: incr_end when written */
 	struct mon_ckpt_figures fig;
 	mon_ckpt_done_fn done;
 	void *arg;
@@ -108,6 +110,8 @@ static void write_done(void *arg, int rc)
 			(unsigned long long)cw->fig.bytes,
 			(unsigned long long)cw->fig.pages);
 	}
+	if (cw->incr) /* the base of the next incremental image, if written */
+		incr_end(mon, cw->model, rc ? NULL : cw->path, rc);
 	if (cw->done)
 		cw->done(mon, rc, &cw->fig, cw->arg);
 	cw_free(cw);
@@ -125,9 +129,10 @@ void monitor_write_settle(struct monitor *mon)
  * is resumed (unless keep_paused) before this returns.  0 with *out
  * ready for write_job, or -errno (logged) with the target running. */
 static int snapshot(struct monitor *mon, const char *path, int keep_paused,
-		    struct ckpt_write **out)
+		    const struct incr_request *req, struct ckpt_write **out)
 {
 	struct ckpt_write *cw;
+	char err[600];
 	int rc;
 
 	if (mon->state != MON_RUNNING)
@@ -142,24 +147,46 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	}
 	cw->mon = mon;
 	cw->keep_paused = keep_paused;
+	cw->incr = req != NULL;
+	if (req && (rc = incr_begin(mon, req, err, sizeof err))) {
+		monitor_why(mon, "checkpoint refused: %s", err);
+		free(cw->model);
+		free(cw);
+		return rc;
+	}
 	snprintf(cw->path, sizeof cw->path, "%s", path);
 	cw->fig.total_us = mon_now_us();
 	monitor_progress(mon, "pausing %s", mon->cfg.binary);
 	if ((rc = monitor_checkpoint(mon, cw->model))) {
+		if (req)
+			incr_end(mon, cw->model, NULL, rc);
 		free(cw->model); /* freed by the failed checkpoint */
 		free(cw);
 		return rc;
 	}
 	if ((rc = model_to_image_records(mon, cw->model, &cw->im))) {
 		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
+		if (req)
+			incr_end(mon, cw->model, NULL, rc);
 		monitor_resume(mon);
 		cw_free(cw);
 		return rc;
 	}
-	for (unsigned i = 0; i < cw->model->nregions; i++)
-		cw->fig.bytes +=
-		    cw->model->region[i].data ? cw->model->region[i].size : 0;
-	cw->fig.pages = cw->fig.bytes / MON_PAGE;
+	/* an incremental image names its parent; the live views of the
+	 * target's memory (read by the conversion) end before it resumes */
+	if (req) {
+		incr_image(mon, &cw->im);
+		incr_drop_live(mon, cw->model);
+	}
+	for (unsigned i = 0; i < cw->model->nregions; i++) {
+		const struct mon_model_region *r = &cw->model->region[i];
+		uint64_t n = r->data ? r->size / MON_PAGE : 0;
+		if (r->data && r->present) /* incremental: the pages written */
+			for (uint64_t p = n = 0; p < r->size / MON_PAGE; p++)
+				n += (r->present[p / 8] >> (p % 8)) & 1;
+		cw->fig.pages += n;
+	}
+	cw->fig.bytes = cw->fig.pages * MON_PAGE;
 	cw->fig.caps = cw->model->ncaps;
 	cw->fig.threads = cw->model->nthreads;
 	monitor_progress(mon, "writing %llu bytes of memory",
@@ -176,10 +203,11 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 }
 
 int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int keep_paused,
-				   mon_ckpt_done_fn done, void *arg)
+				   const struct incr_request *req, mon_ckpt_done_fn done,
+				   void *arg)
 {
 	struct ckpt_write *cw;
-	int rc = snapshot(mon, path, keep_paused, &cw);
+	int rc = snapshot(mon, path, keep_paused, req, &cw);
 
 	if (rc)
 		return rc;
@@ -206,11 +234,12 @@ static void sync_done(struct monitor *mon, int rc, const struct mon_ckpt_figures
 	*(int *)arg = rc;
 }
 
-int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused)
+int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
+			     const struct incr_request *req)
 {
 	int result = -EINPROGRESS;
-	int rc =
-	    monitor_checkpoint_image_start(mon, path, keep_paused, sync_done, &result);
+	int rc = monitor_checkpoint_image_start(mon, path, keep_paused, req, sync_done,
+						&result);
 
 	if (rc)
 		return rc;

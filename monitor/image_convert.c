@@ -311,11 +311,34 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 	}
 }
 
-/* Memory: per dataspace its whole contents, from the regions. */
+/* A region's bytes into mem: all of them, or (an incremental checkpoint)
+ * the pages its present bitmap names, noted in mem->present. */
+static void region_to_memory(const struct mon_model_region *r, struct image_memory *mem)
+{
+	const uint64_t pg = IMAGE_PAGE_SIZE, first = r->off / pg;
+
+	if (!r->present && !mem->present) {
+		memcpy(mem->data + r->off, r->data, r->size);
+		return;
+	}
+	for (uint64_t p = 0; p < r->size / pg; p++) {
+		if (r->present && !((r->present[p / 8] >> (p % 8)) & 1))
+			continue;
+		memcpy(mem->data + r->off + p * pg, r->data + p * pg, pg);
+		mem->present[(first + p) / 8] |= (uint8_t)(1u << ((first + p) % 8));
+	}
+}
+
+/* Memory: per dataspace its contents, from the regions (incremental:
+ * only the pages written since the parent). */
 static int memory_to_image(const struct mon_model *m, struct image_model *im)
 {
 	for (uint32_t d = 0; d < im->ndataspaces; d++) {
 		struct image_memory *mem = NULL;
+		int partial = 0;
+		for (unsigned i = 0; i < m->nregions; i++)
+			partial |= m->region[i].ds_badge == im->dataspaces[d].id &&
+				   m->region[i].data && m->region[i].present;
 		for (unsigned i = 0; i < m->nregions; i++) {
 			const struct mon_model_region *r = &m->region[i];
 			if (r->ds_badge != im->dataspaces[d].id || !r->data)
@@ -325,12 +348,17 @@ static int memory_to_image(const struct mon_model *m, struct image_model *im)
 				mem->ds_id = im->dataspaces[d].id;
 				mem->size = im->dataspaces[d].size;
 				mem->data = calloc(1, mem->size);
-				if (!mem->data)
+				mem->present =
+				    partial
+					? calloc(mem->size / IMAGE_PAGE_SIZE / 8 + 8, 1)
+					: NULL;
+				if (!mem->data || (partial && !mem->present))
 					return -ENOMEM;
 			}
-			if (r->off > mem->size || r->size > mem->size - r->off)
+			if (r->off > mem->size || r->size > mem->size - r->off ||
+			    (mem->present && (r->off | r->size) % IMAGE_PAGE_SIZE))
 				return -EINVAL;
-			memcpy(mem->data + r->off, r->data, r->size);
+			region_to_memory(r, mem);
 		}
 	}
 	return 0;
@@ -419,8 +447,10 @@ err:
 
 void image_model_release(struct image_model *im)
 {
-	for (uint32_t i = 0; im->memory && i < im->nmemory; i++)
+	for (uint32_t i = 0; im->memory && i < im->nmemory; i++) {
 		free(im->memory[i].data);
+		free(im->memory[i].present);
+	}
 	free(im->sessions);
 	free(im->threads);
 	free(im->dataspaces);
@@ -666,7 +696,9 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    d->size,
 		    ir->perms,
 		    NULL,
-		    0};
+		    0,
+		    NULL,
+		    NULL};
 		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
 			m->nregions++;
 			continue;

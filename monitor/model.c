@@ -17,7 +17,7 @@ void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 		if (r->rm || !r->data)
 			continue;
 		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
-			return r->data + (addr - r->at);
+			return (r->live ? r->live : r->data) + (addr - r->at);
 	}
 	return NULL;
 }
@@ -26,7 +26,8 @@ void model_free(struct mon_model *model)
 {
 	for (unsigned i = 0; i < model->nregions; i++) {
 		free(model->region[i].data);
-		model->region[i].data = NULL;
+		free(model->region[i].present);
+		model->region[i].data = model->region[i].present = NULL;
 	}
 	model->nregions = 0;
 }
@@ -52,7 +53,7 @@ static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t s
 		if (write)
 			memcpy(r->data + (g - r->at), b, n);
 		else
-			memcpy(b, r->data + (g - r->at), n);
+			memcpy(b, (r->live ? r->live : r->data) + (g - r->at), n);
 		g += n;
 		b += n;
 		size -= n;

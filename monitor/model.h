@@ -32,6 +32,12 @@ struct mon_model_region {
 	unsigned perm;
 	uint8_t *data;
 	int from_src; /* data NULL: its bytes come from the model's fill */
+	/* an incremental checkpoint (monitor/dirty_pages.c): data holds only
+	 * the pages set in present (malloc'd bitmap, NULL: all), each at its
+	 * place; live, while the target stays paused, is its memory itself,
+	 * read in data's place */
+	uint8_t *present;
+	uint8_t *live;
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a

@@ -36,6 +36,7 @@
 
 #include "config/config.h"
 #include "monitor/checkpoint.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
@@ -130,7 +131,7 @@ static int control_test(struct monitor *mon)
 		return -EBUSY;
 	}
 	if (mon->cfg.then_exit) {
-		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1)))
+		if ((rc = monitor_checkpoint_image(mon, mon->cfg.image, 1, NULL)))
 			return rc;
 		ep_defer(mon->env->ep, stop_deferred, mon);
 		return 0;
@@ -212,6 +213,7 @@ void monitor_target_ended(struct monitor *mon, int code)
 	 * waiting for it forever.  Then the serving entrypoint sends its last
 	 * reply (the target's last answer to a client) and stops: it takes
 	 * the exit request only after that. */
+	incr_forget(mon);
 	target_close_session(mon, &mon->cpu);
 	lazy_fill_free(mon);
 	if (mon->serve_ep) {
@@ -248,26 +250,35 @@ static void release_deferred(void *arg)
 }
 
 /* The migration ops (tools/migrate_send.c): freeze = checkpoint to a
- * file and stay paused; then thaw (resume: the migration failed) or
- * release (end: the destination runs it).  0 or -errno. */
-static int control_migration(struct monitor *mon, enum control_op op, const char *path)
+ * file (with a parent: the pages written since, the last pre-copy round)
+ * and stay paused; then thaw (resume: the migration failed) or release
+ * (end: the destination runs it).  At a destination, a restore kept
+ * paused is frozen too: thaw is the commit that starts it, release ends
+ * it.  0 or -errno. */
+static int control_migration(struct monitor *mon, const struct control_request *req)
 {
+	struct incr_request incr = {.parent = req->parent, .track = 1};
 	int rc;
 
-	if (op == CONTROL_FREEZE) {
+	if (req->op == CONTROL_FREEZE) {
 		if (mon->frozen)
 			return -EBUSY;
-		if (!(rc = monitor_checkpoint_image(mon, path, 1)))
+		if (!(rc = monitor_checkpoint_image(mon, req->path, 1,
+						    req->parent[0] ? &incr : NULL)))
 			mon->frozen = 1;
 		return rc;
 	}
 	if (!mon->frozen)
 		return -EINVAL;
 	mon->frozen = 0;
-	if (op == CONTROL_THAW) {
+	if (req->op == CONTROL_THAW && mon->nheld) {
+		env_log(mon->env, "monitor: target started: the migration committed");
+		monitor_restore_held_start(mon);
+	} else if (req->op == CONTROL_THAW) {
 		env_log(mon->env, "monitor: target resumed: the migration failed");
 		monitor_resume(mon);
 	} else {
+		mon->nheld = 0;
 		mon->state = MON_EXITED; /* no request takes it any more */
 		ep_defer(mon->env->ep, release_deferred, mon);
 	}
@@ -351,6 +362,7 @@ struct checkpoint_answer {
 	struct control_mailbox *mb;
 	char name[CONTROL_NAME_MAX];
 	char path[CONTROL_PATH_MAX];
+	int stop;
 };
 
 static void checkpoint_answered(struct monitor *mon, int rc,
@@ -360,31 +372,39 @@ static void checkpoint_answered(struct monitor *mon, int rc,
 
 	if (rc) {
 		control_failed(a->mb, mon, a->name, rc);
-	} else {
-		control_reply(a->mb,
-			      "info: checkpoint %s: total %llu us, paused %llu us, %llu "
-			      "bytes, "
-			      "%llu pages, image %llu bytes",
-			      a->name, (unsigned long long)f->total_us,
-			      (unsigned long long)f->paused_us,
-			      (unsigned long long)f->bytes, (unsigned long long)f->pages,
-			      (unsigned long long)f->image_bytes);
-		control_done(a->mb,
-			     "ok %s %s: paused %.1f ms, image %llu bytes, %llu pages, %u "
-			     "caps, %u threads",
-			     a->name, a->path, f->paused_us / 1000.0,
-			     (unsigned long long)f->image_bytes,
-			     (unsigned long long)f->pages, f->caps, f->threads);
+		free(a);
+		return;
+	}
+	control_reply(a->mb,
+		      "info: checkpoint %s: total %llu us, paused %llu us, %llu bytes, "
+		      "%llu pages, image %llu bytes",
+		      a->name, (unsigned long long)f->total_us,
+		      (unsigned long long)f->paused_us, (unsigned long long)f->bytes,
+		      (unsigned long long)f->pages, (unsigned long long)f->image_bytes);
+	control_done(a->mb,
+		     "ok %s %s: paused %.1f ms, image %llu bytes, %llu pages, %u caps, "
+		     "%u threads",
+		     a->name, a->path, f->paused_us / 1000.0,
+		     (unsigned long long)f->image_bytes, (unsigned long long)f->pages,
+		     f->caps, f->threads);
+	if (a->stop && mon->state == MON_RUNNING) { /* --stop: it ends here */
+		mon->state = MON_EXITED;	    /* no request takes it any more */
+		ep_defer(mon->env->ep, stop_deferred, mon);
 	}
 	free(a);
 }
 
-/* Checkpoint to a file, the target running on: answered once the image
- * is written (the entrypoint serves the target meanwhile).  0 or -errno
- * (answered by the caller). */
+/* `capsule checkpoint`: the image (incremental with a parent), answered
+ * once it is written (the entrypoint serves the target meanwhile); the
+ * target runs on and its writes are tracked from this snapshot (the
+ * parent of a next --parent), or with --stop it stays paused and ends
+ * once the image is written.  0 or -errno (answered by the caller). */
 static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 			      const struct control_request *req)
 {
+	int stop = !!(req->flags & CONTROL_F_STOP);
+	struct incr_request incr = {.parent = req->parent[0] ? req->parent : NULL,
+				    .track = !stop};
 	struct checkpoint_answer *a;
 	int rc;
 
@@ -393,11 +413,12 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 	if (!(a = calloc(1, sizeof *a)))
 		return -ENOMEM;
 	a->mb = mb;
+	a->stop = stop;
 	snprintf(a->name, sizeof a->name, "%s", req->name);
 	snprintf(a->path, sizeof a->path, "%s", req->path);
 	control_answer_later(mb);
-	if ((rc = monitor_checkpoint_image_start(mon, req->path, 0, checkpoint_answered,
-						 a)))
+	if ((rc = monitor_checkpoint_image_start(mon, req->path, stop, &incr,
+						 checkpoint_answered, a)))
 		free(a);
 	return rc;
 }
@@ -437,10 +458,11 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 			return; /* answered when the image is written */
 	} else if (req->op == CONTROL_RESTORE) {
 		mon->restore_lazy = !!(req->flags & CONTROL_F_LAZY);
-		rc = monitor_restore_image(mon, req->path);
+		rc = monitor_restore_image(mon, req->path,
+					   !!(req->flags & CONTROL_F_PAUSED));
 		mon->restore_lazy = 0;
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
-		rc = control_migration(mon, req->op, req->path);
+		rc = control_migration(mon, req);
 	}
 	if (rc)
 		control_failed(mb, mon, req->name, rc);
@@ -488,7 +510,7 @@ void monitor_construct(struct env *env, void *arg)
 			"the node's thread",
 			strerror(-rc));
 	if (mon->cfg.restore_image[0]) {
-		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image))) {
+		if ((rc = monitor_restore_image(mon, mon->cfg.restore_image, 0))) {
 			parent_exit(env->parent, 2);
 			return;
 		}

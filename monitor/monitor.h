@@ -86,6 +86,13 @@ struct monitor {
 	uint64_t log_lines;	/* LOG lines the target wrote (log_rom_proxy.c) */
 	int restore_lazy;	/* the next image restore is lazy (lazy_fill.h) */
 	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
+	struct mon_incr *incr;	/* dirty tracking between checkpoints (dirty_pages.c) */
+	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start
+	 * on the THAW that commits it (restore_image.c) */
+	unsigned nheld;
+	struct {
+		uint64_t nr, rip, rsp;
+	} held[MON_MAX_THREADS];
 	/* signals drained from the source at the last checkpoint (re-submitted
 	 * on resume and after a restore; see docs/cr.md) */
 	unsigned npending;

@@ -21,6 +21,7 @@
 
 #include <capsule/control.h>
 #include "image/image.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
 #include "monitor/restore.h"
@@ -106,13 +107,6 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 	static const uint8_t none[IMAGE_HASH_SIZE];
 	int rc;
 
-	if (im->flags & IMAGE_F_INCREMENTAL) {
-		snprintf(err, n,
-			 "an incremental image (parent %llu): only full images can be "
-			 "restored",
-			 (unsigned long long)im->parent_id);
-		return -ENOTSUP;
-	}
 	if (!im->component.binary[0] || !im->component.ram_quota ||
 	    !im->component.cap_quota) {
 		snprintf(err, n, "the component record names no binary or quota");
@@ -372,11 +366,38 @@ static uint64_t model_bytes(const struct mon_model *model)
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < model->nregions; i++)
-		n += model->region[i].data ? model->region[i].size : 0;
+		n += model->region[i].data || model->region[i].from_src
+			 ? model->region[i].size
+			 : 0;
 	return n;
 }
 
-int monitor_restore_image(struct monitor *mon, const char *path)
+/* The restored threads' start points, for monitor_restore_held_start. */
+static void hold_start(struct monitor *mon, const struct mon_model *model)
+{
+	mon->nheld = 0;
+	for (unsigned i = 0; i < model->nthreads && mon->nheld < MON_MAX_THREADS; i++) {
+		const struct mon_model_thread *mt = &model->thread[i];
+		if (mt->state == TS_INACTIVE || mt->state == TS_DEAD)
+			continue;
+		mon->held[mon->nheld].nr = mt->nr;
+		mon->held[mon->nheld].rip = mt->regs.rip;
+		mon->held[mon->nheld++].rsp = mt->regs.rsp;
+	}
+	mon->frozen = 1;
+}
+
+void monitor_restore_held_start(struct monitor *mon)
+{
+	for (unsigned i = 0; i < mon->nheld; i++)
+		for (int k = 0; k < MON_MAX_THREADS; k++)
+			if (mon->thread[k].used && mon->thread[k].nr == mon->held[i].nr)
+				cpu_start(mon->cpu, mon->thread[k].cap, mon->held[i].rip,
+					  mon->held[i].rsp);
+	mon->nheld = 0;
+}
+
+int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
@@ -398,9 +419,11 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 	monitor_progress(mon, "reading %s", path);
 	/* streamed: the memory stays in the file until it is written into
 	 * the new dataspaces; a lazy restore keeps it in memory instead, as
-	 * the source its pages are filled from after the commit */
-	if ((rc = image_read_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM, &im,
-				   err, sizeof err)) ||
+	 * the source its pages are filled from after the commit; an
+	 * incremental image brings its chain (image/chain.c), merged into one
+	 * full model in memory */
+	if ((rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
+					 &im, err, sizeof err)) ||
 	    (rc = image_admit(im, err, sizeof err)) ||
 	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
@@ -468,7 +491,10 @@ int monitor_restore_image(struct monitor *mon, const char *path)
 		model = NULL;
 		goto out;
 	}
-	monitor_restore_start(mon, model);
+	if (paused)
+		hold_start(mon, model);
+	else
+		monitor_restore_start(mon, model);
 	goto out;
 fail:
 	lazy_fill_free(mon);

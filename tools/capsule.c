@@ -130,12 +130,44 @@ static const struct cli_cmd commands[] = {
 	     "threads, memory and capabilities to IMAGE and lets it run on.  The\n"
 	     "image is written under a temporary name and renamed when complete;\n"
 	     "an existing IMAGE is kept unless --force is given.  Ctrl-C cancels:\n"
-	     "the component runs on and no file is left.",
-     .example = "  capsule checkpoint --node /tmp/a.sock counter -o counter.img",
+	     "the component runs on and no file is left.  From then on the pages\n"
+	     "it writes are tracked: --parent names that image, and only the pages\n"
+	     "written since go into the new one (restore follows the chain).\n"
+	     "--stop ends the component once its image is written; the default,\n"
+	     "--leave-running, lets it go on.",
+     .example = "  capsule checkpoint --node /tmp/a.sock counter -o base.img\n"
+		"  capsule checkpoint --node /tmp/a.sock counter --parent base.img -o "
+		"d1.img",
      .opts = {OPT_NODE,
 	      {"--output", "-o", "IMAGE", "the image file to write", CLI_REQUIRED},
-	      {"--force", "-f", NULL, "replace IMAGE if it exists"}},
+	      {"--force", "-f", NULL, "replace IMAGE if it exists"},
+	      {"--parent", NULL, "IMAGE",
+	       "an incremental image: the pages written since IMAGE"},
+	      {"--stop", NULL, NULL, "end the component once its image is written"},
+	      {"--leave-running", NULL, NULL, "let it run on (the default)"}},
      .run = control_checkpoint_cli},
+    {.name = "resume",
+     .args = "NAME",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "start a component a migration left paused",
+     .text = "A migration whose source vanished after the destination had\n"
+	     "restored the component leaves it paused there (it cannot know\n"
+	     "whether the source still runs it).  Resume it once you know the\n"
+	     "source does not; discard ends it instead.",
+     .example = "  capsule resume --node /tmp/b.sock counter",
+     .opts = {OPT_NODE},
+     .run = control_held_cli},
+    {.name = "discard",
+     .args = "NAME",
+     .min_pos = 1,
+     .max_pos = 1,
+     .summary = "end a component a migration left paused",
+     .text = "Ends the paused copy a failed migration left at this node (see\n"
+	     "resume).",
+     .example = "  capsule discard --node /tmp/b.sock counter",
+     .opts = {OPT_NODE},
+     .run = control_held_cli},
     {.name = "restore",
      .args = "IMAGE [NAME]",
      .min_pos = 1,

@@ -66,5 +66,7 @@ int control_lines(const char *cmd, const char *sock, const char *request,
 int control_checkpoint_cli(const struct cli_args *a);
 int control_restore_cli(const struct cli_args *a);
 int control_migrate_cli(const struct cli_args *a);
+/* resume|discard NAME: a copy a migration left paused */
+int control_held_cli(const struct cli_args *a);
 
 #endif

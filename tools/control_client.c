@@ -307,6 +307,22 @@ int control_restore_cli(const struct cli_args *a)
 	return client_finish(&c);
 }
 
+/* `resume|discard NAME`: start or end a copy a migration left paused. */
+int control_held_cli(const struct cli_args *a)
+{
+	char req[CONTROL_NAME_MAX + 16];
+	struct client c;
+	int rc;
+
+	if (strlen(a->pos[0]) >= CONTROL_NAME_MAX)
+		return cli_usage_error(a->cmd, "%s: not a component name", a->pos[0]);
+	client_init(&c, a, a->pos[0]);
+	snprintf(req, sizeof(req), "%s %s", a->cmd->name, a->pos[0]);
+	if ((rc = client_request(&c, req)))
+		return rc;
+	return client_finish(&c);
+}
+
 /* `migrate NAME --to HOST:PORT [--timeout SECONDS]`: the node does it. */
 int control_migrate_cli(const struct cli_args *a)
 {
@@ -374,15 +390,22 @@ static int client_commit(const char *cmd, const char *tmp, const char *out, int 
 
 int control_checkpoint_cli(const struct cli_args *a)
 {
-	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX], tmp[CONTROL_PATH_MAX];
+	char req[2 * CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX],
+	    tmp[CONTROL_PATH_MAX];
+	char ppath[CONTROL_PATH_MAX] = "";
 	const char *name = a->pos[0], *out = cli_get(a, "--output");
+	const char *parent = cli_get(a, "--parent");
 	struct sigaction sa = {.sa_handler = client_sigint}, old;
 	int force = cli_get(a, "--force") != NULL, rc;
 	struct client c;
 	char *at;
 
 	client_init(&c, a, name);
-	if (client_abs_path(c.cmd, out, 0, path, sizeof(path)))
+	if (cli_get(a, "--stop") && cli_get(a, "--leave-running"))
+		return cli_usage_error(a->cmd, "--stop and --leave-running exclude "
+					       "each other");
+	if (client_abs_path(c.cmd, out, 0, path, sizeof(path)) ||
+	    (parent && client_abs_path(c.cmd, parent, 1, ppath, sizeof(ppath))))
 		return CLI_USAGE;
 	if (!force && !access(path, F_OK)) {
 		fprintf(stderr, "capsule checkpoint: %s exists (--force replaces it)\n",
@@ -394,7 +417,9 @@ int control_checkpoint_cli(const struct cli_args *a)
 		sigaction(SIGINT, &old, NULL);
 		return CLI_FAILED;
 	}
-	snprintf(req, sizeof(req), "checkpoint %s %s", name, tmp);
+	/* the default: leave it running (docs/cr.md, "After a checkpoint") */
+	snprintf(req, sizeof(req), "checkpoint %s %s%s%s%s", name, tmp,
+		 ppath[0] ? " parent=" : "", ppath, cli_get(a, "--stop") ? " stop" : "");
 	rc = client_request(&c, req);
 	sigaction(SIGINT, &old, NULL);
 	if (rc || c.failed || c.cancel) {

@@ -1,7 +1,8 @@
 /*
  * The control protocol's request line (tools/control_server.c): "ps",
- * "status NAME", "checkpoint NAME PATH" or "restore [--lazy] PATH [NAME]",
- * split at spaces, into
+ * "status NAME", "checkpoint NAME PATH [parent=PATH] [stop|leave-running]",
+ * "restore [--lazy] PATH [NAME]", "resume NAME" or "discard NAME", split
+ * at spaces, into
  * a struct control_request.  For "restore PATH" without NAME the target
  * is the component named in the image's header.  Kept apart from the
  * socket server so that it can be tested and fuzzed on its own.
@@ -42,6 +43,28 @@ int control_image_target(const char *path, char *name, char *err, size_t size)
 	return 0;
 }
 
+/* The options after "checkpoint NAME PATH": "parent=ABSPATH" (an
+ * incremental image), "stop" or "leave-running" (the default).  0 or -1. */
+static int checkpoint_options(char *save, struct control_request *req, char *err,
+			      size_t size)
+{
+	for (char *o; (o = strtok_r(NULL, " ", &save));) {
+		if (!strncmp(o, "parent=", 7) && o[7] == '/' &&
+		    strlen(o + 7) < CONTROL_PATH_MAX && !req->parent[0]) {
+			snprintf(req->parent, sizeof(req->parent), "%s", o + 7);
+		} else if (!strcmp(o, "stop")) {
+			req->flags |= CONTROL_F_STOP;
+		} else if (strcmp(o, "leave-running")) {
+			snprintf(err, size,
+				 "error: checkpoint: '%.64s' is not parent=ABSPATH, stop "
+				 "or leave-running",
+				 o);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int control_parse(char *line, struct control_request *req, char *err, size_t size)
 {
 	char *save, *cmd = strtok_r(line, " ", &save);
@@ -54,7 +77,8 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 		a = strtok_r(NULL, " ", &save);
 	}
 	b = strtok_r(NULL, " ", &save);
-	extra = strtok_r(NULL, " ", &save);
+	/* a checkpoint's options follow (checkpoint_options) */
+	extra = cmd && !strcmp(cmd, "checkpoint") ? NULL : strtok_r(NULL, " ", &save);
 	if (!cmd) {
 		snprintf(err, size, "error: empty request");
 		return -1;
@@ -69,12 +93,21 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 		snprintf(req->name, sizeof(req->name), "%s", a);
 		return 0;
 	}
+	if ((!strcmp(cmd, "resume") || !strcmp(cmd, "discard")) && a && !b &&
+	    strlen(a) < CONTROL_NAME_MAX) {
+		/* a target left paused by a migration: start it / end it */
+		req->op = cmd[0] == 'r' ? CONTROL_THAW : CONTROL_RELEASE;
+		snprintf(req->name, sizeof(req->name), "%s", a);
+		snprintf(req->path, sizeof(req->path), "-");
+		return 0;
+	}
 	if (!strcmp(cmd, "checkpoint") || !strcmp(cmd, "restore")) {
 		int ckpt = cmd[0] == 'c';
 		char *name = ckpt ? a : b, *path = ckpt ? b : a;
 		if ((!name && ckpt) || !path || extra) {
 			snprintf(err, size, "error: usage: %s",
-				 ckpt ? "checkpoint NAME PATH"
+				 ckpt ? "checkpoint NAME PATH [parent=PATH] "
+					"[stop|leave-running]"
 				      : "restore [--lazy] PATH [NAME]");
 			return -1;
 		}
@@ -84,8 +117,10 @@ int control_parse(char *line, struct control_request *req, char *err, size_t siz
 				 "error: %.64s: the image path must be absolute", path);
 			return -1;
 		}
+		if (ckpt && checkpoint_options(save, req, err, size))
+			return -1;
 		req->op = ckpt ? CONTROL_CHECKPOINT : CONTROL_RESTORE;
-		req->flags = flags;
+		req->flags |= flags;
 		snprintf(req->path, sizeof(req->path), "%s", path);
 		if (!name)
 			return control_image_target(path, req->name, err, size);

@@ -169,6 +169,14 @@ static void print_header(struct out *o, const char *path, const struct image_mod
 	e_u64(o, "created_ns", m->created_ns);
 	e_str(o, "node", m->node, sizeof(m->node));
 	close_(o, '}');
+	if (m->flags & IMAGE_F_INCREMENTAL) { /* which file it builds on */
+		open_(o, "parent", '{', 0);
+		e_hex(o, "id", m->parent.id);
+		e_bytes(o, "xxh3_128", m->parent.hash, sizeof(m->parent.hash));
+		e_u64(o, "depth", m->parent.depth);
+		e_str(o, "path", m->parent.path, sizeof(m->parent.path));
+		close_(o, '}');
+	}
 
 	const struct image_component *c = &m->component;
 	open_(o, "component", '{', 0);

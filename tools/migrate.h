@@ -1,49 +1,70 @@
 /*
- * `capsule migrate` between two nodes (stop-and-copy), over the
+ * `capsule migrate` between two nodes, pre-copy with a commit, over the
  * transport (transport/transport.h).  docs/migration.md has the protocol
  * and what each failure leaves behind.
  *
- * The client's stream: one request message "capsule-migrate 1
- * deadline_ms=N", then the image file's bytes as messages, the last one
- * FINAL: the messages after the first, written to a file, are the image
- * (capsule inspect decodes it).  The server's stream: one FINAL message,
- * the destination's answer ("ok NAME restored" or "error: ...").
+ * The client's stream: the request "capsule-migrate 2 deadline_ms=N";
+ * per image the line "image NAME BYTES" and then the image file's BYTES
+ * as messages (NAME: round-1.img, the full image taken while the target
+ * runs, round-N.img the pages written since round N-1, final.img the
+ * last pages with the target stopped); then, after the server's
+ * "ready", "commit" or "abort" (FINAL).  Written to files under their
+ * names, the images are a chain `capsule inspect` decodes one by one and
+ * `capsule restore` restores from final.img.  The server's stream:
+ * "ready NAME" once the target is restored, verified and paused there
+ * (or a FINAL "error: ..."), then after the commit a FINAL "ok NAME
+ * started" (or "error: ...").
  */
 #ifndef TOOLS_MIGRATE_H
 #define TOOLS_MIGRATE_H
 
+#include <stdint.h>
+
 #include "tools/control.h"
 #include "transport/transport.h"
 
-#define MIGRATE_HEADER	   "capsule-migrate 1 deadline_ms="
+#define MIGRATE_HEADER	   "capsule-migrate 2 deadline_ms="
 #define MIGRATE_TIMEOUT_MS 30000 /* default deadline (capsule migrate --timeout) */
-/* The source waits this much past the deadline for the answer: the
+/* The source waits this much past the deadline for an answer: the
  * destination answers by its deadline, which begins before ours. */
 #define MIGRATE_GRACE_MS 2000
-/* The largest image a destination takes. */
+/* The largest image a destination takes, and the most rounds. */
 #define MIGRATE_IMAGE_MAX (4ull << 30)
+#define MIGRATE_ROUNDS	  8 /* pre-copy rounds at most, the first one full */
+/* A round that brings at most this many pages is the last one before
+ * the stop: the final copy then pauses the target for about as long. */
+#define MIGRATE_SMALL_PAGES 1024
+/* Pre-copy stops after this share of the deadline, in percent. */
+#define MIGRATE_ROUND_SHARE 50
+
+/* "migrate: phase NAME" on stderr (the node's log) as this node enters a
+ * phase (handshake, round-N, final, commit, postcopy, done; docs/
+ * migration.md), for people and for fault-injection tests
+ * (tools/migrate_phase.c, with its test hook). */
+void migrate_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Source (the control thread of `capsule node --key`): shake hands with
- * `to`, freeze target `name` into a spool file, send it, and on the
- * destination's "ok" release the target here; on any failure before
- * that, resume it here.  Every line goes to fn; the last starts with
- * "ok" (with the figures) or "error: ".  key NULL: the node has none.
+ * `to`, send pre-copy rounds while target `name` runs, stop it and send
+ * the last pages, and on the destination's "ready" end it here and
+ * commit; on any failure before that, resume it here.  Every line goes
+ * to fn; the last starts with "ok" (with the figures) or "error: ".
+ * key NULL: the node has none.
  */
 void migrate_send(const struct transport_key *key, const char *name, const char *to,
 		  int deadline_ms, control_line_fn fn, void *arg);
 
-/* A new spool file (TMPDIR or /tmp, mode 0600) named into path: its
- * fd, or -1 (errno). */
-int migrate_spool(char *path, size_t size);
+/* A new spool directory (TMPDIR or /tmp, mode 0700) named into path:
+ * 0, or -1 (errno). */
+int migrate_spool_dir(char *path, size_t size);
+/* Remove the spool directory and the images in it. */
+void migrate_spool_remove(const char *dir);
+/* "round-N.img" / "final.img" (N = 1..MIGRATE_ROUNDS): 1 if name is one. */
+int migrate_image_name_ok(const char *name);
 
 /* Destination (the listener's handler, `capsule node --listen`):
- * receive the image into a spool file, restore it into this node's
- * monitor of the image's name, answer. */
+ * receive the images, restore the chain paused in this node's monitor
+ * of the image's name, answer "ready", start it on the commit. */
 void migrate_receive(struct transport_conn *c, void *arg);
-
-/* Log "migrate: phase NAME" as this node enters a phase (handshake,
- * round-N, final, commit, postcopy, done); tools/migrate_phase.c. */
-void migrate_phase(const char *name);
 
 #endif

@@ -10,23 +10,32 @@
  * it logged phase NAME, so that a kill or a cut lands inside the phase
  * and not after it.  The line "... phase NAME (held N ms)" says so.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "tools/migrate.h"
 
-void migrate_phase(const char *name)
+void migrate_phase(const char *fmt, ...)
 {
 	const char *v = getenv("CAPSULE_TEST_MIGRATE_HOLD");
 	const char *colon = v ? strchr(v, ':') : NULL;
-	size_t n = strlen(name);
+	char name[64];
+	va_list ap;
+	size_t n;
 	long ms = 0;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof name, fmt, ap);
+	va_end(ap);
+	n = strlen(name);
 
 	if (colon && (size_t)(colon - v) == n && !strncmp(v, name, n))
 		ms = strtol(colon + 1, NULL, 10);
 	if (ms <= 0 || ms > 600000) {
 		fprintf(stderr, "capsule node: migrate: phase %s\n", name);
+		fflush(stderr);
 		return;
 	}
 	fprintf(stderr, "capsule node: migrate: phase %s (held %ld ms)\n", name, ms);

@@ -1,23 +1,34 @@
 /*
  * The destination of a migration, on the listener thread of `capsule
- * node --listen HOST:PORT --key FILE`: read the request line, receive
- * the image into a spool file up to the FINAL message (a tampered or
- * cut stream never reaches the monitor), restore it through this
- * node's monitor named in the image (as `capsule restore`, which
- * verifies before its commit), answer in one message.
+ * node --listen HOST:PORT --key FILE` (docs/migration.md): receive the
+ * images into a spool directory (a tampered or cut stream never reaches
+ * the monitor), restore the chain from final.img through this node's
+ * monitor named in it, verified and kept paused, answer "ready", and
+ * start it only on the source's "commit".
  *
  * The deadline runs from the start of our handshake, before the
  * source's clock starts: a restore is not begun past it, and one that
- * finished past it is undone (frozen and released again), since the
- * source has given up and resumed its copy by then.
+ * finished past it is undone, since the source has given up and resumed
+ * its copy by then.  After "ready" nothing is undone by guesswork: on
+ * "abort" the paused copy is ended, on "commit" started, and if the
+ * connection ends without either it stays paused with a report (the
+ * source may have ended its copy on our "ready").
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "tools/migrate.h"
+
+struct dest {
+	struct transport_conn *c;
+	char dir[256], name[CONTROL_NAME_MAX], final[512];
+	int deadline_ms;
+	char *buf; /* TRANSPORT_MSG_MAX + 1 */
+};
 
 /* Test hooks of tests/migrate/loopback.sh, read from the environment of
  * the destination node.  This one: stall this long after the
@@ -35,131 +46,217 @@ static void migrate_test_stall(const char *peer)
 	usleep((useconds_t)ms * 1000);
 }
 
-/* The test hook that shows the stream is the image: keep a copy of
- * what arrived (a hard link to the spool file) at this path. */
-static void migrate_test_keep(const char *spool)
+/* The test hook that shows the stream is a chain of images: keep a copy
+ * of each one that arrived (hard links) in this directory. */
+static void migrate_test_keep(const struct dest *d, const char *file)
 {
-	const char *path = getenv("CAPSULE_TEST_MIGRATE_KEEP");
+	const char *dir = getenv("CAPSULE_TEST_MIGRATE_KEEP");
+	char from[512], to[512];
 
-	if (path && path[0] && link(spool, path))
-		fprintf(stderr, "capsule node: test: cannot keep the image as %s: %s\n",
-			path, strerror(errno));
+	if (!dir || !dir[0])
+		return;
+	snprintf(from, sizeof from, "%s/%s", d->dir, file);
+	snprintf(to, sizeof to, "%s/%s", dir, file);
+	unlink(to);
+	if (link(from, to))
+		fprintf(stderr, "capsule node: test: cannot keep %s: %s\n", to,
+			strerror(errno));
 }
 
-/* The request line: 0 with *deadline_ms, or -1 with err. */
-static int migrate_request(struct transport_conn *c, int *deadline_ms, char *err,
-			   size_t size)
+/* The request line: 0 with d->deadline_ms, or -1 with err. */
+static int migrate_request(struct dest *d, char *err, size_t size)
 {
-	char buf[TRANSPORT_MSG_MAX + 1];
 	size_t len;
 	char *end;
 	long v;
 
-	if (stream_recv(&c->rx, buf, &len, err, size))
+	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 		return -1;
-	buf[len] = 0;
-	if (c->rx.final || strncmp(buf, MIGRATE_HEADER, strlen(MIGRATE_HEADER))) {
+	d->buf[len] = 0;
+	if (d->c->rx.final || strncmp(d->buf, MIGRATE_HEADER, strlen(MIGRATE_HEADER))) {
 		snprintf(err, size, "not a migration request");
 		return -1;
 	}
-	v = strtol(buf + strlen(MIGRATE_HEADER), &end, 10);
+	v = strtol(d->buf + strlen(MIGRATE_HEADER), &end, 10);
 	if (*end || v < 100 || v > 3600 * 1000) {
 		snprintf(err, size, "a bad deadline in the request");
 		return -1;
 	}
-	*deadline_ms = (int)v;
+	d->deadline_ms = (int)v;
 	return 0;
 }
 
-/* A restore that finished past the deadline: end it again. */
-static void migrate_undo(const char *name, const char *spool)
+/* "image NAME BYTES" (the one expected next) and its bytes into the
+ * spool directory.  0, 1 after final.img, or -1 with err. */
+static int receive_image(struct dest *d, int round, char *err, size_t size)
 {
-	struct control_request req = {.op = CONTROL_FREEZE};
-	char last[CONTROL_LINE_MAX];
+	char file[64], want[32], path[512];
+	unsigned long long bytes;
+	size_t len;
+	int fd, rc = -1;
 
-	snprintf(req.name, sizeof req.name, "%s", name);
-	snprintf(req.path, sizeof req.path, "%s", spool);
-	if (!control_call_final(&req, last, sizeof last)) {
-		req.op = CONTROL_RELEASE;
-		if (!control_call_final(&req, last, sizeof last))
-			return;
+	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+		return -1;
+	d->buf[len] = 0;
+	snprintf(want, sizeof want, "round-%d.img", round);
+	if (d->c->rx.final || sscanf(d->buf, "image %63s %llu", file, &bytes) != 2 ||
+	    !migrate_image_name_ok(file) || (strcmp(file, want) && round == 1) ||
+	    (strcmp(file, want) && strcmp(file, "final.img")) ||
+	    bytes > MIGRATE_IMAGE_MAX) {
+		snprintf(err, size, "not the next image of a migration");
+		return -1;
 	}
-	fprintf(stderr,
-		"capsule node: %s restored too late and could not be undone: %s\n", name,
-		last);
+	if (strcmp(file, "final.img"))
+		migrate_phase("round-%d", round);
+	else
+		migrate_phase("final");
+	snprintf(path, sizeof path, "%s/%s", d->dir, file);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (bytes) {
+		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+			goto out;
+		if (len > bytes || d->c->rx.final ||
+		    write(fd, d->buf, len) != (ssize_t)len) {
+			snprintf(err, size, "%s: a bad or unwritable image message",
+				 file);
+			goto out;
+		}
+		bytes -= len;
+	}
+	migrate_test_keep(d, file);
+	rc = strcmp(file, "final.img") ? 0 : 1;
+	if (rc)
+		snprintf(d->final, sizeof d->final, "%s", path);
+out:
+	close(fd);
+	return rc;
 }
 
-/* Receive and restore: 0 with "ok ..." in ans, or -1 with the reason. */
-static int migrate_restore(struct transport_conn *c, const char *spool, int fd,
-			   char *name, char *ans, size_t size)
+/* A step at the monitor of d->name; 0 if it answered "ok". */
+static int dest_step(struct dest *d, enum control_op op, unsigned flags, char *last,
+		     size_t size)
 {
-	struct control_request req = {.op = CONTROL_RESTORE};
-	char err[512];
-	int deadline_ms;
+	struct control_request req = {.op = op, .flags = flags};
 
-	if (migrate_request(c, &deadline_ms, err, sizeof err)) {
-		snprintf(ans, size, "error: %.400s", err);
-		return -1;
+	snprintf(req.name, sizeof req.name, "%s", d->name);
+	snprintf(req.path, sizeof req.path, "%s", d->final);
+	return control_call_final(&req, last, size);
+}
+
+/* Receive the chain and restore it paused: 0, or -1 with the answer
+ * ("error: ...") in ans. */
+static int migrate_restore(struct dest *d, char *ans, size_t size)
+{
+	char err[512], last[CONTROL_LINE_MAX];
+	int rc = 0;
+
+	if (migrate_request(d, err, sizeof err))
+		goto fail;
+	for (int round = 1; rc == 0 && round <= MIGRATE_ROUNDS + 1; round++)
+		if ((rc = receive_image(d, round, err, sizeof err)) < 0)
+			goto fail;
+	if (rc != 1) {
+		snprintf(err, sizeof err, "no final image");
+		goto fail;
 	}
-	migrate_phase("final");
-	if (stream_recv_file(&c->rx, fd, MIGRATE_IMAGE_MAX, err, sizeof err)) {
-		snprintf(ans, size, "error: %.400s", err);
-		return -1;
-	}
-	migrate_test_keep(spool);
-	if (transport_now_ms() > c->start_ms + (uint64_t)deadline_ms) {
+	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		snprintf(ans, size, "error: the image came after the deadline (%d ms)",
-			 deadline_ms);
+			 d->deadline_ms);
 		return -1;
 	}
-	if (control_image_target(spool, name, err, sizeof err)) {
+	if (control_image_target(d->final, d->name, err, sizeof err)) {
 		snprintf(ans, size, "%.400s", err);
 		return -1;
 	}
-	snprintf(req.name, sizeof req.name, "%s", name);
-	snprintf(req.path, sizeof req.path, "%s", spool);
-	migrate_phase("commit");
-	if (control_call_final(&req, ans, size))
+	if (dest_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED, ans, size))
 		return -1;
-	if (transport_now_ms() > c->start_ms + (uint64_t)deadline_ms) {
-		migrate_undo(name, spool);
+	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
+		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
 		snprintf(ans, size,
-			 "error: %s: restored after the deadline (%d ms); undone", name,
-			 deadline_ms);
+			 "error: %s: restored after the deadline (%d ms); undone",
+			 d->name, d->deadline_ms);
 		return -1;
 	}
-	snprintf(ans, size, "ok %s restored", name);
+	snprintf(ans, size, "ready %s", d->name);
 	return 0;
+fail:
+	snprintf(ans, size, "error: %.400s", err);
+	return -1;
+}
+
+/* After "ready": the source's commit or abort, by the deadline. */
+static void await_commit(struct dest *d)
+{
+	uint64_t end = d->c->start_ms + d->deadline_ms + MIGRATE_GRACE_MS,
+		 now = transport_now_ms();
+	char err[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], ok[CONTROL_LINE_MAX];
+	size_t len = 0;
+
+	address_set_timeout(d->c->fd, now < end ? (int)(end - now) : 1);
+	if (!stream_recv(&d->c->rx, d->buf, &len, err, sizeof err)) {
+		d->buf[len] = 0;
+		snprintf(err, sizeof err, "'%.40s' instead of commit or abort", d->buf);
+	}
+	if (len == 6 && !memcmp(d->buf, "commit", 6) && d->c->rx.final) {
+		migrate_phase("commit");
+		if (dest_step(d, CONTROL_THAW, 0, last, sizeof last))
+			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s",
+				 d->name, last);
+		else
+			snprintf(ok, sizeof ok, "ok %s started", d->name);
+		fprintf(stderr, "capsule node: migration from %s: %s\n", d->c->peer, ok);
+		stream_send(&d->c->tx, ok, strlen(ok), 1, err, sizeof err);
+		migrate_phase("done");
+		return;
+	}
+	if (len == 5 && !memcmp(d->buf, "abort", 5)) {
+		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
+		fprintf(stderr,
+			"capsule node: migration from %s: aborted by the source: %s "
+			"ended here\n",
+			d->c->peer, d->name);
+		return;
+	}
+	fprintf(stderr,
+		"capsule node: migration from %s: no commit (%s): %s is kept paused "
+		"here, since the source may have ended its copy; if it does not run "
+		"there, `capsule resume --node SOCK %s` starts it here, else `capsule "
+		"discard --node SOCK %s` ends it\n",
+		d->c->peer, err, d->name, d->name, d->name);
 }
 
 void migrate_receive(struct transport_conn *c, void *arg)
 {
-	char spool[256], name[CONTROL_NAME_MAX] = "", ans[CONTROL_LINE_MAX];
-	char err[TRANSPORT_ERR_MAX];
-	int fd, rc;
+	struct dest d = {.c = c, .buf = malloc(TRANSPORT_MSG_MAX + 1)};
+	char ans[CONTROL_LINE_MAX], err[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX];
+	int rc = -1;
 
+	(void)arg;
 	migrate_phase("handshake");
 	migrate_test_stall(c->peer);
-	fd = migrate_spool(spool, sizeof spool);
-	if (fd < 0) {
-		snprintf(ans, sizeof ans, "error: no spool file in %s: %s", spool,
+	if (!d.buf)
+		snprintf(ans, sizeof ans, "error: out of memory");
+	else if (migrate_spool_dir(d.dir, sizeof d.dir))
+		snprintf(ans, sizeof ans, "error: no spool directory %s: %s", d.dir,
 			 strerror(errno));
-		rc = -1;
-	} else {
-		rc = migrate_restore(c, spool, fd, name, ans, sizeof ans);
-		close(fd);
-	}
+	else
+		rc = migrate_restore(&d, ans, sizeof ans);
 	fprintf(stderr, "capsule node: migration from %s: %s (%llu bytes received)\n",
 		c->peer, ans, (unsigned long long)c->rx.plain);
-	if (stream_send(&c->tx, ans, strlen(ans), 1, err, sizeof err) && !rc) {
-		/* the source cannot learn that it runs here: it resumes its copy */
+	if (stream_send(&c->tx, ans, strlen(ans), rc != 0, err, sizeof err) && !rc) {
+		/* the source cannot learn that it is ready here: it resumes */
 		fprintf(stderr,
 			"capsule node: migration from %s: the answer was lost (%s): "
 			"%s undone\n",
-			c->peer, err, name);
-		migrate_undo(name, spool);
-	} else if (!rc)
-		migrate_phase("done");
-	if (fd >= 0)
-		unlink(spool);
+			c->peer, err, d.name);
+		dest_step(&d, CONTROL_RELEASE, 0, last, sizeof last);
+	} else if (!rc) {
+		await_commit(&d);
+	}
+	if (d.dir[0])
+		migrate_spool_remove(d.dir);
+	free(d.buf);
 }

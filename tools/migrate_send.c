@@ -1,20 +1,20 @@
 /*
- * The source of a migration (stop-and-copy), on the control thread of
- * `capsule node --key FILE`:
+ * The source of a migration (pre-copy with a commit), on the control
+ * thread of `capsule node --key FILE` (docs/migration.md):
  *
- *   1. connect to the destination and shake hands: a wrong key or an
- *      unreachable peer is refused before the target is touched;
- *   2. freeze: the monitor checkpoints the target into a spool file and
- *      keeps it paused (CONTROL_FREEZE);
- *   3. send the request line and the spool file;
- *   4. wait for the answer, until the deadline plus a grace;
- *   5. "ok": release the target here (CONTROL_RELEASE), it runs at the
- *      destination; anything else (a refusal, a dropped connection, no
- *      answer in time): resume it here (CONTROL_THAW).
- *
- * The destination starts the target only if it can answer by its own
- * deadline, which begins before ours (docs/migration.md): so when we
- * give up waiting, it has not started it.
+ *   1. handshake: a wrong key or an unreachable peer is refused before
+ *      the target is touched;
+ *   2. round-N: checkpoint the running target into round-N.img (round 1
+ *      full, then the pages written since the round before) and send it,
+ *      until a round is small, the rounds or half the deadline are used
+ *      up, or the rounds stop shrinking;
+ *   3. final: freeze (the target stays paused here) into final.img, the
+ *      pages written since the last round, and send it;
+ *   4. wait for "ready" (restored, verified, paused there);
+ *   5. commit: end the target here, send "commit", wait for "ok ...
+ *      started".  Anything else before 5 (a refusal, a cut connection,
+ *      no answer in time): send "abort" if we still can and resume the
+ *      target here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,40 +22,179 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include "image/image.h"
 #include "tools/migrate.h"
 
-int migrate_spool(char *path, size_t size)
-{
-	const char *dir = getenv("TMPDIR");
-	int fd;
+struct mig {
+	const char *name, *to;
+	int deadline_ms, rounds, forced;
+	uint64_t start;
+	char dir[256];
+	struct transport_conn c;
+	uint64_t pages[MIGRATE_ROUNDS + 1], bytes[MIGRATE_ROUNDS + 1];
+	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
+};
 
-	if (!dir || dir[0] != '/' || strpbrk(dir, " \t\n"))
-		dir = "/tmp";
-	snprintf(path, size, "%s/capsule-migrate-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	return fd;
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* One step at the target's monitor; 0 if it answered "ok", else -1
  * with its answer in last. */
 static int migrate_step(enum control_op op, const char *name, const char *path,
-			char *last, size_t size)
+			const char *parent, char *last, size_t size)
 {
 	struct control_request req = {.op = op};
 
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", path);
+	snprintf(req.parent, sizeof req.parent, "%s", parent ? parent : "");
 	return control_call_final(&req, last, size);
 }
 
-/* After a failure with the target frozen: resume it, tell why. */
-static void migrate_thaw(const char *name, const char *path, const char *why,
-			 control_line_fn fn, void *arg)
+/* The stats record that ends an image: pages carried, bytes. */
+static int image_figures(const char *path, uint64_t *pages, uint64_t *bytes)
 {
-	char last[CONTROL_LINE_MAX], line[2 * CONTROL_LINE_MAX];
+	struct image_stats st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	int rc = -1;
 
-	if (migrate_step(CONTROL_THAW, name, path, last, sizeof last))
+	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > (off_t)sizeof st &&
+	    pread(fd, &st, sizeof st, sb.st_size - (off_t)sizeof st) == sizeof st) {
+		*pages = st.pages_written;
+		*bytes = (uint64_t)sb.st_size;
+		rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* "image NAME BYTES", then the file's bytes as messages. */
+static int send_image(struct mig *m, const char *file)
+{
+	char path[512], head[128];
+	unsigned char *buf = malloc(TRANSPORT_MSG_MAX);
+	uint64_t left = 0;
+	struct stat sb;
+	int fd, rc = -1;
+
+	snprintf(path, sizeof path, "%s/%s", m->dir, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!buf || fd < 0 || fstat(fd, &sb)) {
+		snprintf(m->err, sizeof m->err, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	left = (uint64_t)sb.st_size;
+	snprintf(head, sizeof head, "image %s %llu", file, (unsigned long long)left);
+	if (stream_send(&m->c.tx, head, strlen(head), 0, m->err, sizeof m->err))
+		goto out;
+	while (left) {
+		size_t n = left < TRANSPORT_MSG_MAX ? (size_t)left : TRANSPORT_MSG_MAX;
+		if (read(fd, buf, n) != (ssize_t)n) {
+			snprintf(m->err, sizeof m->err, "%s: short read", path);
+			goto out;
+		}
+		if (stream_send(&m->c.tx, buf, n, 0, m->err, sizeof m->err))
+			goto out;
+		left -= n;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* Take image `file` (parent: the one before, or none) with op and send
+ * it; its figures into slot k.  0, or -1 with m->err (*taken: the
+ * monitor's step succeeded). */
+static int take_and_send(struct mig *m, enum control_op op, const char *file,
+			 const char *parent, int k, int *taken)
+{
+	char path[512], ppath[512], last[CONTROL_LINE_MAX];
+
+	*taken = 0;
+	snprintf(path, sizeof path, "%s/%s", m->dir, file);
+	snprintf(ppath, sizeof ppath, "%s/%s", m->dir, parent ? parent : "");
+	if (migrate_step(op, m->name, path, parent ? ppath : NULL, last, sizeof last)) {
+		snprintf(m->err, sizeof m->err, "%s", last);
+		return -1;
+	}
+	*taken = 1;
+	if (image_figures(path, &m->pages[k], &m->bytes[k])) {
+		snprintf(m->err, sizeof m->err, "%s: no figures in the image", path);
+		return -1;
+	}
+	return send_image(m, file);
+}
+
+/* Rounds while the target runs.  0, or -1 with m->err (it runs on). */
+static int precopy(struct mig *m)
+{
+	char file[32], prev[32];
+	int taken;
+
+	for (int r = 1; r <= MIGRATE_ROUNDS; r++) {
+		snprintf(file, sizeof file, "round-%d.img", r);
+		migrate_phase("round-%d", r);
+		if (take_and_send(m, CONTROL_CHECKPOINT, file, r > 1 ? prev : NULL, r - 1,
+				  &taken))
+			return -1;
+		m->rounds = r;
+		snprintf(prev, sizeof prev, "%s", file);
+		if (m->forced) { /* the test hook: exactly this many rounds */
+			if (r == m->forced)
+				return 0;
+			continue;
+		}
+		if (m->pages[r - 1] <= MIGRATE_SMALL_PAGES ||
+		    transport_now_ms() - m->start >=
+			(uint64_t)m->deadline_ms * MIGRATE_ROUND_SHARE / 100 ||
+		    (r > 1 && m->pages[r - 1] >= m->pages[r - 2]))
+			return 0;
+	}
+	return 0;
+}
+
+/* Receive one message of the server into buf (room for
+ * TRANSPORT_MSG_MAX + 1), NUL-ended, by the deadline.  0 or -1. */
+static int answer(struct mig *m, char *buf)
+{
+	uint64_t now = transport_now_ms(),
+		 end = m->start + m->deadline_ms + MIGRATE_GRACE_MS;
+	char why[TRANSPORT_ERR_MAX / 2];
+	size_t len;
+
+	if (now >= end) {
+		snprintf(m->err, sizeof m->err, "no answer in time");
+		return -1;
+	}
+	address_set_timeout(m->c.fd, (int)(end - now));
+	if (stream_recv(&m->c.rx, buf, &len, why, sizeof why)) {
+		snprintf(m->err, sizeof m->err, "no answer (%s)", why);
+		return -1;
+	}
+	buf[len] = 0;
+	return 0;
+}
+
+/* Before the commit: tell the destination (if we can), resume here. */
+static void give_up(struct mig *m, const char *why, control_line_fn fn, void *arg)
+{
+	char last[CONTROL_LINE_MAX], line[3 * CONTROL_LINE_MAX], e[64];
+
+	stream_send(&m->c.tx, "abort", 5, 1, e, sizeof e);
+	if (migrate_step(CONTROL_THAW, m->name, "-", NULL, last, sizeof last))
 		snprintf(line, sizeof line, "%s; and it could not be resumed here: %s",
 			 why, last);
 	else
@@ -63,115 +202,158 @@ static void migrate_thaw(const char *name, const char *path, const char *why,
 	fn(line, arg);
 }
 
-/* Send the request line and the image; wait for the answer into ans.
- * 0, or -1 with err. */
-static int migrate_transfer(struct transport_conn *c, int spool, int deadline_ms,
-			    uint64_t start, uint64_t *image, char *ans, size_t *alen,
-			    char *err, size_t size)
+/* "rounds R (pages a+b, bytes a+b), final P pages B bytes" */
+static void figures(const struct mig *m, char *out, size_t size)
 {
-	char head[64], why[TRANSPORT_ERR_MAX / 2];
-	uint64_t now;
+	size_t n = (size_t)snprintf(out, size, "rounds %d (pages", m->rounds);
 
-	snprintf(head, sizeof head, MIGRATE_HEADER "%d", deadline_ms);
-	if (stream_send(&c->tx, head, strlen(head), 0, err, size))
-		return -1;
-	*image = c->tx.plain;
-	if (stream_send_file(&c->tx, spool, err, size))
-		return -1;
-	*image = c->tx.plain - *image;
-	now = transport_now_ms();
-	if (now >= start + deadline_ms + MIGRATE_GRACE_MS) {
-		snprintf(err, size, "no answer in time");
-		return -1;
+	for (int r = 0; r < m->rounds && n < size; r++)
+		n += (size_t)snprintf(out + n, size - n, "%s%llu", r ? "+" : " ",
+				      (unsigned long long)m->pages[r]);
+	for (int r = 0; r < m->rounds && n < size; r++)
+		n += (size_t)snprintf(out + n, size - n, "%s%llu", r ? "+" : ", bytes ",
+				      (unsigned long long)m->bytes[r]);
+	if (n < size)
+		snprintf(out + n, size - n, "), final %llu pages %llu bytes",
+			 (unsigned long long)m->pages[m->rounds],
+			 (unsigned long long)m->bytes[m->rounds]);
+}
+
+/* The target is paused here and the destination said "ready": end it
+ * here, commit, wait for the start.  The last line to fn. */
+static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void *arg)
+{
+	char last[CONTROL_LINE_MAX], line[4 * CONTROL_LINE_MAX], fig[512];
+	char *ans = malloc(TRANSPORT_MSG_MAX + 1);
+	uint64_t image = 0;
+
+	migrate_phase("commit");
+	if (getenv("CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT")) /* loopback.sh: the source */
+		_exit(9); /* dies between the destination's ready and the commit */
+	if (!ans ||
+	    migrate_step(CONTROL_RELEASE, m->name, "-", NULL, last, sizeof last)) {
+		snprintf(line, sizeof line, "error: %s: cannot end it here: %s", m->name,
+			 ans ? last : "out of memory");
+		give_up(m, line, fn, arg);
+		free(ans);
+		return;
 	}
-	address_set_timeout(c->fd, (int)(start + deadline_ms + MIGRATE_GRACE_MS - now));
-	if (stream_recv(&c->rx, ans, alen, why, sizeof why)) {
-		snprintf(err, size, "no answer (%s)", why);
-		return -1;
+	if (stream_send(&m->c.tx, "commit", 6, 1, m->err, sizeof m->err)) {
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here, but the commit did not reach %s (%s): it "
+		    "waits there paused; `capsule resume --node SOCK %s` on %s starts it",
+		    m->name, m->to, m->err, m->name, m->to);
+		fn(line, arg);
+		free(ans);
+		return;
 	}
-	if (!c->rx.final) {
-		snprintf(err, size, "the answer is not one message");
-		return -1;
+	if (answer(m, ans) || strncmp(ans, "ok ", 3)) {
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here and committed, but %s did not confirm the "
+		    "start (%.200s): see its log",
+		    m->name, m->to, m->err[0] ? m->err : ans);
+		fn(line, arg);
+		free(ans);
+		return;
 	}
-	ans[*alen < TRANSPORT_MSG_MAX ? *alen : TRANSPORT_MSG_MAX - 1] = 0;
-	return 0;
+	migrate_phase("done");
+	for (int r = 0; r <= m->rounds; r++)
+		image += m->bytes[r];
+	figures(m, fig, sizeof fig);
+	snprintf(line, sizeof line,
+		 "ok %s migrated to %s: total %.0f ms, paused %.2f ms, %s, image %llu "
+		 "bytes, %llu bytes encrypted",
+		 m->name, m->to, now_ms() - t0, now_ms() - tp, fig,
+		 (unsigned long long)image,
+		 (unsigned long long)(m->c.tx.wire + m->c.rx.wire));
+	fn(line, arg);
+	free(ans);
+}
+
+/* Rounds, the final copy, "ready": the rest is commit()'s. */
+static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
+{
+	char head[64], prev[32], line[3 * CONTROL_LINE_MAX], *ans;
+	const char *v = getenv("CAPSULE_TEST_MIGRATE_ROUNDS");
+	double tp;
+	int taken;
+
+	m->forced = v ? atoi(v) : 0;
+	if (m->forced < 0 || m->forced > MIGRATE_ROUNDS)
+		m->forced = 0;
+	snprintf(head, sizeof head, MIGRATE_HEADER "%d", m->deadline_ms);
+	if (stream_send(&m->c.tx, head, strlen(head), 0, m->err, sizeof m->err) ||
+	    precopy(m)) {
+		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
+			 m->name, m->to, m->err);
+		fn(line, arg);
+		return;
+	}
+	migrate_phase("final");
+	snprintf(prev, sizeof prev, "round-%d.img", m->rounds);
+	tp = now_ms();
+	if (take_and_send(m, CONTROL_FREEZE, "final.img", prev, m->rounds, &taken)) {
+		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to, m->err);
+		if (taken)
+			give_up(m, line, fn, arg);
+		else
+			fn(m->err, arg); /* the monitor resumed it, or there is none */
+		return;
+	}
+	if (!(ans = malloc(TRANSPORT_MSG_MAX + 1)) || answer(m, ans)) {
+		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to,
+			 ans ? m->err : "out of memory");
+		give_up(m, line, fn, arg);
+	} else if (strncmp(ans, "ready ", 6)) {
+		snprintf(line, sizeof line, "error: %s: %s refused it: %.200s", m->name,
+			 m->to, strncmp(ans, "error: ", 7) ? ans : ans + 7);
+		give_up(m, line, fn, arg);
+	} else {
+		commit(m, t0, tp, fn, arg);
+	}
+	free(ans);
 }
 
 void migrate_send(const struct transport_key *key, const char *name, const char *to,
 		  int deadline_ms, control_line_fn fn, void *arg)
 {
-	char err[TRANSPORT_ERR_MAX], path[256], last[CONTROL_LINE_MAX];
-	char why[CONTROL_LINE_MAX + TRANSPORT_ERR_MAX + 128], *ans = NULL;
-	uint64_t t0 = transport_now_ms(), tp, tr, start, image = 0;
-	struct transport_conn c;
-	size_t alen = 0;
-	int fd, spool;
+	struct mig *m = calloc(1, sizeof *m);
+	double t0 = now_ms();
+	char why[CONTROL_LINE_MAX + TRANSPORT_ERR_MAX + 128];
+	int fd;
 
-	if (!key) {
+	if (!m || !key) {
 		snprintf(why, sizeof why,
-			 "error: %s: this node has no key (start it with --key FILE)",
+			 m ? "error: %s: this node has no key (start it with --key FILE)"
+			   : "error: %s: out of memory",
 			 name);
 		fn(why, arg);
+		free(m);
 		return;
 	}
+	*m = (struct mig){.name = name, .to = to, .deadline_ms = deadline_ms};
 	migrate_phase("handshake");
-	fd = address_connect(to, deadline_ms, err, sizeof err);
-	if (fd < 0 || handshake_client(fd, key, &c, err, sizeof err)) {
+	fd = address_connect(to, deadline_ms, m->err, sizeof m->err);
+	if (fd < 0 || handshake_client(fd, key, &m->c, m->err, sizeof m->err)) {
 		snprintf(why, sizeof why, "error: %s: %s: %s (the target runs on here)",
-			 name, to, err);
+			 name, to, m->err);
 		fn(why, arg);
 		if (fd >= 0)
 			close(fd);
+		free(m);
 		return;
 	}
-	start = transport_now_ms();
-	spool = migrate_spool(path, sizeof path);
-	if (spool < 0 || !(ans = malloc(TRANSPORT_MSG_MAX))) {
-		snprintf(why, sizeof why, "error: %s: no spool file in %s: %s", name,
-			 path, strerror(errno));
+	m->start = transport_now_ms();
+	if (migrate_spool_dir(m->dir, sizeof m->dir)) {
+		snprintf(why, sizeof why, "error: %s: no spool directory %s: %s", name,
+			 m->dir, strerror(errno));
 		fn(why, arg);
-		goto out;
+	} else {
+		migrate_run(m, t0, fn, arg);
+		migrate_spool_remove(m->dir);
 	}
-	migrate_phase("final");
-	tp = transport_now_ms();
-	if (migrate_step(CONTROL_FREEZE, name, path, last, sizeof last)) {
-		fn(last, arg); /* the monitor resumed it, or there is none */
-		goto out;
-	}
-	if (migrate_transfer(&c, spool, deadline_ms, start, &image, ans, &alen, err,
-			     sizeof err)) {
-		snprintf(why, sizeof why, "error: %s: %s: %s", name, to, err);
-		migrate_thaw(name, path, why, fn, arg);
-		goto out;
-	}
-	if (strncmp(ans, "ok", 2)) {
-		snprintf(why, sizeof why, "error: %s: %s refused it: %.200s", name, to,
-			 strncmp(ans, "error: ", 7) ? ans : ans + 7);
-		migrate_thaw(name, path, why, fn, arg);
-		goto out;
-	}
-	tr = transport_now_ms();
-	migrate_phase("commit");
-	if (migrate_step(CONTROL_RELEASE, name, path, last, sizeof last)) {
-		snprintf(why, sizeof why,
-			 "error: %s: it runs at %s, but could not be ended here: %s",
-			 name, to, last);
-		fn(why, arg);
-		goto out;
-	}
-	migrate_phase("done");
-	snprintf(why, sizeof why,
-		 "ok %s migrated to %s: total %llu ms, paused %llu ms, image %llu bytes, "
-		 "%llu bytes encrypted",
-		 name, to, (unsigned long long)(transport_now_ms() - t0),
-		 (unsigned long long)(tr - tp), (unsigned long long)image,
-		 (unsigned long long)(c.tx.wire + c.rx.wire));
-	fn(why, arg);
-out:
-	if (spool >= 0) {
-		close(spool);
-		unlink(path);
-	}
-	free(ans);
-	transport_close(&c);
+	transport_close(&m->c);
+	free(m);
 }

@@ -69,13 +69,25 @@ enum control_op {
 	CONTROL_STATUS = 4096,
 };
 
+/* Options of a request (flags). */
+enum control_flags {
+	CONTROL_F_STOP = 1,   /* CHECKPOINT: end the target once its image is written */
+	CONTROL_F_PAUSED = 2, /* RESTORE: keep the restored target paused until a
+				 THAW (start it) or a RELEASE (end it): a migration's
+				 destination waits for the source's commit */
+	CONTROL_F_LAZY = 4,   /* RESTORE ("restore --lazy PATH"): its memory pages
+				 come after the start, on demand and in the background */
+};
+
 struct control_request {
 	enum control_op op;
 	char name[CONTROL_NAME_MAX]; /* the endpoint addressed */
 	char path[CONTROL_PATH_MAX]; /* CHECKPOINT/RESTORE/FREEZE: absolute image path */
 	unsigned flags;		     /* CONTROL_F_* */
+	/* CHECKPOINT/FREEZE: an incremental image of the pages written since
+	 * this image (absolute path; "": a full image) */
+	char parent[CONTROL_PATH_MAX];
 };
-#define CONTROL_F_LAZY 1 /* RESTORE: "restore --lazy PATH": pages after the start */
 
 struct control_mailbox;
 

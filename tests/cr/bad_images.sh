@@ -80,7 +80,8 @@ restore "$tmp/magic.img" "monitor: restore refused:"
 restore "$tmp/missing.img" "monitor: restore refused:"
 
 for d in gate-badge:"names another object" low-kcap:"fixed" ds-badge:"is not the dataspace's" context-owner:"no PD session" \
-	rm-session:"needs one PD, one CPU and one LOG session" incremental:"an incremental image (parent" binary:"binary 'no_such_rom': cannot open it at this node's ROM" \
+	rm-session:"needs one PD, one CPU and one LOG session" incremental:"its parent $tmp/absent-parent.img is missing" \
+	parent-hash:"not the image it was taken against" binary:"binary 'no_such_rom': cannot open it at this node's ROM" \
 	utcb:"restore failed: cannot recreate a thread" cap-map:"restore failed: its checkpoint report does not match its memory"; do
 	name=${d%%:*}
 	"$tmp/forge" "$tmp/good.img" "$tmp/$name.img" "$name" 2>"$tmp/forge.log"

@@ -133,7 +133,7 @@ static int forge_memory(struct image_model *m, const char *defect)
 }
 
 /* 0 if the defect was made. */
-static int forge(struct image_model *m, const char *defect)
+static int forge(struct image_model *m, const char *in, const char *defect)
 {
 	uint64_t id;
 	uint8_t *p;
@@ -448,9 +448,19 @@ static int forge_named(struct image_model *m, const char *defect)
 		m->threads[1].utcb_addr += 0x100000;
 		return 0;
 	}
-	if (!strcmp(defect, "incremental")) { /* pages since a parent not here */
+	if (!strcmp(defect, "incremental") || !strcmp(defect, "parent-hash")) {
+		/* pages since a parent that is not there, or one whose file is
+		 * not the one named (the good image, but its hash altered) */
+		int absent = !strcmp(defect, "incremental");
 		m->flags |= IMAGE_F_INCREMENTAL;
-		m->parent_id = m->image_id ^ 0x5a5a;
+		m->parent_id = absent ? m->image_id ^ 0x5a5a : m->image_id;
+		m->image_id ^= 0xa5a5;
+		m->parent = (struct image_parent){.id = m->parent_id, .depth = 1};
+		snprintf(m->parent.path, sizeof m->parent.path, "%s",
+			 absent ? "absent-parent.img" : "good.img");
+		if (image_file_hash(in, m->parent.hash, NULL, 0))
+			return -1;
+		m->parent.hash[0] ^= absent ? 0 : 1;
 		return 0;
 	}
 	if (!strcmp(defect, "binary")) { /* a binary this node does not have */
@@ -474,7 +484,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forge: %s\n", err);
 		return 1;
 	}
-	if (forge(m, argv[3])) {
+	if (forge(m, argv[1], argv[3])) {
 		fprintf(stderr, "forge: cannot make defect '%s' here\n", argv[3]);
 		rc = 1;
 	} else if (image_write(argv[2], m, NULL, err, sizeof err)) {

@@ -119,7 +119,8 @@ sed 's/name="counter"/name="other"/' examples/empty-node.xml >"$tmp/other.xml"
 start_node W examples/empty-node.xml --listen "127.0.0.1:$pW" --key "$tmp/other.key"
 start_node S "$tmp/other.xml" --listen "127.0.0.1:$pS" --key "$tmp/key"
 start_node U examples/counter-node.xml --listen "127.0.0.1:$pU" --key "$tmp/key"
-CAPSULE_TEST_MIGRATE_KEEP=$tmp/received.img start_node B examples/empty-node.xml \
+mkdir "$tmp/received"
+CAPSULE_TEST_MIGRATE_KEEP=$tmp/received start_node B examples/empty-node.xml \
 	--listen "127.0.0.1:$pB" --key "$tmp/key"
 start_node N examples/empty-node.xml
 CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K examples/empty-node.xml \
@@ -127,7 +128,8 @@ CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K examples/empty-node.xml \
 CAPSULE_TEST_MIGRATE_STALL_MS=3000 start_node T examples/empty-node.xml \
 	--listen "127.0.0.1:$pT" --key "$tmp/key"
 for n in W S U B K T N; do wait_node $n; done
-start_node A examples/counter-node.xml --key "$tmp/key"
+# exactly three pre-copy rounds from A (a small target would need one)
+CAPSULE_TEST_MIGRATE_ROUNDS=3 start_node A examples/counter-node.xml --key "$tmp/key"
 wait_node A
 wait_count "$tmp/A.log" 1 || die "A does not count"
 
@@ -197,7 +199,7 @@ grep -q "error: the image came after the deadline" "$tmp/T.log" && [ -z "$(count
 # 7. A -> B
 "$cap" migrate --node "$tmp/A.sock" counter --to "127.0.0.1:$pB" >"$tmp/ok.out" 2>"$tmp/ok.err" ||
 	die "migrate A -> B: $(cat "$tmp/ok.err")"
-grep -Eq "^ok counter migrated to 127.0.0.1:$pB: total [0-9]+ ms, paused [0-9]+ ms, image [1-9][0-9]* bytes" \
+grep -Eq "^ok counter migrated to 127.0.0.1:$pB: total [0-9]+ ms, paused [0-9.]+ ms, rounds 3 \(pages [0-9]+\+[0-9]+\+[0-9]+, bytes [0-9+]+\), final [0-9]+ pages [0-9]+ bytes, image [1-9][0-9]* bytes" \
 	"$tmp/ok.out" && [ ! -s "$tmp/ok.err" ] || bad "migrate's figures: $(cat "$tmp/ok.out" "$tmp/ok.err")"
 last=$(last_count "$tmp/A.log")
 wait_count "$tmp/B.log" $((last + 4)) || die "B does not count on from $last"
@@ -209,15 +211,56 @@ grep -q "monitor: target released" "$tmp/A.log" || bad "A's monitor did not rele
 contiguous "$(counts "$tmp/A.log"; counts "$tmp/B.log")" &&
 	ok "A -> B: $(cat "$tmp/ok.out"); counts 1..$last on A, $((last + 1))..$(last_count "$tmp/B.log") on B" ||
 	bad "counts lost or repeated between A and B"
-# the decrypted stream B received is the image file: inspect decodes it
+# the decrypted stream B received is a chain of images, round by round:
+# inspect decodes each, and restore would follow final.img's chain
 size=$(sed -n 's/.* image \([0-9]*\) bytes.*/\1/p' "$tmp/ok.out")
-if "$cap" inspect "$tmp/received.img" >"$tmp/inspect.out" 2>&1 &&
-   grep -q "slow_counter" "$tmp/inspect.out" &&
-   [ "$(stat -c %s "$tmp/received.img")" = "$size" ]; then
-	ok "the stream B received is an image: capsule inspect decodes it"
+got=0 kinds=
+for f in round-1 round-2 round-3 final; do
+	"$cap" inspect "$tmp/received/$f.img" >"$tmp/inspect.out" 2>&1 &&
+		grep -q "slow_counter" "$tmp/inspect.out" ||
+		bad "capsule inspect on $f.img: $(head -n 5 "$tmp/inspect.out")"
+	kinds="$kinds $f:$(sed -n 's/^  kind: "\(.*\)"/\1/p' "$tmp/inspect.out" | head -n 1)"
+	got=$((got + $(stat -c %s "$tmp/received/$f.img")))
+done
+grep -q 'path: ".*/round-3.img"' "$tmp/inspect.out" || bad "final.img names no round-3.img"
+[ "$got" = "$size" ] && [ "$kinds" = " round-1:full round-2:incremental round-3:incremental final:incremental" ] &&
+	ok "the stream B received is a chain of images:$kinds, $got bytes" ||
+	bad "received images:$kinds, $got bytes of $size"
+# both sides logged each phase once, in order
+want="handshake round-1 round-2 round-3 final commit done"
+for n in A B; do
+	phases=$(sed -n 's/^migrate: phase //p' "$tmp/$n.log" | tr '\n' ' ')
+	case "$phases" in
+	*"$want ") ok "$n's phases: $want" ;;
+	*) bad "$n's phases: $phases" ;;
+	esac
+done
+# 8. exactly one copy: source C dies after D's "ready", before its commit.
+# D keeps its restored copy paused (it cannot know whether C ended
+# its copy) and says so; `capsule resume` starts it there, from C's last
+# count, none lost or repeated.
+pD=$((base + 7))
+start_node D examples/empty-node.xml --listen "127.0.0.1:$pD" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT=1 start_node C examples/counter-node.xml --key "$tmp/key"
+wait_node D
+wait_node C
+wait_count "$tmp/C.log" 3 || die "C does not count"
+"$cap" migrate --node "$tmp/C.sock" counter --to "127.0.0.1:$pD" >"$tmp/c.out" 2>"$tmp/c.err"
+i=0
+while ! grep -q "no commit" "$tmp/D.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+last=$(last_count "$tmp/C.log")
+sleep 0.5
+if grep -q "no commit (.*): counter is kept paused here" "$tmp/D.log" &&
+   [ -z "$(counts "$tmp/D.log")" ] && ! kill -0 "$pid_C" 2>/dev/null; then
+	ok "source died before its commit: D keeps it paused: $(grep -o 'no commit.*kept paused here' "$tmp/D.log")"
 else
-	bad "capsule inspect on the received stream: $(head -n 5 "$tmp/inspect.out")"
+	bad "source died before its commit: $(tail -n 5 "$tmp/D.log")"
 fi
+"$cap" resume --node "$tmp/D.sock" counter >/dev/null 2>"$tmp/err" || bad "resume: $(cat "$tmp/err")"
+wait_count "$tmp/D.log" $((last + 2)) && [ "$(counts "$tmp/D.log" | head -n 1)" = $((last + 1)) ] &&
+	ok "capsule resume starts it on D from $((last + 1)) (C's last: $last)" ||
+	bad "resume on D: C's last $last, D: $(counts "$tmp/D.log" | tr '\n' ' ')"
+kill -TERM "$pid_D"
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"

@@ -160,6 +160,8 @@ static void incremental_carries_present_pages(void **state)
 	t_model_init(&t);
 	t.m.flags = IMAGE_F_INCREMENTAL;
 	t.m.parent_id = 0xfeedull;
+	t.m.parent = (struct image_parent){.id = 0xfeed, .hash = {1}, .depth = 1};
+	strcpy(t.m.parent.path, "base.img");
 	uint8_t *bits[T_RAM_DS];
 	uint64_t present = 0;
 	for (unsigned i = 0; i < T_RAM_DS; i++) {
@@ -175,6 +177,7 @@ static void incremental_carries_present_pages(void **state)
 	struct image_model *o = write_read(&t.m, &st);
 	assert_int_equal(o->flags, IMAGE_F_INCREMENTAL);
 	assert_int_equal(o->parent_id, 0xfeed);
+	assert_memory_equal(&o->parent, &t.m.parent, sizeof(o->parent));
 	assert_int_equal(st.pages_written, present);
 	assert_int_equal(o->nmemory, 2);
 	for (unsigned k = 0; k < o->nmemory; k++) {

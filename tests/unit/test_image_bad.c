@@ -106,6 +106,11 @@ static void bad_framing_refused(void **state)
 	       b + offsetof(struct image_header, image_id), 8);
 	t_reseal_header(b);
 	refused(b, len, "names itself as its parent");
+	FRESH(); /* incremental, but no parent record says which file it is */
+	set_u32(b + offsetof(struct image_header, flags), IMAGE_F_INCREMENTAL);
+	set_u64(b + offsetof(struct image_header, parent_id), 77);
+	t_reseal_header(b);
+	refused(b, len, "an incremental image without its parent record");
 	FRESH();
 	b[0] ^= 1;
 	refused(b, len, "bad magic");

@@ -1,0 +1,312 @@
+/*
+ * Incremental checkpoints: dirty tracking of the target's RAM
+ * dataspaces between checkpoints and the selection of the pages written
+ * since (monitor/dirty_pages.h).  Tracking is core's (DS_DIRTY_START,
+ * FETCH, STOP on the dataspace caps the monitor holds); a FETCH re-arms
+ * what it reports, so each checkpoint sees what was written since the
+ * one before, and the snapshot and the re-arm happen in the same pause.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+
+#include "monitor/dirty_pages.h"
+#include "monitor/restore.h"
+
+#define PAGE 4096ull
+
+struct incr_ds {
+	uint64_t badge; /* the dataspace's record */
+	cap_t cap;
+	uint64_t pages;
+	uint64_t *bits; /* this checkpoint's fetch (NULL: not fetched yet) */
+};
+
+/* Kept in the monitor between checkpoints. */
+struct mon_incr {
+	/* the base: the last image written with tracking on */
+	uint64_t base_id;
+	uint8_t base_hash[IMAGE_HASH_SIZE];
+	uint32_t base_depth; /* 0: the base is a full image */
+	char base_path[IMAGE_PARENT_PATH];
+	/* the checkpoint under way */
+	int track, incremental;
+	uint64_t image_id, pages_copied, fetch_us, copy_us;
+	struct incr_ds ds[MON_MAX_REGIONS];
+	unsigned nds;
+	/* host views lent to the model (native attachments) */
+	uint64_t live[MON_MAX_REGIONS];
+	unsigned nlive;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static struct mon_incr *incr_of(struct monitor *mon)
+{
+	if (!mon->incr)
+		mon->incr = calloc(1, sizeof *mon->incr);
+	return mon->incr;
+}
+
+static struct incr_ds *ds_find(struct mon_incr *in, uint64_t badge)
+{
+	for (unsigned i = 0; i < in->nds; i++)
+		if (in->ds[i].badge == badge)
+			return &in->ds[i];
+	return NULL;
+}
+
+/* The header's image id of the file at path: 0 or -1 with err. */
+static int header_id(const char *path, uint64_t *id, char *err, size_t n)
+{
+	struct image_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got = fd < 0 ? -1 : read(fd, &h, sizeof h);
+
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)sizeof h || h.magic != IMAGE_MAGIC) {
+		snprintf(err, n, "parent %s: %s", path,
+			 got < 0 ? strerror(errno) : "not a capsule image");
+		return -1;
+	}
+	*id = h.image_id;
+	return 0;
+}
+
+int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
+	       size_t errlen)
+{
+	struct mon_incr *in = incr_of(mon);
+	uint8_t hash[IMAGE_HASH_SIZE];
+	uint64_t id;
+
+	if (!in) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	in->track = req->track || req->parent;
+	in->incremental = 0;
+	in->pages_copied = in->fetch_us = in->copy_us = 0;
+	in->nlive = 0;
+	if (!req->parent)
+		return 0;
+	if (!in->base_id) {
+		snprintf(err, errlen,
+			 "parent %s: no checkpoint of this target was taken with dirty "
+			 "tracking since it started here",
+			 req->parent);
+		return -ENOENT;
+	}
+	if (header_id(req->parent, &id, err, errlen))
+		return -EINVAL;
+	if (id != in->base_id) {
+		snprintf(err, errlen,
+			 "parent %s is image %llu; pages are tracked since this "
+			 "target's last checkpoint, image %llu (%s)",
+			 req->parent, (unsigned long long)id,
+			 (unsigned long long)in->base_id, in->base_path);
+		return -EINVAL;
+	}
+	if (image_file_hash(req->parent, hash, err, errlen))
+		return -EIO;
+	if (memcmp(hash, in->base_hash, sizeof hash)) {
+		snprintf(err, errlen, "parent %s changed since it was written",
+			 req->parent);
+		return -EINVAL;
+	}
+	if (in->base_depth + 1 >= IMAGE_CHAIN_MAX) {
+		snprintf(err, errlen, "parent %s: a chain of %u images is the longest",
+			 req->parent, IMAGE_CHAIN_MAX);
+		return -E2BIG;
+	}
+	snprintf(in->base_path, sizeof in->base_path, "%s", req->parent);
+	in->incremental = 1;
+	return 0;
+}
+
+/* This checkpoint's dirty bitmap of ds d (fetched once: it re-arms). */
+static int fetch(struct incr_ds *d)
+{
+	int64_t n;
+
+	if (d->bits)
+		return 0;
+	if (!(d->bits = calloc((d->pages + 63) / 64 + 1, sizeof *d->bits)))
+		return -ENOMEM;
+	n = ds_dirty_fetch_all(d->cap, d->pages, d->bits);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Track ds from now on (or re-arm it); NULL if core will not (a ROM, no
+ * quota for the bitmap): its regions are then copied whole. */
+static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
+			     uint64_t size)
+{
+	struct incr_ds *d = ds_find(in, badge);
+	uint64_t pages;
+
+	if (d) {
+		free(d->bits);
+		d->bits = NULL;
+		return fetch(d) ? NULL : d;
+	}
+	if (in->nds == MON_MAX_REGIONS || ds_dirty_start(cap, &pages))
+		return NULL;
+	d = &in->ds[in->nds++];
+	*d = (struct incr_ds){.badge = badge, .cap = cap, .pages = pages};
+	(void)size;
+	return d;
+}
+
+static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
+		      struct mon_model_region *mr, const uint8_t *host)
+{
+	uint64_t first = g->off / PAGE, n = g->size / PAGE, k = 0;
+
+	if (!(mr->present = calloc(n / 8 + 8, 1)))
+		return -ENOMEM;
+	for (uint64_t p = 0; p < n; p++) {
+		uint64_t dp = first + p;
+		if (dp < d->pages && ((d->bits[dp / 64] >> (dp % 64)) & 1)) {
+			mr->present[p / 8] |= (uint8_t)(1u << (p % 8));
+			k++;
+		}
+	}
+	if (!(mr->data = calloc(1, g->size)))
+		return -ENOMEM;
+	for (uint64_t p = 0; p < n; p++)
+		if ((mr->present[p / 8] >> (p % 8)) & 1)
+			memcpy(mr->data + p * PAGE, host + p * PAGE, PAGE);
+	in->pages_copied += k;
+	return 0;
+}
+
+int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
+		struct mon_model_region *mr)
+{
+	struct mon_incr *in = mon->incr;
+	struct incr_ds *d;
+	uint64_t host;
+	int rc;
+
+	if (!in || !in->track)
+		return 0;
+	d = ds_find(in, g->ds_badge);
+	if (!in->incremental || !d || g->off % PAGE || g->size % PAGE) {
+		/* a full copy: tracking starts (again) now */
+		if (!d || !d->bits)
+			track(in, ds, g->ds_badge, g->size);
+		return 0;
+	}
+	uint64_t t0 = now_us();
+	if ((rc = fetch(d)))
+		return rc;
+	in->fetch_us += now_us() - t0;
+	if (in->nlive == MON_MAX_REGIONS)
+		return -ENOSPC;
+	if ((rc = pd_attach(mon->env->pd, ds, 0, g->off, g->size, MEM_R, &host)))
+		return rc;
+	in->live[in->nlive++] = host;
+	mr->live = (uint8_t *)(uintptr_t)host;
+	t0 = now_us();
+	rc = copy_dirty(in, d, g, mr, mr->live);
+	in->copy_us += now_us() - t0;
+	return rc;
+}
+
+void incr_image(struct monitor *mon, struct image_model *im)
+{
+	struct mon_incr *in = mon->incr;
+
+	if (!in)
+		return;
+	while (!in->image_id)
+		if (getrandom(&in->image_id, sizeof in->image_id, 0) !=
+		    sizeof in->image_id)
+			in->image_id = (uint64_t)(uintptr_t)in ^ (uint64_t)time(NULL);
+	im->image_id = in->image_id;
+	if (!in->incremental)
+		return;
+	im->flags |= IMAGE_F_INCREMENTAL;
+	im->parent_id = in->base_id;
+	im->parent =
+	    (struct image_parent){.id = in->base_id, .depth = in->base_depth + 1};
+	memcpy(im->parent.hash, in->base_hash, sizeof im->parent.hash);
+	snprintf(im->parent.path, sizeof im->parent.path, "%s", in->base_path);
+}
+
+void incr_drop_live(struct monitor *mon, struct mon_model *model)
+{
+	struct mon_incr *in = mon->incr;
+
+	for (unsigned i = 0; i < model->nregions; i++)
+		model->region[i].live = NULL;
+	for (unsigned i = 0; in && i < in->nlive; i++)
+		pd_detach(mon->env->pd, in->live[i]);
+	if (in)
+		in->nlive = 0;
+}
+
+void incr_end(struct monitor *mon, struct mon_model *model, const char *path, int rc)
+{
+	struct mon_incr *in = mon->incr;
+	char err[300];
+
+	if (!in)
+		return;
+	if (in->incremental)
+		env_log(
+		    mon->env,
+		    "monitor: incremental: %llu pages copied in the pause (dirty bitmaps "
+		    "%llu us, copies %llu us)",
+		    (unsigned long long)in->pages_copied,
+		    (unsigned long long)in->fetch_us, (unsigned long long)in->copy_us);
+	incr_drop_live(mon, model);
+	for (unsigned i = 0; i < in->nds; i++) {
+		free(in->ds[i].bits);
+		in->ds[i].bits = NULL;
+	}
+	if (in->track && !rc && path &&
+	    !image_file_hash(path, in->base_hash, err, sizeof err)) {
+		in->base_depth = in->incremental ? in->base_depth + 1 : 0;
+		in->base_id = in->image_id;
+		snprintf(in->base_path, sizeof in->base_path, "%s", path);
+	} else if (in->track) {
+		/* the pages fetched are re-armed: no image holds them, so
+		 * no later image may build on an earlier one */
+		in->base_id = 0;
+	}
+	in->image_id = 0;
+	in->track = in->incremental = 0;
+}
+
+void incr_forget(struct monitor *mon)
+{
+	struct mon_incr *in = mon->incr;
+
+	if (!in)
+		return;
+	for (unsigned i = 0; i < in->nds; i++) {
+		ds_dirty_stop(in->ds[i].cap);
+		free(in->ds[i].bits);
+	}
+	free(in);
+	mon->incr = NULL;
+}
+
+uint64_t incr_last_pages(const struct monitor *mon)
+{
+	return mon->incr ? mon->incr->pages_copied : 0;
+}

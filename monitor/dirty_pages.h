@@ -1,0 +1,55 @@
+/*
+ * Incremental checkpoints (monitor/dirty_pages.c): which pages of the
+ * target's RAM a checkpoint copies.  After a checkpoint asked to track
+ * (a plain `capsule checkpoint`, a pre-copy round), core tracks the
+ * writes to every RAM dataspace the target has attached (DS_DIRTY_*);
+ * the next checkpoint with a parent copies, while the target is paused,
+ * only the pages written since, and names the parent image by id and
+ * hash.  The parent must be the last image this monitor wrote with
+ * tracking: the tracking runs from that snapshot on, not from any other.
+ */
+#ifndef MONITOR_DIRTY_PAGES_H
+#define MONITOR_DIRTY_PAGES_H
+
+#include <stdint.h>
+
+#include "image/image.h"
+#include "monitor/model.h"
+
+struct monitor;
+struct mon_region;
+
+/* What the checkpoint about to be taken does with dirty tracking. */
+struct incr_request {
+	const char *parent; /* the parent image file, or NULL: a full image */
+	int track;	    /* start (or re-arm) tracking at this snapshot */
+};
+
+/* Before the pause: check that parent is the last tracked image of this
+ * monitor and set up the next checkpoint per req.  0, or -errno with one
+ * line in err (nothing changed). */
+int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
+	       size_t errlen);
+/* In the pause, for region g of dataspace cap ds (model region mr): with
+ * a parent, copy only the pages written since into mr (mr->present says
+ * which; mr->live gives the rest to the checkpoint's cap-map reading
+ * while the target is paused) and answer 1; else arm tracking if asked
+ * and answer 0 (the caller copies the region).  -errno on failure. */
+int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
+		struct mon_model_region *mr);
+/* Stop lending the target's memory to model (the snapshot is taken:
+ * before the target resumes). */
+void incr_drop_live(struct monitor *mon, struct mon_model *model);
+/* After model_to_image: mark im incremental (parent id, hash, path,
+ * depth) if this checkpoint has a parent, and give it its id. */
+void incr_image(struct monitor *mon, struct image_model *im);
+/* The image was written to path (rc 0) or not: remember it as the base
+ * of the next incremental checkpoint, drop the live views.  Call with
+ * the target still paused or resumed alike. */
+void incr_end(struct monitor *mon, struct mon_model *model, const char *path, int rc);
+/* The target ends: stop tracking, forget the base. */
+void incr_forget(struct monitor *mon);
+/* Pages written in the last incremental checkpoint (for the log). */
+uint64_t incr_last_pages(const struct monitor *mon);
+
+#endif
