@@ -229,7 +229,7 @@ grep -q 'path: ".*/round-3.img"' "$tmp/inspect.out" || bad "final.img names no r
 # both sides logged each phase once, in order
 want="handshake round-1 round-2 round-3 final commit done"
 for n in A B; do
-	phases=$(sed -n 's/^migrate: phase //p' "$tmp/$n.log" | tr '\n' ' ')
+	phases=$(sed -n 's/^capsule node: migrate: phase \([^ ]*\).*/\1/p' "$tmp/$n.log" | tr '\n' ' ')
 	case "$phases" in
 	*"$want ") ok "$n's phases: $want" ;;
 	*) bad "$n's phases: $phases" ;;
