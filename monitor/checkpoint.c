@@ -440,9 +440,10 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 			continue;
 		}
 		if ((rc = incr_region(mon, ds->cap, g, mr))) { /* only pages written */
+			model->nregions++; /* freed with the model, also on failure */
 			if (rc < 0)
-				return rc;
-			model->nregions++;
+				break;
+			rc = 0;
 			continue;
 		}
 		if (b->buf[i] && b->size[i] == g->size) {

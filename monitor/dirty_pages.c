@@ -223,7 +223,7 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 	t0 = now_us();
 	rc = copy_dirty(in, d, g, mr, mr->live);
 	in->copy_us += now_us() - t0;
-	return rc;
+	return rc ? rc : 1; /* handled: the caller copies nothing more */
 }
 
 void incr_image(struct monitor *mon, struct image_model *im)
