@@ -9,6 +9,9 @@ b=${1:-build}
 cap=$b/capsule
 n=${COMPONENTS:-100}
 slack=${EXITED_SLACK_KB:-16384}
+# ASan keeps freed blocks in its own allocator: under it the RSS bound
+# says nothing, only the starts and exits are checked
+case "$b" in *san*) slack=${EXITED_SLACK_KB:-}; esac
 tmp=$(mktemp -d)
 fail=0
 node_pid=
@@ -67,7 +70,7 @@ if [ "$good" != "$n" ] || [ "$counted" != "$n" ]; then
 	bad "components: $good of $n counters exited with 0, $counted counted to 5: $(grep -v 'count [1-5]$' "$tmp/node$n.log" | head -n 5)"
 elif [ "$rn" = timeout ] || [ "$r1" = timeout ]; then
 	bad "components: not every counter ended"
-elif [ $((rn - r1)) -gt "$slack" ]; then
+elif [ -n "$slack" ] && [ $((rn - r1)) -gt "$slack" ]; then
 	bad "components: node RSS $rn kB after $n counters exited, $r1 kB after 1"
 else
 	ok "components: $n counters started, ran and exited with 0 (${secs}s); node RSS $rn kB after they exited, $r1 kB after 1"
