@@ -119,7 +119,7 @@ done
 # page bit was looked at, 0.2 s since).
 "$tmp/forge" "$tmp/good.img" "$tmp/many-sparse.img" many-sparse 2>"$tmp/forge.log" ||
 	die "cannot forge many-sparse: $(cat "$tmp/forge.log")"
-restore "$tmp/many-sparse.img" "an incremental image"
+restore "$tmp/many-sparse.img" "its parent $tmp/absent-parent.img is missing"
 for i in many-sparse bomb huge-sparse; do
 	/usr/bin/time -f "%M %e" -o "$tmp/time" "$b/capsule" inspect "$tmp/$i.img" >"$tmp/i.out" 2>&1
 	rc=$?

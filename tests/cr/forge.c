@@ -40,7 +40,7 @@ static struct image_session *session_of(struct image_model *m, uint32_t type)
 	return NULL;
 }
 
-static int forge_named(struct image_model *m, const char *defect);
+static int forge_named(struct image_model *m, const char *in, const char *defect);
 
 /* Defects post() makes in the file alone. */
 static int post_only(const char *defect)
@@ -166,6 +166,9 @@ static int forge(struct image_model *m, const char *in, const char *defect)
 		 * each present: a small file whose bitmaps span 4 TiB */
 		m->flags |= IMAGE_F_INCREMENTAL;
 		m->parent_id = m->image_id ^ 0x5a5a;
+		m->parent = (struct image_parent){.id = m->parent_id, .depth = 1};
+		snprintf(m->parent.path, sizeof m->parent.path, "absent-parent.img");
+		m->parent.hash[0] = 1; /* any: the parent is never found */
 		for (unsigned i = 0; i < 240; i++) {
 			struct image_memory *e;
 			if (!(id = add_ds(m, 16384 * MIB, &p)))
@@ -182,7 +185,7 @@ static int forge(struct image_model *m, const char *in, const char *defect)
 	}
 	if (!strcmp(defect, "ep-loop") || !strcmp(defect, "pool-loop"))
 		return forge_memory(m, defect);
-	return forge_named(m, defect);
+	return forge_named(m, in, defect);
 }
 
 /* ---- defects made in the written file ------------------------------- */
@@ -391,7 +394,7 @@ static int post(const char *path, const char *defect)
 	return rc;
 }
 
-static int forge_named(struct image_model *m, const char *defect)
+static int forge_named(struct image_model *m, const char *in, const char *defect)
 {
 	struct image_cap *c;
 	struct image_session *s, *pd = session_of(m, IMAGE_SESSION_PD);
