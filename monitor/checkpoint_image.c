@@ -191,7 +191,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	cw->fig.threads = cw->model->nthreads;
 	monitor_progress(mon, "writing %llu bytes of memory",
 			 (unsigned long long)cw->fig.bytes);
-	if (!keep_paused) {
+	if (!keep_paused && !mon->hold) {
 		monitor_resume(mon);
 		cw->fig.paused_us = mon->paused_us;
 	} else {

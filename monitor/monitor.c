@@ -141,6 +141,7 @@ static int control_test(struct monitor *mon)
 		return -ENOMEM;
 	rc = monitor_checkpoint(mon, model);
 	if (!rc && mon->cfg.then_hold) { /* paused: a migration's freeze takes it */
+		mon->hold = 1;
 		env_log(mon->env, "monitor: target held for a migration");
 		model_free(model);
 		free(model);
@@ -263,6 +264,7 @@ static int control_migration(struct monitor *mon, const struct control_request *
 	if (req->op == CONTROL_FREEZE) {
 		if (mon->frozen)
 			return -EBUSY;
+		mon->hold = 0; /* frozen from here on: the migration decides */
 		if (!(rc = monitor_checkpoint_image(mon, req->path, 1,
 						    req->parent[0] ? &incr : NULL)))
 			mon->frozen = 1;

@@ -80,11 +80,13 @@ struct monitor {
 	/* the target's threads stopped by a checkpoint: since when (host
 	 * monotonic us, 0 = not paused by one) and the last pause's length */
 	uint64_t paused_since_us, paused_us;
-	int restoring;		/* a same-node restore is under way */
-	int frozen;		/* paused by CONTROL_FREEZE: a migration decides */
-	uint64_t proxy_gen;	/* the last proxy's gen */
-	uint64_t log_lines;	/* LOG lines the target wrote (log_rom_proxy.c) */
-	int restore_lazy;	/* the next image restore is lazy (lazy_fill.h) */
+	int restoring;	    /* a same-node restore is under way */
+	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
+	int hold;	    /* paused by <test then="hold">: checkpoints (pre-copy rounds)
+			       leave it paused until the migration's freeze */
+	uint64_t proxy_gen; /* the last proxy's gen */
+	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
+	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
 	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
 	struct mon_incr *incr;	/* dirty tracking between checkpoints (dirty_pages.c) */
 	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start

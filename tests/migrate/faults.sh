@@ -72,7 +72,7 @@ alive() { kill -0 "$1" 2>/dev/null; }
 # has_target NODE: its ps shows the target's PD besides its monitor's
 # (two PDs "counter"; a restored target's threads are named "restored")
 has_target() {
-	[ "$("$cap" ps --node "$tmp/$1.sock" 2>/dev/null | grep -c '^pd "counter"')" -ge 2 ]
+	[ "$("$cap" ps --raw --node "$tmp/$1.sock" 2>/dev/null | grep -c '^pd "counter"')" -ge 2 ]
 }
 # runs_on NODE: it is alive, has the target, and its count grows
 runs_on() {
@@ -146,6 +146,18 @@ verdict() {
 		ok "$1: none runs: the source died before the destination had restored it (it lived only there); B unchanged"
 	elif ! alive "$pid_B" && grep -q "monitor: target released" "$tmp/A.log"; then
 		ok "$1: none runs: the destination died after the source had released its copy (it lived only there)"
+	elif alive "$pid_B" && has_target B && ! runs_on A &&
+		grep -q "capsule resume --node" "$tmp/B.log"; then
+		# the commit never came: B holds its copy paused and says what to
+		# do; the operator's resume must make it the one copy
+		if "$cap" resume --node "$tmp/B.sock" counter >"$tmp/resume.out" 2>&1 &&
+			runs_on B && ! runs_on A &&
+			contiguous "$(counts "$tmp/A.log"; counts "$tmp/B.log")" >"$tmp/cont"; then
+			ok "$1: none ran until the operator's resume: B held its copy paused with a report; resumed, it counts on"
+		else
+			bad "$1: B held a paused copy, but resuming it failed: $(cat "$tmp/resume.out" "$tmp/cont" 2>/dev/null)"
+			show
+		fi
 	else
 		bad "$1: no copy runs, and none of the nodes that died held the only one"
 		show
