@@ -202,19 +202,26 @@ int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size)
 	return base_take_cap(&m, ds);
 }
 
-int ds_dirty_start(cap_t ds, uint64_t *pages)
+/* A dataspace call answered with one word (into *out, if out): 0 or
+ * -errno. */
+static int ds_call_word(cap_t ds, uint64_t op, cap_t c, const uint64_t *w, unsigned n,
+			uint64_t *out)
 {
 	struct msg m;
-	int err = base_drop_caps(
-	    &m, base_request(ds, DS_DIRTY_START, CAP_INVALID, NULL, 0, &m));
+	int err = base_drop_caps(&m, base_request(ds, op, c, w, n, &m));
 
 	if (err)
 		return err;
 	if (m.nwords < 1)
 		return -EPROTO;
-	if (pages)
-		*pages = m.w[0];
+	if (out)
+		*out = m.w[0];
 	return 0;
+}
+
+int ds_dirty_start(cap_t ds, uint64_t *pages)
+{
+	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, NULL, 0, pages);
 }
 
 int ds_dirty_stop(cap_t ds)
@@ -263,16 +270,7 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)
 {
-	struct msg m;
-	int err = base_drop_caps(&m, base_request(ds, DS_LAZY_START, sigh, NULL, 0, &m));
-
-	if (err)
-		return err;
-	if (m.nwords < 1)
-		return -EPROTO;
-	if (pages)
-		*pages = m.w[0];
-	return 0;
+	return ds_call_word(ds, DS_LAZY_START, sigh, NULL, 0, pages);
 }
 
 int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n, uint64_t *absent)
@@ -295,17 +293,8 @@ int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n, uint64_
 int ds_lazy_filled(cap_t ds, uint64_t first, uint64_t count, uint64_t *absent)
 {
 	uint64_t w[2] = {first, count};
-	struct msg m;
-	int err =
-	    base_drop_caps(&m, base_request(ds, DS_LAZY_FILLED, CAP_INVALID, w, 2, &m));
 
-	if (err)
-		return err;
-	if (m.nwords < 1)
-		return -EPROTO;
-	if (absent)
-		*absent = m.w[0];
-	return 0;
+	return ds_call_word(ds, DS_LAZY_FILLED, CAP_INVALID, w, 2, absent);
 }
 
 int log_write(cap_t log, const char *line, uint64_t len)
