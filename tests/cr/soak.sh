@@ -137,5 +137,10 @@ grew=$(echo "$before $after" | awk -v names="$names" '{
 
 total=$(sed -n 's/.*soak_server: total: \(.*\): [a-zA-Z]*$/\1/p' "$tmp/node.log")
 target=$(sed -n 's/^\[soak\] soak_client: [^:]*: \(.*\): [a-zA-Z]*$/\1/p' "$tmp/node.log")
+# signals the server could not submit to the target's context (it names
+# the context the restore replaced): reported, not hidden
+lost=$(sed -n 's/^\[server\] soak_server: soak: .*submits refused \([0-9]*\)$/\1/p' "$tmp/node.log")
+plain_lost=$(grep "^\[server\] soak_server: c[0-9]*: " "$tmp/node.log" | grep -vc "submits refused 0$")
+[ "$plain_lost" = 0 ] || why="${why:+$why; }$plain_lost clients not under the monitor had signal submits refused"
 [ -n "$why" ] && fail "$why"
-echo "soak: PASS ${secs}s, $ckpts checkpoints of one target, $restores restores, $refused refused${reasons:+ ($reasons)}; $total; the target: $target; kernel counts after the warm-up ($names) $before, at the end $after; RSS $rss0 -> $rss1 KiB"
+echo "soak: PASS ${secs}s, $ckpts checkpoints of one target, $restores restores, $refused refused${reasons:+ ($reasons)}; $total; the target: $target, the server's submits to it refused after a restore: $lost; kernel counts after the warm-up ($names) $before, at the end $after; RSS $rss0 -> $rss1 KiB"
