@@ -74,11 +74,12 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
 
 CAPSULE := $(B)/capsule
+CAPSULE_TEST := $(B)/capsule-test
 
 .PHONY: all deps demo test unit scenario san-test bench bench-deps bench-shaped \
 	migrate-long format format-check clean install \
 	fuzz fuzz-deps fuzz-build fuzz-check
-all: $(CAPSULE) $(COMPONENT_BIN) $(UNIT_TESTS)
+all: $(CAPSULE) $(CAPSULE_TEST) $(COMPONENT_BIN) $(UNIT_TESTS)
 
 deps:
 	@sh mk/deps.sh
@@ -104,6 +105,18 @@ CAPSULE_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unk
 $(B)/host/tools/cli.o: HOST_CFLAGS += -DCAPSULE_VERSION='"$(CAPSULE_VERSION)"'
 
 $(CAPSULE): $(B)/host/tools/capsule.o $(B)/libcapsule.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(HOST_LDLIBS)
+
+# The test binary: the same node with the restore's fault injection
+# compiled in (CAPSULE_TEST_HOOKS in the files below; monitor/test_hooks.c).
+# Its objects come first, so the archive's plain ones are not linked.
+# tests/cr/restore_inject.sh and restore_fail.sh run it.
+TEST_HOOK_OBJ := $(patsubst %.c,$(B)/host-test/%.o,monitor/test_hooks.c monitor/restore_hooks.c)
+$(B)/host-test/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -DCAPSULE_TEST_HOOKS -c $< -o $@
+
+$(CAPSULE_TEST): $(B)/host/tools/capsule.o $(TEST_HOOK_OBJ) $(B)/libcapsule.a
 	$(CC) $(SANFLAGS) -o $@ $^ $(HOST_LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libcapsule.a
@@ -153,6 +166,7 @@ SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/component
 	tests/cr/restore_memory.sh tests/cr/outside_wait.sh tests/cr/restore_fail.sh \
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/incremental.sh \
+	tests/cr/soak.sh tests/cr/worker_restore.sh \
 	tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh
 
 scenario: all

@@ -60,6 +60,15 @@ static int pd_kcap_ok(uint64_t kcap)
 	return idx >= FIXED_USER_BASE || idx == FIXED_PARENT || idx >= FIXED_THREAD_AREA;
 }
 
+/* Is a capability at kcap of the PD's task? */
+static int pd_cap_valid(struct pd_session *pd, uint64_t kcap)
+{
+	uint64_t w[2] = {TASK_CAP_INFO, kcap}, out[1] = {KOBJ_NONE};
+
+	return !kobj_invoke(cap_kcap(pd->task), PROTO_TASK, w, 2, out, 1) &&
+	       out[0] != KOBJ_NONE;
+}
+
 static int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap)
 {
 	int err;
@@ -247,6 +256,11 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return m->nwords < 1 ? -EINVAL : pd_session_map_cap(pd, cap0, m->w[0]);
 	case PD_ASSIGN_PARENT:
 		return pd_session_map_cap(pd, cap0, KCAP(FIXED_PARENT));
+	case PD_CAP_VALID:
+		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
+			return -EINVAL;
+		msg_put(r, pd_cap_valid(pd, m->w[0]));
+		return 0;
 	case PD_QUOTA:
 		msg_put(r, pd->ram_quota);
 		msg_put(r, pd->ram_used);
@@ -282,8 +296,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_RPC_CAPS,
-			     &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_CAP_VALID, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

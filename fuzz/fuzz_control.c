@@ -70,8 +70,11 @@ static void check(int rc, const struct control_request *req, const char *err)
 		     memchr(req->path, 0, sizeof(req->path));
 		if (req->op == CONTROL_CHECKPOINT || req->op == CONTROL_RESTORE)
 			ok = ok && req->path[0] == '/';
+		else if (req->op == CONTROL_THAW || req->op == CONTROL_RELEASE)
+			ok = ok && !strcmp(req->path, "-"); /* resume / discard NAME */
 		else
-			ok = ok && req->op == CONTROL_PS && !req->path[0];
+			ok = ok && (req->op == CONTROL_PS || req->op == CONTROL_STATUS) &&
+			     !req->path[0];
 	}
 	if (!ok) {
 		fprintf(stderr, "control_parse %d: bad result (err '%s')\n", rc, err);

@@ -162,8 +162,41 @@ static int pause_each(struct monitor *mon)
 	return 0;
 }
 
+static int read_utcb(struct monitor *mon, cap_t thread, struct utcb *u);
+
+/* Does the thread's receive window hold a capability?  A reply's caps
+ * are mapped there and stay until the thread has moved them into its cap
+ * map (base/msg.c): paused in between, its cap map does not have them
+ * and a restore would not remake them (the restored thread then finds
+ * its window empty: thread_create failed with -EPROTO when its
+ * CPU_CREATE_THREAD reply was caught so).  1, 0 or -errno. */
+static int window_busy(struct monitor *mon, struct mon_thread *t)
+{
+	struct utcb u;
+	int rc = read_utcb(mon, t->cap, &u);
+
+	if (rc)
+		return rc;
+	if (u.br[0] == KCAP_INVALID || !u.br[0])
+		return 0;
+	for (unsigned j = 0; j < MSG_MAX_ITEMS; j++) {
+		struct msg m;
+
+		msg_reset(&m, PD_CAP_VALID);
+		msg_put(&m, u.br[0] + KCAP(j));
+		if ((rc = rpc_call(mon->pd, &m)))
+			return rc;
+		if (m.code != RPC_OK || m.nwords < 1)
+			return -EPROTO;
+		if (m.w[0])
+			return 1;
+	}
+	return 0;
+}
+
 /* States of all threads into model; *blocked = 1 if one is still in the
- * reply wait of a call a server has taken. */
+ * reply wait of a call a server has taken, or has not yet taken the caps
+ * of a reply out of its receive window. */
 static int read_states(struct monitor *mon, struct mon_model *model, int *blocked)
 {
 	int rc;
@@ -178,6 +211,11 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 		if ((rc = cpu_state(mon->cpu, t->cap, &mt->state)))
 			return rc;
 		*blocked |= mt->state == TS_BLOCKED;
+		if (!*blocked && mt->state != TS_INACTIVE && mt->state != TS_DEAD) {
+			if ((rc = window_busy(mon, t)) < 0)
+				return rc;
+			*blocked = rc;
+		}
 		mt->nr = t->nr;
 		mt->badge = t->badge;
 		mt->utcb = t->utcb;

@@ -5,7 +5,7 @@
  *   <config>
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
- *           [then="exit"] [fail_restore_at="STEP"]/>
+ *           [then="exit"] [checkpoint_every_ms="MS" restore_every="N"]/>
  *     (or checkpoint_after_log="N": after the target's Nth LOG line;
  *     then="hold": the target stays paused there until a migration)
  *   </config>
@@ -123,7 +123,7 @@ static void stop_deferred(void *arg)
 static int control_test(struct monitor *mon)
 {
 	struct mon_model *model;
-	int rc;
+	int rc, restore;
 
 	if (lazy_fill_busy(mon)) { /* what it would copy is not all there yet */
 		env_log(mon->env, "monitor: checkpoint refused: the lazy restore is "
@@ -147,9 +147,13 @@ static int control_test(struct monitor *mon)
 		free(model);
 		return 0;
 	}
-	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE && mon->cfg.image[0])
+	/* restore_every="N": only every Nth checkpoint is restored */
+	restore =
+	    mon->cfg.restore == MON_RESTORE_SAME_NODE &&
+	    (!mon->cfg.restore_every || mon->checkpoints % mon->cfg.restore_every == 0);
+	if (!rc && restore && mon->cfg.image[0])
 		rc = through_image(mon, model);
-	if (!rc && mon->cfg.restore == MON_RESTORE_SAME_NODE) {
+	if (!rc && restore) {
 		mon->restoring = 1; /* served calls that fail wait for it (proxy.c) */
 		rc = monitor_restore(mon, model); /* verified before its commit */
 		mon->restoring = 0;
@@ -195,11 +199,18 @@ static void trigger_main(void *arg)
 	uint64_t label;
 	struct msg m;
 
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0),
-		   mon->cfg.checkpoint_after_ms * 1000, &label);
-	__atomic_store_n(&mon->trigger_calling, 1, __ATOMIC_SEQ_CST);
-	msg_reset(&m, MON_CONTROL_TEST);
-	rpc_call(mon->control, &m);
+	do {
+		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0),
+			   mon->cfg.checkpoint_after_ms * 1000, &label);
+		__atomic_store_n(&mon->trigger_calling, 1, __ATOMIC_SEQ_CST);
+		msg_reset(&m, MON_CONTROL_TEST);
+		/* checkpoint_every_ms: again, until the target is gone (its
+		 * control object dissolved, or -ESRCH: not running) */
+	} while (mon->cfg.checkpoint_every_ms && !rpc_call(mon->control, &m) &&
+		 m.code != RPC_INVALID_OBJECT &&
+		 !(m.code == RPC_ERROR && m.nwords && (int64_t)m.w[0] == -ESRCH));
+	if (!mon->cfg.checkpoint_every_ms)
+		rpc_call(mon->control, &m);
 }
 
 void monitor_target_ended(struct monitor *mon, int code)

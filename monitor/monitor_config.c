@@ -4,7 +4,11 @@
  *   <config>
  *     <target binary="counter" ram="1M" caps="100"/>
  *     <test checkpoint_after_ms="30" restore="none|same-node" [image="FILE"]
- *           [then="exit"] [fail_restore_at="STEP"] [fail_restore_nth="N"]/>
+ *           [then="exit"]/>
+ *     (fail_restore_at="STEP", fail_restore_nth="N": the test build's
+ *     fault injection, monitor/test_hooks.c;
+ *     checkpoint_every_ms="MS" [restore_every="N"]: a checkpoint every MS
+ *     ms, every Nth of them restored (restore="same-node"), the soak)
  *     (or checkpoint_after_log="N": after the target's Nth LOG line;
  *     then="hold": the target stays paused there until a migration)
  *   </config>
@@ -63,6 +67,7 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 {
 	char v[32];
 	char *end;
+	int rc;
 
 	if (!attr(n, "checkpoint_after_ms", v, sizeof v)) {
 		cfg->checkpoint_after_ms = strtoull(v, &end, 10);
@@ -102,18 +107,32 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 			cfg->then_exit = 1;
 		}
 	}
-	if (attr(n, "fail_restore_at", cfg->fail_restore_at,
-		 sizeof cfg->fail_restore_at) == -E2BIG) {
-		snprintf(err, errlen, "<test>: fail_restore_at too long");
-		return -EINVAL;
-	}
-	if (!attr(n, "fail_restore_nth", v, sizeof v)) {
-		unsigned long long k = strtoull(v, &end, 10);
-		if (end == v || *end || v[0] == '-' || !k || k > 1000000) {
-			snprintf(err, errlen, "<test>: invalid fail_restore_nth '%s'", v);
+	if ((rc = monitor_test_hooks_parse(n, cfg, err, errlen)))
+		return rc;
+	if (!attr(n, "checkpoint_every_ms", v, sizeof v)) {
+		cfg->checkpoint_every_ms = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' || !cfg->checkpoint_every_ms ||
+		    cfg->checkpoint_every_ms > 3600000 || cfg->checkpoint_after_ms ||
+		    cfg->checkpoint_after_log || cfg->image[0]) {
+			snprintf(err, errlen,
+				 "<test>: invalid checkpoint_every_ms '%s' (1..3600000, "
+				 "without checkpoint_after_ms/_log or image)",
+				 v);
 			return -EINVAL;
 		}
-		cfg->fail_restore_nth = (unsigned)k;
+		cfg->checkpoint_after_ms = cfg->checkpoint_every_ms;
+	}
+	if (!attr(n, "restore_every", v, sizeof v)) {
+		unsigned long long k = strtoull(v, &end, 10);
+		if (end == v || *end || v[0] == '-' || !k || k > 1000000 ||
+		    !cfg->checkpoint_every_ms) {
+			snprintf(err, errlen,
+				 "<test>: invalid restore_every '%s' (1..1000000, with "
+				 "checkpoint_every_ms)",
+				 v);
+			return -EINVAL;
+		}
+		cfg->restore_every = (unsigned)k;
 	}
 	if (!attr(n, "restore", v, sizeof v)) {
 		if (!strcmp(v, "same-node"))

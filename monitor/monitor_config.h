@@ -28,15 +28,30 @@ struct monitor_config {
 	 * tests/migrate/twohost.sh) */
 	int then_hold;
 	char restore_image[256]; /* <restore image=>: restore this at start */
-	/* <test fail_restore_at="STEP">: a restore fails at that step (a
-	 * prepare hook's name, "verify" or "announce"), for the tests that
-	 * show a failed restore leaves everything as it was */
+	/* <test fail_restore_at="STEP"> (test builds only): a restore fails at that step
+	 * (a prepare hook's name, "verify" or "announce"), for the tests that show a
+	 * failed restore leaves everything as it was */
 	char fail_restore_at[32];
-	/* <test fail_restore_nth="N">: the Nth point of the next restore that
-	 * can fail (each allocation, core call, cap mapping, prepare step,
+	/* <test fail_restore_nth="N"> (test builds only): the Nth point of the next
+	 * restore that can fail (each allocation, core call, cap mapping, prepare step,
 	 * the verify) fails, once; 0: none */
 	unsigned fail_restore_nth;
+	/* <test checkpoint_every_ms="MS">: a checkpoint every MS ms while the
+	 * target runs (checkpoint_after_ms is set to MS too); with
+	 * restore="same-node" and restore_every="N" only every Nth is
+	 * followed by a restore, the others by a resume (tests/cr/soak.sh) */
+	uint64_t checkpoint_every_ms;
+	unsigned restore_every;
 };
+
+/* monitor/test_hooks.c: the <test> attributes of the restore's fault
+ * injection (fail_restore_at, fail_restore_nth) into cfg.  Built with
+ * CAPSULE_TEST_HOOKS (the test binary, capsule-test) it parses them;
+ * otherwise it refuses them with a one-line message in err.  0 or
+ * -EINVAL.  The fields above exist in every build, so that every object
+ * agrees on the struct's layout; only a test build ever sets them. */
+int monitor_test_hooks_parse(const void *xml_node, struct monitor_config *cfg, char *err,
+			     size_t errlen);
 
 /* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
  * -EINVAL with a one-line message in err. */

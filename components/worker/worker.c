@@ -8,12 +8,16 @@
  * must equal the sum computed by the main thread alone and each
  * thread's partial sum that of its slice; a second round reuses the
  * freed thread slots.  Logs "worker: round R total T ok" and exits 0,
- * or exits 1 on any mismatch.
+ * or exits 1 on any mismatch.  The ROM "worker.rounds", if there is one,
+ * sets the number of rounds (tests/cr/worker_restore.sh: many thread
+ * creations under checkpoints).
  */
 #include <base/env.h>
 #include <base/thread.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define WORKERS	 4
 #define ELEMENTS 8192
@@ -99,8 +103,33 @@ static int round_run(struct env *env, int round)
 	return total == expect && !bad ? 0 : 1;
 }
 
+/* The ROM "worker.rounds" if there is one, else ROUNDS. */
+static unsigned rounds(struct env *env)
+{
+	cap_t rom, ds;
+	uint64_t size, at;
+	char buf[16] = {0};
+	unsigned n = 0;
+
+	if (env_session(env, "ROM", "label=\"worker.rounds\"", &rom))
+		return ROUNDS;
+	if (!rom_dataspace(rom, &ds, &size)) {
+		if (!pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at)) {
+			memcpy(buf, (const void *)(uintptr_t)at,
+			       size < sizeof buf - 1 ? size : sizeof buf - 1);
+			n = (unsigned)strtoul(buf, NULL, 10);
+			pd_detach(env->pd, at);
+		}
+		cap_release(ds);
+	}
+	parent_close(env->parent, rom);
+	cap_release(rom);
+	return n ? n : ROUNDS;
+}
+
 void component_construct(struct env *env)
 {
+	unsigned n = rounds(env);
 	int bad = 0;
 
 	for (unsigned i = 0; i < ELEMENTS; i++)
@@ -109,7 +138,7 @@ void component_construct(struct env *env)
 		env_log(env, "worker: main thread has no thread object");
 		env_exit(env, 1);
 	}
-	for (int r = 1; r <= ROUNDS; r++)
+	for (int r = 1; r <= (int)n; r++)
 		bad |= round_run(env, r);
 	env_exit(env, bad);
 }

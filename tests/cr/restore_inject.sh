@@ -11,7 +11,7 @@
 # not compared: core never hands a badge out twice.)  make test takes every STRIDE-th (5th)
 # point (STRIDE=1 or INJECT_ALL=1: all of them).
 b=${1:-build}
-cap=$b/capsule
+cap=$b/capsule-test # the fault injection is compiled into the test build only
 tmp=$(mktemp -d /tmp/capsule-inject.XXXXXX)
 sock=$tmp/b.sock
 pid=
@@ -34,7 +34,7 @@ points=$(sed -n 's/.*monitor: restore: \([0-9]*\) points that can fail passed.*/
 [ -n "$points" ] || { tail -5 "$tmp/count.log"; die "no count of failure points"; }
 
 # counts: core's kernel line without the badges ever allocated
-counts() { "$cap" ps --node "$sock" 2>/dev/null | sed -n 's/^kernel: \(.*\); badges allocated [0-9]*, \(live [0-9]*\)$/\1; \2/p'; }
+counts() { "$cap" ps --raw --node "$sock" 2>/dev/null | sed -n 's/^kernel: \(.*\); badges allocated [0-9]*, \(live [0-9]*\)$/\1; \2/p'; }
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status"; }
 
 n=1

@@ -136,6 +136,27 @@ static int parse(const char *xml, struct monitor_config *cfg, char *err)
 	return rc;
 }
 
+/* The fault injection is a hook of the test build (capsule-test) only:
+ * this test links the plain library, which refuses it in one line. */
+static void test_config_no_test_hooks(void **state)
+{
+	struct monitor_config cfg;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(parse("<config><target binary=\"c\"/>"
+			       "<test fail_restore_nth=\"3\"/></config>",
+			       &cfg, err),
+			 -EINVAL);
+	assert_non_null(strstr(err, "fail_restore_nth is a fault-injection hook of the "
+				    "test build only"));
+	assert_int_equal(parse("<config><target binary=\"c\"/>"
+			       "<test fail_restore_at=\"verify\"/></config>",
+			       &cfg, err),
+			 -EINVAL);
+	assert_non_null(strstr(err, "fail_restore_at"));
+}
+
 static void test_config(void **state)
 {
 	static const struct {
@@ -173,6 +194,16 @@ static void test_config(void **state)
 	     0},
 	    /* neither exit nor hold */
 	    {"<config><target binary=\"c\"/><test then=\"pause\"/></config>", 0},
+	    /* the soak's periodic checkpoint, every 10th restored */
+	    {"<config><target binary=\"c\"/><test checkpoint_every_ms=\"20\" "
+	     "restore=\"same-node\" restore_every=\"10\"/></config>",
+	     1},
+	    /* periodic and one-shot at once */
+	    {"<config><target binary=\"c\"/><test checkpoint_after_ms=\"5\" "
+	     "checkpoint_every_ms=\"20\"/></config>",
+	     0},
+	    /* restore_every without a period */
+	    {"<config><target binary=\"c\"/><test restore_every=\"2\"/></config>", 0},
 	};
 	struct monitor_config cfg;
 	char err[256];
@@ -194,6 +225,10 @@ static void test_config(void **state)
 	assert_int_equal(cfg.checkpoint_after_ms, 30);
 	assert_int_equal(cfg.restore, MON_RESTORE_SAME_NODE);
 	assert_false(cfg.then_hold);
+	assert_int_equal(parse(cases[12].xml, &cfg, err), 0);
+	assert_int_equal(cfg.checkpoint_every_ms, 20);
+	assert_int_equal(cfg.checkpoint_after_ms, 20);
+	assert_int_equal(cfg.restore_every, 10);
 	assert_int_equal(parse(cases[9].xml, &cfg, err), 0);
 	assert_true(cfg.then_hold);
 	assert_false(cfg.then_exit);
@@ -552,6 +587,7 @@ int main(void)
 	    cmocka_unit_test(test_wild_pointer),
 	    cmocka_unit_test(test_pool_straddles_regions),
 	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_config_no_test_hooks),
 	    cmocka_unit_test(test_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,10 @@ enum pd_op {
 	   to it, each also mapped at its kcap (PD_ALLOC_RPC_CAP and
 	   PD_MAP_CAP in one call); all or none */
 	PD_ALLOC_RPC_CAPS,
+	/* w0 = kcap in this PD -> w0 = 1 if a capability is there, else 0:
+	   a checkpoint asks it of each receive window slot (a reply's caps
+	   stay there until the receiver moves them into its cap map) */
+	PD_CAP_VALID,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
