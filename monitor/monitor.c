@@ -476,7 +476,7 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req);
 	}
-	if (rc == -ECANCELED && req->op == CONTROL_RESTORE && control_cancelled(mb))
+	if (rc && req->op == CONTROL_RESTORE && control_cancelled(mb))
 		control_done(mb,
 			     "error: %s: restore cancelled; what was built of it is "
 			     "undone, the monitor has no target",

@@ -361,6 +361,8 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 		}
 		return;
 	}
+	snprintf(line, sizeof line, "progress: waiting for %.128s to restore it", m->to);
+	fn(line, arg);
 	if (!(ans = malloc(TRANSPORT_MSG_MAX + 1)) || answer(m, ans)) {
 		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to,
 			 ans ? m->err : "out of memory");
