@@ -9,7 +9,7 @@
 #   - Ctrl-C during a restore (each restore point held 40 ms by a test
 #     hook, so that it lands half way): exit 130, the monitor has no
 #     target, and the same restore then goes through;
-#   - Ctrl-C during a migration's first round (while its 256 MiB checkpoint
+#   - Ctrl-C during a migration's first round (its 256 MiB checkpoint)
 #     and, with a counter, between the destination's "ready" and the
 #     commit: exit 130, the target runs on at the source, the
 #     destination has nothing; the migration then goes through.
