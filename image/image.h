@@ -358,6 +358,12 @@ struct image_model {
 	struct image_stats stats;    /* image_write fills all but paused_ns */
 	struct image_stream *stream; /* IMAGE_READ_STREAM: the file, kept mapped */
 	struct image_parent parent;  /* incremental images only; else all 0 */
+	/* May be NULL: told the bytes of memory done, chunk by chunk, by
+	 * image_write (a dataspace's bytes looked at) and image_memory_fill
+	 * (bytes written into the destination), on their thread: a progress
+	 * meter (the control plane's control_meter_add). */
+	void (*progress)(void *arg, uint64_t bytes);
+	void *progress_arg;
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to

@@ -126,6 +126,8 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 		     first += IMAGE_CHUNK_PAGES) {
 			uint32_t np = chunk_pages(e->size, first);
 			uint64_t present = present_bits(e, first, np);
+			if (m->progress)
+				m->progress(m->progress_arg, np * IMAGE_PAGE_SIZE);
 			if (!present) {
 				w->stats.pages_scanned += np;
 				continue;

@@ -170,6 +170,8 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 		rc = fill_chunk(m->stream, &e->chunk[i], ds_id, dst, &scratch, dctx, err,
 				errlen);
 		*written += rc ? 0 : e->chunk[i].raw_len;
+		if (!rc && m->progress)
+			m->progress(m->progress_arg, e->chunk[i].raw_len);
 	}
 	ZSTD_freeDCtx(dctx);
 	free(scratch);

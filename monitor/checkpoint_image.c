@@ -68,7 +68,13 @@ static int write_job(void *arg)
 {
 	struct ckpt_write *cw = arg;
 	int rc = model_memory_to_image(cw->model, &cw->im);
+	uint64_t total = 0;
 
+	for (uint32_t k = 0; !rc && k < cw->im.nmemory; k++)
+		total += cw->im.memory[k].size;
+	cw->im.progress = monitor_meter_add; /* the client's progress line */
+	cw->im.progress_arg = cw->mon;
+	monitor_meter_start(cw->mon, total);
 	if (rc)
 		snprintf(cw->err, sizeof cw->err,
 			 "image %s: cannot convert the memory: %s", cw->path,

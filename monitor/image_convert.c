@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image/image.h"
 #include "monitor/image_convert.h"
@@ -329,6 +330,24 @@ static void region_to_memory(const struct mon_model_region *r, struct image_memo
 	}
 }
 
+/* What the target used when it was checkpointed: the bytes of its RAM
+ * dataspaces, the caps it held; and the node that wrote the image
+ * (host name and process id). */
+static void image_usage(const struct monitor *mon, struct image_model *im)
+{
+	char host[32] = "";
+
+	im->component.ram_used = 0;
+	for (uint32_t i = 0; i < im->ndataspaces; i++)
+		if (im->dataspaces[i].kind == IMAGE_DS_RAM)
+			im->component.ram_used += im->dataspaces[i].size;
+	im->component.cap_used = im->ncaps;
+	gethostname(host, sizeof host - 1);
+	snprintf(im->node, sizeof im->node, "%s pid %ld", host[0] ? host : "localhost",
+		 (long)getpid());
+	(void)mon;
+}
+
 /* Memory: per dataspace its contents, from the regions (incremental:
  * only the pages written since the parent). */
 static int memory_to_image(const struct mon_model *m, struct image_model *im)
@@ -439,6 +458,7 @@ int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
 		    r->ds_badge,
 		    r->off};
 	}
+	image_usage(mon, im);
 	return 0;
 err:
 	image_model_release(im);

@@ -312,6 +312,16 @@ void monitor_progress(struct monitor *mon, const char *fmt, ...)
 	control_reply(mon->endpoint, "progress: %s", line);
 }
 
+void monitor_meter_start(struct monitor *mon, uint64_t total)
+{
+	control_meter_start(mon->endpoint, total);
+}
+
+void monitor_meter_add(void *mon, uint64_t bytes)
+{
+	control_meter_add(((struct monitor *)mon)->endpoint, bytes);
+}
+
 /* The monitor's state in one word for `capsule ps`. */
 static const char *monitor_state_word(const struct monitor *mon)
 {
@@ -477,7 +487,12 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req);
 	}
-	if (rc)
+	if (rc && req->op == CONTROL_RESTORE && control_cancelled(mb))
+		control_done(mb,
+			     "error: %s: restore cancelled; what was built of it is "
+			     "undone, the monitor has no target",
+			     req->name);
+	else if (rc)
 		control_failed(mb, mon, req->name, rc);
 	else
 		control_done(mb, "ok %s %s%s", req->name, req->path, mon->done_note);

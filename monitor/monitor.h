@@ -123,6 +123,11 @@ struct monitor {
 /* A "progress: ..." line for the client of the request being served. */
 void monitor_progress(struct monitor *mon, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The byte meter of the request being served: a phase of total bytes
+ * starts (after its monitor_progress line); monitor_meter_add (any
+ * thread, arg the monitor: an image_model's progress hook) adds. */
+void monitor_meter_start(struct monitor *mon, uint64_t total);
+void monitor_meter_add(void *mon, uint64_t bytes);
 void monitor_why(struct monitor *mon, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The native construct function; arg is a struct monitor_config that

@@ -253,8 +253,10 @@ static int fill_ds(struct rs *rs, struct rs_ds *d)
 		return rc;
 	}
 	for (unsigned i = 0; !lazy && i < m->nregions; i++)
-		if (m->region[i].ds_badge == d->old_badge && m->region[i].data)
+		if (m->region[i].ds_badge == d->old_badge && m->region[i].data) {
 			fill_region(m, i, host);
+			monitor_meter_add(rs->mon, m->region[i].size);
+		}
 	for (unsigned i = 0; i < m->nregions; i++) {
 		struct mon_model_region *r = &m->region[i];
 		if (r->ds_badge == d->old_badge && (r->data || r->from_src)) {

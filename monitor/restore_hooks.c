@@ -18,18 +18,39 @@
  * In a test build (CAPSULE_TEST_HOOKS, capsule-test; monitor/test_hooks.c)
  * <test fail_restore_at="STEP"> makes the named step fail and
  * <test fail_restore_nth="N"> the Nth point of any kind (restore_point).
- * Other builds only count the points.
+ * Other builds only count the points.  In every build a client's cancel
+ * (Ctrl-C on `capsule restore`) fails the next point.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <capsule/control.h>
 
 #include "monitor/restore_state.h"
 #include "monitor/verify.h"
+
+/* The test hook of tests/cli/cancel.sh: each point waits this long, so
+ * that a Ctrl-C reaches a restore half made. */
+static void restore_point_stall(void)
+{
+	const char *v = getenv("CAPSULE_TEST_RESTORE_POINT_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	if (ms > 0 && ms <= 10000)
+		usleep((useconds_t)ms * 1000);
+}
 
 int restore_point(struct monitor *mon, const char *what)
 {
 	unsigned n = ++mon->restore_points;
 
+	restore_point_stall();
+	if (mon->endpoint && control_cancelled(mon->endpoint)) { /* Ctrl-C */
+		env_log(mon->env, "monitor: restore: cancelled at point %u (%s)", n,
+			what);
+		return -ECANCELED;
+	}
 #ifdef CAPSULE_TEST_HOOKS
 	if (n == mon->cfg.fail_restore_nth) {
 		mon->cfg.fail_restore_nth = 0; /* once: the next restore goes through */
@@ -38,9 +59,6 @@ int restore_point(struct monitor *mon, const char *what)
 			what);
 		return -ECANCELED;
 	}
-#else
-	(void)n;
-	(void)what;
 #endif
 	return 0;
 }

@@ -372,6 +372,19 @@ static uint64_t model_bytes(const struct mon_model *model)
 	return n;
 }
 
+/* The bytes a restore writes into the new dataspaces: a streamed image's
+ * chunks with data (image_memory_fill counts them), else the regions. */
+static uint64_t fill_bytes(const struct image_model *im, const struct mon_model *model)
+{
+	uint64_t n = 0;
+
+	if (!im->stream)
+		return model_bytes(model);
+	for (uint32_t k = 0; k < im->nmemory; k++)
+		n += im->memory[k].nonzero_pages * IMAGE_PAGE_SIZE;
+	return n;
+}
+
 /* The restored threads' start points, for monitor_restore_held_start. */
 static void hold_start(struct monitor *mon, const struct mon_model *model)
 {
@@ -481,6 +494,10 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	snprintf(mon->done_note, sizeof mon->done_note,
 		 ": %u threads, %llu bytes of memory, %u caps", model->nthreads,
 		 (unsigned long long)model_bytes(model), model->ncaps);
+	im->progress = monitor_meter_add; /* the client's progress line */
+	im->progress_arg = mon;
+	if (!mon->restore_lazy)
+		monitor_meter_start(mon, fill_bytes(im, model));
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
 	if (mon->lazy) {   /* the fill owns the model from here on */

@@ -4,7 +4,13 @@
 #
 #   ```xml test=NAME.xml     written to NAME.xml in the test directory
 #   ```sh test               run line by line, as a user would type them
+#   ```text                  shown only: output, protocol lines, a diagram
+#   ```c                     shown only: a component's source
 #
+# Any other fenced block, and a command or config shown as an indented
+# block (a line "    capsule ..." or "    <..."), fails: what a reader
+# may type is a `test` block.  The port 127.0.0.1:7001 in a command is
+# replaced by one free for this run (several runs share the machine).
 # The test directory (one per file) has `build` pointing at the build
 # directory and `examples` at the tree's examples, so the commands run as
 # written from a checkout; `capsule` is the build's.  A line ending in
@@ -25,6 +31,15 @@ bad() { echo "docs: FAIL $*"; fail=1; }
 blocks() {
 	awk -v file="$1" '
 	function q(s) { gsub(/\x27/, "\x27\\\x27\x27", s); return "\x27" s "\x27" }
+	/^```(text|c)$/ && !inb { inb = 2; next }
+	/^```/ && !inb && !/^```(xml|sh) test/ {
+		print "unmarked " q(file ":" NR ": " $0 " (mark it test, text or c)")
+		inb = 2; next
+	}
+	/^    (capsule |<[a-z])/ && !inb {
+		print "unmarked " q(file ":" NR ": an indented command or config (make it a fenced test block)")
+		next
+	}
 	/^```(xml|sh) test/ && !inb {
 		inb = 1; kind = ($0 ~ /^```xml/) ? "xml" : "sh"; start = NR
 		name = $0; sub(/.*test=?/, "", name)
@@ -32,6 +47,8 @@ blocks() {
 		else print "block " q(file ":" start)
 		next
 	}
+	inb == 2 && /^```/ { inb = 0; next }
+	inb == 2 { next }
 	inb && /^```/ {
 		inb = 0
 		if (kind == "xml") print "CAPSULE_DOC_EOF"
@@ -49,7 +66,7 @@ blocks() {
 
 for md in README.md docs/*.md; do
 	[ -f "$md" ] || continue
-	grep -q '^```\(xml\|sh\) test' "$md" || continue
+	grep -q '^```\|^    \(capsule \|<[a-z]\)' "$md" || continue
 	dir=$(mktemp -d /tmp/capsule-docs.XXXXXX)
 	ln -s "$babs" "$dir/build"
 	ln -s "$src/examples" "$dir/examples"
@@ -60,9 +77,15 @@ for md in README.md docs/*.md; do
 		where=
 		pids=
 		status=0
+		port=$((20000 + ($$ + ran * 7) % 30000))
 		block() { where=$1; }
+		unmarked() {
+			echo "docs: FAIL $1"
+			status=1
+		}
 		# step LINE: run it; a background node is waited for
 		step() {
+			set -- "$(echo "$1" | sed "s/127\.0\.0\.1:7001/127.0.0.1:$port/g")"
 			case "$1" in
 			*'&')
 				sh -c "exec ${1%&}" >>"$dir/bg.log" 2>&1 &
@@ -90,8 +113,8 @@ for md in README.md docs/*.md; do
 		wait
 		exit $status
 	) || fail=1
-	ran=1
+	ran=$((ran + 1))
 	rm -rf "$dir"
 done
-[ $ran = 1 ] || bad "no block marked for testing in README.md or docs/"
+[ $ran -ge 1 ] || bad "no block marked for testing in README.md or docs/"
 exit $fail

@@ -12,12 +12,16 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <capsule/native.h>
 #include "tools/control.h"
 
 #define CONTROL_OUT_MAX 32768
+/* How often a waiting caller looks at the request's byte meter. */
+#define CONTROL_METER_MS 250
 
 enum mb_state { MB_FREE = 0, MB_IDLE, MB_POSTED, MB_TAKEN, MB_DONE };
 
@@ -34,6 +38,10 @@ struct control_mailbox {
 	unsigned answered;
 	unsigned ops;
 	int cancel; /* the client asked to drop the request being served */
+	/* the byte meter of the request being served (control_meter_*): set
+	 * by whichever thread does the work, read by the waiting caller
+	 * every CONTROL_METER_MS; not under control_lock */
+	_Atomic uint64_t meter_done, meter_total;
 	char name[CONTROL_NAME_MAX];
 	struct control_request req;
 	char out[CONTROL_OUT_MAX];
@@ -180,6 +188,20 @@ void control_progress(struct control_mailbox *mb, unsigned percent)
 	pthread_mutex_unlock(&control_lock);
 }
 
+void control_meter_start(struct control_mailbox *mb, uint64_t total)
+{
+	if (!mb)
+		return;
+	atomic_store(&mb->meter_done, 0);
+	atomic_store(&mb->meter_total, total);
+}
+
+void control_meter_add(struct control_mailbox *mb, uint64_t bytes)
+{
+	if (mb)
+		atomic_fetch_add_explicit(&mb->meter_done, bytes, memory_order_relaxed);
+}
+
 void control_reply(struct control_mailbox *mb, const char *fmt, ...)
 {
 	va_list ap;
@@ -308,10 +330,39 @@ static void control_forward(struct control_mailbox *mb, size_t *sent, control_li
 	}
 }
 
+/* Wait (under control_lock) for news or CONTROL_METER_MS; then, if the
+ * byte meter moved since *shown, pass "progress: bytes DONE TOTAL" to fn
+ * (a line the client turns into bytes and a rate). */
+static void control_wait_meter(struct control_mailbox *mb, uint64_t *shown,
+			       control_line_fn fn, void *arg)
+{
+	struct timespec ts;
+	uint64_t done, total;
+	char line[80];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += CONTROL_METER_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&control_cond, &control_lock, &ts);
+	done = atomic_load(&mb->meter_done);
+	total = atomic_load(&mb->meter_total);
+	if (!fn || !total || done == *shown || mb->state != MB_TAKEN)
+		return;
+	*shown = done;
+	snprintf(line, sizeof line, "progress: bytes %llu %llu",
+		 (unsigned long long)(done < total ? done : total),
+		 (unsigned long long)total);
+	pthread_mutex_unlock(&control_lock);
+	fn(line, arg);
+	pthread_mutex_lock(&control_lock);
+}
+
 int control_call(const struct control_request *req, control_line_fn fn, void *arg)
 {
 	struct control_mailbox *mb;
 	size_t sent = 0;
+	uint64_t shown = 0;
 	unsigned gen, line;
 	int err = 0;
 
@@ -329,6 +380,8 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 	}
 	mb->req = *req;
 	mb->cancel = 0;
+	atomic_store(&mb->meter_done, 0);
+	atomic_store(&mb->meter_total, 0);
 	mb->out_len = 0;
 	mb->out[0] = 0;
 	mb->state = MB_POSTED;
@@ -357,7 +410,7 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 			break;
 		}
 		if (mb->gen == gen)
-			pthread_cond_wait(&control_cond, &control_lock);
+			control_wait_meter(mb, &shown, fn, arg);
 	}
 	pthread_mutex_unlock(&control_lock);
 	return err;

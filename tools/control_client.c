@@ -39,7 +39,11 @@ struct client {
 	const char *cmd, *sock, *name;
 	int tty, quiet, verbose, failed, done, cancel;
 	double t0;
-	char phase[160];    /* the last progress line's text */
+	char phase[160]; /* the last progress line's text */
+	/* the phase's byte meter ("progress: bytes DONE TOTAL"): the first
+	 * phase's start (or the meter's) and its time give the rate */
+	uint64_t bdone, btotal, bdone0;
+	double t_meter0;
 	control_line_fn fn; /* takes the reply lines instead of stdout */
 	void *fn_arg;
 	char final[CONTROL_LINE_MAX];
@@ -83,19 +87,55 @@ static int client_connect(const char *cmd, const char *sock)
 	return -1;
 }
 
-/* On a terminal (and not -q): the phase and the time so far, redrawn. */
+#define MIB (1024.0 * 1024.0)
+
+/* On a terminal (and not -q): the phase, its bytes done and their rate
+ * when the node counts them, and the time so far, redrawn in place. */
 static void client_progress(struct client *c)
 {
-	if (c->tty && !c->quiet && c->phase[0])
-		fprintf(stderr, "\r\033[K%s %s: %s, %.1f s", c->cmd,
-			c->name ? c->name : "", c->phase, now_s() - c->t0);
+	char bytes[96] = "";
+	double dt = now_s() - c->t_meter0;
+
+	if (!c->tty || c->quiet || !c->phase[0])
+		return;
+	if (c->btotal && dt > 0.05 && c->bdone > c->bdone0)
+		snprintf(bytes, sizeof bytes, " %.1f of %.1f MiB, %.1f MiB/s,",
+			 c->bdone / MIB, c->btotal / MIB,
+			 (c->bdone - c->bdone0) / MIB / dt);
+	else if (c->btotal)
+		snprintf(bytes, sizeof bytes, " %.1f of %.1f MiB,", c->bdone / MIB,
+			 c->btotal / MIB);
+	fprintf(stderr, "\r\033[K%s %s: %s,%s %.1f s", c->cmd, c->name ? c->name : "",
+		c->phase, bytes, now_s() - c->t0);
+}
+
+/* "progress: bytes DONE TOTAL": the meter of the phase shown. */
+static void client_meter(struct client *c, const char *s)
+{
+	unsigned long long done, total;
+
+	if (sscanf(s, "%llu %llu", &done, &total) != 2)
+		return;
+	if ((c->btotal && total != c->btotal) || done < c->bdone) {
+		c->bdone0 = 0; /* a new meter in the same phase */
+		c->t_meter0 = now_s();
+	}
+	c->bdone = done;
+	c->btotal = total;
+	client_progress(c);
 }
 
 /* Print one answer line; sets c->done on the last ("ok"/"error:"). */
 static void client_show(struct client *c, const char *line)
 {
+	if (!strncmp(line, "progress: bytes ", 16)) {
+		client_meter(c, line + 16);
+		return;
+	}
 	if (!strncmp(line, "progress: ", 10)) {
 		snprintf(c->phase, sizeof c->phase, "%.150s", line + 10);
+		c->btotal = c->bdone = c->bdone0 = 0;
+		c->t_meter0 = now_s();
 		if (c->verbose)
 			fprintf(stderr, "%s%s %s: %s (at %.2f s)\n",
 				c->tty ? "\r\033[K" : "", c->cmd, c->name ? c->name : "",
@@ -290,11 +330,30 @@ int control_ps_raw_cli(const struct cli_args *a)
 	return client_finish(&c);
 }
 
+/* A request Ctrl-C cancels (restore, migrate): the node's answer says
+ * what was left; a cancelled one exits 130. */
+static int client_cancellable(struct client *c, const char *req)
+{
+	struct sigaction sa = {.sa_handler = client_sigint}, old;
+	int rc;
+
+	sigaction(SIGINT, &sa, &old);
+	rc = client_request(c, req);
+	sigaction(SIGINT, &old, NULL);
+	if (rc)
+		return rc;
+	if (c->cancel && c->failed) {
+		fprintf(stderr, "%s\n", c->final);
+		return CLI_CANCELLED;
+	}
+	return client_finish(c);
+}
+
 int control_restore_cli(const struct cli_args *a)
 {
-	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX];
+	char req[CONTROL_PATH_MAX + 256], path[CONTROL_PATH_MAX], name[CONTROL_NAME_MAX],
+	    err[CONTROL_PATH_MAX + 64];
 	struct client c;
-	int rc;
 
 	client_init(&c, a, a->pos[1]);
 	if (client_abs_path(c.cmd, a->pos[0], 1, path, sizeof(path)))
@@ -302,9 +361,11 @@ int control_restore_cli(const struct cli_args *a)
 	snprintf(req, sizeof(req), "restore %s%s%s%s",
 		 cli_get(a, "--lazy") ? "--lazy " : "", path, a->pos[1] ? " " : "",
 		 a->pos[1] ? a->pos[1] : "");
-	if ((rc = client_request(&c, req)))
-		return rc;
-	return client_finish(&c);
+	/* Ctrl-C cancels at the monitor the image names (a file that names
+	 * none is the node's to refuse) */
+	if (!c.name && !control_image_target(path, name, err, sizeof err))
+		c.name = name;
+	return client_cancellable(&c, req);
 }
 
 /* `resume|discard NAME`: start or end a copy a migration left paused. */
@@ -331,7 +392,6 @@ int control_migrate_cli(const struct cli_args *a)
 	char req[CONTROL_NAME_MAX + 256], *end;
 	double s = timeout ? strtod(timeout, &end) : 30;
 	struct client c;
-	int rc;
 
 	if (timeout && (*end || end == timeout || !(s >= 0.1 && s <= 3600)))
 		return cli_usage_error(a->cmd,
@@ -343,9 +403,7 @@ int control_migrate_cli(const struct cli_args *a)
 				       name);
 	client_init(&c, a, name);
 	snprintf(req, sizeof(req), "migrate %s %s %ld", name, to, (long)(s * 1000));
-	if ((rc = client_request(&c, req)))
-		return rc;
-	return client_finish(&c);
+	return client_cancellable(&c, req);
 }
 
 /* Create a new temporary file next to out: its path into tmp. */

@@ -199,7 +199,12 @@ static void control_serve(struct control_server *srv, int fd)
 /* "cancel NAME": ask the endpoint NAME to drop the request it serves. */
 static void control_cancel_line(const char *name, char *ans, size_t size)
 {
-	int rc = control_cancel(name);
+	/* a migration of name: its own flag, and the round its monitor
+	 * writes (if one) stops too */
+	int mig = migrate_cancel(name), rc = control_cancel(name);
+
+	if (!mig)
+		rc = 0;
 
 	if (!rc)
 		snprintf(ans, size, "ok cancel %.64s", name);

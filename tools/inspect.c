@@ -4,12 +4,20 @@
  * readable text (one line per record) or JSON.  The JSON emitter is
  * hand-written (a few lines; strings escaped, non-ASCII bytes as \u00XX so
  * the output is valid UTF-8 whatever the image holds).
+ *
+ * Numbers (docs/inspect.schema.json, INSPECT_SCHEMA): identifiers of the
+ * image, badges, kcaps, addresses and register words are hex strings
+ * ("0x.."); sizes, counts, times and the small record numbers that link
+ * one record to another (session, dataspace and thread numbers: a cap's
+ * obj, a region's ds) are integers; created_ns, a time above 2^53 that
+ * JSON tools would round, is a string of decimal digits.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "image/image.h"
 #include "tools/inspect.h"
@@ -64,6 +72,14 @@ static void e_u64(struct out *o, const char *k, uint64_t v)
 {
 	key(o, k);
 	fprintf(o->f, "%llu", (unsigned long long)v);
+	end_field(o);
+}
+
+/* An integer JSON tools would round (above 2^53): a string of digits. */
+static void e_dec_str(struct out *o, const char *k, uint64_t v)
+{
+	key(o, k);
+	fprintf(o->f, o->json ? "\"%llu\"" : "%llu", (unsigned long long)v);
 	end_field(o);
 }
 
@@ -166,7 +182,7 @@ static void print_header(struct out *o, const char *path, const struct image_mod
 	e_name(o, "kind", m->flags & IMAGE_F_INCREMENTAL ? "incremental" : "full");
 	e_hex(o, "id", m->image_id);
 	e_hex(o, "parent", m->parent_id);
-	e_u64(o, "created_ns", m->created_ns);
+	e_dec_str(o, "created_ns", m->created_ns);
 	e_str(o, "node", m->node, sizeof(m->node));
 	close_(o, '}');
 	if (m->flags & IMAGE_F_INCREMENTAL) { /* which file it builds on */
@@ -193,6 +209,36 @@ static void print_header(struct out *o, const char *path, const struct image_mod
 	e_bytes(o, "binary_xxh3_128", c->binary_hash, sizeof(c->binary_hash));
 	e_bytes(o, "build_id", c->build_id,
 		c->build_id_len <= sizeof(c->build_id) ? c->build_id_len : 0);
+	close_(o, '}');
+}
+
+/* The registers by name (JSON): general, rip, rflags, fs/gs base and
+ * mxcsr as hex words, xmm0..15 as [low, high] words, the x87 control
+ * words and its eight 80-bit data registers as hex byte strings. */
+static void print_regs(struct out *o, const struct cpu_regs *r)
+{
+	static const char *const gpr[] = {"rax", "rbx", "rcx",	  "rdx",     "rsi",
+					  "rdi", "rbp", "rsp",	  "r8",	     "r9",
+					  "r10", "r11", "r12",	  "r13",     "r14",
+					  "r15", "rip", "rflags", "fs_base", "gs_base"};
+	const uint64_t *w = &r->rax;
+	char name[8];
+
+	open_(o, "regs", '{', 0);
+	for (unsigned i = 0; i < sizeof gpr / sizeof gpr[0]; i++)
+		e_hex(o, gpr[i], w[i]);
+	e_hex(o, "mxcsr", r->mxcsr);
+	for (unsigned i = 0; i < 16; i++) {
+		snprintf(name, sizeof name, "xmm%u", i);
+		e_words(o, name, r->xmm[i], 2);
+	}
+	e_hex(o, "fpcw", r->fpcw);
+	e_hex(o, "fpsw", r->fpsw);
+	e_hex(o, "fptag", r->fptag);
+	for (unsigned i = 0; i < 8; i++) {
+		snprintf(name, sizeof name, "st%u", i);
+		e_bytes(o, name, r->fpr[i], sizeof r->fpr[i]);
+	}
 	close_(o, '}');
 }
 
@@ -223,7 +269,7 @@ static void print_threads(struct out *o, const struct image_model *m)
 			       sizeof(regs));
 			memcpy(&u, (const char *)t + offsetof(struct image_thread, utcb),
 			       sizeof(u));
-			e_words(o, "regs", (const uint64_t *)&regs, CPU_REGS_WORDS);
+			print_regs(o, &regs);
 			e_words(o, "mr", u.mr, UTCB_MRS);
 			e_words(o, "br", u.br, UTCB_BRS);
 			e_words(o, "tcr", u.tcr, UTCB_TCRS);
@@ -258,7 +304,7 @@ static void print_objects(struct out *o, const struct image_model *m)
 		item_begin(o);
 		e_u64(o, "id", d->id);
 		e_name(o, "kind", image_ds_kind_name(d->kind));
-		e_hex(o, "size", d->size);
+		e_u64(o, "size", d->size);
 		if (d->kind == IMAGE_DS_MANAGED) {
 			e_u64(o, "rm_session", d->managed.rm_session);
 			e_hex(o, "fault_kcap", d->managed.fault_kcap);
@@ -275,7 +321,7 @@ static void print_objects(struct out *o, const struct image_model *m)
 		e_name(o, "region_map", image_rm_kind_name(g->rm_kind));
 		e_u64(o, "rm_ds", g->rm_ds);
 		e_hex(o, "addr", g->addr);
-		e_hex(o, "size", g->size);
+		e_u64(o, "size", g->size);
 		e_name(o, "perms", perms(g->perms, pb));
 		e_u64(o, "ds", g->ds_id);
 		e_hex(o, "offset", g->offset);
@@ -284,9 +330,38 @@ static void print_objects(struct out *o, const struct image_model *m)
 	close_(o, ']');
 }
 
+/* What a cap's obj numbers, by its class (image/image.h). */
+static const char *obj_is(uint32_t class)
+{
+	switch (class) {
+	case IMAGE_CAP_FIXED:
+	case IMAGE_CAP_THREAD:
+		return "thread";
+	case IMAGE_CAP_SESSION:
+	case IMAGE_CAP_OUTSIDE:
+		return "session";
+	case IMAGE_CAP_DATASPACE:
+		return "dataspace";
+	case IMAGE_CAP_REGION_MAP:
+		return "managed_dataspace";
+	case IMAGE_CAP_RPC_GATE:
+	case IMAGE_CAP_SIGNAL_SOURCE:
+	case IMAGE_CAP_SIGNAL_CONTEXT:
+	case IMAGE_CAP_SEMAPHORE_IRQ:
+		return "pd_session";
+	}
+	return "none";
+}
+
 static void print_caps(struct out *o, const struct image_model *m)
 {
 	char pb[4] = "---"; /* three letters and the NUL */
+	if (!o->json)	    /* the legend of obj= (JSON: each cap's obj_is) */
+		fprintf(o->f,
+			"# obj= is a thread nr (class fixed, thread), a session id "
+			"(session, outside), a dataspace id (dataspace; region_map: its "
+			"managed dataspace) or the PD session id (rpc_gate, signal_*, "
+			"semaphore_irq); obj_is= says which\n");
 	open_(o, "caps", '[', m->ncaps);
 	for (uint32_t i = 0; i < m->ncaps; i++) {
 		const struct image_cap *c = &m->caps[i];
@@ -299,6 +374,7 @@ static void print_caps(struct out *o, const struct image_model *m)
 		pb[2] = c->rights & RIGHT_S ? 's' : '-';
 		e_name(o, "rights", pb);
 		e_u64(o, "obj", c->obj);
+		e_name(o, "obj_is", obj_is(c->class));
 		if (c->class == IMAGE_CAP_DEAD)
 			e_name(o, "reason", image_dead_reason_name((uint32_t)c->arg));
 		else
@@ -339,7 +415,7 @@ static void print_signals_timers(struct out *o, const struct image_model *m)
 /* The reader counted each dataspace's pages from the chunks' bitmaps:
  * printing them costs nothing per page, so inspect's time follows the
  * image's size, not its dataspaces'. */
-static void print_memory(struct out *o, const struct image_model *m)
+static void print_memory(struct out *o, const struct image_model *m, uint64_t file_bytes)
 {
 	open_(o, "memory", '[', m->nmemory);
 	for (uint32_t k = 0; k < m->nmemory; k++) {
@@ -347,7 +423,7 @@ static void print_memory(struct out *o, const struct image_model *m)
 		uint64_t present = e->pages, zero = e->pages - e->nonzero_pages;
 		item_begin(o);
 		e_u64(o, "ds", e->ds_id);
-		e_hex(o, "size", e->size);
+		e_u64(o, "size", e->size);
 		e_u64(o, "pages", present);
 		e_u64(o, "zero_pages", zero);
 		item_end(o);
@@ -362,7 +438,9 @@ static void print_memory(struct out *o, const struct image_model *m)
 	e_u64(o, "zero_pages", s->zero_pages);
 	e_u64(o, "bytes_raw", s->bytes_raw);
 	e_u64(o, "bytes_compressed", s->bytes_compressed);
-	e_u64(o, "image_bytes", s->image_bytes);
+	/* the file's size; the writer's count ends before the stats section */
+	e_u64(o, "image_bytes", file_bytes ? file_bytes : s->image_bytes);
+	e_u64(o, "bytes_before_stats", s->image_bytes);
 	close_(o, '}');
 }
 
@@ -373,14 +451,17 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
 	if (rc < 0)
 		return rc;
 	struct out o = {.f = out, .json = json != 0};
+	struct stat sb;
+	uint64_t file_bytes = stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
 	if (o.json)
 		fputc('{', out);
 	o.first[0] = true;
+	e_u64(&o, "schema", INSPECT_SCHEMA);
 	print_header(&o, path, m);
 	print_objects(&o, m);
 	print_caps(&o, m);
 	print_signals_timers(&o, m);
-	print_memory(&o, m);
+	print_memory(&o, m, file_bytes);
 	if (o.json)
 		fputs("\n}\n", out);
 	image_model_free(m);

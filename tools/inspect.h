@@ -5,6 +5,11 @@
 #ifndef TOOLS_INSPECT_H
 #define TOOLS_INSPECT_H
 
+/* The version of inspect's JSON (docs/inspect.schema.json, "schema"):
+ * 3 named the registers, made sizes integers, created_ns a string, added
+ * obj_is and bytes_before_stats, and image_bytes is the file's size. */
+#define INSPECT_SCHEMA 3
+
 #include <stddef.h>
 #include <stdio.h>
 

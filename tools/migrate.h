@@ -18,6 +18,7 @@
 #ifndef TOOLS_MIGRATE_H
 #define TOOLS_MIGRATE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "tools/control.h"
@@ -53,6 +54,14 @@ void migrate_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 void migrate_send(const struct transport_key *key, const char *name, const char *to,
 		  int deadline_ms, control_line_fn fn, void *arg);
+
+/* The migrations being sent, for their cancel (tools/migrate_cancel.c):
+ * enter NAME with the flag migrate_send watches (0, -EBUSY one of NAME
+ * runs already, -EAGAIN too many), leave it when done; migrate_cancel
+ * sets the flag of NAME's: 0, or -ESRCH none runs. */
+int migrate_cancel_enter(const char *name, atomic_int *flag);
+void migrate_cancel_leave(atomic_int *flag);
+int migrate_cancel(const char *name);
 
 /* A new spool directory (TMPDIR or /tmp, mode 0700) named into path:
  * 0, or -1 (errno). */

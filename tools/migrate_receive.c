@@ -83,6 +83,9 @@ static int migrate_request(struct dest *d, char *err, size_t size)
 		return -1;
 	}
 	d->deadline_ms = (int)v;
+	/* a round of a large target can take the source longer than the
+	 * listener's bound on one read: the deadline bounds the wait now */
+	address_set_timeout(d->c->fd, d->deadline_ms + MIGRATE_GRACE_MS);
 	return 0;
 }
 

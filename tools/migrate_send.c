@@ -35,6 +35,10 @@ struct mig {
 	char dir[256];
 	struct transport_conn c;
 	uint64_t pages[MIGRATE_ROUNDS + 1], bytes[MIGRATE_ROUNDS + 1];
+	atomic_int cancel;  /* the client's Ctrl-C (migrate_cancel) */
+	control_line_fn fn; /* the client's lines: progress */
+	void *fn_arg;
+	double shown; /* when the last progress line went */
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
@@ -78,6 +82,33 @@ static int image_figures(const char *path, uint64_t *pages, uint64_t *bytes)
 	return rc;
 }
 
+/* Cancelled by the client: 1 with m->err saying so. */
+static int cancelled(struct mig *m)
+{
+	if (!atomic_load(&m->cancel))
+		return 0;
+	snprintf(m->err, sizeof m->err, "migration cancelled");
+	return 1;
+}
+
+/* "progress: PHASE" when a phase begins, "progress: bytes DONE TOTAL" at
+ * most every 1/4 s while an image is sent (the client's progress line). */
+static void progress(struct mig *m, const char *phase, uint64_t done, uint64_t total)
+{
+	char line[96];
+
+	if (phase) {
+		snprintf(line, sizeof line, "progress: %.80s", phase);
+	} else {
+		if (now_ms() - m->shown < 250 && done < total)
+			return;
+		snprintf(line, sizeof line, "progress: bytes %llu %llu",
+			 (unsigned long long)done, (unsigned long long)total);
+	}
+	m->shown = now_ms();
+	m->fn(line, m->fn_arg);
+}
+
 /* "image NAME BYTES", then the file's bytes as messages. */
 static int send_image(struct mig *m, const char *file)
 {
@@ -94,6 +125,8 @@ static int send_image(struct mig *m, const char *file)
 		goto out;
 	}
 	left = (uint64_t)sb.st_size;
+	snprintf(head, sizeof head, "sending %s", file);
+	progress(m, head, 0, 0);
 	snprintf(head, sizeof head, "image %s %llu", file, (unsigned long long)left);
 	if (stream_send(&m->c.tx, head, strlen(head), 0, m->err, sizeof m->err))
 		goto out;
@@ -103,9 +136,11 @@ static int send_image(struct mig *m, const char *file)
 			snprintf(m->err, sizeof m->err, "%s: short read", path);
 			goto out;
 		}
-		if (stream_send(&m->c.tx, buf, n, 0, m->err, sizeof m->err))
+		if (cancelled(m) ||
+		    stream_send(&m->c.tx, buf, n, 0, m->err, sizeof m->err))
 			goto out;
 		left -= n;
+		progress(m, NULL, (uint64_t)sb.st_size - left, (uint64_t)sb.st_size);
 	}
 	rc = 0;
 out:
@@ -124,10 +159,15 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 	char path[512], ppath[512], last[CONTROL_LINE_MAX];
 
 	*taken = 0;
+	if (cancelled(m))
+		return -1;
+	snprintf(last, sizeof last, "taking %s", file);
+	progress(m, last, 0, 0);
 	snprintf(path, sizeof path, "%s/%s", m->dir, file);
 	snprintf(ppath, sizeof ppath, "%s/%s", m->dir, parent ? parent : "");
 	if (migrate_step(op, m->name, path, parent ? ppath : NULL, last, sizeof last)) {
-		snprintf(m->err, sizeof m->err, "%s", last);
+		if (!cancelled(m)) /* else the monitor's step was cancelled too */
+			snprintf(m->err, sizeof m->err, "%s", last);
 		return -1;
 	}
 	*taken = 1;
@@ -229,7 +269,16 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 
 	migrate_phase("commit");
 	if (getenv("CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT")) /* loopback.sh: the source */
-		_exit(9); /* dies between the destination's ready and the commit */
+		_exit(9);   /* dies between the destination's ready and the commit */
+	if (cancelled(m)) { /* the last moment it can be: nothing ended yet */
+		snprintf(line, sizeof line,
+			 "error: %s: %s: migration cancelled, %s drops "
+			 "its copy",
+			 m->name, m->to, m->to);
+		give_up(m, line, fn, arg);
+		free(ans);
+		return;
+	}
 	if (!ans ||
 	    migrate_step(CONTROL_RELEASE, m->name, "-", NULL, last, sizeof last)) {
 		snprintf(line, sizeof line, "error: %s: cannot end it here: %s", m->name,
@@ -286,6 +335,8 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 	snprintf(head, sizeof head, MIGRATE_HEADER "%d", m->deadline_ms);
 	if (stream_send(&m->c.tx, head, strlen(head), 0, m->err, sizeof m->err) ||
 	    precopy(m)) {
+		if (atomic_load(&m->cancel)) /* the destination drops what it has */
+			stream_send(&m->c.tx, "abort", 5, 1, head, sizeof head);
 		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
 			 m->name, m->to, m->err);
 		fn(line, arg);
@@ -296,12 +347,22 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 	tp = now_ms();
 	if (take_and_send(m, CONTROL_FREEZE, "final.img", prev, m->rounds, &taken)) {
 		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to, m->err);
-		if (taken)
+		if (taken) {
 			give_up(m, line, fn, arg);
-		else
+		} else if (atomic_load(&m->cancel)) { /* not frozen: it runs on */
+			stream_send(&m->c.tx, "abort", 5, 1, head, sizeof head);
+			snprintf(line, sizeof line,
+				 "error: %s: %s: migration cancelled (the target runs "
+				 "on here)",
+				 m->name, m->to);
+			fn(line, arg);
+		} else {
 			fn(m->err, arg); /* the monitor resumed it, or there is none */
+		}
 		return;
 	}
+	snprintf(line, sizeof line, "progress: waiting for %.128s to restore it", m->to);
+	fn(line, arg);
 	if (!(ans = malloc(TRANSPORT_MSG_MAX + 1)) || answer(m, ans)) {
 		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to,
 			 ans ? m->err : "out of memory");
@@ -333,7 +394,15 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		free(m);
 		return;
 	}
-	*m = (struct mig){.name = name, .to = to, .deadline_ms = deadline_ms};
+	*m = (struct mig){
+	    .name = name, .to = to, .deadline_ms = deadline_ms, .fn = fn, .fn_arg = arg};
+	if (migrate_cancel_enter(name, &m->cancel)) {
+		snprintf(why, sizeof why, "error: %s: a migration of it runs already",
+			 name);
+		fn(why, arg);
+		free(m);
+		return;
+	}
 	migrate_phase("handshake");
 	fd = address_connect(to, deadline_ms, m->err, sizeof m->err);
 	if (fd < 0 || handshake_client(fd, key, &m->c, m->err, sizeof m->err)) {
@@ -342,6 +411,7 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		fn(why, arg);
 		if (fd >= 0)
 			close(fd);
+		migrate_cancel_leave(&m->cancel);
 		free(m);
 		return;
 	}
@@ -355,5 +425,6 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		migrate_spool_remove(m->dir);
 	}
 	transport_close(&m->c);
+	migrate_cancel_leave(&m->cancel);
 	free(m);
 }

@@ -103,6 +103,14 @@ void control_unregister(struct control_mailbox *mb);
 int control_take(struct control_mailbox *mb, struct control_request *req);
 /* Report progress (0..100) of the request being served. */
 void control_progress(struct control_mailbox *mb, unsigned percent);
+/* The byte meter of the request being served, for the client's progress
+ * line (phase, bytes done, rate): start a phase of `total` bytes (done
+ * back to 0), then add what is done as it goes.  Any thread (a host
+ * worker too), cheap (an atomic add): the caller waiting on the request
+ * looks at it every 1/4 s and passes "progress: bytes DONE TOTAL" on when
+ * it moved.  mb NULL: nothing. */
+void control_meter_start(struct control_mailbox *mb, uint64_t total);
+void control_meter_add(struct control_mailbox *mb, uint64_t bytes);
 /* Add one reply line (no '\n') for the client. */
 void control_reply(struct control_mailbox *mb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

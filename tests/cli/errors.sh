@@ -118,12 +118,21 @@ fi
 "$cap" inspect --json "$img" >"$tmp/img.json" || bad "inspect --json"
 if ! python3 -c 'import jsonschema' 2>/dev/null; then
 	echo "cli-errors: SKIP the schema check: python3's jsonschema is not installed"
-else python3 - docs/inspect.schema.json "$tmp/img.json" <<'EOF' >"$tmp/schema.out" 2>&1 &&
+else python3 - docs/inspect.schema.json "$tmp/img.json" "$img" <<'EOF' >"$tmp/schema.out" 2>&1 &&
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
 doc = json.load(open(sys.argv[2]))
 jsonschema.validate(doc, schema)
+# what schema 3 promises of a real image
+import os
+assert doc["schema"] == 3
+assert doc["stats"]["image_bytes"] == os.path.getsize(sys.argv[3]), "image_bytes"
+assert int(doc["image"]["created_ns"]) > 2**53 and doc["image"]["node"]
+c = doc["component"]
+assert 0 < c["ram_used"] <= c["ram_quota"] and 0 < c["cap_used"] <= c["cap_quota"], c
+assert all(t["regs"]["rip"] == t["rip"] and t["regs"]["rsp"] == t["rsp"] for t in doc["threads"])
+assert all(k["obj_is"] for k in doc["caps"])
 doc["caps"][0]["kcap"] = int(doc["caps"][0]["kcap"], 16)
 try:
     jsonschema.validate(doc, schema)
