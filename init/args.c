@@ -164,6 +164,8 @@ uint64_t session_args_band(unsigned levels, unsigned prio)
 {
 	if (!levels) /* a config not read by config_load */
 		levels = 1;
+	if (prio >= levels) /* config_load refuses it; the lowest band */
+		prio = levels - 1;
 	return (uint64_t)prio * (CPU_PRIORITY_LIMIT / levels);
 }
 

@@ -53,18 +53,20 @@ static void spin(void *arg)
 
 void component_construct(struct env *env)
 {
-	uint64_t n = rom_number(env, "spin.threads", 1), ms = rom_number(env, "spin.ms", 1000);
+	uint64_t n = rom_number(env, "spin.threads", 1),
+		 ms = rom_number(env, "spin.ms", 1000);
 	struct thread *t[MAX_THREADS];
 	uint64_t label, total = 0;
 
 	if (n < 1 || n > MAX_THREADS) {
-		env_log(env, "spinner: spin.threads %llu not in 1..%u", (unsigned long long)n,
-			MAX_THREADS);
+		env_log(env, "spinner: spin.threads %llu not in 1..%u",
+			(unsigned long long)n, MAX_THREADS);
 		env_exit(env, 2);
 	}
 	for (uint64_t i = 0; i < n; i++)
 		if (thread_create(env, "spin", spin, (void *)&rounds[i], 0, &t[i])) {
-			env_log(env, "spinner: thread_create %llu failed", (unsigned long long)i);
+			env_log(env, "spinner: thread_create %llu failed",
+				(unsigned long long)i);
 			env_exit(env, 1);
 		}
 	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
@@ -73,7 +75,7 @@ void component_construct(struct env *env)
 		thread_join(t[i]);
 		total += rounds[i];
 	}
-	env_log(env, "spinner: %llu threads spun %llu ms, %llu rounds", (unsigned long long)n,
-		(unsigned long long)ms, (unsigned long long)total);
+	env_log(env, "spinner: %llu threads spun %llu ms, %llu rounds",
+		(unsigned long long)n, (unsigned long long)ms, (unsigned long long)total);
 	env_exit(env, 0);
 }
