@@ -44,7 +44,8 @@ static int write_config(unsigned busy, unsigned levels, int prio)
 		 "<resource name=\"RAM\" quantum=\"4M\"/></start>\n%s</config>\n",
 		 levels, spin);
 	snprintf(n, sizeof n, "%u\n", busy ? busy : 1);
-	if (bench_node_file(&bn, "prio.xml", cfg) || bench_node_file(&bn, "spin.threads", n))
+	if (bench_node_file(&bn, "prio.xml", cfg) ||
+	    bench_node_file(&bn, "spin.threads", n))
 		return -1;
 	snprintf(n, sizeof n, "%u\n", TICKS * 10 + 500);
 	return bench_node_file(&bn, "spin.ms", n);
@@ -59,7 +60,8 @@ static int run(unsigned busy, unsigned levels, int prio, unsigned long long *wor
 	int found = 0;
 	FILE *f;
 
-	if (write_config(busy, levels, prio) || bench_node_run(&bn, "prio.xml", TICKS, "") < 0)
+	if (write_config(busy, levels, prio) ||
+	    bench_node_run(&bn, "prio.xml", TICKS, "") < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/out.log", bn.tmpdir);
 	if (!(f = fopen(path, "r")))
@@ -87,22 +89,26 @@ int main(void)
 		return 1;
 	if (run(0, 1, 0, &w0, &m0))
 		return 1;
-	printf("bench_prio: 10 ms ticker alone (this machine's noise): late worst %llu us, "
-	       "median %llu us\n",
-	       w0, m0);
+	printf(
+	    "bench_prio: 10 ms ticker alone (this machine's noise): late worst %llu us, "
+	    "median %llu us\n",
+	    w0, m0);
 	for (unsigned i = 0; i < 3; i++) {
 		if (run(busy[i], 2, -1, &w, &m))
 			return 1;
-		printf("bench_prio: above %3u busy threads: late worst %6llu us, median %5llu "
+		printf("bench_prio: above %3u busy threads: late worst %6llu us, median "
+		       "%5llu "
 		       "us (alone: %llu/%llu); target %llu us: %s\n",
-		       busy[i], w, m, w0, m0, PRIO_GOAL_US, w <= PRIO_GOAL_US ? "met" : "missed");
+		       busy[i], w, m, w0, m0, PRIO_GOAL_US,
+		       w <= PRIO_GOAL_US ? "met" : "missed");
 	}
 	for (unsigned i = 0; i < 3; i++) {
 		unsigned long long bound = (busy[i] + 1) * SLICE_US;
 
 		if (run(busy[i], 1, 0, &w, &m))
 			return 1;
-		printf("bench_prio: beside %3u busy threads (equal priority): late worst %7llu "
+		printf("bench_prio: beside %3u busy threads (equal priority): late worst "
+		       "%7llu "
 		       "us, median %7llu us; bound one slice each, %llu us: %s\n",
 		       busy[i], w, m, bound, w <= bound ? "met" : "missed");
 	}

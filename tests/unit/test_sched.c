@@ -149,7 +149,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(highest_first_fifo_within, setup, teardown),
 	    cmocka_unit_test_setup_teardown(round_robin, setup, teardown),
-	    cmocka_unit_test_setup_teardown(direct_stays_in_its_priority, setup, teardown),
+	    cmocka_unit_test_setup_teardown(direct_stays_in_its_priority, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(set_prio_requeues, setup, teardown),
 	    cmocka_unit_test_setup_teardown(all_priorities, setup, teardown),
 	};
