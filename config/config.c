@@ -354,9 +354,31 @@ static int grow_starts(struct parse *p, xmlNode *n, struct init_config *cfg)
 	return 0;
 }
 
+/* <start priority="-N">: 0 .. -(prio_levels - 1), as in Genode's init
+ * (a child is never above its parent); absent: 0. */
+static int parse_priority(struct parse *p, xmlNode *n, const struct init_config *cfg,
+			  struct start_config *s)
+{
+	char v[32], *end;
+	long prio;
+	int rc = attr_get(p, n, "priority", v, sizeof v);
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	errno = 0;
+	prio = strtol(v, &end, 10);
+	if (errno || end == v || *end || prio > 0 || prio <= -(long)cfg->prio_levels)
+		return fail(p, s->line,
+			    "<start name=\"%s\">: invalid priority '%s' (0 .. -%u with "
+			    "prio_levels=\"%u\")",
+			    s->name, v, cfg->prio_levels - 1, cfg->prio_levels);
+	s->priority = (unsigned)-prio;
+	return 0;
+}
+
 static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 {
-	static const char *const attrs[] = {"name", "caps", NULL};
+	static const char *const attrs[] = {"name", "caps", "priority", NULL};
 	struct start_config *s;
 	char caps[32];
 	unsigned seen = 0;
@@ -385,6 +407,8 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 			return fail(p, s->line, "<start name=\"%s\">: invalid caps '%s'",
 				    s->name, caps);
 	}
+	if ((rc = parse_priority(p, n, cfg, s)))
+		return rc;
 	strcpy(s->binary, s->name);
 	FOR_EACH_ELEM(p, n, c, rc)
 	if ((rc = parse_start_child(p, c, s, &seen)))
@@ -452,6 +476,29 @@ static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 	return 0;
 }
 
+/* <config prio_levels="N">: N priority bands for the children, a power
+ * of two (absent: 1, every child at init's own priority). */
+static int parse_prio_levels(struct parse *p, xmlNode *root, struct init_config *cfg)
+{
+	char v[32], *end;
+	unsigned long levels;
+	int rc = attr_get(p, root, "prio_levels", v, sizeof v);
+
+	cfg->prio_levels = 1;
+	if (rc)
+		return rc < 0 ? rc : 0;
+	errno = 0;
+	levels = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || !levels ||
+	    levels > CONFIG_PRIO_LEVELS_MAX || (levels & (levels - 1)))
+		return fail(
+		    p, line_of(root),
+		    "<config>: invalid prio_levels '%s' (a power of two, 1 .. %u)", v,
+		    CONFIG_PRIO_LEVELS_MAX);
+	cfg->prio_levels = (unsigned)levels;
+	return 0;
+}
+
 static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	unsigned seen = 0;
@@ -462,8 +509,9 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if (!is_elem(root, "config"))
 		return fail(p, line_of(root), "root element is <%s>, not <config>",
 			    (const char *)root->name);
-	if ((rc = check_attrs(p, root, (const char *const[]){"ram", "caps", NULL})) ||
-	    (rc = parse_budget(p, root, cfg)))
+	if ((rc = check_attrs(
+		 p, root, (const char *const[]){"ram", "caps", "prio_levels", NULL})) ||
+	    (rc = parse_budget(p, root, cfg)) || (rc = parse_prio_levels(p, root, cfg)))
 		return rc;
 	FOR_EACH_ELEM(p, root, c, rc)
 	{

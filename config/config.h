@@ -5,10 +5,11 @@
  * <config> (the monitor's), which is why it lives outside init/.
  *
  *   <config ram="2G" caps="40000">              node budget, default: core's
+ *   <config prio_levels="4">                    priority bands, power of 2
  *     <parent-provides> <service name="LOG"/> ... </parent-provides>
  *     <default-route> <any-service> <parent/> <any-child/> </any-service>
  *     </default-route>
- *     <start name="X" caps="N">
+ *     <start name="X" caps="N" priority="-1">  0 .. -(prio_levels - 1)
  *       <binary name="..."/>                    default: the start name
  *       <resource name="RAM" quantum="1M"/>     K/M/G suffixes
  *       <provides> <service name="S"/> </provides>
@@ -23,13 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_NAME_MAX	    64	/* names of children, services, binaries */
-#define CONFIG_MAX_SERVICES 16	/* per <parent-provides> / <provides> */
-#define CONFIG_MAX_ROUTES   16	/* <service>/<any-service> per <route> */
-#define CONFIG_MAX_TARGETS  4	/* targets per route entry */
-#define CONFIG_ERR_MAX	    512 /* size of an error message buffer */
-#define CONFIG_DEFAULT_CAPS 100
-#define CONFIG_DEFAULT_RAM  (4ULL << 20)
+#define CONFIG_NAME_MAX	       64  /* names of children, services, binaries */
+#define CONFIG_MAX_SERVICES    16  /* per <parent-provides> / <provides> */
+#define CONFIG_MAX_ROUTES      16  /* <service>/<any-service> per <route> */
+#define CONFIG_MAX_TARGETS     4   /* targets per route entry */
+#define CONFIG_ERR_MAX	       512 /* size of an error message buffer */
+#define CONFIG_DEFAULT_CAPS    100
+#define CONFIG_DEFAULT_RAM     (4ULL << 20)
+#define CONFIG_PRIO_LEVELS_MAX 128
 
 enum route_kind { ROUTE_PARENT = 1, ROUTE_CHILD, ROUTE_ANY_CHILD };
 
@@ -60,6 +62,8 @@ struct start_config {
 	char binary[CONFIG_NAME_MAX];
 	uint64_t ram;
 	uint64_t caps;
+	/* -priority: 0 (the parent's own) .. prio_levels - 1 (lowest) */
+	unsigned priority;
 	int nprovides;
 	char provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];
 	struct route_table route;
@@ -70,7 +74,8 @@ struct start_config {
  * asked for any service. */
 struct init_config {
 	char path[512];
-	uint64_t ram, caps; /* <config ram= caps=>: the node's budget, 0: default */
+	uint64_t ram, caps;   /* <config ram= caps=>: the node's budget, 0: default */
+	unsigned prio_levels; /* <config prio_levels=>: 1 (absent) .. 128 */
 	int has_parent_provides;
 	int nparent_provides;
 	char parent_provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];

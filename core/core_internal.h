@@ -283,7 +283,14 @@ struct cpu_session {
 	/* its kcap in core, for the fault thread (which has no libbase
 	 * state, so cannot use cap_kcap) */
 	uint64_t exc_irq_kcap;
+	/* its threads' kernel priority, from the session's "priority"
+	 * argument (cpu_session_kernel_prio) */
+	unsigned kprio;
 };
+/* Kernel priority of Genode virtual priority prio (0 highest ..
+ * CPU_PRIORITY_LIMIT - 1): KERNEL_PRIO_MAX - 1 .. 0, so that no
+ * component's thread ever reaches core's own KERNEL_PRIO_MAX. */
+unsigned cpu_session_kernel_prio(uint64_t prio);
 int cpu_session_create(struct core *c, const char *args, struct cpu_session **out);
 void cpu_session_destroy(struct cpu_session *cpu);
 int cpu_thread_create(struct cpu_session *cpu, struct pd_session *pd, const char *name,

@@ -150,14 +150,29 @@ static void cpu_dispatch(struct rpc_object *obj, struct msg *m)
 		core_reply_end(m, &r, cpu_op(cpu, m, &r));
 }
 
+unsigned cpu_session_kernel_prio(uint64_t prio)
+{
+	if (prio >= CPU_PRIORITY_LIMIT)
+		prio = CPU_PRIORITY_LIMIT - 1;
+	return (unsigned)(KERNEL_PRIO_MAX - 1 -
+			  prio * KERNEL_PRIO_MAX / CPU_PRIORITY_LIMIT);
+}
+
+/* args' "priority" is already narrowed by every parent on the way (init
+ * puts its child's band into the high bits), so core only maps it. */
 int cpu_session_create(struct core *c, const char *args, struct cpu_session **out)
 {
-	struct cpu_session *cpu = calloc(1, sizeof(*cpu));
+	struct cpu_session *cpu;
 	char label[CORE_LABEL_MAX] = "";
+	uint64_t prio;
 
+	if (session_arg_u64(args, "priority", 0, &prio) || prio >= CPU_PRIORITY_LIMIT)
+		return -EINVAL;
+	cpu = calloc(1, sizeof(*cpu));
 	if (!cpu)
 		return -ENOMEM;
 	session_arg_str(args, "label", label, sizeof(label));
+	cpu->kprio = cpu_session_kernel_prio(prio);
 	cpu->core = c;
 	cpu->exc_irq_kcap = KCAP_INVALID;
 	if (!cap_valid(ep_manage(c->env->ep, &cpu->s.obj, cpu_dispatch))) {

@@ -79,7 +79,10 @@ static int thread_kernel_setup(struct core *c, struct cpu_thread *t)
 		goto err_thread;
 	uint64_t w[5] = {THREAD_CONTROL, cap_kcap(t->pd->task), t->utcb,
 			 cap_kcap(t->pager), t->nr};
+	uint64_t sched[2] = {THREAD_SCHED, t->cpu->kprio};
 	err = kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, w, 5, NULL, 0);
+	if (!err)
+		err = kobj_invoke(cap_kcap(t->thread), PROTO_THREAD, sched, 2, NULL, 0);
 	if (err)
 		goto err_pager;
 	err = kobj_map(t->pd->task, t->thread, KCAP_THREAD(t->nr, THREAD_SLOT_GATE),

@@ -147,3 +147,55 @@ int session_args_quota(const char *args, uint64_t *ram, uint64_t *caps)
 
 	return rc ? rc : args_size(args, "cap_quota", caps);
 }
+
+/* floor(log2(x)) for a power of two x */
+static unsigned log2_pow2(unsigned x)
+{
+	unsigned l = 0;
+
+	while (x > 1) {
+		x >>= 1;
+		l++;
+	}
+	return l;
+}
+
+uint64_t session_args_band(unsigned levels, unsigned prio)
+{
+	if (!levels) /* a config not read by config_load */
+		levels = 1;
+	if (prio >= levels) /* config_load refuses it; the lowest band */
+		prio = levels - 1;
+	return (uint64_t)prio * (CPU_PRIORITY_LIMIT / levels);
+}
+
+int session_args_priority(const char *args, unsigned levels, unsigned prio, char *out,
+			  size_t size)
+{
+	const char *p = args, *key, *val;
+	size_t klen, vlen, used = 0;
+	uint64_t want;
+	int rc, n;
+
+	if ((rc = args_size(args, "priority", &want)))
+		return rc;
+	if (want >= CPU_PRIORITY_LIMIT)
+		want = CPU_PRIORITY_LIMIT - 1;
+	if (!levels)
+		levels = 1;
+	/* the child's own priority space goes into the low bits of its band */
+	want = (want >> log2_pow2(levels)) | session_args_band(levels, prio);
+	while ((rc = next_arg(&p, &key, &klen, &val, &vlen)) == 1) {
+		if (klen == 8 && !strncmp(key, "priority", 8))
+			continue;
+		n = snprintf(out + used, size - used, "%.*s=%.*s, ", (int)klen, key,
+			     (int)vlen, val);
+		if (n < 0 || (size_t)n >= size - used)
+			return -E2BIG;
+		used += (size_t)n;
+	}
+	if (rc < 0)
+		return rc;
+	n = snprintf(out + used, size - used, "priority=%llu", (unsigned long long)want);
+	return n < 0 || (size_t)n >= size - used ? -E2BIG : 0;
+}

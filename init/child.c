@@ -98,10 +98,13 @@ int child_open_sessions(struct child *c, int native, const char **what)
 	*what = "cannot create its PD session";
 	if ((rc = init_session_parent(in, "PD", args, &c->pd)))
 		return rc;
-	snprintf(args, sizeof args, "label=\"%s\"", s->name);
+	snprintf(
+	    args, sizeof args, "label=\"%s\", priority=%llu", s->name,
+	    (unsigned long long)session_args_band(in->cfg->prio_levels, s->priority));
 	*what = "cannot create its CPU session";
 	if ((rc = init_session_parent(in, "CPU", args, &c->cpu)))
 		return rc;
+	snprintf(args, sizeof args, "label=\"%s\"", s->name);
 	*what = "cannot create its LOG session";
 	if ((rc = init_session_parent(in, "LOG", args, &c->log)) || native)
 		return rc;

@@ -170,5 +170,17 @@ int session_args_label(const char *args, char *buf, size_t size);
 /* ram_quota and cap_quota of args (plain decimal, as core reads them; 0
  * when absent).  0 or -EINVAL. */
 int session_args_quota(const char *args, uint64_t *ram, uint64_t *caps);
+/* The virtual priority (abi.h, CPU_PRIORITY_LIMIT) at the top of band
+ * prio of levels bands: what a child with <start priority="-prio"> gets. */
+uint64_t session_args_band(unsigned levels, unsigned prio);
+/*
+ * Rewrite the args of a child's CPU session request as Genode's init
+ * does: the child's "priority" (its own virtual priority, 0 if absent)
+ * is shifted into the low bits of its band prio of levels (a power of
+ * two), so a child never gets above its parent's band.  Quotas and label
+ * are copied as they are.  0, -EINVAL (malformed), -E2BIG.
+ */
+int session_args_priority(const char *args, unsigned levels, unsigned prio, char *out,
+			  size_t size);
 
 #endif

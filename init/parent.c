@@ -78,9 +78,16 @@ static int prepare_request(struct child *c, const char *service, const char *arg
 
 	if (c->nsessions == INIT_MAX_SESSIONS)
 		return -ENOSPC;
+	char tmp[INIT_ARGS_MAX];
+
 	if ((rc = client_label(c, args, label, sizeof label)) ||
 	    (rc = session_args_quota(args, ram, caps)) ||
 	    (rc = session_args_relabel(args, label, 0, out, size)))
+		return rc;
+	if (!strcmp(service, "CPU") &&
+	    ((rc = session_args_priority(out, c->init->cfg->prio_levels, c->cfg->priority,
+					 tmp, sizeof tmp)) ||
+	     (rc = snprintf(out, size, "%s", tmp) >= (int)size ? -E2BIG : 0)))
 		return rc;
 	rc = quota_move(c->pd, holder, *ram, *caps);
 	if (rc == -EDQUOT) {

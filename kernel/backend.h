@@ -58,6 +58,11 @@ void vcpu_rewind_syscall(struct vcpu *cpu);
 /* Run until the next trap; fills *trap.  Preemption after slice_us by a
  * per-node watchdog host thread (never uc_emu_start's timeout). */
 void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap);
+/* The same, preempted at until_us (CLOCK_MONOTONIC µs, see
+ * timeout_now) and, if kick is not NULL, at the first block boundary at
+ * which *kick is non-zero (set by another host thread: a raised line). */
+void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
+		    struct vcpu_trap *trap);
 
 /* ---- native ---- */
 

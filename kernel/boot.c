@@ -22,7 +22,8 @@ struct node *node_create(void)
 	klist_init(&n->objects);
 	klist_init(&n->dying);
 	klist_init(&n->threads);
-	klist_init(&n->ready);
+	for (unsigned p = 0; p <= KERNEL_PRIO_MAX; p++)
+		klist_init(&n->ready[p]);
 	klist_init(&n->timeouts);
 	n->line_efd = -1;
 	return n;

@@ -256,9 +256,11 @@ struct thread {
 	uint64_t res_tag, res_label;
 
 	struct klist ready_link;
+	unsigned prio;		/* 0..KERNEL_PRIO_MAX, higher runs first (THREAD_SCHED) */
 	struct klist task_link; /* task->threads */
 	struct klist node_link; /* node->threads */
-	uint64_t run_since;	/* µs when it was last picked */
+	uint64_t run_since;	/* µs when its slice began */
+	uint64_t preempted_at;	/* µs when a higher priority took over, 0: not */
 
 	unsigned fault_kind;
 	uint64_t fault_ip, fault_addr;
@@ -377,8 +379,10 @@ uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint
 /*
  * One node's kernel state.  Invariants: objects lists every kobj not yet
  * freed; nobj[type] counts them by type; nmappings is the sum of ncaps
- * over them (occupied cap slots); threads every thread object; ready
- * holds READY, unpaused threads other than current, in run order;
+ * over them (occupied cap slots); threads every thread object;
+ * ready[p] holds the READY, unpaused threads of priority p other than
+ * current, in run order, and bit p of ready_bits is set iff ready[p] is
+ * not empty;
  * timeouts holds blocked threads with finite deadlines, sorted by
  * deadline.
  */
@@ -388,7 +392,8 @@ struct node {
 	uint64_t nmappings;
 	struct klist dying;
 	struct klist threads;
-	struct klist ready;
+	struct klist ready[KERNEL_PRIO_MAX + 1];
+	uint64_t ready_bits[(KERNEL_PRIO_MAX + 1) / 64];
 	struct klist timeouts;
 	struct thread *current;
 	struct task *root;
@@ -421,9 +426,18 @@ struct node *node_create(void);
  * still referenced after everything was killed (a refcount bug if > 0). */
 unsigned node_destroy(struct node *n);
 
-/* Make t runnable (unless paused or current); direct: run it next. */
+/* Make t runnable (unless paused or current); direct: run it next among
+ * the threads of its priority. */
 void sched_ready(struct thread *t, bool direct);
 void sched_unready(struct thread *t);
+/* Highest priority of a ready thread, -1 if none is ready. */
+int sched_top(const struct node *n);
+/* Take the thread to run next (highest priority, first of its queue) off
+ * the ready queues; NULL if none is ready. */
+struct thread *sched_pick(struct node *n);
+/* Give t priority prio (<= KERNEL_PRIO_MAX), keeping its place in the
+ * ready queues consistent. */
+void sched_set_prio(struct thread *t, unsigned prio);
 /* Run the node until stop or nothing can run; returns kernel_boot's code. */
 int sched_run(struct node *n);
 

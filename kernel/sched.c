@@ -1,9 +1,18 @@
 /*
- * Scheduler: one host thread per node, a FIFO ready queue.  Guest threads
- * run in time slices (vcpu_run), native threads as coroutines until they
- * trap into the kernel.  A thread woken by IPC while its partner blocks is
- * run next (direct switch), a bounded number of times in a row so that
- * two chatty threads cannot starve the rest.
+ * Scheduler: one host thread per node, fixed priorities as in Fiasco.OC.
+ * Each priority has a FIFO ready queue; the highest non-empty one runs,
+ * round robin with SLICE_US slices within it.  Guest threads run in
+ * slices (vcpu_run), native threads as coroutines until they trap into
+ * the kernel.  A thread woken by IPC while its partner blocks is run next
+ * among its priority (direct switch), a bounded number of times in a row
+ * so that two chatty threads cannot starve the rest of their priority.
+ *
+ * Preemption: a guest run ends at the end of its slice, at the next
+ * timeout's deadline and when an irq line is raised (the engine stops at
+ * its next block boundary, kernel/guest/watchdog.c).  After every run and
+ * every syscall, due timeouts expire and raised lines are drained here,
+ * so a thread they wake that has a higher priority than the running one
+ * takes the CPU at once, within the watchdog's latency of its deadline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,43 +22,108 @@
 #define SLICE_US   10000
 #define DIRECT_MAX 64
 
+static void ready_bit(struct node *n, unsigned p, bool on)
+{
+	if (on)
+		n->ready_bits[p / 64] |= 1ULL << (p % 64);
+	else
+		n->ready_bits[p / 64] &= ~(1ULL << (p % 64));
+}
+
+int sched_top(const struct node *n)
+{
+	for (int w = (KERNEL_PRIO_MAX + 1) / 64 - 1; w >= 0; w--)
+		if (n->ready_bits[w])
+			return w * 64 + 63 - __builtin_clzll(n->ready_bits[w]);
+	return -1;
+}
+
 void sched_ready(struct thread *t, bool direct)
 {
 	struct node *n = t->obj.node;
+	struct klist *q = &n->ready[t->prio];
 
 	if (t->state != TS_READY || t->paused || t == n->current)
 		return;
-	klist_del(&t->ready_link);
+	sched_unready(t);
 	if (direct && n->direct_run < DIRECT_MAX) {
 		n->direct_run++;
-		klist_add_head(&n->ready, &t->ready_link);
+		klist_add_head(q, &t->ready_link);
 	} else {
-		klist_add_tail(&n->ready, &t->ready_link);
+		klist_add_tail(q, &t->ready_link);
 	}
+	ready_bit(n, t->prio, true);
 }
 
 void sched_unready(struct thread *t)
 {
+	struct node *n = t->obj.node;
+
+	if (klist_empty(&t->ready_link))
+		return;
 	klist_del(&t->ready_link);
+	if (klist_empty(&n->ready[t->prio]))
+		ready_bit(n, t->prio, false);
 }
 
-/* After a syscall or fault: may t keep running?  Not past its slice if
- * another thread is ready or a timeout is due: a guest looping on system
- * calls never returns to sched_run's loop, which is where timeouts expire
- * and where the threads they wake get their turn. */
+struct thread *sched_pick(struct node *n)
+{
+	int p = sched_top(n);
+	struct thread *t;
+
+	if (p < 0)
+		return NULL;
+	t = klist_entry(n->ready[p].next, struct thread, ready_link);
+	sched_unready(t);
+	return t;
+}
+
+void sched_set_prio(struct thread *t, unsigned prio)
+{
+	bool queued = !klist_empty(&t->ready_link);
+
+	if (t->prio == prio)
+		return;
+	sched_unready(t);
+	t->prio = prio;
+	if (queued)
+		sched_ready(t, false);
+}
+
+/* Expire due timeouts and drain raised lines: the threads they wake
+ * become ready (now: the current time). */
+static void sched_events(struct node *n, uint64_t now)
+{
+	if (n->line_pending)
+		irq_line_drain(n);
+	if (!klist_empty(&n->timeouts) && timeout_next(n) <= now)
+		timeout_expire(n, now);
+}
+
+/* After a run, a syscall or a fault: may t keep running?  Not if a
+ * thread of higher priority is ready (preemption), nor past its slice
+ * if one of its own priority is (round robin).  A guest looping on
+ * system calls never returns to sched_run's loop, so events are taken
+ * here too. */
 static bool sched_keep(struct node *n, struct thread *t)
 {
 	uint64_t now;
+	int top;
 
-	if (n->stop || t->state != TS_READY || t->paused || n->line_pending)
+	if (n->stop || t->state != TS_READY || t->paused)
 		return false;
-	now = timeout_now_coarse();
+	now = timeout_now();
+	sched_events(n, now);
+	top = sched_top(n);
+	if (top > (int)t->prio)
+		return false;
 	if (now - t->run_since < n->slice_us)
 		return true;
-	if (!klist_empty(&n->ready) || timeout_next(n) <= now) {
+	if (top == (int)t->prio) {
 		n->direct_run = 0;
 		return false;
 	}
+	t->run_since = now; /* alone at its priority: a new slice */
 	return true;
 }
 
@@ -73,18 +147,19 @@ static void sched_run_native(struct node *n, struct thread *t)
 static void sched_run_guest(struct node *n, struct thread *t)
 {
 	struct vcpu_trap trap = {0};
-	uint64_t kcap, tag, timeout;
+	uint64_t kcap, tag, timeout, until = t->run_since + n->slice_us;
 
-	vcpu_run(t->vcpu, n->slice_us, &trap);
+	/* stop at the end of the slice or at the next deadline, whichever
+	 * comes first; sched_keep decides what runs next */
+	if (timeout_next(n) < until)
+		until = timeout_next(n);
+	vcpu_run_until(t->vcpu, until, &n->line_pending, &trap);
 	switch (trap.why) {
 	case VCPU_SYSCALL:
 		vcpu_syscall_args(t->vcpu, &kcap, &tag, &timeout);
 		syscall_dispatch(t, kcap, tag, timeout);
 		break;
 	case VCPU_PREEMPTED:
-		n->direct_run = 0;
-		n->current = NULL;
-		sched_ready(t, false);
 		break;
 	default:
 		thread_fault(t, trap.fault_kind, trap.fault_ip, trap.fault_addr);
@@ -97,7 +172,13 @@ static void sched_run_thread(struct node *n, struct thread *t)
 {
 	kobj_get(&t->obj);
 	n->current = t;
-	t->run_since = timeout_now_coarse();
+	/* a thread preempted by a higher priority goes on with the rest of
+	 * its slice (else a periodic wake-up would renew it for ever) */
+	if (t->preempted_at)
+		t->run_since += timeout_now() - t->preempted_at;
+	else
+		t->run_since = timeout_now();
+	t->preempted_at = 0;
 	for (;;) {
 		if (t->coro || t->reissue)
 			sched_run_native(n, t);
@@ -112,6 +193,12 @@ static void sched_run_thread(struct node *n, struct thread *t)
 	if (n->current == t) {
 		n->current = NULL;
 		sched_ready(t, false);
+		/* preempted by a higher priority: first of its own again */
+		if (sched_top(n) > (int)t->prio && !klist_empty(&t->ready_link)) {
+			klist_del(&t->ready_link);
+			klist_add_head(&n->ready[t->prio], &t->ready_link);
+			t->preempted_at = timeout_now();
+		}
 	}
 	kobj_put(&t->obj);
 }
@@ -144,7 +231,8 @@ int sched_run(struct node *n)
 		if (!klist_empty(&n->timeouts))
 			timeout_expire(n, timeout_now());
 		kobj_reap(n);
-		if (klist_empty(&n->ready)) {
+		t = sched_pick(n);
+		if (!t) {
 			n->direct_run = 0;
 			if (sched_idle(n))
 				continue;
@@ -154,9 +242,7 @@ int sched_run(struct node *n)
 				sched_count_blocked(n));
 			return -1;
 		}
-		t = klist_entry(n->ready.next, struct thread, ready_link);
-		klist_del(&t->ready_link);
-		if (klist_empty(&n->ready))
+		if (sched_top(n) < 0)
 			n->direct_run = 0;
 		sched_run_thread(n, t);
 	}

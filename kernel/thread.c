@@ -13,6 +13,7 @@ struct thread *kthread_create(struct node *n)
 		return NULL;
 	t->state = TS_INACTIVE;
 	t->deadline = UINT64_MAX;
+	t->prio = KERNEL_PRIO_MAX; /* core's until core sets another */
 	klist_init(&t->senders);
 	klist_init(&t->send_link);
 	klist_init(&t->kmsgs);

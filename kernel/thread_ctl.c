@@ -198,6 +198,13 @@ uint64_t thread_invoke(struct thread *caller, struct thread *t, struct utcb *u,
 		return thread_regs(t, u, tag, false);
 	case THREAD_SET_REGS:
 		return thread_regs(t, u, tag, true);
+	case THREAD_SCHED:
+		if (words < 2 || u->mr[1] > KERNEL_PRIO_MAX)
+			return kres(KERR_INVAL);
+		if (caller->task != caller->obj.node->root)
+			return kres(KERR_PERM);
+		sched_set_prio(t, (unsigned)u->mr[1]);
+		return kres(KERR_OK);
 	case THREAD_STATE:
 		u->mr[0] = thread_state_of(t);
 		u->mr[1] = t->fault_ip;

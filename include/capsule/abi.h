@@ -243,6 +243,11 @@ enum kobj_type {
  *   THREAD_SET_REGS mr[1..] = struct cpu_regs (paused threads only)
  *   THREAD_STATE    -> mr[0] = enum thread_state, mr[1] = fault ip,
  *                   mr[2] = fault address, mr[3] = fault kind
+ *   THREAD_SCHED    mr[1] = priority 0..KERNEL_PRIO_MAX (higher runs
+ *                   first); root task only (KERR_PERM), like Fiasco.OC's
+ *                   scheduler capability that only core holds.  A new
+ *                   thread has KERNEL_PRIO_MAX, which core keeps for its
+ *                   own threads and never gives a component's.
  */
 enum thread_op {
 	THREAD_CONTROL = 1,
@@ -252,7 +257,18 @@ enum thread_op {
 	THREAD_GET_REGS,
 	THREAD_SET_REGS,
 	THREAD_STATE,
+	THREAD_SCHED,
 };
+
+/*
+ * Priorities.  The kernel schedules by fixed priority, 0..KERNEL_PRIO_MAX,
+ * round robin within one.  A CPU session's "priority" argument is
+ * Genode's virtual priority: 0 (highest) .. CPU_PRIORITY_LIMIT - 1, which
+ * every parent narrows to its child's band (init: <config prio_levels>,
+ * <start priority>); core maps it onto KERNEL_PRIO_MAX - 1 .. 0.
+ */
+#define KERNEL_PRIO_MAX	   255
+#define CPU_PRIORITY_LIMIT (1u << 16)
 enum thread_state {
 	TS_INACTIVE = 0, /* created, not started */
 	TS_READY,

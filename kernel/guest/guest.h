@@ -24,7 +24,7 @@
  * state = gen << 2 | phase.  Only the owner (the thread calling vcpu_run)
  * moves IDLE -> RUNNING and RUNNING -> IDLE; only the watchdog moves
  * RUNNING -> STOPPING -> STOPPED, and only for the generation it observed
- * running for longer than slice_us.  An owner that finds its run in
+ * running past its deadline.  An owner that finds its run in
  * STOPPING/STOPPED waits for STOPPED before it returns, so a stop request
  * never outlives the run it was meant for and the engine is never closed
  * while the watchdog is stopping it.
@@ -33,15 +33,13 @@ enum wd_phase { WD_IDLE = 0, WD_RUNNING = 1, WD_STOPPING = 2, WD_STOPPED = 3 };
 
 struct wd_slot {
 	_Atomic uint64_t state;
-	_Atomic uint32_t slice_us;
+	_Atomic uint64_t deadline_ns; /* of the current run, CLOCK_MONOTONIC */
 	/* set by the watchdog, taken by the engine's block hook, which stops
 	 * the run at the next block boundary (see watchdog.c) */
 	_Atomic uint32_t stop_request;
 	uint64_t gen;  /* owner only: generation of the current/last run */
 	uc_engine *uc; /* constant while registered */
-	/* watchdog thread only (under the registry lock): */
-	uint64_t seen_state;
-	uint64_t seen_at_ns;
+	/* under the registry lock: */
 	struct wd_slot *next;
 	struct wd_slot *prev;
 };
@@ -51,9 +49,10 @@ struct wd_slot {
 int wd_register(struct wd_slot *s, uc_engine *uc);
 /* Take it off; afterwards the watchdog never touches s or its engine. */
 void wd_unregister(struct wd_slot *s);
-/* Owner side: bracket one uc_emu_start.  wd_run_end returns true if the
+/* Owner side: bracket one uc_emu_start that the watchdog stops at
+ * deadline_ns (CLOCK_MONOTONIC).  wd_run_end returns true if the
  * watchdog stopped (or tried to stop) this run. */
-void wd_run_begin(struct wd_slot *s, unsigned slice_us);
+void wd_run_begin(struct wd_slot *s, uint64_t deadline_ns);
 bool wd_run_end(struct wd_slot *s);
 
 /*
@@ -86,6 +85,10 @@ struct vspace {
 	 * batch with rflags after the run (vcpu.c; NULL: none) */
 	struct vcpu *sys_cpu;
 	uint64_t sys_args[3];
+	/* vcpu_run_until's kick: the block hook stops the run when *kick is
+	 * set and records it in kicked (NULL outside a run) */
+	_Atomic uint64_t *kick;
+	bool kicked;
 	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
 	bool exception;	 /* the trap is an exception (hook_intr) */
 };
@@ -105,6 +108,8 @@ struct vcpu {
 
 /* Map a Unicorn error to -errno (for the memory calls). */
 int guest_uc_errno(uc_err err);
+/* CLOCK_MONOTONIC in ns (watchdog.c). */
+uint64_t wd_now_ns(void);
 /* Set CR4's SSE bits (gcc's -O2 code takes #UD without them).  0 or -EIO. */
 int guest_enable_sse(uc_engine *uc);
 /* A new x86-64 engine (and, once per process, the heap policy engines

@@ -343,8 +343,10 @@ static void vcpu_user_check(struct vcpu *cpu, struct vcpu_trap *trap)
 }
 
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs
- * it until a syscall, a fault or the watchdog's stop after slice_us. */
-void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
+ * it until a syscall, a fault, the watchdog's stop at until_us or *kick
+ * set. */
+void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
+		    struct vcpu_trap *trap)
 {
 	struct vspace *vs = cpu->vs;
 	uint64_t rip = 0;
@@ -359,10 +361,18 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
 	vs->block = vs->block_end = 0;
 	vs->port_fault = vs->exception = false;
 	vs->sys_cpu = NULL;
-	wd_run_begin(&vs->wd, slice_us);
+	vs->kick = kick;
+	wd_run_begin(&vs->wd, until_us * 1000ULL);
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
-	stopped = wd_run_end(&vs->wd);
+	stopped = wd_run_end(&vs->wd) || vs->kicked;
+	vs->kick = NULL;
+	vs->kicked = false;
 	vcpu_classify(cpu, err, stopped, trap);
 	vcpu_fault_exact(cpu, trap);
 	vcpu_user_check(cpu, trap);
+}
+
+void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap)
+{
+	vcpu_run_until(cpu, wd_now_ns() / 1000ULL + slice_us, NULL, trap);
 }

@@ -160,8 +160,8 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 }
 
 /* Each block's start: a preemption point (the watchdog asked to end this
- * run, watchdog.c), and where a data fault is looked for (fault_locate.c):
- * a chained block may report the start of the one before it as RIP. */
+ * run, watchdog.c, or a line was raised: vs->kick), and where a data fault is looked for
+ * (fault_locate.c): a chained block may report the start of the one before it as RIP. */
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct vspace *vs = user;
@@ -170,6 +170,10 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 	vs->block_end = addr + size;
 	if (atomic_load_explicit(&vs->wd.stop_request, memory_order_relaxed)) {
 		atomic_store_explicit(&vs->wd.stop_request, 0, memory_order_relaxed);
+		uc_emu_stop(uc);
+	} else if (vs->kick && atomic_load_explicit(vs->kick, memory_order_relaxed)) {
+		vs->kick = NULL; /* one stop per run */
+		vs->kicked = true;
 		uc_emu_stop(uc);
 	}
 }

@@ -4,41 +4,45 @@
  * uc_emu_start's own timeout starts a thread per call (~90 us) and its
  * instruction count instruments every instruction, so neither is usable
  * per time slice.  Instead the owner of a run only publishes "generation
- * g is running with slice s" (two atomic stores), and this thread polls
- * every registered engine: a generation seen running for longer than its
- * slice is stopped with uc_emu_stop.  A run is therefore preempted after
- * between slice_us and slice_us + one tick.  When nothing has run for a
- * while the thread sleeps on a condition variable until a run starts.
+ * g is running until deadline d" (atomic stores), and this thread sleeps
+ * until the earliest deadline of all registered engines (on a condition
+ * variable, with 1 ns timer slack), then asks each engine past its
+ * deadline to stop at its next block boundary.  An owner whose deadline
+ * is earlier than the one the thread sleeps towards wakes it, so a run is
+ * preempted at its deadline plus the host's wake-up latency, whatever
+ * other runs do; with no run going on the thread sleeps until one starts.
+ * The scheduler makes the deadline the end of the slice or the next
+ * timeout, whichever comes first (kernel/sched.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include "kernel/guest/guest.h"
 
-#define WD_TICK_MIN_US	 50
-#define WD_TICK_MAX_US	 2000
-#define WD_IDLE_SCANS	 64 /* scans without any run before sleeping */
 #define WD_STATE(gen, p) ((gen) << 2 | (p))
+#define WD_NEVER	 UINT64_MAX
 
-/* The registry: every engine's slot.  lock protects the list and the
- * slots' watchdog-only fields; sleeping/wake implement the idle sleep. */
+/* The registry: every engine's slot.  lock protects the list.  The
+ * thread sleeps on `wake` (under wake_lock) until wake_at (WD_NEVER: no
+ * run is going on); 0 while it scans.  An owner whose deadline is
+ * earlier than wake_at wakes it. */
 static struct {
 	pthread_mutex_t lock;
 	struct wd_slot *head;
 	bool started;
-	_Atomic int sleeping;
+	_Atomic uint64_t wake_at;
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
 } wd = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake_lock = PTHREAD_MUTEX_INITIALIZER,
-    .wake = PTHREAD_COND_INITIALIZER,
 };
 
-static uint64_t wd_now_ns(void)
+uint64_t wd_now_ns(void)
 {
 	struct timespec ts;
 
@@ -46,14 +50,11 @@ static uint64_t wd_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Stop s's current run if it is generation `seen` and over its slice. */
-static void wd_check_slot(struct wd_slot *s, uint64_t st, uint64_t now)
+/* Ask the engine's block hook to stop s's run of generation st >> 2. */
+static void wd_stop_slot(struct wd_slot *s, uint64_t st)
 {
-	uint64_t slice_ns = (uint64_t)atomic_load(&s->slice_us) * 1000ULL;
 	uint64_t expect = st;
 
-	if (now - s->seen_at_ns < slice_ns)
-		return;
 	if (!atomic_compare_exchange_strong(&s->state, &expect,
 					    WD_STATE(st >> 2, WD_STOPPING)))
 		return; /* the run ended meanwhile */
@@ -65,83 +66,58 @@ static void wd_check_slot(struct wd_slot *s, uint64_t st, uint64_t now)
 	atomic_store(&s->state, WD_STATE(st >> 2, WD_STOPPED));
 }
 
-/* One pass over all slots.  Returns the shortest slice of a running slot
- * (0 if none runs) and sets *active if any slot changed or runs. */
-static unsigned wd_scan(bool *active)
+/* One pass over all slots: stop every run past its deadline (with stop)
+ * and return the earliest deadline of the runs left, WD_NEVER if none. */
+static uint64_t wd_scan(bool stop)
 {
-	uint64_t now = wd_now_ns();
-	unsigned min_slice = 0;
+	uint64_t now = wd_now_ns(), next = WD_NEVER;
 
 	pthread_mutex_lock(&wd.lock);
 	for (struct wd_slot *s = wd.head; s; s = s->next) {
 		uint64_t st = atomic_load(&s->state);
+		uint64_t dl = atomic_load(&s->deadline_ns);
 
-		if (st != s->seen_state) {
-			s->seen_state = st;
-			s->seen_at_ns = now;
-			*active = true;
-		}
 		if ((st & 3) != WD_RUNNING)
 			continue;
-		*active = true;
-		unsigned slice = atomic_load(&s->slice_us);
-		if (!min_slice || slice < min_slice)
-			min_slice = slice;
-		wd_check_slot(s, st, now);
+		if (dl <= now && stop)
+			wd_stop_slot(s, st);
+		else if (dl < next)
+			next = dl;
 	}
 	pthread_mutex_unlock(&wd.lock);
-	return min_slice;
+	return next;
 }
 
-static bool wd_any_running(void)
-{
-	bool running = false;
-
-	pthread_mutex_lock(&wd.lock);
-	for (struct wd_slot *s = wd.head; s && !running; s = s->next)
-		running = (atomic_load(&s->state) & 3) == WD_RUNNING;
-	pthread_mutex_unlock(&wd.lock);
-	return running;
-}
-
-/* Sleep until wd_run_begin wakes us.  The seq_cst store of `sleeping`
- * before the re-scan pairs with the owner's seq_cst store of `state`
- * before it reads `sleeping`: one of the two sees the other. */
-static void wd_idle_sleep(void)
-{
-	atomic_store(&wd.sleeping, 1);
-	if (wd_any_running()) {
-		atomic_store(&wd.sleeping, 0);
-		return;
-	}
-	pthread_mutex_lock(&wd.wake_lock);
-	while (atomic_load(&wd.sleeping))
-		pthread_cond_wait(&wd.wake, &wd.wake_lock);
-	pthread_mutex_unlock(&wd.wake_lock);
-}
-
+/*
+ * Sleep until the earliest deadline.  An owner stores its run's state
+ * and deadline, then reads wake_at; this thread stores wake_at, then
+ * scans again (both seq_cst): either the owner sees wake_at and wakes us
+ * if its deadline is earlier, or the second scan sees its run.
+ */
 static void *wd_thread(void *arg)
 {
-	unsigned idle = 0;
-
+	(void)arg;
+	prctl(PR_SET_TIMERSLACK, 1UL); /* a stop is due at its deadline */
 	for (;;) {
-		bool active = false;
-		unsigned slice = wd_scan(&active);
-		unsigned tick = slice ? slice / 4 : WD_TICK_MAX_US;
+		uint64_t next;
+		struct timespec ts;
 
-		if (tick < WD_TICK_MIN_US)
-			tick = WD_TICK_MIN_US;
-		if (tick > WD_TICK_MAX_US)
-			tick = WD_TICK_MAX_US;
-		idle = active ? 0 : idle + 1;
-		if (idle >= WD_IDLE_SCANS) {
-			wd_idle_sleep();
-			idle = 0;
+		atomic_store(&wd.wake_at, 0);
+		next = wd_scan(true);
+		pthread_mutex_lock(&wd.wake_lock);
+		atomic_store(&wd.wake_at, next);
+		if (wd_scan(false) < next) {
+			pthread_mutex_unlock(&wd.wake_lock);
 			continue;
 		}
-		struct timespec ts = {0, (long)tick * 1000L};
-		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-			;
+		if (next == WD_NEVER) {
+			pthread_cond_wait(&wd.wake, &wd.wake_lock);
+		} else {
+			ts.tv_sec = (time_t)(next / 1000000000ULL);
+			ts.tv_nsec = (long)(next % 1000000000ULL);
+			pthread_cond_timedwait(&wd.wake, &wd.wake_lock, &ts);
+		}
+		pthread_mutex_unlock(&wd.wake_lock);
 	}
 	return NULL;
 }
@@ -155,6 +131,13 @@ static int wd_start(void)
 	pthread_t tid;
 	int err;
 
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wd.wake, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_store(&wd.wake_at, WD_NEVER);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
@@ -172,11 +155,9 @@ int wd_register(struct wd_slot *s, uc_engine *uc)
 	int err = 0;
 
 	atomic_init(&s->state, WD_STATE(0, WD_IDLE));
-	atomic_init(&s->slice_us, 0);
+	atomic_init(&s->deadline_ns, WD_NEVER);
 	s->gen = 0;
 	s->uc = uc;
-	s->seen_state = WD_STATE(0, WD_IDLE);
-	s->seen_at_ns = 0;
 	pthread_mutex_lock(&wd.lock);
 	if (!wd.started) {
 		err = wd_start();
@@ -208,15 +189,15 @@ void wd_unregister(struct wd_slot *s)
 }
 
 /* Contract: s is registered and idle; called by its owner only. */
-void wd_run_begin(struct wd_slot *s, unsigned slice_us)
+void wd_run_begin(struct wd_slot *s, uint64_t deadline_ns)
 {
 	s->gen++;
 	atomic_store_explicit(&s->stop_request, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->slice_us, slice_us, memory_order_relaxed);
+	atomic_store_explicit(&s->deadline_ns, deadline_ns, memory_order_relaxed);
 	atomic_store(&s->state, WD_STATE(s->gen, WD_RUNNING));
-	if (atomic_load(&wd.sleeping)) {
+	if (deadline_ns < atomic_load(&wd.wake_at)) {
 		pthread_mutex_lock(&wd.wake_lock);
-		atomic_store(&wd.sleeping, 0);
+		atomic_store(&wd.wake_at, 0);
 		pthread_cond_signal(&wd.wake);
 		pthread_mutex_unlock(&wd.wake_lock);
 	}

@@ -72,6 +72,27 @@ static const struct bad_case bad_cases[] = {
      "<config>\n<start name=\"a\">\n<resource name=\"CPU\" quantum=\"1\"/>\n</start>\n"
      "</config>",
      3, "unknown resource 'CPU'"},
+    {"prio_levels must be a power of two",
+     "<config prio_levels=\"3\">\n<start name=\"a\"/>\n</config>", 1,
+     "invalid prio_levels '3'"},
+    {"prio_levels must not be 0",
+     "<config prio_levels=\"0\">\n<start name=\"a\"/>\n</config>", 1,
+     "invalid prio_levels '0'"},
+    {"prio_levels has a limit",
+     "<config prio_levels=\"1024\">\n<start name=\"a\"/>\n</config>", 1,
+     "invalid prio_levels '1024'"},
+    {"a priority below the levels",
+     "<config prio_levels=\"4\">\n<start name=\"a\" priority=\"-4\"/>\n</config>", 2,
+     "invalid priority '-4' (0 .. -3"},
+    {"a child cannot be above its parent",
+     "<config prio_levels=\"4\">\n<start name=\"a\" priority=\"1\"/>\n</config>", 2,
+     "invalid priority '1'"},
+    {"a priority without prio_levels",
+     "<config>\n<start name=\"a\" priority=\"-1\"/>\n</config>", 2,
+     "invalid priority '-1' (0 .. -0 with prio_levels=\"1\")"},
+    {"a priority must be a number",
+     "<config prio_levels=\"2\">\n<start name=\"a\" priority=\"low\"/>\n</config>", 2,
+     "invalid priority 'low'"},
     {"caps must be a positive number",
      "<config>\n<start name=\"a\" caps=\"-3\"/>\n</config>", 2, "invalid caps '-3'"},
     {"route to a child that does not exist",
@@ -188,6 +209,16 @@ static void good_config_values(void **state)
 	assert_string_equal(c->binary, "client"); /* default: the start name */
 	assert_int_equal(c->ram, 512 << 10);
 	assert_int_equal(c->caps, CONFIG_DEFAULT_CAPS);
+	assert_int_equal(cfg.prio_levels, 1);
+	assert_int_equal(c->priority, 0);
+	assert_int_equal(load("<config prio_levels=\"8\">\n<start name=\"a\" "
+			      "priority=\"-7\"/>\n<start name=\"b\" priority=\"0\"/>"
+			      "<start name=\"c\"/>\n</config>"),
+			 0);
+	assert_int_equal(cfg.prio_levels, 8);
+	assert_int_equal(config_find_start(&cfg, "a")->priority, 7);
+	assert_int_equal(config_find_start(&cfg, "b")->priority, 0);
+	assert_int_equal(config_find_start(&cfg, "c")->priority, 0);
 }
 
 static void routes_resolve_in_order(void **state)

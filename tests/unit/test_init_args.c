@@ -110,9 +110,42 @@ static void quota_lookup(void **state)
 	}
 }
 
+/* A child's CPU priority goes into the low bits of its band: never above
+ * its parent's band, whatever it asks for (Genode init's policy). */
+static void priority_is_narrowed_to_the_band(void **state)
+{
+	char out[256];
+
+	assert_int_equal(session_args_band(4, 0), 0);
+	assert_int_equal(session_args_band(4, 1), CPU_PRIORITY_LIMIT / 4);
+	assert_int_equal(session_args_band(0, 3), 0); /* no prio_levels: one band */
+	assert_int_equal(session_args_priority("label=\"a\"", 4, 1, out, sizeof out), 0);
+	assert_string_equal(out, "label=\"a\", priority=16384");
+	/* asking for the highest priority gives the top of the band */
+	assert_int_equal(
+	    session_args_priority("priority=0, label=\"a\"", 4, 2, out, sizeof out), 0);
+	assert_string_equal(out, "label=\"a\", priority=32768");
+	/* the child's own levels are shifted into the band's low bits */
+	assert_int_equal(
+	    session_args_priority("priority=32768 ram_quota=4", 4, 1, out, sizeof out),
+	    0);
+	assert_string_equal(out, "ram_quota=4, priority=24576");
+	/* out of range is clamped to the lowest, still inside the band */
+	assert_int_equal(
+	    session_args_priority("priority=99999999", 2, 0, out, sizeof out), 0);
+	assert_string_equal(out, "priority=32767");
+	assert_int_equal(session_args_priority("priority=-1", 2, 0, out, sizeof out),
+			 -EINVAL);
+	assert_int_equal(session_args_priority("priority=\"x", 2, 0, out, sizeof out),
+			 -EINVAL);
+	assert_int_equal(session_args_priority("label=\"aaaaaaaa\"", 2, 0, out, 12),
+			 -E2BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(priority_is_narrowed_to_the_band),
 	    cmocka_unit_test(relabel),
 	    cmocka_unit_test(relabel_too_long),
 	    cmocka_unit_test(label_lookup),

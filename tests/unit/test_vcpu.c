@@ -152,6 +152,43 @@ static void loop_is_preempted(void **state)
 	fixture_fini(&f);
 }
 
+/* a run ends at its deadline: the watchdog sleeps until the earliest
+ * deadline of all runs, whatever slice an earlier run had.  Short runs
+ * (the time to the next timeout, kernel/sched.c) end within the host's
+ * wake-up latency: the median is checked against a bound that holds on
+ * a loaded shared machine, the worst only against the long slice. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void run_ends_at_deadline(void **state)
+{
+	enum { RUNS = 60, SHORT_US = 700 };
+	struct fixture f;
+	struct vcpu_trap t;
+	double late[RUNS];
+
+	FIXTURE(f, g_loop);
+	vcpu_run(f.cpu, SLICE_US,
+		 &t); /* the watchdog now sleeps towards a far deadline */
+	for (int i = 0; i < RUNS; i++) {
+		double t0 = now_ms();
+		vcpu_run(f.cpu, SHORT_US, &t);
+		late[i] = now_ms() - t0 - SHORT_US / 1000.0;
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+		assert_true(late[i] >= -0.01);
+	}
+	qsort(late, RUNS, sizeof late[0], cmp_double);
+	print_message("run_ends_at_deadline: late median %.3f ms, worst %.3f ms\n",
+		      late[RUNS / 2], late[RUNS - 1]);
+	assert_true(late[RUNS / 2] < 2.0);
+	assert_true(late[RUNS - 1] < 100.0);
+	fixture_fini(&f);
+}
+
 /* code that rewrites itself on every pass (the immediate of its own
  * `mov`, so each pass retranslates the block) is preempted too */
 SNIPPET(g_smc, "1: incl 2f+1(%rip)\n 2: mov $0, %eax\n jmp 1b\n");
@@ -557,6 +594,7 @@ int main(void)
 	    cmocka_unit_test(syscall_args_and_results),
 	    cmocka_unit_test(syscall_rewind),
 	    cmocka_unit_test(loop_is_preempted),
+	    cmocka_unit_test(run_ends_at_deadline),
 	    cmocka_unit_test(self_modifying_loop_is_preempted),
 	    cmocka_unit_test(preempted_after_idle),
 	    cmocka_unit_test(preemption_keeps_state_consistent),
