@@ -25,6 +25,7 @@ struct incr_ds {
 	cap_t cap;
 	uint64_t pages;
 	uint64_t *bits; /* this checkpoint's fetch (NULL: not fetched yet) */
+	int fresh;	/* started by this checkpoint's incr_prestart: copied whole */
 };
 
 /* Kept in the monitor between checkpoints. */
@@ -170,6 +171,24 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 	return d;
 }
 
+void incr_prestart(struct monitor *mon)
+{
+	struct mon_incr *in = mon->incr;
+	uint64_t pages;
+
+	for (int i = 0; in && in->track && i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		const struct mon_record *ds =
+		    g->used ? record_find(mon, g->ds_badge) : NULL;
+		if (!ds || ds->cls == MON_CLASS_MANAGED_DS || ds_find(in, g->ds_badge) ||
+		    in->nds == MON_MAX_REGIONS ||
+		    ds_dirty_start_background(ds->cap, &pages))
+			continue;
+		in->ds[in->nds++] = (struct incr_ds){
+		    .badge = g->ds_badge, .cap = ds->cap, .pages = pages, .fresh = 1};
+	}
+}
+
 static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
 		      struct mon_model_region *mr, const uint8_t *host)
 {
@@ -204,7 +223,7 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 	if (!in || !in->track)
 		return 0;
 	d = ds_find(in, g->ds_badge);
-	if (!in->incremental || !d || g->off % PAGE || g->size % PAGE) {
+	if (!in->incremental || !d || d->fresh || g->off % PAGE || g->size % PAGE) {
 		/* a full copy: tracking starts (again) now */
 		if (!d || !d->bits)
 			track(in, ds, g->ds_badge, g->size);
@@ -259,7 +278,8 @@ void incr_drop_live(struct monitor *mon, struct mon_model *model)
 		in->nlive = 0;
 }
 
-void incr_end(struct monitor *mon, struct mon_model *model, const char *path, int rc)
+void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
+	      const uint8_t *hash, int rc)
 {
 	struct mon_incr *in = mon->incr;
 	char err[300];
@@ -277,9 +297,11 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path, in
 	for (unsigned i = 0; i < in->nds; i++) {
 		free(in->ds[i].bits);
 		in->ds[i].bits = NULL;
+		in->ds[i].fresh = 0;
 	}
 	if (in->track && !rc && path &&
-	    !image_file_hash(path, in->base_hash, err, sizeof err)) {
+	    (hash ? !!memcpy(in->base_hash, hash, sizeof in->base_hash)
+		  : !image_file_hash(path, in->base_hash, err, sizeof err))) {
 		in->base_depth = in->incremental ? in->base_depth + 1 : 0;
 		in->base_id = in->image_id;
 		snprintf(in->base_path, sizeof in->base_path, "%s", path);
