@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 
+#include "monitor/checkpoint.h"
 #include "monitor/dirty_pages.h"
 #include "monitor/restore.h"
 
@@ -189,10 +190,17 @@ void incr_prestart(struct monitor *mon)
 	}
 }
 
+/* The pages written, in the pause: into a packed buffer, populated with
+ * one call (on this host a page fault costs ~130 us, 655 of them were
+ * ~90 ms of a 1% checkpoint's pause when the pages went straight to
+ * their place in a fresh region-sized copy); mr->data, that copy, is
+ * allocated but not touched, and incr_unpack puts the pages there later,
+ * with the target running. */
 static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
 		      struct mon_model_region *mr, const uint8_t *host)
 {
 	uint64_t first = g->off / PAGE, n = g->size / PAGE, k = 0;
+	uint8_t *to;
 
 	if (!(mr->present = calloc(n / 8 + 8, 1)))
 		return -ENOMEM;
@@ -205,11 +213,32 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 	}
 	if (!(mr->data = calloc(1, g->size)))
 		return -ENOMEM;
+	if (k && !(mr->packed = mon_buf_prefault(malloc(k * PAGE), k * PAGE)))
+		return -ENOMEM;
+	to = mr->packed;
 	for (uint64_t p = 0; p < n; p++)
-		if ((mr->present[p / 8] >> (p % 8)) & 1)
-			memcpy(mr->data + p * PAGE, host + p * PAGE, PAGE);
+		if ((mr->present[p / 8] >> (p % 8)) & 1) {
+			memcpy(to, host + p * PAGE, PAGE);
+			to += PAGE;
+		}
 	in->pages_copied += k;
 	return 0;
+}
+
+void incr_unpack(struct mon_model *m)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mon_model_region *r = &m->region[i];
+		const uint8_t *from = r->packed;
+
+		for (uint64_t p = 0; from && r->data && p < r->size / PAGE; p++)
+			if ((r->present[p / 8] >> (p % 8)) & 1) {
+				memcpy(r->data + p * PAGE, from, PAGE);
+				from += PAGE;
+			}
+		free(r->packed);
+		r->packed = NULL;
+	}
 }
 
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,

@@ -43,6 +43,10 @@ void incr_prestart(struct monitor *mon);
  * and answer 0 (the caller copies the region).  -errno on failure. */
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		struct mon_model_region *mr);
+/* Put the pages an incremental checkpoint copied in the pause (packed)
+ * at their place in their regions' data; any thread, the target running
+ * (the image conversion does it first). */
+void incr_unpack(struct mon_model *m);
 /* Stop lending the target's memory to model (the snapshot is taken:
  * before the target resumes). */
 void incr_drop_live(struct monitor *mon, struct mon_model *model);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "image/image.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
 
@@ -350,6 +351,7 @@ static struct mon_model_region *whole_region(struct mon_model *m, uint64_t id,
  * instead of being copied into a second buffer of the same size. */
 static int memory_to_image(struct mon_model *m, struct image_model *im, int take)
 {
+	incr_unpack(m);
 	for (uint32_t d = 0; d < im->ndataspaces; d++) {
 		struct image_memory *mem = NULL;
 		struct mon_model_region *whole;
@@ -400,7 +402,8 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 {
 	int rc = model_to_image_records(mon, m, im);
 
-	/* take 0: m is only read */
+	/* take 0: m's bytes stay (an incremental's packed pages are put
+	 * at their place) */
 	if (!rc && (rc = memory_to_image((struct mon_model *)m, im, 0)))
 		image_model_release(im);
 	return rc;
@@ -729,6 +732,7 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    ir->perms,
 		    NULL,
 		    0,
+		    NULL,
 		    NULL,
 		    NULL};
 		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
