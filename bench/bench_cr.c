@@ -14,7 +14,8 @@
  * monitor's copy into a new malloc'd buffer pays, is printed for context).
  * Figures:
  *   1. checkpoint of bench_cr_mem (256 MiB, half zero pages), same node
- *      (<test checkpoint_after_ms= restore="same-node"/>): bandwidth
+ *      (<test checkpoint_after_log="1" restore="same-node"/>:
+ *      right after its "touched" line): bandwidth
  *      against memcpy's (target >= 0.7x);
  *   2. its restore: time against memcpy's (target <= 1.5x);
  *   3. restore of bench_cr_caps with N RPC objects: the slope of restore
@@ -210,7 +211,7 @@ static const char mem_config[] =
     /* the target, and a second copy of it while a restore runs */
     "    <resource name=\"RAM\" quantum=\"600M\"/>\n"
     "    <config><target binary=\"bench_cr_mem\" ram=\"264M\" caps=\"150\"/>\n"
-    "      <test checkpoint_after_ms=\"1000\" restore=\"same-node\"/></config>\n"
+    "      <test checkpoint_after_log=\"1\" restore=\"same-node\"/></config>\n"
     "  </start>\n"
     "</config>\n";
 

@@ -120,7 +120,7 @@ static int incremental(void)
 		return stop(a), -1;
 	for (int i = 0; i < 3; i++) {
 		if (sh("%s checkpoint --node %s/A.sock " NAME
-		       " -o %s/base.img >/dev/null",
+		       " --force -o %s/base.img >/dev/null",
 		       bn.capsule, bn.tmpdir, bn.tmpdir))
 			return stop(a), -1;
 		full[i] = last_pause("A");

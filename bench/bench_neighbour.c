@@ -207,7 +207,7 @@ static int ckpt_node(struct ckpt *c)
 	w0 = count_of("neighbour: ticks ");
 	snprintf(path, sizeof path, "%s/answer", bn.tmpdir);
 	snprintf(cmd, sizeof cmd,
-		 "%s checkpoint -v --node %s/a.sock big -o %s/big.img >%s 2>&1",
+		 "%s checkpoint -v --node %s/a.sock big --force -o %s/big.img >%s 2>&1",
 		 bn.capsule, bn.tmpdir, bn.tmpdir, path);
 	if (system(cmd)) {
 		fprintf(stderr, "bench_neighbour: checkpoint failed, see %s\n", path);

@@ -38,7 +38,7 @@ static uint64_t ds_track_charge(struct dataspace *ds)
 	return PAGE_ROUND(dirty_bitmap_bytes(ds->size / PAGE_SIZE));
 }
 
-static int ds_track_start(struct dataspace *ds, struct msg *r)
+static int ds_track_start(struct dataspace *ds, const struct msg *m, struct msg *r)
 {
 	struct pd_session *pd = ds_owner(ds);
 	struct dirty_range *dr;
@@ -50,7 +50,10 @@ static int ds_track_start(struct dataspace *ds, struct msg *r)
 		return -EBUSY; /* a lazy one's absent pages are not the target's yet */
 	if ((err = pd_charge_ram(pd, ds_track_charge(ds))))
 		return err;
-	if ((err = dirty_start(ds->host, ds->size / PAGE_SIZE, ds, &dr))) {
+	err = m->nwords && m->w[0] == DS_DIRTY_BACKGROUND
+		  ? dirty_start_background(ds->host, ds->size / PAGE_SIZE, ds, &dr)
+		  : dirty_start(ds->host, ds->size / PAGE_SIZE, ds, &dr);
+	if (err) {
 		pd_uncharge_ram(pd, ds_track_charge(ds));
 		return err;
 	}
@@ -138,7 +141,7 @@ static int ds_op(struct dataspace *ds, const struct msg *m, struct msg *r)
 		msg_put(r, ds->size);
 		return 0;
 	case DS_DIRTY_START:
-		return ds_track_start(ds, r);
+		return ds_track_start(ds, m, r);
 	case DS_DIRTY_FETCH:
 		return ds_track_fetch(ds, m, r);
 	case DS_DIRTY_STOP:

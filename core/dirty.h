@@ -40,6 +40,14 @@ uint64_t dirty_bitmap_bytes(uint64_t pages);
  * free range), -ENOMEM, or mprotect's -errno. */
 int dirty_start(void *base, uint64_t pages, const void *key, struct dirty_range **out);
 
+/* dirty_start, but the range is made read-only by a host thread, 2 MiB
+ * at a time, while the caller goes on (the protection of a large range
+ * costs the mmap lock for long; see PROTECT_STEP).  Until then writes are
+ * not reported: tracking as dirty_start's begins with the first
+ * dirty_fetch, which waits for the protection to end (so does
+ * dirty_stop).  For a checkpoint: start before the pause, fetch in it. */
+int dirty_start_background(void *base, uint64_t pages, const void *key,
+			   struct dirty_range **out);
 /* The range tracked under key, or NULL. */
 struct dirty_range *dirty_find(const void *key);
 

@@ -370,7 +370,20 @@ void *mon_buf_prefault(void *p, uint64_t size)
 	if (hhi > hlo) /* fewer, larger faults (best effort) */
 		madvise((void *)hlo, hhi - hlo, MADV_HUGEPAGE);
 #ifdef MADV_POPULATE_WRITE
-	if (hi > lo && !madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE))
+	/* a huge page per call: one call over all of it holds the mmap lock
+	 * (for reading) throughout, and a writer queued behind it (core
+	 * protecting a dataspace for dirty tracking) holds up every page
+	 * fault of the node's thread until it is done */
+	uintptr_t at = lo;
+
+	for (; at < hi; at += HUGE_PAGE - (at % HUGE_PAGE))
+		if (madvise((void *)at,
+			    hi - at < HUGE_PAGE - at % HUGE_PAGE
+				? hi - at
+				: HUGE_PAGE - at % HUGE_PAGE,
+			    MADV_POPULATE_WRITE))
+			break;
+	if (at >= hi)
 		return p;
 #endif
 	for (uint64_t i = 0; i < size; i += page) /* older kernels */
@@ -576,6 +589,7 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	if (!b)
 		goto err;
 	monitor_write_settle(mon); /* the worker is free */
+	incr_prestart(mon);	   /* core protects while the buffers are made */
 	bufs_prepare(mon, b);	   /* before the pause: not counted in it */
 	if ((rc = pause_all(mon, model)))
 		goto err;

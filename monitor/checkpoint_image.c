@@ -47,7 +47,9 @@ struct ckpt_write {
 	char path[4096];
 	char err[4400];
 	int keep_paused;
-	int incr; /* an incr_request was given: incr_end when written */
+	int incr;   /* an incr_request was given: incr_end when written */
+	int hashed; /* hash is the written file's (write_job) */
+	uint8_t hash[IMAGE_HASH_SIZE];
 	struct mon_ckpt_figures fig;
 	mon_ckpt_done_fn done;
 	void *arg;
@@ -81,6 +83,9 @@ static int write_job(void *arg)
 			 strerror(-rc));
 	else
 		rc = image_write(cw->path, &cw->im, &cw->st, cw->err, sizeof cw->err);
+	/* the base of a next incremental image: hashed here, not on the
+	 * node's thread (it reads the whole file) */
+	cw->hashed = !rc && cw->incr && !image_file_hash(cw->path, cw->hash, NULL, 0);
 	image_model_release(&cw->im);
 	model_free(cw->model); /* the copies: no longer needed */
 	return rc;
@@ -117,7 +122,8 @@ static void write_done(void *arg, int rc)
 			(unsigned long long)cw->fig.pages);
 	}
 	if (cw->incr) /* the base of the next incremental image, if written */
-		incr_end(mon, cw->model, rc ? NULL : cw->path, rc);
+		incr_end(mon, cw->model, rc ? NULL : cw->path,
+			 cw->hashed ? cw->hash : NULL, rc);
 	if (cw->done)
 		cw->done(mon, rc, &cw->fig, cw->arg);
 	cw_free(cw);
@@ -165,7 +171,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	monitor_progress(mon, "pausing %s", mon->cfg.binary);
 	if ((rc = monitor_checkpoint(mon, cw->model))) {
 		if (req)
-			incr_end(mon, cw->model, NULL, rc);
+			incr_end(mon, cw->model, NULL, NULL, rc);
 		free(cw->model); /* freed by the failed checkpoint */
 		free(cw);
 		return rc;
@@ -173,7 +179,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	if ((rc = model_to_image_records(mon, cw->model, &cw->im))) {
 		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
 		if (req)
-			incr_end(mon, cw->model, NULL, rc);
+			incr_end(mon, cw->model, NULL, NULL, rc);
 		monitor_resume(mon);
 		cw_free(cw);
 		return rc;

@@ -30,6 +30,12 @@ struct incr_request {
  * line in err (nothing changed). */
 int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	       size_t errlen);
+/* Before the pause, the target running: start tracking each RAM
+ * dataspace of a region not tracked yet, core protecting its memory in
+ * the background (DS_DIRTY_BACKGROUND) rather than in the pause on the
+ * node's thread; incr_region's fetch in the pause then arms it from the
+ * snapshot on. */
+void incr_prestart(struct monitor *mon);
 /* In the pause, for region g of dataspace cap ds (model region mr): with
  * a parent, copy only the pages written since into mr (mr->present says
  * which; mr->live gives the rest to the checkpoint's cap-map reading
@@ -37,6 +43,10 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
  * and answer 0 (the caller copies the region).  -errno on failure. */
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		struct mon_model_region *mr);
+/* Put the pages an incremental checkpoint copied in the pause (packed)
+ * at their place in their regions' data; any thread, the target running
+ * (the image conversion does it first). */
+void incr_unpack(struct mon_model *m);
 /* Stop lending the target's memory to model (the snapshot is taken:
  * before the target resumes). */
 void incr_drop_live(struct monitor *mon, struct mon_model *model);
@@ -44,9 +54,12 @@ void incr_drop_live(struct monitor *mon, struct mon_model *model);
  * depth) if this checkpoint has a parent, and give it its id. */
 void incr_image(struct monitor *mon, struct image_model *im);
 /* The image was written to path (rc 0) or not: remember it as the base
- * of the next incremental checkpoint, drop the live views.  Call with
- * the target still paused or resumed alike. */
-void incr_end(struct monitor *mon, struct mon_model *model, const char *path, int rc);
+ * of the next incremental checkpoint, drop the live views.  hash: the
+ * file's (image_file_hash, computed by the writer off the node's thread),
+ * or NULL to compute it here.  Call with the target still paused or
+ * resumed alike. */
+void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
+	      const uint8_t *hash, int rc);
 /* The target ends: stop tracking, forget the base. */
 void incr_forget(struct monitor *mon);
 /* Pages written in the last incremental checkpoint (for the log). */

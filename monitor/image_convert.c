@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
 
@@ -348,16 +349,48 @@ static void image_usage(const struct monitor *mon, struct image_model *im)
 	(void)mon;
 }
 
-/* Memory: per dataspace its contents, from the regions (incremental:
- * only the pages written since the parent). */
-static int memory_to_image(const struct mon_model *m, struct image_model *im)
+/* The region of ds id whose copy is the whole dataspace (size bytes) and
+ * can become its memory entry as it is (partial: only with its present
+ * bitmap), or NULL. */
+static struct mon_model_region *whole_region(struct mon_model *m, uint64_t id,
+					     uint64_t size, int partial)
 {
+	for (unsigned i = 0; i < m->nregions; i++) {
+		struct mon_model_region *r = &m->region[i];
+		if (r->ds_badge == id && r->data && !r->off && r->size == size &&
+		    (!partial || r->present))
+			return r;
+	}
+	return NULL;
+}
+
+/* Memory: per dataspace its contents, from the regions (incremental:
+ * only the pages written since the parent).  take: a region copy that
+ * is its whole dataspace becomes the entry's memory (taken from m)
+ * instead of being copied into a second buffer of the same size. */
+static int memory_to_image(struct mon_model *m, struct image_model *im, int take)
+{
+	incr_unpack(m);
 	for (uint32_t d = 0; d < im->ndataspaces; d++) {
 		struct image_memory *mem = NULL;
+		struct mon_model_region *whole;
 		int partial = 0;
 		for (unsigned i = 0; i < m->nregions; i++)
 			partial |= m->region[i].ds_badge == im->dataspaces[d].id &&
 				   m->region[i].data && m->region[i].present;
+		whole = take ? whole_region(m, im->dataspaces[d].id,
+					    im->dataspaces[d].size, partial)
+			     : NULL;
+		if (whole) {
+			mem = &im->memory[im->nmemory++];
+			mem->ds_id = im->dataspaces[d].id;
+			mem->size = im->dataspaces[d].size;
+			mem->data = whole->data;
+			mem->present = partial ? whole->present : NULL;
+			whole->data = NULL;
+			if (partial)
+				whole->present = NULL;
+		}
 		for (unsigned i = 0; i < m->nregions; i++) {
 			const struct mon_model_region *r = &m->region[i];
 			if (r->ds_badge != im->dataspaces[d].id || !r->data)
@@ -388,14 +421,16 @@ int model_to_image(const struct monitor *mon, const struct mon_model *m,
 {
 	int rc = model_to_image_records(mon, m, im);
 
-	if (!rc && (rc = model_memory_to_image(m, im)))
+	/* take 0: m's bytes stay (an incremental's packed pages are put
+	 * at their place) */
+	if (!rc && (rc = memory_to_image((struct mon_model *)m, im, 0)))
 		image_model_release(im);
 	return rc;
 }
 
-int model_memory_to_image(const struct mon_model *m, struct image_model *im)
+int model_memory_to_image(struct mon_model *m, struct image_model *im)
 {
-	return memory_to_image(m, im);
+	return memory_to_image(m, im, 1);
 }
 
 int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
@@ -717,6 +752,7 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    ir->perms,
 		    NULL,
 		    0,
+		    NULL,
 		    NULL,
 		    NULL};
 		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */

@@ -16,10 +16,13 @@ int image_announced(const struct image_model *im, struct monitor *mon);
 int model_to_image(const struct monitor *mon, const struct mon_model *m,
 		   struct image_model *im);
 /* The same in two steps: every record (reads mon: on its entrypoint,
- * with the target paused), then the memory (reads m only: any thread). */
+ * with the target paused), then the memory (m only: any thread).  The
+ * second takes over each region copy that is a whole dataspace as that
+ * dataspace's memory (m's region then has no data) rather than copy it:
+ * a checkpoint holds the target's memory once, not twice, until written. */
 int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
 			   struct image_model *im);
-int model_memory_to_image(const struct mon_model *m, struct image_model *im);
+int model_memory_to_image(struct mon_model *m, struct image_model *im);
 void image_model_release(struct image_model *im);
 /* Fill m from an image (as image_read returns it) for a restore by mon.
  * The regions' bytes are not copied: m->fill writes each dataspace from

@@ -27,7 +27,9 @@ void model_free(struct mon_model *model)
 	for (unsigned i = 0; i < model->nregions; i++) {
 		free(model->region[i].data);
 		free(model->region[i].present);
+		free(model->region[i].packed);
 		model->region[i].data = model->region[i].present = NULL;
+		model->region[i].packed = NULL;
 	}
 	model->nregions = 0;
 }

@@ -38,6 +38,9 @@ struct mon_model_region {
 	 * read in data's place */
 	uint8_t *present;
 	uint8_t *live;
+	/* until incr_unpack: the pages set in present, in order (malloc'd;
+	 * data is then allocated but not yet written) */
+	uint8_t *packed;
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a

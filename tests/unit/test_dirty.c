@@ -306,6 +306,39 @@ static void racing_writer(void **state)
 	free(image);
 }
 
+/* dirty_start_background: a range larger than one protection step; the
+ * first fetch waits for the protection, and from it on exactly the pages
+ * written are reported, in every step of the range. */
+static void background_start(void **state)
+{
+	const uint64_t n = 4096; /* 16 MiB: eight steps of 2 MiB */
+	uint8_t *p = pages_map(n);
+	uint64_t *bits = calloc(n / 64, sizeof *bits), dirty;
+	struct dirty_range *r;
+	unsigned words = n / 64;
+
+	(void)state;
+	assert_int_equal(dirty_start_background(p, n, p, &r), 0);
+	assert_ptr_equal(dirty_find(p), r);
+	p[5 * PAGE] = 1; /* before the first fetch: reported or not */
+	assert_int_equal(dirty_fetch(r, 0, &words, bits, &dirty), 0);
+	for (uint64_t i = 0; i < n; i += 600)
+		p[i * PAGE + 7] = 2;
+	words = n / 64;
+	assert_int_equal(dirty_fetch(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, (n + 599) / 600);
+	for (uint64_t i = 0; i < n; i++)
+		assert_int_equal((bits[i / 64] >> (i % 64)) & 1, i % 600 == 0);
+	assert_int_equal(dirty_stop(r), 0);
+	/* stopped before the protection ended: joined, writable */
+	assert_int_equal(dirty_start_background(p, n, p, &r), 0);
+	assert_int_equal(dirty_stop(r), 0);
+	p[(n - 1) * PAGE] = 3;
+	assert_null(dirty_find(p));
+	free(bits);
+	munmap(p, n * PAGE);
+}
+
 static void bad_arguments(void **state)
 {
 	uint8_t *m = pages_map(4);
@@ -413,9 +446,10 @@ static void untracked_crashes(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(native_writes), cmocka_unit_test(guest_stores),
-	    cmocka_unit_test(fallback),	     cmocka_unit_test(racing_writer),
-	    cmocka_unit_test(bad_arguments), cmocka_unit_test(untracked_crashes),
+	    cmocka_unit_test(native_writes),	cmocka_unit_test(guest_stores),
+	    cmocka_unit_test(fallback),		cmocka_unit_test(racing_writer),
+	    cmocka_unit_test(bad_arguments),	cmocka_unit_test(untracked_crashes),
+	    cmocka_unit_test(background_start),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--segv-child"))

@@ -120,11 +120,15 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
  * no allocation, cap or quota per fetch, and each chunk is re-armed as it
  * is read, so nothing written during a fetch of many chunks is lost.
  */
-#define DS_DIRTY_WORDS (MSG_MAX_WORDS - 1) /* bitmap words per FETCH */
+#define DS_DIRTY_WORDS	    (MSG_MAX_WORDS - 1) /* bitmap words per FETCH */
+#define DS_DIRTY_BACKGROUND 1			/* DS_DIRTY_START's w0 */
 enum ds_op {
 	DS_SIZE = 1,		 /* -> w0 = size */
-	DS_DIRTY_START = 0xd100, /* -> w0 = pages; all clean from now on;
-				    -EBUSY if already tracked */
+	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] -> w0 = pages;
+				    all clean from now on (background: from
+				    the first FETCH on, core protects the
+				    memory meanwhile); -EBUSY if already
+				    tracked */
 	DS_DIRTY_FETCH,		 /* w0 = first word, w1 = words (1..DS_DIRTY_WORDS)
 				    -> w0 = dirty pages in the words returned,
 				    w1.. = bitmap words (fewer at the end), bit i of
@@ -193,6 +197,8 @@ int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r);
 int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
 /* DS_DIRTY_START / STOP; *pages may be NULL. */
 int ds_dirty_start(cap_t ds, uint64_t *pages);
+/* DS_DIRTY_START with DS_DIRTY_BACKGROUND; *pages may be NULL. */
+int ds_dirty_start_background(cap_t ds, uint64_t *pages);
 int ds_dirty_stop(cap_t ds);
 /* DS_DIRTY_FETCH of bitmap words [first, first + *n), *n <= DS_DIRTY_WORDS:
  * *n = words stored in bits, *ndirty = pages set in them (may be NULL). */
