@@ -16,13 +16,14 @@
 #include "monitor/page_channel.h"
 
 struct pc_ds {
-	uint64_t pages;
+	uint64_t id, pages;
 	uint8_t *buf; /* anonymous mapping: zero until written */
 	uint64_t *arrived, *wanted;
 };
 
 struct page_channel {
 	unsigned nds;
+	int refs;
 	struct pc_ds ds[PAGE_CHANNEL_MAX_DS];
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a want queued, the channel failed or complete */
@@ -41,12 +42,14 @@ static int bit(const uint64_t *map, uint64_t p)
 	return __atomic_load_n(&map[p / 64], __ATOMIC_ACQUIRE) >> (p % 64) & 1;
 }
 
-struct page_channel *page_channel_new(unsigned nds, const uint64_t *pages)
+struct page_channel *page_channel_new(unsigned nds, const uint64_t *ids,
+				      const uint64_t *pages)
 {
 	struct page_channel *ch;
 
 	if (!nds || nds > PAGE_CHANNEL_MAX_DS || !(ch = calloc(1, sizeof *ch)))
 		return NULL;
+	ch->refs = 1;
 	pthread_mutex_init(&ch->lock, NULL);
 	pthread_cond_init(&ch->cond, NULL);
 	for (unsigned i = 0; i < nds; i++) {
@@ -63,6 +66,7 @@ struct page_channel *page_channel_new(unsigned nds, const uint64_t *pages)
 			goto fail;
 		d->buf = m;
 		d->pages = pages[i];
+		d->id = ids ? ids[i] : i + 1;
 		d->arrived = calloc(words, sizeof *d->arrived);
 		d->wanted = calloc(words, sizeof *d->wanted);
 		if (!d->arrived || !d->wanted)
@@ -77,7 +81,7 @@ fail:
 
 void page_channel_free(struct page_channel *ch)
 {
-	if (!ch)
+	if (!ch || __atomic_sub_fetch(&ch->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (unsigned i = 0; i < ch->nds; i++) {
 		struct pc_ds *d = &ch->ds[i];
@@ -89,6 +93,60 @@ void page_channel_free(struct page_channel *ch)
 	pthread_cond_destroy(&ch->cond);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch);
+}
+
+static pthread_mutex_t offered_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct page_channel *offered;
+
+int page_channel_offer(struct page_channel *ch)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&offered_lock);
+	if (!offered) {
+		__atomic_add_fetch(&ch->refs, 1, __ATOMIC_ACQ_REL);
+		offered = ch;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&offered_lock);
+	return rc;
+}
+
+struct page_channel *page_channel_claim(void)
+{
+	struct page_channel *ch;
+
+	pthread_mutex_lock(&offered_lock);
+	ch = offered;
+	offered = NULL;
+	pthread_mutex_unlock(&offered_lock);
+	return ch;
+}
+
+void page_channel_withdraw(struct page_channel *ch)
+{
+	int mine;
+
+	pthread_mutex_lock(&offered_lock);
+	mine = offered == ch;
+	if (mine)
+		offered = NULL;
+	pthread_mutex_unlock(&offered_lock);
+	if (mine)
+		page_channel_free(ch);
+}
+
+int page_channel_index(const struct page_channel *ch, uint64_t id)
+{
+	for (unsigned i = 0; i < ch->nds; i++)
+		if (ch->ds[i].id == id)
+			return (int)i;
+	return -1;
+}
+
+uint64_t page_channel_id(const struct page_channel *ch, unsigned ds)
+{
+	return ds < ch->nds ? ch->ds[ds].id : 0;
 }
 
 unsigned page_channel_nds(const struct page_channel *ch)
@@ -118,8 +176,10 @@ long page_channel_put(struct page_channel *ch, unsigned ds, uint64_t page, uint6
 		uint64_t p = page + k;
 		if (bit(d->arrived, p))
 			continue;
-		memcpy(d->buf + p * PAGE_CHANNEL_PAGE,
-		       (const uint8_t *)data + k * PAGE_CHANNEL_PAGE, PAGE_CHANNEL_PAGE);
+		if (data) /* else zero: the fresh buffer is */
+			memcpy(d->buf + p * PAGE_CHANNEL_PAGE,
+			       (const uint8_t *)data + k * PAGE_CHANNEL_PAGE,
+			       PAGE_CHANNEL_PAGE);
 		__atomic_fetch_or(&d->arrived[p / 64], 1ULL << (p % 64),
 				  __ATOMIC_RELEASE);
 		fresh++;
@@ -141,7 +201,8 @@ long page_channel_put(struct page_channel *ch, unsigned ds, uint64_t page, uint6
 void page_channel_fail(struct page_channel *ch, const char *why)
 {
 	pthread_mutex_lock(&ch->lock);
-	if (!ch->failed) {
+	/* with every page there, nothing is lost with the source */
+	if (!ch->failed && ch->st.arrived < ch->st.total) {
 		ch->failed = 1;
 		snprintf(ch->why, sizeof ch->why, "%s", why);
 	}

@@ -42,10 +42,25 @@ enum page_how {
 
 struct page_channel;
 
-/* A channel for nds dataspaces of pages[i] pages each, none arrived.
- * NULL if nds or a size is out of range, or out of memory. */
-struct page_channel *page_channel_new(unsigned nds, const uint64_t *pages);
+/* A channel for nds dataspaces (image ids ids[i], or NULL: 1..nds) of
+ * pages[i] pages each, none arrived; one reference.  NULL if nds or a
+ * size is out of range, or out of memory. */
+struct page_channel *page_channel_new(unsigned nds, const uint64_t *ids,
+				      const uint64_t *pages);
+/* Drop a reference: the last one frees the channel. */
 void page_channel_free(struct page_channel *ch);
+
+/* The hand-over between the migration's host thread and the monitor
+ * that restores the skeleton (one post-copy restore at a time per node):
+ * offer adds a reference and publishes ch (-1 if one is published
+ * already); claim takes it (NULL if none); withdraw unpublishes ch if
+ * nobody claimed it. */
+int page_channel_offer(struct page_channel *ch);
+struct page_channel *page_channel_claim(void);
+void page_channel_withdraw(struct page_channel *ch);
+/* The index of the dataspace with image id id, or -1. */
+int page_channel_index(const struct page_channel *ch, uint64_t id);
+uint64_t page_channel_id(const struct page_channel *ch, unsigned ds);
 
 unsigned page_channel_nds(const struct page_channel *ch);
 uint64_t page_channel_pages(const struct page_channel *ch, unsigned ds);
@@ -56,11 +71,12 @@ uint8_t *page_channel_buf(struct page_channel *ch, unsigned ds);
 /* Receiver: count pages from page on of dataspace ds, bytes in data
  * (count pages).  Pages that arrived already are left as they are.  The
  * number of pages that arrived now, or -1 if ds or the range is out of
- * range. */
+ * range.  data NULL: zero pages. */
 long page_channel_put(struct page_channel *ch, unsigned ds, uint64_t page, uint64_t count,
 		      const void *data, enum page_how how);
 /* Receiver: the source is lost (why: one line).  The first reason stays;
- * the sender's page_channel_next_want returns -1 from now on. */
+ * the sender's page_channel_next_want returns -1 from now on.  Once
+ * every page arrived, nothing is lost: ignored. */
 void page_channel_fail(struct page_channel *ch, const char *why);
 /* Sender: the next wanted page not yet arrived, waiting up to
  * timeout_ms: 1 (*ds, *page set), 0 (none in time), -1 (failed or every

@@ -29,15 +29,15 @@ static void test_bad_sizes(void **state)
 	uint64_t zero[2] = {4, 0}, ok = 1;
 
 	(void)state;
-	assert_null(page_channel_new(0, &ok));
-	assert_null(page_channel_new(2, zero));
-	assert_null(page_channel_new(PAGE_CHANNEL_MAX_DS + 1, &ok));
+	assert_null(page_channel_new(0, NULL, &ok));
+	assert_null(page_channel_new(2, NULL, zero));
+	assert_null(page_channel_new(PAGE_CHANNEL_MAX_DS + 1, NULL, &ok));
 }
 
 static void test_put_once(void **state)
 {
 	uint64_t pages[2] = {8, 3};
-	struct page_channel *ch = page_channel_new(2, pages);
+	struct page_channel *ch = page_channel_new(2, NULL, pages);
 	uint8_t a[2 * PG], b[PG];
 	struct page_channel_stats st;
 
@@ -71,7 +71,7 @@ static void test_put_once(void **state)
 static void test_wants(void **state)
 {
 	uint64_t pages[2] = {8, 8};
-	struct page_channel *ch = page_channel_new(2, pages);
+	struct page_channel *ch = page_channel_new(2, NULL, pages);
 	uint8_t a[PG] = {1};
 	uint64_t page;
 	unsigned ds;
@@ -135,7 +135,7 @@ static void *source_main(void *arg)
 static void test_demand_and_push(void **state)
 {
 	uint64_t pages[NDS] = {NPAGE, NPAGE, NPAGE};
-	struct source s = {.ch = page_channel_new(NDS, pages)};
+	struct source s = {.ch = page_channel_new(NDS, NULL, pages)};
 	struct page_channel_stats st;
 	uint8_t want[PG];
 	pthread_t t;
@@ -173,10 +173,36 @@ static void test_demand_and_push(void **state)
 	page_channel_free(s.ch);
 }
 
+/* The hand-over: offered once, claimed once, the last reference frees. */
+static void test_offer(void **state)
+{
+	uint64_t ids[2] = {70, 12}, pages[2] = {1, 2};
+	struct page_channel *ch = page_channel_new(2, ids, pages), *other;
+
+	(void)state;
+	assert_int_equal(page_channel_index(ch, 12), 1);
+	assert_int_equal(page_channel_index(ch, 13), -1);
+	assert_int_equal(page_channel_id(ch, 0), 70);
+	assert_null(page_channel_claim());
+	assert_int_equal(page_channel_offer(ch), 0);
+	other = page_channel_new(2, ids, pages);
+	assert_int_equal(page_channel_offer(other), -1); /* one at a time */
+	assert_ptr_equal(page_channel_claim(), ch);
+	assert_null(page_channel_claim());
+	page_channel_withdraw(ch); /* claimed: nothing to withdraw */
+	page_channel_free(ch);	   /* the claimer's reference */
+	assert_int_equal(page_channel_pages(ch, 1), 2);
+	page_channel_free(ch);
+	assert_int_equal(page_channel_offer(other), 0);
+	page_channel_withdraw(other);
+	assert_null(page_channel_claim());
+	page_channel_free(other);
+}
+
 static void test_failed(void **state)
 {
 	uint64_t pages = 4, page;
-	struct page_channel *ch = page_channel_new(1, &pages);
+	struct page_channel *ch = page_channel_new(1, NULL, &pages);
 	char why[64] = "";
 	unsigned ds;
 
@@ -196,7 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_sizes), cmocka_unit_test(test_put_once),
 	    cmocka_unit_test(test_wants),     cmocka_unit_test(test_demand_and_push),
-	    cmocka_unit_test(test_failed),
+	    cmocka_unit_test(test_offer),     cmocka_unit_test(test_failed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
