@@ -11,7 +11,9 @@
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tools/migrate_postcopy_src.h"
 
 static int zero_page(const uint8_t *p)
@@ -110,6 +112,10 @@ int postcopy_answer(struct psrc *s, int ms)
 
 int postcopy_serve(struct psrc *s)
 {
+	/* test hook (tests/migrate/postcopy.sh): pause this long between
+	 * pushes, so that the target surely runs into pages not there yet */
+	const char *v = getenv("CAPSULE_TEST_POSTCOPY_PUSH_US");
+	long push_us = v ? strtol(v, NULL, 10) : 0;
 	unsigned k = 0;
 	uint64_t p = 0;
 	int rc;
@@ -140,5 +146,7 @@ int postcopy_serve(struct psrc *s)
 		}
 		if (k < s->nds && send_run(s, &s->ds[k], p, POSTCOPY_PUSHED))
 			return -1;
+		if (push_us > 0 && push_us < 1000000)
+			usleep((useconds_t)push_us);
 	}
 }
