@@ -40,12 +40,12 @@ struct pdst {
 	char name[CONTROL_NAME_MAX], skel[512];
 	int deadline_ms;
 	struct page_channel *ch;
-	uint8_t *buf;		       /* receiver's, TRANSPORT_MSG_MAX + 1 */
-	pthread_mutex_t lock;	       /* tx, and what follows */
-	pthread_cond_t cond;	       /* a word arrived, or the receiver ended */
-	char word[64];		       /* the source's last word (commit, abort, end) */
-	int stop, rx_done, postcopy;   /* postcopy: the silence rule applies */
-	char why[TRANSPORT_ERR_MAX];   /* why the receiver ended */
+	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
+	pthread_mutex_t lock;	     /* tx, and what follows */
+	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
+	char word[64];		     /* the source's last word (commit, abort, end) */
+	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
+	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
 	uint64_t last_ms;
 };
 
@@ -81,7 +81,8 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 		return -1;
 	d->buf[len] = 0;
-	if (d->c->rx.final || sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
+	if (d->c->rx.final ||
+	    sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
 	    strcmp(file, "skeleton.img") || bytes > MIGRATE_IMAGE_MAX) {
 		snprintf(err, size, "not the skeleton of a post-copy migration");
 		return -1;
@@ -95,7 +96,8 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 	while (bytes) {
 		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 			goto out;
-		if (len > bytes || d->c->rx.final || write(fd, d->buf, len) != (ssize_t)len) {
+		if (len > bytes || d->c->rx.final ||
+		    write(fd, d->buf, len) != (ssize_t)len) {
 			snprintf(err, size, "skeleton.img: a bad or unwritable message");
 			goto out;
 		}
@@ -154,8 +156,8 @@ static int put_pages(struct pdst *d, size_t len)
 	data = d->buf + sizeof h;
 	ds = page_channel_index(d->ch, h.ds_id);
 	if (ds < 0 || !h.count || h.count > POSTCOPY_RUN || (h.zero >> h.count) ||
-	    len != sizeof h + (size_t)(h.count - __builtin_popcountll(h.zero)) *
-				  POSTCOPY_PAGE ||
+	    len != sizeof h +
+		       (size_t)(h.count - __builtin_popcountll(h.zero)) * POSTCOPY_PAGE ||
 	    h.first >= page_channel_pages(d->ch, (unsigned)ds) ||
 	    h.count > page_channel_pages(d->ch, (unsigned)ds) - h.first)
 		return -1;
@@ -195,7 +197,8 @@ static void *receiver(void *arg)
 			page_channel_stats(d->ch, &st);
 			if (d->postcopy && st.arrived < st.total &&
 			    transport_now_ms() - d->last_ms > POSTCOPY_SILENCE_MS) {
-				snprintf(why, sizeof why, "no page from the source for %d ms",
+				snprintf(why, sizeof why,
+					 "no page from the source for %d ms",
 					 POSTCOPY_SILENCE_MS);
 				receiver_end(d, why);
 				return NULL;
@@ -325,13 +328,16 @@ static void run_postcopy(struct pdst *d)
 
 	if (await_word(d, end, word, sizeof word) || strcmp(word, "commit")) {
 		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		fprintf(stderr, "capsule node: migration from %s: no commit (%s): %s ended here\n",
-			d->c->peer, word, d->name);
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s: no commit (%s): %s ended here\n",
+		    d->c->peer, word, d->name);
 		return;
 	}
 	migrate_phase("commit");
 	if (dst_step(d, CONTROL_THAW, 0, "-", last, sizeof last)) {
-		snprintf(line, sizeof line, "error: %s: cannot start it: %.200s", d->name, last);
+		snprintf(line, sizeof line, "error: %s: cannot start it: %.200s", d->name,
+			 last);
 		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
 		dst_send(d, line, 1);
 		return;
@@ -343,22 +349,25 @@ static void run_postcopy(struct pdst *d)
 	migrate_phase("postcopy");
 	if (!await_pages(d, &st)) {
 		page_channel_failed(d->ch, word, sizeof word);
-		fprintf(stderr,
-			"capsule node: migration from %s: post-copy failed: the source was "
-			"lost (%s): %llu of %llu pages never arrived; %s is stopped here (the "
-			"source resumes its copy)\n",
-			d->c->peer, word, (unsigned long long)(st.total - st.arrived),
-			(unsigned long long)st.total, d->name);
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s: post-copy failed: the source was "
+		    "lost (%s): %llu of %llu pages never arrived; %s is stopped here "
+		    "(the "
+		    "source resumes its copy)\n",
+		    d->c->peer, word, (unsigned long long)(st.total - st.arrived),
+		    (unsigned long long)st.total, d->name);
 		return;
 	}
 	snprintf(line, sizeof line, "complete demand=%llu pushed=%llu",
 		 (unsigned long long)st.demand, (unsigned long long)st.pushed);
-	fprintf(stderr,
-		"capsule node: migration from %s: post-copy: every page arrived: %llu pages, "
-		"%llu with the skeleton, %llu on demand (%llu wants), %llu pushed\n",
-		d->c->peer, (unsigned long long)st.total, (unsigned long long)st.eager,
-		(unsigned long long)st.demand, (unsigned long long)st.wants,
-		(unsigned long long)st.pushed);
+	fprintf(
+	    stderr,
+	    "capsule node: migration from %s: post-copy: every page arrived: %llu pages, "
+	    "%llu with the skeleton, %llu on demand (%llu wants), %llu pushed\n",
+	    d->c->peer, (unsigned long long)st.total, (unsigned long long)st.eager,
+	    (unsigned long long)st.demand, (unsigned long long)st.wants,
+	    (unsigned long long)st.pushed);
 	if (dst_send(d, line, 1))
 		snprintf(d->why, sizeof d->why, "the complete could not be sent");
 	await_end(d);
@@ -375,6 +384,8 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 		return -1;
 	}
 	d->deadline_ms = (int)v;
+	/* the source takes its snapshot before it sends the skeleton */
+	address_set_timeout(d->c->fd, d->deadline_ms);
 	if (receive_skeleton(d, err, sizeof err) || make_channel(d, err, sizeof err) ||
 	    control_image_target(d->skel, d->name, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
@@ -405,7 +416,8 @@ static int restore(struct pdst *d, char *ans, size_t size)
 		return -1;
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		snprintf(ans, size, "error: %s: restored after the deadline (%d ms); undone",
+		snprintf(ans, size,
+			 "error: %s: restored after the deadline (%d ms); undone",
 			 d->name, d->deadline_ms);
 		return -1;
 	}
@@ -437,14 +449,17 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		else
 			rc = restore(&d, ans, sizeof ans);
 	}
-	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer, ans);
+	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer,
+		ans);
 	if (dst_send(&d, ans, rc != 0) == 0 && !rc)
 		run_postcopy(&d);
 	else if (!rc) { /* the source cannot learn that it is ready: it resumes */
 		char last[CONTROL_LINE_MAX];
 		dst_step(&d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		fprintf(stderr, "capsule node: migration from %s: the answer was lost: %s "
-				"undone\n", c->peer, d.name);
+		fprintf(stderr,
+			"capsule node: migration from %s: the answer was lost: %s "
+			"undone\n",
+			c->peer, d.name);
 	}
 	d.stop = 1;
 	if (d.ch)
