@@ -50,8 +50,7 @@ static int page_in(void *ctx, uint64_t ds_badge, uint64_t off, uint64_t size)
 	return 0;
 }
 
-int postcopy_bind(struct monitor *mon, struct mon_model *model,
-		  struct page_channel **out)
+int postcopy_bind(struct monitor *mon, struct mon_model *model, struct page_channel **out)
 {
 	struct page_channel *ch = page_channel_claim();
 
@@ -67,10 +66,10 @@ int postcopy_bind(struct monitor *mon, struct mon_model *model,
 		if (!r->from_src)
 			continue;
 		ds = page_channel_index(ch, r->ds_badge);
-		if (ds < 0 || r->off > page_channel_pages(ch, (unsigned)ds) *
-					   PAGE_CHANNEL_PAGE ||
-		    r->size >
-			page_channel_pages(ch, (unsigned)ds) * PAGE_CHANNEL_PAGE - r->off) {
+		if (ds < 0 ||
+		    r->off > page_channel_pages(ch, (unsigned)ds) * PAGE_CHANNEL_PAGE ||
+		    r->size > page_channel_pages(ch, (unsigned)ds) * PAGE_CHANNEL_PAGE -
+				  r->off) {
 			env_log(mon->env,
 				"monitor: post-copy restore: dataspace %llu is not in "
 				"the page channel",

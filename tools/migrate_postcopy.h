@@ -58,7 +58,8 @@ struct postcopy_want {
 
 /* Source: the whole migration, on the control thread (as migrate_send). */
 void migrate_postcopy_send(const struct transport_key *key, const char *name,
-			   const char *to, int deadline_ms, control_line_fn fn, void *arg);
+			   const char *to, int deadline_ms, control_line_fn fn,
+			   void *arg);
 
 /* Destination: after the request line (in buf, NUL-ended) arrived on c;
  * dir: the spool directory (created by the caller, removed after). */

@@ -326,7 +326,8 @@ static void run_postcopy(struct pdst *d)
 	char word[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], line[CONTROL_LINE_MAX];
 	struct page_channel_stats st;
 
-	if (await_word(d, end, word, sizeof word) || strcmp(word, "commit")) {
+	if (await_word(d, end, word, sizeof word) || strcmp(word, "commit") ||
+	    page_channel_failed(d->ch, word, sizeof word)) { /* lost meanwhile */
 		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
 		fprintf(
 		    stderr,

@@ -66,7 +66,8 @@ static int merge_pages(struct psrc *s)
 {
 	for (uint32_t i = 0; i < s->fin->ndataspaces; i++) {
 		const struct image_dataspace *d = &s->fin->dataspaces[i];
-		struct image_memory *b = mem_of(s->base, d->id), *f = mem_of(s->fin, d->id);
+		struct image_memory *b = mem_of(s->base, d->id),
+				    *f = mem_of(s->fin, d->id);
 		struct src_ds *o;
 
 		if (d->kind == IMAGE_DS_MANAGED || (!b && !f))
@@ -78,8 +79,8 @@ static int merge_pages(struct psrc *s)
 		}
 		for (uint64_t p = 0; f && p < d->size / POSTCOPY_PAGE; p++)
 			if (!f->present || (f->present[p / 8] >> (p % 8) & 1))
-				memcpy(b->data + p * POSTCOPY_PAGE, f->data + p * POSTCOPY_PAGE,
-				       POSTCOPY_PAGE);
+				memcpy(b->data + p * POSTCOPY_PAGE,
+				       f->data + p * POSTCOPY_PAGE, POSTCOPY_PAGE);
 		o = &s->ds[s->nds++];
 		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, b->data, NULL};
 		if (!(o->sent = calloc(o->pages, 1)))
@@ -90,19 +91,21 @@ static int merge_pages(struct psrc *s)
 }
 
 /* Set the present bit of the pages holding [g, g + size) of the target. */
-static void eager_range(const struct image_model *m, struct image_memory *mem,
-			unsigned n, uint64_t g, uint64_t size)
+static void eager_range(const struct image_model *m, struct image_memory *mem, unsigned n,
+			uint64_t g, uint64_t size)
 {
 	for (uint32_t i = 0; i < m->nregions; i++) {
 		const struct image_region *r = &m->regions[i];
-		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr || g >= r->addr + r->size)
+		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr ||
+		    g >= r->addr + r->size)
 			continue;
 		for (unsigned k = 0; k < n; k++) {
 			uint64_t o = r->offset + (g - r->addr), e = o + size;
 			if (mem[k].ds_id != r->ds_id)
 				continue;
 			for (uint64_t p = o / POSTCOPY_PAGE;
-			     p * POSTCOPY_PAGE < e && p < mem[k].size / POSTCOPY_PAGE; p++)
+			     p * POSTCOPY_PAGE < e && p < mem[k].size / POSTCOPY_PAGE;
+			     p++)
 				mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
 		}
 	}
@@ -130,7 +133,8 @@ static int write_skeleton(struct psrc *s, char *path, size_t size)
 	}
 	if (!mem)
 		goto out;
-	eager_range(s->fin, mem, s->nds, s->fin->component.cap_map_addr, 16 * POSTCOPY_PAGE);
+	eager_range(s->fin, mem, s->nds, s->fin->component.cap_map_addr,
+		    16 * POSTCOPY_PAGE);
 	eager_range(s->fin, mem, s->nds, s->fin->component.cr_report_addr, POSTCOPY_PAGE);
 	s->fin->memory = mem;
 	s->fin->nmemory = s->nds;
@@ -158,7 +162,8 @@ static int send_file(struct psrc *s, const char *path, const char *file)
 	long size;
 	size_t n;
 
-	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET)) {
 		snprintf(s->err, sizeof s->err, "%s: %s", path, strerror(errno));
 		if (f)
 			fclose(f);
@@ -189,7 +194,8 @@ static void resume_here(struct psrc *s, int committed, const char *why,
 	else
 		usleep((POSTCOPY_SILENCE_MS + POSTCOPY_MARGIN_MS) * 1000);
 	if (step(CONTROL_THAW, s->name, "-", NULL, last, sizeof last))
-		snprintf(line, sizeof line, "error: %s: %s: %s; and it could not be resumed here: %s",
+		snprintf(line, sizeof line,
+			 "error: %s: %s: %s; and it could not be resumed here: %s",
 			 s->name, s->to, why, last);
 	else if (committed)
 		snprintf(line, sizeof line,
@@ -254,25 +260,29 @@ static void finish(struct psrc *s, double t0, double paused, control_line_fn fn,
 
 	sscanf((char *)s->msg, "complete demand=%llu pushed=%llu", &dd, &dp);
 	if (step(CONTROL_RELEASE, s->name, "-", NULL, last, sizeof last))
-		fprintf(stderr, "capsule node: migrate: %s: cannot end the frozen copy here: %s\n",
-			s->name, last);
+		fprintf(
+		    stderr,
+		    "capsule node: migrate: %s: cannot end the frozen copy here: %s\n",
+		    s->name, last);
 	if (stream_send(&s->c.tx, "end", 3, 1, e, sizeof e)) {
-		snprintf(line, sizeof line,
-			 "error: %s: ended here, but the end did not reach %s (%s): it waits "
-			 "there paused; `capsule resume --node SOCK %s` on %s starts it",
-			 s->name, s->to, e, s->name, s->to);
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here, but the end did not reach %s (%s): it waits "
+		    "there paused; `capsule resume --node SOCK %s` on %s starts it",
+		    s->name, s->to, e, s->name, s->to);
 		fn(line, arg);
 		return;
 	}
 	migrate_phase("done");
-	snprintf(line, sizeof line,
-		 "ok %s migrated to %s (post-copy): total %.0f ms, paused %.2f ms, pages on "
-		 "demand %llu, pages pushed %llu (%llu zero, not carried), there %llu+%llu, "
-		 "bytes %llu, %llu bytes encrypted",
-		 s->name, s->to, now_ms() - t0, paused, (unsigned long long)s->demand,
-		 (unsigned long long)s->pushed, (unsigned long long)s->zero, dd, dp,
-		 (unsigned long long)s->c.tx.plain,
-		 (unsigned long long)(s->c.tx.wire + s->c.rx.wire));
+	snprintf(
+	    line, sizeof line,
+	    "ok %s migrated to %s (post-copy): total %.0f ms, paused %.2f ms, pages on "
+	    "demand %llu, pages pushed %llu (%llu zero, not carried), there %llu+%llu, "
+	    "bytes %llu, %llu bytes encrypted",
+	    s->name, s->to, now_ms() - t0, paused, (unsigned long long)s->demand,
+	    (unsigned long long)s->pushed, (unsigned long long)s->zero, dd, dp,
+	    (unsigned long long)s->c.tx.plain,
+	    (unsigned long long)(s->c.tx.wire + s->c.rx.wire));
 	fn(line, arg);
 }
 
@@ -308,7 +318,8 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	    postcopy_answer(s, (int)(end - transport_now_ms())))
 		return resume_here(s, 1, s->err, fn, arg);
 	if (strncmp((char *)s->msg, "started ", 8)) { /* it never ran there */
-		snprintf(s->err, sizeof s->err, "not started there: %.200s", (char *)s->msg);
+		snprintf(s->err, sizeof s->err, "not started there: %.200s",
+			 (char *)s->msg);
 		return resume_here(s, 0, s->err, fn, arg);
 	}
 	paused = now_ms() - tp;
@@ -327,10 +338,12 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 	int fd;
 
 	if (!s || !key || !(s->msg = malloc(TRANSPORT_MSG_MAX + 1))) {
-		snprintf(why, sizeof why,
-			 s && !key ? "error: %s: this node has no key (start it with --key FILE)"
-				   : "error: %s: out of memory",
-			 name);
+		snprintf(
+		    why, sizeof why,
+		    s && !key
+			? "error: %s: this node has no key (start it with --key FILE)"
+			: "error: %s: out of memory",
+		    name);
 		fn(why, arg);
 		free(s);
 		return;
@@ -349,8 +362,8 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 	} else {
 		s->start = transport_now_ms();
 		if (migrate_spool_dir(s->dir, sizeof s->dir)) {
-			snprintf(why, sizeof why, "error: %s: no spool directory %s: %s", name,
-				 s->dir, strerror(errno));
+			snprintf(why, sizeof why, "error: %s: no spool directory %s: %s",
+				 name, s->dir, strerror(errno));
 			fn(why, arg);
 		} else {
 			postcopy_run(s, t0, fn, arg);

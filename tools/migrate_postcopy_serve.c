@@ -27,11 +27,12 @@ static int zero_page(const uint8_t *p)
  * POSTCOPY_RUN). */
 static int send_run(struct psrc *s, struct src_ds *d, uint64_t page, int how)
 {
-	struct postcopy_pages h = {.tag = 'P', .how = (uint8_t)how, .ds_id = d->id,
-				   .first = page};
+	struct postcopy_pages h = {
+	    .tag = 'P', .how = (uint8_t)how, .ds_id = d->id, .first = page};
 	uint8_t *out = s->msg + sizeof h;
 
-	while (h.count < POSTCOPY_RUN && page + h.count < d->pages && !d->sent[page + h.count]) {
+	while (h.count < POSTCOPY_RUN && page + h.count < d->pages &&
+	       !d->sent[page + h.count]) {
 		const uint8_t *src = d->data + (page + h.count) * POSTCOPY_PAGE;
 		if (zero_page(src)) {
 			h.zero |= 1ULL << h.count;
@@ -133,9 +134,10 @@ int postcopy_serve(struct psrc *s)
 			continue;
 		}
 		if (!s->left) {
-			snprintf(s->err, sizeof s->err,
-				 "no word from the destination for %d ms after the last page",
-				 POSTCOPY_SILENCE_MS);
+			snprintf(
+			    s->err, sizeof s->err,
+			    "no word from the destination for %d ms after the last page",
+			    POSTCOPY_SILENCE_MS);
 			return -1;
 		}
 		while (k < s->nds && (p >= s->ds[k].pages || s->ds[k].sent[p])) {

@@ -144,6 +144,9 @@ verdict() {
 	if ! alive "$pid_A" && ! grep -q "restored" "$tmp/B.log" &&
 	   ! has_target B; then
 		ok "$1: none runs: the source died before the destination had restored it (it lived only there); B unchanged"
+	elif ! alive "$pid_A" && grep -q "post-copy failed: the source was lost" "$tmp/B.log" &&
+		! has_target B; then
+		ok "$1: none runs: the source died during post-copy; B stopped its copy: $(grep -o '[0-9]* of [0-9]* pages never arrived' "$tmp/B.log" | head -n 1)"
 	elif ! alive "$pid_B" && grep -q "monitor: target released" "$tmp/A.log"; then
 		ok "$1: none runs: the destination died after the source had released its copy (it lived only there)"
 	elif alive "$pid_B" && has_target B && ! runs_on A &&
