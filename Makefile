@@ -167,7 +167,8 @@ SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/component
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/incremental.sh \
 	tests/cr/soak.sh tests/cr/worker_restore.sh \
-	tests/zdtm/run.sh tests/migrate/loopback.sh tests/docs.sh tests/cli/progress.sh
+	tests/zdtm/run.sh tests/migrate/loopback.sh tests/migrate/postcopy.sh \
+	tests/docs.sh tests/cli/progress.sh
 
 scenario: all
 	@fail=0; \

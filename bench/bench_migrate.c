@@ -11,14 +11,17 @@
  * "paused P ms" of migrate's final line) and total time ("total T ms"),
  * QEMU's, and capsule's over QEMU's.  Capsule migrates in each mode of
  * MIGRATE_MODES ("default": plain `capsule migrate`; another word M
- * adds --M, e.g. "default postcopy").  QEMU runs with its defaults but
+ * adds --M; unset: "default postcopy").  QEMU runs with its defaults but
  * max-bandwidth, raised to 10 GiB/s so that its default 128 MiB/s
  * throttle does not decide its total time on loopback.
  *
  *   bench_migrate              256 MiB over 127.0.0.1; with "postcopy"
- *                              in MIGRATE_MODES also its downtime at
- *                              16, 256 and 1024 MiB (BENCH_MIGRATE_SLOPE_
- *                              SIZES) and the fitted slope
+ *                              in MIGRATE_MODES also its downtime (the
+ *                              freeze at the source to the target
+ *                              running at the destination) at 16, 64 and
+ *                              256 MiB (BENCH_MIGRATE_SLOPE_SIZES, e.g.
+ *                              "16 64 256 1024" for 1 GiB too) and the
+ *                              fitted slope
  *   bench_migrate --shaped     16 and 256 MiB between two network
  *                              namespaces joined by a veth pair shaped
  *                              with tc tbf 100mbit (root; make
@@ -304,8 +307,8 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 		*total = strtod(t + 7, NULL);
 		*down = strtod(d + 8, NULL);
 	}
-	/* the destination runs it */
-	if (wait_for(blog, "ok wset restored", 10)) {
+	/* the destination runs it (post-copy: with every page there) */
+	if (wait_for(blog, "migrate: phase done", 10)) {
 		fprintf(stderr, "bench_migrate: the destination did not restore it: %s\n",
 			blog);
 		goto out;
@@ -517,7 +520,8 @@ static int size_figures(int mb, const char *modes)
 
 /* Post-copy's downtime should not grow with the memory: capsule's median
  * downtime at each size of BENCH_MIGRATE_SLOPE_SIZES (MiB, default "16
- * 256 1024") and the least-squares slope in ms per GiB. */
+ * 64 256"; add 1024 for 1 GiB) and the least-squares slope in ms per
+ * GiB. */
 static int slope_figures(const char *mode)
 {
 	const char *env = getenv("BENCH_MIGRATE_SLOPE_SIZES");
@@ -526,7 +530,7 @@ static int slope_figures(const char *mode)
 	int n = 0;
 	struct fig c;
 
-	snprintf(list, sizeof list, "%s", env && *env ? env : "16 256 1024");
+	snprintf(list, sizeof list, "%s", env && *env ? env : "16 64 256");
 	snprintf(what, sizeof what, "capsule (%s)", mode);
 	for (tok = strtok_r(list, " ", &save); tok && n < 16;
 	     tok = strtok_r(NULL, " ", &save)) {
@@ -579,7 +583,7 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	signal(SIGPIPE, SIG_IGN);
 	port = 30000 + getpid() % 20000;
-	modes = modes && *modes ? modes : "default";
+	modes = modes && *modes ? modes : "default postcopy";
 	snprintf(key, sizeof key, "%s keygen %s/key >/dev/null", capsule, tmp);
 	if (sh(key))
 		return 1;

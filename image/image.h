@@ -39,6 +39,11 @@
 /* header flags */
 enum image_flags {
 	IMAGE_F_INCREMENTAL = 0x1, /* parent_id names the image this builds on */
+	/* a post-copy skeleton (docs/migration.md): the memory records carry
+	 * only some pages (or none); the others come from the migration's
+	 * source after the start.  Never with IMAGE_F_INCREMENTAL; only a
+	 * post-copy restore takes it. */
+	IMAGE_F_PARTIAL = 0x2,
 };
 
 /* 152 bytes.  checksum: XXH3-64 of the bytes before it. */

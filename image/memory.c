@@ -235,7 +235,7 @@ static int chunk_ok(struct image_reader *r, const struct image_model *m,
 	if (!c->present || (c->present & ~mask) || (c->nonzero & ~c->present))
 		return image_reader_fail(r, "dataspace %llu page %llu: bad page bitmaps",
 					 ds, pg);
-	if (!(m->flags & IMAGE_F_INCREMENTAL) && c->present != mask)
+	if (!(m->flags & (IMAGE_F_INCREMENTAL | IMAGE_F_PARTIAL)) && c->present != mask)
 		return image_reader_fail(
 		    r, "dataspace %llu page %llu: full image lacks pages", ds, pg);
 	if (present_bits(e, c->first_page, c->npages) & c->present)
@@ -346,7 +346,7 @@ int image_memory_check(struct image_reader *r, const struct image_model *m)
 		/* the reader counted its pages, each accepted once: all there
 		 * when the count is the dataspace's (no scan of huge bitmaps) */
 		if (e->pages == e->size / IMAGE_PAGE_SIZE ||
-		    (m->flags & IMAGE_F_INCREMENTAL))
+		    (m->flags & (IMAGE_F_INCREMENTAL | IMAGE_F_PARTIAL)))
 			continue;
 		for (uint64_t f = 0; rc == 0 && f < e->size / IMAGE_PAGE_SIZE;
 		     f += IMAGE_CHUNK_PAGES) {

@@ -151,7 +151,8 @@ static int read_header(struct image_reader *r, struct image_model *m, uint32_t *
 	if (h.header_size != sizeof(h))
 		return image_reader_fail(r, "header size %u, expected %zu", h.header_size,
 					 sizeof(h));
-	if (h.flags & ~(uint32_t)IMAGE_F_INCREMENTAL)
+	if (h.flags & ~(uint32_t)(IMAGE_F_INCREMENTAL | IMAGE_F_PARTIAL) ||
+	    h.flags == (IMAGE_F_INCREMENTAL | IMAGE_F_PARTIAL))
 		return image_reader_fail(r, "unknown header flags 0x%x", h.flags);
 	if (!(h.flags & IMAGE_F_INCREMENTAL) != !h.parent_id)
 		return image_reader_fail(r, "parent id %llu does not match flags 0x%x",

@@ -759,6 +759,13 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 			m->nregions++;
 			continue;
 		}
+		/* a post-copy skeleton may carry no page of a dataspace */
+		if (!mem && (im->flags & IMAGE_F_PARTIAL) && ir->offset <= d->size &&
+		    ir->size <= d->size - ir->offset) {
+			r->from_src = 1;
+			m->nregions++;
+			continue;
+		}
 		if (!mem || ir->offset > mem->size || ir->size > mem->size - ir->offset)
 			goto err;
 		/* no copy: the restore writes its dataspace from the image */

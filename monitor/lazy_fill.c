@@ -22,22 +22,34 @@
  * (done[]), and before core maps it: a page the target has written is
  * never overwritten by its old contents.  When every page is there the
  * model is freed and the dataspaces are ordinary ones.
+ *
+ * A post-copy restore (lazy_fill_channel) takes the pages from a page
+ * channel instead, as they arrive from the migration's source: a page is
+ * filled only once it arrived; a page a thread waits for that has not
+ * arrived is wanted (the source sends it before the rest); the
+ * background steps fill what arrived, in address order, and look at the
+ * waiting threads again.  If the source is lost the target is stopped.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <base/region_map.h>
 #include <base/signal.h>
 #include "monitor/badge_map.h"
 #include "monitor/lazy_fill.h"
 #include "monitor/model.h"
+#include "monitor/page_channel.h"
 #include "monitor/restore.h"
 
 #define LAZY_PAGE  4096ULL
 #define LAZY_BLOCK 16ULL  /* pages filled for one fault: 64 KiB */
 #define LAZY_STEP  256ULL /* pages per background step: 1 MiB */
+/* post-copy: a step that found nothing arrived waits this long before
+ * the next (the node's other components run between steps anyway) */
+#define LAZY_IDLE_US 100
 
 /* Bytes of the model that belong in [off, off + size) of the dataspace. */
 struct lazy_seg {
@@ -52,6 +64,7 @@ struct lazy_ds {
 	uint64_t *done;
 	unsigned nseg;
 	struct lazy_seg *seg;
+	int chan; /* post-copy: its index in the page channel, -1: all zero */
 };
 
 struct lazy_fill {
@@ -60,6 +73,7 @@ struct lazy_fill {
 	unsigned nds;
 	struct lazy_ds ds[MON_MAX_REGIONS];
 	struct mon_model *model; /* owned from lazy_fill_run on */
+	struct page_channel *ch; /* post-copy: where the pages arrive (owned) */
 	int running, no_steps;
 	uint64_t t0_us, total, left, demand, faults;
 };
@@ -105,13 +119,38 @@ static void lazy_fail(struct lazy_fill *lf, const char *what, int rc)
 	monitor_target_ends(mon, 1);
 }
 
+/* Post-copy: the source is lost; what never arrived exists nowhere else. */
+static void source_lost(struct lazy_fill *lf)
+{
+	struct monitor *mon = lf->mon;
+	char why[256];
+
+	page_channel_failed(lf->ch, why, sizeof why);
+	env_log(mon->env,
+		"monitor: post-copy failed: the source was lost (%s): %llu of %llu "
+		"pages never arrived; the target is stopped",
+		why, (unsigned long long)lf->left, (unsigned long long)lf->total);
+	lf->running = 0;
+	monitor_target_ends(mon, 1);
+}
+
+/* Page p of d can be filled now (post-copy: it arrived). */
+static int ready(const struct lazy_fill *lf, const struct lazy_ds *d, uint64_t p)
+{
+	return !lf->ch || d->chan < 0 ||
+	       page_channel_arrived(lf->ch, (unsigned)d->chan, p);
+}
+
 /* Write pages [p, q) (none filled yet) from the model and report them. */
 static int fill_run(struct lazy_fill *lf, struct lazy_ds *d, uint64_t p, uint64_t q)
 {
 	uint64_t lo = p * LAZY_PAGE, hi = q * LAZY_PAGE;
 	int rc;
 
-	for (unsigned i = 0; i < d->nseg; i++) {
+	if (lf->ch && d->chan >= 0) /* post-copy: every page of it arrived */
+		restore_fill(d->host + lo,
+			     page_channel_buf(lf->ch, (unsigned)d->chan) + lo, hi - lo);
+	for (unsigned i = 0; !lf->ch && i < d->nseg; i++) {
 		const struct lazy_seg *s = &d->seg[i];
 		uint64_t o = lo > s->off ? lo : s->off;
 		uint64_t e = hi < s->off + s->size ? hi : s->off + s->size;
@@ -138,11 +177,33 @@ static void lazy_finish(struct lazy_fill *lf)
 	lazy_fill_free(lf->mon);
 }
 
-/* fault_h: a target thread waits for a page. */
-static void on_fault(void *arg, unsigned count)
+/* Fill the runs of [b, e) of d that are not filled yet and can be
+ * filled now; *n += pages filled.  0 or -errno. */
+static int fill_ready(struct lazy_fill *lf, struct lazy_ds *d, uint64_t b, uint64_t e,
+		      uint64_t *n)
 {
-	struct lazy_fill *lf = arg;
-	uint64_t pages[DS_LAZY_WANTED_MAX], p, q;
+	uint64_t p, q;
+	int rc;
+
+	for (; next_absent(d, b, e, &p, &q); b = q) {
+		uint64_t r = p;
+		while (r < q && ready(lf, d, r))
+			r++;
+		if (r > p && (rc = fill_run(lf, d, p, r)))
+			return rc;
+		*n += r - p;
+		if (r < q)
+			q = r + 1; /* not there yet: go on after it */
+	}
+	return 0;
+}
+
+/* The pages target threads wait for: the block around each, as far as it
+ * can be filled (post-copy: a page not there is wanted).  0, or -1 if the
+ * fill failed (and the target is stopped). */
+static int serve_waiters(struct lazy_fill *lf, uint64_t *filled)
+{
+	uint64_t pages[DS_LAZY_WANTED_MAX];
 	unsigned n;
 	int rc;
 
@@ -150,49 +211,81 @@ static void on_fault(void *arg, unsigned count)
 		struct lazy_ds *d = &lf->ds[i];
 		if (!d->left)
 			continue;
-		if ((rc = ds_lazy_wanted(d->cap, pages, DS_LAZY_WANTED_MAX, &n, NULL)))
-			return lazy_fail(lf, "cannot ask core which pages are wanted",
-					 rc);
+		if ((rc = ds_lazy_wanted(d->cap, pages, DS_LAZY_WANTED_MAX, &n, NULL))) {
+			lazy_fail(lf, "cannot ask core which pages are wanted", rc);
+			return -1;
+		}
 		for (unsigned k = 0; k < n && pages[k] < d->pages; k++) {
-			uint64_t b = pages[k] - pages[k] % LAZY_BLOCK;
+			uint64_t b = pages[k] - pages[k] % LAZY_BLOCK, got = 0;
 			uint64_t e =
 			    b + LAZY_BLOCK < d->pages ? b + LAZY_BLOCK : d->pages;
+			if (!ready(lf, d, pages[k]))
+				page_channel_want(lf->ch, (unsigned)d->chan, pages[k]);
 			lf->faults++;
-			for (; next_absent(d, b, e, &p, &q); b = q) {
-				if ((rc = fill_run(lf, d, p, q)))
-					return lazy_fail(lf, "cannot map a filled page",
-							 rc);
-				lf->demand += q - p;
+			if ((rc = fill_ready(lf, d, b, e, &got))) {
+				lazy_fail(lf, "cannot map a filled page", rc);
+				return -1;
 			}
+			lf->demand += got;
+			*filled += got;
 		}
 	}
-	if (lf->running && !lf->left)
+	return 0;
+}
+
+/* fault_h: a target thread waits for a page. */
+static void on_fault(void *arg, unsigned count)
+{
+	struct lazy_fill *lf = arg;
+	uint64_t filled = 0;
+
+	if (!lf->running || serve_waiters(lf, &filled))
+		return;
+	if (!lf->left)
 		lazy_finish(lf);
 }
 
-/* step_h: the next LAZY_STEP pages in address order, then the next step. */
+/* step_h: the next LAZY_STEP pages in address order (post-copy: of those
+ * that arrived, and the waiting threads again), then the next step. */
 static void on_step(void *arg, unsigned count)
 {
 	struct lazy_fill *lf = arg;
-	uint64_t budget = LAZY_STEP, p, q;
+	uint64_t budget = LAZY_STEP, p, q, filled = 0;
 	int rc;
 
+	if (lf->ch && page_channel_failed(lf->ch, NULL, 0))
+		return source_lost(lf);
+	if (lf->ch && serve_waiters(lf, &filled))
+		return;
 	for (unsigned i = 0; lf->running && budget && i < lf->nds; i++) {
 		struct lazy_ds *d = &lf->ds[i];
 		while (budget && next_absent(d, d->cursor, d->pages, &p, &q)) {
+			uint64_t r = p;
 			q = q - p > budget ? p + budget : q;
-			if ((rc = fill_run(lf, d, p, q)))
+			while (r < q && ready(lf, d, r))
+				r++;
+			if (r == p)
+				break; /* not arrived yet */
+			if ((rc = fill_run(lf, d, p, r)))
 				return lazy_fail(lf, "cannot map a filled page", rc);
-			budget -= q - p;
-			d->cursor = q;
+			budget -= r - p;
+			filled += r - p;
+			d->cursor = r;
 		}
 	}
 	if (!lf->running)
 		return;
 	if (!lf->left)
 		return lazy_finish(lf);
+	if (!filled) /* post-copy, nothing arrived: do not spin the node */
+		usleep(LAZY_IDLE_US);
 	if ((rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
 		lazy_fail(lf, "cannot schedule the next step", rc);
+}
+
+void lazy_fill_channel(struct monitor *mon, struct page_channel *ch)
+{
+	mon->lazy->ch = ch;
 }
 
 int lazy_fill_new(struct monitor *mon)
@@ -236,6 +329,7 @@ int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size)
 	}
 	d->cap = cap_ref(ds);
 	d->badge = cap_badge(ds);
+	d->chan = -1;
 	d->left = d->pages;
 	lf->total += d->pages;
 	lf->nds++;
@@ -264,6 +358,10 @@ static int add_segments(struct lazy_fill *lf, const struct badge_map *bm)
 			continue; /* managed: its bytes are in the regions inside */
 		if (!(d = ds_of(lf, badge_map_new(bm, r->ds_badge))))
 			return -ENOENT;
+		if (lf->ch) { /* post-copy: the channel holds the whole dataspace */
+			d->chan = page_channel_index(lf->ch, r->ds_badge);
+			continue;
+		}
 		s = realloc(d->seg, (d->nseg + 1) * sizeof *s);
 		if (!s)
 			return -ENOMEM;
@@ -347,5 +445,6 @@ void lazy_fill_free(struct monitor *mon)
 		model_free(lf->model);
 		free(lf->model);
 	}
+	page_channel_free(lf->ch);
 	free(lf);
 }

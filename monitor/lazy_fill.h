@@ -22,6 +22,10 @@ int lazy_fill_new(struct monitor *mon);
 /* A new RAM dataspace of the restore (size bytes): lazy at core from now
  * on, every page absent.  0 or -errno. */
 int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size);
+/* A post-copy restore: the pages come from ch, not from the model; the
+ * fill takes the caller's reference.  Before lazy_fill_run. */
+struct page_channel;
+void lazy_fill_channel(struct monitor *mon, struct page_channel *ch);
 /* After the commit: the fill takes model (its regions' bytes are the
  * pages to fill, the cap map and pools already fixed in them; bm maps
  * their old dataspace badges to the new ones) and starts.  The target may

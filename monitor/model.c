@@ -10,6 +10,15 @@
 
 #include "monitor/model.h"
 
+/* The bytes [off, off + size) of r are there (a post-copy model). */
+static int there(const struct mon_model *model, const struct mon_model_region *r,
+		 uint64_t off, uint64_t size)
+{
+	if (!model->page_in)
+		return 0;
+	return model->page_in(model->page_ctx, r->ds_badge, r->off + off, size);
+}
+
 void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 {
 	for (unsigned i = 0; i < model->nregions; i++) {
@@ -17,7 +26,9 @@ void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 		if (r->rm || !r->data)
 			continue;
 		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
-			return (r->live ? r->live : r->data) + (addr - r->at);
+			return there(model, r, addr - r->at, size)
+				   ? NULL
+				   : (r->live ? r->live : r->data) + (addr - r->at);
 	}
 	return NULL;
 }
@@ -25,7 +36,8 @@ void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 void model_free(struct mon_model *model)
 {
 	for (unsigned i = 0; i < model->nregions; i++) {
-		free(model->region[i].data);
+		if (!model->page_in) /* else a page channel's buffers */
+			free(model->region[i].data);
 		free(model->region[i].present);
 		free(model->region[i].packed);
 		model->region[i].data = model->region[i].present = NULL;
@@ -52,6 +64,8 @@ static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t s
 			return -EFAULT;
 		n = r->size - (g - r->at);
 		n = n < size ? n : size;
+		if (there(model, r, g - r->at, n))
+			return -EFAULT;
 		if (write)
 			memcpy(r->data + (g - r->at), b, n);
 		else

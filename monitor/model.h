@@ -82,6 +82,14 @@ struct mon_model {
 	int (*fill)(const void *fill_src, uint64_t ds_badge, void *dst, uint64_t size,
 		    char *err, size_t errlen);
 	const void *fill_src;
+	/* a post-copy restore (monitor/postcopy_pages.c): the regions' data
+	 * are buffers whose pages arrive from the migration's source; page_in
+	 * makes [off, off + size) of dataspace ds_badge there before it is
+	 * read or written (waiting for it): 0, or -EFAULT if it cannot come.
+	 * NULL: all there.  With page_in, the regions' data are not the
+	 * model's (model_free leaves them). */
+	int (*page_in)(void *ctx, uint64_t ds_badge, uint64_t off, uint64_t size);
+	void *page_ctx;
 };
 
 /* Free the copies of the regions' bytes. */

@@ -480,10 +480,12 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		if (!(rc = control_checkpoint(mon, mb, req)))
 			return; /* answered when the image is written */
 	} else if (req->op == CONTROL_RESTORE) {
-		mon->restore_lazy = !!(req->flags & CONTROL_F_LAZY);
+		mon->restore_postcopy = !!(req->flags & CONTROL_F_POSTCOPY);
+		mon->restore_lazy =
+		    !!(req->flags & (CONTROL_F_LAZY | CONTROL_F_POSTCOPY));
 		rc = monitor_restore_image(mon, req->path,
 					   !!(req->flags & CONTROL_F_PAUSED));
-		mon->restore_lazy = 0;
+		mon->restore_lazy = mon->restore_postcopy = 0;
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req);
 	}

@@ -87,6 +87,7 @@ struct monitor {
 	uint64_t proxy_gen; /* the last proxy's gen */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
+	int restore_postcopy;	/* ... and its pages come from a page channel */
 	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
 	struct mon_incr *incr;	/* dirty tracking between checkpoints (dirty_pages.c) */
 	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start

@@ -24,6 +24,8 @@
 #include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
+#include "monitor/page_channel.h"
+#include "monitor/postcopy_pages.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 #include "monitor/verify.h"
@@ -415,6 +417,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
+	struct page_channel *ch = NULL;
 	char err[400] = "";
 	int rc = -ENOMEM;
 
@@ -441,6 +444,17 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
 	    (rc = binary_check(mon, im, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
+		goto out;
+	}
+	if (!(im->flags & IMAGE_F_PARTIAL) != !mon->restore_postcopy) {
+		monitor_why(mon,
+			    mon->restore_postcopy
+				? "restore refused: %s: not a post-copy skeleton"
+				: "restore refused: %s: a post-copy skeleton (its pages "
+				  "come from a migration's source): it cannot be "
+				  "restored from a file",
+			    path);
+		rc = -EINVAL;
 		goto out;
 	}
 	if (!report_version_known(im->component.cr_abi_version)) {
@@ -471,7 +485,11 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	}
 	/* lazy: the model holds the memory, the source of the fill after the
 	 * commit (and of the fix-ups before it) */
-	if (mon->restore_lazy && (rc = image_model_copy_memory(im, model))) {
+	if (mon->restore_postcopy && (rc = postcopy_bind(mon, model, &ch))) {
+		monitor_why(mon, "restore: %s: no source of its pages", path);
+		goto fail;
+	}
+	if (mon->restore_lazy && !ch && (rc = image_model_copy_memory(im, model))) {
 		monitor_why(mon, "restore: %s: no copy of its memory: %s", path,
 			    strerror(-rc));
 		goto fail;
@@ -486,6 +504,10 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	mon->cr_abi_version = model->abi_version;
 	if (mon->restore_lazy && (rc = lazy_fill_new(mon)))
 		goto fail;
+	if (ch) { /* the fill takes our reference */
+		lazy_fill_channel(mon, ch);
+		ch = NULL;
+	}
 	env_log(mon->env, "monitor: restoring '%s' from an image of %u threads, %u caps",
 		mon->cfg.binary, model->nthreads, model->ncaps);
 	monitor_progress(mon, "restoring %u threads, %llu bytes of memory, %u caps",
@@ -501,10 +523,13 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
 	if (mon->lazy) {   /* the fill owns the model from here on */
-		if (!(rc = lazy_fill_run(mon, model, seed)))
+		if ((rc = lazy_fill_run(mon, model, seed)))
+			monitor_target_ends(mon,
+					    1); /* it cannot run without its memory */
+		else if (paused) /* a post-copy destination: until the commit */
+			hold_start(mon, model);
+		else
 			monitor_restore_start(mon, model);
-		else /* committed, but it cannot run without its memory */
-			monitor_target_ends(mon, 1);
 		model = NULL;
 		goto out;
 	}
@@ -523,6 +548,7 @@ out:
 		model_free(model);
 	free(model);
 	free(seed);
+	page_channel_free(ch);
 	if (im)
 		image_model_free(im);
 	return rc;

@@ -402,7 +402,8 @@ int control_migrate_cli(const struct cli_args *a)
 		return cli_usage_error(a->cmd, "%s: not a component name and HOST:PORT",
 				       name);
 	client_init(&c, a, name);
-	snprintf(req, sizeof(req), "migrate %s %s %ld", name, to, (long)(s * 1000));
+	snprintf(req, sizeof(req), "migrate %s %s %ld%s", name, to, (long)(s * 1000),
+		 cli_get(a, "--postcopy") ? " postcopy" : "");
 	return client_cancellable(&c, req);
 }
 

@@ -38,6 +38,7 @@
 #include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/migrate.h"
+#include "tools/migrate_postcopy.h"
 #include "tools/node.h"
 
 #define CONTROL_CONNS 16 /* connections served at once */
@@ -147,7 +148,7 @@ int control_call_final(const struct control_request *req, char *last, size_t siz
  * on the control thread (other requests wait for it). */
 static void control_migrate(struct control_server *srv, char *line, int fd)
 {
-	char *save, *name, *to, *ms, *end;
+	char *save, *name, *to, *ms, *end, *mode;
 	long deadline;
 
 	strtok_r(line, " ", &save);
@@ -155,13 +156,20 @@ static void control_migrate(struct control_server *srv, char *line, int fd)
 	to = strtok_r(NULL, " ", &save);
 	ms = strtok_r(NULL, " ", &save);
 	deadline = ms ? strtol(ms, &end, 10) : 0;
-	if (!to || !ms || *end || strtok_r(NULL, " ", &save) || deadline < 100 ||
-	    deadline > 3600 * 1000 || strlen(name) >= CONTROL_NAME_MAX) {
+	mode = ms ? strtok_r(NULL, " ", &save) : NULL;
+	if (!to || !ms || *end || (mode && strcmp(mode, "postcopy")) ||
+	    strtok_r(NULL, " ", &save) || deadline < 100 || deadline > 3600 * 1000 ||
+	    strlen(name) >= CONTROL_NAME_MAX) {
 		control_send(fd, "error: usage: migrate NAME HOST:PORT DEADLINE_MS "
-				 "(100..3600000)");
+				 "(100..3600000) [postcopy]");
 		return;
 	}
-	migrate_send(srv->key, name, to, (int)deadline, control_forward_line, &fd);
+	if (mode) /* tools/migrate_postcopy_send.c */
+		migrate_postcopy_send(srv->key, name, to, (int)deadline,
+				      control_forward_line, &fd);
+	else
+		migrate_send(srv->key, name, to, (int)deadline, control_forward_line,
+			     &fd);
 }
 
 static void control_cancel_line(const char *name, char *ans, size_t size);

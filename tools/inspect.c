@@ -179,7 +179,10 @@ static void print_header(struct out *o, const char *path, const struct image_mod
 	open_(o, "image", '{', 0);
 	e_name(o, "file", path);
 	e_u64(o, "version", IMAGE_VERSION);
-	e_name(o, "kind", m->flags & IMAGE_F_INCREMENTAL ? "incremental" : "full");
+	e_name(o, "kind",
+	       m->flags & IMAGE_F_INCREMENTAL
+		   ? "incremental"
+		   : (m->flags & IMAGE_F_PARTIAL ? "postcopy-skeleton" : "full"));
 	e_hex(o, "id", m->image_id);
 	e_hex(o, "parent", m->parent_id);
 	e_dec_str(o, "created_ns", m->created_ns);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "tools/migrate.h"
+#include "tools/migrate_postcopy.h"
 
 struct dest {
 	struct transport_conn *c;
@@ -63,7 +64,8 @@ static void migrate_test_keep(const struct dest *d, const char *file)
 			strerror(errno));
 }
 
-/* The request line: 0 with d->deadline_ms, or -1 with err. */
+/* The request line: 0 with d->deadline_ms, 1 for a post-copy request
+ * (in d->buf), or -1 with err. */
 static int migrate_request(struct dest *d, char *err, size_t size)
 {
 	size_t len;
@@ -73,6 +75,8 @@ static int migrate_request(struct dest *d, char *err, size_t size)
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 		return -1;
 	d->buf[len] = 0;
+	if (!d->c->rx.final && !strncmp(d->buf, POSTCOPY_HEADER, strlen(POSTCOPY_HEADER)))
+		return 1; /* migrate_postcopy_receive's */
 	if (d->c->rx.final || strncmp(d->buf, MIGRATE_HEADER, strlen(MIGRATE_HEADER))) {
 		snprintf(err, size, "not a migration request");
 		return -1;
@@ -150,13 +154,16 @@ static int dest_step(struct dest *d, enum control_op op, unsigned flags, char *l
 }
 
 /* Receive the chain and restore it paused: 0, or -1 with the answer
- * ("error: ...") in ans. */
+ * ("error: ...") in ans; 1 if the request is a post-copy one
+ * (tools/migrate_postcopy_receive.c takes it from there). */
 static int migrate_restore(struct dest *d, char *ans, size_t size)
 {
 	char err[512], last[CONTROL_LINE_MAX];
-	int rc = 0;
+	int rc = migrate_request(d, err, sizeof err);
 
-	if (migrate_request(d, err, sizeof err))
+	if (rc > 0)
+		return 1; /* a post-copy request */
+	if (rc)
 		goto fail;
 	for (int round = 1; rc == 0 && round <= MIGRATE_ROUNDS + 1; round++)
 		if ((rc = receive_image(d, round, err, sizeof err)) < 0)
@@ -245,8 +252,12 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	else if (migrate_spool_dir(d.dir, sizeof d.dir))
 		snprintf(ans, sizeof ans, "error: no spool directory %s: %s", d.dir,
 			 strerror(errno));
-	else
-		rc = migrate_restore(&d, ans, sizeof ans);
+	else if ((rc = migrate_restore(&d, ans, sizeof ans)) > 0) { /* post-copy */
+		migrate_postcopy_receive(c, d.buf, d.dir);
+		migrate_spool_remove(d.dir);
+		free(d.buf);
+		return;
+	}
 	fprintf(stderr, "capsule node: migration from %s: %s (%llu bytes received)\n",
 		c->peer, ans, (unsigned long long)c->rx.plain);
 	if (stream_send(&c->tx, ans, strlen(ans), rc != 0, err, sizeof err) && !rc) {

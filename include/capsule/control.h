@@ -71,12 +71,15 @@ enum control_op {
 
 /* Options of a request (flags). */
 enum control_flags {
-	CONTROL_F_STOP = 1,   /* CHECKPOINT: end the target once its image is written */
-	CONTROL_F_PAUSED = 2, /* RESTORE: keep the restored target paused until a
-				 THAW (start it) or a RELEASE (end it): a migration's
-				 destination waits for the source's commit */
-	CONTROL_F_LAZY = 4,   /* RESTORE ("restore --lazy PATH"): its memory pages
-				 come after the start, on demand and in the background */
+	CONTROL_F_STOP = 1,	/* CHECKPOINT: end the target once its image is written */
+	CONTROL_F_PAUSED = 2,	/* RESTORE: keep the restored target paused until a
+				   THAW (start it) or a RELEASE (end it): a migration's
+				   destination waits for the source's commit */
+	CONTROL_F_LAZY = 4,	/* RESTORE ("restore --lazy PATH"): its memory pages
+				   come after the start, on demand and in the background */
+	CONTROL_F_POSTCOPY = 8, /* RESTORE of a post-copy skeleton: lazy, its pages
+				   from the page channel the migration offered
+				   (monitor/page_channel.h) */
 };
 
 struct control_request {

@@ -1,0 +1,156 @@
+#!/bin/sh
+# capsule migrate --postcopy on 127.0.0.1 (docs/migration.md "Post-copy").
+# The target is cr_lazy (8 MiB of patterned memory in 4 dataspaces that
+# it checks word by word at every count, exiting 1 on a wrong word), held
+# by node A's monitor after its 5th line until the migration freezes it.
+#   1. A -> B: B goes on from A's last count with the checksums of an
+#      uninterrupted run ("8 MiB intact"), both nodes logged every phase
+#      in order, and pages came both on demand and pushed (the source
+#      pushes slowly here, CAPSULE_TEST_POSTCOPY_PUSH_US, so that the
+#      target surely runs into missing pages);
+#   2. the source killed mid post-copy (held there): the destination
+#      stops its copy with a report naming the pages that never arrived,
+#      it never counts on with missing pages, and node B still answers;
+#   3. the destination killed mid post-copy: the source resumes its
+#      frozen copy, which counts on with the uninterrupted run's checksums.
+b=${1:-build}
+cap=$b/capsule
+tmp=$(mktemp -d /tmp/capsule-postcopy.XXXXXX)
+pids=
+fail=0
+
+bad() { echo "postcopy: FAIL $*"; fail=1; }
+ok() { echo "postcopy: PASS $*"; }
+cleanup() {
+	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+	[ -n "$MIGRATE_KEEP" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+die() {
+	bad "$*"
+	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 25 "$f" | sed 's/^/  | /'; done
+	exit 1
+}
+
+. tests/cr/monitor_node.sh
+target='<target binary="cr_lazy" ram="12M" caps="200"/>'
+monitor_node cr_lazy "$target" >"$tmp/ref.xml"
+monitor_node cr_lazy "$target <test checkpoint_after_log=\"5\" then=\"hold\"/>" >"$tmp/a.xml"
+monitor_node cr_lazy "<restore/>" >"$tmp/b.xml"
+sums() { sed -n 's/^\[cr_lazy\] \(count [0-9]* sum [0-9a-f]*\)$/\1/p' "$1"; }
+last_count() { sums "$1" | tail -n 1 | cut -d' ' -f2; }
+
+base=$((30000 + $$ % 20000))
+# start_node NAME CONFIG ENV ARGS...: in the background with the
+# environment word ENV, $tmp/NAME.sock and .log
+start_node() {
+	name=$1 cfg=$2 e=$3
+	shift 3
+	env "$e" "$cap" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
+		>"$tmp/$name.log" 2>&1 &
+	eval "pid_$name=$!"
+	pids="$pids $!"
+}
+wait_node() {
+	i=0
+	until "$cap" ps --node "$tmp/$1.sock" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || die "node $1 did not come up"
+		sleep 0.1
+	done
+}
+# wait_log NODE PATTERN [TENTHS]: until NODE's log has a line with PATTERN
+wait_log() {
+	i=0
+	until grep -q -- "$2" "$tmp/$1.log"; do
+		i=$((i + 1))
+		[ $i -lt "${3:-300}" ] || return 1
+		sleep 0.1
+	done
+}
+# phases NODE: its phase names in order, on one line
+phases() {
+	sed -n 's/^capsule node: migrate: phase \([a-z0-9-]*\).*/\1/p' "$tmp/$1.log" |
+		tr '\n' ' '
+}
+# a pair: source A$1 (env: $2) held after count 5, destination B$1 on
+# port base+$1 (env: $3)
+pair() {
+	start_node "B$1" "$tmp/b.xml" "$3" --listen "127.0.0.1:$((base + $1))" \
+		--key "$tmp/key"
+	start_node "A$1" "$tmp/a.xml" "$2" --key "$tmp/key"
+	wait_node "B$1"
+	wait_node "A$1"
+	wait_log "A$1" "^\[cr_lazy\] count 5 " || die "A$1 did not count to 5"
+}
+migrate() {
+	"$cap" migrate --node "$tmp/A$1.sock" cr_lazy --to "127.0.0.1:$((base + $1))" \
+		--postcopy
+}
+
+"$cap" keygen "$tmp/key" >/dev/null || die "keygen failed"
+timeout 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
+	die "the uninterrupted run exited with $?"
+sums "$tmp/ref.log" >"$tmp/ref.sums"
+
+# 1. A -> B, pages on demand and pushed
+pair 1 CAPSULE_TEST_POSTCOPY_PUSH_US=3000 CAPSULE_TEST_NONE=1
+migrate 1 >"$tmp/m1.out" 2>&1 || die "migrate --postcopy: $(cat "$tmp/m1.out")"
+wait_log B1 "^\[init\] cr_lazy exited" || die "the target did not end on B"
+last=$(last_count "$tmp/A1.log")
+first=$(sums "$tmp/B1.log" | head -n 1 | cut -d' ' -f2)
+[ "$first" = $((last + 1)) ] || die "B starts at count '$first', A stopped at $last"
+{ sums "$tmp/A1.log"; sums "$tmp/B1.log"; } >"$tmp/ab.sums"
+cmp -s "$tmp/ab.sums" "$tmp/ref.sums" ||
+	die "A then B differ from the uninterrupted run: $(diff "$tmp/ref.sums" "$tmp/ab.sums" | head -5)"
+grep -q "^\[cr_lazy\] cr_lazy: done, 8 MiB intact" "$tmp/B1.log" || die "B: not intact"
+grep -q "^\[init\] cr_lazy exited with 0" "$tmp/B1.log" || die "B: the target failed"
+[ "$(phases A1)" = "handshake final commit postcopy done " ] ||
+	die "A's phases: $(phases A1)"
+[ "$(phases B1)" = "handshake final commit postcopy done " ] ||
+	die "B's phases: $(phases B1)"
+line=$(cat "$tmp/m1.out")
+demand=$(echo "$line" | sed -n 's/.*pages on demand \([0-9]*\),.*/\1/p')
+pushed=$(echo "$line" | sed -n 's/.*pages pushed \([0-9]*\) .*/\1/p')
+[ "${demand:-0}" -gt 0 ] && [ "${pushed:-0}" -gt 0 ] ||
+	die "not both on demand ($demand) and pushed ($pushed): $line"
+grep -qE "post-copy: every page arrived: 2147 pages, [0-9]+ with the skeleton, [1-9][0-9]* on demand" \
+	"$tmp/B1.log" || die "B: no pages on demand in its figures"
+grep -q "target released: it runs on at the migration's destination" "$tmp/A1.log" ||
+	die "A did not end its copy"
+ok "A -> B: B went on from count $last; $line"
+
+# 2. the source killed mid post-copy: B stops its copy and says why
+pair 2 CAPSULE_TEST_MIGRATE_HOLD=postcopy:20000 CAPSULE_TEST_NONE=1
+migrate 2 >"$tmp/m2.out" 2>&1 &
+pids="$pids $!"
+wait_log A2 "phase postcopy (held" || die "A2 did not reach post-copy"
+kill -KILL "$pid_A2"
+wait_log B2 "^\[init\] cr_lazy exited" || die "B2's copy was not stopped"
+grep -qE "monitor: post-copy failed: the source was lost \(.*\): [1-9][0-9]* of 2147 pages never arrived; the target is stopped" \
+	"$tmp/B2.log" || die "B2: no report of the pages that never arrived"
+grep -qE "migration from .*: post-copy failed: the source was lost .*: [1-9][0-9]* of 2147 pages never arrived; cr_lazy is stopped here" \
+	"$tmp/B2.log" || die "B2: no report of the migration"
+grep -q "memory damaged" "$tmp/B2.log" && die "B2 ran on with missing pages"
+[ -z "$(sums "$tmp/B2.log")" ] || die "B2 counted without its memory: $(sums "$tmp/B2.log")"
+"$cap" ps --raw --node "$tmp/B2.sock" >"$tmp/ps2" 2>&1 || die "B2 does not answer"
+ok "source killed mid post-copy: $(grep -o 'monitor: post-copy failed.*' "$tmp/B2.log")"
+
+# 3. the destination killed mid post-copy: A resumes its frozen copy
+pair 3 CAPSULE_TEST_POSTCOPY_PUSH_US=3000 CAPSULE_TEST_MIGRATE_HOLD=postcopy:20000
+migrate 3 >"$tmp/m3.out" 2>&1 &
+mpid=$!
+pids="$pids $mpid"
+wait_log B3 "phase postcopy (held" || die "B3 did not reach post-copy"
+kill -KILL "$pid_B3"
+wait "$mpid" && die "the migration did not fail: $(cat "$tmp/m3.out")"
+grep -q "the destination was lost during post-copy .*resumed here from the freeze" \
+	"$tmp/m3.out" || die "A3: $(cat "$tmp/m3.out")"
+wait_log A3 "^\[init\] cr_lazy exited with 0" || die "A3 did not go on to its end"
+sums "$tmp/A3.log" >"$tmp/a3.sums"
+cmp -s "$tmp/a3.sums" "$tmp/ref.sums" ||
+	die "A3 differs from the uninterrupted run: $(diff "$tmp/ref.sums" "$tmp/a3.sums" | head -5)"
+ok "destination killed mid post-copy: $(cat "$tmp/m3.out")"
+
+[ $fail = 0 ] || exit 1
+echo "postcopy: PASS"

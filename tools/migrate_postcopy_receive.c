@@ -1,0 +1,476 @@
+/*
+ * The destination of a post-copy migration (migrate_postcopy.h,
+ * docs/migration.md "Post-copy"), on the listener thread of `capsule node
+ * --listen`:
+ *
+ *   1. receive the skeleton (the target's state and a few pages) into the
+ *      spool directory; make the page channel (monitor/page_channel.h)
+ *      for its dataspaces, put the skeleton's pages in, offer it to the
+ *      monitor, and start two threads: one receives everything the
+ *      source sends from now on (pages into the channel, its words to
+ *      this thread), one sends the channel's wants;
+ *   2. restore the skeleton paused and post-copy (CONTROL_F_POSTCOPY):
+ *      the restore's fix-ups wait for the pages they read; "ready";
+ *   3. "commit": start it, "started" (phase postcopy); an "abort" or a
+ *      lost source before that ends the paused copy;
+ *   4. when every page arrived: "complete", and on the source's "end"
+ *      phase done.  A source lost before that (the connection ends, or
+ *      POSTCOPY_SILENCE_MS without a page while pages are missing): the
+ *      channel fails and the monitor stops the target, naming how many
+ *      pages never arrived; the source resumes its copy.  No "end" after
+ *      "complete": the copy here is paused (the source may have resumed
+ *      its own), with the commands that decide.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "image/image.h"
+#include "monitor/page_channel.h"
+#include "tools/migrate_postcopy.h"
+
+struct pdst {
+	struct transport_conn *c;
+	const char *dir;
+	char name[CONTROL_NAME_MAX], skel[512];
+	int deadline_ms;
+	struct page_channel *ch;
+	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
+	pthread_mutex_t lock;	     /* tx, and what follows */
+	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
+	char word[64];		     /* the source's last word (commit, abort, end) */
+	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
+	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
+	uint64_t last_ms;
+};
+
+static int dst_step(struct pdst *d, enum control_op op, unsigned flags, const char *path,
+		    char *last, size_t size)
+{
+	struct control_request req = {.op = op, .flags = flags};
+
+	snprintf(req.name, sizeof req.name, "%s", d->name);
+	snprintf(req.path, sizeof req.path, "%s", path);
+	return control_call_final(&req, last, size);
+}
+
+static int dst_send(struct pdst *d, const char *line, int final)
+{
+	char err[TRANSPORT_ERR_MAX];
+	int rc;
+
+	pthread_mutex_lock(&d->lock);
+	rc = stream_send(&d->c->tx, line, strlen(line), final, err, sizeof err);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* The skeleton ("image skeleton.img BYTES") into the spool directory. */
+static int receive_skeleton(struct pdst *d, char *err, size_t size)
+{
+	unsigned long long bytes;
+	char file[64];
+	size_t len;
+	int fd, rc = -1;
+
+	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+		return -1;
+	d->buf[len] = 0;
+	if (d->c->rx.final ||
+	    sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
+	    strcmp(file, "skeleton.img") || bytes > MIGRATE_IMAGE_MAX) {
+		snprintf(err, size, "not the skeleton of a post-copy migration");
+		return -1;
+	}
+	migrate_phase("final");
+	snprintf(d->skel, sizeof d->skel, "%s/skeleton.img", d->dir);
+	if ((fd = open(d->skel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", d->skel, strerror(errno));
+		return -1;
+	}
+	while (bytes) {
+		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+			goto out;
+		if (len > bytes || d->c->rx.final ||
+		    write(fd, d->buf, len) != (ssize_t)len) {
+			snprintf(err, size, "skeleton.img: a bad or unwritable message");
+			goto out;
+		}
+		bytes -= len;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* The channel for the skeleton's dataspaces, with its pages in. */
+static int make_channel(struct pdst *d, char *err, size_t size)
+{
+	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
+	struct image_model *im;
+	int rc = -1;
+
+	if (image_read(d->skel, &im, err, size))
+		return -1;
+	if (!(im->flags & IMAGE_F_PARTIAL) || !im->nmemory ||
+	    im->nmemory > PAGE_CHANNEL_MAX_DS) {
+		snprintf(err, size, "skeleton.img: not a post-copy skeleton");
+		goto out;
+	}
+	for (uint32_t k = 0; k < im->nmemory; k++) {
+		ids[k] = im->memory[k].ds_id;
+		pages[k] = im->memory[k].size / POSTCOPY_PAGE;
+	}
+	if (!(d->ch = page_channel_new(im->nmemory, ids, pages))) {
+		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
+		goto out;
+	}
+	for (uint32_t k = 0; k < im->nmemory; k++)
+		for (uint64_t p = 0; p < pages[k]; p++)
+			if (im->memory[k].present[p / 8] >> (p % 8) & 1)
+				page_channel_put(d->ch, k, p, 1,
+						 im->memory[k].data + p * POSTCOPY_PAGE,
+						 PAGE_EAGER);
+	rc = 0;
+out:
+	image_model_free(im);
+	return rc;
+}
+
+/* A page message into the channel: 0, or -1 (malformed). */
+static int put_pages(struct pdst *d, size_t len)
+{
+	struct postcopy_pages h;
+	const uint8_t *data;
+	int ds;
+
+	if (len < sizeof h)
+		return -1;
+	memcpy(&h, d->buf, sizeof h);
+	data = d->buf + sizeof h;
+	ds = page_channel_index(d->ch, h.ds_id);
+	if (ds < 0 || !h.count || h.count > POSTCOPY_RUN || (h.zero >> h.count) ||
+	    len != sizeof h +
+		       (size_t)(h.count - __builtin_popcountll(h.zero)) * POSTCOPY_PAGE ||
+	    h.first >= page_channel_pages(d->ch, (unsigned)ds) ||
+	    h.count > page_channel_pages(d->ch, (unsigned)ds) - h.first)
+		return -1;
+	for (unsigned i = 0; i < h.count; i++) {
+		int zero = h.zero >> i & 1;
+		page_channel_put(d->ch, (unsigned)ds, h.first + i, 1, zero ? NULL : data,
+				 h.how == POSTCOPY_DEMAND ? PAGE_DEMAND : PAGE_PUSHED);
+		data += zero ? 0 : POSTCOPY_PAGE;
+	}
+	return 0;
+}
+
+static void receiver_end(struct pdst *d, const char *why)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!d->rx_done)
+		snprintf(d->why, sizeof d->why, "%s", why);
+	d->rx_done = 1;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	page_channel_fail(d->ch, why);
+}
+
+/* The receiver: everything the source sends after the skeleton. */
+static void *receiver(void *arg)
+{
+	struct pdst *d = arg;
+	struct page_channel_stats st;
+	char err[TRANSPORT_ERR_MAX / 2], why[TRANSPORT_ERR_MAX];
+	size_t len;
+
+	address_set_timeout(d->c->fd, POSTCOPY_SILENCE_MS);
+	d->last_ms = transport_now_ms();
+	while (!d->stop) {
+		struct pollfd pfd = {.fd = d->c->fd, .events = POLLIN};
+		if (poll(&pfd, 1, 50) <= 0) {
+			page_channel_stats(d->ch, &st);
+			if (d->postcopy && st.arrived < st.total &&
+			    transport_now_ms() - d->last_ms > POSTCOPY_SILENCE_MS) {
+				snprintf(why, sizeof why,
+					 "no page from the source for %d ms",
+					 POSTCOPY_SILENCE_MS);
+				receiver_end(d, why);
+				return NULL;
+			}
+			continue;
+		}
+		if (stream_recv(&d->c->rx, d->buf, &len, err, sizeof err)) {
+			receiver_end(d, err);
+			return NULL;
+		}
+		d->last_ms = transport_now_ms();
+		if (len && d->buf[0] == 'P' && !d->c->rx.final) {
+			if (put_pages(d, len)) {
+				receiver_end(d, "a malformed page message");
+				return NULL;
+			}
+			continue;
+		}
+		d->buf[len < 63 ? len : 63] = 0;
+		pthread_mutex_lock(&d->lock);
+		snprintf(d->word, sizeof d->word, "%s", (char *)d->buf);
+		pthread_cond_broadcast(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		if (d->c->rx.final) {
+			receiver_end(d, "the source ended the stream");
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* The want sender: the pages target threads (or the restore) wait for. */
+static void *wanter(void *arg)
+{
+	struct pdst *d = arg;
+	struct postcopy_want w = {.tag = 'W'};
+	char err[TRANSPORT_ERR_MAX];
+	unsigned ds;
+	int rc;
+
+	while (!d->stop && (rc = page_channel_next_want(d->ch, &ds, &w.page, 50)) >= 0) {
+		if (!rc)
+			continue;
+		w.ds_id = page_channel_id(d->ch, ds);
+		pthread_mutex_lock(&d->lock);
+		rc = stream_send(&d->c->tx, &w, sizeof w, 0, err, sizeof err);
+		pthread_mutex_unlock(&d->lock);
+		if (rc)
+			break;
+	}
+	return NULL;
+}
+
+/* The source's next word (commit, abort, end) until end_ms: 0 with it
+ * in word, or -1 (the receiver ended, or no word in time). */
+static int await_word(struct pdst *d, uint64_t end_ms, char *word, size_t size)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->word[0] && !d->rx_done && transport_now_ms() < end_ms) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+	}
+	if (d->word[0]) {
+		snprintf(word, size, "%s", d->word);
+		d->word[0] = 0;
+		rc = 0;
+	} else {
+		snprintf(word, size, "%s", d->rx_done ? d->why : "no answer in time");
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* Every page arrived (1), or the source was lost (0). */
+static int await_pages(struct pdst *d, struct page_channel_stats *st)
+{
+	for (;;) {
+		page_channel_stats(d->ch, st);
+		if (st->arrived == st->total)
+			return 1;
+		if (page_channel_failed(d->ch, NULL, 0))
+			return 0;
+		usleep(2000);
+	}
+}
+
+/* After "complete": the source's "end", or the copy here is paused. */
+static void await_end(struct pdst *d)
+{
+	char word[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], held[600];
+
+	if (!await_word(d, transport_now_ms() + POSTCOPY_SILENCE_MS, word, sizeof word) &&
+	    !strcmp(word, "end")) {
+		migrate_phase("done");
+		return;
+	}
+	snprintf(held, sizeof held, "%s/held.img", d->dir);
+	for (int i = 0; i < 100; i++) { /* the fill may still be writing pages */
+		if (!dst_step(d, CONTROL_FREEZE, 0, held, last, sizeof last) ||
+		    !strstr(last, "still being restored"))
+			break;
+		usleep(20000);
+	}
+	unlink(held);
+	fprintf(stderr,
+		"capsule node: migration from %s: no end after every page arrived (%s): "
+		"%s is kept paused here, since the source may have resumed its copy; if "
+		"it does not run there, `capsule resume --node SOCK %s` starts it here, "
+		"else `capsule discard --node SOCK %s` ends it\n",
+		d->c->peer, word, d->name, d->name, d->name);
+}
+
+/* After "ready": the commit, the start, the pages. */
+static void run_postcopy(struct pdst *d)
+{
+	uint64_t end = d->c->start_ms + d->deadline_ms + MIGRATE_GRACE_MS;
+	char word[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], line[CONTROL_LINE_MAX];
+	struct page_channel_stats st;
+
+	if (await_word(d, end, word, sizeof word) || strcmp(word, "commit") ||
+	    page_channel_failed(d->ch, word, sizeof word)) { /* lost meanwhile */
+		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s: no commit (%s): %s ended here\n",
+		    d->c->peer, word, d->name);
+		return;
+	}
+	migrate_phase("commit");
+	if (dst_step(d, CONTROL_THAW, 0, "-", last, sizeof last)) {
+		snprintf(line, sizeof line, "error: %s: cannot start it: %.200s", d->name,
+			 last);
+		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
+		dst_send(d, line, 1);
+		return;
+	}
+	d->last_ms = transport_now_ms();
+	d->postcopy = 1;
+	snprintf(line, sizeof line, "started %s", d->name);
+	dst_send(d, line, 0);
+	migrate_phase("postcopy");
+	if (!await_pages(d, &st)) {
+		page_channel_failed(d->ch, word, sizeof word);
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s: post-copy failed: the source was "
+		    "lost (%s): %llu of %llu pages never arrived; %s is stopped here "
+		    "(the "
+		    "source resumes its copy)\n",
+		    d->c->peer, word, (unsigned long long)(st.total - st.arrived),
+		    (unsigned long long)st.total, d->name);
+		return;
+	}
+	snprintf(line, sizeof line, "complete demand=%llu pushed=%llu",
+		 (unsigned long long)st.demand, (unsigned long long)st.pushed);
+	fprintf(
+	    stderr,
+	    "capsule node: migration from %s: post-copy: every page arrived: %llu pages, "
+	    "%llu with the skeleton, %llu on demand (%llu wants), %llu pushed\n",
+	    d->c->peer, (unsigned long long)st.total, (unsigned long long)st.eager,
+	    (unsigned long long)st.demand, (unsigned long long)st.wants,
+	    (unsigned long long)st.pushed);
+	if (dst_send(d, line, 1))
+		snprintf(d->why, sizeof d->why, "the complete could not be sent");
+	await_end(d);
+}
+
+/* The request and the skeleton, the channel: 0, or -1 with ans. */
+static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
+{
+	char err[512], *end;
+	long v = strtol(request + strlen(POSTCOPY_HEADER), &end, 10);
+
+	if (*end || v < 100 || v > 3600 * 1000) {
+		snprintf(ans, size, "error: a bad deadline in the request");
+		return -1;
+	}
+	d->deadline_ms = (int)v;
+	/* the source takes its snapshot before it sends the skeleton */
+	address_set_timeout(d->c->fd, d->deadline_ms);
+	if (receive_skeleton(d, err, sizeof err) || make_channel(d, err, sizeof err) ||
+	    control_image_target(d->skel, d->name, err, sizeof err)) {
+		snprintf(ans, size, "error: %.400s", err);
+		return -1;
+	}
+	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
+		snprintf(ans, size, "error: the skeleton came after the deadline (%d ms)",
+			 d->deadline_ms);
+		return -1;
+	}
+	return 0;
+}
+
+/* The restore, paused, its pages from the channel: 0, or -1 with ans. */
+static int restore(struct pdst *d, char *ans, size_t size)
+{
+	char last[CONTROL_LINE_MAX];
+	int rc;
+
+	if (page_channel_offer(d->ch)) {
+		snprintf(ans, size, "error: another post-copy restore is under way here");
+		return -1;
+	}
+	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
+		      ans, size);
+	page_channel_withdraw(d->ch); /* if the restore did not claim it */
+	if (rc)
+		return -1;
+	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
+		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
+		snprintf(ans, size,
+			 "error: %s: restored after the deadline (%d ms); undone",
+			 d->name, d->deadline_ms);
+		return -1;
+	}
+	snprintf(ans, size, "ready %s", d->name);
+	return 0;
+}
+
+void migrate_postcopy_receive(struct transport_conn *c, const char *request,
+			      const char *dir)
+{
+	struct pdst d = {.c = c, .dir = dir, .buf = malloc(TRANSPORT_MSG_MAX + 1)};
+	char ans[CONTROL_LINE_MAX];
+	pthread_t rx, tx;
+	int threads = 0, rc = -1;
+
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.cond, NULL);
+	if (!d.buf)
+		snprintf(ans, sizeof ans, "error: out of memory");
+	else if (!prepare(&d, request, ans, sizeof ans)) {
+		threads = !pthread_create(&rx, NULL, receiver, &d);
+		if (threads && pthread_create(&tx, NULL, wanter, &d)) {
+			d.stop = 1;
+			pthread_join(rx, NULL);
+			threads = 0;
+		}
+		if (!threads)
+			snprintf(ans, sizeof ans, "error: no threads for the pages");
+		else
+			rc = restore(&d, ans, sizeof ans);
+	}
+	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer,
+		ans);
+	if (dst_send(&d, ans, rc != 0) == 0 && !rc)
+		run_postcopy(&d);
+	else if (!rc) { /* the source cannot learn that it is ready: it resumes */
+		char last[CONTROL_LINE_MAX];
+		dst_step(&d, CONTROL_RELEASE, 0, "-", last, sizeof last);
+		fprintf(stderr,
+			"capsule node: migration from %s: the answer was lost: %s "
+			"undone\n",
+			c->peer, d.name);
+	}
+	d.stop = 1;
+	if (d.ch)
+		page_channel_fail(d.ch, "the migration ended"); /* the wanter returns */
+	if (threads) {
+		pthread_join(rx, NULL);
+		pthread_join(tx, NULL);
+	}
+	page_channel_free(d.ch);
+	pthread_cond_destroy(&d.cond);
+	pthread_mutex_destroy(&d.lock);
+	free(d.buf);
+}

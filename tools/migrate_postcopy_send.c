@@ -1,0 +1,382 @@
+/*
+ * The source of a post-copy migration (migrate_postcopy.h,
+ * docs/migration.md "Post-copy"), on the control thread of `capsule node
+ * --key FILE`:
+ *
+ *   1. handshake (as pre-copy: refused before the target is touched);
+ *   2. a full checkpoint of the running target into the spool directory
+ *      (round-1.img, dirty tracking on), read back into memory here: the
+ *      pages the page server sends later (never sent as an image);
+ *   3. final: freeze (the target stays paused here for good) with the
+ *      pages written since (final.img, small), merged into those pages;
+ *      the skeleton (final.img's state, a few pages: every dataspace's
+ *      first, the cap map's and the report's) sent;
+ *   4. "ready" from the destination: commit; "started": the target runs
+ *      there (the pause ends);
+ *   5. postcopy: answer wants first, push the rest in address order,
+ *      until the destination says "complete"; then end the copy here,
+ *      send "end" (done).
+ *
+ * A failure before the commit resumes the target here at once.  A lost
+ * connection after it resumes it after POSTCOPY_SILENCE_MS +
+ * POSTCOPY_MARGIN_MS: by then the destination, which cannot get its
+ * missing pages, has stopped its copy.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "tools/migrate_postcopy_src.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int step(enum control_op op, const char *name, const char *path,
+		const char *parent, char *last, size_t size)
+{
+	struct control_request req = {.op = op};
+
+	snprintf(req.name, sizeof req.name, "%s", name);
+	snprintf(req.path, sizeof req.path, "%s", path);
+	snprintf(req.parent, sizeof req.parent, "%s", parent ? parent : "");
+	return control_call_final(&req, last, size);
+}
+
+static struct image_memory *mem_of(struct image_model *m, uint64_t id)
+{
+	for (uint32_t k = 0; m && k < m->nmemory; k++)
+		if (m->memory[k].ds_id == id)
+			return &m->memory[k];
+	return NULL;
+}
+
+/* The pages of every dataspace of fin: base's, with fin's written pages
+ * over them.  0, or -1 with err (a dataspace new or resized since base:
+ * then the chain is read whole). */
+static int merge_pages(struct psrc *s)
+{
+	for (uint32_t i = 0; i < s->fin->ndataspaces; i++) {
+		const struct image_dataspace *d = &s->fin->dataspaces[i];
+		struct image_memory *b = mem_of(s->base, d->id),
+				    *f = mem_of(s->fin, d->id);
+		struct src_ds *o;
+
+		if (d->kind == IMAGE_DS_MANAGED || (!b && !f))
+			continue;
+		if (!b || b->size != d->size || !b->data || s->nds == POSTCOPY_MAX_DS) {
+			snprintf(s->err, sizeof s->err, "dataspace %llu changed",
+				 (unsigned long long)d->id);
+			return -1;
+		}
+		for (uint64_t p = 0; f && p < d->size / POSTCOPY_PAGE; p++)
+			if (!f->present || (f->present[p / 8] >> (p % 8) & 1))
+				memcpy(b->data + p * POSTCOPY_PAGE,
+				       f->data + p * POSTCOPY_PAGE, POSTCOPY_PAGE);
+		o = &s->ds[s->nds++];
+		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, b->data, NULL};
+		if (!(o->sent = calloc(o->pages, 1)))
+			return -1;
+		s->left += o->pages;
+	}
+	return 0;
+}
+
+/* Set the present bit of the pages holding [g, g + size) of the target. */
+static void eager_range(const struct image_model *m, struct image_memory *mem, unsigned n,
+			uint64_t g, uint64_t size)
+{
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		const struct image_region *r = &m->regions[i];
+		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr ||
+		    g >= r->addr + r->size)
+			continue;
+		for (unsigned k = 0; k < n; k++) {
+			uint64_t o = r->offset + (g - r->addr), e = o + size;
+			if (mem[k].ds_id != r->ds_id)
+				continue;
+			for (uint64_t p = o / POSTCOPY_PAGE;
+			     p * POSTCOPY_PAGE < e && p < mem[k].size / POSTCOPY_PAGE;
+			     p++)
+				mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
+		}
+	}
+}
+
+/* skeleton.img: fin's state, and of the pages only the first of each
+ * dataspace and those of the cap map and the report (read by the
+ * destination's restore before anything else). */
+static int write_skeleton(struct psrc *s, char *path, size_t size)
+{
+	struct image_memory *mem = calloc(s->nds, sizeof *mem), *keep = s->fin->memory;
+	uint32_t nkeep = s->fin->nmemory, flags = s->fin->flags;
+	uint64_t parent = s->fin->parent_id;
+	struct image_parent pr = s->fin->parent;
+	int rc = -1;
+
+	snprintf(path, size, "%s/skeleton.img", s->dir);
+	for (unsigned k = 0; mem && k < s->nds; k++) {
+		mem[k].ds_id = s->ds[k].id;
+		mem[k].size = s->ds[k].pages * POSTCOPY_PAGE;
+		mem[k].data = (uint8_t *)s->ds[k].data;
+		if (!(mem[k].present = calloc(s->ds[k].pages / 8 + 8, 1)))
+			goto out;
+		mem[k].present[0] = 1;
+	}
+	if (!mem)
+		goto out;
+	eager_range(s->fin, mem, s->nds, s->fin->component.cap_map_addr,
+		    16 * POSTCOPY_PAGE);
+	eager_range(s->fin, mem, s->nds, s->fin->component.cr_report_addr, POSTCOPY_PAGE);
+	s->fin->memory = mem;
+	s->fin->nmemory = s->nds;
+	s->fin->flags = IMAGE_F_PARTIAL;
+	s->fin->parent_id = 0;
+	memset(&s->fin->parent, 0, sizeof s->fin->parent);
+	rc = image_write(path, s->fin, NULL, s->err, sizeof s->err);
+	s->fin->memory = keep;
+	s->fin->nmemory = nkeep;
+	s->fin->flags = flags;
+	s->fin->parent_id = parent;
+	s->fin->parent = pr;
+out:
+	for (unsigned k = 0; mem && k < s->nds; k++)
+		free(mem[k].present);
+	free(mem);
+	return rc ? -1 : 0;
+}
+
+/* "image NAME BYTES" and the file (as migrate_send does). */
+static int send_file(struct psrc *s, const char *path, const char *file)
+{
+	FILE *f = fopen(path, "rb");
+	char head[128];
+	long size;
+	size_t n;
+
+	if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET)) {
+		snprintf(s->err, sizeof s->err, "%s: %s", path, strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	snprintf(head, sizeof head, "image %s %ld", file, size);
+	if (stream_send(&s->c.tx, head, strlen(head), 0, s->err, sizeof s->err))
+		goto fail;
+	while ((n = fread(s->msg, 1, TRANSPORT_MSG_MAX, f)) > 0)
+		if (stream_send(&s->c.tx, s->msg, n, 0, s->err, sizeof s->err))
+			goto fail;
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+/* Resume the target here (before the commit at once, after it once the
+ * destination has surely stopped its copy); the line to fn. */
+static void resume_here(struct psrc *s, int committed, const char *why,
+			control_line_fn fn, void *arg)
+{
+	char last[CONTROL_LINE_MAX], line[3 * CONTROL_LINE_MAX], e[64];
+
+	if (!committed)
+		stream_send(&s->c.tx, "abort", 5, 1, e, sizeof e);
+	else
+		usleep((POSTCOPY_SILENCE_MS + POSTCOPY_MARGIN_MS) * 1000);
+	if (step(CONTROL_THAW, s->name, "-", NULL, last, sizeof last))
+		snprintf(line, sizeof line,
+			 "error: %s: %s: %s; and it could not be resumed here: %s",
+			 s->name, s->to, why, last);
+	else if (committed)
+		snprintf(line, sizeof line,
+			 "error: %s: %s: the destination was lost during post-copy (%s): "
+			 "resumed here from the freeze (its run there since is lost)",
+			 s->name, s->to, why);
+	else
+		snprintf(line, sizeof line, "error: %s: %s: %s; resumed here", s->name,
+			 s->to, why);
+	fn(line, arg);
+}
+
+/* Read round-1.img back while the target runs (the pages to serve). */
+static int snapshot(struct psrc *s)
+{
+	char path[512], last[CONTROL_LINE_MAX];
+
+	snprintf(path, sizeof path, "%s/round-1.img", s->dir);
+	if (step(CONTROL_CHECKPOINT, s->name, path, NULL, last, sizeof last)) {
+		snprintf(s->err, sizeof s->err, "%s", last);
+		return -1;
+	}
+	return image_read(path, &s->base, s->err, sizeof s->err) ? -1 : 0;
+}
+
+/* Freeze, merge, send the skeleton.  0, 1 (frozen, failed after), or -1
+ * (not frozen: it runs on here), with s->err. */
+static int freeze_and_send(struct psrc *s)
+{
+	char path[512], parent[512], skel[512], last[CONTROL_LINE_MAX];
+
+	migrate_phase("final");
+	snprintf(path, sizeof path, "%s/final.img", s->dir);
+	snprintf(parent, sizeof parent, "%s/round-1.img", s->dir);
+	if (step(CONTROL_FREEZE, s->name, path, parent, last, sizeof last)) {
+		snprintf(s->err, sizeof s->err, "%s", last);
+		return -1;
+	}
+	if (image_read(path, &s->fin, s->err, sizeof s->err))
+		return 1;
+	if (merge_pages(s)) { /* read the chain whole instead */
+		for (unsigned k = 0; k < s->nds; k++)
+			free(s->ds[k].sent);
+		s->nds = 0;
+		s->left = 0;
+		image_model_free(s->base);
+		if (image_read_chain(path, &s->base, s->err, sizeof s->err) ||
+		    merge_pages(s))
+			return 1;
+	}
+	if (write_skeleton(s, skel, sizeof skel) || send_file(s, skel, "skeleton.img"))
+		return 1;
+	return 0;
+}
+
+/* "complete demand=D pushed=P" from the destination: end it here, "end". */
+static void finish(struct psrc *s, double t0, double paused, control_line_fn fn,
+		   void *arg)
+{
+	char last[CONTROL_LINE_MAX], line[4 * CONTROL_LINE_MAX], e[64];
+	unsigned long long dd = 0, dp = 0;
+
+	sscanf((char *)s->msg, "complete demand=%llu pushed=%llu", &dd, &dp);
+	if (step(CONTROL_RELEASE, s->name, "-", NULL, last, sizeof last))
+		fprintf(
+		    stderr,
+		    "capsule node: migrate: %s: cannot end the frozen copy here: %s\n",
+		    s->name, last);
+	if (stream_send(&s->c.tx, "end", 3, 1, e, sizeof e)) {
+		snprintf(
+		    line, sizeof line,
+		    "error: %s: ended here, but the end did not reach %s (%s): it waits "
+		    "there paused; `capsule resume --node SOCK %s` on %s starts it",
+		    s->name, s->to, e, s->name, s->to);
+		fn(line, arg);
+		return;
+	}
+	migrate_phase("done");
+	snprintf(
+	    line, sizeof line,
+	    "ok %s migrated to %s (post-copy): total %.0f ms, paused %.2f ms, pages on "
+	    "demand %llu, pages pushed %llu (%llu zero, not carried), there %llu+%llu, "
+	    "bytes %llu, %llu bytes encrypted",
+	    s->name, s->to, now_ms() - t0, paused, (unsigned long long)s->demand,
+	    (unsigned long long)s->pushed, (unsigned long long)s->zero, dd, dp,
+	    (unsigned long long)s->c.tx.plain,
+	    (unsigned long long)(s->c.tx.wire + s->c.rx.wire));
+	fn(line, arg);
+}
+
+/* Steps 2 to 5. */
+static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *arg)
+{
+	char head[64], line[3 * CONTROL_LINE_MAX];
+	uint64_t end = s->start + s->deadline_ms + MIGRATE_GRACE_MS;
+	double tp, paused;
+	int rc;
+
+	snprintf(head, sizeof head, POSTCOPY_HEADER "%d", s->deadline_ms);
+	if (stream_send(&s->c.tx, head, strlen(head), 0, s->err, sizeof s->err) ||
+	    snapshot(s)) {
+		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
+			 s->name, s->to, s->err);
+		fn(line, arg);
+		return;
+	}
+	tp = now_ms();
+	if ((rc = freeze_and_send(s)) < 0) {
+		fn(s->err, arg); /* the monitor resumed it, or there is none */
+		return;
+	}
+	if (rc || postcopy_answer(s, (int)(end - transport_now_ms())))
+		return resume_here(s, 0, s->err, fn, arg);
+	if (strncmp((char *)s->msg, "ready ", 6)) {
+		snprintf(s->err, sizeof s->err, "refused: %.200s", (char *)s->msg);
+		return resume_here(s, 0, s->err, fn, arg);
+	}
+	migrate_phase("commit");
+	if (stream_send(&s->c.tx, "commit", 6, 0, s->err, sizeof s->err) ||
+	    postcopy_answer(s, (int)(end - transport_now_ms())))
+		return resume_here(s, 1, s->err, fn, arg);
+	if (strncmp((char *)s->msg, "started ", 8)) { /* it never ran there */
+		snprintf(s->err, sizeof s->err, "not started there: %.200s",
+			 (char *)s->msg);
+		return resume_here(s, 0, s->err, fn, arg);
+	}
+	paused = now_ms() - tp;
+	migrate_phase("postcopy");
+	if (postcopy_serve(s))
+		return resume_here(s, 1, s->err, fn, arg);
+	finish(s, t0, paused, fn, arg);
+}
+
+void migrate_postcopy_send(const struct transport_key *key, const char *name,
+			   const char *to, int deadline_ms, control_line_fn fn, void *arg)
+{
+	struct psrc *s = calloc(1, sizeof *s);
+	double t0 = now_ms();
+	char why[CONTROL_LINE_MAX + TRANSPORT_ERR_MAX + 128];
+	int fd;
+
+	if (!s || !key || !(s->msg = malloc(TRANSPORT_MSG_MAX + 1))) {
+		snprintf(
+		    why, sizeof why,
+		    s && !key
+			? "error: %s: this node has no key (start it with --key FILE)"
+			: "error: %s: out of memory",
+		    name);
+		fn(why, arg);
+		free(s);
+		return;
+	}
+	s->name = name;
+	s->to = to;
+	s->deadline_ms = deadline_ms;
+	migrate_phase("handshake");
+	fd = address_connect(to, deadline_ms, s->err, sizeof s->err);
+	if (fd < 0 || handshake_client(fd, key, &s->c, s->err, sizeof s->err)) {
+		snprintf(why, sizeof why, "error: %s: %s: %s (the target runs on here)",
+			 name, to, s->err);
+		fn(why, arg);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		s->start = transport_now_ms();
+		if (migrate_spool_dir(s->dir, sizeof s->dir)) {
+			snprintf(why, sizeof why, "error: %s: no spool directory %s: %s",
+				 name, s->dir, strerror(errno));
+			fn(why, arg);
+		} else {
+			postcopy_run(s, t0, fn, arg);
+			migrate_spool_remove(s->dir);
+		}
+		transport_close(&s->c);
+	}
+	for (unsigned k = 0; k < s->nds; k++)
+		free(s->ds[k].sent);
+	if (s->base)
+		image_model_free(s->base);
+	if (s->fin)
+		image_model_free(s->fin);
+	free(s->msg);
+	free(s);
+}

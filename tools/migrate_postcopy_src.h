@@ -1,0 +1,42 @@
+/*
+ * The source of a post-copy migration, shared by its steps
+ * (migrate_postcopy_send.c) and its page server
+ * (migrate_postcopy_serve.c).
+ */
+#ifndef TOOLS_MIGRATE_POSTCOPY_SRC_H
+#define TOOLS_MIGRATE_POSTCOPY_SRC_H
+
+#include "image/image.h"
+#include "tools/migrate_postcopy.h"
+
+#define POSTCOPY_MAX_DS 64
+
+struct src_ds {
+	uint64_t id, pages;
+	const uint8_t *data; /* every page, merged */
+	uint8_t *sent;	     /* a byte per page */
+};
+
+struct psrc {
+	const char *name, *to;
+	int deadline_ms;
+	uint64_t start;
+	char dir[256];
+	struct transport_conn c;
+	struct image_model *base, *fin;
+	unsigned nds;
+	struct src_ds ds[POSTCOPY_MAX_DS];
+	uint64_t demand, pushed, zero, left;
+	uint8_t *msg; /* TRANSPORT_MSG_MAX + 1 */
+	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
+};
+
+/* The destination's next word within ms, answering its wants meanwhile
+ * (the restore there reads pages before "ready", and the target may run
+ * into one before "started" arrives): 0 with it in s->msg, or -1. */
+int postcopy_answer(struct psrc *s, int ms);
+/* Serve pages until the destination says "complete" (0, its line in
+ * s->msg) or is lost (-1, s->err). */
+int postcopy_serve(struct psrc *s);
+
+#endif
