@@ -305,7 +305,7 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 		*down = strtod(d + 8, NULL);
 	}
 	/* the destination runs it */
-	if (wait_for(blog, "ok wset restored", 10)) {
+	if (wait_for(blog, "ok wset started", 10)) {
 		fprintf(stderr, "bench_migrate: the destination did not restore it: %s\n",
 			blog);
 		goto out;
