@@ -380,6 +380,10 @@ void prebuild_use(struct monitor *mon, struct mon_model *model)
 {
 	model->fill = final_fill;
 	mon->prebuild->used = 1;
+	env_log(mon->env,
+		"monitor: prebuild: the restore of the final image takes the copy of %u "
+		"rounds",
+		mon->prebuild->rounds);
 }
 
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)
