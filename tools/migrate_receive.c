@@ -2,9 +2,11 @@
  * The destination of a migration, on the listener thread of `capsule
  * node --listen HOST:PORT --key FILE` (docs/migration.md): receive the
  * images into a spool directory (a tampered or cut stream never reaches
- * the monitor), restore the chain from final.img through this node's
- * monitor named in it, verified and kept paused, answer "ready", and
- * start it only on the source's "commit".
+ * the monitor), build the paused copy from each round as it arrives
+ * (tools/migrate_prebuild.c), restore final.img onto it (or, if it could
+ * not be built, the chain from final.img) through this node's monitor
+ * named in it, verified and kept paused, answer "ready", and start it
+ * only on the source's "commit".
  *
  * The deadline runs from the start of our handshake, before the
  * source's clock starts: a restore is not begun past it, and one that
