@@ -58,10 +58,16 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* Detach and free one dataspace of the copy: at the copy's PD, or at
+ * the target's once a restore took the PD (its quota comes back). */
 static void ds_free(struct monitor *mon, struct pre_ds *d)
 {
+	cap_t pd = mon->prebuild->pd.idx ? mon->prebuild->pd : mon->pd;
+
 	if (d->host)
 		pd_detach(mon->env->pd, d->host);
+	if (d->cap.idx && pd.idx)
+		pd_free_ram(pd, d->cap);
 	if (d->cap.idx)
 		cap_release(d->cap);
 	memset(d, 0, sizeof *d);
