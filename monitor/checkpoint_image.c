@@ -230,7 +230,9 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 		return 0;
 	}
 	mon->writing = cw;
-	host_worker_set_nice(mon->worker, MON_WORKER_NICE);
+	/* a target kept paused (a migration's freeze) waits for this write:
+	 * the node's priority, not the background's */
+	host_worker_set_nice(mon->worker, keep_paused ? 0 : MON_WORKER_NICE);
 	if ((rc = host_worker_start(mon->worker, write_job, cw, write_done, cw))) {
 		mon->writing = NULL;
 		snprintf(cw->err, sizeof cw->err, "image %s: no worker: %s", path,

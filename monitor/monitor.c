@@ -40,6 +40,7 @@
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
+#include "monitor/restore_prebuild.h"
 #include "monitor/verify.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -281,6 +282,10 @@ static int control_migration(struct monitor *mon, const struct control_request *
 			mon->frozen = 1;
 		return rc;
 	}
+	if (req->op == CONTROL_RELEASE && mon->prebuild && !mon->frozen) {
+		prebuild_end(mon, "the migration ended before its final image");
+		return 0;
+	}
 	if (!mon->frozen)
 		return -EINVAL;
 	mon->frozen = 0;
@@ -327,6 +332,8 @@ static const char *monitor_state_word(const struct monitor *mon)
 {
 	if (mon->frozen)
 		return "frozen";
+	if (mon->prebuild)
+		return "building";
 	if (mon->state == MON_RUNNING)
 		return "running";
 	if (mon->state == MON_EXITED)
@@ -488,6 +495,8 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		mon->restore_lazy = mon->restore_postcopy = 0;
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req);
+	} else if (req->op == CONTROL_PREBUILD) {
+		rc = prebuild_round(mon, req->path);
 	}
 	if (rc && req->op == CONTROL_RESTORE && control_cancelled(mb))
 		control_done(mb,
@@ -511,7 +520,8 @@ static void control_open(struct monitor *mon)
 		name++;
 	if (control_endpoint_open(mon->env, name,
 				  CONTROL_CHECKPOINT | CONTROL_RESTORE | CONTROL_FREEZE |
-				      CONTROL_THAW | CONTROL_RELEASE | CONTROL_STATUS,
+				      CONTROL_THAW | CONTROL_RELEASE | CONTROL_PREBUILD |
+				      CONTROL_STATUS,
 				  control_request, mon, &mon->endpoint))
 		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }

@@ -90,6 +90,9 @@ struct monitor {
 	int restore_postcopy;	/* ... and its pages come from a page channel */
 	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
 	struct mon_incr *incr;	/* dirty tracking between checkpoints (dirty_pages.c) */
+	/* a migration's copy built from its pre-copy rounds, not yet restored
+	 * (restore_prebuild.c) */
+	struct mon_prebuild *prebuild;
 	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start
 	 * on the THAW that commits it (restore_image.c) */
 	unsigned nheld;

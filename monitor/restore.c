@@ -18,6 +18,7 @@
 
 #include <base/region_map.h>
 #include "monitor/lazy_fill.h"
+#include "monitor/restore_prebuild.h"
 #include "monitor/restore_state.h"
 #include "monitor/target_report.h"
 
@@ -147,7 +148,10 @@ struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size)
 	if (rs->nds == MON_MAX_REGIONS || !size)
 		return NULL;
 	d = &rs->ds[rs->nds];
-	if (restore_point(rs->mon, "dataspace") || pd_alloc_ram(rs->pd, size, &d->cap))
+	/* a migration's prebuilt copy has it written already */
+	if (restore_point(rs->mon, "dataspace") ||
+	    (prebuild_take_ds(rs->mon, old_badge, size, &d->cap, &d->host) &&
+	     pd_alloc_ram(rs->pd, size, &d->cap)))
 		return NULL;
 	/* a lazy restore: no page of it is mapped until it is filled */
 	if (rs->mon->lazy && lazy_fill_add(rs->mon, d->cap, size)) {
@@ -241,8 +245,8 @@ static int fill_ds(struct rs *rs, struct rs_ds *d)
 	int rc, lazy = 0;
 
 	if ((rc = restore_point(rs->mon, "memory")) ||
-	    (rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size, MEM_R | MEM_W,
-			    &d->host)))
+	    (!d->host && (rc = pd_attach(rs->mon->env->pd, d->cap, 0, 0, d->size,
+					 MEM_R | MEM_W, &d->host))))
 		return rc;
 	host = (uint8_t *)(uintptr_t)d->host;
 	for (unsigned i = 0; i < m->nregions; i++)
@@ -486,7 +490,8 @@ static int build(struct rs *rs)
 
 	rs->what = "cannot open its sessions";
 	if ((rc = restore_point(rs->mon, "PD and CPU sessions")) ||
-	    (rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu)))
+	    (prebuild_take_pd(rs->mon, &rs->pd, &rs->cpu) &&
+	     (rc = target_open_pd_cpu(rs->mon, &rs->pd, &rs->cpu))))
 		return rc;
 	/* what the target's libbase told its old PD (capsule ps shows it) */
 	if (rs->m->cap_map_addr &&

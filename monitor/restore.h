@@ -62,6 +62,13 @@ int model_handler_thread_nr(const struct mon_model *model, uint64_t *nr);
  * success *made (if not NULL) is the whole map of the restore. */
 int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 			   const struct badge_map *seed, struct badge_map *made);
+/* restore_image.c: what this monitor can recreate of image im (read
+ * from path), within its budget (budget: checked), its binary the one
+ * at this node's ROM, its checkpoint ABI known.  0, or -errno with one
+ * line in err. */
+struct image_model;
+int restore_image_check(struct monitor *mon, const struct image_model *im,
+			const char *path, int budget, char *err, size_t n);
 /* Submit the signals drained at the last checkpoint (mon->pending) to the
  * contexts with their imprints, then forget them (checkpoint.c). */
 void signals_resubmit(struct monitor *mon);

@@ -27,6 +27,7 @@
 #include "monitor/page_channel.h"
 #include "monitor/postcopy_pages.h"
 #include "monitor/restore.h"
+#include "monitor/restore_prebuild.h"
 #include "monitor/target_report.h"
 #include "monitor/verify.h"
 
@@ -362,6 +363,25 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 	return rc;
 }
 
+int restore_image_check(struct monitor *mon, const struct image_model *im,
+			const char *path, int budget, char *err, size_t n)
+{
+	int rc;
+
+	if ((rc = image_admit(im, err, n)) ||
+	    (budget && (rc = restore_budget(mon, im, path, err, n))) ||
+	    (rc = binary_check(mon, im, err, n)))
+		return rc;
+	if (!report_version_known(im->component.cr_abi_version)) {
+		snprintf(err, n,
+			 "%s: the target's checkpoint ABI version %u is unknown (this "
+			 "monitor knows version %u)",
+			 path, im->component.cr_abi_version, CR_ABI_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
 /* Bytes of memory the model carries. */
 static uint64_t model_bytes(const struct mon_model *model)
 {
@@ -419,7 +439,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	struct image_model *im = NULL;
 	struct page_channel *ch = NULL;
 	char err[400] = "";
-	int rc = -ENOMEM;
+	int rc = -ENOMEM, pre = 0;
 
 	if (!model || !seed)
 		goto out;
@@ -438,11 +458,16 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	 * the source its pages are filled from after the commit; an
 	 * incremental image brings its chain (image/chain.c), merged into one
 	 * full model in memory */
-	if ((rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
-					 &im, err, sizeof err)) ||
-	    (rc = image_admit(im, err, sizeof err)) ||
-	    (rc = restore_budget(mon, im, path, err, sizeof err)) ||
-	    (rc = binary_check(mon, im, err, sizeof err))) {
+	/* a migration's copy built from its rounds: only this image's pages
+	 * are read and written (restore_prebuild.c) */
+	if (mon->prebuild && (pre = prebuild_final(mon, path, &im)) < 0) {
+		rc = pre;
+		goto out;
+	}
+	if ((!pre &&
+	     (rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
+					  &im, err, sizeof err))) ||
+	    (rc = restore_image_check(mon, im, path, !pre, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto out;
 	}
@@ -455,14 +480,6 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 				  "restored from a file",
 			    path);
 		rc = -EINVAL;
-		goto out;
-	}
-	if (!report_version_known(im->component.cr_abi_version)) {
-		monitor_why(mon,
-			    "restore refused: %s: the target's checkpoint ABI version "
-			    "%u is unknown (this monitor knows version %u)",
-			    path, im->component.cr_abi_version, CR_ABI_VERSION);
-		rc = -EPROTONOSUPPORT;
 		goto out;
 	}
 	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
@@ -483,6 +500,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 			    path);
 		goto fail;
 	}
+	if (pre)
+		prebuild_use(mon, model);
 	/* lazy: the model holds the memory, the source of the fill after the
 	 * commit (and of the fix-ups before it) */
 	if (mon->restore_postcopy && (rc = postcopy_bind(mon, model, &ch))) {
@@ -544,6 +563,10 @@ fail:
 	mon->state = MON_STARTING;
 	mon->cap_map_addr = 0;
 out:
+	/* what the restore did not take of a prebuilt copy; on a failure the
+	 * rollback ended what it took */
+	if (pre > 0)
+		prebuild_end(mon, rc ? "the restore of the final image failed" : NULL);
 	if (model)
 		model_free(model);
 	free(model);

@@ -305,6 +305,8 @@ const char *control_op_name(enum control_op op)
 		return "thaw";
 	case CONTROL_RELEASE:
 		return "release";
+	case CONTROL_PREBUILD:
+		return "prebuild";
 	case CONTROL_STATUS:
 		return "status";
 	}

@@ -96,7 +96,8 @@ static int control_read_line(int fd, char *buf, size_t size)
 /* The request's word in an error line: the migration's steps say "migrate". */
 static const char *control_op_word(enum control_op op)
 {
-	if (op == CONTROL_FREEZE || op == CONTROL_THAW || op == CONTROL_RELEASE)
+	if (op == CONTROL_FREEZE || op == CONTROL_THAW || op == CONTROL_RELEASE ||
+	    op == CONTROL_PREBUILD)
 		return "migrate";
 	return control_op_name(op);
 }

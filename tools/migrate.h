@@ -71,6 +71,21 @@ void migrate_spool_remove(const char *dir);
 /* "round-N.img" / "final.img" (N = 1..MIGRATE_ROUNDS): 1 if name is one. */
 int migrate_image_name_ok(const char *name);
 
+/* The destination's paused copy, built while the rounds arrive
+ * (tools/migrate_prebuild.c): the monitor's name, the rounds it holds
+ * (0: none), off once a round could not be built (the final image is
+ * then restored from the spool's chain). */
+struct migrate_prebuild {
+	char name[CONTROL_NAME_MAX];
+	int rounds, off;
+};
+/* Round `round` (its image at path) into the copy; a failure is logged
+ * and turns the building off. */
+void migrate_prebuild_round(struct migrate_prebuild *pb, const char *path, int round,
+			    const char *peer);
+/* The migration ends before its final restore: end the copy, if any. */
+void migrate_prebuild_drop(struct migrate_prebuild *pb, const char *peer);
+
 /* Destination (the listener's handler, `capsule node --listen`):
  * receive the images, restore the chain paused in this node's monitor
  * of the image's name, answer "ready", start it on the commit. */

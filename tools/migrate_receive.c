@@ -2,9 +2,11 @@
  * The destination of a migration, on the listener thread of `capsule
  * node --listen HOST:PORT --key FILE` (docs/migration.md): receive the
  * images into a spool directory (a tampered or cut stream never reaches
- * the monitor), restore the chain from final.img through this node's
- * monitor named in it, verified and kept paused, answer "ready", and
- * start it only on the source's "commit".
+ * the monitor), build the paused copy from each round as it arrives
+ * (tools/migrate_prebuild.c), restore final.img onto it (or, if it could
+ * not be built, the chain from final.img) through this node's monitor
+ * named in it, verified and kept paused, answer "ready", and start it
+ * only on the source's "commit".
  *
  * The deadline runs from the start of our handshake, before the
  * source's clock starts: a restore is not begun past it, and one that
@@ -28,7 +30,8 @@ struct dest {
 	struct transport_conn *c;
 	char dir[256], name[CONTROL_NAME_MAX], final[512];
 	int deadline_ms;
-	char *buf; /* TRANSPORT_MSG_MAX + 1 */
+	char *buf;		    /* TRANSPORT_MSG_MAX + 1 */
+	struct migrate_prebuild pb; /* the copy built from the rounds */
 };
 
 /* Test hooks of tests/migrate/loopback.sh, read from the environment of
@@ -137,6 +140,8 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	rc = strcmp(file, "final.img") ? 0 : 1;
 	if (rc)
 		snprintf(d->final, sizeof d->final, "%s", path);
+	else if (!getenv("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
+		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
 out:
 	close(fd);
 	return rc;
@@ -175,12 +180,16 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		snprintf(ans, size, "error: the image came after the deadline (%d ms)",
 			 d->deadline_ms);
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 		return -1;
 	}
 	if (control_image_target(d->final, d->name, err, sizeof err)) {
 		snprintf(ans, size, "%.400s", err);
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 		return -1;
 	}
+	if (strcmp(d->name, d->pb.name)) /* the restore takes only its own */
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 	if (dest_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED, ans, size))
 		return -1;
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
@@ -194,6 +203,7 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 	return 0;
 fail:
 	snprintf(ans, size, "error: %.400s", err);
+	migrate_prebuild_drop(&d->pb, d->c->peer);
 	return -1;
 }
 

@@ -65,6 +65,9 @@ enum control_op {
 	CONTROL_FREEZE = 16,  /* checkpoint NAME to PATH, the target stays paused */
 	CONTROL_THAW = 32,    /* resume the frozen target (the migration failed) */
 	CONTROL_RELEASE = 64, /* end the frozen target (it runs at the destination) */
+	/* at a migration's destination: build the paused copy from round 1
+	 * at PATH, or write the next round's pages into it (RELEASE ends it) */
+	CONTROL_PREBUILD = 128,
 	/* "status NAME" (capsule ps): a monitor's state and counts */
 	CONTROL_STATUS = 4096,
 };

@@ -235,6 +235,15 @@ for n in A B; do
 	*) bad "$n's phases: $phases" ;;
 	esac
 done
+# B built the copy while the rounds arrived (one line per round) and the
+# restore of final.img took it instead of restoring the chain
+n=$(grep -c "migration from .*: prebuilt: ok counter .*/round-[123].img: round [123] built" "$tmp/B.log")
+if [ "$n" = 3 ] && grep -q "monitor: prebuild: round 3 applied to the paused copy" "$tmp/B.log" &&
+   grep -q "monitor: prebuild: the restore of the final image takes the copy of 3 rounds" "$tmp/B.log"; then
+	ok "B prebuilt the target from 3 rounds and restored final.img onto it"
+else
+	bad "B did not prebuild: $(grep -i prebuil "$tmp/B.log")"
+fi
 # 8. exactly one copy: source C dies after D's "ready", before its commit.
 # D keeps its restored copy paused (it cannot know whether C ended
 # its copy) and says so; `capsule resume` starts it there, from C's last
@@ -261,6 +270,32 @@ wait_count "$tmp/D.log" $((last + 2)) && [ "$(counts "$tmp/D.log" | head -n 1)" 
 	ok "capsule resume starts it on D from $((last + 1)) (C's last: $last)" ||
 	bad "resume on D: C's last $last, D: $(counts "$tmp/D.log" | tr '\n' ' ')"
 kill -TERM "$pid_D"
+# 9. the source dies between two rounds (held after round-1, then
+# killed): E had built a copy from round 1 and ends it; nothing of the
+# target is left there (one PD "counter", its monitor's) and none of it ran
+pE=$((base + 8))
+pds() { "$cap" ps --raw --node "$tmp/$1.sock" 2>/dev/null | grep -c '^pd "counter"'; }
+start_node E examples/empty-node.xml --listen "127.0.0.1:$pE" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_ROUNDS=3 CAPSULE_TEST_MIGRATE_HOLD=round-2:20000 \
+	start_node F examples/counter-node.xml --key "$tmp/key"
+wait_node E
+wait_node F
+wait_count "$tmp/F.log" 2 || die "F does not count"
+"$cap" migrate --node "$tmp/F.sock" counter --to "127.0.0.1:$pE" >/dev/null 2>&1 &
+i=0
+while ! grep -q "prebuild: round 1 applied" "$tmp/E.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+during=$(pds E)
+kill -KILL "$pid_F"
+i=0
+while ! grep -q "prebuilt copy of counter (1 rounds) ended" "$tmp/E.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+after=$(pds E)
+if [ "$during" -ge 2 ] && [ "$after" = 1 ] && [ -z "$(counts "$tmp/E.log")" ] &&
+   grep -q "monitor: prebuilt copy ended after 1 rounds" "$tmp/E.log"; then
+	ok "source died mid-rounds: E ended its prebuilt copy (PDs \"counter\": $during while building, $after after)"
+else
+	bad "source died mid-rounds: PDs $during then $after: $(grep -i "prebuil\|migration from" "$tmp/E.log")"
+fi
+kill -TERM "$pid_E"
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"

@@ -1,0 +1,419 @@
+/*
+ * The paused copy a migration's destination builds while the pre-copy
+ * rounds arrive (restore_prebuild.h, docs/migration.md).
+ *
+ * Round 1, the full image, is checked as a restore checks it (what this
+ * monitor can recreate, its budget, the binary), then the target's PD
+ * and CPU sessions are opened and each RAM dataspace of the image is
+ * allocated in that PD, attached in the monitor and written straight
+ * from the image.  Each later round must name the last image applied
+ * as its parent (id and XXH3-128 of the file): the pages it carries are
+ * written over the copy's, zero pages as zeros, so the copy's memory is
+ * the merge of the chain so far (image_memory_apply).  A dataspace new
+ * in a round is made when the round carries all of it.
+ *
+ * The final image is then restored as any image (monitor_restore_image),
+ * with its own records (threads, regions, caps, sessions, signals and
+ * timers as they were at the stop), except that the restore takes the
+ * copy's PD, CPU session and dataspaces instead of making new ones, and
+ * writes only the final image's pages into them.  The memory the
+ * restore then fixes up and verifies is exactly the chain's.  If the
+ * final image does not fit the copy (another quota, a dataspace that
+ * no round carried whole), the copy is ended and the chain is restored
+ * from its files, as without a copy.
+ *
+ * Nothing of the copy runs: it has no threads until the final restore,
+ * and that one is all or nothing (its rollback ends what it took).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "monitor/image_convert.h"
+#include "monitor/restore.h"
+#include "monitor/restore_prebuild.h"
+
+struct pre_ds {
+	uint64_t old_badge, size, host;
+	cap_t cap;
+};
+
+struct mon_prebuild {
+	cap_t pd, cpu;
+	struct monitor_config cfg; /* the monitor's, before round 1 */
+	uint64_t image_id;	   /* the last image applied */
+	uint8_t hash[IMAGE_HASH_SIZE];
+	unsigned rounds, nds;
+	int used; /* the restore of the final image takes the copy */
+	struct pre_ds ds[MON_MAX_REGIONS];
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Detach and free one dataspace of the copy: at the copy's PD, or at
+ * the target's once a restore took the PD (its quota comes back). */
+static void ds_free(struct monitor *mon, struct pre_ds *d)
+{
+	cap_t pd = mon->prebuild->pd.idx ? mon->prebuild->pd : mon->pd;
+
+	if (d->host)
+		pd_detach(mon->env->pd, d->host);
+	if (d->cap.idx && pd.idx)
+		pd_free_ram(pd, d->cap);
+	if (d->cap.idx)
+		cap_release(d->cap);
+	memset(d, 0, sizeof *d);
+}
+
+static struct pre_ds *ds_find(struct mon_prebuild *pb, uint64_t old_badge)
+{
+	for (unsigned i = 0; i < pb->nds; i++)
+		if (pb->ds[i].cap.idx && pb->ds[i].old_badge == old_badge)
+			return &pb->ds[i];
+	return NULL;
+}
+
+/* A new dataspace of the copy, attached in the monitor (zeros). */
+static int ds_new(struct monitor *mon, uint64_t old_badge, uint64_t size,
+		  struct pre_ds **out)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	struct pre_ds *d = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < pb->nds && !d; i++)
+		if (!pb->ds[i].cap.idx)
+			d = &pb->ds[i];
+	if (!d && pb->nds == MON_MAX_REGIONS)
+		return -ENOSPC;
+	if (!d)
+		d = &pb->ds[pb->nds++];
+	*d = (struct pre_ds){.old_badge = old_badge, .size = size};
+	if ((rc = pd_alloc_ram(pb->pd, size, &d->cap)) ||
+	    (rc = pd_attach(mon->env->pd, d->cap, 0, 0, size, MEM_R | MEM_W, &d->host))) {
+		ds_free(mon, d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void prebuild_end(struct monitor *mon, const char *why)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb)
+		return;
+	for (unsigned i = 0; i < pb->nds; i++)
+		ds_free(mon, &pb->ds[i]);
+	if (pb->cpu.idx)
+		target_close_session(mon, &pb->cpu);
+	if (pb->pd.idx)
+		target_close_session(mon, &pb->pd);
+	if (why) { /* the monitor is as before the first round */
+		mon->cfg = pb->cfg;
+		env_log(mon->env, "monitor: prebuilt copy ended after %u rounds: %s",
+			pb->rounds, why);
+	}
+	free(pb);
+	mon->prebuild = NULL;
+}
+
+static const struct image_memory *memory_of(const struct image_model *im, uint64_t id)
+{
+	for (uint32_t k = 0; k < im->nmemory; k++)
+		if (im->memory[k].ds_id == id)
+			return &im->memory[k];
+	return NULL;
+}
+
+/* Round 1: the sessions and every RAM dataspace the image has memory
+ * of, written from the (streamed) image.  Pages into *pages. */
+static int build_first(struct monitor *mon, const char *path,
+		       const struct image_model *im, uint64_t *pages)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	char err[400];
+	int rc;
+
+	if ((rc = restore_image_check(mon, im, path, 1, err, sizeof err))) {
+		monitor_why(mon, "restore refused: %s", err);
+		return rc;
+	}
+	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
+	mon->cfg.ram = im->component.ram_quota;
+	mon->cfg.caps = im->component.cap_quota;
+	if ((rc = target_open_pd_cpu(mon, &pb->pd, &pb->cpu))) {
+		monitor_why(mon, "prebuild: cannot open the target's PD and CPU: %s",
+			    strerror(-rc));
+		return rc;
+	}
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *ds = &im->dataspaces[i];
+		const struct image_memory *e = memory_of(im, ds->id);
+		struct pre_ds *d;
+		uint64_t n;
+
+		if (ds->kind != IMAGE_DS_RAM || !e)
+			continue; /* the final restore has it, or refuses it */
+		if ((rc = ds_new(mon, ds->id, ds->size, &d)) ||
+		    (rc = image_memory_fill(im, ds->id, (void *)(uintptr_t)d->host,
+					    ds->size, &n, err, sizeof err))) {
+			monitor_why(mon, "prebuild: dataspace %llu: %s",
+				    (unsigned long long)ds->id,
+				    rc == -EINVAL ? err : strerror(-rc));
+			return rc;
+		}
+		*pages += e->pages;
+	}
+	return 0;
+}
+
+/* Does im continue the copy (its parent is the last image applied)? */
+static int continues(const struct mon_prebuild *pb, const struct image_model *im)
+{
+	return (im->flags & IMAGE_F_INCREMENTAL) && im->parent_id == pb->image_id &&
+	       !memcmp(im->parent.hash, pb->hash, sizeof pb->hash);
+}
+
+/* A later round: its pages over the copy's.  Pages into *pages. */
+static int apply_round(struct monitor *mon, const char *path,
+		       const struct image_model *im, uint64_t *pages)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	char err[400] = "";
+	int rc = 0;
+
+	if (!continues(pb, im) || im->component.ram_quota != mon->cfg.ram ||
+	    im->component.cap_quota != mon->cfg.caps) {
+		monitor_why(mon,
+			    "prebuild: %s is not the next round of image %llu (or "
+			    "changes the quota)",
+			    path, (unsigned long long)pb->image_id);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < im->ndataspaces && !rc; i++) {
+		const struct image_dataspace *ds = &im->dataspaces[i];
+		struct pre_ds *d = ds_find(pb, ds->id);
+		uint64_t n = 0;
+
+		if (ds->kind != IMAGE_DS_RAM || !memory_of(im, ds->id))
+			continue;		/* nothing of it written since */
+		if (d && d->size != ds->size) { /* another one under that id */
+			ds_free(mon, d);
+			d = NULL;
+		}
+		if (!d && !image_memory_whole(im, ds->id))
+			continue; /* only the final restore can have it: the chain */
+		if (!d && (rc = ds_new(mon, ds->id, ds->size, &d)))
+			break;
+		rc = image_memory_apply(im, ds->id, (void *)(uintptr_t)d->host, ds->size,
+					&n, err, sizeof err);
+		*pages += n;
+	}
+	if (rc)
+		monitor_why(mon, "prebuild: %s: %s", path, err[0] ? err : strerror(-rc));
+	return rc;
+}
+
+int prebuild_round(struct monitor *mon, const char *path)
+{
+	struct image_model *im = NULL;
+	uint8_t hash[IMAGE_HASH_SIZE];
+	uint64_t t0 = now_us(), pages = 0;
+	char err[400];
+	int first = !mon->prebuild, rc;
+
+	if (mon->state == MON_RUNNING || mon->pd_proxy) {
+		monitor_why(mon, "restore: this monitor runs '%s' already",
+			    mon->cfg.binary);
+		return -EBUSY;
+	}
+	if (first && !(mon->prebuild = calloc(1, sizeof *mon->prebuild)))
+		return -ENOMEM;
+	if (first)
+		mon->prebuild->cfg = mon->cfg;
+	/* the file's hash: the next round names it as its parent's */
+	if ((rc = image_file_hash(path, hash, err, sizeof err)) ||
+	    (rc = image_read_flags(path, first ? IMAGE_READ_STREAM : 0, &im, err,
+				   sizeof err))) {
+		monitor_why(mon, "restore refused: %s", err);
+		goto fail;
+	}
+	if (first && (im->flags & IMAGE_F_INCREMENTAL)) {
+		monitor_why(mon, "prebuild: %s: the first round must be a full image",
+			    path);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if ((rc = first ? build_first(mon, path, im, &pages)
+			: apply_round(mon, path, im, &pages)))
+		goto fail;
+	mon->prebuild->image_id = im->image_id;
+	memcpy(mon->prebuild->hash, hash, sizeof hash);
+	mon->prebuild->rounds++;
+	env_log(mon->env,
+		"monitor: prebuild: round %u applied to the paused copy: %llu pages in "
+		"%llu us",
+		mon->prebuild->rounds, (unsigned long long)pages,
+		(unsigned long long)(now_us() - t0));
+	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
+		 mon->prebuild->rounds, (unsigned long long)pages);
+	image_model_free(im);
+	return 0;
+fail:
+	if (im)
+		image_model_free(im);
+	prebuild_end(mon, mon->why[0] ? mon->why : strerror(-rc));
+	return rc;
+}
+
+/* Does the copy fit the final image im?  0, or 1 with why. */
+static int misfit(struct monitor *mon, const struct image_model *im, char *why, size_t n)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (im->component.ram_quota != mon->cfg.ram ||
+	    im->component.cap_quota != mon->cfg.caps ||
+	    strcmp(im->component.binary, mon->cfg.binary)) {
+		snprintf(why, n, "another binary or quota than round 1's");
+		return 1;
+	}
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *ds = &im->dataspaces[i];
+		const struct pre_ds *d = ds_find(pb, ds->id);
+
+		if (ds->kind != IMAGE_DS_RAM || (d && d->size == ds->size) ||
+		    image_memory_whole(im, ds->id))
+			continue;
+		snprintf(why, n, "dataspace %llu was carried whole by no round",
+			 (unsigned long long)ds->id);
+		return 1;
+	}
+	return 0;
+}
+
+/* The copy's dataspaces the final image has no more: freed now, so that
+ * the PD's quota has room for what the restore makes. */
+static void drop_gone(struct monitor *mon, const struct image_model *im)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	for (unsigned k = 0; k < pb->nds; k++) {
+		int kept = 0;
+		for (uint32_t i = 0; i < im->ndataspaces && !kept; i++)
+			kept = im->dataspaces[i].id == pb->ds[k].old_badge &&
+			       im->dataspaces[i].kind == IMAGE_DS_RAM &&
+			       im->dataspaces[i].size == pb->ds[k].size;
+		if (!kept && pb->ds[k].cap.idx)
+			ds_free(mon, &pb->ds[k]);
+	}
+}
+
+/* A memory entry (no pages) for each RAM dataspace of im without one:
+ * image_to_model wants one per region's dataspace, as in a merged chain. */
+static int add_entries(struct image_model *im)
+{
+	if (!im->memory &&
+	    !(im->memory = calloc((size_t)im->ndataspaces + 1, sizeof *im->memory)))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *ds = &im->dataspaces[i];
+		if (ds->kind != IMAGE_DS_RAM || memory_of(im, ds->id))
+			continue;
+		if (im->nmemory >= im->ndataspaces)
+			return -ENOSPC;
+		im->memory[im->nmemory++] =
+		    (struct image_memory){.ds_id = ds->id, .size = ds->size};
+	}
+	return 0;
+}
+
+int prebuild_final(struct monitor *mon, const char *path, struct image_model **out)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	struct image_model *im = NULL;
+	char err[400], why[200];
+	int rc;
+
+	*out = NULL;
+	if (!mon->restore_lazy && !image_read(path, &im, err, sizeof err) &&
+	    continues(pb, im)) {
+		if (misfit(mon, im, why, sizeof why)) {
+			image_model_free(im);
+			prebuild_end(mon, why);
+			env_log(mon->env,
+				"monitor: prebuild: restoring the whole chain of %s",
+				path);
+			return 0;
+		}
+		drop_gone(mon, im);
+		if ((rc = add_entries(im))) {
+			image_model_free(im);
+			prebuild_end(mon, "out of memory");
+			return rc;
+		}
+		*out = im;
+		return 1;
+	}
+	if (im)
+		image_model_free(im);
+	monitor_why(mon,
+		    "restore: a migration builds a copy of '%s' here (%s is not its next "
+		    "round)",
+		    mon->cfg.binary, path);
+	return -EBUSY;
+}
+
+/* The model's fill: the final image's pages over the copy's. */
+static int final_fill(const void *src, uint64_t ds_badge, void *dst, uint64_t size,
+		      char *err, size_t errlen)
+{
+	uint64_t pages;
+
+	return image_memory_apply(src, ds_badge, dst, size, &pages, err, errlen);
+}
+
+void prebuild_use(struct monitor *mon, struct mon_model *model)
+{
+	model->fill = final_fill;
+	mon->prebuild->used = 1;
+	env_log(mon->env,
+		"monitor: prebuild: the restore of the final image takes the copy of %u "
+		"rounds",
+		mon->prebuild->rounds);
+}
+
+int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->used || !pb->pd.idx)
+		return -ENOENT;
+	*pd = pb->pd;
+	*cpu = pb->cpu;
+	pb->pd = pb->cpu = CAP_INVALID;
+	return 0;
+}
+
+int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap_t *cap,
+		     uint64_t *host)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	struct pre_ds *d = pb && pb->used ? ds_find(pb, old_badge) : NULL;
+
+	if (!d || d->size != size)
+		return -ENOENT;
+	*cap = d->cap;
+	*host = d->host;
+	memset(d, 0, sizeof *d);
+	return 0;
+}

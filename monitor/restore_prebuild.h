@@ -1,0 +1,48 @@
+/*
+ * A migration's destination builds the target while the pre-copy rounds
+ * arrive (restore_prebuild.c, docs/migration.md): round 1 (a full image)
+ * gets the target's PD and CPU sessions and its RAM dataspaces, written;
+ * each later round (incremental) writes the pages it carries into them;
+ * the restore of the final image then takes these (restore.c asks
+ * prebuild_take_pd / prebuild_take_ds) and writes only the final image's
+ * pages, so that the source's stop covers the last pages, the threads,
+ * UTCBs, registers and caps, not all of the memory.  Nothing of it runs
+ * and nothing is committed before that restore.
+ */
+#ifndef MONITOR_RESTORE_PREBUILD_H
+#define MONITOR_RESTORE_PREBUILD_H
+
+#include "image/image.h"
+#include "monitor/model.h"
+#include "monitor/monitor.h"
+
+/* CONTROL_PREBUILD: build the paused copy from the full image at path,
+ * or apply the next round (an incremental image whose parent is the
+ * last image applied).  0, or -errno with the reason in mon->why; on a
+ * failure nothing of the copy is left. */
+int prebuild_round(struct monitor *mon, const char *path);
+
+/* End the copy being built (why: logged; NULL after a restore that took
+ * it): what the restore did not take is freed and the monitor's config
+ * is as before the first round. */
+void prebuild_end(struct monitor *mon, const char *why);
+
+/* At the restore of the image at path, if a copy is being built: 1 with
+ * *out the image read whole, when it is the next round and the copy
+ * fits it (the restore then takes the copy: prebuild_use); 0 when the
+ * copy was ended because it does not fit (logged: the chain is restored
+ * as without one); -EBUSY (mon->why) when the image is not the next
+ * round of the migration that builds it. */
+int prebuild_final(struct monitor *mon, const char *path, struct image_model **out);
+/* The model of that image: its fill writes the image's pages over the
+ * copy's (a new dataspace: from zero), and restore.c takes the copy. */
+void prebuild_use(struct monitor *mon, struct mon_model *model);
+
+/* restore.c: the copy's PD and CPU sessions / the dataspace that was
+ * old_badge (of size bytes) with its attachment in the monitor, handed
+ * over (the restore owns them from here).  0, or -ENOENT: none. */
+int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu);
+int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap_t *cap,
+		     uint64_t *host);
+
+#endif
