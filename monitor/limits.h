@@ -15,6 +15,7 @@
 #define MON_MAX_REGIONS	  64
 #define MON_MAX_RMAPS	  8 /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
+#define MON_GROUP_MAX	  8 /* members of a group (group.h) */
 /* RAM one restore may make the node allocate, whatever the quotas say */
 #define MON_RESTORE_MAX_BYTES (4ULL << 30)
 

@@ -7,6 +7,8 @@
 
 #include "monitor/limits.h"
 
+struct init_config;
+
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
 
 /* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=
@@ -36,11 +38,18 @@ struct monitor_config {
 	 * can fail (each allocation, core call, cap mapping, prepare step,
 	 * the verify) fails, once; 0: none */
 	unsigned fail_restore_nth;
+	/* a group (<start> nodes instead of a <target>, monitor/group.h):
+	 * its members and routes as the node config reader read them
+	 * (config/config.h), allocated by the parser; NULL: one target */
+	struct init_config *group;
 };
 
 /* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
- * -EINVAL with a one-line message in err. */
+ * -EINVAL with a one-line message in err (nothing allocated).  A group's
+ * members are freed with monitor_config_free. */
 int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
 			 size_t errlen);
+
+void monitor_config_free(struct monitor_config *cfg);
 
 #endif

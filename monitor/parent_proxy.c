@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -25,6 +26,26 @@ static struct proxy *env_proxy(struct monitor *mon, const char *service)
 	if (!strcmp(service, "ROM"))
 		return mon->rom_proxy;
 	return NULL;
+}
+
+/* A session a group member opened at another member (group_route.c):
+ * recorded as routed, with the member that serves it. */
+static void group_session_reply(struct monitor *mon, struct msg *m, const char *service,
+				const char *args, cap_t s, int rc)
+{
+	struct mon_record *r;
+
+	if (rc)
+		return mon_reply_err(m, rc);
+	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
+	record_hold(mon, s, service);
+	if (r) {
+		snprintf(r->what, sizeof r->what, "%s", service);
+		snprintf(r->args, sizeof r->args, "%s", args);
+		r->member = 1; /* at a member, not at the monitor's parent */
+	}
+	msg_reset(m, RPC_OK);
+	msg_put_cap(m, s);
 }
 
 static void op_session(struct monitor *mon, struct msg *m)
@@ -44,6 +65,8 @@ static void op_session(struct monitor *mon, struct msg *m)
 		msg_put_cap(m, p->obj.cap);
 		return;
 	}
+	if (mon->group && (rc = group_session(mon, service, args, &s)) <= 0)
+		return group_session_reply(mon, m, service, args, s, rc);
 	if ((rc = parent_session(mon->env->parent, service, args, &s)))
 		return mon_reply_err(m, rc);
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
@@ -91,7 +114,8 @@ static void op_announce(struct monitor *mon, struct msg *m)
 		return mon_reply_err(m, -EINVAL);
 	/* clients get the monitor's proxies of the target's objects: they
 	 * outlive a restore (served_proxy.c) */
-	if ((rc = served_announce(mon, name, m->caps[0])))
+	if ((rc = mon->group ? served_announce_group(mon, name, m->caps[0])
+			     : served_announce(mon, name, m->caps[0])))
 		return mon_reply_err(m, rc);
 	record_hold(mon, cap_ref(m->caps[0]), name);
 	record_add(mon, MON_CLASS_ROOT, m->caps[0], 0);
