@@ -88,7 +88,8 @@ int config_route_cycle(const struct init_config *cfg, char *out, size_t size)
 		size_t n = 0;
 		out[0] = 0;
 		for (int k = from; k <= len && n < size; k++)
-			n += (size_t)snprintf(out + n, size - n, "%s%s", k > from ? " -> " : "",
+			n += (size_t)snprintf(out + n, size - n, "%s%s",
+					      k > from ? " -> " : "",
 					      cfg->start[path[k]].name);
 	}
 	free(colour);

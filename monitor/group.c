@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <base/host_worker.h>
 
 #include <capsule/control.h>
 
 #include "monitor/group.h"
 #include "monitor/monitor.h"
+
+struct entrypoint *group_ep(const struct monitor *mon)
+{
+	return mon->group->ep;
+}
 
 const char *group_member_name(const struct monitor *mon)
 {
@@ -25,7 +29,6 @@ static struct monitor *member_new(struct mon_group *g, int i)
 {
 	const struct start_config *s = &g->cfg.group->start[i];
 	struct monitor *mon = calloc(1, sizeof *mon);
-	int rc;
 
 	if (!mon)
 		return NULL;
@@ -37,8 +40,8 @@ static struct monitor *member_new(struct mon_group *g, int i)
 	mon->cfg.caps = s->caps;
 	mon->group = g;
 	mon->member = i;
-	if ((rc = host_worker_open(g->env, g->env->ep, &mon->worker)))
-		mon->worker = NULL; /* copies run in place, as for one target */
+	/* no host worker (an IRQ session each): a group is not checkpointed
+	 * yet, and a member needs none to run */
 	return mon;
 }
 
@@ -114,8 +117,9 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 			rs += g->member[i].mon->restores;
 		}
 	if (req->op == CONTROL_STATUS) {
-		control_done(mb, "ok %s state=running group=%d members=%s checkpoints=%llu "
-				 "restores=%llu",
+		control_done(mb,
+			     "ok %s state=running group=%d members=%s checkpoints=%llu "
+			     "restores=%llu",
 			     req->name, g->n, members, (unsigned long long)ck,
 			     (unsigned long long)rs);
 		return;

@@ -62,6 +62,8 @@ void group_construct(struct env *env, const struct monitor_config *cfg);
 /* Member mon's target ended with code (monitor_target_ended tore it
  * down); the group ends once every member has. */
 void group_member_ended(struct monitor *mon, int code);
+/* The entrypoint that serves the members' parent interfaces. */
+struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */
 const char *group_member_name(const struct monitor *mon);
 
@@ -71,7 +73,12 @@ const char *group_member_name(const struct monitor *mon);
  * else 0 with *out a cap held for the client (a proxy of the serving
  * member's session object), or -errno (-EAGAIN: the member that is to
  * serve it has not announced it yet, the client asks again). */
-int group_session(struct monitor *mon, const char *service, const char *args, cap_t *out);
+int group_session(struct monitor *mon, const char *service, const char *args, cap_t *out,
+		  int *server);
+/* Close the session cap s that member mon opened at member server
+ * (ROOT_CLOSE at its root), or upgrade it (nothing moves: the members
+ * share the monitor's quota).  0 or -errno. */
+int group_session_close(struct monitor *mon, int server, cap_t s);
 /* Member mon announces service name with root (its proxy, held by
  * mon): the group's members may open sessions there.  0 or -errno. */
 int group_announce(struct monitor *mon, const char *name, cap_t root_proxy);

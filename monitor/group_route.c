@@ -49,7 +49,8 @@ static int session_at(struct monitor *mon, int k, const char *service, const cha
 		      cap_t *out)
 {
 	struct mon_member *srv = &mon->group->member[k];
-	char label[CONFIG_NAME_MAX * 3], inner[CONFIG_NAME_MAX * 2], relabeled[MON_ARGS_MAX];
+	char label[CONFIG_NAME_MAX * 3], inner[CONFIG_NAME_MAX * 2],
+	    relabeled[MON_ARGS_MAX];
 	cap_t root = root_of(srv, service);
 	struct msg m;
 	int rc;
@@ -89,7 +90,8 @@ static int session_at(struct monitor *mon, int k, const char *service, const cha
 	return 0;
 }
 
-int group_session(struct monitor *mon, const char *service, const char *args, cap_t *out)
+int group_session(struct monitor *mon, const char *service, const char *args, cap_t *out,
+		  int *server)
 {
 	struct mon_group *g = mon->group;
 	const struct route_entry *e =
@@ -105,11 +107,13 @@ int group_session(struct monitor *mon, const char *service, const char *args, ca
 				return 1;
 		} else if (t->kind == ROUTE_CHILD) {
 			int k = member_index(g, t->child);
+			*server = k;
 			return k < 0 ? -ENOENT : session_at(mon, k, service, args, out);
 		} else {
 			for (int k = 0; k < g->n; k++) {
 				if (k == mon->member || g->member[k].ended)
 					continue;
+				*server = k;
 				if (cap_valid(root_of(&g->member[k], service)))
 					return session_at(mon, k, service, args, out);
 				waiting |= provides(g->member[k].start, service);
@@ -117,6 +121,22 @@ int group_session(struct monitor *mon, const char *service, const char *args, ca
 		}
 	}
 	return waiting ? -EAGAIN : -ENOENT;
+}
+
+int group_session_close(struct monitor *mon, int server, cap_t s)
+{
+	struct mon_member *srv = &mon->group->member[server];
+	struct msg m;
+	int rc = -ENOENT;
+
+	for (int i = 0; i < srv->nroots && rc; i++) {
+		msg_reset(&m, ROOT_CLOSE);
+		msg_put_cap(&m, s);
+		rc = rpc_call_timeout(srv->root[i].proxy, &m, GROUP_ROOT_TIMEOUT_US);
+		if (!rc && m.code != RPC_OK)
+			rc = -EINVAL; /* not this root's session */
+	}
+	return srv->ended ? 0 : rc; /* a server gone has closed it */
 }
 
 int group_announce(struct monitor *mon, const char *name, cap_t root_proxy)

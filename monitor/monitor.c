@@ -106,7 +106,9 @@ void monitor_target_ends(struct monitor *mon, int code)
 {
 	mon->state = MON_EXITED;
 	mon->exit_code = code;
-	ep_defer(mon->env->ep, end_deferred, mon);
+	/* a group member's exit comes to the group's entrypoint, which runs
+	 * what it defers (the main one may wait for a request long) */
+	ep_defer(mon->group ? group_ep(mon) : mon->env->ep, end_deferred, mon);
 }
 
 static void stop_deferred(void *arg)

@@ -29,20 +29,21 @@ static struct proxy *env_proxy(struct monitor *mon, const char *service)
 }
 
 /* A session a group member opened at another member (group_route.c):
- * recorded as routed, with the member that serves it. */
+ * recorded as routed, with the member that serves it (rc: 1 + its
+ * index, or -errno). */
 static void group_session_reply(struct monitor *mon, struct msg *m, const char *service,
 				const char *args, cap_t s, int rc)
 {
 	struct mon_record *r;
 
-	if (rc)
+	if (rc < 0)
 		return mon_reply_err(m, rc);
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
 	record_hold(mon, s, service);
 	if (r) {
 		snprintf(r->what, sizeof r->what, "%s", service);
 		snprintf(r->args, sizeof r->args, "%s", args);
-		r->member = 1; /* at a member, not at the monitor's parent */
+		r->member = rc; /* at a member, not at the monitor's parent */
 	}
 	msg_reset(m, RPC_OK);
 	msg_put_cap(m, s);
@@ -54,8 +55,8 @@ static void op_session(struct monitor *mon, struct msg *m)
 	struct mon_record *r;
 	struct proxy *p;
 	unsigned pos = 0;
+	int rc, server = 0;
 	cap_t s;
-	int rc;
 
 	if (msg_get_str(m, &pos, service, sizeof service) ||
 	    msg_get_str(m, &pos, args, sizeof args))
@@ -65,8 +66,9 @@ static void op_session(struct monitor *mon, struct msg *m)
 		msg_put_cap(m, p->obj.cap);
 		return;
 	}
-	if (mon->group && (rc = group_session(mon, service, args, &s)) <= 0)
-		return group_session_reply(mon, m, service, args, s, rc);
+	if (mon->group && (rc = group_session(mon, service, args, &s, &server)) <= 0)
+		return group_session_reply(mon, m, service, args, s,
+					   rc ? rc : server + 1);
 	if ((rc = parent_session(mon->env->parent, service, args, &s)))
 		return mon_reply_err(m, rc);
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
@@ -139,19 +141,36 @@ static void proxied_closed(struct monitor *mon, struct proxy *p)
 	proxy_destroy(mon, p);
 }
 
+/* Close or upgrade a session at a group member (record r). */
+static void group_forward(struct monitor *mon, struct msg *m, uint64_t op,
+			  struct mon_record *r)
+{
+	uint64_t badge = r->badge;
+	int rc = 0;
+
+	if (op == PARENT_CLOSE && (rc = group_session_close(mon, r->member - 1, r->cap)))
+		return mon_reply_err(m, rc);
+	if (op == PARENT_CLOSE)
+		record_dead(mon, badge);
+	msg_reset(m, RPC_OK);
+}
+
 static void op_forward_session_cap(struct monitor *mon, struct msg *m)
 {
 	struct proxy *p = m->ncaps >= 1 ? proxy_find(mon, cap_badge(m->caps[0])) : NULL;
 	uint64_t op = m->code, badge;
+	struct mon_record *r;
 	int rc;
 
 	if (p && (p->type == &timer_proxy_type || p->type == &rm_proxy_type))
 		m->caps[0] = p->real; /* the routed session it stands for */
 	else
 		p = NULL;
-	if (m->ncaps < 1 || !record_find(mon, cap_badge(m->caps[0])))
+	if (m->ncaps < 1 || !(r = record_find(mon, cap_badge(m->caps[0]))))
 		return mon_reply_err(m, -EINVAL);
 	badge = cap_badge(m->caps[0]);
+	if (r->cls == MON_CLASS_ROUTED && r->member) /* at a group member */
+		return group_forward(mon, m, op, r);
 	if ((rc = rpc_call(mon->env->parent, m)))
 		return mon_reply_err(m, rc);
 	if (op != PARENT_CLOSE || m->code != RPC_OK)
