@@ -168,6 +168,13 @@ static int parse_group(xmlNode *root, struct monitor_config *cfg, char *err,
 			 cycle);
 		goto fail;
 	}
+	if (cfg->checkpoint_after_ms || cfg->checkpoint_after_log || cfg->image[0] ||
+	    cfg->fail_restore_at[0] || cfg->fail_restore_nth) {
+		snprintf(err, errlen,
+			 "the monitor's group: no <test> checkpoint or restore "
+			 "(a group cannot be checkpointed yet)");
+		goto fail;
+	}
 	if (cfg->group->nstart > MON_GROUP_MAX) {
 		snprintf(err, errlen, "the monitor's group: %d members, at most %d",
 			 cfg->group->nstart, MON_GROUP_MAX);

@@ -22,19 +22,22 @@ static char err[CONFIG_ERR_MAX];
 static int parse_element(const char *xml, const char *const *foreign,
 			 struct init_config *cfg)
 {
-	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "g.xml", NULL, XML_PARSE_NONET);
+	xmlDoc *doc =
+	    xmlReadMemory(xml, (int)strlen(xml), "g.xml", NULL, XML_PARSE_NONET);
 	int rc;
 
 	assert_non_null(doc);
 	err[0] = 0;
-	rc = config_parse_element(xmlDocGetRootElement(doc), foreign, cfg, err, sizeof err);
+	rc = config_parse_element(xmlDocGetRootElement(doc), foreign, cfg, err,
+				  sizeof err);
 	xmlFreeDoc(doc);
 	return rc;
 }
 
 static int parse_monitor(const char *xml, struct monitor_config *cfg)
 {
-	xmlDoc *doc = xmlReadMemory(xml, (int)strlen(xml), "m.xml", NULL, XML_PARSE_NONET);
+	xmlDoc *doc =
+	    xmlReadMemory(xml, (int)strlen(xml), "m.xml", NULL, XML_PARSE_NONET);
 	int rc;
 
 	assert_non_null(doc);
@@ -56,9 +59,9 @@ static void element_reads_starts_and_leaves_foreign(void **state)
 	static const char *const own[] = {"test", NULL};
 	struct init_config cfg = {0};
 
-	assert_int_equal(parse_element("<config>" CLIENT_SERVER "<test x=\"1\"/></config>",
-				       own, &cfg),
-			 0);
+	assert_int_equal(
+	    parse_element("<config>" CLIENT_SERVER "<test x=\"1\"/></config>", own, &cfg),
+	    0);
 	assert_int_equal(cfg.nstart, 2);
 	assert_string_equal(cfg.start[0].binary, "rpc_client");
 	assert_non_null(config_route(&cfg, &cfg.start[0], "Calc"));
@@ -81,9 +84,10 @@ static void element_refuses_unknown_member(void **state)
 	struct init_config cfg = {0};
 
 	assert_int_equal(
-	    parse_element("<config><start name=\"a\"><route><any-service>"
-			  "<child name=\"nobody\"/></any-service></route></start></config>",
-			  NULL, &cfg),
+	    parse_element(
+		"<config><start name=\"a\"><route><any-service>"
+		"<child name=\"nobody\"/></any-service></route></start></config>",
+		NULL, &cfg),
 	    -EINVAL);
 	assert_non_null(strstr(err, "route to unknown child 'nobody'"));
 	assert_null(cfg.start);
@@ -140,10 +144,12 @@ static void cycles_are_found(void **state)
 		assert_int_equal(parse_element(xml, NULL, &cfg), 0);
 		cycle[0] = 0;
 		if (cases[i].cycle) {
-			assert_int_equal(config_route_cycle(&cfg, cycle, sizeof cycle), 1);
+			assert_int_equal(config_route_cycle(&cfg, cycle, sizeof cycle),
+					 1);
 			assert_string_equal(cycle, cases[i].cycle);
 		} else {
-			assert_int_equal(config_route_cycle(&cfg, cycle, sizeof cycle), 0);
+			assert_int_equal(config_route_cycle(&cfg, cycle, sizeof cycle),
+					 0);
 		}
 		config_free(&cfg);
 	}
@@ -153,18 +159,15 @@ static void monitor_takes_a_group(void **state)
 {
 	struct monitor_config cfg;
 
-	assert_int_equal(parse_monitor("<config>" CLIENT_SERVER
-				       "<test checkpoint_after_ms=\"30\"/></config>",
-				       &cfg),
-			 0);
+	assert_int_equal(parse_monitor("<config>" CLIENT_SERVER "</config>", &cfg), 0);
 	assert_non_null(cfg.group);
 	assert_int_equal(cfg.group->nstart, 2);
-	assert_int_equal(cfg.checkpoint_after_ms, 30);
 	assert_string_equal(cfg.binary, "");
 	monitor_config_free(&cfg);
 	assert_null(cfg.group);
 	/* one target: no group */
-	assert_int_equal(parse_monitor("<config><target binary=\"c\"/></config>", &cfg), 0);
+	assert_int_equal(parse_monitor("<config><target binary=\"c\"/></config>", &cfg),
+			 0);
 	assert_null(cfg.group);
 }
 
@@ -191,13 +194,17 @@ static void monitor_refuses_bad_groups(void **state)
 	     "<start name=\"7\"/><start name=\"8\"/><start name=\"9\"/></config>",
 	     "9 members, at most 8"},
 	    {"<config>" CLIENT_SERVER "<bogus/></config>", "unknown element <bogus>"},
+	    /* not yet: a group is not checkpointed */
+	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\"/></config>",
+	     "no <test> checkpoint or restore"},
 	};
 	struct monitor_config cfg;
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		assert_int_equal(parse_monitor(cases[i].xml, &cfg), -EINVAL);
 		if (!strstr(err, cases[i].what))
-			fail_msg("case %zu: '%s' does not say '%s'", i, err, cases[i].what);
+			fail_msg("case %zu: '%s' does not say '%s'", i, err,
+				 cases[i].what);
 		assert_null(strchr(err, '\n'));
 		assert_null(cfg.group);
 	}
