@@ -18,7 +18,7 @@
 struct native_registry;
 
 #define INIT_MAX_SESSIONS 16 /* sessions a child opened through init */
-#define INIT_ARGS_MAX 256
+#define INIT_ARGS_MAX	  256
 
 #define init_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
