@@ -23,6 +23,9 @@ struct parse {
 	size_t errlen;
 	int failed; /* an error message is in err */
 	int nalloc; /* room in cfg->start */
+	/* config_parse_element: root elements its caller reads itself
+	 * (NULL-terminated; NULL: none) */
+	const char *const *foreign;
 };
 
 static int fail(struct parse *p, long line, const char *fmt, ...)
@@ -499,6 +502,15 @@ static int parse_prio_levels(struct parse *p, xmlNode *root, struct init_config 
 	return 0;
 }
 
+/* Is n one of the root elements the caller reads itself? */
+static int is_foreign(const struct parse *p, xmlNode *n)
+{
+	for (const char *const *f = p->foreign; f && *f; f++)
+		if (is_elem(n, *f))
+			return 1;
+	return 0;
+}
+
 static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	unsigned seen = 0;
@@ -517,6 +529,8 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	{
 		if (is_elem(c, "start")) {
 			rc = parse_start(p, c, cfg);
+		} else if (is_foreign(p, c)) {
+			continue;
 		} else if (is_elem(c, "parent-provides") && !(seen & 1)) {
 			seen |= 1;
 			cfg->has_parent_provides = 1;
@@ -577,6 +591,27 @@ out:
 	if (doc)
 		xmlFreeDoc(doc);
 	if (rc)
+		config_free(cfg);
+	return rc;
+}
+
+int config_parse_element(const void *xml_node, const char *const *foreign,
+			 struct init_config *cfg, char *err, size_t errlen)
+{
+	xmlNode *root = (xmlNode *)xml_node;
+	const char *url = root && root->doc && root->doc->URL
+			      ? (const char *)root->doc->URL
+			      : "<config>";
+	struct parse p = {.path = url, .err = err, .errlen = errlen, .foreign = foreign};
+	int rc;
+
+	if (errlen)
+		err[0] = 0;
+	config_free(cfg);
+	if (!root)
+		return fail(&p, 0, "no <config> element");
+	snprintf(cfg->path, sizeof cfg->path, "%s", url);
+	if ((rc = parse_config(&p, root, cfg)))
 		config_free(cfg);
 	return rc;
 }

@@ -93,6 +93,27 @@ struct init_config {
  * number of <start> nodes: the quota they ask for limits them.
  */
 int config_load(const char *path, struct init_config *cfg, char *err, size_t errlen);
+/*
+ * The same for a <config> element already read (a libxml2 xmlNode *),
+ * e.g. a native component's own <config> in a node's config: its
+ * <start>, <default-route> and <parent-provides> children are read as
+ * config_load reads a file's; the elements named in foreign
+ * (NULL-terminated, or NULL) are left to the caller, any other is
+ * refused.  Messages name the element's document and line.  Same
+ * returns as config_load; *cfg is freed with config_free.
+ */
+int config_parse_element(const void *xml_node, const char *const *foreign,
+			 struct init_config *cfg, char *err, size_t errlen);
+/*
+ * A cycle among the routes of cfg's <start> nodes: an edge a -> b where a
+ * routes a service to b (a <child name=b/> target of its own <route> or
+ * of <default-route>, or an <any-child/> target of an entry that b could
+ * serve: b provides the entry's service, or any service for
+ * <any-service>).  1 with the cycle written to out as "a -> b -> a", 0 if
+ * there is none.  init accepts such configs (a session request simply
+ * waits); a group that is checkpointed as one must not have one.
+ */
+int config_route_cycle(const struct init_config *cfg, char *out, size_t size);
 /* Free what config_load allocated; cfg is zeroed. */
 void config_free(struct init_config *cfg);
 

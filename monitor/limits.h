@@ -15,6 +15,9 @@
 #define MON_MAX_REGIONS	  64
 #define MON_MAX_RMAPS	  8 /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
+/* members of a group (group.h): each opens four sessions (PD, CPU, LOG,
+ * ROM) at the monitor's parent, and init grants a child 16 */
+#define MON_GROUP_MAX 4
 /* RAM one restore may make the node allocate, whatever the quotas say */
 #define MON_RESTORE_MAX_BYTES (4ULL << 30)
 

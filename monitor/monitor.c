@@ -37,6 +37,7 @@
 #include "config/config.h"
 #include "monitor/checkpoint.h"
 #include "monitor/dirty_pages.h"
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
@@ -106,7 +107,9 @@ void monitor_target_ends(struct monitor *mon, int code)
 {
 	mon->state = MON_EXITED;
 	mon->exit_code = code;
-	ep_defer(mon->env->ep, end_deferred, mon);
+	/* a group member's exit comes to the group's entrypoint, which runs
+	 * what it defers (the main one may wait for a request long) */
+	ep_defer(mon->group ? group_ep(mon) : mon->env->ep, end_deferred, mon);
 }
 
 static void stop_deferred(void *arg)
@@ -235,6 +238,8 @@ void monitor_target_ended(struct monitor *mon, int code)
 		rpc_call(ep_exit_cap(mon->serve_ep), &m);
 	}
 	target_destroy(mon);
+	if (mon->group) /* the group ends when its last member has */
+		return group_member_ended(mon, code);
 	/* the control object first: a test trigger still asleep then finds
 	 * it gone instead of waiting for this entrypoint, which joins it */
 	if (mon->control_obj.cap.idx)
@@ -534,6 +539,11 @@ void monitor_construct(struct env *env, void *arg)
 	if (!mon) {
 		env_log(env, "monitor: out of memory");
 		parent_exit(env->parent, 2);
+		return;
+	}
+	if (((const struct monitor_config *)arg)->group) {
+		free(mon);
+		group_construct(env, arg);
 		return;
 	}
 	mon->env = env;

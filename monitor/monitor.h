@@ -41,9 +41,15 @@ struct control_mailbox;
 struct host_worker;
 struct ckpt_write;
 
+struct mon_group;
+
 struct monitor {
 	struct env *env;
 	struct monitor_config cfg;
+	/* a member of a group (group.h): the group and its index; NULL/0
+	 * for the monitor of one target */
+	struct mon_group *group;
+	int member;
 	unsigned restore_points; /* failure points the running restore passed */
 	enum mon_state state;
 	int exit_code;

@@ -14,6 +14,15 @@
  *   </config>
  *   or <config><restore [image="/abs/FILE"]/></config>: an empty monitor
  *   that restores FILE at start, or waits for the control plane's restore.
+ *   or a group instead of the <target>: <start> nodes (and a
+ *   <default-route>) in the syntax of a node's config, read by the same
+ *   reader (config_parse_element), whose routes may name each other but
+ *   must not form a cycle:
+ *     <start name="server"> <provides> <service name="Calc"/> </provides>
+ *       <route> <any-service> <parent/> </any-service> </route> </start>
+ *     <start name="client"> <binary name="rpc_client"/>
+ *       <route> <service name="Calc"> <child name="server"/> </service>
+ *               <any-service> <parent/> </any-service> </route> </start>
  *
  * Sizes and their defaults are the node config reader's (config/config.h).
  */
@@ -37,6 +46,14 @@ static int attr(xmlNode *n, const char *name, char *buf, size_t size)
 		xmlFree(v);
 	}
 	return rc;
+}
+
+/* The elements of a group the node config reader reads. */
+static int group_element(xmlNode *n)
+{
+	return !strcmp((const char *)n->name, "start") ||
+	       !strcmp((const char *)n->name, "default-route") ||
+	       !strcmp((const char *)n->name, "parent-provides");
 }
 
 static int parse_target(xmlNode *n, struct monitor_config *cfg, char *err, size_t errlen)
@@ -145,6 +162,66 @@ static int parse_test(xmlNode *n, struct monitor_config *cfg, char *err, size_t 
 	return 0;
 }
 
+/* The <start> nodes of a group: read by the node config reader, no
+ * cycle of routes among them. */
+static int parse_group(xmlNode *root, struct monitor_config *cfg, char *err,
+		       size_t errlen)
+{
+	static const char *const own[] = {"target", "test", "restore", NULL};
+	char cycle[200];
+	int rc;
+
+	if (!(cfg->group = calloc(1, sizeof *cfg->group)))
+		return -ENOMEM;
+	if ((rc = config_parse_element(root, own, cfg->group, err, errlen)))
+		goto fail;
+	rc = -EINVAL;
+	if (cfg->group->ram || cfg->group->caps) {
+		snprintf(err, errlen,
+			 "the monitor's <config>: no ram or caps attribute "
+			 "(each member's <start> has its own)");
+		goto fail;
+	}
+	if (config_route_cycle(cfg->group, cycle, sizeof cycle)) {
+		snprintf(err, errlen, "the monitor's group: its routes form a cycle: %s",
+			 cycle);
+		goto fail;
+	}
+	if (cfg->checkpoint_after_ms || cfg->checkpoint_after_log || cfg->image[0] ||
+	    cfg->fail_restore_at[0] || cfg->fail_restore_nth) {
+		snprintf(err, errlen,
+			 "the monitor's group: no <test> checkpoint or restore "
+			 "(a group cannot be checkpointed yet)");
+		goto fail;
+	}
+	if (cfg->group->nstart > MON_GROUP_MAX) {
+		snprintf(err, errlen, "the monitor's group: %d members, at most %d",
+			 cfg->group->nstart, MON_GROUP_MAX);
+		goto fail;
+	}
+	return 0;
+fail:
+	monitor_config_free(cfg);
+	return rc;
+}
+
+static int has_start(xmlNode *root)
+{
+	for (xmlNode *n = root ? root->children : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE &&
+		    !strcmp((const char *)n->name, "start"))
+			return 1;
+	return 0;
+}
+
+void monitor_config_free(struct monitor_config *cfg)
+{
+	if (cfg->group)
+		config_free(cfg->group);
+	free(cfg->group);
+	cfg->group = NULL;
+}
+
 int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
 			 size_t errlen)
 {
@@ -175,6 +252,8 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 		} else if (!strcmp((const char *)n->name, "test")) {
 			if ((rc = parse_test(n, cfg, err, errlen)))
 				return rc;
+		} else if (group_element(n)) {
+			continue; /* parse_group reads them */
 		} else {
 			snprintf(err, errlen,
 				 "unknown element <%s> in the monitor's <config>",
@@ -182,9 +261,18 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 			return -EINVAL;
 		}
 	}
+	if (has_start(root) && (have_target || have_restore)) {
+		snprintf(err, errlen,
+			 "the monitor's <config>: a group of <start> nodes or a "
+			 "<target> or a <restore>, not both");
+		return -EINVAL;
+	}
+	if (has_start(root))
+		return parse_group(root, cfg, err, errlen);
 	if (have_target == have_restore) {
 		snprintf(err, errlen,
-			 "the monitor's <config> needs a <target> or a <restore>");
+			 "the monitor's <config> needs a <target>, <start> nodes or a "
+			 "<restore>");
 		return -EINVAL;
 	}
 	return 0;

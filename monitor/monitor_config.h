@@ -7,6 +7,8 @@
 
 #include "monitor/limits.h"
 
+struct init_config;
+
 enum mon_restore { MON_RESTORE_OFF = 0, MON_RESTORE_NONE, MON_RESTORE_SAME_NODE };
 
 /* <config><target binary= ram= caps=/><test checkpoint_after_ms= restore=
@@ -42,6 +44,10 @@ struct monitor_config {
 	 * followed by a restore, the others by a resume (tests/cr/soak.sh) */
 	uint64_t checkpoint_every_ms;
 	unsigned restore_every;
+	/* a group (<start> nodes instead of a <target>, monitor/group.h):
+	 * its members and routes as the node config reader read them
+	 * (config/config.h), allocated by the parser; NULL: one target */
+	struct init_config *group;
 };
 
 /* monitor/test_hooks.c: the <test> attributes of the restore's fault
@@ -54,8 +60,11 @@ int monitor_test_hooks_parse(const void *xml_node, struct monitor_config *cfg, c
 			     size_t errlen);
 
 /* Parse the monitor's <config> node (a libxml2 xmlNode *).  0, or
- * -EINVAL with a one-line message in err. */
+ * -EINVAL with a one-line message in err (nothing allocated).  A group's
+ * members are freed with monitor_config_free. */
 int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char *err,
 			 size_t errlen);
+
+void monitor_config_free(struct monitor_config *cfg);
 
 #endif

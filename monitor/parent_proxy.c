@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -27,14 +28,35 @@ static struct proxy *env_proxy(struct monitor *mon, const char *service)
 	return NULL;
 }
 
+/* A session a group member opened at another member (group_route.c):
+ * recorded as routed, with the member that serves it (rc: 1 + its
+ * index, or -errno). */
+static void group_session_reply(struct monitor *mon, struct msg *m, const char *service,
+				const char *args, cap_t s, int rc)
+{
+	struct mon_record *r;
+
+	if (rc < 0)
+		return mon_reply_err(m, rc);
+	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
+	record_hold(mon, s, service);
+	if (r) {
+		snprintf(r->what, sizeof r->what, "%s", service);
+		snprintf(r->args, sizeof r->args, "%s", args);
+		r->member = rc; /* at a member, not at the monitor's parent */
+	}
+	msg_reset(m, RPC_OK);
+	msg_put_cap(m, s);
+}
+
 static void op_session(struct monitor *mon, struct msg *m)
 {
 	char service[MON_NAME_MAX], args[MON_ARGS_MAX];
 	struct mon_record *r;
 	struct proxy *p;
 	unsigned pos = 0;
+	int rc, server = 0;
 	cap_t s;
-	int rc;
 
 	if (msg_get_str(m, &pos, service, sizeof service) ||
 	    msg_get_str(m, &pos, args, sizeof args))
@@ -44,6 +66,9 @@ static void op_session(struct monitor *mon, struct msg *m)
 		msg_put_cap(m, p->obj.cap);
 		return;
 	}
+	if (mon->group && (rc = group_session(mon, service, args, &s, &server)) <= 0)
+		return group_session_reply(mon, m, service, args, s,
+					   rc ? rc : server + 1);
 	if ((rc = parent_session(mon->env->parent, service, args, &s)))
 		return mon_reply_err(m, rc);
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
@@ -91,7 +116,8 @@ static void op_announce(struct monitor *mon, struct msg *m)
 		return mon_reply_err(m, -EINVAL);
 	/* clients get the monitor's proxies of the target's objects: they
 	 * outlive a restore (served_proxy.c) */
-	if ((rc = served_announce(mon, name, m->caps[0])))
+	if ((rc = mon->group ? served_announce_group(mon, name, m->caps[0])
+			     : served_announce(mon, name, m->caps[0])))
 		return mon_reply_err(m, rc);
 	record_hold(mon, cap_ref(m->caps[0]), name);
 	record_add(mon, MON_CLASS_ROOT, m->caps[0], 0);
@@ -115,19 +141,36 @@ static void proxied_closed(struct monitor *mon, struct proxy *p)
 	proxy_destroy(mon, p);
 }
 
+/* Close or upgrade a session at a group member (record r). */
+static void group_forward(struct monitor *mon, struct msg *m, uint64_t op,
+			  struct mon_record *r)
+{
+	uint64_t badge = r->badge;
+	int rc = 0;
+
+	if (op == PARENT_CLOSE && (rc = group_session_close(mon, r->member - 1, r->cap)))
+		return mon_reply_err(m, rc);
+	if (op == PARENT_CLOSE)
+		record_dead(mon, badge);
+	msg_reset(m, RPC_OK);
+}
+
 static void op_forward_session_cap(struct monitor *mon, struct msg *m)
 {
 	struct proxy *p = m->ncaps >= 1 ? proxy_find(mon, cap_badge(m->caps[0])) : NULL;
 	uint64_t op = m->code, badge;
+	struct mon_record *r;
 	int rc;
 
 	if (p && (p->type == &timer_proxy_type || p->type == &rm_proxy_type))
 		m->caps[0] = p->real; /* the routed session it stands for */
 	else
 		p = NULL;
-	if (m->ncaps < 1 || !record_find(mon, cap_badge(m->caps[0])))
+	if (m->ncaps < 1 || !(r = record_find(mon, cap_badge(m->caps[0]))))
 		return mon_reply_err(m, -EINVAL);
 	badge = cap_badge(m->caps[0]);
+	if (r->cls == MON_CLASS_ROUTED && r->member) /* at a group member */
+		return group_forward(mon, m, op, r);
 	if ((rc = rpc_call(mon->env->parent, m)))
 		return mon_reply_err(m, rc);
 	if (op != PARENT_CLOSE || m->code != RPC_OK)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -104,6 +105,8 @@ static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
 	if (served)
 		orig = *m;
 	translate(mon, m, &req);
+	if (served && mon->group) /* another member's objects go as proxies */
+		group_wrap_request(mon, m);
 	rc = p->type->before ? p->type->before(p, m) : 0;
 	if (rc == 1)
 		return;

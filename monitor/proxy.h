@@ -128,6 +128,12 @@ extern const struct proxy_type root_proxy_type;
 extern const struct proxy_type served_proxy_type;
 /* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
 int served_announce(struct monitor *mon, const char *name, cap_t root);
+/* A group member announces name: a proxy of root for the other members
+ * (group_announce), not at the monitor's parent.  0/-errno. */
+int served_announce_group(struct monitor *mon, const char *name, cap_t root);
+/* The proxy of the target's object real (taken over) that a client gets:
+ * an existing one for the same object, or a new one; CAP_INVALID. */
+cap_t served_proxy_of(struct monitor *mon, cap_t real);
 /* Is the root with this badge announced through a proxy? */
 int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */

@@ -52,6 +52,7 @@ struct mon_record {
 	uint64_t badge;
 	uint64_t aux, aux2;
 	char what[MON_NAME_MAX]; /* service name, args for routed sessions */
+	int member; /* ROUTED: 1 + the group member that serves it, 0: the parent */
 	char args[MON_ARGS_MAX];
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/group.h"
 #include "monitor/restore.h"
 
 static struct entrypoint *serve_ep(struct monitor *mon)
@@ -127,6 +128,25 @@ int served_announce(struct monitor *mon, const char *name, cap_t root)
 	if (rc && (p = proxy_find(mon, cap_badge(c))) != NULL)
 		proxy_destroy(mon, p);
 	return rc;
+}
+
+int served_announce_group(struct monitor *mon, const char *name, cap_t root)
+{
+	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root));
+	struct proxy *p;
+	int rc;
+
+	if (!cap_valid(c))
+		return -ENOSPC;
+	rc = group_announce(mon, name, c);
+	if (rc && (p = proxy_find(mon, cap_badge(c))) != NULL)
+		proxy_destroy(mon, p);
+	return rc;
+}
+
+cap_t served_proxy_of(struct monitor *mon, cap_t real)
+{
+	return served_wrap(mon, &served_proxy_type, real);
 }
 
 int served_root(struct monitor *mon, uint64_t root_badge)

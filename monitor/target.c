@@ -10,7 +10,23 @@
 #include <string.h>
 
 #include "loader/loader.h"
+#include "monitor/group.h"
 #include "monitor/monitor.h"
+
+/* A group member's sessions are labelled with its name (", label=" NAME
+ * "", in three parts for snprintf); the target of one monitor's have none. */
+static const char *member_label(const struct monitor *mon, int part)
+{
+	if (!mon->group)
+		return "";
+	return part == 1 ? ", label=\"" : part == 2 ? group_member_name(mon) : "\"";
+}
+
+/* The entrypoint that serves the target's parent interface. */
+static struct entrypoint *parent_ep(const struct monitor *mon)
+{
+	return mon->group ? mon->group->ep : mon->env->ep;
+}
 
 /* Non-empty args: empty ones would give the monitor its own env session.
  * No label: init labels the session with the monitor's name, which is
@@ -20,11 +36,14 @@ int target_open_pd_cpu(struct monitor *mon, cap_t *pd, cap_t *cpu)
 	char args[MON_ARGS_MAX];
 	int rc;
 
-	snprintf(args, sizeof args, "ram_quota=%llu, cap_quota=%llu",
-		 (unsigned long long)mon->cfg.ram, (unsigned long long)mon->cfg.caps);
+	snprintf(args, sizeof args, "ram_quota=%llu, cap_quota=%llu%s%s%s",
+		 (unsigned long long)mon->cfg.ram, (unsigned long long)mon->cfg.caps,
+		 member_label(mon, 1), member_label(mon, 2), member_label(mon, 3));
 	if ((rc = parent_session(mon->env->parent, "PD", args, pd)))
 		return rc;
-	if ((rc = parent_session(mon->env->parent, "CPU", "ram_quota=0", cpu)))
+	snprintf(args, sizeof args, "ram_quota=0%s%s%s", member_label(mon, 1),
+		 member_label(mon, 2), member_label(mon, 3));
+	if ((rc = parent_session(mon->env->parent, "CPU", args, cpu)))
 		target_close_session(mon, pd);
 	return rc;
 }
@@ -38,9 +57,13 @@ static int open_sessions(struct monitor *mon, const char **what)
 	if ((rc = target_open_pd_cpu(mon, &mon->pd, &mon->cpu)))
 		return rc;
 	*what = "cannot create its LOG session";
-	if ((rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)))
+	snprintf(args, sizeof args, "ram_quota=0%s%s%s", member_label(mon, 1),
+		 member_label(mon, 2), member_label(mon, 3));
+	if ((rc = parent_session(mon->env->parent, "LOG", args, &mon->log)))
 		return rc;
-	snprintf(args, sizeof args, "label=\"%s\"", mon->cfg.binary);
+	snprintf(args, sizeof args, "label=\"%s%s%s\"",
+		 mon->group ? group_member_name(mon) : "", mon->group ? " -> " : "",
+		 mon->cfg.binary);
 	*what = "cannot open its ROM";
 	return parent_session(mon->env->parent, "ROM", args, &mon->rom);
 }
@@ -181,7 +204,7 @@ int target_start(struct monitor *mon)
 	    (rc = loader_load_binary(&l, mon->rom, &entry, &what)))
 		goto err;
 	what = "cannot create its parent interface";
-	parent_cap = ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch);
+	parent_cap = ep_manage(parent_ep(mon), &mon->parent_obj, parent_proxy_dispatch);
 	if (!cap_valid(parent_cap)) {
 		rc = -ENOSPC;
 		goto err;
@@ -235,7 +258,7 @@ void target_destroy(struct monitor *mon)
 	/* routed sessions go back to the monitor's parent */
 	for (int i = 0; i < MON_MAX_RECORDS; i++) {
 		struct mon_record *r = &mon->rec[i];
-		if (r->used && r->cls == MON_CLASS_ROUTED) {
+		if (r->used && r->cls == MON_CLASS_ROUTED && !r->member) {
 			struct msg m;
 			msg_reset(&m, PARENT_CLOSE);
 			msg_put_cap(&m, r->cap);
@@ -245,7 +268,7 @@ void target_destroy(struct monitor *mon)
 	records_clear(mon);
 	proxy_destroy_all(mon);
 	if (mon->parent_obj.cap.idx)
-		ep_dissolve(mon->env->ep, &mon->parent_obj);
+		ep_dissolve(parent_ep(mon), &mon->parent_obj);
 	memset(&mon->parent_obj, 0, sizeof mon->parent_obj);
 	/* CPU first: the threads go before the PD they run in */
 	target_close_session(mon, &mon->cpu);

@@ -1,5 +1,6 @@
 /*
- * Session argument strings as init rewrites them: Genode style
+ * Session argument strings as a parent (init, the monitor of a group)
+ * rewrites them: Genode style
  * `key=value` pairs separated by spaces or commas, values plain or
  * "quoted" (no escapes).  Args come from children: every malformed input
  * is an error, never a crash.
@@ -8,7 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "init/init.h"
+#include "config/config.h"
+#include "config/session_args.h"
 
 static int is_sep(char c)
 {

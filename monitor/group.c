@@ -1,0 +1,181 @@
+/*
+ * The monitor of a group (group.h): its members started in the order of
+ * its config, each by a member monitor of its own, and the group's end
+ * once every member has ended, with a line per member as init gives.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <capsule/control.h>
+
+#include "monitor/group.h"
+#include "monitor/monitor.h"
+
+struct entrypoint *group_ep(const struct monitor *mon)
+{
+	return mon->group->ep;
+}
+
+const char *group_member_name(const struct monitor *mon)
+{
+	return mon->group->member[mon->member].start->name;
+}
+
+/* A member monitor for start s: the group's config with the member's
+ * binary and quota, no <start> nodes of its own. */
+static struct monitor *member_new(struct mon_group *g, int i)
+{
+	const struct start_config *s = &g->cfg.group->start[i];
+	struct monitor *mon = calloc(1, sizeof *mon);
+
+	if (!mon)
+		return NULL;
+	mon->env = g->env;
+	mon->cfg = g->cfg;
+	mon->cfg.group = NULL;
+	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", s->binary);
+	mon->cfg.ram = s->ram;
+	mon->cfg.caps = s->caps;
+	mon->group = g;
+	mon->member = i;
+	/* no host worker (an IRQ session each): a group is not checkpointed
+	 * yet, and a member needs none to run */
+	return mon;
+}
+
+static void member_free(struct mon_member *m)
+{
+	if (!m->mon)
+		return;
+	for (int i = 0; i < m->nroots; i++)
+		cap_release(m->root[i].proxy);
+	m->nroots = 0;
+	free(m->mon);
+	m->mon = NULL;
+}
+
+/* Every member has ended: a line per member, then the component ends
+ * with 0 if each exited with 0, else 1. */
+static void group_end(struct mon_group *g)
+{
+	int code = 0;
+
+	for (int i = 0; i < g->n; i++) {
+		env_log(g->env, "monitor: member '%s' exited with %d",
+			g->member[i].start->name, g->member[i].exit_code);
+		if (g->member[i].exit_code)
+			code = 1;
+	}
+	control_endpoint_close(g->env, g->endpoint);
+	g->endpoint = NULL;
+	for (int i = 0; i < g->n; i++)
+		member_free(&g->member[i]);
+	parent_exit(g->env->parent, code);
+}
+
+void group_member_ended(struct monitor *mon, int code)
+{
+	struct mon_group *g = mon->group;
+	struct mon_member *m = &g->member[mon->member];
+
+	if (m->ended)
+		return;
+	m->ended = 1;
+	m->exit_code = code;
+	for (int i = 0; i < m->nroots; i++)
+		cap_release(m->root[i].proxy);
+	m->nroots = 0;
+	if (++g->nended == g->n)
+		group_end(g);
+}
+
+/* The group's members by name, for `capsule ps` ("members=a,b"). */
+static void members_word(const struct mon_group *g, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < g->n && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s%s", i ? "," : "",
+				      g->member[i].start->name,
+				      g->member[i].ended ? "(ended)" : "");
+}
+
+static void group_control(struct control_mailbox *mb, const struct control_request *req,
+			  void *arg)
+{
+	struct mon_group *g = arg;
+	char members[160];
+	uint64_t ck = 0, rs = 0;
+
+	members_word(g, members, sizeof members);
+	for (int i = 0; i < g->n; i++)
+		if (g->member[i].mon) {
+			ck += g->member[i].mon->checkpoints;
+			rs += g->member[i].mon->restores;
+		}
+	if (req->op == CONTROL_STATUS) {
+		control_done(mb,
+			     "ok %s state=running group=%d members=%s checkpoints=%llu "
+			     "restores=%llu",
+			     req->name, g->n, members, (unsigned long long)ck,
+			     (unsigned long long)rs);
+		return;
+	}
+	control_done(mb,
+		     "error: %s: a group (members %s) cannot be checkpointed, restored "
+		     "or migrated yet: see docs/cr.md, \"Groups\"",
+		     req->name, members);
+}
+
+static void control_open(struct mon_group *g)
+{
+	const char *label = g->env->label ? g->env->label : "monitor";
+	const char *name = strrchr(label, '>');
+
+	name = name ? name + 1 : label;
+	while (*name == ' ')
+		name++;
+	if (control_endpoint_open(g->env, name,
+				  CONTROL_CHECKPOINT | CONTROL_RESTORE | CONTROL_FREEZE |
+				      CONTROL_THAW | CONTROL_RELEASE | CONTROL_STATUS,
+				  group_control, g, &g->endpoint))
+		env_log(g->env, "monitor: no control endpoint '%s'", name);
+}
+
+void group_construct(struct env *env, const struct monitor_config *cfg)
+{
+	struct mon_group *g = calloc(1, sizeof *g);
+	int rc;
+
+	if (!g || ep_create(env, "monitor-group", &g->ep)) {
+		env_log(env, "monitor: group: out of memory");
+		parent_exit(env->parent, 2);
+		return;
+	}
+	g->env = env;
+	g->cfg = *cfg;
+	g->n = cfg->group->nstart;
+	for (int i = 0; i < g->n; i++)
+		g->member[i].start = &cfg->group->start[i];
+	for (int i = 0; i < g->n; i++) {
+		struct monitor *mon = member_new(g, i);
+		if (!mon) {
+			env_log(env, "monitor: group: out of memory for member '%s'",
+				g->member[i].start->name);
+			parent_exit(env->parent, 2);
+			return;
+		}
+		g->member[i].mon = mon;
+		if ((rc = target_start(mon))) {
+			/* the members started before it are left to the node's end:
+			 * the component exits, and init closes its sessions */
+			parent_exit(env->parent, 2);
+			return;
+		}
+	}
+	env_log(env, "monitor: group of %d members started", g->n);
+	control_open(g);
+}

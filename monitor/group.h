@@ -1,0 +1,91 @@
+/*
+ * A group: several <start> nodes under one monitor (monitor_config.h),
+ * which is then their init.  Each member is run by a member monitor (a
+ * struct monitor of its own: proxies, records, threads, as for one
+ * target) that shares the component's env; the group routes the members'
+ * session requests among them by their <route>s (config/config.h) and to
+ * the monitor's parent, and ends when every member has ended.
+ *
+ * A member's session at another member is opened at that member's root
+ * proxy (served_proxy.c), so the client holds the monitor's proxy of the
+ * server's session object, and an object of one member handed to another
+ * in a call through such a session reaches it as a proxy too: every cap
+ * a member holds to another member's object is one of the monitor's
+ * proxies (group_route.c).
+ *
+ * The members' parent interfaces are served by an entrypoint of the group
+ * (group->ep), not the monitor's main one: opening a session at a member
+ * calls that member, which meanwhile calls its PD and LOG proxies on the
+ * main entrypoint.
+ */
+#ifndef MONITOR_GROUP_H
+#define MONITOR_GROUP_H
+
+#include <stdint.h>
+#include <base/env.h>
+
+#include "config/config.h"
+#include "monitor/limits.h"
+#include "monitor/monitor_config.h"
+
+struct monitor;
+struct control_mailbox;
+
+#define GROUP_MAX_ROOTS 4 /* services one member announces */
+
+struct mon_member {
+	struct monitor *mon;
+	const struct start_config *start;
+	int ended, exit_code;
+	int nroots;
+	struct {
+		char name[CONFIG_NAME_MAX];
+		cap_t proxy; /* the member's root proxy (its serve_ep) */
+	} root[GROUP_MAX_ROOTS];
+};
+
+struct mon_group {
+	struct env *env;
+	struct monitor_config cfg; /* cfg.group: the members' <start> nodes */
+	struct entrypoint *ep;	   /* serves the members' parent interfaces */
+	int n, nended;
+	struct mon_member member[MON_GROUP_MAX];
+	struct control_mailbox *endpoint;
+	struct thread *trigger; /* <test checkpoint_after_ms>: group_test.c */
+};
+
+/* ---- group.c ---- */
+/* Construct the monitor of a group (cfg->group set): start every member
+ * in the order of the config.  Exits the component with 2 if a member
+ * cannot be started (those started are ended first). */
+void group_construct(struct env *env, const struct monitor_config *cfg);
+/* Member mon's target ended with code (monitor_target_ended tore it
+ * down); the group ends once every member has. */
+void group_member_ended(struct monitor *mon, int code);
+/* The entrypoint that serves the members' parent interfaces. */
+struct entrypoint *group_ep(const struct monitor *mon);
+/* The member's name (its <start> name). */
+const char *group_member_name(const struct monitor *mon);
+
+/* ---- group_route.c ---- */
+/* A session request of member mon for service with args: 1 if it goes
+ * to the monitor's parent (its route says <parent/>, or it has none),
+ * else 0 with *out a cap held for the client (a proxy of the serving
+ * member's session object), or -errno (-EAGAIN: the member that is to
+ * serve it has not announced it yet, the client asks again). */
+int group_session(struct monitor *mon, const char *service, const char *args, cap_t *out,
+		  int *server);
+/* Close the session cap s that member mon opened at member server
+ * (ROOT_CLOSE at its root), or upgrade it (nothing moves: the members
+ * share the monitor's quota).  0 or -errno. */
+int group_session_close(struct monitor *mon, int server, cap_t s);
+/* Member mon announces service name with root (its proxy, held by
+ * mon): the group's members may open sessions there.  0 or -errno. */
+int group_announce(struct monitor *mon, const char *name, cap_t root_proxy);
+/* A request a member sends through a proxy of another member's object:
+ * each cap it carries that is an object of the sending member (one of
+ * its RPC gates) is replaced by sender's proxy of it, so the receiver
+ * holds a proxy (translated in place in m). */
+void group_wrap_request(struct monitor *receiver, struct msg *m);
+
+#endif
