@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <capsule/abi.h>
+
 #include "config/config.h"
 #include "config/session_args.h"
 
