@@ -313,6 +313,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		if (!mon->thread[i].used)
 			continue;
 		k++;
+		snprintf(mt->name, sizeof mt->name, "%s", mon->thread[i].name);
 		/* an inactive thread's registers and UTCB are read too: a
 		 * restore's verify sees its threads before they start */
 		if (mt->state == TS_DEAD)

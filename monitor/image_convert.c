@@ -474,6 +474,7 @@ int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
 	for (unsigned i = 0; i < m->nthreads; i++) {
 		struct image_thread *t = &im->threads[im->nthreads++];
 		t->nr = (uint32_t)m->thread[i].nr;
+		snprintf(t->name, sizeof t->name, "%s", thread_name_of(mon, t->nr));
 		t->state = (uint32_t)m->thread[i].state;
 		t->utcb_addr = m->thread[i].utcb;
 		t->cpu_session = mon->cpu_proxy ? mon->cpu_proxy->obj.badge : 0;
@@ -716,6 +717,8 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 	for (uint32_t i = 0; i < im->nthreads; i++) {
 		struct mon_model_thread *t = &m->thread[m->nthreads++];
 		t->nr = im->threads[i].nr;
+		snprintf(t->name, sizeof t->name, "%.*s", (int)sizeof im->threads[i].name,
+			 im->threads[i].name);
 		t->state = im->threads[i].state;
 		t->utcb = im->threads[i].utcb_addr;
 		t->badge = thread_badge(im, t->nr, 0);

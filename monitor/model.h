@@ -16,6 +16,7 @@
 /* One thread: its thread-area number, kernel-thread badge, UTCB address,
  * the state it was paused in and its registers. */
 struct mon_model_thread {
+	char name[32]; /* its name (an image's: given to the thread restored) */
 	uint64_t nr, badge, utcb, state;
 	uint64_t obj_badge; /* its CPU-thread object */
 	struct cpu_regs regs;

@@ -232,11 +232,29 @@ int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb, uint6
 		struct mon_thread *t = &mon->thread[i];
 		if (t->used)
 			continue;
-		*t = (struct mon_thread){1, cap, nr, utcb, badge};
+		*t = (struct mon_thread){
+		    .used = 1, .cap = cap, .nr = nr, .utcb = utcb, .badge = badge};
 		record_add(mon, MON_CLASS_THREAD, cap, nr);
 		return 0;
 	}
 	return -ENOSPC;
+}
+
+void thread_name(struct monitor *mon, uint64_t nr, const char *name, size_t len)
+{
+	for (int i = 0; i < MON_MAX_THREADS; i++) {
+		struct mon_thread *t = &mon->thread[i];
+		if (t->used && t->nr == nr)
+			snprintf(t->name, sizeof t->name, "%.*s", (int)len, name);
+	}
+}
+
+const char *thread_name_of(const struct monitor *mon, uint64_t nr)
+{
+	for (int i = 0; i < MON_MAX_THREADS; i++)
+		if (mon->thread[i].used && mon->thread[i].nr == nr)
+			return mon->thread[i].name;
+	return "";
 }
 
 void thread_drop(struct monitor *mon, uint64_t obj_badge)

@@ -73,6 +73,7 @@ struct mon_thread {
 	int used;
 	cap_t cap;
 	uint64_t nr, utcb, badge;
+	char name[32]; /* given at its creation (ps shows it; into the image) */
 };
 
 /* ---- records.c ---- */
@@ -94,6 +95,10 @@ void region_attached(struct monitor *mon, uint64_t rm, const struct mon_req *req
 void region_drop(struct monitor *mon, uint64_t rm, uint64_t at);
 /* The size of a dataspace the monitor recorded (0: unknown). */
 uint64_t record_ds_size(struct monitor *mon, const struct mon_record *ds);
+/* Name thread nr (NUL-ended or len bytes, cut to fit). */
+void thread_name(struct monitor *mon, uint64_t nr, const char *name, size_t len);
+/* Thread nr's name, or "" if it has none. */
+const char *thread_name_of(const struct monitor *mon, uint64_t nr);
 int thread_add(struct monitor *mon, cap_t cap, uint64_t nr, uint64_t utcb,
 	       uint64_t badge);
 /* Forget the thread whose CPU-thread object has this badge. */

@@ -84,8 +84,9 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 
 	for (;;) {
 		if ((rc = restore_point(rs->mon, "thread")) ||
-		    (rc = cpu_create_thread(rs->cpu, rs->pd, "restored", &obj, &nr, &utcb,
-					    &badge)))
+		    (rc = cpu_create_thread(rs->cpu, rs->pd,
+					    mt->name[0] ? mt->name : "restored", &obj,
+					    &nr, &utcb, &badge)))
 			return rc;
 		if (nr == mt->nr)
 			break;
@@ -390,6 +391,8 @@ static void commit(struct rs *rs)
 	for (unsigned i = 0; i < rs->m->nthreads; i++) {
 		struct rs_thread *t = &rs->thread[i];
 		thread_add(mon, t->obj, t->nr, rs->m->thread[i].utcb, t->badge);
+		thread_name(mon, t->nr, rs->m->thread[i].name,
+			    sizeof rs->m->thread[i].name);
 		record_hold(mon, t->obj, "restore");
 		cap_release(t->kthread);
 	}

@@ -219,6 +219,7 @@ int target_start(struct monitor *mon)
 		cap_release(thread);
 		goto err;
 	}
+	thread_name(mon, si.thread_nr, mon->cfg.binary, strlen(mon->cfg.binary));
 	record_hold(mon, thread, "monitor");
 	si.parent_badge = mon->parent_obj.badge;
 	if ((rc = loader_make_stack(&l, &si, &sp, &what)))

@@ -178,7 +178,9 @@ static const struct cli_cmd commands[] = {
 	     "no target yet (a <start> of the monitor with no <target> binary\n"
 	     "running).  The component goes on where it was checkpointed.\n"
 	     "With --lazy it goes on as soon as its threads and capabilities are\n"
-	     "back; its memory pages follow on first touch and in the background.",
+	     "back; its memory pages follow on first touch and in the background.\n"
+	     "On a terminal it shows the phase, bytes done and rate.  Ctrl-C\n"
+	     "cancels: what was built is undone, the monitor stays empty.",
      .example = "  capsule restore --node /tmp/b.sock counter.img\n"
 		"  capsule restore --node /tmp/b.sock --lazy big.img",
      .opts = {OPT_NODE,
@@ -193,7 +195,9 @@ static const struct cli_cmd commands[] = {
      .text = "Checkpoints NAME, sends the image to the node listening on\n"
 	     "HOST:PORT (capsule node --listen, same --key), which restores it;\n"
 	     "NAME ends here once the destination runs it, and runs on here if\n"
-	     "the migration fails.",
+	     "the migration fails.  On a terminal it shows the image taken or\n"
+	     "sent, bytes done and rate.  Ctrl-C before the commit cancels: NAME\n"
+	     "runs on here and the destination drops what it has.",
      .example = "  capsule migrate --node /tmp/a.sock counter --to 127.0.0.1:7000",
      .opts = {OPT_NODE,
 	      {"--to", NULL, "HOST:PORT", "the destination node's listener",

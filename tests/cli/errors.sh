@@ -133,6 +133,7 @@ c = doc["component"]
 assert 0 < c["ram_used"] <= c["ram_quota"] and 0 < c["cap_used"] <= c["cap_quota"], c
 assert all(t["regs"]["rip"] == t["rip"] and t["regs"]["rsp"] == t["rsp"] for t in doc["threads"])
 assert all(k["obj_is"] for k in doc["caps"])
+assert all(t["name"] for t in doc["threads"]), "a thread without its name"
 doc["caps"][0]["kcap"] = int(doc["caps"][0]["kcap"], 16)
 try:
     jsonschema.validate(doc, schema)

@@ -140,6 +140,11 @@ static void fake_root(void *arg)
 			break;
 		CHECK(req.op == CONTROL_CHECKPOINT && !strcmp(req.path, "/img"));
 		control_progress(fake_mb, 50);
+		if (i == 0) { /* the meter: read by the waiting caller every 1/4 s */
+			control_meter_start(fake_mb, 100);
+			control_meter_add(fake_mb, 40);
+			usleep(600000);
+		}
 		control_reply(fake_mb, "line %d\nwith newline", i);
 		control_done(fake_mb, "ok %s %s", req.name, req.path);
 		control_reply(fake_mb, "after done: dropped");
@@ -189,7 +194,18 @@ static void fake_endpoint(void **state)
 	assert_int_equal(failed_line, 0);
 	assert_int_equal(c.rc[0], 0);
 	assert_int_equal(c.rc[1], 0);
-	assert_int_equal(c.nlines, 6);
+	/* the first request's meter gave one line among its own, once */
+	assert_int_equal(c.nlines, 7);
+	int bytes = -1;
+	for (int i = 0; i < c.nlines; i++)
+		if (!strncmp(c.lines[i], "progress: bytes", 15)) {
+			assert_int_equal(bytes, -1);
+			bytes = i;
+		}
+	assert_true(bytes >= 1 && bytes <= 2);
+	assert_string_equal(c.lines[bytes], "progress: bytes 40 100");
+	for (int i = bytes; i < c.nlines - 1; i++)
+		memcpy(c.lines[i], c.lines[i + 1], sizeof c.lines[i]);
 	assert_string_equal(c.lines[0], "progress: 50%");
 	assert_string_equal(c.lines[1], "line 0 with newline");
 	assert_string_equal(c.lines[2], "ok fake /img");
