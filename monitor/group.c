@@ -60,6 +60,7 @@ static void member_free(struct mon_member *m)
  * with 0 if each exited with 0, else 1. */
 static void group_end(struct mon_group *g)
 {
+	struct env *env;
 	int code = 0;
 
 	for (int i = 0; i < g->n; i++) {
@@ -72,7 +73,12 @@ static void group_end(struct mon_group *g)
 	g->endpoint = NULL;
 	for (int i = 0; i < g->n; i++)
 		member_free(&g->member[i]);
-	parent_exit(g->env->parent, code);
+	env = g->env;
+	/* nothing refers to the group any more: its members' parent
+	 * interfaces are dissolved, the caller returns without touching it */
+	monitor_config_free(&g->cfg);
+	free(g);
+	parent_exit(env->parent, code);
 }
 
 void group_member_ended(struct monitor *mon, int code)
