@@ -202,7 +202,9 @@ static void fake_endpoint(void **state)
 			assert_int_equal(bytes, -1);
 			bytes = i;
 		}
-	assert_true(bytes >= 1 && bytes <= 2);
+	assert_true(bytes >= 0 &&
+		    bytes <=
+			2); /* the meter may be read before the 50% line is forwarded */
 	assert_string_equal(c.lines[bytes], "progress: bytes 40 100");
 	for (int i = bytes; i < c.nlines - 1; i++)
 		memcpy(c.lines[i], c.lines[i + 1], sizeof c.lines[i]);
