@@ -14,23 +14,8 @@
 #     commit: exit 130, the target runs on at the source, the
 #     destination has nothing; the migration then goes through.
 b=${1:-build}
-cap=$b/capsule
-tmp=$(mktemp -d /tmp/capsule-progress.XXXXXX)
-pids=
-fail=0
-
-bad() { echo "progress: FAIL $*"; fail=1; }
-ok() { echo "progress: PASS $*"; }
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	[ -n "$KEEP" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() {
-	bad "$*"
-	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 12 "$f" | sed 's/^/  | /'; done
-	exit 1
-}
+. tests/harness.sh
+harness_begin progress
 base=$((30000 + $$ % 20000))
 pB=$base pC=$((base + 1)) pD=$((base + 2))
 

@@ -6,22 +6,8 @@
 # Refused: a parent that is not the last checkpoint, a restore whose
 # chain lacks d1.img (one line naming the file, B unchanged).
 b=${1:-build}
-cap=$b/capsule
-tmp=$(mktemp -d /tmp/capsule-incr.XXXXXX)
-pids=
-fail=0
-bad() { echo "incremental: FAIL $*"; fail=1; }
-ok() { echo "incremental: PASS $*"; }
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	[ -n "$KEEP" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() {
-	bad "$*"
-	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 15 "$f" | sed 's/^/  | /'; done
-	exit 1
-}
+. tests/harness.sh
+harness_begin incremental
 start_node() {
 	"$cap" node --rom "$b/components" "$2" --control "$tmp/$1.sock" >"$tmp/$1.log" 2>&1 &
 	pids="$pids $!"

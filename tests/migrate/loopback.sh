@@ -9,23 +9,8 @@
 #   killed while the image is in flight, one too slow for the deadline,
 #   then A -> B.
 b=${1:-build}
-cap=$b/capsule
-tmp=$(mktemp -d /tmp/capsule-migrate.XXXXXX)
-pids=
-fail=0
-
-bad() { echo "migrate: FAIL $*"; fail=1; }
-ok() { echo "migrate: PASS $*"; }
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	[ -n "$MIGRATE_KEEP" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() {
-	bad "$*"
-	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 15 "$f" | sed 's/^/  | /'; done
-	exit 1
-}
+. tests/harness.sh
+harness_begin migrate
 
 cc -std=gnu11 -O2 -o "$tmp/garbage" tests/migrate/garbage.c 2>"$tmp/cc.err" ||
 	die "cannot build the garbage peer: $(cat "$tmp/cc.err")"

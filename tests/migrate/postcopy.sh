@@ -14,23 +14,8 @@
 #   3. the destination killed mid post-copy: the source resumes its
 #      frozen copy, which counts on with the uninterrupted run's checksums.
 b=${1:-build}
-cap=$b/capsule
-tmp=$(mktemp -d /tmp/capsule-postcopy.XXXXXX)
-pids=
-fail=0
-
-bad() { echo "postcopy: FAIL $*"; fail=1; }
-ok() { echo "postcopy: PASS $*"; }
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	[ -n "$MIGRATE_KEEP" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() {
-	bad "$*"
-	for f in "$tmp"/*.log; do echo "--- $f"; tail -n 25 "$f" | sed 's/^/  | /'; done
-	exit 1
-}
+. tests/harness.sh
+harness_begin postcopy
 
 . tests/cr/monitor_node.sh
 target='<target binary="cr_lazy" ram="12M" caps="200"/>'
