@@ -369,6 +369,9 @@ struct image_model {
 	 * meter (the control plane's control_meter_add). */
 	void (*progress)(void *arg, uint64_t bytes);
 	void *progress_arg;
+	/* image_write: no fsync (a temporary file, e.g. a migration's spool
+	 * image, that is read back and sent before anything relies on it) */
+	int no_sync;
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to

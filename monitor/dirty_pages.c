@@ -190,6 +190,18 @@ void incr_prestart(struct monitor *mon)
 	}
 }
 
+/* The negation of incr_region's test for a full copy. */
+int incr_partial(struct monitor *mon, const struct mon_region *g)
+{
+	struct mon_incr *in = mon->incr;
+	struct incr_ds *d;
+
+	if (!in || !in->track || !in->incremental || g->off % PAGE || g->size % PAGE)
+		return 0;
+	d = ds_find(in, g->ds_badge);
+	return d && !d->fresh;
+}
+
 /* The pages written, in the pause: into a packed buffer, populated with
  * one call (on this host a page fault costs ~130 us, 655 of them were
  * ~90 ms of a 1% checkpoint's pause when the pages went straight to
