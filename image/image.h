@@ -324,6 +324,10 @@ struct image_memory {
 	uint64_t size;
 	uint8_t *data;
 	uint8_t *present;
+	/* Writing, with present (may be NULL): the present pages one after
+	 * the other, in order, read instead of their places in data (an
+	 * incremental checkpoint's copy, written as it was taken) */
+	uint8_t *packed;
 	uint64_t pages, nonzero_pages;
 	struct image_chunk_ref *chunk; /* IMAGE_READ_STREAM: chunks with bytes */
 	uint32_t nchunks, chunk_cap;

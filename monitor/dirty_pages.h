@@ -50,6 +50,8 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
  * at their place in their regions' data; any thread, the target running
  * (the image conversion does it first). */
 void incr_unpack(struct mon_model *m);
+/* The same for one region. */
+void incr_unpack_region(struct mon_model_region *r);
 /* Stop lending the target's memory to model (the snapshot is taken:
  * before the target resumes). */
 void incr_drop_live(struct monitor *mon, struct mon_model *model);
