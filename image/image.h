@@ -324,6 +324,10 @@ struct image_memory {
 	uint64_t size;
 	uint8_t *data;
 	uint8_t *present;
+	/* Writing, with present (may be NULL): the present pages one after
+	 * the other, in order, read instead of their places in data (an
+	 * incremental checkpoint's copy, written as it was taken) */
+	uint8_t *packed;
 	uint64_t pages, nonzero_pages;
 	struct image_chunk_ref *chunk; /* IMAGE_READ_STREAM: chunks with bytes */
 	uint32_t nchunks, chunk_cap;
@@ -369,6 +373,9 @@ struct image_model {
 	 * meter (the control plane's control_meter_add). */
 	void (*progress)(void *arg, uint64_t bytes);
 	void *progress_arg;
+	/* image_write: no fsync (a temporary file, e.g. a migration's spool
+	 * image, that is read back and sent before anything relies on it) */
+	int no_sync;
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to

@@ -59,15 +59,25 @@ static int one_run(uint64_t bits)
 	return (run & (run + 1)) == 0 ? s : -1;
 }
 
+/* Page i (present) of the chunk at first; run: e->packed's first page
+ * of the chunk (e->packed only). */
+static const uint8_t *chunk_page(const struct image_memory *e, uint64_t first, uint32_t i,
+				 const uint8_t *run, uint64_t present)
+{
+	if (!e->packed)
+		return e->data + (first + i) * IMAGE_PAGE_SIZE;
+	return run + (size_t)__builtin_popcountll(present & ((1ull << i) - 1)) *
+			 IMAGE_PAGE_SIZE;
+}
+
 static int put_chunk(struct image_writer *w, const struct image_memory *e, uint64_t first,
-		     uint32_t np, uint64_t present)
+		     uint32_t np, uint64_t present, const uint8_t *run)
 {
 	struct image_mem_chunk c = {
 	    .ds_id = e->ds_id, .first_page = first, .present = present, .npages = np};
-	const uint8_t *base = e->data + first * IMAGE_PAGE_SIZE;
 	for (uint32_t i = 0; i < np; i++)
 		if (((present >> i) & 1) &&
-		    !page_zero(base + (size_t)i * IMAGE_PAGE_SIZE))
+		    !page_zero(chunk_page(e, first, i, run, present)))
 			c.nonzero |= 1ull << i;
 	unsigned nz = (unsigned)__builtin_popcountll(c.nonzero);
 	c.raw_len = nz * IMAGE_PAGE_SIZE;
@@ -76,15 +86,16 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 	w->stats.zero_pages += (unsigned)__builtin_popcountll(present) - nz;
 	w->stats.bytes_raw += c.raw_len;
 
-	const uint8_t *src = base;
-	int run = one_run(c.nonzero);
-	if (run >= 0) {
-		src = base + (size_t)run * IMAGE_PAGE_SIZE;
+	/* one run of pages: consecutive in data and in packed alike */
+	const uint8_t *src = NULL;
+	int one = one_run(c.nonzero);
+	if (one >= 0) {
+		src = chunk_page(e, first, (uint32_t)one, run, present);
 	} else if (c.nonzero) {
 		uint8_t *d = w->scratch;
 		for (uint32_t i = 0; i < np; i++)
 			if ((c.nonzero >> i) & 1) {
-				memcpy(d, base + (size_t)i * IMAGE_PAGE_SIZE,
+				memcpy(d, chunk_page(e, first, i, run, present),
 				       IMAGE_PAGE_SIZE);
 				d += IMAGE_PAGE_SIZE;
 			}
@@ -122,6 +133,7 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		const struct image_memory *e = &m->memory[k];
+		const uint8_t *run = e->packed; /* e->packed: this chunk's pages */
 		for (uint64_t first = 0; first < e->size / IMAGE_PAGE_SIZE;
 		     first += IMAGE_CHUNK_PAGES) {
 			uint32_t np = chunk_pages(e->size, first);
@@ -132,9 +144,12 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 				w->stats.pages_scanned += np;
 				continue;
 			}
-			int rc = put_chunk(w, e, first, np, present);
+			int rc = put_chunk(w, e, first, np, present, run);
 			if (rc < 0)
 				return rc;
+			if (run)
+				run += (size_t)__builtin_popcountll(present) *
+				       IMAGE_PAGE_SIZE;
 		}
 	}
 	return 0;

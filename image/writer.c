@@ -208,7 +208,7 @@ int image_write(const char *path, const struct image_model *m, struct image_stat
 		return -e;
 	}
 	int rc = image_write_fd(fd, m, stats, err, errlen);
-	if (rc == 0 && fsync(fd) < 0 && errno != EINVAL)
+	if (rc == 0 && !m->no_sync && fsync(fd) < 0 && errno != EINVAL)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;

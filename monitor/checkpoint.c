@@ -414,7 +414,11 @@ static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
 		const struct mon_region *g = &mon->region[i];
 		const struct mon_record *ds =
 		    g->used ? record_find(mon, g->ds_badge) : NULL;
-		if (g->used && g->size && !(ds && ds->cls == MON_CLASS_MANAGED_DS))
+		/* none for a region copied incrementally: a buffer of its
+		 * size, pre-faulted (256 MiB: some 300 ms before the pause of
+		 * a migration's final freeze) and never used */
+		if (g->used && g->size && !(ds && ds->cls == MON_CLASS_MANAGED_DS) &&
+		    !incr_partial(mon, g))
 			bytes += b->size[i] = g->size;
 	}
 	ckpt_job(mon, bufs_alloc_job, b, bytes, MON_WORKER_NICE);

@@ -55,6 +55,12 @@ void monitor_restore_held_start(struct monitor *mon);
  * and written on the host worker; this waits for it.  0 or -errno
  * (logged). */
 struct incr_request;
+/* keep_paused's bits: 1 (MON_CKPT_PAUSED) keeps the target paused;
+ * MON_CKPT_SPOOL says path is a temporary file (a migration's spool
+ * image: read back and sent, removed after, worthless after a crash of
+ * the node since the migration dies with it), written without fsync. */
+#define MON_CKPT_PAUSED 1
+#define MON_CKPT_SPOOL	2
 int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
 			     const struct incr_request *req);
 /* What a checkpoint into a file took: total and paused time, the memory

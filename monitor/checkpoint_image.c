@@ -51,6 +51,7 @@ struct ckpt_write {
 	int hashed; /* hash is the written file's (write_job) */
 	uint8_t hash[IMAGE_HASH_SIZE];
 	struct mon_ckpt_figures fig;
+	uint64_t convert_us, write_us, hash_us; /* write_job's phases */
 	mon_ckpt_done_fn done;
 	void *arg;
 };
@@ -69,8 +70,11 @@ static void cw_free(struct ckpt_write *cw)
 static int write_job(void *arg)
 {
 	struct ckpt_write *cw = arg;
+	uint64_t t0 = mon_now_us();
 	int rc = model_memory_to_image(cw->model, &cw->im);
 	uint64_t total = 0;
+
+	cw->convert_us = mon_now_us() - t0;
 
 	for (uint32_t k = 0; !rc && k < cw->im.nmemory; k++)
 		total += cw->im.memory[k].size;
@@ -83,9 +87,11 @@ static int write_job(void *arg)
 			 strerror(-rc));
 	else
 		rc = image_write(cw->path, &cw->im, &cw->st, cw->err, sizeof cw->err);
+	cw->write_us = mon_now_us() - t0 - cw->convert_us;
 	/* the base of a next incremental image: hashed here, not on the
 	 * node's thread (it reads the whole file) */
 	cw->hashed = !rc && cw->incr && !image_file_hash(cw->path, cw->hash, NULL, 0);
+	cw->hash_us = mon_now_us() - t0 - cw->convert_us - cw->write_us;
 	image_model_release(&cw->im);
 	model_free(cw->model); /* the copies: no longer needed */
 	return rc;
@@ -112,14 +118,17 @@ static void write_done(void *arg, int rc)
 		if (cw->keep_paused && mon->state == MON_RUNNING)
 			monitor_resume(mon); /* it was to stay paused for its image */
 	} else {
-		env_log(mon->env,
-			"monitor: image: %llu bytes written to %s, total %llu us, paused "
-			"%llu us, %llu bytes, %llu pages",
-			(unsigned long long)cw->st.image_bytes, cw->path,
-			(unsigned long long)cw->fig.total_us,
-			(unsigned long long)cw->fig.paused_us,
-			(unsigned long long)cw->fig.bytes,
-			(unsigned long long)cw->fig.pages);
+		env_log(
+		    mon->env,
+		    "monitor: image: %llu bytes written to %s, total %llu us, paused "
+		    "%llu us, %llu bytes, %llu pages (convert %llu us, write %llu "
+		    "us, hash %llu us)",
+		    (unsigned long long)cw->st.image_bytes, cw->path,
+		    (unsigned long long)cw->fig.total_us,
+		    (unsigned long long)cw->fig.paused_us,
+		    (unsigned long long)cw->fig.bytes, (unsigned long long)cw->fig.pages,
+		    (unsigned long long)cw->convert_us, (unsigned long long)cw->write_us,
+		    (unsigned long long)cw->hash_us);
 	}
 	if (cw->incr) /* the base of the next incremental image, if written */
 		incr_end(mon, cw->model, rc ? NULL : cw->path,
@@ -158,7 +167,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		return -ENOMEM;
 	}
 	cw->mon = mon;
-	cw->keep_paused = keep_paused;
+	cw->keep_paused = keep_paused & MON_CKPT_PAUSED;
 	cw->incr = req != NULL;
 	if (req && (rc = incr_begin(mon, req, err, sizeof err))) {
 		monitor_why(mon, "checkpoint refused: %s", err);
@@ -184,6 +193,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		cw_free(cw);
 		return rc;
 	}
+	cw->im.no_sync = !!(keep_paused & MON_CKPT_SPOOL);
 	/* an incremental image names its parent; the live views of the
 	 * target's memory (read by the conversion) end before it resumes */
 	if (req) {
@@ -203,7 +213,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	cw->fig.threads = cw->model->nthreads;
 	monitor_progress(mon, "writing %llu bytes of memory",
 			 (unsigned long long)cw->fig.bytes);
-	if (!keep_paused && !mon->hold) {
+	if (!cw->keep_paused && !mon->hold) {
 		monitor_resume(mon);
 		cw->fig.paused_us = mon->paused_us;
 	} else {
@@ -232,7 +242,7 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 	mon->writing = cw;
 	/* a target kept paused (a migration's freeze) waits for this write:
 	 * the node's priority, not the background's */
-	host_worker_set_nice(mon->worker, keep_paused ? 0 : MON_WORKER_NICE);
+	host_worker_set_nice(mon->worker, cw->keep_paused ? 0 : MON_WORKER_NICE);
 	if ((rc = host_worker_start(mon->worker, write_job, cw, write_done, cw))) {
 		mon->writing = NULL;
 		snprintf(cw->err, sizeof cw->err, "image %s: no worker: %s", path,

@@ -36,6 +36,9 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
  * node's thread; incr_region's fetch in the pause then arms it from the
  * snapshot on. */
 void incr_prestart(struct monitor *mon);
+/* Before the pause: 1 if incr_region will copy only the pages written
+ * of region g (so the caller needs no region-sized buffer for it). */
+int incr_partial(struct monitor *mon, const struct mon_region *g);
 /* In the pause, for region g of dataspace cap ds (model region mr): with
  * a parent, copy only the pages written since into mr (mr->present says
  * which; mr->live gives the rest to the checkpoint's cap-map reading
@@ -47,6 +50,8 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
  * at their place in their regions' data; any thread, the target running
  * (the image conversion does it first). */
 void incr_unpack(struct mon_model *m);
+/* The same for one region. */
+void incr_unpack_region(struct mon_model_region *r);
 /* Stop lending the target's memory to model (the snapshot is taken:
  * before the target resumes). */
 void incr_drop_live(struct monitor *mon, struct mon_model *model);

@@ -282,7 +282,9 @@ static int control_migration(struct monitor *mon, const struct control_request *
 		if (mon->frozen)
 			return -EBUSY;
 		mon->hold = 0; /* frozen from here on: the migration decides */
-		if (!(rc = monitor_checkpoint_image(mon, req->path, 1,
+		/* the image is the migration's spool file (tools/migrate_send.c) */
+		if (!(rc = monitor_checkpoint_image(mon, req->path,
+						    MON_CKPT_PAUSED | MON_CKPT_SPOOL,
 						    req->parent[0] ? &incr : NULL)))
 			mon->frozen = 1;
 		return rc;
