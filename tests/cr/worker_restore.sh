@@ -2,8 +2,8 @@
 # A checkpoint taken while a target creates threads restores.  The worker
 # component (4 threads per round, created and joined) runs WORKER_ROUNDS
 # rounds (default 5, the ROM worker.rounds) under a monitor that
-# checkpoints it every 4 ms and restores every Nth checkpoint
-# (<test checkpoint_every_ms="4" restore="same-node" restore_every="N"/>),
+# checkpoints it every 20 ms and restores every Nth checkpoint
+# (<test checkpoint_every_ms="20" restore="same-node" restore_every="N"/>),
 # RUNS times (default 1; N = 2, 2, 3, 3, 1, 1, 2, ...).  Without the fix
 # one run failed in each of 3 tries (at rounds 3, 3 and 5: WORKER_ROUNDS
 # and RUNS larger make it surer).
@@ -15,7 +15,10 @@
 # with 2 rounds.)
 b=${1:-build}
 # the sanitizer build is several times slower: fewer rounds there
-case "$b" in *san*) rounds=${WORKER_ROUNDS:-2} ;; *) rounds=${WORKER_ROUNDS:-5} ;; esac
+# (a checkpoint and restore take about 10 ms of wall time here, so at
+# intervals of 10 ms or less the worker never runs; many rounds at 20 ms
+# give the checkpoints many thread creations to land in)
+case "$b" in *san*) rounds=${WORKER_ROUNDS:-30} ;; *) rounds=${WORKER_ROUNDS:-150} ;; esac
 runs=${RUNS:-1}
 tmp=$(mktemp -d /tmp/capsule-wrestore.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -27,7 +30,7 @@ i=1
 while [ $i -le "$runs" ]; do
 	every=$((((i - 1) / 2 + 1) % 3 + 1))
 	monitor_node worker "<target binary=\"worker\" ram=\"2M\" caps=\"100\"/>
-		<test checkpoint_every_ms=\"4\" restore=\"same-node\" restore_every=\"$every\"/>" >"$tmp/w.xml"
+		<test checkpoint_every_ms=\"20\" restore=\"same-node\" restore_every=\"$every\"/>" >"$tmp/w.xml"
 	timeout 180 "$b/capsule" run --rom "$b/components" --rom "$tmp/rom" "$tmp/w.xml" >"$tmp/w.log" 2>&1
 	rc=$?
 	ok=$(grep -c "^\[worker\] worker: round [0-9]* total [0-9]* ok$" "$tmp/w.log")
