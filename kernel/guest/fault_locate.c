@@ -1,9 +1,18 @@
 /*
- * Exact data faults.  Unicorn reports a data fault with RIP at the start
+ * Finding a faulting instruction, and the exact address of its access, in
+ * a probe engine.
+ *
+ * A page fault (tlb_fill.c) leaves the registers at the faulting
+ * instruction, but the TLB hook saw only the page: guest_fault_addr_at
+ * runs that one instruction in the probe, whose first access gives the
+ * address (an instruction whose first access is to another page, such as
+ * a `movs` from a mapped source, keeps the page's start).
+ *
+ * The other faults that arrive from inside a block leave RIP at the start
  * of the translation block holding the faulting instruction (unicorn
  * issue #1323, still so in 2.1.1), while the registers already reflect
  * the block's instructions before it.  Resuming there would run those
- * again.  This finds the faulting instruction: in a probe engine that
+ * again.  guest_fault_locate finds the faulting instruction: in a probe engine that
  * holds only a copy of the block's code pages, each instruction from the
  * block start is run alone (count 1) with the registers as they are now;
  * the first whose first memory access hits the faulting address with the
@@ -203,6 +212,33 @@ static int locate_walk(struct probe_engine *pe, const struct cpu_regs *now,
 		start += pe->p.insn_size;
 	}
 	return -ENOENT;
+}
+
+int guest_fault_addr_at(struct vspace *vs, const struct cpu_regs *now, uint64_t page,
+			uint64_t *addr)
+{
+	struct probe_engine *pe = probe_get(vs);
+	uint64_t code = now->rip & ~(PAGE - 1);
+	struct cpu_regs r = *now;
+	const struct probe *p;
+	unsigned pages;
+	int err = -ENOENT;
+
+	if (!pe)
+		return -ENOMEM;
+	pages = probe_load_code(vs, pe, code);
+	probe_step(pe, &r, now->rip);
+	p = &pe->p;
+	if (p->faulted && p->addr < page + PAGE &&
+	    p->addr + (uint64_t)(p->size > 0 ? p->size : 1) > page) {
+		*addr = p->addr > page ? p->addr : page;
+		err = 0;
+	}
+	if (pages)
+		uc_mem_unmap(pe->uc, code, pages * PAGE);
+	if (++pe->uses >= PROBE_USES)
+		guest_probe_destroy(vs);
+	return err;
 }
 
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,

@@ -8,6 +8,8 @@
  *   watchdog.c  the one preemption thread of the process
  *   fault_locate.c  the exact instruction of a data fault
  *   user_mode.c the move of each engine to CPL 3
+ *   tlb_fill.c  the engine's TLB filled from the task's mappings: exact
+ *               data faults
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -70,9 +72,23 @@ struct guest_user {
 	uc_context *clean; /* its CPU state right after the move */
 };
 
+/* tlb_fill.c: one mapping of a task, [start, end) with UC_PROT_* rights */
+struct guest_range {
+	uint64_t start, end;
+	uint32_t prot;
+};
+
+/* The task's mappings, sorted by address, not overlapping. */
+struct guest_map {
+	struct guest_range *r;
+	size_t n, cap;
+};
+
 struct vspace {
 	uc_engine *uc;
 	struct guest_user user;
+	struct guest_map map; /* what the TLB hook enters (tlb_fill.c) */
+	uc_hook tlb_hook;
 	struct vcpu *loaded;
 	struct vcpu_trap trap;
 	uc_hook hooks[7];
@@ -90,7 +106,12 @@ struct vspace {
 	_Atomic uint64_t *kick;
 	bool kicked;
 	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */
-	bool exception;	 /* the trap is an exception (hook_intr) */
+	/* the trap is a page fault raised through the TLB hook (tlb_fill.c):
+	 * the registers are those at the faulting instruction, fault_addr is
+	 * the page, fault_ip still to be read */
+	bool page_fault;
+	bool running;	/* inside vcpu_run_until's uc_emu_start */
+	bool exception; /* the trap is an exception (hook_intr) */
 };
 
 /*
@@ -116,6 +137,12 @@ int guest_enable_sse(uc_engine *uc);
  * need, vspace.c): 0 or -ENOMEM. */
 int guest_uc_open(uc_engine **out);
 
+/* The kernel page (user_mode.c): its linear address, the top page of the
+ * address space, and the physical page behind it (the engine's physical
+ * addresses have 52 bits). */
+#define GUEST_KPAGE_ADDR 0xfffffffffffff000ULL
+#define GUEST_KPAGE_PHYS 0x000ffffffffff000ULL
+
 /* Move a fresh engine (no hooks yet) to CPL 3 (user_mode.c).  0 or
  * -errno; guest_user_free(u) after uc_close either way. */
 int guest_user_mode(uc_engine *uc, struct guest_user *u);
@@ -132,6 +159,20 @@ uint64_t guest_user_rflags(uint64_t rflags);
 /* A fault address as the engine reports it (the low 52 bits of the
  * linear address) extended to 64 bits. */
 uint64_t guest_fault_addr(uint64_t addr);
+
+/* Switch vs's engine to the TLB filled from vs->map (tlb_fill.c); after
+ * guest_user_mode.  0 or -EIO. */
+int guest_tlb_init(struct vspace *vs);
+/* Room in m for one more range (a map, or an unmap that splits one).  0
+ * or -ENOMEM; then guest_map_add / guest_map_remove cannot fail. */
+int guest_map_prepare(struct guest_map *m);
+/* Contract: [addr, addr+size) overlaps no range of m. */
+void guest_map_add(struct guest_map *m, uint64_t addr, uint64_t size, uint32_t prot);
+/* Drop [addr, addr+size) from m, cutting ranges that stick out. */
+void guest_map_remove(struct guest_map *m, uint64_t addr, uint64_t size);
+void guest_map_free(struct guest_map *m);
+/* MEM_R|MEM_W|MEM_X as UC_PROT_*. */
+uint32_t guest_map_uc_prot(unsigned perms);
 
 /* fault_locate.c: what one single-instruction probe run saw ... */
 struct probe {
@@ -156,6 +197,11 @@ struct probe_engine {
  * -ENOENT / -ENOMEM. */
 int guest_fault_locate(struct vspace *vs, const struct cpu_regs *now, uint64_t start,
 		       uint64_t block_end, unsigned kind, uint64_t addr, uint64_t *ip);
+/* A page fault at page (tlb_fill.c) of the instruction at now->rip with
+ * registers now: the address of its access in that page.  0 and *addr, or
+ * -ENOENT (its first access is elsewhere) / -ENOMEM. */
+int guest_fault_addr_at(struct vspace *vs, const struct cpu_regs *now, uint64_t page,
+			uint64_t *addr);
 void guest_probe_destroy(struct vspace *vs);
 
 #endif

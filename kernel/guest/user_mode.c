@@ -41,8 +41,8 @@
  * it is mapped at the top of that: above every address a guest can map
  * (below 2^47), reached through the canonical KPAGE_ADDR.  A guest may
  * read it (the GDT is no secret), never write or run it. */
-#define KPAGE_ADDR 0xfffffffffffff000ULL
-#define KPAGE_PHYS 0x000ffffffffff000ULL
+#define KPAGE_ADDR GUEST_KPAGE_ADDR
+#define KPAGE_PHYS GUEST_KPAGE_PHYS
 #define KPAGE	   0x1000ULL
 #define GDT_OFF	   0x000
 #define TSS_OFF	   0x100

@@ -15,7 +15,7 @@
 #include "kernel/guest/guest.h"
 
 #define SYSCALL_INSN_LEN 2	   /* 0f 05 */
-#define RUN_UNTIL	 (~0ULL)   /* never a legitimate rip */
+#define RUN_UNTIL	 (~0ULL)   /* ignored: the engine uses exits (tlb_fill.c) */
 #define INTR_GP		 13	   /* general protection, as the CPU reports it */
 #define RFLAGS_RESERVED	 0x2ULL	   /* bit 1 always reads as 1 */
 #define MXCSR_DEFAULT	 0x1f80ULL /* all exceptions masked */
@@ -243,7 +243,7 @@ static unsigned err_fault_kind(uc_err err)
  * Classify the end of a run.  A hook's record wins (a syscall or fault
  * that raced with the watchdog's stop is still reported); then an error
  * without a hook record; then the watchdog's stop.  A clean stop nobody
- * asked for is `hlt` (or the guest jumping to RUN_UNTIL): a fault.
+ * asked for is `hlt`: a fault.
  */
 static void vcpu_classify(struct vcpu *cpu, uc_err err, bool stopped,
 			  struct vcpu_trap *trap)
@@ -266,16 +266,40 @@ static void vcpu_classify(struct vcpu *cpu, uc_err err, bool stopped,
 	trap->fault_addr = 0;
 }
 
-/* A data fault leaves RIP at the start of its translation block (see
- * fault_locate.c): move it to the faulting instruction, so that the trap
- * reports it and resuming after the pager mapped the page runs exactly
- * the rest of the thread. */
+/* A page fault (tlb_fill.c) left the registers at the faulting
+ * instruction: report it, and the address of the access, which the TLB
+ * hook saw only as its page.  A fetch fault's address is RIP if RIP is
+ * in the page (the start of an instruction that ran over into it: the
+ * page's start). */
+static void vcpu_page_fault(struct vcpu *cpu, struct vcpu_trap *trap)
+{
+	struct vspace *vs = cpu->vs;
+	uint64_t page = trap->fault_addr, addr;
+	struct cpu_regs r;
+
+	regs_from_engine(vs, &r);
+	trap->fault_ip = r.rip;
+	if (trap->fault_kind == FAULT_EXEC)
+		trap->fault_addr = r.rip >= page && r.rip - page < 0x1000 ? r.rip : page;
+	else if (guest_fault_addr_at(vs, &r, page, &addr) == 0)
+		trap->fault_addr = addr;
+}
+
+/* A port access (and an access the TLB hook let through to memory the
+ * engine has no mapping for) leaves RIP at the start of its translation
+ * block (see fault_locate.c): move it to the faulting instruction, so
+ * that the trap reports it and resuming after the pager mapped the page
+ * runs exactly the rest of the thread. */
 static void vcpu_fault_exact(struct vcpu *cpu, struct vcpu_trap *trap)
 {
 	struct vspace *vs = cpu->vs;
 	struct cpu_regs r;
 	uint64_t ip;
 
+	if (trap->why == VCPU_FAULT && vs->page_fault) {
+		vcpu_page_fault(cpu, trap);
+		return;
+	}
 	if (trap->why != VCPU_FAULT ||
 	    (trap->fault_kind != FAULT_READ && trap->fault_kind != FAULT_WRITE &&
 	     !vs->port_fault))
@@ -359,11 +383,13 @@ void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
 	memset(&vs->trap, 0, sizeof(vs->trap));
 	vs->block = vs->block_end = 0;
-	vs->port_fault = vs->exception = false;
+	vs->port_fault = vs->exception = vs->page_fault = false;
 	vs->sys_cpu = NULL;
 	vs->kick = kick;
 	wd_run_begin(&vs->wd, until_us * 1000ULL);
+	vs->running = true;
 	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
+	vs->running = false;
 	stopped = wd_run_end(&vs->wd) || vs->kicked;
 	vs->kick = NULL;
 	vs->kicked = false;
