@@ -193,6 +193,10 @@ static int make_regions(struct rs *rs)
 			return -ESRCH;
 		if ((rc = restore_point(rs->mon, "attach")))
 			return rc;
+		/* a migration's prebuilt copy attached it while rounds came */
+		if (!r->rm && prebuild_attached(rs->mon, r->ds_badge, r->at, r->off,
+						r->size, r->perm))
+			continue;
 		rc = r->rm ? region_attach(map->real, ds, r->at, r->off, r->size, r->perm,
 					   &at)
 			   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);

@@ -40,6 +40,14 @@ struct pre_ds {
 	cap_t cap;
 };
 
+/* A region of the copy's PD's own address space attached while the
+ * rounds arrive; taken: the restore took its dataspace. */
+struct pre_att {
+	uint64_t ds_id, at, off, size;
+	unsigned perm;
+	int taken;
+};
+
 struct mon_prebuild {
 	cap_t pd, cpu;
 	struct monitor_config cfg; /* the monitor's, before round 1 */
@@ -48,6 +56,8 @@ struct mon_prebuild {
 	unsigned rounds, nds;
 	int used; /* the restore of the final image takes the copy */
 	struct pre_ds ds[MON_MAX_REGIONS];
+	struct pre_att att[MON_MAX_REGIONS];
+	unsigned natt;
 };
 
 static uint64_t now_us(void)
@@ -58,12 +68,25 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Detach and free one dataspace of the copy: at the copy's PD, or at
- * the target's once a restore took the PD (its quota comes back). */
+/* Detach attachment k from the copy's PD (while it has the PD). */
+static void att_drop(struct mon_prebuild *pb, unsigned k)
+{
+	if (pb->pd.idx)
+		pd_detach(pb->pd, pb->att[k].at);
+	pb->att[k] = pb->att[--pb->natt];
+}
+
+/* Detach and free one dataspace of the copy (and its regions): at the
+ * copy's PD, or at the target's once a restore took the PD (its quota
+ * comes back). */
 static void ds_free(struct monitor *mon, struct pre_ds *d)
 {
-	cap_t pd = mon->prebuild->pd.idx ? mon->prebuild->pd : mon->pd;
+	struct mon_prebuild *pb = mon->prebuild;
+	cap_t pd = pb->pd.idx ? pb->pd : mon->pd;
 
+	for (unsigned k = pb->natt; k-- > 0;)
+		if (d->cap.idx && pb->att[k].ds_id == d->old_badge && !pb->att[k].taken)
+			att_drop(pb, k);
 	if (d->host)
 		pd_detach(mon->env->pd, d->host);
 	if (d->cap.idx && pd.idx)
@@ -224,6 +247,66 @@ static int apply_round(struct monitor *mon, const char *path,
 	return rc;
 }
 
+static int att_find(const struct mon_prebuild *pb, uint64_t ds_id, uint64_t at,
+		    uint64_t off, uint64_t size, unsigned perm)
+{
+	for (unsigned k = 0; k < pb->natt; k++)
+		if (pb->att[k].ds_id == ds_id && pb->att[k].at == at &&
+		    pb->att[k].off == off && pb->att[k].size == size &&
+		    pb->att[k].perm == perm)
+			return (int)k;
+	return -1;
+}
+
+/* The regions of im in the PD's own address space (not those of a
+ * managed region map, which the final restore makes) whose dataspace
+ * the copy has, attached to the copy's PD now: the final restore then
+ * attaches none of them in the stop (a 256 MiB region took most of its
+ * time).  Those im no longer has are detached.  A region that cannot
+ * be attached here is left to the final restore, which refuses it if
+ * it must.  The number attached now into *n. */
+static void att_prune(struct mon_prebuild *pb, const struct image_model *im)
+{
+	for (unsigned k = pb->natt; k-- > 0;) {
+		int kept = 0;
+		for (uint32_t i = 0; i < im->nregions && !kept; i++) {
+			const struct image_region *r = &im->regions[i];
+			kept = r->rm_kind != IMAGE_RM_MANAGED && r->ds_id == pb->att[k].ds_id &&
+			       r->addr == pb->att[k].at && r->offset == pb->att[k].off &&
+			       r->size == pb->att[k].size && r->perms == pb->att[k].perm;
+		}
+		if (!kept)
+			att_drop(pb, k);
+	}
+}
+
+static void attach_regions(struct monitor *mon, const struct image_model *im,
+			   unsigned *n)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	att_prune(pb, im);
+	for (uint32_t i = 0; i < im->nregions && pb->natt < MON_MAX_REGIONS; i++) {
+		const struct image_region *r = &im->regions[i];
+		const struct pre_ds *d = ds_find(pb, r->ds_id);
+		uint64_t at = 0;
+
+		if (r->rm_kind == IMAGE_RM_MANAGED || !d ||
+		    att_find(pb, r->ds_id, r->addr, r->offset, r->size, r->perms) >= 0)
+			continue;
+		if (pd_attach(pb->pd, d->cap, r->addr, r->offset, r->size, r->perms, &at))
+			continue;
+		if (at != r->addr) {
+			pd_detach(pb->pd, at);
+			continue;
+		}
+		pb->att[pb->natt++] = (struct pre_att){
+		    .ds_id = r->ds_id, .at = at, .off = r->offset, .size = r->size,
+		    .perm = r->perms};
+		(*n)++;
+	}
+}
+
 int prebuild_round(struct monitor *mon, const char *path)
 {
 	struct image_model *im = NULL;
@@ -231,6 +314,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 	uint64_t t0 = now_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
+	unsigned attached = 0;
 
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
 		monitor_why(mon, "restore: this monitor runs '%s' already",
@@ -257,13 +341,14 @@ int prebuild_round(struct monitor *mon, const char *path)
 	if ((rc = first ? build_first(mon, path, im, &pages)
 			: apply_round(mon, path, im, &pages)))
 		goto fail;
+	attach_regions(mon, im, &attached);
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
 	env_log(mon->env,
-		"monitor: prebuild: round %u applied to the paused copy: %llu pages in "
-		"%llu us",
-		mon->prebuild->rounds, (unsigned long long)pages,
+		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
+		"%u regions attached, in %llu us",
+		mon->prebuild->rounds, (unsigned long long)pages, attached,
 		(unsigned long long)(now_us() - t0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
 		 mon->prebuild->rounds, (unsigned long long)pages);
@@ -356,6 +441,7 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 			return 0;
 		}
 		drop_gone(mon, im);
+		att_prune(pb, im);
 		if ((rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
@@ -412,8 +498,19 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 
 	if (!d || d->size != size)
 		return -ENOENT;
+	for (unsigned k = 0; k < pb->natt; k++)
+		pb->att[k].taken |= pb->att[k].ds_id == old_badge;
 	*cap = d->cap;
 	*host = d->host;
 	memset(d, 0, sizeof *d);
 	return 0;
+}
+
+int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at,
+		      uint64_t off, uint64_t size, unsigned perm)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	int k = pb && pb->used ? att_find(pb, old_badge, at, off, size, perm) : -1;
+
+	return k >= 0 && pb->att[k].taken;
 }

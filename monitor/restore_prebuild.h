@@ -44,5 +44,9 @@ void prebuild_use(struct monitor *mon, struct mon_model *model);
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu);
 int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap_t *cap,
 		     uint64_t *host);
+/* Is that region (of the PD's own address space) attached already in
+ * the PD the restore took, to the dataspace it took?  1 or 0. */
+int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at,
+		      uint64_t off, uint64_t size, unsigned perm);
 
 #endif

@@ -3,7 +3,7 @@
  * transport (transport/transport.h).  docs/migration.md has the protocol
  * and what each failure leaves behind.
  *
- * The client's stream: the request "capsule-migrate 2 deadline_ms=N";
+ * The client's stream: the request "capsule-migrate 3 deadline_ms=N";
  * per image the line "image NAME BYTES" and then the image file's BYTES
  * as messages (NAME: round-1.img, the full image taken while the target
  * runs, round-N.img the pages written since round N-1, final.img the
@@ -24,7 +24,7 @@
 #include "tools/control.h"
 #include "transport/transport.h"
 
-#define MIGRATE_HEADER	   "capsule-migrate 2 deadline_ms="
+#define MIGRATE_HEADER	   "capsule-migrate 3 deadline_ms="
 #define MIGRATE_TIMEOUT_MS 30000 /* default deadline (capsule migrate --timeout) */
 /* The source waits this much past the deadline for an answer: the
  * destination answers by its deadline, which begins before ours. */

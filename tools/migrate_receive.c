@@ -67,6 +67,21 @@ static void migrate_test_keep(const struct dest *d, const char *file)
 			strerror(errno));
 }
 
+/* "ack round-N.img": the round is here and built into the copy (or
+ * kept for the chain, if the building is off); the source takes the
+ * next round or freezes only on it, so that the final image never
+ * waits behind a round still being built.  The test hook
+ * CAPSULE_TEST_MIGRATE_NO_ACK=1 makes this a peer that never acks. */
+static int ack_round(struct dest *d, const char *file, char *err, size_t size)
+{
+	char line[96];
+
+	if (getenv("CAPSULE_TEST_MIGRATE_NO_ACK"))
+		return 0;
+	snprintf(line, sizeof line, "ack %s", file);
+	return stream_send(&d->c->tx, line, strlen(line), 0, err, size) ? -1 : 0;
+}
+
 /* The request line: 0 with d->deadline_ms, 1 for a post-copy request
  * (in d->buf), or -1 with err. */
 static int migrate_request(struct dest *d, char *err, size_t size)
@@ -138,10 +153,13 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	}
 	migrate_test_keep(d, file);
 	rc = strcmp(file, "final.img") ? 0 : 1;
-	if (rc)
+	if (rc) {
 		snprintf(d->final, sizeof d->final, "%s", path);
-	else if (!getenv("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
+		goto out;
+	}
+	if (!getenv("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
 		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
+	rc = ack_round(d, file, err, size);
 out:
 	close(fd);
 	return rc;

@@ -150,6 +150,37 @@ out:
 	return rc;
 }
 
+static int answer(struct mig *m, char *buf);
+
+/* After a round: wait for the destination's "ack FILE" (it has the
+ * round and built it into its copy), by the deadline.  0, or -1 with
+ * m->err: no ack in time, a cut stream, a refusal or another message. */
+static int await_ack(struct mig *m, const char *file)
+{
+	char *ans = malloc(TRANSPORT_MSG_MAX + 1), line[160];
+	int rc = -1;
+
+	snprintf(line, sizeof line, "waiting for %.100s to build %s", m->to, file);
+	progress(m, line, 0, 0);
+	snprintf(line, sizeof line, "ack %s", file);
+	if (!ans) {
+		snprintf(m->err, sizeof m->err, "out of memory");
+	} else if (answer(m, ans)) {
+		snprintf(ans, TRANSPORT_MSG_MAX, "%s", m->err);
+		snprintf(m->err, sizeof m->err, "%s was not acknowledged: %.200s", file,
+			 ans);
+	} else if (!strncmp(ans, "error: ", 7)) {
+		snprintf(m->err, sizeof m->err, "refused %s: %.200s", file, ans + 7);
+	} else if (strcmp(ans, line) || m->c.rx.final) {
+		snprintf(m->err, sizeof m->err,
+			 "'%.60s' instead of the acknowledgement of %s", ans, file);
+	} else {
+		rc = 0;
+	}
+	free(ans);
+	return rc;
+}
+
 /* Take image `file` (parent: the one before, or none) with op and send
  * it; its figures into slot k.  0, or -1 with m->err (*taken: the
  * monitor's step succeeded). */
@@ -175,7 +206,9 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 		snprintf(m->err, sizeof m->err, "%s: no figures in the image", path);
 		return -1;
 	}
-	return send_image(m, file);
+	if (send_image(m, file))
+		return -1;
+	return op == CONTROL_FREEZE ? 0 : await_ack(m, file);
 }
 
 /* Rounds while the target runs.  0, or -1 with m->err (it runs on). */

@@ -7,7 +7,7 @@
 #   wrong key, no monitor for it at the destination, a destination whose
 #   monitor is busy, a peer that sends garbage (both ways), a destination
 #   killed while the image is in flight, one too slow for the deadline,
-#   then A -> B.
+#   one that never acknowledges a round, then A -> B.
 b=${1:-build}
 . tests/harness.sh
 harness_begin migrate
@@ -18,7 +18,7 @@ cc -std=gnu11 -O2 -o "$tmp/garbage" tests/migrate/garbage.c 2>"$tmp/cc.err" ||
 # Ports on 127.0.0.1 for this run.
 base=$((30000 + $$ % 20000))
 pB=$base pW=$((base + 1)) pS=$((base + 2)) pU=$((base + 3))
-pG=$((base + 4)) pK=$((base + 5)) pT=$((base + 6))
+pG=$((base + 4)) pK=$((base + 5)) pT=$((base + 6)) pQ=$((base + 9))
 
 # start_node NAME CONFIG ARGS...: node NAME in the background, control
 # socket $tmp/NAME.sock, log $tmp/NAME.log.
@@ -112,7 +112,9 @@ CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K examples/empty-node.xml \
 	--listen "127.0.0.1:$pK" --key "$tmp/key"
 CAPSULE_TEST_MIGRATE_STALL_MS=3000 start_node T examples/empty-node.xml \
 	--listen "127.0.0.1:$pT" --key "$tmp/key"
-for n in W S U B K T N; do wait_node $n; done
+CAPSULE_TEST_MIGRATE_NO_ACK=1 start_node Q examples/empty-node.xml \
+	--listen "127.0.0.1:$pQ" --key "$tmp/key"
+for n in W S U B K T N Q; do wait_node $n; done
 # exactly three pre-copy rounds from A (a small target would need one)
 CAPSULE_TEST_MIGRATE_ROUNDS=3 start_node A examples/counter-node.xml --key "$tmp/key"
 wait_node A
@@ -163,23 +165,41 @@ sleep 0.2
 kill -KILL "$pid_K"
 wait $mig
 rc=$?
-if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/k.err")" -eq 1 ] && grep -q "resumed here" "$tmp/k.err"; then
+if [ $rc -eq 1 ] && [ "$(wc -l <"$tmp/k.err")" -eq 1 ] && grep -q "resumed here\|(the target runs on here)" "$tmp/k.err"; then
 	ok "destination killed mid-transfer: $(cat "$tmp/k.err")"
 else
 	bad "destination killed mid-transfer: rc $rc: $(cat "$tmp/k.err" "$tmp/k.out")"
 fi
 still_on_a "destination killed"
 
-# 6. a destination too slow for the deadline: A gives up and resumes,
-# the destination refuses the late image and never runs it
-expect_err "deadline passed: resumed on A" "no answer (stream: timed out); resumed here" \
+# 6. a destination too slow for the deadline: round 1 is not
+# acknowledged in time, A gives up before the freeze, counts on; the
+# destination never runs it
+expect_err "deadline passed: runs on A" \
+	"round-1.img was not acknowledged: no answer (stream: timed out) (the target runs on here)" \
 	migrate_to $pT --timeout 0.5
 still_on_a "deadline"
 i=0
-while ! grep -q "migration from .*: [oe][kr]" "$tmp/T.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-grep -q "error: the image came after the deadline" "$tmp/T.log" && [ -z "$(counts "$tmp/T.log")" ] &&
-	ok "the late destination refused the image" ||
+while ! grep -q "migration from .*: error" "$tmp/T.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "migration from .*: error" "$tmp/T.log" && [ -z "$(counts "$tmp/T.log")" ] &&
+	ok "the late destination ended the migration, never ran it" ||
 	bad "the late destination: $(cat "$tmp/T.log")"
+
+# 6b. a destination that never acknowledges a round (test hook): A waits
+# for round 1's ack until the deadline (+2 s), then says so in one line
+# and counts on, never frozen; Q ends the copy it built
+finals=$(grep -c "migrate: phase final" "$tmp/A.log")
+expect_err "never-acking peer: runs on A" \
+	"round-1.img was not acknowledged: no answer (stream: timed out) (the target runs on here)" \
+	migrate_to $pQ --timeout 1
+still_on_a "never-acking peer"
+[ "$(grep -c "migrate: phase final" "$tmp/A.log")" = "$finals" ] ||
+	bad "A froze its target for a peer that never acked"
+i=0
+while ! grep -q "prebuilt copy of counter (1 rounds) ended" "$tmp/Q.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "prebuilt copy of counter (1 rounds) ended" "$tmp/Q.log" && [ -z "$(counts "$tmp/Q.log")" ] &&
+	ok "the never-acking destination ended its copy" ||
+	bad "the never-acking destination: $(cat "$tmp/Q.log")"
 
 # 7. A -> B
 "$cap" migrate --node "$tmp/A.sock" counter --to "127.0.0.1:$pB" >"$tmp/ok.out" 2>"$tmp/ok.err" ||
@@ -287,7 +307,7 @@ for n in W S U; do
 done
 # every node stops cleanly on SIGTERM, listener included, and no
 # sanitizer (make san-test) reported anything
-for n in A B W S U T; do
+for n in A B W S U T Q; do
 	eval "p=\$pid_$n"
 	kill -TERM "$p" 2>/dev/null
 	wait "$p" 2>/dev/null || bad "node $n did not stop cleanly on SIGTERM"
