@@ -114,6 +114,9 @@ int config_parse_element(const void *xml_node, const char *const *foreign,
  * waits); a group that is checkpointed as one must not have one.
  */
 int config_route_cycle(const struct init_config *cfg, char *out, size_t size);
+/* 1 if <start> a may send a session request to <start> b (a route of a's,
+ * or the default route, names b or reaches it by <any-child/>), else 0. */
+int config_route_edge(const struct init_config *cfg, int a, int b);
 /* Free what config_load allocated; cfg is zeroed. */
 void config_free(struct init_config *cfg);
 

@@ -43,6 +43,11 @@ static int edge(const struct init_config *cfg, int a, int b)
 	       table_edge(&cfg->default_route, &cfg->start[b]);
 }
 
+int config_route_edge(const struct init_config *cfg, int a, int b)
+{
+	return a >= 0 && b >= 0 && a < cfg->nstart && b < cfg->nstart && edge(cfg, a, b);
+}
+
 /* Depth-first search from v; colour 0 unseen, 1 on the path, 2 done.
  * path[0, depth) is the current path.  1 with the cycle's start index in
  * *from when v reaches a node on the path. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "monitor/checkpoint.h"
+#include "monitor/group.h"
 #include "monitor/target_report.h"
 
 static int is_thread_badge(const struct monitor *mon, uint64_t badge)
@@ -138,7 +139,12 @@ int cap_classify(struct monitor *mon, struct mon_model *model)
 		if (!id)
 			continue;
 		c = classify(mon, i, id, &aux);
-		if (c == MON_CLASS_UNKNOWN) {
+		if (c == MON_CLASS_UNKNOWN && mon->group) {
+			/* another member's object, or one line naming the
+			 * session routed outside it came through */
+			c = group_classify(mon, KCAP(i), id, &aux);
+			unknown += c == MON_CLASS_UNKNOWN;
+		} else if (c == MON_CLASS_UNKNOWN) {
 			monitor_why(
 			    mon,
 			    "checkpoint: kcap 0x%llx badge 0x%llx fits no class (the "

@@ -225,6 +225,13 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 	return 0;
 }
 
+int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch)
+{
+	int blocked, rc = read_states(mon, scratch, &blocked);
+
+	return rc ? rc : blocked;
+}
+
 /* Pause all so that none is blocked in a taken call.  The server of such
  * a call may be a thread of the target itself (paused too, it would never
  * reply), so each try resumes everything and lets it run 1 ms. */

@@ -16,6 +16,11 @@
  * unclassifiable kcap and badge) with the target resumed.
  */
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
+/* For a group's cut (group_cut.c), the target's threads paused: 1 if one
+ * is still in the reply wait of a call a server has taken or has a
+ * reply's caps in its receive window, 0 if none, or -errno (scratch: the
+ * threads' states). */
+int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch);
 /* Resume every thread of the target; the pause a checkpoint began ends
  * (mon->paused_us). */
 void monitor_resume(struct monitor *mon);

@@ -130,9 +130,11 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 			     (unsigned long long)rs);
 		return;
 	}
+	if (req->op == CONTROL_CHECKPOINT)
+		return group_checkpoint(g, mb, req->name, members);
 	control_done(mb,
-		     "error: %s: a group (members %s) cannot be checkpointed, restored "
-		     "or migrated yet: see docs/cr.md, \"Groups\"",
+		     "error: %s: a group (members %s) cannot be restored or migrated "
+		     "yet: see docs/cr.md, \"Groups\"",
 		     req->name, members);
 }
 

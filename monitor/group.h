@@ -26,10 +26,12 @@
 
 #include "config/config.h"
 #include "monitor/limits.h"
+#include "monitor/records.h"
 #include "monitor/monitor_config.h"
 
 struct monitor;
 struct control_mailbox;
+struct group_ck;
 
 #define GROUP_MAX_ROOTS 4 /* services one member announces */
 
@@ -52,6 +54,7 @@ struct mon_group {
 	struct mon_member member[MON_GROUP_MAX];
 	struct control_mailbox *endpoint;
 	struct thread *trigger; /* <test checkpoint_after_ms>: group_test.c */
+	struct group_ck *ck;	/* a checkpoint under way (group_checkpoint.c) */
 };
 
 /* ---- group.c ---- */
@@ -87,5 +90,38 @@ int group_announce(struct monitor *mon, const char *name, cap_t root_proxy);
  * its RPC gates) is replaced by sender's proxy of it, so the receiver
  * holds a proxy (translated in place in m). */
 void group_wrap_request(struct monitor *receiver, struct msg *m);
+
+/* ---- group_cut.c ---- */
+/* Pause every member with no call between members half done (see the
+ * file).  0 with all paused, or -errno with all running and one line in
+ * why. */
+int group_cut(struct mon_group *g, char *why, size_t size);
+/* Resume every member a cut (or a checkpoint) paused. */
+void group_resume(struct mon_group *g);
+
+/* ---- group_caps.c ---- */
+/* A cap (kcap, badge) in member mon's cap map that mon's own records do
+ * not know: MON_CLASS_MEMBER with *aux the member whose object it is, or
+ * MON_CLASS_UNKNOWN with one line in mon->why naming kcap, badge and the
+ * sessions routed outside the group it may have come through. */
+enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge,
+			      uint64_t *aux);
+/* A cap one member holds to another member's object. */
+struct group_cap {
+	int holder, owner;    /* member indices */
+	uint64_t kcap, badge; /* in the holder's cap map */
+	uint64_t object;      /* the owner's object it stands for */
+	const char *kind;     /* what it is at the owner (proxy type or class) */
+};
+/* The caps between members in the members' checkpoint models (models[k]
+ * of member k): at most max into t, their number. */
+struct mon_model;
+unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
+			 struct group_cap *t, unsigned max);
+
+/* ---- group_checkpoint.c ---- */
+/* A control request for the group (group.c's handler): checkpoint. */
+void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		      const char *members);
 
 #endif

@@ -27,6 +27,7 @@ static const char *const class_names[MON_CLASS_COUNT] = {
     [MON_CLASS_PARENT] = "parent",
     [MON_CLASS_SKIPPED] = "skipped",
     [MON_CLASS_DEAD] = "dead",
+    [MON_CLASS_MEMBER] = "member object",
 };
 
 const char *mon_class_name(enum mon_class c)

@@ -35,6 +35,8 @@ enum mon_class {
 	MON_CLASS_SKIPPED,   /* receive window / dead entry: nothing to restore */
 	MON_CLASS_DEAD,	     /* record of an object gone while the target may
 				still hold its cap (classified as skipped) */
+	MON_CLASS_MEMBER,    /* an object of another member of the group
+				(group_caps.c): aux = that member's index */
 	MON_CLASS_COUNT,
 };
 const char *mon_class_name(enum mon_class c);

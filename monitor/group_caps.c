@@ -1,0 +1,136 @@
+/*
+ * Capabilities between the members of a group (group.h).  Each cap in a
+ * member's cap map that its own monitor has no record of is looked up in
+ * the other members' monitors: a proxy of one of them (the session
+ * object or callback object it serves to the group, its root) or an
+ * object one of them recorded (a dataspace, signal context or region map
+ * it handed over in a call) is an object of that member
+ * (MON_CLASS_MEMBER).  Anything else came through a session routed
+ * outside the group, which the monitor does not see: the checkpoint is
+ * refused with one line naming the kcap, the badge and that session.
+ *
+ * group_cap_table lists, after a cut, every cap one member holds to
+ * another's object: those (MON_CLASS_MEMBER) and the sessions a member
+ * opened at another (MON_CLASS_ROUTED at a member).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "monitor/checkpoint.h"
+#include "monitor/group.h"
+
+/* Member k's object with badge, if any: 1 with *obj (the object the
+ * proxy stands for, or badge) and *kind. */
+static int member_object(struct monitor *mon, uint64_t badge, uint64_t *obj,
+			 const char **kind)
+{
+	const struct proxy *p = proxy_find(mon, badge);
+	const struct mon_record *r;
+
+	if (p) {
+		*kind = p->type->name;
+		*obj = (p->type == &served_proxy_type || p->type == &root_proxy_type)
+			   ? p->state[0]
+			   : cap_badge(p->real);
+		return 1;
+	}
+	r = record_find(mon, badge);
+	if (!r || r->cls == MON_CLASS_UNKNOWN || r->cls == MON_CLASS_DEAD)
+		return 0;
+	*kind = mon_class_name(r->cls);
+	*obj = badge;
+	return 1;
+}
+
+/* The sessions member mon opened outside the group, as "Svc (badge
+ * 0x..), ..." into buf. */
+static void outside_sessions(const struct monitor *mon, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < MON_MAX_RECORDS && n < size; i++) {
+		const struct mon_record *r = &mon->rec[i];
+		/* Timer and RM sessions are served through proxies: the
+		 * monitor sees what comes through them */
+		if (!r->used || r->cls != MON_CLASS_ROUTED || r->member ||
+		    !strcmp(r->what, "Timer") || !strcmp(r->what, "RM"))
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s (badge 0x%llx)", n ? ", " : "",
+				      r->what, (unsigned long long)r->badge);
+	}
+}
+
+enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge,
+			      uint64_t *aux)
+{
+	struct mon_group *g = mon->group;
+	const char *kind;
+	char sessions[200];
+	uint64_t obj;
+
+	for (int k = 0; k < g->n; k++) {
+		struct monitor *other = g->member[k].mon;
+		if (k == mon->member || !other || g->member[k].ended)
+			continue;
+		if (member_object(other, badge, &obj, &kind)) {
+			*aux = (uint64_t)k;
+			return MON_CLASS_MEMBER;
+		}
+	}
+	outside_sessions(mon, sessions, sizeof sessions);
+	if (sessions[0])
+		monitor_why(mon,
+			    "checkpoint: member '%s': kcap 0x%llx badge 0x%llx is no object "
+			    "of the group: it came through a session routed outside the "
+			    "group: %s",
+			    group_member_name(mon), (unsigned long long)kcap,
+			    (unsigned long long)badge, sessions);
+	else
+		monitor_why(mon,
+			    "checkpoint: member '%s': kcap 0x%llx badge 0x%llx fits no "
+			    "class (the monitor did not see it handed out)",
+			    group_member_name(mon), (unsigned long long)kcap,
+			    (unsigned long long)badge);
+	return MON_CLASS_UNKNOWN;
+}
+
+/* The member that serves the session with badge in holder's records
+ * (-1: none, at the parent). */
+static int session_member(struct monitor *holder, uint64_t badge)
+{
+	const struct mon_record *r = record_find(holder, badge);
+
+	return r && r->cls == MON_CLASS_ROUTED && r->member ? r->member - 1 : -1;
+}
+
+unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
+			 struct group_cap *t, unsigned max)
+{
+	unsigned n = 0;
+
+	for (int h = 0; h < g->n; h++) {
+		const struct mon_model *m = models[h];
+		for (unsigned i = 0; m && i < m->ncaps && n < max; i++) {
+			const struct mon_model_cap *c = &m->cap[i];
+			int owner = c->cls == MON_CLASS_MEMBER ? (int)c->aux
+				    : c->cls == MON_CLASS_ROUTED
+					? session_member(g->member[h].mon, c->badge)
+					: -1;
+			struct group_cap *e = &t[n];
+
+			if (owner < 0 || owner >= g->n || !g->member[owner].mon)
+				continue;
+			if (!member_object(g->member[owner].mon, c->badge, &e->object,
+					   &e->kind))
+				continue; /* (its owner dropped it since) */
+			e->holder = h;
+			e->owner = owner;
+			e->kcap = c->kcap;
+			e->badge = c->badge;
+			n++;
+		}
+	}
+	return n;
+}

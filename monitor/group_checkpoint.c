@@ -1,0 +1,201 @@
+/*
+ * `capsule checkpoint` of a group (group.h): the consistent cut
+ * (group_cut.c), a checkpoint of every member while all are paused (its
+ * threads, memory and cap map, each cap classified; caps to another
+ * member's objects by group_caps.c), and the table of caps between
+ * members, logged one line each.
+ *
+ * What is not there yet: the group image (the members' images and that
+ * table in one file), its restore and migration.  So the request ends
+ * with the members resumed and a one-line answer that says what was
+ * checked and that no image was written.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <base/thread.h>
+#include <capsule/control.h>
+
+#include "monitor/checkpoint.h"
+#include "monitor/group.h"
+
+#define GROUP_MAX_CAPS 1024 /* caps between members a cut lists */
+
+static void models_free(struct mon_model **models, int n)
+{
+	for (int k = 0; k < n; k++)
+		if (models[k]) {
+			model_free(models[k]);
+			free(models[k]);
+		}
+}
+
+/* Every member is running: a group is checkpointed whole or not. */
+static const char *not_running(const struct mon_group *g)
+{
+	for (int k = 0; k < g->n; k++)
+		if (!g->member[k].mon || g->member[k].ended ||
+		    g->member[k].mon->state != MON_RUNNING)
+			return g->member[k].start->name;
+	return NULL;
+}
+
+/* Checkpoint every member of the cut into models (all stay paused).
+ * 0, or -errno with one line in why (the members resumed). */
+static int members_checkpoint(struct mon_group *g, struct mon_model **models, char *why,
+			      size_t size)
+{
+	for (int k = 0; k < g->n; k++) {
+		struct monitor *mon = g->member[k].mon;
+		int rc;
+
+		mon->why[0] = 0;
+		if (!(models[k] = calloc(1, sizeof *models[k]))) {
+			snprintf(why, size, "out of memory for member '%s'",
+				 g->member[k].start->name);
+			group_resume(g);
+			return -ENOMEM;
+		}
+		if ((rc = monitor_checkpoint(mon, models[k]))) {
+			snprintf(why, size, "%s", mon->why[0] ? mon->why : strerror(-rc));
+			free(models[k]);
+			models[k] = NULL;
+			group_resume(g); /* the failed one resumed itself */
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void log_table(struct mon_group *g, const struct group_cap *t, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		env_log(g->env,
+			"monitor: group: '%s' kcap 0x%llx badge 0x%llx -> '%s' %s 0x%llx",
+			g->member[t[i].holder].start->name, (unsigned long long)t[i].kcap,
+			(unsigned long long)t[i].badge, g->member[t[i].owner].start->name,
+			t[i].kind, (unsigned long long)t[i].object);
+}
+
+/* A checkpoint request under way.  The cut runs on a thread of its own
+ * (cut_main): while it waits for members to settle, the main entrypoint
+ * must go on serving the members' PD and LOG proxies (a server member
+ * that submits a signal to a client in the middle of a call waits for
+ * its PD proxy, and its client for it).  The thread then calls obj on
+ * the main entrypoint, which checkpoints the paused members and answers
+ * (ck_dispatch). */
+struct group_ck {
+	struct rpc_object obj;
+	cap_t cap;
+	struct mon_group *g;
+	struct control_mailbox *mb;
+	struct thread *thread;
+	uint64_t t0;
+	int rc;
+	char name[CONTROL_NAME_MAX], members[160], why[480];
+};
+
+#define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+
+static void ck_free(void *arg)
+{
+	struct group_ck *ck = arg;
+
+	thread_join(ck->thread); /* it returns once its call is answered */
+	ep_dissolve(ck->g->env->ep, &ck->obj);
+	ck->g->ck = NULL;
+	free(ck);
+}
+
+/* On the main entrypoint, every member paused by the cut (or the cut
+ * failed, rc): checkpoint each, list the caps between them, resume. */
+static void ck_finish(struct group_ck *ck)
+{
+	struct mon_group *g = ck->g;
+	struct mon_model *models[MON_GROUP_MAX] = {0};
+	struct group_cap *t = calloc(GROUP_MAX_CAPS, sizeof *t);
+	uint64_t paused;
+	unsigned n;
+
+	if (!ck->rc && !t) {
+		group_resume(g);
+		ck->rc = -ENOMEM;
+		snprintf(ck->why, sizeof ck->why, "out of memory");
+	}
+	if (ck->rc || (ck->rc = members_checkpoint(g, models, ck->why, sizeof ck->why))) {
+		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
+		control_done(ck->mb, "error: %s: %s", ck->name, ck->why);
+		models_free(models, g->n);
+		free(t);
+		return;
+	}
+	n = group_cap_table(g, models, t, GROUP_MAX_CAPS);
+	log_table(g, t, n);
+	group_resume(g);
+	paused = mon_now_us() - ck->t0;
+	env_log(g->env,
+		"monitor: group cut: %d members paused together %llu us, %u caps between "
+		"members",
+		g->n, (unsigned long long)paused, n);
+	models_free(models, g->n);
+	free(t);
+	control_done(ck->mb,
+		     "error: %s: group cut of members %s taken and resumed (%u caps between "
+		     "members classified, paused %llu us); writing a group image is not "
+		     "implemented yet: see docs/cr.md, \"Groups\"",
+		     ck->name, ck->members, n, (unsigned long long)paused);
+}
+
+static void ck_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	struct group_ck *ck = container_of(obj, struct group_ck, obj);
+
+	ck_finish(ck);
+	msg_reset(m, RPC_OK);
+	ep_defer(ck->g->env->ep, ck_free, ck);
+}
+
+static void cut_main(void *arg)
+{
+	struct group_ck *ck = arg;
+	struct msg m;
+
+	ck->t0 = mon_now_us();
+	ck->rc = group_cut(ck->g, ck->why, sizeof ck->why);
+	msg_reset(&m, 1);
+	rpc_call(ck->cap, &m);
+}
+
+void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		      const char *members)
+{
+	const char *gone = not_running(g);
+	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
+
+	if (!ck) {
+		control_done(mb,
+			     gone ? "error: %s: member '%s' is not running: a group is "
+				    "checkpointed whole"
+				  : "error: %s: busy%s",
+			     name, gone ? gone : "");
+		return;
+	}
+	ck->g = g;
+	ck->mb = mb;
+	snprintf(ck->name, sizeof ck->name, "%s", name);
+	snprintf(ck->members, sizeof ck->members, "%s", members);
+	ck->cap = ep_manage(g->env->ep, &ck->obj, ck_dispatch);
+	if (!cap_valid(ck->cap) ||
+	    thread_create(g->env, "monitor-group-cut", cut_main, ck, 0, &ck->thread)) {
+		if (cap_valid(ck->cap))
+			ep_dissolve(g->env->ep, &ck->obj);
+		free(ck);
+		control_done(mb, "error: %s: cannot start the group's cut", name);
+		return;
+	}
+	g->ck = ck;
+	control_answer_later(mb);
+}

@@ -1,0 +1,154 @@
+/*
+ * A group's consistent cut (group.h): every member paused together, with
+ * no call between them half done.
+ *
+ * The members are paused callers first (the order of the route graph,
+ * which has no cycles: group configs with one are refused), and each one
+ * is given up to GROUP_CUT_SETTLE_MS to settle while the members it calls
+ * still run: a thread that is in the reply wait of a call its server has
+ * taken (TS_BLOCKED; a call between members is taken first by the
+ * serving member's proxy on the monitor's serve entrypoint) gets its
+ * reply and is then paused with it in its UTCB; a call not yet taken is
+ * rewound by the kernel and sent again on resume or after a restore
+ * (checkpoint.c).  So a call one member has sent and another has taken
+ * is completed on both sides before the cut, one not taken is in
+ * neither: nothing is lost or done twice.  A call against the order (a
+ * server calling its client's callback object while the client is
+ * already paused) cannot settle: then every member is resumed, runs for
+ * 1 ms, and the cut is tried again, up to GROUP_CUT_TRIES times.
+ *
+ * Signals between members need nothing here: a member's signal context
+ * is a core object whose queue the member's checkpoint drains into its
+ * pending list (checkpoint.c), whoever submitted them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/checkpoint.h"
+#include "monitor/group.h"
+
+#define GROUP_CUT_SETTLE_MS 20
+#define GROUP_CUT_TRIES	    100
+
+static void sleep_ms(uint64_t ms)
+{
+	uint64_t label;
+
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
+}
+
+/* The members callers first: a member that may open a session at
+ * another comes before it (Kahn's order over config_route_edge). */
+static void cut_order(const struct mon_group *g, int *order)
+{
+	int placed[MON_GROUP_MAX] = {0}, n = 0;
+
+	while (n < g->n) {
+		int k, found = 0;
+		for (k = 0; k < g->n && !found; k++) {
+			int callers = 0;
+			if (placed[k])
+				continue;
+			for (int j = 0; j < g->n; j++)
+				callers += !placed[j] && config_route_edge(g->cfg.group, j, k);
+			found = !callers;
+		}
+		k = found ? k - 1 : 0;
+		while (placed[k]) /* a cycle (refused at start): any order */
+			k++;
+		placed[k] = 1;
+		order[n++] = k;
+	}
+}
+
+static int pause_member(struct monitor *mon)
+{
+	int rc;
+
+	mon->paused_since_us = mon_now_us(); /* until monitor_resume */
+	for (int i = 0; i < MON_MAX_THREADS; i++)
+		if (mon->thread[i].used && (rc = cpu_pause(mon->cpu, mon->thread[i].cap)))
+			return rc;
+	return 0;
+}
+
+/* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
+ * in a taken call.  0 settled, 1 not, -errno. */
+static int settle(struct monitor *mon, struct mon_model *scratch)
+{
+	for (int ms = 0;; ms++) {
+		int rc = monitor_threads_blocked(mon, scratch);
+		if (rc <= 0 || ms == GROUP_CUT_SETTLE_MS)
+			return rc;
+		sleep_ms(1);
+	}
+}
+
+void group_resume(struct mon_group *g)
+{
+	for (int k = 0; k < g->n; k++)
+		if (g->member[k].mon && !g->member[k].ended && g->member[k].mon->paused_since_us)
+			monitor_resume(g->member[k].mon);
+}
+
+/* One try: pause in order; 0 with all paused and settled, 1 if a member
+ * did not settle (*who), -errno. */
+static int cut_once(struct mon_group *g, const int *order, struct mon_model *scratch,
+		    int *who)
+{
+	int rc;
+
+	for (int i = 0; i < g->n; i++) {
+		struct monitor *mon = g->member[order[i]].mon;
+		*who = order[i];
+		if ((rc = pause_member(mon)) || (rc = settle(mon, scratch)))
+			return rc;
+	}
+	/* all paused: none can have become blocked since it settled */
+	for (int i = 0; i < g->n; i++) {
+		*who = order[i];
+		if ((rc = monitor_threads_blocked(g->member[order[i]].mon, scratch)))
+			return rc;
+	}
+	return 0;
+}
+
+int group_cut(struct mon_group *g, char *why, size_t size)
+{
+	struct mon_model *scratch = calloc(1, sizeof *scratch);
+	int order[MON_GROUP_MAX], who = 0, rc = -ENOMEM;
+
+	if (!scratch) {
+		snprintf(why, size, "out of memory for the cut");
+		return rc;
+	}
+	cut_order(g, order);
+	for (int tries = 1;; tries++) {
+		rc = cut_once(g, order, scratch, &who);
+		if (!rc) {
+			if (tries > 1)
+				env_log(g->env, "monitor: group cut: settled at try %d", tries);
+			break;
+		}
+		group_resume(g);
+		if (rc < 0) {
+			snprintf(why, size, "cannot pause member '%s': %s",
+				 g->member[who].start->name, strerror(-rc));
+			break;
+		}
+		if (tries == GROUP_CUT_TRIES) {
+			snprintf(why, size,
+				 "member '%s' is still in a call being served after %d tries "
+				 "of %d ms",
+				 g->member[who].start->name, GROUP_CUT_TRIES,
+				 GROUP_CUT_SETTLE_MS);
+			rc = -EBUSY;
+			break;
+		}
+		sleep_ms(1);
+	}
+	free(scratch);
+	return rc;
+}

@@ -1,0 +1,156 @@
+#!/bin/sh
+# The consistent cut of a group (issue 12, docs/cr.md "Groups"): a
+# monitor whose <config> holds soak_server and two soak_clients (each
+# client sends numbered calls to the server and signals to the server's
+# signal context, which it got in a reply; the server sends signals to the
+# clients' contexts, which it got in calls) is cut CUTS times with
+# `capsule checkpoint` while they run.  Each cut pauses all three, settles
+# the calls between them and classifies every member's caps: the answer
+# names the members and the caps between them (sessions, both ways'
+# signal contexts), the log lists each, no image is written (the group
+# image is not there yet) and the members run on.  The server counts a
+# call only if it carries its client's next number, so a call lost or
+# done twice by a cut is a sequence error: at the end every client and
+# the server must report exact counts and every signal arrived.
+#
+# Then a group whose members are soak_clients of a soak_server outside
+# the group: the signal context each got in a reply through that session
+# is no object of the group, so the checkpoint is refused with one line
+# naming the member, the kcap, the badge and the session, and the group
+# runs on to its end.
+b=${1:-build}
+cap=$b/capsule
+CUTS=${CUTS:-10}
+case "$b" in *san*) secs=14 ;; *) secs=8 ;; esac
+tmp=$(mktemp -d /tmp/capsule-group-cut.XXXXXX) || exit 1
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+fail() {
+	echo "group_cut: FAIL: $*"
+	for f in "$tmp"/*.log "$tmp"/*.out; do
+		[ -f "$f" ] && { echo "--- $f"; tail -30 "$f" | sed 's/^/  | /'; }
+	done
+	exit 1
+}
+
+route() { echo "<route> <service name=\"Soak\"> $1 </service> <any-service> <parent/> </any-service> </route>"; }
+member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $2 </start>"; }
+
+# start CONFIG: a node running it, up when both clients send
+start() {
+	"$cap" node --rom "$b/components" --rom "$tmp/rom" "$1" --control "$tmp/n.sock" \
+		>"$tmp/node.log" 2>&1 &
+	pid=$!
+	i=0
+	until [ "$(grep -c 'soak_client: sending for' "$tmp/node.log" 2>/dev/null)" = "${2:-2}" ]; do
+		i=$((i + 1))
+		[ $i -lt 600 ] && kill -0 $pid 2>/dev/null || fail "the clients did not start"
+		sleep 0.05
+	done
+}
+
+# finish: init's children end with 0 (the node serves its control
+# socket on), every client and the server exact
+finish() {
+	i=0
+	until grep -q "all of init's children have ended" "$tmp/node.log"; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] && kill -0 $pid 2>/dev/null || fail "the group did not end"
+		sleep 0.1
+	done
+	grep -q "all of init's children have ended (result 0)" "$tmp/node.log" ||
+		fail "a component failed"
+	kill $pid; wait $pid 2>/dev/null; pid=
+	[ "$(grep -c 'soak_client: .*: ok$' "$tmp/node.log")" = 2 ] ||
+		fail "a client's counts are not exact"
+	grep -q "soak_server: total: 2 clients, .*: ok$" "$tmp/node.log" ||
+		fail "the server's counts are not exact"
+}
+
+mkdir "$tmp/rom"
+echo "$secs 2 none" >"$tmp/rom/soak.cfg"
+cat >"$tmp/group.xml" <<CFG
+<config>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="grp" caps="1000">
+		<binary name="monitor"/>
+		<resource name="RAM" quantum="32M"/>
+		<config>
+			<start name="server" caps="400"> <binary name="soak_server"/>
+				<resource name="RAM" quantum="4M"/>
+				<provides> <service name="Soak"/> </provides> </start>
+			$(member c1 "$(route '<child name="server"/>')")
+			$(member c2 "$(route '<child name="server"/>')")
+		</config>
+	</start>
+</config>
+CFG
+start "$tmp/group.xml"
+n=0
+while [ $n -lt "$CUTS" ]; do
+	"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1
+	grep -q "group cut of members server,c1,c2 taken and resumed" "$tmp/ck.out" ||
+		fail "cut $n: $(cat "$tmp/ck.out")"
+	[ "$(grep -c . "$tmp/ck.out")" = 1 ] || fail "cut $n: the answer is not one line"
+	[ ! -e "$tmp/g.img" ] || fail "cut $n: an image was written"
+	caps=$(sed -n 's/.*(\([0-9]*\) caps between members.*/\1/p' "$tmp/ck.out")
+	# each client: its session and the server's context; the server:
+	# each client's context
+	[ "${caps:-0}" -ge 6 ] || fail "cut $n: $caps caps between members, not at least 6"
+	n=$((n + 1))
+	sleep 0.2
+done
+for m in c1 c2; do
+	grep -q "monitor: group: '$m' kcap 0x[0-9a-f]* badge 0x[0-9a-f]* -> 'server' served object" \
+		"$tmp/node.log" || fail "no session of $m at the server listed"
+	grep -q "monitor: group: '$m' kcap .* -> 'server' signal context" "$tmp/node.log" ||
+		fail "the server's signal context held by $m is not listed"
+	grep -q "monitor: group: 'server' kcap .* -> '$m' signal context" "$tmp/node.log" ||
+		fail "the context of $m held by the server is not listed"
+done
+[ "$(grep -c 'monitor: group cut: 3 members paused together' "$tmp/node.log")" = "$CUTS" ] ||
+	fail "not $CUTS cuts logged"
+finish
+cp "$tmp/node.log" "$tmp/cut.log"
+figures=$(grep "group cut: 3 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //')
+
+# a member that is a client of a server outside the group (and a sleeper
+# beside it): the server's context it got in a reply is no group object
+echo "$secs 1 none" >"$tmp/rom/soak.cfg"
+cat >"$tmp/outside.xml" <<CFG
+<config>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="server" caps="400"> <binary name="soak_server"/>
+		<resource name="RAM" quantum="4M"/>
+		<provides> <service name="Soak"/> </provides> </start>
+	<start name="grp" caps="1000">
+		<binary name="monitor"/>
+		<resource name="RAM" quantum="32M"/>
+		<route> <service name="Soak"> <child name="server"/> </service>
+			<any-service> <parent/> </any-service> </route>
+		<config>
+			$(member c1 "")
+			<start name="idle"> <binary name="sleeper"/> </start>
+		</config>
+	</start>
+</config>
+CFG
+rm -f "$tmp/node.log"
+start "$tmp/outside.xml" 1
+"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/o.img" grp >"$tmp/refused.out" 2>&1 &&
+	fail "the checkpoint of a group holding a cap from outside was not refused"
+grep -q "checkpoint: member 'c1': kcap 0x[0-9a-f]* badge 0x[0-9a-f]* is no object of the group: it came through a session routed outside the group: Soak (badge 0x[0-9a-f]*)$" \
+	"$tmp/refused.out" || fail "the refusal does not name member, kcap, badge and session"
+[ "$(grep -c . "$tmp/refused.out")" = 1 ] || fail "the refusal is not one line"
+[ ! -e "$tmp/o.img" ] || fail "an image was written"
+i=0
+until grep -q "soak_server: total:" "$tmp/node.log"; do
+	i=$((i + 1))
+	[ $i -lt 1200 ] && kill -0 $pid 2>/dev/null || fail "the outside server did not end"
+	sleep 0.1
+done
+grep -q "soak_client: .*: ok$" "$tmp/node.log" || fail "the member's counts are not exact"
+grep -q "soak_server: total: 1 clients, .*: ok$" "$tmp/node.log" ||
+	fail "the outside server's counts are not exact"
+echo "group_cut: PASS: $CUTS cuts of 3 members while they ran ($figures), counts exact;" \
+	"refused: $(sed 's/^error: //' "$tmp/refused.out" | cut -c1-150)"
