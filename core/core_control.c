@@ -99,11 +99,11 @@ static struct pd_session *core_pd_nth_oldest(struct core *c, unsigned k, unsigne
  * its badge until core destroys it). */
 static uint64_t core_badges_live(struct core *c)
 {
-	const struct cap_map *m = cap_map();
+	struct cap_map *m = cap_map();
 	uint64_t n = 0;
 
-	for (uint64_t i = 0; i < m->entries; i++)
-		n += badge_alloc_issued(&c->badges, m->slot[i].id);
+	for (uint64_t i = 0; i < cap_map_size(m); i++)
+		n += badge_alloc_issued(&c->badges, cap_map_slot(m, i)->id);
 	return n;
 }
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "init/init.h"
@@ -209,6 +210,9 @@ void child_destroy(struct child *c)
 	struct init *in = c->init;
 
 	close_child_sessions(c);
+	free(c->session);
+	c->session = NULL;
+	c->session_room = 0;
 	session_drop_served_by(c);
 	for (int i = 0; i < c->nservices; i++)
 		drop(&c->service[i].root);

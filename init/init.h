@@ -17,7 +17,11 @@
 
 struct native_registry;
 
-#define INIT_MAX_SESSIONS 16 /* sessions a child opened through init */
+/* Sessions a child may hold open through init at once.  The table grows
+ * as the child opens them (from 8); a group monitor with its members
+ * needs several dozen, the ceiling is there for a child that opens
+ * sessions without end. */
+#define INIT_MAX_SESSIONS 1024
 #define INIT_ARGS_MAX	  256
 
 #define init_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -68,8 +72,8 @@ struct child {
 	cap_t pd, cpu, log, rom;
 	cap_t thread, exc_irq;
 	struct rpc_object parent_obj;
-	int nsessions;
-	struct child_session session[INIT_MAX_SESSIONS];
+	int nsessions, session_room;
+	struct child_session *session; /* session_room of them, malloc'd */
 	int nservices;
 	struct child_service service[CONFIG_MAX_SERVICES];
 	struct native_slot native; /* a native child's start (native_child.c) */

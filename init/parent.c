@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "init/init.h"
@@ -39,8 +40,29 @@ static int declares(const struct child *c, const char *service)
 	return 0;
 }
 
+/* Room for one more session of c: 0, -ENOSPC at INIT_MAX_SESSIONS,
+ * -ENOMEM. */
+static int session_room(struct child *c)
+{
+	int n = c->session_room ? 2 * c->session_room : 8;
+	struct child_session *a;
+
+	if (c->nsessions < c->session_room)
+		return 0;
+	if (c->nsessions >= INIT_MAX_SESSIONS)
+		return -ENOSPC;
+	if (n > INIT_MAX_SESSIONS)
+		n = INIT_MAX_SESSIONS;
+	a = realloc(c->session, (size_t)n * sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	c->session = a;
+	c->session_room = n;
+	return 0;
+}
+
 /* Keep a session opened for c so it can be closed with c; takes over the
- * caller's reference to s.  The caller checked there is room. */
+ * caller's reference to s.  The caller made room (session_room). */
 static void track(struct child *c, cap_t s, int server, int service, uint64_t ram,
 		  uint64_t caps)
 {
@@ -76,10 +98,10 @@ static int prepare_request(struct child *c, const char *service, const char *arg
 	char label[CONFIG_NAME_MAX * 4];
 	int rc;
 
-	if (c->nsessions == INIT_MAX_SESSIONS)
-		return -ENOSPC;
 	char tmp[INIT_ARGS_MAX];
 
+	if ((rc = session_room(c)))
+		return rc;
 	if ((rc = client_label(c, args, label, sizeof label)) ||
 	    (rc = session_args_quota(args, ram, caps)) ||
 	    (rc = session_args_relabel(args, label, 0, out, size)))

@@ -1,14 +1,17 @@
 /*
- * Capability space of a task: CAP_SLOTS slots, named by kcap = index << 12.
+ * Capability space of a task: nslots slots, named by kcap = index << 12.
+ * A native task's is large (CAP_SLOTS_NATIVE); calloc takes fresh pages
+ * from the host for it, so only the slots used cost memory.
  * Slot 0 is never used, so KCAP_INVALID never names an object.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include "kernel/kernel.h"
 
-int cap_space_init(struct cap_space *cs)
+int cap_space_init(struct cap_space *cs, unsigned nslots)
 {
-	cs->slots = calloc(CAP_SLOTS, sizeof *cs->slots);
+	cs->slots = calloc(nslots, sizeof *cs->slots);
+	cs->nslots = cs->slots ? nslots : 0;
 	return cs->slots ? 0 : -ENOMEM;
 }
 
@@ -16,18 +19,19 @@ void cap_space_fini(struct cap_space *cs)
 {
 	if (!cs->slots)
 		return;
-	for (unsigned i = 1; i < CAP_SLOTS; i++)
+	for (unsigned i = 1; i < cs->nslots; i++)
 		if (cs->slots[i].obj)
 			mapdb_revoke(&cs->slots[i], true);
 	free(cs->slots);
 	cs->slots = NULL;
+	cs->nslots = 0;
 }
 
 struct cap_slot *cap_space_slot(struct cap_space *cs, uint64_t kcap)
 {
 	uint64_t index = KCAP_INDEX(kcap);
 
-	if (!cs->slots || index == 0 || index >= CAP_SLOTS)
+	if (!cs->slots || index == 0 || index >= cs->nslots)
 		return NULL;
 	return &cs->slots[index];
 }

@@ -76,7 +76,7 @@ static uint64_t ipc_map_item(struct thread *snd, struct thread *rcv, uint64_t it
 	if (!src || !src->obj || KCAP_INDEX(win) == 0)
 		return KCAP_INVALID;
 	dst = cap_space_slot(&rcv->task->caps, win + KCAP(j));
-	if (!dst || KCAP_INDEX(win) + j >= CAP_SLOTS)
+	if (!dst || KCAP_INDEX(win) + j >= rcv->task->caps.nslots)
 		return KCAP_INVALID;
 	if (dst != src)
 		mapdb_map(dst, src, item & RIGHTS_ALL, false);

@@ -115,13 +115,15 @@ struct cap_slot {
 	struct cap_slot *parent, *first_child, *next_sib, *prev_sib;
 };
 
-/* CAP_SLOTS slots; slot 0 is never used. */
+/* nslots slots (CAP_SLOTS, CAP_SLOTS_NATIVE for a native task); slot 0
+ * is never used. */
 struct cap_space {
 	struct cap_slot *slots;
+	unsigned nslots;
 };
 
 /* 0 or -ENOMEM. */
-int cap_space_init(struct cap_space *cs);
+int cap_space_init(struct cap_space *cs, unsigned nslots);
 /* Revoke every slot (and whatever was derived from it) and free the array. */
 void cap_space_fini(struct cap_space *cs);
 /* Slot named by kcap (low 12 bits ignored); NULL for index 0 or out of range. */

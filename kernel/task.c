@@ -14,7 +14,7 @@ struct task *task_create(struct node *n, unsigned flags)
 	t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
-	if (cap_space_init(&t->caps))
+	if (cap_space_init(&t->caps, flags == TASK_NATIVE ? CAP_SLOTS_NATIVE : CAP_SLOTS))
 		goto err;
 	if (flags == TASK_GUEST && vspace_create(&t->vs))
 		goto err_caps;

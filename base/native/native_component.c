@@ -1,7 +1,10 @@
 /*
  * native_component_main: the first thread of a native component (core,
  * init, the monitor).  Allocates the component's libbase state, points
- * the thread's UTCB at it and runs the shared start sequence.
+ * the thread's UTCB at it and runs the shared start sequence.  Its cap
+ * map goes on past a guest's CAP_SLOTS up to the kernel's bound for a
+ * native task (CAP_SLOTS_NATIVE): the extension is calloc'd, fresh
+ * pages from the host, so only the slots used cost memory.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +41,7 @@ void native_component_main(void *arg)
 {
 	struct native_start *ns = arg;
 	struct native_component *nc;
+	struct cap_index *ext;
 	struct utcb *u = kernel_native_utcb();
 	const char *label = ns && ns->label ? ns->label : "?";
 
@@ -46,15 +50,20 @@ void native_component_main(void *arg)
 		return;
 	}
 	nc = calloc(1, sizeof(*nc));
-	if (!nc) {
+	ext = calloc(CAP_SLOTS_NATIVE - CAP_SLOTS, sizeof(*ext));
+	if (!nc || !ext) {
 		fprintf(stderr, "[%s] libbase: out of memory\n", label);
+		free(nc);
+		free(ext);
 		return;
 	}
+	cap_map_extend(&nc->caps, ext, CAP_SLOTS_NATIVE - CAP_SLOTS);
 	native_registry_add(nc);
 	u->tcr[TCR_COMPONENT] = (uint64_t)(uintptr_t)nc;
 	base_component_run(&ns->si, label, ns->factory, ns->construct, ns->arg);
 	u->tcr[TCR_COMPONENT] = 0;
 	u->tcr[TCR_USER] = 0;
 	native_registry_del(nc);
+	free(ext);
 	free(nc);
 }

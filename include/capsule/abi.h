@@ -30,6 +30,10 @@
 
 #define CAP_SHIFT	 12   /* kcap = index << CAP_SHIFT, as in L4 */
 #define CAP_SLOTS	 4096 /* entries of a task's cap space and cap map */
+/* Entries of a native task's cap space (core, init, the monitor): they
+ * hold caps for every component of the node, so their bound is far above
+ * what a node's cap quota can pay for; the pages are touched as used. */
+#define CAP_SLOTS_NATIVE (1u << 18)
 #define KCAP(index)	 ((uint64_t)(index) << CAP_SHIFT)
 #define KCAP_INDEX(kcap) ((uint64_t)(kcap) >> CAP_SHIFT)
 #define KCAP_INVALID	 0ULL /* slot 0 is never used */

@@ -233,6 +233,17 @@ static void vspace_heap_policy(void)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 }
 
+/* An engine's translation buffer is reserved whole when the engine is
+ * first used: 1 GiB by Unicorn's default, so a node of 100 counters
+ * reserved 105 GB of address space.  What the guests here translate is a
+ * few MiB at most; the pages of the buffer are touched only as code is
+ * translated into it.  A full buffer is flushed by Unicorn, which 2.1.1
+ * gets wrong when the next block chains to the last (a crash in
+ * tb_set_jmp_target, unicorn issue #1923), whatever the size: a smaller
+ * buffer only brings a guest that translates that much code there
+ * sooner. */
+#define GUEST_TCG_BUFFER (64u << 20)
+
 int guest_uc_open(uc_engine **out)
 {
 	static pthread_once_t heap_policy = PTHREAD_ONCE_INIT;
@@ -241,6 +252,11 @@ int guest_uc_open(uc_engine **out)
 	pthread_once(&heap_policy, vspace_heap_policy);
 	if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc) != UC_ERR_OK)
 		return -ENOMEM;
+	/* before anything else: the engine is set up by its first use */
+	if (uc_ctl_set_tcg_buffer_size(uc, GUEST_TCG_BUFFER) != UC_ERR_OK) {
+		uc_close(uc);
+		return -ENOMEM;
+	}
 	*out = uc;
 	return 0;
 }

@@ -39,6 +39,10 @@ struct cap_map {
 	struct cap_index *root; /* AVL root */
 	uint64_t first_free_hint;
 	struct cap_index slot[CAP_SLOTS];
+	/* a native component's slots CAP_SLOTS.. (NULL and 0 in a guest's):
+	 * after slot[], so a guest's map reads as it always did */
+	struct cap_index *ext;
+	uint64_t ext_entries;
 };
 #define CAP_MAP_MAGIC 0xcab3a9ULL
 
@@ -52,7 +56,15 @@ typedef struct {
 /* This component's cap map (the platform layer knows where it lives). */
 struct cap_map *cap_map(void);
 
+/* Empty m; an extension given by cap_map_extend stays (it must be
+ * zeroed memory, as fresh anonymous pages are). */
 void cap_map_init(struct cap_map *m);
+/* Give m the slots CAP_SLOTS .. CAP_SLOTS + n - 1, at ext (zeroed). */
+void cap_map_extend(struct cap_map *m, struct cap_index *ext, uint64_t n);
+/* Slots of m: CAP_SLOTS plus those of its extension. */
+uint64_t cap_map_size(const struct cap_map *m);
+/* The slot at index, NULL past the end. */
+struct cap_index *cap_map_slot(struct cap_map *m, uint64_t index);
 /* First-fit free slot >= FIXED_USER_BASE for a new id.  NULL if the id is
  * already in the tree or no slot is free.  ref starts at 1. */
 struct cap_index *cap_map_insert(struct cap_map *m, uint64_t id);
