@@ -163,7 +163,8 @@ unit: all
 SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/components.sh \
 	tests/kernel/rsys.sh tests/kernel/prio.sh tests/cli/help.sh tests/cli/errors.sh \
 	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
-	tests/cr/restore_memory.sh tests/cr/outside_wait.sh tests/cr/restore_fail.sh \
+	tests/cr/restore_memory.sh tests/cr/checkpoint_memory.sh tests/cr/outside_wait.sh \
+	tests/cr/restore_fail.sh \
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/lazy_wset.sh tests/cr/incremental.sh \
 	tests/cr/soak.sh tests/cr/worker_restore.sh tests/cr/group.sh tests/cr/group_cut.sh \

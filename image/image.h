@@ -328,6 +328,9 @@ struct image_memory {
 	 * the other, in order, read instead of their places in data (an
 	 * incremental checkpoint's copy, written as it was taken) */
 	uint8_t *packed;
+	/* data is not the model's (a checkpoint streamed from the paused
+	 * target's memory): whoever releases the model leaves it */
+	int borrowed;
 	uint64_t pages, nonzero_pages;
 	struct image_chunk_ref *chunk; /* IMAGE_READ_STREAM: chunks with bytes */
 	uint32_t nchunks, chunk_cap;

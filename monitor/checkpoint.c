@@ -340,6 +340,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
  * monitor's attachments of the target's dataspaces, run on the worker
  * too: the node's other components run on meanwhile. */
 struct ckpt_bufs {
+	int stream; /* no copies: the target stays paused (stream_add) */
 	uint64_t size[MON_MAX_REGIONS];
 	uint8_t *buf[MON_MAX_REGIONS];
 	unsigned ncopies;
@@ -463,6 +464,45 @@ static int copy_add(struct monitor *mon, struct ckpt_bufs *b, const struct mon_r
 	return 0;
 }
 
+/* A streamed checkpoint's region mr of dataspace ds: no copy; the
+ * monitor attaches the whole dataspace once (model->stream_at), the
+ * pause's readers (the cap map, the report) read the region there and
+ * the image writer the dataspace, while the target stays paused. */
+static int stream_add(struct monitor *mon, struct mon_model *model,
+		      const struct mon_record *ds, struct mon_model_region *mr)
+{
+	uint64_t host;
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < model->nstream; k++)
+		if (model->stream_badge[k] == mr->ds_badge)
+			break;
+	if (k == model->nstream) {
+		if (k == MON_MAX_REGIONS)
+			return -ENOSPC;
+		if ((rc = pd_attach(mon->env->pd, ds->cap, 0, 0, mr->ds_size, MEM_R,
+				    &host)))
+			return rc;
+		model->stream_at[k] = host;
+		model->stream_badge[k] = mr->ds_badge;
+		model->nstream++;
+	}
+	mr->stream = (uint8_t *)(uintptr_t)model->stream_at[k];
+	mr->live = mr->stream + mr->off;
+	return 0;
+}
+
+void monitor_stream_detach(struct monitor *mon, struct mon_model *model)
+{
+	for (unsigned k = 0; k < model->nstream; k++)
+		pd_detach(mon->env->pd, model->stream_at[k]);
+	for (unsigned i = 0; i < model->nregions; i++)
+		if (model->region[i].stream)
+			model->region[i].stream = model->region[i].live = NULL;
+	model->nstream = 0;
+}
+
 /* Copy every attached region through a temporary attachment of its
  * dataspace in the monitor (seed 000, approach 1), into the prepared
  * buffers (taken over by model); the memcpys run on the host worker. */
@@ -497,7 +537,7 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 		mr->perm = g->perm;
 		mr->ds_badge = g->ds_badge;
 		mr->ds_size = record_ds_size(mon, ds);
-		mr->data = mr->present = mr->live = NULL;
+		mr->data = mr->present = mr->live = mr->stream = NULL;
 		if (ds->cls == MON_CLASS_MANAGED_DS) {
 			model->nregions++; /* its memory is what the map holds */
 			continue;
@@ -507,6 +547,11 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 			if (rc < 0)
 				break;
 			rc = 0;
+			continue;
+		}
+		if (b->stream) { /* read in place by the image writer */
+			model->nregions++;
+			rc = stream_add(mon, model, ds, mr);
 			continue;
 		}
 		if (b->buf[i] && b->size[i] == g->size) {
@@ -587,6 +632,11 @@ static void log_summary(struct monitor *mon, const struct mon_model *model)
 
 int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 {
+	return monitor_checkpoint_mode(mon, model, 0);
+}
+
+int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int stream)
+{
 	struct ckpt_bufs *b = calloc(1, sizeof *b);
 	uint64_t t0, t1, bytes = 0;
 	int rc = -ENOMEM;
@@ -594,6 +644,7 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	memset(model, 0, offsetof(struct mon_model, region));
 	model->nregions = 0;
 	model->npending = 0;
+	model->nstream = 0;
 	snprintf(model->binary, sizeof model->binary, "%s", mon->cfg.binary);
 	model->cap_map_addr = mon->cap_map_addr;
 	model->report_addr = mon->cr_report_addr;
@@ -602,7 +653,9 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 		goto err;
 	monitor_write_settle(mon); /* the worker is free */
 	incr_prestart(mon);	   /* core protects while the buffers are made */
-	bufs_prepare(mon, b);	   /* before the pause: not counted in it */
+	b->stream = stream;
+	if (!stream)
+		bufs_prepare(mon, b); /* before the pause: not counted in it */
 	if ((rc = pause_all(mon, model)))
 		goto err;
 	t0 = mon->paused_since_us;
@@ -618,7 +671,9 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
-		bytes += model->region[i].data ? model->region[i].size : 0;
+		bytes += model->region[i].data || model->region[i].stream
+			     ? model->region[i].size
+			     : 0;
 	mon->checkpoints++;
 	log_summary(mon, model);
 	env_log(
@@ -629,6 +684,7 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model)
 	return 0;
 err:
 	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
+	monitor_stream_detach(mon, model);
 	if (b)
 		bufs_free(b);
 	free(b);

@@ -21,6 +21,14 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
  * reply's caps in its receive window, 0 if none, or -errno (scratch: the
  * threads' states). */
 int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch);
+/* The same; stream: the target stays paused until its memory is used, so
+ * no region is copied: the model's regions read the monitor's
+ * attachments of the dataspaces in place (mon_model_region.stream),
+ * to be detached with monitor_stream_detach on the entrypoint. */
+int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int stream);
+/* Detach a streamed checkpoint's attachments (model's regions no longer
+ * read them). */
+void monitor_stream_detach(struct monitor *mon, struct mon_model *model);
 /* Resume every thread of the target; the pause a checkpoint began ends
  * (mon->paused_us). */
 void monitor_resume(struct monitor *mon);

@@ -8,7 +8,9 @@
  *     proxies, which change once the target runs);
  *   - on the host worker, target paused: the copy of its memory
  *     (monitor_checkpoint's read_memory: plain memcpys from the monitor's
- *     attachments);
+ *     attachments); none for a target kept paused until its image is
+ *     written (a migration's freeze, --stop, then="exit"): the writer
+ *     reads its dataspaces in place (monitor_checkpoint_mode's stream);
  *   - then the target resumes (unless it is kept paused for a migration);
  *   - on the host worker, target running: the memory into the image,
  *     zero-page elision, compression, writing and fsync (write_job);
@@ -59,8 +61,10 @@ struct ckpt_write {
 static void cw_free(struct ckpt_write *cw)
 {
 	image_model_release(&cw->im);
-	if (cw->model)
+	if (cw->model) {
+		monitor_stream_detach(cw->mon, cw->model);
 		model_free(cw->model);
+	}
 	free(cw->model);
 	free(cw);
 }
@@ -178,7 +182,10 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	snprintf(cw->path, sizeof cw->path, "%s", path);
 	cw->fig.total_us = mon_now_us();
 	monitor_progress(mon, "pausing %s", mon->cfg.binary);
-	if ((rc = monitor_checkpoint(mon, cw->model))) {
+	/* a target that stays paused until the image is written is read in
+	 * place: no copy of its memory (the node needs the target's size
+	 * plus the writer's buffers, not twice the target) */
+	if ((rc = monitor_checkpoint_mode(mon, cw->model, cw->keep_paused))) {
 		if (req)
 			incr_end(mon, cw->model, NULL, NULL, rc);
 		free(cw->model); /* freed by the failed checkpoint */
@@ -202,7 +209,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	}
 	for (unsigned i = 0; i < cw->model->nregions; i++) {
 		const struct mon_model_region *r = &cw->model->region[i];
-		uint64_t n = r->data ? r->size / MON_PAGE : 0;
+		uint64_t n = r->data || r->stream ? r->size / MON_PAGE : 0;
 		if (r->data && r->present) /* incremental: the pages written */
 			for (uint64_t p = n = 0; p < r->size / MON_PAGE; p++)
 				n += (r->present[p / 8] >> (p % 8)) & 1;

@@ -365,6 +365,23 @@ static struct mon_model_region *whole_region(struct mon_model *m, uint64_t id,
 	return NULL;
 }
 
+/* A streamed checkpoint's dataspace: its memory entry is the monitor's
+ * attachment of it, read in place (the target stays paused until the
+ * image is written).  1 if d is one, else 0. */
+static int stream_memory(const struct mon_model *m, struct image_model *im,
+			 const struct image_dataspace *d)
+{
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct mon_model_region *r = &m->region[i];
+		if (r->ds_badge != d->id || !r->stream)
+			continue;
+		im->memory[im->nmemory++] = (struct image_memory){
+		    .ds_id = d->id, .size = d->size, .data = r->stream, .borrowed = 1};
+		return 1;
+	}
+	return 0;
+}
+
 /* Memory: per dataspace its contents, from the regions (incremental:
  * only the pages written since the parent).  take: a region copy that
  * is its whole dataspace becomes the entry's memory (taken from m)
@@ -381,6 +398,8 @@ static int memory_to_image(struct mon_model *m, struct image_model *im, int take
 		struct image_memory *mem = NULL;
 		struct mon_model_region *whole;
 		int partial = 0;
+		if (stream_memory(m, im, &im->dataspaces[d]))
+			continue;
 		for (unsigned i = 0; i < m->nregions; i++)
 			partial |= m->region[i].ds_badge == im->dataspaces[d].id &&
 				   m->region[i].data && m->region[i].present;
@@ -521,7 +540,8 @@ err:
 void image_model_release(struct image_model *im)
 {
 	for (uint32_t i = 0; im->memory && i < im->nmemory; i++) {
-		free(im->memory[i].data);
+		if (!im->memory[i].borrowed)
+			free(im->memory[i].data);
 		free(im->memory[i].present);
 		free(im->memory[i].packed);
 	}

@@ -251,6 +251,7 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    0,
 		    NULL,
 		    NULL,
+		    NULL,
 		    NULL};
 		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
 			m->nregions++;

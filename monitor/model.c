@@ -23,7 +23,7 @@ void *model_ptr(const struct mon_model *model, uint64_t addr, uint64_t size)
 {
 	for (unsigned i = 0; i < model->nregions; i++) {
 		const struct mon_model_region *r = &model->region[i];
-		if (r->rm || !r->data)
+		if (r->rm || (!r->data && !r->live))
 			continue;
 		if (addr >= r->at && size <= r->size && addr - r->at <= r->size - size)
 			return there(model, r, addr - r->at, size)
@@ -56,7 +56,8 @@ static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t s
 		uint64_t n;
 
 		for (unsigned i = 0; i < model->nregions && !r; i++)
-			if (!model->region[i].rm && model->region[i].data &&
+			if (!model->region[i].rm &&
+			    (model->region[i].data || model->region[i].live) &&
 			    g >= model->region[i].at &&
 			    g - model->region[i].at < model->region[i].size)
 				r = &model->region[i];
@@ -64,8 +65,8 @@ static int span(const struct mon_model *model, uint64_t g, void *buf, uint64_t s
 			return -EFAULT;
 		n = r->size - (g - r->at);
 		n = n < size ? n : size;
-		if (there(model, r, g - r->at, n))
-			return -EFAULT;
+		if (there(model, r, g - r->at, n) || (write && !r->data))
+			return -EFAULT; /* a streamed region is read only */
 		if (write)
 			memcpy(r->data + (g - r->at), b, n);
 		else

@@ -42,6 +42,11 @@ struct mon_model_region {
 	/* until incr_unpack: the pages set in present, in order (malloc'd;
 	 * data is then allocated but not yet written) */
 	uint8_t *packed;
+	/* a streamed checkpoint (the target stays paused while its image is
+	 * written): data is NULL, stream the monitor's attachment of the
+	 * whole dataspace, which the image writer reads in place (listed in
+	 * the model's stream_at, detached by the monitor once written) */
+	uint8_t *stream;
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a
@@ -91,6 +96,10 @@ struct mon_model {
 	 * model's (model_free leaves them). */
 	int (*page_in)(void *ctx, uint64_t ds_badge, uint64_t off, uint64_t size);
 	void *page_ctx;
+	/* a streamed checkpoint's attachments (host addresses), one per
+	 * dataspace, and their dataspaces' badges */
+	unsigned nstream;
+	uint64_t stream_at[MON_MAX_REGIONS], stream_badge[MON_MAX_REGIONS];
 };
 
 /* Free the copies of the regions' bytes. */

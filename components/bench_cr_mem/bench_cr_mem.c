@@ -1,21 +1,23 @@
 /*
  * Checkpoint/restore benchmark target (bench/bench_cr.c): BENCH_CR_MB MiB
- * of RAM in BENCH_CR_DS_MB MiB dataspaces, every page touched — even
- * pages filled with a non-zero pattern, odd pages written with zeros —
- * then it idles on a worker thread for BENCH_CR_IDLE_MS, or the ms in the
- * ROM "bench_cr_mem.idle_ms" if there is one (the monitor's
- * test hook checkpoints and restores it meanwhile) and exits 0 if the
- * pattern is intact, 1 if not.  Logs "bench_cr_mem: touched" once the
- * memory is ready, so the benchmark can check the checkpoint came after.
+ * (or the MiB in the ROM "bench_cr_mem.mb", a multiple of BENCH_CR_DS_MB
+ * up to BENCH_CR_MAX_MB) of RAM in BENCH_CR_DS_MB MiB dataspaces, every page touched —
+ * even pages filled with a non-zero pattern, odd pages written with zeros — then it idles
+ * on a worker thread for BENCH_CR_IDLE_MS, or the ms in the ROM "bench_cr_mem.idle_ms" if
+ * there is one (the monitor's test hook checkpoints and restores it meanwhile) and exits
+ * 0 if the pattern is intact, 1 if not.  Logs "bench_cr_mem: touched" once the memory is
+ * ready, so the benchmark can check the checkpoint came after.
  */
 #include <base/env.h>
 #include <base/thread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BENCH_CR_MB	  256
 #define BENCH_CR_DS_MB	  16
-#define BENCH_CR_NDS	  (BENCH_CR_MB / BENCH_CR_DS_MB)
+#define BENCH_CR_MAX_MB	  1024
+#define BENCH_CR_NDS	  (BENCH_CR_MAX_MB / BENCH_CR_DS_MB)
 #define BENCH_CR_IDLE_MS  1500
 #define BENCH_CR_STEP_MS  10
 #define BENCH_CR_PAGE	  4096ULL
@@ -24,6 +26,7 @@
 struct mem_state {
 	struct env *env;
 	uint64_t idle_ms;
+	unsigned nds;
 	uint64_t at[BENCH_CR_NDS];
 };
 
@@ -45,7 +48,7 @@ static void touch(uint64_t at, unsigned d)
 /* One word per page checked is enough to catch a lost or shifted page. */
 static int intact(const struct mem_state *s)
 {
-	for (unsigned d = 0; d < BENCH_CR_NDS; d++)
+	for (unsigned d = 0; d < s->nds; d++)
 		for (uint64_t p = 0; p < BENCH_CR_DS_BYTES / BENCH_CR_PAGE; p++) {
 			uint64_t i = p % (BENCH_CR_PAGE / 8);
 			const uint64_t *w =
@@ -72,36 +75,52 @@ static void idle(void *arg)
 	env_exit(s->env, 0);
 }
 
-/* The idle time: the ROM "bench_cr_mem.idle_ms" if there is one (a test
- * that needs the target alive longer), else BENCH_CR_IDLE_MS. */
-static uint64_t idle_ms(struct env *env)
+/* The number in the ROM name if there is one (a test that needs the
+ * target alive longer, or larger), else 0. */
+static uint64_t rom_number(struct env *env, const char *name)
 {
 	cap_t rom, ds;
 	uint64_t size, at, ms = 0;
 	char buf[24] = {0};
 
-	if (env_session(env, "ROM", "label=\"bench_cr_mem.idle_ms\"", &rom) ||
-	    rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
-		return BENCH_CR_IDLE_MS;
+	char args[64];
+
+	snprintf(args, sizeof args, "label=\"%s\"", name);
+	if (env_session(env, "ROM", args, &rom) || rom_dataspace(rom, &ds, &size) ||
+	    pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
+		return 0;
 	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
 	ms = strtoul(buf, NULL, 10);
 	pd_detach(env->pd, at); /* nothing of it stays for a checkpoint */
 	cap_release(ds);
 	parent_close(env->parent, rom);
 	cap_release(rom);
-	return ms ? ms : BENCH_CR_IDLE_MS;
+	return ms;
 }
 
 void component_construct(struct env *env)
 {
 	struct mem_state *s = calloc(1, sizeof *s);
+	uint64_t mb = BENCH_CR_MB;
 	struct thread *t;
 
 	if (!s)
 		goto err;
 	s->env = env;
-	s->idle_ms = idle_ms(env);
-	for (unsigned d = 0; d < BENCH_CR_NDS; d++) {
+	s->idle_ms = rom_number(env, "bench_cr_mem.idle_ms");
+	s->idle_ms = s->idle_ms ? s->idle_ms : BENCH_CR_IDLE_MS;
+	mb = rom_number(env, "bench_cr_mem.mb");
+	mb = mb ? mb : BENCH_CR_MB;
+	if (mb % BENCH_CR_DS_MB || mb > BENCH_CR_MAX_MB) {
+		env_log(env,
+			"bench_cr_mem: ROM bench_cr_mem.mb: %llu is no multiple of %d "
+			"up to %d",
+			(unsigned long long)mb, BENCH_CR_DS_MB, BENCH_CR_MAX_MB);
+		env_exit(env, 2);
+		return;
+	}
+	s->nds = (unsigned)(mb / BENCH_CR_DS_MB);
+	for (unsigned d = 0; d < s->nds; d++) {
 		cap_t ds;
 		if (pd_alloc_ram(env->pd, BENCH_CR_DS_BYTES, &ds) ||
 		    pd_attach(env->pd, ds, 0, 0, BENCH_CR_DS_BYTES, MEM_R | MEM_W,
@@ -109,11 +128,11 @@ void component_construct(struct env *env)
 			goto err;
 		touch(s->at[d], d);
 	}
-	env_log(env, "bench_cr_mem: touched %d MiB", BENCH_CR_MB);
+	env_log(env, "bench_cr_mem: touched %llu MiB", (unsigned long long)mb);
 	if (thread_create(env, "idle", idle, s, 0, &t))
 		goto err;
 	return;
 err:
-	env_log(env, "bench_cr_mem: cannot set up %d MiB", BENCH_CR_MB);
+	env_log(env, "bench_cr_mem: cannot set up %llu MiB", (unsigned long long)mb);
 	env_exit(env, 2);
 }

@@ -34,9 +34,19 @@ static struct mon_model *map_model(struct cap_map **out)
 	for (unsigned i = 0; i < NLIVE; i++)
 		assert_non_null(cap_map_insert(cm, old_id(i)));
 	m->nregions = 1;
-	m->region[0] = (struct mon_model_region){
-	    0, GUEST_BASE, 0,	 sizeof *cm, 1, sizeof *cm, MEM_R | MEM_W, (uint8_t *)cm,
-	    0, NULL,	   NULL, NULL};
+	m->region[0] = (struct mon_model_region){0,
+						 GUEST_BASE,
+						 0,
+						 sizeof *cm,
+						 1,
+						 sizeof *cm,
+						 MEM_R | MEM_W,
+						 (uint8_t *)cm,
+						 0,
+						 NULL,
+						 NULL,
+						 NULL,
+						 NULL};
 	m->cap_map_addr = GUEST_BASE;
 	for (unsigned i = 0; i < CAP_SLOTS; i++) {
 		struct cap_index *e = &cm->slot[i];

@@ -332,9 +332,19 @@ static struct mon_model *fake_model(void)
 	pool_of(&fm->ep2, &objs[4], 1);
 	fm->ep.next = &fm->ep2;
 	m->nregions = 1;
-	m->region[0] = (struct mon_model_region){
-	    0, GUEST_BASE, 0,	 sizeof *fm, 1, sizeof *fm, MEM_R | MEM_W, (uint8_t *)fm,
-	    0, NULL,	   NULL, NULL};
+	m->region[0] = (struct mon_model_region){0,
+						 GUEST_BASE,
+						 0,
+						 sizeof *fm,
+						 1,
+						 sizeof *fm,
+						 MEM_R | MEM_W,
+						 (uint8_t *)fm,
+						 0,
+						 NULL,
+						 NULL,
+						 NULL,
+						 NULL};
 	m->cap_map_addr = g(fm, &fm->map);
 	m->report_addr = g(fm, &fm->report);
 	m->abi_version = CR_ABI_VERSION;
