@@ -1,8 +1,9 @@
 #!/bin/sh
 # Errors travel to the CLI, and the control plane stays responsive:
 #  - the node's one-line reason is printed by the client, naming the file,
-#    component, binary or quota and what to do (-o into /proc, a second
-#    restore, a missing binary at the destination, a too-small quota);
+#    component, kcap, binary or quota and what to do (-o into /proc, a
+#    second restore, a missing binary at the destination, a cap of no
+#    class, a too-small quota: the five of issue 11, item 4);
 #  - an existing -o file is kept without --force, no temporary file is
 #    left behind, Ctrl-C cancels a checkpoint (the target runs on, no file);
 #  - ps is answered while a migration waits for its peer, and the
@@ -84,7 +85,7 @@ expect "an existing -o file is kept" 1 "^capsule checkpoint: $img exists (--forc
 cksum <"$img" | cmp -s - "$tmp/sum1" || bad "the existing image was changed"
 "$cap" checkpoint --node "$tmp/a.sock" counter --force -o "$img" >/dev/null 2>&1 &&
 	! cksum <"$img" | cmp -s - "$tmp/sum1" && ok "--force replaces it" || bad "--force"
-expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: " \
+expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: .* (give -o a path in a directory you can write to)$" \
 	"$cap" checkpoint --node "$tmp/a.sock" counter -o /proc/x.img
 # the capability graph: every cap a node, every edge between declared nodes
 "$cap" inspect --dot "$img" >"$tmp/caps.dot" 2>"$tmp/err" || bad "inspect --dot: $(cat "$tmp/err")"
@@ -182,6 +183,40 @@ node s "$tmp/small.xml" || exit 1
 expect "a too-small quota" 1 \
 	"^error: counter: restore refused: image .*: component section, field ram_quota: the target needs 2048 KiB of RAM, more than this monitor has free (.* KiB): raise the RAM quantum of its <start>$" \
 	"$cap" restore --node "$tmp/s.sock" "$img"
+
+# a target holding a cap the monitor has no class for (cr_giver gave
+# cr_server a cap of its own; the ROM cr_giver.delay_ms keeps it there)
+mkdir "$tmp/giver"
+echo 600000 >"$tmp/giver/cr_giver.delay_ms"
+cat >"$tmp/giver.xml" <<'EOF'
+<config>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="server" caps="500"> <binary name="monitor"/>
+		<resource name="RAM" quantum="16M"/>
+		<provides> <service name="Echo"/> </provides>
+		<config> <target binary="cr_server" ram="2M" caps="100"/> </config>
+	</start>
+	<start name="giver" caps="100"> <binary name="cr_giver"/>
+		<resource name="RAM" quantum="2M"/>
+		<route> <service name="Echo"> <child name="server"/> </service>
+			<any-service> <parent/> </any-service> </route>
+	</start>
+</config>
+EOF
+"$cap" node --rom "$tmp/giver" --rom "$b/components" "$tmp/giver.xml" \
+	--control "$tmp/g.sock" --log "$tmp/g.log" >"$tmp/g.out" 2>&1 &
+pids="$pids $!"
+if wait_log g "server: keeping a cap from the client"; then
+	expect "a cap of no class" 1 \
+		"^error: server: checkpoint: kcap 0x[0-9a-f]* badge 0x[0-9a-f]* fits no class (the monitor did not see it handed out: route the session it came from through the monitor; the target runs on)$" \
+		"$cap" checkpoint --node "$tmp/g.sock" server -o "$tmp/g.img"
+	[ -e "$tmp/g.img" ] && bad "a refused checkpoint left $tmp/g.img"
+	"$cap" ps --node "$tmp/g.sock" >"$tmp/ps-g" 2>&1
+	grep -Eq "^server +target +(blocked|running) " "$tmp/ps-g" ||
+		bad "after the refusal the target does not run on: $(cat "$tmp/ps-g")"
+else
+	bad "cr_server did not get the giver's cap: $(tail -n 3 "$tmp/g.log")"
+fi
 
 # Ctrl-C during a checkpoint of 256 MiB: exit 130, no file, the target
 # runs on (bench_cr_mem checks its memory and exits 0)
