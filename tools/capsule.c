@@ -94,8 +94,10 @@ static const struct cli_cmd commands[] = {
      .summary = "run a node that takes requests on a control socket",
      .text = "Like run, but the node also serves the control socket SOCK for\n"
 	     "ps, checkpoint, restore and migrate, and runs until SIGINT or\n"
-	     "SIGTERM (it says when all of init's children have ended).  With\n"
-	     "--listen it takes migrations from other nodes holding the same --key.",
+	     "SIGTERM (it says when all of init's children have ended; with\n"
+	     "--exit-when-done it exits then, with init's result as run does).\n"
+	     "With --listen it takes migrations from other nodes holding the same\n"
+	     "--key.",
      .example = "  capsule node --rom build/components examples/counter-node.xml \\\n"
 		"      --control /tmp/a.sock &\n"
 		"  capsule ps --node /tmp/a.sock",
@@ -104,7 +106,9 @@ static const struct cli_cmd commands[] = {
 	      {"--listen", NULL, "HOST:PORT",
 	       "take migrations on HOST:PORT (needs --key)"},
 	      {"--key", NULL, "FILE", "the pre-shared key of the node-to-node link"},
-	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"}},
+	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"},
+	      {"--exit-when-done", NULL, NULL,
+	       "exit when all of init's children have ended (0, 1 or 2 as run)"}},
      .run = control_node_cli},
     {.name = "ps",
      .args = "",

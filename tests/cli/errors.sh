@@ -307,6 +307,16 @@ grep -qF "core: ROM \"no_such_binary\": no such file in the ROM directories ($b/
 	"$tmp/e.log" && ok "a missing binary names the ROM directories looked at" ||
 	bad "the ROM error: $(grep 'no_such' "$tmp/e.log")"
 
+# --exit-when-done: the node ends with init (its result as the exit code)
+timeout 60 "$cap" node --rom "$b/components" --exit-when-done "$tmp/ends.xml" \
+	--control "$tmp/x.sock" >"$tmp/x.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q "^\[init\] counter exited with 0" "$tmp/x.out" &&
+   ! grep -q "served until SIGINT" "$tmp/x.out" && [ ! -e "$tmp/x.sock" ]; then
+	ok "capsule node --exit-when-done exits with init's result ($rc)"
+else
+	bad "--exit-when-done: rc $rc, $(tail -n 3 "$tmp/x.out")"
+fi
 # capsule node --log FILE: the node's output went to the file
 grep -q "^\[counter\] count" "$tmp/a.log" && [ ! -s "$tmp/a.out" ] &&
 	ok "capsule node --log FILE takes the node's output" || bad "--log: $(head -n 3 "$tmp/a.out")"
