@@ -56,7 +56,7 @@ static int cmd_inspect(const struct cli_args *a)
 	char *argv[2 * CLI_MAX_OPTS + CLI_MAX_POS];
 	int argc = 0;
 
-	if (cli_get(a, "--dot") || cli_get(a, "--svg"))
+	if (cli_get(a, "--dot") || cli_get(a, "--svg")) /* the caps' graph */
 		return inspect_dot_main(a->pos[0], cli_get(a, "--svg"));
 
 	for (int i = 0; i < CLI_MAX_OPTS && a->cmd->opts[i].name; i++) {
@@ -219,10 +219,18 @@ static const struct cli_cmd commands[] = {
 	     "its header, component, threads, memory regions and capabilities.\n"
 	     "--dot draws the capabilities: each kcap with its badge, the object\n"
 	     "it names (session, dataspace, region map, thread, the PD session\n"
-	     "of a gate or signal), and each session's server.",
+	     "of a gate or signal), and each session's server.  --section NAME\n"
+	     "prints one section (image, component, threads, sessions,\n"
+	     "dataspaces, regions, caps, signals, timers, memory, stats);\n"
+	     "--page ADDR dumps the page of the target's memory at ADDR.",
      .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img\n"
-		"  capsule inspect --dot counter.img | dot -Tsvg -o caps.svg",
+		"  capsule inspect --caps counter.img\n"
+		"  capsule inspect --page 0x400000 counter.img\n"
+		"  capsule inspect --caps --dot counter.img | dot -Tsvg -o caps.svg",
      .opts = {{"--json", NULL, NULL, "print JSON instead of text"},
+	      {"--section", NULL, "NAME", "print only that section"},
+	      {"--caps", NULL, NULL, "the capabilities only (--section caps)"},
+	      {"--page", NULL, "ADDR", "hex dump of the page at ADDR"},
 	      {"--dot", NULL, NULL, "print the capability graph as Graphviz DOT"},
 	      {"--svg", NULL, "FILE",
 	       "render the capability graph to FILE (needs Graphviz)"}},

@@ -145,6 +145,42 @@ EOF
 	ok "inspect --json follows docs/inspect.schema.json" || bad "schema: $(tail -n 3 "$tmp/schema.out")"
 fi
 
+# views of one section and of one page (crit show / crit x)
+"$cap" inspect --caps "$img" >"$tmp/caps.txt" 2>"$tmp/err"
+if head -n 2 "$tmp/caps.txt" | tail -n 1 | grep -q '^caps ([0-9]*):$' &&
+   ! grep -q '^threads\|^image:' "$tmp/caps.txt" && [ ! -s "$tmp/err" ]; then
+	ok "inspect --caps: the caps section only ($(grep -c 'kcap=' "$tmp/caps.txt") caps)"
+else
+	bad "inspect --caps: $(head -n 3 "$tmp/caps.txt") $(cat "$tmp/err")"
+fi
+"$cap" inspect --section threads --json "$img" | python3 -c '
+import json, sys; d = json.load(sys.stdin); assert set(d) == {"schema", "threads"}, d.keys()' &&
+	ok "inspect --section threads --json: that section as JSON" || bad "--section threads --json"
+expect "inspect of a section the image has not" 1 \
+	"^capsule inspect: $img: no section .nope. (it has: image, component, .*caps.*)$" \
+	"$cap" inspect --section nope "$img"
+# the page at the binary's first load address holds the binary's bytes there
+python3 - "$b/components/slow_counter" >"$tmp/seg" <<'EOF'
+import struct, sys
+f = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", f, 0x20); n, = struct.unpack_from("<H", f, 0x38)
+for i in range(n):
+    t, fl, off, va = struct.unpack_from("<IIQQ", f, phoff + 56 * i)
+    if t == 1:
+        print("%#x %s" % (va, f[off:off + 16].hex())); break
+EOF
+read -r va want <"$tmp/seg"
+"$cap" inspect --page "$va" "$img" >"$tmp/page" 2>"$tmp/err"
+got=$(sed -n 2p "$tmp/page" | cut -d'|' -f1 | cut -d: -f2 | tr -d ' ')
+if [ "$(wc -l <"$tmp/page")" -eq 257 ] && [ "$got" = "$want" ]; then
+	ok "inspect --page $va: $(head -n 1 "$tmp/page"), the binary's bytes"
+else
+	bad "inspect --page $va: want $want, got '$got': $(head -n 2 "$tmp/page") $(cat "$tmp/err")"
+fi
+expect "inspect --page of an address nothing is at" 1 \
+	"^capsule inspect: $img: page 0x10: no region of the address space holds it" \
+	"$cap" inspect --page 0x10 "$img"
+
 # ps: a header, the monitor and its target told apart, the checkpoints
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
