@@ -57,7 +57,13 @@ static int cmd_inspect(const struct cli_args *a)
 	int argc = 0;
 
 	if (cli_get(a, "--dot") || cli_get(a, "--svg")) /* the caps' graph */
-		return inspect_dot_main(a->pos[0], cli_get(a, "--svg"));
+		return inspect_dot_main(a->pos[0], a->npos > 1 ? a->pos[1] : NULL,
+					cli_get(a, "--svg"));
+	if (a->npos > 1)
+		return cli_usage_error(a->cmd,
+				       "a second image (%s) only with --dot: the badges "
+				       "before and after a restore",
+				       a->pos[1]);
 
 	for (int i = 0; i < CLI_MAX_OPTS && a->cmd->opts[i].name; i++) {
 		if (!a->val[i] || !strcmp(a->cmd->opts[i].name, "--svg"))
@@ -211,22 +217,25 @@ static const struct cli_cmd commands[] = {
 	       "resume at the destination first; the pages follow"}},
      .run = control_migrate_cli},
     {.name = "inspect",
-     .args = "IMAGE",
+     .args = "IMAGE [AFTER]",
      .min_pos = 1,
-     .max_pos = 1,
+     .max_pos = 2,
      .summary = "print what an image file holds",
      .text = "Reads and checks IMAGE (checksums, sizes, references) and prints\n"
 	     "its header, component, threads, memory regions and capabilities.\n"
 	     "--dot draws the capabilities: each kcap with its badge, the object\n"
 	     "it names (session, dataspace, region map, thread, the PD session\n"
-	     "of a gate or signal), and each session's server.  --section NAME\n"
+	     "of a gate or signal), and each session's server; with AFTER, a\n"
+	     "checkpoint of the component after its restore from IMAGE, each\n"
+	     "kcap shows its old badge and the new one.  --section NAME\n"
 	     "prints one section (image, component, threads, sessions,\n"
 	     "dataspaces, regions, caps, signals, timers, memory, stats);\n"
 	     "--page ADDR dumps the page of the target's memory at ADDR.",
      .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img\n"
 		"  capsule inspect --caps counter.img\n"
 		"  capsule inspect --page 0x400000 counter.img\n"
-		"  capsule inspect --caps --dot counter.img | dot -Tsvg -o caps.svg",
+		"  capsule inspect --caps --dot counter.img | dot -Tsvg -o caps.svg\n"
+		"  capsule inspect --dot counter.img restored.img",
      .opts = {{"--json", NULL, NULL, "print JSON instead of text"},
 	      {"--section", NULL, "NAME", "print only that section"},
 	      {"--caps", NULL, NULL, "the capabilities only (--section caps)"},

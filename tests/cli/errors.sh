@@ -207,6 +207,27 @@ expect "a component not under a monitor" 1 "^error: nobody: not under a monitor$
 	"$cap" checkpoint --node "$tmp/a.sock" nobody -o "$tmp/n.img"
 [ -e "$tmp/n.img" ] && bad "a refused checkpoint left $tmp/n.img"
 
+# the graph with the badges before and after a restore: restored on r,
+# checkpointed there again; every kcap is back, objects have new badges
+node r examples/empty-node.xml || exit 1
+if "$cap" restore -q --node "$tmp/r.sock" "$img" &&
+   "$cap" checkpoint -q --node "$tmp/r.sock" counter -o "$tmp/after.img"; then
+	"$cap" inspect --dot "$img" "$tmp/after.img" >"$tmp/ab.dot" 2>"$tmp/err"
+	n=$(python3 - "$tmp/ab.dot" <<'EOF'
+import re, sys
+pairs = re.findall(r'label="kcap (0x[0-9a-f]+)\\nbadge (0x[0-9a-f]+) -> new (0x[0-9a-f]+)', open(sys.argv[1]).read())
+assert pairs and "gone" not in open(sys.argv[1]).read(), pairs
+assert any(old != new for k, old, new in pairs), pairs
+print("%d kcaps, %d with a new badge" % (len(pairs), sum(old != new for k, old, new in pairs)))
+EOF
+	) && ok "inspect --dot BEFORE AFTER: old and new badge of every kcap ($n)" ||
+		bad "inspect --dot BEFORE AFTER: $(head -c 600 "$tmp/ab.dot") $(cat "$tmp/err")"
+else
+	bad "restore and checkpoint at r for the badge graph"
+fi
+expect "a second image without --dot" 2 "^capsule inspect: a second image" \
+	"$cap" inspect "$img" "$tmp/after.img"
+
 # a destination without the binary: named, and where to put it
 mkdir "$tmp/rom"
 node b examples/empty-node.xml "$tmp/rom" || exit 1
