@@ -147,6 +147,10 @@ $(B)/components/%: $$(call guest_objs,$$(wildcard components/$$*/*.c)) \
 	$(CC) $(GUEST_LDFLAGS) -o $@ $(B)/guest/sdk/crt0.S.o \
 		$(filter %.o,$^) -Wl,--start-group $(B)/guest/libguest.a -Wl,--end-group -lgcc
 
+# A component's objects are intermediate (made through the rule above):
+# kept, so a second make (or make demo) rebuilds nothing
+.PRECIOUS: $(B)/guest/%.c.o
+
 # ---- the two commands ------------------------------------------------------
 
 # quiet unless V=1: the build prints only warnings and errors

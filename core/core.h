@@ -42,7 +42,8 @@ struct core_config {
 	void *init_arg;
 	/* capsule node: init's exit does not end the node (it waits for
 	 * control requests) and core registers control endpoint "core"
-	 * (include/capsule/control.h; ps, stop) */
+	 * (include/capsule/control.h; ps, stop); 2: the same, but init's
+	 * exit ends the node (capsule node --exit-when-done) */
 	int serve;
 	/* out: 0 once init started, else the -errno of the failed step */
 	int status;

@@ -81,7 +81,7 @@ static int parent_op(struct core_parent *p, struct msg *m, struct msg *r)
 
 	switch (m->code) {
 	case PARENT_EXIT:
-		if (p->core->cfg->serve) { /* capsule node: serve until stopped */
+		if (p->core->cfg->serve == 1) { /* capsule node: serve until stopped */
 			fprintf(stderr,
 				"node: all of init's children have ended (result %d); "
 				"the control socket is served until SIGINT or SIGTERM\n",

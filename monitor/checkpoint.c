@@ -341,6 +341,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
  * too: the node's other components run on meanwhile. */
 struct ckpt_bufs {
 	int stream; /* no copies: the target stays paused (stream_add) */
+	struct monitor *mon; /* its byte meter counts the paused copy */
 	uint64_t size[MON_MAX_REGIONS];
 	uint8_t *buf[MON_MAX_REGIONS];
 	unsigned ncopies;
@@ -438,14 +439,22 @@ static void bufs_free(struct ckpt_bufs *b)
 		free(b->buf[i]);
 }
 
+/* The paused copy's steps: the client's byte meter moves after each. */
+#define COPY_STEP (8ULL << 20)
+
 /* Host worker job: the paused copy. */
 static int copy_job(void *arg)
 {
 	struct ckpt_bufs *b = arg;
 
 	for (unsigned i = 0; i < b->ncopies; i++)
-		memcpy(b->copy[i].dst, (const void *)(uintptr_t)b->copy[i].host,
-		       b->copy[i].size);
+		for (uint64_t o = 0; o < b->copy[i].size; o += COPY_STEP) {
+			uint64_t n = b->copy[i].size - o < COPY_STEP ? b->copy[i].size - o
+								     : COPY_STEP;
+			memcpy((uint8_t *)b->copy[i].dst + o,
+			       (const uint8_t *)(uintptr_t)b->copy[i].host + o, n);
+			monitor_meter_add(b->mon, n);
+		}
 	return 0;
 }
 
@@ -569,6 +578,12 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 	}
 	for (unsigned i = 0; i < b->ncopies; i++)
 		bytes += b->copy[i].size;
+	if (!rc && bytes) { /* the client's progress line: the phase, its bytes */
+		monitor_progress(mon, "copying %.1f MiB of memory while paused",
+				 bytes / (1024.0 * 1024.0));
+		b->mon = mon;
+		monitor_meter_start(mon, bytes);
+	}
 	if (!rc)
 		rc = ckpt_job(mon, copy_job, b, bytes, 0); /* paused: at full speed */
 	for (unsigned i = 0; i < b->ncopies; i++)

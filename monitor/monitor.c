@@ -321,6 +321,7 @@ void monitor_progress(struct monitor *mon, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	control_meter_start(mon->endpoint, 0); /* a new phase: no bytes yet */
 	control_reply(mon->endpoint, "progress: %s", line);
 }
 

@@ -56,8 +56,14 @@ static int cmd_inspect(const struct cli_args *a)
 	char *argv[2 * CLI_MAX_OPTS + CLI_MAX_POS];
 	int argc = 0;
 
-	if (cli_get(a, "--dot") || cli_get(a, "--svg"))
-		return inspect_dot_main(a->pos[0], cli_get(a, "--svg"));
+	if (cli_get(a, "--dot") || cli_get(a, "--svg")) /* the caps' graph */
+		return inspect_dot_main(a->pos[0], a->npos > 1 ? a->pos[1] : NULL,
+					cli_get(a, "--svg"));
+	if (a->npos > 1)
+		return cli_usage_error(a->cmd,
+				       "a second image (%s) only with --dot: the badges "
+				       "before and after a restore",
+				       a->pos[1]);
 
 	for (int i = 0; i < CLI_MAX_OPTS && a->cmd->opts[i].name; i++) {
 		if (!a->val[i] || !strcmp(a->cmd->opts[i].name, "--svg"))
@@ -94,8 +100,10 @@ static const struct cli_cmd commands[] = {
      .summary = "run a node that takes requests on a control socket",
      .text = "Like run, but the node also serves the control socket SOCK for\n"
 	     "ps, checkpoint, restore and migrate, and runs until SIGINT or\n"
-	     "SIGTERM (it says when all of init's children have ended).  With\n"
-	     "--listen it takes migrations from other nodes holding the same --key.",
+	     "SIGTERM (it says when all of init's children have ended; with\n"
+	     "--exit-when-done it exits then, with init's result as run does).\n"
+	     "With --listen it takes migrations from other nodes holding the same\n"
+	     "--key.",
      .example = "  capsule node --rom build/components examples/counter-node.xml \\\n"
 		"      --control /tmp/a.sock &\n"
 		"  capsule ps --node /tmp/a.sock",
@@ -104,7 +112,9 @@ static const struct cli_cmd commands[] = {
 	      {"--listen", NULL, "HOST:PORT",
 	       "take migrations on HOST:PORT (needs --key)"},
 	      {"--key", NULL, "FILE", "the pre-shared key of the node-to-node link"},
-	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"}},
+	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"},
+	      {"--exit-when-done", NULL, NULL,
+	       "exit when all of init's children have ended (0, 1 or 2 as run)"}},
      .run = control_node_cli},
     {.name = "ps",
      .args = "",
@@ -207,18 +217,29 @@ static const struct cli_cmd commands[] = {
 	       "resume at the destination first; the pages follow"}},
      .run = control_migrate_cli},
     {.name = "inspect",
-     .args = "IMAGE",
+     .args = "IMAGE [AFTER]",
      .min_pos = 1,
-     .max_pos = 1,
+     .max_pos = 2,
      .summary = "print what an image file holds",
      .text = "Reads and checks IMAGE (checksums, sizes, references) and prints\n"
 	     "its header, component, threads, memory regions and capabilities.\n"
 	     "--dot draws the capabilities: each kcap with its badge, the object\n"
 	     "it names (session, dataspace, region map, thread, the PD session\n"
-	     "of a gate or signal), and each session's server.",
+	     "of a gate or signal), and each session's server; with AFTER, a\n"
+	     "checkpoint of the component after its restore from IMAGE, each\n"
+	     "kcap shows its old badge and the new one.  --section NAME\n"
+	     "prints one section (image, component, threads, sessions,\n"
+	     "dataspaces, regions, caps, signals, timers, memory, stats);\n"
+	     "--page ADDR dumps the page of the target's memory at ADDR.",
      .example = "  capsule inspect counter.img\n  capsule inspect --json counter.img\n"
-		"  capsule inspect --dot counter.img | dot -Tsvg -o caps.svg",
+		"  capsule inspect --caps counter.img\n"
+		"  capsule inspect --page 0x400000 counter.img\n"
+		"  capsule inspect --caps --dot counter.img | dot -Tsvg -o caps.svg\n"
+		"  capsule inspect --dot counter.img restored.img",
      .opts = {{"--json", NULL, NULL, "print JSON instead of text"},
+	      {"--section", NULL, "NAME", "print only that section"},
+	      {"--caps", NULL, NULL, "the capabilities only (--section caps)"},
+	      {"--page", NULL, "ADDR", "hex dump of the page at ADDR"},
 	      {"--dot", NULL, NULL, "print the capability graph as Graphviz DOT"},
 	      {"--svg", NULL, "FILE",
 	       "render the capability graph to FILE (needs Graphviz)"}},

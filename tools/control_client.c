@@ -422,8 +422,10 @@ static int client_tmp_file(const char *cmd, const char *out, char *tmp, size_t s
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "capsule %s: %s: cannot create a file there: %s\n", cmd,
-			out, strerror(errno));
+		fprintf(stderr,
+			"capsule %s: %s: cannot create a file there: %s (give -o a "
+			"path in a directory you can write to)\n",
+			cmd, out, strerror(errno));
 		return -1;
 	}
 	close(fd);

@@ -354,7 +354,7 @@ err:
 struct control_node_opts {
 	const char *config, *sock, *listen, *key, *log;
 	const char **rom;
-	int nrom;
+	int nrom, exit_when_done;
 };
 
 static int control_node_main(const struct control_node_opts *o)
@@ -427,7 +427,7 @@ static int control_node_main(const struct control_node_opts *o)
 		close(logfd);
 		logfd = -1;
 	}
-	code = node_boot(o->config, o->rom, o->nrom, 1);
+	code = node_boot(o->config, o->rom, o->nrom, o->exit_when_done ? 2 : 1);
 	atomic_store(&srv.quitting, 1);
 	control_reset();
 	(void)!write(srv.quit[1], "q", 1);
@@ -460,6 +460,7 @@ int control_node_cli(const struct cli_args *a)
 	o.listen = cli_get(a, "--listen");
 	o.key = cli_get(a, "--key");
 	o.log = cli_get(a, "--log");
+	o.exit_when_done = cli_get(a, "--exit-when-done") != NULL;
 	if (o.listen && !o.key)
 		return cli_usage_error(a->cmd,
 				       "--listen %s needs --key FILE (a key made by "

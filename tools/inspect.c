@@ -30,7 +30,29 @@ struct out {
 	int depth;
 	bool first[8];
 	bool in_item;
+	/* --section NAME: only that top-level member (and "schema") goes to
+	 * real, the others to sink; seen: the names met, for an error */
+	const char *section;
+	FILE *real, *sink;
+	bool matched;
+	char seen[256];
 };
+
+/* At the top level, member k goes to the output or (another section's)
+ * to the sink. */
+static void route(struct out *o, const char *k)
+{
+	size_t n;
+
+	if (!o->section || o->depth || !k)
+		return;
+	n = strlen(o->seen);
+	if (strcmp(k, "schema") && !strstr(o->seen, k))
+		snprintf(o->seen + n, sizeof o->seen - n, "%s%s", n ? ", " : "", k);
+	if (!strcmp(k, o->section))
+		o->matched = true;
+	o->f = !strcmp(k, o->section) || !strcmp(k, "schema") ? o->real : o->sink;
+}
 
 static void put_str(struct out *o, const char *s, size_t size)
 {
@@ -50,6 +72,7 @@ static void put_str(struct out *o, const char *s, size_t size)
 /* start a member: comma/indent (JSON) or separator (text) */
 static void key(struct out *o, const char *k)
 {
+	route(o, k);
 	if (o->json) {
 		fprintf(o->f, "%s\n%*s", o->first[o->depth] ? "" : ",", 2 * o->depth, "");
 		o->first[o->depth] = false;
@@ -126,6 +149,7 @@ static void e_words(struct out *o, const char *k, const uint64_t *w, size_t n)
 
 static void open_(struct out *o, const char *k, char bracket, uint32_t n)
 {
+	route(o, k);
 	if (o->json) {
 		key(o, k);
 		fputc(bracket, o->f);
@@ -449,12 +473,23 @@ static void print_memory(struct out *o, const struct image_model *m, uint64_t fi
 
 int inspect_image(const char *path, int json, FILE *out, char *err, size_t errlen)
 {
+	return inspect_section(path, json, NULL, out, err, errlen);
+}
+
+int inspect_section(const char *path, int json, const char *section, FILE *out, char *err,
+		    size_t errlen)
+{
 	struct image_model *m;
 	int rc = image_read_flags(path, IMAGE_READ_STREAM, &m, err, errlen);
 	if (rc < 0)
 		return rc;
-	struct out o = {.f = out, .json = json != 0};
+	struct out o = {.f = out, .json = json != 0, .section = section, .real = out};
 	struct stat sb;
+	if (section && !(o.sink = fopen("/dev/null", "w"))) {
+		snprintf(err, errlen, "inspect: /dev/null: %s", strerror(errno));
+		image_model_free(m);
+		return -EIO;
+	}
 	uint64_t file_bytes = stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
 	if (o.json)
 		fputc('{', out);
@@ -468,6 +503,13 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
 	if (o.json)
 		fputs("\n}\n", out);
 	image_model_free(m);
+	if (o.sink)
+		fclose(o.sink);
+	if (section && !o.matched) {
+		snprintf(err, errlen, "%s: no section '%s' (it has: %s)", path, section,
+			 o.seen);
+		return -EINVAL;
+	}
 	if (fflush(out) == EOF || ferror(out)) {
 		snprintf(err, errlen, "inspect: write error: %s", strerror(errno));
 		return -EIO;
@@ -477,12 +519,18 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
 
 int inspect_main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *section = NULL, *page = NULL;
 	int json = 0;
 	char err[512];
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
+		else if (!strcmp(argv[i], "--caps"))
+			section = "caps";
+		else if (!strcmp(argv[i], "--section") && i + 1 < argc)
+			section = argv[++i];
+		else if (!strcmp(argv[i], "--page") && i + 1 < argc)
+			page = argv[++i];
 		else if (argv[i][0] != '-' && !path)
 			path = argv[i];
 		else
@@ -492,7 +540,9 @@ int inspect_main(int argc, char **argv)
 		fprintf(stderr, "usage: capsule inspect IMAGE [--json]\n");
 		return 2;
 	}
-	if (inspect_image(path, json, stdout, err, sizeof(err)) < 0) {
+	if (page)
+		return inspect_page(path, page);
+	if (inspect_section(path, json, section, stdout, err, sizeof(err)) < 0) {
 		fprintf(stderr, "capsule inspect: %s\n", err);
 		return 1;
 	}

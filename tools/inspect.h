@@ -16,6 +16,13 @@
 /* Read and validate the image at path and print it to out (json: as one
  * JSON object).  0, or -errno with one line in err. */
 int inspect_image(const char *path, int json, FILE *out, char *err, size_t errlen);
+/* The same, only the top-level member section (and "schema"): -EINVAL
+ * with err naming those there are when the image has no such section. */
+int inspect_section(const char *path, int json, const char *section, FILE *out, char *err,
+		    size_t errlen);
+/* `capsule inspect --page ADDR IMAGE` (tools/inspect_page.c): a hex dump
+ * of the page of the target's address space holding ADDR; exit status. */
+int inspect_page(const char *path, const char *addr);
 /* The subcommand: argv after "inspect"; exit status (0, 1 on a bad image,
  * 2 on usage). */
 int inspect_main(int argc, char **argv);

@@ -6,7 +6,9 @@
  * or context, semaphore); every session has an edge to its server (the
  * monitor, which serves it as a proxy, or a server outside the monitor,
  * named by its service).  `--svg FILE` renders it with Graphviz's dot
- * when that is installed.
+ * when that is installed.  With a second image AFTER (a checkpoint of
+ * the same component after it was restored), each kcap shows its old
+ * badge and the new one the restore gave the object at that kcap.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -101,9 +103,21 @@ static void dot_objects(FILE *f, const struct image_model *m)
 	}
 }
 
-void inspect_dot(const struct image_model *m, FILE *f)
+/* The badge at kcap in after, into buf: "new 0x..", or "gone". */
+static const char *dot_new_badge(const struct image_model *after, uint64_t kcap,
+				 char *buf, size_t size)
 {
-	char to[64];
+	for (uint32_t i = 0; i < after->ncaps; i++)
+		if (after->caps[i].kcap == kcap) {
+			snprintf(buf, size, "new %#" PRIx64, after->caps[i].badge);
+			return buf;
+		}
+	return "gone after the restore";
+}
+
+void inspect_dot(const struct image_model *m, const struct image_model *after, FILE *f)
+{
+	char to[64], nb[64];
 
 	fprintf(f, "digraph capsule {\n  rankdir=LR;\n  label=\"");
 	dot_str(f, m->component.label, sizeof m->component.label);
@@ -114,8 +128,10 @@ void inspect_dot(const struct image_model *m, FILE *f)
 		const char *t = dot_target(c, to, sizeof to);
 		fprintf(f,
 			"  kcap%" PRIx64 " [shape=box, label=\"kcap %#" PRIx64
-			"\\nbadge %#" PRIx64 "\\n%s\"];\n",
-			c->kcap, c->kcap, c->badge, image_cap_class_name(c->class));
+			"\\nbadge %#" PRIx64 "%s%s\\n%s\"];\n",
+			c->kcap, c->kcap, c->badge, after ? " -> " : "",
+			after ? dot_new_badge(after, c->kcap, nb, sizeof nb) : "",
+			image_cap_class_name(c->class));
 		if (c->class == IMAGE_CAP_REGION_MAP)
 			fprintf(f, "  %s [shape=component, label=\"region map\\n%s\"];\n",
 				t, image_rm_kind_name((uint32_t)c->arg));
@@ -146,9 +162,9 @@ static int dot_installed(void)
 	return 0;
 }
 
-int inspect_dot_main(const char *path, const char *svg)
+int inspect_dot_main(const char *path, const char *after_path, const char *svg)
 {
-	struct image_model *m;
+	struct image_model *m, *after = NULL;
 	char err[512], cmd[4200];
 	FILE *f = stdout;
 	int rc;
@@ -169,6 +185,23 @@ int inspect_dot_main(const char *path, const char *svg)
 		fprintf(stderr, "capsule inspect: %s\n", err);
 		return 1;
 	}
+	if (after_path && image_read(after_path, &after, err, sizeof err) < 0) {
+		fprintf(stderr, "capsule inspect: %s\n", err);
+		image_model_free(m);
+		return 1;
+	}
+	if (after && strncmp(m->component.label, after->component.label,
+			     sizeof m->component.label)) {
+		fprintf(
+		    stderr,
+		    "capsule inspect: %s: of component '%.64s', not '%.64s' as %s (the "
+		    "second image is a checkpoint of the first one's component after "
+		    "its restore)\n",
+		    after_path, after->component.label, m->component.label, path);
+		image_model_free(after);
+		image_model_free(m);
+		return 1;
+	}
 	if (svg) {
 		snprintf(cmd, sizeof cmd, "exec dot -Tsvg -o '%s'", svg);
 		f = popen(cmd, "w");
@@ -176,10 +209,14 @@ int inspect_dot_main(const char *path, const char *svg)
 	if (!f) {
 		fprintf(stderr, "capsule inspect: --svg %s: cannot run dot\n", svg);
 		image_model_free(m);
+		if (after)
+			image_model_free(after);
 		return 1;
 	}
-	inspect_dot(m, f);
+	inspect_dot(m, after, f);
 	image_model_free(m);
+	if (after)
+		image_model_free(after);
 	if (!svg)
 		return fflush(stdout) ? 1 : 0;
 	rc = pclose(f);

@@ -295,6 +295,7 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	int rc;
 
 	snprintf(head, sizeof head, POSTCOPY_HEADER "%d", s->deadline_ms);
+	postcopy_progress(s, "checkpointing the running target");
 	if (stream_send(&s->c.tx, head, strlen(head), 0, s->err, sizeof s->err) ||
 	    snapshot(s)) {
 		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
@@ -303,10 +304,13 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 		return;
 	}
 	tp = now_ms();
+	postcopy_progress(s, "pausing it, sending its state (not its pages)");
 	if ((rc = freeze_and_send(s)) < 0) {
 		fn(s->err, arg); /* the monitor resumed it, or there is none */
 		return;
 	}
+	snprintf(line, sizeof line, "waiting for %.128s to restore it", s->to);
+	postcopy_progress(s, line);
 	if (rc || postcopy_answer(s, (int)(end - transport_now_ms())))
 		return resume_here(s, 0, s->err, fn, arg);
 	if (strncmp((char *)s->msg, "ready ", 6)) {
@@ -324,6 +328,12 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	}
 	paused = now_ms() - tp;
 	migrate_phase("postcopy");
+	snprintf(line, sizeof line, "it runs at %.128s; sending its pages", s->to);
+	postcopy_progress(s, line);
+	s->total = 0;
+	for (unsigned k = 0; k < s->nds; k++)
+		s->total += s->ds[k].pages;
+	postcopy_progress(s, NULL);
 	if (postcopy_serve(s))
 		return resume_here(s, 1, s->err, fn, arg);
 	finish(s, t0, paused, fn, arg);
@@ -351,6 +361,8 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 	s->name = name;
 	s->to = to;
 	s->deadline_ms = deadline_ms;
+	s->fn = fn;
+	s->fn_arg = arg;
 	migrate_phase("handshake");
 	fd = address_connect(to, deadline_ms, s->err, sizeof s->err);
 	if (fd < 0 || handshake_client(fd, key, &s->c, s->err, sizeof s->err)) {

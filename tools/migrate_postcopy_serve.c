@@ -111,6 +111,26 @@ int postcopy_answer(struct psrc *s, int ms)
 	}
 }
 
+void postcopy_progress(struct psrc *s, const char *phase)
+{
+	char line[160];
+	uint64_t now = transport_now_ms();
+
+	if (!s->fn)
+		return;
+	if (phase) {
+		snprintf(line, sizeof line, "progress: %.140s", phase);
+	} else {
+		if (!s->total || (now - s->shown_ms < 250 && s->left))
+			return;
+		snprintf(line, sizeof line, "progress: bytes %llu %llu",
+			 (unsigned long long)((s->total - s->left) * POSTCOPY_PAGE),
+			 (unsigned long long)(s->total * POSTCOPY_PAGE));
+	}
+	s->shown_ms = now;
+	s->fn(line, s->fn_arg);
+}
+
 int postcopy_serve(struct psrc *s)
 {
 	/* test hook (tests/migrate/postcopy.sh): pause this long between
@@ -131,6 +151,7 @@ int postcopy_serve(struct psrc *s)
 		if (n > 0) {
 			if ((rc = take(s)))
 				return rc > 0 ? 0 : -1;
+			postcopy_progress(s, NULL);
 			continue;
 		}
 		if (!s->left) {
@@ -148,6 +169,7 @@ int postcopy_serve(struct psrc *s)
 		}
 		if (k < s->nds && send_run(s, &s->ds[k], p, POSTCOPY_PUSHED))
 			return -1;
+		postcopy_progress(s, NULL);
 		if (push_us > 0 && push_us < 1000000)
 			usleep((useconds_t)push_us);
 	}

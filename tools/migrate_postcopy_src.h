@@ -27,7 +27,11 @@ struct psrc {
 	unsigned nds;
 	struct src_ds ds[POSTCOPY_MAX_DS];
 	uint64_t demand, pushed, zero, left;
-	uint8_t *msg; /* TRANSPORT_MSG_MAX + 1 */
+	/* the client's progress lines (postcopy_progress) */
+	control_line_fn fn;
+	void *fn_arg;
+	uint64_t total, shown_ms; /* the pages to serve; the last meter's time */
+	uint8_t *msg;		  /* TRANSPORT_MSG_MAX + 1 */
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
@@ -38,5 +42,9 @@ int postcopy_answer(struct psrc *s, int ms);
 /* Serve pages until the destination says "complete" (0, its line in
  * s->msg) or is lost (-1, s->err). */
 int postcopy_serve(struct psrc *s);
+/* "progress: PHASE" to the client; with phase NULL, the page meter
+ * ("progress: bytes DONE TOTAL": pages sent of those to serve) at most
+ * every 1/4 s and when the last page went. */
+void postcopy_progress(struct psrc *s, const char *phase);
 
 #endif

@@ -11,8 +11,9 @@
  * 1 if any exited non-zero or faulted, 2 on a config or boot error.
  */
 int node_run(const char *config, const char **rom_dirs, int nrom);
-/* The same; with serve, the node runs on after init's children exited
- * (core's control endpoint "core" ends it: `capsule node`). */
+/* The same; with serve 1, the node runs on after init's children exited
+ * (core's control endpoint "core" ends it: `capsule node`); with serve 2
+ * it serves the control plane too but ends with init (--exit-when-done). */
 int node_boot(const char *config, const char **rom_dirs, int nrom, int serve);
 
 #endif

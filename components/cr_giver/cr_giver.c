@@ -1,15 +1,39 @@
 /*
  * cr_giver: gives its "Echo" server a cap to an RPC object of its own
- * (ECHO_KEEP), waits CR_GIVER_DELAY_US, then makes ECHO_CALLS calls.  A
+ * (ECHO_KEEP), waits CR_GIVER_DELAY_US (or the ROM cr_giver.delay_ms),
+ * then makes ECHO_CALLS calls.  A
  * server under the monitor then holds a cap the monitor has no record of
  * (it came from a client, not through any session the monitor serves):
  * its checkpoint must fail naming that cap, and the server run on.
  */
 #include <base/env.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../cr_server/cr_echo.h"
 
 #define CR_GIVER_DELAY_US 80000
+
+/* The wait: the ROM "cr_giver.delay_ms" if there is one (a test that
+ * needs the server to hold the cap longer, tests/cli/errors.sh), else
+ * CR_GIVER_DELAY_US. */
+static uint64_t delay_us(struct env *env)
+{
+	cap_t rom, ds;
+	uint64_t size, at, ms;
+	char buf[24] = {0};
+
+	if (env_session(env, "ROM", "label=\"cr_giver.delay_ms\"", &rom) ||
+	    rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
+		return CR_GIVER_DELAY_US;
+	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
+	ms = strtoul(buf, NULL, 10);
+	pd_detach(env->pd, at);
+	cap_release(ds);
+	parent_close(env->parent, rom);
+	cap_release(rom);
+	return ms ? ms * 1000 : CR_GIVER_DELAY_US;
+}
 
 static struct rpc_object own_obj;
 
@@ -21,6 +45,7 @@ static void own_dispatch(struct rpc_object *obj, struct msg *m)
 void component_construct(struct env *env)
 {
 	uint64_t label;
+	uint64_t delay = delay_us(env);
 	cap_t echo, own;
 	struct msg m;
 	int rc;
@@ -36,7 +61,7 @@ void component_construct(struct env *env)
 		env_log(env, "giver: keep refused (%d)", rc);
 		env_exit(env, 1);
 	}
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), CR_GIVER_DELAY_US, &label);
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), delay, &label);
 	for (uint64_t i = 1; i <= ECHO_CALLS; i++) {
 		msg_reset(&m, ECHO_CALL);
 		msg_put(&m, i);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Errors travel to the CLI, and the control plane stays responsive:
 #  - the node's one-line reason is printed by the client, naming the file,
-#    component, binary or quota and what to do (-o into /proc, a second
-#    restore, a missing binary at the destination, a too-small quota);
+#    component, kcap, binary or quota and what to do (-o into /proc, a
+#    second restore, a missing binary at the destination, a cap of no
+#    class, a too-small quota: the five of issue 11, item 4);
 #  - an existing -o file is kept without --force, no temporary file is
 #    left behind, Ctrl-C cancels a checkpoint (the target runs on, no file);
 #  - ps is answered while a migration waits for its peer, and the
@@ -84,7 +85,7 @@ expect "an existing -o file is kept" 1 "^capsule checkpoint: $img exists (--forc
 cksum <"$img" | cmp -s - "$tmp/sum1" || bad "the existing image was changed"
 "$cap" checkpoint --node "$tmp/a.sock" counter --force -o "$img" >/dev/null 2>&1 &&
 	! cksum <"$img" | cmp -s - "$tmp/sum1" && ok "--force replaces it" || bad "--force"
-expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: " \
+expect "-o into /proc" 1 "^capsule checkpoint: /proc/x.img: cannot create a file there: .* (give -o a path in a directory you can write to)$" \
 	"$cap" checkpoint --node "$tmp/a.sock" counter -o /proc/x.img
 # the capability graph: every cap a node, every edge between declared nodes
 "$cap" inspect --dot "$img" >"$tmp/caps.dot" 2>"$tmp/err" || bad "inspect --dot: $(cat "$tmp/err")"
@@ -144,6 +145,42 @@ EOF
 	ok "inspect --json follows docs/inspect.schema.json" || bad "schema: $(tail -n 3 "$tmp/schema.out")"
 fi
 
+# views of one section and of one page (crit show / crit x)
+"$cap" inspect --caps "$img" >"$tmp/caps.txt" 2>"$tmp/err"
+if head -n 2 "$tmp/caps.txt" | tail -n 1 | grep -q '^caps ([0-9]*):$' &&
+   ! grep -q '^threads\|^image:' "$tmp/caps.txt" && [ ! -s "$tmp/err" ]; then
+	ok "inspect --caps: the caps section only ($(grep -c 'kcap=' "$tmp/caps.txt") caps)"
+else
+	bad "inspect --caps: $(head -n 3 "$tmp/caps.txt") $(cat "$tmp/err")"
+fi
+"$cap" inspect --section threads --json "$img" | python3 -c '
+import json, sys; d = json.load(sys.stdin); assert set(d) == {"schema", "threads"}, d.keys()' &&
+	ok "inspect --section threads --json: that section as JSON" || bad "--section threads --json"
+expect "inspect of a section the image has not" 1 \
+	"^capsule inspect: $img: no section .nope. (it has: image, component, .*caps.*)$" \
+	"$cap" inspect --section nope "$img"
+# the page at the binary's first load address holds the binary's bytes there
+python3 - "$b/components/slow_counter" >"$tmp/seg" <<'EOF'
+import struct, sys
+f = open(sys.argv[1], "rb").read()
+phoff, = struct.unpack_from("<Q", f, 0x20); n, = struct.unpack_from("<H", f, 0x38)
+for i in range(n):
+    t, fl, off, va = struct.unpack_from("<IIQQ", f, phoff + 56 * i)
+    if t == 1:
+        print("%#x %s" % (va, f[off:off + 16].hex())); break
+EOF
+read -r va want <"$tmp/seg"
+"$cap" inspect --page "$va" "$img" >"$tmp/page" 2>"$tmp/err"
+got=$(sed -n 2p "$tmp/page" | cut -d'|' -f1 | cut -d: -f2 | tr -d ' ')
+if [ "$(wc -l <"$tmp/page")" -eq 257 ] && [ "$got" = "$want" ]; then
+	ok "inspect --page $va: $(head -n 1 "$tmp/page"), the binary's bytes"
+else
+	bad "inspect --page $va: want $want, got '$got': $(head -n 2 "$tmp/page") $(cat "$tmp/err")"
+fi
+expect "inspect --page of an address nothing is at" 1 \
+	"^capsule inspect: $img: page 0x10: no region of the address space holds it" \
+	"$cap" inspect --page 0x10 "$img"
+
 # ps: a header, the monitor and its target told apart, the checkpoints
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
@@ -170,6 +207,27 @@ expect "a component not under a monitor" 1 "^error: nobody: not under a monitor$
 	"$cap" checkpoint --node "$tmp/a.sock" nobody -o "$tmp/n.img"
 [ -e "$tmp/n.img" ] && bad "a refused checkpoint left $tmp/n.img"
 
+# the graph with the badges before and after a restore: restored on r,
+# checkpointed there again; every kcap is back, objects have new badges
+node r examples/empty-node.xml || exit 1
+if "$cap" restore -q --node "$tmp/r.sock" "$img" &&
+   "$cap" checkpoint -q --node "$tmp/r.sock" counter -o "$tmp/after.img"; then
+	"$cap" inspect --dot "$img" "$tmp/after.img" >"$tmp/ab.dot" 2>"$tmp/err"
+	n=$(python3 - "$tmp/ab.dot" <<'EOF'
+import re, sys
+pairs = re.findall(r'label="kcap (0x[0-9a-f]+)\\nbadge (0x[0-9a-f]+) -> new (0x[0-9a-f]+)', open(sys.argv[1]).read())
+assert pairs and "gone" not in open(sys.argv[1]).read(), pairs
+assert any(old != new for k, old, new in pairs), pairs
+print("%d kcaps, %d with a new badge" % (len(pairs), sum(old != new for k, old, new in pairs)))
+EOF
+	) && ok "inspect --dot BEFORE AFTER: old and new badge of every kcap ($n)" ||
+		bad "inspect --dot BEFORE AFTER: $(head -c 600 "$tmp/ab.dot") $(cat "$tmp/err")"
+else
+	bad "restore and checkpoint at r for the badge graph"
+fi
+expect "a second image without --dot" 2 "^capsule inspect: a second image" \
+	"$cap" inspect "$img" "$tmp/after.img"
+
 # a destination without the binary: named, and where to put it
 mkdir "$tmp/rom"
 node b examples/empty-node.xml "$tmp/rom" || exit 1
@@ -182,6 +240,40 @@ node s "$tmp/small.xml" || exit 1
 expect "a too-small quota" 1 \
 	"^error: counter: restore refused: image .*: component section, field ram_quota: the target needs 2048 KiB of RAM, more than this monitor has free (.* KiB): raise the RAM quantum of its <start>$" \
 	"$cap" restore --node "$tmp/s.sock" "$img"
+
+# a target holding a cap the monitor has no class for (cr_giver gave
+# cr_server a cap of its own; the ROM cr_giver.delay_ms keeps it there)
+mkdir "$tmp/giver"
+echo 600000 >"$tmp/giver/cr_giver.delay_ms"
+cat >"$tmp/giver.xml" <<'EOF'
+<config>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="server" caps="500"> <binary name="monitor"/>
+		<resource name="RAM" quantum="16M"/>
+		<provides> <service name="Echo"/> </provides>
+		<config> <target binary="cr_server" ram="2M" caps="100"/> </config>
+	</start>
+	<start name="giver" caps="100"> <binary name="cr_giver"/>
+		<resource name="RAM" quantum="2M"/>
+		<route> <service name="Echo"> <child name="server"/> </service>
+			<any-service> <parent/> </any-service> </route>
+	</start>
+</config>
+EOF
+"$cap" node --rom "$tmp/giver" --rom "$b/components" "$tmp/giver.xml" \
+	--control "$tmp/g.sock" --log "$tmp/g.log" >"$tmp/g.out" 2>&1 &
+pids="$pids $!"
+if wait_log g "server: keeping a cap from the client"; then
+	expect "a cap of no class" 1 \
+		"^error: server: checkpoint: kcap 0x[0-9a-f]* badge 0x[0-9a-f]* fits no class (the monitor did not see it handed out: route the session it came from through the monitor; the target runs on)$" \
+		"$cap" checkpoint --node "$tmp/g.sock" server -o "$tmp/g.img"
+	[ -e "$tmp/g.img" ] && bad "a refused checkpoint left $tmp/g.img"
+	"$cap" ps --node "$tmp/g.sock" >"$tmp/ps-g" 2>&1
+	grep -Eq "^server +target +(blocked|running) " "$tmp/ps-g" ||
+		bad "after the refusal the target does not run on: $(cat "$tmp/ps-g")"
+else
+	bad "cr_server did not get the giver's cap: $(tail -n 3 "$tmp/g.log")"
+fi
 
 # Ctrl-C during a checkpoint of 256 MiB: exit 130, no file, the target
 # runs on (bench_cr_mem checks its memory and exits 0)
@@ -272,6 +364,16 @@ grep -qF "core: ROM \"no_such_binary\": no such file in the ROM directories ($b/
 	"$tmp/e.log" && ok "a missing binary names the ROM directories looked at" ||
 	bad "the ROM error: $(grep 'no_such' "$tmp/e.log")"
 
+# --exit-when-done: the node ends with init (its result as the exit code)
+timeout 60 "$cap" node --rom "$b/components" --exit-when-done "$tmp/ends.xml" \
+	--control "$tmp/x.sock" >"$tmp/x.out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q "^\[init\] counter exited with 0" "$tmp/x.out" &&
+   ! grep -q "served until SIGINT" "$tmp/x.out" && [ ! -e "$tmp/x.sock" ]; then
+	ok "capsule node --exit-when-done exits with init's result ($rc)"
+else
+	bad "--exit-when-done: rc $rc, $(tail -n 3 "$tmp/x.out")"
+fi
 # capsule node --log FILE: the node's output went to the file
 grep -q "^\[counter\] count" "$tmp/a.log" && [ ! -s "$tmp/a.out" ] &&
 	ok "capsule node --log FILE takes the node's output" || bad "--log: $(head -n 3 "$tmp/a.out")"

@@ -6,6 +6,8 @@
 #     phase, the bytes done of the total and a rate; at the end the one
 #     line of figures; nothing but that line when stderr is not a
 #     terminal, nothing at all with -q;
+#   - the copy while the target is paused is a phase with its bytes, and
+#     so are the pages a post-copy migration sends after its commit;
 #   - Ctrl-C during a restore (each restore point held 40 ms by a test
 #     hook, so that it lands half way): exit 130, the monitor has no
 #     target, and the same restore then goes through;
@@ -17,7 +19,7 @@ b=${1:-build}
 . tests/harness.sh
 harness_begin progress
 base=$((30000 + $$ % 20000))
-pB=$base pC=$((base + 1)) pD=$((base + 2))
+pB=$base pC=$((base + 1)) pD=$((base + 2)) pF=$((base + 3))
 
 # start_node NAME CONFIG ARGS...: node NAME in the background, control
 # socket $tmp/NAME.sock, log $tmp/NAME.log
@@ -100,6 +102,17 @@ tty "$cap" checkpoint --node "$tmp/A.sock" big -o "$tmp/big.img"
 redrawn "checkpoint on a terminal" 'writing .*, [0-9.]* of [0-9.]* MiB, [0-9.]* MiB/s, [0-9.]* s$'
 grep -q "^ok big $tmp/big.img: paused .* total [0-9]* ms" "$tmp/tty.lines" ||
 	bad "checkpoint: no line of figures at the end: $(tail -n 2 "$tmp/tty.lines")"
+# the copy while the target is paused is a phase with its bytes (-v
+# prints each phase on a line of its own, also when not on a terminal)
+grep -q "copying 2[0-9][0-9]\.[0-9] MiB of memory while paused" "$tmp/tty.lines" ||
+	bad "checkpoint on a terminal: no paused copy with its bytes: $(cat "$tmp/tty.lines")"
+"$cap" checkpoint -v --node "$tmp/A.sock" big -o "$tmp/v.img" >"$tmp/out" 2>"$tmp/err" ||
+	bad "checkpoint -v: $(cat "$tmp/err")"
+if grep -q "^checkpoint big: copying 2[0-9][0-9]\.[0-9] MiB of memory while paused (at " "$tmp/err"; then
+	ok "checkpoint -v: $(grep "while paused" "$tmp/err")"
+else
+	bad "checkpoint -v: no paused copy with its bytes: $(cat "$tmp/err")"
+fi
 tty "$cap" checkpoint -q --node "$tmp/A.sock" big -o "$tmp/q.img"
 [ -s "$tmp/tty.out" ] && bad "checkpoint -q printed: $(cat "$tmp/tty.out")"
 [ -s "$tmp/q.img" ] || bad "checkpoint -q wrote no image"
@@ -158,6 +171,18 @@ grep -q "waiting for 127.0.0.1:$pC to restore it" "$tmp/tty.lines" ||
 grep -q "^ok big migrated to 127.0.0.1:$pC: total" "$tmp/tty.lines" ||
 	bad "migrate after the cancel: $(tail -n 2 "$tmp/tty.lines")"
 [ "$(monitor_state C big)" = running ] || bad "big does not run at C after the migration"
+
+# 3b. post-copy from C to F on a terminal: after the commit the pages
+# that follow are shown with their bytes
+start_node F "$tmp/empty.xml" --listen "127.0.0.1:$pF" --key "$tmp/key"
+wait_node F
+tty "$cap" migrate --node "$tmp/C.sock" big --to "127.0.0.1:$pF" --postcopy --timeout 300
+redrawn "migrate --postcopy on a terminal" 'sending its pages, [0-9.]* of [0-9.]* MiB'
+grep -q "waiting for 127.0.0.1:$pF to restore it" "$tmp/tty.lines" ||
+	bad "migrate --postcopy on a terminal: no phase while the destination restores"
+grep -q "^ok big migrated to 127.0.0.1:$pF (post-copy): total" "$tmp/tty.lines" ||
+	bad "migrate --postcopy: $(tail -n 2 "$tmp/tty.lines")"
+[ "$(monitor_state F big)" = running ] || bad "big does not run at F after the post-copy"
 
 # 4. a counter's migration cancelled between "ready" and the commit
 CAPSULE_TEST_MIGRATE_HOLD=commit:2000 start_node D examples/counter-node.xml \
