@@ -206,7 +206,8 @@ static const struct cli_cmd commands[] = {
 	     "HOST:PORT (capsule node --listen, same --key), which restores it;\n"
 	     "NAME ends here once the destination runs it, and runs on here if\n"
 	     "the migration fails.  On a terminal it shows the image taken or\n"
-	     "sent, bytes done and rate.  Ctrl-C before the commit cancels: NAME\n"
+	     "sent, bytes done and rate (with --postcopy, after the commit, the\n"
+	     "pages that follow).  Ctrl-C before the commit cancels: NAME\n"
 	     "runs on here and the destination drops what it has.",
      .example = "  capsule migrate --node /tmp/a.sock counter --to 127.0.0.1:7000",
      .opts = {OPT_NODE,

@@ -145,6 +145,32 @@ EOF
 	ok "inspect --json follows docs/inspect.schema.json" || bad "schema: $(tail -n 3 "$tmp/schema.out")"
 fi
 
+# ps: a header, the monitor and its target told apart, the checkpoints
+"$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
+if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
+   grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +1 +[0-9]+ +-$' "$tmp/ps" &&
+   grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +4/0$' "$tmp/ps" &&
+   grep -q '^kernel: tasks' "$tmp/ps"; then
+	ok "ps: header, monitor and target apart, 4 checkpoints"
+else
+	bad "ps table: $(cat "$tmp/ps")"
+fi
+if command -v python3 >/dev/null; then
+	"$cap" ps --json --node "$tmp/a.sock" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = [c for c in d["components"] if c["role"] == "target"]
+assert len(t) == 1 and t[0]["name"] == "counter" and t[0]["checkpoints"] == 4, t
+assert t[0]["ram_quota"] == 2 << 20 and t[0]["threads"] == 2, t
+assert d["kernel"].startswith("tasks ")' && ok "ps --json" || bad "ps --json"
+fi
+expect "a second restore" 1 \
+	"^error: counter: restore: this monitor runs 'slow_counter' already (a restore needs a monitor without a running target" \
+	"$cap" restore --node "$tmp/a.sock" "$img"
+expect "a component not under a monitor" 1 "^error: nobody: not under a monitor$" \
+	"$cap" checkpoint --node "$tmp/a.sock" nobody -o "$tmp/n.img"
+[ -e "$tmp/n.img" ] && bad "a refused checkpoint left $tmp/n.img"
+
 # views of one section and of one page (crit show / crit x)
 "$cap" inspect --caps "$img" >"$tmp/caps.txt" 2>"$tmp/err"
 if head -n 2 "$tmp/caps.txt" | tail -n 1 | grep -q '^caps ([0-9]*):$' &&
@@ -180,32 +206,6 @@ fi
 expect "inspect --page of an address nothing is at" 1 \
 	"^capsule inspect: $img: page 0x10: no region of the address space holds it" \
 	"$cap" inspect --page 0x10 "$img"
-
-# ps: a header, the monitor and its target told apart, the checkpoints
-"$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
-if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
-   grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +1 +[0-9]+ +-$' "$tmp/ps" &&
-   grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +4/0$' "$tmp/ps" &&
-   grep -q '^kernel: tasks' "$tmp/ps"; then
-	ok "ps: header, monitor and target apart, 4 checkpoints"
-else
-	bad "ps table: $(cat "$tmp/ps")"
-fi
-if command -v python3 >/dev/null; then
-	"$cap" ps --json --node "$tmp/a.sock" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-t = [c for c in d["components"] if c["role"] == "target"]
-assert len(t) == 1 and t[0]["name"] == "counter" and t[0]["checkpoints"] == 4, t
-assert t[0]["ram_quota"] == 2 << 20 and t[0]["threads"] == 2, t
-assert d["kernel"].startswith("tasks ")' && ok "ps --json" || bad "ps --json"
-fi
-expect "a second restore" 1 \
-	"^error: counter: restore: this monitor runs 'slow_counter' already (a restore needs a monitor without a running target" \
-	"$cap" restore --node "$tmp/a.sock" "$img"
-expect "a component not under a monitor" 1 "^error: nobody: not under a monitor$" \
-	"$cap" checkpoint --node "$tmp/a.sock" nobody -o "$tmp/n.img"
-[ -e "$tmp/n.img" ] && bad "a refused checkpoint left $tmp/n.img"
 
 # the graph with the badges before and after a restore: restored on r,
 # checkpointed there again; every kcap is back, objects have new badges

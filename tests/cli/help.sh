@@ -1,7 +1,8 @@
 #!/bin/sh
 # What a user meets first: `capsule`, `capsule --help`, `capsule help CMD`,
 # `capsule CMD --help`, `--version`, option errors, --opt=value, the man
-# page and bash completion that `make install PREFIX=...` installs.
+# page and bash completion that `make install PREFIX=...` installs, and
+# that a second make after the build has nothing to do.
 b=${1:-build}
 cap=$b/capsule
 tmp=$(mktemp -d /tmp/capsule-help.XXXXXX)
@@ -87,6 +88,13 @@ expect "bad --timeout" 2 err "^capsule migrate: --timeout 0: not a number of sec
 # make install PREFIX=: the program, its man page and completion
 san=0 # the build directory's own flavour: nothing is rebuilt
 nm "$b/libcapsule.a" 2>/dev/null | grep -q __asan_init && san=1
+# after the build (make scenario's all), a second make has nothing to do:
+# make demo rebuilds nothing the second time (components' objects kept)
+if make -q --no-print-directory all B="$b" SAN=$san >/dev/null 2>&1; then
+	ok "a second make rebuilds nothing"
+else
+	bad "make all would rebuild: $(make -n --no-print-directory all B="$b" SAN=$san 2>&1 | head -n 2)"
+fi
 make --no-print-directory install B="$b" SAN=$san PREFIX="$tmp/prefix" >"$tmp/install.log" 2>&1 ||
 	bad "make install: $(tail -n 3 "$tmp/install.log")"
 p=$tmp/prefix
