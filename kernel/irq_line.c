@@ -10,7 +10,9 @@
  * node's: kernel_line_raise() sets the line's bit in the bound node's
  * pending mask and wakes that node's scheduler through the node's
  * eventfd; the scheduler drains its own mask at every loop iteration and
- * triggers the Irq bound to each raised line (IRQ_LINE, root task only).
+ * triggers the Irq bound to each raised line (IRQ_LINE, root task only);
+ * a thread a trigger makes ready runs next, before the rest of a running
+ * thread's slice at its priority (line_woke).
  * Several nodes in one process therefore neither take each other's
  * raises nor each other's wake-ups.
  *
@@ -126,6 +128,21 @@ void irq_line_node_end(struct node *n)
 	n->line_efd = -1;
 }
 
+/* A line's trigger made t ready: an interrupt is served at once, so t
+ * goes first among its priority and the scheduler lets it take the CPU
+ * from a running thread of the same priority too (sched_keep), not only
+ * at the end of that thread's slice: a host worker's completion or a
+ * control request waits for no 10 ms slice of a busy guest. */
+static void line_woke(struct node *n, struct thread *t)
+{
+	if (!t || t->state != TS_READY || klist_empty(&t->ready_link))
+		return;
+	klist_del(&t->ready_link);
+	klist_add_head(&n->ready[t->prio], &t->ready_link);
+	if (t->prio + 1 > n->line_woke)
+		n->line_woke = t->prio + 1;
+}
+
 void irq_line_drain(struct node *n)
 {
 	uint64_t raised = atomic_exchange(&n->line_pending, 0);
@@ -143,8 +160,10 @@ void irq_line_drain(struct node *n)
 			irq[nirq++] = line_irq[i].irq;
 	}
 	pthread_mutex_unlock(&line_lock);
-	for (unsigned i = 0; i < nirq; i++)
+	for (unsigned i = 0; i < nirq; i++) {
 		irq_trigger(irq[i]);
+		line_woke(n, irq[i]->thread);
+	}
 }
 
 bool irq_line_wait(struct node *n, uint64_t deadline)

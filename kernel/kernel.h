@@ -411,6 +411,10 @@ struct node {
 	_Atomic uint64_t line_pending;
 	uint64_t line_bound;
 	int line_efd;
+	/* a drained line made a thread of this priority + 1 ready (0: none
+	 * since the scheduler last looked): it runs at once if that is not
+	 * below the running thread's (sched.c) */
+	unsigned line_woke;
 };
 
 /* A function kernel_at_end registered: run by node_destroy. */

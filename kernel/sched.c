@@ -13,6 +13,9 @@
  * every syscall, due timeouts expire and raised lines are drained here,
  * so a thread they wake that has a higher priority than the running one
  * takes the CPU at once, within the watchdog's latency of its deadline.
+ * A thread a raised line wakes takes it at once from the same priority
+ * too (kernel/irq_line.c): an interrupt is not left waiting for the rest
+ * of a busy thread's slice.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -117,6 +120,11 @@ static bool sched_keep(struct node *n, struct thread *t)
 	top = sched_top(n);
 	if (top > (int)t->prio)
 		return false;
+	if (n->line_woke > t->prio) { /* an interrupt's thread: at once */
+		n->line_woke = 0;
+		n->direct_run = 0;
+		return false;
+	}
 	if (now - t->run_since < n->slice_us)
 		return true;
 	if (top == (int)t->prio) {
@@ -231,6 +239,7 @@ int sched_run(struct node *n)
 		if (!klist_empty(&n->timeouts))
 			timeout_expire(n, timeout_now());
 		kobj_reap(n);
+		n->line_woke = 0; /* what a line woke is first of its queue */
 		t = sched_pick(n);
 		if (!t) {
 			n->direct_run = 0;

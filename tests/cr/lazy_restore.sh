@@ -9,11 +9,13 @@
 # target checks every word itself and exits 1 on a wrong one).  A
 # checkpoint asked for while pages are still missing is refused; one asked
 # for once they are all there is written, and node C, restoring that
-# image, goes on with the uninterrupted run's checksums too.
+# image, goes on with the uninterrupted run's checksums too (if the pages
+# were all there at the first request already, its image is that one).
 b=${1:-build}
 cap=$b/capsule
 tmp=$(mktemp -d /tmp/capsule-lazy.XXXXXX)
 pid=
+written= # which checkpoint of node B node C restores: b or b2
 cleanup() {
 	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	[ -n "$CR_KEEP" ] || rm -rf "$tmp"
@@ -57,11 +59,17 @@ if "$cap" checkpoint --force --node "$tmp/b.sock" cr_lazy -o "$tmp/b.img" \
 	>"$tmp/ckpt.log" 2>&1; then
 	grep -q "lazy restore complete" "$tmp/$1" ||
 		fail "a checkpoint was taken before the lazy restore completed"
+	written=b
 else
 	grep -q "its memory is still being restored" "$tmp/ckpt.log" ||
 		fail "checkpoint refused for another reason: $(cat "$tmp/ckpt.log")"
 fi
-if [ "$2" = again ]; then # once every page is there: a checkpoint
+if [ "$2" = again ] && [ "$written" = b ]; then
+	# the pages were all there already: that checkpoint is the one C
+	# restores (the target may end while it is written)
+	cp "$tmp/b.img" "$tmp/b2.img"
+elif [ "$2" = again ]; then # once every page is there: a checkpoint
+	written=b2
 	i=0
 	until grep -q "lazy restore complete" "$tmp/$1"; do
 		i=$((i + 1))
@@ -104,7 +112,7 @@ timeout 60 "$cap" run --rom "$b/components" "$tmp/c.xml" >"$tmp/c.log" 2>&1 ||
 # the image is written, so counts may follow the snapshot line)
 at=$(awk '/^\[cr_lazy\] count [0-9]+ sum /{last = $3}
 	/monitor: checkpoint [0-9]+: /{snap = last}
-	/written to .*b2\.img/{print snap; exit}' "$tmp/b.log")
+	/written to .*'"$written"'\.img/{print snap; exit}' "$tmp/b.log")
 at=${at:-$last} # B counted nothing before the snapshot: A's last count
 sums "$tmp/c.log" >"$tmp/c.sums"
 sed -n "$((at + 1)),\$p" "$tmp/ref.sums" >"$tmp/ref_c.sums"
