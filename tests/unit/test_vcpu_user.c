@@ -228,7 +228,7 @@ SNIPPET(x_gp, "cli\n");
 SNIPPET(x_vm86, "mov $0x600800, %esp\n"
 		"movl $0x10, (%rsp)\n movl $0x1234, 4(%rsp)\n movl $0x23002, 8(%rsp)\n"
 		"movl $0x100, 12(%rsp)\n movl $0x2000, 16(%rsp)\n"
-		" iret\n syscall\n");
+		" iretl\n syscall\n");
 SNIPPET(x_count, "1: inc %rax\n syscall\n jmp 1b\n");
 
 /* QEMU keeps a contributory exception until it is delivered through the
