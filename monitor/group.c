@@ -93,7 +93,15 @@ void group_member_ended(struct monitor *mon, int code)
 	for (int i = 0; i < m->nroots; i++)
 		cap_release(m->root[i].proxy);
 	m->nroots = 0;
-	if (++g->nended == g->n)
+	/* a checkpoint under way ends first: group_checkpoint_done */
+	if (++g->nended == g->n && !g->ck)
+		group_end(g);
+}
+
+void group_checkpoint_done(struct mon_group *g)
+{
+	g->ck = NULL;
+	if (g->nended == g->n)
 		group_end(g);
 }
 

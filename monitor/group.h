@@ -65,6 +65,9 @@ void group_construct(struct env *env, const struct monitor_config *cfg);
 /* Member mon's target ended with code (monitor_target_ended tore it
  * down); the group ends once every member has. */
 void group_member_ended(struct monitor *mon, int code);
+/* The checkpoint under way (g->ck) has ended: if every member has
+ * ended meanwhile, the group ends now. */
+void group_checkpoint_done(struct mon_group *g);
 /* The entrypoint that serves the members' parent interfaces. */
 struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */

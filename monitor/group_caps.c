@@ -57,8 +57,9 @@ static void outside_sessions(const struct monitor *mon, char *buf, size_t size)
 		if (!r->used || r->cls != MON_CLASS_ROUTED || r->member ||
 		    !strcmp(r->what, "Timer") || !strcmp(r->what, "RM"))
 			continue;
-		n += (size_t)snprintf(buf + n, size - n, "%s%s (badge 0x%llx)", n ? ", " : "",
-				      r->what, (unsigned long long)r->badge);
+		n += (size_t)snprintf(buf + n, size - n, "%s%s (badge 0x%llx)",
+				      n ? ", " : "", r->what,
+				      (unsigned long long)r->badge);
 	}
 }
 
@@ -81,12 +82,13 @@ enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge
 	}
 	outside_sessions(mon, sessions, sizeof sessions);
 	if (sessions[0])
-		monitor_why(mon,
-			    "checkpoint: member '%s': kcap 0x%llx badge 0x%llx is no object "
-			    "of the group: it came through a session routed outside the "
-			    "group: %s",
-			    group_member_name(mon), (unsigned long long)kcap,
-			    (unsigned long long)badge, sessions);
+		monitor_why(
+		    mon,
+		    "checkpoint: member '%s': kcap 0x%llx badge 0x%llx is no object "
+		    "of the group: it came through a session routed outside the "
+		    "group: %s",
+		    group_member_name(mon), (unsigned long long)kcap,
+		    (unsigned long long)badge, sessions);
 	else
 		monitor_why(mon,
 			    "checkpoint: member '%s': kcap 0x%llx badge 0x%llx fits no "

@@ -104,10 +104,12 @@ static void ck_free(void *arg)
 {
 	struct group_ck *ck = arg;
 
+	struct mon_group *g = ck->g;
+
 	thread_join(ck->thread); /* it returns once its call is answered */
-	ep_dissolve(ck->g->env->ep, &ck->obj);
-	ck->g->ck = NULL;
+	ep_dissolve(g->env->ep, &ck->obj);
 	free(ck);
+	group_checkpoint_done(g);
 }
 
 /* On the main entrypoint, every member paused by the cut (or the cut
@@ -120,10 +122,15 @@ static void ck_finish(struct group_ck *ck)
 	uint64_t paused;
 	unsigned n;
 
-	if (!ck->rc && !t) {
+	if (!ck->rc && (!t || not_running(g))) {
+		/* (a member may end while the others run between two tries) */
 		group_resume(g);
-		ck->rc = -ENOMEM;
-		snprintf(ck->why, sizeof ck->why, "out of memory");
+		ck->rc = t ? -ESRCH : -ENOMEM;
+		if (t)
+			snprintf(ck->why, sizeof ck->why,
+				 "member '%s' ended during the cut", not_running(g));
+		else
+			snprintf(ck->why, sizeof ck->why, "out of memory");
 	}
 	if (ck->rc || (ck->rc = members_checkpoint(g, models, ck->why, sizeof ck->why))) {
 		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
@@ -142,11 +149,12 @@ static void ck_finish(struct group_ck *ck)
 		g->n, (unsigned long long)paused, n);
 	models_free(models, g->n);
 	free(t);
-	control_done(ck->mb,
-		     "error: %s: group cut of members %s taken and resumed (%u caps between "
-		     "members classified, paused %llu us); writing a group image is not "
-		     "implemented yet: see docs/cr.md, \"Groups\"",
-		     ck->name, ck->members, n, (unsigned long long)paused);
+	control_done(
+	    ck->mb,
+	    "error: %s: group cut of members %s taken and resumed (%u caps between "
+	    "members classified, paused %llu us); writing a group image is not "
+	    "implemented yet: see docs/cr.md, \"Groups\"",
+	    ck->name, ck->members, n, (unsigned long long)paused);
 }
 
 static void ck_dispatch(struct rpc_object *obj, struct msg *m)

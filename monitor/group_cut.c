@@ -52,7 +52,8 @@ static void cut_order(const struct mon_group *g, int *order)
 			if (placed[k])
 				continue;
 			for (int j = 0; j < g->n; j++)
-				callers += !placed[j] && config_route_edge(g->cfg.group, j, k);
+				callers +=
+				    !placed[j] && config_route_edge(g->cfg.group, j, k);
 			found = !callers;
 		}
 		k = found ? k - 1 : 0;
@@ -89,7 +90,9 @@ static int settle(struct monitor *mon, struct mon_model *scratch)
 void group_resume(struct mon_group *g)
 {
 	for (int k = 0; k < g->n; k++)
-		if (g->member[k].mon && !g->member[k].ended && g->member[k].mon->paused_since_us)
+		if (g->member[k].mon && !g->member[k].ended &&
+		    g->member[k].mon->state == MON_RUNNING &&
+		    g->member[k].mon->paused_since_us)
 			monitor_resume(g->member[k].mon);
 }
 
@@ -103,12 +106,16 @@ static int cut_once(struct mon_group *g, const int *order, struct mon_model *scr
 	for (int i = 0; i < g->n; i++) {
 		struct monitor *mon = g->member[order[i]].mon;
 		*who = order[i];
+		if (g->member[order[i]].ended || mon->state != MON_RUNNING)
+			return -ESRCH; /* it ended while the others ran */
 		if ((rc = pause_member(mon)) || (rc = settle(mon, scratch)))
 			return rc;
 	}
 	/* all paused: none can have become blocked since it settled */
 	for (int i = 0; i < g->n; i++) {
 		*who = order[i];
+		if (g->member[order[i]].ended)
+			return -ESRCH;
 		if ((rc = monitor_threads_blocked(g->member[order[i]].mon, scratch)))
 			return rc;
 	}
@@ -129,7 +136,8 @@ int group_cut(struct mon_group *g, char *why, size_t size)
 		rc = cut_once(g, order, scratch, &who);
 		if (!rc) {
 			if (tries > 1)
-				env_log(g->env, "monitor: group cut: settled at try %d", tries);
+				env_log(g->env, "monitor: group cut: settled at try %d",
+					tries);
 			break;
 		}
 		group_resume(g);
@@ -139,11 +147,12 @@ int group_cut(struct mon_group *g, char *why, size_t size)
 			break;
 		}
 		if (tries == GROUP_CUT_TRIES) {
-			snprintf(why, size,
-				 "member '%s' is still in a call being served after %d tries "
-				 "of %d ms",
-				 g->member[who].start->name, GROUP_CUT_TRIES,
-				 GROUP_CUT_SETTLE_MS);
+			snprintf(
+			    why, size,
+			    "member '%s' is still in a call being served after %d tries "
+			    "of %d ms",
+			    g->member[who].start->name, GROUP_CUT_TRIES,
+			    GROUP_CUT_SETTLE_MS);
 			rc = -EBUSY;
 			break;
 		}

@@ -49,6 +49,12 @@ start() {
 	done
 }
 
+# stop: the node ends (SIGTERM); the sanitizer build reports nothing
+stop() {
+	kill $pid; wait $pid 2>/dev/null; pid=
+	! grep -q "Sanitizer\|runtime error" "$tmp/node.log" || fail "the sanitizers report"
+}
+
 # finish: init's children end with 0 (the node serves its control
 # socket on), every client and the server exact
 finish() {
@@ -60,7 +66,7 @@ finish() {
 	done
 	grep -q "all of init's children have ended (result 0)" "$tmp/node.log" ||
 		fail "a component failed"
-	kill $pid; wait $pid 2>/dev/null; pid=
+	stop
 	[ "$(grep -c 'soak_client: .*: ok$' "$tmp/node.log")" = 2 ] ||
 		fail "a client's counts are not exact"
 	grep -q "soak_server: total: 2 clients, .*: ok$" "$tmp/node.log" ||
@@ -152,5 +158,6 @@ done
 grep -q "soak_client: .*: ok$" "$tmp/node.log" || fail "the member's counts are not exact"
 grep -q "soak_server: total: 1 clients, .*: ok$" "$tmp/node.log" ||
 	fail "the outside server's counts are not exact"
+stop
 echo "group_cut: PASS: $CUTS cuts of 3 members while they ran ($figures), counts exact;" \
 	"refused: $(sed 's/^error: //' "$tmp/refused.out" | cut -c1-150)"
