@@ -341,12 +341,50 @@ static uint64_t next_page(const uint64_t *words, uint64_t w0, uint64_t p, uint64
 	return end;
 }
 
-/* mprotect every run of set bits of words[0..n) (bitmap words from w0). */
+/* Isolated pages a fetch re-arms one mprotect each: each is its own VMA,
+ * and the call that merges it back costs some 24 us (bench_dirty), 16-44
+ * ms for the 1% of a 256 MiB target that an incremental checkpoint
+ * re-arms in its pause.  With more runs than this in the words fetched,
+ * one mprotect from the first set page to the last re-arms them all (the
+ * clean pages between are read-only already; a page whose fault handler
+ * is between making it writable and setting its bit faults again and is
+ * reported next time): 2-5x faster for 656 pages spread over 256 MiB on
+ * a loaded host (one call walks the span's page table, but merges the
+ * VMAs once). */
+#define PROTECT_SPAN_RUNS 8
+
+/* The runs of set bits of words[0..n) (bitmap words from w0), and the
+ * first and last set page (*lo = *hi = end if none). */
+static unsigned count_runs(const uint64_t *words, uint64_t w0, unsigned n, uint64_t *lo,
+			   uint64_t *hi)
+{
+	uint64_t end = (w0 + n) * 64, p = next_page(words, w0, w0 * 64, end, 1);
+	unsigned runs = 0;
+
+	*lo = *hi = p;
+	while (p < end) {
+		uint64_t q = next_page(words, w0, p, end, 0);
+
+		runs++;
+		*hi = q;
+		p = next_page(words, w0, q, end, 1);
+	}
+	return runs;
+}
+
+/* mprotect every run of set bits of words[0..n) (bitmap words from w0),
+ * or the span of them all at once if they are many. */
 static int protect_runs(struct dirty_range *r, uint64_t w0, const uint64_t *words,
 			unsigned n, int prot)
 {
 	uint64_t end = (w0 + n) * 64, p = next_page(words, w0, w0 * 64, end, 1);
+	uint64_t lo, hi;
 
+	if (prot == PROT_READ && count_runs(words, w0, n, &lo, &hi) > PROTECT_SPAN_RUNS)
+		return mprotect((void *)(r->base + lo * DIRTY_PAGE),
+				(hi - lo) * DIRTY_PAGE, prot)
+			   ? -errno
+			   : 0;
 	while (p < end) {
 		uint64_t q = next_page(words, w0, p, end, 0);
 

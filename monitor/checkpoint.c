@@ -666,6 +666,14 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	model->abi_version = mon->cr_abi_version;
 	if (!b)
 		goto err;
+	if (mon->regions_lost) { /* an image without it would restore wrong */
+		monitor_why(mon,
+			    "checkpoint: the target attached more than %d regions; the "
+			    "monitor could not record them all",
+			    MON_MAX_REGIONS);
+		rc = -E2BIG;
+		goto err;
+	}
 	monitor_write_settle(mon); /* the worker is free */
 	incr_prestart(mon);	   /* core protects while the buffers are made */
 	b->stream = stream;

@@ -79,6 +79,9 @@ struct monitor {
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
+	/* a region the target attached could not be recorded (more than
+	 * MON_MAX_REGIONS): a checkpoint would miss it, so none is taken */
+	int regions_lost;
 	/* copies, compression and writes run on this host worker, off the
 	 * node's scheduler thread (NULL: no IRQ route, they run in place) */
 	struct host_worker *worker;

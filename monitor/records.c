@@ -215,8 +215,11 @@ void region_attached(struct monitor *mon, uint64_t rm, const struct mon_req *req
 	ds_size = record_ds_size(mon, record_find(mon, req->badge[0]));
 	if (!size && ds_size > req->w[1])
 		size = ds_size - req->w[1];
-	if (region_add(mon, rm, req->badge[0], at, req->w[1], size, (unsigned)req->w[3]))
+	if (region_add(mon, rm, req->badge[0], at, req->w[1], size,
+		       (unsigned)req->w[3])) {
 		env_log(mon->env, "monitor: too many regions to record");
+		mon->regions_lost = 1;
+	}
 }
 
 void region_drop(struct monitor *mon, uint64_t rm, uint64_t at)

@@ -1,7 +1,8 @@
 /*
  * Checkpoint/restore benchmark target (bench/bench_cr.c): BENCH_CR_MB MiB
- * (or the MiB in the ROM "bench_cr_mem.mb", a multiple of BENCH_CR_DS_MB
- * up to BENCH_CR_MAX_MB) of RAM in BENCH_CR_DS_MB MiB dataspaces, every page touched —
+ * (or the MiB in the ROM "bench_cr_mem.mb", a multiple of 2 * BENCH_CR_DS_MB
+ * up to BENCH_CR_MAX_MB) of RAM in BENCH_CR_DS_MB MiB dataspaces (twice
+ * as large above 512 MiB: the monitor records at most 64 regions), every page touched —
  * even pages filled with a non-zero pattern, odd pages written with zeros — then it idles
  * on a worker thread for BENCH_CR_IDLE_MS, or the ms in the ROM "bench_cr_mem.idle_ms" if
  * there is one (the monitor's test hook checkpoints and restores it meanwhile) and exits
@@ -27,6 +28,7 @@ struct mem_state {
 	struct env *env;
 	uint64_t idle_ms;
 	unsigned nds;
+	uint64_t ds_bytes;
 	uint64_t at[BENCH_CR_NDS];
 };
 
@@ -36,9 +38,9 @@ static uint64_t pattern(unsigned d, uint64_t p, uint64_t i)
 	return (p & 1) ? 0 : ((uint64_t)d << 48 | p << 16 | i) + 1;
 }
 
-static void touch(uint64_t at, unsigned d)
+static void touch(uint64_t at, unsigned d, uint64_t bytes)
 {
-	for (uint64_t p = 0; p < BENCH_CR_DS_BYTES / BENCH_CR_PAGE; p++) {
+	for (uint64_t p = 0; p < bytes / BENCH_CR_PAGE; p++) {
 		uint64_t *w = (uint64_t *)(at + p * BENCH_CR_PAGE);
 		for (uint64_t i = 0; i < BENCH_CR_PAGE / 8; i++)
 			w[i] = pattern(d, p, i);
@@ -49,7 +51,7 @@ static void touch(uint64_t at, unsigned d)
 static int intact(const struct mem_state *s)
 {
 	for (unsigned d = 0; d < s->nds; d++)
-		for (uint64_t p = 0; p < BENCH_CR_DS_BYTES / BENCH_CR_PAGE; p++) {
+		for (uint64_t p = 0; p < s->ds_bytes / BENCH_CR_PAGE; p++) {
 			uint64_t i = p % (BENCH_CR_PAGE / 8);
 			const uint64_t *w =
 			    (const uint64_t *)(s->at[d] + p * BENCH_CR_PAGE);
@@ -111,22 +113,22 @@ void component_construct(struct env *env)
 	s->idle_ms = s->idle_ms ? s->idle_ms : BENCH_CR_IDLE_MS;
 	mb = rom_number(env, "bench_cr_mem.mb");
 	mb = mb ? mb : BENCH_CR_MB;
-	if (mb % BENCH_CR_DS_MB || mb > BENCH_CR_MAX_MB) {
+	if (mb % (2 * BENCH_CR_DS_MB) || mb > BENCH_CR_MAX_MB) {
 		env_log(env,
 			"bench_cr_mem: ROM bench_cr_mem.mb: %llu is no multiple of %d "
 			"up to %d",
-			(unsigned long long)mb, BENCH_CR_DS_MB, BENCH_CR_MAX_MB);
+			(unsigned long long)mb, 2 * BENCH_CR_DS_MB, BENCH_CR_MAX_MB);
 		env_exit(env, 2);
 		return;
 	}
-	s->nds = (unsigned)(mb / BENCH_CR_DS_MB);
+	s->ds_bytes = mb > 512 ? 2 * BENCH_CR_DS_BYTES : BENCH_CR_DS_BYTES;
+	s->nds = (unsigned)((mb << 20) / s->ds_bytes);
 	for (unsigned d = 0; d < s->nds; d++) {
 		cap_t ds;
-		if (pd_alloc_ram(env->pd, BENCH_CR_DS_BYTES, &ds) ||
-		    pd_attach(env->pd, ds, 0, 0, BENCH_CR_DS_BYTES, MEM_R | MEM_W,
-			      &s->at[d]))
+		if (pd_alloc_ram(env->pd, s->ds_bytes, &ds) ||
+		    pd_attach(env->pd, ds, 0, 0, s->ds_bytes, MEM_R | MEM_W, &s->at[d]))
 			goto err;
-		touch(s->at[d], d);
+		touch(s->at[d], d, s->ds_bytes);
 	}
 	env_log(env, "bench_cr_mem: touched %llu MiB", (unsigned long long)mb);
 	if (thread_create(env, "idle", idle, s, 0, &t))

@@ -13,7 +13,7 @@ b=${1:-build}
 MB=${MB:-256}
 SLACK_MB=64
 tmp=$(mktemp -d /tmp/capsule-cmem.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "$KEEP" ] || rm -rf "$tmp"' EXIT
 die() { echo "checkpoint_memory: FAIL: $*"; exit 1; }
 
 if nm "$b/libcapsule.a" 2>/dev/null | grep -q __asan_init; then
@@ -28,7 +28,7 @@ cfg() {
 	<default-route> <any-service> <parent/> </any-service> </default-route>
 	<start name="mem" caps="600">
 		<binary name="monitor"/>
-		<resource name="RAM" quantum="$((MB + 64))M"/>
+		<resource name="RAM" quantum="$((MB + 128))M"/>
 		<config>$1</config>
 	</start>
 </config>

@@ -131,6 +131,33 @@ static void native_writes(void **state)
 	munmap(m, 70 * PAGE);
 }
 
+/* Many isolated dirty pages (more runs than one mprotect each is worth):
+ * the fetch re-arms them with one call over their span; the clean pages
+ * in between stay clean, every re-armed page faults again and is
+ * reported again. */
+static void span_rearm(void **state)
+{
+	uint8_t *m = pages_map(128);
+	struct dirty_range *r;
+	uint64_t bits[2];
+
+	assert_int_equal(dirty_start(m, 128, m, &r), 0);
+	for (unsigned p = 3; p < 128; p += 4) /* 32 runs of one page */
+		m[p * PAGE] = (uint8_t)p;
+	assert_int_equal(fetch_all(r, bits), 32);
+	assert_int_equal(bits[0], 0x8888888888888888ULL);
+	assert_int_equal(bits[1], 0x8888888888888888ULL);
+	assert_int_equal(dirty_islands(), 0);
+	assert_int_equal(fetch_all(r, bits), 0); /* nothing written since */
+	m[7 * PAGE + 1] = 1;			 /* a re-armed page */
+	m[8 * PAGE] = 1;			 /* a page clean all along */
+	assert_int_equal(fetch_all(r, bits), 2);
+	assert_true(bits[0] == ((1ULL << 7) | (1ULL << 8)) && bits[1] == 0);
+	assert_int_equal(m[7 * PAGE], 7);
+	assert_int_equal(dirty_stop(r), 0);
+	munmap(m, 128 * PAGE);
+}
+
 /* Guest code run by a Unicorn engine over the tracked memory: three
  * rounds of stores, each ending with a syscall. */
 SNIPPET(g_rounds, "movq $1, 0x600000\n movq $2, 0x603000\n movb $3, 0x603fff\n"
@@ -449,7 +476,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(native_writes),	cmocka_unit_test(guest_stores),
 	    cmocka_unit_test(fallback),		cmocka_unit_test(racing_writer),
 	    cmocka_unit_test(bad_arguments),	cmocka_unit_test(untracked_crashes),
-	    cmocka_unit_test(background_start),
+	    cmocka_unit_test(background_start), cmocka_unit_test(span_rearm),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--segv-child"))
