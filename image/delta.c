@@ -9,7 +9,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "image/internal.h"
 
@@ -26,6 +28,72 @@ static int carried(const struct image_memory *e, uint64_t pg)
 	return !e->present || ((e->present[pg / 8] >> (pg % 8)) & 1);
 }
 
+/* The pages with data of each chunk of e, from the file into to: raw
+ * ones copied, compressed ones through one chunk of scratch.  Unlike
+ * image_memory_fill (a restore's whole dataspaces), no madvise per
+ * chunk: a round's chunks are mostly single pages, and two system calls
+ * for each made the stop's fill 30 times slower than the copy. */
+static int apply_chunks(const struct image_model *m, const struct image_memory *e,
+			uint8_t *to, char *err, size_t errlen)
+{
+	uint8_t *scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE);
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	int rc = scratch && dctx ? 0 : -ENOMEM;
+
+	for (uint32_t i = 0; i < e->nchunks && !rc; i++) {
+		const struct image_chunk_ref *k = &e->chunk[i];
+		const uint8_t *src = m->stream->base + k->data_off;
+		uint8_t *base = to + k->first_page * IMAGE_PAGE_SIZE;
+
+		if (!(k->flags & IMAGE_MEM_RAW)) {
+			size_t n = ZSTD_decompressDCtx(dctx, scratch, k->raw_len, src,
+						       k->data_len);
+			if (ZSTD_isError(n) || n != k->raw_len) {
+				snprintf(err, errlen,
+					 "image %s: dataspace %llu page %llu: zstd: %s",
+					 m->stream->name, (unsigned long long)e->ds_id,
+					 (unsigned long long)k->first_page,
+					 ZSTD_isError(n) ? ZSTD_getErrorName(n)
+							 : "short data");
+				rc = -EINVAL;
+				break;
+			}
+			src = scratch;
+		}
+		for (uint32_t p = 0; p < k->npages; p++)
+			if ((k->nonzero >> p) & 1) {
+				memcpy(base + (size_t)p * IMAGE_PAGE_SIZE, src,
+				       IMAGE_PAGE_SIZE);
+				src += IMAGE_PAGE_SIZE;
+			}
+	}
+	ZSTD_freeDCtx(dctx);
+	free(scratch);
+	return rc;
+}
+
+/* A model read with IMAGE_READ_STREAM: the carried pages are zeroed,
+ * then those with data written straight from the file's chunks: no dataspace-sized copy
+ * of the image's memory is made (reading a 2.7 MB round of a 256 MiB target into one took
+ * 55 ms of a migration's stop). */
+static int apply_streamed(const struct image_model *m, const struct image_memory *e,
+			  uint8_t *to, uint64_t *pages, char *err, size_t errlen)
+{
+	uint64_t n = e->size / IMAGE_PAGE_SIZE;
+
+	for (uint64_t pg = 0; pg < n; pg++) {
+		if (!e->present[pg / 8]) {
+			pg |= 7; /* none of these 8 */
+			continue;
+		}
+		if (carried(e, pg)) {
+			memset(to + pg * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
+			(*pages)++;
+		}
+	}
+	return apply_chunks(m, e, to, err, errlen);
+}
+
 int image_memory_apply(const struct image_model *m, uint64_t ds_id, void *dst,
 		       uint64_t size, uint64_t *pages, char *err, size_t errlen)
 {
@@ -35,6 +103,8 @@ int image_memory_apply(const struct image_model *m, uint64_t ds_id, void *dst,
 	*pages = 0;
 	if (!e)
 		return 0; /* none of its pages were written since */
+	if (e->size == size && !e->data && m->stream && e->present)
+		return apply_streamed(m, e, to, pages, err, errlen);
 	if (e->size != size || (!e->data && e->pages)) {
 		snprintf(err, errlen,
 			 "image: dataspace %llu: %llu bytes in the image, %llu here%s",
@@ -58,7 +128,7 @@ int image_memory_whole(const struct image_model *m, uint64_t ds_id)
 {
 	const struct image_memory *e = memory_of(m, ds_id);
 
-	if (!e || !e->data)
+	if (!e || (!e->data && !(m->stream && e->present)))
 		return 0;
 	for (uint64_t pg = 0; pg < e->size / IMAGE_PAGE_SIZE; pg++)
 		if (!carried(e, pg))

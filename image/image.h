@@ -443,14 +443,15 @@ int image_read_chain(const char *path, struct image_model **out, char *err,
 int image_read_chain_flags(const char *path, unsigned flags, struct image_model **out,
 			   char *err, size_t errlen);
 
-/* An image read whole (not streamed) applied to dst, the `size` bytes of
+/* An image (read whole or streamed) applied to dst, the `size` bytes of
  * dataspace ds_id as its parent chain left them (image/delta.c): every
  * page the image carries is written (a zero page as zeros), the others
  * are left.  *pages: pages written.  0, or -EINVAL with one line in err
  * (the image's dataspace has another size). */
 int image_memory_apply(const struct image_model *m, uint64_t ds_id, void *dst,
 		       uint64_t size, uint64_t *pages, char *err, size_t errlen);
-/* 1 if the image (read whole) carries every page of dataspace ds_id. */
+/* 1 if the image (read whole or streamed) carries every page of
+ * dataspace ds_id. */
 int image_memory_whole(const struct image_model *m, uint64_t ds_id);
 
 /* Names for printing; "?" for unknown values. */

@@ -432,8 +432,17 @@ void monitor_restore_held_start(struct monitor *mon)
 	mon->nheld = 0;
 }
 
+static uint64_t ri_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
+	uint64_t t[5] = {ri_now_us()}; /* begun, read, checked, model, restored */
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
@@ -464,13 +473,18 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 		rc = pre;
 		goto out;
 	}
-	if ((!pre &&
-	     (rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
-					  &im, err, sizeof err))) ||
-	    (rc = restore_image_check(mon, im, path, !pre, err, sizeof err))) {
+	if (!pre &&
+	    (rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
+					 &im, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto out;
 	}
+	t[1] = ri_now_us();
+	if ((rc = restore_image_check(mon, im, path, !pre, err, sizeof err))) {
+		monitor_why(mon, "restore refused: %s", err);
+		goto out;
+	}
+	t[2] = ri_now_us();
 	if (!(im->flags & IMAGE_F_PARTIAL) != !mon->restore_postcopy) {
 		monitor_why(mon,
 			    mon->restore_postcopy
@@ -502,6 +516,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	}
 	if (pre)
 		prebuild_use(mon, model);
+	t[3] = ri_now_us();
 	/* lazy: the model holds the memory, the source of the fill after the
 	 * commit (and of the fix-ups before it) */
 	if (mon->restore_postcopy && (rc = postcopy_bind(mon, model, &ch))) {
@@ -541,7 +556,13 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 		monitor_meter_start(mon, fill_bytes(im, model));
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
-	if (mon->lazy) {   /* the fill owns the model from here on */
+	t[4] = ri_now_us();
+	env_log(mon->env,
+		"monitor: restore of the image (us): read %llu, check %llu, sessions and "
+		"model %llu, restore %llu",
+		(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+		(unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]));
+	if (mon->lazy) { /* the fill owns the model from here on */
 		if ((rc = lazy_fill_run(mon, model, seed)))
 			monitor_target_ends(mon,
 					    1); /* it cannot run without its memory */

@@ -271,8 +271,9 @@ static void att_prune(struct mon_prebuild *pb, const struct image_model *im)
 		int kept = 0;
 		for (uint32_t i = 0; i < im->nregions && !kept; i++) {
 			const struct image_region *r = &im->regions[i];
-			kept = r->rm_kind != IMAGE_RM_MANAGED && r->ds_id == pb->att[k].ds_id &&
-			       r->addr == pb->att[k].at && r->offset == pb->att[k].off &&
+			kept = r->rm_kind != IMAGE_RM_MANAGED &&
+			       r->ds_id == pb->att[k].ds_id && r->addr == pb->att[k].at &&
+			       r->offset == pb->att[k].off &&
 			       r->size == pb->att[k].size && r->perms == pb->att[k].perm;
 		}
 		if (!kept)
@@ -280,8 +281,7 @@ static void att_prune(struct mon_prebuild *pb, const struct image_model *im)
 	}
 }
 
-static void attach_regions(struct monitor *mon, const struct image_model *im,
-			   unsigned *n)
+static void attach_regions(struct monitor *mon, const struct image_model *im, unsigned *n)
 {
 	struct mon_prebuild *pb = mon->prebuild;
 
@@ -300,9 +300,11 @@ static void attach_regions(struct monitor *mon, const struct image_model *im,
 			pd_detach(pb->pd, at);
 			continue;
 		}
-		pb->att[pb->natt++] = (struct pre_att){
-		    .ds_id = r->ds_id, .at = at, .off = r->offset, .size = r->size,
-		    .perm = r->perms};
+		pb->att[pb->natt++] = (struct pre_att){.ds_id = r->ds_id,
+						       .at = at,
+						       .off = r->offset,
+						       .size = r->size,
+						       .perm = r->perms};
 		(*n)++;
 	}
 }
@@ -327,8 +329,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 		mon->prebuild->cfg = mon->cfg;
 	/* the file's hash: the next round names it as its parent's */
 	if ((rc = image_file_hash(path, hash, err, sizeof err)) ||
-	    (rc = image_read_flags(path, first ? IMAGE_READ_STREAM : 0, &im, err,
-				   sizeof err))) {
+	    (rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto fail;
 	}
@@ -430,7 +431,9 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 	int rc;
 
 	*out = NULL;
-	if (!mon->restore_lazy && !image_read(path, &im, err, sizeof err) &&
+	/* streamed: only the pages it carries are read, into the copy */
+	if (!mon->restore_lazy &&
+	    !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err) &&
 	    continues(pb, im)) {
 		if (misfit(mon, im, why, sizeof why)) {
 			image_model_free(im);
@@ -506,8 +509,8 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 	return 0;
 }
 
-int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at,
-		      uint64_t off, uint64_t size, unsigned perm)
+int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,
+		      uint64_t size, unsigned perm)
 {
 	struct mon_prebuild *pb = mon->prebuild;
 	int k = pb && pb->used ? att_find(pb, old_badge, at, off, size, perm) : -1;

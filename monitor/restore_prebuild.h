@@ -46,7 +46,7 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 		     uint64_t *host);
 /* Is that region (of the PD's own address space) attached already in
  * the PD the restore took, to the dataspace it took?  1 or 0. */
-int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at,
-		      uint64_t off, uint64_t size, unsigned perm);
+int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,
+		      uint64_t size, unsigned perm);
 
 #endif

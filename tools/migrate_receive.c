@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "tools/migrate.h"
 #include "tools/migrate_postcopy.h"
@@ -32,7 +33,16 @@ struct dest {
 	int deadline_ms;
 	char *buf;		    /* TRANSPORT_MSG_MAX + 1 */
 	struct migrate_prebuild pb; /* the copy built from the rounds */
+	double t_final, t_recv;	    /* final.img began, was all here (ms) */
 };
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 /* Test hooks of tests/migrate/loopback.sh, read from the environment of
  * the destination node.  This one: stall this long after the
@@ -131,6 +141,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		snprintf(err, size, "not the next image of a migration");
 		return -1;
 	}
+	d->t_final = now_ms();
 	if (strcmp(file, "final.img"))
 		migrate_phase("round-%d", round);
 	else
@@ -155,6 +166,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	rc = strcmp(file, "final.img") ? 0 : 1;
 	if (rc) {
 		snprintf(d->final, sizeof d->final, "%s", path);
+		d->t_recv = now_ms();
 		goto out;
 	}
 	if (!getenv("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
@@ -210,6 +222,10 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 		migrate_prebuild_drop(&d->pb, d->c->peer);
 	if (dest_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED, ans, size))
 		return -1;
+	fprintf(stderr,
+		"capsule node: migration from %s: final.img received in %.2f ms, "
+		"restored onto the copy in %.2f ms\n",
+		d->c->peer, d->t_recv - d->t_final, now_ms() - d->t_recv);
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
 		snprintf(ans, size,

@@ -39,6 +39,9 @@ struct mig {
 	control_line_fn fn; /* the client's lines: progress */
 	void *fn_arg;
 	double shown; /* when the last progress line went */
+	/* the pause's steps (ms): frozen, final.img sent, "ready" read, the
+	 * target ended here (logged with the figures) */
+	double t_frozen, t_sent, t_ready, t_released;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
@@ -202,12 +205,14 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 		return -1;
 	}
 	*taken = 1;
+	m->t_frozen = now_ms();
 	if (image_figures(path, &m->pages[k], &m->bytes[k])) {
 		snprintf(m->err, sizeof m->err, "%s: no figures in the image", path);
 		return -1;
 	}
 	if (send_image(m, file))
 		return -1;
+	m->t_sent = now_ms();
 	return op == CONTROL_FREEZE ? 0 : await_ack(m, file);
 }
 
@@ -320,6 +325,7 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 		free(ans);
 		return;
 	}
+	m->t_released = now_ms();
 	if (stream_send(&m->c.tx, "commit", 6, 1, m->err, sizeof m->err)) {
 		snprintf(
 		    line, sizeof line,
@@ -351,6 +357,13 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 		 (unsigned long long)image,
 		 (unsigned long long)(m->c.tx.wire + m->c.rx.wire));
 	fn(line, arg);
+	fprintf(stderr,
+		"capsule node: migration of %s: paused %.2f ms: freeze %.2f, send "
+		"final.img %.2f, the destination's restore until ready %.2f, end here "
+		"%.2f, commit until started %.2f\n",
+		m->name, now_ms() - tp, m->t_frozen - tp, m->t_sent - m->t_frozen,
+		m->t_ready - m->t_sent, m->t_released - m->t_ready,
+		now_ms() - m->t_released);
 	free(ans);
 }
 
@@ -405,6 +418,7 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 			 m->to, strncmp(ans, "error: ", 7) ? ans : ans + 7);
 		give_up(m, line, fn, arg);
 	} else {
+		m->t_ready = now_ms();
 		commit(m, t0, tp, fn, arg);
 	}
 	free(ans);

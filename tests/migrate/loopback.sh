@@ -240,10 +240,12 @@ for n in A B; do
 	*) bad "$n's phases: $phases" ;;
 	esac
 done
-# B built the copy while the rounds arrived (one line per round) and the
-# restore of final.img took it instead of restoring the chain
+# B built the copy while the rounds arrived (one line per round), with
+# its regions attached in round 1, and the restore of final.img took it
+# instead of restoring the chain
 n=$(grep -c "migration from .*: prebuilt: ok counter .*/round-[123].img: round [123] built" "$tmp/B.log")
 if [ "$n" = 3 ] && grep -q "monitor: prebuild: round 3 applied to the paused copy" "$tmp/B.log" &&
+   grep -q "monitor: prebuild: round 1 applied to the paused copy: [0-9]* pages, [1-9][0-9]* regions attached" "$tmp/B.log" &&
    grep -q "monitor: prebuild: the restore of the final image takes the copy of 3 rounds" "$tmp/B.log"; then
 	ok "B prebuilt the target from 3 rounds and restored final.img onto it"
 else

@@ -86,7 +86,7 @@ static void read_ok(const char *name, unsigned flags, struct image_model **o)
 /* base <- d1 (every 3rd page 0x11) <- d2 (every 5th 0x22, and every 6th,
  * pages d1 wrote, back to zeros): base streamed into zeroed buffers,
  * then d1's and d2's pages applied, equals the chain's memory. */
-static void rounds_applied_equal_the_chain(void **state)
+static void applied_equal_the_chain(unsigned flags)
 {
 	struct t_model t;
 	uint8_t *b1[T_RAM_DS] = {0}, *b2[T_RAM_DS] = {0}, *mem[T_RAM_DS];
@@ -115,7 +115,7 @@ static void rounds_applied_equal_the_chain(void **state)
 	image_model_free(im);
 	const char *round[] = {"d1.img", "d2.img"};
 	for (unsigned r = 0; r < 2; r++) {
-		read_ok(round[r], 0, &im);
+		read_ok(round[r], flags, &im);
 		for (unsigned i = 0; i < T_RAM_DS; i++) {
 			assert_false(image_memory_whole(im, t.mem[i].ds_id));
 			assert_int_equal(image_memory_apply(im, t.mem[i].ds_id, mem[i],
@@ -153,7 +153,7 @@ static void rounds_applied_equal_the_chain(void **state)
 	}
 	image_model_free(chain);
 	/* a full image carries every page of each dataspace */
-	read_ok("base.img", 0, &im);
+	read_ok("base.img", flags, &im);
 	for (unsigned i = 0; i < T_RAM_DS; i++)
 		assert_true(image_memory_whole(im, t.mem[i].ds_id));
 	image_model_free(im);
@@ -163,6 +163,19 @@ static void rounds_applied_equal_the_chain(void **state)
 		free(b2[i]);
 	}
 	t_model_free(&t);
+}
+
+/* The rounds read whole (a copy of each dataspace) */
+static void rounds_applied_equal_the_chain(void **state)
+{
+	applied_equal_the_chain(0);
+}
+
+/* The rounds streamed: their pages written from the file's chunks, the
+ * zero pages they carry zeroed (a migration's destination) */
+static void streamed_rounds_applied_equal_the_chain(void **state)
+{
+	applied_equal_the_chain(IMAGE_READ_STREAM);
 }
 
 /* Memory of another size than the image's dataspace is refused, naming
@@ -199,6 +212,8 @@ static void other_size_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(streamed_rounds_applied_equal_the_chain,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(rounds_applied_equal_the_chain, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(other_size_refused, setup, teardown),
