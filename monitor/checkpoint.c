@@ -340,7 +340,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
  * monitor's attachments of the target's dataspaces, run on the worker
  * too: the node's other components run on meanwhile. */
 struct ckpt_bufs {
-	int stream; /* no copies: the target stays paused (stream_add) */
+	int stream;	     /* no copies: the target stays paused (stream_add) */
 	struct monitor *mon; /* its byte meter counts the paused copy */
 	uint64_t size[MON_MAX_REGIONS];
 	uint8_t *buf[MON_MAX_REGIONS];
