@@ -28,8 +28,8 @@
 
 /* --- capability selectors ------------------------------------------- */
 
-#define CAP_SHIFT	 12   /* kcap = index << CAP_SHIFT, as in L4 */
-#define CAP_SLOTS	 4096 /* entries of a task's cap space and cap map */
+#define CAP_SHIFT 12   /* kcap = index << CAP_SHIFT, as in L4 */
+#define CAP_SLOTS 4096 /* entries of a task's cap space and cap map */
 /* Entries of a native task's cap space (core, init, the monitor): they
  * hold caps for every component of the node, so their bound is far above
  * what a node's cap quota can pay for; the pages are touched as used. */
