@@ -22,6 +22,8 @@ struct native_registry;
  * needs several dozen, the ceiling is there for a child that opens
  * sessions without end. */
 #define INIT_MAX_SESSIONS 1024
+/* Caps a session costs its client on top of the cap_quota it gives. */
+#define INIT_SESSION_CAPS 1
 #define INIT_ARGS_MAX	  256
 
 #define init_container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))

@@ -106,6 +106,11 @@ static int prepare_request(struct child *c, const char *service, const char *arg
 	    (rc = session_args_quota(args, ram, caps)) ||
 	    (rc = session_args_relabel(args, label, 0, out, size)))
 		return rc;
+	/* the session itself costs its client a cap (the one init keeps
+	 * for it), so a child's sessions are bounded by its cap quota; it
+	 * goes with the rest of the session's quota and comes back on close */
+	if (*caps <= UINT64_MAX - INIT_SESSION_CAPS)
+		*caps += INIT_SESSION_CAPS;
 	if (!strcmp(service, "CPU") &&
 	    ((rc = session_args_priority(out, c->init->cfg->prio_levels, c->cfg->priority,
 					 tmp, sizeof tmp)) ||

@@ -193,7 +193,9 @@ void monitor_test_now(struct monitor *mon)
 	if (mon->state != MON_RUNNING)
 		return;
 	if ((rc = control_test(mon)))
-		env_log(mon->env, "monitor: test checkpoint: %s", strerror(-rc));
+		env_log(mon->env, "monitor: test checkpoint: %s",
+			rc == -EDQUOT ? "refused for quota (which one: the line before)"
+				      : strerror(-rc));
 }
 
 /* The trigger thread: sleep, then ask the entrypoint for the test. */

@@ -11,6 +11,7 @@
  * old target runs on.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,6 +545,34 @@ static int build(struct rs *rs)
 	return 0;
 }
 
+/* Which quota a step refused, how much it asked and how much is left:
+ * opening the target's sessions asks this monitor's PD for the RAM and
+ * caps of its <target>; every later step is paid by the new PD. */
+static void restore_quota_why(struct rs *rs, char *buf, size_t size)
+{
+	struct monitor *mon = rs->mon;
+	bool open = !cap_valid(rs->pd);
+	struct pd_quota q;
+	unsigned long long ram, caps;
+
+	if (pd_quota_get(open ? mon->env->pd : rs->pd, &q)) {
+		snprintf(buf, size, "quota exceeded (the quota cannot be read)");
+		return;
+	}
+	ram = q.ram_quota - q.ram_used;
+	caps = q.cap_quota - q.cap_used;
+	if (open && mon->cfg.ram > ram)
+		snprintf(buf, size, "RAM quota exceeded: %llu bytes asked, %llu left",
+			 (unsigned long long)mon->cfg.ram, ram);
+	else if (open && mon->cfg.caps > caps)
+		snprintf(buf, size, "cap quota exceeded: %llu caps asked, %llu left",
+			 (unsigned long long)mon->cfg.caps, caps);
+	else
+		snprintf(buf, size,
+			 "quota of %s exceeded: %llu bytes of RAM and %llu caps left",
+			 open ? "the monitor" : "the target's new PD", ram, caps);
+}
+
 /* "restore took" is the time until the new target runs; the old target's
  * freeing (a same-node restore only) is timed and logged beside it. */
 static void log_times(struct rs *rs)
@@ -571,6 +600,7 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 {
 	uint64_t t0 = now_us();
 	struct rs *rs = calloc(1, sizeof *rs);
+	char why_quota[200];
 	int rc = -ENOMEM;
 
 	if (!rs || !model->nthreads || !(rs->m = model_dup(model)))
@@ -604,7 +634,10 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	rc = 0;
 	goto out;
 fail:
-	monitor_why(mon, "restore failed: %s: %s", rs->what, strerror(-rc));
+	if (rc == -EDQUOT)
+		restore_quota_why(rs, why_quota, sizeof why_quota);
+	monitor_why(mon, "restore failed: %s: %s", rs->what,
+		    rc == -EDQUOT ? why_quota : strerror(-rc));
 	restore_undo(rs);
 	unmap_memory(rs);
 	rollback(rs);

@@ -83,12 +83,16 @@ static void kernel_thread(struct h2 *h)
 
 		h2_kobj(h, self, PROTO_THREAD, ctl, 5);
 	}
-	/* every thread op on every other thread-area gate and garbage */
+	/* every thread op on every other thread-area gate and garbage; the
+	 * numbers wrap around to our own (i = THREAD_AREA_THREADS - 1, even
+	 * as there are 151), where a THREAD_PAUSE (one draw in 8) paused us
+	 * for good: with 48 sessions allowed, the storms before drew the
+	 * random numbers so that it did, and the node stopped in a deadlock */
 	for (unsigned i = 0; i < 300; i++) {
 		uint64_t nr = (h->nr + 1 + i) % THREAD_AREA_THREADS,
 			 k = KCAP_THREAD(nr, 0);
 
-		if (i & 1)
+		if ((i & 1) || nr == h->nr)
 			k = h2_kcap(h);
 		h2_kobj(h, k, PROTO_THREAD,
 			(uint64_t[]){1 + h2_rnd() % 8, h2_rnd(), h2_rnd()}, 3);

@@ -22,7 +22,9 @@
 
 #include "../multi_server/counter_service.h"
 
-#define SESSION_ARGS  "label=\"counter\", ram_quota=8192, cap_quota=4"
+#define SESSION_ARGS "label=\"counter\", ram_quota=8192, cap_quota=4"
+/* init takes a cap for each session on top of its cap_quota (back on close) */
+#define SESSION_CAP   1
 #define LEAK_ROUNDS   100
 #define MULTI_CLIENTS 3 /* counting clients in the example (multi.xml) */
 
@@ -203,7 +205,8 @@ static void upgrade(void)
 
 	if (quota(&q0) || open_counter(SESSION_ARGS, &s) || quota(&q1))
 		env_exit(cl_env, 1);
-	check(q1.ram_quota == q0.ram_quota - 8192 && q1.cap_quota == q0.cap_quota - 4,
+	check(q1.ram_quota == q0.ram_quota - 8192 &&
+		  q1.cap_quota == q0.cap_quota - 4 - SESSION_CAP,
 	      "the session's quota left this component");
 	rc = parent_upgrade(cl_env->parent, s, "ram_quota=16384, cap_quota=2");
 	if (quota(&q2))
@@ -238,8 +241,9 @@ static void upgrade(void)
 	rc = parent_upgrade(cl_env->parent, s, "ram_quota=4096");
 	if (quota(&q2))
 		env_exit(cl_env, 1);
-	check(q1.ram_quota == q0.ram_quota - 4096 && q1.cap_quota == q0.cap_quota - 1 &&
-		  !rc && q2.ram_quota == q1.ram_quota - 4096,
+	check(q1.ram_quota == q0.ram_quota - 4096 &&
+		  q1.cap_quota == q0.cap_quota - 1 - SESSION_CAP && !rc &&
+		  q2.ram_quota == q1.ram_quota - 4096,
 	      "a session at core is paid and upgraded the same way");
 	rc = parent_close(cl_env->parent, s);
 	cap_release(s);

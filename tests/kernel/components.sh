@@ -4,14 +4,18 @@
 # held is given back: the node's RSS once they have all exited, compared
 # with that of a node whose single counter exited, must not grow by more
 # than EXITED_SLACK_KB (default 16 MiB; 0.4 MB a component was kept
-# before, 40 MB for 100).
+# before, 40 MB for 100).  While they run, the node's address space
+# (VmSize) must stay below VM_PER_COMPONENT_KB (default 256 MiB) a
+# component: each engine reserved 1 GiB for its translations before.
 b=${1:-build}
 cap=$b/capsule
 n=${COMPONENTS:-100}
 slack=${EXITED_SLACK_KB:-16384}
-# ASan keeps freed blocks in its own allocator: under it the RSS bound
-# says nothing, only the starts and exits are checked
-case "$b" in *san*) slack=${EXITED_SLACK_KB:-}; esac
+vm_per=${VM_PER_COMPONENT_KB:-262144}
+# ASan keeps freed blocks in its own allocator and reserves terabytes of
+# shadow: under it the RSS and VmSize bounds say nothing, only the starts
+# and exits are checked
+case "$b" in *san*) slack=${EXITED_SLACK_KB:-} vm_per=${VM_PER_COMPONENT_KB:-} ;; esac
 tmp=$(mktemp -d)
 fail=0
 node_pid=
@@ -45,7 +49,10 @@ exited_rss() {
 		>"$tmp/node$1.log" 2>&1 &
 	node_pid=$!
 	i=0
+	echo 0 >"$tmp/vm$1"
 	while [ "$(grep -c 'exited with' "$tmp/node$1.log")" -lt "$1" ]; do
+		v=$(sed -n 's/^VmSize:[^0-9]*\([0-9]*\) kB/\1/p' /proc/"$node_pid"/status 2>/dev/null)
+		[ "${v:-0}" -gt "$(cat "$tmp/vm$1")" ] && echo "$v" >"$tmp/vm$1"
 		if [ $i -ge 3000 ] || ! kill -0 "$node_pid" 2>/dev/null; then
 			echo "timeout"
 			return 1
@@ -72,7 +79,9 @@ elif [ "$rn" = timeout ] || [ "$r1" = timeout ]; then
 	bad "components: not every counter ended"
 elif [ -n "$slack" ] && [ $((rn - r1)) -gt "$slack" ]; then
 	bad "components: node RSS $rn kB after $n counters exited, $r1 kB after 1"
+elif [ -n "$vm_per" ] && [ "$(cat "$tmp/vm$n")" -gt $((n * vm_per)) ]; then
+	bad "components: node VmSize $(cat "$tmp/vm$n") kB with $n counters, over $vm_per kB a counter"
 else
-	ok "components: $n counters started, ran and exited with 0 (${secs}s); node RSS $rn kB after they exited, $r1 kB after 1"
+	ok "components: $n counters started, ran and exited with 0 (${secs}s); node RSS $rn kB after they exited, $r1 kB after 1; VmSize at most $(cat "$tmp/vm$n") kB while they ran"
 fi
 exit $fail

@@ -261,6 +261,46 @@ static void refcount_to_zero_frees(void **state)
 	assert_int_equal(cap_map_check(m), 0);
 }
 
+/* A native component's map goes on past CAP_SLOTS in its extension:
+ * first fit runs into it once the fixed array is full, kcaps and entries
+ * convert both ways, the tree keeps every id, and no receive window
+ * spans the two arrays. */
+static void extension_past_cap_slots(void **state)
+{
+	struct cap_map *m = *state;
+	enum { EXT = 64 };
+	struct cap_index *ext = calloc(EXT, sizeof *ext), *e, *w;
+	uint64_t id = 4;
+
+	assert_non_null(ext);
+	cap_map_extend(m, ext, EXT);
+	cap_map_init(m); /* keeps the extension */
+	assert_int_equal(cap_map_size(m), CAP_SLOTS + EXT);
+	for (unsigned i = FIXED_USER_BASE; i < CAP_SLOTS - 2; i++, id += 4)
+		assert_non_null(cap_map_insert(m, id));
+	/* two free slots at the end of the array: a window of 3 goes past */
+	w = cap_map_alloc_range(m, 3);
+	assert_ptr_equal(w, &ext[0]);
+	assert_int_equal(cap_map_kcap(m, w), KCAP(CAP_SLOTS));
+	e = cap_map_insert(m, id);
+	assert_ptr_equal(e, &m->slot[CAP_SLOTS - 2]);
+	assert_non_null(cap_map_insert(m, id += 4));
+	e = cap_map_insert(m, id += 4);
+	assert_ptr_equal(e, &ext[3]);
+	assert_int_equal(cap_map_kcap(m, e), KCAP(CAP_SLOTS + 3));
+	assert_ptr_equal(cap_map_entry(m, KCAP(CAP_SLOTS + 3)), e);
+	assert_ptr_equal(cap_map_find(m, id), e);
+	assert_null(cap_map_entry(m, KCAP(CAP_SLOTS + EXT)));
+	assert_null(cap_map_slot(m, CAP_SLOTS + EXT));
+	assert_int_equal(cap_map_check(m), 0);
+	cap_map_remove(m, e);
+	assert_null(cap_map_find(m, id));
+	assert_ptr_equal(cap_map_insert(m, id), e);
+	assert_int_equal(cap_map_check(m), 0);
+	cap_map_extend(m, NULL, 0);
+	free(ext);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +314,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(alloc_range_consecutive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rekey_keeps_slots, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refcount_to_zero_frees, setup, teardown),
+	    cmocka_unit_test_setup_teardown(extension_past_cap_slots, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
