@@ -234,15 +234,14 @@ static void vspace_heap_policy(void)
 }
 
 /* An engine's translation buffer is reserved whole when the engine is
- * first used: 1 GiB by Unicorn's default, so a node of 100 counters
- * reserved 105 GB of address space.  What the guests here translate is a
- * few MiB at most; the pages of the buffer are touched only as code is
- * translated into it.  A full buffer is flushed by Unicorn, which 2.1.1
- * gets wrong when the next block chains to the last (a crash in
- * tb_set_jmp_target, unicorn issue #1923), whatever the size: a smaller
- * buffer only brings a guest that translates that much code there
- * sooner. */
-#define GUEST_TCG_BUFFER (64u << 20)
+ * first used (1 GiB, Unicorn's default: a node of 100 counters reserves
+ * 105 GB of address space; only the pages code is translated into are
+ * touched).  It stays 1 GiB: a full buffer is flushed by Unicorn, which
+ * 2.1.1 gets wrong (a crash of the whole process in tb_set_jmp_target,
+ * unicorn issue #1923), and with 64 MiB a guest rewriting a 4 MiB chain
+ * of jumps a few times brought a node down with SIGSEGV.  The larger the
+ * buffer, the more code a guest has to translate to get there. */
+#define GUEST_TCG_BUFFER (1024u << 20)
 
 int guest_uc_open(uc_engine **out)
 {
