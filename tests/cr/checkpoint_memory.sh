@@ -22,18 +22,8 @@ if nm "$b/libcapsule.a" 2>/dev/null | grep -q __asan_init; then
 fi
 mkdir "$tmp/rom"
 echo "$MB" >"$tmp/rom/bench_cr_mem.mb"
-cfg() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="mem" caps="600">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="$((MB + 128))M"/>
-		<config>$1</config>
-	</start>
-</config>
-CFG
-}
+. tests/cr/monitor_node.sh
+cfg() { monitor_node mem "$1" $((MB + 128))M 600; }
 # run NAME: node NAME.xml under /usr/bin/time; its peak RSS in KiB
 run() {
 	/usr/bin/time -f "%M %e" -o "$tmp/$1.time" \

@@ -16,18 +16,8 @@ if nm "$b/libcapsule.a" 2>/dev/null | grep -q __asan_init; then
 	echo "restore_memory: SKIP (sanitizer build)"
 	exit 0
 fi
-cfg() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="mem" caps="600">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="300M"/>
-		<config>$1</config>
-	</start>
-</config>
-CFG
-}
+. tests/cr/monitor_node.sh
+cfg() { monitor_node mem "$1" 300M 600; }
 cfg "<target binary=\"bench_cr_mem\" ram=\"264M\" caps=\"150\"/>
 	<test checkpoint_after_log=\"1\" image=\"$tmp/mem.img\" then=\"exit\"/>" >"$tmp/a.xml"
 timeout 120 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
