@@ -1,10 +1,12 @@
 #!/bin/sh
 # The consistent cut of a group (issue 12, docs/cr.md "Groups"): a
-# monitor whose <config> holds soak_server and two soak_clients (each
+# monitor whose <config> holds soak_server and three soak_clients (each
 # client sends numbered calls to the server and signals to the server's
 # signal context, which it got in a reply; the server sends signals to the
 # clients' contexts, which it got in calls) is cut CUTS times with
-# `capsule checkpoint` while they run.  Each cut pauses all three, settles
+# `capsule checkpoint` while they run.  Each cut pauses all four (a
+# group of the largest size, MON_GROUP_MAX: its members' 4 times 4
+# sessions through init used to leave no room for the control one), settles
 # the calls between them and classifies every member's caps: the answer
 # names the members and the caps between them (sessions, both ways'
 # signal contexts), the log lists each, no image is written (the group
@@ -36,13 +38,13 @@ fail() {
 route() { echo "<route> <service name=\"Soak\"> $1 </service> <any-service> <parent/> </any-service> </route>"; }
 member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $2 </start>"; }
 
-# start CONFIG: a node running it, up when both clients send
+# start CONFIG [N]: a node running it, up when N (3) clients send
 start() {
 	"$cap" node --rom "$b/components" --rom "$tmp/rom" "$1" --control "$tmp/n.sock" \
 		>"$tmp/node.log" 2>&1 &
 	pid=$!
 	i=0
-	until [ "$(grep -c 'soak_client: sending for' "$tmp/node.log" 2>/dev/null)" = "${2:-2}" ]; do
+	until [ "$(grep -c 'soak_client: sending for' "$tmp/node.log" 2>/dev/null)" = "${2:-3}" ]; do
 		i=$((i + 1))
 		[ $i -lt 600 ] && kill -0 $pid 2>/dev/null || fail "the clients did not start"
 		sleep 0.05
@@ -67,14 +69,14 @@ finish() {
 	grep -q "all of init's children have ended (result 0)" "$tmp/node.log" ||
 		fail "a component failed"
 	stop
-	[ "$(grep -c 'soak_client: .*: ok$' "$tmp/node.log")" = 2 ] ||
+	[ "$(grep -c 'soak_client: .*: ok$' "$tmp/node.log")" = 3 ] ||
 		fail "a client's counts are not exact"
-	grep -q "soak_server: total: 2 clients, .*: ok$" "$tmp/node.log" ||
+	grep -q "soak_server: total: 3 clients, .*: ok$" "$tmp/node.log" ||
 		fail "the server's counts are not exact"
 }
 
 mkdir "$tmp/rom"
-echo "$secs 2 none" >"$tmp/rom/soak.cfg"
+echo "$secs 3 none" >"$tmp/rom/soak.cfg"
 cat >"$tmp/group.xml" <<CFG
 <config>
 	<default-route> <any-service> <parent/> </any-service> </default-route>
@@ -87,6 +89,7 @@ cat >"$tmp/group.xml" <<CFG
 				<provides> <service name="Soak"/> </provides> </start>
 			$(member c1 "$(route '<child name="server"/>')")
 			$(member c2 "$(route '<child name="server"/>')")
+			$(member c3 "$(route '<child name="server"/>')")
 		</config>
 	</start>
 </config>
@@ -95,18 +98,18 @@ start "$tmp/group.xml"
 n=0
 while [ $n -lt "$CUTS" ]; do
 	"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1
-	grep -q "group cut of members server,c1,c2 taken and resumed" "$tmp/ck.out" ||
+	grep -q "group cut of members server,c1,c2,c3 taken and resumed" "$tmp/ck.out" ||
 		fail "cut $n: $(cat "$tmp/ck.out")"
 	[ "$(grep -c . "$tmp/ck.out")" = 1 ] || fail "cut $n: the answer is not one line"
 	[ ! -e "$tmp/g.img" ] || fail "cut $n: an image was written"
 	caps=$(sed -n 's/.*(\([0-9]*\) caps between members.*/\1/p' "$tmp/ck.out")
 	# each client: its session and the server's context; the server:
 	# each client's context
-	[ "${caps:-0}" -ge 6 ] || fail "cut $n: $caps caps between members, not at least 6"
+	[ "${caps:-0}" -ge 9 ] || fail "cut $n: $caps caps between members, not at least 9"
 	n=$((n + 1))
 	sleep 0.2
 done
-for m in c1 c2; do
+for m in c1 c2 c3; do
 	grep -q "monitor: group: '$m' kcap 0x[0-9a-f]* badge 0x[0-9a-f]* -> 'server' served object" \
 		"$tmp/node.log" || fail "no session of $m at the server listed"
 	grep -q "monitor: group: '$m' kcap .* -> 'server' signal context" "$tmp/node.log" ||
@@ -114,11 +117,11 @@ for m in c1 c2; do
 	grep -q "monitor: group: 'server' kcap .* -> '$m' signal context" "$tmp/node.log" ||
 		fail "the context of $m held by the server is not listed"
 done
-[ "$(grep -c 'monitor: group cut: 3 members paused together' "$tmp/node.log")" = "$CUTS" ] ||
+[ "$(grep -c 'monitor: group cut: 4 members paused together' "$tmp/node.log")" = "$CUTS" ] ||
 	fail "not $CUTS cuts logged"
 finish
 cp "$tmp/node.log" "$tmp/cut.log"
-figures=$(grep "group cut: 3 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //')
+figures=$(grep "group cut: 4 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //')
 
 # a member that is a client of a server outside the group (and a sleeper
 # beside it): the server's context it got in a reply is no group object
@@ -159,5 +162,5 @@ grep -q "soak_client: .*: ok$" "$tmp/node.log" || fail "the member's counts are 
 grep -q "soak_server: total: 1 clients, .*: ok$" "$tmp/node.log" ||
 	fail "the outside server's counts are not exact"
 stop
-echo "group_cut: PASS: $CUTS cuts of 3 members while they ran ($figures), counts exact;" \
+echo "group_cut: PASS: $CUTS cuts of 4 members while they ran ($figures), counts exact;" \
 	"refused: $(sed 's/^error: //' "$tmp/refused.out" | cut -c1-150)"
