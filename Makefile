@@ -111,7 +111,8 @@ $(CAPSULE): $(B)/host/tools/capsule.o $(B)/libcapsule.a
 # compiled in (CAPSULE_TEST_HOOKS in the files below; monitor/test_hooks.c).
 # Its objects come first, so the archive's plain ones are not linked.
 # tests/cr/restore_inject.sh and restore_fail.sh run it.
-TEST_HOOK_OBJ := $(patsubst %.c,$(B)/host-test/%.o,monitor/test_hooks.c monitor/restore_hooks.c)
+TEST_HOOK_OBJ := $(patsubst %.c,$(B)/host-test/%.o,monitor/test_hooks.c monitor/restore_hooks.c \
+	config/test_env.c)
 $(B)/host-test/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -DCAPSULE_TEST_HOOKS -c $< -o $@

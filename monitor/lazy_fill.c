@@ -38,6 +38,7 @@
 
 #include <base/region_map.h>
 #include <base/signal.h>
+#include "config/test_env.h"
 #include "monitor/badge_map.h"
 #include "monitor/lazy_fill.h"
 #include "monitor/model.h"
@@ -390,7 +391,7 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model,
 		d->host = (uint8_t *)(uintptr_t)at;
 	}
 	/* test hook (tests/cr/lazy_restore.sh): pages only on demand */
-	lf->no_steps = getenv("CAPSULE_TEST_LAZY_DEMAND_ONLY") != NULL;
+	lf->no_steps = test_env("CAPSULE_TEST_LAZY_DEMAND_ONLY") != NULL;
 	if ((rc = add_segments(lf, bm)) ||
 	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
 		goto fail;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <capsule/control.h>
 
+#include "config/test_env.h"
 #include "monitor/restore_state.h"
 #include "monitor/verify.h"
 
@@ -34,7 +35,7 @@
  * that a Ctrl-C reaches a restore half made. */
 static void restore_point_stall(void)
 {
-	const char *v = getenv("CAPSULE_TEST_RESTORE_POINT_MS");
+	const char *v = test_env("CAPSULE_TEST_RESTORE_POINT_MS");
 	long ms = v ? strtol(v, NULL, 10) : 0;
 
 	if (ms > 0 && ms <= 10000)

@@ -4,13 +4,15 @@
 #	. tests/harness.sh
 #	harness_begin NAME
 #
-# $cap is the CLI of build $b, $tmp a fresh directory (removed at the end
-# unless $KEEP is set), $pids the processes the end kills, $fail 0; bad
-# and ok print "NAME: FAIL/PASS ...", die also prints the tail of every
+# $cap is the CLI of build $b, $capt its test build (capsule-test: the
+# same node, with the CAPSULE_TEST_* switches acting), $tmp a fresh
+# directory (removed at the end unless $KEEP is set), $pids the processes
+# the end kills, $fail 0; bad and ok print "NAME: FAIL/PASS ...", die also prints the tail of every
 # log in $tmp and ends the harness.
 harness_begin() {
 	h_name=$1
 	cap=$b/capsule
+	capt=$b/capsule-test
 	tmp=$(mktemp -d "/tmp/capsule-$1.XXXXXX") || exit 1
 	pids=
 	fail=0

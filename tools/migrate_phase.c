@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "config/test_env.h"
 #include "tools/migrate.h"
 
 void migrate_phase(const char *fmt, ...)
 {
-	const char *v = getenv("CAPSULE_TEST_MIGRATE_HOLD");
+	const char *v = test_env("CAPSULE_TEST_MIGRATE_HOLD");
 	const char *colon = v ? strchr(v, ':') : NULL;
 	char name[64];
 	va_list ap;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "config/test_env.h"
 #include "tools/migrate_postcopy_src.h"
 
 static int zero_page(const uint8_t *p)
@@ -135,7 +136,7 @@ int postcopy_serve(struct psrc *s)
 {
 	/* test hook (tests/migrate/postcopy.sh): pause this long between
 	 * pushes, so that the target surely runs into pages not there yet */
-	const char *v = getenv("CAPSULE_TEST_POSTCOPY_PUSH_US");
+	const char *v = test_env("CAPSULE_TEST_POSTCOPY_PUSH_US");
 	long push_us = v ? strtol(v, NULL, 10) : 0;
 	unsigned k = 0;
 	uint64_t p = 0;

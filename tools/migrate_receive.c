@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "config/test_env.h"
 #include "tools/migrate.h"
 #include "tools/migrate_postcopy.h"
 
@@ -50,7 +51,7 @@ static double now_ms(void)
  * while the image is in flight). */
 static void migrate_test_stall(const char *peer)
 {
-	const char *v = getenv("CAPSULE_TEST_MIGRATE_STALL_MS");
+	const char *v = test_env("CAPSULE_TEST_MIGRATE_STALL_MS");
 	long ms = v ? strtol(v, NULL, 10) : 0;
 
 	if (ms <= 0)
@@ -64,7 +65,7 @@ static void migrate_test_stall(const char *peer)
  * of each one that arrived (hard links) in this directory. */
 static void migrate_test_keep(const struct dest *d, const char *file)
 {
-	const char *dir = getenv("CAPSULE_TEST_MIGRATE_KEEP");
+	const char *dir = test_env("CAPSULE_TEST_MIGRATE_KEEP");
 	char from[512], to[512];
 
 	if (!dir || !dir[0])
@@ -86,7 +87,7 @@ static int ack_round(struct dest *d, const char *file, char *err, size_t size)
 {
 	char line[96];
 
-	if (getenv("CAPSULE_TEST_MIGRATE_NO_ACK"))
+	if (test_env("CAPSULE_TEST_MIGRATE_NO_ACK"))
 		return 0;
 	snprintf(line, sizeof line, "ack %s", file);
 	return stream_send(&d->c->tx, line, strlen(line), 0, err, size) ? -1 : 0;
@@ -169,7 +170,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		d->t_recv = now_ms();
 		goto out;
 	}
-	if (!getenv("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
+	if (!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
 		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
 	rc = ack_round(d, file, err, size);
 out:

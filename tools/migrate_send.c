@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "config/test_env.h"
 #include "image/image.h"
 #include "tools/migrate.h"
 
@@ -306,7 +307,7 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 	uint64_t image = 0;
 
 	migrate_phase("commit");
-	if (getenv("CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT")) /* loopback.sh: the source */
+	if (test_env("CAPSULE_TEST_MIGRATE_DIE_AT_COMMIT")) /* loopback.sh: the source */
 		_exit(9);   /* dies between the destination's ready and the commit */
 	if (cancelled(m)) { /* the last moment it can be: nothing ended yet */
 		snprintf(line, sizeof line,
@@ -371,7 +372,7 @@ static void commit(struct mig *m, double t0, double tp, control_line_fn fn, void
 static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 {
 	char head[64], prev[32], line[3 * CONTROL_LINE_MAX], *ans;
-	const char *v = getenv("CAPSULE_TEST_MIGRATE_ROUNDS");
+	const char *v = test_env("CAPSULE_TEST_MIGRATE_ROUNDS");
 	double tp;
 	int taken;
 

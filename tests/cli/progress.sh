@@ -26,7 +26,7 @@ pB=$base pC=$((base + 1)) pD=$((base + 2)) pF=$((base + 3))
 start_node() {
 	name=$1 cfg=$2
 	shift 2
-	"$cap" node --rom "$tmp" --rom "$b/components" "$cfg" --control "$tmp/$name.sock" \
+	"$capt" node --rom "$tmp" --rom "$b/components" "$cfg" --control "$tmp/$name.sock" \
 		"$@" >"$tmp/$name.log" 2>&1 &
 	eval "pid_$name=$!"
 	pids="$pids $!"

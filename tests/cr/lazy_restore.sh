@@ -13,6 +13,7 @@
 # were all there at the first request already, its image is that one).
 b=${1:-build}
 cap=$b/capsule
+capt=$b/capsule-test # the node: its CAPSULE_TEST_* switches act
 tmp=$(mktemp -d /tmp/capsule-lazy.XXXXXX)
 pid=
 written= # which checkpoint of node B node C restores: b or b2
@@ -42,7 +43,7 @@ last=$(sums "$tmp/a.log" | tail -n 1 | cut -d' ' -f2)
 # restore_b LOG: node B restores a.img lazily through its control socket
 # and runs until the target ends.
 restore_b() {
-"$cap" node --rom "$b/components" "$tmp/b.xml" --control "$tmp/b.sock" \
+"$capt" node --rom "$b/components" "$tmp/b.xml" --control "$tmp/b.sock" \
 	>"$tmp/$1" 2>&1 &
 pid=$!
 i=0

@@ -21,6 +21,7 @@
 # run as --M (e.g. "default postcopy").
 b=${1:-build}
 cap=$b/capsule
+capt=$b/capsule-test # the nodes: their CAPSULE_TEST_* switches act
 modes=${MIGRATE_MODES:-default}
 hold=${FAULTS_HOLD_MS:-1500}
 tmp=$(mktemp -d /tmp/capsule-faults.XXXXXX)
@@ -94,11 +95,11 @@ start() {
 	port=$((port + 3))
 	pB=$port pR=$((port + 1))
 	rm -f "$tmp"/*.log "$tmp"/*.sock
-	env ${2:-X=} "$cap" node --rom "$b/components" examples/empty-node.xml \
+	env ${2:-X=} "$capt" node --rom "$b/components" examples/empty-node.xml \
 		--control "$tmp/B.sock" --listen "127.0.0.1:$pB" --key "${3:-$tmp/key}" \
 		>"$tmp/B.log" 2>&1 &
 	pid_B=$!
-	env ${1:-X=} "$cap" node --rom "$b/components" examples/counter-node.xml \
+	env ${1:-X=} "$capt" node --rom "$b/components" examples/counter-node.xml \
 		--control "$tmp/A.sock" --key "$tmp/key" >"$tmp/A.log" 2>&1 &
 	pid_A=$!
 	"$tmp/relay" $pR $pB $RELAY_CUT >"$tmp/R.log" 2>&1 &

@@ -21,11 +21,12 @@ pB=$base pW=$((base + 1)) pS=$((base + 2)) pU=$((base + 3))
 pG=$((base + 4)) pK=$((base + 5)) pT=$((base + 6)) pQ=$((base + 9))
 
 # start_node NAME CONFIG ARGS...: node NAME in the background, control
-# socket $tmp/NAME.sock, log $tmp/NAME.log.
+# socket $tmp/NAME.sock, log $tmp/NAME.log.  The nodes run the test build
+# (their CAPSULE_TEST_* switches act), unless bin= names another.
 start_node() {
 	name=$1 cfg=$2
 	shift 2
-	"$cap" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
+	"${bin:-$capt}" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
 		>"$tmp/$name.log" 2>&1 &
 	eval "pid_$name=$!"
 	pids="$pids $!"
@@ -102,7 +103,8 @@ fi
 # for the cases below.
 sed 's/name="counter"/name="other"/' examples/empty-node.xml >"$tmp/other.xml"
 start_node W examples/empty-node.xml --listen "127.0.0.1:$pW" --key "$tmp/other.key"
-start_node S "$tmp/other.xml" --listen "127.0.0.1:$pS" --key "$tmp/key"
+# S runs the node binary, whose test switches are reported and ignored
+CAPSULE_TEST_MIGRATE_STALL_MS=20000 bin=$cap start_node S "$tmp/other.xml" --listen "127.0.0.1:$pS" --key "$tmp/key"
 start_node U examples/counter-node.xml --listen "127.0.0.1:$pU" --key "$tmp/key"
 mkdir "$tmp/received"
 CAPSULE_TEST_MIGRATE_KEEP=$tmp/received start_node B examples/empty-node.xml \
@@ -137,6 +139,10 @@ still_on_a "wrong key"
 expect_err "no monitor slot: refused, resumed on A" \
 	"refused it: counter: not under a monitor; resumed here" migrate_to $pS
 still_on_a "no monitor slot"
+grep -q "capsule: CAPSULE_TEST_MIGRATE_STALL_MS is a switch of the test build (capsule-test); ignored" \
+	"$tmp/S.log" && ! grep -q "stalls" "$tmp/S.log" &&
+	ok "the node binary ignores a test switch, in one line" ||
+	bad "the node binary and a test switch: $(cat "$tmp/S.log")"
 
 # 3. a destination whose monitor has a target already
 expect_err "busy monitor: refused, resumed on A" \

@@ -31,7 +31,7 @@ base=$((30000 + $$ % 20000))
 start_node() {
 	name=$1 cfg=$2 e=$3
 	shift 3
-	env "$e" "$cap" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
+	env "$e" "$capt" node --rom "$b/components" "$cfg" --control "$tmp/$name.sock" "$@" \
 		>"$tmp/$name.log" 2>&1 &
 	eval "pid_$name=$!"
 	pids="$pids $!"
