@@ -28,9 +28,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "monitor/limits.h"
 
 #define PAGE_CHANNEL_PAGE     4096ULL
-#define PAGE_CHANNEL_MAX_DS   64   /* dataspaces of one target at most */
+#define PAGE_CHANNEL_MAX_DS   MON_MAX_REGIONS /* dataspaces of one target at most */
 #define PAGE_CHANNEL_WANT_MAX 1024 /* wants queued at most (more wait for room) */
 
 /* How a page arrived (the figures of a post-copy migration). */

@@ -7,9 +7,10 @@
 #define TOOLS_MIGRATE_POSTCOPY_SRC_H
 
 #include "image/image.h"
+#include "monitor/page_channel.h"
 #include "tools/migrate_postcopy.h"
 
-#define POSTCOPY_MAX_DS 64
+#define POSTCOPY_MAX_DS PAGE_CHANNEL_MAX_DS /* as the destination takes */
 
 struct src_ds {
 	uint64_t id, pages;

@@ -2,7 +2,7 @@
  * Checkpoint/restore benchmark target (bench/bench_cr.c): BENCH_CR_MB MiB
  * (or the MiB in the ROM "bench_cr_mem.mb", a multiple of 2 * BENCH_CR_DS_MB
  * up to BENCH_CR_MAX_MB) of RAM in BENCH_CR_DS_MB MiB dataspaces (twice
- * as large above 512 MiB: the monitor records at most 64 regions), every page touched —
+ * as large above 512 MiB: fewer regions for the monitor to record), every page touched —
  * even pages filled with a non-zero pattern, odd pages written with zeros — then it idles
  * on a worker thread for BENCH_CR_IDLE_MS, or the ms in the ROM "bench_cr_mem.idle_ms" if
  * there is one (the monitor's test hook checkpoints and restores it meanwhile) and exits
