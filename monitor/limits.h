@@ -13,7 +13,7 @@
 #define MON_MAX_PENDING	  128 /* signals drained at one checkpoint */
 #define MON_REC_HASH_BITS 13  /* index slots: twice MON_MAX_RECORDS */
 #define MON_MAX_REGIONS	  256 /* attachments of a target (cr_regions.xml) */
-#define MON_MAX_RMAPS	  8 /* managed region maps of a target */
+#define MON_MAX_RMAPS	  8   /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
 /* members of a group (group.h): each opens four sessions (PD, CPU, LOG,
  * ROM) at the monitor's parent, and init grants a child 16 */

@@ -73,7 +73,8 @@ void component_construct(struct env *env)
 		cap_t ds;
 		uint64_t *w;
 		if (pd_alloc_ram(env->pd, CR_REGIONS_PAGE, &ds) ||
-		    pd_attach(env->pd, ds, 0, 0, CR_REGIONS_PAGE, MEM_R | MEM_W, &s->at[i])) {
+		    pd_attach(env->pd, ds, 0, 0, CR_REGIONS_PAGE, MEM_R | MEM_W,
+			      &s->at[i])) {
 			env_log(env, "cr_regions: cannot attach region %u", i);
 			goto err;
 		}
