@@ -231,6 +231,13 @@ int ds_dirty_start_background(cap_t ds, uint64_t *pages)
 	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, &w, 1, pages);
 }
 
+int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages)
+{
+	uint64_t w = DS_DIRTY_BACKGROUND;
+
+	return ds_call_word(ds, DS_DIRTY_START, payer, &w, background ? 1 : 0, pages);
+}
+
 int ds_dirty_stop(cap_t ds)
 {
 	struct msg m;
@@ -278,6 +285,23 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)
 {
 	return ds_call_word(ds, DS_LAZY_START, sigh, NULL, 0, pages);
+}
+
+int ds_lazy_start_paid(cap_t ds, cap_t sigh, cap_t payer, uint64_t *pages)
+{
+	struct msg m;
+	int err;
+
+	msg_reset(&m, DS_LAZY_START);
+	if (msg_put_cap(&m, sigh) || msg_put_cap(&m, payer))
+		return -E2BIG;
+	if ((err = base_drop_caps(&m, rpc_invoke(ds, &m))))
+		return err;
+	if (m.nwords < 1)
+		return -EPROTO;
+	if (pages)
+		*pages = m.w[0];
+	return 0;
 }
 
 int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n, uint64_t *absent)

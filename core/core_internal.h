@@ -133,6 +133,9 @@ struct dataspace {
 int ds_create(struct core *c, uint64_t size, int writable, struct dataspace **out);
 /* Owner drops it: cap revoked, memory freed once no attachment remains. */
 void ds_release(struct core *c, struct dataspace *ds);
+/* pd is destroyed: end what it pays for on other PDs' dataspaces
+ * (DS_DIRTY_START / DS_LAZY_START with a payer). */
+void ds_payer_gone(struct core *c, struct pd_session *pd);
 void ds_ref(struct dataspace *ds);
 void ds_unref(struct dataspace *ds);
 struct dataspace *ds_from_cap(struct core *c, cap_t cap);
@@ -163,6 +166,8 @@ int lazy_filled(struct core *c, struct dataspace *ds, uint64_t first, uint64_t c
 /* Forget the lazy state; uncharge (the node runs on): give the bitmap's
  * quota back and let the threads waiting for its pages go on. */
 void lazy_drop(struct dataspace *ds, int uncharge);
+/* The PD session paying for ds's lazy bitmap, or NULL if ds is not lazy. */
+struct pd_session *lazy_payer(const struct dataspace *ds);
 
 /* ---- core_session.c ---- */
 void core_session_add(struct core *c, struct core_session *s,

@@ -38,14 +38,33 @@ static uint64_t ds_track_charge(struct dataspace *ds)
 	return PAGE_ROUND(dirty_bitmap_bytes(ds->size / PAGE_SIZE));
 }
 
-static int ds_track_start(struct dataspace *ds, const struct msg *m, struct msg *r)
+/* Who pays for a bitmap core keeps for ds: the PD session of cap capi
+ * of the request if it has one (a checkpointer pays for what it asks,
+ * so that its target's quota stays as the target left it), else the
+ * dataspace's own PD.  NULL with *err. */
+static struct pd_session *ds_payer(struct dataspace *ds, const struct msg *m,
+				   unsigned capi, int *err)
 {
 	struct pd_session *pd = ds_owner(ds);
+
+	*err = -EPERM;
+	if (!pd)
+		return NULL; /* only a PD's RAM is tracked or lazy */
+	if (m->ncaps <= capi)
+		return pd;
+	pd = pd_session_from_cap(ds->core, m->caps[capi]);
+	*err = -EINVAL;
+	return pd;
+}
+
+static int ds_track_start(struct dataspace *ds, const struct msg *m, struct msg *r)
+{
 	struct dirty_range *dr;
 	int err;
+	struct pd_session *pd = ds_payer(ds, m, 0, &err);
 
 	if (!pd)
-		return -EPERM;
+		return err;
 	if (ds->dirty_payer || ds->lazy)
 		return -EBUSY; /* a lazy one's absent pages are not the target's yet */
 	if ((err = pd_charge_ram(pd, ds_track_charge(ds))))
@@ -101,13 +120,16 @@ static int ds_track_end(struct dataspace *ds)
 static int ds_lazy_op(struct dataspace *ds, const struct msg *m, struct msg *r)
 {
 	uint64_t pages[DS_LAZY_WANTED_MAX], absent;
+	struct pd_session *payer;
 	unsigned n;
 	int err;
 
 	switch (m->code) {
 	case DS_LAZY_START:
+		if (!(payer = ds_payer(ds, m, 1, &err)))
+			return err;
 		err = lazy_start(
-		    ds, ds_owner(ds),
+		    ds, payer,
 		    signal_context_badge(ds->core, m->ncaps ? m->caps[0] : CAP_INVALID));
 		if (!err)
 			msg_put(r, ds->size / PAGE_SIZE);
@@ -233,6 +255,26 @@ void ds_unref(struct dataspace *ds)
 	lazy_drop(ds, 0);
 	munmap(ds->host, ds->size);
 	free(ds);
+}
+
+/* pd goes away: the tracking and lazy fills it pays for on other PDs'
+ * dataspaces end (their quota back to it), so that no dataspace keeps a
+ * payer that is gone.  Its own dataspaces end with them (ds_release). */
+void ds_payer_gone(struct core *c, struct pd_session *pd)
+{
+	for (struct core_session *s = c->sessions; s; s = s->next) {
+		struct pd_session *owner;
+
+		if (s->ops != &pd_session_ops || s == &pd->s)
+			continue;
+		owner = container_of(s, struct pd_session, s);
+		for (struct dataspace *d = owner->ram; d; d = d->next) {
+			if (d->dirty_payer == pd)
+				ds_track_end(d);
+			if (lazy_payer(d) == pd)
+				lazy_drop(d, 1);
+		}
+	}
 }
 
 void ds_release(struct core *c, struct dataspace *ds)

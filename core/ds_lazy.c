@@ -86,6 +86,11 @@ static void lazy_free(struct dataspace *ds)
 	ds->lazy = NULL;
 }
 
+struct pd_session *lazy_payer(const struct dataspace *ds)
+{
+	return ds->lazy ? ds->lazy->payer : NULL;
+}
+
 void lazy_drop(struct dataspace *ds, int uncharge)
 {
 	struct ds_lazy *l = ds->lazy;

@@ -362,6 +362,7 @@ void pd_session_destroy(struct pd_session *pd)
 
 	cpu_threads_of_pd_destroy(c, pd);
 	signal_pd_release(pd);
+	ds_payer_gone(c, pd);
 	pd_memory_release(pd);
 	while (pd->gates)
 		pd_session_free_gate(pd, pd->gates->cap);

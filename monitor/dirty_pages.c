@@ -44,6 +44,7 @@ struct mon_incr {
 	/* host views lent to the model (native attachments) */
 	uint64_t live[MON_MAX_REGIONS];
 	unsigned nlive;
+	cap_t payer; /* the monitor's PD: core's bitmaps cost the target nothing */
 };
 
 static uint64_t now_us(void)
@@ -56,8 +57,8 @@ static uint64_t now_us(void)
 
 static struct mon_incr *incr_of(struct monitor *mon)
 {
-	if (!mon->incr)
-		mon->incr = calloc(1, sizeof *mon->incr);
+	if (!mon->incr && (mon->incr = calloc(1, sizeof *mon->incr)))
+		mon->incr->payer = mon->env->pd;
 	return mon->incr;
 }
 
@@ -164,7 +165,7 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 		d->bits = NULL;
 		return fetch(d) ? NULL : d;
 	}
-	if (in->nds == MON_MAX_REGIONS || ds_dirty_start(cap, &pages))
+	if (in->nds == MON_MAX_REGIONS || ds_dirty_start_paid(cap, in->payer, 0, &pages))
 		return NULL;
 	d = &in->ds[in->nds++];
 	*d = (struct incr_ds){.badge = badge, .cap = cap, .pages = pages};
@@ -183,7 +184,7 @@ void incr_prestart(struct monitor *mon)
 		    g->used ? record_find(mon, g->ds_badge) : NULL;
 		if (!ds || ds->cls == MON_CLASS_MANAGED_DS || ds_find(in, g->ds_badge) ||
 		    in->nds == MON_MAX_REGIONS ||
-		    ds_dirty_start_background(ds->cap, &pages))
+		    ds_dirty_start_paid(ds->cap, in->payer, 1, &pages))
 			continue;
 		in->ds[in->nds++] = (struct incr_ds){
 		    .badge = g->ds_badge, .cap = ds->cap, .pages = pages, .fresh = 1};

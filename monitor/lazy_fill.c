@@ -324,7 +324,7 @@ int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size)
 	d->done = calloc((d->pages + 63) / 64, sizeof *d->done);
 	if (!d->done)
 		return -ENOMEM;
-	if ((rc = ds_lazy_start(ds, lf->fault_h.context, NULL))) {
+	if ((rc = ds_lazy_start_paid(ds, lf->fault_h.context, mon->env->pd, NULL))) {
 		free(d->done);
 		return rc;
 	}

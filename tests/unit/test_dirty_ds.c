@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <base/region_map.h>
+#include <base/signal.h>
 #include "cpu_guest.h"
 #include "guest_snippet.h"
 
@@ -158,6 +159,47 @@ static int case_bad_requests(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* A checkpointer pays for the bitmaps it asks for (DS_DIRTY_START and
+ * DS_LAZY_START with a payer): the target's quota stays as the target
+ * left it, even when the target used all of it; a payer that is no PD
+ * is refused; closing the payer ends what it paid for. */
+static void no_fill(void *arg, unsigned count)
+{
+	(void)arg;
+	(void)count;
+}
+
+static int case_payer(struct env *env, struct tcase *t)
+{
+	static struct signal_handler h;
+	cap_t target, payer, ds, ds2;
+	uint64_t q[4], bits[4], pages;
+
+	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=1048576", &target));
+	CHECK(t, !parent_session(env->parent, "PD", "ram_quota=65536", &payer));
+	CHECK(t, !pd_alloc_ram(target, 1 << 19, &ds));
+	CHECK(t, !pd_alloc_ram(target, 1 << 19, &ds2)); /* all of the quota */
+	CHECK(t, !node_pd_quota(target, q) && q[0] == q[1]);
+	CHECK(t, ds_dirty_start(ds, NULL) == -EDQUOT); /* the target cannot */
+	CHECK(t, ds_dirty_start_paid(ds, target, 0, NULL) == -EDQUOT);
+	CHECK(t, ds_dirty_start_paid(ds, ds2, 0, NULL) == -EINVAL); /* no PD */
+	CHECK(t, !ds_dirty_start_paid(ds, payer, 0, &pages) && pages == 128);
+	CHECK(t, !node_pd_quota(target, q) && q[0] == q[1]);
+	CHECK(t, !node_pd_quota(payer, q) && q[1] == PG);
+	CHECK(t, ds_dirty_fetch_all(ds, 128, bits) == 0);
+	CHECK(t, !signal_handler_init(env, &h, no_fill, NULL));
+	CHECK(t, !ds_lazy_start_paid(ds2, h.context, payer, &pages) && pages == 128);
+	CHECK(t, !node_pd_quota(payer, q) && q[1] == 2 * PG);
+	CHECK(t, !node_pd_quota(target, q) && q[0] == q[1]);
+	/* the payer goes: tracking and the lazy fill it paid for end */
+	CHECK(t, !parent_close(env->parent, payer));
+	CHECK(t, ds_dirty_fetch_all(ds, 128, bits) == -ENOENT);
+	CHECK(t, ds_lazy_wanted(ds2, bits, 4, (unsigned[]){0}, &pages) == -ENOENT);
+	CHECK(t, !node_pd_quota(target, q) && q[0] == q[1]);
+	CHECK(t, !parent_close(env->parent, target));
+	return 0;
+}
+
 /* Only RAM dataspaces: a ROM's, a UTCB page, a region map's managed
  * dataspace, and caps that are no dataspace are refused. */
 static int case_not_ram(struct env *env, struct tcase *t)
@@ -215,6 +257,7 @@ static void boot_rom(struct tcase *t)
 
 NODE_CASE(guest_and_native)
 NODE_CASE(bad_requests)
+NODE_CASE(payer)
 
 static void not_ram(void **state)
 {
@@ -228,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(guest_and_native),
 	    cmocka_unit_test(bad_requests),
+	    cmocka_unit_test(payer),
 	    cmocka_unit_test(not_ram),
 	};
 

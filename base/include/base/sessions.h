@@ -124,7 +124,10 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
 #define DS_DIRTY_BACKGROUND 1			/* DS_DIRTY_START's w0 */
 enum ds_op {
 	DS_SIZE = 1,		 /* -> w0 = size */
-	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] -> w0 = pages;
+	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] [caps[0] = the
+				    PD session that pays for the bitmap; the
+				    dataspace's own PD without it]
+				    -> w0 = pages;
 				    all clean from now on (background: from
 				    the first FETCH on, core protects the
 				    memory meanwhile); -EBUSY if already
@@ -140,6 +143,7 @@ enum ds_op {
 	 * component runs.  A guest touching an absent page waits (only that
 	 * thread) and the fill handler is signalled. */
 	DS_LAZY_START = 0xd200, /* caps[0] = fill handler's signal context
+				   [caps[1] = the PD session that pays]
 				   -> w0 = pages, all absent from now on.  Only a
 				   fresh RAM dataspace (not attached, tracked or
 				   lazy: -EBUSY); the bitmap is charged as
@@ -199,6 +203,9 @@ int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
 int ds_dirty_start(cap_t ds, uint64_t *pages);
 /* DS_DIRTY_START with DS_DIRTY_BACKGROUND; *pages may be NULL. */
 int ds_dirty_start_background(cap_t ds, uint64_t *pages);
+/* DS_DIRTY_START with the PD session that pays for the bitmap (a
+ * checkpointer's own, so that tracking costs its target nothing). */
+int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages);
 int ds_dirty_stop(cap_t ds);
 /* DS_DIRTY_FETCH of bitmap words [first, first + *n), *n <= DS_DIRTY_WORDS:
  * *n = words stored in bits, *ndirty = pages set in them (may be NULL). */
@@ -209,6 +216,8 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* DS_LAZY_START with the fill handler's context; *pages may be NULL. */
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages);
+/* DS_LAZY_START with the PD session that pays for the bitmap. */
+int ds_lazy_start_paid(cap_t ds, cap_t sigh, cap_t payer, uint64_t *pages);
 /* DS_LAZY_WANTED: up to max pages into pages (*n); *absent (may be NULL). */
 int ds_lazy_wanted(cap_t ds, uint64_t *pages, unsigned max, unsigned *n,
 		   uint64_t *absent);
