@@ -8,14 +8,18 @@
  * than an engine's translation buffer holds (64 MiB), so it must be
  * flushed on the way.  The node must serve on; the sum checks that every
  * block ran as last written (a stale translation adds an old constant).
+ * ROMs "tbfill.kib" and "tbfill.passes" (a decimal number each) change
+ * the size of the chain (default 1024 KiB, at most 64 MiB) and the number
+ * of passes (default 3); tests/kernel/tbfill.sh runs larger ones.
  */
 #include <base/env.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define CODE_AT	  0x200000000000ULL
-#define CODE_SIZE (1ULL << 20)
-#define STRIDE	  16 /* bytes per block */
-#define NBLOCKS	  (CODE_SIZE / STRIDE)
-#define PASSES	  3
+#define CODE_AT 0x200000000000ULL
+#define KIB_MAX (64u << 10)
+#define STRIDE	16 /* bytes per block */
 
 static struct env *tb_env;
 
@@ -25,11 +29,27 @@ static void fail(const char *what, int rc)
 	env_exit(tb_env, 1);
 }
 
-/* Block i: add $k, %eax; jmp to block i + 1 (the last: ret).  Block 0
- * first clears %eax. */
-static void chain_write(uint8_t *code, uint32_t k)
+/* The number in ROM label, dflt if there is no such ROM. */
+static uint64_t rom_number(struct env *env, const char *label, uint64_t dflt)
 {
-	for (uint64_t i = 0; i < NBLOCKS; i++) {
+	char args[64], buf[32] = {0};
+	cap_t rom, ds;
+	uint64_t size, at;
+
+	snprintf(args, sizeof args, "label=\"%s\"", label);
+	if (env_session(env, "ROM", args, &rom))
+		return dflt;
+	if (rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
+		return dflt;
+	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
+	return strtoul(buf, NULL, 10);
+}
+
+/* Block i of nblocks: add $k, %eax; jmp to block i + 1 (the last: ret).
+ * Block 0 first clears %eax. */
+static void chain_write(uint8_t *code, uint64_t nblocks, uint32_t k)
+{
+	for (uint64_t i = 0; i < nblocks; i++) {
 		uint8_t *b = code + i * STRIDE;
 		unsigned n = 0;
 
@@ -40,7 +60,7 @@ static void chain_write(uint8_t *code, uint32_t k)
 		b[n++] = 0x05; /* add $imm32, %eax */
 		for (int j = 0; j < 4; j++)
 			b[n++] = (uint8_t)(k >> (8 * j));
-		if (i + 1 == NBLOCKS) {
+		if (i + 1 == nblocks) {
 			b[n] = 0xc3; /* ret */
 			break;
 		}
@@ -53,25 +73,34 @@ static void chain_write(uint8_t *code, uint32_t k)
 
 void component_construct(struct env *env)
 {
-	uint64_t got;
+	uint64_t kib = rom_number(env, "tbfill.kib", 1024);
+	uint64_t passes = rom_number(env, "tbfill.passes", 3);
+	uint64_t size = kib << 10, nblocks = size / STRIDE, got;
 	cap_t ds;
 	int rc;
 
 	tb_env = env;
-	if ((rc = pd_alloc_ram(env->pd, CODE_SIZE, &ds)))
+	if (!kib || kib > KIB_MAX || (kib & 3) || !passes || passes > 1000) {
+		env_log(env,
+			"tbfill: tbfill.kib must be 4..%u and a multiple of 4, "
+			"tbfill.passes 1..1000 (got %llu, %llu)",
+			KIB_MAX, (unsigned long long)kib, (unsigned long long)passes);
+		env_exit(env, 1);
+	}
+	if ((rc = pd_alloc_ram(env->pd, size, &ds)))
 		fail("alloc", rc);
-	if ((rc = pd_attach(env->pd, ds, CODE_AT, 0, CODE_SIZE, MEM_R | MEM_W | MEM_X,
-			    &got)) ||
+	if ((rc =
+		 pd_attach(env->pd, ds, CODE_AT, 0, size, MEM_R | MEM_W | MEM_X, &got)) ||
 	    got != CODE_AT)
 		fail("attach", rc ? rc : -1);
 	uint8_t *code = (uint8_t *)(uintptr_t)CODE_AT;
-	for (uint32_t pass = 1; pass <= PASSES; pass++) {
-		chain_write(code, pass);
+	for (uint32_t pass = 1; pass <= passes; pass++) {
+		chain_write(code, nblocks, pass);
 		uint32_t sum = ((uint32_t(*)(void))(uintptr_t)CODE_AT)();
-		if (sum != (uint32_t)(pass * NBLOCKS))
+		if (sum != (uint32_t)(pass * nblocks))
 			fail("sum", (int)sum);
 	}
-	env_log(env, "tbfill: %u passes over %llu blocks", PASSES,
-		(unsigned long long)NBLOCKS);
+	env_log(env, "tbfill: %llu passes over %llu blocks", (unsigned long long)passes,
+		(unsigned long long)nblocks);
 	env_exit(env, 0);
 }
