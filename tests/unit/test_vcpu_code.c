@@ -161,12 +161,81 @@ static void translating_run_ends_early(void **state)
 	chain_fini(&c);
 }
 
+/* Blocks of 16 `enter $0, $31` (each copies 30 frame pointers inline,
+ * about 6 KiB of host code) that then reset rsp and rbp: about 100 KiB a
+ * block, 2048 blocks in one pass.  Counted at their size, the buffer is
+ * flushed in time; counted as ordinary instructions (five times too
+ * little) this crashed the process. */
+#define STACK	   0x700000ULL
+#define STACK_PGS  4
+#define ENTERS	   16
+#define ENTER_STEP 128
+SNIPPET(g_enter, "mov $0x704000, %esp\n mov $0x800000, %edx\n call *%rdx\n syscall\n");
+
+static void enter_fill(uint8_t *jit, unsigned blocks)
+{
+	/* enter $0, $31 ...; mov $0x703ff8, %esp; mov $0x702000, %ebp */
+	const uint8_t enter[] = {0xc8, 0x00, 0x00, 0x1f};
+	const uint8_t reset[] = {0xbc, 0xf8, 0x3f, 0x70, 0x00,
+				 0xbd, 0x00, 0x20, 0x70, 0x00};
+
+	for (unsigned i = 0; i < blocks; i++) {
+		uint8_t *b = jit + i * ENTER_STEP;
+		unsigned n = 0;
+		int32_t rel;
+
+		for (unsigned e = 0; e < ENTERS; e++, n += sizeof enter)
+			memcpy(b + n, enter, sizeof enter);
+		memcpy(b + n, reset, sizeof reset);
+		n += sizeof reset;
+		if (i + 1 == blocks) {
+			b[n] = 0xc3; /* ret */
+			break;
+		}
+		b[n++] = 0xe9; /* jmp rel32 */
+		rel = (int32_t)(ENTER_STEP - (n + 4));
+		memcpy(b + n, &rel, 4);
+	}
+}
+
+static void enter_blocks_keep_the_buffer(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	unsigned pages = 64, blocks = pages * PAGE / ENTER_STEP;
+	uint8_t *jit = page_alloc(pages), *stack = page_alloc(STACK_PGS);
+	struct cpu_regs r;
+	unsigned runs;
+
+	enter_fill(jit, blocks);
+	FIXTURE(f, g_enter);
+	assert_int_equal(vspace_map(f.vs, JIT, pages * PAGE, jit, MEM_R | MEM_X), 0);
+	assert_int_equal(vspace_map(f.vs, STACK, STACK_PGS * PAGE, stack, MEM_R | MEM_W),
+			 0);
+	vcpu_get_regs(f.cpu, &r);
+	r.rbp = STACK + 2 * PAGE;
+	vcpu_set_regs(f.cpu, &r);
+	for (runs = 0; runs < 10000; runs++) {
+		vcpu_run(f.cpu, SLOW_US, &t);
+		if (t.why != VCPU_PREEMPTED)
+			break;
+	}
+	print_message("enter: %u runs\n", runs);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	vcpu_get_regs(f.cpu, &r);
+	assert_int_equal(r.rsp, STACK + STACK_PGS * PAGE);
+	fixture_fini(&f);
+	free(jit);
+	free(stack);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(rewritten_blocks_run_as_written),
 	    cmocka_unit_test(rewriting_own_page_makes_progress),
 	    cmocka_unit_test(translating_run_ends_early),
+	    cmocka_unit_test(enter_blocks_keep_the_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
