@@ -10,6 +10,8 @@
  *   user_mode.c the move of each engine to CPL 3
  *   tlb_fill.c  the engine's TLB filled from the task's mappings: exact
  *               data faults
+ *   code_pages.c  self-modifying code: a page is written or run
+ *   tb_budget.c the translation buffer never fills inside a run
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -84,8 +86,29 @@ struct guest_map {
 	size_t n, cap;
 };
 
+/* code_pages.c: the mode of each page of a writable and executable
+ * mapping that was ever run (a hash table of page | mode) */
+struct guest_code {
+	uint64_t *slot;
+	size_t n, cap;
+	uint64_t write_fault; /* the code page a write was refused on (run) */
+	uint64_t pending;     /* a page whose TLB entry may be stale */
+	uint64_t rewrites;    /* code pages made writable again */
+};
+
+/* tb_budget.c: estimated bytes of translated code */
+struct guest_tb {
+	uint64_t used;	  /* in the buffer since the last flush */
+	uint64_t run;	  /* translated in this run */
+	uint64_t blocks;  /* translated in all */
+	uint64_t flushes; /* of the buffer, between runs */
+	bool stopped;	  /* this run was stopped for its budget */
+};
+
 struct vspace {
 	uc_engine *uc;
+	struct guest_code code;
+	struct guest_tb tb;
 	struct guest_user user;
 	struct guest_map map; /* what the TLB hook enters (tlb_fill.c) */
 	uc_hook tlb_hook;
@@ -159,6 +182,31 @@ uint64_t guest_user_rflags(uint64_t rflags);
 /* A fault address as the engine reports it (the low 52 bits of the
  * linear address) extended to 64 bits. */
 uint64_t guest_fault_addr(uint64_t addr);
+
+/* An engine's translation buffer (vspace.c, tb_budget.c). */
+#define GUEST_TCG_BUFFER (64u << 20)
+
+/* The edge hook that counts new blocks (tb_budget.c).  0 or -EIO. */
+int guest_tb_init(struct vspace *vs);
+/* Before a run: flush the buffer if it holds its share. */
+void guest_tb_run_begin(struct vspace *vs);
+/* After a run: was it stopped because it translated its budget? */
+bool guest_tb_stopped(struct vspace *vs);
+
+/* The rights the TLB may enter for page of a mapping with rights prot
+ * at an access of type (code_pages.c): write or execute, not both. */
+uint32_t guest_code_prot(struct vspace *vs, uint64_t page, uint32_t prot,
+			 uc_mem_type type);
+/* After a run that ended in a page fault with the thread at rip: if it
+ * was a write to a code page, its translations are gone and the write is
+ * allowed: true, run the instruction again. */
+bool guest_code_write_fault(struct vspace *vs, uint64_t rip);
+/* Before and after the runs of one vcpu_run_until: flush the TLB if an
+ * entry may break the rule. */
+void guest_code_settle(struct vspace *vs);
+/* [addr, addr+size) was unmapped: forget its pages. */
+void guest_code_unmap(struct vspace *vs, uint64_t addr, uint64_t size);
+void guest_code_free(struct vspace *vs);
 
 /* Switch vs's engine to the TLB filled from vs->map (tlb_fill.c); after
  * guest_user_mode.  0 or -EIO. */

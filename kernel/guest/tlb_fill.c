@@ -154,6 +154,8 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type,
 	bool kpage = vaddr == GUEST_KPAGE_ADDR;
 	uint32_t prot = kpage ? UC_PROT_READ : map_prot(&vs->map, vaddr);
 
+	if (!kpage)
+		prot = guest_code_prot(vs, vaddr, prot, type);
 	if (!vs->running)
 		prot |= tlb_need(type);
 	if (!(prot & tlb_need(type))) {

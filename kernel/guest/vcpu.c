@@ -366,6 +366,23 @@ static void vcpu_user_check(struct vcpu *cpu, struct vcpu_trap *trap)
 	}
 }
 
+static void vcpu_run_reset(struct vspace *vs)
+{
+	memset(&vs->trap, 0, sizeof(vs->trap));
+	vs->block = vs->block_end = 0;
+	vs->port_fault = vs->exception = vs->page_fault = false;
+}
+
+/* A run that ended at a write to a page of translated code
+ * (code_pages.c) goes on at the writing instruction. */
+static bool vcpu_code_written(struct vspace *vs, uc_err err, uint64_t *rip)
+{
+	if (err == UC_ERR_OK || !vs->page_fault)
+		return false;
+	uc_reg_read(vs->uc, UC_X86_REG_RIP, rip);
+	return guest_code_write_fault(vs, *rip);
+}
+
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs
  * it until a syscall, a fault, the watchdog's stop at until_us or *kick
  * set. */
@@ -381,16 +398,19 @@ void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
 		rip = cpu->regs.rip;
 	else
 		uc_reg_read(vs->uc, UC_X86_REG_RIP, &rip);
-	memset(&vs->trap, 0, sizeof(vs->trap));
-	vs->block = vs->block_end = 0;
-	vs->port_fault = vs->exception = vs->page_fault = false;
 	vs->sys_cpu = NULL;
 	vs->kick = kick;
+	guest_tb_run_begin(vs);
+	guest_code_settle(vs);
 	wd_run_begin(&vs->wd, until_us * 1000ULL);
-	vs->running = true;
-	err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
-	vs->running = false;
-	stopped = wd_run_end(&vs->wd) || vs->kicked;
+	do {
+		vcpu_run_reset(vs);
+		vs->running = true;
+		err = uc_emu_start(vs->uc, rip, RUN_UNTIL, 0, 0);
+		vs->running = false;
+	} while (vcpu_code_written(vs, err, &rip));
+	guest_code_settle(vs);
+	stopped = wd_run_end(&vs->wd) || vs->kicked || guest_tb_stopped(vs);
 	vs->kick = NULL;
 	vs->kicked = false;
 	vcpu_classify(cpu, err, stopped, trap);

@@ -234,14 +234,11 @@ static void vspace_heap_policy(void)
 }
 
 /* An engine's translation buffer is reserved whole when the engine is
- * first used (1 GiB, Unicorn's default: a node of 100 counters reserves
- * 105 GB of address space; only the pages code is translated into are
- * touched).  It stays 1 GiB: a full buffer is flushed by Unicorn, which
- * 2.1.1 gets wrong (a crash of the whole process in tb_set_jmp_target,
- * unicorn issue #1923), and with 64 MiB a guest rewriting a 4 MiB chain
- * of jumps a few times brought a node down with SIGSEGV.  The larger the
- * buffer, the more code a guest has to translate to get there. */
-#define GUEST_TCG_BUFFER (1024u << 20)
+ * first used; only the pages code is translated into are touched.
+ * Unicorn's default is 1 GiB (a node of 100 counters reserved 105 GB of
+ * address space).  GUEST_TCG_BUFFER (guest.h) is 64 MiB: the kernel
+ * flushes the buffer between runs before it can fill inside one
+ * (tb_budget.c), which Unicorn 2.1.1 gets wrong (unicorn issue #1923). */
 
 int guest_uc_open(uc_engine **out)
 {
@@ -280,6 +277,8 @@ int vspace_create(struct vspace **out)
 	if (!err)
 		err = guest_tlb_init(vs);
 	if (!err)
+		err = guest_tb_init(vs);
+	if (!err)
 		err = wd_register(&vs->wd, vs->uc);
 	if (err)
 		goto err;
@@ -290,6 +289,7 @@ err:
 		uc_close(vs->uc);
 	guest_user_free(&vs->user);
 	guest_map_free(&vs->map);
+	guest_code_free(vs);
 	free(vs);
 	return err;
 }
@@ -307,6 +307,7 @@ void vspace_destroy(struct vspace *vs)
 	uc_close(vs->uc);
 	guest_user_free(&vs->user);
 	guest_map_free(&vs->map);
+	guest_code_free(vs);
 	free(vs);
 	/* an engine's small blocks are freed among those of engines still
 	 * running: give the pages that are wholly free back to the host,
@@ -355,7 +356,9 @@ int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size)
 	err = uc_mem_unmap(vs->uc, addr, size);
 	if (err == UC_ERR_NOMEM)
 		return -ENOENT;
-	if (err == UC_ERR_OK)
+	if (err == UC_ERR_OK) {
 		guest_map_remove(&vs->map, addr, size);
+		guest_code_unmap(vs, addr, size);
+	}
 	return guest_uc_errno(err);
 }

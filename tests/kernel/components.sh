@@ -5,14 +5,14 @@
 # with that of a node whose single counter exited, must not grow by more
 # than EXITED_SLACK_KB (default 16 MiB; 0.4 MB a component was kept
 # before, 40 MB for 100).  While they run, the node's address space
-# (VmSize) must stay below VM_PER_COMPONENT_KB (default 1.25 GiB) a
-# component: each engine reserves 1 GiB for its translations (see
-# kernel/guest/vspace.c for why it is not smaller).
+# (VmSize) must stay below VM_PER_COMPONENT_KB (default 256 MiB) a
+# component: each engine reserves 64 MiB for its translations (1 GiB
+# before the kernel kept the buffer from filling, kernel/guest/tb_budget.c).
 b=${1:-build}
 cap=$b/capsule
 n=${COMPONENTS:-100}
 slack=${EXITED_SLACK_KB:-16384}
-vm_per=${VM_PER_COMPONENT_KB:-1310720}
+vm_per=${VM_PER_COMPONENT_KB:-262144}
 # ASan keeps freed blocks in its own allocator and reserves terabytes of
 # shadow: under it the RSS and VmSize bounds say nothing, only the starts
 # and exits are checked
