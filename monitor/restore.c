@@ -211,11 +211,13 @@ static int make_regions(struct rs *rs)
 
 /* The parts of region i not covered by an earlier region of the same
  * dataspace, copied from the region's data into the dataspace mapped at
- * host: aliasing regions are written once. */
-static void fill_region(const struct mon_model *m, unsigned i, uint8_t *host)
+ * host (moved, if the caller gave the copies up): aliasing regions are
+ * written once.  0 or -errno. */
+static int fill_region(const struct mon_model *m, unsigned i, uint8_t *host)
 {
 	const struct mon_model_region *r = &m->region[i];
-	uint64_t at = r->off, end = r->off + r->size;
+	uint64_t at = r->off, end = r->off + r->size, written;
+	int rc = 0;
 
 	while (at < end) {
 		uint64_t stop = end;
@@ -232,10 +234,16 @@ static void fill_region(const struct mon_model *m, unsigned i, uint8_t *host)
 			if (o->off > at && o->off < stop)
 				stop = o->off;
 		}
-		if (!covered)
+		if (!covered && m->data_given && !m->page_in)
+			rc = restore_fill_move(host + at, r->data + (at - r->off),
+					       stop - at, &written);
+		else if (!covered)
 			restore_fill(host + at, r->data + (at - r->off), stop - at);
+		if (rc)
+			return rc;
 		at = stop;
 	}
+	return 0;
 }
 
 /* Each dataspace with bytes is attached in the monitor once and written
@@ -264,7 +272,8 @@ static int fill_ds(struct rs *rs, struct rs_ds *d)
 	}
 	for (unsigned i = 0; !lazy && i < m->nregions; i++)
 		if (m->region[i].ds_badge == d->old_badge && m->region[i].data) {
-			fill_region(m, i, host);
+			if ((rc = fill_region(m, i, host)))
+				return rc;
 			monitor_meter_add(rs->mon, m->region[i].size);
 		}
 	for (unsigned i = 0; i < m->nregions; i++) {
