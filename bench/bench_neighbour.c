@@ -213,8 +213,8 @@ static void *host_ticker(void *arg)
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL))
 			;
 		late = (now_ns() - due) / 1e3;
-		c->host_worst = late > c->host_worst ? (unsigned long long)late
-						     : c->host_worst;
+		c->host_worst =
+		    late > c->host_worst ? (unsigned long long)late : c->host_worst;
 		c->host_over += late > LATE_GOAL_US;
 	}
 	return NULL;

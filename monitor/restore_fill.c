@@ -40,6 +40,10 @@
 
 #define FILL_PAGE  4096ULL
 #define FILL_CHUNK (2ULL << 20) /* a huge page */
+/* the most one move takes at once: mremap holds the process's mmap lock
+ * for writing meanwhile (it runs on the host worker, beside the node's
+ * thread) */
+#define FILL_RUN_MAX (32ULL << 20)
 
 /* Is the page at w (FILL_PAGE bytes, 8-byte aligned) all zeros?  A
  * page with data usually shows it in its first word; the full check is
@@ -194,6 +198,11 @@ int restore_fill_move(void *dst, void *src, uint64_t size, uint64_t *written)
 	for (uint64_t off = 0; off < size && !rc; off += n) {
 		n = chunk_len((uintptr_t)d, off, size);
 		if (n % FILL_PAGE == 0 && chunk_kind(s + off, n, &first) == CHUNK_DENSE) {
+			if (run + n > FILL_RUN_MAX &&
+			    !(rc = move_run(d + at, s + at, run))) {
+				*written += run;
+				run = 0;
+			}
 			at = run ? at : off;
 			run += n;
 			continue;

@@ -150,6 +150,25 @@ static void moves_dense_chunks(void **state)
 	move_at(PG);
 }
 
+/* A dense source longer than one move takes (32 MiB): moved in pieces,
+ * all of it. */
+static void long_runs_move_in_pieces(void **state)
+{
+	uint64_t size = 36 * MIB, written;
+	uint8_t *src = fresh(size), *map = fresh(size + 2 * MIB);
+	uint8_t *dst = (uint8_t *)(((uintptr_t)map + 2 * MIB - 1) & ~(2 * MIB - 1));
+
+	for (uint64_t o = 0; o < size; o += PG)
+		memset(src + o, (int)(o / PG) | 1, PG);
+	assert_int_equal(restore_fill_move(dst, src, size, &written), 0);
+	assert_int_equal(written, size);
+	for (uint64_t o = 0; o < size; o += PG)
+		if (dst[o] != ((o / PG) | 1) % 256 || dst[o + PG - 1] != dst[o] || src[o])
+			fail_msg("page at %llu", (unsigned long long)o);
+	munmap(src, size);
+	munmap(map, size + 2 * MIB);
+}
+
 /* A source not page-aligned cannot give its pages: copied, kept. */
 static void unaligned_source_is_copied(void **state)
 {
@@ -172,6 +191,7 @@ int main(void)
 	    cmocka_unit_test(zeros_are_not_written),
 	    cmocka_unit_test(sparse_costs_its_pages),
 	    cmocka_unit_test(moves_dense_chunks),
+	    cmocka_unit_test(long_runs_move_in_pieces),
 	    cmocka_unit_test(unaligned_source_is_copied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
