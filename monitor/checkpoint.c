@@ -401,6 +401,16 @@ void *mon_buf_prefault(void *p, uint64_t size)
 	return p;
 }
 
+/* size bytes (free()d), huge-page aligned like a dataspace, so that a
+ * same-node restore can move its pages into one (restore_fill_move),
+ * or NULL. */
+static void *buf_alloc(uint64_t size)
+{
+	void *p;
+
+	return posix_memalign(&p, size >= HUGE_PAGE ? HUGE_PAGE : 4096, size) ? NULL : p;
+}
+
 /* Host worker job: allocate and pre-fault b->buf[i] for each size. */
 static int bufs_alloc_job(void *arg)
 {
@@ -409,7 +419,7 @@ static int bufs_alloc_job(void *arg)
 	for (int i = 0; i < MON_MAX_REGIONS; i++) {
 		if (!b->size[i])
 			continue;
-		b->buf[i] = mon_buf_prefault(malloc(b->size[i]), b->size[i]);
+		b->buf[i] = mon_buf_prefault(buf_alloc(b->size[i]), b->size[i]);
 		b->size[i] = b->buf[i] ? b->size[i] : 0;
 	}
 	return 0;

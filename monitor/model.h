@@ -100,6 +100,11 @@ struct mon_model {
 	 * dataspace, and their dataspaces' badges */
 	unsigned nstream;
 	uint64_t stream_at[MON_MAX_REGIONS], stream_badge[MON_MAX_REGIONS];
+	/* the caller of a restore gives the regions' copies up (it frees the
+	 * model right after, whatever the outcome): the restore may move
+	 * their pages into the new dataspaces instead of copying them
+	 * (restore_fill_move), after which they read as zeros */
+	int data_given;
 };
 
 /* Free the copies of the regions' bytes. */

@@ -158,7 +158,8 @@ static int control_test(struct monitor *mon)
 	if (!rc && restore && mon->cfg.image[0])
 		rc = through_image(mon, model);
 	if (!rc && restore) {
-		mon->restoring = 1; /* served calls that fail wait for it (proxy.c) */
+		model->data_given = 1; /* freed below: the restore may take its pages */
+		mon->restoring = 1;    /* served calls that fail wait for it (proxy.c) */
 		rc = monitor_restore(mon, model); /* verified before its commit */
 		mon->restoring = 0;
 		if (!rc)

@@ -42,6 +42,12 @@ void rm_restore_commit(struct monitor *mon, struct rm_restore *rr);
  * memory: pages of zeros are skipped, the rest populated and copied
  * chunk by chunk (restore_fill.c).  The number of bytes written. */
 uint64_t restore_fill(void *dst, const void *src, uint64_t size);
+/* restore_fill for a source the caller gives up: where src and dst are
+ * page-aligned, runs of chunks with data have their pages moved from src
+ * to dst instead of copied (src reads as zeros there afterwards).  The
+ * bytes written in *written; 0, or -errno (dst cannot be mapped again
+ * after a refused move: the restore must fail). */
+int restore_fill_move(void *dst, void *src, uint64_t size, uint64_t *written);
 
 /* New badges into the cap map copy, tree rebuilt and checked. */
 int cap_map_fix(struct mon_model *model, const struct badge_map *bm);

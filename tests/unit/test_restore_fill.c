@@ -117,6 +117,72 @@ static void sparse_costs_its_pages(void **state)
 	munmap(dst, size);
 }
 
+/* restore_fill_move into dst + shift: dst reads as the source did; the
+ * dense chunks' pages were moved (the source reads zero there), the
+ * sparse chunk (MiB 2-4, data on a quarter of its pages) was copied (the
+ * source keeps it). */
+static void move_at(uint64_t shift)
+{
+	uint64_t size = 9 * MIB + 100, written;
+	uint8_t *src = fresh(size), *ref = malloc(size),
+		*map = fresh(size + 2 * MIB + shift);
+	uint8_t *dst =
+	    (uint8_t *)(((uintptr_t)map + 2 * MIB - 1) & ~(2 * MIB - 1)) + shift;
+
+	assert_non_null(ref);
+	fill(src, size);
+	memcpy(ref, src, size);
+	assert_int_equal(restore_fill_move(dst, src, size, &written), 0);
+	assert_memory_equal(dst, ref, size);
+	assert_true(written >= (size - 3 * MIB) / 2 && written <= size - 2 * MIB);
+	/* MiB 6-8 of the source is inside a dense chunk wherever dst starts */
+	for (uint64_t o = 6 * MIB; o < 8 * MIB; o += PG)
+		assert_int_equal(src[o], 0);
+	assert_memory_equal(src + 3 * MIB, ref + 3 * MIB, PG); /* sparse: kept */
+	free(ref);
+	munmap(src, size);
+	munmap(map, size + 2 * MIB + shift);
+}
+
+static void moves_dense_chunks(void **state)
+{
+	move_at(0);
+	move_at(PG);
+}
+
+/* A dense source longer than one move takes (32 MiB): moved in pieces,
+ * all of it. */
+static void long_runs_move_in_pieces(void **state)
+{
+	uint64_t size = 36 * MIB, written;
+	uint8_t *src = fresh(size), *map = fresh(size + 2 * MIB);
+	uint8_t *dst = (uint8_t *)(((uintptr_t)map + 2 * MIB - 1) & ~(2 * MIB - 1));
+
+	for (uint64_t o = 0; o < size; o += PG)
+		memset(src + o, (int)(o / PG) | 1, PG);
+	assert_int_equal(restore_fill_move(dst, src, size, &written), 0);
+	assert_int_equal(written, size);
+	for (uint64_t o = 0; o < size; o += PG)
+		if (dst[o] != ((o / PG) | 1) % 256 || dst[o + PG - 1] != dst[o] || src[o])
+			fail_msg("page at %llu", (unsigned long long)o);
+	munmap(src, size);
+	munmap(map, size + 2 * MIB);
+}
+
+/* A source not page-aligned cannot give its pages: copied, kept. */
+static void unaligned_source_is_copied(void **state)
+{
+	uint64_t size = 5 * MIB, written;
+	uint8_t *map = fresh(size + PG), *src = map + 8, *dst = fresh(size);
+
+	fill(src, size);
+	assert_int_equal(restore_fill_move(dst, src, size, &written), 0);
+	assert_memory_equal(dst, src, size);
+	assert_true(written > 0 && src[4 * MIB] != 0);
+	munmap(map, size + PG);
+	munmap(dst, size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +190,9 @@ int main(void)
 	    cmocka_unit_test(copies_exactly_unaligned),
 	    cmocka_unit_test(zeros_are_not_written),
 	    cmocka_unit_test(sparse_costs_its_pages),
+	    cmocka_unit_test(moves_dense_chunks),
+	    cmocka_unit_test(long_runs_move_in_pieces),
+	    cmocka_unit_test(unaligned_source_is_copied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
