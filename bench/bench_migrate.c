@@ -227,6 +227,23 @@ static int node_config(const char *path, int mb, const char *what)
 	return write_file(path, text);
 }
 
+/* Where this run's pause went: the source node's lines that break it
+ * down (tools/migrate_send.c, monitor/dirty_pages.c), indented. */
+static void phases(const char *log)
+{
+	static char buf[1 << 20];
+	const char *keys[] = {"incremental: ", ": paused "};
+	char *line, *save;
+
+	slurp(log, buf, sizeof buf);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (unsigned k = 0; k < sizeof keys / sizeof *keys; k++)
+			if (strstr(line, keys[k]) && strstr(line, "pause")) {
+				printf("      %s\n", line);
+				break;
+			}
+}
+
 /* One capsule migration of an mb MiB bench_wset: downtime and total in
  * ms.  0, or -1 with the reason printed. */
 static int capsule_once(int mb, const char *mode, double *down, double *total)
@@ -313,6 +330,7 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 			blog);
 		goto out;
 	}
+	phases(alog);
 	rc = 0;
 out:
 	stop(pa);

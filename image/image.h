@@ -379,6 +379,10 @@ struct image_model {
 	/* image_write: no fsync (a temporary file, e.g. a migration's spool
 	 * image, that is read back and sent before anything relies on it) */
 	int no_sync;
+	/* image_write: if set, receives the XXH3-128 of the bytes written,
+	 * as image_file_hash would give it for the file, computed as they
+	 * are written (no second read of the file) */
+	uint8_t *hash_out;
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to
