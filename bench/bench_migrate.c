@@ -227,18 +227,22 @@ static int node_config(const char *path, int mb, const char *what)
 	return write_file(path, text);
 }
 
-/* Where this run's pause went: the source node's lines that break it
- * down (tools/migrate_send.c, monitor/dirty_pages.c), indented. */
+/* Where this run's pause went: the lines of log (a node's) from its
+ * last "phase final" on that break it down (tools/migrate_send.c,
+ * migrate_receive.c, monitor/checkpoint*.c, restore_image.c), indented. */
 static void phases(const char *log)
 {
 	static char buf[1 << 20];
-	const char *keys[] = {"incremental: ", ": paused "};
-	char *line, *save;
+	const char *keys[] = {"incremental: ", "checkpoint paused",    "final.img, total",
+			      ": paused ",     "restore of the image", "received in"};
+	char *line, *save, *from, *at;
 
 	slurp(log, buf, sizeof buf);
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	for (from = buf; (at = strstr(from, "phase final"));)
+		from = at + 1;
+	for (line = strtok_r(from, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		for (unsigned k = 0; k < sizeof keys / sizeof *keys; k++)
-			if (strstr(line, keys[k]) && strstr(line, "pause")) {
+			if (strstr(line, keys[k])) {
 				printf("      %s\n", line);
 				break;
 			}
@@ -331,6 +335,7 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 		goto out;
 	}
 	phases(alog);
+	phases(blog);
 	rc = 0;
 out:
 	stop(pa);

@@ -39,6 +39,7 @@ struct image_writer {
 	char *err;
 	size_t errlen;
 	XXH3_state_t *hash; /* of the bytes flushed (image_model.hash_out) */
+	int raw;	    /* image_model.no_compress */
 };
 #define IMAGE_FLUSH (1u << 20)
 

@@ -155,7 +155,8 @@ static int put_header(struct image_writer *w, const struct image_model *m, uint6
 int image_write_fd(int fd, const struct image_model *m, struct image_stats *stats,
 		   char *err, size_t errlen)
 {
-	struct image_writer w = {.fd = fd, .err = err, .errlen = errlen};
+	struct image_writer w = {
+	    .fd = fd, .err = err, .errlen = errlen, .raw = m->no_compress};
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int rc;
 

@@ -200,6 +200,8 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		return rc;
 	}
 	cw->im.no_sync = !!(keep_paused & MON_CKPT_SPOOL);
+	/* a migration's final image: the target waits for this write */
+	cw->im.no_compress = cw->keep_paused && (keep_paused & MON_CKPT_SPOOL);
 	cw->im.hash_out = req ? cw->hash : NULL;
 	/* an incremental image names its parent; the live views of the
 	 * target's memory (read by the conversion) end before it resumes */
