@@ -246,13 +246,14 @@ int ds_dirty_stop(cap_t ds)
 			      base_request(ds, DS_DIRTY_STOP, CAP_INVALID, NULL, 0, &m));
 }
 
-int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
-		   uint64_t *ndirty)
+/* DS_DIRTY_FETCH, with flags (DS_DIRTY_PEEK) if not 0. */
+static int dirty_fetch_flags(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
+			     uint64_t *ndirty, uint64_t flags)
 {
-	uint64_t w[2] = {first, *n};
+	uint64_t w[3] = {first, *n, flags};
 	struct msg m;
-	int err =
-	    base_drop_caps(&m, base_request(ds, DS_DIRTY_FETCH, CAP_INVALID, w, 2, &m));
+	int err = base_drop_caps(
+	    &m, base_request(ds, DS_DIRTY_FETCH, CAP_INVALID, w, flags ? 3 : 2, &m));
 
 	if (err)
 		return err;
@@ -265,14 +266,20 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 	return 0;
 }
 
-int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
+int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
+		   uint64_t *ndirty)
+{
+	return dirty_fetch_flags(ds, first, bits, n, ndirty, 0);
+}
+
+static int64_t dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits, uint64_t flags)
 {
 	uint64_t words = (pages + 63) / 64, done = 0, dirty = 0, got;
 
 	while (done < words) {
 		unsigned n = words - done < DS_DIRTY_WORDS ? (unsigned)(words - done)
 							   : DS_DIRTY_WORDS;
-		int err = ds_dirty_fetch(ds, done, bits + done, &n, &got);
+		int err = dirty_fetch_flags(ds, done, bits + done, &n, &got, flags);
 
 		if (err)
 			return err;
@@ -280,6 +287,16 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 		dirty += got;
 	}
 	return (int64_t)dirty;
+}
+
+int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
+{
+	return dirty_fetch_all(ds, pages, bits, 0);
+}
+
+int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits)
+{
+	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_PEEK);
 }
 
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)

@@ -227,6 +227,27 @@ static int node_config(const char *path, int mb, const char *what)
 	return write_file(path, text);
 }
 
+/* Where this run's pause went: the lines of log (a node's) from its
+ * last "phase final" on that break it down (tools/migrate_send.c,
+ * migrate_receive.c, monitor/checkpoint*.c, restore_image.c), indented. */
+static void phases(const char *log)
+{
+	static char buf[1 << 20];
+	const char *keys[] = {"incremental: ", "checkpoint paused",    "final.img, total",
+			      ": paused ",     "restore of the image", "received in"};
+	char *line, *save, *from, *at;
+
+	slurp(log, buf, sizeof buf);
+	for (from = buf; (at = strstr(from, "phase final"));)
+		from = at + 1;
+	for (line = strtok_r(from, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (unsigned k = 0; k < sizeof keys / sizeof *keys; k++)
+			if (strstr(line, keys[k])) {
+				printf("      %s\n", line);
+				break;
+			}
+}
+
 /* One capsule migration of an mb MiB bench_wset: downtime and total in
  * ms.  0, or -1 with the reason printed. */
 static int capsule_once(int mb, const char *mode, double *down, double *total)
@@ -313,6 +334,8 @@ static int capsule_once(int mb, const char *mode, double *down, double *total)
 			blog);
 		goto out;
 	}
+	phases(alog);
+	phases(blog);
 	rc = 0;
 out:
 	stop(pa);

@@ -93,7 +93,12 @@ static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg 
 	if (m->nwords < 2 || !m->w[1] || m->w[1] > DS_DIRTY_WORDS)
 		return -EINVAL;
 	n = (unsigned)m->w[1];
-	if ((err = dirty_fetch(dr, m->w[0], &n, bits, &dirty)))
+	if (m->nwords > 2 && m->w[2] & ~(uint64_t)DS_DIRTY_PEEK)
+		return -EINVAL;
+	err = m->nwords > 2 && m->w[2] == DS_DIRTY_PEEK
+		  ? dirty_peek(dr, m->w[0], &n, bits, &dirty)
+		  : dirty_fetch(dr, m->w[0], &n, bits, &dirty);
+	if (err)
 		return err;
 	msg_put(r, dirty);
 	for (unsigned i = 0; i < n; i++)

@@ -433,6 +433,25 @@ int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out
 	return 0;
 }
 
+int dirty_peek(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+	       uint64_t *ndirty)
+{
+	uint64_t count = 0;
+	unsigned k;
+
+	if (!*n || word >= r->words)
+		return -EINVAL;
+	protect_join(r);
+	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
+	for (unsigned i = 0; i < k; i++) {
+		out[i] = atomic_load(&r->bits[word + i]);
+		count += (uint64_t)__builtin_popcountll(out[i]);
+	}
+	*n = k;
+	*ndirty = count;
+	return 0;
+}
+
 int dirty_stop(struct dirty_range *r)
 {
 	protect_join(r);

@@ -62,6 +62,15 @@ struct dirty_range *dirty_find(const void *key);
 int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		uint64_t *ndirty);
 
+/* dirty_fetch without the re-arm: the same words and count, but the
+ * bits stay set and the pages writable, so the next fetch reports them
+ * again (a superset: nothing is lost).  No mprotect: for a snapshot
+ * after which the pages need not be tracked from anew (a migration's
+ * final copy, the target paused until its image is written).  0 or
+ * -EINVAL as dirty_fetch. */
+int dirty_peek(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+	       uint64_t *ndirty);
+
 /* Stop tracking: the memory is writable again, the bitmaps freed.  0 or
  * mprotect's -errno (still tracked). */
 int dirty_stop(struct dirty_range *r);

@@ -6,6 +6,7 @@
 #define IMAGE_INTERNAL_H
 
 #include <stdbool.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "image/image.h"
@@ -37,6 +38,8 @@ struct image_writer {
 	struct image_stats stats;
 	char *err;
 	size_t errlen;
+	XXH3_state_t *hash; /* of the bytes flushed (image_model.hash_out) */
+	int raw;	    /* image_model.no_compress */
 };
 #define IMAGE_FLUSH (1u << 20)
 

@@ -110,8 +110,9 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 		return -ENOMEM;
 	uint8_t *dst = w->buf + at + sizeof(c);
 	if (c.raw_len) {
-		size_t n = ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
-					     IMAGE_ZSTD_LEVEL);
+		size_t n = w->raw ? c.raw_len
+				  : ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
+						      IMAGE_ZSTD_LEVEL);
 		if (ZSTD_isError(n) || n >= c.raw_len) {
 			memcpy(dst, src, c.raw_len);
 			n = c.raw_len;

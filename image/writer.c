@@ -45,6 +45,9 @@ int image_writer_fail(struct image_writer *w, int rc, const char *fmt, ...)
 static int flush(struct image_writer *w)
 {
 	size_t done = 0;
+
+	if (w->hash && w->len)
+		XXH3_128bits_update(w->hash, w->buf, w->len);
 	while (done < w->len) {
 		ssize_t n = write(w->fd, w->buf + done, w->len - done);
 		if (n < 0 && errno == EINTR)
@@ -152,7 +155,8 @@ static int put_header(struct image_writer *w, const struct image_model *m, uint6
 int image_write_fd(int fd, const struct image_model *m, struct image_stats *stats,
 		   char *err, size_t errlen)
 {
-	struct image_writer w = {.fd = fd, .err = err, .errlen = errlen};
+	struct image_writer w = {
+	    .fd = fd, .err = err, .errlen = errlen, .raw = m->no_compress};
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int rc;
 
@@ -164,6 +168,12 @@ int image_write_fd(int fd, const struct image_model *m, struct image_stats *stat
 	uint64_t count = image_count_sections(m);
 	if (count > UINT32_MAX)
 		return image_writer_fail(&w, -E2BIG, "image write: too many sections");
+	if (m->hash_out) {
+		if (!(w.hash = XXH3_createState()))
+			return image_writer_fail(&w, -ENOMEM,
+						 "image write: out of memory");
+		XXH3_128bits_reset(w.hash);
+	}
 	w.stats.paused_ns = m->stats.paused_ns;
 	w.stats.write_ns = t0; /* start time until the stats section */
 	rc = put_header(&w, m, count);
@@ -183,7 +193,14 @@ int image_write_fd(int fd, const struct image_model *m, struct image_stats *stat
 		goto err;
 	if (stats)
 		*stats = w.stats;
+	if (w.hash) {
+		XXH128_canonical_t c;
+
+		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(w.hash));
+		memcpy(m->hash_out, c.digest, IMAGE_HASH_SIZE);
+	}
 err:
+	XXH3_freeState(w.hash);
 	ZSTD_freeCCtx(w.cctx);
 	free(w.scratch);
 	free(w.buf);

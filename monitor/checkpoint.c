@@ -561,11 +561,12 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 			model->nregions++; /* its memory is what the map holds */
 			continue;
 		}
-		if ((rc = incr_region(mon, ds->cap, g, mr))) { /* only pages written */
+		/* only the pages written: copied, or (streamed) read in place */
+		if ((rc = incr_region(mon, ds->cap, g, mr, b->stream))) {
 			model->nregions++; /* freed with the model, also on failure */
 			if (rc < 0)
 				break;
-			rc = 0;
+			rc = rc == 2 ? stream_add(mon, model, ds, mr) : 0;
 			continue;
 		}
 		if (b->stream) { /* read in place by the image writer */

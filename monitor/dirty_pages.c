@@ -139,8 +139,9 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	return 0;
 }
 
-/* This checkpoint's dirty bitmap of ds d (fetched once: it re-arms). */
-static int fetch(struct incr_ds *d)
+/* This checkpoint's dirty bitmap of ds d (fetched once: it re-arms;
+ * peeked: it does not). */
+static int fetch(struct incr_ds *d, int peek)
 {
 	int64_t n;
 
@@ -148,7 +149,8 @@ static int fetch(struct incr_ds *d)
 		return 0;
 	if (!(d->bits = calloc((d->pages + 63) / 64 + 1, sizeof *d->bits)))
 		return -ENOMEM;
-	n = ds_dirty_fetch_all(d->cap, d->pages, d->bits);
+	n = peek ? ds_dirty_peek_all(d->cap, d->pages, d->bits)
+		 : ds_dirty_fetch_all(d->cap, d->pages, d->bits);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -163,7 +165,7 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 	if (d) {
 		free(d->bits);
 		d->bits = NULL;
-		return fetch(d) ? NULL : d;
+		return fetch(d, 0) ? NULL : d;
 	}
 	if (in->nds == MON_MAX_REGIONS || ds_dirty_start_paid(cap, in->payer, 0, &pages))
 		return NULL;
@@ -203,17 +205,12 @@ int incr_partial(struct monitor *mon, const struct mon_region *g)
 	return d && !d->fresh;
 }
 
-/* The pages written, in the pause: into a packed buffer, populated with
- * one call (on this host a page fault costs ~130 us, 655 of them were
- * ~90 ms of a 1% checkpoint's pause when the pages went straight to
- * their place in a fresh region-sized copy); mr->data, that copy, is
- * allocated but not touched, and incr_unpack puts the pages there later,
- * with the target running. */
-static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
-		      struct mon_model_region *mr, const uint8_t *host)
+/* mr->present: the pages of region g that d's bitmap has (a bitmap of
+ * the region's pages); their count. */
+static int64_t select_dirty(const struct incr_ds *d, const struct mon_region *g,
+			    struct mon_model_region *mr)
 {
 	uint64_t first = g->off / PAGE, n = g->size / PAGE, k = 0;
-	uint8_t *to;
 
 	if (!(mr->present = calloc(n / 8 + 8, 1)))
 		return -ENOMEM;
@@ -224,6 +221,24 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 			k++;
 		}
 	}
+	return (int64_t)k;
+}
+
+/* The pages written, in the pause: into a packed buffer, populated with
+ * one call (on this host a page fault costs ~130 us, 655 of them were
+ * ~90 ms of a 1% checkpoint's pause when the pages went straight to
+ * their place in a fresh region-sized copy); mr->data, that copy, is
+ * allocated but not touched, and incr_unpack puts the pages there later,
+ * with the target running. */
+static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
+		      struct mon_model_region *mr, const uint8_t *host)
+{
+	int64_t sel = select_dirty(d, g, mr);
+	uint64_t n = g->size / PAGE, k = (uint64_t)sel;
+	uint8_t *to;
+
+	if (sel < 0)
+		return (int)sel;
 	if (!(mr->data = calloc(1, g->size)))
 		return -ENOMEM;
 	if (k && !(mr->packed = mon_buf_prefault(malloc(k * PAGE), k * PAGE)))
@@ -258,7 +273,7 @@ void incr_unpack(struct mon_model *m)
 }
 
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
-		struct mon_model_region *mr)
+		struct mon_model_region *mr, int in_place)
 {
 	struct mon_incr *in = mon->incr;
 	struct incr_ds *d;
@@ -275,9 +290,17 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		return 0;
 	}
 	uint64_t t0 = now_us();
-	if ((rc = fetch(d)))
+	if ((rc = fetch(d, in_place)))
 		return rc;
 	in->fetch_us += now_us() - t0;
+	if (in_place) { /* the writer reads these pages where they are */
+		int64_t k = select_dirty(d, g, mr);
+
+		if (k < 0)
+			return (int)k;
+		in->pages_copied += (uint64_t)k;
+		return 2;
+	}
 	if (in->nlive == MON_MAX_REGIONS)
 		return -ENOSPC;
 	if ((rc = pd_attach(mon->env->pd, ds, 0, g->off, g->size, MEM_R, &host)))
@@ -334,7 +357,7 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 	if (in->incremental)
 		env_log(
 		    mon->env,
-		    "monitor: incremental: %llu pages copied in the pause (dirty bitmaps "
+		    "monitor: incremental: %llu pages taken in the pause (dirty bitmaps "
 		    "%llu us, copies %llu us)",
 		    (unsigned long long)in->pages_copied,
 		    (unsigned long long)in->fetch_us, (unsigned long long)in->copy_us);

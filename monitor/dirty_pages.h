@@ -43,9 +43,14 @@ int incr_partial(struct monitor *mon, const struct mon_region *g);
  * a parent, copy only the pages written since into mr (mr->present says
  * which; mr->live gives the rest to the checkpoint's cap-map reading
  * while the target is paused) and answer 1; else arm tracking if asked
- * and answer 0 (the caller copies the region).  -errno on failure. */
+ * and answer 0 (the caller copies the region).  in_place (a target kept
+ * paused until its image is written, read there): with a parent, only
+ * mr->present, from the bitmaps read without re-arming them (no
+ * mprotect in the pause; the pages stay dirty for a next fetch), no
+ * copy, and answer 2: the caller attaches the region for the writer.
+ * -errno on failure. */
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
-		struct mon_model_region *mr);
+		struct mon_model_region *mr, int in_place);
 /* Put the pages an incremental checkpoint copied in the pause (packed)
  * at their place in their regions' data; any thread, the target running
  * (the image conversion does it first). */

@@ -365,21 +365,48 @@ static struct mon_model_region *whole_region(struct mon_model *m, uint64_t id,
 	return NULL;
 }
 
+/* The pages of a streamed incremental region (r->present, the region's
+ * pages) into present, a bitmap of its dataspace's pages. */
+static void stream_present(const struct mon_model_region *r, uint8_t *present)
+{
+	uint64_t first = r->off / IMAGE_PAGE_SIZE;
+
+	for (uint64_t p = 0; p < r->size / IMAGE_PAGE_SIZE; p++)
+		if ((r->present[p / 8] >> (p % 8)) & 1)
+			present[(first + p) / 8] |= (uint8_t)(1u << ((first + p) % 8));
+}
+
 /* A streamed checkpoint's dataspace: its memory entry is the monitor's
  * attachment of it, read in place (the target stays paused until the
- * image is written).  1 if d is one, else 0. */
+ * image is written): all of it, or, if every region of it is an
+ * incremental one (mr->present), only their pages.  1 if d is one, 0
+ * if not, -ENOMEM. */
 static int stream_memory(const struct mon_model *m, struct image_model *im,
 			 const struct image_dataspace *d)
 {
+	uint8_t *at = NULL, *present = NULL;
+	int whole = 0;
+
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct mon_model_region *r = &m->region[i];
 		if (r->ds_badge != d->id || !r->stream)
 			continue;
-		im->memory[im->nmemory++] = (struct image_memory){
-		    .ds_id = d->id, .size = d->size, .data = r->stream, .borrowed = 1};
-		return 1;
+		at = r->stream;
+		whole |= !r->present;
 	}
-	return 0;
+	if (!at)
+		return 0;
+	if (!whole && !(present = calloc(d->size / IMAGE_PAGE_SIZE / 8 + 8, 1)))
+		return -ENOMEM;
+	for (unsigned i = 0; present && i < m->nregions; i++)
+		if (m->region[i].ds_badge == d->id && m->region[i].stream)
+			stream_present(&m->region[i], present);
+	im->memory[im->nmemory++] = (struct image_memory){.ds_id = d->id,
+							  .size = d->size,
+							  .data = at,
+							  .present = present,
+							  .borrowed = 1};
+	return 1;
 }
 
 /* Memory: per dataspace its contents, from the regions (incremental:
@@ -398,7 +425,11 @@ static int memory_to_image(struct mon_model *m, struct image_model *im, int take
 		struct image_memory *mem = NULL;
 		struct mon_model_region *whole;
 		int partial = 0;
-		if (stream_memory(m, im, &im->dataspaces[d]))
+		int streamed = stream_memory(m, im, &im->dataspaces[d]);
+
+		if (streamed < 0)
+			return streamed;
+		if (streamed)
 			continue;
 		for (unsigned i = 0; i < m->nregions; i++)
 			partial |= m->region[i].ds_badge == im->dataspaces[d].id &&

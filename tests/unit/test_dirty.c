@@ -131,6 +131,37 @@ static void native_writes(void **state)
 	munmap(m, 70 * PAGE);
 }
 
+/* A peek reports what a fetch would and re-arms nothing: the pages stay
+ * writable (no fault, no island) and the next fetch reports them again
+ * with what was written since. */
+static void peek_keeps(void **state)
+{
+	uint8_t *m = pages_map(70);
+	struct dirty_range *r;
+	uint64_t bits[2], dirty, islands;
+	unsigned n = 2;
+
+	assert_int_equal(dirty_start(m, 70, m, &r), 0);
+	m[3 * PAGE] = 1;
+	m[66 * PAGE] = 2;
+	islands = dirty_islands();
+	assert_int_equal(dirty_peek(r, 0, &n, bits, &dirty), 0);
+	assert_true(n == 2 && dirty == 2);
+	assert_true(bits[0] == 1ULL << 3 && bits[1] == 1ULL << 2);
+	m[3 * PAGE + 1] = 3; /* still writable: no fault */
+	assert_int_equal(dirty_islands(), islands);
+	m[5 * PAGE] = 4;
+	assert_int_equal(fetch_all(r, bits), 3);
+	assert_true(bits[0] == ((1ULL << 3) | (1ULL << 5)) && bits[1] == 1ULL << 2);
+	assert_int_equal(fetch_all(r, bits), 0);
+	n = 1;
+	assert_int_equal(dirty_peek(r, 2, &n, bits, &dirty), -EINVAL);
+	n = 0;
+	assert_int_equal(dirty_peek(r, 0, &n, bits, &dirty), -EINVAL);
+	assert_int_equal(dirty_stop(r), 0);
+	munmap(m, 70 * PAGE);
+}
+
 /* Many isolated dirty pages (more runs than one mprotect each is worth):
  * the fetch re-arms them with one call over their span; the clean pages
  * in between stay clean, every re-armed page faults again and is
@@ -477,6 +508,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(fallback),		cmocka_unit_test(racing_writer),
 	    cmocka_unit_test(bad_arguments),	cmocka_unit_test(untracked_crashes),
 	    cmocka_unit_test(background_start), cmocka_unit_test(span_rearm),
+	    cmocka_unit_test(peek_keeps),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--segv-child"))

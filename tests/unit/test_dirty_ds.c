@@ -100,6 +100,9 @@ static int case_guest_and_native(struct env *env, struct tcase *t)
 	host[15 * PG] = 1; /* init's own write */
 	if (guest_round(t, gpd, ROUND2_OFF))
 		return 1;
+	/* a peek reports them and leaves them for the fetch */
+	CHECK(t, ds_dirty_peek_all(data, NDATA, bits) == 3);
+	CHECK(t, bits[0] == ((1 << 1) | (1 << 3) | (1 << 15)));
 	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 3);
 	CHECK(t, bits[0] == ((1 << 1) | (1 << 3) | (1 << 15)));
 	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 0 && bits[0] == 0);
@@ -126,6 +129,18 @@ static int raw_fetch(cap_t ds, unsigned nwords, uint64_t w0, uint64_t w1)
 	return node_call(ds, &m);
 }
 
+/* DS_DIRTY_FETCH of word 0 with an unknown flag. */
+static int bad_flags(cap_t ds)
+{
+	struct msg m;
+
+	msg_reset(&m, DS_DIRTY_FETCH);
+	msg_put(&m, 0);
+	msg_put(&m, 1);
+	msg_put(&m, DS_DIRTY_PEEK << 1);
+	return node_call(ds, &m);
+}
+
 static int case_bad_requests(struct env *env, struct tcase *t)
 {
 	cap_t pd, ds, small;
@@ -145,6 +160,7 @@ static int case_bad_requests(struct env *env, struct tcase *t)
 	CHECK(t, raw_fetch(ds, 2, 4, 1) == -EINVAL);
 	CHECK(t, raw_fetch(ds, 2, ~0ULL, 1) == -EINVAL);
 	CHECK(t, !ds_dirty_fetch(ds, 3, bits, &n, NULL) && n == 1); /* clamped */
+	CHECK(t, bad_flags(ds) == -EINVAL); /* a flag other than PEEK */
 	/* the PD has 4 KiB left: a 4 KiB dataspace fits, its bitmaps do not */
 	CHECK(t, !node_pd_quota(pd, q) && q[0] - q[1] == PG);
 	CHECK(t, !pd_alloc_ram(pd, PG, &small));

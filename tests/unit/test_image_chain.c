@@ -35,10 +35,15 @@ static void write_ok(const char *name, const struct image_model *m)
 {
 	char p[128], err[256] = "";
 	at(p, name);
-	int rc = image_write(p, m, NULL, err, sizeof(err));
+	uint8_t hash[IMAGE_HASH_SIZE], file[IMAGE_HASH_SIZE];
+	struct image_model c = *m;
+	c.hash_out = hash; /* the hash as written: the file's */
+	int rc = image_write(p, &c, NULL, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "%s\n", err);
 	assert_int_equal(rc, 0);
+	assert_int_equal(image_file_hash(p, file, err, sizeof(err)), 0);
+	assert_memory_equal(hash, file, IMAGE_HASH_SIZE);
 }
 
 /* Make t an incremental child of the image file `parent` (id pid) that

@@ -122,6 +122,7 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
  */
 #define DS_DIRTY_WORDS	    (MSG_MAX_WORDS - 1) /* bitmap words per FETCH */
 #define DS_DIRTY_BACKGROUND 1			/* DS_DIRTY_START's w0 */
+#define DS_DIRTY_PEEK	    1			/* DS_DIRTY_FETCH's w2 */
 enum ds_op {
 	DS_SIZE = 1,		 /* -> w0 = size */
 	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] [caps[0] = the
@@ -133,11 +134,14 @@ enum ds_op {
 				    memory meanwhile); -EBUSY if already
 				    tracked */
 	DS_DIRTY_FETCH,		 /* w0 = first word, w1 = words (1..DS_DIRTY_WORDS)
-				    -> w0 = dirty pages in the words returned,
-				    w1.. = bitmap words (fewer at the end), bit i of
-				    word j = page 64 * (first + j) + i, written since
-				    the last fetch or start; those pages are clean
-				    again.  -ENOENT if not tracked */
+				    [, w2 = DS_DIRTY_PEEK] -> w0 = dirty pages in
+				    the words returned, w1.. = bitmap words (fewer
+				    at the end), bit i of word j = page 64 * (first
+				    + j) + i, written since the last fetch or start;
+				    those pages are clean again (with PEEK: they
+				    stay dirty, reported again by the next fetch,
+				    and nothing is re-protected).  -ENOENT if not
+				    tracked */
 	DS_DIRTY_STOP,		 /* tracking off, quota back; -ENOENT if not on */
 	/* Lazy RAM dataspaces (core/ds_lazy.c): pages that arrive after the
 	 * component runs.  A guest touching an absent page waits (only that
@@ -214,6 +218,8 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 /* The whole bitmap of a dataspace of `pages` pages into bits[(pages + 63)
  * / 64], chunk by chunk.  Dirty pages (>= 0) or -errno. */
 int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
+/* The same with DS_DIRTY_PEEK: the bits are read, nothing is re-armed. */
+int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* DS_LAZY_START with the fill handler's context; *pages may be NULL. */
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages);
 /* DS_LAZY_START with the PD session that pays for the bitmap. */
