@@ -139,10 +139,12 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		return;
 	}
 	if (req->op == CONTROL_CHECKPOINT)
-		return group_checkpoint(g, mb, req->name, members);
+		return group_checkpoint(g, mb, req->name, req->path, members);
+	if (req->op == CONTROL_RESTORE)
+		return group_restore(g, mb, req->name, req->path);
 	control_done(mb,
-		     "error: %s: a group (members %s) cannot be restored or migrated "
-		     "yet: see docs/cr.md, \"Groups\"",
+		     "error: %s: a group (members %s) cannot be migrated yet: see "
+		     "docs/cr.md, \"Groups\"",
 		     req->name, members);
 }
 

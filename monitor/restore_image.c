@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <capsule/control.h>
+#include "image/group.h"
 #include "image/image.h"
 #include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
@@ -54,6 +55,13 @@ static int session_ok(const struct image_model *im, const struct image_session *
 	case IMAGE_SESSION_OTHER:
 		if (s->flags & IMAGE_SESSION_F_OUTSIDE)
 			return 0;
+		if (s->flags & IMAGE_SESSION_F_MEMBER) {
+			snprintf(err, n,
+				 "session 0x%llx (%s): served by another member of a "
+				 "group: only the group's image restores it",
+				 (unsigned long long)s->id, s->service);
+			return -ENOTSUP;
+		}
 	}
 	(void)im;
 	snprintf(err, n, "session 0x%llx: a %s session cannot be recreated here",
@@ -83,6 +91,10 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 	case IMAGE_CAP_DATASPACE:
 		if (c->badge != c->obj)
 			why = "its badge is not the dataspace's";
+		break;
+	case IMAGE_CAP_MEMBER:
+		why = "an object of another member of a group: only the group's "
+		      "image restores it";
 		break;
 	case IMAGE_CAP_RPC_GATE:
 	case IMAGE_CAP_SIGNAL_SOURCE:
@@ -459,6 +471,14 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 			    "another monitor with capsule restore IMAGE NAME)",
 			    mon->cfg.binary);
 		rc = -EBUSY;
+		goto out;
+	}
+	if (image_is_group(path)) {
+		monitor_why(mon,
+			    "restore refused: %s is a group's image: restore it at the "
+			    "monitor of a group with its members",
+			    path);
+		rc = -EINVAL;
 		goto out;
 	}
 	monitor_progress(mon, "reading %s", path);
