@@ -113,7 +113,8 @@ static int write_members(int fd, struct image_group *g, const char *path, char *
 	int rc;
 
 	if (lseek(fd, at, SEEK_SET) != at)
-		return fail(err, errlen, -errno, "group image %s: %s", path, strerror(errno));
+		return fail(err, errlen, -errno, "group image %s: %s", path,
+			    strerror(errno));
 	for (uint32_t k = 0; k < g->h.nmembers; k++) {
 		struct image_group_member *m = &g->member[k];
 		off_t end;
@@ -126,7 +127,8 @@ static int write_members(int fd, struct image_group *g, const char *path, char *
 		m->offset = (uint64_t)at;
 		m->length = (uint64_t)(end - at);
 		m->image_id = g->image[k]->image_id;
-		snprintf(m->binary, sizeof m->binary, "%s", g->image[k]->component.binary);
+		snprintf(m->binary, sizeof m->binary, "%s",
+			 g->image[k]->component.binary);
 		at = end;
 	}
 	if ((rc = put_table(fd, g)))
@@ -139,9 +141,10 @@ int image_group_write(const char *path, struct image_group *g, char *err, size_t
 	char tmp[4200];
 	int fd, rc;
 
-	if (!g->h.nmembers || g->h.nmembers > IMAGE_GROUP_MAX || g->h.nrefs > IMAGE_GROUP_REFS)
-		return fail(err, errlen, -E2BIG, "group image %s: %u members, %u refs", path,
-			    g->h.nmembers, g->h.nrefs);
+	if (!g->h.nmembers || g->h.nmembers > IMAGE_GROUP_MAX ||
+	    g->h.nrefs > IMAGE_GROUP_REFS)
+		return fail(err, errlen, -E2BIG, "group image %s: %u members, %u refs",
+			    path, g->h.nmembers, g->h.nrefs);
 	/* each member's image gets an id of its own (the table names it) */
 	for (uint32_t k = 0; k < g->h.nmembers; k++)
 		while (!g->image[k]->image_id)
@@ -155,14 +158,18 @@ int image_group_write(const char *path, struct image_group *g, char *err, size_t
 			    path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "group image %s: %s", tmp, strerror(errno));
+		return fail(err, errlen, -errno, "group image %s: %s", tmp,
+			    strerror(errno));
 	rc = write_members(fd, g, path, err, errlen);
 	if (!rc && fsync(fd) < 0 && errno != EINVAL)
-		rc = fail(err, errlen, -errno, "group image %s: %s", tmp, strerror(errno));
+		rc =
+		    fail(err, errlen, -errno, "group image %s: %s", tmp, strerror(errno));
 	if (close(fd) < 0 && !rc)
-		rc = fail(err, errlen, -errno, "group image %s: %s", tmp, strerror(errno));
+		rc =
+		    fail(err, errlen, -errno, "group image %s: %s", tmp, strerror(errno));
 	if (!rc && rename(tmp, path) < 0)
-		rc = fail(err, errlen, -errno, "group image %s: %s", path, strerror(errno));
+		rc = fail(err, errlen, -errno, "group image %s: %s", path,
+			  strerror(errno));
 	if (rc)
 		unlink(tmp);
 	return rc;
@@ -179,19 +186,20 @@ static int read_table(const char *path, const uint8_t *p, size_t size,
 		return fail(err, n, -EINVAL, "group image %s: truncated header", path);
 	memcpy(h, p, sizeof *h);
 	if (h->magic != IMAGE_GROUP_MAGIC)
-		return fail(err, n, -EINVAL, "group image %s: not a group image (bad magic)",
-			    path);
+		return fail(err, n, -EINVAL,
+			    "group image %s: not a group image (bad magic)", path);
 	if (h->version != IMAGE_GROUP_VERSION || h->header_size != sizeof *h)
 		return fail(err, n, -EINVAL,
 			    "group image %s: version %u, header size %u (this reader "
 			    "knows %u, %zu)",
-			    path, h->version, h->header_size, IMAGE_GROUP_VERSION, sizeof *h);
+			    path, h->version, h->header_size, IMAGE_GROUP_VERSION,
+			    sizeof *h);
 	if (h->checksum != XXH3_64bits(h, offsetof(struct image_group_header, checksum)))
 		return fail(err, n, -EINVAL, "group image %s: header checksum mismatch",
 			    path);
-	if (!h->nmembers || h->nmembers > IMAGE_GROUP_MAX || h->nrefs > IMAGE_GROUP_REFS ||
-	    !h->group_id || !memchr(h->node, 0, sizeof h->node) ||
-	    !memchr(h->name, 0, sizeof h->name))
+	if (!h->nmembers || h->nmembers > IMAGE_GROUP_MAX ||
+	    h->nrefs > IMAGE_GROUP_REFS || !h->group_id ||
+	    !memchr(h->node, 0, sizeof h->node) || !memchr(h->name, 0, sizeof h->name))
 		return fail(err, n, -EINVAL,
 			    "group image %s: header: %u members, %u refs, id %llu, "
 			    "unterminated name or node",
@@ -222,7 +230,8 @@ static int member_ok(const char *path, const struct image_group *g, uint32_t k,
 
 	if (!memchr(m->name, 0, sizeof m->name) || !m->name[0] ||
 	    !memchr(m->binary, 0, sizeof m->binary))
-		return fail(err, n, -EINVAL, "group image %s: member %u: bad name", path, k);
+		return fail(err, n, -EINVAL, "group image %s: member %u: bad name", path,
+			    k);
 	for (uint32_t j = 0; j < k; j++)
 		if (!strcmp(g->member[j].name, m->name))
 			return fail(err, n, -EINVAL,

@@ -55,20 +55,20 @@ struct image_group_header {
  * its image is. */
 struct image_group_member {
 	char name[48];
-	char binary[48]; /* ROM name of its ELF (its image's component's) */
-	uint64_t offset; /* of its image, from the start of the file */
-	uint64_t length; /* of its image */
+	char binary[48];   /* ROM name of its ELF (its image's component's) */
+	uint64_t offset;   /* of its image, from the start of the file */
+	uint64_t length;   /* of its image */
 	uint64_t image_id; /* its image's header image_id */
 } __attribute__((packed));
 
 /* What a member-object cap stands for at its owner. */
 enum image_member_kind {
-	IMAGE_MEMBER_GATE = 1,	      /* an RPC object the owner serves (a session
-					 object, a callback, a root): a cap of
-					 class rpc gate with that badge */
-	IMAGE_MEMBER_SIGNAL_CONTEXT,  /* a signal record with that badge */
-	IMAGE_MEMBER_DATASPACE,	      /* a dataspace with that id */
-	IMAGE_MEMBER_REGION_MAP,      /* a cap of class region map, that badge */
+	IMAGE_MEMBER_GATE = 1,	     /* an RPC object the owner serves (a session
+					object, a callback, a root): a cap of
+					class rpc gate with that badge */
+	IMAGE_MEMBER_SIGNAL_CONTEXT, /* a signal record with that badge */
+	IMAGE_MEMBER_DATASPACE,	     /* a dataspace with that id */
+	IMAGE_MEMBER_REGION_MAP,     /* a cap of class region map, that badge */
 	IMAGE_MEMBER_KIND_MAX_,
 };
 

@@ -71,12 +71,13 @@ static int ref_ok(const char *name, const struct image_group *g, uint32_t i, cha
 	c = cap_at(g->image[r->holder], r->kcap);
 	if (!c || c->class != IMAGE_CAP_MEMBER || c->badge != r->badge ||
 	    c->obj != r->owner || c->arg != r->object) {
-		snprintf(err, n,
-			 "group image %s: member ref %u: member '%s' has no member-object "
-			 "cap kcap 0x%llx badge 0x%llx -> '%s' 0x%llx",
-			 name, i, g->member[r->holder].name, (unsigned long long)r->kcap,
-			 (unsigned long long)r->badge, g->member[r->owner].name,
-			 (unsigned long long)r->object);
+		snprintf(
+		    err, n,
+		    "group image %s: member ref %u: member '%s' has no member-object "
+		    "cap kcap 0x%llx badge 0x%llx -> '%s' 0x%llx",
+		    name, i, g->member[r->holder].name, (unsigned long long)r->kcap,
+		    (unsigned long long)r->badge, g->member[r->owner].name,
+		    (unsigned long long)r->object);
 		return -EINVAL;
 	}
 	if (!object_in(g->image[r->owner], r)) {
@@ -142,10 +143,11 @@ static int refs_cover(const char *name, const struct image_group *g, char *err, 
 			caps++;
 		}
 	if (caps != g->h.nrefs) {
-		snprintf(err, n,
-			 "group image %s: %llu member-object caps in the members' images, "
-			 "%u member refs",
-			 name, (unsigned long long)caps, g->h.nrefs);
+		snprintf(
+		    err, n,
+		    "group image %s: %llu member-object caps in the members' images, "
+		    "%u member refs",
+		    name, (unsigned long long)caps, g->h.nrefs);
 		return -EINVAL;
 	}
 	return 0;

@@ -42,13 +42,14 @@ static int table(struct mon_group *g, struct group_image *gi, const struct group
 		struct image_member_ref *r = &gi->ref[i];
 
 		if (!t[i].ikind) {
-			snprintf(why, size,
-				 "member '%s' kcap 0x%llx badge 0x%llx -> '%s' %s 0x%llx: "
-				 "a group image has no record for such an object",
-				 g->member[t[i].holder].start->name,
-				 (unsigned long long)t[i].kcap, (unsigned long long)t[i].badge,
-				 g->member[t[i].owner].start->name, t[i].kind,
-				 (unsigned long long)t[i].object);
+			snprintf(
+			    why, size,
+			    "member '%s' kcap 0x%llx badge 0x%llx -> '%s' %s 0x%llx: "
+			    "a group image has no record for such an object",
+			    g->member[t[i].holder].start->name,
+			    (unsigned long long)t[i].kcap, (unsigned long long)t[i].badge,
+			    g->member[t[i].owner].start->name, t[i].kind,
+			    (unsigned long long)t[i].object);
 			return -ENOTSUP;
 		}
 		r->holder = (uint32_t)t[i].holder;
@@ -92,8 +93,8 @@ int group_image_records(struct mon_group *g, struct mon_model *const *models,
 }
 
 int group_image_write(struct mon_group *g, const char *name, const char *path,
-		      struct mon_model **models, struct group_image *gi, uint64_t paused_us,
-		      char *why, size_t size)
+		      struct mon_model **models, struct group_image *gi,
+		      uint64_t paused_us, char *why, size_t size)
 {
 	int rc;
 

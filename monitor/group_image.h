@@ -28,8 +28,8 @@ int group_image_records(struct mon_group *g, struct mon_model *const *models,
  * copies are taken over) and the file at path, the group named name.
  * 0, or -errno with one line in why (no file is left). */
 int group_image_write(struct mon_group *g, const char *name, const char *path,
-		      struct mon_model **models, struct group_image *gi, uint64_t paused_us,
-		      char *why, size_t size);
+		      struct mon_model **models, struct group_image *gi,
+		      uint64_t paused_us, char *why, size_t size);
 void group_image_release(struct group_image *gi);
 
 #endif

@@ -25,8 +25,8 @@ static int members_match(const struct mon_group *g, const struct image_group *ig
 			 const char *path, char *err, size_t n)
 {
 	if ((int)ig->h.nmembers != g->n) {
-		snprintf(err, n, "%s: %u members, this group has %d", path, ig->h.nmembers,
-			 g->n);
+		snprintf(err, n, "%s: %u members, this group has %d", path,
+			 ig->h.nmembers, g->n);
 		return -EINVAL;
 	}
 	for (int k = 0; k < g->n; k++) {
@@ -36,8 +36,8 @@ static int members_match(const struct mon_group *g, const struct image_group *ig
 			snprintf(err, n,
 				 "%s: member %d is '%s' (binary %s), this group's is "
 				 "'%s' (binary %s)",
-				 path, k, ig->member[k].name, ig->member[k].binary, s->name,
-				 s->binary);
+				 path, k, ig->member[k].name, ig->member[k].binary,
+				 s->name, s->binary);
 			return -EINVAL;
 		}
 	}

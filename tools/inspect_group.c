@@ -30,12 +30,13 @@ static void print_head(FILE *f, int json, const struct image_group *g)
 	const struct image_group_header *h = &g->h;
 
 	if (!json) {
-		fprintf(f,
-			"group: name=%s id=0x%llx node=\"%s\" created_ns=%llu paused_ns=%llu "
-			"members=%u refs=%u\n",
-			h->name, (unsigned long long)h->group_id, h->node,
-			(unsigned long long)h->created_ns, (unsigned long long)h->paused_ns,
-			h->nmembers, h->nrefs);
+		fprintf(
+		    f,
+		    "group: name=%s id=0x%llx node=\"%s\" created_ns=%llu paused_ns=%llu "
+		    "members=%u refs=%u\n",
+		    h->name, (unsigned long long)h->group_id, h->node,
+		    (unsigned long long)h->created_ns, (unsigned long long)h->paused_ns,
+		    h->nmembers, h->nrefs);
 		return;
 	}
 	fprintf(f, "{\"schema\":%d,\"group\":{\"name\":", INSPECT_SCHEMA);
@@ -57,7 +58,8 @@ static void print_members(FILE *f, int json, const struct image_group *g)
 				"member %u: name=%s binary=%s offset=%llu length=%llu "
 				"image_id=0x%llx\n",
 				k, m->name, m->binary, (unsigned long long)m->offset,
-				(unsigned long long)m->length, (unsigned long long)m->image_id);
+				(unsigned long long)m->length,
+				(unsigned long long)m->image_id);
 			continue;
 		}
 		fputs(k ? ",{\"name\":" : "{\"name\":", f);
@@ -84,7 +86,8 @@ static void print_refs(FILE *f, int json, const struct image_group *g)
 				"kind=\"%s\" object=0x%llx\n",
 				i, g->member[r->holder].name, (unsigned long long)r->kcap,
 				(unsigned long long)r->badge, g->member[r->owner].name,
-				image_member_kind_name(r->kind), (unsigned long long)r->object);
+				image_member_kind_name(r->kind),
+				(unsigned long long)r->object);
 			continue;
 		}
 		fprintf(f,
@@ -106,8 +109,8 @@ int inspect_group(const char *path, int json, const char *section, FILE *out, ch
 	int rc;
 
 	if (section) {
-		snprintf(err, errlen, "%s: a group image is inspected whole (no --section)",
-			 path);
+		snprintf(err, errlen,
+			 "%s: a group image is inspected whole (no --section)", path);
 		return -EINVAL;
 	}
 	if ((rc = image_group_read(path, &g, err, errlen)))
@@ -123,8 +126,8 @@ int inspect_group(const char *path, int json, const char *section, FILE *out, ch
 			fputs(k ? "," : "", out);
 		else
 			fprintf(out, "=== member %s\n", g->member[k].name);
-		rc = inspect_model(name, g->image[k], g->member[k].length, json, NULL, out,
-				   err, errlen);
+		rc = inspect_model(name, g->image[k], g->member[k].length, json, NULL,
+				   out, err, errlen);
 	}
 	if (json)
 		fputs("]}\n", out);
