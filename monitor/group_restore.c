@@ -19,6 +19,7 @@
 #include "image/group.h"
 #include "monitor/group.h"
 #include "monitor/monitor.h"
+#include "monitor/restore.h"
 
 /* The image's members are this group's, in the same order. */
 static int members_match(const struct mon_group *g, const struct image_group *ig,
@@ -44,6 +45,32 @@ static int members_match(const struct mon_group *g, const struct image_group *ig
 	return 0;
 }
 
+/* Each member's image is one its member monitor could restore here. */
+static int members_admit(struct mon_group *g, const struct image_group *ig,
+			 const char *path, char *err, size_t n)
+{
+	char what[600];
+	int rc;
+
+	for (int k = 0; k < g->n; k++) {
+		struct monitor *mon = g->member[k].mon;
+		struct binary_id running;
+
+		if (!mon)
+			continue;
+		running = mon->binary; /* the check sets it: the member runs on */
+		snprintf(what, sizeof what, "%s (member '%s')", path, ig->member[k].name);
+		rc = restore_image_check(mon, ig->image[k], what, 0, err, n);
+		mon->binary = running;
+		if (rc) {
+			snprintf(what, sizeof what, "%s", err);
+			snprintf(err, n, "member '%s': %.500s", ig->member[k].name, what);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		   const char *path)
 {
@@ -55,7 +82,8 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 		control_done(mb, "error: %s: restore refused: %s", name, err);
 		return;
 	}
-	if (members_match(g, ig, path, err, sizeof err)) {
+	if (members_match(g, ig, path, err, sizeof err) ||
+	    members_admit(g, ig, path, err, sizeof err)) {
 		image_group_free(ig);
 		env_log(g->env, "monitor: group restore refused: %s", err);
 		control_done(mb, "error: %s: restore refused: %s", name, err);

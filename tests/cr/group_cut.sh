@@ -41,9 +41,11 @@ fail() {
 route() { echo "<route> <service name=\"Soak\"> $1 </service> <any-service> <parent/> </any-service> </route>"; }
 member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $2 </start>"; }
 
-# start CONFIG [N]: a node running it, up when N (3) clients send
+# start CONFIG [N]: a node running it, up when N (3) clients send (with
+# $rom1 set, that ROM directory comes first)
 start() {
-	"$cap" node --rom "$b/components" --rom "$tmp/rom" "$1" --control "$tmp/n.sock" \
+	"$cap" node ${rom1:+--rom "$rom1"} --rom "$b/components" --rom "$tmp/rom" "$1" \
+		--control "$tmp/n.sock" \
 		>"$tmp/node.log" 2>&1 &
 	pid=$!
 	i=0
@@ -166,6 +168,20 @@ assert sum(c["class"] == "member object" for i in d["images"] for c in i["caps"]
 
 finish
 cp "$tmp/node.log" "$tmp/cut.log"
+
+# a fresh node running the same group, whose soak_server is another file
+# (one byte more): the restore checks each member's image against what
+# this node can recreate and refuses, naming the member and the binary
+mkdir "$tmp/rom1"
+cp "$b/components/soak_server" "$tmp/rom1/" && printf 'x' >>"$tmp/rom1/soak_server"
+rm -f "$tmp/node.log"
+rom1=$tmp/rom1 start "$tmp/group.xml"
+"$cap" restore --node "$tmp/n.sock" "$tmp/g.img" grp >"$tmp/rs.out" 2>&1 &&
+	fail "the restore with another soak_server was not refused"
+[ "$(grep -c . "$tmp/rs.out")" = 1 ] || fail "the binary refusal is not one line"
+grep -q "restore refused: member 'server': binary 'soak_server' differs: the image's is xxh3-128 " \
+	"$tmp/rs.out" || fail "fresh node: $(cat "$tmp/rs.out")"
+stop
 figures=$(grep "group image: 4 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //; s/ written to.*//')
 
 # a member that is a client of a server outside the group (and a sleeper
