@@ -37,8 +37,8 @@ static void member_cap(struct t_group *x, uint32_t holder, uint32_t owner, uint6
 	struct image_member_ref *r = &x->ref[x->g.h.nrefs++];
 
 	t_cap(t, kcap, IMAGE_CAP_MEMBER, owner, object);
-	*r = (struct image_member_ref){holder, owner, kcap, t->c[t->m.ncaps - 1].badge,
-				       kind, 0, object};
+	*r = (struct image_member_ref){holder, owner, kcap,  t->c[t->m.ncaps - 1].badge,
+				       kind,   0,     object};
 }
 
 static void group_init(struct t_group *x)
