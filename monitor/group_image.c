@@ -107,5 +107,7 @@ int group_image_write(struct mon_group *g, const char *name, const char *path,
 	snprintf(gi->ig.h.name, sizeof gi->ig.h.name, "%s", name);
 	snprintf(gi->ig.h.node, sizeof gi->ig.h.node, "%s", gi->im[0].node);
 	gi->ig.h.paused_ns = paused_us * 1000;
+	for (int k = 0; k < g->n; k++) /* each was paused that long too */
+		gi->im[k].stats.paused_ns = gi->ig.h.paused_ns;
 	return image_group_write(path, &gi->ig, why, size);
 }
