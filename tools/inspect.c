@@ -377,6 +377,8 @@ static const char *obj_is(uint32_t class)
 	case IMAGE_CAP_SIGNAL_CONTEXT:
 	case IMAGE_CAP_SEMAPHORE_IRQ:
 		return "pd_session";
+	case IMAGE_CAP_MEMBER:
+		return "member";
 	}
 	return "none";
 }
@@ -388,8 +390,9 @@ static void print_caps(struct out *o, const struct image_model *m)
 		fprintf(o->f,
 			"# obj= is a thread nr (class fixed, thread), a session id "
 			"(session, outside), a dataspace id (dataspace; region_map: its "
-			"managed dataspace) or the PD session id (rpc_gate, signal_*, "
-			"semaphore_irq); obj_is= says which\n");
+			"managed dataspace), the PD session id (rpc_gate, signal_*, "
+			"semaphore_irq) or a group member's index (member object); obj_is= "
+			"says which\n");
 	open_(o, "caps", '[', m->ncaps);
 	for (uint32_t i = 0; i < m->ncaps; i++) {
 		const struct image_cap *c = &m->caps[i];
