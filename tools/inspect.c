@@ -387,12 +387,13 @@ static void print_caps(struct out *o, const struct image_model *m)
 {
 	char pb[4] = "---"; /* three letters and the NUL */
 	if (!o->json)	    /* the legend of obj= (JSON: each cap's obj_is) */
-		fprintf(o->f,
-			"# obj= is a thread nr (class fixed, thread), a session id "
-			"(session, outside), a dataspace id (dataspace; region_map: its "
-			"managed dataspace), the PD session id (rpc_gate, signal_*, "
-			"semaphore_irq) or a group member's index (member object); obj_is= "
-			"says which\n");
+		fprintf(
+		    o->f,
+		    "# obj= is a thread nr (class fixed, thread), a session id "
+		    "(session, outside), a dataspace id (dataspace; region_map: its "
+		    "managed dataspace), the PD session id (rpc_gate, signal_*, "
+		    "semaphore_irq) or a group member's index (member object); obj_is= "
+		    "says which\n");
 	open_(o, "caps", '[', m->ncaps);
 	for (uint32_t i = 0; i < m->ncaps; i++) {
 		const struct image_cap *c = &m->caps[i];
