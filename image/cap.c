@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/group.h"
 #include "image/internal.h"
 
 #define BADGE_INVALID (~0ULL) /* base/capability.h's CAP_ID_INVALID */
@@ -171,6 +172,12 @@ static int object_ok(struct image_reader *r, const struct image_model *m,
 	case IMAGE_CAP_SIGNAL_SOURCE:
 	case IMAGE_CAP_SIGNAL_CONTEXT:
 		return need_session(r, m, x, c, IMAGE_SESSION_PD, false);
+	case IMAGE_CAP_MEMBER: /* resolved by image_group_check */
+		if (c->obj >= IMAGE_GROUP_MAX || !c->arg || c->arg == BADGE_INVALID)
+			return image_reader_fail(
+			    r, "cap 0x%llx (member object): member %llu, object 0x%llx",
+			    k, (unsigned long long)c->obj, (unsigned long long)c->arg);
+		return 0;
 	case IMAGE_CAP_DEAD:
 		if (!c->arg || c->arg >= IMAGE_DEAD_MAX_)
 			return image_reader_fail(r,

@@ -119,6 +119,9 @@ enum image_session_type {
 };
 enum image_session_flags {
 	IMAGE_SESSION_F_OUTSIDE = 0x1, /* reopen at the real service on restore */
+	IMAGE_SESSION_F_MEMBER = 0x2,  /* served by another member of the group
+					  (image/group.h): id is the badge of its
+					  IMAGE_CAP_MEMBER cap */
 };
 
 /* A session the component opened.  id unique, nonzero. */
@@ -200,6 +203,9 @@ enum image_cap_class {
 	IMAGE_CAP_SEMAPHORE_IRQ,  /* obj = PD session id, arg = bound thread nr */
 	IMAGE_CAP_OUTSIDE,	  /* obj = session id (IMAGE_SESSION_F_OUTSIDE) */
 	IMAGE_CAP_DEAD,		  /* arg = enum image_dead_reason, skipped */
+	IMAGE_CAP_MEMBER,	  /* another group member's object (image/group.h):
+				     obj = its member index, arg = the object's
+				     badge at that member */
 	IMAGE_CAP_MAX_,
 };
 enum image_dead_reason {

@@ -21,6 +21,7 @@ const char *image_cap_class_name(uint32_t class)
 	    [IMAGE_CAP_SEMAPHORE_IRQ] = "semaphore irq",
 	    [IMAGE_CAP_OUTSIDE] = "outside session",
 	    [IMAGE_CAP_DEAD] = "dead",
+	    [IMAGE_CAP_MEMBER] = "member object",
 	};
 	return NAME_OF(n, class);
 }

@@ -109,13 +109,16 @@ int image_session_check(struct image_reader *r, const struct image_model *m)
 		if (!s->type || s->type >= IMAGE_SESSION_MAX_)
 			return image_reader_fail(r, "session %llu: unknown type %u",
 						 (unsigned long long)s->id, s->type);
-		if (s->flags & ~(uint32_t)IMAGE_SESSION_F_OUTSIDE)
+		if (s->flags &
+			~(uint32_t)(IMAGE_SESSION_F_OUTSIDE | IMAGE_SESSION_F_MEMBER) ||
+		    s->flags == (IMAGE_SESSION_F_OUTSIDE | IMAGE_SESSION_F_MEMBER))
 			return image_reader_fail(r, "session %llu: unknown flags 0x%x",
 						 (unsigned long long)s->id, s->flags);
 		if (s->type == IMAGE_SESSION_OTHER &&
-		    !(s->flags & IMAGE_SESSION_F_OUTSIDE))
+		    !(s->flags & (IMAGE_SESSION_F_OUTSIDE | IMAGE_SESSION_F_MEMBER)))
 			return image_reader_fail(
-			    r, "session %llu: other service not outside",
+			    r,
+			    "session %llu: other service neither outside nor at a member",
 			    (unsigned long long)s->id);
 		if (!image_str_ok(s->service, sizeof(s->service)) ||
 		    !image_str_ok(s->label, sizeof(s->label)) ||

@@ -138,11 +138,22 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 			     (unsigned long long)rs);
 		return;
 	}
+	if (req->op == CONTROL_CHECKPOINT &&
+	    (req->parent[0] || (req->flags & CONTROL_F_STOP))) {
+		control_done(
+		    mb,
+		    "error: %s: a group image is always full and its members run "
+		    "on: --parent and --stop are not supported for a group",
+		    req->name);
+		return;
+	}
 	if (req->op == CONTROL_CHECKPOINT)
-		return group_checkpoint(g, mb, req->name, members);
+		return group_checkpoint(g, mb, req->name, req->path, members);
+	if (req->op == CONTROL_RESTORE)
+		return group_restore(g, mb, req->name, req->path);
 	control_done(mb,
-		     "error: %s: a group (members %s) cannot be restored or migrated "
-		     "yet: see docs/cr.md, \"Groups\"",
+		     "error: %s: a group (members %s) cannot be migrated yet: see "
+		     "docs/cr.md, \"Groups\"",
 		     req->name, members);
 }
 

@@ -109,12 +109,20 @@ void group_resume(struct mon_group *g);
  * sessions routed outside the group it may have come through. */
 enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge,
 			      uint64_t *aux);
+/* For the image: the cap with badge that member mon holds to member
+ * owner's object.  0 with *object (its badge at the owner) and *kind
+ * (image/group.h's enum image_member_kind); -ENOENT: not an object of
+ * owner; -ENOTSUP: one an image has no record for. */
+int group_member_ref(struct monitor *mon, int owner, uint64_t badge, uint64_t *object,
+		     uint32_t *kind);
 /* A cap one member holds to another member's object. */
 struct group_cap {
 	int holder, owner;    /* member indices */
 	uint64_t kcap, badge; /* in the holder's cap map */
 	uint64_t object;      /* the owner's object it stands for */
 	const char *kind;     /* what it is at the owner (proxy type or class) */
+	uint32_t ikind;	      /* as image/group.h's enum image_member_kind,
+				 0: none (such a cap cannot be written) */
 };
 /* The caps between members in the members' checkpoint models (models[k]
  * of member k): at most max into t, their number. */
@@ -123,8 +131,15 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 			 struct group_cap *t, unsigned max);
 
 /* ---- group_checkpoint.c ---- */
-/* A control request for the group (group.c's handler): checkpoint. */
+/* A control request for the group (group.c's handler): checkpoint into
+ * the group image at path (image/group.h). */
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		      const char *members);
+		      const char *path, const char *members);
+
+/* ---- group_restore.c ---- */
+/* A control request for the group: restore the group image at path
+ * (checked whole; see the file for what is done). */
+void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		   const char *path);
 
 #endif

@@ -17,22 +17,40 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image/group.h"
 #include "monitor/checkpoint.h"
 #include "monitor/group.h"
 
+/* What a record's class is as a member object in an image (0: none). */
+static uint32_t class_kind(enum mon_class cls)
+{
+	switch (cls) {
+	case MON_CLASS_SIGNAL_CONTEXT:
+		return IMAGE_MEMBER_SIGNAL_CONTEXT;
+	case MON_CLASS_DATASPACE:
+	case MON_CLASS_MANAGED_DS:
+		return IMAGE_MEMBER_DATASPACE;
+	case MON_CLASS_REGION_MAP:
+		return IMAGE_MEMBER_REGION_MAP;
+	default:
+		return 0;
+	}
+}
+
 /* Member k's object with badge, if any: 1 with *obj (the object the
- * proxy stands for, or badge) and *kind. */
+ * proxy stands for, or badge), *kind and *ikind (its enum
+ * image_member_kind, 0: it has no place in an image). */
 static int member_object(struct monitor *mon, uint64_t badge, uint64_t *obj,
-			 const char **kind)
+			 const char **kind, uint32_t *ikind)
 {
 	const struct proxy *p = proxy_find(mon, badge);
 	const struct mon_record *r;
+	int gate = p && (p->type == &served_proxy_type || p->type == &root_proxy_type);
 
 	if (p) {
 		*kind = p->type->name;
-		*obj = (p->type == &served_proxy_type || p->type == &root_proxy_type)
-			   ? p->state[0]
-			   : cap_badge(p->real);
+		*obj = gate ? p->state[0] : cap_badge(p->real);
+		*ikind = gate ? IMAGE_MEMBER_GATE : 0;
 		return 1;
 	}
 	r = record_find(mon, badge);
@@ -40,7 +58,21 @@ static int member_object(struct monitor *mon, uint64_t badge, uint64_t *obj,
 		return 0;
 	*kind = mon_class_name(r->cls);
 	*obj = badge;
+	*ikind = class_kind(r->cls);
 	return 1;
+}
+
+int group_member_ref(struct monitor *mon, int owner, uint64_t badge, uint64_t *object,
+		     uint32_t *kind)
+{
+	struct mon_group *g = mon->group;
+	const char *what;
+
+	if (!g || owner < 0 || owner >= g->n || owner == mon->member ||
+	    !g->member[owner].mon ||
+	    !member_object(g->member[owner].mon, badge, object, &what, kind))
+		return -ENOENT;
+	return *kind ? 0 : -ENOTSUP;
 }
 
 /* The sessions member mon opened outside the group, as "Svc (badge
@@ -70,12 +102,13 @@ enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge
 	const char *kind;
 	char sessions[200];
 	uint64_t obj;
+	uint32_t ikind;
 
 	for (int k = 0; k < g->n; k++) {
 		struct monitor *other = g->member[k].mon;
 		if (k == mon->member || !other || g->member[k].ended)
 			continue;
-		if (member_object(other, badge, &obj, &kind)) {
+		if (member_object(other, badge, &obj, &kind, &ikind)) {
 			*aux = (uint64_t)k;
 			return MON_CLASS_MEMBER;
 		}
@@ -125,7 +158,7 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 			if (owner < 0 || owner >= g->n || !g->member[owner].mon)
 				continue;
 			if (!member_object(g->member[owner].mon, c->badge, &e->object,
-					   &e->kind))
+					   &e->kind, &e->ikind))
 				continue; /* (its owner dropped it since) */
 			e->holder = h;
 			e->owner = owner;

@@ -2,25 +2,24 @@
  * `capsule checkpoint` of a group (group.h): the consistent cut
  * (group_cut.c), a checkpoint of every member while all are paused (its
  * threads, memory and cap map, each cap classified; caps to another
- * member's objects by group_caps.c), and the table of caps between
- * members, logged one line each.
- *
- * What is not there yet: the group image (the members' images and that
- * table in one file), its restore and migration.  So the request ends
- * with the members resumed and a one-line answer that says what was
- * checked and that no image was written.
+ * member's objects by group_caps.c), the table of caps between members,
+ * logged one line each, and each member's image records
+ * (group_image.c); then the members resume and the group image is
+ * written (the members' memory and the file).
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <base/thread.h>
 #include <capsule/control.h>
 
 #include "monitor/checkpoint.h"
 #include "monitor/group.h"
+#include "monitor/group_image.h"
 
 #define GROUP_MAX_CAPS 1024 /* caps between members a cut lists */
 
@@ -95,7 +94,7 @@ struct group_ck {
 	struct thread *thread;
 	uint64_t t0;
 	int rc;
-	char name[CONTROL_NAME_MAX], members[160], why[480];
+	char name[CONTROL_NAME_MAX], path[CONTROL_PATH_MAX], members[160], why[480];
 };
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -119,6 +118,8 @@ static void ck_finish(struct group_ck *ck)
 	struct mon_group *g = ck->g;
 	struct mon_model *models[MON_GROUP_MAX] = {0};
 	struct group_cap *t = calloc(GROUP_MAX_CAPS, sizeof *t);
+	struct group_image gi = {0};
+	struct stat st = {0};
 	uint64_t paused;
 	unsigned n;
 
@@ -141,20 +142,30 @@ static void ck_finish(struct group_ck *ck)
 	}
 	n = group_cap_table(g, models, t, GROUP_MAX_CAPS);
 	log_table(g, t, n);
+	ck->rc = group_image_records(g, models, t, n, &gi, ck->why, sizeof ck->why);
 	group_resume(g);
 	paused = mon_now_us() - ck->t0;
-	env_log(g->env,
-		"monitor: group cut: %d members paused together %llu us, %u caps between "
-		"members",
-		g->n, (unsigned long long)paused, n);
-	models_free(models, g->n);
 	free(t);
-	control_done(
-	    ck->mb,
-	    "error: %s: group cut of members %s taken and resumed (%u caps between "
-	    "members classified, paused %llu us); writing a group image is not "
-	    "implemented yet: see docs/cr.md, \"Groups\"",
-	    ck->name, ck->members, n, (unsigned long long)paused);
+	if (!ck->rc)
+		ck->rc = group_image_write(g, ck->name, ck->path, models, &gi, paused,
+					   ck->why, sizeof ck->why);
+	models_free(models, g->n);
+	group_image_release(&gi);
+	if (ck->rc) {
+		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
+		control_done(ck->mb, "error: %s: %s", ck->name, ck->why);
+		return;
+	}
+	stat(ck->path, &st);
+	env_log(g->env,
+		"monitor: group image: %d members paused together %llu us, %u caps "
+		"between members, %lld bytes written to %s",
+		g->n, (unsigned long long)paused, n, (long long)st.st_size, ck->path);
+	control_done(ck->mb,
+		     "ok %s %s: members %s, paused %.1f ms, %u caps between members, "
+		     "image %lld bytes",
+		     ck->name, ck->path, ck->members, paused / 1000.0, n,
+		     (long long)st.st_size);
 }
 
 static void ck_dispatch(struct rpc_object *obj, struct msg *m)
@@ -178,7 +189,7 @@ static void cut_main(void *arg)
 }
 
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		      const char *members)
+		      const char *path, const char *members)
 {
 	const char *gone = not_running(g);
 	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
@@ -195,6 +206,7 @@ void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const cha
 	ck->mb = mb;
 	snprintf(ck->name, sizeof ck->name, "%s", name);
 	snprintf(ck->members, sizeof ck->members, "%s", members);
+	snprintf(ck->path, sizeof ck->path, "%s", path);
 	ck->cap = ep_manage(g->env->ep, &ck->obj, ck_dispatch);
 	if (!cap_valid(ck->cap) ||
 	    thread_create(g->env, "monitor-group-cut", cut_main, ck, 0, &ck->thread)) {

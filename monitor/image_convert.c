@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "image/image.h"
+#include "image/group.h"
 #include "monitor/dirty_pages.h"
+#include "monitor/group.h"
 #include "monitor/image_convert.h"
 #include "monitor/restore.h"
 
@@ -223,6 +225,38 @@ static int announce_note(const struct monitor *mon, uint64_t badge, struct image
 	return 0;
 }
 
+/* A cap to member owner's object (a group's member image,
+ * image/group.h): the owner and the object's badge there; the kind's
+ * name as the note. */
+static int member_to_image(const struct monitor *mon, uint64_t badge, int owner,
+			   struct image_cap *c)
+{
+	uint64_t object;
+	uint32_t kind;
+	int rc = group_member_ref((struct monitor *)mon, owner, badge, &object, &kind);
+
+	if (rc)
+		return rc;
+	c->class = IMAGE_CAP_MEMBER;
+	c->obj = (uint64_t)owner;
+	c->arg = object;
+	snprintf(c->note, sizeof c->note, "%s", image_member_kind_name(kind));
+	return 0;
+}
+
+/* A session opened at another member r->member - 1: a member cap, and
+ * its session record with the args (flag IMAGE_SESSION_F_MEMBER). */
+static int member_session(const struct monitor *mon, const struct mon_record *r,
+			  struct image_cap *c, struct image_model *im)
+{
+	int rc = member_to_image(mon, c->badge, r->member - 1, c);
+
+	if (rc)
+		return rc;
+	return add_session(im, c->badge, IMAGE_SESSION_OTHER, IMAGE_SESSION_F_MEMBER,
+			   r->what, r->args);
+}
+
 /* One cap of the model as an image cap (sessions and dataspaces it
  * names are added on the way). */
 static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
@@ -257,8 +291,12 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 		c->class = IMAGE_CAP_SESSION;
 		c->obj = mc->badge;
 		return session_to_image(mon, m, mc, im);
+	case MON_CLASS_MEMBER:
+		return member_to_image(mon, mc->badge, (int)mc->aux, c);
 	case MON_CLASS_ROUTED:
 		r = record_find((struct monitor *)mon, mc->badge);
+		if (r && r->member) /* a session at a member: its object there */
+			return member_session(mon, r, c, im);
 		c->class = IMAGE_CAP_OUTSIDE;
 		c->obj = mc->badge;
 		return add_session(im, mc->badge, IMAGE_SESSION_OTHER,

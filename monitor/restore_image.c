@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <capsule/control.h>
+#include "image/group.h"
 #include "image/image.h"
 #include "monitor/dirty_pages.h"
 #include "monitor/image_convert.h"
@@ -39,8 +40,11 @@ static const struct image_session *session_of(const struct image_model *im, uint
 	return NULL;
 }
 
+/* member: the restoring monitor runs a member of a group, whose image
+ * may hold caps to other members' objects and sessions at them (the
+ * group's restore recreates those, monitor/group_restore.c). */
 static int session_ok(const struct image_model *im, const struct image_session *s,
-		      char *err, size_t n)
+		      int member, char *err, size_t n)
 {
 	switch (s->type) {
 	case IMAGE_SESSION_PD:
@@ -54,6 +58,15 @@ static int session_ok(const struct image_model *im, const struct image_session *
 	case IMAGE_SESSION_OTHER:
 		if (s->flags & IMAGE_SESSION_F_OUTSIDE)
 			return 0;
+		if ((s->flags & IMAGE_SESSION_F_MEMBER) && member)
+			return 0;
+		if (s->flags & IMAGE_SESSION_F_MEMBER) {
+			snprintf(err, n,
+				 "session 0x%llx (%s): served by another member of a "
+				 "group: only the group's image restores it",
+				 (unsigned long long)s->id, s->service);
+			return -ENOTSUP;
+		}
 	}
 	(void)im;
 	snprintf(err, n, "session 0x%llx: a %s session cannot be recreated here",
@@ -68,7 +81,8 @@ static int same_object(const struct image_cap *a, const struct image_cap *b)
 	       (a->class != IMAGE_CAP_SIGNAL_CONTEXT || a->arg == b->arg);
 }
 
-static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
+static int cap_ok(const struct image_model *im, uint32_t k, int member, char *err,
+		  size_t n)
 {
 	const struct image_cap *c = &im->caps[k];
 	const struct image_session *s;
@@ -83,6 +97,11 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 	case IMAGE_CAP_DATASPACE:
 		if (c->badge != c->obj)
 			why = "its badge is not the dataspace's";
+		break;
+	case IMAGE_CAP_MEMBER:
+		if (!member)
+			why = "an object of another member of a group: only the "
+			      "group's image restores it";
 		break;
 	case IMAGE_CAP_RPC_GATE:
 	case IMAGE_CAP_SIGNAL_SOURCE:
@@ -105,7 +124,7 @@ static int cap_ok(const struct image_model *im, uint32_t k, char *err, size_t n)
 }
 
 /* What image_read does not know: what this monitor can recreate. */
-static int image_admit(const struct image_model *im, char *err, size_t n)
+static int image_admit(const struct image_model *im, int member, char *err, size_t n)
 {
 	static const uint8_t none[IMAGE_HASH_SIZE];
 	int rc;
@@ -128,7 +147,7 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 	}
 	unsigned pd = 0, cpu = 0, log = 0;
 	for (uint32_t i = 0; i < im->nsessions; i++) {
-		if ((rc = session_ok(im, &im->sessions[i], err, n)))
+		if ((rc = session_ok(im, &im->sessions[i], member, err, n)))
 			return rc;
 		pd += im->sessions[i].type == IMAGE_SESSION_PD;
 		cpu += im->sessions[i].type == IMAGE_SESSION_CPU;
@@ -153,7 +172,7 @@ static int image_admit(const struct image_model *im, char *err, size_t n)
 		return -ENOTSUP;
 	}
 	for (uint32_t i = 0; i < im->ncaps; i++)
-		if ((rc = cap_ok(im, i, err, n)))
+		if ((rc = cap_ok(im, i, member, err, n)))
 			return rc;
 	return 0;
 }
@@ -368,7 +387,7 @@ int restore_image_check(struct monitor *mon, const struct image_model *im,
 {
 	int rc;
 
-	if ((rc = image_admit(im, err, n)) ||
+	if ((rc = image_admit(im, mon->group != NULL, err, n)) ||
 	    (budget && (rc = restore_budget(mon, im, path, err, n))) ||
 	    (rc = binary_check(mon, im, err, n)))
 		return rc;
@@ -459,6 +478,14 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 			    "another monitor with capsule restore IMAGE NAME)",
 			    mon->cfg.binary);
 		rc = -EBUSY;
+		goto out;
+	}
+	if (image_is_group(path)) {
+		monitor_why(mon,
+			    "restore refused: %s is a group's image: restore it at the "
+			    "monitor of a group with its members",
+			    path);
+		rc = -EINVAL;
 		goto out;
 	}
 	monitor_progress(mon, "reading %s", path);

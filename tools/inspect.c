@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "image/group.h"
 #include "image/image.h"
 #include "tools/inspect.h"
 
@@ -376,6 +377,8 @@ static const char *obj_is(uint32_t class)
 	case IMAGE_CAP_SIGNAL_CONTEXT:
 	case IMAGE_CAP_SEMAPHORE_IRQ:
 		return "pd_session";
+	case IMAGE_CAP_MEMBER:
+		return "member";
 	}
 	return "none";
 }
@@ -384,11 +387,13 @@ static void print_caps(struct out *o, const struct image_model *m)
 {
 	char pb[4] = "---"; /* three letters and the NUL */
 	if (!o->json)	    /* the legend of obj= (JSON: each cap's obj_is) */
-		fprintf(o->f,
-			"# obj= is a thread nr (class fixed, thread), a session id "
-			"(session, outside), a dataspace id (dataspace; region_map: its "
-			"managed dataspace) or the PD session id (rpc_gate, signal_*, "
-			"semaphore_irq); obj_is= says which\n");
+		fprintf(
+		    o->f,
+		    "# obj= is a thread nr (class fixed, thread), a session id "
+		    "(session, outside), a dataspace id (dataspace; region_map: its "
+		    "managed dataspace), the PD session id (rpc_gate, signal_*, "
+		    "semaphore_irq) or a group member's index (member object); obj_is= "
+		    "says which\n");
 	open_(o, "caps", '[', m->ncaps);
 	for (uint32_t i = 0; i < m->ncaps; i++) {
 		const struct image_cap *c = &m->caps[i];
@@ -476,21 +481,14 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
 	return inspect_section(path, json, NULL, out, err, errlen);
 }
 
-int inspect_section(const char *path, int json, const char *section, FILE *out, char *err,
-		    size_t errlen)
+int inspect_model(const char *path, const struct image_model *m, uint64_t file_bytes,
+		  int json, const char *section, FILE *out, char *err, size_t errlen)
 {
-	struct image_model *m;
-	int rc = image_read_flags(path, IMAGE_READ_STREAM, &m, err, errlen);
-	if (rc < 0)
-		return rc;
 	struct out o = {.f = out, .json = json != 0, .section = section, .real = out};
-	struct stat sb;
 	if (section && !(o.sink = fopen("/dev/null", "w"))) {
 		snprintf(err, errlen, "inspect: /dev/null: %s", strerror(errno));
-		image_model_free(m);
 		return -EIO;
 	}
-	uint64_t file_bytes = stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
 	if (o.json)
 		fputc('{', out);
 	o.first[0] = true;
@@ -502,7 +500,6 @@ int inspect_section(const char *path, int json, const char *section, FILE *out, 
 	print_memory(&o, m, file_bytes);
 	if (o.json)
 		fputs("\n}\n", out);
-	image_model_free(m);
 	if (o.sink)
 		fclose(o.sink);
 	if (section && !o.matched) {
@@ -510,6 +507,25 @@ int inspect_section(const char *path, int json, const char *section, FILE *out, 
 			 o.seen);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int inspect_section(const char *path, int json, const char *section, FILE *out, char *err,
+		    size_t errlen)
+{
+	struct image_model *m;
+	struct stat sb;
+	int rc;
+
+	if (image_is_group(path))
+		return inspect_group(path, json, section, out, err, errlen);
+	if ((rc = image_read_flags(path, IMAGE_READ_STREAM, &m, err, errlen)) < 0)
+		return rc;
+	rc = inspect_model(path, m, stat(path, &sb) ? 0 : (uint64_t)sb.st_size, json,
+			   section, out, err, errlen);
+	image_model_free(m);
+	if (rc)
+		return rc;
 	if (fflush(out) == EOF || ferror(out)) {
 		snprintf(err, errlen, "inspect: write error: %s", strerror(errno));
 		return -EIO;

@@ -11,6 +11,7 @@
 #define INSPECT_SCHEMA 3
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Read and validate the image at path and print it to out (json: as one
@@ -20,6 +21,18 @@ int inspect_image(const char *path, int json, FILE *out, char *err, size_t errle
  * with err naming those there are when the image has no such section. */
 int inspect_section(const char *path, int json, const char *section, FILE *out, char *err,
 		    size_t errlen);
+/* A group image (image/group.h, tools/inspect_group.c): the group's
+ * header, members and table of caps between members, then each member's
+ * image as inspect_image prints it (JSON: one object, the members'
+ * images in "images").  section: -EINVAL (a group image is printed
+ * whole). */
+int inspect_group(const char *path, int json, const char *section, FILE *out, char *err,
+		  size_t errlen);
+/* One image's records already read (path names it, file_bytes its size)
+ * as inspect_section prints them. */
+struct image_model;
+int inspect_model(const char *path, const struct image_model *m, uint64_t file_bytes,
+		  int json, const char *section, FILE *out, char *err, size_t errlen);
 /* `capsule inspect --page ADDR IMAGE` (tools/inspect_page.c): a hex dump
  * of the page of the target's address space holding ADDR; exit status. */
 int inspect_page(const char *path, const char *addr);

@@ -3,9 +3,9 @@
 # rpc_server and two sleepers as the monitor's <start> nodes.  `capsule
 # ps --raw` lists each member's PD labelled "grp -> MEMBER", the
 # monitor's status names its members, and `capsule checkpoint` of the
-# group takes the group's cut and answers with one line that no image is
-# written (a group image is not there yet, docs/cr.md "Groups") while
-# every member runs on (tests/cr/group_cut.sh: the cut itself).
+# group takes the group's cut and writes the group image, answered in one
+# line that names the members, while every member runs on
+# (tests/cr/group_cut.sh: the cut and the image's contents).
 b=${1:-build}
 cap=$b/capsule
 tmp=$(mktemp -d /tmp/capsule-group.XXXXXX)
@@ -41,14 +41,14 @@ done
 for m in server one two; do
 	grep -q "^pd \"grp -> $m\"" "$tmp/ps.out" || fail "ps --raw lists no PD of member $m"
 done
-"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1 &&
-	fail "the checkpoint of a group wrote no error"
-grep -q "group cut of members server,one,two taken and resumed" "$tmp/ck.out" ||
+"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1 ||
+	fail "the checkpoint of the group failed"
+grep -q "^ok grp $tmp/g.img: members server,one,two, paused" "$tmp/ck.out" ||
 	fail "the answer does not name the members"
-[ "$(grep -c . "$tmp/ck.out")" = 1 ] || fail "the refusal is not one line"
-[ ! -e "$tmp/g.img" ] || fail "an image was written"
-"$cap" ps --raw --node "$tmp/n.sock" >"$tmp/ps2.out" 2>&1 || fail "ps after the refusal failed"
+[ "$(grep -c . "$tmp/ck.out")" = 1 ] || fail "the answer is not one line"
+[ -s "$tmp/g.img" ] || fail "no group image was written"
+"$cap" ps --raw --node "$tmp/n.sock" >"$tmp/ps2.out" 2>&1 || fail "ps after the checkpoint failed"
 for m in server one two; do
-	grep -q "^pd \"grp -> $m\"" "$tmp/ps2.out" || fail "member $m is gone after the refusal"
+	grep -q "^pd \"grp -> $m\"" "$tmp/ps2.out" || fail "member $m is gone after the checkpoint"
 done
 echo "group: PASS: members listed by ps, checkpoint answered: $(cut -c1-120 "$tmp/ck.out")"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The consistent cut of a group (issue 12, docs/cr.md "Groups"): a
+# The consistent cut and image of a group (issue 12, docs/cr.md "Groups"): a
 # monitor whose <config> holds soak_server and three soak_clients (each
 # client sends numbered calls to the server and signals to the server's
 # signal context, which it got in a reply; the server sends signals to the
@@ -7,10 +7,13 @@
 # `capsule checkpoint` while they run.  Each cut pauses all four (a
 # group of the largest size, MON_GROUP_MAX: its members' 4 times 4
 # sessions through init used to leave no room for the control one), settles
-# the calls between them and classifies every member's caps: the answer
-# names the members and the caps between them (sessions, both ways'
-# signal contexts), the log lists each, no image is written (the group
-# image is not there yet) and the members run on.  The server counts a
+# the calls between them, classifies every member's caps and writes the
+# group image: the answer names the members and the caps between them
+# (sessions, both ways' signal contexts), the log lists each, and the
+# members run on.  `capsule inspect` of the last image shows a record per
+# cap between members; restores of a corrupt and a truncated copy, and of
+# the image itself (a group restore is not there yet), are refused in one
+# line while the members run on.  The server counts a
 # call only if it carries its client's next number, so a call lost or
 # done twice by a cut is a sequence error: at the end every client and
 # the server must report exact counts and every signal arrived.
@@ -38,9 +41,11 @@ fail() {
 route() { echo "<route> <service name=\"Soak\"> $1 </service> <any-service> <parent/> </any-service> </route>"; }
 member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $2 </start>"; }
 
-# start CONFIG [N]: a node running it, up when N (3) clients send
+# start CONFIG [N]: a node running it, up when N (3) clients send (with
+# $rom1 set, that ROM directory comes first)
 start() {
-	"$cap" node --rom "$b/components" --rom "$tmp/rom" "$1" --control "$tmp/n.sock" \
+	"$cap" node ${rom1:+--rom "$rom1"} --rom "$b/components" --rom "$tmp/rom" "$1" \
+		--control "$tmp/n.sock" \
 		>"$tmp/node.log" 2>&1 &
 	pid=$!
 	i=0
@@ -97,17 +102,46 @@ CFG
 start "$tmp/group.xml"
 n=0
 while [ $n -lt "$CUTS" ]; do
-	"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1
-	grep -q "group cut of members server,c1,c2,c3 taken and resumed" "$tmp/ck.out" ||
+	rm -f "$tmp/g.img"
+	"$cap" checkpoint --node "$tmp/n.sock" -o "$tmp/g.img" grp >"$tmp/ck.out" 2>&1 ||
+		fail "cut $n: $(cat "$tmp/ck.out")"
+	grep -q "^ok grp $tmp/g.img: members server,c1,c2,c3, paused [0-9.]* ms, " "$tmp/ck.out" ||
 		fail "cut $n: $(cat "$tmp/ck.out")"
 	[ "$(grep -c . "$tmp/ck.out")" = 1 ] || fail "cut $n: the answer is not one line"
-	[ ! -e "$tmp/g.img" ] || fail "cut $n: an image was written"
-	caps=$(sed -n 's/.*(\([0-9]*\) caps between members.*/\1/p' "$tmp/ck.out")
+	[ -s "$tmp/g.img" ] || fail "cut $n: no group image written"
+	caps=$(sed -n 's/.*, \([0-9]*\) caps between members.*/\1/p' "$tmp/ck.out")
 	# each client: its session and the server's context; the server:
 	# each client's context
 	[ "${caps:-0}" -ge 9 ] || fail "cut $n: $caps caps between members, not at least 9"
 	n=$((n + 1))
 	sleep 0.2
+done
+# an incremental or --stop checkpoint of a group: refused in one line
+for opt in "--parent $tmp/g.img" --stop; do
+	"$cap" checkpoint --node "$tmp/n.sock" $opt -o "$tmp/i.img" grp >"$tmp/ck.out" 2>&1 &&
+		fail "checkpoint $opt of a group was not refused"
+	[ "$(grep -c . "$tmp/ck.out")" = 1 ] && [ ! -e "$tmp/i.img" ] &&
+		grep -q "error: grp: a group image is always full .*: --parent and --stop are not supported" \
+			"$tmp/ck.out" || fail "checkpoint $opt: $(cat "$tmp/ck.out")"
+done
+
+# restores refused in one line while the members run on: a byte of the
+# table changed, the file cut short, and (restoring a group is not
+# there yet) the image itself
+size=$(wc -c <"$tmp/g.img")
+cp "$tmp/g.img" "$tmp/bad.img"
+printf 'X' | dd of="$tmp/bad.img" bs=1 seek=170 conv=notrunc 2>/dev/null
+head -c $((size - 1)) "$tmp/g.img" >"$tmp/short.img"
+for img in bad short g; do
+	"$cap" restore --node "$tmp/n.sock" "$tmp/$img.img" grp >"$tmp/rs.out" 2>&1 &&
+		fail "the restore of $img.img was not refused"
+	[ "$(grep -c . "$tmp/rs.out")" = 1 ] || fail "$img.img: the refusal is not one line"
+	case $img in
+	bad) want="restore refused: group image $tmp/bad.img: table checksum mismatch" ;;
+	short) want="restore refused: group image $tmp/short.img: member 'c3': image at" ;;
+	g) want="a valid image of this group (4 members, $caps caps between members)" ;;
+	esac
+	grep -qF "$want" "$tmp/rs.out" || fail "$img.img: $(cat "$tmp/rs.out")"
 done
 for m in c1 c2 c3; do
 	grep -q "monitor: group: '$m' kcap 0x[0-9a-f]* badge 0x[0-9a-f]* -> 'server' served object" \
@@ -117,11 +151,47 @@ for m in c1 c2 c3; do
 	grep -q "monitor: group: 'server' kcap .* -> '$m' signal context" "$tmp/node.log" ||
 		fail "the context of $m held by the server is not listed"
 done
-[ "$(grep -c 'monitor: group cut: 4 members paused together' "$tmp/node.log")" = "$CUTS" ] ||
-	fail "not $CUTS cuts logged"
+[ "$(grep -c 'monitor: group image: 4 members paused together' "$tmp/node.log")" = "$CUTS" ] ||
+	fail "not $CUTS group images logged"
+
+# the last cut's image: its members and a record per cap between them
+"$cap" inspect "$tmp/g.img" >"$tmp/inspect.out" 2>&1 || fail "inspect: $(head -1 "$tmp/inspect.out")"
+grep -q "^group: name=grp .* members=4 refs=$caps$" "$tmp/inspect.out" ||
+	fail "inspect: no group header of 4 members and $caps refs"
+for m in c1 c2 c3; do
+	grep -q "^ref [0-9]*: holder=$m kcap=0x[0-9a-f]* badge=0x[0-9a-f]* -> owner=server kind=\"rpc object\" object=0x" \
+		"$tmp/inspect.out" || fail "inspect: no record of $m's session at the server"
+	grep -q "^ref [0-9]*: holder=$m .* -> owner=server kind=\"signal context\"" "$tmp/inspect.out" ||
+		fail "inspect: no record of the server's context held by $m"
+	grep -q "^ref [0-9]*: holder=server .* -> owner=$m kind=\"signal context\"" "$tmp/inspect.out" ||
+		fail "inspect: no record of $m's context held by the server"
+	grep -q "^=== member $m$" "$tmp/inspect.out" || fail "inspect: no image of $m"
+done
+"$cap" inspect --json "$tmp/g.img" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert [m["name"] for m in d["members"]] == ["server", "c1", "c2", "c3"]
+assert len(d["images"]) == 4 and len(d["refs"]) == int(sys.argv[1])
+assert sum(c["class"] == "member object" for i in d["images"] for c in i["caps"]) == len(d["refs"])
+' "$caps" || fail "inspect --json: not the group's members, images and refs"
+
 finish
 cp "$tmp/node.log" "$tmp/cut.log"
-figures=$(grep "group cut: 4 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //')
+
+# a fresh node running the same group, whose soak_server is another file
+# (one byte more): the restore checks each member's image against what
+# this node can recreate and refuses, naming the member and the binary
+mkdir "$tmp/rom1"
+cp "$b/components/soak_server" "$tmp/rom1/" && printf 'x' >>"$tmp/rom1/soak_server"
+rm -f "$tmp/node.log"
+rom1=$tmp/rom1 start "$tmp/group.xml"
+"$cap" restore --node "$tmp/n.sock" "$tmp/g.img" grp >"$tmp/rs.out" 2>&1 &&
+	fail "the restore with another soak_server was not refused"
+[ "$(grep -c . "$tmp/rs.out")" = 1 ] || fail "the binary refusal is not one line"
+grep -q "restore refused: member 'server': binary 'soak_server' differs: the image's is xxh3-128 " \
+	"$tmp/rs.out" || fail "fresh node: $(cat "$tmp/rs.out")"
+stop
+figures=$(grep "group image: 4 members" "$tmp/cut.log" | tail -1 | sed 's/.*together //; s/ written to.*//')
 
 # a member that is a client of a server outside the group (and a sleeper
 # beside it): the server's context it got in a reply is no group object
@@ -162,5 +232,5 @@ grep -q "soak_client: .*: ok$" "$tmp/node.log" || fail "the member's counts are 
 grep -q "soak_server: total: 1 clients, .*: ok$" "$tmp/node.log" ||
 	fail "the outside server's counts are not exact"
 stop
-echo "group_cut: PASS: $CUTS cuts of 4 members while they ran ($figures), counts exact;" \
+echo "group_cut: PASS: $CUTS group images of 4 members while they ran ($figures), counts exact;" \
 	"refused: $(sed 's/^error: //' "$tmp/refused.out" | cut -c1-150)"
