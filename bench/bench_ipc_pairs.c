@@ -4,10 +4,11 @@
  * client making the count of round trips read from ROM "bench.count".
  * As in bench_ipc, a figure is the difference of two node runs that
  * differ only in the count, divided by the round trips it added (count
- * difference times pairs): the node's time per round trip.  Two figures
- * per pair count: wall time, and the node's CPU time (user + system, of
- * the node process), which the host's other load disturbs less.  Each
- * with its ratio to one pair (flat throughput: 1.0).  The Unix socket
+ * difference times pairs): the node's time per round trip.  Each node
+ * run is repeated and the fastest kept.  Two figures per pair count:
+ * wall time, and the node's CPU time (user + system, of the node
+ * process), which the host's other load disturbs less, each with its
+ * ratio to one pair (flat throughput: 1.0).  The Unix socket
  * round trip and the load average are printed as the run's reference.
  */
 #include <stdio.h>
@@ -18,11 +19,15 @@
 #pragma GCC diagnostic ignored "-Wunused-function" /* bench_node_per_unit */
 #include "bench/bench_node.h"
 
-#define N_SMALL	  200ULL
-#define RT_TOTAL  800000ULL /* round trips added over all pairs */
-#define REPEAT	  3
-#define CONFIG_SZ (64 * 1024)
-#define NCOUNTS	  4
+#define N_SMALL 200ULL
+/* round trips added over all pairs: at least RT_TOTAL, and RT_PER_PAIR a
+ * pair, so that the work added outweighs the noise of booting the pairs
+ * (64 pairs: 128 components, seconds of CPU time at each run) */
+#define RT_TOTAL    800000ULL
+#define RT_PER_PAIR 50000ULL
+#define REPEAT	    3
+#define CONFIG_SZ   (64 * 1024)
+#define NCOUNTS	    4
 
 static struct bench_node node;
 static const unsigned pair_counts[NCOUNTS] = {1, 4, 16, 64};
@@ -69,7 +74,9 @@ static double children_cpu(void)
  * 0 or -1 (a failed run, or a difference the host's noise made <= 0). */
 static int per_round_trip(const char *name, unsigned pairs, double *wall, double *cpu)
 {
-	unsigned long long n[2] = {N_SMALL, N_SMALL + RT_TOTAL / pairs};
+	unsigned long long per =
+	    RT_TOTAL / pairs > RT_PER_PAIR ? RT_TOTAL / pairs : RT_PER_PAIR;
+	unsigned long long n[2] = {N_SMALL, N_SMALL + per};
 	double w[2] = {-1, -1}, c[2] = {-1, -1};
 
 	for (int k = 0; k < 2; k++)
