@@ -12,8 +12,9 @@
  * after 32 round trips, and the counter was never reset while any other
  * thread was ready, so with two client/server pairs or more every
  * wake-up went to the back of the queue and the pairs' engines took
- * turns at every round trip (their caches thrashing: 1.75x the time per
- * round trip with 16 pairs).
+ * turns at every round trip, their caches thrashing (the node's CPU time
+ * per round trip, against one pair's: 2.4x with 16 pairs, 4.3x with 64;
+ * bench_ipc_pairs).
  *
  * Preemption: a guest run ends at the end of its slice, at the next
  * timeout's deadline and when an irq line is raised (the engine stops at
