@@ -263,6 +263,8 @@ struct thread {
 	struct klist node_link; /* node->threads */
 	uint64_t run_since;	/* µs when its slice began */
 	uint64_t preempted_at;	/* µs when a higher priority took over, 0: not */
+	uint64_t donated_since; /* queued by a direct switch: its waker's
+				 * run_since, the slice it runs on (0: none) */
 
 	unsigned fault_kind;
 	uint64_t fault_ip, fault_addr;
@@ -401,7 +403,6 @@ struct node {
 	struct task *root;
 	bool stop;
 	int stop_code;
-	unsigned direct_run; /* consecutive direct switches */
 	unsigned slice_us;
 	struct node_end *ends; /* kernel_at_end, latest first */
 	/* external irq lines (irq_line.c): bit i set in line_pending: line
@@ -433,7 +434,8 @@ struct node *node_create(void);
 unsigned node_destroy(struct node *n);
 
 /* Make t runnable (unless paused or current); direct: run it next among
- * the threads of its priority. */
+ * the threads of its priority, on the rest of the current thread's slice
+ * if that is of the same priority (sched.c). */
 void sched_ready(struct thread *t, bool direct);
 void sched_unready(struct thread *t);
 /* Highest priority of a ready thread, -1 if none is ready. */
