@@ -291,6 +291,13 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 	r->words = words;
 	atomic_store(&r->islands, 0);
 	atomic_store(&r->fallbacks, 0);
+	/* An atomic add of 0 to the first byte, before any split: the range
+	 * gets its anon_vma now (a write fault, contents unchanged even with
+	 * a writer racing), and every piece mprotect splits off inherits it.
+	 * Without it, pages of a never-written range first written while
+	 * tracked each got an anon_vma of their own, and the fallback's
+	 * mprotect could not merge those VMAs back (test_dirty fallback). */
+	__atomic_fetch_add((uint8_t *)base, 0, __ATOMIC_RELAXED);
 	/* live before read-only: every fault must find the range */
 	atomic_store(&r->state, SLOT_LIVE);
 	r->protect_err = 0;
