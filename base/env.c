@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "platform.h"
 
@@ -57,6 +58,30 @@ int env_session(struct env *env, const char *service, const char *args, cap_t *o
 	       -EAGAIN)
 		env_sleep(ENV_RETRY_US);
 	return err;
+}
+
+uint64_t env_rom_number(struct env *env, const char *label, uint64_t dflt)
+{
+	char args[64], buf[24] = {0};
+	uint64_t size, at, v;
+	cap_t rom, ds;
+
+	snprintf(args, sizeof args, "label=\"%s\"", label);
+	if (env_session(env, "ROM", args, &rom))
+		return dflt;
+	if (rom_dataspace(rom, &ds, &size) ||
+	    pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at)) {
+		parent_close(env->parent, rom);
+		cap_release(rom);
+		return dflt;
+	}
+	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
+	v = strtoull(buf, NULL, 10);
+	pd_detach(env->pd, at);
+	cap_release(ds);
+	parent_close(env->parent, rom);
+	cap_release(rom);
+	return v;
 }
 
 int env_announce(struct env *env, const char *service, cap_t root)

@@ -77,29 +77,6 @@ static void idle(void *arg)
 	env_exit(s->env, 0);
 }
 
-/* The number in the ROM name if there is one (a test that needs the
- * target alive longer, or larger), else 0. */
-static uint64_t rom_number(struct env *env, const char *name)
-{
-	cap_t rom, ds;
-	uint64_t size, at, ms = 0;
-	char buf[24] = {0};
-
-	char args[64];
-
-	snprintf(args, sizeof args, "label=\"%s\"", name);
-	if (env_session(env, "ROM", args, &rom) || rom_dataspace(rom, &ds, &size) ||
-	    pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
-		return 0;
-	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
-	ms = strtoul(buf, NULL, 10);
-	pd_detach(env->pd, at); /* nothing of it stays for a checkpoint */
-	cap_release(ds);
-	parent_close(env->parent, rom);
-	cap_release(rom);
-	return ms;
-}
-
 void component_construct(struct env *env)
 {
 	struct mem_state *s = calloc(1, sizeof *s);
@@ -109,9 +86,9 @@ void component_construct(struct env *env)
 	if (!s)
 		goto err;
 	s->env = env;
-	s->idle_ms = rom_number(env, "bench_cr_mem.idle_ms");
+	s->idle_ms = env_rom_number(env, "bench_cr_mem.idle_ms", 0);
 	s->idle_ms = s->idle_ms ? s->idle_ms : BENCH_CR_IDLE_MS;
-	mb = rom_number(env, "bench_cr_mem.mb");
+	mb = env_rom_number(env, "bench_cr_mem.mb", 0);
 	mb = mb ? mb : BENCH_CR_MB;
 	if (mb % (2 * BENCH_CR_DS_MB) || mb > BENCH_CR_MAX_MB) {
 		env_log(env,

@@ -22,22 +22,6 @@
 static volatile int stop;
 static volatile uint64_t rounds[MAX_THREADS], sink;
 
-/* The number in ROM label, dflt if there is no such ROM. */
-static uint64_t rom_number(struct env *env, const char *label, uint64_t dflt)
-{
-	char args[64], buf[32] = {0};
-	cap_t rom, ds;
-	uint64_t size, at;
-
-	snprintf(args, sizeof args, "label=\"%s\"", label);
-	if (env_session(env, "ROM", args, &rom))
-		return dflt;
-	if (rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
-		return dflt;
-	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
-	return strtoul(buf, NULL, 10);
-}
-
 static void spin(void *arg)
 {
 	volatile uint64_t *mine = arg;
@@ -53,8 +37,8 @@ static void spin(void *arg)
 
 void component_construct(struct env *env)
 {
-	uint64_t n = rom_number(env, "spin.threads", 1),
-		 ms = rom_number(env, "spin.ms", 1000);
+	uint64_t n = env_rom_number(env, "spin.threads", 1),
+		 ms = env_rom_number(env, "spin.ms", 1000);
 	struct thread *t[MAX_THREADS];
 	uint64_t label, total = 0;
 

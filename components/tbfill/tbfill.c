@@ -29,22 +29,6 @@ static void fail(const char *what, int rc)
 	env_exit(tb_env, 1);
 }
 
-/* The number in ROM label, dflt if there is no such ROM. */
-static uint64_t rom_number(struct env *env, const char *label, uint64_t dflt)
-{
-	char args[64], buf[32] = {0};
-	cap_t rom, ds;
-	uint64_t size, at;
-
-	snprintf(args, sizeof args, "label=\"%s\"", label);
-	if (env_session(env, "ROM", args, &rom))
-		return dflt;
-	if (rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
-		return dflt;
-	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
-	return strtoul(buf, NULL, 10);
-}
-
 /* Block i of nblocks: add $k, %eax; jmp to block i + 1 (the last: ret).
  * Block 0 first clears %eax. */
 static void chain_write(uint8_t *code, uint64_t nblocks, uint32_t k)
@@ -73,8 +57,8 @@ static void chain_write(uint8_t *code, uint64_t nblocks, uint32_t k)
 
 void component_construct(struct env *env)
 {
-	uint64_t kib = rom_number(env, "tbfill.kib", 1024);
-	uint64_t passes = rom_number(env, "tbfill.passes", 3);
+	uint64_t kib = env_rom_number(env, "tbfill.kib", 1024);
+	uint64_t passes = env_rom_number(env, "tbfill.passes", 3);
 	uint64_t size = kib << 10, nblocks = size / STRIDE, got;
 	cap_t ds;
 	int rc;

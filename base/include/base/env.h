@@ -33,6 +33,10 @@ void env_log(struct env *env, const char *fmt, ...) __attribute__((format(printf
 /* parent.session(): route a session request; 0 or -errno */
 int env_session(struct env *env, const char *service, const char *args, cap_t *out);
 int env_announce(struct env *env, const char *service, cap_t root);
+/* The decimal number in ROM label (a component's tunable: a size, a
+ * count, a wait), or dflt if there is no such ROM.  Nothing of the ROM
+ * stays open or attached, so a checkpoint finds no trace of it. */
+uint64_t env_rom_number(struct env *env, const char *label, uint64_t dflt);
 /* parent.exit(code); never returns */
 void env_exit(struct env *env, int code) __attribute__((noreturn));
 
