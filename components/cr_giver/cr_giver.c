@@ -19,19 +19,8 @@
  * CR_GIVER_DELAY_US. */
 static uint64_t delay_us(struct env *env)
 {
-	cap_t rom, ds;
-	uint64_t size, at, ms;
-	char buf[24] = {0};
+	uint64_t ms = env_rom_number(env, "cr_giver.delay_ms", 0);
 
-	if (env_session(env, "ROM", "label=\"cr_giver.delay_ms\"", &rom) ||
-	    rom_dataspace(rom, &ds, &size) || pd_attach(env->pd, ds, 0, 0, 0, MEM_R, &at))
-		return CR_GIVER_DELAY_US;
-	memcpy(buf, (const void *)at, size < sizeof buf - 1 ? size : sizeof buf - 1);
-	ms = strtoul(buf, NULL, 10);
-	pd_detach(env->pd, at);
-	cap_release(ds);
-	parent_close(env->parent, rom);
-	cap_release(rom);
 	return ms ? ms * 1000 : CR_GIVER_DELAY_US;
 }
 
