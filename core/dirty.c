@@ -410,53 +410,52 @@ static int protect_runs(struct dirty_range *r, uint64_t w0, const uint64_t *word
  * page writable before it sets its bit, so a page with its bit clear is
  * never left writable.
  */
-int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
-		uint64_t *ndirty)
+/* The bits of words [word, word + *n) into out (clamped), counted;
+ * taken (cleared) if take, else only read. */
+static int bits_read(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+		     uint64_t *ndirty, int take)
 {
 	uint64_t count = 0;
 	unsigned k;
-	int err;
 
 	if (!*n || word >= r->words)
 		return -EINVAL;
 	protect_join(r);
 	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
 	for (unsigned i = 0; i < k; i++) {
-		out[i] = atomic_exchange(&r->bits[word + i], 0);
+		out[i] = take ? atomic_exchange(&r->bits[word + i], 0)
+			      : atomic_load(&r->bits[word + i]);
 		count += (uint64_t)__builtin_popcountll(out[i]);
-	}
-	if ((err = protect_runs(r, word, out, k, PROT_READ))) {
-		for (unsigned i = 0; i < k; i++) /* still writable: still dirty */
-			atomic_fetch_or(&r->bits[word + i], out[i]);
-		return err;
-	}
-	for (unsigned i = 0; i < k; i++) {
-		uint64_t isl = atomic_fetch_and(&r->island[word + i], ~out[i]) & out[i];
-
-		island_drop(r, (uint64_t)__builtin_popcountll(isl));
 	}
 	*n = k;
 	*ndirty = count;
 	return 0;
 }
 
+int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+		uint64_t *ndirty)
+{
+	int err = bits_read(r, word, n, out, ndirty, 1);
+
+	if (err)
+		return err;
+	if ((err = protect_runs(r, word, out, *n, PROT_READ))) {
+		for (unsigned i = 0; i < *n; i++) /* still writable: still dirty */
+			atomic_fetch_or(&r->bits[word + i], out[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < *n; i++) {
+		uint64_t isl = atomic_fetch_and(&r->island[word + i], ~out[i]) & out[i];
+
+		island_drop(r, (uint64_t)__builtin_popcountll(isl));
+	}
+	return 0;
+}
+
 int dirty_peek(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 	       uint64_t *ndirty)
 {
-	uint64_t count = 0;
-	unsigned k;
-
-	if (!*n || word >= r->words)
-		return -EINVAL;
-	protect_join(r);
-	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
-	for (unsigned i = 0; i < k; i++) {
-		out[i] = atomic_load(&r->bits[word + i]);
-		count += (uint64_t)__builtin_popcountll(out[i]);
-	}
-	*n = k;
-	*ndirty = count;
-	return 0;
+	return bits_read(r, word, n, out, ndirty, 0);
 }
 
 int dirty_stop(struct dirty_range *r)

@@ -322,15 +322,3 @@ void image_group_free(struct image_group *g)
 	free(g->ref);
 	free(g);
 }
-
-const char *image_member_kind_name(uint32_t kind)
-{
-	static const char *const n[] = {
-	    [IMAGE_MEMBER_GATE] = "rpc object",
-	    [IMAGE_MEMBER_SIGNAL_CONTEXT] = "signal context",
-	    [IMAGE_MEMBER_DATASPACE] = "dataspace",
-	    [IMAGE_MEMBER_REGION_MAP] = "region map",
-	};
-
-	return kind < IMAGE_MEMBER_KIND_MAX_ && n[kind] ? n[kind] : "?";
-}

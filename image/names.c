@@ -2,6 +2,7 @@
  * Printable names of the image's enums (for `capsule inspect` and error
  * messages).
  */
+#include "image/group.h"
 #include "image/internal.h"
 
 #define NAME_OF(table, v)                                                                \
@@ -74,4 +75,16 @@ const char *image_dead_reason_name(uint32_t reason)
 	    [IMAGE_DEAD_REVOKED] = "revoked",
 	};
 	return NAME_OF(n, reason);
+}
+
+const char *image_member_kind_name(uint32_t kind)
+{
+	static const char *const n[] = {
+	    [IMAGE_MEMBER_GATE] = "rpc object",
+	    [IMAGE_MEMBER_SIGNAL_CONTEXT] = "signal context",
+	    [IMAGE_MEMBER_DATASPACE] = "dataspace",
+	    [IMAGE_MEMBER_REGION_MAP] = "region map",
+	};
+
+	return NAME_OF(n, kind);
 }
