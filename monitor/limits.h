@@ -16,8 +16,9 @@
 #define MON_MAX_RMAPS	  8   /* managed region maps of a target */
 #define MON_MAX_THREADS	  16
 /* members of a group (group.h): each opens four sessions (PD, CPU, LOG,
- * ROM) at the monitor's parent, and init grants a child 16 */
-#define MON_GROUP_MAX 4
+ * ROM) at the monitor's parent, which init allows (INIT_MAX_SESSIONS);
+ * the group's arrays are sized by it (scenario group_wide runs 16) */
+#define MON_GROUP_MAX 16
 /* RAM one restore may make the node allocate, whatever the quotas say */
 #define MON_RESTORE_MAX_BYTES (4ULL << 30)
 

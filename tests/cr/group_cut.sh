@@ -4,9 +4,7 @@
 # client sends numbered calls to the server and signals to the server's
 # signal context, which it got in a reply; the server sends signals to the
 # clients' contexts, which it got in calls) is cut CUTS times with
-# `capsule checkpoint` while they run.  Each cut pauses all four (a
-# group of the largest size, MON_GROUP_MAX: its members' 4 times 4
-# sessions through init used to leave no room for the control one), settles
+# `capsule checkpoint` while they run.  Each cut pauses all four, settles
 # the calls between them, classifies every member's caps and writes the
 # group image: the answer names the members and the caps between them
 # (sessions, both ways' signal contexts), the log lists each, and the

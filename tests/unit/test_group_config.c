@@ -171,6 +171,12 @@ static void monitor_takes_a_group(void **state)
 	assert_null(cfg.group);
 }
 
+/* MON_GROUP_MAX + 1 members */
+#define FOUR(p)                                                                          \
+	"<start name=\"" p "1\"/><start name=\"" p "2\"/><start name=\"" p               \
+	"3\"/><start name=\"" p "4\"/>"
+#define SEVENTEEN FOUR("a") FOUR("b") FOUR("c") FOUR("d") "<start name=\"e\"/>"
+
 static void monitor_refuses_bad_groups(void **state)
 {
 	static const struct {
@@ -189,9 +195,7 @@ static void monitor_refuses_bad_groups(void **state)
 	    {"<config ram=\"1M\">" CLIENT_SERVER "</config>", "no ram or caps attribute"},
 	    {"<config><start name=\"a\"/><start name=\"a\"/></config>",
 	     "duplicate <start> name 'a'"},
-	    {"<config><start name=\"1\"/><start name=\"2\"/><start name=\"3\"/>"
-	     "<start name=\"4\"/><start name=\"5\"/></config>",
-	     "5 members, at most 4"},
+	    {"<config>" SEVENTEEN "</config>", "17 members, at most 16"},
 	    {"<config>" CLIENT_SERVER "<bogus/></config>", "unknown element <bogus>"},
 	    /* not yet: a group is not checkpointed */
 	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\"/></config>",
