@@ -102,4 +102,99 @@ static double bench_node_per_unit(struct bench_node *b, const char *config,
 	return (t[1] - t[0]) / (double)(big - small);
 }
 
+/* ---- nodes that stay up, driven through their control socket ---------- */
+
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+
+/* Start `capsule node` of config (in the temporary directory) as node n:
+ * control socket n.sock, log n.log there, extra args.  Its pid, or -1. */
+static pid_t bench_node_start(struct bench_node *b, const char *n, const char *config,
+			      const char *args)
+{
+	char cmd[4 * PATH_MAX];
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		snprintf(cmd, sizeof cmd,
+			 "exec %s node --rom %s --rom %s %s/%s --control %s/%s.sock %s "
+			 ">%s/%s.log 2>&1",
+			 b->capsule, b->tmpdir, b->components, b->tmpdir, config,
+			 b->tmpdir, n, args, b->tmpdir, n);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void bench_node_kill(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* Wait (60 s at most) until node n's log holds `count` lines with the
+ * fixed string s.  0, or -1 with a line on stderr. */
+static int bench_node_wait_log(struct bench_node *b, const char *n, const char *s,
+			       int count)
+{
+	char cmd[2 * PATH_MAX];
+
+	snprintf(cmd, sizeof cmd, "test \"$(grep -c -F '%s' %s/%s.log)\" -ge %d", s,
+		 b->tmpdir, n, count);
+	for (int i = 0; i < 600; i++) {
+		if (!system(cmd))
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "%s: node %s: fewer than %d lines '%s' in 60 s\n", b->prog, n,
+		count, s);
+	return -1;
+}
+
+/* Run a capsule command (printf-style, the capsule binary prepended) and
+ * keep the first line of its output in line.  Wall time in seconds, < 0
+ * if it did not answer "ok " (the answer is then in line). */
+static double bench_capsule(struct bench_node *b, char *line, size_t size,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static double bench_capsule(struct bench_node *b, char *line, size_t size,
+			    const char *fmt, ...)
+{
+	char args[3 * PATH_MAX], cmd[4 * PATH_MAX];
+	double t0 = now_ns() * 1e-9, t;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "%s %s 2>&1", b->capsule, args);
+	line[0] = 0;
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	if (!fgets(line, (int)size, p))
+		line[0] = 0;
+	while (fgetc(p) != EOF)
+		;
+	pclose(p);
+	t = now_ns() * 1e-9 - t0;
+	return strncmp(line, "ok ", 3) ? -1 : t;
+}
+
+static int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n) (v is sorted). */
+static double bench_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+	return v[n / 2];
+}
+
 #endif

@@ -1,0 +1,162 @@
+/*
+ * Group checkpoint (docs/cr.md "Groups"): one node runs, side by side,
+ *
+ *   grp    a group of 8 slow_counters under one monitor,
+ *   s1-s8  8 monitors with one slow_counter each,
+ *   soak   a group of a soak_server and 7 soak_clients (caps between the
+ *          members: each client's session and both ways' signal contexts).
+ *
+ * Each round checkpoints grp, then s1..s8 one after the other, then soak,
+ * all through the CLI while they run.  Printed, medians of ROUNDS:
+ *
+ *   - the group's pause (its answer's "paused": from the start of the cut
+ *     to the resume of all 8) against the 8 separate pauses added up, and
+ *     the wall time of the one command against the 8 commands;
+ *   - the soak group's pause and its caps between members.
+ */
+#include "bench/bench_node.h"
+
+#define MEMBERS 8
+#define ROUNDS	5
+
+static struct bench_node bn;
+
+static const char head[] =
+    "<config><parent-provides><service name=\"PD\"/><service name=\"CPU\"/>"
+    "<service name=\"LOG\"/><service name=\"ROM\"/><service name=\"RM\"/>"
+    "<service name=\"Timer\"/><service name=\"IRQ\"/></parent-provides>"
+    "<default-route><any-service><parent/></any-service></default-route>\n";
+
+/* node A: grp, s1..s8 and soak into buf */
+static void config_a(char *buf, size_t size)
+{
+	size_t o = 0;
+
+#define PUT(...) (o += (size_t)snprintf(buf + o, size - o, __VA_ARGS__))
+	PUT("%s<start name=\"grp\" caps=\"3000\"><binary name=\"monitor\"/>"
+	    "<resource name=\"RAM\" quantum=\"64M\"/><config>\n",
+	    head);
+	for (int k = 1; k <= MEMBERS; k++)
+		PUT("<start name=\"c%d\" caps=\"100\"><binary name=\"slow_counter\"/>"
+		    "<resource name=\"RAM\" quantum=\"2M\"/></start>\n",
+		    k);
+	PUT("</config></start>\n");
+	for (int k = 1; k <= MEMBERS; k++)
+		PUT("<start name=\"s%d\" caps=\"500\"><binary name=\"monitor\"/>"
+		    "<resource name=\"RAM\" quantum=\"16M\"/><config><target "
+		    "binary=\"slow_counter\" ram=\"2M\" caps=\"100\"/></config></start>\n",
+		    k);
+	PUT("<start name=\"soak\" caps=\"3000\"><binary name=\"monitor\"/>"
+	    "<resource name=\"RAM\" quantum=\"64M\"/><config>\n"
+	    "<start name=\"server\" caps=\"400\"><binary name=\"soak_server\"/>"
+	    "<resource name=\"RAM\" quantum=\"4M\"/><provides><service "
+	    "name=\"Soak\"/></provides></start>\n");
+	for (int k = 1; k < MEMBERS; k++)
+		PUT("<start name=\"k%d\" caps=\"100\"><binary name=\"soak_client\"/>"
+		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service name=\"Soak\">"
+		    "<child name=\"server\"/></service><any-service><parent/>"
+		    "</any-service></route></start>\n",
+		    k);
+	PUT("</config></start></config>\n");
+#undef PUT
+}
+
+/* "paused X ms" of an answer, in ms; -1 if none */
+static double paused_ms(const char *line)
+{
+	const char *p = strstr(line, "paused ");
+	return p ? atof(p + 7) : -1;
+}
+
+struct round {
+	double grp_paused, grp_wall, sep_paused, sep_wall, soak_paused;
+	int soak_caps;
+};
+
+/* One checkpoint of NAME into NAME.img; its answer in line. */
+static double checkpoint(const char *name, char *line, size_t size)
+{
+	double t = bench_capsule(&bn, line, size, "checkpoint --node %s/A.sock -f -o %s/%s.img %s",
+				 bn.tmpdir, bn.tmpdir, name, name);
+	if (t < 0)
+		fprintf(stderr, "bench_group: checkpoint of %s: %s", name, line);
+	return t;
+}
+
+static int one_round(struct round *r)
+{
+	char line[1024], name[8];
+	double t;
+	const char *c;
+
+	if ((r->grp_wall = checkpoint("grp", line, sizeof line)) < 0)
+		return -1;
+	r->grp_paused = paused_ms(line);
+	r->sep_paused = r->sep_wall = 0;
+	for (int k = 1; k <= MEMBERS; k++) {
+		snprintf(name, sizeof name, "s%d", k);
+		if ((t = checkpoint(name, line, sizeof line)) < 0)
+			return -1;
+		r->sep_wall += t;
+		r->sep_paused += paused_ms(line);
+	}
+	if (checkpoint("soak", line, sizeof line) < 0)
+		return -1;
+	r->soak_paused = paused_ms(line);
+	c = strstr(line, " ms, ");
+	r->soak_caps = c ? atoi(c + 5) : -1;
+	return 0;
+}
+
+static int checkpoints(void)
+{
+	double gp[ROUNDS], gw[ROUNDS], sp[ROUNDS], sw[ROUNDS], kp[ROUNDS];
+	struct round r;
+	int caps = 0;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		if (one_round(&r))
+			return -1;
+		gp[i] = r.grp_paused, gw[i] = r.grp_wall * 1e3;
+		sp[i] = r.sep_paused, sw[i] = r.sep_wall * 1e3;
+		kp[i] = r.soak_paused, caps = r.soak_caps;
+		usleep(200000);
+	}
+	double g = bench_median(gp, ROUNDS), s = bench_median(sp, ROUNDS);
+	double w = bench_median(gw, ROUNDS), v = bench_median(sw, ROUNDS);
+	printf("bench_group: checkpoint of 8 slow_counters: as one group paused %.2f ms, "
+	       "8 separate checkpoints paused %.2f ms added up: ratio %.2f (median of "
+	       "%d)\n",
+	       g, s, g / s, ROUNDS);
+	printf("bench_group: the same, wall time of the commands: group %.1f ms, 8 "
+	       "separate %.1f ms: ratio %.2f\n",
+	       w, v, w / v);
+	printf("bench_group: checkpoint of a soak_server and 7 soak_clients as one "
+	       "group: paused %.2f ms, %d caps between members (median of %d)\n",
+	       bench_median(kp, ROUNDS), caps, ROUNDS);
+	return 0;
+}
+
+int main(void)
+{
+	static char cfg[32768];
+	pid_t a;
+	int rc;
+
+	if (bench_node_init(&bn, "bench_group"))
+		return 1;
+	config_a(cfg, sizeof cfg);
+	if (bench_node_file(&bn, "a.xml", cfg) ||
+	    bench_node_file(&bn, "soak.cfg", "60 7 none\n"))
+		return 1;
+	a = bench_node_start(&bn, "A", "a.xml", "");
+	rc = bench_node_wait_log(&bn, "A", "slow_counter: counting every", 2 * MEMBERS) ||
+	     bench_node_wait_log(&bn, "A", "soak_client: sending for", MEMBERS - 1) ||
+	     checkpoints();
+	bench_node_kill(a);
+	if (rc)
+		fprintf(stderr, "bench_group: node A's log: %s/A.log\n", bn.tmpdir);
+	else
+		system(strcat(strcpy(cfg, "rm -rf "), bn.tmpdir));
+	return rc ? 1 : 0;
+}
