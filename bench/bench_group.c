@@ -44,7 +44,8 @@ static void config_a(char *buf, size_t size)
 	for (int k = 1; k <= MEMBERS; k++)
 		PUT("<start name=\"s%d\" caps=\"500\"><binary name=\"monitor\"/>"
 		    "<resource name=\"RAM\" quantum=\"16M\"/><config><target "
-		    "binary=\"slow_counter\" ram=\"2M\" caps=\"100\"/></config></start>\n",
+		    "binary=\"slow_counter\" ram=\"2M\" "
+		    "caps=\"100\"/></config></start>\n",
 		    k);
 	PUT("<start name=\"soak\" caps=\"3000\"><binary name=\"monitor\"/>"
 	    "<resource name=\"RAM\" quantum=\"64M\"/><config>\n"
@@ -53,7 +54,8 @@ static void config_a(char *buf, size_t size)
 	    "name=\"Soak\"/></provides></start>\n");
 	for (int k = 1; k < MEMBERS; k++)
 		PUT("<start name=\"k%d\" caps=\"100\"><binary name=\"soak_client\"/>"
-		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service name=\"Soak\">"
+		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service "
+		    "name=\"Soak\">"
 		    "<child name=\"server\"/></service><any-service><parent/>"
 		    "</any-service></route></start>\n",
 		    k);
@@ -76,7 +78,8 @@ struct round {
 /* One checkpoint of NAME into NAME.img; its answer in line. */
 static double checkpoint(const char *name, char *line, size_t size)
 {
-	double t = bench_capsule(&bn, line, size, "checkpoint --node %s/A.sock -f -o %s/%s.img %s",
+	double t = bench_capsule(&bn, line, size,
+				 "checkpoint --node %s/A.sock -f -o %s/%s.img %s",
 				 bn.tmpdir, bn.tmpdir, name, name);
 	if (t < 0)
 		fprintf(stderr, "bench_group: checkpoint of %s: %s", name, line);

@@ -26,7 +26,7 @@ struct bench_node {
 
 /* The benchmark lives in $(B)/bench; capsule and the components are in
  * $(B).  Makes a temporary directory for configs and ROMs.  0 or -1. */
-static int bench_node_init(struct bench_node *b, const char *prog)
+static inline int bench_node_init(struct bench_node *b, const char *prog)
 {
 	char self[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -43,7 +43,8 @@ static int bench_node_init(struct bench_node *b, const char *prog)
 }
 
 /* Write text to the file `name` in the temporary directory.  0 or -1. */
-static int bench_node_file(struct bench_node *b, const char *name, const char *text)
+static inline int bench_node_file(struct bench_node *b, const char *name,
+				  const char *text)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -59,8 +60,8 @@ static int bench_node_file(struct bench_node *b, const char *name, const char *t
 
 /* Run one node of `config` (in the temporary directory) with "COUNT
  * SUFFIX" in bench.count; wall time in seconds, < 0 on failure. */
-static double bench_node_run(struct bench_node *b, const char *config,
-			     unsigned long long count, const char *suffix)
+static inline double bench_node_run(struct bench_node *b, const char *config,
+				    unsigned long long count, const char *suffix)
 {
 	char text[64], cmd[4 * PATH_MAX];
 	double t0;
@@ -83,9 +84,9 @@ static double bench_node_run(struct bench_node *b, const char *config,
 
 /* Seconds per unit of count: the fastest of `repeat` runs at `small` and
  * at `big`, their difference divided by big - small.  < 0 on failure. */
-static double bench_node_per_unit(struct bench_node *b, const char *config,
-				  unsigned long long small, unsigned long long big,
-				  const char *suffix, int repeat)
+static inline double bench_node_per_unit(struct bench_node *b, const char *config,
+					 unsigned long long small, unsigned long long big,
+					 const char *suffix, int repeat)
 {
 	double t[2] = {-1, -1};
 	unsigned long long n[2] = {small, big};
@@ -110,8 +111,8 @@ static double bench_node_per_unit(struct bench_node *b, const char *config,
 
 /* Start `capsule node` of config (in the temporary directory) as node n:
  * control socket n.sock, log n.log there, extra args.  Its pid, or -1. */
-static pid_t bench_node_start(struct bench_node *b, const char *n, const char *config,
-			      const char *args)
+static inline pid_t bench_node_start(struct bench_node *b, const char *n,
+				     const char *config, const char *args)
 {
 	char cmd[4 * PATH_MAX];
 	pid_t pid = fork();
@@ -128,7 +129,7 @@ static pid_t bench_node_start(struct bench_node *b, const char *n, const char *c
 	return pid;
 }
 
-static void bench_node_kill(pid_t pid)
+static inline void bench_node_kill(pid_t pid)
 {
 	if (pid > 0) {
 		kill(pid, SIGKILL);
@@ -138,8 +139,8 @@ static void bench_node_kill(pid_t pid)
 
 /* Wait (60 s at most) until node n's log holds `count` lines with the
  * fixed string s.  0, or -1 with a line on stderr. */
-static int bench_node_wait_log(struct bench_node *b, const char *n, const char *s,
-			       int count)
+static inline int bench_node_wait_log(struct bench_node *b, const char *n, const char *s,
+				      int count)
 {
 	char cmd[2 * PATH_MAX];
 
@@ -158,12 +159,13 @@ static int bench_node_wait_log(struct bench_node *b, const char *n, const char *
 /* Run a capsule command (printf-style, the capsule binary prepended) and
  * keep the first line of its output in line.  Wall time in seconds, < 0
  * if it did not answer "ok " (the answer is then in line). */
-static double bench_capsule(struct bench_node *b, char *line, size_t size,
-			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static double bench_capsule(struct bench_node *b, char *line, size_t size,
-			    const char *fmt, ...)
+static inline double bench_capsule(struct bench_node *b, char *line, size_t size,
+				   const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static inline double bench_capsule(struct bench_node *b, char *line, size_t size,
+				   const char *fmt, ...)
 {
-	char args[3 * PATH_MAX], cmd[4 * PATH_MAX];
+	char args[3 * PATH_MAX], cmd[3 * PATH_MAX + 2 * PATH_MAX];
 	double t0 = now_ns() * 1e-9, t;
 	va_list ap;
 	FILE *p;
@@ -184,14 +186,14 @@ static double bench_capsule(struct bench_node *b, char *line, size_t size,
 	return strncmp(line, "ok ", 3) ? -1 : t;
 }
 
-static int bench_cmp_double(const void *a, const void *b)
+static inline int bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
 /* The median of v[0..n) (v is sorted). */
-static double bench_median(double *v, int n)
+static inline double bench_median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
 	return v[n / 2];

@@ -15,7 +15,7 @@
 
 #define UNIX_ITERS 200000
 
-static double now_ns(void)
+static inline double now_ns(void)
 {
 	struct timespec ts;
 
@@ -23,7 +23,7 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static int full_io(int fd, void *buf, size_t n, int write_it)
+static inline int full_io(int fd, void *buf, size_t n, int write_it)
 {
 	size_t off = 0;
 
@@ -40,7 +40,7 @@ static int full_io(int fd, void *buf, size_t n, int write_it)
 }
 
 /* ns per one-word round trip between two processes, or negative */
-static double bench_unix(void)
+static inline double bench_unix(void)
 {
 	int sv[2];
 	uint64_t w = 0;
