@@ -35,6 +35,10 @@ static struct monitor *member_new(struct mon_group *g, int i)
 	mon->env = g->env;
 	mon->cfg = g->cfg;
 	mon->cfg.group = NULL;
+	/* the group's <test> is the group's (group_test.c), not the member's */
+	mon->cfg.checkpoint_after_ms = mon->cfg.checkpoint_after_log = 0;
+	mon->cfg.image[0] = 0;
+	mon->cfg.then_exit = 0;
 	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", s->binary);
 	mon->cfg.ram = s->ram;
 	mon->cfg.caps = s->caps;
@@ -106,7 +110,7 @@ void group_checkpoint_done(struct mon_group *g)
 }
 
 /* The group's members by name, for `capsule ps` ("members=a,b"). */
-static void members_word(const struct mon_group *g, char *buf, size_t size)
+void group_members_word(const struct mon_group *g, char *buf, size_t size)
 {
 	size_t n = 0;
 
@@ -124,7 +128,7 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 	char members[160];
 	uint64_t ck = 0, rs = 0;
 
-	members_word(g, members, sizeof members);
+	group_members_word(g, members, sizeof members);
 	for (int i = 0; i < g->n; i++)
 		if (g->member[i].mon) {
 			ck += g->member[i].mon->checkpoints;

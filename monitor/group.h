@@ -53,8 +53,9 @@ struct mon_group {
 	int n, nended;
 	struct mon_member member[MON_GROUP_MAX];
 	struct control_mailbox *endpoint;
-	struct thread *trigger; /* <test checkpoint_after_ms>: group_test.c */
-	struct group_ck *ck;	/* a checkpoint under way (group_checkpoint.c) */
+	struct group_ck *ck; /* a checkpoint under way (group_checkpoint.c) */
+	uint64_t test_lines; /* <test checkpoint_after_log>: group_test.c */
+	int test_fired;
 };
 
 /* ---- group.c ---- */
@@ -72,6 +73,8 @@ void group_checkpoint_done(struct mon_group *g);
 struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */
 const char *group_member_name(const struct monitor *mon);
+/* The members' names, "a,b,c", an ended one as "a(ended)". */
+void group_members_word(const struct mon_group *g, char *buf, size_t size);
 
 /* ---- group_route.c ---- */
 /* A session request of member mon for service with args: 1 if it goes
@@ -96,9 +99,12 @@ void group_wrap_request(struct monitor *receiver, struct msg *m);
 
 /* ---- group_cut.c ---- */
 /* Pause every member with no call between members half done (see the
- * file).  0 with all paused, or -errno with all running and one line in
- * why. */
-int group_cut(struct mon_group *g, char *why, size_t size);
+ * file); prepaused: group_pause_all paused them all already.  0 with all
+ * paused, or -errno with all running and one line in why. */
+int group_cut(struct mon_group *g, int prepaused, char *why, size_t size);
+/* Pause every member now (the group's <test>; then group_cut with
+ * prepaused set).  0, or -errno with all running. */
+int group_pause_all(struct mon_group *g);
 /* Resume every member a cut (or a checkpoint) paused. */
 void group_resume(struct mon_group *g);
 
@@ -135,6 +141,20 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
  * the group image at path (image/group.h). */
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		      const char *path, const char *members);
+/* The same for the group's <test>: no request to answer (mb NULL), the
+ * outcome logged; with stop set, the members stay paused once the image
+ * is written and are then ended (group_test_stop). */
+void group_checkpoint_test(struct mon_group *g, const char *path, int stop);
+
+/* ---- group_test.c ---- */
+/* The group's <test checkpoint_after_log="N" image= then="exit">: a group
+ * image after the members' Nth LOG line, the members ended there (they
+ * go on in the node that restores it).  Member mon wrote a LOG line
+ * (log_rom_proxy.c, on the main entrypoint): counted over all members. */
+void group_test_log_line(struct monitor *mon);
+/* The test checkpoint wrote its image (on the main entrypoint): end
+ * every member as its own exit(0) would. */
+void group_test_stop(struct mon_group *g);
 
 /* ---- group_restore.c ---- */
 /* A control request for the group: restore the group image at path

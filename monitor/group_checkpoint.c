@@ -94,6 +94,7 @@ struct group_ck {
 	struct thread *thread;
 	uint64_t t0;
 	int rc;
+	int stop; /* the group's <test> then="exit" (mb NULL): end the members */
 	char name[CONTROL_NAME_MAX], path[CONTROL_PATH_MAX], members[160], why[480];
 };
 
@@ -104,12 +105,22 @@ static void ck_free(void *arg)
 	struct group_ck *ck = arg;
 
 	struct mon_group *g = ck->g;
+	int stop = ck->stop && !ck->rc;
 
 	thread_join(ck->thread); /* it returns once its call is answered */
 	ep_dissolve(g->env->ep, &ck->obj);
 	free(ck);
-	group_checkpoint_done(g);
+	group_checkpoint_done(g); /* the members are paused: g stays */
+	if (stop)
+		group_test_stop(g);
 }
+
+/* The answer, if a request asked (not for the group's <test>). */
+#define ck_answer(ck, ...)                                                               \
+	do {                                                                             \
+		if ((ck)->mb)                                                            \
+			control_done((ck)->mb, __VA_ARGS__);                             \
+	} while (0)
 
 /* On the main entrypoint, every member paused by the cut (or the cut
  * failed, rc): checkpoint each, list the caps between them, resume. */
@@ -135,7 +146,7 @@ static void ck_finish(struct group_ck *ck)
 	}
 	if (ck->rc || (ck->rc = members_checkpoint(g, models, ck->why, sizeof ck->why))) {
 		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
-		control_done(ck->mb, "error: %s: %s", ck->name, ck->why);
+		ck_answer(ck, "error: %s: %s", ck->name, ck->why);
 		models_free(models, g->n);
 		free(t);
 		return;
@@ -143,7 +154,8 @@ static void ck_finish(struct group_ck *ck)
 	n = group_cap_table(g, models, t, GROUP_MAX_CAPS);
 	log_table(g, t, n);
 	ck->rc = group_image_records(g, models, t, n, &gi, ck->why, sizeof ck->why);
-	group_resume(g);
+	if (!ck->stop || ck->rc)
+		group_resume(g);
 	paused = mon_now_us() - ck->t0;
 	free(t);
 	if (!ck->rc)
@@ -153,7 +165,9 @@ static void ck_finish(struct group_ck *ck)
 	group_image_release(&gi);
 	if (ck->rc) {
 		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
-		control_done(ck->mb, "error: %s: %s", ck->name, ck->why);
+		ck_answer(ck, "error: %s: %s", ck->name, ck->why);
+		if (ck->stop) /* the test failed: the members go on */
+			group_resume(g);
 		return;
 	}
 	stat(ck->path, &st);
@@ -161,11 +175,11 @@ static void ck_finish(struct group_ck *ck)
 		"monitor: group image: %d members paused together %llu us, %u caps "
 		"between members, %lld bytes written to %s",
 		g->n, (unsigned long long)paused, n, (long long)st.st_size, ck->path);
-	control_done(ck->mb,
-		     "ok %s %s: members %s, paused %.1f ms, %u caps between members, "
-		     "image %lld bytes",
-		     ck->name, ck->path, ck->members, paused / 1000.0, n,
-		     (long long)st.st_size);
+	ck_answer(ck,
+		  "ok %s %s: members %s, paused %.1f ms, %u caps between members, "
+		  "image %lld bytes",
+		  ck->name, ck->path, ck->members, paused / 1000.0, n,
+		  (long long)st.st_size);
 }
 
 static void ck_dispatch(struct rpc_object *obj, struct msg *m)
@@ -183,27 +197,36 @@ static void cut_main(void *arg)
 	struct msg m;
 
 	ck->t0 = mon_now_us();
-	ck->rc = group_cut(ck->g, ck->why, sizeof ck->why);
+	ck->rc = group_cut(ck->g, ck->stop, ck->why, sizeof ck->why);
 	msg_reset(&m, 1);
 	rpc_call(ck->cap, &m);
 }
 
-void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		      const char *path, const char *members)
+/* Start the cut for a request (mb) or the group's <test> (mb NULL). */
+static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		     const char *path, const char *members, int stop)
 {
 	const char *gone = not_running(g);
 	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
+	char why[CONTROL_NAME_MAX + 160];
 
 	if (!ck) {
-		control_done(mb,
-			     gone ? "error: %s: member '%s' is not running: a group is "
-				    "checkpointed whole"
-				  : "error: %s: busy%s",
-			     name, gone ? gone : "");
+		snprintf(why, sizeof why,
+			 gone ? "error: %s: member '%s' is not running: a group is "
+				"checkpointed whole"
+			      : "error: %s: busy%s",
+			 name, gone ? gone : "");
+		if (mb)
+			control_done(mb, "%s", why);
+		else
+			env_log(g->env, "monitor: group test checkpoint: %s", why);
+		if (stop) /* group_pause_all paused them for it */
+			group_resume(g);
 		return;
 	}
 	ck->g = g;
 	ck->mb = mb;
+	ck->stop = stop;
 	snprintf(ck->name, sizeof ck->name, "%s", name);
 	snprintf(ck->members, sizeof ck->members, "%s", members);
 	snprintf(ck->path, sizeof ck->path, "%s", path);
@@ -213,9 +236,30 @@ void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const cha
 		if (cap_valid(ck->cap))
 			ep_dissolve(g->env->ep, &ck->obj);
 		free(ck);
-		control_done(mb, "error: %s: cannot start the group's cut", name);
+		if (mb)
+			control_done(mb, "error: %s: cannot start the group's cut", name);
+		else
+			env_log(g->env, "monitor: group test checkpoint: cannot start "
+					"the group's cut");
+		if (stop)
+			group_resume(g);
 		return;
 	}
 	g->ck = ck;
-	control_answer_later(mb);
+	if (mb)
+		control_answer_later(mb);
+}
+
+void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		      const char *path, const char *members)
+{
+	ck_start(g, mb, name, path, members, 0);
+}
+
+void group_checkpoint_test(struct mon_group *g, const char *path, int stop)
+{
+	char members[160];
+
+	group_members_word(g, members, sizeof members);
+	ck_start(g, NULL, "test", path, members, stop);
 }

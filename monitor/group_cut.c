@@ -122,16 +122,50 @@ static int cut_once(struct mon_group *g, const int *order, struct mon_model *scr
 	return 0;
 }
 
-int group_cut(struct mon_group *g, char *why, size_t size)
+/* Every member paused at once, at one point (the group's <test>).  0 or
+ * -errno (those paused resumed). */
+int group_pause_all(struct mon_group *g)
+{
+	int rc;
+
+	for (int k = 0; k < g->n; k++)
+		if (g->member[k].mon && !g->member[k].ended &&
+		    (rc = pause_member(g->member[k].mon))) {
+			group_resume(g);
+			return rc;
+		}
+	return 0;
+}
+
+/* After group_pause_all: the members that another member may call run
+ * again, to answer what was sent to them before; the callers stay where
+ * they were paused.  The cut then pauses the others in its order. */
+static void resume_callees(struct mon_group *g)
+{
+	for (int k = 0; k < g->n; k++) {
+		struct monitor *mon = g->member[k].mon;
+		int called = 0;
+		for (int j = 0; j < g->n && !called; j++)
+			called = j != k && config_route_edge(g->cfg.group, j, k);
+		if (called && mon && !g->member[k].ended && mon->paused_since_us)
+			monitor_resume(mon);
+	}
+}
+
+int group_cut(struct mon_group *g, int prepaused, char *why, size_t size)
 {
 	struct mon_model *scratch = calloc(1, sizeof *scratch);
 	int order[MON_GROUP_MAX], who = 0, rc = -ENOMEM;
 
 	if (!scratch) {
 		snprintf(why, size, "out of memory for the cut");
+		if (prepaused)
+			group_resume(g);
 		return rc;
 	}
 	cut_order(g, order);
+	if (prepaused)
+		resume_callees(g);
 	for (int tries = 1;; tries++) {
 		rc = cut_once(g, order, scratch, &who);
 		if (!rc) {

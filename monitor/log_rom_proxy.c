@@ -4,6 +4,7 @@
  * for the test hook); ROM dataspaces are recorded so a restore can fetch
  * them again.
  */
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 
 static void run_test(void *arg)
@@ -17,7 +18,10 @@ static void log_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
 	struct monitor *mon = p->mon;
 
-	if (req->code == LOG_WRITE && ++mon->log_lines == mon->cfg.checkpoint_after_log)
+	if (req->code == LOG_WRITE && mon->group)
+		group_test_log_line(mon);
+	else if (req->code == LOG_WRITE &&
+		 ++mon->log_lines == mon->cfg.checkpoint_after_log)
 		ep_defer(mon->env->ep, run_test, mon);
 }
 

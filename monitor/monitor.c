@@ -48,21 +48,26 @@
 
 enum mon_control_op { MON_CONTROL_TEST = 1 };
 
+void monitor_test_image_path(const char *image, char *path, size_t size)
+{
+	const char *pid = strstr(image, "%p");
+
+	if (pid)
+		snprintf(path, size, "%.*s%ld%s", (int)(pid - image), image,
+			 (long)getpid(), pid + 2);
+	else
+		snprintf(path, size, "%s", image);
+}
+
 /* Replace model by what an image file of it reads back as. */
 static int through_image(struct monitor *mon, struct mon_model *model)
 {
 	struct image_model im, *back = NULL;
 	struct image_stats st;
 	char err[256] = "", path[300];
-	const char *pid = strstr(mon->cfg.image, "%p");
 	int rc = model_to_image(mon, model, &im);
 
-	/* "%p" in the path: this host process's id (parallel test runs) */
-	if (pid)
-		snprintf(path, sizeof path, "%.*s%ld%s", (int)(pid - mon->cfg.image),
-			 mon->cfg.image, (long)getpid(), pid + 2);
-	else
-		snprintf(path, sizeof path, "%s", mon->cfg.image);
+	monitor_test_image_path(mon->cfg.image, path, sizeof path);
 
 	if (rc) {
 		env_log(mon->env, "monitor: image: cannot convert: %s", strerror(-rc));

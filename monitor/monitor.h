@@ -151,6 +151,9 @@ void monitor_test_now(struct monitor *mon);
 /* The target ends with code: it is torn down and the monitor exits once
  * the request being served is answered (deferred). */
 void monitor_target_ends(struct monitor *mon, int code);
+/* <test image=>'s path: "%p" in it becomes this host process's id
+ * (parallel test runs). */
+void monitor_test_image_path(const char *image, char *path, size_t size);
 /* The target ended (exit code, or fault): tear it down, exit the monitor. */
 void monitor_target_ended(struct monitor *mon, int code);
 

@@ -187,11 +187,15 @@ static int parse_group(xmlNode *root, struct monitor_config *cfg, char *err,
 			 cycle);
 		goto fail;
 	}
-	if (cfg->checkpoint_after_ms || cfg->checkpoint_after_log || cfg->image[0] ||
-	    cfg->fail_restore_at[0] || cfg->fail_restore_nth) {
-		snprintf(err, errlen,
-			 "the monitor's group: no <test> checkpoint or restore "
-			 "(a group cannot be checkpointed yet)");
+	if (cfg->checkpoint_after_ms || cfg->fail_restore_at[0] ||
+	    cfg->fail_restore_nth || cfg->checkpoint_every_ms || cfg->then_hold ||
+	    cfg->restore == MON_RESTORE_SAME_NODE ||
+	    !cfg->checkpoint_after_log != !cfg->image[0] ||
+	    (cfg->checkpoint_after_log && !cfg->then_exit)) {
+		snprintf(
+		    err, errlen,
+		    "the monitor's group: its <test> takes only checkpoint_after_log, "
+		    "image and then=\"exit\"");
 		goto fail;
 	}
 	if (cfg->group->nstart > MON_GROUP_MAX) {

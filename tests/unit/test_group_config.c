@@ -197,9 +197,11 @@ static void monitor_refuses_bad_groups(void **state)
 	     "duplicate <start> name 'a'"},
 	    {"<config>" SEVENTEEN "</config>", "17 members, at most 16"},
 	    {"<config>" CLIENT_SERVER "<bogus/></config>", "unknown element <bogus>"},
-	    /* not yet: a group is not checkpointed */
+	    /* a group's <test>: a group image after a line, then the end */
 	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\"/></config>",
-	     "no <test> checkpoint or restore"},
+	     "its <test> takes only checkpoint_after_log, image and then=\"exit\""},
+	    {"<config>" CLIENT_SERVER "<test checkpoint_after_log=\"3\"/></config>",
+	     "its <test> takes only"},
 	};
 	struct monitor_config cfg;
 
