@@ -458,8 +458,10 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 	snprintf(a->name, sizeof a->name, "%s", req->name);
 	snprintf(a->path, sizeof a->path, "%s", req->path);
 	control_answer_later(mb);
-	if ((rc = monitor_checkpoint_image_start(mon, req->path, stop, &incr,
-						 checkpoint_answered, a)))
+	if ((rc = monitor_checkpoint_image_start(
+		 mon, req->path,
+		 stop | (req->flags & CONTROL_F_SPOOL ? MON_CKPT_SPOOL : 0), &incr,
+		 checkpoint_answered, a)))
 		free(a);
 	return rc;
 }
