@@ -40,6 +40,8 @@ struct image_writer {
 	size_t errlen;
 	XXH3_state_t *hash; /* of the bytes flushed (image_model.hash_out) */
 	int raw;	    /* image_model.no_compress */
+	int live;	    /* image_model.live */
+	uint8_t *snap;	    /* live: the chunk's pages, copied once */
 };
 #define IMAGE_FLUSH (1u << 20)
 
