@@ -278,7 +278,7 @@ static void release_deferred(void *arg)
  * it.  0 or -errno. */
 static int control_migration(struct monitor *mon, const struct control_request *req)
 {
-	struct incr_request incr = {.parent = req->parent, .track = 1};
+	struct incr_request incr = {.parent = req->parent, .track = 1, .spool = 1};
 	int rc;
 
 	if (req->op == CONTROL_FREEZE) {
@@ -445,7 +445,8 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 {
 	int stop = !!(req->flags & CONTROL_F_STOP);
 	struct incr_request incr = {.parent = req->parent[0] ? req->parent : NULL,
-				    .track = !stop};
+				    .track = !stop,
+				    .spool = !!(req->flags & CONTROL_F_SPOOL)};
 	struct checkpoint_answer *a;
 	int rc;
 
