@@ -42,6 +42,7 @@ struct image_writer {
 	int raw;	    /* image_model.no_compress */
 	int live;	    /* image_model.live */
 	uint8_t *snap;	    /* live: the chunk's pages, copied once */
+	int raw_skip;	    /* live: chunks still stored without trying zstd */
 };
 #define IMAGE_FLUSH (1u << 20)
 

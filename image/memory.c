@@ -14,6 +14,8 @@
 #include "image/internal.h"
 
 #define CHUNK_BYTES ((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE)
+/* chunks stored raw without trying zstd after one that did not shrink */
+#define IMAGE_LIVE_RAW_SKIP 7
 
 static uint64_t chunk_mask(uint32_t npages)
 {
@@ -119,10 +121,18 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 		return -ENOMEM;
 	uint8_t *dst = w->buf + at + sizeof(c);
 	if (c.raw_len) {
-		size_t n = w->raw ? c.raw_len
-				  : ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
-						      IMAGE_ZSTD_LEVEL);
+		int raw = w->raw || w->raw_skip > 0;
+		size_t n = raw ? c.raw_len
+			       : ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
+						   IMAGE_ZSTD_LEVEL);
+		if (w->raw_skip > 0)
+			w->raw_skip--;
 		if (ZSTD_isError(n) || n >= c.raw_len) {
+			/* live (a migration's first round): memory that did
+			 * not shrink is not offered to zstd again for the
+			 * next chunks, whose time goes into the round */
+			if (!raw && w->live)
+				w->raw_skip = IMAGE_LIVE_RAW_SKIP;
 			memcpy(dst, src, c.raw_len);
 			n = c.raw_len;
 			c.flags = IMAGE_MEM_RAW;
