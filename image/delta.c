@@ -72,25 +72,41 @@ static int apply_chunks(const struct image_model *m, const struct image_memory *
 	return rc;
 }
 
-/* A model read with IMAGE_READ_STREAM: the carried pages are zeroed,
- * then those with data written straight from the file's chunks: no dataspace-sized copy
- * of the image's memory is made (reading a 2.7 MB round of a 256 MiB target into one took
- * 55 ms of a migration's stop). */
+/* A model read with IMAGE_READ_STREAM: the carried pages without data
+ * (zero pages) are zeroed, then those with data written straight from
+ * the file's chunks: no dataspace-sized copy of the image's memory is
+ * made (reading a 2.7 MB round of a 256 MiB target into one took 55 ms
+ * of a migration's stop), and no page is written twice (zeroing every
+ * carried page first wrote a full round's 256 MiB twice). */
 static int apply_streamed(const struct image_model *m, const struct image_memory *e,
 			  uint8_t *to, uint64_t *pages, char *err, size_t errlen)
 {
 	uint64_t n = e->size / IMAGE_PAGE_SIZE;
+	uint64_t *data = calloc((n + 63) / 64 + 1, sizeof *data);
 
+	if (!data) {
+		snprintf(err, errlen, "image: out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		const struct image_chunk_ref *k = &e->chunk[i];
+		for (uint32_t p = 0; p < k->npages; p++)
+			if ((k->nonzero >> p) & 1 && k->first_page + p < n)
+				data[(k->first_page + p) / 64] |=
+				    1ull << ((k->first_page + p) % 64);
+	}
 	for (uint64_t pg = 0; pg < n; pg++) {
 		if (!e->present[pg / 8]) {
 			pg |= 7; /* none of these 8 */
 			continue;
 		}
 		if (carried(e, pg)) {
-			memset(to + pg * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
+			if (!((data[pg / 64] >> (pg % 64)) & 1))
+				memset(to + pg * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
 			(*pages)++;
 		}
 	}
+	free(data);
 	return apply_chunks(m, e, to, err, errlen);
 }
 

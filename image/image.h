@@ -391,10 +391,22 @@ struct image_model {
 	 * the bytes it saves on the way (zstd: 3-4 ms of CPU for 655 pages
 	 * that do not shrink, 0.6-1 ms without) */
 	int no_compress;
+	/* image_write: the memory may change while it is written (a
+	 * migration's first round, read in place while its target runs;
+	 * what changed is dirty and goes in the next round): each chunk's
+	 * pages are copied once before they are looked at, so its zero-page
+	 * bitmap, compressed frame and checksum describe the same bytes; and
+	 * after a chunk that zstd did not shrink the next 7 are stored raw
+	 * without trying (the target's memory rarely changes its kind from
+	 * one chunk to the next; zstd on 256 MiB that does not shrink costs
+	 * the round some 50 ms of CPU) */
+	int live;
 	/* image_write: if set, receives the XXH3-128 of the bytes written,
 	 * as image_file_hash would give it for the file, computed as they
 	 * are written (no second read of the file) */
 	uint8_t *hash_out;
+	/* image_read_flags with IMAGE_READ_HASH: the file's XXH3-128 */
+	uint8_t file_hash[IMAGE_HASH_SIZE];
 };
 
 /* Write `m` to fd (any file, pipe or socket; written sequentially) or to
@@ -415,7 +427,10 @@ int image_read(const char *path, struct image_model **out, char *err, size_t err
  * file stays mapped in the model and image_memory_fill writes a
  * dataspace's bytes straight into their destination, so that reading
  * costs memory in proportion to the file, not to the dataspaces. */
-enum image_read_flags { IMAGE_READ_STREAM = 0x1 };
+/* IMAGE_READ_HASH: also the file's XXH3-128 into the model's file_hash,
+ * as image_file_hash gives it, from the mapping the read walks anyway
+ * (no second read of the file: a migration's 256 MiB round). */
+enum image_read_flags { IMAGE_READ_STREAM = 0x1, IMAGE_READ_HASH = 0x2 };
 int image_read_flags(const char *path, unsigned flags, struct image_model **out,
 		     char *err, size_t errlen);
 /* Of a streamed model: write the pages of dataspace ds_id that hold data

@@ -40,6 +40,9 @@ struct image_writer {
 	size_t errlen;
 	XXH3_state_t *hash; /* of the bytes flushed (image_model.hash_out) */
 	int raw;	    /* image_model.no_compress */
+	int live;	    /* image_model.live */
+	uint8_t *snap;	    /* live: the chunk's pages, copied once */
+	int raw_skip;	    /* live: chunks still stored without trying zstd */
 };
 #define IMAGE_FLUSH (1u << 20)
 

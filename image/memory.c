@@ -14,6 +14,8 @@
 #include "image/internal.h"
 
 #define CHUNK_BYTES ((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE)
+/* chunks stored raw without trying zstd after one that did not shrink */
+#define IMAGE_LIVE_RAW_SKIP 7
 
 static uint64_t chunk_mask(uint32_t npages)
 {
@@ -75,10 +77,20 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 {
 	struct image_mem_chunk c = {
 	    .ds_id = e->ds_id, .first_page = first, .present = present, .npages = np};
-	for (uint32_t i = 0; i < np; i++)
-		if (((present >> i) & 1) &&
-		    !page_zero(chunk_page(e, first, i, run, present)))
+	const uint8_t *pg[IMAGE_CHUNK_PAGES];
+
+	for (uint32_t i = 0; i < np; i++) {
+		if (!((present >> i) & 1))
+			continue;
+		pg[i] = chunk_page(e, first, i, run, present);
+		if (w->live) { /* memory that may change: one copy of it */
+			memcpy(w->snap + (size_t)i * IMAGE_PAGE_SIZE, pg[i],
+			       IMAGE_PAGE_SIZE);
+			pg[i] = w->snap + (size_t)i * IMAGE_PAGE_SIZE;
+		}
+		if (!page_zero(pg[i]))
 			c.nonzero |= 1ull << i;
+	}
 	unsigned nz = (unsigned)__builtin_popcountll(c.nonzero);
 	c.raw_len = nz * IMAGE_PAGE_SIZE;
 	w->stats.pages_scanned += np;
@@ -90,13 +102,12 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 	const uint8_t *src = NULL;
 	int one = one_run(c.nonzero);
 	if (one >= 0) {
-		src = chunk_page(e, first, (uint32_t)one, run, present);
+		src = pg[one];
 	} else if (c.nonzero) {
 		uint8_t *d = w->scratch;
 		for (uint32_t i = 0; i < np; i++)
 			if ((c.nonzero >> i) & 1) {
-				memcpy(d, chunk_page(e, first, i, run, present),
-				       IMAGE_PAGE_SIZE);
+				memcpy(d, pg[i], IMAGE_PAGE_SIZE);
 				d += IMAGE_PAGE_SIZE;
 			}
 		src = w->scratch;
@@ -110,10 +121,18 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 		return -ENOMEM;
 	uint8_t *dst = w->buf + at + sizeof(c);
 	if (c.raw_len) {
-		size_t n = w->raw ? c.raw_len
-				  : ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
-						      IMAGE_ZSTD_LEVEL);
+		int raw = w->raw || w->raw_skip > 0;
+		size_t n = raw ? c.raw_len
+			       : ZSTD_compressCCtx(w->cctx, dst, bound, src, c.raw_len,
+						   IMAGE_ZSTD_LEVEL);
+		if (w->raw_skip > 0)
+			w->raw_skip--;
 		if (ZSTD_isError(n) || n >= c.raw_len) {
+			/* live (a migration's first round): memory that did
+			 * not shrink is not offered to zstd again for the
+			 * next chunks, whose time goes into the round */
+			if (!raw && w->live)
+				w->raw_skip = IMAGE_LIVE_RAW_SKIP;
 			memcpy(dst, src, c.raw_len);
 			n = c.raw_len;
 			c.flags = IMAGE_MEM_RAW;
@@ -131,6 +150,8 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 	if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
 		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
 	if (!w->scratch && !(w->scratch = malloc(CHUNK_BYTES)))
+		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
+	if (w->live && !w->snap && !(w->snap = malloc(CHUNK_BYTES)))
 		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		const struct image_memory *e = &m->memory[k];

@@ -108,7 +108,7 @@ static void drop_file(const struct image_stream *s, uint64_t off, uint64_t len)
 /* One chunk into the dataspace at dst. */
 static int fill_chunk(const struct image_stream *s, const struct image_chunk_ref *k,
 		      uint64_t ds, uint8_t *dst, uint8_t **scratch, ZSTD_DCtx *dctx,
-		      char *err, size_t errlen)
+		      int populated, char *err, size_t errlen)
 {
 	const uint8_t *src = s->base + k->data_off;
 	uint8_t *base = dst + k->first_page * STREAM_PAGE, *to;
@@ -117,7 +117,8 @@ static int fill_chunk(const struct image_stream *s, const struct image_chunk_ref
 	if (run >= 0) {
 		to = base + (size_t)run * STREAM_PAGE;
 #ifdef MADV_POPULATE_WRITE
-		madvise(to, k->raw_len, MADV_POPULATE_WRITE); /* fewer faults */
+		if (!populated) /* fewer faults */
+			madvise(to, k->raw_len, MADV_POPULATE_WRITE);
 #endif
 	} else if (!*scratch &&
 		   !(*scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE))) {
@@ -140,8 +141,36 @@ static int fill_chunk(const struct image_stream *s, const struct image_chunk_ref
 				memcpy(base + (size_t)i * STREAM_PAGE, to, STREAM_PAGE);
 				to += STREAM_PAGE;
 			}
-	drop_file(s, k->data_off, k->data_len);
 	return 0;
+}
+
+#define FILL_HUGE (2ULL << 20)
+#define DROP_STEP (8ULL << 20)
+
+/* A dataspace mostly with data (a migration's first round, a restore of
+ * a full image): asked for huge pages and populated a huge page at a
+ * time before it is written, a fault per 2 MiB instead of one per 4 KiB
+ * page (this page's faults were most of a 256 MiB fill's time).  1 if
+ * so, 0 if the chunks' own populate is left to do it. */
+static int fill_prepare(const struct image_memory *e, uint8_t *dst, uint64_t size)
+{
+	uint64_t with_data = 0;
+
+	for (uint32_t i = 0; i < e->nchunks; i++)
+		with_data += e->chunk[i].raw_len;
+	if (size < FILL_HUGE || 2 * with_data < size || (uintptr_t)dst % FILL_HUGE)
+		return 0;
+	madvise(dst, size, MADV_HUGEPAGE); /* best effort */
+#ifdef MADV_POPULATE_WRITE
+	/* a huge page per call: the mmap lock is not held for all of it */
+	for (uint64_t at = 0; at < size; at += FILL_HUGE)
+		if (madvise(dst + at, size - at < FILL_HUGE ? size - at : FILL_HUGE,
+			    MADV_POPULATE_WRITE))
+			return 0;
+	return 1;
+#else
+	return 0;
+#endif
 }
 
 int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
@@ -149,8 +178,9 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 {
 	const struct image_memory *e = NULL;
 	uint8_t *scratch = NULL;
+	uint64_t drop_from = UINT64_MAX;
 	ZSTD_DCtx *dctx;
-	int rc = 0;
+	int rc = 0, populated;
 
 	*written = 0;
 	for (uint32_t i = 0; i < m->nmemory && !e; i++)
@@ -166,12 +196,25 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 	}
 	if (!(dctx = ZSTD_createDCtx()))
 		return -ENOMEM;
+	populated = fill_prepare(e, dst, size);
 	for (uint32_t i = 0; i < e->nchunks && !rc; i++) {
-		rc = fill_chunk(m->stream, &e->chunk[i], ds_id, dst, &scratch, dctx, err,
+		const struct image_chunk_ref *k = &e->chunk[i];
+
+		rc = fill_chunk(m->stream, k, ds_id, dst, &scratch, dctx, populated, err,
 				errlen);
-		*written += rc ? 0 : e->chunk[i].raw_len;
+		*written += rc ? 0 : k->raw_len;
 		if (!rc && m->progress)
-			m->progress(m->progress_arg, e->chunk[i].raw_len);
+			m->progress(m->progress_arg, k->raw_len);
+		/* the file's pages written from: dropped some MiB at a time,
+		 * not a madvise call per chunk */
+		if (k->data_off < drop_from)
+			drop_from = k->data_off;
+		if (k->data_off + k->data_len - drop_from >= DROP_STEP ||
+		    i + 1 == e->nchunks) {
+			drop_file(m->stream, drop_from,
+				  k->data_off + k->data_len - drop_from);
+			drop_from = UINT64_MAX;
+		}
 	}
 	ZSTD_freeDCtx(dctx);
 	free(scratch);

@@ -267,8 +267,14 @@ int image_read_flags(const char *path, unsigned flags, struct image_model **out,
 		}
 	}
 	close(fd);
+	XXH128_canonical_t hash;
+	if (flags & IMAGE_READ_HASH)
+		XXH128_canonicalFromHash(&hash,
+					 XXH3_128bits(p ? p : "", (size_t)st.st_size));
 	rc = image_read_mem_flags(path, p ? p : "", (size_t)st.st_size, flags, out, err,
 				  errlen);
+	if (rc == 0 && (flags & IMAGE_READ_HASH))
+		memcpy((*out)->file_hash, hash.digest, IMAGE_HASH_SIZE);
 	if (rc == 0 && (*out)->stream) { /* the model reads its memory from it */
 		struct image_stream *s = (*out)->stream;
 		s->base = p;

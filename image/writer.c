@@ -155,8 +155,11 @@ static int put_header(struct image_writer *w, const struct image_model *m, uint6
 int image_write_fd(int fd, const struct image_model *m, struct image_stats *stats,
 		   char *err, size_t errlen)
 {
-	struct image_writer w = {
-	    .fd = fd, .err = err, .errlen = errlen, .raw = m->no_compress};
+	struct image_writer w = {.fd = fd,
+				 .err = err,
+				 .errlen = errlen,
+				 .raw = m->no_compress,
+				 .live = m->live};
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int rc;
 
@@ -203,6 +206,7 @@ err:
 	XXH3_freeState(w.hash);
 	ZSTD_freeCCtx(w.cctx);
 	free(w.scratch);
+	free(w.snap);
 	free(w.buf);
 	return rc;
 }

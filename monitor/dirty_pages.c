@@ -122,7 +122,9 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 			 (unsigned long long)in->base_id, in->base_path);
 		return -EINVAL;
 	}
-	if (image_file_hash(req->parent, hash, err, errlen))
+	if (req->spool)
+		memcpy(hash, in->base_hash, sizeof hash);
+	else if (image_file_hash(req->parent, hash, err, errlen))
 		return -EIO;
 	if (memcmp(hash, in->base_hash, sizeof hash)) {
 		snprintf(err, errlen, "parent %s changed since it was written",

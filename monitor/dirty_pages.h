@@ -23,6 +23,11 @@ struct mon_region;
 struct incr_request {
 	const char *parent; /* the parent image file, or NULL: a full image */
 	int track;	    /* start (or re-arm) tracking at this snapshot */
+	/* parent is a migration's spool file this monitor wrote (a pre-copy
+	 * round): its hash is the one taken as it was written, not read
+	 * again (a 256 MiB first round re-read before round 2); the
+	 * destination checks the chain it received */
+	int spool;
 };
 
 /* Before the pause: check that parent is the last tracked image of this

@@ -283,7 +283,7 @@ static void release_deferred(void *arg)
  * it.  0 or -errno. */
 static int control_migration(struct monitor *mon, const struct control_request *req)
 {
-	struct incr_request incr = {.parent = req->parent, .track = 1};
+	struct incr_request incr = {.parent = req->parent, .track = 1, .spool = 1};
 	int rc;
 
 	if (req->op == CONTROL_FREEZE) {
@@ -450,7 +450,8 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 {
 	int stop = !!(req->flags & CONTROL_F_STOP);
 	struct incr_request incr = {.parent = req->parent[0] ? req->parent : NULL,
-				    .track = !stop};
+				    .track = !stop,
+				    .spool = !!(req->flags & CONTROL_F_SPOOL)};
 	struct checkpoint_answer *a;
 	int rc;
 
@@ -463,8 +464,10 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 	snprintf(a->name, sizeof a->name, "%s", req->name);
 	snprintf(a->path, sizeof a->path, "%s", req->path);
 	control_answer_later(mb);
-	if ((rc = monitor_checkpoint_image_start(mon, req->path, stop, &incr,
-						 checkpoint_answered, a)))
+	if ((rc = monitor_checkpoint_image_start(
+		 mon, req->path,
+		 stop | (req->flags & CONTROL_F_SPOOL ? MON_CKPT_SPOOL : 0), &incr,
+		 checkpoint_answered, a)))
 		free(a);
 	return rc;
 }

@@ -69,6 +69,15 @@ static uint64_t now_us(void)
 }
 
 /* Detach attachment k from the copy's PD (while it has the PD). */
+/* This thread's CPU time. */
+static uint64_t cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void att_drop(struct mon_prebuild *pb, unsigned k)
 {
 	if (pb->pd.idx)
@@ -313,7 +322,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 {
 	struct image_model *im = NULL;
 	uint8_t hash[IMAGE_HASH_SIZE];
-	uint64_t t0 = now_us(), pages = 0;
+	uint64_t t0 = now_us(), c0 = cpu_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
 	unsigned attached = 0;
@@ -327,12 +336,14 @@ int prebuild_round(struct monitor *mon, const char *path)
 		return -ENOMEM;
 	if (first)
 		mon->prebuild->cfg = mon->cfg;
-	/* the file's hash: the next round names it as its parent's */
-	if ((rc = image_file_hash(path, hash, err, sizeof err)) ||
-	    (rc = image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err))) {
+	/* the file's hash (the next round names it as its parent's), from
+	 * the read's mapping: no second read of a 256 MiB round */
+	if ((rc = image_read_flags(path, IMAGE_READ_STREAM | IMAGE_READ_HASH, &im, err,
+				   sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto fail;
 	}
+	memcpy(hash, im->file_hash, sizeof hash);
 	if (first && (im->flags & IMAGE_F_INCREMENTAL)) {
 		monitor_why(mon, "prebuild: %s: the first round must be a full image",
 			    path);
@@ -348,9 +359,9 @@ int prebuild_round(struct monitor *mon, const char *path)
 	mon->prebuild->rounds++;
 	env_log(mon->env,
 		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
-		"%u regions attached, in %llu us",
+		"%u regions attached, in %llu us (cpu %llu us)",
 		mon->prebuild->rounds, (unsigned long long)pages, attached,
-		(unsigned long long)(now_us() - t0));
+		(unsigned long long)(now_us() - t0), (unsigned long long)(cpu_us() - c0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
 		 mon->prebuild->rounds, (unsigned long long)pages);
 	image_model_free(im);

@@ -45,6 +45,15 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* This thread's CPU time (ms). */
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 /* Test hooks of tests/migrate/loopback.sh, read from the environment of
  * the destination node.  This one: stall this long after the
  * handshake, before reading the stream (a destination killed or slow
@@ -130,6 +139,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	unsigned long long bytes;
 	size_t len;
 	int fd, rc = -1;
+	double c0, b0;
 
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 		return -1;
@@ -152,6 +162,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		snprintf(err, size, "%.300s: %s", path, strerror(errno));
 		return -1;
 	}
+	c0 = cpu_ms();
 	while (bytes) {
 		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 			goto out;
@@ -170,9 +181,15 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		d->t_recv = now_ms();
 		goto out;
 	}
+	b0 = now_ms();
+	c0 = cpu_ms() - c0;
 	if (!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
 		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
 	rc = ack_round(d, file, err, size);
+	fprintf(stderr,
+		"capsule node: migration from %s: %s received in %.1f ms (cpu %.1f "
+		"ms), built in %.1f ms\n",
+		d->c->peer, file, b0 - d->t_final, c0, now_ms() - b0);
 out:
 	close(fd);
 	return rc;

@@ -44,15 +44,23 @@ struct mig {
 	/* the pause's steps (ms): frozen, final.img sent, "ready" read,
 	 * "commit" sent, the target ended here (logged with the figures) */
 	double t_frozen, t_sent, t_ready, t_committed, t_released;
+	/* a round's steps (ms): taken (the monitor's checkpoint), sent
+	 * (wall and this thread's CPU: read, encrypt, write), acknowledged */
+	double r_take, r_send, r_send_cpu, r_ack;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
-static double now_ms(void)
+static double clock_ms(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 /* One step at the target's monitor; 0 if it answered "ok", else -1
@@ -60,7 +68,9 @@ static double now_ms(void)
 static int migrate_step(enum control_op op, const char *name, const char *path,
 			const char *parent, char *last, size_t size)
 {
-	struct control_request req = {.op = op};
+	/* a round: a spool file (no fsync, the node's priority) */
+	struct control_request req = {
+	    .op = op, .flags = op == CONTROL_CHECKPOINT ? CONTROL_F_SPOOL : 0};
 
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", path);
@@ -193,6 +203,7 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 			 const char *parent, int k, int *taken)
 {
 	char path[512], ppath[512], last[CONTROL_LINE_MAX];
+	double t0 = now_ms(), c0;
 
 	*taken = 0;
 	if (cancelled(m))
@@ -208,14 +219,27 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 	}
 	*taken = 1;
 	m->t_frozen = now_ms();
+	m->r_take = m->t_frozen - t0;
 	if (image_figures(path, &m->pages[k], &m->bytes[k])) {
 		snprintf(m->err, sizeof m->err, "%s: no figures in the image", path);
 		return -1;
 	}
+	c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	if (send_image(m, file))
 		return -1;
 	m->t_sent = now_ms();
-	return op == CONTROL_FREEZE ? 0 : await_ack(m, file);
+	m->r_send = m->t_sent - m->t_frozen;
+	m->r_send_cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+	if (op == CONTROL_FREEZE)
+		return 0;
+	if (await_ack(m, file))
+		return -1;
+	m->r_ack = now_ms() - m->t_sent;
+	fprintf(stderr,
+		"capsule node: migration of %s: %s: taken %.1f ms, sent %.1f ms (cpu "
+		"%.1f ms), acknowledged %.1f ms after\n",
+		m->name, file, m->r_take, m->r_send, m->r_send_cpu, m->r_ack);
+	return 0;
 }
 
 /* Rounds while the target runs.  0, or -1 with m->err (it runs on). */

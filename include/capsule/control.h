@@ -83,6 +83,10 @@ enum control_flags {
 	CONTROL_F_POSTCOPY = 8, /* RESTORE of a post-copy skeleton: lazy, its pages
 				   from the page channel the migration offered
 				   (monitor/page_channel.h) */
+	CONTROL_F_SPOOL = 16,	/* CHECKPOINT of a migration's pre-copy round (set
+				   by the node, never parsed): a spool file, read back,
+				   sent and removed, so written without fsync and at
+				   the node's priority, not the background's */
 };
 
 struct control_request {

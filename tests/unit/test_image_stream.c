@@ -2,7 +2,13 @@
  * image_memory_fill writes each dataspace's bytes, exactly as a whole read
  * has them, into a zeroed destination (single runs, scattered pages, raw
  * and compressed chunks), counts pages from the bitmaps, and refuses a
- * chunk that does not decompress, naming the section and the page. */
+ * chunk that does not decompress, naming the section and the page.
+ * An image written with `live` (memory read in place while it may
+ * change: each chunk copied once first) holds the same memory, and
+ * IMAGE_READ_HASH gives image_file_hash's hash of the file.  A
+ * dataspace of 4 MiB mostly with data, at a 2 MiB boundary (filled
+ * through huge pages, the file dropped some MiB at a time), is filled
+ * exactly too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,6 +90,59 @@ static void fill_matches_whole_read(void **state)
 	t_model_free(&t);
 }
 
+static void live_write_and_read_hash(void **state)
+{
+	struct t_model t;
+	char err[256] = "";
+	uint8_t hash[IMAGE_HASH_SIZE];
+	t_model_init(&t);
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof err), 0);
+	struct image_model *plain = read_as(0);
+	t.m.live = 1;
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof err), 0);
+	struct image_model *live = read_as(IMAGE_READ_HASH);
+	assert_int_equal(live->nmemory, plain->nmemory);
+	for (uint32_t k = 0; k < live->nmemory; k++) {
+		assert_int_equal(live->memory[k].size, plain->memory[k].size);
+		assert_memory_equal(live->memory[k].data, plain->memory[k].data,
+				    plain->memory[k].size);
+	}
+	assert_int_equal(image_file_hash(path, hash, err, sizeof err), 0);
+	assert_memory_equal(live->file_hash, hash, sizeof hash);
+	image_model_free(plain);
+	image_model_free(live);
+	t_model_free(&t);
+}
+
+static void huge_fill_matches_whole_read(void **state)
+{
+	const uint64_t size = 4ULL << 20, huge = 2ULL << 20;
+	struct t_model t;
+	char err[256] = "";
+	uint64_t written;
+	t_model_init(&t);
+	t.d[2].size = t.mem[2].size = size;
+	assert_non_null(t.mem[2].data = realloc(t.mem[2].data, size));
+	t_fill(t.mem[2].data, size);
+	memset(t.mem[2].data + 5 * IMAGE_PAGE_SIZE, 0, 3 * IMAGE_PAGE_SIZE);
+	assert_int_equal(image_write(path, &t.m, NULL, err, sizeof err), 0);
+	struct image_model *whole = read_as(0), *s = read_as(IMAGE_READ_STREAM);
+	uint8_t *map = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	uint8_t *dst = map + (huge - (uintptr_t)map % huge) % huge;
+	assert_int_equal(s->memory[2].size, size);
+	assert_int_equal(image_memory_fill(s, s->memory[2].ds_id, dst, size, &written,
+					   err, sizeof err),
+			 0);
+	assert_memory_equal(dst, whole->memory[2].data, size);
+	assert_int_equal(written, size - 3 * IMAGE_PAGE_SIZE);
+	munmap(map, size + huge);
+	image_model_free(whole);
+	image_model_free(s);
+	t_model_free(&t);
+}
+
 /* A compressed chunk whose frame is damaged past the reader's checks
  * (header intact, section checksum recomputed) fails at the fill. */
 static void bad_frame_fails_at_fill(void **state)
@@ -131,6 +190,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(fill_matches_whole_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_frame_fails_at_fill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(live_write_and_read_hash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(huge_fill_matches_whole_read, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
