@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include "kernel/kernel.h"
 
@@ -281,6 +282,9 @@ int sched_run(struct node *n)
 {
 	if (!n->slice_us)
 		n->slice_us = SLICE_US;
+	/* an idle node sleeps until the next deadline (sched_idle): with
+	 * the default 50 us timer slack the host may wake it that much later */
+	prctl(PR_SET_TIMERSLACK, 1UL);
 	while (!n->stop) {
 		struct thread *t;
 
