@@ -13,6 +13,8 @@
  * dataspace halts the thread until something is attached in that map.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "core/core_internal.h"
 #include "core/session_args.h"
@@ -51,6 +53,7 @@ struct rm_session {
 	struct core *core;
 	struct rm_object *maps;
 	unsigned nmaps;
+	bool full_told; /* the full table was logged (once per session) */
 };
 
 static void rm_obj_dispatch(struct rpc_object *obj, struct msg *m);
@@ -439,6 +442,28 @@ static struct rm_object *rm_session_map(struct rm_session *rs, cap_t cap)
 	return NULL;
 }
 
+/* RM_CREATE with RM_SESSION_MAPS maps already: a limit of core's table,
+ * not a quota (the client's RAM and caps may have room), so not -EDQUOT
+ * ("Disk quota exceeded" to whoever prints it): -ENOSPC, and one line
+ * naming the limit, once per session (a client that retries does not
+ * flood the log). */
+static int rm_session_full(struct rm_session *rs)
+{
+	int n = 0;
+
+	if (!rs->full_told) {
+		rs->full_told = true;
+		while (rs->s.label[n] && (unsigned char)rs->s.label[n] >= 0x20 &&
+		       rs->s.label[n] != 0x7f)
+			n++;
+		fprintf(stderr,
+			"core: RM session \"%.*s\": region map refused: %u region maps, "
+			"the most one RM session holds (destroy one first)\n",
+			n, rs->s.label, RM_SESSION_MAPS);
+	}
+	return -ENOSPC;
+}
+
 static int rm_session_op(struct rm_session *rs, const struct msg *m, struct msg *r)
 {
 	struct rm_object *o;
@@ -450,7 +475,7 @@ static int rm_session_op(struct rm_session *rs, const struct msg *m, struct msg 
 		if (m->nwords < 1 || !m->w[0] || m->w[0] > RM_MAX_SIZE)
 			return -EINVAL;
 		if (rs->nmaps >= RM_SESSION_MAPS)
-			return -EDQUOT;
+			return rm_session_full(rs);
 		size = PAGE_ROUND(m->w[0]);
 		err = rm_obj_create(rs->core, size, NULL, &o);
 		if (err)

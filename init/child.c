@@ -134,7 +134,7 @@ int child_create_thread(struct child *c, const char **what, uint64_t *nr, uint64
 
 /* A step of c's start was refused for quota: the PD session is paid by
  * init (c's RAM and caps), every later step by c's own PD. */
-static void child_quota_error(struct child *c, const char *what)
+void child_quota_error(struct child *c, const char *what)
 {
 	struct init *in = c->init;
 	char why[160];

@@ -111,6 +111,9 @@ void init_child_ended(struct init *in);
 /* Create child's sessions, load its binary, start its initial thread.
  * 0, or -errno after logging one line; everything made is undone. */
 int child_start(struct child *c);
+/* Log that the step `what` of c's start was refused for quota: which
+ * quota, how much was asked and how much is left. */
+void child_quota_error(struct child *c, const char *what);
 /* Open the child's PD, CPU and LOG sessions at init's parent (for a
  * native child a native PD) and, for a guest child, its ROM; *what names
  * the step that failed.  0 or -errno; what was opened stays in c. */

@@ -84,8 +84,11 @@ int native_child_start(struct child *c)
 		goto err;
 	return 0;
 err:
-	env_log(c->init->env, "child '%s': %s%s%s", c->cfg->name, what,
-		what == err ? "" : ": ", what == err ? "" : strerror(-rc));
+	if (rc == -EDQUOT && what != err)
+		child_quota_error(c, what); /* which quota, not "Disk quota exceeded" */
+	else
+		env_log(c->init->env, "child '%s': %s%s%s", c->cfg->name, what,
+			what == err ? "" : ": ", what == err ? "" : strerror(-rc));
 	c->state = CHILD_FAILED;
 	c->exit_code = rc;
 	child_destroy(c);

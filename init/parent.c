@@ -393,8 +393,14 @@ static void op_upgrade(struct child *c, struct msg *m)
 		return reply_err(m, rc);
 	}
 	if ((rc = upgrade_at_server(c, s, ram, caps))) {
+		char why[160];
+
+		if (rc == -EDQUOT) /* init's own PD pays it at its parent */
+			quota_explain(c->init->env->pd, ram, caps, why, sizeof why);
+		else
+			snprintf(why, sizeof why, "%s", strerror(-rc));
 		env_log(c->init->env, "child '%s': upgrade refused by init's parent: %s",
-			c->cfg->name, strerror(-rc));
+			c->cfg->name, why);
 		quota_move(holder, c->pd, ram, caps);
 		return reply_err(m, rc);
 	}

@@ -63,6 +63,10 @@ void vcpu_run(struct vcpu *cpu, unsigned slice_us, struct vcpu_trap *trap);
  * which *kick is non-zero (set by another host thread: a raised line). */
 void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
 		    struct vcpu_trap *trap);
+/* How many runs of this process were stopped at their deadline by the
+ * running thread's own timer and by the watchdog thread (whichever asked
+ * first; kernel/guest/run_timer.c). */
+void vcpu_preemptions(uint64_t *by_timer, uint64_t *by_watchdog);
 
 /* ---- native ---- */
 

@@ -265,7 +265,10 @@ struct thread {
 	uint64_t preempted_at;	/* µs when a higher priority took over, 0: not */
 	uint64_t donated_since; /* queued by a direct switch: its waker's
 				 * run_since, the slice it runs on (0: none) */
+	uint64_t overrun;	/* µs its last slice ran past its end, taken
+				 * off its next one (sched.c) */
 
+	uint64_t lat_dl, lat_ready;
 	unsigned fault_kind;
 	uint64_t fault_ip, fault_addr;
 };

@@ -34,13 +34,15 @@
  * while the watchdog is stopping it.
  */
 enum wd_phase { WD_IDLE = 0, WD_RUNNING = 1, WD_STOPPING = 2, WD_STOPPED = 3 };
+/* Who asked a run to stop (wd_slot.stop_request). */
+enum wd_stop { WD_STOP_WATCHDOG = 1, WD_STOP_TIMER = 2 };
 
 struct wd_slot {
 	_Atomic uint64_t state;
 	_Atomic uint64_t deadline_ns; /* of the current run, CLOCK_MONOTONIC */
 	/* set by the watchdog, taken by the engine's block hook, which stops
 	 * the run at the next block boundary (see watchdog.c) */
-	_Atomic uint32_t stop_request;
+	_Atomic uint32_t stop_request; /* WD_STOP_*: who asked */
 	uint64_t gen;  /* owner only: generation of the current/last run */
 	uc_engine *uc; /* constant while registered */
 	/* under the registry lock: */
@@ -58,6 +60,12 @@ void wd_unregister(struct wd_slot *s);
  * watchdog stopped (or tried to stop) this run. */
 void wd_run_begin(struct wd_slot *s, uint64_t deadline_ns);
 bool wd_run_end(struct wd_slot *s);
+/* run_timer.c: the same deadline as a signal to the thread running the
+ * engine (it sets s->stop_request); from wd_run_begin and wd_run_end. */
+void run_timer_begin(struct wd_slot *s, uint64_t deadline_ns);
+void run_timer_end(void);
+/* The block hook stopped a run for stop_request `who` (enum wd_stop). */
+void wd_count_stop(uint32_t who);
 
 /*
  * A task's address space: one engine.
@@ -125,7 +133,8 @@ struct vspace {
 	struct vcpu *sys_cpu;
 	uint64_t sys_args[3];
 	/* vcpu_run_until's kick: the block hook stops the run when *kick is
-	 * set and records it in kicked (NULL outside a run) */
+	 * set (NULL outside a run) or a stop is requested (wd.stop_request),
+	 * and records that it did in kicked */
 	_Atomic uint64_t *kick;
 	bool kicked;
 	bool port_fault; /* the trap is an `in`/`out` (vspace.c) */

@@ -160,17 +160,21 @@ static void hook_out(uc_engine *uc, uint32_t port, int size, uint32_t value, voi
 	port_fault(uc, user);
 }
 
-/* Each block's start: a preemption point (the watchdog asked to end this
- * run, watchdog.c, or a line was raised: vs->kick), and where a data fault is looked for
- * (fault_locate.c): a chained block may report the start of the one before it as RIP. */
+/* Each block's start: a preemption point (the watchdog or the run's own
+ * timer asked to end this run, watchdog.c and run_timer.c, or a line was
+ * raised: vs->kick), and where a data fault is looked for (fault_locate.c):
+ * a chained block may report the start of the one before it as RIP. */
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
 	struct vspace *vs = user;
+	uint32_t stop = atomic_load_explicit(&vs->wd.stop_request, memory_order_relaxed);
 
 	vs->block = addr;
 	vs->block_end = addr + size;
-	if (atomic_load_explicit(&vs->wd.stop_request, memory_order_relaxed)) {
+	if (stop) {
 		atomic_store_explicit(&vs->wd.stop_request, 0, memory_order_relaxed);
+		vs->kicked = true; /* the run's own timer asks too (run_timer.c) */
+		wd_count_stop(stop);
 		uc_emu_stop(uc);
 	} else if (vs->kick && atomic_load_explicit(vs->kick, memory_order_relaxed)) {
 		vs->kick = NULL; /* one stop per run */

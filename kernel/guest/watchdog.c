@@ -12,7 +12,10 @@
  * preempted at its deadline plus the host's wake-up latency, whatever
  * other runs do; with no run going on the thread sleeps until one starts.
  * The scheduler makes the deadline the end of the slice or the next
- * timeout, whichever comes first (kernel/sched.c).
+ * timeout, whichever comes first (kernel/sched.c).  The thread running
+ * the engine is also signalled at the deadline by a timer of its own
+ * (run_timer.c), which stops the run without waiting for this thread to
+ * get a CPU; this thread remains the fallback.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +53,20 @@ uint64_t wd_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static _Atomic uint64_t wd_stops[WD_STOP_TIMER + 1];
+
+void wd_count_stop(uint32_t who)
+{
+	if (who <= WD_STOP_TIMER)
+		atomic_fetch_add_explicit(&wd_stops[who], 1, memory_order_relaxed);
+}
+
+void vcpu_preemptions(uint64_t *by_timer, uint64_t *by_watchdog)
+{
+	*by_timer = atomic_load(&wd_stops[WD_STOP_TIMER]);
+	*by_watchdog = atomic_load(&wd_stops[WD_STOP_WATCHDOG]);
+}
+
 /* Ask the engine's block hook to stop s's run of generation st >> 2. */
 static void wd_stop_slot(struct wd_slot *s, uint64_t st)
 {
@@ -62,7 +79,7 @@ static void wd_stop_slot(struct wd_slot *s, uint64_t st)
 	 * at the start of a block whose first instructions already changed
 	 * registers (seen with a store in the block), so resuming runs them
 	 * twice.  The engine's own block hook stops at a block boundary. */
-	atomic_store(&s->stop_request, 1);
+	atomic_store(&s->stop_request, WD_STOP_WATCHDOG);
 	atomic_store(&s->state, WD_STATE(st >> 2, WD_STOPPED));
 }
 
@@ -195,6 +212,7 @@ void wd_run_begin(struct wd_slot *s, uint64_t deadline_ns)
 	atomic_store_explicit(&s->stop_request, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->deadline_ns, deadline_ns, memory_order_relaxed);
 	atomic_store(&s->state, WD_STATE(s->gen, WD_RUNNING));
+	run_timer_begin(s, deadline_ns);
 	if (deadline_ns < atomic_load(&wd.wake_at)) {
 		pthread_mutex_lock(&wd.wake_lock);
 		atomic_store(&wd.wake_at, 0);
@@ -210,6 +228,7 @@ bool wd_run_end(struct wd_slot *s)
 	uint64_t expect = WD_STATE(s->gen, WD_RUNNING);
 	unsigned spins = 0;
 
+	run_timer_end();
 	if (atomic_compare_exchange_strong(&s->state, &expect, WD_STATE(s->gen, WD_IDLE)))
 		return false;
 	while (atomic_load(&s->state) != WD_STATE(s->gen, WD_STOPPED)) {

@@ -235,6 +235,54 @@ static int case_left_open_at_node_end(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* rm_create with stderr going to a file; *out gets what was written. */
+static int rm_create_stderr(cap_t rm, cap_t *map, char *out, size_t size)
+{
+	char path[64];
+	int fd, saved, rc;
+	ssize_t len;
+
+	snprintf(path, sizeof path, "/tmp/capsule_test_sessions_rm.%d", (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return -EIO;
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	rc = rm_create(rm, 0x10000, map);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = pread(fd, out, size - 1, 0);
+	out[len > 0 ? len : 0] = 0;
+	close(fd);
+	unlink(path);
+	return rc;
+}
+
+/* An RM session holds 64 region maps (core/rm_session.c): the next one
+ * is refused with -ENOSPC, not a quota error, and core says once which
+ * limit it is; after one is destroyed another can be made. */
+static int case_rm_table_full(struct env *env, struct tcase *t)
+{
+	enum { RM_SESSION_MAPS = 64 };
+	cap_t rm, map[RM_SESSION_MAPS], more;
+	char err[512];
+
+	CHECK(t, parent_session(env->parent, "RM", "label=\"full\"", &rm) == 0);
+	for (int i = 0; i < RM_SESSION_MAPS; i++)
+		CHECK(t, rm_create(rm, 0x10000, &map[i]) == 0);
+	CHECK(t, rm_create_stderr(rm, &more, err, sizeof err) == -ENOSPC);
+	CHECK(t, lines_in(err) == 1 && strstr(err, "core: RM session ") == err);
+	CHECK(t, strstr(err, "\"full\"") && strstr(err, "64 region maps"));
+	CHECK(t, rm_create_stderr(rm, &more, err, sizeof err) == -ENOSPC);
+	CHECK(t, err[0] == 0); /* told once */
+	CHECK(t, rm_destroy(rm, map[0]) == 0);
+	CHECK(t, rm_create(rm, 0x10000, &map[0]) == 0);
+	CHECK(t, parent_close(env->parent, rm) == 0);
+	return 0;
+}
+
 /* Boot with a ROM directory holding ROM_FILE. */
 static void boot_rom(struct tcase *t)
 {
@@ -271,6 +319,7 @@ ROM_CASE(every_type_opens_and_closes)
 ROM_CASE(unknown_service_refused)
 ROM_CASE(upgrade_moves_quota_into_pd_only)
 ROM_CASE(left_open_at_node_end)
+ROM_CASE(rm_table_full)
 
 int main(void)
 {
@@ -280,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(unknown_service_refused),
 	    cmocka_unit_test(upgrade_moves_quota_into_pd_only),
 	    cmocka_unit_test(left_open_at_node_end),
+	    cmocka_unit_test(rm_table_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,6 +150,46 @@ static void loop_is_preempted(void **state)
 		assert_true(ms < 100.0); /* a few slices, with slack for load */
 		assert_int_equal(rip_of(f.cpu), CODE);
 	}
+	fixture_fini(&f);
+}
+
+/* The running thread's own timer stops a run at its deadline (the
+ * watchdog thread need not get a CPU first): most runs of a busy loop are
+ * stopped by it.  With every signal blocked in the running thread, the
+ * watchdog thread still stops them all. */
+static void preempted_by_own_timer(void **state)
+{
+	enum { RUNS = 20 };
+	struct fixture f;
+	struct vcpu_trap t;
+	uint64_t timer0, wd0, timer1, wd1;
+	sigset_t all, old;
+
+	FIXTURE(f, g_loop);
+	vcpu_preemptions(&timer0, &wd0);
+	for (int i = 0; i < RUNS; i++) {
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+	}
+	vcpu_preemptions(&timer1, &wd1);
+	print_message("preempted_by_own_timer: %llu by the thread's timer, %llu by the "
+		      "watchdog\n",
+		      (unsigned long long)(timer1 - timer0),
+		      (unsigned long long)(wd1 - wd0));
+	assert_true(timer1 - timer0 + wd1 - wd0 == RUNS);
+	assert_true(timer1 - timer0 > 0);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	vcpu_preemptions(&timer0, &wd0);
+	for (int i = 0; i < RUNS; i++) {
+		double t0 = now_ms();
+		vcpu_run(f.cpu, SLICE_US, &t);
+		assert_int_equal(t.why, VCPU_PREEMPTED);
+		assert_true(now_ms() - t0 < 100.0);
+	}
+	vcpu_preemptions(&timer1, &wd1);
+	assert_true(timer1 == timer0 && wd1 - wd0 == RUNS);
+	pthread_sigmask(SIG_SETMASK, &old, NULL); /* the pending one does nothing */
 	fixture_fini(&f);
 }
 
@@ -595,6 +636,7 @@ int main(void)
 	    cmocka_unit_test(syscall_rewind),
 	    cmocka_unit_test(loop_is_preempted),
 	    cmocka_unit_test(run_ends_at_deadline),
+	    cmocka_unit_test(preempted_by_own_timer),
 	    cmocka_unit_test(self_modifying_loop_is_preempted),
 	    cmocka_unit_test(preempted_after_idle),
 	    cmocka_unit_test(preemption_keeps_state_consistent),
