@@ -55,6 +55,9 @@ struct mon_group {
 	struct control_mailbox *endpoint;
 	struct thread *trigger; /* <test checkpoint_after_ms>: group_test.c */
 	struct group_ck *ck;	/* a checkpoint under way (group_checkpoint.c) */
+	int restoring;		/* a restore under way (group_restore.c) */
+	struct monitor *retired[MON_GROUP_MAX]; /* replaced by the last restore */
+	unsigned restore_points; /* its points that can fail (restore_hooks.c) */
 };
 
 /* ---- group.c ---- */
@@ -68,6 +71,18 @@ void group_member_ended(struct monitor *mon, int code);
 /* The checkpoint under way (g->ck) has ended: if every member has
  * ended meanwhile, the group ends now. */
 void group_checkpoint_done(struct mon_group *g);
+/* A member monitor for member i (its target not started), or NULL. */
+struct monitor *group_member_new(struct mon_group *g, int i);
+/* Member k's monitor's target goes (its threads first, then its serving
+ * entrypoint, its objects and sessions, its roots in the group); the
+ * monitor is kept (g->retired) until the next restore or the group's
+ * end, and the member slot is empty: a group's restore fills it. */
+void group_member_retire(struct mon_group *g, int k);
+/* The monitors group_member_retire kept, freed. */
+void group_retired_free(struct mon_group *g);
+/* A member monitor a failed restore built: its objects and sessions
+ * closed, the monitor freed (it never was a member). */
+void group_member_discard(struct monitor *mon);
 /* The entrypoint that serves the members' parent interfaces. */
 struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */
@@ -99,6 +114,8 @@ void group_wrap_request(struct monitor *receiver, struct msg *m);
  * file).  0 with all paused, or -errno with all running and one line in
  * why. */
 int group_cut(struct mon_group *g, char *why, size_t size);
+/* Pause member mon's threads (until monitor_resume).  0 or -errno. */
+int group_pause_member(struct monitor *mon);
 /* Resume every member a cut (or a checkpoint) paused. */
 void group_resume(struct mon_group *g);
 

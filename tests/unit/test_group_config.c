@@ -193,9 +193,9 @@ static void monitor_refuses_bad_groups(void **state)
 	     "<start name=\"4\"/><start name=\"5\"/></config>",
 	     "5 members, at most 4"},
 	    {"<config>" CLIENT_SERVER "<bogus/></config>", "unknown element <bogus>"},
-	    /* not yet: a group is not checkpointed */
+	    /* a group is checkpointed through the control plane only */
 	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\"/></config>",
-	     "no <test> checkpoint or restore"},
+	     "no <test> checkpoint (a group is checkpointed by capsule checkpoint)"},
 	};
 	struct monitor_config cfg;
 
