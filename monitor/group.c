@@ -40,34 +40,31 @@ struct monitor *group_member_new(struct mon_group *g, int i)
 	mon->cfg.caps = s->caps;
 	mon->group = g;
 	mon->member = i;
+	mon->serve_ep = g->member[i].serve_ep;
 	/* no host worker (an IRQ session each): a member needs none to run */
 	return mon;
 }
 
-/* Stop serving the target's clients (the serving entrypoint answers what
- * it forwarded, then ends). */
-static void serve_ep_end(struct monitor *mon)
+struct entrypoint *group_serve_ep(struct monitor *mon)
 {
-	struct msg m;
+	struct mon_member *m = &mon->group->member[mon->member];
 
-	if (!mon->serve_ep)
-		return;
-	msg_reset(&m, 0);
-	rpc_call(ep_exit_cap(mon->serve_ep), &m);
-	mon->serve_ep = NULL;
+	if (!m->serve_ep && ep_create(mon->env, "monitor-serve", &m->serve_ep))
+		m->serve_ep = NULL;
+	return m->serve_ep;
 }
 
 void group_member_discard(struct monitor *mon)
 {
-	serve_ep_end(mon);
+	mon->serve_ep = NULL; /* the member's, which runs on */
 	target_destroy(mon);
 	free(mon);
 }
 
 /* Member k's old monitor, replaced by a restore: its target goes as an
- * ending one does (monitor_target_ended: threads first, then the serving
- * entrypoint, then the rest).  The monitor is kept until the next
- * restore or the group's end: the group's entrypoint may be serving a
+ * ending one does (monitor_target_ended: threads first, then the rest;
+ * its serving entrypoint is the member's and serves the new monitor).  The monitor is
+ * kept until the next restore or the group's end: the group's entrypoint may be serving a
  * request of it right now. */
 void group_member_retire(struct mon_group *g, int k)
 {
@@ -87,7 +84,7 @@ void group_member_retire(struct mon_group *g, int k)
 	if (mon->state == MON_RUNNING) {
 		mon->state = MON_EXITED;
 		target_close_session(mon, &mon->cpu);
-		serve_ep_end(mon);
+		mon->serve_ep = NULL; /* the member's: the new monitor serves on it */
 		target_destroy(mon);
 	}
 	for (int i = 0; i < MON_GROUP_MAX; i++)
@@ -151,6 +148,7 @@ void group_member_ended(struct monitor *mon, int code)
 	if (m->ended || m->mon != mon) /* (a restore replaced mon) */
 		return;
 	m->ended = 1;
+	m->serve_ep = NULL; /* ended by monitor_target_ended */
 	m->exit_code = code;
 	for (int i = 0; i < m->nroots; i++)
 		cap_release(m->root[i].proxy);

@@ -40,6 +40,10 @@ struct mon_member {
 	const struct start_config *start;
 	int ended, exit_code;
 	int nroots;
+	/* serves the objects its clients get (served_proxy.c): made on first
+	 * use, kept for the member's next monitor after a restore (an
+	 * entrypoint's thread ends only with the component) */
+	struct entrypoint *serve_ep;
 	struct {
 		char name[CONFIG_NAME_MAX];
 		cap_t proxy; /* the member's root proxy (its serve_ep) */
@@ -83,6 +87,9 @@ void group_retired_free(struct mon_group *g);
 /* A member monitor a failed restore built: its objects and sessions
  * closed, the monitor freed (it never was a member). */
 void group_member_discard(struct monitor *mon);
+/* Member mon's serving entrypoint (its slot's, made on first use), or
+ * NULL. */
+struct entrypoint *group_serve_ep(struct monitor *mon);
 /* The entrypoint that serves the members' parent interfaces. */
 struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */

@@ -325,6 +325,10 @@ static int restore_all(struct grs *s)
 	if ((rc = map_refs(s)))
 		goto fail;
 	s->t[2] = mon_now_us();
+	env_log(s->g->env,
+		"monitor: group: every member built, %u caps between members mapped "
+		"(%u points that can fail passed)",
+		s->ig->h.nrefs, s->g->restore_points);
 	for (k = 0; k < s->g->n; k++)
 		if ((rc = restore_ready(s->rs[k]))) {
 			abort_member(s, k, rc);

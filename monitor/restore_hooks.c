@@ -83,6 +83,9 @@ int restore_forced(struct rs *rs, const char *step)
 	if (!rc && !strcmp(rs->mon->cfg.fail_restore_at, step)) {
 		env_log(rs->mon->env, "monitor: restore: failing at '%s' (test hook)",
 			step);
+		/* a group's: once (its next members' monitors copy its config) */
+		if (rs->mon->group)
+			rs->mon->group->cfg.fail_restore_at[0] = 0;
 		return -ECANCELED;
 	}
 #endif

@@ -24,7 +24,9 @@
 
 static struct entrypoint *serve_ep(struct monitor *mon)
 {
-	if (!mon->serve_ep && ep_create(mon->env, "monitor-serve", &mon->serve_ep))
+	if (!mon->serve_ep && mon->group) /* the member's, kept across restores */
+		mon->serve_ep = group_serve_ep(mon);
+	else if (!mon->serve_ep && ep_create(mon->env, "monitor-serve", &mon->serve_ep))
 		mon->serve_ep = NULL;
 	return mon->serve_ep;
 }
