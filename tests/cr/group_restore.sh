@@ -17,7 +17,9 @@
 # - the same image then restores: the members go on from the image (no
 #   client starts again, the counts continue from the checkpointed ones);
 # - a checkpoint of the restored members and the restore of that image
-#   work the same way;
+#   work the same way, and that image restores on a fresh node running
+#   the same group too (its members replaced by the image's, which go on
+#   there);
 # - at the end every client and the server report exact counts: a call
 #   lost or done twice is a sequence error, and every signal both ways
 #   must have arrived.
@@ -26,8 +28,8 @@ cap=$b/capsule-test # the fault injection is compiled into the test build only
 secs=3
 NTH=${NTH:-100}
 tmp=$(mktemp -d /tmp/capsule-group-restore.XXXXXX) || exit 1
-pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+pid= fpid=
+trap 'kill $pid $fpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 fail() {
 	echo "group_restore: FAIL: $*"
 	for f in "$tmp"/*.log "$tmp"/*.out; do
@@ -63,7 +65,7 @@ CFG
 
 # counts: core's kernel line without the badges ever allocated
 counts() { "$cap" ps --raw --node "$tmp/n.sock" 2>/dev/null | sed -n 's/^kernel: \(.*\); badges allocated [0-9]*, \(live [0-9]*\)$/\1; \2/p'; }
-sending() { grep -c 'soak_client: sending for' "$tmp/node.log"; }
+sending() { grep -c 'soak_client: sending for' "$tmp/${1:-node}.log"; }
 
 # node CONFIG: a node running it, up when the 3 clients send
 node() {
@@ -137,21 +139,46 @@ sleep 0.2
 restore g2.img
 figures=$(grep "monitor: group restore: 4 members" "$tmp/node.log" | tail -1 | sed 's/.*passed: //')
 
+# a fresh node running the same group (no test hooks) restores g2.img
+config | grep -v fail_restore >"$tmp/fresh.xml"
+"$cap" node --rom "$b/components" --rom "$tmp/rom" "$tmp/fresh.xml" --control "$tmp/f.sock" \
+	>"$tmp/fresh.log" 2>&1 &
+fpid=$!
 i=0
-until grep -q "all of init's children have ended" "$tmp/node.log"; do
+until [ "$(sending fresh)" = 3 ]; do
 	i=$((i + 1))
-	[ $i -lt 600 ] && kill -0 $pid 2>/dev/null || fail "the group did not end"
-	sleep 0.1
+	[ $i -lt 600 ] && kill -0 $fpid 2>/dev/null || fail "the fresh node's clients did not start"
+	sleep 0.05
 done
-grep -q "all of init's children have ended (result 0)" "$tmp/node.log" || fail "a member failed"
-kill $pid; wait $pid 2>/dev/null; pid=
-! grep -q "Sanitizer\|runtime error" "$tmp/node.log" || fail "the sanitizers report"
-[ "$(sending)" = 3 ] || fail "a client started again instead of going on from its image"
-[ "$(grep -c 'soak_client: .*: ok$' "$tmp/node.log")" = 3 ] || fail "a client's counts are not exact"
-grep -q "soak_server: total: 3 clients, .*sequence errors 0, .*: ok$" "$tmp/node.log" ||
-	fail "the server's counts are not exact"
+"$cap" restore --node "$tmp/f.sock" "$tmp/g2.img" grp >"$tmp/frs.out" 2>&1 &&
+	grep -q "^ok grp $tmp/g2.img: members 4 restored, 9 caps between members" "$tmp/frs.out" ||
+	fail "restore on a fresh node: $(cat "$tmp/frs.out")"
+
+# ended LOG PID: that node's group ended, every member exact, no client
+# started again (each went on from its image)
+ended() {
+	i=0
+	until grep -q "all of init's children have ended" "$tmp/$1.log"; do
+		i=$((i + 1))
+		[ $i -lt 600 ] && kill -0 $2 2>/dev/null || fail "$1: the group did not end"
+		sleep 0.1
+	done
+	grep -q "all of init's children have ended (result 0)" "$tmp/$1.log" ||
+		fail "$1: a member failed"
+	kill $2; wait $2 2>/dev/null
+	! grep -q "Sanitizer\|runtime error" "$tmp/$1.log" || fail "$1: the sanitizers report"
+	[ "$(sending $1)" = 3 ] || fail "$1: a client started again instead of going on from its image"
+	[ "$(grep -c 'soak_client: .*: ok$' "$tmp/$1.log")" = 3 ] ||
+		fail "$1: a client's counts are not exact"
+	grep -q "soak_server: total: 3 clients, .*sequence errors 0, .*: ok$" "$tmp/$1.log" ||
+		fail "$1: the server's counts are not exact"
+}
+ended node $pid
+pid=
+ended fresh $fpid
+fpid=
 [ "$sent0" = 0 ] || fail "a client had ended before the restores (soak.cfg too short)"
 echo "group_restore: PASS: failures at point $NTH ($at of $who) and at the server's verify" \
-	"undid all 4 members (counts as before, they ran on); 2 group restores mid-run," \
-	"counts exact at the end" \
+	"undid all 4 members (counts as before, they ran on); 2 group restores mid-run" \
+	"and one on a fresh node, counts exact at the end" \
 	"(last: $figures)"
