@@ -25,7 +25,7 @@
 #   must have arrived.
 b=${1:-build}
 cap=$b/capsule-test # the fault injection is compiled into the test build only
-secs=3
+case "$b" in *san*) secs=7 ;; *) secs=3 ;; esac
 NTH=${NTH:-100}
 tmp=$(mktemp -d /tmp/capsule-group-restore.XXXXXX) || exit 1
 pid= fpid=
