@@ -25,7 +25,7 @@
 #   must have arrived.
 b=${1:-build}
 cap=$b/capsule-test # the fault injection is compiled into the test build only
-case "$b" in *san*) secs=7 ;; *) secs=3 ;; esac
+case "$b" in *san*) secs=9 ;; *) secs=5 ;; esac
 NTH=${NTH:-100}
 tmp=$(mktemp -d /tmp/capsule-group-restore.XXXXXX) || exit 1
 pid= fpid=
@@ -101,6 +101,11 @@ echo "$secs 3 none" >"$tmp/rom/soak.cfg"
 
 config >"$tmp/group.xml"
 node "$tmp/group.xml"
+# a fresh node running the same group (no test hooks), for g2.img below
+config | grep -v fail_restore >"$tmp/fresh.xml"
+"$cap" node --rom "$b/components" --rom "$tmp/rom" "$tmp/fresh.xml" --control "$tmp/f.sock" \
+	>"$tmp/fresh.log" 2>&1 &
+fpid=$!
 sleep 0.2
 checkpoint g1.img
 sleep 0.2
@@ -110,6 +115,8 @@ before=$(counts)
 # failed KIND WANT: a restore of g1.img fails with the line WANT; the
 # node's counts are as before, no client started again
 failed() {
+	[ "$(grep -c 'soak_client: sent' "$tmp/node.log")" = 0 ] ||
+		fail "$1: a client ended before (soak.cfg's $secs s too short for this load)"
 	"$cap" restore --node "$tmp/n.sock" "$tmp/g1.img" grp >"$tmp/rs.out" 2>&1 &&
 		fail "$1: the restore did not fail"
 	[ "$(grep -c . "$tmp/rs.out")" = 1 ] || fail "$1: not one line: $(cat "$tmp/rs.out")"
@@ -139,11 +146,7 @@ sleep 0.2
 restore g2.img
 figures=$(grep "monitor: group restore: 4 members" "$tmp/node.log" | tail -1 | sed 's/.*passed: //')
 
-# a fresh node running the same group (no test hooks) restores g2.img
-config | grep -v fail_restore >"$tmp/fresh.xml"
-"$cap" node --rom "$b/components" --rom "$tmp/rom" "$tmp/fresh.xml" --control "$tmp/f.sock" \
-	>"$tmp/fresh.log" 2>&1 &
-fpid=$!
+# the fresh node (started with the first) restores g2.img
 i=0
 until [ "$(sending fresh)" = 3 ]; do
 	i=$((i + 1))
