@@ -20,6 +20,10 @@
 #   work the same way, and that image restores on a fresh node running
 #   the same group too (its members replaced by the image's, which go on
 #   there);
+# - a group of cb_client and cb_server (the client's numbered calls, each
+#   followed by the server's call to the client's callback object, which
+#   the server holds as a proxy in the client's monitor) is checkpointed
+#   and restored twice mid-run on a node of its own;
 # - at the end every client and the server report exact counts: a call
 #   lost or done twice is a sequence error, and every signal both ways
 #   must have arrived.
@@ -28,8 +32,8 @@ cap=$b/capsule-test # the fault injection is compiled into the test build only
 case "$b" in *san*) secs=9 ;; *) secs=5 ;; esac
 NTH=${NTH:-100}
 tmp=$(mktemp -d /tmp/capsule-group-restore.XXXXXX) || exit 1
-pid= fpid=
-trap 'kill $pid $fpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
+pid= fpid= cpid=
+trap 'kill $pid $fpid $cpid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT INT TERM
 fail() {
 	echo "group_restore: FAIL: $*"
 	for f in "$tmp"/*.log "$tmp"/*.out; do
@@ -98,6 +102,46 @@ restore() {
 
 mkdir "$tmp/rom"
 echo "$secs 3 none" >"$tmp/rom/soak.cfg"
+
+# a group with a callback, on a node of its own: restored twice mid-run
+cat >"$tmp/cb.xml" <<CFG
+<config>
+	<default-route> <any-service> <parent/> </any-service> </default-route>
+	<start name="cb" caps="1000">
+		<binary name="monitor"/>
+		<resource name="RAM" quantum="32M"/>
+		<config>
+			<start name="server" caps="200"> <binary name="cb_server"/>
+				<resource name="RAM" quantum="2M"/>
+				<provides> <service name="Calc"/> </provides> </start>
+			<start name="client" caps="200"> <binary name="cb_client"/>
+				<resource name="RAM" quantum="2M"/>
+				<route> <service name="Calc"> <child name="server"/> </service>
+					<any-service> <parent/> </any-service> </route> </start>
+		</config>
+	</start>
+</config>
+CFG
+"$cap" node --rom "$b/components" "$tmp/cb.xml" --control "$tmp/c.sock" >"$tmp/cb.log" 2>&1 &
+cpid=$!
+i=0
+until grep -q "cb_client: calling" "$tmp/cb.log"; do
+	i=$((i + 1))
+	[ $i -lt 600 ] && kill -0 $cpid 2>/dev/null || fail "cb: the client did not start"
+	sleep 0.05
+done
+for n in 1 2; do
+	sleep 0.2
+	"$cap" checkpoint --force --node "$tmp/c.sock" -o "$tmp/cb.img" cb >"$tmp/ck.out" 2>&1 &&
+		grep -q "^ok cb $tmp/cb.img: members server,client, .* 2 caps between members" \
+			"$tmp/ck.out" || fail "cb: checkpoint $n: $(cat "$tmp/ck.out")"
+	"$cap" restore --node "$tmp/c.sock" "$tmp/cb.img" cb >"$tmp/rs.out" 2>&1 &&
+		grep -q "^ok cb $tmp/cb.img: members 2 restored, 2 caps between members" \
+			"$tmp/rs.out" || fail "cb: restore $n: $(cat "$tmp/rs.out")"
+done
+grep -q "cb_client: calls" "$tmp/cb.log" && fail "cb: the client ended before its restores"
+grep -q "monitor: group: 'server' kcap 0x[0-9a-f]* badge 0x[0-9a-f]* -> 'client' served object" \
+	"$tmp/cb.log" || fail "cb: no callback held by the server listed"
 
 config >"$tmp/group.xml"
 node "$tmp/group.xml"
@@ -180,8 +224,20 @@ ended node $pid
 pid=
 ended fresh $fpid
 fpid=
+i=0
+until grep -q "all of init's children have ended" "$tmp/cb.log"; do
+	i=$((i + 1))
+	[ $i -lt 600 ] && kill -0 $cpid 2>/dev/null || fail "cb: the group did not end"
+	sleep 0.1
+done
+kill $cpid; wait $cpid 2>/dev/null; cpid=
+grep -q "all of init's children have ended (result 0)" "$tmp/cb.log" &&
+	grep -q "cb_server: calls 1500, callbacks 1500, errors 0: ok" "$tmp/cb.log" &&
+	grep -q "cb_client: calls 1500, callbacks 1500, errors 0: ok" "$tmp/cb.log" ||
+	fail "cb: the calls and callbacks are not exact"
+! grep -q "Sanitizer\|runtime error" "$tmp/cb.log" || fail "cb: the sanitizers report"
 [ "$sent0" = 0 ] || fail "a client had ended before the restores (soak.cfg too short)"
 echo "group_restore: PASS: failures at point $NTH ($at of $who) and at the server's verify" \
 	"undid all 4 members (counts as before, they ran on); 2 group restores mid-run" \
-	"and one on a fresh node, counts exact at the end" \
+	"and one on a fresh node, counts exact at the end; a callback group restored twice" \
 	"(last: $figures)"
