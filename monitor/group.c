@@ -209,6 +209,14 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 	}
 	if (req->op == CONTROL_CHECKPOINT)
 		return group_checkpoint(g, mb, req->name, req->path, members);
+	if (req->op == CONTROL_RESTORE && req->flags) {
+		control_done(mb,
+			     "error: %s: a group's restore writes every member's memory "
+			     "before any runs: --lazy and a paused restore are not "
+			     "supported for a group",
+			     req->name);
+		return;
+	}
 	if (req->op == CONTROL_RESTORE)
 		return group_restore(g, mb, req->name, req->path);
 	control_done(mb,

@@ -69,7 +69,7 @@ CFG
 
 # counts: core's kernel line without the badges ever allocated
 counts() { "$cap" ps --raw --node "$tmp/n.sock" 2>/dev/null | sed -n 's/^kernel: \(.*\); badges allocated [0-9]*, \(live [0-9]*\)$/\1; \2/p'; }
-sending() { grep -c 'soak_client: sending for' "$tmp/${1:-node}.log"; }
+sending() { grep -c 'soak_client: sending for' "$tmp/${1:-node}.log" 2>/dev/null; }
 
 # node CONFIG: a node running it, up when the 3 clients send
 node() {
@@ -125,7 +125,7 @@ CFG
 "$cap" node --rom "$b/components" "$tmp/cb.xml" --control "$tmp/c.sock" >"$tmp/cb.log" 2>&1 &
 cpid=$!
 i=0
-until grep -q "cb_client: calling" "$tmp/cb.log"; do
+until grep -q "cb_client: calling" "$tmp/cb.log" 2>/dev/null; do
 	i=$((i + 1))
 	[ $i -lt 600 ] && kill -0 $cpid 2>/dev/null || fail "cb: the client did not start"
 	sleep 0.05
@@ -139,6 +139,11 @@ for n in 1 2; do
 		grep -q "^ok cb $tmp/cb.img: members 2 restored, 2 caps between members" \
 			"$tmp/rs.out" || fail "cb: restore $n: $(cat "$tmp/rs.out")"
 done
+"$cap" restore --lazy --node "$tmp/c.sock" "$tmp/cb.img" cb >"$tmp/rs.out" 2>&1 &&
+	fail "cb: a lazy restore of a group was not refused"
+[ "$(grep -c . "$tmp/rs.out")" = 1 ] &&
+	grep -q "^error: cb: a group's restore .*: --lazy and a paused restore are not supported" \
+		"$tmp/rs.out" || fail "cb: restore --lazy: $(cat "$tmp/rs.out")"
 grep -q "cb_client: calls" "$tmp/cb.log" && fail "cb: the client ended before its restores"
 grep -q "monitor: group: 'server' kcap 0x[0-9a-f]* badge 0x[0-9a-f]* -> 'client' served object" \
 	"$tmp/cb.log" || fail "cb: no callback held by the server listed"
