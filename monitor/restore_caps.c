@@ -279,7 +279,12 @@ int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_
 	switch (kind) {
 	case IMAGE_MEMBER_GATE:
 	case IMAGE_MEMBER_SIGNAL_CONTEXT:
-		*out = restore_new_cap(owner, badge_map_new(&owner->bm, object));
+		/* only an object this restore made anew (on another node an old
+		 * badge may be a new object's) */
+		for (unsigned i = 0; i < owner->bm.n && !cap_valid(*out); i++)
+			if (owner->bm.pair[i].old_badge == object)
+				*out =
+				    restore_new_cap(owner, owner->bm.pair[i].new_badge);
 		break;
 	case IMAGE_MEMBER_DATASPACE:
 		if ((d = rs_ds_get(owner, object, 0)) != NULL)
