@@ -65,12 +65,12 @@ static void calls(void *arg)
 		seq = next;
 		pause_us(CB_PERIOD_US);
 	}
-	for (int i = 0; i < 2500 && __atomic_load_n(&callbacks, __ATOMIC_SEQ_CST) < seq; i++)
+	for (int i = 0; i < 2500 && __atomic_load_n(&callbacks, __ATOMIC_SEQ_CST) < seq;
+	     i++)
 		pause_us(2000);
 	env_log(cl_env, "cb_client: calls %llu, callbacks %llu, errors %llu: %s",
 		(unsigned long long)seq, (unsigned long long)callbacks,
-		(unsigned long long)errors,
-		errors || callbacks != seq ? "FAILED" : "ok");
+		(unsigned long long)errors, errors || callbacks != seq ? "FAILED" : "ok");
 	env_exit(cl_env, errors || callbacks != seq ? 1 : 0);
 }
 
