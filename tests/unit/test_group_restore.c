@@ -59,8 +59,7 @@ static void finds_each_kind_recreated(void **state)
 	assert_int_equal(
 	    restore_member_object(rs, IMAGE_MEMBER_SIGNAL_CONTEXT, 0x104, &c), 0);
 	assert_int_equal(cap_badge(c), 0x204);
-	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_DATASPACE, 0x300, &c),
-			 0);
+	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_DATASPACE, 0x300, &c), 0);
 	assert_int_equal(cap_badge(c), 0x400);
 	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_REGION_MAP, 0x500, &c),
 			 0);
@@ -75,12 +74,11 @@ static void refuses_what_was_not_recreated(void **state)
 	struct rs *rs = owner();
 	cap_t c;
 
-	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_GATE, 0x108, &c),
-			 -ESRCH);
+	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_GATE, 0x108, &c), -ESRCH);
 	assert_false(cap_valid(c));
 	/* the new badge itself is not the old object's */
-	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_SIGNAL_CONTEXT, 0x204, &c),
-			 -ESRCH);
+	assert_int_equal(
+	    restore_member_object(rs, IMAGE_MEMBER_SIGNAL_CONTEXT, 0x204, &c), -ESRCH);
 	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_DATASPACE, 0x304, &c),
 			 -ESRCH);
 	assert_int_equal(restore_member_object(rs, IMAGE_MEMBER_REGION_MAP, 0x504, &c),
