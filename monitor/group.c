@@ -25,7 +25,7 @@ const char *group_member_name(const struct monitor *mon)
 
 /* A member monitor for start s: the group's config with the member's
  * binary and quota, no <start> nodes of its own. */
-static struct monitor *member_new(struct mon_group *g, int i)
+struct monitor *group_member_new(struct mon_group *g, int i)
 {
 	const struct start_config *s = &g->cfg.group->start[i];
 	struct monitor *mon = calloc(1, sizeof *mon);
@@ -44,9 +44,67 @@ static struct monitor *member_new(struct mon_group *g, int i)
 	mon->cfg.caps = s->caps;
 	mon->group = g;
 	mon->member = i;
-	/* no host worker (an IRQ session each): a group is not checkpointed
-	 * yet, and a member needs none to run */
+	mon->serve_ep = g->member[i].serve_ep;
+	/* no host worker (an IRQ session each): a member needs none to run */
 	return mon;
+}
+
+struct entrypoint *group_serve_ep(struct monitor *mon)
+{
+	struct mon_member *m = &mon->group->member[mon->member];
+
+	if (!m->serve_ep && ep_create(mon->env, "monitor-serve", &m->serve_ep))
+		m->serve_ep = NULL;
+	return m->serve_ep;
+}
+
+void group_member_discard(struct monitor *mon)
+{
+	mon->serve_ep = NULL; /* the member's, which runs on */
+	target_destroy(mon);
+	free(mon);
+}
+
+/* Member k's old monitor, replaced by a restore: its target goes as an
+ * ending one does (monitor_target_ended: threads first, then the rest;
+ * its serving entrypoint is the member's and serves the new monitor).  The monitor is
+ * kept until the next restore or the group's end: the group's entrypoint may be serving a
+ * request of it right now. */
+void group_member_retire(struct mon_group *g, int k)
+{
+	struct mon_member *m = &g->member[k];
+	struct monitor *mon = m->mon;
+
+	for (int i = 0; i < m->nroots; i++)
+		cap_release(m->root[i].proxy);
+	m->nroots = 0;
+	if (m->ended) {
+		m->ended = 0;
+		g->nended--;
+	}
+	m->mon = NULL;
+	if (!mon)
+		return;
+	if (mon->state == MON_RUNNING) {
+		mon->state = MON_EXITED;
+		target_close_session(mon, &mon->cpu);
+		mon->serve_ep = NULL; /* the member's: the new monitor serves on it */
+		target_destroy(mon);
+	}
+	for (int i = 0; i < MON_GROUP_MAX; i++)
+		if (!g->retired[i]) {
+			g->retired[i] = mon;
+			return;
+		}
+	free(mon); /* not reached: at most one restore's members are kept */
+}
+
+void group_retired_free(struct mon_group *g)
+{
+	for (int i = 0; i < MON_GROUP_MAX; i++) {
+		free(g->retired[i]);
+		g->retired[i] = NULL;
+	}
 }
 
 static void member_free(struct mon_member *m)
@@ -77,6 +135,7 @@ static void group_end(struct mon_group *g)
 	g->endpoint = NULL;
 	for (int i = 0; i < g->n; i++)
 		member_free(&g->member[i]);
+	group_retired_free(g);
 	env = g->env;
 	/* nothing refers to the group any more: its members' parent
 	 * interfaces are dissolved, the caller returns without touching it */
@@ -90,9 +149,10 @@ void group_member_ended(struct monitor *mon, int code)
 	struct mon_group *g = mon->group;
 	struct mon_member *m = &g->member[mon->member];
 
-	if (m->ended)
+	if (m->ended || m->mon != mon) /* (a restore replaced mon) */
 		return;
 	m->ended = 1;
+	m->serve_ep = NULL; /* ended by monitor_target_ended */
 	m->exit_code = code;
 	for (int i = 0; i < m->nroots; i++)
 		cap_release(m->root[i].proxy);
@@ -153,6 +213,14 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 	}
 	if (req->op == CONTROL_CHECKPOINT)
 		return group_checkpoint(g, mb, req->name, req->path, members);
+	if (req->op == CONTROL_RESTORE && req->flags) {
+		control_done(mb,
+			     "error: %s: a group's restore writes every member's memory "
+			     "before any runs: --lazy and a paused restore are not "
+			     "supported for a group",
+			     req->name);
+		return;
+	}
 	if (req->op == CONTROL_RESTORE)
 		return group_restore(g, mb, req->name, req->path);
 	control_done(mb,
@@ -192,7 +260,7 @@ void group_construct(struct env *env, const struct monitor_config *cfg)
 	for (int i = 0; i < g->n; i++)
 		g->member[i].start = &cfg->group->start[i];
 	for (int i = 0; i < g->n; i++) {
-		struct monitor *mon = member_new(g, i);
+		struct monitor *mon = group_member_new(g, i);
 		if (!mon) {
 			env_log(env, "monitor: group: out of memory for member '%s'",
 				g->member[i].start->name);

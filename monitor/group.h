@@ -40,6 +40,10 @@ struct mon_member {
 	const struct start_config *start;
 	int ended, exit_code;
 	int nroots;
+	/* serves the objects its clients get (served_proxy.c): made on first
+	 * use, kept for the member's next monitor after a restore (an
+	 * entrypoint's thread ends only with the component) */
+	struct entrypoint *serve_ep;
 	struct {
 		char name[CONFIG_NAME_MAX];
 		cap_t proxy; /* the member's root proxy (its serve_ep) */
@@ -56,6 +60,9 @@ struct mon_group {
 	struct group_ck *ck; /* a checkpoint under way (group_checkpoint.c) */
 	uint64_t test_lines; /* <test checkpoint_after_log>: group_test.c */
 	int test_fired;
+	int restoring; /* a restore under way (group_restore.c) */
+	struct monitor *retired[MON_GROUP_MAX]; /* replaced by the last restore */
+	unsigned restore_points; /* its points that can fail (restore_hooks.c) */
 };
 
 /* ---- group.c ---- */
@@ -69,6 +76,21 @@ void group_member_ended(struct monitor *mon, int code);
 /* The checkpoint under way (g->ck) has ended: if every member has
  * ended meanwhile, the group ends now. */
 void group_checkpoint_done(struct mon_group *g);
+/* A member monitor for member i (its target not started), or NULL. */
+struct monitor *group_member_new(struct mon_group *g, int i);
+/* Member k's monitor's target goes (its threads first, then its serving
+ * entrypoint, its objects and sessions, its roots in the group); the
+ * monitor is kept (g->retired) until the next restore or the group's
+ * end, and the member slot is empty: a group's restore fills it. */
+void group_member_retire(struct mon_group *g, int k);
+/* The monitors group_member_retire kept, freed. */
+void group_retired_free(struct mon_group *g);
+/* A member monitor a failed restore built: its objects and sessions
+ * closed, the monitor freed (it never was a member). */
+void group_member_discard(struct monitor *mon);
+/* Member mon's serving entrypoint (its slot's, made on first use), or
+ * NULL. */
+struct entrypoint *group_serve_ep(struct monitor *mon);
 /* The entrypoint that serves the members' parent interfaces. */
 struct entrypoint *group_ep(const struct monitor *mon);
 /* The member's name (its <start> name). */
@@ -105,6 +127,8 @@ int group_cut(struct mon_group *g, int prepaused, char *why, size_t size);
 /* Pause every member now (the group's <test>; then group_cut with
  * prepaused set).  0, or -errno with all running. */
 int group_pause_all(struct mon_group *g);
+/* Pause member mon's threads (until monitor_resume).  0 or -errno. */
+int group_pause_member(struct monitor *mon);
 /* Resume every member a cut (or a checkpoint) paused. */
 void group_resume(struct mon_group *g);
 

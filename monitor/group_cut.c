@@ -64,7 +64,7 @@ static void cut_order(const struct mon_group *g, int *order)
 	}
 }
 
-static int pause_member(struct monitor *mon)
+int group_pause_member(struct monitor *mon)
 {
 	int rc;
 
@@ -108,7 +108,7 @@ static int cut_once(struct mon_group *g, const int *order, struct mon_model *scr
 		*who = order[i];
 		if (g->member[order[i]].ended || mon->state != MON_RUNNING)
 			return -ESRCH; /* it ended while the others ran */
-		if ((rc = pause_member(mon)) || (rc = settle(mon, scratch)))
+		if ((rc = group_pause_member(mon)) || (rc = settle(mon, scratch)))
 			return rc;
 	}
 	/* all paused: none can have become blocked since it settled */
@@ -130,7 +130,7 @@ int group_pause_all(struct mon_group *g)
 
 	for (int k = 0; k < g->n; k++)
 		if (g->member[k].mon && !g->member[k].ended &&
-		    (rc = pause_member(g->member[k].mon))) {
+		    (rc = group_pause_member(g->member[k].mon))) {
 			group_resume(g);
 			return rc;
 		}

@@ -1,25 +1,60 @@
 /*
  * `capsule restore` of a group image (image/group.h) at the monitor of a
- * group.  The image is read and checked whole before anything changes:
- * its header and table, every member's image, every cap between members
+ * group: all members or none.
+ *
+ * The image is read and checked whole before anything changes: its
+ * header and table, every member's image, every cap between members
  * against the images (an image whose caps refer to an object it does not
  * contain is refused in one line), and its members against this group's
- * (same names, same binaries).
+ * (same names, same binaries, each image one its member could restore).
  *
- * What is not there yet: recreating the members from it (each prepared
- * before any is committed, all or nothing).  So a valid image is refused
- * too, in one line that says so; the running members are not touched.
+ * Then the running members are paused and each is built anew beside its
+ * old self, in a member monitor of its own, as an image restore builds
+ * one target (restore_image.c, restore.c): its sessions at the monitor's
+ * parent, PD, threads, memory, gates, signal contexts, region maps, each
+ * with a new badge.  Once every member's own objects exist, each cap one
+ * member holds to another's object (the image's table) is mapped at its
+ * kcap in the holder: an RPC object as a served proxy of the owner's
+ * recreated gate in the owner's new monitor (a session between members
+ * is recorded in the holder's as routed to that member), a signal
+ * context, dataspace or region map as the owner's recreated object.
+ * Then each member's cap map, object pools and threads are fixed,
+ * prepared and verified.  Only when every member is ready is any
+ * committed: the old members go, the new ones take their places and
+ * their roots are the group's, and all of them start.  A failure before
+ * that undoes every member's restore, and the old members run on
+ * unchanged.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <capsule/control.h>
 
 #include "image/group.h"
+#include "monitor/checkpoint.h"
 #include "monitor/group.h"
+#include "monitor/image_convert.h"
+#include "monitor/model.h"
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
+
+/* A group restore under way: per member its new monitor, model, badge
+ * map seed and restore. */
+struct grs {
+	struct mon_group *g;
+	struct image_group *ig;
+	const char *path;
+	struct binary_id binary[MON_GROUP_MAX];
+	struct monitor *mon[MON_GROUP_MAX];
+	struct mon_model *model[MON_GROUP_MAX];
+	struct badge_map *seed[MON_GROUP_MAX];
+	struct rs *rs[MON_GROUP_MAX];
+	int paused[MON_GROUP_MAX];
+	uint64_t t[5]; /* begun, built, caps between members, ready, committed */
+	char why[600];
+};
 
 /* The image's members are this group's, in the same order. */
 static int members_match(const struct mon_group *g, const struct image_group *ig,
@@ -45,9 +80,10 @@ static int members_match(const struct mon_group *g, const struct image_group *ig
 	return 0;
 }
 
-/* Each member's image is one its member monitor could restore here. */
+/* Each member's image is one its member monitor could restore here; the
+ * binaries' identities checked go to bin[k]. */
 static int members_admit(struct mon_group *g, const struct image_group *ig,
-			 const char *path, char *err, size_t n)
+			 const char *path, struct binary_id *bin, char *err, size_t n)
 {
 	char what[600];
 	int rc;
@@ -61,6 +97,7 @@ static int members_admit(struct mon_group *g, const struct image_group *ig,
 		running = mon->binary; /* the check sets it: the member runs on */
 		snprintf(what, sizeof what, "%s (member '%s')", path, ig->member[k].name);
 		rc = restore_image_check(mon, ig->image[k], what, 0, err, n);
+		bin[k] = mon->binary;
 		mon->binary = running;
 		if (rc) {
 			snprintf(what, sizeof what, "%s", err);
@@ -71,28 +108,326 @@ static int members_admit(struct mon_group *g, const struct image_group *ig,
 	return 0;
 }
 
+static const char *name_of(const struct grs *s, int k)
+{
+	return s->g->member[k].start->name;
+}
+
+/* The first failure, naming the member (its monitor's reason if it gave
+ * one, else what failed). */
+static void failed(struct grs *s, int k, const char *what, int rc)
+{
+	const char *why = s->mon[k] && s->mon[k]->why[0] ? s->mon[k]->why : NULL;
+
+	if (s->why[0])
+		return;
+	if (why)
+		snprintf(s->why, sizeof s->why, "member '%s': %.500s", name_of(s, k),
+			 why);
+	else
+		snprintf(s->why, sizeof s->why, "member '%s': %s: %s", name_of(s, k),
+			 what, strerror(-rc));
+}
+
+/* Member k built anew in a monitor of its own: sessions, model, its own
+ * objects (restore_build). */
+static int build_member(struct grs *s, int k)
+{
+	const struct image_model *im = s->ig->image[k];
+	struct monitor *mon;
+	int rc;
+
+	if (!(mon = s->mon[k] = group_member_new(s->g, k)) ||
+	    !(s->model[k] = calloc(1, sizeof *s->model[k])) ||
+	    !(s->seed[k] = calloc(1, sizeof *s->seed[k])))
+		return -ENOMEM;
+	mon->binary = s->binary[k];
+	mon->cfg.ram = im->component.ram_quota;
+	mon->cfg.caps = im->component.cap_quota;
+	mon->state = MON_RUNNING;
+	if ((rc = restore_image_open(mon, im, s->seed[k])))
+		return rc;
+	if ((rc = image_to_model(im, mon, s->model[k]))) {
+		monitor_why(mon, "restore refused: the image names what it does not "
+				 "contain");
+		return rc;
+	}
+	if ((rc = image_announced(im, mon))) {
+		monitor_why(mon, "restore refused: a bad announce note");
+		return rc;
+	}
+	mon->cap_map_addr = s->model[k]->cap_map_addr;
+	mon->cap_map_entries = CAP_SLOTS;
+	mon->cr_report_addr = s->model[k]->report_addr;
+	mon->cr_abi_version = s->model[k]->abi_version;
+	return restore_build(mon, s->model[k], s->seed[k], &s->rs[k]);
+}
+
+/* The session record of holder h's image with id badge, if the ref is a
+ * session at another member. */
+static const struct image_session *member_session(const struct grs *s, int h,
+						  uint64_t badge)
+{
+	const struct image_model *im = s->ig->image[h];
+
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if (im->sessions[i].id == badge &&
+		    (im->sessions[i].flags & IMAGE_SESSION_F_MEMBER))
+			return &im->sessions[i];
+	return NULL;
+}
+
+/* A session between members, recorded in the holder's new monitor as
+ * routed to its server (parent_proxy.c records a new one so). */
+static int record_session(struct monitor *holder, const struct image_session *ss,
+			  int owner, cap_t c)
+{
+	struct mon_record *r = record_add(holder, MON_CLASS_ROUTED, c, 0);
+
+	if (!r)
+		return -ENOSPC;
+	record_hold(holder, cap_ref(c), ss->service);
+	snprintf(r->what, sizeof r->what, "%s", ss->service);
+	snprintf(r->args, sizeof r->args, "%s", ss->args);
+	r->member = owner + 1;
+	return 0;
+}
+
+/* One record of the table: the owner's recreated object at the holder's
+ * kcap, an RPC object as a served proxy in the owner's monitor. */
+static int map_ref(struct grs *s, const struct image_member_ref *ref)
+{
+	int h = (int)ref->holder, o = (int)ref->owner, rc;
+	const struct image_session *ss;
+	cap_t c;
+
+	if ((rc = restore_member_object(s->rs[o], ref->kind, ref->object, &c))) {
+		snprintf(s->why, sizeof s->why,
+			 "member '%s': kcap 0x%llx: member '%s' %s 0x%llx was not "
+			 "recreated",
+			 name_of(s, h), (unsigned long long)ref->kcap, name_of(s, o),
+			 image_member_kind_name(ref->kind),
+			 (unsigned long long)ref->object);
+		return rc;
+	}
+	if (ref->kind == IMAGE_MEMBER_GATE) {
+		c = served_proxy_of(s->mon[o], cap_ref(c));
+		if (!cap_valid(c))
+			return -ENOSPC;
+		if ((ss = member_session(s, h, ref->badge)) &&
+		    (rc = record_session(s->mon[h], ss, o, c)))
+			return rc;
+	}
+	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
+}
+
+static int map_refs(struct grs *s)
+{
+	int rc;
+
+	for (uint32_t i = 0; i < s->ig->h.nrefs; i++)
+		if ((rc = map_ref(s, &s->ig->ref[i]))) {
+			failed(s, (int)s->ig->ref[i].holder, "a cap between members", rc);
+			return rc;
+		}
+	return 0;
+}
+
+/* Pause every running member (resumed by undo_all on a failure). */
+static int pause_all(struct grs *s)
+{
+	int rc;
+
+	for (int k = 0; k < s->g->n; k++) {
+		struct mon_member *m = &s->g->member[k];
+		if (m->ended || !m->mon || m->mon->state != MON_RUNNING)
+			continue;
+		s->paused[k] = 1;
+		if ((rc = group_pause_member(m->mon))) {
+			snprintf(s->why, sizeof s->why, "cannot pause member '%s': %s",
+				 m->start->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Member k's restore undone first, with why it failed (its monitor's
+ * reason: monitor_why keeps the first). */
+static void abort_member(struct grs *s, int k, int rc)
+{
+	if (s->rs[k])
+		restore_abort(s->rs[k], rc);
+	s->rs[k] = NULL;
+}
+
+/* Everything built undone, the new monitors gone, the old members
+ * resumed. */
+static void undo_all(struct grs *s)
+{
+	for (int k = 0; k < s->g->n; k++) {
+		if (s->rs[k]) /* built, but another member failed */
+			restore_abort(s->rs[k], -ECANCELED);
+		s->rs[k] = NULL;
+	}
+	for (int k = 0; k < s->g->n; k++)
+		if (s->mon[k]) {
+			group_member_discard(s->mon[k]);
+			s->mon[k] = NULL;
+		}
+	for (int k = 0; k < s->g->n; k++)
+		if (s->paused[k])
+			monitor_resume(s->g->member[k].mon);
+}
+
+/* The point of no return: the old members go, the new ones take their
+ * places, announce their roots to the group and start. */
+static void commit_all(struct grs *s)
+{
+	struct mon_group *g = s->g;
+
+	for (int k = 0; k < g->n; k++)
+		group_member_retire(g, k);
+	for (int k = 0; k < g->n; k++) {
+		struct monitor *mon = s->mon[k];
+		restore_commit(s->rs[k], NULL);
+		s->rs[k] = NULL;
+		g->member[k].mon = mon;
+		for (int i = 0; i < mon->nannounced; i++) {
+			struct mon_record *r = record_find(mon, mon->announced[i].badge);
+			if (r) /* its root proxy exists (restore_announce) */
+				served_announce_group(mon, mon->announced[i].name,
+						      r->cap);
+		}
+	}
+	for (int k = 0; k < g->n; k++) {
+		monitor_restore_start(s->mon[k], s->model[k]);
+		s->mon[k] = NULL;
+	}
+}
+
+/* Build, map the caps between members, make ready; commit all or undo
+ * all.  0 or -errno with one line in s->why. */
+static int restore_all(struct grs *s)
+{
+	int rc, k;
+
+	s->g->restore_points = 0;
+	if ((rc = pause_all(s)))
+		goto fail;
+	for (k = 0; k < s->g->n; k++)
+		if ((rc = build_member(s, k))) {
+			abort_member(s, k, rc);
+			failed(s, k, "cannot recreate its objects", rc);
+			goto fail;
+		}
+	s->t[1] = mon_now_us();
+	if ((rc = map_refs(s)))
+		goto fail;
+	s->t[2] = mon_now_us();
+	env_log(s->g->env,
+		"monitor: group: every member built, %u caps between members mapped "
+		"(%u points that can fail passed)",
+		s->ig->h.nrefs, s->g->restore_points);
+	for (k = 0; k < s->g->n; k++)
+		if ((rc = restore_ready(s->rs[k]))) {
+			abort_member(s, k, rc);
+			failed(s, k, "cannot make it ready", rc);
+			goto fail;
+		}
+	s->t[3] = mon_now_us();
+	commit_all(s);
+	s->t[4] = mon_now_us();
+	return 0;
+fail:
+	undo_all(s);
+	return rc ? rc : -EIO;
+}
+
+static void grs_free(struct grs *s)
+{
+	for (int k = 0; k < MON_GROUP_MAX; k++) {
+		if (s->model[k])
+			model_free(s->model[k]);
+		free(s->model[k]);
+		free(s->seed[k]);
+	}
+	image_group_free(s->ig);
+	free(s);
+}
+
+/* The members that have ended, as " (a, b ended before it and stay
+ * ended)", or "". */
+static void ended_note(const struct mon_group *g, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int k = 0; k < g->n && n < size; k++)
+		if (g->member[k].ended)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s",
+					      n ? ", "
+						: "; ended before it and still ended: ",
+					      g->member[k].start->name);
+}
+
 void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		   const char *path)
 {
-	struct image_group *ig;
-	char err[600];
+	struct grs *s = calloc(1, sizeof *s);
+	char err[600], note[200];
+	unsigned caps;
+	int rc;
 
-	if (image_group_read(path, &ig, err, sizeof err)) {
-		env_log(g->env, "monitor: group restore refused: %s", err);
-		control_done(mb, "error: %s: restore refused: %s", name, err);
+	if (!s) {
+		control_done(mb, "error: %s: restore failed: out of memory", name);
 		return;
 	}
-	if (members_match(g, ig, path, err, sizeof err) ||
-	    members_admit(g, ig, path, err, sizeof err)) {
-		image_group_free(ig);
-		env_log(g->env, "monitor: group restore refused: %s", err);
-		control_done(mb, "error: %s: restore refused: %s", name, err);
+	s->g = g;
+	s->path = path;
+	s->t[0] = mon_now_us();
+	if (g->ck) {
+		control_done(mb,
+			     "error: %s: restore refused: a checkpoint of the group "
+			     "is under way",
+			     name);
+		free(s);
 		return;
 	}
+	if (image_group_read(path, &s->ig, err, sizeof err) ||
+	    members_match(g, s->ig, path, err, sizeof err) ||
+	    members_admit(g, s->ig, path, s->binary, err, sizeof err)) {
+		env_log(g->env, "monitor: group restore refused: %s", err);
+		control_done(mb, "error: %s: restore refused: %s", name, err);
+		grs_free(s);
+		return;
+	}
+	group_retired_free(g); /* the last restore's old members */
+	g->restoring = 1;
+	rc = restore_all(s);
+	g->restoring = 0;
+	caps = s->ig->h.nrefs;
+	if (rc) {
+		ended_note(g, note, sizeof note);
+		env_log(g->env, "monitor: group restore failed: %s", s->why);
+		control_done(mb,
+			     "error: %s: restore failed: %s: nothing of it is left, the "
+			     "members run on unchanged%s",
+			     name, s->why, note);
+		grs_free(s);
+		return;
+	}
+	env_log(g->env,
+		"monitor: group restore: %d members, %u caps between members, %u "
+		"points that can fail passed: took %llu us (build %llu, caps between "
+		"members %llu, ready %llu, commit %llu)",
+		g->n, caps, g->restore_points, (unsigned long long)(s->t[4] - s->t[0]),
+		(unsigned long long)(s->t[1] - s->t[0]),
+		(unsigned long long)(s->t[2] - s->t[1]),
+		(unsigned long long)(s->t[3] - s->t[2]),
+		(unsigned long long)(s->t[4] - s->t[3]));
 	control_done(mb,
-		     "error: %s: restore refused: %s: a valid image of this group (%u "
-		     "members, %u caps between members), but restoring a group is not "
-		     "implemented yet: the members run on unchanged",
-		     name, path, ig->h.nmembers, ig->h.nrefs);
-	image_group_free(ig);
+		     "ok %s %s: members %d restored, %u caps between members, %.1f ms",
+		     name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
+	grs_free(s);
 }

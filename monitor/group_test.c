@@ -26,7 +26,8 @@ static void fire(void *arg)
 	monitor_test_image_path(g->cfg.image, path, sizeof path);
 	env_log(g->env, "monitor: group test checkpoint into %s", path);
 	if (group_pause_all(g)) /* here, not when the cut's thread runs */
-		env_log(g->env, "monitor: group test checkpoint: cannot pause the members");
+		env_log(g->env,
+			"monitor: group test checkpoint: cannot pause the members");
 	else
 		group_checkpoint_test(g, path, 1);
 }

@@ -112,6 +112,10 @@ static int cap_from_image(const struct image_model *im, const struct image_cap *
 	case IMAGE_CAP_SEMAPHORE_IRQ:
 		mc->cls = MON_CLASS_SEMAPHORE;
 		return 0;
+	case IMAGE_CAP_MEMBER: /* a group member's: the group's restore maps it */
+		mc->cls = MON_CLASS_MEMBER;
+		mc->aux = c->obj;
+		return 0;
 	case IMAGE_CAP_DEAD:
 		mc->cls = MON_CLASS_SKIPPED;
 		mc->aux = c->badge && c->badge != CAP_ID_INVALID; /* a dead object's */

@@ -187,8 +187,9 @@ static int parse_group(xmlNode *root, struct monitor_config *cfg, char *err,
 			 cycle);
 		goto fail;
 	}
-	if (cfg->checkpoint_after_ms || cfg->fail_restore_at[0] ||
-	    cfg->fail_restore_nth || cfg->checkpoint_every_ms || cfg->then_hold ||
+	/* a restore's fault injection is a group's too (counted across its
+	 * members, restore_hooks.c); its test checkpoint is group_test.c's */
+	if (cfg->checkpoint_after_ms || cfg->checkpoint_every_ms || cfg->then_hold ||
 	    cfg->restore == MON_RESTORE_SAME_NODE ||
 	    !cfg->checkpoint_after_log != !cfg->image[0] ||
 	    (cfg->checkpoint_after_log && !cfg->then_exit)) {

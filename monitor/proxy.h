@@ -131,6 +131,10 @@ int served_announce(struct monitor *mon, const char *name, cap_t root);
 /* A group member announces name: a proxy of root for the other members
  * (group_announce), not at the monitor's parent.  0/-errno. */
 int served_announce_group(struct monitor *mon, const char *name, cap_t root);
+/* The root proxy of root (borrowed) made now, announced to the group
+ * later (a group's restore: served_announce_group at its commit then
+ * finds it and cannot fail).  0/-ENOSPC. */
+int served_root_wrap(struct monitor *mon, cap_t root);
 /* The proxy of the target's object real (taken over) that a client gets:
  * an existing one for the same object, or a new one; CAP_INVALID. */
 cap_t served_proxy_of(struct monitor *mon, cap_t real);

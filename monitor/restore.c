@@ -536,7 +536,10 @@ static int dead_entries(struct rs *rs)
 	return 0;
 }
 
-static int build(struct rs *rs)
+/* The target's own objects: sessions, threads, regions, memory, every cap
+ * at its kcap but those to another member's objects (a group's restore
+ * maps them once every member's own objects exist). */
+static int build_objects(struct rs *rs)
 {
 	struct cr_report report;
 	uint64_t eps[CR_MAX_EPS];
@@ -580,6 +583,15 @@ static int build(struct rs *rs)
 	if ((rc = rs_map_caps(rs)) || (rc = rs_bind_semaphore(rs)))
 		return rc;
 	mark(rs, RS_CAPS);
+	return 0;
+}
+
+/* The new badges into the cap map and the object pools, then UTCBs and
+ * registers: every cap must be mapped (its badge in rs->bm). */
+static int build_fix(struct rs *rs)
+{
+	int rc;
+
 	rs->what = "cannot rebuild its cap map";
 	if ((rc = restore_point(rs->mon, "cap map")) || (rc = dead_entries(rs)) ||
 	    (rc = cap_map_fix(rs->m, &rs->bm)))
@@ -643,26 +655,47 @@ static void log_times(struct rs *rs)
 		(unsigned long long)(run + rs->us[RS_FREE]));
 }
 
-int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
-			   const struct badge_map *seed, struct badge_map *made)
+int restore_build(struct monitor *mon, const struct mon_model *model,
+		  const struct badge_map *seed, struct rs **out)
 {
-	uint64_t t0 = now_us();
 	struct rs *rs = calloc(1, sizeof *rs);
-	char why_quota[200];
-	int rc = -ENOMEM;
+	int rc;
 
-	if (!rs || !model->nthreads || !(rs->m = model_dup(model)))
-		goto out;
-	rs->t0 = t0; /* the working copies count as opening */
+	*out = NULL;
+	if (!rs || !model->nthreads || !(rs->m = model_dup(model))) {
+		free(rs);
+		return -ENOMEM;
+	}
+	rs->t0 = now_us(); /* the working copies count as opening */
 	rs->mon = mon;
+	rs->before = model;
 	if (!seed) /* a same-node restore starts here; an image's earlier */
 		mon->restore_points = 0;
 	if (seed)
 		rs->bm = *seed;
-	if ((rc = build(rs)) || (rc = restore_prepare(rs)) ||
-	    (rc = restore_verify(rs, model)) || (rc = restore_announce(rs)))
-		goto fail;
+	*out = rs;
+	if ((rc = build_objects(rs)))
+		return rc;
+	return 0;
+}
+
+int restore_ready(struct rs *rs)
+{
+	int rc;
+
+	rs->t0 = now_us(); /* a group's other members were built meanwhile */
+	if ((rc = build_fix(rs)) || (rc = restore_prepare(rs)) ||
+	    (rc = restore_verify(rs, rs->before)) || (rc = restore_announce(rs)))
+		return rc;
+	return 0;
+}
+
+void restore_commit(struct rs *rs, struct badge_map *made)
+{
+	struct monitor *mon = rs->mon;
+
 	/* the point of no return: nothing below can fail */
+	rs->t0 = now_us(); /* (a group's other members were made ready) */
 	commit(rs);
 	unmap_memory(rs);
 	mark(rs, RS_COMMIT);
@@ -679,9 +712,17 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 	log_times(rs);
 	env_log(mon->env, "monitor: restore: %u points that can fail passed",
 		mon->restore_points);
-	rc = 0;
-	goto out;
-fail:
+	restore_free(rs);
+}
+
+void restore_abort(struct rs *rs, int rc)
+{
+	struct monitor *mon;
+	char why_quota[200];
+
+	if (!rs)
+		return;
+	mon = rs->mon;
 	if (rc == -EDQUOT)
 		restore_quota_why(rs, why_quota, sizeof why_quota);
 	monitor_why(mon, "restore failed: %s: %s", rs->what,
@@ -690,11 +731,29 @@ fail:
 	unmap_memory(rs);
 	rollback(rs);
 	monitor_resume(mon);
-out:
+	restore_free(rs);
+}
+
+void restore_free(struct rs *rs)
+{
 	if (rs)
 		free(rs->m); /* its regions' data are not its own */
 	free(rs);
-	return rc;
+}
+
+int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
+			   const struct badge_map *seed, struct badge_map *made)
+{
+	struct rs *rs;
+	int rc;
+
+	if ((rc = restore_build(mon, model, seed, &rs)) || (rc = restore_ready(rs))) {
+		if (rs)
+			restore_abort(rs, rc);
+		return rc;
+	}
+	restore_commit(rs, made);
+	return 0;
 }
 
 int monitor_restore(struct monitor *mon, const struct mon_model *model)

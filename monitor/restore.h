@@ -68,6 +68,38 @@ int model_handler_thread_nr(const struct mon_model *model, uint64_t *nr);
  * success *made (if not NULL) is the whole map of the restore. */
 int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 			   const struct badge_map *seed, struct badge_map *made);
+/* monitor_restore_seeded in steps, for a group (group_restore.c), whose
+ * members are each built before any is committed:
+ *   restore_build   the target's own objects (model and seed stay the
+ *                   caller's until the commit or abort); a member's caps
+ *                   to other members' objects are left to
+ *   restore_member_cap, with the owner's recreated object from
+ *   restore_member_object;
+ *   restore_ready   cap map, pools, threads' state, prepare, verify,
+ *                   announce (a member's roots go to its group at its
+ *                   commit);
+ *   restore_commit  the point of no return (nothing fails), or
+ *   restore_abort   everything built and prepared undone (rc: why).
+ * Each returns 0 or -errno; after a failure the caller aborts.  Commit
+ * and abort free rs; *out may be set (to abort) even on failure. */
+struct rs;
+int restore_build(struct monitor *mon, const struct mon_model *model,
+		  const struct badge_map *seed, struct rs **out);
+int restore_ready(struct rs *rs);
+void restore_commit(struct rs *rs, struct badge_map *made);
+void restore_abort(struct rs *rs, int rc);
+void restore_free(struct rs *rs);
+/* The cap c (borrowed) at kcap in the new target; its old badge gets c's
+ * (restore_caps.c). */
+int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);
+/* The recreated object (borrowed) that was the owner's object of kind
+ * (image/group.h's enum image_member_kind) with badge object: a gate,
+ * a signal context, a dataspace or a region map's new proxy.  0 or
+ * -ESRCH. */
+int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_t *out);
+/* The monitor a restore builds for. */
+struct monitor *restore_monitor(const struct rs *rs);
+
 /* restore_image.c: what this monitor can recreate of image im (read
  * from path), within its budget (budget: checked), its binary the one
  * at this node's ROM, its checkpoint ABI known.  0, or -errno with one
@@ -75,6 +107,12 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
 struct image_model;
 int restore_image_check(struct monitor *mon, const struct image_model *im,
 			const char *path, int budget, char *err, size_t n);
+/* restore_image.c: the target's sessions of image im opened at this
+ * monitor's parent behind new proxies, its signal sources' proxies and
+ * its binary's ROM dataspace; old badge -> new into seed.  0 or -errno
+ * (what was opened is the monitor's to destroy: target_destroy). */
+int restore_image_open(struct monitor *mon, const struct image_model *im,
+		       struct badge_map *seed);
 /* Submit the signals drained at the last checkpoint (mon->pending) to the
  * contexts with their imprints, then forget them (checkpoint.c). */
 void signals_resubmit(struct monitor *mon);

@@ -12,6 +12,7 @@
 
 #include <capsule/checkpoint_abi.h>
 
+#include "image/group.h"
 #include "monitor/restore_state.h"
 
 static int pd_call_cap(struct rs *rs, uint64_t op, cap_t arg, int have_w0, uint64_t w0,
@@ -189,6 +190,11 @@ int rs_map_caps(struct rs *rs)
 		case MON_CLASS_TASK:
 		case MON_CLASS_SKIPPED:
 			continue;
+		case MON_CLASS_MEMBER: /* the group's restore maps it */
+			if (rs->mon->group)
+				continue;
+			map_failed(rs, mc, -ENOTSUP);
+			return -ENOTSUP;
 		case MON_CLASS_RPC_GATE:
 			if ((rc = restore_point(rs->mon, "gate")) ||
 			    (rc = gate_add(rs, &b, mc))) {
@@ -246,4 +252,55 @@ int rs_bind_semaphore(struct rs *rs)
 		return -ESRCH;
 	}
 	return 0;
+}
+
+int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
+{
+	int rc;
+
+	holder->what = mon_class_name(MON_CLASS_MEMBER);
+	if ((rc = restore_point(holder->mon, "member cap")) ||
+	    (rc = pd_map_cap(holder->pd, c, kcap)) ||
+	    (rc = badge_map_add(&holder->bm, old_badge, cap_badge(c)))) {
+		monitor_why(holder->mon, "restore: kcap 0x%llx badge 0x%llx (%s): %s",
+			    (unsigned long long)kcap, (unsigned long long)old_badge,
+			    mon_class_name(MON_CLASS_MEMBER), strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_t *out)
+{
+	const struct rm_made *map;
+	struct rs_ds *d;
+
+	*out = CAP_INVALID;
+	switch (kind) {
+	case IMAGE_MEMBER_GATE:
+	case IMAGE_MEMBER_SIGNAL_CONTEXT:
+		/* only an object this restore made anew (on another node an old
+		 * badge may be a new object's) */
+		for (unsigned i = 0; i < owner->bm.n && !cap_valid(*out); i++)
+			if (owner->bm.pair[i].old_badge == object)
+				*out =
+				    restore_new_cap(owner, owner->bm.pair[i].new_badge);
+		break;
+	case IMAGE_MEMBER_DATASPACE:
+		if ((d = rs_ds_get(owner, object, 0)) != NULL)
+			*out = d->cap;
+		else
+			*out = rm_restore_ds(&owner->rm, object);
+		break;
+	case IMAGE_MEMBER_REGION_MAP:
+		if ((map = rm_restore_find(&owner->rm, object)) != NULL)
+			*out = map->p->obj.cap;
+		break;
+	}
+	return cap_valid(*out) ? 0 : -ESRCH;
+}
+
+struct monitor *restore_monitor(const struct rs *rs)
+{
+	return rs->mon;
 }

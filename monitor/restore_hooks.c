@@ -28,6 +28,7 @@
 #include <capsule/control.h>
 
 #include "config/test_env.h"
+#include "monitor/group.h"
 #include "monitor/restore_state.h"
 #include "monitor/verify.h"
 
@@ -44,17 +45,27 @@ static void restore_point_stall(void)
 
 int restore_point(struct monitor *mon, const char *what)
 {
+	/* a group's members are restored as one: points counted across them,
+	 * and its control endpoint is the group's */
+	struct control_mailbox *mb = mon->group ? mon->group->endpoint : mon->endpoint;
 	unsigned n = ++mon->restore_points;
 
+	if (mon->group)
+		mon->group->restore_points++;
 	restore_point_stall();
-	if (mon->endpoint && control_cancelled(mon->endpoint)) { /* Ctrl-C */
+	if (mb && control_cancelled(mb)) { /* Ctrl-C */
 		env_log(mon->env, "monitor: restore: cancelled at point %u (%s)", n,
 			what);
 		return -ECANCELED;
 	}
 #ifdef CAPSULE_TEST_HOOKS
-	if (n == mon->cfg.fail_restore_nth) {
-		mon->cfg.fail_restore_nth = 0; /* once: the next restore goes through */
+	unsigned *nth = &mon->cfg.fail_restore_nth;
+	if (mon->group) {
+		n = mon->group->restore_points;
+		nth = &mon->group->cfg.fail_restore_nth;
+	}
+	if (n == *nth) {
+		*nth = 0; /* once: the next restore goes through */
 		env_log(mon->env,
 			"monitor: restore: failing at point %u (%s) (test hook)", n,
 			what);
@@ -72,6 +83,9 @@ int restore_forced(struct rs *rs, const char *step)
 	if (!rc && !strcmp(rs->mon->cfg.fail_restore_at, step)) {
 		env_log(rs->mon->env, "monitor: restore: failing at '%s' (test hook)",
 			step);
+		/* a group's: once (its next members' monitors copy its config) */
+		if (rs->mon->group)
+			rs->mon->group->cfg.fail_restore_at[0] = 0;
 		return -ECANCELED;
 	}
 #endif
@@ -221,7 +235,10 @@ int restore_announce(struct rs *rs)
 			continue; /* it holds no cap of its root any more */
 		if (served_root(mon, mon->announced[i].badge))
 			continue; /* its proxy stays announced and is retargeted */
-		if ((rc = served_announce(mon, mon->announced[i].name, root))) {
+		/* a group's member: announced to the group at its commit */
+		if ((rc = mon->group
+			      ? served_root_wrap(mon, root)
+			      : served_announce(mon, mon->announced[i].name, root))) {
 			env_log(mon->env, "monitor: restore: cannot announce '%s' again",
 				mon->announced[i].name);
 			return rc;

@@ -23,6 +23,7 @@
 #include "image/group.h"
 #include "image/image.h"
 #include "monitor/dirty_pages.h"
+#include "monitor/group.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
 #include "monitor/page_channel.h"
@@ -297,12 +298,18 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 static int open_sessions(struct monitor *mon, const struct image_model *im,
 			 struct badge_map *seed)
 {
-	char rom_args[MON_ARGS_MAX];
+	char rom_args[MON_ARGS_MAX], log_args[MON_ARGS_MAX] = "ram_quota=0";
 	int rc;
 
-	snprintf(rom_args, sizeof rom_args, "label=\"%s\"", mon->cfg.binary);
+	/* a group's member: labelled with its name, as target.c opens them */
+	if (mon->group)
+		snprintf(log_args, sizeof log_args, "ram_quota=0, label=\"%s\"",
+			 group_member_name(mon));
+	snprintf(rom_args, sizeof rom_args, "label=\"%s%s%s\"",
+		 mon->group ? group_member_name(mon) : "", mon->group ? " -> " : "",
+		 mon->cfg.binary);
 	if ((rc = restore_point(mon, "LOG and ROM sessions")) ||
-	    (rc = parent_session(mon->env->parent, "LOG", "ram_quota=0", &mon->log)) ||
+	    (rc = parent_session(mon->env->parent, "LOG", log_args, &mon->log)) ||
 	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
 		return rc;
 	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
@@ -312,7 +319,9 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 	    !cap_valid(
 		proxy_new(mon, &rom_proxy_type, cap_ref(mon->rom), &mon->rom_proxy)))
 		return -ENOSPC;
-	if (!cap_valid(ep_manage(mon->env->ep, &mon->parent_obj, parent_proxy_dispatch)))
+	/* a group's members' parent interfaces run on the group's entrypoint */
+	if (!cap_valid(ep_manage(mon->group ? group_ep(mon) : mon->env->ep,
+				 &mon->parent_obj, parent_proxy_dispatch)))
 		return -ENOSPC;
 	for (uint32_t i = 0; i < im->nsessions && !rc; i++) {
 		const struct image_session *s = &im->sessions[i];
@@ -335,6 +344,10 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 			nb = mon->parent_obj.badge;
 			break;
 		default:
+			/* a session at another member: the group's restore
+			 * records it with the member's new object */
+			if (s->flags & IMAGE_SESSION_F_MEMBER)
+				continue;
 			if (!(rc = restore_point(mon, "outside session")))
 				rc = open_outside(mon, im, s, seed);
 			continue;
@@ -379,6 +392,18 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			rc = badge_map_add(seed, c->badge, cap_badge(ds));
 		}
 	}
+	return rc;
+}
+
+int restore_image_open(struct monitor *mon, const struct image_model *im,
+		       struct badge_map *seed)
+{
+	int rc;
+
+	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed)))
+		env_log(mon->env,
+			"monitor: restore: cannot open the target's sessions: %s",
+			strerror(-rc));
 	return rc;
 }
 
@@ -528,12 +553,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	mon->cfg.caps = im->component.cap_quota;
 	mon->state = MON_RUNNING;
 	mon->restore_points = 0;
-	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed))) {
-		env_log(mon->env,
-			"monitor: restore: cannot open the target's sessions: %s",
-			strerror(-rc));
+	if ((rc = restore_image_open(mon, im, seed)))
 		goto fail;
-	}
 	if ((rc = image_to_model(im, mon, model))) {
 		monitor_why(mon,
 			    "restore refused: %s: the image names what it "

@@ -42,6 +42,7 @@ struct rs {
 	/* a copy of the model's description, rewritten in place; its regions'
 	 * data point into the new dataspaces once fill_memory copied them */
 	struct mon_model *m;
+	const struct mon_model *before; /* the caller's, checked against by verify */
 	cap_t pd, cpu, source;
 	struct rs_thread thread[MON_MAX_THREADS];
 	unsigned nfill;

@@ -24,7 +24,9 @@
 
 static struct entrypoint *serve_ep(struct monitor *mon)
 {
-	if (!mon->serve_ep && ep_create(mon->env, "monitor-serve", &mon->serve_ep))
+	if (!mon->serve_ep && mon->group) /* the member's, kept across restores */
+		mon->serve_ep = group_serve_ep(mon);
+	else if (!mon->serve_ep && ep_create(mon->env, "monitor-serve", &mon->serve_ep))
 		mon->serve_ep = NULL;
 	return mon->serve_ep;
 }
@@ -84,8 +86,13 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 	uint64_t nb = restore_new_badge(rs, p->state[0]);
 	cap_t c;
 
-	if (nb == p->state[0]) /* made by this restore, or gone with the old target */
-		return target_object(p->mon, nb) ? 0 : -ESRCH;
+	/* made by this restore (a group's restore wraps a member's recreated
+	 * gate for another member before it prepares), or gone with the old
+	 * target */
+	if (nb == p->state[0])
+		return target_object(p->mon, nb) || cap_valid(restore_new_cap(rs, nb))
+			   ? 0
+			   : -ESRCH;
 	c = restore_new_cap(rs, nb);
 	if (!cap_valid(c))
 		return -ESRCH;
@@ -142,6 +149,11 @@ int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 	if (rc && (p = proxy_find(mon, cap_badge(c))) != NULL)
 		proxy_destroy(mon, p);
 	return rc;
+}
+
+int served_root_wrap(struct monitor *mon, cap_t root)
+{
+	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root))) ? 0 : -ENOSPC;
 }
 
 cap_t served_proxy_of(struct monitor *mon, cap_t real)

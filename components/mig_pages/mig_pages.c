@@ -20,12 +20,13 @@ static int check(struct env *env, const uint64_t *mem, uint64_t pass)
 		const uint64_t want = p << 32 | (pass & 0xffffffffu);
 		for (unsigned w = 0; w < PAGE_WORDS; w++)
 			if (mem[p * PAGE_WORDS + w] != want) {
-				env_log(env,
-					"mig_pages: page %llu holds 0x%llx at word %u, not "
-					"0x%llx, at pass %llu",
-					(unsigned long long)p,
-					(unsigned long long)mem[p * PAGE_WORDS + w], w,
-					(unsigned long long)want, (unsigned long long)pass);
+				env_log(
+				    env,
+				    "mig_pages: page %llu holds 0x%llx at word %u, not "
+				    "0x%llx, at pass %llu",
+				    (unsigned long long)p,
+				    (unsigned long long)mem[p * PAGE_WORDS + w], w,
+				    (unsigned long long)want, (unsigned long long)pass);
 				return -1;
 			}
 	}
