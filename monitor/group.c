@@ -229,7 +229,8 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		     req->name, members);
 }
 
-static void control_open(struct mon_group *g)
+/* The group's name: the monitor's <start> name (its label's last part). */
+static const char *group_name(const struct mon_group *g)
 {
 	const char *label = g->env->label ? g->env->label : "monitor";
 	const char *name = strrchr(label, '>');
@@ -237,11 +238,36 @@ static void control_open(struct mon_group *g)
 	name = name ? name + 1 : label;
 	while (*name == ' ')
 		name++;
+	return name;
+}
+
+static void control_open(struct mon_group *g)
+{
+	const char *name = group_name(g);
+
 	if (control_endpoint_open(g->env, name,
 				  CONTROL_CHECKPOINT | CONTROL_RESTORE | CONTROL_FREEZE |
 				      CONTROL_THAW | CONTROL_RELEASE | CONTROL_STATUS,
 				  group_control, g, &g->endpoint))
 		env_log(g->env, "monitor: no control endpoint '%s'", name);
+}
+
+/* <restore> with <start> nodes: no member starts; the image given is
+ * restored now (the component exits with 2 if it cannot be), or the
+ * group waits for `capsule restore`. */
+static void restore_at_start(struct mon_group *g)
+{
+	const char *image = g->cfg.restore_image;
+
+	control_open(g);
+	if (!image[0]) {
+		env_log(g->env, "monitor: group of %d members waiting for a restore",
+			g->n);
+		return;
+	}
+	group_restore(g, NULL, group_name(g), image);
+	if (!g->member[0].mon) /* refused or failed: it said why */
+		parent_exit(g->env->parent, 2);
 }
 
 void group_construct(struct env *env, const struct monitor_config *cfg)
@@ -259,6 +285,8 @@ void group_construct(struct env *env, const struct monitor_config *cfg)
 	g->n = cfg->group->nstart;
 	for (int i = 0; i < g->n; i++)
 		g->member[i].start = &cfg->group->start[i];
+	if (cfg->group_restore)
+		return restore_at_start(g);
 	for (int i = 0; i < g->n; i++) {
 		struct monitor *mon = group_member_new(g, i);
 		if (!mon) {

@@ -89,16 +89,22 @@ static int members_admit(struct mon_group *g, const struct image_group *ig,
 	int rc;
 
 	for (int k = 0; k < g->n; k++) {
-		struct monitor *mon = g->member[k].mon;
+		struct monitor *mon = g->member[k].mon, *fresh = NULL;
 		struct binary_id running;
 
-		if (!mon)
-			continue;
+		/* a member that never started (a group waiting for a restore) is
+		 * checked by a monitor of its own that nothing else sees */
+		if (!mon && !(mon = fresh = group_member_new(g, k))) {
+			snprintf(err, n, "member '%s': out of memory",
+				 ig->member[k].name);
+			return -ENOMEM;
+		}
 		running = mon->binary; /* the check sets it: the member runs on */
 		snprintf(what, sizeof what, "%s (member '%s')", path, ig->member[k].name);
 		rc = restore_image_check(mon, ig->image[k], what, 0, err, n);
 		bin[k] = mon->binary;
 		mon->binary = running;
+		free(fresh);
 		if (rc) {
 			snprintf(what, sizeof what, "%s", err);
 			snprintf(err, n, "member '%s': %.500s", ig->member[k].name, what);
@@ -371,6 +377,17 @@ static void ended_note(const struct mon_group *g, char *buf, size_t size)
 					      g->member[k].start->name);
 }
 
+/* The answer to the request, or the log line of a restore at start
+ * (mb NULL: group.c's <restore image=>). */
+#define answer(mb, g, ...)                                                               \
+	do {                                                                             \
+		if (mb)                                                                  \
+			control_done(mb, __VA_ARGS__);                                   \
+		else                                                                     \
+			env_log((g)->env,                                                \
+				"monitor: group restore at start: " __VA_ARGS__);        \
+	} while (0)
+
 void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		   const char *path)
 {
@@ -380,17 +397,17 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	int rc;
 
 	if (!s) {
-		control_done(mb, "error: %s: restore failed: out of memory", name);
+		answer(mb, g, "error: %s: restore failed: out of memory", name);
 		return;
 	}
 	s->g = g;
 	s->path = path;
 	s->t[0] = mon_now_us();
 	if (g->ck) {
-		control_done(mb,
-			     "error: %s: restore refused: a checkpoint of the group "
-			     "is under way",
-			     name);
+		answer(mb, g,
+		       "error: %s: restore refused: a checkpoint of the group "
+		       "is under way",
+		       name);
 		free(s);
 		return;
 	}
@@ -398,7 +415,7 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	    members_match(g, s->ig, path, err, sizeof err) ||
 	    members_admit(g, s->ig, path, s->binary, err, sizeof err)) {
 		env_log(g->env, "monitor: group restore refused: %s", err);
-		control_done(mb, "error: %s: restore refused: %s", name, err);
+		answer(mb, g, "error: %s: restore refused: %s", name, err);
 		grs_free(s);
 		return;
 	}
@@ -410,10 +427,10 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	if (rc) {
 		ended_note(g, note, sizeof note);
 		env_log(g->env, "monitor: group restore failed: %s", s->why);
-		control_done(mb,
-			     "error: %s: restore failed: %s: nothing of it is left, the "
-			     "members run on unchanged%s",
-			     name, s->why, note);
+		answer(mb, g,
+		       "error: %s: restore failed: %s: nothing of it is left, the "
+		       "members run on unchanged%s",
+		       name, s->why, note);
 		grs_free(s);
 		return;
 	}
@@ -426,8 +443,7 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 		(unsigned long long)(s->t[2] - s->t[1]),
 		(unsigned long long)(s->t[3] - s->t[2]),
 		(unsigned long long)(s->t[4] - s->t[3]));
-	control_done(mb,
-		     "ok %s %s: members %d restored, %u caps between members, %.1f ms",
-		     name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
+	answer(mb, g, "ok %s %s: members %d restored, %u caps between members, %.1f ms",
+	       name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
 	grs_free(s);
 }

@@ -266,14 +266,22 @@ int monitor_config_parse(const void *xml_node, struct monitor_config *cfg, char 
 			return -EINVAL;
 		}
 	}
-	if (has_start(root) && (have_target || have_restore)) {
+	if (has_start(root) && have_target) {
 		snprintf(err, errlen,
 			 "the monitor's <config>: a group of <start> nodes or a "
-			 "<target> or a <restore>, not both");
+			 "<target>, not both");
 		return -EINVAL;
 	}
-	if (has_start(root))
+	if (has_start(root)) {
+		cfg->group_restore = have_restore;
+		if (have_restore && cfg->checkpoint_after_log) {
+			snprintf(err, errlen,
+				 "the monitor's group: a <restore> and a <test> "
+				 "checkpoint, not both");
+			return -EINVAL;
+		}
 		return parse_group(root, cfg, err, errlen);
+	}
 	if (have_target == have_restore) {
 		snprintf(err, errlen,
 			 "the monitor's <config> needs a <target>, <start> nodes or a "

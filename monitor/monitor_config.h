@@ -48,6 +48,9 @@ struct monitor_config {
 	 * its members and routes as the node config reader read them
 	 * (config/config.h), allocated by the parser; NULL: one target */
 	struct init_config *group;
+	/* a group with a <restore>: its members do not start; they wait for
+	 * `capsule restore`, or restore_image is restored at start */
+	int group_restore;
 };
 
 /* monitor/test_hooks.c: the <test> attributes of the restore's fault

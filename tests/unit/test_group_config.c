@@ -191,7 +191,9 @@ static void monitor_refuses_bad_groups(void **state)
 	     "</any-service></route></start></config>",
 	     "m.xml:1: route to unknown child 'z'"},
 	    {"<config><target binary=\"c\"/>" CLIENT_SERVER "</config>", "not both"},
-	    {"<config><restore/>" CLIENT_SERVER "</config>", "not both"},
+	    {"<config><restore image=\"/g.img\"/><test checkpoint_after_log=\"1\" "
+	     "image=\"/g.img\" then=\"exit\"/>" CLIENT_SERVER "</config>",
+	     "a <restore> and a <test> checkpoint, not both"},
 	    {"<config ram=\"1M\">" CLIENT_SERVER "</config>", "no ram or caps attribute"},
 	    {"<config><start name=\"a\"/><start name=\"a\"/></config>",
 	     "duplicate <start> name 'a'"},

@@ -1,0 +1,62 @@
+#!/bin/sh
+# zdtm over groups (after tests/zdtm/run.sh): each test names a group
+# scenario (tests/scenario/NAME.xml, a monitor whose <config> holds
+# <start> nodes) and a line number N.  The node runs three times:
+# (1) uninterrupted, (2) node A, whose monitor cuts the group after the
+# members' Nth LOG line (<test checkpoint_after_log image then="exit">),
+# writes the group image and ends the members there, (3) node B, a fresh
+# node whose monitor restores that image at start (<restore image=>, the
+# members never start on their own).  The members' lines of A followed
+# by B's must equal the uninterrupted run's, in order, and B must exit as
+# the uninterrupted run did.
+b=${1:-build}
+[ -x "$b/capsule" ] || { echo "zdtm-groups: no $b/capsule"; exit 1; }
+tmp=$(mktemp -d /tmp/capsule-zdtm-groups.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# put WHAT SCENARIO: the scenario with WHAT in its monitor's <config>
+# (before the first </config>, the monitor's own)
+put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
+run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
+# the members' own lines: "[GROUP -> MEMBER] ..."
+members() { grep '^\[[^]]* -> [^]]*\] ' "$1"; }
+
+test_one() {
+	name=$1 line=$2 cfg=tests/scenario/$1.xml img=$tmp/$1.img
+	put "<test checkpoint_after_log=\"$line\" image=\"$img\" then=\"exit\"/>" "$cfg" >"$tmp/a.xml"
+	put "<restore image=\"$img\"/>" "$cfg" >"$tmp/b.xml"
+	run "$cfg" "$tmp/plain.log"
+	rc=$?
+	[ $rc -lt 124 ] || { echo "zdtm-groups $name: plain run timed out ($rc)"; return 1; }
+	run "$tmp/a.xml" "$tmp/a.log"
+	[ -s "$img" ] && grep -q "monitor: group stopped after its image was written" "$tmp/a.log" ||
+		{ echo "zdtm-groups $name: node A wrote no group image and did not stop"; return 1; }
+	run "$tmp/b.xml" "$tmp/b.log"
+	rb=$?
+	[ $rb = $rc ] || { echo "zdtm-groups $name: node B exited with $rb, the plain run with $rc"; return 1; }
+	grep -q "monitor: group restore at start: ok " "$tmp/b.log" ||
+		{ echo "zdtm-groups $name: node B did not restore the group"; return 1; }
+	members "$tmp/plain.log" >"$tmp/want"
+	{ members "$tmp/a.log"; members "$tmp/b.log"; } >"$tmp/got"
+	na=$(members "$tmp/a.log" | wc -l) nb=$(members "$tmp/b.log" | wc -l)
+	[ "$nb" -gt 0 ] || { echo "zdtm-groups $name: B printed nothing"; return 1; }
+	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
+		{ echo "zdtm-groups $name: A then B differ from the plain run:"; cat "$tmp/diff"; return 1; }
+	echo "zdtm-groups: PASS $name (cut after line $line: $na lines before, $nb after)"
+}
+
+# scenario  line
+while read -r name line; do
+	case "$name" in "" | "#"*) continue ;; esac
+	if ! test_one "$name" "$line"; then
+		echo "zdtm-groups: FAIL $name"; fail=1
+		for f in plain a b; do
+			[ -f "$tmp/$f.log" ] && { echo "--- $f"; sed 's/^/  | /' "$tmp/$f.log" | tail -20; }
+		done
+	fi
+done <<'TESTS'
+# the producer's signal context at the consumer, cut after its first signal
+group_signals	2
+TESTS
+exit $fail
