@@ -224,13 +224,6 @@ int ds_dirty_start(cap_t ds, uint64_t *pages)
 	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, NULL, 0, pages);
 }
 
-int ds_dirty_start_background(cap_t ds, uint64_t *pages)
-{
-	uint64_t w = DS_DIRTY_BACKGROUND;
-
-	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, &w, 1, pages);
-}
-
 int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages)
 {
 	uint64_t w = DS_DIRTY_BACKGROUND;

@@ -205,10 +205,9 @@ int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r);
 int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
 /* DS_DIRTY_START / STOP; *pages may be NULL. */
 int ds_dirty_start(cap_t ds, uint64_t *pages);
-/* DS_DIRTY_START with DS_DIRTY_BACKGROUND; *pages may be NULL. */
-int ds_dirty_start_background(cap_t ds, uint64_t *pages);
 /* DS_DIRTY_START with the PD session that pays for the bitmap (a
- * checkpointer's own, so that tracking costs its target nothing). */
+ * checkpointer's own, so that tracking costs its target nothing);
+ * background: DS_DIRTY_BACKGROUND (core protects on a host thread). */
 int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages);
 int ds_dirty_stop(cap_t ds);
 /* DS_DIRTY_FETCH of bitmap words [first, first + *n), *n <= DS_DIRTY_WORDS:
