@@ -292,6 +292,11 @@ int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits)
 	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_PEEK);
 }
 
+int64_t ds_dirty_take_all(cap_t ds, uint64_t pages, uint64_t *bits)
+{
+	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_TAKE);
+}
+
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)
 {
 	return ds_call_word(ds, DS_LAZY_START, sigh, NULL, 0, pages);

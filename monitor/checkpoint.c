@@ -690,22 +690,40 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	b->stream = stream;
 	if (!stream)
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
+	uint64_t ph[6];
+	ph[0] = mon_now_us();
 	if ((rc = pause_all(mon, model)))
 		goto err;
 	t0 = mon->paused_since_us;
-	if ((rc = signals_drain(mon, model)) || (rc = read_regs(mon, model)))
+	uint64_t held = t0;
+	ph[1] = mon_now_us();
+	if ((rc = signals_drain(mon, model)))
 		goto err;
-	t1 = mon_now_us();
+	ph[2] = mon_now_us();
+	if ((rc = read_regs(mon, model)))
+		goto err;
+	t1 = ph[3] = mon_now_us();
 	if ((rc = read_memory(mon, model, b)))
 		goto err;
-	t1 = mon_now_us() - t1;
-	if ((rc = rmaps_record(mon, model)) || (rc = cap_classify(mon, model)))
+	t1 = (ph[4] = mon_now_us()) - t1;
+	if ((rc = rmaps_record(mon, model)))
+		goto err;
+	ph[5] = mon_now_us();
+	if ((rc = cap_classify(mon, model)))
 		goto err;
 	t0 = mon_now_us() - t0; /* paused until here (and until resume or restore) */
+	env_log(mon->env,
+		"monitor: checkpoint phases: pause %llu us (from %llu), signals %llu, "
+		"regs %llu, memory %llu, rmaps %llu, caps %llu",
+		(unsigned long long)(ph[1] - held), (unsigned long long)(ph[1] - ph[0]),
+		(unsigned long long)(ph[2] - ph[1]), (unsigned long long)(ph[3] - ph[2]),
+		(unsigned long long)(ph[4] - ph[3]), (unsigned long long)(ph[5] - ph[4]),
+		(unsigned long long)(mon_now_us() - ph[5]));
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
-		bytes += model->region[i].data || model->region[i].stream
+		bytes += model->region[i].data || model->region[i].stream ||
+				 model->region[i].present
 			     ? model->region[i].size
 			     : 0;
 	mon->checkpoints++;
