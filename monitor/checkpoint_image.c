@@ -236,7 +236,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		uint64_t t = mon_now_us();
 		monitor_resume(mon);
 		env_log(mon->env,
-			"monitor: snapshot: records and incr %llu us, resume %llu us",
+			"monitor: snapshot: image records %llu us, resume %llu us",
 			(unsigned long long)tr, (unsigned long long)(mon_now_us() - t));
 		cw->fig.paused_us = mon->paused_us;
 	} else {
