@@ -293,7 +293,7 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 	s->e[s->n].mr = mr;
 	s->e[s->n].off = s->used;
 	s->e[s->n++].k = k;
-	to = s->buf + s->used * PAGE;
+	to = k ? s->buf + s->used * PAGE : NULL;
 	s->used += k;
 	for (uint64_t p = 0; p < n; p++)
 		if ((mr->present[p / 8] >> (p % 8)) & 1) {
@@ -324,7 +324,8 @@ int incr_stage_settle(struct incr_stage *s)
 		if (!(mr->data = calloc(1, mr->size)) ||
 		    (bytes && !(mr->packed = malloc(bytes))))
 			return -ENOMEM;
-		memcpy(mr->packed, s->buf + s->e[i].off * PAGE, bytes);
+		if (bytes)
+			memcpy(mr->packed, s->buf + s->e[i].off * PAGE, bytes);
 	}
 	if (s)
 		s->n = s->used = 0;
