@@ -224,13 +224,6 @@ int ds_dirty_start(cap_t ds, uint64_t *pages)
 	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, NULL, 0, pages);
 }
 
-int ds_dirty_start_background(cap_t ds, uint64_t *pages)
-{
-	uint64_t w = DS_DIRTY_BACKGROUND;
-
-	return ds_call_word(ds, DS_DIRTY_START, CAP_INVALID, &w, 1, pages);
-}
-
 int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages)
 {
 	uint64_t w = DS_DIRTY_BACKGROUND;
@@ -297,6 +290,11 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits)
 {
 	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_PEEK);
+}
+
+int64_t ds_dirty_take_all(cap_t ds, uint64_t pages, uint64_t *bits)
+{
+	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_TAKE);
 }
 
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)

@@ -84,7 +84,7 @@ static int ds_track_start(struct dataspace *ds, const struct msg *m, struct msg 
 static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg *r)
 {
 	struct dirty_range *dr = ds->dirty_payer ? dirty_find(ds) : NULL;
-	uint64_t bits[DS_DIRTY_WORDS], dirty;
+	uint64_t bits[DS_DIRTY_WORDS], dirty, flags;
 	unsigned n;
 	int err;
 
@@ -93,11 +93,12 @@ static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg 
 	if (m->nwords < 2 || !m->w[1] || m->w[1] > DS_DIRTY_WORDS)
 		return -EINVAL;
 	n = (unsigned)m->w[1];
-	if (m->nwords > 2 && m->w[2] & ~(uint64_t)DS_DIRTY_PEEK)
+	flags = m->nwords > 2 ? m->w[2] : 0;
+	if (flags != 0 && flags != DS_DIRTY_PEEK && flags != DS_DIRTY_TAKE)
 		return -EINVAL;
-	err = m->nwords > 2 && m->w[2] == DS_DIRTY_PEEK
-		  ? dirty_peek(dr, m->w[0], &n, bits, &dirty)
-		  : dirty_fetch(dr, m->w[0], &n, bits, &dirty);
+	err = flags == DS_DIRTY_PEEK   ? dirty_peek(dr, m->w[0], &n, bits, &dirty)
+	      : flags == DS_DIRTY_TAKE ? dirty_take(dr, m->w[0], &n, bits, &dirty)
+				       : dirty_fetch(dr, m->w[0], &n, bits, &dirty);
 	if (err)
 		return err;
 	msg_put(r, dirty);

@@ -34,10 +34,15 @@ struct dirty_range {
 	uint64_t pages, words;
 	_Atomic uint64_t *bits;	  /* written since the last fetch */
 	_Atomic uint64_t *island; /* unprotected one page at a time */
+	/* taken by dirty_take and so reported again by the next fetch: their
+	 * re-arm came after the take (a write between is not seen); read by
+	 * the re-armer, written by the owner only once it is joined */
+	uint64_t *carry;
 	_Atomic uint64_t islands; /* bits set in island */
 	_Atomic uint64_t fallbacks;
-	/* dirty_start_background: the host thread that protects the range,
-	 * joined (by the range's owner) before a fetch or a stop */
+	/* dirty_start_background, dirty_take: the host thread that protects
+	 * the range or re-arms the pages taken, joined (by the range's owner)
+	 * before a fetch or a stop */
 	pthread_t protector;
 	int protecting, protect_err;
 };
@@ -183,7 +188,7 @@ static int handler_ensure(void)
 
 uint64_t dirty_bitmap_bytes(uint64_t pages)
 {
-	return 2 * ((pages + 63) / 64) * sizeof(uint64_t);
+	return 3 * ((pages + 63) / 64) * sizeof(uint64_t);
 }
 
 struct dirty_range *dirty_find(const void *key)
@@ -233,10 +238,11 @@ static void *protect_main(void *p)
 	return NULL;
 }
 
-/* The protector on a small stack: the node's thread creates and joins
- * one per range, and default 8 MiB stacks beyond glibc's stack cache
- * were unmapped in the join, on the node's thread (8 ms seen). */
-static int protect_spawn(struct dirty_range *r)
+/* The protector (fn: protect_main or rearm_main) on a small stack: the
+ * node's thread creates and joins one per range, and default 8 MiB stacks
+ * beyond glibc's stack cache were unmapped in the join, on the node's
+ * thread (8 ms seen). */
+static int protect_spawn(struct dirty_range *r, void *(*fn)(void *))
 {
 	pthread_attr_t a;
 	int rc;
@@ -244,7 +250,7 @@ static int protect_spawn(struct dirty_range *r)
 	if (pthread_attr_init(&a))
 		return -1;
 	pthread_attr_setstacksize(&a, 64 << 10);
-	rc = pthread_create(&r->protector, &a, protect_main, r);
+	rc = pthread_create(&r->protector, &a, fn, r);
 	pthread_attr_destroy(&a);
 	return rc;
 }
@@ -281,7 +287,8 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 		return -ENOSPC;
 	r->bits = calloc(words, sizeof(*r->bits));
 	r->island = calloc(words, sizeof(*r->island));
-	if (!r->bits || !r->island) {
+	r->carry = calloc(words, sizeof(*r->carry));
+	if (!r->bits || !r->island || !r->carry) {
 		err = -ENOMEM;
 		goto undo;
 	}
@@ -301,8 +308,8 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 	/* live before read-only: every fault must find the range */
 	atomic_store(&r->state, SLOT_LIVE);
 	r->protect_err = 0;
-	r->protecting =
-	    background && pages * DIRTY_PAGE > PROTECT_STEP && !protect_spawn(r);
+	r->protecting = background && pages * DIRTY_PAGE > PROTECT_STEP &&
+			!protect_spawn(r, protect_main);
 	if (r->protecting || !mprotect(base, pages * DIRTY_PAGE, PROT_READ)) {
 		*out = r;
 		return 0;
@@ -314,7 +321,9 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 undo:
 	free(r->bits);
 	free(r->island);
+	free(r->carry);
 	r->bits = r->island = NULL;
+	r->carry = NULL;
 	atomic_store(&r->state, SLOT_FREE);
 	return err;
 }
@@ -408,10 +417,12 @@ static int protect_runs(struct dirty_range *r, uint64_t w0, const uint64_t *word
  * lands in a page reported now (the caller copies it after the fetch);
  * from the protect on, every write faults again.  The handler makes a
  * page writable before it sets its bit, so a page with its bit clear is
- * never left writable.
+ * never left writable, except a page taken by dirty_take whose re-arm is
+ * still to come: that one is in carry and reported again.
  */
-/* The bits of words [word, word + *n) into out (clamped), counted;
- * taken (cleared) if take, else only read. */
+/* The bits of words [word, word + *n) into out (clamped), with the pages
+ * carried from a dirty_take, counted; the bits taken (cleared) if take,
+ * else only read. */
 static int bits_read(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		     uint64_t *ndirty, int take)
 {
@@ -423,8 +434,9 @@ static int bits_read(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t
 	protect_join(r);
 	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
 	for (unsigned i = 0; i < k; i++) {
-		out[i] = take ? atomic_exchange(&r->bits[word + i], 0)
-			      : atomic_load(&r->bits[word + i]);
+		out[i] = (take ? atomic_exchange(&r->bits[word + i], 0)
+			       : atomic_load(&r->bits[word + i])) |
+			 r->carry[word + i];
 		count += (uint64_t)__builtin_popcountll(out[i]);
 	}
 	*n = k;
@@ -448,7 +460,54 @@ int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out
 		uint64_t isl = atomic_fetch_and(&r->island[word + i], ~out[i]) & out[i];
 
 		island_drop(r, (uint64_t)__builtin_popcountll(isl));
+		r->carry[word + i] = 0; /* re-armed now */
 	}
+	return 0;
+}
+
+/* Host thread of dirty_take: re-arm the pages in carry, one protection
+ * step at a time (each mprotect holds the mmap lock for writing: the
+ * node's page faults wait at most one step). */
+static void *rearm_main(void *p)
+{
+	struct dirty_range *r = p;
+	const uint64_t step = PROTECT_STEP / DIRTY_PAGE / 64; /* words */
+
+	for (uint64_t w = 0; w < r->words; w += step) {
+		unsigned n = (unsigned)(r->words - w < step ? r->words - w : step);
+
+		if ((r->protect_err = protect_runs(r, w, r->carry + w, n, PROT_READ)))
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t c = r->carry[w + i];
+			uint64_t isl = atomic_fetch_and(&r->island[w + i], ~c) & c;
+
+			island_drop(r, (uint64_t)__builtin_popcountll(isl));
+		}
+	}
+	return NULL;
+}
+
+int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+	       uint64_t *ndirty)
+{
+	int err = bits_read(r, word, n, out, ndirty, 1);
+
+	if (err)
+		return err;
+	for (unsigned i = 0; i < *n; i++)
+		r->carry[word + i] = out[i];
+	if (word + *n < r->words)
+		return 0;
+	r->protect_err = 0;
+	if (!protect_spawn(r, rearm_main)) {
+		r->protecting = 1;
+		return 0;
+	}
+	rearm_main(r); /* no thread: re-armed here */
+	if (r->protect_err)
+		range_fallback(r);
+	r->protect_err = 0;
 	return 0;
 }
 
@@ -469,7 +528,9 @@ int dirty_stop(struct dirty_range *r)
 	island_drop(r, atomic_load(&r->islands));
 	free(r->bits);
 	free(r->island);
+	free(r->carry);
 	r->bits = r->island = NULL;
+	r->carry = NULL;
 	r->key = NULL;
 	atomic_store(&r->state, SLOT_FREE);
 	return 0;

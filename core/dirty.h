@@ -29,7 +29,7 @@
 
 struct dirty_range;
 
-/* Bytes of bookkeeping (two bitmaps) for a range of pages pages: what a
+/* Bytes of bookkeeping (three bitmaps) for a range of pages pages: what a
  * caller charges to someone's quota. */
 uint64_t dirty_bitmap_bytes(uint64_t pages);
 
@@ -61,6 +61,19 @@ struct dirty_range *dirty_find(const void *key);
  * of range or *n == 0) or mprotect's -errno (bits kept). */
 int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		uint64_t *ndirty);
+
+/* dirty_fetch whose re-arm comes after it returns: the same words and
+ * count (bits cleared), but the pages reported stay writable until a host
+ * thread, started when the range's last word is taken, has made them
+ * read-only again, while the caller goes on (for a checkpoint: take in
+ * the pause, copy, resume; the re-arm's mprotects are not in the pause).
+ * A write between the take and the re-arm is not seen, so every page
+ * taken is reported again by the next fetch, take or peek (a superset:
+ * nothing is lost).  The next fetch, take, peek or stop waits for the
+ * re-arm; if it failed the range falls back (all written).  0 or -EINVAL
+ * as dirty_fetch. */
+int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
+	       uint64_t *ndirty);
 
 /* dirty_fetch without the re-arm: the same words and count, but the
  * bits stay set and the pages writable, so the next fetch reports them

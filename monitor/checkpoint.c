@@ -131,6 +131,16 @@ static int signals_drain(struct monitor *mon, struct mon_model *model)
 	return 0;
 }
 
+/* This host thread's CPU time in microseconds (the phases' line: what
+ * the pause cost the node's thread, whatever the host's load). */
+static uint64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Monotonic host time in microseconds (the timing log lines). */
 uint64_t mon_now_us(void)
 {
@@ -690,22 +700,41 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	b->stream = stream;
 	if (!stream)
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
+	uint64_t ph[6], cpu = thread_cpu_us();
+	ph[0] = mon_now_us();
 	if ((rc = pause_all(mon, model)))
 		goto err;
 	t0 = mon->paused_since_us;
-	if ((rc = signals_drain(mon, model)) || (rc = read_regs(mon, model)))
+	uint64_t held = t0;
+	ph[1] = mon_now_us();
+	if ((rc = signals_drain(mon, model)))
 		goto err;
-	t1 = mon_now_us();
+	ph[2] = mon_now_us();
+	if ((rc = read_regs(mon, model)))
+		goto err;
+	t1 = ph[3] = mon_now_us();
 	if ((rc = read_memory(mon, model, b)))
 		goto err;
-	t1 = mon_now_us() - t1;
-	if ((rc = rmaps_record(mon, model)) || (rc = cap_classify(mon, model)))
+	t1 = (ph[4] = mon_now_us()) - t1;
+	if ((rc = rmaps_record(mon, model)))
+		goto err;
+	ph[5] = mon_now_us();
+	if ((rc = cap_classify(mon, model)))
 		goto err;
 	t0 = mon_now_us() - t0; /* paused until here (and until resume or restore) */
+	env_log(mon->env,
+		"monitor: checkpoint phases: pause %llu us (from %llu), signals %llu, "
+		"regs %llu, memory %llu, rmaps %llu, caps %llu; node thread CPU %llu us",
+		(unsigned long long)(ph[1] - held), (unsigned long long)(ph[1] - ph[0]),
+		(unsigned long long)(ph[2] - ph[1]), (unsigned long long)(ph[3] - ph[2]),
+		(unsigned long long)(ph[4] - ph[3]), (unsigned long long)(ph[5] - ph[4]),
+		(unsigned long long)(mon_now_us() - ph[5]),
+		(unsigned long long)(thread_cpu_us() - cpu));
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)
-		bytes += model->region[i].data || model->region[i].stream
+		bytes += model->region[i].data || model->region[i].stream ||
+				 model->region[i].present
 			     ? model->region[i].size
 			     : 0;
 	mon->checkpoints++;

@@ -53,6 +53,7 @@ struct ckpt_write {
 	int incr;   /* an incr_request was given: incr_end when written */
 	int hashed; /* hash is the written file's (write_job) */
 	uint8_t hash[IMAGE_HASH_SIZE];
+	struct incr_stage *stage; /* the pages copied in the pause, staged */
 	struct mon_ckpt_figures fig;
 	uint64_t convert_us, write_us; /* write_job's phases */
 	uint64_t cpu_us;	       /* write_job's CPU time */
@@ -63,6 +64,7 @@ struct ckpt_write {
 static void cw_free(struct ckpt_write *cw)
 {
 	image_model_release(&cw->im);
+	incr_stage_give(cw->mon, cw->stage);
 	if (cw->model) {
 		monitor_stream_detach(cw->mon, cw->model);
 		model_free(cw->model);
@@ -85,7 +87,10 @@ static int write_job(void *arg)
 {
 	struct ckpt_write *cw = arg;
 	uint64_t t0 = mon_now_us(), c0 = thread_cpu_us();
-	int rc = model_memory_to_image(cw->model, &cw->im);
+	int rc = incr_stage_settle(cw->stage);
+
+	if (!rc)
+		rc = model_memory_to_image(cw->model, &cw->im);
 	uint64_t total = 0;
 
 	cw->convert_us = mon_now_us() - t0;
@@ -210,6 +215,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		free(cw);
 		return rc;
 	}
+	uint64_t tr = mon_now_us();
 	if ((rc = model_to_image_records(mon, cw->model, &cw->im))) {
 		monitor_why(mon, "image: cannot convert: %s", strerror(-rc));
 		if (req)
@@ -228,11 +234,14 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	if (req) {
 		incr_image(mon, &cw->im);
 		incr_drop_live(mon, cw->model);
+		cw->stage = incr_stage_take(mon);
 	}
 	for (unsigned i = 0; i < cw->model->nregions; i++) {
 		const struct mon_model_region *r = &cw->model->region[i];
-		uint64_t n = r->data || r->stream ? r->size / MON_PAGE : 0;
-		if ((r->data || r->stream) && r->present) /* incremental: written */
+		/* incremental: present says which were written (their data
+		 * is staged until the writer settles it) */
+		uint64_t n = r->data || r->stream || r->present ? r->size / MON_PAGE : 0;
+		if (r->present)
 			for (uint64_t p = n = 0; p < r->size / MON_PAGE; p++)
 				n += (r->present[p / 8] >> (p % 8)) & 1;
 		cw->fig.pages += n;
@@ -242,8 +251,13 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	cw->fig.threads = cw->model->nthreads;
 	monitor_progress(mon, "writing %llu bytes of memory",
 			 (unsigned long long)cw->fig.bytes);
+	tr = mon_now_us() - tr;
 	if (!cw->keep_paused && !mon->hold) {
+		uint64_t t = mon_now_us();
 		monitor_resume(mon);
+		env_log(mon->env,
+			"monitor: snapshot: image records %llu us, resume %llu us",
+			(unsigned long long)tr, (unsigned long long)(mon_now_us() - t));
 		cw->fig.paused_us = mon->paused_us;
 	} else {
 		cw->fig.paused_us = mon_now_us() - mon->paused_since_us;

@@ -29,6 +29,23 @@ struct incr_ds {
 	int fresh;	/* started by this checkpoint's incr_prestart: copied whole */
 };
 
+/* The pages an incremental checkpoint copies in its pause, packed, in a
+ * buffer kept from one checkpoint to the next: on this host the first
+ * write to fresh memory costs ~6-8 us a page even after MADV_POPULATE_
+ * WRITE (655 of them, with the region-sized copies' callocs, were ~9 ms
+ * of CPU in a 1% checkpoint's pause); memory written before is not.  The
+ * writer (incr_stage_settle, on the host worker, the target running)
+ * moves them into the regions' own buffers. */
+struct incr_stage {
+	uint8_t *buf;
+	uint64_t cap, used; /* pages */
+	unsigned n;
+	struct {
+		struct mon_model_region *mr;
+		uint64_t off, k; /* pages of buf */
+	} e[MON_MAX_REGIONS];
+};
+
 /* Kept in the monitor between checkpoints. */
 struct mon_incr {
 	/* the base: the last image written with tracking on */
@@ -45,6 +62,8 @@ struct mon_incr {
 	uint64_t live[MON_MAX_REGIONS];
 	unsigned nlive;
 	cap_t payer; /* the monitor's PD: core's bitmaps cost the target nothing */
+	struct incr_stage *stage; /* NULL while a writer has it */
+	uint64_t last_copied;	  /* pages, the last checkpoint's */
 };
 
 static uint64_t now_us(void)
@@ -103,6 +122,8 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	in->incremental = 0;
 	in->pages_copied = in->fetch_us = in->copy_us = 0;
 	in->nlive = 0;
+	if (in->stage)
+		in->stage->n = in->stage->used = 0;
 	if (!req->parent)
 		return 0;
 	if (!in->base_id) {
@@ -141,8 +162,9 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	return 0;
 }
 
-/* This checkpoint's dirty bitmap of ds d (fetched once: it re-arms;
- * peeked: it does not). */
+/* This checkpoint's dirty bitmap of ds d (taken once: core re-arms the
+ * pages after its answer, out of the pause, and reports them again next
+ * time; peeked: nothing is re-armed). */
 static int fetch(struct incr_ds *d, int peek)
 {
 	int64_t n;
@@ -152,7 +174,7 @@ static int fetch(struct incr_ds *d, int peek)
 	if (!(d->bits = calloc((d->pages + 63) / 64 + 1, sizeof *d->bits)))
 		return -ENOMEM;
 	n = peek ? ds_dirty_peek_all(d->cap, d->pages, d->bits)
-		 : ds_dirty_fetch_all(d->cap, d->pages, d->bits);
+		 : ds_dirty_take_all(d->cap, d->pages, d->bits);
 	return n < 0 ? (int)n : 0;
 }
 
@@ -177,10 +199,35 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 	return d;
 }
 
+/* Room for `pages` pages in the stage (NULL: no stage); 0 or -ENOMEM.
+ * New room is written here, so that a copy into it faults nothing. */
+static int stage_room(struct mon_incr *in, uint64_t pages)
+{
+	struct incr_stage *s = in->stage;
+	uint64_t cap;
+	uint8_t *p;
+
+	if (!s && !(s = in->stage = calloc(1, sizeof *s)))
+		return -ENOMEM;
+	if (pages <= s->cap)
+		return 0;
+	cap = pages > 2 * s->cap ? pages : 2 * s->cap;
+	if (!(p = realloc(s->buf, cap * PAGE)))
+		return -ENOMEM;
+	memset(p + s->cap * PAGE, 0, (cap - s->cap) * PAGE);
+	s->buf = p;
+	s->cap = cap;
+	return 0;
+}
+
 void incr_prestart(struct monitor *mon)
 {
 	struct mon_incr *in = mon->incr;
 	uint64_t pages;
+
+	/* before the pause: room for as many pages as last time, and some */
+	if (in && in->track && in->incremental)
+		stage_room(in, in->last_copied + in->last_copied / 4 + 64);
 
 	for (int i = 0; in && in->track && i < MON_MAX_REGIONS; i++) {
 		const struct mon_region *g = &mon->region[i];
@@ -226,26 +273,30 @@ static int64_t select_dirty(const struct incr_ds *d, const struct mon_region *g,
 	return (int64_t)k;
 }
 
-/* The pages written, in the pause: into a packed buffer, populated with
- * one call (on this host a page fault costs ~130 us, 655 of them were
- * ~90 ms of a 1% checkpoint's pause when the pages went straight to
- * their place in a fresh region-sized copy); mr->data, that copy, is
- * allocated but not touched, and incr_unpack puts the pages there later,
- * with the target running. */
+/* The pages written, in the pause: packed into the stage (see struct
+ * incr_stage); mr->data and mr->packed are made by incr_stage_settle,
+ * with the target running (a page fault here costs ~130 us under load,
+ * 655 of them were ~90 ms of a 1% checkpoint's pause when the pages went
+ * straight to their place in a fresh region-sized copy). */
 static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
 		      struct mon_model_region *mr, const uint8_t *host)
 {
 	int64_t sel = select_dirty(d, g, mr);
 	uint64_t n = g->size / PAGE, k = (uint64_t)sel;
+	struct incr_stage *s;
 	uint8_t *to;
+	int rc;
 
 	if (sel < 0)
 		return (int)sel;
-	if (!(mr->data = calloc(1, g->size)))
-		return -ENOMEM;
-	if (k && !(mr->packed = mon_buf_prefault(malloc(k * PAGE), k * PAGE)))
-		return -ENOMEM;
-	to = mr->packed;
+	if ((rc = stage_room(in, (in->stage ? in->stage->used : 0) + k)))
+		return rc;
+	s = in->stage;
+	s->e[s->n].mr = mr;
+	s->e[s->n].off = s->used;
+	s->e[s->n++].k = k;
+	to = k ? s->buf + s->used * PAGE : NULL;
+	s->used += k;
 	for (uint64_t p = 0; p < n; p++)
 		if ((mr->present[p / 8] >> (p % 8)) & 1) {
 			memcpy(to, host + p * PAGE, PAGE);
@@ -253,6 +304,47 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 		}
 	in->pages_copied += k;
 	return 0;
+}
+
+struct incr_stage *incr_stage_take(struct monitor *mon)
+{
+	struct incr_stage *s = mon->incr ? mon->incr->stage : NULL;
+
+	if (s && !s->n)
+		return NULL; /* nothing staged: stays */
+	if (s)
+		mon->incr->stage = NULL;
+	return s;
+}
+
+int incr_stage_settle(struct incr_stage *s)
+{
+	for (unsigned i = 0; s && i < s->n; i++) {
+		struct mon_model_region *mr = s->e[i].mr;
+		uint64_t bytes = s->e[i].k * PAGE;
+
+		if (!(mr->data = calloc(1, mr->size)) ||
+		    (bytes && !(mr->packed = malloc(bytes))))
+			return -ENOMEM;
+		if (bytes)
+			memcpy(mr->packed, s->buf + s->e[i].off * PAGE, bytes);
+	}
+	if (s)
+		s->n = s->used = 0;
+	return 0;
+}
+
+void incr_stage_give(struct monitor *mon, struct incr_stage *s)
+{
+	if (!s)
+		return;
+	s->n = s->used = 0;
+	if (mon->incr && !mon->incr->stage) {
+		mon->incr->stage = s;
+		return;
+	}
+	free(s->buf);
+	free(s);
 }
 
 void incr_unpack_region(struct mon_model_region *r)
@@ -356,6 +448,7 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 
 	if (!in)
 		return;
+	in->last_copied = in->incremental ? in->pages_copied : 0;
 	if (in->incremental)
 		env_log(
 		    mon->env,
@@ -394,6 +487,9 @@ void incr_forget(struct monitor *mon)
 		ds_dirty_stop(in->ds[i].cap);
 		free(in->ds[i].bits);
 	}
+	if (in->stage)
+		free(in->stage->buf);
+	free(in->stage);
 	free(in);
 	mon->incr = NULL;
 }

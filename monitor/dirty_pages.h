@@ -56,6 +56,17 @@ int incr_partial(struct monitor *mon, const struct mon_region *g);
  * -errno on failure. */
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		struct mon_model_region *mr, int in_place);
+/* The pages this checkpoint staged in its pause (monitor/dirty_pages.c,
+ * struct incr_stage), taken from the monitor for the image's writer, or
+ * NULL if none; the writer settles them into the model's regions (data,
+ * packed, on the host worker: any thread, the target running) before it
+ * converts the model, then gives the stage back (or frees it if the
+ * target is gone).  A model whose stage is not settled lacks those
+ * pages' data (its regions' data stay NULL). */
+struct incr_stage;
+struct incr_stage *incr_stage_take(struct monitor *mon);
+int incr_stage_settle(struct incr_stage *s);
+void incr_stage_give(struct monitor *mon, struct incr_stage *s);
 /* Put the pages an incremental checkpoint copied in the pause (packed)
  * at their place in their regions' data; any thread, the target running
  * (the image conversion does it first). */

@@ -88,7 +88,7 @@ static int case_guest_and_native(struct env *env, struct tcase *t)
 	used = ram_used(gpd);
 	used_init = ram_used(env->pd);
 	CHECK(t, !ds_dirty_start(data, &pages) && pages == NDATA);
-	/* two bitmaps, page-rounded, paid by the owner, not by the asker */
+	/* three bitmaps, page-rounded, paid by the owner, not by the asker */
 	CHECK(t, ram_used(gpd) == used + PG && ram_used(env->pd) == used_init);
 
 	if (guest_round(t, gpd, ROUND1_OFF))
@@ -137,7 +137,7 @@ static int bad_flags(cap_t ds)
 	msg_reset(&m, DS_DIRTY_FETCH);
 	msg_put(&m, 0);
 	msg_put(&m, 1);
-	msg_put(&m, DS_DIRTY_PEEK << 1);
+	msg_put(&m, DS_DIRTY_TAKE << 1);
 	return node_call(ds, &m);
 }
 

@@ -123,6 +123,7 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
 #define DS_DIRTY_WORDS	    (MSG_MAX_WORDS - 1) /* bitmap words per FETCH */
 #define DS_DIRTY_BACKGROUND 1			/* DS_DIRTY_START's w0 */
 #define DS_DIRTY_PEEK	    1			/* DS_DIRTY_FETCH's w2 */
+#define DS_DIRTY_TAKE	    2			/* DS_DIRTY_FETCH's w2 */
 enum ds_op {
 	DS_SIZE = 1,		 /* -> w0 = size */
 	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] [caps[0] = the
@@ -140,8 +141,10 @@ enum ds_op {
 				    + j) + i, written since the last fetch or start;
 				    those pages are clean again (with PEEK: they
 				    stay dirty, reported again by the next fetch,
-				    and nothing is re-protected).  -ENOENT if not
-				    tracked */
+				    and nothing is re-protected; with TAKE: the
+				    bits are taken and core re-arms the pages
+				    after the answer, so each is reported again
+				    by the next fetch).  -ENOENT if not tracked */
 	DS_DIRTY_STOP,		 /* tracking off, quota back; -ENOENT if not on */
 	/* Lazy RAM dataspaces (core/ds_lazy.c): pages that arrive after the
 	 * component runs.  A guest touching an absent page waits (only that
@@ -205,10 +208,9 @@ int cpu_set_regs(cap_t cpu, cap_t thread, const struct cpu_regs *r);
 int rom_dataspace(cap_t rom, cap_t *ds, uint64_t *size);
 /* DS_DIRTY_START / STOP; *pages may be NULL. */
 int ds_dirty_start(cap_t ds, uint64_t *pages);
-/* DS_DIRTY_START with DS_DIRTY_BACKGROUND; *pages may be NULL. */
-int ds_dirty_start_background(cap_t ds, uint64_t *pages);
 /* DS_DIRTY_START with the PD session that pays for the bitmap (a
- * checkpointer's own, so that tracking costs its target nothing). */
+ * checkpointer's own, so that tracking costs its target nothing);
+ * background: DS_DIRTY_BACKGROUND (core protects on a host thread). */
 int ds_dirty_start_paid(cap_t ds, cap_t payer, int background, uint64_t *pages);
 int ds_dirty_stop(cap_t ds);
 /* DS_DIRTY_FETCH of bitmap words [first, first + *n), *n <= DS_DIRTY_WORDS:
@@ -220,6 +222,10 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* The same with DS_DIRTY_PEEK: the bits are read, nothing is re-armed. */
 int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits);
+/* The same with DS_DIRTY_TAKE: the bits are taken, the pages re-armed by
+ * core after the answer (not in a checkpoint's pause); every page taken
+ * is reported again by the next fetch (core/dirty.h, dirty_take). */
+int64_t ds_dirty_take_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* DS_LAZY_START with the fill handler's context; *pages may be NULL. */
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages);
 /* DS_LAZY_START with the PD session that pays for the bitmap. */
