@@ -25,6 +25,7 @@ struct psrc {
 	char dir[256];
 	struct transport_conn c;
 	struct image_model *base, *fin;
+	int base_ok; /* base is round 1 with round 2 over it */
 	unsigned nds;
 	struct src_ds ds[POSTCOPY_MAX_DS];
 	uint64_t demand, pushed, zero, left;
