@@ -525,9 +525,13 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 		rc = pre;
 		goto out;
 	}
+	/* a post-copy skeleton's pages are in the page channel already
+	 * (postcopy_bind): streamed too, no dataspace-sized model is made */
 	if (!pre &&
-	    (rc = image_read_chain_flags(path, mon->restore_lazy ? 0 : IMAGE_READ_STREAM,
-					 &im, err, sizeof err))) {
+	    (rc = image_read_chain_flags(
+		 path,
+		 mon->restore_lazy && !mon->restore_postcopy ? 0 : IMAGE_READ_STREAM, &im,
+		 err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		goto out;
 	}

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "image/image.h"
 #include "monitor/page_channel.h"
@@ -47,7 +48,18 @@ struct pdst {
 	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
 	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
 	uint64_t last_ms;
+	/* the pause's steps here (ms): the skeleton began, was all here, the
+	 * channel made, the restore answered, the commit came, started */
+	double t_skel0, t_skel, t_chan, t_restored, t_commit, t_started;
 };
+
+static double dst_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static int dst_step(struct pdst *d, enum control_op op, unsigned flags, const char *path,
 		    char *last, size_t size)
@@ -88,6 +100,7 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 		return -1;
 	}
 	migrate_phase("final");
+	d->t_skel0 = dst_now_ms();
 	snprintf(d->skel, sizeof d->skel, "%s/skeleton.img", d->dir);
 	if ((fd = open(d->skel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		snprintf(err, size, "%.300s: %s", d->skel, strerror(errno));
@@ -116,7 +129,10 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 	struct image_model *im;
 	int rc = -1;
 
-	if (image_read(d->skel, &im, err, size))
+	/* streamed: its pages go from the file's chunks straight into the
+	 * channel's buffers (read whole, each dataspace-sized model of a
+	 * 256 MiB target cost some 40 ms to map, fill and unmap) */
+	if (image_read_flags(d->skel, IMAGE_READ_STREAM, &im, err, size))
 		return -1;
 	if (!(im->flags & IMAGE_F_PARTIAL) || !im->nmemory ||
 	    im->nmemory > PAGE_CHANNEL_MAX_DS) {
@@ -131,12 +147,18 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
 		goto out;
 	}
-	for (uint32_t k = 0; k < im->nmemory; k++)
+	/* the receiver does not run yet: nothing reads the buffers until a
+	 * page is marked arrived, which put does with no data (in place) */
+	for (uint32_t k = 0; k < im->nmemory; k++) {
+		uint64_t n;
+
+		if (image_memory_apply(im, ids[k], page_channel_buf(d->ch, k),
+				       pages[k] * POSTCOPY_PAGE, &n, err, size))
+			goto out;
 		for (uint64_t p = 0; p < pages[k]; p++)
 			if (im->memory[k].present[p / 8] >> (p % 8) & 1)
-				page_channel_put(d->ch, k, p, 1,
-						 im->memory[k].data + p * POSTCOPY_PAGE,
-						 PAGE_EAGER);
+				page_channel_put(d->ch, k, p, 1, NULL, PAGE_EAGER);
+	}
 	rc = 0;
 out:
 	image_model_free(im);
@@ -336,6 +358,7 @@ static void run_postcopy(struct pdst *d)
 		return;
 	}
 	migrate_phase("commit");
+	d->t_commit = dst_now_ms();
 	if (dst_step(d, CONTROL_THAW, 0, "-", last, sizeof last)) {
 		snprintf(line, sizeof line, "error: %s: cannot start it: %.200s", d->name,
 			 last);
@@ -347,6 +370,14 @@ static void run_postcopy(struct pdst *d)
 	d->postcopy = 1;
 	snprintf(line, sizeof line, "started %s", d->name);
 	dst_send(d, line, 0);
+	d->t_started = dst_now_ms();
+	fprintf(stderr,
+		"capsule node: migration from %s (post-copy): skeleton received in "
+		"%.2f ms, channel and checks %.2f, restored until ready %.2f, "
+		"waited for the commit %.2f, started in %.2f\n",
+		d->c->peer, d->t_skel - d->t_skel0, d->t_chan - d->t_skel,
+		d->t_restored - d->t_chan, d->t_commit - d->t_restored,
+		d->t_started - d->t_commit);
 	migrate_phase("postcopy");
 	if (!await_pages(d, &st)) {
 		page_channel_failed(d->ch, word, sizeof word);
@@ -387,7 +418,8 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 	d->deadline_ms = (int)v;
 	/* the source takes its snapshot before it sends the skeleton */
 	address_set_timeout(d->c->fd, d->deadline_ms);
-	if (receive_skeleton(d, err, sizeof err) || make_channel(d, err, sizeof err) ||
+	if (receive_skeleton(d, err, sizeof err) || (d->t_skel = dst_now_ms(), 0) ||
+	    make_channel(d, err, sizeof err) ||
 	    control_image_target(d->skel, d->name, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
 		return -1;
@@ -410,8 +442,10 @@ static int restore(struct pdst *d, char *ans, size_t size)
 		snprintf(ans, size, "error: another post-copy restore is under way here");
 		return -1;
 	}
+	d->t_chan = dst_now_ms();
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
+	d->t_restored = dst_now_ms();
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
 		return -1;

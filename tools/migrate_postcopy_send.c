@@ -69,6 +69,7 @@ static int merge_pages(struct psrc *s)
 		struct image_memory *b = mem_of(s->base, d->id),
 				    *f = mem_of(s->fin, d->id);
 		struct src_ds *o;
+		uint64_t n;
 
 		if (d->kind == IMAGE_DS_MANAGED || (!b && !f))
 			continue;
@@ -77,10 +78,13 @@ static int merge_pages(struct psrc *s)
 				 (unsigned long long)d->id);
 			return -1;
 		}
-		for (uint64_t p = 0; f && p < d->size / POSTCOPY_PAGE; p++)
-			if (!f->present || (f->present[p / 8] >> (p % 8) & 1))
-				memcpy(b->data + p * POSTCOPY_PAGE,
-				       f->data + p * POSTCOPY_PAGE, POSTCOPY_PAGE);
+		/* fin is read streamed: its pages go from the file's chunks
+		 * straight over base's, no dataspace-sized copy of them is made
+		 * (reading a 2.7 MB final.img of a 256 MiB target into one
+		 * took 55-70 ms of the pause) */
+		if (f && image_memory_apply(s->fin, d->id, b->data, d->size, &n, s->err,
+					    sizeof s->err))
+			return -1;
 		o = &s->ds[s->nds++];
 		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, b->data, NULL};
 		if (!(o->sent = calloc(o->pages, 1)))
@@ -141,6 +145,7 @@ static int write_skeleton(struct psrc *s, char *path, size_t size)
 	s->fin->flags = IMAGE_F_PARTIAL;
 	s->fin->parent_id = 0;
 	memset(&s->fin->parent, 0, sizeof s->fin->parent);
+	s->fin->no_sync = 1; /* a spool file, sent right after: no fsync */
 	rc = image_write(path, s->fin, NULL, s->err, sizeof s->err);
 	s->fin->memory = keep;
 	s->fin->nmemory = nkeep;
@@ -208,17 +213,50 @@ static void resume_here(struct psrc *s, int committed, const char *why,
 	fn(line, arg);
 }
 
-/* Read round-1.img back while the target runs (the pages to serve). */
+/* round-2.img's pages over round 1's, read streamed: 0, or -1 (a
+ * dataspace new or resized since round 1: the freeze's merge reads the
+ * chain whole instead). */
+static int apply_round2(struct psrc *s, const char *path)
+{
+	struct image_model *mid = NULL;
+	int rc = image_read_flags(path, IMAGE_READ_STREAM, &mid, s->err, sizeof s->err);
+
+	for (uint32_t i = 0; !rc && i < mid->ndataspaces; i++) {
+		const struct image_dataspace *d = &mid->dataspaces[i];
+		struct image_memory *b = mem_of(s->base, d->id);
+		uint64_t n;
+
+		if (d->kind == IMAGE_DS_MANAGED || !mem_of(mid, d->id))
+			continue;
+		rc = !b || b->size != d->size || !b->data ||
+		     image_memory_apply(mid, d->id, b->data, d->size, &n, s->err,
+					sizeof s->err);
+	}
+	if (mid)
+		image_model_free(mid);
+	return rc ? -1 : 0;
+}
+
+/* While the target runs: round-1.img read back (the pages to serve),
+ * then round-2.img, the pages written since, applied over them.  The
+ * freeze then names round 2 as its parent: the monitor checks the
+ * parent's hash in the freeze, and round 1's (the whole target: 90-270
+ * ms of the pause at 256 MiB) is checked here, before it. */
 static int snapshot(struct psrc *s)
 {
-	char path[512], last[CONTROL_LINE_MAX];
+	char path[512], r2[512], last[CONTROL_LINE_MAX];
 
 	snprintf(path, sizeof path, "%s/round-1.img", s->dir);
-	if (step(CONTROL_CHECKPOINT, s->name, path, NULL, last, sizeof last)) {
-		snprintf(s->err, sizeof s->err, "%s", last);
+	snprintf(r2, sizeof r2, "%s/round-2.img", s->dir);
+	if (step(CONTROL_CHECKPOINT, s->name, path, NULL, last, sizeof last) ||
+	    image_read(path, &s->base, s->err, sizeof s->err) ||
+	    step(CONTROL_CHECKPOINT, s->name, r2, path, last, sizeof last)) {
+		if (!s->err[0])
+			snprintf(s->err, sizeof s->err, "%s", last);
 		return -1;
 	}
-	return image_read(path, &s->base, s->err, sizeof s->err) ? -1 : 0;
+	s->base_ok = !apply_round2(s, r2);
+	return 0;
 }
 
 /* Freeze, merge, send the skeleton.  0, 1 (frozen, failed after), or -1
@@ -229,14 +267,15 @@ static int freeze_and_send(struct psrc *s)
 
 	migrate_phase("final");
 	snprintf(path, sizeof path, "%s/final.img", s->dir);
-	snprintf(parent, sizeof parent, "%s/round-1.img", s->dir);
+	snprintf(parent, sizeof parent, "%s/round-2.img", s->dir);
 	if (step(CONTROL_FREEZE, s->name, path, parent, last, sizeof last)) {
 		snprintf(s->err, sizeof s->err, "%s", last);
 		return -1;
 	}
-	if (image_read(path, &s->fin, s->err, sizeof s->err))
+	s->t_frozen = now_ms();
+	if (image_read_flags(path, IMAGE_READ_STREAM, &s->fin, s->err, sizeof s->err))
 		return 1;
-	if (merge_pages(s)) { /* read the chain whole instead */
+	if (!s->base_ok || merge_pages(s)) { /* read the chain whole instead */
 		for (unsigned k = 0; k < s->nds; k++)
 			free(s->ds[k].sent);
 		s->nds = 0;
@@ -246,8 +285,13 @@ static int freeze_and_send(struct psrc *s)
 		    merge_pages(s))
 			return 1;
 	}
-	if (write_skeleton(s, skel, sizeof skel) || send_file(s, skel, "skeleton.img"))
+	s->t_merged = now_ms();
+	if (write_skeleton(s, skel, sizeof skel))
 		return 1;
+	s->t_skel = now_ms();
+	if (send_file(s, skel, "skeleton.img"))
+		return 1;
+	s->t_sent = now_ms();
 	return 0;
 }
 
@@ -317,6 +361,7 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 		snprintf(s->err, sizeof s->err, "refused: %.200s", (char *)s->msg);
 		return resume_here(s, 0, s->err, fn, arg);
 	}
+	s->t_ready = now_ms();
 	migrate_phase("commit");
 	if (stream_send(&s->c.tx, "commit", 6, 0, s->err, sizeof s->err) ||
 	    postcopy_answer(s, (int)(end - transport_now_ms())))
@@ -327,6 +372,14 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 		return resume_here(s, 0, s->err, fn, arg);
 	}
 	paused = now_ms() - tp;
+	fprintf(stderr,
+		"capsule node: migration of %s (post-copy): paused %.2f ms: freeze "
+		"%.2f, final.img read and merged %.2f, skeleton written %.2f, sent "
+		"%.2f, the destination's restore until ready %.2f, commit until "
+		"started %.2f\n",
+		s->name, paused, s->t_frozen - tp, s->t_merged - s->t_frozen,
+		s->t_skel - s->t_merged, s->t_sent - s->t_skel, s->t_ready - s->t_sent,
+		tp + paused - s->t_ready);
 	migrate_phase("postcopy");
 	snprintf(line, sizeof line, "it runs at %.128s; sending its pages", s->to);
 	postcopy_progress(s, line);

@@ -25,6 +25,7 @@ struct psrc {
 	char dir[256];
 	struct transport_conn c;
 	struct image_model *base, *fin;
+	int base_ok; /* base is round 1 with round 2 over it */
 	unsigned nds;
 	struct src_ds ds[POSTCOPY_MAX_DS];
 	uint64_t demand, pushed, zero, left;
@@ -33,6 +34,9 @@ struct psrc {
 	void *fn_arg;
 	uint64_t total, shown_ms; /* the pages to serve; the last meter's time */
 	uint8_t *msg;		  /* TRANSPORT_MSG_MAX + 1 */
+	/* the pause's steps (ms): frozen, final.img read and merged, the
+	 * skeleton written, sent, "ready" read (logged by postcopy_run) */
+	double t_frozen, t_merged, t_skel, t_sent, t_ready;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 

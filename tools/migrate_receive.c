@@ -131,6 +131,42 @@ static int migrate_request(struct dest *d, char *err, size_t size)
 	return 0;
 }
 
+/* final.img streamed ("image final.img stream"): the source sends it
+ * while its monitor writes it, as messages up to an empty one; into the
+ * spool directory.  1, or -1 with err. */
+static int receive_streamed(struct dest *d, char *err, size_t size)
+{
+	uint64_t bytes = 0;
+	size_t len;
+	int fd, rc = -1;
+
+	d->t_final = now_ms();
+	migrate_phase("final");
+	snprintf(d->final, sizeof d->final, "%s/final.img", d->dir);
+	if ((fd = open(d->final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", d->final, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+			goto out;
+		if (!len && !d->c->rx.final)
+			break; /* its end */
+		if (d->c->rx.final || (bytes += len) > MIGRATE_IMAGE_MAX ||
+		    write(fd, d->buf, len) != (ssize_t)len) {
+			snprintf(err, size,
+				 "final.img: a bad or unwritable image message");
+			goto out;
+		}
+	}
+	migrate_test_keep(d, "final.img");
+	d->t_recv = now_ms();
+	rc = 1;
+out:
+	close(fd);
+	return rc;
+}
+
 /* "image NAME BYTES" (the one expected next) and its bytes into the
  * spool directory.  0, 1 after final.img, or -1 with err. */
 static int receive_image(struct dest *d, int round, char *err, size_t size)
@@ -144,6 +180,8 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 		return -1;
 	d->buf[len] = 0;
+	if (!d->c->rx.final && round > 1 && !strcmp(d->buf, "image final.img stream"))
+		return receive_streamed(d, err, size);
 	snprintf(want, sizeof want, "round-%d.img", round);
 	if (d->c->rx.final || sscanf(d->buf, "image %63s %llu", file, &bytes) != 2 ||
 	    !migrate_image_name_ok(file) || (strcmp(file, want) && round == 1) ||
