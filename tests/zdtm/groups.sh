@@ -21,6 +21,8 @@ put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d 
 run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
 # the members' own lines: "[GROUP -> MEMBER] ..."
 members() { grep '^\[[^]]* -> [^]]*\] ' "$1"; }
+# the sanitizer build reported nothing in these logs
+clean() { ! grep -q "Sanitizer\|runtime error" "$@"; }
 
 test_one() {
 	name=$1 line=$2 cfg=tests/scenario/$1.xml img=$tmp/$1.img
@@ -43,7 +45,43 @@ test_one() {
 	[ "$nb" -gt 0 ] || { echo "zdtm-groups $name: B printed nothing"; return 1; }
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
 		{ echo "zdtm-groups $name: A then B differ from the plain run:"; cat "$tmp/diff"; return 1; }
+	clean "$tmp/plain.log" "$tmp/a.log" "$tmp/b.log" ||
+		{ echo "zdtm-groups $name: the sanitizers report"; return 1; }
 	echo "zdtm-groups: PASS $name (cut after line $line: $na lines before, $nb after)"
+	test_wait "$name" "$cfg" "$img"
+}
+
+# test_wait NAME CONFIG IMAGE: the same image into a node whose group
+# waits (<restore/>, no member starts) for `capsule restore`; the lines
+# of A then this node's equal the uninterrupted run's again
+test_wait() {
+	put "<restore/>" "$2" >"$tmp/w.xml"
+	"$b/capsule" node --rom "$b/components" "$tmp/w.xml" --control "$tmp/w.sock" \
+		>"$tmp/w.log" 2>&1 &
+	pid=$! i=0
+	until grep -q "monitor: group of [0-9]* members waiting for a restore" "$tmp/w.log"; do
+		i=$((i + 1))
+		[ $i -lt 300 ] && kill -0 $pid 2>/dev/null ||
+			{ kill $pid 2>/dev/null; echo "zdtm-groups $1: the waiting group did not come up"; return 1; }
+		sleep 0.05
+	done
+	group=$(sed -n 's/^\[\([^] ]*\)\] monitor: group of .* waiting.*/\1/p' "$tmp/w.log")
+	"$b/capsule" restore --node "$tmp/w.sock" "$3" "$group" >"$tmp/w.out" 2>&1
+	i=0
+	until grep -q "all of init's children have ended" "$tmp/w.log"; do
+		i=$((i + 1))
+		[ $i -lt 600 ] && kill -0 $pid 2>/dev/null || break
+		sleep 0.05
+	done
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	grep -q "^ok $group " "$tmp/w.out" ||
+		{ echo "zdtm-groups $1: restore into the waiting group: $(cat "$tmp/w.out")"; return 1; }
+	{ members "$tmp/a.log"; members "$tmp/w.log"; } >"$tmp/got"
+	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
+		{ echo "zdtm-groups $1: A then the waiting group differ from the plain run:"; cat "$tmp/diff"; return 1; }
+	clean "$tmp/w.log" || { echo "zdtm-groups $1: the sanitizers report"; return 1; }
+	echo "zdtm-groups: PASS $1 (the same image into a group waiting for capsule restore)"
 }
 
 # scenario  line
