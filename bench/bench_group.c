@@ -13,6 +13,13 @@
  *     to the resume of all 8) against the 8 separate pauses added up, and
  *     the wall time of the one command against the 8 commands;
  *   - the soak group's pause and its caps between members.
+ *
+ * Then the last round's images are restored, ROUNDS times, each time on a
+ * fresh node B whose monitors wait for a restore (<restore/>): grp's one
+ * group image against s1..s8's 8 images (the wall time of the commands),
+ * and soak's (twice: the second replaces the running members), whose log
+ * line gives the time spent on the caps between members: printed per cap
+ * (the target for one component is <= 2 us).
  */
 #include "bench/bench_node.h"
 
@@ -27,15 +34,18 @@ static const char head[] =
     "<service name=\"Timer\"/><service name=\"IRQ\"/></parent-provides>"
     "<default-route><any-service><parent/></any-service></default-route>\n";
 
-/* node A: grp, s1..s8 and soak into buf */
-static void config_a(char *buf, size_t size)
+/* node A: grp, s1..s8 and soak into buf; restore: node B's, the same
+ * monitors waiting for a restore (<restore/>) */
+static void config(char *buf, size_t size, int restore)
 {
+	const char *wait = restore ? "<restore/>" : "";
+	const char *target = "<target binary=\"slow_counter\" ram=\"2M\" caps=\"100\"/>";
 	size_t o = 0;
 
 #define PUT(...) (o += (size_t)snprintf(buf + o, size - o, __VA_ARGS__))
 	PUT("%s<start name=\"grp\" caps=\"3000\"><binary name=\"monitor\"/>"
-	    "<resource name=\"RAM\" quantum=\"64M\"/><config>\n",
-	    head);
+	    "<resource name=\"RAM\" quantum=\"64M\"/><config>%s\n",
+	    head, wait);
 	for (int k = 1; k <= MEMBERS; k++)
 		PUT("<start name=\"c%d\" caps=\"100\"><binary name=\"slow_counter\"/>"
 		    "<resource name=\"RAM\" quantum=\"2M\"/></start>\n",
@@ -43,21 +53,20 @@ static void config_a(char *buf, size_t size)
 	PUT("</config></start>\n");
 	for (int k = 1; k <= MEMBERS; k++)
 		PUT("<start name=\"s%d\" caps=\"500\"><binary name=\"monitor\"/>"
-		    "<resource name=\"RAM\" quantum=\"16M\"/><config><target "
-		    "binary=\"slow_counter\" ram=\"2M\" "
-		    "caps=\"100\"/></config></start>\n",
-		    k);
+		    "<resource name=\"RAM\" "
+		    "quantum=\"16M\"/><config>%s</config></start>\n",
+		    k, restore ? wait : target);
 	PUT("<start name=\"soak\" caps=\"3000\"><binary name=\"monitor\"/>"
-	    "<resource name=\"RAM\" quantum=\"64M\"/><config>\n"
+	    "<resource name=\"RAM\" quantum=\"64M\"/><config>%s\n"
 	    "<start name=\"server\" caps=\"400\"><binary name=\"soak_server\"/>"
 	    "<resource name=\"RAM\" quantum=\"4M\"/><provides><service "
-	    "name=\"Soak\"/></provides></start>\n");
+	    "name=\"Soak\"/></provides></start>\n",
+	    wait);
 	for (int k = 1; k < MEMBERS; k++)
 		PUT("<start name=\"k%d\" caps=\"100\"><binary name=\"soak_client\"/>"
 		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service "
-		    "name=\"Soak\">"
-		    "<child name=\"server\"/></service><any-service><parent/>"
-		    "</any-service></route></start>\n",
+		    "name=\"Soak\"><child name=\"server\"/></service><any-service>"
+		    "<parent/></any-service></route></start>\n",
 		    k);
 	PUT("</config></start></config>\n");
 #undef PUT
@@ -140,6 +149,92 @@ static int checkpoints(void)
 	return 0;
 }
 
+/* From node B's log: the soak group's restore, "caps between members
+ * Y" us of its phases and the M caps it mapped.  0 or -1. */
+static int caps_phase(double *us, double *caps)
+{
+	char cmd[PATH_MAX + 256], line[128] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd,
+		 "sed -n 's/^\\[soak\\] monitor: group restore: [0-9]* members, "
+		 "\\([0-9]*\\) caps between.*caps between members \\([0-9]*\\),.*/\\1 "
+		 "\\2/p' %s/B.log | tail -n 1",
+		 bn.tmpdir);
+	if (!(p = popen(cmd, "r")))
+		return -1;
+	if (!fgets(line, sizeof line, p) || sscanf(line, "%lf %lf", caps, us) != 2)
+		line[0] = 0;
+	pclose(p);
+	return line[0] ? 0 : -1;
+}
+
+/* Restore image NAME.img into monitor NAME of node B: wall time in ms,
+ * < 0 with the answer on stderr. */
+static double restore(const char *name)
+{
+	char line[1024];
+	double t =
+	    bench_capsule(&bn, line, sizeof line, "restore --node %s/B.sock %s/%s.img %s",
+			  bn.tmpdir, bn.tmpdir, name, name);
+
+	if (t < 0)
+		fprintf(stderr, "bench_group: restore of %s: %s", name, line);
+	return t * 1e3;
+}
+
+/* One fresh node B: the group image, the 8 images, soak's.  Wall times
+ * in ms; per cap between members in us.  0 or -1. */
+static int restore_round(double *grp, double *sep, double *per_cap)
+{
+	pid_t b = bench_node_start(&bn, "B", "b.xml", "");
+	char name[8];
+	double t, us, caps;
+	int rc = -1;
+
+	if (bench_node_wait_log(&bn, "B", "waiting for a restore", MEMBERS + 2) ||
+	    (*grp = restore("grp")) < 0)
+		goto out;
+	*sep = 0;
+	for (int k = 1; k <= MEMBERS; k++) {
+		snprintf(name, sizeof name, "s%d", k);
+		if ((t = restore(name)) < 0)
+			goto out;
+		*sep += t;
+	}
+	/* twice: the second replaces running members, whose serving
+	 * entrypoints exist (the first made one per member: not a cost per cap) */
+	if (restore("soak") < 0 || restore("soak") < 0 || caps_phase(&us, &caps) ||
+	    caps <= 0) {
+		fprintf(stderr, "bench_group: no soak restore line in %s/B.log\n",
+			bn.tmpdir);
+		goto out;
+	}
+	*per_cap = us / caps;
+	rc = 0;
+out:
+	bench_node_kill(b);
+	return rc;
+}
+
+static int restores(void)
+{
+	double g[ROUNDS], s[ROUNDS], c[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++)
+		if (restore_round(&g[i], &s[i], &c[i]))
+			return -1;
+	double gm = bench_median(g, ROUNDS), sm = bench_median(s, ROUNDS);
+	printf("bench_group: restore of 8 slow_counters: one group image %.1f ms, 8 "
+	       "separate images %.1f ms (wall time of the commands): ratio %.2f (median "
+	       "of %d)\n",
+	       gm, sm, gm / sm, ROUNDS);
+	printf("bench_group: restore of the soak group: %.2f us per cap between members "
+	       "(target <= 2 us per cap; median of %d)\n",
+	       bench_median(c, ROUNDS), ROUNDS);
+	return 0;
+}
+
 int main(void)
 {
 	static char cfg[32768];
@@ -148,8 +243,11 @@ int main(void)
 
 	if (bench_node_init(&bn, "bench_group"))
 		return 1;
-	config_a(cfg, sizeof cfg);
-	if (bench_node_file(&bn, "a.xml", cfg) ||
+	config(cfg, sizeof cfg, 0);
+	if (bench_node_file(&bn, "a.xml", cfg))
+		return 1;
+	config(cfg, sizeof cfg, 1);
+	if (bench_node_file(&bn, "b.xml", cfg) ||
 	    bench_node_file(&bn, "soak.cfg", "60 7 none\n"))
 		return 1;
 	a = bench_node_start(&bn, "A", "a.xml", "");
@@ -157,6 +255,7 @@ int main(void)
 	     bench_node_wait_log(&bn, "A", "soak_client: sending for", MEMBERS - 1) ||
 	     checkpoints();
 	bench_node_kill(a);
+	rc = rc || restores();
 	if (rc)
 		fprintf(stderr, "bench_group: node A's log: %s/A.log\n", bn.tmpdir);
 	else
