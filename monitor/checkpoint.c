@@ -131,9 +131,7 @@ static int signals_drain(struct monitor *mon, struct mon_model *model)
 	return 0;
 }
 
-/* This host thread's CPU time in microseconds (the phases' line: what
- * the pause cost the node's thread, whatever the host's load). */
-static uint64_t thread_cpu_us(void)
+uint64_t mon_cpu_us(void)
 {
 	struct timespec ts;
 
@@ -700,7 +698,7 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	b->stream = stream;
 	if (!stream)
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
-	uint64_t ph[6], cpu = thread_cpu_us();
+	uint64_t ph[6], cpu = mon_cpu_us();
 	ph[0] = mon_now_us();
 	if ((rc = pause_all(mon, model)))
 		goto err;
@@ -729,7 +727,7 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 		(unsigned long long)(ph[2] - ph[1]), (unsigned long long)(ph[3] - ph[2]),
 		(unsigned long long)(ph[4] - ph[3]), (unsigned long long)(ph[5] - ph[4]),
 		(unsigned long long)(mon_now_us() - ph[5]),
-		(unsigned long long)(thread_cpu_us() - cpu));
+		(unsigned long long)(mon_cpu_us() - cpu));
 	bufs_free(b);
 	free(b);
 	for (unsigned i = 0; i < model->nregions; i++)

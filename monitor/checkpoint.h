@@ -37,6 +37,9 @@ void monitor_resume(struct monitor *mon);
 #define MON_WORKER_NICE 10
 /* Host monotonic time in microseconds. */
 uint64_t mon_now_us(void);
+/* This host thread's CPU time in microseconds (the phase lines: what a
+ * step cost the thread, whatever the host's load). */
+uint64_t mon_cpu_us(void);
 /*
  * Replace the paused target by a new one made from model (same node):
  * all or nothing.  0 with the new target committed but not yet running

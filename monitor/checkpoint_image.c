@@ -75,18 +75,10 @@ static void cw_free(struct ckpt_write *cw)
 
 /* Host worker job, the target running: memory into the image, compress,
  * write, fsync. */
-static uint64_t thread_cpu_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static int write_job(void *arg)
 {
 	struct ckpt_write *cw = arg;
-	uint64_t t0 = mon_now_us(), c0 = thread_cpu_us();
+	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us();
 	int rc = incr_stage_settle(cw->stage);
 
 	if (!rc)
@@ -107,7 +99,7 @@ static int write_job(void *arg)
 	else
 		rc = image_write(cw->path, &cw->im, &cw->st, cw->err, sizeof cw->err);
 	cw->write_us = mon_now_us() - t0 - cw->convert_us;
-	cw->cpu_us = thread_cpu_us() - c0;
+	cw->cpu_us = mon_cpu_us() - c0;
 	/* the base of a next incremental image: hashed as it was written
 	 * (hash_out), here and not on the node's thread; reading the file
 	 * again took 7-16 ms of a migration's freeze for 2.7 MB */

@@ -66,14 +66,6 @@ struct mon_incr {
 	uint64_t last_copied;	  /* pages, the last checkpoint's */
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static struct mon_incr *incr_of(struct monitor *mon)
 {
 	if (!mon->incr && (mon->incr = calloc(1, sizeof *mon->incr)))
@@ -383,10 +375,10 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 			track(in, ds, g->ds_badge, g->size);
 		return 0;
 	}
-	uint64_t t0 = now_us();
+	uint64_t t0 = mon_now_us();
 	if ((rc = fetch(d, in_place)))
 		return rc;
-	in->fetch_us += now_us() - t0;
+	in->fetch_us += mon_now_us() - t0;
 	if (in_place) { /* the writer reads these pages where they are */
 		int64_t k = select_dirty(d, g, mr);
 
@@ -401,9 +393,9 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		return rc;
 	in->live[in->nlive++] = host;
 	mr->live = (uint8_t *)(uintptr_t)host;
-	t0 = now_us();
+	t0 = mon_now_us();
 	rc = copy_dirty(in, d, g, mr, mr->live);
-	in->copy_us += now_us() - t0;
+	in->copy_us += mon_now_us() - t0;
 	return rc ? rc : 1; /* handled: the caller copies nothing more */
 }
 

@@ -43,6 +43,7 @@
 #include "monitor/lazy_fill.h"
 #include "monitor/model.h"
 #include "monitor/page_channel.h"
+#include "monitor/checkpoint.h"
 #include "monitor/restore.h"
 
 #define LAZY_PAGE  4096ULL
@@ -78,14 +79,6 @@ struct lazy_fill {
 	int running, no_steps;
 	uint64_t t0_us, total, left, demand, faults;
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int done_bit(const struct lazy_ds *d, uint64_t p)
 {
@@ -174,7 +167,7 @@ static void lazy_finish(struct lazy_fill *lf)
 		"(%llu faults), in %llu ms",
 		(unsigned long long)lf->total, (unsigned long long)lf->demand,
 		(unsigned long long)lf->faults,
-		(unsigned long long)((now_us() - lf->t0_us) / 1000));
+		(unsigned long long)((mon_now_us() - lf->t0_us) / 1000));
 	lazy_fill_free(lf->mon);
 }
 
@@ -382,7 +375,7 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model,
 	if (!lf)
 		return -EINVAL;
 	lf->model = model;
-	lf->t0_us = now_us();
+	lf->t0_us = mon_now_us();
 	lf->left = lf->total;
 	for (unsigned i = 0; i < lf->nds; i++) {
 		struct lazy_ds *d = &lf->ds[i];

@@ -10,24 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monitor/checkpoint.h"
 #include "monitor/model.h"
 #include "monitor/monitor.h"
 #include "monitor/page_channel.h"
 #include "monitor/postcopy_pages.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int page_in(void *ctx, uint64_t ds_badge, uint64_t off, uint64_t size)
 {
 	struct page_channel *ch = ctx;
 	int ds = page_channel_index(ch, ds_badge);
-	uint64_t first = off / PAGE_CHANNEL_PAGE, end, p, t0 = now_ms();
+	uint64_t first = off / PAGE_CHANNEL_PAGE, end, p, t0 = mon_now_us() / 1000;
 
 	if (ds < 0 || !size)
 		return ds < 0 ? -EFAULT : 0;
@@ -43,7 +36,7 @@ static int page_in(void *ctx, uint64_t ds_badge, uint64_t off, uint64_t size)
 			continue;
 		}
 		if (page_channel_failed(ch, NULL, 0) ||
-		    now_ms() - t0 > POSTCOPY_PAGE_WAIT_MS)
+		    mon_now_us() / 1000 - t0 > POSTCOPY_PAGE_WAIT_MS)
 			return -EFAULT;
 		usleep(20);
 	}

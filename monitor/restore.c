@@ -27,15 +27,6 @@
 static const char *const rs_phase_name[RS_PHASES] = {
     "open", "threads", "regions", "memory", "caps", "fix", "commit", "free-old"};
 
-/* Monotonic host time in microseconds (the timing log line). */
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static int reply_rc(const struct msg *m)
 {
 	return m->code == RPC_ERROR && m->nwords ? (int)(int64_t)m->w[0] : -EPROTO;
@@ -511,7 +502,7 @@ static unsigned rebadged(const struct badge_map *bm)
 /* End phase p: the host time since the previous mark goes to it. */
 static void mark(struct rs *rs, int p)
 {
-	uint64_t t = now_us();
+	uint64_t t = mon_now_us();
 
 	rs->us[p] += t - rs->t0;
 	rs->t0 = t;
@@ -666,7 +657,7 @@ int restore_build(struct monitor *mon, const struct mon_model *model,
 		free(rs);
 		return -ENOMEM;
 	}
-	rs->t0 = now_us(); /* the working copies count as opening */
+	rs->t0 = mon_now_us(); /* the working copies count as opening */
 	rs->mon = mon;
 	rs->before = model;
 	if (!seed) /* a same-node restore starts here; an image's earlier */
@@ -683,7 +674,7 @@ int restore_ready(struct rs *rs)
 {
 	int rc;
 
-	rs->t0 = now_us(); /* a group's other members were built meanwhile */
+	rs->t0 = mon_now_us(); /* a group's other members were built meanwhile */
 	if ((rc = build_fix(rs)) || (rc = restore_prepare(rs)) ||
 	    (rc = restore_verify(rs, rs->before)) || (rc = restore_announce(rs)))
 		return rc;
@@ -695,7 +686,7 @@ void restore_commit(struct rs *rs, struct badge_map *made)
 	struct monitor *mon = rs->mon;
 
 	/* the point of no return: nothing below can fail */
-	rs->t0 = now_us(); /* (a group's other members were made ready) */
+	rs->t0 = mon_now_us(); /* (a group's other members were made ready) */
 	commit(rs);
 	unmap_memory(rs);
 	mark(rs, RS_COMMIT);

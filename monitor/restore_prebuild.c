@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "monitor/image_convert.h"
+#include "monitor/checkpoint.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
 
@@ -60,24 +61,7 @@ struct mon_prebuild {
 	unsigned natt;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Detach attachment k from the copy's PD (while it has the PD). */
-/* This thread's CPU time. */
-static uint64_t cpu_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void att_drop(struct mon_prebuild *pb, unsigned k)
 {
 	if (pb->pd.idx)
@@ -322,7 +306,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 {
 	struct image_model *im = NULL;
 	uint8_t hash[IMAGE_HASH_SIZE];
-	uint64_t t0 = now_us(), c0 = cpu_us(), pages = 0;
+	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
 	unsigned attached = 0;
@@ -361,7 +345,8 @@ int prebuild_round(struct monitor *mon, const char *path)
 		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
 		"%u regions attached, in %llu us (cpu %llu us)",
 		mon->prebuild->rounds, (unsigned long long)pages, attached,
-		(unsigned long long)(now_us() - t0), (unsigned long long)(cpu_us() - c0));
+		(unsigned long long)(mon_now_us() - t0),
+		(unsigned long long)(mon_cpu_us() - c0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
 		 mon->prebuild->rounds, (unsigned long long)pages);
 	image_model_free(im);
