@@ -12,10 +12,7 @@
  *      freeze at the source to the destination's start), its rounds and
  *      the median.
  */
-#include <signal.h>
 #include <stdarg.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include "bench/bench_node.h"
 
@@ -44,42 +41,6 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
-/* Start node `n` of config `cfg` with extra args; its pid. */
-static pid_t node(const char *n, const char *cfg, const char *args)
-{
-	char cmd[4 * PATH_MAX];
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		snprintf(
-		    cmd, sizeof cmd,
-		    "exec %s node --rom %s %s/%s --control %s/%s.sock %s >%s/%s.log 2>&1",
-		    bn.capsule, bn.components, bn.tmpdir, cfg, bn.tmpdir, n, args,
-		    bn.tmpdir, n);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void stop(pid_t pid)
-{
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
-/* Wait (60 s at most) until the log of node n has a line with s. */
-static int wait_log(const char *n, const char *s)
-{
-	for (int i = 0; i < 600; i++) {
-		if (!sh("grep -q '%s' %s/%s.log", s, bn.tmpdir, n))
-			return 0;
-		usleep(100000);
-	}
-	fprintf(stderr, "bench_incremental: node %s: no '%s'\n", n, s);
-	return -1;
-}
-
 /* The last "checkpoint paused N us" of node n's log, in us. */
 static double last_pause(const char *n)
 {
@@ -99,30 +60,18 @@ static double last_pause(const char *n)
 	return line[0] ? atof(line) : -1;
 }
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp);
-	return v[n / 2];
-}
-
 static int incremental(void)
 {
 	double full[3], inc[5];
-	pid_t a = node("A", "a.xml", "");
+	pid_t a = bench_node_start(&bn, "A", "a.xml", "");
 
-	if (wait_log("A", "dirty_writer: ready"))
-		return stop(a), -1;
+	if (bench_node_wait_log(&bn, "A", "dirty_writer: ready", 1))
+		return bench_node_kill(a), -1;
 	for (int i = 0; i < 3; i++) {
 		if (sh("%s checkpoint --node %s/A.sock " NAME
 		       " --force -o %s/base.img >/dev/null",
 		       bn.capsule, bn.tmpdir, bn.tmpdir))
-			return stop(a), -1;
+			return bench_node_kill(a), -1;
 		full[i] = last_pause("A");
 		usleep(200000);
 	}
@@ -132,12 +81,12 @@ static int incremental(void)
 		if (sh("%s checkpoint --node %s/A.sock " NAME " --parent %s/%s.img -o "
 		       "%s/d%d.img >/dev/null",
 		       bn.capsule, bn.tmpdir, bn.tmpdir, prev, bn.tmpdir, i + 1))
-			return stop(a), -1;
+			return bench_node_kill(a), -1;
 		inc[i] = last_pause("A");
 		usleep(200000);
 	}
-	stop(a);
-	double f = median(full, 3), d = median(inc, 5);
+	bench_node_kill(a);
+	double f = bench_median(full, 3), d = bench_median(inc, 5);
 	printf("bench_incremental: 256 MiB, 1%% (655 pages) rewritten every 5 ms: full "
 	       "checkpoint paused %.0f us (median of 3), incremental %.0f us (median of "
 	       "5): %.2f%% of the full pause (target <= 3%%)\n",
@@ -154,11 +103,12 @@ static double migrate_once(int port, char *line, size_t size)
 	double paused = -1;
 
 	snprintf(args, sizeof args, "--key %s/key", bn.tmpdir);
-	a = node("A", "a.xml", args);
+	a = bench_node_start(&bn, "A", "a.xml", args);
 	snprintf(args, sizeof args, "--key %s/key --listen 127.0.0.1:%d", bn.tmpdir,
 		 port);
-	b = node("B", "b.xml", args);
-	if (wait_log("A", "dirty_writer: pass") || wait_log("B", "waiting for a restore"))
+	b = bench_node_start(&bn, "B", "b.xml", args);
+	if (bench_node_wait_log(&bn, "A", "dirty_writer: pass", 1) ||
+	    bench_node_wait_log(&bn, "B", "waiting for a restore", 1))
 		goto out;
 	snprintf(cmd, sizeof cmd,
 		 "%s migrate --node %s/A.sock " NAME " --to 127.0.0.1:%d 2>&1",
@@ -171,8 +121,8 @@ static double migrate_once(int port, char *line, size_t size)
 		pclose(p);
 	}
 out:
-	stop(a);
-	stop(b);
+	bench_node_kill(a);
+	bench_node_kill(b);
 	return paused;
 }
 
@@ -194,7 +144,7 @@ static int precopy(void)
 	}
 	printf("bench_incremental: pre-copy of 256 MiB rewriting 1%% over loopback: "
 	       "downtime (paused) %.2f ms, median of 5\n",
-	       median(v, 5));
+	       bench_median(v, 5));
 	return 0;
 }
 
