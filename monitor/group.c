@@ -4,6 +4,7 @@
  * once every member has ended, with a line per member as init gives.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,21 @@ void group_checkpoint_done(struct mon_group *g)
 	g->ck = NULL;
 	if (g->nended == g->n)
 		group_end(g);
+}
+
+void group_answer(struct mon_group *g, struct control_mailbox *mb, const char *what,
+		  const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (mb)
+		control_done(mb, "%s", line);
+	else
+		env_log(g->env, "monitor: %s: %s", what, line);
 }
 
 /* The group's members by name, for `capsule ps` ("members=a,b"). */

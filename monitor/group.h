@@ -97,6 +97,11 @@ struct entrypoint *group_ep(const struct monitor *mon);
 const char *group_member_name(const struct monitor *mon);
 /* The members' names, "a,b,c", an ended one as "a(ended)". */
 void group_members_word(const struct mon_group *g, char *buf, size_t size);
+/* The one-line answer to a control request (mb), or, for what the group
+ * does on its own (mb NULL: its <test>, its restore at start), the same
+ * line in the log after "monitor: WHAT: ". */
+void group_answer(struct mon_group *g, struct control_mailbox *mb, const char *what,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* ---- group_route.c ---- */
 /* A session request of member mon for service with args: 1 if it goes

@@ -208,18 +208,13 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 {
 	const char *gone = not_running(g);
 	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
-	char why[CONTROL_NAME_MAX + 160];
 
 	if (!ck) {
-		snprintf(why, sizeof why,
-			 gone ? "error: %s: member '%s' is not running: a group is "
-				"checkpointed whole"
-			      : "error: %s: busy%s",
-			 name, gone ? gone : "");
-		if (mb)
-			control_done(mb, "%s", why);
-		else
-			env_log(g->env, "monitor: group test checkpoint: %s", why);
+		group_answer(g, mb, "group test checkpoint",
+			     gone ? "error: %s: member '%s' is not running: a group is "
+				    "checkpointed whole"
+				  : "error: %s: busy%s",
+			     name, gone ? gone : "");
 		if (stop) /* group_pause_all paused them for it */
 			group_resume(g);
 		return;
@@ -236,11 +231,8 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 		if (cap_valid(ck->cap))
 			ep_dissolve(g->env->ep, &ck->obj);
 		free(ck);
-		if (mb)
-			control_done(mb, "error: %s: cannot start the group's cut", name);
-		else
-			env_log(g->env, "monitor: group test checkpoint: cannot start "
-					"the group's cut");
+		group_answer(g, mb, "group test checkpoint",
+			     "error: %s: cannot start the group's cut", name);
 		if (stop)
 			group_resume(g);
 		return;

@@ -377,17 +377,6 @@ static void ended_note(const struct mon_group *g, char *buf, size_t size)
 					      g->member[k].start->name);
 }
 
-/* The answer to the request, or the log line of a restore at start
- * (mb NULL: group.c's <restore image=>). */
-#define answer(mb, g, ...)                                                               \
-	do {                                                                             \
-		if (mb)                                                                  \
-			control_done(mb, __VA_ARGS__);                                   \
-		else                                                                     \
-			env_log((g)->env,                                                \
-				"monitor: group restore at start: " __VA_ARGS__);        \
-	} while (0)
-
 void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		   const char *path)
 {
@@ -397,17 +386,18 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	int rc;
 
 	if (!s) {
-		answer(mb, g, "error: %s: restore failed: out of memory", name);
+		group_answer(g, mb, "group restore at start",
+			     "error: %s: restore failed: out of memory", name);
 		return;
 	}
 	s->g = g;
 	s->path = path;
 	s->t[0] = mon_now_us();
 	if (g->ck) {
-		answer(mb, g,
-		       "error: %s: restore refused: a checkpoint of the group "
-		       "is under way",
-		       name);
+		group_answer(g, mb, "group restore at start",
+			     "error: %s: restore refused: a checkpoint of the group "
+			     "is under way",
+			     name);
 		free(s);
 		return;
 	}
@@ -415,7 +405,8 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	    members_match(g, s->ig, path, err, sizeof err) ||
 	    members_admit(g, s->ig, path, s->binary, err, sizeof err)) {
 		env_log(g->env, "monitor: group restore refused: %s", err);
-		answer(mb, g, "error: %s: restore refused: %s", name, err);
+		group_answer(g, mb, "group restore at start",
+			     "error: %s: restore refused: %s", name, err);
 		grs_free(s);
 		return;
 	}
@@ -427,10 +418,10 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	if (rc) {
 		ended_note(g, note, sizeof note);
 		env_log(g->env, "monitor: group restore failed: %s", s->why);
-		answer(mb, g,
-		       "error: %s: restore failed: %s: nothing of it is left, the "
-		       "members run on unchanged%s",
-		       name, s->why, note);
+		group_answer(g, mb, "group restore at start",
+			     "error: %s: restore failed: %s: nothing of it is left, the "
+			     "members run on unchanged%s",
+			     name, s->why, note);
 		grs_free(s);
 		return;
 	}
@@ -443,7 +434,8 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 		(unsigned long long)(s->t[2] - s->t[1]),
 		(unsigned long long)(s->t[3] - s->t[2]),
 		(unsigned long long)(s->t[4] - s->t[3]));
-	answer(mb, g, "ok %s %s: members %d restored, %u caps between members, %.1f ms",
-	       name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
+	group_answer(g, mb, "group restore at start",
+		     "ok %s %s: members %d restored, %u caps between members, %.1f ms",
+		     name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
 	grs_free(s);
 }
