@@ -237,8 +237,10 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 			     req->name);
 		return;
 	}
-	if (req->op == CONTROL_RESTORE)
-		return group_restore(g, mb, req->name, req->path);
+	if (req->op == CONTROL_RESTORE) {
+		group_restore(g, mb, req->name, req->path);
+		return;
+	}
 	control_done(mb,
 		     "error: %s: a group (members %s) cannot be migrated yet: see "
 		     "docs/cr.md, \"Groups\"",
@@ -281,8 +283,7 @@ static void restore_at_start(struct mon_group *g)
 			g->n);
 		return;
 	}
-	group_restore(g, NULL, group_name(g), image);
-	if (!g->member[0].mon) /* refused or failed: it said why */
+	if (group_restore(g, NULL, group_name(g), image)) /* it said why */
 		parent_exit(g->env->parent, 2);
 }
 

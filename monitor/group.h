@@ -186,9 +186,10 @@ void group_test_log_line(struct monitor *mon);
 void group_test_stop(struct mon_group *g);
 
 /* ---- group_restore.c ---- */
-/* A control request for the group: restore the group image at path
- * (checked whole; see the file for what is done). */
-void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		   const char *path);
+/* Restore the group image at path, for a control request (mb) or at
+ * start (mb NULL; checked whole; see the file for what is done).  0, or
+ * -errno with the one line said. */
+int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		  const char *path);
 
 #endif

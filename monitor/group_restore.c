@@ -377,8 +377,8 @@ static void ended_note(const struct mon_group *g, char *buf, size_t size)
 					      g->member[k].start->name);
 }
 
-void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		   const char *path)
+int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		  const char *path)
 {
 	struct grs *s = calloc(1, sizeof *s);
 	char err[600], note[200];
@@ -388,7 +388,7 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	if (!s) {
 		group_answer(g, mb, "group restore at start",
 			     "error: %s: restore failed: out of memory", name);
-		return;
+		return -ENOMEM;
 	}
 	s->g = g;
 	s->path = path;
@@ -399,16 +399,17 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 			     "is under way",
 			     name);
 		free(s);
-		return;
+		return -EBUSY;
 	}
 	if (image_group_read(path, &s->ig, err, sizeof err) ||
 	    members_match(g, s->ig, path, err, sizeof err) ||
 	    members_admit(g, s->ig, path, s->binary, err, sizeof err)) {
-		env_log(g->env, "monitor: group restore refused: %s", err);
+		if (mb) /* (at start, the answer is the log line) */
+			env_log(g->env, "monitor: group restore refused: %s", err);
 		group_answer(g, mb, "group restore at start",
 			     "error: %s: restore refused: %s", name, err);
 		grs_free(s);
-		return;
+		return -EINVAL;
 	}
 	group_retired_free(g); /* the last restore's old members */
 	g->restoring = 1;
@@ -417,13 +418,14 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 	caps = s->ig->h.nrefs;
 	if (rc) {
 		ended_note(g, note, sizeof note);
-		env_log(g->env, "monitor: group restore failed: %s", s->why);
+		if (mb) /* (at start, the answer is the log line) */
+			env_log(g->env, "monitor: group restore failed: %s", s->why);
 		group_answer(g, mb, "group restore at start",
 			     "error: %s: restore failed: %s: nothing of it is left, the "
 			     "members run on unchanged%s",
 			     name, s->why, note);
 		grs_free(s);
-		return;
+		return rc;
 	}
 	env_log(g->env,
 		"monitor: group restore: %d members, %u caps between members, %u "
@@ -438,4 +440,5 @@ void group_restore(struct mon_group *g, struct control_mailbox *mb, const char *
 		     "ok %s %s: members %d restored, %u caps between members, %.1f ms",
 		     name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
 	grs_free(s);
+	return 0;
 }

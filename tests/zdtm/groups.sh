@@ -48,7 +48,21 @@ test_one() {
 	clean "$tmp/plain.log" "$tmp/a.log" "$tmp/b.log" ||
 		{ echo "zdtm-groups $name: the sanitizers report"; return 1; }
 	echo "zdtm-groups: PASS $name (cut after line $line: $na lines before, $nb after)"
+	refused_at_start "$name" "$cfg" || return 1
 	test_wait "$name" "$cfg" "$img"
+}
+
+# refused_at_start NAME CONFIG: an image that is not there, restored at
+# start: the monitor exits with 2 and says why in one line, no member ran
+refused_at_start() {
+	put "<restore image=\"$tmp/missing.img\"/>" "$2" >"$tmp/r.xml"
+	run "$tmp/r.xml" "$tmp/r.log"
+	rr=$?
+	[ $rr = 0 ] && { echo "zdtm-groups $1: a missing image was restored at start"; return 1; }
+	[ "$(grep -c "monitor: group restore at start: error: .*: restore refused: group image $tmp/missing.img: No such file or directory" "$tmp/r.log")" = 1 ] &&
+		[ "$(grep -c 'monitor: group restore' "$tmp/r.log")" = 1 ] && ! members "$tmp/r.log" >/dev/null ||
+		{ echo "zdtm-groups $1: a missing image at start: not one line, or a member ran:"; cat "$tmp/r.log"; return 1; }
+	echo "zdtm-groups: PASS $1 (a missing image at start refused in one line, exit $rr)"
 }
 
 # test_wait NAME CONFIG IMAGE: the same image into a node whose group
