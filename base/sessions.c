@@ -100,6 +100,20 @@ int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap)
 	return base_drop_caps(&m, base_request(pd, PD_MAP_CAP, c, &kcap, 1, &m));
 }
 
+int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n)
+{
+	struct msg m;
+
+	if (!n || n > MSG_MAX_ITEMS)
+		return -EINVAL;
+	msg_reset(&m, PD_MAP_CAPS);
+	for (unsigned i = 0; i < n; i++)
+		if (!cap_valid(caps[i]) || msg_put_cap(&m, caps[i]) ||
+		    msg_put(&m, kcaps[i]))
+			return -EINVAL;
+	return base_drop_caps(&m, rpc_invoke(pd, &m));
+}
+
 int pd_assign_parent(cap_t pd, cap_t parent)
 {
 	struct msg m;

@@ -81,6 +81,28 @@ static int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap)
 	return pd_hold(pd, c, kcap);
 }
 
+/* PD_MAP_CAPS: caps[i] at the kcap in word i.  All are checked first, so
+ * a refused cap or kcap maps none; kobj_map itself fails only when core
+ * is out of memory, and the restore that asks then fails as a whole. */
+static int pd_session_map_caps(struct pd_session *pd, const struct msg *m)
+{
+	unsigned k = m->ncaps;
+	int err = 0;
+
+	if (k < 1 || k > MSG_MAX_ITEMS || m->nwords != k)
+		return -EINVAL;
+	for (unsigned i = 0; i < k; i++) {
+		if (!cap_valid(m->caps[i]) || !pd_kcap_ok(m->w[i]))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (m->w[j] == m->w[i])
+				return -EINVAL;
+	}
+	for (unsigned i = 0; i < k && !err; i++)
+		err = pd_session_map_cap(pd, m->caps[i], m->w[i]);
+	return err;
+}
+
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)
 {
 	struct pd_gate *g = calloc(1, sizeof(*g));
@@ -254,6 +276,8 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return 0;
 	case PD_MAP_CAP:
 		return m->nwords < 1 ? -EINVAL : pd_session_map_cap(pd, cap0, m->w[0]);
+	case PD_MAP_CAPS:
+		return pd_session_map_caps(pd, m);
 	case PD_ASSIGN_PARENT:
 		return pd_session_map_cap(pd, cap0, KCAP(FIXED_PARENT));
 	case PD_CAP_VALID:
@@ -296,7 +320,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_CAP_VALID, &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_MAP_CAPS, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

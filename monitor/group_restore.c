@@ -227,6 +227,7 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
 }
 
+/* Every ref of the table; each holder's caps are mapped in batches. */
 static int map_refs(struct grs *s)
 {
 	int rc;
@@ -234,6 +235,11 @@ static int map_refs(struct grs *s)
 	for (uint32_t i = 0; i < s->ig->h.nrefs; i++)
 		if ((rc = map_ref(s, &s->ig->ref[i]))) {
 			failed(s, (int)s->ig->ref[i].holder, "a cap between members", rc);
+			return rc;
+		}
+	for (int k = 0; k < s->g->n; k++)
+		if ((rc = restore_member_caps_map(s->rs[k]))) {
+			failed(s, k, "a cap between members", rc);
 			return rc;
 		}
 	return 0;

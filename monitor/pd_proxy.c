@@ -15,6 +15,7 @@ static int pd_before(struct proxy *p, struct msg *m)
 
 	switch (m->code) {
 	case PD_MAP_CAP:
+	case PD_MAP_CAPS:
 	case PD_ASSIGN_PARENT:
 	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
 		return -EPERM;

@@ -90,8 +90,10 @@ void restore_commit(struct rs *rs, struct badge_map *made);
 void restore_abort(struct rs *rs, int rc);
 void restore_free(struct rs *rs);
 /* The cap c (borrowed) at kcap in the new target; its old badge gets c's
- * (restore_caps.c). */
+ * (restore_caps.c).  The mapping is queued: restore_member_caps_map
+ * maps what is queued, and must follow the last restore_member_cap. */
 int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);
+int restore_member_caps_map(struct rs *holder);
 /* The recreated object (borrowed) that was the owner's object of kind
  * (image/group.h's enum image_member_kind) with badge object: a gate,
  * a signal context, a dataspace or a region map's new proxy.  0 or

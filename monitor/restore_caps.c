@@ -122,11 +122,54 @@ struct gate_batch {
 	const struct mon_model_cap *mc[MSG_MAX_ITEMS];
 };
 
-static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
+static void why(struct rs *rs, uint64_t kcap, uint64_t badge, enum mon_class cls, int rc)
 {
 	monitor_why(rs->mon, "restore: kcap 0x%llx badge 0x%llx (%s): %s",
-		    (unsigned long long)mc->kcap, (unsigned long long)mc->badge,
-		    mon_class_name(mc->cls), strerror(-rc));
+		    (unsigned long long)kcap, (unsigned long long)badge,
+		    mon_class_name(cls), strerror(-rc));
+}
+
+static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
+{
+	why(rs, mc->kcap, mc->badge, mc->cls, rc);
+}
+
+/*
+ * Caps that need only mapping at their kcaps (no object made with them)
+ * go to core MSG_MAX_ITEMS to a call (PD_MAP_CAPS), as gates do.  A
+ * refused batch maps none; it is then mapped one cap at a time, so the
+ * line says which cap core refused.
+ */
+static int map_flush(struct rs *rs)
+{
+	struct rs_mapq *q = &rs->mapq;
+	unsigned n = q->n;
+	int rc;
+
+	q->n = 0;
+	if (!n || !(rc = pd_map_caps(rs->pd, q->c, q->kcap, n)))
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		if ((rc = pd_map_cap(rs->pd, q->c[i], q->kcap[i]))) {
+			why(rs, q->kcap[i], q->badge[i], q->cls[i], rc);
+			return rc;
+		}
+	return 0;
+}
+
+static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
+		     enum mon_class cls)
+{
+	struct rs_mapq *q = &rs->mapq;
+	int rc;
+
+	if (q->n == MSG_MAX_ITEMS && (rc = map_flush(rs)))
+		return rc;
+	q->c[q->n] = c;
+	q->kcap[q->n] = kcap;
+	q->badge[q->n] = badge;
+	q->cls[q->n++] = cls;
+	return 0;
 }
 
 static int gates_flush(struct rs *rs, struct gate_batch *b)
@@ -214,13 +257,15 @@ int rs_map_caps(struct rs *rs)
 			if (!rc)
 				rc = cap_for(rs, mc, &c);
 			if (!rc)
-				rc = pd_map_cap(rs->pd, c, mc->kcap);
+				rc = map_queue(rs, c, mc->kcap, mc->badge, mc->cls);
 		}
 		if (rc) {
 			map_failed(rs, mc, rc);
 			return rc;
 		}
 	}
+	if ((rc = map_flush(rs)))
+		return rc;
 	return gates_flush(rs, &b);
 }
 
@@ -260,14 +305,17 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
 
 	holder->what = mon_class_name(MON_CLASS_MEMBER);
 	if ((rc = restore_point(holder->mon, "member cap")) ||
-	    (rc = pd_map_cap(holder->pd, c, kcap)) ||
+	    (rc = map_queue(holder, c, kcap, old_badge, MON_CLASS_MEMBER)) ||
 	    (rc = badge_map_add(&holder->bm, old_badge, cap_badge(c)))) {
-		monitor_why(holder->mon, "restore: kcap 0x%llx badge 0x%llx (%s): %s",
-			    (unsigned long long)kcap, (unsigned long long)old_badge,
-			    mon_class_name(MON_CLASS_MEMBER), strerror(-rc));
+		why(holder, kcap, old_badge, MON_CLASS_MEMBER, rc);
 		return rc;
 	}
 	return 0;
+}
+
+int restore_member_caps_map(struct rs *holder)
+{
+	return map_flush(holder);
 }
 
 int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_t *out)

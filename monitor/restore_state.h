@@ -35,6 +35,16 @@ enum {
 	RS_PHASES
 };
 
+/* Caps waiting to be mapped at their kcaps in the new PD, MSG_MAX_ITEMS
+ * to a call (PD_MAP_CAPS; restore_caps.c).  The caps are borrowed: each
+ * is kept by the restore or its owner until the commit or rollback. */
+struct rs_mapq {
+	unsigned n;
+	cap_t c[MSG_MAX_ITEMS];
+	uint64_t kcap[MSG_MAX_ITEMS], badge[MSG_MAX_ITEMS];
+	enum mon_class cls[MSG_MAX_ITEMS];
+};
+
 /* Everything a restore made so far (released on failure, recorded on
  * success).  Invariant: each valid cap here is one reference held. */
 struct rs {
@@ -53,6 +63,7 @@ struct rs {
 	unsigned ncaps;
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
+	struct rs_mapq mapq;
 	const char *what;
 	cap_t old_pd;  /* the old target's PD, closed after the new one runs */
 	cap_t exc_irq; /* the new CPU session's fault irq, bound (prepared) */

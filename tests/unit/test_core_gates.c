@@ -1,9 +1,10 @@
 /*
- * PD_ALLOC_RPC_CAPS (core/pd_session.c), the batched gate allocation a
- * restore uses: n gates bound to one entrypoint thread, each mapped at a
- * kcap the caller names.  Its decoder must refuse a bad count, a
- * duplicate kcap, the parent's slot and the fixed slots, and every
- * refusal (quota included) must leave nothing behind.
+ * The batched PD calls a restore uses (core/pd_session.c):
+ * PD_ALLOC_RPC_CAPS, n gates bound to one entrypoint thread, each mapped
+ * at a kcap the caller names, and PD_MAP_CAPS, n caps mapped at n kcaps.
+ * Their decoders must refuse a bad count, a duplicate kcap, the parent's
+ * slot and the fixed slots, and every refusal (quota included) must
+ * leave nothing behind.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,7 +108,65 @@ static int case_quota_all_or_nothing(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* PD_CAP_VALID of kcap in pd: 1, 0, or -1 if the call fails. */
+static int mapped(cap_t pd, uint64_t kcap)
+{
+	struct msg m;
+
+	msg_reset(&m, PD_CAP_VALID);
+	msg_put(&m, kcap);
+	return node_call(pd, &m) || m.nwords < 1 ? -1 : (int)m.w[0];
+}
+
+/* A raw PD_MAP_CAPS of ncaps caps and nwords kcaps. */
+static int raw_map(cap_t pd, cap_t c, unsigned ncaps, const uint64_t *kcap,
+		   unsigned nwords)
+{
+	struct msg m;
+
+	msg_reset(&m, PD_MAP_CAPS);
+	for (unsigned i = 0; i < ncaps; i++)
+		msg_put_cap(&m, c);
+	for (unsigned i = 0; i < nwords; i++)
+		msg_put(&m, kcap[i]);
+	return node_call(pd, &m);
+}
+
+/* PD_MAP_CAPS maps every cap at its kcap, or none when one is refused. */
+static int case_map_caps(struct env *env, struct tcase *t)
+{
+	uint64_t k[MSG_MAX_WORDS];
+	cap_t pd, c[MSG_MAX_ITEMS];
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &pd));
+	for (unsigned i = 0; i < MSG_MAX_WORDS; i++)
+		k[i] = KCAP(0x600 + i);
+	for (unsigned i = 0; i < MSG_MAX_ITEMS; i++)
+		c[i] = env->log;
+	/* the count: none, more than a message carries, words != caps */
+	CHECK(t, pd_map_caps(pd, c, k, 0) == -EINVAL);
+	CHECK(t, pd_map_caps(pd, c, k, MSG_MAX_ITEMS + 1) == -EINVAL);
+	CHECK(t, raw_map(pd, env->log, 0, k, 1) == -EINVAL);
+	CHECK(t, raw_map(pd, env->log, 2, k, 3) == -EINVAL);
+	CHECK(t, raw_map(pd, env->log, 2, k, 1) == -EINVAL);
+	/* a duplicate or a fixed slot among good kcaps: none is mapped */
+	k[2] = k[0];
+	CHECK(t, pd_map_caps(pd, c, k, 3) == -EINVAL);
+	k[2] = KCAP(FIXED_TASK);
+	CHECK(t, pd_map_caps(pd, c, k, 3) == -EINVAL);
+	k[2] = KCAP(0x602);
+	for (unsigned i = 0; i < MSG_MAX_ITEMS; i++)
+		CHECK(t, mapped(pd, k[i]) == 0);
+	/* a good batch: every kcap holds a cap, the next slot none */
+	CHECK(t, !pd_map_caps(pd, c, k, MSG_MAX_ITEMS));
+	for (unsigned i = 0; i < MSG_MAX_ITEMS; i++)
+		CHECK(t, mapped(pd, k[i]) == 1);
+	CHECK(t, mapped(pd, k[MSG_MAX_ITEMS]) == 0);
+	return 0;
+}
+
 NODE_CASE(bad_requests)
+NODE_CASE(map_caps)
 NODE_CASE(quota_all_or_nothing)
 
 int main(void)
@@ -115,6 +174,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(bad_requests),	    /* count, duplicates, slots */
 	    cmocka_unit_test(quota_all_or_nothing), /* -EDQUOT frees the partial batch */
+	    cmocka_unit_test(map_caps),		    /* PD_MAP_CAPS: all or none */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

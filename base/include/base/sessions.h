@@ -45,6 +45,10 @@ enum pd_op {
 	   a checkpoint asks it of each receive window slot (a reply's caps
 	   stay there until the receiver moves them into its cap map) */
 	PD_CAP_VALID,
+	/* caps[0..k-1] = caps, w0..w(k-1) = their kcaps in this PD (1 <= k
+	   <= MSG_MAX_ITEMS, distinct): k PD_MAP_CAPs in one call; every cap
+	   and kcap is checked before any is mapped */
+	PD_MAP_CAPS,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -194,6 +198,9 @@ int pd_free_rpc_cap(cap_t pd, cap_t gate);
 int pd_cap_map_report(cap_t pd, uint64_t cap_map, uint64_t entries, uint64_t report,
 		      uint64_t version);
 int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
+/* PD_MAP_CAPS: caps[i] mapped at kcaps[i] (n <= MSG_MAX_ITEMS); nothing is
+ * mapped if a cap or kcap is refused. */
+int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
 
