@@ -209,7 +209,7 @@ test: deps fuzz-deps
 
 bench: deps bench-deps
 	@$(MAKE) --no-print-directory all $(BENCHES) $(QEMU_GUESTS)
-	@for b in $(BENCHES); do $$b || exit 1; done
+	@fail=0; for b in $(BENCHES); do $$b || { echo "bench: $$b failed"; fail=1; }; done; exit $$fail
 
 # bench_migrate's reference is QEMU (mk/bench-deps.sh installs it) with a
 # guest of its own, one per size; bench-shaped: its two-namespace variant

@@ -110,13 +110,20 @@ static inline double bench_node_per_unit(struct bench_node *b, const char *confi
 #include <sys/wait.h>
 
 /* Start `capsule node` of config (in the temporary directory) as node n:
- * control socket n.sock, log n.log there, extra args.  Its pid, or -1. */
+ * control socket n.sock, log n.log there, extra args.  Its pid, or -1.
+ * An earlier node n's log and socket are removed first: a wait for a log
+ * line must not find the old node's, nor a command its socket. */
 static inline pid_t bench_node_start(struct bench_node *b, const char *n,
 				     const char *config, const char *args)
 {
 	char cmd[4 * PATH_MAX];
-	pid_t pid = fork();
+	pid_t pid;
 
+	snprintf(cmd, sizeof cmd, "%s/%s.log", b->tmpdir, n);
+	unlink(cmd);
+	snprintf(cmd, sizeof cmd, "%s/%s.sock", b->tmpdir, n);
+	unlink(cmd);
+	pid = fork();
 	if (pid == 0) {
 		snprintf(cmd, sizeof cmd,
 			 "exec %s node --rom %s --rom %s %s/%s --control %s/%s.sock %s "
@@ -144,7 +151,7 @@ static inline int bench_node_wait_log(struct bench_node *b, const char *n, const
 {
 	char cmd[2 * PATH_MAX];
 
-	snprintf(cmd, sizeof cmd, "test \"$(grep -c -F '%s' %s/%s.log)\" -ge %d", s,
+	snprintf(cmd, sizeof cmd, "test \"0$(grep -c -F '%s' %s/%s.log 2>/dev/null)\" -ge %d", s,
 		 b->tmpdir, n, count);
 	for (int i = 0; i < 600; i++) {
 		if (!system(cmd))
