@@ -151,7 +151,8 @@ static inline int bench_node_wait_log(struct bench_node *b, const char *n, const
 {
 	char cmd[2 * PATH_MAX];
 
-	snprintf(cmd, sizeof cmd, "test \"0$(grep -c -F '%s' %s/%s.log 2>/dev/null)\" -ge %d", s,
+	snprintf(cmd, sizeof cmd,
+		 "test \"0$(grep -c -F '%s' %s/%s.log 2>/dev/null)\" -ge %d", s,
 		 b->tmpdir, n, count);
 	for (int i = 0; i < 600; i++) {
 		if (!system(cmd))
