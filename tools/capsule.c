@@ -29,12 +29,42 @@
 		    CLI_REPEAT                                                           \
 	}
 
+#define OPT_REALTIME                                                                     \
+	{                                                                                \
+		"--realtime", NULL, NULL,                                                \
+		    "run the node's thread SCHED_RR 10 and its watchdog SCHED_FIFO 11 "  \
+		    "(needs CAP_SYS_NICE)"                                               \
+	}
+
+/* --realtime: refused in one line if the process may not use it. */
+static int realtime_opt(const struct cli_args *a)
+{
+	char err[160];
+
+	if (!cli_get(a, "--realtime"))
+		return 0;
+	if (node_realtime_check(err, sizeof err)) {
+		fprintf(stderr, "capsule %s: %s\n", a->cmd->name, err);
+		return 2; /* as a node that cannot boot */
+	}
+	node_set_realtime(1);
+	return 0;
+}
+
 static int cmd_run(const struct cli_args *a)
 {
 	const char *rom[MAX_ROM_DIRS];
 	int nrom = cli_all(a, "--rom", rom, MAX_ROM_DIRS);
+	int rc = realtime_opt(a);
 
-	return node_run(a->pos[0], rom, nrom);
+	return rc ? rc : node_run(a->pos[0], rom, nrom);
+}
+
+static int cmd_node(const struct cli_args *a)
+{
+	int rc = realtime_opt(a);
+
+	return rc ? rc : control_node_cli(a);
 }
 
 /* `capsule keygen FILE`: a new pre-shared key for node-to-node links. */
@@ -89,9 +119,12 @@ static const struct cli_cmd commands[] = {
 	     "line per child and capsule exits: 0 if every child exited with 0,\n"
 	     "1 if one failed or faulted, 2 for a bad config.  Binaries are looked\n"
 	     "up in each --rom DIR in turn (with no --rom: build/components of\n"
-	     "the current directory), then in CONFIG's directory.",
+	     "the current directory), then in CONFIG's directory.  --realtime\n"
+	     "runs the node's thread under real-time scheduling, so that a busy\n"
+	     "host does not delay its timers (docs/design.md, \"Priorities under\n"
+	     "host load\": busy guests then hold a CPU at real-time priority).",
      .example = "  capsule run --rom build/components examples/demo.xml",
-     .opts = {OPT_ROM},
+     .opts = {OPT_ROM, OPT_REALTIME},
      .run = cmd_run},
     {.name = "node",
      .args = "CONFIG",
@@ -114,8 +147,9 @@ static const struct cli_cmd commands[] = {
 	      {"--key", NULL, "FILE", "the pre-shared key of the node-to-node link"},
 	      {"--log", NULL, "FILE", "write the node's log to FILE instead of stderr"},
 	      {"--exit-when-done", NULL, NULL,
-	       "exit when all of init's children have ended (0, 1 or 2 as run)"}},
-     .run = control_node_cli},
+	       "exit when all of init's children have ended (0, 1 or 2 as run)"},
+	      OPT_REALTIME},
+     .run = cmd_node},
     {.name = "ps",
      .args = "",
      .summary = "list a node's components, threads and kernel objects",

@@ -41,6 +41,13 @@ static int register_natives(struct native_registry *r)
 	return 0;
 }
 
+static int node_rt; /* --realtime */
+
+void node_set_realtime(int on)
+{
+	node_rt = on;
+}
+
 int node_run(const char *config, const char **rom_dirs, int nrom)
 {
 	return node_boot(config, rom_dirs, nrom, 0);
@@ -91,9 +98,16 @@ int node_boot(const char *config, const char **rom_dirs, int nrom, int serve)
 	core.init_construct = init_construct;
 	core.init_arg = in;
 	core.serve = serve;
+	if (node_rt && node_realtime_enter(err, sizeof err)) {
+		fprintf(stderr, "capsule run: %s\n", err);
+		code = 2;
+		goto out;
+	}
 	fflush(stdout);
 	code = kernel_boot(core_main, &core);
 	fflush(stdout);
+	if (node_rt)
+		node_realtime_leave();
 	if (core.status) {
 		code = 2;
 	} else if (code < 0) {

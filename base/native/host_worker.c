@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -178,7 +179,19 @@ int host_worker_start(struct host_worker *w, host_job_fn fn, void *arg, host_don
 	w->done_arg = done_arg;
 	w->rc = 0;
 	__atomic_store_n(&w->done, 0, __ATOMIC_SEQ_CST);
-	if ((rc = pthread_create(&w->thread, NULL, job_main, w)))
+	/* ordinary scheduling, whatever the node's thread runs under
+	 * (capsule --realtime): bulk work never takes real-time priority */
+	pthread_attr_t attr;
+	struct sched_param sp = {.sched_priority = 0};
+
+	if ((rc = pthread_attr_init(&attr)))
+		return -rc;
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
+	pthread_attr_setschedparam(&attr, &sp);
+	rc = pthread_create(&w->thread, &attr, job_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc)
 		return -rc;
 	w->started = 1;
 	return 0;

@@ -30,8 +30,9 @@
  * translated: such a page becomes mixed, with all rights, and only
  * Unicorn's own check (the first write after each translation) guards it.
  *
- * Writes from outside the engine (the kernel, a dataspace shared with
- * another task) are not seen, as before.
+ * Writes through another mapping of the same memory (a dataspace shared
+ * with another task, or mapped twice) are code_shared.c's: such a range
+ * leaves this file's modes.
  *
  * The mode of each page that was ever code is kept in a hash table of
  * page addresses (low bits: the mode), bounded by the pages the task has
@@ -174,6 +175,7 @@ void guest_code_settle(struct vspace *vs)
 {
 	struct guest_code *c = &vs->code;
 
+	guest_share_settle(vs);
 	c->write_fault = 0;
 	if (c->pending) {
 		uc_ctl_flush_tlb(vs->uc);

@@ -11,6 +11,7 @@
  *   tlb_fill.c  the engine's TLB filled from the task's mappings: exact
  *               data faults
  *   code_pages.c  self-modifying code: a page is written or run
+ *   code_shared.c  the same for pages mapped by several engines (or twice)
  *   tb_budget.c the translation buffer never fills inside a run
  */
 #ifndef KERNEL_GUEST_GUEST_H
@@ -82,10 +83,14 @@ struct guest_user {
 	uc_context *clean; /* its CPU state right after the move */
 };
 
-/* tlb_fill.c: one mapping of a task, [start, end) with UC_PROT_* rights */
+/* tlb_fill.c: one mapping of a task, [start, end) with UC_PROT_* rights
+ * of host memory from host; shared: another mapping of the same host
+ * pages writes what this one runs or runs what it writes (code_shared.c) */
 struct guest_range {
 	uint64_t start, end;
 	uint32_t prot;
+	bool shared;
+	uint8_t *host;
 };
 
 /* The task's mappings, sorted by address, not overlapping. */
@@ -113,9 +118,28 @@ struct guest_tb {
 	bool stopped;	  /* this run was stopped for its budget */
 };
 
+/* code_shared.c: an engine in the process's record of shared code */
+#define SHARE_DROP_MAX 16
+struct guest_share {
+	struct vspace *next, *prev; /* all engines (under the record's lock) */
+	/* work queued by other engines' faults for this one's next run
+	 * (under the lock; stale says there is some): drop the code at
+	 * drop[] (drop_all: all code) and flush the TLB */
+	_Atomic bool stale;
+	bool drop_all;
+	unsigned ndrop;
+	uint64_t drop[SHARE_DROP_MAX];
+	bool held;		/* ever held a shared page as code */
+	bool lookup_stale;	/* an entry the engine's own lookup got */
+	uint64_t fault_page;	/* a refused access in this run ... */
+	uc_mem_type fault_type; /* ... and its type */
+	uint64_t faults;	/* fetches and writes handled */
+};
+
 struct vspace {
 	uc_engine *uc;
 	struct guest_code code;
+	struct guest_share share;
 	struct guest_tb tb;
 	struct guest_user user;
 	struct guest_map map; /* what the TLB hook enters (tlb_fill.c) */
@@ -217,6 +241,27 @@ void guest_code_settle(struct vspace *vs);
 void guest_code_unmap(struct vspace *vs, uint64_t addr, uint64_t size);
 void guest_code_free(struct vspace *vs);
 
+/* code_shared.c: vs joins / leaves the record (after creation, before
+ * uc_close). */
+void guest_share_add(struct vspace *vs);
+void guest_share_remove(struct vspace *vs);
+/* vs->map's changes, under the record's lock: guest_map_prepare, then
+ * guest_map_add of host at addr (is it shared, which ranges does it make
+ * shared?) or guest_map_remove of the range (its pages held go). */
+int guest_share_prepare(struct vspace *vs);
+void guest_share_map(struct vspace *vs, uint64_t addr, uint64_t size, uint32_t prot,
+		     uint8_t *host);
+void guest_share_unmap(struct vspace *vs, uint64_t addr, uint64_t size);
+/* The rights the TLB may enter for page of the shared range r at an
+ * access of type. */
+uint32_t guest_share_prot(struct vspace *vs, const struct guest_range *r, uint64_t page,
+			  uc_mem_type type);
+/* After a run that ended in a page fault with the thread at rip: if the
+ * record refused it, it is handled: true, run the instruction again. */
+bool guest_share_fault(struct vspace *vs, uint64_t rip);
+/* Before a run: do what other engines queued (guest_code_settle). */
+void guest_share_settle(struct vspace *vs);
+
 /* Switch vs's engine to the TLB filled from vs->map (tlb_fill.c); after
  * guest_user_mode.  0 or -EIO. */
 int guest_tlb_init(struct vspace *vs);
@@ -224,7 +269,10 @@ int guest_tlb_init(struct vspace *vs);
  * or -ENOMEM; then guest_map_add / guest_map_remove cannot fail. */
 int guest_map_prepare(struct guest_map *m);
 /* Contract: [addr, addr+size) overlaps no range of m. */
-void guest_map_add(struct guest_map *m, uint64_t addr, uint64_t size, uint32_t prot);
+void guest_map_add(struct guest_map *m, uint64_t addr, uint64_t size, uint32_t prot,
+		   uint8_t *host);
+/* The range holding addr (NULL: not mapped). */
+struct guest_range *guest_map_range(const struct guest_map *m, uint64_t addr);
 /* Drop [addr, addr+size) from m, cutting ranges that stick out. */
 void guest_map_remove(struct guest_map *m, uint64_t addr, uint64_t size);
 void guest_map_free(struct guest_map *m);

@@ -52,12 +52,11 @@ static size_t map_find(const struct guest_map *m, uint64_t addr)
 	return lo;
 }
 
-/* The access rights of the page at addr (UC_PROT_*; 0: not mapped). */
-static uint32_t map_prot(const struct guest_map *m, uint64_t addr)
+struct guest_range *guest_map_range(const struct guest_map *m, uint64_t addr)
 {
 	size_t i = map_find(m, addr);
 
-	return i < m->n && m->r[i].start <= addr ? m->r[i].prot : 0;
+	return i < m->n && m->r[i].start <= addr ? &m->r[i] : NULL;
 }
 
 /* Room for want ranges.  0 or -ENOMEM. */
@@ -84,12 +83,13 @@ int guest_map_prepare(struct guest_map *m)
 	return map_reserve(m, m->n + 1);
 }
 
-void guest_map_add(struct guest_map *m, uint64_t addr, uint64_t size, uint32_t prot)
+void guest_map_add(struct guest_map *m, uint64_t addr, uint64_t size, uint32_t prot,
+		   uint8_t *host)
 {
 	size_t i = map_find(m, addr);
 
 	memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(m->r[0]));
-	m->r[i] = (struct guest_range){addr, addr + size, prot};
+	m->r[i] = (struct guest_range){addr, addr + size, prot, false, host};
 	m->n++;
 }
 
@@ -103,6 +103,7 @@ void guest_map_remove(struct guest_map *m, uint64_t addr, uint64_t size)
 		memmove(&m->r[i + 1], &m->r[i], (m->n - i) * sizeof(m->r[0]));
 		m->n++;
 		m->r[i].end = addr;
+		m->r[i + 1].host += end - m->r[i + 1].start;
 		m->r[i + 1].start = end;
 		return;
 	}
@@ -112,8 +113,10 @@ void guest_map_remove(struct guest_map *m, uint64_t addr, uint64_t size)
 	}
 	for (j = i; j < m->n && m->r[j].end <= end; j++)
 		;
-	if (j < m->n && m->r[j].start < end)
+	if (j < m->n && m->r[j].start < end) {
+		m->r[j].host += end - m->r[j].start;
 		m->r[j].start = end;
+	}
 	memmove(&m->r[i], &m->r[j], (m->n - j) * sizeof(m->r[0]));
 	m->n -= j - i;
 }
@@ -152,9 +155,12 @@ static bool hook_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type,
 {
 	struct vspace *vs = user;
 	bool kpage = vaddr == GUEST_KPAGE_ADDR;
-	uint32_t prot = kpage ? UC_PROT_READ : map_prot(&vs->map, vaddr);
+	struct guest_range *r = kpage ? NULL : guest_map_range(&vs->map, vaddr);
+	uint32_t prot = kpage ? UC_PROT_READ : r ? r->prot : 0;
 
-	if (!kpage)
+	if (r && r->shared)
+		prot = guest_share_prot(vs, r, vaddr, type);
+	else if (!kpage)
 		prot = guest_code_prot(vs, vaddr, prot, type);
 	if (!vs->running)
 		prot |= tlb_need(type);

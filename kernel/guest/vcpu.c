@@ -374,13 +374,14 @@ static void vcpu_run_reset(struct vspace *vs)
 }
 
 /* A run that ended at a write to a page of translated code
- * (code_pages.c) goes on at the writing instruction. */
+ * (code_pages.c) goes on at the writing instruction, as does one that
+ * ended at an access the record of shared code refused (code_shared.c). */
 static bool vcpu_code_written(struct vspace *vs, uc_err err, uint64_t *rip)
 {
 	if (err == UC_ERR_OK || !vs->page_fault)
 		return false;
 	uc_reg_read(vs->uc, UC_X86_REG_RIP, rip);
-	return guest_code_write_fault(vs, *rip);
+	return guest_code_write_fault(vs, *rip) || guest_share_fault(vs, *rip);
 }
 
 /* Contract: cpu is not running and its vspace runs nothing else.  Runs

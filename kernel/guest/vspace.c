@@ -286,6 +286,7 @@ int vspace_create(struct vspace **out)
 		err = wd_register(&vs->wd, vs->uc);
 	if (err)
 		goto err;
+	guest_share_add(vs);
 	*out = vs;
 	return 0;
 err:
@@ -307,6 +308,7 @@ void vspace_destroy(struct vspace *vs)
 	if (!vs)
 		return;
 	wd_unregister(&vs->wd);
+	guest_share_remove(vs);
 	guest_probe_destroy(vs);
 	uc_close(vs->uc);
 	guest_user_free(&vs->user);
@@ -338,11 +340,11 @@ int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,
 
 	if (!vspace_range_ok(addr, size) || !host || (perms & ~(MEM_R | MEM_W | MEM_X)))
 		return -EINVAL;
-	if (guest_map_prepare(&vs->map))
+	if (guest_share_prepare(vs))
 		return -ENOMEM;
 	err = guest_uc_errno(uc_mem_map_ptr(vs->uc, addr, size, prot, host));
 	if (!err)
-		guest_map_add(&vs->map, addr, size, prot);
+		guest_share_map(vs, addr, size, prot, host);
 	return err;
 }
 
@@ -355,13 +357,13 @@ int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size)
 
 	if (!vspace_range_ok(addr, size))
 		return -EINVAL;
-	if (guest_map_prepare(&vs->map))
+	if (guest_share_prepare(vs))
 		return -ENOMEM;
 	err = uc_mem_unmap(vs->uc, addr, size);
 	if (err == UC_ERR_NOMEM)
 		return -ENOENT;
 	if (err == UC_ERR_OK) {
-		guest_map_remove(&vs->map, addr, size);
+		guest_share_unmap(vs, addr, size);
 		guest_code_unmap(vs, addr, size);
 	}
 	return guest_uc_errno(err);

@@ -37,6 +37,8 @@ static struct {
 	pthread_mutex_t lock;
 	struct wd_slot *head;
 	bool started;
+	pthread_t tid;
+	int rt_prio; /* its SCHED_FIFO priority (0: ordinary scheduling) */
 	_Atomic uint64_t wake_at;
 	pthread_mutex_t wake_lock;
 	pthread_cond_t wake;
@@ -161,8 +163,26 @@ static int wd_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	err = pthread_create(&tid, &attr, wd_thread, NULL);
 	pthread_attr_destroy(&attr);
+	if (!err)
+		wd.tid = tid;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -err;
+}
+
+/* Under wd.lock: if the calling thread runs under a real-time policy,
+ * the watchdog runs SCHED_FIFO one above it (see above). */
+static void wd_follow_caller(void)
+{
+	struct sched_param sp;
+	int policy;
+
+	if (pthread_getschedparam(pthread_self(), &policy, &sp) ||
+	    (policy != SCHED_RR && policy != SCHED_FIFO) ||
+	    sp.sched_priority + 1 <= wd.rt_prio)
+		return;
+	sp.sched_priority++;
+	if (!pthread_setschedparam(wd.tid, SCHED_FIFO, &sp))
+		wd.rt_prio = sp.sched_priority;
 }
 
 /* Contract: s is not registered.  On success the watchdog polls s until
@@ -182,6 +202,7 @@ int wd_register(struct wd_slot *s, uc_engine *uc)
 			goto out;
 		wd.started = true;
 	}
+	wd_follow_caller();
 	s->prev = NULL;
 	s->next = wd.head;
 	if (wd.head)

@@ -84,6 +84,17 @@ capabs=$(cd "$(dirname "$cap")" && pwd)/capsule
 	ok "-- ends the options" || bad "-- ends the options: $(cat "$tmp/out")"
 expect "bad --timeout" 2 err "^capsule migrate: --timeout 0: not a number of seconds" \
 	"$cap" migrate --node=x --to=127.0.0.1:1 --timeout=0 c
+# --realtime: refused in one line without CAP_SYS_NICE; with it (if the
+# host lets this process use real-time priority 11) the node runs
+if command -v setpriv >/dev/null && [ "$(ulimit -r)" = 0 ]; then
+	expect "--realtime without CAP_SYS_NICE" 2 err \
+		"^capsule run: --realtime needs CAP_SYS_NICE (or an RLIMIT_RTPRIO of at least 11)" \
+		setpriv --inh-caps=-all --bounding-set=-sys_nice "$cap" run --realtime examples/demo.xml
+fi
+if chrt -r 11 true 2>/dev/null; then
+	expect "run --realtime" 0 out "^\[init\] counter exited with 0" \
+		"$cap" run --realtime --rom "$b/components" examples/demo.xml
+fi
 
 # make install PREFIX=: the program, its man page and completion
 san=0 # the build directory's own flavour: nothing is rebuilt

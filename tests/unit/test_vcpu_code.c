@@ -124,6 +124,116 @@ static void rewriting_own_page_makes_progress(void **state)
 	fixture_fini(&f);
 }
 
+/*
+ * Shared memory: task B writes the chain through its own mapping of the
+ * same host pages (a dataspace) that task A runs from.  Each pass B
+ * writes k into every block, then A runs the chain: A must sum what B
+ * wrote (before code_shared.c A's engine ran the blocks it translated in
+ * pass 1 for ever: k = 2 summed 1 a block).
+ */
+#define ALIAS 0x900000ULL
+
+/* run the chain at JIT, report its sum; again */
+SNIPPET(g_run_chain, "1: xor %eax, %eax\n mov $0x800000, %edx\n call *%rdx\n"
+		     " syscall\n jmp 1b\n");
+/* pass k: write k into every block's constant through ALIAS; report */
+SNIPPET(g_write_alias, "mov $1, %ebx\n"
+		       "1: mov $0x900001, %edi\n mov %r12d, %ecx\n"
+		       "2: mov %ebx, (%rdi)\n add $16, %rdi\n dec %ecx\n jnz 2b\n"
+		       " syscall\n inc %ebx\n jmp 1b\n");
+
+static void set_r12(struct vcpu *cpu, uint64_t v)
+{
+	struct cpu_regs r;
+
+	vcpu_get_regs(cpu, &r);
+	r.r12 = v;
+	vcpu_set_regs(cpu, &r);
+}
+
+/* A maps the pages at JIT with run_perms, B at ALIAS read-write; B writes
+ * pass k, A runs it, for k = 1..PASSES. */
+static void shared_chain(unsigned run_perms)
+{
+	struct fixture a, b;
+	struct vcpu_trap t;
+	unsigned pages = 2, blocks = pages * PAGE / STRIDE;
+	uint8_t *jit = page_alloc(pages);
+
+	chain_fill(jit, blocks);
+	FIXTURE(a, g_run_chain);
+	FIXTURE(b, g_write_alias);
+	assert_int_equal(vspace_map(a.vs, JIT, pages * PAGE, jit, run_perms), 0);
+	assert_int_equal(vspace_map(b.vs, ALIAS, pages * PAGE, jit, MEM_R | MEM_W), 0);
+	set_r12(b.cpu, blocks);
+	for (uint64_t k = 1; k <= PASSES; k++) {
+		run_trap(b.cpu, &t);
+		assert_int_equal(t.why, VCPU_SYSCALL);
+		run_trap(a.cpu, &t);
+		assert_int_equal(t.why, VCPU_SYSCALL);
+		assert_int_equal(rax_of(a.cpu), k * blocks);
+	}
+	fixture_fini(&a);
+	fixture_fini(&b);
+	free(jit);
+}
+
+static void code_written_by_another_task_runs_as_written(void **state)
+{
+	shared_chain(MEM_R | MEM_X);
+}
+
+static void shared_wx_code_written_by_another_task(void **state)
+{
+	shared_chain(MEM_R | MEM_W | MEM_X);
+}
+
+/* One task with both mappings of the pages (a JIT's two views): it writes
+ * through ALIAS and runs from JIT in the same run. */
+SNIPPET(g_dual, "mov $1, %ebx\n"
+		"1: mov $0x900001, %edi\n mov %r12d, %ecx\n"
+		"2: mov %ebx, (%rdi)\n add $16, %rdi\n dec %ecx\n jnz 2b\n"
+		" xor %eax, %eax\n mov $0x800000, %edx\n call *%rdx\n"
+		" syscall\n inc %ebx\n jmp 1b\n");
+
+static void code_written_through_a_second_mapping(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+	unsigned pages = 2, blocks = pages * PAGE / STRIDE;
+	uint8_t *jit = page_alloc(pages);
+
+	chain_fill(jit, blocks);
+	FIXTURE(f, g_dual);
+	assert_int_equal(vspace_map(f.vs, JIT, pages * PAGE, jit, MEM_R | MEM_X), 0);
+	assert_int_equal(vspace_map(f.vs, ALIAS, pages * PAGE, jit, MEM_R | MEM_W), 0);
+	set_r12(f.cpu, blocks);
+	for (uint64_t k = 1; k <= PASSES; k++) {
+		run_trap(f.cpu, &t);
+		assert_int_equal(t.why, VCPU_SYSCALL);
+		assert_int_equal(rax_of(f.cpu), k * blocks);
+	}
+	fixture_fini(&f);
+	free(jit);
+}
+
+/* the same with the page also mapped writable elsewhere (a shared range,
+ * code_shared.c): the page is mixed, the rewrites go on */
+static void rewriting_own_shared_page_makes_progress(void **state)
+{
+	struct fixture f;
+	struct vcpu_trap t;
+
+	FIXTURE(f, g_own_page);
+	assert_int_equal(vspace_unmap(f.vs, CODE, PAGE), 0);
+	assert_int_equal(vspace_map(f.vs, CODE, PAGE, f.code, MEM_R | MEM_W | MEM_X), 0);
+	assert_int_equal(vspace_map(f.vs, ALIAS, PAGE, f.code, MEM_R | MEM_W), 0);
+	run_trap(f.cpu, &t);
+	assert_int_equal(t.why, VCPU_SYSCALL);
+	assert_int_equal(rax_of(f.cpu), 1000);
+	fixture_fini(&f);
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -234,6 +344,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(rewritten_blocks_run_as_written),
 	    cmocka_unit_test(rewriting_own_page_makes_progress),
+	    cmocka_unit_test(code_written_by_another_task_runs_as_written),
+	    cmocka_unit_test(shared_wx_code_written_by_another_task),
+	    cmocka_unit_test(code_written_through_a_second_mapping),
+	    cmocka_unit_test(rewriting_own_shared_page_makes_progress),
 	    cmocka_unit_test(translating_run_ends_early),
 	    cmocka_unit_test(enter_blocks_keep_the_buffer),
 	};
