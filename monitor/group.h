@@ -62,6 +62,7 @@ struct mon_group {
 	struct group_ck *ck; /* a checkpoint under way (group_checkpoint.c) */
 	uint64_t test_lines; /* <test checkpoint_after_log>: group_test.c */
 	int test_fired;
+	int test_held; /* then="hold": every member paused after the line */
 	int restoring; /* a restore under way (group_restore.c) */
 	struct monitor *retired[MON_GROUP_MAX]; /* replaced by the last restore */
 	unsigned restore_points; /* its points that can fail (restore_hooks.c) */

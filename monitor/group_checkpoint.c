@@ -94,8 +94,9 @@ struct group_ck {
 	struct thread *thread;
 	uint64_t t0;
 	int rc;
-	int stop; /* the group's <test> then="exit" (mb NULL): end the members */
-	int hold; /* a migration's freeze: the members stay paused (g->frozen) */
+	int stop;      /* the group's <test> then="exit" (mb NULL): end the members */
+	int hold;      /* a migration's freeze: the members stay paused (g->frozen) */
+	int prepaused; /* every member was paused before (group_pause_all) */
 	char name[CONTROL_NAME_MAX], path[CONTROL_PATH_MAX], members[160], why[480];
 };
 
@@ -202,7 +203,7 @@ static void cut_main(void *arg)
 	struct msg m;
 
 	ck->t0 = mon_now_us();
-	ck->rc = group_cut(ck->g, ck->stop, ck->why, sizeof ck->why);
+	ck->rc = group_cut(ck->g, ck->prepaused, ck->why, sizeof ck->why);
 	msg_reset(&m, 1);
 	rpc_call(ck->cap, &m);
 }
@@ -213,6 +214,7 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 {
 	const char *gone = not_running(g);
 	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
+	int prepaused;
 
 	if (!ck) {
 		group_answer(g, mb, "group test checkpoint",
@@ -228,9 +230,14 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 	ck->mb = mb;
 	ck->stop = stop;
 	ck->hold = hold;
+	/* the <test>'s stop, or members its then="hold" paused (which ends
+	 * that hold: the cut resumes them if it fails) */
+	ck->prepaused = stop || g->test_held;
+	g->test_held = 0;
 	snprintf(ck->name, sizeof ck->name, "%s", name);
 	snprintf(ck->members, sizeof ck->members, "%s", members);
 	snprintf(ck->path, sizeof ck->path, "%s", path);
+	prepaused = ck->prepaused;
 	ck->cap = ep_manage(g->env->ep, &ck->obj, ck_dispatch);
 	if (!cap_valid(ck->cap) ||
 	    thread_create(g->env, "monitor-group-cut", cut_main, ck, 0, &ck->thread)) {
@@ -239,7 +246,7 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 		free(ck);
 		group_answer(g, mb, "group test checkpoint",
 			     "error: %s: cannot start the group's cut", name);
-		if (stop)
+		if (stop || prepaused)
 			group_resume(g);
 		return;
 	}

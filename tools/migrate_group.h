@@ -34,8 +34,8 @@ int migrate_group_is(const char *name);
 /* Source (as migrate_send): freeze group NAME into its group image,
  * send it, and on the destination's "ready" commit and end the members
  * here; on any failure before that, resume them here. */
-void migrate_group_send(const struct transport_key *key, const char *name,
-			const char *to, int deadline_ms, control_line_fn fn, void *arg);
+void migrate_group_send(const struct transport_key *key, const char *name, const char *to,
+			int deadline_ms, control_line_fn fn, void *arg);
 
 /* Destination: the request line is in buf (room for TRANSPORT_MSG_MAX +
  * 1); receive the group image into dir, restore it held at this node's

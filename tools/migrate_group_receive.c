@@ -98,8 +98,9 @@ static int receive_image(struct gdest *d, char *err, size_t size)
 			goto out;
 		if (len > bytes || d->c->rx.final ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
-			snprintf(err, size, MIGRATE_GROUP_FILE ": a bad or unwritable "
-							       "image message");
+			snprintf(err, size,
+				 MIGRATE_GROUP_FILE ": a bad or unwritable "
+						    "image message");
 			goto out;
 		}
 		bytes -= len;
@@ -172,7 +173,8 @@ static int group_restore_held(struct gdest *d, char *ans, size_t size)
 		d->c->peer, d->name, d->t_restored - d->t_recv);
 	if (past_deadline(d)) {
 		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
-		snprintf(ans, size, "error: %s: restored after the deadline (%d ms); undone",
+		snprintf(ans, size,
+			 "error: %s: restored after the deadline (%d ms); undone",
 			 d->name, d->deadline_ms);
 		return -1;
 	}

@@ -152,7 +152,8 @@ static void give_up(struct gmig *m, const char *why)
  * end them here, wait for the start.  The last line to the client. */
 static void commit(struct gmig *m, double t0, char *ans)
 {
-	char last[CONTROL_LINE_MAX], line[4 * CONTROL_LINE_MAX], gone[2 * CONTROL_LINE_MAX];
+	char last[CONTROL_LINE_MAX], line[4 * CONTROL_LINE_MAX],
+	    gone[2 * CONTROL_LINE_MAX];
 
 	migrate_phase("commit");
 	if (atomic_load(&m->cancel)) { /* the last moment it can be */
@@ -248,8 +249,8 @@ static void group_run(struct gmig *m, double t0)
 	free(ans);
 }
 
-void migrate_group_send(const struct transport_key *key, const char *name,
-			const char *to, int deadline_ms, control_line_fn fn, void *arg)
+void migrate_group_send(const struct transport_key *key, const char *name, const char *to,
+			int deadline_ms, control_line_fn fn, void *arg)
 {
 	struct gmig *m = calloc(1, sizeof *m);
 	char why[CONTROL_LINE_MAX + TRANSPORT_ERR_MAX + 128];

@@ -19,7 +19,7 @@
 b=${1:-build}
 . tests/harness.sh
 harness_begin group_migrate
-case "$b" in *san*) secs=8 ;; *) secs=5 ;; esac
+case "$b" in *san*) secs=7 ;; *) secs=4 ;; esac
 
 base=$((30000 + ($$ + 7919) % 20000))
 pA=$base pB=$((base + 1)) pN=$((base + 2)) pW=$((base + 3)) pK=$((base + 4))
@@ -54,11 +54,11 @@ members() {
 # running NODE: all 4 members there, none paused
 running() { members "$1" | grep -v paused | grep -q '^server:[a-z]* c1:[a-z]* c2:[a-z]* c3:[a-z]*$'; }
 
-# migrate FROM TO PORT [KEYNOTE]: capsule migrate of grp, its output in
+# migrate FROM TO PORT: capsule migrate of ${group:-grp}, its output in
 # $tmp/mig.out; the exit code
 migrate() {
-	"$cap" migrate --node "$tmp/$1.sock" grp --to "127.0.0.1:$3" --timeout 20 \
-		>"$tmp/mig.out" 2>&1
+	"$cap" migrate --node "$tmp/$1.sock" "${group:-grp}" --to "127.0.0.1:$3" \
+		--timeout 20 >"$tmp/mig.out" 2>&1
 }
 
 # the soak group; with WAIT set, it waits for a restore
@@ -120,12 +120,14 @@ refused "no such group" $pN \
 	"^error: grp: 127.0.0.1:$pN refused it: .*grp.*; its members resumed here, unchanged$"
 refused "wrong key" $pW "^error: grp: 127.0.0.1:$pW: .*(the members run on here)$"
 # the destination killed while the image is in flight (it stalls)
-(sleep 1; kill -KILL $pid_K) &
+(sleep 0.5; kill -KILL $pid_K) &
 refused "destination killed" $pK "^error: grp: 127.0.0.1:$pK: .*; its members resumed here, unchanged$"
 grep -q "migrate: phase handshake" "$tmp/K.log" || die "K: never reached"
 
 # A -> B -> A -> B mid-run
 moved() {
+	[ "$(grep -c 'soak_client: sent' "$tmp/$1.log")" = 0 ] ||
+		die "$1 -> $2: a client had ended before (soak.cfg's $secs s too short for this load)"
 	migrate "$1" "$2" "$3" || die "$1 -> $2: $(cat "$tmp/mig.out")"
 	line=$(grep "^ok grp migrated to 127.0.0.1:$3: total [0-9]* ms, paused [0-9.]* ms (freeze" \
 		"$tmp/mig.out") || die "$1 -> $2: $(cat "$tmp/mig.out")"
@@ -144,6 +146,37 @@ sleep 0.3
 moved A B $pB
 a_end=$(wc -l <"$tmp/A.log")
 
+# zdtm over a group migrated over TCP: the lines of A, then of B, are the
+# uninterrupted run's (after tests/zdtm/groups.sh)
+put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
+lines() { grep '^\[[^]]* -> [^]]*\] ' "$1"; }
+zdtm() {
+	zn=$1 line=$2 cfg=tests/scenario/$1.xml
+	put "<test checkpoint_after_log=\"$line\" then=\"hold\"/>" "$cfg" >"$tmp/za.xml"
+	put "<restore/>" "$cfg" >"$tmp/zb.xml"
+	timeout 60 "$cap" run --rom "$b/components" "$cfg" >"$tmp/plain.log" 2>&1 ||
+		die "zdtm $zn: the plain run failed"
+	start_node ZA "$tmp/za.xml" --key "$tmp/key"
+	start_node ZB "$tmp/zb.xml" --listen "127.0.0.1:$pZ" --key "$tmp/key"
+	wait_log ZA "monitor: group paused after line $line (then=\"hold\")"
+	wait_log ZB "monitor: group of [0-9]* members waiting for a restore"
+	group=$(sed -n 's/^\[\([^] ]*\)\] monitor: group paused after.*/\1/p' "$tmp/ZA.log")
+	group=$group migrate ZA ZB $pZ || die "zdtm $zn: $(cat "$tmp/mig.out")"
+	wait_log ZB "all of init's children have ended"
+	grep -q "all of init's children have ended (result 0)" "$tmp/ZB.log" ||
+		die "zdtm $zn: B's members did not end as the plain run's"
+	lines "$tmp/plain.log" >"$tmp/want"
+	{ lines "$tmp/ZA.log"; lines "$tmp/ZB.log"; } >"$tmp/got"
+	na=$(lines "$tmp/ZA.log" | wc -l) nb=$(lines "$tmp/ZB.log" | wc -l)
+	[ "$nb" -gt 0 ] || die "zdtm $zn: B printed nothing"
+	diff "$tmp/want" "$tmp/got" >"$tmp/diff.log" ||
+		die "zdtm $zn: A then B differ from the plain run"
+	! grep -q "Sanitizer\|runtime error" "$tmp/ZA.log" "$tmp/ZB.log" "$tmp/plain.log" ||
+		die "zdtm $zn: the sanitizers report"
+	ok "zdtm $zn: migrated over TCP after line $line ($na lines at A, $nb at B, as the plain run)"
+}
+zdtm group_signals 2
+
 i=0
 until grep -q "all of init's children have ended" "$tmp/B.log"; do
 	i=$((i + 1))
@@ -158,4 +191,5 @@ grep -q "soak_server: total: 3 clients, .*sequence errors 0, .*: ok$" "$tmp/B.lo
 sed -n "$((a_end + 1)),\$p" "$tmp/A.log" | grep -q "soak_" && die "A: a member printed after it left"
 [ -z "$(members A)" ] || die "A has members at the end: '$(members A)'"
 ok "B's members ended with exact counts; A has no member"
+
 exit $fail
