@@ -3,12 +3,15 @@
 # over 127.0.0.1, all members or none.  Node A runs soak_server and three
 # soak_clients as group "grp" (each client sends numbered calls to the
 # server and signals to the server's context; the server signals the
-# clients'); B and A wait for or run the same group:
+# clients'); B runs the same group (its members are replaced by the
+# first migration), N, W and K wait for a restore (<restore/>):
 #   - refused migrations leave the members running on A, their calls and
-#     signals going on: a destination without such a group, one with
-#     another key, one killed while the image is in flight;
-#   - A -> B mid-run, then B -> A (into A's group, which waits for a
-#     restore since its members left), then A -> B again: no client
+#     signals going on: a destination without such a group, one whose
+#     group has other members, one with another key, one killed while
+#     the image is in flight, and --postcopy;
+#   - A -> B mid-run (B's own members replaced), then B -> A (into A's
+#     group, which waits for a restore since its members left), then
+#     A -> B again (into B's, which waits likewise): no client
 #     starts again anywhere (each goes on from the image), A is left
 #     with no member, and at the end B's clients and server report exact
 #     counts (a call lost or done twice is a sequence error, every signal
@@ -23,7 +26,7 @@ case "$b" in *san*) secs=9 ;; *) secs=4 ;; esac
 
 base=$((30000 + ($$ + 7919) % 20000))
 pA=$base pB=$((base + 1)) pN=$((base + 2)) pW=$((base + 3)) pK=$((base + 4))
-pZ=$((base + 5))
+pZ=$((base + 5)) pM=$((base + 6))
 
 # start_node NAME CONFIG ARGS...: node NAME in the background (the test
 # build: its CAPSULE_TEST_* switches act), $tmp/NAME.sock, $tmp/NAME.log
@@ -89,21 +92,26 @@ echo "$secs 3 none" >"$tmp/rom/soak.cfg"
 config >"$tmp/run.xml"
 config wait >"$tmp/wait.xml"
 sed 's/name="grp"/name="other"/' "$tmp/wait.xml" >"$tmp/nogrp.xml"
+sed 's|<start name="c3".*</start>||' "$tmp/wait.xml" >"$tmp/three.xml" # server, c1, c2
 
 start_node A "$tmp/run.xml" --listen "127.0.0.1:$pA" --key "$tmp/key"
-CAPSULE_TEST_MIGRATE_KEEP=$tmp/keep start_node B "$tmp/wait.xml" --listen "127.0.0.1:$pB" \
+# B runs the group too: the first migration replaces its members
+CAPSULE_TEST_MIGRATE_KEEP=$tmp/keep start_node B "$tmp/run.xml" --listen "127.0.0.1:$pB" \
 	--key "$tmp/key"
 start_node N "$tmp/nogrp.xml" --listen "127.0.0.1:$pN" --key "$tmp/key"
+start_node M "$tmp/three.xml" --listen "127.0.0.1:$pM" --key "$tmp/key"
 start_node W "$tmp/wait.xml" --listen "127.0.0.1:$pW" --key "$tmp/other.key"
 CAPSULE_TEST_MIGRATE_STALL_MS=20000 start_node K "$tmp/wait.xml" --listen "127.0.0.1:$pK" \
 	--key "$tmp/key"
 i=0
-until [ "$(sending A)" = 3 ]; do
+until [ "$(sending A)" = 3 ] && [ "$(sending B)" = 3 ]; do
 	i=$((i + 1))
-	[ $i -lt 600 ] && kill -0 $pid_A 2>/dev/null || die "A: the clients did not start"
+	[ $i -lt 600 ] && kill -0 $pid_A 2>/dev/null && kill -0 $pid_B 2>/dev/null ||
+		die "A or B: the clients did not start"
 	sleep 0.05
 done
-for n in B N W K; do wait_log $n "monitor: group of 4 members waiting for a restore"; done
+for n in N W K; do wait_log $n "monitor: group of 4 members waiting for a restore"; done
+wait_log M "monitor: group of 3 members waiting for a restore"
 
 # refused NAME PORT PATTERN: migrate fails in one line matching PATTERN
 # that says the members resumed (or never stopped); they go on on A
@@ -118,6 +126,8 @@ refused() {
 }
 refused "no such group" $pN \
 	"^error: grp: 127.0.0.1:$pN refused it: .*grp.*; its members resumed here, unchanged$"
+refused "another group" $pM \
+	"^error: grp: 127.0.0.1:$pM refused it: grp: restore refused: .*/group.img: 4 members, this group has 3; its members resumed here, unchanged$"
 refused "wrong key" $pW "^error: grp: 127.0.0.1:$pW: .*(the members run on here)$"
 # the destination killed while the image is in flight (it stalls)
 (sleep 0.5; kill -KILL $pid_K) &
@@ -192,7 +202,9 @@ until grep -q "all of init's children have ended" "$tmp/B.log"; do
 	sleep 0.1
 done
 ! grep -q "Sanitizer\|runtime error" "$tmp"/*.log || die "the sanitizers report"
-[ "$(sending B)" = 0 ] && [ "$(sending A)" = 3 ] || die "a client started again"
+[ "$(sending B)" = 3 ] && [ "$(sending A)" = 3 ] || die "a client started again"
+grep -q "monitor: group: the restore held for a migration committed" "$tmp/B.log" ||
+	die "B: no held restore committed"
 [ "$(grep -c 'soak_client: .*: ok$' "$tmp/B.log")" = 3 ] || die "B: a client's counts are not exact"
 grep -q "soak_server: total: 3 clients, .*sequence errors 0, .*: ok$" "$tmp/B.log" ||
 	die "B: the server's counts are not exact"
