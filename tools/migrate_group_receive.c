@@ -164,6 +164,13 @@ static int group_restore_held(struct gdest *d, char *ans, size_t size)
 			 d->deadline_ms);
 		return -1;
 	}
+	if (!migrate_group_is(d->name)) {
+		snprintf(ans, size,
+			 "error: %s: no group of that name here (a monitor whose "
+			 "<config> holds its members, running or waiting for a restore)",
+			 d->name);
+		return -1;
+	}
 	if (dest_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED, ans, size))
 		return -1;
 	d->t_restored = now_ms();

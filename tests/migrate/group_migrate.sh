@@ -125,7 +125,7 @@ refused() {
 	ok "$1: $(grep -v '^progress' "$tmp/mig.out")"
 }
 refused "no such group" $pN \
-	"^error: grp: 127.0.0.1:$pN refused it: .*grp.*; its members resumed here, unchanged$"
+	"^error: grp: 127.0.0.1:$pN refused it: grp: no group of that name here (.*); its members resumed here, unchanged$"
 refused "another group" $pM \
 	"^error: grp: 127.0.0.1:$pM refused it: grp: restore refused: .*/group.img: 4 members, this group has 3; its members resumed here, unchanged$"
 refused "wrong key" $pW "^error: grp: 127.0.0.1:$pW: .*(the members run on here)$"
