@@ -174,6 +174,7 @@ SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/component
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/lazy_wset.sh tests/cr/incremental.sh \
 	tests/cr/soak.sh tests/cr/worker_restore.sh tests/cr/group.sh tests/cr/group_cut.sh tests/cr/group_restore.sh \
 	tests/zdtm/run.sh tests/zdtm/groups.sh tests/migrate/loopback.sh tests/migrate/postcopy.sh \
+	tests/migrate/group_migrate.sh \
 	tests/docs.sh tests/cli/progress.sh
 
 scenario: all

@@ -197,6 +197,20 @@ void group_members_word(const struct mon_group *g, char *buf, size_t size)
 				      g->member[i].ended ? "(ended)" : "");
 }
 
+/* "running", or a migration's "frozen" (source) / "held" (destination),
+ * or "waiting" (no member: it waits for a restore). */
+static const char *group_state(const struct mon_group *g)
+{
+	if (g->frozen)
+		return "frozen";
+	if (g->held)
+		return "held";
+	for (int i = 0; i < g->n; i++)
+		if (g->member[i].mon)
+			return "running";
+	return "waiting";
+}
+
 static void group_control(struct control_mailbox *mb, const struct control_request *req,
 			  void *arg)
 {
@@ -212,10 +226,18 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		}
 	if (req->op == CONTROL_STATUS) {
 		control_done(mb,
-			     "ok %s state=running group=%d members=%s checkpoints=%llu "
+			     "ok %s state=%s group=%d members=%s checkpoints=%llu "
 			     "restores=%llu",
-			     req->name, g->n, members, (unsigned long long)ck,
-			     (unsigned long long)rs);
+			     req->name, group_state(g), g->n, members,
+			     (unsigned long long)ck, (unsigned long long)rs);
+		return;
+	}
+	if (req->op == CONTROL_CHECKPOINT && (req->flags & CONTROL_F_SPOOL)) {
+		/* a round of a pre-copy or post-copy migration */
+		control_done(mb,
+			     "error: %s: a group migrates by stop-and-copy: pre-copy "
+			     "rounds and --postcopy are not supported for a group",
+			     req->name);
 		return;
 	}
 	if (req->op == CONTROL_CHECKPOINT &&
@@ -227,8 +249,15 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		    req->name);
 		return;
 	}
+	if (req->op == CONTROL_CHECKPOINT && (g->frozen || g->held)) {
+		control_done(mb, "error: %s: busy: a migration of the group is under way",
+			     req->name);
+		return;
+	}
 	if (req->op == CONTROL_CHECKPOINT)
 		return group_checkpoint(g, mb, req->name, req->path, members);
+	if (req->op == CONTROL_RESTORE && req->flags == CONTROL_F_PAUSED)
+		return group_migrate_control(g, mb, req, members); /* a migration's */
 	if (req->op == CONTROL_RESTORE && req->flags) {
 		control_done(mb,
 			     "error: %s: a group's restore writes every member's memory "
@@ -241,10 +270,7 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		group_restore(g, mb, req->name, req->path);
 		return;
 	}
-	control_done(mb,
-		     "error: %s: a group (members %s) cannot be migrated yet: see "
-		     "docs/cr.md, \"Groups\"",
-		     req->name, members);
+	group_migrate_control(g, mb, req, members); /* FREEZE, THAW, RELEASE */
 }
 
 /* The group's name: the monitor's <start> name (its label's last part). */

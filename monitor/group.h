@@ -31,7 +31,9 @@
 
 struct monitor;
 struct control_mailbox;
+struct control_request;
 struct group_ck;
+struct grs;
 
 #define GROUP_MAX_ROOTS 4 /* services one member announces */
 
@@ -60,9 +62,15 @@ struct mon_group {
 	struct group_ck *ck; /* a checkpoint under way (group_checkpoint.c) */
 	uint64_t test_lines; /* <test checkpoint_after_log>: group_test.c */
 	int test_fired;
+	int test_held; /* then="hold": every member paused after the line */
 	int restoring; /* a restore under way (group_restore.c) */
 	struct monitor *retired[MON_GROUP_MAX]; /* replaced by the last restore */
 	unsigned restore_points; /* its points that can fail (restore_hooks.c) */
+	/* a migration (group_migrate.c): at the source, the members stay
+	 * paused after the group image until THAW or RELEASE; at the
+	 * destination, the restore is built and ready, not committed */
+	int frozen;
+	struct grs *held;
 };
 
 /* ---- group.c ---- */
@@ -170,6 +178,11 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
  * the group image at path (image/group.h). */
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		      const char *path, const char *members);
+/* The same for a migration's freeze: the members stay paused once the
+ * image is written (g->frozen) until group_thaw or group_release; if it
+ * fails they resume. */
+void group_checkpoint_hold(struct mon_group *g, struct control_mailbox *mb,
+			   const char *name, const char *path, const char *members);
 /* The same for the group's <test>: no request to answer (mb NULL), the
  * outcome logged; with stop set, the members stay paused once the image
  * is written and are then ended (group_test_stop). */
@@ -191,5 +204,22 @@ void group_test_stop(struct mon_group *g);
  * -errno with the one line said. */
 int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		  const char *path);
+/* The same; with hold set (a migration's restore) every member is built
+ * and ready but nothing is committed: the old members stay paused and
+ * the restore waits in g->held for group_restore_end. */
+int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		     const char *path, int hold);
+/* The held restore committed (the old members go, the new ones start)
+ * or undone (the old ones, if any, resume).  0, or -ENOENT: none held. */
+int group_restore_end(struct mon_group *g, int commit);
+
+/* ---- group_migrate.c ---- */
+/* The control ops of a migration at the group's monitor: FREEZE (the
+ * group image, members kept paused), THAW (resume them at the source,
+ * or commit the held restore at the destination), RELEASE (end them at
+ * the source, the group then waits for a restore; or undo the held
+ * restore at the destination).  Each answers mb in one line. */
+void group_migrate_control(struct mon_group *g, struct control_mailbox *mb,
+			   const struct control_request *req, const char *members);
 
 #endif

@@ -94,7 +94,9 @@ struct group_ck {
 	struct thread *thread;
 	uint64_t t0;
 	int rc;
-	int stop; /* the group's <test> then="exit" (mb NULL): end the members */
+	int stop;      /* the group's <test> then="exit" (mb NULL): end the members */
+	int hold;      /* a migration's freeze: the members stay paused (g->frozen) */
+	int prepaused; /* every member was paused before (group_pause_all) */
 	char name[CONTROL_NAME_MAX], path[CONTROL_PATH_MAX], members[160], why[480];
 };
 
@@ -133,6 +135,7 @@ static void ck_finish(struct group_ck *ck)
 	struct stat st = {0};
 	uint64_t paused;
 	unsigned n;
+	int resumed;
 
 	if (!ck->rc && (!t || not_running(g))) {
 		/* (a member may end while the others run between two tries) */
@@ -154,7 +157,8 @@ static void ck_finish(struct group_ck *ck)
 	n = group_cap_table(g, models, t, GROUP_MAX_CAPS);
 	log_table(g, t, n);
 	ck->rc = group_image_records(g, models, t, n, &gi, ck->why, sizeof ck->why);
-	if (!ck->stop || ck->rc)
+	resumed = (!ck->stop && !ck->hold) || ck->rc;
+	if (resumed)
 		group_resume(g);
 	paused = mon_now_us() - ck->t0;
 	free(t);
@@ -166,11 +170,13 @@ static void ck_finish(struct group_ck *ck)
 	if (ck->rc) {
 		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
 		ck_answer(ck, "error: %s: %s", ck->name, ck->why);
-		if (ck->stop) /* the test failed: the members go on */
+		if (!resumed) /* the test or freeze failed: they go on */
 			group_resume(g);
 		return;
 	}
 	stat(ck->path, &st);
+	if (ck->hold) /* before the answer: until group_thaw or group_release */
+		g->frozen = 1;
 	env_log(g->env,
 		"monitor: group image: %d members paused together %llu us, %u caps "
 		"between members, %lld bytes written to %s",
@@ -197,17 +203,18 @@ static void cut_main(void *arg)
 	struct msg m;
 
 	ck->t0 = mon_now_us();
-	ck->rc = group_cut(ck->g, ck->stop, ck->why, sizeof ck->why);
+	ck->rc = group_cut(ck->g, ck->prepaused, ck->why, sizeof ck->why);
 	msg_reset(&m, 1);
 	rpc_call(ck->cap, &m);
 }
 
 /* Start the cut for a request (mb) or the group's <test> (mb NULL). */
 static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		     const char *path, const char *members, int stop)
+		     const char *path, const char *members, int stop, int hold)
 {
 	const char *gone = not_running(g);
 	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
+	int prepaused;
 
 	if (!ck) {
 		group_answer(g, mb, "group test checkpoint",
@@ -222,9 +229,15 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 	ck->g = g;
 	ck->mb = mb;
 	ck->stop = stop;
+	ck->hold = hold;
+	/* the <test>'s stop, or members its then="hold" paused (which ends
+	 * that hold: the cut resumes them if it fails) */
+	ck->prepaused = stop || g->test_held;
+	g->test_held = 0;
 	snprintf(ck->name, sizeof ck->name, "%s", name);
 	snprintf(ck->members, sizeof ck->members, "%s", members);
 	snprintf(ck->path, sizeof ck->path, "%s", path);
+	prepaused = ck->prepaused;
 	ck->cap = ep_manage(g->env->ep, &ck->obj, ck_dispatch);
 	if (!cap_valid(ck->cap) ||
 	    thread_create(g->env, "monitor-group-cut", cut_main, ck, 0, &ck->thread)) {
@@ -233,7 +246,7 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 		free(ck);
 		group_answer(g, mb, "group test checkpoint",
 			     "error: %s: cannot start the group's cut", name);
-		if (stop)
+		if (stop || prepaused)
 			group_resume(g);
 		return;
 	}
@@ -245,7 +258,13 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		      const char *path, const char *members)
 {
-	ck_start(g, mb, name, path, members, 0);
+	ck_start(g, mb, name, path, members, 0, 0);
+}
+
+void group_checkpoint_hold(struct mon_group *g, struct control_mailbox *mb,
+			   const char *name, const char *path, const char *members)
+{
+	ck_start(g, mb, name, path, members, 0, 1);
 }
 
 void group_checkpoint_test(struct mon_group *g, const char *path, int stop)
@@ -253,5 +272,5 @@ void group_checkpoint_test(struct mon_group *g, const char *path, int stop)
 	char members[160];
 
 	group_members_word(g, members, sizeof members);
-	ck_start(g, NULL, "test", path, members, stop);
+	ck_start(g, NULL, "test", path, members, stop, 0);
 }

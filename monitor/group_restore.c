@@ -318,9 +318,10 @@ static void commit_all(struct grs *s)
 	}
 }
 
-/* Build, map the caps between members, make ready; commit all or undo
- * all.  0 or -errno with one line in s->why. */
-static int restore_all(struct grs *s)
+/* Build, map the caps between members, make ready; commit all (unless
+ * hold: a migration's restore waits for its commit, group_restore_end)
+ * or undo all.  0 or -errno with one line in s->why. */
+static int restore_all(struct grs *s, int hold)
 {
 	int rc, k;
 
@@ -348,7 +349,8 @@ static int restore_all(struct grs *s)
 			goto fail;
 		}
 	s->t[3] = mon_now_us();
-	commit_all(s);
+	if (!hold)
+		commit_all(s);
 	s->t[4] = mon_now_us();
 	return 0;
 fail:
@@ -383,8 +385,8 @@ static void ended_note(const struct mon_group *g, char *buf, size_t size)
 					      g->member[k].start->name);
 }
 
-int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		  const char *path)
+int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		     const char *path, int hold)
 {
 	struct grs *s = calloc(1, sizeof *s);
 	char err[600], note[200];
@@ -399,11 +401,12 @@ int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *n
 	s->g = g;
 	s->path = path;
 	s->t[0] = mon_now_us();
-	if (g->ck) {
+	if (g->ck || g->held || g->frozen) {
 		group_answer(g, mb, "group restore at start",
-			     "error: %s: restore refused: a checkpoint of the group "
-			     "is under way",
-			     name);
+			     "error: %s: restore refused: %s", name,
+			     g->ck     ? "a checkpoint of the group is under way"
+			     : g->held ? "a migration's restore waits for its commit here"
+				       : "its members are frozen for a migration");
 		free(s);
 		return -EBUSY;
 	}
@@ -419,7 +422,7 @@ int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *n
 	}
 	group_retired_free(g); /* the last restore's old members */
 	g->restoring = 1;
-	rc = restore_all(s);
+	rc = restore_all(s, hold);
 	g->restoring = 0;
 	caps = s->ig->h.nrefs;
 	if (rc) {
@@ -443,8 +446,36 @@ int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *n
 		(unsigned long long)(s->t[3] - s->t[2]),
 		(unsigned long long)(s->t[4] - s->t[3]));
 	group_answer(g, mb, "group restore at start",
-		     "ok %s %s: members %d restored, %u caps between members, %.1f ms",
-		     name, path, g->n, caps, (double)(s->t[4] - s->t[0]) / 1000.0);
+		     "ok %s %s: members %d restored%s, %u caps between members, %.1f ms",
+		     name, path, g->n, hold ? " (paused until the commit)" : "", caps,
+		     (double)(s->t[4] - s->t[0]) / 1000.0);
+	if (hold)
+		g->held = s; /* group_restore_end */
+	else
+		grs_free(s);
+	return 0;
+}
+
+int group_restore(struct mon_group *g, struct control_mailbox *mb, const char *name,
+		  const char *path)
+{
+	return group_restore_as(g, mb, name, path, 0);
+}
+
+int group_restore_end(struct mon_group *g, int commit)
+{
+	struct grs *s = g->held;
+
+	if (!s)
+		return -ENOENT;
+	g->held = NULL;
+	if (commit)
+		commit_all(s);
+	else
+		undo_all(s);
+	env_log(g->env, "monitor: group: the restore held for a migration %s",
+		commit ? "committed: the members start"
+		       : "undone: the members before it, if any, run on");
 	grs_free(s);
 	return 0;
 }

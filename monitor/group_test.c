@@ -11,6 +11,13 @@
  * cut on and are ended once the image is there: they go on in the node
  * that restores FILE.  If the checkpoint fails, they resume and run to
  * their end.
+ *
+ *   <test checkpoint_after_log="N" then="hold"/>
+ *
+ * After the Nth line every member is paused and stays paused (no image)
+ * until `capsule migrate` freezes the group from there (group_migrate.c)
+ * or resumes them after a failed migration: a migration at a fixed point
+ * of the run, for tests/migrate/group_migrate.sh.
  */
 #include "monitor/group.h"
 #include "monitor/monitor.h"
@@ -23,6 +30,19 @@ static void fire(void *arg)
 	if (g->test_fired || g->nended == g->n)
 		return;
 	g->test_fired = 1;
+	if (g->cfg.then_hold) { /* paused until a migration's freeze */
+		if (group_pause_all(g)) {
+			env_log(g->env, "monitor: group test hold: cannot pause the "
+					"members");
+			return;
+		}
+		g->test_held = 1;
+		env_log(g->env,
+			"monitor: group paused after line %llu (then=\"hold\"): it "
+			"waits for a migration",
+			(unsigned long long)g->cfg.checkpoint_after_log);
+		return;
+	}
 	monitor_test_image_path(g->cfg.image, path, sizeof path);
 	env_log(g->env, "monitor: group test checkpoint into %s", path);
 	if (group_pause_all(g)) /* here, not when the cut's thread runs */

@@ -189,14 +189,17 @@ static int parse_group(xmlNode *root, struct monitor_config *cfg, char *err,
 	}
 	/* a restore's fault injection is a group's too (counted across its
 	 * members, restore_hooks.c); its test checkpoint is group_test.c's */
-	if (cfg->checkpoint_after_ms || cfg->checkpoint_every_ms || cfg->then_hold ||
+	/* (then="hold": the members stay paused after the line, for a
+	 * migration of the group: group_test.c) */
+	if (cfg->checkpoint_after_ms || cfg->checkpoint_every_ms ||
 	    cfg->restore == MON_RESTORE_SAME_NODE ||
-	    !cfg->checkpoint_after_log != !cfg->image[0] ||
-	    (cfg->checkpoint_after_log && !cfg->then_exit)) {
+	    (cfg->then_hold ? !cfg->checkpoint_after_log
+			    : !cfg->checkpoint_after_log != !cfg->image[0] ||
+				  (cfg->checkpoint_after_log && !cfg->then_exit))) {
 		snprintf(
 		    err, errlen,
-		    "the monitor's group: its <test> takes only checkpoint_after_log, "
-		    "image and then=\"exit\"");
+		    "the monitor's group: its <test> takes only checkpoint_after_log "
+		    "with image and then=\"exit\", or with then=\"hold\"");
 		goto fail;
 	}
 	if (cfg->group->nstart > MON_GROUP_MAX) {

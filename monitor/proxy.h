@@ -147,5 +147,10 @@ void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m);
  * and the new object's cap (borrowed; CAP_INVALID: none) (restore_hooks.c). */
 uint64_t restore_new_badge(const struct rs *rs, uint64_t old);
 cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge);
+/* 1 if new_badge is an object this restore made (a cap or dataspace of
+ * the new target), else 0: unlike restore_new_cap, the monitor's records
+ * (which hold the old target's objects in a same-node restore) do not
+ * count. */
+int restore_made(const struct rs *rs, uint64_t new_badge);
 
 #endif

@@ -83,8 +83,15 @@ static void served_after(struct proxy *p, const struct mon_req *req, struct msg 
  * on (a reference to it is taken now, dropped again by undo). */
 static int served_prepare(struct proxy *p, struct rs *rs)
 {
-	uint64_t nb = restore_new_badge(rs, p->state[0]);
+	uint64_t nb;
 	cap_t c;
+
+	/* a group's restore wrapped a member's recreated gate for another
+	 * member: its badge is this node's, and may be an old badge of the
+	 * image too (one taken on another node), which must not remap it */
+	if (restore_made(rs, p->state[0]))
+		return 0;
+	nb = restore_new_badge(rs, p->state[0]);
 
 	/* made by this restore (a group's restore wraps a member's recreated
 	 * gate for another member before it prepares), or gone with the old

@@ -38,6 +38,7 @@
 #include "tools/cli.h"
 #include "tools/control.h"
 #include "tools/migrate.h"
+#include "tools/migrate_group.h"
 #include "tools/migrate_postcopy.h"
 #include "tools/node.h"
 
@@ -163,6 +164,16 @@ static void control_migrate(struct control_server *srv, char *line, int fd)
 	    strlen(name) >= CONTROL_NAME_MAX) {
 		control_send(fd, "error: usage: migrate NAME HOST:PORT DEADLINE_MS "
 				 "(100..3600000) [postcopy]");
+		return;
+	}
+	if (mode && migrate_group_is(name)) { /* tools/migrate_group_send.c */
+		char why[CONTROL_NAME_MAX + 96];
+		snprintf(
+		    why, sizeof why,
+		    "error: %s: a group migrates by stop-and-copy: --postcopy is not "
+		    "supported for a group",
+		    name);
+		control_send(fd, why);
 		return;
 	}
 	if (mode) /* tools/migrate_postcopy_send.c */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include "config/test_env.h"
 #include "tools/migrate.h"
+#include "tools/migrate_group.h"
 #include "tools/migrate_postcopy.h"
 
 struct dest {
@@ -102,8 +103,8 @@ static int ack_round(struct dest *d, const char *file, char *err, size_t size)
 	return stream_send(&d->c->tx, line, strlen(line), 0, err, size) ? -1 : 0;
 }
 
-/* The request line: 0 with d->deadline_ms, 1 for a post-copy request
- * (in d->buf), or -1 with err. */
+/* The request line: 0 with d->deadline_ms, 1 for a post-copy request,
+ * 2 for a group's (in d->buf), or -1 with err. */
 static int migrate_request(struct dest *d, char *err, size_t size)
 {
 	size_t len;
@@ -115,6 +116,9 @@ static int migrate_request(struct dest *d, char *err, size_t size)
 	d->buf[len] = 0;
 	if (!d->c->rx.final && !strncmp(d->buf, POSTCOPY_HEADER, strlen(POSTCOPY_HEADER)))
 		return 1; /* migrate_postcopy_receive's */
+	if (!d->c->rx.final &&
+	    !strncmp(d->buf, MIGRATE_GROUP_HEADER, strlen(MIGRATE_GROUP_HEADER)))
+		return 2; /* migrate_group_receive's */
 	if (d->c->rx.final || strncmp(d->buf, MIGRATE_HEADER, strlen(MIGRATE_HEADER))) {
 		snprintf(err, size, "not a migration request");
 		return -1;
@@ -245,7 +249,7 @@ static int dest_step(struct dest *d, enum control_op op, unsigned flags, char *l
 }
 
 /* Receive the chain and restore it paused: 0, or -1 with the answer
- * ("error: ...") in ans; 1 if the request is a post-copy one
+ * ("error: ...") in ans; 1 or 2 if the request is a post-copy or group one
  * (tools/migrate_postcopy_receive.c takes it from there). */
 static int migrate_restore(struct dest *d, char *ans, size_t size)
 {
@@ -253,7 +257,7 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 	int rc = migrate_request(d, err, sizeof err);
 
 	if (rc > 0)
-		return 1; /* a post-copy request */
+		return rc; /* a post-copy (1) or group (2) request */
 	if (rc)
 		goto fail;
 	for (int round = 1; rc == 0 && round <= MIGRATE_ROUNDS + 1; round++)
@@ -352,8 +356,11 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	else if (migrate_spool_dir(d.dir, sizeof d.dir))
 		snprintf(ans, sizeof ans, "error: no spool directory %s: %s", d.dir,
 			 strerror(errno));
-	else if ((rc = migrate_restore(&d, ans, sizeof ans)) > 0) { /* post-copy */
-		migrate_postcopy_receive(c, d.buf, d.dir);
+	else if ((rc = migrate_restore(&d, ans, sizeof ans)) > 0) {
+		if (rc == 2) /* tools/migrate_group_receive.c */
+			migrate_group_receive(c, d.buf, d.dir);
+		else
+			migrate_postcopy_receive(c, d.buf, d.dir);
 		migrate_spool_remove(d.dir);
 		free(d.buf);
 		return;

@@ -31,6 +31,7 @@
 #include "config/test_env.h"
 #include "image/image.h"
 #include "tools/migrate.h"
+#include "tools/migrate_group.h"
 
 struct mig {
 	const char *name, *to;
@@ -613,6 +614,11 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 	char why[CONTROL_LINE_MAX + TRANSPORT_ERR_MAX + 128];
 	int fd;
 
+	if (m && key && migrate_group_is(name)) { /* tools/migrate_group_send.c */
+		free(m);
+		migrate_group_send(key, name, to, deadline_ms, fn, arg);
+		return;
+	}
 	if (!m || !key) {
 		snprintf(why, sizeof why,
 			 m ? "error: %s: this node has no key (start it with --key FILE)"

@@ -165,6 +165,15 @@ static void monitor_takes_a_group(void **state)
 	assert_string_equal(cfg.binary, "");
 	monitor_config_free(&cfg);
 	assert_null(cfg.group);
+	/* a group paused after its 2nd line for a migration */
+	assert_int_equal(parse_monitor("<config>" CLIENT_SERVER
+				       "<test checkpoint_after_log="
+				       "\"2\" then=\"hold\"/></config>",
+				       &cfg),
+			 0);
+	assert_non_null(cfg.group);
+	assert_true(cfg.then_hold && cfg.checkpoint_after_log == 2);
+	monitor_config_free(&cfg);
 	/* one target: no group */
 	assert_int_equal(parse_monitor("<config><target binary=\"c\"/></config>", &cfg),
 			 0);
@@ -201,7 +210,11 @@ static void monitor_refuses_bad_groups(void **state)
 	    {"<config>" CLIENT_SERVER "<bogus/></config>", "unknown element <bogus>"},
 	    /* a group's <test>: a group image after a line, then the end */
 	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\"/></config>",
-	     "its <test> takes only checkpoint_after_log, image and then=\"exit\""},
+	     "its <test> takes only checkpoint_after_log with image and then=\"exit\", "
+	     "or with then=\"hold\""},
+	    {"<config>" CLIENT_SERVER "<test checkpoint_after_ms=\"30\" then=\"hold\"/>"
+	     "</config>",
+	     "its <test> takes only"},
 	    {"<config>" CLIENT_SERVER "<test checkpoint_after_log=\"3\"/></config>",
 	     "its <test> takes only"},
 	};
