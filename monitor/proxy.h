@@ -138,6 +138,9 @@ int served_root_wrap(struct monitor *mon, cap_t root);
 /* The proxy of the target's object real (taken over) that a client gets:
  * an existing one for the same object, or a new one; CAP_INVALID. */
 cap_t served_proxy_of(struct monitor *mon, cap_t real);
+/* The same for an object the restore under way recreated (real names it
+ * with its new badge): that restore's prepare leaves the proxy as it is. */
+cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
 /* Is the root with this badge announced through a proxy? */
 int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */
