@@ -126,6 +126,13 @@ int timer_state_load(struct proxy *p, const struct image_timer *t);
  * objects its clients get through them, served on mon->serve_ep. */
 extern const struct proxy_type root_proxy_type;
 extern const struct proxy_type served_proxy_type;
+/* Their state: */
+enum {
+	SERVED_BADGE, /* badge of the target's object the proxy stands for */
+	SERVED_MADE,  /* 1: made by the restore under way for an object it
+		       * recreated (the badge is a new one already), until
+		       * that restore's apply; 0 otherwise */
+};
 /* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
 int served_announce(struct monitor *mon, const char *name, cap_t root);
 /* A group member announces name: a proxy of root for the other members

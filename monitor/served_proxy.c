@@ -13,10 +13,7 @@
  * forwarded call blocks until the target answers, and the target, while
  * answering, calls the monitor's main entrypoint (its PD, its LOG).
  *
- * state[SERVED_BADGE]: badge of the target's object the proxy stands for;
- * state[SERVED_MADE]: 1 while the proxy is one the restore under way made
- * for an object it recreated (its badge is a new one already), until
- * that restore's apply.
+ * Its state: SERVED_BADGE, SERVED_MADE (proxy.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,8 +21,6 @@
 
 #include "monitor/group.h"
 #include "monitor/restore.h"
-
-enum { SERVED_BADGE, SERVED_MADE };
 
 static struct entrypoint *serve_ep(struct monitor *mon)
 {
@@ -171,7 +166,8 @@ int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 
 int served_root_wrap(struct monitor *mon, cap_t root)
 {
-	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root), 0)) ? 0 : -ENOSPC;
+	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root), 0)) ? 0
+									       : -ENOSPC;
 }
 
 cap_t served_proxy_of(struct monitor *mon, cap_t real)
