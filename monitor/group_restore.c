@@ -217,7 +217,7 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 		return rc;
 	}
 	if (ref->kind == IMAGE_MEMBER_GATE) {
-		c = served_proxy_of(s->mon[o], cap_ref(c));
+		c = served_proxy_of_made(s->mon[o], cap_ref(c));
 		if (!cap_valid(c))
 			return -ENOSPC;
 		if ((ss = member_session(s, h, ref->badge)) &&

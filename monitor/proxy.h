@@ -126,6 +126,13 @@ int timer_state_load(struct proxy *p, const struct image_timer *t);
  * objects its clients get through them, served on mon->serve_ep. */
 extern const struct proxy_type root_proxy_type;
 extern const struct proxy_type served_proxy_type;
+/* Their state: */
+enum {
+	SERVED_BADGE, /* badge of the target's object the proxy stands for */
+	SERVED_MADE,  /* 1: made by the restore under way for an object it
+		       * recreated (the badge is a new one already), until
+		       * that restore's apply; 0 otherwise */
+};
 /* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
 int served_announce(struct monitor *mon, const char *name, cap_t root);
 /* A group member announces name: a proxy of root for the other members
@@ -138,6 +145,9 @@ int served_root_wrap(struct monitor *mon, cap_t root);
 /* The proxy of the target's object real (taken over) that a client gets:
  * an existing one for the same object, or a new one; CAP_INVALID. */
 cap_t served_proxy_of(struct monitor *mon, cap_t real);
+/* The same for an object the restore under way recreated (real names it
+ * with its new badge): that restore's prepare leaves the proxy as it is. */
+cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
 /* Is the root with this badge announced through a proxy? */
 int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */
@@ -147,10 +157,5 @@ void parent_proxy_dispatch(struct rpc_object *obj, struct msg *m);
  * and the new object's cap (borrowed; CAP_INVALID: none) (restore_hooks.c). */
 uint64_t restore_new_badge(const struct rs *rs, uint64_t old);
 cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge);
-/* 1 if new_badge is an object this restore made (a cap or dataspace of
- * the new target), else 0: unlike restore_new_cap, the monitor's records
- * (which hold the old target's objects in a same-node restore) do not
- * count. */
-int restore_made(const struct rs *rs, uint64_t new_badge);
 
 #endif

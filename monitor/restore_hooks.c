@@ -97,17 +97,6 @@ uint64_t restore_new_badge(const struct rs *rs, uint64_t old)
 	return badge_map_new(&rs->bm, old);
 }
 
-int restore_made(const struct rs *rs, uint64_t new_badge)
-{
-	for (unsigned i = 0; i < rs->ncaps; i++)
-		if (cap_badge(rs->cap[i].cap) == new_badge)
-			return 1;
-	for (unsigned i = 0; i < rs->nds; i++)
-		if (cap_badge(rs->ds[i].cap) == new_badge)
-			return 1;
-	return 0;
-}
-
 cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge)
 {
 	struct mon_record *r;

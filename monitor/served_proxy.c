@@ -13,7 +13,7 @@
  * forwarded call blocks until the target answers, and the target, while
  * answering, calls the monitor's main entrypoint (its PD, its LOG).
  *
- * state[0]: badge of the target's object the proxy stands for.
+ * Its state: SERVED_BADGE, SERVED_MADE (proxy.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,14 +40,16 @@ static int target_object(struct monitor *mon, uint64_t badge)
 }
 
 /* The proxy that serves the target's object real (taken over): an
- * existing one for the same object, or a new one. */
-static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t real)
+ * existing one for the same object, or a new one; made: for an object
+ * the restore under way recreated (only such a proxy is reused then). */
+static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t real,
+			 int made)
 {
 	struct entrypoint *ep = serve_ep(mon);
-	struct proxy *p = proxy_with(mon, t, 0, cap_badge(real));
+	struct proxy *p = proxy_with(mon, t, SERVED_BADGE, cap_badge(real));
 	cap_t c;
 
-	if (p) {
+	if (p && p->state[SERVED_MADE] == (uint64_t)made) {
 		cap_release(real);
 		return p->obj.cap;
 	}
@@ -56,8 +58,10 @@ static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t 
 		return CAP_INVALID;
 	}
 	c = proxy_new_on(mon, ep, t, real, &p);
-	if (cap_valid(c))
-		p->state[0] = cap_badge(p->real);
+	if (cap_valid(c)) {
+		p->state[SERVED_BADGE] = cap_badge(p->real);
+		p->state[SERVED_MADE] = (uint64_t)made;
+	}
 	return c;
 }
 
@@ -68,13 +72,13 @@ static void served_after(struct proxy *p, const struct mon_req *req, struct msg 
 		if (!cap_valid(r->caps[i]) ||
 		    !target_object(p->mon, cap_badge(r->caps[i])))
 			continue;
-		r->caps[i] = served_wrap(p->mon, &served_proxy_type, r->caps[i]);
+		r->caps[i] = served_wrap(p->mon, &served_proxy_type, r->caps[i], 0);
 	}
 	if (req->code == ROOT_CLOSE && p->type == &root_proxy_type && req->ncaps >= 1)
 		for (int i = 0; i < MON_MAX_PROXIES; i++) {
 			struct proxy *s = &p->mon->proxy[i];
 			if (s->used && s->type == &served_proxy_type &&
-			    s->state[0] == req->badge[0])
+			    s->state[SERVED_BADGE] == req->badge[0])
 				proxy_destroy(p->mon, s);
 		}
 }
@@ -86,17 +90,18 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 	uint64_t nb;
 	cap_t c;
 
-	/* a group's restore wrapped a member's recreated gate for another
-	 * member: its badge is this node's, and may be an old badge of the
-	 * image too (one taken on another node), which must not remap it */
-	if (restore_made(rs, p->state[0]))
+	/* made by this restore for an object it recreated (a group's restore
+	 * wraps a member's new gate for another member before it prepares):
+	 * it stands for that object already.  Its badge is a new one, not
+	 * an old one to translate: on a node other than the image's, a new
+	 * badge may be the old badge of another object of the image (a
+	 * session's new badge was its root's old one, and translating it
+	 * again pointed the client's session at the server's root) */
+	if (p->state[SERVED_MADE])
 		return 0;
-	nb = restore_new_badge(rs, p->state[0]);
-
-	/* made by this restore (a group's restore wraps a member's recreated
-	 * gate for another member before it prepares), or gone with the old
-	 * target */
-	if (nb == p->state[0])
+	nb = restore_new_badge(rs, p->state[SERVED_BADGE]);
+	/* not recreated: gone with the old target */
+	if (nb == p->state[SERVED_BADGE])
 		return target_object(p->mon, nb) || cap_valid(restore_new_cap(rs, nb))
 			   ? 0
 			   : -ESRCH;
@@ -104,7 +109,7 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 	if (!cap_valid(c))
 		return -ESRCH;
 	p->next_real = cap_ref(c);
-	p->next_state[0] = nb;
+	p->next_state[SERVED_BADGE] = nb;
 	return 0;
 }
 
@@ -117,11 +122,12 @@ static void served_undo(struct proxy *p)
 
 static void served_apply(struct proxy *p)
 {
+	p->state[SERVED_MADE] = 0; /* the next restore's old object */
 	if (!p->next_real.idx)
 		return;
 	cap_release(p->real);
 	p->real = p->next_real;
-	p->state[0] = p->next_state[0];
+	p->state[SERVED_BADGE] = p->next_state[SERVED_BADGE];
 	p->next_real = CAP_INVALID;
 }
 
@@ -132,7 +138,7 @@ const struct proxy_type root_proxy_type = {"root",	   NULL,	served_after,
 
 int served_announce(struct monitor *mon, const char *name, cap_t root)
 {
-	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root));
+	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root), 0);
 	struct proxy *p;
 	int rc;
 
@@ -146,7 +152,7 @@ int served_announce(struct monitor *mon, const char *name, cap_t root)
 
 int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 {
-	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root));
+	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root), 0);
 	struct proxy *p;
 	int rc;
 
@@ -160,15 +166,21 @@ int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 
 int served_root_wrap(struct monitor *mon, cap_t root)
 {
-	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root))) ? 0 : -ENOSPC;
+	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root), 0)) ? 0
+									       : -ENOSPC;
 }
 
 cap_t served_proxy_of(struct monitor *mon, cap_t real)
 {
-	return served_wrap(mon, &served_proxy_type, real);
+	return served_wrap(mon, &served_proxy_type, real, 0);
+}
+
+cap_t served_proxy_of_made(struct monitor *mon, cap_t real)
+{
+	return served_wrap(mon, &served_proxy_type, real, 1);
 }
 
 int served_root(struct monitor *mon, uint64_t root_badge)
 {
-	return proxy_with(mon, &root_proxy_type, 0, root_badge) != NULL;
+	return proxy_with(mon, &root_proxy_type, SERVED_BADGE, root_badge) != NULL;
 }

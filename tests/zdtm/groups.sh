@@ -110,5 +110,8 @@ while read -r name line; do
 done <<'TESTS'
 # the producer's signal context at the consumer, cut after its first signal
 group_signals	2
+# a session between members, cut after the server's add: the restore's
+# proxy of the server's session object must stay at that object
+group_rpc	3
 TESTS
 exit $fail
