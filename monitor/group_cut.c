@@ -26,17 +26,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capsule/checkpoint_abi.h>
+
 #include "monitor/checkpoint.h"
 #include "monitor/group.h"
 
 #define GROUP_CUT_SETTLE_MS 20
 #define GROUP_CUT_TRIES	    100
+#define GROUP_CUT_RUN_US    100 /* a member run on to finish what it does */
+#define CUT_PAGE	    4096ULL
 
-static void sleep_ms(uint64_t ms)
+static void sleep_us(uint64_t us)
 {
 	uint64_t label;
 
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	sleep_us(ms * 1000);
 }
 
 /* The members callers first: a member that may open a session at
@@ -75,15 +84,107 @@ int group_pause_member(struct monitor *mon)
 	return 0;
 }
 
+/* Is a thread of the paused member in the reply wait of a taken call
+ * (scratch: monitor_threads_blocked's states)?  If not, what keeps it
+ * unsettled is a reply's caps in a receive window. */
+static int in_call(const struct mon_model *scratch)
+{
+	for (unsigned i = 0; i < scratch->nthreads; i++)
+		if (scratch->thread[i].state == TS_BLOCKED)
+			return 1;
+	return 0;
+}
+
+/* size bytes at addr of the target's address space, through the
+ * dataspace attached there (whole pages of it).  0 or -errno. */
+static int read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		const struct mon_record *ds;
+		uint64_t off, page, len;
+		char *pages;
+		int rc;
+
+		if (!g->used || g->rm || addr < g->at || addr - g->at + size > g->size)
+			continue;
+		if (!(ds = record_find(mon, g->ds_badge)))
+			return -ENOENT;
+		off = g->off + addr - g->at;
+		page = off & ~(uint64_t)(CUT_PAGE - 1);
+		len = (off - page + size + CUT_PAGE - 1) & ~(uint64_t)(CUT_PAGE - 1);
+		if (!(pages = malloc(len)))
+			return -ENOMEM;
+		if (!(rc = ds_copy(mon, ds->cap, page, pages, len, 0)))
+			memcpy(buf, pages + (off - page), size);
+		free(pages);
+		return rc;
+	}
+	return -EFAULT;
+}
+
+/* Does the member hold its signal source's semaphore irq (recorded when
+ * the signal proxy handed it out)? */
+static int has_semaphore(struct monitor *mon)
+{
+	for (int i = 0; i < MON_MAX_RECORDS; i++)
+		if (mon->rec[i].used && mon->rec[i].cls == MON_CLASS_SEMAPHORE)
+			return 1;
+	return 0;
+}
+
+/* Is the paused member still setting itself up: no cap map reported yet,
+ * no entrypoint in its checkpoint report (libbase sets up its main
+ * entrypoint after reporting), or a semaphore irq whose signal handler
+ * thread it has not reported yet?  Its checkpoint would be refused ("the
+ * target reported no cap map", "its list of entrypoints is unreadable",
+ * no thread for the semaphore), so it runs on until it is done.  1, 0
+ * or -errno. */
+static int starting(struct monitor *mon)
+{
+	struct cr_report r;
+	int rc;
+
+	if (!mon->cap_map_addr || !mon->cr_report_addr)
+		return 1;
+	if ((rc = read_target(mon, mon->cr_report_addr, &r, sizeof r)))
+		return rc;
+	return r.magic != CR_REPORT_MAGIC || !r.entrypoints ||
+	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon));
+}
+
 /* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
- * in a taken call.  0 settled, 1 not, -errno. */
+ * in a taken call and none with a reply's caps in its receive window.
+ * The first needs its server, which still runs; the second needs the
+ * member itself: a thread paused in the reply wait of a call gets its
+ * reply (a session's cap, a dataspace) and becomes ready, still paused,
+ * with the caps in its window until it has moved them into its cap map
+ * (checkpoint.c).  So then the member runs again for a while, as the
+ * members after it in the cut's order still do, and is paused again:
+ * whatever it sends meanwhile goes to a member that still runs.  0
+ * settled, 1 not, -errno. */
 static int settle(struct monitor *mon, struct mon_model *scratch)
 {
-	for (int ms = 0;; ms++) {
+	uint64_t end = mon_now_us() + GROUP_CUT_SETTLE_MS * 1000, run = GROUP_CUT_RUN_US;
+
+	for (;;) {
 		int rc = monitor_threads_blocked(mon, scratch);
-		if (rc <= 0 || ms == GROUP_CUT_SETTLE_MS)
+		if (!rc)
+			rc = starting(mon);
+		if (rc <= 0 || mon_now_us() >= end)
 			return rc;
-		sleep_ms(1);
+		if (in_call(scratch)) {
+			sleep_us(GROUP_CUT_RUN_US);
+			continue;
+		}
+		monitor_resume(mon);
+		sleep_us(run);
+		if (mon->state != MON_RUNNING)
+			return -ESRCH; /* it ended meanwhile */
+		if ((rc = group_pause_member(mon)))
+			return rc;
+		if (run < 4 * GROUP_CUT_RUN_US) /* starting takes a few ms */
+			run *= 2;
 	}
 }
 
