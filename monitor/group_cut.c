@@ -12,7 +12,11 @@
  * rewound by the kernel and sent again on resume or after a restore
  * (checkpoint.c).  So a call one member has sent and another has taken
  * is completed on both sides before the cut, one not taken is in
- * neither: nothing is lost or done twice.  A call against the order (a
+ * neither: nothing is lost or done twice.  A member paused with a
+ * reply's caps still in a receive window, or while it sets itself up,
+ * is run on in steps of GROUP_CUT_RUN_US until it is not (settle); the
+ * members run a priority level below the monitor (target.c), so such a
+ * step ends on time.  A call against the order (a
  * server calling its client's callback object while the client is
  * already paused) cannot settle: then every member is resumed, runs for
  * 1 ms, and the cut is tried again, up to GROUP_CUT_TRIES times.
