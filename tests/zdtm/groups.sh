@@ -126,5 +126,8 @@ group_signals	2
 # the server and three clients, cut after the fourth line: clients in the
 # middle of opening, using and closing their sessions at the server
 group_multi	4	member
+# the client's counter cap (a served object of the server) restored at B,
+# cut after the server revoked its copies: B's incs go on from the count
+group_revoke	2
 TESTS
 exit $fail
