@@ -7,8 +7,9 @@
 # writes the group image and ends the members there, (3) node B, a fresh
 # node whose monitor restores that image at start (<restore image=>, the
 # members never start on their own).  The members' lines of A followed
-# by B's must equal the uninterrupted run's, in order, and B must exit as
-# the uninterrupted run did.
+# by B's must equal the uninterrupted run's, in order (or, for a test
+# whose third column is "member", each member's lines in order: see
+# members()), and B must exit as the uninterrupted run did.
 b=${1:-build}
 [ -x "$b/capsule" ] || { echo "zdtm-groups: no $b/capsule"; exit 1; }
 tmp=$(mktemp -d /tmp/capsule-zdtm-groups.XXXXXX) || exit 1
