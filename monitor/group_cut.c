@@ -12,7 +12,11 @@
  * rewound by the kernel and sent again on resume or after a restore
  * (checkpoint.c).  So a call one member has sent and another has taken
  * is completed on both sides before the cut, one not taken is in
- * neither: nothing is lost or done twice.  A call against the order (a
+ * neither: nothing is lost or done twice.  A member paused with a
+ * reply's caps still in a receive window, or while it sets itself up,
+ * is run on in steps of GROUP_CUT_RUN_US until it is not (settle); the
+ * members run a priority level below the monitor (target.c), so such a
+ * step ends on time.  A call against the order (a
  * server calling its client's callback object while the client is
  * already paused) cannot settle: then every member is resumed, runs for
  * 1 ms, and the cut is tried again, up to GROUP_CUT_TRIES times.
@@ -26,17 +30,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capsule/checkpoint_abi.h>
+
 #include "monitor/checkpoint.h"
+#include "monitor/cr_tree.h"
 #include "monitor/group.h"
 
 #define GROUP_CUT_SETTLE_MS 20
 #define GROUP_CUT_TRIES	    100
+#define GROUP_CUT_RUN_US    100 /* a member run on to finish what it does */
+#define CUT_PAGE	    4096ULL
 
-static void sleep_ms(uint64_t ms)
+static void sleep_us(uint64_t us)
 {
 	uint64_t label;
 
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	sleep_us(ms * 1000);
 }
 
 /* The members callers first: a member that may open a session at
@@ -75,15 +89,161 @@ int group_pause_member(struct monitor *mon)
 	return 0;
 }
 
+/* Is a thread of the paused member in the reply wait of a taken call
+ * (scratch: monitor_threads_blocked's states)?  If not, what keeps it
+ * unsettled is a reply's caps in a receive window. */
+static int in_call(const struct mon_model *scratch)
+{
+	for (unsigned i = 0; i < scratch->nthreads; i++)
+		if (scratch->thread[i].state == TS_BLOCKED)
+			return 1;
+	return 0;
+}
+
+/* size bytes at addr of the target's address space, through the
+ * dataspace attached there (whole pages of it).  0 or -errno. */
+static int read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size)
+{
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		const struct mon_record *ds;
+		uint64_t off, page, len;
+		char *pages;
+		int rc;
+
+		if (!g->used || g->rm || addr < g->at || addr - g->at + size > g->size)
+			continue;
+		if (!(ds = record_find(mon, g->ds_badge)))
+			return -ENOENT;
+		off = g->off + addr - g->at;
+		page = off & ~(uint64_t)(CUT_PAGE - 1);
+		len = (off - page + size + CUT_PAGE - 1) & ~(uint64_t)(CUT_PAGE - 1);
+		if (!(pages = malloc(len)))
+			return -ENOMEM;
+		if (!(rc = ds_copy(mon, ds->cap, page, pages, len, 0)))
+			memcpy(buf, pages + (off - page), size);
+		free(pages);
+		return rc;
+	}
+	return -EFAULT;
+}
+
+/* Does the member hold its signal source's semaphore irq (recorded when
+ * the signal proxy handed it out)? */
+static int has_semaphore(struct monitor *mon)
+{
+	for (int i = 0; i < MON_MAX_RECORDS; i++)
+		if (mon->rec[i].used && mon->rec[i].cls == MON_CLASS_SEMAPHORE)
+			return 1;
+	return 0;
+}
+
+/* A walk over one of the member's object pools in its memory. */
+struct live_pool {
+	struct monitor *mon;
+	int bad; /* an object whose badge is not its cap's id */
+};
+
+static int read_pool_obj(void *ctx, uint64_t addr, struct cr_tree_node *out)
+{
+	struct live_pool *w = ctx;
+	struct cr_object o;
+	int rc = read_target(w->mon, addr, &o, sizeof o);
+
+	if (rc)
+		return rc;
+	*out = (struct cr_tree_node){addr, o.badge, o.left, o.right, o.parent, o.depth};
+	return 0;
+}
+
+static void check_pool_obj(void *ctx, const struct cr_tree_node *n)
+{
+	struct live_pool *w = ctx;
+	struct cr_object o;
+	struct cr_cap_entry e;
+
+	if (read_target(w->mon, n->addr, &o, sizeof o) ||
+	    read_target(w->mon, o.cap, &e, sizeof e) || !e.id || e.id == CR_ID_INVALID ||
+	    e.id != o.badge)
+		w->bad = 1;
+}
+
+/* Is an object pool of the member in the middle of a change (an object
+ * being managed or dissolved): a tree that breaks the rule, or an object
+ * whose badge is not its cap's?  A restore rebuilds the pools from the
+ * image and refuses such a one.  1, 0 (or 1 when unreadable). */
+static int pools_changing(struct monitor *mon, const struct cr_report *r)
+{
+	struct live_pool w = {mon, 0};
+	uint64_t at = r->entrypoints;
+	unsigned count;
+
+	for (int n = 0; at && n < CR_MAX_EPS; n++) {
+		struct cr_entrypoint e;
+		if (read_target(mon, at, &e, sizeof e) || e.magic != CR_EP_MAGIC ||
+		    cr_tree_check(e.pool, read_pool_obj, &w, CAP_SLOTS, &count,
+				  check_pool_obj) ||
+		    w.bad)
+			return 1;
+		at = e.next;
+	}
+	return 0;
+}
+
+/* Is the paused member still setting itself up: no cap map reported yet,
+ * no entrypoint in its checkpoint report (libbase sets up its main
+ * entrypoint after reporting), or a semaphore irq whose signal handler
+ * thread it has not reported yet, or an object pool in the middle of a
+ * change?  Its checkpoint would be refused ("the target reported no cap
+ * map", "its list of entrypoints is unreadable", no thread for the
+ * semaphore) or its restore ("cannot rebuild its object pool"), so it
+ * runs on until it is done.  1, 0 or -errno. */
+static int starting(struct monitor *mon)
+{
+	struct cr_report r;
+	int rc;
+
+	if (!mon->cap_map_addr || !mon->cr_report_addr)
+		return 1;
+	if ((rc = read_target(mon, mon->cr_report_addr, &r, sizeof r)))
+		return rc;
+	return r.magic != CR_REPORT_MAGIC || !r.entrypoints ||
+	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon)) ||
+	       pools_changing(mon, &r);
+}
+
 /* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
- * in a taken call.  0 settled, 1 not, -errno. */
+ * in a taken call and none with a reply's caps in its receive window.
+ * The first needs its server, which still runs; the second needs the
+ * member itself: a thread paused in the reply wait of a call gets its
+ * reply (a session's cap, a dataspace) and becomes ready, still paused,
+ * with the caps in its window until it has moved them into its cap map
+ * (checkpoint.c).  So then the member runs again for a while, as the
+ * members after it in the cut's order still do, and is paused again:
+ * whatever it sends meanwhile goes to a member that still runs.  0
+ * settled, 1 not, -errno. */
 static int settle(struct monitor *mon, struct mon_model *scratch)
 {
-	for (int ms = 0;; ms++) {
+	uint64_t end = mon_now_us() + GROUP_CUT_SETTLE_MS * 1000, run = GROUP_CUT_RUN_US;
+
+	for (;;) {
 		int rc = monitor_threads_blocked(mon, scratch);
-		if (rc <= 0 || ms == GROUP_CUT_SETTLE_MS)
+		if (!rc)
+			rc = starting(mon);
+		if (rc <= 0 || mon_now_us() >= end)
 			return rc;
-		sleep_ms(1);
+		if (in_call(scratch)) {
+			sleep_us(GROUP_CUT_RUN_US);
+			continue;
+		}
+		monitor_resume(mon);
+		sleep_us(run);
+		if (mon->state != MON_RUNNING)
+			return -ESRCH; /* it ended meanwhile */
+		if ((rc = group_pause_member(mon)))
+			return rc;
+		if (run < 4 * GROUP_CUT_RUN_US) /* starting takes a few ms */
+			run *= 2;
 	}
 }
 

@@ -28,9 +28,15 @@ static struct entrypoint *parent_ep(const struct monitor *mon)
 	return mon->group ? mon->group->ep : mon->env->ep;
 }
 
+#define MEMBER_PRIORITY "32768" /* CPU_PRIORITY_LIMIT / 2 */
+
 /* Non-empty args: empty ones would give the monitor its own env session.
  * No label: init labels the session with the monitor's name, which is
- * the target's name too. */
+ * the target's name too.  A group's members run one priority level
+ * below the monitor (the upper half of its band is the monitor's, as
+ * init's <config prio_levels="2">): the group's cut lets a member run on
+ * for a millisecond and must get the CPU back then, not after the
+ * member's slice (group_cut.c). */
 int target_open_pd_cpu(struct monitor *mon, cap_t *pd, cap_t *cpu)
 {
 	char args[MON_ARGS_MAX];
@@ -41,8 +47,9 @@ int target_open_pd_cpu(struct monitor *mon, cap_t *pd, cap_t *cpu)
 		 member_label(mon, 1), member_label(mon, 2), member_label(mon, 3));
 	if ((rc = parent_session(mon->env->parent, "PD", args, pd)))
 		return rc;
-	snprintf(args, sizeof args, "ram_quota=0%s%s%s", member_label(mon, 1),
-		 member_label(mon, 2), member_label(mon, 3));
+	snprintf(args, sizeof args, "ram_quota=0%s%s%s%s", member_label(mon, 1),
+		 member_label(mon, 2), member_label(mon, 3),
+		 mon->group ? ", priority=" MEMBER_PRIORITY : "");
 	if ((rc = parent_session(mon->env->parent, "CPU", args, cpu)))
 		target_close_session(mon, pd);
 	return rc;

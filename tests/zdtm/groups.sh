@@ -7,8 +7,9 @@
 # writes the group image and ends the members there, (3) node B, a fresh
 # node whose monitor restores that image at start (<restore image=>, the
 # members never start on their own).  The members' lines of A followed
-# by B's must equal the uninterrupted run's, in order, and B must exit as
-# the uninterrupted run did.
+# by B's must equal the uninterrupted run's, in order (or, for a test
+# whose third column is "member", each member's lines in order: see
+# members()), and B must exit as the uninterrupted run did.
 b=${1:-build}
 [ -x "$b/capsule" ] || { echo "zdtm-groups: no $b/capsule"; exit 1; }
 tmp=$(mktemp -d /tmp/capsule-zdtm-groups.XXXXXX) || exit 1
@@ -19,13 +20,25 @@ fail=0
 # (before the first </config>, the monitor's own)
 put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
 run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
-# the members' own lines: "[GROUP -> MEMBER] ..."
-members() { grep '^\[[^]]* -> [^]]*\] ' "$1"; }
+# the members' own lines: "[GROUP -> MEMBER] ..."; with $order "member"
+# (members that run side by side, whose lines interleave as they are
+# scheduled), each member's lines in order, member after member, and a
+# server's lines that name a client ('alpha -> ...') in order per client
+members() {
+	if [ "$order" = member ]; then
+		grep -h '^\[[^]]* -> [^]]*\] ' "$@" |
+			awk '{ k = $3; if (match($0, /\047[^ ]* /)) k = k substr($0, RSTART, RLENGTH - 1)
+			       print k " " NR " " $0 }' |
+			sort -k1,1 -k2,2n | cut -d' ' -f3-
+	else
+		grep -h '^\[[^]]* -> [^]]*\] ' "$@"
+	fi
+}
 # the sanitizer build reported nothing in these logs
 clean() { ! grep -q "Sanitizer\|runtime error" "$@"; }
 
 test_one() {
-	name=$1 line=$2 cfg=tests/scenario/$1.xml img=$tmp/$1.img
+	name=$1 line=$2 order=${3:-all} cfg=tests/scenario/$1.xml img=$tmp/$1.img
 	put "<test checkpoint_after_log=\"$line\" image=\"$img\" then=\"exit\"/>" "$cfg" >"$tmp/a.xml"
 	put "<restore image=\"$img\"/>" "$cfg" >"$tmp/b.xml"
 	run "$cfg" "$tmp/plain.log"
@@ -40,7 +53,7 @@ test_one() {
 	grep -q "monitor: group restore at start: ok " "$tmp/b.log" ||
 		{ echo "zdtm-groups $name: node B did not restore the group"; return 1; }
 	members "$tmp/plain.log" >"$tmp/want"
-	{ members "$tmp/a.log"; members "$tmp/b.log"; } >"$tmp/got"
+	members "$tmp/a.log" "$tmp/b.log" >"$tmp/got"
 	na=$(members "$tmp/a.log" | wc -l) nb=$(members "$tmp/b.log" | wc -l)
 	[ "$nb" -gt 0 ] || { echo "zdtm-groups $name: B printed nothing"; return 1; }
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
@@ -60,7 +73,7 @@ refused_at_start() {
 	rr=$?
 	[ $rr = 0 ] && { echo "zdtm-groups $1: a missing image was restored at start"; return 1; }
 	[ "$(grep -c "monitor: group restore at start: error: .*: restore refused: group image $tmp/missing.img: No such file or directory" "$tmp/r.log")" = 1 ] &&
-		[ "$(grep -c 'monitor: group restore' "$tmp/r.log")" = 1 ] && ! members "$tmp/r.log" >/dev/null ||
+		[ "$(grep -c 'monitor: group restore' "$tmp/r.log")" = 1 ] && ! grep -q '^\[[^]]* -> [^]]*\] ' "$tmp/r.log" ||
 		{ echo "zdtm-groups $1: a missing image at start: not one line, or a member ran:"; cat "$tmp/r.log"; return 1; }
 	echo "zdtm-groups: PASS $1 (a missing image at start refused in one line, exit $rr)"
 }
@@ -91,17 +104,18 @@ test_wait() {
 	wait $pid 2>/dev/null
 	grep -q "^ok $group " "$tmp/w.out" ||
 		{ echo "zdtm-groups $1: restore into the waiting group: $(cat "$tmp/w.out")"; return 1; }
-	{ members "$tmp/a.log"; members "$tmp/w.log"; } >"$tmp/got"
+	members "$tmp/a.log" "$tmp/w.log" >"$tmp/got"
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
 		{ echo "zdtm-groups $1: A then the waiting group differ from the plain run:"; cat "$tmp/diff"; return 1; }
 	clean "$tmp/w.log" || { echo "zdtm-groups $1: the sanitizers report"; return 1; }
 	echo "zdtm-groups: PASS $1 (the same image into a group waiting for capsule restore)"
 }
 
-# scenario  line
-while read -r name line; do
+# scenario  line  order of the lines compared (all: as printed; member:
+# each member's own)
+while read -r name line order; do
 	case "$name" in "" | "#"*) continue ;; esac
-	if ! test_one "$name" "$line"; then
+	if ! test_one "$name" "$line" "$order"; then
 		echo "zdtm-groups: FAIL $name"; fail=1
 		for f in plain a b; do
 			[ -f "$tmp/$f.log" ] && { echo "--- $f"; sed 's/^/  | /' "$tmp/$f.log" | tail -20; }
@@ -113,5 +127,11 @@ group_signals	2
 # a session between members, cut after the server's add: the restore's
 # proxy of the server's session object must stay at that object
 group_rpc	3
+# the server and three clients, cut after the fourth line: clients in the
+# middle of opening, using and closing their sessions at the server
+group_multi	4	member
+# the client's counter cap (a served object of the server) restored at B,
+# cut after the server revoked its copies: B's incs go on from the count
+group_revoke	2
 TESTS
 exit $fail
