@@ -65,6 +65,7 @@ void cr_report_init(struct base_state *bs, struct cap_map *m)
 	    .size = sizeof(struct cr_report),
 	    .cap_map = addr(m),
 	    .signal_handler_nr = CR_NO_THREAD,
+	    .cap_lock = (uint64_t)(uintptr_t)&bs->cap_lock.locked,
 	};
 }
 

@@ -202,9 +202,58 @@ static int window_busy(struct monitor *mon, struct mon_thread *t)
 	return 0;
 }
 
+int monitor_read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size)
+{
+	const uint64_t pg = 4096;
+
+	for (int i = 0; i < MON_MAX_REGIONS; i++) {
+		const struct mon_region *g = &mon->region[i];
+		const struct mon_record *ds;
+		uint64_t off, page, len;
+		char *pages;
+		int rc;
+
+		if (!g->used || g->rm || addr < g->at || addr - g->at + size > g->size)
+			continue;
+		if (!(ds = record_find(mon, g->ds_badge)))
+			return -ENOENT;
+		off = g->off + addr - g->at;
+		page = off & ~(pg - 1);
+		len = (off - page + size + pg - 1) & ~(pg - 1);
+		if (!(pages = malloc(len)))
+			return -ENOMEM;
+		if (!(rc = ds_copy(mon, ds->cap, page, pages, len, 0)))
+			memcpy(buf, pages + (off - page), size);
+		free(pages);
+		return rc;
+	}
+	return -EFAULT;
+}
+
+/* Is a thread of the target changing its cap map (it holds the cap map
+ * lock its report names, ABI version 2)?  A restore rebuilds the cap
+ * map's tree from its slots, so a thread cut in the middle of a change
+ * would go on with links into the old tree.  1, 0 or -errno. */
+static int cap_map_locked(struct monitor *mon)
+{
+	struct cr_report r;
+	uint32_t word;
+	int rc;
+
+	if (mon->cr_abi_version < 2 || !mon->cr_report_addr)
+		return 0;
+	if ((rc = monitor_read_target(mon, mon->cr_report_addr, &r, sizeof r)))
+		return rc;
+	if (r.magic != CR_REPORT_MAGIC || r.version < 2 || !r.cap_lock)
+		return 0; /* what is wrong with it, the checkpoint says */
+	if ((rc = monitor_read_target(mon, r.cap_lock, &word, sizeof word)))
+		return rc;
+	return word != 0;
+}
+
 /* States of all threads into model; *blocked = 1 if one is still in the
  * reply wait of a call a server has taken, or has not yet taken the caps
- * of a reply out of its receive window. */
+ * of a reply out of its receive window, or holds the cap map lock. */
 static int read_states(struct monitor *mon, struct mon_model *model, int *blocked)
 {
 	int rc;
@@ -230,6 +279,8 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 		mt->obj_badge = cap_badge(t->cap);
 		model->nthreads++;
 	}
+	if (!*blocked && (rc = cap_map_locked(mon)))
+		*blocked = rc > 0;
 	return 0;
 }
 

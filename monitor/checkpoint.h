@@ -21,6 +21,9 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
  * reply's caps in its receive window, 0 if none, or -errno (scratch: the
  * threads' states). */
 int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch);
+/* size bytes at addr of the target's address space, read through the
+ * dataspace attached there.  0 or -errno. */
+int monitor_read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size);
 /* The same; stream: the target stays paused until its memory is used, so
  * no region is copied: the model's regions read the monitor's
  * attachments of the dataspaces in place (mon_model_region.stream),

@@ -39,7 +39,6 @@
 #define GROUP_CUT_SETTLE_MS 20
 #define GROUP_CUT_TRIES	    100
 #define GROUP_CUT_RUN_US    100 /* a member run on to finish what it does */
-#define CUT_PAGE	    4096ULL
 
 static void sleep_us(uint64_t us)
 {
@@ -100,34 +99,6 @@ static int in_call(const struct mon_model *scratch)
 	return 0;
 }
 
-/* size bytes at addr of the target's address space, through the
- * dataspace attached there (whole pages of it).  0 or -errno. */
-static int read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size)
-{
-	for (int i = 0; i < MON_MAX_REGIONS; i++) {
-		const struct mon_region *g = &mon->region[i];
-		const struct mon_record *ds;
-		uint64_t off, page, len;
-		char *pages;
-		int rc;
-
-		if (!g->used || g->rm || addr < g->at || addr - g->at + size > g->size)
-			continue;
-		if (!(ds = record_find(mon, g->ds_badge)))
-			return -ENOENT;
-		off = g->off + addr - g->at;
-		page = off & ~(uint64_t)(CUT_PAGE - 1);
-		len = (off - page + size + CUT_PAGE - 1) & ~(uint64_t)(CUT_PAGE - 1);
-		if (!(pages = malloc(len)))
-			return -ENOMEM;
-		if (!(rc = ds_copy(mon, ds->cap, page, pages, len, 0)))
-			memcpy(buf, pages + (off - page), size);
-		free(pages);
-		return rc;
-	}
-	return -EFAULT;
-}
-
 /* Does the member hold its signal source's semaphore irq (recorded when
  * the signal proxy handed it out)? */
 static int has_semaphore(struct monitor *mon)
@@ -148,7 +119,7 @@ static int read_pool_obj(void *ctx, uint64_t addr, struct cr_tree_node *out)
 {
 	struct live_pool *w = ctx;
 	struct cr_object o;
-	int rc = read_target(w->mon, addr, &o, sizeof o);
+	int rc = monitor_read_target(w->mon, addr, &o, sizeof o);
 
 	if (rc)
 		return rc;
@@ -162,9 +133,9 @@ static void check_pool_obj(void *ctx, const struct cr_tree_node *n)
 	struct cr_object o;
 	struct cr_cap_entry e;
 
-	if (read_target(w->mon, n->addr, &o, sizeof o) ||
-	    read_target(w->mon, o.cap, &e, sizeof e) || !e.id || e.id == CR_ID_INVALID ||
-	    e.id != o.badge)
+	if (monitor_read_target(w->mon, n->addr, &o, sizeof o) ||
+	    monitor_read_target(w->mon, o.cap, &e, sizeof e) || !e.id ||
+	    e.id == CR_ID_INVALID || e.id != o.badge)
 		w->bad = 1;
 }
 
@@ -180,7 +151,8 @@ static int pools_changing(struct monitor *mon, const struct cr_report *r)
 
 	for (int n = 0; at && n < CR_MAX_EPS; n++) {
 		struct cr_entrypoint e;
-		if (read_target(mon, at, &e, sizeof e) || e.magic != CR_EP_MAGIC ||
+		if (monitor_read_target(mon, at, &e, sizeof e) ||
+		    e.magic != CR_EP_MAGIC ||
 		    cr_tree_check(e.pool, read_pool_obj, &w, CAP_SLOTS, &count,
 				  check_pool_obj) ||
 		    w.bad)
@@ -205,7 +177,7 @@ static int starting(struct monitor *mon)
 
 	if (!mon->cap_map_addr || !mon->cr_report_addr)
 		return 1;
-	if ((rc = read_target(mon, mon->cr_report_addr, &r, sizeof r)))
+	if ((rc = monitor_read_target(mon, mon->cr_report_addr, &r, sizeof r)))
 		return rc;
 	return r.magic != CR_REPORT_MAGIC || !r.entrypoints ||
 	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon)) ||

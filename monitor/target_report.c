@@ -11,7 +11,7 @@
 
 int report_version_known(uint64_t version)
 {
-	return version == CR_ABI_VERSION;
+	return version == 1 || version == CR_ABI_VERSION; /* 1: no cap_lock */
 }
 
 int report_read(const struct mon_model *model, struct cr_report *out, char *err,
@@ -25,18 +25,23 @@ int report_read(const struct mon_model *model, struct cr_report *out, char *err,
 		snprintf(
 		    err, errlen,
 		    "the target's checkpoint ABI version %llu is unknown (this monitor "
-		    "knows version %u)",
+		    "knows versions 1 and %u)",
 		    (unsigned long long)model->abi_version, CR_ABI_VERSION);
 		return -EINVAL;
 	}
-	if (model_read(model, model->report_addr, out, sizeof *out)) {
+	/* version 1's report ends before cap_lock */
+	size_t size =
+	    model->abi_version == 1 ? offsetof(struct cr_report, cap_lock) : sizeof *out;
+
+	memset(out, 0, sizeof *out);
+	if (model_read(model, model->report_addr, out, size)) {
 		snprintf(err, errlen,
 			 "checkpoint report at 0x%llx lies outside its memory",
 			 (unsigned long long)model->report_addr);
 		return -EINVAL;
 	}
 	if (out->magic != CR_REPORT_MAGIC || out->version != model->abi_version ||
-	    out->size != sizeof *out) {
+	    out->size != size) {
 		snprintf(err, errlen,
 			 "checkpoint report at 0x%llx: bad magic, version %u or size %u",
 			 (unsigned long long)model->report_addr, out->version, out->size);

@@ -28,6 +28,11 @@
  *    pool has `cap` pointing at its cap map entry and badge == that
  *    entry's id.  exit_obj and signal_proxy_obj are in the pool for the
  *    entrypoint's life; constructor_obj only while `constructing` is 1.
+ *  - Version 2 adds report->cap_lock: the address of a 32-bit word that
+ *    is not 0 while a thread of the component changes its cap map.  A
+ *    monitor checkpoints the component only while it reads 0 (a restore
+ *    rebuilds the tree, under a thread that was changing it).  Version 1
+ *    is version 2 without that field; a monitor still restores it.
  *  - Trees (cap map and pools) follow one rule: in-order keys strictly
  *    increase; `depth` is the height of a node's subtree (1 for a leaf);
  *    the children's depths differ by at most one; parent links mirror
@@ -44,7 +49,7 @@
 
 #include <stdint.h>
 
-#define CR_ABI_VERSION	 1
+#define CR_ABI_VERSION	 2
 #define CR_REPORT_MAGIC	 0x31765f7274706372ULL /* "rcptr_v1" */
 #define CR_CAP_MAP_MAGIC 0xcab3a9ULL
 #define CR_EP_MAGIC	 0xe9e9e9ULL
@@ -107,6 +112,9 @@ struct cr_report {
 	/* thread-area number of the signal handler thread (its semaphore irq
 	 * is attached to it), CR_NO_THREAD while there is none */
 	uint64_t signal_handler_nr;
+	/* version 2: address of a 32-bit word that is not 0 while a thread
+	 * of the component changes its cap map (libbase's cap map lock) */
+	uint64_t cap_lock;
 };
 
 /* The layout is the ABI: these sizes and offsets never change within a
@@ -129,6 +137,7 @@ _Static_assert(sizeof(struct cr_entrypoint) == 208, "cr_entrypoint size");
 CR_ASSERT_AT(struct cr_report, cap_map, 16);
 CR_ASSERT_AT(struct cr_report, entrypoints, 24);
 CR_ASSERT_AT(struct cr_report, signal_handler_nr, 32);
-_Static_assert(sizeof(struct cr_report) == 40, "cr_report size");
+CR_ASSERT_AT(struct cr_report, cap_lock, 40);
+_Static_assert(sizeof(struct cr_report) == 48, "cr_report size");
 
 #endif

@@ -348,9 +348,13 @@ static struct mon_model *fake_model(void)
 	m->cap_map_addr = g(fm, &fm->map);
 	m->report_addr = g(fm, &fm->report);
 	m->abi_version = CR_ABI_VERSION;
-	fm->report =
-	    (struct cr_report){CR_REPORT_MAGIC, CR_ABI_VERSION, sizeof fm->report,
-			       m->cap_map_addr, g(fm, &fm->ep), CR_NO_THREAD};
+	fm->report = (struct cr_report){CR_REPORT_MAGIC,
+					CR_ABI_VERSION,
+					sizeof fm->report,
+					m->cap_map_addr,
+					g(fm, &fm->ep),
+					CR_NO_THREAD,
+					0};
 	m->nthreads = 1;
 	to_guest(m);
 	return m;
@@ -447,9 +451,17 @@ static void test_abi_version(void **state)
 	mon->cap_map_addr = m->cap_map_addr;
 	m->abi_version = CR_ABI_VERSION + 1;
 	assert_int_equal(cap_classify(mon, m), -EINVAL);
-	assert_non_null(strstr(last_log, "ABI version 2 is unknown"));
-	assert_non_null(strstr(last_log, "knows version 1"));
+	assert_non_null(strstr(last_log, "ABI version 3 is unknown"));
+	assert_non_null(strstr(last_log, "knows versions 1 and 2"));
+	/* version 1: the report without cap_lock, still read */
+	m->abi_version = 1;
+	fm->report.version = 1;
+	fm->report.size = offsetof(struct cr_report, cap_lock);
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
 	m->abi_version = CR_ABI_VERSION;
+	fm->report.version = CR_ABI_VERSION;
+	fm->report.size = sizeof fm->report;
+	assert_int_equal(pool_fix_or_check(m, 0), 0);
 	fm->report.magic = 0;
 	assert_int_equal(pool_fix_or_check(m, 0), -EINVAL);
 	free(mon);
