@@ -486,7 +486,8 @@ static uint64_t ri_now_us(void)
 
 int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
-	uint64_t t[5] = {ri_now_us()}; /* begun, read, checked, model, restored */
+	/* begun, read, checked, sessions opened, model made, restored */
+	uint64_t t[6] = {ri_now_us()};
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
@@ -559,6 +560,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	mon->restore_points = 0;
 	if ((rc = restore_image_open(mon, im, seed)))
 		goto fail;
+	t[3] = ri_now_us();
 	if ((rc = image_to_model(im, mon, model))) {
 		monitor_why(mon,
 			    "restore refused: %s: the image names what it "
@@ -568,7 +570,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	}
 	if (pre)
 		prebuild_use(mon, model);
-	t[3] = ri_now_us();
+	t[4] = ri_now_us();
 	/* lazy: the model holds the memory, the source of the fill after the
 	 * commit (and of the fix-ups before it) */
 	if (mon->restore_postcopy && (rc = postcopy_bind(mon, model, &ch))) {
@@ -608,12 +610,14 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 		monitor_meter_start(mon, fill_bytes(im, model));
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
-	t[4] = ri_now_us();
-	env_log(mon->env,
-		"monitor: restore of the image (us): read %llu, check %llu, sessions and "
-		"model %llu, restore %llu",
-		(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
-		(unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]));
+	t[5] = ri_now_us();
+	env_log(
+	    mon->env,
+	    "monitor: restore of the image (us): read %llu, check %llu, sessions %llu, "
+	    "model %llu, restore %llu",
+	    (unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+	    (unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]),
+	    (unsigned long long)(t[5] - t[4]));
 	if (mon->lazy) { /* the fill owns the model from here on */
 		if ((rc = lazy_fill_run(mon, model, seed)))
 			monitor_target_ends(mon,

@@ -35,6 +35,7 @@
 #include "monitor/checkpoint.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
+#include "monitor/restore_prebuild_threads.h"
 
 struct pre_ds {
 	uint64_t old_badge, size, host;
@@ -56,9 +57,11 @@ struct mon_prebuild {
 	uint8_t hash[IMAGE_HASH_SIZE];
 	unsigned rounds, nds;
 	int used; /* the restore of the final image takes the copy */
+	const struct image_model *final; /* that image, while it is restored */
 	struct pre_ds ds[MON_MAX_REGIONS];
 	struct pre_att att[MON_MAX_REGIONS];
 	unsigned natt;
+	struct pre_threads thr; /* restore_prebuild_threads.c */
 };
 
 /* Detach attachment k from the copy's PD (while it has the PD). */
@@ -128,6 +131,7 @@ void prebuild_end(struct monitor *mon, const char *why)
 
 	if (!pb)
 		return;
+	pre_threads_end(&pb->thr, pb->cpu);
 	for (unsigned i = 0; i < pb->nds; i++)
 		ds_free(mon, &pb->ds[i]);
 	if (pb->cpu.idx)
@@ -309,7 +313,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
-	unsigned attached = 0;
+	unsigned attached = 0, threads = 0;
 
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
 		monitor_why(mon, "restore: this monitor runs '%s' already",
@@ -338,13 +342,18 @@ int prebuild_round(struct monitor *mon, const char *path)
 			: apply_round(mon, path, im, &pages)))
 		goto fail;
 	attach_regions(mon, im, &attached);
+	/* not made here: the final restore makes them */
+	if ((rc = pre_threads_make(&mon->prebuild->thr, mon->prebuild->cpu,
+				   mon->prebuild->pd, im, &threads)))
+		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
+			strerror(-rc));
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
 	env_log(mon->env,
 		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
-		"%u regions attached, in %llu us (cpu %llu us)",
-		mon->prebuild->rounds, (unsigned long long)pages, attached,
+		"%u regions attached, %u threads made, in %llu us (cpu %llu us)",
+		mon->prebuild->rounds, (unsigned long long)pages, attached, threads,
 		(unsigned long long)(mon_now_us() - t0),
 		(unsigned long long)(mon_cpu_us() - c0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
@@ -441,12 +450,15 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 		}
 		drop_gone(mon, im);
 		att_prune(pb, im);
+		if (!pre_threads_fit(&pb->thr, im)) /* the restore makes them */
+			pre_threads_end(&pb->thr, pb->cpu);
 		if ((rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
 			return rc;
 		}
 		*out = im;
+		pb->final = im;
 		return 1;
 	}
 	if (im)
@@ -477,6 +489,17 @@ void prebuild_use(struct monitor *mon, struct mon_model *model)
 		mon->prebuild->rounds);
 }
 
+int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	const struct image_memory *e;
+
+	if (!pb || !pb->used || !pb->final)
+		return 0;
+	e = memory_of(pb->final, old_badge);
+	return !e || e->nonzero_pages * IMAGE_PAGE_SIZE <= PREBUILD_IN_PLACE_BYTES;
+}
+
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)
 {
 	struct mon_prebuild *pb = mon->prebuild;
@@ -503,6 +526,23 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 	*host = d->host;
 	memset(d, 0, sizeof *d);
 	return 0;
+}
+
+int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->used)
+		return -ENOENT;
+	return pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge);
+}
+
+unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	return pb && pb->used ? pre_threads_take_fill(&pb->thr, fill, room) : 0;
 }
 
 int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,
