@@ -257,7 +257,7 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 	/* the server may not have announced its service yet (a node that
 	 * starts it after the monitor): ask again, for a bounded time */
 	uint64_t until = host_us() + OUTSIDE_WAIT_US;
-	while ((rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
+	while ((rc = prebuild_session(mon, service, s->args, &c)) == -EAGAIN &&
 	       host_us() < until) {
 		uint64_t label;
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
@@ -309,8 +309,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 		 mon->group ? group_member_name(mon) : "", mon->group ? " -> " : "",
 		 mon->cfg.binary);
 	if ((rc = restore_point(mon, "LOG and ROM sessions")) ||
-	    (rc = parent_session(mon->env->parent, "LOG", log_args, &mon->log)) ||
-	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
+	    (rc = prebuild_session(mon, "LOG", log_args, &mon->log)) ||
+	    (rc = prebuild_session(mon, "ROM", rom_args, &mon->rom)))
 		return rc;
 	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
 	    !cap_valid(proxy_new(mon, &cpu_proxy_type, CAP_INVALID, &mon->cpu_proxy)) ||
@@ -414,7 +414,8 @@ int restore_image_check(struct monitor *mon, const struct image_model *im,
 
 	if ((rc = image_admit(im, mon->group != NULL, err, n)) ||
 	    (budget && (rc = restore_budget(mon, im, path, err, n))) ||
-	    (rc = binary_check(mon, im, err, n)))
+	    /* a prebuilt copy's round 1 checked it (not again in the stop) */
+	    (!prebuild_binary_checked(mon, im) && (rc = binary_check(mon, im, err, n))))
 		return rc;
 	if (!report_version_known(im->component.cr_abi_version)) {
 		snprintf(err, n,

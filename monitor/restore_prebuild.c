@@ -35,6 +35,7 @@
 #include "monitor/checkpoint.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
+#include "monitor/restore_prebuild_sessions.h"
 #include "monitor/restore_prebuild_threads.h"
 
 struct pre_ds {
@@ -61,7 +62,10 @@ struct mon_prebuild {
 	struct pre_ds ds[MON_MAX_REGIONS];
 	struct pre_att att[MON_MAX_REGIONS];
 	unsigned natt;
-	struct pre_threads thr; /* restore_prebuild_threads.c */
+	struct binary_id binary; /* round 1's, checked at this node's ROM */
+	uint8_t binary_hash[IMAGE_HASH_SIZE];
+	struct pre_threads thr;	 /* restore_prebuild_threads.c */
+	struct pre_sessions ses; /* restore_prebuild_sessions.c */
 };
 
 /* Detach attachment k from the copy's PD (while it has the PD). */
@@ -132,6 +136,7 @@ void prebuild_end(struct monitor *mon, const char *why)
 	if (!pb)
 		return;
 	pre_threads_end(&pb->thr, pb->cpu);
+	pre_sessions_end(&pb->ses, mon);
 	for (unsigned i = 0; i < pb->nds; i++)
 		ds_free(mon, &pb->ds[i]);
 	if (pb->cpu.idx)
@@ -168,6 +173,8 @@ static int build_first(struct monitor *mon, const char *path,
 		monitor_why(mon, "restore refused: %s", err);
 		return rc;
 	}
+	pb->binary = mon->binary; /* checked: the final restore need not again */
+	memcpy(pb->binary_hash, im->component.binary_hash, sizeof pb->binary_hash);
 	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
@@ -313,7 +320,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
-	unsigned attached = 0, threads = 0;
+	unsigned attached = 0, threads = 0, sessions = 0;
 
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
 		monitor_why(mon, "restore: this monitor runs '%s' already",
@@ -347,14 +354,16 @@ int prebuild_round(struct monitor *mon, const char *path)
 				   mon->prebuild->pd, im, &threads)))
 		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
 			strerror(-rc));
+	pre_sessions_open(&mon->prebuild->ses, mon, im, &sessions);
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
 	env_log(mon->env,
 		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
-		"%u regions attached, %u threads made, in %llu us (cpu %llu us)",
+		"%u regions attached, %u threads made, %u sessions opened, in %llu us "
+		"(cpu %llu us)",
 		mon->prebuild->rounds, (unsigned long long)pages, attached, threads,
-		(unsigned long long)(mon_now_us() - t0),
+		sessions, (unsigned long long)(mon_now_us() - t0),
 		(unsigned long long)(mon_cpu_us() - c0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
 		 mon->prebuild->rounds, (unsigned long long)pages);
@@ -526,6 +535,28 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 	*host = d->host;
 	memset(d, 0, sizeof *d);
 	return 0;
+}
+
+int prebuild_session(struct monitor *mon, const char *service, const char *args,
+		     cap_t *out)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (pb && pb->final && !pre_sessions_take(&pb->ses, service, args, out))
+		return 0;
+	return parent_session(mon->env->parent, service, args, out);
+}
+
+int prebuild_binary_checked(struct monitor *mon, const struct image_model *im)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->final || im != pb->final ||
+	    strcmp(im->component.binary, mon->cfg.binary) ||
+	    memcmp(im->component.binary_hash, pb->binary_hash, sizeof pb->binary_hash))
+		return 0;
+	mon->binary = pb->binary;
+	return 1;
 }
 
 int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,

@@ -51,6 +51,16 @@ int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge);
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu);
 int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap_t *cap,
 		     uint64_t *host);
+/* restore_image.c: is im the final image the restore takes the copy
+ * for, of the binary round 1 checked at this node's ROM (same name and
+ * XXH3-128)?  1 (mon->binary is that identity again) or 0. */
+int prebuild_binary_checked(struct monitor *mon, const struct image_model *im);
+/* restore_image.c: a session at the monitor's parent, the one the copy
+ * opened with that service and args while the rounds came if the
+ * restore of the final image takes the copy, else opened now
+ * (parent_session's answer). */
+int prebuild_session(struct monitor *mon, const char *service, const char *args,
+		     cap_t *out);
 /* restore.c: thread nr (with that UTCB and name) of the copy, made and
  * never started, with its kernel thread and that one's badge; the
  * threads made only to reach the numbers (up to room, into fill: how
