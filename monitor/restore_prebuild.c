@@ -135,7 +135,7 @@ void prebuild_end(struct monitor *mon, const char *why)
 
 	if (!pb)
 		return;
-	pre_threads_end(&pb->thr, pb->cpu);
+	pre_threads_end(&pb->thr, mon, pb->cpu);
 	pre_sessions_end(&pb->ses, mon);
 	for (unsigned i = 0; i < pb->nds; i++)
 		ds_free(mon, &pb->ds[i]);
@@ -350,7 +350,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 		goto fail;
 	attach_regions(mon, im, &attached);
 	/* not made here: the final restore makes them */
-	if ((rc = pre_threads_make(&mon->prebuild->thr, mon->prebuild->cpu,
+	if ((rc = pre_threads_make(&mon->prebuild->thr, mon, mon->prebuild->cpu,
 				   mon->prebuild->pd, im, &threads)))
 		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
 			strerror(-rc));
@@ -460,7 +460,7 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 		drop_gone(mon, im);
 		att_prune(pb, im);
 		if (!pre_threads_fit(&pb->thr, im)) /* the restore makes them */
-			pre_threads_end(&pb->thr, pb->cpu);
+			pre_threads_end(&pb->thr, mon, pb->cpu);
 		if ((rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
@@ -560,13 +560,14 @@ int prebuild_binary_checked(struct monitor *mon, const struct image_model *im)
 }
 
 int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
-			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge)
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge,
+			 uint64_t *utcb_host)
 {
 	struct mon_prebuild *pb = mon->prebuild;
 
 	if (!pb || !pb->used)
 		return -ENOENT;
-	return pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge);
+	return pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge, utcb_host);
 }
 
 unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room)

@@ -38,8 +38,7 @@ const char *pre_session_service(const struct image_session *s)
 	}
 }
 
-static unsigned held(const struct pre_sessions *pt, const char *service,
-		     const char *args)
+static unsigned held(const struct pre_sessions *pt, const char *service, const char *args)
 {
 	unsigned n = 0;
 
