@@ -79,7 +79,7 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 	if ((rc = restore_point(rs->mon, "thread")))
 		return rc;
 	if (!prebuild_take_thread(rs->mon, mt->nr, mt->utcb, mt->name, &t->obj,
-				  &t->kthread, &t->badge, &t->utcb_host)) {
+				  &t->kthread, &t->badge)) {
 		t->nr = mt->nr;
 		if ((rc = badge_map_add(&rs->bm, mt->badge, t->badge)))
 			return rc;
@@ -100,7 +100,7 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 		}
 		rs->fill[rs->nfill++] = obj; /* a number the target had freed */
 	}
-	*t = (struct rs_thread){obj, CAP_INVALID, nr, badge, 0};
+	*t = (struct rs_thread){obj, CAP_INVALID, nr, badge};
 	if (utcb != mt->utcb)
 		return -EADDRINUSE;
 	if ((rc = cpu_thread_cap(rs->cpu, obj, CPU_KERNEL_THREAD, &t->kthread)))
@@ -380,17 +380,12 @@ static int write_threads(struct rs *rs)
 		u->mr[0] = badge_map_new(&rs->bm, u->mr[0]);
 		for (uint64_t k = 0; k < u->mr[1] && k < MSG_MAX_ITEMS; k++)
 			u->mr[2 + k] = badge_map_new(&rs->bm, u->mr[2 + k]);
-		if ((rc = restore_point(rs->mon, "thread state")))
+		if ((rc = restore_point(rs->mon, "thread state")) ||
+		    (rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj, CPU_UTCB_DATASPACE,
+					 &ds)))
 			return rc;
-		if (rs->thread[i].utcb_host) { /* a prebuilt copy attached it */
-			memcpy((void *)(uintptr_t)rs->thread[i].utcb_host, u, sizeof *u);
-		} else {
-			if ((rc = cpu_thread_cap(rs->cpu, rs->thread[i].obj,
-						 CPU_UTCB_DATASPACE, &ds)))
-				return rc;
-			rc = ds_copy(rs->mon, ds, 0, u, sizeof *u, 1);
-			cap_release(ds);
-		}
+		rc = ds_copy(rs->mon, ds, 0, u, sizeof *u, 1);
+		cap_release(ds);
 		if (rc || (rc = cpu_set_regs(rs->cpu, rs->thread[i].obj, &mt->regs)))
 			return rc;
 	}

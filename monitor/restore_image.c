@@ -385,7 +385,7 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			    im->dataspaces[k].kind != IMAGE_DS_ROM)
 				continue;
 			if ((rc = restore_point(mon, "ROM dataspace")) ||
-			    (rc = rom_dataspace(mon->rom, &ds, &size)))
+			    (rc = prebuild_rom_dataspace(mon, mon->rom, &ds, &size)))
 				return rc;
 			record_add(mon, MON_CLASS_ROM_DS, ds, size);
 			record_hold(mon, ds, "ROM");

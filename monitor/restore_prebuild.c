@@ -58,6 +58,7 @@ struct mon_prebuild {
 	uint8_t hash[IMAGE_HASH_SIZE];
 	unsigned rounds, nds;
 	int used; /* the restore of the final image takes the copy */
+	unsigned took_threads, took_sessions, took_ds; /* the restore took */
 	const struct image_model *final; /* that image, while it is restored */
 	struct pre_ds ds[MON_MAX_REGIONS];
 	struct pre_att att[MON_MAX_REGIONS];
@@ -135,7 +136,12 @@ void prebuild_end(struct monitor *mon, const char *why)
 
 	if (!pb)
 		return;
-	pre_threads_end(&pb->thr, mon, pb->cpu);
+	if (!why && pb->used) /* what the stop did not have to make */
+		env_log(mon->env,
+			"monitor: prebuild: the restore took %u threads, %u sessions and "
+			"%u dataspaces of the copy",
+			pb->took_threads, pb->took_sessions, pb->took_ds);
+	pre_threads_end(&pb->thr, pb->cpu);
 	pre_sessions_end(&pb->ses, mon);
 	for (unsigned i = 0; i < pb->nds; i++)
 		ds_free(mon, &pb->ds[i]);
@@ -350,7 +356,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 		goto fail;
 	attach_regions(mon, im, &attached);
 	/* not made here: the final restore makes them */
-	if ((rc = pre_threads_make(&mon->prebuild->thr, mon, mon->prebuild->cpu,
+	if ((rc = pre_threads_make(&mon->prebuild->thr, mon->prebuild->cpu,
 				   mon->prebuild->pd, im, &threads)))
 		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
 			strerror(-rc));
@@ -460,7 +466,7 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 		drop_gone(mon, im);
 		att_prune(pb, im);
 		if (!pre_threads_fit(&pb->thr, im)) /* the restore makes them */
-			pre_threads_end(&pb->thr, mon, pb->cpu);
+			pre_threads_end(&pb->thr, pb->cpu);
 		if ((rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
@@ -534,6 +540,7 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 	*cap = d->cap;
 	*host = d->host;
 	memset(d, 0, sizeof *d);
+	pb->took_ds++;
 	return 0;
 }
 
@@ -542,9 +549,20 @@ int prebuild_session(struct monitor *mon, const char *service, const char *args,
 {
 	struct mon_prebuild *pb = mon->prebuild;
 
-	if (pb && pb->final && !pre_sessions_take(&pb->ses, service, args, out))
+	if (pb && pb->final && !pre_sessions_take(&pb->ses, service, args, out)) {
+		pb->took_sessions++;
 		return 0;
+	}
 	return parent_session(mon->env->parent, service, args, out);
+}
+
+int prebuild_rom_dataspace(struct monitor *mon, cap_t rom, cap_t *ds, uint64_t *size)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->final)
+		return rom_dataspace(rom, ds, size);
+	return pre_sessions_rom_ds(&pb->ses, rom, ds, size);
 }
 
 int prebuild_binary_checked(struct monitor *mon, const struct image_model *im)
@@ -560,14 +578,15 @@ int prebuild_binary_checked(struct monitor *mon, const struct image_model *im)
 }
 
 int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
-			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge,
-			 uint64_t *utcb_host)
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge)
 {
 	struct mon_prebuild *pb = mon->prebuild;
 
-	if (!pb || !pb->used)
+	if (!pb || !pb->used ||
+	    pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge))
 		return -ENOENT;
-	return pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge, utcb_host);
+	pb->took_threads++;
+	return 0;
 }
 
 unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room)

@@ -61,14 +61,16 @@ int prebuild_binary_checked(struct monitor *mon, const struct image_model *im);
  * (parent_session's answer). */
 int prebuild_session(struct monitor *mon, const char *service, const char *args,
 		     cap_t *out);
+/* restore_image.c: the binary's dataspace at ROM session rom: the one
+ * the copy fetched at that session while the rounds came, else
+ * rom_dataspace's. */
+int prebuild_rom_dataspace(struct monitor *mon, cap_t rom, cap_t *ds, uint64_t *size);
 /* restore.c: thread nr (with that UTCB and name) of the copy, made and
- * never started, with its kernel thread and that one's badge, and its
- * UTCB attached in the monitor (*utcb_host, the copy's until its end);
- * the threads made only to reach the numbers (up to room, into fill:
- * how many).  0, or -ENOENT: none. */
+ * never started, with its kernel thread and that one's badge; the
+ * threads made only to reach the numbers (up to room, into fill: how
+ * many).  0, or -ENOENT: none. */
 int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
-			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge,
-			 uint64_t *utcb_host);
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge);
 unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room);
 /* Is that region (of the PD's own address space) attached already in
  * the PD the restore took, to the dataspace it took?  1 or 0. */

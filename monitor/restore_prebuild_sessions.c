@@ -8,7 +8,8 @@
  * LOG and ROM sessions of every restore, and each session served
  * outside the monitor: timer, region maps, other services) are opened
  * here with the args the restore opens them with, once per session of
- * the image, and kept unused.  The restore of the final image asks for
+ * the image, and kept unused; and the binary's dataspace at the ROM
+ * session (core reads the binary for it).  The restore of the final image asks for
  * each one by service and args (restore_image.c, prebuild_session) and
  * opens at the parent only what it does not find.  A session no image
  * names any more is not closed before the copy ends (a later image may
@@ -76,6 +77,12 @@ void pre_sessions_open(struct pre_sessions *pt, struct monitor *mon,
 	snprintf(rom_args, sizeof rom_args, "label=\"%s\"", im->component.binary);
 	open_one(pt, mon, "LOG", "ram_quota=0", 1, n);
 	open_one(pt, mon, "ROM", rom_args, 1, n);
+	/* and its dataspace: core reads the binary for it */
+	for (unsigned i = 0; i < pt->n && !pt->rom_ds.idx; i++)
+		if (!strcmp(pt->s[i].service, "ROM") &&
+		    !strcmp(pt->s[i].args, rom_args) &&
+		    !rom_dataspace(pt->s[i].cap, &pt->rom_ds, &pt->rom_size))
+			pt->rom_of = pt->s[i].cap;
 	for (uint32_t i = 0; i < im->nsessions; i++) {
 		const char *service = pre_session_service(&im->sessions[i]);
 		unsigned want = 0;
@@ -102,8 +109,21 @@ int pre_sessions_take(struct pre_sessions *pt, const char *service, const char *
 	return -ENOENT;
 }
 
+int pre_sessions_rom_ds(struct pre_sessions *pt, cap_t rom, cap_t *ds, uint64_t *size)
+{
+	if (!pt->rom_ds.idx || pt->rom_of.idx != rom.idx)
+		return rom_dataspace(rom, ds, size);
+	*ds = pt->rom_ds;
+	*size = pt->rom_size;
+	pt->rom_ds = pt->rom_of = CAP_INVALID;
+	return 0;
+}
+
 void pre_sessions_end(struct pre_sessions *pt, struct monitor *mon)
 {
+	if (pt->rom_ds.idx)
+		cap_release(pt->rom_ds);
+	pt->rom_ds = pt->rom_of = CAP_INVALID;
 	for (unsigned i = 0; i < pt->n; i++)
 		target_close_session(mon, &pt->s[i].cap);
 	pt->n = 0;

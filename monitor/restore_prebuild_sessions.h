@@ -23,6 +23,9 @@ struct pre_session {
 struct pre_sessions {
 	unsigned n;
 	struct pre_session s[PRE_MAX_SESSIONS];
+	/* the binary's dataspace, fetched at the ROM session rom_of */
+	cap_t rom_of, rom_ds;
+	uint64_t rom_size;
 };
 
 /* The service a restore opens session s of im at (restore_image.c's
@@ -35,6 +38,10 @@ void pre_sessions_open(struct pre_sessions *pt, struct monitor *mon,
 /* Hand a session of that service and args over: 0, or -ENOENT. */
 int pre_sessions_take(struct pre_sessions *pt, const char *service, const char *args,
 		      cap_t *out);
+/* The binary's dataspace of ROM session rom (one taken from pt), as
+ * rom_dataspace gives it: fetched while the rounds came if it was, else
+ * now.  0 or -errno. */
+int pre_sessions_rom_ds(struct pre_sessions *pt, cap_t rom, cap_t *ds, uint64_t *size);
 /* Close those not taken. */
 void pre_sessions_end(struct pre_sessions *pt, struct monitor *mon);
 

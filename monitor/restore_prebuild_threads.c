@@ -8,8 +8,8 @@
  * whose threads are the ones made keeps them; one with other threads
  * ends them all and makes its own.  The restore of the final image then
  * takes them (restore.c asks prebuild_take_thread) and only writes
- * their UTCBs (attached in the monitor here) and registers in the stop; if the final
- * image has other threads, they are ended before that restore, which makes its own.
+ * their UTCBs and registers in the stop; if the final image has other
+ * threads, they are ended before that restore, which makes its own.
  * Nothing of this runs before the commit starts the threads.
  */
 #include <errno.h>
@@ -34,13 +34,9 @@ static void name_of(const struct image_thread *it, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)sizeof it->name, it->name);
 }
 
-void pre_threads_end(struct pre_threads *pt, struct monitor *mon, cap_t cpu)
+void pre_threads_end(struct pre_threads *pt, cap_t cpu)
 {
 	for (unsigned i = 0; i < pt->n; i++) {
-		if (pt->t[i].utcb_host)
-			pd_detach(mon->env->pd, pt->t[i].utcb_host);
-		if (pt->t[i].utcb_ds.idx)
-			cap_release(pt->t[i].utcb_ds);
 		if (pt->t[i].taken)
 			continue;
 		if (cpu.idx && pt->t[i].obj.idx)
@@ -97,7 +93,7 @@ static const struct image_thread *next_of(const struct image_model *im, uint64_t
 
 /* One thread at its number (threads for the freed numbers below it
  * into pt->fill).  0 or -errno. */
-static int make_one(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap_t pd,
+static int make_one(struct pre_threads *pt, cap_t cpu, cap_t pd,
 		    const struct image_thread *it)
 {
 	struct pre_thread *t = &pt->t[pt->n];
@@ -126,15 +122,10 @@ static int make_one(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap_
 	pt->n++;
 	if (utcb != it->utcb_addr)
 		return -EADDRINUSE;
-	/* the UTCB the final restore writes, attached here already */
-	if ((rc = cpu_thread_cap(cpu, obj, CPU_KERNEL_THREAD, &t->kthread)) ||
-	    (rc = cpu_thread_cap(cpu, obj, CPU_UTCB_DATASPACE, &t->utcb_ds)))
-		return rc;
-	return pd_attach(mon->env->pd, t->utcb_ds, 0, 0, sizeof(struct utcb),
-			 MEM_R | MEM_W, &t->utcb_host);
+	return cpu_thread_cap(cpu, obj, CPU_KERNEL_THREAD, &t->kthread);
 }
 
-int pre_threads_make(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap_t pd,
+int pre_threads_make(struct pre_threads *pt, cap_t cpu, cap_t pd,
 		     const struct image_model *im, unsigned *n)
 {
 	const struct image_thread *it = NULL;
@@ -143,13 +134,13 @@ int pre_threads_make(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap
 	*n = 0;
 	if (pre_threads_fit(pt, im))
 		return 0;
-	pre_threads_end(pt, mon, cpu);
+	pre_threads_end(pt, cpu);
 	if (im->nthreads > MON_MAX_THREADS)
 		return -ENOSPC;
 	for (uint32_t k = 0; k < im->nthreads; k++) {
 		it = next_of(im, it ? it->nr : 0, !it);
-		if ((rc = make_one(pt, mon, cpu, pd, it))) {
-			pre_threads_end(pt, mon, cpu);
+		if ((rc = make_one(pt, cpu, pd, it))) {
+			pre_threads_end(pt, cpu);
 			return rc;
 		}
 	}
@@ -158,7 +149,7 @@ int pre_threads_make(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap
 }
 
 int pre_threads_take(struct pre_threads *pt, uint64_t nr, uint64_t utcb, const char *name,
-		     cap_t *obj, cap_t *kthread, uint64_t *badge, uint64_t *utcb_host)
+		     cap_t *obj, cap_t *kthread, uint64_t *badge)
 {
 	for (unsigned i = 0; i < pt->n; i++) {
 		struct pre_thread *t = &pt->t[i];
@@ -167,7 +158,6 @@ int pre_threads_take(struct pre_threads *pt, uint64_t nr, uint64_t utcb, const c
 		*obj = t->obj;
 		*kthread = t->kthread;
 		*badge = t->badge;
-		*utcb_host = t->utcb_host;
 		t->taken = 1;
 		return 0;
 	}

@@ -15,9 +15,7 @@ struct pre_thread {
 	uint64_t nr, utcb, badge; /* badge: of its kernel thread */
 	char name[32];
 	cap_t obj, kthread;
-	cap_t utcb_ds;	    /* its UTCB's dataspace, */
-	uint64_t utcb_host; /* attached in the monitor (0: not) */
-	int taken;	    /* the restore owns obj and kthread */
+	int taken; /* the restore owns it */
 };
 
 struct pre_threads {
@@ -31,16 +29,14 @@ int pre_threads_fit(const struct pre_threads *pt, const struct image_model *im);
 /* Make im's threads in the copy's sessions, unless pt holds them (the
  * others ended first); the number made into *n.  0, or -errno with
  * none left. */
-int pre_threads_make(struct pre_threads *pt, struct monitor *mon, cap_t cpu, cap_t pd,
+int pre_threads_make(struct pre_threads *pt, cap_t cpu, cap_t pd,
 		     const struct image_model *im, unsigned *n);
-/* End (kill and release) those not taken, and every UTCB attachment.
- * cpu: the session they are in, or CAP_INVALID if it is closed. */
-void pre_threads_end(struct pre_threads *pt, struct monitor *mon, cap_t cpu);
-/* Hand thread nr (with that UTCB and name) over: 0, or -ENOENT.
- * *utcb_host: its UTCB attached in the monitor (0: not), which stays
- * the copy's until pre_threads_end. */
+/* End (kill and release) those not taken.  cpu: the session they are
+ * in, or CAP_INVALID if it is closed already. */
+void pre_threads_end(struct pre_threads *pt, cap_t cpu);
+/* Hand thread nr (with that UTCB and name) over: 0, or -ENOENT. */
 int pre_threads_take(struct pre_threads *pt, uint64_t nr, uint64_t utcb, const char *name,
-		     cap_t *obj, cap_t *kthread, uint64_t *badge, uint64_t *utcb_host);
+		     cap_t *obj, cap_t *kthread, uint64_t *badge);
 /* Hand the number-filling threads over (up to room): how many. */
 unsigned pre_threads_take_fill(struct pre_threads *pt, cap_t *fill, unsigned room);
 

@@ -10,7 +10,6 @@
 struct rs_thread {
 	cap_t obj, kthread;
 	uint64_t nr, badge;
-	uint64_t utcb_host; /* a prebuilt copy's: its UTCB attached already */
 };
 struct rs_ds {
 	uint64_t old_badge, size;
