@@ -22,8 +22,16 @@
  * no round carried whole), the copy is ended and the chain is restored
  * from its files, as without a copy.
  *
- * Nothing of the copy runs: it has no threads until the final restore,
- * and that one is all or nothing (its rollback ends what it took).
+ * Each round also makes the image's threads in the copy's CPU session,
+ * created and never started (restore_prebuild_threads.c), and opens at
+ * the monitor's parent the sessions a restore opens there, with the
+ * binary's ROM dataspace (restore_prebuild_sessions.c); the restore of
+ * the final image takes those instead of making them in the stop, and
+ * does not check round 1's binary again.
+ *
+ * Nothing of the copy runs before the commit starts its threads, and
+ * the final restore is all or nothing (its rollback ends what it took;
+ * prebuild_end what it did not).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -5,9 +5,11 @@
  * each later round (incremental) writes the pages it carries into them;
  * the restore of the final image then takes these (restore.c asks
  * prebuild_take_pd / prebuild_take_ds) and writes only the final image's
- * pages, so that the source's stop covers the last pages, the threads,
- * UTCBs, registers and caps, not all of the memory.  Nothing of it runs
- * and nothing is committed before that restore.
+ * pages, so that the source's stop covers the last pages, UTCBs,
+ * registers and caps, not all of the memory; each round also makes the
+ * image's threads (never started) and opens its sessions at the parent,
+ * which that restore takes too (prebuild_take_thread, prebuild_session).
+ * Nothing of it runs and nothing is committed before that restore.
  */
 #ifndef MONITOR_RESTORE_PREBUILD_H
 #define MONITOR_RESTORE_PREBUILD_H
