@@ -25,7 +25,8 @@
 #include "monitor/target_report.h"
 
 static const char *const rs_phase_name[RS_PHASES] = {
-    "open", "threads", "regions", "memory", "caps", "fix", "ready", "commit", "free-old"};
+    "open", "threads", "regions", "memory", "caps",
+    "fix",  "state",   "ready",	  "commit", "free-old"};
 
 static int reply_rc(const struct msg *m)
 {
@@ -607,10 +608,12 @@ static int build_fix(struct rs *rs)
 		return rc;
 	rs->what = "cannot rebuild its object pool (fields left, right, parent, depth "
 		   "of its struct cr_object trees)";
-	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)) ||
-	    (rc = write_threads(rs)))
+	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)))
 		return rc;
 	mark(rs, RS_FIX);
+	if ((rc = write_threads(rs)))
+		return rc;
+	mark(rs, RS_STATE);
 	return 0;
 }
 
