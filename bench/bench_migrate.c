@@ -234,7 +234,8 @@ static void phases(const char *log)
 {
 	static char buf[1 << 20];
 	const char *keys[] = {"incremental: ", "checkpoint paused",    "final.img, total",
-			      ": paused ",     "restore of the image", "received in"};
+			      ": paused ",     "restore of the image", "received in",
+			      "restore phases"};
 	char *line, *save, *from, *at;
 
 	slurp(log, buf, sizeof buf);

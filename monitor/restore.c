@@ -25,7 +25,8 @@
 #include "monitor/target_report.h"
 
 static const char *const rs_phase_name[RS_PHASES] = {
-    "open", "threads", "regions", "memory", "caps", "fix", "commit", "free-old"};
+    "open", "threads", "regions", "memory", "caps",
+    "fix",  "state",   "ready",	  "commit", "free-old"};
 
 static int reply_rc(const struct msg *m)
 {
@@ -75,8 +76,18 @@ static int make_thread(struct rs *rs, const struct mon_model_thread *mt,
 	cap_t obj;
 	int rc;
 
-	for (;;) {
-		if ((rc = restore_point(rs->mon, "thread")) ||
+	/* a migration's prebuilt copy made it while the rounds came */
+	if ((rc = restore_point(rs->mon, "thread")))
+		return rc;
+	if (!prebuild_take_thread(rs->mon, mt->nr, mt->utcb, mt->name, &t->obj,
+				  &t->kthread, &t->badge)) {
+		t->nr = mt->nr;
+		if ((rc = badge_map_add(&rs->bm, mt->badge, t->badge)))
+			return rc;
+		return badge_map_add(&rs->bm, mt->obj_badge, cap_badge(t->obj));
+	}
+	for (int first = 1;; first = 0) {
+		if ((!first && (rc = restore_point(rs->mon, "thread"))) ||
 		    (rc = cpu_create_thread(rs->cpu, rs->pd,
 					    mt->name[0] ? mt->name : "restored", &obj,
 					    &nr, &utcb, &badge)))
@@ -107,6 +118,9 @@ static int make_threads(struct rs *rs)
 	int done[MON_MAX_THREADS] = {0}, rc;
 
 	rs->what = "cannot recreate a thread at its number";
+	/* those a prebuilt copy made to reach the numbers: killed at the
+	 * commit, as the restore's own */
+	rs->nfill = prebuild_take_fill(rs->mon, rs->fill, MON_MAX_THREADS);
 	for (unsigned k = 0; k < m->nthreads; k++) {
 		unsigned best = m->nthreads;
 		for (unsigned i = 0; i < m->nthreads; i++)
@@ -298,6 +312,11 @@ static int fill_ds(struct rs *rs, struct rs_ds *d)
 	 * and back on a loaded host (two waits for a CPU): in place */
 	if (w && (d->size < (1ULL << 20) || host_worker_busy(w) ||
 		  (m->data_given && !m->page_in && !j->from_src)))
+		w = NULL;
+	/* a prebuilt copy's final image carries only the last dirty pages:
+	 * a few MB copied in place take less than the hand-over to the
+	 * worker and back on a loaded host (7-36 ms of the stop) */
+	if (w && j->from_src && prebuild_fill_in_place(rs->mon, d->old_badge))
 		w = NULL;
 	host_worker_set_nice(w, 0); /* the restore waits for it */
 	rc = host_worker_run(w, fill_job, j);
@@ -589,10 +608,12 @@ static int build_fix(struct rs *rs)
 		return rc;
 	rs->what = "cannot rebuild its object pool (fields left, right, parent, depth "
 		   "of its struct cr_object trees)";
-	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)) ||
-	    (rc = write_threads(rs)))
+	if ((rc = restore_point(rs->mon, "object pool")) || (rc = pool_fix(rs->m)))
 		return rc;
 	mark(rs, RS_FIX);
+	if ((rc = write_threads(rs)))
+		return rc;
+	mark(rs, RS_STATE);
 	return 0;
 }
 
@@ -678,6 +699,7 @@ int restore_ready(struct rs *rs)
 	if ((rc = build_fix(rs)) || (rc = restore_prepare(rs)) ||
 	    (rc = restore_verify(rs, rs->before)) || (rc = restore_announce(rs)))
 		return rc;
+	mark(rs, RS_READY);
 	return 0;
 }
 

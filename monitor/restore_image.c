@@ -257,7 +257,7 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 	/* the server may not have announced its service yet (a node that
 	 * starts it after the monitor): ask again, for a bounded time */
 	uint64_t until = host_us() + OUTSIDE_WAIT_US;
-	while ((rc = parent_session(mon->env->parent, service, s->args, &c)) == -EAGAIN &&
+	while ((rc = prebuild_session(mon, service, s->args, &c)) == -EAGAIN &&
 	       host_us() < until) {
 		uint64_t label;
 		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), 1000, &label);
@@ -309,8 +309,8 @@ static int open_sessions(struct monitor *mon, const struct image_model *im,
 		 mon->group ? group_member_name(mon) : "", mon->group ? " -> " : "",
 		 mon->cfg.binary);
 	if ((rc = restore_point(mon, "LOG and ROM sessions")) ||
-	    (rc = parent_session(mon->env->parent, "LOG", log_args, &mon->log)) ||
-	    (rc = parent_session(mon->env->parent, "ROM", rom_args, &mon->rom)))
+	    (rc = prebuild_session(mon, "LOG", log_args, &mon->log)) ||
+	    (rc = prebuild_session(mon, "ROM", rom_args, &mon->rom)))
 		return rc;
 	if (!cap_valid(proxy_new(mon, &pd_proxy_type, CAP_INVALID, &mon->pd_proxy)) ||
 	    !cap_valid(proxy_new(mon, &cpu_proxy_type, CAP_INVALID, &mon->cpu_proxy)) ||
@@ -385,7 +385,7 @@ static int open_objects(struct monitor *mon, const struct image_model *im,
 			    im->dataspaces[k].kind != IMAGE_DS_ROM)
 				continue;
 			if ((rc = restore_point(mon, "ROM dataspace")) ||
-			    (rc = rom_dataspace(mon->rom, &ds, &size)))
+			    (rc = prebuild_rom_dataspace(mon, mon->rom, &ds, &size)))
 				return rc;
 			record_add(mon, MON_CLASS_ROM_DS, ds, size);
 			record_hold(mon, ds, "ROM");
@@ -414,7 +414,8 @@ int restore_image_check(struct monitor *mon, const struct image_model *im,
 
 	if ((rc = image_admit(im, mon->group != NULL, err, n)) ||
 	    (budget && (rc = restore_budget(mon, im, path, err, n))) ||
-	    (rc = binary_check(mon, im, err, n)))
+	    /* a prebuilt copy's round 1 checked it (not again in the stop) */
+	    (!prebuild_binary_checked(mon, im) && (rc = binary_check(mon, im, err, n))))
 		return rc;
 	if (!report_version_known(im->component.cr_abi_version)) {
 		snprintf(err, n,
@@ -486,7 +487,8 @@ static uint64_t ri_now_us(void)
 
 int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
-	uint64_t t[5] = {ri_now_us()}; /* begun, read, checked, model, restored */
+	/* begun, read, checked, sessions opened, model made, restored */
+	uint64_t t[6] = {ri_now_us()};
 	struct mon_model *model = calloc(1, sizeof *model);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
@@ -559,6 +561,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	mon->restore_points = 0;
 	if ((rc = restore_image_open(mon, im, seed)))
 		goto fail;
+	t[3] = ri_now_us();
 	if ((rc = image_to_model(im, mon, model))) {
 		monitor_why(mon,
 			    "restore refused: %s: the image names what it "
@@ -568,7 +571,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	}
 	if (pre)
 		prebuild_use(mon, model);
-	t[3] = ri_now_us();
+	t[4] = ri_now_us();
 	/* lazy: the model holds the memory, the source of the fill after the
 	 * commit (and of the fix-ups before it) */
 	if (mon->restore_postcopy && (rc = postcopy_bind(mon, model, &ch))) {
@@ -608,12 +611,14 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 		monitor_meter_start(mon, fill_bytes(im, model));
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
-	t[4] = ri_now_us();
-	env_log(mon->env,
-		"monitor: restore of the image (us): read %llu, check %llu, sessions and "
-		"model %llu, restore %llu",
-		(unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
-		(unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]));
+	t[5] = ri_now_us();
+	env_log(
+	    mon->env,
+	    "monitor: restore of the image (us): read %llu, check %llu, sessions %llu, "
+	    "model %llu, restore %llu",
+	    (unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+	    (unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]),
+	    (unsigned long long)(t[5] - t[4]));
 	if (mon->lazy) { /* the fill owns the model from here on */
 		if ((rc = lazy_fill_run(mon, model, seed)))
 			monitor_target_ends(mon,

@@ -22,8 +22,16 @@
  * no round carried whole), the copy is ended and the chain is restored
  * from its files, as without a copy.
  *
- * Nothing of the copy runs: it has no threads until the final restore,
- * and that one is all or nothing (its rollback ends what it took).
+ * Each round also makes the image's threads in the copy's CPU session,
+ * created and never started (restore_prebuild_threads.c), and opens at
+ * the monitor's parent the sessions a restore opens there, with the
+ * binary's ROM dataspace (restore_prebuild_sessions.c); the restore of
+ * the final image takes those instead of making them in the stop, and
+ * does not check round 1's binary again.
+ *
+ * Nothing of the copy runs before the commit starts its threads, and
+ * the final restore is all or nothing (its rollback ends what it took;
+ * prebuild_end what it did not).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +43,8 @@
 #include "monitor/checkpoint.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
+#include "monitor/restore_prebuild_sessions.h"
+#include "monitor/restore_prebuild_threads.h"
 
 struct pre_ds {
 	uint64_t old_badge, size, host;
@@ -56,9 +66,15 @@ struct mon_prebuild {
 	uint8_t hash[IMAGE_HASH_SIZE];
 	unsigned rounds, nds;
 	int used; /* the restore of the final image takes the copy */
+	unsigned took_threads, took_sessions, took_ds; /* the restore took */
+	const struct image_model *final; /* that image, while it is restored */
 	struct pre_ds ds[MON_MAX_REGIONS];
 	struct pre_att att[MON_MAX_REGIONS];
 	unsigned natt;
+	struct binary_id binary; /* round 1's, checked at this node's ROM */
+	uint8_t binary_hash[IMAGE_HASH_SIZE];
+	struct pre_threads thr;	 /* restore_prebuild_threads.c */
+	struct pre_sessions ses; /* restore_prebuild_sessions.c */
 };
 
 /* Detach attachment k from the copy's PD (while it has the PD). */
@@ -128,6 +144,13 @@ void prebuild_end(struct monitor *mon, const char *why)
 
 	if (!pb)
 		return;
+	if (!why && pb->used) /* what the stop did not have to make */
+		env_log(mon->env,
+			"monitor: prebuild: the restore took %u threads, %u sessions and "
+			"%u dataspaces of the copy",
+			pb->took_threads, pb->took_sessions, pb->took_ds);
+	pre_threads_end(&pb->thr, pb->cpu);
+	pre_sessions_end(&pb->ses, mon);
 	for (unsigned i = 0; i < pb->nds; i++)
 		ds_free(mon, &pb->ds[i]);
 	if (pb->cpu.idx)
@@ -164,6 +187,8 @@ static int build_first(struct monitor *mon, const char *path,
 		monitor_why(mon, "restore refused: %s", err);
 		return rc;
 	}
+	pb->binary = mon->binary; /* checked: the final restore need not again */
+	memcpy(pb->binary_hash, im->component.binary_hash, sizeof pb->binary_hash);
 	snprintf(mon->cfg.binary, sizeof mon->cfg.binary, "%s", im->component.binary);
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
@@ -309,7 +334,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us(), pages = 0;
 	char err[400];
 	int first = !mon->prebuild, rc;
-	unsigned attached = 0;
+	unsigned attached = 0, threads = 0, sessions = 0;
 
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
 		monitor_why(mon, "restore: this monitor runs '%s' already",
@@ -338,14 +363,21 @@ int prebuild_round(struct monitor *mon, const char *path)
 			: apply_round(mon, path, im, &pages)))
 		goto fail;
 	attach_regions(mon, im, &attached);
+	/* not made here: the final restore makes them */
+	if ((rc = pre_threads_make(&mon->prebuild->thr, mon->prebuild->cpu,
+				   mon->prebuild->pd, im, &threads)))
+		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
+			strerror(-rc));
+	pre_sessions_open(&mon->prebuild->ses, mon, im, &sessions);
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
 	env_log(mon->env,
 		"monitor: prebuild: round %u applied to the paused copy: %llu pages, "
-		"%u regions attached, in %llu us (cpu %llu us)",
-		mon->prebuild->rounds, (unsigned long long)pages, attached,
-		(unsigned long long)(mon_now_us() - t0),
+		"%u regions attached, %u threads made, %u sessions opened, in %llu us "
+		"(cpu %llu us)",
+		mon->prebuild->rounds, (unsigned long long)pages, attached, threads,
+		sessions, (unsigned long long)(mon_now_us() - t0),
 		(unsigned long long)(mon_cpu_us() - c0));
 	snprintf(mon->done_note, sizeof mon->done_note, ": round %u built, %llu pages",
 		 mon->prebuild->rounds, (unsigned long long)pages);
@@ -441,12 +473,15 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 		}
 		drop_gone(mon, im);
 		att_prune(pb, im);
+		if (!pre_threads_fit(&pb->thr, im)) /* the restore makes them */
+			pre_threads_end(&pb->thr, pb->cpu);
 		if ((rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
 			return rc;
 		}
 		*out = im;
+		pb->final = im;
 		return 1;
 	}
 	if (im)
@@ -477,6 +512,17 @@ void prebuild_use(struct monitor *mon, struct mon_model *model)
 		mon->prebuild->rounds);
 }
 
+int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	const struct image_memory *e;
+
+	if (!pb || !pb->used || !pb->final)
+		return 0;
+	e = memory_of(pb->final, old_badge);
+	return !e || e->nonzero_pages * IMAGE_PAGE_SIZE <= PREBUILD_IN_PLACE_BYTES;
+}
+
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)
 {
 	struct mon_prebuild *pb = mon->prebuild;
@@ -502,7 +548,60 @@ int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap
 	*cap = d->cap;
 	*host = d->host;
 	memset(d, 0, sizeof *d);
+	pb->took_ds++;
 	return 0;
+}
+
+int prebuild_session(struct monitor *mon, const char *service, const char *args,
+		     cap_t *out)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (pb && pb->final && !pre_sessions_take(&pb->ses, service, args, out)) {
+		pb->took_sessions++;
+		return 0;
+	}
+	return parent_session(mon->env->parent, service, args, out);
+}
+
+int prebuild_rom_dataspace(struct monitor *mon, cap_t rom, cap_t *ds, uint64_t *size)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->final)
+		return rom_dataspace(rom, ds, size);
+	return pre_sessions_rom_ds(&pb->ses, rom, ds, size);
+}
+
+int prebuild_binary_checked(struct monitor *mon, const struct image_model *im)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->final || im != pb->final ||
+	    strcmp(im->component.binary, mon->cfg.binary) ||
+	    memcmp(im->component.binary_hash, pb->binary_hash, sizeof pb->binary_hash))
+		return 0;
+	mon->binary = pb->binary;
+	return 1;
+}
+
+int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	if (!pb || !pb->used ||
+	    pre_threads_take(&pb->thr, nr, utcb, name, obj, kthread, badge))
+		return -ENOENT;
+	pb->took_threads++;
+	return 0;
+}
+
+unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	return pb && pb->used ? pre_threads_take_fill(&pb->thr, fill, room) : 0;
 }
 
 int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,

@@ -5,9 +5,11 @@
  * each later round (incremental) writes the pages it carries into them;
  * the restore of the final image then takes these (restore.c asks
  * prebuild_take_pd / prebuild_take_ds) and writes only the final image's
- * pages, so that the source's stop covers the last pages, the threads,
- * UTCBs, registers and caps, not all of the memory.  Nothing of it runs
- * and nothing is committed before that restore.
+ * pages, so that the source's stop covers the last pages, UTCBs,
+ * registers and caps, not all of the memory; each round also makes the
+ * image's threads (never started) and opens its sessions at the parent,
+ * which that restore takes too (prebuild_take_thread, prebuild_session).
+ * Nothing of it runs and nothing is committed before that restore.
  */
 #ifndef MONITOR_RESTORE_PREBUILD_H
 #define MONITOR_RESTORE_PREBUILD_H
@@ -38,12 +40,40 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
  * copy's (a new dataspace: from zero), and restore.c takes the copy. */
 void prebuild_use(struct monitor *mon, struct mon_model *model);
 
+/* Are the final image's pages of that dataspace few enough to be
+ * written into the copy in place, on the entrypoint, rather than on
+ * the host worker (whose hand-over costs more, on a loaded host, than
+ * copying a few MB)?  1 or 0; 0 without a copy the restore takes. */
+#define PREBUILD_IN_PLACE_BYTES (16ULL << 20)
+int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge);
+
 /* restore.c: the copy's PD and CPU sessions / the dataspace that was
  * old_badge (of size bytes) with its attachment in the monitor, handed
  * over (the restore owns them from here).  0, or -ENOENT: none. */
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu);
 int prebuild_take_ds(struct monitor *mon, uint64_t old_badge, uint64_t size, cap_t *cap,
 		     uint64_t *host);
+/* restore_image.c: is im the final image the restore takes the copy
+ * for, of the binary round 1 checked at this node's ROM (same name and
+ * XXH3-128)?  1 (mon->binary is that identity again) or 0. */
+int prebuild_binary_checked(struct monitor *mon, const struct image_model *im);
+/* restore_image.c: a session at the monitor's parent, the one the copy
+ * opened with that service and args while the rounds came if the
+ * restore of the final image takes the copy, else opened now
+ * (parent_session's answer). */
+int prebuild_session(struct monitor *mon, const char *service, const char *args,
+		     cap_t *out);
+/* restore_image.c: the binary's dataspace at ROM session rom: the one
+ * the copy fetched at that session while the rounds came, else
+ * rom_dataspace's. */
+int prebuild_rom_dataspace(struct monitor *mon, cap_t rom, cap_t *ds, uint64_t *size);
+/* restore.c: thread nr (with that UTCB and name) of the copy, made and
+ * never started, with its kernel thread and that one's badge; the
+ * threads made only to reach the numbers (up to room, into fill: how
+ * many).  0, or -ENOENT: none. */
+int prebuild_take_thread(struct monitor *mon, uint64_t nr, uint64_t utcb,
+			 const char *name, cap_t *obj, cap_t *kthread, uint64_t *badge);
+unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room);
 /* Is that region (of the PD's own address space) attached already in
  * the PD the restore took, to the dataspace it took?  1 or 0. */
 int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,

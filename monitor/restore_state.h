@@ -30,6 +30,8 @@ enum {
 	RS_MEMORY,
 	RS_CAPS,
 	RS_FIX,
+	RS_STATE, /* UTCBs and registers */
+	RS_READY, /* proxy hooks, fault irq, signals prepared; verified; announced */
 	RS_COMMIT,
 	RS_FREE,
 	RS_PHASES

@@ -3,9 +3,10 @@
  * (docs/migration.md, monitor/restore_prebuild.c): each round, once its
  * file is in the spool directory, goes to the monitor the image names
  * (CONTROL_PREBUILD): round 1 makes the paused copy (PD, CPU session,
- * dataspaces with their memory), each later round writes its pages into
- * it.  The restore of final.img then takes that copy, so that the
- * source's stop covers only the last pages, threads and caps.
+ * dataspaces with their memory, threads never started, the sessions at
+ * the parent), each later round writes its pages into it.  The restore
+ * of final.img then takes that copy, so that the source's stop covers
+ * only the last pages, registers, UTCBs and caps.
  *
  * A round the monitor cannot build (no monitor of that name, one that
  * runs a target, an image it refuses) ends the copy there and stops the

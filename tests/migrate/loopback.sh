@@ -251,9 +251,10 @@ done
 # instead of restoring the chain
 n=$(grep -c "migration from .*: prebuilt: ok counter .*/round-[123].img: round [123] built" "$tmp/B.log")
 if [ "$n" = 3 ] && grep -q "monitor: prebuild: round 3 applied to the paused copy" "$tmp/B.log" &&
-   grep -q "monitor: prebuild: round 1 applied to the paused copy: [0-9]* pages, [1-9][0-9]* regions attached" "$tmp/B.log" &&
-   grep -q "monitor: prebuild: the restore of the final image takes the copy of 3 rounds" "$tmp/B.log"; then
-	ok "B prebuilt the target from 3 rounds and restored final.img onto it"
+   grep -q "monitor: prebuild: round 1 applied to the paused copy: [0-9]* pages, [1-9][0-9]* regions attached, [1-9][0-9]* threads made, [2-9][0-9]* sessions opened" "$tmp/B.log" &&
+   grep -q "monitor: prebuild: the restore of the final image takes the copy of 3 rounds" "$tmp/B.log" &&
+   grep -q "monitor: prebuild: the restore took [1-9][0-9]* threads, [2-9][0-9]* sessions and [1-9][0-9]* dataspaces of the copy" "$tmp/B.log"; then
+	ok "B prebuilt the target (dataspaces, regions, threads, sessions) from 3 rounds and restored final.img onto it"
 else
 	bad "B did not prebuild: $(grep -i prebuil "$tmp/B.log")"
 fi
