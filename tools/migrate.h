@@ -86,6 +86,17 @@ void migrate_prebuild_round(struct migrate_prebuild *pb, const char *path, int r
 /* The migration ends before its final restore: end the copy, if any. */
 void migrate_prebuild_drop(struct migrate_prebuild *pb, const char *peer);
 
+/* tools/migrate_commit.c.  A step at this node's monitor name (req.path
+ * path); 0 if it answered "ok", else its answer in last. */
+int migrate_dest_step(const char *name, const char *path, enum control_op op,
+		      unsigned flags, char *last, size_t size);
+/* After "ready": the source's commit (name started here, the answer
+ * sent back: 0) or abort (name released here: 1), by the deadline plus
+ * MIGRATE_GRACE_MS; -1 if neither came, err says what did.  buf holds a
+ * message (TRANSPORT_MSG_MAX + 1). */
+int migrate_await_commit(struct transport_conn *c, int deadline_ms, char *buf,
+			 const char *name, const char *path, char *err, size_t errlen);
+
 /* Destination (the listener's handler, `capsule node --listen`):
  * receive the images, restore the chain paused in this node's monitor
  * of the image's name, answer "ready", start it on the commit. */

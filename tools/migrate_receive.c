@@ -241,11 +241,7 @@ out:
 static int dest_step(struct dest *d, enum control_op op, unsigned flags, char *last,
 		     size_t size)
 {
-	struct control_request req = {.op = op, .flags = flags};
-
-	snprintf(req.name, sizeof req.name, "%s", d->name);
-	snprintf(req.path, sizeof req.path, "%s", d->final);
-	return control_call_final(&req, last, size);
+	return migrate_dest_step(d->name, d->final, op, flags, last, size);
 }
 
 /* Receive the chain and restore it paused: 0, or -1 with the answer
@@ -304,30 +300,13 @@ fail:
 /* After "ready": the source's commit or abort, by the deadline. */
 static void await_commit(struct dest *d)
 {
-	uint64_t end = d->c->start_ms + d->deadline_ms + MIGRATE_GRACE_MS,
-		 now = transport_now_ms();
-	char err[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], ok[CONTROL_LINE_MAX];
-	size_t len = 0;
+	char err[TRANSPORT_ERR_MAX];
+	int rc = migrate_await_commit(d->c, d->deadline_ms, d->buf, d->name, d->final,
+				      err, sizeof err);
 
-	address_set_timeout(d->c->fd, now < end ? (int)(end - now) : 1);
-	if (!stream_recv(&d->c->rx, d->buf, &len, err, sizeof err)) {
-		d->buf[len] = 0;
-		snprintf(err, sizeof err, "'%.40s' instead of commit or abort", d->buf);
-	}
-	if (len == 6 && !memcmp(d->buf, "commit", 6) && d->c->rx.final) {
-		migrate_phase("commit");
-		if (dest_step(d, CONTROL_THAW, 0, last, sizeof last))
-			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s",
-				 d->name, last);
-		else
-			snprintf(ok, sizeof ok, "ok %s started", d->name);
-		fprintf(stderr, "capsule node: migration from %s: %s\n", d->c->peer, ok);
-		stream_send(&d->c->tx, ok, strlen(ok), 1, err, sizeof err);
-		migrate_phase("done");
+	if (rc == 0)
 		return;
-	}
-	if (len == 5 && !memcmp(d->buf, "abort", 5)) {
-		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
+	if (rc == 1) {
 		fprintf(stderr,
 			"capsule node: migration from %s: aborted by the source: %s "
 			"ended here\n",

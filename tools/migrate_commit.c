@@ -1,0 +1,55 @@
+/*
+ * The destination's last step of a migration, after it answered
+ * "ready": the source's "commit" starts the restored copy here (its
+ * answer, "ok NAME started" or why not, goes back), its "abort" ends what
+ * was restored, both by the deadline plus MIGRATE_GRACE_MS.  Shared by
+ * the receivers of one target (tools/migrate_receive.c) and of a group
+ * (tools/migrate_group_receive.c); each reports an abort or a missing
+ * commit in its own words.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/migrate.h"
+
+int migrate_dest_step(const char *name, const char *path, enum control_op op,
+		      unsigned flags, char *last, size_t size)
+{
+	struct control_request req = {.op = op, .flags = flags};
+
+	snprintf(req.name, sizeof req.name, "%s", name);
+	snprintf(req.path, sizeof req.path, "%s", path);
+	return control_call_final(&req, last, size);
+}
+
+int migrate_await_commit(struct transport_conn *c, int deadline_ms, char *buf,
+			 const char *name, const char *path, char *err, size_t errlen)
+{
+	uint64_t end = c->start_ms + deadline_ms + MIGRATE_GRACE_MS,
+		 now = transport_now_ms();
+	char last[CONTROL_LINE_MAX], ok[CONTROL_LINE_MAX];
+	size_t len = 0;
+
+	address_set_timeout(c->fd, now < end ? (int)(end - now) : 1);
+	if (!stream_recv(&c->rx, buf, &len, err, errlen)) {
+		buf[len] = 0;
+		snprintf(err, errlen, "'%.40s' instead of commit or abort", buf);
+	}
+	if (len == 6 && !memcmp(buf, "commit", 6) && c->rx.final) {
+		migrate_phase("commit");
+		if (migrate_dest_step(name, path, CONTROL_THAW, 0, last, sizeof last))
+			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s", name,
+				 last);
+		else
+			snprintf(ok, sizeof ok, "ok %s started", name);
+		fprintf(stderr, "capsule node: migration from %s: %s\n", c->peer, ok);
+		stream_send(&c->tx, ok, strlen(ok), 1, err, errlen);
+		migrate_phase("done");
+		return 0;
+	}
+	if (len == 5 && !memcmp(buf, "abort", 5)) {
+		migrate_dest_step(name, path, CONTROL_RELEASE, 0, last, sizeof last);
+		return 1;
+	}
+	return -1;
+}
