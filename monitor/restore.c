@@ -749,8 +749,10 @@ void restore_abort(struct rs *rs, int rc)
 
 void restore_free(struct rs *rs)
 {
-	if (rs)
+	if (rs) {
+		rs_mapq_drop(rs);
 		free(rs->m); /* its regions' data are not its own */
+	}
 	free(rs);
 }
 

@@ -136,18 +136,17 @@ static void map_failed(struct rs *rs, const struct mon_model_cap *mc, int rc)
 
 /*
  * Caps that need only mapping at their kcaps (no object made with them)
- * go to core MSG_MAX_ITEMS to a call (PD_MAP_CAPS), as gates do.  A
+ * go to core MSG_MAX_ITEMS to a call (PD_MAP_CAPS), as gates do.  The
+ * queue holds a reference to each, so a cap stays what it was when it
+ * was queued (the serving entrypoint may drop a proxy meanwhile).  A
  * refused batch maps none; it is then mapped one cap at a time, so the
  * line says which cap core refused.
  */
-static int map_flush(struct rs *rs)
+static int map_send(struct rs *rs, const struct rs_mapq *q, unsigned n)
 {
-	struct rs_mapq *q = &rs->mapq;
-	unsigned n = q->n;
 	int rc;
 
-	q->n = 0;
-	if (!n || !(rc = pd_map_caps(rs->pd, q->c, q->kcap, n)))
+	if (!(rc = pd_map_caps(rs->pd, q->c, q->kcap, n)))
 		return 0;
 	for (unsigned i = 0; i < n; i++)
 		if ((rc = pd_map_cap(rs->pd, q->c[i], q->kcap[i]))) {
@@ -155,6 +154,23 @@ static int map_flush(struct rs *rs)
 			return rc;
 		}
 	return 0;
+}
+
+static int map_flush(struct rs *rs)
+{
+	struct rs_mapq *q = &rs->mapq;
+	unsigned n = q->n;
+	int rc = n ? map_send(rs, q, n) : 0;
+
+	rs_mapq_drop(rs);
+	return rc;
+}
+
+void rs_mapq_drop(struct rs *rs)
+{
+	for (unsigned i = 0; i < rs->mapq.n; i++)
+		cap_release(rs->mapq.c[i]);
+	rs->mapq.n = 0;
 }
 
 static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
@@ -165,7 +181,7 @@ static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
 
 	if (q->n == MSG_MAX_ITEMS && (rc = map_flush(rs)))
 		return rc;
-	q->c[q->n] = c;
+	q->c[q->n] = cap_ref(c);
 	q->kcap[q->n] = kcap;
 	q->badge[q->n] = badge;
 	q->cls[q->n++] = cls;

@@ -38,8 +38,8 @@ enum {
 };
 
 /* Caps waiting to be mapped at their kcaps in the new PD, MSG_MAX_ITEMS
- * to a call (PD_MAP_CAPS; restore_caps.c).  The caps are borrowed: each
- * is kept by the restore or its owner until the commit or rollback. */
+ * to a call (PD_MAP_CAPS; restore_caps.c).  The queue holds one
+ * reference to each cap until it is mapped or dropped (rs_mapq_drop). */
 struct rs_mapq {
 	unsigned n;
 	cap_t c[MSG_MAX_ITEMS];
@@ -71,6 +71,9 @@ struct rs {
 	cap_t exc_irq; /* the new CPU session's fault irq, bound (prepared) */
 	uint64_t t0, us[RS_PHASES]; /* host time spent in each phase */
 };
+
+/* restore_caps.c: release what is queued and not mapped */
+void rs_mapq_drop(struct rs *rs);
 
 /* restore.c */
 /* Keep a new cap (one reference) until commit or rollback. */

@@ -38,8 +38,8 @@ int migrate_await_commit(struct transport_conn *c, int deadline_ms, char *buf,
 	if (len == 6 && !memcmp(buf, "commit", 6) && c->rx.final) {
 		migrate_phase("commit");
 		if (migrate_dest_step(name, path, CONTROL_THAW, 0, last, sizeof last))
-			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s", name,
-				 last);
+			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s",
+				 name, last);
 		else
 			snprintf(ok, sizeof ok, "ok %s started", name);
 		fprintf(stderr, "capsule node: migration from %s: %s\n", c->peer, ok);
