@@ -1,14 +1,6 @@
 /*
- * Checkpoint: pause, registers, memory, then the cap map (cap_classify.c).
- *
- * A thread paused in the middle of an IPC call (docs/seed002.md): the
- * kernel rewinds a call whose send phase has not completed (the server
- * has not taken it), so resume or restore re-issues it; for a call a
- * server has already taken the thread stays blocked in its reply wait
- * even while paused, and the checkpoint waits, bounded by
- * CKPT_REPLY_WAIT_MS, until the reply has arrived (the thread is then
- * paused with the reply in its UTCB).  If it does not arrive in time the
- * checkpoint fails and the target runs on.
+ * Checkpoint: pause (checkpoint_pause.c), registers, memory, then the
+ * cap map (cap_classify.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,39 +16,7 @@
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 
-#define CKPT_REPLY_WAIT_MS 200
-#define MON_PAGE	   4096ULL
-
-static int cpu_state(cap_t cpu, cap_t thread, uint64_t *state)
-{
-	struct msg m;
-	int rc;
-
-	msg_reset(&m, CPU_STATE);
-	msg_put_cap(&m, thread);
-	if ((rc = rpc_call(cpu, &m)))
-		return rc;
-	if (m.code != RPC_OK)
-		return m.code == RPC_ERROR && m.nwords ? (int)(int64_t)m.w[0] : -EPROTO;
-	if (m.nwords < 2)
-		return -EPROTO;
-	/* a thread halted by a page fault waits for its pager (a region
-	 * map's fault handler): its registers are those of the faulting
-	 * instruction, which runs again on resume and after a restore; any
-	 * other fault ends the target (target.c) */
-	if (m.w[0] == TS_FAULTED && m.w[1] != FAULT_READ && m.w[1] != FAULT_WRITE &&
-	    m.w[1] != FAULT_EXEC)
-		return -EFAULT;
-	*state = m.w[0];
-	return 0;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	uint64_t label;
-
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
-}
+#define MON_PAGE 4096ULL
 
 void signals_resubmit(struct monitor *mon)
 {
@@ -148,180 +108,6 @@ uint64_t mon_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-void monitor_resume(struct monitor *mon)
-{
-	signals_resubmit(mon);
-	for (int i = 0; i < MON_MAX_THREADS; i++)
-		if (mon->thread[i].used)
-			cpu_resume(mon->cpu, mon->thread[i].cap);
-	if (mon->paused_since_us) {
-		mon->paused_us = mon_now_us() - mon->paused_since_us;
-		mon->paused_since_us = 0;
-	}
-}
-
-static int pause_each(struct monitor *mon)
-{
-	int rc;
-
-	for (int i = 0; i < MON_MAX_THREADS; i++)
-		if (mon->thread[i].used && (rc = cpu_pause(mon->cpu, mon->thread[i].cap)))
-			return rc;
-	return 0;
-}
-
-static int read_utcb(struct monitor *mon, cap_t thread, struct utcb *u);
-
-/* Does the thread's receive window hold a capability?  A reply's caps
- * are mapped there and stay until the thread has moved them into its cap
- * map (base/msg.c): paused in between, its cap map does not have them
- * and a restore would not remake them (the restored thread then finds
- * its window empty: thread_create failed with -EPROTO when its
- * CPU_CREATE_THREAD reply was caught so).  1, 0 or -errno. */
-static int window_busy(struct monitor *mon, struct mon_thread *t)
-{
-	struct utcb u;
-	int rc = read_utcb(mon, t->cap, &u);
-
-	if (rc)
-		return rc;
-	if (u.br[0] == KCAP_INVALID || !u.br[0])
-		return 0;
-	for (unsigned j = 0; j < MSG_MAX_ITEMS; j++) {
-		struct msg m;
-
-		msg_reset(&m, PD_CAP_VALID);
-		msg_put(&m, u.br[0] + KCAP(j));
-		if ((rc = rpc_call(mon->pd, &m)))
-			return rc;
-		if (m.code != RPC_OK || m.nwords < 1)
-			return -EPROTO;
-		if (m.w[0])
-			return 1;
-	}
-	return 0;
-}
-
-int monitor_read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size)
-{
-	const uint64_t pg = 4096;
-
-	for (int i = 0; i < MON_MAX_REGIONS; i++) {
-		const struct mon_region *g = &mon->region[i];
-		const struct mon_record *ds;
-		uint64_t off, page, len;
-		char *pages;
-		int rc;
-
-		if (!g->used || g->rm || addr < g->at || addr - g->at + size > g->size)
-			continue;
-		if (!(ds = record_find(mon, g->ds_badge)))
-			return -ENOENT;
-		off = g->off + addr - g->at;
-		page = off & ~(pg - 1);
-		len = (off - page + size + pg - 1) & ~(pg - 1);
-		if (!(pages = malloc(len)))
-			return -ENOMEM;
-		if (!(rc = ds_copy(mon, ds->cap, page, pages, len, 0)))
-			memcpy(buf, pages + (off - page), size);
-		free(pages);
-		return rc;
-	}
-	return -EFAULT;
-}
-
-/* Is a thread of the target changing its cap map (it holds the cap map
- * lock its report names, ABI version 2)?  A restore rebuilds the cap
- * map's tree from its slots, so a thread cut in the middle of a change
- * would go on with links into the old tree.  1, 0 or -errno. */
-static int cap_map_locked(struct monitor *mon)
-{
-	struct cr_report r;
-	uint32_t word;
-	int rc;
-
-	if (mon->cr_abi_version < 2 || !mon->cr_report_addr)
-		return 0;
-	if ((rc = monitor_read_target(mon, mon->cr_report_addr, &r, sizeof r)))
-		return rc;
-	if (r.magic != CR_REPORT_MAGIC || r.version < 2 || !r.cap_lock)
-		return 0; /* what is wrong with it, the checkpoint says */
-	if ((rc = monitor_read_target(mon, r.cap_lock, &word, sizeof word)))
-		return rc;
-	return word != 0;
-}
-
-/* States of all threads into model; *blocked = 1 if one is still in the
- * reply wait of a call a server has taken, or has not yet taken the caps
- * of a reply out of its receive window, or holds the cap map lock. */
-static int read_states(struct monitor *mon, struct mon_model *model, int *blocked)
-{
-	int rc;
-
-	*blocked = 0;
-	model->nthreads = 0;
-	for (int i = 0; i < MON_MAX_THREADS; i++) {
-		struct mon_thread *t = &mon->thread[i];
-		struct mon_model_thread *mt = &model->thread[model->nthreads];
-		if (!t->used)
-			continue;
-		if ((rc = cpu_state(mon->cpu, t->cap, &mt->state)))
-			return rc;
-		*blocked |= mt->state == TS_BLOCKED;
-		if (!*blocked && mt->state != TS_INACTIVE && mt->state != TS_DEAD) {
-			if ((rc = window_busy(mon, t)) < 0)
-				return rc;
-			*blocked = rc;
-		}
-		mt->nr = t->nr;
-		mt->badge = t->badge;
-		mt->utcb = t->utcb;
-		mt->obj_badge = cap_badge(t->cap);
-		model->nthreads++;
-	}
-	if (!*blocked && (rc = cap_map_locked(mon)))
-		*blocked = rc > 0;
-	return 0;
-}
-
-int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch)
-{
-	int blocked, rc = read_states(mon, scratch, &blocked);
-
-	return rc ? rc : blocked;
-}
-
-/* Pause all so that none is blocked in a taken call.  The server of such
- * a call may be a thread of the target itself (paused too, it would never
- * reply), so each try resumes everything and lets it run 1 ms. */
-static int pause_all(struct monitor *mon, struct mon_model *model)
-{
-	int blocked, rc;
-
-	for (int tries = 0;; tries++) {
-		mon->paused_since_us = mon_now_us(); /* until monitor_resume */
-		if ((rc = pause_each(mon)) || (rc = read_states(mon, model, &blocked)))
-			return rc;
-		if (!blocked) {
-			if (tries)
-				env_log(mon->env,
-					"monitor: checkpoint waited %d ms for a "
-					"call being served",
-					tries);
-			return 0;
-		}
-		monitor_resume(mon);
-		if (tries == CKPT_REPLY_WAIT_MS) {
-			env_log(mon->env,
-				"monitor: checkpoint: a thread's call is still "
-				"being served after %d ms",
-				CKPT_REPLY_WAIT_MS);
-			return -EBUSY;
-		}
-		sleep_ms(1);
-	}
-}
-
 int cpu_thread_cap(cap_t cpu, cap_t thread, uint64_t op, cap_t *out)
 {
 	struct msg m;
@@ -357,7 +143,7 @@ int ds_copy(struct monitor *mon, cap_t ds, uint64_t off, void *buf, uint64_t siz
 }
 
 /* The thread's UTCB (message, buffer and thread-control registers). */
-static int read_utcb(struct monitor *mon, cap_t thread, struct utcb *u)
+int monitor_read_utcb(struct monitor *mon, cap_t thread, struct utcb *u)
 {
 	cap_t ds;
 	int rc = cpu_thread_cap(mon->cpu, thread, CPU_UTCB_DATASPACE, &ds);
@@ -385,7 +171,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		if (mt->state == TS_DEAD)
 			continue;
 		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
-		    (rc = read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
+		    (rc = monitor_read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
 			return rc;
 	}
 	return 0;
@@ -751,7 +537,7 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
 	uint64_t ph[6], cpu = mon_cpu_us();
 	ph[0] = mon_now_us();
-	if ((rc = pause_all(mon, model)))
+	if ((rc = checkpoint_pause_all(mon, model)))
 		goto err;
 	t0 = mon->paused_since_us;
 	uint64_t held = t0;

@@ -21,6 +21,14 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
  * reply's caps in its receive window, 0 if none, or -errno (scratch: the
  * threads' states). */
 int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch);
+/* checkpoint_pause.c: pause every thread so that none is in a taken call,
+ * holds a reply's caps in its window or the cap map lock, retrying for a
+ * bounded time; the threads' states into model.  0 or -errno (-EBUSY:
+ * not met in time; the target then runs). */
+int checkpoint_pause_all(struct monitor *mon, struct mon_model *model);
+/* checkpoint.c: the thread's UTCB (message, buffer and thread-control
+ * registers).  0 or -errno. */
+int monitor_read_utcb(struct monitor *mon, cap_t thread, struct utcb *u);
 /* size bytes at addr of the target's address space, read through the
  * dataspace attached there.  0 or -errno. */
 int monitor_read_target(struct monitor *mon, uint64_t addr, void *buf, uint64_t size);
