@@ -56,7 +56,6 @@ static void sleep_ms(uint64_t ms)
 	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
 }
 
-
 void monitor_resume(struct monitor *mon)
 {
 	signals_resubmit(mon);
