@@ -581,7 +581,8 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	    (unsigned long long)(bytes / MON_PAGE), (unsigned long long)t1);
 	return 0;
 err:
-	env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
+	if (!mon->pause_deferred) /* tried again later (pause_retry.c) */
+		env_log(mon->env, "monitor: checkpoint failed: %s", strerror(-rc));
 	monitor_stream_detach(mon, model);
 	if (b)
 		bufs_free(b);

@@ -24,6 +24,10 @@
 #include "monitor/target_report.h"
 
 #define CKPT_REPLY_WAIT_MS 200
+/* tries on the entrypoint before a retryable request goes back to
+ * serving, and the gap after which a try starts a new wait */
+#define CKPT_TRY_MS	  4
+#define CKPT_RETRY_GAP_US 100000
 
 static int cpu_state(cap_t cpu, cap_t thread, uint64_t *state)
 {
@@ -199,31 +203,50 @@ int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch)
 
 /* Pause all so that none is blocked in a taken call.  The server of such
  * a call may be a thread of the target itself (paused too, it would never
- * reply), so each try resumes everything and lets it run 1 ms. */
+ * reply), so each try resumes everything and lets it run 1 ms.  That
+ * server may be waiting for this entrypoint (a LOG line from a handler):
+ * a request that can be retried (mon->pause_retry) gives up after
+ * CKPT_TRY_MS tries with -EAGAIN and mon->pause_deferred set, and is run
+ * again once the entrypoint has served what is queued (pause_retry.c).
+ * CKPT_REPLY_WAIT_MS bounds the wait over all the tries. */
 int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 {
+	uint64_t now = mon_now_us(), waited;
 	int blocked, rc;
 
+	mon->pause_deferred = 0;
+	if (!mon->pause_wait_since_us ||
+	    now - mon->pause_wait_last_us > CKPT_RETRY_GAP_US)
+		mon->pause_wait_since_us = now; /* a new wait, not a retry */
 	for (int tries = 0;; tries++) {
 		mon->paused_since_us = mon_now_us(); /* until monitor_resume */
 		if ((rc = pause_each(mon)) || (rc = read_states(mon, model, &blocked)))
-			return rc;
+			break;
+		waited = (mon_now_us() - mon->pause_wait_since_us) / 1000;
 		if (!blocked) {
-			if (tries)
+			if (waited)
 				env_log(mon->env,
-					"monitor: checkpoint waited %d ms for a "
+					"monitor: checkpoint waited %llu ms for a "
 					"call being served",
-					tries);
-			return 0;
+					(unsigned long long)waited);
+			break;
 		}
 		monitor_resume(mon);
-		if (tries == CKPT_REPLY_WAIT_MS) {
+		if (waited >= CKPT_REPLY_WAIT_MS) {
 			env_log(mon->env,
 				"monitor: checkpoint: a thread's call is still "
 				"being served after %d ms",
 				CKPT_REPLY_WAIT_MS);
-			return -EBUSY;
+			rc = -EBUSY;
+			break;
+		}
+		if (tries == CKPT_TRY_MS && mon->pause_retry && mon->retry) {
+			mon->pause_wait_last_us = mon_now_us();
+			mon->pause_deferred = 1;
+			return -EAGAIN;
 		}
 		sleep_ms(1);
 	}
+	mon->pause_wait_since_us = 0;
+	return rc;
 }

@@ -261,8 +261,7 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 	if (req->op == CONTROL_RESTORE && req->flags) {
 		control_done(mb,
 			     "error: %s: a group's restore writes every member's memory "
-			     "before any runs: --lazy and a paused restore are not "
-			     "supported for a group",
+			     "before any runs: --lazy is not supported for a group",
 			     req->name);
 		return;
 	}

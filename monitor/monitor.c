@@ -41,6 +41,7 @@
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
 #include "monitor/lazy_fill.h"
+#include "monitor/pause_retry.h"
 #include "monitor/restore_prebuild.h"
 #include "monitor/verify.h"
 
@@ -129,7 +130,7 @@ static void stop_deferred(void *arg)
 /* The test hook: checkpoint, then resume or restore, per <test>; with
  * then="exit" the checkpoint goes to the image file and the target is
  * stopped there (it goes on in the node that restores the file). */
-static int control_test(struct monitor *mon)
+static int control_test_once(struct monitor *mon)
 {
 	struct mon_model *model;
 	int rc, restore;
@@ -174,6 +175,28 @@ static int control_test(struct monitor *mon)
 	}
 	model_free(model);
 	free(model);
+	return rc;
+}
+
+static void test_again(struct monitor *mon, void *arg)
+{
+	monitor_test_now(mon);
+}
+
+/* The test hook, run again from the entrypoint if its pause could not
+ * settle here (pause_retry.c); a test asked for while one waits for its
+ * retry is that one. */
+static int control_test(struct monitor *mon)
+{
+	int rc;
+
+	if (pause_retry_pending(mon))
+		return 0;
+	mon->pause_retry = 1;
+	rc = control_test_once(mon);
+	mon->pause_retry = 0;
+	if (rc && mon->pause_deferred && !(rc = pause_retry_later(mon, test_again, NULL)))
+		mon->pause_deferred = 0;
 	return rc;
 }
 
@@ -258,6 +281,7 @@ void monitor_target_ended(struct monitor *mon, int code)
 		thread_join(mon->trigger);
 		mon->trigger = NULL;
 	}
+	pause_retry_flush(mon); /* its client is answered before the endpoint goes */
 	/* leave the control plane: a later `capsule checkpoint` of this name
 	 * is told there is no such monitor, not that a dead one is silent */
 	control_endpoint_close(mon->env, mon->endpoint);
@@ -472,6 +496,48 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 	return rc;
 }
 
+static void control_request(struct control_mailbox *mb, const struct control_request *req,
+			    void *arg);
+
+/* A request whose pause did not settle, to be run again (pause_retry.c). */
+struct request_retry {
+	struct control_mailbox *mb;
+	struct control_request req;
+};
+
+static void request_again(struct monitor *mon, void *arg)
+{
+	struct request_retry *r = arg;
+
+	if (control_cancelled(r->mb))
+		control_done(r->mb, "error: %s: cancelled; it runs on, no image written",
+			     r->req.name);
+	else
+		control_request(r->mb, &r->req, mon);
+	free(r);
+}
+
+/* The pause of req's checkpoint gave up to let the entrypoint serve the
+ * target: answer later, after the retry.  0, or -errno (not retried). */
+static int request_retry(struct monitor *mon, struct control_mailbox *mb,
+			 const struct control_request *req)
+{
+	struct request_retry *r = malloc(sizeof *r);
+	int rc;
+
+	mon->pause_deferred = 0;
+	if (!r)
+		return -ENOMEM;
+	r->mb = mb;
+	r->req = *req;
+	if ((rc = pause_retry_later(mon, request_again, r))) {
+		free(r);
+		return rc;
+	}
+	control_answer_later(mb);
+	return 0;
+}
+
 /* A request of the control plane (capsule node --control), on the
  * entrypoint: checkpoint to a file (the target runs on), restore a
  * file into this monitor if it has no target, or a migration step. */
@@ -502,8 +568,12 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		    req->name, (unsigned long long)done, (unsigned long long)total);
 		return;
 	}
+	/* a checkpoint's or freeze's pause may go back to serving */
+	mon->pause_retry = !!(req->op & (CONTROL_CHECKPOINT | CONTROL_FREEZE));
 	if (req->op == CONTROL_CHECKPOINT) {
-		if (!(rc = control_checkpoint(mon, mb, req)))
+		rc = control_checkpoint(mon, mb, req);
+		mon->pause_retry = 0;
+		if (!rc || (mon->pause_deferred && !(rc = request_retry(mon, mb, req))))
 			return; /* answered when the image is written */
 	} else if (req->op == CONTROL_RESTORE) {
 		mon->restore_postcopy = !!(req->flags & CONTROL_F_POSTCOPY);
@@ -514,9 +584,13 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		mon->restore_lazy = mon->restore_postcopy = 0;
 	} else if (req->op & (CONTROL_FREEZE | CONTROL_THAW | CONTROL_RELEASE)) {
 		rc = control_migration(mon, req);
+		mon->pause_retry = 0;
+		if (rc && mon->pause_deferred && !(rc = request_retry(mon, mb, req)))
+			return; /* the freeze is tried again */
 	} else if (req->op == CONTROL_PREBUILD) {
 		rc = prebuild_round(mon, req->path);
 	}
+	mon->pause_retry = 0;
 	if (rc && req->op == CONTROL_RESTORE && control_cancelled(mb))
 		control_done(mb,
 			     "error: %s: restore cancelled; what was built of it is "
@@ -584,6 +658,11 @@ void monitor_construct(struct env *env, void *arg)
 		parent_exit(env->parent, 2);
 		return;
 	}
+	if ((rc = pause_retry_init(mon)))
+		env_log(env,
+			"monitor: no retry context (%s): a checkpoint's pause waits on "
+			"the entrypoint",
+			strerror(-rc));
 	control_open(mon);
 	if (mon->cfg.checkpoint_after_ms &&
 	    (rc =

@@ -40,6 +40,7 @@ enum mon_state { MON_STARTING = 0, MON_RUNNING, MON_EXITED, MON_FAILED };
 struct control_mailbox;
 struct host_worker;
 struct ckpt_write;
+struct mon_retry;
 
 struct mon_group;
 
@@ -89,6 +90,13 @@ struct monitor {
 	/* the target's threads stopped by a checkpoint: since when (host
 	 * monotonic us, 0 = not paused by one) and the last pause's length */
 	uint64_t paused_since_us, paused_us;
+	/* a pause that does not settle on the entrypoint: the request being
+	 * served can be run again later (pause_retry.h), the pause gave up
+	 * for that (pause_deferred), and since when the pause has waited,
+	 * over the retries (checkpoint_pause.c) */
+	struct mon_retry *retry;
+	int pause_retry, pause_deferred;
+	uint64_t pause_wait_since_us, pause_wait_last_us;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	int hold;	    /* paused by <test then="hold">: checkpoints (pre-copy rounds)
