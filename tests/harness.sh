@@ -39,3 +39,14 @@ die() {
 	done
 	exit 1
 }
+
+# wait_line FILE TEXT [TENTHS]: until FILE has a line with TEXT (fixed
+# string), at most TENTHS tenths of a second (default 300); 1 if not.
+wait_line() {
+	w_i=0
+	until grep -qF -- "$2" "$1" 2>/dev/null; do
+		w_i=$((w_i + 1))
+		[ $w_i -lt "${3:-300}" ] || return 1
+		sleep 0.1
+	done
+}

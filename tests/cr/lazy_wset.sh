@@ -22,15 +22,8 @@ monitor_node wset "<target binary=\"bench_wset\" ram=\"$((mb + 16))M\" caps=\"15
 monitor_node wset "<restore/>" |
 	sed "s/quantum=\"16M\"/quantum=\"$((2 * mb + 32))M\"/" >"$tmp/b.xml"
 
-# wait_log FILE TEXT [TENTHS]: until FILE has a line with TEXT
-wait_log() {
-	i=0
-	until grep -qF -- "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt "${3:-600}" ] || return 1
-		sleep 0.1
-	done
-}
+# wait_log FILE TEXT [TENTHS]: until FILE has a line with TEXT (a minute)
+wait_log() { wait_line "$1" "$2" "${3:-600}"; }
 
 # node NAME CONFIG: start a node with control socket $tmp/NAME.sock
 node() {

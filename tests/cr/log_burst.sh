@@ -22,12 +22,7 @@ monitor_node burst '<target binary="log_burst" ram="2M" caps="100"/>' >"$tmp/a.x
 	--control "$tmp/a.sock" >"$tmp/a.log" 2>&1 &
 pid=$!
 pids=$pid
-i=0
-until grep -qF "burst 2 line 64" "$tmp/a.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -lt 300 ] || die "the target did not start"
-	sleep 0.1
-done
+wait_line "$tmp/a.log" "burst 2 line 64" || die "the target did not start"
 n=0
 # (not near its end: a checkpoint there may find the target gone)
 while [ $n -lt 10 ] && ! grep -qF "burst 600 line" "$tmp/a.log"; do
@@ -35,12 +30,7 @@ while [ $n -lt 10 ] && ! grep -qF "burst 600 line" "$tmp/a.log"; do
 	"$cap" checkpoint --node "$tmp/a.sock" burst -o "$tmp/c$n.img" >"$tmp/ckpt.log" 2>&1 ||
 		die "checkpoint $n: $(tail -n 1 "$tmp/ckpt.log")"
 done
-i=0
-until grep -qF "burst exited with" "$tmp/a.log"; do
-	i=$((i + 1))
-	[ $i -lt 600 ] || die "the target did not end"
-	sleep 0.1
-done
+wait_line "$tmp/a.log" "burst exited with" 600 || die "the target did not end"
 grep -qF "[init] burst exited with 0" "$tmp/a.log" || die "$(grep -F 'burst exited' "$tmp/a.log")"
 grep -q "log_burst: 800 bursts of 64 lines" "$tmp/a.log" || die "no summary line"
 # every line once, in order
