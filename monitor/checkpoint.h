@@ -21,6 +21,11 @@ int monitor_checkpoint(struct monitor *mon, struct mon_model *model);
  * reply's caps in its receive window, 0 if none, or -errno (scratch: the
  * threads' states). */
 int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch);
+/* target_setup.c: is the paused target still setting itself up (no cap
+ * map or entrypoint reported yet, a semaphore irq before its signal
+ * handler thread, or with pools: an object pool in the middle of a
+ * change, read from its memory, an RPC per object)?  1, 0 or -errno. */
+int monitor_setting_up(struct monitor *mon, int pools);
 /* checkpoint_pause.c: pause every thread so that none is in a taken call,
  * holds a reply's caps in its window or the cap map lock, retrying for a
  * bounded time; the threads' states into model.  0 or -errno (-EBUSY:

@@ -194,6 +194,23 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 	return 0;
 }
 
+/* read_states, and for a target of its own (a group's cut checks its
+ * members itself) whether it is still setting itself up (*setup): that
+ * keeps it unsettled too. */
+static int read_pause(struct monitor *mon, struct mon_model *model, int *blocked,
+		      int *setup)
+{
+	int rc = read_states(mon, model, blocked);
+
+	*setup = 0;
+	if (rc || *blocked || mon->group)
+		return rc;
+	if ((rc = monitor_setting_up(mon, 0)) < 0)
+		return rc;
+	*setup = *blocked = rc;
+	return 0;
+}
+
 int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch)
 {
 	int blocked, rc = read_states(mon, scratch, &blocked);
@@ -212,7 +229,7 @@ int monitor_threads_blocked(struct monitor *mon, struct mon_model *scratch)
 int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 {
 	uint64_t now = mon_now_us(), waited;
-	int blocked, rc;
+	int blocked, setup, rc;
 
 	mon->pause_deferred = 0;
 	if (!mon->pause_wait_since_us ||
@@ -220,22 +237,30 @@ int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 		mon->pause_wait_since_us = now; /* a new wait, not a retry */
 	for (int tries = 0;; tries++) {
 		mon->paused_since_us = mon_now_us(); /* until monitor_resume */
-		if ((rc = pause_each(mon)) || (rc = read_states(mon, model, &blocked)))
+		if ((rc = pause_each(mon)) ||
+		    (rc = read_pause(mon, model, &blocked, &setup)))
 			break;
+		if (setup)
+			mon->pause_setup = 1; /* for the line once it settles */
 		waited = (mon_now_us() - mon->pause_wait_since_us) / 1000;
 		if (!blocked) {
 			if (waited)
 				env_log(mon->env,
-					"monitor: checkpoint waited %llu ms for a "
-					"call being served",
+					mon->pause_setup
+					    ? "monitor: checkpoint waited %llu ms for "
+					      "the target to set itself up"
+					    : "monitor: checkpoint waited %llu ms for a "
+					      "call being served",
 					(unsigned long long)waited);
 			break;
 		}
 		monitor_resume(mon);
 		if (waited >= CKPT_REPLY_WAIT_MS) {
 			env_log(mon->env,
-				"monitor: checkpoint: a thread's call is still "
-				"being served after %d ms",
+				setup ? "monitor: checkpoint: the target is still "
+					"setting itself up after %d ms"
+				      : "monitor: checkpoint: a thread's call is still "
+					"being served after %d ms",
 				CKPT_REPLY_WAIT_MS);
 			rc = -EBUSY;
 			break;
@@ -248,5 +273,6 @@ int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 		sleep_ms(1);
 	}
 	mon->pause_wait_since_us = 0;
+	mon->pause_setup = 0;
 	return rc;
 }

@@ -99,91 +99,6 @@ static int in_call(const struct mon_model *scratch)
 	return 0;
 }
 
-/* Does the member hold its signal source's semaphore irq (recorded when
- * the signal proxy handed it out)? */
-static int has_semaphore(struct monitor *mon)
-{
-	for (int i = 0; i < MON_MAX_RECORDS; i++)
-		if (mon->rec[i].used && mon->rec[i].cls == MON_CLASS_SEMAPHORE)
-			return 1;
-	return 0;
-}
-
-/* A walk over one of the member's object pools in its memory. */
-struct live_pool {
-	struct monitor *mon;
-	int bad; /* an object whose badge is not its cap's id */
-};
-
-static int read_pool_obj(void *ctx, uint64_t addr, struct cr_tree_node *out)
-{
-	struct live_pool *w = ctx;
-	struct cr_object o;
-	int rc = monitor_read_target(w->mon, addr, &o, sizeof o);
-
-	if (rc)
-		return rc;
-	*out = (struct cr_tree_node){addr, o.badge, o.left, o.right, o.parent, o.depth};
-	return 0;
-}
-
-static void check_pool_obj(void *ctx, const struct cr_tree_node *n)
-{
-	struct live_pool *w = ctx;
-	struct cr_object o;
-	struct cr_cap_entry e;
-
-	if (monitor_read_target(w->mon, n->addr, &o, sizeof o) ||
-	    monitor_read_target(w->mon, o.cap, &e, sizeof e) || !e.id ||
-	    e.id == CR_ID_INVALID || e.id != o.badge)
-		w->bad = 1;
-}
-
-/* Is an object pool of the member in the middle of a change (an object
- * being managed or dissolved): a tree that breaks the rule, or an object
- * whose badge is not its cap's?  A restore rebuilds the pools from the
- * image and refuses such a one.  1, 0 (or 1 when unreadable). */
-static int pools_changing(struct monitor *mon, const struct cr_report *r)
-{
-	struct live_pool w = {mon, 0};
-	uint64_t at = r->entrypoints;
-	unsigned count;
-
-	for (int n = 0; at && n < CR_MAX_EPS; n++) {
-		struct cr_entrypoint e;
-		if (monitor_read_target(mon, at, &e, sizeof e) ||
-		    e.magic != CR_EP_MAGIC ||
-		    cr_tree_check(e.pool, read_pool_obj, &w, CAP_SLOTS, &count,
-				  check_pool_obj) ||
-		    w.bad)
-			return 1;
-		at = e.next;
-	}
-	return 0;
-}
-
-/* Is the paused member still setting itself up: no cap map reported yet,
- * no entrypoint in its checkpoint report (libbase sets up its main
- * entrypoint after reporting), or a semaphore irq whose signal handler
- * thread it has not reported yet, or an object pool in the middle of a
- * change?  Its checkpoint would be refused ("the target reported no cap
- * map", "its list of entrypoints is unreadable", no thread for the
- * semaphore) or its restore ("cannot rebuild its object pool"), so it
- * runs on until it is done.  1, 0 or -errno. */
-static int starting(struct monitor *mon)
-{
-	struct cr_report r;
-	int rc;
-
-	if (!mon->cap_map_addr || !mon->cr_report_addr)
-		return 1;
-	if ((rc = monitor_read_target(mon, mon->cr_report_addr, &r, sizeof r)))
-		return rc;
-	return r.magic != CR_REPORT_MAGIC || !r.entrypoints ||
-	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon)) ||
-	       pools_changing(mon, &r);
-}
-
 /* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
  * in a taken call and none with a reply's caps in its receive window.
  * The first needs its server, which still runs; the second needs the
@@ -201,7 +116,7 @@ static int settle(struct monitor *mon, struct mon_model *scratch)
 	for (;;) {
 		int rc = monitor_threads_blocked(mon, scratch);
 		if (!rc)
-			rc = starting(mon);
+			rc = monitor_setting_up(mon, 1);
 		if (rc <= 0 || mon_now_us() >= end)
 			return rc;
 		if (in_call(scratch)) {

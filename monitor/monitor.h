@@ -95,7 +95,7 @@ struct monitor {
 	 * for that (pause_deferred), and since when the pause has waited,
 	 * over the retries (checkpoint_pause.c) */
 	struct mon_retry *retry;
-	int pause_retry, pause_deferred;
+	int pause_retry, pause_deferred, pause_setup;
 	uint64_t pause_wait_since_us, pause_wait_last_us;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
