@@ -68,8 +68,8 @@ static void a_rest_fits_before_the_next_deadline(void **state)
 	assert_int_equal(sched_rest_due(&r, now, now + REST_MARGIN_US + 500), 500);
 	assert_int_equal(sched_rest_due(&r, now, now + REST_MARGIN_US + REST_MIN_US),
 			 REST_MIN_US);
-	assert_int_equal(
-	    sched_rest_due(&r, now, now + REST_MARGIN_US + REST_MIN_US - 1), 0);
+	assert_int_equal(sched_rest_due(&r, now, now + REST_MARGIN_US + REST_MIN_US - 1),
+			 0);
 	assert_int_equal(sched_rest_due(&r, now, now), 0);
 	assert_int_equal(sched_rest_due(&r, now, now - 5), 0); /* already due */
 	r.on = false;
@@ -99,12 +99,12 @@ static void only_background_work_waits_for_a_rest(void **state)
 
 /* ---- a node on the real clock ------------------------------------------ */
 
-#define BUSY_MS	   300
-#define BUSY_PRIO  10
-#define TICK_PRIO  200
-#define TICK_US	   10000
-#define BUSY_TH	   KCAP(0x400)
-#define TICK_TH	   KCAP(0x401)
+#define BUSY_MS	  300
+#define BUSY_PRIO 10
+#define TICK_PRIO 200
+#define TICK_US	  10000
+#define BUSY_TH	  KCAP(0x400)
+#define TICK_TH	  KCAP(0x401)
 
 static struct {
 	uint64_t wall_us, cpu_us; /* the busy thread's run */
