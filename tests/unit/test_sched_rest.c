@@ -165,12 +165,12 @@ static void root(void *arg)
  * kernel_boot's code; *refused if the policy is. */
 static int boot_as(int policy, bool *refused)
 {
-	struct sched_param sp = {.sched_priority = 10};
+	struct sched_param sp = {.sched_priority = policy == SCHED_OTHER ? 0 : 10};
 	int rc;
 
 	memset(&m, 0, sizeof m);
 	*refused = false;
-	if (policy != SCHED_OTHER && pthread_setschedparam(pthread_self(), policy, &sp)) {
+	if (pthread_setschedparam(pthread_self(), policy, &sp)) {
 		*refused = true;
 		return -1;
 	}
