@@ -28,9 +28,10 @@
  *
  * SCHED_DEADLINE, the other way to bound the throttling, was measured and
  * is not used: on this (virtual) host a deadline thread of 900 us per
- * 1 ms was off the CPU for up to 10-16 ms at a time under load, its
- * runtime being enforced at the tick (HZ 250) and time its vCPU lost
- * counted as runtime, so one overrun throttled it for many periods.
+ * 1 ms was off the CPU for up to 10-16 ms at a time under load,
+ * ordinary tasks running meanwhile: throttled for many periods at once
+ * (runtime enforced at the tick, HZ 250, and time its vCPU lost counted
+ * as runtime would explain it; not confirmed).
  */
 #define _GNU_SOURCE
 #include <sched.h>
