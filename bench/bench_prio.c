@@ -27,8 +27,10 @@
  *   loaded    LOAD_PROCS processes of this benchmark spin at ordinary
  *             priority (started before the node, ended after it);
  *   loaded+rt the same load, the node run with --realtime (its thread
- *             SCHED_RR 10, its watchdog SCHED_FIFO 11) and the host
- *             reference thread SCHED_RR 10 likewise.
+ *             SCHED_RR 10, resting ~1 part in 11 of its busy time so that
+ *             the host never throttles it, kernel/sched_rest.c; its
+ *             watchdog SCHED_FIFO 11) and the host reference thread
+ *             SCHED_RR 10 likewise (it sleeps: never throttled).
  * The third needs CAP_SYS_NICE; without it the benchmark says so and
  * skips it.  The last lines sum up: worst and median of the ticker above
  * busy threads for each condition.

@@ -21,6 +21,7 @@
 #include <capsule/abi.h>
 #include <capsule/native.h>
 #include "kernel/backend.h"
+#include "kernel/sched_rest.h"
 
 /* ---- intrusive doubly linked list (an unlinked node points to itself) ---- */
 
@@ -419,6 +420,8 @@ struct node {
 	 * since the scheduler last looked): it runs at once if that is not
 	 * below the running thread's (sched.c) */
 	unsigned line_woke;
+	/* the node's thread's rests under a real-time policy (sched_rest.c) */
+	struct sched_rest rest;
 };
 
 /* A function kernel_at_end registered: run by node_destroy. */

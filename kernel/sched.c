@@ -25,6 +25,12 @@
  * A thread a raised line wakes takes it at once from the same priority
  * too (kernel/irq_line.c): an interrupt is not left waiting for the rest
  * of a busy thread's slice.
+ *
+ * Under a real-time host policy (capsule --realtime) the node's thread
+ * rests now and then, so that the host never throttles it for long
+ * (kernel/sched_rest.c): before background work goes on, never while a
+ * line is raised or what a timeout or line woke is ready, and only until
+ * shortly before the next deadline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -107,13 +113,47 @@ void sched_set_prio(struct thread *t, unsigned prio)
 }
 
 /* Expire due timeouts and drain raised lines: the threads they wake
- * become ready (now: the current time). */
-static void sched_events(struct node *n, uint64_t now)
+ * become ready (now: the current time).  above: the highest priority of
+ * the work going on before, which the rests take as background
+ * (sched_rest.c). */
+static void sched_events(struct node *n, uint64_t now, int above)
 {
+	bool due = !klist_empty(&n->timeouts) && timeout_next(n) <= now;
+
+	if (!n->line_pending && !due)
+		return;
+	sched_rest_event(&n->rest, now, above);
 	if (n->line_pending)
 		irq_line_drain(n);
-	if (!klist_empty(&n->timeouts) && timeout_next(n) <= now)
+	if (due)
 		timeout_expire(n, now);
+}
+
+/*
+ * Before t goes on (picked, or kept running): a rest of the node's thread
+ * if it owes one and t is background work (sched_rest.c), unless a line
+ * is raised or a thread above t is ready.  Returns how long it rested
+ * (µs).
+ */
+static uint64_t sched_rest(struct node *n, struct thread *t)
+{
+	uint64_t now, len;
+
+	if (!n->rest.on)
+		return 0;
+	now = timeout_now();
+	sched_rest_ran(&n->rest, now);
+	if (n->line_pending || sched_top(n) > (int)t->prio ||
+	    !sched_rest_may(&n->rest, now, t->prio))
+		return 0;
+	if (!(len = sched_rest_due(&n->rest, now, timeout_next(n))))
+		return 0;
+	irq_line_wait(n, now + len);
+	len = timeout_now() - now;
+	sched_rest_slept(&n->rest, now, now + len);
+	n->rest.count++;
+	n->rest.rested_us += len;
+	return len;
 }
 
 /* After a run, a syscall or a fault: may t keep running?  Not if a
@@ -128,8 +168,10 @@ static bool sched_keep(struct node *n, struct thread *t)
 
 	if (n->stop || t->state != TS_READY || t->paused)
 		return false;
+	t->run_since += sched_rest(n, t); /* a rest is not t's slice */
 	now = timeout_now();
-	sched_events(n, now);
+	top = sched_top(n);
+	sched_events(n, now, top > (int)t->prio ? top : (int)t->prio);
 	top = sched_top(n);
 	if (top > (int)t->prio)
 		return false;
@@ -275,7 +317,21 @@ static unsigned sched_count_blocked(struct node *n)
  * if there is neither a deadline nor a bound line. */
 static bool sched_idle(struct node *n)
 {
-	return irq_line_wait(n, timeout_next(n));
+	uint64_t from = timeout_now();
+	bool ok;
+
+	sched_rest_ran(&n->rest, from);
+	ok = irq_line_wait(n, timeout_next(n));
+	sched_rest_slept(&n->rest, from, timeout_now());
+	return ok;
+}
+
+/* The thread to run next, not taken off its queue; NULL if none. */
+static struct thread *sched_peek(struct node *n)
+{
+	int p = sched_top(n);
+
+	return p < 0 ? NULL : klist_entry(n->ready[p].next, struct thread, ready_link);
 }
 
 int sched_run(struct node *n)
@@ -285,15 +341,15 @@ int sched_run(struct node *n)
 	/* an idle node sleeps until the next deadline (sched_idle): with
 	 * the default 50 us timer slack the host may wake it that much later */
 	prctl(PR_SET_TIMERSLACK, 1UL);
+	sched_rest_init(&n->rest, sched_rest_wanted(), timeout_now());
 	while (!n->stop) {
 		struct thread *t;
 
-		if (n->line_pending)
-			irq_line_drain(n);
-		if (!klist_empty(&n->timeouts))
-			timeout_expire(n, timeout_now());
+		sched_events(n, timeout_now(), sched_top(n));
 		kobj_reap(n);
 		n->line_woke = 0; /* what a line woke is first of its queue */
+		if ((t = sched_peek(n)) && sched_rest(n, t))
+			continue; /* events of the rest first */
 		t = sched_pick(n);
 		if (!t) {
 			if (sched_idle(n))

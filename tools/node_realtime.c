@@ -15,10 +15,14 @@
  * socket's, a restore's host worker) keep ordinary scheduling.
  *
  * Safety: busy guests keep the node's thread busy, now at real-time
- * priority.  The host's RT throttling (/proc/sys/kernel/sched_rt_runtime_us
- * of sched_rt_period_us, 950000 of 1000000 by default; since Linux 6.12
- * the fair server) leaves ordinary tasks 5% of a CPU the node fills, in
- * one piece per period: the node then stalls for up to 50 ms a second.
+ * priority.  The host keeps 5% of each CPU for ordinary tasks
+ * (/proc/sys/kernel/sched_rt_runtime_us of sched_rt_period_us, 950000 of
+ * 1000000 by default; since Linux 6.12 the fair server enforces it) and
+ * took it from a node that never slept in one piece, ~45 ms once a
+ * second.  So the node's scheduler, seeing its thread under a real-time
+ * policy, rests about 1 part in 11 of its busy time in pieces of
+ * 0.3-1 ms between its own deadlines (kernel/sched_rest.c): the host's
+ * share is given before it is taken, and no host setting is changed.
  * SCHED_RR rather than FIFO: another real-time thread at the same
  * priority (another node) shares the CPU in turns.
  *
