@@ -179,7 +179,9 @@ static uint64_t rmap_ds(const struct mon_model *m, uint64_t badge)
 }
 
 /* Each managed map as a managed dataspace naming its RM session (added
- * with its args) and its fault handler's context cap. */
+ * with its args) and its fault handler's context cap; the dataspace of
+ * the PD's address space or stack area, if the target asked for it, as
+ * one naming that map (pd_map). */
 static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 			  struct image_model *im)
 {
@@ -190,6 +192,15 @@ static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 		const struct mon_record *r;
 		int rc;
 
+		if (mr->kind != RM_CREATE && mr->ds_badge) {
+			if ((rc = add_ds(im, mr->ds_badge, mr->size, IMAGE_DS_MANAGED,
+					 NULL)))
+				return rc;
+			d->managed.pd_map = mr->kind == PD_STACK_AREA
+						? IMAGE_RM_STACK_AREA
+						: IMAGE_RM_ADDRESS_SPACE;
+			continue;
+		}
 		if (mr->kind != RM_CREATE)
 			continue;
 		if (!s || !mr->ds_badge)

@@ -3,7 +3,8 @@
  * held -- its PD's address space and stack area from the new PD, each
  * managed map made again at its RM session with its recorded size --
  * each behind a new proxy (a new badge for the target), a managed map's
- * dataspace fetched again.  restore.c attaches the regions into them;
+ * dataspace fetched again (and the address space's or stack area's, if
+ * the target held it).  restore.c attaches the regions into them;
  * the fault handlers are set once the contexts exist (region_map_proxy's
  * restored hook).  Until commit everything here can be taken back.
  */
@@ -75,7 +76,8 @@ static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *
 	 * which is no badge of the map */
 	if (!mr->nocap && (rc = badge_map_add(bm, mr->badge, p->obj.badge)))
 		return rc;
-	if (mr->kind != RM_CREATE)
+	/* the PD's own map: its dataspace only if the target held it */
+	if (mr->kind != RM_CREATE && !mr->ds_badge)
 		return 0;
 	if ((rc = region_map_dataspace(real, &made->ds)))
 		return rc;
