@@ -140,7 +140,8 @@ static int object_ok(struct image_reader *r, const struct image_model *m,
 	case IMAGE_CAP_OUTSIDE:
 		return need_session(r, m, x, c, 0, true);
 	case IMAGE_CAP_DATASPACE:
-		if (image_ids_find(&x->ds, c->obj) < 0)
+		if (image_ids_find(&x->ds, c->obj) < 0 ||
+		    m->dataspaces[image_ids_find(&x->ds, c->obj)].kind == IMAGE_DS_MEMBER)
 			return image_reader_fail(
 			    r,
 			    "cap 0x%llx (dataspace): dataspace %llu not "

@@ -151,6 +151,10 @@ enum image_ds_kind {
 	IMAGE_DS_ROM,	  /* rom names the module */
 	IMAGE_DS_MANAGED, /* a region map's dataspace: a managed map's
 			     (rm_session) or the PD's own (pd_map) */
+	IMAGE_DS_MEMBER,  /* another group member's dataspace, attached in this
+			     member (image/group.h): id is its id in the
+			     owner's image, member.owner that member's index;
+			     no bytes here */
 	IMAGE_DS_MAX_,
 };
 
@@ -173,6 +177,10 @@ struct image_dataspace {
 			uint32_t pd_map;
 			uint8_t zero[28];
 		} __attribute__((packed)) managed;
+		struct {		/* IMAGE_DS_MEMBER */
+			uint32_t owner; /* its member index in the group image */
+			uint8_t zero[44];
+		} __attribute__((packed)) member;
 	};
 } __attribute__((packed));
 

@@ -243,7 +243,12 @@ int image_dataspace_check(struct image_reader *r, const struct image_model *m)
 		if (d->flags)
 			return image_reader_fail(r, "dataspace %llu: unknown flags 0x%x",
 						 id, d->flags);
-		if (d->kind != IMAGE_DS_MANAGED &&
+		if (d->kind == IMAGE_DS_MEMBER)
+			for (size_t k = 0; k < sizeof d->member.zero; k++)
+				if (d->member.zero[k])
+					return image_reader_fail(
+					    r, "dataspace %llu: reserved bytes set", id);
+		if (d->kind != IMAGE_DS_MANAGED && d->kind != IMAGE_DS_MEMBER &&
 		    (!image_str_ok(d->rom, sizeof(d->rom)) ||
 		     (d->kind == IMAGE_DS_ROM && !d->rom[0])))
 			return image_reader_fail(r, "dataspace %llu: bad ROM name", id);

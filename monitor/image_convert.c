@@ -599,8 +599,14 @@ int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
 	}
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct mon_model_region *r = &m->region[i];
-		if ((rc = add_ds(im, r->ds_badge, r->ds_size, IMAGE_DS_RAM, NULL)))
+		struct image_dataspace *d = &im->dataspaces[im->ndataspaces];
+		uint32_t n = im->ndataspaces;
+
+		if ((rc = add_ds(im, r->ds_badge, r->ds_size,
+				 r->owner ? IMAGE_DS_MEMBER : IMAGE_DS_RAM, NULL)))
 			goto err;
+		if (r->owner && im->ndataspaces > n) /* another member's */
+			d->member.owner = (uint32_t)(r->owner - 1);
 		im->regions[im->nregions++] = (struct image_region){
 		    r->rm ? IMAGE_RM_MANAGED : IMAGE_RM_ADDRESS_SPACE,
 		    r->perm,

@@ -282,8 +282,10 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    NULL,
 		    NULL,
 		    NULL,
-		    NULL};
-		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
+		    NULL,
+		    d->kind == IMAGE_DS_MEMBER ? (int)d->member.owner + 1 : 0};
+		/* no bytes of its own (another member's: group_restore.c) */
+		if (d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER) {
 			m->nregions++;
 			continue;
 		}

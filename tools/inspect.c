@@ -339,6 +339,8 @@ static void print_objects(struct out *o, const struct image_model *m)
 			if (d->managed.pd_map)
 				e_name(o, "pd_map",
 				       image_rm_kind_name(d->managed.pd_map));
+		} else if (d->kind == IMAGE_DS_MEMBER) {
+			e_u64(o, "owner", d->member.owner);
 		} else {
 			e_str(o, "rom", d->rom, sizeof(d->rom));
 		}
