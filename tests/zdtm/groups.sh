@@ -133,5 +133,10 @@ group_multi	4	member
 # the client's counter cap (a served object of the server) restored at B,
 # cut after the server revoked its copies: B's incs go on from the count
 group_revoke	2
+# the pager and lazy, which attached the pager's region map as a managed
+# dataspace, cut mid-faults (after the pager filled its first page): at
+# B lazy's region is the restored pager's map, whose restored fault
+# handler fills the pages lazy touches next, the sums as before
+group_pager	8
 TESTS
 exit $fail
