@@ -164,7 +164,9 @@ int group_member_ref(struct monitor *mon, int owner, uint64_t badge, uint64_t *o
  * (*owner) recorded (a RAM or managed one): its size, 0 if none. */
 uint64_t group_member_ds(struct monitor *mon, uint64_t badge, int *owner);
 /* A checkpoint's region g of member mon whose dataspace is another
- * member's: 1 with mr filled (owner set, no bytes), else 0. */
+ * member's, whose bytes the owner's image holds (a managed dataspace, or
+ * a RAM one the owner attached too): 1 with mr filled (owner set, no
+ * bytes), else 0. */
 int group_member_region(struct monitor *mon, const struct mon_region *g,
 			struct mon_model_region *mr);
 /* A cap one member holds to another member's object. */
