@@ -138,5 +138,8 @@ group_revoke	2
 # B lazy's region is the restored pager's map, whose restored fault
 # handler fills the pages lazy touches next, the sums as before
 group_pager	8
+# the same with lazy listed first: the holder (member 0) is built before
+# the owner of the dataspace it attaches (member 1)
+group_pager_rev	8
 TESTS
 exit $fail
