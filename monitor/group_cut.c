@@ -186,7 +186,8 @@ static int starting(struct monitor *mon)
 
 /* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
  * in a taken call and none with a reply's caps in its receive window.
- * The first needs its server, which still runs; the second needs the
+ * The first needs its server, which still runs (or, a thread of the
+ * member itself, the member run on as below); the second needs the
  * member itself: a thread paused in the reply wait of a call gets its
  * reply (a session's cap, a dataspace) and becomes ready, still paused,
  * with the caps in its window until it has moved them into its cap map
