@@ -140,9 +140,8 @@ group_revoke	2
 group_pager	8
 # the same with lazy listed first: the holder (member 0) is built before
 # the owner of the dataspace it attaches (member 1); cut after lazy
-# attached it, before its first fault (after line 7 this order's cut
-# does not settle in the sanitizer build: "member 'pager' is still in a
-# call being served")
+# attached it, before its first fault (after line 7, in the sanitizer
+# build this order's cut does not settle before lazy has ended)
 group_pager_rev	6
 TESTS
 exit $fail
