@@ -140,7 +140,8 @@ static int object_ok(struct image_reader *r, const struct image_model *m,
 	case IMAGE_CAP_OUTSIDE:
 		return need_session(r, m, x, c, 0, true);
 	case IMAGE_CAP_DATASPACE:
-		if (image_ids_find(&x->ds, c->obj) < 0)
+		if (image_ids_find(&x->ds, c->obj) < 0 ||
+		    m->dataspaces[image_ids_find(&x->ds, c->obj)].kind == IMAGE_DS_MEMBER)
 			return image_reader_fail(
 			    r,
 			    "cap 0x%llx (dataspace): dataspace %llu not "
@@ -155,7 +156,8 @@ static int object_ok(struct image_reader *r, const struct image_model *m,
 		if (c->arg != IMAGE_RM_MANAGED)
 			return 0;
 		int64_t i = image_ids_find(&x->ds, c->obj);
-		if (i < 0 || m->dataspaces[i].kind != IMAGE_DS_MANAGED)
+		if (i < 0 || m->dataspaces[i].kind != IMAGE_DS_MANAGED ||
+		    m->dataspaces[i].managed.pd_map)
 			return image_reader_fail(
 			    r,
 			    "cap 0x%llx (region map): managed region map "
@@ -232,6 +234,16 @@ static int managed_ok(struct image_reader *r, const struct image_model *m,
 	if (maps > 1)
 		return image_reader_fail(
 		    r, "managed dataspace %llu: named by %u region maps", id, maps);
+	if (d->managed.pd_map) { /* the PD's own map: one dataspace each */
+		for (uint32_t i = 0; i < m->ndataspaces; i++)
+			if (&m->dataspaces[i] != d &&
+			    m->dataspaces[i].kind == IMAGE_DS_MANAGED &&
+			    m->dataspaces[i].managed.pd_map == d->managed.pd_map)
+				return image_reader_fail(
+				    r, "managed dataspace %llu: a second of the PD's %s",
+				    id, image_rm_kind_name(d->managed.pd_map));
+		return 0;
+	}
 	s = image_ids_find(&x->sessions, d->managed.rm_session);
 	if (s < 0 || m->sessions[s].type != IMAGE_SESSION_RM)
 		return image_reader_fail(

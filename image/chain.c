@@ -198,7 +198,8 @@ static int merge(struct image_model *m, const struct image_model *p)
 		const struct image_dataspace *d = ds_of(m, pe->ds_id);
 		struct image_memory *e;
 
-		if (!d || d->kind == IMAGE_DS_MANAGED || d->size != pe->size)
+		if (!d || d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER ||
+		    d->size != pe->size)
 			continue; /* gone since, or another one now */
 		if (!(e = entry_of(m, d)))
 			return -ENOMEM;

@@ -19,7 +19,13 @@
  * IMAGE_CAP_MEMBER (obj = the owner's member index, arg = the object's
  * badge at the owner when the image was taken); each such cap has
  * exactly one record in the table, and each record names an object the
- * owner's image contains (image_group_check).
+ * owner's image contains (image_group_check).  A region of a member
+ * that attaches another member's dataspace names, in the holder's image,
+ * a dataspace of kind IMAGE_DS_MEMBER: member.owner is the owner's
+ * index, its id and size those of a dataspace the owner's image holds
+ * (a RAM or managed one: e.g. the owner's region map handed out as a
+ * managed dataspace).  A restore attaches the owner's recreated
+ * dataspace there once every member's own objects exist.
  */
 #ifndef CAPSULE_IMAGE_GROUP_H
 #define CAPSULE_IMAGE_GROUP_H

@@ -153,6 +153,35 @@ static int refs_cover(const char *name, const struct image_group *g, char *err, 
 	return 0;
 }
 
+/* Member k's dataspace record of another member's dataspace (attached
+ * in k, IMAGE_DS_MEMBER): that member's image holds it, of that size. */
+static int member_ds_ok(const char *name, const struct image_group *g, uint32_t k,
+			const struct image_dataspace *d, char *err, size_t n)
+{
+	uint32_t o = d->member.owner;
+	const struct image_model *m = o < g->h.nmembers && o != k ? g->image[o] : NULL;
+
+	for (uint32_t i = 0; m && i < m->ndataspaces; i++)
+		if (m->dataspaces[i].id == d->id &&
+		    m->dataspaces[i].kind != IMAGE_DS_MEMBER &&
+		    m->dataspaces[i].size == d->size)
+			return 0;
+	if (!m)
+		snprintf(err, n,
+			 "group image %s: member '%s' dataspace 0x%llx refers to member "
+			 "%u, which the image does not contain",
+			 name, g->member[k].name, (unsigned long long)d->id, o);
+	else
+		snprintf(err, n,
+			 "group image %s: member '%s' dataspace 0x%llx refers to member "
+			 "'%s' dataspace 0x%llx (%llu bytes), which its image does not "
+			 "contain",
+			 name, g->member[k].name, (unsigned long long)d->id,
+			 g->member[o].name, (unsigned long long)d->id,
+			 (unsigned long long)d->size);
+	return -EINVAL;
+}
+
 int image_group_check(const char *name, const struct image_group *g, char *err, size_t n)
 {
 	int rc;
@@ -160,5 +189,11 @@ int image_group_check(const char *name, const struct image_group *g, char *err, 
 	for (uint32_t i = 0; i < g->h.nrefs; i++)
 		if ((rc = ref_ok(name, g, i, err, n)))
 			return rc;
+	for (uint32_t k = 0; k < g->h.nmembers; k++)
+		for (uint32_t i = 0; i < g->image[k]->ndataspaces; i++)
+			if (g->image[k]->dataspaces[i].kind == IMAGE_DS_MEMBER &&
+			    (rc = member_ds_ok(name, g, k, &g->image[k]->dataspaces[i],
+					       err, n)))
+				return rc;
 	return refs_cover(name, g, err, n);
 }

@@ -149,7 +149,12 @@ struct image_thread {
 enum image_ds_kind {
 	IMAGE_DS_RAM = 1,
 	IMAGE_DS_ROM,	  /* rom names the module */
-	IMAGE_DS_MANAGED, /* a managed region map's dataspace */
+	IMAGE_DS_MANAGED, /* a region map's dataspace: a managed map's
+			     (rm_session) or the PD's own (pd_map) */
+	IMAGE_DS_MEMBER,  /* another group member's dataspace, attached in this
+			     member (image/group.h): id is its id in the
+			     owner's image, member.owner that member's index;
+			     no bytes here */
 	IMAGE_DS_MAX_,
 };
 
@@ -162,11 +167,20 @@ struct image_dataspace {
 	union {
 		char rom[48]; /* IMAGE_DS_ROM: the module's name; else empty */
 		struct {      /* IMAGE_DS_MANAGED: the region map */
-			uint64_t rm_session; /* the IMAGE_SESSION_RM that made it */
+			uint64_t rm_session; /* the IMAGE_SESSION_RM that made it,
+						0: the PD's own map (pd_map) */
 			uint64_t
 			    fault_kcap; /* its fault handler's context cap, 0: none */
-			uint8_t zero[32];
+			/* rm_session 0: IMAGE_RM_ADDRESS_SPACE or
+			 * IMAGE_RM_STACK_AREA, the map of the component's PD
+			 * whose dataspace this is (no fault handler); else 0 */
+			uint32_t pd_map;
+			uint8_t zero[28];
 		} __attribute__((packed)) managed;
+		struct {		/* IMAGE_DS_MEMBER */
+			uint32_t owner; /* its member index in the group image */
+			uint8_t zero[44];
+		} __attribute__((packed)) member;
 	};
 } __attribute__((packed));
 

@@ -227,8 +227,9 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 		return image_reader_fail(r, "memory of dataspace %llu, not in image",
 					 (unsigned long long)ds_id);
 	const struct image_dataspace *d = &m->dataspaces[i];
-	if (d->kind == IMAGE_DS_MANAGED)
-		return image_reader_fail(r, "memory of managed dataspace %llu",
+	if (d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER)
+		return image_reader_fail(r, "memory of %s dataspace %llu",
+					 image_ds_kind_name(d->kind),
 					 (unsigned long long)ds_id);
 	if (r->ds_mem[i] < 0) {
 		struct image_memory *e = &m->memory[m->nmemory];
@@ -374,6 +375,7 @@ int image_memory_check(struct image_reader *r, const struct image_model *m)
 		const struct image_memory *e = &m->memory[k];
 		int64_t i = image_ids_find(&ds, e->ds_id);
 		if (i < 0 || m->dataspaces[i].kind == IMAGE_DS_MANAGED ||
+		    m->dataspaces[i].kind == IMAGE_DS_MEMBER ||
 		    m->dataspaces[i].size != e->size || (!e->data && !m->stream))
 			rc = image_reader_fail(
 			    r,

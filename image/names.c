@@ -44,6 +44,7 @@ const char *image_ds_kind_name(uint32_t kind)
 	    [IMAGE_DS_RAM] = "ram",
 	    [IMAGE_DS_ROM] = "rom",
 	    [IMAGE_DS_MANAGED] = "managed",
+	    [IMAGE_DS_MEMBER] = "member",
 	};
 	return NAME_OF(n, kind);
 }

@@ -243,14 +243,28 @@ int image_dataspace_check(struct image_reader *r, const struct image_model *m)
 		if (d->flags)
 			return image_reader_fail(r, "dataspace %llu: unknown flags 0x%x",
 						 id, d->flags);
-		if (d->kind != IMAGE_DS_MANAGED &&
+		if (d->kind == IMAGE_DS_MEMBER)
+			for (size_t k = 0; k < sizeof d->member.zero; k++)
+				if (d->member.zero[k])
+					return image_reader_fail(
+					    r, "dataspace %llu: reserved bytes set", id);
+		if (d->kind != IMAGE_DS_MANAGED && d->kind != IMAGE_DS_MEMBER &&
 		    (!image_str_ok(d->rom, sizeof(d->rom)) ||
 		     (d->kind == IMAGE_DS_ROM && !d->rom[0])))
 			return image_reader_fail(r, "dataspace %llu: bad ROM name", id);
-		if (d->kind == IMAGE_DS_MANAGED && !d->managed.rm_session)
+		if (d->kind == IMAGE_DS_MANAGED && !d->managed.rm_session &&
+		    d->managed.pd_map != IMAGE_RM_ADDRESS_SPACE &&
+		    d->managed.pd_map != IMAGE_RM_STACK_AREA)
 			return image_reader_fail(
 			    r, "dataspace %llu: a managed dataspace of no RM session",
 			    id);
+		if (d->kind == IMAGE_DS_MANAGED && d->managed.pd_map &&
+		    (d->managed.rm_session || d->managed.fault_kcap))
+			return image_reader_fail(r,
+						 "dataspace %llu: the PD's %s map with "
+						 "an RM session or a fault handler",
+						 id,
+						 image_rm_kind_name(d->managed.pd_map));
 	}
 	int rc =
 	    image_ids_build(&ids, m->dataspaces, m->ndataspaces, sizeof(*m->dataspaces),

@@ -68,7 +68,8 @@ static int one_region(struct image_reader *r, const struct image_model *m,
 		return 0;
 	}
 	i = image_ids_find(ds, g->rm_ds);
-	if (i < 0 || m->dataspaces[i].kind != IMAGE_DS_MANAGED)
+	if (i < 0 || m->dataspaces[i].kind != IMAGE_DS_MANAGED ||
+	    m->dataspaces[i].managed.pd_map)
 		return image_reader_fail(
 		    r, "region 0x%llx: managed region map %llu not in image", a,
 		    (unsigned long long)g->rm_ds);

@@ -13,6 +13,7 @@
 #include <base/host_worker.h>
 
 #include "monitor/dirty_pages.h"
+#include "monitor/group.h"
 #include "monitor/restore.h"
 #include "monitor/target_report.h"
 
@@ -384,6 +385,10 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 
 		if (!g->used)
 			continue;
+		if (!ds && g->size && mon->group && group_member_region(mon, g, mr)) {
+			model->nregions++; /* another member's dataspace */
+			continue;
+		}
 		if (!ds || !g->size) { /* e.g. a dataspace from another component */
 			monitor_why(mon,
 				    "checkpoint: region 0x%llx (%llu bytes): dataspace "

@@ -33,6 +33,8 @@ struct monitor;
 struct control_mailbox;
 struct control_request;
 struct group_ck;
+struct mon_region;
+struct mon_model_region;
 struct grs;
 
 #define GROUP_MAX_ROOTS 4 /* services one member announces */
@@ -158,6 +160,15 @@ enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge
  * owner; -ENOTSUP: one an image has no record for. */
 int group_member_ref(struct monitor *mon, int owner, uint64_t badge, uint64_t *object,
 		     uint32_t *kind);
+/* A dataspace with badge that member mon attached and another member
+ * (*owner) recorded (a RAM or managed one): its size, 0 if none. */
+uint64_t group_member_ds(struct monitor *mon, uint64_t badge, int *owner);
+/* A checkpoint's region g of member mon whose dataspace is another
+ * member's, whose bytes the owner's image holds (a managed dataspace, or
+ * a RAM one the owner attached too): 1 with mr filled (owner set, no
+ * bytes), else 0. */
+int group_member_region(struct monitor *mon, const struct mon_region *g,
+			struct mon_model_region *mr);
 /* A cap one member holds to another member's object. */
 struct group_cap {
 	int holder, owner;    /* member indices */

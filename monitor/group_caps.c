@@ -75,6 +75,58 @@ int group_member_ref(struct monitor *mon, int owner, uint64_t badge, uint64_t *o
 	return *kind ? 0 : -ENOTSUP;
 }
 
+uint64_t group_member_ds(struct monitor *mon, uint64_t badge, int *owner)
+{
+	struct mon_group *g = mon->group;
+
+	for (int k = 0; g && k < g->n; k++) {
+		struct monitor *other = g->member[k].mon;
+		const struct mon_record *r;
+
+		if (k == mon->member || !other || g->member[k].ended ||
+		    !(r = record_find(other, badge)) ||
+		    (r->cls != MON_CLASS_DATASPACE && r->cls != MON_CLASS_MANAGED_DS))
+			continue;
+		*owner = k;
+		return record_ds_size(other, r);
+	}
+	return 0;
+}
+
+/* The bytes of the owner's dataspace with badge are in its image: a
+ * managed one's are what its map holds; a RAM one's only if the owner
+ * attached it too (a region of its own is copied). */
+static int owner_has_bytes(struct monitor *owner, uint64_t badge)
+{
+	const struct mon_record *r = record_find(owner, badge);
+
+	if (r && r->cls == MON_CLASS_MANAGED_DS)
+		return 1;
+	for (int i = 0; r && i < MON_MAX_REGIONS; i++)
+		if (owner->region[i].used && owner->region[i].ds_badge == badge)
+			return 1;
+	return 0;
+}
+
+int group_member_region(struct monitor *mon, const struct mon_region *g,
+			struct mon_model_region *mr)
+{
+	int owner;
+	uint64_t size = group_member_ds(mon, g->ds_badge, &owner);
+
+	if (!size || !owner_has_bytes(mon->group->member[owner].mon, g->ds_badge))
+		return 0; /* refused: "fits no class" */
+	*mr = (struct mon_model_region){.rm = g->rm,
+					.at = g->at,
+					.off = g->off,
+					.size = g->size,
+					.ds_badge = g->ds_badge,
+					.ds_size = size,
+					.perm = g->perm,
+					.owner = owner + 1};
+	return 1;
+}
+
 /* The sessions member mon opened outside the group, as "Svc (badge
  * 0x..), ..." into buf. */
 static void outside_sessions(const struct monitor *mon, char *buf, size_t size)

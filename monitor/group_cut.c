@@ -101,7 +101,8 @@ static int in_call(const struct mon_model *scratch)
 
 /* Wait up to GROUP_CUT_SETTLE_MS for the paused member to have no thread
  * in a taken call and none with a reply's caps in its receive window.
- * The first needs its server, which still runs; the second needs the
+ * The first needs its server, which still runs (or, a thread of the
+ * member itself, the member run on as below); the second needs the
  * member itself: a thread paused in the reply wait of a call gets its
  * reply (a session's cap, a dataspace) and becomes ready, still paused,
  * with the caps in its window until it has moved them into its cap map
@@ -112,6 +113,7 @@ static int in_call(const struct mon_model *scratch)
 static int settle(struct monitor *mon, struct mon_model *scratch)
 {
 	uint64_t end = mon_now_us() + GROUP_CUT_SETTLE_MS * 1000, run = GROUP_CUT_RUN_US;
+	int self = 0;
 
 	for (;;) {
 		int rc = monitor_threads_blocked(mon, scratch);
@@ -119,7 +121,11 @@ static int settle(struct monitor *mon, struct mon_model *scratch)
 			rc = monitor_setting_up(mon, 1);
 		if (rc <= 0 || mon_now_us() >= end)
 			return rc;
-		if (in_call(scratch)) {
+		/* a call another member serves: wait; one its own thread
+		 * serves (libbase's signal thread hands a signal to its
+		 * entrypoint by a call) needs it to run, as below, every
+		 * other step */
+		if (in_call(scratch) && !(self ^= 1)) {
 			sleep_us(GROUP_CUT_RUN_US);
 			continue;
 		}

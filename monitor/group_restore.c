@@ -227,7 +227,19 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
 }
 
-/* Every ref of the table; each holder's caps are mapped in batches. */
+/* The owner's recreated dataspace that was old (restore_member_regions). */
+static int member_ds(void *arg, int owner, uint64_t old, cap_t *ds)
+{
+	struct grs *s = arg;
+
+	if (owner < 0 || owner >= s->g->n || !s->rs[owner])
+		return -ESRCH;
+	return restore_member_object(s->rs[owner], IMAGE_MEMBER_DATASPACE, old, ds);
+}
+
+/* Every ref of the table; each holder's caps are mapped in batches; then
+ * the regions of one member's dataspace in another (the owner's object
+ * exists by now, whatever the members' order). */
 static int map_refs(struct grs *s)
 {
 	int rc;
@@ -240,6 +252,11 @@ static int map_refs(struct grs *s)
 	for (int k = 0; k < s->g->n; k++)
 		if ((rc = restore_member_caps_map(s->rs[k]))) {
 			failed(s, k, "a cap between members", rc);
+			return rc;
+		}
+	for (int k = 0; k < s->g->n; k++)
+		if ((rc = restore_member_regions(s->rs[k], member_ds, s))) {
+			failed(s, k, "a region of another member's dataspace", rc);
 			return rc;
 		}
 	return 0;

@@ -179,7 +179,9 @@ static uint64_t rmap_ds(const struct mon_model *m, uint64_t badge)
 }
 
 /* Each managed map as a managed dataspace naming its RM session (added
- * with its args) and its fault handler's context cap. */
+ * with its args) and its fault handler's context cap; the dataspace of
+ * the PD's address space or stack area, if the target asked for it, as
+ * one naming that map (pd_map). */
 static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 			  struct image_model *im)
 {
@@ -190,6 +192,15 @@ static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 		const struct mon_record *r;
 		int rc;
 
+		if (mr->kind != RM_CREATE && mr->ds_badge) {
+			if ((rc = add_ds(im, mr->ds_badge, mr->size, IMAGE_DS_MANAGED,
+					 NULL)))
+				return rc;
+			d->managed.pd_map = mr->kind == PD_STACK_AREA
+						? IMAGE_RM_STACK_AREA
+						: IMAGE_RM_ADDRESS_SPACE;
+			continue;
+		}
 		if (mr->kind != RM_CREATE)
 			continue;
 		if (!s || !mr->ds_badge)
@@ -588,8 +599,14 @@ int model_to_image_records(const struct monitor *mon, const struct mon_model *m,
 	}
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct mon_model_region *r = &m->region[i];
-		if ((rc = add_ds(im, r->ds_badge, r->ds_size, IMAGE_DS_RAM, NULL)))
+		struct image_dataspace *d = &im->dataspaces[im->ndataspaces];
+		uint32_t n = im->ndataspaces;
+
+		if ((rc = add_ds(im, r->ds_badge, r->ds_size,
+				 r->owner ? IMAGE_DS_MEMBER : IMAGE_DS_RAM, NULL)))
 			goto err;
+		if (r->owner && im->ndataspaces > n) /* another member's */
+			d->member.owner = (uint32_t)(r->owner - 1);
 		im->regions[im->nregions++] = (struct image_region){
 		    r->rm ? IMAGE_RM_MANAGED : IMAGE_RM_ADDRESS_SPACE,
 		    r->perm,

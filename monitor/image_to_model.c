@@ -132,6 +132,27 @@ static int rmap_add(struct mon_model *m, const struct mon_model_rmap *mr)
 	return 0;
 }
 
+/* The PD map of kind (PD_ADDRESS_SPACE / PD_STACK_AREA) gets the
+ * dataspace d of the image: the one the target held a cap of, if any
+ * (a map whose cap it dropped is keyed by the dataspace's id). */
+static int pd_map_ds(const struct image_dataspace *d, struct mon_model *m)
+{
+	uint64_t kind =
+	    d->managed.pd_map == IMAGE_RM_STACK_AREA ? PD_STACK_AREA : PD_ADDRESS_SPACE;
+
+	for (unsigned i = 0; i < m->nrmaps; i++)
+		if (m->rmap[i].kind == kind) {
+			m->rmap[i].ds_badge = d->id;
+			m->rmap[i].size = d->size;
+			return 0;
+		}
+	return rmap_add(m, &(struct mon_model_rmap){.badge = d->id,
+						    .kind = kind,
+						    .size = d->size,
+						    .ds_badge = d->id,
+						    .nocap = 1});
+}
+
 /* The region maps: one per region-map cap, and one per managed dataspace
  * (keyed by its id where the target holds no cap of the map). */
 static int rmaps_from_image(const struct image_model *im, struct mon_model *m)
@@ -154,6 +175,11 @@ static int rmaps_from_image(const struct image_model *im, struct mon_model *m)
 		    d->id, RM_CREATE, d->size, d->managed.rm_session, d->id, 0, 1};
 		if (d->kind != IMAGE_DS_MANAGED)
 			continue;
+		if (d->managed.pd_map) {
+			if ((rc = pd_map_ds(d, m)))
+				return rc;
+			continue;
+		}
 		for (uint32_t k = 0; k < im->ncaps; k++) {
 			const struct image_cap *c = &im->caps[k];
 			if (c->class == IMAGE_CAP_REGION_MAP && c->obj == d->id) {
@@ -256,8 +282,10 @@ int image_to_model(const struct image_model *im, const struct monitor *mon,
 		    NULL,
 		    NULL,
 		    NULL,
-		    NULL};
-		if (d->kind == IMAGE_DS_MANAGED) { /* no bytes of its own */
+		    NULL,
+		    d->kind == IMAGE_DS_MEMBER ? (int)d->member.owner + 1 : 0};
+		/* no bytes of its own (another member's: group_restore.c) */
+		if (d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER) {
 			m->nregions++;
 			continue;
 		}

@@ -47,6 +47,10 @@ struct mon_model_region {
 	 * whole dataspace, which the image writer reads in place (listed in
 	 * the model's stream_at, detached by the monitor once written) */
 	uint8_t *stream;
+	/* a group member's region of another member's dataspace: 1 + that
+	 * member's index (no bytes here; a group restore attaches the
+	 * owner's recreated dataspace, group_restore.c), else 0 */
+	int owner;
 };
 
 /* One live cap map entry and its class (never MON_CLASS_UNKNOWN in a

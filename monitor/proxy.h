@@ -98,9 +98,10 @@ extern const struct proxy_type region_map_proxy_type; /* rm_proxy.c */
 /* Region-map proxy state (rm_proxy.c): */
 enum {
 	RMAP_KIND,    /* PD_ADDRESS_SPACE, PD_STACK_AREA or RM_CREATE (managed) */
-	RMAP_SIZE,    /* managed: its size */
+	RMAP_SIZE,    /* its size (the PD's maps: once RMAP_DS is set) */
 	RMAP_SESSION, /* managed: badge of the RM-session proxy that made it */
-	RMAP_DS,      /* managed: real badge of its dataspace (a MANAGED_DS record) */
+	RMAP_DS,      /* real badge of its dataspace (a MANAGED_DS record;
+			 the PD's maps: once the target asked for it) */
 	RMAP_SIGH,    /* badge of its fault-handler context, 0: none */
 };
 /* Serve the region map real (taken over) of the given kind to the target;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "monitor/group.h"
 #include "monitor/monitor.h"
 
 static const char *const class_names[MON_CLASS_COUNT] = {
@@ -212,7 +213,13 @@ void region_attached(struct monitor *mon, uint64_t rm, const struct mon_req *req
 {
 	uint64_t size = req->w[2], ds_size;
 
-	ds_size = record_ds_size(mon, record_find(mon, req->badge[0]));
+	struct mon_record *ds = record_find(mon, req->badge[0]);
+	int owner;
+
+	/* another member's dataspace (a group's, group_caps.c): its size there */
+	ds_size = ds	       ? record_ds_size(mon, ds)
+		  : mon->group ? group_member_ds(mon, req->badge[0], &owner)
+			       : 0;
 	if (!size && ds_size > req->w[1])
 		size = ds_size - req->w[1];
 	if (region_add(mon, rm, req->badge[0], at, req->w[1], size,

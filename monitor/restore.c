@@ -191,6 +191,8 @@ static int make_regions(struct rs *rs)
 		    r->rm ? rm_restore_find(&rs->rm, r->rm) : NULL;
 		struct rs_ds *d;
 
+		if (r->owner) /* another member's: attached by the group's restore */
+			continue;
 		if (!cap_valid(ds)) { /* RAM: a new dataspace */
 			if (!(d = rs_ds_get(rs, r->ds_badge, r->ds_size)))
 				return -ENOMEM;

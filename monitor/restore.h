@@ -99,6 +99,15 @@ int restore_member_caps_map(struct rs *holder);
  * a signal context, a dataspace or a region map's new proxy.  0 or
  * -ESRCH. */
 int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_t *out);
+/* The regions of the holder's model that attach another member's
+ * dataspace (mon_model_region.owner), each attached at its place in the
+ * holder's new address space or managed map; object(arg, owner, old
+ * badge, &cap) gives the owner's recreated dataspace (borrowed).  Run
+ * once every member's own objects exist; its old badge gets the new
+ * one's.  0 or -errno (monitor_why names the region). */
+int restore_member_regions(struct rs *holder,
+			   int (*object)(void *arg, int owner, uint64_t old, cap_t *ds),
+			   void *arg);
 /* The monitor a restore builds for. */
 struct monitor *restore_monitor(const struct rs *rs);
 

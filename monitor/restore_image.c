@@ -165,6 +165,7 @@ static int image_admit(const struct image_model *im, int member, char *err, size
 	for (uint32_t i = 0; i < im->ndataspaces; i++) {
 		const struct image_dataspace *d = &im->dataspaces[i];
 		if (d->kind == IMAGE_DS_RAM || d->kind == IMAGE_DS_MANAGED ||
+		    (d->kind == IMAGE_DS_MEMBER && member) ||
 		    (d->kind == IMAGE_DS_ROM && !strcmp(d->rom, im->component.binary)))
 			continue;
 		snprintf(err, n,

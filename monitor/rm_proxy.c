@@ -90,11 +90,34 @@ static void region_key(const struct proxy *p, uint64_t at, uint64_t *rm, uint64_
 	*addr = p->state[RMAP_KIND] == PD_STACK_AREA ? GUEST_STACK_AREA + at : at;
 }
 
+/* The dataspace of the PD's address space or stack area, handed to the
+ * target (REGION_DATASPACE): recorded like a managed map's, so that a
+ * checkpoint classifies the target's cap of it and a restore gives it
+ * the new PD's (rm_restore.c); its size asked once. */
+static void pd_map_dataspace(struct proxy *p, cap_t ds)
+{
+	struct msg m;
+
+	if (!cap_valid(ds) || p->state[RMAP_KIND] == RM_CREATE || p->state[RMAP_DS])
+		return;
+	msg_reset(&m, DS_SIZE);
+	if (rpc_call(ds, &m) || m.code != RPC_OK || m.nwords < 1 || !m.w[0])
+		return; /* unrecorded: a checkpoint names the cap as of no class */
+	p->state[RMAP_SIZE] = m.w[0];
+	p->state[RMAP_DS] = cap_badge(ds);
+	/* the proxy loop's record_hold takes over the reply's reference */
+	record_add(p->mon, MON_CLASS_MANAGED_DS, ds, p->obj.badge);
+}
+
 static void region_map_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
 	uint64_t rm, at;
 
 	switch (req->code) {
+	case REGION_DATASPACE:
+		if (r->ncaps >= 1)
+			pd_map_dataspace(p, r->caps[0]);
+		break;
 	case REGION_ATTACH:
 		if (r->nwords >= 1 && req->ncaps >= 1) {
 			region_key(p, r->w[0], &rm, &at);

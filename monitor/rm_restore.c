@@ -3,14 +3,18 @@
  * held -- its PD's address space and stack area from the new PD, each
  * managed map made again at its RM session with its recorded size --
  * each behind a new proxy (a new badge for the target), a managed map's
- * dataspace fetched again.  restore.c attaches the regions into them;
+ * dataspace fetched again (and the address space's or stack area's, if
+ * the target held it).  restore.c attaches the regions into them;
  * the fault handlers are set once the contexts exist (region_map_proxy's
  * restored hook).  Until commit everything here can be taken back.
  */
 #include <errno.h>
 #include <string.h>
 
+#include <base/region_map.h>
+
 #include "monitor/restore.h"
+#include "monitor/restore_state.h"
 
 /* The new real map for model map mr: *session is the RM session's real
  * cap it was made at (managed maps; borrowed). */
@@ -75,7 +79,8 @@ static int make_one(struct monitor *mon, cap_t pd, const struct mon_model_rmap *
 	 * which is no badge of the map */
 	if (!mr->nocap && (rc = badge_map_add(bm, mr->badge, p->obj.badge)))
 		return rc;
-	if (mr->kind != RM_CREATE)
+	/* the PD's own map: its dataspace only if the target held it */
+	if (mr->kind != RM_CREATE && !mr->ds_badge)
 		return 0;
 	if ((rc = region_map_dataspace(real, &made->ds)))
 		return rc;
@@ -161,4 +166,52 @@ void rm_restore_commit(struct monitor *mon, struct rm_restore *rr)
 		cap_release(made->real);
 	}
 	/* rr stays readable: the commit looks its maps up afterwards */
+}
+
+/* Region r of the holder's model at its place, of dataspace ds. */
+static int attach_member(struct rs *rs, const struct mon_model_region *r, cap_t ds)
+{
+	const struct rm_made *map = r->rm ? rm_restore_find(&rs->rm, r->rm) : NULL;
+	uint64_t at;
+	int rc;
+
+	if (r->rm && !map)
+		return -ESRCH;
+	if ((rc = restore_point(rs->mon, "member attach")))
+		return rc;
+	rc = r->rm ? region_attach(map->real, ds, r->at, r->off, r->size, r->perm, &at)
+		   : pd_attach(rs->pd, ds, r->at, r->off, r->size, r->perm, &at);
+	if (rc)
+		return rc;
+	if (at != r->at)
+		return -EFAULT;
+	/* a cap of it the holder holds is mapped with the same pair */
+	if (badge_map_new(&rs->bm, r->ds_badge) == r->ds_badge)
+		return badge_map_add(&rs->bm, r->ds_badge, cap_badge(ds));
+	return 0;
+}
+
+int restore_member_regions(struct rs *holder,
+			   int (*object)(void *arg, int owner, uint64_t old, cap_t *ds),
+			   void *arg)
+{
+	for (unsigned i = 0; i < holder->m->nregions; i++) {
+		const struct mon_model_region *r = &holder->m->region[i];
+		cap_t ds;
+		int rc;
+
+		if (!r->owner)
+			continue;
+		if ((rc = object(arg, r->owner - 1, r->ds_badge, &ds)) ||
+		    (rc = attach_member(holder, r, ds))) {
+			monitor_why(holder->mon,
+				    "restore: region 0x%llx (%llu bytes) of another "
+				    "member's dataspace 0x%llx: %s",
+				    (unsigned long long)r->at,
+				    (unsigned long long)r->size,
+				    (unsigned long long)r->ds_badge, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }

@@ -336,6 +336,11 @@ static void print_objects(struct out *o, const struct image_model *m)
 		if (d->kind == IMAGE_DS_MANAGED) {
 			e_u64(o, "rm_session", d->managed.rm_session);
 			e_hex(o, "fault_kcap", d->managed.fault_kcap);
+			if (d->managed.pd_map)
+				e_name(o, "pd_map",
+				       image_rm_kind_name(d->managed.pd_map));
+		} else if (d->kind == IMAGE_DS_MEMBER) {
+			e_u64(o, "owner", d->member.owner);
 		} else {
 			e_str(o, "rom", d->rom, sizeof(d->rom));
 		}

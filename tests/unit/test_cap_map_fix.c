@@ -46,7 +46,8 @@ static struct mon_model *map_model(struct cap_map **out)
 						 NULL,
 						 NULL,
 						 NULL,
-						 NULL};
+						 NULL,
+						 0};
 	m->cap_map_addr = GUEST_BASE;
 	for (unsigned i = 0; i < CAP_SLOTS; i++) {
 		struct cap_index *e = &cm->slot[i];

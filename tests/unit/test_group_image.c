@@ -190,6 +190,58 @@ static void missing_object_refused(void **state)
 	group_free(&x);
 }
 
+/* Member 0 has a RAM dataspace 0x7700 of a page (ids are the same in
+ * both test images otherwise); member 1 attached it: a dataspace of kind
+ * member in its image, with id (0x7700: that one) and a page. */
+static void member_ds(struct t_group *x, uint64_t id, uint32_t owner)
+{
+	struct image_dataspace *o = &x->t[0].d[x->t[0].m.ndataspaces++];
+	struct image_dataspace *d = &x->t[1].d[x->t[1].m.ndataspaces++];
+
+	memset(o, 0, sizeof *o);
+	o->id = 0x7700;
+	o->size = IMAGE_PAGE_SIZE;
+	o->kind = IMAGE_DS_RAM;
+	memset(d, 0, sizeof *d);
+	d->id = id;
+	d->size = IMAGE_PAGE_SIZE;
+	d->kind = IMAGE_DS_MEMBER;
+	d->member.owner = owner;
+}
+
+/* A member's dataspace of another member's round-trips; one whose id,
+ * or owner, the image does not hold is refused by writer and reader. */
+static void member_dataspace(void **state)
+{
+	struct t_group x;
+	struct image_group *g;
+	char err[512] = "";
+
+	group_init(&x);
+	member_ds(&x, 0x7700, 0);
+	write_ok(&x);
+	assert_int_equal(image_group_read(x.path, &g, err, sizeof err), 0);
+	assert_int_equal(g->image[1]->dataspaces[T_RAM_DS + 2].kind, IMAGE_DS_MEMBER);
+	assert_int_equal(g->image[1]->dataspaces[T_RAM_DS + 2].member.owner, 0);
+	image_group_free(g);
+	group_free(&x);
+
+	group_init(&x);
+	member_ds(&x, 0x7710, 0); /* none of the server's */
+	assert_int_equal(image_group_write(x.path, &x.g, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "member 'client' dataspace 0x"));
+	assert_non_null(strstr(err, "refers to member 'server' dataspace"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(access(x.path, F_OK), -1);
+	group_free(&x);
+
+	group_init(&x);
+	member_ds(&x, 0x7700, 1); /* its own member */
+	assert_int_equal(image_group_write(x.path, &x.g, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "refers to member 1, which the image does not"));
+	group_free(&x);
+}
+
 /* A member cap without its record, a record without its cap, a record
  * naming a member the group does not have. */
 static void table_mismatch_refused(void **state)
@@ -247,6 +299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(group_round_trips),
 	    cmocka_unit_test(missing_object_refused),
+	    cmocka_unit_test(member_dataspace),
 	    cmocka_unit_test(table_mismatch_refused),
 	    cmocka_unit_test(corrupt_file_refused),
 	};

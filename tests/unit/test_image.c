@@ -79,7 +79,7 @@ static void every_record_round_trips(void **state)
 			assert_memory_equal(&o->threads[i], &t.t[i], sizeof(t.t[i]));
 		}
 		assert_int_equal(o->ndataspaces, t.m.ndataspaces);
-		assert_memory_equal(o->dataspaces, t.d, sizeof(t.d));
+		assert_memory_equal(o->dataspaces, t.d, t.m.ndataspaces * sizeof(t.d[0]));
 		assert_int_equal(o->nregions, t.m.nregions);
 		assert_memory_equal(o->regions, t.g, sizeof(t.g));
 		assert_int_equal(o->ncaps, t.m.ncaps);

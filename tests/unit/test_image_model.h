@@ -64,7 +64,7 @@ struct t_model {
 	struct image_model m;
 	struct image_session s[8];
 	struct image_thread t[T_THREADS];
-	struct image_dataspace d[T_RAM_DS + 2];
+	struct image_dataspace d[T_RAM_DS + 3]; /* one spare, for a test to add */
 	struct image_region g[6];
 	struct image_cap c[64];
 	struct image_memory mem[T_RAM_DS];

@@ -344,7 +344,8 @@ static struct mon_model *fake_model(void)
 						 NULL,
 						 NULL,
 						 NULL,
-						 NULL};
+						 NULL,
+						 0};
 	m->cap_map_addr = g(fm, &fm->map);
 	m->report_addr = g(fm, &fm->report);
 	m->abi_version = CR_ABI_VERSION;

@@ -157,6 +157,9 @@ quota	-	quota	quota	2M	200	L2	2	^$
 # routed outside (revoke), a foreign managed dataspace (lazy)
 revoke	revoke.xml	revoke_client	revoke_client	2M	200	L1!	1	^$
 pager	pager.xml	lazy	lazy	2M	200	L5!	5	^$
+# lazy before it attaches the pager's dataspace: its stack area's own
+# dataspace, a cap it holds, is restored as the new PD's
+pager_stack	pager.xml	lazy	lazy	2M	200	L2	2	^$
 # seed002 during construction (its signal thread may not have bound its
 # semaphore yet); its lines name badges, which are new after a restore
 seed002	-	seed002	seed002	2M	200	L2	2	badge 0x
