@@ -45,6 +45,7 @@ struct dirty_range {
 	 * before a fetch or a stop */
 	pthread_t protector;
 	int protecting, protect_err;
+	int rearm_due; /* taken since the last re-arm or fetch (dirty_rearm) */
 };
 
 /* Process-wide on purpose, not per node: a SIGSEGV handler is one per
@@ -308,6 +309,7 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 	/* live before read-only: every fault must find the range */
 	atomic_store(&r->state, SLOT_LIVE);
 	r->protect_err = 0;
+	r->rearm_due = 0;
 	r->protecting = background && pages * DIRTY_PAGE > PROTECT_STEP &&
 			!protect_spawn(r, protect_main);
 	if (r->protecting || !mprotect(base, pages * DIRTY_PAGE, PROT_READ)) {
@@ -497,8 +499,16 @@ int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		return err;
 	for (unsigned i = 0; i < *n; i++)
 		r->carry[word + i] = out[i];
-	if (word + *n < r->words)
+	r->rearm_due = 1;
+	return 0;
+}
+
+int dirty_rearm(struct dirty_range *r)
+{
+	protect_join(r);
+	if (!r->rearm_due)
 		return 0;
+	r->rearm_due = 0;
 	r->protect_err = 0;
 	if (!protect_spawn(r, rearm_main)) {
 		r->protecting = 1;

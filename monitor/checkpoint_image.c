@@ -247,6 +247,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	if (!cw->keep_paused && !mon->hold) {
 		uint64_t t = mon_now_us();
 		monitor_resume(mon);
+		incr_rearm(mon); /* the target runs: not in its pause */
 		env_log(mon->env,
 			"monitor: snapshot: image records %llu us, resume %llu us",
 			(unsigned long long)tr, (unsigned long long)(mon_now_us() - t));
