@@ -247,7 +247,6 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	if (!cw->keep_paused && !mon->hold) {
 		uint64_t t = mon_now_us();
 		monitor_resume(mon);
-		incr_rearm(mon); /* the target runs: not in its pause */
 		env_log(mon->env,
 			"monitor: snapshot: image records %llu us, resume %llu us",
 			(unsigned long long)tr, (unsigned long long)(mon_now_us() - t));
@@ -272,6 +271,7 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 	cw->done = done;
 	cw->arg = arg;
 	if (!mon->worker) { /* no worker: in place, answered at once */
+		incr_rearm_resumed(mon);
 		write_done(cw, write_job(cw));
 		return 0;
 	}
@@ -286,7 +286,9 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 		snprintf(cw->err, sizeof cw->err, "image %s: no worker: %s", path,
 			 strerror(-rc));
 		write_done(cw, rc);
+		return 0;
 	}
+	incr_rearm_resumed(mon); /* after the writer's start: not before it */
 	return 0;
 }
 

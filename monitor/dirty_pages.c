@@ -472,6 +472,12 @@ void incr_rearm(struct monitor *mon)
 		}
 }
 
+void incr_rearm_resumed(struct monitor *mon)
+{
+	if (!mon->paused_since_us) /* monitor_resume clears it */
+		incr_rearm(mon);
+}
+
 void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 	      const uint8_t *hash, int rc)
 {

@@ -81,6 +81,8 @@ void incr_drop_live(struct monitor *mon, struct mon_model *model);
  * is reported by the next checkpoint anyway; incr_end re-arms what is
  * still due). */
 void incr_rearm(struct monitor *mon);
+/* incr_rearm if the target runs (resumed after its snapshot). */
+void incr_rearm_resumed(struct monitor *mon);
 /* After model_to_image: mark im incremental (parent id, hash, path,
  * depth) if this checkpoint has a parent, and give it its id. */
 void incr_image(struct monitor *mon, struct image_model *im);
