@@ -269,11 +269,10 @@ static int dirty_fetch_flags(cap_t ds, uint64_t first, uint64_t *bits, unsigned 
 		return -EPROTO;
 	*n = (unsigned)(m.nwords - skip);
 	memcpy(bits, &m.w[skip], *n * sizeof(*bits));
-	if (ndirty && skip)
-		*ndirty = m.w[0];
-	else if (ndirty)
-		for (unsigned i = *ndirty = 0; i < *n; i++)
-			*ndirty += (uint64_t)__builtin_popcountll(bits[i]);
+	if (ndirty)
+		*ndirty = skip ? m.w[0] : 0;
+	for (unsigned i = 0; ndirty && !skip && i < *n; i++)
+		*ndirty += (uint64_t)__builtin_popcountll(bits[i]);
 	return 0;
 }
 
