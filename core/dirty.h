@@ -76,8 +76,9 @@ int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 	       uint64_t *ndirty);
 
 /* Re-arm the pages of r's takes since the last re-arm or fetch, on a
- * host thread (here if none can be made).  The next fetch, take, peek or
- * stop waits for it; if it failed the range falls back (all written).
+ * host thread (here if none can be made).  The next fetch, take or stop
+ * waits for it (a peek does not: it reports those pages anyway, from
+ * carry); if it failed the range falls back (all written).
  * Nothing to do (no take since): 0 at once.  Always 0. */
 int dirty_rearm(struct dirty_range *r);
 

@@ -437,6 +437,9 @@ static void take_reports_again(void **state)
 	words = n / 64;
 	assert_int_equal(dirty_peek(r, 0, &words, bits, &dirty), 0);
 	assert_int_equal(dirty, 1); /* the carried page, still reported */
+	words = n / 64;		    /* a fetch waits for the re-arm (a peek need not) */
+	assert_int_equal(dirty_fetch(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, 1);
 	assert_int_equal(dirty_islands(), 0);
 	/* a take, then a stop before the re-arm has ended: joined, writable */
 	words = n / 64;
