@@ -253,23 +253,26 @@ int ds_dirty_stop(cap_t ds)
 			      base_request(ds, DS_DIRTY_STOP, CAP_INVALID, NULL, 0, &m));
 }
 
-/* DS_DIRTY_FETCH, with flags (DS_DIRTY_PEEK) if not 0. */
+/* DS_DIRTY_FETCH, with flags (DS_DIRTY_PEEK...) if not 0; with
+ * DS_DIRTY_BARE the count is the bits' (the answer has none). */
 static int dirty_fetch_flags(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 			     uint64_t *ndirty, uint64_t flags)
 {
-	uint64_t w[3] = {first, *n, flags};
+	uint64_t w[3] = {first, *n, flags}, skip = flags & DS_DIRTY_BARE ? 0 : 1;
 	struct msg m;
 	int err = base_drop_caps(
 	    &m, base_request(ds, DS_DIRTY_FETCH, CAP_INVALID, w, flags ? 3 : 2, &m));
 
 	if (err)
 		return err;
-	if (m.nwords < 2 || m.nwords - 1 > *n)
+	if (m.nwords < skip + 1 || m.nwords - skip > *n)
 		return -EPROTO;
-	*n = m.nwords - 1;
-	memcpy(bits, &m.w[1], *n * sizeof(*bits));
+	*n = (unsigned)(m.nwords - skip);
+	memcpy(bits, &m.w[skip], *n * sizeof(*bits));
 	if (ndirty)
-		*ndirty = m.w[0];
+		*ndirty = skip ? m.w[0] : 0;
+	for (unsigned i = 0; ndirty && !skip && i < *n; i++)
+		*ndirty += (uint64_t)__builtin_popcountll(bits[i]);
 	return 0;
 }
 
@@ -282,10 +285,10 @@ int ds_dirty_fetch(cap_t ds, uint64_t first, uint64_t *bits, unsigned *n,
 static int64_t dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits, uint64_t flags)
 {
 	uint64_t words = (pages + 63) / 64, done = 0, dirty = 0, got;
+	uint64_t most = flags & DS_DIRTY_BARE ? MSG_MAX_WORDS : DS_DIRTY_WORDS;
 
 	while (done < words) {
-		unsigned n = words - done < DS_DIRTY_WORDS ? (unsigned)(words - done)
-							   : DS_DIRTY_WORDS;
+		unsigned n = (unsigned)(words - done < most ? words - done : most);
 		int err = dirty_fetch_flags(ds, done, bits + done, &n, &got, flags);
 
 		if (err)
@@ -303,12 +306,20 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits)
 
 int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits)
 {
-	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_PEEK);
+	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_PEEK | DS_DIRTY_BARE);
 }
 
 int64_t ds_dirty_take_all(cap_t ds, uint64_t pages, uint64_t *bits)
 {
-	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_TAKE);
+	return dirty_fetch_all(ds, pages, bits, DS_DIRTY_TAKE | DS_DIRTY_BARE);
+}
+
+int ds_dirty_rearm(cap_t ds)
+{
+	struct msg m;
+
+	return base_drop_caps(&m,
+			      base_request(ds, DS_DIRTY_REARM, CAP_INVALID, NULL, 0, &m));
 }
 
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages)

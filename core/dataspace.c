@@ -84,16 +84,19 @@ static int ds_track_start(struct dataspace *ds, const struct msg *m, struct msg 
 static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg *r)
 {
 	struct dirty_range *dr = ds->dirty_payer ? dirty_find(ds) : NULL;
-	uint64_t bits[DS_DIRTY_WORDS], dirty, flags;
+	uint64_t bits[MSG_MAX_WORDS], dirty, flags, bare;
 	unsigned n;
 	int err;
 
 	if (!dr)
 		return -ENOENT;
-	if (m->nwords < 2 || !m->w[1] || m->w[1] > DS_DIRTY_WORDS)
+	flags = m->nwords > 2 ? m->w[2] : 0;
+	bare = flags & DS_DIRTY_BARE;
+	flags &= ~(uint64_t)DS_DIRTY_BARE;
+	if (m->nwords < 2 || !m->w[1] ||
+	    m->w[1] > (bare ? MSG_MAX_WORDS : DS_DIRTY_WORDS))
 		return -EINVAL;
 	n = (unsigned)m->w[1];
-	flags = m->nwords > 2 ? m->w[2] : 0;
 	if (flags != 0 && flags != DS_DIRTY_PEEK && flags != DS_DIRTY_TAKE)
 		return -EINVAL;
 	err = flags == DS_DIRTY_PEEK   ? dirty_peek(dr, m->w[0], &n, bits, &dirty)
@@ -101,7 +104,8 @@ static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg 
 				       : dirty_fetch(dr, m->w[0], &n, bits, &dirty);
 	if (err)
 		return err;
-	msg_put(r, dirty);
+	if (!bare)
+		msg_put(r, dirty);
 	for (unsigned i = 0; i < n; i++)
 		msg_put(r, bits[i]);
 	return 0;
@@ -174,6 +178,9 @@ static int ds_op(struct dataspace *ds, const struct msg *m, struct msg *r)
 		return ds_track_fetch(ds, m, r);
 	case DS_DIRTY_STOP:
 		return ds_track_end(ds);
+	case DS_DIRTY_REARM:
+		return ds->dirty_payer && dirty_find(ds) ? dirty_rearm(dirty_find(ds))
+							 : -ENOENT;
 	}
 	return -ENOSYS;
 }
@@ -186,7 +193,7 @@ static void ds_dispatch(struct rpc_object *obj, struct msg *m)
 	if (core_reply_begin(
 		m,
 		m->code == DS_SIZE ||
-		    (m->code >= DS_DIRTY_START && m->code <= DS_DIRTY_STOP) ||
+		    (m->code >= DS_DIRTY_START && m->code <= DS_DIRTY_REARM) ||
 		    (m->code >= DS_LAZY_START && m->code <= DS_LAZY_FILLED),
 		&r))
 		core_reply_end(m, &r, ds_op(ds, m, &r));

@@ -45,6 +45,8 @@ struct dirty_range {
 	 * before a fetch or a stop */
 	pthread_t protector;
 	int protecting, protect_err;
+	int rearm_due; /* taken since the last re-arm or fetch (dirty_rearm) */
+	int rearming;  /* the protector is dirty_rearm's, not the start's */
 };
 
 /* Process-wide on purpose, not per node: a SIGSEGV handler is one per
@@ -262,7 +264,7 @@ static void protect_join(struct dirty_range *r)
 	if (!r->protecting)
 		return;
 	pthread_join(r->protector, NULL);
-	r->protecting = 0;
+	r->protecting = r->rearming = 0;
 	if (r->protect_err)
 		range_fallback(r);
 	r->protect_err = 0;
@@ -308,6 +310,7 @@ static int range_start(void *base, uint64_t pages, const void *key, int backgrou
 	/* live before read-only: every fault must find the range */
 	atomic_store(&r->state, SLOT_LIVE);
 	r->protect_err = 0;
+	r->rearm_due = r->rearming = 0;
 	r->protecting = background && pages * DIRTY_PAGE > PROTECT_STEP &&
 			!protect_spawn(r, protect_main);
 	if (r->protecting || !mprotect(base, pages * DIRTY_PAGE, PROT_READ)) {
@@ -431,7 +434,11 @@ static int bits_read(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t
 
 	if (!*n || word >= r->words)
 		return -EINVAL;
-	protect_join(r);
+	/* a peek need not wait for a re-arm: the pages it re-arms are in
+	 * carry, reported with the bits whether re-armed yet or not (a
+	 * migration's freeze peeks right after a round's re-arm began) */
+	if (take || !r->rearming)
+		protect_join(r);
 	k = r->words - word < *n ? (unsigned)(r->words - word) : *n;
 	for (unsigned i = 0; i < k; i++) {
 		out[i] = (take ? atomic_exchange(&r->bits[word + i], 0)
@@ -497,11 +504,19 @@ int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		return err;
 	for (unsigned i = 0; i < *n; i++)
 		r->carry[word + i] = out[i];
-	if (word + *n < r->words)
+	r->rearm_due = 1;
+	return 0;
+}
+
+int dirty_rearm(struct dirty_range *r)
+{
+	protect_join(r);
+	if (!r->rearm_due)
 		return 0;
+	r->rearm_due = 0;
 	r->protect_err = 0;
 	if (!protect_spawn(r, rearm_main)) {
-		r->protecting = 1;
+		r->protecting = r->rearming = 1;
 		return 0;
 	}
 	rearm_main(r); /* no thread: re-armed here */

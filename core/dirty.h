@@ -62,18 +62,25 @@ struct dirty_range *dirty_find(const void *key);
 int dirty_fetch(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 		uint64_t *ndirty);
 
-/* dirty_fetch whose re-arm comes after it returns: the same words and
- * count (bits cleared), but the pages reported stay writable until a host
- * thread, started when the range's last word is taken, has made them
- * read-only again, while the caller goes on (for a checkpoint: take in
- * the pause, copy, resume; the re-arm's mprotects are not in the pause).
- * A write between the take and the re-arm is not seen, so every page
- * taken is reported again by the next fetch, take or peek (a superset:
- * nothing is lost).  The next fetch, take, peek or stop waits for the
- * re-arm; if it failed the range falls back (all written).  0 or -EINVAL
- * as dirty_fetch. */
+/* dirty_fetch whose re-arm comes later: the same words and count (bits
+ * cleared), but the pages reported stay writable until dirty_rearm has
+ * had them made read-only again by a host thread, while the caller goes
+ * on (for a checkpoint: take in the pause, copy, resume, re-arm; neither
+ * the re-arm's mprotects nor its thread are in the pause, where 16 such
+ * threads started by the takes of a 256 MiB target took the node's
+ * thread's CPU).  A write between the take and the re-arm is not seen,
+ * so every page taken is reported again by the next fetch, take or peek
+ * (a superset: nothing is lost), re-armed or not.  0 or -EINVAL as
+ * dirty_fetch. */
 int dirty_take(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 	       uint64_t *ndirty);
+
+/* Re-arm the pages of r's takes since the last re-arm or fetch, on a
+ * host thread (here if none can be made).  The next fetch, take or stop
+ * waits for it (a peek does not: it reports those pages anyway, from
+ * carry); if it failed the range falls back (all written).
+ * Nothing to do (no take since): 0 at once.  Always 0. */
+int dirty_rearm(struct dirty_range *r);
 
 /* dirty_fetch without the re-arm: the same words and count, but the
  * bits stay set and the pages writable, so the next fetch reports them

@@ -271,6 +271,7 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 	cw->done = done;
 	cw->arg = arg;
 	if (!mon->worker) { /* no worker: in place, answered at once */
+		incr_rearm_resumed(mon);
 		write_done(cw, write_job(cw));
 		return 0;
 	}
@@ -285,7 +286,9 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 		snprintf(cw->err, sizeof cw->err, "image %s: no worker: %s", path,
 			 strerror(-rc));
 		write_done(cw, rc);
+		return 0;
 	}
+	incr_rearm_resumed(mon); /* after the writer's start: not before it */
 	return 0;
 }
 

@@ -76,6 +76,13 @@ void incr_unpack_region(struct mon_model_region *r);
 /* Stop lending the target's memory to model (the snapshot is taken:
  * before the target resumes). */
 void incr_drop_live(struct monitor *mon, struct mon_model *model);
+/* The pages the pause's fetches took made read-only again by core, on a
+ * host thread of its own: call once the target runs again (each of them
+ * is reported by the next checkpoint anyway; incr_end re-arms what is
+ * still due). */
+void incr_rearm(struct monitor *mon);
+/* incr_rearm if the target runs (resumed after its snapshot). */
+void incr_rearm_resumed(struct monitor *mon);
 /* After model_to_image: mark im incremental (parent id, hash, path,
  * depth) if this checkpoint has a parent, and give it its id. */
 void incr_image(struct monitor *mon, struct image_model *im);

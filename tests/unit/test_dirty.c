@@ -320,8 +320,9 @@ static void *race_writer(void *arg)
 	return NULL;
 }
 
-/* one fetch (take: dirty_take, the re-arm on a host thread while the
- * pages are copied and the writer runs), reported pages copied: how many */
+/* one fetch (take: dirty_take, the pages copied, then dirty_rearm: the
+ * re-arm on a host thread while the writer runs), reported pages copied:
+ * how many */
 static uint64_t race_round(struct dirty_range *r, const uint8_t *mem, uint8_t *image,
 			   int take)
 {
@@ -334,6 +335,8 @@ static uint64_t race_round(struct dirty_range *r, const uint8_t *mem, uint8_t *i
 	for (unsigned p = 0; p < RACE_PAGES; p++)
 		if (bits[p / 64] >> (p % 64) & 1)
 			memcpy(image + p * PAGE, mem + p * PAGE, PAGE);
+	if (take)
+		assert_int_equal(dirty_rearm(r), 0);
 	return dirty;
 }
 
@@ -416,9 +419,32 @@ static void take_reports_again(void **state)
 	assert_int_equal(dirty_fetch(r, 0, &words, bits, &dirty), 0);
 	assert_int_equal(dirty, 1);
 	assert_int_equal(bits[200 / 64], 1ULL << (200 % 64));
+	/* a take is not re-armed before dirty_rearm: a taken page written
+	 * then does not fault into the handler, and is reported again */
+	p[200 * PAGE] = 5; /* faults: its own island */
+	assert_int_equal(dirty_islands(), 1);
+	words = n / 64;
+	assert_int_equal(dirty_take(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, 1);
+	p[200 * PAGE] = 6; /* still writable */
+	assert_int_equal(dirty_islands(), 1);
+	words = n / 64;
+	assert_int_equal(dirty_take(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, 1);
+	assert_int_equal(bits[200 / 64], 1ULL << (200 % 64));
+	assert_int_equal(dirty_rearm(r), 0);
+	assert_int_equal(dirty_rearm(r), 0); /* nothing due: nothing done */
+	words = n / 64;
+	assert_int_equal(dirty_peek(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, 1); /* the carried page, still reported */
+	words = n / 64;		    /* a fetch waits for the re-arm (a peek need not) */
+	assert_int_equal(dirty_fetch(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty, 1);
+	assert_int_equal(dirty_islands(), 0);
 	/* a take, then a stop before the re-arm has ended: joined, writable */
 	words = n / 64;
 	assert_int_equal(dirty_take(r, 0, &words, bits, &dirty), 0);
+	assert_int_equal(dirty_rearm(r), 0);
 	assert_int_equal(dirty_stop(r), 0);
 	p[(n - 1) * PAGE] = 4;
 	assert_int_equal(dirty_islands(), 0);

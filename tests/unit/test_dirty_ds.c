@@ -107,12 +107,25 @@ static int case_guest_and_native(struct env *env, struct tcase *t)
 	CHECK(t, bits[0] == ((1 << 1) | (1 << 3) | (1 << 15)));
 	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 0 && bits[0] == 0);
 
+	/* a take (bare words: counted here) leaves its pages writable and
+	 * reported until the re-arm; after it, only what is written */
+	host[4 * PG] = 1;
+	CHECK(t, ds_dirty_take_all(data, NDATA, bits) == 1 && bits[0] == 1 << 4);
+	host[4 * PG] = 2;
+	CHECK(t, ds_dirty_take_all(data, NDATA, bits) == 1 && bits[0] == 1 << 4);
+	CHECK(t, !ds_dirty_rearm(data));
+	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 1 && bits[0] == 1 << 4);
+	host[4 * PG] = 3; /* re-armed by that fetch: reported */
+	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 1 && bits[0] == 1 << 4);
+	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == 0 && bits[0] == 0);
+
 	used = ram_used(gpd); /* the rounds' threads took some */
 	CHECK(t, !ds_dirty_stop(data));
 	CHECK(t, ram_used(gpd) == used - PG);
 	host[2 * PG] = 1; /* untracked again */
 	CHECK(t, ds_dirty_stop(data) == -ENOENT);
 	CHECK(t, ds_dirty_fetch_all(data, NDATA, bits) == -ENOENT);
+	CHECK(t, ds_dirty_rearm(data) == -ENOENT);
 	return 0;
 }
 
@@ -141,6 +154,21 @@ static int bad_flags(cap_t ds)
 	return node_call(ds, &m);
 }
 
+/* DS_DIRTY_FETCH of n words from word 0 with DS_DIRTY_BARE: the words
+ * answered, or -errno. */
+static int bare_fetch(cap_t ds, uint64_t n)
+{
+	struct msg m;
+	int rc;
+
+	msg_reset(&m, DS_DIRTY_FETCH);
+	msg_put(&m, 0);
+	msg_put(&m, n);
+	msg_put(&m, DS_DIRTY_PEEK | DS_DIRTY_BARE);
+	rc = node_call(ds, &m);
+	return rc ? rc : (int)m.nwords;
+}
+
 static int case_bad_requests(struct env *env, struct tcase *t)
 {
 	cap_t pd, ds, small;
@@ -157,6 +185,8 @@ static int case_bad_requests(struct env *env, struct tcase *t)
 	CHECK(t, raw_fetch(ds, 1, 0, 0) == -EINVAL);
 	CHECK(t, raw_fetch(ds, 2, 0, 0) == -EINVAL);
 	CHECK(t, raw_fetch(ds, 2, 0, DS_DIRTY_WORDS + 1) == -EINVAL);
+	CHECK(t, bare_fetch(ds, MSG_MAX_WORDS + 1) == -EINVAL);
+	CHECK(t, bare_fetch(ds, 1) == 1); /* words only, no count */
 	CHECK(t, raw_fetch(ds, 2, 4, 1) == -EINVAL);
 	CHECK(t, raw_fetch(ds, 2, ~0ULL, 1) == -EINVAL);
 	CHECK(t, !ds_dirty_fetch(ds, 3, bits, &n, NULL) && n == 1); /* clamped */

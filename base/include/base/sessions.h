@@ -128,6 +128,10 @@ enum log_op { LOG_WRITE = 1 };	   /* bytes: the line, without '\n' */
 #define DS_DIRTY_BACKGROUND 1			/* DS_DIRTY_START's w0 */
 #define DS_DIRTY_PEEK	    1			/* DS_DIRTY_FETCH's w2 */
 #define DS_DIRTY_TAKE	    2			/* DS_DIRTY_FETCH's w2 */
+/* DS_DIRTY_FETCH's w2, or'ed with one of the above or alone: the answer
+ * is the bitmap words only (no count), up to MSG_MAX_WORDS of them, so
+ * a 16 MiB dataspace's bitmap comes in one call, not two */
+#define DS_DIRTY_BARE 8
 enum ds_op {
 	DS_SIZE = 1,		 /* -> w0 = size */
 	DS_DIRTY_START = 0xd100, /* [w0 = DS_DIRTY_BACKGROUND] [caps[0] = the
@@ -139,17 +143,23 @@ enum ds_op {
 				    memory meanwhile); -EBUSY if already
 				    tracked */
 	DS_DIRTY_FETCH,		 /* w0 = first word, w1 = words (1..DS_DIRTY_WORDS)
-				    [, w2 = DS_DIRTY_PEEK] -> w0 = dirty pages in
+				    [, w2 = flags] -> w0 = dirty pages in
 				    the words returned, w1.. = bitmap words (fewer
 				    at the end), bit i of word j = page 64 * (first
 				    + j) + i, written since the last fetch or start;
 				    those pages are clean again (with PEEK: they
 				    stay dirty, reported again by the next fetch,
 				    and nothing is re-protected; with TAKE: the
-				    bits are taken and core re-arms the pages
-				    after the answer, so each is reported again
-				    by the next fetch).  -ENOENT if not tracked */
+				    bits are taken and the pages stay writable
+				    until DS_DIRTY_REARM, so each is reported
+				    again by the next fetch; with BARE: see
+				    above).  -ENOENT if not tracked */
 	DS_DIRTY_STOP,		 /* tracking off, quota back; -ENOENT if not on */
+	DS_DIRTY_REARM,		 /* the pages of the TAKEs since the last re-arm
+				    made read-only again by core on a host
+				    thread, after the answer (for a checkpoint:
+				    once the target runs again); -ENOENT if not
+				    tracked */
 	/* Lazy RAM dataspaces (core/ds_lazy.c): pages that arrive after the
 	 * component runs.  A guest touching an absent page waits (only that
 	 * thread) and the fill handler is signalled. */
@@ -230,9 +240,12 @@ int64_t ds_dirty_fetch_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* The same with DS_DIRTY_PEEK: the bits are read, nothing is re-armed. */
 int64_t ds_dirty_peek_all(cap_t ds, uint64_t pages, uint64_t *bits);
 /* The same with DS_DIRTY_TAKE: the bits are taken, the pages re-armed by
- * core after the answer (not in a checkpoint's pause); every page taken
- * is reported again by the next fetch (core/dirty.h, dirty_take). */
+ * core only at ds_dirty_rearm (not in a checkpoint's pause); every page
+ * taken is reported again by the next fetch (core/dirty.h, dirty_take).
+ * Both ask DS_DIRTY_BARE: one call per 64 words. */
 int64_t ds_dirty_take_all(cap_t ds, uint64_t pages, uint64_t *bits);
+/* DS_DIRTY_REARM: the pages taken since re-armed on core's host thread. */
+int ds_dirty_rearm(cap_t ds);
 /* DS_LAZY_START with the fill handler's context; *pages may be NULL. */
 int ds_lazy_start(cap_t ds, cap_t sigh, uint64_t *pages);
 /* DS_LAZY_START with the PD session that pays for the bitmap. */
