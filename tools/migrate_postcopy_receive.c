@@ -39,6 +39,7 @@ struct pdst {
 	struct transport_conn *c;
 	const char *dir;
 	char name[CONTROL_NAME_MAX], skel[512];
+	struct migrate_prebuild pb; /* what is built from the pre-skeleton */
 	int deadline_ms;
 	struct page_channel *ch;
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
@@ -82,8 +83,10 @@ static int dst_send(struct pdst *d, const char *line, int final)
 	return rc;
 }
 
-/* The skeleton ("image skeleton.img BYTES") into the spool directory. */
-static int receive_skeleton(struct pdst *d, char *err, size_t size)
+/* The file ("image NAME BYTES", NAME as want) into the spool directory
+ * as path. */
+static int receive_file(struct pdst *d, const char *want, char *path, size_t n, char *err,
+			size_t size)
 {
 	unsigned long long bytes;
 	char file[64];
@@ -95,15 +98,17 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 	d->buf[len] = 0;
 	if (d->c->rx.final ||
 	    sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
-	    strcmp(file, "skeleton.img") || bytes > MIGRATE_IMAGE_MAX) {
-		snprintf(err, size, "not the skeleton of a post-copy migration");
+	    strcmp(file, want) || bytes > MIGRATE_IMAGE_MAX) {
+		snprintf(err, size, "not the %s of a post-copy migration", want);
 		return -1;
 	}
-	migrate_phase("final");
-	d->t_skel0 = dst_now_ms();
-	snprintf(d->skel, sizeof d->skel, "%s/skeleton.img", d->dir);
-	if ((fd = open(d->skel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		snprintf(err, size, "%.300s: %s", d->skel, strerror(errno));
+	if (!strcmp(want, "skeleton.img")) {
+		migrate_phase("final");
+		d->t_skel0 = dst_now_ms();
+	}
+	snprintf(path, n, "%s/%s", d->dir, want);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (bytes) {
@@ -111,7 +116,7 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 			goto out;
 		if (len > bytes || d->c->rx.final ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
-			snprintf(err, size, "skeleton.img: a bad or unwritable message");
+			snprintf(err, size, "%s: a bad or unwritable message", want);
 			goto out;
 		}
 		bytes -= len;
@@ -405,7 +410,29 @@ static void run_postcopy(struct pdst *d)
 	await_end(d);
 }
 
-/* The request and the skeleton, the channel: 0, or -1 with ans. */
+/* The pre-skeleton (round 1's state, no page) while the target still
+ * runs at the source: the monitor it names builds from it what the
+ * restore takes in the pause (tools/migrate_prebuild.c: PD, CPU
+ * session, threads never started, sessions); "built ..." tells the
+ * source to freeze.  A copy that cannot be built is logged and the
+ * restore makes everything itself, as before. */
+static int prebuild(struct pdst *d, char *err, size_t size)
+{
+	char path[512], line[CONTROL_NAME_MAX + 32];
+
+	if (receive_file(d, "preskel.img", path, sizeof path, err, size))
+		return -1;
+	migrate_prebuild_round(&d->pb, path, 1, d->c->peer);
+	snprintf(line, sizeof line, "built %s", d->pb.rounds ? d->pb.name : "-");
+	if (dst_send(d, line, 0)) {
+		snprintf(err, size, "the source was lost");
+		return -1;
+	}
+	return 0;
+}
+
+/* The request, the pre-skeleton and the skeleton, the channel: 0, or -1
+ * with ans. */
 static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 {
 	char err[512], *end;
@@ -418,15 +445,20 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 	d->deadline_ms = (int)v;
 	/* the source takes its snapshot before it sends the skeleton */
 	address_set_timeout(d->c->fd, d->deadline_ms);
-	if (receive_skeleton(d, err, sizeof err) || (d->t_skel = dst_now_ms(), 0) ||
-	    make_channel(d, err, sizeof err) ||
+	if (prebuild(d, err, sizeof err) ||
+	    receive_file(d, "skeleton.img", d->skel, sizeof d->skel, err, sizeof err) ||
+	    (d->t_skel = dst_now_ms(), 0) || make_channel(d, err, sizeof err) ||
 	    control_image_target(d->skel, d->name, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 		return -1;
 	}
+	if (strcmp(d->name, d->pb.name)) /* the restore takes only its own */
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		snprintf(ans, size, "error: the skeleton came after the deadline (%d ms)",
 			 d->deadline_ms);
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 		return -1;
 	}
 	return 0;
@@ -440,12 +472,14 @@ static int restore(struct pdst *d, char *ans, size_t size)
 
 	if (page_channel_offer(d->ch)) {
 		snprintf(ans, size, "error: another post-copy restore is under way here");
+		migrate_prebuild_drop(&d->pb, d->c->peer);
 		return -1;
 	}
 	d->t_chan = dst_now_ms();
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
 	d->t_restored = dst_now_ms();
+	d->pb.rounds = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
 		return -1;
@@ -479,9 +513,10 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 			pthread_join(rx, NULL);
 			threads = 0;
 		}
-		if (!threads)
+		if (!threads) {
 			snprintf(ans, sizeof ans, "error: no threads for the pages");
-		else
+			migrate_prebuild_drop(&d.pb, c->peer);
+		} else
 			rc = restore(&d, ans, sizeof ans);
 	}
 	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer,

@@ -259,6 +259,48 @@ static int snapshot(struct psrc *s)
 	return 0;
 }
 
+/* While the target runs: preskel.img, round 1's state without any page
+ * (IMAGE_F_PARTIAL, no memory records), sent for the destination to
+ * build the target's PD, CPU session, threads and sessions from before
+ * the freeze (CONTROL_PREBUILD); its "built ..." awaited, so that the
+ * skeleton does not arrive while it builds.  0, or -1 with s->err (the
+ * target runs on here). */
+static int send_preskel(struct psrc *s, int ms)
+{
+	struct image_memory *keep = s->base->memory;
+	uint32_t nkeep = s->base->nmemory, flags = s->base->flags;
+	uint64_t parent = s->base->parent_id;
+	struct image_parent pr = s->base->parent;
+	char path[512];
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/preskel.img", s->dir);
+	s->base->memory = NULL;
+	s->base->nmemory = 0;
+	s->base->flags = IMAGE_F_PARTIAL;
+	s->base->parent_id = 0;
+	memset(&s->base->parent, 0, sizeof s->base->parent);
+	s->base->no_sync = 1;
+	rc = image_write(path, s->base, NULL, s->err, sizeof s->err);
+	s->base->memory = keep;
+	s->base->nmemory = nkeep;
+	s->base->flags = flags;
+	s->base->parent_id = parent;
+	s->base->parent = pr;
+	if (rc || send_file(s, path, "preskel.img"))
+		return -1;
+	address_set_timeout(s->c.fd, ms > 0 ? ms : 1);
+	if (stream_recv(&s->c.rx, s->msg, &len, s->err, sizeof s->err))
+		return -1;
+	s->msg[len] = 0;
+	if (strncmp((char *)s->msg, "built ", 6) || s->c.rx.final) {
+		snprintf(s->err, sizeof s->err, "refused: %.200s", (char *)s->msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Freeze, merge, send the skeleton.  0, 1 (frozen, failed after), or -1
  * (not frozen: it runs on here), with s->err. */
 static int freeze_and_send(struct psrc *s)
@@ -341,7 +383,7 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	snprintf(head, sizeof head, POSTCOPY_HEADER "%d", s->deadline_ms);
 	postcopy_progress(s, "checkpointing the running target");
 	if (stream_send(&s->c.tx, head, strlen(head), 0, s->err, sizeof s->err) ||
-	    snapshot(s)) {
+	    snapshot(s) || send_preskel(s, (int)(end - transport_now_ms()))) {
 		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
 			 s->name, s->to, s->err);
 		fn(line, arg);
