@@ -9,12 +9,16 @@
  * The client's (source's) stream after the handshake:
  *
  *   "capsule-postcopy 1 deadline_ms=N"
- *   "image skeleton.img BYTES" and the file's BYTES as messages
+ *   "image preskel.img BYTES" and the file's BYTES (round 1's state, no
+ *   page: the destination builds the PD, threads and sessions from it)
+ *   "image skeleton.img BYTES" and the file's BYTES as messages,
+ *                                      after the server's "built ..."
  *   "commit" | "abort"                 after the server's "ready NAME"
  *   page messages (struct postcopy_pages), on demand and pushed
  *   "end" (FINAL)                      after the server's "complete ..."
  *
- * The server's (destination's): "ready NAME" (or a FINAL "error: ...");
+ * The server's (destination's): "built NAME" or "built -" (nothing built
+ * from the pre-skeleton); "ready NAME" (or a FINAL "error: ...");
  * after the commit "started NAME" (or a FINAL "error: ..."); wants
  * (struct postcopy_want); "complete demand=D pushed=P" (FINAL) once every
  * page arrived.

@@ -3,6 +3,9 @@
  * docs/migration.md "Post-copy"), on the listener thread of `capsule node
  * --listen`:
  *
+ *   0. receive the pre-skeleton (round 1's state, no page) while the
+ *      target runs at the source; the monitor builds from it the PD, CPU
+ *      session, threads and sessions the restore takes; "built ...";
  *   1. receive the skeleton (the target's state and a few pages) into the
  *      spool directory; make the page channel (monitor/page_channel.h)
  *      for its dataspaces, put the skeleton's pages in, offer it to the

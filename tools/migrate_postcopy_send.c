@@ -6,7 +6,9 @@
  *   1. handshake (as pre-copy: refused before the target is touched);
  *   2. a full checkpoint of the running target into the spool directory
  *      (round-1.img, dirty tracking on), read back into memory here: the
- *      pages the page server sends later (never sent as an image);
+ *      pages the page server sends later (never sent as an image); its
+ *      state without any page (preskel.img) sent, for the destination to
+ *      build the PD, threads and sessions from while the target runs;
  *   3. final: freeze (the target stays paused here for good) with the
  *      pages written since (final.img, small), merged into those pages;
  *      the skeleton (final.img's state, a few pages: every dataspace's
