@@ -376,6 +376,9 @@ int prebuild_round(struct monitor *mon, const char *path)
 		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
 			strerror(-rc));
 	pre_sessions_open(&mon->prebuild->ses, mon, im, &sessions);
+	/* the record index of a fresh monitor is built on its first use,
+	 * touching every record (3-4 ms of a post-copy's pause): here */
+	record_find(mon, 1);
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
