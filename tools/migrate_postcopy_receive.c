@@ -42,7 +42,8 @@ struct pdst {
 	struct transport_conn *c;
 	const char *dir;
 	char name[CONTROL_NAME_MAX], skel[512];
-	struct migrate_prebuild pb; /* what is built from the pre-skeleton */
+	char built[CONTROL_NAME_MAX]; /* the monitor that built from the
+					 pre-skeleton ("": none) */
 	int deadline_ms;
 	struct page_channel *ch;
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
@@ -415,23 +416,55 @@ static void run_postcopy(struct pdst *d)
 
 /* The pre-skeleton (round 1's state, no page) while the target still
  * runs at the source: the monitor it names builds from it what the
- * restore takes in the pause (tools/migrate_prebuild.c: PD, CPU
- * session, threads never started, sessions); "built ..." tells the
- * source to freeze.  A copy that cannot be built is logged and the
- * restore makes everything itself, as before. */
+ * restore takes in the pause (CONTROL_PREBUILD, monitor/
+ * restore_prebuild.c: PD, CPU session, threads never started,
+ * sessions); "built ..." tells the source to freeze.  A copy that
+ * cannot be built is logged and the restore makes everything itself.
+ * The monitor logs what it built and its end: no line of the
+ * migration's here for either (a failed migration's is its error). */
 static int prebuild(struct pdst *d, char *err, size_t size)
 {
-	char path[512], line[CONTROL_NAME_MAX + 32];
+	struct control_request req = {.op = CONTROL_PREBUILD};
+	char path[512], line[CONTROL_NAME_MAX + 32], last[CONTROL_LINE_MAX];
 
 	if (receive_file(d, "preskel.img", path, sizeof path, err, size))
 		return -1;
-	migrate_prebuild_round(&d->pb, path, 1, d->c->peer);
-	snprintf(line, sizeof line, "built %s", d->pb.rounds ? d->pb.name : "-");
+	if (control_image_target(path, req.name, last, sizeof last) ||
+	    (snprintf(req.path, sizeof req.path, "%s", path),
+	     control_call_final(&req, last, sizeof last)))
+		fprintf(stderr,
+			"capsule node: migration from %s (post-copy): nothing built from "
+			"the pre-skeleton (%s): the restore makes it all\n",
+			d->c->peer, last);
+	else
+		snprintf(d->built, sizeof d->built, "%s", req.name);
+	snprintf(line, sizeof line, "built %s", d->built[0] ? d->built : "-");
 	if (dst_send(d, line, 0)) {
 		snprintf(err, size, "the source was lost");
 		return -1;
 	}
 	return 0;
+}
+
+/* The migration ends before the restore (or restores another monitor):
+ * end the copy built from the pre-skeleton, so that the node keeps no
+ * half-made target. */
+static void prebuild_drop(struct pdst *d)
+{
+	struct control_request req = {.op = CONTROL_RELEASE};
+	char last[CONTROL_LINE_MAX];
+
+	if (!d->built[0])
+		return;
+	snprintf(req.name, sizeof req.name, "%s", d->built);
+	snprintf(req.path, sizeof req.path, "-");
+	if (control_call_final(&req, last, sizeof last))
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s (post-copy): cannot end the copy "
+		    "of %s built from the pre-skeleton: %s\n",
+		    d->c->peer, d->built, last);
+	d->built[0] = 0;
 }
 
 /* The request, the pre-skeleton and the skeleton, the channel: 0, or -1
@@ -453,15 +486,15 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 	    (d->t_skel = dst_now_ms(), 0) || make_channel(d, err, sizeof err) ||
 	    control_image_target(d->skel, d->name, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
-		migrate_prebuild_drop(&d->pb, d->c->peer);
+		prebuild_drop(d);
 		return -1;
 	}
-	if (strcmp(d->name, d->pb.name)) /* the restore takes only its own */
-		migrate_prebuild_drop(&d->pb, d->c->peer);
+	if (strcmp(d->name, d->built)) /* the restore takes only its own */
+		prebuild_drop(d);
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		snprintf(ans, size, "error: the skeleton came after the deadline (%d ms)",
 			 d->deadline_ms);
-		migrate_prebuild_drop(&d->pb, d->c->peer);
+		prebuild_drop(d);
 		return -1;
 	}
 	return 0;
@@ -475,14 +508,14 @@ static int restore(struct pdst *d, char *ans, size_t size)
 
 	if (page_channel_offer(d->ch)) {
 		snprintf(ans, size, "error: another post-copy restore is under way here");
-		migrate_prebuild_drop(&d->pb, d->c->peer);
+		prebuild_drop(d);
 		return -1;
 	}
 	d->t_chan = dst_now_ms();
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
 	d->t_restored = dst_now_ms();
-	d->pb.rounds = 0;	      /* the restore took the copy or ended it */
+	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
 		return -1;
@@ -518,7 +551,7 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		}
 		if (!threads) {
 			snprintf(ans, sizeof ans, "error: no threads for the pages");
-			migrate_prebuild_drop(&d.pb, c->peer);
+			prebuild_drop(&d);
 		} else
 			rc = restore(&d, ans, sizeof ans);
 	}

@@ -15,7 +15,8 @@
 #      frozen copy, which counts on with the uninterrupted run's checksums;
 #   4. the source killed after the destination built the target's PD,
 #      threads and sessions from its pre-skeleton, before its freeze: the
-#      destination ends that copy and answers.
+#      destination ends that copy, answers, and logs one line of the
+#      migration (its error).
 # Case 1 also checks that the restore took the copy built from the
 # pre-skeleton.
 b=${1:-build}
@@ -150,13 +151,15 @@ pair 4 CAPSULE_TEST_MIGRATE_HOLD=final:20000 CAPSULE_TEST_NONE=1
 migrate 4 >"$tmp/m4.out" 2>&1 &
 pids="$pids $!"
 wait_log A4 "phase final (held" || die "A4 did not reach its freeze"
-wait_log B4 "prebuilt: ok cr_lazy" || die "B4 built nothing from the pre-skeleton"
+wait_log B4 "monitor: prebuild: round 1 applied" || die "B4 built nothing from the pre-skeleton"
 kill -KILL "$pid_A4"
-wait_log B4 "the prebuilt copy of cr_lazy (1 rounds) ended" ||
+wait_log B4 "monitor: prebuilt copy ended after 1 rounds" ||
 	die "B4 did not end its copy: $(tail -3 "$tmp/B4.log")"
+[ "$(grep -c "capsule node: migration from" "$tmp/B4.log")" = 1 ] ||
+	die "B4: not one line of the migration: $(grep "migration from" "$tmp/B4.log")"
 "$cap" ps --node "$tmp/B4.sock" >"$tmp/ps4" 2>&1 || die "B4 does not answer"
 grep -q "^cr_lazy .*building" "$tmp/ps4" && die "B4 still builds: $(cat "$tmp/ps4")"
-ok "source killed before its freeze: $(grep -o 'the prebuilt copy of cr_lazy.*' "$tmp/B4.log")"
+ok "source killed before its freeze: $(grep -o 'monitor: prebuilt copy ended.*' "$tmp/B4.log")"
 
 [ $fail = 0 ] || exit 1
 echo "postcopy: PASS"
