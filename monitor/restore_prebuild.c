@@ -218,9 +218,16 @@ static int build_first(struct monitor *mon, const char *path,
 	return 0;
 }
 
-/* Does im continue the copy (its parent is the last image applied)? */
-static int continues(const struct mon_prebuild *pb, const struct image_model *im)
+/* Does im continue the copy (its parent is the last image applied)?  A
+ * post-copy skeleton continues a copy built from its pre-skeleton alone
+ * (no dataspaces: the restore makes them lazy, their pages come from
+ * the migration's page channel). */
+static int continues(const struct monitor *mon, const struct image_model *im)
 {
+	const struct mon_prebuild *pb = mon->prebuild;
+
+	if (mon->restore_postcopy)
+		return (im->flags & IMAGE_F_PARTIAL) && pb->rounds == 1 && !pb->nds;
 	return (im->flags & IMAGE_F_INCREMENTAL) && im->parent_id == pb->image_id &&
 	       !memcmp(im->parent.hash, pb->hash, sizeof pb->hash);
 }
@@ -233,7 +240,7 @@ static int apply_round(struct monitor *mon, const char *path,
 	char err[400] = "";
 	int rc = 0;
 
-	if (!continues(pb, im) || im->component.ram_quota != mon->cfg.ram ||
+	if (!continues(mon, im) || im->component.ram_quota != mon->cfg.ram ||
 	    im->component.cap_quota != mon->cfg.caps) {
 		monitor_why(mon,
 			    "prebuild: %s is not the next round of image %llu (or "
@@ -369,6 +376,9 @@ int prebuild_round(struct monitor *mon, const char *path)
 		env_log(mon->env, "monitor: prebuild: its threads not made: %s",
 			strerror(-rc));
 	pre_sessions_open(&mon->prebuild->ses, mon, im, &sessions);
+	/* the record index of a fresh monitor is built on its first use,
+	 * touching every record (3-4 ms of a post-copy's pause): here */
+	record_find(mon, 1);
 	mon->prebuild->image_id = im->image_id;
 	memcpy(mon->prebuild->hash, hash, sizeof hash);
 	mon->prebuild->rounds++;
@@ -401,6 +411,8 @@ static int misfit(struct monitor *mon, const struct image_model *im, char *why, 
 		snprintf(why, n, "another binary or quota than round 1's");
 		return 1;
 	}
+	if (mon->restore_postcopy)
+		return 0; /* its dataspaces are made lazy by the restore */
 	for (uint32_t i = 0; i < im->ndataspaces; i++) {
 		const struct image_dataspace *ds = &im->dataspaces[i];
 		const struct pre_ds *d = ds_find(pb, ds->id);
@@ -460,9 +472,9 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 
 	*out = NULL;
 	/* streamed: only the pages it carries are read, into the copy */
-	if (!mon->restore_lazy &&
+	if ((!mon->restore_lazy || mon->restore_postcopy) &&
 	    !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err) &&
-	    continues(pb, im)) {
+	    continues(mon, im)) {
 		if (misfit(mon, im, why, sizeof why)) {
 			image_model_free(im);
 			prebuild_end(mon, why);
@@ -475,7 +487,7 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 		att_prune(pb, im);
 		if (!pre_threads_fit(&pb->thr, im)) /* the restore makes them */
 			pre_threads_end(&pb->thr, pb->cpu);
-		if ((rc = add_entries(im))) {
+		if (!mon->restore_postcopy && (rc = add_entries(im))) {
 			image_model_free(im);
 			prebuild_end(mon, "out of memory");
 			return rc;
@@ -486,6 +498,10 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 	}
 	if (im)
 		image_model_free(im);
+	if (mon->restore_postcopy) { /* as without a copy */
+		prebuild_end(mon, "the post-copy skeleton does not fit it");
+		return 0;
+	}
 	monitor_why(mon,
 		    "restore: a migration builds a copy of '%s' here (%s is not its next "
 		    "round)",

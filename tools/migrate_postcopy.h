@@ -8,13 +8,17 @@
  *
  * The client's (source's) stream after the handshake:
  *
- *   "capsule-postcopy 1 deadline_ms=N"
- *   "image skeleton.img BYTES" and the file's BYTES as messages
+ *   "capsule-postcopy 2 deadline_ms=N"
+ *   "image preskel.img BYTES" and the file's BYTES (round 1's state, no
+ *   page: the destination builds the PD, threads and sessions from it)
+ *   "image skeleton.img BYTES" and the file's BYTES as messages,
+ *                                      after the server's "built ..."
  *   "commit" | "abort"                 after the server's "ready NAME"
  *   page messages (struct postcopy_pages), on demand and pushed
  *   "end" (FINAL)                      after the server's "complete ..."
  *
- * The server's (destination's): "ready NAME" (or a FINAL "error: ...");
+ * The server's (destination's): "built NAME" or "built -" (nothing built
+ * from the pre-skeleton); "ready NAME" (or a FINAL "error: ...");
  * after the commit "started NAME" (or a FINAL "error: ..."); wants
  * (struct postcopy_want); "complete demand=D pushed=P" (FINAL) once every
  * page arrived.
@@ -26,7 +30,7 @@
 
 #include "tools/migrate.h"
 
-#define POSTCOPY_HEADER "capsule-postcopy 1 deadline_ms="
+#define POSTCOPY_HEADER "capsule-postcopy 2 deadline_ms="
 #define POSTCOPY_PAGE	4096u
 #define POSTCOPY_RUN	15u /* pages per page message at most (< 64 KiB) */
 /* The destination gives the source up after this long without a page

@@ -3,6 +3,9 @@
  * docs/migration.md "Post-copy"), on the listener thread of `capsule node
  * --listen`:
  *
+ *   0. receive the pre-skeleton (round 1's state, no page) while the
+ *      target runs at the source; the monitor builds from it the PD, CPU
+ *      session, threads and sessions the restore takes; "built ...";
  *   1. receive the skeleton (the target's state and a few pages) into the
  *      spool directory; make the page channel (monitor/page_channel.h)
  *      for its dataspaces, put the skeleton's pages in, offer it to the
@@ -39,6 +42,8 @@ struct pdst {
 	struct transport_conn *c;
 	const char *dir;
 	char name[CONTROL_NAME_MAX], skel[512];
+	char built[CONTROL_NAME_MAX]; /* the monitor that built from the
+					 pre-skeleton ("": none) */
 	int deadline_ms;
 	struct page_channel *ch;
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
@@ -82,8 +87,10 @@ static int dst_send(struct pdst *d, const char *line, int final)
 	return rc;
 }
 
-/* The skeleton ("image skeleton.img BYTES") into the spool directory. */
-static int receive_skeleton(struct pdst *d, char *err, size_t size)
+/* The file ("image NAME BYTES", NAME as want) into the spool directory
+ * as path. */
+static int receive_file(struct pdst *d, const char *want, char *path, size_t n, char *err,
+			size_t size)
 {
 	unsigned long long bytes;
 	char file[64];
@@ -95,15 +102,17 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 	d->buf[len] = 0;
 	if (d->c->rx.final ||
 	    sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
-	    strcmp(file, "skeleton.img") || bytes > MIGRATE_IMAGE_MAX) {
-		snprintf(err, size, "not the skeleton of a post-copy migration");
+	    strcmp(file, want) || bytes > MIGRATE_IMAGE_MAX) {
+		snprintf(err, size, "not the %s of a post-copy migration", want);
 		return -1;
 	}
-	migrate_phase("final");
-	d->t_skel0 = dst_now_ms();
-	snprintf(d->skel, sizeof d->skel, "%s/skeleton.img", d->dir);
-	if ((fd = open(d->skel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		snprintf(err, size, "%.300s: %s", d->skel, strerror(errno));
+	if (!strcmp(want, "skeleton.img")) {
+		migrate_phase("final");
+		d->t_skel0 = dst_now_ms();
+	}
+	snprintf(path, n, "%s/%s", d->dir, want);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", path, strerror(errno));
 		return -1;
 	}
 	while (bytes) {
@@ -111,7 +120,7 @@ static int receive_skeleton(struct pdst *d, char *err, size_t size)
 			goto out;
 		if (len > bytes || d->c->rx.final ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
-			snprintf(err, size, "skeleton.img: a bad or unwritable message");
+			snprintf(err, size, "%s: a bad or unwritable message", want);
 			goto out;
 		}
 		bytes -= len;
@@ -405,7 +414,61 @@ static void run_postcopy(struct pdst *d)
 	await_end(d);
 }
 
-/* The request and the skeleton, the channel: 0, or -1 with ans. */
+/* The pre-skeleton (round 1's state, no page) while the target still
+ * runs at the source: the monitor it names builds from it what the
+ * restore takes in the pause (CONTROL_PREBUILD, monitor/
+ * restore_prebuild.c: PD, CPU session, threads never started,
+ * sessions); "built ..." tells the source to freeze.  A copy that
+ * cannot be built is logged and the restore makes everything itself.
+ * The monitor logs what it built and its end: no line of the
+ * migration's here for either (a failed migration's is its error). */
+static int prebuild(struct pdst *d, char *err, size_t size)
+{
+	struct control_request req = {.op = CONTROL_PREBUILD};
+	char path[512], line[CONTROL_NAME_MAX + 32], last[CONTROL_LINE_MAX];
+
+	if (receive_file(d, "preskel.img", path, sizeof path, err, size))
+		return -1;
+	if (control_image_target(path, req.name, last, sizeof last) ||
+	    (snprintf(req.path, sizeof req.path, "%s", path),
+	     control_call_final(&req, last, sizeof last)))
+		fprintf(stderr,
+			"capsule node: migration from %s (post-copy): nothing built from "
+			"the pre-skeleton (%s): the restore makes it all\n",
+			d->c->peer, last);
+	else
+		snprintf(d->built, sizeof d->built, "%s", req.name);
+	snprintf(line, sizeof line, "built %s", d->built[0] ? d->built : "-");
+	if (dst_send(d, line, 0)) {
+		snprintf(err, size, "the source was lost");
+		return -1;
+	}
+	return 0;
+}
+
+/* The migration ends before the restore (or restores another monitor):
+ * end the copy built from the pre-skeleton, so that the node keeps no
+ * half-made target. */
+static void prebuild_drop(struct pdst *d)
+{
+	struct control_request req = {.op = CONTROL_RELEASE};
+	char last[CONTROL_LINE_MAX];
+
+	if (!d->built[0])
+		return;
+	snprintf(req.name, sizeof req.name, "%s", d->built);
+	snprintf(req.path, sizeof req.path, "-");
+	if (control_call_final(&req, last, sizeof last))
+		fprintf(
+		    stderr,
+		    "capsule node: migration from %s (post-copy): cannot end the copy "
+		    "of %s built from the pre-skeleton: %s\n",
+		    d->c->peer, d->built, last);
+	d->built[0] = 0;
+}
+
+/* The request, the pre-skeleton and the skeleton, the channel: 0, or -1
+ * with ans. */
 static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 {
 	char err[512], *end;
@@ -418,15 +481,20 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 	d->deadline_ms = (int)v;
 	/* the source takes its snapshot before it sends the skeleton */
 	address_set_timeout(d->c->fd, d->deadline_ms);
-	if (receive_skeleton(d, err, sizeof err) || (d->t_skel = dst_now_ms(), 0) ||
-	    make_channel(d, err, sizeof err) ||
+	if (prebuild(d, err, sizeof err) ||
+	    receive_file(d, "skeleton.img", d->skel, sizeof d->skel, err, sizeof err) ||
+	    (d->t_skel = dst_now_ms(), 0) || make_channel(d, err, sizeof err) ||
 	    control_image_target(d->skel, d->name, err, sizeof err)) {
 		snprintf(ans, size, "error: %.400s", err);
+		prebuild_drop(d);
 		return -1;
 	}
+	if (strcmp(d->name, d->built)) /* the restore takes only its own */
+		prebuild_drop(d);
 	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
 		snprintf(ans, size, "error: the skeleton came after the deadline (%d ms)",
 			 d->deadline_ms);
+		prebuild_drop(d);
 		return -1;
 	}
 	return 0;
@@ -440,12 +508,14 @@ static int restore(struct pdst *d, char *ans, size_t size)
 
 	if (page_channel_offer(d->ch)) {
 		snprintf(ans, size, "error: another post-copy restore is under way here");
+		prebuild_drop(d);
 		return -1;
 	}
 	d->t_chan = dst_now_ms();
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
 	d->t_restored = dst_now_ms();
+	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
 		return -1;
@@ -479,9 +549,10 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 			pthread_join(rx, NULL);
 			threads = 0;
 		}
-		if (!threads)
+		if (!threads) {
 			snprintf(ans, sizeof ans, "error: no threads for the pages");
-		else
+			prebuild_drop(&d);
+		} else
 			rc = restore(&d, ans, sizeof ans);
 	}
 	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer,

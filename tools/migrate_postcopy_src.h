@@ -14,8 +14,9 @@
 
 struct src_ds {
 	uint64_t id, pages;
-	const uint8_t *data; /* every page, merged */
-	uint8_t *sent;	     /* a byte per page */
+	uint8_t *data; /* every page, once merged */
+	uint8_t *sent; /* a byte per page */
+	int merged;    /* final.img's pages are over round 1's and 2's */
 };
 
 struct psrc {
@@ -34,9 +35,10 @@ struct psrc {
 	void *fn_arg;
 	uint64_t total, shown_ms; /* the pages to serve; the last meter's time */
 	uint8_t *msg;		  /* TRANSPORT_MSG_MAX + 1 */
-	/* the pause's steps (ms): frozen, final.img read and merged, the
-	 * skeleton written, sent, "ready" read (logged by postcopy_run) */
-	double t_frozen, t_merged, t_skel, t_sent, t_ready;
+	/* the pause's steps (ms): frozen, final.img read, the skeleton
+	 * written, sent, the rest merged, "ready" read (logged by
+	 * postcopy_run) */
+	double t_frozen, t_read, t_skel, t_sent, t_merged, t_ready;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 

@@ -12,7 +12,13 @@
 #      stops its copy with a report naming the pages that never arrived,
 #      it never counts on with missing pages, and node B still answers;
 #   3. the destination killed mid post-copy: the source resumes its
-#      frozen copy, which counts on with the uninterrupted run's checksums.
+#      frozen copy, which counts on with the uninterrupted run's checksums;
+#   4. the source killed after the destination built the target's PD,
+#      threads and sessions from its pre-skeleton, before its freeze: the
+#      destination ends that copy, answers, and logs one line of the
+#      migration (its error).
+# Case 1 also checks that the restore took the copy built from the
+# pre-skeleton.
 b=${1:-build}
 . tests/harness.sh
 harness_begin postcopy
@@ -103,6 +109,8 @@ grep -qE "post-copy: every page arrived: 2147 pages, [0-9]+ with the skeleton, [
 	"$tmp/B1.log" || die "B: no pages on demand in its figures"
 grep -q "target released: it runs on at the migration's destination" "$tmp/A1.log" ||
 	die "A did not end its copy"
+grep -qE "monitor: prebuild: the restore took [1-9][0-9]* threads, [0-9]+ sessions" \
+	"$tmp/B1.log" || die "B: the restore did not take the copy built from the pre-skeleton"
 ok "A -> B: B went on from count $last; $line"
 
 # 2. the source killed mid post-copy: B stops its copy and says why
@@ -136,6 +144,22 @@ sums "$tmp/A3.log" >"$tmp/a3.sums"
 cmp -s "$tmp/a3.sums" "$tmp/ref.sums" ||
 	die "A3 differs from the uninterrupted run: $(diff "$tmp/ref.sums" "$tmp/a3.sums" | head -5)"
 ok "destination killed mid post-copy: $(cat "$tmp/m3.out")"
+
+# 4. the source killed after B built from its pre-skeleton, before the
+#    freeze: B ends that copy (no half-made target stays), A's is gone
+pair 4 CAPSULE_TEST_MIGRATE_HOLD=final:20000 CAPSULE_TEST_NONE=1
+migrate 4 >"$tmp/m4.out" 2>&1 &
+pids="$pids $!"
+wait_log A4 "phase final (held" || die "A4 did not reach its freeze"
+wait_log B4 "monitor: prebuild: round 1 applied" || die "B4 built nothing from the pre-skeleton"
+kill -KILL "$pid_A4"
+wait_log B4 "monitor: prebuilt copy ended after 1 rounds" ||
+	die "B4 did not end its copy: $(tail -3 "$tmp/B4.log")"
+[ "$(grep -c "capsule node: migration from" "$tmp/B4.log")" = 1 ] ||
+	die "B4: not one line of the migration: $(grep "migration from" "$tmp/B4.log")"
+"$cap" ps --node "$tmp/B4.sock" >"$tmp/ps4" 2>&1 || die "B4 does not answer"
+grep -q "^cr_lazy .*building" "$tmp/ps4" && die "B4 still builds: $(cat "$tmp/ps4")"
+ok "source killed before its freeze: $(grep -o 'monitor: prebuilt copy ended.*' "$tmp/B4.log")"
 
 [ $fail = 0 ] || exit 1
 echo "postcopy: PASS"
