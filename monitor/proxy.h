@@ -132,6 +132,8 @@ enum {
 	SERVED_MADE,  /* 1: made by the restore under way for an object it
 		       * recreated (the badge is a new one already), until
 		       * that restore's apply; 0 otherwise */
+	SERVED_CUT,   /* 1: its real was found revoked and the copies of the
+		       * proxy the clients hold were revoked too */
 };
 /* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
 int served_announce(struct monitor *mon, const char *name, cap_t root);
@@ -148,6 +150,18 @@ cap_t served_proxy_of(struct monitor *mon, cap_t real);
 /* The same for an object the restore under way recreated (real names it
  * with its new badge): that restore's prepare leaves the proxy as it is. */
 cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
+/* Revocation by the target reaches its clients (served_revoke.c).  The
+ * target allocated gate (a PD_ALLOC_RPC_CAP reply, on entrypoint ep):
+ * the monitor's copy from core is released once the reply is sent, so
+ * the copy it keeps is the next one the target hands out, derived from
+ * the target's. */
+void served_gate_made(struct monitor *mon, struct entrypoint *ep, cap_t gate);
+/* The target freed the gate with this badge: its proxies go, and with
+ * them every client's copy. */
+void served_gate_freed(struct monitor *mon, uint64_t badge);
+/* Every proxy whose real the target has revoked (the monitor's copy is
+ * derived from the target's): revoke the copies its clients hold. */
+void served_check(struct monitor *mon);
 /* Is the root with this badge announced through a proxy? */
 int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */

@@ -190,7 +190,7 @@ static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
 
 static int gates_flush(struct rs *rs, struct gate_batch *b)
 {
-	uint64_t kcap[MSG_MAX_ITEMS];
+	uint64_t kcap[MSG_MAX_ITEMS], mine[MSG_MAX_ITEMS];
 	cap_t gate[MSG_MAX_ITEMS];
 	unsigned n = b->n;
 	int rc;
@@ -202,6 +202,16 @@ static int gates_flush(struct rs *rs, struct gate_batch *b)
 	for (unsigned i = 0; i < n; i++)
 		kcap[i] = b->mc[i]->kcap;
 	if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap, n, gate))) {
+		map_failed(rs, b->mc[0], rc);
+		return rc;
+	}
+	/* the monitor's copies derived from the target's, so that its
+	 * revocation reaches them (served_revoke.c) */
+	for (unsigned i = 0; i < n; i++)
+		mine[i] = cap_kcap(gate[i]);
+	if ((rc = pd_derive_caps(rs->pd, rs->mon->env->pd, kcap, mine, n))) {
+		for (unsigned i = 0; i < n; i++)
+			cap_release(gate[i]);
 		map_failed(rs, b->mc[0], rc);
 		return rc;
 	}
