@@ -111,26 +111,56 @@ static uint64_t task_cap_type(cap_t task, uint64_t kcap)
 	return kobj_invoke(cap_kcap(task), PROTO_TASK, w, 2, out, 1) ? KOBJ_NONE : out[0];
 }
 
+/* Do the gates at kcap ka of task a and kb of task b name the same
+ * object?  Both are mapped into two slots of core's (kept for this) and
+ * compared there, then unmapped (they have no copies). */
+static int same_gate(struct core *c, cap_t a, uint64_t ka, cap_t b, uint64_t kb)
+{
+	static uint64_t s[2];
+	uint64_t w[4], out[1] = {0};
+	int err = 0;
+
+	for (int i = 0; i < 2 && !s[i]; i++) {
+		struct cap_index *e = cap_map_insert(cap_map(), core_badge(c));
+		if (!e)
+			return 0;
+		s[i] = cap_map_kcap(cap_map(), e);
+	}
+	w[0] = TASK_MAP, w[1] = cap_kcap(a), w[2] = ka | RIGHT_R, w[3] = s[0];
+	err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 4, NULL, 0);
+	w[1] = cap_kcap(b), w[2] = kb | RIGHT_R, w[3] = s[1];
+	if (!err)
+		err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 4, NULL, 0);
+	w[0] = TASK_CAP_EQUAL, w[1] = s[0], w[2] = s[1];
+	if (!err)
+		err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 3, out, 1);
+	for (int i = 0; i < 2; i++) {
+		w[0] = TASK_UNMAP, w[1] = s[i], w[2] = UNMAP_SELF;
+		kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 3, NULL, 0);
+	}
+	return !err && out[0] == 1;
+}
+
 /* PD_DERIVE_CAPS: the caller (PD `to`) gets, at each of its kcaps that
- * holds a gate, a copy derived from the gate at a kcap of this PD.  Its
+ * holds one of this PD's gates, a copy derived from the PD's own.  Its
  * old copy is released first (its own copies move up to its parent, so
  * they stay), then the kernel maps from this PD's slot: revoking the
  * copies this PD gave away now takes the caller's too, as in Fiasco.OC's
- * mapping database.  Only gates: a holder of the PD session gets copies
- * of what the PD serves, nothing else. */
+ * mapping database.  Only gates, each to the same object the caller
+ * holds there already: the caller gains no object, only the derivation. */
 static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 				  const struct msg *m)
 {
 	unsigned k = m->nwords / 2;
 
-	if (!to || to->native != 1 || m->nwords % 2 || !k)
+	if (!to || m->nwords % 2 || !k)
 		return -EINVAL;
 	for (unsigned i = 0; i < k; i++) {
 		uint64_t mine = m->w[2 * i + 1];
 		if (!pd_kcap_ok(m->w[2 * i]) || !mine || mine % KCAP(1) ||
 		    KCAP_INDEX(mine) < FIXED_USER_BASE ||
 		    task_cap_type(pd->task, m->w[2 * i]) != KOBJ_GATE ||
-		    task_cap_type(to->task, mine) != KOBJ_GATE)
+		    !same_gate(pd->core, pd->task, m->w[2 * i], to->task, mine))
 			return -EINVAL;
 	}
 	for (unsigned i = 0; i < k; i++) {

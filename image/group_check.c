@@ -61,7 +61,8 @@ static int ref_ok(const char *name, const struct image_group *g, uint32_t i, cha
 
 	if (r->holder >= g->h.nmembers || r->owner >= g->h.nmembers ||
 	    r->holder == r->owner || !r->kind || r->kind >= IMAGE_MEMBER_KIND_MAX_ ||
-	    r->reserved) {
+	    (r->flags & ~IMAGE_MEMBER_F_REVOKED) ||
+	    (r->flags && r->kind != IMAGE_MEMBER_GATE)) {
 		snprintf(err, n,
 			 "group image %s: member ref %u: holder %u, owner %u, kind %u "
 			 "(%u members)",

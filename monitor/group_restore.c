@@ -224,6 +224,10 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 		    (rc = record_session(s->mon[h], ss, o, c)))
 			return rc;
 	}
+	if (ref->flags & IMAGE_MEMBER_F_REVOKED) { /* the entry, not the cap */
+		served_mark_cut(s->mon[o], c);
+		return restore_member_entry(s->rs[h], ref->kcap, ref->badge, c);
+	}
 	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
 }
 

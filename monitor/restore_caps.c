@@ -339,6 +339,19 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
 	return 0;
 }
 
+int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
+{
+	int rc;
+
+	holder->what = mon_class_name(MON_CLASS_MEMBER);
+	if ((rc = restore_point(holder->mon, "member cap")) ||
+	    (rc = badge_map_add(&holder->bm, old_badge, cap_badge(c)))) {
+		why(holder, kcap, old_badge, MON_CLASS_MEMBER, rc);
+		return rc;
+	}
+	return 0;
+}
+
 int restore_member_caps_map(struct rs *holder)
 {
 	return map_flush(holder);

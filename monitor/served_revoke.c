@@ -107,7 +107,8 @@ void served_check(struct monitor *mon)
 		struct proxy *p = &mon->proxy[i];
 		uint64_t kcap;
 
-		if (!is_served(p) || !p->real.idx || (kcap = cap_kcap(p->real)) == KCAP_INVALID)
+		if (!is_served(p) || !p->real.idx ||
+		    (kcap = cap_kcap(p->real)) == KCAP_INVALID)
 			continue;
 		if (own_task_op(TASK_CAP_VALID, kcap, 0)) {
 			p->state[SERVED_CUT] = 0;
@@ -117,6 +118,27 @@ void served_check(struct monitor *mon)
 			continue;
 		/* without UNMAP_SELF: the proxy's own cap stays */
 		own_task_op(TASK_UNMAP, cap_kcap(p->obj.cap), 0);
-		p->state[SERVED_CUT] = 1;
+		p->state[SERVED_CUT] = p->state[SERVED_WAS_CUT] = 1;
 	}
+}
+
+int served_copy_revoked(struct monitor *owner, struct monitor *holder, uint64_t badge,
+			uint64_t kcap)
+{
+	const struct proxy *p = proxy_find(owner, badge);
+	struct msg m;
+
+	if (!p || !is_served(p) || !p->state[SERVED_WAS_CUT])
+		return 0;
+	msg_reset(&m, PD_CAP_VALID);
+	msg_put(&m, kcap);
+	return !rpc_call(holder->pd, &m) && m.code == RPC_OK && m.nwords >= 1 && !m.w[0];
+}
+
+void served_mark_cut(struct monitor *mon, cap_t c)
+{
+	struct proxy *p = proxy_find(mon, cap_badge(c));
+
+	if (p && is_served(p))
+		p->state[SERVED_WAS_CUT] = 1;
 }
