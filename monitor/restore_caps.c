@@ -190,7 +190,7 @@ static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
 
 static int gates_flush(struct rs *rs, struct gate_batch *b)
 {
-	uint64_t kcap[MSG_MAX_ITEMS], mine[MSG_MAX_ITEMS];
+	uint64_t kcap[MSG_MAX_ITEMS];
 	cap_t gate[MSG_MAX_ITEMS];
 	unsigned n = b->n;
 	int rc;
@@ -202,16 +202,6 @@ static int gates_flush(struct rs *rs, struct gate_batch *b)
 	for (unsigned i = 0; i < n; i++)
 		kcap[i] = b->mc[i]->kcap;
 	if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap, n, gate))) {
-		map_failed(rs, b->mc[0], rc);
-		return rc;
-	}
-	/* the monitor's copies derived from the target's, so that its
-	 * revocation reaches them (served_revoke.c) */
-	for (unsigned i = 0; i < n; i++)
-		mine[i] = cap_kcap(gate[i]);
-	if ((rc = pd_derive_caps(rs->pd, rs->mon->env->pd, kcap, mine, n))) {
-		for (unsigned i = 0; i < n; i++)
-			cap_release(gate[i]);
 		map_failed(rs, b->mc[0], rc);
 		return rc;
 	}
@@ -337,6 +327,39 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
 		return rc;
 	}
 	return 0;
+}
+
+/* The monitor's cap c of the target's recreated gate (old badge in the
+ * image) made a copy derived from the target's, so that the target's
+ * revocation reaches it (served_revoke.c): queued, sent by
+ * restore_derive_flush with up to MSG_MAX_WORDS / 2 in one call.  Only
+ * the gates a served proxy stands for need it. */
+int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
+{
+	struct rs_derive *d = &rs->derive;
+	int rc;
+
+	for (unsigned i = 0; rs->m && i < rs->m->ncaps; i++) {
+		const struct mon_model_cap *mc = &rs->m->cap[i];
+		if ((mc->cls != MON_CLASS_RPC_GATE && mc->cls != MON_CLASS_ROOT) ||
+		    mc->badge != old_badge)
+			continue;
+		if (d->n == RS_DERIVE_MAX && (rc = restore_derive_flush(rs)))
+			return rc;
+		d->theirs[d->n] = mc->kcap;
+		d->mine[d->n++] = cap_kcap(c);
+		return 0;
+	}
+	return -ESRCH;
+}
+
+int restore_derive_flush(struct rs *rs)
+{
+	struct rs_derive *d = &rs->derive;
+	unsigned n = d->n;
+
+	d->n = 0;
+	return n ? pd_derive_caps(rs->pd, rs->mon->env->pd, d->theirs, d->mine, n) : 0;
 }
 
 int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
