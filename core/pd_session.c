@@ -111,45 +111,13 @@ static uint64_t task_cap_type(cap_t task, uint64_t kcap)
 	return kobj_invoke(cap_kcap(task), PROTO_TASK, w, 2, out, 1) ? KOBJ_NONE : out[0];
 }
 
-/* Do the gates at kcap ka of task a and kb of task b name the same
- * object?  Both are mapped into two slots of core's (kept for this, under
- * ids no badge has: the leak check's count of live badges stays) and
- * compared there, then unmapped (they have no copies). */
-static int same_gate(cap_t a, uint64_t ka, cap_t b, uint64_t kb)
-{
-	static uint64_t s[2];
-	uint64_t w[4], out[1] = {0};
-	int err = 0;
-
-	for (int i = 0; i < 2 && !s[i]; i++) {
-		struct cap_index *e =
-		    cap_map_insert(cap_map(), CAP_ID_INVALID - 4 * (i + 1));
-		if (!e)
-			return 0;
-		s[i] = cap_map_kcap(cap_map(), e);
-	}
-	w[0] = TASK_MAP, w[1] = cap_kcap(a), w[2] = ka | RIGHT_R, w[3] = s[0];
-	err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 4, NULL, 0);
-	w[1] = cap_kcap(b), w[2] = kb | RIGHT_R, w[3] = s[1];
-	if (!err)
-		err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 4, NULL, 0);
-	w[0] = TASK_CAP_EQUAL, w[1] = s[0], w[2] = s[1];
-	if (!err)
-		err = kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 3, out, 1);
-	for (int i = 0; i < 2; i++) {
-		w[0] = TASK_UNMAP, w[1] = s[i], w[2] = UNMAP_SELF;
-		kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, w, 3, NULL, 0);
-	}
-	return !err && out[0] == 1;
-}
-
 /* PD_DERIVE_CAPS: the caller (PD `to`) gets, at each of its kcaps that
- * holds one of this PD's gates, a copy derived from the PD's own.  Its
- * old copy is released first (its own copies move up to its parent, so
- * they stay), then the kernel maps from this PD's slot: revoking the
- * copies this PD gave away now takes the caller's too, as in Fiasco.OC's
- * mapping database.  Only gates, each to the same object the caller
- * holds there already: the caller gains no object, only the derivation. */
+ * it emptied for this, a copy of the gate at a kcap of this PD, derived
+ * from the PD's own: revoking the copies this PD gave away now takes the
+ * caller's too, as in Fiasco.OC's mapping database.  Only gates, and only
+ * into an empty slot (nothing of the caller's is replaced): a holder of
+ * the PD session takes copies of what the PD serves, as the holder of a
+ * task cap on Fiasco.OC can map out of that task. */
 static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 				  const struct msg *m)
 {
@@ -162,17 +130,18 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 		if (!pd_kcap_ok(m->w[2 * i]) || !mine || mine % KCAP(1) ||
 		    KCAP_INDEX(mine) < FIXED_USER_BASE ||
 		    task_cap_type(pd->task, m->w[2 * i]) != KOBJ_GATE ||
-		    !same_gate(pd->task, m->w[2 * i], to->task, mine))
+		    task_cap_type(to->task, mine) != KOBJ_NONE)
 			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (m->w[2 * j + 1] == mine)
+				return -EINVAL;
 	}
 	for (unsigned i = 0; i < k; i++) {
-		uint64_t rel[3] = {TASK_UNMAP, m->w[2 * i + 1], UNMAP_RELEASE};
 		uint64_t map[4] = {TASK_MAP, cap_kcap(pd->task),
 				   m->w[2 * i] | RIGHT_R | RIGHT_W, m->w[2 * i + 1]};
-		int err = kobj_invoke(cap_kcap(to->task), PROTO_TASK, rel, 3, NULL, 0);
+		int err = kobj_invoke(cap_kcap(to->task), PROTO_TASK, map, 4, NULL, 0);
 
-		if (err ||
-		    (err = kobj_invoke(cap_kcap(to->task), PROTO_TASK, map, 4, NULL, 0)))
+		if (err)
 			return err;
 	}
 	return 0;

@@ -331,9 +331,24 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
 
 /* The monitor's cap c of the target's recreated gate (old badge in the
  * image) made a copy derived from the target's, so that the target's
- * revocation reaches it (served_revoke.c): queued, sent by
+ * revocation reaches it (served_revoke.c): c's slot is emptied (its cap
+ * map entry stays) and its refill from the target's slot queued, sent by
  * restore_derive_flush with up to MSG_MAX_WORDS / 2 in one call.  Only
  * the gates a served proxy stands for need it. */
+/* TASK_UNMAP of kcap in the monitor's own task.  0 or -errno. */
+static int own_unmap(uint64_t kcap, uint64_t flags)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label, tag;
+
+	u->mr[0] = TASK_UNMAP;
+	u->mr[1] = kcap;
+	u->mr[2] = flags;
+	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	return TAG_ERROR(tag) ? -EINVAL : 0;
+}
+
 int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
 {
 	struct rs_derive *d = &rs->derive;
@@ -345,6 +360,11 @@ int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
 		    mc->badge != old_badge)
 			continue;
 		if (d->n == RS_DERIVE_MAX && (rc = restore_derive_flush(rs)))
+			return rc;
+		for (unsigned j = 0; j < d->n; j++)
+			if (d->mine[j] == cap_kcap(c))
+				return 0; /* queued already */
+		if ((rc = own_unmap(cap_kcap(c), UNMAP_RELEASE)))
 			return rc;
 		d->theirs[d->n] = mc->kcap;
 		d->mine[d->n++] = cap_kcap(c);

@@ -179,10 +179,23 @@ static int own_valid(uint64_t kcap)
 	return !TAG_ERROR(tag) && u->mr[0] == 1;
 }
 
-/* PD_DERIVE_CAPS: the caller's copy of a gate becomes one derived from the
- * PD's, so that mapping over the PD's slot (which revokes what was derived
- * from it) takes the caller's copy too; before, it did not.  Bad pairs
- * change nothing. */
+/* TASK_UNMAP of the own kcap with flags. */
+static void own_unmap(uint64_t kcap, uint64_t flags)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label;
+
+	u->mr[0] = TASK_UNMAP;
+	u->mr[1] = kcap;
+	u->mr[2] = flags;
+	sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
+		   SYS_TIMEOUT_NEVER, &label);
+}
+
+/* PD_DERIVE_CAPS: a copy of the PD's gate, derived from the PD's slot,
+ * into an empty slot of the caller's, so that mapping over the PD's slot
+ * (which revokes what was derived from it) takes the caller's copy too;
+ * the copy core gave the caller is not so.  Bad pairs map nothing. */
 static int case_derive_caps(struct env *env, struct tcase *t)
 {
 	uint64_t k[2] = {KCAP(0x700), KCAP(0x701)}, mine[2], w[3];
@@ -196,8 +209,11 @@ static int case_derive_caps(struct env *env, struct tcase *t)
 	/* core's copies: replacing the PD's slot leaves ours */
 	CHECK(t, !pd_map_cap(pd, env->log, k[1]));
 	CHECK(t, own_valid(mine[1]));
-	/* refused: no pairs, an odd word count, a slot without a gate (ours
-	 * or the PD's), a fixed slot, no PD of the caller's */
+	own_unmap(mine[0], UNMAP_RELEASE); /* our entry stays, without a cap */
+	CHECK(t, !own_valid(mine[0]));
+	/* refused: no pairs, an odd word count, a slot of ours that holds a
+	 * cap, a slot of the PD's without a gate, a fixed slot, one slot of
+	 * ours twice, no PD of the caller's */
 	CHECK(t, pd_derive_caps(pd, env->pd, k, mine, 0) == -EINVAL);
 	msg_reset(&m, PD_DERIVE_CAPS);
 	msg_put_cap(&m, env->pd);
@@ -205,19 +221,19 @@ static int case_derive_caps(struct env *env, struct tcase *t)
 	for (unsigned i = 0; i < 3; i++)
 		msg_put(&m, w[i]);
 	CHECK(t, node_call(pd, &m) == -EINVAL);
-	CHECK(t,
-	      pd_derive_caps(pd, env->pd, k, mine, 2) == -EINVAL); /* k[1]: a LOG cap */
+	CHECK(t, pd_derive_caps(pd, env->pd, k, mine + 1, 1) == -EINVAL);
 	CHECK(t,
 	      pd_derive_caps(pd, env->pd, (uint64_t[]){KCAP(0x702)}, mine, 1) == -EINVAL);
 	CHECK(t, pd_derive_caps(pd, env->pd, (uint64_t[]){KCAP(FIXED_TASK)}, mine, 1) ==
 		     -EINVAL);
-	CHECK(t, pd_derive_caps(pd, env->pd, k, (uint64_t[]){cap_kcap(env->log)}, 1) ==
+	CHECK(t, pd_derive_caps(pd, env->pd, k, (uint64_t[]){mine[0], mine[0]}, 2) ==
 		     -EINVAL);
 	CHECK(t, pd_derive_caps(pd, env->log, k, mine, 1) == -EINVAL);
-	CHECK(t, own_valid(mine[0]));
-	/* derived: replacing the PD's slot takes ours, as unmapping would */
+	CHECK(t, !own_valid(mine[0]));
+	/* derived: the gate is ours again, and replacing the PD's slot takes
+	 * it, as unmapping would */
 	CHECK(t, !pd_derive_caps(pd, env->pd, k, mine, 1));
-	CHECK(t, own_valid(mine[0]) && cap_badge(gates[0]));
+	CHECK(t, own_valid(mine[0]));
 	CHECK(t, !pd_map_cap(pd, env->log, k[0]));
 	CHECK(t, !own_valid(mine[0]));
 	return 0;
