@@ -114,6 +114,22 @@ int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n)
 	return base_drop_caps(&m, rpc_invoke(pd, &m));
 }
 
+int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_t *mine,
+		   unsigned n)
+{
+	struct msg m;
+
+	if (!n || 2 * n > MSG_MAX_WORDS)
+		return -EINVAL;
+	msg_reset(&m, PD_DERIVE_CAPS);
+	if (msg_put_cap(&m, own_pd))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (msg_put(&m, theirs[i]) || msg_put(&m, mine[i]))
+			return -EINVAL;
+	return base_drop_caps(&m, rpc_invoke(pd, &m));
+}
+
 int pd_assign_parent(cap_t pd, cap_t parent)
 {
 	struct msg m;

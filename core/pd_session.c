@@ -103,6 +103,50 @@ static int pd_session_map_caps(struct pd_session *pd, const struct msg *m)
 	return err;
 }
 
+/* The kernel object type at kcap of task (KOBJ_NONE if empty). */
+static uint64_t task_cap_type(cap_t task, uint64_t kcap)
+{
+	uint64_t w[2] = {TASK_CAP_INFO, kcap}, out[1] = {KOBJ_NONE};
+
+	return kobj_invoke(cap_kcap(task), PROTO_TASK, w, 2, out, 1) ? KOBJ_NONE : out[0];
+}
+
+/* PD_DERIVE_CAPS: the caller (PD `to`) gets, at each of its kcaps that
+ * it emptied for this, a copy of the gate at a kcap of this PD, derived
+ * from the PD's own: revoking the copies this PD gave away now takes the
+ * caller's too, as in Fiasco.OC's mapping database.  Only gates, and only
+ * into an empty slot (nothing of the caller's is replaced): a holder of
+ * the PD session takes copies of what the PD serves, as the holder of a
+ * task cap on Fiasco.OC can map out of that task. */
+static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
+				  const struct msg *m)
+{
+	unsigned k = m->nwords / 2;
+
+	if (!to || m->nwords % 2 || !k)
+		return -EINVAL;
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t mine = m->w[2 * i + 1];
+		if (!pd_kcap_ok(m->w[2 * i]) || !mine || mine % KCAP(1) ||
+		    KCAP_INDEX(mine) < FIXED_USER_BASE ||
+		    task_cap_type(pd->task, m->w[2 * i]) != KOBJ_GATE ||
+		    task_cap_type(to->task, mine) != KOBJ_NONE)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (m->w[2 * j + 1] == mine)
+				return -EINVAL;
+	}
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t map[4] = {TASK_MAP, cap_kcap(pd->task),
+				   m->w[2 * i] | RIGHT_R | RIGHT_W, m->w[2 * i + 1]};
+		int err = kobj_invoke(cap_kcap(to->task), PROTO_TASK, map, 4, NULL, 0);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)
 {
 	struct pd_gate *g = calloc(1, sizeof(*g));
@@ -280,6 +324,8 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return pd_session_map_caps(pd, m);
 	case PD_ASSIGN_PARENT:
 		return pd_session_map_cap(pd, cap0, KCAP(FIXED_PARENT));
+	case PD_DERIVE_CAPS:
+		return pd_session_derive_caps(pd, pd_session_from_cap(c, cap0), m);
 	case PD_CAP_VALID:
 		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
 			return -EINVAL;
@@ -320,7 +366,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_MAP_CAPS, &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_DERIVE_CAPS, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

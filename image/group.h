@@ -78,6 +78,11 @@ enum image_member_kind {
 	IMAGE_MEMBER_KIND_MAX_,
 };
 
+/* The owner had revoked the holder's copy (a gate's copies it gave
+ * away): the holder's cap map entry stands for the object, its slot is
+ * empty, and a restore leaves it so (served_revoke.c). */
+#define IMAGE_MEMBER_F_REVOKED 1u
+
 /* 40 bytes.  Member holder's cap kcap (badge at the checkpoint) refers to
  * member owner's object of kind with badge object at the checkpoint.
  * (holder, kcap) unique; holder != owner. */
@@ -85,8 +90,8 @@ struct image_member_ref {
 	uint32_t holder, owner; /* member indices */
 	uint64_t kcap;
 	uint64_t badge;
-	uint32_t kind;	   /* enum image_member_kind */
-	uint32_t reserved; /* 0 */
+	uint32_t kind;	/* enum image_member_kind */
+	uint32_t flags; /* IMAGE_MEMBER_F_* */
 	uint64_t object;
 } __attribute__((packed));
 

@@ -61,11 +61,12 @@ static int ref_ok(const char *name, const struct image_group *g, uint32_t i, cha
 
 	if (r->holder >= g->h.nmembers || r->owner >= g->h.nmembers ||
 	    r->holder == r->owner || !r->kind || r->kind >= IMAGE_MEMBER_KIND_MAX_ ||
-	    r->reserved) {
+	    (r->flags & ~IMAGE_MEMBER_F_REVOKED) ||
+	    (r->flags && r->kind != IMAGE_MEMBER_GATE)) {
 		snprintf(err, n,
-			 "group image %s: member ref %u: holder %u, owner %u, kind %u "
-			 "(%u members)",
-			 name, i, r->holder, r->owner, r->kind, g->h.nmembers);
+			 "group image %s: member ref %u: holder %u, owner %u, kind %u, "
+			 "flags 0x%x (%u members; only a gate's record may be revoked)",
+			 name, i, r->holder, r->owner, r->kind, r->flags, g->h.nmembers);
 		return -EINVAL;
 	}
 	c = cap_at(g->image[r->holder], r->kcap);

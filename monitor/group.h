@@ -177,6 +177,8 @@ struct group_cap {
 	const char *kind;     /* what it is at the owner (proxy type or class) */
 	uint32_t ikind;	      /* as image/group.h's enum image_member_kind,
 				 0: none (such a cap cannot be written) */
+	int revoked;	      /* the owner revoked the holder's copy of its
+				 gate: the slot is empty (served_revoke.c) */
 };
 /* The caps between members in the members' checkpoint models (models[k]
  * of member k): at most max into t, their number. */

@@ -216,6 +216,8 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 			e->owner = owner;
 			e->kcap = c->kcap;
 			e->badge = c->badge;
+			e->revoked = served_copy_revoked(
+			    g->member[owner].mon, g->member[h].mon, c->badge, c->kcap);
 			n++;
 		}
 	}

@@ -58,6 +58,7 @@ static int table(struct mon_group *g, struct group_image *gi, const struct group
 		r->badge = t[i].badge;
 		r->kind = t[i].ikind;
 		r->object = t[i].object;
+		r->flags = t[i].revoked ? IMAGE_MEMBER_F_REVOKED : 0;
 	}
 	gi->ig.h.nrefs = n;
 	return 0;

@@ -217,12 +217,19 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 		return rc;
 	}
 	if (ref->kind == IMAGE_MEMBER_GATE) {
+		/* derived from the owner's, for its revocations */
+		if ((rc = restore_derive_gate(s->rs[o], ref->object, c)))
+			return rc;
 		c = served_proxy_of_made(s->mon[o], cap_ref(c));
 		if (!cap_valid(c))
 			return -ENOSPC;
 		if ((ss = member_session(s, h, ref->badge)) &&
 		    (rc = record_session(s->mon[h], ss, o, c)))
 			return rc;
+	}
+	if (ref->flags & IMAGE_MEMBER_F_REVOKED) { /* the entry, not the cap */
+		served_mark_cut(s->mon[o], c);
+		return restore_member_entry(s->rs[h], ref->kcap, ref->badge, c);
 	}
 	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
 }
@@ -250,7 +257,8 @@ static int map_refs(struct grs *s)
 			return rc;
 		}
 	for (int k = 0; k < s->g->n; k++)
-		if ((rc = restore_member_caps_map(s->rs[k]))) {
+		if ((rc = restore_derive_flush(s->rs[k])) ||
+		    (rc = restore_member_caps_map(s->rs[k]))) {
 			failed(s, k, "a cap between members", rc);
 			return rc;
 		}

@@ -18,6 +18,7 @@ static int pd_before(struct proxy *p, struct msg *m)
 	case PD_MAP_CAPS:
 	case PD_ASSIGN_PARENT:
 	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
+	case PD_DERIVE_CAPS:
 		return -EPERM;
 	case PD_CAP_MAP_REPORT:
 		/* w0 = cap map, w1 = entries, w2 = checkpoint report, w3 =
@@ -60,9 +61,11 @@ static void pd_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 		break;
 	case PD_ALLOC_RPC_CAP:
 		if (cap_valid(c0))
-			record_add(mon, MON_CLASS_RPC_GATE, c0, req->badge[0]);
+			if (record_add(mon, MON_CLASS_RPC_GATE, c0, req->badge[0]))
+				served_gate_made(mon, p->ep, c0);
 		break;
 	case PD_FREE_RPC_CAP:
+		served_gate_freed(mon, req->badge[0]);
 		record_dead(mon, req->badge[0]);
 		break;
 	case PD_ALLOC_SIGNAL_SOURCE:

@@ -113,6 +113,8 @@ static void proxy_dispatch(struct rpc_object *obj, struct msg *m)
 	if (rc < 0)
 		return mon_reply_err(m, rc);
 	rc = served ? served_call(p, m, &orig) : rpc_call(p->real, m);
+	if (served) /* what the target revoked meanwhile: served_revoke.c */
+		served_check(mon);
 	if (!p->used || p->gen != gen) /* dissolved while the call was out */
 		return mon_reply_err(m, -ESRCH);
 	if (rc)

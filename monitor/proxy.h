@@ -129,10 +129,14 @@ extern const struct proxy_type root_proxy_type;
 extern const struct proxy_type served_proxy_type;
 /* Their state: */
 enum {
-	SERVED_BADGE, /* badge of the target's object the proxy stands for */
-	SERVED_MADE,  /* 1: made by the restore under way for an object it
-		       * recreated (the badge is a new one already), until
-		       * that restore's apply; 0 otherwise */
+	SERVED_BADGE,	/* badge of the target's object the proxy stands for */
+	SERVED_MADE,	/* 1: made by the restore under way for an object it
+			 * recreated (the badge is a new one already), until
+			 * that restore's apply; 0 otherwise */
+	SERVED_CUT,	/* 1: its real was found revoked and the copies of the
+			 * proxy the clients hold were revoked too */
+	SERVED_WAS_CUT, /* 1: SERVED_CUT was set once: a holder may still
+			 * have an empty slot (a checkpoint asks its PD) */
 };
 /* Announce name at the monitor's parent with a proxy of root.  0/-errno. */
 int served_announce(struct monitor *mon, const char *name, cap_t root);
@@ -149,6 +153,26 @@ cap_t served_proxy_of(struct monitor *mon, cap_t real);
 /* The same for an object the restore under way recreated (real names it
  * with its new badge): that restore's prepare leaves the proxy as it is. */
 cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
+/* Revocation by the target reaches its clients (served_revoke.c).  The
+ * target allocated gate (a PD_ALLOC_RPC_CAP reply, on entrypoint ep):
+ * the monitor's copy from core is released once the reply is sent, so
+ * the copy it keeps is the next one the target hands out, derived from
+ * the target's. */
+void served_gate_made(struct monitor *mon, struct entrypoint *ep, cap_t gate);
+/* The target freed the gate with this badge: its proxies go, and with
+ * them every client's copy. */
+void served_gate_freed(struct monitor *mon, uint64_t badge);
+/* Every proxy whose real the target has revoked (the monitor's copy is
+ * derived from the target's): revoke the copies its clients hold. */
+void served_check(struct monitor *mon);
+/* Is holder's cap at kcap (badge, a proxy of owner's) one whose copy the
+ * owner's revocation emptied?  1 or 0 (asks the holder's PD only for a
+ * proxy that served_check cut once). */
+int served_copy_revoked(struct monitor *owner, struct monitor *holder, uint64_t badge,
+			uint64_t kcap);
+/* A restore made proxy c for a holder whose copy was revoked (its entry
+ * is restored without the cap): a checkpoint asks again. */
+void served_mark_cut(struct monitor *mon, cap_t c);
 /* Is the root with this badge announced through a proxy? */
 int served_root(struct monitor *mon, uint64_t root_badge);
 /* The target's parent interface (parent_proxy.c). */

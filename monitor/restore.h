@@ -94,6 +94,14 @@ void restore_free(struct rs *rs);
  * maps what is queued, and must follow the last restore_member_cap. */
 int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);
 int restore_member_caps_map(struct rs *holder);
+/* Queue / send the derivation of the monitor's cap c of the target's
+ * recreated gate (old_badge in the image) from the target's
+ * (PD_DERIVE_CAPS; restore_caps.c).  0 or -errno. */
+int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c);
+int restore_derive_flush(struct rs *rs);
+/* The same for a cap whose copy the owner had revoked: the holder's cap
+ * map entry gets c's badge, its slot stays empty. */
+int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);
 /* The recreated object (borrowed) that was the owner's object of kind
  * (image/group.h's enum image_member_kind) with badge object: a gate,
  * a signal context, a dataspace or a region map's new proxy.  0 or

@@ -329,6 +329,72 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
 	return 0;
 }
 
+/* The monitor's cap c of the target's recreated gate (old badge in the
+ * image) made a copy derived from the target's, so that the target's
+ * revocation reaches it (served_revoke.c): c's slot is emptied (its cap
+ * map entry stays) and its refill from the target's slot queued, sent by
+ * restore_derive_flush with up to MSG_MAX_WORDS / 2 in one call.  Only
+ * the gates a served proxy stands for need it. */
+/* TASK_UNMAP of kcap in the monitor's own task.  0 or -errno. */
+static int own_unmap(uint64_t kcap, uint64_t flags)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label, tag;
+
+	u->mr[0] = TASK_UNMAP;
+	u->mr[1] = kcap;
+	u->mr[2] = flags;
+	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	return TAG_ERROR(tag) ? -EINVAL : 0;
+}
+
+int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
+{
+	struct rs_derive *d = &rs->derive;
+	int rc;
+
+	for (unsigned i = 0; rs->m && i < rs->m->ncaps; i++) {
+		const struct mon_model_cap *mc = &rs->m->cap[i];
+		if ((mc->cls != MON_CLASS_RPC_GATE && mc->cls != MON_CLASS_ROOT) ||
+		    mc->badge != old_badge)
+			continue;
+		if (d->n == RS_DERIVE_MAX && (rc = restore_derive_flush(rs)))
+			return rc;
+		for (unsigned j = 0; j < d->n; j++)
+			if (d->mine[j] == cap_kcap(c))
+				return 0; /* queued already */
+		if ((rc = own_unmap(cap_kcap(c), UNMAP_RELEASE)))
+			return rc;
+		d->theirs[d->n] = mc->kcap;
+		d->mine[d->n++] = cap_kcap(c);
+		return 0;
+	}
+	return -ESRCH;
+}
+
+int restore_derive_flush(struct rs *rs)
+{
+	struct rs_derive *d = &rs->derive;
+	unsigned n = d->n;
+
+	d->n = 0;
+	return n ? pd_derive_caps(rs->pd, rs->mon->env->pd, d->theirs, d->mine, n) : 0;
+}
+
+int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
+{
+	int rc;
+
+	holder->what = mon_class_name(MON_CLASS_MEMBER);
+	if ((rc = restore_point(holder->mon, "member cap")) ||
+	    (rc = badge_map_add(&holder->bm, old_badge, cap_badge(c)))) {
+		why(holder, kcap, old_badge, MON_CLASS_MEMBER, rc);
+		return rc;
+	}
+	return 0;
+}
+
 int restore_member_caps_map(struct rs *holder)
 {
 	return map_flush(holder);

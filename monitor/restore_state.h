@@ -40,6 +40,14 @@ enum {
 /* Caps waiting to be mapped at their kcaps in the new PD, MSG_MAX_ITEMS
  * to a call (PD_MAP_CAPS; restore_caps.c).  The queue holds one
  * reference to each cap until it is mapped or dropped (rs_mapq_drop). */
+/* Gates whose monitor copies are to be derived from the target's
+ * (restore_derive_gate). */
+#define RS_DERIVE_MAX (MSG_MAX_WORDS / 2)
+struct rs_derive {
+	unsigned n;
+	uint64_t theirs[RS_DERIVE_MAX], mine[RS_DERIVE_MAX];
+};
+
 struct rs_mapq {
 	unsigned n;
 	cap_t c[MSG_MAX_ITEMS];
@@ -66,6 +74,7 @@ struct rs {
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
 	struct rs_mapq mapq;
+	struct rs_derive derive;
 	const char *what;
 	cap_t old_pd;  /* the old target's PD, closed after the new one runs */
 	cap_t exc_irq; /* the new CPU session's fault irq, bound (prepared) */

@@ -89,6 +89,7 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 {
 	uint64_t nb;
 	cap_t c;
+	int rc;
 
 	/* made by this restore for an object it recreated (a group's restore
 	 * wraps a member's new gate for another member before it prepares):
@@ -108,6 +109,11 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 	c = restore_new_cap(rs, nb);
 	if (!cap_valid(c))
 		return -ESRCH;
+	/* derived from the target's, for its revocations (served_revoke.c);
+	 * a gate the image holds nowhere (-ESRCH) stays core's copy */
+	rc = restore_derive_gate(rs, p->state[SERVED_BADGE], c);
+	if ((rc && rc != -ESRCH) || (rc = restore_derive_flush(rs)))
+		return rc;
 	p->next_real = cap_ref(c);
 	p->next_state[SERVED_BADGE] = nb;
 	return 0;

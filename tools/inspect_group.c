@@ -83,19 +83,22 @@ static void print_refs(FILE *f, int json, const struct image_group *g)
 		if (!json) {
 			fprintf(f,
 				"ref %u: holder=%s kcap=0x%llx badge=0x%llx -> owner=%s "
-				"kind=\"%s\" object=0x%llx\n",
+				"kind=\"%s\" object=0x%llx%s\n",
 				i, g->member[r->holder].name, (unsigned long long)r->kcap,
 				(unsigned long long)r->badge, g->member[r->owner].name,
 				image_member_kind_name(r->kind),
-				(unsigned long long)r->object);
+				(unsigned long long)r->object,
+				r->flags & IMAGE_MEMBER_F_REVOKED ? " revoked" : "");
 			continue;
 		}
-		fprintf(f,
-			"%s{\"holder\":%u,\"owner\":%u,\"kcap\":\"0x%llx\",\"badge\":"
-			"\"0x%llx\",\"kind\":\"%s\",\"object\":\"0x%llx\"}",
-			i ? "," : "", r->holder, r->owner, (unsigned long long)r->kcap,
-			(unsigned long long)r->badge, image_member_kind_name(r->kind),
-			(unsigned long long)r->object);
+		fprintf(
+		    f,
+		    "%s{\"holder\":%u,\"owner\":%u,\"kcap\":\"0x%llx\",\"badge\":"
+		    "\"0x%llx\",\"kind\":\"%s\",\"object\":\"0x%llx\",\"revoked\":%s}",
+		    i ? "," : "", r->holder, r->owner, (unsigned long long)r->kcap,
+		    (unsigned long long)r->badge, image_member_kind_name(r->kind),
+		    (unsigned long long)r->object,
+		    r->flags & IMAGE_MEMBER_F_REVOKED ? "true" : "false");
 	}
 	if (json)
 		fputc(']', f);

@@ -1,7 +1,8 @@
 /*
  * The batched PD calls a restore uses (core/pd_session.c):
  * PD_ALLOC_RPC_CAPS, n gates bound to one entrypoint thread, each mapped
- * at a kcap the caller names, and PD_MAP_CAPS, n caps mapped at n kcaps.
+ * at a kcap the caller names, PD_MAP_CAPS, n caps mapped at n kcaps, and
+ * PD_DERIVE_CAPS, the caller's gates made copies derived from the PD's.
  * Their decoders must refuse a bad count, a duplicate kcap, the parent's
  * slot and the fixed slots, and every refusal (quota included) must
  * leave nothing behind.
@@ -165,7 +166,81 @@ static int case_map_caps(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* Is the own cap at kcap there (TASK_CAP_VALID on the own task)? */
+static int own_valid(uint64_t kcap)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label, tag;
+
+	u->mr[0] = TASK_CAP_VALID;
+	u->mr[1] = kcap;
+	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 2, 0),
+			 SYS_TIMEOUT_NEVER, &label);
+	return !TAG_ERROR(tag) && u->mr[0] == 1;
+}
+
+/* TASK_UNMAP of the own kcap with flags. */
+static void own_unmap(uint64_t kcap, uint64_t flags)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t label;
+
+	u->mr[0] = TASK_UNMAP;
+	u->mr[1] = kcap;
+	u->mr[2] = flags;
+	sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
+		   SYS_TIMEOUT_NEVER, &label);
+}
+
+/* PD_DERIVE_CAPS: a copy of the PD's gate, derived from the PD's slot,
+ * into an empty slot of the caller's, so that mapping over the PD's slot
+ * (which revokes what was derived from it) takes the caller's copy too;
+ * the copy core gave the caller is not so.  Bad pairs map nothing. */
+static int case_derive_caps(struct env *env, struct tcase *t)
+{
+	uint64_t k[2] = {KCAP(0x700), KCAP(0x701)}, mine[2], w[3];
+	cap_t pd, gates[2];
+	struct msg m;
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &pd));
+	CHECK(t, !pd_alloc_rpc_caps(pd, node_own_thread(), k, 2, gates));
+	mine[0] = cap_kcap(gates[0]);
+	mine[1] = cap_kcap(gates[1]);
+	/* core's copies: replacing the PD's slot leaves ours */
+	CHECK(t, !pd_map_cap(pd, env->log, k[1]));
+	CHECK(t, own_valid(mine[1]));
+	own_unmap(mine[0], UNMAP_RELEASE); /* our entry stays, without a cap */
+	CHECK(t, !own_valid(mine[0]));
+	/* refused: no pairs, an odd word count, a slot of ours that holds a
+	 * cap, a slot of the PD's without a gate, a fixed slot, one slot of
+	 * ours twice, no PD of the caller's */
+	CHECK(t, pd_derive_caps(pd, env->pd, k, mine, 0) == -EINVAL);
+	msg_reset(&m, PD_DERIVE_CAPS);
+	msg_put_cap(&m, env->pd);
+	w[0] = k[0], w[1] = mine[0], w[2] = k[0];
+	for (unsigned i = 0; i < 3; i++)
+		msg_put(&m, w[i]);
+	CHECK(t, node_call(pd, &m) == -EINVAL);
+	CHECK(t, pd_derive_caps(pd, env->pd, k, mine + 1, 1) == -EINVAL);
+	CHECK(t,
+	      pd_derive_caps(pd, env->pd, (uint64_t[]){KCAP(0x702)}, mine, 1) == -EINVAL);
+	CHECK(t, pd_derive_caps(pd, env->pd, (uint64_t[]){KCAP(FIXED_TASK)}, mine, 1) ==
+		     -EINVAL);
+	CHECK(t, pd_derive_caps(pd, env->pd, k, (uint64_t[]){mine[0], mine[0]}, 2) ==
+		     -EINVAL);
+	CHECK(t, pd_derive_caps(pd, env->log, k, mine, 1) == -EINVAL);
+	CHECK(t, !own_valid(mine[0]));
+	/* derived: the gate is ours again, and replacing the PD's slot takes
+	 * it, as unmapping would */
+	CHECK(t, !pd_derive_caps(pd, env->pd, k, mine, 1));
+	CHECK(t, own_valid(mine[0]));
+	CHECK(t, !pd_map_cap(pd, env->log, k[0]));
+	CHECK(t, !own_valid(mine[0]));
+	return 0;
+}
+
 NODE_CASE(bad_requests)
+NODE_CASE(derive_caps)
 NODE_CASE(map_caps)
 NODE_CASE(quota_all_or_nothing)
 
@@ -175,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(bad_requests),	    /* count, duplicates, slots */
 	    cmocka_unit_test(quota_all_or_nothing), /* -EDQUOT frees the partial batch */
 	    cmocka_unit_test(map_caps),		    /* PD_MAP_CAPS: all or none */
+	    cmocka_unit_test(derive_caps), /* PD_DERIVE_CAPS: revocation reaches it */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

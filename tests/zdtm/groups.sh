@@ -132,8 +132,9 @@ group_rpc	3
 # the server and three clients, cut after the fourth line: clients in the
 # middle of opening, using and closing their sessions at the server
 group_multi	4	member
-# the client's counter cap (a served object of the server) restored at B,
-# cut after the server revoked its copies: B's incs go on from the count
+# cut right after the server revoked the copies of the counter cap it
+# gave the client: the client's emptied slot restored empty (-111 at B),
+# the same entry refilled when the server hands the counter out again
 group_revoke	2
 # the pager and lazy, which attached the pager's region map as a managed
 # dataspace, cut mid-faults (after the pager filled its first page): at

@@ -49,6 +49,13 @@ enum pd_op {
 	   <= MSG_MAX_ITEMS, distinct): k PD_MAP_CAPs in one call; every cap
 	   and kcap is checked before any is mapped */
 	PD_MAP_CAPS,
+	/* caps[0] = the caller's own PD session, w(2i) = kcap of a gate in
+	   this PD, w(2i+1) = an empty kcap of the caller's, distinct (1 <=
+	   i+1 <= MSG_MAX_WORDS / 2): a copy derived from this PD's gate is
+	   mapped there, so that this PD's revocation of the copies it gave
+	   away reaches it (a monitor's cap of its target's object); every
+	   pair is checked before any is mapped */
+	PD_DERIVE_CAPS,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -211,6 +218,10 @@ int pd_map_cap(cap_t pd, cap_t c, uint64_t kcap);
 /* PD_MAP_CAPS: caps[i] mapped at kcaps[i] (n <= MSG_MAX_ITEMS); nothing is
  * mapped if a cap or kcap is refused. */
 int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n);
+/* PD_DERIVE_CAPS: own_pd is the caller's PD session; its empty slot
+ * mine[i] gets a copy derived from the PD's gate at theirs[i]. */
+int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_t *mine,
+		   unsigned n);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
 
