@@ -91,4 +91,3 @@ int monitor_setting_up(struct monitor *mon, int pools)
 	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon)) ||
 	       (pools && pools_changing(mon, &r));
 }
-

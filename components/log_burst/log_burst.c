@@ -3,12 +3,12 @@
  * component waits for it.  A one-shot timer of GAP_US signals the
  * handler (on the entrypoint, called by the signal handler thread, which
  * waits for the call's reply meanwhile); it logs LINES lines and sets
- * the timer again, BURSTS times over (BURSTS, LINES and GAP_US: or the numbers in
- * the ROMs "log_burst.bursts", "log_burst.lines" and "log_burst.gap_us"), and the component
- * exits.  A checkpoint taken in the middle of a burst finds the signal
- * thread in a call its own entrypoint has taken, and the entrypoint in a
- * LOG call to the monitor: the monitor must serve that LOG call before
- * the pause can settle.
+ * the timer again, BURSTS times over, and the component exits.  The ROMs
+ * "log_burst.bursts", "log_burst.lines" and "log_burst.gap_us" override
+ * the three.  A checkpoint taken in the middle of a burst finds the
+ * signal thread in a call its own entrypoint has taken, and the
+ * entrypoint in a LOG call to the monitor: the monitor must serve that
+ * LOG call before the pause can settle.
  */
 #include <base/env.h>
 #include <base/signal.h>
