@@ -145,10 +145,11 @@ EOF
 	ok "inspect --json follows docs/inspect.schema.json" || bad "schema: $(tail -n 3 "$tmp/schema.out")"
 fi
 
-# ps: a header, the monitor and its target told apart, the checkpoints
+# ps: a header, the monitor (its entrypoint and the signal thread its
+# pause retries come through) and its target told apart, the checkpoints
 "$cap" ps --node "$tmp/a.sock" >"$tmp/ps" 2>&1 || bad "ps: $(cat "$tmp/ps")"
 if head -n 1 "$tmp/ps" | grep -q '^NAME  *ROLE  *STATE  *RAM  *THREADS  *CAPS  *CHECKPOINTS/RESTORES$' &&
-   grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +1 +[0-9]+ +-$' "$tmp/ps" &&
+   grep -Eq '^counter +monitor +[a-z]+ +[0-9.]+M/[0-9.]+M +2 +[0-9]+ +-$' "$tmp/ps" &&
    grep -Eq '^counter +target +(blocked|running) +[0-9.]+M/2.0M +2 +[0-9]+ +4/0$' "$tmp/ps" &&
    grep -q '^kernel: tasks' "$tmp/ps"; then
 	ok "ps: header, monitor and target apart, 4 checkpoints"

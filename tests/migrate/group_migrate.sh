@@ -196,10 +196,10 @@ zdtm() {
 	ok "zdtm $zn: migrated over TCP after line $line ($na lines at A, $nb at B, as the plain run)"
 }
 zdtm group_signals 2 $pZ Z
-# lazy on the pager's managed dataspace, held mid-faults: at B the
+# lazy on the pager's managed dataspace, held once it attached it: at B the
 # restored pager resolves lazy's faults (lazy ends with 1 on its poison
 # page, as in the plain run)
-zdtm group_pager 8 $((base + 7)) P
+zdtm group_pager 6 $((base + 7)) P
 
 i=0
 until grep -q "all of init's children have ended" "$tmp/B.log"; do

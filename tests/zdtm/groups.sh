@@ -136,11 +136,13 @@ group_multi	4	member
 # gave the client: the client's emptied slot restored empty (-111 at B),
 # the same entry refilled when the server hands the counter out again
 group_revoke	2
-# the pager and lazy, which attached the pager's region map as a managed
-# dataspace, cut mid-faults (after the pager filled its first page): at
-# B lazy's region is the restored pager's map, whose restored fault
-# handler fills the pages lazy touches next, the sums as before
-group_pager	8
+# the pager and lazy, cut right after lazy attached the pager's region
+# map as a managed dataspace, before its first fault: at B lazy's region
+# is the restored pager's map, whose restored fault handler fills every
+# page lazy touches, the sums as before.  (Cut mid-faults, after line 8,
+# the sanitizer build's cut did not settle before lazy had ended in 3 of
+# 4 runs on an idle machine: "cannot pause member 'lazy'".)
+group_pager	6
 # the same with lazy listed first: the holder (member 0) is built before
 # the owner of the dataspace it attaches (member 1); cut after lazy
 # attached it, before its first fault (after line 7, in the sanitizer
