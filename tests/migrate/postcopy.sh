@@ -17,6 +17,8 @@
 #      threads and sessions from its pre-skeleton, before its freeze: the
 #      destination ends that copy, answers, and logs one line of the
 #      migration (its error).
+#   5. a target that is not held, migrated while it counts: the pages it
+#      writes between round 1 and the freeze reach the destination.
 # Case 1 also checks that the restore took the copy built from the
 # pre-skeleton.
 b=${1:-build}
@@ -160,6 +162,24 @@ wait_log B4 "monitor: prebuilt copy ended after 1 rounds" ||
 "$cap" ps --node "$tmp/B4.sock" >"$tmp/ps4" 2>&1 || die "B4 does not answer"
 grep -q "^cr_lazy .*building" "$tmp/ps4" && die "B4 still builds: $(cat "$tmp/ps4")"
 ok "source killed before its freeze: $(grep -o 'monitor: prebuilt copy ended.*' "$tmp/B4.log")"
+
+# 5. a target that is not held runs on through round 1 and the
+#    pre-skeleton: each count rewrites a page, so pages written after
+#    round 1 must reach B (merged into the source's copy after the
+#    skeleton is sent); A then B count as the uninterrupted run
+start_node B5 "$tmp/b.xml" CAPSULE_TEST_NONE=1 --listen "127.0.0.1:$((base + 5))" \
+	--key "$tmp/key"
+start_node A5 "$tmp/ref.xml" CAPSULE_TEST_NONE=1 --key "$tmp/key"
+wait_node B5
+wait_node A5
+wait_log A5 "^\[cr_lazy\] count 3 " || die "A5 did not count to 3"
+migrate 5 >"$tmp/m5.out" 2>&1 || die "migrate --postcopy of a running target: $(cat "$tmp/m5.out")"
+wait_log B5 "^\[init\] cr_lazy exited" || die "the running target did not end on B5"
+{ sums "$tmp/A5.log"; sums "$tmp/B5.log"; } >"$tmp/ab5.sums"
+cmp -s "$tmp/ab5.sums" "$tmp/ref.sums" ||
+	die "A5 then B5 differ from the uninterrupted run: $(diff "$tmp/ref.sums" "$tmp/ab5.sums" | head -5)"
+grep -q "^\[cr_lazy\] cr_lazy: done, 8 MiB intact" "$tmp/B5.log" || die "B5: not intact"
+ok "a running target: counts 1..$(last_count "$tmp/A5.log") on A, on to $(last_count "$tmp/B5.log") on B, as the uninterrupted run"
 
 [ $fail = 0 ] || exit 1
 echo "postcopy: PASS"
