@@ -165,6 +165,9 @@ void served_gate_freed(struct monitor *mon, uint64_t badge);
 /* Every proxy whose real the target has revoked (the monitor's copy is
  * derived from the target's): revoke the copies its clients hold. */
 void served_check(struct monitor *mon);
+/* A task op (TASK_UNMAP, TASK_CAP_VALID) on the monitor's own cap space:
+ * the result word; *err (if not NULL) 0 or -EINVAL. */
+uint64_t served_task_op(uint64_t op, uint64_t kcap, uint64_t arg, int *err);
 /* Is holder's cap at kcap (badge, a proxy of owner's) one whose copy the
  * owner's revocation emptied?  1 or 0 (asks the holder's PD only for a
  * proxy that served_check cut once). */

@@ -335,19 +335,6 @@ int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap
  * map entry stays) and its refill from the target's slot queued, sent by
  * restore_derive_flush with up to MSG_MAX_WORDS / 2 in one call.  Only
  * the gates a served proxy stands for need it. */
-/* TASK_UNMAP of kcap in the monitor's own task.  0 or -errno. */
-static int own_unmap(uint64_t kcap, uint64_t flags)
-{
-	struct utcb *u = sys_utcb();
-	uint64_t label, tag;
-
-	u->mr[0] = TASK_UNMAP;
-	u->mr[1] = kcap;
-	u->mr[2] = flags;
-	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
-			 SYS_TIMEOUT_NEVER, &label);
-	return TAG_ERROR(tag) ? -EINVAL : 0;
-}
 
 int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
 {
@@ -364,7 +351,8 @@ int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
 		for (unsigned j = 0; j < d->n; j++)
 			if (d->mine[j] == cap_kcap(c))
 				return 0; /* queued already */
-		if ((rc = own_unmap(cap_kcap(c), UNMAP_RELEASE)))
+		served_task_op(TASK_UNMAP, cap_kcap(c), UNMAP_RELEASE, &rc);
+		if (rc)
 			return rc;
 		d->theirs[d->n] = mc->kcap;
 		d->mine[d->n++] = cap_kcap(c);

@@ -35,8 +35,7 @@
 
 #include "monitor/monitor.h"
 
-/* A task op on the monitor's own task (its cap space); the result word. */
-static uint64_t own_task_op(uint64_t op, uint64_t kcap, uint64_t arg)
+uint64_t served_task_op(uint64_t op, uint64_t kcap, uint64_t arg, int *err)
 {
 	struct utcb *u = sys_utcb();
 	uint64_t label, tag;
@@ -46,6 +45,8 @@ static uint64_t own_task_op(uint64_t op, uint64_t kcap, uint64_t arg)
 	u->mr[2] = arg;
 	tag = sys_invoke(KCAP(FIXED_TASK), TAG(SYS_OP_CALL, PROTO_TASK, 3, 0),
 			 SYS_TIMEOUT_NEVER, &label);
+	if (err)
+		*err = TAG_ERROR(tag) ? -EINVAL : 0;
 	return TAG_ERROR(tag) ? 0 : u->mr[0];
 }
 
@@ -68,7 +69,7 @@ static void release_made(void *arg)
 		 * up to core's and stays; our entry stays, without a cap */
 		if (r && r->cls == MON_CLASS_RPC_GATE && r->cap.idx &&
 		    cap_kcap(r->cap) != KCAP_INVALID)
-			own_task_op(TASK_UNMAP, cap_kcap(r->cap), UNMAP_RELEASE);
+			served_task_op(TASK_UNMAP, cap_kcap(r->cap), UNMAP_RELEASE, NULL);
 	}
 	nmade = 0;
 }
@@ -110,14 +111,14 @@ void served_check(struct monitor *mon)
 		if (!is_served(p) || !p->real.idx ||
 		    (kcap = cap_kcap(p->real)) == KCAP_INVALID)
 			continue;
-		if (own_task_op(TASK_CAP_VALID, kcap, 0)) {
+		if (served_task_op(TASK_CAP_VALID, kcap, 0, NULL)) {
 			p->state[SERVED_CUT] = 0;
 			continue;
 		}
 		if (p->state[SERVED_CUT])
 			continue;
 		/* without UNMAP_SELF: the proxy's own cap stays */
-		own_task_op(TASK_UNMAP, cap_kcap(p->obj.cap), 0);
+		served_task_op(TASK_UNMAP, cap_kcap(p->obj.cap), 0, NULL);
 		p->state[SERVED_CUT] = p->state[SERVED_WAS_CUT] = 1;
 	}
 }
