@@ -166,7 +166,7 @@ unit: all
 # The shell harnesses `make scenario` runs after tests/run-scenarios.sh,
 # each with the build directory; all of them run whatever fails.
 SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/components.sh \
-	tests/kernel/rsys.sh tests/kernel/prio.sh tests/cli/help.sh tests/cli/errors.sh \
+	tests/kernel/rsys.sh tests/kernel/prio.sh tests/kernel/randcode.sh tests/cli/help.sh tests/cli/errors.sh \
 	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
 	tests/cr/restore_memory.sh tests/cr/checkpoint_memory.sh tests/cr/outside_wait.sh \
 	tests/cr/restore_fail.sh \
