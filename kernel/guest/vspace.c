@@ -301,6 +301,7 @@ err:
 
 #define VSPACE_TRIM_EVERY 8
 static _Atomic unsigned vspace_closed;
+static _Atomic bool vspace_trim_due;
 
 /* Contract: every vcpu of vs has been destroyed (none is running). */
 void vspace_destroy(struct vspace *vs)
@@ -317,8 +318,19 @@ void vspace_destroy(struct vspace *vs)
 	free(vs);
 	/* an engine's small blocks are freed among those of engines still
 	 * running: give the pages that are wholly free back to the host,
-	 * every VSPACE_TRIM_EVERY engines (a trim walks the whole heap) */
+	 * every VSPACE_TRIM_EVERY engines (a trim walks the whole heap), and
+	 * for the others once the node is idle (vspace_trim_idle): without
+	 * that the last few engines' pages (and what core freed with their
+	 * PDs) stayed, 4.4 MB after 32 counters had exited */
 	if (atomic_fetch_add(&vspace_closed, 1) % VSPACE_TRIM_EVERY == 0)
+		malloc_trim(0);
+	else
+		atomic_store(&vspace_trim_due, true);
+}
+
+void vspace_trim_idle(void)
+{
+	if (atomic_exchange(&vspace_trim_due, false))
 		malloc_trim(0);
 }
 
