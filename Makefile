@@ -30,8 +30,9 @@ UC_CFLAGS :=
 UC_LIBS := -lunicorn
 else
 UC_DIR := third_party/unicorn-2.1.1
-UC_CFLAGS := -isystem $(UC_DIR)/include
-UC_LIBS := $(UC_DIR)/lib/libunicorn.a -lm
+# --wrap=g_array_free: kernel/guest/vspace.c frees what uc_close leaves
+UC_CFLAGS := -isystem $(UC_DIR)/include -DGUEST_UC_GARRAY_WRAP
+UC_LIBS := $(UC_DIR)/lib/libunicorn.a -lm -Wl,--wrap=g_array_free
 endif
 
 CC ?= cc
