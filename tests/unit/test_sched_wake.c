@@ -45,7 +45,8 @@ static void low(void *arg)
 		order[norder++] = 'L';
 		if (i % 2) /* fails if the high thread is not back in its wait:
 			    * it is late, which the order shows */
-			kernel_native_invoke(HI_GATE, TAG(SYS_OP_SEND, 0, 0, 0), 0, &label);
+			kernel_native_invoke(HI_GATE, TAG(SYS_OP_SEND, 0, 0, 0), 0,
+					     &label);
 		else
 			CHECK(!TAG_ERROR(KCALL(HI_IRQ, PROTO_IRQ, IRQ_TRIGGER)));
 		order[norder++] = 'l';
