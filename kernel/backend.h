@@ -38,6 +38,9 @@ struct vcpu_trap {
 /* Create an empty address space (an engine with CR4.OSFXSR set). 0 or -errno. */
 int vspace_create(struct vspace **out);
 void vspace_destroy(struct vspace *vs);
+/* Give the heap's wholly free pages back to the host if an address space
+ * was destroyed since the last trim (vspace.c); for an idle moment. */
+void vspace_trim_idle(void);
 /* Map host memory [host, host+size) at guest address addr, page aligned,
  * perms = MEM_R|MEM_W|MEM_X.  Fails with -EEXIST on overlap. */
 int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,

@@ -39,6 +39,8 @@
 #include "kernel/kernel.h"
 
 #define SLICE_US 10000
+/* an idle node trims the heap only if its next deadline is this far */
+#define IDLE_TRIM_US 2000
 
 static void ready_bit(struct node *n, unsigned p, bool on)
 {
@@ -320,6 +322,12 @@ static bool sched_idle(struct node *n)
 	uint64_t from = timeout_now();
 	bool ok;
 
+	/* what exited components left free in the heap goes back to the
+	 * host now, unless a deadline is too near for a walk of the heap */
+	if (timeout_next(n) >= from + IDLE_TRIM_US) {
+		vspace_trim_idle();
+		from = timeout_now();
+	}
 	sched_rest_ran(&n->rest, from);
 	ok = irq_line_wait(n, timeout_next(n));
 	sched_rest_slept(&n->rest, from, timeout_now());

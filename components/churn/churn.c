@@ -12,7 +12,10 @@
  *
  * After step s it logs "churn: step s done, paused", sleeps PAUSE_US and
  * logs "churn: step s resumed".  After STEPS steps it exits 0, or 1 if a
- * session, a fault or a page did not behave.
+ * session, a fault or a page did not behave.  The ROMs "churn.sessions"
+ * (at most MAX_SESSIONS), "churn.rounds" and "churn.faults" override
+ * PD_SESSIONS, PD_ROUNDS and FAULTS, to repeat the issue's figures (16
+ * sessions 1000 times, 10,000 faults) by hand.
  */
 #include <base/env.h>
 #include <base/region_map.h>
@@ -20,13 +23,14 @@
 #include <base/signal.h>
 #include <base/thread.h>
 
-#define STEPS	    6
-#define PD_SESSIONS 12
-#define PD_ROUNDS   50
-#define FAULTS	    1000
-#define PAGE	    0x1000ULL
-#define MAP_PAGES   64
-#define PAUSE_US    1000000
+#define STEPS	     6
+#define PD_SESSIONS  12
+#define PD_ROUNDS    50
+#define FAULTS	     1000
+#define MAX_SESSIONS 64
+#define PAGE	     0x1000ULL
+#define MAP_PAGES    64
+#define PAUSE_US     1000000
 
 static struct env *ch_env;
 static cap_t rm, region, page_ds;
@@ -34,6 +38,7 @@ static uint64_t base;
 static struct signal_handler fault_sigh;
 static struct blockade step_go, step_done;
 static unsigned faults, failures;
+static unsigned pd_sessions = PD_SESSIONS, pd_rounds = PD_ROUNDS, step_faults = FAULTS;
 
 static void fail(const char *what, int rc)
 {
@@ -50,17 +55,17 @@ static void sleep_us(uint64_t us)
 
 static void pd_churn(void)
 {
-	cap_t s[PD_SESSIONS];
+	cap_t s[MAX_SESSIONS];
 
-	for (unsigned r = 0; r < PD_ROUNDS; r++) {
-		for (unsigned i = 0; i < PD_SESSIONS; i++) {
+	for (unsigned r = 0; r < pd_rounds; r++) {
+		for (unsigned i = 0; i < pd_sessions; i++) {
 			int rc =
 			    env_session(ch_env, "PD", "ram_quota=0, cap_quota=0", &s[i]);
 
 			if (rc)
 				fail("PD session", rc);
 		}
-		for (unsigned i = 0; i < PD_SESSIONS; i++) {
+		for (unsigned i = 0; i < pd_sessions; i++) {
 			int rc = parent_close(ch_env->parent, s[i]);
 
 			if (rc)
@@ -87,12 +92,12 @@ static void on_fault(void *arg, unsigned count)
 		fail("region attach", rc);
 }
 
-/* Worker: FAULTS touches per step, each on a page nobody attached. */
+/* Worker: step_faults touches per step, each on a page nobody attached. */
 static void worker(void *arg)
 {
 	for (unsigned s = 0; s < STEPS; s++) {
 		blockade_block(&step_go);
-		for (unsigned i = 0; i < FAULTS; i++) {
+		for (unsigned i = 0; i < step_faults; i++) {
 			uint64_t off = (i % MAP_PAGES) * PAGE;
 			volatile uint64_t *w =
 			    (volatile uint64_t *)(uintptr_t)(base + off);
@@ -150,8 +155,8 @@ static void driver(void *arg)
 	}
 	thread_join(w);
 	env_log(ch_env, "churn: %u PD sessions, %u faults, %u failures",
-		STEPS * PD_ROUNDS * PD_SESSIONS, faults, failures);
-	env_exit(ch_env, failures || faults != STEPS * FAULTS);
+		STEPS * pd_rounds * pd_sessions, faults, failures);
+	env_exit(ch_env, failures || faults != STEPS * step_faults);
 }
 
 void component_construct(struct env *env)
@@ -160,6 +165,11 @@ void component_construct(struct env *env)
 	int rc;
 
 	ch_env = env;
+	pd_sessions = (unsigned)env_rom_number(env, "churn.sessions", PD_SESSIONS);
+	if (pd_sessions > MAX_SESSIONS)
+		pd_sessions = MAX_SESSIONS;
+	pd_rounds = (unsigned)env_rom_number(env, "churn.rounds", PD_ROUNDS);
+	step_faults = (unsigned)env_rom_number(env, "churn.faults", FAULTS);
 	setup();
 	if ((rc = thread_create(env, "driver", driver, NULL, 0x8000, &d)))
 		fail("driver thread", rc);

@@ -74,6 +74,14 @@ static void kernel_thread(struct h2 *h)
 	h2_kobj(h, self, PROTO_THREAD, mr, 1 + CPU_REGS_WORDS);
 	h2_kobj(h, self, PROTO_THREAD, (uint64_t[]){THREAD_STATE}, 1);
 	h2_kobj(h, self, PROTO_THREAD, (uint64_t[]){THREAD_RESUME}, 1);
+	/* its own priority, to the top: core's alone to set (a child is
+	 * never above its parent), so the kernel refuses it */
+	env_log(h->env, "hostile2: kernel: raising its own priority: %s",
+		TAG_ERROR(h2_kobj(h, self, PROTO_THREAD,
+				  (uint64_t[]){THREAD_SCHED, KERNEL_PRIO_MAX}, 2)) ==
+			KERR_PERM
+		    ? "refused"
+		    : "GRANTED");
 	/* rebinding its own thread: to garbage, to its own task with another
 	 * number / UTCB, to the thread area of another number */
 	for (unsigned i = 0; i < 10; i++) {

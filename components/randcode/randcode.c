@@ -6,7 +6,10 @@
  * random registers, many pointing into a scratch page, and a code page it
  * may write.  Most blobs fault at once: init reports the fault.  A blob
  * that loops (or blocks) is ended by a second thread after BLOB_MS: the
- * component exits with 0.  The node must survive every blob.
+ * component exits with 0.  The node must survive every blob.  The ROM
+ * "randcode.seed" (a number, 0 without it) is mixed into every child's
+ * seed, so that nodes of the same config run other blobs
+ * (tests/kernel/randcode.sh runs many nodes of many children).
  */
 #include <base/env.h>
 #include <base/thread.h>
@@ -126,11 +129,13 @@ static void blob_fill(uint8_t *code, uint8_t *data)
 void component_construct(struct env *env)
 {
 	uint64_t seed = (cap_badge(env->parent) + 1) * 0x9e3779b97f4a7c15ULL;
+	uint64_t mix = env_rom_number(env, "randcode.seed", 0);
 	struct thread *t;
 	uint8_t *code, *data;
 	int rc;
 
 	rc_env = env;
+	seed ^= mix * 0xd1b54a32d192ed03ULL; /* 0: the seeds of before */
 	rng = seed | 1;
 	code = page_at(CODE_AT, MEM_R | MEM_W | MEM_X);
 	data = page_at(DATA_AT, MEM_R | MEM_W);

@@ -61,4 +61,15 @@ fi
 wait_log "churn exited with" 60 || bad "churn did not exit: $(tail -n 3 "$tmp/node.log")"
 grep -q "churn exited with 0" "$tmp/node.log" ||
 	bad "churn: $(grep churn "$tmp/node.log" | tail -n 3)"
+# preemption holds in loops of system calls and faults: the ticker's five
+# 20 ms ticks come in time while churn's first step runs
+if ! grep -q "ticker: 5 ticks of 20 ms took plausible time" "$tmp/node.log" ||
+	! grep -q "^\[init\] ticker exited with 0" "$tmp/node.log"; then
+	bad "ticker beside churn: $(grep ticker "$tmp/node.log" | tail -n 3)"
+elif [ "$(grep -n 'ticker: 5 ticks' "$tmp/node.log" | cut -d: -f1)" -gt \
+	"$(grep -n 'churn: step 1 done' "$tmp/node.log" | cut -d: -f1)" ]; then
+	bad "ticker beside churn: its ticks ended only after churn's first step"
+else
+	ok "memory: the ticker beside churn's loops of sessions and faults ticked in time"
+fi
 exit $fail

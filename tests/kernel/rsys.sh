@@ -31,7 +31,7 @@ after() {
 		--control "$tmp/s.$1" >"$tmp/log.$1" 2>&1 &
 	node_pid=$!
 	i=0
-	while ! grep -q '^\[init\] subject \(exited\|faulted\)' "$tmp/log.$1"; do
+	while ! grep -qs '^\[init\] subject \(exited\|faulted\)' "$tmp/log.$1"; do
 		if [ $i -ge 6000 ] || ! kill -0 "$node_pid" 2>/dev/null; then
 			echo "node ended or subject never did: $(tail -n 3 "$tmp/log.$1")"
 			return 1
