@@ -109,6 +109,15 @@ uint64_t mon_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The calling monitor thread waits us microseconds (a kernel timeout:
+ * the node runs on meanwhile). */
+void mon_sleep_us(uint64_t us)
+{
+	uint64_t label;
+
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
+}
+
 int cpu_thread_cap(cap_t cpu, cap_t thread, uint64_t op, cap_t *out)
 {
 	struct msg m;

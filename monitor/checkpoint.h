@@ -53,6 +53,7 @@ void monitor_resume(struct monitor *mon);
 #define MON_WORKER_NICE 10
 /* Host monotonic time in microseconds. */
 uint64_t mon_now_us(void);
+void mon_sleep_us(uint64_t us);
 /* This host thread's CPU time in microseconds (the phase lines: what a
  * step cost the thread, whatever the host's load). */
 uint64_t mon_cpu_us(void);

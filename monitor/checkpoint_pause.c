@@ -53,13 +53,6 @@ static int cpu_state(cap_t cpu, cap_t thread, uint64_t *state)
 	return 0;
 }
 
-static void sleep_ms(uint64_t ms)
-{
-	uint64_t label;
-
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), ms * 1000, &label);
-}
-
 void monitor_resume(struct monitor *mon)
 {
 	signals_resubmit(mon);
@@ -270,7 +263,7 @@ int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 			mon->pause_deferred = 1;
 			return -EAGAIN;
 		}
-		sleep_ms(1);
+		mon_sleep_us(1000);
 	}
 	mon->pause_wait_since_us = 0;
 	mon->pause_setup = 0;

@@ -40,18 +40,6 @@
 #define GROUP_CUT_TRIES	    100
 #define GROUP_CUT_RUN_US    100 /* a member run on to finish what it does */
 
-static void sleep_us(uint64_t us)
-{
-	uint64_t label;
-
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	sleep_us(ms * 1000);
-}
-
 /* The members callers first: a member that may open a session at
  * another comes before it (Kahn's order over config_route_edge). */
 static void cut_order(const struct mon_group *g, int *order)
@@ -126,11 +114,11 @@ static int settle(struct monitor *mon, struct mon_model *scratch)
 		 * entrypoint by a call) needs it to run, as below, every
 		 * other step */
 		if (in_call(scratch) && !(self ^= 1)) {
-			sleep_us(GROUP_CUT_RUN_US);
+			mon_sleep_us(GROUP_CUT_RUN_US);
 			continue;
 		}
 		monitor_resume(mon);
-		sleep_us(run);
+		mon_sleep_us(run);
 		if (mon->state != MON_RUNNING)
 			return -ESRCH; /* it ended meanwhile */
 		if ((rc = group_pause_member(mon)))
@@ -243,7 +231,7 @@ int group_cut(struct mon_group *g, int prepaused, char *why, size_t size)
 			rc = -EBUSY;
 			break;
 		}
-		sleep_ms(1);
+		mon_sleep_us(1000);
 	}
 	free(scratch);
 	return rc;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "monitor/checkpoint.h"
 #include "monitor/group.h"
 #include "monitor/monitor.h"
 
@@ -56,13 +57,6 @@ static void translate(struct monitor *mon, struct msg *m, struct mon_req *req)
 	}
 }
 
-static void sleep_us(uint64_t us)
-{
-	uint64_t label;
-
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
-}
-
 /*
  * A client's call to the target (served_proxy.c), forwarded from the
  * serving entrypoint.  A call the paused target had not taken when a
@@ -82,7 +76,7 @@ static int served_call(struct proxy *p, struct msg *m, const struct msg *orig)
 	if (!rc && m->code != RPC_INVALID_OBJECT)
 		return 0;
 	for (int i = 0; i < 5000 && mon->restoring; i++)
-		sleep_us(1000);
+		mon_sleep_us(1000);
 	if (!p->used || p->gen != gen || p->state[0] == object)
 		return rc;
 	*m = *orig;
