@@ -32,6 +32,10 @@ struct entrypoint *ep_main(void)
 
 static int ep_gate_alloc(struct entrypoint *ep, cap_t *gate)
 {
+	if (ep->nspare) {
+		*gate = ep->spare[--ep->nspare];
+		return 0;
+	}
 	if (ep->factory)
 		return ep->factory->alloc(ep->factory->ctx, ep->thread, gate);
 	return pd_alloc_rpc_cap(ep->env->pd, ep->thread, gate);
@@ -46,6 +50,35 @@ static void ep_gate_free(struct entrypoint *ep, cap_t gate)
 	}
 	pd_free_rpc_cap(ep->env->pd, gate);
 	cap_release(gate);
+}
+
+int ep_reserve(struct entrypoint *ep, unsigned n)
+{
+	cap_t g[MSG_MAX_ITEMS];
+	int err;
+
+	if (!ep || ep->factory || n > EP_SPARE_MAX)
+		return -EINVAL;
+	while (ep->nspare < n) {
+		unsigned k =
+		    n - ep->nspare < MSG_MAX_ITEMS ? n - ep->nspare : MSG_MAX_ITEMS;
+		if ((err = pd_alloc_gates(ep->env->pd, ep->thread, k, g)))
+			return err;
+		/* (the count is read again: the call may have let the entrypoint
+		 * itself take one) */
+		for (unsigned i = 0; i < k; i++)
+			if (ep->nspare < EP_SPARE_MAX)
+				ep->spare[ep->nspare++] = g[i];
+			else
+				ep_gate_free(ep, g[i]);
+	}
+	return 0;
+}
+
+void ep_unreserve(struct entrypoint *ep)
+{
+	while (ep && ep->nspare)
+		ep_gate_free(ep, ep->spare[--ep->nspare]);
 }
 
 cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn)

@@ -66,6 +66,7 @@ struct thread {
 
 #define EP_IRQ_FIRST 8 /* irq slots an entrypoint starts with; it doubles them */
 #define EP_DEFER_MAX 8
+#define EP_SPARE_MAX 16 /* gates an entrypoint keeps made ahead (ep_reserve) */
 /* Irq labels: bit 63 set, low bits 01.  Irq messages carry no words, so
  * they are told from gate messages (>= 3 words) by the tag; the label
  * range is one core never hands out as a badge. */
@@ -123,6 +124,10 @@ struct entrypoint {
 	/* request caps the reply carries, released once it is sent */
 	cap_t late_release[MSG_MAX_ITEMS];
 	unsigned nlate;
+	/* gates made ahead, bound to `thread` (ep_reserve), taken first;
+	 * nspare <= EP_SPARE_MAX */
+	cap_t spare[EP_SPARE_MAX];
+	unsigned nspare;
 };
 #define EP_MAGIC 0xe9e9e9ULL
 

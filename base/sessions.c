@@ -130,6 +130,46 @@ int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_
 	return base_drop_caps(&m, rpc_invoke(pd, &m));
 }
 
+int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
+	       const uint64_t *from, const uint64_t *to, unsigned n)
+{
+	struct msg m;
+
+	if (!npds || npds > MSG_MAX_ITEMS || !n || 3 * n > MSG_MAX_WORDS)
+		return -EINVAL;
+	msg_reset(&m, PD_MAP_OUT);
+	for (unsigned i = 0; i < npds; i++)
+		if (!cap_valid(pds[i]) || msg_put_cap(&m, pds[i]))
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (msg_put(&m, pd_of[i]) || msg_put(&m, from[i]) || msg_put(&m, to[i]))
+			return -EINVAL;
+	return base_drop_caps(&m, rpc_invoke(pd, &m));
+}
+
+int pd_alloc_gates(cap_t pd, cap_t ep_thread, unsigned n, cap_t *gates)
+{
+	uint64_t w = n;
+	struct msg m;
+	int err;
+
+	if (!n || n > MSG_MAX_ITEMS)
+		return -EINVAL;
+	err = base_request(pd, PD_ALLOC_GATES, ep_thread, &w, 1, &m);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < m.ncaps; i++)
+		if (!cap_valid(m.caps[i]))
+			n = 0; /* a reply core never sends */
+	if (m.ncaps != n) {
+		base_drop_caps(&m, 0);
+		return -EPROTO;
+	}
+	for (unsigned i = 0; i < n; i++)
+		gates[i] = m.caps[i];
+	return 0;
+}
+
 int pd_assign_parent(cap_t pd, cap_t parent)
 {
 	struct msg m;

@@ -147,6 +147,49 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 	return 0;
 }
 
+/* PD_MAP_OUT: each triple's gate of this PD mapped into the PD session
+ * caps[j], derived from this PD's slot as an IPC map item is (the
+ * caller's own PD: its caps into several of its children's in one call,
+ * where PD_MAP_CAPS takes one PD and MSG_MAX_ITEMS caps a call).  Gates
+ * only, from the user slots, as PD_DERIVE_CAPS takes them, and not into
+ * the parent's slot; an occupied slot is replaced, as by PD_MAP_CAP.
+ * Core keeps no hold (the copy lives as long as the caller's slot, or
+ * what it was derived from); a PD_MAP_CAP hold at a replaced kcap stays
+ * until the kcap is mapped so again or the PD goes, as it would. */
+static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
+{
+	struct pd_session *to[MSG_MAX_ITEMS];
+	unsigned k = m->ncaps, n = m->nwords / 3;
+
+	if (k < 1 || k > MSG_MAX_ITEMS || !n || m->nwords % 3)
+		return -EINVAL;
+	for (unsigned j = 0; j < k; j++)
+		if (!(to[j] = pd_session_from_cap(pd->core, m->caps[j])) || to[j] == pd)
+			return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		const uint64_t *t = &m->w[3 * i];
+		if (t[0] >= k || !pd_kcap_ok(t[1]) ||
+		    KCAP_INDEX(t[1]) < FIXED_USER_BASE ||
+		    task_cap_type(pd->task, t[1]) != KOBJ_GATE || !pd_kcap_ok(t[2]) ||
+		    t[2] == KCAP(FIXED_PARENT))
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (to[m->w[3 * j]] == to[t[0]] && m->w[3 * j + 2] == t[2])
+				return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const uint64_t *t = &m->w[3 * i];
+		uint64_t map[4] = {TASK_MAP, cap_kcap(pd->task), t[1] | RIGHT_R | RIGHT_W,
+				   t[2]};
+		int err =
+		    kobj_invoke(cap_kcap(to[t[0]]->task), PROTO_TASK, map, 4, NULL, 0);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)
 {
 	struct pd_gate *g = calloc(1, sizeof(*g));
@@ -203,6 +246,31 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	for (unsigned i = 0; i < k; i++)
 		r->caps[i] = gate[i];
 	r->ncaps = k;
+	return 0;
+}
+
+/* PD_ALLOC_GATES: n gates bound to ep_thread, all or none. */
+static int pd_session_alloc_gates(struct pd_session *pd, cap_t ep_thread,
+				  const struct msg *m, struct msg *r)
+{
+	uint64_t n = m->nwords == 1 ? m->w[0] : 0;
+	cap_t gate[MSG_MAX_ITEMS];
+	unsigned made;
+	int err = 0;
+
+	if (n < 1 || n > MSG_MAX_ITEMS || !cap_valid(ep_thread))
+		return -EINVAL;
+	for (made = 0; made < n; made++)
+		if ((err = pd_session_alloc_gate(pd, ep_thread, &gate[made])))
+			break;
+	if (err) {
+		for (unsigned i = 0; i < made; i++)
+			pd_session_free_gate(pd, gate[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < made; i++)
+		r->caps[i] = gate[i];
+	r->ncaps = made;
 	return 0;
 }
 
@@ -326,6 +394,10 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return pd_session_map_cap(pd, cap0, KCAP(FIXED_PARENT));
 	case PD_DERIVE_CAPS:
 		return pd_session_derive_caps(pd, pd_session_from_cap(c, cap0), m);
+	case PD_MAP_OUT:
+		return pd_session_map_out(pd, m);
+	case PD_ALLOC_GATES:
+		return pd_session_alloc_gates(pd, cap0, m, r);
 	case PD_CAP_VALID:
 		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
 			return -EINVAL;
@@ -366,7 +438,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_DERIVE_CAPS, &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_GATES, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

@@ -52,7 +52,8 @@ struct grs {
 	struct badge_map *seed[MON_GROUP_MAX];
 	struct rs *rs[MON_GROUP_MAX];
 	int paused[MON_GROUP_MAX];
-	uint64_t t[5]; /* begun, built, caps between members, ready, committed */
+	struct member_mapq mq; /* the caps between members, across holders */
+	uint64_t t[5];	       /* begun, built, caps between members, ready, committed */
 	char why[600];
 };
 
@@ -231,7 +232,7 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 		served_mark_cut(s->mon[o], c);
 		return restore_member_entry(s->rs[h], ref->kcap, ref->badge, c);
 	}
-	return restore_member_cap(s->rs[h], ref->kcap, ref->badge, c);
+	return restore_member_cap(s->rs[h], &s->mq, ref->kcap, ref->badge, c);
 }
 
 /* The owner's recreated dataspace that was old (restore_member_regions). */
@@ -244,24 +245,48 @@ static int member_ds(void *arg, int owner, uint64_t old, cap_t *ds)
 	return restore_member_object(s->rs[owner], IMAGE_MEMBER_DATASPACE, old, ds);
 }
 
-/* Every ref of the table; each holder's caps are mapped in batches; then
+/* Each ref of the table queued, the proxies' gates made ahead per owner
+ * (served_reserve); what is left queued is the caller's to send or drop. */
+static int map_caps(struct grs *s)
+{
+	unsigned gates[MON_GROUP_MAX] = {0};
+	int rc = 0;
+
+	for (uint32_t i = 0; i < s->ig->h.nrefs; i++)
+		if (s->ig->ref[i].kind == IMAGE_MEMBER_GATE &&
+		    s->ig->ref[i].owner < MON_GROUP_MAX)
+			gates[s->ig->ref[i].owner]++;
+	for (int k = 0; k < s->g->n; k++)
+		served_reserve(s->mon[k], gates[k]);
+	for (uint32_t i = 0; i < s->ig->h.nrefs && !rc; i++)
+		if ((rc = map_ref(s, &s->ig->ref[i])))
+			failed(s, (int)s->ig->ref[i].holder, "a cap between members", rc);
+	for (int k = 0; k < s->g->n; k++)
+		served_unreserve(s->mon[k]);
+	return rc;
+}
+
+/* Every ref of the table; the caps are mapped in batches across holders; then
  * the regions of one member's dataspace in another (the owner's object
  * exists by now, whatever the members' order). */
 static int map_refs(struct grs *s)
 {
 	int rc;
 
-	for (uint32_t i = 0; i < s->ig->h.nrefs; i++)
-		if ((rc = map_ref(s, &s->ig->ref[i]))) {
-			failed(s, (int)s->ig->ref[i].holder, "a cap between members", rc);
-			return rc;
-		}
+	if ((rc = map_caps(s)))
+		return rc;
 	for (int k = 0; k < s->g->n; k++)
-		if ((rc = restore_derive_flush(s->rs[k])) ||
-		    (rc = restore_member_caps_map(s->rs[k]))) {
+		if ((rc = restore_derive_flush(s->rs[k]))) {
 			failed(s, k, "a cap between members", rc);
 			return rc;
 		}
+	if ((rc = member_map_flush(&s->mq))) {
+		for (int k = 0; k < s->g->n; k++)
+			if (s->mon[k]->why[0]) /* the holder of the cap refused */
+				failed(s, k, "a cap between members", rc);
+		failed(s, 0, "a cap between members", rc);
+		return rc;
+	}
 	for (int k = 0; k < s->g->n; k++)
 		if ((rc = restore_member_regions(s->rs[k], member_ds, s))) {
 			failed(s, k, "a region of another member's dataspace", rc);
@@ -302,6 +327,7 @@ static void abort_member(struct grs *s, int k, int rc)
  * resumed. */
 static void undo_all(struct grs *s)
 {
+	member_map_drop(&s->mq);
 	for (int k = 0; k < s->g->n; k++) {
 		if (s->rs[k]) /* built, but another member failed */
 			restore_abort(s->rs[k], -ECANCELED);

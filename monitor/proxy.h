@@ -153,6 +153,12 @@ cap_t served_proxy_of(struct monitor *mon, cap_t real);
 /* The same for an object the restore under way recreated (real names it
  * with its new badge): that restore's prepare leaves the proxy as it is. */
 cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
+/* n such proxies are about to be made (a group restore): their gates
+ * made ahead, MSG_MAX_ITEMS to a call (ep_reserve, at most 16); the
+ * unused freed by served_unreserve.  Best effort: a proxy made without
+ * one costs a call of its own. */
+void served_reserve(struct monitor *mon, unsigned n);
+void served_unreserve(struct monitor *mon);
 /* Revocation by the target reaches its clients (served_revoke.c).  The
  * target allocated gate (a PD_ALLOC_RPC_CAP reply, on entrypoint ep):
  * the monitor's copy from core is released once the reply is sent, so

@@ -89,11 +89,30 @@ int restore_ready(struct rs *rs);
 void restore_commit(struct rs *rs, struct badge_map *made);
 void restore_abort(struct rs *rs, int rc);
 void restore_free(struct rs *rs);
-/* The cap c (borrowed) at kcap in the new target; its old badge gets c's
- * (restore_caps.c).  The mapping is queued: restore_member_caps_map
- * maps what is queued, and must follow the last restore_member_cap. */
-int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);
-int restore_member_caps_map(struct rs *holder);
+/* The caps between a group's members waiting to be mapped, across
+ * holders (member_map.c): one reference to each until it is mapped or
+ * dropped. */
+#define MEMBER_MAPQ_MAX (MSG_MAX_WORDS / 3)
+struct member_mapq {
+	unsigned n, npds;
+	cap_t pd[MSG_MAX_ITEMS]; /* the holders' new PDs in this batch */
+	struct rs *holder[MEMBER_MAPQ_MAX];
+	unsigned pd_of[MEMBER_MAPQ_MAX];
+	cap_t c[MEMBER_MAPQ_MAX];
+	uint64_t kcap[MEMBER_MAPQ_MAX], badge[MEMBER_MAPQ_MAX];
+};
+/* Queue c (borrowed) for kcap of the holder's new PD (old_badge: for the
+ * error line), sending the batch first when c cannot join it. */
+int member_map_queue(struct member_mapq *q, struct rs *holder, uint64_t kcap,
+		     uint64_t old_badge, cap_t c);
+/* Map what is queued (after the last member_map_queue); 0 or -errno
+ * with the holder's monitor_why naming the cap refused. */
+int member_map_flush(struct member_mapq *q);
+void member_map_drop(struct member_mapq *q);
+/* The cap c (borrowed) at kcap in the new target, mapped through q; its
+ * old badge gets c's (restore_caps.c). */
+int restore_member_cap(struct rs *holder, struct member_mapq *q, uint64_t kcap,
+		       uint64_t old_badge, cap_t c);
 /* Queue / send the derivation of the monitor's cap c of the target's
  * recreated gate (old_badge in the image) from the target's
  * (PD_DERIVE_CAPS; restore_caps.c).  0 or -errno. */

@@ -315,13 +315,14 @@ int rs_bind_semaphore(struct rs *rs)
 	return 0;
 }
 
-int restore_member_cap(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
+int restore_member_cap(struct rs *holder, struct member_mapq *q, uint64_t kcap,
+		       uint64_t old_badge, cap_t c)
 {
 	int rc;
 
 	holder->what = mon_class_name(MON_CLASS_MEMBER);
 	if ((rc = restore_point(holder->mon, "member cap")) ||
-	    (rc = map_queue(holder, c, kcap, old_badge, MON_CLASS_MEMBER)) ||
+	    (rc = member_map_queue(q, holder, kcap, old_badge, c)) ||
 	    (rc = badge_map_add(&holder->bm, old_badge, cap_badge(c)))) {
 		why(holder, kcap, old_badge, MON_CLASS_MEMBER, rc);
 		return rc;
@@ -381,11 +382,6 @@ int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, c
 		return rc;
 	}
 	return 0;
-}
-
-int restore_member_caps_map(struct rs *holder)
-{
-	return map_flush(holder);
 }
 
 int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_t *out)

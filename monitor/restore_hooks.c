@@ -33,14 +33,20 @@
 #include "monitor/verify.h"
 
 /* The test hook of tests/cli/cancel.sh: each point waits this long, so
- * that a Ctrl-C reaches a restore half made. */
+ * that a Ctrl-C reaches a restore half made.  Read once (the node's
+ * environment is set when it starts): a restore passes hundreds of
+ * points, and a group's passes one per cap between members. */
 static void restore_point_stall(void)
 {
-	const char *v = test_env("CAPSULE_TEST_RESTORE_POINT_MS");
-	long ms = v ? strtol(v, NULL, 10) : 0;
+	static long stall_ms = -1;
 
-	if (ms > 0 && ms <= 10000)
-		usleep((useconds_t)ms * 1000);
+	if (stall_ms < 0) {
+		const char *v = test_env("CAPSULE_TEST_RESTORE_POINT_MS");
+		long ms = v ? strtol(v, NULL, 10) : 0;
+		stall_ms = ms > 0 && ms <= 10000 ? ms : 0;
+	}
+	if (stall_ms)
+		usleep((useconds_t)stall_ms * 1000);
 }
 
 int restore_point(struct monitor *mon, const char *what)

@@ -186,6 +186,20 @@ cap_t served_proxy_of_made(struct monitor *mon, cap_t real)
 	return served_wrap(mon, &served_proxy_type, real, 1);
 }
 
+void served_reserve(struct monitor *mon, unsigned n)
+{
+	struct entrypoint *ep = n ? serve_ep(mon) : NULL;
+
+	if (ep)
+		ep_reserve(ep, n < 16 ? n : 16);
+}
+
+void served_unreserve(struct monitor *mon)
+{
+	if (mon->serve_ep)
+		ep_unreserve(mon->serve_ep);
+}
+
 int served_root(struct monitor *mon, uint64_t root_badge)
 {
 	return proxy_with(mon, &root_proxy_type, SERVED_BADGE, root_badge) != NULL;

@@ -2,7 +2,9 @@
  * The batched PD calls a restore uses (core/pd_session.c):
  * PD_ALLOC_RPC_CAPS, n gates bound to one entrypoint thread, each mapped
  * at a kcap the caller names, PD_MAP_CAPS, n caps mapped at n kcaps, and
- * PD_DERIVE_CAPS, the caller's gates made copies derived from the PD's.
+ * PD_DERIVE_CAPS, the caller's gates made copies derived from the PD's,
+ * PD_MAP_OUT, the PD's gates mapped into several PDs, and PD_ALLOC_GATES,
+ * n gates in one call.
  * Their decoders must refuse a bad count, a duplicate kcap, the parent's
  * slot and the fixed slots, and every refusal (quota included) must
  * leave nothing behind.
@@ -239,6 +241,133 @@ static int case_derive_caps(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* A raw PD_MAP_OUT: caps pds, words w. */
+static int raw_map_out(cap_t pd, const cap_t *pds, unsigned npds, const uint64_t *w,
+		       unsigned nwords)
+{
+	struct msg m;
+
+	msg_reset(&m, PD_MAP_OUT);
+	for (unsigned i = 0; i < npds; i++)
+		msg_put_cap(&m, pds[i]);
+	for (unsigned i = 0; i < nwords; i++)
+		msg_put(&m, w[i]);
+	return node_call(pd, &m);
+}
+
+/* PD_MAP_OUT: gates of the invoked PD (here the caller's own) mapped into
+ * several PDs in one call, each copy derived from the source slot (so
+ * revoking the source takes it); a bad triple maps none. */
+static int case_map_out(struct env *env, struct tcase *t)
+{
+	uint64_t k[2] = {KCAP(0x800), KCAP(0x801)}, from[3], to[3], w[6];
+	unsigned of[3] = {0, 1, 1};
+	cap_t a, b, pds[2], gates[2];
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &a));
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &b));
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=16", &pds[0]));
+	/* two gates of ours: core's copies in our cap space */
+	CHECK(t, !pd_alloc_rpc_caps(pds[0], node_own_thread(), k, 2, gates));
+	pds[0] = a, pds[1] = b;
+	from[0] = from[1] = cap_kcap(gates[0]), from[2] = cap_kcap(gates[1]);
+	to[0] = to[1] = KCAP(0x810), to[2] = KCAP(0x811);
+	/* refused: the counts, an index past the PDs, a slot of ours without
+	 * a gate or a fixed one, the parent's slot, a kcap twice in one PD,
+	 * a cap that is no PD session, the invoked PD as a destination */
+	CHECK(t, pd_map_out(env->pd, pds, 0, of, from, to, 1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, to, 0) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, MSG_MAX_ITEMS + 1, of, from, to, 1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, to, MSG_MAX_WORDS / 3 + 1) ==
+		     -EINVAL);
+	w[0] = 0, w[1] = from[0], w[2] = to[0], w[3] = 1;
+	CHECK(t, raw_map_out(env->pd, pds, 2, w, 4) == -EINVAL);
+	CHECK(t, raw_map_out(env->pd, pds, 0, w, 3) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, (unsigned[]){2}, from, to, 1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, (uint64_t[]){KCAP(0x7ff)}, to, 1) ==
+		     -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, (uint64_t[]){KCAP(FIXED_TASK)}, to, 1) ==
+		     -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, (uint64_t[]){KCAP(FIXED_PARENT)},
+			    1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, (unsigned[]){1, 1}, from, to, 2) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, (cap_t[]){env->log}, 1, of, from, to, 1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, (cap_t[]){env->pd}, 1, of, from, to, 1) == -EINVAL);
+	CHECK(t, mapped(a, to[0]) == 0 && mapped(b, to[1]) == 0 && mapped(b, to[2]) == 0);
+	/* a good call: the same kcap in two PDs, two kcaps in one */
+	CHECK(t, !pd_map_out(env->pd, pds, 2, of, from, to, 3));
+	CHECK(t, mapped(a, to[0]) == 1 && mapped(b, to[1]) == 1 && mapped(b, to[2]) == 1);
+	CHECK(t, mapped(a, to[2]) == 0);
+	/* derived from our slot: revoking what was derived from it takes them */
+	own_unmap(from[0], 0);
+	CHECK(t, mapped(a, to[0]) == 0 && mapped(b, to[1]) == 0 && mapped(b, to[2]) == 1);
+	return 0;
+}
+
+/* PD_ALLOC_GATES: n gates of the PD bound to the thread, or none. */
+static int case_alloc_gates(struct env *env, struct tcase *t)
+{
+	cap_t pd, gates[MSG_MAX_ITEMS];
+	uint64_t n;
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=3", &pd));
+	CHECK(t, pd_alloc_gates(pd, node_own_thread(), 0, gates) == -EINVAL);
+	CHECK(t,
+	      pd_alloc_gates(pd, node_own_thread(), MSG_MAX_ITEMS + 1, gates) == -EINVAL);
+	CHECK(t, pd_alloc_gates(pd, CAP_INVALID, 1, gates) == -EINVAL);
+	n = MSG_MAX_ITEMS + 1; /* past the client library's check */
+	{
+		struct msg m;
+		msg_reset(&m, PD_ALLOC_GATES);
+		msg_put_cap(&m, node_own_thread());
+		msg_put(&m, n);
+		CHECK(t, node_call(pd, &m) == -EINVAL);
+	}
+	/* more than the quota: none is left made */
+	CHECK(t, pd_alloc_gates(pd, node_own_thread(), MSG_MAX_ITEMS, gates) == -EDQUOT);
+	CHECK(t, caps_used(pd) == 0);
+	CHECK(t, !pd_alloc_gates(pd, node_own_thread(), 3, gates));
+	CHECK(t, caps_used(pd) == 3);
+	CHECK(t, cap_badge(gates[0]) != cap_badge(gates[1]) &&
+		     cap_badge(gates[1]) != cap_badge(gates[2]));
+	CHECK(t, !pd_free_rpc_cap(pd, gates[0]));
+	CHECK(t, caps_used(pd) == 2);
+	return 0;
+}
+
+static void nop_dispatch(struct rpc_object *obj, struct msg *m)
+{
+	(void)obj;
+	msg_reset(m, RPC_OK);
+}
+
+/* ep_reserve: the gates for the next ep_manage calls made ahead in one
+ * call (they count as the PD's from then on), taken by ep_manage, the
+ * unused freed by ep_unreserve. */
+static int case_reserve(struct env *env, struct tcase *t)
+{
+	struct entrypoint *ep = ep_main();
+	struct rpc_object o[2];
+	uint64_t before = caps_used(env->pd);
+
+	CHECK(t, ep_reserve(ep, 17) == -EINVAL);
+	CHECK(t, caps_used(env->pd) == before);
+	CHECK(t, !ep_reserve(ep, 3));
+	CHECK(t, caps_used(env->pd) == before + 3);
+	CHECK(t, cap_valid(ep_manage(ep, &o[0], nop_dispatch)));
+	CHECK(t, cap_valid(ep_manage(ep, &o[1], nop_dispatch)));
+	CHECK(t, caps_used(env->pd) == before + 3);
+	ep_unreserve(ep);
+	CHECK(t, caps_used(env->pd) == before + 2);
+	ep_dissolve(ep, &o[0]);
+	ep_dissolve(ep, &o[1]);
+	CHECK(t, caps_used(env->pd) == before);
+	return 0;
+}
+
+NODE_CASE(alloc_gates)
+NODE_CASE(reserve)
+NODE_CASE(map_out)
 NODE_CASE(bad_requests)
 NODE_CASE(derive_caps)
 NODE_CASE(map_caps)
@@ -251,6 +380,9 @@ int main(void)
 	    cmocka_unit_test(quota_all_or_nothing), /* -EDQUOT frees the partial batch */
 	    cmocka_unit_test(map_caps),		    /* PD_MAP_CAPS: all or none */
 	    cmocka_unit_test(derive_caps), /* PD_DERIVE_CAPS: revocation reaches it */
+	    cmocka_unit_test(map_out),	   /* PD_MAP_OUT: several PDs, all or none */
+	    cmocka_unit_test(alloc_gates), /* PD_ALLOC_GATES: all or none, quota */
+	    cmocka_unit_test(reserve),	   /* ep_reserve: made ahead, unused freed */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,17 @@ enum pd_op {
 	   away reaches it (a monitor's cap of its target's object); every
 	   pair is checked before any is mapped */
 	PD_DERIVE_CAPS,
+	/* caps[0..k-1] = PD sessions (1 <= k <= MSG_MAX_ITEMS), w(3i) = an
+	   index j < k, w(3i+1) = kcap of a gate in this PD, w(3i+2) = kcap
+	   in caps[j]'s PD, (j, kcap) distinct (1 <= i+1 <= MSG_MAX_WORDS /
+	   3): the gate mapped there, derived from this PD's slot, as an IPC
+	   map item would be; every triple is checked before any is mapped
+	   (a monitor maps its caps into several PDs it holds in one call) */
+	PD_MAP_OUT,
+	/* caps[0] = entrypoint thread cap, w0 = n (1 <= n <= MSG_MAX_ITEMS)
+	   -> caps[0..n-1] = n new gates bound to it (n PD_ALLOC_RPC_CAPs in
+	   one call); all or none */
+	PD_ALLOC_GATES,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -222,6 +233,14 @@ int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n);
  * mine[i] gets a copy derived from the PD's gate at theirs[i]. */
 int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_t *mine,
 		   unsigned n);
+/* PD_MAP_OUT: the gate at kcap from[i] of the PD mapped at kcap to[i] of
+ * PD session pds[pd_of[i]] (npds <= MSG_MAX_ITEMS, n <= MSG_MAX_WORDS /
+ * 3); nothing is mapped if a triple is refused. */
+int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
+	       const uint64_t *from, const uint64_t *to, unsigned n);
+/* PD_ALLOC_GATES: n gates bound to ep_thread (n <= MSG_MAX_ITEMS); 0 with
+ * gates[0..n-1] or -errno with none. */
+int pd_alloc_gates(cap_t pd, cap_t ep_thread, unsigned n, cap_t *gates);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
 
