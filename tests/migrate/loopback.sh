@@ -237,6 +237,17 @@ grep -q 'path: ".*/round-3.img"' "$tmp/inspect.out" || bad "final.img names no r
 [ "$got" = "$size" ] && [ "$kinds" = " round-1:full round-2:incremental round-3:incremental final:incremental" ] &&
 	ok "the stream B received is a chain of images:$kinds, $got bytes" ||
 	bad "received images:$kinds, $got bytes of $size"
+# each round went out while the monitor wrote it: its first bytes were
+# sent before the checkpoint answered (a FIFO, not a file sent after)
+streamed=0
+for r in 1 2 3; do
+	line=$(grep "migration of counter: round-$r.img: taken" "$tmp/A.log" | tail -n 1)
+	t=$(echo "$line" | sed -n 's/.* taken \([0-9.]*\) ms, sent with it (first bytes after \([0-9.]*\) ms.*/\1 \2/p')
+	[ -n "$t" ] && awk -v t="$t" 'BEGIN { split(t, v, " "); exit !(v[2] <= v[1]) }' &&
+		streamed=$((streamed + 1))
+done
+[ "$streamed" = 3 ] && ok "A sent each round as its monitor wrote it" ||
+	bad "rounds not streamed: $(grep "round-[0-9].img: taken" "$tmp/A.log" | tail -n 3)"
 # both sides logged each phase once, in order
 want="handshake round-1 round-2 round-3 final commit done"
 for n in A B; do
