@@ -143,7 +143,7 @@ static int await_ack(struct mig *m, const char *file)
 	return rc;
 }
 
-/* Every image is streamed (docs/migration.md "Images, streamed"): the
+/* Every image is streamed (docs/migration.md, "Steps"): the
  * monitor writes it into a FIFO in the spool directory, and this thread
  * sends each piece as it comes out ("image NAME stream", the bytes, an
  * empty message at its end), so the write, the send and the
@@ -209,6 +209,10 @@ static void *feed_run(void *arg)
 			f->t_first = now_ms();
 		if (buf)
 			feed_tail(f, buf, (size_t)n);
+		if (!f->rc && atomic_load(&f->m->cancel)) { /* Ctrl-C: drop the rest */
+			snprintf(f->err, sizeof f->err, "migration cancelled");
+			f->rc = -1;
+		}
 		if (!f->rc && !f->bytes &&
 		    stream_send(&f->m->c.tx, head, strlen(head), 0, f->err,
 				sizeof f->err))
