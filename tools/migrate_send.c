@@ -230,6 +230,26 @@ static void *feed_run(void *arg)
 	return NULL;
 }
 
+/* The send of file failed: did the destination say why before it closed
+ * (a peer of another protocol version: "not a migration request")?  1
+ * with m->err saying so, else 0. */
+static int refused(struct mig *m, const char *file)
+{
+	char *ans = malloc(TRANSPORT_MSG_MAX + 1), why[64];
+	size_t len;
+	int rc = 0;
+
+	address_set_timeout(m->c.fd, 1000);
+	if (ans && !stream_recv(&m->c.rx, ans, &len, why, sizeof why)) {
+		ans[len] = 0;
+		if ((rc = !strncmp(ans, "error: ", 7)))
+			snprintf(m->err, sizeof m->err, "refused %s: %.200s", file,
+				 ans + 7);
+	}
+	free(ans);
+	return rc;
+}
+
 /* Take image `file` (parent: the one before, or none) with op into the
  * FIFO of that name while feed_run sends it; its figures into slot k.
  * 0, or -1 with m->err (*taken: the monitor's step succeeded). */
@@ -278,6 +298,8 @@ static int take_and_send(struct mig *m, enum control_op op, const char *file,
 		return -1;
 	}
 	*taken = 1;
+	if (f.rc && refused(m, file))
+		return -1;
 	if (f.rc || !f.eof || f.bytes < sizeof st) {
 		snprintf(m->err, sizeof m->err, "%s: %s", file,
 			 f.rc ? f.err : "the monitor's image ended early");
