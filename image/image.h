@@ -419,6 +419,11 @@ struct image_model {
 	 * as image_file_hash would give it for the file, computed as they
 	 * are written (no second read of the file) */
 	uint8_t *hash_out;
+	/* image_write: write out each time this many bytes are assembled
+	 * (0: 1 MiB, IMAGE_FLUSH).  A reader at the other end of a pipe (a
+	 * migration's image, sent as it is written) gets the first bytes,
+	 * and the writer the pipe's room back, that much sooner */
+	uint32_t flush_bytes;
 	/* image_read_flags with IMAGE_READ_HASH: the file's XXH3-128 */
 	uint8_t file_hash[IMAGE_HASH_SIZE];
 };

@@ -22,7 +22,7 @@ enum image_sub_flags {
  * Sequential writer.  Sections are assembled in buf (a section is
  * complete in buf before any of it is written, so the header can carry
  * its length and checksum and fd need not be seekable); buf is flushed
- * whenever no section is open and it holds IMAGE_FLUSH bytes.
+ * whenever no section is open and it holds flush_at bytes.
  * Invariant: sec_open => sec_start + sizeof(struct image_section) <= len.
  */
 struct image_writer {
@@ -43,6 +43,7 @@ struct image_writer {
 	int live;	    /* image_model.live */
 	uint8_t *snap;	    /* live: the chunk's pages, copied once */
 	int raw_skip;	    /* live: chunks still stored without trying zstd */
+	size_t flush_at;    /* image_model.flush_bytes, or IMAGE_FLUSH */
 };
 #define IMAGE_FLUSH (1u << 20)
 

@@ -108,7 +108,7 @@ int image_writer_end(struct image_writer *w)
 	memcpy(w->buf + w->sec_start, &h, sizeof(h));
 	w->sec_open = false;
 	w->nsections++;
-	return w->len >= IMAGE_FLUSH ? flush(w) : 0;
+	return w->len >= w->flush_at ? flush(w) : 0;
 }
 
 int image_put_records(struct image_writer *w, uint32_t type, const void *recs, uint64_t n,
@@ -159,7 +159,9 @@ int image_write_fd(int fd, const struct image_model *m, struct image_stats *stat
 				 .err = err,
 				 .errlen = errlen,
 				 .raw = m->no_compress,
-				 .live = m->live};
+				 .live = m->live,
+				 .flush_at =
+				     m->flush_bytes ? m->flush_bytes : IMAGE_FLUSH};
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	int rc;
 

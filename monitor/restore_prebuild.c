@@ -180,6 +180,8 @@ static int build_first(struct monitor *mon, const char *path,
 		       const struct image_model *im, uint64_t *pages)
 {
 	struct mon_prebuild *pb = mon->prebuild;
+	struct prebuild_fill fill[MON_MAX_REGIONS];
+	unsigned nfill = 0;
 	char err[400];
 	int rc;
 
@@ -201,21 +203,24 @@ static int build_first(struct monitor *mon, const char *path,
 		const struct image_dataspace *ds = &im->dataspaces[i];
 		const struct image_memory *e = memory_of(im, ds->id);
 		struct pre_ds *d;
-		uint64_t n;
 
 		if (ds->kind != IMAGE_DS_RAM || !e)
 			continue; /* the final restore has it, or refuses it */
-		if ((rc = ds_new(mon, ds->id, ds->size, &d)) ||
-		    (rc = image_memory_fill(im, ds->id, (void *)(uintptr_t)d->host,
-					    ds->size, &n, err, sizeof err))) {
+		if (nfill == MON_MAX_REGIONS ||
+		    (rc = ds_new(mon, ds->id, ds->size, &d))) {
+			rc = rc ? rc : -ENOSPC;
 			monitor_why(mon, "prebuild: dataspace %llu: %s",
-				    (unsigned long long)ds->id,
-				    rc == -EINVAL ? err : strerror(-rc));
+				    (unsigned long long)ds->id, strerror(-rc));
 			return rc;
 		}
+		fill[nfill++] = (struct prebuild_fill){
+		    .id = ds->id, .size = ds->size, .dst = (void *)(uintptr_t)d->host};
 		*pages += e->pages;
 	}
-	return 0;
+	/* their memory on two threads at once (monitor/prebuild_fill.c) */
+	if ((rc = prebuild_fill_all(mon->worker, im, fill, nfill, err, sizeof err)))
+		monitor_why(mon, "prebuild: %s", err);
+	return rc;
 }
 
 /* Does im continue the copy (its parent is the last image applied)?  A

@@ -79,4 +79,17 @@ unsigned prebuild_take_fill(struct monitor *mon, cap_t *fill, unsigned room);
 int prebuild_attached(struct monitor *mon, uint64_t old_badge, uint64_t at, uint64_t off,
 		      uint64_t size, unsigned perm);
 
+/* The first round's memory into the copy's dataspaces (ds[i].dst, attached
+ * in the monitor), on the host worker w (NULL, or busy: here alone) and
+ * here at once (monitor/prebuild_fill.c).  0, or -errno with one line in
+ * err. */
+struct host_worker;
+struct prebuild_fill {
+	uint64_t id, size;
+	void *dst;
+};
+int prebuild_fill_all(struct host_worker *w, const struct image_model *im,
+		      const struct prebuild_fill *ds, unsigned n, char *err,
+		      size_t errlen);
+
 #endif

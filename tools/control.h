@@ -38,6 +38,9 @@ void control_reset(void);
 /* control_call, keeping only the final line in last (or the error line
  * for a request it could not deliver): 0 if it starts with "ok", else -1. */
 int control_call_final(const struct control_request *req, char *last, size_t size);
+/* The same, passing the other lines (progress) to fn. */
+int control_call_final_lines(const struct control_request *req, char *last, size_t size,
+			     control_line_fn fn, void *arg);
 /* The target an image file names (tools/control_parse.c) (its header's label, last
  * element) into name[CONTROL_NAME_MAX]; 0, or -1 with an "error: ..." line in err. */
 int control_image_target(const char *path, char *name, char *err, size_t size);

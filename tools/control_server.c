@@ -124,26 +124,41 @@ static void control_error_line(const struct control_request *req, int rc, char *
 			 strerror(-rc));
 }
 
+struct keep_last {
+	char *last;
+	size_t size;
+	control_line_fn fn; /* the other lines, or NULL */
+	void *arg;
+};
+
 static void control_keep_last(const char *line, void *arg)
 {
-	char **last = arg;
+	struct keep_last *k = arg;
 
 	if (!strncmp(line, "ok", 2) || !strncmp(line, "error: ", 7))
-		snprintf(last[0], (size_t)(last[1] - last[0]), "%s", line);
+		snprintf(k->last, k->size, "%s", line);
+	else if (k->fn)
+		k->fn(line, k->arg);
 }
 
-int control_call_final(const struct control_request *req, char *last, size_t size)
+int control_call_final_lines(const struct control_request *req, char *last, size_t size,
+			     control_line_fn fn, void *arg)
 {
-	char *range[2] = {last, last + size};
+	struct keep_last k = {.last = last, .size = size, .fn = fn, .arg = arg};
 	int rc;
 
 	last[0] = 0;
-	rc = control_call(req, control_keep_last, range);
+	rc = control_call(req, control_keep_last, &k);
 	if (rc)
 		control_error_line(req, rc, last, size);
 	else if (!last[0])
 		snprintf(last, size, "error: %s: no answer", req->name);
 	return strncmp(last, "ok", 2) ? -1 : 0;
+}
+
+int control_call_final(const struct control_request *req, char *last, size_t size)
+{
+	return control_call_final_lines(req, last, size, NULL, NULL);
 }
 
 /* "migrate NAME HOST:PORT DEADLINE_MS": the whole migration runs here,

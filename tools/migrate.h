@@ -3,11 +3,13 @@
  * transport (transport/transport.h).  docs/migration.md has the protocol
  * and what each failure leaves behind.
  *
- * The client's stream: the request "capsule-migrate 3 deadline_ms=N";
- * per image the line "image NAME BYTES" and then the image file's BYTES
- * as messages (NAME: round-1.img, the full image taken while the target
- * runs, round-N.img the pages written since round N-1, final.img the
- * last pages with the target stopped); then, after the server's
+ * The client's stream: the request "capsule-migrate 4 deadline_ms=N";
+ * per image the line "image NAME stream" and then the image file's bytes
+ * as messages, sent as its monitor writes them, up to an empty message
+ * (NAME: round-1.img, the full image taken while the target runs,
+ * round-N.img the pages written since round N-1, final.img the last
+ * pages with the target stopped); after each round the server's "ack
+ * NAME" once it is built into the copy there; then, after the server's
  * "ready", "commit" or "abort" (FINAL).  Written to files under their
  * names, the images are a chain `capsule inspect` decodes one by one and
  * `capsule restore` restores from final.img.  The server's stream:
@@ -24,7 +26,7 @@
 #include "tools/control.h"
 #include "transport/transport.h"
 
-#define MIGRATE_HEADER	   "capsule-migrate 3 deadline_ms="
+#define MIGRATE_HEADER	   "capsule-migrate 4 deadline_ms="
 #define MIGRATE_TIMEOUT_MS 30000 /* default deadline (capsule migrate --timeout) */
 /* The source waits this much past the deadline for an answer: the
  * destination answers by its deadline, which begins before ours. */

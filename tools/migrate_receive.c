@@ -135,20 +135,39 @@ static int migrate_request(struct dest *d, char *err, size_t size)
 	return 0;
 }
 
-/* final.img streamed ("image final.img stream"): the source sends it
- * while its monitor writes it, as messages up to an empty one; into the
- * spool directory.  1, or -1 with err. */
-static int receive_streamed(struct dest *d, char *err, size_t size)
+/* One image streamed ("image NAME stream", NAME the one expected
+ * next): the source sends it while its monitor writes it, as messages
+ * up to an empty one; into the spool directory.  A round is then built
+ * into the copy and acknowledged.  0 after a round, 1 after final.img,
+ * or -1 with err. */
+static int receive_image(struct dest *d, int round, char *err, size_t size)
 {
+	char file[32], want[64], path[512];
 	uint64_t bytes = 0;
 	size_t len;
-	int fd, rc = -1;
+	int fd, rc = -1, final;
+	double c0 = cpu_ms(), b0;
 
+	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+		return -1;
+	d->buf[len] = 0;
+	/* the next round, or (after round 1) the final image */
+	snprintf(want, sizeof want, "image round-%d.img stream", round);
+	final = round > 1 && !strcmp(d->buf, "image final.img stream");
+	if (d->c->rx.final ||
+	    (!final && (strcmp(d->buf, want) || round > MIGRATE_ROUNDS))) {
+		snprintf(err, size, "not the next image of a migration");
+		return -1;
+	}
+	snprintf(file, sizeof file, final ? "final.img" : "round-%d.img", round);
 	d->t_final = now_ms();
-	migrate_phase("final");
-	snprintf(d->final, sizeof d->final, "%s/final.img", d->dir);
-	if ((fd = open(d->final, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		snprintf(err, size, "%.300s: %s", d->final, strerror(errno));
+	if (final)
+		migrate_phase("final");
+	else
+		migrate_phase("round-%d", round);
+	snprintf(path, sizeof path, "%s/%s", d->dir, file);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, size, "%.300s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -158,69 +177,16 @@ static int receive_streamed(struct dest *d, char *err, size_t size)
 			break; /* its end */
 		if (d->c->rx.final || (bytes += len) > MIGRATE_IMAGE_MAX ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
-			snprintf(err, size,
-				 "final.img: a bad or unwritable image message");
-			goto out;
-		}
-	}
-	migrate_test_keep(d, "final.img");
-	d->t_recv = now_ms();
-	rc = 1;
-out:
-	close(fd);
-	return rc;
-}
-
-/* "image NAME BYTES" (the one expected next) and its bytes into the
- * spool directory.  0, 1 after final.img, or -1 with err. */
-static int receive_image(struct dest *d, int round, char *err, size_t size)
-{
-	char file[64], want[32], path[512];
-	unsigned long long bytes;
-	size_t len;
-	int fd, rc = -1;
-	double c0, b0;
-
-	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
-		return -1;
-	d->buf[len] = 0;
-	if (!d->c->rx.final && round > 1 && !strcmp(d->buf, "image final.img stream"))
-		return receive_streamed(d, err, size);
-	snprintf(want, sizeof want, "round-%d.img", round);
-	if (d->c->rx.final || sscanf(d->buf, "image %63s %llu", file, &bytes) != 2 ||
-	    !migrate_image_name_ok(file) || (strcmp(file, want) && round == 1) ||
-	    (strcmp(file, want) && strcmp(file, "final.img")) ||
-	    bytes > MIGRATE_IMAGE_MAX) {
-		snprintf(err, size, "not the next image of a migration");
-		return -1;
-	}
-	d->t_final = now_ms();
-	if (strcmp(file, "final.img"))
-		migrate_phase("round-%d", round);
-	else
-		migrate_phase("final");
-	snprintf(path, sizeof path, "%s/%s", d->dir, file);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		snprintf(err, size, "%.300s: %s", path, strerror(errno));
-		return -1;
-	}
-	c0 = cpu_ms();
-	while (bytes) {
-		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
-			goto out;
-		if (len > bytes || d->c->rx.final ||
-		    write(fd, d->buf, len) != (ssize_t)len) {
 			snprintf(err, size, "%s: a bad or unwritable image message",
 				 file);
 			goto out;
 		}
-		bytes -= len;
 	}
 	migrate_test_keep(d, file);
-	rc = strcmp(file, "final.img") ? 0 : 1;
-	if (rc) {
+	if (final) {
 		snprintf(d->final, sizeof d->final, "%s", path);
 		d->t_recv = now_ms();
+		rc = 1;
 		goto out;
 	}
 	b0 = now_ms();

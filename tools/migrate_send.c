@@ -43,14 +43,14 @@ struct mig {
 	atomic_int cancel;  /* the client's Ctrl-C (migrate_cancel) */
 	control_line_fn fn; /* the client's lines: progress */
 	void *fn_arg;
-	double shown; /* when the last progress line went */
 	/* the pause's steps (ms): frozen, final.img sent, "ready" read,
 	 * "commit" sent, the target ended here (logged with the figures) */
 	double t_frozen, t_sent, t_ready, t_committed, t_released;
-	/* a round's steps (ms): taken (the monitor's checkpoint), sent
-	 * (wall and this thread's CPU: read, encrypt, write), acknowledged */
+	/* a round's steps (ms): taken and sent (the monitor's checkpoint, its
+	 * bytes sent as they were written; wall and the sending thread's CPU:
+	 * read, encrypt, write), acknowledged */
 	double r_take, r_send, r_send_cpu, r_ack;
-	double t_first; /* the first bytes of final.img came out of the FIFO */
+	double t_first; /* the first bytes of the image came out of the FIFO */
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
@@ -67,10 +67,21 @@ static double now_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
-/* One step at the target's monitor; 0 if it answered "ok", else -1
- * with its answer in last. */
+/* The monitor's byte meter of the image it writes (the client's
+ * progress line): the bytes it wrote, which the FIFO holds to what was
+ * sent. */
+static void step_line(const char *line, void *arg)
+{
+	const struct mig *m = arg;
+
+	if (m && !strncmp(line, "progress: bytes ", 16))
+		m->fn(line, m->fn_arg);
+}
+
+/* One step at the target's monitor (its progress to m's client, if m);
+ * 0 if it answered "ok", else -1 with its answer in last. */
 static int migrate_step(enum control_op op, const char *name, const char *path,
-			const char *parent, char *last, size_t size)
+			const char *parent, char *last, size_t size, struct mig *m)
 {
 	/* a round: a spool file (no fsync, the node's priority) */
 	struct control_request req = {
@@ -79,26 +90,7 @@ static int migrate_step(enum control_op op, const char *name, const char *path,
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", path);
 	snprintf(req.parent, sizeof req.parent, "%s", parent ? parent : "");
-	return control_call_final(&req, last, size);
-}
-
-/* The stats record that ends an image: pages carried, bytes. */
-static int image_figures(const char *path, uint64_t *pages, uint64_t *bytes)
-{
-	struct image_stats st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	int rc = -1;
-
-	if (fd >= 0 && !fstat(fd, &sb) && sb.st_size > (off_t)sizeof st &&
-	    pread(fd, &st, sizeof st, sb.st_size - (off_t)sizeof st) == sizeof st) {
-		*pages = st.pages_written;
-		*bytes = (uint64_t)sb.st_size;
-		rc = 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	return control_call_final_lines(&req, last, size, step_line, m);
 }
 
 /* Cancelled by the client: 1 with m->err saying so. */
@@ -110,63 +102,14 @@ static int cancelled(struct mig *m)
 	return 1;
 }
 
-/* "progress: PHASE" when a phase begins, "progress: bytes DONE TOTAL" at
- * most every 1/4 s while an image is sent (the client's progress line). */
-static void progress(struct mig *m, const char *phase, uint64_t done, uint64_t total)
+/* "progress: PHASE" when a phase begins (the bytes of an image are the
+ * monitor's meter: step_line). */
+static void progress(struct mig *m, const char *phase)
 {
 	char line[96];
 
-	if (phase) {
-		snprintf(line, sizeof line, "progress: %.80s", phase);
-	} else {
-		if (now_ms() - m->shown < 250 && done < total)
-			return;
-		snprintf(line, sizeof line, "progress: bytes %llu %llu",
-			 (unsigned long long)done, (unsigned long long)total);
-	}
-	m->shown = now_ms();
+	snprintf(line, sizeof line, "progress: %.80s", phase);
 	m->fn(line, m->fn_arg);
-}
-
-/* "image NAME BYTES", then the file's bytes as messages. */
-static int send_image(struct mig *m, const char *file)
-{
-	char path[512], head[128];
-	unsigned char *buf = malloc(TRANSPORT_MSG_MAX);
-	uint64_t left = 0;
-	struct stat sb;
-	int fd, rc = -1;
-
-	snprintf(path, sizeof path, "%s/%s", m->dir, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (!buf || fd < 0 || fstat(fd, &sb)) {
-		snprintf(m->err, sizeof m->err, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	left = (uint64_t)sb.st_size;
-	snprintf(head, sizeof head, "sending %s", file);
-	progress(m, head, 0, 0);
-	snprintf(head, sizeof head, "image %s %llu", file, (unsigned long long)left);
-	if (stream_send(&m->c.tx, head, strlen(head), 0, m->err, sizeof m->err))
-		goto out;
-	while (left) {
-		size_t n = left < TRANSPORT_MSG_MAX ? (size_t)left : TRANSPORT_MSG_MAX;
-		if (read(fd, buf, n) != (ssize_t)n) {
-			snprintf(m->err, sizeof m->err, "%s: short read", path);
-			goto out;
-		}
-		if (cancelled(m) ||
-		    stream_send(&m->c.tx, buf, n, 0, m->err, sizeof m->err))
-			goto out;
-		left -= n;
-		progress(m, NULL, (uint64_t)sb.st_size - left, (uint64_t)sb.st_size);
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return rc;
 }
 
 static int answer(struct mig *m, char *buf);
@@ -180,7 +123,7 @@ static int await_ack(struct mig *m, const char *file)
 	int rc = -1;
 
 	snprintf(line, sizeof line, "waiting for %.100s to build %s", m->to, file);
-	progress(m, line, 0, 0);
+	progress(m, line);
 	snprintf(line, sizeof line, "ack %s", file);
 	if (!ans) {
 		snprintf(m->err, sizeof m->err, "out of memory");
@@ -200,14 +143,16 @@ static int await_ack(struct mig *m, const char *file)
 	return rc;
 }
 
-/* final.img streamed (docs/migration.md "The final image, streamed"):
- * the monitor writes it into a FIFO in the spool directory, and this
- * thread sends each piece as it comes out ("image final.img stream",
- * the bytes, an empty message at its end), so the write, the send and
- * the destination's receive run at once instead of one after the other
- * in the pause, and nothing is written to or read back from a file
- * here.  After a send failed it reads on and drops what it reads, so
- * that the monitor's writer never blocks on a full pipe. */
+/* Every image is streamed (docs/migration.md, "Steps"): the
+ * monitor writes it into a FIFO in the spool directory, and this thread
+ * sends each piece as it comes out ("image NAME stream", the bytes, an
+ * empty message at its end), so the write, the send and the
+ * destination's receive run at once instead of one after the other (a
+ * 256 MiB round 1 was written to a file in 1.4 s and only then read
+ * and sent; final.img in the pause), and nothing is written to or read
+ * back from a file here.  After a send failed it reads on and drops
+ * what it reads, so that the monitor's writer never blocks on a full
+ * pipe. */
 #define MIGRATE_FIFO_BYTES (1 << 20) /* the default pipe-max-size */
 
 struct feed {
@@ -217,7 +162,8 @@ struct feed {
 	int rc, eof;	 /* rc: -1 once a send failed (m->err) */
 	uint64_t bytes;
 	unsigned char tail[sizeof(struct image_stats)]; /* the last bytes */
-	double t_first;
+	double t_first, cpu; /* cpu: this thread's (read, encrypt, write) */
+	char head[64];	     /* "image NAME stream" */
 	char err[TRANSPORT_ERR_MAX];
 };
 
@@ -237,7 +183,7 @@ static void *feed_run(void *arg)
 {
 	struct feed *f = arg;
 	unsigned char *buf = malloc(TRANSPORT_MSG_MAX), drop[4096];
-	static const char head[] = "image final.img stream";
+	const char *head = f->head;
 
 	if (!buf) {
 		snprintf(f->err, sizeof f->err, "out of memory");
@@ -263,6 +209,10 @@ static void *feed_run(void *arg)
 			f->t_first = now_ms();
 		if (buf)
 			feed_tail(f, buf, (size_t)n);
+		if (!f->rc && atomic_load(&f->m->cancel)) { /* Ctrl-C: drop the rest */
+			snprintf(f->err, sizeof f->err, "migration cancelled");
+			f->rc = -1;
+		}
 		if (!f->rc && !f->bytes &&
 		    stream_send(&f->m->c.tx, head, strlen(head), 0, f->err,
 				sizeof f->err))
@@ -275,21 +225,52 @@ static void *feed_run(void *arg)
 	if (f->eof && f->bytes && !f->rc &&
 	    stream_send(&f->m->c.tx, "", 0, 0, f->err, sizeof f->err))
 		f->rc = -1;
+	f->cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 	free(buf);
 	return NULL;
 }
 
-/* The freeze into the FIFO final.img while feed_run sends it.  0, or -1
- * with m->err (*taken: the monitor's step succeeded). */
-static int freeze_streamed(struct mig *m, const char *path, const char *ppath, int k,
-			   int *taken)
+/* The send of file failed: did the destination say why before it closed
+ * (a peer of another protocol version: "not a migration request")?  1
+ * with m->err saying so, else 0. */
+static int refused(struct mig *m, const char *file)
+{
+	char *ans = malloc(TRANSPORT_MSG_MAX + 1), why[64];
+	size_t len;
+	int rc = 0;
+
+	address_set_timeout(m->c.fd, 1000);
+	if (ans && !stream_recv(&m->c.rx, ans, &len, why, sizeof why)) {
+		ans[len] = 0;
+		if ((rc = !strncmp(ans, "error: ", 7)))
+			snprintf(m->err, sizeof m->err, "refused %s: %.200s", file,
+				 ans + 7);
+	}
+	free(ans);
+	return rc;
+}
+
+/* Take image `file` (parent: the one before, or none) with op into the
+ * FIFO of that name while feed_run sends it; its figures into slot k.
+ * 0, or -1 with m->err (*taken: the monitor's step succeeded). */
+static int take_and_send(struct mig *m, enum control_op op, const char *file,
+			 const char *parent, int k, int *taken)
 {
 	struct feed f = {.m = m, .rc = 0};
-	char last[CONTROL_LINE_MAX];
+	char path[512], ppath[512], last[CONTROL_LINE_MAX];
 	struct image_stats st;
+	double t0 = now_ms();
 	pthread_t t;
 	int rc;
 
+	*taken = 0;
+	if (cancelled(m))
+		return -1;
+	snprintf(last, sizeof last, "taking and sending %s", file);
+	progress(m, last);
+	snprintf(path, sizeof path, "%s/%s", m->dir, file);
+	snprintf(ppath, sizeof ppath, "%s/%s", m->dir, parent ? parent : "");
+	snprintf(f.head, sizeof f.head, "image %s stream", file);
 	unlink(path);
 	if (mkfifo(path, 0600) ||
 	    (f.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
@@ -305,19 +286,22 @@ static int freeze_streamed(struct mig *m, const char *path, const char *ppath, i
 		close(f.fd);
 		return -1;
 	}
-	rc = migrate_step(CONTROL_FREEZE, m->name, path, ppath, last, sizeof last);
+	rc = migrate_step(op, m->name, path, parent ? ppath : NULL, last, sizeof last,
+			  op == CONTROL_FREEZE ? NULL : m);
 	m->t_frozen = now_ms();
 	atomic_store(&f.stop, 1); /* answered: the writer is done (or never came) */
 	pthread_join(t, NULL);
 	close(f.fd);
 	if (rc) {
-		if (!cancelled(m))
+		if (!cancelled(m)) /* else the monitor's step was cancelled too */
 			snprintf(m->err, sizeof m->err, "%s", last);
 		return -1;
 	}
 	*taken = 1;
+	if (f.rc && refused(m, file))
+		return -1;
 	if (f.rc || !f.eof || f.bytes < sizeof st) {
-		snprintf(m->err, sizeof m->err, "final.img: %s",
+		snprintf(m->err, sizeof m->err, "%s: %s", file,
 			 f.rc ? f.err : "the monitor's image ended early");
 		return -1;
 	}
@@ -326,54 +310,18 @@ static int freeze_streamed(struct mig *m, const char *path, const char *ppath, i
 	m->bytes[k] = f.bytes;
 	m->t_sent = now_ms();
 	m->t_first = f.t_first;
-	return 0;
-}
-
-/* Take image `file` (parent: the one before, or none) with op and send
- * it; its figures into slot k.  0, or -1 with m->err (*taken: the
- * monitor's step succeeded). */
-static int take_and_send(struct mig *m, enum control_op op, const char *file,
-			 const char *parent, int k, int *taken)
-{
-	char path[512], ppath[512], last[CONTROL_LINE_MAX];
-	double t0 = now_ms(), c0;
-
-	*taken = 0;
-	if (cancelled(m))
-		return -1;
-	snprintf(last, sizeof last, "taking %s", file);
-	progress(m, last, 0, 0);
-	snprintf(path, sizeof path, "%s/%s", m->dir, file);
-	snprintf(ppath, sizeof ppath, "%s/%s", m->dir, parent ? parent : "");
-	if (op == CONTROL_FREEZE)
-		return freeze_streamed(m, path, parent ? ppath : NULL, k, taken);
-	if (migrate_step(op, m->name, path, parent ? ppath : NULL, last, sizeof last)) {
-		if (!cancelled(m)) /* else the monitor's step was cancelled too */
-			snprintf(m->err, sizeof m->err, "%s", last);
-		return -1;
-	}
-	*taken = 1;
-	m->t_frozen = now_ms();
 	m->r_take = m->t_frozen - t0;
-	if (image_figures(path, &m->pages[k], &m->bytes[k])) {
-		snprintf(m->err, sizeof m->err, "%s: no figures in the image", path);
-		return -1;
-	}
-	c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
-	if (send_image(m, file))
-		return -1;
-	m->t_sent = now_ms();
-	m->r_send = m->t_sent - m->t_frozen;
-	m->r_send_cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
+	m->r_send = m->t_sent - t0;
+	m->r_send_cpu = f.cpu;
 	if (op == CONTROL_FREEZE)
 		return 0;
 	if (await_ack(m, file))
 		return -1;
 	m->r_ack = now_ms() - m->t_sent;
 	fprintf(stderr,
-		"capsule node: migration of %s: %s: taken %.1f ms, sent %.1f ms (cpu "
-		"%.1f ms), acknowledged %.1f ms after\n",
-		m->name, file, m->r_take, m->r_send, m->r_send_cpu, m->r_ack);
+		"capsule node: migration of %s: %s: taken %.1f ms, sent with it (first "
+		"bytes after %.1f ms, cpu %.1f ms), acknowledged %.1f ms after\n",
+		m->name, file, m->r_take, m->t_first - t0, m->r_send_cpu, m->r_ack);
 	return 0;
 }
 
@@ -433,7 +381,7 @@ static void give_up(struct mig *m, const char *why, control_line_fn fn, void *ar
 	char last[CONTROL_LINE_MAX], line[3 * CONTROL_LINE_MAX], e[64];
 
 	stream_send(&m->c.tx, "abort", 5, 1, e, sizeof e);
-	if (migrate_step(CONTROL_THAW, m->name, "-", NULL, last, sizeof last))
+	if (migrate_step(CONTROL_THAW, m->name, "-", NULL, last, sizeof last, NULL))
 		snprintf(line, sizeof line, "%s; and it could not be resumed here: %s",
 			 why, last);
 	else
@@ -465,7 +413,7 @@ static void release_here(struct mig *m, char *last, size_t size)
 	char ans[CONTROL_LINE_MAX];
 
 	last[0] = 0;
-	if (migrate_step(CONTROL_RELEASE, m->name, "-", NULL, ans, sizeof ans))
+	if (migrate_step(CONTROL_RELEASE, m->name, "-", NULL, ans, sizeof ans, NULL))
 		snprintf(last, size,
 			 "%.80s could not be ended here (%.200s): it stays frozen "
 			 "here, never resumed",

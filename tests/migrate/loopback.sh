@@ -290,7 +290,8 @@ kill -TERM "$pid_D"
 pE=$((base + 8))
 pds() { "$cap" ps --raw --node "$tmp/$1.sock" 2>/dev/null | grep -c '^pd "counter"'; }
 start_node E examples/empty-node.xml --listen "127.0.0.1:$pE" --key "$tmp/key"
-CAPSULE_TEST_MIGRATE_ROUNDS=3 CAPSULE_TEST_MIGRATE_HOLD=round-2:20000 \
+mkdir -p "$tmp/spoolF" # F's spool directory, looked at while it is held
+TMPDIR=$tmp/spoolF CAPSULE_TEST_MIGRATE_ROUNDS=3 CAPSULE_TEST_MIGRATE_HOLD=round-2:20000 \
 	start_node F examples/counter-node.xml --key "$tmp/key"
 wait_node E
 wait_node F
@@ -299,6 +300,10 @@ wait_count "$tmp/F.log" 2 || die "F does not count"
 i=0
 while ! grep -q "prebuild: round 1 applied" "$tmp/E.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 during=$(pds E)
+# round 1 went out while F's monitor wrote it: a FIFO, no file written
+r1=$(ls -d "$tmp"/spoolF/capsule-migrate-*/round-1.img 2>/dev/null | head -n 1)
+[ -p "$r1" ] && ok "F sent round 1 as its monitor wrote it (a FIFO in its spool directory)" ||
+	bad "F's round 1 was not streamed: $(ls -l "$tmp"/spoolF/capsule-migrate-* 2>&1 | tr '\n' ' ')"
 kill -KILL "$pid_F"
 i=0
 while ! grep -q "prebuilt copy of counter (1 rounds) ended" "$tmp/E.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
