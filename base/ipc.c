@@ -175,15 +175,8 @@ int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
 			return rpc_call_local(bt->ep, obj, m);
 	}
 	u = sys_utcb();
-	tag = msg_to_utcb(u, m, 0);
+	tag = msg_to_utcb(u, m, cap_badge(dst));
 	u->br[0] = bt ? bt->window : KCAP_INVALID;
-	/* The destination's badge last, read from the cap map (volatile: not
-	 * the copy ep_lookup's read left in a register) straight into the
-	 * UTCB.  A restore gives every object a new badge and translates the
-	 * badges in each thread's UTCB, not a register's: a thread cut while
-	 * its register still held the old badge sent that one after the
-	 * restore and was refused as an invalid object. */
-	u->mr[0] = *(volatile uint64_t *)&dst.idx->id;
 	tag = sys_invoke(cap_kcap(dst), tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us,
 			 &label);
 	if (TAG_ERROR(tag))

@@ -115,10 +115,7 @@ uint64_t msg_to_utcb(struct utcb *u, const struct msg *m, uint64_t first_word)
 			u->mr[2 + i] = CAP_ID_INVALID;
 			continue;
 		}
-		/* read from the cap map into the UTCB at once (volatile: not a
-		 * copy kept in a register since the validity check): a restore
-		 * translates the UTCB's badges, not a register's (ipc.c) */
-		u->mr[2 + i] = *(volatile uint64_t *)&c.idx->id;
+		u->mr[2 + i] = cap_badge(c);
 		u->mr[words + items++] = kcap | RIGHT_R | RIGHT_W;
 	}
 	u->mr[2 + ncaps] = m->code;

@@ -16,8 +16,8 @@
 #include <base/timer.h>
 
 #define HOLD_ROUNDS 4000000
-#define TICK_US	    5000
-#define COUNT	    3
+#define TICK_US 5000
+#define COUNT	3
 
 static struct env *hold_env;
 static struct signal_handler hold_handler;
