@@ -49,7 +49,6 @@ SAME_AT(struct entrypoint, exit_obj, struct cr_entrypoint, exit_obj);
 SAME_AT(struct entrypoint, signal_proxy_obj, struct cr_entrypoint, signal_proxy_obj);
 SAME_AT(struct entrypoint, constructor_obj, struct cr_entrypoint, constructor_obj);
 SAME_AT(struct entrypoint, constructing, struct cr_entrypoint, constructing);
-SAME_AT(struct entrypoint, pool_changing, struct cr_entrypoint, pool_changing);
 _Static_assert(EP_MAGIC == CR_EP_MAGIC, "entrypoint magic");
 _Static_assert(SIGNAL_SEMAPHORE_LABEL == CR_SIGNAL_SEMAPHORE_LABEL, "semaphore label");
 

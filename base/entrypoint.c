@@ -89,18 +89,11 @@ cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn
 		return CAP_INVALID;
 	if (!cap_valid(gate))
 		return CAP_INVALID;
-	/* from here until the object is in the pool a checkpoint waits: a
-	 * restore gives the gate a new badge and repairs only the objects in
-	 * pools (the flag is set after the call, so the call itself, which
-	 * the monitor serves, is not waited for) */
-	ep->pool_changing = 1;
 	memset(obj, 0, sizeof(*obj));
 	obj->badge = cap_badge(gate);
 	obj->cap = gate;
 	obj->dispatch = fn;
-	int err = pool_avl_insert(&ep->pool, obj);
-	ep->pool_changing = 0;
-	if (err) {
+	if (pool_avl_insert(&ep->pool, obj)) {
 		ep_gate_free(ep, gate);
 		memset(obj, 0, sizeof(*obj));
 		return CAP_INVALID;
@@ -112,9 +105,7 @@ void ep_dissolve(struct entrypoint *ep, struct rpc_object *obj)
 {
 	if (!ep || !obj || pool_avl_find(ep->pool, obj->badge) != obj)
 		return;
-	ep->pool_changing = 1; /* a tree halfway through is not restored */
 	pool_avl_remove(&ep->pool, obj);
-	ep->pool_changing = 0;
 	ep_gate_free(ep, obj->cap);
 	obj->cap = CAP_INVALID;
 	obj->badge = 0;

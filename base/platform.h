@@ -109,9 +109,6 @@ struct entrypoint {
 	/* the constructor cap, see above */
 	struct rpc_object constructor_obj;
 	int constructing;
-	/* not 0 while the pool changes (ep_manage, ep_dissolve): a
-	 * checkpoint waits (cr_entrypoint.pool_changing) */
-	int pool_changing;
 	/* libbase's own from here */
 	struct base_thread *bt;
 	const struct rpc_cap_factory *factory; /* NULL: PD session of env */

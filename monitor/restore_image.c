@@ -421,7 +421,7 @@ int restore_image_check(struct monitor *mon, const struct image_model *im,
 	if (!report_version_known(im->component.cr_abi_version)) {
 		snprintf(err, n,
 			 "%s: the target's checkpoint ABI version %u is unknown (this "
-			 "monitor knows versions 1 to %u)",
+			 "monitor knows versions 1 and %u)",
 			 path, im->component.cr_abi_version, CR_ABI_VERSION);
 		return -EPROTONOSUPPORT;
 	}

@@ -11,8 +11,7 @@
 
 int report_version_known(uint64_t version)
 {
-	/* 1: no cap_lock; 2: no pool_changing (checkpoint_abi.h) */
-	return version >= 1 && version <= CR_ABI_VERSION;
+	return version == 1 || version == CR_ABI_VERSION; /* 1: no cap_lock */
 }
 
 int report_read(const struct mon_model *model, struct cr_report *out, char *err,
@@ -26,7 +25,7 @@ int report_read(const struct mon_model *model, struct cr_report *out, char *err,
 		snprintf(
 		    err, errlen,
 		    "the target's checkpoint ABI version %llu is unknown (this monitor "
-		    "knows versions 1 to %u)",
+		    "knows versions 1 and %u)",
 		    (unsigned long long)model->abi_version, CR_ABI_VERSION);
 		return -EINVAL;
 	}

@@ -12,7 +12,7 @@
 
 #include "monitor/checkpoint.h"
 
-/* The ABI versions this monitor knows (1 to CR_ABI_VERSION). */
+/* The ABI versions this monitor knows (1 and 2). */
 int report_version_known(uint64_t version);
 
 /* The report the model names (model->report_addr), checked: magic,

@@ -3,13 +3,11 @@
  * reports its cap map, then its checkpoint report with the main
  * entrypoint, then makes its signal source's semaphore irq and the
  * signal handler thread bound to it; an entrypoint's object pool changes
- * while an object is managed or dissolved (libbase says so, ABI version
- * 3; a group member's pools are checked too).  A target paused in
- * between would be refused by the checkpoint ("the target reported no
- * cap map", no thread for the semaphore) or by the restore ("cannot
- * rebuild its object pool"), or restored with an object whose badge is
- * stale, so the pause lets it run on until it is done, as for a call
- * being served (checkpoint_pause.c, group_cut.c).
+ * while an object is managed or dissolved.  A target paused in between
+ * would be refused by the checkpoint ("the target reported no cap map",
+ * no thread for the semaphore) or by the restore ("cannot rebuild its
+ * object pool"), so the pause lets it run on until it is done, as for a
+ * call being served (checkpoint_pause.c, group_cut.c).
  */
 #include <capsule/checkpoint_abi.h>
 
@@ -57,14 +55,11 @@ static void check_pool_obj(void *ctx, const struct cr_tree_node *n)
 		w->bad = 1;
 }
 
-/* Is an entrypoint of the member in the middle of changing its pool?
- * Its libbase says so while it holds a new object's gate that is not
- * yet in the pool, or takes one out (pool_changing, ABI version 3): cut
- * there, the object would keep its old badge outside the pools a restore
- * repairs.  With `pools`, also a tree that breaks the rule or an object
- * whose badge is not its cap's (a restore refuses such a pool; older
- * components do not report the change).  1, 0 (or 1 when unreadable). */
-static int eps_changing(struct monitor *mon, const struct cr_report *r, int pools)
+/* Is an object pool of the member in the middle of a change (an object
+ * being managed or dissolved): a tree that breaks the rule, or an object
+ * whose badge is not its cap's?  A restore rebuilds the pools from the
+ * image and refuses such a one.  1, 0 (or 1 when unreadable). */
+static int pools_changing(struct monitor *mon, const struct cr_report *r)
 {
 	struct live_pool w = {mon, 0};
 	uint64_t at = r->entrypoints;
@@ -73,11 +68,10 @@ static int eps_changing(struct monitor *mon, const struct cr_report *r, int pool
 	for (int n = 0; at && n < CR_MAX_EPS; n++) {
 		struct cr_entrypoint e;
 		if (monitor_read_target(mon, at, &e, sizeof e) ||
-		    e.magic != CR_EP_MAGIC || (r->version >= 3 && e.pool_changing))
-			return 1;
-		if (pools && (cr_tree_check(e.pool, read_pool_obj, &w, CAP_SLOTS, &count,
-					    check_pool_obj) ||
-			      w.bad))
+		    e.magic != CR_EP_MAGIC ||
+		    cr_tree_check(e.pool, read_pool_obj, &w, CAP_SLOTS, &count,
+				  check_pool_obj) ||
+		    w.bad)
 			return 1;
 		at = e.next;
 	}
@@ -95,5 +89,5 @@ int monitor_setting_up(struct monitor *mon, int pools)
 		return rc;
 	return r.magic != CR_REPORT_MAGIC || !r.entrypoints ||
 	       (r.signal_handler_nr == CR_NO_THREAD && has_semaphore(mon)) ||
-	       eps_changing(mon, &r, pools);
+	       (pools && pools_changing(mon, &r));
 }

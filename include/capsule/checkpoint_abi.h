@@ -33,13 +33,6 @@
  *    monitor checkpoints the component only while it reads 0 (a restore
  *    rebuilds the tree, under a thread that was changing it).  Version 1
  *    is version 2 without that field; a monitor still restores it.
- *  - Version 3 adds cr_entrypoint.pool_changing (the padding before): not
- *    0 while the entrypoint changes its pool, from the moment it holds a
- *    new object's gate until the object is in the pool, and while it
- *    takes one out.  Cut in between, the object would keep its old badge
- *    outside the pool a restore repairs, so a monitor checkpoints the
- *    component only while every entrypoint reads 0.  Version 2 is
- *    version 3 with it always 0.
  *  - Trees (cap map and pools) follow one rule: in-order keys strictly
  *    increase; `depth` is the height of a node's subtree (1 for a leaf);
  *    the children's depths differ by at most one; parent links mirror
@@ -56,7 +49,7 @@
 
 #include <stdint.h>
 
-#define CR_ABI_VERSION	 3
+#define CR_ABI_VERSION	 2
 #define CR_REPORT_MAGIC	 0x31765f7274706372ULL /* "rcptr_v1" */
 #define CR_CAP_MAP_MAGIC 0xcab3a9ULL
 #define CR_EP_MAGIC	 0xe9e9e9ULL
@@ -106,7 +99,7 @@ struct cr_entrypoint {
 	struct cr_object signal_proxy_obj; /* seed 002: the signal-proxy cap */
 	struct cr_object constructor_obj;  /* seed 002: the constructor cap */
 	int32_t constructing;		   /* 1 while constructor_obj is managed */
-	int32_t pool_changing;		   /* version 3: see above */
+	uint32_t pad;
 };
 
 /* What libbase reports (its address goes to core with the cap map's). */
@@ -140,7 +133,6 @@ CR_ASSERT_AT(struct cr_entrypoint, exit_obj, 32);
 CR_ASSERT_AT(struct cr_entrypoint, signal_proxy_obj, 88);
 CR_ASSERT_AT(struct cr_entrypoint, constructor_obj, 144);
 CR_ASSERT_AT(struct cr_entrypoint, constructing, 200);
-CR_ASSERT_AT(struct cr_entrypoint, pool_changing, 204);
 _Static_assert(sizeof(struct cr_entrypoint) == 208, "cr_entrypoint size");
 CR_ASSERT_AT(struct cr_report, cap_map, 16);
 CR_ASSERT_AT(struct cr_report, entrypoints, 24);
