@@ -158,27 +158,37 @@ int rpc_call(cap_t dst, struct msg *m)
 	return rpc_call_timeout(dst, m, SYS_TIMEOUT_NEVER);
 }
 
+/* The badges of dst and of the caps sent are in registers from their
+ * reading up to the trap (cap_badges_hold: a checkpoint does not cut
+ * there; a restore would leave them stale and the call would name dead
+ * objects).  At the trap all of them are in the UTCB, where a restore
+ * rewrites them; the caller's span, if any, goes on after it. */
 int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
 {
 	struct base_thread *bt;
 	struct utcb *u;
-	uint64_t tag, label, first;
+	uint64_t tag, label, first, kcap, held;
 	int err;
 
 	if (!cap_valid(dst))
 		return -EINVAL;
+	held = cap_badges_hold();
 	bt = base_thread_self();
 	if (bt && bt->ep) {
 		struct rpc_object *obj = ep_lookup(bt->ep, cap_badge(dst));
 
-		if (obj && obj->cap.idx == dst.idx)
+		if (obj && obj->cap.idx == dst.idx) {
+			cap_badges_done(held);
 			return rpc_call_local(bt->ep, obj, m);
+		}
 	}
 	u = sys_utcb();
 	tag = msg_to_utcb(u, m, cap_badge(dst));
 	u->br[0] = bt ? bt->window : KCAP_INVALID;
-	tag = sys_invoke(cap_kcap(dst), tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us,
-			 &label);
+	kcap = cap_kcap(dst);
+	cap_badges_done(0);
+	tag = sys_invoke(kcap, tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us, &label);
+	cap_badges_done(held);
 	if (TAG_ERROR(tag))
 		return kerr_to_errno(TAG_ERROR(tag));
 	err = msg_from_utcb(u, tag, m, &first);
