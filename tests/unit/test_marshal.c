@@ -2,8 +2,9 @@
  * receive-side insert_map (new, known-same, forged, revoked) and
  * rpc_call, against a fake kernel that models the own task's cap space
  * and its mapping tree. */
-/* LDFLAGS: -Wl,--wrap=kernel_native_invoke -Wl,--wrap=kernel_native_utcb
- * -Wl,--wrap=cap_map_kcap */
+/* clang-format off */
+/* LDFLAGS: -Wl,--wrap=kernel_native_invoke -Wl,--wrap=kernel_native_utcb -Wl,--wrap=cap_map_kcap */
+/* clang-format on */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
