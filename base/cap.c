@@ -18,6 +18,26 @@ uint64_t cap_kcap(cap_t c)
 	return cap_map_kcap(cap_map(), c.idx);
 }
 
+uint64_t cap_badges_hold(void)
+{
+	struct utcb *u = sys_utcb();
+	uint64_t before = u ? u->tcr[TCR_BADGES] : 0;
+
+	if (u)
+		u->tcr[TCR_BADGES] = 1;
+	__asm__ volatile("" ::: "memory"); /* no badge is read above the mark */
+	return before;
+}
+
+void cap_badges_done(uint64_t before)
+{
+	struct utcb *u;
+
+	__asm__ volatile("" ::: "memory"); /* nor used below its end */
+	if ((u = sys_utcb()))
+		u->tcr[TCR_BADGES] = before;
+}
+
 void cap_map_lock(void)
 {
 	spinlock_lock(&base_state()->cap_lock);

@@ -81,19 +81,28 @@ void ep_unreserve(struct entrypoint *ep)
 		ep_gate_free(ep, ep->spare[--ep->nspare]);
 }
 
+/* obj->badge is outside the cap map and, until it is in the pool (whose
+ * badges a restore rewrites), outside what a restore fixes: a span a
+ * checkpoint does not cut (cap_badges_hold); so is a removal that walks
+ * the pool with it. */
 cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn)
 {
+	uint64_t held;
 	cap_t gate;
+	int err;
 
 	if (!ep || !obj || !fn || ep_gate_alloc(ep, &gate))
 		return CAP_INVALID;
 	if (!cap_valid(gate))
 		return CAP_INVALID;
 	memset(obj, 0, sizeof(*obj));
+	held = cap_badges_hold();
 	obj->badge = cap_badge(gate);
 	obj->cap = gate;
 	obj->dispatch = fn;
-	if (pool_avl_insert(&ep->pool, obj)) {
+	err = pool_avl_insert(&ep->pool, obj);
+	cap_badges_done(held);
+	if (err) {
 		ep_gate_free(ep, gate);
 		memset(obj, 0, sizeof(*obj));
 		return CAP_INVALID;
@@ -103,9 +112,18 @@ cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn
 
 void ep_dissolve(struct entrypoint *ep, struct rpc_object *obj)
 {
-	if (!ep || !obj || pool_avl_find(ep->pool, obj->badge) != obj)
+	uint64_t held;
+	int found;
+
+	if (!ep || !obj)
 		return;
-	pool_avl_remove(&ep->pool, obj);
+	held = cap_badges_hold();
+	found = pool_avl_find(ep->pool, obj->badge) == obj;
+	if (found)
+		pool_avl_remove(&ep->pool, obj);
+	cap_badges_done(held);
+	if (!found)
+		return;
 	ep_gate_free(ep, obj->cap);
 	obj->cap = CAP_INVALID;
 	obj->badge = 0;

@@ -198,9 +198,9 @@ int thread_create(struct env *env, const char *name, void (*fn)(void *), void *a
 		  uint64_t stack_size, struct thread **out)
 {
 	struct cap_map *cm = cap_map();
-	uint64_t size = thread_stack_size(stack_size), utcb, badge, ip, sp;
+	uint64_t size = thread_stack_size(stack_size), utcb, badge, ip, sp, held;
 	struct thread *t;
-	int err;
+	int err, made;
 
 	if (!env || !fn || !out || !size)
 		return -EINVAL;
@@ -217,11 +217,17 @@ int thread_create(struct env *env, const char *name, void (*fn)(void *), void *a
 	t->arg = arg;
 	t->component = sys_utcb()->tcr[TCR_COMPONENT];
 	mutex_lock(&base_state()->thread_lock);
+	/* the kernel thread's badge, a word of CPU_CREATE_THREAD's reply, is
+	 * in a variable until its cap map entry holds it (cap_badges_hold) */
+	held = cap_badges_hold();
 	err = cpu_create_thread(env->cpu, env->pd, name, &t->cpu_thread, &t->nr, &utcb,
 				&badge);
-	if (err)
+	made = !err;
+	if (made)
+		err = t->nr < THREAD_AREA_THREADS ? thread_caps(cm, t, badge) : -ERANGE;
+	cap_badges_done(held);
+	if (!made)
 		goto err_free;
-	err = t->nr < THREAD_AREA_THREADS ? thread_caps(cm, t, badge) : -ERANGE;
 	if (!err)
 		err = thread_stack_alloc(t, size, &ip, &sp);
 	if (!err)

@@ -19,6 +19,16 @@ static int is_thread_badge(const struct monitor *mon, uint64_t badge)
 	return 0;
 }
 
+/* An entry of an object gone while the target still holds it: skipped
+ * (a restore leaves the entry out of the tree), the record kept while
+ * the target holds it. */
+static enum mon_class dead_entry(struct monitor *mon, struct mon_record *r, uint64_t *aux)
+{
+	r->aux2 = mon->checkpoints + 1; /* still held: kept */
+	*aux = 1;
+	return MON_CLASS_SKIPPED;
+}
+
 /* Class of slot i holding id; *aux gets what restore needs. */
 static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 			       uint64_t *aux)
@@ -36,9 +46,14 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 	if (i >= FIXED_THREAD_AREA && i < FIXED_USER_BASE) {
 		uint64_t slot = (i - FIXED_THREAD_AREA) % THREAD_AREA_SLOTS;
 		*aux = (i - FIXED_THREAD_AREA) / THREAD_AREA_SLOTS;
-		return slot == THREAD_SLOT_GATE && is_thread_badge(mon, id)
-			   ? MON_CLASS_THREAD
-			   : MON_CLASS_UNKNOWN;
+		if (slot != THREAD_SLOT_GATE)
+			return MON_CLASS_UNKNOWN;
+		if (is_thread_badge(mon, id))
+			return MON_CLASS_THREAD;
+		/* killed (CPU_KILL), its entry not yet removed (thread_drop) */
+		r = record_find(mon, id);
+		return r && r->cls == MON_CLASS_DEAD ? dead_entry(mon, r, aux)
+						     : MON_CLASS_UNKNOWN;
 	}
 	if ((p = proxy_find(mon, id)) != NULL) {
 		*aux = (uint64_t)(p - mon->proxy); /* which proxy (image_convert.c) */
@@ -50,11 +65,8 @@ static enum mon_class classify(struct monitor *mon, uint64_t i, uint64_t id,
 						     : MON_CLASS_SESSION;
 	}
 	if ((r = record_find(mon, id)) != NULL) {
-		if (r->cls == MON_CLASS_DEAD) {
-			r->aux2 = mon->checkpoints + 1; /* still held: kept */
-			*aux = 1; /* an object gone while the target held it */
-			return MON_CLASS_SKIPPED;
-		}
+		if (r->cls == MON_CLASS_DEAD)
+			return dead_entry(mon, r, aux);
 		*aux = r->aux;
 		return r->cls;
 	}

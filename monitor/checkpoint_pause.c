@@ -9,8 +9,9 @@
  * even while paused, and the checkpoint waits, bounded by
  * CKPT_REPLY_WAIT_MS, until the reply has arrived (the thread is then
  * paused with the reply in its UTCB).  A thread with a reply's caps still
- * in its receive window, or one holding the cap map lock, is waited for
- * the same way.  If the wait ends unmet the checkpoint fails and the
+ * in its receive window, one keeping badges outside its cap map (a
+ * message being built, tcr[TCR_BADGES]), or one holding the cap map lock,
+ * is waited for the same way.  If the wait ends unmet the checkpoint fails and the
  * target runs on.
  */
 #include <errno.h>
@@ -75,19 +76,30 @@ static int pause_each(struct monitor *mon)
 	return 0;
 }
 
-/* Does the thread's receive window hold a capability?  A reply's caps
- * are mapped there and stay until the thread has moved them into its cap
- * map (base/msg.c): paused in between, its cap map does not have them
- * and a restore would not remake them (the restored thread then finds
- * its window empty: thread_create failed with -EPROTO when its
- * CPU_CREATE_THREAD reply was caught so).  1, 0 or -errno. */
-static int window_busy(struct monitor *mon, struct mon_thread *t)
+/* Is the thread where a restore cannot continue it?
+ * - It keeps badges outside its cap map (libbase marks the span in
+ *   tcr[TCR_BADGES], cap_badges_hold): the badges of a call it is
+ *   building, a reply's words, an object not yet in its pool.  A restore
+ *   rewrites the ids in the cap map and the words of a caught call in
+ *   the UTCB, not a register or a variable: cut so, worker's thread_join
+ *   sent CPU_KILL with the killed thread's old badge and got -EINVAL,
+ *   and thread_create put the kernel thread's old badge into the cap map.
+ * - Its receive window holds a capability: a reply's caps are mapped
+ *   there and stay until the thread has moved them into its cap map
+ *   (base/msg.c); paused in between, its cap map does not have them and a
+ *   restore would not remake them (the restored thread then finds its
+ *   window empty: thread_create failed with -EPROTO when its
+ *   CPU_CREATE_THREAD reply was caught so).
+ * 1, 0 or -errno. */
+static int thread_busy(struct monitor *mon, struct mon_thread *t)
 {
 	struct utcb u;
 	int rc = monitor_read_utcb(mon, t->cap, &u);
 
 	if (rc)
 		return rc;
+	if (u.tcr[TCR_BADGES])
+		return 1;
 	if (u.br[0] == KCAP_INVALID || !u.br[0])
 		return 0;
 	for (unsigned j = 0; j < MSG_MAX_ITEMS; j++) {
@@ -155,8 +167,8 @@ static int cap_map_locked(struct monitor *mon)
 }
 
 /* States of all threads into model; *blocked = 1 if one is still in the
- * reply wait of a call a server has taken, or has not yet taken the caps
- * of a reply out of its receive window, or holds the cap map lock. */
+ * reply wait of a call a server has taken, or is busy (thread_busy), or
+ * holds the cap map lock. */
 static int read_states(struct monitor *mon, struct mon_model *model, int *blocked)
 {
 	int rc;
@@ -172,7 +184,7 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 			return rc;
 		*blocked |= mt->state == TS_BLOCKED;
 		if (!*blocked && mt->state != TS_INACTIVE && mt->state != TS_DEAD) {
-			if ((rc = window_busy(mon, t)) < 0)
+			if ((rc = thread_busy(mon, t)) < 0)
 				return rc;
 			*blocked = rc;
 		}

@@ -268,14 +268,21 @@ const char *thread_name_of(const struct monitor *mon, uint64_t nr)
 	return "";
 }
 
+/* The killed thread's kernel-thread cap is dead too, and its entry stays
+ * in the target's cap map until thread_join has removed it (libbase
+ * kills first): recorded dead, a checkpoint in between skips it instead
+ * of refusing an entry that fits no class. */
 void thread_drop(struct monitor *mon, uint64_t obj_badge)
 {
 	for (int i = 0; i < MON_MAX_THREADS; i++) {
 		struct mon_thread *t = &mon->thread[i];
+		uint64_t gate = t->badge;
+
 		if (!t->used || cap_badge(t->cap) != obj_badge)
 			continue;
 		memset(t, 0, sizeof *t);
 		record_dead(mon, obj_badge); /* references released */
+		record_dead(mon, gate);
 	}
 }
 

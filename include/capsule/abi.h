@@ -140,6 +140,9 @@ enum utcb_tcr {
 	TCR_THREAD_NR = 2,   /* its number in the thread area */
 	TCR_USER = 3,	     /* free for libbase (e.g. thread object pointer) */
 	TCR_COMPONENT = 4,   /* native threads: libbase's per-component state */
+	TCR_BADGES = 5,	     /* libbase: nonzero while the thread keeps badges
+				outside its cap map (cap_badges_hold): a
+				checkpoint does not cut it then */
 };
 
 /* --- kernel-object protocols (TAG proto, mr[0] = opcode) ---------------- */

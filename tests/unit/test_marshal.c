@@ -2,7 +2,9 @@
  * receive-side insert_map (new, known-same, forged, revoked) and
  * rpc_call, against a fake kernel that models the own task's cap space
  * and its mapping tree. */
-/* LDFLAGS: -Wl,--wrap=kernel_native_invoke -Wl,--wrap=kernel_native_utcb */
+/* clang-format off */
+/* LDFLAGS: -Wl,--wrap=kernel_native_invoke -Wl,--wrap=kernel_native_utcb -Wl,--wrap=cap_map_kcap */
+/* clang-format on */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,6 +25,20 @@ static int parent[CAP_SLOTS];
 static struct utcb fake_utcb;
 static struct native_component *fake_nc;
 static uint64_t server_kcap, server_badge; /* a fake gate: answers w[0] + 1 */
+/* the badge span (tcr[TCR_BADGES]) as the fake server saw it at the trap,
+ * and kcaps looked up (reading a cap's entry) while watched, unmarked */
+static uint64_t trap_mark;
+static unsigned watch_marks, kcap_reads, kcap_unmarked;
+
+uint64_t __real_cap_map_kcap(const struct cap_map *m, const struct cap_index *e);
+uint64_t __wrap_cap_map_kcap(const struct cap_map *m, const struct cap_index *e)
+{
+	if (watch_marks) {
+		kcap_reads++;
+		kcap_unmarked += !fake_utcb.tcr[TCR_BADGES];
+	}
+	return __real_cap_map_kcap(m, e);
+}
 
 struct utcb *__wrap_kernel_native_utcb(void)
 {
@@ -103,6 +119,7 @@ static uint64_t fk_server(uint64_t tag)
 	unsigned ncaps = (unsigned)u->mr[1];
 	uint64_t arg = u->mr[3 + ncaps];
 
+	trap_mark = u->tcr[TCR_BADGES];
 	if (u->mr[0] != server_badge)
 		return TAG_WITH_ERROR(0, KERR_INVAL);
 	u->mr[0] = RPC_OK;
@@ -417,6 +434,45 @@ static void rpc_call_round_trip(void **state)
 	assert_int_equal(rpc_call(CAP_INVALID, &m), -EINVAL);
 }
 
+/* rpc_call keeps badges outside the cap map from reading them (each
+ * cap's entry) up to the trap: the UTCB marks that span, so a checkpoint
+ * does not cut it (a restore would leave them stale: worker's thread_join
+ * sent the killed thread's old badge).  At the trap the span is closed
+ * (the badges are in the UTCB, where a restore rewrites a caught call),
+ * and a caller's own span goes on after it. */
+static void rpc_call_badge_span(void **state)
+{
+	cap_t s = make_cap(0x200, 77), c = make_cap(0x204, 78);
+	uint64_t before;
+	struct msg m;
+
+	server_kcap = cap_kcap(s);
+	server_badge = 0x200;
+	msg_reset(&m, 3);
+	msg_put_cap(&m, c);
+	msg_put(&m, 41);
+	watch_marks = 1;
+	trap_mark = 7;
+	assert_int_equal(rpc_call(s, &m), 0);
+	watch_marks = 0;
+	assert_int_equal(m.w[0], 42);
+	assert_true(kcap_reads >= 2); /* the cap's and the gate's */
+	assert_int_equal(kcap_unmarked, 0);
+	assert_int_equal(trap_mark, 0);
+	assert_int_equal(fake_utcb.tcr[TCR_BADGES], 0);
+	/* inside a caller's span (thread_create: a reply's word) */
+	before = cap_badges_hold();
+	assert_int_equal(before, 0);
+	trap_mark = 7;
+	msg_reset(&m, 3);
+	msg_put(&m, 1);
+	assert_int_equal(rpc_call(s, &m), 0);
+	assert_int_equal(trap_mark, 0);
+	assert_int_equal(fake_utcb.tcr[TCR_BADGES], 1);
+	cap_badges_done(before);
+	assert_int_equal(fake_utcb.tcr[TCR_BADGES], 0);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -432,6 +488,7 @@ int main(void)
 	    T(insert_map_revoked),
 	    T(kerr_mapping),
 	    T(rpc_call_round_trip),
+	    T(rpc_call_badge_span),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -96,6 +96,18 @@ static inline uint64_t cap_badge(cap_t c)
 {
 	return c.idx ? c.idx->id : 0;
 }
+/* A badge kept outside the cap map (in a variable, a message being
+ * built, a reply's words) goes stale when a restore gives its object a
+ * new one: the restore rewrites the cap map's ids and the words of a call
+ * the checkpoint caught in the UTCB, nothing else.  Code that keeps one
+ * marks that span in its UTCB (tcr[TCR_BADGES]), and a checkpoint does
+ * not cut the thread inside it (docs/cr.md, "Badges outside the cap
+ * map").  cap_badges_hold opens the span and returns the state before,
+ * cap_badges_done(that) ends it.  No call or wait inside: rpc_call ends
+ * it for its trap and opens it again after, so a badge must not be kept
+ * across a call. */
+uint64_t cap_badges_hold(void);
+void cap_badges_done(uint64_t before);
 /* kcap of c in this component, KCAP_INVALID if c is invalid */
 uint64_t cap_kcap(cap_t c);
 /* Take / drop a reference; dropping the last unmaps the kcap and frees
