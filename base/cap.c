@@ -24,7 +24,7 @@ uint64_t cap_badges_hold(void)
 	uint64_t before = u ? u->tcr[TCR_BADGES] : 0;
 
 	if (u)
-		u->tcr[TCR_BADGES] = 1;
+		u->tcr[TCR_BADGES] = TCR_BADGES_HELD;
 	__asm__ volatile("" ::: "memory"); /* no badge is read above the mark */
 	return before;
 }

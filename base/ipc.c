@@ -162,7 +162,10 @@ int rpc_call(cap_t dst, struct msg *m)
  * reading up to the trap (cap_badges_hold: a checkpoint does not cut
  * there; a restore would leave them stale and the call would name dead
  * objects).  At the trap all of them are in the UTCB, where a restore
- * rewrites them; the caller's span, if any, goes on after it.  The marks
+ * rewrites them; the caller's span, if any, goes on from the moment the
+ * reply is delivered (TCR_BADGES_AT_REPLY, abi.h), not from the first
+ * instruction after the trap: a thread paused between the two would hold
+ * a reply's badge (thread_create's new thread) unmarked.  The marks
  * are plain stores to the UTCB, without branches (cap_badges_hold's
  * calls and NULL checks cost bench_ipc's round trip about 100 ns). */
 int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
@@ -176,7 +179,7 @@ int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
 		return -EINVAL;
 	u = sys_utcb();
 	held = u->tcr[TCR_BADGES];
-	u->tcr[TCR_BADGES] = 1;
+	u->tcr[TCR_BADGES] = TCR_BADGES_HELD;
 	__asm__ volatile("" ::: "memory"); /* no badge is read above the mark */
 	bt = base_thread_self();
 	if (bt && bt->ep) {
@@ -191,7 +194,9 @@ int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
 	u->br[0] = bt ? bt->window : KCAP_INVALID;
 	kcap = cap_kcap(dst);
 	__asm__ volatile("" ::: "memory");
-	u->tcr[TCR_BADGES] = 0;
+	/* a caller's own span goes on once the reply is there: the kernel
+	 * sets it as it delivers the reply, before this thread runs again */
+	u->tcr[TCR_BADGES] = held ? TCR_BADGES_AT_REPLY : 0;
 	tag = sys_invoke(kcap, tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us, &label);
 	u->tcr[TCR_BADGES] = held;
 	if (TAG_ERROR(tag))

@@ -239,8 +239,11 @@ unsigned ipc_reply(struct thread *t, uint64_t tag)
 	else if (c->wait != IPC_REPLY_WAIT || c->partner != t ||
 		 c->call_seq != t->caller_seq || !c->utcb)
 		err = KERR_ABORTED;
-	else
+	else {
+		if (c->utcb->tcr[TCR_BADGES] == TCR_BADGES_AT_REPLY)
+			c->utcb->tcr[TCR_BADGES] = TCR_BADGES_HELD; /* abi.h */
 		ipc_complete(c, ipc_transfer(t, c, tag), 0, true);
+	}
 	kobj_put(&c->obj);
 	return err;
 }

@@ -98,7 +98,7 @@ static int thread_busy(struct monitor *mon, struct mon_thread *t)
 
 	if (rc)
 		return rc;
-	if (u.tcr[TCR_BADGES])
+	if (u.tcr[TCR_BADGES] == TCR_BADGES_HELD) /* AT_REPLY: none yet */
 		return 1;
 	if (u.br[0] == KCAP_INVALID || !u.br[0])
 		return 0;

@@ -23,7 +23,8 @@ static int send_one(struct member_mapq *q, unsigned i)
 
 	if (rc)
 		monitor_why(h->mon, "restore: kcap 0x%llx badge 0x%llx (%s): %s",
-			    (unsigned long long)q->kcap[i], (unsigned long long)q->badge[i],
+			    (unsigned long long)q->kcap[i],
+			    (unsigned long long)q->badge[i],
 			    mon_class_name(MON_CLASS_MEMBER), strerror(-rc));
 	return rc;
 }

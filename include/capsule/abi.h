@@ -140,10 +140,17 @@ enum utcb_tcr {
 	TCR_THREAD_NR = 2,   /* its number in the thread area */
 	TCR_USER = 3,	     /* free for libbase (e.g. thread object pointer) */
 	TCR_COMPONENT = 4,   /* native threads: libbase's per-component state */
-	TCR_BADGES = 5,	     /* libbase: nonzero while the thread keeps badges
-				outside its cap map (cap_badges_hold): a
-				checkpoint does not cut it then */
+	TCR_BADGES = 5,	     /* libbase: TCR_BADGES_HELD while the thread
+				keeps badges outside its cap map
+				(cap_badges_hold): a checkpoint does not cut
+				it then */
 };
+/* tcr[TCR_BADGES] during a call made inside such a span: the badges come
+ * back in the reply, so the kernel turns it into TCR_BADGES_HELD as it
+ * delivers the reply (a thread paused at the call, not yet answered,
+ * keeps none and may be cut; one paused right after its reply may not) */
+#define TCR_BADGES_HELD	    1
+#define TCR_BADGES_AT_REPLY 2
 
 /* --- kernel-object protocols (TAG proto, mr[0] = opcode) ---------------- */
 

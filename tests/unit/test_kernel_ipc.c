@@ -26,6 +26,16 @@ static void root_round_trip(void *arg)
 	tag = call_echo(KCAP(0x311), 1, 2, NEVER);
 	CHECK(!TAG_ERROR(tag) && u->mr[0] == 3 && echo.label == (0x40 | RIGHT_W));
 	CHECK(echo.served == 2 && echo.bad == 0);
+	/* a call made inside libbase's badge span: the kernel marks the span
+	 * held again as it delivers the reply (abi.h TCR_BADGES_AT_REPLY);
+	 * other values it leaves alone */
+	u->tcr[TCR_BADGES] = TCR_BADGES_AT_REPLY;
+	tag = call_echo(SRV_GATE, 1, 2, NEVER);
+	CHECK(!TAG_ERROR(tag) && u->tcr[TCR_BADGES] == TCR_BADGES_HELD);
+	u->tcr[TCR_BADGES] = 0;
+	tag = call_echo(SRV_GATE, 1, 2, NEVER);
+	CHECK(!TAG_ERROR(tag) && u->tcr[TCR_BADGES] == 0);
+	CHECK(echo.served == 4 && echo.bad == 0);
 	kernel_stop(0);
 }
 
