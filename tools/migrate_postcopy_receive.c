@@ -56,6 +56,7 @@ struct pdst {
 	/* the pause's steps here (ms): the skeleton began, was all here, the
 	 * channel made, the restore answered, the commit came, started */
 	double t_skel0, t_skel, t_chan, t_restored, t_commit, t_started;
+	uint64_t restore_wants; /* pages the restore asked the source for */
 };
 
 static double dst_now_ms(void)
@@ -382,11 +383,11 @@ static void run_postcopy(struct pdst *d)
 	d->t_started = dst_now_ms();
 	fprintf(stderr,
 		"capsule node: migration from %s (post-copy): skeleton received in "
-		"%.2f ms, channel and checks %.2f, restored until ready %.2f, "
-		"waited for the commit %.2f, started in %.2f\n",
+		"%.2f ms, channel and checks %.2f, restored until ready %.2f (%llu pages "
+		"asked of the source), waited for the commit %.2f, started in %.2f\n",
 		d->c->peer, d->t_skel - d->t_skel0, d->t_chan - d->t_skel,
-		d->t_restored - d->t_chan, d->t_commit - d->t_restored,
-		d->t_started - d->t_commit);
+		d->t_restored - d->t_chan, (unsigned long long)d->restore_wants,
+		d->t_commit - d->t_restored, d->t_started - d->t_commit);
 	migrate_phase("postcopy");
 	if (!await_pages(d, &st)) {
 		page_channel_failed(d->ch, word, sizeof word);
@@ -515,6 +516,11 @@ static int restore(struct pdst *d, char *ans, size_t size)
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
 	d->t_restored = dst_now_ms();
+	{
+		struct page_channel_stats st;
+		page_channel_stats(d->ch, &st);
+		d->restore_wants = st.wants;
+	}
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
