@@ -111,6 +111,13 @@ pushed=$(echo "$line" | sed -n 's/.*pages pushed \([0-9]*\) .*/\1/p')
 [ "${pushed:-0}" -gt 0 ] || die "no pages pushed: $line"
 grep -qE "post-copy: every page arrived: 2147 pages, [0-9]+ with the skeleton, [0-9]+ on demand" \
 	"$tmp/B1.log" || die "B: no figures of the pages"
+# the target runs while its pages arrive: cr_lazy reads every page at
+# each count, so on B it faults on pages not there yet and waits for
+# those alone (once, the background fill kept the node's thread until
+# every page was there: 0 faults, the whole push was the target's stall)
+faults=$(sed -n 's/.*lazy restore complete: .*(\([0-9]*\) faults).*/\1/p' "$tmp/B1.log")
+[ "${faults:-0}" -gt 0 ] ||
+	die "B: the target did not run while its pages arrived: $(grep -o 'lazy restore complete.*' "$tmp/B1.log")"
 grep -q "target released: it runs on at the migration's destination" "$tmp/A1.log" ||
 	die "A did not end its copy"
 grep -qE "monitor: prebuild: the restore took [1-9][0-9]* threads, [0-9]+ sessions" \
