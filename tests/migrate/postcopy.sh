@@ -5,8 +5,9 @@
 # by node A's monitor after its 5th line until the migration freezes it.
 #   1. A -> B: B goes on from A's last count with the checksums of an
 #      uninterrupted run ("8 MiB intact"), both nodes logged every phase
-#      in order, and pages were pushed (slowly here,
-#      CAPSULE_TEST_POSTCOPY_PUSH_US);
+#      in order, pages were pushed (slowly here,
+#      CAPSULE_TEST_POSTCOPY_PUSH_US), and B's target ran while they
+#      arrived (it faulted on pages not there yet);
 #   2. the source killed mid post-copy (held there): the destination
 #      stops its copy with a report naming the pages that never arrived,
 #      it never counts on with missing pages, and node B still answers;
