@@ -36,15 +36,24 @@ static int carried(const struct image_memory *e, uint64_t pg)
 static int apply_chunks(const struct image_model *m, const struct image_memory *e,
 			uint8_t *to, char *err, size_t errlen)
 {
-	uint8_t *scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE);
-	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	int rc = scratch && dctx ? 0 : -ENOMEM;
+	/* made at the first compressed chunk: a post-copy skeleton applies
+	 * one or two raw pages to each of 16 dataspaces in the pause, and
+	 * making both for each took 0.55 ms of it */
+	uint8_t *scratch = NULL;
+	ZSTD_DCtx *dctx = NULL;
+	int rc = 0;
 
 	for (uint32_t i = 0; i < e->nchunks && !rc; i++) {
 		const struct image_chunk_ref *k = &e->chunk[i];
 		const uint8_t *src = m->stream->base + k->data_off;
 		uint8_t *base = to + k->first_page * IMAGE_PAGE_SIZE;
 
+		if (!(k->flags & IMAGE_MEM_RAW) && !dctx &&
+		    (!(scratch = malloc((size_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE)) ||
+		     !(dctx = ZSTD_createDCtx()))) {
+			rc = -ENOMEM;
+			break;
+		}
 		if (!(k->flags & IMAGE_MEM_RAW)) {
 			size_t n = ZSTD_decompressDCtx(dctx, scratch, k->raw_len, src,
 						       k->data_len);

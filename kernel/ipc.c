@@ -135,7 +135,7 @@ void ipc_send(struct thread *t, struct thread *dst, uint64_t tag, uint64_t label
 		ipc_complete(t, kres(KERR_INVAL), 0, false);
 		return;
 	}
-	if (dst->state == TS_DEAD || dst->state == TS_FAULTED) {
+	if (dst->state == TS_DEAD) { /* a faulted one may be resumed: wait */
 		ipc_complete(t, kres(KERR_ABORTED), 0, false);
 		return;
 	}

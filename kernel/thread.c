@@ -108,7 +108,12 @@ void thread_fault(struct thread *t, unsigned kind, uint64_t ip, uint64_t addr)
 	t->fault_kind = kind;
 	t->fault_ip = ip;
 	t->fault_addr = addr;
-	thread_end(t, TS_FAULTED);
+	/* halted, not ended: its pager may resolve the fault (a lazy page,
+	 * a managed dataspace) and resume it, so the call it serves and the
+	 * senders queued at it stay; they are aborted if it is killed */
+	ipc_cancel(t);
+	sched_unready(t);
+	t->state = TS_FAULTED;
 	if (!t->pager || t->pager->dead || t->pager->type != KOBJ_GATE)
 		return;
 	g = (struct gate *)t->pager;

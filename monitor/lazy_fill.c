@@ -14,9 +14,11 @@
  *    reports it (DS_LAZY_FILLED): core maps it and the thread runs the
  *    instruction again.  Only that thread waited; the rest of the node
  *    (and of the target) ran on.
- *  - in the background: step_h fills LAZY_STEP pages in address order
- *    and signals itself for the next step, so faults and every other
- *    request of the monitor's entrypoint are served between steps.
+ *  - in the background: step_h fills pages in address order for at most
+ *    LAZY_STEP_US, then gives the node's CPU away (a sleep in the
+ *    kernel) and signals itself for the next step, so the target runs
+ *    between steps, and its faults and every other request of the
+ *    monitor's entrypoint are served before the next step.
  *
  * Both run on the monitor's entrypoint, so a page is written at most once
  * (done[]), and before core maps it: a page the target has written is
@@ -31,11 +33,12 @@
  * waiting threads again.  If the source is lost the target is stopped.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
+#include <base/ipc.h>
 #include <base/region_map.h>
 #include <base/signal.h>
 #include "config/test_env.h"
@@ -47,11 +50,19 @@
 #include "monitor/restore.h"
 
 #define LAZY_PAGE  4096ULL
-#define LAZY_BLOCK 16ULL  /* pages filled for one fault: 64 KiB */
-#define LAZY_STEP  256ULL /* pages per background step: 1 MiB */
-/* post-copy: a step that found nothing arrived waits this long before
- * the next (the node's other components run between steps anyway) */
-#define LAZY_IDLE_US 100
+#define LAZY_BLOCK 16ULL /* pages filled for one fault: 64 KiB */
+#define LAZY_RUN   64ULL /* pages filled at a time in a step: 256 KiB */
+/* A background step's bound.  Between steps the fill sleeps in the
+ * kernel so that the target (of the monitor's priority) runs: without
+ * that the monitor's entrypoint never left the CPU, since each reply
+ * from core (DS_LAZY_FILLED, the next step's submit; core runs above
+ * it) put it first of its priority again on a slice of its own
+ * (kernel/sched.c), and the target stood still until every page was
+ * there (0 faults in every post-copy and lazy restore); an idle
+ * post-copy step's host sleep (usleep) stopped the whole node. */
+#define LAZY_STEP_US  2000
+#define LAZY_YIELD_US 1	  /* after a step that filled: the others' turn */
+#define LAZY_IDLE_US  200 /* post-copy, nothing arrived: wait for pages */
 
 /* Bytes of the model that belong in [off, off + size) of the dataspace. */
 struct lazy_seg {
@@ -78,6 +89,7 @@ struct lazy_fill {
 	struct page_channel *ch; /* post-copy: where the pages arrive (owned) */
 	int running, no_steps;
 	uint64_t t0_us, total, left, demand, faults;
+	uint64_t first_us; /* the first fault, from t0_us: the target ran */
 };
 
 static int done_bit(const struct lazy_ds *d, uint64_t p)
@@ -162,12 +174,17 @@ static int fill_run(struct lazy_fill *lf, struct lazy_ds *d, uint64_t p, uint64_
 
 static void lazy_finish(struct lazy_fill *lf)
 {
+	char first[48] = "";
+
+	if (lf->faults)
+		snprintf(first, sizeof first, ", the first after %.1f ms",
+			 lf->first_us / 1000.0);
 	env_log(lf->mon->env,
 		"monitor: lazy restore complete: %llu pages, %llu of them on demand "
-		"(%llu faults), in %llu ms",
+		"(%llu faults), in %llu ms%s",
 		(unsigned long long)lf->total, (unsigned long long)lf->demand,
 		(unsigned long long)lf->faults,
-		(unsigned long long)((mon_now_us() - lf->t0_us) / 1000));
+		(unsigned long long)((mon_now_us() - lf->t0_us) / 1000), first);
 	lazy_fill_free(lf->mon);
 }
 
@@ -215,7 +232,8 @@ static int serve_waiters(struct lazy_fill *lf, uint64_t *filled)
 			    b + LAZY_BLOCK < d->pages ? b + LAZY_BLOCK : d->pages;
 			if (!ready(lf, d, pages[k]))
 				page_channel_want(lf->ch, (unsigned)d->chan, pages[k]);
-			lf->faults++;
+			if (!lf->faults++)
+				lf->first_us = mon_now_us() - lf->t0_us;
 			if ((rc = fill_ready(lf, d, b, e, &got))) {
 				lazy_fail(lf, "cannot map a filled page", rc);
 				return -1;
@@ -239,40 +257,64 @@ static void on_fault(void *arg, unsigned count)
 		lazy_finish(lf);
 }
 
-/* step_h: the next LAZY_STEP pages in address order (post-copy: of those
- * that arrived, and the waiting threads again), then the next step. */
+/* Sleep in the kernel: the node's scheduler runs the others meanwhile. */
+static void lazy_sleep(uint64_t us)
+{
+	uint64_t label;
+
+	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
+}
+
+/* Pages of d in address order from its cursor, LAZY_RUN at a time, until
+ * the step's end (post-copy: up to one not arrived yet); *n += pages
+ * filled.  0 or -errno. */
+static int fill_cursor(struct lazy_fill *lf, struct lazy_ds *d, uint64_t end_us,
+		       uint64_t *n)
+{
+	uint64_t p, q;
+	int rc;
+
+	while (next_absent(d, d->cursor, d->pages, &p, &q)) {
+		uint64_t r = p;
+		q = q - p > LAZY_RUN ? p + LAZY_RUN : q;
+		while (r < q && ready(lf, d, r))
+			r++;
+		if (r == p)
+			return 0; /* not arrived yet */
+		if ((rc = fill_run(lf, d, p, r)))
+			return rc;
+		*n += r - p;
+		d->cursor = r;
+		if (mon_now_us() >= end_us)
+			return 0;
+	}
+	return 0;
+}
+
+/* step_h: the waiting threads' pages first (post-copy: those not there
+ * are wanted), then pages in address order (post-copy: of those that
+ * arrived) for at most LAZY_STEP_US; then the target's turn, and the
+ * next step. */
 static void on_step(void *arg, unsigned count)
 {
 	struct lazy_fill *lf = arg;
-	uint64_t budget = LAZY_STEP, p, q, filled = 0;
+	uint64_t filled = 0, end = mon_now_us() + LAZY_STEP_US;
 	int rc;
 
 	if (lf->ch && page_channel_failed(lf->ch, NULL, 0))
 		return source_lost(lf);
-	if (lf->ch && serve_waiters(lf, &filled))
+	if (serve_waiters(lf, &filled))
 		return;
-	for (unsigned i = 0; lf->running && budget && i < lf->nds; i++) {
-		struct lazy_ds *d = &lf->ds[i];
-		while (budget && next_absent(d, d->cursor, d->pages, &p, &q)) {
-			uint64_t r = p;
-			q = q - p > budget ? p + budget : q;
-			while (r < q && ready(lf, d, r))
-				r++;
-			if (r == p)
-				break; /* not arrived yet */
-			if ((rc = fill_run(lf, d, p, r)))
-				return lazy_fail(lf, "cannot map a filled page", rc);
-			budget -= r - p;
-			filled += r - p;
-			d->cursor = r;
-		}
-	}
+	for (unsigned i = 0; lf->running && i < lf->nds && mon_now_us() < end; i++)
+		if ((rc = fill_cursor(lf, &lf->ds[i], end, &filled)))
+			return lazy_fail(lf, "cannot map a filled page", rc);
 	if (!lf->running)
 		return;
 	if (!lf->left)
 		return lazy_finish(lf);
-	if (!filled) /* post-copy, nothing arrived: do not spin the node */
-		usleep(LAZY_IDLE_US);
+	/* a fault meanwhile is queued before the next step, so it is served
+	 * first (on_fault) */
+	lazy_sleep(filled ? LAZY_YIELD_US : LAZY_IDLE_US);
 	if ((rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
 		lazy_fail(lf, "cannot schedule the next step", rc);
 }

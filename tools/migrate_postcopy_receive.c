@@ -56,6 +56,7 @@ struct pdst {
 	/* the pause's steps here (ms): the skeleton began, was all here, the
 	 * channel made, the restore answered, the commit came, started */
 	double t_skel0, t_skel, t_chan, t_restored, t_commit, t_started;
+	uint64_t restore_wants; /* pages the restore asked the source for */
 };
 
 static double dst_now_ms(void)
@@ -131,7 +132,45 @@ out:
 	return rc;
 }
 
-/* The channel for the skeleton's dataspaces, with its pages in. */
+/* Does ch have exactly these dataspaces, in this order? */
+static int channel_fits(const struct page_channel *ch, uint32_t n, const uint64_t *ids,
+			const uint64_t *pages)
+{
+	if (!ch || page_channel_nds(ch) != n)
+		return 0;
+	for (uint32_t k = 0; k < n; k++)
+		if (page_channel_id(ch, k) != ids[k] ||
+		    page_channel_pages(ch, k) != pages[k])
+			return 0;
+	return 1;
+}
+
+/* While the target still runs at the source: the channel for the
+ * pre-skeleton's RAM dataspaces, which the skeleton's are unless one
+ * was made or resized since round 1 (then make_channel makes another).
+ * Its mappings and bitmaps are then not made in the pause (16 of each
+ * for a 256 MiB bench_wset).  Nothing if the pre-skeleton is unusable. */
+static void early_channel(struct pdst *d, const char *preskel)
+{
+	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
+	struct image_model *im;
+	char err[256];
+	uint32_t n = 0;
+
+	if (image_read_flags(preskel, IMAGE_READ_STREAM, &im, err, sizeof err))
+		return;
+	for (uint32_t i = 0; i < im->ndataspaces && n < PAGE_CHANNEL_MAX_DS; i++)
+		if (im->dataspaces[i].kind == IMAGE_DS_RAM) {
+			ids[n] = im->dataspaces[i].id;
+			pages[n++] = im->dataspaces[i].size / POSTCOPY_PAGE;
+		}
+	if (n)
+		d->ch = page_channel_new(n, ids, pages);
+	image_model_free(im);
+}
+
+/* The channel for the skeleton's dataspaces (the early one if it fits),
+ * with its pages in. */
 static int make_channel(struct pdst *d, char *err, size_t size)
 {
 	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
@@ -152,21 +191,31 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 		ids[k] = im->memory[k].ds_id;
 		pages[k] = im->memory[k].size / POSTCOPY_PAGE;
 	}
-	if (!(d->ch = page_channel_new(im->nmemory, ids, pages))) {
+	if (!channel_fits(d->ch, im->nmemory, ids, pages)) {
+		page_channel_free(d->ch);
+		d->ch = page_channel_new(im->nmemory, ids, pages);
+	}
+	if (!d->ch) {
 		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
 		goto out;
 	}
 	/* the receiver does not run yet: nothing reads the buffers until a
 	 * page is marked arrived, which put does with no data (in place) */
 	for (uint32_t k = 0; k < im->nmemory; k++) {
+		const uint8_t *present = im->memory[k].present;
 		uint64_t n;
 
 		if (image_memory_apply(im, ids[k], page_channel_buf(d->ch, k),
 				       pages[k] * POSTCOPY_PAGE, &n, err, size))
 			goto out;
-		for (uint64_t p = 0; p < pages[k]; p++)
-			if (im->memory[k].present[p / 8] >> (p % 8) & 1)
+		for (uint64_t p = 0; p < pages[k]; p++) {
+			if (!present[p / 8]) { /* a byte at a time: 8 pages */
+				p |= 7;
+				continue;
+			}
+			if (present[p / 8] >> (p % 8) & 1)
 				page_channel_put(d->ch, k, p, 1, NULL, PAGE_EAGER);
+		}
 	}
 	rc = 0;
 out:
@@ -382,11 +431,11 @@ static void run_postcopy(struct pdst *d)
 	d->t_started = dst_now_ms();
 	fprintf(stderr,
 		"capsule node: migration from %s (post-copy): skeleton received in "
-		"%.2f ms, channel and checks %.2f, restored until ready %.2f, "
-		"waited for the commit %.2f, started in %.2f\n",
+		"%.2f ms, channel and checks %.2f, restored until ready %.2f (%llu pages "
+		"asked of the source), waited for the commit %.2f, started in %.2f\n",
 		d->c->peer, d->t_skel - d->t_skel0, d->t_chan - d->t_skel,
-		d->t_restored - d->t_chan, d->t_commit - d->t_restored,
-		d->t_started - d->t_commit);
+		d->t_restored - d->t_chan, (unsigned long long)d->restore_wants,
+		d->t_commit - d->t_restored, d->t_started - d->t_commit);
 	migrate_phase("postcopy");
 	if (!await_pages(d, &st)) {
 		page_channel_failed(d->ch, word, sizeof word);
@@ -429,6 +478,7 @@ static int prebuild(struct pdst *d, char *err, size_t size)
 
 	if (receive_file(d, "preskel.img", path, sizeof path, err, size))
 		return -1;
+	early_channel(d, path);
 	if (control_image_target(path, req.name, last, sizeof last) ||
 	    (snprintf(req.path, sizeof req.path, "%s", path),
 	     control_call_final(&req, last, sizeof last)))
@@ -515,6 +565,11 @@ static int restore(struct pdst *d, char *ans, size_t size)
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
 		      ans, size);
 	d->t_restored = dst_now_ms();
+	{
+		struct page_channel_stats st;
+		page_channel_stats(d->ch, &st);
+		d->restore_wants = st.wants;
+	}
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)

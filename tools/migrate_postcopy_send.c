@@ -54,23 +54,15 @@ static int step(enum control_op op, const char *name, const char *path,
 	return control_call_final(&req, last, size);
 }
 
-static struct image_memory *mem_of(struct image_model *m, uint64_t id)
-{
-	for (uint32_t k = 0; m && k < m->nmemory; k++)
-		if (m->memory[k].ds_id == id)
-			return &m->memory[k];
-	return NULL;
-}
-
 /* The dataspaces of fin to serve, with base's pages (fin's not yet
- * over them: merge_ds).  0, or -1 with err (a dataspace new or resized
+ * over them: postcopy_merge_ds).  0, or -1 with err (a dataspace new or resized
  * since base: then the chain is read whole). */
 static int list_ds(struct psrc *s)
 {
 	for (uint32_t i = 0; i < s->fin->ndataspaces; i++) {
 		const struct image_dataspace *d = &s->fin->dataspaces[i];
-		struct image_memory *b = mem_of(s->base, d->id),
-				    *f = mem_of(s->fin, d->id);
+		struct image_memory *b = postcopy_mem_of(s->base, d->id),
+				    *f = postcopy_mem_of(s->fin, d->id);
 		struct src_ds *o;
 
 		if (d->kind == IMAGE_DS_MANAGED || (!b && !f))
@@ -87,116 +79,6 @@ static int list_ds(struct psrc *s)
 		s->left += o->pages;
 	}
 	return 0;
-}
-
-/* fin's pages over ds's (once).  fin is read streamed: its pages go
- * from the file's chunks straight over base's, no dataspace-sized copy
- * of them is made (reading a 2.7 MB final.img of a 256 MiB target into
- * one took 55-70 ms of the pause).  0, or -1 with err. */
-static int merge_ds(struct psrc *s, struct src_ds *d)
-{
-	uint64_t n;
-
-	if (d->merged)
-		return 0;
-	d->merged = 1;
-	return image_memory_apply(s->fin, d->id, d->data, d->pages * POSTCOPY_PAGE, &n,
-				  s->err, sizeof s->err)
-		   ? -1
-		   : 0;
-}
-
-/* Does fin carry page p of dataspace id (written since round 2)? */
-static int fin_carries(const struct psrc *s, uint64_t id, uint64_t p)
-{
-	const struct image_memory *f = mem_of(s->fin, id);
-
-	return f && (!f->present || (f->present[p / 8] >> (p % 8) & 1));
-}
-
-/* Set the present bit of the pages holding [g, g + size) of the target. */
-static void eager_range(const struct image_model *m, struct image_memory *mem, unsigned n,
-			uint64_t g, uint64_t size)
-{
-	for (uint32_t i = 0; i < m->nregions; i++) {
-		const struct image_region *r = &m->regions[i];
-		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr ||
-		    g >= r->addr + r->size)
-			continue;
-		for (unsigned k = 0; k < n; k++) {
-			uint64_t o = r->offset + (g - r->addr), e = o + size;
-			if (mem[k].ds_id != r->ds_id)
-				continue;
-			for (uint64_t p = o / POSTCOPY_PAGE;
-			     p * POSTCOPY_PAGE < e && p < mem[k].size / POSTCOPY_PAGE;
-			     p++)
-				mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
-		}
-	}
-}
-
-/* skeleton.img: fin's state, and of the pages only those of the cap map
- * and the report (read by the destination's restore before anything
- * else), and one page of every other dataspace (a dataspace the image
- * has no page of has no memory record, and the destination's channel
- * is made from those): one fin does not carry, so that only the
- * dataspaces whose skeleton pages were written since round 2 are merged
- * before it, the others after it is sent (a 256 MiB target's 655 pages:
- * 2 ms of the pause). */
-static int write_skeleton(struct psrc *s, char *path, size_t size)
-{
-	struct image_memory *mem = calloc(s->nds, sizeof *mem), *keep = s->fin->memory;
-	uint32_t nkeep = s->fin->nmemory, flags = s->fin->flags;
-	uint64_t parent = s->fin->parent_id;
-	struct image_parent pr = s->fin->parent;
-	int rc = -1;
-
-	snprintf(path, size, "%s/skeleton.img", s->dir);
-	for (unsigned k = 0; mem && k < s->nds; k++) {
-		mem[k].ds_id = s->ds[k].id;
-		mem[k].size = s->ds[k].pages * POSTCOPY_PAGE;
-		mem[k].data = s->ds[k].data;
-		if (!(mem[k].present = calloc(s->ds[k].pages / 8 + 8, 1)))
-			goto out;
-	}
-	if (!mem)
-		goto out;
-	eager_range(s->fin, mem, s->nds, s->fin->component.cap_map_addr,
-		    16 * POSTCOPY_PAGE);
-	eager_range(s->fin, mem, s->nds, s->fin->component.cr_report_addr, POSTCOPY_PAGE);
-	for (unsigned k = 0; k < s->nds; k++) {
-		uint64_t p = 0, any = 0;
-		for (uint64_t q = 0; q < s->ds[k].pages; q += 8)
-			if (mem[k].present[q / 8]) {
-				any = 1;
-				break;
-			}
-		while (!any && p + 1 < s->ds[k].pages && fin_carries(s, s->ds[k].id, p))
-			p++;
-		if (!any)
-			mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
-		for (uint64_t q = 0; q < s->ds[k].pages && !s->ds[k].merged; q++)
-			if ((mem[k].present[q / 8] >> (q % 8) & 1) &&
-			    fin_carries(s, s->ds[k].id, q) && merge_ds(s, &s->ds[k]))
-				goto out;
-	}
-	s->fin->memory = mem;
-	s->fin->nmemory = s->nds;
-	s->fin->flags = IMAGE_F_PARTIAL;
-	s->fin->parent_id = 0;
-	memset(&s->fin->parent, 0, sizeof s->fin->parent);
-	s->fin->no_sync = 1; /* a spool file, sent right after: no fsync */
-	rc = image_write(path, s->fin, NULL, s->err, sizeof s->err);
-	s->fin->memory = keep;
-	s->fin->nmemory = nkeep;
-	s->fin->flags = flags;
-	s->fin->parent_id = parent;
-	s->fin->parent = pr;
-out:
-	for (unsigned k = 0; mem && k < s->nds; k++)
-		free(mem[k].present);
-	free(mem);
-	return rc ? -1 : 0;
 }
 
 /* "image NAME BYTES" and the file (as migrate_send does). */
@@ -263,10 +145,10 @@ static int apply_round2(struct psrc *s, const char *path)
 
 	for (uint32_t i = 0; !rc && i < mid->ndataspaces; i++) {
 		const struct image_dataspace *d = &mid->dataspaces[i];
-		struct image_memory *b = mem_of(s->base, d->id);
+		struct image_memory *b = postcopy_mem_of(s->base, d->id);
 		uint64_t n;
 
-		if (d->kind == IMAGE_DS_MANAGED || !mem_of(mid, d->id))
+		if (d->kind == IMAGE_DS_MANAGED || !postcopy_mem_of(mid, d->id))
 			continue;
 		rc = !b || b->size != d->size || !b->data ||
 		     image_memory_apply(mid, d->id, b->data, d->size, &n, s->err,
@@ -369,7 +251,7 @@ static int freeze_and_send(struct psrc *s)
 			s->ds[k].merged = 1; /* the chain's merge has fin's pages */
 	}
 	s->t_read = now_ms();
-	if (write_skeleton(s, skel, sizeof skel))
+	if (postcopy_write_skeleton(s, skel, sizeof skel))
 		return 1;
 	s->t_skel = now_ms();
 	if (send_file(s, skel, "skeleton.img"))
@@ -377,7 +259,7 @@ static int freeze_and_send(struct psrc *s)
 	s->t_sent = now_ms();
 	/* while the destination restores: no page is served before this */
 	for (unsigned k = 0; k < s->nds; k++)
-		if (merge_ds(s, &s->ds[k]))
+		if (postcopy_merge_ds(s, &s->ds[k]))
 			return 1;
 	s->t_merged = now_ms();
 	return 0;

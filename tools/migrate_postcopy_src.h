@@ -42,6 +42,15 @@ struct psrc {
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
+/* The memory record of dataspace id in m, or NULL. */
+struct image_memory *postcopy_mem_of(struct image_model *m, uint64_t id);
+/* s->fin's pages over d's (once): 0, or -1 with s->err. */
+int postcopy_merge_ds(struct psrc *s, struct src_ds *d);
+/* skeleton.img into the spool directory (path): s->fin's state and the
+ * pages the destination's restore reads (migrate_postcopy_skel.c); the
+ * dataspaces whose carried pages s->fin has are merged first.  0, or -1
+ * with s->err. */
+int postcopy_write_skeleton(struct psrc *s, char *path, size_t size);
 /* The destination's next word within ms, answering its wants meanwhile
  * (the restore there reads pages before "ready", and the target may run
  * into one before "started" arrives): 0 with it in s->msg, or -1. */

@@ -12,6 +12,7 @@
 # image, goes on with the uninterrupted run's checksums too (if the pages
 # were all there at the first request already, its image is that one).
 b=${1:-build}
+name=cr_lazy # the target restore_b restores
 cap=$b/capsule
 capt=$b/capsule-test # the node: its CAPSULE_TEST_* switches act
 tmp=$(mktemp -d /tmp/capsule-lazy.XXXXXX)
@@ -40,7 +41,8 @@ timeout 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 last=$(sums "$tmp/a.log" | tail -n 1 | cut -d' ' -f2)
 [ -n "$last" ] || fail "node A counted nothing"
 
-# restore_b LOG: node B restores a.img lazily through its control socket
+# restore_b LOG: node B restores a.img ($name: cr_lazy unless set)
+# lazily through its control socket
 # and runs until the target ends.
 restore_b() {
 "$capt" node --rom "$b/components" "$tmp/b.xml" --control "$tmp/b.sock" \
@@ -56,7 +58,7 @@ done
 	fail "capsule restore --lazy: $(cat "$tmp/restore.log")"
 # at once, while its pages may still be arriving: refused, or (filled
 # already) written; never a checkpoint of missing pages
-if "$cap" checkpoint --force --node "$tmp/b.sock" cr_lazy -o "$tmp/b.img" \
+if "$cap" checkpoint --force --node "$tmp/b.sock" $name -o "$tmp/b.img" \
 	>"$tmp/ckpt.log" 2>&1; then
 	grep -q "lazy restore complete" "$tmp/$1" ||
 		fail "a checkpoint was taken before the lazy restore completed"
@@ -77,14 +79,14 @@ elif [ "$2" = again ]; then # once every page is there: a checkpoint
 		[ $i -lt 300 ] || fail "the lazy restore did not complete"
 		sleep 0.05
 	done
-	grep -q "^\[init\] cr_lazy exited" "$tmp/$1" &&
+	grep -q "^\[init\] $name exited" "$tmp/$1" &&
 		fail "the target ended before it could be checkpointed again"
-	"$cap" checkpoint --force --node "$tmp/b.sock" cr_lazy -o "$tmp/b2.img" \
+	"$cap" checkpoint --force --node "$tmp/b.sock" $name -o "$tmp/b2.img" \
 		>"$tmp/ckpt2.log" 2>&1 ||
 		fail "checkpoint after the lazy restore: $(cat "$tmp/ckpt2.log")"
 fi
 i=0
-until grep -q "^\[init\] cr_lazy exited" "$tmp/$1"; do
+until grep -q "^\[init\] $name exited" "$tmp/$1"; do
 	i=$((i + 1))
 	[ $i -lt 300 ] || fail "the target did not end on node B"
 	sleep 0.1
@@ -131,5 +133,24 @@ grep -q "lazy restore complete" "$tmp/d.log" &&
 	fail "demand only: completed (the target does not touch every page)"
 grep -qE "lazy restore ended with the target: [0-9]+ of [0-9]+ pages filled, [1-9][0-9]* on demand" \
 	"$tmp/d.log" || fail "demand only: no pages came on demand"
+# a server restored lazily: cr_all's worker calls its entrypoint's own
+# RPC object at every count; the entrypoint faults on pages not there
+# yet (every page on demand), and each call must wait for it and be
+# answered (the kernel once ended a faulted thread's calls: "echo
+# failed", -EPIPE, and exit 1)
+monitor_node cr_all "<target binary=\"cr_all\" ram=\"12M\" caps=\"200\"/>
+	<test checkpoint_after_log=\"5\" image=\"$tmp/s.img\" then=\"exit\"/>" >"$tmp/s.xml"
+timeout 60 "$cap" run --rom "$b/components" "$tmp/s.xml" >"$tmp/s.log" 2>&1 ||
+	fail "node A (cr_all) exited with $?"
+monitor_node cr_all "<restore/>" >"$tmp/b.xml"
+cp "$tmp/s.img" "$tmp/a.img"
+name=cr_all
+export CAPSULE_TEST_LAZY_DEMAND_ONLY=1
+restore_b e.log
+unset CAPSULE_TEST_LAZY_DEMAND_ONLY
+grep -q "^\[init\] cr_all exited with 0" "$tmp/e.log" ||
+	fail "cr_all restored lazily failed: $(grep -m1 'cr_all: ' "$tmp/e.log")"
+grep -qE "lazy restore ended with the target: [0-9]+ of [0-9]+ pages filled, [1-9][0-9]* on demand" \
+	"$tmp/e.log" || fail "cr_all: no pages came on demand"
 echo "lazy_restore: PASS (A stopped at count $last, B went on lazily)"
 grep -E "monitor: (lazy restore|restore took)" "$tmp/b.log"

@@ -1,0 +1,208 @@
+/*
+ * The skeleton of a post-copy migration (migrate_postcopy_src.h,
+ * docs/migration.md "Post-copy"): the frozen target's state with of its
+ * memory only the pages the destination's restore reads before the
+ * target runs there.  Each page it reads that the skeleton does not
+ * carry is a want and a round trip to the source in the pause (at a
+ * load of 5-10 on two cores, 1-2 ms each: a 256 MiB bench_wset's
+ * restore waited 1.3-45 ms for the 23 pages of its cap map past the
+ * 16th), so the skeleton carries all of them: the cap map whole, the
+ * checkpoint report, every entrypoint and the objects of its pool.  The
+ * pages to carry are found in the source's copy of the memory (rounds 1
+ * and 2, final.img's pages not yet over them); a structure final.img
+ * moved is then one want more, never a wrong page: a carried page is
+ * always final.img's if final.img has it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <capsule/abi.h>
+#include <capsule/checkpoint_abi.h>
+#include "tools/migrate_postcopy_src.h"
+
+#define SKEL_MAX_OBJECTS 4096 /* a pool's objects walked at most */
+
+struct image_memory *postcopy_mem_of(struct image_model *m, uint64_t id)
+{
+	for (uint32_t k = 0; m && k < m->nmemory; k++)
+		if (m->memory[k].ds_id == id)
+			return &m->memory[k];
+	return NULL;
+}
+
+int postcopy_merge_ds(struct psrc *s, struct src_ds *d)
+{
+	uint64_t n;
+
+	if (d->merged)
+		return 0;
+	d->merged = 1;
+	return image_memory_apply(s->fin, d->id, d->data, d->pages * POSTCOPY_PAGE, &n,
+				  s->err, sizeof s->err)
+		   ? -1
+		   : 0;
+}
+
+/* Does fin carry page p of dataspace id (written since round 2)? */
+static int fin_carries(struct psrc *s, uint64_t id, uint64_t p)
+{
+	const struct image_memory *f = postcopy_mem_of(s->fin, id);
+
+	return f && (!f->present || (f->present[p / 8] >> (p % 8) & 1));
+}
+
+/* The source's dataspace and page offset of target address g, or NULL. */
+static struct src_ds *ds_at(struct psrc *s, uint64_t g, uint64_t *off)
+{
+	const struct image_model *m = s->fin;
+
+	for (uint32_t i = 0; i < m->nregions; i++) {
+		const struct image_region *r = &m->regions[i];
+		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr ||
+		    g - r->addr >= r->size)
+			continue;
+		for (unsigned k = 0; k < s->nds; k++)
+			if (s->ds[k].id == r->ds_id &&
+			    r->offset + (g - r->addr) < s->ds[k].pages * POSTCOPY_PAGE) {
+				*off = r->offset + (g - r->addr);
+				return &s->ds[k];
+			}
+	}
+	return NULL;
+}
+
+/* Carry the pages holding [g, g + size) of the target. */
+static void carry(struct psrc *s, struct image_memory *mem, uint64_t g, uint64_t size)
+{
+	for (uint64_t a = g - g % POSTCOPY_PAGE; size && a < g + size;
+	     a += POSTCOPY_PAGE) {
+		uint64_t off;
+		struct src_ds *d = ds_at(s, a, &off);
+		if (d) {
+			uint64_t p = off / POSTCOPY_PAGE;
+			mem[d - s->ds].present[p / 8] |= (uint8_t)(1u << (p % 8));
+		}
+	}
+}
+
+/* size bytes at target address g from the source's copy: 0, or -1 if
+ * they are not in one dataspace's memory. */
+static int peek(struct psrc *s, uint64_t g, void *out, uint64_t size)
+{
+	uint64_t off;
+	struct src_ds *d = ds_at(s, g, &off);
+
+	if (!d || size > d->pages * POSTCOPY_PAGE - off)
+		return -1;
+	memcpy(out, d->data + off, size);
+	return 0;
+}
+
+/* An entrypoint's pool: every object of its tree. */
+static void carry_pool(struct psrc *s, struct image_memory *mem, uint64_t root)
+{
+	uint64_t *stack = malloc(SKEL_MAX_OBJECTS * sizeof *stack);
+	unsigned n = 0, seen = 0;
+
+	if (stack && root)
+		stack[n++] = root;
+	while (n && seen++ < SKEL_MAX_OBJECTS) {
+		struct cr_object o;
+		uint64_t a = stack[--n];
+		if (peek(s, a, &o, sizeof o))
+			continue;
+		carry(s, mem, a, sizeof o);
+		if (o.left && n < SKEL_MAX_OBJECTS)
+			stack[n++] = o.left;
+		if (o.right && n < SKEL_MAX_OBJECTS)
+			stack[n++] = o.right;
+	}
+	free(stack);
+}
+
+/* What the restore reads: the report, the cap map, the entrypoints and
+ * their pools. */
+static void carry_restore_reads(struct psrc *s, struct image_memory *mem)
+{
+	uint64_t rep = s->fin->component.cr_report_addr, ep;
+	struct cr_report r;
+
+	carry(s, mem, s->fin->component.cap_map_addr,
+	      sizeof(struct cr_cap_map) + CAP_SLOTS * sizeof(struct cr_cap_entry));
+	carry(s, mem, rep, sizeof r);
+	if (!rep || peek(s, rep, &r, sizeof r) || r.magic != CR_REPORT_MAGIC)
+		return;
+	ep = r.entrypoints;
+	for (unsigned i = 0; ep && i < CR_MAX_EPS; i++) {
+		struct cr_entrypoint e;
+		if (peek(s, ep, &e, sizeof e) || e.magic != CR_EP_MAGIC)
+			return;
+		carry(s, mem, ep, sizeof e);
+		carry_pool(s, mem, e.pool);
+		ep = e.next;
+	}
+}
+
+/* One page of a dataspace the restore reads nothing of (a dataspace with
+ * no page in an image has no memory record, and the destination's
+ * channel is made from those): one fin does not carry, so that only the
+ * dataspaces whose skeleton pages were written since round 2 are merged
+ * before the skeleton. */
+static void carry_one(struct psrc *s, struct image_memory *mem, unsigned k)
+{
+	uint64_t p = 0;
+
+	for (uint64_t q = 0; q < s->ds[k].pages; q += 8)
+		if (mem[k].present[q / 8])
+			return;
+	while (p + 1 < s->ds[k].pages && fin_carries(s, s->ds[k].id, p))
+		p++;
+	mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/* skeleton.img: fin's state and the pages above.  0, or -1 with s->err. */
+int postcopy_write_skeleton(struct psrc *s, char *path, size_t size)
+{
+	struct image_memory *mem = calloc(s->nds, sizeof *mem), *keep = s->fin->memory;
+	uint32_t nkeep = s->fin->nmemory, flags = s->fin->flags;
+	uint64_t parent = s->fin->parent_id;
+	struct image_parent pr = s->fin->parent;
+	int rc = -1;
+
+	snprintf(path, size, "%s/skeleton.img", s->dir);
+	for (unsigned k = 0; mem && k < s->nds; k++) {
+		mem[k].ds_id = s->ds[k].id;
+		mem[k].size = s->ds[k].pages * POSTCOPY_PAGE;
+		mem[k].data = s->ds[k].data;
+		if (!(mem[k].present = calloc(s->ds[k].pages / 8 + 8, 1)))
+			goto out;
+	}
+	if (!mem)
+		goto out;
+	carry_restore_reads(s, mem);
+	for (unsigned k = 0; k < s->nds; k++) {
+		carry_one(s, mem, k);
+		for (uint64_t q = 0; q < s->ds[k].pages && !s->ds[k].merged; q++)
+			if ((mem[k].present[q / 8] >> (q % 8) & 1) &&
+			    fin_carries(s, s->ds[k].id, q) &&
+			    postcopy_merge_ds(s, &s->ds[k]))
+				goto out;
+	}
+	s->fin->memory = mem;
+	s->fin->nmemory = s->nds;
+	s->fin->flags = IMAGE_F_PARTIAL;
+	s->fin->parent_id = 0;
+	memset(&s->fin->parent, 0, sizeof s->fin->parent);
+	s->fin->no_sync = 1; /* a spool file, sent right after: no fsync */
+	rc = image_write(path, s->fin, NULL, s->err, sizeof s->err);
+	s->fin->memory = keep;
+	s->fin->nmemory = nkeep;
+	s->fin->flags = flags;
+	s->fin->parent_id = parent;
+	s->fin->parent = pr;
+out:
+	for (unsigned k = 0; mem && k < s->nds; k++)
+		free(mem[k].present);
+	free(mem);
+	return rc ? -1 : 0;
+}
