@@ -53,6 +53,22 @@ int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate)
 	return err ? err : base_take_cap(&m, gate);
 }
 
+/* A reply that must carry exactly n valid gates: into gates, or
+ * -EPROTO with every cap it carried dropped. */
+static int take_gates(struct msg *m, unsigned n, cap_t *gates)
+{
+	for (unsigned i = 0; i < m->ncaps; i++)
+		if (!cap_valid(m->caps[i]))
+			n = 0; /* a reply core never sends */
+	if (m->ncaps != n) {
+		base_drop_caps(m, 0);
+		return -EPROTO;
+	}
+	for (unsigned i = 0; i < n; i++)
+		gates[i] = m->caps[i];
+	return 0;
+}
+
 int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
 		      cap_t *gates)
 {
@@ -64,16 +80,7 @@ int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned
 	err = base_request(pd, PD_ALLOC_RPC_CAPS, ep_thread, kcaps, n, &m);
 	if (err)
 		return err;
-	for (unsigned i = 0; i < m.ncaps; i++)
-		if (!cap_valid(m.caps[i]))
-			n = 0; /* a reply core never sends */
-	if (m.ncaps != n) {
-		base_drop_caps(&m, 0);
-		return -EPROTO;
-	}
-	for (unsigned i = 0; i < n; i++)
-		gates[i] = m.caps[i];
-	return 0;
+	return take_gates(&m, n, gates);
 }
 
 int pd_free_rpc_cap(cap_t pd, cap_t gate)
@@ -158,16 +165,7 @@ int pd_alloc_gates(cap_t pd, cap_t ep_thread, unsigned n, cap_t *gates)
 	err = base_request(pd, PD_ALLOC_GATES, ep_thread, &w, 1, &m);
 	if (err)
 		return err;
-	for (unsigned i = 0; i < m.ncaps; i++)
-		if (!cap_valid(m.caps[i]))
-			n = 0; /* a reply core never sends */
-	if (m.ncaps != n) {
-		base_drop_caps(&m, 0);
-		return -EPROTO;
-	}
-	for (unsigned i = 0; i < n; i++)
-		gates[i] = m.caps[i];
-	return 0;
+	return take_gates(&m, n, gates);
 }
 
 int pd_assign_parent(cap_t pd, cap_t parent)

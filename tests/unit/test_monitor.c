@@ -529,6 +529,19 @@ static void test_pool_straddles_regions(void **state)
 	drop_model(m);
 }
 
+/* Five gate records, four on EP1_THREAD's entrypoint, one on EP2's, and
+ * the two threads (caps never dereferenced here). */
+static void gates_on_two_threads(struct monitor *mon)
+{
+	for (unsigned i = 0; i < 5; i++)
+		mon->rec[i] = (struct mon_record){.used = 1,
+						  .cls = MON_CLASS_RPC_GATE,
+						  .badge = 0x100 * (i + 1),
+						  .aux = i < 4 ? EP1_THREAD : EP2_THREAD};
+	mon->thread[0] = (struct mon_thread){.used = 1, .nr = 0, .badge = EP1_THREAD};
+	mon->thread[1] = (struct mon_thread){.used = 1, .nr = 1, .badge = EP2_THREAD};
+}
+
 /* Classification: every entry by the records; an unknown badge fails and
  * the log names its kcap and badge. */
 static void test_classify(void **state)
@@ -537,13 +550,7 @@ static void test_classify(void **state)
 	struct monitor *mon = calloc(1, sizeof *mon);
 
 	mon->cap_map_addr = m->cap_map_addr;
-	for (unsigned i = 0; i < 5; i++) /* caps never dereferenced here */
-		mon->rec[i] = (struct mon_record){.used = 1,
-						  .cls = MON_CLASS_RPC_GATE,
-						  .badge = 0x100 * (i + 1),
-						  .aux = i < 4 ? EP1_THREAD : EP2_THREAD};
-	mon->thread[0] = (struct mon_thread){.used = 1, .nr = 0, .badge = EP1_THREAD};
-	mon->thread[1] = (struct mon_thread){.used = 1, .nr = 1, .badge = EP2_THREAD};
+	gates_on_two_threads(mon);
 	assert_int_equal(cap_classify(mon, m), 0);
 	assert_int_equal(m->ncaps, 7);
 	assert_int_equal(m->count[MON_CLASS_RPC_GATE], 5);
@@ -577,13 +584,7 @@ static void test_classify_killed_thread(void **state)
 	uint64_t slot = KCAP_INDEX(KCAP_THREAD(2, THREAD_SLOT_GATE));
 
 	mon->cap_map_addr = m->cap_map_addr;
-	for (unsigned i = 0; i < 5; i++)
-		mon->rec[i] = (struct mon_record){.used = 1,
-						  .cls = MON_CLASS_RPC_GATE,
-						  .badge = 0x100 * (i + 1),
-						  .aux = i < 4 ? EP1_THREAD : EP2_THREAD};
-	mon->thread[0] = (struct mon_thread){.used = 1, .nr = 0, .badge = EP1_THREAD};
-	mon->thread[1] = (struct mon_thread){.used = 1, .nr = 1, .badge = EP2_THREAD};
+	gates_on_two_threads(mon);
 	mon->thread[2] =
 	    (struct mon_thread){.used = 1, .nr = 2, .badge = 0x600, .cap = (cap_t){&obj}};
 	fm->map.slot[slot].id = 0x600;
