@@ -38,7 +38,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <base/ipc.h>
 #include <base/region_map.h>
 #include <base/signal.h>
 #include "config/test_env.h"
@@ -257,14 +256,6 @@ static void on_fault(void *arg, unsigned count)
 		lazy_finish(lf);
 }
 
-/* Sleep in the kernel: the node's scheduler runs the others meanwhile. */
-static void lazy_sleep(uint64_t us)
-{
-	uint64_t label;
-
-	sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), us, &label);
-}
-
 /* Pages of d in address order from its cursor, LAZY_RUN at a time, until
  * the step's end (post-copy: up to one not arrived yet); *n += pages
  * filled.  0 or -errno. */
@@ -314,7 +305,7 @@ static void on_step(void *arg, unsigned count)
 		return lazy_finish(lf);
 	/* a fault meanwhile is queued before the next step, so it is served
 	 * first (on_fault) */
-	lazy_sleep(filled ? LAZY_YIELD_US : LAZY_IDLE_US);
+	mon_sleep_us(filled ? LAZY_YIELD_US : LAZY_IDLE_US);
 	if ((rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
 		lazy_fail(lf, "cannot schedule the next step", rc);
 }
