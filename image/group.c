@@ -119,6 +119,20 @@ static int write_members(int fd, struct image_group *g, const char *path, char *
 		struct image_group_member *m = &g->member[k];
 		off_t end;
 
+		if (!g->image[k]) { /* ended: no image */
+			m->offset = m->length = m->image_id = 0;
+			m->flags |= IMAGE_GROUP_MEMBER_ENDED;
+			continue;
+		}
+		m->flags = 0;
+		m->exit_code = 0;
+		if (strlen(g->image[k]->component.binary) >= sizeof m->binary)
+			return fail(
+			    err, errlen, -ENAMETOOLONG,
+			    "group image %s: member '%s': binary name '%s' longer "
+			    "than %zu",
+			    path, m->name, g->image[k]->component.binary,
+			    sizeof m->binary - 1);
 		if ((rc = image_write_fd(fd, g->image[k], NULL, err, errlen)))
 			return rc;
 		if ((end = lseek(fd, 0, SEEK_CUR)) < 0)
@@ -127,7 +141,7 @@ static int write_members(int fd, struct image_group *g, const char *path, char *
 		m->offset = (uint64_t)at;
 		m->length = (uint64_t)(end - at);
 		m->image_id = g->image[k]->image_id;
-		snprintf(m->binary, sizeof m->binary, "%s",
+		snprintf(m->binary, sizeof m->binary, "%.39s", /* (checked above) */
 			 g->image[k]->component.binary);
 		at = end;
 	}
@@ -145,9 +159,13 @@ int image_group_write(const char *path, struct image_group *g, char *err, size_t
 	    g->h.nrefs > IMAGE_GROUP_REFS)
 		return fail(err, errlen, -E2BIG, "group image %s: %u members, %u refs",
 			    path, g->h.nmembers, g->h.nrefs);
+	for (uint32_t k = 0; k < g->h.nmembers && !g->image[k]; k++)
+		if (k + 1 == g->h.nmembers)
+			return fail(err, errlen, -EINVAL,
+				    "group image %s: every member has ended", path);
 	/* each member's image gets an id of its own (the table names it) */
 	for (uint32_t k = 0; k < g->h.nmembers; k++)
-		while (!g->image[k]->image_id)
+		while (g->image[k] && !g->image[k]->image_id)
 			if (getrandom(&g->image[k]->image_id, 8, 0) != 8)
 				g->image[k]->image_id = (uint64_t)time(NULL) + k;
 	header_init(g);
@@ -188,7 +206,8 @@ static int read_table(const char *path, const uint8_t *p, size_t size,
 	if (h->magic != IMAGE_GROUP_MAGIC)
 		return fail(err, n, -EINVAL,
 			    "group image %s: not a group image (bad magic)", path);
-	if (h->version != IMAGE_GROUP_VERSION || h->header_size != sizeof *h)
+	if (h->version < 1 || h->version > IMAGE_GROUP_VERSION ||
+	    h->header_size != sizeof *h)
 		return fail(err, n, -EINVAL,
 			    "group image %s: version %u, header size %u (this reader "
 			    "knows %u, %zu)",
@@ -221,12 +240,37 @@ static int read_table(const char *path, const uint8_t *p, size_t size,
 	return 0;
 }
 
+/* An ended member's record (flags say so; version 1 has none): no
+ * image, and some member ran. */
+static int ended_ok(const char *path, const struct image_group *g, uint32_t k, char *err,
+		    size_t n)
+{
+	const struct image_group_member *m = &g->member[k];
+	uint32_t live = 0;
+
+	if (m->flags & ~IMAGE_GROUP_MEMBER_ENDED || (g->h.version < 2 && m->flags))
+		return fail(err, n, -EINVAL, "group image %s: member '%s': flags 0x%x",
+			    path, m->name, m->flags);
+	if (!m->flags)
+		return 0;
+	for (uint32_t j = 0; j < g->h.nmembers; j++)
+		live += !(g->member[j].flags & IMAGE_GROUP_MEMBER_ENDED);
+	if (m->offset || m->length || m->image_id || !live)
+		return fail(err, n, -EINVAL,
+			    "group image %s: member '%s' ended: an image at %llu, %llu "
+			    "bytes, or no member ran",
+			    path, m->name, (unsigned long long)m->offset,
+			    (unsigned long long)m->length);
+	return 0;
+}
+
 /* Member k's record: name unique, its image where the previous one ends
  * (the last one's end is the file's). */
 static int member_ok(const char *path, const struct image_group *g, uint32_t k,
 		     uint64_t at, size_t size, char *err, size_t n)
 {
 	const struct image_group_member *m = &g->member[k];
+	int rc;
 
 	if (!memchr(m->name, 0, sizeof m->name) || !m->name[0] ||
 	    !memchr(m->binary, 0, sizeof m->binary))
@@ -237,6 +281,14 @@ static int member_ok(const char *path, const struct image_group *g, uint32_t k,
 			return fail(err, n, -EINVAL,
 				    "group image %s: member '%s' appears twice", path,
 				    m->name);
+	if ((rc = ended_ok(path, g, k, err, n)))
+		return rc;
+	if (m->flags) /* ended */
+		return k + 1 == g->h.nmembers && at != size
+			   ? fail(err, n, -EINVAL,
+				  "group image %s: %zu bytes after the last image", path,
+				  (size_t)(size - at))
+			   : 0;
 	if (m->offset != at || m->length > size - at ||
 	    (k + 1 == g->h.nmembers && at + m->length != size))
 		return fail(err, n, -EINVAL,
@@ -259,6 +311,8 @@ static int read_members(const char *path, const uint8_t *p, size_t size,
 
 		if ((rc = member_ok(path, g, k, at, size, err, n)))
 			return rc;
+		if (m->flags & IMAGE_GROUP_MEMBER_ENDED)
+			continue;
 		snprintf(name, sizeof name, "%s (member '%s')", path, m->name);
 		if ((rc = image_read_mem(name, p + at, m->length, &g->image[k], err, n)))
 			return rc;

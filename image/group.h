@@ -1,5 +1,5 @@
 /*
- * capsule group image, format v1: the public record definitions of the
+ * capsule group image, format v2: the public record definitions of the
  * file `capsule checkpoint` writes for a group (docs/cr.md, "Groups").
  *
  * A group image holds the image of every member of the group, taken
@@ -14,6 +14,13 @@
  *   the members' images (image/image.h), each a complete image file, at
  *   the offset and with the length its member record names, in member
  *   order, one after the other; nothing follows the last.
+ *
+ * A member that had ended before the cut (IMAGE_GROUP_MEMBER_ENDED) has
+ * no image: offset and length 0, image id 0, its exit code kept.  A
+ * restore leaves it ended.  No record of the table names it, and no
+ * member cap points at it: at least one member ran at the cut.
+ * Version 1 (no flags, no exit code: every member ran) is read as well;
+ * its member record is the same 120 bytes with a 48-byte binary name.
  *
  * In a member's image, a cap to another member's object has the class
  * IMAGE_CAP_MEMBER (obj = the owner's member index, arg = the object's
@@ -36,7 +43,7 @@
 #include "image/image.h"
 
 #define IMAGE_GROUP_MAGIC   0x3150524743535043ULL /* "CPSCGRP1" */
-#define IMAGE_GROUP_VERSION 1u
+#define IMAGE_GROUP_VERSION 2u
 #define IMAGE_GROUP_MAX	    16u	       /* members of one group image */
 #define IMAGE_GROUP_REFS    (1u << 20) /* records in the table, at most */
 
@@ -57,11 +64,15 @@ struct image_group_header {
 	uint64_t checksum;
 } __attribute__((packed));
 
+#define IMAGE_GROUP_MEMBER_ENDED 1u /* it had ended: no image */
+
 /* 120 bytes.  A member: its <start> name (unique in the file) and where
  * its image is. */
 struct image_group_member {
 	char name[48];
-	char binary[48];   /* ROM name of its ELF (its image's component's) */
+	char binary[40];   /* ROM name of its ELF (its image's component's) */
+	uint32_t flags;	   /* IMAGE_GROUP_MEMBER_* */
+	int32_t exit_code; /* an ended member's */
 	uint64_t offset;   /* of its image, from the start of the file */
 	uint64_t length;   /* of its image */
 	uint64_t image_id; /* its image's header image_id */
@@ -102,11 +113,12 @@ _Static_assert(sizeof(struct image_member_ref) == 40, "member ref");
 /* A group image in memory.  From image_group_read: validated, every
  * array and model owned (image_group_free).  For image_group_write: the
  * caller fills h.name, h.node, h.paused_ns, member[k].name, image[k]
- * and ref; the writer fills the rest. */
+ * and ref, or for an ended member member[k].flags, exit_code and image[k]
+ * NULL; the writer fills the rest. */
 struct image_group {
 	struct image_group_header h;
 	struct image_group_member *member; /* h.nmembers */
-	struct image_model **image;	   /* member k's image */
+	struct image_model **image;	   /* member k's image (NULL: ended) */
 	struct image_member_ref *ref;	   /* h.nrefs */
 };
 

@@ -69,6 +69,13 @@ static int ref_ok(const char *name, const struct image_group *g, uint32_t i, cha
 			 name, i, r->holder, r->owner, r->kind, r->flags, g->h.nmembers);
 		return -EINVAL;
 	}
+	if (!g->image[r->holder] || !g->image[r->owner]) {
+		snprintf(
+		    err, n,
+		    "group image %s: member ref %u names member '%s', which had ended",
+		    name, i, g->member[g->image[r->holder] ? r->owner : r->holder].name);
+		return -EINVAL;
+	}
 	c = cap_at(g->image[r->holder], r->kcap);
 	if (!c || c->class != IMAGE_CAP_MEMBER || c->badge != r->badge ||
 	    c->obj != r->owner || c->arg != r->object) {
@@ -127,11 +134,11 @@ static int refs_cover(const char *name, const struct image_group *g, char *err, 
 		}
 	free(s);
 	for (uint32_t k = 0; k < g->h.nmembers; k++)
-		for (uint32_t i = 0; i < g->image[k]->ncaps; i++) {
+		for (uint32_t i = 0; g->image[k] && i < g->image[k]->ncaps; i++) {
 			const struct image_cap *c = &g->image[k]->caps[i];
 			if (c->class != IMAGE_CAP_MEMBER)
 				continue;
-			if (c->obj >= g->h.nmembers || c->obj == k) {
+			if (c->obj >= g->h.nmembers || c->obj == k || !g->image[c->obj]) {
 				snprintf(err, n,
 					 "group image %s: member '%s' kcap 0x%llx "
 					 "refers to member %llu, which the image does "
@@ -191,7 +198,7 @@ int image_group_check(const char *name, const struct image_group *g, char *err, 
 		if ((rc = ref_ok(name, g, i, err, n)))
 			return rc;
 	for (uint32_t k = 0; k < g->h.nmembers; k++)
-		for (uint32_t i = 0; i < g->image[k]->ndataspaces; i++)
+		for (uint32_t i = 0; g->image[k] && i < g->image[k]->ndataspaces; i++)
 			if (g->image[k]->dataspaces[i].kind == IMAGE_DS_MEMBER &&
 			    (rc = member_ds_ok(name, g, k, &g->image[k]->dataspaces[i],
 					       err, n)))

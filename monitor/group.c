@@ -185,6 +185,13 @@ void group_answer(struct mon_group *g, struct control_mailbox *mb, const char *w
 		env_log(g->env, "monitor: %s: %s", what, line);
 }
 
+int group_member_runs(const struct mon_group *g, int k)
+{
+	const struct mon_member *m = &g->member[k];
+
+	return m->mon && !m->ended && m->mon->state == MON_RUNNING;
+}
+
 /* The group's members by name, for `capsule ps` ("members=a,b"). */
 void group_members_word(const struct mon_group *g, char *buf, size_t size)
 {

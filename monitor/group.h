@@ -103,6 +103,8 @@ void group_member_discard(struct monitor *mon);
 struct entrypoint *group_serve_ep(struct monitor *mon);
 /* The entrypoint that serves the members' parent interfaces. */
 struct entrypoint *group_ep(const struct monitor *mon);
+/* 1 if member k runs (it started and has not ended). */
+int group_member_runs(const struct mon_group *g, int k);
 /* The member's name (its <start> name). */
 const char *group_member_name(const struct monitor *mon);
 /* The members' names, "a,b,c", an ended one as "a(ended)". */

@@ -207,7 +207,7 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 					: -1;
 			struct group_cap *e = &t[n];
 
-			if (owner < 0 || owner >= g->n || !g->member[owner].mon)
+			if (owner < 0 || owner >= g->n || !group_member_runs(g, owner))
 				continue;
 			if (!member_object(g->member[owner].mon, c->badge, &e->object,
 					   &e->kind, &e->ikind))

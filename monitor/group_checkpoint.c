@@ -32,14 +32,19 @@ static void models_free(struct mon_model **models, int n)
 		}
 }
 
-/* Every member is running: a group is checkpointed whole or not. */
+/* Every member runs or has ended, and one runs: a group is checkpointed
+ * whole or not (an ended member is recorded as ended).  The first member
+ * that does neither, or "" when none runs; NULL if the group can be cut. */
 static const char *not_running(const struct mon_group *g)
 {
-	for (int k = 0; k < g->n; k++)
-		if (!g->member[k].mon || g->member[k].ended ||
-		    g->member[k].mon->state != MON_RUNNING)
+	int live = 0;
+
+	for (int k = 0; k < g->n; k++) {
+		if (!g->member[k].ended && !group_member_runs(g, k))
 			return g->member[k].start->name;
-	return NULL;
+		live += !g->member[k].ended;
+	}
+	return live ? NULL : "";
 }
 
 /* Checkpoint every member of the cut into models (all stay paused).
@@ -51,6 +56,8 @@ static int members_checkpoint(struct mon_group *g, struct mon_model **models, ch
 		struct monitor *mon = g->member[k].mon;
 		int rc;
 
+		if (g->member[k].ended) /* recorded as ended, no image */
+			continue;
 		mon->why[0] = 0;
 		if (!(models[k] = calloc(1, sizeof *models[k]))) {
 			snprintf(why, size, "out of memory for member '%s'",
@@ -133,6 +140,7 @@ static void ck_finish(struct group_ck *ck)
 	struct group_cap *t = calloc(GROUP_MAX_CAPS, sizeof *t);
 	struct group_image gi = {0};
 	struct stat st = {0};
+	char ended[32];
 	uint64_t paused;
 	unsigned n;
 	int resumed;
@@ -142,8 +150,10 @@ static void ck_finish(struct group_ck *ck)
 		group_resume(g);
 		ck->rc = t ? -ESRCH : -ENOMEM;
 		if (t)
-			snprintf(ck->why, sizeof ck->why,
-				 "member '%s' ended during the cut", not_running(g));
+			snprintf(ck->why, sizeof ck->why, "%s%s%s",
+				 *not_running(g) ? "member '" : "every member ended",
+				 not_running(g),
+				 *not_running(g) ? "' stopped during the cut" : "");
 		else
 			snprintf(ck->why, sizeof ck->why, "out of memory");
 	}
@@ -177,10 +187,12 @@ static void ck_finish(struct group_ck *ck)
 	stat(ck->path, &st);
 	if (ck->hold) /* before the answer: until group_thaw or group_release */
 		g->frozen = 1;
+	snprintf(ended, sizeof ended, " (%d ended before)", g->nended);
 	env_log(g->env,
-		"monitor: group image: %d members paused together %llu us, %u caps "
+		"monitor: group image: %d members paused together %llu us%s, %u caps "
 		"between members, %lld bytes written to %s",
-		g->n, (unsigned long long)paused, n, (long long)st.st_size, ck->path);
+		g->n - g->nended, (unsigned long long)paused, g->nended ? ended : "", n,
+		(long long)st.st_size, ck->path);
 	ck_answer(ck,
 		  "ok %s %s: members %s, paused %.1f ms, %u caps between members, "
 		  "image %lld bytes",
@@ -218,9 +230,11 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 
 	if (!ck) {
 		group_answer(g, mb, "group test checkpoint",
-			     gone ? "error: %s: member '%s' is not running: a group is "
-				    "checkpointed whole"
-				  : "error: %s: busy%s",
+			     !gone ? "error: %s: busy%s"
+			     : *gone
+				 ? "error: %s: member '%s' is not running: a group is "
+				   "checkpointed whole"
+				 : "error: %s: every member has ended%s",
 			     name, gone ? gone : "");
 		if (stop) /* group_pause_all paused them for it */
 			group_resume(g);

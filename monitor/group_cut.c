@@ -21,6 +21,10 @@
  * already paused) cannot settle: then every member is resumed, runs for
  * 1 ms, and the cut is tried again, up to GROUP_CUT_TRIES times.
  *
+ * A member that has ended (before the cut or while the others ran
+ * between two tries) is left out: the cut is of the members that run,
+ * and the group image records the ended one with its exit code.
+ *
  * Signals between members need nothing here: a member's signal context
  * is a core object whose queue the member's checkpoint drains into its
  * pending list (checkpoint.c), whoever submitted them.
@@ -120,7 +124,7 @@ static int settle(struct monitor *mon, struct mon_model *scratch)
 		monitor_resume(mon);
 		mon_sleep_us(run);
 		if (mon->state != MON_RUNNING)
-			return -ESRCH; /* it ended meanwhile */
+			return 0; /* it ended meanwhile: nothing to settle */
 		if ((rc = group_pause_member(mon)))
 			return rc;
 		if (run < 4 * GROUP_CUT_RUN_US) /* starting takes a few ms */
@@ -147,16 +151,16 @@ static int cut_once(struct mon_group *g, const int *order, struct mon_model *scr
 	for (int i = 0; i < g->n; i++) {
 		struct monitor *mon = g->member[order[i]].mon;
 		*who = order[i];
-		if (g->member[order[i]].ended || mon->state != MON_RUNNING)
-			return -ESRCH; /* it ended while the others ran */
+		if (!group_member_runs(g, order[i]))
+			continue; /* it ended (while the others ran) */
 		if ((rc = group_pause_member(mon)) || (rc = settle(mon, scratch)))
 			return rc;
 	}
 	/* all paused: none can have become blocked since it settled */
 	for (int i = 0; i < g->n; i++) {
 		*who = order[i];
-		if (g->member[order[i]].ended)
-			return -ESRCH;
+		if (!group_member_runs(g, order[i]))
+			continue;
 		if ((rc = monitor_threads_blocked(g->member[order[i]].mon, scratch)))
 			return rc;
 	}

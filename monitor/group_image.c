@@ -74,14 +74,20 @@ int group_image_records(struct mon_group *g, struct mon_model *const *models,
 	for (int k = 0; k < g->n; k++) {
 		struct monitor *mon = g->member[k].mon;
 
+		snprintf(gi->member[k].name, sizeof gi->member[k].name, "%.47s",
+			 g->member[k].start->name);
+		if (g->member[k].ended) { /* no image: its exit code */
+			snprintf(gi->member[k].binary, sizeof gi->member[k].binary,
+				 "%.39s", g->member[k].start->binary);
+			gi->member[k].exit_code = g->member[k].exit_code;
+			continue;
+		}
 		if ((rc = model_to_image_records(mon, models[k], &gi->im[k]))) {
 			snprintf(why, size, "member '%s': its image: %s",
 				 g->member[k].start->name,
 				 mon->why[0] ? mon->why : strerror(-rc));
 			return rc;
 		}
-		snprintf(gi->member[k].name, sizeof gi->member[k].name, "%.47s",
-			 g->member[k].start->name);
 		gi->image[k] = &gi->im[k];
 	}
 	gi->ig.h.nmembers = (uint32_t)g->n;
@@ -97,16 +103,22 @@ int group_image_write(struct mon_group *g, const char *name, const char *path,
 		      struct mon_model **models, struct group_image *gi,
 		      uint64_t paused_us, char *why, size_t size)
 {
-	int rc;
+	int rc, live = -1;
 
-	for (int k = 0; k < g->n; k++)
+	for (int k = 0; k < g->n; k++) {
+		if (!models[k]) /* ended */
+			continue;
+		if (live < 0)
+			live = k;
 		if ((rc = model_memory_to_image(models[k], &gi->im[k]))) {
 			snprintf(why, size, "member '%s': its memory: %s",
 				 g->member[k].start->name, strerror(-rc));
 			return rc;
 		}
+	}
 	snprintf(gi->ig.h.name, sizeof gi->ig.h.name, "%s", name);
-	snprintf(gi->ig.h.node, sizeof gi->ig.h.node, "%s", gi->im[0].node);
+	snprintf(gi->ig.h.node, sizeof gi->ig.h.node, "%s",
+		 gi->im[live < 0 ? 0 : live].node);
 	gi->ig.h.paused_ns = paused_us * 1000;
 	for (int k = 0; k < g->n; k++) /* each was paused that long too */
 		gi->im[k].stats.paused_ns = gi->ig.h.paused_ns;

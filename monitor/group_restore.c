@@ -93,6 +93,9 @@ static int members_admit(struct mon_group *g, const struct image_group *ig,
 		struct monitor *mon = g->member[k].mon, *fresh = NULL;
 		struct binary_id running;
 
+		if (!ig->image[k]) /* ended at the cut: nothing to restore */
+			continue;
+
 		/* a member that never started (a group waiting for a restore) is
 		 * checked by a monitor of its own that nothing else sees */
 		if (!mon && !(mon = fresh = group_member_new(g, k))) {
@@ -257,12 +260,14 @@ static int map_caps(struct grs *s)
 		    s->ig->ref[i].owner < MON_GROUP_MAX)
 			gates[s->ig->ref[i].owner]++;
 	for (int k = 0; k < s->g->n; k++)
-		served_reserve(s->mon[k], gates[k]);
+		if (s->mon[k])
+			served_reserve(s->mon[k], gates[k]);
 	for (uint32_t i = 0; i < s->ig->h.nrefs && !rc; i++)
 		if ((rc = map_ref(s, &s->ig->ref[i])))
 			failed(s, (int)s->ig->ref[i].holder, "a cap between members", rc);
 	for (int k = 0; k < s->g->n; k++)
-		served_unreserve(s->mon[k]);
+		if (s->mon[k])
+			served_unreserve(s->mon[k]);
 	return rc;
 }
 
@@ -276,19 +281,19 @@ static int map_refs(struct grs *s)
 	if ((rc = map_caps(s)))
 		return rc;
 	for (int k = 0; k < s->g->n; k++)
-		if ((rc = restore_derive_flush(s->rs[k]))) {
+		if (s->rs[k] && (rc = restore_derive_flush(s->rs[k]))) {
 			failed(s, k, "a cap between members", rc);
 			return rc;
 		}
 	if ((rc = member_map_flush(&s->mq))) {
 		for (int k = 0; k < s->g->n; k++)
-			if (s->mon[k]->why[0]) /* the holder of the cap refused */
+			if (s->mon[k] && s->mon[k]->why[0]) /* the holder refused */
 				failed(s, k, "a cap between members", rc);
 		failed(s, 0, "a cap between members", rc);
 		return rc;
 	}
 	for (int k = 0; k < s->g->n; k++)
-		if ((rc = restore_member_regions(s->rs[k], member_ds, s))) {
+		if (s->rs[k] && (rc = restore_member_regions(s->rs[k], member_ds, s))) {
 			failed(s, k, "a region of another member's dataspace", rc);
 			return rc;
 		}
@@ -343,6 +348,17 @@ static void undo_all(struct grs *s)
 			monitor_resume(s->g->member[k].mon);
 }
 
+/* A member the image has as ended: ended here too, with its exit code
+ * (its old self, if it ran, is retired like the others). */
+static void commit_ended(struct grs *s, int k)
+{
+	struct mon_member *m = &s->g->member[k];
+
+	m->ended = 1;
+	m->exit_code = s->ig->member[k].exit_code;
+	s->g->nended++;
+}
+
 /* The point of no return: the old members go, the new ones take their
  * places, announce their roots to the group and start. */
 static void commit_all(struct grs *s)
@@ -353,6 +369,10 @@ static void commit_all(struct grs *s)
 		group_member_retire(g, k);
 	for (int k = 0; k < g->n; k++) {
 		struct monitor *mon = s->mon[k];
+		if (!mon) {
+			commit_ended(s, k);
+			continue;
+		}
 		restore_commit(s->rs[k], NULL);
 		s->rs[k] = NULL;
 		g->member[k].mon = mon;
@@ -363,10 +383,11 @@ static void commit_all(struct grs *s)
 						      r->cap);
 		}
 	}
-	for (int k = 0; k < g->n; k++) {
-		monitor_restore_start(s->mon[k], s->model[k]);
-		s->mon[k] = NULL;
-	}
+	for (int k = 0; k < g->n; k++)
+		if (s->mon[k]) {
+			monitor_restore_start(s->mon[k], s->model[k]);
+			s->mon[k] = NULL;
+		}
 }
 
 /* Build, map the caps between members, make ready; commit all (unless
@@ -380,7 +401,7 @@ static int restore_all(struct grs *s, int hold)
 	if ((rc = pause_all(s)))
 		goto fail;
 	for (k = 0; k < s->g->n; k++)
-		if ((rc = build_member(s, k))) {
+		if (s->ig->image[k] && (rc = build_member(s, k))) {
 			abort_member(s, k, rc);
 			failed(s, k, "cannot recreate its objects", rc);
 			goto fail;
@@ -394,7 +415,7 @@ static int restore_all(struct grs *s, int hold)
 		"(%u points that can fail passed)",
 		s->ig->h.nrefs, s->g->restore_points);
 	for (k = 0; k < s->g->n; k++)
-		if ((rc = restore_ready(s->rs[k]))) {
+		if (s->rs[k] && (rc = restore_ready(s->rs[k]))) {
 			abort_member(s, k, rc);
 			failed(s, k, "cannot make it ready", rc);
 			goto fail;
@@ -434,6 +455,30 @@ static void ended_note(const struct mon_group *g, char *buf, size_t size)
 					      n ? ", "
 						: "; ended before it and still ended: ",
 					      g->member[k].start->name);
+}
+
+/* The members the image has running, and those it has ended, as
+ * " (a, b ended before the cut: they stay ended)" or "". */
+static int image_live(const struct image_group *ig)
+{
+	int n = 0;
+
+	for (uint32_t k = 0; k < ig->h.nmembers; k++)
+		n += ig->image[k] != NULL;
+	return n;
+}
+
+static void image_ended_note(const struct image_group *ig, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (uint32_t k = 0; k < ig->h.nmembers && n < size; k++)
+		if (!ig->image[k])
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : " (",
+					      ig->member[k].name);
+	if (n && n < size)
+		snprintf(buf + n, size - n, " ended before the cut: they stay ended)");
 }
 
 int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char *name,
@@ -496,10 +541,12 @@ int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char
 		(unsigned long long)(s->t[2] - s->t[1]),
 		(unsigned long long)(s->t[3] - s->t[2]),
 		(unsigned long long)(s->t[4] - s->t[3]));
-	group_answer(g, mb, "group restore at start",
-		     "ok %s %s: members %d restored%s, %u caps between members, %.1f ms",
-		     name, path, g->n, hold ? " (paused until the commit)" : "", caps,
-		     (double)(s->t[4] - s->t[0]) / 1000.0);
+	image_ended_note(s->ig, note, sizeof note);
+	group_answer(
+	    g, mb, "group restore at start",
+	    "ok %s %s: members %d restored%s%s, %u caps between members, %.1f ms", name,
+	    path, image_live(s->ig), note, hold ? " (paused until the commit)" : "", caps,
+	    (double)(s->t[4] - s->t[0]) / 1000.0);
 	if (hold)
 		g->held = s; /* group_restore_end */
 	else

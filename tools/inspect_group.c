@@ -54,21 +54,30 @@ static void print_members(FILE *f, int json, const struct image_group *g)
 	for (uint32_t k = 0; k < g->h.nmembers; k++) {
 		const struct image_group_member *m = &g->member[k];
 		if (!json) {
-			fprintf(f,
-				"member %u: name=%s binary=%s offset=%llu length=%llu "
-				"image_id=0x%llx\n",
-				k, m->name, m->binary, (unsigned long long)m->offset,
-				(unsigned long long)m->length,
-				(unsigned long long)m->image_id);
+			if (m->flags & IMAGE_GROUP_MEMBER_ENDED)
+				fprintf(f, "member %u: name=%s ended exit_code=%d\n", k,
+					m->name, m->exit_code);
+			else
+				fprintf(f,
+					"member %u: name=%s binary=%s offset=%llu "
+					"length=%llu image_id=0x%llx\n",
+					k, m->name, m->binary,
+					(unsigned long long)m->offset,
+					(unsigned long long)m->length,
+					(unsigned long long)m->image_id);
 			continue;
 		}
 		fputs(k ? ",{\"name\":" : "{\"name\":", f);
 		json_str(f, m->name);
 		fputs(",\"binary\":", f);
 		json_str(f, m->binary);
-		fprintf(f, ",\"offset\":%llu,\"length\":%llu,\"image_id\":\"0x%llx\"}",
+		fprintf(f,
+			",\"offset\":%llu,\"length\":%llu,\"image_id\":\"0x%llx\","
+			"\"ended\":%s,\"exit_code\":%d}",
 			(unsigned long long)m->offset, (unsigned long long)m->length,
-			(unsigned long long)m->image_id);
+			(unsigned long long)m->image_id,
+			m->flags & IMAGE_GROUP_MEMBER_ENDED ? "true" : "false",
+			m->exit_code);
 	}
 	if (json)
 		fputc(']', f);
@@ -128,9 +137,13 @@ int inspect_group(const char *path, int json, const char *section, FILE *out, ch
 		if (json)
 			fputs(k ? "," : "", out);
 		else
-			fprintf(out, "=== member %s\n", g->member[k].name);
-		rc = inspect_model(name, g->image[k], g->member[k].length, json, NULL,
-				   out, err, errlen);
+			fprintf(out, "=== member %s%s\n", g->member[k].name,
+				g->image[k] ? "" : ": ended, no image");
+		if (!g->image[k])
+			fputs(json ? "null" : "", out);
+		else
+			rc = inspect_model(name, g->image[k], g->member[k].length, json,
+					   NULL, out, err, errlen);
 	}
 	if (json)
 		fputs("]}\n", out);

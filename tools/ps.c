@@ -150,7 +150,7 @@ static void ps_table(const struct ps *ps)
 
 static void ps_json(const struct ps *ps)
 {
-	char ck[24] = "", rs[24] = "", st[24] = "";
+	char ck[24] = "", rs[24] = "", st[24] = "", members[160] = "";
 
 	printf("{\n  \"components\": [");
 	for (int i = 0; i < ps->n; i++) {
@@ -168,6 +168,8 @@ static void ps_json(const struct ps *ps)
 		if (mon && ps_field(r, "checkpoints", ck, sizeof ck) &&
 		    ps_field(r, "restores", rs, sizeof rs))
 			printf(", \"checkpoints\": %s, \"restores\": %s", ck, rs);
+		if (mon && ps_field(r, "members", members, sizeof members))
+			printf(", \"members\": \"%s\"", members); /* "a,b(ended)" */
 		printf("}");
 	}
 	printf("\n  ],\n  \"kernel\": \"%s\"\n}\n", ps->kernel);

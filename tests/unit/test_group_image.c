@@ -1,5 +1,6 @@
 /* The group image (image/group.h): a group of two members whose caps
- * refer to each other's objects round-trips; a table that names an object
+ * refer to each other's objects round-trips, so does one whose member had
+ * ended; a table that names an object
  * the owner's image does not contain, a member cap without its record, a
  * corrupt or truncated file are refused with one line naming the file and
  * what is wrong. */
@@ -47,6 +48,8 @@ static void group_init(struct t_group *x)
 	for (int k = 0; k < 2; k++) {
 		t_model_init(&x->t[k]);
 		x->t[k].m.nmemory = 1; /* one dataspace's pages: small */
+		/* a group member's binary name has 39 bytes at most */
+		x->t[k].m.component.binary[39] = 0;
 		x->img[k] = &x->t[k].m;
 	}
 	strcpy(x->mem[0].name, "server");
@@ -324,6 +327,67 @@ static void revoked_flag(void **state)
 	group_free(&x);
 }
 
+/* Member 1 ("client") had ended at the cut: it has no image, only its
+ * exit code; member 0 no longer holds its signal context.  Round-trips;
+ * a record or a member cap naming the ended member, and a group of ended
+ * members only, are refused. */
+static void ended_init(struct t_group *x)
+{
+	group_init(x);
+	x->t[0].m.ncaps--; /* the cap to member 1's signal context */
+	x->g.h.nrefs = 0;
+	x->img[1] = NULL;
+	x->mem[1].exit_code = 3;
+}
+
+static void ended_member(void **state)
+{
+	struct t_group x;
+	struct image_group *g;
+	char err[512] = "";
+	uint8_t *buf;
+	size_t len;
+
+	ended_init(&x);
+	strcpy(x.mem[1].binary, "client_bin");
+	write_ok(&x);
+	assert_int_equal(image_group_read(x.path, &g, err, sizeof err), 0);
+	assert_int_equal(g->h.version, IMAGE_GROUP_VERSION);
+	assert_int_equal(g->member[1].flags, IMAGE_GROUP_MEMBER_ENDED);
+	assert_int_equal(g->member[1].exit_code, 3);
+	assert_string_equal(g->member[1].binary, "client_bin");
+	assert_int_equal(g->member[1].length, 0);
+	assert_null(g->image[1]);
+	assert_non_null(g->image[0]);
+	assert_int_equal(g->member[0].flags, 0);
+	image_group_free(g);
+
+	/* forged: the ended member said to have an image's bytes */
+	buf = slurp(x.path, &len);
+	((struct image_group_member *)(buf + sizeof(struct image_group_header)))[1]
+	    .length = 8;
+	reseal(buf);
+	spill(x.path, buf, len);
+	read_refused(x.path, "member 'client' ended: an image at 0, 8 bytes");
+	free(buf);
+	group_free(&x);
+
+	ended_init(&x); /* a record still naming it */
+	x.g.h.nrefs = 1;
+	x.ref[0] = x.ref[2];
+	x.t[0].m.ncaps++;
+	assert_int_equal(image_group_write(x.path, &x.g, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "names member 'client', which had ended"));
+	group_free(&x);
+
+	ended_init(&x); /* every member ended */
+	x.img[0] = NULL;
+	assert_int_equal(image_group_write(x.path, &x.g, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "every member has ended"));
+	assert_int_equal(access(x.path, F_OK), -1);
+	group_free(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +397,7 @@ int main(void)
 	    cmocka_unit_test(table_mismatch_refused),
 	    cmocka_unit_test(corrupt_file_refused),
 	    cmocka_unit_test(revoked_flag),
+	    cmocka_unit_test(ended_member),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
