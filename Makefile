@@ -246,7 +246,7 @@ FB := build/fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Iinclude -Ibase/include -I. $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-FUZZ_SRC_image := fuzz/fuzz_image.c fuzz/image_mutator.c $(IMAGE_SRC) tools/inspect.c \
+FUZZ_SRC_image := fuzz/fuzz_image.c fuzz/image_mutator.c fuzz/group_mutator.c $(IMAGE_SRC) tools/inspect.c \
 	tools/inspect_page.c tools/inspect_group.c
 FUZZ_LIBS_image := -lzstd -lxxhash
 FUZZ_SRC_control := fuzz/fuzz_control.c tools/control_parse.c

@@ -4,9 +4,12 @@
  * Each input is read from memory (image_read_mem); an image it accepts
  * is also read from a file (image_read, as `capsule restore` and
  * `capsule inspect` do) and printed as text and as JSON (inspect_image)
- * to /dev/null.  A refused input must come with a one-line error.  The
- * structure-aware mutator (fuzz/image_mutator.c) keeps the framing
- * valid so that mutants reach the semantic checks.
+ * to /dev/null.  An input with a group image's magic is read as a group
+ * image from a file (image_group_read, as a group's restore and a
+ * migration's destination do) and, if accepted, printed the same way.
+ * A refused input must come with a one-line error.  The structure-aware
+ * mutators (fuzz/image_mutator.c, fuzz/group_mutator.c) keep the
+ * framing and checksums valid so that mutants reach the semantic checks.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "fuzz/image_mutator.h"
+#include "image/group.h"
 #include "image/image.h"
 #include "tools/inspect.h"
 
@@ -49,10 +53,44 @@ static void one_line(const char *err)
 	}
 }
 
+static int is_group(const uint8_t *data, size_t size)
+{
+	uint64_t magic;
+
+	if (size < sizeof magic)
+		return 0;
+	memcpy(&magic, data, sizeof magic);
+	return magic == IMAGE_GROUP_MAGIC;
+}
+
+static void group_input(const uint8_t *data, size_t size)
+{
+	struct image_group *g;
+	char err[512];
+
+	file_set(data, size);
+	if (image_group_read(path, &g, err, sizeof(err)) < 0) {
+		one_line(err);
+		return;
+	}
+	image_group_free(g);
+	for (int json = 0; json <= 1; json++)
+		if (inspect_image(path, json, devnull, err, sizeof(err)) < 0) {
+			fprintf(stderr, "group image read, refused by inspect: %s\n",
+				err);
+			abort();
+		}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image_model *m;
 	char err[512];
+
+	if (is_group(data, size)) {
+		group_input(data, size);
+		return 0;
+	}
 
 	if (image_read_mem("fuzz", data, size, &m, err, sizeof(err)) < 0) {
 		one_line(err);
@@ -71,5 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max, unsigned seed)
 {
+	if (is_group(data, size))
+		return group_mutate(data, size, max, seed);
 	return image_mutate(data, size, max, seed);
 }

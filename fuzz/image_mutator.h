@@ -16,6 +16,10 @@
 /* Mutate data[0..size) in place (capacity max); the new size. */
 size_t image_mutate(uint8_t *data, size_t size, size_t max, unsigned seed);
 
+/* The same for a group image (fuzz/group_mutator.c): a header field, a
+ * member record or a member-object record, checksums sealed again. */
+size_t group_mutate(uint8_t *data, size_t size, size_t max, unsigned seed);
+
 /* libFuzzer's own mutation of a byte range (the fuzzer runtime). */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max);
 

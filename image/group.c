@@ -5,6 +5,7 @@
  * image_read_mem on its bytes) and freeing it.  The table's checks
  * against the images are image/group_check.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -193,6 +194,20 @@ int image_group_write(const char *path, struct image_group *g, char *err, size_t
 	return rc;
 }
 
+/* A NUL-terminated string within size bytes, of printable characters
+ * only (names appear in one-line messages and in inspect's output). */
+static int printable(const char *s, size_t size)
+{
+	size_t len = strnlen(s, size);
+
+	if (len == size)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isprint((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
 /* The header and table of the file's bytes p (size) into g. */
 static int read_table(const char *path, const uint8_t *p, size_t size,
 		      struct image_group *g, char *err, size_t n)
@@ -218,7 +233,7 @@ static int read_table(const char *path, const uint8_t *p, size_t size,
 			    path);
 	if (!h->nmembers || h->nmembers > IMAGE_GROUP_MAX ||
 	    h->nrefs > IMAGE_GROUP_REFS || !h->group_id ||
-	    !memchr(h->node, 0, sizeof h->node) || !memchr(h->name, 0, sizeof h->name))
+	    !printable(h->node, sizeof h->node) || !printable(h->name, sizeof h->name))
 		return fail(err, n, -EINVAL,
 			    "group image %s: header: %u members, %u refs, id %llu, "
 			    "unterminated name or node",
@@ -272,8 +287,8 @@ static int member_ok(const char *path, const struct image_group *g, uint32_t k,
 	const struct image_group_member *m = &g->member[k];
 	int rc;
 
-	if (!memchr(m->name, 0, sizeof m->name) || !m->name[0] ||
-	    !memchr(m->binary, 0, sizeof m->binary))
+	if (!printable(m->name, sizeof m->name) || !m->name[0] ||
+	    !printable(m->binary, sizeof m->binary))
 		return fail(err, n, -EINVAL, "group image %s: member %u: bad name", path,
 			    k);
 	for (uint32_t j = 0; j < k; j++)

@@ -370,6 +370,16 @@ static void ended_member(void **state)
 	spill(x.path, buf, len);
 	read_refused(x.path, "member 'client' ended: an image at 0, 8 bytes");
 	free(buf);
+
+	/* forged: a name with a line break (it would split a message) */
+	buf = slurp(x.path, &len);
+	memcpy(((struct image_group_member *)(buf + sizeof(struct image_group_header)))[1]
+		   .name,
+	       "cli\nent", 8);
+	reseal(buf);
+	spill(x.path, buf, len);
+	read_refused(x.path, "member 1: bad name");
+	free(buf);
 	group_free(&x);
 
 	ended_init(&x); /* a record still naming it */
