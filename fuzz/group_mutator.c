@@ -42,13 +42,16 @@ size_t group_mutate(uint8_t *data, size_t size, size_t max, unsigned seed)
 		return LLVMFuzzerMutate(data, size, max);
 	pick = seed % (1 + h.nmembers + h.nrefs);
 	if (!pick) /* the header before its checksums */
-		mutate_in_place(data, offsetof(struct image_group_header, table_checksum));
+		mutate_in_place(data,
+				offsetof(struct image_group_header, table_checksum));
 	else if (pick <= h.nmembers)
-		mutate_in_place(data + sizeof h + (pick - 1) * sizeof(struct image_group_member),
+		mutate_in_place(data + sizeof h +
+				    (pick - 1) * sizeof(struct image_group_member),
 				sizeof(struct image_group_member));
 	else
 		mutate_in_place(data + sizeof h + members +
-				    (pick - 1 - h.nmembers) * sizeof(struct image_member_ref),
+				    (pick - 1 - h.nmembers) *
+					sizeof(struct image_member_ref),
 				sizeof(struct image_member_ref));
 	memcpy(&h, data, sizeof h);
 	members = (size_t)h.nmembers * sizeof(struct image_group_member);

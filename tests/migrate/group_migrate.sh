@@ -16,7 +16,8 @@
 #     with no member, and at the end B's clients and server report exact
 #     counts (a call lost or done twice is a sequence error, every signal
 #     both ways must have arrived);
-#   - zdtm over a group migrated over TCP: group_signals and group_pager
+#   - zdtm over a group migrated over TCP: group_signals, group_pager,
+#     group_rpc, group_multi and group_revoke
 #     paused after their Nth line at A (<test checkpoint_after_log
 #     then="hold">), migrated to B: A's member lines then B's equal the
 #     uninterrupted run's, and B ends as the plain run did.
@@ -168,9 +169,12 @@ a_end=$(wc -l <"$tmp/A.log")
 # zdtm over a group migrated over TCP: the lines of A, then of B, are the
 # uninterrupted run's (after tests/zdtm/groups.sh)
 put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
-lines() { grep '^\[[^]]* -> [^]]*\] ' "$1"; }
+. tests/zdtm/group_lines.sh
+# zdtm NAME LINE PORT TAG [member]: group scenario NAME held after line
+# LINE at node TAG"A", migrated to TAG"B" listening at PORT (with
+# "member", each member's lines compared in order: member_lines)
 zdtm() {
-	zn=$1 line=$2 port=$3 A=$4A B=$4B cfg=tests/scenario/$1.xml
+	zn=$1 line=$2 port=$3 A=$4A B=$4B cfg=tests/scenario/$1.xml order=$5
 	put "<test checkpoint_after_log=\"$line\" then=\"hold\"/>" "$cfg" >"$tmp/za.xml"
 	put "<restore/>" "$cfg" >"$tmp/zb.xml"
 	timeout 60 "$cap" run --rom "$b/components" "$cfg" >"$tmp/plain.log" 2>&1
@@ -185,9 +189,9 @@ zdtm() {
 	wait_log $B "all of init's children have ended"
 	grep -q "all of init's children have ended (result $rc)" "$tmp/$B.log" ||
 		die "zdtm $zn: B's members did not end as the plain run's"
-	lines "$tmp/plain.log" >"$tmp/want"
-	{ lines "$tmp/$A.log"; lines "$tmp/$B.log"; } >"$tmp/got"
-	na=$(lines "$tmp/$A.log" | wc -l) nb=$(lines "$tmp/$B.log" | wc -l)
+	member_lines "$tmp/plain.log" >"$tmp/want"
+	member_lines "$tmp/$A.log" "$tmp/$B.log" >"$tmp/got"
+	na=$(member_lines "$tmp/$A.log" | wc -l) nb=$(member_lines "$tmp/$B.log" | wc -l)
 	[ "$nb" -gt 0 ] || die "zdtm $zn: B printed nothing"
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff.log" ||
 		die "zdtm $zn: A then B differ from the plain run"
@@ -200,6 +204,12 @@ zdtm group_signals 2 $pZ Z
 # restored pager resolves lazy's faults (lazy ends with 1 on its poison
 # page, as in the plain run)
 zdtm group_pager 6 $((base + 7)) P
+# the client's session at the server, held after the server's add
+zdtm group_rpc 3 $((base + 8)) R
+# the server and three clients opening, using and closing their sessions
+zdtm group_multi 4 $((base + 9)) M member
+# right after the server revoked the counter caps it gave the client
+zdtm group_revoke 2 $((base + 10)) V
 
 i=0
 until grep -q "all of init's children have ended" "$tmp/B.log"; do

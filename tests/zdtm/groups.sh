@@ -20,20 +20,9 @@ fail=0
 # (before the first </config>, the monitor's own)
 put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
 run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
-# the members' own lines: "[GROUP -> MEMBER] ..."; with $order "member"
-# (members that run side by side, whose lines interleave as they are
-# scheduled), each member's lines in order, member after member, and a
-# server's lines that name a client ('alpha -> ...') in order per client
-members() {
-	if [ "$order" = member ]; then
-		grep -h '^\[[^]]* -> [^]]*\] ' "$@" |
-			awk '{ k = $3; if (match($0, /\047[^ ]* /)) k = k substr($0, RSTART, RLENGTH - 1)
-			       print k " " NR " " $0 }' |
-			sort -k1,1 -k2,2n | cut -d' ' -f3-
-	else
-		grep -h '^\[[^]]* -> [^]]*\] ' "$@"
-	fi
-}
+# member_lines LOG...: the members' own lines, in order (per member with
+# $order "member")
+. tests/zdtm/group_lines.sh
 # the sanitizer build reported nothing in these logs
 clean() { ! grep -q "Sanitizer\|runtime error" "$@"; }
 
@@ -52,9 +41,9 @@ test_one() {
 	[ $rb = $rc ] || { echo "zdtm-groups $name: node B exited with $rb, the plain run with $rc"; return 1; }
 	grep -q "monitor: group restore at start: ok " "$tmp/b.log" ||
 		{ echo "zdtm-groups $name: node B did not restore the group"; return 1; }
-	members "$tmp/plain.log" >"$tmp/want"
-	members "$tmp/a.log" "$tmp/b.log" >"$tmp/got"
-	na=$(members "$tmp/a.log" | wc -l) nb=$(members "$tmp/b.log" | wc -l)
+	member_lines "$tmp/plain.log" >"$tmp/want"
+	member_lines "$tmp/a.log" "$tmp/b.log" >"$tmp/got"
+	na=$(member_lines "$tmp/a.log" | wc -l) nb=$(member_lines "$tmp/b.log" | wc -l)
 	[ "$nb" -gt 0 ] || { echo "zdtm-groups $name: B printed nothing"; return 1; }
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
 		{ echo "zdtm-groups $name: A then B differ from the plain run:"; cat "$tmp/diff"; return 1; }
@@ -84,10 +73,11 @@ refused_at_start() {
 # of A then this node's equal the uninterrupted run's again
 test_wait() {
 	put "<restore/>" "$2" >"$tmp/w.xml"
+	rm -f "$tmp/w.log" # (the last test's: the wait below must not see it)
 	"$b/capsule" node --rom "$b/components" "$tmp/w.xml" --control "$tmp/w.sock" \
 		>"$tmp/w.log" 2>&1 &
 	pid=$! i=0
-	until grep -q "monitor: group of [0-9]* members waiting for a restore" "$tmp/w.log"; do
+	until grep -qs "monitor: group of [0-9]* members waiting for a restore" "$tmp/w.log"; do
 		i=$((i + 1))
 		[ $i -lt 300 ] && kill -0 $pid 2>/dev/null ||
 			{ kill $pid 2>/dev/null; echo "zdtm-groups $1: the waiting group did not come up"; return 1; }
@@ -105,7 +95,7 @@ test_wait() {
 	wait $pid 2>/dev/null
 	grep -q "^ok $group " "$tmp/w.out" ||
 		{ echo "zdtm-groups $1: restore into the waiting group: $(cat "$tmp/w.out")"; return 1; }
-	members "$tmp/a.log" "$tmp/w.log" >"$tmp/got"
+	member_lines "$tmp/a.log" "$tmp/w.log" >"$tmp/got"
 	diff "$tmp/want" "$tmp/got" >"$tmp/diff" ||
 		{ echo "zdtm-groups $1: A then the waiting group differ from the plain run:"; cat "$tmp/diff"; return 1; }
 	clean "$tmp/w.log" || { echo "zdtm-groups $1: the sanitizers report"; return 1; }
