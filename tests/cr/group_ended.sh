@@ -25,30 +25,12 @@ fail() {
 	exit 1
 }
 
-route='<route> <service name="Soak"> <child name="server"/> </service> <any-service> <parent/> </any-service> </route>'
-member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $route </start>"; }
-
+. tests/cr/soak_group.sh
 # config [WAIT] [BINARY]: the group; with WAIT it waits for a restore;
 # hello's binary is BINARY (hello)
 config() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="grp" caps="2000">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="48M"/>
-		<config>
-			<start name="hello" caps="100"> <binary name="${2:-hello}"/>
-				<resource name="RAM" quantum="1M"/> </start>
-			<start name="server" caps="400"> <binary name="soak_server"/>
-				<resource name="RAM" quantum="4M"/>
-				<provides> <service name="Soak"/> </provides> </start>
-			$(member c1) $(member c2) $(member c3)
-			${1:+<restore/>}
-		</config>
-	</start>
-</config>
-CFG
+	soak_group "<start name=\"hello\" caps=\"100\"> <binary name=\"${2:-hello}\"/>
+		<resource name=\"RAM\" quantum=\"1M\"/> </start>" "${1:+<restore/>}"
 }
 
 # node NAME CONFIG UP: a node running CONFIG, its log NAME.log, up when

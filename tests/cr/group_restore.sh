@@ -42,30 +42,11 @@ fail() {
 	exit 1
 }
 
-route='<route> <service name="Soak"> <child name="server"/> </service> <any-service> <parent/> </any-service> </route>'
-member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $route </start>"; }
-
+. tests/cr/soak_group.sh
 # The group, its first restore failing at point $NTH and its next at
 # the first member's verify.  Its quotas hold the members twice: the new
 # ones are built beside the old.
-config() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="grp" caps="2000">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="48M"/>
-		<config>
-			<start name="server" caps="400"> <binary name="soak_server"/>
-				<resource name="RAM" quantum="4M"/>
-				<provides> <service name="Soak"/> </provides> </start>
-			$(member c1) $(member c2) $(member c3)
-			<test fail_restore_nth="$NTH" fail_restore_at="verify"/>
-		</config>
-	</start>
-</config>
-CFG
-}
+config() { soak_group "" '<test fail_restore_nth="'"$NTH"'" fail_restore_at="verify"/>'; }
 
 # counts: core's kernel line without the badges ever allocated
 counts() { "$cap" ps --raw --node "$tmp/n.sock" 2>/dev/null | sed -n 's/^kernel: \(.*\); badges allocated [0-9]*, \(live [0-9]*\)$/\1; \2/p'; }

@@ -66,27 +66,9 @@ migrate() {
 		--timeout 20 >"$tmp/mig.out" 2>&1
 }
 
+. tests/cr/soak_group.sh
 # the soak group; with WAIT set, it waits for a restore
-config() {
-	cat <<CFG
-<config>
-	<default-route> <any-service> <parent/> </any-service> </default-route>
-	<start name="grp" caps="2000">
-		<binary name="monitor"/>
-		<resource name="RAM" quantum="48M"/>
-		<config>
-			<start name="server" caps="400"> <binary name="soak_server"/>
-				<resource name="RAM" quantum="4M"/>
-				<provides> <service name="Soak"/> </provides> </start>
-			$(member c1) $(member c2) $(member c3)
-			${1:+<restore/>}
-		</config>
-	</start>
-</config>
-CFG
-}
-route='<route> <service name="Soak"> <child name="server"/> </service> <any-service> <parent/> </any-service> </route>'
-member() { echo "<start name=\"$1\" caps=\"100\"> <binary name=\"soak_client\"/> <resource name=\"RAM\" quantum=\"2M\"/> $route </start>"; }
+config() { soak_group "" "${1:+<restore/>}"; }
 
 mkdir "$tmp/rom" "$tmp/keep"
 echo "$secs 3 none" >"$tmp/rom/soak.cfg"
