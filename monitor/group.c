@@ -247,13 +247,11 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 			     req->name);
 		return;
 	}
-	if (req->op == CONTROL_CHECKPOINT &&
-	    (req->parent[0] || (req->flags & CONTROL_F_STOP))) {
-		control_done(
-		    mb,
-		    "error: %s: a group image is always full and its members run "
-		    "on: --parent and --stop are not supported for a group",
-		    req->name);
+	if (req->op == CONTROL_CHECKPOINT && req->parent[0]) {
+		control_done(mb,
+			     "error: %s: a group image is always full: --parent is not "
+			     "supported for a group",
+			     req->name);
 		return;
 	}
 	if (req->op == CONTROL_CHECKPOINT && (g->frozen || g->held)) {
@@ -262,7 +260,8 @@ static void group_control(struct control_mailbox *mb, const struct control_reque
 		return;
 	}
 	if (req->op == CONTROL_CHECKPOINT)
-		return group_checkpoint(g, mb, req->name, req->path, members);
+		return group_checkpoint(g, mb, req->name, req->path, members,
+					!!(req->flags & CONTROL_F_STOP));
 	if (req->op == CONTROL_RESTORE && req->flags == CONTROL_F_PAUSED)
 		return group_migrate_control(g, mb, req, members); /* a migration's */
 	if (req->op == CONTROL_RESTORE && req->flags) {

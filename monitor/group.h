@@ -190,9 +190,11 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 
 /* ---- group_checkpoint.c ---- */
 /* A control request for the group (group.c's handler): checkpoint into
- * the group image at path (image/group.h). */
+ * the group image at path (image/group.h); with stop set (--stop), the
+ * members stay paused from the cut until the image is written and are
+ * then ended, each as by its own exit(0) (group_test_stop). */
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		      const char *path, const char *members);
+		      const char *path, const char *members, int stop);
 /* The same for a migration's freeze: the members stay paused once the
  * image is written (g->frozen) until group_thaw or group_release; if it
  * fails they resume. */

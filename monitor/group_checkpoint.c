@@ -101,7 +101,7 @@ struct group_ck {
 	struct thread *thread;
 	uint64_t t0;
 	int rc;
-	int stop;      /* the group's <test> then="exit" (mb NULL): end the members */
+	int stop;      /* --stop, or the group's <test> then="exit": end the members */
 	int hold;      /* a migration's freeze: the members stay paused (g->frozen) */
 	int prepaused; /* every member was paused before (group_pause_all) */
 	char name[CONTROL_NAME_MAX], path[CONTROL_PATH_MAX], members[160], why[480];
@@ -236,7 +236,7 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 				   "checkpointed whole"
 				 : "error: %s: every member has ended%s",
 			     name, gone ? gone : "");
-		if (stop) /* group_pause_all paused them for it */
+		if (stop && !mb) /* group_pause_all paused them for it */
 			group_resume(g);
 		return;
 	}
@@ -244,9 +244,10 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 	ck->mb = mb;
 	ck->stop = stop;
 	ck->hold = hold;
-	/* the <test>'s stop, or members its then="hold" paused (which ends
-	 * that hold: the cut resumes them if it fails) */
-	ck->prepaused = stop || g->test_held;
+	/* the <test>'s stop (group_pause_all paused them), or members its
+	 * then="hold" paused (which ends that hold: the cut resumes them if
+	 * it fails); a request's --stop finds them running */
+	ck->prepaused = (stop && !mb) || g->test_held;
 	g->test_held = 0;
 	snprintf(ck->name, sizeof ck->name, "%s", name);
 	snprintf(ck->members, sizeof ck->members, "%s", members);
@@ -260,7 +261,7 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 		free(ck);
 		group_answer(g, mb, "group test checkpoint",
 			     "error: %s: cannot start the group's cut", name);
-		if (stop || prepaused)
+		if (prepaused)
 			group_resume(g);
 		return;
 	}
@@ -270,9 +271,9 @@ static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char
 }
 
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
-		      const char *path, const char *members)
+		      const char *path, const char *members, int stop)
 {
-	ck_start(g, mb, name, path, members, 0, 0);
+	ck_start(g, mb, name, path, members, stop, 0);
 }
 
 void group_checkpoint_hold(struct mon_group *g, struct control_mailbox *mb,

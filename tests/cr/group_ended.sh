@@ -10,7 +10,8 @@
 # hello's 0 included, the clients and the server exact counts.  An image
 # of a member that ended does not restore into a group where that member
 # has another binary (the ended member's name and binary are checked as
-# a running one's are).
+# a running one's are).  `capsule checkpoint --stop` of the group ends
+# the members at the image; on a fresh node they go on from it.
 b=${1:-build}
 cap=$b/capsule
 case "$b" in *san*) secs=10 ;; *) secs=6 ;; esac
@@ -107,12 +108,34 @@ node c "$tmp/c.xml" 'grep -qs "waiting for a restore" "$tmp/c.log"'
 		"$tmp/rs.out" || fail "node C: $(cat "$tmp/rs.out")"
 kill $pid; wait $pid 2>/dev/null; pid=
 
-# a fresh node whose group waits: the four go on, hello never starts
+# a fresh node whose group waits: the four go on, hello never starts;
+# then `capsule checkpoint --stop`: the members stay paused from the cut
+# and end once the image is written (no client reports its counts there)
 node b "$tmp/b.xml" 'grep -qs "waiting for a restore" "$tmp/b.log"'
 "$cap" restore --node "$tmp/b.sock" "$tmp/g.img" grp >"$tmp/rs.out" 2>&1 ||
 	fail "restore at B: $(cat "$tmp/rs.out")"
 ended b || fail "B: hello is not shown ended"
-finish b
+sleep 0.3
+"$cap" checkpoint --stop --node "$tmp/b.sock" -o "$tmp/s.img" grp >"$tmp/ck.out" 2>&1 &&
+	grep -q "^ok grp $tmp/s.img: members hello(ended),server,c1,c2,c3, " "$tmp/ck.out" ||
+	fail "checkpoint --stop at B: $(cat "$tmp/ck.out")"
+i=0
+until grep -q "all of init's children have ended" "$tmp/b.log"; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "B: the group did not end after checkpoint --stop"
+	sleep 0.05
+done
+grep -q "monitor: group stopped after its image was written" "$tmp/b.log" &&
+	! grep -q "soak_client: .*: ok$\|soak_server: total" "$tmp/b.log" ||
+	fail "B: the members did not stop at the image"
 ! grep -q 'Hello from a guest component\|soak_client: sending for' "$tmp/b.log" ||
 	fail "B: a member started anew"
-echo "group_ended: PASS (a group cut with a member ended, restored in place and on a fresh node)"
+kill $pid; wait $pid 2>/dev/null; pid=
+
+# the stopped image on a fresh node: the four go on from where B stopped
+# them, and nothing was lost (the counts are exact)
+node d "$tmp/b.xml" 'grep -qs "waiting for a restore" "$tmp/d.log"'
+"$cap" restore --node "$tmp/d.sock" "$tmp/s.img" grp >"$tmp/rs.out" 2>&1 ||
+	fail "restore at D: $(cat "$tmp/rs.out")"
+finish d
+echo "group_ended: PASS (a group cut with a member ended, restored in place and on a fresh node; checkpoint --stop, restored on another)"
