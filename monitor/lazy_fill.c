@@ -474,8 +474,11 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model,
 	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
 		goto fail;
 	lf->running = 1;
-	env_log(mon->env, "monitor: lazy restore: the target runs, %llu pages to fill",
-		(unsigned long long)lf->total);
+	env_log(mon->env,
+		"monitor: lazy restore: the target runs, %llu pages to fill (%u "
+		"dataspaces attached in %llu us)",
+		(unsigned long long)lf->total, lf->nds,
+		(unsigned long long)(mon_now_us() - lf->t0_us));
 	return 0;
 fail:
 	env_log(mon->env, "monitor: lazy restore failed: cannot start filling: %s",
