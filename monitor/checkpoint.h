@@ -94,6 +94,11 @@ struct incr_request;
  * the node since the migration dies with it), written without fsync. */
 #define MON_CKPT_PAUSED 1
 #define MON_CKPT_SPOOL	2
+/* MON_CKPT_STATE: the target's state, no page (IMAGE_F_PARTIAL, a
+ * post-copy source's pre-skeleton and freeze), written in place on the
+ * entrypoint; kept paused, its attachments become mon's frozen memory
+ * (frozen_memory.h) instead of being detached. */
+#define MON_CKPT_STATE 4
 int monitor_checkpoint_image(struct monitor *mon, const char *path, int keep_paused,
 			     const struct incr_request *req);
 /* What a checkpoint into a file took: total and paused time, the memory

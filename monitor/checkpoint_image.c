@@ -37,6 +37,7 @@
 #include "monitor/image_convert.h"
 #include "monitor/checkpoint.h"
 #include "monitor/dirty_pages.h"
+#include "monitor/frozen_memory.h"
 
 #define MON_PAGE	4096ULL
 #define MON_SPOOL_FLUSH (64u << 10)
@@ -51,6 +52,7 @@ struct ckpt_write {
 	char path[4096];
 	char err[4400];
 	int keep_paused;
+	int state;  /* MON_CKPT_STATE: no memory in the image */
 	int incr;   /* an incr_request was given: incr_end when written */
 	int hashed; /* hash is the written file's (write_job) */
 	uint8_t hash[IMAGE_HASH_SIZE];
@@ -82,7 +84,7 @@ static int write_job(void *arg)
 	uint64_t t0 = mon_now_us(), c0 = mon_cpu_us();
 	int rc = incr_stage_settle(cw->stage);
 
-	if (!rc)
+	if (!rc && !cw->state)
 		rc = model_memory_to_image(cw->model, &cw->im);
 	uint64_t total = 0;
 
@@ -181,6 +183,7 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	}
 	cw->mon = mon;
 	cw->keep_paused = keep_paused & MON_CKPT_PAUSED;
+	cw->state = !!(keep_paused & MON_CKPT_STATE);
 	cw->incr = req != NULL;
 	if (req && (rc = incr_begin(mon, req, err, sizeof err))) {
 		monitor_why(mon, "checkpoint refused: %s", err);
@@ -201,7 +204,10 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	 * (256 MiB: 50-130 ms of pause, some 300 ms of buffers before it) */
 	live = !cw->keep_paused && (keep_paused & MON_CKPT_SPOOL) && req && req->track &&
 	       !req->parent;
-	if ((rc = monitor_checkpoint_mode(mon, cw->model, cw->keep_paused || live))) {
+	/* state only: the pause's readers read the memory in place, and
+	 * nothing reads it after them */
+	if ((rc = monitor_checkpoint_mode(mon, cw->model,
+					  cw->keep_paused || live || cw->state))) {
 		if (req)
 			incr_end(mon, cw->model, NULL, NULL, rc);
 		free(cw->model); /* freed by the failed checkpoint */
@@ -216,6 +222,19 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		monitor_resume(mon);
 		cw_free(cw);
 		return rc;
+	}
+	/* a post-copy source's freeze: its memory is read in place by the
+	 * migration (frozen_memory.h), not written; its other images state
+	 * only too */
+	if (cw->state) {
+		cw->im.flags |= IMAGE_F_PARTIAL;
+		if (cw->keep_paused && (rc = frozen_mem_take(mon, cw->model))) {
+			monitor_why(mon, "freeze: cannot keep its memory: %s",
+				    strerror(-rc));
+			monitor_resume(mon);
+			cw_free(cw);
+			return rc;
+		}
 	}
 	cw->im.no_sync = !!(keep_paused & MON_CKPT_SPOOL);
 	/* a migration's image goes through a FIFO to the socket as it is
@@ -237,7 +256,9 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		const struct mon_model_region *r = &cw->model->region[i];
 		/* incremental: present says which were written (their data
 		 * is staged until the writer settles it) */
-		uint64_t n = r->data || r->stream || r->present ? r->size / MON_PAGE : 0;
+		uint64_t n = !cw->state && (r->data || r->stream || r->present)
+				 ? r->size / MON_PAGE
+				 : 0;
 		if (r->present)
 			for (uint64_t p = n = 0; p < r->size / MON_PAGE; p++)
 				n += (r->present[p / 8] >> (p % 8)) & 1;
@@ -275,7 +296,8 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 		return rc;
 	cw->done = done;
 	cw->arg = arg;
-	if (!mon->worker) { /* no worker: in place, answered at once */
+	/* no worker, or no memory to write: in place, answered at once */
+	if (!mon->worker || cw->state) {
 		incr_rearm_resumed(mon);
 		write_done(cw, write_job(cw));
 		return 0;

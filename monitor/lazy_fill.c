@@ -30,7 +30,10 @@
  * filled only once it arrived; a page a thread waits for that has not
  * arrived is wanted (the source sends it before the rest); the
  * background steps fill what arrived, in address order, and look at the
- * waiting threads again.  If the source is lost the target is stopped.
+ * waiting threads again; a step that found nothing to fill waits for the
+ * next pages on the monitor's host worker (page_channel_wait), not on
+ * the node, and the next step follows their arrival.  If the source is
+ * lost the target is stopped.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <base/host_worker.h>
 #include <base/region_map.h>
 #include <base/signal.h>
 #include "config/test_env.h"
@@ -61,7 +65,11 @@
  * post-copy step's host sleep (usleep) stopped the whole node. */
 #define LAZY_STEP_US  2000
 #define LAZY_YIELD_US 1	  /* after a step that filled: the others' turn */
-#define LAZY_IDLE_US  200 /* post-copy, nothing arrived: wait for pages */
+#define LAZY_IDLE_US  200 /* post-copy, nothing arrived, no host worker */
+/* post-copy, nothing arrived: the host worker waits this long at most
+ * for pages (then the step looks again: its end is bounded, and a target
+ * that ends meanwhile waits no longer for the worker) */
+#define LAZY_WAIT_MS 20
 
 /* Bytes of the model that belong in [off, off + size) of the dataspace. */
 struct lazy_seg {
@@ -87,6 +95,8 @@ struct lazy_fill {
 	struct mon_model *model; /* owned from lazy_fill_run on */
 	struct page_channel *ch; /* post-copy: where the pages arrive (owned) */
 	int running, no_steps;
+	int waiting;	  /* the host worker waits for pages (wait_job) */
+	uint64_t arrived; /* the channel's arrived count at the step's start */
 	uint64_t t0_us, total, left, demand, faults;
 	uint64_t first_us; /* the first fault, from t0_us: the target ran */
 };
@@ -282,6 +292,47 @@ static int fill_cursor(struct lazy_fill *lf, struct lazy_ds *d, uint64_t end_us,
 	return 0;
 }
 
+/* Host worker: wait for pages beyond those the last step saw. */
+static int wait_job(void *arg)
+{
+	struct lazy_fill *lf = arg;
+
+	page_channel_wait(lf->ch, lf->arrived, LAZY_WAIT_MS);
+	return 0;
+}
+
+/* Entrypoint: pages arrived (or the wait ended): the next step. */
+static void wait_done(void *arg, int rc)
+{
+	struct lazy_fill *lf = arg;
+
+	lf->waiting = 0;
+	if (lf->running && (rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
+		lazy_fail(lf, "cannot schedule the next step", rc);
+}
+
+/* After a step: the target's turn, then the next step; a post-copy step
+ * that filled nothing waits for pages on the host worker instead of
+ * looking again every LAZY_IDLE_US. */
+static void next_step(struct lazy_fill *lf, uint64_t filled)
+{
+	struct monitor *mon = lf->mon;
+	int rc;
+
+	if (!filled && lf->ch && mon->worker && !host_worker_busy(mon->worker)) {
+		host_worker_set_nice(mon->worker, 0);
+		lf->waiting = 1;
+		if (!host_worker_start(mon->worker, wait_job, lf, wait_done, lf))
+			return;
+		lf->waiting = 0;
+	}
+	/* a fault meanwhile is queued before the next step, so it is served
+	 * first (on_fault) */
+	mon_sleep_us(filled ? LAZY_YIELD_US : LAZY_IDLE_US);
+	if ((rc = signal_submit(mon->env, lf->step_h.context, 1)))
+		lazy_fail(lf, "cannot schedule the next step", rc);
+}
+
 /* step_h: the waiting threads' pages first (post-copy: those not there
  * are wanted), then pages in address order (post-copy: of those that
  * arrived) for at most LAZY_STEP_US; then the target's turn, and the
@@ -294,6 +345,11 @@ static void on_step(void *arg, unsigned count)
 
 	if (lf->ch && page_channel_failed(lf->ch, NULL, 0))
 		return source_lost(lf);
+	if (lf->ch) { /* what arrives from here on wakes an idle wait */
+		struct page_channel_stats st;
+		page_channel_stats(lf->ch, &st);
+		lf->arrived = st.arrived;
+	}
 	if (serve_waiters(lf, &filled))
 		return;
 	for (unsigned i = 0; lf->running && i < lf->nds && mon_now_us() < end; i++)
@@ -303,11 +359,7 @@ static void on_step(void *arg, unsigned count)
 		return;
 	if (!lf->left)
 		return lazy_finish(lf);
-	/* a fault meanwhile is queued before the next step, so it is served
-	 * first (on_fault) */
-	mon_sleep_us(filled ? LAZY_YIELD_US : LAZY_IDLE_US);
-	if ((rc = signal_submit(lf->mon->env, lf->step_h.context, 1)))
-		lazy_fail(lf, "cannot schedule the next step", rc);
+	next_step(lf, filled);
 }
 
 void lazy_fill_channel(struct monitor *mon, struct page_channel *ch)
@@ -422,8 +474,11 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model,
 	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
 		goto fail;
 	lf->running = 1;
-	env_log(mon->env, "monitor: lazy restore: the target runs, %llu pages to fill",
-		(unsigned long long)lf->total);
+	env_log(mon->env,
+		"monitor: lazy restore: the target runs, %llu pages to fill (%u "
+		"dataspaces attached in %llu us)",
+		(unsigned long long)lf->total, lf->nds,
+		(unsigned long long)(mon_now_us() - lf->t0_us));
 	return 0;
 fail:
 	env_log(mon->env, "monitor: lazy restore failed: cannot start filling: %s",
@@ -457,6 +512,10 @@ void lazy_fill_free(struct monitor *mon)
 			(unsigned long long)(lf->total - lf->left),
 			(unsigned long long)lf->total, (unsigned long long)lf->demand,
 			(unsigned long long)lf->faults);
+	if (lf->waiting && mon->worker) { /* the job reads lf: it ends first */
+		page_channel_wake(lf->ch);
+		host_worker_wait(mon->worker);
+	}
 	mon->lazy = NULL;
 	for (unsigned i = 0; i < lf->nds; i++) {
 		struct lazy_ds *d = &lf->ds[i];

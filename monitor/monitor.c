@@ -37,6 +37,7 @@
 #include "config/config.h"
 #include "monitor/checkpoint.h"
 #include "monitor/dirty_pages.h"
+#include "monitor/frozen_memory.h"
 #include "monitor/group.h"
 #include "monitor/monitor.h"
 #include "monitor/image_convert.h"
@@ -261,6 +262,7 @@ void monitor_target_ended(struct monitor *mon, int code)
 	 * reply (the target's last answer to a client) and stops: it takes
 	 * the exit request only after that. */
 	incr_forget(mon);
+	frozen_mem_end(mon);
 	target_close_session(mon, &mon->cpu);
 	lazy_fill_free(mon);
 	if (mon->serve_ep) {
@@ -311,13 +313,21 @@ static int control_migration(struct monitor *mon, const struct control_request *
 	int rc;
 
 	if (req->op == CONTROL_FREEZE) {
+		int state = req->flags & CONTROL_F_STATE ? MON_CKPT_STATE : 0;
 		if (mon->frozen)
 			return -EBUSY;
 		mon->hold = 0; /* frozen from here on: the migration decides */
-		/* the image is the migration's spool file (tools/migrate_send.c) */
-		if (!(rc = monitor_checkpoint_image(mon, req->path,
-						    MON_CKPT_PAUSED | MON_CKPT_SPOOL,
-						    req->parent[0] ? &incr : NULL)))
+		/* the image is the migration's spool file (tools/migrate_send.c);
+		 * a post-copy source's has no page: the migration reads them
+		 * in place (frozen_memory.h) */
+		rc = monitor_checkpoint_image(mon, req->path,
+					      MON_CKPT_PAUSED | MON_CKPT_SPOOL | state,
+					      req->parent[0] ? &incr : NULL);
+		if (!rc && state && (rc = frozen_mem_publish(mon, req->name)))
+			monitor_resume(mon);
+		if (rc)
+			frozen_mem_end(mon);
+		else
 			mon->frozen = 1;
 		return rc;
 	}
@@ -328,6 +338,7 @@ static int control_migration(struct monitor *mon, const struct control_request *
 	if (!mon->frozen)
 		return -EINVAL;
 	mon->frozen = 0;
+	frozen_mem_end(mon); /* no page is read once it may change */
 	if (req->op == CONTROL_THAW && mon->nheld) {
 		env_log(mon->env, "monitor: target started: the migration committed");
 		monitor_restore_held_start(mon);
@@ -473,6 +484,7 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 			      const struct control_request *req)
 {
 	int stop = !!(req->flags & CONTROL_F_STOP);
+	int state = req->flags & CONTROL_F_STATE ? MON_CKPT_STATE : 0;
 	struct incr_request incr = {.parent = req->parent[0] ? req->parent : NULL,
 				    .track = !stop,
 				    .spool = !!(req->flags & CONTROL_F_SPOOL)};
@@ -490,8 +502,8 @@ static int control_checkpoint(struct monitor *mon, struct control_mailbox *mb,
 	control_answer_later(mb);
 	if ((rc = monitor_checkpoint_image_start(
 		 mon, req->path,
-		 stop | (req->flags & CONTROL_F_SPOOL ? MON_CKPT_SPOOL : 0), &incr,
-		 checkpoint_answered, a)))
+		 stop | state | (req->flags & CONTROL_F_SPOOL ? MON_CKPT_SPOOL : 0),
+		 state ? NULL : &incr, checkpoint_answered, a)))
 		free(a);
 	return rc;
 }

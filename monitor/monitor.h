@@ -106,7 +106,10 @@ struct monitor {
 	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
 	int restore_postcopy;	/* ... and its pages come from a page channel */
 	struct lazy_fill *lazy; /* pages of a lazy restore still to fill */
-	struct mon_incr *incr;	/* dirty tracking between checkpoints (dirty_pages.c) */
+	/* a post-copy source's freeze: the target's memory, read in place by
+	 * the migration until THAW or RELEASE (frozen_memory.h) */
+	struct frozen_mem *frozen_mem;
+	struct mon_incr *incr; /* dirty tracking between checkpoints (dirty_pages.c) */
 	/* a migration's copy built from its pre-copy rounds, not yet restored
 	 * (restore_prebuild.c) */
 	struct mon_prebuild *prebuild;

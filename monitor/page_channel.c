@@ -26,7 +26,9 @@ struct page_channel {
 	int refs;
 	struct pc_ds ds[PAGE_CHANNEL_MAX_DS];
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a want queued, the channel failed or complete */
+	pthread_cond_t cond;	/* a want queued, the channel failed or complete */
+	pthread_cond_t arrival; /* pages arrived, failed, woken (the fill) */
+	uint64_t wakes;
 	struct {
 		unsigned ds;
 		uint64_t page;
@@ -52,6 +54,7 @@ struct page_channel *page_channel_new(unsigned nds, const uint64_t *ids,
 	ch->refs = 1;
 	pthread_mutex_init(&ch->lock, NULL);
 	pthread_cond_init(&ch->cond, NULL);
+	pthread_cond_init(&ch->arrival, NULL);
 	for (unsigned i = 0; i < nds; i++) {
 		struct pc_ds *d = &ch->ds[i];
 		uint64_t words = (pages[i] + 63) / 64;
@@ -91,6 +94,7 @@ void page_channel_free(struct page_channel *ch)
 		free(d->wanted);
 	}
 	pthread_cond_destroy(&ch->cond);
+	pthread_cond_destroy(&ch->arrival);
 	pthread_mutex_destroy(&ch->lock);
 	free(ch);
 }
@@ -194,6 +198,8 @@ long page_channel_put(struct page_channel *ch, unsigned ds, uint64_t page, uint6
 		ch->st.pushed += (uint64_t)fresh;
 	if (ch->st.arrived == ch->st.total)
 		pthread_cond_broadcast(&ch->cond);
+	if (fresh) /* no system call unless the fill waits */
+		pthread_cond_broadcast(&ch->arrival);
 	pthread_mutex_unlock(&ch->lock);
 	return fresh;
 }
@@ -207,6 +213,7 @@ void page_channel_fail(struct page_channel *ch, const char *why)
 		snprintf(ch->why, sizeof ch->why, "%s", why);
 	}
 	pthread_cond_broadcast(&ch->cond);
+	pthread_cond_broadcast(&ch->arrival);
 	pthread_mutex_unlock(&ch->lock);
 }
 
@@ -226,11 +233,10 @@ static int take_want(struct page_channel *ch, unsigned *ds, uint64_t *page)
 	return 0;
 }
 
-int page_channel_next_want(struct page_channel *ch, unsigned *ds, uint64_t *page,
-			   int timeout_ms)
+/* The absolute CLOCK_REALTIME time timeout_ms from now. */
+static struct timespec deadline(int timeout_ms)
 {
 	struct timespec end;
-	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &end);
 	end.tv_sec += timeout_ms / 1000;
@@ -239,6 +245,15 @@ int page_channel_next_want(struct page_channel *ch, unsigned *ds, uint64_t *page
 		end.tv_sec++;
 		end.tv_nsec -= 1000000000L;
 	}
+	return end;
+}
+
+int page_channel_next_want(struct page_channel *ch, unsigned *ds, uint64_t *page,
+			   int timeout_ms)
+{
+	struct timespec end = deadline(timeout_ms);
+	int rc = 0;
+
 	pthread_mutex_lock(&ch->lock);
 	for (;;) {
 		if (ch->failed || ch->st.arrived == ch->st.total) {
@@ -295,6 +310,28 @@ int page_channel_failed(struct page_channel *ch, char *why, size_t size)
 		snprintf(why, size, "%s", ch->why);
 	pthread_mutex_unlock(&ch->lock);
 	return failed;
+}
+
+int page_channel_wait(struct page_channel *ch, uint64_t seen, int timeout_ms)
+{
+	struct timespec end = deadline(timeout_ms);
+	int rc = 0;
+
+	pthread_mutex_lock(&ch->lock);
+	uint64_t wakes = ch->wakes;
+	while (!(rc = ch->st.arrived != seen || ch->failed || ch->wakes != wakes))
+		if (pthread_cond_timedwait(&ch->arrival, &ch->lock, &end) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&ch->lock);
+	return rc;
+}
+
+void page_channel_wake(struct page_channel *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+	ch->wakes++;
+	pthread_cond_broadcast(&ch->arrival);
+	pthread_mutex_unlock(&ch->lock);
 }
 
 void page_channel_stats(struct page_channel *ch, struct page_channel_stats *st)

@@ -92,6 +92,13 @@ int page_channel_arrived(const struct page_channel *ch, unsigned ds, uint64_t pa
 int page_channel_want(struct page_channel *ch, unsigned ds, uint64_t page);
 /* Fill: 1 and the reason in why if the source was lost, else 0. */
 int page_channel_failed(struct page_channel *ch, char *why, size_t size);
+/* Fill (a host thread, never the node's): wait up to timeout_ms until
+ * pages arrived beyond seen (a count of page_channel_stats' arrived), the
+ * channel failed or was woken (page_channel_wake).  1 if one of those
+ * happened, 0 on the timeout. */
+int page_channel_wait(struct page_channel *ch, uint64_t seen, int timeout_ms);
+/* End a page_channel_wait now (the fill stops). */
+void page_channel_wake(struct page_channel *ch);
 
 struct page_channel_stats {
 	uint64_t total, arrived, eager, demand, pushed, wants;

@@ -4,16 +4,14 @@
  * --key FILE`:
  *
  *   1. handshake (as pre-copy: refused before the target is touched);
- *   2. a full checkpoint of the running target into the spool directory
- *      (round-1.img, dirty tracking on), read back into memory here: the
- *      pages the page server sends later (never sent as an image); its
- *      state without any page (preskel.img) sent, for the destination to
- *      build the PD, threads and sessions from while the target runs;
- *   3. final: freeze (the target stays paused here for good) with the
- *      pages written since (final.img, small); the skeleton (final.img's
- *      state, a few pages: the cap map's, the report's, one of every
- *      other dataspace) sent; final.img's pages merged into those pages
- *      while the destination restores;
+ *   2. the running target's state without any page (preskel.img, a
+ *      checkpoint of its state only) sent, for the destination to build
+ *      the PD, threads and sessions from while the target runs;
+ *   3. final: freeze (the target stays paused here for good) with its
+ *      state only (final.img, no page: the monitor keeps its memory
+ *      attached and the page server reads it there, frozen_memory.h);
+ *      the skeleton (final.img's state, a few pages read in place: the
+ *      cap map's, the report's, one of every other dataspace) sent;
  *   4. "ready" from the destination: commit; "started": the target runs
  *      there (the pause ends);
  *   5. postcopy: answer wants first, push the rest in address order,
@@ -43,10 +41,10 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int step(enum control_op op, const char *name, const char *path,
+static int step(enum control_op op, unsigned flags, const char *name, const char *path,
 		const char *parent, char *last, size_t size)
 {
-	struct control_request req = {.op = op};
+	struct control_request req = {.op = op, .flags = flags};
 
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", path);
@@ -54,26 +52,24 @@ static int step(enum control_op op, const char *name, const char *path,
 	return control_call_final(&req, last, size);
 }
 
-/* The dataspaces of fin to serve, with base's pages (fin's not yet
- * over them: postcopy_merge_ds).  0, or -1 with err (a dataspace new or resized
- * since base: then the chain is read whole). */
+/* The dataspaces of fin to serve: those with memory in the frozen
+ * target (every attached one).  0, or -1 with err. */
 static int list_ds(struct psrc *s)
 {
 	for (uint32_t i = 0; i < s->fin->ndataspaces; i++) {
 		const struct image_dataspace *d = &s->fin->dataspaces[i];
-		struct image_memory *b = postcopy_mem_of(s->base, d->id),
-				    *f = postcopy_mem_of(s->fin, d->id);
+		uint64_t size;
 		struct src_ds *o;
 
-		if (d->kind == IMAGE_DS_MANAGED || (!b && !f))
+		if (d->kind == IMAGE_DS_MANAGED || !frozen_mem_at(s->fm, d->id, &size))
 			continue;
-		if (!b || b->size != d->size || !b->data || s->nds == POSTCOPY_MAX_DS) {
-			snprintf(s->err, sizeof s->err, "dataspace %llu changed",
+		if (size < d->size || s->nds == POSTCOPY_MAX_DS) {
+			snprintf(s->err, sizeof s->err, "dataspace %llu: not all frozen",
 				 (unsigned long long)d->id);
 			return -1;
 		}
 		o = &s->ds[s->nds++];
-		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, b->data, NULL, !f};
+		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, NULL};
 		if (!(o->sent = calloc(o->pages, 1)))
 			return -1;
 		s->left += o->pages;
@@ -120,7 +116,7 @@ static void resume_here(struct psrc *s, int committed, const char *why,
 		stream_send(&s->c.tx, "abort", 5, 1, e, sizeof e);
 	else
 		usleep((POSTCOPY_SILENCE_MS + POSTCOPY_MARGIN_MS) * 1000);
-	if (step(CONTROL_THAW, s->name, "-", NULL, last, sizeof last))
+	if (step(CONTROL_THAW, 0, s->name, "-", NULL, last, sizeof last))
 		snprintf(line, sizeof line,
 			 "error: %s: %s: %s; and it could not be resumed here: %s",
 			 s->name, s->to, why, last);
@@ -135,82 +131,24 @@ static void resume_here(struct psrc *s, int committed, const char *why,
 	fn(line, arg);
 }
 
-/* round-2.img's pages over round 1's, read streamed: 0, or -1 (a
- * dataspace new or resized since round 1: the freeze's merge reads the
- * chain whole instead). */
-static int apply_round2(struct psrc *s, const char *path)
-{
-	struct image_model *mid = NULL;
-	int rc = image_read_flags(path, IMAGE_READ_STREAM, &mid, s->err, sizeof s->err);
-
-	for (uint32_t i = 0; !rc && i < mid->ndataspaces; i++) {
-		const struct image_dataspace *d = &mid->dataspaces[i];
-		struct image_memory *b = postcopy_mem_of(s->base, d->id);
-		uint64_t n;
-
-		if (d->kind == IMAGE_DS_MANAGED || !postcopy_mem_of(mid, d->id))
-			continue;
-		rc = !b || b->size != d->size || !b->data ||
-		     image_memory_apply(mid, d->id, b->data, d->size, &n, s->err,
-					sizeof s->err);
-	}
-	if (mid)
-		image_model_free(mid);
-	return rc ? -1 : 0;
-}
-
-/* While the target runs: round-1.img read back (the pages to serve),
- * then round-2.img, the pages written since, applied over them.  The
- * freeze then names round 2 as its parent: the monitor checks the
- * parent's hash in the freeze, and round 1's (the whole target: 90-270
- * ms of the pause at 256 MiB) is checked here, before it. */
-static int snapshot(struct psrc *s)
-{
-	char path[512], r2[512], last[CONTROL_LINE_MAX];
-
-	snprintf(path, sizeof path, "%s/round-1.img", s->dir);
-	snprintf(r2, sizeof r2, "%s/round-2.img", s->dir);
-	if (step(CONTROL_CHECKPOINT, s->name, path, NULL, last, sizeof last) ||
-	    image_read(path, &s->base, s->err, sizeof s->err) ||
-	    step(CONTROL_CHECKPOINT, s->name, r2, path, last, sizeof last)) {
-		if (!s->err[0])
-			snprintf(s->err, sizeof s->err, "%s", last);
-		return -1;
-	}
-	s->base_ok = !apply_round2(s, r2);
-	return 0;
-}
-
-/* While the target runs: preskel.img, round 1's state without any page
- * (IMAGE_F_PARTIAL, no memory records), sent for the destination to
- * build the target's PD, CPU session, threads and sessions from before
- * the freeze (CONTROL_PREBUILD); its "built ..." awaited, so that the
- * skeleton does not arrive while it builds.  0, or -1 with s->err (the
- * target runs on here). */
+/* While the target runs: preskel.img, its state without any page (a
+ * checkpoint of its state only: IMAGE_F_PARTIAL, no memory records),
+ * sent for the destination to build the target's PD, CPU session,
+ * threads and sessions from before the freeze (CONTROL_PREBUILD); its
+ * "built ..." awaited, so that the skeleton does not arrive while it
+ * builds.  0, or -1 with s->err (the target runs on here). */
 static int send_preskel(struct psrc *s, int ms)
 {
-	struct image_memory *keep = s->base->memory;
-	uint32_t nkeep = s->base->nmemory, flags = s->base->flags;
-	uint64_t parent = s->base->parent_id;
-	struct image_parent pr = s->base->parent;
-	char path[512];
+	char path[512], last[CONTROL_LINE_MAX];
 	size_t len;
-	int rc;
 
 	snprintf(path, sizeof path, "%s/preskel.img", s->dir);
-	s->base->memory = NULL;
-	s->base->nmemory = 0;
-	s->base->flags = IMAGE_F_PARTIAL;
-	s->base->parent_id = 0;
-	memset(&s->base->parent, 0, sizeof s->base->parent);
-	s->base->no_sync = 1;
-	rc = image_write(path, s->base, NULL, s->err, sizeof s->err);
-	s->base->memory = keep;
-	s->base->nmemory = nkeep;
-	s->base->flags = flags;
-	s->base->parent_id = parent;
-	s->base->parent = pr;
-	if (rc || send_file(s, path, "preskel.img"))
+	if (step(CONTROL_CHECKPOINT, CONTROL_F_STATE | CONTROL_F_SPOOL, s->name, path,
+		 NULL, last, sizeof last)) {
+		snprintf(s->err, sizeof s->err, "%s", last);
+		return -1;
+	}
+	if (send_file(s, path, "preskel.img"))
 		return -1;
 	address_set_timeout(s->c.fd, ms > 0 ? ms : 1);
 	if (stream_recv(&s->c.rx, s->msg, &len, s->err, sizeof s->err))
@@ -223,45 +161,42 @@ static int send_preskel(struct psrc *s, int ms)
 	return 0;
 }
 
-/* Freeze, merge, send the skeleton.  0, 1 (frozen, failed after), or -1
- * (not frozen: it runs on here), with s->err. */
+/* Freeze, send the skeleton.  0, 1 (frozen, failed after), or -1 (not
+ * frozen: it runs on here), with s->err. */
 static int freeze_and_send(struct psrc *s)
 {
-	char path[512], parent[512], skel[512], last[CONTROL_LINE_MAX];
+	char path[512], skel[512], last[CONTROL_LINE_MAX];
+	int rc;
 
 	migrate_phase("final");
 	snprintf(path, sizeof path, "%s/final.img", s->dir);
-	snprintf(parent, sizeof parent, "%s/round-2.img", s->dir);
-	if (step(CONTROL_FREEZE, s->name, path, parent, last, sizeof last)) {
+	if (step(CONTROL_FREEZE, CONTROL_F_STATE, s->name, path, NULL, last,
+		 sizeof last)) {
 		snprintf(s->err, sizeof s->err, "%s", last);
 		return -1;
 	}
 	s->t_frozen = now_ms();
-	if (image_read_flags(path, IMAGE_READ_STREAM, &s->fin, s->err, sizeof s->err))
+	if (!(s->fm = frozen_mem_claim(s->name))) {
+		snprintf(s->err, sizeof s->err, "%s: its frozen memory is not there",
+			 s->name);
 		return 1;
-	if (!s->base_ok || list_ds(s)) { /* read the chain whole instead */
-		for (unsigned k = 0; k < s->nds; k++)
-			free(s->ds[k].sent);
-		s->nds = 0;
-		s->left = 0;
-		image_model_free(s->base);
-		if (image_read_chain(path, &s->base, s->err, sizeof s->err) || list_ds(s))
-			return 1;
-		for (unsigned k = 0; k < s->nds; k++)
-			s->ds[k].merged = 1; /* the chain's merge has fin's pages */
 	}
+	if (image_read_flags(path, IMAGE_READ_STREAM, &s->fin, s->err, sizeof s->err) ||
+	    list_ds(s))
+		return 1;
 	s->t_read = now_ms();
-	if (postcopy_write_skeleton(s, skel, sizeof skel))
+	if (frozen_mem_hold(s->fm)) {
+		snprintf(s->err, sizeof s->err, "%s: its frozen memory is gone", s->name);
+		return 1;
+	}
+	rc = postcopy_write_skeleton(s, skel, sizeof skel);
+	frozen_mem_release(s->fm);
+	if (rc)
 		return 1;
 	s->t_skel = now_ms();
 	if (send_file(s, skel, "skeleton.img"))
 		return 1;
 	s->t_sent = now_ms();
-	/* while the destination restores: no page is served before this */
-	for (unsigned k = 0; k < s->nds; k++)
-		if (postcopy_merge_ds(s, &s->ds[k]))
-			return 1;
-	s->t_merged = now_ms();
 	return 0;
 }
 
@@ -273,7 +208,7 @@ static void finish(struct psrc *s, double t0, double paused, control_line_fn fn,
 	unsigned long long dd = 0, dp = 0;
 
 	sscanf((char *)s->msg, "complete demand=%llu pushed=%llu", &dd, &dp);
-	if (step(CONTROL_RELEASE, s->name, "-", NULL, last, sizeof last))
+	if (step(CONTROL_RELEASE, 0, s->name, "-", NULL, last, sizeof last))
 		fprintf(
 		    stderr,
 		    "capsule node: migrate: %s: cannot end the frozen copy here: %s\n",
@@ -311,7 +246,7 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	snprintf(head, sizeof head, POSTCOPY_HEADER "%d", s->deadline_ms);
 	postcopy_progress(s, "checkpointing the running target");
 	if (stream_send(&s->c.tx, head, strlen(head), 0, s->err, sizeof s->err) ||
-	    snapshot(s) || send_preskel(s, (int)(end - transport_now_ms()))) {
+	    send_preskel(s, (int)(end - transport_now_ms()))) {
 		snprintf(line, sizeof line, "error: %s: %s: %s (the target runs on here)",
 			 s->name, s->to, s->err);
 		fn(line, arg);
@@ -345,11 +280,10 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	fprintf(stderr,
 		"capsule node: migration of %s (post-copy): paused %.2f ms: freeze "
 		"%.2f, final.img read %.2f, skeleton written %.2f, sent %.2f, the "
-		"destination's restore until ready %.2f (the rest of final.img merged "
-		"meanwhile in %.2f), commit until started %.2f\n",
+		"destination's restore until ready %.2f, commit until started %.2f\n",
 		s->name, paused, s->t_frozen - tp, s->t_read - s->t_frozen,
 		s->t_skel - s->t_read, s->t_sent - s->t_skel, s->t_ready - s->t_sent,
-		s->t_merged - s->t_sent, tp + paused - s->t_ready);
+		tp + paused - s->t_ready);
 	migrate_phase("postcopy");
 	snprintf(line, sizeof line, "it runs at %.128s; sending its pages", s->to);
 	postcopy_progress(s, line);
@@ -408,8 +342,7 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 	}
 	for (unsigned k = 0; k < s->nds; k++)
 		free(s->ds[k].sent);
-	if (s->base)
-		image_model_free(s->base);
+	frozen_mem_put(s->fm);
 	if (s->fin)
 		image_model_free(s->fin);
 	free(s->msg);

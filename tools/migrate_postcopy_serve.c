@@ -1,6 +1,7 @@
 /*
  * The page server of a post-copy source (migrate_postcopy_src.h): the
- * target's pages, frozen here, to the destination where it runs.  A want
+ * target's pages, frozen here and read in place (frozen_memory.h), to
+ * the destination where it runs.  A want
  * (a target thread waits for that page) is answered before anything
  * else with the run of up to POSTCOPY_RUN unsent pages from it; between
  * wants the pages not sent yet are pushed in address order.  Each page
@@ -25,16 +26,23 @@ static int zero_page(const uint8_t *p)
 }
 
 /* Send the run of unsent pages of d from page on (at most
- * POSTCOPY_RUN). */
+ * POSTCOPY_RUN), copied from the frozen target while it is held. */
 static int send_run(struct psrc *s, struct src_ds *d, uint64_t page, int how)
 {
 	struct postcopy_pages h = {
 	    .tag = 'P', .how = (uint8_t)how, .ds_id = d->id, .first = page};
 	uint8_t *out = s->msg + sizeof h;
+	const uint8_t *data;
 
+	if (frozen_mem_hold(s->fm)) {
+		snprintf(s->err, sizeof s->err,
+			 "the frozen copy's memory is gone (it was resumed or ended)");
+		return -1;
+	}
+	data = postcopy_data(s, d);
 	while (h.count < POSTCOPY_RUN && page + h.count < d->pages &&
 	       !d->sent[page + h.count]) {
-		const uint8_t *src = d->data + (page + h.count) * POSTCOPY_PAGE;
+		const uint8_t *src = data + (page + h.count) * POSTCOPY_PAGE;
 		if (zero_page(src)) {
 			h.zero |= 1ULL << h.count;
 			s->zero++;
@@ -44,6 +52,7 @@ static int send_run(struct psrc *s, struct src_ds *d, uint64_t page, int how)
 		}
 		d->sent[page + h.count++] = 1;
 	}
+	frozen_mem_release(s->fm);
 	if (!h.count)
 		return 0;
 	if (how == POSTCOPY_DEMAND)

@@ -7,11 +7,9 @@
  * load of 5-10 on two cores, 1-2 ms each: a 256 MiB bench_wset's
  * restore waited 1.3-45 ms for the 23 pages of its cap map past the
  * 16th), so the skeleton carries all of them: the cap map whole, the
- * checkpoint report, every entrypoint and the objects of its pool.  The
- * pages to carry are found in the source's copy of the memory (rounds 1
- * and 2, final.img's pages not yet over them); a structure final.img
- * moved is then one want more, never a wrong page: a carried page is
- * always final.img's if final.img has it.
+ * checkpoint report, every entrypoint and the objects of its pool,
+ * found and read in the frozen target's memory (frozen_memory.h): what
+ * the skeleton carries is the memory as it is at the freeze.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,33 +20,11 @@
 
 #define SKEL_MAX_OBJECTS 4096 /* a pool's objects walked at most */
 
-struct image_memory *postcopy_mem_of(struct image_model *m, uint64_t id)
+const uint8_t *postcopy_data(struct psrc *s, const struct src_ds *d)
 {
-	for (uint32_t k = 0; m && k < m->nmemory; k++)
-		if (m->memory[k].ds_id == id)
-			return &m->memory[k];
-	return NULL;
-}
+	uint64_t size;
 
-int postcopy_merge_ds(struct psrc *s, struct src_ds *d)
-{
-	uint64_t n;
-
-	if (d->merged)
-		return 0;
-	d->merged = 1;
-	return image_memory_apply(s->fin, d->id, d->data, d->pages * POSTCOPY_PAGE, &n,
-				  s->err, sizeof s->err)
-		   ? -1
-		   : 0;
-}
-
-/* Does fin carry page p of dataspace id (written since round 2)? */
-static int fin_carries(struct psrc *s, uint64_t id, uint64_t p)
-{
-	const struct image_memory *f = postcopy_mem_of(s->fin, id);
-
-	return f && (!f->present || (f->present[p / 8] >> (p % 8) & 1));
+	return frozen_mem_at(s->fm, d->id, &size);
 }
 
 /* The source's dataspace and page offset of target address g, or NULL. */
@@ -94,7 +70,7 @@ static int peek(struct psrc *s, uint64_t g, void *out, uint64_t size)
 
 	if (!d || size > d->pages * POSTCOPY_PAGE - off)
 		return -1;
-	memcpy(out, d->data + off, size);
+	memcpy(out, postcopy_data(s, d) + off, size);
 	return 0;
 }
 
@@ -145,19 +121,13 @@ static void carry_restore_reads(struct psrc *s, struct image_memory *mem)
 
 /* One page of a dataspace the restore reads nothing of (a dataspace with
  * no page in an image has no memory record, and the destination's
- * channel is made from those): one fin does not carry, so that only the
- * dataspaces whose skeleton pages were written since round 2 are merged
- * before the skeleton. */
+ * channel is made from those). */
 static void carry_one(struct psrc *s, struct image_memory *mem, unsigned k)
 {
-	uint64_t p = 0;
-
 	for (uint64_t q = 0; q < s->ds[k].pages; q += 8)
 		if (mem[k].present[q / 8])
 			return;
-	while (p + 1 < s->ds[k].pages && fin_carries(s, s->ds[k].id, p))
-		p++;
-	mem[k].present[p / 8] |= (uint8_t)(1u << (p % 8));
+	mem[k].present[0] |= 1;
 }
 
 /* skeleton.img: fin's state and the pages above.  0, or -1 with s->err. */
@@ -173,21 +143,16 @@ int postcopy_write_skeleton(struct psrc *s, char *path, size_t size)
 	for (unsigned k = 0; mem && k < s->nds; k++) {
 		mem[k].ds_id = s->ds[k].id;
 		mem[k].size = s->ds[k].pages * POSTCOPY_PAGE;
-		mem[k].data = s->ds[k].data;
+		/* read only (image_write), s->fm held by the caller */
+		mem[k].data = (uint8_t *)postcopy_data(s, &s->ds[k]);
 		if (!(mem[k].present = calloc(s->ds[k].pages / 8 + 8, 1)))
 			goto out;
 	}
 	if (!mem)
 		goto out;
 	carry_restore_reads(s, mem);
-	for (unsigned k = 0; k < s->nds; k++) {
+	for (unsigned k = 0; k < s->nds; k++)
 		carry_one(s, mem, k);
-		for (uint64_t q = 0; q < s->ds[k].pages && !s->ds[k].merged; q++)
-			if ((mem[k].present[q / 8] >> (q % 8) & 1) &&
-			    fin_carries(s, s->ds[k].id, q) &&
-			    postcopy_merge_ds(s, &s->ds[k]))
-				goto out;
-	}
 	s->fin->memory = mem;
 	s->fin->nmemory = s->nds;
 	s->fin->flags = IMAGE_F_PARTIAL;

@@ -7,16 +7,17 @@
 #define TOOLS_MIGRATE_POSTCOPY_SRC_H
 
 #include "image/image.h"
+#include "monitor/frozen_memory.h"
 #include "monitor/page_channel.h"
 #include "tools/migrate_postcopy.h"
 
 #define POSTCOPY_MAX_DS PAGE_CHANNEL_MAX_DS /* as the destination takes */
 
+/* A dataspace to serve: its bytes are the frozen target's
+ * (postcopy_data), read only while s->fm is held. */
 struct src_ds {
 	uint64_t id, pages;
-	uint8_t *data; /* every page, once merged */
 	uint8_t *sent; /* a byte per page */
-	int merged;    /* final.img's pages are over round 1's and 2's */
 };
 
 struct psrc {
@@ -25,8 +26,8 @@ struct psrc {
 	uint64_t start;
 	char dir[256];
 	struct transport_conn c;
-	struct image_model *base, *fin;
-	int base_ok; /* base is round 1 with round 2 over it */
+	struct image_model *fin; /* final.img: the frozen target's state */
+	struct frozen_mem *fm;	 /* its memory, in place (frozen_memory.h) */
 	unsigned nds;
 	struct src_ds ds[POSTCOPY_MAX_DS];
 	uint64_t demand, pushed, zero, left;
@@ -36,20 +37,16 @@ struct psrc {
 	uint64_t total, shown_ms; /* the pages to serve; the last meter's time */
 	uint8_t *msg;		  /* TRANSPORT_MSG_MAX + 1 */
 	/* the pause's steps (ms): frozen, final.img read, the skeleton
-	 * written, sent, the rest merged, "ready" read (logged by
-	 * postcopy_run) */
-	double t_frozen, t_read, t_skel, t_sent, t_merged, t_ready;
+	 * written, sent, "ready" read (logged by postcopy_run) */
+	double t_frozen, t_read, t_skel, t_sent, t_ready;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
-/* The memory record of dataspace id in m, or NULL. */
-struct image_memory *postcopy_mem_of(struct image_model *m, uint64_t id);
-/* s->fin's pages over d's (once): 0, or -1 with s->err. */
-int postcopy_merge_ds(struct psrc *s, struct src_ds *d);
+/* d's bytes in the frozen target, s->fm held. */
+const uint8_t *postcopy_data(struct psrc *s, const struct src_ds *d);
 /* skeleton.img into the spool directory (path): s->fin's state and the
- * pages the destination's restore reads (migrate_postcopy_skel.c); the
- * dataspaces whose carried pages s->fin has are merged first.  0, or -1
- * with s->err. */
+ * pages the destination's restore reads (migrate_postcopy_skel.c), read
+ * from the frozen target.  0, or -1 with s->err. */
 int postcopy_write_skeleton(struct psrc *s, char *path, size_t size);
 /* The destination's next word within ms, answering its wants meanwhile
  * (the restore there reads pages before "ready", and the target may run

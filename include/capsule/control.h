@@ -87,6 +87,11 @@ enum control_flags {
 				   by the node, never parsed): a spool file, read back,
 				   sent and removed, so written without fsync and at
 				   the node's priority, not the background's */
+	CONTROL_F_STATE = 32,	/* CHECKPOINT/FREEZE of a post-copy source (set by
+				   the node, never parsed): the target's state and
+				   no page (IMAGE_F_PARTIAL); a FREEZE publishes its
+				   memory for the migration to read in place
+				   (monitor/frozen_memory.h) */
 };
 
 struct control_request {

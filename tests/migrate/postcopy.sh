@@ -21,7 +21,7 @@
 #      writes between round 1 and the freeze reach the destination.
 # Case 1 also checks that the restore took the copy built from the
 # pre-skeleton, and asked the source for no page (the skeleton has all
-# it reads).
+# it reads), and that no image of the source carries a page.
 b=${1:-build}
 . tests/harness.sh
 harness_begin postcopy
@@ -127,6 +127,15 @@ grep -qE "monitor: prebuild: the restore took [1-9][0-9]* threads, [0-9]+ sessio
 # the report, the entrypoints and their pools): no round trip in the pause
 grep -qE "restored until ready [0-9.]+ \(0 pages asked of the source\)" "$tmp/B1.log" ||
 	die "B: the restore asked the source for pages: $(grep -o 'restored until ready.*asked' "$tmp/B1.log")"
+# no image of A carries a page: the pre-skeleton and the freeze are the
+# target's state, and A serves the pages from where the frozen target
+# has them (until session 11 A wrote round-1.img, all 8 MiB, read it
+# back as its copy, and its freeze wrote every page written since)
+for f in preskel final; do
+	grep -qE "monitor: image: [0-9]+ bytes written to .*/$f.img, .* 0 bytes, 0 pages" \
+		"$tmp/A1.log" || die "A: no $f.img of its state alone: $(grep -o 'image: .*written to.*pages' "$tmp/A1.log")"
+done
+grep -q "round-1.img" "$tmp/A1.log" && die "A wrote a round-1.img"
 ok "A -> B: B went on from count $last; $line"
 
 # 2. the source killed mid post-copy: B stops its copy and says why
@@ -179,8 +188,8 @@ ok "source killed before its freeze: $(grep -o 'monitor: prebuilt copy ended.*' 
 
 # 5. a target that is not held runs on through round 1 and the
 #    pre-skeleton: each count rewrites a page, so pages written after
-#    round 1 must reach B (merged into the source's copy after the
-#    skeleton is sent); A then B count as the uninterrupted run
+#    the pre-skeleton must reach B (as the frozen target has them); A
+#    then B count as the uninterrupted run
 start_node B5 "$tmp/b.xml" CAPSULE_TEST_NONE=1 --listen "127.0.0.1:$((base + 5))" \
 	--key "$tmp/key"
 start_node A5 "$tmp/ref.xml" CAPSULE_TEST_NONE=1 --key "$tmp/key"

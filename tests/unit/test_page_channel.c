@@ -4,7 +4,9 @@
  * eager page stays as fixed), wants are queued once and in order, a
  * source that answers wants and pushes the rest from another thread
  * fills every page with its bytes, and a lost source is reported with its
- * reason and ends the sender's wait.
+ * reason and ends the sender's wait; the fill's wait for pages ends when
+ * one arrives from another thread, when woken or failed, else on its
+ * timeout.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <cmocka.h>
 #include "monitor/page_channel.h"
 
@@ -217,12 +220,59 @@ static void test_failed(void **state)
 	page_channel_free(ch);
 }
 
+struct arrive {
+	struct page_channel *ch;
+	int how; /* 0: a page, 1: wake, 2: fail */
+};
+
+static void *arrive_main(void *arg)
+{
+	struct arrive *a = arg;
+	struct timespec ts = {0, 30 * 1000000L};
+
+	nanosleep(&ts, NULL); /* the waiter waits first */
+	if (a->how == 0)
+		page_channel_put(a->ch, 0, 2, 1, NULL, PAGE_PUSHED);
+	else if (a->how == 1)
+		page_channel_wake(a->ch);
+	else
+		page_channel_fail(a->ch, "lost");
+	return NULL;
+}
+
+static void test_wait(void **state)
+{
+	uint64_t pages = 4;
+	struct page_channel *ch = page_channel_new(1, NULL, &pages);
+	struct page_channel_stats st;
+
+	(void)state;
+	assert_non_null(ch);
+	assert_int_equal(page_channel_wait(ch, 0, 20), 0); /* nothing: timeout */
+	page_channel_put(ch, 0, 0, 1, NULL, PAGE_PUSHED);
+	assert_int_equal(page_channel_wait(ch, 0, 5000), 1); /* beyond seen already */
+	for (int how = 0; how < 3; how++) {
+		struct arrive a = {ch, how};
+		struct timespec t0, t1;
+		pthread_t t;
+		page_channel_stats(ch, &st);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(pthread_create(&t, NULL, arrive_main, &a), 0);
+		assert_int_equal(page_channel_wait(ch, st.arrived, 5000), 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_true(t1.tv_sec - t0.tv_sec < 2); /* not its timeout */
+		pthread_join(t, NULL);
+	}
+	page_channel_free(ch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_sizes), cmocka_unit_test(test_put_once),
 	    cmocka_unit_test(test_wants),     cmocka_unit_test(test_demand_and_push),
 	    cmocka_unit_test(test_offer),     cmocka_unit_test(test_failed),
+	    cmocka_unit_test(test_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
