@@ -14,6 +14,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <capsule/abi.h>
 #include "config/config.h"
 
 /* State of one load: where errors go. */
@@ -457,7 +458,8 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 }
 
 /* <config ram="2G" caps="40000">: the node's budget (absent: 0, core's
- * default). */
+ * default).  Every cap of it is a slot of core's cap space, so more caps
+ * than that space has could never be used. */
 static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	char v[32], *end;
@@ -473,8 +475,12 @@ static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if (rc == 0) {
 		errno = 0;
 		cfg->caps = strtoull(v, &end, 10);
-		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0)
-			return fail(p, line_of(root), "<config>: invalid caps '%s'", v);
+		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0 ||
+		    cfg->caps > CAP_SLOTS_NATIVE)
+			return fail(p, line_of(root),
+				    "<config>: invalid caps '%s' (1 .. %u, the slots of "
+				    "core's cap space)",
+				    v, CAP_SLOTS_NATIVE);
 	}
 	return 0;
 }
