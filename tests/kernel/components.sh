@@ -13,15 +13,17 @@
 # EXITED32_SLACK_KB (default 2 MiB: what the idle node's heap trim,
 # kernel/sched.c, leaves; 4.4-4.9 MB without it).  While they run, the
 # node's address space
-# (VmSize) must stay below VM_PER_COMPONENT_KB (default 256 MiB) a
-# component: each engine reserves 64 MiB for its translations (1 GiB
-# before the kernel kept the buffer from filling, kernel/guest/tb_budget.c).
+# (VmSize) must stay below VM_PER_COMPONENT_KB (default 32 MiB) a
+# component: each engine reserves 16 MiB for its translations
+# (kernel/guest/guest.h; 19 MB a counter in all, 68 MB with main's 64 MiB
+# buffers, 1 GiB before the kernel kept the buffer from filling,
+# kernel/guest/tb_budget.c).
 b=${1:-build}
 cap=$b/capsule
 n=${COMPONENTS:-100}
 slack=${EXITED_SLACK_KB:-$((512 + 8 * n))}
 slack32=${EXITED32_SLACK_KB:-2048}
-vm_per=${VM_PER_COMPONENT_KB:-262144}
+vm_per=${VM_PER_COMPONENT_KB:-32768}
 # ASan keeps freed blocks in its own allocator and reserves terabytes of
 # shadow: under it the RSS and VmSize bounds say nothing, only the starts
 # and exits are checked
