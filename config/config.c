@@ -14,6 +14,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <capsule/abi.h>
 #include "config/config.h"
 
 /* State of one load: where errors go. */
@@ -331,7 +332,9 @@ static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s
 		case 2:
 			return parse_service_list(p, c, s->provides, &s->nprovides);
 		default:
-			return parse_route(p, c, &s->route);
+			if (!(s->route = calloc(1, sizeof *s->route)))
+				return fail(p, line_of(c), "out of memory for a <route>");
+			return parse_route(p, c, s->route);
 		}
 	}
 	if (is_elem(c, "config"))
@@ -399,6 +402,7 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 		return rc;
 	if (config_find_start(cfg, s->name))
 		return fail(p, s->line, "duplicate <start> name '%s'", s->name);
+	cfg->nstart++; /* from here config_free frees what s holds */
 	rc = attr_get(p, n, "caps", caps, sizeof caps);
 	if (rc < 0)
 		return rc;
@@ -416,10 +420,7 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 	FOR_EACH_ELEM(p, n, c, rc)
 	if ((rc = parse_start_child(p, c, s, &seen)))
 		return rc;
-	if (rc)
-		return rc;
-	cfg->nstart++;
-	return 0;
+	return rc;
 }
 
 static int start_provides(const struct start_config *s, const char *service)
@@ -457,7 +458,8 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 }
 
 /* <config ram="2G" caps="40000">: the node's budget (absent: 0, core's
- * default). */
+ * default).  Every cap of it is a slot of core's cap space, so more caps
+ * than that space has could never be used. */
 static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	char v[32], *end;
@@ -473,8 +475,12 @@ static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if (rc == 0) {
 		errno = 0;
 		cfg->caps = strtoull(v, &end, 10);
-		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0)
-			return fail(p, line_of(root), "<config>: invalid caps '%s'", v);
+		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0 ||
+		    cfg->caps > CAP_SLOTS_NATIVE)
+			return fail(p, line_of(root),
+				    "<config>: invalid caps '%s' (1 .. %u, the slots of "
+				    "core's cap space)",
+				    v, CAP_SLOTS_NATIVE);
 	}
 	return 0;
 }
@@ -556,7 +562,8 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if ((rc = check_route_targets(p, cfg, &cfg->default_route, NULL, default_line)))
 		return rc;
 	for (int i = 0; i < cfg->nstart; i++)
-		if ((rc = check_route_targets(p, cfg, &cfg->start[i].route,
+		if (cfg->start[i].route &&
+		    (rc = check_route_targets(p, cfg, cfg->start[i].route,
 					      cfg->start[i].name, cfg->start[i].line)))
 			return rc;
 	return 0;
@@ -618,6 +625,8 @@ int config_parse_element(const void *xml_node, const char *const *foreign,
 
 void config_free(struct init_config *cfg)
 {
+	for (int i = 0; i < cfg->nstart; i++)
+		free(cfg->start[i].route);
 	free(cfg->start);
 	memset(cfg, 0, sizeof *cfg);
 }
@@ -643,7 +652,7 @@ static const struct route_entry *route_match(const struct route_table *rt,
 const struct route_entry *config_route(const struct init_config *cfg,
 				       const struct start_config *s, const char *service)
 {
-	const struct route_entry *e = route_match(&s->route, service);
+	const struct route_entry *e = s->route ? route_match(s->route, service) : NULL;
 
 	return e ? e : route_match(&cfg->default_route, service);
 }

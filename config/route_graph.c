@@ -39,7 +39,7 @@ static int edge(const struct init_config *cfg, int a, int b)
 {
 	if (a == b)
 		return 0;
-	return table_edge(&cfg->start[a].route, &cfg->start[b]) ||
+	return (cfg->start[a].route && table_edge(cfg->start[a].route, &cfg->start[b])) ||
 	       table_edge(&cfg->default_route, &cfg->start[b]);
 }
 

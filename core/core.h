@@ -51,12 +51,27 @@ struct core_config {
 
 /* Defaults: the node may hand out as much RAM as the host has (RAM
  * dataspaces are lazily backed host memory, so quota is a bound, not a
- * reservation; 1 GiB if the host does not say), and 16384 caps (sized for
- * bench_cr: two 4096-cap targets under the monitor).  A node's config
- * sets either (<config ram= caps=>). */
+ * reservation; 1 GiB if the host does not say), and as many caps as
+ * that RAM and core's cap space can hold: one per CORE_CAP_BYTES of the
+ * node's RAM budget, at most CORE_CAPS_MAX.  A node's config sets either
+ * (<config ram= caps=>); caps= wins over the derived default. */
 uint64_t core_default_ram(void);
-#define CORE_DEFAULT_RAM  core_default_ram()
-#define CORE_DEFAULT_CAPS 16384ULL
+#define CORE_DEFAULT_RAM core_default_ram()
+/* What a cap costs the host, rounded up to a page: a thread, the
+ * costliest kind (2 caps), holds 2.7 KB of core's and the kernel's heap
+ * beside the UTCB page its RAM quota pays for, a gate 112 bytes (275
+ * with the cap-space pages it touches), and core holds about 3 uncharged
+ * caps (task, sessions, parent object) beside every charged one. */
+#define CORE_CAP_BYTES 4096ULL
+/* Every cap a component is charged for is a slot of core's cap space,
+ * and core holds more beside them: 30 slots for a sleeper charged 8
+ * (and 1 of init's; `capsule ps --raw` of 1 and 11 sleepers), so a
+ * quarter of core's slots keeps its space from filling before the
+ * node's cap quota does. */
+#define CORE_CAPS_MAX ((uint64_t)CAP_SLOTS_NATIVE / 4)
+/* The node's cap budget when its config sets none: ram_budget (bytes the
+ * node may hand out) / CORE_CAP_BYTES, at most CORE_CAPS_MAX, at least 1. */
+uint64_t core_default_caps(uint64_t ram_budget);
 
 /* The root task's first thread: arg is a struct core_config * that must
  * stay valid until kernel_boot returns.  If core or init cannot be set

@@ -7,9 +7,11 @@
  *   ps    one line per PD: label, kernel task kcap in core, reported cap
  *         map address and entries, number of occupied cap-space slots
  *         (TASK_CAP_INFO over every slot), RAM used/quota, native or not; below it one
- * line per thread: number, name, state (THREAD_STATE), ip if paused or faulted; last a
- * "kernel: ..." line of object, mapping and badge counts (core_ps_counts), for leak
- * checks. stop  end the node (the socket server's SIGINT/SIGTERM).
+ * line per thread: number, name, state (THREAD_STATE), ip if paused or faulted;
+ * after core's own line the node's budget, "budget: ram=N caps=N (...)"
+ * (core.h: where the caps come from); last a "kernel: ..." line of object, mapping and
+ * badge counts (core_ps_counts), for leak checks. stop  end the node (the socket server's
+ * SIGINT/SIGTERM).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,11 +70,12 @@ static void core_ps_pd(struct core *c, struct control_mailbox *mb, struct pd_ses
 	control_reply(
 	    mb,
 	    "pd \"%s\" task=0x%llx cap_map=0x%llx entries=%llu caps=%u "
-	    "ram=%llu/%llu native=%d",
+	    "ram=%llu/%llu native=%d cap_quota=%llu/%llu",
 	    pd->s.label, (unsigned long long)cap_kcap(pd->task),
 	    (unsigned long long)pd->cap_map_addr, (unsigned long long)pd->cap_map_entries,
 	    core_count_caps(cap_kcap(pd->task)), (unsigned long long)pd->ram_used,
-	    (unsigned long long)pd->ram_quota, pd->native);
+	    (unsigned long long)pd->ram_quota, pd->native,
+	    (unsigned long long)pd->cap_used, (unsigned long long)pd->cap_quota);
 	for (struct core_session *cs = c->sessions; cs; cs = cs->next) {
 		struct cpu_session *cpu = container_of(cs, struct cpu_session, s);
 		if (cs->ops != &cpu_session_ops)
@@ -137,6 +140,17 @@ static void core_ps(struct core *c, struct control_mailbox *mb)
 	control_reply(mb, "pd \"core\" task=0x%llx caps=%u",
 		      (unsigned long long)KCAP(FIXED_TASK),
 		      core_count_caps(KCAP(FIXED_TASK)));
+	if (c->cfg->cap_total)
+		control_reply(mb, "budget: ram=%llu caps=%llu (caps from the config)",
+			      (unsigned long long)c->ram_budget,
+			      (unsigned long long)c->cap_budget);
+	else
+		control_reply(mb,
+			      "budget: ram=%llu caps=%llu (caps by default: ram / %llu, "
+			      "at most %llu)",
+			      (unsigned long long)c->ram_budget,
+			      (unsigned long long)c->cap_budget, CORE_CAP_BYTES,
+			      (unsigned long long)CORE_CAPS_MAX);
 	for (struct core_session *s = c->sessions; s; s = s->next)
 		npd += s->ops == &pd_session_ops;
 	for (unsigned k = 0; k < npd; k++)

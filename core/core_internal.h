@@ -73,6 +73,8 @@ struct core_session {
  * outlives it.  Nothing of core's state is process-wide. */
 struct core {
 	struct core_config *cfg; /* status is written back */
+	/* the node's budget, given to init: cfg's or the defaults (core.h) */
+	uint64_t ram_budget, cap_budget;
 	struct badge_alloc badges;
 	struct rpc_cap_factory factory;
 	struct env *env;

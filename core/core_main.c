@@ -22,6 +22,13 @@ uint64_t core_default_ram(void)
 	return (uint64_t)pages * (uint64_t)page;
 }
 
+uint64_t core_default_caps(uint64_t ram_budget)
+{
+	uint64_t caps = ram_budget / CORE_CAP_BYTES;
+
+	return caps > CORE_CAPS_MAX ? CORE_CAPS_MAX : caps ? caps : 1;
+}
+
 static int core_start_init(struct core *c)
 {
 	struct core_config *cfg = c->cfg;
@@ -32,10 +39,12 @@ static int core_start_init(struct core *c)
 	struct core_parent *parent;
 	int err;
 
-	snprintf(
-	    args, sizeof(args), "native=1 ram_quota=%llu cap_quota=%llu label=\"init\"",
-	    (unsigned long long)(cfg->ram_total ? cfg->ram_total : CORE_DEFAULT_RAM),
-	    (unsigned long long)(cfg->cap_total ? cfg->cap_total : CORE_DEFAULT_CAPS));
+	c->ram_budget = cfg->ram_total ? cfg->ram_total : CORE_DEFAULT_RAM;
+	c->cap_budget =
+	    cfg->cap_total ? cfg->cap_total : core_default_caps(c->ram_budget);
+	snprintf(args, sizeof(args),
+		 "native=1 ram_quota=%llu cap_quota=%llu label=\"init\"",
+		 (unsigned long long)c->ram_budget, (unsigned long long)c->cap_budget);
 	err = pd_session_create(c, args, NULL, &pd);
 	if (err)
 		return err;

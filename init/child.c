@@ -233,4 +233,7 @@ void child_destroy(struct child *c)
 	drop(&c->rom);
 	init_session_close_parent(in, c->pd);
 	drop(&c->pd);
+	/* its threads are gone with its sessions: nothing runs on it */
+	free(c->native);
+	c->native = NULL;
 }

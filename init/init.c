@@ -81,8 +81,10 @@ void init_child_ended(struct init *in)
 
 void init_release(struct init *in)
 {
-	for (int i = 0; in->child && i < in->nchildren; i++)
+	for (int i = 0; in->child && i < in->nchildren; i++) {
 		free(in->child[i].session);
+		free(in->child[i].native);
+	}
 	free(in->child);
 	in->child = NULL;
 	in->nchildren = 0;

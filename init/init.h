@@ -78,7 +78,9 @@ struct child {
 	struct child_session *session; /* session_room of them, malloc'd */
 	int nservices;
 	struct child_service service[CONFIG_MAX_SERVICES];
-	struct native_slot native; /* a native child's start (native_child.c) */
+	/* a native child's start (native_child.c), NULL for a guest: 2.1 KB
+	 * that a node's every child kept in init's array */
+	struct native_slot *native;
 };
 
 struct init {

@@ -55,7 +55,7 @@ int native_child_start(struct child *c)
 {
 	const struct native_entry *e =
 	    native_registry_find(c->init->natives, c->cfg->binary);
-	struct native_slot *slot = &c->native;
+	struct native_slot *slot;
 	char err[CONFIG_ERR_MAX] = "";
 	uint64_t nr, utcb, tbadge;
 	const char *what = "";
@@ -64,7 +64,11 @@ int native_child_start(struct child *c)
 	if (!e)
 		return 1;
 	c->state = CHILD_RUNNING;
-	memset(slot, 0, sizeof *slot);
+	what = "cannot hold its start";
+	if (!(slot = c->native = calloc(1, sizeof *slot))) {
+		rc = -ENOMEM;
+		goto err;
+	}
 	slot->owner = c;
 	what = err;
 	if ((rc = read_config(c->init->cfg->path, c->cfg->name, e, slot->arg, err,

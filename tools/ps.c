@@ -1,7 +1,8 @@
 /*
  * `capsule ps --node SOCK [--json | --raw]`: core's "ps" answer (one
  * "pd ..." line per component with its "  thread ..." lines, then the
- * "kernel: ..." counts; core/core_control.c) as a table, or JSON.  Each
+ * node's "budget: ..." line and the "kernel: ..." counts;
+ * core/core_control.c) as a table, or JSON.  Each
  * name is also asked "status NAME": a monitor answers with its target's
  * state and its checkpoint and restore counts, which tells its own PD
  * (native) from its target's (same name, a guest).  --raw prints core's
@@ -29,6 +30,7 @@ struct ps {
 	struct ps_row row[PS_MAX];
 	int n;
 	char kernel[CONTROL_LINE_MAX];
+	char budget[CONTROL_LINE_MAX]; /* "ram=N caps=N (...)" */
 };
 
 enum { PS_READY = 1, PS_BLOCKED = 2, PS_PAUSED = 4, PS_FAULTED = 8 };
@@ -55,6 +57,8 @@ static void ps_line(const char *line, void *arg)
 				 : strstr(line, " paused")  ? PS_PAUSED
 				 : strstr(line, " faulted") ? PS_FAULTED
 							    : PS_BLOCKED;
+	} else if (!strncmp(line, "budget: ", 8)) {
+		snprintf(ps->budget, sizeof ps->budget, "%s", line + 8);
 	} else if (!strncmp(line, "kernel: ", 8)) {
 		snprintf(ps->kernel, sizeof ps->kernel, "%s", line + 8);
 	}
@@ -144,6 +148,8 @@ static void ps_table(const struct ps *ps)
 		printf("%-20s %-9s %-8s %-15s %7u %5u %s\n", r->name, ps_role(r),
 		       ps_state(r), r->has_ram ? ram : "-", r->threads, r->caps, cr);
 	}
+	if (ps->budget[0])
+		printf("budget: %s\n", ps->budget);
 	if (ps->kernel[0])
 		printf("kernel: %s\n", ps->kernel);
 }
@@ -172,7 +178,10 @@ static void ps_json(const struct ps *ps)
 			printf(", \"members\": \"%s\"", members); /* "a,b(ended)" */
 		printf("}");
 	}
-	printf("\n  ],\n  \"kernel\": \"%s\"\n}\n", ps->kernel);
+	printf("\n  ],\n");
+	if (ps->budget[0])
+		printf("  \"budget\": \"%s\",\n", ps->budget);
+	printf("  \"kernel\": \"%s\"\n}\n", ps->kernel);
 }
 
 int control_ps_cli(const struct cli_args *a)

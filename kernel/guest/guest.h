@@ -216,8 +216,15 @@ uint64_t guest_user_rflags(uint64_t rflags);
  * linear address) extended to 64 bits. */
 uint64_t guest_fault_addr(uint64_t addr);
 
-/* An engine's translation buffer (vspace.c, tb_budget.c). */
-#define GUEST_TCG_BUFFER (64u << 20)
+/* An engine's translation buffer (vspace.c, tb_budget.c), sized from
+ * what components translate: 500-900 blocks in their life (counter,
+ * ticker, rpc, signals, worker, pager, multi, the cr_ scenarios), 0.06-0.42
+ * MB of host code, 2.8-5.1 MB in tb_budget.c's estimate.  16 MiB flushes
+ * at 4 MiB of estimate, so most never flush and the busiest once; a
+ * guest that translates without end (tbfill) flushes 4 times as often as
+ * with 64 MiB (README, "Limits", has the cost).  Unicorn cannot grow a
+ * buffer: it is allocated once, when the engine is first used. */
+#define GUEST_TCG_BUFFER (16u << 20)
 
 /* The edge hook that counts new blocks (tb_budget.c).  0 or -EIO. */
 int guest_tb_init(struct vspace *vs);

@@ -255,11 +255,14 @@ static void vspace_heap_policy(void)
 }
 
 /* An engine's translation buffer is reserved whole when the engine is
- * first used; only the pages code is translated into are touched.
+ * first used; only the pages code is translated into are touched, but
+ * Unicorn asks for transparent huge pages on it (MADV_HUGEPAGE), so its
+ * first 2 MiB are one page as soon as the first block is translated.
  * Unicorn's default is 1 GiB (a node of 100 counters reserved 105 GB of
- * address space).  GUEST_TCG_BUFFER (guest.h) is 64 MiB: the kernel
- * flushes the buffer between runs before it can fill inside one
- * (tb_budget.c), which Unicorn 2.1.1 gets wrong (unicorn issue #1923). */
+ * address space).  GUEST_TCG_BUFFER (guest.h) is 16 MiB, sized from what
+ * components use: the kernel flushes the buffer between runs before it
+ * can fill inside one (tb_budget.c), which Unicorn 2.1.1 gets wrong
+ * (unicorn issue #1923). */
 
 int guest_uc_open(uc_engine **out)
 {

@@ -59,7 +59,8 @@ while ! grep -q '^  thread 0 beta blocked' "$tmp/ps.out" && [ $i -lt 200 ]; do
 	i=$((i + 1))
 done
 for want in 'pd "core"' 'pd "init"' 'pd "alpha" task=0x[0-9a-f]* cap_map=0x[0-9a-f]* entries=[0-9]* caps=[1-9]' \
-	'pd "beta"' '  thread 0 alpha blocked'; do
+	'pd "beta"' '  thread 0 alpha blocked' 'pd "alpha" .* cap_quota=[0-9]*/50$' \
+	'budget: ram=[1-9][0-9]* caps=[1-9][0-9]* (caps by default: ram / 4096, at most 65536)$'; do
 	grep -q "^$want" "$tmp/ps.out" || bad "ps lists '$want': $(cat "$tmp/ps.out")"
 done
 i=0 # hello exits right away: once it has, ps no longer lists it
@@ -69,7 +70,7 @@ while grep -q '^pd "hello"' "$tmp/ps.out" && [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 grep -q '^pd "hello"' "$tmp/ps.out" && bad "ps lists hello, which exited"
-ok "ps names the components, threads and cap counts"
+ok "ps names the components, threads, cap counts and quotas, and the node's budget"
 
 expect_err "no such socket" 2 "^capsule ps: $tmp/none.sock: no node listening" \
 	"$cap" ps --node "$tmp/none.sock"

@@ -22,7 +22,7 @@
 
 struct tcase {
 	int (*run)(struct env *env, struct tcase *t);
-	uint64_t ram_total;
+	uint64_t ram_total, cap_total;
 	const char *expect_stdout; /* must appear in what the node prints */
 	int fail_line;
 	const char *fail_expr;
@@ -237,6 +237,40 @@ static int case_cpu_fault(struct env *env, struct tcase *t)
 	return PENDING;
 }
 
+/* The node's cap budget, given to init, comes from its RAM budget when
+ * the config sets none: one cap per CORE_CAP_BYTES, at most core's
+ * CORE_CAPS_MAX; not the old fixed 16384. */
+static int case_caps_default(struct env *env, struct tcase *t)
+{
+	uint64_t q[4], host = CORE_DEFAULT_RAM / CORE_CAP_BYTES;
+
+	CHECK(t, !node_pd_quota(env->pd, q));
+	CHECK(t, q[2] == (host < CORE_CAPS_MAX ? host : CORE_CAPS_MAX));
+	CHECK(t, q[2] != 16384);
+	return 0;
+}
+
+/* 16 MiB of RAM pays for 4096 caps. */
+static int case_caps_small_ram(struct env *env, struct tcase *t)
+{
+	uint64_t q[4];
+
+	CHECK(t, !node_pd_quota(env->pd, q) && q[0] == 16 << 20);
+	CHECK(t, q[2] == 4096 && core_default_caps(16 << 20) == 4096);
+	CHECK(t, core_default_caps(1) == 1 &&
+		     core_default_caps(1ULL << 40) == CORE_CAPS_MAX);
+	return 0;
+}
+
+/* caps= wins over the derived default, above and below it. */
+static int case_caps_explicit(struct env *env, struct tcase *t)
+{
+	uint64_t q[4];
+
+	CHECK(t, !node_pd_quota(env->pd, q) && q[0] == 16 << 20 && q[2] == 100000);
+	return 0;
+}
+
 static void run_case(struct env *env, void *arg)
 {
 	struct tcase *t = arg;
@@ -252,6 +286,7 @@ static void boot(struct tcase *t)
 	struct core_config cfg = {.rom_dirs = dirs,
 				  .nrom = 1,
 				  .ram_total = t->ram_total,
+				  .cap_total = t->cap_total,
 				  .init_construct = run_case,
 				  .init_arg = t};
 	char path[128];
@@ -302,6 +337,15 @@ CASE(map_cap, 0, NULL)
 CASE(rom, 0, NULL)
 CASE(log_lines, 0, "[tlog] hi?there\n")
 CASE(cpu_fault, 0, NULL)
+CASE(caps_default, 0, NULL)
+CASE(caps_small_ram, 16 << 20, NULL)
+
+static void caps_explicit(void **state)
+{
+	struct tcase t = {
+	    .run = case_caps_explicit, .ram_total = 16 << 20, .cap_total = 100000};
+	boot(&t);
+}
 
 int main(void)
 {
@@ -314,6 +358,9 @@ int main(void)
 	    cmocka_unit_test(rom),	      /* ROM found / missing / escaping */
 	    cmocka_unit_test(log_lines),      /* LOG line printing */
 	    cmocka_unit_test(cpu_fault),      /* guest fault -> exception irq */
+	    cmocka_unit_test(caps_default),   /* cap budget from the host's RAM */
+	    cmocka_unit_test(caps_small_ram), /* ... and from a small RAM budget */
+	    cmocka_unit_test(caps_explicit),  /* caps= wins */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,7 +149,7 @@ static void share_nothing(void **state)
 	 * 8 caps gone from the default */
 	assert_memory_equal(t[0].quota, t[1].quota, sizeof t[0].quota);
 	assert_int_equal(t[0].quota[0], CORE_DEFAULT_RAM - 65536);
-	assert_int_equal(t[0].quota[2], CORE_DEFAULT_CAPS - 8);
+	assert_int_equal(t[0].quota[2], core_default_caps(CORE_DEFAULT_RAM) - 8);
 }
 
 int main(void)
