@@ -41,8 +41,8 @@ enum {
  * to a call (PD_MAP_CAPS; restore_caps.c).  The queue holds one
  * reference to each cap until it is mapped or dropped (rs_mapq_drop). */
 /* Gates whose monitor copies are to be derived from the target's
- * (restore_derive_gate). */
-#define RS_DERIVE_MAX (MSG_MAX_WORDS / 2)
+ * (restore_derive_gate), as many as core maps in one call. */
+#define RS_DERIVE_MAX TASK_MAP_OUT_MAX
 struct rs_derive {
 	unsigned n;
 	uint64_t theirs[RS_DERIVE_MAX], mine[RS_DERIVE_MAX];
