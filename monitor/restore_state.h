@@ -20,6 +20,7 @@ struct rs_cap {
 	enum mon_class cls;
 	cap_t cap;
 	uint64_t aux;
+	uint64_t badge; /* cap's, so a lookup by badge reads no cap map entry */
 };
 
 /* The phases of a restore, timed for the log line (bench_cr reads it). */
@@ -67,6 +68,7 @@ struct rs {
 	struct rs_thread thread[MON_MAX_THREADS];
 	unsigned nfill;
 	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
+	unsigned nmember_regions;    /* of another member's dataspace */
 	unsigned nds;
 	struct rs_ds ds[MON_MAX_REGIONS];
 	struct rm_restore rm;
