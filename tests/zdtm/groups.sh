@@ -84,6 +84,10 @@ refused_at_start() {
 # of A then this node's equal the uninterrupted run's again
 test_wait() {
 	put "<restore/>" "$2" >"$tmp/w.xml"
+	# emptied here, not only by the node's redirection: the loop below
+	# could otherwise read the last scenario's line before the node starts
+	# and restore that group's name into a node not yet listening
+	: >"$tmp/w.log"
 	"$b/capsule" node --rom "$b/components" "$tmp/w.xml" --control "$tmp/w.sock" \
 		>"$tmp/w.log" 2>&1 &
 	pid=$! i=0
