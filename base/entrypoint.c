@@ -54,6 +54,7 @@ static void ep_gate_free(struct entrypoint *ep, cap_t gate)
 
 int ep_reserve(struct entrypoint *ep, unsigned n)
 {
+	static const uint64_t none[MSG_MAX_ITEMS]; /* no kcap in the PD */
 	cap_t g[MSG_MAX_ITEMS];
 	int err;
 
@@ -62,7 +63,7 @@ int ep_reserve(struct entrypoint *ep, unsigned n)
 	while (ep->nspare < n) {
 		unsigned k =
 		    n - ep->nspare < MSG_MAX_ITEMS ? n - ep->nspare : MSG_MAX_ITEMS;
-		if ((err = pd_alloc_gates(ep->env->pd, ep->thread, k, g)))
+		if ((err = pd_alloc_rpc_caps(ep->env->pd, ep->thread, none, k, g)))
 			return err;
 		/* (the count is read again: the call may have let the entrypoint
 		 * itself take one) */

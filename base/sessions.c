@@ -126,7 +126,7 @@ int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_
 {
 	struct msg m;
 
-	if (!n || 2 * n > MSG_MAX_WORDS)
+	if (!n || n > TASK_MAP_OUT_MAX)
 		return -EINVAL;
 	msg_reset(&m, PD_DERIVE_CAPS);
 	if (msg_put_cap(&m, own_pd))
@@ -152,20 +152,6 @@ int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
 		if (msg_put(&m, pd_of[i]) || msg_put(&m, from[i]) || msg_put(&m, to[i]))
 			return -EINVAL;
 	return base_drop_caps(&m, rpc_invoke(pd, &m));
-}
-
-int pd_alloc_gates(cap_t pd, cap_t ep_thread, unsigned n, cap_t *gates)
-{
-	uint64_t w = n;
-	struct msg m;
-	int err;
-
-	if (!n || n > MSG_MAX_ITEMS)
-		return -EINVAL;
-	err = base_request(pd, PD_ALLOC_GATES, ep_thread, &w, 1, &m);
-	if (err)
-		return err;
-	return take_gates(&m, n, gates);
 }
 
 int pd_assign_parent(cap_t pd, cap_t parent)

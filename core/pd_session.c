@@ -103,12 +103,24 @@ static int pd_session_map_caps(struct pd_session *pd, const struct msg *m)
 	return err;
 }
 
-/* The kernel object type at kcap of task (KOBJ_NONE if empty). */
-static uint64_t task_cap_type(cap_t task, uint64_t kcap)
+/* The gates at kcaps w[3i+1] of pd mapped at w[3i+2] of the task of
+ * to[w[3i]], n of them, in one kernel call that checks all first
+ * (TASK_MAP_OUT; flags TASK_MAP_OUT_*): a refused one maps none. */
+static int pd_map_gates_out(struct pd_session *pd, struct pd_session *const *to,
+			    const uint64_t *w, unsigned n, uint64_t flags)
 {
-	uint64_t w[2] = {TASK_CAP_INFO, kcap}, out[1] = {KOBJ_NONE};
+	uint64_t k[2 + 3 * TASK_MAP_OUT_MAX] = {TASK_MAP_OUT, flags | TASK_MAP_OUT_GATES};
 
-	return kobj_invoke(cap_kcap(task), PROTO_TASK, w, 2, out, 1) ? KOBJ_NONE : out[0];
+	if (!n || n > TASK_MAP_OUT_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		k[2 + 3 * i] = cap_kcap(to[w[3 * i]]->task);
+		k[3 + 3 * i] = w[3 * i + 1] | RIGHT_R | RIGHT_W;
+		k[4 + 3 * i] = w[3 * i + 2];
+	}
+	return kobj_invoke(cap_kcap(pd->task), PROTO_TASK, k, 2 + 3 * n, NULL, 0)
+		   ? -EINVAL
+		   : 0;
 }
 
 /* PD_DERIVE_CAPS: the caller (PD `to`) gets, at each of its kcaps that
@@ -117,34 +129,26 @@ static uint64_t task_cap_type(cap_t task, uint64_t kcap)
  * caller's too, as in Fiasco.OC's mapping database.  Only gates, and only
  * into an empty slot (nothing of the caller's is replaced): a holder of
  * the PD session takes copies of what the PD serves, as the holder of a
- * task cap on Fiasco.OC can map out of that task. */
+ * task cap on Fiasco.OC can map out of that task.  The kernel checks the
+ * slots (TASK_MAP_OUT), core the kcaps' ranges. */
 static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 				  const struct msg *m)
 {
 	unsigned k = m->nwords / 2;
+	uint64_t w[3 * TASK_MAP_OUT_MAX];
 
-	if (!to || m->nwords % 2 || !k)
+	if (!to || m->nwords % 2 || !k || k > TASK_MAP_OUT_MAX)
 		return -EINVAL;
 	for (unsigned i = 0; i < k; i++) {
 		uint64_t mine = m->w[2 * i + 1];
 		if (!pd_kcap_ok(m->w[2 * i]) || !mine || mine % KCAP(1) ||
-		    KCAP_INDEX(mine) < FIXED_USER_BASE ||
-		    task_cap_type(pd->task, m->w[2 * i]) != KOBJ_GATE ||
-		    task_cap_type(to->task, mine) != KOBJ_NONE)
+		    KCAP_INDEX(mine) < FIXED_USER_BASE)
 			return -EINVAL;
-		for (unsigned j = 0; j < i; j++)
-			if (m->w[2 * j + 1] == mine)
-				return -EINVAL;
+		w[3 * i] = 0;
+		w[3 * i + 1] = m->w[2 * i];
+		w[3 * i + 2] = mine;
 	}
-	for (unsigned i = 0; i < k; i++) {
-		uint64_t map[4] = {TASK_MAP, cap_kcap(pd->task),
-				   m->w[2 * i] | RIGHT_R | RIGHT_W, m->w[2 * i + 1]};
-		int err = kobj_invoke(cap_kcap(to->task), PROTO_TASK, map, 4, NULL, 0);
-
-		if (err)
-			return err;
-	}
-	return 0;
+	return pd_map_gates_out(pd, &to, w, k, TASK_MAP_OUT_EMPTY);
 }
 
 /* PD_MAP_OUT: each triple's gate of this PD mapped into the PD session
@@ -155,7 +159,9 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
  * the parent's slot; an occupied slot is replaced, as by PD_MAP_CAP.
  * Core keeps no hold (the copy lives as long as the caller's slot, or
  * what it was derived from); a PD_MAP_CAP hold at a replaced kcap stays
- * until the kcap is mapped so again or the PD goes, as it would. */
+ * until the kcap is mapped so again or the PD goes, as it would.  One
+ * kernel call maps them all (TASK_MAP_OUT), where a check and a map per
+ * cap took two each. */
 static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
 {
 	struct pd_session *to[MSG_MAX_ITEMS];
@@ -169,25 +175,11 @@ static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
 	for (unsigned i = 0; i < n; i++) {
 		const uint64_t *t = &m->w[3 * i];
 		if (t[0] >= k || !pd_kcap_ok(t[1]) ||
-		    KCAP_INDEX(t[1]) < FIXED_USER_BASE ||
-		    task_cap_type(pd->task, t[1]) != KOBJ_GATE || !pd_kcap_ok(t[2]) ||
+		    KCAP_INDEX(t[1]) < FIXED_USER_BASE || !pd_kcap_ok(t[2]) ||
 		    t[2] == KCAP(FIXED_PARENT))
 			return -EINVAL;
-		for (unsigned j = 0; j < i; j++)
-			if (to[m->w[3 * j]] == to[t[0]] && m->w[3 * j + 2] == t[2])
-				return -EINVAL;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const uint64_t *t = &m->w[3 * i];
-		uint64_t map[4] = {TASK_MAP, cap_kcap(pd->task), t[1] | RIGHT_R | RIGHT_W,
-				   t[2]};
-		int err =
-		    kobj_invoke(cap_kcap(to[t[0]]->task), PROTO_TASK, map, 4, NULL, 0);
-
-		if (err)
-			return err;
-	}
-	return 0;
+	return pd_map_gates_out(pd, to, m->w, n, 0);
 }
 
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)
@@ -211,10 +203,12 @@ err:
 	return err;
 }
 
-/* PD_ALLOC_RPC_CAPS: the request's words are kcaps in this PD.  Every
- * kcap is checked before anything is made, and a failure part-way frees
- * the gates made so far, so the call does all or nothing.  Core's gate
- * list keeps each gate alive, so no MAP_CAP hold is needed. */
+/* PD_ALLOC_RPC_CAPS: the request's words are kcaps in this PD, or 0 for
+ * a gate that is only handed to the caller (an entrypoint's gates made
+ * ahead, ep_reserve).  Every kcap is checked before anything is made,
+ * and a failure part-way frees the gates made so far, so the call does
+ * all or nothing.  Core's gate list keeps each gate alive, so no MAP_CAP
+ * hold is needed. */
 static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 				     const struct msg *m, struct msg *r)
 {
@@ -225,6 +219,8 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	if (k < 1 || k > MSG_MAX_ITEMS || !cap_valid(ep_thread))
 		return -EINVAL;
 	for (unsigned i = 0; i < k; i++) {
+		if (!m->w[i])
+			continue;
 		if (!pd_kcap_ok(m->w[i]) || m->w[i] == KCAP(FIXED_PARENT))
 			return -EINVAL;
 		for (unsigned j = 0; j < i; j++)
@@ -235,7 +231,9 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 		err = pd_session_alloc_gate(pd, ep_thread, &gate[made]);
 		if (err)
 			break;
-		err = kobj_map(pd->task, gate[made], m->w[made], RIGHT_R | RIGHT_W);
+		if (m->w[made])
+			err =
+			    kobj_map(pd->task, gate[made], m->w[made], RIGHT_R | RIGHT_W);
 	}
 	if (err) {
 		/* unmapping is part of freeing: core revokes every copy */
@@ -246,31 +244,6 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	for (unsigned i = 0; i < k; i++)
 		r->caps[i] = gate[i];
 	r->ncaps = k;
-	return 0;
-}
-
-/* PD_ALLOC_GATES: n gates bound to ep_thread, all or none. */
-static int pd_session_alloc_gates(struct pd_session *pd, cap_t ep_thread,
-				  const struct msg *m, struct msg *r)
-{
-	uint64_t n = m->nwords == 1 ? m->w[0] : 0;
-	cap_t gate[MSG_MAX_ITEMS];
-	unsigned made;
-	int err = 0;
-
-	if (n < 1 || n > MSG_MAX_ITEMS || !cap_valid(ep_thread))
-		return -EINVAL;
-	for (made = 0; made < n; made++)
-		if ((err = pd_session_alloc_gate(pd, ep_thread, &gate[made])))
-			break;
-	if (err) {
-		for (unsigned i = 0; i < made; i++)
-			pd_session_free_gate(pd, gate[i]);
-		return err;
-	}
-	for (unsigned i = 0; i < made; i++)
-		r->caps[i] = gate[i];
-	r->ncaps = made;
 	return 0;
 }
 
@@ -396,8 +369,6 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return pd_session_derive_caps(pd, pd_session_from_cap(c, cap0), m);
 	case PD_MAP_OUT:
 		return pd_session_map_out(pd, m);
-	case PD_ALLOC_GATES:
-		return pd_session_alloc_gates(pd, cap0, m, r);
 	case PD_CAP_VALID:
 		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
 			return -EINVAL;
@@ -438,7 +409,7 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_GATES, &r))
+	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_MAP_OUT, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

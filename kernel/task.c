@@ -89,6 +89,49 @@ static struct task *task_arg(struct thread *caller, uint64_t kcap)
 	return o && o->type == KOBJ_TASK && !o->dead ? (struct task *)o : NULL;
 }
 
+/* Would filling slot d (its subtree revoked when occupied) take slot x
+ * away or change it? */
+static bool map_out_hits(const struct cap_slot *d, const struct cap_slot *x)
+{
+	return d == x || (d->obj && mapdb_is_ancestor(d, x));
+}
+
+/* TASK_MAP_OUT: n triples at w out of src, all checked, then all mapped
+ * (abi.h).  A destination replaced revokes its subtree, so no triple's
+ * source or destination may lie in another's destination subtree: then
+ * no map undoes an earlier one or empties a later one's source. */
+static unsigned task_map_out(struct thread *caller, struct task *src, const uint64_t *w,
+			     unsigned n, uint64_t flags)
+{
+	struct cap_slot *s[TASK_MAP_OUT_MAX], *d[TASK_MAP_OUT_MAX];
+
+	if (!n || n > TASK_MAP_OUT_MAX ||
+	    (flags & ~(uint64_t)(TASK_MAP_OUT_GATES | TASK_MAP_OUT_EMPTY)))
+		return KERR_INVAL;
+	for (unsigned i = 0; i < n; i++) {
+		struct task *to = task_arg(caller, w[3 * i]);
+
+		if (!to)
+			return KERR_INVAL_CAP;
+		s[i] = cap_space_slot(&src->caps, w[3 * i + 1]);
+		d[i] = cap_space_slot(&to->caps, w[3 * i + 2]);
+		if (!s[i] || !s[i]->obj ||
+		    ((flags & TASK_MAP_OUT_GATES) && s[i]->obj->type != KOBJ_GATE) ||
+		    (d[i] && d[i]->obj && (flags & TASK_MAP_OUT_EMPTY)))
+			return KERR_INVAL_CAP;
+		if (!d[i])
+			return KERR_RANGE;
+	}
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = 0; j < n; j++)
+			if (map_out_hits(d[i], s[j]) ||
+			    (j != i && map_out_hits(d[i], d[j])))
+				return KERR_INVAL;
+	for (unsigned i = 0; i < n; i++)
+		mapdb_map(d[i], s[i], (unsigned)w[3 * i + 1] & RIGHTS_ALL, true);
+	return KERR_OK;
+}
+
 static uint64_t task_cap_info(struct task *t, struct utcb *u, unsigned op)
 {
 	unsigned r1, r2;
@@ -136,6 +179,11 @@ uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint
 		if (TAG_WORDS(tag) < 2)
 			return kres(KERR_INVAL);
 		return task_cap_info(t, u, (unsigned)u->mr[0]);
+	case TASK_MAP_OUT:
+		if (TAG_WORDS(tag) < 2 || (TAG_WORDS(tag) - 2) % 3)
+			return kres(KERR_INVAL);
+		return kres(task_map_out(caller, t, &u->mr[2], (TAG_WORDS(tag) - 2) / 3,
+					 u->mr[1]));
 	case TASK_CAP_EQUAL:
 		if (TAG_WORDS(tag) < 3)
 			return kres(KERR_INVAL);

@@ -187,8 +187,18 @@ static const struct image_session *member_session(const struct grs *s, int h,
 	return NULL;
 }
 
+/* src (an array of sn) into dst (of dn), cut short if longer. */
+static void copy_str(char *dst, size_t dn, const char *src, size_t sn)
+{
+	size_t k = strnlen(src, (dn < sn ? dn : sn) - 1);
+
+	memcpy(dst, src, k);
+	dst[k] = 0;
+}
+
 /* A session between members, recorded in the holder's new monitor as
- * routed to its server (parent_proxy.c records a new one so). */
+ * routed to its server (parent_proxy.c records a new one so): the record
+ * holds a reference, as record_hold's, without its second lookup. */
 static int record_session(struct monitor *holder, const struct image_session *ss,
 			  int owner, cap_t c)
 {
@@ -196,9 +206,10 @@ static int record_session(struct monitor *holder, const struct image_session *ss
 
 	if (!r)
 		return -ENOSPC;
-	record_hold(holder, cap_ref(c), ss->service);
-	snprintf(r->what, sizeof r->what, "%s", ss->service);
-	snprintf(r->args, sizeof r->args, "%s", ss->args);
+	cap_ref(c);
+	r->refs++;
+	copy_str(r->what, sizeof r->what, ss->service, sizeof ss->service);
+	copy_str(r->args, sizeof r->args, ss->args, sizeof ss->args);
 	r->member = owner + 1;
 	return 0;
 }

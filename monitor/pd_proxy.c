@@ -20,7 +20,6 @@ static int pd_before(struct proxy *p, struct msg *m)
 	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
 	case PD_DERIVE_CAPS:
 	case PD_MAP_OUT:
-	case PD_ALLOC_GATES: /* gates not recorded here */
 		return -EPERM;
 	case PD_CAP_MAP_REPORT:
 		/* w0 = cap map, w1 = entries, w2 = checkpoint report, w3 =

@@ -54,7 +54,7 @@ int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux)
 		cap_release(cap);
 		return -ENOSPC;
 	}
-	rs->cap[rs->ncaps++] = (struct rs_cap){cls, cap, aux};
+	rs->cap[rs->ncaps++] = (struct rs_cap){cls, cap, aux, cap_badge(cap)};
 	return 0;
 }
 
@@ -191,8 +191,10 @@ static int make_regions(struct rs *rs)
 		    r->rm ? rm_restore_find(&rs->rm, r->rm) : NULL;
 		struct rs_ds *d;
 
-		if (r->owner) /* another member's: attached by the group's restore */
+		if (r->owner) { /* another member's: attached by the group's restore */
+			rs->nmember_regions++;
 			continue;
+		}
 		if (!cap_valid(ds)) { /* RAM: a new dataspace */
 			if (!(d = rs_ds_get(rs, r->ds_badge, r->ds_size)))
 				return -ENOMEM;

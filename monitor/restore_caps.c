@@ -334,7 +334,7 @@ int restore_member_cap(struct rs *holder, struct member_mapq *q, uint64_t kcap,
  * image) made a copy derived from the target's, so that the target's
  * revocation reaches it (served_revoke.c): c's slot is emptied (its cap
  * map entry stays) and its refill from the target's slot queued, sent by
- * restore_derive_flush with up to MSG_MAX_WORDS / 2 in one call.  Only
+ * restore_derive_flush with up to RS_DERIVE_MAX in one call.  Only
  * the gates a served proxy stands for need it. */
 
 int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)

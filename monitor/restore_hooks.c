@@ -108,7 +108,7 @@ cap_t restore_new_cap(const struct rs *rs, uint64_t new_badge)
 	struct mon_record *r;
 
 	for (unsigned i = 0; i < rs->ncaps; i++)
-		if (cap_badge(rs->cap[i].cap) == new_badge)
+		if (rs->cap[i].badge == new_badge)
 			return rs->cap[i].cap;
 	for (unsigned i = 0; i < rs->nds; i++)
 		if (cap_badge(rs->ds[i].cap) == new_badge)

@@ -20,6 +20,7 @@ struct rs_cap {
 	enum mon_class cls;
 	cap_t cap;
 	uint64_t aux;
+	uint64_t badge; /* cap's, so a lookup by badge reads no cap map entry */
 };
 
 /* The phases of a restore, timed for the log line (bench_cr reads it). */
@@ -41,8 +42,8 @@ enum {
  * to a call (PD_MAP_CAPS; restore_caps.c).  The queue holds one
  * reference to each cap until it is mapped or dropped (rs_mapq_drop). */
 /* Gates whose monitor copies are to be derived from the target's
- * (restore_derive_gate). */
-#define RS_DERIVE_MAX (MSG_MAX_WORDS / 2)
+ * (restore_derive_gate), as many as core maps in one call. */
+#define RS_DERIVE_MAX TASK_MAP_OUT_MAX
 struct rs_derive {
 	unsigned n;
 	uint64_t theirs[RS_DERIVE_MAX], mine[RS_DERIVE_MAX];
@@ -67,6 +68,7 @@ struct rs {
 	struct rs_thread thread[MON_MAX_THREADS];
 	unsigned nfill;
 	cap_t fill[MON_MAX_THREADS]; /* threads made only to reach a number */
+	unsigned nmember_regions;    /* of another member's dataspace */
 	unsigned nds;
 	struct rs_ds ds[MON_MAX_REGIONS];
 	struct rm_restore rm;

@@ -195,7 +195,8 @@ int restore_member_regions(struct rs *holder,
 			   int (*object)(void *arg, int owner, uint64_t old, cap_t *ds),
 			   void *arg)
 {
-	for (unsigned i = 0; i < holder->m->nregions; i++) {
+	/* (most members have none: their model is not read again) */
+	for (unsigned i = 0; holder->nmember_regions && i < holder->m->nregions; i++) {
 		const struct mon_model_region *r = &holder->m->region[i];
 		cap_t ds;
 		int rc;

@@ -214,6 +214,17 @@ enum task_flags { TASK_GUEST = 1, TASK_NATIVE = 2 };
  *                   releases its old content the same way.
  *   TASK_CAP_VALID  mr[1] = kcap -> result mr[0] = 1 if it names an object
  *   TASK_CAP_EQUAL  mr[1], mr[2] = kcaps -> mr[0] = 1 if the same object
+ *   TASK_MAP_OUT    mr[1] = TASK_MAP_OUT_* flags, then from mr[2] up to
+ *                   TASK_MAP_OUT_MAX triples: destination task kcap
+ *                   (KCAP_INVALID: the caller), source kcap in the invoked
+ *                   task | rights mask, destination kcap.  Each is a
+ *                   TASK_MAP out of the invoked task, all in one call:
+ *                   every triple is checked before any is mapped, so a
+ *                   refused one maps none (a destination slot named twice,
+ *                   or that is a source, or whose replacement would revoke
+ *                   a source or another destination, is refused).  Flags:
+ *                   _GATES every source names a gate, _EMPTY every
+ *                   destination slot is empty (KERR_INVAL_CAP otherwise).
  *   TASK_MAP_MEM    core only: mr[1] = host address, mr[2] = task address,
  *                   mr[3] = size, mr[4] = MEM_R/W/X; page aligned
  *   TASK_UNMAP_MEM  core only: mr[1] = task address, mr[2] = size
@@ -226,7 +237,10 @@ enum task_op {
 	TASK_MAP_MEM,
 	TASK_UNMAP_MEM,
 	TASK_CAP_INFO, /* mr[1] = kcap -> mr[0] = enum kobj_type, mr[1] = rights */
+	TASK_MAP_OUT,
 };
+enum task_map_out_flags { TASK_MAP_OUT_GATES = 1, TASK_MAP_OUT_EMPTY = 2 };
+#define TASK_MAP_OUT_MAX ((UTCB_MRS - 2) / 3) /* 24 */
 enum unmap_flags { UNMAP_SELF = 1, UNMAP_RELEASE = 2 };
 enum mem_perm { MEM_R = 1, MEM_W = 2, MEM_X = 4 };
 enum kobj_type {

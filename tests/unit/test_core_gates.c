@@ -3,8 +3,8 @@
  * PD_ALLOC_RPC_CAPS, n gates bound to one entrypoint thread, each mapped
  * at a kcap the caller names, PD_MAP_CAPS, n caps mapped at n kcaps, and
  * PD_DERIVE_CAPS, the caller's gates made copies derived from the PD's,
- * PD_MAP_OUT, the PD's gates mapped into several PDs, and PD_ALLOC_GATES,
- * n gates in one call.
+ * PD_MAP_OUT, the PD's gates mapped into several PDs, and PD_ALLOC_RPC_CAPS
+ * with kcap 0, gates handed to the caller only.
  * Their decoders must refuse a bad count, a duplicate kcap, the parent's
  * slot and the fixed slots, and every refusal (quota included) must
  * leave nothing behind.
@@ -74,11 +74,12 @@ static int case_bad_requests(struct env *env, struct tcase *t)
 	k[3] = k[1];
 	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), k, 4, gates) == -EINVAL);
 	k[3] = KCAP(0x403);
-	/* the parent's slot (PD_ASSIGN_PARENT's only), fixed slots, kcap 0,
-	 * a kcap that is not a slot boundary, one past the cap space */
-	static const uint64_t bad[] = {KCAP(FIXED_PARENT),  KCAP(FIXED_TASK),
-				       KCAP(FIXED_FACTORY), 0,
-				       KCAP(0x400) + 8,	    KCAP(CAP_SLOTS)};
+	/* the parent's slot (PD_ASSIGN_PARENT's only), fixed slots, a kcap
+	 * that is not a slot boundary, one past the cap space (kcap 0 is
+	 * none: case_alloc_gates) */
+	static const uint64_t bad[] = {KCAP(FIXED_PARENT), KCAP(FIXED_TASK),
+				       KCAP(FIXED_FACTORY), KCAP(0x400) + 8,
+				       KCAP(CAP_SLOTS)};
 	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		k[2] = bad[i];
 		CHECK(t,
@@ -304,34 +305,30 @@ static int case_map_out(struct env *env, struct tcase *t)
 	return 0;
 }
 
-/* PD_ALLOC_GATES: n gates of the PD bound to the thread, or none. */
+/* PD_ALLOC_RPC_CAPS with kcap 0: a gate handed to the caller only (an
+ * entrypoint's gates made ahead), mixed with mapped ones; all or none. */
 static int case_alloc_gates(struct env *env, struct tcase *t)
 {
+	uint64_t none[MSG_MAX_ITEMS] = {0}, mixed[3] = {0, KCAP(0x900), 0};
 	cap_t pd, gates[MSG_MAX_ITEMS];
-	uint64_t n;
 
-	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=3", &pd));
-	CHECK(t, pd_alloc_gates(pd, node_own_thread(), 0, gates) == -EINVAL);
-	CHECK(t,
-	      pd_alloc_gates(pd, node_own_thread(), MSG_MAX_ITEMS + 1, gates) == -EINVAL);
-	CHECK(t, pd_alloc_gates(pd, CAP_INVALID, 1, gates) == -EINVAL);
-	n = MSG_MAX_ITEMS + 1; /* past the client library's check */
-	{
-		struct msg m;
-		msg_reset(&m, PD_ALLOC_GATES);
-		msg_put_cap(&m, node_own_thread());
-		msg_put(&m, n);
-		CHECK(t, node_call(pd, &m) == -EINVAL);
-	}
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=5", &pd));
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), none, 0, gates) == -EINVAL);
+	CHECK(t, pd_alloc_rpc_caps(pd, CAP_INVALID, none, 1, gates) == -EINVAL);
 	/* more than the quota: none is left made */
-	CHECK(t, pd_alloc_gates(pd, node_own_thread(), MSG_MAX_ITEMS, gates) == -EDQUOT);
-	CHECK(t, caps_used(pd) == 0);
-	CHECK(t, !pd_alloc_gates(pd, node_own_thread(), 3, gates));
-	CHECK(t, caps_used(pd) == 3);
+	CHECK(t, !pd_alloc_rpc_caps(pd, node_own_thread(), none, 2, gates));
+	CHECK(t, caps_used(pd) == 2);
+	CHECK(t, pd_alloc_rpc_caps(pd, node_own_thread(), none, MSG_MAX_ITEMS, gates) ==
+		     -EDQUOT);
+	CHECK(t, caps_used(pd) == 2);
+	/* two 0s and a kcap: only the kcap is mapped in the PD */
+	CHECK(t, !pd_alloc_rpc_caps(pd, node_own_thread(), mixed, 3, gates));
+	CHECK(t, caps_used(pd) == 5);
 	CHECK(t, cap_badge(gates[0]) != cap_badge(gates[1]) &&
 		     cap_badge(gates[1]) != cap_badge(gates[2]));
+	CHECK(t, mapped(pd, KCAP(0x900)) == 1);
 	CHECK(t, !pd_free_rpc_cap(pd, gates[0]));
-	CHECK(t, caps_used(pd) == 2);
+	CHECK(t, caps_used(pd) == 4);
 	return 0;
 }
 
@@ -381,7 +378,7 @@ int main(void)
 	    cmocka_unit_test(map_caps),		    /* PD_MAP_CAPS: all or none */
 	    cmocka_unit_test(derive_caps), /* PD_DERIVE_CAPS: revocation reaches it */
 	    cmocka_unit_test(map_out),	   /* PD_MAP_OUT: several PDs, all or none */
-	    cmocka_unit_test(alloc_gates), /* PD_ALLOC_GATES: all or none, quota */
+	    cmocka_unit_test(alloc_gates), /* kcap 0: the caller's only, quota */
 	    cmocka_unit_test(reserve),	   /* ep_reserve: made ahead, unused freed */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,9 +34,10 @@ static struct rs *owner(void)
 	badge_map_add(&rs->bm, 0x100, 0x200);
 	badge_map_add(&rs->bm, 0x104, 0x204);
 	badge_map_add(&rs->bm, 0x300, 0x400);
-	rs->cap[rs->ncaps++] = (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(0, 0x200), 0};
 	rs->cap[rs->ncaps++] =
-	    (struct rs_cap){MON_CLASS_SIGNAL_CONTEXT, cap_of(1, 0x204), 7};
+	    (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(0, 0x200), 0, 0x200};
+	rs->cap[rs->ncaps++] =
+	    (struct rs_cap){MON_CLASS_SIGNAL_CONTEXT, cap_of(1, 0x204), 7, 0x204};
 	rs->ds[rs->nds++] = (struct rs_ds){0x300, 4096, cap_of(2, 0x400), 0};
 	map.obj.cap = cap_of(3, 0x600);
 	rs->rm.map[rs->rm.n++] = (struct rm_made){.old_badge = 0x500, .p = &map};

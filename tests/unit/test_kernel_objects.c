@@ -1,6 +1,7 @@
 /*
  * Kernel objects and their caps: empty, revoked and unmapped kcaps, the
- * wrong protocol, and destroying a task or thread under its partners.
+ * wrong protocol, destroying a task or thread under its partners, and
+ * TASK_MAP_OUT's all-or-none maps into several tasks.
  */
 #include "kernel_node.h"
 
@@ -89,11 +90,73 @@ static void destroy_aborts_partner(void **state)
 	assert_int_equal(boot(root_abort), 0);
 }
 
+/* Is there a cap at kcap of task? */
+static int valid_in(uint64_t task, uint64_t kcap)
+{
+	CHECK(!TAG_ERROR(KCALL(task, PROTO_TASK, TASK_CAP_VALID, kcap)));
+	return (int)kernel_native_utcb()->mr[0];
+}
+
+#define OTHER_TASK KCAP(0x380)
+#define GATE_RW	   (SRV_GATE | RIGHTS_ALL)
+
+static void root_map_out(void *arg)
+{
+	start_echo();
+	CHECK(create(OTHER_TASK, FACTORY_TASK, TASK_NATIVE, 0) == KERR_OK);
+	/* refused, nothing mapped: an empty source, a task as a source with
+	 * _GATES, a word count that is no triple, the same destination twice,
+	 * a destination that is the source, unknown flags */
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 0, SRV_TASK, GATE_RW,
+			      KCAP(0x400), OTHER_TASK, KCAP(0x777), KCAP(0x400))) ==
+	      KERR_INVAL_CAP);
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, TASK_MAP_OUT_GATES,
+			      SRV_TASK, GATE_RW, KCAP(0x400), OTHER_TASK,
+			      SRV_TASK | RIGHTS_ALL, KCAP(0x400))) == KERR_INVAL_CAP);
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 0, SRV_TASK,
+			      GATE_RW)) == KERR_INVAL);
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 0, SRV_TASK, GATE_RW,
+			      KCAP(0x400), SRV_TASK, GATE_RW, KCAP(0x400))) ==
+	      KERR_INVAL);
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 0, KCAP_INVALID,
+			      GATE_RW, SRV_GATE)) == KERR_INVAL);
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 8, SRV_TASK, GATE_RW,
+			      KCAP(0x400))) == KERR_INVAL);
+	CHECK(!valid_in(SRV_TASK, KCAP(0x400)) && !valid_in(OTHER_TASK, KCAP(0x400)));
+	/* one call maps the gate into two tasks, each copy derived from the
+	 * source slot */
+	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, TASK_MAP_OUT_GATES,
+			       SRV_TASK, GATE_RW, KCAP(0x400), OTHER_TASK, GATE_RW,
+			       KCAP(0x400))));
+	CHECK(valid_in(SRV_TASK, KCAP(0x400)) && valid_in(OTHER_TASK, KCAP(0x400)));
+	/* _EMPTY refuses an occupied destination; replacing a slot that a
+	 * source was derived from is refused (it would revoke the source) */
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, TASK_MAP_OUT_EMPTY,
+			      SRV_TASK, GATE_RW, KCAP(0x400))) == KERR_INVAL_CAP);
+	CHECK(!TAG_ERROR(
+	    KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID, GATE_RW, KCAP(0x420))));
+	CHECK(TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_MAP_OUT, 0, KCAP_INVALID,
+			      KCAP(0x420) | RIGHTS_ALL, SRV_GATE)) == KERR_INVAL);
+	CHECK(valid_in(ROOT_TASK, KCAP(0x420)));
+	CHECK(!TAG_ERROR(call_echo(SRV_GATE, 1, 1, NEVER)));
+	/* revoking the source takes the copies */
+	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, SRV_GATE, 0)));
+	CHECK(!valid_in(SRV_TASK, KCAP(0x400)) && !valid_in(OTHER_TASK, KCAP(0x400)));
+	kernel_stop(0);
+}
+
+/* TASK_MAP_OUT: several maps out of one task in one call, all or none */
+static void map_out(void **state)
+{
+	assert_int_equal(boot(root_map_out), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(invalid_caps),
 	    cmocka_unit_test(destroy_aborts_partner),
+	    cmocka_unit_test(map_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

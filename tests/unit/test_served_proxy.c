@@ -47,8 +47,10 @@ static struct rs *restore(void)
 	rs->mon = calloc(1, sizeof *rs->mon);
 	badge_map_add(&rs->bm, 0x1e0, 0x1c0);
 	badge_map_add(&rs->bm, 0x1c0, 0x1c4);
-	rs->cap[rs->ncaps++] = (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(0, 0x1c0), 0};
-	rs->cap[rs->ncaps++] = (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(1, 0x1c4), 0};
+	rs->cap[rs->ncaps++] =
+	    (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(0, 0x1c0), 0, 0x1c0};
+	rs->cap[rs->ncaps++] =
+	    (struct rs_cap){MON_CLASS_RPC_GATE, cap_of(1, 0x1c4), 0, 0x1c4};
 	return rs;
 }
 

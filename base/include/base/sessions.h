@@ -36,10 +36,11 @@ enum pd_op {
 	PD_SUBMIT,		/* caps[0] = context, w0 = count */
 	PD_ADDRESS_SPACE,	/* -> caps[0] = region map of the address space */
 	PD_STACK_AREA,		/* -> caps[0] = region map of the stack area */
-	/* w0..w(k-1) = kcaps in this PD (1 <= k <= MSG_MAX_ITEMS, distinct),
-	   caps[0] = entrypoint thread cap -> caps[0..k-1] = k new gates bound
-	   to it, each also mapped at its kcap (PD_ALLOC_RPC_CAP and
-	   PD_MAP_CAP in one call); all or none */
+	/* w0..w(k-1) = kcaps in this PD (1 <= k <= MSG_MAX_ITEMS, distinct)
+	   or 0, caps[0] = entrypoint thread cap -> caps[0..k-1] = k new gates
+	   bound to it, each also mapped at its kcap unless that is 0
+	   (PD_ALLOC_RPC_CAP and PD_MAP_CAP in one call; with 0s an
+	   entrypoint's gates made ahead, ep_reserve); all or none */
 	PD_ALLOC_RPC_CAPS,
 	/* w0 = kcap in this PD -> w0 = 1 if a capability is there, else 0:
 	   a checkpoint asks it of each receive window slot (a reply's caps
@@ -51,7 +52,7 @@ enum pd_op {
 	PD_MAP_CAPS,
 	/* caps[0] = the caller's own PD session, w(2i) = kcap of a gate in
 	   this PD, w(2i+1) = an empty kcap of the caller's, distinct (1 <=
-	   i+1 <= MSG_MAX_WORDS / 2): a copy derived from this PD's gate is
+	   i+1 <= TASK_MAP_OUT_MAX): a copy derived from this PD's gate is
 	   mapped there, so that this PD's revocation of the copies it gave
 	   away reaches it (a monitor's cap of its target's object); every
 	   pair is checked before any is mapped */
@@ -63,10 +64,6 @@ enum pd_op {
 	   map item would be; every triple is checked before any is mapped
 	   (a monitor maps its caps into several PDs it holds in one call) */
 	PD_MAP_OUT,
-	/* caps[0] = entrypoint thread cap, w0 = n (1 <= n <= MSG_MAX_ITEMS)
-	   -> caps[0..n-1] = n new gates bound to it (n PD_ALLOC_RPC_CAPs in
-	   one call); all or none */
-	PD_ALLOC_GATES,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -217,7 +214,8 @@ int pd_attach(cap_t pd, cap_t ds, uint64_t addr, uint64_t off, uint64_t size,
 int pd_detach(cap_t pd, uint64_t addr);
 int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate);
 /* PD_ALLOC_RPC_CAPS: n gates bound to ep_thread, gates[i] mapped at
- * kcaps[i] in the PD; 0 with gates[0..n-1] or -errno with none. */
+ * kcaps[i] in the PD unless kcaps[i] is 0; 0 with gates[0..n-1] or
+ * -errno with none. */
 int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
 		      cap_t *gates);
 int pd_free_rpc_cap(cap_t pd, cap_t gate);
@@ -238,9 +236,6 @@ int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_
  * 3); nothing is mapped if a triple is refused. */
 int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
 	       const uint64_t *from, const uint64_t *to, unsigned n);
-/* PD_ALLOC_GATES: n gates bound to ep_thread (n <= MSG_MAX_ITEMS); 0 with
- * gates[0..n-1] or -errno with none. */
-int pd_alloc_gates(cap_t pd, cap_t ep_thread, unsigned n, cap_t *gates);
 int pd_assign_parent(cap_t pd, cap_t parent);
 int pd_transfer_quota(cap_t pd, cap_t to, uint64_t ram, uint64_t caps);
 
