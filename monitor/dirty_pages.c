@@ -379,6 +379,8 @@ void incr_stage_give(struct monitor *mon, struct incr_stage *s)
 		mon->incr->stage = s;
 		return;
 	}
+	if (mon->incr) /* the pages it indexes go with this buffer */
+		sent_pages_reset(&mon->incr->sent);
 	free(s->buf);
 	free(s);
 }
