@@ -98,7 +98,8 @@ int image_xor_apply(const uint8_t *data, size_t len, uint64_t nonzero, uint32_t 
 {
 	for (uint32_t i = 0; i < npages; i++)
 		if ((nonzero >> i) & 1 &&
-		    page_runs(&data, &len, base ? base + (size_t)i * IMAGE_PAGE_SIZE : NULL))
+		    page_runs(&data, &len,
+			      base ? base + (size_t)i * IMAGE_PAGE_SIZE : NULL))
 			return -EINVAL;
 	return len ? -EINVAL : 0; /* every byte is some page's */
 }

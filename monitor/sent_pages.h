@@ -20,7 +20,7 @@ struct sent_pages {
 	struct sent_page {
 		uint64_t ds, page; /* dataspace badge, page in it */
 		uint64_t at;	   /* page index in the stage */
-	} *e;
+	} * e;
 	uint32_t n, cap;
 	int over;	   /* more than SENT_PAGES_MAX: no base */
 	uint64_t image_id; /* the image that carried them; 0: none */

@@ -68,8 +68,8 @@ static const uint8_t *base_of(void *arg, uint64_t ds, uint64_t page)
 	return NULL;
 }
 
-static void incremental(struct t_model *t, const char *parent, uint64_t pid,
-			uint64_t id, uint8_t **bits)
+static void incremental(struct t_model *t, const char *parent, uint64_t pid, uint64_t id,
+			uint8_t **bits)
 {
 	char p[128], err[256];
 	at(p, parent);
