@@ -48,7 +48,7 @@ static int cmp(const void *a, const void *b)
 void sent_pages_seal(struct sent_pages *s, uint64_t image_id)
 {
 	s->image_id = s->over ? 0 : image_id;
-	if (s->image_id)
+	if (s->image_id && s->n) /* none staged: no array yet */
 		qsort(s->e, s->n, sizeof *s->e, cmp);
 }
 
