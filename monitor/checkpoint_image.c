@@ -40,8 +40,8 @@
 
 #define MON_PAGE	4096ULL
 #define MON_SPOOL_FLUSH (64u << 10)
-/* a paused target's image of at most this much memory: written on the
- * entrypoint (monitor_checkpoint_image_start) */
+/* a paused target's spool image of at most this much memory: written on
+ * the entrypoint (monitor_checkpoint_image_start) */
 #define MON_INLINE_BYTES (16ull << 20)
 
 /* Invariant: while mon->writing == this, the worker runs write_job on it
@@ -287,12 +287,14 @@ int monitor_checkpoint_image_start(struct monitor *mon, const char *path, int ke
 		return rc;
 	cw->done = done;
 	cw->arg = arg;
-	/* no worker, or a target paused for a few MB of image (a
-	 * migration's final image, its pages mostly differences of some
-	 * tens of bytes: 1 ms of CPU): written here, answered at once; the
-	 * hand-over to the worker and back took longer than that in the
-	 * stop on a loaded host */
-	if (!mon->worker || (cw->keep_paused && cw->fig.bytes <= MON_INLINE_BYTES)) {
+	/* no worker, or a target paused for a few MB of a migration's
+	 * image (the final image, its pages mostly differences of some tens
+	 * of bytes: 1 ms of CPU, no fsync): written here, answered at once;
+	 * the hand-over to the worker and back took longer than that in the
+	 * stop on a loaded host.  A file of its own (fsynced) still goes to
+	 * the worker: the entrypoint would wait for the disk */
+	if (!mon->worker ||
+	    (cw->keep_paused && cw->im.no_sync && cw->fig.bytes <= MON_INLINE_BYTES)) {
 		incr_rearm_resumed(mon);
 		write_done(cw, write_job(cw));
 		return 0;
