@@ -66,8 +66,10 @@ static void chunk_unpack(struct part *s)
 	if (s->h.type != IMAGE_SEC_memory || s->len < sizeof(c))
 		return;
 	memcpy(&c, s->p, sizeof(c));
-	if ((c.flags & IMAGE_MEM_RAW) || !c.raw_len || c.raw_len > RAW_MAX ||
-	    c.data_len != s->len - sizeof(c))
+	/* page differences (IMAGE_MEM_XOR) are runs of words, not a frame:
+	 * their bytes are mutated as they are (mutate_one) */
+	if ((c.flags & (IMAGE_MEM_RAW | IMAGE_MEM_XOR)) || !c.raw_len ||
+	    c.raw_len > RAW_MAX || c.data_len != s->len - sizeof(c))
 		return;
 	raw = malloc(sizeof(c) + c.raw_len + 256);
 	if (!raw)
@@ -207,6 +209,16 @@ static void mutate_one(struct img *im)
 		mutate_bytes(s, 0, len);
 		memset(s->p + s->len, 0, len - s->len);
 		s->len = len;
+		return;
+	}
+	if (s->h.type == IMAGE_SEC_memory && !s->unpacked && what == 14 &&
+	    s->len >= sizeof(struct image_mem_chunk)) {
+		/* pages read as differences, or differences as pages */
+		struct image_mem_chunk c;
+
+		memcpy(&c, s->p, sizeof(c));
+		c.flags ^= IMAGE_MEM_XOR;
+		memcpy(s->p, &c, sizeof(c));
 		return;
 	}
 	mutate_bytes(s, s->unpacked ? sizeof(struct image_mem_chunk) : 0, s->len + 64);

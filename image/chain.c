@@ -190,7 +190,30 @@ static bool zero_page(const uint8_t *p)
 	return true;
 }
 
-/* The pages of parent p that m does not have yet, for m's dataspaces. */
+static int set_bit(uint8_t **map, uint64_t size, uint64_t p, bool on)
+{
+	if (!*map && on && !(*map = calloc(size / IMAGE_PAGE_SIZE / 8 + 8, 1)))
+		return -ENOMEM;
+	if (on)
+		(*map)[p / 8] |= (uint8_t)(1u << (p % 8));
+	else if (*map)
+		(*map)[p / 8] &= (uint8_t) ~(1u << (p % 8));
+	return 0;
+}
+
+static void xor_page(uint8_t *to, const uint8_t *src)
+{
+	uint64_t *o = (uint64_t *)to;
+	const uint64_t *d = (const uint64_t *)src;
+
+	for (unsigned i = 0; i < IMAGE_PAGE_SIZE / 8; i++)
+		o[i] ^= d[i];
+}
+
+/* The pages of parent p that m does not have yet, for m's dataspaces;
+ * a page m has as a difference (e->xor) gets p's page XORed in, and is
+ * whole once p's page is (else it is a difference to the grandparent's
+ * now, IMAGE_MEM_XOR). */
 static int merge(struct image_model *m, const struct image_model *p)
 {
 	for (uint32_t k = 0; k < p->nmemory; k++) {
@@ -205,12 +228,21 @@ static int merge(struct image_model *m, const struct image_model *p)
 			return -ENOMEM;
 		for (uint64_t pg = 0; pg < e->size / IMAGE_PAGE_SIZE; pg++) {
 			const uint8_t *src = pe->data + pg * IMAGE_PAGE_SIZE;
-			if (bit(e->present, pg) || !bit(pe->present, pg))
+			bool pdelta = pe->xor &&bit(pe->xor, pg);
+			if (!bit(pe->present, pg))
 				continue;
-			if (!zero_page(src))
-				memcpy(e->data + pg * IMAGE_PAGE_SIZE, src,
-				       IMAGE_PAGE_SIZE);
-			e->present[pg / 8] |= (uint8_t)(1u << (pg % 8));
+			if (bit(e->present, pg) && !(e->xor &&bit(e->xor, pg)))
+				continue;
+			if (bit(e->present, pg)) {
+				xor_page(e->data + pg * IMAGE_PAGE_SIZE, src);
+			} else {
+				if (!zero_page(src))
+					memcpy(e->data + pg * IMAGE_PAGE_SIZE, src,
+					       IMAGE_PAGE_SIZE);
+				e->present[pg / 8] |= (uint8_t)(1u << (pg % 8));
+			}
+			if (set_bit(&e->xor, e->size, pg, pdelta))
+				return -ENOMEM;
 		}
 	}
 	return 0;
@@ -222,18 +254,23 @@ static int complete(const char *path, struct image_model *m, char *err, size_t e
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		struct image_memory *e = &m->memory[k];
 		for (uint64_t pg = 0; pg < e->size / IMAGE_PAGE_SIZE; pg++)
-			if (!bit(e->present, pg)) {
+			if (!bit(e->present, pg) || (e->xor &&bit(e->xor, pg))) {
 				snprintf(err, errlen,
 					 "image %s: dataspace %llu page %llu is in no "
-					 "image of its chain",
+					 "image of its chain%s",
 					 path, (unsigned long long)e->ds_id,
-					 (unsigned long long)pg);
+					 (unsigned long long)pg,
+					 bit(e->present, pg)
+					     ? " (only differences to it are)"
+					     : "");
 				return -EINVAL;
 			}
 	}
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		free(m->memory[k].present);
-		m->memory[k].present = NULL;
+		free(m->memory[k].xor);
+		m->memory[k].present = m->memory[k].xor = NULL;
+		m->memory[k].delta_pages = 0;
 	}
 	m->flags &= ~(uint32_t)IMAGE_F_INCREMENTAL;
 	m->parent_id = 0;

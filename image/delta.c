@@ -2,7 +2,9 @@
  * An incremental image applied to memory that holds its parent chain's
  * pages (a migration's destination builds the target while the rounds
  * arrive, monitor/restore_prebuild.c): every page the image carries is
- * written, a zero page as zeros, and every other page is left as it is.
+ * written, a zero page as zeros, a page carried as its difference to the
+ * parent's (IMAGE_MEM_XOR) XORed onto it, and every other page is left
+ * as it is.
  * Applied in order from the full image on, the memory is what
  * image_read_chain's merge gives (each page from the newest image that
  * carries it), which tests/unit/test_image_delta.c checks.
@@ -27,6 +29,26 @@ static const struct image_memory *memory_of(const struct image_model *m, uint64_
 static int carried(const struct image_memory *e, uint64_t pg)
 {
 	return !e->present || ((e->present[pg / 8] >> (pg % 8)) & 1);
+}
+
+static int delta(const struct image_memory *e, uint64_t pg)
+{
+	return e->xor &&((e->xor [pg / 8] >> (pg % 8)) & 1);
+}
+
+/* A page's bytes onto to: the page, or its difference (IMAGE_MEM_XOR)
+ * to the page to holds. */
+static void put_page(uint8_t *to, const uint8_t *src, int xor)
+{
+	uint64_t *o = (uint64_t *)to;
+	const uint64_t *d = (const uint64_t *)src;
+
+	if (!xor) {
+		memcpy(to, src, IMAGE_PAGE_SIZE);
+		return;
+	}
+	for (unsigned i = 0; i < IMAGE_PAGE_SIZE / 8; i++)
+		o[i] ^= d[i];
 }
 
 /* The pages with data of each chunk of e, from the file into to: raw
@@ -82,6 +104,10 @@ static int apply_chunks(const struct image_model *m, const struct image_memory *
 		const uint8_t *src = m->stream->base + k->data_off;
 		uint8_t *base = to + k->first_page * IMAGE_PAGE_SIZE;
 
+		if (k->flags & IMAGE_MEM_XOR) { /* checked by the reader */
+			image_xor_apply(src, k->data_len, k->nonzero, k->npages, base);
+			continue;
+		}
 		if (!(k->flags & IMAGE_MEM_RAW) && !dctx)
 			take_kept(&dctx, &scratch);
 		if (!(k->flags & IMAGE_MEM_RAW) && !dctx &&
@@ -145,7 +171,8 @@ static int apply_streamed(const struct image_model *m, const struct image_memory
 			continue;
 		}
 		if (carried(e, pg)) {
-			if (!((data[pg / 64] >> (pg % 64)) & 1))
+			/* a difference without bytes: the page is unchanged */
+			if (!((data[pg / 64] >> (pg % 64)) & 1) && !delta(e, pg))
 				memset(to + pg * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
 			(*pages)++;
 		}
@@ -177,8 +204,8 @@ int image_memory_apply(const struct image_model *m, uint64_t ds_id, void *dst,
 		if (carried(e, pg)) {
 			/* the reader's copy reads as zeros where a zero page was
 			 * elided: written all the same, the page may hold data */
-			memcpy(to + pg * IMAGE_PAGE_SIZE, e->data + pg * IMAGE_PAGE_SIZE,
-			       IMAGE_PAGE_SIZE);
+			put_page(to + pg * IMAGE_PAGE_SIZE,
+				 e->data + pg * IMAGE_PAGE_SIZE, delta(e, pg));
 			(*pages)++;
 		}
 	return 0;
@@ -188,8 +215,8 @@ int image_memory_whole(const struct image_model *m, uint64_t ds_id)
 {
 	const struct image_memory *e = memory_of(m, ds_id);
 
-	if (!e || (!e->data && !(m->stream && e->present)))
-		return 0;
+	if (!e || (!e->data && !(m->stream && e->present)) || e->delta_pages)
+		return 0; /* differences need the pages before them */
 	for (uint64_t pg = 0; pg < e->size / IMAGE_PAGE_SIZE; pg++)
 		if (!carried(e, pg))
 			return 0;

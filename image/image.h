@@ -271,8 +271,14 @@ struct image_timer {
  * incremental one the dirty ones); bit i of `nonzero` (a subset) that the
  * page's bytes follow -- a present page without it is all zeros.  The
  * data is the nonzero pages in order: zstd-compressed (one frame of
- * data_len bytes) or, with IMAGE_MEM_RAW, stored. */
-enum image_mem_flags { IMAGE_MEM_RAW = 0x1 };
+ * data_len bytes) or, with IMAGE_MEM_RAW, stored.  With IMAGE_MEM_XOR
+ * (an incremental image only) each present page is its difference to
+ * the same page as the parent chain holds it: the page is that page XOR
+ * its bytes, and a present page without bytes is unchanged (a
+ * migration's final image: each page of the working set differs from
+ * the round before's in a few words, and its mostly-zero difference
+ * compresses to some tens of bytes). */
+enum image_mem_flags { IMAGE_MEM_RAW = 0x1, IMAGE_MEM_XOR = 0x2 };
 struct image_mem_chunk {
 	uint64_t ds_id;
 	uint64_t first_page; /* a multiple of IMAGE_CHUNK_PAGES */
@@ -337,13 +343,17 @@ _Static_assert(sizeof(struct image_parent) == 288, "parent");
  * a bitmap (bit i of byte i/8) of the pages this image carries
  * (incremental images).  pages, nonzero_pages: counted by the reader
  * (present pages, those of them with bytes in the image); 0 in a model
- * built by hand. */
+ * built by hand.  xor (read, NULL if none): a bitmap of the present
+ * pages carried as differences to the parent chain's (IMAGE_MEM_XOR),
+ * whose data holds that difference; delta_pages their count. */
 struct image_chunk_ref;
 struct image_memory {
 	uint64_t ds_id;
 	uint64_t size;
 	uint8_t *data;
 	uint8_t *present;
+	uint8_t * xor ;
+	uint64_t delta_pages;
 	/* Writing, with present (may be NULL): the present pages one after
 	 * the other, in order, read instead of their places in data (an
 	 * incremental checkpoint's copy, written as it was taken) */
@@ -415,6 +425,13 @@ struct image_model {
 	 * one chunk to the next; zstd on 256 MiB that does not shrink costs
 	 * the round some 50 ms of CPU) */
 	int live;
+	/* image_write of an incremental image: if set, the bytes of page
+	 * `page` of dataspace ds_id as the parent chain holds them, or NULL
+	 * if not known; a present page it knows is stored as its difference
+	 * to them (IMAGE_MEM_XOR), the others whole.  Called on the writer's
+	 * thread; the bytes must stay as they are until image_write returns */
+	const uint8_t *(*delta_base)(void *arg, uint64_t ds_id, uint64_t page);
+	void *delta_arg;
 	/* image_write: if set, receives the XXH3-128 of the bytes written,
 	 * as image_file_hash would give it for the file, computed as they
 	 * are written (no second read of the file) */

@@ -61,6 +61,19 @@ void image_writer_finish_stats(struct image_writer *w);
 int image_writer_fail(struct image_writer *w, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Page differences (IMAGE_MEM_XOR, image/xor_runs.c).  The most bytes
+ * `pages` pages' runs take. */
+size_t image_xor_bound(unsigned pages);
+/* page's difference to base as runs into out (image_xor_bound(1) bytes
+ * of room); its length, 0 if the pages are equal. */
+size_t image_xor_put(uint8_t *out, const uint8_t *page, const uint8_t *base);
+/* Check a chunk's data (len bytes: the runs of each page of nonzero) and,
+ * if base is not NULL, XOR each page's runs into its page there (page i
+ * at base + i pages).  0, or -EINVAL if data is not exactly such runs
+ * (base may then be partly written: check first). */
+int image_xor_apply(const uint8_t *data, size_t len, uint64_t nonzero, uint32_t npages,
+		    uint8_t *base);
+
 /* Sorted (id, index) pairs for uniqueness and reference checks. */
 struct image_ids {
 	uint64_t *pair; /* id, index, id, index, ... sorted by id */

@@ -72,15 +72,17 @@ static const uint8_t *chunk_page(const struct image_memory *e, uint64_t first, u
 			 IMAGE_PAGE_SIZE;
 }
 
+/* One section of the chunk at first: the pages of `carry` (a subset of
+ * the chunk's `present`, which places them in e->packed). */
 static int put_chunk(struct image_writer *w, const struct image_memory *e, uint64_t first,
-		     uint32_t np, uint64_t present, const uint8_t *run)
+		     uint32_t np, uint64_t present, uint64_t carry, const uint8_t *run)
 {
 	struct image_mem_chunk c = {
-	    .ds_id = e->ds_id, .first_page = first, .present = present, .npages = np};
+	    .ds_id = e->ds_id, .first_page = first, .present = carry, .npages = np};
 	const uint8_t *pg[IMAGE_CHUNK_PAGES];
 
 	for (uint32_t i = 0; i < np; i++) {
-		if (!((present >> i) & 1))
+		if (!((carry >> i) & 1))
 			continue;
 		pg[i] = chunk_page(e, first, i, run, present);
 		if (w->live) { /* memory that may change: one copy of it */
@@ -93,9 +95,8 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 	}
 	unsigned nz = (unsigned)__builtin_popcountll(c.nonzero);
 	c.raw_len = nz * IMAGE_PAGE_SIZE;
-	w->stats.pages_scanned += np;
-	w->stats.pages_written += (unsigned)__builtin_popcountll(present);
-	w->stats.zero_pages += (unsigned)__builtin_popcountll(present) - nz;
+	w->stats.pages_written += (unsigned)__builtin_popcountll(carry);
+	w->stats.zero_pages += (unsigned)__builtin_popcountll(carry) - nz;
 	w->stats.bytes_raw += c.raw_len;
 
 	/* one run of pages: consecutive in data and in packed alike */
@@ -145,6 +146,77 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 	return image_writer_end(w);
 }
 
+/* The pages of `carry` of the chunk at first as their differences to
+ * base[i] (IMAGE_MEM_XOR, image/xor_runs.c): a page without a
+ * difference has no bytes. */
+static int put_xor_chunk(struct image_writer *w, const struct image_memory *e,
+			 uint64_t first, uint32_t np, uint64_t present, uint64_t carry,
+			 const uint8_t *run, const uint8_t *const *base)
+{
+	struct image_mem_chunk c = {.ds_id = e->ds_id,
+				    .first_page = first,
+				    .present = carry,
+				    .npages = np,
+				    .flags = IMAGE_MEM_XOR};
+	unsigned n = (unsigned)__builtin_popcountll(carry);
+	int rc = image_writer_begin(w, IMAGE_SEC_memory);
+
+	if (rc < 0)
+		return rc;
+	size_t at = w->len, bound = image_xor_bound(n), len = 0;
+	if (!image_writer_reserve(w, sizeof(c) + bound))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < np; i++) {
+		size_t k;
+		if (!((carry >> i) & 1))
+			continue;
+		k = image_xor_put(w->buf + at + sizeof(c) + len,
+				  chunk_page(e, first, i, run, present), base[i]);
+		c.nonzero |= (uint64_t) !!k << i;
+		len += k;
+	}
+	c.raw_len = (uint32_t)__builtin_popcountll(c.nonzero) * IMAGE_PAGE_SIZE;
+	c.data_len = (uint32_t)len;
+	image_writer_unreserve(w, bound - len);
+	w->stats.pages_written += n;
+	w->stats.zero_pages += n - (unsigned)__builtin_popcountll(c.nonzero);
+	w->stats.bytes_raw += c.raw_len;
+	w->stats.bytes_compressed += c.data_len;
+	memcpy(w->buf + at, &c, sizeof(c));
+	return image_writer_end(w);
+}
+
+/* The pages of the chunk at first whose base delta_base knows. */
+static uint64_t based_bits(const struct image_model *m, const struct image_memory *e,
+			   uint64_t first, uint32_t np, uint64_t present,
+			   const uint8_t **base)
+{
+	uint64_t based = 0;
+
+	for (uint32_t i = 0; m->delta_base && i < np; i++)
+		if ((present >> i) & 1 &&
+		    (base[i] = m->delta_base(m->delta_arg, e->ds_id, first + i)))
+			based |= 1ull << i;
+	return based;
+}
+
+/* The chunk at first: the pages whose base the model's delta_base knows
+ * as their differences, in a section of their own, the others whole. */
+static int put_pages(struct image_writer *w, const struct image_model *m,
+		     const struct image_memory *e, uint64_t first, uint32_t np,
+		     uint64_t present, const uint8_t *run)
+{
+	const uint8_t *base[IMAGE_CHUNK_PAGES];
+	uint64_t based = based_bits(m, e, first, np, present, base);
+	int rc;
+
+	w->stats.pages_scanned += np;
+	if (present & ~based &&
+	    (rc = put_chunk(w, e, first, np, present, present & ~based, run)) < 0)
+		return rc;
+	return based ? put_xor_chunk(w, e, first, np, present, based, run, base) : 0;
+}
+
 int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 {
 	if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
@@ -153,6 +225,9 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
 	if (w->live && !w->snap && !(w->snap = malloc(CHUNK_BYTES)))
 		return image_writer_fail(w, -ENOMEM, "image write: out of memory");
+	if (m->delta_base && !(m->flags & IMAGE_F_INCREMENTAL))
+		return image_writer_fail(w, -EINVAL,
+					 "image write: page differences in a full image");
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		const struct image_memory *e = &m->memory[k];
 		const uint8_t *run = e->packed; /* e->packed: this chunk's pages */
@@ -166,7 +241,7 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 				w->stats.pages_scanned += np;
 				continue;
 			}
-			int rc = put_chunk(w, e, first, np, present, run);
+			int rc = put_pages(w, m, e, first, np, present, run);
 			if (rc < 0)
 				return rc;
 			if (run)
@@ -177,14 +252,22 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 	return 0;
 }
 
+/* A chunk whose pages are partly differences is two sections. */
 uint64_t image_memory_sections(const struct image_model *m)
 {
+	const uint8_t *base[IMAGE_CHUNK_PAGES];
 	uint64_t n = 0;
+
 	for (uint32_t k = 0; k < m->nmemory; k++) {
 		const struct image_memory *e = &m->memory[k];
 		for (uint64_t f = 0; f < e->size / IMAGE_PAGE_SIZE;
-		     f += IMAGE_CHUNK_PAGES)
-			n += present_bits(e, f, chunk_pages(e->size, f)) != 0;
+		     f += IMAGE_CHUNK_PAGES) {
+			uint32_t np = chunk_pages(e->size, f);
+			uint64_t present = present_bits(e, f, np),
+				 based = based_bits(m, e, f, np, present, base);
+			n += (present & ~based) != 0;
+			n += based != 0;
+		}
 	}
 	return n;
 }
@@ -261,7 +344,7 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 
 static int chunk_ok(struct image_reader *r, const struct image_model *m,
 		    const struct image_memory *e, const struct image_mem_chunk *c,
-		    uint64_t len)
+		    const uint8_t *data, uint64_t len)
 {
 	unsigned long long ds = c->ds_id, pg = c->first_page;
 	if (c->first_page % IMAGE_CHUNK_PAGES ||
@@ -279,13 +362,37 @@ static int chunk_ok(struct image_reader *r, const struct image_model *m,
 	if (present_bits(e, c->first_page, c->npages) & c->present)
 		return image_reader_fail(r, "dataspace %llu page %llu: pages given twice",
 					 ds, pg);
-	if (c->flags & ~(uint32_t)IMAGE_MEM_RAW)
+	if (c->flags & ~(uint32_t)(IMAGE_MEM_RAW | IMAGE_MEM_XOR) ||
+	    c->flags == (IMAGE_MEM_RAW | IMAGE_MEM_XOR))
 		return image_reader_fail(r, "unknown memory flags 0x%x", c->flags);
+	if ((c->flags & IMAGE_MEM_XOR) && !(m->flags & IMAGE_F_INCREMENTAL))
+		return image_reader_fail(r,
+					 "dataspace %llu page %llu: page differences in "
+					 "an image without a parent",
+					 ds, pg);
 	if (c->raw_len != (uint64_t)__builtin_popcountll(c->nonzero) * IMAGE_PAGE_SIZE ||
 	    c->data_len != len - sizeof(*c) || (!c->raw_len && c->data_len) ||
 	    ((c->flags & IMAGE_MEM_RAW) && c->data_len != c->raw_len))
 		return image_reader_fail(
 		    r, "dataspace %llu page %llu: inconsistent lengths", ds, pg);
+	if ((c->flags & IMAGE_MEM_XOR) &&
+	    image_xor_apply(data, c->data_len, c->nonzero, c->npages, NULL))
+		return image_reader_fail(
+		    r, "dataspace %llu page %llu: page differences not as runs of words",
+		    ds, pg);
+	return 0;
+}
+
+/* The chunk's pages are differences (IMAGE_MEM_XOR): noted in e->xor. */
+static int mark_xor(struct image_memory *e, const struct image_mem_chunk *c)
+{
+	if (!e->xor &&!(e->xor = calloc(e->size / IMAGE_PAGE_SIZE / 8 + 8, 1)))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->npages; i++)
+		if ((c->present >> i) & 1)
+			e->xor [(c->first_page + i) / 8] |=
+			    (uint8_t)(1u << ((c->first_page + i) % 8));
+	e->delta_pages += (unsigned)__builtin_popcountll(c->present);
 	return 0;
 }
 
@@ -302,10 +409,12 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 	if (!r->ds_mem && (rc = reader_setup(r, m)) < 0)
 		return rc;
 	if ((rc = entry_for(r, m, c.ds_id, &e)) < 0 ||
-	    (rc = chunk_ok(r, m, e, &c, len)) < 0)
+	    (rc = chunk_ok(r, m, e, &c, (const uint8_t *)payload + sizeof(c), len)) < 0)
 		return rc;
 	e->pages += (unsigned)__builtin_popcountll(c.present);
 	e->nonzero_pages += (unsigned)__builtin_popcountll(c.nonzero);
+	if ((c.flags & IMAGE_MEM_XOR) && (rc = mark_xor(e, &c)))
+		return rc;
 	if (r->flags & IMAGE_READ_STREAM) {
 		if ((rc = image_stream_note(r, e, &c,
 					    (const uint8_t *)payload + sizeof(c))))
@@ -314,6 +423,10 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 	}
 	uint8_t *base = e->data + c.first_page * IMAGE_PAGE_SIZE;
 	const uint8_t *src = (const uint8_t *)payload + sizeof(c);
+	if (c.flags & IMAGE_MEM_XOR) { /* checked: into the fresh (zero) pages */
+		image_xor_apply(src, c.data_len, c.nonzero, c.npages, base);
+		goto mark;
+	}
 	int run = one_run(c.nonzero);
 	uint8_t *dst = run >= 0 ? base + (size_t)run * IMAGE_PAGE_SIZE : r->scratch;
 	if (c.flags & IMAGE_MEM_RAW) {
@@ -349,6 +462,7 @@ void image_memory_undo(struct image_model *m)
 		if (m->memory[k].data)
 			munmap(m->memory[k].data, m->memory[k].size);
 		free(m->memory[k].present);
+		free(m->memory[k].xor);
 		free(m->memory[k].chunk);
 	}
 	image_stream_free(m);

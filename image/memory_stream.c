@@ -24,7 +24,7 @@ int image_stream_note(struct image_reader *r, struct image_memory *e,
 {
 	if (!c->nonzero)
 		return 0; /* only zero pages: nothing to write */
-	if (!(c->flags & IMAGE_MEM_RAW)) {
+	if (!(c->flags & (IMAGE_MEM_RAW | IMAGE_MEM_XOR))) {
 		/* a frame must say what it holds: a restore decompresses it
 		 * into exactly raw_len bytes of the destination */
 		unsigned long long n = ZSTD_getFrameContentSize(data, c->data_len);
@@ -195,6 +195,14 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 				 "image: no streamed memory of dataspace %llu (%llu "
 				 "bytes)",
 				 (unsigned long long)ds_id, (unsigned long long)size);
+		return -EINVAL;
+	}
+	if (e->xor) { /* differences: only onto their parent's pages */
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "image %s: dataspace %llu: page differences, not pages: "
+				 "restored with its chain",
+				 m->stream->name, (unsigned long long)ds_id);
 		return -EINVAL;
 	}
 	if (!(dctx = ZSTD_createDCtx()))

@@ -19,6 +19,7 @@
 #include "monitor/checkpoint.h"
 #include "monitor/dirty_pages.h"
 #include "monitor/restore.h"
+#include "monitor/sent_pages.h"
 
 #define PAGE 4096ull
 
@@ -66,6 +67,10 @@ struct mon_incr {
 	cap_t payer; /* the monitor's PD: core's bitmaps cost the target nothing */
 	struct incr_stage *stage; /* NULL while a writer has it */
 	uint64_t last_copied;	  /* pages, the last checkpoint's */
+	/* the stage's pages by dataspace page, once written: the base of a
+	 * next image's differences (incr_delta) */
+	struct sent_pages sent;
+	int sent_fresh; /* no page staged by this checkpoint yet */
 };
 
 static struct mon_incr *incr_of(struct monitor *mon)
@@ -118,6 +123,7 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
 	in->pages_copied = in->fetch_us = in->copy_us = 0;
 	in->fetch_cpu_us = in->copy_cpu_us = 0;
 	in->nlive = 0;
+	in->sent_fresh = 1;
 	if (in->stage)
 		in->stage->n = in->stage->used = 0;
 	if (!req->parent)
@@ -316,16 +322,21 @@ static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_r
 		return (int)sel;
 	if ((rc = stage_room(in, (in->stage ? in->stage->used : 0) + k)))
 		return rc;
+	if (in->sent_fresh) { /* the stage is overwritten from here on */
+		sent_pages_reset(&in->sent);
+		in->sent_fresh = 0;
+	}
 	s = in->stage;
 	s->e[s->n].mr = mr;
 	s->e[s->n].off = s->used;
 	s->e[s->n++].k = k;
 	to = k ? s->buf + s->used * PAGE : NULL;
 	s->used += k;
-	for (uint64_t p = 0; p < n; p++)
+	for (uint64_t p = 0, at = s->used - k; p < n; p++)
 		if ((mr->present[p / 8] >> (p % 8)) & 1) {
 			memcpy(to, host + p * PAGE, PAGE);
 			to += PAGE;
+			sent_pages_add(&in->sent, d->badge, g->off / PAGE + p, at++);
 		}
 	in->pages_copied += k;
 	return 0;
@@ -368,6 +379,8 @@ void incr_stage_give(struct monitor *mon, struct incr_stage *s)
 		mon->incr->stage = s;
 		return;
 	}
+	if (mon->incr) /* the pages it indexes go with this buffer */
+		sent_pages_reset(&mon->incr->sent);
 	free(s->buf);
 	free(s);
 }
@@ -516,13 +529,42 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 		in->base_depth = in->incremental ? in->base_depth + 1 : 0;
 		in->base_id = in->image_id;
 		snprintf(in->base_path, sizeof in->base_path, "%s", path);
+		if (!in->sent_fresh) /* its staged pages are what it carries */
+			sent_pages_seal(&in->sent, in->image_id);
 	} else if (in->track) {
 		/* the pages fetched are re-armed: no image holds them, so
 		 * no later image may build on an earlier one */
 		in->base_id = 0;
 	}
+	if (!in->sent_fresh && in->sent.image_id != in->base_id)
+		sent_pages_seal(&in->sent, 0); /* not written: no base */
+	in->sent_fresh = 1;
 	in->image_id = 0;
 	in->track = in->incremental = 0;
+}
+
+/* image_model.delta_base: the page as the parent carried it, from the
+ * stage, or NULL. */
+static const uint8_t *delta_base(void *arg, uint64_t ds, uint64_t page)
+{
+	const struct mon_incr *in = arg;
+	int64_t at = sent_pages_find(&in->sent, in->base_id, ds, page);
+
+	return at < 0 || !in->stage || (uint64_t)at >= in->stage->cap
+		   ? NULL
+		   : in->stage->buf + (uint64_t)at * PAGE;
+}
+
+int incr_delta(struct monitor *mon, struct image_model *im)
+{
+	struct mon_incr *in = mon->incr;
+
+	if (!in || !in->incremental || !in->stage || !in->sent_fresh || !in->sent.n ||
+	    in->sent.image_id != in->base_id)
+		return 0;
+	im->delta_base = delta_base;
+	im->delta_arg = in;
+	return 1;
 }
 
 void incr_forget(struct monitor *mon)
@@ -538,6 +580,7 @@ void incr_forget(struct monitor *mon)
 	if (in->stage)
 		free(in->stage->buf);
 	free(in->stage);
+	sent_pages_free(&in->sent);
 	free(in);
 	mon->incr = NULL;
 }

@@ -67,6 +67,13 @@ struct incr_stage;
 struct incr_stage *incr_stage_take(struct monitor *mon);
 int incr_stage_settle(struct incr_stage *s);
 void incr_stage_give(struct monitor *mon, struct incr_stage *s);
+/* An image that stays paused while it is written (a migration's final
+ * image, read in place, nothing staged): its pages that the parent
+ * carried from the stage are written as differences to them
+ * (im->delta_base, monitor/sent_pages.h).  1 if so, 0 if it has no such
+ * base (the parent was round 1, read in place; a round too big). */
+struct image_model;
+int incr_delta(struct monitor *mon, struct image_model *im);
 /* Put the pages an incremental checkpoint copied in the pause (packed)
  * at their place in their regions' data; any thread, the target running
  * (the image conversion does it first). */

@@ -463,6 +463,11 @@ static void print_memory(struct out *o, const struct image_model *m, uint64_t fi
 		e_u64(o, "size", e->size);
 		e_u64(o, "pages", present);
 		e_u64(o, "zero_pages", zero);
+		/* an incremental image's pages as their differences to the
+		 * parent chain's (IMAGE_MEM_XOR); its zero_pages are then
+		 * the unchanged ones */
+		if (e->delta_pages)
+			e_u64(o, "delta_pages", e->delta_pages);
 		item_end(o);
 	}
 	close_(o, ']');

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "tools/migrate.h"
 
@@ -20,6 +21,14 @@ int migrate_dest_step(const char *name, const char *path, enum control_op op,
 	snprintf(req.name, sizeof req.name, "%s", name);
 	snprintf(req.path, sizeof req.path, "%s", path);
 	return control_call_final(&req, last, size);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 int migrate_await_commit(struct transport_conn *c, int deadline_ms, char *buf,
@@ -36,13 +45,17 @@ int migrate_await_commit(struct transport_conn *c, int deadline_ms, char *buf,
 		snprintf(err, errlen, "'%.40s' instead of commit or abort", buf);
 	}
 	if (len == 6 && !memcmp(buf, "commit", 6) && c->rx.final) {
+		double t = now_ms();
 		migrate_phase("commit");
 		if (migrate_dest_step(name, path, CONTROL_THAW, 0, last, sizeof last))
 			snprintf(ok, sizeof ok, "error: %s: cannot start it: %.200s",
 				 name, last);
 		else
 			snprintf(ok, sizeof ok, "ok %s started", name);
-		fprintf(stderr, "capsule node: migration from %s: %s\n", c->peer, ok);
+		/* the stop's last step here: the monitor's start of the copy,
+		 * through the node's control thread */
+		fprintf(stderr, "capsule node: migration from %s: %s (in %.2f ms)\n",
+			c->peer, ok, now_ms() - t);
 		stream_send(&c->tx, ok, strlen(ok), 1, err, errlen);
 		migrate_phase("done");
 		return 0;

@@ -5,7 +5,9 @@
 # rewrites all its 8 MiB page by page, each page saying what it should
 # hold, and checks every page after each pass; migrated A -> B in two
 # rounds while it writes, it must go on at B from a later pass with no
-# page torn or old, and stop on A.
+# page torn or old, and stop on A.  Three rounds: the final image
+# carries the pages round 3 carried as their differences to them
+# (IMAGE_MEM_XOR), which must give every page as written too.
 b=${1:-build}
 . tests/harness.sh
 harness_begin live_round
@@ -29,7 +31,7 @@ done
 "$capt" node --rom "$b/components" "$tmp/B.xml" --control "$tmp/B.sock" \
 	--listen "127.0.0.1:$port" --key "$tmp/key" >"$tmp/B.log" 2>&1 &
 pids="$pids $!"
-CAPSULE_TEST_MIGRATE_ROUNDS=2 "$capt" node --rom "$b/components" "$tmp/A.xml" \
+CAPSULE_TEST_MIGRATE_ROUNDS=3 "$capt" node --rom "$b/components" "$tmp/A.xml" \
 	--control "$tmp/A.sock" --key "$tmp/key" >"$tmp/A.log" 2>&1 &
 pids="$pids $!"
 
@@ -49,9 +51,11 @@ wait_pass "$tmp/A.log" 32 || die "mig_pages did not run on A"
 grep -q "waiting for a restore" "$tmp/B.log" || sleep 1
 out=$("$cap" migrate --node "$tmp/A.sock" pages --to "127.0.0.1:$port" --timeout 60 2>&1)
 case $out in
-*"ok pages migrated"*"rounds 2 "*) ok "A -> B in two rounds while it wrote: ${out##*ok }" ;;
+*"ok pages migrated"*"rounds 3 "*) ok "A -> B in three rounds while it wrote: ${out##*ok }" ;;
 *) die "migrate: $out" ;;
 esac
+grep -q "final.img.*those the round before carried as differences" "$tmp/A.log" ||
+	bad "the final image did not carry the pages of round 3 as differences"
 last_a=$(passes "$tmp/A.log" | tail -n 1)
 wait_pass "$tmp/B.log" $((last_a + 32)) ||
 	die "mig_pages did not go on at B past pass $((last_a + 32))"
