@@ -264,9 +264,11 @@ struct thread {
 	struct klist node_link; /* node->threads */
 	uint64_t run_since;	/* µs when its slice began (while it runs) */
 	uint64_t slice_used;	/* µs of its slice used when it last stopped,
-				 * kept across blocking (sched.c) */
+				 * kept while it holds its turn (sched.c) */
 	uint64_t donated_since; /* queued by a direct switch: its waker's
 				 * run_since, the slice it runs on (0: none) */
+	uint64_t overrun;	/* µs its last slice ran past its end, taken
+				 * off its next one (sched.c) */
 	uint64_t turn;		/* its turn's stamp: it holds the turn of its
 				 * priority while node->turn[prio] is this */
 
@@ -444,11 +446,11 @@ struct node *node_create(void);
  * still referenced after everything was killed (a refcount bug if > 0). */
 unsigned node_destroy(struct node *n);
 
-/* Make t runnable (unless paused or current): first of its priority if
- * it holds the turn there (nothing else of its priority ran since it
- * stopped), else behind the others; direct, from a current thread of
- * its priority (a call or reply): first, on the rest of that thread's
- * slice (sched.c). */
+/* Make t runnable (unless paused or current): first of its priority on
+ * the rest of its slice if it holds the turn there (nothing else of its
+ * priority ran since it stopped), else behind the others with a new
+ * slice; direct, from a current thread of its priority (a call or
+ * reply): first, on the rest of that thread's slice (sched.c). */
 void sched_ready(struct thread *t, bool direct);
 void sched_unready(struct thread *t);
 /* Highest priority of a ready thread, -1 if none is ready. */

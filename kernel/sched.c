@@ -5,21 +5,29 @@
  * slices (vcpu_run), native threads as coroutines until they trap into
  * the kernel.
  *
- * Turns, Fiasco.OC's rule (its ready queues and sched contexts): a
- * thread keeps the rest of its slice when it stops (blocks or is
- * preempted); one whose slice is used up gets a new one and goes behind
- * the others of its priority.  The thread of a priority picked last
- * holds that priority's turn until another of it is picked or its slice
- * is used up: made ready again while it holds it (preempted by a higher
- * priority, or woken after a call to one: nothing of its priority ran
- * meanwhile), it goes first of its queue and runs the rest of its slice,
- * as Fiasco leaves a blocked thread in place in its queue.  Any other
- * thread made ready goes behind the others (a woken thread does not jump
- * ahead of peers waiting with their slices), its slice's rest with it.
+ * Turns, after Fiasco.OC's rule (its ready queues and sched contexts):
+ * the thread of a priority picked last holds that priority's turn until
+ * another of it is picked or its slice is used up.  While it holds it, a
+ * thread keeps the rest of its slice when it stops: made ready again
+ * (preempted by a higher priority, or woken by the reply of a higher
+ * server it called: nothing of its priority ran meanwhile) it goes first
+ * of its queue and runs that rest, as Fiasco leaves a blocked thread in
+ * place in its ready queue.  A thread whose slice is used up, and any
+ * other thread made ready, goes behind the others of its priority: a
+ * woken thread never jumps ahead of peers waiting with their slices.
  * Before, a thread woken by the reply of a server of another priority
  * got a new slice first of its queue, so a thread calling core, or any
  * higher server, in a loop kept the others of its priority from running
  * at all (test_sched_turn; the lazy fill once starved a node so).
+ *
+ * Where Fiasco keeps the rest of a slice for a thread that goes behind
+ * its peers, here it gets a new slice: each thread still runs at most
+ * one slice in each round of its priority, and an event handler (a
+ * ticker's: a few runs of 0.1-2 ms for each tick, calls to core among
+ * them) does not find its rest used up in the middle of an event every
+ * slice's worth of events, which sent it behind a busy peer for one more
+ * round; the more so as time here is wall time, the node's thread's
+ * preemption by the host included.
  *
  * A thread woken by IPC (a call or a reply) from the running thread of
  * its priority is run next among its priority (direct switch) on the
@@ -104,9 +112,13 @@ void sched_ready(struct thread *t, bool direct)
 		/* runs on the rest of its waker's slice */
 		t->donated_since = n->current->run_since;
 		sched_queue(t, true);
+	} else if (sched_holds_turn(n, t)) {
+		t->donated_since = 0;
+		sched_queue(t, true);
 	} else {
 		t->donated_since = 0;
-		sched_queue(t, sched_holds_turn(n, t));
+		t->slice_used = 0; /* a new slice behind the others */
+		sched_queue(t, false);
 	}
 }
 
@@ -261,9 +273,9 @@ static void sched_run_guest(struct node *n, struct thread *t)
 }
 
 /* t stops running (blocked, preempted, its slice over, paused): what it
- * used of its slice stays with it.  A slice used up is renewed and ends
- * t's turn; what it ran past its end is taken off the new one (at most
- * half of it).  A slice ends only after the run that reaches its end
+ * used of its slice stays with it.  A slice used up ends t's turn, and
+ * what it ran past its end is taken off the next one (at most half of
+ * it).  A slice ends only after the run that reaches its end
  * stops, some 10-100 us later (the host's timer and wake-up latency, the
  * engine's next block), so without this every slice of a busy thread
  * was that much longer than SLICE_US and a thread waiting behind N of
@@ -278,7 +290,8 @@ static void sched_stop(struct node *n, struct thread *t)
 		return;
 	}
 	used -= n->slice_us;
-	t->slice_used = used < n->slice_us / 2 ? used : n->slice_us / 2;
+	t->overrun = used < n->slice_us / 2 ? used : n->slice_us / 2;
+	t->slice_used = 0;
 	t->turn = 0;
 }
 
@@ -293,7 +306,12 @@ static bool sched_slice(struct node *n, struct thread *t)
 {
 	uint64_t now = timeout_now();
 
-	t->run_since = t->donated_since ? t->donated_since : now - t->slice_used;
+	if (t->donated_since) {
+		t->run_since = t->donated_since;
+	} else {
+		t->run_since = now - t->slice_used - t->overrun;
+		t->overrun = 0; /* charged once */
+	}
 	t->donated_since = 0;
 	if (now - t->run_since >= n->slice_us) {
 		t->run_since = now;
