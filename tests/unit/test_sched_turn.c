@@ -13,8 +13,8 @@
  * in test_sched_overrun): each step of a thread advances it, so host
  * load changes nothing and the test is exact.  Bounds: busy and the
  * caller get at least 40% of the time each (their fair half, less the
- * server's share of the caller's turns), and the ticker is late by at most one slice per busy
- * peer (two), plus the server's time in the caller's turn, plus a step.
+ * server's share of the caller's turns), and the ticker is late by at most one slice per
+ * busy peer (two), plus the server's time in the caller's turn, plus a step.
  */
 /* LDFLAGS: -Wl,--wrap=timeout_now */
 #include "kernel_node.h"
@@ -74,8 +74,8 @@ static void caller(void *arg)
 		fake_now += CALL_US;
 		rec.caller_us += CALL_US;
 		u->mr[0] = rec.calls;
-		CHECK(!TAG_ERROR(kernel_native_invoke(
-			  ADD_GATE, TAG(SYS_OP_CALL, 0, 1, 0), NEVER, &label)) &&
+		CHECK(!TAG_ERROR(kernel_native_invoke(ADD_GATE, TAG(SYS_OP_CALL, 0, 1, 0),
+						      NEVER, &label)) &&
 		      u->mr[0] == rec.calls + 1);
 		rec.calls++;
 	}
