@@ -262,12 +262,15 @@ struct thread {
 	unsigned prio;		/* 0..KERNEL_PRIO_MAX, higher runs first (THREAD_SCHED) */
 	struct klist task_link; /* task->threads */
 	struct klist node_link; /* node->threads */
-	uint64_t run_since;	/* µs when its slice began */
-	uint64_t preempted_at;	/* µs when a higher priority took over, 0: not */
+	uint64_t run_since;	/* µs when its slice began (while it runs) */
+	uint64_t slice_used;	/* µs of its slice used when it last stopped,
+				 * kept while it holds its turn (sched.c) */
 	uint64_t donated_since; /* queued by a direct switch: its waker's
 				 * run_since, the slice it runs on (0: none) */
 	uint64_t overrun;	/* µs its last slice ran past its end, taken
 				 * off its next one (sched.c) */
+	uint64_t turn;		/* its turn's stamp: it holds the turn of its
+				 * priority while node->turn[prio] is this */
 
 	uint64_t lat_dl, lat_ready;
 	unsigned fault_kind;
@@ -422,6 +425,10 @@ struct node {
 	unsigned line_woke;
 	/* the node's thread's rests under a real-time policy (sched_rest.c) */
 	struct sched_rest rest;
+	/* turns (sched.c): turn[p] is the stamp of the last thread of
+	 * priority p picked to run, from the count turns */
+	uint64_t turns;
+	uint64_t turn[KERNEL_PRIO_MAX + 1];
 };
 
 /* A function kernel_at_end registered: run by node_destroy. */
@@ -439,9 +446,11 @@ struct node *node_create(void);
  * still referenced after everything was killed (a refcount bug if > 0). */
 unsigned node_destroy(struct node *n);
 
-/* Make t runnable (unless paused or current); direct: run it next among
- * the threads of its priority, on the rest of the current thread's slice
- * if that is of the same priority (sched.c). */
+/* Make t runnable (unless paused or current): first of its priority on
+ * the rest of its slice if it holds the turn there (nothing else of its
+ * priority ran since it stopped), else behind the others with a new
+ * slice; direct, from a current thread of its priority (a call or
+ * reply): first, on the rest of that thread's slice (sched.c). */
 void sched_ready(struct thread *t, bool direct);
 void sched_unready(struct thread *t);
 /* Highest priority of a ready thread, -1 if none is ready. */

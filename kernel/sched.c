@@ -3,18 +3,44 @@
  * Each priority has a FIFO ready queue; the highest non-empty one runs,
  * round robin with SLICE_US slices within it.  Guest threads run in
  * slices (vcpu_run), native threads as coroutines until they trap into
- * the kernel.  A thread woken by IPC while its partner blocks is run next
- * among its priority (direct switch) on the rest of its waker's slice
- * (donation): a chain of calls and replies is one slice long, then the
- * thread it ends with goes behind the others of its priority, so that
- * two chatty threads cannot starve the rest of their priority.  A chain
- * is bounded in time, not in switches: bounded to 64 switches, it broke
- * after 32 round trips, and the counter was never reset while any other
- * thread was ready, so with two client/server pairs or more every
- * wake-up went to the back of the queue and the pairs' engines took
- * turns at every round trip, their caches thrashing (the node's CPU time
- * per round trip, against one pair's: 2.4x with 16 pairs, 4.3x with 64;
- * bench_ipc_pairs).
+ * the kernel.
+ *
+ * Turns, after Fiasco.OC's rule (its ready queues and sched contexts):
+ * the thread of a priority picked last holds that priority's turn until
+ * another of it is picked or its slice is used up.  While it holds it, a
+ * thread keeps the rest of its slice when it stops: made ready again
+ * (preempted by a higher priority, or woken by the reply of a higher
+ * server it called: nothing of its priority ran meanwhile) it goes first
+ * of its queue and runs that rest, as Fiasco leaves a blocked thread in
+ * place in its ready queue.  A thread whose slice is used up, and any
+ * other thread made ready, goes behind the others of its priority: a
+ * woken thread never jumps ahead of peers waiting with their slices.
+ * Before, a thread woken by the reply of a server of another priority
+ * got a new slice first of its queue, so a thread calling core, or any
+ * higher server, in a loop kept the others of its priority from running
+ * at all (test_sched_turn; the lazy fill once starved a node so).
+ *
+ * Where Fiasco keeps the rest of a slice for a thread that goes behind
+ * its peers, here it gets a new slice: each thread still runs at most
+ * one slice in each round of its priority, and an event handler (a
+ * ticker's: a few runs of 0.1-2 ms for each tick, calls to core among
+ * them) does not find its rest used up in the middle of an event every
+ * slice's worth of events, which sent it behind a busy peer for one more
+ * round; the more so as time here is wall time, the node's thread's
+ * preemption by the host included.
+ *
+ * A thread woken by IPC (a call or a reply) from the running thread of
+ * its priority is run next among its priority (direct switch) on the
+ * rest of its waker's slice (donation): a chain of calls and replies is
+ * one slice long, then the thread it ends with goes behind the others of
+ * its priority, so that two chatty threads cannot starve the rest of
+ * their priority.  A chain is bounded in time, not in switches: bounded
+ * to 64 switches, it broke after 32 round trips, and the counter was
+ * never reset while any other thread was ready, so with two
+ * client/server pairs or more every wake-up went to the back of the
+ * queue and the pairs' engines took turns at every round trip, their
+ * caches thrashing (the node's CPU time per round trip, against one
+ * pair's: 2.4x with 16 pairs, 4.3x with 64; bench_ipc_pairs).
  *
  * Preemption: a guest run ends at the end of its slice, at the next
  * timeout's deadline and when an irq line is raised (the engine stops at
@@ -30,7 +56,12 @@
  * rests now and then, so that the host never throttles it for long
  * (kernel/sched_rest.c): before background work goes on, never while a
  * line is raised or what a timeout or line woke is ready, and only until
- * shortly before the next deadline.
+ * shortly before the next deadline.  A rest counts in the slice of the
+ * thread it comes before: the slices of a priority's round then take
+ * the node's time, rests included, and a thread behind N busy ones waits
+ * N slices.  A rest that was nobody's slice made each slice ~1/11 longer
+ * and bench_prio's bound at equal priority (one slice per busy thread)
+ * was missed by that under --realtime.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,25 +89,42 @@ int sched_top(const struct node *n)
 	return -1;
 }
 
+/* Queue t first of its priority or last. */
+static void sched_queue(struct thread *t, bool first)
+{
+	struct node *n = t->obj.node;
+
+	if (first)
+		klist_add_head(&n->ready[t->prio], &t->ready_link);
+	else
+		klist_add_tail(&n->ready[t->prio], &t->ready_link);
+	ready_bit(n, t->prio, true);
+}
+
+static bool sched_holds_turn(const struct node *n, const struct thread *t)
+{
+	return t->turn && t->turn == n->turn[t->prio];
+}
+
 void sched_ready(struct thread *t, bool direct)
 {
 	struct node *n = t->obj.node;
-	struct klist *q = &n->ready[t->prio];
 
 	if (t->state != TS_READY || t->paused || t == n->current)
 		return;
 	sched_unready(t);
-	if (direct) {
-		/* runs on the rest of its waker's slice if that is of its
-		 * priority (0: a slice of its own) */
-		t->donated_since =
-		    n->current && n->current->prio == t->prio ? n->current->run_since : 0;
-		klist_add_head(q, &t->ready_link);
+	if (direct && n->current && n->current->prio == t->prio) {
+		/* runs on the rest of its waker's slice */
+		t->donated_since = n->current->run_since;
+		sched_queue(t, true);
+	} else if (sched_holds_turn(n, t)) {
+		t->donated_since = 0;
+		sched_queue(t, true);
 	} else {
 		t->donated_since = 0;
-		klist_add_tail(q, &t->ready_link);
+		t->slice_used = 0; /* a new slice behind the others */
+		sched_queue(t, false);
 	}
-	ready_bit(n, t->prio, true);
 }
 
 void sched_unready(struct thread *t)
@@ -170,7 +218,7 @@ static bool sched_keep(struct node *n, struct thread *t)
 
 	if (n->stop || t->state != TS_READY || t->paused)
 		return false;
-	t->run_since += sched_rest(n, t); /* a rest is not t's slice */
+	sched_rest(n, t); /* part of t's slice (sched_slice) */
 	now = timeout_now();
 	top = sched_top(n);
 	sched_events(n, now, top > (int)t->prio ? top : (int)t->prio);
@@ -183,11 +231,9 @@ static bool sched_keep(struct node *n, struct thread *t)
 	}
 	if (now - t->run_since < n->slice_us)
 		return true;
-	if (top == (int)t->prio) {
-		t->overrun = now - t->run_since - n->slice_us;
-		return false;
-	}
-	t->run_since = now; /* alone at its priority: a new slice */
+	if (top == (int)t->prio)
+		return false; /* sched_stop gives it a new slice */
+	t->run_since = now;   /* alone at its priority: a new slice */
 	return true;
 }
 
@@ -231,54 +277,65 @@ static void sched_run_guest(struct node *n, struct thread *t)
 	}
 }
 
-/* The start of a new slice of t beginning now: what its last slice ran
- * past its end is taken off this one (at most half of it).  A slice ends
- * only after the run that reaches its end stops, some 10-100 us later
- * (the host's timer and wake-up latency, the engine's next block), so
- * without this every slice of a busy thread was that much longer than
- * SLICE_US and a thread waiting behind N of them waited N overruns more
- * than N slices (bench_prio: 1014557 us behind 100 busy threads). */
-static uint64_t sched_slice_start(struct node *n, struct thread *t, uint64_t now)
+/* t stops running (blocked, preempted, its slice over, paused): what it
+ * used of its slice stays with it.  A slice used up ends t's turn, and
+ * what it ran past its end is taken off the next one (at most half of
+ * it).  A slice ends only after the run that reaches its end
+ * stops, some 10-100 us later (the host's timer and wake-up latency, the
+ * engine's next block), so without this every slice of a busy thread
+ * was that much longer than SLICE_US and a thread waiting behind N of
+ * them waited N overruns more than N slices (bench_prio: 1014557 us
+ * behind 100 busy threads). */
+static void sched_stop(struct node *n, struct thread *t)
 {
-	uint64_t debt = t->overrun < n->slice_us / 2 ? t->overrun : n->slice_us / 2;
+	uint64_t used = timeout_now() - t->run_since;
 
-	t->overrun = 0;
-	return now - debt;
+	if (used < n->slice_us) {
+		t->slice_used = used;
+		return;
+	}
+	used -= n->slice_us;
+	t->overrun = used < n->slice_us / 2 ? used : n->slice_us / 2;
+	t->slice_used = 0;
+	t->turn = 0;
 }
 
 /*
- * Start t's run (picked, not queued): which slice it runs on.  A thread
- * preempted by a higher priority goes on with the rest of its slice
- * (else a periodic wake-up would renew it for ever), a direct switch on
- * the rest of its waker's.  If that is used up and another thread of t's
- * priority is ready, t goes behind it with a new slice (false): the end
- * of a chain of direct switches.
+ * Start t's run (picked, not queued): which slice it runs on, the rest
+ * of its own or, after a direct switch, the rest of its waker's.  If
+ * that is used up (the end of a chain of direct switches) and another
+ * thread of t's priority is ready, t goes behind it with a new slice
+ * (false).  Otherwise t takes its priority's turn.
  */
-static bool sched_slice(struct node *n, struct thread *t)
+static bool sched_slice(struct node *n, struct thread *t, uint64_t rested)
 {
 	uint64_t now = timeout_now();
 
-	if (t->preempted_at)
-		t->run_since += now - t->preempted_at;
-	else if (t->donated_since)
+	if (t->donated_since) {
 		t->run_since = t->donated_since;
-	else
-		t->run_since = sched_slice_start(n, t, now);
-	t->preempted_at = 0;
+	} else {
+		t->run_since = now - t->slice_used - t->overrun;
+		t->overrun = 0; /* charged once */
+	}
+	t->run_since -= rested; /* a rest before it is its slice's */
 	t->donated_since = 0;
-	if (now - t->run_since < n->slice_us)
-		return true;
-	t->run_since = now;
-	if (klist_empty(&n->ready[t->prio]))
-		return true; /* alone at its priority */
-	sched_ready(t, false);
-	return false;
+	if (now - t->run_since >= n->slice_us) {
+		t->run_since = now;
+		t->slice_used = 0;
+		if (!klist_empty(&n->ready[t->prio])) {
+			t->turn = 0;
+			sched_queue(t, false);
+			return false;
+		}
+	}
+	t->turn = n->turn[t->prio] = ++n->turns;
+	return true;
 }
 
 /* Run t until it blocks, pauses, dies or its slice is over. */
-static void sched_run_thread(struct node *n, struct thread *t)
+static void sched_run_thread(struct node *n, struct thread *t, uint64_t rested)
 {
-	if (!sched_slice(n, t))
+	if (!sched_slice(n, t, rested))
 		return;
 	kobj_get(&t->obj);
 	n->current = t;
@@ -295,13 +352,13 @@ static void sched_run_thread(struct node *n, struct thread *t)
 	}
 	if (n->current == t) {
 		n->current = NULL;
+		sched_stop(n, t);
+		/* still ready and not preempted by a higher priority: its
+		 * slice is over or a line's thread of its priority goes
+		 * first; it goes behind the others */
+		if (t->state == TS_READY && !t->paused && sched_top(n) <= (int)t->prio)
+			t->turn = 0;
 		sched_ready(t, false);
-		/* preempted by a higher priority: first of its own again */
-		if (sched_top(n) > (int)t->prio && !klist_empty(&t->ready_link)) {
-			klist_del(&t->ready_link);
-			klist_add_head(&n->ready[t->prio], &t->ready_link);
-			t->preempted_at = timeout_now();
-		}
 	}
 	kobj_put(&t->obj);
 }
@@ -344,6 +401,10 @@ static struct thread *sched_peek(struct node *n)
 
 int sched_run(struct node *n)
 {
+	/* a rest taken before bg goes on, charged to its slice if it does */
+	struct thread *bg = NULL;
+	uint64_t rested = 0, len;
+
 	if (!n->slice_us)
 		n->slice_us = SLICE_US;
 	/* an idle node sleeps until the next deadline (sched_idle): with
@@ -356,10 +417,14 @@ int sched_run(struct node *n)
 		sched_events(n, timeout_now(), sched_top(n));
 		kobj_reap(n);
 		n->line_woke = 0; /* what a line woke is first of its queue */
-		if ((t = sched_peek(n)) && sched_rest(n, t))
+		if ((t = sched_peek(n)) && (len = sched_rest(n, t))) {
+			rested = (t == bg ? rested : 0) + len;
+			bg = t;
 			continue; /* events of the rest first */
+		}
 		t = sched_pick(n);
 		if (!t) {
+			bg = NULL; /* its rest is nobody's slice now */
 			if (sched_idle(n))
 				continue;
 			fprintf(stderr,
@@ -368,7 +433,9 @@ int sched_run(struct node *n)
 				sched_count_blocked(n));
 			return -1;
 		}
-		sched_run_thread(n, t);
+		sched_run_thread(n, t, t == bg ? rested : 0);
+		bg = NULL;
+		rested = 0;
 	}
 	return n->stop_code;
 }

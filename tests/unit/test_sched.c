@@ -90,7 +90,9 @@ static void round_robin(void **state)
 	}
 }
 
-/* direct: first of its own priority, never ahead of a higher one */
+/* direct from a thread of its priority: first of it, never ahead of a
+ * higher one; from another priority: behind the others of its own (it
+ * does not hold its priority's turn) */
 static void direct_stays_in_its_priority(void **state)
 {
 	struct fixture *f = *state;
@@ -98,10 +100,17 @@ static void direct_stays_in_its_priority(void **state)
 	ready_at(f, 0, 50);
 	ready_at(f, 1, 100);
 	sched_set_prio(f->t[2], 50);
+	sched_set_prio(f->t[3], 50);
+	sched_set_prio(f->t[4], 50);
+	f->n->current = f->t[3];
 	sched_ready(f->t[2], true);
+	f->n->current = f->t[5]; /* KERNEL_PRIO_MAX */
+	sched_ready(f->t[4], true);
+	f->n->current = NULL;
 	assert_ptr_equal(sched_pick(f->n), f->t[1]);
 	assert_ptr_equal(sched_pick(f->n), f->t[2]);
 	assert_ptr_equal(sched_pick(f->n), f->t[0]);
+	assert_ptr_equal(sched_pick(f->n), f->t[4]);
 }
 
 /* a new priority moves a queued thread; paused, current or not ready

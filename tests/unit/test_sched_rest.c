@@ -11,10 +11,13 @@
  * 300 ms, and the node's thread must have left the CPU for at least 5%
  * of that time in rests (what the host keeps for ordinary tasks; without
  * the rests it stays on it).  The same node under ordinary scheduling
- * never rests.
+ * never rests.  And rests count in the slices: two busy threads of one
+ * priority below the ticker take turns of one slice of the node's time,
+ * rests included.
  */
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <time.h>
 #include "kernel_node.h"
 
@@ -161,9 +164,9 @@ static void root(void *arg)
 	sleep_us(NEVER);
 }
 
-/* Boot the node on a host thread of policy (SCHED_RR 10 or SCHED_OTHER):
- * kernel_boot's code; *refused if the policy is. */
-static int boot_as(int policy, bool *refused)
+/* Boot the node with root fn on a host thread of policy (SCHED_RR 10 or
+ * SCHED_OTHER): kernel_boot's code; *refused if the policy is. */
+static int boot_as(int policy, bool *refused, native_entry_t fn)
 {
 	struct sched_param sp = {.sched_priority = policy == SCHED_OTHER ? 0 : 10};
 	int rc;
@@ -174,7 +177,7 @@ static int boot_as(int policy, bool *refused)
 		*refused = true;
 		return -1;
 	}
-	rc = boot(root);
+	rc = boot(fn);
 	sp.sched_priority = 0;
 	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
 	return rc;
@@ -183,7 +186,7 @@ static int boot_as(int policy, bool *refused)
 static void a_busy_realtime_node_leaves_the_host_its_share(void **state)
 {
 	bool refused;
-	int rc = boot_as(SCHED_RR, &refused);
+	int rc = boot_as(SCHED_RR, &refused, root);
 
 	(void)state;
 	if (refused) {
@@ -209,10 +212,96 @@ static void an_ordinary_node_never_rests(void **state)
 	bool refused;
 
 	(void)state;
-	assert_int_equal(boot_as(SCHED_OTHER, &refused), 0);
+	assert_int_equal(boot_as(SCHED_OTHER, &refused, root), 0);
 	assert_int_equal(failed_line, 0);
 	assert_true(m.wall_us >= BUSY_MS * 1000ULL);
 	assert_int_equal(m.rests, 0);
+}
+
+/* ---- rests count in the slices ------------------------------------------ */
+
+/* Two busy threads at one priority below the ticker, on a SCHED_RR node:
+ * a turn of each, from its first step to the other's first step, is one
+ * 10 ms slice of the node's time, rests included, so that a thread
+ * waiting behind N busy ones waits N slices (bench_prio's bound at equal
+ * priority under --realtime).  A rest that was nobody's slice made each
+ * turn ~1/11 longer.  The median of TURNS turns. */
+#define SLICE_US 10000 /* the kernel's (sched.c) */
+#define TURNS	 24
+#define PEER_TH	 KCAP(0x402)
+
+static struct {
+	int last;
+	unsigned n;
+	uint64_t begin[TURNS + 1];
+} turns;
+
+static void peer(void *arg)
+{
+	int me = (int)(uintptr_t)arg;
+
+	for (;;) {
+		if (turns.last != me) {
+			if (turns.n == TURNS + 1) {
+				m.rests = node_current->rest.count;
+				m.rested_us = node_current->rest.rested_us;
+				kernel_stop(0);
+			}
+			turns.begin[turns.n++] = clock_us(CLOCK_MONOTONIC);
+			turns.last = me;
+		}
+		for (uint64_t s = clock_us(CLOCK_MONOTONIC);
+		     clock_us(CLOCK_MONOTONIC) - s < 200;)
+			;
+		sleep_us(0);
+	}
+}
+
+static void root_peers(void *arg)
+{
+	(void)arg;
+	spawn(ROOT_TASK, TICK_TH, 1, ticker, NULL);
+	CHECK(!TAG_ERROR(KCALL(TICK_TH, PROTO_THREAD, THREAD_SCHED, TICK_PRIO)));
+	for (int i = 0; i < 2; i++) {
+		spawn(ROOT_TASK, PEER_TH + KCAP(i), 2 + i, peer, (void *)(uintptr_t)i);
+		CHECK(!TAG_ERROR(
+		    KCALL(PEER_TH + KCAP(i), PROTO_THREAD, THREAD_SCHED, BUSY_PRIO)));
+	}
+	sleep_us(NEVER);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void a_rest_is_part_of_a_slice(void **state)
+{
+	uint64_t len[TURNS];
+	bool refused;
+	int rc;
+
+	(void)state;
+	turns.last = -1;
+	turns.n = 0;
+	rc = boot_as(SCHED_RR, &refused, root_peers);
+	if (refused) {
+		print_message("SCHED_RR refused here: skipped\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(failed_line, 0);
+	for (unsigned k = 0; k < TURNS; k++)
+		len[k] = turns.begin[k + 1] - turns.begin[k];
+	qsort(len, TURNS, sizeof len[0], cmp_u64);
+	print_message("%u turns of two busy threads below a ticker: median %llu us, "
+		      "%llu rests of %llu us\n",
+		      TURNS, (unsigned long long)len[TURNS / 2],
+		      (unsigned long long)m.rests, (unsigned long long)m.rested_us);
+	assert_true(m.rests > 0);
+	assert_true(len[TURNS / 2] <= SLICE_US + SLICE_US / 25);
 }
 
 int main(void)
@@ -224,6 +313,7 @@ int main(void)
 	    cmocka_unit_test(only_background_work_waits_for_a_rest),
 	    cmocka_unit_test(a_busy_realtime_node_leaves_the_host_its_share),
 	    cmocka_unit_test(an_ordinary_node_never_rests),
+	    cmocka_unit_test(a_rest_is_part_of_a_slice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
