@@ -15,10 +15,10 @@
 #include <base/signal.h>
 #include <base/timer.h>
 
-#define HOLD_ROUNDS                                                                      \
-	500000 /* short: a pause waits for a span 200 ms at most, loaded host too */
-#define TICK_US 5000
-#define COUNT	3
+/* short: a pause waits for a span 200 ms at most, on a loaded host too */
+#define HOLD_ROUNDS 500000
+#define TICK_US	    5000
+#define COUNT	    3
 
 static struct env *hold_env;
 static struct signal_handler hold_handler;
