@@ -43,10 +43,11 @@ while [ $n -le "$points" ]; do
 	# once, at the first Timer session, and keeps it (not the restore's)
 	monitor_node cr_all "<restore/><test fail_restore_nth=\"$n\"/>" |
 		sed 's|^</config>|<start name="warm" caps="100"><binary name="ticker"/><resource name="RAM" quantum="2M"/></start></config>|' >"$tmp/b.xml"
+	rm -f "$tmp/b.log" # (the last point's: the wait below must not see it)
 	"$cap" node --rom "$b/components" "$tmp/b.xml" --control "$sock" >"$tmp/b.log" 2>&1 &
 	pid=$!
 	i=0
-	until grep -q "^\[warm\] tick 5" "$tmp/b.log" && grep -q "waiting for a restore" "$tmp/b.log" &&
+	until grep -qs "^\[warm\] tick 5" "$tmp/b.log" && grep -q "waiting for a restore" "$tmp/b.log" &&
 		before=$(counts) && [ -n "$before" ]; do
 		i=$((i + 1))
 		[ $i -lt 100 ] && kill -0 $pid 2>/dev/null || die "node B does not answer ps"
