@@ -11,25 +11,9 @@
 
 #include "test_image_model.h"
 
-static char dir[64];
-
-static void at(char *out, const char *name)
-{
-	snprintf(out, 128, "%s/%s", dir, name);
-}
-
-static int setup(void **state)
-{
-	strcpy(dir, "/tmp/test_image_chain_XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
-}
+#define IMAGE_DIR_TEMPLATE "/tmp/test_image_chain_XXXXXX"
+#define IMAGE_DIR_OWN_WRITE
+#include "image_dir.h"
 
 static void write_ok(const char *name, const struct image_model *m)
 {

@@ -13,35 +13,8 @@
 
 #include "test_image_model.h"
 
-static char dir[64];
-
-static void at(char *out, const char *name)
-{
-	snprintf(out, 128, "%s/%s", dir, name);
-}
-
-static int setup(void **state)
-{
-	strcpy(dir, "/tmp/test_image_delta_XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
-}
-
-static void write_ok(const char *name, const struct image_model *m)
-{
-	char p[128], err[256] = "";
-	at(p, name);
-	int rc = image_write(p, m, NULL, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
+#define IMAGE_DIR_TEMPLATE "/tmp/test_image_delta_XXXXXX"
+#include "image_dir.h"
 
 /* bits[i]: pages p of RAM dataspace i with p % k == first, written v */
 static void rewrite(struct t_model *t, uint8_t **bits, unsigned k, unsigned first,

@@ -16,36 +16,10 @@
 #include "test_image_model.h"
 #include "image/internal.h"
 
-static char dir[64];
+#define IMAGE_DIR_TEMPLATE "/tmp/test_image_xor_XXXXXX"
+#include "image_dir.h"
+
 static uint8_t *parent_mem[T_RAM_DS]; /* the memory d1.img carries */
-
-static void at(char *out, const char *name)
-{
-	snprintf(out, 128, "%s/%s", dir, name);
-}
-
-static int setup(void **state)
-{
-	strcpy(dir, "/tmp/test_image_xor_XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) ? -1 : 0;
-}
-
-static void write_ok(const char *name, const struct image_model *m)
-{
-	char p[128], err[256] = "";
-	at(p, name);
-	int rc = image_write(p, m, NULL, err, sizeof(err));
-	if (rc)
-		fprintf(stderr, "%s\n", err);
-	assert_int_equal(rc, 0);
-}
 
 static void read_ok(const char *name, unsigned flags, struct image_model **o)
 {
