@@ -330,6 +330,10 @@ static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s
 		case 1:
 			return parse_resource(p, c, s);
 		case 2:
+			if (!(s->provides =
+				  calloc(CONFIG_MAX_SERVICES, sizeof *s->provides)))
+				return fail(p, line_of(c),
+					    "out of memory for a <provides>");
 			return parse_service_list(p, c, s->provides, &s->nprovides);
 		default:
 			if (!(s->route = calloc(1, sizeof *s->route)))
@@ -625,8 +629,10 @@ int config_parse_element(const void *xml_node, const char *const *foreign,
 
 void config_free(struct init_config *cfg)
 {
-	for (int i = 0; i < cfg->nstart; i++)
+	for (int i = 0; i < cfg->nstart; i++) {
 		free(cfg->start[i].route);
+		free(cfg->start[i].provides);
+	}
 	free(cfg->start);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -64,8 +64,10 @@ struct start_config {
 	uint64_t caps;
 	/* -priority: 0 (the parent's own) .. prio_levels - 1 (lowest) */
 	unsigned priority;
+	/* its <provides>: CONFIG_MAX_SERVICES names, NULL without one (1 KB
+	 * that every <start> kept, and most provide nothing) */
 	int nprovides;
-	char provides[CONFIG_MAX_SERVICES][CONFIG_NAME_MAX];
+	char (*provides)[CONFIG_NAME_MAX];
 	/* its <route>, NULL without one (the default route): a table is
 	 * 5.5 KB, and a node of 400 children kept 2.6 MB of them for the
 	 * few that have a route of their own */

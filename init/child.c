@@ -217,6 +217,8 @@ void child_destroy(struct child *c)
 	for (int i = 0; i < c->nservices; i++)
 		drop(&c->service[i].root);
 	c->nservices = 0;
+	free(c->service);
+	c->service = NULL;
 	if (c->parent_obj.cap.idx)
 		ep_dissolve(in->env->ep, &c->parent_obj);
 	memset(&c->parent_obj, 0, sizeof c->parent_obj);

@@ -83,6 +83,7 @@ void init_release(struct init *in)
 {
 	for (int i = 0; in->child && i < in->nchildren; i++) {
 		free(in->child[i].session);
+		free(in->child[i].service);
 		free(in->child[i].native);
 	}
 	free(in->child);

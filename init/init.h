@@ -76,8 +76,11 @@ struct child {
 	struct rpc_object parent_obj;
 	int nsessions, session_room;
 	struct child_session *session; /* session_room of them, malloc'd */
+	/* what it announced: room for its cfg->nprovides, malloc'd at its
+	 * first announce and freed when it ends (child_destroy): 1.1 KB
+	 * that every child kept in init's array, and most announce none */
 	int nservices;
-	struct child_service service[CONFIG_MAX_SERVICES];
+	struct child_service *service;
 	/* a native child's start (native_child.c), NULL for a guest: 2.1 KB
 	 * that a node's every child kept in init's array */
 	struct native_slot *native;

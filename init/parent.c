@@ -168,8 +168,11 @@ static void op_announce(struct child *c, struct msg *m)
 	}
 	i = service_index(c, name);
 	if (i < 0) {
-		if (c->nservices == CONFIG_MAX_SERVICES)
+		if (c->nservices == c->cfg->nprovides)
 			return reply_err(m, -ENOSPC);
+		if (!c->service &&
+		    !(c->service = calloc((size_t)c->cfg->nprovides, sizeof *c->service)))
+			return reply_err(m, -ENOMEM);
 		i = c->nservices++;
 		snprintf(c->service[i].name, sizeof c->service[i].name, "%s", name);
 	} else {

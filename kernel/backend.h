@@ -41,6 +41,9 @@ void vspace_destroy(struct vspace *vs);
 /* Give the heap's wholly free pages back to the host if an address space
  * was destroyed since the last trim (vspace.c); for an idle moment. */
 void vspace_trim_idle(void);
+/* malloc_trim(0), after emptying the calling thread's tcache into the
+ * arenas (heap_trim.c): for an idle moment after components ended. */
+void heap_trim(void);
 /* Map host memory [host, host+size) at guest address addr, page aligned,
  * perms = MEM_R|MEM_W|MEM_X.  Fails with -EEXIST on overlap. */
 int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,

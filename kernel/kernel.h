@@ -131,6 +131,9 @@ void cap_space_fini(struct cap_space *cs);
 struct cap_slot *cap_space_slot(struct cap_space *cs, uint64_t kcap);
 /* Object named by kcap, NULL if the kcap is bad or the slot empty. */
 struct kobj *cap_space_lookup(struct cap_space *cs, uint64_t kcap, unsigned *rights);
+/* Give back the pages of native tasks' cap spaces that hold no used
+ * slot (a task of n ended: n->cap_trim_due); for an idle node. */
+void cap_space_trim_node(struct node *n);
 /* kcap of a slot of cs. */
 uint64_t cap_space_kcap(const struct cap_space *cs, const struct cap_slot *s);
 /* Fill the empty slot s with a root mapping of o (takes a cap on o). */
@@ -409,6 +412,7 @@ struct node {
 	struct thread *current;
 	struct task *root;
 	bool stop;
+	bool cap_trim_due; /* a task ended: cap_space_trim_node when idle */
 	int stop_code;
 	unsigned slice_us;
 	struct node_end *ends; /* kernel_at_end, latest first */

@@ -383,6 +383,8 @@ static bool sched_idle(struct node *n)
 	 * host now, unless a deadline is too near for a walk of the heap */
 	if (timeout_next(n) >= from + IDLE_TRIM_US) {
 		vspace_trim_idle();
+		if (n->cap_trim_due)
+			cap_space_trim_node(n);
 		from = timeout_now();
 	}
 	sched_rest_ran(&n->rest, from);

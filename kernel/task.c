@@ -24,7 +24,7 @@ struct task *task_create(struct node *n, unsigned flags)
 	kobj_init(&t->obj, n, KOBJ_TASK);
 	return t;
 err_caps:
-	free(t->caps.slots);
+	cap_space_fini(&t->caps);
 err:
 	free(t);
 	return NULL;
@@ -38,6 +38,7 @@ void task_kill(struct task *t)
 		kobj_kill(&th->obj); /* unlinks th from t->threads */
 	}
 	cap_space_fini(&t->caps);
+	t->obj.node->cap_trim_due = true;
 	task_mem_fini(t);
 	if (t->vs) {
 		vspace_destroy(t->vs);

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "kernel/kernel.h"
 
 struct fixture {
@@ -121,6 +123,37 @@ static void lookup_reports_type(void **state)
 	kobj_put(fac);
 }
 
+static bool slot_page_resident(struct cap_slot *s)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	unsigned char v = 0;
+
+	assert_int_equal(mincore((void *)((uintptr_t)s & ~(page - 1)), page, &v), 0);
+	return v & 1;
+}
+
+/* once its slots are empty, a page of a native cap space goes back to
+ * the host when the node trims (cap_space_trim_node); a page with a used
+ * slot stays, with the slot */
+static void trim_gives_back_empty_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct gate *g = gate_create(f->n);
+	struct cap_slot *far = cap_space_slot(&f->t->caps, KCAP(0x20000));
+	struct cap_slot *kept = cap_space_slot(&f->t->caps, KCAP(0x30000));
+
+	cap_slot_set(far, &g->obj, RIGHTS_ALL);
+	cap_slot_set(kept, &g->obj, RIGHTS_ALL);
+	assert_true(slot_page_resident(far));
+	assert_int_equal(task_unmap_cap(f->t, KCAP(0x20000), UNMAP_SELF), KERR_OK);
+	cap_space_trim_node(f->n);
+	assert_false(slot_page_resident(far));
+	assert_null(cap_space_lookup(&f->t->caps, KCAP(0x20000), NULL));
+	assert_true(slot_page_resident(kept));
+	assert_ptr_equal(cap_space_lookup(&f->t->caps, KCAP(0x30000), NULL), &g->obj);
+	kobj_put(&g->obj);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +163,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(last_cap_gone_kills_object, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lookup_reports_type, setup, teardown),
+	    cmocka_unit_test_setup_teardown(trim_gives_back_empty_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
