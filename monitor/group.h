@@ -192,7 +192,7 @@ unsigned group_cap_table(struct mon_group *g, struct mon_model *const *models,
 /* A control request for the group (group.c's handler): checkpoint into
  * the group image at path (image/group.h); with stop set (--stop), the
  * members stay paused from the cut until the image is written and are
- * then ended, each as by its own exit(0) (group_test_stop). */
+ * then ended, each as by its own exit(0) (group_stop). */
 void group_checkpoint(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		      const char *path, const char *members, int stop);
 /* The same for a migration's freeze: the members stay paused once the
@@ -202,7 +202,7 @@ void group_checkpoint_hold(struct mon_group *g, struct control_mailbox *mb,
 			   const char *name, const char *path, const char *members);
 /* The same for the group's <test>: no request to answer (mb NULL), the
  * outcome logged; with stop set, the members stay paused once the image
- * is written and are then ended (group_test_stop). */
+ * is written and are then ended (group_stop). */
 void group_checkpoint_test(struct mon_group *g, const char *path, int stop);
 
 /* ---- group_test.c ---- */
@@ -211,9 +211,9 @@ void group_checkpoint_test(struct mon_group *g, const char *path, int stop);
  * go on in the node that restores it).  Member mon wrote a LOG line
  * (log_rom_proxy.c, on the main entrypoint): counted over all members. */
 void group_test_log_line(struct monitor *mon);
-/* The test checkpoint wrote its image (on the main entrypoint): end
- * every member as its own exit(0) would. */
-void group_test_stop(struct mon_group *g);
+/* A checkpoint with --stop, or the <test>'s then="exit", wrote its image
+ * (on the main entrypoint): end every member as its own exit(0) would. */
+void group_stop(struct mon_group *g);
 
 /* ---- group_restore.c ---- */
 /* Restore the group image at path, for a control request (mb) or at

@@ -32,19 +32,26 @@ static void models_free(struct mon_model **models, int n)
 		}
 }
 
-/* Every member runs or has ended, and one runs: a group is checkpointed
- * whole or not (an ended member is recorded as ended).  The first member
- * that does neither, or "" when none runs; NULL if the group can be cut. */
-static const char *not_running(const struct mon_group *g)
+/* Can the group be cut?  Every member runs or has ended, and one runs:
+ * a group is checkpointed whole or not (an ended member is recorded as
+ * ended).  0, or -ESRCH with why. */
+static int cuttable(const struct mon_group *g, char *why, size_t size)
 {
 	int live = 0;
 
 	for (int k = 0; k < g->n; k++) {
-		if (!g->member[k].ended && !group_member_runs(g, k))
-			return g->member[k].start->name;
+		if (!g->member[k].ended && !group_member_runs(g, k)) {
+			snprintf(
+			    why, size,
+			    "member '%s' is not running: a group is checkpointed whole",
+			    g->member[k].start->name);
+			return -ESRCH;
+		}
 		live += !g->member[k].ended;
 	}
-	return live ? NULL : "";
+	if (!live)
+		snprintf(why, size, "every member has ended");
+	return live ? 0 : -ESRCH;
 }
 
 /* Checkpoint every member of the cut into models (all stay paused).
@@ -121,7 +128,7 @@ static void ck_free(void *arg)
 	free(ck);
 	group_checkpoint_done(g); /* the members are paused: g stays */
 	if (stop)
-		group_test_stop(g);
+		group_stop(g);
 }
 
 /* The answer, if a request asked (not for the group's <test>). */
@@ -145,17 +152,11 @@ static void ck_finish(struct group_ck *ck)
 	unsigned n;
 	int resumed;
 
-	if (!ck->rc && (!t || not_running(g))) {
-		/* (a member may end while the others run between two tries) */
-		group_resume(g);
-		ck->rc = t ? -ESRCH : -ENOMEM;
-		if (t)
-			snprintf(ck->why, sizeof ck->why, "%s%s%s",
-				 *not_running(g) ? "member '" : "every member ended",
-				 not_running(g),
-				 *not_running(g) ? "' stopped during the cut" : "");
-		else
+	/* (the cut succeeded, but the last member may have ended meanwhile) */
+	if (!ck->rc && (ck->rc = t ? cuttable(g, ck->why, sizeof ck->why) : -ENOMEM)) {
+		if (!t)
 			snprintf(ck->why, sizeof ck->why, "out of memory");
+		group_resume(g);
 	}
 	if (ck->rc || (ck->rc = members_checkpoint(g, models, ck->why, sizeof ck->why))) {
 		env_log(g->env, "monitor: group checkpoint failed: %s", ck->why);
@@ -224,18 +225,13 @@ static void cut_main(void *arg)
 static void ck_start(struct mon_group *g, struct control_mailbox *mb, const char *name,
 		     const char *path, const char *members, int stop, int hold)
 {
-	const char *gone = not_running(g);
-	struct group_ck *ck = gone || g->ck ? NULL : calloc(1, sizeof *ck);
+	char why[160] = "busy";
+	struct group_ck *ck =
+	    cuttable(g, why, sizeof why) || g->ck ? NULL : calloc(1, sizeof *ck);
 	int prepaused;
 
 	if (!ck) {
-		group_answer(g, mb, "group test checkpoint",
-			     !gone ? "error: %s: busy%s"
-			     : *gone
-				 ? "error: %s: member '%s' is not running: a group is "
-				   "checkpointed whole"
-				 : "error: %s: every member has ended%s",
-			     name, gone ? gone : "");
+		group_answer(g, mb, "group test checkpoint", "error: %s: %s", name, why);
 		if (stop && !mb) /* group_pause_all paused them for it */
 			group_resume(g);
 		return;

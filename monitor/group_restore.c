@@ -453,43 +453,46 @@ static void grs_free(struct grs *s)
 	free(s);
 }
 
-/* The members that have ended, as " (a, b ended before it and stay
- * ended)", or "". */
-static void ended_note(const struct mon_group *g, char *buf, size_t size)
+/* names[0..n) into buf as HEAD "a, b" TAIL, or "" if n is 0. */
+static void names_note(char *buf, size_t size, const char *head, const char **names,
+		       int n, const char *tail)
 {
-	size_t n = 0;
+	size_t at = 0;
 
 	buf[0] = 0;
-	for (int k = 0; k < g->n && n < size; k++)
-		if (g->member[k].ended)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s",
-					      n ? ", "
-						: "; ended before it and still ended: ",
-					      g->member[k].start->name);
+	for (int k = 0; k < n && at < size; k++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%s", k ? ", " : head,
+				       names[k]);
+	if (n && at < size)
+		snprintf(buf + at, size - at, "%s", tail);
 }
 
-/* The members the image has running, and those it has ended, as
- * " (a, b ended before the cut: they stay ended)" or "". */
-static int image_live(const struct image_group *ig)
+/* The group's members that have ended (they stay so after a failed
+ * restore), as "; ended before it and still ended: a, b". */
+static void ended_note(const struct mon_group *g, char *buf, size_t size)
 {
+	const char *names[MON_GROUP_MAX];
+	int n = 0;
+
+	for (int k = 0; k < g->n; k++)
+		if (g->member[k].ended)
+			names[n++] = g->member[k].start->name;
+	names_note(buf, size, "; ended before it and still ended: ", names, n, "");
+}
+
+/* The image's members that had ended at the cut (they stay so), as
+ * " (a, b ended before the cut: they stay ended)"; the count of the
+ * others, which it restores. */
+static int image_ended_note(const struct image_group *ig, char *buf, size_t size)
+{
+	const char *names[IMAGE_GROUP_MAX];
 	int n = 0;
 
 	for (uint32_t k = 0; k < ig->h.nmembers; k++)
-		n += ig->image[k] != NULL;
-	return n;
-}
-
-static void image_ended_note(const struct image_group *ig, char *buf, size_t size)
-{
-	size_t n = 0;
-
-	buf[0] = 0;
-	for (uint32_t k = 0; k < ig->h.nmembers && n < size; k++)
 		if (!ig->image[k])
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ", " : " (",
-					      ig->member[k].name);
-	if (n && n < size)
-		snprintf(buf + n, size - n, " ended before the cut: they stay ended)");
+			names[n++] = ig->member[k].name;
+	names_note(buf, size, " (", names, n, " ended before the cut: they stay ended)");
+	return (int)ig->h.nmembers - n;
 }
 
 int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char *name,
@@ -498,7 +501,7 @@ int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char
 	struct grs *s = calloc(1, sizeof *s);
 	char err[600], note[200];
 	unsigned caps;
-	int rc;
+	int rc, live;
 
 	if (!s) {
 		group_answer(g, mb, "group restore at start",
@@ -552,11 +555,11 @@ int group_restore_as(struct mon_group *g, struct control_mailbox *mb, const char
 		(unsigned long long)(s->t[2] - s->t[1]),
 		(unsigned long long)(s->t[3] - s->t[2]),
 		(unsigned long long)(s->t[4] - s->t[3]));
-	image_ended_note(s->ig, note, sizeof note);
+	live = image_ended_note(s->ig, note, sizeof note);
 	group_answer(
 	    g, mb, "group restore at start",
 	    "ok %s %s: members %d restored%s%s, %u caps between members, %.1f ms", name,
-	    path, image_live(s->ig), note, hold ? " (paused until the commit)" : "", caps,
+	    path, live, note, hold ? " (paused until the commit)" : "", caps,
 	    (double)(s->t[4] - s->t[0]) / 1000.0);
 	if (hold)
 		g->held = s; /* group_restore_end */

@@ -60,7 +60,7 @@ void group_test_log_line(struct monitor *mon)
 		ep_defer(mon->env->ep, fire, g);
 }
 
-void group_test_stop(struct mon_group *g)
+void group_stop(struct mon_group *g)
 {
 	struct msg m;
 
