@@ -251,7 +251,7 @@ FUZZ_SRC_image := fuzz/fuzz_image.c fuzz/image_mutator.c fuzz/group_mutator.c $(
 FUZZ_LIBS_image := -lzstd -lxxhash
 FUZZ_SRC_control := fuzz/fuzz_control.c tools/control_parse.c
 FUZZ_LIBS_control := -Wl,--wrap=open
-FUZZ_SRC_config := fuzz/fuzz_config.c config/config.c
+FUZZ_SRC_config := fuzz/fuzz_config.c config/config.c config/xml_walk.c
 FUZZ_LIBS_config := $(shell pkg-config --libs libxml-2.0 2>/dev/null)
 FUZZ_TARGETS := image control config
 FUZZ_BIN := $(addprefix $(FB)/fuzz_,$(FUZZ_TARGETS))

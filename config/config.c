@@ -5,7 +5,6 @@
  * entirely.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,172 +15,7 @@
 
 #include <capsule/abi.h>
 #include "config/config.h"
-
-/* State of one load: where errors go. */
-struct parse {
-	const char *path;
-	char *err;
-	size_t errlen;
-	int failed; /* an error message is in err */
-	int nalloc; /* room in cfg->start */
-	/* config_parse_element: root elements its caller reads itself
-	 * (NULL-terminated; NULL: none) */
-	const char *const *foreign;
-};
-
-static int fail(struct parse *p, long line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct parse *p, long line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (p->failed)
-		return -EINVAL;
-	p->failed = 1;
-	n = snprintf(p->err, p->errlen, "%s:%ld: ", p->path, line);
-	if (n < 0 || (size_t)n >= p->errlen)
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static long line_of(xmlNode *n)
-{
-	return xmlGetLineNo(n);
-}
-
-/* libxml2's structured error handler: keep the first error as one line. */
-static void on_xml_error(void *ctx, xmlErrorPtr e)
-{
-	struct parse *p = ctx;
-	char msg[256];
-	size_t len;
-
-	if (!e || p->failed)
-		return;
-	snprintf(msg, sizeof msg, "%s", e->message ? e->message : "malformed XML");
-	len = strlen(msg);
-	while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		msg[--len] = 0;
-	fail(p, e->line, "%s", msg);
-}
-
-/* Names of children, services and binaries end up in labels and session
- * arguments: keep them to a plain character set. */
-static int name_ok(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
-static int is_elem(xmlNode *n, const char *name)
-{
-	return !xmlStrcmp(n->name, (const xmlChar *)name);
-}
-
-/* Every attribute of n must be one of allowed (NULL-terminated). */
-static int check_attrs(struct parse *p, xmlNode *n, const char *const *allowed)
-{
-	for (xmlAttr *a = n->properties; a; a = a->next) {
-		int ok = 0;
-		for (const char *const *x = allowed; *x; x++)
-			ok |= !xmlStrcmp(a->name, (const xmlChar *)*x);
-		if (!ok)
-			return fail(p, line_of(n), "<%s>: unknown attribute '%s'",
-				    (const char *)n->name, (const char *)a->name);
-	}
-	return 0;
-}
-
-/* Copy attribute name of n into buf.  1 if absent, 0 if present and it
- * fits, -EINVAL (with message) if too long. */
-static int attr_get(struct parse *p, xmlNode *n, const char *name, char *buf, size_t size)
-{
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	int rc = 0;
-
-	if (!v)
-		return 1;
-	if (strlen((const char *)v) >= size)
-		rc = fail(p, line_of(n), "<%s>: attribute '%s' is too long",
-			  (const char *)n->name, name);
-	else
-		strcpy(buf, (const char *)v);
-	xmlFree(v);
-	return rc;
-}
-
-/* A required name attribute that must pass name_ok(). */
-static int attr_name(struct parse *p, xmlNode *n, const char *attr, char *buf)
-{
-	int rc = attr_get(p, n, attr, buf, CONFIG_NAME_MAX);
-
-	if (rc < 0)
-		return rc;
-	if (rc == 1)
-		return fail(p, line_of(n), "<%s>: missing attribute '%s'",
-			    (const char *)n->name, attr);
-	if (!name_ok(buf))
-		return fail(p, line_of(n), "<%s>: invalid %s '%s'", (const char *)n->name,
-			    attr, buf);
-	return 0;
-}
-
-/* Step to the next child element of a node, rejecting stray content.
- * Returns 1 with *out set, 0 at the end, -EINVAL on stray content. */
-static int next_elem(struct parse *p, xmlNode **cur, xmlNode **out)
-{
-	for (xmlNode *n = *cur; n; n = n->next) {
-		if (n->type == XML_ELEMENT_NODE) {
-			*cur = n->next;
-			*out = n;
-			return 1;
-		}
-		if (n->type == XML_COMMENT_NODE)
-			continue;
-		if (n->type == XML_TEXT_NODE) {
-			const xmlChar *t = n->content;
-			while (t && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r'))
-				t++;
-			if (!t || !*t)
-				continue;
-		}
-		return fail(p, line_of(n), "unexpected content in <%s>",
-			    n->parent ? (const char *)n->parent->name : "?");
-	}
-	return 0;
-}
-
-#define FOR_EACH_ELEM(p, parent, n, rc)                                                  \
-	for (xmlNode *cur_ = (parent)->children;                                         \
-	     ((rc) = next_elem((p), &cur_, &(n))) == 1;)
-
-static int unknown_elem(struct parse *p, xmlNode *n, xmlNode *in)
-{
-	return fail(p, line_of(n), "unknown element <%s> in <%s>", (const char *)n->name,
-		    (const char *)in->name);
-}
-
-static int expect_empty(struct parse *p, xmlNode *n)
-{
-	xmlNode *c;
-	int rc;
-
-	FOR_EACH_ELEM(p, n, c, rc)
-	return unknown_elem(p, c, n);
-	return rc;
-}
+#include "config/xml_walk.h"
 
 /* <service name="S"/> lists (parent-provides, provides) */
 static int parse_service_list(struct parse *p, xmlNode *n, char (*names)[CONFIG_NAME_MAX],
@@ -191,23 +25,23 @@ static int parse_service_list(struct parse *p, xmlNode *n, char (*names)[CONFIG_
 	xmlNode *c;
 	int rc;
 
-	if ((rc = check_attrs(p, n, (const char *const[]){NULL})))
+	if ((rc = walk_attrs(p, n, (const char *const[]){NULL})))
 		return rc;
-	FOR_EACH_ELEM(p, n, c, rc)
+	WALK_EACH(p, n, c, rc)
 	{
 		char name[CONFIG_NAME_MAX];
-		if (!is_elem(c, "service"))
-			return unknown_elem(p, c, n);
-		if ((rc = check_attrs(p, c, attrs)) ||
-		    (rc = attr_name(p, c, "name", name)) || (rc = expect_empty(p, c)))
+		if (!walk_is(c, "service"))
+			return walk_unknown(p, c, n);
+		if ((rc = walk_attrs(p, c, attrs)) ||
+		    (rc = walk_attr_name(p, c, "name", name)) || (rc = walk_empty(p, c)))
 			return rc;
 		for (int i = 0; i < *count; i++)
 			if (!strcmp(names[i], name))
-				return fail(p, line_of(c), "service '%s' listed twice",
-					    name);
+				return walk_fail(p, walk_line(c),
+						 "service '%s' listed twice", name);
 		if (*count == CONFIG_MAX_SERVICES)
-			return fail(p, line_of(c), "more than %d services",
-				    CONFIG_MAX_SERVICES);
+			return walk_fail(p, walk_line(c), "more than %d services",
+					 CONFIG_MAX_SERVICES);
 		strcpy(names[(*count)++], name);
 	}
 	return rc;
@@ -220,35 +54,35 @@ static int parse_targets(struct parse *p, xmlNode *n, struct route_entry *e)
 	xmlNode *c;
 	int rc;
 
-	FOR_EACH_ELEM(p, n, c, rc)
+	WALK_EACH(p, n, c, rc)
 	{
 		struct route_target *t = &e->target[e->ntargets];
 		if (e->ntargets == CONFIG_MAX_TARGETS)
-			return fail(p, line_of(c), "more than %d route targets",
-				    CONFIG_MAX_TARGETS);
+			return walk_fail(p, walk_line(c), "more than %d route targets",
+					 CONFIG_MAX_TARGETS);
 		memset(t, 0, sizeof *t);
-		if (is_elem(c, "parent")) {
+		if (walk_is(c, "parent")) {
 			t->kind = ROUTE_PARENT;
-			rc = check_attrs(p, c, (const char *const[]){NULL});
-		} else if (is_elem(c, "any-child")) {
+			rc = walk_attrs(p, c, (const char *const[]){NULL});
+		} else if (walk_is(c, "any-child")) {
 			t->kind = ROUTE_ANY_CHILD;
-			rc = check_attrs(p, c, (const char *const[]){NULL});
-		} else if (is_elem(c, "child")) {
+			rc = walk_attrs(p, c, (const char *const[]){NULL});
+		} else if (walk_is(c, "child")) {
 			t->kind = ROUTE_CHILD;
-			if (!(rc = check_attrs(p, c, child_attrs)))
-				rc = attr_name(p, c, "name", t->child);
+			if (!(rc = walk_attrs(p, c, child_attrs)))
+				rc = walk_attr_name(p, c, "name", t->child);
 		} else {
-			return unknown_elem(p, c, n);
+			return walk_unknown(p, c, n);
 		}
-		if (rc || (rc = expect_empty(p, c)))
+		if (rc || (rc = walk_empty(p, c)))
 			return rc;
 		e->ntargets++;
 	}
 	if (rc)
 		return rc;
 	if (!e->ntargets)
-		return fail(p, line_of(n), "<%s> without a target",
-			    (const char *)n->name);
+		return walk_fail(p, walk_line(n), "<%s> without a target",
+				 (const char *)n->name);
 	return 0;
 }
 
@@ -259,25 +93,25 @@ static int parse_route(struct parse *p, xmlNode *n, struct route_table *rt)
 	xmlNode *c;
 	int rc;
 
-	if ((rc = check_attrs(p, n, (const char *const[]){NULL})))
+	if ((rc = walk_attrs(p, n, (const char *const[]){NULL})))
 		return rc;
-	FOR_EACH_ELEM(p, n, c, rc)
+	WALK_EACH(p, n, c, rc)
 	{
 		struct route_entry *e = &rt->entry[rt->nentries];
 		if (rt->nentries == CONFIG_MAX_ROUTES)
-			return fail(p, line_of(c), "more than %d route entries",
-				    CONFIG_MAX_ROUTES);
+			return walk_fail(p, walk_line(c), "more than %d route entries",
+					 CONFIG_MAX_ROUTES);
 		memset(e, 0, sizeof *e);
-		e->line = (int)line_of(c);
-		if (is_elem(c, "service")) {
-			if ((rc = check_attrs(p, c, attrs)) ||
-			    (rc = attr_name(p, c, "name", e->service)))
+		e->line = (int)walk_line(c);
+		if (walk_is(c, "service")) {
+			if ((rc = walk_attrs(p, c, attrs)) ||
+			    (rc = walk_attr_name(p, c, "name", e->service)))
 				return rc;
-		} else if (is_elem(c, "any-service")) {
-			if ((rc = check_attrs(p, c, (const char *const[]){NULL})))
+		} else if (walk_is(c, "any-service")) {
+			if ((rc = walk_attrs(p, c, (const char *const[]){NULL})))
 				return rc;
 		} else {
-			return unknown_elem(p, c, n);
+			return walk_unknown(p, c, n);
 		}
 		if ((rc = parse_targets(p, c, e)))
 			return rc;
@@ -292,18 +126,21 @@ static int parse_resource(struct parse *p, xmlNode *n, struct start_config *s)
 	char name[CONFIG_NAME_MAX], quantum[32];
 	int rc;
 
-	if ((rc = check_attrs(p, n, attrs)) || (rc = attr_name(p, n, "name", name)))
+	if ((rc = walk_attrs(p, n, attrs)) || (rc = walk_attr_name(p, n, "name", name)))
 		return rc;
 	if (strcmp(name, "RAM"))
-		return fail(p, line_of(n), "unknown resource '%s' (only RAM)", name);
-	rc = attr_get(p, n, "quantum", quantum, sizeof quantum);
+		return walk_fail(p, walk_line(n), "unknown resource '%s' (only RAM)",
+				 name);
+	rc = walk_attr(p, n, "quantum", quantum, sizeof quantum);
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
-		return fail(p, line_of(n), "<resource>: missing attribute 'quantum'");
+		return walk_fail(p, walk_line(n),
+				 "<resource>: missing attribute 'quantum'");
 	if (config_parse_size(quantum, &s->ram) || s->ram == 0)
-		return fail(p, line_of(n), "<resource>: invalid quantum '%s'", quantum);
-	return expect_empty(p, n);
+		return walk_fail(p, walk_line(n), "<resource>: invalid quantum '%s'",
+				 quantum);
+	return walk_empty(p, n);
 }
 
 static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s,
@@ -314,37 +151,38 @@ static int parse_start_child(struct parse *p, xmlNode *c, struct start_config *s
 	int rc;
 
 	for (unsigned i = 0; i < 4; i++) {
-		if (!is_elem(c, order[i]))
+		if (!walk_is(c, order[i]))
 			continue;
 		if (*seen & (1u << i))
-			return fail(p, line_of(c),
-				    "<start name=\"%s\">: <%s> given twice", s->name,
-				    order[i]);
+			return walk_fail(p, walk_line(c),
+					 "<start name=\"%s\">: <%s> given twice", s->name,
+					 order[i]);
 		*seen |= 1u << i;
 		switch (i) {
 		case 0:
-			if ((rc = check_attrs(p, c, name_attr)) ||
-			    (rc = attr_name(p, c, "name", s->binary)))
+			if ((rc = walk_attrs(p, c, name_attr)) ||
+			    (rc = walk_attr_name(p, c, "name", s->binary)))
 				return rc;
-			return expect_empty(p, c);
+			return walk_empty(p, c);
 		case 1:
 			return parse_resource(p, c, s);
 		case 2:
 			if (!(s->provides =
 				  calloc(CONFIG_MAX_SERVICES, sizeof *s->provides)))
-				return fail(p, line_of(c),
-					    "out of memory for a <provides>");
+				return walk_fail(p, walk_line(c),
+						 "out of memory for a <provides>");
 			return parse_service_list(p, c, s->provides, &s->nprovides);
 		default:
 			if (!(s->route = calloc(1, sizeof *s->route)))
-				return fail(p, line_of(c), "out of memory for a <route>");
+				return walk_fail(p, walk_line(c),
+						 "out of memory for a <route>");
 			return parse_route(p, c, s->route);
 		}
 	}
-	if (is_elem(c, "config"))
+	if (walk_is(c, "config"))
 		return 0; /* a native child's own config (init/native_child.c) */
-	return fail(p, line_of(c), "unknown element <%s> in <start name=\"%s\">",
-		    (const char *)c->name, s->name);
+	return walk_fail(p, walk_line(c), "unknown element <%s> in <start name=\"%s\">",
+			 (const char *)c->name, s->name);
 }
 
 /* Room for one more <start> (doubling; p->nalloc counts the room). */
@@ -358,7 +196,8 @@ static int grow_starts(struct parse *p, xmlNode *n, struct init_config *cfg)
 	want = p->nalloc ? 2 * p->nalloc : 8;
 	a = realloc(cfg->start, (size_t)want * sizeof *a);
 	if (!a)
-		return fail(p, line_of(n), "out of memory for %d <start> nodes", want);
+		return walk_fail(p, walk_line(n), "out of memory for %d <start> nodes",
+				 want);
 	cfg->start = a;
 	p->nalloc = want;
 	return 0;
@@ -371,17 +210,18 @@ static int parse_priority(struct parse *p, xmlNode *n, const struct init_config 
 {
 	char v[32], *end;
 	long prio;
-	int rc = attr_get(p, n, "priority", v, sizeof v);
+	int rc = walk_attr(p, n, "priority", v, sizeof v);
 
 	if (rc)
 		return rc < 0 ? rc : 0;
 	errno = 0;
 	prio = strtol(v, &end, 10);
 	if (errno || end == v || *end || prio > 0 || prio <= -(long)cfg->prio_levels)
-		return fail(p, s->line,
-			    "<start name=\"%s\">: invalid priority '%s' (0 .. -%u with "
-			    "prio_levels=\"%u\")",
-			    s->name, v, cfg->prio_levels - 1, cfg->prio_levels);
+		return walk_fail(
+		    p, s->line,
+		    "<start name=\"%s\">: invalid priority '%s' (0 .. -%u with "
+		    "prio_levels=\"%u\")",
+		    s->name, v, cfg->prio_levels - 1, cfg->prio_levels);
 	s->priority = (unsigned)-prio;
 	return 0;
 }
@@ -399,15 +239,16 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 		return rc;
 	s = &cfg->start[cfg->nstart];
 	memset(s, 0, sizeof *s);
-	s->line = line_of(n);
+	s->line = walk_line(n);
 	s->ram = CONFIG_DEFAULT_RAM;
 	s->caps = CONFIG_DEFAULT_CAPS;
-	if ((rc = check_attrs(p, n, attrs)) || (rc = attr_name(p, n, "name", s->name)))
+	if ((rc = walk_attrs(p, n, attrs)) ||
+	    (rc = walk_attr_name(p, n, "name", s->name)))
 		return rc;
 	if (config_find_start(cfg, s->name))
-		return fail(p, s->line, "duplicate <start> name '%s'", s->name);
+		return walk_fail(p, s->line, "duplicate <start> name '%s'", s->name);
 	cfg->nstart++; /* from here config_free frees what s holds */
-	rc = attr_get(p, n, "caps", caps, sizeof caps);
+	rc = walk_attr(p, n, "caps", caps, sizeof caps);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -415,13 +256,14 @@ static int parse_start(struct parse *p, xmlNode *n, struct init_config *cfg)
 		errno = 0;
 		s->caps = strtoull(caps, &end, 10);
 		if (errno || end == caps || *end || caps[0] == '-' || s->caps == 0)
-			return fail(p, s->line, "<start name=\"%s\">: invalid caps '%s'",
-				    s->name, caps);
+			return walk_fail(p, s->line,
+					 "<start name=\"%s\">: invalid caps '%s'",
+					 s->name, caps);
 	}
 	if ((rc = parse_priority(p, n, cfg, s)))
 		return rc;
 	strcpy(s->binary, s->name);
-	FOR_EACH_ELEM(p, n, c, rc)
+	WALK_EACH(p, n, c, rc)
 	if ((rc = parse_start_child(p, c, s, &seen)))
 		return rc;
 	return rc;
@@ -446,17 +288,18 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 			if (t->kind != ROUTE_CHILD)
 				continue;
 			if (!config_find_start(cfg, t->child))
-				return fail(p, line, "route to unknown child '%s'",
-					    t->child);
+				return walk_fail(p, line, "route to unknown child '%s'",
+						 t->child);
 			if (self && !strcmp(self, t->child))
-				return fail(p, line, "child '%s' routes to itself", self);
+				return walk_fail(p, line, "child '%s' routes to itself",
+						 self);
 			if (rt->entry[i].service[0] &&
 			    !start_provides(config_find_start(cfg, t->child),
 					    rt->entry[i].service))
-				return fail(p, rt->entry[i].line,
-					    "route of service '%s' to child '%s', "
-					    "which does not provide it",
-					    rt->entry[i].service, t->child);
+				return walk_fail(p, rt->entry[i].line,
+						 "route of service '%s' to child '%s', "
+						 "which does not provide it",
+						 rt->entry[i].service, t->child);
 		}
 	return 0;
 }
@@ -467,13 +310,13 @@ static int check_route_targets(struct parse *p, const struct init_config *cfg,
 static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 {
 	char v[32], *end;
-	int rc = attr_get(p, root, "ram", v, sizeof v);
+	int rc = walk_attr(p, root, "ram", v, sizeof v);
 
 	if (rc < 0)
 		return rc;
 	if (rc == 0 && (config_parse_size(v, &cfg->ram) || cfg->ram == 0))
-		return fail(p, line_of(root), "<config>: invalid ram '%s'", v);
-	rc = attr_get(p, root, "caps", v, sizeof v);
+		return walk_fail(p, walk_line(root), "<config>: invalid ram '%s'", v);
+	rc = walk_attr(p, root, "caps", v, sizeof v);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -481,10 +324,11 @@ static int parse_budget(struct parse *p, xmlNode *root, struct init_config *cfg)
 		cfg->caps = strtoull(v, &end, 10);
 		if (errno || end == v || *end || v[0] == '-' || cfg->caps == 0 ||
 		    cfg->caps > CAP_SLOTS_NATIVE)
-			return fail(p, line_of(root),
-				    "<config>: invalid caps '%s' (1 .. %u, the slots of "
-				    "core's cap space)",
-				    v, CAP_SLOTS_NATIVE);
+			return walk_fail(
+			    p, walk_line(root),
+			    "<config>: invalid caps '%s' (1 .. %u, the slots of "
+			    "core's cap space)",
+			    v, CAP_SLOTS_NATIVE);
 	}
 	return 0;
 }
@@ -495,7 +339,7 @@ static int parse_prio_levels(struct parse *p, xmlNode *root, struct init_config 
 {
 	char v[32], *end;
 	unsigned long levels;
-	int rc = attr_get(p, root, "prio_levels", v, sizeof v);
+	int rc = walk_attr(p, root, "prio_levels", v, sizeof v);
 
 	cfg->prio_levels = 1;
 	if (rc)
@@ -504,8 +348,8 @@ static int parse_prio_levels(struct parse *p, xmlNode *root, struct init_config 
 	levels = strtoul(v, &end, 10);
 	if (errno || end == v || *end || v[0] == '-' || !levels ||
 	    levels > CONFIG_PRIO_LEVELS_MAX || (levels & (levels - 1)))
-		return fail(
-		    p, line_of(root),
+		return walk_fail(
+		    p, walk_line(root),
 		    "<config>: invalid prio_levels '%s' (a power of two, 1 .. %u)", v,
 		    CONFIG_PRIO_LEVELS_MAX);
 	cfg->prio_levels = (unsigned)levels;
@@ -516,7 +360,7 @@ static int parse_prio_levels(struct parse *p, xmlNode *root, struct init_config 
 static int is_foreign(const struct parse *p, xmlNode *n)
 {
 	for (const char *const *f = p->foreign; f && *f; f++)
-		if (is_elem(n, *f))
+		if (walk_is(n, *f))
 			return 1;
 	return 0;
 }
@@ -528,33 +372,33 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	xmlNode *c;
 	int rc;
 
-	if (!is_elem(root, "config"))
-		return fail(p, line_of(root), "root element is <%s>, not <config>",
-			    (const char *)root->name);
-	if ((rc = check_attrs(
+	if (!walk_is(root, "config"))
+		return walk_fail(p, walk_line(root), "root element is <%s>, not <config>",
+				 (const char *)root->name);
+	if ((rc = walk_attrs(
 		 p, root, (const char *const[]){"ram", "caps", "prio_levels", NULL})) ||
 	    (rc = parse_budget(p, root, cfg)) || (rc = parse_prio_levels(p, root, cfg)))
 		return rc;
-	FOR_EACH_ELEM(p, root, c, rc)
+	WALK_EACH(p, root, c, rc)
 	{
-		if (is_elem(c, "start")) {
+		if (walk_is(c, "start")) {
 			rc = parse_start(p, c, cfg);
 		} else if (is_foreign(p, c)) {
 			continue;
-		} else if (is_elem(c, "parent-provides") && !(seen & 1)) {
+		} else if (walk_is(c, "parent-provides") && !(seen & 1)) {
 			seen |= 1;
 			cfg->has_parent_provides = 1;
 			rc = parse_service_list(p, c, cfg->parent_provides,
 						&cfg->nparent_provides);
-		} else if (is_elem(c, "default-route") && !(seen & 2)) {
+		} else if (walk_is(c, "default-route") && !(seen & 2)) {
 			seen |= 2;
-			default_line = line_of(c);
+			default_line = walk_line(c);
 			rc = parse_route(p, c, &cfg->default_route);
-		} else if (is_elem(c, "parent-provides") || is_elem(c, "default-route")) {
-			rc = fail(p, line_of(c), "<%s> given twice",
-				  (const char *)c->name);
+		} else if (walk_is(c, "parent-provides") || walk_is(c, "default-route")) {
+			rc = walk_fail(p, walk_line(c), "<%s> given twice",
+				       (const char *)c->name);
 		} else {
-			rc = unknown_elem(p, c, root);
+			rc = walk_unknown(p, c, root);
 		}
 		if (rc)
 			return rc;
@@ -562,7 +406,7 @@ static int parse_config(struct parse *p, xmlNode *root, struct init_config *cfg)
 	if (rc)
 		return rc;
 	if (!cfg->nstart)
-		return fail(p, line_of(root), "no <start> node");
+		return walk_fail(p, walk_line(root), "no <start> node");
 	if ((rc = check_route_targets(p, cfg, &cfg->default_route, NULL, default_line)))
 		return rc;
 	for (int i = 0; i < cfg->nstart; i++)
@@ -590,11 +434,11 @@ int config_load(const char *path, struct init_config *cfg, char *err, size_t err
 	}
 	fclose(f);
 	snprintf(cfg->path, sizeof cfg->path, "%s", path);
-	xmlSetStructuredErrorFunc(&p, on_xml_error);
+	xmlSetStructuredErrorFunc(&p, walk_xml_error);
 	doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
 	xmlSetStructuredErrorFunc(NULL, NULL);
 	if (!doc || !xmlDocGetRootElement(doc)) {
-		rc = p.failed ? -EINVAL : fail(&p, 1, "cannot parse config");
+		rc = p.failed ? -EINVAL : walk_fail(&p, 1, "cannot parse config");
 		goto out;
 	}
 	rc = parse_config(&p, xmlDocGetRootElement(doc), cfg);
@@ -620,7 +464,7 @@ int config_parse_element(const void *xml_node, const char *const *foreign,
 		err[0] = 0;
 	config_free(cfg);
 	if (!root)
-		return fail(&p, 0, "no <config> element");
+		return walk_fail(&p, 0, "no <config> element");
 	snprintf(cfg->path, sizeof cfg->path, "%s", url);
 	if ((rc = parse_config(&p, root, cfg)))
 		config_free(cfg);
