@@ -207,6 +207,9 @@ grep -q "monitor: group: the restore held for a migration committed" "$tmp/B.log
 grep -q "soak_server: total: 3 clients, .*sequence errors 0, .*: ok$" "$tmp/B.log" ||
 	die "B: the server's counts are not exact"
 sed -n "$((a_end + 1)),\$p" "$tmp/A.log" | grep -q "soak_" && die "A: a member printed after it left"
+# "" from members() also when ps fails: ask A itself, alive and answering
+kill -0 $pid_A 2>/dev/null || die "A ended with the group's migration"
+"$cap" ps --node "$tmp/A.sock" >"$tmp/A.ps" 2>&1 || die "A: capsule ps: $(head -1 "$tmp/A.ps")"
 [ -z "$(members A)" ] || die "A has members at the end: '$(members A)'"
 ok "B's members ended with exact counts; A has no member"
 "$cap" inspect --json "$tmp/keep/group.img" >"$tmp/inspect.out" 2>&1 &&
