@@ -167,6 +167,14 @@ void monitor_target_ends(struct monitor *mon, int code);
 void monitor_test_image_path(const char *image, char *path, size_t size);
 /* The target ended (exit code, or fault): tear it down, exit the monitor. */
 void monitor_target_ended(struct monitor *mon, int code);
+/* ep_defer callback (arg: the monitor): the target was checkpointed with
+ * --stop and its image is written; it ends here as by exit(0). */
+void monitor_stop_deferred(void *arg);
+
+/* ---- control_plane.c ---- */
+/* Register the control endpoint named after the monitor's <start> (for
+ * `capsule checkpoint`, `restore`, `migrate`, `ps`); logged if it cannot. */
+void monitor_control_open(struct monitor *mon);
 
 /* ---- target.c ---- */
 /* Open the target's sessions, load its binary, start its first thread.
