@@ -80,7 +80,7 @@ int walk_attrs(struct parse *p, xmlNode *n, const char *const *allowed)
 			ok |= !xmlStrcmp(a->name, (const xmlChar *)*x);
 		if (!ok)
 			return walk_fail(p, walk_line(n), "<%s>: unknown attribute '%s'",
-				    (const char *)n->name, (const char *)a->name);
+					 (const char *)n->name, (const char *)a->name);
 	}
 	return 0;
 }
@@ -96,7 +96,7 @@ int walk_attr(struct parse *p, xmlNode *n, const char *name, char *buf, size_t s
 		return 1;
 	if (strlen((const char *)v) >= size)
 		rc = walk_fail(p, walk_line(n), "<%s>: attribute '%s' is too long",
-			  (const char *)n->name, name);
+			       (const char *)n->name, name);
 	else
 		strcpy(buf, (const char *)v);
 	xmlFree(v);
@@ -112,10 +112,10 @@ int walk_attr_name(struct parse *p, xmlNode *n, const char *attr, char *buf)
 		return rc;
 	if (rc == 1)
 		return walk_fail(p, walk_line(n), "<%s>: missing attribute '%s'",
-			    (const char *)n->name, attr);
+				 (const char *)n->name, attr);
 	if (!walk_name_ok(buf))
-		return walk_fail(p, walk_line(n), "<%s>: invalid %s '%s'", (const char *)n->name,
-			    attr, buf);
+		return walk_fail(p, walk_line(n), "<%s>: invalid %s '%s'",
+				 (const char *)n->name, attr, buf);
 	return 0;
 }
 
@@ -139,15 +139,15 @@ int walk_next(struct parse *p, xmlNode **cur, xmlNode **out)
 				continue;
 		}
 		return walk_fail(p, walk_line(n), "unexpected content in <%s>",
-			    n->parent ? (const char *)n->parent->name : "?");
+				 n->parent ? (const char *)n->parent->name : "?");
 	}
 	return 0;
 }
 
 int walk_unknown(struct parse *p, xmlNode *n, xmlNode *in)
 {
-	return walk_fail(p, walk_line(n), "unknown element <%s> in <%s>", (const char *)n->name,
-		    (const char *)in->name);
+	return walk_fail(p, walk_line(n), "unknown element <%s> in <%s>",
+			 (const char *)n->name, (const char *)in->name);
 }
 
 int walk_empty(struct parse *p, xmlNode *n)
@@ -159,4 +159,3 @@ int walk_empty(struct parse *p, xmlNode *n)
 	return walk_unknown(p, c, n);
 	return rc;
 }
-

@@ -24,10 +24,9 @@ struct parse {
 	const char *const *foreign;
 };
 
-#define WALK_EACH(p, parent, n, rc)                                                  \
+#define WALK_EACH(p, parent, n, rc)                                                      \
 	for (xmlNode *cur_ = (parent)->children;                                         \
 	     ((rc) = walk_next((p), &cur_, &(n))) == 1;)
-
 
 /* Record the load's first error as "path:line: message"; always -EINVAL. */
 int walk_fail(struct parse *p, long line, const char *fmt, ...)
