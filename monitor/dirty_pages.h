@@ -40,7 +40,7 @@ int incr_begin(struct monitor *mon, const struct incr_request *req, char *err,
  * the background (DS_DIRTY_BACKGROUND) rather than in the pause on the
  * node's thread; incr_region's fetch in the pause then arms it from the
  * snapshot on. */
-void incr_prestart(struct monitor *mon);
+void incr_prestart(struct monitor *mon, int stream);
 /* Before the pause: 1 if incr_region will copy only the pages written
  * of region g (so the caller needs no region-sized buffer for it). */
 int incr_partial(struct monitor *mon, const struct mon_region *g);
