@@ -544,11 +544,13 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 		rc = -E2BIG;
 		goto err;
 	}
-	monitor_write_settle(mon);  /* the worker is free */
-	incr_prestart(mon, stream); /* core protects while the buffers are made */
+	monitor_write_settle(mon); /* the worker is free */
+	incr_prestart(mon);	   /* core protects while the buffers are made */
 	b->stream = stream;
 	if (!stream)
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
+	if (!stream)
+		incr_warm(mon); /* last before the pause: its copy's pages cached */
 	uint64_t ph[6], cpu = mon_cpu_us();
 	ph[0] = mon_now_us();
 	if ((rc = checkpoint_pause_all(mon, model)))

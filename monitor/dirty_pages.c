@@ -242,14 +242,9 @@ static void warm_page(const uint8_t *p)
 }
 
 /* The pages written so far in the dataspaces tracked since an earlier
- * checkpoint (peeked: nothing taken, nothing re-armed), read once so
- * that the pause's copy of them finds them in the caches, not in memory
- * (a target writing a word a page leaves the rest of each page there:
- * the copy of 655 such pages was 410-620 us of a 1% checkpoint's ~700
- * us pause); their count, for the stage's size (the first incremental
- * checkpoint grew it in its pause, 655 pages written for the first time
- * there: 12 ms of CPU on this host, see struct incr_stage). */
-static uint64_t dirty_warm(struct monitor *mon, struct mon_incr *in)
+ * checkpoint (peeked: nothing taken, nothing re-armed); with warm, each
+ * of them read once (see incr_warm). */
+static uint64_t dirty_now(struct monitor *mon, struct mon_incr *in, int warm)
 {
 	uint64_t n = 0, *bits, host;
 
@@ -261,8 +256,9 @@ static uint64_t dirty_warm(struct monitor *mon, struct mon_incr *in)
 			continue;
 		k = ds_dirty_peek_all(d->cap, d->pages, bits);
 		n += k > 0 ? (uint64_t)k : 0;
-		if (k > 0 && !pd_attach(mon->env->pd, d->cap, 0, 0, d->pages * PAGE,
-					MEM_R, &host)) {
+		if (warm && k > 0 &&
+		    !pd_attach(mon->env->pd, d->cap, 0, 0, d->pages * PAGE, MEM_R,
+			       &host)) {
 			for (uint64_t p = 0; p < d->pages; p++)
 				if ((bits[p / 64] >> (p % 64)) & 1)
 					warm_page((const uint8_t *)(uintptr_t)host +
@@ -271,21 +267,37 @@ static uint64_t dirty_warm(struct monitor *mon, struct mon_incr *in)
 		}
 		free(bits);
 	}
-	for (uint64_t p = 0; in->stage && p < n && p < in->stage->cap; p++)
-		warm_page(in->stage->buf + p * PAGE); /* written next */
 	return n;
 }
 
-void incr_prestart(struct monitor *mon, int stream)
+void incr_warm(struct monitor *mon)
+{
+	struct mon_incr *in = mon->incr;
+	uint64_t n;
+
+	if (!in || !in->track || !in->incremental)
+		return;
+	if (in->stage) /* the stage first: the pages are what the copy reads */
+		for (uint64_t p = 0; p < in->last_copied && p < in->stage->cap; p++)
+			warm_page(in->stage->buf + p * PAGE);
+	n = dirty_now(mon, in, 1);
+	stage_room(in, n * 5 / 4 + 64);
+}
+
+void incr_prestart(struct monitor *mon)
 {
 	struct mon_incr *in = mon->incr;
 	uint64_t pages;
 
-	/* before the pause: room for the pages written by now, and some;
-	 * a streamed checkpoint copies none (read in place) */
+	/* before the pause: room for as many pages as last time, and some
+	 * (the first incremental checkpoint grew it in its pause, 655 pages
+	 * written for the first time there: 12 ms of CPU on this host, see
+	 * struct incr_stage) */
 	if (in && in->track && in->incremental)
 		stage_room(in,
-			   (stream ? in->last_copied : dirty_warm(mon, in)) * 5 / 4 + 64);
+			   (in->last_copied ? in->last_copied : dirty_now(mon, in, 0)) *
+				   5 / 4 +
+			       64);
 
 	for (int i = 0; in && in->track && i < MON_MAX_REGIONS; i++) {
 		const struct mon_region *g = &mon->region[i];
@@ -312,13 +324,34 @@ int incr_partial(struct monitor *mon, const struct mon_region *g)
 	return d && !d->fresh;
 }
 
-/* Bits [first, first + n) of bits, as the bitmap word from bit `first`
- * + 64 * w on. */
-static uint64_t bits_at(const uint64_t *bits, uint64_t first, uint64_t w)
+/* Bits [b, b + 64) of a bitmap of `pages` bits (zero past its end). */
+static uint64_t bits_at(const uint64_t *bits, uint64_t pages, uint64_t b)
 {
-	uint64_t b = first + 64 * w, lo = bits[b / 64] >> (b % 64);
+	uint64_t w = b / 64, lo = bits[w] >> (b % 64);
 
-	return b % 64 ? lo | bits[b / 64 + 1] << (64 - b % 64) : lo;
+	return b % 64 && w + 1 < (pages + 63) / 64 ? lo | bits[w + 1] << (64 - b % 64)
+						   : lo;
+}
+
+uint64_t incr_select_bits(const uint64_t *bits, uint64_t pages, uint64_t first,
+			  uint64_t n, uint8_t *present)
+{
+	uint64_t k = 0;
+
+	if (first >= pages)
+		return 0;
+	if (n > pages - first)
+		n = pages - first;
+	for (uint64_t w = 0; w * 64 < n; w++) {
+		uint64_t x = bits_at(bits, pages, first + 64 * w);
+
+		if (n - w * 64 < 64)
+			x &= (1ull << (n - w * 64)) - 1;
+		for (unsigned j = 0; j < 8; j++) /* bit p % 8 of byte p / 8 */
+			present[w * 8 + j] = (uint8_t)(x >> (8 * j));
+		k += (uint64_t)__builtin_popcountll(x);
+	}
+	return k;
 }
 
 /* mr->present: the pages of region g that d's bitmap has (a bitmap of
@@ -327,24 +360,23 @@ static uint64_t bits_at(const uint64_t *bits, uint64_t first, uint64_t w)
 static int64_t select_dirty(const struct incr_ds *d, const struct mon_region *g,
 			    struct mon_model_region *mr)
 {
-	uint64_t first = g->off / PAGE, n = g->size / PAGE, k = 0;
+	uint64_t n = g->size / PAGE;
 
 	if (!(mr->present = calloc(n / 8 + 8, 1)))
 		return -ENOMEM;
-	if (first >= d->pages)
-		return 0;
-	if (n > d->pages - first)
-		n = d->pages - first;
-	for (uint64_t w = 0; w * 64 < n; w++) {
-		uint64_t x = bits_at(d->bits, first, w);
+	return (int64_t)incr_select_bits(d->bits, d->pages, g->off / PAGE, n,
+					 mr->present);
+}
 
-		if (n - w * 64 < 64)
-			x &= (1ull << (n - w * 64)) - 1;
-		memcpy(mr->present + w * 8, &x,
-		       8); /* little endian: bit p%8 of byte p/8 */
-		k += (uint64_t)__builtin_popcountll(x);
+uint64_t incr_present_pages(const struct mon_model_region *r)
+{
+	uint64_t n = r->size / PAGE, k = 0, x;
+
+	for (uint64_t w = 0; r->present && w * 64 < n; w++) {
+		memcpy(&x, r->present + w * 8, 8);	/* bits past n are clear */
+		k += (uint64_t)__builtin_popcountll(x); /* in any byte order */
 	}
-	return (int64_t)k;
+	return k;
 }
 
 /* The pages written, in the pause: packed into the stage (see struct
