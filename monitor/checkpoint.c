@@ -180,7 +180,11 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		 * restore's verify sees its threads before they start */
 		if (mt->state == TS_DEAD)
 			continue;
-		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
+		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)))
+			return rc;
+		/* read by the pause already (4 calls a thread), unless it was
+		 * found busy before or not running */
+		if (!((mon->pause_utcbs >> (k - 1)) & 1) &&
 		    (rc = monitor_read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
 			return rc;
 	}

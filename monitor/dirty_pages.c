@@ -30,6 +30,10 @@ struct incr_ds {
 	uint64_t *bits; /* this checkpoint's fetch (NULL: not fetched yet) */
 	int fresh;	/* started by this checkpoint's incr_prestart: copied whole */
 	int taken;	/* fetched with TAKE: to re-arm (incr_rearm) */
+	/* the whole dataspace attached by incr_warm (0: none), the pause's
+	 * live views then are in it; detached by incr_end, with the target
+	 * running (32 attach and detach calls were ~50 us of the pause) */
+	uint64_t view;
 };
 
 /* The pages an incremental checkpoint copies in its pause, packed, in a
@@ -249,22 +253,19 @@ static uint64_t dirty_now(struct monitor *mon, struct mon_incr *in, int warm)
 	uint64_t n = 0, *bits, host;
 
 	for (unsigned i = 0; i < in->nds; i++) {
-		const struct incr_ds *d = &in->ds[i];
+		struct incr_ds *d = &in->ds[i];
 		int64_t k;
 
 		if (d->fresh || !(bits = calloc((d->pages + 63) / 64 + 1, sizeof *bits)))
 			continue;
 		k = ds_dirty_peek_all(d->cap, d->pages, bits);
 		n += k > 0 ? (uint64_t)k : 0;
-		if (warm && k > 0 &&
-		    !pd_attach(mon->env->pd, d->cap, 0, 0, d->pages * PAGE, MEM_R,
-			       &host)) {
-			for (uint64_t p = 0; p < d->pages; p++)
-				if ((bits[p / 64] >> (p % 64)) & 1)
-					warm_page((const uint8_t *)(uintptr_t)host +
-						  p * PAGE);
-			pd_detach(mon->env->pd, host);
-		}
+		if (warm && !d->view &&
+		    !pd_attach(mon->env->pd, d->cap, 0, 0, d->pages * PAGE, MEM_R, &host))
+			d->view = host;
+		for (uint64_t p = 0; warm && d->view && k > 0 && p < d->pages; p++)
+			if ((bits[p / 64] >> (p % 64)) & 1)
+				warm_page((const uint8_t *)(uintptr_t)d->view + p * PAGE);
 		free(bits);
 	}
 	return n;
@@ -511,11 +512,15 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		in->pages_copied += (uint64_t)k;
 		return 2;
 	}
-	if (in->nlive == MON_MAX_REGIONS)
-		return -ENOSPC;
-	if ((rc = pd_attach(mon->env->pd, ds, 0, g->off, g->size, MEM_R, &host)))
-		return rc;
-	in->live[in->nlive++] = host;
+	if (d->view) {
+		host = d->view + g->off;
+	} else {
+		if (in->nlive == MON_MAX_REGIONS)
+			return -ENOSPC;
+		if ((rc = pd_attach(mon->env->pd, ds, 0, g->off, g->size, MEM_R, &host)))
+			return rc;
+		in->live[in->nlive++] = host;
+	}
 	mr->live = (uint8_t *)(uintptr_t)host;
 	t0 = mon_now_us();
 	c0 = mon_cpu_us();
@@ -599,6 +604,9 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 		free(in->ds[i].bits);
 		in->ds[i].bits = NULL;
 		in->ds[i].fresh = 0;
+		if (in->ds[i].view)
+			pd_detach(mon->env->pd, in->ds[i].view);
+		in->ds[i].view = 0;
 	}
 	if (in->track && !rc && path &&
 	    (hash ? !!memcpy(in->base_hash, hash, sizeof in->base_hash)
@@ -651,6 +659,8 @@ void incr_forget(struct monitor *mon)
 	if (!in)
 		return;
 	for (unsigned i = 0; i < in->nds; i++) {
+		if (in->ds[i].view)
+			pd_detach(mon->env->pd, in->ds[i].view);
 		ds_dirty_stop(in->ds[i].cap);
 		free(in->ds[i].bits);
 	}
