@@ -452,12 +452,15 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 	}
 	for (unsigned i = 0; i < b->ncopies; i++)
 		bytes += b->copy[i].size;
-	if (!rc && bytes) { /* the client's progress line: the phase, its bytes */
+	/* the client's progress line: the phase, its bytes; none for a copy
+	 * made in place (an incremental checkpoint's small regions: a line
+	 * to the client's socket in the pause for a copy of some 20 us) */
+	if (!rc && bytes > CKPT_INLINE_BYTES) {
 		monitor_progress(mon, "copying %.1f MiB of memory while paused",
 				 bytes / (1024.0 * 1024.0));
-		b->mon = mon;
 		monitor_meter_start(mon, bytes);
 	}
+	b->mon = mon; /* copy_job's meter */
 	if (!rc)
 		rc = ckpt_job(mon, copy_job, b, bytes, 0); /* paused: at full speed */
 	for (unsigned i = 0; i < b->ncopies; i++)
