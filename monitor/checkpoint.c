@@ -180,7 +180,11 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 		 * restore's verify sees its threads before they start */
 		if (mt->state == TS_DEAD)
 			continue;
-		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)) ||
+		if ((rc = cpu_get_regs(mon->cpu, mon->thread[i].cap, &mt->regs)))
+			return rc;
+		/* read by the pause already (4 calls a thread), unless it was
+		 * found busy before or not running */
+		if (!((mon->pause_utcbs >> (k - 1)) & 1) &&
 		    (rc = monitor_read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
 			return rc;
 	}
@@ -448,12 +452,15 @@ static int read_memory(struct monitor *mon, struct mon_model *model, struct ckpt
 	}
 	for (unsigned i = 0; i < b->ncopies; i++)
 		bytes += b->copy[i].size;
-	if (!rc && bytes) { /* the client's progress line: the phase, its bytes */
+	/* the client's progress line: the phase, its bytes; none for a copy
+	 * made in place (an incremental checkpoint's small regions: a line
+	 * to the client's socket in the pause for a copy of some 20 us) */
+	if (!rc && bytes > CKPT_INLINE_BYTES) {
 		monitor_progress(mon, "copying %.1f MiB of memory while paused",
 				 bytes / (1024.0 * 1024.0));
-		b->mon = mon;
 		monitor_meter_start(mon, bytes);
 	}
+	b->mon = mon; /* copy_job's meter */
 	if (!rc)
 		rc = ckpt_job(mon, copy_job, b, bytes, 0); /* paused: at full speed */
 	for (unsigned i = 0; i < b->ncopies; i++)
@@ -549,6 +556,8 @@ int monitor_checkpoint_mode(struct monitor *mon, struct mon_model *model, int st
 	b->stream = stream;
 	if (!stream)
 		bufs_prepare(mon, b); /* before the pause: not counted in it */
+	if (!stream)
+		incr_warm(mon); /* last before the pause: its copy's pages cached */
 	uint64_t ph[6], cpu = mon_cpu_us();
 	ph[0] = mon_now_us();
 	if ((rc = checkpoint_pause_all(mon, model)))

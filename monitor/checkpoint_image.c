@@ -271,9 +271,8 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 		uint64_t n = !cw->state && (r->data || r->stream || r->present)
 				 ? r->size / MON_PAGE
 				 : 0;
-		if (r->present)
-			for (uint64_t p = n = 0; p < r->size / MON_PAGE; p++)
-				n += (r->present[p / 8] >> (p % 8)) & 1;
+		if (r->present) /* a bit at a time was 45-80 us of the pause */
+			n = incr_present_pages(r);
 		cw->fig.pages += n;
 	}
 	cw->fig.bytes = cw->fig.pages * MON_PAGE;

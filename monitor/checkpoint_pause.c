@@ -90,23 +90,23 @@ static int pause_each(struct monitor *mon)
  *   restore would not remake them (the restored thread then finds its
  *   window empty: thread_create failed with -EPROTO when its
  *   CPU_CREATE_THREAD reply was caught so).
- * 1, 0 or -errno. */
-static int thread_busy(struct monitor *mon, struct mon_thread *t)
+ * The UTCB is read into *u (the thread is paused: the checkpoint keeps
+ * it).  1, 0 or -errno. */
+static int thread_busy(struct monitor *mon, struct mon_thread *t, struct utcb *u)
 {
-	struct utcb u;
-	int rc = monitor_read_utcb(mon, t->cap, &u);
+	int rc = monitor_read_utcb(mon, t->cap, u);
 
 	if (rc)
 		return rc;
-	if (u.tcr[TCR_BADGES] == TCR_BADGES_HELD) /* AT_REPLY: none yet */
+	if (u->tcr[TCR_BADGES] == TCR_BADGES_HELD) /* AT_REPLY: none yet */
 		return 1;
-	if (u.br[0] == KCAP_INVALID || !u.br[0])
+	if (u->br[0] == KCAP_INVALID || !u->br[0])
 		return 0;
 	for (unsigned j = 0; j < MSG_MAX_ITEMS; j++) {
 		struct msg m;
 
 		msg_reset(&m, PD_CAP_VALID);
-		msg_put(&m, u.br[0] + KCAP(j));
+		msg_put(&m, u->br[0] + KCAP(j));
 		if ((rc = rpc_call(mon->pd, &m)))
 			return rc;
 		if (m.code != RPC_OK || m.nwords < 1)
@@ -175,6 +175,7 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 
 	*blocked = 0;
 	model->nthreads = 0;
+	mon->pause_utcbs = 0;
 	for (int i = 0; i < MON_MAX_THREADS; i++) {
 		struct mon_thread *t = &mon->thread[i];
 		struct mon_model_thread *mt = &model->thread[model->nthreads];
@@ -184,9 +185,10 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 			return rc;
 		*blocked |= mt->state == TS_BLOCKED;
 		if (!*blocked && mt->state != TS_INACTIVE && mt->state != TS_DEAD) {
-			if ((rc = thread_busy(mon, t)) < 0)
+			if ((rc = thread_busy(mon, t, &mt->utcb_data)) < 0)
 				return rc;
 			*blocked = rc;
+			mon->pause_utcbs |= 1u << model->nthreads;
 		}
 		mt->nr = t->nr;
 		mt->badge = t->badge;
