@@ -77,6 +77,7 @@ struct monitor {
 	unsigned rec_nfree;
 	uint16_t rec_hash[1u << MON_REC_HASH_BITS];
 	uint16_t rec_free[MON_MAX_RECORDS];
+	struct mon_rec_text rec_text[MON_MAX_RECORDS]; /* touched only where written */
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
