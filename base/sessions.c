@@ -83,6 +83,71 @@ int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned
 	return take_gates(&m, n, gates);
 }
 
+/* n free slots of the fixed array (core maps into no slot past it), from
+ * the first-free hint (every slot below it is used); held as a receive
+ * window's are (CAP_ID_INVALID).  How many were found. */
+static unsigned take_slots(struct cap_map *cm, struct cap_index **e, unsigned n)
+{
+	uint64_t idx =
+	    cm->first_free_hint > FIXED_USER_BASE ? cm->first_free_hint : FIXED_USER_BASE;
+	unsigned i = 0;
+
+	for (; idx < CAP_SLOTS && i < n; idx++) {
+		struct cap_index *s = cap_map_slot(cm, idx);
+		if (s->id)
+			continue;
+		memset(s, 0, sizeof(*s));
+		s->id = CAP_ID_INVALID;
+		e[i++] = s;
+	}
+	return i;
+}
+
+/* Slots first-fit in the cap map, held (CAP_ID_INVALID, as a receive
+ * window's) while core maps the gates there; then entered with their
+ * badges.  A refused call hands the slots back.  A badge the map knows
+ * already is no fresh gate of core's: that reply is refused. */
+int pd_alloc_gates_mapped(cap_t own_pd, cap_t ep_thread, unsigned n, cap_t *gates)
+{
+	struct cap_map *cm = cap_map();
+	struct cap_index *e[TASK_MAP_OUT_MAX];
+	uint64_t kcap[TASK_MAP_OUT_MAX], held;
+	unsigned i, refused = 0;
+	struct msg m;
+	int err;
+
+	if (!n || n > TASK_MAP_OUT_MAX || !cap_valid(ep_thread))
+		return -EINVAL;
+	cap_map_lock();
+	i = take_slots(cm, e, n);
+	cap_map_unlock();
+	msg_reset(&m, PD_ALLOC_GATES_MAPPED);
+	msg_put_cap(&m, ep_thread);
+	for (unsigned j = 0; j < i; j++)
+		msg_put(&m, cap_map_kcap(cm, e[j]));
+	err = i < n ? -ENOSPC : base_drop_caps(&m, rpc_invoke(own_pd, &m));
+	if (!err && m.nwords != n)
+		err = -EPROTO; /* never core's: what it mapped stays unused */
+	held = cap_badges_hold();
+	cap_map_lock();
+	for (unsigned j = 0; j < i; j++) {
+		kcap[j] = cap_map_kcap(cm, e[j]);
+		e[j]->id = 0;
+		gates[j] =
+		    err ? CAP_INVALID : (cap_t){cap_map_insert_at(cm, m.w[j], kcap[j])};
+		refused |= !err && !cap_valid(gates[j]);
+	}
+	cap_map_unlock();
+	cap_badges_done(held);
+	for (unsigned j = 0; refused && j < i; j++) {
+		if (cap_valid(gates[j]))
+			cap_release(gates[j]); /* unmaps it */
+		else
+			base_unmap(kcap[j], UNMAP_SELF);
+	}
+	return refused ? -EPROTO : err;
+}
+
 int pd_free_rpc_cap(cap_t pd, cap_t gate)
 {
 	struct msg m;

@@ -247,6 +247,53 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	return 0;
 }
 
+/* PD_ALLOC_GATES_MAPPED: k gates bound to ep_thread, mapped at k empty
+ * kcaps of this PD (the caller's own, for an entrypoint's gates made
+ * ahead) and answered with their badges, no cap: the caller's cap map
+ * takes them at the kcaps it chose, where k caps in a reply (at most
+ * MSG_MAX_ITEMS) cost it a move and an unmap each.  Every kcap and the
+ * quota are checked first, the slots by the one kernel call that maps
+ * all (TASK_MAP_OUT from core's task; an occupied one: none is mapped
+ * and the gates made are freed). */
+static int pd_session_alloc_gates_mapped(struct pd_session *pd, cap_t ep_thread,
+					 const struct msg *m, struct msg *r)
+{
+	uint64_t k[2 + 3 * TASK_MAP_OUT_MAX] = {TASK_MAP_OUT,
+						TASK_MAP_OUT_GATES | TASK_MAP_OUT_EMPTY};
+	unsigned n = m->nwords, made;
+	cap_t gate[TASK_MAP_OUT_MAX];
+	int err = 0;
+
+	if (n < 1 || n > TASK_MAP_OUT_MAX || m->ncaps != 1 || !cap_valid(ep_thread))
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (!pd_kcap_ok(m->w[i]) || KCAP_INDEX(m->w[i]) < FIXED_USER_BASE)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (m->w[j] == m->w[i])
+				return -EINVAL;
+	}
+	if (n > pd->cap_quota - pd->cap_used)
+		return -EDQUOT;
+	for (made = 0; made < n; made++) {
+		if ((err = pd_session_alloc_gate(pd, ep_thread, &gate[made])))
+			break;
+		k[2 + 3 * made] = cap_kcap(pd->task);
+		k[3 + 3 * made] = cap_kcap(gate[made]) | RIGHT_R | RIGHT_W;
+		k[4 + 3 * made] = m->w[made];
+	}
+	if (!err && kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, k, 2 + 3 * n, NULL, 0))
+		err = -EINVAL;
+	if (err) {
+		for (unsigned i = 0; i < made; i++)
+			pd_session_free_gate(pd, gate[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < n; i++)
+		msg_put(r, cap_badge(gate[i]));
+	return 0;
+}
+
 static int pd_session_free_gate(struct pd_session *pd, cap_t gate)
 {
 	uint64_t badge = cap_badge(gate);
@@ -369,6 +416,8 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return pd_session_derive_caps(pd, pd_session_from_cap(c, cap0), m);
 	case PD_MAP_OUT:
 		return pd_session_map_out(pd, m);
+	case PD_ALLOC_GATES_MAPPED:
+		return pd_session_alloc_gates_mapped(pd, cap0, m, r);
 	case PD_CAP_VALID:
 		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
 			return -EINVAL;
@@ -409,7 +458,8 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_MAP_OUT, &r))
+	if (core_reply_begin(
+		m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_GATES_MAPPED, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 
