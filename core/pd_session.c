@@ -247,14 +247,11 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	return 0;
 }
 
-/* PD_ALLOC_GATES_MAPPED: k gates bound to ep_thread, mapped at k empty
- * kcaps of this PD (the caller's own, for an entrypoint's gates made
- * ahead) and answered with their badges, no cap: the caller's cap map
- * takes them at the kcaps it chose, where k caps in a reply (at most
- * MSG_MAX_ITEMS) cost it a move and an unmap each.  Every kcap and the
- * quota are checked first, the slots by the one kernel call that maps
- * all (TASK_MAP_OUT from core's task; an occupied one: none is mapped
- * and the gates made are freed). */
+/* PD_ALLOC_GATES_MAPPED: k gates bound to ep_thread, mapped at empty
+ * kcaps of this PD and answered as badges (a reply's caps, four a call,
+ * cost the receiver a move and an unmap each).  Kcaps and quota checked
+ * first, the slots by the one kernel call that maps all (TASK_MAP_OUT
+ * from core's task); a refused map frees the gates made. */
 static int pd_session_alloc_gates_mapped(struct pd_session *pd, cap_t ep_thread,
 					 const struct msg *m, struct msg *r)
 {
