@@ -103,6 +103,8 @@ struct monitor {
 	int hold;	    /* paused by <test then="hold">: checkpoints (pre-copy rounds)
 			       leave it paused until the migration's freeze */
 	uint64_t proxy_gen; /* the last proxy's gen */
+	int proxy_top;	    /* no proxy at this index or above was ever used:
+			       the lookups stop there (proxy.c) */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
 	int restore_postcopy;	/* ... and its pages come from a page channel */
