@@ -433,6 +433,10 @@ static int case_alloc_at(struct env *env, struct tcase *t)
 	CHECK(t, caps_used(pd) == 0);
 	CHECK(t, !pd_alloc_gates_at(pd, env->pd, node_own_thread(), k, 3, g));
 	CHECK(t, caps_used(pd) == 3);
+	/* the first-free hint past the slots taken: the next batch does not
+	 * rescan them */
+	for (unsigned i = 0; i < 3; i++)
+		CHECK(t, cap_map()->first_free_hint > KCAP_INDEX(cap_kcap(g[i])));
 	for (unsigned i = 0; i < 3; i++) {
 		CHECK(t, mapped(pd, k[i]) == 1 && own_valid(cap_kcap(g[i])));
 		CHECK(t, cap_map_find(cap_map(), cap_badge(g[i])) == g[i].idx);
