@@ -52,27 +52,31 @@ static void ep_gate_free(struct entrypoint *ep, cap_t gate)
 	cap_release(gate);
 }
 
+/* One call for all n (EP_SPARE_MAX <= TASK_MAP_OUT_MAX): core maps the
+ * gates into free slots of our cap map and answers their badges, where
+ * a reply's caps (MSG_MAX_ITEMS a call) cost a move and an unmap each. */
+_Static_assert(EP_SPARE_MAX <= TASK_MAP_OUT_MAX, "ep_reserve: one call");
+
 int ep_reserve(struct entrypoint *ep, unsigned n)
 {
-	static const uint64_t none[MSG_MAX_ITEMS]; /* no kcap in the PD */
-	cap_t g[MSG_MAX_ITEMS];
+	cap_t g[EP_SPARE_MAX];
+	unsigned k;
 	int err;
 
 	if (!ep || ep->factory || n > EP_SPARE_MAX)
 		return -EINVAL;
-	while (ep->nspare < n) {
-		unsigned k =
-		    n - ep->nspare < MSG_MAX_ITEMS ? n - ep->nspare : MSG_MAX_ITEMS;
-		if ((err = pd_alloc_rpc_caps(ep->env->pd, ep->thread, none, k, g)))
-			return err;
-		/* (the count is read again: the call may have let the entrypoint
-		 * itself take one) */
-		for (unsigned i = 0; i < k; i++)
-			if (ep->nspare < EP_SPARE_MAX)
-				ep->spare[ep->nspare++] = g[i];
-			else
-				ep_gate_free(ep, g[i]);
-	}
+	if (ep->nspare >= n)
+		return 0;
+	k = n - ep->nspare;
+	if ((err = pd_alloc_gates_mapped(ep->env->pd, ep->thread, k, g)))
+		return err;
+	/* (the count is read again: the call may have let the entrypoint
+	 * itself take one) */
+	for (unsigned i = 0; i < k; i++)
+		if (ep->nspare < EP_SPARE_MAX)
+			ep->spare[ep->nspare++] = g[i];
+		else
+			ep_gate_free(ep, g[i]);
 	return 0;
 }
 

@@ -83,6 +83,108 @@ int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned
 	return take_gates(&m, n, gates);
 }
 
+/* n free slots of the fixed array (core maps into no slot past it), from
+ * the first-free hint (every slot below it is used); held as a receive
+ * window's are (CAP_ID_INVALID), the hint moved past them (a restore's
+ * thousands of gates, a batch a call, rescanned every slot taken before
+ * from an unmoved hint).  How many were found. */
+static unsigned take_slots(struct cap_map *cm, struct cap_index **e, unsigned n)
+{
+	uint64_t idx =
+	    cm->first_free_hint > FIXED_USER_BASE ? cm->first_free_hint : FIXED_USER_BASE;
+	unsigned i = 0;
+
+	for (; idx < CAP_SLOTS && i < n; idx++) {
+		struct cap_index *s = cap_map_slot(cm, idx);
+		if (s->id)
+			continue;
+		memset(s, 0, sizeof(*s));
+		s->id = CAP_ID_INVALID;
+		e[i++] = s;
+	}
+	if (i)
+		cm->first_free_hint = idx;
+	return i;
+}
+
+/* A held slot handed back unused: the hint may lie below it again. */
+static void give_slot(struct cap_map *cm, struct cap_index *e)
+{
+	uint64_t idx = KCAP_INDEX(cap_map_kcap(cm, e));
+
+	e->id = 0;
+	if (idx < cm->first_free_hint)
+		cm->first_free_hint = idx;
+}
+
+/* Slots first-fit in the cap map, held (CAP_ID_INVALID, as a receive
+ * window's) while core maps the gates there; then entered with their
+ * badges.  A refused call hands the slots back.  A badge the map knows
+ * already is no fresh gate of core's: that reply is refused.  With pd
+ * valid, the gates are pd's, mapped at its kcaps at[] too (the call goes
+ * to pd with own_pd as the second cap). */
+static int gates_mapped(cap_t pd, cap_t own_pd, cap_t ep_thread, const uint64_t *at,
+			unsigned n, cap_t *gates)
+{
+	struct cap_map *cm = cap_map();
+	struct cap_index *e[TASK_MAP_OUT_MAX];
+	uint64_t kcap[TASK_MAP_OUT_MAX], held;
+	unsigned i, refused = 0, w = cap_valid(pd) ? 2 : 1;
+	struct msg m;
+	int err;
+
+	if (!n || n * w > TASK_MAP_OUT_MAX || !cap_valid(ep_thread))
+		return -EINVAL;
+	cap_map_lock();
+	i = take_slots(cm, e, n);
+	cap_map_unlock();
+	msg_reset(&m, PD_ALLOC_GATES_MAPPED);
+	msg_put_cap(&m, ep_thread);
+	if (w == 2)
+		msg_put_cap(&m, own_pd);
+	for (unsigned j = 0; j < i; j++) {
+		if (w == 2)
+			msg_put(&m, at[j]);
+		msg_put(&m, cap_map_kcap(cm, e[j]));
+	}
+	err = i < n ? -ENOSPC : base_drop_caps(&m, rpc_invoke(w == 2 ? pd : own_pd, &m));
+	if (!err && m.nwords != n)
+		err = -EPROTO; /* never core's: what it mapped stays unused */
+	held = cap_badges_hold();
+	cap_map_lock();
+	for (unsigned j = 0; j < i; j++) {
+		kcap[j] = cap_map_kcap(cm, e[j]);
+		e[j]->id = 0;
+		gates[j] =
+		    err ? CAP_INVALID : (cap_t){cap_map_insert_at(cm, m.w[j], kcap[j])};
+		if (!cap_valid(gates[j]))
+			give_slot(cm, e[j]);
+		refused |= !err && !cap_valid(gates[j]);
+	}
+	cap_map_unlock();
+	cap_badges_done(held);
+	for (unsigned j = 0; refused && j < i; j++) {
+		if (cap_valid(gates[j]))
+			cap_release(gates[j]); /* unmaps it */
+		else
+			base_unmap(kcap[j], UNMAP_SELF);
+	}
+	return refused ? -EPROTO : err;
+}
+
+int pd_alloc_gates_mapped(cap_t own_pd, cap_t ep_thread, unsigned n, cap_t *gates)
+{
+	return gates_mapped(CAP_INVALID, own_pd, ep_thread, NULL, n, gates);
+}
+
+int pd_alloc_gates_at(cap_t pd, cap_t own_pd, cap_t ep_thread, const uint64_t *kcaps,
+		      unsigned n, cap_t *gates)
+{
+	if (!cap_valid(pd) || !kcaps)
+		return -EINVAL;
+	return gates_mapped(pd, own_pd, ep_thread, kcaps, n, gates);
+}
+
 int pd_free_rpc_cap(cap_t pd, cap_t gate)
 {
 	struct msg m;

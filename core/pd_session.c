@@ -125,12 +125,10 @@ static int pd_map_gates_out(struct pd_session *pd, struct pd_session *const *to,
 
 /* PD_DERIVE_CAPS: the caller (PD `to`) gets, at each of its kcaps that
  * it emptied for this, a copy of the gate at a kcap of this PD, derived
- * from the PD's own: revoking the copies this PD gave away now takes the
- * caller's too, as in Fiasco.OC's mapping database.  Only gates, and only
- * into an empty slot (nothing of the caller's is replaced): a holder of
- * the PD session takes copies of what the PD serves, as the holder of a
- * task cap on Fiasco.OC can map out of that task.  The kernel checks the
- * slots (TASK_MAP_OUT), core the kcaps' ranges. */
+ * from the PD's own: revoking the PD's copies takes the caller's too (as
+ * Fiasco.OC's mapping database does).  Gates only, into empty slots: the
+ * holder of a PD session takes copies of what the PD serves, as the
+ * holder of a task cap on Fiasco.OC can map out of that task. */
 static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 				  const struct msg *m)
 {
@@ -151,17 +149,12 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 	return pd_map_gates_out(pd, &to, w, k, TASK_MAP_OUT_EMPTY);
 }
 
-/* PD_MAP_OUT: each triple's gate of this PD mapped into the PD session
- * caps[j], derived from this PD's slot as an IPC map item is (the
- * caller's own PD: its caps into several of its children's in one call,
- * where PD_MAP_CAPS takes one PD and MSG_MAX_ITEMS caps a call).  Gates
- * only, from the user slots, as PD_DERIVE_CAPS takes them, and not into
- * the parent's slot; an occupied slot is replaced, as by PD_MAP_CAP.
- * Core keeps no hold (the copy lives as long as the caller's slot, or
- * what it was derived from); a PD_MAP_CAP hold at a replaced kcap stays
- * until the kcap is mapped so again or the PD goes, as it would.  One
- * kernel call maps them all (TASK_MAP_OUT), where a check and a map per
- * cap took two each. */
+/* PD_MAP_OUT: each triple's gate of this PD (the caller's own) mapped
+ * into the PD session caps[j], derived as an IPC map item is: into
+ * several children in one call.  Gates from the user slots only, not
+ * into the parent's slot; an occupied slot is replaced (as PD_MAP_CAP).
+ * Core keeps no hold (a PD_MAP_CAP hold at a replaced kcap stays until
+ * the kcap is mapped so again or the PD goes).  One TASK_MAP_OUT. */
 static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
 {
 	struct pd_session *to[MSG_MAX_ITEMS];
@@ -203,12 +196,9 @@ err:
 	return err;
 }
 
-/* PD_ALLOC_RPC_CAPS: the request's words are kcaps in this PD, or 0 for
- * a gate that is only handed to the caller (an entrypoint's gates made
- * ahead, ep_reserve).  Every kcap is checked before anything is made,
- * and a failure part-way frees the gates made so far, so the call does
- * all or nothing.  Core's gate list keeps each gate alive, so no MAP_CAP
- * hold is needed. */
+/* PD_ALLOC_RPC_CAPS: words are kcaps in this PD, or 0 for a gate only
+ * handed to the caller; all checked first, and a failure part-way frees
+ * the gates made.  Core's gate list keeps each alive (no MAP_CAP hold). */
 static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 				     const struct msg *m, struct msg *r)
 {
@@ -244,6 +234,56 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	for (unsigned i = 0; i < k; i++)
 		r->caps[i] = gate[i];
 	r->ncaps = k;
+	return 0;
+}
+
+/* PD_ALLOC_GATES_MAPPED: k gates bound to ep_thread at empty kcaps of
+ * this PD, answered as badges (caps in a reply, four a call, cost the
+ * receiver a move and an unmap each); with the caller's PD `to` (a
+ * restoring monitor), words are pairs, a kcap of this PD and one of to's.
+ * Kcaps and quota are checked first, the slots by the one TASK_MAP_OUT
+ * from core's task that maps all; a refused map frees the gates made. */
+static int pd_session_alloc_gates_mapped(struct pd_session *pd, cap_t ep_thread,
+					 struct pd_session *to, const struct msg *m,
+					 struct msg *r)
+{
+	uint64_t k[2 + 3 * TASK_MAP_OUT_MAX] = {TASK_MAP_OUT,
+						TASK_MAP_OUT_GATES | TASK_MAP_OUT_EMPTY};
+	unsigned w = to ? 2 : 1, n = m->nwords / w, made;
+	cap_t gate[TASK_MAP_OUT_MAX];
+	int err = 0;
+
+	if (n < 1 || n * w > TASK_MAP_OUT_MAX || m->nwords % w ||
+	    m->ncaps != (to ? 2 : 1) || !cap_valid(ep_thread) || to == pd)
+		return -EINVAL;
+	for (unsigned i = 0; i < n * w; i++) {
+		if (!pd_kcap_ok(m->w[i]) || KCAP_INDEX(m->w[i]) < FIXED_USER_BASE)
+			return -EINVAL;
+		for (unsigned j = i % w; j < i; j += w)
+			if (m->w[j] == m->w[i])
+				return -EINVAL;
+	}
+	if (n > pd->cap_quota - pd->cap_used)
+		return -EDQUOT;
+	for (made = 0; made < n; made++) {
+		if ((err = pd_session_alloc_gate(pd, ep_thread, &gate[made])))
+			break;
+		for (unsigned j = 0; j < w; j++) {
+			uint64_t *t = &k[2 + 3 * (made * w + j)];
+			t[0] = cap_kcap((j ? to : pd)->task);
+			t[1] = cap_kcap(gate[made]) | RIGHT_R | RIGHT_W;
+			t[2] = m->w[made * w + j];
+		}
+	}
+	if (!err && kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, k, 2 + 3 * n * w, NULL, 0))
+		err = -EINVAL;
+	if (err) {
+		for (unsigned i = 0; i < made; i++)
+			pd_session_free_gate(pd, gate[i]);
+		return err;
+	}
+	for (unsigned i = 0; i < n; i++)
+		msg_put(r, cap_badge(gate[i]));
 	return 0;
 }
 
@@ -369,6 +409,10 @@ static int pd_op(struct pd_session *pd, struct msg *m, struct msg *r)
 		return pd_session_derive_caps(pd, pd_session_from_cap(c, cap0), m);
 	case PD_MAP_OUT:
 		return pd_session_map_out(pd, m);
+	case PD_ALLOC_GATES_MAPPED:
+		return pd_session_alloc_gates_mapped(
+		    pd, cap0, m->ncaps > 1 ? pd_session_from_cap(c, m->caps[1]) : NULL, m,
+		    r);
 	case PD_CAP_VALID:
 		if (m->nwords < 1 || !pd_kcap_ok(m->w[0]))
 			return -EINVAL;
@@ -409,7 +453,8 @@ static void pd_dispatch(struct rpc_object *obj, struct msg *m)
 	struct pd_session *pd = container_of(obj, struct pd_session, s.obj);
 	struct msg r;
 
-	if (core_reply_begin(m, m->code >= PD_ALLOC_RAM && m->code <= PD_MAP_OUT, &r))
+	if (core_reply_begin(
+		m, m->code >= PD_ALLOC_RAM && m->code <= PD_ALLOC_GATES_MAPPED, &r))
 		core_reply_end(m, &r, pd_op(pd, m, &r));
 }
 

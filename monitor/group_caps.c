@@ -139,10 +139,11 @@ static void outside_sessions(const struct monitor *mon, char *buf, size_t size)
 		/* Timer and RM sessions are served through proxies: the
 		 * monitor sees what comes through them */
 		if (!r->used || r->cls != MON_CLASS_ROUTED || r->member ||
-		    !strcmp(r->what, "Timer") || !strcmp(r->what, "RM"))
+		    !strcmp(record_what(mon, r), "Timer") ||
+		    !strcmp(record_what(mon, r), "RM"))
 			continue;
 		n += (size_t)snprintf(buf + n, size - n, "%s%s (badge 0x%llx)",
-				      n ? ", " : "", r->what,
+				      n ? ", " : "", record_what(mon, r),
 				      (unsigned long long)r->badge);
 	}
 }

@@ -208,8 +208,9 @@ static int record_session(struct monitor *holder, const struct image_session *ss
 		return -ENOSPC;
 	cap_ref(c);
 	r->refs++;
-	copy_str(r->what, sizeof r->what, ss->service, sizeof ss->service);
-	copy_str(r->args, sizeof r->args, ss->args, sizeof ss->args);
+	copy_str(record_text(holder, r)->what, MON_NAME_MAX, ss->service,
+		 sizeof ss->service);
+	copy_str(record_text(holder, r)->args, MON_ARGS_MAX, ss->args, sizeof ss->args);
 	r->member = owner + 1;
 	return 0;
 }

@@ -131,7 +131,7 @@ static int session_to_image(const struct monitor *mon, const struct mon_model *m
 		snprintf(args, sizeof args, "label=\"%s\"", m->binary);
 	else if (type == IMAGE_SESSION_TIMER || type == IMAGE_SESSION_RM) {
 		r = record_find((struct monitor *)mon, cap_badge(p->real));
-		snprintf(args, sizeof args, "%s", r ? r->args : "");
+		snprintf(args, sizeof args, "%s", r ? record_args(mon, r) : "");
 		if (type == IMAGE_SESSION_TIMER &&
 		    (rc = timer_to_image(p, mc->badge, im)))
 			return rc;
@@ -207,7 +207,7 @@ static int rmaps_to_image(const struct monitor *mon, const struct mon_model *m,
 			return -ESRCH;
 		r = record_find((struct monitor *)mon, cap_badge(s->real));
 		if ((rc = add_session(im, mr->session, IMAGE_SESSION_RM, 0, "RM",
-				      r ? r->args : "")) ||
+				      r ? record_args(mon, r) : "")) ||
 		    (rc = add_ds(im, mr->ds_badge, mr->size, IMAGE_DS_MANAGED, NULL)))
 			return rc;
 		d->managed.rm_session = mr->session;
@@ -265,7 +265,7 @@ static int member_session(const struct monitor *mon, const struct mon_record *r,
 	if (rc)
 		return rc;
 	return add_session(im, c->badge, IMAGE_SESSION_OTHER, IMAGE_SESSION_F_MEMBER,
-			   r->what, r->args);
+			   record_what(mon, r), record_args(mon, r));
 }
 
 /* One cap of the model as an image cap (sessions and dataspaces it
@@ -311,8 +311,8 @@ static int cap_to_image(const struct monitor *mon, const struct mon_model *m,
 		c->class = IMAGE_CAP_OUTSIDE;
 		c->obj = mc->badge;
 		return add_session(im, mc->badge, IMAGE_SESSION_OTHER,
-				   IMAGE_SESSION_F_OUTSIDE, r ? r->what : "?",
-				   r ? r->args : NULL);
+				   IMAGE_SESSION_F_OUTSIDE, r ? record_what(mon, r) : "?",
+				   r ? record_args(mon, r) : NULL);
 	case MON_CLASS_DATASPACE:
 	case MON_CLASS_ROM_DS:
 		c->class = IMAGE_CAP_DATASPACE;

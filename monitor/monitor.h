@@ -77,6 +77,7 @@ struct monitor {
 	unsigned rec_nfree;
 	uint16_t rec_hash[1u << MON_REC_HASH_BITS];
 	uint16_t rec_free[MON_MAX_RECORDS];
+	struct mon_rec_text rec_text[MON_MAX_RECORDS]; /* touched only where written */
 	struct mon_region region[MON_MAX_REGIONS];
 	struct mon_thread thread[MON_MAX_THREADS];
 	uint64_t checkpoints, restores;
@@ -105,6 +106,8 @@ struct monitor {
 	int hold;	    /* paused by <test then="hold">: checkpoints (pre-copy rounds)
 			       leave it paused until the migration's freeze */
 	uint64_t proxy_gen; /* the last proxy's gen */
+	int proxy_top;	    /* no proxy at this index or above was ever used:
+			       the lookups stop there (proxy.c) */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
 	int restore_postcopy;	/* ... and its pages come from a page channel */

@@ -41,8 +41,8 @@ static void group_session_reply(struct monitor *mon, struct msg *m, const char *
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
 	record_hold(mon, s, service);
 	if (r) {
-		snprintf(r->what, sizeof r->what, "%s", service);
-		snprintf(r->args, sizeof r->args, "%s", args);
+		snprintf(record_text(mon, r)->what, MON_NAME_MAX, "%s", service);
+		snprintf(record_text(mon, r)->args, MON_ARGS_MAX, "%s", args);
 		r->member = rc; /* at a member, not at the monitor's parent */
 	}
 	msg_reset(m, RPC_OK);
@@ -74,8 +74,8 @@ static void op_session(struct monitor *mon, struct msg *m)
 	r = record_add(mon, MON_CLASS_ROUTED, s, 0);
 	record_hold(mon, s, service);
 	if (r) {
-		snprintf(r->what, sizeof r->what, "%s", service);
-		snprintf(r->args, sizeof r->args, "%s", args);
+		snprintf(record_text(mon, r)->what, MON_NAME_MAX, "%s", service);
+		snprintf(record_text(mon, r)->args, MON_ARGS_MAX, "%s", args);
 	}
 	/* a session type with state naming the target's objects is served
 	 * through a proxy (the record keeps the monitor's own reference) */

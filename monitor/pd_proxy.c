@@ -20,6 +20,7 @@ static int pd_before(struct proxy *p, struct msg *m)
 	case PD_ALLOC_RPC_CAPS: /* gates mapped by core: not recorded here */
 	case PD_DERIVE_CAPS:
 	case PD_MAP_OUT:
+	case PD_ALLOC_GATES_MAPPED: /* as PD_ALLOC_RPC_CAPS */
 		return -EPERM;
 	case PD_CAP_MAP_REPORT:
 		/* w0 = cap map, w1 = entries, w2 = checkpoint report, w3 =

@@ -25,7 +25,7 @@ struct proxy *proxy_find(struct monitor *mon, uint64_t badge)
 {
 	if (!badge)
 		return NULL;
-	for (int i = 0; i < MON_MAX_PROXIES; i++)
+	for (int i = 0; i < mon->proxy_top; i++)
 		if (mon->proxy[i].used && mon->proxy[i].obj.badge == badge)
 			return &mon->proxy[i];
 	return NULL;
@@ -34,7 +34,7 @@ struct proxy *proxy_find(struct monitor *mon, uint64_t badge)
 struct proxy *proxy_with(struct monitor *mon, const struct proxy_type *t, unsigned k,
 			 uint64_t v)
 {
-	for (int i = 0; i < MON_MAX_PROXIES; i++)
+	for (int i = 0; i < mon->proxy_top; i++)
 		if (mon->proxy[i].used && mon->proxy[i].type == t &&
 		    mon->proxy[i].state[k] == v)
 			return &mon->proxy[i];
@@ -147,6 +147,8 @@ cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct prox
 		if (!cap_valid(c))
 			break;
 		p->used = 1;
+		if (i >= mon->proxy_top) /* slots are taken lowest first */
+			mon->proxy_top = i + 1;
 		if (out)
 			*out = p;
 		return c;

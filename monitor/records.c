@@ -90,6 +90,32 @@ static void index_build(struct monitor *mon)
 	mon->rec_indexed = 1;
 }
 
+struct mon_rec_text *record_text(struct monitor *mon, const struct mon_record *r)
+{
+	unsigned i = (unsigned)(r - mon->rec);
+
+	mon->rec[i].text = 1;
+	return &mon->rec_text[i];
+}
+
+const char *record_what(const struct monitor *mon, const struct mon_record *r)
+{
+	return r->text ? mon->rec_text[r - mon->rec].what : "";
+}
+
+const char *record_args(const struct monitor *mon, const struct mon_record *r)
+{
+	return r->text ? mon->rec_text[r - mon->rec].args : "";
+}
+
+/* r's slot emptied, its text too if it was written. */
+static void record_clear(struct monitor *mon, struct mon_record *r)
+{
+	if (r->text)
+		memset(&mon->rec_text[r - mon->rec], 0, sizeof mon->rec_text[0]);
+	memset(r, 0, sizeof *r);
+}
+
 struct mon_record *record_find(struct monitor *mon, uint64_t badge)
 {
 	if (!badge || badge == CAP_ID_INVALID)
@@ -126,7 +152,7 @@ static struct mon_record *record_of(struct monitor *mon, uint64_t badge)
 		return NULL;
 	i = mon->rec_free[--mon->rec_nfree];
 	r = &mon->rec[i];
-	memset(r, 0, sizeof *r);
+	record_clear(mon, r);
 	r->used = 1;
 	r->badge = badge;
 	hash_insert(mon, i);
@@ -166,8 +192,9 @@ void record_hold(struct monitor *mon, cap_t cap, const char *what)
 		return;
 	}
 	r->refs++;
-	if (!r->what[0] && what)
-		snprintf(r->what, sizeof r->what, "%s", what);
+	/* only a routed session's name is read (its record is made first) */
+	if (r->cls == MON_CLASS_ROUTED && what && !record_what(mon, r)[0])
+		snprintf(record_text(mon, r)->what, MON_NAME_MAX, "%s", what);
 }
 
 void record_drop(struct monitor *mon, uint64_t badge)
@@ -180,7 +207,7 @@ void record_drop(struct monitor *mon, uint64_t badge)
 		cap_release(r->cap);
 	hash_remove(mon, (unsigned)(r - mon->rec));
 	mon->rec_free[mon->rec_nfree++] = (uint16_t)(r - mon->rec);
-	memset(r, 0, sizeof *r);
+	record_clear(mon, r);
 }
 
 int region_add(struct monitor *mon, uint64_t rm, uint64_t ds_badge, uint64_t at,

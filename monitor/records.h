@@ -50,11 +50,20 @@ struct mon_record {
 	int used;
 	unsigned refs;
 	enum mon_class cls;
+	int member; /* ROUTED: 1 + the group member that serves it, 0: the parent */
 	cap_t cap;
 	uint64_t badge;
 	uint64_t aux, aux2;
-	char what[MON_NAME_MAX]; /* service name, args for routed sessions */
-	int member; /* ROUTED: 1 + the group member that serves it, 0: the parent */
+	int text; /* its struct mon_rec_text was written (record_text) */
+};
+
+/* A routed session's service name and args, beside its record (index of
+ * the record in rec[]) and not in it: most records are gates and
+ * dataspaces without names, and a restore of thousands of them wrote
+ * every page of 376-byte records (two page faults each, a write after
+ * commit's read) where 56-byte ones take a seventh of the pages. */
+struct mon_rec_text {
+	char what[MON_NAME_MAX];
 	char args[MON_ARGS_MAX];
 };
 
@@ -87,6 +96,11 @@ struct mon_record *record_add(struct monitor *mon, enum mon_class cls, cap_t cap
  * create its record (MON_CLASS_UNKNOWN).  If full, the cap is released. */
 void record_hold(struct monitor *mon, cap_t cap, const char *what);
 struct mon_record *record_find(struct monitor *mon, uint64_t badge);
+/* The name and args of record r, to write (marked written: dropping r
+ * clears them), and the two to read ("" if never written). */
+struct mon_rec_text *record_text(struct monitor *mon, const struct mon_record *r);
+const char *record_what(const struct monitor *mon, const struct mon_record *r);
+const char *record_args(const struct monitor *mon, const struct mon_record *r);
 void record_drop(struct monitor *mon, uint64_t badge);
 int region_add(struct monitor *mon, uint64_t rm, uint64_t ds_badge, uint64_t at,
 	       uint64_t off, uint64_t size, unsigned perm);

@@ -111,15 +111,20 @@ static int cap_for(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 
 /*
  * RPC gates, the bulk of a large cap map, are made in batches: core
- * allocates each gate and maps it at its kcap in one call
- * (PD_ALLOC_RPC_CAPS), for up to MSG_MAX_ITEMS consecutive entries bound
- * to the same entrypoint thread.  Per gate that saves a round trip and
- * sending the cap back to core.
+ * allocates each gate and maps it at its kcap in the new PD and at a free
+ * slot of the monitor in one call (PD_ALLOC_GATES_MAPPED with the
+ * monitor's PD), for up to GATE_BATCH consecutive entries bound to the
+ * same entrypoint thread.  Its caps in a reply (PD_ALLOC_RPC_CAPS, four a
+ * call) cost a map into the target, and the monitor a move and an unmap,
+ * per gate; that call stays for a batch the first refuses (the monitor's
+ * fixed slots used up, a kcap it does not take), and names the cap.
  */
+#define GATE_BATCH (TASK_MAP_OUT_MAX / 2)
+
 struct gate_batch {
 	struct rs_thread *t;
 	unsigned n;
-	const struct mon_model_cap *mc[MSG_MAX_ITEMS];
+	const struct mon_model_cap *mc[GATE_BATCH];
 };
 
 static void why(struct rs *rs, uint64_t kcap, uint64_t badge, enum mon_class cls, int rc)
@@ -188,10 +193,47 @@ static int map_queue(struct rs *rs, cap_t c, uint64_t kcap, uint64_t badge,
 	return 0;
 }
 
+/* The n gates made for b->mc[from..] kept, their badges mapped. */
+static int gates_keep(struct rs *rs, const struct gate_batch *b, unsigned from,
+		      unsigned n, cap_t *gate)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (rc) { /* rs_keep() failed: the rest is released here */
+			cap_release(gate[i]);
+			continue;
+		}
+		if (!(rc = rs_keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
+			rc = badge_map_add(&rs->bm, b->mc[from + i]->badge,
+					   cap_badge(gate[i]));
+	}
+	return rc;
+}
+
+/* A batch PD_ALLOC_GATES_MAPPED refused, MSG_MAX_ITEMS to a call. */
+static int gates_in_replies(struct rs *rs, const struct gate_batch *b,
+			    const uint64_t *kcap, unsigned n)
+{
+	cap_t gate[MSG_MAX_ITEMS];
+	int rc;
+
+	for (unsigned i = 0; i < n; i += MSG_MAX_ITEMS) {
+		unsigned k = n - i < MSG_MAX_ITEMS ? n - i : MSG_MAX_ITEMS;
+		if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap + i, k, gate))) {
+			map_failed(rs, b->mc[i], rc);
+			return rc;
+		}
+		if ((rc = gates_keep(rs, b, i, k, gate)))
+			return rc;
+	}
+	return 0;
+}
+
 static int gates_flush(struct rs *rs, struct gate_batch *b)
 {
-	uint64_t kcap[MSG_MAX_ITEMS];
-	cap_t gate[MSG_MAX_ITEMS];
+	uint64_t kcap[GATE_BATCH];
+	cap_t gate[GATE_BATCH];
 	unsigned n = b->n;
 	int rc;
 
@@ -201,19 +243,14 @@ static int gates_flush(struct rs *rs, struct gate_batch *b)
 	rs->what = mon_class_name(MON_CLASS_RPC_GATE);
 	for (unsigned i = 0; i < n; i++)
 		kcap[i] = b->mc[i]->kcap;
-	if ((rc = pd_alloc_rpc_caps(rs->pd, b->t->kthread, kcap, n, gate))) {
+	rc = pd_alloc_gates_at(rs->pd, rs->mon->env->pd, b->t->kthread, kcap, n, gate);
+	if (rc == -ENOSPC || rc == -EINVAL)
+		return gates_in_replies(rs, b, kcap, n);
+	if (rc) {
 		map_failed(rs, b->mc[0], rc);
 		return rc;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if (rc) { /* rs_keep() failed: the rest is released here */
-			cap_release(gate[i]);
-			continue;
-		}
-		if (!(rc = rs_keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
-			rc = badge_map_add(&rs->bm, b->mc[i]->badge, cap_badge(gate[i]));
-	}
-	return rc;
+	return gates_keep(rs, b, 0, n, gate);
 }
 
 /* Queue a gate entry, first flushing a batch it cannot join. */
@@ -227,7 +264,7 @@ static int gate_add(struct rs *rs, struct gate_batch *b, const struct mon_model_
 		map_failed(rs, mc, -ESRCH);
 		return -ESRCH;
 	}
-	if (b->n && (b->t != t || b->n == MSG_MAX_ITEMS) && (rc = gates_flush(rs, b)))
+	if (b->n && (b->t != t || b->n == GATE_BATCH) && (rc = gates_flush(rs, b)))
 		return rc;
 	b->t = t;
 	b->mc[b->n++] = mc;

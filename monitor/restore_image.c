@@ -279,8 +279,8 @@ static int open_outside(struct monitor *mon, const struct image_model *im,
 	record_hold(mon, c, service);
 	if (!r)
 		return -ENOSPC;
-	snprintf(r->what, sizeof r->what, "%s", service);
-	snprintf(r->args, sizeof r->args, "%s", s->args);
+	snprintf(record_text(mon, r)->what, MON_NAME_MAX, "%s", service);
+	snprintf(record_text(mon, r)->args, MON_ARGS_MAX, "%s", s->args);
 	if (s->type != IMAGE_SESSION_TIMER && s->type != IMAGE_SESSION_RM)
 		return badge_map_add(seed, s->id, cap_badge(c));
 	t = proxy_new(mon,

@@ -3,8 +3,9 @@
  * PD_ALLOC_RPC_CAPS, n gates bound to one entrypoint thread, each mapped
  * at a kcap the caller names, PD_MAP_CAPS, n caps mapped at n kcaps, and
  * PD_DERIVE_CAPS, the caller's gates made copies derived from the PD's,
- * PD_MAP_OUT, the PD's gates mapped into several PDs, and PD_ALLOC_RPC_CAPS
- * with kcap 0, gates handed to the caller only.
+ * PD_MAP_OUT, the PD's gates mapped into several PDs, PD_ALLOC_RPC_CAPS
+ * with kcap 0, gates handed to the caller only, and PD_ALLOC_GATES_MAPPED,
+ * gates mapped at empty kcaps and answered as badges (ep_reserve).
  * Their decoders must refuse a bad count, a duplicate kcap, the parent's
  * slot and the fixed slots, and every refusal (quota included) must
  * leave nothing behind.
@@ -332,6 +333,127 @@ static int case_alloc_gates(struct env *env, struct tcase *t)
 	return 0;
 }
 
+/* A raw PD_ALLOC_GATES_MAPPED: the thread ncaps times, nwords kcaps;
+ * the reply in *m. */
+static int raw_mapped(cap_t pd, unsigned ncaps, const uint64_t *kcap, unsigned nwords,
+		      struct msg *m)
+{
+	msg_reset(m, PD_ALLOC_GATES_MAPPED);
+	for (unsigned i = 0; i < ncaps; i++)
+		msg_put_cap(m, node_own_thread());
+	for (unsigned i = 0; i < nwords; i++)
+		msg_put(m, kcap[i]);
+	return node_call(pd, m);
+}
+
+/* PD_ALLOC_GATES_MAPPED: gates mapped at empty kcaps of the PD, their
+ * badges answered (no cap); a bad request -- the counts, a duplicate, a
+ * fixed, foreign or occupied slot, the quota -- makes and maps none. */
+static int case_alloc_mapped(struct env *env, struct tcase *t)
+{
+	uint64_t k[TASK_MAP_OUT_MAX + 1];
+	cap_t pd, g[3];
+	struct msg m;
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=4", &pd));
+	for (unsigned i = 0; i <= TASK_MAP_OUT_MAX; i++)
+		k[i] = KCAP(0xa00 + i);
+	CHECK(t, raw_mapped(pd, 1, k, 0, &m) == -EINVAL);
+	CHECK(t, raw_mapped(pd, 1, k, TASK_MAP_OUT_MAX + 1, &m) == -EINVAL);
+	CHECK(t, raw_mapped(pd, 0, k, 1, &m) == -EINVAL);
+	CHECK(t, raw_mapped(pd, 2, k, 1, &m) == -EINVAL);
+	CHECK(t, raw_mapped(pd, 1, (uint64_t[]){k[0], k[1], k[0]}, 3, &m) == -EINVAL);
+	static const uint64_t bad[] = {KCAP(FIXED_PARENT), KCAP(FIXED_TASK),
+				       KCAP(FIXED_FACTORY), KCAP(0xa00) + 8,
+				       KCAP(CAP_SLOTS)};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(t, raw_mapped(pd, 1, (uint64_t[]){k[0], bad[i]}, 2, &m) == -EINVAL);
+	CHECK(t, raw_mapped(pd, 1, k, 5, &m) == -EDQUOT);
+	/* an occupied slot: the kernel's check refuses all, core frees the
+	 * gates it made */
+	CHECK(t, !pd_map_cap(pd, env->log, k[2]));
+	CHECK(t, raw_mapped(pd, 1, k, 3, &m) == -EINVAL);
+	CHECK(t, caps_used(pd) == 0 && mapped(pd, k[0]) == 0 && mapped(pd, k[1]) == 0);
+	/* a good call: three distinct badges, three gates mapped */
+	CHECK(t, !raw_mapped(pd, 1, k + 3, 3, &m));
+	CHECK(t, m.ncaps == 0 && m.nwords == 3 && m.w[0] && m.w[0] != m.w[1] &&
+		     m.w[1] != m.w[2]);
+	CHECK(t, caps_used(pd) == 3 && mapped(pd, k[3]) == 1 && mapped(pd, k[5]) == 1);
+	/* the client: into our own cap map, each entry its gate's badge */
+	CHECK(t, pd_alloc_gates_mapped(env->pd, node_own_thread(), 0, g) == -EINVAL);
+	CHECK(t, !pd_alloc_gates_mapped(env->pd, node_own_thread(), 3, g));
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(t, cap_valid(g[i]) && own_valid(cap_kcap(g[i])));
+		CHECK(t, cap_map_find(cap_map(), cap_badge(g[i])) == g[i].idx);
+	}
+	CHECK(t, !pd_free_rpc_cap(env->pd, g[0]));
+	CHECK(t, !own_valid(cap_kcap(g[0])));
+	for (unsigned i = 0; i < 3; i++)
+		cap_release(g[i]);
+	return 0;
+}
+
+/* A raw PD_ALLOC_GATES_MAPPED into two PDs: the thread and `to`, nwords
+ * words (pairs: a kcap of pd, one of to's). */
+static int raw_at(cap_t pd, cap_t to, const uint64_t *w, unsigned nwords, struct msg *m)
+{
+	msg_reset(m, PD_ALLOC_GATES_MAPPED);
+	msg_put_cap(m, node_own_thread());
+	msg_put_cap(m, to);
+	for (unsigned i = 0; i < nwords; i++)
+		msg_put(m, w[i]);
+	return node_call(pd, m);
+}
+
+/* PD_ALLOC_GATES_MAPPED with the caller's PD (a monitor's restore): each
+ * gate at its kcap of the PD and at a slot of the caller's, one object;
+ * a bad pair, count or second PD, or an occupied slot, makes none. */
+static int case_alloc_at(struct env *env, struct tcase *t)
+{
+	uint64_t w[2 * TASK_MAP_OUT_MAX], k[3] = {KCAP(0xa00), KCAP(0xa01), KCAP(0xa02)};
+	cap_t pd, g[3];
+	struct msg m;
+
+	CHECK(t, !parent_session(env->parent, "PD", "cap_quota=4", &pd));
+	for (unsigned i = 0; i < TASK_MAP_OUT_MAX; i++) {
+		w[2 * i] = KCAP(0xa00 + i);
+		w[2 * i + 1] = KCAP(0xf00 + i);
+	}
+	CHECK(t, raw_at(pd, env->pd, w, 3, &m) == -EINVAL);  /* odd */
+	CHECK(t, raw_at(pd, env->pd, w, 0, &m) == -EINVAL);  /* none */
+	CHECK(t, raw_at(pd, env->log, w, 2, &m) == -EINVAL); /* no PD session */
+	CHECK(t, raw_at(pd, pd, w, 2, &m) == -EINVAL);	     /* itself */
+	CHECK(t, raw_at(pd, env->pd, (uint64_t[]){w[0], w[1], w[2], w[1]}, 4, &m) ==
+		     -EINVAL); /* the caller's slot twice */
+	CHECK(t, raw_at(pd, env->pd, (uint64_t[]){w[0], KCAP(FIXED_TASK)}, 2, &m) ==
+		     -EINVAL);
+	CHECK(t, raw_at(pd, env->pd, w, 10, &m) == -EDQUOT);
+	CHECK(t, pd_alloc_gates_at(pd, env->pd, node_own_thread(), k,
+				   TASK_MAP_OUT_MAX / 2 + 1, g) == -EINVAL);
+	CHECK(t, caps_used(pd) == 0);
+	CHECK(t, !pd_alloc_gates_at(pd, env->pd, node_own_thread(), k, 3, g));
+	CHECK(t, caps_used(pd) == 3);
+	/* the first-free hint past the slots taken: the next batch does not
+	 * rescan them */
+	for (unsigned i = 0; i < 3; i++)
+		CHECK(t, cap_map()->first_free_hint > KCAP_INDEX(cap_kcap(g[i])));
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(t, mapped(pd, k[i]) == 1 && own_valid(cap_kcap(g[i])));
+		CHECK(t, cap_map_find(cap_map(), cap_badge(g[i])) == g[i].idx);
+	}
+	/* an occupied slot, the caller's or the PD's: none made, none mapped */
+	CHECK(t,
+	      raw_at(pd, env->pd, (uint64_t[]){w[6], cap_kcap(g[1])}, 2, &m) == -EINVAL);
+	CHECK(t, raw_at(pd, env->pd, (uint64_t[]){k[1], w[7]}, 2, &m) == -EINVAL);
+	CHECK(t, caps_used(pd) == 3 && mapped(pd, w[6]) == 0 && !own_valid(w[7]));
+	/* one object: freeing the PD's gate revokes the caller's copy */
+	CHECK(t, !pd_free_rpc_cap(pd, g[0]));
+	CHECK(t, !own_valid(cap_kcap(g[0])) && mapped(pd, k[0]) == 0);
+	for (unsigned i = 0; i < 3; i++)
+		cap_release(g[i]);
+	return 0;
+}
+
 static void nop_dispatch(struct rpc_object *obj, struct msg *m)
 {
 	(void)obj;
@@ -363,6 +485,8 @@ static int case_reserve(struct env *env, struct tcase *t)
 }
 
 NODE_CASE(alloc_gates)
+NODE_CASE(alloc_mapped)
+NODE_CASE(alloc_at)
 NODE_CASE(reserve)
 NODE_CASE(map_out)
 NODE_CASE(bad_requests)
@@ -376,10 +500,12 @@ int main(void)
 	    cmocka_unit_test(bad_requests),	    /* count, duplicates, slots */
 	    cmocka_unit_test(quota_all_or_nothing), /* -EDQUOT frees the partial batch */
 	    cmocka_unit_test(map_caps),		    /* PD_MAP_CAPS: all or none */
-	    cmocka_unit_test(derive_caps), /* PD_DERIVE_CAPS: revocation reaches it */
-	    cmocka_unit_test(map_out),	   /* PD_MAP_OUT: several PDs, all or none */
-	    cmocka_unit_test(alloc_gates), /* kcap 0: the caller's only, quota */
-	    cmocka_unit_test(reserve),	   /* ep_reserve: made ahead, unused freed */
+	    cmocka_unit_test(derive_caps),  /* PD_DERIVE_CAPS: revocation reaches it */
+	    cmocka_unit_test(map_out),	    /* PD_MAP_OUT: several PDs, all or none */
+	    cmocka_unit_test(alloc_gates),  /* kcap 0: the caller's only, quota */
+	    cmocka_unit_test(alloc_mapped), /* badges answered, slots checked */
+	    cmocka_unit_test(alloc_at),	    /* into the PD and the caller's */
+	    cmocka_unit_test(reserve),	    /* ep_reserve: made ahead, unused freed */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,8 +49,9 @@ int ep_create(struct env *env, const char *name, struct entrypoint **out);
 /* Manage obj: returns its capability or CAP_INVALID (quota, no slots). */
 cap_t ep_manage(struct entrypoint *ep, struct rpc_object *obj, rpc_dispatch_t fn);
 /* Have core make up to n (<= 16) gates for the next ep_manage calls
- * ahead, MSG_MAX_ITEMS to a call (PD_ALLOC_RPC_CAPS with no kcap in the
- * PD) instead of one call each; 0 or -errno (those made stay).
+ * ahead, in one call (PD_ALLOC_GATES_MAPPED: mapped into free slots of
+ * the cap map, no cap in the reply) instead of one call each; 0 or
+ * -errno (none made).
  * ep_unreserve frees the unused. */
 int ep_reserve(struct entrypoint *ep, unsigned n);
 void ep_unreserve(struct entrypoint *ep);

@@ -64,6 +64,15 @@ enum pd_op {
 	   map item would be; every triple is checked before any is mapped
 	   (a monitor maps its caps into several PDs it holds in one call) */
 	PD_MAP_OUT,
+	/* caps[0] = entrypoint thread cap, w0..w(k-1) = empty kcaps in this
+	   PD, distinct, none fixed (1 <= k <= TASK_MAP_OUT_MAX) -> w0..w(k-1)
+	   = the badges of k new gates bound to it, each mapped at its kcap
+	   (no cap in the reply: an entrypoint's gates made ahead, taken into
+	   the caller's cap map at the kcaps it chose, ep_reserve); all or
+	   none.  With caps[1] = the caller's PD session, words are pairs
+	   (empty kcap in this PD, empty kcap in the caller's): each gate is
+	   mapped at both (a monitor's restore, k <= TASK_MAP_OUT_MAX / 2) */
+	PD_ALLOC_GATES_MAPPED,
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
@@ -218,6 +227,18 @@ int pd_alloc_rpc_cap(cap_t pd, cap_t ep_thread, cap_t *gate);
  * -errno with none. */
 int pd_alloc_rpc_caps(cap_t pd, cap_t ep_thread, const uint64_t *kcaps, unsigned n,
 		      cap_t *gates);
+/* PD_ALLOC_GATES_MAPPED on the caller's own PD: n gates bound to
+ * ep_thread, mapped at free slots of the caller's cap map and entered
+ * there (n <= TASK_MAP_OUT_MAX); 0 with gates[0..n-1] or -errno with
+ * none. */
+int pd_alloc_gates_mapped(cap_t own_pd, cap_t ep_thread, unsigned n, cap_t *gates);
+/* PD_ALLOC_GATES_MAPPED on another PD, pd: n gates bound to ep_thread
+ * (a thread of pd's), mapped at empty kcaps[i] of pd and at free slots of
+ * the caller's cap map, where they are entered (n <= TASK_MAP_OUT_MAX / 2,
+ * own_pd the caller's PD session); 0 with gates[0..n-1] or -errno with
+ * none (-ENOSPC: no free slots in the caller's fixed array). */
+int pd_alloc_gates_at(cap_t pd, cap_t own_pd, cap_t ep_thread, const uint64_t *kcaps,
+		      unsigned n, cap_t *gates);
 int pd_free_rpc_cap(cap_t pd, cap_t gate);
 /* PD_CAP_MAP_REPORT: the cap map's address and entries, the address of
  * the checkpoint report and its ABI version (<capsule/checkpoint_abi.h>). */
