@@ -361,4 +361,3 @@ void monitor_control_open(struct monitor *mon)
 				  control_request, mon, &mon->endpoint))
 		env_log(mon->env, "monitor: no control endpoint '%s'", name);
 }
-

@@ -92,9 +92,19 @@ int rs_keep(struct rs *rs, enum mon_class cls, cap_t cap, uint64_t aux);
 /* The restored thread whose old kernel-thread badge (obj: CPU-thread
  * object badge) was old_badge, or NULL. */
 struct rs_thread *rs_thread_by_badge(struct rs *rs, uint64_t old_badge, int obj);
+
+/* restore_memory.c */
 /* The new dataspace for an old one (made with size on first use; size 0:
  * only find it), or NULL. */
 struct rs_ds *rs_ds_get(struct rs *rs, uint64_t old_badge, uint64_t size);
+/* The region maps and every region attached at its old address (RAM
+ * dataspaces made anew): 0 or -errno, rs->what saying which step. */
+int rs_make_regions(struct rs *rs);
+/* Each used dataspace written once from the model (not for a lazy
+ * restore: lazy_fill.c); the regions' data then point into it. */
+int rs_fill_memory(struct rs *rs);
+/* Detach the monitor's views of the new dataspaces. */
+void rs_unmap_memory(struct rs *rs);
 
 /* restore_hooks.c: the steps around the point of no return */
 /* The test hook: -ECANCELED (logged) if the config names this step. */
