@@ -322,6 +322,10 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	} else if (!rc) {
 		await_commit(&d);
 	}
+	/* the spool's removal (a 256 MiB round 1: 90 ms of unlink) runs
+	 * while the source reads our answer: at the default slice, so that
+	 * the source's thread takes the CPU from it (transport/prompt.c) */
+	transport_prompt_thread(0);
 	if (d.dir[0])
 		migrate_spool_remove(d.dir);
 	free(d.buf);

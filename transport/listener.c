@@ -29,7 +29,9 @@ static void listener_serve(struct listener *l, int fd)
 		close(fd);
 		return;
 	}
+	transport_prompt_thread(1); /* the migration's hand-offs: prompt.c */
 	l->fn(&c, l->arg);
+	transport_prompt_thread(0);
 	transport_close(&c);
 }
 
