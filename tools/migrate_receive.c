@@ -161,10 +161,12 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	}
 	snprintf(file, sizeof file, final ? "final.img" : "round-%d.img", round);
 	d->t_final = now_ms();
-	if (final)
+	if (final) { /* the stop: its hand-offs wait for no slice (prompt.c) */
+		transport_prompt_thread(1);
 		migrate_phase("final");
-	else
+	} else {
 		migrate_phase("round-%d", round);
+	}
 	snprintf(path, sizeof path, "%s/%s", d->dir, file);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		snprintf(err, size, "%.300s: %s", path, strerror(errno));

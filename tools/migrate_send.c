@@ -160,6 +160,7 @@ struct feed {
 	struct mig *m;
 	int fd;
 	atomic_int stop; /* the freeze failed: no writer is coming */
+	int final;	 /* the final image: sent at a short slice */
 	int rc, eof;	 /* rc: -1 once a send failed (m->err) */
 	uint64_t bytes;
 	unsigned char tail[sizeof(struct image_stats)]; /* the last bytes */
@@ -190,7 +191,8 @@ static void *feed_run(void *arg)
 		snprintf(f->err, sizeof f->err, "out of memory");
 		f->rc = -1;
 	}
-	transport_prompt_thread(1); /* the final image's bytes, in the stop */
+	if (f->final) /* its bytes are the stop's (transport/prompt.c) */
+		transport_prompt_thread(1);
 	while (!f->eof) {
 		struct pollfd p = {.fd = f->fd, .events = POLLIN};
 		ssize_t n;
@@ -258,7 +260,7 @@ static int refused(struct mig *m, const char *file)
 static int take_and_send(struct mig *m, enum control_op op, const char *file,
 			 const char *parent, int k, int *taken)
 {
-	struct feed f = {.m = m, .rc = 0};
+	struct feed f = {.m = m, .rc = 0, .final = op == CONTROL_FREEZE};
 	char path[512], ppath[512], last[CONTROL_LINE_MAX];
 	struct image_stats st;
 	double t0 = now_ms();
@@ -532,6 +534,10 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 		return;
 	}
 	migrate_phase("final");
+	/* from here on the stop's hand-offs: this thread's wake-ups preempt
+	 * busier threads (transport/prompt.c); the rounds' long sends and
+	 * receives keep the default slice */
+	transport_prompt_thread(1);
 	snprintf(prev, sizeof prev, "round-%d.img", m->rounds);
 	if (take_and_send(m, CONTROL_FREEZE, "final.img", prev, m->rounds, &taken)) {
 		snprintf(line, sizeof line, "error: %s: %s: %s", m->name, m->to, m->err);
@@ -598,7 +604,6 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		free(m);
 		return;
 	}
-	transport_prompt_thread(1); /* the stop's hand-offs: transport/prompt.c */
 	migrate_phase("handshake");
 	fd = address_connect(to, deadline_ms, m->err, sizeof m->err);
 	if (fd < 0 || handshake_client(fd, key, &m->c, m->err, sizeof m->err)) {

@@ -29,9 +29,8 @@ static void listener_serve(struct listener *l, int fd)
 		close(fd);
 		return;
 	}
-	transport_prompt_thread(1); /* the migration's hand-offs: prompt.c */
 	l->fn(&c, l->arg);
-	transport_prompt_thread(0);
+	transport_prompt_thread(0); /* as the handler may have left it */
 	transport_close(&c);
 }
 
