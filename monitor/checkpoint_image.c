@@ -41,6 +41,11 @@
 
 #define MON_PAGE	4096ULL
 #define MON_SPOOL_FLUSH (64u << 10)
+/* a migration's final image (some 70 KB of page differences): sent in
+ * pieces of 16 KiB while the rest is written, so that its send and the
+ * destination's receive overlap the write instead of following it (in
+ * 64 KiB pieces its first bytes came out when nearly all was written) */
+#define MON_FINAL_FLUSH (16u << 10)
 /* a paused target's spool image of at most this much memory: written on
  * the entrypoint (monitor_checkpoint_image_start) */
 #define MON_INLINE_BYTES (16ull << 20)
@@ -246,7 +251,9 @@ static int snapshot(struct monitor *mon, const char *path, int keep_paused,
 	/* a migration's image goes through a FIFO to the socket as it is
 	 * written: in pieces of a message, not of 1 MiB (the final image's
 	 * first bytes came out 2-26 ms after the freeze began) */
-	cw->im.flush_bytes = keep_paused & MON_CKPT_SPOOL ? MON_SPOOL_FLUSH : 0;
+	cw->im.flush_bytes = !(keep_paused & MON_CKPT_SPOOL) ? 0
+			     : cw->keep_paused		     ? MON_FINAL_FLUSH
+							     : MON_SPOOL_FLUSH;
 	cw->im.live = live;
 	/* a migration's final image: the target waits for this write */
 	cw->im.no_compress = cw->keep_paused && (keep_paused & MON_CKPT_SPOOL);

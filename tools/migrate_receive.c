@@ -161,10 +161,12 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	}
 	snprintf(file, sizeof file, final ? "final.img" : "round-%d.img", round);
 	d->t_final = now_ms();
-	if (final)
+	if (final) { /* the stop: its hand-offs wait for no slice (prompt.c) */
+		transport_prompt_thread(1);
 		migrate_phase("final");
-	else
+	} else {
 		migrate_phase("round-%d", round);
+	}
 	snprintf(path, sizeof path, "%s/%s", d->dir, file);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		snprintf(err, size, "%.300s: %s", path, strerror(errno));
@@ -322,6 +324,10 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	} else if (!rc) {
 		await_commit(&d);
 	}
+	/* the spool's removal (a 256 MiB round 1: 90 ms of unlink) runs
+	 * while the source reads our answer: at the default slice, so that
+	 * the source's thread takes the CPU from it (transport/prompt.c) */
+	transport_prompt_thread(0);
 	if (d.dir[0])
 		migrate_spool_remove(d.dir);
 	free(d.buf);

@@ -30,6 +30,7 @@ static void listener_serve(struct listener *l, int fd)
 		return;
 	}
 	l->fn(&c, l->arg);
+	transport_prompt_thread(0); /* as the handler may have left it */
 	transport_close(&c);
 }
 

@@ -13,6 +13,8 @@
  *                message tagged FINAL ends a complete stream
  *   listener.c   a thread that accepts, shakes hands and hands each
  *                authenticated connection to a handler, one at a time
+ *   prompt.c     a short scheduler slice for the threads that carry a
+ *                migration's stop, so that their wake-ups are prompt
  *
  * Every function that can fail writes one line naming what failed into
  * err (no newline) and returns -1 (or -errno where documented).
@@ -150,5 +152,13 @@ int listener_start(struct listener *l, const char *spec, const struct transport_
 		   listener_fn fn, void *arg, char *err, size_t size);
 /* Stop accepting, join the thread, close the socket. */
 void listener_stop(struct listener *l);
+
+/* ---- prompt.c ------------------------------------------------------------ */
+
+/* on: give the calling thread a short slice of the fair scheduler
+ * (where the kernel has them): its wake-ups preempt a busy thread at
+ * once instead of waiting for its slice or the next tick; off: the
+ * default slice again.  Best effort. */
+void transport_prompt_thread(int on);
 
 #endif
