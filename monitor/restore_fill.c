@@ -1,6 +1,6 @@
 /*
- * Writing a checkpointed region into a fresh dataspace (restore_memory.c
- * fill_memory), in 2 MiB chunks.  The dataspace is new, so it reads as
+ * Writing a checkpointed region into a fresh dataspace (restore_memory.c's
+ * rs_fill_memory), in 2 MiB chunks.  The dataspace is new, so it reads as
  * zeros: a chunk that is all zeros in the checkpoint is neither faulted
  * in nor written (the target faults it when it touches it, as a freshly
  * started component would).  Each other chunk is populated with one

@@ -234,4 +234,3 @@ void rs_unmap_memory(struct rs *rs)
 			rs->ds[i].host = 0;
 		}
 }
-
