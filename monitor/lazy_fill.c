@@ -95,6 +95,7 @@ struct lazy_fill {
 	struct mon_model *model; /* owned from lazy_fill_run on */
 	struct page_channel *ch; /* post-copy: where the pages arrive (owned) */
 	int running, no_steps;
+	int attached;	  /* every dataspace attached in the monitor (host) */
 	int waiting;	  /* the host worker waits for pages (wait_job) */
 	uint64_t arrived; /* the channel's arrived count at the step's start */
 	uint64_t t0_us, total, left, demand, faults;
@@ -254,13 +255,46 @@ static int serve_waiters(struct lazy_fill *lf, uint64_t *filled)
 	return 0;
 }
 
+/* The monitor's attachment of each dataspace not attached yet.  0 or
+ * -errno. */
+static int attach_some(struct lazy_fill *lf)
+{
+	uint64_t at;
+	int rc;
+
+	for (unsigned i = 0; !lf->attached && i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		if (d->host)
+			continue;
+		if ((rc = pd_attach(lf->mon->env->pd, d->cap, 0, 0, 0, MEM_R | MEM_W,
+				    &at)))
+			return rc;
+		d->host = (uint8_t *)(uintptr_t)at;
+	}
+	lf->attached = 1;
+	return 0;
+}
+
+/* The attachments, made on the first fault or step if not before
+ * (lazy_fill_attach): not in a post-copy's pause (one per dataspace, 64
+ * for a 1 GiB bench_wset), where the target does not run yet.  0, or -1
+ * if it failed (and the target is stopped). */
+static int attach_all(struct lazy_fill *lf)
+{
+	int rc = attach_some(lf);
+
+	if (rc)
+		lazy_fail(lf, "cannot attach its memory", rc);
+	return rc ? -1 : 0;
+}
+
 /* fault_h: a target thread waits for a page. */
 static void on_fault(void *arg, unsigned count)
 {
 	struct lazy_fill *lf = arg;
 	uint64_t filled = 0;
 
-	if (!lf->running || serve_waiters(lf, &filled))
+	if (!lf->running || attach_all(lf) || serve_waiters(lf, &filled))
 		return;
 	if (!lf->left)
 		lazy_finish(lf);
@@ -343,6 +377,8 @@ static void on_step(void *arg, unsigned count)
 	uint64_t filled = 0, end = mon_now_us() + LAZY_STEP_US;
 	int rc;
 
+	if (!lf->running || attach_all(lf))
+		return;
 	if (lf->ch && page_channel_failed(lf->ch, NULL, 0))
 		return source_lost(lf);
 	if (lf->ch) { /* what arrives from here on wakes an idle wait */
@@ -394,7 +430,12 @@ int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size)
 	struct lazy_ds *d;
 	int rc;
 
-	if (!lf || lf->nds == MON_MAX_REGIONS)
+	if (!lf)
+		return -ENOSPC;
+	for (unsigned i = 0; i < lf->nds; i++)
+		if (lf->ds[i].badge == cap_badge(ds))
+			return 0; /* a prebuilt copy's: lazy already */
+	if (lf->nds == MON_MAX_REGIONS)
 		return -ENOSPC;
 	d = &lf->ds[lf->nds];
 	memset(d, 0, sizeof *d);
@@ -413,6 +454,34 @@ int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size)
 	lf->total += d->pages;
 	lf->nds++;
 	return 0;
+}
+
+int lazy_fill_attach(struct monitor *mon)
+{
+	int rc = mon->lazy ? attach_some(mon->lazy) : -EINVAL;
+
+	if (mon->lazy)
+		mon->lazy->attached = 0; /* dataspaces may follow */
+	return rc;
+}
+
+void lazy_fill_drop(struct monitor *mon, cap_t ds)
+{
+	struct lazy_fill *lf = mon->lazy;
+
+	for (unsigned i = 0; lf && !lf->running && i < lf->nds; i++) {
+		struct lazy_ds *d = &lf->ds[i];
+		if (d->badge != cap_badge(ds))
+			continue;
+		if (d->host)
+			pd_detach(mon->env->pd, (uint64_t)(uintptr_t)d->host);
+		cap_release(d->cap);
+		free(d->done);
+		free(d->seg);
+		lf->total -= d->pages;
+		*d = lf->ds[--lf->nds];
+		return;
+	}
 }
 
 static struct lazy_ds *ds_of(struct lazy_fill *lf, uint64_t badge)
@@ -451,10 +520,9 @@ static int add_segments(struct lazy_fill *lf, const struct badge_map *bm)
 }
 
 int lazy_fill_run(struct monitor *mon, struct mon_model *model,
-		  const struct badge_map *bm)
+		  const struct badge_map *bm, int start)
 {
 	struct lazy_fill *lf = mon->lazy;
-	uint64_t at;
 	int rc;
 
 	if (!lf)
@@ -462,28 +530,32 @@ int lazy_fill_run(struct monitor *mon, struct mon_model *model,
 	lf->model = model;
 	lf->t0_us = mon_now_us();
 	lf->left = lf->total;
-	for (unsigned i = 0; i < lf->nds; i++) {
-		struct lazy_ds *d = &lf->ds[i];
-		if ((rc = pd_attach(mon->env->pd, d->cap, 0, 0, 0, MEM_R | MEM_W, &at)))
-			goto fail;
-		d->host = (uint8_t *)(uintptr_t)at;
-	}
 	/* test hook (tests/cr/lazy_restore.sh): pages only on demand */
 	lf->no_steps = test_env("CAPSULE_TEST_LAZY_DEMAND_ONLY") != NULL;
-	if ((rc = add_segments(lf, bm)) ||
-	    (!lf->no_steps && (rc = signal_submit(mon->env, lf->step_h.context, 1))))
+	if ((rc = add_segments(lf, bm)))
 		goto fail;
 	lf->running = 1;
-	env_log(mon->env,
-		"monitor: lazy restore: the target runs, %llu pages to fill (%u "
-		"dataspaces attached in %llu us)",
-		(unsigned long long)lf->total, lf->nds,
-		(unsigned long long)(mon_now_us() - lf->t0_us));
+	if (start && (rc = lazy_fill_start(mon)))
+		goto fail;
+	env_log(mon->env, "monitor: lazy restore: %s, %llu pages to fill (%u dataspaces)",
+		start ? "the target runs" : "held until the commit",
+		(unsigned long long)lf->total, lf->nds);
 	return 0;
 fail:
+	lf->running = 0;
 	env_log(mon->env, "monitor: lazy restore failed: cannot start filling: %s",
 		strerror(-rc));
 	return rc;
+}
+
+int lazy_fill_start(struct monitor *mon)
+{
+	struct lazy_fill *lf = mon->lazy;
+
+	if (!lf || !lf->running)
+		return 0;
+	lf->t0_us = mon_now_us(); /* the first fault's time counts from here */
+	return lf->no_steps ? 0 : signal_submit(mon->env, lf->step_h.context, 1);
 }
 
 int lazy_fill_busy(const struct monitor *mon)

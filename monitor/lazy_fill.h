@@ -22,17 +22,28 @@ int lazy_fill_new(struct monitor *mon);
 /* A new RAM dataspace of the restore (size bytes): lazy at core from now
  * on, every page absent.  0 or -errno. */
 int lazy_fill_add(struct monitor *mon, cap_t ds, uint64_t size);
+/* Attach every dataspace added so far in the monitor (a post-copy
+ * destination's prebuilt copy, before the pause; else the first fault
+ * or step does).  0 or -errno. */
+int lazy_fill_attach(struct monitor *mon);
+/* Before lazy_fill_run: forget dataspace ds (a prebuilt copy's that the
+ * restore does not take; the caller frees it). */
+void lazy_fill_drop(struct monitor *mon, cap_t ds);
 /* A post-copy restore: the pages come from ch, not from the model; the
  * fill takes the caller's reference.  Before lazy_fill_run. */
 struct page_channel;
 void lazy_fill_channel(struct monitor *mon, struct page_channel *ch);
-/* After the commit: the fill takes model (its regions' bytes are the
+/* After the restore: the fill takes model (its regions' bytes are the
  * pages to fill, the cap map and pools already fixed in them; bm maps
- * their old dataspace badges to the new ones) and starts.  The target may
- * run from here on.  0 or -errno (logged; the target must be stopped:
- * it cannot run without its memory). */
+ * their old dataspace badges to the new ones) and, with start, starts
+ * (the target may run from here on); else it waits for lazy_fill_start
+ * (a post-copy restore held until the commit: no step of the fill in the
+ * pause).  0 or -errno (logged; the target must be stopped: it cannot
+ * run without its memory). */
 int lazy_fill_run(struct monitor *mon, struct mon_model *model,
-		  const struct badge_map *bm);
+		  const struct badge_map *bm, int start);
+/* The commit of a held fill: its background steps begin.  0 or -errno. */
+int lazy_fill_start(struct monitor *mon);
 /* 1 while pages are still to come (a checkpoint must wait: what the
  * monitor would read of them is not the target's memory). */
 int lazy_fill_busy(const struct monitor *mon);

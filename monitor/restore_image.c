@@ -470,6 +470,15 @@ static void hold_start(struct monitor *mon, const struct mon_model *model)
 
 void monitor_restore_held_start(struct monitor *mon)
 {
+	int rc;
+
+	if ((rc = lazy_fill_start(mon))) {
+		env_log(mon->env,
+			"monitor: lazy restore failed: cannot start filling: %s",
+			strerror(-rc));
+		monitor_target_ends(mon, 1); /* it cannot run without its memory */
+		return;
+	}
 	for (unsigned i = 0; i < mon->nheld; i++)
 		for (int k = 0; k < MON_MAX_THREADS; k++)
 			if (mon->thread[k].used && mon->thread[k].nr == mon->held[i].nr)
@@ -592,7 +601,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	mon->cap_map_entries = CAP_SLOTS;
 	mon->cr_report_addr = model->report_addr;
 	mon->cr_abi_version = model->abi_version;
-	if (mon->restore_lazy && (rc = lazy_fill_new(mon)))
+	/* a post-copy's prebuilt copy made it, with its dataspaces */
+	if (mon->restore_lazy && !mon->lazy && (rc = lazy_fill_new(mon)))
 		goto fail;
 	if (ch) { /* the fill takes our reference */
 		lazy_fill_channel(mon, ch);
@@ -621,7 +631,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	    (unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]),
 	    (unsigned long long)(t[5] - t[4]));
 	if (mon->lazy) { /* the fill owns the model from here on */
-		if ((rc = lazy_fill_run(mon, model, seed)))
+		/* held (post-copy): the fill's steps begin at the commit */
+		if ((rc = lazy_fill_run(mon, model, seed, !paused)))
 			monitor_target_ends(mon,
 					    1); /* it cannot run without its memory */
 		else if (paused) /* a post-copy destination: until the commit */

@@ -8,7 +8,7 @@
  *
  * The client's (source's) stream after the handshake:
  *
- *   "capsule-postcopy 2 deadline_ms=N"
+ *   "capsule-postcopy 3 deadline_ms=N"
  *   "image preskel.img BYTES" and the file's BYTES (round 1's state, no
  *   page: the destination builds the PD, threads and sessions from it)
  *   "image skeleton.img BYTES" and the file's BYTES as messages,
@@ -30,7 +30,10 @@
 
 #include "tools/migrate.h"
 
-#define POSTCOPY_HEADER "capsule-postcopy 2 deadline_ms="
+/* version 3: the skeleton carries only the pages the restore reads; the
+ * destination's channel holds every dataspace a region attaches
+ * (served_ds in migrate_postcopy_receive.c) */
+#define POSTCOPY_HEADER "capsule-postcopy 3 deadline_ms="
 #define POSTCOPY_PAGE	4096u
 #define POSTCOPY_RUN	15u /* pages per page message at most (< 64 KiB) */
 /* The destination gives the source up after this long without a page

@@ -145,9 +145,35 @@ static int channel_fits(const struct page_channel *ch, uint32_t n, const uint64_
 	return 1;
 }
 
+/* The dataspaces of im whose pages the source serves: as its list_ds,
+ * every one a region attaches that is not a managed region map's (the
+ * freeze attaches exactly those), in im's order.  Their ids and pages
+ * into ids and pages; how many, or -1 if there are too many. */
+static int served_ds(const struct image_model *im, uint64_t *ids, uint64_t *pages)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < im->ndataspaces; i++) {
+		const struct image_dataspace *d = &im->dataspaces[i];
+		int attached = 0;
+
+		if (d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER)
+			continue;
+		for (uint32_t k = 0; k < im->nregions && !attached; k++)
+			attached = im->regions[k].ds_id == d->id;
+		if (!attached)
+			continue;
+		if (n == PAGE_CHANNEL_MAX_DS)
+			return -1;
+		ids[n] = d->id;
+		pages[n++] = d->size / POSTCOPY_PAGE;
+	}
+	return n;
+}
+
 /* While the target still runs at the source: the channel for the
- * pre-skeleton's RAM dataspaces, which the skeleton's are unless one
- * was made or resized since round 1 (then make_channel makes another).
+ * pre-skeleton's dataspaces, which the skeleton's are unless one was
+ * made, resized or attached since (then make_channel makes another).
  * Its mappings and bitmaps are then not made in the pause (16 of each
  * for a 256 MiB bench_wset).  Nothing if the pre-skeleton is unusable. */
 static void early_channel(struct pdst *d, const char *preskel)
@@ -155,17 +181,12 @@ static void early_channel(struct pdst *d, const char *preskel)
 	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
 	struct image_model *im;
 	char err[256];
-	uint32_t n = 0;
+	int n;
 
 	if (image_read_flags(preskel, IMAGE_READ_STREAM, &im, err, sizeof err))
 		return;
-	for (uint32_t i = 0; i < im->ndataspaces && n < PAGE_CHANNEL_MAX_DS; i++)
-		if (im->dataspaces[i].kind == IMAGE_DS_RAM) {
-			ids[n] = im->dataspaces[i].id;
-			pages[n++] = im->dataspaces[i].size / POSTCOPY_PAGE;
-		}
-	if (n)
-		d->ch = page_channel_new(n, ids, pages);
+	if ((n = served_ds(im, ids, pages)) > 0)
+		d->ch = page_channel_new((uint32_t)n, ids, pages);
 	image_model_free(im);
 }
 
@@ -175,25 +196,20 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 {
 	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
 	struct image_model *im;
-	int rc = -1;
+	int rc = -1, n;
 
 	/* streamed: its pages go from the file's chunks straight into the
 	 * channel's buffers (read whole, each dataspace-sized model of a
 	 * 256 MiB target cost some 40 ms to map, fill and unmap) */
 	if (image_read_flags(d->skel, IMAGE_READ_STREAM, &im, err, size))
 		return -1;
-	if (!(im->flags & IMAGE_F_PARTIAL) || !im->nmemory ||
-	    im->nmemory > PAGE_CHANNEL_MAX_DS) {
+	if (!(im->flags & IMAGE_F_PARTIAL) || (n = served_ds(im, ids, pages)) <= 0) {
 		snprintf(err, size, "skeleton.img: not a post-copy skeleton");
 		goto out;
 	}
-	for (uint32_t k = 0; k < im->nmemory; k++) {
-		ids[k] = im->memory[k].ds_id;
-		pages[k] = im->memory[k].size / POSTCOPY_PAGE;
-	}
-	if (!channel_fits(d->ch, im->nmemory, ids, pages)) {
+	if (!channel_fits(d->ch, (uint32_t)n, ids, pages)) {
 		page_channel_free(d->ch);
-		d->ch = page_channel_new(im->nmemory, ids, pages);
+		d->ch = page_channel_new((uint32_t)n, ids, pages);
 	}
 	if (!d->ch) {
 		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
@@ -202,19 +218,27 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 	/* the receiver does not run yet: nothing reads the buffers until a
 	 * page is marked arrived, which put does with no data (in place) */
 	for (uint32_t k = 0; k < im->nmemory; k++) {
-		const uint8_t *present = im->memory[k].present;
-		uint64_t n;
+		const struct image_memory *e = &im->memory[k];
+		int c = page_channel_index(d->ch, e->ds_id);
+		uint64_t got, np = e->size / POSTCOPY_PAGE;
 
-		if (image_memory_apply(im, ids[k], page_channel_buf(d->ch, k),
-				       pages[k] * POSTCOPY_PAGE, &n, err, size))
+		if (c < 0 || page_channel_pages(d->ch, (unsigned)c) != np) {
+			snprintf(err, size,
+				 "skeleton.img: pages of dataspace %llu, not served",
+				 (unsigned long long)e->ds_id);
 			goto out;
-		for (uint64_t p = 0; p < pages[k]; p++) {
-			if (!present[p / 8]) { /* a byte at a time: 8 pages */
+		}
+		if (image_memory_apply(im, e->ds_id, page_channel_buf(d->ch, (unsigned)c),
+				       np * POSTCOPY_PAGE, &got, err, size))
+			goto out;
+		for (uint64_t p = 0; p < np; p++) {
+			if (!e->present[p / 8]) { /* a byte at a time: 8 pages */
 				p |= 7;
 				continue;
 			}
-			if (present[p / 8] >> (p % 8) & 1)
-				page_channel_put(d->ch, k, p, 1, NULL, PAGE_EAGER);
+			if (e->present[p / 8] >> (p % 8) & 1)
+				page_channel_put(d->ch, (unsigned)c, p, 1, NULL,
+						 PAGE_EAGER);
 		}
 	}
 	rc = 0;

@@ -53,13 +53,17 @@ static int step(enum control_op op, unsigned flags, const char *name, const char
 }
 
 /* The dataspaces of fin to serve: those with memory in the frozen
- * target (every attached one).  0, or -1 with err. */
+ * target (every attached one).  Their sent bytes are one allocation,
+ * made in one piece: a large one is fresh memory, touched as pages are
+ * sent, not in the pause (a calloc each was 0.2 ms of a 1 GiB target's
+ * pause, mostly first touches).  0, or -1 with err. */
 static int list_ds(struct psrc *s)
 {
+	uint64_t at = 0;
+
 	for (uint32_t i = 0; i < s->fin->ndataspaces; i++) {
 		const struct image_dataspace *d = &s->fin->dataspaces[i];
 		uint64_t size;
-		struct src_ds *o;
 
 		if (d->kind == IMAGE_DS_MANAGED || !frozen_mem_at(s->fm, d->id, &size))
 			continue;
@@ -68,11 +72,16 @@ static int list_ds(struct psrc *s)
 				 (unsigned long long)d->id);
 			return -1;
 		}
-		o = &s->ds[s->nds++];
-		*o = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, NULL};
-		if (!(o->sent = calloc(o->pages, 1)))
-			return -1;
-		s->left += o->pages;
+		s->ds[s->nds++] = (struct src_ds){d->id, d->size / POSTCOPY_PAGE, NULL};
+		s->left += d->size / POSTCOPY_PAGE;
+	}
+	if (!(s->sent = calloc(s->left + 1, 1))) {
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	for (unsigned k = 0; k < s->nds; k++) {
+		s->ds[k].sent = s->sent + at;
+		at += s->ds[k].pages;
 	}
 	return 0;
 }
@@ -340,8 +349,7 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 		}
 		transport_close(&s->c);
 	}
-	for (unsigned k = 0; k < s->nds; k++)
-		free(s->ds[k].sent);
+	free(s->sent);
 	frozen_mem_put(s->fm);
 	if (s->fin)
 		image_model_free(s->fin);

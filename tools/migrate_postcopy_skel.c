@@ -119,17 +119,6 @@ static void carry_restore_reads(struct psrc *s, struct image_memory *mem)
 	}
 }
 
-/* One page of a dataspace the restore reads nothing of (a dataspace with
- * no page in an image has no memory record, and the destination's
- * channel is made from those). */
-static void carry_one(struct psrc *s, struct image_memory *mem, unsigned k)
-{
-	for (uint64_t q = 0; q < s->ds[k].pages; q += 8)
-		if (mem[k].present[q / 8])
-			return;
-	mem[k].present[0] |= 1;
-}
-
 /* skeleton.img: fin's state and the pages above.  0, or -1 with s->err. */
 int postcopy_write_skeleton(struct psrc *s, char *path, size_t size)
 {
@@ -150,15 +139,22 @@ int postcopy_write_skeleton(struct psrc *s, char *path, size_t size)
 	}
 	if (!mem)
 		goto out;
+	/* no page of the other dataspaces: the destination's channel is
+	 * made from the dataspaces the regions attach (as list_ds), so the
+	 * skeleton's bytes do not grow with the target (until version 3 of
+	 * the protocol it carried one page of each: 70 at 1 GiB, about 1 ms
+	 * of the pause written, sent, received and applied) */
 	carry_restore_reads(s, mem);
-	for (unsigned k = 0; k < s->nds; k++)
-		carry_one(s, mem, k);
 	s->fin->memory = mem;
 	s->fin->nmemory = s->nds;
 	s->fin->flags = IMAGE_F_PARTIAL;
 	s->fin->parent_id = 0;
 	memset(&s->fin->parent, 0, sizeof s->fin->parent);
 	s->fin->no_sync = 1; /* a spool file, sent right after: no fsync */
+	/* raw: its 40-50 pages (the cap map most) compressed cost more of
+	 * the pause than their bytes encrypted and sent on (written in
+	 * 0.43-0.52 ms compressed, 0.19-0.34 raw, at 16 MiB) */
+	s->fin->no_compress = 1;
 	rc = image_write(path, s->fin, NULL, s->err, sizeof s->err);
 	s->fin->memory = keep;
 	s->fin->nmemory = nkeep;

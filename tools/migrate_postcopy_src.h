@@ -17,7 +17,7 @@
  * (postcopy_data), read only while s->fm is held. */
 struct src_ds {
 	uint64_t id, pages;
-	uint8_t *sent; /* a byte per page */
+	uint8_t *sent; /* a byte per page, in psrc.sent */
 };
 
 struct psrc {
@@ -30,6 +30,7 @@ struct psrc {
 	struct frozen_mem *fm;	 /* its memory, in place (frozen_memory.h) */
 	unsigned nds;
 	struct src_ds ds[POSTCOPY_MAX_DS];
+	uint8_t *sent; /* the ds' sent bytes, one allocation */
 	uint64_t demand, pushed, zero, left;
 	/* the client's progress lines (postcopy_progress) */
 	control_line_fn fn;

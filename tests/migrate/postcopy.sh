@@ -20,7 +20,8 @@
 #   5. a target that is not held, migrated while it counts: the pages it
 #      writes between round 1 and the freeze reach the destination.
 # Case 1 also checks that the restore took the copy built from the
-# pre-skeleton, and asked the source for no page (the skeleton has all
+# pre-skeleton (its dataspaces too), that the fill waited for the
+# commit, and asked the source for no page (the skeleton has all
 # it reads), and that no image of the source carries a page.
 b=${1:-build}
 . tests/harness.sh
@@ -123,6 +124,13 @@ grep -q "target released: it runs on at the migration's destination" "$tmp/A1.lo
 	die "A did not end its copy"
 grep -qE "monitor: prebuild: the restore took [1-9][0-9]* threads, [0-9]+ sessions" \
 	"$tmp/B1.log" || die "B: the restore did not take the copy built from the pre-skeleton"
+# and its dataspaces, made lazy before the freeze (the restore made each
+# in the pause before), and the fill's first step came after the commit
+# (it ran in the pause before: 1-6 ms of a 1 GiB bench_wset's start)
+grep -qE "monitor: prebuild: the restore took .* and [1-9][0-9]* dataspaces of the copy" \
+	"$tmp/B1.log" || die "B: the restore made the dataspaces in the pause: $(grep -o 'prebuild: the restore took.*' "$tmp/B1.log")"
+grep -q "monitor: lazy restore: held until the commit" "$tmp/B1.log" ||
+	die "B: the fill began before the commit: $(grep -o 'monitor: lazy restore: .*' "$tmp/B1.log" | head -n 1)"
 # the skeleton carries every page the restore reads (the whole cap map,
 # the report, the entrypoints and their pools): no round trip in the pause
 grep -qE "restored until ready [0-9.]+ \(0 pages asked of the source\)" "$tmp/B1.log" ||
