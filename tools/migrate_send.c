@@ -623,6 +623,9 @@ void migrate_send(const struct transport_key *key, const char *name, const char 
 		fn(why, arg);
 	} else {
 		migrate_run(m, t0, fn, arg);
+		/* this is the node's control thread: the stop's short slice
+		 * (migrate_run) ends with the migration */
+		transport_prompt_thread(0);
 		migrate_spool_remove(m->dir);
 	}
 	transport_close(&m->c);
