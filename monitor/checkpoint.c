@@ -184,7 +184,7 @@ static int read_regs(struct monitor *mon, struct mon_model *model)
 			return rc;
 		/* read by the pause already (4 calls a thread), unless it was
 		 * found busy before or not running */
-		if (!((mon->pause_utcbs >> (k - 1)) & 1) &&
+		if (!mt->utcb_read &&
 		    (rc = monitor_read_utcb(mon, mon->thread[i].cap, &mt->utcb_data)))
 			return rc;
 	}

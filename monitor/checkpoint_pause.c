@@ -175,7 +175,6 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 
 	*blocked = 0;
 	model->nthreads = 0;
-	mon->pause_utcbs = 0;
 	for (int i = 0; i < MON_MAX_THREADS; i++) {
 		struct mon_thread *t = &mon->thread[i];
 		struct mon_model_thread *mt = &model->thread[model->nthreads];
@@ -184,11 +183,12 @@ static int read_states(struct monitor *mon, struct mon_model *model, int *blocke
 		if ((rc = cpu_state(mon->cpu, t->cap, &mt->state)))
 			return rc;
 		*blocked |= mt->state == TS_BLOCKED;
+		mt->utcb_read = 0;
 		if (!*blocked && mt->state != TS_INACTIVE && mt->state != TS_DEAD) {
 			if ((rc = thread_busy(mon, t, &mt->utcb_data)) < 0)
 				return rc;
 			*blocked = rc;
-			mon->pause_utcbs |= 1u << model->nthreads;
+			mt->utcb_read = 1;
 		}
 		mt->nr = t->nr;
 		mt->badge = t->badge;

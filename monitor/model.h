@@ -21,6 +21,7 @@ struct mon_model_thread {
 	uint64_t obj_badge; /* its CPU-thread object */
 	struct cpu_regs regs;
 	struct utcb utcb_data; /* its UTCB page's struct utcb */
+	int utcb_read;	       /* utcb_data read by the pause's busy check */
 };
 
 /* One attached region: [at, at + size) of dataspace ds_badge (ds_size

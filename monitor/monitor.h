@@ -98,9 +98,6 @@ struct monitor {
 	struct mon_retry *retry;
 	int pause_retry, pause_deferred, pause_setup;
 	uint64_t pause_wait_since_us, pause_wait_last_us;
-	/* the pause's model threads (bit k: model->thread[k]) whose UTCB
-	 * its busy check read into the model: read_regs reads them no more */
-	uint32_t pause_utcbs;
 	int restoring;	    /* a same-node restore is under way */
 	int frozen;	    /* paused by CONTROL_FREEZE: a migration decides */
 	int hold;	    /* paused by <test then="hold">: checkpoints (pre-copy rounds)
