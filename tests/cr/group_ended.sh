@@ -53,12 +53,7 @@ ended() { "$cap" ps --json --node "$tmp/$1.sock" 2>/dev/null | grep -q '"members
 # finish NAME: the group ends with every member's exit, hello's 0 too,
 # exact counts; the sanitizer build reported nothing
 finish() {
-	i=0
-	until grep -q "all of init's children have ended" "$tmp/$1.log"; do
-		i=$((i + 1))
-		[ $i -lt 1200 ] && kill -0 $pid 2>/dev/null || fail "node $1: the group did not end"
-		sleep 0.1
-	done
+	all_ended "$tmp/$1.log" 1200 $pid || fail "node $1: the group did not end"
 	grep -q "all of init's children have ended (result 0)" "$tmp/$1.log" ||
 		fail "node $1: a component failed"
 	grep -q "monitor: member 'hello' exited with 0" "$tmp/$1.log" ||
@@ -119,12 +114,7 @@ sleep 0.3
 "$cap" checkpoint --stop --node "$tmp/b.sock" -o "$tmp/s.img" grp >"$tmp/ck.out" 2>&1 &&
 	grep -q "^ok grp $tmp/s.img: members hello(ended),server,c1,c2,c3, " "$tmp/ck.out" ||
 	fail "checkpoint --stop at B: $(cat "$tmp/ck.out")"
-i=0
-until grep -q "all of init's children have ended" "$tmp/b.log"; do
-	i=$((i + 1))
-	[ $i -lt 200 ] || fail "B: the group did not end after checkpoint --stop"
-	sleep 0.05
-done
+all_ended "$tmp/b.log" 100 || fail "B: the group did not end after checkpoint --stop"
 grep -q "monitor: group stopped after its image was written" "$tmp/b.log" &&
 	! grep -q "soak_client: .*: ok$\|soak_server: total" "$tmp/b.log" ||
 	fail "B: the members did not stop at the image"

@@ -6,6 +6,18 @@
 # soak_server and three soak_clients c1..c3 with their "Soak" session
 # routed to it, then AFTER (a <test>, <restore/>).  Its quotas hold the
 # members twice: a restore builds the new ones beside the old.
+# all_ended LOG TENTHS [PID]: wait up to TENTHS tenths of a second for
+# init's line that all its children (the group) have ended; 1 if it did
+# not come, or if the node PID ended first
+all_ended() {
+	i=0
+	until grep -q "all of init's children have ended" "$1"; do
+		i=$((i + 1))
+		[ $i -lt "$2" ] && { [ -z "$3" ] || kill -0 "$3" 2>/dev/null; } || return 1
+		sleep 0.1
+	done
+}
+
 soak_group() {
 	route='<route> <service name="Soak"> <child name="server"/> </service> <any-service> <parent/> </any-service> </route>'
 	cat <<CFG

@@ -193,12 +193,7 @@ zdtm group_multi 4 $((base + 9)) M member
 # right after the server revoked the counter caps it gave the client
 zdtm group_revoke 2 $((base + 10)) V
 
-i=0
-until grep -q "all of init's children have ended" "$tmp/B.log"; do
-	i=$((i + 1))
-	[ $i -lt 600 ] && kill -0 $pid_B 2>/dev/null || die "B: the group did not end"
-	sleep 0.1
-done
+all_ended "$tmp/B.log" 600 $pid_B || die "B: the group did not end"
 ! grep -q "Sanitizer\|runtime error" "$tmp"/*.log || die "the sanitizers report"
 [ "$(sending B)" = 3 ] && [ "$(sending A)" = 3 ] || die "a client started again"
 grep -q "monitor: group: the restore held for a migration committed" "$tmp/B.log" ||
