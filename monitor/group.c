@@ -192,6 +192,16 @@ int group_member_runs(const struct mon_group *g, int k)
 	return m->mon && !m->ended && m->mon->state == MON_RUNNING;
 }
 
+int group_member_gone(const struct mon_group *g, int k, int *code)
+{
+	const struct mon_member *m = &g->member[k];
+	int gone = m->ended || (m->mon && m->mon->state == MON_EXITED);
+
+	if (gone && code)
+		*code = m->ended ? m->exit_code : m->mon->exit_code;
+	return gone;
+}
+
 /* The group's members by name, for `capsule ps` ("members=a,b"). */
 void group_members_word(const struct mon_group *g, char *buf, size_t size)
 {

@@ -105,6 +105,11 @@ struct entrypoint *group_serve_ep(struct monitor *mon);
 struct entrypoint *group_ep(const struct monitor *mon);
 /* 1 if member k runs (it started and has not ended). */
 int group_member_runs(const struct mon_group *g, int k);
+/* 1 if member k has ended, with its exit code in *code (code may be
+ * NULL): its end recorded (group_member_ended), or its target exited and
+ * that record is still deferred to the group's entrypoint, as a cut that
+ * let the members run between two tries may find it. */
+int group_member_gone(const struct mon_group *g, int k, int *code);
 /* The member's name (its <start> name). */
 const char *group_member_name(const struct monitor *mon);
 /* The members' names, "a,b,c", an ended one as "a(ended)". */

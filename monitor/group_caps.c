@@ -83,7 +83,7 @@ uint64_t group_member_ds(struct monitor *mon, uint64_t badge, int *owner)
 		struct monitor *other = g->member[k].mon;
 		const struct mon_record *r;
 
-		if (k == mon->member || !other || g->member[k].ended ||
+		if (k == mon->member || !other || group_member_gone(g, k, NULL) ||
 		    !(r = record_find(other, badge)) ||
 		    (r->cls != MON_CLASS_DATASPACE && r->cls != MON_CLASS_MANAGED_DS))
 			continue;
@@ -159,7 +159,7 @@ enum mon_class group_classify(struct monitor *mon, uint64_t kcap, uint64_t badge
 
 	for (int k = 0; k < g->n; k++) {
 		struct monitor *other = g->member[k].mon;
-		if (k == mon->member || !other || g->member[k].ended)
+		if (k == mon->member || !other || group_member_gone(g, k, NULL))
 			continue;
 		if (member_object(other, badge, &obj, &kind, &ikind)) {
 			*aux = (uint64_t)k;

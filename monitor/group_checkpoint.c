@@ -40,14 +40,15 @@ static int cuttable(const struct mon_group *g, char *why, size_t size)
 	int live = 0;
 
 	for (int k = 0; k < g->n; k++) {
-		if (!g->member[k].ended && !group_member_runs(g, k)) {
+		int gone = group_member_gone(g, k, NULL);
+		if (!gone && !group_member_runs(g, k)) {
 			snprintf(
 			    why, size,
 			    "member '%s' is not running: a group is checkpointed whole",
 			    g->member[k].start->name);
 			return -ESRCH;
 		}
-		live += !g->member[k].ended;
+		live += !gone;
 	}
 	if (!live)
 		snprintf(why, size, "every member has ended");
@@ -63,7 +64,7 @@ static int members_checkpoint(struct mon_group *g, struct mon_model **models, ch
 		struct monitor *mon = g->member[k].mon;
 		int rc;
 
-		if (g->member[k].ended) /* recorded as ended, no image */
+		if (group_member_gone(g, k, NULL)) /* recorded as ended, no image */
 			continue;
 		mon->why[0] = 0;
 		if (!(models[k] = calloc(1, sizeof *models[k]))) {

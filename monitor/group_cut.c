@@ -174,7 +174,7 @@ int group_pause_all(struct mon_group *g)
 	int rc;
 
 	for (int k = 0; k < g->n; k++)
-		if (g->member[k].mon && !g->member[k].ended &&
+		if (group_member_runs(g, k) &&
 		    (rc = group_pause_member(g->member[k].mon))) {
 			group_resume(g);
 			return rc;

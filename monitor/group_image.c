@@ -76,10 +76,11 @@ int group_image_records(struct mon_group *g, struct mon_model *const *models,
 
 		snprintf(gi->member[k].name, sizeof gi->member[k].name, "%.47s",
 			 g->member[k].start->name);
-		if (g->member[k].ended) { /* no image: its exit code */
+		int code;
+		if (group_member_gone(g, k, &code)) { /* no image: its exit code */
 			snprintf(gi->member[k].binary, sizeof gi->member[k].binary,
 				 "%.39s", g->member[k].start->binary);
-			gi->member[k].exit_code = g->member[k].exit_code;
+			gi->member[k].exit_code = code;
 			continue;
 		}
 		if ((rc = model_to_image_records(mon, models[k], &gi->im[k]))) {
