@@ -69,7 +69,8 @@ static void recorded_ended_in_the_image(void **state)
 	char why[256] = "";
 
 	g->n = 2; /* the two that ended: no model is read */
-	assert_int_equal(group_image_records(g, models, NULL, 0, &gi, why, sizeof why), 0);
+	assert_int_equal(group_image_records(g, models, NULL, 0, &gi, why, sizeof why),
+			 0);
 	assert_int_equal(gi.ig.h.nmembers, 2);
 	assert_null(gi.image[1]);
 	assert_int_equal(gi.member[1].exit_code, 3);
