@@ -43,8 +43,9 @@ void migrate_spool_remove(const char *dir)
 	struct dirent *e;
 
 	while (d && (e = readdir(d)))
-		if (migrate_image_name_ok(e->d_name) ||
-		    !strcmp(e->d_name, "skeleton.img")) { /* post-copy's */
+		if (migrate_image_name_ok(e->d_name) || /* post-copy's two: */
+		    !strcmp(e->d_name, "preskel.img") ||
+		    !strcmp(e->d_name, "skeleton.img")) {
 			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 			unlink(path);
 		}

@@ -22,7 +22,8 @@
 # Case 1 also checks that the restore took the copy built from the
 # pre-skeleton (its dataspaces too), that the fill waited for the
 # commit, and asked the source for no page (the skeleton has all
-# it reads), and that no image of the source carries a page.
+# it reads), that no image of the source carries a page, and that both
+# nodes removed their spool directories (TMPDIR).
 b=${1:-build}
 . tests/harness.sh
 harness_begin postcopy
@@ -83,6 +84,7 @@ migrate() {
 		--postcopy
 }
 
+mkdir "$tmp/spool" && export TMPDIR="$tmp/spool"
 "$cap" keygen "$tmp/key" >/dev/null || die "keygen failed"
 timeout 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
 	die "the uninterrupted run exited with $?"
@@ -144,6 +146,10 @@ for f in preskel final; do
 		"$tmp/A1.log" || die "A: no $f.img of its state alone: $(grep -o 'image: .*written to.*pages' "$tmp/A1.log")"
 done
 grep -q "round-1.img" "$tmp/A1.log" && die "A wrote a round-1.img"
+# each side's spool goes with the migration (until session 12 the
+# source left its directory with preskel.img in it, one per migration)
+[ -z "$(ls -A "$tmp/spool")" ] ||
+	die "a spool was left behind: $(cd "$tmp/spool" && ls -R | tr '\n' ' ')"
 ok "A -> B: B went on from count $last; $line"
 
 # 2. the source killed mid post-copy: B stops its copy and says why
