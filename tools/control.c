@@ -332,6 +332,27 @@ static void control_forward(struct control_mailbox *mb, size_t *sent, control_li
 	}
 }
 
+/* The answer is whole (MB_DONE): make the slot idle, then pass the
+ * lines of out[sent..] to fn without the lock.  Idle first, because a
+ * client that has read the final line may send its next request at once
+ * (a lazy restore and the checkpoint right after it were refused as
+ * "busy" when the slot turned idle only after the last line went out). */
+static void control_forward_last(struct control_mailbox *mb, size_t sent,
+				 control_line_fn fn, void *arg)
+{
+	char rest[CONTROL_OUT_MAX], *line, *nl;
+
+	memcpy(rest, mb->out + sent, mb->out_len - sent);
+	rest[mb->out_len - sent] = 0;
+	mb->state = MB_IDLE;
+	pthread_mutex_unlock(&control_lock);
+	for (line = rest; fn && (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = 0;
+		fn(line, arg);
+	}
+	pthread_mutex_lock(&control_lock);
+}
+
 /* Wait (under control_lock) for news or CONTROL_METER_MS; then, if the
  * byte meter moved since *shown, pass "progress: bytes DONE TOTAL" to fn
  * (a line the client turns into bytes and a rate). */
@@ -406,11 +427,11 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 				err = -ESHUTDOWN;
 			break;
 		}
-		control_forward(mb, &sent, fn, arg);
-		if (mb->gen == gen && mb->state == MB_DONE) {
-			mb->state = MB_IDLE;
+		if (mb->state == MB_DONE) {
+			control_forward_last(mb, sent, fn, arg);
 			break;
 		}
+		control_forward(mb, &sent, fn, arg);
 		if (mb->gen == gen)
 			control_wait_meter(mb, &shown, fn, arg);
 	}

@@ -289,9 +289,20 @@ static void svc_init(struct env *env, void *arg)
 }
 
 struct svc_client {
-	int rc_ps, rc_ckpt, rc_restore, rc_later, rc_stop;
-	struct client ps, ckpt, later;
+	int rc_ps, rc_ckpt, rc_restore, rc_later, rc_stop, rc_next;
+	struct client ps, ckpt, later, next;
 };
+
+/* A client that sends its next request as soon as it has read the final
+ * line of the one before, as a second `capsule` command does. */
+static void next_at_once(const char *line, void *arg)
+{
+	struct svc_client *c = arg;
+	struct control_request r = make_req(CONTROL_CHECKPOINT, "svc", "/tmp/svc2.img");
+
+	if (!strncmp(line, "ok ", 3))
+		c->rc_next = control_call(&r, client_line, &c->next);
+}
 
 static void *svc_client_thread(void *arg)
 {
@@ -304,6 +315,9 @@ static void *svc_client_thread(void *arg)
 	c->rc_ps = control_call(&r, client_line, &c->ps);
 	r = make_req(CONTROL_CHECKPOINT, "svc", "/tmp/svc.img");
 	c->rc_ckpt = control_call(&r, client_line, &c->ckpt);
+	c->rc_next = 1;
+	if (control_call(&r, next_at_once, c))
+		c->rc_next = 2;
 	r = make_req(CONTROL_RESTORE, "svc", "/tmp/svc.img");
 	c->rc_restore = control_call(&r, NULL, NULL);
 	r = make_req(CONTROL_FREEZE, "svc", "/tmp/svc.img");
@@ -339,6 +353,10 @@ static void endpoint_through_core(void **state)
 	assert_int_equal(c.ckpt.nlines, 2);
 	assert_string_equal(c.ckpt.lines[0], "progress: 100%");
 	assert_string_equal(c.ckpt.lines[1], "ok svc /tmp/svc.img");
+	/* the slot is idle once the final line can be read (it was "busy") */
+	assert_int_equal(c.rc_next, 0);
+	assert_int_equal(c.next.nlines, 2);
+	assert_string_equal(c.next.lines[1], "ok svc /tmp/svc2.img");
 	assert_int_equal(c.rc_restore, -EOPNOTSUPP);
 	/* answered after the handler returned, not "not answered" */
 	assert_int_equal(c.rc_later, 0);
