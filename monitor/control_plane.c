@@ -43,6 +43,12 @@ static int control_migration(struct monitor *mon, const struct control_request *
 	struct incr_request incr = {.parent = req->parent, .track = 1, .spool = 1};
 	int rc;
 
+	if (req->op == CONTROL_FREEZE && (req->flags & CONTROL_F_WARM)) {
+		if (mon->frozen)
+			return -EBUSY;
+		incr_warm_freeze(mon); /* the freeze comes next: nothing paused */
+		return 0;
+	}
 	if (req->op == CONTROL_FREEZE) {
 		int state = req->flags & CONTROL_F_STATE ? MON_CKPT_STATE : 0;
 		if (mon->frozen)

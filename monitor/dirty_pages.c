@@ -285,6 +285,29 @@ void incr_warm(struct monitor *mon)
 	stage_room(in, n * 5 / 4 + 64);
 }
 
+void incr_warm_freeze(struct monitor *mon)
+{
+	struct mon_incr *in = mon->incr;
+
+	if (!in || in->track || !in->stage || !in->sent.n ||
+	    in->sent.image_id != in->base_id)
+		return;
+	uint64_t t0 = mon_now_us(), n;
+	for (uint64_t p = 0; p < in->sent.n && p < in->stage->cap; p++)
+		warm_page(in->stage->buf + p * PAGE);
+	n = dirty_now(mon, in, 1);
+	for (unsigned i = 0; i < in->nds; i++) {
+		if (in->ds[i].view)
+			pd_detach(mon->env->pd, in->ds[i].view);
+		in->ds[i].view = 0;
+	}
+	env_log(mon->env,
+		"monitor: before the freeze: %llu pages written and %u of the round "
+		"before read into the caches in %llu us",
+		(unsigned long long)n, in->sent.n,
+		(unsigned long long)(mon_now_us() - t0));
+}
+
 void incr_prestart(struct monitor *mon)
 {
 	struct mon_incr *in = mon->incr;

@@ -49,6 +49,13 @@ void incr_prestart(struct monitor *mon);
  * checkpoint's ~700-950 us pause).  Most are still the ones written by
  * the pause; a page written after is copied all the same. */
 void incr_warm(struct monitor *mon);
+/* The same for a migration's final freeze, which reads the pages in
+ * place and compares each with the last round's copy (incr_delta): asked
+ * for on its own right before the freeze (CONTROL_F_WARM), the target
+ * running, since the freeze's pause is counted from its request.  Reads
+ * the last round's staged pages and the pages written by now; keeps no
+ * attachment.  Nothing if the last round left no base. */
+void incr_warm_freeze(struct monitor *mon);
 /* Before the pause: 1 if incr_region will copy only the pages written
  * of region g (so the caller needs no region-sized buffer for it). */
 int incr_partial(struct monitor *mon, const struct mon_region *g);

@@ -94,6 +94,22 @@ static int migrate_step(enum control_op op, const char *name, const char *path,
 	return control_call_final_lines(&req, last, size, step_line, m);
 }
 
+/* Right before the freeze: the monitor reads what the freeze will
+ * compare (the pages written since the last round and that round's
+ * copies of them) into the caches, the target running (CONTROL_F_WARM).
+ * The freeze then finds them there instead of in memory: 655 pages and
+ * their bases were some 0.3 ms of its writer's 1 ms of CPU.  Best
+ * effort: a monitor that cannot answers, and the freeze goes on. */
+static void warm(const struct mig *m)
+{
+	struct control_request req = {.op = CONTROL_FREEZE, .flags = CONTROL_F_WARM};
+	char last[CONTROL_LINE_MAX];
+
+	snprintf(req.name, sizeof req.name, "%s", m->name);
+	snprintf(req.path, sizeof req.path, "-");
+	(void)control_call_final_lines(&req, last, sizeof last, NULL, NULL);
+}
+
 /* Cancelled by the client: 1 with m->err saying so. */
 static int cancelled(struct mig *m)
 {
@@ -534,6 +550,7 @@ static void migrate_run(struct mig *m, double t0, control_line_fn fn, void *arg)
 		return;
 	}
 	migrate_phase("final");
+	warm(m); /* before the freeze's request: the pause counts from it */
 	/* from here on the stop's hand-offs: this thread's wake-ups preempt
 	 * busier threads (transport/prompt.c); the rounds' long sends and
 	 * receives keep the default slice */

@@ -92,6 +92,12 @@ enum control_flags {
 				   no page (IMAGE_F_PARTIAL); a FREEZE publishes its
 				   memory for the migration to read in place
 				   (monitor/frozen_memory.h) */
+	CONTROL_F_WARM = 64,	/* FREEZE of a pre-copy source, asked for right
+				   before the freeze itself (set by the node, never
+				   parsed): nothing is paused and no image written;
+				   the monitor only reads what the freeze will compare
+				   (the pages written since the last round and that
+				   round's copies of them) into the caches */
 };
 
 struct control_request {

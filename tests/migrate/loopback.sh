@@ -219,6 +219,11 @@ wait_count "$tmp/B.log" $((last + 4)) || die "B does not count on from $last"
 sleep 0.5
 [ "$(last_count "$tmp/A.log")" = "$last" ] || bad "A counts on after the migration"
 grep -q "monitor: target released" "$tmp/A.log" || bad "A's monitor did not release its target"
+# right before the freeze A's monitor read the pages to compare into the
+# caches, the target running (the freeze's pause counts from its request)
+grep -Eq "monitor: before the freeze: [0-9]+ pages written and [1-9][0-9]* of the round before read into the caches" \
+	"$tmp/A.log" && ok "A warmed the freeze's pages before it" ||
+	bad "A did not warm the freeze's pages: $(grep 'before the freeze' "$tmp/A.log")"
 [ "$(counts "$tmp/B.log" | head -n 1)" = $((last + 1)) ] ||
 	bad "B starts at $(counts "$tmp/B.log" | head -n 1), A stopped at $last"
 contiguous "$(counts "$tmp/A.log"; counts "$tmp/B.log")" &&
