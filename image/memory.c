@@ -317,10 +317,14 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 	if (r->ds_mem[i] < 0) {
 		struct image_memory *e = &m->memory[m->nmemory];
 		/* streamed: the bytes stay in the file (memory_stream.c) */
-		void *p = r->flags & IMAGE_READ_STREAM
-			      ? NULL
+		void *p = r->flags & IMAGE_READ_STREAM ? NULL
+			  : r->dest
+			      ? r->dest(r->dest_arg, ds_id, d->size)
 			      : mmap(NULL, d->size, PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r->dest && !p)
+			return image_reader_fail(r, "no memory for dataspace %llu",
+						 (unsigned long long)ds_id);
 		if (p == MAP_FAILED)
 			return image_reader_fail(
 			    r, "cannot map %llu bytes for dataspace %llu",
@@ -329,13 +333,14 @@ static int entry_for(struct image_reader *r, struct image_model *m, uint64_t ds_
 		 * small image may describe a huge, sparse dataspace */
 		e->present = calloc(d->size / IMAGE_PAGE_SIZE / 8 + 8, 1);
 		if (!e->present) {
-			if (p)
+			if (p && !r->dest)
 				munmap(p, d->size);
 			return -ENOMEM;
 		}
 		e->ds_id = ds_id;
 		e->size = d->size;
 		e->data = p;
+		e->borrowed = r->dest != NULL;
 		r->ds_mem[i] = (int32_t)m->nmemory++;
 	}
 	*out = &m->memory[r->ds_mem[i]];
@@ -459,7 +464,7 @@ mark:
 void image_memory_undo(struct image_model *m)
 {
 	for (uint32_t k = 0; k < m->nmemory; k++) {
-		if (m->memory[k].data)
+		if (m->memory[k].data && !m->memory[k].borrowed)
 			munmap(m->memory[k].data, m->memory[k].size);
 		free(m->memory[k].present);
 		free(m->memory[k].xor);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "config/test_env.h"
+#include "image/image.h"
 #include "tools/migrate.h"
 #include "tools/migrate_group.h"
 #include "tools/migrate_postcopy.h"
@@ -145,7 +146,8 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	char file[32], want[64], path[512];
 	uint64_t bytes = 0;
 	size_t len;
-	int fd, rc = -1, final;
+	int fd, rc = -1, final, fed = 0, tried = 0,
+		no_prebuild = !!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD");
 	double c0 = cpu_ms(), b0;
 
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
@@ -176,12 +178,22 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 			goto out;
 		if (!len && !d->c->rx.final)
-			break; /* its end */
+			break;	/* its end */
+		if (d->pb.feed) /* the monitor builds it as it comes */
+			migrate_prebuild_feed(&d->pb, d->buf, len);
 		if (d->c->rx.final || (bytes += len) > MIGRATE_IMAGE_MAX ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
 			snprintf(err, size, "%s: a bad or unwritable image message",
 				 file);
 			goto out;
+		}
+		/* round 1: built while it arrives, once its header is here */
+		if (round == 1 && !tried && bytes >= sizeof(struct image_header)) {
+			tried = 1;
+			fed = !no_prebuild &&
+			      !migrate_prebuild_start(&d->pb, path, d->c->peer);
+			if (fed)
+				migrate_prebuild_feed(&d->pb, d->buf, len);
 		}
 	}
 	migrate_test_keep(d, file);
@@ -193,14 +205,20 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	}
 	b0 = now_ms();
 	c0 = cpu_ms() - c0;
-	if (!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
+	if (fed) /* the rest of its build: the last pieces, the checks */
+		migrate_prebuild_fed(&d->pb);
+	else if (!no_prebuild) /* bench: before */
 		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
 	rc = ack_round(d, file, err, size);
 	fprintf(stderr,
 		"capsule node: migration from %s: %s received in %.1f ms (cpu %.1f "
-		"ms), built in %.1f ms\n",
-		d->c->peer, file, b0 - d->t_final, c0, now_ms() - b0);
+		"ms), built %s%.1f ms\n",
+		d->c->peer, file, b0 - d->t_final, c0,
+		fed && d->pb.rounds == round ? "while it came, done in " : "in ",
+		now_ms() - b0);
 out:
+	if (rc < 0 && fed) /* a short stream: the monitor ends the copy */
+		migrate_prebuild_fed(&d->pb);
 	close(fd);
 	return rc;
 }
