@@ -479,7 +479,10 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 		      uint64_t size, uint64_t *written, char *err, size_t errlen);
 /* An image read from a pipe as it arrives (image/read_pipe.c), in two
  * steps.  image_pipe_begin reads the header and the records (every
- * section before the first memory section) from fd and checks them:
+ * section before the first memory section) from fd and checks them (with
+ * wait_fd >= 0, fd is a file being written: at its end the reader waits
+ * for a byte on wait_fd, the sign that it grew, and the end of wait_fd
+ * is the end of the file's growth):
  * 0 with *out and *model (the records; no memory yet), or -errno with
  * one line in err.  image_pipe_finish reads the rest: each memory
  * chunk's pages written into the memory dest(arg, ds_id, size) gives
@@ -490,7 +493,7 @@ int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
  * may be partly written).  image_pipe_end frees the reader, and the
  * model too if free_model. */
 struct image_pipe;
-int image_pipe_begin(int fd, const char *name, struct image_pipe **out,
+int image_pipe_begin(int fd, int wait_fd, const char *name, struct image_pipe **out,
 		     struct image_model **model, char *err, size_t errlen);
 int image_pipe_finish(struct image_pipe *p,
 		      void *(*dest)(void *arg, uint64_t ds_id, uint64_t size), void *arg,

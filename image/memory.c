@@ -401,6 +401,32 @@ static int mark_xor(struct image_memory *e, const struct image_mem_chunk *c)
 	return 0;
 }
 
+#define POPULATE_BYTES (2ULL << 20)
+
+/* The caller's memory (a migration's copy, written as its round 1
+ * arrives): where a chunk with no zero page begins a block of 2 MiB,
+ * the block is populated in one call, before the chunks write it page
+ * by page (a fault per 4 KiB page cost more: 256 MiB copied into fresh
+ * memory in 130-150 ms of CPU against 110-115 ms so, on the benchmark's
+ * host).  A sparse block is left to its faults: populating it would
+ * give memory to its zero pages. */
+static void dest_populate(const struct image_memory *e, const struct image_mem_chunk *c,
+			  uint8_t *base)
+{
+#ifdef MADV_POPULATE_WRITE
+	uint64_t off = c->first_page * IMAGE_PAGE_SIZE, n = e->size - off;
+
+	if (off % POPULATE_BYTES || (uintptr_t)base % IMAGE_PAGE_SIZE ||
+	    c->nonzero != chunk_mask(c->npages))
+		return;
+	madvise(base, n < POPULATE_BYTES ? n : POPULATE_BYTES, MADV_POPULATE_WRITE);
+#else
+	(void)e;
+	(void)c;
+	(void)base;
+#endif
+}
+
 int image_memory_restore(struct image_reader *r, struct image_model *m,
 			 const void *payload, uint64_t len)
 {
@@ -428,6 +454,8 @@ int image_memory_restore(struct image_reader *r, struct image_model *m,
 	}
 	uint8_t *base = e->data + c.first_page * IMAGE_PAGE_SIZE;
 	const uint8_t *src = (const uint8_t *)payload + sizeof(c);
+	if (r->dest)
+		dest_populate(e, &c, base);
 	if (c.flags & IMAGE_MEM_XOR) { /* checked: into the fresh (zero) pages */
 		image_xor_apply(src, c.data_len, c.nonzero, c.npages, base);
 		goto mark;

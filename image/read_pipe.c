@@ -1,7 +1,9 @@
 /*
- * An image read from a pipe as it arrives: a migration's first round at
- * its destination, where the copy is built while the source still sends
- * it (monitor/prebuild_stream.c) instead of after the whole file is in.
+ * An image read from a pipe as it arrives, or from a file as it grows (a
+ * byte on a second pipe for each time it grew): a migration's first
+ * round at its destination, where the copy is built while the source
+ * still sends it (monitor/prebuild_stream.c) instead of after the whole
+ * file is in.
  * The format puts every record before the memory (image/subsystems.def),
  * so the reader stops there: the caller makes the dataspaces from the
  * records, and the rest of the stream is read with each chunk's pages
@@ -29,11 +31,14 @@
 
 struct image_pipe {
 	int fd;
+	/* >= 0: fd is a file that grows, and a byte on wait_fd says it grew
+	 * (its end: it will not grow any more); else fd is the stream */
+	int wait_fd, grown;
 	struct image_reader r;
 	struct image_model *m;
 	struct image_order order;
-	uint32_t count, next; /* sections in the image, the next one's index */
-	uint64_t off;	      /* bytes read */
+	uint32_t count, next;	    /* sections in the image, the next one's index */
+	uint64_t off;		    /* bytes read */
 	struct image_section ahead; /* the first memory section's header */
 	int have_ahead;
 	uint8_t *buf;
@@ -41,6 +46,22 @@ struct image_pipe {
 	XXH3_state_t *hash;
 	char name[256], err[400];
 };
+
+/* A growing file's end was read: wait until it grew (1) or will not
+ * grow any more (0), or -1 with errno. */
+static int wait_grown(struct image_pipe *p)
+{
+	char said[4096];
+	ssize_t k;
+
+	if (p->grown)
+		return 0;
+	while ((k = read(p->wait_fd, said, sizeof said)) < 0 && errno == EINTR)
+		;
+	if (k == 0)
+		p->grown = 1; /* the writer closed it: read what is there */
+	return k < 0 ? -1 : 1;
+}
 
 /* n bytes of the stream (hashed); 0, or 1 at its end before them, or -1
  * with errno. */
@@ -50,10 +71,16 @@ static int pipe_read(struct image_pipe *p, void *to, size_t n)
 
 	while (got < n) {
 		ssize_t k = read(p->fd, (uint8_t *)to + got, n - got);
+		int w;
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return -1;
+		if (k == 0 && p->wait_fd >= 0 && (w = wait_grown(p)) != 0) {
+			if (w < 0)
+				return -1;
+			continue;
+		}
 		if (k == 0)
 			return 1;
 		got += (size_t)k;
@@ -67,8 +94,8 @@ static int pipe_short(struct image_pipe *p, int rc, const char *what)
 {
 	if (rc < 0)
 		return image_reader_fail(&p->r, "reading %s: %s", what, strerror(errno));
-	return image_reader_fail(&p->r, "the stream ended in %s (after %llu bytes)",
-				 what, (unsigned long long)p->off);
+	return image_reader_fail(&p->r, "the stream ended in %s (after %llu bytes)", what,
+				 (unsigned long long)p->off);
 }
 
 /* The next section header into *h; 0 or the reader's error. */
@@ -155,7 +182,7 @@ static int begin_records(struct image_pipe *p)
 	return check_records(p);
 }
 
-int image_pipe_begin(int fd, const char *name, struct image_pipe **out,
+int image_pipe_begin(int fd, int wait_fd, const char *name, struct image_pipe **out,
 		     struct image_model **model, char *err, size_t errlen)
 {
 	struct image_pipe *p = calloc(1, sizeof *p);
@@ -171,6 +198,7 @@ int image_pipe_begin(int fd, const char *name, struct image_pipe **out,
 		return -ENOMEM;
 	}
 	p->fd = fd;
+	p->wait_fd = wait_fd;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->r = (struct image_reader){.name = p->name,
 				     .sec_index = UINT32_MAX,

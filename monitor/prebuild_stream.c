@@ -1,14 +1,16 @@
 /*
  * A migration's first round built while it arrives (restore_prebuild.c,
  * docs/migration.md "What a round costs"): the destination's listener
- * hands the monitor a FIFO that it writes the round's bytes into as they
- * come off the wire (tools/migrate_prebuild.c), instead of a spool file
- * once all of it is in.  The image's records come before its memory, so
- * the copy's PD, CPU session and dataspaces are made once the records
- * are read, and each chunk of pages is then written straight into its
- * dataspace as it comes: the build takes about as long as the receive,
- * not as long again after it (a 256 MiB round 1 was received in 1.4 s
- * and then built in 3 s at load 9).
+ * hands the monitor a FIFO next to the round's spool file
+ * (round-1.img.pipe) as soon as the file has its first bytes, and writes
+ * a byte into it each time it wrote more of the file
+ * (tools/migrate_prebuild.c), instead of handing over the file once all
+ * of it is in.  The monitor reads the file as it grows, and at its end
+ * waits on the FIFO; the FIFO's end is the file's.  The image's records come before its
+ * memory, so the copy's PD, CPU session and dataspaces are made once the records are
+ * read, and each chunk of pages is then written straight into its dataspace as it comes:
+ * the build takes about as long as the receive, not as long again after it (a 256 MiB
+ * round 1 was received in 1.4 s and then built in 3 s at load 9).
  *
  * The reads wait for the sender, so they run on the host worker, never
  * on the entrypoint (the node's thread): the entrypoint blocks in
@@ -25,13 +27,14 @@
 #include <unistd.h>
 
 #include <base/host_worker.h>
+#include <capsule/control.h>
 
 #include "monitor/checkpoint.h"
 #include "monitor/restore_prebuild.h"
 
 struct stream_job {
 	const char *path;
-	int fd;
+	int fd, wait_fd; /* the spool file, the FIFO */
 	struct image_pipe *pipe;
 	struct image_model *im;
 	const struct prebuild_fill *fill; /* the copy's dataspaces */
@@ -47,21 +50,32 @@ int prebuild_is_pipe(const char *path)
 	return !stat(path, &st) && S_ISFIFO(st.st_mode);
 }
 
-/* Host worker: open the FIFO, read the header and the records. */
+/* Host worker: open the FIFO and the file, read the header and the
+ * records. */
 static int records_job(void *arg)
 {
 	struct stream_job *j = arg;
 	uint64_t c0 = mon_cpu_us();
+	size_t n = strlen(j->path);
+	char file[CONTROL_PATH_MAX];
 	int rc;
 
+	if (n <= 5 || n - 5 >= sizeof file || strcmp(j->path + n - 5, ".pipe")) {
+		snprintf(j->err, sizeof j->err, "%.300s: not FILE.pipe", j->path);
+		return -EINVAL;
+	}
+	snprintf(file, sizeof file, "%.*s", (int)(n - 5), j->path);
 	/* not a blocked open: the listener may have closed its end already
-	 * (the FIFO then holds the rest of the image, or nothing) */
-	if ((j->fd = open(j->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
-	    fcntl(j->fd, F_SETFL, 0)) {
-		snprintf(j->err, sizeof j->err, "%.300s: %s", j->path, strerror(errno));
+	 * (the file then has all it will have) */
+	if ((j->wait_fd = open(j->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+	    fcntl(j->wait_fd, F_SETFL, 0) ||
+	    (j->fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(j->err, sizeof j->err, "%.300s: %s",
+			 j->wait_fd < 0 ? j->path : file, strerror(errno));
 		return -errno;
 	}
-	rc = image_pipe_begin(j->fd, j->path, &j->pipe, &j->im, j->err, sizeof j->err);
+	rc = image_pipe_begin(j->fd, j->wait_fd, file, &j->pipe, &j->im, j->err,
+			      sizeof j->err);
 	j->cpu_us += mon_cpu_us() - c0;
 	return rc;
 }
@@ -88,11 +102,11 @@ static int memory_job(void *arg)
 	return rc;
 }
 
-int prebuild_stream_first(struct monitor *mon, const char *path,
-			  struct image_model **out, uint64_t *pages)
+int prebuild_stream_first(struct monitor *mon, const char *path, struct image_model **out,
+			  uint64_t *pages)
 {
 	struct prebuild_fill fill[MON_MAX_REGIONS];
-	struct stream_job j = {.path = path, .fd = -1, .fill = fill};
+	struct stream_job j = {.path = path, .fd = -1, .wait_fd = -1, .fill = fill};
 	uint64_t t0 = mon_now_us(), t1, t2;
 	int rc;
 
@@ -134,5 +148,7 @@ out:
 		image_model_free(j.im);
 	if (j.fd >= 0)
 		close(j.fd);
+	if (j.wait_fd >= 0)
+		close(j.wait_fd);
 	return rc;
 }

@@ -90,16 +90,15 @@ void migrate_prebuild_round(struct migrate_prebuild *pb, const char *path, int r
 /* Round 1 built while it arrives (tools/migrate_prebuild.c): once the
  * first bytes are in its spool file at path (the header names the
  * monitor), a FIFO next to it is handed to the monitor on a thread of
- * its own, and migrate_prebuild_feed writes each piece received into
- * it as well; migrate_prebuild_fed closes it (the monitor reads its end;
- * after a failed receive, a stream that ended early) and waits for the
- * build, with its outcome as migrate_prebuild_round's.  The feed is
- * dropped (the spool file has it all) once the monitor stopped reading:
- * the building is then off.  Start: 0, or -1 (nothing started: the
- * round is built from its file once it is in). */
+ * its own, which reads the file as it grows; migrate_prebuild_grown
+ * says (a byte into the FIFO) that more of it was written;
+ * migrate_prebuild_fed closes the FIFO (the file is all there is: after
+ * a failed receive, a stream that ended early) and waits for the build,
+ * with its outcome as migrate_prebuild_round's.  Start: 0, or -1
+ * (nothing started: the round is built from its file once it is in). */
 int migrate_prebuild_start(struct migrate_prebuild *pb, const char *path,
 			   const char *peer);
-void migrate_prebuild_feed(struct migrate_prebuild *pb, const void *buf, size_t len);
+void migrate_prebuild_grown(struct migrate_prebuild *pb);
 void migrate_prebuild_fed(struct migrate_prebuild *pb);
 /* The migration ends before its final restore: end the copy, if any. */
 void migrate_prebuild_drop(struct migrate_prebuild *pb, const char *peer);

@@ -178,9 +178,7 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
 			goto out;
 		if (!len && !d->c->rx.final)
-			break;	/* its end */
-		if (d->pb.feed) /* the monitor builds it as it comes */
-			migrate_prebuild_feed(&d->pb, d->buf, len);
+			break; /* its end */
 		if (d->c->rx.final || (bytes += len) > MIGRATE_IMAGE_MAX ||
 		    write(fd, d->buf, len) != (ssize_t)len) {
 			snprintf(err, size, "%s: a bad or unwritable image message",
@@ -192,9 +190,9 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 			tried = 1;
 			fed = !no_prebuild &&
 			      !migrate_prebuild_start(&d->pb, path, d->c->peer);
-			if (fed)
-				migrate_prebuild_feed(&d->pb, d->buf, len);
 		}
+		if (fed) /* the monitor reads the file as it grows */
+			migrate_prebuild_grown(&d->pb);
 	}
 	migrate_test_keep(d, file);
 	if (final) {

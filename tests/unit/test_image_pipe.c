@@ -3,7 +3,9 @@
  * while it comes) gives the records and, written into the caller's
  * zeroed memory, exactly the memory a whole read of the same file gives,
  * and image_file_hash's hash of it; the same image with its live chunks
- * too.  A stream that ends in the records, in the memory or before the
+ * too, and the same image read from a file while it is written (a byte
+ * on a pipe each time it grew; a file that stops growing early is
+ * refused).  A stream that ends in the records, in the memory or before the
  * stats, one with a byte more, one with a damaged memory section, and a
  * dataspace the caller has no memory for are refused in one line. */
 #include <stdarg.h>
@@ -120,7 +122,7 @@ static int read_piped(const uint8_t *buf, size_t len, struct dests *d,
 	int fd = start_feed(&f, buf, len), rc;
 
 	*out = NULL;
-	rc = image_pipe_begin(fd, "piped", &p, out, err, size);
+	rc = image_pipe_begin(fd, -1, "piped", &p, out, err, size);
 	if (rc == 0) {
 		d->m = *out;
 		assert_int_equal((*out)->nmemory, 0); /* the records alone */
@@ -250,12 +252,91 @@ static void live_image(void **state)
 	t_model_free(&t);
 }
 
+struct grower {
+	int fd, tell; /* the file, the pipe that says it grew */
+	size_t len;   /* of file's bytes */
+	pthread_t t;
+};
+
+static void *grow(void *arg)
+{
+	struct grower *g = arg;
+
+	for (size_t at = 0; at < g->len;) {
+		size_t n = g->len - at < 5000 ? g->len - at : 5000;
+		assert_int_equal(write(g->fd, file + at, n), (ssize_t)n);
+		at += n;
+		if (write(g->tell, "+", 1) != 1)
+			break;
+		usleep(100);
+	}
+	close(g->tell);
+	return NULL;
+}
+
+/* The file written len bytes at a time while it is read. */
+static int read_growing(size_t len, struct dests *d, struct image_model **out, char *err,
+			size_t size)
+{
+	char grown[64];
+	struct grower g = {.len = len};
+	struct image_pipe *p;
+	int tell[2], fd, rc;
+
+	strcpy(grown, "/tmp/test_image_pipe_grown_XXXXXX");
+	assert_true((g.fd = mkstemp(grown)) >= 0);
+	assert_true((fd = open(grown, O_RDONLY)) >= 0);
+	assert_int_equal(pipe(tell), 0);
+	g.tell = tell[1];
+	assert_int_equal(pthread_create(&g.t, NULL, grow, &g), 0);
+	rc = image_pipe_begin(fd, tell[0], "grown", &p, out, err, size);
+	if (rc == 0) {
+		d->m = *out;
+		rc = image_pipe_finish(p, dest_of, d, err, size);
+		image_pipe_end(p, rc != 0);
+		if (rc)
+			*out = NULL;
+	}
+	pthread_join(g.t, NULL);
+	close(tell[0]);
+	close(fd);
+	close(g.fd);
+	unlink(grown);
+	return rc;
+}
+
+static void growing_file(void **state)
+{
+	struct image_model *whole = NULL, *m;
+	struct dests d = {0};
+	uint8_t hash[IMAGE_HASH_SIZE];
+	char err[256] = "";
+
+	assert_int_equal(image_read(path, &whole, err, sizeof err), 0);
+	assert_int_equal(read_growing(file_len, &d, &m, err, sizeof err), 0);
+	assert_int_equal(m->nmemory, whole->nmemory);
+	for (uint32_t k = 0; k < m->nmemory; k++)
+		assert_memory_equal(m->memory[k].data, whole->memory[k].data,
+				    whole->memory[k].size);
+	assert_int_equal(image_file_hash(path, hash, err, sizeof err), 0);
+	assert_memory_equal(m->file_hash, hash, sizeof hash);
+	image_model_free(m);
+	free_dests(&d);
+	assert_int_not_equal(read_growing(file_len - 300, &d, &m, err, sizeof err), 0);
+	assert_null(m);
+	assert_non_null(strstr(err, "grown"));
+	assert_non_null(strstr(err, "ended in"));
+	free_dests(&d);
+	image_model_free(whole);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(matches_whole_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(short_long_damaged_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(live_image, setup, teardown),
+	    cmocka_unit_test_setup_teardown(growing_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
