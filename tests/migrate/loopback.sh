@@ -249,9 +249,10 @@ for n in A B; do
 	esac
 done
 # B built the copy while the rounds arrived (one line per round; round
-# 1 from the FIFO its listener wrote it into as it came, the others
-# from their spool files), with its regions attached in round 1, and
-# the restore of final.img took it instead of restoring the chain
+# 1 while its listener wrote it, handed over as its FIFO, the others
+# from their spool files once whole), with its regions attached in
+# round 1, and the restore of final.img took it instead of restoring
+# the chain
 n=$(grep -cE "migration from .*: prebuilt: ok counter .*/round-(1\.img\.pipe: round 1|[23]\.img: round [23]) built" "$tmp/B.log")
 if [ "$n" = 3 ] && grep -q "monitor: prebuild: round 3 applied to the paused copy" "$tmp/B.log" &&
    grep -q "monitor: prebuild: round 1 read as it arrived" "$tmp/B.log" &&
