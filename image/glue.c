@@ -75,30 +75,55 @@ int image_check_all(struct image_reader *r, const struct image_model *m)
 	return 0;
 }
 
-/* Order and multiplicity of one more section of `s`; `last` is the list
+/* Order and multiplicity of one more section of `s`; o->last is the list
  * position of the previous section's subsystem (-1 before the first). */
-static int order_ok(struct image_reader *r, const struct image_subsystem *s, int *last,
-		    uint32_t *seen)
+static int order_ok(struct image_reader *r, const struct image_subsystem *s,
+		    struct image_order *o)
 {
 	int pos = (int)(s - image_subsystems);
-	if (pos < *last)
+	if (pos < o->last)
 		return image_reader_fail(r, "%s section after a %s section (wrong order)",
-					 s->name, image_subsystems[*last].name);
-	if ((s->flags & IMAGE_SUB_ONCE) && seen[pos])
+					 s->name, image_subsystems[o->last].name);
+	if ((s->flags & IMAGE_SUB_ONCE) && o->seen[pos])
 		return image_reader_fail(r, "second %s section", s->name);
-	if (!seen[pos]++) {
+	if (!o->seen[pos]++) {
 		r->sec_at_index[s->type] = r->sec_index;
 		r->sec_at_off[s->type] = r->sec_off;
 	}
-	*last = pos;
+	o->last = pos;
+	return 0;
+}
+
+int image_restore_section(struct image_reader *r, struct image_model *m,
+			  const struct image_section *h, const uint8_t *payload,
+			  struct image_order *o)
+{
+	if (image_section_checksum(h, payload) != h->checksum)
+		return image_reader_fail(r, "checksum mismatch");
+	const struct image_subsystem *s = image_subsystem_of(h->type);
+	if (!s)
+		return image_reader_fail(r, "unknown type 0x%x", h->type);
+	r->sec_type = h->type;
+	if (h->flags)
+		return image_reader_fail(r, "unknown flags 0x%x", h->flags);
+	int rc = order_ok(r, s, o);
+	return rc < 0 ? rc : s->restore(r, m, payload, h->length);
+}
+
+int image_restore_required(struct image_reader *r, const struct image_order *o)
+{
+	for (unsigned i = 0; i < image_nsubsystems; i++)
+		if ((image_subsystems[i].flags & IMAGE_SUB_REQUIRED) && !o->seen[i])
+			return image_reader_fail(r, "no %s section",
+						 image_subsystems[i].name);
 	return 0;
 }
 
 int image_restore_all(struct image_reader *r, struct image_model *m, uint64_t off,
 		      uint32_t count)
 {
-	uint32_t seen[sizeof(image_subsystems) / sizeof(image_subsystems[0])] = {0};
-	int last = -1, rc = 0;
+	struct image_order o = {.last = -1};
+	int rc = 0;
 
 	for (uint32_t i = 0; i < count; i++) {
 		struct image_section h;
@@ -119,25 +144,7 @@ int image_restore_all(struct image_reader *r, struct image_model *m, uint64_t of
 			    (unsigned long long)h.length, (unsigned long long)left);
 			goto err;
 		}
-		const uint8_t *payload = r->base + off + sizeof(h);
-		if (image_section_checksum(&h, payload) != h.checksum) {
-			rc = image_reader_fail(r, "checksum mismatch");
-			goto err;
-		}
-		const struct image_subsystem *s = image_subsystem_of(h.type);
-		if (!s) {
-			rc = image_reader_fail(r, "unknown type 0x%x", h.type);
-			goto err;
-		}
-		r->sec_type = h.type;
-		if (h.flags) {
-			rc = image_reader_fail(r, "unknown flags 0x%x", h.flags);
-			goto err;
-		}
-		rc = order_ok(r, s, &last, seen);
-		if (rc < 0)
-			goto err;
-		rc = s->restore(r, m, payload, h.length);
+		rc = image_restore_section(r, m, &h, r->base + off + sizeof(h), &o);
 		if (rc < 0)
 			goto err;
 		off += sizeof(h) + h.length;
@@ -149,12 +156,9 @@ int image_restore_all(struct image_reader *r, struct image_model *m, uint64_t of
 				       (unsigned long long)(r->size - off));
 		goto err;
 	}
-	for (unsigned i = 0; i < image_nsubsystems; i++)
-		if ((image_subsystems[i].flags & IMAGE_SUB_REQUIRED) && !seen[i]) {
-			rc = image_reader_fail(r, "no %s section",
-					       image_subsystems[i].name);
-			goto err;
-		}
+	rc = image_restore_required(r, &o);
+	if (rc < 0)
+		goto err;
 	rc = image_check_all(r, m);
 	if (rc < 0)
 		goto err;

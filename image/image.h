@@ -477,6 +477,28 @@ int image_read_flags(const char *path, unsigned flags, struct image_model **out,
  * the section and the chunk. */
 int image_memory_fill(const struct image_model *m, uint64_t ds_id, void *dst,
 		      uint64_t size, uint64_t *written, char *err, size_t errlen);
+/* An image read from a pipe as it arrives (image/read_pipe.c), in two
+ * steps.  image_pipe_begin reads the header and the records (every
+ * section before the first memory section) from fd and checks them (with
+ * wait_fd >= 0, fd is a file being written: at its end the reader waits
+ * for a byte on wait_fd, the sign that it grew, and the end of wait_fd
+ * is the end of the file's growth):
+ * 0 with *out and *model (the records; no memory yet), or -errno with
+ * one line in err.  image_pipe_finish reads the rest: each memory
+ * chunk's pages written into the memory dest(arg, ds_id, size) gives
+ * for its dataspace (zero on entry, the caller's, which the model never
+ * frees; NULL: refused), then the stats and the end of the stream, and
+ * checks the whole model as image_read does; the stream's XXH3-128
+ * into model->file_hash.  0, or -errno with one line in err (the pages
+ * may be partly written).  image_pipe_end frees the reader, and the
+ * model too if free_model. */
+struct image_pipe;
+int image_pipe_begin(int fd, int wait_fd, const char *name, struct image_pipe **out,
+		     struct image_model **model, char *err, size_t errlen);
+int image_pipe_finish(struct image_pipe *p,
+		      void *(*dest)(void *arg, uint64_t ds_id, uint64_t size), void *arg,
+		      char *err, size_t errlen);
+void image_pipe_end(struct image_pipe *p, int free_model);
 /* The same on an image held in memory; name is used in messages. */
 int image_read_mem(const char *name, const void *buf, size_t len,
 		   struct image_model **out, char *err, size_t errlen);

@@ -106,6 +106,11 @@ struct image_reader {
 	struct image_ids ds_ids; /* memory: dataspace id -> index */
 	int32_t *ds_mem;	 /* memory: per dataspace index, its memory entry */
 	unsigned flags;		 /* enum image_read_flags */
+	/* if set, the memory a dataspace's pages are written into (size
+	 * bytes, zero on entry, the caller's: image_memory_undo leaves it),
+	 * or NULL if there is none for it; else an anonymous mapping */
+	void *(*dest)(void *arg, uint64_t ds_id, uint64_t size);
+	void *dest_arg;
 	char *err;
 	size_t errlen;
 };
@@ -154,6 +159,24 @@ const struct image_subsystem *image_subsystem_of(uint32_t type);
 /* Generated loops over the list. */
 uint64_t image_count_sections(const struct image_model *m);
 int image_checkpoint_all(struct image_writer *w, const struct image_model *m);
+/* Where a reader is in the list: the last subsystem's position (-1
+ * before the first section) and how many sections of each it read. */
+struct image_order {
+	int last;
+	uint32_t seen[IMAGE_MAX_TYPE];
+};
+/* One section (header h, payload of h->length bytes): its checksum, type,
+ * flags and place in the order, then its subsystem's _restore.  0 or the
+ * reader's error (the caller undoes the model). */
+int image_restore_section(struct image_reader *r, struct image_model *m,
+			  const struct image_section *h, const uint8_t *payload,
+			  struct image_order *o);
+/* After the last section: every required subsystem had one.  0 or the
+ * reader's error. */
+int image_restore_required(struct image_reader *r, const struct image_order *o);
+/* The header at r->base (r->size bytes): checked, into m; the section
+ * count into *count.  0 or the reader's error. */
+int image_read_header(struct image_reader *r, struct image_model *m, uint32_t *count);
 /* Read `count` sections from off; on any failure every subsystem's undo
  * runs (the model is empty again) and the error is returned. */
 int image_restore_all(struct image_reader *r, struct image_model *m, uint64_t off,

@@ -127,7 +127,7 @@ void image_ids_free(struct image_ids *s)
 	s->n = 0;
 }
 
-static int read_header(struct image_reader *r, struct image_model *m, uint32_t *count)
+int image_read_header(struct image_reader *r, struct image_model *m, uint32_t *count)
 {
 	struct image_header h;
 	if (r->size < sizeof(h))
@@ -211,7 +211,7 @@ int image_read_mem_flags(const char *name, const void *buf, size_t len, unsigned
 		free(m);
 		return -ENOMEM;
 	}
-	rc = read_header(&r, m, &count);
+	rc = image_read_header(&r, m, &count);
 	if (rc < 0)
 		goto err;
 	rc = image_restore_all(&r, m, sizeof(struct image_header), count);

@@ -223,17 +223,15 @@ static int build_lazy(struct monitor *mon, const struct image_model *im)
 	return lazy_fill_attach(mon);
 }
 
-/* Round 1: the sessions and every RAM dataspace the image has memory
- * of, written from the (streamed) image.  Pages into *pages. */
-static int build_first(struct monitor *mon, const char *path,
-		       const struct image_model *im, uint64_t *pages)
+int prebuild_first_open(struct monitor *mon, const char *path,
+			const struct image_model *im, int all, struct prebuild_fill *fill,
+			unsigned *nfill, uint64_t *pages)
 {
 	struct mon_prebuild *pb = mon->prebuild;
-	struct prebuild_fill fill[MON_MAX_REGIONS];
-	unsigned nfill = 0;
 	char err[400];
 	int rc;
 
+	*nfill = 0;
 	if ((rc = restore_image_check(mon, im, path, 1, err, sizeof err))) {
 		monitor_why(mon, "restore refused: %s", err);
 		return rc;
@@ -257,19 +255,43 @@ static int build_first(struct monitor *mon, const char *path,
 		const struct image_memory *e = memory_of(im, ds->id);
 		struct pre_ds *d;
 
-		if (ds->kind != IMAGE_DS_RAM || !e)
+		if (ds->kind != IMAGE_DS_RAM || (!e && !all))
 			continue; /* the final restore has it, or refuses it */
-		if (nfill == MON_MAX_REGIONS ||
+		if (*nfill == MON_MAX_REGIONS ||
 		    (rc = ds_new(mon, ds->id, ds->size, &d))) {
 			rc = rc ? rc : -ENOSPC;
 			monitor_why(mon, "prebuild: dataspace %llu: %s",
 				    (unsigned long long)ds->id, strerror(-rc));
 			return rc;
 		}
-		fill[nfill++] = (struct prebuild_fill){
+		fill[(*nfill)++] = (struct prebuild_fill){
 		    .id = ds->id, .size = ds->size, .dst = (void *)(uintptr_t)d->host};
-		*pages += e->pages;
+		*pages += e ? e->pages : 0;
 	}
+	return 0;
+}
+
+void prebuild_first_unused(struct monitor *mon, const struct image_model *im)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+
+	for (unsigned k = 0; k < pb->nds; k++)
+		if (pb->ds[k].cap.idx && !memory_of(im, pb->ds[k].old_badge))
+			ds_free(mon, &pb->ds[k]);
+}
+
+/* Round 1 from its file: the sessions and every RAM dataspace the image
+ * has memory of, written from the (streamed) image.  Pages into *pages. */
+static int build_first(struct monitor *mon, const char *path,
+		       const struct image_model *im, uint64_t *pages)
+{
+	struct prebuild_fill fill[MON_MAX_REGIONS];
+	unsigned nfill = 0;
+	char err[400];
+	int rc;
+
+	if ((rc = prebuild_first_open(mon, path, im, 0, fill, &nfill, pages)))
+		return rc;
 	/* their memory on two threads at once (monitor/prebuild_fill.c) */
 	if ((rc = prebuild_fill_all(mon->worker, im, fill, nfill, err, sizeof err)))
 		monitor_why(mon, "prebuild: %s", err);
@@ -410,23 +432,27 @@ int prebuild_round(struct monitor *mon, const char *path)
 		return -ENOMEM;
 	if (first)
 		mon->prebuild->cfg = mon->cfg;
-	/* the file's hash (the next round names it as its parent's), from
-	 * the read's mapping: no second read of a 256 MiB round */
-	if ((rc = image_read_flags(path, IMAGE_READ_STREAM | IMAGE_READ_HASH, &im, err,
-				   sizeof err))) {
+	/* a pipe: round 1 as it arrives, built while it comes
+	 * (prebuild_stream.c) */
+	if (first && prebuild_is_pipe(path)) {
+		if ((rc = prebuild_stream_first(mon, path, &im, &pages)))
+			goto fail;
+	} else if ((rc = image_read_flags(path, IMAGE_READ_STREAM | IMAGE_READ_HASH, &im,
+					  err, sizeof err))) {
+		/* the file's hash (the next round names it as its parent's),
+		 * from the read's mapping: no second read of a 256 MiB round */
 		monitor_why(mon, "restore refused: %s", err);
 		goto fail;
-	}
-	memcpy(hash, im->file_hash, sizeof hash);
-	if (first && (im->flags & IMAGE_F_INCREMENTAL)) {
+	} else if (first && (im->flags & IMAGE_F_INCREMENTAL)) {
 		monitor_why(mon, "prebuild: %s: the first round must be a full image",
 			    path);
 		rc = -EINVAL;
 		goto fail;
-	}
-	if ((rc = first ? build_first(mon, path, im, &pages)
-			: apply_round(mon, path, im, &pages)))
+	} else if ((rc = first ? build_first(mon, path, im, &pages)
+			       : apply_round(mon, path, im, &pages))) {
 		goto fail;
+	}
+	memcpy(hash, im->file_hash, sizeof hash);
 	attach_regions(mon, im, &attached);
 	/* not made here: the final restore makes them */
 	if ((rc = pre_threads_make(&mon->prebuild->thr, mon->prebuild->cpu,

@@ -92,4 +92,24 @@ int prebuild_fill_all(struct host_worker *w, const struct image_model *im,
 		      const struct prebuild_fill *ds, unsigned n, char *err,
 		      size_t errlen);
 
+/* Round 1's checks (as a restore's), the copy's PD and CPU sessions and
+ * a dataspace for each RAM dataspace of im that it has memory of (all:
+ * each one, the memory not read yet), attached in the monitor, into
+ * fill (room for MON_MAX_REGIONS: *nfill), and their pages (those read)
+ * added to *pages.  0, or -errno with the reason in mon->why. */
+int prebuild_first_open(struct monitor *mon, const char *path,
+			const struct image_model *im, int all, struct prebuild_fill *fill,
+			unsigned *nfill, uint64_t *pages);
+/* The copy's dataspaces im has no memory of: freed. */
+void prebuild_first_unused(struct monitor *mon, const struct image_model *im);
+
+/* Round 1 from a pipe, built while it arrives (prebuild_stream.c): is
+ * path a FIFO (1 or 0)?  Its records read and checked, the copy made
+ * (prebuild_first_open), then its pages read straight into the copy's
+ * dataspaces, on the host worker: 0 with *out (the image, its memory
+ * the copy's) and *pages, or -errno with the reason in mon->why. */
+int prebuild_is_pipe(const char *path);
+int prebuild_stream_first(struct monitor *mon, const char *path, struct image_model **out,
+			  uint64_t *pages);
+
 #endif

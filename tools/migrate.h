@@ -77,14 +77,29 @@ int migrate_image_name_ok(const char *name);
  * (tools/migrate_prebuild.c): the monitor's name, the rounds it holds
  * (0: none), off once a round could not be built (the final image is
  * then restored from the spool's chain). */
+struct migrate_prebuild_feed;
 struct migrate_prebuild {
 	char name[CONTROL_NAME_MAX];
 	int rounds, off;
+	struct migrate_prebuild_feed *feed; /* round 1 as it arrives */
 };
 /* Round `round` (its image at path) into the copy; a failure is logged
  * and turns the building off. */
 void migrate_prebuild_round(struct migrate_prebuild *pb, const char *path, int round,
 			    const char *peer);
+/* Round 1 built while it arrives (tools/migrate_prebuild.c): once the
+ * first bytes are in its spool file at path (the header names the
+ * monitor), a FIFO next to it is handed to the monitor on a thread of
+ * its own, which reads the file as it grows; migrate_prebuild_grown
+ * says (a byte into the FIFO) that more of it was written;
+ * migrate_prebuild_fed closes the FIFO (the file is all there is: after
+ * a failed receive, a stream that ended early) and waits for the build,
+ * with its outcome as migrate_prebuild_round's.  Start: 0, or -1
+ * (nothing started: the round is built from its file once it is in). */
+int migrate_prebuild_start(struct migrate_prebuild *pb, const char *path,
+			   const char *peer);
+void migrate_prebuild_grown(struct migrate_prebuild *pb);
+void migrate_prebuild_fed(struct migrate_prebuild *pb);
 /* The migration ends before its final restore: end the copy, if any. */
 void migrate_prebuild_drop(struct migrate_prebuild *pb, const char *peer);
 

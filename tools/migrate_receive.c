@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "config/test_env.h"
+#include "image/image.h"
 #include "tools/migrate.h"
 #include "tools/migrate_group.h"
 #include "tools/migrate_postcopy.h"
@@ -145,7 +146,8 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	char file[32], want[64], path[512];
 	uint64_t bytes = 0;
 	size_t len;
-	int fd, rc = -1, final;
+	int fd, rc = -1, final, fed = 0, tried = 0,
+		no_prebuild = !!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD");
 	double c0 = cpu_ms(), b0;
 
 	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
@@ -183,6 +185,14 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 				 file);
 			goto out;
 		}
+		/* round 1: built while it arrives, once its header is here */
+		if (round == 1 && !tried && bytes >= sizeof(struct image_header)) {
+			tried = 1;
+			fed = !no_prebuild &&
+			      !migrate_prebuild_start(&d->pb, path, d->c->peer);
+		}
+		if (fed) /* the monitor reads the file as it grows */
+			migrate_prebuild_grown(&d->pb);
 	}
 	migrate_test_keep(d, file);
 	if (final) {
@@ -193,14 +203,20 @@ static int receive_image(struct dest *d, int round, char *err, size_t size)
 	}
 	b0 = now_ms();
 	c0 = cpu_ms() - c0;
-	if (!test_env("CAPSULE_TEST_MIGRATE_NO_PREBUILD")) /* bench: before */
+	if (fed) /* the rest of its build: the last pieces, the checks */
+		migrate_prebuild_fed(&d->pb);
+	else if (!no_prebuild) /* bench: before */
 		migrate_prebuild_round(&d->pb, path, round, d->c->peer);
 	rc = ack_round(d, file, err, size);
 	fprintf(stderr,
 		"capsule node: migration from %s: %s received in %.1f ms (cpu %.1f "
-		"ms), built in %.1f ms\n",
-		d->c->peer, file, b0 - d->t_final, c0, now_ms() - b0);
+		"ms), built %s%.1f ms\n",
+		d->c->peer, file, b0 - d->t_final, c0,
+		fed && d->pb.rounds == round ? "while it came, done in " : "in ",
+		now_ms() - b0);
 out:
+	if (rc < 0 && fed) /* a short stream: the monitor ends the copy */
+		migrate_prebuild_fed(&d->pb);
 	close(fd);
 	return rc;
 }

@@ -36,6 +36,19 @@ int migrate_image_name_ok(const char *name)
 	       name[6] != '0';
 }
 
+/* "round-N.img.pipe": the FIFO round N was built from as it arrived
+ * (tools/migrate_prebuild.c), left by a node that ended meanwhile. */
+static int spool_pipe(const char *name)
+{
+	char img[64];
+	size_t n = strlen(name);
+
+	if (n < 6 || n >= sizeof img || strcmp(name + n - 5, ".pipe"))
+		return 0;
+	snprintf(img, sizeof img, "%.*s", (int)(n - 5), name);
+	return migrate_image_name_ok(img);
+}
+
 void migrate_spool_remove(const char *dir)
 {
 	char path[512];
@@ -43,7 +56,8 @@ void migrate_spool_remove(const char *dir)
 	struct dirent *e;
 
 	while (d && (e = readdir(d)))
-		if (migrate_image_name_ok(e->d_name) || /* post-copy's two: */
+		if (migrate_image_name_ok(e->d_name) || spool_pipe(e->d_name) ||
+		    /* post-copy's two: */
 		    !strcmp(e->d_name, "preskel.img") ||
 		    !strcmp(e->d_name, "skeleton.img")) {
 			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);

@@ -253,11 +253,15 @@ for n in A B; do
 	*) bad "$n's phases: $phases" ;;
 	esac
 done
-# B built the copy while the rounds arrived (one line per round), with
-# its regions attached in round 1, and the restore of final.img took it
-# instead of restoring the chain
-n=$(grep -c "migration from .*: prebuilt: ok counter .*/round-[123].img: round [123] built" "$tmp/B.log")
+# B built the copy while the rounds arrived (one line per round; round
+# 1 while its listener wrote it, handed over as its FIFO, the others
+# from their spool files once whole), with its regions attached in
+# round 1, and the restore of final.img took it instead of restoring
+# the chain
+n=$(grep -cE "migration from .*: prebuilt: ok counter .*/round-(1\.img\.pipe: round 1|[23]\.img: round [23]) built" "$tmp/B.log")
 if [ "$n" = 3 ] && grep -q "monitor: prebuild: round 3 applied to the paused copy" "$tmp/B.log" &&
+   grep -q "monitor: prebuild: round 1 read as it arrived" "$tmp/B.log" &&
+   grep -q "migration from .*: round-1.img received in .*, built while it came" "$tmp/B.log" &&
    grep -q "monitor: prebuild: round 1 applied to the paused copy: [0-9]* pages, [1-9][0-9]* regions attached, [1-9][0-9]* threads made, [2-9][0-9]* sessions opened" "$tmp/B.log" &&
    grep -q "monitor: prebuild: the restore of the final image takes the copy of 3 rounds" "$tmp/B.log" &&
    grep -q "monitor: prebuild: the restore took [1-9][0-9]* threads, [2-9][0-9]* sessions and [1-9][0-9]* dataspaces of the copy" "$tmp/B.log"; then
