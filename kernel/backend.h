@@ -13,6 +13,7 @@
 #ifndef KERNEL_BACKEND_H
 #define KERNEL_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <capsule/abi.h>
@@ -39,8 +40,9 @@ struct vcpu_trap {
 int vspace_create(struct vspace **out);
 void vspace_destroy(struct vspace *vs);
 /* Give the heap's wholly free pages back to the host if an address space
- * was destroyed since the last trim (vspace.c); for an idle moment. */
-void vspace_trim_idle(void);
+ * was destroyed since the last trim (vspace.c) or task_gone (a task of
+ * any kind ended); for an idle moment. */
+void vspace_trim_idle(bool task_gone);
 /* malloc_trim(0), after emptying the calling thread's tcache into the
  * arenas (heap_trim.c): for an idle moment after components ended. */
 void heap_trim(void);
