@@ -75,6 +75,9 @@ void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
  * running thread's own timer and by the watchdog thread (whichever asked
  * first; kernel/guest/run_timer.c). */
 void vcpu_preemptions(uint64_t *by_timer, uint64_t *by_watchdog);
+/* How often a run's start woke the watchdog thread (a run its thread's
+ * own timer does not cover; kernel/guest/watchdog.c). */
+uint64_t vcpu_watchdog_wakes(void);
 
 /* ---- native ---- */
 
