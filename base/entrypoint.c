@@ -180,6 +180,19 @@ static int ep_irqs_grow(struct entrypoint *ep)
 	return 0;
 }
 
+/* The last irq went: free the table.  It grew to the most irqs bound at
+ * once (init binds one per running child, 12 kB for 400) and stayed
+ * after they had gone, in init's entrypoint after init had exited. */
+static void ep_irqs_shrink(struct entrypoint *ep)
+{
+	for (unsigned i = 0; i < ep->nirqs; i++)
+		if (cap_valid(ep->irqs[i].irq))
+			return;
+	free(ep->irqs);
+	ep->irqs = NULL;
+	ep->nirqs = 0;
+}
+
 int ep_irq_handler(struct entrypoint *ep, cap_t irq, void (*fn)(void *), void *arg)
 {
 	struct utcb *u = sys_utcb();
@@ -216,6 +229,7 @@ int ep_irq_dissolve(struct entrypoint *ep, cap_t irq)
 			   SYS_TIMEOUT_NEVER, &label);
 		cap_release(ep->irqs[i].irq);
 		ep->irqs[i] = (struct ep_irq){0};
+		ep_irqs_shrink(ep);
 		return 0;
 	}
 	return -ENOENT;

@@ -13,7 +13,7 @@ void init_construct(struct env *env, void *arg)
 	/* init's state belongs to its node: the launcher made it, with the
 	 * config, and frees it after the node ended */
 	struct init *in = arg;
-	const struct init_config *cfg = in->cfg;
+	struct init_config *cfg = in->cfg;
 	const struct native_registry *natives = in->natives;
 
 	memset(in, 0, sizeof *in);
@@ -76,6 +76,13 @@ void init_child_ended(struct init *in)
 		}
 	}
 	code = node_result(in);
+	/* nothing of the children is needed any more: give back their
+	 * records and the config's <start> nodes now, not when the node
+	 * ends (a node that runs on serves its control socket for hours),
+	 * so that a node whose children have all exited holds what a node
+	 * with one child held (tests/kernel/components.sh) */
+	init_release(in);
+	config_free(in->cfg);
 	env_exit(in->env, code);
 }
 

@@ -88,7 +88,9 @@ struct child {
 
 struct init {
 	struct env *env;
-	const struct init_config *cfg;
+	/* freed (config_free) once every child has ended: the launcher's
+	 * own config_free then finds it empty */
+	struct init_config *cfg;
 	const struct native_registry *natives; /* NULL: none */
 	int nchildren;
 	int done;	     /* the summary was sent */
@@ -100,7 +102,8 @@ struct init {
  * init's construct function (struct core_config.init_construct): arg is
  * the node's struct init, whose cfg the launcher set to the validated
  * config and natives to the native components it may start (NULL:
- * guests only); both must outlive the node (init's state is per node: several
+ * guests only); both must outlive the node (init frees the config's
+ * contents, config_free, after its summary) (init's state is per node: several
  * nodes may run in one process).  Everything else of *arg is reset here.
  * Starts every child; a child that cannot be started is reported and
  * counted as failed.

@@ -13,6 +13,7 @@
 #ifndef KERNEL_BACKEND_H
 #define KERNEL_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <capsule/abi.h>
@@ -39,8 +40,9 @@ struct vcpu_trap {
 int vspace_create(struct vspace **out);
 void vspace_destroy(struct vspace *vs);
 /* Give the heap's wholly free pages back to the host if an address space
- * was destroyed since the last trim (vspace.c); for an idle moment. */
-void vspace_trim_idle(void);
+ * was destroyed since the last trim (vspace.c) or task_gone (a task of
+ * any kind ended); for an idle moment. */
+void vspace_trim_idle(bool task_gone);
 /* malloc_trim(0), after emptying the calling thread's tcache into the
  * arenas (heap_trim.c): for an idle moment after components ended. */
 void heap_trim(void);
@@ -73,6 +75,9 @@ void vcpu_run_until(struct vcpu *cpu, uint64_t until_us, _Atomic uint64_t *kick,
  * running thread's own timer and by the watchdog thread (whichever asked
  * first; kernel/guest/run_timer.c). */
 void vcpu_preemptions(uint64_t *by_timer, uint64_t *by_watchdog);
+/* How often a run's start woke the watchdog thread (a run its thread's
+ * own timer does not cover; kernel/guest/watchdog.c). */
+uint64_t vcpu_watchdog_wakes(void);
 
 /* ---- native ---- */
 

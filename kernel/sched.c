@@ -382,9 +382,14 @@ static bool sched_idle(struct node *n)
 	/* what exited components left free in the heap goes back to the
 	 * host now, unless a deadline is too near for a walk of the heap */
 	if (timeout_next(n) >= from + IDLE_TRIM_US) {
-		vspace_trim_idle();
-		if (n->cap_trim_due)
+		/* a task that ended may be native (init frees its children's
+		 * records and the config before it exits): its heap blocks
+		 * go back too, not only an engine's */
+		bool task_gone = n->cap_trim_due;
+
+		if (task_gone)
 			cap_space_trim_node(n);
+		vspace_trim_idle(task_gone);
 		from = timeout_now();
 	}
 	sched_rest_ran(&n->rest, from);

@@ -62,8 +62,12 @@ void wd_unregister(struct wd_slot *s);
 void wd_run_begin(struct wd_slot *s, uint64_t deadline_ns);
 bool wd_run_end(struct wd_slot *s);
 /* run_timer.c: the same deadline as a signal to the thread running the
- * engine (it sets s->stop_request); from wd_run_begin and wd_run_end. */
-void run_timer_begin(struct wd_slot *s, uint64_t deadline_ns);
+ * engine (it sets s->stop_request); from wd_run_begin and wd_run_end.
+ * run_timer_begin: true if this thread's timer is armed for deadline_ns
+ * or earlier (the run is covered without the watchdog). */
+bool run_timer_begin(struct wd_slot *s, uint64_t deadline_ns);
+/* Whether the calling thread takes the timer's signal (not blocked). */
+bool run_timer_deliverable(void);
 void run_timer_end(void);
 /* The block hook stopped a run for stop_request `who` (enum wd_stop). */
 void wd_count_stop(uint32_t who);

@@ -50,14 +50,18 @@ static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
 static pthread_key_t rt_key;
 static bool rt_usable;
 
-static void rt_arm(uint64_t deadline_ns)
+/* Arm for deadline_ns; false if the host refused (not armed). */
+static bool rt_arm(uint64_t deadline_ns)
 {
 	struct itimerspec its = {
 	    .it_value = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
 			 .tv_nsec = (long)(deadline_ns % 1000000000ULL)}};
 
 	atomic_store(&rt.armed, deadline_ns);
-	timer_settime(rt.id, TIMER_ABSTIME, &its, NULL);
+	if (!timer_settime(rt.id, TIMER_ABSTIME, &its, NULL))
+		return true;
+	atomic_store(&rt.armed, 0);
+	return false;
 }
 
 /* The timer fired on this thread: stop the run if it is past its
@@ -127,16 +131,24 @@ static bool rt_make(void)
 	return true;
 }
 
-void run_timer_begin(struct wd_slot *s, uint64_t deadline_ns)
+bool run_timer_begin(struct wd_slot *s, uint64_t deadline_ns)
 {
 	uint64_t armed;
 
 	if (deadline_ns == UINT64_MAX || !rt_make())
-		return;
+		return false;
 	atomic_store(&rt.cur, s);
 	armed = atomic_load(&rt.armed);
 	if (!armed || deadline_ns < armed)
-		rt_arm(deadline_ns);
+		return rt_arm(deadline_ns);
+	return true;
+}
+
+bool run_timer_deliverable(void)
+{
+	sigset_t cur;
+
+	return !pthread_sigmask(SIG_BLOCK, NULL, &cur) && !sigismember(&cur, RT_SIGNAL);
 }
 
 void run_timer_end(void)

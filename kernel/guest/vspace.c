@@ -349,9 +349,9 @@ void vspace_destroy(struct vspace *vs)
 	atomic_store(&vspace_trim_due, true);
 }
 
-void vspace_trim_idle(void)
+void vspace_trim_idle(bool task_gone)
 {
-	if (atomic_exchange(&vspace_trim_due, false))
+	if (atomic_exchange(&vspace_trim_due, false) || task_gone)
 		heap_trim();
 }
 
