@@ -237,12 +237,35 @@ static int pd_session_alloc_gates_at(struct pd_session *pd, cap_t ep_thread,
 	return 0;
 }
 
+/* The caller's copies (PD `to`) of n gates just mapped at kcaps of pd,
+ * derived from pd's slots, as PD_DERIVE_CAPS makes them: w pairs (a
+ * kcap of pd, one of to's); into empty slots, all or none. */
+static int pd_derive_out(struct pd_session *pd, struct pd_session *to, const uint64_t *w,
+			 unsigned n)
+{
+	uint64_t k[2 + 3 * TASK_MAP_OUT_MAX] = {TASK_MAP_OUT,
+						TASK_MAP_OUT_GATES | TASK_MAP_OUT_EMPTY};
+
+	for (unsigned i = 0; i < n; i++) {
+		k[2 + 3 * i] = cap_kcap(to->task);
+		k[3 + 3 * i] = w[2 * i] | RIGHT_R | RIGHT_W;
+		k[4 + 3 * i] = w[2 * i + 1];
+	}
+	return kobj_invoke(cap_kcap(pd->task), PROTO_TASK, k, 2 + 3 * n, NULL, 0)
+		   ? -EINVAL
+		   : 0;
+}
+
 /* PD_ALLOC_GATES_MAPPED: k gates bound to ep_thread at empty kcaps of
  * this PD, answered as badges (caps in a reply, four a call, cost the
  * receiver a move and an unmap each); with the caller's PD `to` (a
- * restoring monitor), words are pairs, a kcap of this PD and one of to's.
- * Kcaps and quota are checked first, the slots by the one TASK_MAP_OUT
- * from core's task that maps all; a refused map frees the gates made. */
+ * restoring monitor), words are pairs, a kcap of this PD and one of
+ * to's, and the caller's copy is derived from the PD's (as PD_DERIVE_CAPS
+ * makes it: the PD's revocation takes it), so that a restore needs no
+ * unmap and derive per gate it serves to others.  Kcaps and quota are
+ * checked first, the slots by the TASK_MAP_OUT from core's task that maps
+ * the PD's and the one from the PD's task that derives the caller's; a
+ * refused map frees the gates made, which revokes every copy. */
 static int pd_session_alloc_gates_mapped(struct pd_session *pd, cap_t ep_thread,
 					 struct pd_session *to, const struct msg *m,
 					 struct msg *r)
@@ -266,17 +289,17 @@ static int pd_session_alloc_gates_mapped(struct pd_session *pd, cap_t ep_thread,
 	if (n > pd->cap_quota - pd->cap_used)
 		return -EDQUOT;
 	for (made = 0; made < n; made++) {
+		uint64_t *t = &k[2 + 3 * made];
 		if ((err = pd_session_alloc_gate(pd, ep_thread, &gate[made])))
 			break;
-		for (unsigned j = 0; j < w; j++) {
-			uint64_t *t = &k[2 + 3 * (made * w + j)];
-			t[0] = cap_kcap((j ? to : pd)->task);
-			t[1] = cap_kcap(gate[made]) | RIGHT_R | RIGHT_W;
-			t[2] = m->w[made * w + j];
-		}
+		t[0] = cap_kcap(pd->task);
+		t[1] = cap_kcap(gate[made]) | RIGHT_R | RIGHT_W;
+		t[2] = m->w[made * w];
 	}
-	if (!err && kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, k, 2 + 3 * n * w, NULL, 0))
+	if (!err && kobj_invoke(KCAP(FIXED_TASK), PROTO_TASK, k, 2 + 3 * n, NULL, 0))
 		err = -EINVAL;
+	if (!err && to)
+		err = pd_derive_out(pd, to, m->w, n);
 	if (err) {
 		for (unsigned i = 0; i < made; i++)
 			pd_session_free_gate(pd, gate[i]);

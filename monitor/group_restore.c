@@ -40,6 +40,14 @@
 #include "monitor/monitor.h"
 #include "monitor/restore.h"
 
+/* A served proxy made for the caps between members, one per object: in
+ * owner's new monitor, of its object with the new badge. */
+struct grs_proxy {
+	int owner;
+	uint64_t badge;
+	cap_t proxy;
+};
+
 /* A group restore under way: per member its new monitor, model, badge
  * map seed and restore. */
 struct grs {
@@ -52,6 +60,12 @@ struct grs {
 	struct badge_map *seed[MON_GROUP_MAX];
 	struct rs *rs[MON_GROUP_MAX];
 	int paused[MON_GROUP_MAX];
+	/* per member its image's sessions at other members (noted as its
+	 * build opens the others) */
+	const struct image_session **msess[MON_GROUP_MAX];
+	unsigned nmsess[MON_GROUP_MAX];
+	struct grs_proxy *made; /* nrefs at most */
+	unsigned nmade;
 	struct member_mapq mq; /* the caps between members, across holders */
 	uint64_t t[5];	       /* begun, built, caps between members, ready, committed */
 	char why[600];
@@ -139,6 +153,25 @@ static void failed(struct grs *s, int k, const char *what, int rc)
 			 what, strerror(-rc));
 }
 
+/* Member k's sessions at other members, noted while its image's
+ * sessions are at hand (the caps between members look them up). */
+static int note_member_sessions(struct grs *s, int k)
+{
+	const struct image_model *im = s->ig->image[k];
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		n += !!(im->sessions[i].flags & IMAGE_SESSION_F_MEMBER);
+	if (!n)
+		return 0;
+	if (!(s->msess[k] = malloc(n * sizeof *s->msess[k])))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < im->nsessions; i++)
+		if (im->sessions[i].flags & IMAGE_SESSION_F_MEMBER)
+			s->msess[k][s->nmsess[k]++] = &im->sessions[i];
+	return 0;
+}
+
 /* Member k built anew in a monitor of its own: sessions, model, its own
  * objects (restore_build). */
 static int build_member(struct grs *s, int k)
@@ -155,7 +188,8 @@ static int build_member(struct grs *s, int k)
 	mon->cfg.ram = im->component.ram_quota;
 	mon->cfg.caps = im->component.cap_quota;
 	mon->state = MON_RUNNING;
-	if ((rc = restore_image_open(mon, im, s->seed[k])))
+	if ((rc = restore_image_open(mon, im, s->seed[k])) ||
+	    (rc = note_member_sessions(s, k)))
 		return rc;
 	if ((rc = image_to_model(im, mon, s->model[k]))) {
 		monitor_why(mon, "restore refused: the image names what it does not "
@@ -178,13 +212,25 @@ static int build_member(struct grs *s, int k)
 static const struct image_session *member_session(const struct grs *s, int h,
 						  uint64_t badge)
 {
-	const struct image_model *im = s->ig->image[h];
-
-	for (uint32_t i = 0; i < im->nsessions; i++)
-		if (im->sessions[i].id == badge &&
-		    (im->sessions[i].flags & IMAGE_SESSION_F_MEMBER))
-			return &im->sessions[i];
+	for (unsigned i = 0; i < s->nmsess[h]; i++)
+		if (s->msess[h][i]->id == badge)
+			return s->msess[h][i];
 	return NULL;
+}
+
+/* The served proxy, in owner o's new monitor, of its recreated gate c
+ * (borrowed): made once per object, however many members hold it. */
+static cap_t member_proxy(struct grs *s, int o, cap_t c)
+{
+	uint64_t badge = cap_badge(c);
+
+	for (unsigned i = 0; i < s->nmade; i++)
+		if (s->made[i].owner == o && s->made[i].badge == badge)
+			return s->made[i].proxy;
+	c = served_proxy_made(s->mon[o], cap_ref(c));
+	if (cap_valid(c))
+		s->made[s->nmade++] = (struct grs_proxy){o, badge, c};
+	return c;
 }
 
 /* src (an array of sn) into dst (of dn), cut short if longer. */
@@ -233,10 +279,9 @@ static int map_ref(struct grs *s, const struct image_member_ref *ref)
 		return rc;
 	}
 	if (ref->kind == IMAGE_MEMBER_GATE) {
-		/* derived from the owner's, for its revocations */
-		if ((rc = restore_derive_gate(s->rs[o], ref->object, c)))
-			return rc;
-		c = served_proxy_of_made(s->mon[o], cap_ref(c));
+		/* (the monitor's c is derived from the owner's, for its
+		 * revocations: restore_caps.c) */
+		c = member_proxy(s, o, c);
 		if (!cap_valid(c))
 			return -ENOSPC;
 		if ((ss = member_session(s, h, ref->badge)) &&
@@ -271,6 +316,10 @@ static int map_caps(struct grs *s)
 		if (s->ig->ref[i].kind == IMAGE_MEMBER_GATE &&
 		    s->ig->ref[i].owner < MON_GROUP_MAX)
 			gates[s->ig->ref[i].owner]++;
+	if (s->ig->h.nrefs && !(s->made = calloc(s->ig->h.nrefs, sizeof *s->made))) {
+		failed(s, 0, "a cap between members", -ENOMEM);
+		return -ENOMEM;
+	}
 	for (int k = 0; k < s->g->n; k++)
 		if (s->mon[k])
 			served_reserve(s->mon[k], gates[k]);
@@ -292,11 +341,6 @@ static int map_refs(struct grs *s)
 
 	if ((rc = map_caps(s)))
 		return rc;
-	for (int k = 0; k < s->g->n; k++)
-		if (s->rs[k] && (rc = restore_derive_flush(s->rs[k]))) {
-			failed(s, k, "a cap between members", rc);
-			return rc;
-		}
 	if ((rc = member_map_flush(&s->mq))) {
 		for (int k = 0; k < s->g->n; k++)
 			if (s->mon[k] && s->mon[k]->why[0]) /* the holder refused */
@@ -449,7 +493,9 @@ static void grs_free(struct grs *s)
 			model_free(s->model[k]);
 		free(s->model[k]);
 		free(s->seed[k]);
+		free(s->msess[k]);
 	}
+	free(s->made);
 	image_group_free(s->ig);
 	free(s);
 }

@@ -105,6 +105,8 @@ struct monitor {
 	uint64_t proxy_gen; /* the last proxy's gen */
 	int proxy_top;	    /* no proxy at this index or above was ever used:
 			       the lookups stop there (proxy.c) */
+	int proxy_free;	    /* every proxy below this index is used: a new
+			       one's search for a free slot starts there */
 	uint64_t log_lines; /* LOG lines the target wrote (log_rom_proxy.c) */
 	int restore_lazy;   /* the next image restore is lazy (lazy_fill.h) */
 	int restore_postcopy;	/* ... and its pages come from a page channel */

@@ -131,12 +131,13 @@ cap_t proxy_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
 cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct proxy_type *t,
 		   cap_t real, struct proxy **out)
 {
-	for (int i = 0; i < MON_MAX_PROXIES; i++) {
+	for (int i = mon->proxy_free; i < MON_MAX_PROXIES; i++) {
 		struct proxy *p = &mon->proxy[i];
 		cap_t c;
 
 		if (p->used)
 			continue;
+		mon->proxy_free = i; /* (the ones below are used) */
 		memset(p, 0, sizeof *p);
 		p->mon = mon;
 		p->gen = ++mon->proxy_gen;
@@ -147,6 +148,7 @@ cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct prox
 		if (!cap_valid(c))
 			break;
 		p->used = 1;
+		mon->proxy_free = i + 1;
 		if (i >= mon->proxy_top) /* slots are taken lowest first */
 			mon->proxy_top = i + 1;
 		if (out)
@@ -159,11 +161,15 @@ cap_t proxy_new_on(struct monitor *mon, struct entrypoint *ep, const struct prox
 
 void proxy_destroy(struct monitor *mon, struct proxy *p)
 {
+	int i = (int)(p - mon->proxy);
+
 	if (!p->used)
 		return;
 	ep_dissolve(p->ep, &p->obj);
 	cap_release(p->real);
 	memset(p, 0, sizeof *p);
+	if (i >= 0 && i < mon->proxy_free) /* (p is mon's) */
+		mon->proxy_free = i;
 }
 
 void proxy_destroy_all(struct monitor *mon)

@@ -150,13 +150,15 @@ int served_root_wrap(struct monitor *mon, cap_t root);
 /* The proxy of the target's object real (taken over) that a client gets:
  * an existing one for the same object, or a new one; CAP_INVALID. */
 cap_t served_proxy_of(struct monitor *mon, cap_t real);
-/* The same for an object the restore under way recreated (real names it
- * with its new badge): that restore's prepare leaves the proxy as it is. */
-cap_t served_proxy_of_made(struct monitor *mon, cap_t real);
+/* A new proxy of an object the restore under way recreated (real names
+ * it with its new badge), which that restore's prepare leaves as it is;
+ * the caller makes one per object (a group's restore: group_restore.c).
+ * CAP_INVALID if none is free. */
+cap_t served_proxy_made(struct monitor *mon, cap_t real);
 /* n such proxies are about to be made (a group restore): their gates
- * made ahead, MSG_MAX_ITEMS to a call (ep_reserve, at most 16); the
- * unused freed by served_unreserve.  Best effort: a proxy made without
- * one costs a call of its own. */
+ * made ahead in one call (ep_reserve, at most 16); the unused freed by
+ * served_unreserve.  Best effort: a proxy made without one costs a call
+ * of its own. */
 void served_reserve(struct monitor *mon, unsigned n);
 void served_unreserve(struct monitor *mon);
 /* Revocation by the target reaches its clients (served_revoke.c).  The

@@ -113,11 +113,6 @@ void member_map_drop(struct member_mapq *q);
  * old badge gets c's (restore_caps.c). */
 int restore_member_cap(struct rs *holder, struct member_mapq *q, uint64_t kcap,
 		       uint64_t old_badge, cap_t c);
-/* Queue / send the derivation of the monitor's cap c of the target's
- * recreated gate (old_badge in the image) from the target's
- * (PD_DERIVE_CAPS; restore_caps.c).  0 or -errno. */
-int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c);
-int restore_derive_flush(struct rs *rs);
 /* The same for a cap whose copy the owner had revoked: the holder's cap
  * map entry gets c's badge, its slot stays empty. */
 int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c);

@@ -35,6 +35,38 @@ static int signal_source(struct rs *rs)
 	return pd_call_cap(rs, PD_ALLOC_SIGNAL_SOURCE, CAP_INVALID, 0, 0, &rs->source);
 }
 
+static unsigned own_home(uint64_t badge)
+{
+	/* badges go in steps of 4: the multiply spreads them */
+	return (unsigned)((badge * 0x9e3779b97f4a7c15ULL) >> (64 - RS_OWN_BITS));
+}
+
+/* The object just kept (the last of rs->cap) indexed by its old badge,
+ * for a group's restore (restore_member_object). */
+static void own_add(struct rs *rs, uint64_t old_badge)
+{
+	const unsigned mask = (1u << RS_OWN_BITS) - 1;
+	unsigned p = own_home(old_badge);
+
+	if (!rs->mon->group || !old_badge || rs->nown >= (1u << RS_OWN_BITS) / 2)
+		return;
+	while (rs->own[p].old_badge)
+		p = (p + 1) & mask;
+	rs->own[p].old_badge = old_badge;
+	rs->own[p].cap = rs->cap[rs->ncaps - 1].cap;
+	rs->nown++;
+}
+
+static cap_t own_find(const struct rs *rs, uint64_t old_badge)
+{
+	const unsigned mask = (1u << RS_OWN_BITS) - 1;
+
+	for (unsigned p = own_home(old_badge); rs->own[p].old_badge; p = (p + 1) & mask)
+		if (rs->own[p].old_badge == old_badge)
+			return rs->own[p].cap;
+	return CAP_INVALID;
+}
+
 /* A new object for an entry the target owns: *c (one reference, kept). */
 static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 {
@@ -44,9 +76,11 @@ static int recreate(struct rs *rs, const struct mon_model_cap *mc, cap_t *c)
 	switch (mc->cls) {
 	case MON_CLASS_SIGNAL_CONTEXT:
 		if ((rc = signal_source(rs)) ||
-		    (rc = pd_call_cap(rs, PD_ALLOC_CONTEXT, rs->source, 1, mc->aux, c)))
+		    (rc = pd_call_cap(rs, PD_ALLOC_CONTEXT, rs->source, 1, mc->aux, c)) ||
+		    (rc = rs_keep(rs, mc->cls, *c, mc->aux)))
 			return rc;
-		return rs_keep(rs, mc->cls, *c, mc->aux);
+		own_add(rs, mc->badge);
+		return 0;
 	case MON_CLASS_SEMAPHORE:
 		if ((rc = signal_source(rs)))
 			return rc;
@@ -204,11 +238,37 @@ static int gates_keep(struct rs *rs, const struct gate_batch *b, unsigned from,
 			cap_release(gate[i]);
 			continue;
 		}
-		if (!(rc = rs_keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge)))
+		rc = rs_keep(rs, MON_CLASS_RPC_GATE, gate[i], b->t->badge);
+		if (!rc) {
+			own_add(rs, b->mc[from + i]->badge);
 			rc = badge_map_add(&rs->bm, b->mc[from + i]->badge,
 					   cap_badge(gate[i]));
+		}
 	}
 	return rc;
+}
+
+/*
+ * The monitor's copy of each of the target's gates is derived from the
+ * target's, so that the target's revocation reaches it and the clients
+ * of the served proxy that stands for it (served_revoke.c): core makes
+ * it so in PD_ALLOC_GATES_MAPPED.  A gate that came in a reply is core's
+ * copy: its slot is emptied (its cap map entry stays) and its refill
+ * from the target's slot sent with the batch's (PD_DERIVE_CAPS).
+ */
+static int derive_gates(struct rs *rs, const uint64_t *theirs, const cap_t *gate,
+			unsigned n)
+{
+	uint64_t mine[MSG_MAX_ITEMS];
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		mine[i] = cap_kcap(gate[i]);
+		served_task_op(TASK_UNMAP, mine[i], UNMAP_RELEASE, &rc);
+		if (rc)
+			return rc;
+	}
+	return pd_derive_caps(rs->pd, rs->mon->env->pd, theirs, mine, n);
 }
 
 /* A batch PD_ALLOC_GATES_MAPPED refused, MSG_MAX_ITEMS to a call. */
@@ -226,6 +286,10 @@ static int gates_in_replies(struct rs *rs, const struct gate_batch *b,
 		}
 		if ((rc = gates_keep(rs, b, i, k, gate)))
 			return rc;
+		if ((rc = derive_gates(rs, kcap + i, gate, k))) {
+			map_failed(rs, b->mc[i], rc);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -367,47 +431,6 @@ int restore_member_cap(struct rs *holder, struct member_mapq *q, uint64_t kcap,
 	return 0;
 }
 
-/* The monitor's cap c of the target's recreated gate (old badge in the
- * image) made a copy derived from the target's, so that the target's
- * revocation reaches it (served_revoke.c): c's slot is emptied (its cap
- * map entry stays) and its refill from the target's slot queued, sent by
- * restore_derive_flush with up to RS_DERIVE_MAX in one call.  Only
- * the gates a served proxy stands for need it. */
-
-int restore_derive_gate(struct rs *rs, uint64_t old_badge, cap_t c)
-{
-	struct rs_derive *d = &rs->derive;
-	int rc;
-
-	for (unsigned i = 0; rs->m && i < rs->m->ncaps; i++) {
-		const struct mon_model_cap *mc = &rs->m->cap[i];
-		if ((mc->cls != MON_CLASS_RPC_GATE && mc->cls != MON_CLASS_ROOT) ||
-		    mc->badge != old_badge)
-			continue;
-		if (d->n == RS_DERIVE_MAX && (rc = restore_derive_flush(rs)))
-			return rc;
-		for (unsigned j = 0; j < d->n; j++)
-			if (d->mine[j] == cap_kcap(c))
-				return 0; /* queued already */
-		served_task_op(TASK_UNMAP, cap_kcap(c), UNMAP_RELEASE, &rc);
-		if (rc)
-			return rc;
-		d->theirs[d->n] = mc->kcap;
-		d->mine[d->n++] = cap_kcap(c);
-		return 0;
-	}
-	return -ESRCH;
-}
-
-int restore_derive_flush(struct rs *rs)
-{
-	struct rs_derive *d = &rs->derive;
-	unsigned n = d->n;
-
-	d->n = 0;
-	return n ? pd_derive_caps(rs->pd, rs->mon->env->pd, d->theirs, d->mine, n) : 0;
-}
-
 int restore_member_entry(struct rs *holder, uint64_t kcap, uint64_t old_badge, cap_t c)
 {
 	int rc;
@@ -432,6 +455,7 @@ int restore_member_object(struct rs *owner, uint32_t kind, uint64_t object, cap_
 	case IMAGE_MEMBER_SIGNAL_CONTEXT:
 		/* only an object this restore made anew (on another node an old
 		 * badge may be a new object's) */
+		*out = own_find(owner, object);
 		for (unsigned i = 0; i < owner->bm.n && !cap_valid(*out); i++)
 			if (owner->bm.pair[i].old_badge == object)
 				*out =

@@ -41,19 +41,21 @@ enum {
 /* Caps waiting to be mapped at their kcaps in the new PD, MSG_MAX_ITEMS
  * to a call (PD_MAP_CAPS; restore_caps.c).  The queue holds one
  * reference to each cap until it is mapped or dropped (rs_mapq_drop). */
-/* Gates whose monitor copies are to be derived from the target's
- * (restore_derive_gate), as many as core maps in one call. */
-#define RS_DERIVE_MAX TASK_MAP_OUT_MAX
-struct rs_derive {
-	unsigned n;
-	uint64_t theirs[RS_DERIVE_MAX], mine[RS_DERIVE_MAX];
-};
-
 struct rs_mapq {
 	unsigned n;
 	cap_t c[MSG_MAX_ITEMS];
 	uint64_t kcap[MSG_MAX_ITEMS], badge[MSG_MAX_ITEMS];
 	enum mon_class cls[MSG_MAX_ITEMS];
+};
+
+/* A group member's gates and signal contexts made anew, by old badge:
+ * what the other members' caps name (restore_member_object).  Open
+ * addressing, at most half full; what does not fit is found by a scan
+ * of the badge map. */
+#define RS_OWN_BITS 8
+struct rs_own {
+	uint64_t old_badge; /* 0: empty (no badge is 0) */
+	cap_t cap;	    /* borrowed: rs->cap[] holds the reference */
 };
 
 /* Everything a restore made so far (released on failure, recorded on
@@ -72,11 +74,11 @@ struct rs {
 	unsigned nds;
 	struct rs_ds ds[MON_MAX_REGIONS];
 	struct rm_restore rm;
-	unsigned ncaps;
+	unsigned ncaps, nown;
+	struct rs_own own[1u << RS_OWN_BITS];
 	struct rs_cap cap[CAP_SLOTS];
 	struct badge_map bm;
 	struct rs_mapq mapq;
-	struct rs_derive derive;
 	const char *what;
 	cap_t old_pd;  /* the old target's PD, closed after the new one runs */
 	cap_t exc_irq; /* the new CPU session's fault irq, bound (prepared) */

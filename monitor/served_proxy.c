@@ -39,20 +39,15 @@ static int target_object(struct monitor *mon, uint64_t badge)
 	return r && r->cls == MON_CLASS_RPC_GATE;
 }
 
-/* The proxy that serves the target's object real (taken over): an
- * existing one for the same object, or a new one; made: for an object
- * the restore under way recreated (only such a proxy is reused then). */
-static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t real,
-			 int made)
+/* A new proxy that serves the target's object real (taken over); made:
+ * for an object the restore under way recreated. */
+static cap_t served_new(struct monitor *mon, const struct proxy_type *t, cap_t real,
+			int made)
 {
 	struct entrypoint *ep = serve_ep(mon);
-	struct proxy *p = proxy_with(mon, t, SERVED_BADGE, cap_badge(real));
+	struct proxy *p;
 	cap_t c;
 
-	if (p && p->state[SERVED_MADE] == (uint64_t)made) {
-		cap_release(real);
-		return p->obj.cap;
-	}
 	if (!ep) {
 		cap_release(real);
 		return CAP_INVALID;
@@ -65,6 +60,19 @@ static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t 
 	return c;
 }
 
+/* The proxy that serves the target's object real (taken over): an
+ * existing one for the same object, or a new one. */
+static cap_t served_wrap(struct monitor *mon, const struct proxy_type *t, cap_t real)
+{
+	struct proxy *p = proxy_with(mon, t, SERVED_BADGE, cap_badge(real));
+
+	if (p && !p->state[SERVED_MADE]) {
+		cap_release(real);
+		return p->obj.cap;
+	}
+	return served_new(mon, t, real, 0);
+}
+
 /* Reply caps that are objects of the target go out as proxies. */
 static void served_after(struct proxy *p, const struct mon_req *req, struct msg *r)
 {
@@ -72,7 +80,7 @@ static void served_after(struct proxy *p, const struct mon_req *req, struct msg 
 		if (!cap_valid(r->caps[i]) ||
 		    !target_object(p->mon, cap_badge(r->caps[i])))
 			continue;
-		r->caps[i] = served_wrap(p->mon, &served_proxy_type, r->caps[i], 0);
+		r->caps[i] = served_wrap(p->mon, &served_proxy_type, r->caps[i]);
 	}
 	if (req->code == ROOT_CLOSE && p->type == &root_proxy_type && req->ncaps >= 1)
 		for (int i = 0; i < MON_MAX_PROXIES; i++) {
@@ -89,7 +97,6 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 {
 	uint64_t nb;
 	cap_t c;
-	int rc;
 
 	/* made by this restore for an object it recreated (a group's restore
 	 * wraps a member's new gate for another member before it prepares):
@@ -106,14 +113,10 @@ static int served_prepare(struct proxy *p, struct rs *rs)
 		return target_object(p->mon, nb) || cap_valid(restore_new_cap(rs, nb))
 			   ? 0
 			   : -ESRCH;
+	/* (derived from the target's, for its revocations: restore_caps.c) */
 	c = restore_new_cap(rs, nb);
 	if (!cap_valid(c))
 		return -ESRCH;
-	/* derived from the target's, for its revocations (served_revoke.c);
-	 * a gate the image holds nowhere (-ESRCH) stays core's copy */
-	rc = restore_derive_gate(rs, p->state[SERVED_BADGE], c);
-	if ((rc && rc != -ESRCH) || (rc = restore_derive_flush(rs)))
-		return rc;
 	p->next_real = cap_ref(c);
 	p->next_state[SERVED_BADGE] = nb;
 	return 0;
@@ -144,7 +147,7 @@ const struct proxy_type root_proxy_type = {"root",	   NULL,	served_after,
 
 int served_announce(struct monitor *mon, const char *name, cap_t root)
 {
-	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root), 0);
+	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root));
 	struct proxy *p;
 	int rc;
 
@@ -158,7 +161,7 @@ int served_announce(struct monitor *mon, const char *name, cap_t root)
 
 int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 {
-	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root), 0);
+	cap_t c = served_wrap(mon, &root_proxy_type, cap_ref(root));
 	struct proxy *p;
 	int rc;
 
@@ -172,18 +175,17 @@ int served_announce_group(struct monitor *mon, const char *name, cap_t root)
 
 int served_root_wrap(struct monitor *mon, cap_t root)
 {
-	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root), 0)) ? 0
-									       : -ENOSPC;
+	return cap_valid(served_wrap(mon, &root_proxy_type, cap_ref(root))) ? 0 : -ENOSPC;
 }
 
 cap_t served_proxy_of(struct monitor *mon, cap_t real)
 {
-	return served_wrap(mon, &served_proxy_type, real, 0);
+	return served_wrap(mon, &served_proxy_type, real);
 }
 
-cap_t served_proxy_of_made(struct monitor *mon, cap_t real)
+cap_t served_proxy_made(struct monitor *mon, cap_t real)
 {
-	return served_wrap(mon, &served_proxy_type, real, 1);
+	return served_new(mon, &served_proxy_type, real, 1);
 }
 
 void served_reserve(struct monitor *mon, unsigned n)

@@ -406,8 +406,9 @@ static int raw_at(cap_t pd, cap_t to, const uint64_t *w, unsigned nwords, struct
 }
 
 /* PD_ALLOC_GATES_MAPPED with the caller's PD (a monitor's restore): each
- * gate at its kcap of the PD and at a slot of the caller's, one object;
- * a bad pair, count or second PD, or an occupied slot, makes none. */
+ * gate at its kcap of the PD and at a slot of the caller's, one object,
+ * the caller's copy derived from the PD's; a bad pair, count or second
+ * PD, or an occupied slot, makes none. */
 static int case_alloc_at(struct env *env, struct tcase *t)
 {
 	uint64_t w[2 * TASK_MAP_OUT_MAX], k[3] = {KCAP(0xa00), KCAP(0xa01), KCAP(0xa02)};
@@ -449,6 +450,11 @@ static int case_alloc_at(struct env *env, struct tcase *t)
 	/* one object: freeing the PD's gate revokes the caller's copy */
 	CHECK(t, !pd_free_rpc_cap(pd, g[0]));
 	CHECK(t, !own_valid(cap_kcap(g[0])) && mapped(pd, k[0]) == 0);
+	/* the caller's copy is derived from the PD's slot (as PD_DERIVE_CAPS
+	 * makes it): replacing that slot takes it, as the PD's revocation */
+	CHECK(t, own_valid(cap_kcap(g[1])));
+	CHECK(t, !pd_map_cap(pd, env->log, k[1]));
+	CHECK(t, !own_valid(cap_kcap(g[1])) && own_valid(cap_kcap(g[2])));
 	for (unsigned i = 0; i < 3; i++)
 		cap_release(g[i]);
 	return 0;

@@ -235,8 +235,10 @@ int pd_alloc_gates_mapped(cap_t own_pd, cap_t ep_thread, unsigned n, cap_t *gate
 /* PD_ALLOC_GATES_MAPPED on another PD, pd: n gates bound to ep_thread
  * (a thread of pd's), mapped at empty kcaps[i] of pd and at free slots of
  * the caller's cap map, where they are entered (n <= TASK_MAP_OUT_MAX / 2,
- * own_pd the caller's PD session); 0 with gates[0..n-1] or -errno with
- * none (-ENOSPC: no free slots in the caller's fixed array). */
+ * own_pd the caller's PD session); the caller's copies are derived from
+ * pd's (as PD_DERIVE_CAPS makes them: pd's revocation takes them); 0 with
+ * gates[0..n-1] or -errno with none (-ENOSPC: no free slots in the
+ * caller's fixed array). */
 int pd_alloc_gates_at(cap_t pd, cap_t own_pd, cap_t ep_thread, const uint64_t *kcaps,
 		      unsigned n, cap_t *gates);
 int pd_free_rpc_cap(cap_t pd, cap_t gate);
