@@ -61,8 +61,7 @@ static int served_ds(const struct image_model *im, uint64_t *ids, uint64_t *page
 static void touch(struct page_channel *ch, const struct image_model *im, uint64_t g,
 		  uint64_t size)
 {
-	for (uint64_t a = g - g % POSTCOPY_PAGE; size && a < g + size;
-	     a += POSTCOPY_PAGE)
+	for (uint64_t a = g - g % POSTCOPY_PAGE; size && a < g + size; a += POSTCOPY_PAGE)
 		for (uint32_t i = 0; i < im->nregions; i++) {
 			const struct image_region *r = &im->regions[i];
 			int c = page_channel_index(ch, r->ds_id);
@@ -89,7 +88,8 @@ struct page_channel *postcopy_early_channel(const char *path)
 	if ((n = served_ds(im, ids, pages)) > 0 &&
 	    (ch = page_channel_new((uint32_t)n, ids, pages))) {
 		touch(ch, im, im->component.cap_map_addr,
-		      sizeof(struct cr_cap_map) + CAP_SLOTS * sizeof(struct cr_cap_entry));
+		      sizeof(struct cr_cap_map) +
+			  CAP_SLOTS * sizeof(struct cr_cap_entry));
 		touch(ch, im, im->component.cr_report_addr, sizeof(struct cr_report));
 	}
 	image_model_free(im);
@@ -97,8 +97,7 @@ struct page_channel *postcopy_early_channel(const char *path)
 }
 
 struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
-					       const char *path, char *err,
-					       size_t size)
+					       const char *path, char *err, size_t size)
 {
 	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
 	struct page_channel *ch = NULL;
@@ -138,7 +137,7 @@ int postcopy_put_pages(struct page_channel *ch, const uint8_t *msg, size_t len)
 	for (unsigned i = 0; i < h.count; i++) {
 		int zero = h.zero >> i & 1;
 		page_channel_put(ch, (unsigned)ds, h.first + i, 1, zero ? NULL : data,
-				 h.how == POSTCOPY_DEMAND ? PAGE_DEMAND
+				 h.how == POSTCOPY_DEMAND  ? PAGE_DEMAND
 				 : h.how == POSTCOPY_EAGER ? PAGE_EAGER
 							   : PAGE_PUSHED);
 		data += zero ? 0 : POSTCOPY_PAGE;

@@ -21,8 +21,7 @@ struct page_channel *postcopy_early_channel(const char *path);
  * dataspaces, else a new one (the caller frees early), or NULL with err
  * (early untouched). */
 struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
-					       const char *path, char *err,
-					       size_t size);
+					       const char *path, char *err, size_t size);
 /* A page message (struct postcopy_pages and its pages, len bytes) into
  * ch: 0, or -1 if it is malformed or names what ch does not have. */
 int postcopy_put_pages(struct page_channel *ch, const uint8_t *msg, size_t len);

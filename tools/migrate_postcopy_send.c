@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,13 @@ static int freeze_and_send(struct psrc *s)
 	char path[512], last[CONTROL_LINE_MAX];
 
 	migrate_phase("final");
-	snprintf(path, sizeof path, "%s/final.img", s->dir);
+	/* in memory, not a file: creating a file on the spool's file system
+	 * (ext4 here) and reading it back was 150-350 us of the freeze; the
+	 * node's monitor writes it through /proc/self/fd (same process) */
+	if ((s->final_fd = memfd_create("final.img", MFD_CLOEXEC)) >= 0)
+		snprintf(path, sizeof path, "/proc/self/fd/%d", s->final_fd);
+	else
+		snprintf(path, sizeof path, "%s/final.img", s->dir);
 	if (step(CONTROL_FREEZE, CONTROL_F_STATE, s->name, path, NULL, last,
 		 sizeof last)) {
 		snprintf(s->err, sizeof s->err, "%s", last);
@@ -325,6 +332,7 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 	}
 	s->name = name;
 	s->to = to;
+	s->final_fd = -1;
 	s->deadline_ms = deadline_ms;
 	s->fn = fn;
 	s->fn_arg = arg;
@@ -348,6 +356,8 @@ void migrate_postcopy_send(const struct transport_key *key, const char *name,
 		}
 		transport_close(&s->c);
 	}
+	if (s->final_fd >= 0)
+		close(s->final_fd);
 	free(s->sent);
 	frozen_mem_put(s->fm);
 	if (s->fin)

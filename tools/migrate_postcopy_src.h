@@ -25,6 +25,7 @@ struct psrc {
 	int deadline_ms;
 	uint64_t start;
 	char dir[256];
+	int final_fd; /* final.img in memory (memfd), or -1: in dir */
 	struct transport_conn c;
 	struct image_model *fin; /* final.img: the frozen target's state */
 	struct frozen_mem *fm;	 /* its memory, in place (frozen_memory.h) */
