@@ -80,3 +80,14 @@ int postcopy_bind(struct monitor *mon, struct mon_model *model, struct page_chan
 	*out = ch;
 	return 0;
 }
+
+void postcopy_restore_wants(struct monitor *mon, const struct mon_model *model)
+{
+	struct page_channel_stats st;
+
+	if (model->page_in != page_in)
+		return;
+	page_channel_stats(model->page_ctx, &st);
+	env_log(mon->env, "monitor: post-copy restore: %llu pages asked of the source",
+		(unsigned long long)st.wants);
+}

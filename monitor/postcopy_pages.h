@@ -27,5 +27,9 @@ struct page_channel;
  * dataspace the channel lacks). */
 int postcopy_bind(struct monitor *mon, struct mon_model *model,
 		  struct page_channel **out);
+/* Log how many pages the restore of model (bound) asked the source for:
+ * called before its start, so the target's own faults are not counted
+ * (the restore starts it itself since session 13). */
+void postcopy_restore_wants(struct monitor *mon, const struct mon_model *model);
 
 #endif

@@ -630,7 +630,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	    (unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
 	    (unsigned long long)(t[3] - t[2]), (unsigned long long)(t[4] - t[3]),
 	    (unsigned long long)(t[5] - t[4]));
-	if (mon->lazy) { /* the fill owns the model from here on */
+	postcopy_restore_wants(mon, model); /* before the target's own */
+	if (mon->lazy) {		    /* the fill owns the model from here on */
 		/* held (post-copy): the fill's steps begin at the commit */
 		if ((rc = lazy_fill_run(mon, model, seed, !paused)))
 			monitor_target_ends(mon,

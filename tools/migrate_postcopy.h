@@ -8,20 +8,23 @@
  *
  * The client's (source's) stream after the handshake:
  *
- *   "capsule-postcopy 3 deadline_ms=N"
- *   "image preskel.img BYTES" and the file's BYTES (round 1's state, no
- *   page: the destination builds the PD, threads and sessions from it)
+ *   "capsule-postcopy 4 deadline_ms=N"
+ *   "image preskel.img BYTES" and the file's BYTES (the running target's
+ *   state, no page: the destination builds the PD, threads, sessions and
+ *   dataspaces from it)
  *   "image skeleton.img BYTES" and the file's BYTES as messages,
  *                                      after the server's "built ..."
- *   "commit" | "abort"                 after the server's "ready NAME"
- *   page messages (struct postcopy_pages), on demand and pushed
+ *                                      (the frozen target's state, no page)
+ *   page messages (struct postcopy_pages): first those the restore reads
+ *   (POSTCOPY_EAGER), then on demand and pushed
  *   "end" (FINAL)                      after the server's "complete ..."
  *
  * The server's (destination's): "built NAME" or "built -" (nothing built
- * from the pre-skeleton); "ready NAME" (or a FINAL "error: ...");
- * after the commit "started NAME" (or a FINAL "error: ..."); wants
+ * from the pre-skeleton); "started NAME" once it restored the skeleton
+ * and started it (or a FINAL "error: ...": it never ran there); wants
  * (struct postcopy_want); "complete demand=D pushed=P" (FINAL) once every
- * page arrived.
+ * page arrived.  The source is committed once the skeleton is sent
+ * (until version 4 it sent "commit" after the destination's "ready").
  */
 #ifndef TOOLS_MIGRATE_POSTCOPY_H
 #define TOOLS_MIGRATE_POSTCOPY_H
@@ -32,8 +35,10 @@
 
 /* version 3: the skeleton carries only the pages the restore reads; the
  * destination's channel holds every dataspace a region attaches
- * (served_ds in migrate_postcopy_receive.c) */
-#define POSTCOPY_HEADER "capsule-postcopy 3 deadline_ms="
+ * (served_ds in migrate_postcopy_receive.c); version 4: the skeleton is
+ * final.img, the restore's pages follow it as page messages, and the
+ * destination starts the target once restored, with no commit */
+#define POSTCOPY_HEADER "capsule-postcopy 4 deadline_ms="
 #define POSTCOPY_PAGE	4096u
 #define POSTCOPY_RUN	15u /* pages per page message at most (< 64 KiB) */
 /* The destination gives the source up after this long without a page
@@ -44,7 +49,9 @@
 #define POSTCOPY_SILENCE_MS 3000
 #define POSTCOPY_MARGIN_MS  1000
 
-enum { POSTCOPY_DEMAND = 1, POSTCOPY_PUSHED = 2 };
+/* how a page message was sent: asked for, pushed, or with the skeleton
+ * (a page the destination's restore reads) */
+enum { POSTCOPY_DEMAND = 1, POSTCOPY_PUSHED = 2, POSTCOPY_EAGER = 3 };
 
 /* 'P': count pages of dataspace ds_id (its image id) from first; bit i
  * of zero: page first + i is zero and not carried; the others follow

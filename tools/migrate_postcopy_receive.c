@@ -6,16 +6,17 @@
  *   0. receive the pre-skeleton (round 1's state, no page) while the
  *      target runs at the source; the monitor builds from it the PD, CPU
  *      session, threads and sessions the restore takes; "built ...";
- *   1. receive the skeleton (the target's state and a few pages) into the
- *      spool directory; make the page channel (monitor/page_channel.h)
- *      for its dataspaces, put the skeleton's pages in, offer it to the
- *      monitor, and start two threads: one receives everything the
- *      source sends from now on (pages into the channel, its words to
- *      this thread), one sends the channel's wants;
- *   2. restore the skeleton paused and post-copy (CONTROL_F_POSTCOPY):
- *      the restore's fix-ups wait for the pages they read; "ready";
- *   3. "commit": start it, "started" (phase postcopy); an "abort" or a
- *      lost source before that ends the paused copy;
+ *   1. receive the pages the restore reads into the page channel
+ *      (monitor/page_channel.h) made from the pre-skeleton, then the
+ *      skeleton (the frozen target's state, final.img) into the spool
+ *      directory; check the channel against its dataspaces (or make
+ *      another), offer it to the monitor, and start two threads: one
+ *      receives everything the source sends from now on (pages into the
+ *      channel, its words to this thread), one sends the channel's wants;
+ *   2. (commit) restore the skeleton post-copy (CONTROL_F_POSTCOPY) and
+ *      start it: the restore's fix-ups wait for any page they read that
+ *      is not there yet; "started" (phase postcopy);
+ *   3. an "abort" or a lost source from here stops the copy here;
  *   4. when every page arrived: "complete", and on the source's "end"
  *      phase done.  A source lost before that (the connection ends, or
  *      POSTCOPY_SILENCE_MS without a page while pages are missing): the
@@ -29,6 +30,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@
 #include "image/image.h"
 #include "monitor/page_channel.h"
 #include "tools/migrate_postcopy.h"
+#include "tools/migrate_postcopy_dst.h"
 
 struct pdst {
 	struct transport_conn *c;
@@ -46,17 +49,18 @@ struct pdst {
 					 pre-skeleton ("": none) */
 	int deadline_ms;
 	struct page_channel *ch;
+	int skel_fd;		     /* the skeleton in memory (memfd), or -1 */
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
 	pthread_mutex_t lock;	     /* tx, and what follows */
 	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
-	char word[64];		     /* the source's last word (commit, abort, end) */
+	char word[64];		     /* the source's last word (end) */
 	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
 	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
 	uint64_t last_ms;
-	/* the pause's steps here (ms): the skeleton began, was all here, the
-	 * channel made, the restore answered, the commit came, started */
-	double t_skel0, t_skel, t_chan, t_restored, t_commit, t_started;
-	uint64_t restore_wants; /* pages the restore asked the source for */
+	/* the pause's steps here (ms): the skeleton's first bytes (its
+	 * pages), all here, the channel made, restored and started, the
+	 * answer sent */
+	double t_skel0, t_skel, t_chan, t_restored, t_started;
 };
 
 static double dst_now_ms(void)
@@ -88,8 +92,12 @@ static int dst_send(struct pdst *d, const char *line, int final)
 	return rc;
 }
 
+static int put_pages(struct pdst *d, size_t len);
+
 /* The file ("image NAME BYTES", NAME as want) into the spool directory
- * as path. */
+ * as path.  Before the skeleton come the pages its restore reads: into
+ * the channel made from the pre-skeleton (if there is none, or another
+ * is made for the skeleton, they are asked for again). */
 static int receive_file(struct pdst *d, const char *want, char *path, size_t n, char *err,
 			size_t size)
 {
@@ -98,8 +106,20 @@ static int receive_file(struct pdst *d, const char *want, char *path, size_t n, 
 	size_t len;
 	int fd, rc = -1;
 
-	if (stream_recv(&d->c->rx, d->buf, &len, err, size))
-		return -1;
+	for (;;) {
+		if (stream_recv(&d->c->rx, d->buf, &len, err, size))
+			return -1;
+		if (strcmp(want, "skeleton.img") || !len || d->buf[0] != 'P' ||
+		    d->c->rx.final)
+			break;
+		if (d->t_skel0 == 0)
+			d->t_skel0 = dst_now_ms(); /* the pause's first bytes */
+		/* one that does not fit the channel is asked for again */
+		if (d->ch)
+			put_pages(d, len);
+	}
+	if (d->t_skel0 == 0 && !strcmp(want, "skeleton.img"))
+		d->t_skel0 = dst_now_ms();
 	d->buf[len] = 0;
 	if (d->c->rx.final ||
 	    sscanf((char *)d->buf, "image %63s %llu", file, &bytes) != 2 ||
@@ -107,12 +127,21 @@ static int receive_file(struct pdst *d, const char *want, char *path, size_t n, 
 		snprintf(err, size, "not the %s of a post-copy migration", want);
 		return -1;
 	}
-	if (!strcmp(want, "skeleton.img")) {
+	if (!strcmp(want, "skeleton.img"))
 		migrate_phase("final");
-		d->t_skel0 = dst_now_ms();
+	/* the skeleton in memory, not a file: read twice in the pause (the
+	 * channel's check, the monitor's restore through /proc/self/fd, same
+	 * process), and a new file on the spool's file system (ext4 here)
+	 * cost 100-300 us to create and read back */
+	if (!strcmp(want, "skeleton.img") &&
+	    (d->skel_fd = memfd_create(want, MFD_CLOEXEC)) >= 0) {
+		snprintf(path, n, "/proc/self/fd/%d", d->skel_fd);
+		fd = dup(d->skel_fd);
+	} else {
+		snprintf(path, n, "%s/%s", d->dir, want);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
-	snprintf(path, n, "%s/%s", d->dir, want);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+	if (fd < 0) {
 		snprintf(err, size, "%.300s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -132,146 +161,24 @@ out:
 	return rc;
 }
 
-/* Does ch have exactly these dataspaces, in this order? */
-static int channel_fits(const struct page_channel *ch, uint32_t n, const uint64_t *ids,
-			const uint64_t *pages)
-{
-	if (!ch || page_channel_nds(ch) != n)
-		return 0;
-	for (uint32_t k = 0; k < n; k++)
-		if (page_channel_id(ch, k) != ids[k] ||
-		    page_channel_pages(ch, k) != pages[k])
-			return 0;
-	return 1;
-}
-
-/* The dataspaces of im whose pages the source serves: as its list_ds,
- * every one a region attaches that is not a managed region map's (the
- * freeze attaches exactly those), in im's order.  Their ids and pages
- * into ids and pages; how many, or -1 if there are too many. */
-static int served_ds(const struct image_model *im, uint64_t *ids, uint64_t *pages)
-{
-	int n = 0;
-
-	for (uint32_t i = 0; i < im->ndataspaces; i++) {
-		const struct image_dataspace *d = &im->dataspaces[i];
-		int attached = 0;
-
-		if (d->kind == IMAGE_DS_MANAGED || d->kind == IMAGE_DS_MEMBER)
-			continue;
-		for (uint32_t k = 0; k < im->nregions && !attached; k++)
-			attached = im->regions[k].ds_id == d->id;
-		if (!attached)
-			continue;
-		if (n == PAGE_CHANNEL_MAX_DS)
-			return -1;
-		ids[n] = d->id;
-		pages[n++] = d->size / POSTCOPY_PAGE;
-	}
-	return n;
-}
-
-/* While the target still runs at the source: the channel for the
- * pre-skeleton's dataspaces, which the skeleton's are unless one was
- * made, resized or attached since (then make_channel makes another).
- * Its mappings and bitmaps are then not made in the pause (16 of each
- * for a 256 MiB bench_wset).  Nothing if the pre-skeleton is unusable. */
-static void early_channel(struct pdst *d, const char *preskel)
-{
-	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
-	struct image_model *im;
-	char err[256];
-	int n;
-
-	if (image_read_flags(preskel, IMAGE_READ_STREAM, &im, err, sizeof err))
-		return;
-	if ((n = served_ds(im, ids, pages)) > 0)
-		d->ch = page_channel_new((uint32_t)n, ids, pages);
-	image_model_free(im);
-}
-
-/* The channel for the skeleton's dataspaces (the early one if it fits),
- * with its pages in. */
+/* The channel for the skeleton's dataspaces: the early one if it fits,
+ * else another (the pages put into the early one are asked for again). */
 static int make_channel(struct pdst *d, char *err, size_t size)
 {
-	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
-	struct image_model *im;
-	int rc = -1, n;
+	struct page_channel *ch = postcopy_skeleton_channel(d->ch, d->skel, err, size);
 
-	/* streamed: its pages go from the file's chunks straight into the
-	 * channel's buffers (read whole, each dataspace-sized model of a
-	 * 256 MiB target cost some 40 ms to map, fill and unmap) */
-	if (image_read_flags(d->skel, IMAGE_READ_STREAM, &im, err, size))
+	if (!ch)
 		return -1;
-	if (!(im->flags & IMAGE_F_PARTIAL) || (n = served_ds(im, ids, pages)) <= 0) {
-		snprintf(err, size, "skeleton.img: not a post-copy skeleton");
-		goto out;
-	}
-	if (!channel_fits(d->ch, (uint32_t)n, ids, pages)) {
+	if (ch != d->ch)
 		page_channel_free(d->ch);
-		d->ch = page_channel_new((uint32_t)n, ids, pages);
-	}
-	if (!d->ch) {
-		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
-		goto out;
-	}
-	/* the receiver does not run yet: nothing reads the buffers until a
-	 * page is marked arrived, which put does with no data (in place) */
-	for (uint32_t k = 0; k < im->nmemory; k++) {
-		const struct image_memory *e = &im->memory[k];
-		int c = page_channel_index(d->ch, e->ds_id);
-		uint64_t got, np = e->size / POSTCOPY_PAGE;
-
-		if (c < 0 || page_channel_pages(d->ch, (unsigned)c) != np) {
-			snprintf(err, size,
-				 "skeleton.img: pages of dataspace %llu, not served",
-				 (unsigned long long)e->ds_id);
-			goto out;
-		}
-		if (image_memory_apply(im, e->ds_id, page_channel_buf(d->ch, (unsigned)c),
-				       np * POSTCOPY_PAGE, &got, err, size))
-			goto out;
-		for (uint64_t p = 0; p < np; p++) {
-			if (!e->present[p / 8]) { /* a byte at a time: 8 pages */
-				p |= 7;
-				continue;
-			}
-			if (e->present[p / 8] >> (p % 8) & 1)
-				page_channel_put(d->ch, (unsigned)c, p, 1, NULL,
-						 PAGE_EAGER);
-		}
-	}
-	rc = 0;
-out:
-	image_model_free(im);
-	return rc;
+	d->ch = ch;
+	return 0;
 }
 
 /* A page message into the channel: 0, or -1 (malformed). */
 static int put_pages(struct pdst *d, size_t len)
 {
-	struct postcopy_pages h;
-	const uint8_t *data;
-	int ds;
-
-	if (len < sizeof h)
-		return -1;
-	memcpy(&h, d->buf, sizeof h);
-	data = d->buf + sizeof h;
-	ds = page_channel_index(d->ch, h.ds_id);
-	if (ds < 0 || !h.count || h.count > POSTCOPY_RUN || (h.zero >> h.count) ||
-	    len != sizeof h +
-		       (size_t)(h.count - __builtin_popcountll(h.zero)) * POSTCOPY_PAGE ||
-	    h.first >= page_channel_pages(d->ch, (unsigned)ds) ||
-	    h.count > page_channel_pages(d->ch, (unsigned)ds) - h.first)
-		return -1;
-	for (unsigned i = 0; i < h.count; i++) {
-		int zero = h.zero >> i & 1;
-		page_channel_put(d->ch, (unsigned)ds, h.first + i, 1, zero ? NULL : data,
-				 h.how == POSTCOPY_DEMAND ? PAGE_DEMAND : PAGE_PUSHED);
-		data += zero ? 0 : POSTCOPY_PAGE;
-	}
-	return 0;
+	return postcopy_put_pages(d->ch, d->buf, len);
 }
 
 static void receiver_end(struct pdst *d, const char *why)
@@ -322,6 +229,10 @@ static void *receiver(void *arg)
 			continue;
 		}
 		d->buf[len < 63 ? len : 63] = 0;
+		if (!strcmp((char *)d->buf, "abort")) { /* the source resumes */
+			receiver_end(d, "the source gave it up");
+			return NULL;
+		}
 		pthread_mutex_lock(&d->lock);
 		snprintf(d->word, sizeof d->word, "%s", (char *)d->buf);
 		pthread_cond_broadcast(&d->cond);
@@ -423,43 +334,18 @@ static void await_end(struct pdst *d)
 		d->c->peer, word, d->name, d->name, d->name);
 }
 
-/* After "ready": the commit, the start, the pages. */
+/* After the start ("started" sent, or lost): the pages. */
 static void run_postcopy(struct pdst *d)
 {
-	uint64_t end = d->c->start_ms + d->deadline_ms + MIGRATE_GRACE_MS;
-	char word[TRANSPORT_ERR_MAX], last[CONTROL_LINE_MAX], line[CONTROL_LINE_MAX];
+	char word[TRANSPORT_ERR_MAX], line[CONTROL_LINE_MAX];
 	struct page_channel_stats st;
 
-	if (await_word(d, end, word, sizeof word) || strcmp(word, "commit") ||
-	    page_channel_failed(d->ch, word, sizeof word)) { /* lost meanwhile */
-		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		fprintf(
-		    stderr,
-		    "capsule node: migration from %s: no commit (%s): %s ended here\n",
-		    d->c->peer, word, d->name);
-		return;
-	}
-	migrate_phase("commit");
-	d->t_commit = dst_now_ms();
-	if (dst_step(d, CONTROL_THAW, 0, "-", last, sizeof last)) {
-		snprintf(line, sizeof line, "error: %s: cannot start it: %.200s", d->name,
-			 last);
-		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		dst_send(d, line, 1);
-		return;
-	}
-	d->last_ms = transport_now_ms();
-	d->postcopy = 1;
-	snprintf(line, sizeof line, "started %s", d->name);
-	dst_send(d, line, 0);
-	d->t_started = dst_now_ms();
 	fprintf(stderr,
 		"capsule node: migration from %s (post-copy): skeleton received in "
-		"%.2f ms, channel and checks %.2f, restored until ready %.2f (%llu pages "
-		"asked of the source), waited for the commit %.2f, started in %.2f\n",
+		"%.2f ms, channel and checks %.2f, restored and started in %.2f, "
+		"answered in %.2f\n",
 		d->c->peer, d->t_skel - d->t_skel0, d->t_chan - d->t_skel,
-		d->t_restored - d->t_chan, (unsigned long long)d->restore_wants,
-		d->t_commit - d->t_restored, d->t_started - d->t_commit);
+		d->t_restored - d->t_chan, d->t_started - d->t_restored);
 	migrate_phase("postcopy");
 	if (!await_pages(d, &st)) {
 		page_channel_failed(d->ch, word, sizeof word);
@@ -502,7 +388,7 @@ static int prebuild(struct pdst *d, char *err, size_t size)
 
 	if (receive_file(d, "preskel.img", path, sizeof path, err, size))
 		return -1;
-	early_channel(d, path);
+	d->ch = postcopy_early_channel(path);
 	if (control_image_target(path, req.name, last, sizeof last) ||
 	    (snprintf(req.path, sizeof req.path, "%s", path),
 	     control_call_final(&req, last, sizeof last)))
@@ -574,10 +460,12 @@ static int prepare(struct pdst *d, const char *request, char *ans, size_t size)
 	return 0;
 }
 
-/* The restore, paused, its pages from the channel: 0, or -1 with ans. */
+/* The restore, its pages from the channel, and the start (the commit:
+ * the source is committed once it sent the skeleton, and the target
+ * cannot run on here without it): 0 with "started NAME" in ans, or -1
+ * with ans (it never ran here). */
 static int restore(struct pdst *d, char *ans, size_t size)
 {
-	char last[CONTROL_LINE_MAX];
 	int rc;
 
 	if (page_channel_offer(d->ch)) {
@@ -586,33 +474,29 @@ static int restore(struct pdst *d, char *ans, size_t size)
 		return -1;
 	}
 	d->t_chan = dst_now_ms();
-	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED | CONTROL_F_POSTCOPY, d->skel,
-		      ans, size);
+	migrate_phase("commit");
+	/* not CONTROL_F_PAUSED: started by the restore's own request (until
+	 * version 4 of the protocol it was kept paused, "ready" sent, and
+	 * started by a CONTROL_THAW on the source's "commit": 0.15-0.5 ms
+	 * of the pause, and 1-2 ms when a thread waited for a core) */
+	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_POSTCOPY, d->skel, ans, size);
 	d->t_restored = dst_now_ms();
-	{
-		struct page_channel_stats st;
-		page_channel_stats(d->ch, &st);
-		d->restore_wants = st.wants;
-	}
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
 	if (rc)
 		return -1;
-	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
-		dst_step(d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		snprintf(ans, size,
-			 "error: %s: restored after the deadline (%d ms); undone",
-			 d->name, d->deadline_ms);
-		return -1;
-	}
-	snprintf(ans, size, "ready %s", d->name);
+	/* the silence rule applies from the start */
+	d->last_ms = transport_now_ms();
+	d->postcopy = 1;
+	snprintf(ans, size, "started %s", d->name);
 	return 0;
 }
 
 void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 			      const char *dir)
 {
-	struct pdst d = {.c = c, .dir = dir, .buf = malloc(TRANSPORT_MSG_MAX + 1)};
+	struct pdst d = {
+	    .c = c, .dir = dir, .skel_fd = -1, .buf = malloc(TRANSPORT_MSG_MAX + 1)};
 	char ans[CONTROL_LINE_MAX];
 	pthread_t rx, tx;
 	int threads = 0, rc = -1;
@@ -634,18 +518,17 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		} else
 			rc = restore(&d, ans, sizeof ans);
 	}
+	/* a lost answer: the source cannot learn that it runs here, and the
+	 * copy here stops once the connection is found lost */
+	if (dst_send(&d, ans, rc != 0) && !rc)
+		fprintf(stderr,
+			"capsule node: migration from %s: the answer was lost (%s)\n",
+			c->peer, ans);
 	fprintf(stderr, "capsule node: migration from %s (post-copy): %s\n", c->peer,
 		ans);
-	if (dst_send(&d, ans, rc != 0) == 0 && !rc)
+	d.t_started = dst_now_ms();
+	if (!rc)
 		run_postcopy(&d);
-	else if (!rc) { /* the source cannot learn that it is ready: it resumes */
-		char last[CONTROL_LINE_MAX];
-		dst_step(&d, CONTROL_RELEASE, 0, "-", last, sizeof last);
-		fprintf(stderr,
-			"capsule node: migration from %s: the answer was lost: %s "
-			"undone\n",
-			c->peer, d.name);
-	}
 	d.stop = 1;
 	if (d.ch)
 		page_channel_fail(d.ch, "the migration ended"); /* the wanter returns */
@@ -654,6 +537,8 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		pthread_join(tx, NULL);
 	}
 	page_channel_free(d.ch);
+	if (d.skel_fd >= 0)
+		close(d.skel_fd);
 	pthread_cond_destroy(&d.cond);
 	pthread_mutex_destroy(&d.lock);
 	free(d.buf);

@@ -25,9 +25,8 @@ static int zero_page(const uint8_t *p)
 	return !memcmp(p, zero, POSTCOPY_PAGE);
 }
 
-/* Send the run of unsent pages of d from page on (at most
- * POSTCOPY_RUN), copied from the frozen target while it is held. */
-static int send_run(struct psrc *s, struct src_ds *d, uint64_t page, int how)
+int postcopy_send_run(struct psrc *s, struct src_ds *d, uint64_t page, unsigned max,
+		      int how)
 {
 	struct postcopy_pages h = {
 	    .tag = 'P', .how = (uint8_t)how, .ds_id = d->id, .first = page};
@@ -40,26 +39,37 @@ static int send_run(struct psrc *s, struct src_ds *d, uint64_t page, int how)
 		return -1;
 	}
 	data = postcopy_data(s, d);
-	while (h.count < POSTCOPY_RUN && page + h.count < d->pages &&
-	       !d->sent[page + h.count]) {
+	if (max > POSTCOPY_RUN)
+		max = POSTCOPY_RUN;
+	while (h.count < max && page + h.count < d->pages && !d->sent[page + h.count]) {
 		const uint8_t *src = data + (page + h.count) * POSTCOPY_PAGE;
-		if (zero_page(src)) {
+		int zero = zero_page(src);
+		if (zero) {
 			h.zero |= 1ULL << h.count;
-			s->zero++;
 		} else {
 			memcpy(out, src, POSTCOPY_PAGE);
 			out += POSTCOPY_PAGE;
 		}
-		d->sent[page + h.count++] = 1;
+		/* a page sent ahead of the skeleton stays unsent: should the
+		 * destination's channel not be the one it went into, it is
+		 * sent again when wanted or pushed (and else ignored there) */
+		if (how != POSTCOPY_EAGER) {
+			s->zero += (uint64_t)zero;
+			d->sent[page + h.count] = 1;
+		}
+		h.count++;
 	}
 	frozen_mem_release(s->fm);
 	if (!h.count)
 		return 0;
 	if (how == POSTCOPY_DEMAND)
 		s->demand += h.count;
-	else
+	else if (how == POSTCOPY_PUSHED)
 		s->pushed += h.count;
-	s->left -= h.count;
+	else
+		s->eager += h.count;
+	if (how != POSTCOPY_EAGER)
+		s->left -= h.count;
 	memcpy(s->msg, &h, sizeof h);
 	return stream_send(&s->c.tx, s->msg, (size_t)(out - s->msg), 0, s->err,
 			   sizeof s->err);
@@ -86,7 +96,8 @@ static int take(struct psrc *s)
 	memcpy(&w, s->msg, sizeof w);
 	for (unsigned k = 0; k < s->nds; k++)
 		if (s->ds[k].id == w.ds_id && w.page < s->ds[k].pages)
-			return send_run(s, &s->ds[k], w.page, POSTCOPY_DEMAND);
+			return postcopy_send_run(s, &s->ds[k], w.page, POSTCOPY_RUN,
+						 POSTCOPY_DEMAND);
 	snprintf(s->err, sizeof s->err, "a want of no page (dataspace %llu page %llu)",
 		 (unsigned long long)w.ds_id, (unsigned long long)w.page);
 	return -1;
@@ -116,7 +127,8 @@ int postcopy_answer(struct psrc *s, int ms)
 		memcpy(&w, s->msg, sizeof w);
 		for (unsigned k = 0; k < s->nds; k++)
 			if (s->ds[k].id == w.ds_id && w.page < s->ds[k].pages &&
-			    send_run(s, &s->ds[k], w.page, POSTCOPY_DEMAND))
+			    postcopy_send_run(s, &s->ds[k], w.page, POSTCOPY_RUN,
+					      POSTCOPY_DEMAND))
 				return -1;
 	}
 }
@@ -177,7 +189,8 @@ int postcopy_serve(struct psrc *s)
 				p = 0;
 			}
 		}
-		if (k < s->nds && send_run(s, &s->ds[k], p, POSTCOPY_PUSHED))
+		if (k < s->nds &&
+		    postcopy_send_run(s, &s->ds[k], p, POSTCOPY_RUN, POSTCOPY_PUSHED))
 			return -1;
 		postcopy_progress(s, NULL);
 		if (push_us > 0 && push_us < 1000000)

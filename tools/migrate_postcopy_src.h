@@ -25,6 +25,7 @@ struct psrc {
 	int deadline_ms;
 	uint64_t start;
 	char dir[256];
+	int final_fd; /* final.img in memory (memfd), or -1: in dir */
 	struct transport_conn c;
 	struct image_model *fin; /* final.img: the frozen target's state */
 	struct frozen_mem *fm;	 /* its memory, in place (frozen_memory.h) */
@@ -32,23 +33,30 @@ struct psrc {
 	struct src_ds ds[POSTCOPY_MAX_DS];
 	uint8_t *sent; /* the ds' sent bytes, one allocation */
 	uint64_t demand, pushed, zero, left;
+	uint64_t eager; /* sent ahead of the skeleton (and again later) */
 	/* the client's progress lines (postcopy_progress) */
 	control_line_fn fn;
 	void *fn_arg;
 	uint64_t total, shown_ms; /* the pages to serve; the last meter's time */
 	uint8_t *msg;		  /* TRANSPORT_MSG_MAX + 1 */
-	/* the pause's steps (ms): frozen, final.img read, the skeleton
-	 * written, sent, "ready" read (logged by postcopy_run) */
-	double t_frozen, t_read, t_skel, t_sent, t_ready;
+	/* the pause's steps (ms): frozen, final.img read, the restore's
+	 * pages sent, the skeleton (final.img) sent (logged by
+	 * postcopy_run) */
+	double t_frozen, t_read, t_pages, t_sent;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 
 /* d's bytes in the frozen target, s->fm held. */
 const uint8_t *postcopy_data(struct psrc *s, const struct src_ds *d);
-/* skeleton.img into the spool directory (path): s->fin's state and the
- * pages the destination's restore reads (migrate_postcopy_skel.c), read
- * from the frozen target.  0, or -1 with s->err. */
-int postcopy_write_skeleton(struct psrc *s, char *path, size_t size);
+/* The pages the destination's restore reads (migrate_postcopy_skel.c),
+ * read from the frozen target and sent just before the skeleton
+ * (final.img), not marked sent.  0, or -1 with s->err. */
+int postcopy_send_restore_pages(struct psrc *s);
+/* Send the run of unsent pages of d from page on (at most max, at most
+ * POSTCOPY_RUN), copied from the frozen target while it is held; how:
+ * POSTCOPY_DEMAND, _PUSHED or _EAGER.  0, or -1 with s->err. */
+int postcopy_send_run(struct psrc *s, struct src_ds *d, uint64_t page, unsigned max,
+		      int how);
 /* The destination's next word within ms, answering its wants meanwhile
  * (the restore there reads pages before "ready", and the target may run
  * into one before "started" arrives): 0 with it in s->msg, or -1. */
