@@ -132,6 +132,12 @@ int group_session(struct monitor *mon, const char *service, const char *args, ca
  * (ROOT_CLOSE at its root), or upgrade it (nothing moves: the members
  * share the monitor's quota).  0 or -errno. */
 int group_session_close(struct monitor *mon, int server, cap_t s);
+/* A call at a member's root (its proxy, or that proxy's call at the
+ * member's own root): -EAGAIN if not taken within 100 ms (the member is
+ * paused, or waits for the group's entrypoint, which may be the
+ * caller); once taken, its reply is awaited without limit.  0 or
+ * -errno as rpc_call. */
+int group_root_call(cap_t root, struct msg *m);
 /* Member mon announces service name with root (its proxy, held by
  * mon): the group's members may open sessions there.  0 or -errno. */
 int group_announce(struct monitor *mon, const char *name, cap_t root_proxy);

@@ -11,12 +11,34 @@
 #include <string.h>
 
 #include "config/session_args.h"
+#include "monitor/checkpoint.h"
 #include "monitor/group.h"
 #include "monitor/monitor.h"
 
 /* calls at a member's root give up if the member does not take them in
  * time (it may be paused or itself waiting): the client asks again */
 #define GROUP_ROOT_TIMEOUT_US 100000
+#define GROUP_ROOT_POLL_US    200 /* between two tries to send such a call */
+
+/* Only the send is bounded, not the reply: the kernel's timeout of a
+ * call bounds both phases (rpc_call_timeout), and a call that timed out
+ * in its reply phase had been taken.  Then the server had opened a
+ * session whose client was told to ask again and opened a second one,
+ * the first never closed (the server waited for it forever), or it had
+ * closed one whose client was told the close failed.  This happened
+ * whenever the server was paused longer than the timeout in the middle
+ * of such a call (a cut, a group held for a migration).  A call with
+ * timeout 0 goes only to a receiver that waits already, and its reply
+ * phase is not bounded: it is tried again until taken. */
+int group_root_call(cap_t root, struct msg *m)
+{
+	uint64_t end = mon_now_us() + GROUP_ROOT_TIMEOUT_US;
+	int rc;
+
+	while ((rc = rpc_call_timeout(root, m, 0)) == -ETIMEDOUT && mon_now_us() < end)
+		mon_sleep_us(GROUP_ROOT_POLL_US);
+	return rc == -ETIMEDOUT ? -EAGAIN : rc;
+}
 
 static int member_index(const struct mon_group *g, const char *name)
 {
@@ -71,10 +93,7 @@ static int session_at(struct monitor *mon, int k, const char *service, const cha
 	msg_reset(&m, ROOT_SESSION);
 	if ((rc = msg_put_str(&m, relabeled)))
 		return rc;
-	rc = rpc_call_timeout(root, &m, GROUP_ROOT_TIMEOUT_US);
-	if (rc == -ETIMEDOUT)
-		return -EAGAIN;
-	if (rc)
+	if ((rc = group_root_call(root, &m))) /* -EAGAIN: asked again */
 		return rc;
 	if (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0])) {
 		for (unsigned i = 0; i < m.ncaps; i++)
@@ -129,11 +148,13 @@ int group_session_close(struct monitor *mon, int server, cap_t s)
 	struct msg m;
 	int rc = -ENOENT;
 
-	for (int i = 0; i < srv->nroots && rc; i++) {
+	for (int i = 0; i < srv->nroots && rc && rc != -EAGAIN; i++) {
 		msg_reset(&m, ROOT_CLOSE);
 		msg_put_cap(&m, s);
-		rc = rpc_call_timeout(srv->root[i].proxy, &m, GROUP_ROOT_TIMEOUT_US);
-		if (!rc && m.code != RPC_OK)
+		rc = group_root_call(srv->root[i].proxy, &m);
+		if (!rc && m.code == RPC_ERROR && m.nwords && (int64_t)m.w[0] == -EAGAIN)
+			rc = -EAGAIN; /* the member did not take it from its proxy */
+		else if (!rc && m.code != RPC_OK)
 			rc = -EINVAL; /* not this root's session */
 	}
 	return srv->ended ? 0 : rc; /* a server gone has closed it */

@@ -66,12 +66,23 @@ static void translate(struct monitor *mon, struct msg *m, struct mon_req *req)
  * old target had taken runs again too: see docs/cr.md.)  The proxy may be
  * gone or its slot reused when the call comes back: gen tells.
  */
+/* A group member's root is called as the group's entrypoint calls the
+ * proxy (group_root_call): a member that does not take the call (it
+ * waits for the group's entrypoint, which waits for this proxy) is not
+ * waited for, -EAGAIN goes back; one that took it is, however long. */
+static int forward(struct proxy *p, struct msg *m)
+{
+	if (p->mon->group && p->type == &root_proxy_type)
+		return group_root_call(p->real, m);
+	return rpc_call(p->real, m);
+}
+
 static int served_call(struct proxy *p, struct msg *m, const struct msg *orig)
 {
 	struct monitor *mon = p->mon;
 	uint64_t gen = p->gen, object = p->state[0];
 	struct mon_req again;
-	int rc = rpc_call(p->real, m);
+	int rc = forward(p, m);
 
 	if (!rc && m->code != RPC_INVALID_OBJECT)
 		return 0;
@@ -81,7 +92,7 @@ static int served_call(struct proxy *p, struct msg *m, const struct msg *orig)
 		return rc;
 	*m = *orig;
 	translate(mon, m, &again);
-	return rpc_call(p->real, m);
+	return forward(p, m);
 }
 
 static void proxy_dispatch(struct rpc_object *obj, struct msg *m)

@@ -154,7 +154,8 @@ put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d 
 . tests/zdtm/group_lines.sh
 # zdtm NAME LINE PORT TAG [member]: group scenario NAME held after line
 # LINE at node TAG"A", migrated to TAG"B" listening at PORT (with
-# "member", each member's lines compared in order: member_lines)
+# "member", each member's lines compared in order: member_lines); with
+# $hold set, the group is held that many seconds before the migration
 zdtm() {
 	zn=$1 line=$2 port=$3 A=$4A B=$4B cfg=tests/scenario/$1.xml order=$5
 	put "<test checkpoint_after_log=\"$line\" then=\"hold\"/>" "$cfg" >"$tmp/za.xml"
@@ -166,6 +167,7 @@ zdtm() {
 	start_node $B "$tmp/zb.xml" --listen "127.0.0.1:$port" --key "$tmp/key"
 	wait_log $A "monitor: group paused after line $line (then=\"hold\")"
 	wait_log $B "monitor: group of [0-9]* members waiting for a restore"
+	sleep "${hold:-0}"
 	group=$(sed -n 's/^\[\([^] ]*\)\] monitor: group paused after.*/\1/p' "$tmp/$A.log")
 	group=$group migrate $A $B $port || die "zdtm $zn: $(cat "$tmp/mig.out")"
 	wait_log $B "all of init's children have ended"
@@ -190,6 +192,14 @@ zdtm group_pager 6 $((base + 7)) P
 zdtm group_rpc 3 $((base + 8)) R
 # the server and three clients opening, using and closing their sessions
 zdtm group_multi 4 $((base + 9)) M member
+# held in the middle of the server's first ROOT_SESSION (line 2 is its
+# first 'new session' line) for longer than a call at a member's root
+# waits to be taken (100 ms): the client's call, taken, must not give up
+# (it did: the client asked again at B, a second session, and the server,
+# one session never closed, never quit)
+hold=0.3
+zdtm group_multi 2 $((base + 11)) S member
+hold=
 # right after the server revoked the counter caps it gave the client
 zdtm group_revoke 2 $((base + 10)) V
 
