@@ -158,6 +158,20 @@ int rpc_call(cap_t dst, struct msg *m)
 	return rpc_call_timeout(dst, m, SYS_TIMEOUT_NEVER);
 }
 
+#define RPC_TAKEN_POLL_US 200
+
+int rpc_call_taken_within(cap_t dst, struct msg *m, uint64_t send_us)
+{
+	uint64_t tries = send_us / RPC_TAKEN_POLL_US + 1, label;
+	int rc;
+
+	/* m is the request again after each -ETIMEDOUT: nothing was sent */
+	while ((rc = rpc_call_timeout(dst, m, 0)) == -ETIMEDOUT && --tries)
+		sys_invoke(KCAP_NIL, TAG(SYS_OP_WAIT, 0, 0, 0), RPC_TAKEN_POLL_US,
+			   &label);
+	return rc;
+}
+
 /* The badges of dst and of the caps sent are in registers from their
  * reading up to the trap (cap_badges_hold: a checkpoint does not cut
  * there; a restore would leave them stale and the call would name dead
@@ -168,7 +182,7 @@ int rpc_call(cap_t dst, struct msg *m)
  * a reply's badge (thread_create's new thread) unmarked.  The marks
  * are plain stores to the UTCB, without branches (cap_badges_hold's
  * calls and NULL checks cost bench_ipc's round trip about 100 ns). */
-int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
+int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t timeout_us)
 {
 	struct base_thread *bt;
 	struct utcb *u;
@@ -197,7 +211,7 @@ int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us)
 	/* a caller's own span goes on once the reply is there: the kernel
 	 * sets it as it delivers the reply, before this thread runs again */
 	u->tcr[TCR_BADGES] = held ? TCR_BADGES_AT_REPLY : 0;
-	tag = sys_invoke(kcap, tag | TAG(SYS_OP_CALL, 0, 0, 0), send_timeout_us, &label);
+	tag = sys_invoke(kcap, tag | TAG(SYS_OP_CALL, 0, 0, 0), timeout_us, &label);
 	u->tcr[TCR_BADGES] = held;
 	if (TAG_ERROR(tag))
 		return kerr_to_errno(TAG_ERROR(tag));

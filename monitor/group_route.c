@@ -16,27 +16,19 @@
 #include "monitor/monitor.h"
 
 /* calls at a member's root give up if the member does not take them in
- * time (it may be paused or itself waiting): the client asks again */
+ * time (it may be paused or itself waiting): the client asks again.  Only
+ * the send is bounded, not the reply (rpc_call_taken_within): with the
+ * kernel's call timeout, which bounds both, a server paused longer than
+ * it in the middle of such a call (a cut, a group held for a migration)
+ * had opened a session whose client was told to ask again and opened a
+ * second one (the first never closed: the server waited for it forever),
+ * or closed one whose client was told the close failed. */
 #define GROUP_ROOT_TIMEOUT_US 100000
-#define GROUP_ROOT_POLL_US    200 /* between two tries to send such a call */
 
-/* Only the send is bounded, not the reply: the kernel's timeout of a
- * call bounds both phases (rpc_call_timeout), and a call that timed out
- * in its reply phase had been taken.  Then the server had opened a
- * session whose client was told to ask again and opened a second one,
- * the first never closed (the server waited for it forever), or it had
- * closed one whose client was told the close failed.  This happened
- * whenever the server was paused longer than the timeout in the middle
- * of such a call (a cut, a group held for a migration).  A call with
- * timeout 0 goes only to a receiver that waits already, and its reply
- * phase is not bounded: it is tried again until taken. */
 int group_root_call(cap_t root, struct msg *m)
 {
-	uint64_t end = mon_now_us() + GROUP_ROOT_TIMEOUT_US;
-	int rc;
+	int rc = rpc_call_taken_within(root, m, GROUP_ROOT_TIMEOUT_US);
 
-	while ((rc = rpc_call_timeout(root, m, 0)) == -ETIMEDOUT && mon_now_us() < end)
-		mon_sleep_us(GROUP_ROOT_POLL_US);
 	return rc == -ETIMEDOUT ? -EAGAIN : rc;
 }
 

@@ -66,11 +66,19 @@ cap_t cap_map_insert_map(struct cap_map *m, uint64_t id, uint64_t window_kcap);
  * kcap empty or revoked, -EPIPE when the server vanished.
  */
 int rpc_call(cap_t dst, struct msg *m);
-/* The same, but give up with -ETIMEDOUT if the server has not taken the
- * request within send_timeout_us; once taken, the reply is awaited without
- * limit (the kernel's call semantics).  For callers that must not block on
- * a busy server, e.g. init calling a child's root. */
-int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t send_timeout_us);
+/* The same with the kernel's call timeout: -ETIMEDOUT if the call has not
+ * been answered within timeout_us, the send and the reply together (a
+ * call that timed out may have been taken and carried out).  Timeout 0 is
+ * the one exception: the request goes only to a server that waits for it
+ * already, and once taken its reply is awaited without limit. */
+int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t timeout_us);
+/* rpc_call, but -ETIMEDOUT if the server has not taken the request within
+ * about send_us (tried again every 200 us with timeout 0); once taken, the
+ * reply is awaited without limit.  For callers that must not block on a
+ * busy server but must know whether it carried the request out: init and
+ * a group's monitor calling a child's root (a session opened there whose
+ * client was told to ask again was opened twice). */
+int rpc_call_taken_within(cap_t dst, struct msg *m, uint64_t send_us);
 /* rpc_call, then the reply's exception as 0 / -errno: RPC_OK 0,
  * RPC_ERROR its w[0] if that is an -errno (else -EIO), RPC_INVALID_OBJECT
  * -EBADF, RPC_INVALID_OPCODE -ENOSYS, any other code -EPROTO.  On failure
