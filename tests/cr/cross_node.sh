@@ -25,7 +25,7 @@ grep -q "monitor: target stopped after its image was written" "$tmp/a.log" ||
 	fail "node A did not stop at the checkpoint"
 last=$(sed -n 's/^\[cr_all\] count \([0-9]*\) echo \1$/\1/p' "$tmp/a.log" | tail -1)
 [ -n "$last" ] || fail "node A counted nothing"
-# (after 40 ms of the monitor's timer, until session 12: on a loaded host
+# (after 40 ms of the monitor's timer, until session 13: on a loaded host
 # the node's thread could wake after both timers and fire the one-shot
 # first)
 grep -q "oneshot fired" "$tmp/a.log" && fail "the one-shot fired before the checkpoint"

@@ -46,7 +46,7 @@ timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&
 	fail "the image does not say the target announced Echo"
 timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
 	fail "node B exited with $?"
-# (A's checkpoint came 20 ms after its start until session 12: under load
+# (A's checkpoint came 20 ms after its start until session 13: under load
 # it could fall between the announce and its line, which B then printed)
 grep -q "server: Echo announced" "$tmp/b.log" && fail "B started the target anew"
 for line in "monitor: restored: " "monitor: verify: " "[server] server: new session" \

@@ -156,7 +156,7 @@ for f in '.*/preskel.img' '/proc/self/fd/[0-9]+'; do
 		"$tmp/A1.log" || die "A: no image $f of its state alone: $(grep -o 'image: .*written to.*pages' "$tmp/A1.log")"
 done
 grep -q "round-1.img" "$tmp/A1.log" && die "A wrote a round-1.img"
-# each side's spool goes with the migration (until session 12 the
+# each side's spool goes with the migration (until session 13 the
 # source left its directory with preskel.img in it, one per migration)
 [ -z "$(ls -A "$tmp/spool")" ] ||
 	die "a spool was left behind: $(cd "$tmp/spool" && ls -R | tr '\n' ' ')"
