@@ -125,7 +125,8 @@ static void other_error_at_once(void **state)
 
 	last = KERR_ABORTED;
 	request(&m);
-	assert_int_equal(rpc_call_taken_within(dst, &m, 100000), kerr_to_errno(KERR_ABORTED));
+	assert_int_equal(rpc_call_taken_within(dst, &m, 100000),
+			 kerr_to_errno(KERR_ABORTED));
 	assert_int_equal(calls, 1);
 	assert_int_equal(waits, 0);
 }
