@@ -214,10 +214,9 @@ static int session_at_child(struct child *c, struct child *srv, const char *serv
 	msg_reset(&m, ROOT_SESSION);
 	rc = msg_put_str(&m, relabeled);
 	if (!rc)
-		rc = rpc_call_taken_within(srv->service[i].root, &m,
-					   INIT_SERVER_TIMEOUT_US);
-	if (rc == -ETIMEDOUT) /* not taken: the server is busy (maybe calling */
-		rc = -EAGAIN; /* us), the client asks again */
+		rc = rpc_call_timeout(srv->service[i].root, &m, INIT_SERVER_TIMEOUT_US);
+	if (rc == -ETIMEDOUT)
+		rc = -EAGAIN; /* the server is busy (maybe calling us): retry */
 	if (!rc && (m.code != RPC_OK || m.ncaps < 1 || !cap_valid(m.caps[0]))) {
 		rc = m.code == RPC_ERROR && m.nwords && (int64_t)m.w[0] < 0
 			 ? (int)(int64_t)m.w[0]
@@ -361,8 +360,8 @@ static int upgrade_at_server(struct child *c, struct child_session *s, uint64_t 
 	/* the quota is the server's already; the note is a courtesy */
 	msg_reset(&r, ROOT_UPGRADE);
 	if (!msg_put_cap(&r, s->cap) && !msg_put_str(&r, args) &&
-	    !rpc_call_taken_within(in->child[s->server].service[s->service].root, &r,
-				   INIT_SERVER_TIMEOUT_US))
+	    !rpc_call_timeout(in->child[s->server].service[s->service].root, &r,
+			      INIT_SERVER_TIMEOUT_US))
 		release_caps(&r);
 	return 0;
 }

@@ -91,8 +91,8 @@ void session_close(struct child *c, int i)
 	} else if (srv->state == CHILD_RUNNING && s->service < srv->nservices) {
 		msg_reset(&m, ROOT_CLOSE);
 		msg_put_cap(&m, s->cap);
-		rpc_call_taken_within(srv->service[s->service].root, &m,
-				      INIT_SERVER_TIMEOUT_US);
+		rpc_call_timeout(srv->service[s->service].root, &m,
+				 INIT_SERVER_TIMEOUT_US);
 		for (unsigned k = 0; k < m.ncaps; k++)
 			cap_release(m.caps[k]);
 	}

@@ -75,9 +75,12 @@ int rpc_call_timeout(cap_t dst, struct msg *m, uint64_t timeout_us);
 /* rpc_call, but -ETIMEDOUT if the server has not taken the request within
  * about send_us (tried again every 200 us with timeout 0); once taken, the
  * reply is awaited without limit.  For callers that must not block on a
- * busy server but must know whether it carried the request out: init and
- * a group's monitor calling a child's root (a session opened there whose
- * client was told to ask again was opened twice). */
+ * busy server but must know whether it carried the request out: a group's
+ * monitor calling a member's root (a session opened there whose client
+ * was told to ask again was opened twice).  Not for init: it must never
+ * wait without bound for a child, which may be stuck itself (zdtm's
+ * rpc_server: a monitor whose target was exiting took the close of the
+ * target's last session and never answered while init waited). */
 int rpc_call_taken_within(cap_t dst, struct msg *m, uint64_t send_us);
 /* rpc_call, then the reply's exception as 0 / -errno: RPC_OK 0,
  * RPC_ERROR its w[0] if that is an -errno (else -EIO), RPC_INVALID_OBJECT
