@@ -5,11 +5,20 @@
 # file is the node's expected exit status (default 0); a line "!TEXT" says
 # TEXT must appear nowhere in the output, and "~TEXT" that TEXT appears
 # somewhere, in any order (lines of components that run independently).
+# With NAME... after the build directory, only those scenarios run.
 b=${1:-build}
+[ $# -gt 0 ] && shift
 fail=0
+for name in "$@"; do
+	[ -f "tests/scenario/$name.xml" ] ||
+		{ echo "scenario: FAIL $name: no tests/scenario/$name.xml"; fail=1; }
+done
 for cfg in tests/scenario/*.xml; do
 	[ -f "$cfg" ] || continue
 	name=$(basename "$cfg" .xml)
+	if [ $# -gt 0 ]; then
+		case " $* " in *" $name "*) ;; *) continue ;; esac
+	fi
 	exp=tests/scenario/$name.expect
 	out=$b/scenario-$name.log
 	want=$(sed -n 's/^exit \([0-9]*\)$/\1/p' "$exp")
