@@ -33,7 +33,18 @@ test_one() {
 	run "$cfg" "$tmp/plain.log"
 	rc=$?
 	[ $rc -lt 124 ] || { echo "zdtm-groups $name: plain run timed out ($rc)"; return 1; }
-	run "$tmp/a.xml" "$tmp/a.log"
+	# node A, again (at most twice, said) when its monitor reported the
+	# group checkpoint failed: a member that ended while the cut settled
+	# can make the image fail ("its image: No such file or directory",
+	# group_revoke, seen once in CI; open, see docs/cr.md)
+	for try in 1 2 3; do
+		rm -f "$img"
+		run "$tmp/a.xml" "$tmp/a.log"
+		grep -q "monitor: group checkpoint failed" "$tmp/a.log" && [ $try -lt 3 ] ||
+			break
+		echo "zdtm-groups $name: node A's group checkpoint failed, tried again:" \
+			"$(grep -o 'group checkpoint failed.*' "$tmp/a.log" | head -n 1)"
+	done
 	[ -s "$img" ] && grep -q "monitor: group stopped after its image was written" "$tmp/a.log" ||
 		{ echo "zdtm-groups $name: node A wrote no group image and did not stop"; return 1; }
 	run "$tmp/b.xml" "$tmp/b.log"
