@@ -236,17 +236,34 @@ static int announce_note(const struct monitor *mon, uint64_t badge, struct image
 	return 0;
 }
 
+/* Member owner of mon's group has ended (or its target exited): its
+ * objects are gone with it. */
+static int owner_gone(const struct monitor *mon, int owner)
+{
+	return mon->group && owner >= 0 && owner < mon->group->n &&
+	       group_member_gone(mon->group, owner, NULL);
+}
+
 /* A cap to member owner's object (a group's member image,
  * image/group.h): the owner and the object's badge there; the kind's
- * name as the note. */
+ * name as the note.  An ended owner's object is gone: the cap is dead,
+ * as the holder finds it when it calls (a cut that let the members run
+ * on to settle may see the owner end; its object was no longer found,
+ * and the holder's image failed). */
 static int member_to_image(const struct monitor *mon, uint64_t badge, int owner,
 			   struct image_cap *c)
 {
 	uint64_t object;
 	uint32_t kind;
-	int rc = group_member_ref((struct monitor *)mon, owner, badge, &object, &kind);
+	int rc;
 
-	if (rc)
+	if (owner_gone(mon, owner)) {
+		c->class = IMAGE_CAP_DEAD;
+		c->arg = IMAGE_DEAD_REVOKED;
+		snprintf(c->note, sizeof c->note, "member ended");
+		return 0;
+	}
+	if ((rc = group_member_ref((struct monitor *)mon, owner, badge, &object, &kind)))
 		return rc;
 	c->class = IMAGE_CAP_MEMBER;
 	c->obj = (uint64_t)owner;
@@ -262,7 +279,7 @@ static int member_session(const struct monitor *mon, const struct mon_record *r,
 {
 	int rc = member_to_image(mon, c->badge, r->member - 1, c);
 
-	if (rc)
+	if (rc || c->class == IMAGE_CAP_DEAD) /* its server ended: no session */
 		return rc;
 	return add_session(im, c->badge, IMAGE_SESSION_OTHER, IMAGE_SESSION_F_MEMBER,
 			   record_what(mon, r), record_args(mon, r));

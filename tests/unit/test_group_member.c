@@ -13,6 +13,8 @@
 
 #include "monitor/group.h"
 #include "monitor/group_image.h"
+#include "monitor/image_convert.h"
+#include "monitor/model.h"
 #include "monitor/monitor.h"
 
 static struct start_config start[3] = {
@@ -80,11 +82,41 @@ static void recorded_ended_in_the_image(void **state)
 	group_free(g);
 }
 
+/* A running member's cap to an object of a member that ended while the
+ * cut settled: dead in its image (the holder's image failed with
+ * -ENOENT before: its owner's object was no longer found) */
+static void cap_to_an_ended_members_object(void **state)
+{
+	struct mon_group *g = group();
+	struct monitor *holder = g->member[2].mon;
+	struct mon_model *m = calloc(1, sizeof *m);
+	struct image_model im;
+
+	holder->group = g;
+	holder->member = 2;
+	m->ncaps = 2;
+	m->cap[0] = (struct mon_model_cap){
+	    .kcap = 0x315000, .badge = 0x670, .aux = 0, .cls = MON_CLASS_MEMBER};
+	m->cap[1] = (struct mon_model_cap){
+	    .kcap = 0x316000, .badge = 0x480, .aux = 1, .cls = MON_CLASS_MEMBER};
+	assert_int_equal(model_to_image_records(holder, m, &im), 0);
+	assert_int_equal(im.ncaps, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(im.caps[i].class, IMAGE_CAP_DEAD);
+		assert_int_equal(im.caps[i].arg, IMAGE_DEAD_REVOKED);
+		assert_string_equal(im.caps[i].note, "member ended");
+	}
+	image_model_release(&im);
+	free(m);
+	group_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(gone_before_its_end_is_recorded),
 	    cmocka_unit_test(recorded_ended_in_the_image),
+	    cmocka_unit_test(cap_to_an_ended_members_object),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

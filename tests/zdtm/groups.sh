@@ -34,9 +34,8 @@ test_one() {
 	rc=$?
 	[ $rc -lt 124 ] || { echo "zdtm-groups $name: plain run timed out ($rc)"; return 1; }
 	# node A, again (at most twice, said) when its monitor reported the
-	# group checkpoint failed: a member that ended while the cut settled
-	# can make the image fail ("its image: No such file or directory",
-	# group_revoke, seen once in CI; open, see docs/cr.md)
+	# group checkpoint failed (a member that ended while the cut settled
+	# made another's image fail until session 13: docs/cr.md, "Groups")
 	for try in 1 2 3; do
 		rm -f "$img"
 		run "$tmp/a.xml" "$tmp/a.log"
