@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "base/native/native.h"
+#include "fake_native.h"
 
 static struct utcb fake_utcb;
 static struct native_component *fake_nc;
@@ -116,14 +117,9 @@ static int setup(void **state)
 	struct base_state *bs;
 	cap_t self;
 
-	fake_nc = calloc(1, sizeof(*fake_nc));
-	if (!fake_nc)
+	if (fake_native_begin(&fake_utcb, &fake_nc))
 		return -1;
-	memset(&fake_utcb, 0, sizeof(fake_utcb));
-	fake_utcb.tcr[TCR_COMPONENT] = (uint64_t)(uintptr_t)fake_nc;
 	bs = base_state();
-	fake_utcb.tcr[TCR_USER] = (uint64_t)(uintptr_t)&bs->main_thread;
-	cap_map_init(cap_map());
 	self = (cap_t){
 	    cap_map_insert_at(cap_map(), 0x1000, KCAP_THREAD(0, THREAD_SLOT_GATE))};
 	bs->main_thread.window =

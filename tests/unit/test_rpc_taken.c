@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "base/native/native.h"
+#include "fake_native.h"
 
 #define DST_BADGE 0x2000
 #define DST_KCAP  KCAP(0x321)
@@ -59,16 +60,8 @@ static cap_t dst;
 
 static int setup(void **state)
 {
-	struct base_state *bs;
-
-	fake_nc = calloc(1, sizeof(*fake_nc));
-	if (!fake_nc)
+	if (fake_native_begin(&fake_utcb, &fake_nc))
 		return -1;
-	memset(&fake_utcb, 0, sizeof(fake_utcb));
-	fake_utcb.tcr[TCR_COMPONENT] = (uint64_t)(uintptr_t)fake_nc;
-	bs = base_state();
-	fake_utcb.tcr[TCR_USER] = (uint64_t)(uintptr_t)&bs->main_thread;
-	cap_map_init(cap_map());
 	dst = (cap_t){cap_map_insert_at(cap_map(), DST_BADGE, DST_KCAP)};
 	busy = calls = waits = other_timeouts = last = 0;
 	return cap_valid(dst) ? 0 : -1;
