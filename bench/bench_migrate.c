@@ -233,8 +233,9 @@ static int node_config(const char *path, int mb, const char *what)
 static void phases(const char *log)
 {
 	static char buf[1 << 20];
-	const char *keys[] = {"incremental: ", "checkpoint paused",    "final.img, total",
-			      ": paused ",     "restore of the image", "received in",
+	const char *keys[] = {"incremental: ",	      "checkpoint paused",
+			      " bytes written to ",   ": paused ",
+			      "restore of the image", "received in",
 			      "restore phases"};
 	char *line, *save, *from, *at;
 
