@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "config/session_args.h"
-#include "monitor/checkpoint.h"
 #include "monitor/group.h"
 #include "monitor/monitor.h"
 
