@@ -5,6 +5,7 @@
  * FETCH, STOP on the dataspace caps the monitor holds); a FETCH re-arms
  * what it reports, so each checkpoint sees what was written since the
  * one before, and the snapshot and the re-arm happen in the same pause.
+ * The stage the pause copies the pages into is monitor/dirty_stage.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,66 +17,10 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include "monitor/checkpoint.h"
-#include "monitor/dirty_pages.h"
+#include "monitor/dirty_state.h"
 #include "monitor/restore.h"
-#include "monitor/sent_pages.h"
 
-#define PAGE 4096ull
-
-struct incr_ds {
-	uint64_t badge; /* the dataspace's record */
-	cap_t cap;
-	uint64_t pages;
-	uint64_t *bits; /* this checkpoint's fetch (NULL: not fetched yet) */
-	int fresh;	/* started by this checkpoint's incr_prestart: copied whole */
-	int taken;	/* fetched with TAKE: to re-arm (incr_rearm) */
-	/* the whole dataspace attached by incr_warm (0: none), the pause's
-	 * live views then are in it; detached by incr_end, with the target
-	 * running (32 attach and detach calls were ~50 us of the pause) */
-	uint64_t view;
-};
-
-/* The pages an incremental checkpoint copies in its pause, packed, in a
- * buffer kept from one checkpoint to the next: on this host the first
- * write to fresh memory costs ~6-8 us a page even after MADV_POPULATE_
- * WRITE (655 of them, with the region-sized copies' callocs, were ~9 ms
- * of CPU in a 1% checkpoint's pause); memory written before is not.  The
- * writer (incr_stage_settle, on the host worker, the target running)
- * moves them into the regions' own buffers. */
-struct incr_stage {
-	uint8_t *buf;
-	uint64_t cap, used; /* pages */
-	unsigned n;
-	struct {
-		struct mon_model_region *mr;
-		uint64_t off, k; /* pages of buf */
-	} e[MON_MAX_REGIONS];
-};
-
-/* Kept in the monitor between checkpoints. */
-struct mon_incr {
-	/* the base: the last image written with tracking on */
-	uint64_t base_id;
-	uint8_t base_hash[IMAGE_HASH_SIZE];
-	uint32_t base_depth; /* 0: the base is a full image */
-	char base_path[IMAGE_PARENT_PATH];
-	/* the checkpoint under way */
-	int track, incremental;
-	uint64_t image_id, pages_copied, fetch_us, copy_us, fetch_cpu_us, copy_cpu_us;
-	struct incr_ds ds[MON_MAX_REGIONS];
-	unsigned nds;
-	/* host views lent to the model (native attachments) */
-	uint64_t live[MON_MAX_REGIONS];
-	unsigned nlive;
-	cap_t payer; /* the monitor's PD: core's bitmaps cost the target nothing */
-	struct incr_stage *stage; /* NULL while a writer has it */
-	uint64_t last_copied;	  /* pages, the last checkpoint's */
-	/* the stage's pages by dataspace page, once written: the base of a
-	 * next image's differences (incr_delta) */
-	struct sent_pages sent;
-	int sent_fresh; /* no page staged by this checkpoint yet */
-};
+#define PAGE INCR_PAGE
 
 static struct mon_incr *incr_of(struct monitor *mon)
 {
@@ -211,33 +156,6 @@ static struct incr_ds *track(struct mon_incr *in, cap_t cap, uint64_t badge,
 	return d;
 }
 
-/* Room for `pages` pages in the stage (NULL: no stage); 0 or -ENOMEM.
- * New room is written here, so that a copy into it faults nothing, and
- * it is made of huge pages where the host gives them: the pause's copy
- * then misses the TLB on its source pages only. */
-static int stage_room(struct mon_incr *in, uint64_t pages)
-{
-	struct incr_stage *s = in->stage;
-	uint64_t cap, huge = 2ull << 20;
-	void *p;
-
-	if (!s && !(s = in->stage = calloc(1, sizeof *s)))
-		return -ENOMEM;
-	if (pages <= s->cap)
-		return 0;
-	cap = pages > 2 * s->cap ? pages : 2 * s->cap;
-	cap = (cap * PAGE + huge - 1) / huge * (huge / PAGE);
-	if (posix_memalign(&p, huge, cap * PAGE))
-		return -ENOMEM;
-	mon_buf_prefault(p, cap * PAGE);
-	if (s->cap) /* the pages of a next image's differences (incr_delta) */
-		memcpy(p, s->buf, s->cap * PAGE);
-	free(s->buf);
-	s->buf = p;
-	s->cap = cap;
-	return 0;
-}
-
 /* Read the cache lines of a page (into this core's caches). */
 static void warm_page(const uint8_t *p)
 {
@@ -282,7 +200,7 @@ void incr_warm(struct monitor *mon)
 		for (uint64_t p = 0; p < in->last_copied && p < in->stage->cap; p++)
 			warm_page(in->stage->buf + p * PAGE);
 	n = dirty_now(mon, in, 1);
-	stage_room(in, n * 5 / 4 + 64);
+	incr_stage_room(in, n * 5 / 4 + 64);
 }
 
 void incr_warm_freeze(struct monitor *mon)
@@ -318,10 +236,10 @@ void incr_prestart(struct monitor *mon)
 	 * written for the first time there: 12 ms of CPU on this host, see
 	 * struct incr_stage) */
 	if (in && in->track && in->incremental)
-		stage_room(in,
-			   (in->last_copied ? in->last_copied : dirty_now(mon, in, 0)) *
-				   5 / 4 +
-			       64);
+		incr_stage_room(
+		    in,
+		    (in->last_copied ? in->last_copied : dirty_now(mon, in, 0)) * 5 / 4 +
+			64);
 
 	for (int i = 0; in && in->track && i < MON_MAX_REGIONS; i++) {
 		const struct mon_region *g = &mon->region[i];
@@ -348,163 +266,6 @@ int incr_partial(struct monitor *mon, const struct mon_region *g)
 	return d && !d->fresh;
 }
 
-/* Bits [b, b + 64) of a bitmap of `pages` bits (zero past its end). */
-static uint64_t bits_at(const uint64_t *bits, uint64_t pages, uint64_t b)
-{
-	uint64_t w = b / 64, lo = bits[w] >> (b % 64);
-
-	return b % 64 && w + 1 < (pages + 63) / 64 ? lo | bits[w + 1] << (64 - b % 64)
-						   : lo;
-}
-
-uint64_t incr_select_bits(const uint64_t *bits, uint64_t pages, uint64_t first,
-			  uint64_t n, uint8_t *present)
-{
-	uint64_t k = 0;
-
-	if (first >= pages)
-		return 0;
-	if (n > pages - first)
-		n = pages - first;
-	for (uint64_t w = 0; w * 64 < n; w++) {
-		uint64_t x = bits_at(bits, pages, first + 64 * w);
-
-		if (n - w * 64 < 64)
-			x &= (1ull << (n - w * 64)) - 1;
-		for (unsigned j = 0; j < 8; j++) /* bit p % 8 of byte p / 8 */
-			present[w * 8 + j] = (uint8_t)(x >> (8 * j));
-		k += (uint64_t)__builtin_popcountll(x);
-	}
-	return k;
-}
-
-/* mr->present: the pages of region g that d's bitmap has (a bitmap of
- * the region's pages); their count.  A word at a time: 65536 pages bit
- * by bit were some 50 us of the pause. */
-static int64_t select_dirty(const struct incr_ds *d, const struct mon_region *g,
-			    struct mon_model_region *mr)
-{
-	uint64_t n = g->size / PAGE;
-
-	if (!(mr->present = calloc(n / 8 + 8, 1)))
-		return -ENOMEM;
-	return (int64_t)incr_select_bits(d->bits, d->pages, g->off / PAGE, n,
-					 mr->present);
-}
-
-uint64_t incr_present_pages(const struct mon_model_region *r)
-{
-	uint64_t n = r->size / PAGE, k = 0, x;
-
-	for (uint64_t w = 0; r->present && w * 64 < n; w++) {
-		memcpy(&x, r->present + w * 8, 8);	/* bits past n are clear */
-		k += (uint64_t)__builtin_popcountll(x); /* in any byte order */
-	}
-	return k;
-}
-
-/* The pages written, in the pause: packed into the stage (see struct
- * incr_stage); mr->data and mr->packed are made by incr_stage_settle,
- * with the target running (a page fault here costs ~130 us under load,
- * 655 of them were ~90 ms of a 1% checkpoint's pause when the pages went
- * straight to their place in a fresh region-sized copy). */
-static int copy_dirty(struct mon_incr *in, struct incr_ds *d, const struct mon_region *g,
-		      struct mon_model_region *mr, const uint8_t *host)
-{
-	int64_t sel = select_dirty(d, g, mr);
-	uint64_t n = g->size / PAGE, k = (uint64_t)sel;
-	struct incr_stage *s;
-	uint8_t *to;
-	int rc;
-
-	if (sel < 0)
-		return (int)sel;
-	if ((rc = stage_room(in, (in->stage ? in->stage->used : 0) + k)))
-		return rc;
-	if (in->sent_fresh) { /* the stage is overwritten from here on */
-		sent_pages_reset(&in->sent);
-		in->sent_fresh = 0;
-	}
-	s = in->stage;
-	s->e[s->n].mr = mr;
-	s->e[s->n].off = s->used;
-	s->e[s->n++].k = k;
-	to = k ? s->buf + s->used * PAGE : NULL;
-	s->used += k;
-	for (uint64_t p = 0, at = s->used - k; p < n; p++)
-		if (!mr->present[p / 8])
-			p |= 7; /* the next byte's */
-		else if ((mr->present[p / 8] >> (p % 8)) & 1) {
-			memcpy(to, host + p * PAGE, PAGE);
-			to += PAGE;
-			sent_pages_add(&in->sent, d->badge, g->off / PAGE + p, at++);
-		}
-	in->pages_copied += k;
-	return 0;
-}
-
-struct incr_stage *incr_stage_take(struct monitor *mon)
-{
-	struct incr_stage *s = mon->incr ? mon->incr->stage : NULL;
-
-	if (s && !s->n)
-		return NULL; /* nothing staged: stays */
-	if (s)
-		mon->incr->stage = NULL;
-	return s;
-}
-
-int incr_stage_settle(struct incr_stage *s)
-{
-	for (unsigned i = 0; s && i < s->n; i++) {
-		struct mon_model_region *mr = s->e[i].mr;
-		uint64_t bytes = s->e[i].k * PAGE;
-
-		if (!(mr->data = calloc(1, mr->size)) ||
-		    (bytes && !(mr->packed = malloc(bytes))))
-			return -ENOMEM;
-		if (bytes)
-			memcpy(mr->packed, s->buf + s->e[i].off * PAGE, bytes);
-	}
-	if (s)
-		s->n = s->used = 0;
-	return 0;
-}
-
-void incr_stage_give(struct monitor *mon, struct incr_stage *s)
-{
-	if (!s)
-		return;
-	s->n = s->used = 0;
-	if (mon->incr && !mon->incr->stage) {
-		mon->incr->stage = s;
-		return;
-	}
-	if (mon->incr) /* the pages it indexes go with this buffer */
-		sent_pages_reset(&mon->incr->sent);
-	free(s->buf);
-	free(s);
-}
-
-void incr_unpack_region(struct mon_model_region *r)
-{
-	const uint8_t *from = r->packed;
-
-	for (uint64_t p = 0; from && r->data && p < r->size / PAGE; p++)
-		if ((r->present[p / 8] >> (p % 8)) & 1) {
-			memcpy(r->data + p * PAGE, from, PAGE);
-			from += PAGE;
-		}
-	free(r->packed);
-	r->packed = NULL;
-}
-
-void incr_unpack(struct mon_model *m)
-{
-	for (unsigned i = 0; i < m->nregions; i++)
-		incr_unpack_region(&m->region[i]);
-}
-
 int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 		struct mon_model_region *mr, int in_place)
 {
@@ -528,7 +289,7 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 	in->fetch_us += mon_now_us() - t0;
 	in->fetch_cpu_us += mon_cpu_us() - c0;
 	if (in_place) { /* the writer reads these pages where they are */
-		int64_t k = select_dirty(d, g, mr);
+		int64_t k = incr_select_dirty(d, g, mr);
 
 		if (k < 0)
 			return (int)k;
@@ -547,7 +308,7 @@ int incr_region(struct monitor *mon, cap_t ds, const struct mon_region *g,
 	mr->live = (uint8_t *)(uintptr_t)host;
 	t0 = mon_now_us();
 	c0 = mon_cpu_us();
-	rc = copy_dirty(in, d, g, mr, mr->live);
+	rc = incr_copy_dirty(in, d, g, mr, mr->live);
 	in->copy_us += mon_now_us() - t0;
 	in->copy_cpu_us += mon_cpu_us() - c0;
 	return rc ? rc : 1; /* handled: the caller copies nothing more */
@@ -649,30 +410,6 @@ void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 	in->sent_fresh = 1;
 	in->image_id = 0;
 	in->track = in->incremental = 0;
-}
-
-/* image_model.delta_base: the page as the parent carried it, from the
- * stage, or NULL. */
-static const uint8_t *delta_base(void *arg, uint64_t ds, uint64_t page)
-{
-	const struct mon_incr *in = arg;
-	int64_t at = sent_pages_find(&in->sent, in->base_id, ds, page);
-
-	return at < 0 || !in->stage || (uint64_t)at >= in->stage->cap
-		   ? NULL
-		   : in->stage->buf + (uint64_t)at * PAGE;
-}
-
-int incr_delta(struct monitor *mon, struct image_model *im)
-{
-	struct mon_incr *in = mon->incr;
-
-	if (!in || !in->incremental || !in->stage || !in->sent_fresh || !in->sent.n ||
-	    in->sent.image_id != in->base_id)
-		return 0;
-	im->delta_base = delta_base;
-	im->delta_arg = in;
-	return 1;
 }
 
 void incr_forget(struct monitor *mon)

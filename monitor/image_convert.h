@@ -1,4 +1,5 @@
-/* The monitor's model <-> image/'s struct image_model (image_convert.c). */
+/* The monitor's model <-> image/'s struct image_model (image_convert.c,
+ * memory_convert.c, image_to_model.c). */
 #ifndef MONITOR_IMAGE_CONVERT_H
 #define MONITOR_IMAGE_CONVERT_H
 
