@@ -313,13 +313,16 @@ const char *control_op_name(enum control_op op)
 	return "?";
 }
 
-/* Pass the complete lines of out[*sent..] to fn, without the lock. */
+/* Pass the complete lines of out[*sent..] to fn, without the lock; with
+ * upto_done, none once the answer is whole (MB_DONE, which may happen
+ * while a line goes out): those are control_forward_last's, which makes
+ * the slot idle first. */
 static void control_forward(struct control_mailbox *mb, size_t *sent, control_line_fn fn,
-			    void *arg)
+			    void *arg, int upto_done)
 {
 	char line[CONTROL_OUT_MAX];
 
-	while (*sent < mb->out_len) {
+	while (*sent < mb->out_len && !(upto_done && mb->state == MB_DONE)) {
 		char *nl = memchr(mb->out + *sent, '\n', mb->out_len - *sent);
 		size_t len = (size_t)(nl - (mb->out + *sent));
 		memcpy(line, mb->out + *sent, len);
@@ -422,7 +425,7 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 	for (;;) {
 		if (mb->gen != gen) {
 			if (mb->answered == gen + 1) /* answered, then freed */
-				control_forward(mb, &sent, fn, arg);
+				control_forward(mb, &sent, fn, arg, 0);
 			else
 				err = -ESHUTDOWN;
 			break;
@@ -431,8 +434,8 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 			control_forward_last(mb, sent, fn, arg);
 			break;
 		}
-		control_forward(mb, &sent, fn, arg);
-		if (mb->gen == gen)
+		control_forward(mb, &sent, fn, arg, 1);
+		if (mb->gen == gen && mb->state != MB_DONE) /* done: no news to wait for */
 			control_wait_meter(mb, &shown, fn, arg);
 	}
 	pthread_mutex_unlock(&control_lock);

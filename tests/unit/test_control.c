@@ -252,9 +252,20 @@ static void svc_answer_later(void *arg)
 	control_done(arg, "ok svc later");
 }
 
+/* svc3: the answer is made whole while the caller forwards a line of it */
+static atomic_int svc3_line_read, svc3_done;
+
 static void svc_request(struct control_mailbox *mb, const struct control_request *req,
 			void *arg)
 {
+	if (!strcmp(req->path, "/tmp/svc3.img")) {
+		control_reply(mb, "first line");
+		for (int i = 0; i < 5000 && !atomic_load(&svc3_line_read); i++)
+			usleep(1000);
+		control_done(mb, "ok %s %s", req->name, req->path);
+		atomic_store(&svc3_done, 1);
+		return;
+	}
 	if (req->op == CONTROL_FREEZE) {
 		control_answer_later(mb);
 		ep_defer(ep_main(), svc_answer_later, mb);
@@ -289,8 +300,8 @@ static void svc_init(struct env *env, void *arg)
 }
 
 struct svc_client {
-	int rc_ps, rc_ckpt, rc_restore, rc_later, rc_stop, rc_next;
-	struct client ps, ckpt, later, next;
+	int rc_ps, rc_ckpt, rc_restore, rc_later, rc_stop, rc_next, rc_mid;
+	struct client ps, ckpt, later, next, mid;
 };
 
 /* A client that sends its next request as soon as it has read the final
@@ -302,6 +313,24 @@ static void next_at_once(const char *line, void *arg)
 
 	if (!strncmp(line, "ok ", 3))
 		c->rc_next = control_call(&r, client_line, &c->next);
+}
+
+/* The caller is still passing on "first line" (without the lock) when
+ * the handler makes the answer whole: the final line must not reach the
+ * client before the slot is idle (`capsule ps` right after another was
+ * refused "busy" that way). */
+static void mid_line(const char *line, void *arg)
+{
+	struct svc_client *c = arg;
+	struct control_request r = make_req(CONTROL_CHECKPOINT, "svc", "/tmp/svc4.img");
+
+	if (!strcmp(line, "first line")) {
+		atomic_store(&svc3_line_read, 1);
+		for (int i = 0; i < 5000 && !atomic_load(&svc3_done); i++)
+			usleep(1000);
+	} else if (!strncmp(line, "ok ", 3)) {
+		c->rc_mid = control_call(&r, client_line, &c->mid);
+	}
 }
 
 static void *svc_client_thread(void *arg)
@@ -318,6 +347,10 @@ static void *svc_client_thread(void *arg)
 	c->rc_next = 1;
 	if (control_call(&r, next_at_once, c))
 		c->rc_next = 2;
+	r = make_req(CONTROL_CHECKPOINT, "svc", "/tmp/svc3.img");
+	c->rc_mid = 1;
+	if (control_call(&r, mid_line, c))
+		c->rc_mid = 2;
 	r = make_req(CONTROL_RESTORE, "svc", "/tmp/svc.img");
 	c->rc_restore = control_call(&r, NULL, NULL);
 	r = make_req(CONTROL_FREEZE, "svc", "/tmp/svc.img");
@@ -338,6 +371,8 @@ static void endpoint_through_core(void **state)
 	int found = 0;
 
 	atomic_store(&svc_ready, 0);
+	atomic_store(&svc3_line_read, 0);
+	atomic_store(&svc3_done, 0);
 	svc_fail = 0;
 	assert_int_equal(pthread_create(&th, NULL, svc_client_thread, &c), 0);
 	assert_int_equal(kernel_boot(core_main, &cfg), 0);
@@ -357,6 +392,10 @@ static void endpoint_through_core(void **state)
 	assert_int_equal(c.rc_next, 0);
 	assert_int_equal(c.next.nlines, 2);
 	assert_string_equal(c.next.lines[1], "ok svc /tmp/svc2.img");
+	/* also when the answer was made whole while a line of it was passed on */
+	assert_int_equal(c.rc_mid, 0);
+	assert_int_equal(c.mid.nlines, 2);
+	assert_string_equal(c.mid.lines[1], "ok svc /tmp/svc4.img");
 	assert_int_equal(c.rc_restore, -EOPNOTSUPP);
 	/* answered after the handler returned, not "not answered" */
 	assert_int_equal(c.rc_later, 0);
