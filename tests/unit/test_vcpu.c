@@ -131,7 +131,9 @@ static void loop_is_preempted(void **state)
 		double ms = now_ms() - t0;
 		assert_int_equal(t.why, VCPU_PREEMPTED);
 		assert_true(ms >= SLICE_US / 1000.0 * 0.9);
-		assert_true(ms < 100.0); /* a few slices, with slack for load */
+		/* a few slices; the slack is for a loaded host (at load 15 on two
+		 * cores a run waited over 100 ms for a CPU) */
+		assert_true(ms < 1000.0);
 		assert_int_equal(rip_of(f.cpu), CODE);
 	}
 	fixture_fini(&f);
