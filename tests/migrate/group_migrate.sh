@@ -183,7 +183,9 @@ zdtm() {
 		die "zdtm $zn: the sanitizers report"
 	ok "zdtm $zn: migrated over TCP after line $line ($na lines at A, $nb at B, as the plain run)"
 }
-zdtm group_signals 2 $pZ Z
+# each member's lines in order: the producer logs after its last submit
+# (tests/zdtm/groups.sh)
+zdtm group_signals 2 $pZ Z member
 # lazy on the pager's managed dataspace, held once it attached it: at B the
 # restored pager resolves lazy's faults (lazy ends with 1 on its poison
 # page, as in the plain run)

@@ -124,8 +124,10 @@ while read -r name line order only; do
 		done
 	fi
 done <<'TESTS'
-# the producer's signal context at the consumer, cut after its first signal
-group_signals	2
+# the producer's signal context at the consumer, cut after its first signal;
+# each member's lines in order (the producer logs after its last submit, so
+# the consumer may print its lines first, in a plain run as after a cut)
+group_signals	2	member
 # a session between members, cut after the server's add: the restore's
 # proxy of the server's session object must stay at that object
 group_rpc	3
