@@ -38,7 +38,7 @@ endif
 CC ?= cc
 HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \
 	-Iinclude -Ibase/include -I. $(UC_CFLAGS) $(SANFLAGS) $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
-HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash -lsodium -lcap $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
+HOST_LDLIBS := $(UC_LIBS) -lzstd -lxxhash -lsodium -lcrypto -lcap $(shell pkg-config --libs libxml-2.0 2>/dev/null) -lpthread
 TEST_LDLIBS := -lcmocka
 
 GUEST_CFLAGS := -std=gnu11 -O2 -flto -g -Wall -Wextra -Wno-unused-parameter -MMD -MP \

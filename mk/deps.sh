@@ -4,7 +4,7 @@
 # Runs apt-get only as root; otherwise names what is missing and fails.
 set -e
 pkgs="gcc make pkg-config libunicorn-dev libzstd-dev libxxhash-dev libxml2-dev \
-libcmocka-dev libcap-dev libsodium-dev clang-format"
+libcmocka-dev libcap-dev libsodium-dev libssl-dev clang-format"
 [ $# -gt 0 ] && pkgs="$*"
 missing=""
 for p in $pkgs; do

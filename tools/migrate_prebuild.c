@@ -36,6 +36,10 @@
 
 #include "tools/migrate.h"
 
+/* messages (64 KiB each, the last of a round shorter) between the bytes
+ * that tell the monitor round 1's spool file grew */
+#define PREBUILD_GROWN_EVERY 16
+
 struct migrate_prebuild_feed {
 	struct migrate_prebuild *pb;
 	pthread_t thread;
@@ -44,6 +48,7 @@ struct migrate_prebuild_feed {
 	 * monitor's open finds it even after fd was closed, and that fd
 	 * never fails for want of a reader */
 	int fd, rfd;
+	int unsaid; /* times it grew since the last byte */
 	char fifo[512], peer[128];
 };
 
@@ -138,9 +143,17 @@ void migrate_prebuild_grown(struct migrate_prebuild *pb)
 	struct migrate_prebuild_feed *f = pb->feed;
 	ssize_t n;
 
+	/* a byte per PREBUILD_GROWN_EVERY messages: each byte wakes the
+	 * monitor's host worker, which reads the file to its end and waits
+	 * again, so a byte per 64 KiB message was 4096 wake-ups (and a
+	 * context switch each on a loaded host) for 256 MiB; the rest is
+	 * read at the end (migrate_prebuild_fed closes the FIFO) */
+	if (!f || ++f->unsaid < PREBUILD_GROWN_EVERY)
+		return;
+	f->unsaid = 0;
 	/* a full FIFO (EAGAIN) holds bytes the monitor has not read yet: it
 	 * reads the file on before it waits again */
-	while (f && (n = write(f->fd, "+", 1)) < 0 && errno == EINTR)
+	while ((n = write(f->fd, "+", 1)) < 0 && errno == EINTR)
 		;
 }
 

@@ -2,8 +2,8 @@
  * The handshake: mutual proof of the pre-shared key K over fresh
  * nonces and ephemeral X25519 keys from both sides.
  *
- *   client -> server   hello_c = "CPSLMIG1" | Nc (32) | Ec (32)
- *   server -> client   hello_s = "CPSLMIG1" | Ns (32) | Es (32)
+ *   client -> server   hello_c = "CPSLMIG2" | Nc (32) | Ec (32)
+ *   server -> client   hello_s = "CPSLMIG2" | Ns (32) | Es (32)
  *                      mac_s = HMAC-SHA512/256(K, "server" | hello_c | hello_s)
  *   client -> server   mac_c = HMAC-SHA512/256(K, "client" | hello_c | hello_s)
  *
@@ -14,6 +14,9 @@
  * X25519 session key (crypto_kx) | transcript): fresh per connection,
  * bound to K and to this handshake.  Then each side starts its sending
  * stream (the server first, which tells the client it was accepted).
+ * The greeting's digit is the transport's version: 2 has AES-256-GCM
+ * records (stream.c), 1 had libsodium secretstreams; a node of the
+ * other version is refused at its greeting, in one line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,12 +24,13 @@
 #include <unistd.h>
 #include "transport/transport.h"
 
-#define HS_MAGIC     "CPSLMIG1"
+#define HS_MAGIC     "CPSLMIG2"
 #define HS_MAGIC_LEN 8
+#define HS_FAMILY    7 /* "CPSLMIG": a capsule node of some version */
 #define HS_NONCE     32
 #define HS_HELLO     (HS_MAGIC_LEN + HS_NONCE + crypto_kx_PUBLICKEYBYTES)
 #define HS_MAC	     crypto_auth_hmacsha512256_BYTES
-#define HS_KEY	     crypto_secretstream_xchacha20poly1305_KEYBYTES
+#define HS_KEY	     32 /* AES-256 */
 
 struct hs {
 	unsigned char pk[crypto_kx_PUBLICKEYBYTES], sk[crypto_kx_SECRETKEYBYTES];
@@ -42,9 +46,22 @@ static void hs_hello(struct hs *h, unsigned char *hello)
 	memcpy(hello + HS_MAGIC_LEN + HS_NONCE, h->pk, sizeof h->pk);
 }
 
-static int hs_greeting_ok(const unsigned char *hello)
+/* 0 if hello greets in this version; else -1 with err naming the
+ * peer's version if it is a capsule node of another one, or other. */
+static int hs_greeting(const unsigned char *hello, const char *other, char *err,
+		       size_t size)
 {
-	return !memcmp(hello, HS_MAGIC, HS_MAGIC_LEN);
+	if (!memcmp(hello, HS_MAGIC, HS_MAGIC_LEN))
+		return 0;
+	if (!memcmp(hello, HS_MAGIC, HS_FAMILY) && hello[HS_FAMILY] >= '0' &&
+	    hello[HS_FAMILY] <= '9')
+		snprintf(err, size,
+			 "handshake: the peer is a capsule node of transport version %c, "
+			 "this one is %c (update the older node)",
+			 hello[HS_FAMILY], HS_MAGIC[HS_FAMILY]);
+	else
+		snprintf(err, size, "handshake: %s", other);
+	return -1;
 }
 
 /* HMAC(K, role | transcript). */
@@ -104,6 +121,12 @@ static void hs_wipe(struct hs *h)
 	sodium_memzero(h, sizeof *h);
 }
 
+static void hs_streams_end(struct transport_conn *c)
+{
+	stream_end(&c->tx);
+	stream_end(&c->rx);
+}
+
 /* Both sides: the connection's fd, start time and peer; libsodium up. */
 static int conn_begin(struct transport_conn *c, int fd, char *err, size_t size)
 {
@@ -135,10 +158,8 @@ int handshake_client(int fd, const struct transport_key *key, struct transport_c
 	    io_read(fd, hsv, HS_HELLO, "handshake", err, size) ||
 	    io_read(fd, mac, HS_MAC, "handshake", err, size))
 		goto out;
-	if (!hs_greeting_ok(hsv)) {
-		snprintf(err, size, "handshake: the peer is not a capsule node");
+	if (hs_greeting(hsv, "the peer is not a capsule node", err, size))
 		goto out;
-	}
 	if (!hs_mac_ok(&h, key, "server", mac)) {
 		snprintf(err, size, "handshake: the peer does not hold our key");
 		goto out;
@@ -157,6 +178,8 @@ int handshake_client(int fd, const struct transport_key *key, struct transport_c
 	rc = stream_push_init(&c->tx, fd, h.tx, err, size);
 out:
 	hs_wipe(&h);
+	if (rc) /* the caller closes only the socket */
+		hs_streams_end(c);
 	return rc;
 }
 
@@ -173,10 +196,8 @@ int handshake_server(int fd, const struct transport_key *key, struct transport_c
 	hsv = h.transcript + HS_HELLO;
 	if (io_read(fd, hc, HS_HELLO, "handshake", err, size))
 		goto out;
-	if (!hs_greeting_ok(hc)) {
-		snprintf(err, size, "handshake: not a capsule migration (bad greeting)");
+	if (hs_greeting(hc, "not a capsule migration (bad greeting)", err, size))
 		goto out;
-	}
 	hs_hello(&h, hsv);
 	hs_mac(&h, key, "server", mac);
 	if (hs_keys(&h, key, 0, hc + HS_MAGIC_LEN + HS_NONCE)) {
@@ -198,6 +219,8 @@ int handshake_server(int fd, const struct transport_key *key, struct transport_c
 	rc = stream_pull_init(&c->rx, fd, h.rx, err, size);
 out:
 	hs_wipe(&h);
+	if (rc) /* the caller closes only the socket */
+		hs_streams_end(c);
 	return rc;
 }
 
@@ -213,6 +236,7 @@ void transport_close(struct transport_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	hs_streams_end(c);
 	sodium_memzero(&c->tx, sizeof c->tx);
 	sodium_memzero(&c->rx, sizeof c->rx);
 	c->fd = -1;

@@ -1,84 +1,160 @@
 /*
- * One direction of a connection as a libsodium secretstream
- * (XChaCha20-Poly1305): every message is authenticated and carries its
- * place in the stream, so an altered, dropped, repeated or reordered
- * frame fails to decrypt, and only the message tagged FINAL ends the
+ * One direction of a connection as a sequence of AES-256-GCM records
+ * (OpenSSL's libcrypto; why not libsodium's secretstream:
+ * docs/migration.md).  The key is this direction's, fresh per
+ * connection (handshake.c); the stream header is 12 random bytes, the
+ * IV base.  Record i (from 0) is sealed with the nonce IV base XOR i
+ * (big-endian, in the nonce's last 8 bytes), so a record altered,
+ * dropped, repeated or moved fails to open, and its 4-byte header
+ * (the FINAL flag and the length) is the associated data, so neither
+ * can be changed either.  Only the record flagged FINAL ends the
  * stream: a connection that ends before it is a truncated stream.
  *
- * Frame: 4-byte big-endian ciphertext length, then the ciphertext
- * (message + ABYTES).  A length out of range is refused before
- * anything is allocated for it.
+ * Frame: 4-byte big-endian word (bit 31 FINAL, the rest the ciphertext
+ * length, message + TAG), the ciphertext, the 16-byte tag.  A length
+ * out of range is refused before anything is read into memory.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "transport/transport.h"
 
-#define ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
-#define HBYTES crypto_secretstream_xchacha20poly1305_HEADERBYTES
+#define TAG	   16
+#define F_FINAL	   0x80000000u
+#define RECORD_MAX (TRANSPORT_MSG_MAX + TAG)
+
+/* This record's nonce: the IV base with the counter XORed into its
+ * last 8 bytes. */
+static void record_nonce(const struct stream *s, unsigned char *nonce)
+{
+	memcpy(nonce, s->iv, TRANSPORT_STREAM_HEADER);
+	for (int i = 0; i < 8; i++)
+		nonce[TRANSPORT_STREAM_HEADER - 1 - i] ^=
+		    (unsigned char)(s->seq >> (8 * i));
+}
+
+/* The cipher context of s with its key; 0 or -1. */
+static int stream_cipher(struct stream *s, const unsigned char *key, int enc, char *err,
+			 size_t size)
+{
+	s->ctx = EVP_CIPHER_CTX_new();
+	if (!s->ctx ||
+	    !EVP_CipherInit_ex(s->ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) ||
+	    !EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_IVLEN, TRANSPORT_STREAM_HEADER,
+				 NULL) ||
+	    !EVP_CipherInit_ex(s->ctx, NULL, NULL, key, NULL, enc)) {
+		snprintf(err, size, "stream: AES-256-GCM cannot start (libcrypto)");
+		stream_end(s);
+		return -1;
+	}
+	return 0;
+}
 
 int stream_push_init(struct stream *s, int fd, const unsigned char *key, char *err,
 		     size_t size)
 {
-	unsigned char header[HBYTES];
-
 	memset(s, 0, sizeof *s);
 	s->fd = fd;
-	crypto_secretstream_xchacha20poly1305_init_push(&s->st, header, key);
-	if (io_write(fd, header, sizeof header, "stream header", err, size))
+	randombytes_buf(s->iv, sizeof s->iv);
+	if (stream_cipher(s, key, 1, err, size))
 		return -1;
-	s->wire = sizeof header;
+	if (io_write(fd, s->iv, sizeof s->iv, "stream header", err, size)) {
+		stream_end(s);
+		return -1;
+	}
+	s->wire = sizeof s->iv;
 	return 0;
 }
 
 int stream_pull_init(struct stream *s, int fd, const unsigned char *key, char *err,
 		     size_t size)
 {
-	unsigned char header[HBYTES];
-
 	memset(s, 0, sizeof *s);
 	s->fd = fd;
-	if (io_read(fd, header, sizeof header, "stream header", err, size))
+	if (io_read(fd, s->iv, sizeof s->iv, "stream header", err, size))
 		return -1;
-	s->wire = sizeof header;
-	if (crypto_secretstream_xchacha20poly1305_init_pull(&s->st, header, key)) {
-		snprintf(err, size, "stream header: refused");
-		return -1;
-	}
-	return 0;
+	s->wire = sizeof s->iv;
+	return stream_cipher(s, key, 0, err, size);
+}
+
+void stream_end(struct stream *s)
+{
+	EVP_CIPHER_CTX_free(s->ctx); /* cleanses the key schedule */
+	s->ctx = NULL;
+	OPENSSL_cleanse(s->iv, sizeof s->iv);
+}
+
+/* Seal len bytes of in (hdr: the frame's header word, already in
+ * hdr[0..3]) into out and its tag after it; 0 or -1. */
+static int record_seal(struct stream *s, const unsigned char *hdr, const void *in,
+		       size_t len, unsigned char *out)
+{
+	unsigned char nonce[TRANSPORT_STREAM_HEADER];
+	int n;
+
+	record_nonce(s, nonce);
+	return EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) &&
+		       EVP_EncryptUpdate(s->ctx, NULL, &n, hdr, 4) &&
+		       EVP_EncryptUpdate(s->ctx, out, &n, in, (int)len) &&
+		       EVP_EncryptFinal_ex(s->ctx, out + len, &n) &&
+		       EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_GET_TAG, TAG, out + len)
+		   ? 0
+		   : -1;
+}
+
+/* Open the record of len bytes at buf in place with its tag; 0, or -1
+ * if it fails authentication (buf then holds no plaintext to use). */
+static int record_open(struct stream *s, const unsigned char *hdr, unsigned char *buf,
+		       size_t len, unsigned char *tag)
+{
+	unsigned char nonce[TRANSPORT_STREAM_HEADER];
+	int n;
+
+	record_nonce(s, nonce);
+	return EVP_DecryptInit_ex(s->ctx, NULL, NULL, NULL, nonce) &&
+		       EVP_DecryptUpdate(s->ctx, NULL, &n, hdr, 4) &&
+		       EVP_DecryptUpdate(s->ctx, buf, &n, buf, (int)len) &&
+		       EVP_CIPHER_CTX_ctrl(s->ctx, EVP_CTRL_GCM_SET_TAG, TAG, tag) &&
+		       EVP_DecryptFinal_ex(s->ctx, buf + len, &n) > 0
+		   ? 0
+		   : -1;
 }
 
 int stream_send(struct stream *s, const void *buf, size_t len, int final, char *err,
 		size_t size)
 {
 	unsigned char *frame;
-	unsigned long long clen;
-	size_t n = 4 + len + ABYTES;
+	size_t n = 4 + len + TAG;
+	uint32_t word = (uint32_t)(len + TAG) | (final ? F_FINAL : 0);
 	int rc;
 
-	if (s->final || len > TRANSPORT_MSG_MAX) {
+	if (s->final || len > TRANSPORT_MSG_MAX || !s->ctx || s->seq == UINT64_MAX) {
 		snprintf(err, size, "stream: %s",
-			 s->final ? "already ended" : "message too long");
+			 s->final		   ? "already ended"
+			 : len > TRANSPORT_MSG_MAX ? "message too long"
+						   : "not started");
 		return -1;
 	}
 	if (!(frame = malloc(n))) {
 		snprintf(err, size, "stream: out of memory");
 		return -1;
 	}
-	crypto_secretstream_xchacha20poly1305_push(
-	    &s->st, frame + 4, &clen, buf, len, NULL, 0,
-	    final ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
-		  : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
-	frame[0] = (unsigned char)(clen >> 24);
-	frame[1] = (unsigned char)(clen >> 16);
-	frame[2] = (unsigned char)(clen >> 8);
-	frame[3] = (unsigned char)clen;
-	rc = io_write(s->fd, frame, n, "stream", err, size);
+	frame[0] = (unsigned char)(word >> 24);
+	frame[1] = (unsigned char)(word >> 16);
+	frame[2] = (unsigned char)(word >> 8);
+	frame[3] = (unsigned char)word;
+	rc = record_seal(s, frame, buf, len, frame + 4);
+	if (rc)
+		snprintf(err, size, "stream: AES-256-GCM failed to seal a record");
+	else
+		rc = io_write(s->fd, frame, n, "stream", err, size);
 	free(frame);
 	if (rc)
 		return -1;
+	s->seq++;
 	s->wire += n;
 	s->plain += len;
 	s->final = final;
@@ -87,43 +163,39 @@ int stream_send(struct stream *s, const void *buf, size_t len, int final, char *
 
 int stream_recv(struct stream *s, void *buf, size_t *len, char *err, size_t size)
 {
-	unsigned char hdr[4], *c, tag;
-	unsigned long long mlen;
-	uint32_t clen;
-	int rc;
+	unsigned char hdr[4], tag[TAG];
+	uint32_t word, clen;
 
-	if (s->final) {
-		snprintf(err, size, "stream: already ended");
+	if (s->final || !s->ctx || s->seq == UINT64_MAX) {
+		snprintf(err, size, "stream: %s",
+			 s->final ? "already ended" : "not started");
 		return -1;
 	}
 	if (io_read(s->fd, hdr, 4, "stream", err, size))
 		return -1;
-	clen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
+	word = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 |
 	       hdr[3];
-	if (clen < ABYTES || clen > TRANSPORT_MSG_MAX + ABYTES) {
+	clen = word & ~F_FINAL;
+	if (clen < TAG || clen > RECORD_MAX) {
 		snprintf(err, size, "stream: a frame of %u bytes: not this protocol",
 			 clen);
 		return -1;
 	}
-	if (!(c = malloc(clen))) {
-		snprintf(err, size, "stream: out of memory");
+	/* the ciphertext straight into the caller's buffer, opened there */
+	if (io_read(s->fd, buf, clen - TAG, "stream", err, size) ||
+	    io_read(s->fd, tag, TAG, "stream", err, size))
 		return -1;
-	}
-	rc = io_read(s->fd, c, clen, "stream", err, size);
-	if (!rc && crypto_secretstream_xchacha20poly1305_pull(&s->st, buf, &mlen, &tag, c,
-							      clen, NULL, 0)) {
+	if (record_open(s, hdr, buf, clen - TAG, tag)) {
 		snprintf(err, size,
 			 "stream: a message failed authentication (altered, "
 			 "reordered or replayed)");
-		rc = -1;
-	}
-	free(c);
-	if (rc)
 		return -1;
+	}
+	s->seq++;
 	s->wire += 4 + clen;
-	s->plain += mlen;
-	*len = (size_t)mlen;
-	s->final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+	s->plain += clen - TAG;
+	*len = clen - TAG;
+	s->final = !!(word & F_FINAL);
 	return 0;
 }
 

@@ -1,16 +1,17 @@
 /*
  * The node-to-node transport: one TCP connection per migration,
- * authenticated and encrypted with a pre-shared key (libsodium; why it
- * and not TLS-PSK: docs/migration.md).
+ * authenticated and encrypted with a pre-shared key (the handshake with
+ * libsodium, the records in AES-256-GCM with OpenSSL's libcrypto; why
+ * these and not TLS-PSK: docs/migration.md).
  *
  *   key.c        the key file (`capsule keygen FILE`): 32 random bytes
  *   address.c    HOST:PORT, listen and connect with a deadline
  *   io.c         whole reads and writes with one-line errors
  *   handshake.c  both sides prove they hold the key over fresh nonces
  *                from both; ephemeral X25519 keys give the session keys
- *   stream.c     one secretstream (XChaCha20-Poly1305) per direction:
- *                tamper, truncation and reordering are detected, the
- *                message tagged FINAL ends a complete stream
+ *   stream.c     AES-256-GCM records, one counter nonce per direction:
+ *                tamper, truncation, replay and reordering are
+ *                detected, the record flagged FINAL ends the stream
  *   listener.c   a thread that accepts, shakes hands and hands each
  *                authenticated connection to a handler, one at a time
  *   prompt.c     a short scheduler slice for the threads that carry a
@@ -70,11 +71,19 @@ int io_write(int fd, const void *buf, size_t n, const char *what, char *err, siz
 
 /* ---- stream.c ------------------------------------------------------------ */
 
+/* The stream header: the random IV base of its records' nonces. */
+#define TRANSPORT_STREAM_HEADER 12
+
+struct evp_cipher_ctx_st; /* OpenSSL's EVP_CIPHER_CTX */
+
 /* One direction of a connection.  Frames on the wire: a 4-byte
- * big-endian length, then that many bytes of secretstream ciphertext. */
+ * big-endian word (bit 31 FINAL, the rest the length), then that many
+ * bytes of AES-256-GCM ciphertext and tag (stream.c). */
 struct stream {
 	int fd;
-	crypto_secretstream_xchacha20poly1305_state st;
+	struct evp_cipher_ctx_st *ctx; /* this direction's key */
+	unsigned char iv[TRANSPORT_STREAM_HEADER];
+	uint64_t seq;	/* records sent / opened: the nonce's counter */
 	int final;	/* sent / received the FINAL message */
 	uint64_t wire;	/* bytes sent / received on fd, headers included */
 	uint64_t plain; /* message bytes sent / received */
@@ -86,6 +95,8 @@ int stream_push_init(struct stream *s, int fd, const unsigned char *key, char *e
 /* Receiver: read the stream header.  0 or -1. */
 int stream_pull_init(struct stream *s, int fd, const unsigned char *key, char *err,
 		     size_t size);
+/* Free s's cipher and wipe its key (again: a no-op). */
+void stream_end(struct stream *s);
 /* Send one message of len <= TRANSPORT_MSG_MAX bytes; final ends the
  * stream.  0 or -1. */
 int stream_send(struct stream *s, const void *buf, size_t len, int final, char *err,
@@ -126,7 +137,7 @@ int handshake_client(int fd, const struct transport_key *key, struct transport_c
  * a recorded handshake, is refused. */
 int handshake_server(int fd, const struct transport_key *key, struct transport_conn *c,
 		     char *err, size_t size);
-/* Close c's socket, wipe its stream states. */
+/* Close c's socket, end and wipe its streams. */
 void transport_close(struct transport_conn *c);
 
 /* ---- listener.c ---------------------------------------------------------- */

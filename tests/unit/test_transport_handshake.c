@@ -138,10 +138,7 @@ static int session(const struct transport_key *ckey, const struct transport_key 
 		snprintf(err, size, "a wrong answer");
 		rc = -1;
 	}
-	if (!rc)
-		transport_close(&c);
-	else
-		close(a[0]);
+	transport_close(&c); /* its socket, and its streams if it shook hands */
 	pthread_join(ts, NULL);
 	pthread_join(tr, NULL);
 	close(a[1]);
@@ -215,7 +212,7 @@ static void tampered_byte_refused(void **state)
 	assert_int_equal(session(&key_a, &key_a, r, &srv, err, sizeof err), -1);
 	assert_false(srv.shook);
 	/* in the data (past hello, proof and stream header) */
-	r->flip_at = 72 + 32 + 24 + 100;
+	r->flip_at = 72 + 32 + TRANSPORT_STREAM_HEADER + 100;
 	assert_int_equal(session(&key_a, &key_a, r, &srv, err, sizeof err), -1);
 	assert_true(srv.shook);
 	assert_int_equal(srv.rc, -1);
@@ -229,7 +226,7 @@ static void truncated_refused(void **state)
 	struct server srv;
 	char err[TRANSPORT_ERR_MAX];
 
-	r->cut_at = 72 + 32 + 24 + 2500;
+	r->cut_at = 72 + 32 + TRANSPORT_STREAM_HEADER + 2500;
 	assert_int_equal(session(&key_a, &key_a, r, &srv, err, sizeof err), -1);
 	assert_true(srv.shook);
 	assert_int_equal(srv.rc, -1);
@@ -254,6 +251,27 @@ static void garbage_refused(void **state)
 	close(sv[0]);
 	assert_false(srv.shook);
 	assert_non_null(strstr(srv.err, "bad greeting"));
+}
+
+static void old_version_refused(void **state)
+{
+	struct server srv = {.key = &key_a};
+	int sv[2];
+	pthread_t t;
+	char hello[72];
+
+	/* a node of transport version 1 (secretstream records) greets */
+	memset(hello, 'h', sizeof hello);
+	memcpy(hello, "CPSLMIG1", 8);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	srv.fd = sv[1];
+	pthread_create(&t, NULL, server_main, &srv);
+	(void)!send(sv[0], hello, sizeof hello, MSG_NOSIGNAL);
+	pthread_join(t, NULL);
+	close(sv[0]);
+	assert_false(srv.shook);
+	assert_null(strchr(srv.err, '\n'));
+	assert_non_null(strstr(srv.err, "transport version 1, this one is 2"));
 }
 
 /* ---- the listener, on 127.0.0.1 ------------------------------------------ */
@@ -334,10 +352,15 @@ static void addresses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(handshake_ok),	 cmocka_unit_test(wrong_key_refused),
-	    cmocka_unit_test(replay_refused),	 cmocka_unit_test(tampered_byte_refused),
-	    cmocka_unit_test(truncated_refused), cmocka_unit_test(garbage_refused),
-	    cmocka_unit_test(listener_echo),	 cmocka_unit_test(addresses),
+	    cmocka_unit_test(handshake_ok),
+	    cmocka_unit_test(wrong_key_refused),
+	    cmocka_unit_test(replay_refused),
+	    cmocka_unit_test(tampered_byte_refused),
+	    cmocka_unit_test(truncated_refused),
+	    cmocka_unit_test(garbage_refused),
+	    cmocka_unit_test(old_version_refused),
+	    cmocka_unit_test(listener_echo),
+	    cmocka_unit_test(addresses),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -1,9 +1,11 @@
 /*
- * transport/stream.c: a secretstream over a socket.  A writer thread
- * records what one stream puts on the wire; the test then alters the
- * recording (a flipped byte, a cut, two frames swapped, a frame sent
- * twice, a frame that claims too much) and feeds it to a reader, which
- * must refuse it.  The untouched recording must read back exactly.
+ * transport/stream.c: AES-256-GCM records over a socket.  A writer
+ * thread records what one stream puts on the wire; the test then alters
+ * the recording (a flipped byte, a cut, two frames swapped, a frame sent
+ * twice or dropped, a FINAL flag set or cleared, a frame that claims too
+ * much, a frame of another stream of the same key) and feeds it to a
+ * reader, which must refuse it.  The untouched recording must read back
+ * exactly.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +21,7 @@
 
 #define REC_MAX (512 * 1024)
 
-static unsigned char key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+static unsigned char key[32];
 
 struct rec {
 	unsigned char *buf;
@@ -62,6 +64,7 @@ static void *writer_main(void *arg)
 				 0);
 	}
 	free(buf);
+	stream_end(&s);
 	close(w->fd);
 	return NULL;
 }
@@ -126,6 +129,7 @@ static int play(const unsigned char *buf, size_t len, int *ok, char *err, size_t
 			n++;
 		}
 		*ok = s.final;
+		stream_end(&s);
 	}
 	close(sv[1]);
 	pthread_join(t, NULL);
@@ -136,11 +140,12 @@ static int play(const unsigned char *buf, size_t len, int *ok, char *err, size_t
 /* Offset of frame i (0 = the first message) in a recording. */
 static size_t frame_at(const struct rec *r, int i)
 {
-	size_t off = crypto_secretstream_xchacha20poly1305_HEADERBYTES;
+	size_t off = TRANSPORT_STREAM_HEADER;
 
 	while (i-- > 0)
-		off += 4 + ((size_t)r->buf[off] << 24 | (size_t)r->buf[off + 1] << 16 |
-			    (size_t)r->buf[off + 2] << 8 | r->buf[off + 3]);
+		off += 4 + ((size_t)(r->buf[off] & 0x7f) << 24 |
+			    (size_t)r->buf[off + 1] << 16 | (size_t)r->buf[off + 2] << 8 |
+			    r->buf[off + 3]);
 	return off;
 }
 
@@ -227,7 +232,65 @@ static void repeated_frame_refused(void **state)
 	memcpy(x + b + (b - a), r.buf + b, r.len - b);
 	assert_int_equal(play(x, r.len + (b - a), &ok, err, sizeof err), 1);
 	assert_false(ok);
+	assert_non_null(strstr(err, "failed authentication"));
 	free(x);
+	free(r.buf);
+}
+
+static void dropped_frame_refused(void **state)
+{
+	struct rec r = record(NMSG);
+	size_t a = frame_at(&r, 1), b = frame_at(&r, 2);
+	unsigned char *x = malloc(r.len);
+	char err[TRANSPORT_ERR_MAX];
+	int ok;
+
+	/* frame 1 left out: frame 2 comes where 1 should (the counter) */
+	memcpy(x, r.buf, a);
+	memcpy(x + a, r.buf + b, r.len - b);
+	assert_int_equal(play(x, r.len - (b - a), &ok, err, sizeof err), 1);
+	assert_false(ok);
+	assert_non_null(strstr(err, "failed authentication"));
+	free(x);
+	free(r.buf);
+}
+
+static void final_flag_forged_refused(void **state)
+{
+	struct rec r = record(NMSG);
+	size_t f2 = frame_at(&r, 2), last = frame_at(&r, NMSG - 1);
+	char err[TRANSPORT_ERR_MAX];
+	int ok;
+
+	/* frame 2 flagged FINAL: the stream would end early, complete */
+	r.buf[f2] |= 0x80;
+	assert_int_equal(play(r.buf, f2 + 4 + 7 + 16, &ok, err, sizeof err), 2);
+	assert_false(ok);
+	assert_non_null(strstr(err, "failed authentication"));
+	r.buf[f2] &= 0x7f;
+	/* the last one's FINAL cleared: refused, not read on */
+	r.buf[last] &= 0x7f;
+	assert_int_equal(play(r.buf, r.len, &ok, err, sizeof err), NMSG - 1);
+	assert_false(ok);
+	assert_non_null(strstr(err, "failed authentication"));
+	free(r.buf);
+}
+
+static void other_streams_frame_refused(void **state)
+{
+	struct rec r = record(NMSG), o = record(NMSG);
+	size_t a = frame_at(&r, 1), b = frame_at(&r, 2);
+	char err[TRANSPORT_ERR_MAX];
+	int ok;
+
+	/* frame 1 of another stream of the same key, same length, in its
+	 * place: its IV base is another (random, the stream header) */
+	assert_int_equal(frame_at(&o, 2) - frame_at(&o, 1), b - a);
+	memcpy(r.buf + a, o.buf + frame_at(&o, 1), b - a);
+	assert_int_equal(play(r.buf, r.len, &ok, err, sizeof err), 1);
+	assert_false(ok);
+	assert_non_null(strstr(err, "failed authentication"));
+	free(o.buf);
 	free(r.buf);
 }
 
@@ -278,6 +341,9 @@ int main(void)
 	    cmocka_unit_test(truncated_refused),
 	    cmocka_unit_test(reordered_refused),
 	    cmocka_unit_test(repeated_frame_refused),
+	    cmocka_unit_test(dropped_frame_refused),
+	    cmocka_unit_test(final_flag_forged_refused),
+	    cmocka_unit_test(other_streams_frame_refused),
 	    cmocka_unit_test(no_final_no_end),
 	    cmocka_unit_test(oversized_frame_refused),
 	    cmocka_unit_test(wrong_key_refused),
