@@ -21,10 +21,13 @@
  * line gives the time spent on the caps between members: printed per cap
  * (the target for one component is <= 2 us).  That average carries the
  * phase's fixed part (its core calls: the gates, the PD_MAP_OUTs).  So
- * node B also restores, the same way, the image of soak3, a soak_server
- * and 3 soak_clients (9 caps) taken on a node C of its own before A
- * starts, and the slope between the two groups' caps phases is printed
- * as the cost per additional cap.
+ * each round also runs a fresh node D, B's config with soak3 (a
+ * soak_server and 3 soak_clients, 9 caps, its image taken on a node C of
+ * its own before A starts) in soak's place, which restores the same
+ * images and then soak3's the same way; the slope between the two
+ * groups' caps phases is printed as the cost per additional cap.  (With
+ * soak3 beside soak in node B, soak's figure rose by about 0.2 us per
+ * cap: the two nodes differ in nothing but the soak group.)
  */
 #include "bench/bench_node.h"
 
@@ -64,8 +67,9 @@ static size_t soak_group(char *buf, size_t size, size_t o, const char *name, int
 }
 
 /* node A: grp, s1..s8 and soak into buf; restore: node B's, the same
- * monitors and soak3 waiting for a restore (<restore/>) */
-static void config(char *buf, size_t size, int restore)
+ * monitors waiting for a restore (<restore/>); small: node D's, B's with
+ * soak3 in soak's place */
+static void config(char *buf, size_t size, int restore, int small)
 {
 	const char *wait = restore ? "<restore/>" : "";
 	const char *target = "<target binary=\"slow_counter\" ram=\"2M\" caps=\"100\"/>";
@@ -84,9 +88,8 @@ static void config(char *buf, size_t size, int restore)
 		    "<resource name=\"RAM\" "
 		    "quantum=\"16M\"/><config>%s</config></start>\n",
 		    k, restore ? wait : target);
-	o = soak_group(buf, size, o, "soak", MEMBERS - 1, wait);
-	if (restore)
-		o = soak_group(buf, size, o, "soak3", SMALL, wait);
+	o = small ? soak_group(buf, size, o, "soak3", SMALL, wait)
+		  : soak_group(buf, size, o, "soak", MEMBERS - 1, wait);
 	PUT("</config>\n");
 }
 
@@ -198,9 +201,9 @@ static int checkpoints(void)
 	return 0;
 }
 
-/* From node B's log: group NAME's last restore, "caps between members
+/* From node NODE's log: group NAME's last restore, "caps between members
  * Y" us of its phases and the M caps it mapped.  0 or -1. */
-static int caps_phase(const char *name, double *us, double *caps)
+static int caps_phase(const char *node, const char *name, double *us, double *caps)
 {
 	char cmd[PATH_MAX + 256], line[128] = "";
 	FILE *p;
@@ -208,8 +211,8 @@ static int caps_phase(const char *name, double *us, double *caps)
 	snprintf(cmd, sizeof cmd,
 		 "sed -n 's/^\\[%s\\] monitor: group restore: [0-9]* members, "
 		 "\\([0-9]*\\) caps between.*caps between members \\([0-9]*\\),.*/\\1 "
-		 "\\2/p' %s/B.log | tail -n 1",
-		 name, bn.tmpdir);
+		 "\\2/p' %s/%s.log | tail -n 1",
+		 name, bn.tmpdir, node);
 	if (!(p = popen(cmd, "r")))
 		return -1;
 	if (!fgets(line, sizeof line, p) || sscanf(line, "%lf %lf", caps, us) != 2)
@@ -218,56 +221,60 @@ static int caps_phase(const char *name, double *us, double *caps)
 	return line[0] ? 0 : -1;
 }
 
-/* Restore image NAME.img into monitor NAME of node B: wall time in ms,
- * < 0 with the answer on stderr. */
-static double restore(const char *name)
+/* Restore image NAME.img into monitor NAME of node NODE: wall time in
+ * ms, < 0 with the answer on stderr. */
+static double restore(const char *node, const char *name)
 {
 	char line[1024];
-	double t =
-	    bench_capsule(&bn, line, sizeof line, "restore --node %s/B.sock %s/%s.img %s",
-			  bn.tmpdir, bn.tmpdir, name, name);
+	double t = bench_capsule(&bn, line, sizeof line,
+				 "restore --node %s/%s.sock %s/%s.img %s", bn.tmpdir,
+				 node, bn.tmpdir, name, name);
 
 	if (t < 0)
 		fprintf(stderr, "bench_group: restore of %s: %s", name, line);
 	return t * 1e3;
 }
 
-/* Group NAME restored twice at node B (the second replaces running
+/* Group NAME restored twice at node NODE (the second replaces running
  * members, whose serving entrypoints exist: the first made one per
  * member, not a cost per cap): the caps phase of the second in us, and
  * its caps.  0 or -1. */
-static int soak_restore(const char *name, double *us, double *caps)
+static int soak_restore(const char *node, const char *name, double *us, double *caps)
 {
-	if (restore(name) < 0 || restore(name) < 0 || caps_phase(name, us, caps) ||
-	    *caps <= 0) {
-		fprintf(stderr, "bench_group: no %s restore line in %s/B.log\n", name,
-			bn.tmpdir);
+	if (restore(node, name) < 0 || restore(node, name) < 0 ||
+	    caps_phase(node, name, us, caps) || *caps <= 0) {
+		fprintf(stderr, "bench_group: no %s restore line in %s/%s.log\n", name,
+			bn.tmpdir, node);
 		return -1;
 	}
 	return 0;
 }
 
-/* One fresh node B: the group image, the 8 images, soak's, soak3's.
- * Wall times in ms; caps phases in us, caps counted.  0 or -1. */
-static int restore_round(double *grp, double *sep, double *us, double *caps)
+/* One fresh node NODE (B, or D): the group image, the 8 images, then
+ * soak's (B) or soak3's (D).  Wall times in ms; the caps phase in us,
+ * its caps counted.  0 or -1. */
+static int restore_round(const char *node, double *grp, double *sep, double *us,
+			 double *caps)
 {
-	pid_t b = bench_node_start(&bn, "B", "b.xml", "");
-	char name[8];
+	char cfg[8], name[8];
+	int small = !strcmp(node, "D");
+	pid_t b;
 	double t;
 	int rc = -1;
 
-	if (bench_node_wait_log(&bn, "B", "waiting for a restore", MEMBERS + 3) ||
-	    (*grp = restore("grp")) < 0)
+	snprintf(cfg, sizeof cfg, "%s.xml", node);
+	b = bench_node_start(&bn, node, cfg, "");
+	if (bench_node_wait_log(&bn, node, "waiting for a restore", MEMBERS + 2) ||
+	    (*grp = restore(node, "grp")) < 0)
 		goto out;
 	*sep = 0;
 	for (int k = 1; k <= MEMBERS; k++) {
 		snprintf(name, sizeof name, "s%d", k);
-		if ((t = restore(name)) < 0)
+		if ((t = restore(node, name)) < 0)
 			goto out;
 		*sep += t;
 	}
-	if (soak_restore("soak", &us[0], &caps[0]) ||
-	    soak_restore("soak3", &us[1], &caps[1]))
+	if (soak_restore(node, small ? "soak3" : "soak", us, caps))
 		goto out;
 	rc = 0;
 out:
@@ -281,7 +288,9 @@ static int restores(void)
 	double us[2], caps[2];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		if (restore_round(&g[i], &s[i], us, caps))
+		double dg, ds;
+		if (restore_round("B", &g[i], &s[i], &us[0], &caps[0]) ||
+		    restore_round("D", &dg, &ds, &us[1], &caps[1]))
 			return -1;
 		if (caps[0] <= caps[1]) {
 			fprintf(stderr, "bench_group: soak has %.0f caps, soak3 %.0f\n",
@@ -317,11 +326,14 @@ int main(void)
 
 	if (bench_node_init(&bn, "bench_group"))
 		return 1;
-	config(cfg, sizeof cfg, 0);
+	config(cfg, sizeof cfg, 0, 0);
 	if (bench_node_file(&bn, "a.xml", cfg))
 		return 1;
-	config(cfg, sizeof cfg, 1);
-	if (bench_node_file(&bn, "b.xml", cfg) ||
+	config(cfg, sizeof cfg, 1, 1);
+	if (bench_node_file(&bn, "D.xml", cfg))
+		return 1;
+	config(cfg, sizeof cfg, 1, 0);
+	if (bench_node_file(&bn, "B.xml", cfg) ||
 	    bench_node_file(&bn, "soak.cfg", "60 7 none\n"))
 		return 1;
 	config_small(cfg, sizeof cfg);
