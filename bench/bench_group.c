@@ -19,12 +19,21 @@
  * group image against s1..s8's 8 images (the wall time of the commands),
  * and soak's (twice: the second replaces the running members), whose log
  * line gives the time spent on the caps between members: printed per cap
- * (the target for one component is <= 2 us).
+ * (the target for one component is <= 2 us).  That average carries the
+ * phase's fixed part (its core calls: the gates, the PD_MAP_OUTs).  So
+ * each round also runs a fresh node D, B's config with soak3 (a
+ * soak_server and 3 soak_clients, 9 caps, its image taken on a node C of
+ * its own before A starts) in soak's place, which restores the same
+ * images and then soak3's the same way; the slope between the two
+ * groups' caps phases is printed as the cost per additional cap.  (With
+ * soak3 beside soak in node B, soak's figure rose by about 0.2 us per
+ * cap: the two nodes differ in nothing but the soak group.)
  */
 #include "bench/bench_node.h"
 
 #define MEMBERS 8
 #define ROUNDS	5
+#define SMALL	3 /* soak3's clients */
 
 static struct bench_node bn;
 
@@ -34,15 +43,38 @@ static const char head[] =
     "<service name=\"Timer\"/><service name=\"IRQ\"/></parent-provides>"
     "<default-route><any-service><parent/></any-service></default-route>\n";
 
+#define PUT(...) (o += (size_t)snprintf(buf + o, size - o, __VA_ARGS__))
+
+/* A monitor NAME of a soak_server and CLIENTS soak_clients (waiting for a
+ * restore: wait "<restore/>") at buf + o; the new o. */
+static size_t soak_group(char *buf, size_t size, size_t o, const char *name, int clients,
+			 const char *wait)
+{
+	PUT("<start name=\"%s\" caps=\"3000\"><binary name=\"monitor\"/>"
+	    "<resource name=\"RAM\" quantum=\"64M\"/><config>%s\n"
+	    "<start name=\"server\" caps=\"400\"><binary name=\"soak_server\"/>"
+	    "<resource name=\"RAM\" quantum=\"4M\"/><provides><service "
+	    "name=\"Soak\"/></provides></start>\n",
+	    name, wait);
+	for (int k = 1; k <= clients; k++)
+		PUT("<start name=\"k%d\" caps=\"100\"><binary name=\"soak_client\"/>"
+		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service "
+		    "name=\"Soak\"><child name=\"server\"/></service><any-service>"
+		    "<parent/></any-service></route></start>\n",
+		    k);
+	PUT("</config></start>\n");
+	return o;
+}
+
 /* node A: grp, s1..s8 and soak into buf; restore: node B's, the same
- * monitors waiting for a restore (<restore/>) */
-static void config(char *buf, size_t size, int restore)
+ * monitors waiting for a restore (<restore/>); small: node D's, B's with
+ * soak3 in soak's place */
+static void config(char *buf, size_t size, int restore, int small)
 {
 	const char *wait = restore ? "<restore/>" : "";
 	const char *target = "<target binary=\"slow_counter\" ram=\"2M\" caps=\"100\"/>";
 	size_t o = 0;
 
-#define PUT(...) (o += (size_t)snprintf(buf + o, size - o, __VA_ARGS__))
 	PUT("%s<start name=\"grp\" caps=\"3000\"><binary name=\"monitor\"/>"
 	    "<resource name=\"RAM\" quantum=\"64M\"/><config>%s\n",
 	    head, wait);
@@ -56,21 +88,21 @@ static void config(char *buf, size_t size, int restore)
 		    "<resource name=\"RAM\" "
 		    "quantum=\"16M\"/><config>%s</config></start>\n",
 		    k, restore ? wait : target);
-	PUT("<start name=\"soak\" caps=\"3000\"><binary name=\"monitor\"/>"
-	    "<resource name=\"RAM\" quantum=\"64M\"/><config>%s\n"
-	    "<start name=\"server\" caps=\"400\"><binary name=\"soak_server\"/>"
-	    "<resource name=\"RAM\" quantum=\"4M\"/><provides><service "
-	    "name=\"Soak\"/></provides></start>\n",
-	    wait);
-	for (int k = 1; k < MEMBERS; k++)
-		PUT("<start name=\"k%d\" caps=\"100\"><binary name=\"soak_client\"/>"
-		    "<resource name=\"RAM\" quantum=\"2M\"/><route><service "
-		    "name=\"Soak\"><child name=\"server\"/></service><any-service>"
-		    "<parent/></any-service></route></start>\n",
-		    k);
-	PUT("</config></start></config>\n");
-#undef PUT
+	o = small ? soak_group(buf, size, o, "soak3", SMALL, wait)
+		  : soak_group(buf, size, o, "soak", MEMBERS - 1, wait);
+	PUT("</config>\n");
 }
+
+/* node C: soak3 alone, running */
+static void config_small(char *buf, size_t size)
+{
+	size_t o = 0;
+
+	PUT("%s", head);
+	o = soak_group(buf, size, o, "soak3", SMALL, "");
+	PUT("</config>\n");
+}
+#undef PUT
 
 /* "paused X ms" of an answer, in ms; -1 if none */
 static double paused_ms(const char *line)
@@ -84,15 +116,35 @@ struct round {
 	int soak_caps;
 };
 
-/* One checkpoint of NAME into NAME.img; its answer in line. */
-static double checkpoint(const char *name, char *line, size_t size)
+/* One checkpoint of NAME at node NODE into NAME.img; its answer in line. */
+static double checkpoint_at(const char *node, const char *name, char *line, size_t size)
 {
 	double t = bench_capsule(&bn, line, size,
-				 "checkpoint --node %s/A.sock -f -o %s/%s.img %s",
-				 bn.tmpdir, bn.tmpdir, name, name);
+				 "checkpoint --node %s/%s.sock -f -o %s/%s.img %s",
+				 bn.tmpdir, node, bn.tmpdir, name, name);
 	if (t < 0)
 		fprintf(stderr, "bench_group: checkpoint of %s: %s", name, line);
 	return t;
+}
+
+static double checkpoint(const char *name, char *line, size_t size)
+{
+	return checkpoint_at("A", name, line, size);
+}
+
+/* soak3.img: node C runs soak3 until its clients send, then it is
+ * checkpointed once.  0 or -1. */
+static int small_image(void)
+{
+	char line[1024];
+	pid_t c = bench_node_start(&bn, "C", "c.xml", "");
+	int rc = bench_node_wait_log(&bn, "C", "soak_client: sending for", SMALL) ||
+		 checkpoint_at("C", "soak3", line, sizeof line) < 0;
+
+	bench_node_kill(c);
+	if (rc)
+		fprintf(stderr, "bench_group: node C's log: %s/C.log\n", bn.tmpdir);
+	return rc ? -1 : 0;
 }
 
 static int one_round(struct round *r)
@@ -149,18 +201,18 @@ static int checkpoints(void)
 	return 0;
 }
 
-/* From node B's log: the soak group's restore, "caps between members
+/* From node NODE's log: group NAME's last restore, "caps between members
  * Y" us of its phases and the M caps it mapped.  0 or -1. */
-static int caps_phase(double *us, double *caps)
+static int caps_phase(const char *node, const char *name, double *us, double *caps)
 {
 	char cmd[PATH_MAX + 256], line[128] = "";
 	FILE *p;
 
 	snprintf(cmd, sizeof cmd,
-		 "sed -n 's/^\\[soak\\] monitor: group restore: [0-9]* members, "
+		 "sed -n 's/^\\[%s\\] monitor: group restore: [0-9]* members, "
 		 "\\([0-9]*\\) caps between.*caps between members \\([0-9]*\\),.*/\\1 "
-		 "\\2/p' %s/B.log | tail -n 1",
-		 bn.tmpdir);
+		 "\\2/p' %s/%s.log | tail -n 1",
+		 name, bn.tmpdir, node);
 	if (!(p = popen(cmd, "r")))
 		return -1;
 	if (!fgets(line, sizeof line, p) || sscanf(line, "%lf %lf", caps, us) != 2)
@@ -169,48 +221,61 @@ static int caps_phase(double *us, double *caps)
 	return line[0] ? 0 : -1;
 }
 
-/* Restore image NAME.img into monitor NAME of node B: wall time in ms,
- * < 0 with the answer on stderr. */
-static double restore(const char *name)
+/* Restore image NAME.img into monitor NAME of node NODE: wall time in
+ * ms, < 0 with the answer on stderr. */
+static double restore(const char *node, const char *name)
 {
 	char line[1024];
-	double t =
-	    bench_capsule(&bn, line, sizeof line, "restore --node %s/B.sock %s/%s.img %s",
-			  bn.tmpdir, bn.tmpdir, name, name);
+	double t = bench_capsule(&bn, line, sizeof line,
+				 "restore --node %s/%s.sock %s/%s.img %s", bn.tmpdir,
+				 node, bn.tmpdir, name, name);
 
 	if (t < 0)
 		fprintf(stderr, "bench_group: restore of %s: %s", name, line);
 	return t * 1e3;
 }
 
-/* One fresh node B: the group image, the 8 images, soak's.  Wall times
- * in ms; per cap between members in us.  0 or -1. */
-static int restore_round(double *grp, double *sep, double *per_cap)
+/* Group NAME restored twice at node NODE (the second replaces running
+ * members, whose serving entrypoints exist: the first made one per
+ * member, not a cost per cap): the caps phase of the second in us, and
+ * its caps.  0 or -1. */
+static int soak_restore(const char *node, const char *name, double *us, double *caps)
 {
-	pid_t b = bench_node_start(&bn, "B", "b.xml", "");
-	char name[8];
-	double t, us, caps;
+	if (restore(node, name) < 0 || restore(node, name) < 0 ||
+	    caps_phase(node, name, us, caps) || *caps <= 0) {
+		fprintf(stderr, "bench_group: no %s restore line in %s/%s.log\n", name,
+			bn.tmpdir, node);
+		return -1;
+	}
+	return 0;
+}
+
+/* One fresh node NODE (B, or D): the group image, the 8 images, then
+ * soak's (B) or soak3's (D).  Wall times in ms; the caps phase in us,
+ * its caps counted.  0 or -1. */
+static int restore_round(const char *node, double *grp, double *sep, double *us,
+			 double *caps)
+{
+	char cfg[8], name[8];
+	int small = !strcmp(node, "D");
+	pid_t b;
+	double t;
 	int rc = -1;
 
-	if (bench_node_wait_log(&bn, "B", "waiting for a restore", MEMBERS + 2) ||
-	    (*grp = restore("grp")) < 0)
+	snprintf(cfg, sizeof cfg, "%s.xml", node);
+	b = bench_node_start(&bn, node, cfg, "");
+	if (bench_node_wait_log(&bn, node, "waiting for a restore", MEMBERS + 2) ||
+	    (*grp = restore(node, "grp")) < 0)
 		goto out;
 	*sep = 0;
 	for (int k = 1; k <= MEMBERS; k++) {
 		snprintf(name, sizeof name, "s%d", k);
-		if ((t = restore(name)) < 0)
+		if ((t = restore(node, name)) < 0)
 			goto out;
 		*sep += t;
 	}
-	/* twice: the second replaces running members, whose serving
-	 * entrypoints exist (the first made one per member: not a cost per cap) */
-	if (restore("soak") < 0 || restore("soak") < 0 || caps_phase(&us, &caps) ||
-	    caps <= 0) {
-		fprintf(stderr, "bench_group: no soak restore line in %s/B.log\n",
-			bn.tmpdir);
+	if (soak_restore(node, small ? "soak3" : "soak", us, caps))
 		goto out;
-	}
-	*per_cap = us / caps;
 	rc = 0;
 out:
 	bench_node_kill(b);
@@ -219,11 +284,23 @@ out:
 
 static int restores(void)
 {
-	double g[ROUNDS], s[ROUNDS], c[ROUNDS];
+	double g[ROUNDS], s[ROUNDS], c[ROUNDS], big[ROUNDS], small[ROUNDS], slope[ROUNDS];
+	double us[2], caps[2];
 
-	for (int i = 0; i < ROUNDS; i++)
-		if (restore_round(&g[i], &s[i], &c[i]))
+	for (int i = 0; i < ROUNDS; i++) {
+		double dg, ds;
+		if (restore_round("B", &g[i], &s[i], &us[0], &caps[0]) ||
+		    restore_round("D", &dg, &ds, &us[1], &caps[1]))
 			return -1;
+		if (caps[0] <= caps[1]) {
+			fprintf(stderr, "bench_group: soak has %.0f caps, soak3 %.0f\n",
+				caps[0], caps[1]);
+			return -1;
+		}
+		c[i] = us[0] / caps[0];
+		big[i] = us[0], small[i] = us[1];
+		slope[i] = (us[0] - us[1]) / (caps[0] - caps[1]);
+	}
 	double gm = bench_median(g, ROUNDS), sm = bench_median(s, ROUNDS);
 	printf("bench_group: restore of 8 slow_counters: one group image %.1f ms, 8 "
 	       "separate images %.1f ms (wall time of the commands): ratio %.2f (median "
@@ -232,6 +309,12 @@ static int restores(void)
 	printf("bench_group: restore of the soak group: %.2f us per cap between members "
 	       "(target <= 2 us per cap; median of %d)\n",
 	       bench_median(c, ROUNDS), ROUNDS);
+	printf(
+	    "bench_group: the same, per additional cap: %.2f us (caps phases of soak "
+	    "groups of %d and %d clients, %.0f and %.0f caps: %.1f and %.1f us; median "
+	    "of %d slopes)\n",
+	    bench_median(slope, ROUNDS), SMALL, MEMBERS - 1, caps[1], caps[0],
+	    bench_median(small, ROUNDS), bench_median(big, ROUNDS), ROUNDS);
 	return 0;
 }
 
@@ -243,12 +326,18 @@ int main(void)
 
 	if (bench_node_init(&bn, "bench_group"))
 		return 1;
-	config(cfg, sizeof cfg, 0);
+	config(cfg, sizeof cfg, 0, 0);
 	if (bench_node_file(&bn, "a.xml", cfg))
 		return 1;
-	config(cfg, sizeof cfg, 1);
-	if (bench_node_file(&bn, "b.xml", cfg) ||
+	config(cfg, sizeof cfg, 1, 1);
+	if (bench_node_file(&bn, "D.xml", cfg))
+		return 1;
+	config(cfg, sizeof cfg, 1, 0);
+	if (bench_node_file(&bn, "B.xml", cfg) ||
 	    bench_node_file(&bn, "soak.cfg", "60 7 none\n"))
+		return 1;
+	config_small(cfg, sizeof cfg);
+	if (bench_node_file(&bn, "c.xml", cfg) || small_image())
 		return 1;
 	a = bench_node_start(&bn, "A", "a.xml", "");
 	rc = bench_node_wait_log(&bn, "A", "slow_counter: counting every", 2 * MEMBERS) ||
