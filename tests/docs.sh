@@ -99,7 +99,7 @@ for md in README.md docs/*.md; do
 				done
 				;;
 			*)
-				if ! timeout 60 sh -c "$1" >"$dir/out" 2>&1; then
+				if ! timeout -k 10 60 sh -c "$1" >"$dir/out" 2>&1; then
 					echo "docs: FAIL $where: '$1': $(tail -n 3 "$dir/out")"
 					status=1
 				else

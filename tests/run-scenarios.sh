@@ -22,7 +22,7 @@ for cfg in tests/scenario/*.xml; do
 	exp=tests/scenario/$name.expect
 	out=$b/scenario-$name.log
 	want=$(sed -n 's/^exit \([0-9]*\)$/\1/p' "$exp")
-	timeout 60 "$b/capsule" run --rom "$b/components" "$cfg" >"$out" 2>&1
+	timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$cfg" >"$out" 2>&1
 	rc=$?
 	ok=1
 	[ "$rc" = "${want:-0}" ] || { echo "scenario $name: exit $rc, want ${want:-0}"; ok=0; }

@@ -330,7 +330,7 @@ c, _ = s.accept(); time.sleep(30)' >"$tmp/port" &
 	until "$cap" ps --node "$tmp/k.sock" >/dev/null 2>&1; do sleep 0.05; done
 	t0=$(date +%s%N)
 	"$cap" migrate --node "$tmp/k.sock" counter --to "127.0.0.1:$(cat "$tmp/port")" \
-		--timeout 3 >"$tmp/mig.out" 2>"$tmp/mig.err" &
+		--timeout -k 10 3 >"$tmp/mig.out" 2>"$tmp/mig.err" &
 	mpid=$!
 	sleep 0.5
 	"$cap" ps --node "$tmp/k.sock" >"$tmp/ps.out" 2>&1
@@ -366,7 +366,7 @@ grep -qF "core: ROM \"no_such_binary\": no such file in the ROM directories ($b/
 	bad "the ROM error: $(grep 'no_such' "$tmp/e.log")"
 
 # --exit-when-done: the node ends with init (its result as the exit code)
-timeout 60 "$cap" node --rom "$b/components" --exit-when-done "$tmp/ends.xml" \
+timeout -k 10 60 "$cap" node --rom "$b/components" --exit-when-done "$tmp/ends.xml" \
 	--control "$tmp/x.sock" >"$tmp/x.out" 2>&1
 rc=$?
 if [ $rc -eq 2 ] && grep -q "^\[init\] counter exited with 0" "$tmp/x.out" &&

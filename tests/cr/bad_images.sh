@@ -20,7 +20,7 @@ cc -std=gnu11 -O2 $san -Iinclude -Ibase/include -I. -o "$tmp/forge" tests/cr/for
 node_cfg() { monitor_node cr_all "$1"; }
 node_cfg "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_ms=\"40\" image=\"$tmp/good.img\" then=\"exit\"/>" >"$tmp/a.xml"
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	die "node A exited with $?"
 
 # run_b IMAGE [QUANTUM]: node B restores IMAGE; its peak RSS (KiB, the
@@ -28,7 +28,7 @@ timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&
 run_b() {
 	node_cfg "<restore image=\"$1\"/>" | sed "s/quantum=\"16M\"/quantum=\"${2:-16M}\"/" >"$tmp/b.xml"
 	/usr/bin/time -f "%M %e" -o "$tmp/time" \
-		timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1
+		timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1
 	rc=$?
 	# (a first line "Command exited with ..." when it did not exit 0)
 	rss=$(sed -n '$s/ .*//p' "$tmp/time")

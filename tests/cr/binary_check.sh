@@ -26,7 +26,7 @@ build_id() { readelf -n "$1" | sed -n 's/^ *Build ID: *\([0-9a-f]*\)$/\1/p'; }
 . tests/cr/monitor_node.sh
 monitor_node cr_all "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_ms=\"40\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"
 
 # the image names the binary it was taken of

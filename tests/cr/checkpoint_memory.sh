@@ -27,7 +27,7 @@ cfg() { monitor_node mem "$1" $((MB + 128))M 600; }
 # run NAME: node NAME.xml under /usr/bin/time; its peak RSS in KiB
 run() {
 	/usr/bin/time -f "%M %e" -o "$tmp/$1.time" \
-		timeout 300 "$b/capsule" run --rom "$tmp/rom" --rom "$b/components" "$tmp/$1.xml" \
+		timeout -k 10 300 "$b/capsule" run --rom "$tmp/rom" --rom "$b/components" "$tmp/$1.xml" \
 		>"$tmp/$1.log" 2>&1 || { tail -5 "$tmp/$1.log"; die "node $1 exited with $?"; }
 	sed -n '$s/ .*//p' "$tmp/$1.time"
 }

@@ -18,7 +18,7 @@ node_cfg "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_log=\"5\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
 node_cfg "<restore image=\"$tmp/a.img\"/>" >"$tmp/b.xml"
 
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"
 [ -s "$tmp/a.img" ] || fail "node A wrote no image"
 grep -q "monitor: target stopped after its image was written" "$tmp/a.log" ||
@@ -30,7 +30,7 @@ last=$(sed -n 's/^\[cr_all\] count \([0-9]*\) echo \1$/\1/p' "$tmp/a.log" | tail
 # first)
 grep -q "oneshot fired" "$tmp/a.log" && fail "the one-shot fired before the checkpoint"
 
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
 	fail "node B exited with $?"
 first=$(sed -n 's/^\[cr_all\] count \([0-9]*\) echo \1$/\1/p' "$tmp/b.log" | head -1)
 [ "$first" = $((last + 1)) ] || fail "B starts at count '$first', A stopped at $last"

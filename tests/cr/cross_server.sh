@@ -39,12 +39,12 @@ node "<restore image=\"$tmp/a.img\"/>" "
 		</route>
 	</start>" >"$tmp/b.xml"
 
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"
 [ -s "$tmp/a.img" ] || fail "node A wrote no image"
 "$b/capsule" inspect "$tmp/a.img" | grep -q "announce=Echo" ||
 	fail "the image does not say the target announced Echo"
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
 	fail "node B exited with $?"
 # (A's checkpoint came 20 ms after its start until session 13: under load
 # it could fall between the announce and its line, which B then printed)

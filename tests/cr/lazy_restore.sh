@@ -33,9 +33,9 @@ monitor_node cr_lazy "$target
 monitor_node cr_lazy "<restore/>" >"$tmp/b.xml"
 sums() { sed -n 's/^\[cr_lazy\] \(count [0-9]* sum [0-9a-f]*\)$/\1/p' "$1"; }
 
-timeout 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
 	fail "the uninterrupted run exited with $?"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"
 [ -s "$tmp/a.img" ] || fail "node A wrote no image"
 last=$(sums "$tmp/a.log" | tail -n 1 | cut -d' ' -f2)
@@ -109,7 +109,7 @@ for line in "monitor: lazy restore: the target runs, " "monitor: lazy restore co
 done
 # node C restores what B checkpointed once its pages were all there
 monitor_node cr_lazy "<restore image=\"$tmp/b2.img\"/>" >"$tmp/c.xml"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/c.xml" >"$tmp/c.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/c.xml" >"$tmp/c.log" 2>&1 ||
 	fail "node C exited with $?"
 # the last count before the snapshot of b2.img (the target runs on while
 # the image is written, so counts may follow the snapshot line)
@@ -140,7 +140,7 @@ grep -qE "lazy restore ended with the target: [0-9]+ of [0-9]+ pages filled, [1-
 # failed", -EPIPE, and exit 1)
 monitor_node cr_all "<target binary=\"cr_all\" ram=\"12M\" caps=\"200\"/>
 	<test checkpoint_after_log=\"5\" image=\"$tmp/s.img\" then=\"exit\"/>" >"$tmp/s.xml"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/s.xml" >"$tmp/s.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/s.xml" >"$tmp/s.log" 2>&1 ||
 	fail "node A (cr_all) exited with $?"
 monitor_node cr_all "<restore/>" >"$tmp/b.xml"
 cp "$tmp/s.img" "$tmp/a.img"

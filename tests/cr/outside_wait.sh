@@ -15,7 +15,7 @@ BOUND_MS=3000 # from B's start: the 1 s wait plus booting on a loaded machine
 
 sed "s|@TARGET@|<target binary=\"rpc_client\" ram=\"2M\" caps=\"200\"/><test checkpoint_after_log=\"1\" image=\"$tmp/c.img\" then=\"exit\"/>|" \
 	tests/zdtm/rpc.xml >"$tmp/a.xml"
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1
 [ -s "$tmp/c.img" ] || { tail -5 "$tmp/a.log"; die "node A wrote no image"; }
 
 sed -e "s|@TARGET@|<restore image=\"$tmp/c.img\"/>|" \
@@ -23,7 +23,7 @@ sed -e "s|@TARGET@|<restore image=\"$tmp/c.img\"/>|" \
 grep -q '"sleeper"' "$tmp/b.xml" || die "cannot make node B's config"
 want="service 'Calc' is declared but was not announced within 1000 ms"
 t0=$(date +%s%N)
-timeout 30 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 &
+timeout -k 10 30 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 &
 pid=$!
 while ! grep -qF "cannot open the target's sessions" "$tmp/b.log" &&
 	kill -0 "$pid" 2>/dev/null; do

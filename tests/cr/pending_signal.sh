@@ -16,7 +16,7 @@ monitor_node cr_pending "<target binary=\"cr_pending\" ram=\"2M\" caps=\"100\"/>
 	<test checkpoint_after_log=\"1\" image=\"$tmp/a.img\" then=\"exit\"/>" >"$tmp/a.xml"
 monitor_node cr_pending "<restore image=\"$tmp/a.img\"/>" >"$tmp/b.xml"
 
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	fail "node A exited with $?"
 grep -q "monitor: target stopped after its image was written" "$tmp/a.log" ||
 	fail "node A did not stop at the checkpoint"
@@ -26,7 +26,7 @@ pending=$(sed -n 's/^  - badge=[^ ]* pd_session=[0-9]* imprint=[^ ]* pending=\([
 	"$tmp/inspect.log" | awk '{ n += $1 } END { print n + 0 }')
 [ "$pending" -gt 0 ] || fail "the image holds no pending signal"
 
-timeout 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
+timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
 	fail "node B exited with $?"
 for line in "monitor: restored: " "monitor: verify: " \
 	"[cr_pending] cr_pending: all 4 signals arrived" "[init] cr_pending exited with 0"; do

@@ -14,7 +14,7 @@ fail=0
 
 # with SCENARIO ATTRS: the scenario with ATTRS added to its <test>
 with() { sed "s|<test |<test $2 |" "tests/scenario/$1.xml"; }
-run() { timeout 60 "$b/capsule-test" run --rom "$b/components" "$1" >"$2" 2>&1; }
+run() { timeout -k 10 60 "$b/capsule-test" run --rom "$b/components" "$1" >"$2" 2>&1; }
 own() { grep "^\[$1\] " "$2" | grep -v "^\[$1\] monitor: "; }
 
 # check SCENARIO LABEL STEP

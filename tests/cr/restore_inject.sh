@@ -26,10 +26,10 @@ STRIDE=${STRIDE:-5}
 . tests/cr/monitor_node.sh
 monitor_node cr_all "<target binary=\"cr_all\" ram=\"2M\" caps=\"200\"/>
 	<test checkpoint_after_ms=\"40\" image=\"$tmp/good.img\" then=\"exit\"/>" >"$tmp/a.xml"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	die "node A exited with $?"
 monitor_node cr_all "<restore image=\"$tmp/good.img\"/>" >"$tmp/count.xml"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/count.xml" >"$tmp/count.log" 2>&1
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/count.xml" >"$tmp/count.log" 2>&1
 points=$(sed -n 's/.*monitor: restore: \([0-9]*\) points that can fail passed.*/\1/p' "$tmp/count.log")
 [ -n "$points" ] || { tail -5 "$tmp/count.log"; die "no count of failure points"; }
 

@@ -20,13 +20,13 @@ fi
 cfg() { monitor_node mem "$1" 300M 600; }
 cfg "<target binary=\"bench_cr_mem\" ram=\"264M\" caps=\"150\"/>
 	<test checkpoint_after_log=\"1\" image=\"$tmp/mem.img\" then=\"exit\"/>" >"$tmp/a.xml"
-timeout 120 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
+timeout -k 10 120 "$b/capsule" run --rom "$b/components" "$tmp/a.xml" >"$tmp/a.log" 2>&1 ||
 	{ tail -5 "$tmp/a.log"; die "node A exited with $?"; }
 data=$("$b/capsule" inspect --json "$tmp/mem.img" | sed -n 's/.*"bytes_raw": *\([0-9]*\).*/\1/p')
 [ -n "$data" ] || die "no bytes_raw in the image's stats"
 cfg "<restore image=\"$tmp/mem.img\"/>" >"$tmp/b.xml"
 /usr/bin/time -f "%M %e" -o "$tmp/time" \
-	timeout 120 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
+	timeout -k 10 120 "$b/capsule" run --rom "$b/components" "$tmp/b.xml" >"$tmp/b.log" 2>&1 ||
 	{ tail -5 "$tmp/b.log"; die "node B exited with $?"; }
 grep -qF "bench_cr_mem: memory intact" "$tmp/b.log" ||
 	{ tail -5 "$tmp/b.log"; die "the restored target's memory is not intact"; }

@@ -31,7 +31,7 @@ while [ $i -le "$runs" ]; do
 	every=$((((i - 1) / 2 + 1) % 3 + 1))
 	monitor_node worker "<target binary=\"worker\" ram=\"2M\" caps=\"100\"/>
 		<test checkpoint_every_ms=\"20\" restore=\"same-node\" restore_every=\"$every\"/>" >"$tmp/w.xml"
-	timeout 180 "$b/capsule" run --rom "$b/components" --rom "$tmp/rom" "$tmp/w.xml" >"$tmp/w.log" 2>&1
+	timeout -k 10 180 "$b/capsule" run --rom "$b/components" --rom "$tmp/rom" "$tmp/w.xml" >"$tmp/w.log" 2>&1
 	rc=$?
 	ok=$(grep -c "^\[worker\] worker: round [0-9]* total [0-9]* ok$" "$tmp/w.log")
 	ckpts=$(grep -c "^\[worker\] monitor: checkpoint [0-9]*:" "$tmp/w.log")

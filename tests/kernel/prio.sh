@@ -40,7 +40,7 @@ node() {
 	</start>
 </config>
 XML
-	timeout 120 "$cap" run --rom "$b/components" --rom "$tmp" "$tmp/$1.xml" \
+	timeout -k 10 120 "$cap" run --rom "$b/components" --rom "$tmp" "$tmp/$1.xml" \
 		>"$tmp/$1.log" 2>&1
 }
 # median NAME: the neighbour's median lateness in µs ("" if it did not report)

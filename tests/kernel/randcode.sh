@@ -54,7 +54,7 @@ while [ "$left" -gt 0 ]; do
 	k=$((k + 1))
 	echo $((seed + k - 1)) >"$tmp/randcode.seed"
 	config "$n" "$tmp/n$k.xml"
-	timeout 120 "$cap" run --rom "$b/components" --rom "$tmp" "$tmp/n$k.xml" >"$tmp/n$k.log" 2>&1
+	timeout -k 10 120 "$cap" run --rom "$b/components" --rom "$tmp" "$tmp/n$k.xml" >"$tmp/n$k.log" 2>&1
 	rc=$?
 	what="node $k (seed $((seed + k - 1)), $n blobs)"
 	ended=$(grep -c '^\[init\] blob[0-9]* \(faulted (\|exited with \)' "$tmp/n$k.log")

@@ -27,7 +27,7 @@ cat >"$tmp/tbfill.xml" <<XML
 </config>
 XML
 start=$(date +%s)
-timeout 600 "$b/capsule" run --rom "$b/components" --rom "$tmp" "$tmp/tbfill.xml" \
+timeout -k 10 600 "$b/capsule" run --rom "$b/components" --rom "$tmp" "$tmp/tbfill.xml" \
 	>"$tmp/log" 2>&1
 rc=$?
 secs=$(($(date +%s) - start))

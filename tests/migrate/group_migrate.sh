@@ -63,7 +63,7 @@ running() { members "$1" | grep -v paused | grep -q '^server:[a-z]* c1:[a-z]* c2
 # $tmp/mig.out; the exit code
 migrate() {
 	"$cap" migrate --node "$tmp/$1.sock" "${group:-grp}" --to "127.0.0.1:$3" \
-		--timeout 20 >"$tmp/mig.out" 2>&1
+		--timeout -k 10 20 >"$tmp/mig.out" 2>&1
 }
 
 . tests/cr/soak_group.sh
@@ -160,7 +160,7 @@ zdtm() {
 	zn=$1 line=$2 port=$3 A=$4A B=$4B cfg=tests/scenario/$1.xml order=$5
 	put "<test checkpoint_after_log=\"$line\" then=\"hold\"/>" "$cfg" >"$tmp/za.xml"
 	put "<restore/>" "$cfg" >"$tmp/zb.xml"
-	timeout 60 "$cap" run --rom "$b/components" "$cfg" >"$tmp/plain.log" 2>&1
+	timeout -k 10 60 "$cap" run --rom "$b/components" "$cfg" >"$tmp/plain.log" 2>&1
 	rc=$?
 	[ $rc -lt 124 ] || die "zdtm $zn: the plain run failed ($rc)"
 	start_node $A "$tmp/za.xml" --key "$tmp/key"

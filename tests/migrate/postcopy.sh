@@ -86,7 +86,7 @@ migrate() {
 
 mkdir "$tmp/spool" && export TMPDIR="$tmp/spool"
 "$cap" keygen "$tmp/key" >/dev/null || die "keygen failed"
-timeout 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
+timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/ref.xml" >"$tmp/ref.log" 2>&1 ||
 	die "the uninterrupted run exited with $?"
 sums "$tmp/ref.log" >"$tmp/ref.sums"
 

@@ -197,7 +197,7 @@ while read -r r_name r_tpl r_label r_bin r_ram r_caps r_ms r_before r_unordered;
 	case "$r_name" in "" | "#"*) continue ;; esac
 	cfg "$r_tpl" "$r_label" "<target binary=\"$r_bin\" ram=\"$r_ram\" caps=\"$r_caps\"/>" \
 		>"$tmp/plain.xml"
-	timeout 60 "$cap" run --rom "$b/components" "$tmp/plain.xml" >"$tmp/plain.log" 2>&1
+	timeout -k 10 60 "$cap" run --rom "$b/components" "$tmp/plain.xml" >"$tmp/plain.log" 2>&1
 	for mode in $modes; do
 		for dir in AB BA; do
 			n=$((n + 1))

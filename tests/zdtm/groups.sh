@@ -19,7 +19,7 @@ fail=0
 # put WHAT SCENARIO: the scenario with WHAT in its monitor's <config>
 # (before the first </config>, the monitor's own)
 put() { awk -v w="$1" '!d && /<\/config>/ { sub(/<\/config>/, w "</config>"); d = 1 } { print }' "$2"; }
-run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
+run() { timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
 # member_lines LOG...: the members' own lines, in order (per member with
 # $order "member")
 . tests/zdtm/group_lines.sh

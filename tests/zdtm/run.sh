@@ -31,13 +31,13 @@ cfg() {
 		cat "tests/zdtm/$1"
 	fi | sed "s|@TARGET@|$3|"
 }
-run() { timeout 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
+run() { timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$1" >"$2" 2>&1; }
 # run_a CONFIG LOG LABEL: node A, until its monitor has ended.  Other
 # components of the scenario may wait for the stopped target forever: a
 # node still up a second after init reported the monitor's end is stopped.
 run_a() {
 	: >"$2"
-	timeout 60 "$b/capsule" run --rom "$b/components" "$1" >>"$2" 2>&1 &
+	timeout -k 10 60 "$b/capsule" run --rom "$b/components" "$1" >>"$2" 2>&1 &
 	pid=$! n=0
 	while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do
 		grep -q "^\[init\] $3 exited" "$2" && n=$((n + 1))
