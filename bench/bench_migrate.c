@@ -236,7 +236,7 @@ static void phases(const char *log)
 	const char *keys[] = {"incremental: ",	      "checkpoint paused",
 			      " bytes written to ",   ": paused ",
 			      "restore of the image", "received in",
-			      "restore phases"};
+			      "restore phases",	      " started (in "};
 	char *line, *save, *from, *at;
 
 	slurp(log, buf, sizeof buf);

@@ -46,6 +46,10 @@ struct control_mailbox {
 	struct control_request req;
 	char out[CONTROL_OUT_MAX];
 	size_t out_len;
+	/* the caller's hook for the final line, run by the thread that
+	 * answers (control_call_at); under control_lock until taken */
+	control_line_fn at;
+	void *at_arg;
 	/* the component's side (control_endpoint_attach), node thread only */
 	control_handler_t fn;
 	void *fn_arg;
@@ -236,20 +240,48 @@ static int control_later(struct control_mailbox *mb)
 	return later;
 }
 
+/* Under control_lock: the answer is whole, the caller may go on. */
+static void control_whole(struct control_mailbox *mb)
+{
+	mb->state = MB_DONE;
+	mb->later = 0;
+	pthread_cond_broadcast(&control_cond);
+}
+
 void control_done(struct control_mailbox *mb, const char *fmt, ...)
 {
+	char line[CONTROL_LINE_MAX];
+	control_line_fn at = NULL;
+	void *at_arg = NULL;
 	va_list ap;
 
 	pthread_mutex_lock(&control_lock);
 	if (mb->state == MB_TAKEN) {
+		size_t from = mb->out_len, len;
 		va_start(ap, fmt);
 		control_append(mb, fmt, ap, 1);
 		va_end(ap);
-		mb->state = MB_DONE;
-		mb->later = 0;
 		mb->answered = mb->gen + 1;
-		pthread_cond_broadcast(&control_cond);
+		if ((at = mb->at)) { /* its final line, without the '\n' */
+			len = mb->out_len > from ? mb->out_len - from - 1 : 0;
+			len = len < sizeof line ? len : sizeof line - 1;
+			memcpy(line, mb->out + from, len);
+			line[len] = 0;
+			at_arg = mb->at_arg;
+			mb->at = NULL;
+		} else {
+			control_whole(mb);
+		}
 	}
+	pthread_mutex_unlock(&control_lock);
+	if (!at)
+		return;
+	/* the caller's hook, on this thread, before the caller is woken:
+	 * no hand-over to it first (control_call_at) */
+	at(line, at_arg);
+	pthread_mutex_lock(&control_lock);
+	if (mb->state == MB_TAKEN)
+		control_whole(mb);
 	pthread_mutex_unlock(&control_lock);
 }
 
@@ -386,6 +418,12 @@ static void control_wait_meter(struct control_mailbox *mb, uint64_t *shown,
 
 int control_call(const struct control_request *req, control_line_fn fn, void *arg)
 {
+	return control_call_at(req, fn, arg, NULL, NULL);
+}
+
+int control_call_at(const struct control_request *req, control_line_fn fn, void *arg,
+		    control_line_fn at, void *at_arg)
+{
 	struct control_mailbox *mb;
 	size_t sent = 0;
 	uint64_t shown = 0;
@@ -406,6 +444,8 @@ int control_call(const struct control_request *req, control_line_fn fn, void *ar
 	}
 	mb->req = *req;
 	mb->cancel = 0;
+	mb->at = at;
+	mb->at_arg = at_arg;
 	atomic_store(&mb->meter_done, 0);
 	atomic_store(&mb->meter_total, 0);
 	mb->out_len = 0;

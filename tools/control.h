@@ -23,6 +23,13 @@ typedef void (*control_line_fn)(const char *line, void *arg);
  * -ESHUTDOWN the endpoint or the node went away meanwhile.
  */
 int control_call(const struct control_request *req, control_line_fn fn, void *arg);
+/* control_call, and at(final line, at_arg) on the thread that answers
+ * (the node's), right as the component answers and before this caller
+ * is woken: what at does comes one hand-over between threads sooner
+ * (a migration's "ready" and "started": tools/migrate_commit.c).  at
+ * must not block nor call back into the node. */
+int control_call_at(const struct control_request *req, control_line_fn fn, void *arg,
+		    control_line_fn at, void *at_arg);
 /* Cancel the request endpoint name serves: one not yet taken is
  * answered "cancelled" at once, one being served is marked (the component
  * looks at control_cancelled()).  0, -ENOENT no such endpoint, -ESRCH no
@@ -41,6 +48,9 @@ int control_call_final(const struct control_request *req, char *last, size_t siz
 /* The same, passing the other lines (progress) to fn. */
 int control_call_final_lines(const struct control_request *req, char *last, size_t size,
 			     control_line_fn fn, void *arg);
+/* control_call_final with control_call_at's at. */
+int control_call_final_at(const struct control_request *req, char *last, size_t size,
+			  control_line_fn at, void *at_arg);
 /* The target an image file names (tools/control_parse.c) (its header's label, last
  * element) into name[CONTROL_NAME_MAX]; 0, or -1 with an "error: ..." line in err. */
 int control_image_target(const char *path, char *name, char *err, size_t size);

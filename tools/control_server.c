@@ -141,14 +141,15 @@ static void control_keep_last(const char *line, void *arg)
 		k->fn(line, k->arg);
 }
 
-int control_call_final_lines(const struct control_request *req, char *last, size_t size,
-			     control_line_fn fn, void *arg)
+static int control_call_final_both(const struct control_request *req, char *last,
+				   size_t size, control_line_fn fn, void *arg,
+				   control_line_fn at, void *at_arg)
 {
 	struct keep_last k = {.last = last, .size = size, .fn = fn, .arg = arg};
 	int rc;
 
 	last[0] = 0;
-	rc = control_call(req, control_keep_last, &k);
+	rc = control_call_at(req, control_keep_last, &k, at, at_arg);
 	if (rc)
 		control_error_line(req, rc, last, size);
 	else if (!last[0])
@@ -156,9 +157,21 @@ int control_call_final_lines(const struct control_request *req, char *last, size
 	return strncmp(last, "ok", 2) ? -1 : 0;
 }
 
+int control_call_final_lines(const struct control_request *req, char *last, size_t size,
+			     control_line_fn fn, void *arg)
+{
+	return control_call_final_both(req, last, size, fn, arg, NULL, NULL);
+}
+
 int control_call_final(const struct control_request *req, char *last, size_t size)
 {
 	return control_call_final_lines(req, last, size, NULL, NULL);
+}
+
+int control_call_final_at(const struct control_request *req, char *last, size_t size,
+			  control_line_fn at, void *at_arg)
+{
+	return control_call_final_both(req, last, size, NULL, NULL, at, at_arg);
 }
 
 /* "migrate NAME HOST:PORT DEADLINE_MS": the whole migration runs here,

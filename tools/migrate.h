@@ -107,6 +107,26 @@ void migrate_prebuild_drop(struct migrate_prebuild *pb, const char *peer);
  * path); 0 if it answered "ok", else its answer in last. */
 int migrate_dest_step(const char *name, const char *path, enum control_op op,
 		      unsigned flags, char *last, size_t size);
+/* A message to the source sent by the node's thread the moment the
+ * monitor answers a step "ok" (and ok(ok_arg), if set, says yes), not
+ * after the step's caller is woken: "ready", "started".  sent: 0 not
+ * sent (the caller decides), 1 sent, -1 the send failed (err). */
+struct migrate_answer {
+	struct transport_conn *c;
+	const char *msg;
+	int final, sent;
+	/* the node's thread, once the message is sent: 1 take a short
+	 * slice (it is woken next for the commit: transport/prompt.c) and
+	 * set tid; -1 (sent or not) the default slice again */
+	int prompt, tid;
+	int (*ok)(void *ok_arg);
+	void *ok_arg;
+	char err[TRANSPORT_ERR_MAX];
+};
+/* migrate_dest_step, with a (if not NULL) sent as it answers. */
+int migrate_dest_step_answer(const char *name, const char *path, enum control_op op,
+			     unsigned flags, char *last, size_t size,
+			     struct migrate_answer *a);
 /* After "ready": the source's commit (name started here, the answer
  * sent back: 0) or abort (name released here: 1), by the deadline plus
  * MIGRATE_GRACE_MS; -1 if neither came, err says what did.  buf holds a

@@ -34,9 +34,11 @@ struct dest {
 	struct transport_conn *c;
 	char dir[256], name[CONTROL_NAME_MAX], final[512];
 	int deadline_ms;
-	char *buf;		    /* TRANSPORT_MSG_MAX + 1 */
-	struct migrate_prebuild pb; /* the copy built from the rounds */
-	double t_final, t_recv;	    /* final.img began, was all here (ms) */
+	char *buf;		     /* TRANSPORT_MSG_MAX + 1 */
+	struct migrate_prebuild pb;  /* the copy built from the rounds */
+	double t_final, t_recv;	     /* final.img began, was all here (ms) */
+	struct migrate_answer ready; /* "ready NAME", sent as the restore answers */
+	char ready_msg[CONTROL_NAME_MAX + 8];
 };
 
 static double now_ms(void)
@@ -228,6 +230,15 @@ static int dest_step(struct dest *d, enum control_op op, unsigned flags, char *l
 	return migrate_dest_step(d->name, d->final, op, flags, last, size);
 }
 
+/* The restore answered in time: "ready" may go (the node's thread asks,
+ * migrate_answer). */
+static int in_time(void *arg)
+{
+	const struct dest *d = arg;
+
+	return transport_now_ms() <= d->c->start_ms + (uint64_t)d->deadline_ms;
+}
+
 /* Receive the chain and restore it paused: 0, or -1 with the answer
  * ("error: ...") in ans; 1 or 2 if the request is a post-copy or group one
  * (tools/migrate_postcopy_receive.c takes it from there). */
@@ -260,13 +271,20 @@ static int migrate_restore(struct dest *d, char *ans, size_t size)
 	}
 	if (strcmp(d->name, d->pb.name)) /* the restore takes only its own */
 		migrate_prebuild_drop(&d->pb, d->c->peer);
-	if (dest_step(d, CONTROL_RESTORE, CONTROL_F_PAUSED, ans, size))
+	/* "ready" goes from the node's thread as the monitor answers, if in
+	 * time (in_time), not after this thread is woken again: one
+	 * hand-over between threads less in the stop */
+	snprintf(d->ready_msg, sizeof d->ready_msg, "ready %s", d->name);
+	d->ready = (struct migrate_answer){
+	    .c = d->c, .msg = d->ready_msg, .prompt = 1, .ok = in_time, .ok_arg = d};
+	if (migrate_dest_step_answer(d->name, d->final, CONTROL_RESTORE, CONTROL_F_PAUSED,
+				     ans, size, &d->ready))
 		return -1;
 	fprintf(stderr,
 		"capsule node: migration from %s: final.img received in %.2f ms, "
 		"restored onto the copy in %.2f ms\n",
 		d->c->peer, d->t_recv - d->t_final, now_ms() - d->t_recv);
-	if (transport_now_ms() > d->c->start_ms + (uint64_t)d->deadline_ms) {
+	if (!d->ready.sent && !in_time(d)) {
 		dest_step(d, CONTROL_RELEASE, 0, last, sizeof last);
 		snprintf(ans, size,
 			 "error: %s: restored after the deadline (%d ms); undone",
@@ -328,9 +346,19 @@ void migrate_receive(struct transport_conn *c, void *arg)
 		free(d.buf);
 		return;
 	}
-	fprintf(stderr, "capsule node: migration from %s: %s (%llu bytes received)\n",
-		c->peer, ans, (unsigned long long)c->rx.plain);
-	if (stream_send(&c->tx, ans, strlen(ans), rc != 0, err, sizeof err) && !rc) {
+	fprintf(stderr, "capsule node: migration from %s: %s (%llu bytes received%s)\n",
+		c->peer, ans, (unsigned long long)c->rx.plain,
+		!rc && d.ready.sent ? ", sent from the node's thread" : "");
+	if (rc) {
+		stream_send(&c->tx, ans, strlen(ans), 1, err, sizeof err);
+	} else if (d.ready.sent < 0) { /* the node's thread could not send it */
+		snprintf(err, sizeof err, "%s", d.ready.err);
+		rc = 1;
+	} else if (!d.ready.sent &&
+		   stream_send(&c->tx, ans, strlen(ans), 0, err, sizeof err)) {
+		rc = 1;
+	}
+	if (rc > 0) {
 		/* the source cannot learn that it is ready here: it resumes */
 		fprintf(stderr,
 			"capsule node: migration from %s: the answer was lost (%s): "
@@ -343,6 +371,8 @@ void migrate_receive(struct transport_conn *c, void *arg)
 	/* the spool's removal (a 256 MiB round 1: 90 ms of unlink) runs
 	 * while the source reads our answer: at the default slice, so that
 	 * the source's thread takes the CPU from it (transport/prompt.c) */
+	if (d.ready.tid) /* the node's thread, if no commit started it */
+		transport_prompt_tid(d.ready.tid, 0);
 	transport_prompt_thread(0);
 	if (d.dir[0])
 		migrate_spool_remove(d.dir);

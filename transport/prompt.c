@@ -37,18 +37,29 @@ struct transport_sched_attr {
 	uint64_t runtime, deadline, period;
 };
 
-void transport_prompt_thread(int on)
+void transport_prompt_tid(int tid, int on)
 {
 	struct transport_sched_attr a;
 
 #ifdef SYS_sched_setattr
 	memset(&a, 0, sizeof a);
-	if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) || a.policy != SCHED_OTHER)
+	if (syscall(SYS_sched_getattr, tid, &a, sizeof a, 0) || a.policy != SCHED_OTHER)
 		return; /* a real-time node (--realtime) keeps its policy */
 	a.size = sizeof a;
 	a.runtime = on ? TRANSPORT_SLICE_NS : 0; /* 0: the default slice */
-	(void)syscall(SYS_sched_setattr, 0, &a, 0);
+	(void)syscall(SYS_sched_setattr, tid, &a, 0);
 #else
 	(void)a;
+	(void)tid;
 #endif
+}
+
+void transport_prompt_thread(int on)
+{
+	transport_prompt_tid(0, on);
+}
+
+int transport_thread_id(void)
+{
+	return (int)syscall(SYS_gettid);
 }

@@ -171,5 +171,9 @@ void listener_stop(struct listener *l);
  * once instead of waiting for its slice or the next tick; off: the
  * default slice again.  Best effort. */
 void transport_prompt_thread(int on);
+/* The same for thread tid of this process (0: the calling one); the
+ * calling thread's id, for a later call from another thread. */
+void transport_prompt_tid(int tid, int on);
+int transport_thread_id(void);
 
 #endif

@@ -244,6 +244,13 @@ grep -q 'path: ".*/round-3.img"' "$tmp/inspect.out" || bad "final.img names no r
 [ "$got" = "$size" ] && [ "$kinds" = " round-1:full round-2:incremental round-3:incremental final:incremental" ] &&
 	ok "the stream B received is a chain of images:$kinds, $got bytes" ||
 	bad "received images:$kinds, $got bytes of $size"
+# B's node thread sent "ready" as its monitor answered the restore and
+# "started" as it answered the start, not the listener thread after
+# being woken for it (one hand-over less each in the stop)
+grep -q "migration from .*: ready counter (.* bytes received, sent from the node's thread)" "$tmp/B.log" &&
+	grep -q "migration from .*: ok counter started (in [0-9.]* ms, answered from the node's thread)" "$tmp/B.log" &&
+	ok "B answered ready and started from its node's thread" ||
+	bad "B's ready and started: $(grep -E 'migration from .*: (ready|ok) ' "$tmp/B.log")"
 # both sides logged each phase once, in order
 want="handshake round-1 round-2 round-3 final commit done"
 for n in A B; do

@@ -117,7 +117,7 @@ static void cancel_rules(void **state)
 static struct control_mailbox *fake_mb;
 static unsigned fake_line;
 static atomic_int fake_ready;
-static int fake_answer; /* 0: answer requests; 1: take one and stop */
+static int fake_answer; /* 0: answer requests; 1: take one and stop; 2: answer one */
 
 static void fake_root(void *arg)
 {
@@ -136,7 +136,7 @@ static void fake_root(void *arg)
 						      SYS_TIMEOUT_NEVER, &label)));
 		CHECK(control_take(fake_mb, &req) == 0);
 		CHECK(control_take(fake_mb, &req) == -EAGAIN);
-		if (fake_answer)
+		if (fake_answer == 1)
 			break;
 		CHECK(req.op == CONTROL_CHECKPOINT && !strcmp(req.path, "/img"));
 		control_progress(fake_mb, 50);
@@ -148,6 +148,8 @@ static void fake_root(void *arg)
 		control_reply(fake_mb, "line %d\nwith newline", i);
 		control_done(fake_mb, "ok %s %s", req.name, req.path);
 		control_reply(fake_mb, "after done: dropped");
+		if (fake_answer == 2)
+			break;
 	}
 	kernel_stop(0);
 }
@@ -212,6 +214,60 @@ static void fake_endpoint(void **state)
 	assert_string_equal(c.lines[1], "line 0 with newline");
 	assert_string_equal(c.lines[2], "ok fake /img");
 	assert_string_equal(c.lines[4], "line 1 with newline");
+	control_reset();
+}
+
+/* control_call_at: the hook gets the final line on the answering thread
+ * (the node's), before the caller is woken */
+static struct {
+	pthread_t thread;
+	char line[128];
+	int calls, caller_back; /* caller_back: the call had returned */
+	atomic_int returned;
+} at_seen;
+
+static void at_hook(const char *line, void *arg)
+{
+	at_seen.thread = pthread_self();
+	snprintf(at_seen.line, sizeof at_seen.line, "%s", line);
+	at_seen.calls++;
+	usleep(100000); /* a caller woken before this returns would show */
+	at_seen.caller_back = atomic_load(&at_seen.returned);
+}
+
+static void *at_client_thread(void *arg)
+{
+	struct client *c = arg;
+
+	while (!atomic_load(&fake_ready))
+		usleep(1000);
+	c->rc[0] = control_call_at(&c->req, client_line, c, at_hook, NULL);
+	atomic_store(&at_seen.returned, 1);
+	return NULL;
+}
+
+static void final_line_hook_on_the_node_thread(void **state)
+{
+	struct client c = {.req = make_req(CONTROL_CHECKPOINT, "fake", "/img")};
+	pthread_t th;
+
+	failed_line = 0;
+	fake_answer = 2;
+	atomic_store(&fake_ready, 0);
+	atomic_store(&at_seen.returned, 0);
+	fake_mb = control_register("fake", CONTROL_CHECKPOINT, &fake_line);
+	assert_int_equal(pthread_create(&th, NULL, at_client_thread, &c), 0);
+	assert_int_equal(kernel_boot(fake_root, NULL), 0); /* on this thread */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(failed_line, 0);
+	assert_int_equal(c.rc[0], 0);
+	assert_int_equal(at_seen.calls, 1);
+	assert_string_equal(at_seen.line, "ok fake /img");
+	assert_true(pthread_equal(at_seen.thread, pthread_self()));
+	assert_int_equal(at_seen.caller_back, 0);
+	/* the caller still got every line, the final one last */
+	assert_true(c.nlines >= 1);
+	assert_string_equal(c.lines[c.nlines - 1], "ok fake /img");
 	control_reset();
 }
 
@@ -412,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(cancel_rules),
 	    cmocka_unit_test(fake_endpoint),
 	    cmocka_unit_test(node_stops_mid_request),
+	    cmocka_unit_test(final_line_hook_on_the_node_thread),
 	    cmocka_unit_test(endpoint_through_core),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
