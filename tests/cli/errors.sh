@@ -330,7 +330,7 @@ c, _ = s.accept(); time.sleep(30)' >"$tmp/port" &
 	until "$cap" ps --node "$tmp/k.sock" >/dev/null 2>&1; do sleep 0.05; done
 	t0=$(date +%s%N)
 	"$cap" migrate --node "$tmp/k.sock" counter --to "127.0.0.1:$(cat "$tmp/port")" \
-		--timeout -k 10 3 >"$tmp/mig.out" 2>"$tmp/mig.err" &
+		--timeout 3 >"$tmp/mig.out" 2>"$tmp/mig.err" &
 	mpid=$!
 	sleep 0.5
 	"$cap" ps --node "$tmp/k.sock" >"$tmp/ps.out" 2>&1

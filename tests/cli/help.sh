@@ -82,7 +82,7 @@ expect "--opt=value" 2 err "^capsule ps: $tmp/none.sock: no node listening" \
 capabs=$(cd "$(dirname "$cap")" && pwd)/capsule
 (cd "$tmp" && "$capabs" keygen -- -k) >"$tmp/out" 2>&1 && [ -s "$tmp/-k" ] &&
 	ok "-- ends the options" || bad "-- ends the options: $(cat "$tmp/out")"
-expect "bad --timeout" 2 err "^capsule migrate: --timeout -k 10 0: not a number of seconds" \
+expect "bad --timeout" 2 err "^capsule migrate: --timeout 0: not a number of seconds" \
 	"$cap" migrate --node=x --to=127.0.0.1:1 --timeout=0 c
 # --realtime: refused in one line without CAP_SYS_NICE; with it (if the
 # host lets this process use real-time priority 11) the node runs

@@ -149,7 +149,7 @@ st=$(monitor_state B big)
 
 # 3. a migration cancelled in its first round (its checkpoint), then done
 # (on a terminal)
-"$cap" migrate --node "$tmp/A.sock" big --to "127.0.0.1:$pC" --timeout -k 10 300 \
+"$cap" migrate --node "$tmp/A.sock" big --to "127.0.0.1:$pC" --timeout 300 \
 	>"$tmp/out" 2>"$tmp/err" &
 cpid=$!
 wait_log A "migrate: phase round-1" || die "the migration did not begin"
@@ -164,7 +164,7 @@ else
 fi
 [ "$(monitor_state A big)" = running ] || bad "after the cancel big does not run at A"
 [ "$(monitor_state C big)" = empty ] || bad "after the cancel C is not empty"
-tty "$cap" migrate --node "$tmp/A.sock" big --to "127.0.0.1:$pC" --timeout -k 10 300
+tty "$cap" migrate --node "$tmp/A.sock" big --to "127.0.0.1:$pC" --timeout 300
 redrawn "migrate on a terminal" 'sending round-1.img, [0-9.]* of [0-9.]* MiB,'
 grep -q "waiting for 127.0.0.1:$pC to restore it" "$tmp/tty.lines" ||
 	bad "migrate on a terminal: no phase while the destination restores"
@@ -176,7 +176,7 @@ grep -q "^ok big migrated to 127.0.0.1:$pC: total" "$tmp/tty.lines" ||
 # that follow are shown with their bytes
 start_node F "$tmp/empty.xml" --listen "127.0.0.1:$pF" --key "$tmp/key"
 wait_node F
-tty "$cap" migrate --node "$tmp/C.sock" big --to "127.0.0.1:$pF" --postcopy --timeout -k 10 300
+tty "$cap" migrate --node "$tmp/C.sock" big --to "127.0.0.1:$pF" --postcopy --timeout 300
 redrawn "migrate --postcopy on a terminal" 'sending its pages, [0-9.]* of [0-9.]* MiB'
 grep -q "waiting for 127.0.0.1:$pF to restore it" "$tmp/tty.lines" ||
 	bad "migrate --postcopy on a terminal: no phase while the destination restores"

@@ -63,7 +63,7 @@ running() { members "$1" | grep -v paused | grep -q '^server:[a-z]* c1:[a-z]* c2
 # $tmp/mig.out; the exit code
 migrate() {
 	"$cap" migrate --node "$tmp/$1.sock" "${group:-grp}" --to "127.0.0.1:$3" \
-		--timeout -k 10 20 >"$tmp/mig.out" 2>&1
+		--timeout 20 >"$tmp/mig.out" 2>&1
 }
 
 . tests/cr/soak_group.sh

@@ -49,7 +49,7 @@ wait_pass() {
 }
 wait_pass "$tmp/A.log" 32 || die "mig_pages did not run on A"
 grep -q "waiting for a restore" "$tmp/B.log" || sleep 1
-out=$("$cap" migrate --node "$tmp/A.sock" pages --to "127.0.0.1:$port" --timeout -k 10 60 2>&1)
+out=$("$cap" migrate --node "$tmp/A.sock" pages --to "127.0.0.1:$port" --timeout 60 2>&1)
 case $out in
 *"ok pages migrated"*"rounds 3 "*) ok "A -> B in three rounds while it wrote: ${out##*ok }" ;;
 *) die "migrate: $out" ;;

@@ -183,7 +183,7 @@ still_on_a "destination killed"
 # destination never runs it
 expect_err "deadline passed: runs on A" \
 	"round-1.img was not acknowledged: no answer (stream: timed out) (the target runs on here)" \
-	migrate_to $pT --timeout -k 10 0.5
+	migrate_to $pT --timeout 0.5
 still_on_a "deadline"
 i=0
 while ! grep -q "migration from .*: error" "$tmp/T.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -199,7 +199,7 @@ finals=$(grep -c "migrate: phase final" "$tmp/A.log")
 # peer's own stream, which then says so to A)
 expect_err "never-acking peer: runs on A" \
 	"round-1.img was not acknowledged: no answer (stream: timed out) (the target runs on here)\|refused round-1.img: stream: timed out (the target runs on here)" \
-	migrate_to $pQ --timeout -k 10 1
+	migrate_to $pQ --timeout 1
 still_on_a "never-acking peer"
 [ "$(grep -c "migrate: phase final" "$tmp/A.log")" = "$finals" ] ||
 	bad "A froze its target for a peer that never acked"
