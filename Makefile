@@ -173,7 +173,7 @@ SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/component
 	tests/cr/restore_fail.sh \
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/lazy_wset.sh tests/cr/incremental.sh \
-	tests/cr/soak.sh tests/cr/log_burst.sh tests/cr/worker_restore.sh tests/cr/group.sh tests/cr/group_cut.sh tests/cr/group_restore.sh tests/cr/group_ended.sh \
+	tests/cr/soak.sh tests/cr/server_gone.sh tests/cr/log_burst.sh tests/cr/worker_restore.sh tests/cr/group.sh tests/cr/group_cut.sh tests/cr/group_restore.sh tests/cr/group_ended.sh \
 	tests/zdtm/run.sh tests/zdtm/groups.sh tests/migrate/loopback.sh tests/migrate/postcopy.sh \
 	tests/migrate/group_migrate.sh \
 	tests/docs.sh tests/cli/progress.sh
