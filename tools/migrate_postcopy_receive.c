@@ -10,7 +10,8 @@
  *      (monitor/page_channel.h) made from the pre-skeleton, then the
  *      skeleton (the frozen target's state, final.img) into the spool
  *      directory; check the channel against its dataspaces (or make
- *      another), offer it to the monitor, and start two threads: one
+ *      another), offer it to the monitor, and let two threads start (made
+ *      before step 0, they waited for the skeleton): one
  *      receives everything the source sends from now on (pages into the
  *      channel, its words to this thread), one sends the channel's wants;
  *   2. (commit) restore the skeleton post-copy (CONTROL_F_POSTCOPY) and
@@ -55,6 +56,7 @@ struct pdst {
 	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
 	char word[64];		     /* the source's last word (end) */
 	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
+	int go; /* the skeleton and the channel are here: the threads start */
 	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
 	uint64_t last_ms;
 	/* the pause's steps here (ms): the skeleton's first bytes (its
@@ -192,6 +194,30 @@ static void receiver_end(struct pdst *d, const char *why)
 	page_channel_fail(d->ch, why);
 }
 
+/* The threads are made before the pre-skeleton (making two took 60-110
+ * us, and up to 3 ms on a loaded host, of the pause) and wait here until
+ * the skeleton and its channel are there: 1, or 0 (the migration ended
+ * before). */
+static int await_go(struct pdst *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (!d->go && !d->stop)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	return !d->stop;
+}
+
+static void set_go(struct pdst *d, int stop)
+{
+	pthread_mutex_lock(&d->lock);
+	if (stop)
+		d->stop = 1;
+	else
+		d->go = 1;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* The receiver: everything the source sends after the skeleton. */
 static void *receiver(void *arg)
 {
@@ -200,6 +226,8 @@ static void *receiver(void *arg)
 	char err[TRANSPORT_ERR_MAX / 2], why[TRANSPORT_ERR_MAX];
 	size_t len;
 
+	if (!await_go(d))
+		return NULL;
 	address_set_timeout(d->c->fd, POSTCOPY_SILENCE_MS);
 	d->last_ms = transport_now_ms();
 	while (!d->stop) {
@@ -254,6 +282,8 @@ static void *wanter(void *arg)
 	unsigned ds;
 	int rc;
 
+	if (!await_go(d))
+		return NULL;
 	while (!d->stop && (rc = page_channel_next_want(d->ch, &ds, &w.page, 50)) >= 0) {
 		if (!rc)
 			continue;
@@ -503,20 +533,20 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.cond, NULL);
+	/* made first, they wait for the skeleton (await_go) */
+	threads = !pthread_create(&rx, NULL, receiver, &d);
+	if (threads && pthread_create(&tx, NULL, wanter, &d)) {
+		set_go(&d, 1);
+		pthread_join(rx, NULL);
+		threads = 0;
+	}
 	if (!d.buf)
 		snprintf(ans, sizeof ans, "error: out of memory");
+	else if (!threads)
+		snprintf(ans, sizeof ans, "error: no threads for the pages");
 	else if (!prepare(&d, request, ans, sizeof ans)) {
-		threads = !pthread_create(&rx, NULL, receiver, &d);
-		if (threads && pthread_create(&tx, NULL, wanter, &d)) {
-			d.stop = 1;
-			pthread_join(rx, NULL);
-			threads = 0;
-		}
-		if (!threads) {
-			snprintf(ans, sizeof ans, "error: no threads for the pages");
-			prebuild_drop(&d);
-		} else
-			rc = restore(&d, ans, sizeof ans);
+		set_go(&d, 0);
+		rc = restore(&d, ans, sizeof ans);
 	}
 	/* a lost answer: the source cannot learn that it runs here, and the
 	 * copy here stops once the connection is found lost */
@@ -529,7 +559,7 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 	d.t_started = dst_now_ms();
 	if (!rc)
 		run_postcopy(&d);
-	d.stop = 1;
+	set_go(&d, 1); /* the threads end (or never start) */
 	if (d.ch)
 		page_channel_fail(d.ch, "the migration ended"); /* the wanter returns */
 	if (threads) {
