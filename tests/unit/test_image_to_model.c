@@ -39,18 +39,23 @@ static struct image_model *skeleton(void)
 	snprintf(im.component.binary, sizeof im.component.binary, "bench_wset");
 	im.component.cap_map_addr = 0x500000;
 	for (unsigned i = 0; i < 2; i++) {
-		th[i] = (struct image_thread){.nr = i, .state = 1, .utcb_addr = 0x700000 + i * PG};
+		th[i] = (struct image_thread){
+		    .nr = i, .state = 1, .utcb_addr = 0x700000 + i * PG};
 		th[i].utcb.mr[0] = 0x40 + i;
 	}
-	ds[0] = (struct image_dataspace){.id = 0x77, .size = 4 * PG, .kind = IMAGE_DS_RAM};
+	ds[0] =
+	    (struct image_dataspace){.id = 0x77, .size = 4 * PG, .kind = IMAGE_DS_RAM};
 	rg[0] = (struct image_region){.addr = 0x400000, .size = 2 * PG, .ds_id = 0x77};
 	rg[1] = (struct image_region){
 	    .addr = 0x402000, .size = 2 * PG, .ds_id = 0x77, .offset = 2 * PG};
-	cp[0] = (struct image_cap){.kcap = KCAP_THREAD(0, 0), .badge = 0x10, .class = IMAGE_CAP_FIXED};
+	cp[0] = (struct image_cap){
+	    .kcap = KCAP_THREAD(0, 0), .badge = 0x10, .class = IMAGE_CAP_FIXED};
 	cp[1] = (struct image_cap){
 	    .kcap = KCAP_THREAD(1, 0), .badge = 0x11, .class = IMAGE_CAP_FIXED, .obj = 1};
-	cp[2] = (struct image_cap){.kcap = 0x900, .badge = 0x77, .class = IMAGE_CAP_DATASPACE, .obj = 0x77};
-	cp[3] = (struct image_cap){.kcap = 0x901, .badge = 0x12, .class = IMAGE_CAP_THREAD, .obj = 1};
+	cp[2] = (struct image_cap){
+	    .kcap = 0x900, .badge = 0x77, .class = IMAGE_CAP_DATASPACE, .obj = 0x77};
+	cp[3] = (struct image_cap){
+	    .kcap = 0x901, .badge = 0x12, .class = IMAGE_CAP_THREAD, .obj = 1};
 	cp[4] = (struct image_cap){.kcap = 0x902, .badge = 0x13, .class = IMAGE_CAP_DEAD};
 	im.threads = th;
 	im.nthreads = 2;
