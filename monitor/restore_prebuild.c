@@ -42,6 +42,7 @@
 #include "monitor/image_convert.h"
 #include "monitor/checkpoint.h"
 #include "monitor/lazy_fill.h"
+#include "monitor/postcopy_pages.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
 #include "monitor/restore_prebuild_sessions.h"
@@ -570,9 +571,11 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 	int rc;
 
 	*out = NULL;
-	/* streamed: only the pages it carries are read, into the copy */
+	/* streamed: only the pages it carries are read, into the copy; a
+	 * post-copy skeleton as the migration read it (read once) */
 	if ((!mon->restore_lazy || mon->restore_postcopy) &&
-	    !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err) &&
+	    ((mon->restore_postcopy && (im = postcopy_skeleton_take(path))) ||
+	     !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) &&
 	    continues(mon, im)) {
 		if (misfit(mon, im, why, sizeof why)) {
 			image_model_free(im);

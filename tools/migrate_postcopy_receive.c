@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include "image/image.h"
 #include "monitor/page_channel.h"
+#include "monitor/postcopy_pages.h"
 #include "tools/migrate_postcopy.h"
 #include "tools/migrate_postcopy_dst.h"
 
@@ -50,6 +51,7 @@ struct pdst {
 					 pre-skeleton ("": none) */
 	int deadline_ms;
 	struct page_channel *ch;
+	struct image_model *skel_im; /* the skeleton as read, for the restore */
 	int skel_fd;		     /* the skeleton in memory (memfd), or -1 */
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
 	pthread_mutex_t lock;	     /* tx, and what follows */
@@ -167,7 +169,8 @@ out:
  * else another (the pages put into the early one are asked for again). */
 static int make_channel(struct pdst *d, char *err, size_t size)
 {
-	struct page_channel *ch = postcopy_skeleton_channel(d->ch, d->skel, err, size);
+	struct page_channel *ch =
+	    postcopy_skeleton_channel(d->ch, d->skel, &d->skel_im, err, size);
 
 	if (!ch)
 		return -1;
@@ -509,7 +512,12 @@ static int restore(struct pdst *d, char *ans, size_t size)
 	 * version 4 of the protocol it was kept paused, "ready" sent, and
 	 * started by a CONTROL_THAW on the source's "commit": 0.15-0.5 ms
 	 * of the pause, and 1-2 ms when a thread waited for a core) */
+	/* read once: the monitor takes it (until session 14 it read the
+	 * skeleton again, 40-70 us of the pause) */
+	postcopy_skeleton_offer(d->skel, d->skel_im);
+	d->skel_im = NULL;
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_POSTCOPY, d->skel, ans, size);
+	postcopy_skeleton_withdraw(); /* if the restore did not take it */
 	d->t_restored = dst_now_ms();
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
@@ -567,6 +575,8 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		pthread_join(tx, NULL);
 	}
 	page_channel_free(d.ch);
+	if (d.skel_im)
+		image_model_free(d.skel_im);
 	if (d.skel_fd >= 0)
 		close(d.skel_fd);
 	pthread_cond_destroy(&d.cond);
