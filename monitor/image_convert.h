@@ -31,6 +31,12 @@ void image_model_release(struct image_model *im);
  * (-EINVAL: the image names what it does not contain). */
 int image_to_model(const struct image_model *im, const struct monitor *mon,
 		   struct mon_model *m);
+/* The same into an m that is all zeros (calloc'd, or a prebuilt copy's,
+ * prebuild_take_model): not cleared again, so that only the parts
+ * written are touched (clearing its 187 KB was 90-150 us of a
+ * migration's stop). */
+int image_to_model_zeroed(const struct image_model *im, const struct monitor *mon,
+			  struct mon_model *m);
 /* Before anything is opened: the image's RAM dataspaces (each once)
  * within its component's ram_quota, that within this monitor's free RAM
  * and MON_RESTORE_MAX_BYTES (restore_budget.c).  0, or -E2BIG with one

@@ -228,9 +228,15 @@ static int image_fill(const void *src, uint64_t ds_badge, void *dst, uint64_t si
 int image_to_model(const struct image_model *im, const struct monitor *mon,
 		   struct mon_model *m)
 {
+	memset(m, 0, sizeof *m);
+	return image_to_model_zeroed(im, mon, m);
+}
+
+int image_to_model_zeroed(const struct image_model *im, const struct monitor *mon,
+			  struct mon_model *m)
+{
 	int rc;
 
-	memset(m, 0, sizeof *m);
 	if (im->nthreads > MON_MAX_THREADS || im->nregions > MON_MAX_REGIONS ||
 	    im->ncaps > CAP_SLOTS)
 		return -E2BIG;

@@ -499,13 +499,17 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 {
 	/* begun, read, checked, sessions opened, model made, restored */
 	uint64_t t[6] = {ri_now_us()};
-	struct mon_model *model = calloc(1, sizeof *model);
+	/* a prebuilt copy's is touched already (its first touches were
+	 * 100-150 us of a migration's stop) */
+	struct mon_model *model = prebuild_take_model(mon);
 	struct badge_map *seed = calloc(1, sizeof *seed);
 	struct image_model *im = NULL;
 	struct page_channel *ch = NULL;
 	char err[400] = "";
 	int rc = -ENOMEM, pre = 0;
 
+	if (!model)
+		model = calloc(1, sizeof *model);
 	if (!model || !seed)
 		goto out;
 	if (mon->state == MON_RUNNING || mon->pd_proxy) {
@@ -572,7 +576,7 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	if ((rc = restore_image_open(mon, im, seed)))
 		goto fail;
 	t[3] = ri_now_us();
-	if ((rc = image_to_model(im, mon, model))) {
+	if ((rc = image_to_model_zeroed(im, mon, model))) { /* calloc'd or taken */
 		monitor_why(mon,
 			    "restore refused: %s: the image names what it "
 			    "does not contain",

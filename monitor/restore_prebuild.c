@@ -42,6 +42,7 @@
 #include "monitor/image_convert.h"
 #include "monitor/checkpoint.h"
 #include "monitor/lazy_fill.h"
+#include "monitor/postcopy_pages.h"
 #include "monitor/restore.h"
 #include "monitor/restore_prebuild.h"
 #include "monitor/restore_prebuild_sessions.h"
@@ -79,6 +80,10 @@ struct mon_prebuild {
 	uint8_t binary_hash[IMAGE_HASH_SIZE];
 	struct pre_threads thr;	 /* restore_prebuild_threads.c */
 	struct pre_sessions ses; /* restore_prebuild_sessions.c */
+	/* the restore's model, its pages touched (zeroed) before the stop:
+	 * 187 KB of new pages, whose first touches in the stop were 100-150
+	 * us of it (prebuild_take_model) */
+	struct mon_model *model;
 };
 
 /* Detach attachment k from the copy's PD (while it has the PD). */
@@ -165,6 +170,7 @@ void prebuild_end(struct monitor *mon, const char *why)
 		target_close_session(mon, &pb->cpu);
 	if (pb->pd.idx)
 		target_close_session(mon, &pb->pd);
+	free(pb->model);
 	if (why) { /* the monitor is as before the first round */
 		mon->cfg = pb->cfg;
 		env_log(mon->env, "monitor: prebuilt copy ended after %u rounds: %s",
@@ -430,8 +436,11 @@ int prebuild_round(struct monitor *mon, const char *path)
 	}
 	if (first && !(mon->prebuild = calloc(1, sizeof *mon->prebuild)))
 		return -ENOMEM;
-	if (first)
+	if (first) {
 		mon->prebuild->cfg = mon->cfg;
+		if ((mon->prebuild->model = malloc(sizeof *mon->prebuild->model)))
+			memset(mon->prebuild->model, 0, sizeof *mon->prebuild->model);
+	}
 	/* a pipe: round 1 as it arrives, built while it comes
 	 * (prebuild_stream.c) */
 	if (first && prebuild_is_pipe(path)) {
@@ -562,9 +571,11 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 	int rc;
 
 	*out = NULL;
-	/* streamed: only the pages it carries are read, into the copy */
+	/* streamed: only the pages it carries are read, into the copy; a
+	 * post-copy skeleton as the migration read it (read once) */
 	if ((!mon->restore_lazy || mon->restore_postcopy) &&
-	    !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err) &&
+	    ((mon->restore_postcopy && (im = postcopy_skeleton_take(path))) ||
+	     !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) &&
 	    continues(mon, im)) {
 		if (misfit(mon, im, why, sizeof why)) {
 			image_model_free(im);
@@ -628,6 +639,15 @@ int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge)
 		return 0;
 	e = memory_of(pb->final, old_badge);
 	return !e || e->nonzero_pages * IMAGE_PAGE_SIZE <= PREBUILD_IN_PLACE_BYTES;
+}
+
+struct mon_model *prebuild_take_model(struct monitor *mon)
+{
+	struct mon_model *m = mon->prebuild ? mon->prebuild->model : NULL;
+
+	if (m)
+		mon->prebuild->model = NULL;
+	return m;
 }
 
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)

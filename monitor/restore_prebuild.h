@@ -47,6 +47,9 @@ void prebuild_use(struct monitor *mon, struct mon_model *model);
 #define PREBUILD_IN_PLACE_BYTES (16ULL << 20)
 int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge);
 
+/* restore_image.c: a zeroed model for the restore, its pages touched
+ * before the stop (the caller owns it), or NULL. */
+struct mon_model *prebuild_take_model(struct monitor *mon);
 /* restore.c: the copy's PD and CPU sessions / the dataspace that was
  * old_badge (of size bytes) with its attachment in the monitor, handed
  * over (the restore owns them from here).  0, or -ENOENT: none. */

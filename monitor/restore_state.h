@@ -63,7 +63,8 @@ struct rs_own {
 struct rs {
 	struct monitor *mon;
 	/* a copy of the model's description, rewritten in place; its regions'
-	 * data point into the new dataspaces once fill_memory copied them */
+	 * data point into the new dataspaces once fill_memory copied them
+	 * (a lazy restore's is the caller's: model_work in restore.c) */
 	struct mon_model *m;
 	const struct mon_model *before; /* the caller's, checked against by verify */
 	cap_t pd, cpu, source;

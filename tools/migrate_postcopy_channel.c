@@ -97,7 +97,9 @@ struct page_channel *postcopy_early_channel(const char *path)
 }
 
 struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
-					       const char *path, char *err, size_t size)
+					       const char *path,
+					       struct image_model **skel, char *err,
+					       size_t size)
 {
 	uint64_t ids[PAGE_CHANNEL_MAX_DS], pages[PAGE_CHANNEL_MAX_DS];
 	struct page_channel *ch = NULL;
@@ -114,7 +116,9 @@ struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
 		ch = early;
 	else if (!(ch = page_channel_new((uint32_t)n, ids, pages)))
 		snprintf(err, size, "skeleton.img: no page channel for its dataspaces");
-	image_model_free(im);
+	*skel = ch ? im : NULL;
+	if (!ch)
+		image_model_free(im);
 	return ch;
 }
 

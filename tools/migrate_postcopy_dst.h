@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct page_channel;
+struct image_model;
 
 /* The channel for the served dataspaces of the pre-skeleton at path,
  * the pages the restore will read touched (the cap map's, the
@@ -19,9 +20,12 @@ struct page_channel;
 struct page_channel *postcopy_early_channel(const char *path);
 /* The channel for the skeleton at path: early if it has exactly its
  * dataspaces, else a new one (the caller frees early), or NULL with err
- * (early untouched). */
+ * (early untouched).  The skeleton as read into *skel (the caller's, for
+ * the restore: postcopy_skeleton_offer), NULL on failure. */
 struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
-					       const char *path, char *err, size_t size);
+					       const char *path,
+					       struct image_model **skel, char *err,
+					       size_t size);
 /* A page message (struct postcopy_pages and its pages, len bytes) into
  * ch: 0, or -1 if it is malformed or names what ch does not have. */
 int postcopy_put_pages(struct page_channel *ch, const uint8_t *msg, size_t len);

@@ -10,7 +10,8 @@
  *      (monitor/page_channel.h) made from the pre-skeleton, then the
  *      skeleton (the frozen target's state, final.img) into the spool
  *      directory; check the channel against its dataspaces (or make
- *      another), offer it to the monitor, and start two threads: one
+ *      another), offer it to the monitor, and let two threads start (made
+ *      before step 0, they waited for the skeleton): one
  *      receives everything the source sends from now on (pages into the
  *      channel, its words to this thread), one sends the channel's wants;
  *   2. (commit) restore the skeleton post-copy (CONTROL_F_POSTCOPY) and
@@ -38,6 +39,7 @@
 #include <unistd.h>
 #include "image/image.h"
 #include "monitor/page_channel.h"
+#include "monitor/postcopy_pages.h"
 #include "tools/migrate_postcopy.h"
 #include "tools/migrate_postcopy_dst.h"
 
@@ -49,12 +51,14 @@ struct pdst {
 					 pre-skeleton ("": none) */
 	int deadline_ms;
 	struct page_channel *ch;
+	struct image_model *skel_im; /* the skeleton as read, for the restore */
 	int skel_fd;		     /* the skeleton in memory (memfd), or -1 */
 	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
 	pthread_mutex_t lock;	     /* tx, and what follows */
 	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
 	char word[64];		     /* the source's last word (end) */
 	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
+	int go; /* the skeleton and the channel are here: the threads start */
 	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
 	uint64_t last_ms;
 	/* the pause's steps here (ms): the skeleton's first bytes (its
@@ -165,7 +169,8 @@ out:
  * else another (the pages put into the early one are asked for again). */
 static int make_channel(struct pdst *d, char *err, size_t size)
 {
-	struct page_channel *ch = postcopy_skeleton_channel(d->ch, d->skel, err, size);
+	struct page_channel *ch =
+	    postcopy_skeleton_channel(d->ch, d->skel, &d->skel_im, err, size);
 
 	if (!ch)
 		return -1;
@@ -192,6 +197,30 @@ static void receiver_end(struct pdst *d, const char *why)
 	page_channel_fail(d->ch, why);
 }
 
+/* The threads are made before the pre-skeleton (making two took 60-110
+ * us, and up to 3 ms on a loaded host, of the pause) and wait here until
+ * the skeleton and its channel are there: 1, or 0 (the migration ended
+ * before). */
+static int await_go(struct pdst *d)
+{
+	pthread_mutex_lock(&d->lock);
+	while (!d->go && !d->stop)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	return !d->stop;
+}
+
+static void set_go(struct pdst *d, int stop)
+{
+	pthread_mutex_lock(&d->lock);
+	if (stop)
+		d->stop = 1;
+	else
+		d->go = 1;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* The receiver: everything the source sends after the skeleton. */
 static void *receiver(void *arg)
 {
@@ -200,6 +229,8 @@ static void *receiver(void *arg)
 	char err[TRANSPORT_ERR_MAX / 2], why[TRANSPORT_ERR_MAX];
 	size_t len;
 
+	if (!await_go(d))
+		return NULL;
 	address_set_timeout(d->c->fd, POSTCOPY_SILENCE_MS);
 	d->last_ms = transport_now_ms();
 	while (!d->stop) {
@@ -254,6 +285,8 @@ static void *wanter(void *arg)
 	unsigned ds;
 	int rc;
 
+	if (!await_go(d))
+		return NULL;
 	while (!d->stop && (rc = page_channel_next_want(d->ch, &ds, &w.page, 50)) >= 0) {
 		if (!rc)
 			continue;
@@ -479,7 +512,12 @@ static int restore(struct pdst *d, char *ans, size_t size)
 	 * version 4 of the protocol it was kept paused, "ready" sent, and
 	 * started by a CONTROL_THAW on the source's "commit": 0.15-0.5 ms
 	 * of the pause, and 1-2 ms when a thread waited for a core) */
+	/* read once: the monitor takes it (until session 14 it read the
+	 * skeleton again, 40-70 us of the pause) */
+	postcopy_skeleton_offer(d->skel, d->skel_im);
+	d->skel_im = NULL;
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_POSTCOPY, d->skel, ans, size);
+	postcopy_skeleton_withdraw(); /* if the restore did not take it */
 	d->t_restored = dst_now_ms();
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */
@@ -503,20 +541,20 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.cond, NULL);
+	/* made first, they wait for the skeleton (await_go) */
+	threads = !pthread_create(&rx, NULL, receiver, &d);
+	if (threads && pthread_create(&tx, NULL, wanter, &d)) {
+		set_go(&d, 1);
+		pthread_join(rx, NULL);
+		threads = 0;
+	}
 	if (!d.buf)
 		snprintf(ans, sizeof ans, "error: out of memory");
+	else if (!threads)
+		snprintf(ans, sizeof ans, "error: no threads for the pages");
 	else if (!prepare(&d, request, ans, sizeof ans)) {
-		threads = !pthread_create(&rx, NULL, receiver, &d);
-		if (threads && pthread_create(&tx, NULL, wanter, &d)) {
-			d.stop = 1;
-			pthread_join(rx, NULL);
-			threads = 0;
-		}
-		if (!threads) {
-			snprintf(ans, sizeof ans, "error: no threads for the pages");
-			prebuild_drop(&d);
-		} else
-			rc = restore(&d, ans, sizeof ans);
+		set_go(&d, 0);
+		rc = restore(&d, ans, sizeof ans);
 	}
 	/* a lost answer: the source cannot learn that it runs here, and the
 	 * copy here stops once the connection is found lost */
@@ -529,7 +567,7 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 	d.t_started = dst_now_ms();
 	if (!rc)
 		run_postcopy(&d);
-	d.stop = 1;
+	set_go(&d, 1); /* the threads end (or never start) */
 	if (d.ch)
 		page_channel_fail(d.ch, "the migration ended"); /* the wanter returns */
 	if (threads) {
@@ -537,6 +575,8 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		pthread_join(tx, NULL);
 	}
 	page_channel_free(d.ch);
+	if (d.skel_im)
+		image_model_free(d.skel_im);
 	if (d.skel_fd >= 0)
 		close(d.skel_fd);
 	pthread_cond_destroy(&d.cond);
