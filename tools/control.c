@@ -475,7 +475,8 @@ int control_call_at(const struct control_request *req, control_line_fn fn, void 
 			break;
 		}
 		control_forward(mb, &sent, fn, arg, 1);
-		if (mb->gen == gen && mb->state != MB_DONE) /* done: no news to wait for */
+		if (mb->gen == gen &&
+		    mb->state != MB_DONE) /* done: no news to wait for */
 			control_wait_meter(mb, &shown, fn, arg);
 	}
 	pthread_mutex_unlock(&control_lock);
