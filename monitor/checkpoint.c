@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <base/host_worker.h>
+#include "config/test_env.h"
 
 #include "monitor/dirty_pages.h"
 #include "monitor/group.h"
@@ -300,6 +301,12 @@ static void bufs_prepare(struct monitor *mon, struct ckpt_bufs *b)
 			bytes += b->size[i] = g->size;
 	}
 	ckpt_job(mon, bufs_alloc_job, b, bytes, MON_WORKER_NICE);
+	/* test hook (tests/migrate/postcopy.sh): they take this much longer,
+	 * as on a loaded host (the job is niced), while the target runs */
+	const char *v = bytes ? test_env("CAPSULE_TEST_CKPT_PREPARE_MS") : NULL;
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (ms > 0 && ms <= 10000)
+		mon_sleep_us((uint64_t)ms * 1000);
 }
 
 static void bufs_free(struct ckpt_bufs *b)

@@ -31,6 +31,10 @@ int monitor_setting_up(struct monitor *mon, int pools);
  * bounded time; the threads' states into model.  0 or -errno (-EBUSY:
  * not met in time; the target then runs). */
 int checkpoint_pause_all(struct monitor *mon, struct mon_model *model);
+/* checkpoint_pause.c: pause every thread where it is, at once (a test
+ * hold's point; the checkpoint's pause then settles them).  0, or -errno
+ * with all running. */
+int monitor_pause_now(struct monitor *mon);
 /* checkpoint.c: the thread's UTCB (message, buffer and thread-control
  * registers).  0 or -errno. */
 int monitor_read_utcb(struct monitor *mon, cap_t thread, struct utcb *u);

@@ -76,6 +76,15 @@ static int pause_each(struct monitor *mon)
 	return 0;
 }
 
+int monitor_pause_now(struct monitor *mon)
+{
+	int rc = pause_each(mon);
+
+	if (rc)
+		monitor_resume(mon);
+	return rc;
+}
+
 /* Is the thread where a restore cannot continue it?
  * - It keeps badges outside its cap map (libbase marks the span in
  *   tcr[TCR_BADGES], cap_badges_hold): the badges of a call it is

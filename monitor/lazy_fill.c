@@ -135,17 +135,23 @@ static void lazy_fail(struct lazy_fill *lf, const char *what, int rc)
 	monitor_target_ends(mon, 1);
 }
 
-/* Post-copy: the source is lost; what never arrived exists nowhere else. */
+/* Post-copy: the source is lost; what never arrived exists nowhere else.
+ * The channel's count, not lf->left: pages that arrived since the last
+ * step are not filled yet, but they did arrive (the node's line says the
+ * same). */
 static void source_lost(struct lazy_fill *lf)
 {
 	struct monitor *mon = lf->mon;
+	struct page_channel_stats st;
 	char why[256];
 
 	page_channel_failed(lf->ch, why, sizeof why);
+	page_channel_stats(lf->ch, &st);
 	env_log(mon->env,
 		"monitor: post-copy failed: the source was lost (%s): %llu of %llu "
 		"pages never arrived; the target is stopped",
-		why, (unsigned long long)lf->left, (unsigned long long)lf->total);
+		why, (unsigned long long)(st.total - st.arrived),
+		(unsigned long long)st.total);
 	lf->running = 0;
 	monitor_target_ends(mon, 1);
 }

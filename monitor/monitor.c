@@ -145,9 +145,19 @@ static int control_test_once(struct monitor *mon)
 		ep_defer(mon->env->ep, monitor_stop_deferred, mon);
 		return 0;
 	}
+	/* then="hold": paused at once, where its Nth line left it, not at
+	 * the checkpoint's pause, which follows the making of its buffers (a
+	 * niced host job): on a loaded host the target ran on meanwhile
+	 * through its next count into that count's LOG call, was held in it,
+	 * and a post-copy destination made the call (tests/migrate/postcopy.sh) */
+	if (mon->cfg.then_hold && (rc = monitor_pause_now(mon)))
+		return rc;
 	model = calloc(1, sizeof *model);
-	if (!model)
+	if (!model) {
+		if (mon->cfg.then_hold)
+			monitor_resume(mon);
 		return -ENOMEM;
+	}
 	rc = monitor_checkpoint(mon, model);
 	if (!rc && mon->cfg.then_hold) { /* paused: a migration's freeze takes it */
 		mon->hold = 1;
