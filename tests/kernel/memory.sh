@@ -3,11 +3,12 @@
 # opens and closes 12 zero-quota PD sessions 50 times and takes 1000
 # data faults per step, pausing after each of its 6 steps.  The node's
 # anonymous RSS (RssAnon) in the pause after step 6 must be within
-# RSS_SLACK_KB (default 64 kB: -44 to +16 kB measured; a leak added
-# about 5 MB a step; it was VmRSS within 8 MiB) of that after step 2.
+# RSS_SLACK_KB (default 256 kB: -44 to +16 kB measured at first, +76 kB
+# once in make test; a leak added about 5 MB a step; it was VmRSS within
+# 8 MiB) of that after step 2.
 b=${1:-build}
 cap=$b/capsule
-slack=${RSS_SLACK_KB:-64}
+slack=${RSS_SLACK_KB:-256}
 # ASan holds freed blocks in a quarantine (256 MB by default): keep it
 # small, so that what the node frees shows as freed
 case "$b" in *san*)
