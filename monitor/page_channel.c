@@ -13,6 +13,7 @@
 #include <time.h>
 #include <sys/mman.h>
 
+#include "image/image.h"
 #include "monitor/page_channel.h"
 
 struct pc_ds {
@@ -37,6 +38,8 @@ struct page_channel {
 	int failed;
 	char why[256];
 	struct page_channel_stats st;
+	struct image_model *skel; /* page_channel_set_skeleton, until taken */
+	char skel_path[512];
 };
 
 static int bit(const uint64_t *map, uint64_t p)
@@ -93,6 +96,8 @@ void page_channel_free(struct page_channel *ch)
 		free(d->arrived);
 		free(d->wanted);
 	}
+	if (ch->skel)
+		image_model_free(ch->skel);
 	pthread_cond_destroy(&ch->cond);
 	pthread_cond_destroy(&ch->arrival);
 	pthread_mutex_destroy(&ch->lock);
@@ -124,6 +129,10 @@ struct page_channel *page_channel_claim(void)
 	ch = offered;
 	offered = NULL;
 	pthread_mutex_unlock(&offered_lock);
+	if (ch && ch->skel) { /* the restore that claims it read its own */
+		image_model_free(ch->skel);
+		ch->skel = NULL;
+	}
 	return ch;
 }
 
@@ -138,6 +147,32 @@ void page_channel_withdraw(struct page_channel *ch)
 	pthread_mutex_unlock(&offered_lock);
 	if (mine)
 		page_channel_free(ch);
+}
+
+void page_channel_set_skeleton(struct page_channel *ch, const char *path,
+			       struct image_model *im)
+{
+	if (!im)
+		return;
+	if (ch->skel || strlen(path) >= sizeof ch->skel_path) {
+		image_model_free(im);
+		return;
+	}
+	ch->skel = im;
+	snprintf(ch->skel_path, sizeof ch->skel_path, "%s", path);
+}
+
+struct image_model *page_channel_take_skeleton(const char *path)
+{
+	struct image_model *im = NULL;
+
+	pthread_mutex_lock(&offered_lock);
+	if (offered && offered->skel && !strcmp(path, offered->skel_path)) {
+		im = offered->skel;
+		offered->skel = NULL;
+	}
+	pthread_mutex_unlock(&offered_lock);
+	return im;
 }
 
 int page_channel_index(const struct page_channel *ch, uint64_t id)

@@ -42,6 +42,7 @@ enum page_how {
 };
 
 struct page_channel;
+struct image_model;
 
 /* A channel for nds dataspaces (image ids ids[i], or NULL: 1..nds) of
  * pages[i] pages each, none arrived; one reference.  NULL if nds or a
@@ -59,6 +60,15 @@ void page_channel_free(struct page_channel *ch);
 int page_channel_offer(struct page_channel *ch);
 struct page_channel *page_channel_claim(void);
 void page_channel_withdraw(struct page_channel *ch);
+/* The skeleton as the migration's host thread read it (to check ch
+ * against it), published with ch so that the restore reads it once
+ * (each read was 40-70 us of the pause): set gives ch im, read from path
+ * with IMAGE_READ_STREAM (before the offer; freed with ch if never
+ * taken); take hands it over from the published channel if it was read
+ * from path, else NULL (the restore then reads the file). */
+void page_channel_set_skeleton(struct page_channel *ch, const char *path,
+			       struct image_model *im);
+struct image_model *page_channel_take_skeleton(const char *path);
 /* The index of the dataspace with image id id, or -1. */
 int page_channel_index(const struct page_channel *ch, uint64_t id);
 uint64_t page_channel_id(const struct page_channel *ch, unsigned ds);

@@ -7,13 +7,8 @@
  * object pools), each about one round trip to the source.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "image/image.h"
 
 #include "monitor/checkpoint.h"
 #include "monitor/model.h"
@@ -95,46 +90,4 @@ void postcopy_restore_wants(struct monitor *mon, const struct mon_model *model)
 	page_channel_stats(model->page_ctx, &st);
 	env_log(mon->env, "monitor: post-copy restore: %llu pages asked of the source",
 		(unsigned long long)st.wants);
-}
-
-static pthread_mutex_t skel_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct image_model *skel;
-static char skel_path[512];
-
-void postcopy_skeleton_offer(const char *path, struct image_model *im)
-{
-	pthread_mutex_lock(&skel_lock);
-	if (!skel && strlen(path) < sizeof skel_path) {
-		skel = im;
-		snprintf(skel_path, sizeof skel_path, "%s", path);
-		im = NULL;
-	}
-	pthread_mutex_unlock(&skel_lock);
-	if (im)
-		image_model_free(im);
-}
-
-struct image_model *postcopy_skeleton_take(const char *path)
-{
-	struct image_model *im = NULL;
-
-	pthread_mutex_lock(&skel_lock);
-	if (skel && !strcmp(path, skel_path)) {
-		im = skel;
-		skel = NULL;
-	}
-	pthread_mutex_unlock(&skel_lock);
-	return im;
-}
-
-void postcopy_skeleton_withdraw(void)
-{
-	struct image_model *im;
-
-	pthread_mutex_lock(&skel_lock);
-	im = skel;
-	skel = NULL;
-	pthread_mutex_unlock(&skel_lock);
-	if (im)
-		image_model_free(im);
 }

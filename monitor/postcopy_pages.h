@@ -17,7 +17,6 @@
 struct monitor;
 struct mon_model;
 struct page_channel;
-struct image_model;
 
 /* How long a read of the model waits for a page before the commit. */
 #define POSTCOPY_PAGE_WAIT_MS 10000
@@ -32,15 +31,5 @@ int postcopy_bind(struct monitor *mon, struct mon_model *model,
  * called before its start, so the target's own faults are not counted
  * (the restore starts it itself since session 13). */
 void postcopy_restore_wants(struct monitor *mon, const struct mon_model *model);
-
-/* The skeleton as the migration's host thread read it (to check its
- * channel against it), handed to the restore so that it is read once:
- * each read was 40-70 us of the pause.  offer gives im, read from path
- * with IMAGE_READ_STREAM, to the slot (one at a time: else it is freed);
- * take hands it over if it was read from path (else NULL); withdraw
- * frees what was not taken. */
-void postcopy_skeleton_offer(const char *path, struct image_model *im);
-struct image_model *postcopy_skeleton_take(const char *path);
-void postcopy_skeleton_withdraw(void);
 
 #endif

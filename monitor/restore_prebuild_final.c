@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "monitor/image_convert.h"
-#include "monitor/postcopy_pages.h"
+#include "monitor/page_channel.h"
 #include "monitor/prebuild_state.h"
 #include "monitor/restore.h"
 
@@ -99,7 +99,7 @@ int prebuild_final(struct monitor *mon, const char *path, struct image_model **o
 	/* streamed: only the pages it carries are read, into the copy; a
 	 * post-copy skeleton as the migration read it (read once) */
 	if ((!mon->restore_lazy || mon->restore_postcopy) &&
-	    ((mon->restore_postcopy && (im = postcopy_skeleton_take(path))) ||
+	    ((mon->restore_postcopy && (im = page_channel_take_skeleton(path))) ||
 	     !image_read_flags(path, IMAGE_READ_STREAM, &im, err, sizeof err)) &&
 	    prebuild_continues(mon, im)) {
 		if (misfit(mon, im, why, sizeof why)) {

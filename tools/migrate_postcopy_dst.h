@@ -21,7 +21,7 @@ struct page_channel *postcopy_early_channel(const char *path);
 /* The channel for the skeleton at path: early if it has exactly its
  * dataspaces, else a new one (the caller frees early), or NULL with err
  * (early untouched).  The skeleton as read into *skel (the caller's, for
- * the restore: postcopy_skeleton_offer), NULL on failure. */
+ * the restore: page_channel_set_skeleton), NULL on failure. */
 struct page_channel *postcopy_skeleton_channel(struct page_channel *early,
 					       const char *path,
 					       struct image_model **skel, char *err,

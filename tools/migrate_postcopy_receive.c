@@ -501,6 +501,11 @@ static int restore(struct pdst *d, char *ans, size_t size)
 {
 	int rc;
 
+	/* read once: published with the channel, the monitor's restore takes
+	 * it (until session 14 it read the skeleton again, 40-70 us of the
+	 * pause); freed with the channel if not */
+	page_channel_set_skeleton(d->ch, d->skel, d->skel_im);
+	d->skel_im = NULL;
 	if (page_channel_offer(d->ch)) {
 		snprintf(ans, size, "error: another post-copy restore is under way here");
 		prebuild_drop(d);
@@ -512,12 +517,7 @@ static int restore(struct pdst *d, char *ans, size_t size)
 	 * version 4 of the protocol it was kept paused, "ready" sent, and
 	 * started by a CONTROL_THAW on the source's "commit": 0.15-0.5 ms
 	 * of the pause, and 1-2 ms when a thread waited for a core) */
-	/* read once: the monitor takes it (until session 14 it read the
-	 * skeleton again, 40-70 us of the pause) */
-	postcopy_skeleton_offer(d->skel, d->skel_im);
-	d->skel_im = NULL;
 	rc = dst_step(d, CONTROL_RESTORE, CONTROL_F_POSTCOPY, d->skel, ans, size);
-	postcopy_skeleton_withdraw(); /* if the restore did not take it */
 	d->t_restored = dst_now_ms();
 	d->built[0] = 0;	      /* the restore took the copy or ended it */
 	page_channel_withdraw(d->ch); /* if the restore did not claim it */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <cmocka.h>
+#include "image/image.h"
 #include "monitor/page_channel.h"
 
 #define PG PAGE_CHANNEL_PAGE
@@ -202,6 +203,34 @@ static void test_offer(void **state)
 	page_channel_free(other);
 }
 
+/* The skeleton read once: published with the channel, taken by the
+ * restore of the same path only, once; freed with a claim or the
+ * channel if not taken (the sanitizer build's leak check) */
+static void test_skeleton(void **state)
+{
+	uint64_t ids[1] = {70}, pages[1] = {1};
+	struct page_channel *ch = page_channel_new(1, ids, pages);
+	struct image_model *im = calloc(1, sizeof *im);
+
+	(void)state;
+	page_channel_set_skeleton(ch, "/a/final.img", im);
+	page_channel_set_skeleton(ch, "/a/final.img", calloc(1, sizeof *im));
+	assert_null(page_channel_take_skeleton("/a/final.img")); /* not offered */
+	assert_int_equal(page_channel_offer(ch), 0);
+	assert_null(page_channel_take_skeleton("/b/final.img"));
+	assert_ptr_equal(page_channel_take_skeleton("/a/final.img"), im);
+	assert_null(page_channel_take_skeleton("/a/final.img"));
+	image_model_free(im);
+	page_channel_set_skeleton(ch, "/a/final.img", calloc(1, sizeof *im));
+	assert_ptr_equal(page_channel_claim(), ch); /* frees the untaken one */
+	assert_null(page_channel_take_skeleton("/a/final.img"));
+	page_channel_free(ch);
+	page_channel_free(ch);
+	ch = page_channel_new(1, ids, pages);
+	page_channel_set_skeleton(ch, "/a/final.img", calloc(1, sizeof *im));
+	page_channel_free(ch); /* never offered: freed with it */
+}
+
 static void test_failed(void **state)
 {
 	uint64_t pages = 4, page;
@@ -271,8 +300,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bad_sizes), cmocka_unit_test(test_put_once),
 	    cmocka_unit_test(test_wants),     cmocka_unit_test(test_demand_and_push),
-	    cmocka_unit_test(test_offer),     cmocka_unit_test(test_failed),
-	    cmocka_unit_test(test_wait),
+	    cmocka_unit_test(test_offer),     cmocka_unit_test(test_skeleton),
+	    cmocka_unit_test(test_failed),    cmocka_unit_test(test_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
