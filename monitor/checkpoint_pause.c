@@ -78,7 +78,10 @@ static int pause_each(struct monitor *mon)
 
 int monitor_pause_now(struct monitor *mon)
 {
-	int rc = pause_each(mon);
+	int rc;
+
+	mon->paused_since_us = mon_now_us(); /* the checkpoint's pause keeps it */
+	rc = pause_each(mon);
 
 	if (rc)
 		monitor_resume(mon);
@@ -252,7 +255,10 @@ int checkpoint_pause_all(struct monitor *mon, struct mon_model *model)
 	    now - mon->pause_wait_last_us > CKPT_RETRY_GAP_US)
 		mon->pause_wait_since_us = now; /* a new wait, not a retry */
 	for (int tries = 0;; tries++) {
-		mon->paused_since_us = mon_now_us(); /* until monitor_resume */
+		/* until monitor_resume; paused already (a test hold, a group's
+		 * cut): "paused" counts from then, the threads' real stop */
+		if (!mon->paused_since_us)
+			mon->paused_since_us = mon_now_us();
 		if ((rc = pause_each(mon)) ||
 		    (rc = read_pause(mon, model, &blocked, &setup)))
 			break;
