@@ -184,6 +184,9 @@ grep -q "memory damaged" "$tmp/B2.log" && die "B2 ran on with missing pages"
 # threads' registers and UTCBs) is at count 5, not in count 6's LOG call
 for f in "$tmp"/spool/*/preskel.img; do
 	[ -f "$f" ] || die "A2 left no preskel.img in its spool"
+	# its thread records as plain bytes (the thread's name is beside its
+	# UTCB): else the check below could not fail
+	grep -aq "counter" "$f" || die "A2's preskel.img: no thread record readable as bytes"
 	grep -aq "count 6 sum" "$f" && die "A2 held its target in count 6's LOG call"
 done
 [ -z "$(sums "$tmp/B2.log")" ] || die "B2 counted without its memory: $(sums "$tmp/B2.log")"
