@@ -66,6 +66,9 @@ route='<route> <service name="Soak"> <child name="server"/> </service> <any-serv
 mkdir "$tmp/rom"
 echo "$secs $clients soak" >"$tmp/rom/soak.cfg"
 
+# the clients' time counts from their start, which is after this: the
+# last sample's deadline from here errs early
+t0=$(date +%s)
 "$cap" node --rom "$b/components" --rom "$tmp/rom" "$tmp/soak.xml" --control "$sock" \
 	>"$tmp/node.log" 2>&1 &
 pid=$!
@@ -75,7 +78,6 @@ until grep -q "soak_client: sending for" "$tmp/node.log"; do
 	[ $i -lt 300 ] && kill -0 $pid 2>/dev/null || fail "the clients did not start"
 	sleep 0.1
 done
-t0=$(date +%s) # the first client's start: the samples are taken before it ends
 
 # the least of 5 samples of each kernel count, and the node's RSS
 counts() {
@@ -93,10 +95,15 @@ names="tasks threads gates irqs mappings live-badges"
 warm=$((secs / 4))
 [ $warm -lt 5 ] && warm=5
 sleep $warm
+s0=$(date +%s)
 before=$(counts)
 rss0=$(rss)
 [ -n "$before" ] && [ -n "$rss0" ] || fail "no counts after the warm-up"
-while [ $(($(date +%s) - t0)) -lt $((secs - 4)) ]; do sleep 0.5; done
+# the last sample must end before the first client does: it starts as
+# long before that as the first one took, twice, and 2 s more (5 calls
+# of `capsule ps` can take seconds on a loaded host, sanitizer build)
+took=$(($(date +%s) - s0))
+while [ $(($(date +%s) - t0)) -lt $((secs - 2 - 2 * took)) ]; do sleep 0.5; done
 after=$(counts)
 rss1=$(rss)
 [ -n "$after" ] && [ -n "$rss1" ] || fail "no counts at the end"
