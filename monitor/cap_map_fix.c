@@ -36,19 +36,28 @@ static int rebadge_slots(struct cr_cap_map *m, const struct badge_map *bm)
 	return 0;
 }
 
-/* Every keyed slot into one tree; -EEXIST if two slots share an id. */
+/* Every keyed slot into one tree; -EEXIST if two slots share an id.
+ * Nodes for the keyed slots only, and a slot's links written only if
+ * they are not zero already: a node for each of the 4096 slots (192 KB
+ * allocated and given back each time) and the writes to every slot
+ * were 80-110 us of a migration's stop, for some 40 caps. */
 static int rebuild(const struct mon_model *model, struct cr_cap_map *m)
 {
-	struct cr_tree_node *node = calloc(CAP_SLOTS, sizeof *node);
+	struct cr_tree_node *node;
 	unsigned n = 0;
 	int rc;
 
-	if (!node)
+	for (unsigned i = 0; i < CAP_SLOTS; i++)
+		n += keyed(m->slot[i].id);
+	if (!(node = calloc(n + 1, sizeof *node)))
 		return -ENOMEM;
+	n = 0;
 	for (unsigned i = 0; i < CAP_SLOTS; i++) {
 		struct cr_cap_entry *e = &m->slot[i];
-		e->left = e->right = e->parent = 0;
-		e->depth = 0;
+		if (e->left || e->right || e->parent || e->depth) {
+			e->left = e->right = e->parent = 0;
+			e->depth = 0;
+		}
 		if (keyed(e->id))
 			node[n++] = (struct cr_tree_node){
 			    .addr = report_entry_addr(model, i), .key = e->id};

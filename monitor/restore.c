@@ -297,7 +297,9 @@ static struct mon_model *model_work(const struct monitor *mon,
 
 	if (mon->lazy)
 		return (struct mon_model *)src;
-	if ((m = malloc(sizeof *m)))
+	/* a migration's copy touched it before the stop */
+	if ((m = prebuild_take_touched((struct monitor *)mon, PREBUILD_WORK)) ||
+	    (m = malloc(sizeof *m)))
 		memcpy(m, src, sizeof *m);
 	return m;
 }
@@ -463,10 +465,12 @@ static void log_times(struct rs *rs)
 int restore_build(struct monitor *mon, const struct mon_model *model,
 		  const struct badge_map *seed, struct rs **out)
 {
-	struct rs *rs = calloc(1, sizeof *rs);
+	struct rs *rs = prebuild_take_touched(mon, PREBUILD_RS); /* zeroed */
 	int rc;
 
 	*out = NULL;
+	if (!rs)
+		rs = calloc(1, sizeof *rs);
 	if (!rs || !model->nthreads || !(rs->m = model_work(mon, model))) {
 		free(rs);
 		return -ENOMEM;
@@ -538,6 +542,11 @@ void restore_abort(struct rs *rs, int rc)
 	rollback(rs);
 	monitor_resume(mon);
 	restore_free(rs);
+}
+
+size_t restore_state_size(void)
+{
+	return sizeof(struct rs);
 }
 
 void restore_free(struct rs *rs)

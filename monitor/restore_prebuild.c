@@ -134,6 +134,8 @@ void prebuild_end(struct monitor *mon, const char *why)
 	if (pb->pd.idx)
 		target_close_session(mon, &pb->pd);
 	free(pb->model);
+	for (int i = 0; i < PREBUILD_TOUCHED; i++)
+		free(pb->touched[i]);
 	if (why) { /* the monitor is as before the first round */
 		mon->cfg = pb->cfg;
 		env_log(mon->env, "monitor: prebuilt copy ended after %u rounds: %s",
@@ -384,6 +386,21 @@ static void attach_regions(struct monitor *mon, const struct image_model *im, un
 	}
 }
 
+/* The restore's model, state and working model, zeroed and their pages
+ * faulted in now, at the first round, rather than by their first
+ * writes in the stop.  Not by a memset after malloc: the compiler makes
+ * that a calloc, whose fresh pages are not touched (the stop's copy
+ * into the "touched" model still took 100-200 us of page faults). */
+static void prebuild_touch(struct mon_prebuild *pb)
+{
+	size_t size[PREBUILD_TOUCHED] = {[PREBUILD_RS] = restore_state_size(),
+					 [PREBUILD_WORK] = sizeof(struct mon_model)};
+
+	pb->model = mon_buf_prefault(calloc(1, sizeof *pb->model), sizeof *pb->model);
+	for (int i = 0; i < PREBUILD_TOUCHED; i++)
+		pb->touched[i] = mon_buf_prefault(calloc(1, size[i]), size[i]);
+}
+
 int prebuild_round(struct monitor *mon, const char *path)
 {
 	struct image_model *im = NULL;
@@ -402,8 +419,7 @@ int prebuild_round(struct monitor *mon, const char *path)
 		return -ENOMEM;
 	if (first) {
 		mon->prebuild->cfg = mon->cfg;
-		if ((mon->prebuild->model = malloc(sizeof *mon->prebuild->model)))
-			memset(mon->prebuild->model, 0, sizeof *mon->prebuild->model);
+		prebuild_touch(mon->prebuild);
 	}
 	/* a pipe: round 1 as it arrives, built while it comes
 	 * (prebuild_stream.c) */

@@ -50,6 +50,13 @@ int prebuild_fill_in_place(struct monitor *mon, uint64_t old_badge);
 /* restore_image.c: a zeroed model for the restore, its pages touched
  * before the stop (the caller owns it), or NULL. */
 struct mon_model *prebuild_take_model(struct monitor *mon);
+/* restore.c: zeroed memory for the restore's state (PREBUILD_RS) or its
+ * working copy of the model (PREBUILD_WORK), its pages touched before
+ * the stop (the caller owns it: free), or NULL (then calloc it). */
+enum { PREBUILD_RS, PREBUILD_WORK, PREBUILD_TOUCHED };
+void *prebuild_take_touched(struct monitor *mon, int which);
+/* restore.c: the bytes of its state (struct rs), for the above */
+size_t restore_state_size(void);
 /* restore.c: the copy's PD and CPU sessions / the dataspace that was
  * old_badge (of size bytes) with its attachment in the monitor, handed
  * over (the restore owns them from here).  0, or -ENOENT: none. */

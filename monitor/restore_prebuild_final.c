@@ -175,6 +175,18 @@ struct mon_model *prebuild_take_model(struct monitor *mon)
 	return m;
 }
 
+void *prebuild_take_touched(struct monitor *mon, int which)
+{
+	struct mon_prebuild *pb = mon->prebuild;
+	void *p = NULL;
+
+	if (pb && pb->used && which >= 0 && which < PREBUILD_TOUCHED) {
+		p = pb->touched[which];
+		pb->touched[which] = NULL;
+	}
+	return p;
+}
+
 int prebuild_take_pd(struct monitor *mon, cap_t *pd, cap_t *cpu)
 {
 	struct mon_prebuild *pb = mon->prebuild;

@@ -11,6 +11,7 @@
 void sent_pages_reset(struct sent_pages *s)
 {
 	s->n = 0;
+	s->next = 0;
 	s->over = 0;
 	s->image_id = 0;
 }
@@ -48,6 +49,7 @@ static int cmp(const void *a, const void *b)
 void sent_pages_seal(struct sent_pages *s, uint64_t image_id)
 {
 	s->image_id = s->over ? 0 : image_id;
+	s->next = 0;
 	if (s->image_id && s->n) /* none staged: no array yet */
 		qsort(s->e, s->n, sizeof *s->e, cmp);
 }
@@ -56,14 +58,22 @@ int64_t sent_pages_find(const struct sent_pages *s, uint64_t image_id, uint64_t 
 			uint64_t page)
 {
 	uint32_t lo = 0, hi = s->n;
+	struct sent_pages *w = (struct sent_pages *)s; /* the guess only */
 
 	if (!image_id || s->image_id != image_id)
 		return -1;
+	/* the writer asks page after page, in the order of the index: the
+	 * entry after the last found is mostly the one (a search for each
+	 * was some 60 us of the final image's write, in the stop) */
+	if (s->next < s->n && s->e[s->next].ds == ds && s->e[s->next].page == page)
+		return (int64_t)s->e[w->next++].at;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		const struct sent_page *e = &s->e[mid];
-		if (e->ds == ds && e->page == page)
+		if (e->ds == ds && e->page == page) {
+			w->next = mid + 1;
 			return (int64_t)e->at;
+		}
 		if (e->ds < ds || (e->ds == ds && e->page < page))
 			lo = mid + 1;
 		else

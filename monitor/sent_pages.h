@@ -22,6 +22,7 @@ struct sent_pages {
 		uint64_t at;	   /* page index in the stage */
 	} * e;
 	uint32_t n, cap;
+	uint32_t next;	   /* sent_pages_find's guess: the entry after its last */
 	int over;	   /* more than SENT_PAGES_MAX: no base */
 	uint64_t image_id; /* the image that carried them; 0: none */
 };
