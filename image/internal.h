@@ -43,6 +43,7 @@ struct image_writer {
 	int live;	    /* image_model.live */
 	uint8_t *snap;	    /* live: the chunk's pages, copied once */
 	int raw_skip;	    /* live: chunks still stored without trying zstd */
+	int raw_fails;	    /* live: tries in a row zstd did not shrink, less 1 */
 	size_t flush_at;    /* image_model.flush_bytes, or IMAGE_FLUSH */
 };
 #define IMAGE_FLUSH (1u << 20)

@@ -114,6 +114,46 @@ static void live_write_and_read_hash(void **state)
 	t_model_free(&t);
 }
 
+/* A live write of noise (zstd does not shrink it: most chunks go raw
+ * without a try, page by page straight into their section), with zero
+ * pages here and there, a chunk of zeros and one that compresses: it
+ * reads as the memory it was written from, zero pages counted as such. */
+static void live_noise_reads_the_same(void **state)
+{
+	const uint64_t chunk = (uint64_t)IMAGE_CHUNK_PAGES * IMAGE_PAGE_SIZE,
+		       size = 48 * chunk;
+	struct image_stats st;
+	struct t_model t;
+	char err[256] = "";
+	uint64_t zero = 0;
+	t_model_init(&t);
+	t.d[2].size = t.mem[2].size = size;
+	assert_non_null(t.mem[2].data = realloc(t.mem[2].data, size));
+	t_fill(t.mem[2].data, size);
+	for (uint64_t p = 3; p < size / IMAGE_PAGE_SIZE; p += 17)
+		memset(t.mem[2].data + p * IMAGE_PAGE_SIZE, 0, IMAGE_PAGE_SIZE);
+	memset(t.mem[2].data + 20 * chunk, 0, chunk);
+	for (uint64_t i = 0; i < chunk; i++)
+		t.mem[2].data[30 * chunk + i] = (uint8_t) "capsule"[i % 7];
+	for (uint64_t p = 0; p < size / IMAGE_PAGE_SIZE; p++) {
+		const uint8_t *pg = t.mem[2].data + p * IMAGE_PAGE_SIZE;
+		zero += pg[0] == 0 && !memcmp(pg, pg + 1, IMAGE_PAGE_SIZE - 1);
+	}
+	t.m.live = 1;
+	assert_int_equal(image_write(path, &t.m, &st, err, sizeof err), 0);
+	struct image_model *live = read_as(IMAGE_READ_HASH);
+	assert_int_equal(live->memory[2].size, size);
+	assert_memory_equal(live->memory[2].data, t.mem[2].data, size);
+	for (uint32_t k = 0; k < live->nmemory; k++)
+		if (k != 2)
+			assert_memory_equal(live->memory[k].data, t.mem[k].data,
+					    t.mem[k].size);
+	assert_true(st.zero_pages >= zero);
+	assert_true(st.bytes_compressed < st.bytes_raw); /* the text shrank */
+	image_model_free(live);
+	t_model_free(&t);
+}
+
 static void huge_fill_matches_whole_read(void **state)
 {
 	const uint64_t size = 4ULL << 20, huge = 2ULL << 20;
@@ -191,6 +231,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(fill_matches_whole_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_frame_fails_at_fill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(live_write_and_read_hash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(live_noise_reads_the_same, setup, teardown),
 	    cmocka_unit_test_setup_teardown(huge_fill_matches_whole_read, setup,
 					    teardown),
 	};
