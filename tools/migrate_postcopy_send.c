@@ -176,13 +176,14 @@ static int send_preskel(struct psrc *s, int ms)
 
 /* The pause sends some 150-200 KB (the restore's pages, the skeleton)
  * into a connection that has carried only the pre-skeleton: its send
- * buffer, 16 KiB at first and grown as it is used, filled, and this
- * thread slept until the destination had read enough and then had to be
- * woken again (the skeleton's send: 0.05 ms or 0.8-1.2 ms, and the
- * destination waited for the rest of it meanwhile).  With room for it
- * all, the sends return at once and the destination reads on alone.  A
- * fixed size stops the kernel's tuning of it: 4 MiB is its default
- * ceiling anyway (net.ipv4.tcp_wmem).  Best effort. */
+ * buffer, 16 KiB at first and grown by the kernel as it is used, may
+ * not hold it, and a full buffer makes the sender wait for the
+ * destination's reads.  With room for it all, no send waits for them.
+ * (The skeleton's send still takes 0.7-1.2 ms in some pauses on a busy
+ * two-core host: the destination's threads it wakes take the sender's
+ * CPU, docs/migration.md "Measured".)  A fixed size stops the kernel's
+ * tuning of it: 4 MiB is its default ceiling anyway (net.ipv4.
+ * tcp_wmem).  Best effort. */
 static void wide_send_buffer(int fd)
 {
 	int size = 4 << 20;
