@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,28 +174,29 @@ static int send_preskel(struct psrc *s, int ms)
 	return 0;
 }
 
-/* Freeze; send the pages the destination's restore reads, then the
- * skeleton: final.img as the monitor wrote it (the frozen target's
- * state, no page).  0, 1 (frozen, failed before the skeleton was all
- * sent: the destination cannot have started it), or -1 (not frozen: it
- * runs on here), with s->err. */
-static int freeze_and_send(struct psrc *s)
+/* The pause sends some 150-200 KB (the restore's pages, the skeleton)
+ * into a connection that has carried only the pre-skeleton: its send
+ * buffer, 16 KiB at first and grown by the kernel as it is used, may
+ * not hold it, and a full buffer makes the sender wait for the
+ * destination's reads.  With room for it all, no send waits for them.
+ * (The skeleton's send still takes 0.7-1.2 ms in some pauses on a busy
+ * two-core host: the destination's threads it wakes take the sender's
+ * CPU, docs/migration.md "Measured".)  A fixed size stops the kernel's
+ * tuning of it: 4 MiB is its default ceiling anyway (net.ipv4.
+ * tcp_wmem).  Best effort. */
+static void wide_send_buffer(int fd)
 {
-	char path[512], last[CONTROL_LINE_MAX];
+	int size = 4 << 20;
 
-	migrate_phase("final");
-	/* in memory, not a file: creating a file on the spool's file system
-	 * (ext4 here) and reading it back was 150-350 us of the freeze; the
-	 * node's monitor writes it through /proc/self/fd (same process) */
-	if ((s->final_fd = memfd_create("final.img", MFD_CLOEXEC)) >= 0)
-		snprintf(path, sizeof path, "/proc/self/fd/%d", s->final_fd);
-	else
-		snprintf(path, sizeof path, "%s/final.img", s->dir);
-	if (step(CONTROL_FREEZE, CONTROL_F_STATE, s->name, path, NULL, last,
-		 sizeof last)) {
-		snprintf(s->err, sizeof s->err, "%s", last);
-		return -1;
-	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+/* Once frozen: send the pages the destination's restore reads, then
+ * the skeleton: final.img (at path) as the monitor wrote it (the frozen
+ * target's state, no page).  0, or 1 (failed before the skeleton was
+ * all sent: the destination cannot have started it), with s->err. */
+static int send_frozen(struct psrc *s, const char *path)
+{
 	s->t_frozen = now_ms();
 	if (!(s->fm = frozen_mem_claim(s->name))) {
 		snprintf(s->err, sizeof s->err, "%s: its frozen memory is not there",
@@ -213,6 +215,53 @@ static int freeze_and_send(struct psrc *s)
 	if (send_file(s, path, "skeleton.img"))
 		return 1;
 	s->t_sent = now_ms();
+	return 0;
+}
+
+/* On the node's thread, as its monitor answers the freeze (control_
+ * call_at; the target stays paused, the thread waits for nothing): the
+ * pages and the skeleton go from there, not after this control thread
+ * is woken (a hand-off at the start of the pause, more than 0.1 ms
+ * when both CPUs are busy). */
+static void frozen_at(const char *last, void *arg)
+{
+	struct psrc *s = arg;
+
+	if (strncmp(last, "ok", 2))
+		return;
+	s->sent_rc = send_frozen(s, s->final_path);
+	s->sent_at = 1;
+}
+
+/* Freeze, then send_frozen.  0, 1 (frozen, failed before the skeleton
+ * was all sent: the destination cannot have started it), or -1 (not
+ * frozen: it runs on here), with s->err. */
+static int freeze_and_send(struct psrc *s)
+{
+	struct control_request req = {.op = CONTROL_FREEZE, .flags = CONTROL_F_STATE};
+	char *path = s->final_path, last[CONTROL_LINE_MAX];
+	int rc;
+
+	migrate_phase("final");
+	/* in memory, not a file: creating a file on the spool's file system
+	 * (ext4 here) and reading it back was 150-350 us of the freeze; the
+	 * node's monitor writes it through /proc/self/fd (same process) */
+	if ((s->final_fd = memfd_create("final.img", MFD_CLOEXEC)) >= 0)
+		snprintf(path, sizeof s->final_path, "/proc/self/fd/%d", s->final_fd);
+	else
+		snprintf(path, sizeof s->final_path, "%s/final.img", s->dir);
+	snprintf(req.name, sizeof req.name, "%s", s->name);
+	snprintf(req.path, sizeof req.path, "%s", path);
+	s->sent_at = 0;
+	rc = control_call_final_at(&req, last, sizeof last, frozen_at, s);
+	if (s->sent_at) /* frozen, and sent or not from the node's thread */
+		rc = s->sent_rc;
+	else if (rc)
+		snprintf(s->err, sizeof s->err, "%s", last);
+	else /* frozen, no hook run: sent from here */
+		rc = send_frozen(s, path);
+	if (rc)
+		return strncmp(last, "ok", 2) ? -1 : 1; /* frozen or not */
 	/* committed: the destination starts it once restored (no "ready"
 	 * and "commit" since version 4 of the protocol, a round trip and a
 	 * hand-off less in the pause) */
@@ -272,9 +321,17 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 		fn(line, arg);
 		return;
 	}
+	wide_send_buffer(s->c.fd);
+	/* from here the pause's hand-offs: this thread's wake-ups (the
+	 * freeze's answer, "started") preempt busier threads (transport/
+	 * prompt.c); serving the pages after takes the default slice back */
+	transport_prompt_thread(1);
 	tp = now_ms();
 	postcopy_progress(s, "pausing it, sending its state (not its pages)");
-	if ((rc = freeze_and_send(s)) < 0) {
+	rc = freeze_and_send(s);
+	if (rc) /* this is the node's control thread */
+		transport_prompt_thread(0);
+	if (rc < 0) {
 		fn(s->err, arg); /* the monitor resumed it, or there is none */
 		return;
 	}
@@ -284,7 +341,9 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	postcopy_progress(s, line);
 	/* from here a lost destination may have started it: resumed here
 	 * only once its copy has surely stopped (resume_here) */
-	if (postcopy_answer(s, (int)(end - transport_now_ms())))
+	rc = postcopy_answer(s, (int)(end - transport_now_ms()));
+	transport_prompt_thread(0);
+	if (rc)
 		return resume_here(s, 1, s->err, fn, arg);
 	if (strncmp((char *)s->msg, "started ", 8)) { /* it never ran there */
 		snprintf(s->err, sizeof s->err, "not started there: %.200s",
@@ -295,10 +354,11 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	fprintf(stderr,
 		"capsule node: migration of %s (post-copy): paused %.2f ms: freeze "
 		"%.2f, final.img read %.2f, the restore's %llu pages sent %.2f, the "
-		"skeleton sent %.2f, the destination's restore and start %.2f\n",
+		"skeleton sent %.2f%s, the destination's restore and start %.2f\n",
 		s->name, paused, s->t_frozen - tp, s->t_read - s->t_frozen,
 		(unsigned long long)s->eager, s->t_pages - s->t_read,
-		s->t_sent - s->t_pages, tp + paused - s->t_sent);
+		s->t_sent - s->t_pages, s->sent_at ? " (from the node's thread)" : "",
+		tp + paused - s->t_sent);
 	migrate_phase("postcopy");
 	snprintf(line, sizeof line, "it runs at %.128s; sending its pages", s->to);
 	postcopy_progress(s, line);

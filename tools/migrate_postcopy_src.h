@@ -43,6 +43,10 @@ struct psrc {
 	 * pages sent, the skeleton (final.img) sent (logged by
 	 * postcopy_run) */
 	double t_frozen, t_read, t_pages, t_sent;
+	char final_path[512]; /* final.img (a memfd's /proc/self/fd path) */
+	/* send_frozen ran on the node's thread as the freeze was answered
+	 * (frozen_at), with sent_rc */
+	int sent_at, sent_rc;
 	char err[TRANSPORT_ERR_MAX + CONTROL_LINE_MAX];
 };
 

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +24,13 @@ static void listener_serve(struct listener *l, int fd)
 {
 	struct transport_conn c;
 	char err[TRANSPORT_ERR_MAX];
+	int one = 1;
 
+	/* as address_connect's: without it the kernel holds a small message
+	 * while one sent before is unacknowledged, until the peer's delayed
+	 * ACK (40 ms on Linux); a post-copy destination's "started" waited
+	 * so behind a want the source answered with nothing (1 pause in 10) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	address_set_timeout(fd, l->timeout_ms);
 	if (handshake_server(fd, &l->key, &c, err, sizeof err)) {
 		fprintf(stderr, "capsule node: refused %s: %s\n", c.peer, err);

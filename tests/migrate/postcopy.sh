@@ -22,7 +22,9 @@
 # Case 1 also checks that the restore took the copy built from the
 # pre-skeleton (its dataspaces too), that the restore's own request
 # started it (no "ready" and "commit" round trip), and asked the source
-# for no page (those it reads came before the skeleton), that no image of the source carries a page, and that both
+# for no page (those it reads came before the skeleton), that the
+# pause's two ends went from the nodes' threads (the source's skeleton,
+# the destination's "started"), that no image of the source carries a page, and that both
 # nodes removed their spool directories (TMPDIR).
 b=${1:-build}
 . tests/harness.sh
@@ -143,6 +145,14 @@ grep -q "target started: the migration committed" "$tmp/B1.log" &&
 # in the pause
 grep -qE "the restore's [1-9][0-9]* pages sent" "$tmp/A1.log" ||
 	die "A: the restore's pages were not sent: $(grep -o 'paused .*' "$tmp/A1.log")"
+# the pause's two ends go from the nodes' threads as their monitors
+# answer (no hand-off to a woken thread first): A's pages and skeleton
+# as its monitor answers the freeze, B's "started" as its monitor
+# answers the restore
+grep -qE "the skeleton sent [0-9.]+ \(from the node's thread\)" "$tmp/A1.log" ||
+	die "A: the skeleton was not sent from the node's thread: $(grep -o 'paused .*' "$tmp/A1.log")"
+grep -qE "answered in [0-9.]+ \(from the node's thread\)" "$tmp/B1.log" ||
+	die "B: started was not answered from the node's thread: $(grep -o 'restored and started .*' "$tmp/B1.log")"
 grep -q "monitor: post-copy restore: 0 pages asked of the source" "$tmp/B1.log" ||
 	die "B: the restore asked the source for pages: $(grep -o 'post-copy restore: .*asked.*' "$tmp/B1.log")"
 # no image of A carries a page: the pre-skeleton and the freeze are the

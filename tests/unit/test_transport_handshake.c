@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -276,10 +278,16 @@ static void old_version_refused(void **state)
 
 /* ---- the listener, on 127.0.0.1 ------------------------------------------ */
 
+static int served_nodelay = -1; /* TCP_NODELAY of the served connection */
+
 static void on_conn(struct transport_conn *c, void *arg)
 {
 	char buf[TRANSPORT_MSG_MAX], err[TRANSPORT_ERR_MAX];
+	socklen_t sl = sizeof served_nodelay;
 	size_t len;
+
+	if (getsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &served_nodelay, &sl))
+		served_nodelay = -1;
 
 	if (!stream_recv(&c->rx, buf, &len, err, sizeof err) && c->rx.final)
 		stream_send(&c->tx, buf, len, 1, err, sizeof err); /* echo */
@@ -323,6 +331,9 @@ static void listener_echo(void **state)
 	transport_close(&c);
 	listener_stop(&l);
 	assert_int_equal(served, 1);
+	/* an accepted connection sends small messages at once, as a
+	 * connecting one does: no Nagle wait behind an unacknowledged one */
+	assert_int_equal(served_nodelay, 1);
 	/* nothing listens any more */
 	assert_int_equal(address_connect(spec, 500, err, sizeof err), -1);
 }
