@@ -133,7 +133,10 @@ static unsigned task_map_out(struct thread *caller, struct task *src, const uint
 	return KERR_OK;
 }
 
-static uint64_t task_cap_info(struct task *t, struct utcb *u, unsigned op)
+/* other: the task of TASK_CAP_EQUAL's second kcap (t itself, or the one
+ * its fourth word names) */
+static uint64_t task_cap_info(struct task *t, struct task *other, struct utcb *u,
+			      unsigned op)
 {
 	unsigned r1, r2;
 	struct kobj *a = cap_space_lookup(&t->caps, u->mr[1], &r1);
@@ -144,7 +147,7 @@ static uint64_t task_cap_info(struct task *t, struct utcb *u, unsigned op)
 		u->mr[0] = a && !a->dead;
 		return kres_words(1, 0);
 	case TASK_CAP_EQUAL:
-		b = cap_space_lookup(&t->caps, u->mr[2], &r2);
+		b = cap_space_lookup(&other->caps, u->mr[2], &r2);
 		u->mr[0] = a && a == b;
 		return kres_words(1, 0);
 	default: /* TASK_CAP_INFO */
@@ -179,7 +182,7 @@ uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint
 	case TASK_CAP_INFO:
 		if (TAG_WORDS(tag) < 2)
 			return kres(KERR_INVAL);
-		return task_cap_info(t, u, (unsigned)u->mr[0]);
+		return task_cap_info(t, t, u, (unsigned)u->mr[0]);
 	case TASK_MAP_OUT:
 		if (TAG_WORDS(tag) < 2 || (TAG_WORDS(tag) - 2) % 3)
 			return kres(KERR_INVAL);
@@ -188,7 +191,11 @@ uint64_t task_invoke(struct thread *caller, struct task *t, struct utcb *u, uint
 	case TASK_CAP_EQUAL:
 		if (TAG_WORDS(tag) < 3)
 			return kres(KERR_INVAL);
-		return task_cap_info(t, u, TASK_CAP_EQUAL);
+		/* a fourth word: mr[2] is a kcap of that task of the caller's */
+		src = TAG_WORDS(tag) < 4 ? t : task_arg(caller, u->mr[3]);
+		if (!src)
+			return kres(KERR_INVAL_CAP);
+		return task_cap_info(t, src, u, TASK_CAP_EQUAL);
 	case TASK_MAP_MEM:
 		if (!root)
 			return kres(KERR_PERM);
