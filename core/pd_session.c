@@ -149,22 +149,31 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 	return pd_map_gates_out(pd, &to, w, k, TASK_MAP_OUT_EMPTY);
 }
 
-/* The PD session whose cap pd's task holds at kcap (a kcap of the
- * client's own, if pd is its PD) under badge: the session found by the
- * badge, and the kernel's word that the slot holds its very gate (a
- * badge named is no authority, the cap in the slot is). */
-static struct pd_session *pd_held_session(struct pd_session *pd, uint64_t kcap,
-					  uint64_t badge)
+/* The k PD sessions whose caps pd's task holds at kcaps w[2j] under
+ * badges w[2j+1] (kcaps of the client's own, if pd is its PD) into to:
+ * the sessions found by their badges, and the kernel's word, in one
+ * call, that each slot holds its session's very gate (a badge named is
+ * no authority, the cap in the slot is).  0 or -EINVAL. */
+static int pd_held_sessions(struct pd_session *pd, const uint64_t *w, unsigned k,
+			    struct pd_session **to)
 {
-	struct core_session *s = core_session_by_badge(pd->core, badge, &pd_session_ops);
-	uint64_t w[4] = {TASK_CAP_EQUAL, kcap, 0, KCAP_INVALID}, same = 0;
+	uint64_t eq[4 + 2 * PD_MAP_OUT_PDS] = {TASK_CAP_EQUAL, 0, 0, KCAP_INVALID};
+	uint64_t same = 0;
 
-	if (!s || !pd_kcap_ok(kcap))
-		return NULL;
-	w[2] = cap_kcap(s->obj.cap);
-	if (kobj_invoke(cap_kcap(pd->task), PROTO_TASK, w, 4, &same, 1) || same != 1)
-		return NULL;
-	return container_of(s, struct pd_session, s);
+	for (unsigned j = 0; j < k; j++) {
+		struct core_session *s =
+		    core_session_by_badge(pd->core, w[2 * j + 1], &pd_session_ops);
+		uint64_t *pair = j ? &eq[2 + 2 * j] : &eq[1];
+		if (!s || !pd_kcap_ok(w[2 * j]) ||
+		    (to[j] = container_of(s, struct pd_session, s)) == pd)
+			return -EINVAL;
+		pair[0] = w[2 * j];
+		pair[1] = cap_kcap(s->obj.cap);
+	}
+	if (kobj_invoke(cap_kcap(pd->task), PROTO_TASK, eq, 2 + 2 * k, &same, 1) ||
+	    same != 1)
+		return -EINVAL;
+	return 0;
 }
 
 /* PD_MAP_OUT (sessions.h): pairs (gate kcap of this PD, kcap | j) mapped
@@ -190,10 +199,8 @@ static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
 	n = (m->nwords - 1 - 2 * k) / 2;
 	if (!n || n > TASK_MAP_OUT_MAX)
 		return -EINVAL;
-	for (unsigned j = 0; j < k; j++)
-		if (!(to[j] = pd_held_session(pd, m->w[1 + 2 * j], m->w[2 + 2 * j])) ||
-		    to[j] == pd)
-			return -EINVAL;
+	if (pd_held_sessions(pd, &m->w[1], k, to))
+		return -EINVAL;
 	pair = &m->w[1 + 2 * k];
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t from = pair[2 * i], j = pair[2 * i + 1] % KCAP(1);

@@ -178,6 +178,21 @@ static void root_cap_equal_across(void *arg)
 	CHECK(!TAG_ERROR(
 	    KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430), SRV_GATE)));
 	CHECK(kernel_native_utcb()->mr[0] == 0);
+	/* more pairs: 1 only if every pair is the same object; half a pair
+	 * is refused */
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID,
+			       SRV_TASK | RIGHTS_ALL, KCAP(0x432))));
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x432), SRV_TASK)));
+	CHECK(kernel_native_utcb()->mr[0] == 1);
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x432), SRV_GATE)));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x431), KCAP(0x431))));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	CHECK(TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			      SRV_GATE, KCAP_INVALID, KCAP(0x432))) == KERR_INVAL);
 	/* revoked: no longer the same */
 	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, SRV_GATE, 0)));
 	CHECK(equal_in(OTHER_TASK, KCAP(0x430), SRV_GATE, KCAP_INVALID) == 0);
