@@ -244,14 +244,17 @@ int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
 {
 	struct msg m;
 
-	if (!npds || npds > MSG_MAX_ITEMS || !n || 3 * n > MSG_MAX_WORDS)
+	if (!npds || npds > PD_MAP_OUT_PDS || !n || n > PD_MAP_OUT_MAX(npds))
 		return -EINVAL;
 	msg_reset(&m, PD_MAP_OUT);
+	msg_put(&m, npds);
 	for (unsigned i = 0; i < npds; i++)
-		if (!cap_valid(pds[i]) || msg_put_cap(&m, pds[i]))
+		if (!cap_valid(pds[i]) || msg_put(&m, cap_kcap(pds[i])) ||
+		    msg_put(&m, cap_badge(pds[i])))
 			return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
-		if (msg_put(&m, pd_of[i]) || msg_put(&m, from[i]) || msg_put(&m, to[i]))
+		if (pd_of[i] >= npds || to[i] % KCAP(1) || msg_put(&m, from[i]) ||
+		    msg_put(&m, to[i] | pd_of[i]))
 			return -EINVAL;
 	return base_drop_caps(&m, rpc_invoke(pd, &m));
 }

@@ -19,7 +19,15 @@
  * group image against s1..s8's 8 images (the wall time of the commands),
  * and soak's (twice: the second replaces the running members), whose log
  * line gives the time spent on the caps between members: printed per cap
- * (the target for one component is <= 2 us).  That average carries the
+ * (the target for one component is <= 2 us).  Exactly: the group's
+ * log line's "caps between members" phase of the second restore (the
+ * monitor's clock in whole us, from every member built to every cap of
+ * the table mapped and the regions of other members' dataspaces
+ * attached) divided by the caps of its table (21).  A member cap's
+ * share of the ready step (its cap map entry rebadged, its verify) is
+ * not in it: that step's time is per member and per cap alike, where
+ * bench_cr's slope for one component is over its whole restore.  That
+ * average carries the
  * phase's fixed part (its core calls: the gates, the PD_MAP_OUTs).  So
  * each round also runs a fresh node D, B's config with soak3 (a
  * soak_server and 3 soak_clients, 9 caps, its image taken on a node C of

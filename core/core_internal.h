@@ -178,6 +178,9 @@ void core_session_remove(struct core *c, struct core_session *s);
 /* The live session of type `type` (NULL: any) named by cap, or NULL. */
 struct core_session *core_session_find(struct core *c, cap_t cap,
 				       const struct core_session_ops *type);
+/* The same by the session's badge (a cap's that a client named). */
+struct core_session *core_session_by_badge(struct core *c, uint64_t badge,
+					   const struct core_session_ops *type);
 /* The session type serving `service` (its name in core_session_types),
  * or NULL. */
 const struct core_session_ops *core_session_type(const char *service);

@@ -62,10 +62,12 @@ void core_session_remove(struct core *c, struct core_session *s)
 struct core_session *core_session_find(struct core *c, cap_t cap,
 				       const struct core_session_ops *type)
 {
-	uint64_t badge = cap_badge(cap);
+	return cap_valid(cap) ? core_session_by_badge(c, cap_badge(cap), type) : NULL;
+}
 
-	if (!cap_valid(cap))
-		return NULL;
+struct core_session *core_session_by_badge(struct core *c, uint64_t badge,
+					   const struct core_session_ops *type)
+{
 	for (struct core_session *s = c->sessions; s; s = s->next)
 		if (s->obj.badge == badge && (!type || s->ops == type))
 			return s;

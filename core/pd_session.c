@@ -149,30 +149,70 @@ static int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
 	return pd_map_gates_out(pd, &to, w, k, TASK_MAP_OUT_EMPTY);
 }
 
-/* PD_MAP_OUT: each triple's gate of this PD (the caller's own) mapped
- * into the PD session caps[j], derived as an IPC map item is: into
- * several children in one call.  Gates from the user slots only, not
- * into the parent's slot; an occupied slot is replaced (as PD_MAP_CAP).
- * Core keeps no hold (a PD_MAP_CAP hold at a replaced kcap stays until
- * the kcap is mapped so again or the PD goes).  One TASK_MAP_OUT. */
+/* The k PD sessions whose caps pd's task holds at kcaps w[2j] under
+ * badges w[2j+1] (kcaps of the client's own, if pd is its PD) into to:
+ * the sessions found by their badges, and the kernel's word, in one
+ * call, that each slot holds its session's very gate (a badge named is
+ * no authority, the cap in the slot is).  0 or -EINVAL. */
+static int pd_held_sessions(struct pd_session *pd, const uint64_t *w, unsigned k,
+			    struct pd_session **to)
+{
+	uint64_t eq[4 + 2 * PD_MAP_OUT_PDS] = {TASK_CAP_EQUAL, 0, 0, KCAP_INVALID};
+	uint64_t same = 0;
+
+	for (unsigned j = 0; j < k; j++) {
+		struct core_session *s =
+		    core_session_by_badge(pd->core, w[2 * j + 1], &pd_session_ops);
+		uint64_t *pair = j ? &eq[2 + 2 * j] : &eq[1];
+		if (!s || !pd_kcap_ok(w[2 * j]) ||
+		    (to[j] = container_of(s, struct pd_session, s)) == pd)
+			return -EINVAL;
+		pair[0] = w[2 * j];
+		pair[1] = cap_kcap(s->obj.cap);
+	}
+	if (kobj_invoke(cap_kcap(pd->task), PROTO_TASK, eq, 2 + 2 * k, &same, 1) ||
+	    same != 1)
+		return -EINVAL;
+	return 0;
+}
+
+/* PD_MAP_OUT (sessions.h): pairs (gate kcap of this PD, kcap | j) mapped
+ * into the PD session that this PD's client names as j by its own kcap
+ * and badge, derived as an IPC map item is: into several children in one
+ * call.  The destinations are named in place, not sent as map items
+ * (four a message, each moved into core's receive window, looked up and
+ * unmapped again: half of the call's cost).  Gates from the user slots
+ * only, not into the parent's slot; an occupied slot is replaced (as
+ * PD_MAP_CAP).  Core keeps no hold (a PD_MAP_CAP hold at a replaced kcap
+ * stays until the kcap is mapped so again or the PD goes).  One
+ * TASK_MAP_OUT. */
 static int pd_session_map_out(struct pd_session *pd, const struct msg *m)
 {
-	struct pd_session *to[MSG_MAX_ITEMS];
-	unsigned k = m->ncaps, n = m->nwords / 3;
+	struct pd_session *to[PD_MAP_OUT_PDS];
+	uint64_t w[3 * TASK_MAP_OUT_MAX];
+	const uint64_t *pair;
+	unsigned k, n;
 
-	if (k < 1 || k > MSG_MAX_ITEMS || !n || m->nwords % 3)
+	if (m->ncaps || m->nwords < 1 || !(k = (unsigned)m->w[0]) || k > PD_MAP_OUT_PDS ||
+	    m->nwords < 1 + 2 * k || (m->nwords - 1 - 2 * k) % 2)
 		return -EINVAL;
-	for (unsigned j = 0; j < k; j++)
-		if (!(to[j] = pd_session_from_cap(pd->core, m->caps[j])) || to[j] == pd)
-			return -EINVAL;
+	n = (m->nwords - 1 - 2 * k) / 2;
+	if (!n || n > TASK_MAP_OUT_MAX)
+		return -EINVAL;
+	if (pd_held_sessions(pd, &m->w[1], k, to))
+		return -EINVAL;
+	pair = &m->w[1 + 2 * k];
 	for (unsigned i = 0; i < n; i++) {
-		const uint64_t *t = &m->w[3 * i];
-		if (t[0] >= k || !pd_kcap_ok(t[1]) ||
-		    KCAP_INDEX(t[1]) < FIXED_USER_BASE || !pd_kcap_ok(t[2]) ||
-		    t[2] == KCAP(FIXED_PARENT))
+		uint64_t from = pair[2 * i], j = pair[2 * i + 1] % KCAP(1);
+		uint64_t kcap = pair[2 * i + 1] - j;
+		if (j >= k || !pd_kcap_ok(from) || KCAP_INDEX(from) < FIXED_USER_BASE ||
+		    !pd_kcap_ok(kcap) || kcap == KCAP(FIXED_PARENT))
 			return -EINVAL;
+		w[3 * i] = j;
+		w[3 * i + 1] = from;
+		w[3 * i + 2] = kcap;
 	}
-	return pd_map_gates_out(pd, to, m->w, n, 0);
+	return pd_map_gates_out(pd, to, w, n, 0);
 }
 
 static int pd_session_alloc_gate(struct pd_session *pd, cap_t ep_thread, cap_t *out)

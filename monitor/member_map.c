@@ -4,11 +4,15 @@
  * and a signal context or two), so mapping them per holder (PD_MAP_CAPS,
  * MSG_MAX_ITEMS caps into one PD a call) cost one call per member.  The
  * caps are the monitor's own, so one PD_MAP_OUT on the monitor's PD maps
- * up to MEMBER_MAPQ_MAX of them into up to MSG_MAX_ITEMS holders: the
- * queue is sent when it is full or a fifth holder comes.  Each holder's
- * copy is derived from the monitor's slot, as a cap the monitor passed
- * on in a reply is.  A refused batch maps none; it is then mapped one
- * cap at a time (PD_MAP_CAP), so the line says which cap core refused.
+ * them into up to PD_MAP_OUT_PDS holders, as many as fit a message
+ * beside the holders (PD_MAP_OUT_MAX: 23 with 8 holders), the holders'
+ * PDs named by the monitor's kcaps of them, not sent as map items (four
+ * a message, each received and dropped again by core: a group of 8 took
+ * two calls, half of their time spent so).  The queue is sent when the
+ * next cap does not fit.  Each holder's copy is derived from the
+ * monitor's slot, as a cap the monitor passed on in a reply is.  A
+ * refused batch maps none; it is then mapped one cap at a time
+ * (PD_MAP_CAP), so the line says which cap core refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -66,8 +70,9 @@ int member_map_queue(struct member_mapq *q, struct rs *holder, uint64_t kcap,
 		     uint64_t old_badge, cap_t c)
 {
 	int j = pd_index(q, holder), rc;
+	unsigned npds = q->npds + (j < 0);
 
-	if ((q->n == MEMBER_MAPQ_MAX || (j < 0 && q->npds == MSG_MAX_ITEMS)) &&
+	if ((npds > PD_MAP_OUT_PDS || q->n + 1 > PD_MAP_OUT_MAX(npds)) &&
 	    (rc = member_map_flush(q)))
 		return rc;
 	if ((j = pd_index(q, holder)) < 0) {

@@ -92,10 +92,10 @@ void restore_free(struct rs *rs);
 /* The caps between a group's members waiting to be mapped, across
  * holders (member_map.c): one reference to each until it is mapped or
  * dropped. */
-#define MEMBER_MAPQ_MAX (MSG_MAX_WORDS / 3)
+#define MEMBER_MAPQ_MAX TASK_MAP_OUT_MAX
 struct member_mapq {
 	unsigned n, npds;
-	cap_t pd[MSG_MAX_ITEMS]; /* the holders' new PDs in this batch */
+	cap_t pd[PD_MAP_OUT_PDS]; /* the holders' new PDs in this batch */
 	struct rs *holder[MEMBER_MAPQ_MAX];
 	unsigned pd_of[MEMBER_MAPQ_MAX];
 	cap_t c[MEMBER_MAPQ_MAX];

@@ -213,7 +213,15 @@ enum task_flags { TASK_GUEST = 1, TASK_NATIVE = 2 };
  *                   given away.  A receive into an occupied window slot
  *                   releases its old content the same way.
  *   TASK_CAP_VALID  mr[1] = kcap -> result mr[0] = 1 if it names an object
- *   TASK_CAP_EQUAL  mr[1], mr[2] = kcaps -> mr[0] = 1 if the same object
+ *   TASK_CAP_EQUAL  mr[1], mr[2] = kcaps -> mr[0] = 1 if the same object;
+ *                   with mr[3], mr[2] is a kcap of the task that the
+ *                   caller's kcap mr[3] names (KCAP_INVALID: the caller's
+ *                   own), and further pairs (kcap in the invoked task,
+ *                   kcap in mr[3]'s) may follow from mr[4]: mr[0] = 1 if
+ *                   every pair names the same object.  Whether a task
+ *                   holds the caller's objects (core checks the PD
+ *                   session caps named by their holder's kcaps, in one
+ *                   call, PD_MAP_OUT)
  *   TASK_MAP_OUT    mr[1] = TASK_MAP_OUT_* flags, then from mr[2] up to
  *                   TASK_MAP_OUT_MAX triples: destination task kcap
  *                   (KCAP_INVALID: the caller), source kcap in the invoked

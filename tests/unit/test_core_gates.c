@@ -243,15 +243,14 @@ static int case_derive_caps(struct env *env, struct tcase *t)
 	return 0;
 }
 
-/* A raw PD_MAP_OUT: caps pds, words w. */
-static int raw_map_out(cap_t pd, const cap_t *pds, unsigned npds, const uint64_t *w,
-		       unsigned nwords)
+/* A raw PD_MAP_OUT: words w, and a cap if one is valid. */
+static int raw_map_out(cap_t pd, cap_t cap, const uint64_t *w, unsigned nwords)
 {
 	struct msg m;
 
 	msg_reset(&m, PD_MAP_OUT);
-	for (unsigned i = 0; i < npds; i++)
-		msg_put_cap(&m, pds[i]);
+	if (cap_valid(cap))
+		msg_put_cap(&m, cap);
 	for (unsigned i = 0; i < nwords; i++)
 		msg_put(&m, w[i]);
 	return node_call(pd, &m);
@@ -259,10 +258,11 @@ static int raw_map_out(cap_t pd, const cap_t *pds, unsigned npds, const uint64_t
 
 /* PD_MAP_OUT: gates of the invoked PD (here the caller's own) mapped into
  * several PDs in one call, each copy derived from the source slot (so
- * revoking the source takes it); a bad triple maps none. */
+ * revoking the source takes it); the PDs named by the caller's kcaps and
+ * badges, which core checks with the kernel; a bad pair maps none. */
 static int case_map_out(struct env *env, struct tcase *t)
 {
-	uint64_t k[2] = {KCAP(0x800), KCAP(0x801)}, from[3], to[3], w[6];
+	uint64_t k[2] = {KCAP(0x800), KCAP(0x801)}, from[3], to[3], w[8];
 	unsigned of[3] = {0, 1, 1};
 	cap_t a, b, pds[2], gates[2];
 
@@ -279,13 +279,32 @@ static int case_map_out(struct env *env, struct tcase *t)
 	 * a cap that is no PD session, the invoked PD as a destination */
 	CHECK(t, pd_map_out(env->pd, pds, 0, of, from, to, 1) == -EINVAL);
 	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, to, 0) == -EINVAL);
-	CHECK(t, pd_map_out(env->pd, pds, MSG_MAX_ITEMS + 1, of, from, to, 1) == -EINVAL);
-	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, to, MSG_MAX_WORDS / 3 + 1) ==
+	CHECK(t,
+	      pd_map_out(env->pd, pds, PD_MAP_OUT_PDS + 1, of, from, to, 1) == -EINVAL);
+	CHECK(t, pd_map_out(env->pd, pds, 2, of, from, to, PD_MAP_OUT_MAX(2) + 1) ==
 		     -EINVAL);
-	w[0] = 0, w[1] = from[0], w[2] = to[0], w[3] = 1;
-	CHECK(t, raw_map_out(env->pd, pds, 2, w, 4) == -EINVAL);
-	CHECK(t, raw_map_out(env->pd, pds, 0, w, 3) == -EINVAL);
 	CHECK(t, pd_map_out(env->pd, pds, 2, (unsigned[]){2}, from, to, 1) == -EINVAL);
+	/* the decoder: no PD, more than PD_MAP_OUT_PDS, no pair, half a
+	 * pair, a cap sent, an index past the PDs (low bits of the kcap) */
+	w[0] = 1, w[1] = cap_kcap(a), w[2] = cap_badge(a), w[3] = from[0], w[4] = to[0];
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, (uint64_t[]){0, from[0], to[0]}, 3) ==
+		     -EINVAL);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID,
+			     (uint64_t[]){PD_MAP_OUT_PDS + 1, w[1], w[2], from[0], to[0]},
+			     5) == -EINVAL);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 3) == -EINVAL);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 4) == -EINVAL);
+	CHECK(t, raw_map_out(env->pd, a, w, 5) == -EINVAL);
+	w[4] = to[0] | 1;
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 5) == -EINVAL);
+	/* a PD named by a badge it is not held under at that kcap: another
+	 * PD's badge, or a slot holding something else (the kernel says so) */
+	w[4] = to[0], w[2] = cap_badge(b);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 5) == -EINVAL);
+	w[1] = cap_kcap(env->log), w[2] = cap_badge(a);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 5) == -EINVAL);
+	w[1] = KCAP(0x7fe);
+	CHECK(t, raw_map_out(env->pd, CAP_INVALID, w, 5) == -EINVAL);
 	CHECK(t, pd_map_out(env->pd, pds, 2, of, (uint64_t[]){KCAP(0x7ff)}, to, 1) ==
 		     -EINVAL);
 	CHECK(t, pd_map_out(env->pd, pds, 2, of, (uint64_t[]){KCAP(FIXED_TASK)}, to, 1) ==

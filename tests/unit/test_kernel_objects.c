@@ -1,7 +1,8 @@
 /*
  * Kernel objects and their caps: empty, revoked and unmapped kcaps, the
- * wrong protocol, destroying a task or thread under its partners, and
- * TASK_MAP_OUT's all-or-none maps into several tasks.
+ * wrong protocol, destroying a task or thread under its partners,
+ * TASK_MAP_OUT's all-or-none maps into several tasks, and TASK_CAP_EQUAL
+ * across two tasks.
  */
 #include "kernel_node.h"
 
@@ -151,12 +152,67 @@ static void map_out(void **state)
 	assert_int_equal(boot(root_map_out), 0);
 }
 
+/* TASK_CAP_EQUAL of a kcap in the invoked task against one in mr[3]'s */
+static int equal_in(uint64_t task, uint64_t kcap, uint64_t mine, uint64_t where)
+{
+	CHECK(!TAG_ERROR(KCALL(task, PROTO_TASK, TASK_CAP_EQUAL, kcap, mine, where)));
+	return (int)kernel_native_utcb()->mr[0];
+}
+
+static void root_cap_equal_across(void *arg)
+{
+	start_echo();
+	CHECK(create(OTHER_TASK, FACTORY_TASK, TASK_NATIVE, 0) == KERR_OK);
+	CHECK(!TAG_ERROR(
+	    KCALL(OTHER_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID, GATE_RW, KCAP(0x430))));
+	/* the other task's slot holds our gate, not our task cap; an empty
+	 * slot holds nothing; a fourth word that names no task is refused */
+	CHECK(equal_in(OTHER_TASK, KCAP(0x430), SRV_GATE, KCAP_INVALID) == 1);
+	CHECK(equal_in(OTHER_TASK, KCAP(0x430), SRV_TASK, KCAP_INVALID) == 0);
+	CHECK(equal_in(OTHER_TASK, KCAP(0x431), KCAP(0x431), KCAP_INVALID) == 0);
+	CHECK(TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			      SRV_GATE, SRV_GATE)) == KERR_INVAL_CAP);
+	/* the second kcap in a third task (the server's, where the gate is
+	 * not); without the fourth word both are in the invoked task */
+	CHECK(equal_in(OTHER_TASK, KCAP(0x430), SRV_GATE, SRV_TASK) == 0);
+	CHECK(!TAG_ERROR(
+	    KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430), SRV_GATE)));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	/* more pairs: 1 only if every pair is the same object; half a pair
+	 * is refused */
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_MAP, KCAP_INVALID,
+			       SRV_TASK | RIGHTS_ALL, KCAP(0x432))));
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x432), SRV_TASK)));
+	CHECK(kernel_native_utcb()->mr[0] == 1);
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x432), SRV_GATE)));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	CHECK(!TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			       SRV_GATE, KCAP_INVALID, KCAP(0x431), KCAP(0x431))));
+	CHECK(kernel_native_utcb()->mr[0] == 0);
+	CHECK(TAG_ERROR(KCALL(OTHER_TASK, PROTO_TASK, TASK_CAP_EQUAL, KCAP(0x430),
+			      SRV_GATE, KCAP_INVALID, KCAP(0x432))) == KERR_INVAL);
+	/* revoked: no longer the same */
+	CHECK(!TAG_ERROR(KCALL(ROOT_TASK, PROTO_TASK, TASK_UNMAP, SRV_GATE, 0)));
+	CHECK(equal_in(OTHER_TASK, KCAP(0x430), SRV_GATE, KCAP_INVALID) == 0);
+	kernel_stop(0);
+}
+
+/* TASK_CAP_EQUAL across tasks: does a task hold one of the caller's
+ * objects at a kcap (core's check of a PD named in place, PD_MAP_OUT) */
+static void cap_equal_across(void **state)
+{
+	assert_int_equal(boot(root_cap_equal_across), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(invalid_caps),
 	    cmocka_unit_test(destroy_aborts_partner),
 	    cmocka_unit_test(map_out),
+	    cmocka_unit_test(cap_equal_across),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

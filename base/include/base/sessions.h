@@ -57,12 +57,16 @@ enum pd_op {
 	   away reaches it (a monitor's cap of its target's object); every
 	   pair is checked before any is mapped */
 	PD_DERIVE_CAPS,
-	/* caps[0..k-1] = PD sessions (1 <= k <= MSG_MAX_ITEMS), w(3i) = an
-	   index j < k, w(3i+1) = kcap of a gate in this PD, w(3i+2) = kcap
-	   in caps[j]'s PD, (j, kcap) distinct (1 <= i+1 <= MSG_MAX_WORDS /
-	   3): the gate mapped there, derived from this PD's slot, as an IPC
-	   map item would be; every triple is checked before any is mapped
-	   (a monitor maps its caps into several PDs it holds in one call) */
+	/* no caps; w0 = k PD sessions (1 <= k <= PD_MAP_OUT_PDS), named in
+	   place: w(1+2j) = the kcap at which this PD holds PD session j,
+	   w(2+2j) = its badge; then n pairs (1 <= n <= TASK_MAP_OUT_MAX,
+	   1 + 2k + 2n <= MSG_MAX_WORDS): w = kcap of a gate in this PD,
+	   w' = kcap in PD j's task | j, (j, kcap) distinct: the gate mapped
+	   there, derived from this PD's slot, as an IPC map item would be.
+	   Core checks with the kernel that each named slot holds that PD
+	   session's cap (so the PD maps only into PDs it holds) and every
+	   pair before any is mapped (a monitor maps its caps into several
+	   PDs it holds in one call, on its own PD) */
 	PD_MAP_OUT,
 	/* caps[0] = entrypoint thread cap, w0..w(k-1) = empty kcaps in this
 	   PD, distinct, none fixed (1 <= k <= TASK_MAP_OUT_MAX) -> w0..w(k-1)
@@ -76,6 +80,13 @@ enum pd_op {
 };
 
 /* Signal source object (cap from PD_ALLOC_SIGNAL_SOURCE) */
+/* PD_MAP_OUT: the PD sessions of one call (an index in a kcap's low
+ * bits), and the pairs that fit a message beside npds of them */
+#define PD_MAP_OUT_PDS 16
+#define PD_MAP_OUT_MAX(npds)                                                             \
+	((MSG_MAX_WORDS - 1 - 2 * (npds)) / 2 < TASK_MAP_OUT_MAX                         \
+	     ? (MSG_MAX_WORDS - 1 - 2 * (npds)) / 2                                      \
+	     : TASK_MAP_OUT_MAX)
 enum signal_source_op {
 	SIGNAL_WAIT = 1,  /* -> w0 = imprint, w1 = count; (0, 0) if none queued */
 	SIGNAL_SEMAPHORE, /* -> caps[0] = the source's semaphore irq */
@@ -255,8 +266,10 @@ int pd_map_caps(cap_t pd, const cap_t *caps, const uint64_t *kcaps, unsigned n);
 int pd_derive_caps(cap_t pd, cap_t own_pd, const uint64_t *theirs, const uint64_t *mine,
 		   unsigned n);
 /* PD_MAP_OUT: the gate at kcap from[i] of the PD mapped at kcap to[i] of
- * PD session pds[pd_of[i]] (npds <= MSG_MAX_ITEMS, n <= MSG_MAX_WORDS /
- * 3); nothing is mapped if a triple is refused. */
+ * PD session pds[pd_of[i]], a cap the PD holds (the caller's own PD:
+ * pds are the caller's caps, named by kcap and badge, not sent); npds <=
+ * PD_MAP_OUT_PDS, n <= PD_MAP_OUT_MAX(npds); nothing is mapped if a
+ * triple is refused. */
 int pd_map_out(cap_t pd, const cap_t *pds, unsigned npds, const unsigned *pd_of,
 	       const uint64_t *from, const uint64_t *to, unsigned n);
 int pd_assign_parent(cap_t pd, cap_t parent);
