@@ -233,6 +233,16 @@ int pd_session_create(struct core *c, const char *args, struct pd_session *donor
 		      struct pd_session **out);
 void pd_session_destroy(struct pd_session *pd);
 struct pd_session *pd_session_from_cap(struct core *c, cap_t cap);
+/* pd_caps.c: the PD ops that map caps (each 0 or -errno, nothing mapped
+ * on an error); pd_kcap_ok: a kcap a client may name; pd_cap_valid: a
+ * cap is at kcap of the PD's task */
+int pd_kcap_ok(uint64_t kcap);
+int pd_cap_valid(struct pd_session *pd, uint64_t kcap);
+int pd_session_map_cap(struct pd_session *pd, cap_t c, uint64_t kcap);
+int pd_session_map_caps(struct pd_session *pd, const struct msg *m);
+int pd_session_derive_caps(struct pd_session *pd, struct pd_session *to,
+			   const struct msg *m);
+int pd_session_map_out(struct pd_session *pd, const struct msg *m);
 /* RAM for core's own use on behalf of pd (UTCB pages), charged to it. */
 int pd_alloc_ds(struct pd_session *pd, uint64_t size, struct dataspace **out);
 void pd_free_ds(struct pd_session *pd, struct dataspace *ds);
