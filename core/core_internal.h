@@ -140,6 +140,9 @@ void ds_release(struct core *c, struct dataspace *ds);
 void ds_payer_gone(struct core *c, struct pd_session *pd);
 void ds_ref(struct dataspace *ds);
 void ds_unref(struct dataspace *ds);
+/* ds_unmap.c: give back host memory of a dataspace nobody uses any more;
+ * a large one is unmapped by a host thread of its own, not the caller */
+void ds_host_free(void *host, uint64_t size);
 struct dataspace *ds_from_cap(struct core *c, cap_t cap);
 
 /* ---- ds_lazy.c: lazy RAM dataspaces (pages filled after start) ---- */

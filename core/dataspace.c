@@ -266,7 +266,7 @@ void ds_unref(struct dataspace *ds)
 	if ((dr = dirty_find(ds)))
 		dirty_stop(dr);
 	lazy_drop(ds, 0);
-	munmap(ds->host, ds->size);
+	ds_host_free(ds->host, ds->size);
 	free(ds);
 }
 
