@@ -111,15 +111,16 @@ static int ds_track_fetch(struct dataspace *ds, const struct msg *m, struct msg 
 	return 0;
 }
 
-/* Tracking off and its quota back to whoever paid.  0 or -errno. */
-static int ds_track_end(struct dataspace *ds)
+/* Tracking off and its quota back to whoever paid; unmapping: the
+ * memory goes next, its pages need not be writable again.  0 or -errno. */
+static int ds_track_end(struct dataspace *ds, int unmapping)
 {
 	struct dirty_range *dr = ds->dirty_payer ? dirty_find(ds) : NULL;
 	int err;
 
 	if (!dr)
 		return -ENOENT;
-	if ((err = dirty_stop(dr)))
+	if ((err = unmapping ? dirty_stop_unmapping(dr) : dirty_stop(dr)))
 		return err;
 	pd_uncharge_ram(ds->dirty_payer, ds_track_charge(ds));
 	ds->dirty_payer = NULL;
@@ -177,7 +178,7 @@ static int ds_op(struct dataspace *ds, const struct msg *m, struct msg *r)
 	case DS_DIRTY_FETCH:
 		return ds_track_fetch(ds, m, r);
 	case DS_DIRTY_STOP:
-		return ds_track_end(ds);
+		return ds_track_end(ds, 0);
 	case DS_DIRTY_REARM:
 		return ds->dirty_payer && dirty_find(ds) ? dirty_rearm(dirty_find(ds))
 							 : -ENOENT;
@@ -264,7 +265,7 @@ void ds_unref(struct dataspace *ds)
 		return;
 	/* still tracked only when its node is forgotten: nobody to pay back */
 	if ((dr = dirty_find(ds)))
-		dirty_stop(dr);
+		dirty_stop_unmapping(dr);
 	lazy_drop(ds, 0);
 	ds_host_free(ds->host, ds->size);
 	free(ds);
@@ -283,7 +284,7 @@ void ds_payer_gone(struct core *c, struct pd_session *pd)
 		owner = container_of(s, struct pd_session, s);
 		for (struct dataspace *d = owner->ram; d; d = d->next) {
 			if (d->dirty_payer == pd)
-				ds_track_end(d);
+				ds_track_end(d, 0);
 			if (lazy_payer(d) == pd)
 				lazy_drop(d, 1);
 		}
@@ -292,8 +293,9 @@ void ds_payer_gone(struct core *c, struct pd_session *pd)
 
 void ds_release(struct core *c, struct dataspace *ds)
 {
+	/* the last reference (nobody has it attached): unmapped next */
 	if (ds->dirty_payer)
-		ds_track_end(ds);
+		ds_track_end(ds, ds->refs == 1);
 	lazy_drop(ds, 1);
 	if (ds->managed) {
 		ep_dissolve(c->env->ep, &ds->obj);

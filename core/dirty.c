@@ -532,11 +532,9 @@ int dirty_peek(struct dirty_range *r, uint64_t word, unsigned *n, uint64_t *out,
 	return bits_read(r, word, n, out, ndirty, 0);
 }
 
-int dirty_stop(struct dirty_range *r)
+/* The range's slot free again (its protector joined). */
+static void range_free(struct dirty_range *r)
 {
-	protect_join(r);
-	if (mprotect((void *)r->base, r->pages * DIRTY_PAGE, PROT_READ | PROT_WRITE))
-		return -errno;
 	atomic_store(&r->state, SLOT_DYING);
 	while (atomic_load(&r->inflight))
 		sched_yield();
@@ -548,6 +546,21 @@ int dirty_stop(struct dirty_range *r)
 	r->carry = NULL;
 	r->key = NULL;
 	atomic_store(&r->state, SLOT_FREE);
+}
+
+int dirty_stop(struct dirty_range *r)
+{
+	protect_join(r);
+	if (mprotect((void *)r->base, r->pages * DIRTY_PAGE, PROT_READ | PROT_WRITE))
+		return -errno;
+	range_free(r);
+	return 0;
+}
+
+int dirty_stop_unmapping(struct dirty_range *r)
+{
+	protect_join(r);
+	range_free(r);
 	return 0;
 }
 

@@ -418,10 +418,13 @@ void incr_forget(struct monitor *mon)
 
 	if (!in)
 		return;
+	/* no DS_DIRTY_STOP: the target is destroyed next (its only caller,
+	 * monitor_target_ended), and core ends the tracking with each
+	 * dataspace without making its pages writable again, which cost
+	 * the node's thread 3-11 ms for 256 MiB */
 	for (unsigned i = 0; i < in->nds; i++) {
 		if (in->ds[i].view)
 			pd_detach(mon->env->pd, in->ds[i].view);
-		ds_dirty_stop(in->ds[i].cap);
 		free(in->ds[i].bits);
 	}
 	if (in->stage)

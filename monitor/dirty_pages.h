@@ -123,7 +123,8 @@ void incr_image(struct monitor *mon, struct image_model *im);
  * resumed alike. */
 void incr_end(struct monitor *mon, struct mon_model *model, const char *path,
 	      const uint8_t *hash, int rc);
-/* The target ends: stop tracking, forget the base. */
+/* The target ends (it is destroyed next): forget the base; core ends the
+ * tracking with each dataspace. */
 void incr_forget(struct monitor *mon);
 /* Pages written in the last incremental checkpoint (for the log). */
 uint64_t incr_last_pages(const struct monitor *mon);
