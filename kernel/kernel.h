@@ -121,6 +121,7 @@ struct cap_slot {
 struct cap_space {
 	struct cap_slot *slots;
 	unsigned nslots;
+	unsigned high; /* no slot above it was ever handed out */
 };
 
 /* 0 or -ENOMEM. */
