@@ -133,7 +133,7 @@ int restore_member_regions(struct rs *holder,
 /* The monitor a restore builds for. */
 struct monitor *restore_monitor(const struct rs *rs);
 
-/* restore_image.c: what this monitor can recreate of image im (read
+/* restore_check.c: what this monitor can recreate of image im (read
  * from path), within its budget (budget: checked), its binary the one
  * at this node's ROM, its checkpoint ABI known.  0, or -errno with one
  * line in err. */
