@@ -31,7 +31,6 @@ struct pending {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t more = PTHREAD_COND_INITIALIZER;
 static struct pending *queue;
-static int started, failed;
 
 static void *unmapper(void *arg)
 {
@@ -51,46 +50,36 @@ static void *unmapper(void *arg)
 	return NULL;
 }
 
-/* The unmapper, once (called under lock): 0, or -1 if it cannot run.
- * It takes no signal: they stay with the node's own threads. */
-static int unmapper_start(void)
+/* The unmapper, once (pthread_once): running, or not if it cannot be
+ * started.  It takes no signal: they stay with the node's own threads. */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int running;
+
+static void unmapper_start(void)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
 	pthread_t t;
-	int rc;
 
-	if (started || failed)
-		return failed ? -1 : 0;
-	if (pthread_attr_init(&attr)) {
-		failed = 1;
-		return -1;
-	}
+	if (pthread_attr_init(&attr))
+		return;
 	pthread_attr_setstacksize(&attr, UNMAPPER_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&t, &attr, unmapper, NULL);
+	running = !pthread_create(&t, &attr, unmapper, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
-	if (rc)
-		failed = 1;
-	else
-		started = 1;
-	return rc ? -1 : 0;
 }
 
 void ds_host_free(void *host, uint64_t size)
 {
-	struct pending *p = size < DS_UNMAP_AWAY ? NULL : malloc(sizeof *p);
+	struct pending *p = NULL;
 
-	if (p) {
-		pthread_mutex_lock(&lock);
-		if (unmapper_start()) {
-			pthread_mutex_unlock(&lock);
-			free(p);
-			p = NULL;
-		}
+	if (size >= DS_UNMAP_AWAY) {
+		pthread_once(&once, unmapper_start);
+		if (running)
+			p = malloc(sizeof *p);
 	}
 	if (!p) {
 		munmap(host, size);
@@ -98,6 +87,7 @@ void ds_host_free(void *host, uint64_t size)
 	}
 	p->host = host;
 	p->size = size;
+	pthread_mutex_lock(&lock);
 	p->next = queue;
 	queue = p;
 	pthread_cond_signal(&more);

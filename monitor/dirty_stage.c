@@ -202,7 +202,7 @@ void incr_unpack(struct mon_model *m)
  * stage, or NULL. */
 static const uint8_t *delta_base(void *arg, uint64_t ds, uint64_t page)
 {
-	const struct mon_incr *in = arg;
+	struct mon_incr *in = arg;
 	int64_t at = sent_pages_find(&in->sent, in->base_id, ds, page);
 
 	return at < 0 || !in->stage || (uint64_t)at >= in->stage->cap

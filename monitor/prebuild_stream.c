@@ -1,6 +1,6 @@
 /*
  * A migration's first round built while it arrives (restore_prebuild.c,
- * docs/migration.md "What a round costs"): the destination's listener
+ * docs/migration-performance.md "What a round costs"): the destination's listener
  * hands the monitor a FIFO next to the round's spool file
  * (round-1.img.pipe) as soon as the file has its first bytes, and writes
  * a byte into it each time it wrote more of the file

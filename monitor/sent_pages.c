@@ -54,11 +54,10 @@ void sent_pages_seal(struct sent_pages *s, uint64_t image_id)
 		qsort(s->e, s->n, sizeof *s->e, cmp);
 }
 
-int64_t sent_pages_find(const struct sent_pages *s, uint64_t image_id, uint64_t ds,
+int64_t sent_pages_find(struct sent_pages *s, uint64_t image_id, uint64_t ds,
 			uint64_t page)
 {
 	uint32_t lo = 0, hi = s->n;
-	struct sent_pages *w = (struct sent_pages *)s; /* the guess only */
 
 	if (!image_id || s->image_id != image_id)
 		return -1;
@@ -66,12 +65,12 @@ int64_t sent_pages_find(const struct sent_pages *s, uint64_t image_id, uint64_t 
 	 * entry after the last found is mostly the one (a search for each
 	 * was some 60 us of the final image's write, in the stop) */
 	if (s->next < s->n && s->e[s->next].ds == ds && s->e[s->next].page == page)
-		return (int64_t)s->e[w->next++].at;
+		return (int64_t)s->e[s->next++].at;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		const struct sent_page *e = &s->e[mid];
 		if (e->ds == ds && e->page == page) {
-			w->next = mid + 1;
+			s->next = mid + 1;
 			return (int64_t)e->at;
 		}
 		if (e->ds < ds || (e->ds == ds && e->page < page))

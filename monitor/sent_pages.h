@@ -35,7 +35,7 @@ void sent_pages_add(struct sent_pages *s, uint64_t ds, uint64_t page, uint64_t a
  * the write failed, they are no base). */
 void sent_pages_seal(struct sent_pages *s, uint64_t image_id);
 /* The stage index of the page as image image_id carried it, or -1. */
-int64_t sent_pages_find(const struct sent_pages *s, uint64_t image_id, uint64_t ds,
+int64_t sent_pages_find(struct sent_pages *s, uint64_t image_id, uint64_t ds,
 			uint64_t page);
 void sent_pages_free(struct sent_pages *s);
 

@@ -181,7 +181,7 @@ static int send_preskel(struct psrc *s, int ms)
  * destination's reads.  With room for it all, no send waits for them.
  * (The skeleton's send still takes 0.7-1.2 ms in some pauses on a busy
  * two-core host: the destination's threads it wakes take the sender's
- * CPU, docs/migration.md "Measured".)  A fixed size stops the kernel's
+ * CPU, docs/migration-performance.md, post-copy.)  A fixed size stops the kernel's
  * tuning of it: 4 MiB is its default ceiling anyway (net.ipv4.
  * tcp_wmem).  Best effort. */
 static void wide_send_buffer(int fd)

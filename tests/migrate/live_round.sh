@@ -1,6 +1,6 @@
 #!/bin/sh
 # A pre-copy migration's first round is read in place while its target
-# runs (docs/migration.md, "What a round costs"): every page written
+# runs (docs/migration-performance.md, "What a round costs"): every page written
 # meanwhile must reach the destination in a later round.  mig_pages
 # rewrites all its 8 MiB page by page, each page saying what it should
 # hold, and checks every page after each pass; migrated A -> B in two
