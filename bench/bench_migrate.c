@@ -41,12 +41,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/qmp.h"
 
 #define RUNS	  5
 #define ARGS_MAX  40
@@ -347,64 +347,6 @@ out:
 
 /* ---- QEMU --------------------------------------------------------------- */
 
-/* Send one QMP command and read until a line with "return" or "error";
- * that line into out.  0 or -1. */
-static int qmp(int fd, const char *cmd, char *out, size_t size)
-{
-	size_t n = 0;
-
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-		return -1;
-	for (;;) {
-		char *nl;
-		ssize_t r = read(fd, out + n, size - 1 - n);
-		if (r <= 0)
-			return -1;
-		n += (size_t)r;
-		out[n] = 0;
-		while ((nl = strchr(out, '\n'))) {
-			*nl = 0;
-			if (strstr(out, "\"return\"") || strstr(out, "\"error\""))
-				return strstr(out, "\"error\"") ? -1 : 0;
-			n -= (size_t)(nl + 1 - out);
-			memmove(out, nl + 1, n + 1);
-		}
-		if (n >= size - 1)
-			n = 0;
-	}
-}
-
-static int qmp_open(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char buf[4096];
-	int fd = -1;
-
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", path);
-	for (int i = 0; i < 200; i++) {
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (!connect(fd, (struct sockaddr *)&sa, sizeof sa))
-			break;
-		close(fd);
-		fd = -1;
-		usleep(50000);
-	}
-	if (fd < 0 || read(fd, buf, sizeof buf) <= 0 || /* the greeting */
-	    qmp(fd, "{\"execute\":\"qmp_capabilities\"}\n", buf, sizeof buf)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static double json_num(const char *s, const char *key)
-{
-	const char *p = strstr(s, key);
-
-	return p ? strtod(p + strlen(key), NULL) : -1;
-}
-
 /* One QEMU migration of its guest for mb MiB: downtime and total in ms. */
 static int qemu_once(int mb, double *down, double *total)
 {
@@ -417,6 +359,13 @@ static int qemu_once(int mb, double *down, double *total)
 	double t0;
 
 	snprintf(elf, sizeof elf, "%.4000s/qemu_wset_%d.elf", benchdir, mb);
+	if (access(elf, R_OK)) {
+		fprintf(
+		    stderr,
+		    "bench_migrate: %s: QEMU's guest is missing (make bench builds it)\n",
+		    elf);
+		return -1;
+	}
 	snprintf(mem, sizeof mem, "%dM", mb + 32);
 	snprintf(dbg, sizeof dbg, "%s/q.dbg", tmp);
 	snprintf(dbgarg, sizeof dbgarg, "file:%s", dbg);
