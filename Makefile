@@ -170,7 +170,7 @@ SCENARIO_TESTS := tests/cli/run.sh tests/kernel/memory.sh tests/kernel/component
 	tests/kernel/rsys.sh tests/kernel/prio.sh tests/kernel/randcode.sh tests/cli/help.sh tests/cli/errors.sh \
 	tests/cr/cross_node.sh tests/cr/cross_server.sh tests/cr/bad_images.sh \
 	tests/cr/restore_memory.sh tests/cr/checkpoint_memory.sh tests/cr/outside_wait.sh \
-	tests/cr/restore_fail.sh \
+	tests/cr/restore_fail.sh tests/cr/server_absent.sh \
 	tests/cr/restore_inject.sh tests/cr/binary_check.sh tests/cr/pending_signal.sh \
 	tests/cr/neighbour.sh tests/cr/lazy_restore.sh tests/cr/lazy_wset.sh tests/cr/incremental.sh \
 	tests/cr/soak.sh tests/cr/server_gone.sh tests/cr/log_burst.sh tests/cr/worker_restore.sh tests/cr/group.sh tests/cr/group_cut.sh tests/cr/group_restore.sh tests/cr/group_ended.sh \

@@ -213,10 +213,11 @@ int restore_image_open(struct monitor *mon, const struct image_model *im,
 {
 	int rc;
 
-	if ((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed)))
-		env_log(mon->env,
-			"monitor: restore: cannot open the target's sessions: %s",
-			strerror(-rc));
+	/* one line: the step that failed names the session when it can */
+	if (((rc = open_sessions(mon, im, seed)) || (rc = open_objects(mon, im, seed))) &&
+	    !mon->why[0])
+		monitor_why(mon, "restore: cannot open the target's sessions: %s",
+			    strerror(-rc));
 	return rc;
 }
 
