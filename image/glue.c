@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "image/internal.h"
+#include "image/memory_plan.h"
 
 const struct image_subsystem image_subsystems[] = {
 #define IMAGE_SUBSYSTEM(sub, type_, record, flags_)                                      \
@@ -40,11 +41,13 @@ const char *image_section_name(uint32_t type)
 	return s ? s->name : "?";
 }
 
-uint64_t image_count_sections(const struct image_model *m)
+uint64_t image_count_sections(const struct image_writer *w, const struct image_model *m)
 {
 	uint64_t n = 0;
 	for (unsigned i = 0; i < image_nsubsystems; i++)
-		n += image_subsystems[i].sections(m);
+		n += image_subsystems[i].type == IMAGE_SEC_memory && w->plan
+			 ? w->plan->sections /* counted as the plan was made */
+			 : image_subsystems[i].sections(m);
 	return n;
 }
 

@@ -45,6 +45,9 @@ struct image_writer {
 	int raw_skip;	    /* live: chunks still stored without trying zstd */
 	int raw_fails;	    /* live: tries in a row zstd did not shrink, less 1 */
 	size_t flush_at;    /* image_model.flush_bytes, or IMAGE_FLUSH */
+	/* an image of differences: its based pages, looked up once
+	 * (image/memory_plan.h) */
+	struct image_mem_plan *plan;
 };
 #define IMAGE_FLUSH (1u << 20)
 
@@ -158,7 +161,9 @@ extern const unsigned image_nsubsystems;
 const struct image_subsystem *image_subsystem_of(uint32_t type);
 
 /* Generated loops over the list. */
-uint64_t image_count_sections(const struct image_model *m);
+/* The sections image_checkpoint_all will write for m; the memory's from
+ * w->plan if the writer made one. */
+uint64_t image_count_sections(const struct image_writer *w, const struct image_model *m);
 int image_checkpoint_all(struct image_writer *w, const struct image_model *m);
 /* Where a reader is in the list: the last subsystem's position (-1
  * before the first section) and how many sections of each it read. */

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 
 #include "image/memory_chunk.h"
+#include "image/memory_plan.h"
 
 /* chunks stored raw without trying zstd after one that did not shrink:
  * 7, then 15 and 31 (8 MiB) after each further try that did not, 7
@@ -31,17 +32,6 @@ static bool page_zero(const uint8_t *p)
 			return false;
 	}
 	return true;
-}
-
-/* Page i (present) of the chunk at first; run: e->packed's first page
- * of the chunk (e->packed only). */
-static const uint8_t *chunk_page(const struct image_memory *e, uint64_t first, uint32_t i,
-				 const uint8_t *run, uint64_t present)
-{
-	if (!e->packed)
-		return e->data + (first + i) * IMAGE_PAGE_SIZE;
-	return run + (size_t)__builtin_popcountll(present & ((1ull << i) - 1)) *
-			 IMAGE_PAGE_SIZE;
 }
 
 /* put_chunk of live memory stored raw (a first round's memory that zstd
@@ -179,10 +169,11 @@ static int put_chunk(struct image_writer *w, const struct image_memory *e, uint6
 
 /* The pages of `carry` of the chunk at first as their differences to
  * base[i] (IMAGE_MEM_XOR, image/xor_runs.c): a page without a
- * difference has no bytes. */
+ * difference has no bytes.  With w->plan, the first is the plan's page
+ * at, and the pages a little further on in it are read ahead. */
 static int put_xor_chunk(struct image_writer *w, const struct image_memory *e,
 			 uint64_t first, uint32_t np, uint64_t present, uint64_t carry,
-			 const uint8_t *run, const uint8_t *const *base)
+			 const uint8_t *run, const uint8_t *const *base, uint32_t at)
 {
 	struct image_mem_chunk c = {.ds_id = e->ds_id,
 				    .first_page = first,
@@ -194,14 +185,15 @@ static int put_xor_chunk(struct image_writer *w, const struct image_memory *e,
 
 	if (rc < 0)
 		return rc;
-	size_t at = w->len, bound = image_xor_bound(n), len = 0;
+	size_t to = w->len, bound = image_xor_bound(n), len = 0;
 	if (!image_writer_reserve(w, sizeof(c) + bound))
 		return -ENOMEM;
-	for (uint32_t i = 0; i < np; i++) {
+	for (uint64_t left = carry; left; left &= left - 1, at++) {
+		uint32_t i = (uint32_t)__builtin_ctzll(left);
 		size_t k;
-		if (!((carry >> i) & 1))
-			continue;
-		k = image_xor_put(w->buf + at + sizeof(c) + len,
+		if (w->plan)
+			image_mem_plan_ahead(w->plan, at + image_mem_plan_distance());
+		k = image_xor_put(w->buf + to + sizeof(c) + len,
 				  chunk_page(e, first, i, run, present), base[i]);
 		c.nonzero |= (uint64_t) !!k << i;
 		len += k;
@@ -213,7 +205,7 @@ static int put_xor_chunk(struct image_writer *w, const struct image_memory *e,
 	w->stats.zero_pages += n - (unsigned)__builtin_popcountll(c.nonzero);
 	w->stats.bytes_raw += c.raw_len;
 	w->stats.bytes_compressed += c.data_len;
-	memcpy(w->buf + at, &c, sizeof(c));
+	memcpy(w->buf + to, &c, sizeof(c));
 	return image_writer_end(w);
 }
 
@@ -224,28 +216,32 @@ static uint64_t based_bits(const struct image_model *m, const struct image_memor
 {
 	uint64_t based = 0;
 
-	for (uint32_t i = 0; m->delta_base && i < np; i++)
-		if ((present >> i) & 1 &&
-		    (base[i] = m->delta_base(m->delta_arg, e->ds_id, first + i)))
+	for (uint64_t left = m->delta_base ? present : 0; left; left &= left - 1) {
+		uint32_t i = (uint32_t)__builtin_ctzll(left);
+		if ((base[i] = m->delta_base(m->delta_arg, e->ds_id, first + i)))
 			based |= 1ull << i;
+	}
 	return based;
 }
 
-/* The chunk at first: the pages whose base the model's delta_base knows
- * as their differences, in a section of their own, the others whole. */
-static int put_pages(struct image_writer *w, const struct image_model *m,
-		     const struct image_memory *e, uint64_t first, uint32_t np,
-		     uint64_t present, const uint8_t *run)
+/* The chunk at first of memory k: the pages whose base the model's
+ * delta_base knows (the plan's, if the writer made one) as their
+ * differences, in a section of their own, the others whole. */
+static int put_pages(struct image_writer *w, const struct image_model *m, uint32_t k,
+		     uint64_t first, uint32_t np, uint64_t present, const uint8_t *run)
 {
+	const struct image_memory *e = &m->memory[k];
 	const uint8_t *base[IMAGE_CHUNK_PAGES];
-	uint64_t based = based_bits(m, e, first, np, present, base);
+	uint32_t at = 0;
+	uint64_t based = w->plan ? image_mem_plan_take(w->plan, k, first, np, base, &at)
+				 : based_bits(m, e, first, np, present, base);
 	int rc;
 
 	w->stats.pages_scanned += np;
 	if (present & ~based &&
 	    (rc = put_chunk(w, e, first, np, present, present & ~based, run)) < 0)
 		return rc;
-	return based ? put_xor_chunk(w, e, first, np, present, based, run, base) : 0;
+	return based ? put_xor_chunk(w, e, first, np, present, based, run, base, at) : 0;
 }
 
 int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
@@ -277,7 +273,7 @@ int image_memory_checkpoint(struct image_writer *w, const struct image_model *m)
 				w->stats.pages_scanned += np;
 				continue;
 			}
-			int rc = put_pages(w, m, e, first, np, present, run);
+			int rc = put_pages(w, m, k, first, np, present, run);
 			if (rc < 0)
 				return rc;
 			if (run)

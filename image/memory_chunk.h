@@ -35,6 +35,17 @@ static inline uint64_t present_bits(const struct image_memory *e, uint64_t first
 	return v & chunk_mask(np);
 }
 
+/* Page i (present) of the chunk at first; run: e->packed's first page
+ * of the chunk (e->packed only). */
+static inline const uint8_t *chunk_page(const struct image_memory *e, uint64_t first,
+					uint32_t i, const uint8_t *run, uint64_t present)
+{
+	if (!e->packed)
+		return e->data + (first + i) * IMAGE_PAGE_SIZE;
+	return run + (size_t)__builtin_popcountll(present & ((1ull << i) - 1)) *
+			 IMAGE_PAGE_SIZE;
+}
+
 /* nonzero is one run of bits: its first bit, else -1 */
 static inline int one_run(uint64_t bits)
 {

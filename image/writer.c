@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "image/internal.h"
+#include "image/memory_plan.h"
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -170,13 +171,26 @@ int image_write_fd(int fd, const struct image_model *m, struct image_stats *stat
 	rc = image_model_check(m, err, errlen);
 	if (rc < 0)
 		return rc;
-	uint64_t count = image_count_sections(m);
-	if (count > UINT32_MAX)
-		return image_writer_fail(&w, -E2BIG, "image write: too many sections");
-	if (m->hash_out) {
-		if (!(w.hash = XXH3_createState()))
+	/* an image of differences: each page's base asked for once, for
+	 * the count and the write (image/memory_plan.c) */
+	if (m->delta_base) {
+		if (!(w.plan = malloc(sizeof *w.plan)) ||
+		    image_mem_plan_make(w.plan, m)) {
+			free(w.plan);
 			return image_writer_fail(&w, -ENOMEM,
 						 "image write: out of memory");
+		}
+	}
+	uint64_t count = image_count_sections(&w, m);
+	if (count > UINT32_MAX) {
+		rc = image_writer_fail(&w, -E2BIG, "image write: too many sections");
+		goto err;
+	}
+	if (m->hash_out) {
+		if (!(w.hash = XXH3_createState())) {
+			rc = image_writer_fail(&w, -ENOMEM, "image write: out of memory");
+			goto err;
+		}
 		XXH3_128bits_reset(w.hash);
 	}
 	w.stats.paused_ns = m->stats.paused_ns;
@@ -205,6 +219,9 @@ int image_write_fd(int fd, const struct image_model *m, struct image_stats *stat
 		memcpy(m->hash_out, c.digest, IMAGE_HASH_SIZE);
 	}
 err:
+	if (w.plan)
+		image_mem_plan_free(w.plan);
+	free(w.plan);
 	XXH3_freeState(w.hash);
 	ZSTD_freeCCtx(w.cctx);
 	free(w.scratch);

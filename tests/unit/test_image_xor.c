@@ -7,6 +7,7 @@
  * unchanged, and pages without a base (stored whole) in the same chunk;
  * a chunk whose runs leave the page, a difference in a full image and a
  * streamed restore of differences without their parent are refused;
+ * each page's base is asked for once per image written;
  * a page's runs give it back whichever of its words differ. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "image_dir.h"
 
 static uint8_t *parent_mem[T_RAM_DS]; /* the memory d1.img carries */
+static unsigned asked;		      /* base_of's calls */
 
 static void read_ok(const char *name, unsigned flags, struct image_model **o)
 {
@@ -37,6 +39,7 @@ static void read_ok(const char *name, unsigned flags, struct image_model **o)
 static const uint8_t *base_of(void *arg, uint64_t ds, uint64_t page)
 {
 	const struct t_model *t = arg;
+	asked++;
 	for (unsigned i = 0; i < T_RAM_DS; i++)
 		if (t->mem[i].ds_id == ds && page % 2 == 0)
 			return parent_mem[i] + page * IMAGE_PAGE_SIZE;
@@ -101,6 +104,7 @@ static void write_chain(struct t_model *t, uint8_t **bits)
 	incremental(t, "d1.img", 101, 102, bits);
 	t->m.delta_base = base_of;
 	t->m.delta_arg = t;
+	asked = 0;
 	write_ok("d2.img", &t->m);
 	t->m.delta_base = NULL;
 }
@@ -269,6 +273,24 @@ static void raw_differences_refused(void **state)
 	refused_with(2, "unknown memory flags");
 }
 
+/* The writer asks for each page's base once, for the image's count of
+ * sections and its write together (image/memory_plan.c); the image so
+ * written reads back as written (streamed_applied, chain_merged). */
+static void base_asked_once(void **state)
+{
+	struct t_model t;
+	uint8_t *bits[T_RAM_DS];
+	unsigned present = 0;
+
+	write_chain(&t, bits);
+	for (unsigned i = 0; i < T_RAM_DS; i++)
+		for (uint64_t b = 0; b < t.mem[i].size / IMAGE_PAGE_SIZE / 8 + 8; b++)
+			present += (unsigned)__builtin_popcount(bits[i][b]);
+	assert_true(present > 0);
+	assert_int_equal(asked, present);
+	chain_free(&t, bits);
+}
+
 /* A full image has no parent to differ from: not written. */
 static void full_image_refused(void **state)
 {
@@ -340,6 +362,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(runs_beyond_data_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(raw_differences_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(full_image_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(base_asked_once, setup, teardown),
 	    cmocka_unit_test(every_word_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
