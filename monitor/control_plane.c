@@ -349,6 +349,7 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		control_failed(mb, mon, req->name, rc);
 	else
 		control_done(mb, "ok %s %s%s", req->name, req->path, mon->done_note);
+	monitor_restore_after(mon); /* a migration's restore: its end, answered */
 }
 
 /* The endpoint's name: the last element of the label ("init -> x"). */

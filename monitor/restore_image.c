@@ -416,6 +416,8 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	im->progress_arg = mon;
 	if (!mon->restore_lazy)
 		monitor_meter_start(mon, fill_bytes(im, model));
+	/* a migration's stop: its end after the answer (monitor_restore_after) */
+	mon->after.later = pre > 0 && paused && !mon->restore_postcopy;
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
 	t[5] = ri_now_us();
@@ -450,6 +452,15 @@ fail:
 	mon->state = MON_STARTING;
 	mon->cap_map_addr = 0;
 out:
+	if (mon->after.later && !rc) { /* freed once the answer is out */
+		mon->after = (struct mon_restore_after){.rs = mon->after.rs,
+							.model = model,
+							.seed = seed,
+							.im = im,
+							.end_copy = 1};
+		return 0;
+	}
+	mon->after.later = 0;
 	/* what the restore did not take of a prebuilt copy; on a failure the
 	 * rollback ended what it took */
 	if (pre > 0)
@@ -462,4 +473,29 @@ out:
 	if (im)
 		image_model_free(im);
 	return rc;
+}
+
+/* The rest of a migration's restore onto its copy, once "ready" is on
+ * its way (the answer's hook sends it, tools/migrate_commit.c): the
+ * monitor's views of the new memory detached, the restore's figures
+ * logged, what the restore did not take of the copy ended, the working
+ * state and models freed.  None of it is needed before the commit, and
+ * none of it can fail; in the stop it was some 50-60 us of the
+ * destination's restore until ready (docs/migration-performance.md,
+ * "The destination's answer first"). */
+void monitor_restore_after(struct monitor *mon)
+{
+	struct mon_restore_after a = mon->after;
+
+	mon->after = (struct mon_restore_after){0};
+	if (a.rs)
+		restore_finish(a.rs);
+	if (a.end_copy)
+		prebuild_end(mon, NULL);
+	if (a.model)
+		model_free(a.model);
+	free(a.model);
+	free(a.seed);
+	if (a.im)
+		image_model_free(a.im);
 }
