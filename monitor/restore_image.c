@@ -480,9 +480,10 @@ out:
  * monitor's views of the new memory detached, the restore's figures
  * logged, what the restore did not take of the copy ended, the working
  * state and models freed.  None of it is needed before the commit, and
- * none of it can fail; in the stop it was some 50-60 us of the
- * destination's restore until ready (docs/migration-performance.md,
- * "The destination's answer first"). */
+ * none of it can fail: some 0.1 ms of the destination's restore until
+ * ready before, most of it the frees; still on the node's thread, so a
+ * commit that comes back sooner waits for the rest
+ * (docs/migration-performance.md, "The destination's answer first"). */
 void monitor_restore_after(struct monitor *mon)
 {
 	struct mon_restore_after a = mon->after;
