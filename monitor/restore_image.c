@@ -416,7 +416,9 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	im->progress_arg = mon;
 	if (!mon->restore_lazy)
 		monitor_meter_start(mon, fill_bytes(im, model));
-	/* a migration's stop: its end after the answer (monitor_restore_after) */
+	/* what an earlier restore left for later goes first; a migration's
+	 * stop: its end after the commit's answer (monitor_restore_after) */
+	monitor_restore_after(mon);
 	mon->after.later = pre > 0 && paused && !mon->restore_postcopy;
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
@@ -453,7 +455,8 @@ fail:
 	mon->cap_map_addr = 0;
 out:
 	if (mon->after.later && !rc) { /* freed once the answer is out */
-		mon->after = (struct mon_restore_after){.rs = mon->after.rs,
+		mon->after = (struct mon_restore_after){.later = 1,
+							.rs = mon->after.rs,
 							.model = model,
 							.seed = seed,
 							.im = im,
@@ -475,14 +478,14 @@ out:
 	return rc;
 }
 
-/* The rest of a migration's restore onto its copy, once "ready" is on
- * its way (the answer's hook sends it, tools/migrate_commit.c): the
- * monitor's views of the new memory detached, the restore's figures
- * logged, what the restore did not take of the copy ended, the working
- * state and models freed.  None of it is needed before the commit, and
- * none of it can fail: some 0.1 ms of the destination's restore until
- * ready before, most of it the frees; still on the node's thread, so a
- * commit that comes back sooner waits for the rest
+/* The rest of a migration's restore onto its copy, once the commit
+ * (THAW) that starts the target is answered: the monitor's views of the
+ * new memory detached, the restore's figures logged, what the restore
+ * did not take of the copy ended, the working state and models freed.
+ * None of it is needed before the commit, and none of it can fail.  It
+ * was some 0.1 ms of the destination's restore until ready, most of it
+ * the frees; run after "ready" but before the commit, on the node's
+ * thread, the commit waited for it instead
  * (docs/migration-performance.md, "The destination's answer first"). */
 void monitor_restore_after(struct monitor *mon)
 {
