@@ -82,6 +82,10 @@ void monitor_restore_start(struct monitor *mon, const struct mon_model *model);
  * with nothing left open.
  */
 int monitor_restore_image(struct monitor *mon, const char *path, int paused);
+/* What a migration's restore onto its copy left for after its answer
+ * (mon->after), done now: the control plane calls this once it answered
+ * the request.  Nothing if there is nothing. */
+void monitor_restore_after(struct monitor *mon);
 /* A restore made with paused: its threads start now (the commit). */
 void monitor_restore_held_start(struct monitor *mon);
 /* checkpoint_image.c: checkpoint the target into an image file at path;

@@ -349,6 +349,10 @@ static void control_request(struct control_mailbox *mb, const struct control_req
 		control_failed(mb, mon, req->name, rc);
 	else
 		control_done(mb, "ok %s %s%s", req->name, req->path, mon->done_note);
+	/* a migration's restore onto its copy: its end after the next answer,
+	 * the commit's (THAW), so that it is in neither "ready" nor "started" */
+	if (mon->after.later && mon->after.answers++)
+		monitor_restore_after(mon);
 }
 
 /* The endpoint's name: the last element of the label ("init -> x"). */

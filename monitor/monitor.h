@@ -43,6 +43,10 @@ struct ckpt_write;
 struct mon_retry;
 
 struct mon_group;
+struct rs;
+struct mon_model;
+struct badge_map;
+struct image_model;
 
 struct monitor {
 	struct env *env;
@@ -118,6 +122,20 @@ struct monitor {
 	/* a migration's copy built from its pre-copy rounds, not yet restored
 	 * (restore_prebuild.c) */
 	struct mon_prebuild *prebuild;
+	/* a migration's restore onto its copy: what it leaves for after the
+	 * commit's answer (the monitor's views of the memory, its working
+	 * state, the models, the copy's leftovers), whether it leaves it and
+	 * the answers given since (monitor_restore_after, restore_image.c,
+	 * control_plane.c) */
+	struct mon_restore_after {
+		int later;
+		struct rs *rs;
+		struct mon_model *model;
+		struct badge_map *seed;
+		struct image_model *im;
+		int end_copy;
+		unsigned answers; /* given since it was left */
+	} after;
 	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start
 	 * on the THAW that commits it (restore_image.c) */
 	unsigned nheld;

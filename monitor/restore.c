@@ -507,13 +507,23 @@ void restore_commit(struct rs *rs, struct badge_map *made)
 	/* the point of no return: nothing below can fail */
 	rs->t0 = mon_now_us(); /* (a group's other members were made ready) */
 	commit(rs);
-	rs_unmap_memory(rs);
 	mark(rs, RS_COMMIT);
 	target_close_session(mon, &rs->old_pd);
 	mark(rs, RS_FREE);
 	if (made)
 		*made = rs->bm;
 	mon->restores++;
+	if (mon->after.later) /* a migration's: after its answer */
+		mon->after.rs = rs;
+	else
+		restore_finish(rs);
+}
+
+void restore_finish(struct rs *rs)
+{
+	struct monitor *mon = rs->mon;
+
+	rs_unmap_memory(rs);
 	env_log(
 	    mon->env,
 	    "monitor: restored: %u threads, %u regions, %u caps at their kcaps, %u new "

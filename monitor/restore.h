@@ -81,12 +81,17 @@ int monitor_restore_seeded(struct monitor *mon, const struct mon_model *model,
  *   restore_commit  the point of no return (nothing fails), or
  *   restore_abort   everything built and prepared undone (rc: why).
  * Each returns 0 or -errno; after a failure the caller aborts.  Commit
- * and abort free rs; *out may be set (to abort) even on failure. */
+ * and abort free rs (a commit with mon->after.later set leaves it in
+ * mon->after.rs for restore_finish); *out may be set (to abort) even on
+ * failure. */
 struct rs;
 int restore_build(struct monitor *mon, const struct mon_model *model,
 		  const struct badge_map *seed, struct rs **out);
 int restore_ready(struct rs *rs);
 void restore_commit(struct rs *rs, struct badge_map *made);
+/* A committed restore's end: the monitor's views of its memory detached,
+ * its figures logged, rs freed. */
+void restore_finish(struct rs *rs);
 void restore_abort(struct rs *rs, int rc);
 void restore_free(struct rs *rs);
 /* The caps between a group's members waiting to be mapped, across

@@ -41,7 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "config/test_env.h"
 #include "monitor/image_convert.h"
 #include "monitor/checkpoint.h"
 #include "monitor/lazy_fill.h"
@@ -112,17 +114,31 @@ static int ds_new(struct monitor *mon, uint64_t old_badge, uint64_t size,
 	return 0;
 }
 
+/* The test build's CAPSULE_TEST_PREBUILD_END_MS=N (1-10000): the end of
+ * a copy the restore took is N ms slower (loopback.sh: that end is not
+ * in the stop, monitor_restore_after). */
+static void end_stall(void)
+{
+	const char *v = test_env("CAPSULE_TEST_PREBUILD_END_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	if (ms > 0 && ms <= 10000)
+		usleep((useconds_t)ms * 1000);
+}
+
 void prebuild_end(struct monitor *mon, const char *why)
 {
 	struct mon_prebuild *pb = mon->prebuild;
 
 	if (!pb)
 		return;
-	if (!why && pb->used) /* what the stop did not have to make */
+	if (!why && pb->used) { /* what the stop did not have to make */
 		env_log(mon->env,
 			"monitor: prebuild: the restore took %u threads, %u sessions and "
 			"%u dataspaces of the copy",
 			pb->took_threads, pb->took_sessions, pb->took_ds);
+		end_stall();
+	}
 	pre_threads_end(&pb->thr, pb->cpu);
 	pre_sessions_end(&pb->ses, mon);
 	for (unsigned i = 0; i < pb->nds; i++)

@@ -333,6 +333,29 @@ else
 	bad "source died mid-rounds: PDs $during then $after: $(grep -i "prebuil\|migration from" "$tmp/E.log")"
 fi
 kill -TERM "$pid_E"
+# 10. what the restore onto the copy leaves (the copy's leftovers, the
+# models, the monitor's views of the memory) is freed after the commit
+# that starts the target, not in the stop: an end of the copy slowed by
+# 800 ms (the test build's CAPSULE_TEST_PREBUILD_END_MS) is neither in
+# the destination's restore until ready nor in its commit until started
+# (G's line)
+pH=$((base + 10))
+CAPSULE_TEST_PREBUILD_END_MS=800 start_node H examples/empty-node.xml \
+	--listen "127.0.0.1:$pH" --key "$tmp/key"
+start_node G examples/counter-node.xml --key "$tmp/key"
+wait_node H
+wait_node G
+wait_count "$tmp/G.log" 2 || die "G does not count"
+"$cap" migrate --node "$tmp/G.sock" counter --to "127.0.0.1:$pH" >"$tmp/g.out" 2>&1
+ready=$(sed -n 's/.*the destination.s restore until ready \([0-9]*\)\.[0-9]*,.*/\1/p' "$tmp/G.log")
+started=$(sed -n 's/.*commit until started \([0-9]*\)\.[0-9]*.*/\1/p' "$tmp/G.log")
+if [ -n "$ready" ] && [ "$ready" -lt 800 ] && [ -n "$started" ] && [ "$started" -lt 800 ] &&
+   grep -q "monitor: prebuild: the restore took [1-9][0-9]* threads" "$tmp/H.log"; then
+	ok "the copy's end (slowed by 800 ms) came after H's start: restore until ready $ready ms, commit until started $started ms"
+else
+	bad "the copy's end in the stop: $(grep 'restore until ready' "$tmp/G.log") $(cat "$tmp/g.out")"
+fi
+kill -TERM "$pid_H" "$pid_G"
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"
