@@ -90,6 +90,7 @@ static void addresses_map_to_their_dataspaces(void **state)
 	frozen_mem_release(fm);
 	frozen_mem_put(fm);
 	free(m);
+	free(mon); /* its record stays published (ended by the monitor's end) */
 }
 
 static void one_record_per_name_and_monitor(void **state)
@@ -106,6 +107,8 @@ static void one_record_per_name_and_monitor(void **state)
 	assert_int_equal(frozen_mem_publish(b, "other"), 0);
 	free(m);
 	free(n);
+	free(a);
+	free(b);
 }
 
 int main(void)
