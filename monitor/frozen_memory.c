@@ -28,6 +28,12 @@ struct frozen_mem {
 	struct {
 		uint64_t id, size, at;
 	} ds[MON_MAX_REGIONS];
+	/* the regions of its address space over them, and where its cap map
+	 * and checkpoint report are: the pages the destination's restore
+	 * reads are found with these, not with final.img (frozen_mem_find) */
+	unsigned nregions;
+	struct frozen_region region[MON_MAX_REGIONS];
+	uint64_t cap_map_addr, report_addr;
 };
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -64,6 +70,14 @@ int frozen_mem_take(struct monitor *mon, struct mon_model *model)
 		fm->ds[k].size = ds_size_of(model, model->stream_badge[k]);
 	}
 	fm->n = model->nstream;
+	for (unsigned i = 0; i < model->nregions; i++) {
+		const struct mon_model_region *r = &model->region[i];
+		if (!r->rm && r->stream) /* not of a managed dataspace's map */
+			fm->region[fm->nregions++] =
+			    (struct frozen_region){r->at, r->size, r->off, r->ds_badge};
+	}
+	fm->cap_map_addr = model->cap_map_addr;
+	fm->report_addr = model->report_addr;
 	/* the attachments are the record's now: the model's regions no
 	 * longer point into them */
 	for (unsigned i = 0; i < model->nregions; i++)
@@ -143,6 +157,28 @@ int frozen_mem_hold(struct frozen_mem *fm)
 void frozen_mem_release(struct frozen_mem *fm)
 {
 	pthread_rwlock_unlock(&fm->lock);
+}
+
+const struct frozen_region *frozen_mem_find(const struct frozen_mem *fm, uint64_t addr,
+					    uint64_t *ds_off)
+{
+	for (unsigned i = 0; i < fm->nregions; i++) {
+		const struct frozen_region *r = &fm->region[i];
+		uint64_t size;
+		if (addr < r->at || addr - r->at >= r->size ||
+		    !frozen_mem_at(fm, r->ds_id, &size) ||
+		    r->off + (addr - r->at) >= size)
+			continue;
+		*ds_off = r->off + (addr - r->at);
+		return r;
+	}
+	return NULL;
+}
+
+void frozen_mem_addrs(const struct frozen_mem *fm, uint64_t *cap_map, uint64_t *report)
+{
+	*cap_map = fm->cap_map_addr;
+	*report = fm->report_addr;
 }
 
 const uint8_t *frozen_mem_at(const struct frozen_mem *fm, uint64_t id, uint64_t *size)

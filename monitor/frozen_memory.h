@@ -27,9 +27,17 @@ struct monitor;
 struct mon_model;
 struct frozen_mem;
 
+/* A region of the frozen target's address space: size bytes at target
+ * address at are those at offset off of dataspace ds_id (its image id). */
+struct frozen_region {
+	uint64_t at, size, off, ds_id;
+};
+
 /* Monitor: take model's streamed attachments (model->stream_at, one per
- * dataspace, sizes from its regions) as mon's frozen memory; model keeps
- * none.  0 or -errno (model unchanged). */
+ * dataspace, sizes from its regions) as mon's frozen memory, with the
+ * regions of the address space over them and the addresses of the cap
+ * map and the checkpoint report; model keeps no attachment.  0 or
+ * -errno (model unchanged). */
 int frozen_mem_take(struct monitor *mon, struct mon_model *model);
 /* Monitor: publish them under name (the endpoint's).  0 or -errno (none
  * taken, or name published already). */
@@ -48,5 +56,13 @@ void frozen_mem_release(struct frozen_mem *fm);
 /* Reader, held: the bytes of dataspace id (its image id) and their size,
  * or NULL if it has none. */
 const uint8_t *frozen_mem_at(const struct frozen_mem *fm, uint64_t id, uint64_t *size);
+/* Reader: the region holding target address addr in a dataspace with
+ * memory here, and the offset into that dataspace in *ds_off, or NULL.
+ * (Not held: the table does not change once published.) */
+const struct frozen_region *frozen_mem_find(const struct frozen_mem *fm, uint64_t addr,
+					    uint64_t *ds_off);
+/* Reader: the target addresses of its cap map and its checkpoint report
+ * at the freeze (0: none). */
+void frozen_mem_addrs(const struct frozen_mem *fm, uint64_t *cap_map, uint64_t *report);
 
 #endif

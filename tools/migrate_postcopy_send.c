@@ -11,10 +11,11 @@
  *      state only (final.img, no page: the monitor keeps its memory
  *      attached and the page server reads it there, frozen_memory.h);
  *      the pages the destination's restore reads (the cap map's, the
- *      report's, the entrypoints' and their pools'), read in place, then
- *      final.img itself as the skeleton, sent;
+ *      report's, the entrypoints' and their pools'), found and read in
+ *      place, then final.img itself as the skeleton, sent;
  *   4. commit: from here the destination may run it; "started": it runs
- *      there (the pause ends);
+ *      there (the pause ends); final.img read for the dataspaces to
+ *      serve (postcopy_read_final: before, if a want comes first);
  *   5. postcopy: answer wants first, push the rest in address order,
  *      until the destination says "complete"; then end the copy here,
  *      send "end" (done).
@@ -191,10 +192,12 @@ static void wide_send_buffer(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
 }
 
-/* Once frozen: send the pages the destination's restore reads, then
- * the skeleton: final.img (at path) as the monitor wrote it (the frozen
- * target's state, no page).  0, or 1 (failed before the skeleton was
- * all sent: the destination cannot have started it), with s->err. */
+/* Once frozen: send the pages the destination's restore reads (found
+ * with the frozen memory's regions), then the skeleton: final.img (at
+ * path) as the monitor wrote it (the frozen target's state, no page).
+ * final.img itself is read only after the pause (postcopy_read_final).
+ * 0, or 1 (failed before the skeleton was all sent: the destination
+ * cannot have started it), with s->err. */
 static int send_frozen(struct psrc *s, const char *path)
 {
 	s->t_frozen = now_ms();
@@ -203,10 +206,6 @@ static int send_frozen(struct psrc *s, const char *path)
 			 s->name);
 		return 1;
 	}
-	if (image_read_flags(path, IMAGE_READ_STREAM, &s->fin, s->err, sizeof s->err) ||
-	    list_ds(s))
-		return 1;
-	s->t_read = now_ms();
 	/* ahead of the skeleton: in the destination's channel when the
 	 * skeleton is there, so its restore asks for none of them */
 	if (postcopy_send_restore_pages(s))
@@ -215,6 +214,20 @@ static int send_frozen(struct psrc *s, const char *path)
 	if (send_file(s, path, "skeleton.img"))
 		return 1;
 	s->t_sent = now_ms();
+	return 0;
+}
+
+int postcopy_read_final(struct psrc *s)
+{
+	double t = now_ms();
+
+	if (s->fin)
+		return 0;
+	if (image_read_flags(s->final_path, IMAGE_READ_STREAM, &s->fin, s->err,
+			     sizeof s->err) ||
+	    list_ds(s))
+		return -1;
+	s->read_ms = now_ms() - t;
 	return 0;
 }
 
@@ -310,7 +323,7 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 	char head[64], line[3 * CONTROL_LINE_MAX];
 	uint64_t end = s->start + s->deadline_ms + MIGRATE_GRACE_MS;
 	double tp, paused;
-	int rc;
+	int rc, early;
 
 	snprintf(head, sizeof head, POSTCOPY_HEADER "%d", s->deadline_ms);
 	postcopy_progress(s, "checkpointing the running target");
@@ -351,14 +364,18 @@ static void postcopy_run(struct psrc *s, double t0, control_line_fn fn, void *ar
 		return resume_here(s, s->c.rx.final ? 0 : 1, s->err, fn, arg);
 	}
 	paused = now_ms() - tp;
+	/* read after the pause, unless a want came before "started" */
+	early = s->fin != NULL;
+	if (postcopy_read_final(s))
+		return resume_here(s, 1, s->err, fn, arg);
 	fprintf(stderr,
 		"capsule node: migration of %s (post-copy): paused %.2f ms: freeze "
-		"%.2f, final.img read %.2f, the restore's %llu pages sent %.2f, the "
-		"skeleton sent %.2f%s, the destination's restore and start %.2f\n",
-		s->name, paused, s->t_frozen - tp, s->t_read - s->t_frozen,
-		(unsigned long long)s->eager, s->t_pages - s->t_read,
-		s->t_sent - s->t_pages, s->sent_at ? " (from the node's thread)" : "",
-		tp + paused - s->t_sent);
+		"%.2f, the restore's %llu pages sent %.2f, the skeleton sent %.2f%s, "
+		"the destination's restore and start %.2f; final.img read %.2f (%s)\n",
+		s->name, paused, s->t_frozen - tp, (unsigned long long)s->eager,
+		s->t_pages - s->t_frozen, s->t_sent - s->t_pages,
+		s->sent_at ? " (from the node's thread)" : "", tp + paused - s->t_sent,
+		s->read_ms, early ? "for a want, in the pause" : "after the pause");
 	migrate_phase("postcopy");
 	snprintf(line, sizeof line, "it runs at %.128s; sending its pages", s->to);
 	postcopy_progress(s, line);

@@ -41,7 +41,9 @@ int postcopy_send_run(struct psrc *s, struct src_ds *d, uint64_t page, unsigned 
 	data = postcopy_data(s, d);
 	if (max > POSTCOPY_RUN)
 		max = POSTCOPY_RUN;
-	while (h.count < max && page + h.count < d->pages && !d->sent[page + h.count]) {
+	/* no sent bytes (d->sent NULL): the pages ahead of the skeleton */
+	while (h.count < max && page + h.count < d->pages &&
+	       !(d->sent && d->sent[page + h.count])) {
 		const uint8_t *src = data + (page + h.count) * POSTCOPY_PAGE;
 		int zero = zero_page(src);
 		if (zero) {
@@ -125,6 +127,8 @@ int postcopy_answer(struct psrc *s, int ms)
 		if (len != sizeof w || s->msg[0] != 'W' || s->c.rx.final)
 			return 0;
 		memcpy(&w, s->msg, sizeof w);
+		if (postcopy_read_final(s)) /* the dataspaces to serve */
+			return -1;
 		for (unsigned k = 0; k < s->nds; k++)
 			if (s->ds[k].id == w.ds_id && w.page < s->ds[k].pages &&
 			    postcopy_send_run(s, &s->ds[k], w.page, POSTCOPY_RUN,

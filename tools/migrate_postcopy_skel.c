@@ -8,8 +8,9 @@
  * restore waited 1.3-45 ms for the 23 pages of its cap map past the
  * 16th), so the skeleton carries all of them: the cap map whole, the
  * checkpoint report, every entrypoint and the objects of its pool,
- * found and read in the frozen target's memory (frozen_memory.h): what
- * the skeleton carries is the memory as it is at the freeze.
+ * found with the frozen memory's regions and read in the frozen
+ * target's memory (frozen_memory.h), before final.img is read: what the
+ * skeleton carries is the memory as it is at the freeze.
  *
  * The skeleton is final.img itself, sent as the monitor wrote it; these
  * pages go just before it as page messages (POSTCOPY_EAGER), into the
@@ -33,55 +34,60 @@ const uint8_t *postcopy_data(struct psrc *s, const struct src_ds *d)
 	return frozen_mem_at(s->fm, d->id, &size);
 }
 
-/* The source's dataspace and page offset of target address g, or NULL. */
-static struct src_ds *ds_at(struct psrc *s, uint64_t g, uint64_t *off)
-{
-	const struct image_model *m = s->fin;
+/* A page to carry: the dataspace's image id and the page in it. */
+struct carried {
+	uint64_t ds_id, page;
+};
 
-	for (uint32_t i = 0; i < m->nregions; i++) {
-		const struct image_region *r = &m->regions[i];
-		if (r->rm_kind == IMAGE_RM_MANAGED || g < r->addr ||
-		    g - r->addr >= r->size)
-			continue;
-		for (unsigned k = 0; k < s->nds; k++)
-			if (s->ds[k].id == r->ds_id &&
-			    r->offset + (g - r->addr) < s->ds[k].pages * POSTCOPY_PAGE) {
-				*off = r->offset + (g - r->addr);
-				return &s->ds[k];
-			}
-	}
-	return NULL;
-}
+/* The pages found so far, in a list as long as what is carried (some
+ * 40-50 pages), not a bitmap of every dataspace's pages. */
+struct carry_list {
+	struct carried *p;
+	size_t n, cap;
+	int failed; /* out of memory */
+};
 
-/* Carry the pages holding [g, g + size) of the target. */
-static void carry(struct psrc *s, struct image_memory *mem, uint64_t g, uint64_t size)
+/* Carry the pages holding [g, g + size) of the target: found with the
+ * frozen memory's regions (frozen_mem_find), not final.img's, so that
+ * they go before final.img is read (send_frozen). */
+static void carry(struct psrc *s, struct carry_list *l, uint64_t g, uint64_t size)
 {
 	for (uint64_t a = g - g % POSTCOPY_PAGE; size && a < g + size;
 	     a += POSTCOPY_PAGE) {
 		uint64_t off;
-		struct src_ds *d = ds_at(s, a, &off);
-		if (d) {
-			uint64_t p = off / POSTCOPY_PAGE;
-			mem[d - s->ds].present[p / 8] |= (uint8_t)(1u << (p % 8));
+		const struct frozen_region *r = frozen_mem_find(s->fm, a, &off);
+		if (!r)
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 64;
+			struct carried *p = realloc(l->p, cap * sizeof *p);
+			if (!p) {
+				l->failed = 1;
+				return;
+			}
+			l->p = p;
+			l->cap = cap;
 		}
+		l->p[l->n++] = (struct carried){r->ds_id, off / POSTCOPY_PAGE};
 	}
 }
 
-/* size bytes at target address g from the source's copy: 0, or -1 if
- * they are not in one dataspace's memory. */
+/* size bytes at target address g from the frozen memory (held): 0, or
+ * -1 if they are not in one dataspace's memory. */
 static int peek(struct psrc *s, uint64_t g, void *out, uint64_t size)
 {
-	uint64_t off;
-	struct src_ds *d = ds_at(s, g, &off);
+	uint64_t off, ds_size;
+	const struct frozen_region *r = frozen_mem_find(s->fm, g, &off);
+	const uint8_t *data = r ? frozen_mem_at(s->fm, r->ds_id, &ds_size) : NULL;
 
-	if (!d || size > d->pages * POSTCOPY_PAGE - off)
+	if (!data || size > ds_size - off)
 		return -1;
-	memcpy(out, postcopy_data(s, d) + off, size);
+	memcpy(out, data + off, size);
 	return 0;
 }
 
 /* An entrypoint's pool: every object of its tree. */
-static void carry_pool(struct psrc *s, struct image_memory *mem, uint64_t root)
+static void carry_pool(struct psrc *s, struct carry_list *mem, uint64_t root)
 {
 	uint64_t *stack = malloc(SKEL_MAX_OBJECTS * sizeof *stack);
 	unsigned n = 0, seen = 0;
@@ -104,12 +110,13 @@ static void carry_pool(struct psrc *s, struct image_memory *mem, uint64_t root)
 
 /* What the restore reads: the report, the cap map, the entrypoints and
  * their pools. */
-static void carry_restore_reads(struct psrc *s, struct image_memory *mem)
+static void carry_restore_reads(struct psrc *s, struct carry_list *mem)
 {
-	uint64_t rep = s->fin->component.cr_report_addr, ep;
+	uint64_t cap_map, rep, ep;
 	struct cr_report r;
 
-	carry(s, mem, s->fin->component.cap_map_addr,
+	frozen_mem_addrs(s->fm, &cap_map, &rep);
+	carry(s, mem, cap_map,
 	      sizeof(struct cr_cap_map) + CAP_SLOTS * sizeof(struct cr_cap_entry));
 	carry(s, mem, rep, sizeof r);
 	if (!rep || peek(s, rep, &r, sizeof r) || r.magic != CR_REPORT_MAGIC)
@@ -125,57 +132,55 @@ static void carry_restore_reads(struct psrc *s, struct image_memory *mem)
 	}
 }
 
-/* The marked pages of each dataspace, in runs of consecutive ones. */
-static int send_marked(struct psrc *s, const struct image_memory *mem)
+static int carried_cmp(const void *a, const void *b)
 {
-	for (unsigned k = 0; k < s->nds; k++) {
-		const uint8_t *bits = mem[k].present;
-		uint64_t p = 0, n;
+	const struct carried *x = a, *y = b;
 
-		while (p < s->ds[k].pages) {
-			if (!bits[p / 8]) { /* a byte at a time: 8 pages */
-				p = (p | 7) + 1;
-				continue;
-			}
-			if (!(bits[p / 8] >> (p % 8) & 1)) {
-				p++;
-				continue;
-			}
-			for (n = 1; p + n < s->ds[k].pages && n < POSTCOPY_RUN &&
-				    bits[(p + n) / 8] >> ((p + n) % 8) & 1;
-			     n++)
-				;
-			if (postcopy_send_run(s, &s->ds[k], p, (unsigned)n,
-					      POSTCOPY_EAGER))
-				return -1;
-			p += n;
-		}
+	if (x->ds_id != y->ds_id)
+		return x->ds_id < y->ds_id ? -1 : 1;
+	return x->page < y->page ? -1 : x->page > y->page;
+}
+
+/* The carried pages, sorted, each once, in runs of consecutive ones of a
+ * dataspace (at most POSTCOPY_RUN). */
+static int send_carried(struct psrc *s, struct carry_list *l)
+{
+	size_t i, k = 0, n;
+
+	qsort(l->p, l->n, sizeof *l->p, carried_cmp);
+	for (i = 0; i < l->n; i++) /* each page once */
+		if (!k || carried_cmp(&l->p[i], &l->p[k - 1]))
+			l->p[k++] = l->p[i];
+	for (i = 0; i < k; i += n) {
+		uint64_t size = 0;
+		struct src_ds d = {l->p[i].ds_id, 0, NULL}; /* not marked sent */
+		frozen_mem_at(s->fm, d.id, &size);
+		d.pages = size / POSTCOPY_PAGE;
+		for (n = 1; i + n < k && n < POSTCOPY_RUN && l->p[i + n].ds_id == d.id &&
+			    l->p[i + n].page == l->p[i].page + n;
+		     n++)
+			;
+		if (postcopy_send_run(s, &d, l->p[i].page, (unsigned)n, POSTCOPY_EAGER))
+			return -1;
 	}
 	return 0;
 }
 
 int postcopy_send_restore_pages(struct psrc *s)
 {
-	struct image_memory *mem = calloc(s->nds ? s->nds : 1, sizeof *mem);
+	struct carry_list l = {0};
 	int rc = -1;
 
-	for (unsigned k = 0; mem && k < s->nds; k++)
-		if (!(mem[k].present = calloc(s->ds[k].pages / 8 + 8, 1)))
-			goto out;
-	if (!mem)
-		goto out;
 	if (frozen_mem_hold(s->fm)) {
 		snprintf(s->err, sizeof s->err, "%s: its frozen memory is gone", s->name);
-		goto out;
+		return -1;
 	}
-	carry_restore_reads(s, mem); /* reads the frozen memory */
+	carry_restore_reads(s, &l); /* reads the frozen memory */
 	frozen_mem_release(s->fm);
-	rc = send_marked(s, mem);
-out:
-	if (rc && !s->err[0])
+	if (l.failed)
 		snprintf(s->err, sizeof s->err, "out of memory");
-	for (unsigned k = 0; mem && k < s->nds; k++)
-		free(mem[k].present);
-	free(mem);
+	else
+		rc = send_carried(s, &l);
+	free(l.p);
 	return rc;
 }

@@ -151,6 +151,12 @@ grep -qE "the restore's [1-9][0-9]* pages sent" "$tmp/A1.log" ||
 # answers the restore
 grep -qE "the skeleton sent [0-9.]+ \(from the node's thread\)" "$tmp/A1.log" ||
 	die "A: the skeleton was not sent from the node's thread: $(grep -o 'paused .*' "$tmp/A1.log")"
+# A reads final.img (the dataspaces to serve) only once B runs it (or at
+# a want before that): the restore's pages are found with the frozen
+# memory's regions (until session 16 it was read first, in the pause)
+grep -qE "the skeleton sent [0-9.]+ \(from the node's thread\), .*; final.img read [0-9.]+ \((after the pause|for a want, in the pause)\)" \
+	"$tmp/A1.log" ||
+	die "A: final.img was read in the pause before the skeleton was sent: $(grep -o 'paused .*' "$tmp/A1.log")"
 grep -qE "answered in [0-9.]+ \(from the node's thread\)" "$tmp/B1.log" ||
 	die "B: started was not answered from the node's thread: $(grep -o 'restored and started .*' "$tmp/B1.log")"
 grep -q "monitor: post-copy restore: 0 pages asked of the source" "$tmp/B1.log" ||
