@@ -1,7 +1,9 @@
 /*
  * Whole reads and writes on a socket: a short read is only ever the
  * peer's end of the connection, reported as such; a read or write
- * timeout (SO_RCVTIMEO/SO_SNDTIMEO) is reported as one.
+ * timeout (SO_RCVTIMEO/SO_SNDTIMEO) is reported as one.  io_read2 reads
+ * two pieces in one call where the socket holds both (a record's
+ * ciphertext and its tag: one recvmsg instead of two a record).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +28,40 @@ int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t siz
 		ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
 		if (r > 0) {
 			got += (size_t)r;
+		} else if (r == 0) {
+			snprintf(err, size, "%s: the peer closed the connection%s", what,
+				 got ? " in mid-message" : "");
+			return -1;
+		} else if (errno != EINTR) {
+			io_error(errno, what, err, size);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int io_read2(int fd, void *a, size_t na, void *b, size_t nb, const char *what, char *err,
+	     size_t size)
+{
+	struct iovec iov[2] = {{.iov_base = a, .iov_len = na},
+			       {.iov_base = b, .iov_len = nb}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	size_t got = 0;
+
+	while (msg.msg_iovlen) {
+		ssize_t r = recvmsg(fd, &msg, 0);
+		if (r > 0) {
+			got += (size_t)r;
+			/* past what was filled: the rest of a piece, or the next */
+			while (msg.msg_iovlen && (size_t)r >= msg.msg_iov->iov_len) {
+				r -= (ssize_t)msg.msg_iov->iov_len;
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+			if (msg.msg_iovlen) {
+				msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + r;
+				msg.msg_iov->iov_len -= (size_t)r;
+			}
 		} else if (r == 0) {
 			snprintf(err, size, "%s: the peer closed the connection%s", what,
 				 got ? " in mid-message" : "");

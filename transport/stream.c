@@ -182,8 +182,7 @@ int stream_recv(struct stream *s, void *buf, size_t *len, char *err, size_t size
 		return -1;
 	}
 	/* the ciphertext straight into the caller's buffer, opened there */
-	if (io_read(s->fd, buf, clen - TAG, "stream", err, size) ||
-	    io_read(s->fd, tag, TAG, "stream", err, size))
+	if (io_read2(s->fd, buf, clen - TAG, tag, TAG, "stream", err, size))
 		return -1;
 	if (record_open(s, hdr, buf, clen - TAG, tag)) {
 		snprintf(err, size,

@@ -68,6 +68,9 @@ void address_peer(int fd, char *buf, size_t size);
  * or the socket error). */
 int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t size);
 int io_write(int fd, const void *buf, size_t n, const char *what, char *err, size_t size);
+/* io_read of na bytes into a, then nb into b. */
+int io_read2(int fd, void *a, size_t na, void *b, size_t nb, const char *what, char *err,
+	     size_t size);
 
 /* ---- stream.c ------------------------------------------------------------ */
 
