@@ -43,33 +43,6 @@
 #include "tools/migrate_postcopy.h"
 #include "tools/migrate_postcopy_dst.h"
 
-struct pdst {
-	struct transport_conn *c;
-	const char *dir;
-	char name[CONTROL_NAME_MAX], skel[512];
-	char built[CONTROL_NAME_MAX]; /* the monitor that built from the
-					 pre-skeleton ("": none) */
-	int deadline_ms;
-	struct page_channel *ch;
-	struct image_model *skel_im; /* the skeleton as read, for the restore */
-	int skel_fd;		     /* the skeleton in memory (memfd), or -1 */
-	uint8_t *buf;		     /* receiver's, TRANSPORT_MSG_MAX + 1 */
-	pthread_mutex_t lock;	     /* tx, and what follows */
-	pthread_cond_t cond;	     /* a word arrived, or the receiver ended */
-	char word[64];		     /* the source's last word (end) */
-	int stop, rx_done, postcopy; /* postcopy: the silence rule applies */
-	int go; /* the skeleton and the channel are here: the threads start */
-	char why[TRANSPORT_ERR_MAX]; /* why the receiver ended */
-	uint64_t last_ms;
-	/* the pause's steps here (ms): the skeleton's first bytes (its
-	 * pages), all here, the channel made, restored and started, the
-	 * answer sent */
-	double t_skel0, t_skel, t_chan, t_restored, t_started;
-	/* "started" went back from the node's thread as its monitor
-	 * answered the restore (started_at): 1, or -1 (lost), or 0 (not) */
-	int answered;
-};
-
 static double dst_now_ms(void)
 {
 	struct timespec ts;
@@ -99,8 +72,6 @@ static int dst_send(struct pdst *d, const char *line, int final)
 	return rc;
 }
 
-static int put_pages(struct pdst *d, size_t len);
-
 /* The file ("image NAME BYTES", NAME as want) into the spool directory
  * as path.  Before the skeleton come the pages its restore reads: into
  * the channel made from the pre-skeleton (if there is none, or another
@@ -123,7 +94,7 @@ static int receive_file(struct pdst *d, const char *want, char *path, size_t n, 
 			d->t_skel0 = dst_now_ms(); /* the pause's first bytes */
 		/* one that does not fit the channel is asked for again */
 		if (d->ch)
-			put_pages(d, len);
+			pdst_put_pages(d, len);
 	}
 	if (d->t_skel0 == 0 && !strcmp(want, "skeleton.img"))
 		d->t_skel0 = dst_now_ms();
@@ -181,126 +152,6 @@ static int make_channel(struct pdst *d, char *err, size_t size)
 		page_channel_free(d->ch);
 	d->ch = ch;
 	return 0;
-}
-
-/* A page message into the channel: 0, or -1 (malformed). */
-static int put_pages(struct pdst *d, size_t len)
-{
-	return postcopy_put_pages(d->ch, d->buf, len);
-}
-
-static void receiver_end(struct pdst *d, const char *why)
-{
-	pthread_mutex_lock(&d->lock);
-	if (!d->rx_done)
-		snprintf(d->why, sizeof d->why, "%s", why);
-	d->rx_done = 1;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-	page_channel_fail(d->ch, why);
-}
-
-/* The threads are made before the pre-skeleton (making two took 60-110
- * us, and up to 3 ms on a loaded host, of the pause) and wait here until
- * the skeleton and its channel are there: 1, or 0 (the migration ended
- * before). */
-static int await_go(struct pdst *d)
-{
-	pthread_mutex_lock(&d->lock);
-	while (!d->go && !d->stop)
-		pthread_cond_wait(&d->cond, &d->lock);
-	pthread_mutex_unlock(&d->lock);
-	return !d->stop;
-}
-
-static void set_go(struct pdst *d, int stop)
-{
-	pthread_mutex_lock(&d->lock);
-	if (stop)
-		d->stop = 1;
-	else
-		d->go = 1;
-	pthread_cond_broadcast(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
-/* The receiver: everything the source sends after the skeleton. */
-static void *receiver(void *arg)
-{
-	struct pdst *d = arg;
-	struct page_channel_stats st;
-	char err[TRANSPORT_ERR_MAX / 2], why[TRANSPORT_ERR_MAX];
-	size_t len;
-
-	if (!await_go(d))
-		return NULL;
-	address_set_timeout(d->c->fd, POSTCOPY_SILENCE_MS);
-	d->last_ms = transport_now_ms();
-	while (!d->stop) {
-		struct pollfd pfd = {.fd = d->c->fd, .events = POLLIN};
-		if (poll(&pfd, 1, 50) <= 0) {
-			page_channel_stats(d->ch, &st);
-			if (d->postcopy && st.arrived < st.total &&
-			    transport_now_ms() - d->last_ms > POSTCOPY_SILENCE_MS) {
-				snprintf(why, sizeof why,
-					 "no page from the source for %d ms",
-					 POSTCOPY_SILENCE_MS);
-				receiver_end(d, why);
-				return NULL;
-			}
-			continue;
-		}
-		if (stream_recv(&d->c->rx, d->buf, &len, err, sizeof err)) {
-			receiver_end(d, err);
-			return NULL;
-		}
-		d->last_ms = transport_now_ms();
-		if (len && d->buf[0] == 'P' && !d->c->rx.final) {
-			if (put_pages(d, len)) {
-				receiver_end(d, "a malformed page message");
-				return NULL;
-			}
-			continue;
-		}
-		d->buf[len < 63 ? len : 63] = 0;
-		if (!strcmp((char *)d->buf, "abort")) { /* the source resumes */
-			receiver_end(d, "the source gave it up");
-			return NULL;
-		}
-		pthread_mutex_lock(&d->lock);
-		snprintf(d->word, sizeof d->word, "%s", (char *)d->buf);
-		pthread_cond_broadcast(&d->cond);
-		pthread_mutex_unlock(&d->lock);
-		if (d->c->rx.final) {
-			receiver_end(d, "the source ended the stream");
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-/* The want sender: the pages target threads (or the restore) wait for. */
-static void *wanter(void *arg)
-{
-	struct pdst *d = arg;
-	struct postcopy_want w = {.tag = 'W'};
-	char err[TRANSPORT_ERR_MAX];
-	unsigned ds;
-	int rc;
-
-	if (!await_go(d))
-		return NULL;
-	while (!d->stop && (rc = page_channel_next_want(d->ch, &ds, &w.page, 50)) >= 0) {
-		if (!rc)
-			continue;
-		w.ds_id = page_channel_id(d->ch, ds);
-		pthread_mutex_lock(&d->lock);
-		rc = stream_send(&d->c->tx, &w, sizeof w, 0, err, sizeof err);
-		pthread_mutex_unlock(&d->lock);
-		if (rc)
-			break;
-	}
-	return NULL;
 }
 
 /* The source's next word (commit, abort, end) until end_ms: 0 with it
@@ -576,9 +427,9 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.cond, NULL);
 	/* made first, they wait for the skeleton (await_go) */
-	threads = !pthread_create(&rx, NULL, receiver, &d);
-	if (threads && pthread_create(&tx, NULL, wanter, &d)) {
-		set_go(&d, 1);
+	threads = !pthread_create(&rx, NULL, pdst_receiver, &d);
+	if (threads && pthread_create(&tx, NULL, pdst_wanter, &d)) {
+		pdst_set_go(&d, 1);
 		pthread_join(rx, NULL);
 		threads = 0;
 	}
@@ -587,7 +438,7 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 	else if (!threads)
 		snprintf(ans, sizeof ans, "error: no threads for the pages");
 	else if (!prepare(&d, request, ans, sizeof ans)) {
-		set_go(&d, 0);
+		pdst_set_go(&d, 0);
 		rc = restore(&d, ans, sizeof ans);
 	}
 	/* a lost answer: the source cannot learn that it runs here, and the
@@ -603,7 +454,7 @@ void migrate_postcopy_receive(struct transport_conn *c, const char *request,
 		ans);
 	if (!rc)
 		run_postcopy(&d);
-	set_go(&d, 1); /* the threads end (or never start) */
+	pdst_set_go(&d, 1); /* the threads end (or never start) */
 	if (d.ch)
 		page_channel_fail(d.ch, "the migration ended"); /* the wanter returns */
 	if (threads) {
