@@ -20,7 +20,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "config/test_env.h"
 #include "image/image.h"
 #include "tools/migrate.h"
+#include "tools/migrate_feed.h"
 #include "tools/migrate_group.h"
 
 struct mig {
@@ -160,96 +160,6 @@ static int await_ack(struct mig *m, const char *file)
 	return rc;
 }
 
-/* Every image is streamed (docs/migration.md, "Steps"): the
- * monitor writes it into a FIFO in the spool directory, and this thread
- * sends each piece as it comes out ("image NAME stream", the bytes, an
- * empty message at its end), so the write, the send and the
- * destination's receive run at once instead of one after the other (a
- * 256 MiB round 1 was written to a file in 1.4 s and only then read
- * and sent; final.img in the pause), and nothing is written to or read
- * back from a file here.  After a send failed it reads on and drops
- * what it reads, so that the monitor's writer never blocks on a full
- * pipe. */
-#define MIGRATE_FIFO_BYTES (1 << 20) /* the default pipe-max-size */
-
-struct feed {
-	struct mig *m;
-	int fd;
-	atomic_int stop; /* the freeze failed: no writer is coming */
-	int final;	 /* the final image: sent at a short slice */
-	int rc, eof;	 /* rc: -1 once a send failed (m->err) */
-	uint64_t bytes;
-	unsigned char tail[sizeof(struct image_stats)]; /* the last bytes */
-	double t_first, cpu; /* cpu: this thread's (read, encrypt, write) */
-	char head[64];	     /* "image NAME stream" */
-	char err[TRANSPORT_ERR_MAX];
-};
-
-static void feed_tail(struct feed *f, const unsigned char *buf, size_t n)
-{
-	size_t t = sizeof f->tail;
-
-	if (n >= t) {
-		memcpy(f->tail, buf + n - t, t);
-	} else {
-		memmove(f->tail, f->tail + n, t - n);
-		memcpy(f->tail + t - n, buf, n);
-	}
-}
-
-static void *feed_run(void *arg)
-{
-	struct feed *f = arg;
-	unsigned char *buf = malloc(TRANSPORT_MSG_MAX), drop[4096];
-	const char *head = f->head;
-
-	if (!buf) {
-		snprintf(f->err, sizeof f->err, "out of memory");
-		f->rc = -1;
-	}
-	if (f->final) /* its bytes are the stop's (transport/prompt.c) */
-		transport_prompt_thread(1);
-	while (!f->eof) {
-		struct pollfd p = {.fd = f->fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, 20) <= 0) { /* no writer yet, or no bytes */
-			if (atomic_load(&f->stop))
-				break;
-			continue;
-		}
-		n = read(f->fd, buf ? buf : drop, buf ? TRANSPORT_MSG_MAX : sizeof drop);
-		if (n < 0 && errno == EAGAIN)
-			continue;
-		if (n <= 0) { /* the writer closed it: the image is whole */
-			f->eof = 1;
-			break;
-		}
-		if (!f->bytes)
-			f->t_first = now_ms();
-		if (buf)
-			feed_tail(f, buf, (size_t)n);
-		if (!f->rc && atomic_load(&f->m->cancel)) { /* Ctrl-C: drop the rest */
-			snprintf(f->err, sizeof f->err, "migration cancelled");
-			f->rc = -1;
-		}
-		if (!f->rc && !f->bytes &&
-		    stream_send(&f->m->c.tx, head, strlen(head), 0, f->err,
-				sizeof f->err))
-			f->rc = -1;
-		f->bytes += (uint64_t)n;
-		if (!f->rc &&
-		    stream_send(&f->m->c.tx, buf, (size_t)n, 0, f->err, sizeof f->err))
-			f->rc = -1;
-	}
-	if (f->eof && f->bytes && !f->rc &&
-	    stream_send(&f->m->c.tx, "", 0, 0, f->err, sizeof f->err))
-		f->rc = -1;
-	f->cpu = clock_ms(CLOCK_THREAD_CPUTIME_ID);
-	free(buf);
-	return NULL;
-}
-
 /* The send of file failed: did the destination say why before it closed
  * (a peer of another protocol version: "not a migration request")?  1
  * with m->err saying so, else 0. */
@@ -276,7 +186,8 @@ static int refused(struct mig *m, const char *file)
 static int take_and_send(struct mig *m, enum control_op op, const char *file,
 			 const char *parent, int k, int *taken)
 {
-	struct feed f = {.m = m, .rc = 0, .final = op == CONTROL_FREEZE};
+	struct feed f = {
+	    .tx = &m->c.tx, .cancel = &m->cancel, .rc = 0, .final = op == CONTROL_FREEZE};
 	char path[512], ppath[512], last[CONTROL_LINE_MAX];
 	struct image_stats st;
 	double t0 = now_ms();
