@@ -52,6 +52,9 @@ void monitor_stream_detach(struct monitor *mon, struct mon_model *model);
 /* Resume every thread of the target; the pause a checkpoint began ends
  * (mon->paused_us). */
 void monitor_resume(struct monitor *mon);
+/* The signals queued in the paused target's sources, taken into
+ * mon->pending and the model (pending_signals.c): 0 or -errno. */
+int signals_drain(struct monitor *mon, struct mon_model *model);
 /* The host worker's nice value for work the target does not wait for
  * (buffers before the pause, the image write after it). */
 #define MON_WORKER_NICE 10
