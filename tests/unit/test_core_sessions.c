@@ -287,21 +287,21 @@ static int case_rm_table_full(struct env *env, struct tcase *t)
 
 /* A guest PD's end leaves the node's thread little to do (issue 10: a
  * 10 ms timer on the node is never more than 2 ms late while a large
- * component ends after its migration).  Closing the PD session unmaps
- * none of its task's memory from its engine range by range (each unmap
- * flushes the engine's TLB and code page by page: 3-4 ms per 256 MiB),
- * and the engine is closed by the kernel's closer thread, not by the
- * node's (kernel/guest/vspace_close.c).  A detach from a PD that lives
- * on still unmaps at once. */
+ * component ends after its migration).  Closing the session of a PD
+ * with 64 MiB attached unmaps none of its task's memory from its engine
+ * range by range (each unmap flushes the engine's TLB and code page by
+ * page: 3-4 ms per 256 MiB), and the engine is closed by the kernel's
+ * closer thread, not by the node's (kernel/guest/vspace_close.c).  A
+ * detach from a PD that lives on still unmaps at once. */
 static int case_pd_close_leaves_the_engine(struct env *env, struct tcase *t)
 {
 	uint64_t unmaps, away, here, away1, here1, at;
 	cap_t pd, ds;
 
-	CHECK(t,
-	      parent_session(env->parent, "PD",
-			     "ram_quota=8388608 cap_quota=8 label=\"ending\"", &pd) == 0);
-	CHECK(t, pd_alloc_ram(pd, 1 << 20, &ds) == 0);
+	CHECK(t, parent_session(env->parent, "PD",
+				"ram_quota=134217728 cap_quota=8 label=\"ending\"",
+				&pd) == 0);
+	CHECK(t, pd_alloc_ram(pd, 64 << 20, &ds) == 0);
 	CHECK(t, pd_attach(pd, ds, 0x20000000, 0, 0, MEM_R | MEM_W, &at) == 0);
 	CHECK(t, pd_attach(pd, ds, 0x30000000, 0, 0, MEM_R, &at) == 0);
 	unmaps = vspace_unmap_count();

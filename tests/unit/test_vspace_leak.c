@@ -27,11 +27,6 @@ static void make_and_destroy(unsigned n)
 
 		assert_int_equal(vspace_create(&vs), 0);
 		vspace_destroy(vs);
-		/* the engine is closed by the closer thread (vspace_close.c):
-		 * wait for it, as an engine made while another is closed
-		 * leaves more in the two threads' tcaches (bounded: 24, 7
-		 * and 10 kB over three rounds of 1000), not what is leaked */
-		vspace_close_wait();
 	}
 	malloc_trim(0);
 }
