@@ -219,6 +219,9 @@ struct pd_session {
 	struct core_session s;
 	struct core *core;
 	int native;
+	/* being destroyed, its threads gone: its task's own mappings end
+	 * with the task, not one by one (rm_mapping.c) */
+	int dying;
 	cap_t task;
 	uint64_t ram_quota, ram_used, cap_quota, cap_used;
 	struct dataspace *ram;

@@ -389,6 +389,7 @@ void pd_session_destroy(struct pd_session *pd)
 	struct core *c = pd->core;
 
 	cpu_threads_of_pd_destroy(c, pd);
+	pd->dying = 1; /* no thread runs in its task any more */
 	signal_pd_release(pd);
 	ds_payer_gone(c, pd);
 	pd_memory_release(pd);

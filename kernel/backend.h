@@ -51,6 +51,15 @@ void heap_trim(void);
 int vspace_map(struct vspace *vs, uint64_t addr, uint64_t size, void *host,
 	       unsigned perms);
 int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size);
+/* How many ranges vspace_unmap has taken out of engines in this process
+ * (each a flush of the engine's TLB entries and code page by page). */
+uint64_t vspace_unmap_count(void);
+/* vspace_destroy leaves the engine's close to a host thread
+ * (kernel/guest/vspace_close.c, any thread): wait until every engine
+ * handed to it is closed; how many it closed, and how many the
+ * destroying thread closed itself (the closer was full or absent). */
+void vspace_close_wait(void);
+void vspace_close_counts(uint64_t *away, uint64_t *here);
 
 int vcpu_create(struct vspace *vs, struct vcpu **out);
 void vcpu_destroy(struct vcpu *cpu);

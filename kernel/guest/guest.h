@@ -13,6 +13,7 @@
  *   code_pages.c  self-modifying code: a page is written or run
  *   code_shared.c  the same for pages mapped by several engines (or twice)
  *   tb_budget.c the translation buffer never fills inside a run
+ *   vspace_close.c  an ended task's engine closed off the node's thread
  */
 #ifndef KERNEL_GUEST_GUEST_H
 #define KERNEL_GUEST_GUEST_H
@@ -186,6 +187,14 @@ struct vcpu {
 	struct cpu_regs regs;
 	bool dirty;
 };
+
+/* vspace.c: close vs's engines and free it and what it holds (the
+ * closer thread, or the caller: vspace_close.c); nothing else may reach
+ * vs any more. */
+void vspace_free(struct vspace *vs);
+/* vspace_close.c: vspace_free(vs) by the closer thread, or at once by
+ * the caller if the closer cannot take it. */
+void vspace_close_away(struct vspace *vs);
 
 /* Map a Unicorn error to -errno (for the memory calls). */
 int guest_uc_errno(uc_err err);

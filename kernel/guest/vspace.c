@@ -320,16 +320,35 @@ err:
 }
 
 #define VSPACE_TRIM_EVERY 8
+#define VSPACE_CLOSE_AWAY (64ULL << 20)
 static _Atomic unsigned vspace_closed;
 static _Atomic bool vspace_trim_due;
+static _Atomic uint64_t vspace_unmaps;
 
-/* Contract: every vcpu of vs has been destroyed (none is running). */
+/* Contract: every vcpu of vs has been destroyed (none is running).  The
+ * node's thread takes vs off the lists it reaches; the engine of a task
+ * that still maps VSPACE_CLOSE_AWAY bytes or more (its PD's memory is
+ * left mapped when it ends, core/rm_mapping.c) is closed by the closer
+ * thread (vspace_close.c), a smaller one here, as its close is short and
+ * a thread's blocks are given back to the heap by its end only. */
 void vspace_destroy(struct vspace *vs)
 {
+	uint64_t mapped = 0;
+
 	if (!vs)
 		return;
 	wd_unregister(&vs->wd);
 	guest_share_remove(vs);
+	for (size_t i = 0; i < vs->map.n; i++)
+		mapped += vs->map.r[i].end - vs->map.r[i].start;
+	if (mapped >= VSPACE_CLOSE_AWAY)
+		vspace_close_away(vs);
+	else
+		vspace_free(vs);
+}
+
+void vspace_free(struct vspace *vs)
+{
 	guest_probe_destroy(vs);
 	uc_close(vs->uc);
 	guest_user_free(&vs->user);
@@ -392,6 +411,7 @@ int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size)
 		return -EINVAL;
 	if (guest_share_prepare(vs))
 		return -ENOMEM;
+	atomic_fetch_add_explicit(&vspace_unmaps, 1, memory_order_relaxed);
 	err = uc_mem_unmap(vs->uc, addr, size);
 	if (err == UC_ERR_NOMEM)
 		return -ENOENT;
@@ -400,4 +420,9 @@ int vspace_unmap(struct vspace *vs, uint64_t addr, uint64_t size)
 		guest_code_unmap(vs, addr, size);
 	}
 	return guest_uc_errno(err);
+}
+
+uint64_t vspace_unmap_count(void)
+{
+	return atomic_load(&vspace_unmaps);
 }
