@@ -20,33 +20,17 @@ static void io_error(int e, const char *what, char *err, size_t size)
 		snprintf(err, size, "%s: %s", what, strerror(e));
 }
 
-int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t size)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
-		if (r > 0) {
-			got += (size_t)r;
-		} else if (r == 0) {
-			snprintf(err, size, "%s: the peer closed the connection%s", what,
-				 got ? " in mid-message" : "");
-			return -1;
-		} else if (errno != EINTR) {
-			io_error(errno, what, err, size);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int io_read2(int fd, void *a, size_t na, void *b, size_t nb, const char *what, char *err,
 	     size_t size)
 {
-	struct iovec iov[2] = {{.iov_base = a, .iov_len = na},
-			       {.iov_base = b, .iov_len = nb}};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	struct iovec iov[2];
+	struct msghdr msg = {.msg_iov = iov};
 	size_t got = 0;
+
+	if (na) /* an empty piece is no piece: nothing is read for it */
+		iov[msg.msg_iovlen++] = (struct iovec){.iov_base = a, .iov_len = na};
+	if (nb)
+		iov[msg.msg_iovlen++] = (struct iovec){.iov_base = b, .iov_len = nb};
 
 	while (msg.msg_iovlen) {
 		ssize_t r = recvmsg(fd, &msg, 0);
@@ -72,6 +56,11 @@ int io_read2(int fd, void *a, size_t na, void *b, size_t nb, const char *what, c
 		}
 	}
 	return 0;
+}
+
+int io_read(int fd, void *buf, size_t n, const char *what, char *err, size_t size)
+{
+	return io_read2(fd, buf, n, NULL, 0, what, err, size);
 }
 
 int io_write(int fd, const void *buf, size_t n, const char *what, char *err, size_t size)
