@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <base/host_worker.h>
 #include <capsule/control.h>
+#include "config/test_env.h"
 
 #include "image/image.h"
 #include "monitor/image_convert.h"
@@ -71,9 +72,34 @@ struct ckpt_write {
 	struct mon_ckpt_figures fig;
 	uint64_t convert_us, write_us; /* write_job's phases */
 	uint64_t cpu_us;	       /* write_job's CPU time */
+	uint64_t slow_us_per_mib;      /* the test build's (meter_slowed) */
 	mon_ckpt_done_fn done;
 	void *arg;
 };
+
+/* The test build's CAPSULE_TEST_WRITE_US_PER_MIB=N (1-100000): each
+ * MiB of an image written takes N us longer, so that a client sees its
+ * progress redrawn with the bytes on a host that writes 256 MiB within
+ * one redraw (tests/cli/progress.sh); the image is the same. */
+static void meter_slowed(void *arg, uint64_t bytes)
+{
+	struct ckpt_write *cw = arg;
+
+	monitor_meter_add(cw->mon, bytes);
+	usleep((useconds_t)((bytes * cw->slow_us_per_mib) >> 20));
+}
+
+static void slow_meter(struct ckpt_write *cw)
+{
+	const char *v = test_env("CAPSULE_TEST_WRITE_US_PER_MIB");
+	long us = v ? strtol(v, NULL, 10) : 0;
+
+	if (us <= 0 || us > 100000)
+		return;
+	cw->slow_us_per_mib = (uint64_t)us;
+	cw->im.progress = meter_slowed;
+	cw->im.progress_arg = cw;
+}
 
 static void cw_free(struct ckpt_write *cw)
 {
@@ -105,6 +131,7 @@ static int write_job(void *arg)
 		total += cw->im.memory[k].size;
 	cw->im.progress = monitor_meter_add; /* the client's progress line */
 	cw->im.progress_arg = cw->mon;
+	slow_meter(cw);
 	monitor_meter_start(cw->mon, total);
 	if (rc)
 		snprintf(cw->err, sizeof cw->err,

@@ -91,9 +91,15 @@ echo 600000 >"$tmp/bench_cr_mem.idle_ms" # it lives on through the test
 cfg big '<target binary="bench_cr_mem" ram="264M" caps="150"/>' >"$tmp/a.xml"
 cfg big '<restore/>' >"$tmp/empty.xml"
 "$cap" keygen "$tmp/key" || die "keygen"
-start_node A "$tmp/a.xml" --key "$tmp/key"
+# A's images take at least 1 s for 256 MiB (4 ms a MiB, a switch of the
+# test build): written faster, as on a quiet host, a checkpoint or a
+# migration's round 1 ended within one redraw (no line with its bytes),
+# and the migration before the Ctrl-C below
+CAPSULE_TEST_WRITE_US_PER_MIB=4000 start_node A "$tmp/a.xml" --key "$tmp/key"
 CAPSULE_TEST_RESTORE_POINT_MS=40 start_node B "$tmp/empty.xml"
-start_node C "$tmp/empty.xml" --listen "127.0.0.1:$pC" --key "$tmp/key"
+# C's post-copy pushes (15 pages each) 200 us apart: some 1 s for 256 MiB
+CAPSULE_TEST_POSTCOPY_PUSH_US=200 start_node C "$tmp/empty.xml" --listen "127.0.0.1:$pC" \
+	--key "$tmp/key"
 for n in A B C; do wait_node $n; done
 wait_log A "bench_cr_mem: touched" || die "the target did not start"
 
@@ -153,7 +159,7 @@ st=$(monitor_state B big)
 	>"$tmp/out" 2>"$tmp/err" &
 cpid=$!
 wait_log A "migrate: phase round-1" || die "the migration did not begin"
-sleep 0.2 # the round's checkpoint of 256 MiB takes seconds: cancelled too
+sleep 0.2 # the round's checkpoint of 256 MiB takes over 1 s: cancelled too
 kill -INT $cpid
 wait $cpid
 rc=$?
