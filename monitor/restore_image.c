@@ -288,7 +288,7 @@ static uint64_t ri_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int monitor_restore_image(struct monitor *mon, const char *path, int paused)
+static int restore_image(struct monitor *mon, const char *path, int paused)
 {
 	/* begun, read, checked, sessions opened, model made, restored */
 	uint64_t t[6] = {ri_now_us()};
@@ -417,10 +417,9 @@ int monitor_restore_image(struct monitor *mon, const char *path, int paused)
 	im->progress_arg = mon;
 	if (!mon->restore_lazy)
 		monitor_meter_start(mon, fill_bytes(im, model));
-	/* what an earlier restore left for later goes first; a migration's
-	 * stop: its end after the commit's answer (monitor_restore_after) */
-	monitor_restore_after(mon);
-	mon->after.later = pre > 0 && paused && !mon->restore_postcopy;
+	/* a migration's stop: its end after the commit's answer
+	 * (monitor_restore_after) */
+	mon->after.later = pre > 0 && paused && !mon->restore_lazy;
 	if ((rc = monitor_restore_seeded(mon, model, seed, seed)))
 		goto fail; /* verified before its commit: none of it ran */
 	t[5] = ri_now_us();
@@ -464,7 +463,9 @@ out:
 							.end_copy = 1};
 		return 0;
 	}
-	mon->after.later = 0;
+	if (mon->after.rs) /* committed, then failed: its end now */
+		restore_finish(mon->after.rs);
+	mon->after = (struct mon_restore_after){0};
 	/* what the restore did not take of a prebuilt copy; on a failure the
 	 * rollback ended what it took */
 	if (pre > 0)
@@ -477,6 +478,15 @@ out:
 	if (im)
 		image_model_free(im);
 	return rc;
+}
+
+int monitor_restore_image(struct monitor *mon, const char *path, int paused)
+{
+	/* what an earlier restore left for after its commit goes first,
+	 * whatever becomes of this one (a refused restore must not drop it,
+	 * and a new copy must not meet the old one's leftovers) */
+	monitor_restore_after(mon);
+	return restore_image(mon, path, paused);
 }
 
 /* The rest of a migration's restore onto its copy, once the commit

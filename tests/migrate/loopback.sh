@@ -356,6 +356,36 @@ else
 	bad "the copy's end in the stop: $(grep 'restore until ready' "$tmp/G.log") $(cat "$tmp/g.out")"
 fi
 kill -TERM "$pid_H" "$pid_G"
+# 11. a restore refused while the destination's copy waits for its
+# commit (ready; the source held 2 s after it logged phase commit) does
+# not drop what the copy's restore left for after the commit: the copy's
+# end still runs then (its line), and the monitor is "running", not
+# "building" (a refused restore cleared it, and the leftovers stayed)
+pJ=$((base + 11))
+start_node J examples/empty-node.xml --listen "127.0.0.1:$pJ" --key "$tmp/key"
+CAPSULE_TEST_MIGRATE_HOLD=commit:2000 start_node I examples/counter-node.xml --key "$tmp/key"
+wait_node J
+wait_node I
+wait_count "$tmp/I.log" 2 || die "I does not count"
+"$cap" checkpoint --node "$tmp/I.sock" counter -o "$tmp/i.img" >/dev/null 2>&1 ||
+	die "I's checkpoint failed"
+"$cap" migrate --node "$tmp/I.sock" counter --to "127.0.0.1:$pJ" >"$tmp/i.out" 2>&1 &
+mpid=$!
+i=0
+while ! grep -q "migrate: phase commit (held" "$tmp/I.log" && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+"$cap" restore --node "$tmp/J.sock" "$tmp/i.img" >"$tmp/j.out" 2>&1 &&
+	bad "J restored into a monitor whose copy waits for its commit"
+wait $mpid
+state=$("$cap" ps --json --node "$tmp/J.sock" | tr '\n' ' ' |
+	sed -n 's/.*"name": "counter"[^}]*"monitor_state": "\([a-z]*\)".*/\1/p')
+if grep -q "this monitor runs '[a-z_]*' already" "$tmp/j.out" && grep -q "^ok counter migrated" "$tmp/i.out" &&
+   grep -q "monitor: prebuild: the restore took [1-9][0-9]* threads" "$tmp/J.log" &&
+   [ "$state" = running ]; then
+	ok "a restore refused before the commit ($(cat "$tmp/j.out")) left the copy's end to it: J's monitor $state"
+else
+	bad "a restore refused before the commit: J's monitor '$state', $(cat "$tmp/j.out" "$tmp/i.out") $(grep 'prebuild' "$tmp/J.log")"
+fi
+kill -TERM "$pid_J" "$pid_I"
 for n in W S U; do
 	[ -z "$(grep -v '^\[counter\] count' "$tmp/$n.log" | grep 'restored')" ] ||
 		bad "node $n restored something"
