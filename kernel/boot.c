@@ -149,6 +149,9 @@ int kernel_boot(native_entry_t root_entry, void *arg)
 		rc = sched_run(n);
 	}
 	node_destroy(n);
+	/* the engines its tasks left to the closer thread are closed too:
+	 * the node ends with nothing of them left */
+	vspace_close_wait();
 	node_current = NULL;
 	return rc;
 }
