@@ -133,7 +133,6 @@ struct monitor {
 		struct mon_model *model;
 		struct badge_map *seed;
 		struct image_model *im;
-		int end_copy;
 		unsigned answers; /* given since it was left */
 	} after;
 	/* a restore kept paused (CONTROL_F_PAUSED): where its threads start

@@ -459,8 +459,7 @@ out:
 							.rs = mon->after.rs,
 							.model = model,
 							.seed = seed,
-							.im = im,
-							.end_copy = 1};
+							.im = im};
 		return 0;
 	}
 	if (mon->after.rs) /* committed, then failed: its end now */
@@ -505,7 +504,7 @@ void monitor_restore_after(struct monitor *mon)
 	mon->after = (struct mon_restore_after){0};
 	if (a.rs)
 		restore_finish(a.rs);
-	if (a.end_copy)
+	if (a.later) /* what the restore did not take of the copy */
 		prebuild_end(mon, NULL);
 	if (a.model)
 		model_free(a.model);
